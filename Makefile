@@ -1,0 +1,40 @@
+# Everything a fresh Debian 12 machine needs, as root: `make demo` and `make test`.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test unit e2e demo bench clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+# All tiers: unit (ctest), fuzz corpora replay, end-to-end in the lab (root).
+test: build
+	@scripts/test.sh $(BUILD)
+
+unit: build
+	@scripts/test.sh $(BUILD) unit
+
+e2e: build
+	@scripts/test.sh $(BUILD) e2e
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+format:
+	@git ls-files '*.cc' '*.h' | grep -v '^bpf/' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD)

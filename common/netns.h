@@ -1,0 +1,36 @@
+// Network namespaces: open one by path, and enter it on the calling thread for a scope.
+// setns(CLONE_NEWNET) affects only the calling thread, so a NetnsGuard must be created and
+// destroyed on the same thread; sockets created inside keep their netns after the guard ends.
+#pragma once
+
+#include <string>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+
+namespace warren {
+
+// Opens a netns file (/run/netns/NAME, /proc/PID/ns/net) read-only for setns or SCM_RIGHTS.
+Result<UniqueFd> openNetns(const std::string& path);
+
+class [[nodiscard]] NetnsGuard {
+ public:
+  // Enters the netns behind `target_fd` and remembers the thread's current one.
+  static Result<NetnsGuard> enter(int target_fd);
+  static Result<NetnsGuard> enter(const std::string& path);
+
+  NetnsGuard(NetnsGuard&&) noexcept = default;
+  NetnsGuard& operator=(NetnsGuard&&) = delete;
+  NetnsGuard(const NetnsGuard&) = delete;
+  ~NetnsGuard();  // restores the original netns; aborts if that fails (the thread is unusable)
+
+ private:
+  explicit NetnsGuard(UniqueFd original) : original_(std::move(original)) {}
+  UniqueFd original_;
+};
+
+// The kernel's netns cookie (SO_NETNS_COOKIE on a socket made inside `netns_fd`); the key the
+// eBPF enrolment map uses.
+Result<uint64_t> netnsCookie(int netns_fd);
+
+}  // namespace warren

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Warren needs to build, test, demo and benchmark. Idempotent and
+# quick when everything is already there (one dpkg-query, no apt call).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang llvm
+  libbpf-dev bpftool libelf-dev zlib1g-dev
+  libssl-dev liburing-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
+  libnghttp2-dev node-llhttp libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
+  libcli11-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # lab, tests, benchmarks
+  iproute2 procps psmisc openssl curl containernetworking-plugins
+  iperf3 wrk nghttp2-client stunnel4 haproxy nginx tcpdump
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -q '^installed$' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing packages: ${missing[*]}" >&2
+  echo "deps: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts these daemons on install; the benchmarks run their own instances.
+for svc in nginx haproxy stunnel4; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
+echo "deps: done"

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs the test tiers and ends with one summary line: "total: N passed, N failed[, N skipped]".
+#   scripts/test.sh BUILD [unit|fuzz|e2e]...   (default: every tier)
+set -uo pipefail
+build=${1:-build}
+shift || true
+tiers=("$@")
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit fuzz e2e)
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+passed=0 failed=0 skipped=0
+failures=()
+
+run_unit() {
+  echo "== unit tests (ctest)"
+  local log
+  log=$(mktemp)
+  (cd "$build" && ctest --output-on-failure -j"$(nproc)" --timeout 120) | tee "$log"
+  # ctest: "100% tests passed, 0 tests failed out of 34"
+  local line total nfail
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  nfail=$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+  if [ -z "$line" ]; then failures+=("unit: ctest did not finish"); failed=$((failed + 1)); rm -f "$log"; return; fi
+  passed=$((passed + total - nfail))
+  failed=$((failed + nfail))
+  [ "$nfail" -eq 0 ] || failures+=("unit: $nfail ctest failures")
+  rm -f "$log"
+}
+
+run_fuzz() {
+  # Each fuzz target replays its seed corpus (built as a plain binary when not fuzzing).
+  local found=0
+  for target in "$build"/fuzz/*_fuzz; do
+    [ -x "$target" ] || continue
+    found=1
+    local name corpus
+    name=$(basename "$target")
+    corpus="fuzz/corpus/${name%_fuzz}"
+    echo "== fuzz corpus replay: $name"
+    if "$target" "$corpus"/* >/dev/null 2>&1; then passed=$((passed + 1)); else
+      failed=$((failed + 1)); failures+=("fuzz: $name"); fi
+  done
+  [ $found -eq 1 ] || echo "== fuzz: no targets built yet"
+}
+
+run_e2e() {
+  echo "== end-to-end tests in the lab"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "e2e: skipped: the lab needs root (network namespaces, cgroups, eBPF)"
+    skipped=$((skipped + 1))
+    return
+  fi
+  local out
+  out=$(mktemp)
+  tests/e2e/run.sh "$build" | tee "$out"
+  local line
+  line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  if [ -z "$line" ]; then failures+=("e2e: runner did not finish"); failed=$((failed + 1)); rm -f "$out"; return; fi
+  local p f
+  p=$(sed -E 's/^e2e: ([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$f" -eq 0 ] || failures+=("e2e: $f failures (see above)")
+  rm -f "$out"
+}
+
+for t in "${tiers[@]}"; do
+  case "$t" in
+    unit) run_unit ;;
+    fuzz) run_fuzz ;;
+    e2e) run_e2e ;;
+    *) echo "test.sh: unknown tier '$t' (unit, fuzz, e2e)" >&2; exit 2 ;;
+  esac
+done
+
+echo
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "total: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

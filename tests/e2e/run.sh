@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every tests/e2e/test_*.sh (each brings up and tears down its own lab), each bounded in
+# time, and ends with "e2e: N passed, N failed". Pass names to run a subset:
+#   tests/e2e/run.sh BUILD [test_lab_basic ...]
+set -uo pipefail
+build=$(cd "${1:-build}" && pwd)
+shift || true
+here=$(cd "$(dirname "$0")" && pwd)
+export WARREN_BIN_DIR="$build/bin"
+export WARREN_SOURCE_DIR=$(cd "$here/../.." && pwd)
+
+if [ $# -gt 0 ]; then
+  tests=()
+  for n in "$@"; do tests+=("$here/${n%.sh}.sh"); done
+else
+  tests=("$here"/test_*.sh)
+fi
+
+passed=0 failed=0
+failed_names=()
+for t in "${tests[@]}"; do
+  [ -f "$t" ] || continue
+  name=$(basename "$t" .sh)
+  limit=$(grep -m1 -oE '^# timeout: [0-9]+' "$t" | grep -oE '[0-9]+' || true)
+  echo "--- $name"
+  start=$(date +%s)
+  if timeout --kill-after=10 "${limit:-300}" bash "$t"; then
+    echo "--- $name: PASS ($(( $(date +%s) - start ))s)"
+    passed=$((passed + 1))
+  else
+    rc=$?
+    echo "--- $name: FAIL (exit $rc, $(( $(date +%s) - start ))s)"
+    failed=$((failed + 1))
+    failed_names+=("$name")
+  fi
+done
+[ ${#failed_names[@]} -eq 0 ] || echo "e2e failed: ${failed_names[*]}"
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
