@@ -74,6 +74,7 @@ struct BadCase {
   const char* text;
   const char* want;
 };
+void PrintTo(const BadCase& c, std::ostream* os) { *os << '"' << c.want << '"'; }
 
 class BadCore : public ::testing::TestWithParam<BadCase> {};
 

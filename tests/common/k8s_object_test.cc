@@ -43,6 +43,7 @@ struct BadCase {
   const char* text;
   const char* want;  // substring of the error
 };
+void PrintTo(const BadCase& c, std::ostream* os) { *os << '"' << c.want << '"'; }
 
 class BadManifest : public ::testing::TestWithParam<BadCase> {};
 
