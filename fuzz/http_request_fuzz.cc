@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_body_bytes = 4096;
   static const Router router = [] {
     Router r;
-    r.add("GET", "/a", [](const HttpRequest& q) { return HttpResponse::text(200, q.queryOr("x")); });
+    r.add("GET", "/a",
+          [](const HttpRequest& q) { return HttpResponse::text(200, q.queryOr("x")); });
     r.add("PUT", "/a", [](const HttpRequest& q) { return HttpResponse::json(200, q.body); });
     return r;
   }();

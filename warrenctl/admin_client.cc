@@ -27,7 +27,7 @@ Result<nlohmann::json> AdminClient::call(const std::string& method, const std::s
   checks += ", that " + sock + " exists and that you may open it (root or the socket's group)";
   checks += "; choose another agent with --node NAME, --run-dir DIR or --socket PATH";
 
-  struct stat st{};
+  struct stat st {};
   if (::stat(sock.c_str(), &st) != 0) {
     int saved = errno;
     return fail(Error(ErrorCode::kUnavailable,
@@ -35,9 +35,9 @@ Result<nlohmann::json> AdminClient::call(const std::string& method, const std::s
                           location_.how + ": " + std::strerror(saved) + "); " + checks));
   }
   if (!S_ISSOCK(st.st_mode))
-    return fail(Error(ErrorCode::kUnavailable,
-                      "cannot reach the warren agent admin API: " + sock +
-                          " exists but is not a socket (" + location_.how + ")"));
+    return fail(Error(ErrorCode::kUnavailable, "cannot reach the warren agent admin API: " + sock +
+                                                   " exists but is not a socket (" + location_.how +
+                                                   ")"));
 
   std::string target = path;
   char sep = '?';
@@ -51,8 +51,8 @@ Result<nlohmann::json> AdminClient::call(const std::string& method, const std::s
   auto resp = http::httpRequest(http::ListenAddress::unixSocket(sock), req);
   if (!resp)
     return fail(Error(resp.error().code(), "cannot reach the warren agent admin API at " + sock +
-                                               " (" + location_.how + "): " +
-                                               resp.error().context() + "; " + checks));
+                                               " (" + location_.how +
+                                               "): " + resp.error().context() + "; " + checks));
 
   auto parsed = nlohmann::json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
   if (resp->status < 200 || resp->status > 299) {

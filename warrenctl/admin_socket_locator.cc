@@ -7,9 +7,9 @@ SocketLocation locateAdminSocket(const SocketFlags& flags,
   if (flags.socket) return {*flags.socket, "from --socket", ""};
   if (flags.run_dir) return {*flags.run_dir + "/admin.sock", "from --run-dir", ""};
   if (flags.node) {
-    std::string lab = flags.lab_dir    ? *flags.lab_dir
-                      : env_lab_dir    ? *env_lab_dir
-                                       : std::string(kDefaultLabDir);
+    std::string lab = flags.lab_dir ? *flags.lab_dir
+                      : env_lab_dir ? *env_lab_dir
+                                    : std::string(kDefaultLabDir);
     std::string how = flags.lab_dir ? "from --node in --lab-dir"
                       : env_lab_dir ? "from --node in $WARREN_LAB_DIR"
                                     : "from --node in the default lab dir";

@@ -18,7 +18,7 @@ struct SocketFlags {
 
 struct SocketLocation {
   std::string path;
-  std::string how;  // "from --run-dir", ... (for error messages)
+  std::string how;       // "from --run-dir", ... (for error messages)
   std::string log_hint;  // where the agent's log is, when known
 };
 

@@ -2,7 +2,6 @@
 // certificates, connections, redirection state, xDS subscribers) and changes log levels,
 // through the agent admin API on <run-dir>/admin.sock. See README.md.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -80,7 +79,8 @@ int main(int argc, char** argv) {
             ResourceKind::kXdsSubscribers);
   addGetter("config-dump", "The agent's full state as one document", ResourceKind::kConfigDump);
   auto* log_cmd = app.add_subcommand("log", "Show or set the log level")->fallthrough();
-  log_cmd->add_option("level", f.level, "New level: trace, debug, info, warn, error, critical, off");
+  log_cmd->add_option("level", f.level,
+                      "New level: trace, debug, info, warn, error, critical, off");
   log_cmd->add_option("--component", f.component, "Whose level: agent or ztunnel")
       ->check(CLI::IsMember({"agent", "ztunnel"}));
   auto* version_cmd = app.add_subcommand("version", "Client and agent versions")->fallthrough();

@@ -41,8 +41,8 @@ std::optional<ResourceKind> parseResourceName(const std::string& name) {
 
 const std::vector<ResourceKind>& allKinds() {
   static const std::vector<ResourceKind> kAll = {
-      ResourceKind::kWorkloads,   ResourceKind::kServices,    ResourceKind::kPolicies,
-      ResourceKind::kCertificates, ResourceKind::kConnections, ResourceKind::kRedirection,
+      ResourceKind::kWorkloads,     ResourceKind::kServices,    ResourceKind::kPolicies,
+      ResourceKind::kCertificates,  ResourceKind::kConnections, ResourceKind::kRedirection,
       ResourceKind::kXdsSubscribers};
   return kAll;
 }

@@ -114,8 +114,8 @@ std::string selectorText(const json& sel) {
 std::string policiesTable(const json& doc) {
   Table t{{"NAMESPACE", "NAME", "KIND", "SCOPE", "ACTION", "MODE", "SELECTOR", "RULES"}, {}};
   for (const auto& p : items(doc)) {
-    std::string rules = field(p, "rules").is_array() ? std::to_string(field(p, "rules").size())
-                                                      : text(p, "rules");
+    std::string rules =
+        field(p, "rules").is_array() ? std::to_string(field(p, "rules").size()) : text(p, "rules");
     t.rows.push_back({text(p, "namespace"), text(p, "name"), text(p, "kind"), text(p, "scope"),
                       text(p, "action"), text(p, "mode"), selectorText(field(p, "selector")),
                       rules});
@@ -150,9 +150,9 @@ std::string connectionsTable(const json& doc) {
     std::string policy = text(pol, "decision");
     if (text(pol, "policy") != "-") policy += " (" + text(pol, "policy") + ")";
     const json& age = field(c, "age_seconds");
-    t.rows.push_back({text(c, "direction"), nsName(src, "workload"), text(src, "address"),
-                      dst_name, text(dst, "address"), text(src, "identity"),
-                      text(dst, "identity"), text(c, "bytes_sent"), text(c, "bytes_recv"),
+    t.rows.push_back({text(c, "direction"), nsName(src, "workload"), text(src, "address"), dst_name,
+                      text(dst, "address"), text(src, "identity"), text(dst, "identity"),
+                      text(c, "bytes_sent"), text(c, "bytes_recv"),
                       age.is_number() ? formatAge(age.get<double>()) : "-", policy});
   }
   return renderTable(t, noneFound("connections"));
@@ -169,13 +169,14 @@ std::string redirectionTable(const json& doc) {
   Table progs{{"PROGRAM", "ATTACH", "ID", "PINNED"}, {}};
   if (field(doc, "programs").is_array())
     for (const auto& p : field(doc, "programs"))
-      progs.rows.push_back({text(p, "name"), text(p, "attach_type"), text(p, "id"), text(p, "pin")});
+      progs.rows.push_back(
+          {text(p, "name"), text(p, "attach_type"), text(p, "id"), text(p, "pin")});
   out += "\nPROGRAMS\n" + renderTable(progs, "none");
   Table links{{"LINK", "TYPE", "PROGRAM", "TARGET", "PINNED"}, {}};
   if (field(doc, "links").is_array())
     for (const auto& l : field(doc, "links"))
-      links.rows.push_back({text(l, "id"), text(l, "type"), text(l, "program"), text(l, "target"),
-                            text(l, "pin")});
+      links.rows.push_back(
+          {text(l, "id"), text(l, "type"), text(l, "program"), text(l, "target"), text(l, "pin")});
   out += "\nLINKS\n" + renderTable(links, "none");
   Table counters{{"COUNTER", "VALUE"}, {}};
   if (field(doc, "counters").is_object())
@@ -190,8 +191,8 @@ std::string xdsTable(const json& doc) {
   for (const auto& s : items(doc)) {
     const json& subs = field(s, "subscriptions");
     if (!subs.is_array() || subs.empty()) {
-      t.rows.push_back({text(s, "id"), text(s, "node"), text(s, "connected_at"), "-", "-", "-",
-                        "-", "-"});
+      t.rows.push_back(
+          {text(s, "id"), text(s, "node"), text(s, "connected_at"), "-", "-", "-", "-", "-"});
       continue;
     }
     for (const auto& sub : subs) {

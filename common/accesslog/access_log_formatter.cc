@@ -1,10 +1,10 @@
 #include "common/accesslog/access_log_formatter.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace warren::accesslog {
 namespace {
@@ -126,14 +126,12 @@ std::string formatConnectionCompleteJson(const ConnectionRecord& r) {
 
 void logConnectionComplete(const ConnectionRecord& record) {
   auto logger = accessLogger();
-  if (logger->should_log(spdlog::level::info))
-    logger->info("{}", formatConnectionComplete(record));
+  if (logger->should_log(spdlog::level::info)) logger->info("{}", formatConnectionComplete(record));
 }
 
 void logConnectionOpened(const ConnectionRecord& record) {
   auto logger = accessLogger();
-  if (logger->should_log(spdlog::level::debug))
-    logger->debug("{}", formatConnectionOpened(record));
+  if (logger->should_log(spdlog::level::debug)) logger->debug("{}", formatConnectionOpened(record));
 }
 
 }  // namespace warren::accesslog

@@ -97,8 +97,8 @@ Result<HttpResponse> httpRequest(const ListenAddress& server, const ClientReques
   if (rc != CURLE_OK) {
     std::string detail = error_buf[0] ? error_buf : curl_easy_strerror(rc);
     ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
-    return fail(Error(code, request.method + " " + request.target + " on " + server.toString() +
-                                ": " + detail));
+    return fail(Error(
+        code, request.method + " " + request.target + " on " + server.toString() + ": " + detail));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -25,7 +25,7 @@ constexpr int kMaxEvents = 64;
 constexpr int kEpollTimeoutMs = 250;
 
 Result<UniqueFd> bindUnix(const std::string& path, mode_t mode) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
       return fail(Error::invalid("cannot listen on " + path + ": a non-socket file is there"));

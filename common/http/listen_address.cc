@@ -23,8 +23,8 @@ Result<ListenAddress> ListenAddress::parse(const std::string& text) {
   }
   size_t colon = text.rfind(':');
   if (colon == std::string::npos)
-    return fail(Error::invalid("listen address '" + text +
-                               "': expected unix:PATH, /PATH or HOST:PORT"));
+    return fail(
+        Error::invalid("listen address '" + text + "': expected unix:PATH, /PATH or HOST:PORT"));
   std::string host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);

@@ -12,8 +12,8 @@ namespace warren::http {
 struct ListenAddress {
   enum class Kind { kUnix, kTcp };
   Kind kind = Kind::kTcp;
-  std::string path;  // kUnix
-  std::string host;  // kTcp: numeric IPv4 or IPv6 (no brackets)
+  std::string path;   // kUnix
+  std::string host;   // kTcp: numeric IPv4 or IPv6 (no brackets)
   uint16_t port = 0;  // kTcp: 0 picks a free port (tests)
 
   static ListenAddress unixSocket(std::string path) {

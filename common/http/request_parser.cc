@@ -108,8 +108,8 @@ struct RequestParser::Impl {
   static int onBody(llhttp_t* p, const char* at, size_t n) {
     auto* s = self(p);
     if (s->current.body.size() + n > s->limits.max_body_bytes)
-      return s->fail(413, "body exceeds the limit of " + std::to_string(s->limits.max_body_bytes) +
-                              " bytes");
+      return s->fail(
+          413, "body exceeds the limit of " + std::to_string(s->limits.max_body_bytes) + " bytes");
     s->current.body.append(at, n);
     return 0;
   }
@@ -153,9 +153,9 @@ bool RequestParser::feed(std::string_view data, std::vector<HttpRequest>& out) {
       impl_->failure = ParseFailure{400, "CONNECT and Upgrade are not supported"};
     } else {
       impl_->failed = true;
-      impl_->failure = ParseFailure{
-          400, std::string("malformed HTTP/1.1 request: ") + llhttp_errno_name(err) + ": " +
-                   (impl_->parser.reason ? impl_->parser.reason : "")};
+      impl_->failure =
+          ParseFailure{400, std::string("malformed HTTP/1.1 request: ") + llhttp_errno_name(err) +
+                                ": " + (impl_->parser.reason ? impl_->parser.reason : "")};
     }
   }
   return false;

@@ -15,27 +15,40 @@ std::string headerSafe(const std::string& v) {
 
 const char* statusReason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
 std::string serializeResponse(const HttpResponse& response, bool keep_alive) {
   std::string out;
   out.reserve(128 + response.body.size());
-  out += "HTTP/1.1 " + std::to_string(response.status) + " " + statusReason(response.status) +
-         "\r\n";
+  out +=
+      "HTTP/1.1 " + std::to_string(response.status) + " " + statusReason(response.status) + "\r\n";
   out += "Content-Type: " + headerSafe(response.content_type) + "\r\n";
   out += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
   for (const auto& [name, value] : response.headers)

@@ -17,9 +17,8 @@ HttpResponse Router::dispatch(const HttpRequest& request) const {
   if (method_it == path_it->second.end()) {
     std::string allow;
     for (const auto& [method, _] : path_it->second) allow += (allow.empty() ? "" : ", ") + method;
-    auto r = HttpResponse::text(
-        405, "method " + request.method + " not allowed on '" + request.path + "' (allowed: " +
-                 allow + ")\n");
+    auto r = HttpResponse::text(405, "method " + request.method + " not allowed on '" +
+                                         request.path + "' (allowed: " + allow + ")\n");
     r.headers.emplace_back("Allow", allow);
     return r;
   }

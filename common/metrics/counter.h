@@ -20,9 +20,7 @@ size_t threadShard();
 
 class Counter {
  public:
-  void inc(uint64_t n = 1) {
-    shards_[threadShard()].value.fetch_add(n, std::memory_order_relaxed);
-  }
+  void inc(uint64_t n = 1) { shards_[threadShard()].value.fetch_add(n, std::memory_order_relaxed); }
   // Sum of all shards; concurrent increments may or may not be included.
   uint64_t value() const;
 

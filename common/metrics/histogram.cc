@@ -13,8 +13,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 
 void Histogram::observe(double v) {
   // Prometheus buckets are "less than or equal": v lands in the first bound >= v.
-  size_t i = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) -
-                                 bounds_.begin());
+  size_t i =
+      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
@@ -34,8 +34,6 @@ std::vector<double> Histogram::defaultSecondsBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
-std::vector<double> Histogram::durationSecondsBuckets() {
-  return {0.001, 0.01, 0.1, 1, 10, 100};
-}
+std::vector<double> Histogram::durationSecondsBuckets() { return {0.001, 0.01, 0.1, 1, 10, 100}; }
 
 }  // namespace warren::metrics

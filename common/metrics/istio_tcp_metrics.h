@@ -38,7 +38,7 @@ struct TrafficLabels {
   std::string destination_version;
   std::string destination_cluster;
   std::string request_protocol = "tcp";
-  std::string response_flags = "-";  // "-", DENY, CONNECT, TLS_FAILURE, ... (INTEROP §14)
+  std::string response_flags = "-";        // "-", DENY, CONNECT, TLS_FAILURE, ... (INTEROP §14)
   std::string connection_security_policy;  // "mutual_tls" or "unknown"
 };
 

@@ -7,7 +7,8 @@
 namespace warren::metrics {
 namespace {
 
-LabelPairs zipLabels(const std::vector<std::string>& names, const std::vector<std::string>& values) {
+LabelPairs zipLabels(const std::vector<std::string>& names,
+                     const std::vector<std::string>& values) {
   LabelPairs out;
   out.reserve(names.size());
   for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], values[i]);
@@ -15,12 +16,12 @@ LabelPairs zipLabels(const std::vector<std::string>& names, const std::vector<st
 }
 
 template <class F>
-Result<F*> findOrAdd(std::map<std::string, std::variant<std::unique_ptr<MetricFamily<Counter>>,
-                                                        std::unique_ptr<MetricFamily<Gauge>>,
-                                                        std::unique_ptr<MetricFamily<Histogram>>>>&
-                         families,
-                     const std::string& name, const std::vector<std::string>& label_names,
-                     const std::function<std::unique_ptr<F>()>& make) {
+Result<F*> findOrAdd(
+    std::map<std::string, std::variant<std::unique_ptr<MetricFamily<Counter>>,
+                                       std::unique_ptr<MetricFamily<Gauge>>,
+                                       std::unique_ptr<MetricFamily<Histogram>>>>& families,
+    const std::string& name, const std::vector<std::string>& label_names,
+    const std::function<std::unique_ptr<F>()>& make) {
   auto it = families.find(name);
   if (it == families.end()) {
     auto fam = make();
@@ -80,9 +81,9 @@ Result<HistogramFamily*> Registry::histogram(const std::string& name, const std:
       return fail(Error::invalid("histogram " + name + ": bucket bounds must be finite"));
   std::lock_guard lock(mu_);
   return findOrAdd<HistogramFamily>(families_, name, label_names, [&] {
-    return std::make_unique<HistogramFamily>(
-        name, help, label_names,
-        [upper_bounds] { return std::make_unique<Histogram>(upper_bounds); });
+    return std::make_unique<HistogramFamily>(name, help, label_names, [upper_bounds] {
+      return std::make_unique<Histogram>(upper_bounds);
+    });
   });
 }
 
@@ -142,8 +143,9 @@ std::vector<FamilySnapshot> Registry::snapshot() const {
       out.push_back(std::move(f));
     }
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const FamilySnapshot& a, const FamilySnapshot& b) { return a.name < b.name; });
+  std::stable_sort(out.begin(), out.end(), [](const FamilySnapshot& a, const FamilySnapshot& b) {
+    return a.name < b.name;
+  });
   return out;
 }
 

@@ -48,9 +48,9 @@ TEST(RendererGolden, TableJsonYamlForEveryResource) {
   for (ResourceKind kind : kKinds) {
     std::string name = resourceName(kind);
     auto doc = fixture(name);
-    for (auto [format, ext] : {std::pair{OutputFormat::kTable, "table"},
-                               std::pair{OutputFormat::kJson, "json"},
-                               std::pair{OutputFormat::kYaml, "yaml"}}) {
+    for (auto [format, ext] :
+         {std::pair{OutputFormat::kTable, "table"}, std::pair{OutputFormat::kJson, "json"},
+          std::pair{OutputFormat::kYaml, "yaml"}}) {
       std::string out = renderOutput(kind, doc, format);
       EXPECT_EQ(out, golden(name + "." + ext, out)) << name << " -o " << ext;
     }
@@ -71,9 +71,9 @@ TEST(RendererGolden, JsonAndYamlCarryEveryField) {
 TEST(RendererGolden, AllSections) {
   std::vector<std::pair<ResourceKind, Result<nlohmann::json>>> docs;
   docs.emplace_back(ResourceKind::kWorkloads, fixture("workloads"));
-  docs.emplace_back(ResourceKind::kServices,
-                    fail(Error(ErrorCode::kNotFound, "agent answered GET /api/v1/services with "
-                                                     "HTTP 404: no handler")));
+  docs.emplace_back(ResourceKind::kServices, fail(Error(ErrorCode::kNotFound,
+                                                        "agent answered GET /api/v1/services with "
+                                                        "HTTP 404: no handler")));
   std::string table = renderAll(docs, OutputFormat::kTable);
   EXPECT_EQ(table, golden("all.table", table));
   auto j = nlohmann::json::parse(renderAll(docs, OutputFormat::kJson));
@@ -85,11 +85,12 @@ TEST(RendererGolden, AllSections) {
 }
 
 TEST(RendererGolden, StringsThatLookLikeOtherTypesStayStrings) {
-  nlohmann::json doc = {{"a", "true"}, {"b", "12"}, {"c", ""}, {"d", "null"}, {"e", "x: y"},
-                        {"f", "multi\nline"}, {"g", 12}, {"h", false}, {"i", 1.5}};
-  EXPECT_EQ(yamlToJson(YAML::Load(renderOutput(ResourceKind::kConfigDump, doc,
-                                               OutputFormat::kYaml))),
-            doc);
+  nlohmann::json doc = {{"a", "true"}, {"b", "12"},   {"c", ""},
+                        {"d", "null"}, {"e", "x: y"}, {"f", "multi\nline"},
+                        {"g", 12},     {"h", false},  {"i", 1.5}};
+  EXPECT_EQ(
+      yamlToJson(YAML::Load(renderOutput(ResourceKind::kConfigDump, doc, OutputFormat::kYaml))),
+      doc);
 }
 
 }  // namespace

@@ -35,11 +35,11 @@ TEST(ResourceTables, ToleratesWrongShapes) {
                           R"({"items": [{"source": "x", "destination": [1], "policy": 2}]})",
                           R"({"counters": [], "programs": {}, "links": "x"})"}) {
     auto j = nlohmann::json::parse(doc);
-    for (ResourceKind k : {ResourceKind::kWorkloads, ResourceKind::kServices,
-                           ResourceKind::kPolicies, ResourceKind::kCertificates,
-                           ResourceKind::kConnections, ResourceKind::kRedirection,
-                           ResourceKind::kXdsSubscribers, ResourceKind::kConfigDump,
-                           ResourceKind::kLog, ResourceKind::kVersion})
+    for (ResourceKind k :
+         {ResourceKind::kWorkloads, ResourceKind::kServices, ResourceKind::kPolicies,
+          ResourceKind::kCertificates, ResourceKind::kConnections, ResourceKind::kRedirection,
+          ResourceKind::kXdsSubscribers, ResourceKind::kConfigDump, ResourceKind::kLog,
+          ResourceKind::kVersion})
       EXPECT_NO_THROW(renderResourceTable(k, j)) << doc << " " << resourceName(k);
   }
 }

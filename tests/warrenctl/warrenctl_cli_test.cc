@@ -3,10 +3,9 @@
 // (<lab>/nodes/node-2/run/admin.sock); warrenctl's real client, filters and renderers run
 // against it and the output is compared with the golden files.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <cstring>
 #include <filesystem>
@@ -57,8 +56,8 @@ class WarrenctlCli : public ::testing::Test {
     router.add("GET", "/api/v1/log", [this](const http::HttpRequest& r) {
       std::lock_guard lock(mu_);
       return http::HttpResponse::json(
-          200, nlohmann::json{{"component", r.queryOr("component", "agent")}, {"level", level_}}
-                   .dump());
+          200,
+          nlohmann::json{{"component", r.queryOr("component", "agent")}, {"level", level_}}.dump());
     });
     router.add("PUT", "/api/v1/log", [this](const http::HttpRequest& r) {
       std::lock_guard lock(mu_);
@@ -114,8 +113,8 @@ TEST_F(WarrenctlCli, NodeFindsTheLabSocketAndFilters) {
   EXPECT_NE(r.out.find("echo-5c4b"), std::string::npos);
   EXPECT_EQ(r.out.find("sleep-7d9f"), std::string::npos) << "node filter not applied";
   // The same through $WARREN_LAB_DIR.
-  std::string cmd_env = "WARREN_LAB_DIR=" + lab_ + " " + warrenctl() + " --node node-2 -n default -o json connections > " + lab_ +
-                        "/o2";
+  std::string cmd_env = "WARREN_LAB_DIR=" + lab_ + " " + warrenctl() +
+                        " --node node-2 -n default -o json connections > " + lab_ + "/o2";
   ASSERT_EQ(std::system(cmd_env.c_str()), 0);
   auto j = nlohmann::json::parse(readFile(lab_ + "/o2"));
   EXPECT_EQ(j["items"].size(), 2u);
@@ -195,9 +194,9 @@ TEST_F(WarrenctlCli, UnreachableAgentSaysWhereAndWhatToCheck) {
   }
   auto refused = run("--run-dir " + run_dir_ + " --timeout 2 workloads");
   EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_NE(refused.err.find("cannot reach the warren agent admin API at " + run_dir_ +
-                             "/admin.sock"),
-            std::string::npos)
+  EXPECT_NE(
+      refused.err.find("cannot reach the warren agent admin API at " + run_dir_ + "/admin.sock"),
+      std::string::npos)
       << refused.err;
 }
 

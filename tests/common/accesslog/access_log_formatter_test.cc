@@ -64,8 +64,9 @@ TEST(AccessLog, DashFlagsAndOddAddressesAreHandled) {
 }
 
 TEST(AccessLog, OpenedLine) {
-  EXPECT_EQ(formatConnectionOpened(fullRecord()).rfind("connection opened src.addr=10.244.1.5:43210 ", 0),
-            0u);
+  EXPECT_EQ(
+      formatConnectionOpened(fullRecord()).rfind("connection opened src.addr=10.244.1.5:43210 ", 0),
+      0u);
   EXPECT_EQ(formatConnectionOpened(fullRecord()).find("bytes_sent"), std::string::npos);
 }
 

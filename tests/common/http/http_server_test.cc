@@ -72,9 +72,10 @@ TEST(HttpServer, UnixSocketServesAndCleansUp) {
   TempDir dir;
   std::string path = dir.path() + "/admin.sock";
   {
-    auto server = HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(path)), testRouter());
+    auto server =
+        HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(path)), testRouter());
     ASSERT_TRUE(server) << server.error().message();
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_TRUE(S_ISSOCK(st.st_mode));
     EXPECT_EQ(st.st_mode & 0777, 0660u);
@@ -85,8 +86,8 @@ TEST(HttpServer, UnixSocketServesAndCleansUp) {
     EXPECT_EQ(r->body, "hello warren ctl");
     EXPECT_EQ(r->content_type, "text/plain; charset=utf-8");
 
-    auto put = httpRequest((*server)->address(),
-                           ClientRequest::withMethod("PUT", "/echo", R"({"a":1})"));
+    auto put =
+        httpRequest((*server)->address(), ClientRequest::withMethod("PUT", "/echo", R"({"a":1})"));
     ASSERT_TRUE(put);
     EXPECT_EQ(put->body, R"({"a":1})");
     EXPECT_EQ(put->content_type, "application/json");
@@ -105,7 +106,10 @@ TEST(HttpServer, UnixSocketServesAndCleansUp) {
 TEST(HttpServer, StaleSocketReplacedButRegularFileRefused) {
   TempDir dir;
   std::string path = dir.path() + "/admin.sock";
-  { auto first = HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(path)), testRouter()); }
+  {
+    auto first =
+        HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(path)), testRouter());
+  }
   // Simulate a crash that left the socket file: bind a raw socket and close it.
   {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
@@ -114,20 +118,26 @@ TEST(HttpServer, StaleSocketReplacedButRegularFileRefused) {
     std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
     ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   }
-  auto again = HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(path)), testRouter());
+  auto again =
+      HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(path)), testRouter());
   ASSERT_TRUE(again) << again.error().message();
   again->reset();
 
   std::string regular = dir.path() + "/not-a-socket";
-  { std::FILE* f = std::fopen(regular.c_str(), "w"); std::fclose(f); }
-  auto refused = HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(regular)), testRouter());
+  {
+    std::FILE* f = std::fopen(regular.c_str(), "w");
+    std::fclose(f);
+  }
+  auto refused =
+      HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(regular)), testRouter());
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message().find("non-socket"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(regular));
 }
 
 TEST(HttpServer, TcpPortZeroAndBindErrors) {
-  auto server = HttpServer::start(HttpServerOptions::at(ListenAddress::tcp("127.0.0.1", 0)), testRouter());
+  auto server =
+      HttpServer::start(HttpServerOptions::at(ListenAddress::tcp("127.0.0.1", 0)), testRouter());
   ASSERT_TRUE(server) << server.error().message();
   ASSERT_NE((*server)->address().port, 0);
   auto r = httpRequest((*server)->address(), ClientRequest::get("/hello"));
@@ -143,11 +153,12 @@ TEST(HttpServer, TcpPortZeroAndBindErrors) {
 
 TEST(HttpServer, KeepAliveAndPipelining) {
   TempDir dir;
-  auto server =
-      HttpServer::start(HttpServerOptions::at(ListenAddress::unixSocket(dir.path() + "/s")), testRouter());
+  auto server = HttpServer::start(
+      HttpServerOptions::at(ListenAddress::unixSocket(dir.path() + "/s")), testRouter());
   ASSERT_TRUE(server);
   UniqueFd fd = connectUnix((*server)->address().path);
-  std::string two = "GET /hello?name=a HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?name=b HTTP/1.1\r\n\r\n";
+  std::string two =
+      "GET /hello?name=a HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?name=b HTTP/1.1\r\n\r\n";
   ASSERT_EQ(::send(fd.get(), two.data(), two.size(), 0), static_cast<ssize_t>(two.size()));
   std::string got = readSome(fd.get(), "hello b");
   EXPECT_NE(got.find("hello a"), std::string::npos);
@@ -207,12 +218,11 @@ TEST(HttpServer, IdleAndConnectionLimits) {
 }
 
 TEST(HttpClient, UnreachableSocketNamesThePath) {
-  auto r = httpRequest(ListenAddress::unixSocket("/tmp/warren-no-such-dir/admin.sock"),
-                       [] {
-                         auto c = ClientRequest::get("/x");
-                         c.timeout = std::chrono::milliseconds(500);
-                         return c;
-                       }());
+  auto r = httpRequest(ListenAddress::unixSocket("/tmp/warren-no-such-dir/admin.sock"), [] {
+    auto c = ClientRequest::get("/x");
+    c.timeout = std::chrono::milliseconds(500);
+    return c;
+  }());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(r.error().message().find("/tmp/warren-no-such-dir/admin.sock"), std::string::npos);

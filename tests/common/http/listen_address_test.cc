@@ -28,8 +28,8 @@ TEST(ListenAddress, ParseTable) {
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->toString(), "[::1]:15020");
 
-  for (const char* bad : {"", "unix:", "localhost:80", "1.2.3.4", "1.2.3.4:99999", "1.2.3.4:x",
-                          "1.2.3.4:"}) {
+  for (const char* bad :
+       {"", "unix:", "localhost:80", "1.2.3.4", "1.2.3.4:99999", "1.2.3.4:x", "1.2.3.4:"}) {
     auto r = ListenAddress::parse(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << bad;

@@ -12,16 +12,11 @@ TEST(PercentDecode, Table) {
     std::optional<std::string> want;
   };
   const Case cases[] = {
-      {"abc", false, "abc"},
-      {"a%20b", false, "a b"},
-      {"a+b", true, "a b"},
-      {"a+b", false, "a+b"},
-      {"%2F%2f", false, "//"},
-      {"%", false, std::nullopt},
-      {"%4", false, std::nullopt},
-      {"%zz", false, std::nullopt},
-      {"x%4", false, std::nullopt},
-      {"", false, ""},
+      {"abc", false, "abc"},        {"a%20b", false, "a b"},
+      {"a+b", true, "a b"},         {"a+b", false, "a+b"},
+      {"%2F%2f", false, "//"},      {"%", false, std::nullopt},
+      {"%4", false, std::nullopt},  {"%zz", false, std::nullopt},
+      {"x%4", false, std::nullopt}, {"", false, ""},
   };
   for (const auto& c : cases) EXPECT_EQ(percentDecode(c.in, c.plus), c.want) << c.in;
 }

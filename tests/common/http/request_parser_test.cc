@@ -13,8 +13,8 @@ std::vector<HttpRequest> parseAll(RequestParser& p, std::string_view bytes) {
 
 TEST(RequestParser, SimpleGetWithQueryAndHeaders) {
   RequestParser p;
-  auto reqs = parseAll(p,
-                       "GET /api/v1/log?level=debug HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
+  auto reqs =
+      parseAll(p, "GET /api/v1/log?level=debug HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].method, "GET");
   EXPECT_EQ(reqs[0].path, "/api/v1/log");
@@ -28,7 +28,8 @@ TEST(RequestParser, SimpleGetWithQueryAndHeaders) {
 
 TEST(RequestParser, ByteAtATimeAndPipelined) {
   const std::string two =
-      "PUT /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nConnection: close\r\n\r\n";
+      "PUT /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nConnection: "
+      "close\r\n\r\n";
   RequestParser p;
   std::vector<HttpRequest> out;
   for (char c : two) ASSERT_TRUE(p.feed(std::string_view(&c, 1), out));
@@ -42,8 +43,8 @@ TEST(RequestParser, ByteAtATimeAndPipelined) {
 
 TEST(RequestParser, ChunkedBody) {
   RequestParser p;
-  auto reqs = parseAll(p,
-                       "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  auto reqs = parseAll(
+      p, "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].body, "abcde");
 }
@@ -79,8 +80,10 @@ TEST(RequestParser, BadInputGetsAClearStatus) {
       {"long url", "GET /" + std::string(300, 'a') + " HTTP/1.1\r\n\r\n", 431},
       {"many headers", many_headers, 431},
       {"declared big body", "PUT / HTTP/1.1\r\nContent-Length: 9\r\n\r\n", 413},
-      {"chunked big body", "PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n123456789\r\n", 413},
-      {"both lengths", "PUT / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"chunked big body", "PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n123456789\r\n",
+       413},
+      {"both lengths", "PUT / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+       400},
   };
   for (const auto& c : cases) {
     RequestParser p(limits);

@@ -20,9 +20,8 @@ TEST(Router, DispatchTable) {
     return HttpResponse::text(200, "a:" + r.queryOr("x", "none"));
   });
   router.add("PUT", "/a", [](const HttpRequest& r) { return HttpResponse::text(201, r.body); });
-  router.add("GET", "/boom", [](const HttpRequest&) -> HttpResponse {
-    throw std::runtime_error("kaput");
-  });
+  router.add("GET", "/boom",
+             [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("kaput"); });
 
   auto r = router.dispatch(req("GET", "/a"));
   EXPECT_EQ(r.status, 200);

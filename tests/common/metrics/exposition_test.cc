@@ -47,7 +47,9 @@ TEST(Exposition, NameValidation) {
 TEST(Exposition, RenderGolden) {
   std::vector<FamilySnapshot> fams = {
       {"empty_total", "Nothing yet.", MetricType::kCounter, {}},
-      {"warren_things", "Things with \\ and\nnewline.", MetricType::kGauge,
+      {"warren_things",
+       "Things with \\ and\nnewline.",
+       MetricType::kGauge,
        {{"", {{"kind", "a\"b"}, {"node", "node-1"}}, 2.5}, {"", {}, 7}}},
   };
   EXPECT_EQ(renderText(fams),

@@ -26,10 +26,12 @@ TEST(ProcessMetrics, ParseProcStat) {
 TEST(ProcessMetrics, ParseBootTimeAndLimits) {
   EXPECT_EQ(parseBootTime("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n"), 1700000000u);
   EXPECT_FALSE(parseBootTime("cpu 1 2 3\n"));
-  EXPECT_EQ(parseMaxFds("Limit                     Soft Limit           Hard Limit           Units\n"
-                        "Max open files            1024                 524288               files\n"),
-            1024u);
-  EXPECT_FALSE(parseMaxFds("Max open files            unlimited            unlimited            files\n"));
+  EXPECT_EQ(
+      parseMaxFds("Limit                     Soft Limit           Hard Limit           Units\n"
+                  "Max open files            1024                 524288               files\n"),
+      1024u);
+  EXPECT_FALSE(
+      parseMaxFds("Max open files            unlimited            unlimited            files\n"));
 }
 
 TEST(ProcessMetrics, FamiliesGolden) {
@@ -40,25 +42,26 @@ TEST(ProcessMetrics, FamiliesGolden) {
   s.max_fds = 1024;
   s.ticks_per_second = 100;
   s.page_size = 4096;
-  EXPECT_EQ(renderText(processFamilies(s)),
-            "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-            "# TYPE process_cpu_seconds_total counter\n"
-            "process_cpu_seconds_total 3\n"
-            "# HELP process_open_fds Number of open file descriptors.\n"
-            "# TYPE process_open_fds gauge\n"
-            "process_open_fds 12\n"
-            "# HELP process_max_fds Maximum number of open file descriptors.\n"
-            "# TYPE process_max_fds gauge\n"
-            "process_max_fds 1024\n"
-            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-            "# TYPE process_resident_memory_bytes gauge\n"
-            "process_resident_memory_bytes 10485760\n"
-            "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
-            "# TYPE process_start_time_seconds gauge\n"
-            "process_start_time_seconds 1700000123.45\n"
-            "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
-            "# TYPE process_virtual_memory_bytes gauge\n"
-            "process_virtual_memory_bytes 104857600\n");
+  EXPECT_EQ(
+      renderText(processFamilies(s)),
+      "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+      "# TYPE process_cpu_seconds_total counter\n"
+      "process_cpu_seconds_total 3\n"
+      "# HELP process_open_fds Number of open file descriptors.\n"
+      "# TYPE process_open_fds gauge\n"
+      "process_open_fds 12\n"
+      "# HELP process_max_fds Maximum number of open file descriptors.\n"
+      "# TYPE process_max_fds gauge\n"
+      "process_max_fds 1024\n"
+      "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+      "# TYPE process_resident_memory_bytes gauge\n"
+      "process_resident_memory_bytes 10485760\n"
+      "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+      "# TYPE process_start_time_seconds gauge\n"
+      "process_start_time_seconds 1700000123.45\n"
+      "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+      "# TYPE process_virtual_memory_bytes gauge\n"
+      "process_virtual_memory_bytes 104857600\n");
 }
 
 TEST(ProcessMetrics, ReadsThisProcess) {
