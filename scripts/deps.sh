@@ -13,6 +13,7 @@ packages=(
   # lab, tests, benchmarks
   iproute2 procps psmisc openssl curl containernetworking-plugins
   iperf3 wrk nghttp2-client stunnel4 haproxy nginx tcpdump
+  prometheus  # promtool: checks our metrics exposition in tests
 )
 
 missing=()
@@ -33,7 +34,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts these daemons on install; the benchmarks run their own instances.
-for svc in nginx haproxy stunnel4; do
+for svc in nginx haproxy stunnel4 prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

@@ -1,0 +1,42 @@
+// A minimal blocking HTTP/1.1 client (libcurl) for warrenctl and tests: one request, one
+// response, over a unix socket or TCP. Not for the data path.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/error.h"
+#include "common/http/http_message.h"
+#include "common/http/listen_address.h"
+
+namespace warren::http {
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string target = "/";  // path and query, already percent-encoded
+  std::string body;
+  std::string content_type;  // sent when non-empty
+  std::chrono::milliseconds timeout{5'000};
+
+  static ClientRequest get(std::string target) {
+    ClientRequest r;
+    r.target = std::move(target);
+    return r;
+  }
+  static ClientRequest withMethod(std::string method, std::string target, std::string body = "") {
+    ClientRequest r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    return r;
+  }
+};
+
+// Performs the request. A transport failure (no socket, refused, timeout) is kUnavailable or
+// kTimeout naming the address; any HTTP status (including 4xx/5xx) is a successful Result.
+Result<HttpResponse> httpRequest(const ListenAddress& server, const ClientRequest& request);
+
+// Percent-encodes a query value (RFC 3986 unreserved characters are kept).
+std::string percentEncode(const std::string& value);
+
+}  // namespace warren::http
