@@ -31,6 +31,7 @@ struct Options {
   int nodes = 2;
   std::vector<std::string> files;
   std::string output;
+  std::string field;
   std::string ns;
   bool all_namespaces = false;
   std::vector<std::string> words;
@@ -90,6 +91,7 @@ int cmdUp(const Options& o, const std::string& cgroup_mount) {
   LabCluster cluster(o.name, dir, cgroup_mount, selfBinDir());
   if (auto s = cluster.up(o.nodes); !s) {
     report(s.error().wrap("up"));
+    if (s.error().code() == ErrorCode::kAlreadyExists) return 1;  // a live lab is left alone
     std::fprintf(stderr, "warren-lab: cleaning up the partial lab\n");
     (void)cluster.down(nullptr);
     return 1;
@@ -232,11 +234,24 @@ int cmdGet(const Options& o) {
   auto nsMatch = [&](const k8s::Object& obj) {
     return o.all_namespaces || o.ns.empty() || obj.meta.namespace_ == o.ns;
   };
+  // Optional NS/NAME (or NAME in -n / default) picks one object.
+  std::string only_ns, only_name;
+  if (o.words.size() > 1) {
+    const std::string& w = o.words[1];
+    auto slash = w.find('/');
+    only_ns = slash == std::string::npos ? (o.ns.empty() ? "default" : o.ns) : w.substr(0, slash);
+    only_name = slash == std::string::npos ? w : w.substr(slash + 1);
+  }
+  auto picked = [&](const k8s::Object& obj) {
+    if (only_name.empty()) return nsMatch(obj);
+    return obj.meta.name == only_name && (obj.meta.namespace_ == only_ns || obj.kind == "Namespace");
+  };
+  if (!o.field.empty()) as_json = true;
   json out = json::array();
   if (what == "pods" || what == "pod" || what == "po") {
     if (!as_json) std::printf("%-12s %-24s %-8s %-15s %-15s %s\n", "NAMESPACE", "NAME", "NODE", "IP", "HOST-IP", "PHASE");
     for (const auto& obj : *all) {
-      if (obj.kind != "Pod" || !nsMatch(obj)) continue;
+      if (obj.kind != "Pod" || !picked(obj)) continue;
       auto pod = k8s::decodePod(obj);
       if (!pod) return report(pod.error());
       auto rt = kubelet.runtime(obj.meta.namespace_, obj.meta.name);
@@ -261,7 +276,7 @@ int cmdGet(const Options& o) {
   } else if (what == "services" || what == "service" || what == "svc") {
     if (!as_json) std::printf("%-12s %-24s %-15s %s\n", "NAMESPACE", "NAME", "CLUSTER-IP", "PORTS");
     for (const auto& obj : *all) {
-      if (obj.kind != "Service" || !nsMatch(obj)) continue;
+      if (obj.kind != "Service" || !picked(obj)) continue;
       auto svc = k8s::decodeService(obj);
       if (!svc) return report(svc.error());
       json ports = json::array();
@@ -284,7 +299,7 @@ int cmdGet(const Options& o) {
   } else if (what == "namespaces" || what == "namespace" || what == "ns") {
     if (!as_json) std::printf("%-24s %s\n", "NAME", "LABELS");
     for (const auto& obj : *all) {
-      if (obj.kind != "Namespace") continue;
+      if (obj.kind != "Namespace" || (!only_name.empty() && obj.meta.name != only_name)) continue;
       json labels = json::object();
       std::string text;
       for (const auto& [k, v] : obj.meta.labels) {
@@ -296,6 +311,17 @@ int cmdGet(const Options& o) {
     }
   } else {
     return report(Error::invalid("get: unknown resource '" + what + "' (pods, services, namespaces)"));
+  }
+  if (!only_name.empty() && out.empty())
+    return report(Error::notFound(what + " " + (only_ns.empty() ? "" : only_ns + "/") + only_name + " not found"));
+  if (!o.field.empty()) {
+    // One value per line, strings unquoted: for shell scripts without a JSON tool.
+    for (const auto& item : out) {
+      if (!item.contains(o.field)) return report(Error::invalid("--field: no field '" + o.field + "'"));
+      const auto& v = item[o.field];
+      std::printf("%s\n", v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+    }
+    return 0;
   }
   if (as_json) std::printf("%s\n", out.dump(2).c_str());
   return 0;
@@ -453,7 +479,8 @@ int main(int argc, char** argv) {
   label->add_option("-n,--namespace", o.ns, "namespace of the object");
   label->add_option("args", o.words, "KIND NAME k=v|k- ...")->required();
   auto* get = app.add_subcommand("get", "list pods, services or namespaces");
-  get->add_option("what", o.words, "pods|services|namespaces")->required();
+  get->add_option("what", o.words, "pods|services|namespaces [NS/NAME]")->required();
+  get->add_option("--field", o.field, "print only this field of each object (podIP, node, clusterIP...)");
   get->add_option("-o,--output", o.output, "json");
   get->add_option("-n,--namespace", o.ns, "only this namespace");
   get->add_flag("-A,--all-namespaces", o.all_namespaces, "every namespace (the default)");
