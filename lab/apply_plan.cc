@@ -7,6 +7,7 @@
 
 #include "common/k8s/core.h"
 #include "lab/lab_names.h"
+#include "lab/manifest_store.h"
 #include "lab/scheduler.h"
 
 namespace warren::lab {
@@ -80,8 +81,7 @@ Result<std::vector<k8s::Object>> planApply(const std::vector<k8s::Object>& exist
 
   std::vector<k8s::Object> out;
   for (const auto& in : incoming) {
-    k8s::Object obj = in;
-    obj.node = YAML::Clone(in.node);
+    k8s::Object obj = cloneObject(in);
     if (obj.meta.name.empty())
       return fail(obj.fieldError("metadata.name", "required (generateName is not supported)"));
     auto prev_it = by_key.find(obj.key());

@@ -266,8 +266,8 @@ Status Kubelet::reconcile() {
   return first;
 }
 
-Status Kubelet::startPod(k8s::Object obj, std::vector<NodeLoad>& loads) {
-  obj.node = YAML::Clone(obj.node);
+Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads) {
+  k8s::Object obj = cloneObject(stored);
   auto pod = k8s::decodePod(obj);
   if (!pod) return fail(pod.error());
   auto node_name = pickNode(pod->spec.node_name, loads);

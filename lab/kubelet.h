@@ -49,7 +49,7 @@ class Kubelet {
 
  private:
   Status materializeDeployments(const std::vector<k8s::Object>& objects);
-  Status startPod(k8s::Object obj, std::vector<NodeLoad>& loads);
+  Status startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads);
   Status saveRuntime(const PodRuntime& rt) const;
   std::string runtimePath(const std::string& ns, const std::string& name) const;
 

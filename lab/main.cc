@@ -182,22 +182,20 @@ int cmdLabel(const Options& o) {
   ManifestStore store(o.dir + "/manifests");
   auto all = store.loadAll();
   if (!all) return report(all.error());
-  k8s::Object target;
-  bool found = false;
+  const k8s::Object* stored = nullptr;
   for (const auto& obj : *all)
-    if (obj.kind == kind && obj.meta.name == name && obj.meta.namespace_ == ns) {
-      target = obj;
-      found = true;
-    }
-  if (!found) {
+    if (obj.kind == kind && obj.meta.name == name && obj.meta.namespace_ == ns) stored = &obj;
+  std::vector<k8s::Object> implicit;
+  if (!stored) {
     if (kind != "Namespace") return report(Error::notFound(kind + " " + ns + "/" + name + " not found"));
     // Namespaces exist implicitly (like "default"); labelling one stores it.
     auto parsed = k8s::parseManifests("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + name + "\n", "label");
     if (!parsed || parsed->empty()) return report(Error::invalid("namespace name '" + name + "' is not valid"));
-    target = (*parsed)[0];
-    target.meta.uid = randomUid();
+    implicit = std::move(*parsed);
+    implicit[0].meta.uid = randomUid();
+    stored = &implicit[0];
   }
-  target.node = YAML::Clone(target.node);
+  k8s::Object target = cloneObject(*stored);
   for (size_t i = 2; i < o.words.size(); ++i) {
     const std::string& w = o.words[i];
     if (w.size() > 1 && w.back() == '-' && w.find('=') == std::string::npos) {

@@ -10,6 +10,10 @@
 namespace warren::lab {
 namespace fs = std::filesystem;
 
+k8s::Object cloneObject(const k8s::Object& in) {
+  return k8s::Object{in.api_version, in.kind, in.meta, YAML::Clone(in.node), in.source};
+}
+
 std::string ManifestStore::fileNameFor(const k8s::Object& obj) {
   return obj.kind + "_" + obj.meta.namespace_ + "_" + obj.meta.name + ".yaml";
 }
@@ -34,7 +38,6 @@ Result<std::vector<k8s::Object>> ManifestStore::loadAll() const {
     }
     for (auto& o : *objs) out.push_back(std::move(o));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key() < b.key(); });
   return out;
 }
 

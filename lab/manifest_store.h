@@ -11,6 +11,11 @@
 
 namespace warren::lab {
 
+// A deep copy of an object. Never assign (or std::sort) k8s::Object values: YAML::Node's
+// operator= rebinds the node the target shared with others, silently changing them too; build
+// new objects by construction instead.
+k8s::Object cloneObject(const k8s::Object& in);
+
 class ManifestStore {
  public:
   explicit ManifestStore(std::string dir) : dir_(std::move(dir)) {}
@@ -21,7 +26,7 @@ class ManifestStore {
   // which no Kubernetes name contains. Pure.
   static std::string fileNameFor(const k8s::Object& obj);
 
-  // Every stored object, sorted by key.
+  // Every stored object, in file name order (kind, namespace, name).
   Result<std::vector<k8s::Object>> loadAll() const;
   Status put(const k8s::Object& obj) const;
   // Missing is fine.

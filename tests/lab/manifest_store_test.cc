@@ -59,3 +59,44 @@ TEST_F(ManifestStoreTest, CorruptStoredFileIsAnErrorNamingIt) {
 
 }  // namespace
 }  // namespace warren::lab
+
+namespace warren::lab {
+namespace {
+
+// Regression: objects sharing a name across kinds once came back with each other's YAML when the
+// store sorted k8s::Object values (YAML::Node assignment rebinds shared nodes).
+TEST(ManifestStoreOrderTest, ObjectsKeepTheirOwnDocuments) {
+  char tmpl[] = "/tmp/warren-store-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  ManifestStore store(tmpl);
+  auto objs = k8s::parseManifests(R"(
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: echo, namespace: demo}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: demo}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: demo}
+)", "in.yaml");
+  ASSERT_TRUE(objs);
+  for (const auto& o : *objs) ASSERT_TRUE(store.put(o));
+  auto loaded = store.loadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 3u);
+  for (const auto& o : *loaded) {
+    EXPECT_EQ(o.node["kind"].as<std::string>(), o.kind);
+    if (o.kind == "Service") EXPECT_TRUE(o.node["spec"]["ports"].IsSequence());
+  }
+  auto copy = cloneObject((*loaded)[0]);
+  copy.node["extra"] = "x";
+  EXPECT_FALSE((*loaded)[0].node["extra"].IsDefined());
+  std::filesystem::remove_all(tmpl);
+}
+
+}  // namespace
+}  // namespace warren::lab
