@@ -90,7 +90,9 @@ metadata: {name: demo}
   ASSERT_EQ(loaded->size(), 3u);
   for (const auto& o : *loaded) {
     EXPECT_EQ(o.node["kind"].as<std::string>(), o.kind);
-    if (o.kind == "Service") EXPECT_TRUE(o.node["spec"]["ports"].IsSequence());
+    if (o.kind == "Service") {
+      EXPECT_TRUE(o.node["spec"]["ports"].IsSequence());
+    }
   }
   auto copy = cloneObject((*loaded)[0]);
   copy.node["extra"] = "x";
