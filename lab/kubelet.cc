@@ -52,6 +52,25 @@ void setStatus(k8s::Object& obj, const std::string& phase, const std::string& po
   obj.node["status"] = st;
 }
 
+// The pod's identity as the downward API would give it, then the container's literal `env`
+// entries (name/value; valueFrom is not supported and skipped).
+std::vector<std::pair<std::string, std::string>> containerEnv(const PodRuntime& rt,
+                                                              const YAML::Node& container) {
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"POD_NAME", rt.name}, {"POD_NAMESPACE", rt.ns}, {"POD_IP", rt.pod_ip},
+      {"NODE_NAME", rt.node}, {"HOST_IP", rt.host_ip}};
+  // Missing keys of a const node are "zombies" that throw on IsScalar(): test IsDefined first.
+  auto scalar = [](const YAML::Node& n) { return n.IsDefined() && n.IsScalar(); };
+  if (!container.IsDefined() || !container.IsMap()) return env;
+  const YAML::Node list = container["env"];
+  if (!list.IsDefined() || !list.IsSequence()) return env;
+  for (const auto& e : list) {
+    if (!e.IsMap() || !scalar(e["name"])) continue;
+    env.emplace_back(e["name"].Scalar(), scalar(e["value"]) ? e["value"].Scalar() : "");
+  }
+  return env;
+}
+
 }  // namespace
 
 json PodRuntime::toJson() const {
@@ -318,14 +337,17 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
   }
 
   if (auto s = CgroupTree::create(rt.cgroup); !s) return failed(s.error());
-  for (const auto& c : pod->spec.containers) {
+  const YAML::Node& containers_node = obj.node["spec"]["containers"];
+  for (size_t ci = 0; ci < pod->spec.containers.size(); ++ci) {
+    const auto& c = pod->spec.containers[ci];
     std::vector<std::string> argv = c.command;
     argv.insert(argv.end(), c.args.begin(), c.args.end());
     if (argv.empty()) continue;  // nothing to run: the pod is just its network (a pause pod)
     auto prog = resolveProgram(argv[0], state_.bin_dir);
     if (!prog) return failed(prog.error().wrap("container " + c.name));
     argv[0] = *prog;
-    DetachedSpec spec{argv, LabNames::netnsPath(rt.netns), rt.cgroup, podLogPath(rt.ns, rt.name)};
+    DetachedSpec spec{argv, LabNames::netnsPath(rt.netns), rt.cgroup, podLogPath(rt.ns, rt.name),
+                      containerEnv(rt, containers_node[ci])};
     auto pid = spawnDetached(spec);
     if (!pid) return failed(pid.error().wrap("container " + c.name));
     rt.pids.push_back(*pid);

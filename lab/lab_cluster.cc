@@ -96,6 +96,7 @@ Status LabCluster::restartComponent(LabState& state, const ComponentKind& c, int
   if (!CgroupTree::waitEmpty(cg, std::chrono::seconds(kill ? 5 : 15)))
     WARREN_TRY(CgroupTree::kill(cg));
   WARREN_TRY(startComponent(state, c, node));
+  if (c.name == "agent") waitForAgents(state, node, node);
   return state.save();
 }
 
@@ -143,8 +144,26 @@ Status LabCluster::up(int nodes) {
       WARREN_TRY(startComponent(state, c, i));
     }
   }
+  waitForAgents(state, 1, nodes);
   state.ready = true;
   return state.save();
+}
+
+void LabCluster::waitForAgents(const LabState& state, int first_node, int last_node) const {
+  // With warren-cni chained, CNI ADD needs the agent's cni.sock; wait for it (bounded) so an
+  // apply right after up does not race the agent's start. Without warren-cni nothing waits.
+  if (::access((bin_dir_ + "/warren-cni").c_str(), X_OK) != 0) return;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int i = first_node; i <= last_node; ++i) {
+    auto comps = state.components.find(LabNames::nodeName(i));
+    if (comps == state.components.end() || !comps->second.contains("agent")) continue;
+    std::string sock = nodeDir(i) + "/run/cni.sock";
+    while (::access(sock.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (::access(sock.c_str(), F_OK) != 0)
+      spdlog::warn("{}: agent has not created {} yet; pods may fail CNI ADD until it does",
+                   LabNames::nodeName(i), sock);
+  }
 }
 
 Status LabCluster::down(std::vector<std::string>* report) {

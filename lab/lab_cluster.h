@@ -40,6 +40,8 @@ class LabCluster {
   const LabNames& names() const { return names_; }
 
  private:
+  void waitForAgents(const LabState& state, int first_node, int last_node) const;
+
   std::string dir_;
   std::string bin_dir_;
   LabNames names_;

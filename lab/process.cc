@@ -215,6 +215,7 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec) {
     }
     childJoinCgroup(spec.cgroup_dir, ctl->w.get());
     childEnterNetns(spec.netns_path, ctl->w.get());
+    for (const auto& [k, v] : spec.env) ::setenv(k.c_str(), v.c_str(), 1);
     ::execv(argv[0], argv.data());
     childFail(ctl->w.get(), "exec");
   }

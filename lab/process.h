@@ -41,6 +41,7 @@ struct DetachedSpec {
   std::string netns_path;         // may be empty
   std::string cgroup_dir;         // the process joins it before exec; may be empty
   std::string log_path;           // stdout+stderr appended here
+  std::vector<std::pair<std::string, std::string>> env = {};  // added to our environment
 };
 
 // Starts a process in its own session, reparented away from us (double fork), so it outlives

@@ -22,6 +22,9 @@ pins=$(echo "$*" | sed -n 's/.*--bpf-pin-dir \([^ ]*\).*/\1/p')
 if [ -n "$pins" ] && [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ]; then
   mkdir -p "$pins" && echo "pins: $pins"
 fi
+# Like the agent, expose the CNI socket `up` waits for when warren-cni is chained.
+run=$(echo "$*" | sed -n 's/.*--run-dir \([^ ]*\).*/\1/p')
+case "$0" in *warren-agent) touch "$run/cni.sock" ;; esac
 trap 'echo "got SIGTERM"; exit 0' TERM
 while :; do sleep 0.1; done
 SH
@@ -59,6 +62,10 @@ for i in 1 2; do
   assert_contains "$agent" "args: --node node-$i --node-ip 192.168.100.1$i --run-dir $LAB_DIR/nodes/node-$i/run --manifests $LAB_DIR/manifests --ca-dir $LAB_DIR/ca --cgroup $CGROUP2/$LAB_NAME/node-$i --bpf-pin-dir $pins --pod-cidr 10.244.$i.0/24 --trust-domain cluster.local --log-level info" "agent args"
   assert_contains "$agent" "addr: 192.168.100.1$i/24" "agent netns"
   assert_contains "$agent" "cgroup: 0::/$LAB_NAME/node-$i/system-agent" "agent cgroup"
+  if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ]; then
+    assert_contains "$agent" "pins: $pins" "agent pin dir"
+    [ -d "$pins" ] || fail "pin dir $pins was not created"
+  fi
   zt=$("$LAB" logs node-$i ztunnel)
   assert_contains "$zt" "args: --node node-$i --run-dir $LAB_DIR/nodes/node-$i/run --log-level info" "ztunnel args"
   assert_contains "$zt" "cgroup: 0::/$LAB_NAME/node-$i/system-ztunnel" "ztunnel cgroup"
