@@ -26,7 +26,8 @@ Status checkNodeName(const k8s::Object& obj, const std::string& field, const std
   if (node.empty()) return ok();
   auto i = LabNames::parseNodeName(node);
   if (!i || *i > nodes)
-    return fail(obj.fieldError(field, "node '" + node + "' does not exist (the lab has node-1..node-" +
+    return fail(obj.fieldError(field, "node '" + node +
+                                          "' does not exist (the lab has node-1..node-" +
                                           std::to_string(nodes) + ")"));
   return ok();
 }
@@ -76,7 +77,8 @@ Result<std::vector<k8s::Object>> planApply(const std::vector<k8s::Object>& exist
   for (const auto& o : existing) {
     if (o.kind != "Service" || incoming_keys.contains(o.key())) continue;
     auto svc = k8s::decodeService(o);
-    if (svc && !svc->cluster_ip.empty() && svc->cluster_ip != "None") used_ips.insert(svc->cluster_ip);
+    if (svc && !svc->cluster_ip.empty() && svc->cluster_ip != "None")
+      used_ips.insert(svc->cluster_ip);
   }
 
   std::vector<k8s::Object> out;
@@ -101,7 +103,8 @@ Result<std::vector<k8s::Object>> planApply(const std::vector<k8s::Object>& exist
           // Same pod: keep where it runs and what it reported.
           YAML::Node prev_spec = lookup(prev->node, "spec");
           YAML::Node node_name = lookup(prev_spec, "nodeName");
-          if (node_name.IsDefined() && !node_name.IsNull()) obj.node["spec"]["nodeName"] = YAML::Clone(node_name);
+          if (node_name.IsDefined() && !node_name.IsNull())
+            obj.node["spec"]["nodeName"] = YAML::Clone(node_name);
           YAML::Node status = lookup(prev->node, "status");
           if (status.IsDefined()) obj.node["status"] = YAML::Clone(status);
         } else {
@@ -111,7 +114,8 @@ Result<std::vector<k8s::Object>> planApply(const std::vector<k8s::Object>& exist
     } else if (obj.kind == "Deployment") {
       auto d = k8s::decodeDeployment(obj);
       if (!d) return fail(d.error());
-      WARREN_TRY(checkNodeName(obj, "spec.template.spec.nodeName", d->template_spec.node_name, nodes));
+      WARREN_TRY(
+          checkNodeName(obj, "spec.template.spec.nodeName", d->template_spec.node_name, nodes));
     } else if (obj.kind == "Service") {
       auto svc = k8s::decodeService(obj);
       if (!svc) return fail(svc.error());
@@ -130,8 +134,8 @@ Result<std::vector<k8s::Object>> planApply(const std::vector<k8s::Object>& exist
         }
       } else if (ip != "None") {
         if (!inServiceCidr(ip))
-          return fail(obj.fieldError("spec.clusterIP", "'" + ip + "' is not in the service CIDR " +
-                                                           kServiceCidr));
+          return fail(obj.fieldError("spec.clusterIP",
+                                     "'" + ip + "' is not in the service CIDR " + kServiceCidr));
         if (used_ips.contains(ip))
           return fail(obj.fieldError("spec.clusterIP", "'" + ip + "' is already allocated"));
       }

@@ -19,7 +19,7 @@ Status CgroupTree::create(const std::string& dir) {
 }
 
 bool CgroupTree::exists(const std::string& dir) {
-  struct stat st{};
+  struct stat st {};
   return ::stat((dir + "/cgroup.procs").c_str(), &st) == 0;
 }
 

@@ -1,11 +1,10 @@
 #include "lab/cluster_ca.h"
 
+#include <openssl/pem.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
-
-#include <openssl/pem.h>
 
 #include "common/openssl_ptr.h"
 
@@ -38,9 +37,11 @@ Status createClusterCa(const std::string& ca_dir, const std::string& trust_domai
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 365 * 24 * 3600);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(trust_domain.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(trust_domain.c_str()), -1, -1,
+                             0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("warren-lab root CA"), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>("warren-lab root CA"), -1, -1,
+                             0);
   X509_set_issuer_name(cert.get(), name);
   X509_set_pubkey(cert.get(), key.get());
 

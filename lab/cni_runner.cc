@@ -16,7 +16,8 @@ json buildConflist(const CniNodeConfig& cfg) {
       {"hairpinMode", false},
       {"ipam",
        {{"type", "host-local"},
-        {"ranges", json::array({json::array({{{"subnet", cfg.pod_cidr}, {"gateway", cfg.gateway}}})})},
+        {"ranges",
+         json::array({json::array({{{"subnet", cfg.pod_cidr}, {"gateway", cfg.gateway}}})})},
         {"routes", json::array({{{"dst", "0.0.0.0/0"}}})},
         {"dataDir", cfg.ipam_data_dir}}},
   };
@@ -37,8 +38,8 @@ json pluginConfig(const json& conflist, size_t index, const json& prev_result) {
 Result<CniResult> parseCniResult(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
-    return fail(Error(ErrorCode::kProtocol, "CNI result is not a JSON object: '" +
-                                                text.substr(0, 200) + "'"));
+    return fail(Error(ErrorCode::kProtocol,
+                      "CNI result is not a JSON object: '" + text.substr(0, 200) + "'"));
   if (j.contains("code") && !j.contains("ips")) {
     std::string msg = j.value("msg", "");
     std::string details = j.value("details", "");

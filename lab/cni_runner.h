@@ -5,7 +5,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "common/error.h"
@@ -29,9 +28,9 @@ nlohmann::json pluginConfig(const nlohmann::json& conflist, size_t index,
                             const nlohmann::json& prev_result);
 
 struct CniResult {
-  std::string pod_ip;   // first IPv4 address, without prefix length
+  std::string pod_ip;  // first IPv4 address, without prefix length
   std::string gateway;
-  nlohmann::json raw;   // the whole result, cached for DEL
+  nlohmann::json raw;  // the whole result, cached for DEL
 };
 
 // Parses a plugin's stdout: a CNI result, or a CNI error object ({"code", "msg", "details"})

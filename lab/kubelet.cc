@@ -56,9 +56,11 @@ void setStatus(k8s::Object& obj, const std::string& phase, const std::string& po
 // entries (name/value; valueFrom is not supported and skipped).
 std::vector<std::pair<std::string, std::string>> containerEnv(const PodRuntime& rt,
                                                               const YAML::Node& container) {
-  std::vector<std::pair<std::string, std::string>> env = {
-      {"POD_NAME", rt.name}, {"POD_NAMESPACE", rt.ns}, {"POD_IP", rt.pod_ip},
-      {"NODE_NAME", rt.node}, {"HOST_IP", rt.host_ip}};
+  std::vector<std::pair<std::string, std::string>> env = {{"POD_NAME", rt.name},
+                                                          {"POD_NAMESPACE", rt.ns},
+                                                          {"POD_IP", rt.pod_ip},
+                                                          {"NODE_NAME", rt.node},
+                                                          {"HOST_IP", rt.host_ip}};
   // Missing keys of a const node are "zombies" that throw on IsScalar(): test IsDefined first.
   auto scalar = [](const YAML::Node& n) { return n.IsDefined() && n.IsScalar(); };
   if (!container.IsDefined() || !container.IsMap()) return env;
@@ -74,10 +76,18 @@ std::vector<std::pair<std::string, std::string>> containerEnv(const PodRuntime& 
 }  // namespace
 
 json PodRuntime::toJson() const {
-  return {{"namespace", ns},       {"name", name},     {"uid", uid},
-          {"node", node},          {"netns", netns},   {"cgroup", cgroup},
-          {"containerID", container_id}, {"podIP", pod_ip}, {"hostIP", host_ip},
-          {"hostNetwork", host_network}, {"cniResult", cni_result}, {"pids", pids}};
+  return {{"namespace", ns},
+          {"name", name},
+          {"uid", uid},
+          {"node", node},
+          {"netns", netns},
+          {"cgroup", cgroup},
+          {"containerID", container_id},
+          {"podIP", pod_ip},
+          {"hostIP", host_ip},
+          {"hostNetwork", host_network},
+          {"cniResult", cni_result},
+          {"pids", pids}};
 }
 
 Result<PodRuntime> PodRuntime::fromJson(const json& j) {
@@ -165,8 +175,7 @@ Status Kubelet::teardown(const PodRuntime& rt) {
   };
   if (!rt.cgroup.empty()) keep(CgroupTree::remove(rt.cgroup));
   auto node = LabNames::parseNodeName(rt.node);
-  if (!rt.cni_result.is_null() && node && !rt.host_network &&
-      LabNetwork::netnsExists(rt.netns)) {
+  if (!rt.cni_result.is_null() && node && !rt.host_network && LabNetwork::netnsExists(rt.netns)) {
     CniRunner cni(conflistFor(*node), LabNames::netnsPath(names_.nodeNetns(*node)),
                   "/usr/lib/cni:" + state_.bin_dir);
     CniPod p{rt.ns, rt.name, rt.uid, rt.container_id, LabNames::netnsPath(rt.netns)};
@@ -205,9 +214,9 @@ Status Kubelet::materializeDeployments(const std::vector<k8s::Object>& objects) 
         auto own = ann.find(kOwnerAnnotation);
         if (own == ann.end() || own->second != owner) {
           if (first)
-            first = fail(Error(ErrorCode::kAlreadyExists,
-                               "Deployment " + o.meta.namespace_ + "/" + o.meta.name + ": pod " +
-                                   key + " exists and is not owned by it"));
+            first = fail(Error(ErrorCode::kAlreadyExists, "Deployment " + o.meta.namespace_ + "/" +
+                                                              o.meta.name + ": pod " + key +
+                                                              " exists and is not owned by it"));
           continue;
         }
         auto h = ann.find(kTemplateHashAnnotation);

@@ -34,7 +34,7 @@ const ComponentKind* findComponent(const std::string& name) {
 std::vector<pid_t> pidsInNetns(const std::vector<std::string>& netns_paths) {
   std::set<std::pair<dev_t, ino_t>> targets;
   for (const auto& p : netns_paths) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(p.c_str(), &st) == 0) targets.insert({st.st_dev, st.st_ino});
   }
   std::vector<pid_t> out;
@@ -43,7 +43,7 @@ std::vector<pid_t> pidsInNetns(const std::vector<std::string>& netns_paths) {
   for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
     std::string n = it->path().filename().string();
     if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos) continue;
-    struct stat st{};
+    struct stat st {};
     if (::stat((it->path() / "ns/net").c_str(), &st) != 0) continue;
     if (targets.contains({st.st_dev, st.st_ino})) out.push_back(std::stoi(n));
   }
@@ -52,7 +52,9 @@ std::vector<pid_t> pidsInNetns(const std::vector<std::string>& netns_paths) {
 
 LabCluster::LabCluster(std::string name, std::string dir, std::string cgroup_mount,
                        std::string bin_dir)
-    : dir_(std::move(dir)), bin_dir_(std::move(bin_dir)), names_(std::move(name), std::move(cgroup_mount)) {}
+    : dir_(std::move(dir)),
+      bin_dir_(std::move(bin_dir)),
+      names_(std::move(name), std::move(cgroup_mount)) {}
 
 std::string LabCluster::nodeDir(int node) const {
   return dir_ + "/nodes/" + LabNames::nodeName(node);
@@ -66,11 +68,27 @@ std::vector<std::string> LabCluster::componentArgv(const ComponentKind& c, int n
   std::string bin = bin_dir_ + "/" + c.binary;
   std::string run = nodeDir(node) + "/run";
   if (c.name == "agent")
-    return {bin, "--node", LabNames::nodeName(node), "--node-ip", LabNames::nodeIp(node),
-            "--run-dir", run, "--manifests", dir_ + "/manifests", "--ca-dir", dir_ + "/ca",
-            "--cgroup", names_.nodeCgroup(node), "--bpf-pin-dir", names_.pinDir(node),
-            "--pod-cidr", LabNames::podCidr(node), "--trust-domain", "cluster.local",
-            "--log-level", "info"};
+    return {bin,
+            "--node",
+            LabNames::nodeName(node),
+            "--node-ip",
+            LabNames::nodeIp(node),
+            "--run-dir",
+            run,
+            "--manifests",
+            dir_ + "/manifests",
+            "--ca-dir",
+            dir_ + "/ca",
+            "--cgroup",
+            names_.nodeCgroup(node),
+            "--bpf-pin-dir",
+            names_.pinDir(node),
+            "--pod-cidr",
+            LabNames::podCidr(node),
+            "--trust-domain",
+            "cluster.local",
+            "--log-level",
+            "info"};
   return {bin, "--node", LabNames::nodeName(node), "--run-dir", run, "--log-level", "info"};
 }
 
@@ -110,8 +128,9 @@ Status LabCluster::up(int nodes) {
     for (const auto& [node, comps] : existing->components)
       for (const auto& [comp, c] : comps) alive = alive || processAlive(c.pid);
     if (alive || LabNetwork::netnsExists(names_.underlayNetns()))
-      return fail(Error(ErrorCode::kAlreadyExists, "lab '" + existing->name + "' is already up in " +
-                                                       dir_ + " (run warren-lab down first)"));
+      return fail(Error(ErrorCode::kAlreadyExists, "lab '" + existing->name +
+                                                       "' is already up in " + dir_ +
+                                                       " (run warren-lab down first)"));
   }
   std::vector<std::string> report;
   if (auto s = down(&report); !s) return fail(s.error().wrap("cleaning up an earlier lab"));
@@ -120,7 +139,8 @@ Status LabCluster::up(int nodes) {
   std::error_code ec;
   for (const char* sub : {"manifests", "pods", "ca"}) fs::create_directories(dir_ + "/" + sub, ec);
   for (int i = 1; i <= nodes; ++i)
-    for (const char* sub : {"run", "logs", "cni/ipam"}) fs::create_directories(nodeDir(i) + "/" + sub, ec);
+    for (const char* sub : {"run", "logs", "cni/ipam"})
+      fs::create_directories(nodeDir(i) + "/" + sub, ec);
   if (ec) return fail(Error::system(ec.value(), "create lab directories in " + dir_));
 
   LabState state;
@@ -213,8 +233,10 @@ Status LabCluster::down(std::vector<std::string>* report) {
     if (!names_.isOwnPinDir(n)) continue;
     std::error_code rec;
     fs::remove_all(it->path(), rec);
-    if (rec) keep(fail(Error::system(rec.value(), "remove BPF pins " + it->path().string())));
-    else note("bpf pins " + it->path().string());
+    if (rec)
+      keep(fail(Error::system(rec.value(), "remove BPF pins " + it->path().string())));
+    else
+      note("bpf pins " + it->path().string());
   }
 
   // 4. cgroups, deepest first.

@@ -49,8 +49,7 @@ std::optional<LabNames::NetnsKind> LabNames::classifyNetns(std::string_view netn
   std::string_view rest = netns.substr(name_.size() + 1);
   if (rest == "ul") return NetnsKind::kUnderlay;
   if (rest.starts_with("node-") && parseIndex(rest.substr(5))) return NetnsKind::kNode;
-  if (rest.starts_with("pod-") && rest.find('_') != std::string_view::npos)
-    return NetnsKind::kPod;
+  if (rest.starts_with("pod-") && rest.find('_') != std::string_view::npos) return NetnsKind::kPod;
   return std::nullopt;
 }
 

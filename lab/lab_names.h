@@ -30,7 +30,9 @@ class LabNames {
   std::string underlayNetns() const { return name_ + "-ul"; }
   std::string nodeNetns(int node) const { return name_ + "-node-" + std::to_string(node); }
   std::string podNetns(std::string_view ns, std::string_view pod) const;
-  static std::string netnsPath(std::string_view netns) { return "/run/netns/" + std::string(netns); }
+  static std::string netnsPath(std::string_view netns) {
+    return "/run/netns/" + std::string(netns);
+  }
 
   // Which lab object a /run/netns entry is, if it belongs to this lab at all.
   enum class NetnsKind { kUnderlay, kNode, kPod };

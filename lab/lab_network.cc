@@ -22,7 +22,7 @@ Status LabNetwork::deleteNetns(const std::string& netns) {
 }
 
 bool LabNetwork::netnsExists(const std::string& netns) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(LabNames::netnsPath(netns).c_str(), &st) == 0;
 }
 
@@ -55,8 +55,8 @@ Status LabNetwork::create(int nodes) const {
   const std::string ul = names_.underlayNetns();
   WARREN_TRY(addNetns(ul));
   WARREN_TRY(runChecked({"ip", "-n", ul, "link", "set", "lo", "up"}));
-  WARREN_TRY(runChecked({"ip", "-n", ul, "link", "add", LabNames::underlayBridge(), "type",
-                         "bridge"}));
+  WARREN_TRY(
+      runChecked({"ip", "-n", ul, "link", "add", LabNames::underlayBridge(), "type", "bridge"}));
   WARREN_TRY(runChecked({"ip", "-n", ul, "link", "set", LabNames::underlayBridge(), "up"}));
   for (int i = 1; i <= nodes; ++i) {
     auto s = createNode(i, nodes);
@@ -74,8 +74,8 @@ Status LabNetwork::createNode(int node, int nodes) const {
   // netns, so no interface ever appears in the root netns.
   WARREN_TRY(runChecked({"ip", "-n", ul, "link", "add", port, "type", "veth", "peer", "name",
                          LabNames::nodeUplink(), "netns", nn}));
-  WARREN_TRY(runChecked({"ip", "-n", ul, "link", "set", port, "master",
-                         LabNames::underlayBridge(), "up"}));
+  WARREN_TRY(runChecked(
+      {"ip", "-n", ul, "link", "set", port, "master", LabNames::underlayBridge(), "up"}));
   WARREN_TRY(runChecked({"ip", "-n", nn, "link", "set", "lo", "up"}));
   WARREN_TRY(runChecked({"ip", "-n", nn, "addr", "add", LabNames::nodeIp(node) + "/24", "dev",
                          LabNames::nodeUplink()}));

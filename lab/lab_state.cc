@@ -50,8 +50,8 @@ Result<LabState> LabState::load(const std::string& dir) {
     if (j.contains("components")) {
       for (const auto& [node, comps] : j["components"].items())
         for (const auto& [comp, c] : comps.items())
-          s.components[node][comp] =
-              ComponentState{c.at("pid").get<pid_t>(), c.at("argv").get<std::vector<std::string>>()};
+          s.components[node][comp] = ComponentState{c.at("pid").get<pid_t>(),
+                                                    c.at("argv").get<std::vector<std::string>>()};
     }
   } catch (const json::exception& e) {
     return fail(Error::invalid(pathIn(dir) + ": " + e.what()));
@@ -63,9 +63,12 @@ Status LabState::save() const {
   json comps = json::object();
   for (const auto& [node, cs] : components)
     for (const auto& [comp, c] : cs) comps[node][comp] = {{"pid", c.pid}, {"argv", c.argv}};
-  json j = {{"name", name},         {"dir", dir},
-            {"nodes", nodes},       {"binDir", bin_dir},
-            {"cgroupMount", cgroup_mount}, {"ready", ready},
+  json j = {{"name", name},
+            {"dir", dir},
+            {"nodes", nodes},
+            {"binDir", bin_dir},
+            {"cgroupMount", cgroup_mount},
+            {"ready", ready},
             {"components", comps}};
   return writeFileAtomic(pathIn(dir), j.dump(2) + "\n");
 }

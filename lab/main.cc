@@ -54,7 +54,9 @@ struct Lab {
 Result<Lab> openLab(const Options& o) {
   auto st = LabState::load(o.dir);
   if (!st) return fail(st.error());
-  if (!st->ready) return fail(Error(ErrorCode::kUnavailable, "lab in " + o.dir + " is not fully up (run warren-lab down, then up)"));
+  if (!st->ready)
+    return fail(Error(ErrorCode::kUnavailable,
+                      "lab in " + o.dir + " is not fully up (run warren-lab down, then up)"));
   return Lab(std::move(*st));
 }
 
@@ -109,7 +111,8 @@ int cmdDown(const Options& o, const std::string& cgroup_mount) {
   if (auto st = LabState::load(o.dir)) name = st->name;  // the state knows best when readable
   if (auto s = validateLabName(name); !s) return report(s.error());
   auto lock = LabLock::acquire(o.dir, std::chrono::seconds(30));
-  if (!lock) std::fprintf(stderr, "warren-lab: %s; tearing down anyway\n", lock.error().message().c_str());
+  if (!lock)
+    std::fprintf(stderr, "warren-lab: %s; tearing down anyway\n", lock.error().message().c_str());
   LabCluster cluster(name, o.dir, cgroup_mount, selfBinDir());
   std::vector<std::string> removed;
   auto s = cluster.down(&removed);
@@ -166,17 +169,21 @@ int cmdDelete(const Options& o) {
 // label namespace NAME k=v k2- ... | label [-n NS] pod NAME k=v ...
 int cmdLabel(const Options& o) {
   if (o.words.size() < 3)
-    return report(Error::invalid("usage: label namespace NAME k=v|k- ...  or  label [-n NS] pod NAME k=v|k- ..."));
+    return report(Error::invalid(
+        "usage: label namespace NAME k=v|k- ...  or  label [-n NS] pod NAME k=v|k- ..."));
   auto lab = openLab(o);
   if (!lab) return report(lab.error());
   auto lock = LabLock::acquire(o.dir);
   if (!lock) return report(lock.error());
   std::string kind_word = o.words[0];
-  std::string kind = kind_word == "namespace" || kind_word == "ns" ? "Namespace"
-                     : kind_word == "pod" || kind_word == "pods"  ? "Pod"
+  std::string kind = kind_word == "namespace" || kind_word == "ns"  ? "Namespace"
+                     : kind_word == "pod" || kind_word == "pods"    ? "Pod"
                      : kind_word == "service" || kind_word == "svc" ? "Service"
-                     : kind_word == "deployment" ? "Deployment" : "";
-  if (kind.empty()) return report(Error::invalid("label: unknown kind '" + kind_word + "' (namespace, pod, service, deployment)"));
+                     : kind_word == "deployment"                    ? "Deployment"
+                                                                    : "";
+  if (kind.empty())
+    return report(Error::invalid("label: unknown kind '" + kind_word +
+                                 "' (namespace, pod, service, deployment)"));
   std::string ns = kind == "Namespace" ? "" : (o.ns.empty() ? "default" : o.ns);
   const std::string& name = o.words[1];
   ManifestStore store(o.dir + "/manifests");
@@ -187,10 +194,13 @@ int cmdLabel(const Options& o) {
     if (obj.kind == kind && obj.meta.name == name && obj.meta.namespace_ == ns) stored = &obj;
   std::vector<k8s::Object> implicit;
   if (!stored) {
-    if (kind != "Namespace") return report(Error::notFound(kind + " " + ns + "/" + name + " not found"));
+    if (kind != "Namespace")
+      return report(Error::notFound(kind + " " + ns + "/" + name + " not found"));
     // Namespaces exist implicitly (like "default"); labelling one stores it.
-    auto parsed = k8s::parseManifests("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + name + "\n", "label");
-    if (!parsed || parsed->empty()) return report(Error::invalid("namespace name '" + name + "' is not valid"));
+    auto parsed = k8s::parseManifests(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + name + "\n", "label");
+    if (!parsed || parsed->empty())
+      return report(Error::invalid("namespace name '" + name + "' is not valid"));
     implicit = std::move(*parsed);
     implicit[0].meta.uid = randomUid();
     stored = &implicit[0];
@@ -219,7 +229,8 @@ bool componentRunning(const LabNames& names, int node, const std::string& comp, 
 }
 
 int cmdGet(const Options& o) {
-  if (o.words.empty()) return report(Error::invalid("usage: get pods|services|namespaces [-o json]"));
+  if (o.words.empty())
+    return report(Error::invalid("usage: get pods|services|namespaces [-o json]"));
   auto lab = openLab(o);
   if (!lab) return report(lab.error());
   ManifestStore store(o.dir + "/manifests");
@@ -242,12 +253,15 @@ int cmdGet(const Options& o) {
   }
   auto picked = [&](const k8s::Object& obj) {
     if (only_name.empty()) return nsMatch(obj);
-    return obj.meta.name == only_name && (obj.meta.namespace_ == only_ns || obj.kind == "Namespace");
+    return obj.meta.name == only_name &&
+           (obj.meta.namespace_ == only_ns || obj.kind == "Namespace");
   };
   if (!o.field.empty()) as_json = true;
   json out = json::array();
   if (what == "pods" || what == "pod" || what == "po") {
-    if (!as_json) std::printf("%-12s %-24s %-8s %-15s %-15s %s\n", "NAMESPACE", "NAME", "NODE", "IP", "HOST-IP", "PHASE");
+    if (!as_json)
+      std::printf("%-12s %-24s %-8s %-15s %-15s %s\n", "NAMESPACE", "NAME", "NODE", "IP", "HOST-IP",
+                  "PHASE");
     for (const auto& obj : *all) {
       if (obj.kind != "Pod" || !picked(obj)) continue;
       auto pod = k8s::decodePod(obj);
@@ -258,17 +272,22 @@ int cmdGet(const Options& o) {
       if (as_json) {
         json labels = json::object();
         for (const auto& [k, v] : obj.meta.labels) labels[k] = v;
-        out.push_back({{"namespace", obj.meta.namespace_}, {"name", obj.meta.name},
-                       {"uid", obj.meta.uid}, {"node", pod->spec.node_name},
-                       {"podIP", pod->status.pod_ip}, {"hostIP", pod->status.host_ip},
-                       {"phase", pod->status.phase}, {"labels", labels},
+        out.push_back({{"namespace", obj.meta.namespace_},
+                       {"name", obj.meta.name},
+                       {"uid", obj.meta.uid},
+                       {"node", pod->spec.node_name},
+                       {"podIP", pod->status.pod_ip},
+                       {"hostIP", pod->status.host_ip},
+                       {"phase", pod->status.phase},
+                       {"labels", labels},
                        {"netns", rt ? LabNames::netnsPath(rt->netns) : ""},
-                       {"cgroup", rt ? rt->cgroup : ""}, {"pids", pids},
+                       {"cgroup", rt ? rt->cgroup : ""},
+                       {"pids", pids},
                        {"log", kubelet.podLogPath(obj.meta.namespace_, obj.meta.name)}});
       } else {
-        std::printf("%-12s %-24s %-8s %-15s %-15s %s\n", obj.meta.namespace_.c_str(), obj.meta.name.c_str(),
-                    pod->spec.node_name.c_str(), pod->status.pod_ip.c_str(), pod->status.host_ip.c_str(),
-                    pod->status.phase.c_str());
+        std::printf("%-12s %-24s %-8s %-15s %-15s %s\n", obj.meta.namespace_.c_str(),
+                    obj.meta.name.c_str(), pod->spec.node_name.c_str(), pod->status.pod_ip.c_str(),
+                    pod->status.host_ip.c_str(), pod->status.phase.c_str());
       }
     }
   } else if (what == "services" || what == "service" || what == "svc") {
@@ -281,14 +300,18 @@ int cmdGet(const Options& o) {
       std::string ports_text;
       for (const auto& p : svc->ports) {
         json tp = p.target_port.number ? json(*p.target_port.number) : json(p.target_port.name);
-        ports.push_back({{"name", p.name}, {"port", p.port}, {"targetPort", tp}, {"protocol", p.protocol}});
+        ports.push_back(
+            {{"name", p.name}, {"port", p.port}, {"targetPort", tp}, {"protocol", p.protocol}});
         ports_text += (ports_text.empty() ? "" : ",") + std::to_string(p.port) + "/" + p.protocol;
       }
       json selector = json::object();
       for (const auto& [k, v] : svc->selector) selector[k] = v;
       if (as_json) {
-        out.push_back({{"namespace", obj.meta.namespace_}, {"name", obj.meta.name},
-                       {"clusterIP", svc->cluster_ip}, {"ports", ports}, {"selector", selector}});
+        out.push_back({{"namespace", obj.meta.namespace_},
+                       {"name", obj.meta.name},
+                       {"clusterIP", svc->cluster_ip},
+                       {"ports", ports},
+                       {"selector", selector}});
       } else {
         std::printf("%-12s %-24s %-15s %s\n", obj.meta.namespace_.c_str(), obj.meta.name.c_str(),
                     svc->cluster_ip.c_str(), ports_text.c_str());
@@ -304,18 +327,23 @@ int cmdGet(const Options& o) {
         labels[k] = v;
         text += (text.empty() ? "" : ",") + k + "=" + v;
       }
-      if (as_json) out.push_back({{"name", obj.meta.name}, {"labels", labels}});
-      else std::printf("%-24s %s\n", obj.meta.name.c_str(), text.c_str());
+      if (as_json)
+        out.push_back({{"name", obj.meta.name}, {"labels", labels}});
+      else
+        std::printf("%-24s %s\n", obj.meta.name.c_str(), text.c_str());
     }
   } else {
-    return report(Error::invalid("get: unknown resource '" + what + "' (pods, services, namespaces)"));
+    return report(
+        Error::invalid("get: unknown resource '" + what + "' (pods, services, namespaces)"));
   }
   if (!only_name.empty() && out.empty())
-    return report(Error::notFound(what + " " + (only_ns.empty() ? "" : only_ns + "/") + only_name + " not found"));
+    return report(Error::notFound(what + " " + (only_ns.empty() ? "" : only_ns + "/") + only_name +
+                                  " not found"));
   if (!o.field.empty()) {
     // One value per line, strings unquoted: for shell scripts without a JSON tool.
     for (const auto& item : out) {
-      if (!item.contains(o.field)) return report(Error::invalid("--field: no field '" + o.field + "'"));
+      if (!item.contains(o.field))
+        return report(Error::invalid("--field: no field '" + o.field + "'"));
       const auto& v = item[o.field];
       std::printf("%s\n", v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
     }
@@ -380,16 +408,19 @@ int catFile(const std::string& path) {
 }
 
 int cmdLogs(const Options& o) {
-  if (o.words.empty()) return report(Error::invalid("usage: logs NS/POD  or  logs node-N agent|ztunnel"));
+  if (o.words.empty())
+    return report(Error::invalid("usage: logs NS/POD  or  logs node-N agent|ztunnel"));
   auto lab = openLab(o);
   if (!lab) return report(lab.error());
   auto t = parseTarget(o.words[0], o, lab->state);
   if (!t) return report(t.error());
   LabCluster cluster(lab->state.name, lab->state.dir, lab->state.cgroup_mount, lab->state.bin_dir);
   if (t->node) {
-    if (o.words.size() < 2) return report(Error::invalid("logs node-N: which component? (agent, ztunnel)"));
+    if (o.words.size() < 2)
+      return report(Error::invalid("logs node-N: which component? (agent, ztunnel)"));
     const ComponentKind* c = findComponent(o.words[1]);
-    if (!c) return report(Error::invalid("unknown component '" + o.words[1] + "' (agent, ztunnel)"));
+    if (!c)
+      return report(Error::invalid("unknown component '" + o.words[1] + "' (agent, ztunnel)"));
     return catFile(cluster.componentLog(t->node_index, c->name));
   }
   Kubelet kubelet(lab->state, lab->names);
@@ -404,7 +435,8 @@ int cmdPs(const Options& o) {
     int idx = *LabNames::parseNodeName(node);
     for (const auto& [comp, c] : comps) {
       bool up = componentRunning(lab->names, idx, comp, c.pid);
-      std::printf("%-8s %-24s %-8s %d\n", node.c_str(), comp.c_str(), up ? "running" : "exited", c.pid);
+      std::printf("%-8s %-24s %-8s %d\n", node.c_str(), comp.c_str(), up ? "running" : "exited",
+                  c.pid);
     }
   }
   Kubelet kubelet(lab->state, lab->names);
@@ -413,24 +445,27 @@ int cmdPs(const Options& o) {
     std::string text;
     for (pid_t p : pids) text += (text.empty() ? "" : ",") + std::to_string(p);
     std::string who = rt.ns + "/" + rt.name;
-    std::printf("%-8s %-24s %-8s %s\n", rt.node.c_str(), who.c_str(), pids.empty() ? "exited" : "running",
-                text.c_str());
+    std::printf("%-8s %-24s %-8s %s\n", rt.node.c_str(), who.c_str(),
+                pids.empty() ? "exited" : "running", text.c_str());
   }
   return 0;
 }
 
 int cmdRestart(const Options& o) {
-  if (o.words.size() != 2) return report(Error::invalid("usage: restart node-N agent|ztunnel [--kill]"));
+  if (o.words.size() != 2)
+    return report(Error::invalid("usage: restart node-N agent|ztunnel [--kill]"));
   auto lab = openLab(o);
   if (!lab) return report(lab.error());
   auto lock = LabLock::acquire(o.dir);
   if (!lock) return report(lock.error());
   auto node = LabNames::parseNodeName(o.words[0]);
-  if (!node || *node > lab->state.nodes) return report(Error::notFound("node '" + o.words[0] + "' does not exist"));
+  if (!node || *node > lab->state.nodes)
+    return report(Error::notFound("node '" + o.words[0] + "' does not exist"));
   const ComponentKind* c = findComponent(o.words[1]);
   if (!c) return report(Error::invalid("unknown component '" + o.words[1] + "' (agent, ztunnel)"));
   LabCluster cluster(lab->state.name, lab->state.dir, lab->state.cgroup_mount, lab->state.bin_dir);
-  if (auto s = cluster.restartComponent(lab->state, *c, *node, o.kill); !s) return report(s.error());
+  if (auto s = cluster.restartComponent(lab->state, *c, *node, o.kill); !s)
+    return report(s.error());
   std::printf("%s %s restarted: pid %d\n", o.words[0].c_str(), c->name.c_str(),
               lab->state.components[o.words[0]][c->name].pid);
   return 0;
@@ -463,7 +498,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.option_defaults()->always_capture_default();
   app.add_option("--dir", o.dir, "lab state directory")->envname("WARREN_LAB_DIR");
-  app.add_option("--name", o.name, "lab name (prefix of every netns, cgroup and pin)")->envname("WARREN_LAB_NAME");
+  app.add_option("--name", o.name, "lab name (prefix of every netns, cgroup and pin)")
+      ->envname("WARREN_LAB_NAME");
   app.fallthrough();
 
   auto* up = app.add_subcommand("up", "create the nodes, CA and node components");
@@ -473,23 +509,28 @@ int main(int argc, char** argv) {
   apply->add_option("-f,--filename", o.files, "manifest file or directory")->required();
   auto* del = app.add_subcommand("delete", "delete the objects of manifests");
   del->add_option("-f,--filename", o.files, "manifest file or directory")->required();
-  auto* label = app.add_subcommand("label", "label a namespace or pod: label namespace NAME k=v k2-");
+  auto* label =
+      app.add_subcommand("label", "label a namespace or pod: label namespace NAME k=v k2-");
   label->add_option("-n,--namespace", o.ns, "namespace of the object");
   label->add_option("args", o.words, "KIND NAME k=v|k- ...")->required();
   auto* get = app.add_subcommand("get", "list pods, services or namespaces");
   get->add_option("what", o.words, "pods|services|namespaces [NS/NAME]")->required();
-  get->add_option("--field", o.field, "print only this field of each object (podIP, node, clusterIP...)");
+  get->add_option("--field", o.field,
+                  "print only this field of each object (podIP, node, clusterIP...)");
   get->add_option("-o,--output", o.output, "json");
   get->add_option("-n,--namespace", o.ns, "only this namespace");
   get->add_flag("-A,--all-namespaces", o.all_namespaces, "every namespace (the default)");
-  auto* exec = app.add_subcommand("exec", "run a command in a pod (netns+cgroup) or node netns: exec NS/POD -- CMD");
+  auto* exec = app.add_subcommand(
+      "exec", "run a command in a pod (netns+cgroup) or node netns: exec NS/POD -- CMD");
   exec->add_option("target", o.words, "NS/POD or node-N")->required();
   exec->add_option("-n,--namespace", o.ns, "namespace when the target has none");
-  auto* logs = app.add_subcommand("logs", "print a pod's or node component's log: logs NS/POD | logs node-N agent");
+  auto* logs = app.add_subcommand(
+      "logs", "print a pod's or node component's log: logs NS/POD | logs node-N agent");
   logs->add_option("target", o.words, "NS/POD, or node-N COMPONENT")->required();
   logs->add_option("-n,--namespace", o.ns, "namespace when the target has none");
   app.add_subcommand("ps", "node components and pods with their PIDs");
-  auto* restart = app.add_subcommand("restart", "restart a node component: restart node-N agent|ztunnel [--kill]");
+  auto* restart = app.add_subcommand(
+      "restart", "restart a node component: restart node-N agent|ztunnel [--kill]");
   restart->add_option("args", o.words, "node-N COMPONENT")->required();
   restart->add_flag("--kill", o.kill, "SIGKILL instead of SIGTERM");
   app.add_subcommand("reconcile", "re-run the kubelet (start missing pods, remove stale ones)");

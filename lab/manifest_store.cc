@@ -70,7 +70,8 @@ Status ManifestStore::put(const k8s::Object& obj) const {
 
 Status ManifestStore::remove(const k8s::Object& obj) const {
   std::string path = dir_ + "/" + fileNameFor(obj);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail(WARREN_SYS_ERROR("remove " + path));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return fail(WARREN_SYS_ERROR("remove " + path));
   return ok();
 }
 

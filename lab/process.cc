@@ -141,7 +141,8 @@ Result<CommandResult> runCommand(const CommandSpec& spec) {
     for (const auto& p : pfds) {
       if (p.revents == 0) continue;
       if (in->w && p.fd == in->w.get()) {
-        ssize_t w = ::write(p.fd, spec.stdin_data.data() + written, spec.stdin_data.size() - written);
+        ssize_t w =
+            ::write(p.fd, spec.stdin_data.data() + written, spec.stdin_data.size() - written);
         if (w > 0) written += static_cast<size_t>(w);
         if (w < 0 && errno != EAGAIN) in->w.reset();
         if (written == spec.stdin_data.size()) in->w.reset();
@@ -182,8 +183,8 @@ Status runChecked(const std::vector<std::string>& argv, std::chrono::millisecond
     for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
     std::string err = r->err;
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return fail(Error::invalid("'" + cmd + "' failed (exit " + std::to_string(r->exit_code) +
-                               "): " + err));
+    return fail(
+        Error::invalid("'" + cmd + "' failed (exit " + std::to_string(r->exit_code) + "): " + err));
   }
   return ok();
 }
@@ -261,7 +262,7 @@ Result<int> runForeground(const std::vector<std::string>& argv, const std::strin
 Result<std::string> resolveProgram(const std::string& word, const std::string& bin_dir) {
   namespace fs = std::filesystem;
   auto executable = [](const std::string& p) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
   };
   if (word.empty()) return fail(Error::invalid("empty command"));

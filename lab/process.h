@@ -22,7 +22,7 @@ struct CommandResult {
 };
 
 struct CommandSpec {
-  std::vector<std::string> argv;  // argv[0] is a path or looked up in PATH
+  std::vector<std::string> argv;                          // argv[0] is a path or looked up in PATH
   std::optional<std::map<std::string, std::string>> env;  // replaces the environment when set
   std::string stdin_data;
   std::string netns_path;  // run inside this netns when not empty

@@ -41,8 +41,8 @@ Result<std::string> allocateClusterIp(const std::set<std::string>& used) {
     std::string ip = formatIp(kServiceBase | host);
     if (!used.contains(ip)) return ip;
   }
-  return fail(Error(ErrorCode::kUnavailable, std::string("service CIDR ") + kServiceCidr +
-                                                 " is exhausted"));
+  return fail(Error(ErrorCode::kUnavailable,
+                    std::string("service CIDR ") + kServiceCidr + " is exhausted"));
 }
 
 }  // namespace warren::lab

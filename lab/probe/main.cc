@@ -168,7 +168,8 @@ SendResult sendOnce(const sockaddr_in& to, uint64_t bytes, bool sink, Clock::tim
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0 && errno != EINPROGRESS)
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0 &&
+      errno != EINPROGRESS)
     return {kIoError, "connect to " + peerName(to) + ": " + std::strerror(errno)};
   pollfd p{fd, POLLOUT, 0};
   int n = ::poll(&p, 1, remainingMs(deadline));
@@ -211,7 +212,8 @@ SendResult sendOnce(const sockaddr_in& to, uint64_t bytes, bool sink, Clock::tim
     if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t rd = ::recv(fd, in.data(), in.size(), 0);
       if (rd < 0 && errno != EAGAIN && errno != EINTR)
-        return {kIoError, "receive after " + std::to_string(received) + " bytes: " + std::strerror(errno)};
+        return {kIoError,
+                "receive after " + std::to_string(received) + " bytes: " + std::strerror(errno)};
       if (rd == 0) eof = true;
       if (rd > 0) {
         if (sink) {
@@ -230,15 +232,19 @@ SendResult sendOnce(const sockaddr_in& to, uint64_t bytes, bool sink, Clock::tim
       }
     }
   }
-  if (!shut) return {kIoError, "peer closed after " + std::to_string(sent) + " of " + std::to_string(bytes) + " bytes sent"};
+  if (!shut)
+    return {kIoError, "peer closed after " + std::to_string(sent) + " of " + std::to_string(bytes) +
+                          " bytes sent"};
   if (sink) {
     std::string expect = "sha256 " + sha.hex() + " " + std::to_string(bytes);
     while (!reply.empty() && (reply.back() == '\n' || reply.back() == '\r')) reply.pop_back();
-    if (reply != expect) return {kMismatch, "sink answered '" + reply + "', expected '" + expect + "'"};
+    if (reply != expect)
+      return {kMismatch, "sink answered '" + reply + "', expected '" + expect + "'"};
     return {kOk, expect.substr(0, 7 + 64)};
   }
   if (received != bytes)
-    return {kMismatch, "echo ended after " + std::to_string(received) + " of " + std::to_string(bytes) + " bytes"};
+    return {kMismatch, "echo ended after " + std::to_string(received) + " of " +
+                           std::to_string(bytes) + " bytes"};
   return {kOk, "echo verified"};
 }
 
@@ -281,11 +287,15 @@ int main(int argc, char** argv) {
   std::string bind_addr = "0.0.0.0";
   bool sink = false;
   int idle = 120;
-  auto* serve_cmd = app.add_subcommand("serve", "accept connections: echo, or --sink (hash and answer)");
-  serve_cmd->add_option("--port", port, "TCP port (0 picks one)")->required()->check(CLI::Range(0, 65535));
+  auto* serve_cmd =
+      app.add_subcommand("serve", "accept connections: echo, or --sink (hash and answer)");
+  serve_cmd->add_option("--port", port, "TCP port (0 picks one)")
+      ->required()
+      ->check(CLI::Range(0, 65535));
   serve_cmd->add_option("--bind", bind_addr, "IPv4 address to listen on");
   serve_cmd->add_flag("--sink", sink, "read to EOF, answer 'sha256 <hex> <nbytes>'");
-  serve_cmd->add_option("--idle-timeout", idle, "seconds a connection may stay silent")->check(CLI::Range(1, 86400));
+  serve_cmd->add_option("--idle-timeout", idle, "seconds a connection may stay silent")
+      ->check(CLI::Range(1, 86400));
 
   std::string to;
   uint64_t bytes = 0;
@@ -294,8 +304,10 @@ int main(int argc, char** argv) {
   send_cmd->add_option("--to", to, "IPv4:PORT")->required();
   send_cmd->add_option("--bytes", bytes, "payload size")->required();
   send_cmd->add_flag("--sink", sink, "the server is a sink: compare its sha256");
-  send_cmd->add_option("--timeout", timeout_s, "overall bound in seconds")->check(CLI::Range(1, 3600));
-  send_cmd->add_option("--retry", retry_s, "retry refused connections for this many seconds")->check(CLI::Range(0, 3600));
+  send_cmd->add_option("--timeout", timeout_s, "overall bound in seconds")
+      ->check(CLI::Range(1, 3600));
+  send_cmd->add_option("--retry", retry_s, "retry refused connections for this many seconds")
+      ->check(CLI::Range(0, 3600));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

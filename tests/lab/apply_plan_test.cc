@@ -45,8 +45,9 @@ TEST(ApplyPlanTest, AllocatesClusterIpAndWritesItIntoTheSpec) {
   EXPECT_EQ((*plan)[0].meta.uid, "uid-1");
   // A second Service gets the next address; re-applying the first keeps its address.
   auto existing = *plan;
-  auto more = planApply(existing, parse(std::string(kService) + "---\n" +
-                                        R"(
+  auto more = planApply(existing,
+                        parse(std::string(kService) + "---\n" +
+                              R"(
 apiVersion: v1
 kind: Service
 metadata: {name: api}
@@ -67,7 +68,8 @@ apiVersion: v1
 kind: Service
 metadata: {name: other}
 spec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}
-)"), 2, counterUid());
+)"),
+                         2, counterUid());
   ASSERT_FALSE(taken);
   EXPECT_NE(taken.error().message().find("spec.clusterIP"), std::string::npos);
   auto outside = planApply({}, parse(R"(
@@ -75,7 +77,8 @@ apiVersion: v1
 kind: Service
 metadata: {name: other}
 spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
-)"), 2, counterUid());
+)"),
+                           2, counterUid());
   ASSERT_FALSE(outside);
   EXPECT_NE(outside.error().message().find("not in the service CIDR"), std::string::npos);
 }
@@ -105,7 +108,8 @@ apiVersion: v1
 kind: Pod
 metadata: {name: a}
 spec: {nodeName: node-3, containers: [{name: c}]}
-)"), 2, counterUid());
+)"),
+                        2, counterUid());
   ASSERT_FALSE(plan);
   EXPECT_NE(plan.error().message().find("spec.nodeName"), std::string::npos);
 }
@@ -144,7 +148,8 @@ apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: deny, namespace: demo}
 spec: {action: DENY, rules: [{}]}
-)"), 2, counterUid());
+)"),
+                        2, counterUid());
   ASSERT_TRUE(plan) << plan.error().message();
   EXPECT_EQ((*plan)[0].node["spec"]["action"].as<std::string>(), "DENY");
 }
@@ -175,7 +180,8 @@ apiVersion: v1
 kind: Pod
 metadata: {name: zzz}
 spec: {containers: [{name: c}]}
-)"), &missing);
+)"),
+                        &missing);
   ASSERT_EQ(del.size(), 2u);
   EXPECT_EQ(del[0].key(), "Namespace//demo");
   EXPECT_EQ(del[1].key(), "Pod/demo/a");

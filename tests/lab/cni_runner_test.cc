@@ -8,7 +8,8 @@ namespace {
 using nlohmann::json;
 
 TEST(CniResultTest, ParsesBridgeResult) {
-  auto r = parseCniResult(R"({"cniVersion":"1.0.0","interfaces":[{"name":"cni0"},{"name":"eth0","sandbox":"/run/netns/x"}],
+  auto r = parseCniResult(
+      R"({"cniVersion":"1.0.0","interfaces":[{"name":"cni0"},{"name":"eth0","sandbox":"/run/netns/x"}],
     "ips":[{"interface":1,"address":"10.244.1.5/24","gateway":"10.244.1.1"}],"routes":[{"dst":"0.0.0.0/0"}]})");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->pod_ip, "10.244.1.5");
@@ -17,13 +18,15 @@ TEST(CniResultTest, ParsesBridgeResult) {
 }
 
 TEST(CniResultTest, SkipsIpv6AndMalformedEntries) {
-  auto r = parseCniResult(R"({"ips":[{"address":"fd00::5/64"},{"nope":1},{"address":"10.244.2.9/24"}]})");
+  auto r = parseCniResult(
+      R"({"ips":[{"address":"fd00::5/64"},{"nope":1},{"address":"10.244.2.9/24"}]})");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->pod_ip, "10.244.2.9");
 }
 
 TEST(CniResultTest, Errors) {
-  auto e = parseCniResult(R"({"cniVersion":"1.0.0","code":11,"msg":"no IP addresses available","details":"range full"})");
+  auto e = parseCniResult(
+      R"({"cniVersion":"1.0.0","code":11,"msg":"no IP addresses available","details":"range full"})");
   ASSERT_FALSE(e);
   EXPECT_NE(e.error().message().find("no IP addresses available"), std::string::npos);
   EXPECT_NE(e.error().message().find("range full"), std::string::npos);

@@ -10,10 +10,18 @@ TEST(LabNameTest, AcceptsAndRejects) {
     const char* name;
     bool ok;
   } cases[] = {
-      {"wl", true},          {"e2e-basic-123", true}, {"a", true},
-      {"", false},           {"Wl", false},           {"1lab", false},
-      {"lab-", false},       {"a--b", false},         {"a_b", false},
-      {"x-node-1", false},   {"pod", false},          {"my-ul", false},
+      {"wl", true},
+      {"e2e-basic-123", true},
+      {"a", true},
+      {"", false},
+      {"Wl", false},
+      {"1lab", false},
+      {"lab-", false},
+      {"a--b", false},
+      {"a_b", false},
+      {"x-node-1", false},
+      {"pod", false},
+      {"my-ul", false},
       {"abcdefghijklmnopqrstuvwxy", false},  // 25 characters
   };
   for (const auto& c : cases) EXPECT_EQ(validateLabName(c.name).has_value(), c.ok) << c.name;

@@ -30,7 +30,8 @@ apiVersion: v1
 kind: Pod
 metadata: {name: web-0, namespace: demo}
 spec: {containers: [{name: c}]}
-)", "in.yaml");
+)",
+                                  "in.yaml");
   ASSERT_TRUE(objs);
   for (const auto& o : *objs) ASSERT_TRUE(store.put(o));
   EXPECT_EQ(ManifestStore::fileNameFor((*objs)[0]), "Namespace__demo.yaml");
@@ -82,7 +83,8 @@ spec: {ports: [{port: 80}]}
 apiVersion: v1
 kind: Namespace
 metadata: {name: demo}
-)", "in.yaml");
+)",
+                                  "in.yaml");
   ASSERT_TRUE(objs);
   for (const auto& o : *objs) ASSERT_TRUE(store.put(o));
   auto loaded = store.loadAll();

@@ -13,7 +13,8 @@ TEST(PayloadTest, AnyOffsetMatchesTheWholeStream) {
   for (size_t off : {0u, 1u, 7u, 8u, 9u, 333u, 999u}) {
     std::vector<uint8_t> part(whole.size() - off);
     fillPayload(off, part.data(), part.size());
-    EXPECT_TRUE(std::equal(part.begin(), part.end(), whole.begin() + static_cast<long>(off))) << off;
+    EXPECT_TRUE(std::equal(part.begin(), part.end(), whole.begin() + static_cast<long>(off)))
+        << off;
   }
   // Not a trivial pattern.
   EXPECT_NE(whole[0], whole[1]);

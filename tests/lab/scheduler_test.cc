@@ -12,9 +12,9 @@ TEST(PickNodeTest, Table) {
     std::vector<NodeLoad> nodes;
     std::string want;  // "" = error
   } cases[] = {
-      {"", nodes, "node-2"},                          // least pods, first on ties
-      {"node-1", nodes, "node-1"},                    // nodeName wins over load
-      {"node-9", nodes, ""},                          // unknown node
+      {"", nodes, "node-2"},        // least pods, first on ties
+      {"node-1", nodes, "node-1"},  // nodeName wins over load
+      {"node-9", nodes, ""},        // unknown node
       {"", {{"node-1", 0}, {"node-2", 0}}, "node-1"},
       {"", {{"node-1", 1}, {"node-2", 0}}, "node-2"},
       {"", {}, ""},
