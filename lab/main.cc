@@ -1,5 +1,7 @@
 // warren-lab: a Kubernetes-like cluster on one machine out of network namespaces, for the
 // demo, the end-to-end tests and the benchmarks. See lab/README.md.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -421,7 +423,11 @@ int cmdLogs(const Options& o) {
     const ComponentKind* c = findComponent(o.words[1]);
     if (!c)
       return report(Error::invalid("unknown component '" + o.words[1] + "' (agent, ztunnel)"));
-    return catFile(cluster.componentLog(t->node_index, c->name));
+    std::string path = cluster.componentLog(t->node_index, c->name);
+    if (::access(path.c_str(), F_OK) != 0)
+      return report(Error::notFound(o.words[0] + " has no " + c->name + " log (" + path + "; is " +
+                                    c->binary + " built next to warren-lab?)"));
+    return catFile(path);
   }
   Kubelet kubelet(lab->state, lab->names);
   return catFile(kubelet.podLogPath(t->ns, t->name));
