@@ -112,9 +112,9 @@ assert_eq "$rc" 7 "exec exit code"
 assert_contains "$("$LAB" ps)" "demo/echo-0" "ps"
 
 step "label namespace and pod"
-"$LAB" label namespace demo warren.dev/dataplane-mode=ambient
-assert_contains "$("$LAB" get namespaces demo -o json)" '"warren.dev/dataplane-mode": "ambient"' "namespace labels"
-"$LAB" label -n demo pod client warren.dev/dataplane-mode=none tier=client
+"$LAB" label namespace demo team=platform
+assert_contains "$("$LAB" get namespaces demo -o json)" '"team": "platform"' "namespace labels"
+"$LAB" label -n demo pod client tier=client
 assert_contains "$("$LAB" get pods demo/client --field labels)" '"tier":"client"' "pod labels"
 "$LAB" label -n demo pod client tier-
 assert_not_contains "$("$LAB" get pods demo/client --field labels)" "tier" "pod labels after removal"
