@@ -8,6 +8,9 @@ tiers=("$@")
 [ ${#tiers[@]} -gt 0 ] || tiers=(unit fuzz e2e)
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+build=$(cd "$build" && pwd)
+# Every tier's tests find fixtures and binaries through these.
+export WARREN_SOURCE_DIR="$root" WARREN_BIN_DIR="$build/bin"
 
 passed=0 failed=0 skipped=0
 failures=()
