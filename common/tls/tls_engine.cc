@@ -47,7 +47,7 @@ struct TlsEngine::Impl {
   Status onHandshakeDone();
   Status sslWrite(const uint8_t* p, size_t n);
   Status encryptStaged(bool all);
-  Status encrypt(std::span<const uint8_t> p);
+  Status encrypt(std::span<const uint8_t> p, Flush mode);
   Status flush();
 };
 
@@ -236,13 +236,14 @@ Status TlsEngine::Impl::encryptStaged(bool all) {
   return ok();
 }
 
-Status TlsEngine::Impl::encrypt(std::span<const uint8_t> p) {
+Status TlsEngine::Impl::encrypt(std::span<const uint8_t> p, Flush mode) {
   if (staged.size() >= kMaxRecordPlaintext) WARREN_TRY(encryptStaged(false));
   while (!p.empty()) {
-    if (staged.empty() && p.size() >= kMaxRecordPlaintext) {
-      // Full record straight from the caller's memory.
-      WARREN_TRY(sslWrite(p.data(), kMaxRecordPlaintext));
-      p = p.subspan(kMaxRecordPlaintext);
+    if (staged.empty() && (p.size() >= kMaxRecordPlaintext || mode == Flush::kNow)) {
+      // Straight from the caller's memory: a full record, or the short tail of a kNow write.
+      size_t n = std::min(p.size(), kMaxRecordPlaintext);
+      WARREN_TRY(sslWrite(p.data(), n));
+      p = p.subspan(n);
       continue;
     }
     size_t take = std::min(kMaxRecordPlaintext - staged.size(), p.size());
@@ -392,8 +393,8 @@ Result<size_t> TlsEngine::write(std::span<const uint8_t> plaintext, Flush flush_
     if (flush_mode == Flush::kNow) s.flush_after_handshake = true;
     return n;
   }
-  WARREN_TRY(s.encrypt(accepted));
-  if (flush_mode == Flush::kNow) WARREN_TRY(s.encryptStaged(true));
+  WARREN_TRY(s.encrypt(accepted, flush_mode));
+  if (flush_mode == Flush::kNow && !s.staged.empty()) WARREN_TRY(s.encryptStaged(true));
   return n;
 }
 
