@@ -197,6 +197,14 @@ Error TlsEngine::Impl::sslError(int rc, const char* what) {
     detail = code == SSL_ERROR_SYSCALL ? "unexpected transport error"
                                        : fmt::format("SSL error {}", code);
   }
+  // Hints for the failures operators meet most, in OpenSSL's words plus ours.
+  if (detail.find("unsupported protocol") != std::string::npos) {
+    detail += " (the peer does not offer TLS 1.3; mesh TLS is 1.3 only)";
+  } else if (detail.find("http request") != std::string::npos ||
+             detail.find("wrong version number") != std::string::npos ||
+             detail.find("packet length too long") != std::string::npos) {
+    detail += " (the peer is not speaking TLS: plaintext or another protocol)";
+  }
   return Error(ErrorCode::kProtocol, fmt::format("{}: {}", what, detail));
 }
 

@@ -193,7 +193,7 @@ TEST_F(TlsRejectionTest, Tls12OnlyClient) {
               true);
   auto s = serverEngine(server_ctx_);
   pumpRaw(s, raw);
-  expectFailure(s, "unsupported protocol");
+  expectFailure(s, "unsupported protocol (the peer does not offer TLS 1.3");
   EXPECT_TRUE(raw.failed());
 }
 
@@ -243,6 +243,7 @@ TEST_F(TlsRejectionTest, PlaintextHttpIsAClearError) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kProtocol);
   EXPECT_NE(r.error().message().find("TLS handshake"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("not speaking TLS"), std::string::npos) << r.error().message();
   // Sticky.
   auto again = s.feed(bytes("x"), out);
   ASSERT_FALSE(again);
