@@ -56,8 +56,8 @@ struct TlsEngineOptions {
 enum class Flush { kNow, kLater };
 
 struct FeedResult {
-  size_t consumed = 0;   // ciphertext bytes taken; feed the rest again later
-  size_t plaintext = 0;  // plaintext bytes written to the caller's buffer
+  size_t consumed = 0;               // ciphertext bytes taken; feed the rest again later
+  size_t plaintext = 0;              // plaintext bytes written to the caller's buffer
   bool handshake_completed = false;  // the handshake finished during this call
   bool peer_closed = false;          // close_notify arrived during this call
 };
