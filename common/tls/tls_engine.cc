@@ -437,6 +437,13 @@ std::span<const uint8_t> TlsEngine::pendingOutput() const { return impl_->out.da
 void TlsEngine::consumeOutput(size_t n) { impl_->out.consume(n); }
 size_t TlsEngine::takeOutput(std::span<uint8_t> out) { return impl_->out.copyOut(out); }
 
+size_t TlsEngine::releaseIdleMemory() {
+  Impl& s = *impl_;
+  s.out.releaseIfEmpty();
+  if (s.staged.empty()) std::vector<uint8_t>().swap(s.staged);
+  return s.out.capacity() + s.staged.capacity();
+}
+
 bool TlsEngine::handshakeDone() const { return impl_->handshake_done && !impl_->error; }
 bool TlsEngine::peerClosed() const { return impl_->peer_closed; }
 bool TlsEngine::shutdownSent() const { return impl_->shutdown_sent; }

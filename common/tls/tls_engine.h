@@ -101,6 +101,11 @@ class TlsEngine {
   // Copies up to out.size() bytes of pending ciphertext into `out` and consumes them.
   size_t takeOutput(std::span<uint8_t> out);
 
+  // Frees the output and staging storage when both are empty (they otherwise keep their
+  // capacity, up to ~output_limit, to avoid an allocation per burst). Call it when a pooled
+  // connection goes idle. Returns the bytes of buffer capacity still held.
+  size_t releaseIdleMemory();
+
   bool handshakeDone() const;
   bool peerClosed() const;    // close_notify received
   bool shutdownSent() const;  // our close_notify queued

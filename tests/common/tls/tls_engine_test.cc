@@ -121,6 +121,24 @@ TEST_F(TlsEngineTest, WriteIsBoundedByOutputLimit) {
   EXPECT_EQ(c.writable(), 40000u);
 }
 
+TEST_F(TlsEngineTest, IdleConnectionReleasesBuffers) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  handshake(c, s);
+  std::string big(100000, 'q');
+  ASSERT_TRUE(c.write(bytes(big)));
+  ASSERT_TRUE(c.write(bytes("tail"), Flush::kLater));
+  EXPECT_GT(c.releaseIdleMemory(), 100000u) << "pending output and staged bytes are kept";
+  ASSERT_TRUE(c.flush());
+  std::string at_server;
+  pump(c, s, nullptr, &at_server);
+  EXPECT_EQ(at_server.size(), big.size() + 4);
+  EXPECT_EQ(c.releaseIdleMemory(), 0u);
+  ASSERT_TRUE(c.write(bytes("again")));  // still usable afterwards
+  pump(c, s, nullptr, &at_server);
+  EXPECT_EQ(at_server.substr(at_server.size() - 5), "again");
+}
+
 TEST_F(TlsEngineTest, SmallPlaintextBufferBackpressuresCiphertext) {
   auto c = clientEngine(client_ctx_);
   auto s = serverEngine(server_ctx_);
