@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 #include <openssl/err.h>
 
+#include <ctime>
+
 #include "common/identity/chain_verification.h"
 #include "common/identity/openssl_errors.h"
 #include "common/identity/pem.h"
@@ -11,6 +13,27 @@
 
 namespace warren::identity {
 namespace {
+
+std::string rfc3339(Clock::time_point t) {
+  time_t secs = Clock::to_time_t(t);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json certJson(X509* cert) {
+  nlohmann::json j;
+  auto pem = certificateToPem(cert);
+  j["pem"] = pem ? *pem : "";
+  if (auto info = inspectCertificate(cert)) {
+    j["serialNumber"] = info->serial_hex;
+    j["validFrom"] = rfc3339(info->not_before);
+    j["expirationTime"] = rfc3339(info->not_after);
+  }
+  return j;
+}
 
 bool selfIssued(X509* cert) {
   bool yes = X509_check_issued(cert, cert) == X509_V_OK;
@@ -129,6 +152,18 @@ Clock::duration WorkloadCertificate::refreshDelay(Clock::time_point now) const {
 
 bool WorkloadCertificate::isValidAt(Clock::time_point now) const {
   return now >= notBefore() && now < notAfter();
+}
+
+nlohmann::json WorkloadCertificate::toJson() const {
+  nlohmann::json j;
+  j["identity"] = identity_.uri();
+  j["refreshAt"] = rfc3339(refreshAt());
+  j["certChain"] = nlohmann::json::array();
+  j["certChain"].push_back(certJson(leaf_.get()));
+  for (const auto& c : intermediates_) j["certChain"].push_back(certJson(c.get()));
+  j["rootCerts"] = nlohmann::json::array();
+  for (const auto& c : roots_) j["rootCerts"].push_back(certJson(c.get()));
+  return j;
 }
 
 Result<std::string> WorkloadCertificate::chainPem() const {

@@ -7,6 +7,7 @@
 // functions of the certificate and an injected `now`, so schedules are table-testable.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -67,6 +68,11 @@ class WorkloadCertificate {
 
   // Leaf then intermediates, PEM (what the peer gets); the key is never exported here.
   Result<std::string> chainPem() const;
+
+  // For /config_dump (shaped like ztunnel's certificate dump, camelCase):
+  // {"identity", "refreshAt", "certChain": [{"pem", "serialNumber", "validFrom",
+  //  "expirationTime"}...], "rootCerts": [...]}; times RFC 3339 UTC. Never the key.
+  nlohmann::json toJson() const;
 
  private:
   WorkloadCertificate(ossl::PKey key, ossl::X509Ptr leaf, std::vector<ossl::X509Ptr> intermediates,

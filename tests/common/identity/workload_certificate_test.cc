@@ -59,6 +59,22 @@ TEST(WorkloadCertificate, ScheduleFromRealLeaf) {
   EXPECT_NE(late.error().message().find("expired"), std::string::npos);
 }
 
+TEST(WorkloadCertificate, DumpsForConfigDumpWithoutKey) {
+  TestCa root = TestCa::root();
+  TestCa inter = root.intermediate("inter");
+  auto wc = inter.issue("spiffe://td/ns/a/sa/b");
+  auto j = wc.toJson();
+  EXPECT_EQ(j["identity"], "spiffe://td/ns/a/sa/b");
+  ASSERT_EQ(j["certChain"].size(), 2u);
+  ASSERT_EQ(j["rootCerts"].size(), 1u);
+  EXPECT_EQ(j["certChain"][0]["serialNumber"], wc.info().serial_hex);
+  EXPECT_TRUE(j["certChain"][0]["pem"].get<std::string>().starts_with("-----BEGIN CERTIFICATE"));
+  auto from = j["certChain"][0]["validFrom"].get<std::string>();
+  EXPECT_EQ(from.size(), 20u);
+  EXPECT_EQ(from.back(), 'Z');
+  EXPECT_EQ(j.dump().find("PRIVATE KEY"), std::string::npos);
+}
+
 TEST(WorkloadCertificate, FromPemWithChainAndRoot) {
   TestCa root = TestCa::root();
   TestCa inter = root.intermediate("inter");
