@@ -219,7 +219,8 @@ Status TlsEngine::Impl::onHandshakeDone() {
     return failWith(Error(ErrorCode::kPermissionDenied,
                           "TLS handshake: peer presented no verified certificate"));
   }
-  if (!staged.empty() && flush_after_handshake) return flush();
+  // Staged early writes: full records now, the tail too if a kNow write or flush() asked.
+  if (!staged.empty()) return encryptStaged(flush_after_handshake);
   return ok();
 }
 

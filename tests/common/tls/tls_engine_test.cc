@@ -102,6 +102,20 @@ TEST_F(TlsEngineTest, WritesBeforeHandshakeAreDeliveredAfter) {
   EXPECT_EQ(at_server, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 }
 
+TEST_F(TlsEngineTest, EarlyLaterWritesSendFullRecordsAndKeepTheTail) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  std::string early(20000, 'e');
+  ASSERT_TRUE(c.write(bytes(early), Flush::kLater));
+  std::string at_server;
+  pump(c, s, nullptr, &at_server);
+  ASSERT_TRUE(c.handshakeDone());
+  EXPECT_EQ(at_server.size(), TlsEngine::kMaxRecordPlaintext) << "one full record, tail staged";
+  ASSERT_TRUE(c.flush());
+  pump(c, s, nullptr, &at_server);
+  EXPECT_TRUE(at_server == early);
+}
+
 TEST_F(TlsEngineTest, RecordPolicyImmediateSmallWritesAndFullRecords) {
   auto c = clientEngine(client_ctx_);
   auto s = serverEngine(server_ctx_);
