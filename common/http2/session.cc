@@ -41,6 +41,9 @@ Error nghttp2Error(std::string_view what, int rv) {
 
 // RFC 9113 6.5.2: the size of a header field is name + value + 32 octets of overhead.
 constexpr size_t kHeaderFieldOverhead = 32;
+// Input slice between two serialisations of output in dispatch(): small enough that a flood
+// limit's GOAWAY takes effect after a few hundred frames, large enough to cost nothing.
+constexpr size_t kDispatchSlice = 16u << 10;
 // RFC 9113 6.5.2 SETTINGS_MAX_FRAME_SIZE bounds.
 constexpr uint32_t kMinFrameSize = 1u << 14;
 constexpr uint32_t kMaxFrameSize = (1u << 24) - 1;
@@ -159,19 +162,36 @@ Status Session::init() {
 Status Session::dispatch(std::span<const uint8_t> bytes) {
   if (local_error_) return fail(*local_error_);
   if (dead_) return fail(Error(ErrorCode::kProtocol, "http2: session is closed"));
-  ssize_t rv = nghttp2_session_mem_recv(session_.get(), bytes.data(), bytes.size());
-  if (rv < 0) {
-    auto e = nghttp2Error(last_error_.empty() ? "receiving" : last_error_,
-                          static_cast<int>(rv));
-    uint32_t code = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ||
-                            rv == NGHTTP2_ERR_NOMEM
-                        ? kEnhanceYourCalm
-                        : kProtocolError;
-    die(e, code);
-    return fail(std::move(e));
+  // Input is fed in slices with output serialised in between, so a GOAWAY nghttp2 decides on
+  // (rapid reset, bad SETTINGS...) goes out, and takes effect, within the same read: nghttp2
+  // keeps accepting new streams until its GOAWAY is actually sent.
+  while (!bytes.empty()) {
+    auto slice = bytes.first(std::min(bytes.size(), kDispatchSlice));
+    ssize_t rv = nghttp2_session_mem_recv(session_.get(), slice.data(), slice.size());
+    if (rv < 0) {
+      auto e = nghttp2Error(last_error_.empty() ? "receiving" : last_error_,
+                            static_cast<int>(rv));
+      uint32_t code = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ||
+                              rv == NGHTTP2_ERR_NOMEM
+                          ? kEnhanceYourCalm
+                          : kProtocolError;
+      die(e, code);
+      return fail(std::move(e));
+    }
+    bytes = bytes.subspan(slice.size());
+    if (!send_broken_ && nghttp2_session_want_write(session_.get())) {
+      if (int sv = nghttp2_session_send(session_.get()); sv != 0) {
+        send_broken_ = true;
+        auto e = nghttp2Error("sending", sv);
+        die(e, kInternalError);
+        return fail(std::move(e));
+      }
+    }
+    if (local_error_) return fail(*local_error_);
   }
-  // nghttp2 handles most violations itself by queueing a GOAWAY that ends the session; it then
-  // stops wanting to read although nobody asked for a drain.
+  flushNotifications();
+  // nghttp2 ends the session for most violations by sending a GOAWAY with TERM_ON_SEND; it
+  // then stops wanting to read although nobody asked for a drain.
   if (!nghttp2_session_want_read(session_.get()) && !goaway_submitted_ && !goaway_received_) {
     local_error_ = Error(ErrorCode::kProtocol,
                          fmt::format("http2: peer broke the protocol ({}); session terminated",
@@ -391,6 +411,7 @@ void Session::consume(StreamId id, size_t n) {
   n = std::min(n, s->unconsumed);
   if (n == 0) return;
   s->unconsumed -= n;
+  total_unconsumed_ -= n;
   // Credits the connection window always, the stream window while nghttp2 still has the
   // stream; a WINDOW_UPDATE goes out once half a window has been consumed.
   nghttp2_session_consume(session_.get(), id, n);
@@ -674,7 +695,16 @@ int Session::onDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
     nghttp2_session_consume(session, stream_id, len);
     return 0;
   }
+  if (st->unconsumed + len > s->config_.stream_window ||
+      s->total_unconsumed_ + len > s->config_.connection_window) {
+    // The peer overran a window: nghttp2 resets the stream (FLOW_CONTROL_ERROR) but still
+    // hands over this chunk. Dropping it keeps the contract: delivered-but-unconsumed bytes
+    // never exceed the windows.
+    nghttp2_session_consume(session, stream_id, len);
+    return 0;
+  }
   st->unconsumed += len;
+  s->total_unconsumed_ += len;
   s->callbacks_.onData(stream_id, {data, len});
   return 0;
 }

@@ -191,6 +191,7 @@ class Session {
 
   std::unordered_map<StreamId, Stream> streams_;
   size_t local_open_ = 0;
+  size_t total_unconsumed_ = 0;  // sum of Stream::unconsumed
   std::vector<StreamId> writable_notify_;  // onStreamWritable deferred until after send()
 
   std::vector<uint8_t> out_;
