@@ -12,13 +12,13 @@ namespace {
 using namespace warren::hbone;
 
 ConnectRequest sampleRequest() {
-  return ConnectRequest{SocketAddress::parse("10.244.2.7:8080").value(),
-                        SocketAddress::parse("10.244.1.5:41234").value(),
-                        "reviews.default.svc.cluster.local",
-                        {"cluster.local", "default", "deployment", "productpage-v1",
-                         "productpage", "v1", "", ""},
-                        TraceParent::random(),
-                        std::nullopt};
+  return ConnectRequest{
+      SocketAddress::parse("10.244.2.7:8080").value(),
+      SocketAddress::parse("10.244.1.5:41234").value(),
+      "reviews.default.svc.cluster.local",
+      {"cluster.local", "default", "deployment", "productpage-v1", "productpage", "v1", "", ""},
+      TraceParent::random(),
+      std::nullopt};
 }
 
 void BM_BuildConnectHeaders(benchmark::State& state) {

@@ -59,8 +59,8 @@ struct Pair {
 
 void BM_TunnelThroughput(benchmark::State& state) {
   Pair p;
-  StreamId id = p.client->openStream({{":method", "CONNECT"}, {":authority", "10.0.0.2:80"}})
-                    .value();
+  StreamId id =
+      p.client->openStream({{":method", "CONNECT"}, {":authority", "10.0.0.2:80"}}).value();
   p.pump();
   std::vector<uint8_t> chunk(static_cast<size_t>(state.range(0)), 0x5a);
   for (auto _ : state) {

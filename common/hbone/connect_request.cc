@@ -160,8 +160,8 @@ TraceParent TraceParent::random() {
 Result<TraceParent> TraceParent::parse(std::string_view text) {
   // 2 + 1 + 32 + 1 + 16 + 1 + 2
   if (text.size() != 55 || text[2] != '-' || text[35] != '-' || text[52] != '-') {
-    return fail(Error::invalid(fmt::format("traceparent '{}': not 00-<32 hex>-<16 hex>-<2 hex>",
-                                           text)));
+    return fail(
+        Error::invalid(fmt::format("traceparent '{}': not 00-<32 hex>-<16 hex>-<2 hex>", text)));
   }
   if (text.substr(0, 2) != "00") {
     return fail(Error::invalid(fmt::format("traceparent '{}': unsupported version", text)));

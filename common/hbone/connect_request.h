@@ -53,9 +53,9 @@ struct TraceParent {
 };
 
 struct ConnectRequest {
-  Authority target;                          // what the server connects to
-  SocketAddress source;                      // the original client
-  std::optional<std::string> service_host;   // FQDN when service-addressed
+  Authority target;                         // what the server connects to
+  SocketAddress source;                     // the original client
+  std::optional<std::string> service_host;  // FQDN when service-addressed
   Baggage baggage;
   TraceParent traceparent;
   std::optional<std::string> forwarded_network;

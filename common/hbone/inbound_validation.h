@@ -50,8 +50,8 @@ struct InboundContext {
 
 struct InboundDecision {
   InboundOutcome outcome = InboundOutcome::kAccept;
-  std::string detail;                      // why, for logs ("'10.0.0.9:80': missing port")
-  std::optional<ParsedConnect> request;    // set once method and authority parsed
+  std::string detail;                    // why, for logs ("'10.0.0.9:80': missing port")
+  std::optional<ParsedConnect> request;  // set once method and authority parsed
   int status() const { return statusFor(outcome); }
 };
 

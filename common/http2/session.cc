@@ -27,10 +27,9 @@ std::vector<nghttp2_nv> toNv(const HeaderList& headers) {
   std::vector<nghttp2_nv> nva;
   nva.reserve(headers.size());
   for (const auto& h : headers) {
-    nva.push_back(nghttp2_nv{
-        reinterpret_cast<uint8_t*>(const_cast<char*>(h.name.data())),
-        reinterpret_cast<uint8_t*>(const_cast<char*>(h.value.data())), h.name.size(),
-        h.value.size(), NGHTTP2_NV_FLAG_NONE});
+    nva.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(h.name.data())),
+                             reinterpret_cast<uint8_t*>(const_cast<char*>(h.value.data())),
+                             h.name.size(), h.value.size(), NGHTTP2_NV_FLAG_NONE});
   }
   return nva;
 }
@@ -57,8 +56,7 @@ void putU64(uint8_t* out, uint64_t v) {
 
 }  // namespace
 
-Session::Session(Role role, const SessionConfig& config, SessionCallbacks& callbacks,
-                 TimePoint now)
+Session::Session(Role role, const SessionConfig& config, SessionCallbacks& callbacks, TimePoint now)
     : role_(role),
       config_(config),
       callbacks_(callbacks),
@@ -71,15 +69,13 @@ Result<std::unique_ptr<Session>> Session::create(Role role, const SessionConfig&
                                                  SessionCallbacks& callbacks, TimePoint now) {
   if (config.stream_window > NGHTTP2_MAX_WINDOW_SIZE ||
       config.connection_window > NGHTTP2_MAX_WINDOW_SIZE || config.stream_window == 0) {
-    return fail(Error::invalid(fmt::format(
-        "http2 config: windows must be in 1..{} (stream {}, connection {})",
-        NGHTTP2_MAX_WINDOW_SIZE, config.stream_window, config.connection_window)));
+    return fail(Error::invalid(
+        fmt::format("http2 config: windows must be in 1..{} (stream {}, connection {})",
+                    NGHTTP2_MAX_WINDOW_SIZE, config.stream_window, config.connection_window)));
   }
-  if (config.max_frame_size < kMinFrameSize ||
-      config.max_frame_size > kMaxFrameSize) {
+  if (config.max_frame_size < kMinFrameSize || config.max_frame_size > kMaxFrameSize) {
     return fail(Error::invalid(fmt::format("http2 config: max_frame_size {} not in {}..{}",
-                                           config.max_frame_size, kMinFrameSize,
-                                           kMaxFrameSize)));
+                                           config.max_frame_size, kMinFrameSize, kMaxFrameSize)));
   }
   if (config.max_concurrent_streams == 0 || config.stream_send_buffer == 0 ||
       config.max_output_buffer == 0) {
@@ -103,8 +99,7 @@ Status Session::init() {
   CallbacksPtr cbs(raw_cbs);
   nghttp2_session_callbacks_set_send_callback(cbs.get(), &Session::onSend);
   nghttp2_session_callbacks_set_send_data_callback(cbs.get(), &Session::onSendData);
-  nghttp2_session_callbacks_set_data_source_read_length_callback(cbs.get(),
-                                                                 &Session::onReadLength);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cbs.get(), &Session::onReadLength);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs.get(), &Session::onBeginHeaders);
   nghttp2_session_callbacks_set_on_header_callback(cbs.get(), &Session::onHeader);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs.get(), &Session::onFrameRecv);
@@ -146,8 +141,7 @@ Status Session::init() {
       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   if (role_ == Role::kClient) settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
-  rv = nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(),
-                               settings.size());
+  rv = nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   if (rv != 0) return fail(nghttp2Error("submitting SETTINGS", rv));
   // The connection window is not a setting: it grows by a WINDOW_UPDATE on stream 0.
   rv = nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
@@ -169,8 +163,7 @@ Status Session::dispatch(std::span<const uint8_t> bytes) {
     auto slice = bytes.first(std::min(bytes.size(), kDispatchSlice));
     ssize_t rv = nghttp2_session_mem_recv(session_.get(), slice.data(), slice.size());
     if (rv < 0) {
-      auto e = nghttp2Error(last_error_.empty() ? "receiving" : last_error_,
-                            static_cast<int>(rv));
+      auto e = nghttp2Error(last_error_.empty() ? "receiving" : last_error_, static_cast<int>(rv));
       uint32_t code = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ||
                               rv == NGHTTP2_ERR_NOMEM
                           ? kEnhanceYourCalm
@@ -283,11 +276,9 @@ void Session::goAway(uint32_t error_code) {
   } else if (!goaway_submitted_) {
     // Server: the last stream we have seen is processed, later ones are refused. Client: we
     // never accept pushed streams, so 0.
-    int32_t last = role_ == Role::kServer
-                       ? nghttp2_session_get_last_proc_stream_id(session_.get())
-                       : 0;
-    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr,
-                          0);
+    int32_t last =
+        role_ == Role::kServer ? nghttp2_session_get_last_proc_stream_id(session_.get()) : 0;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr, 0);
     goaway_last_stream_ = last;
   }
   goaway_submitted_ = true;
@@ -299,14 +290,13 @@ bool Session::goingAway() const { return goaway_submitted_ || goaway_received_; 
 // Streams.
 
 uint32_t Session::maxConcurrentStreams() const {
-  uint32_t peer = nghttp2_session_get_remote_settings(session_.get(),
-                                                      NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  uint32_t peer =
+      nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   return std::min(config_.max_concurrent_streams, peer);
 }
 
 bool Session::canOpenStream() const {
-  return role_ == Role::kClient && !dead_ && !goingAway() &&
-         local_open_ < maxConcurrentStreams() &&
+  return role_ == Role::kClient && !dead_ && !goingAway() && local_open_ < maxConcurrentStreams() &&
          nghttp2_session_check_request_allowed(session_.get()) != 0;
 }
 
@@ -326,8 +316,8 @@ Result<StreamId> Session::openStream(const HeaderList& headers) {
   }
   auto nva = toNv(headers);
   auto prov = provider();
-  int32_t id = nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(), &prov,
-                                      nullptr);
+  int32_t id =
+      nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(), &prov, nullptr);
   if (id < 0) return fail(nghttp2Error("opening a stream", id));
   auto [it, inserted] = streams_.try_emplace(id, config_.stream_send_buffer);
   it->second.local = true;
@@ -667,11 +657,10 @@ int Session::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* ud)
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     s->goaway_submitted_ = true;
     if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !s->local_error_) {
-      s->local_error_ = Error(
-          ErrorCode::kProtocol,
-          fmt::format("http2: sent GOAWAY {} ({})",
-                      nghttp2_http2_strerror(frame->goaway.error_code),
-                      s->last_error_.empty() ? "no detail" : s->last_error_));
+      s->local_error_ = Error(ErrorCode::kProtocol,
+                              fmt::format("http2: sent GOAWAY {} ({})",
+                                          nghttp2_http2_strerror(frame->goaway.error_code),
+                                          s->last_error_.empty() ? "no detail" : s->last_error_));
     }
   }
   return 0;
@@ -686,8 +675,8 @@ int Session::onFrameNotSend(nghttp2_session*, const nghttp2_frame* frame, int, v
   return 0;
 }
 
-int Session::onDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
-                         const uint8_t* data, size_t len, void* ud) {
+int Session::onDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* ud) {
   Session* s = self(ud);
   Stream* st = s->find(stream_id);
   if (st == nullptr || !st->announced || st->silent || st->closed) {

@@ -129,19 +129,19 @@ class Session {
   struct Stream {
     explicit Stream(size_t send_capacity) : send(send_capacity) {}
     ByteQueue send;
-    HeaderList headers;            // being received
-    size_t header_bytes = 0;       // RFC 9113 accounting of `headers`
-    size_t unconsumed = 0;         // delivered by onData, not yet consume()d
-    bool local = false;            // opened by this side
-    bool announced = false;        // the application knows it (onRequest / openStream)
-    bool silent = false;           // answered by the engine itself (431): no events
-    bool responded = false;        // server: respond() done
+    HeaderList headers;       // being received
+    size_t header_bytes = 0;  // RFC 9113 accounting of `headers`
+    size_t unconsumed = 0;    // delivered by onData, not yet consume()d
+    bool local = false;       // opened by this side
+    bool announced = false;   // the application knows it (onRequest / openStream)
+    bool silent = false;      // answered by the engine itself (431): no events
+    bool responded = false;   // server: respond() done
     bool headers_too_large = false;
     bool reset_after_response = false;  // RST_STREAM(NO_ERROR) once the error response is out
-    bool provider_attached = false;  // a data provider is submitted (request or 2xx response)
-    bool deferred = false;         // the provider returned NGHTTP2_ERR_DEFERRED
-    bool end_requested = false;    // closeWrite() called
-    bool writable_wanted = false;  // writeData() was short: notify at the low watermark
+    bool provider_attached = false;     // a data provider is submitted (request or 2xx response)
+    bool deferred = false;              // the provider returned NGHTTP2_ERR_DEFERRED
+    bool end_requested = false;         // closeWrite() called
+    bool writable_wanted = false;       // writeData() was short: notify at the low watermark
     bool closed = false;
   };
 
@@ -191,7 +191,7 @@ class Session {
 
   std::unordered_map<StreamId, Stream> streams_;
   size_t local_open_ = 0;
-  size_t total_unconsumed_ = 0;  // sum of Stream::unconsumed
+  size_t total_unconsumed_ = 0;            // sum of Stream::unconsumed
   std::vector<StreamId> writable_notify_;  // onStreamWritable deferred until after send()
 
   std::vector<uint8_t> out_;
@@ -202,8 +202,8 @@ class Session {
   bool goaway_submitted_ = false;  // we queued or sent a GOAWAY
   bool goaway_received_ = false;
   StreamId goaway_last_stream_ = INT32_MAX;  // last stream our graceful GOAWAY accepts
-  std::optional<Error> local_error_;  // why the session failed on our side
-  std::string last_error_;            // nghttp2's last error message, for context
+  std::optional<Error> local_error_;         // why the session failed on our side
+  std::string last_error_;                   // nghttp2's last error message, for context
 
   // Keep-alive.
   TimePoint next_ping_;

@@ -51,9 +51,11 @@ struct RawCase {
 
 TEST(HboneServer, BadRequestsGetTheirStatus) {
   const RawCase cases[] = {
-      {"GET", {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "10.0.0.2:80"}},
+      {"GET",
+       {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "10.0.0.2:80"}},
        "400"},
-      {"POST", {{":method", "POST"}, {":scheme", "https"}, {":path", "/x"}, {":authority", "10.0.0.2:80"}},
+      {"POST",
+       {{":method", "POST"}, {":scheme", "https"}, {":path", "/x"}, {":authority", "10.0.0.2:80"}},
        "400"},
       {"no port", {{":method", "CONNECT"}, {":authority", "10.0.0.2"}}, "400"},
       {"other ip", {{":method", "CONNECT"}, {":authority", "10.0.0.3:80"}}, "400"},
@@ -61,7 +63,8 @@ TEST(HboneServer, BadRequestsGetTheirStatus) {
       {"good", {{":method", "CONNECT"}, {":authority", "10.0.0.2:80"}}, "200"},
       // Malformed for HTTP/2 itself: nghttp2 resets before HBONE sees it.
       {"CONNECT without authority", {{":method", "CONNECT"}}, ""},
-      {"CONNECT with path", {{":method", "CONNECT"}, {":authority", "10.0.0.2:80"}, {":path", "/"}},
+      {"CONNECT with path",
+       {{":method", "CONNECT"}, {":authority", "10.0.0.2:80"}, {":path", "/"}},
        ""},
   };
   for (const auto& c : cases) {

@@ -169,7 +169,8 @@ TEST(Http2Abuse, OversizedHeadersGet431AndTheSessionLivesOn) {
   Bytes b = handshake();
   std::vector<std::pair<std::string, std::string>> big = {{":method", "CONNECT"},
                                                           {":authority", "10.0.0.2:8080"}};
-  for (int i = 0; i < 10; ++i) big.emplace_back("x-big-" + std::to_string(i), std::string(8000, 'v'));
+  for (int i = 0; i < 10; ++i)
+    big.emplace_back("x-big-" + std::to_string(i), std::string(8000, 'v'));
   append(b, headersFrame(1, big));
   append(b, connectFrame(3));
   ASSERT_TRUE(s.feed(b).has_value());

@@ -37,9 +37,7 @@ std::string scriptPath(const char* name) {
   return (root / "tests/common/http2" / name).string();
 }
 
-bool havePythonH2() {
-  return std::system("/usr/bin/python3 -c 'import h2' >/dev/null 2>&1") == 0;
-}
+bool havePythonH2() { return std::system("/usr/bin/python3 -c 'import h2' >/dev/null 2>&1") == 0; }
 
 // A child process we started; killed (by its pid) and reaped on destruction.
 class Child {
@@ -105,8 +103,8 @@ class Child {
 
 // Runs a session over a connected socket until done() or the deadline. `each` runs every
 // round (feeding data). Returns done().
-bool drive(int fd, Session& s, const std::function<bool()>& done,
-           const std::function<void()>& each, std::chrono::milliseconds timeout) {
+bool drive(int fd, Session& s, const std::function<bool()>& done, const std::function<void()>& each,
+           std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::vector<uint8_t> buf(64 << 10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -178,8 +176,8 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
       while (!q.empty()) {
         size_t room = session->writableBytes(id);
         if (room == 0) break;
-        std::vector<uint8_t> chunk(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(
-                                                            std::min(room, q.size())));
+        std::vector<uint8_t> chunk(
+            q.begin(), q.begin() + static_cast<std::ptrdiff_t>(std::min(room, q.size())));
         size_t n = session->writeData(id, chunk).value_or(0);
         q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(n));
         session->consume(id, n);
@@ -201,8 +199,10 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
   };
   bool ok = drive(
       fd.get(), *session,
-      [&] { return closed_write && session->bufferedSendBytes(1) == 0 && !session->wantsWrite() &&
-                   events.closed.contains(1); },
+      [&] {
+        return closed_write && session->bufferedSendBytes(1) == 0 && !session->wantsWrite() &&
+               events.closed.contains(1);
+      },
       each, 20s);
   EXPECT_TRUE(ok);
   ASSERT_EQ(decisions.size(), 1u);
@@ -210,7 +210,8 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
   EXPECT_TRUE(decisions[0].request->traceparent.has_value());
   EXPECT_EQ(echoed, kBytes);
   // Let the client finish reading; it exits 0 only if the echo matched byte for byte.
-  drive(fd.get(), *session, [] { return false; }, {}, 300ms);
+  drive(
+      fd.get(), *session, [] { return false; }, {}, 300ms);
   EXPECT_EQ(client.wait(10s), 0);
 }
 
@@ -247,7 +248,8 @@ TEST(Http2Interop, OurClientWithPythonH2Server) {
     }
     if (sent == kBytes && !closed) closed = session->closeWrite(*id).has_value();
   };
-  bool ok = drive(fd.get(), *session, [&] { return events.closed.contains(*id); }, each, 20s);
+  bool ok = drive(
+      fd.get(), *session, [&] { return events.closed.contains(*id); }, each, 20s);
   EXPECT_TRUE(ok);
   EXPECT_EQ(events.responses[*id], 200);
   EXPECT_EQ(events.received[*id], kBytes);
@@ -255,7 +257,8 @@ TEST(Http2Interop, OurClientWithPythonH2Server) {
   EXPECT_TRUE(events.ended.contains(*id));
   EXPECT_EQ(events.closed[*id], kNoError);
   session->goAway();
-  drive(fd.get(), *session, [&] { return !session->wantsWrite(); }, {}, 2s);
+  drive(
+      fd.get(), *session, [&] { return !session->wantsWrite(); }, {}, 2s);
   fd.reset();
   EXPECT_EQ(server.wait(10s), 0);
 }

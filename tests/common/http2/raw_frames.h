@@ -27,7 +27,9 @@ enum FrameType : uint8_t {
 };
 enum Flags : uint8_t { kEndStream = 0x1, kAck = 0x1, kEndHeaders = 0x4 };
 
-inline void append(Bytes& out, const Bytes& more) { out.insert(out.end(), more.begin(), more.end()); }
+inline void append(Bytes& out, const Bytes& more) {
+  out.insert(out.end(), more.begin(), more.end());
+}
 
 inline Bytes frame(uint8_t type, uint8_t flags, uint32_t stream, const Bytes& payload = {}) {
   Bytes f;

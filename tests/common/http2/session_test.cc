@@ -213,8 +213,8 @@ TEST(Http2Session, ClientOpensAtMostOneHundredStreams) {
   EXPECT_EQ(p.client->maxConcurrentStreams(), 100u);
   std::vector<StreamId> ids;
   while (p.client->canOpenStream() && ids.size() < 1000) {
-    ids.push_back(p.client->openStream({{":method", "CONNECT"}, {":authority", "1.2.3.4:80"}})
-                      .value());
+    ids.push_back(
+        p.client->openStream({{":method", "CONNECT"}, {":authority", "1.2.3.4:80"}}).value());
   }
   EXPECT_EQ(ids.size(), 100u);
   EXPECT_FALSE(p.client->openStream({{":method", "CONNECT"}, {":authority", "1.2.3.4:80"}}));
@@ -288,7 +288,7 @@ TEST(Http2Session, PingKeepsTheSessionAliveWhileAcknowledged) {
   EXPECT_EQ(p.client->nextTimer(), t0 + 10s);
   ASSERT_TRUE(p.client->onTimer(t0 + 10s).has_value());  // PING sent
   EXPECT_EQ(p.client->nextTimer(), t0 + 30s);            // waiting for the ACK
-  p.pump();                                             // ACK received
+  p.pump();                                              // ACK received
   EXPECT_EQ(p.client->nextTimer(), t0 + 20s);
   EXPECT_TRUE(p.client->onTimer(t0 + 31s).has_value());
 }
