@@ -77,6 +77,10 @@ Result<std::unique_ptr<Session>> Session::create(Role role, const SessionConfig&
     return fail(Error::invalid(fmt::format("http2 config: max_frame_size {} not in {}..{}",
                                            config.max_frame_size, kMinFrameSize, kMaxFrameSize)));
   }
+  if (config.max_send_data_frame == 0 || config.max_send_data_frame > kMaxFrameSize) {
+    return fail(Error::invalid(fmt::format("http2 config: max_send_data_frame {} not in 1..{}",
+                                           config.max_send_data_frame, kMaxFrameSize)));
+  }
   if (config.max_concurrent_streams == 0 || config.stream_send_buffer == 0 ||
       config.max_output_buffer == 0) {
     return fail(Error::invalid(
@@ -539,7 +543,7 @@ ssize_t Session::onReadData(nghttp2_session*, int32_t stream_id, uint8_t*, size_
 ssize_t Session::onReadLength(nghttp2_session*, uint8_t, int32_t, int32_t, int32_t, uint32_t,
                               void* ud) {
   // nghttp2 clamps this to the windows and the peer's SETTINGS_MAX_FRAME_SIZE.
-  return static_cast<ssize_t>(self(ud)->config_.max_frame_size);
+  return static_cast<ssize_t>(self(ud)->config_.max_send_data_frame);
 }
 
 int Session::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* ud) {

@@ -21,6 +21,14 @@ struct SessionConfig {
   // as it arrives, so a large frame does not mean a large receive buffer.
   uint32_t max_frame_size = 1u << 20;
 
+  // Largest DATA payload we send (also capped by the peer's SETTINGS_MAX_FRAME_SIZE).
+  // nghttp2 keeps a frame buffer as large as the largest DATA frame ever sent, per session,
+  // even though we copy payloads ourselves (NO_COPY), so 1 MiB frames would pin 1 MiB per
+  // connection. 16 KiB (nghttp2's own default, one TLS record) costs 9 bytes of header per
+  // 16 KiB (0.05%) and keeps nghttp2 at ~25 KiB per session; it is far from the tiny-frame
+  // pattern some peers treat as abuse (istio/ztunnel#2100).
+  uint32_t max_send_data_frame = 16u << 10;
+
   // SETTINGS_MAX_CONCURRENT_STREAMS we advertise (server), and the cap on streams we open
   // (client, combined with the peer's setting by min()). 100: ztunnel's
   // POOL_MAX_STREAMS_PER_CONNECTION, and what Istio waypoints accept (istio/istio#43443).
