@@ -441,6 +441,32 @@ int32_t Session::peerConnectionWindow() const {
   return nghttp2_session_get_remote_window_size(session_.get());
 }
 
+nlohmann::json Session::dumpState() const {
+  nlohmann::json streams = nlohmann::json::array();
+  for (const auto& [id, st] : streams_) {
+    streams.push_back({{"id", id},
+                       {"local", st.local},
+                       {"closed", st.closed},
+                       {"end_requested", st.end_requested},
+                       {"buffered_send_bytes", st.send.size()},
+                       {"unconsumed_bytes", st.unconsumed},
+                       {"peer_window", st.closed ? 0 : peerStreamWindow(id)}});
+  }
+  return {{"role", role_ == Role::kClient ? "client" : "server"},
+          {"dead", dead_},
+          {"error", local_error_ ? local_error_->message() : ""},
+          {"goaway_sent", goaway_submitted_},
+          {"goaway_received", goaway_received_},
+          {"open_local_streams", local_open_},
+          {"max_concurrent_streams", maxConcurrentStreams()},
+          {"peer_connection_window", peerConnectionWindow()},
+          {"unconsumed_bytes", total_unconsumed_},
+          {"output_buffer_bytes", outputBufferBytes()},
+          {"nghttp2_memory_bytes", allocator_.bytesInUse()},
+          {"nghttp2_peak_memory_bytes", allocator_.peakBytes()},
+          {"streams", std::move(streams)}};
+}
+
 Session::Stream* Session::find(StreamId id) {
   auto it = streams_.find(id);
   return it == streams_.end() ? nullptr : &it->second;

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -124,6 +125,9 @@ class Session {
   // Streams the engine still tracks (open, or closed with bytes not yet consumed).
   size_t trackedStreams() const { return streams_.size(); }
   Role role() const { return role_; }
+  // State for /config_dump-style debug output: role, windows, memory, GOAWAY, and per stream
+  // its buffers and windows.
+  nlohmann::json dumpState() const;
 
  private:
   struct Stream {

@@ -340,6 +340,21 @@ TEST(Http2Session, RejectsBadConfig) {
   EXPECT_FALSE(Session::create(Role::kServer, c, r, TimePoint{}).has_value());
 }
 
+TEST(Http2Session, DumpsItsState) {
+  SessionPair p;
+  StreamId id = openTunnel(p);
+  p.server_events.auto_consume = false;
+  ASSERT_TRUE(p.client->writeData(id, asBytes("abc")).has_value());
+  p.pump();
+  auto j = p.server->dumpState();
+  EXPECT_EQ(j["role"], "server");
+  EXPECT_EQ(j["unconsumed_bytes"], 3);
+  ASSERT_EQ(j["streams"].size(), 1u);
+  EXPECT_EQ(j["streams"][0]["id"], id);
+  EXPECT_EQ(j["streams"][0]["unconsumed_bytes"], 3);
+  EXPECT_EQ(p.client->dumpState()["open_local_streams"], 1);
+}
+
 TEST(Http2Session, ServerCannotOpenStreams) {
   SessionPair p;
   EXPECT_FALSE(p.server->canOpenStream());
