@@ -81,6 +81,20 @@ class Child {
     }
     return line;
   }
+  // All of stdout until EOF, waiting at most `timeout`.
+  std::string readAll(std::chrono::milliseconds timeout) {
+    std::string all;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_.get(), POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      ssize_t n = read(out_.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      all.append(buf, static_cast<size_t>(n));
+    }
+    return all;
+  }
   // Exit status, or -1 if it did not exit in time.
   int wait(std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -212,6 +226,41 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
   // Let the client finish reading; it exits 0 only if the echo matched byte for byte.
   drive(
       fd.get(), *session, [] { return false; }, {}, 300ms);
+  EXPECT_EQ(client.wait(10s), 0);
+}
+
+// nghttp (nghttp2's own client, a third implementation) speaks h2c with prior knowledge and
+// sends an ordinary GET: HBONE validation answers 400 and the connection survives.
+TEST(Http2Interop, NghttpGetIsAnswered400) {
+  if (access("/usr/bin/nghttp", X_OK) != 0)
+    GTEST_SKIP() << "/usr/bin/nghttp missing (nghttp2-client)";
+  uint16_t port = 0;
+  UniqueFd lfd = listenLoopback(port);
+  Child client(
+      {"/usr/bin/nghttp", "-v", "-t", "10", "http://127.0.0.1:" + std::to_string(port) + "/probe"},
+      true);
+  pollfd p{lfd.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10'000), 1) << "nghttp never connected";
+  UniqueFd fd(accept4(lfd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  testing::Recorder events;
+  std::vector<hbone::InboundDecision> decisions;
+  auto session = Session::create(Role::kServer, {}, events, Clock::now()).value();
+  events.session = session.get();
+  events.on_request = [&](StreamId id, const HeaderList& headers) {
+    hbone::InboundContext ctx;
+    ctx.local_ip = hbone::IpAddress::parse("127.0.0.1").value();
+    decisions.push_back(hbone::validateInbound(headers, ctx));
+    EXPECT_TRUE(session->respond(id, decisions.back().status()).has_value());
+  };
+  // nghttp closes the connection (GOAWAY, then EOF) once its request is done.
+  drive(
+      fd.get(), *session, [&] { return session->isClosed(); }, {}, 10s);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].outcome, hbone::InboundOutcome::kNotConnect);
+  fd.reset();
+  std::string output = client.readAll(5s);
+  EXPECT_NE(output.find(":status: 400"), std::string::npos) << output;
   EXPECT_EQ(client.wait(10s), 0);
 }
 
