@@ -10,6 +10,9 @@
 
 namespace warren::relay {
 
+// Back-off after an accept error; long enough for fds to be released, short for clients.
+constexpr std::chrono::milliseconds kAcceptRetry{100};
+
 // Everything here is touched only on the worker's own thread, except the atomics.
 struct TcpRelayServer::Worker {
   const TcpRelayConfig* config = nullptr;
@@ -29,9 +32,27 @@ struct TcpRelayServer::Worker {
     raise(peak_memory, st.memory_bytes);
   }
 
+  void armAccept();
   void onAccepted(int fd);
   void startRelay(std::unique_ptr<SocketStream> client, std::unique_ptr<SocketStream> upstream);
 };
+
+// An accept error (EMFILE, ENFILE, ENOMEM) ends the multishot accept: back off and re-arm,
+// rather than stop accepting for good or spin on the error.
+void TcpRelayServer::Worker::armAccept() {
+  loop->acceptMultishot(listener, [this](int res) {
+    if (res >= 0) {
+      onAccepted(res);
+      return;
+    }
+    if (res == -ECANCELED || listener < 0) return;
+    ++failures;
+    spdlog::warn("accept: {}; retrying in {} ms", std::strerror(-res), kAcceptRetry.count());
+    loop->timeout(kAcceptRetry, [this](int) {
+      if (listener >= 0) armAccept();
+    });
+  });
+}
 
 void TcpRelayServer::Worker::onAccepted(int fd) {
   ++accepted;
@@ -117,12 +138,7 @@ Result<std::unique_ptr<TcpRelayServer>> TcpRelayServer::start(const TcpRelayConf
           w.listener = fd->release();
         }
         spdlog::debug("relay worker {}: {}", i, loop.describe());
-        loop.acceptMultishot(w.listener, [&w](int res) {
-          if (res >= 0)
-            w.onAccepted(res);
-          else if (res != -ECANCELED)
-            spdlog::warn("accept: {}", std::strerror(-res));
-        });
+        w.armAccept();
         return ok();
       },
       [self](uring::EventLoop& loop, unsigned i) {
