@@ -152,6 +152,11 @@ void StreamRelay::finish(std::optional<Error> error) {
   b_to_a_.pending = {};
   a_to_b_.spare = {};
   b_to_a_.spare = {};
+  // Bytes in flight belonged to the closed streams, which dropped them.
+  a_to_b_.in_write = 0;
+  b_to_a_.in_write = 0;
+  note(a_to_b_);
+  note(b_to_a_);
   if (auto done = std::move(done_)) done(final_stats, error);
 }
 
@@ -164,6 +169,11 @@ RelayStats StreamRelay::stats() const {
   RelayStats s;
   s.a_to_b = a_to_b_.stats;
   s.b_to_a = b_to_a_.stats;
+  for (auto [d, out] : {std::pair{&a_to_b_, &s.a_to_b}, std::pair{&b_to_a_, &s.b_to_a}}) {
+    out->buffered = d->buffered();
+    out->high_watermark = d->high();
+    out->eof = d->eof;
+  }
   s.memory_bytes = a_to_b_.pending.capacity() + a_to_b_.spare.capacity() + a_to_b_.in_write +
                    b_to_a_.pending.capacity() + b_to_a_.spare.capacity() + b_to_a_.in_write;
   return s;
