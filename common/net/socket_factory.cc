@@ -34,8 +34,7 @@ Status applyConnectionOptions(int fd, const SocketOptions& o) {
   if (o.keepalive) {
     WARREN_TRY(setInt(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE"));
     WARREN_TRY(setInt(fd, IPPROTO_TCP, TCP_KEEPIDLE, kKeepaliveIdleSeconds, "TCP_KEEPIDLE"));
-    WARREN_TRY(
-        setInt(fd, IPPROTO_TCP, TCP_KEEPINTVL, kKeepaliveIntervalSeconds, "TCP_KEEPINTVL"));
+    WARREN_TRY(setInt(fd, IPPROTO_TCP, TCP_KEEPINTVL, kKeepaliveIntervalSeconds, "TCP_KEEPINTVL"));
     WARREN_TRY(setInt(fd, IPPROTO_TCP, TCP_KEEPCNT, kKeepaliveProbes, "TCP_KEEPCNT"));
   }
   return ok();

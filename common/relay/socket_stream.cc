@@ -114,8 +114,6 @@ void SocketStream::close() {
   s->loop.close(s->fd);
 }
 
-std::string SocketStream::describe() const {
-  return "socket fd " + std::to_string(state_->fd);
-}
+std::string SocketStream::describe() const { return "socket fd " + std::to_string(state_->fd); }
 
 }  // namespace warren::relay

@@ -38,8 +38,7 @@ std::shared_ptr<StreamRelay> StreamRelay::create(std::unique_ptr<ByteStream> a,
   return std::shared_ptr<StreamRelay>(new StreamRelay(std::move(a), std::move(b), std::move(done)));
 }
 
-StreamRelay::StreamRelay(std::unique_ptr<ByteStream> a, std::unique_ptr<ByteStream> b,
-                         DoneFn done)
+StreamRelay::StreamRelay(std::unique_ptr<ByteStream> a, std::unique_ptr<ByteStream> b, DoneFn done)
     : a_(std::move(a)), b_(std::move(b)), done_(std::move(done)) {
   a_to_b_.src = a_.get();
   a_to_b_.dst = b_.get();

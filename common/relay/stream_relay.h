@@ -28,11 +28,11 @@ inline constexpr int kFullReadsToGrow = 4;
 inline constexpr size_t kMaxBufferedPerDirection = kCopyBufferTiers.back();
 
 struct DirectionStats {
-  uint64_t bytes = 0;          // read from the source (all written when the relay ends cleanly)
-  size_t buffered = 0;         // held now (pending + being written)
-  size_t peak_buffered = 0;    // highest `buffered` seen
-  size_t high_watermark = 0;   // current tier
-  uint64_t pauses = 0;         // times reading stopped at the high watermark
+  uint64_t bytes = 0;         // read from the source (all written when the relay ends cleanly)
+  size_t buffered = 0;        // held now (pending + being written)
+  size_t peak_buffered = 0;   // highest `buffered` seen
+  size_t high_watermark = 0;  // current tier
+  uint64_t pauses = 0;        // times reading stopped at the high watermark
   bool eof = false;
 };
 

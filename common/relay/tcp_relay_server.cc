@@ -76,16 +76,15 @@ void TcpRelayServer::Worker::onAccepted(int fd) {
     std::unique_ptr<SocketStream> client, upstream;
   };
   auto pending = std::make_shared<Pending>(Pending{std::move(client), std::move(upstream)});
-  loop->connect(ufd, config->upstream.sockaddrPtr(), config->upstream.length(),
-                [this, pending](int res) {
-                  if (res < 0) {
-                    ++failures;
-                    spdlog::debug("connect {}: {}", config->upstream.toString(),
-                                  std::strerror(-res));
-                    return;
-                  }
-                  startRelay(std::move(pending->client), std::move(pending->upstream));
-                });
+  loop->connect(
+      ufd, config->upstream.sockaddrPtr(), config->upstream.length(), [this, pending](int res) {
+        if (res < 0) {
+          ++failures;
+          spdlog::debug("connect {}: {}", config->upstream.toString(), std::strerror(-res));
+          return;
+        }
+        startRelay(std::move(pending->client), std::move(pending->upstream));
+      });
 }
 
 void TcpRelayServer::Worker::startRelay(std::unique_ptr<SocketStream> client,
@@ -94,14 +93,13 @@ void TcpRelayServer::Worker::startRelay(std::unique_ptr<SocketStream> client,
   // The relay's own key, for its done callback to release it from the table (posted:
   // `done` runs inside the relay). Events never come from start().
   auto slot = std::make_shared<StreamRelay*>(nullptr);
-  auto r = StreamRelay::create(
-      std::move(client), std::move(upstream),
-      [this, slot](const RelayStats& st, const std::optional<Error>& err) {
-        bytes += st.a_to_b.bytes + st.b_to_a.bytes;
-        record(st);
-        if (err) spdlog::debug("relay ended: {}", err->message());
-        loop->post([this, key = *slot] { relays.erase(key); });
-      });
+  auto r = StreamRelay::create(std::move(client), std::move(upstream),
+                               [this, slot](const RelayStats& st, const std::optional<Error>& err) {
+                                 bytes += st.a_to_b.bytes + st.b_to_a.bytes;
+                                 record(st);
+                                 if (err) spdlog::debug("relay ended: {}", err->message());
+                                 loop->post([this, key = *slot] { relays.erase(key); });
+                               });
   *slot = r.get();
   relays.emplace(r.get(), r);
   r->start();

@@ -28,12 +28,12 @@ struct TcpRelayConfig {
 
 struct TcpRelayTotals {
   uint64_t accepted = 0;
-  uint64_t relayed = 0;          // upstream connected, relay started
-  uint64_t failures = 0;         // upstream socket/connect failed
-  uint64_t active = 0;           // relays running now
-  uint64_t bytes = 0;            // both directions, relays that ended
-  size_t peak_buffered = 0;      // highest per-direction buffered bytes seen (ended or live)
-  size_t peak_memory = 0;        // highest per-relay buffer memory seen (ended or live)
+  uint64_t relayed = 0;      // upstream connected, relay started
+  uint64_t failures = 0;     // upstream socket/connect failed
+  uint64_t active = 0;       // relays running now
+  uint64_t bytes = 0;        // both directions, relays that ended
+  size_t peak_buffered = 0;  // highest per-direction buffered bytes seen (ended or live)
+  size_t peak_memory = 0;    // highest per-relay buffer memory seen (ended or live)
 };
 
 class TcpRelayServer {

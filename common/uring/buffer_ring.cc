@@ -7,7 +7,7 @@
 namespace warren::uring {
 
 Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring* ring, uint16_t group_id,
-                                                        unsigned count, size_t size) {
+                                                       unsigned count, size_t size) {
   if (count == 0 || count > 32768 || (count & (count - 1)) != 0)
     return fail(Error::invalid("buffer ring count " + std::to_string(count) +
                                " must be a power of two in 1..32768"));
@@ -24,8 +24,8 @@ Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring* ring, uint16_t 
   if (mem == MAP_FAILED) return fail(WARREN_SYS_ERROR("mmap buffer ring"));
   br->entries_ = static_cast<io_uring_buf_ring*>(mem);
   br->buffers_bytes_ = count * size;
-  mem = ::mmap(nullptr, br->buffers_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-               -1, 0);
+  mem = ::mmap(nullptr, br->buffers_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+               0);
   if (mem == MAP_FAILED) return fail(WARREN_SYS_ERROR("mmap receive buffers"));
   br->buffers_ = static_cast<char*>(mem);
 
@@ -35,8 +35,9 @@ Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring* ring, uint16_t 
   reg.bgid = group_id;
   int rc = io_uring_register_buf_ring(ring, &reg, 0);
   if (rc < 0)
-    return fail(Error::system(-rc, "io_uring_register_buf_ring (provided buffer rings need "
-                                   "Linux >= 5.19)"));
+    return fail(Error::system(-rc,
+                              "io_uring_register_buf_ring (provided buffer rings need "
+                              "Linux >= 5.19)"));
   br->registered_ = true;
   io_uring_buf_ring_init(br->entries_);
   int mask = io_uring_buf_ring_mask(count);
@@ -49,8 +50,7 @@ Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring* ring, uint16_t 
 
 void BufferRing::recycle(uint16_t buffer_id) {
   io_uring_buf_ring_add(entries_, buffers_ + static_cast<size_t>(buffer_id) * size_,
-                        static_cast<unsigned>(size_), buffer_id, io_uring_buf_ring_mask(count_),
-                        0);
+                        static_cast<unsigned>(size_), buffer_id, io_uring_buf_ring_mask(count_), 0);
   io_uring_buf_ring_advance(entries_, 1);
 }
 

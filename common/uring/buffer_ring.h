@@ -19,7 +19,7 @@ class BufferRing {
  public:
   // `count` must be a power of two (<= 32768); buffers are `size` bytes each.
   static Result<std::unique_ptr<BufferRing>> create(io_uring* ring, uint16_t group_id,
-                                                     unsigned count, size_t size);
+                                                    unsigned count, size_t size);
   ~BufferRing();
   BufferRing(const BufferRing&) = delete;
   BufferRing& operator=(const BufferRing&) = delete;

@@ -54,8 +54,7 @@ OpId EpollLoop::add(std::unique_ptr<Operation> op) {
       return id;
     }
   }
-  bool reader = kind == OpKind::kAccept || kind == OpKind::kRecv ||
-                kind == OpKind::kRecvMultishot;
+  bool reader = kind == OpKind::kAccept || kind == OpKind::kRecv || kind == OpKind::kRecvMultishot;
   (reader ? it->second.readers : it->second.writers).push_back(id);
   markDirty(fd);
   return id;
@@ -194,8 +193,8 @@ size_t EpollLoop::attemptReader(int fd, OpId id, bool& blocked) {
       op->on_accept(nfd);
       ++ran;
     } else {
-      size_t len = op->kind == OpKind::kRecv ? std::min(op->max_len, scratch_.size())
-                                             : scratch_.size();
+      size_t len =
+          op->kind == OpKind::kRecv ? std::min(op->max_len, scratch_.size()) : scratch_.size();
       ssize_t n = ::recv(fd, scratch_.data(), len, MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return blocked = true, ran;
       if (n < 0 && errno == EINTR) continue;
@@ -343,7 +342,7 @@ size_t EpollLoop::runOnce(std::chrono::milliseconds max_wait) {
   if (ran > 0 || !dirty_.empty() || stop_.load()) wait = std::chrono::milliseconds(0);
   if (!timers_.empty()) {
     auto until = std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first -
-                                                             std::chrono::steady_clock::now());
+                                                              std::chrono::steady_clock::now());
     wait = std::clamp(until, std::chrono::milliseconds(0), wait);
   }
   epoll_event events[256];

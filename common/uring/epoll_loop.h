@@ -5,11 +5,11 @@
 // Receives read into one loop-owned buffer, the stand-in for the provided buffer ring.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <atomic>
 #include <unordered_map>
 #include <vector>
 

@@ -19,15 +19,15 @@ struct Operation {
   OpKind kind;
   OpId id = 0;
   int fd = -1;
-  size_t max_len = 0;            // recv
-  Buffer buffer;                 // send: owned until completion
-  size_t offset = 0;             // send: first byte to send
-  sockaddr_storage addr{};       // connect target
+  size_t max_len = 0;       // recv
+  Buffer buffer;            // send: owned until completion
+  size_t offset = 0;        // send: first byte to send
+  sockaddr_storage addr{};  // connect target
   socklen_t addr_len = 0;
-  __kernel_timespec ts{};        // io_uring timeout spec (read by the kernel at submit)
+  __kernel_timespec ts{};  // io_uring timeout spec (read by the kernel at submit)
   std::chrono::steady_clock::time_point deadline{};  // epoll timeout
-  bool cancelled = false;        // cancel() was asked
-  bool connect_started = false;  // epoll: connect() returned EINPROGRESS
+  bool cancelled = false;                            // cancel() was asked
+  bool connect_started = false;                      // epoll: connect() returned EINPROGRESS
   AcceptFn on_accept;
   RecvFn on_recv;
   SendFn on_send;
@@ -36,12 +36,20 @@ struct Operation {
   // Delivers a non-data result (accept/send/connect/timeout or a recv error/EOF).
   void completeWith(int res) {
     switch (kind) {
-      case OpKind::kAccept: on_accept(res); break;
+      case OpKind::kAccept:
+        on_accept(res);
+        break;
       case OpKind::kRecv:
-      case OpKind::kRecvMultishot: on_recv(res, {}); break;
-      case OpKind::kSend: on_send(res, std::move(buffer)); break;
+      case OpKind::kRecvMultishot:
+        on_recv(res, {});
+        break;
+      case OpKind::kSend:
+        on_send(res, std::move(buffer));
+        break;
       case OpKind::kConnect:
-      case OpKind::kTimeout: on_done(res); break;
+      case OpKind::kTimeout:
+        on_done(res);
+        break;
     }
   }
 };

@@ -14,9 +14,9 @@ struct RequiredOp {
   const char* name;
 };
 constexpr RequiredOp kRequired[] = {
-    {IORING_OP_ACCEPT, "ACCEPT"},   {IORING_OP_RECV, "RECV"},
-    {IORING_OP_SEND, "SEND"},       {IORING_OP_CONNECT, "CONNECT"},
-    {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_RECV, "RECV"},
+    {IORING_OP_SEND, "SEND"},         {IORING_OP_CONNECT, "CONNECT"},
+    {IORING_OP_TIMEOUT, "TIMEOUT"},   {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
     {IORING_OP_POLL_ADD, "POLL_ADD"},
 };
 
@@ -58,8 +58,8 @@ Result<RingFeatures> probeRingFeatures() {
 
   f.coop_taskrun = trySetup(IORING_SETUP_COOP_TASKRUN);
   f.single_issuer = trySetup(IORING_SETUP_SINGLE_ISSUER);
-  f.defer_taskrun = f.single_issuer && trySetup(IORING_SETUP_SINGLE_ISSUER |
-                                                IORING_SETUP_DEFER_TASKRUN);
+  f.defer_taskrun =
+      f.single_issuer && trySetup(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
   // Buffer rings and multishot accept/recv have no probe bit; they are tied to the kernel
   // version (5.19 and 6.0). The loop also falls back at run time if the kernel says -EINVAL.
   auto [major, minor] = kernelVersion();

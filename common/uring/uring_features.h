@@ -9,10 +9,10 @@
 namespace warren::uring {
 
 struct RingFeatures {
-  bool single_issuer = false;   // IORING_SETUP_SINGLE_ISSUER (6.0)
-  bool defer_taskrun = false;   // IORING_SETUP_DEFER_TASKRUN (6.1)
-  bool coop_taskrun = false;    // IORING_SETUP_COOP_TASKRUN (5.19)
-  bool buf_ring = false;        // IORING_REGISTER_PBUF_RING (5.19)
+  bool single_issuer = false;     // IORING_SETUP_SINGLE_ISSUER (6.0)
+  bool defer_taskrun = false;     // IORING_SETUP_DEFER_TASKRUN (6.1)
+  bool coop_taskrun = false;      // IORING_SETUP_COOP_TASKRUN (5.19)
+  bool buf_ring = false;          // IORING_REGISTER_PBUF_RING (5.19)
   bool multishot_accept = false;  // 5.19
   bool multishot_recv = false;    // 6.0
   bool msg_ring = false;          // IORING_OP_MSG_RING

@@ -33,8 +33,8 @@ Result<std::unique_ptr<UringLoop>> UringLoop::create(const LoopOptions& options)
     p.flags |= IORING_SETUP_COOP_TASKRUN;
   int rc = io_uring_queue_init_params(options.ring_entries, &loop->ring_, &p);
   if (rc < 0)
-    return fail(Error::system(-rc, "io_uring_queue_init_params(" +
-                                       std::to_string(options.ring_entries) + " entries)"));
+    return fail(Error::system(
+        -rc, "io_uring_queue_init_params(" + std::to_string(options.ring_entries) + " entries)"));
   loop->ring_ready_ = true;
   loop->setup_flags_ = p.flags;
 
@@ -63,7 +63,7 @@ UringLoop::~UringLoop() {
 
 std::string UringLoop::describe() const {
   std::string s = features_.describe();
-  s += (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) ? " [setup: single_issuer+defer_taskrun]"
+  s += (setup_flags_ & IORING_SETUP_DEFER_TASKRUN)  ? " [setup: single_issuer+defer_taskrun]"
        : (setup_flags_ & IORING_SETUP_COOP_TASKRUN) ? " [setup: coop_taskrun]"
                                                     : " [setup: default]";
   return s;

@@ -5,8 +5,8 @@
 namespace warren::uring {
 
 Result<std::unique_ptr<WorkerThreads>> WorkerThreads::start(unsigned workers,
-                                                            const LoopOptions& options,
-                                                            InitFn init, ExitFn on_exit) {
+                                                            const LoopOptions& options, InitFn init,
+                                                            ExitFn on_exit) {
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
   std::unique_ptr<WorkerThreads> pool(new WorkerThreads());
   pool->loops_.resize(workers, nullptr);

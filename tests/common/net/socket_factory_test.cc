@@ -44,7 +44,7 @@ UniqueFd acceptBlocking(int listener) {
 }
 
 ino_t netnsInode(const char* path) {
-  struct stat st{};
+  struct stat st {};
   ::stat(path, &st);
   return st.st_ino;
 }

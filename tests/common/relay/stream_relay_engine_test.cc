@@ -124,7 +124,8 @@ TEST_F(StreamRelayEngineTest, GrowsThroughTheTiersWithTraffic) {
   }
   EXPECT_EQ(tiers, (std::vector<size_t>{1024, 16384, 262144}));
   EXPECT_EQ(std::vector<size_t>(a_.requests.begin(), a_.requests.begin() + 4),
-            std::vector<size_t>(4, 1024)) << "the first tier lasts kFullReadsToGrow reads";
+            std::vector<size_t>(4, 1024))
+      << "the first tier lasts kFullReadsToGrow reads";
   // The quiet direction stayed small, and short reads do not grow it.
   EXPECT_EQ(relay_->stats().b_to_a.high_watermark, 1024u);
   for (int i = 0; i < 10; ++i) {

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <future>
 
@@ -227,6 +229,45 @@ TEST_P(StreamRelayTest, UpstreamDownClosesTheClient) {
   EXPECT_LE(::recv(c.get(), &b, 1, 0), 0) << "client must see EOF or reset";
   for (int i = 0; i < 200 && relay->totals().failures == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(relay->totals().failures, 1u);
+}
+
+// The relay's listener and upstream socket made inside a test-created netns (as ztunnel binds
+// inside each pod's netns): reachable from there, with the ztunnel mark on its sockets.
+TEST_P(StreamRelayTest, ListensAndConnectsInsideANetns) {
+  if (::geteuid() != 0) GTEST_SKIP() << "creating a network namespace needs root";
+  std::string name = "warren-relay-test-" + std::to_string(::getpid());
+  ASSERT_EQ(std::system(("ip netns add " + name).c_str()), 0);
+  struct Cleanup {
+    std::string name;
+    ~Cleanup() { std::system(("ip netns del " + name + " 2>/dev/null").c_str()); }
+  } cleanup{name};
+  ASSERT_EQ(std::system(("ip -n " + name + " link set lo up").c_str()), 0);
+  net::SocketOptions in_ns;
+  in_ns.netns_path = "/run/netns/" + name;
+  {
+    ThreadedServer upstream(
+        [](int fd) {
+          auto data = readToEof(fd);
+          writeAll(fd, data.data(), data.size());
+        },
+        in_ns);
+    TcpRelayConfig c;
+    c.listen = net::SocketAddress::loopbackV4(0);
+    c.upstream = upstream.address();
+    c.workers = 2;
+    c.loop.backend = GetParam();
+    c.loop.fallback_to_epoll = false;
+    c.sockets = in_ns;
+    c.sockets.mark = net::kZtunnelMark;
+    auto relay = TcpRelayServer::start(c);
+    ASSERT_TRUE(relay) << relay.error().message();
+    auto client = connectTo((*relay)->address(), 10s, in_ns);
+    ASSERT_TRUE(client) << std::strerror(errno);
+    ASSERT_TRUE(writeAll(client.get(), "in the pod", 10));
+    ::shutdown(client.get(), SHUT_WR);
+    EXPECT_EQ(readToEof(client.get()), "in the pod");
+    EXPECT_EQ((*relay)->totals().relayed, 1u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StreamRelayTest,

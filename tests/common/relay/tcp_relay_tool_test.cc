@@ -17,7 +17,8 @@ using namespace warren::relay::testing;
 
 std::string toolPath() {
   // ctest sets WARREN_BIN_DIR; run by hand, the tool sits in ../bin next to tests/.
-  if (const char* dir = std::getenv("WARREN_BIN_DIR")) return std::string(dir) + "/warren-tcp-relay";
+  if (const char* dir = std::getenv("WARREN_BIN_DIR"))
+    return std::string(dir) + "/warren-tcp-relay";
   char self[4096] = {};
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
   std::string exe(self, n > 0 ? static_cast<size_t>(n) : 0);

@@ -33,8 +33,9 @@ inline void setBlocking(int fd, std::chrono::seconds io_timeout) {
 
 // A blocking client socket connected to `to` (reads/writes time out after `io_timeout`).
 inline UniqueFd connectTo(const net::SocketAddress& to,
-                          std::chrono::seconds io_timeout = std::chrono::seconds(30)) {
-  auto fd = net::SocketFactory::tcpSocket(to.family(), {});
+                          std::chrono::seconds io_timeout = std::chrono::seconds(30),
+                          const net::SocketOptions& options = {}) {
+  auto fd = net::SocketFactory::tcpSocket(to.family(), options);
   if (!fd) return UniqueFd();
   setBlocking(fd->get(), io_timeout);
   if (::connect(fd->get(), to.sockaddrPtr(), to.length()) != 0) return UniqueFd();
@@ -151,8 +152,9 @@ inline std::pair<std::string, size_t> hashToEof(int fd) {
 // `serve`, one thread per connection; everything joins in the destructor.
 class ThreadedServer {
  public:
-  explicit ThreadedServer(std::function<void(int fd)> serve) : serve_(std::move(serve)) {
-    auto l = net::SocketFactory::listenTcp(net::SocketAddress::loopbackV4(0), {});
+  explicit ThreadedServer(std::function<void(int fd)> serve, const net::SocketOptions& options = {})
+      : serve_(std::move(serve)) {
+    auto l = net::SocketFactory::listenTcp(net::SocketAddress::loopbackV4(0), options);
     if (!l) return;
     listener_ = std::move(*l);
     address_ = *net::localAddress(listener_.get());

@@ -183,8 +183,8 @@ TEST_P(EventLoopTest, TimeoutsFireInOrderAndCancelledOnesDoNot) {
   });
   OpId never = loop_->timeout(30ms, [&](int res) { cancelled_res = res; });
   loop_->cancel(never);
-  loop_->cancel(never);      // twice: ignored
-  loop_->cancel(999999);     // unknown: ignored
+  loop_->cancel(never);   // twice: ignored
+  loop_->cancel(999999);  // unknown: ignored
   ASSERT_TRUE(loop_->runUntil([&] { return order.size() == 2; }, kLimit));
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_GE(took, 55ms);
@@ -222,8 +222,8 @@ TEST_P(EventLoopTest, CloseWithOperationsInFlight) {
   loop_->runOnce(1ms);
   loop_->close(server);
   loop_->close(client);
-  ASSERT_TRUE(loop_->runUntil([&] { return recv_res != 1 && multi_res != 1 && send_res != 1; },
-                              kLimit));
+  ASSERT_TRUE(
+      loop_->runUntil([&] { return recv_res != 1 && multi_res != 1 && send_res != 1; }, kLimit));
   EXPECT_EQ(recv_res, -ECANCELED);
   EXPECT_TRUE(multi_res == -ECANCELED || multi_res <= 0) << multi_res;
   EXPECT_NE(send_res, 1);
@@ -331,9 +331,8 @@ TEST(UringBufferRingTest, ExhaustionRecovers) {
     auto c = SocketFactory::tcpSocket(AF_INET, {});
     ASSERT_TRUE(c);
     clients.push_back(c->release());
-    (*loop)->connect(clients.back(), addr.sockaddrPtr(), addr.length(), [](int r) {
-      EXPECT_EQ(r, 0);
-    });
+    (*loop)->connect(clients.back(), addr.sockaddrPtr(), addr.length(),
+                     [](int r) { EXPECT_EQ(r, 0); });
   }
   ASSERT_TRUE((*loop)->runUntil([&] { return servers.size() == kConns; }, kLimit));
   // Data is waiting on every socket before any receive is armed, so the first batch of
@@ -346,8 +345,10 @@ TEST(UringBufferRingTest, ExhaustionRecovers) {
   std::vector<int> errors;
   for (int i = 0; i < kConns; ++i)
     (*loop)->recvMultishot(servers[i], [&, i](int res, std::span<const char> d) {
-      if (res > 0) got[i] += d.size();
-      else errors.push_back(res);
+      if (res > 0)
+        got[i] += d.size();
+      else
+        errors.push_back(res);
     });
   ASSERT_TRUE((*loop)->runUntil(
       [&] {
