@@ -2,6 +2,7 @@
 
 #include <sys/eventfd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -71,12 +72,18 @@ std::string UringLoop::describe() const {
 
 io_uring_sqe* UringLoop::sqe() {
   io_uring_sqe* s = io_uring_get_sqe(&ring_);
-  if (!s) {
-    // The SQ is full: push it to the kernel and take a fresh slot.
-    io_uring_submit(&ring_);
+  // The SQ is full: push it to the kernel and take a fresh slot. A submit consumes the whole
+  // SQ unless the kernel is short of memory (-EAGAIN/-EBUSY), hence the bounded retry.
+  for (int attempt = 0; !s && attempt < 1000; ++attempt) {
+    if (io_uring_submit(&ring_) < 0) io_uring_get_events(&ring_);
     s = io_uring_get_sqe(&ring_);
   }
-  return s;  // non-null: a submit always frees the whole SQ
+  if (!s) {
+    // Nothing sane is left to do with a ring that accepts no submission.
+    spdlog::critical("io_uring: submission queue stuck full");
+    std::abort();
+  }
+  return s;
 }
 
 void UringLoop::armWake() {
