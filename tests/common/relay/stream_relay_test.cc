@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -161,6 +162,8 @@ TEST_P(StreamRelayTest, BackpressureBoundsMemoryAndBlocksTheSender) {
   }
   ASSERT_EQ(idle_polls, 3) << "the sender never blocked after " << sent << " bytes";
   auto t = relay->totals();
+  std::printf("backpressure: sender blocked after %zu bytes; relay peak buffered %zu, memory %zu\n",
+              sent, t.peak_buffered, t.peak_memory);
   EXPECT_GT(t.peak_buffered, 0u);
   EXPECT_LE(t.peak_buffered, kMaxBufferedPerDirection) << "relay buffered past its cap";
   EXPECT_LE(t.peak_memory, 4 * kMaxBufferedPerDirection) << "per-connection memory unbounded";
