@@ -31,7 +31,18 @@ Result<std::unique_ptr<EpollLoop>> EpollLoop::create(const LoopOptions& options)
   return loop;
 }
 
+EpollLoop::~EpollLoop() {
+  destroying_ = true;
+  // Callbacks may own sockets whose destructors call close(): let them, on stable maps.
+  auto ops = std::move(ops_);
+  ops_.clear();
+  ops.clear();
+  std::vector<Task> posted;
+  posted.swap(posted_);
+}
+
 OpId EpollLoop::add(std::unique_ptr<Operation> op) {
+  if (destroying_) return 0;  // the loop is going away: the operation never starts
   OpId id = next_id_++;
   op->id = id;
   int fd = op->fd;
@@ -140,6 +151,7 @@ void EpollLoop::unqueue(const Operation& op) {
 }
 
 void EpollLoop::cancel(OpId id) {
+  if (destroying_) return;
   auto it = ops_.find(id);
   if (it == ops_.end() || it->second->cancelled) return;
   it->second->cancelled = true;
@@ -149,6 +161,10 @@ void EpollLoop::cancel(OpId id) {
 
 void EpollLoop::close(int fd) {
   if (fd < 0) return;
+  if (destroying_) {
+    ::close(fd);
+    return;
+  }
   auto it = fds_.find(fd);
   if (it != fds_.end()) {
     std::vector<OpId> ids(it->second.readers.begin(), it->second.readers.end());

@@ -22,7 +22,7 @@ namespace warren::uring {
 class EpollLoop final : public EventLoop {
  public:
   static Result<std::unique_ptr<EpollLoop>> create(const LoopOptions& options);
-  ~EpollLoop() override = default;
+  ~EpollLoop() override;
 
   Backend backend() const override { return Backend::kEpoll; }
   std::string describe() const override { return "epoll (edge-triggered, emulated completions)"; }
@@ -70,6 +70,7 @@ class EpollLoop final : public EventLoop {
   std::mutex posted_mu_;
   std::vector<Task> posted_;
   std::atomic<bool> stop_{false};
+  bool destroying_ = false;  // see UringLoop::destroying_
   LoopStats stats_;
 };
 

@@ -52,6 +52,7 @@ Result<std::unique_ptr<UringLoop>> UringLoop::create(const LoopOptions& options)
 }
 
 UringLoop::~UringLoop() {
+  destroying_ = true;
   if (ring_ready_) {
     // Exiting the ring cancels every request; only then may operations (their buffers) and the
     // provided-buffer memory go away.
@@ -59,7 +60,12 @@ UringLoop::~UringLoop() {
     if (buffers_) buffers_->ringClosed();
   }
   buffers_.reset();
+  // Callbacks may own sockets whose destructors call close(): let them, on a stable map.
+  auto ops = std::move(ops_);
   ops_.clear();
+  ops.clear();
+  std::vector<Task> posted;
+  posted.swap(posted_);
 }
 
 std::string UringLoop::describe() const {
@@ -99,6 +105,7 @@ void UringLoop::wake() {
 }
 
 OpId UringLoop::add(std::unique_ptr<Operation> op) {
+  if (destroying_) return 0;  // the loop is going away: the operation never starts
   OpId id = next_id_++;
   op->id = id;
   Operation& ref = *op;
@@ -201,6 +208,7 @@ OpId UringLoop::timeout(std::chrono::nanoseconds after, DoneFn fn) {
 }
 
 void UringLoop::cancel(OpId id) {
+  if (destroying_) return;
   auto it = ops_.find(id);
   if (it == ops_.end() || it->second->cancelled) return;
   it->second->cancelled = true;
@@ -211,6 +219,10 @@ void UringLoop::cancel(OpId id) {
 
 void UringLoop::close(int fd) {
   if (fd < 0) return;
+  if (destroying_) {  // the ring is gone, and with it every operation on fd
+    ::close(fd);
+    return;
+  }
   // Operations parked for re-arm are not in the kernel: mark them so they end instead.
   for (OpId id : rearm_) {
     auto it = ops_.find(id);

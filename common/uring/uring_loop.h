@@ -67,6 +67,9 @@ class UringLoop final : public EventLoop {
   std::mutex posted_mu_;
   std::vector<Task> posted_;
   std::atomic<bool> stop_{false};
+  // Set by the destructor: operations' callbacks are being destroyed and may own sockets
+  // (close() then only closes the fd) or submit (ignored).
+  bool destroying_ = false;
   LoopStats stats_;
 };
 

@@ -294,6 +294,14 @@ TEST_P(EventLoopTest, LoopDestroyedWithOperationsInFlight) {
   loop->recvMultishot(client, [token](int, std::span<const char>) {});
   loop->timeout(10s, [token](int) {});
   loop->acceptMultishot(listener, [token](int) {});
+  // A socket owned by a pending operation's callback (as a relay waiting for its upstream
+  // connect holds both sockets): destroying it closes through the dying loop.
+  auto owned = SocketFactory::tcpSocket(AF_INET, {});
+  ASSERT_TRUE(owned);
+  auto stream = std::make_shared<relay::SocketStream>(*loop, std::move(*owned));
+  stream->read(10);
+  loop->timeout(10s, [token, stream](int) {});
+  stream.reset();
   loop->runOnce(1ms);
   loop.reset();
   EXPECT_EQ(token.use_count(), 1);
