@@ -1,7 +1,8 @@
 // warren-tcp-relay: a plain TCP proxy built from the worker loops, the socket factory and the
 // copy engine; the proof (and benchmark harness) of the I/O core.
 //   warren-tcp-relay --listen ADDR:PORT --upstream ADDR:PORT [--workers N]
-//                    [--backend uring|epoll] [--mark N] [--netns PATH] [--log-level L]
+//                    [--backend uring|epoll] [--recv-buffers N] [--mark N] [--netns PATH]
+//                    [--log-level L]
 // Prints "listening on ADDR:PORT" on stdout once every worker accepts (port 0 picks one).
 // SIGINT/SIGTERM stop it; it prints per-run totals on exit.
 #include <signal.h>
@@ -30,7 +31,8 @@ struct Config {
 
 const char* kUsage =
     "usage: warren-tcp-relay --listen ADDR:PORT --upstream ADDR:PORT [--workers N]\n"
-    "                        [--backend uring|epoll] [--mark N] [--netns PATH]\n"
+    "                        [--backend uring|epoll] [--recv-buffers N] [--mark N]\n"
+    "                        [--netns PATH]\n"
     "                        [--log-level LEVEL]\n";
 
 Result<Config> parseArgs(int argc, char** argv) {
@@ -63,6 +65,12 @@ Result<Config> parseArgs(int argc, char** argv) {
       unsigned long m = std::strtoul(value.c_str(), &end, 0);
       if (*end || m > 0xffffffffUL) return fail(Error::invalid("--mark: not a 32-bit number"));
       c.sockets.mark = static_cast<uint32_t>(m);
+    } else if (flag == "--recv-buffers") {
+      char* end = nullptr;
+      unsigned long n = std::strtoul(value.c_str(), &end, 10);
+      if (*end || n == 0 || n > 32768 || (n & (n - 1)) != 0)
+        return fail(Error::invalid("--recv-buffers: want a power of two in 1..32768"));
+      c.loop.recv_buffer_count = static_cast<unsigned>(n);
     } else if (flag == "--netns") {
       c.sockets.netns_path = value;
     } else if (flag == "--log-level") {
