@@ -97,7 +97,10 @@ void StreamRelay::onData(Direction& d, std::span<const char> data) {
   if (finished_) return;
   d.reading = false;
   d.stats.bytes += data.size();
-  if (data.size() >= d.last_request) {
+  // At least half of what was offered counts as a full read: a completion-based reader
+  // (io_uring) often wakes on the first segment and returns a bit less than the socket will
+  // hold a moment later, which must not keep a bulk transfer on a small buffer.
+  if (2 * data.size() >= d.last_request) {
     if (++d.full_reads >= kFullReadsToGrow && d.tier + 1 < kCopyBufferTiers.size()) {
       ++d.tier;
       d.full_reads = 0;

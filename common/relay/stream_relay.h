@@ -21,8 +21,8 @@ namespace warren::relay {
 
 // Tiers of the per-direction high watermark (INTEROP §3 copy buffers).
 inline constexpr std::array<size_t, 3> kCopyBufferTiers = {1024, 16 * 1024, 256 * 1024};
-// Consecutive reads that filled the whole space offered before moving up a tier: a read
-// that fills its buffer means more was waiting.
+// Consecutive "full" reads (at least half the space offered) before moving up a tier: a
+// read that (nearly) fills its buffer means more was waiting.
 inline constexpr int kFullReadsToGrow = 4;
 // Hard bound on bytes buffered by one direction, and so 2x this per relay.
 inline constexpr size_t kMaxBufferedPerDirection = kCopyBufferTiers.back();
