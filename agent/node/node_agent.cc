@@ -37,6 +37,7 @@ Status NodeAgent::start() {
   spdlog::info("config source: {}", informer_->describe());
   if (auto s = informer_->start([this](ConfigUpdate u) { model_.apply(std::move(u)); }); !s)
     return fail(s.error().wrap("starting " + informer_->describe()));
+  enrolment_->initialSync();
   return ok();
 }
 

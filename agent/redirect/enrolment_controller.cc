@@ -146,6 +146,11 @@ Status EnrolmentController::sync(const std::string& focus) {
   return bpf_status;
 }
 
+void EnrolmentController::initialSync() {
+  if (auto s = sync(""); !s) spdlog::warn("enrolment: initial sync: {}", s.error().message());
+  zds_.markReady();
+}
+
 Status EnrolmentController::handleCni(const cni::AgentCniRequest& req) {
   const std::string key = podKey(req.pod_namespace, req.pod_name);
   if (req.command == "CHECK") return ok();

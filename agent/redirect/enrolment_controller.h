@@ -37,6 +37,10 @@ class EnrolmentController {
 
   void onSnapshot(SnapshotPtr snapshot);
 
+  // After the config source delivered its initial state: one full pass (finding the netns of
+  // running pods), then ZDS starts serving ztunnels a complete snapshot.
+  void initialSync();
+
   // warren-cni ADD/DEL/CHECK. ADD of an enrolled pod returns once ztunnel acknowledged it.
   Status handleCni(const cni::AgentCniRequest& request);
 

@@ -61,6 +61,10 @@ ZdsServer::~ZdsServer() {
 
 void ZdsServer::acceptLoop() {
   while (!stopping_) {
+    if (!ready_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
     pollfd p{listener_.get(), POLLIN, 0};
     int r = ::poll(&p, 1, 200);
     if (r > 0 && (p.revents & POLLIN)) {

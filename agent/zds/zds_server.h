@@ -45,6 +45,10 @@ class ZdsServer {
 
   size_t connectedClients();
 
+  // Until called, connecting ztunnels wait in the backlog: a replay before the agent knows
+  // its pods would be an empty snapshot and make ztunnel drop every pod's listeners.
+  void markReady() { ready_ = true; }
+
  private:
   struct Client {
     UniqueFd sock;
@@ -61,6 +65,7 @@ class ZdsServer {
   UniqueFd listener_;
   std::chrono::milliseconds ack_timeout_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> ready_{false};
   std::thread thread_;
 
   std::mutex mu_;

@@ -77,6 +77,7 @@ TEST(ZdsServer, AddWithoutZtunnelIsUnavailableButReplayedLater) {
   const std::string path = tempSocket();
   auto server = ZdsServer::start(path, 2000ms);
   ASSERT_TRUE(server) << server.error().message();
+  (*server)->markReady();
   auto s = (*server)->add(workload("u1"));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), ErrorCode::kUnavailable);
@@ -117,6 +118,7 @@ TEST(ZdsServer, NackAndSilentZtunnelAreErrors) {
   const std::string path = tempSocket();
   auto server = ZdsServer::start(path, 300ms);
   ASSERT_TRUE(server);
+  (*server)->markReady();
   auto zt = FakeZtunnel::connect(path);
   auto [snap, f0] = zt.next();
   ASSERT_TRUE(snap.has_snapshot_sent());
@@ -139,6 +141,7 @@ TEST(ZdsServer, BadHelloIsRejected) {
   const std::string path = tempSocket();
   auto server = ZdsServer::start(path, 300ms);
   ASSERT_TRUE(server);
+  (*server)->markReady();
   auto s = connectSeqpacket(path);
   ASSERT_TRUE(s);
   ASSERT_TRUE(sendPacket(s->get(), "\xff\xff garbage"));
