@@ -68,17 +68,13 @@ Status NodeAgent::startCapture() {
   } else {
     auto dp = redirect::RedirectDataplane::open({options_.bpf_pin_dir, options_.cgroup});
     if (!dp) return fail(dp.error().wrap("eBPF capture"));
-    // Kubelet probes come from the node's own addresses: exempt from inbound capture.
-    std::vector<std::string> exempt;
-    if (auto local = redirect::localAddresses(); local) exempt = *local;
-    if (!options_.node_ip.empty()) exempt.push_back(options_.node_ip);
-    if (auto s = dp->setExemptSources(exempt); !s) return fail(s.error().wrap("eBPF capture"));
     if (auto s = redirect::writePinDirFile(options_.run_dir, options_.bpf_pin_dir); !s)
       return fail(s.error());
     spdlog::info("eBPF capture attached to {} (pins in {})", options_.cgroup, options_.bpf_pin_dir);
     dataplane = std::make_unique<redirect::RedirectDataplane>(std::move(*dp));
   }
-  enrolment_ = std::make_unique<EnrolmentController>(options_.node, std::move(dataplane), *zds_);
+  enrolment_ = std::make_unique<EnrolmentController>(options_.node, options_.node_ip,
+                                                     std::move(dataplane), *zds_);
   enrolment_->start();
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { enrolment_->onSnapshot(s); }));

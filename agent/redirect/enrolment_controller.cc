@@ -4,6 +4,7 @@
 
 #include "agent/model/enrolment.h"
 #include "agent/redirect/netns_discovery.h"
+#include "bpf/loader/inbound_registration.h"
 #include "common/netns.h"
 
 namespace warren::agent {
@@ -23,10 +24,10 @@ std::string podKey(const std::string& ns, const std::string& name) { return ns +
 
 }  // namespace
 
-EnrolmentController::EnrolmentController(std::string node,
+EnrolmentController::EnrolmentController(std::string node, std::string node_ip,
                                          std::unique_ptr<redirect::RedirectDataplane> dataplane,
                                          zds::ZdsServer& zds)
-    : node_(std::move(node)), dataplane_(std::move(dataplane)), zds_(zds) {}
+    : node_(std::move(node)), node_ip_(std::move(node_ip)), dataplane_(std::move(dataplane)), zds_(zds) {}
 
 EnrolmentController::~EnrolmentController() { stop(); }
 
@@ -117,6 +118,11 @@ Status EnrolmentController::sync(const std::string& focus) {
   // 3. eBPF: enrol the desired netns, unenrol the rest.
   Status bpf_status = ok();
   if (dataplane_) {
+    std::vector<std::string> exempt;
+    if (auto local = redirect::localAddresses(); local) exempt = std::move(*local);
+    if (!node_ip_.empty()) exempt.push_back(node_ip_);
+    if (auto s = dataplane_->setExemptSources(exempt); !s)
+      spdlog::warn("enrolment: exempt sources: {}", s.error().message());
     std::map<uint64_t, int> cookies;
     for (const auto& [key, pod] : desired) cookies[pod->cookie] = pod->fd->get();
     bpf_status = dataplane_->reconcile(cookies);

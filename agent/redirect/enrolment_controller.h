@@ -28,8 +28,10 @@ namespace warren::agent {
 class EnrolmentController {
  public:
   // `dataplane` may be null (no --cgroup: ZDS only, no capture).
-  EnrolmentController(std::string node, std::unique_ptr<redirect::RedirectDataplane> dataplane,
-                      zds::ZdsServer& zds);
+  // `node_ip` and every address of the agent's own netns are exempt from inbound capture
+  // (kubelet probes); re-read on each pass, since CNI adds the pod bridge address later.
+  EnrolmentController(std::string node, std::string node_ip,
+                      std::unique_ptr<redirect::RedirectDataplane> dataplane, zds::ZdsServer& zds);
   ~EnrolmentController();
 
   void start();
@@ -56,6 +58,7 @@ class EnrolmentController {
   Status sync(const std::string& focus);
 
   std::string node_;
+  std::string node_ip_;
   std::unique_ptr<redirect::RedirectDataplane> dataplane_;
   zds::ZdsServer& zds_;
 

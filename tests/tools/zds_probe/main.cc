@@ -8,6 +8,8 @@
 // DelWorkload closes that pod's listeners. --cgroup DIR moves the probe into DIR first (the
 // getsockopt program is attached to the node cgroup; ztunnel runs below it).
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,6 +18,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -148,10 +151,20 @@ std::string bindPod(PodListeners& pod, int netns_fd, const std::string& pin_dir)
       error = guard.error().message();
       return;
     }
+    // CNI ADD may run before anything brought "lo" up (no loopback plugin in the chain).
+    {
+      warren::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      ifreq ifr{};
+      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+      if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+        ifr.ifr_flags |= IFF_UP;
+        (void)::ioctl(s.get(), SIOCSIFFLAGS, &ifr);
+      }
+    }
     auto l4 = listenOn(AF_INET, "127.0.0.1", WARREN_PORT_OUTBOUND);
     auto in4 = listenOn(AF_INET, "127.0.0.1", WARREN_PORT_INBOUND_PLAIN);
     if (!l4 || !in4) {
-      error = "cannot bind 15001/15006 in the pod netns";
+      error = std::string("cannot bind 15001/15006 in the pod netns: ") + std::strerror(errno);
       return;
     }
     auto addrs = warren::redirect::localAddresses();
