@@ -19,11 +19,18 @@ namespace {
 namespace pb = ::istio::workload::zds;
 using namespace std::chrono_literals;
 
-std::string tempSocket() {
-  char dir[] = "/tmp/warren-zds-XXXXXX";
-  EXPECT_NE(::mkdtemp(dir), nullptr);
-  return std::string(dir) + "/zds.sock";
-}
+// A socket path in a fresh temp dir, removed with everything in it at scope exit.
+struct TempSocket {
+  std::string dir;
+  std::string path;
+  TempSocket() {
+    char tmpl[] = "/tmp/warren-zds-XXXXXX";
+    EXPECT_NE(::mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    path = dir + "/zds.sock";
+  }
+  ~TempSocket() { std::filesystem::remove_all(dir); }
+};
 
 struct FakeZtunnel {
   UniqueFd sock;
@@ -74,7 +81,8 @@ TEST(ZdsWire, FieldNumbersMatchIstio) {
 }
 
 TEST(ZdsServer, AddWithoutZtunnelIsUnavailableButReplayedLater) {
-  const std::string path = tempSocket();
+  TempSocket temp;
+  const std::string& path = temp.path;
   auto server = ZdsServer::start(path, 2000ms);
   ASSERT_TRUE(server) << server.error().message();
   (*server)->markReady();
@@ -115,7 +123,8 @@ TEST(ZdsServer, AddWithoutZtunnelIsUnavailableButReplayedLater) {
 }
 
 TEST(ZdsServer, NackAndSilentZtunnelAreErrors) {
-  const std::string path = tempSocket();
+  TempSocket temp;
+  const std::string& path = temp.path;
   auto server = ZdsServer::start(path, 300ms);
   ASSERT_TRUE(server);
   (*server)->markReady();
@@ -138,7 +147,8 @@ TEST(ZdsServer, NackAndSilentZtunnelAreErrors) {
 }
 
 TEST(ZdsServer, BadHelloIsRejected) {
-  const std::string path = tempSocket();
+  TempSocket temp;
+  const std::string& path = temp.path;
   auto server = ZdsServer::start(path, 300ms);
   ASSERT_TRUE(server);
   (*server)->markReady();

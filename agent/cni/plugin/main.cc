@@ -24,6 +24,8 @@ using warren::cni::CniFailure;
 
 // Agent answers within its own ZDS ack timeout; this bounds the plugin regardless.
 constexpr int kAgentTimeoutMs = 30000;
+// 100 attempts, 100 ms apart: an agent that is still starting gets 10 s.
+constexpr int kConnectAttempts = 100;
 
 std::expected<std::string, CniFailure> askAgent(const std::string& run_dir, const std::string& request) {
   const std::string path = run_dir + "/cni.sock";
@@ -33,7 +35,14 @@ std::expected<std::string, CniFailure> askAgent(const std::string& run_dir, cons
   if (path.size() >= sizeof(addr.sun_path))
     return std::unexpected(CniFailure{warren::cni::kCniErrInvalidConfig, "runDir too long", path});
   std::memcpy(addr.sun_path, path.c_str(), path.size());
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+  // The agent may be starting (it loads eBPF before it serves cni.sock): retry briefly.
+  int rc = -1;
+  for (int attempt = 0; attempt < kConnectAttempts; ++attempt) {
+    rc = ::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    if (rc == 0 || (errno != ENOENT && errno != ECONNREFUSED)) break;
+    ::usleep(100 * 1000);
+  }
+  if (rc != 0)
     return std::unexpected(CniFailure{warren::cni::kCniErrTryAgainLater, "warren-agent is not reachable",
                                       path + ": " + std::strerror(errno)});
   std::string line = request + "\n";
