@@ -1,5 +1,7 @@
 #include "agent/model/security_kinds.h"
 
+#include "agent/model/ip_address.h"
+
 namespace warren::agent {
 namespace {
 
@@ -44,6 +46,15 @@ Result<AuthzSource> decodeSource(const Fields& f) {
       {"notServiceAccounts", &src.not_service_accounts},
   };
   for (const auto& e : entries) WARREN_TRY(readList(f, e.key, *e.out));
+  const Entry ip_entries[] = {{"ipBlocks", &src.ip_blocks},
+                              {"notIpBlocks", &src.not_ip_blocks},
+                              {"remoteIpBlocks", &src.remote_ip_blocks},
+                              {"notRemoteIpBlocks", &src.not_remote_ip_blocks}};
+  for (const auto& e : ip_entries) {
+    for (const std::string& block : *e.out) {
+      if (auto c = parseCidr(block); !c) return fail(f.error(e.key, c.error().message()));
+    }
+  }
   return src;
 }
 

@@ -6,12 +6,15 @@
 
 #include <algorithm>
 
+#include "agent/ca/ca_service.h"
 #include "agent/config/manifest_dir_informer.h"
 #include "bpf/loader/inbound_registration.h"
 
 namespace warren::agent {
 
-NodeAgent::NodeAgent(AgentOptions options) : options_(std::move(options)) {}
+NodeAgent::NodeAgent(AgentOptions options) : options_(std::move(options)) {
+  translation_.trust_domain = options_.trust_domain;
+}
 
 NodeAgent::~NodeAgent() { stop(); }
 
@@ -30,6 +33,9 @@ Status NodeAgent::start() {
 
   subscriptions_.push_back(model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
   if (auto s = startCapture(); !s) return s;
+  subscriptions_.push_back(
+      model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
+  WARREN_TRY(startGrpc());
 
   auto informer = makeInformer();
   if (!informer) return fail(informer.error());
@@ -41,7 +47,24 @@ Status NodeAgent::start() {
   return ok();
 }
 
+Status NodeAgent::startGrpc() {
+  xds_ = std::make_unique<DeltaXdsService>(xds_store_);
+  std::vector<grpc::Service*> services{xds_.get()};
+  if (!options_.ca_dir.empty()) {
+    auto ca = NodeCertificateAuthority::load(options_.ca_dir, options_.node, options_.trust_domain);
+    if (!ca) return fail(ca.error());
+    ca_ = std::make_unique<CaService>(std::move(*ca), model_);
+    services.push_back(ca_.get());
+    spdlog::info("CA: signing for pods on node {} from {}", options_.node, options_.ca_dir);
+  } else {
+    spdlog::warn("no --ca-dir: the CA service is off");
+  }
+  return grpc_.start(options_.run_dir + "/xds.sock", services);
+}
+
 void NodeAgent::stop() {
+  if (xds_) xds_->stop();
+  grpc_.stop();
   if (informer_) {
     informer_->stop();
     informer_.reset();

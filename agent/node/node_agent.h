@@ -15,6 +15,14 @@
 #include "agent/config/informer.h"
 #include "agent/model/cluster_model.h"
 #include "agent/model/enrolment.h"
+#include "agent/translate/workload_translation.h"
+#include "agent/xds/delta_xds_service.h"
+#include "agent/xds/grpc_socket_server.h"
+#include "agent/xds/xds_resource_store.h"
+
+namespace warren::agent {
+class CaService;
+}
 
 namespace warren::agent {
 
@@ -28,6 +36,9 @@ class NodeAgent {
 
   const AgentOptions& options() const { return options_; }
   ClusterModel& model() { return model_; }
+  // Per-subscriber xDS state (acked versions, NACKs), for the admin API.
+  const DeltaXdsService* xds() const { return xds_.get(); }
+  const CaService* ca() const { return ca_.get(); }
 
  private:
   Result<std::unique_ptr<Informer>> makeInformer() const;
@@ -35,8 +46,15 @@ class NodeAgent {
   Status startCapture();
   void logEnrolmentChanges(const SnapshotPtr& snap);
 
+  Status startGrpc();
+
   AgentOptions options_;
+  TranslationContext translation_;
   ClusterModel model_;
+  XdsResourceStore xds_store_;
+  std::unique_ptr<DeltaXdsService> xds_;
+  std::unique_ptr<CaService> ca_;
+  GrpcSocketServer grpc_;
   std::unique_ptr<Informer> informer_;
   std::vector<ClusterModel::SubscriptionId> subscriptions_;
   std::vector<EnrolledPod> last_enrolled_;
