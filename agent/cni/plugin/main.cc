@@ -27,7 +27,8 @@ constexpr int kAgentTimeoutMs = 30000;
 // 100 attempts, 100 ms apart: an agent that is still starting gets 10 s.
 constexpr int kConnectAttempts = 100;
 
-std::expected<std::string, CniFailure> askAgent(const std::string& run_dir, const std::string& request) {
+std::expected<std::string, CniFailure> askAgent(const std::string& run_dir, const std::string& request,
+                                                int connect_attempts) {
   const std::string path = run_dir + "/cni.sock";
   warren::UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
@@ -37,7 +38,7 @@ std::expected<std::string, CniFailure> askAgent(const std::string& run_dir, cons
   std::memcpy(addr.sun_path, path.c_str(), path.size());
   // The agent may be starting (it loads eBPF before it serves cni.sock): retry briefly.
   int rc = -1;
-  for (int attempt = 0; attempt < kConnectAttempts; ++attempt) {
+  for (int attempt = 0; attempt < connect_attempts; ++attempt) {
     rc = ::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
     if (rc == 0 || (errno != ENOENT && errno != ECONNREFUSED)) break;
     ::usleep(100 * 1000);
@@ -84,7 +85,9 @@ int main() {
     std::cout << warren::cni::cniVersionJson() << std::endl;
     return 0;
   }
-  auto reply = askAgent(inv->run_dir, warren::cni::agentRequestJson(*inv));
+  // DEL does not wait for a starting agent: with no agent there is nothing to undo.
+  const bool del = inv->command == warren::cni::CniCommand::kDel;
+  auto reply = askAgent(inv->run_dir, warren::cni::agentRequestJson(*inv), del ? 1 : kConnectAttempts);
   if (!reply) {
     // DEL must succeed when the agent is gone: there is nothing of ours left to clean up.
     if (inv->command == warren::cni::CniCommand::kDel) return 0;
