@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -31,10 +32,11 @@ TEST(SnapshotStore, ReadersSeeConsistentSnapshotsWhileWriterPublishes) {
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
   std::atomic<long> reads{0};
-  auto reader = [&] {
+  auto reader = [&](bool cached) {
+    SnapshotReader cache(store);
     uint64_t last = 0;
     while (!done.load(std::memory_order_acquire)) {
-      auto snap = store.current();
+      auto snap = cached ? cache.get() : store.current();
       uint64_t v = snap->version();
       if (v < last) failures++;
       last = v;
@@ -47,7 +49,8 @@ TEST(SnapshotStore, ReadersSeeConsistentSnapshotsWhileWriterPublishes) {
     }
   };
   std::vector<std::thread> readers;
-  for (int i = 0; i < 3; ++i) readers.emplace_back(reader);
+  // Two readers copy the pointer each time, two go through a per-worker SnapshotReader.
+  for (int i = 0; i < 4; ++i) readers.emplace_back(reader, i % 2 == 0);
   for (int i = 0; i < kUpdates; ++i) {
     StateUpdate u;
     auto w = pod("default", "web-" + std::to_string(i), {}, "node-1");
@@ -57,12 +60,31 @@ TEST(SnapshotStore, ReadersSeeConsistentSnapshotsWhileWriterPublishes) {
     ASSERT_TRUE(store.apply(u).empty());
   }
   // Let readers observe the final state too.
-  while (reads.load() < 1000) std::this_thread::yield();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (reads.load() < 1000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
   done = true;
   for (auto& t : readers) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(store.current()->version(), static_cast<uint64_t>(kUpdates + 1));
   EXPECT_EQ(store.current()->workloadCount(), static_cast<size_t>(kUpdates));
+  SnapshotReader after(store);
+  EXPECT_EQ(after.get()->version(), static_cast<uint64_t>(kUpdates + 1));
+}
+
+TEST(SnapshotStore, ReaderRefreshesOnlyWhenTheGenerationMoves) {
+  SnapshotStore store;
+  SnapshotReader reader(store);
+  auto first = reader.get();
+  EXPECT_EQ(first->version(), 0u);
+  EXPECT_EQ(reader.get().get(), first.get()) << "unchanged store: same snapshot object";
+  StateUpdate u;
+  u.workloads = {pod("default", "a", {"10.244.1.1"}, "node-1")};
+  ASSERT_TRUE(store.apply(u).empty());
+  EXPECT_EQ(store.generation(), 1u);
+  EXPECT_EQ(reader.get()->version(), 1u);
+  EXPECT_EQ(first->workloadCount(), 0u) << "the old snapshot is untouched";
 }
 
 TEST(SnapshotStore, ConcurrentWritersNeverLoseUpdates) {

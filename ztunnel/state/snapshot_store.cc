@@ -5,9 +5,16 @@ namespace warren::ztunnel {
 SnapshotStore::SnapshotStore() : current_(StateSnapshot::empty()) {}
 
 std::vector<Error> SnapshotStore::apply(const StateUpdate& update) {
-  std::lock_guard lock(writer_mu_);
-  auto result = current_.load(std::memory_order_acquire)->apply(update);
-  current_.store(std::move(result.snapshot), std::memory_order_release);
+  std::lock_guard writer(writer_mu_);
+  // Only this writer replaces current_, so reading it once here is stable; the build runs
+  // without pointer_mu_ held, so readers are never blocked by it.
+  auto result = current()->apply(update);
+  {
+    std::lock_guard lock(pointer_mu_);
+    current_.swap(result.snapshot);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  // result.snapshot now holds the previous snapshot; it is released here, outside the lock.
   return std::move(result.rejected);
 }
 
