@@ -1,0 +1,40 @@
+// The running agent: one config source (manifest directory or Kubernetes API) feeding the
+// cluster model, and the components that subscribe to it (the enrolment log here; the xDS
+// and CA servers; the eBPF reconciler, ZDS and CNI servers added by their owners). start()
+// brings everything up or fails naming the part that could not start; stop() tears down in
+// reverse order.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "agent/cli/agent_options.h"
+#include "agent/config/informer.h"
+#include "agent/model/cluster_model.h"
+#include "agent/model/enrolment.h"
+
+namespace warren::agent {
+
+class NodeAgent {
+ public:
+  explicit NodeAgent(AgentOptions options);
+  ~NodeAgent();
+
+  Status start();
+  void stop();
+
+  const AgentOptions& options() const { return options_; }
+  ClusterModel& model() { return model_; }
+
+ private:
+  Result<std::unique_ptr<Informer>> makeInformer() const;
+  void logEnrolmentChanges(const SnapshotPtr& snap);
+
+  AgentOptions options_;
+  ClusterModel model_;
+  std::unique_ptr<Informer> informer_;
+  std::vector<ClusterModel::SubscriptionId> subscriptions_;
+  std::vector<EnrolledPod> last_enrolled_;
+};
+
+}  // namespace warren::agent
