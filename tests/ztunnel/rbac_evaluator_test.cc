@@ -112,14 +112,21 @@ struct Case {
   std::vector<std::string> selected = {};  // Workload.authorization_policies
 };
 
-RbacDecision evaluate(const Case& c) {
+// The decision points into the snapshot (RbacDecision::policy), so both travel together.
+struct Evaluated {
+  std::shared_ptr<const StateSnapshot> snapshot;
+  RbacDecision decision;
+};
+
+Evaluated evaluate(const Case& c) {
   StateUpdate u;
   auto web = pod("default", "web-0", {"10.244.1.11", "fd00::11"}, "node-1", "web");
   web.authorization_policies = c.selected;
   u.workloads = {web};
   u.policies = c.policies;
   auto snap = build(u);
-  return evaluateRbac(snap->policiesFor(*snap->workloadByUid(web.uid)), c.conn);
+  auto d = evaluateRbac(snap->policiesFor(*snap->workloadByUid(web.uid)), c.conn);
+  return {snap, d};
 }
 
 TEST(RbacEvaluator, DecisionTable) {
@@ -252,7 +259,7 @@ TEST(RbacEvaluator, DecisionTable) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    auto d = evaluate(c);
+    auto [snap, d] = evaluate(c);
     EXPECT_EQ(d.allowed, c.want.allowed);
     EXPECT_EQ(toString(d.reason), c.want.reason);
     EXPECT_EQ(d.policy ? d.policy->key() : "", c.want.policy);
@@ -268,7 +275,8 @@ TEST(RbacEvaluator, DecisionTable) {
 TEST(RbacEvaluator, DecisionJson) {
   Case c{"", {simple("d", Action::kDeny, ports({8080})), dryRun(simple("x", Action::kDeny, ports({8080})))},
          kClient, {false, "deny_matched", "default/d"}};
-  auto j = evaluate(c).toJson();
+  auto e = evaluate(c);
+  auto j = e.decision.toJson();
   EXPECT_EQ(j["allowed"], false);
   EXPECT_EQ(j["reason"], "deny_matched");
   EXPECT_EQ(j["policy"], "default/d");
