@@ -2,7 +2,7 @@
 // authorization policies) with every index routing and RBAC need. A delta xDS update never
 // mutates a snapshot: `apply` builds a NEW one (resources are shared between generations
 // through shared_ptr<const T>, so only the indexes are rebuilt), which SnapshotStore then
-// publishes with one atomic pointer swap. Readers keep their shared_ptr for as long as they
+// publishes with one pointer swap. Readers keep their shared_ptr for as long as they
 // use it, so nothing they point into can change or go away under them.
 #pragma once
 
