@@ -88,7 +88,12 @@ size_t ClusterModel::apply(ConfigUpdate update) {
   std::lock_guard publish_lock(publish_mu_);
   for (const Error& e : update.errors) spdlog::warn("config source: {}", e.message());
   SnapshotPtr cur = snapshot();
-  auto next = std::make_shared<ClusterSnapshot>(update.replace_all ? ClusterSnapshot{} : *cur);
+  auto next = std::make_shared<ClusterSnapshot>(
+      update.replace_all && update.replace_kinds.empty() ? ClusterSnapshot{} : *cur);
+  if (update.replace_all) {
+    for (const std::string& kind : update.replace_kinds)
+      withMap(*next, kind, [](auto& m) { m.clear(); });
+  }
   size_t bad = 0;
   for (const k8s::Object& obj : update.upserts) {
     if (upsert(*next, obj)) continue;

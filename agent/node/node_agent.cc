@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "agent/ca/ca_service.h"
+#include "agent/config/kube_api_informer.h"
 #include "agent/config/manifest_dir_informer.h"
 
 namespace warren::agent {
@@ -20,7 +21,9 @@ NodeAgent::~NodeAgent() { stop(); }
 Result<std::unique_ptr<Informer>> NodeAgent::makeInformer() const {
   if (!options_.manifests.empty())
     return std::unique_ptr<Informer>(std::make_unique<ManifestDirInformer>(options_.manifests));
-  return fail(Error::invalid("no config source: pass --manifests DIR"));
+  auto cfg = discoverKubeApiConfig();
+  if (!cfg) return fail(cfg.error().wrap("no --manifests and no Kubernetes API"));
+  return std::unique_ptr<Informer>(std::make_unique<KubeApiInformer>(std::move(*cfg)));
 }
 
 Status NodeAgent::start() {
