@@ -50,7 +50,10 @@ bool store(std::map<std::string, T>& m, const std::string& key, Result<T> decode
                  decoded.error().message());
     return false;
   }
-  m[key] = std::move(*decoded);
+  // erase + emplace, never assignment: Gateway/HTTPRoute hold YAML nodes, whose operator=
+  // writes through to the node the old value shares with earlier snapshots.
+  m.erase(key);
+  m.emplace(key, std::move(*decoded));
   return true;
 }
 
@@ -106,7 +109,10 @@ size_t ClusterModel::apply(ConfigUpdate update) {
           using Dst = std::decay_t<decltype(dst)>;
           using Src = std::remove_cvref_t<decltype(src)>;
           if constexpr (std::is_same_v<Dst, Src>) {
-            if (auto it = src.find(key); it != src.end()) dst[key] = it->second;
+            if (auto it = src.find(key); it != src.end()) {
+              dst.erase(key);
+              dst.emplace(key, it->second);
+            }
           }
         });
       });
