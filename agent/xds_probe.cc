@@ -93,8 +93,8 @@ int runCert(const std::string& socket, const std::string& identity, long ttl) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::Status s = stub->CreateCertificate(&ctx, req, &resp);
   if (!s.ok()) {
-    std::fprintf(stderr, "warren-xds-probe: CreateCertificate: code %d: %s\n", static_cast<int>(s.error_code()),
-                 s.error_message().c_str());
+    std::fprintf(stderr, "warren-xds-probe: CreateCertificate: code %d: %s\n",
+                 static_cast<int>(s.error_code()), s.error_message().c_str());
     return 1;
   }
   for (const auto& pem : resp.cert_chain()) std::fputs(pem.c_str(), stdout);
@@ -111,20 +111,31 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string { return i + 1 < args.size() ? args[++i] : ""; };
-    if (a == "--socket") socket = value();
-    else if (a == "--type") type = value();
-    else if (a == "--wait-for") wait_for = value();
-    else if (a == "--timeout-ms") timeout_ms = std::atoi(value().c_str());
-    else if (a == "--identity") identity = value();
-    else if (a == "--ttl") ttl = std::atol(value().c_str());
-    else if (cmd.empty() && (a == "xds" || a == "cert")) cmd = a;
-    else return usage();
+    if (a == "--socket")
+      socket = value();
+    else if (a == "--type")
+      type = value();
+    else if (a == "--wait-for")
+      wait_for = value();
+    else if (a == "--timeout-ms")
+      timeout_ms = std::atoi(value().c_str());
+    else if (a == "--identity")
+      identity = value();
+    else if (a == "--ttl")
+      ttl = std::atol(value().c_str());
+    else if (cmd.empty() && (a == "xds" || a == "cert"))
+      cmd = a;
+    else
+      return usage();
   }
   if (socket.empty() || cmd.empty() || timeout_ms <= 0) return usage();
   if (cmd == "cert") return identity.empty() ? usage() : runCert(socket, identity, ttl);
   std::string type_url;
-  if (type == "address") type_url = "type.googleapis.com/istio.workload.Address";
-  else if (type == "authorization") type_url = "type.googleapis.com/istio.security.Authorization";
-  else return usage();
+  if (type == "address")
+    type_url = "type.googleapis.com/istio.workload.Address";
+  else if (type == "authorization")
+    type_url = "type.googleapis.com/istio.security.Authorization";
+  else
+    return usage();
   return runXds(socket, type_url, wait_for, timeout_ms);
 }

@@ -21,7 +21,8 @@ Result<std::string> readFile(const std::string& path) {
 Result<std::string> base64Decode(const std::string& in, const std::string& what) {
   std::string out(in.size(), '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
   if (n < 0) return fail(Error::invalid(what + ": not base64"));
   size_t pad = 0;
   for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
@@ -68,12 +69,17 @@ Result<KubeApiConfig> kubeconfigFile(const std::string& path) {
   KubeApiConfig c;
   std::string ctx_name = str(doc, "current-context");
   YAML::Node ctx = named(doc["contexts"], ctx_name, "context");
-  if (!ctx || ctx.IsNull()) return fail(Error::invalid("kubeconfig " + path + ": current-context '" + ctx_name + "' not found"));
+  if (!ctx || ctx.IsNull())
+    return fail(
+        Error::invalid("kubeconfig " + path + ": current-context '" + ctx_name + "' not found"));
   YAML::Node cluster = named(doc["clusters"], str(ctx, "cluster"), "cluster");
-  if (!cluster || cluster.IsNull()) return fail(Error::invalid("kubeconfig " + path + ": cluster '" + str(ctx, "cluster") + "' not found"));
+  if (!cluster || cluster.IsNull())
+    return fail(
+        Error::invalid("kubeconfig " + path + ": cluster '" + str(ctx, "cluster") + "' not found"));
   YAML::Node user = named(doc["users"], str(ctx, "user"), "user");
   c.server = str(cluster, "server");
-  if (c.server.empty()) return fail(Error::invalid("kubeconfig " + path + ": cluster has no server"));
+  if (c.server.empty())
+    return fail(Error::invalid("kubeconfig " + path + ": cluster has no server"));
   c.ca_file = str(cluster, "certificate-authority");
   if (auto d = str(cluster, "certificate-authority-data"); !d.empty()) {
     auto pem = base64Decode(d, "certificate-authority-data");
@@ -108,7 +114,8 @@ Result<KubeApiConfig> discoverKubeApiConfig() {
   if (const char* host = std::getenv("KUBERNETES_SERVICE_HOST"); host && *host)
     return inClusterConfig("/var/run/secrets/kubernetes.io/serviceaccount");
   if (const char* kc = std::getenv("KUBECONFIG"); kc && *kc) return kubeconfigFile(kc);
-  if (const char* home = std::getenv("HOME"); home && *home) return kubeconfigFile(std::string(home) + "/.kube/config");
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return kubeconfigFile(std::string(home) + "/.kube/config");
   return fail(Error::notFound("no Kubernetes API config: not in a cluster and no $KUBECONFIG"));
 }
 

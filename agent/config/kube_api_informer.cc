@@ -3,9 +3,8 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 
 namespace warren::agent {
 namespace {
@@ -17,7 +16,9 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(10000);
 constexpr int kListPageSize = 500;
 
 // Our marker for "resourceVersion too old" (HTTP 410 or a watch ERROR event with code 410).
-bool isExpired(const Error& e) { return e.code() == ErrorCode::kTimeout && e.context().find("410") != std::string::npos; }
+bool isExpired(const Error& e) {
+  return e.code() == ErrorCode::kTimeout && e.context().find("410") != std::string::npos;
+}
 
 struct CurlHandle {
   CURL* h = curl_easy_init();
@@ -43,14 +44,18 @@ void configure(CurlHandle& c, const KubeApiConfig& cfg, const std::string& url,
     curl_blob b{const_cast<char*>(cfg.ca_pem.data()), cfg.ca_pem.size(), CURL_BLOB_COPY};
     curl_easy_setopt(c.h, CURLOPT_CAINFO_BLOB, &b);
   }
-  if (!cfg.client_cert_file.empty()) curl_easy_setopt(c.h, CURLOPT_SSLCERT, cfg.client_cert_file.c_str());
-  if (!cfg.client_key_file.empty()) curl_easy_setopt(c.h, CURLOPT_SSLKEY, cfg.client_key_file.c_str());
+  if (!cfg.client_cert_file.empty())
+    curl_easy_setopt(c.h, CURLOPT_SSLCERT, cfg.client_cert_file.c_str());
+  if (!cfg.client_key_file.empty())
+    curl_easy_setopt(c.h, CURLOPT_SSLKEY, cfg.client_key_file.c_str());
   if (!cfg.client_cert_pem.empty()) {
-    curl_blob b{const_cast<char*>(cfg.client_cert_pem.data()), cfg.client_cert_pem.size(), CURL_BLOB_COPY};
+    curl_blob b{const_cast<char*>(cfg.client_cert_pem.data()), cfg.client_cert_pem.size(),
+                CURL_BLOB_COPY};
     curl_easy_setopt(c.h, CURLOPT_SSLCERT_BLOB, &b);
   }
   if (!cfg.client_key_pem.empty()) {
-    curl_blob b{const_cast<char*>(cfg.client_key_pem.data()), cfg.client_key_pem.size(), CURL_BLOB_COPY};
+    curl_blob b{const_cast<char*>(cfg.client_key_pem.data()), cfg.client_key_pem.size(),
+                CURL_BLOB_COPY};
     curl_easy_setopt(c.h, CURLOPT_SSLKEY_BLOB, &b);
   }
   if (cfg.insecure_skip_verify) {
@@ -60,10 +65,11 @@ void configure(CurlHandle& c, const KubeApiConfig& cfg, const std::string& url,
   // Abort promptly on stop(): curl calls this at least once a second, and on every chunk.
   curl_easy_setopt(c.h, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c.h, CURLOPT_XFERINFODATA, stopping);
-  curl_easy_setopt(c.h, CURLOPT_XFERINFOFUNCTION,
-                   +[](void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-                     return static_cast<const std::atomic<bool>*>(p)->load() ? 1 : 0;
-                   });
+  curl_easy_setopt(
+      c.h, CURLOPT_XFERINFOFUNCTION,
+      +[](void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+        return static_cast<const std::atomic<bool>*>(p)->load() ? 1 : 0;
+      });
 }
 
 // Turns one list item / watch object into a k8s::Object (kind and apiVersion filled in).
@@ -91,12 +97,17 @@ std::vector<KubeResource> defaultKubeResources() {
       {"/api/v1/services", "v1", "Service"},
       {"/api/v1/serviceaccounts", "v1", "ServiceAccount"},
       {"/apis/discovery.k8s.io/v1/endpointslices", "discovery.k8s.io/v1", "EndpointSlice"},
-      {"/apis/security.istio.io/v1/authorizationpolicies", "security.istio.io/v1", "AuthorizationPolicy"},
-      {"/apis/security.istio.io/v1/peerauthentications", "security.istio.io/v1", "PeerAuthentication"},
-      {"/apis/warren.dev/v1alpha1/authorizationpolicies", "warren.dev/v1alpha1", "AuthorizationPolicy"},
-      {"/apis/warren.dev/v1alpha1/peerauthentications", "warren.dev/v1alpha1", "PeerAuthentication"},
+      {"/apis/security.istio.io/v1/authorizationpolicies", "security.istio.io/v1",
+       "AuthorizationPolicy"},
+      {"/apis/security.istio.io/v1/peerauthentications", "security.istio.io/v1",
+       "PeerAuthentication"},
+      {"/apis/warren.dev/v1alpha1/authorizationpolicies", "warren.dev/v1alpha1",
+       "AuthorizationPolicy"},
+      {"/apis/warren.dev/v1alpha1/peerauthentications", "warren.dev/v1alpha1",
+       "PeerAuthentication"},
       {"/apis/gateway.networking.k8s.io/v1/gateways", "gateway.networking.k8s.io/v1", "Gateway"},
-      {"/apis/gateway.networking.k8s.io/v1/httproutes", "gateway.networking.k8s.io/v1", "HTTPRoute"},
+      {"/apis/gateway.networking.k8s.io/v1/httproutes", "gateway.networking.k8s.io/v1",
+       "HTTPRoute"},
   };
 }
 
@@ -144,8 +155,8 @@ void KubeApiInformer::runResource(const KubeResource& res) {
       if (!listed) {
         if (stopping_) return;
         stats_.errors++;
-        spdlog::warn("kube api: list {}: {} (retrying in {} ms)", res.path, listed.error().message(),
-                     backoff.count());
+        spdlog::warn("kube api: list {}: {} (retrying in {} ms)", res.path,
+                     listed.error().message(), backoff.count());
         if (!sleepUnlessStopped(backoff)) return;
         backoff = std::min(backoff * 2, kMaxBackoff);
         continue;
@@ -166,8 +177,8 @@ void KubeApiInformer::runResource(const KubeResource& res) {
       continue;
     }
     stats_.errors++;
-    spdlog::warn("kube api: watch {}: {} (resuming from {} in {} ms)", res.path, w.error().message(),
-                 rv, backoff.count());
+    spdlog::warn("kube api: watch {}: {} (resuming from {} in {} ms)", res.path,
+                 w.error().message(), rv, backoff.count());
     if (!sleepUnlessStopped(backoff)) return;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
@@ -191,16 +202,19 @@ Result<std::string> KubeApiInformer::list(const KubeResource& res) {
     std::string body;
     configure(c, config_, url, &stopping_);
     curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
-      static_cast<std::string*>(ud)->append(p, n);
-      return n;
-    });
+    curl_easy_setopt(
+        c.h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
+          static_cast<std::string*>(ud)->append(p, n);
+          return n;
+        });
     curl_easy_setopt(c.h, CURLOPT_TIMEOUT, 30L);
     CURLcode rc = curl_easy_perform(c.h);
-    if (rc != CURLE_OK) return fail(Error(ErrorCode::kUnavailable, url + ": " + curl_easy_strerror(rc)));
+    if (rc != CURLE_OK)
+      return fail(Error(ErrorCode::kUnavailable, url + ": " + curl_easy_strerror(rc)));
     long status = 0;
     curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 410) return fail(Error(ErrorCode::kTimeout, url + ": 410 Gone (continue token expired)"));
+    if (status == 410)
+      return fail(Error(ErrorCode::kTimeout, url + ": 410 Gone (continue token expired)"));
     if (status == 404 && page == 0) {
       // The kind is not installed (CRD absent): an empty list, checked again after a while.
       deliver(std::move(all));
@@ -208,9 +222,11 @@ Result<std::string> KubeApiInformer::list(const KubeResource& res) {
       return fail(Error(ErrorCode::kNotFound, url + ": 404 (re-checking)"));
     }
     if (status != 200)
-      return fail(Error(ErrorCode::kUnavailable, url + ": HTTP " + std::to_string(status) + ": " + body.substr(0, 200)));
+      return fail(Error(ErrorCode::kUnavailable,
+                        url + ": HTTP " + std::to_string(status) + ": " + body.substr(0, 200)));
     json doc = json::parse(body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) return fail(Error::invalid(url + ": response is not JSON"));
+    if (doc.is_discarded() || !doc.is_object())
+      return fail(Error::invalid(url + ": response is not JSON"));
     rv = doc.value("/metadata/resourceVersion"_json_pointer, std::string());
     cont = doc.value("/metadata/continue"_json_pointer, std::string());
     if (doc.contains("items") && doc["items"].is_array()) {
@@ -234,8 +250,9 @@ Result<std::string> KubeApiInformer::list(const KubeResource& res) {
 Status KubeApiInformer::watch(const KubeResource& res, std::string& rv) {
   stats_.watches++;
   const std::string url =
-      config_.server + withQuery(res.path, "watch=1&allowWatchBookmarks=true&resourceVersion=" + rv +
-                                               "&timeoutSeconds=" + std::to_string(watch_timeout_.count()));
+      config_.server +
+      withQuery(res.path, "watch=1&allowWatchBookmarks=true&resourceVersion=" + rv +
+                              "&timeoutSeconds=" + std::to_string(watch_timeout_.count()));
   struct WatchState {
     KubeApiInformer* self;
     const KubeResource* res;
@@ -248,55 +265,60 @@ Status KubeApiInformer::watch(const KubeResource& res, std::string& rv) {
   configure(c, config_, url, &stopping_);
   curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &st);
   // Watch events are newline-delimited JSON objects; a chunk may hold part of one or several.
-  curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
-    auto* s = static_cast<WatchState*>(ud);
-    s->buf.append(p, n);
-    size_t nl;
-    while ((nl = s->buf.find('\n')) != std::string::npos) {
-      std::string line = s->buf.substr(0, nl);
-      s->buf.erase(0, nl + 1);
-      if (line.empty()) continue;
-      json ev = json::parse(line, nullptr, false);
-      if (ev.is_discarded() || !ev.is_object()) {
-        s->error = Error(ErrorCode::kProtocol, s->url + ": watch event is not JSON");
-        return 0;
-      }
-      const std::string type = ev.value("type", "");
-      json& obj = ev["object"];
-      if (type == "ERROR") {
-        int code = obj.is_object() ? obj.value("code", 0) : 0;
-        std::string msg = obj.is_object() ? obj.value("message", "") : "";
-        s->error = Error(code == 410 ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
-                         s->url + ": watch error " + std::to_string(code) + ": " + msg);
-        return 0;
-      }
-      std::string new_rv = obj.is_object() ? obj.value("/metadata/resourceVersion"_json_pointer, std::string()) : "";
-      if (type == "BOOKMARK") {
-        s->self->stats_.bookmarks++;
-        if (!new_rv.empty()) *s->rv = new_rv;
-        continue;
-      }
-      ConfigUpdate u;
-      auto o = toObject(obj, *s->res, s->url);
-      if (!o) {
-        u.errors.push_back(o.error());
-      } else if (type == "ADDED" || type == "MODIFIED") {
-        u.upserts.push_back(std::move(*o));
-      } else if (type == "DELETED") {
-        u.deletes.push_back(o->key());
-      }
-      if (!new_rv.empty()) *s->rv = new_rv;
-      s->self->deliver(std::move(u));
-    }
-    return n;
-  });
+  curl_easy_setopt(
+      c.h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
+        auto* s = static_cast<WatchState*>(ud);
+        s->buf.append(p, n);
+        size_t nl;
+        while ((nl = s->buf.find('\n')) != std::string::npos) {
+          std::string line = s->buf.substr(0, nl);
+          s->buf.erase(0, nl + 1);
+          if (line.empty()) continue;
+          json ev = json::parse(line, nullptr, false);
+          if (ev.is_discarded() || !ev.is_object()) {
+            s->error = Error(ErrorCode::kProtocol, s->url + ": watch event is not JSON");
+            return 0;
+          }
+          const std::string type = ev.value("type", "");
+          json& obj = ev["object"];
+          if (type == "ERROR") {
+            int code = obj.is_object() ? obj.value("code", 0) : 0;
+            std::string msg = obj.is_object() ? obj.value("message", "") : "";
+            s->error = Error(code == 410 ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
+                             s->url + ": watch error " + std::to_string(code) + ": " + msg);
+            return 0;
+          }
+          std::string new_rv =
+              obj.is_object() ? obj.value("/metadata/resourceVersion"_json_pointer, std::string())
+                              : "";
+          if (type == "BOOKMARK") {
+            s->self->stats_.bookmarks++;
+            if (!new_rv.empty()) *s->rv = new_rv;
+            continue;
+          }
+          ConfigUpdate u;
+          auto o = toObject(obj, *s->res, s->url);
+          if (!o) {
+            u.errors.push_back(o.error());
+          } else if (type == "ADDED" || type == "MODIFIED") {
+            u.upserts.push_back(std::move(*o));
+          } else if (type == "DELETED") {
+            u.deletes.push_back(o->key());
+          }
+          if (!new_rv.empty()) *s->rv = new_rv;
+          s->self->deliver(std::move(u));
+        }
+        return n;
+      });
   CURLcode rc = curl_easy_perform(c.h);
   if (st.error) return fail(*st.error);
   long status = 0;
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
   if (status == 410) return fail(Error(ErrorCode::kTimeout, url + ": 410 Gone"));
-  if (rc != CURLE_OK) return fail(Error(ErrorCode::kUnavailable, url + ": " + curl_easy_strerror(rc)));
-  if (status != 200) return fail(Error(ErrorCode::kUnavailable, url + ": HTTP " + std::to_string(status)));
+  if (rc != CURLE_OK)
+    return fail(Error(ErrorCode::kUnavailable, url + ": " + curl_easy_strerror(rc)));
+  if (status != 200)
+    return fail(Error(ErrorCode::kUnavailable, url + ": HTTP " + std::to_string(status)));
   return ok();
 }
 

@@ -33,7 +33,8 @@ class KubeApiInformer : public Informer {
     std::atomic<uint64_t> lists{0}, watches{0}, expired{0}, bookmarks{0}, errors{0};
   };
 
-  KubeApiInformer(KubeApiConfig config, std::vector<KubeResource> resources = defaultKubeResources(),
+  KubeApiInformer(KubeApiConfig config,
+                  std::vector<KubeResource> resources = defaultKubeResources(),
                   std::chrono::seconds watch_timeout = std::chrono::seconds(300));
   ~KubeApiInformer() override;
 

@@ -125,11 +125,11 @@ size_t ClusterModel::apply(ConfigUpdate update) {
     std::lock_guard lock(mu_);
     current_ = published;
   }
-  spdlog::debug("model generation {}: {} pods, {} services, {} authorization policies, {} peer "
-                "authentications ({} bad objects skipped)",
-                published->generation, published->pods.size(), published->services.size(),
-                published->authorization_policies.size(), published->peer_authentications.size(),
-                bad);
+  spdlog::debug(
+      "model generation {}: {} pods, {} services, {} authorization policies, {} peer "
+      "authentications ({} bad objects skipped)",
+      published->generation, published->pods.size(), published->services.size(),
+      published->authorization_policies.size(), published->peer_authentications.size(), bad);
   publish(published);
   return bad;
 }

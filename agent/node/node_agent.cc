@@ -1,8 +1,7 @@
 #include "agent/node/node_agent.h"
 
-#include <sys/stat.h>
-
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -33,7 +32,8 @@ Status NodeAgent::start() {
   if (::mkdir(options_.run_dir.c_str(), 0755) != 0 && errno != EEXIST)
     return fail(WARREN_SYS_ERROR("create run dir " + options_.run_dir));
 
-  subscriptions_.push_back(model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
+  subscriptions_.push_back(
+      model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
   WARREN_TRY(startGrpc());

@@ -109,11 +109,14 @@ void FakeKubeApi::serve(int fd) {
   }
 }
 
-void FakeKubeApi::serveList(int fd, const std::string& path, const std::map<std::string, std::string>& q) {
+void FakeKubeApi::serveList(int fd, const std::string& path,
+                            const std::map<std::string, std::string>& q) {
   lists_++;
   if (fail_lists_ > 0) {
     fail_lists_--;
-    writeAll(fd, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\noops\n");
+    writeAll(fd,
+             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: "
+             "close\r\n\r\noops\n");
     return;
   }
   json doc;
@@ -143,19 +146,27 @@ void FakeKubeApi::serveList(int fd, const std::string& path, const std::map<std:
                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
 }
 
-void FakeKubeApi::serveWatch(int fd, const std::string& path, const std::map<std::string, std::string>& q) {
+void FakeKubeApi::serveWatch(int fd, const std::string& path,
+                             const std::map<std::string, std::string>& q) {
   watches_++;
   int64_t from = q.count("resourceVersion") && !q.at("resourceVersion").empty()
-                     ? std::stoll(q.at("resourceVersion")) : 0;
+                     ? std::stoll(q.at("resourceVersion"))
+                     : 0;
   int timeout = q.count("timeoutSeconds") ? std::stoi(q.at("timeoutSeconds")) : 300;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
-  if (!writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"))
+  if (!writeAll(fd,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                "chunked\r\n\r\n"))
     return;
   auto gone = [&] {
     json ev = {{"type", "ERROR"},
-               {"object", {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-                           {"reason", "Expired"}, {"code", 410},
-                           {"message", "too old resource version"}}}};
+               {"object",
+                {{"kind", "Status"},
+                 {"apiVersion", "v1"},
+                 {"status", "Failure"},
+                 {"reason", "Expired"},
+                 {"code", 410},
+                 {"message", "too old resource version"}}}};
     writeAll(fd, chunk(ev.dump() + "\n") + chunk(""));
   };
   Watch w{fd};
@@ -177,8 +188,9 @@ void FakeKubeApi::serveWatch(int fd, const std::string& path, const std::map<std
     sent = rv_;
     if (w.bookmark) {
       w.bookmark = false;
-      json bm = {{"type", "BOOKMARK"},
-                 {"object", {{"kind", "Pod"}, {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}};
+      json bm = {
+          {"type", "BOOKMARK"},
+          {"object", {{"kind", "Pod"}, {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}};
       out += chunk(bm.dump() + "\n");
     }
     bool expire = w.expire, drop = w.drop;
@@ -234,7 +246,8 @@ void FakeKubeApi::remove(const std::string& path, const std::string& ns, const s
   record(path, "DELETED", obj, true);
 }
 
-void FakeKubeApi::removeSilently(const std::string& path, const std::string& ns, const std::string& name) {
+void FakeKubeApi::removeSilently(const std::string& path, const std::string& ns,
+                                 const std::string& name) {
   json obj;
   {
     std::lock_guard lock(mu_);

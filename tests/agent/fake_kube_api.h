@@ -7,12 +7,11 @@
 // open watches mid-stream, send bookmarks, drop connections and fail lists with 500.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>

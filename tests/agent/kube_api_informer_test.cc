@@ -24,8 +24,9 @@ constexpr const char* kNamespaces = "/api/v1/namespaces";
 json pod(const std::string& name, const std::string& ip, int port = 8080) {
   return json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
                      R"(","namespace":"shop","labels":{"app":"web"}},"spec":{"nodeName":"node-1",)"
-                     R"("containers":[{"name":"c","ports":[{"containerPort":)" + std::to_string(port) +
-                     R"(}]}]},"status":{"phase":"Running","podIP":")" + ip + R"("}})");
+                     R"("containers":[{"name":"c","ports":[{"containerPort":)" +
+                     std::to_string(port) + R"(}]}]},"status":{"phase":"Running","podIP":")" + ip +
+                     R"("}})");
 }
 
 std::vector<KubeResource> resources() {
@@ -35,8 +36,11 @@ std::vector<KubeResource> resources() {
 class KubeInformer : public ::testing::Test {
  protected:
   void SetUp() override {
-    api_.upsert(kNamespaces, json::parse(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}})"));
-    for (int i = 0; i < 7; ++i) api_.upsert(kPods, pod("web-" + std::to_string(i), "10.0.0." + std::to_string(i + 1)));
+    api_.upsert(
+        kNamespaces,
+        json::parse(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}})"));
+    for (int i = 0; i < 7; ++i)
+      api_.upsert(kPods, pod("web-" + std::to_string(i), "10.0.0." + std::to_string(i + 1)));
   }
   void start() {
     KubeApiConfig cfg;
@@ -44,7 +48,9 @@ class KubeInformer : public ::testing::Test {
     informer_ = std::make_unique<KubeApiInformer>(cfg, resources(), std::chrono::seconds(30));
     ASSERT_TRUE(informer_->start([this](ConfigUpdate u) { model_.apply(std::move(u)); }));
   }
-  bool hasPod(const std::string& name) { return model_.snapshot()->pods.count("shop/" + name) == 1; }
+  bool hasPod(const std::string& name) {
+    return model_.snapshot()->pods.count("shop/" + name) == 1;
+  }
   void TearDown() override {
     if (informer_) informer_->stop();
   }
@@ -61,10 +67,14 @@ TEST_F(KubeInformer, ListsThenWatchesAddChangeDelete) {
   auto t0 = std::chrono::steady_clock::now();
   api_.upsert(kPods, pod("new", "10.0.0.50"));
   ASSERT_TRUE(waitFor([&] { return hasPod("new"); }, milliseconds(100)));
-  RecordProperty("watch_event_to_model_us", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                               std::chrono::steady_clock::now() - t0).count()));
+  RecordProperty("watch_event_to_model_us",
+                 std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now() - t0)
+                                    .count()));
   api_.upsert(kPods, pod("new", "10.0.0.51"));
-  ASSERT_TRUE(waitFor([&] { return hasPod("new") && model_.snapshot()->pods.at("shop/new").status.pod_ip == "10.0.0.51"; }));
+  ASSERT_TRUE(waitFor([&] {
+    return hasPod("new") && model_.snapshot()->pods.at("shop/new").status.pod_ip == "10.0.0.51";
+  }));
   api_.remove(kPods, "shop", "new");
   ASSERT_TRUE(waitFor([&] { return !hasPod("new"); }));
   EXPECT_EQ(informer_->stats().lists, 2u);  // one per kind, no re-list
@@ -105,7 +115,7 @@ TEST_F(KubeInformer, BookmarkAndDroppedConnectionResumeWithoutReList) {
   auto rvs = api_.watchResourceVersions();
   EXPECT_EQ(rvs[2], bookmark_rv);  // both watches resumed from the bookmark
   EXPECT_EQ(rvs[3], bookmark_rv);
-  EXPECT_EQ(api_.lists(), lists);                            // no re-list
+  EXPECT_EQ(api_.lists(), lists);  // no re-list
   api_.upsert(kPods, pod("later", "10.0.0.70"));
   ASSERT_TRUE(waitFor([&] { return hasPod("later"); }));
 }
@@ -125,7 +135,8 @@ TEST_F(KubeInformer, BadObjectKeepsLastGood) {
   api_.upsert(kPods, bad);
   api_.upsert(kPods, pod("marker", "10.0.0.90"));  // events are in order: after this, bad was seen
   ASSERT_TRUE(waitFor([&] { return hasPod("marker"); }));
-  EXPECT_EQ(model_.snapshot()->pods.at("shop/web-0").spec.containers[0].ports[0].container_port, 8080);
+  EXPECT_EQ(model_.snapshot()->pods.at("shop/web-0").spec.containers[0].ports[0].container_port,
+            8080);
 }
 
 TEST(KubeApiConfig, Kubeconfig) {
