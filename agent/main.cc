@@ -1,7 +1,6 @@
 // warren-agent: the Warren node agent. Parses flags, starts the NodeAgent, runs until
 // SIGTERM/SIGINT; `warren-agent uninstall` removes what the agent installed on the node.
 #include <signal.h>
-
 #include <spdlog/spdlog.h>
 
 #include <cstdio>

@@ -34,8 +34,8 @@ Status authorizeIdentity(const ClusterSnapshot& snap, const std::string& node,
     elsewhere = true;
   }
   return fail(Error(ErrorCode::kPermissionDenied,
-                    "identity " + id.uri() + ": no pod with service account " + id.serviceAccount() +
-                        " in namespace " + id.ns() + " runs on node " + node +
+                    "identity " + id.uri() + ": no pod with service account " +
+                        id.serviceAccount() + " in namespace " + id.ns() + " runs on node " + node +
                         (elsewhere ? " (only on other nodes)" : "")));
 }
 
@@ -64,11 +64,13 @@ Result<std::vector<std::string>> NodeCertificateAuthority::sign(
     const CertificateRequest& req, const ClusterSnapshot& snap,
     std::chrono::system_clock::time_point now) const {
   if (req.impersonated_identity.empty())
-    return fail(Error::invalid("metadata ImpersonatedIdentity is missing: name the workload identity"));
+    return fail(
+        Error::invalid("metadata ImpersonatedIdentity is missing: name the workload identity"));
   auto id = identity::SpiffeId::parse(req.impersonated_identity);
   if (!id) return fail(Error::invalid("ImpersonatedIdentity: " + id.error().message()));
   if (req.validity_seconds < 0)
-    return fail(Error::invalid("validity_duration " + std::to_string(req.validity_seconds) + " is negative"));
+    return fail(Error::invalid("validity_duration " + std::to_string(req.validity_seconds) +
+                               " is negative"));
   std::chrono::seconds ttl = req.validity_seconds == 0 ? kDefaultCertificateTtl
                                                        : std::chrono::seconds(req.validity_seconds);
   if (ttl > kMaxCertificateTtl) ttl = kMaxCertificateTtl;

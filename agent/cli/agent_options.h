@@ -13,13 +13,13 @@
 namespace warren::agent {
 
 struct AgentOptions {
-  std::string node;                       // required: this node's name (spec.nodeName)
-  std::string node_ip;                    // underlay IP (kubelet probes come from it)
+  std::string node;     // required: this node's name (spec.nodeName)
+  std::string node_ip;  // underlay IP (kubelet probes come from it)
   std::string run_dir = "/var/run/warren";
-  std::string manifests;                  // manifest directory; empty = Kubernetes API
-  std::string ca_dir;                     // ca.crt + ca.key; empty = no CA service
-  std::string cgroup;                     // cgroup the eBPF programs attach to
-  std::string bpf_pin_dir;                // default /sys/fs/bpf/warren/<node>
+  std::string manifests;    // manifest directory; empty = Kubernetes API
+  std::string ca_dir;       // ca.crt + ca.key; empty = no CA service
+  std::string cgroup;       // cgroup the eBPF programs attach to
+  std::string bpf_pin_dir;  // default /sys/fs/bpf/warren/<node>
   std::string pod_cidr;
   std::string trust_domain = "cluster.local";
   std::string log_level = "info";

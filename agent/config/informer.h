@@ -16,6 +16,9 @@ struct ConfigUpdate {
   // True for the initial list and every re-list: `upserts` is then the complete state of the
   // kinds this informer serves and every object not in it is gone.
   bool replace_all = false;
+  // With replace_all: when non-empty, only these kinds are replaced (a per-kind re-list, as
+  // the Kubernetes source does after a watch expires); objects of other kinds stay.
+  std::vector<std::string> replace_kinds;
   std::vector<k8s::Object> upserts;
   std::vector<std::string> deletes;  // Object::key() of removed objects
   // A source-level problem (file that does not parse, watch error) to log; objects from the

@@ -2,11 +2,10 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <vector>
@@ -22,9 +21,10 @@ ManifestDirInformer::ManifestDirInformer(std::string dir) : dir_(std::move(dir))
 ManifestDirInformer::~ManifestDirInformer() { stop(); }
 
 Status ManifestDirInformer::start(UpdateCallback cb) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir_.c_str(), &st) != 0) return fail(WARREN_SYS_ERROR("manifest directory " + dir_));
-  if (!S_ISDIR(st.st_mode)) return fail(Error::invalid("manifest directory " + dir_ + ": not a directory"));
+  if (!S_ISDIR(st.st_mode))
+    return fail(Error::invalid("manifest directory " + dir_ + ": not a directory"));
   inotify_fd_.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!inotify_fd_) return fail(WARREN_SYS_ERROR("inotify_init1"));
   // Watch before the first scan so nothing written in between is missed.
@@ -43,7 +43,8 @@ Status ManifestDirInformer::start(UpdateCallback cb) {
 void ManifestDirInformer::stop() {
   if (!thread_.joinable()) return;
   uint64_t one = 1;
-  if (::write(stop_fd_.get(), &one, sizeof one) < 0) spdlog::error("manifest informer: wake failed");
+  if (::write(stop_fd_.get(), &one, sizeof one) < 0)
+    spdlog::error("manifest informer: wake failed");
   thread_.join();
 }
 
@@ -73,7 +74,7 @@ ConfigUpdate ManifestDirInformer::scanAll() {
 ConfigUpdate ManifestDirInformer::rescanFile(const std::string& name) {
   ConfigUpdate u;
   const std::string path = dir_ + "/" + name;
-  struct stat st{};
+  struct stat st {};
   bool present = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
   std::vector<k8s::Object> objects;
   if (present) {

@@ -50,7 +50,10 @@ bool store(std::map<std::string, T>& m, const std::string& key, Result<T> decode
                  decoded.error().message());
     return false;
   }
-  m[key] = std::move(*decoded);
+  // erase + emplace, never assignment: Gateway/HTTPRoute hold YAML nodes, whose operator=
+  // writes through to the node the old value shares with earlier snapshots.
+  m.erase(key);
+  m.emplace(key, std::move(*decoded));
   return true;
 }
 
@@ -88,7 +91,12 @@ size_t ClusterModel::apply(ConfigUpdate update) {
   std::lock_guard publish_lock(publish_mu_);
   for (const Error& e : update.errors) spdlog::warn("config source: {}", e.message());
   SnapshotPtr cur = snapshot();
-  auto next = std::make_shared<ClusterSnapshot>(update.replace_all ? ClusterSnapshot{} : *cur);
+  auto next = std::make_shared<ClusterSnapshot>(
+      update.replace_all && update.replace_kinds.empty() ? ClusterSnapshot{} : *cur);
+  if (update.replace_all) {
+    for (const std::string& kind : update.replace_kinds)
+      withMap(*next, kind, [](auto& m) { m.clear(); });
+  }
   size_t bad = 0;
   for (const k8s::Object& obj : update.upserts) {
     if (upsert(*next, obj)) continue;
@@ -101,7 +109,10 @@ size_t ClusterModel::apply(ConfigUpdate update) {
           using Dst = std::decay_t<decltype(dst)>;
           using Src = std::remove_cvref_t<decltype(src)>;
           if constexpr (std::is_same_v<Dst, Src>) {
-            if (auto it = src.find(key); it != src.end()) dst[key] = it->second;
+            if (auto it = src.find(key); it != src.end()) {
+              dst.erase(key);
+              dst.emplace(key, it->second);
+            }
           }
         });
       });
@@ -114,11 +125,11 @@ size_t ClusterModel::apply(ConfigUpdate update) {
     std::lock_guard lock(mu_);
     current_ = published;
   }
-  spdlog::debug("model generation {}: {} pods, {} services, {} authorization policies, {} peer "
-                "authentications ({} bad objects skipped)",
-                published->generation, published->pods.size(), published->services.size(),
-                published->authorization_policies.size(), published->peer_authentications.size(),
-                bad);
+  spdlog::debug(
+      "model generation {}: {} pods, {} services, {} authorization policies, {} peer "
+      "authentications ({} bad objects skipped)",
+      published->generation, published->pods.size(), published->services.size(),
+      published->authorization_policies.size(), published->peer_authentications.size(), bad);
   publish(published);
   return bad;
 }

@@ -40,8 +40,8 @@ class ClusterModel {
   static bool erase(ClusterSnapshot& next, const std::string& object_key);
   void publish(SnapshotPtr snap);
 
-  mutable std::mutex mu_;        // guards current_
-  std::mutex publish_mu_;        // serialises apply() and subscriber calls
+  mutable std::mutex mu_;  // guards current_
+  std::mutex publish_mu_;  // serialises apply() and subscriber calls
   SnapshotPtr current_;
   std::map<SubscriptionId, Subscriber> subscribers_;  // guarded by publish_mu_
   SubscriptionId next_id_ = 1;

@@ -8,7 +8,8 @@ namespace warren::agent {
 
 Result<std::string> ipToBytes(const std::string& ip) {
   unsigned char buf[16];
-  if (::inet_pton(AF_INET, ip.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
+  if (::inet_pton(AF_INET, ip.c_str(), buf) == 1)
+    return std::string(reinterpret_cast<char*>(buf), 4);
   if (::inet_pton(AF_INET6, ip.c_str(), buf) == 1)
     return std::string(reinterpret_cast<char*>(buf), 16);
   return fail(Error::invalid("'" + ip + "' is not an IP address"));

@@ -66,9 +66,9 @@ Result<AuthzOperation> decodeOperation(const Fields& f) {
     std::vector<std::string>* out;
   };
   const Entry entries[] = {
-      {"ports", &op.ports},     {"notPorts", &op.not_ports},     {"hosts", &op.hosts},
-      {"notHosts", &op.not_hosts}, {"methods", &op.methods}, {"notMethods", &op.not_methods},
-      {"paths", &op.paths},     {"notPaths", &op.not_paths},
+      {"ports", &op.ports},        {"notPorts", &op.not_ports}, {"hosts", &op.hosts},
+      {"notHosts", &op.not_hosts}, {"methods", &op.methods},    {"notMethods", &op.not_methods},
+      {"paths", &op.paths},        {"notPaths", &op.not_paths},
   };
   for (const auto& e : entries) WARREN_TRY(readList(f, e.key, *e.out));
   for (size_t i = 0; i < op.ports.size() + op.not_ports.size(); ++i) {
@@ -107,7 +107,8 @@ bool isSecurityApiVersion(const std::string& v) {
 
 Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj) {
   if (!isSecurityApiVersion(obj.api_version))
-    return fail(obj.fieldError("apiVersion", "expected security.istio.io/v1 or warren.dev/v1alpha1"));
+    return fail(
+        obj.fieldError("apiVersion", "expected security.istio.io/v1 or warren.dev/v1alpha1"));
   Fields root(obj, obj.node, "");
   Fields spec = root.child("spec");
   AuthorizationPolicy p;
@@ -123,7 +124,8 @@ Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj) {
   auto action = spec.str("action", "ALLOW");
   if (!action) return fail(action.error());
   if (*action != "ALLOW" && *action != "DENY" && *action != "AUDIT" && *action != "CUSTOM")
-    return fail(spec.error("action", "expected ALLOW, DENY, AUDIT or CUSTOM, got '" + *action + "'"));
+    return fail(
+        spec.error("action", "expected ALLOW, DENY, AUDIT or CUSTOM, got '" + *action + "'"));
   p.action = *action;
   p.has_rules_field = spec.has("rules");
   Fields rules = spec.child("rules");
@@ -147,6 +149,22 @@ Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj) {
         c.key = *key;
         WARREN_TRY(readList(wf, "values", c.values));
         WARREN_TRY(readList(wf, "notValues", c.not_values));
+        // L4 keys are translated value by value: a bad value must reject the policy here
+        // rather than be dropped later (dropping one from a DENY would allow more).
+        for (const auto* list : {&c.values, &c.not_values}) {
+          const char* field = list == &c.values ? "values" : "notValues";
+          for (const std::string& v : *list) {
+            if (c.key == "source.ip" || c.key == "destination.ip" || c.key == "remote.ip") {
+              if (auto cidr = parseCidr(v); !cidr)
+                return fail(wf.error(field, cidr.error().message()));
+            } else if (c.key == "destination.port") {
+              char* end = nullptr;
+              long n = std::strtol(v.c_str(), &end, 10);
+              if (v.empty() || *end != '\0' || n < 1 || n > 65535)
+                return fail(wf.error(field, "'" + v + "' is not a port number"));
+            }
+          }
+        }
         rule.when.push_back(std::move(c));
       }
     }
@@ -157,7 +175,8 @@ Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj) {
 
 Result<PeerAuthentication> decodePeerAuthentication(const k8s::Object& obj) {
   if (!isSecurityApiVersion(obj.api_version))
-    return fail(obj.fieldError("apiVersion", "expected security.istio.io/v1 or warren.dev/v1alpha1"));
+    return fail(
+        obj.fieldError("apiVersion", "expected security.istio.io/v1 or warren.dev/v1alpha1"));
   Fields root(obj, obj.node, "");
   Fields spec = root.child("spec");
   PeerAuthentication p;

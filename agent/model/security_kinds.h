@@ -49,16 +49,16 @@ struct AuthorizationPolicy {
   std::optional<k8s::Labels> selector;  // spec.selector.matchLabels; nullopt = whole namespace
   std::string action = "ALLOW";         // ALLOW, DENY, AUDIT, CUSTOM
   std::vector<AuthzRule> rules;
-  bool has_rules_field = false;         // `rules: []` / absent differ from a rule list
-  bool dry_run = false;                 // annotation istio.io/dry-run
-  bool has_target_refs = false;         // targetRef(s): waypoint-bound, not for ztunnel
+  bool has_rules_field = false;  // `rules: []` / absent differ from a rule list
+  bool dry_run = false;          // annotation istio.io/dry-run
+  bool has_target_refs = false;  // targetRef(s): waypoint-bound, not for ztunnel
 };
 
 struct PeerAuthentication {
   k8s::ObjectMeta meta;
   std::optional<k8s::Labels> selector;
-  std::string mode = "UNSET";                    // UNSET, DISABLE, PERMISSIVE, STRICT
-  std::map<uint16_t, std::string> port_modes;    // spec.portLevelMtls
+  std::string mode = "UNSET";                  // UNSET, DISABLE, PERMISSIVE, STRICT
+  std::map<uint16_t, std::string> port_modes;  // spec.portLevelMtls
 };
 
 Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj);

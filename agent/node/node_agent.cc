@@ -1,12 +1,12 @@
 #include "agent/node/node_agent.h"
 
-#include <sys/stat.h>
-
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
 #include "agent/ca/ca_service.h"
+#include "agent/config/kube_api_informer.h"
 #include "agent/config/manifest_dir_informer.h"
 #include "bpf/loader/inbound_registration.h"
 
@@ -21,7 +21,9 @@ NodeAgent::~NodeAgent() { stop(); }
 Result<std::unique_ptr<Informer>> NodeAgent::makeInformer() const {
   if (!options_.manifests.empty())
     return std::unique_ptr<Informer>(std::make_unique<ManifestDirInformer>(options_.manifests));
-  return fail(Error::invalid("no config source: pass --manifests DIR"));
+  auto cfg = discoverKubeApiConfig();
+  if (!cfg) return fail(cfg.error().wrap("no --manifests and no Kubernetes API"));
+  return std::unique_ptr<Informer>(std::make_unique<KubeApiInformer>(std::move(*cfg)));
 }
 
 Status NodeAgent::start() {
@@ -31,7 +33,8 @@ Status NodeAgent::start() {
   if (::mkdir(options_.run_dir.c_str(), 0755) != 0 && errno != EEXIST)
     return fail(WARREN_SYS_ERROR("create run dir " + options_.run_dir));
 
-  subscriptions_.push_back(model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
+  subscriptions_.push_back(
+      model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
   if (auto s = startCapture(); !s) return s;
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));

@@ -23,7 +23,8 @@ void addAddresses(const std::vector<std::string>& blocks,
   }
 }
 
-void addPorts(const std::vector<std::string>& ports, google::protobuf::RepeatedField<uint32_t>* out) {
+void addPorts(const std::vector<std::string>& ports,
+              google::protobuf::RepeatedField<uint32_t>* out) {
   for (const std::string& p : ports) {
     uint32_t n = 0;
     auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
@@ -162,8 +163,8 @@ AuthorizationTranslation translateAuthorizationPolicy(const AuthorizationPolicy&
       *az.add_groups() = std::move(group);
       continue;
     }
-    const std::string where = who + ": rules[" + std::to_string(i) + "] uses L7 attributes (" +
-                              join(l7) + ")";
+    const std::string where =
+        who + ": rules[" + std::to_string(i) + "] uses L7 attributes (" + join(l7) + ")";
     if (az.action() == sec::ALLOW) {
       // Dropped: at L4 it can never be satisfied, so it must not allow anything.
       out.notes.push_back(where + "; ALLOW rule dropped for node proxies (use a waypoint)");
@@ -219,7 +220,8 @@ std::string namespacePeerAuthenticationMode(const ClusterSnapshot& snap, const s
                                             const std::string& root_namespace) {
   auto level = [&](const std::string& in) -> std::string {
     for (const auto& [key, pa] : snap.peer_authentications) {
-      if (pa.meta.namespace_ == in && !hasSelector(pa.selector) && pa.mode != "UNSET") return pa.mode;
+      if (pa.meta.namespace_ == in && !hasSelector(pa.selector) && pa.mode != "UNSET")
+        return pa.mode;
     }
     return "";
   };

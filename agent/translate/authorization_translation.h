@@ -30,7 +30,7 @@ inline constexpr const char* kStaticStrictPolicyName = "istio_converted_static_s
 
 struct AuthorizationTranslation {
   std::optional<istio::security::Authorization> policy;  // nullopt: nothing for ztunnel
-  std::vector<std::string> notes;  // what was not translated, and why
+  std::vector<std::string> notes;                        // what was not translated, and why
 };
 
 AuthorizationTranslation translateAuthorizationPolicy(const AuthorizationPolicy& policy,

@@ -17,7 +17,8 @@ const std::string* label(const k8s::Labels& labels, const std::string& key) {
 // The waypoint named by the object's label, else its namespace's; `none` on the object opts out.
 // A waypoint serves services unless its Gateway says `waypoint-for: workload|all` (Istio's
 // traffic types); workloads bind only to waypoints that accept workload traffic.
-std::optional<wl::GatewayAddress> waypointFor(const ClusterSnapshot& snap, const k8s::ObjectMeta& meta,
+std::optional<wl::GatewayAddress> waypointFor(const ClusterSnapshot& snap,
+                                              const k8s::ObjectMeta& meta,
                                               const TranslationContext& ctx, bool for_workload) {
   const k8s::Labels& ns_labels = snap.namespaceLabels(meta.namespace_);
   const std::string* name = label(meta.labels, kUseWaypointLabel);
@@ -31,8 +32,10 @@ std::optional<wl::GatewayAddress> waypointFor(const ClusterSnapshot& snap, const
   std::string traffic = "service";
   if (auto g = snap.gateways.find(ns + "/" + *name); g != snap.gateways.end()) {
     const k8s::Labels& gl = g->second.meta.labels;
-    if (const std::string* t = label(gl, "warren.dev/waypoint-for")) traffic = *t;
-    else if (const std::string* t2 = label(gl, "istio.io/waypoint-for")) traffic = *t2;
+    if (const std::string* t = label(gl, "warren.dev/waypoint-for"))
+      traffic = *t;
+    else if (const std::string* t2 = label(gl, "istio.io/waypoint-for"))
+      traffic = *t2;
   }
   const bool accepts = traffic == "all" || traffic == (for_workload ? "workload" : "service");
   if (!accepts) return std::nullopt;
@@ -67,7 +70,8 @@ std::optional<uint32_t> resolveTargetPort(const k8s::Pod& pod, const k8s::Servic
 
 }  // namespace
 
-std::string workloadUid(const TranslationContext& ctx, const std::string& ns, const std::string& name) {
+std::string workloadUid(const TranslationContext& ctx, const std::string& ns,
+                        const std::string& name) {
   return ctx.cluster_id + "//Pod/" + ns + "/" + name;
 }
 
@@ -91,7 +95,9 @@ std::optional<wl::Workload> translatePod(const ClusterSnapshot& snap, const k8s:
   if (pod.status.phase == "Succeeded" || pod.status.phase == "Failed") return std::nullopt;
   auto ip = ipToBytes(pod.status.pod_ip);
   if (!ip) {
-    if (notes) notes->push_back("Pod " + pod.meta.namespace_ + "/" + pod.meta.name + ": " + ip.error().message());
+    if (notes)
+      notes->push_back("Pod " + pod.meta.namespace_ + "/" + pod.meta.name + ": " +
+                       ip.error().message());
     return std::nullopt;
   }
   const std::string& ns = pod.meta.namespace_;

@@ -31,7 +31,8 @@ struct TranslationContext {
   std::string root_namespace = "warren-system";
 };
 
-std::string workloadUid(const TranslationContext& ctx, const std::string& ns, const std::string& name);
+std::string workloadUid(const TranslationContext& ctx, const std::string& ns,
+                        const std::string& name);
 std::string serviceHostname(const TranslationContext& ctx, const k8s::Service& svc);
 
 // nullopt for pods that are not addressable yet (no pod IP) or finished; `notes` gets why a

@@ -62,8 +62,10 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
     istio::workload::Address a;
     *a.mutable_service() = *s;
     std::vector<std::string> aliases;
-    for (const auto& addr : s->addresses()) aliases.push_back(addr.network() + "/" + ipText(addr.address()));
-    put(out.resources, kAddressTypeUrl, s->namespace_() + "/" + s->hostname(), a, std::move(aliases));
+    for (const auto& addr : s->addresses())
+      aliases.push_back(addr.network() + "/" + ipText(addr.address()));
+    put(out.resources, kAddressTypeUrl, s->namespace_() + "/" + s->hostname(), a,
+        std::move(aliases));
   }
   for (const auto& [key, ap] : snap.authorization_policies) {
     auto t = translateAuthorizationPolicy(ap, ctx.root_namespace);

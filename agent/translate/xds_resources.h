@@ -3,12 +3,12 @@
 // Pure: buildXdsResources(snapshot) is what every subscriber of the xDS server sees.
 #pragma once
 
+#include <google/protobuf/any.pb.h>
+
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/any.pb.h>
 
 #include "agent/model/cluster_snapshot.h"
 #include "agent/translate/workload_translation.h"
@@ -16,7 +16,8 @@
 namespace warren::agent {
 
 inline constexpr const char* kAddressTypeUrl = "type.googleapis.com/istio.workload.Address";
-inline constexpr const char* kAuthorizationTypeUrl = "type.googleapis.com/istio.security.Authorization";
+inline constexpr const char* kAuthorizationTypeUrl =
+    "type.googleapis.com/istio.security.Authorization";
 
 struct XdsResource {
   std::string version;  // hex digest of the serialised resource

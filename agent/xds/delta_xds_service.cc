@@ -102,8 +102,8 @@ class DeltaXdsService::Stream {
       if (req.has_error_detail()) {
         st.nacks++;
         st.last_nack = req.error_detail().message();
-        spdlog::warn("xds subscriber {} ({}) NACKed {} nonce {}: {}", info_->id, info_->node_id, type,
-                     req.response_nonce(), req.error_detail().message());
+        spdlog::warn("xds subscriber {} ({}) NACKed {} nonce {}: {}", info_->id, info_->node_id,
+                     type, req.response_nonce(), req.error_detail().message());
       } else {
         st.acks++;
         st.acked_version = version;

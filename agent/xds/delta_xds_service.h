@@ -22,11 +22,11 @@ struct XdsTypeState {
   bool wildcard = false;
   std::vector<std::string> names;  // explicit subscriptions
   std::string last_sent_nonce;
-  std::string last_sent_version;    // system_version_info of the last response
-  std::string acked_version;        // system_version_info of the last ACKed response
-  std::string last_nack;            // error_detail.message of the last NACK ("" if none)
+  std::string last_sent_version;  // system_version_info of the last response
+  std::string acked_version;      // system_version_info of the last ACKed response
+  std::string last_nack;          // error_detail.message of the last NACK ("" if none)
   uint64_t acks = 0, nacks = 0;
-  size_t resources_held = 0;        // resources the client holds after our last push
+  size_t resources_held = 0;  // resources the client holds after our last push
 };
 
 struct XdsSubscriberInfo {

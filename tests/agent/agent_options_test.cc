@@ -6,10 +6,16 @@ namespace warren::agent {
 namespace {
 
 TEST(AgentOptions, AcceptsExactlyTheLabFlags) {
-  auto cmd = parseAgentArgs({"--node", "node-1", "--node-ip", "10.0.0.2", "--run-dir", "/r",
-                             "--manifests", "/m", "--ca-dir", "/ca", "--cgroup", "/sys/fs/cgroup/wl/node-1",
-                             "--bpf-pin-dir", "/sys/fs/bpf/warren/node-1", "--pod-cidr",
-                             "10.244.1.0/24", "--trust-domain", "cluster.local", "--log-level", "info"});
+  auto cmd = parseAgentArgs({"--node",         "node-1",
+                             "--node-ip",      "10.0.0.2",
+                             "--run-dir",      "/r",
+                             "--manifests",    "/m",
+                             "--ca-dir",       "/ca",
+                             "--cgroup",       "/sys/fs/cgroup/wl/node-1",
+                             "--bpf-pin-dir",  "/sys/fs/bpf/warren/node-1",
+                             "--pod-cidr",     "10.244.1.0/24",
+                             "--trust-domain", "cluster.local",
+                             "--log-level",    "info"});
   ASSERT_TRUE(cmd) << cmd.error().message();
   const auto& o = std::get<AgentOptions>(*cmd);
   EXPECT_EQ(o.node, "node-1");

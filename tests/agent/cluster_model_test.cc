@@ -23,7 +23,8 @@ ConfigUpdate upserts(const std::string& text, bool replace_all = false) {
   return u;
 }
 
-k8s::Pod pod(const std::string& labels_yaml, const std::string& phase = "Running", bool host = false) {
+k8s::Pod pod(const std::string& labels_yaml, const std::string& phase = "Running",
+             bool host = false) {
   auto objs = parse(podYaml("a", "p", "n1", "10.0.0.1", labels_yaml));
   auto p = k8s::decodePod(objs.at(0));
   EXPECT_TRUE(p);
@@ -49,7 +50,8 @@ TEST(Enrolment, Table) {
       {"unknown pod value follows namespace", ambient, pod("warren.dev/dataplane-mode: x"), true},
       {"host network never", ambient, pod("app: web", "Running", true), false},
       {"succeeded pod", ambient, pod("app: web", "Succeeded"), false},
-      {"pending pod enrolled (CNI add comes before Running)", ambient, pod("app: web", "Pending"), true},
+      {"pending pod enrolled (CNI add comes before Running)", ambient, pod("app: web", "Pending"),
+       true},
   };
   for (const auto& c : cases) EXPECT_EQ(isEnrolled(c.ns, c.pod), c.enrolled) << c.name;
 }
@@ -59,10 +61,10 @@ TEST(ClusterModel, PublishesSnapshotsAndEnrolment) {
   std::vector<SnapshotPtr> seen;
   auto id = model.subscribe([&](const SnapshotPtr& s) { seen.push_back(s); });
   ASSERT_EQ(seen.size(), 1u);  // current snapshot at once
-  model.apply(upserts(namespaceYaml("a", "ambient") + "---\n" + podYaml("a", "p1", "n1", "10.0.0.1") +
-                          "---\n" + podYaml("a", "p2", "n2", "10.0.0.2") + "---\n" +
-                          serviceYaml("a", "web", "10.96.0.10"),
-                      true));
+  model.apply(upserts(
+      namespaceYaml("a", "ambient") + "---\n" + podYaml("a", "p1", "n1", "10.0.0.1") + "---\n" +
+          podYaml("a", "p2", "n2", "10.0.0.2") + "---\n" + serviceYaml("a", "web", "10.96.0.10"),
+      true));
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen.back()->pods.size(), 2u);
   EXPECT_EQ(seen.back()->services.count("a/web"), 1u);
@@ -85,8 +87,9 @@ TEST(ClusterModel, BadObjectKeepsLastGoodVersion) {
   ClusterModel model;
   model.apply(upserts(serviceYaml("a", "web", "10.96.0.10"), true));
   // Same Service, now with a bad port: skipped, the old version stays.
-  std::string bad = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: a\n"
-                    "spec:\n  ports:\n  - port: 99999\n";
+  std::string bad =
+      "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: a\n"
+      "spec:\n  ports:\n  - port: 99999\n";
   EXPECT_EQ(model.apply(upserts(bad)), 1u);
   EXPECT_EQ(model.snapshot()->services.at("a/web").cluster_ip, "10.96.0.10");
   // A re-list that carries the bad version also keeps the last good one.
@@ -134,18 +137,25 @@ TEST(SecurityKinds, ErrorsNameTheField) {
       {"rules:\n  - to: [{operation: {ports: [\"http\"]}}]", "ports"},
       {"rules: 3", "spec.rules"},
       {"selector: {matchLabels: [a]}", "matchLabels"},
+      {"rules:\n  - when: [{key: source.ip, values: [\"10.0.0.0/33\"]}]", "when[0].values"},
+      {"rules:\n  - when: [{key: destination.port, notValues: [\"x\"]}]", "notValues"},
+      {"rules:\n  - from: [{source: {ipBlocks: [\"nope\"]}}]", "ipBlocks"},
   };
   for (const auto& c : cases) {
-    auto objs = parse("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: x, "
-                      "namespace: a}\nspec:\n  " + c.spec + "\n", "policy.yaml");
+    auto objs = parse(
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: x, "
+        "namespace: a}\nspec:\n  " +
+            c.spec + "\n",
+        "policy.yaml");
     ASSERT_EQ(objs.size(), 1u);
     auto p = decodeAuthorizationPolicy(objs[0]);
     ASSERT_FALSE(p) << c.spec;
     EXPECT_NE(p.error().message().find(c.error_has), std::string::npos) << p.error().message();
     EXPECT_NE(p.error().message().find("policy.yaml"), std::string::npos) << p.error().message();
   }
-  auto pa = parse("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: x}\n"
-                  "spec: {mtls: {mode: SOMETIMES}}\n");
+  auto pa = parse(
+      "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: x}\n"
+      "spec: {mtls: {mode: SOMETIMES}}\n");
   auto d = decodePeerAuthentication(pa.at(0));
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message().find("spec.mtls.mode"), std::string::npos) << d.error().message();

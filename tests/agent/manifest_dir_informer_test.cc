@@ -28,18 +28,22 @@ TEST(ManifestDirInformer, SeesAddChangeDeleteWithin100ms) {
 
   auto t0 = std::chrono::steady_clock::now();
   writeAtomically(dir.path(), "pod-a-web.yaml", podYaml("a", "web", "n1", "10.0.0.1"));
-  ASSERT_TRUE(waitFor([&] { return model.snapshot()->pods.count("a/web") == 1; }, milliseconds(100)));
+  ASSERT_TRUE(
+      waitFor([&] { return model.snapshot()->pods.count("a/web") == 1; }, milliseconds(100)));
   auto added = std::chrono::steady_clock::now() - t0;
 
   writeAtomically(dir.path(), "pod-a-web.yaml",
                   podYaml("a", "web", "n1", "10.0.0.1", "warren.dev/dataplane-mode: none"));
-  ASSERT_TRUE(waitFor([&] { return enrolledPodsOnNode(*model.snapshot(), "n1").empty(); }, milliseconds(100)));
+  ASSERT_TRUE(waitFor([&] { return enrolledPodsOnNode(*model.snapshot(), "n1").empty(); },
+                      milliseconds(100)));
 
   std::filesystem::remove(dir.path() + "/pod-a-web.yaml");
-  ASSERT_TRUE(waitFor([&] { return model.snapshot()->pods.count("a/web") == 0; }, milliseconds(100)));
+  ASSERT_TRUE(
+      waitFor([&] { return model.snapshot()->pods.count("a/web") == 0; }, milliseconds(100)));
   informer.stop();
-  RecordProperty("add_latency_us",
-                 std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(added).count()));
+  RecordProperty(
+      "add_latency_us",
+      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(added).count()));
 }
 
 TEST(ManifestDirInformer, BrokenFileKeepsLastGoodObjects) {
@@ -55,7 +59,8 @@ TEST(ManifestDirInformer, BrokenFileKeepsLastGoodObjects) {
   EXPECT_EQ(model.snapshot()->services.count("a/web"), 1u);
   // Fixing the file (now selecting differently) is picked up.
   writeAtomically(dir.path(), "svc.yaml", serviceYaml("a", "web", "10.96.0.11"));
-  ASSERT_TRUE(waitFor([&] { return model.snapshot()->services.at("a/web").cluster_ip == "10.96.0.11"; }));
+  ASSERT_TRUE(
+      waitFor([&] { return model.snapshot()->services.at("a/web").cluster_ip == "10.96.0.11"; }));
   informer.stop();
 }
 

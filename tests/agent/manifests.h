@@ -18,11 +18,12 @@ inline std::string podYaml(const std::string& ns, const std::string& name, const
          "\n  uid: uid-" + name + "\n  labels:\n    " + labels + "\nspec:\n  nodeName: " + node +
          "\n  serviceAccountName: " + sa +
          "\n  containers:\n  - name: app\n    image: warren-probe\n    ports:\n    - name: http\n"
-         "      containerPort: 8080\nstatus:\n  phase: Running\n  podIP: " + ip + "\n";
+         "      containerPort: 8080\nstatus:\n  phase: Running\n  podIP: " +
+         ip + "\n";
 }
 
-inline std::string serviceYaml(const std::string& ns, const std::string& name, const std::string& vip,
-                               const std::string& selector = "app: web") {
+inline std::string serviceYaml(const std::string& ns, const std::string& name,
+                               const std::string& vip, const std::string& selector = "app: web") {
   return "apiVersion: v1\nkind: Service\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
          "\nspec:\n  clusterIP: " + vip + "\n  selector:\n    " + selector +
          "\n  ports:\n  - name: http\n    port: 80\n    targetPort: http\n";

@@ -17,7 +17,8 @@ namespace warren::agent::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "warren-agent-test-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "warren-agent-test-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() {

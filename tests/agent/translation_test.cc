@@ -1,9 +1,8 @@
 // Translation tables: snapshots built from manifests, Address/Authorization compared with
 // expected messages (as text format, so a failure shows the whole difference).
-#include <gtest/gtest.h>
-
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
 
 #include "agent/model/cluster_model.h"
 #include "agent/translate/authorization_translation.h"
@@ -40,7 +39,9 @@ void expectProto(const M& actual, const std::string& expected_text, const std::s
   std::string diff;
   google::protobuf::util::MessageDifferencer d;
   d.ReportDifferencesToString(&diff);
-  EXPECT_TRUE(d.Compare(expected, actual)) << what << "\n" << diff << "\nactual:\n" << actual.DebugString();
+  EXPECT_TRUE(d.Compare(expected, actual)) << what << "\n"
+                                           << diff << "\nactual:\n"
+                                           << actual.DebugString();
 }
 
 const char* kCluster = R"(apiVersion: v1
@@ -194,7 +195,8 @@ spec:
           addresses { address: "\x0a\x60\x00\x0b" }
           ports { service_port: 443 target_port: 8443 app_protocol: TLS }
           waypoint { address { address: "\x0a\x60\x00\x63" } hbone_mtls_port: 15008 })"},
-      {"plain/remote", R"(name: "remote" namespace: "plain" hostname: "remote.plain.svc.cluster.local"
+      {"plain/remote",
+       R"(name: "remote" namespace: "plain" hostname: "remote.plain.svc.cluster.local"
           addresses { address: "\x0a\x60\x00\x0c" }
           ports { service_port: 80 target_port: 80 }
           waypoint { hostname { namespace: "infra" hostname: "wp.infra.svc.cluster.local" } hbone_mtls_port: 15008 })"},
@@ -269,28 +271,35 @@ TEST(AuthorizationTranslation, ScopesRulesAndL7) {
     size_t notes;
   };
   const Case cases[] = {
-      {"warren-system/global-deny", R"(name: "global-deny" namespace: "warren-system" scope: GLOBAL action: DENY
-          groups { rules { matches { source_ips { address: "\xc0\xa8\x00\x00" length: 16 } } } })", 0},
+      {"warren-system/global-deny",
+       R"(name: "global-deny" namespace: "warren-system" scope: GLOBAL action: DENY
+          groups { rules { matches { source_ips { address: "\xc0\xa8\x00\x00" length: 16 } } } })",
+       0},
       {"shop/ns-allow", R"(name: "ns-allow" namespace: "shop" scope: NAMESPACE action: ALLOW
           groups {
             rules { matches { principals { prefix: "cluster.local/ns/shop/sa/" } principals { presence {} } }
                     matches { namespaces { exact: "front" } } }
             rules { matches { destination_ports: [8080, 9090] } }
-            rules { matches { destination_ports: 8080 } } })", 0},
+            rules { matches { destination_ports: 8080 } } })",
+       0},
       // The L7-only ALLOW rule is dropped (never widened); the L4 one stays.
       {"shop/web-only", R"(name: "web-only" namespace: "shop" scope: WORKLOAD_SELECTOR action: ALLOW
           groups { rules { matches {
             service_accounts { namespace: "front" serviceAccount: "client" }
-            service_accounts { namespace: "shop" serviceAccount: "local" } } } })", 1},
+            service_accounts { namespace: "shop" serviceAccount: "local" } } } })",
+       1},
       // DENY keeps its L4 part: denies port 8080 entirely.
       {"shop/l7-deny", R"(name: "l7-deny" namespace: "shop" scope: NAMESPACE action: DENY
-          groups { rules { matches { destination_ports: 8080 } } })", 1},
+          groups { rules { matches { destination_ports: 8080 } } })",
+       1},
       {"shop/deny-all", R"(name: "deny-all" namespace: "shop" scope: NAMESPACE action: ALLOW)", 0},
-      {"shop/allow-all", R"(name: "allow-all" namespace: "shop" scope: NAMESPACE action: ALLOW groups {})", 0},
+      {"shop/allow-all",
+       R"(name: "allow-all" namespace: "shop" scope: NAMESPACE action: ALLOW groups {})", 0},
       {"shop/custom", std::nullopt, 1},
   };
   for (const auto& c : cases) {
-    auto t = translateAuthorizationPolicy(snap->authorization_policies.at(c.policy), kRootNamespace);
+    auto t =
+        translateAuthorizationPolicy(snap->authorization_policies.at(c.policy), kRootNamespace);
     ASSERT_EQ(t.policy.has_value(), c.expected.has_value()) << c.policy;
     if (t.policy) expectProto(*t.policy, *c.expected, c.policy);
     EXPECT_EQ(t.notes.size(), c.notes) << c.policy;
@@ -321,15 +330,18 @@ TEST(PeerAuthenticationTranslation, StrictWithExceptionsIsAnded) {
           groups { rules { matches { not_principals { presence {} } } }
                    rules { matches { not_destination_ports: 8080 } } })"},
       {"permissive with strict port", R"(mtls: {mode: PERMISSIVE}
-  portLevelMtls: {"8443": {mode: STRICT}})", "STRICT",
+  portLevelMtls: {"8443": {mode: STRICT}})",
+       "STRICT",
        R"(name: "converted_peer_authentication_pa" namespace: "shop" scope: WORKLOAD_SELECTOR action: DENY
           groups { rules { matches { not_principals { presence {} } } }
                    rules { matches { destination_ports: 8443 } } })"},
       {"permissive", "mtls: {mode: PERMISSIVE}", "STRICT", std::nullopt},
   };
   for (const auto& c : cases) {
-    auto snap = snapshotOf("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: pa, "
-                           "namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  " + c.spec + "\n");
+    auto snap = snapshotOf(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: pa, "
+        "namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  " +
+        c.spec + "\n");
     auto az = translatePeerAuthentication(snap->peer_authentications.at("shop/pa"), c.inherited);
     ASSERT_EQ(az.has_value(), c.expected.has_value()) << c.name;
     if (az) expectProto(*az, *c.expected, c.name);
@@ -344,7 +356,8 @@ metadata: {name: default, namespace: warren-system}
 spec: {mtls: {mode: STRICT}}
 )");
   auto names = workloadPolicyNames(*snap, snap->pods.at("shop/web-1"), kRootNamespace);
-  EXPECT_EQ(names, (std::vector<std::string>{"shop/web-only", "warren-system/istio_converted_static_strict"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"shop/web-only",
+                                             "warren-system/istio_converted_static_strict"}));
   auto build = buildXdsResources(*snap, TranslationContext{});
   const auto& authz = build.resources.at(kAuthorizationTypeUrl);
   EXPECT_EQ(authz.count("warren-system/istio_converted_static_strict"), 1u);

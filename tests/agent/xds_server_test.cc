@@ -10,11 +10,11 @@
 #include <thread>
 
 #include "agent/node/node_agent.h"
+#include "common/identity/csr.h"
+#include "common/identity/private_key.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "istio/ca/ca.grpc.pb.h"
 #include "istio/workload/workload.pb.h"
-#include "common/identity/csr.h"
-#include "common/identity/private_key.h"
 #include "manifests.h"
 #include "test_util.h"
 
@@ -84,7 +84,8 @@ class XdsTestClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<ds::AggregatedDiscoveryService::Stub> stub_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<ds::DeltaDiscoveryRequest, ds::DeltaDiscoveryResponse>> stream_;
+  std::unique_ptr<grpc::ClientReaderWriter<ds::DeltaDiscoveryRequest, ds::DeltaDiscoveryResponse>>
+      stream_;
   std::thread reader_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -111,13 +112,18 @@ class AgentServers : public ::testing::Test {
     ca_dir_ = dir_.path() + "/ca";
     std::filesystem::create_directories(manifests_);
     std::filesystem::create_directories(ca_dir_);
-    ASSERT_EQ(run("openssl ecparam -name prime256v1 -genkey -noout -out " + ca_dir_ + "/ca.key"), 0);
-    ASSERT_EQ(run("openssl req -x509 -new -key " + ca_dir_ + "/ca.key -subj /O=warren-test -days 2 -out " +
-                  ca_dir_ + "/ca.crt -addext basicConstraints=critical,CA:TRUE -addext "
-                  "keyUsage=critical,keyCertSign,cRLSign"), 0);
+    ASSERT_EQ(run("openssl ecparam -name prime256v1 -genkey -noout -out " + ca_dir_ + "/ca.key"),
+              0);
+    ASSERT_EQ(run("openssl req -x509 -new -key " + ca_dir_ +
+                  "/ca.key -subj /O=warren-test -days 2 -out " + ca_dir_ +
+                  "/ca.crt -addext basicConstraints=critical,CA:TRUE -addext "
+                  "keyUsage=critical,keyCertSign,cRLSign"),
+              0);
     writeAtomically(manifests_, "ns-shop.yaml", namespaceYaml("shop", "ambient"));
-    writeAtomically(manifests_, "pod-web-1.yaml", podYaml("shop", "web-1", "node-1", "10.244.1.5", "app: web", "web"));
-    writeAtomically(manifests_, "pod-db-1.yaml", podYaml("shop", "db-1", "node-2", "10.244.2.5", "app: db", "db"));
+    writeAtomically(manifests_, "pod-web-1.yaml",
+                    podYaml("shop", "web-1", "node-1", "10.244.1.5", "app: web", "web"));
+    writeAtomically(manifests_, "pod-db-1.yaml",
+                    podYaml("shop", "db-1", "node-2", "10.244.2.5", "app: db", "db"));
     AgentOptions o;
     o.node = "node-1";
     o.run_dir = dir_.path() + "/run";
@@ -158,13 +164,15 @@ TEST_F(AgentServers, PodAppearsChangesAndDisappears) {
   ASSERT_EQ(added->resources_size(), 1) << added->DebugString();
   EXPECT_EQ(added->resources(0).name(), "Kubernetes//Pod/shop/web-2");
   EXPECT_LT(latency, milliseconds(100));
-  RecordProperty("pod_add_to_xds_push_us",
-                 std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(latency).count()));
+  RecordProperty(
+      "pod_add_to_xds_push_us",
+      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(latency).count()));
   client.ack(*added);
 
   // Label change: the pod opts out, its Workload is re-sent with tunnel protocol NONE.
-  writeAtomically(manifests_, "pod-web-2.yaml",
-                  podYaml("shop", "web-2", "node-1", "10.244.1.6", "warren.dev/dataplane-mode: none"));
+  writeAtomically(
+      manifests_, "pod-web-2.yaml",
+      podYaml("shop", "web-2", "node-1", "10.244.1.6", "warren.dev/dataplane-mode: none"));
   auto changed = client.next();
   ASSERT_TRUE(changed);
   ASSERT_EQ(changed->resources_size(), 1);
@@ -273,9 +281,12 @@ TEST_F(AgentServers, CaSignsOnlyPodsOnThisNode) {
     std::ofstream(root) << resp.cert_chain(resp.cert_chain_size() - 1);
   }
   EXPECT_EQ(run("openssl verify -CAfile " + root + " " + leaf), 0);
-  EXPECT_EQ(run("cmp -s " + root + " " + ca_dir_ + "/ca.crt") , 0) << "root must be ca.crt";
-  EXPECT_EQ(run("openssl x509 -in " + leaf + " -noout -ext subjectAltName | grep -q 'critical'"), 0);
-  EXPECT_EQ(run("openssl x509 -in " + leaf + " -noout -ext subjectAltName | grep -q 'URI:" + web + "'"), 0);
+  EXPECT_EQ(run("cmp -s " + root + " " + ca_dir_ + "/ca.crt"), 0) << "root must be ca.crt";
+  EXPECT_EQ(run("openssl x509 -in " + leaf + " -noout -ext subjectAltName | grep -q 'critical'"),
+            0);
+  EXPECT_EQ(
+      run("openssl x509 -in " + leaf + " -noout -ext subjectAltName | grep -q 'URI:" + web + "'"),
+      0);
 
   struct Case {
     const char* what;
@@ -287,15 +298,19 @@ TEST_F(AgentServers, CaSignsOnlyPodsOnThisNode) {
   const std::string db = "spiffe://cluster.local/ns/shop/sa/db";
   const std::string foreign = "spiffe://other.domain/ns/shop/sa/web";
   const Case cases[] = {
-      {"pod on another node", csrFor(db), db, grpc::StatusCode::PERMISSION_DENIED, "only on other nodes"},
-      {"wrong trust domain", csrFor(foreign), foreign, grpc::StatusCode::PERMISSION_DENIED, "trust domain"},
-      {"garbage CSR", "-----BEGIN CERTIFICATE REQUEST-----\nnope\n-----END CERTIFICATE REQUEST-----\n", web,
+      {"pod on another node", csrFor(db), db, grpc::StatusCode::PERMISSION_DENIED,
+       "only on other nodes"},
+      {"wrong trust domain", csrFor(foreign), foreign, grpc::StatusCode::PERMISSION_DENIED,
+       "trust domain"},
+      {"garbage CSR",
+       "-----BEGIN CERTIFICATE REQUEST-----\nnope\n-----END CERTIFICATE REQUEST-----\n", web,
        grpc::StatusCode::INVALID_ARGUMENT, "csr"},
       {"no identity", csrFor(web), "", grpc::StatusCode::INVALID_ARGUMENT, "ImpersonatedIdentity"},
       {"not SPIFFE", csrFor(web), "https://x/ns/shop/sa/web", grpc::StatusCode::INVALID_ARGUMENT,
        "ImpersonatedIdentity"},
       {"unknown service account", csrFor("spiffe://cluster.local/ns/shop/sa/ghost"),
-       "spiffe://cluster.local/ns/shop/sa/ghost", grpc::StatusCode::PERMISSION_DENIED, "runs on node node-1"},
+       "spiffe://cluster.local/ns/shop/sa/ghost", grpc::StatusCode::PERMISSION_DENIED,
+       "runs on node node-1"},
   };
   for (const auto& c : cases) {
     askCa(socket_, c.csr, c.identity, &status);

@@ -1,9 +1,8 @@
 // Golden wire encodings: each message is built field by field and its serialisation compared
 // with bytes computed by hand from the published field numbers (tag = field << 3 | wire
 // type). A renumbered field or a wrong type fails here, not in an interop run.
-#include <gtest/gtest.h>
-
 #include <google/protobuf/descriptor.h>
+#include <gtest/gtest.h>
 
 #include <string>
 
@@ -45,13 +44,13 @@ TEST(WireGolden, Workload) {
   w.add_authorization_policies("a/p");
   w.mutable_capacity()->set_value(1);
   EXPECT_EQ(hex(serialize(w)),
-            "0a 01 62 "                                   // name=1 "b"
-            "1a 04 0a 00 00 01 "                          // addresses=3 10.0.0.1
-            "28 01 "                                      // tunnel_protocol=5 HBONE
-            "82 01 03 61 2f 70 "                          // authorization_policies=16 "a/p"
-            "a2 01 0a 63 2f 2f 50 6f 64 2f 61 2f 62 "     // uid=20 "c//Pod/a/b"
+            "0a 01 62 "                                // name=1 "b"
+            "1a 04 0a 00 00 01 "                       // addresses=3 10.0.0.1
+            "28 01 "                                   // tunnel_protocol=5 HBONE
+            "82 01 03 61 2f 70 "                       // authorization_policies=16 "a/p"
+            "a2 01 0a 63 2f 2f 50 6f 64 2f 61 2f 62 "  // uid=20 "c//Pod/a/b"
             "b2 01 0e 0a 03 61 2f 73 12 07 0a 05 08 50 10 90 3f "  // services=22 {"a/s": 80->8080}
-            "da 01 02 08 01");                            // capacity=27 {value: 1}
+            "da 01 02 08 01");                                     // capacity=27 {value: 1}
 }
 
 TEST(WireGolden, ServiceInAddress) {
@@ -106,11 +105,11 @@ TEST(WireGolden, AuthorizationMatchFields) {
   sa->set_namespace_("a");
   sa->set_serviceaccount("b");
   EXPECT_EQ(hex(serialize(m)),
-            "0a 03 0a 01 6e "                  // namespaces=1 {exact=1}
-            "1a 03 12 01 70 "                  // principals=3 {prefix=2}
-            "2a 08 0a 04 0a 00 00 00 10 08 "   // source_ips=5 {address=1, length=2}
-            "4a 01 50 "                        // destination_ports=9 packed [80]
-            "5a 06 0a 01 61 12 01 62");        // service_accounts=11 {namespace=1, sa=2}
+            "0a 03 0a 01 6e "                 // namespaces=1 {exact=1}
+            "1a 03 12 01 70 "                 // principals=3 {prefix=2}
+            "2a 08 0a 04 0a 00 00 00 10 08 "  // source_ips=5 {address=1, length=2}
+            "4a 01 50 "                       // destination_ports=9 packed [80]
+            "5a 06 0a 01 61 12 01 62");       // service_accounts=11 {namespace=1, sa=2}
 }
 
 TEST(WireGolden, DeltaDiscoveryRequest) {
@@ -122,10 +121,10 @@ TEST(WireGolden, DeltaDiscoveryRequest) {
   r.mutable_error_detail()->set_code(3);
   r.mutable_error_detail()->set_message("x");
   EXPECT_EQ(hex(serialize(r)),
-            "0a 03 0a 01 6e "      // node=1 {id=1}
-            "12 01 74 "            // type_url=2
-            "1a 01 2a "            // resource_names_subscribe=3 "*"
-            "32 01 31 "            // response_nonce=6
+            "0a 03 0a 01 6e "         // node=1 {id=1}
+            "12 01 74 "               // type_url=2
+            "1a 01 2a "               // resource_names_subscribe=3 "*"
+            "32 01 31 "               // response_nonce=6
             "3a 05 08 03 12 01 78");  // error_detail=7 {code=1, message=2}
   envoy::service::discovery::v3::DeltaDiscoveryRequest v;
   (*v.mutable_initial_resource_versions())["k"] = "v";
@@ -142,12 +141,13 @@ TEST(WireGolden, DeltaDiscoveryResponse) {
   r.set_type_url("t");
   r.set_nonce("n");
   r.add_removed_resources("x");
-  EXPECT_EQ(hex(serialize(r)),
-            "0a 01 76 "                                 // system_version_info=1
-            "12 0b 0a 01 31 12 03 0a 01 74 1a 01 72 "   // resources=2 {version=1, resource=2, name=3}
-            "22 01 74 "                                 // type_url=4
-            "2a 01 6e "                                 // nonce=5
-            "32 01 78");                                // removed_resources=6
+  EXPECT_EQ(
+      hex(serialize(r)),
+      "0a 01 76 "                                // system_version_info=1
+      "12 0b 0a 01 31 12 03 0a 01 74 1a 01 72 "  // resources=2 {version=1, resource=2, name=3}
+      "22 01 74 "                                // type_url=4
+      "2a 01 6e "                                // nonce=5
+      "32 01 78");                               // removed_resources=6
 }
 
 TEST(WireGolden, CertificateRequestAndResponse) {
@@ -157,10 +157,11 @@ TEST(WireGolden, CertificateRequestAndResponse) {
   (*req.mutable_metadata()->mutable_fields())["ImpersonatedIdentity"].set_string_value("i");
   std::string key_hex = hex("ImpersonatedIdentity");
   EXPECT_EQ(hex(serialize(req)),
-            "0a 01 43 "                        // csr=1
-            "18 90 1c "                        // validity_duration=3 (3600)
-            "22 1d 0a 1b 0a 14 " + key_hex +   // metadata=4 {fields=1 {key=1 ...
-            " 12 03 1a 01 69");                // value=2 {string_value=3 "i"}}}
+            "0a 01 43 "  // csr=1
+            "18 90 1c "  // validity_duration=3 (3600)
+            "22 1d 0a 1b 0a 14 " +
+                key_hex +            // metadata=4 {fields=1 {key=1 ...
+                " 12 03 1a 01 69");  // value=2 {string_value=3 "i"}}}
   istio::v1::auth::IstioCertificateResponse resp;
   resp.add_cert_chain("a");
   resp.add_cert_chain("b");
@@ -174,7 +175,8 @@ TEST(WireGolden, RpcPaths) {
   EXPECT_STREQ(istio::v1::auth::IstioCertificateService::service_full_name(),
                "istio.v1.auth.IstioCertificateService");
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  const auto* ca = pool->FindMethodByName("istio.v1.auth.IstioCertificateService.CreateCertificate");
+  const auto* ca =
+      pool->FindMethodByName("istio.v1.auth.IstioCertificateService.CreateCertificate");
   ASSERT_NE(ca, nullptr);
   EXPECT_FALSE(ca->client_streaming());
 }

@@ -1,0 +1,295 @@
+#include "fake_kube_api.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace warren::agent::testing {
+namespace {
+
+using json = nlohmann::json;
+
+bool writeAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string chunk(const std::string& data) {
+  char len[32];
+  std::snprintf(len, sizeof len, "%zx\r\n", data.size());
+  return len + data + "\r\n";
+}
+
+std::string key(const json& obj) {
+  const json& m = obj["metadata"];
+  return m.value("namespace", "") + "/" + m.value("name", "");
+}
+
+std::map<std::string, std::string> parseQuery(const std::string& q) {
+  std::map<std::string, std::string> out;
+  size_t pos = 0;
+  while (pos <= q.size()) {
+    size_t amp = q.find('&', pos);
+    std::string kv = q.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (auto eq = kv.find('='); eq != std::string::npos) out[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+FakeKubeApi::FakeKubeApi() {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(listen_fd_, 64);
+  socklen_t len = sizeof a;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+FakeKubeApi::~FakeKubeApi() {
+  stopping_ = true;
+  cv_.notify_all();
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  acceptor_.join();
+  for (auto& t : workers_) t.join();
+  ::close(listen_fd_);
+}
+
+void FakeKubeApi::acceptLoop() {
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    std::lock_guard lock(mu_);
+    workers_.emplace_back([this, fd] {
+      serve(fd);
+      ::close(fd);
+    });
+  }
+}
+
+void FakeKubeApi::serve(int fd) {
+  std::string req;
+  char buf[4096];
+  while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) <= 0) return;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return;
+    req.append(buf, static_cast<size_t>(n));
+  }
+  // "GET /api/v1/pods?watch=1&... HTTP/1.1"
+  size_t sp1 = req.find(' '), sp2 = req.find(' ', sp1 + 1);
+  std::string target = req.substr(sp1 + 1, sp2 - sp1 - 1);
+  size_t qm = target.find('?');
+  std::string path = target.substr(0, qm);
+  auto q = parseQuery(qm == std::string::npos ? "" : target.substr(qm + 1));
+  if (q.count("watch")) {
+    serveWatch(fd, path, q);
+  } else {
+    serveList(fd, path, q);
+  }
+}
+
+void FakeKubeApi::serveList(int fd, const std::string& path,
+                            const std::map<std::string, std::string>& q) {
+  lists_++;
+  if (fail_lists_ > 0) {
+    fail_lists_--;
+    writeAll(fd,
+             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: "
+             "close\r\n\r\noops\n");
+    return;
+  }
+  json doc;
+  {
+    std::lock_guard lock(mu_);
+    size_t limit = q.count("limit") ? std::stoul(q.at("limit")) : 1000000;
+    size_t start = q.count("continue") ? std::stoul(q.at("continue")) : 0;
+    json items = json::array();
+    size_t i = 0;
+    for (const auto& [k, obj] : objects_[path]) {
+      if (i >= start && items.size() < limit) {
+        json item = obj;
+        item.erase("kind");  // list items carry no kind/apiVersion, like the real server
+        item.erase("apiVersion");
+        items.push_back(item);
+      }
+      ++i;
+    }
+    doc["kind"] = "List";
+    doc["metadata"]["resourceVersion"] = std::to_string(rv_);
+    if (start + items.size() < objects_[path].size())
+      doc["metadata"]["continue"] = std::to_string(start + items.size());
+    doc["items"] = items;
+  }
+  std::string body = doc.dump();
+  writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+}
+
+void FakeKubeApi::serveWatch(int fd, const std::string& path,
+                             const std::map<std::string, std::string>& q) {
+  watches_++;
+  int64_t from = q.count("resourceVersion") && !q.at("resourceVersion").empty()
+                     ? std::stoll(q.at("resourceVersion"))
+                     : 0;
+  int timeout = q.count("timeoutSeconds") ? std::stoi(q.at("timeoutSeconds")) : 300;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+  if (!writeAll(fd,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                "chunked\r\n\r\n"))
+    return;
+  auto gone = [&] {
+    json ev = {{"type", "ERROR"},
+               {"object",
+                {{"kind", "Status"},
+                 {"apiVersion", "v1"},
+                 {"status", "Failure"},
+                 {"reason", "Expired"},
+                 {"code", 410},
+                 {"message", "too old resource version"}}}};
+    writeAll(fd, chunk(ev.dump() + "\n") + chunk(""));
+  };
+  Watch w{fd};
+  std::unique_lock lock(mu_);
+  watch_rvs_.push_back(std::to_string(from));
+  if (from < compacted_) {
+    lock.unlock();
+    gone();
+    return;
+  }
+  open_watches_.push_back(&w);
+  int64_t sent = from;
+  for (;;) {
+    std::string out;
+    for (const Event& e : events_) {
+      if (e.path != path || e.rv <= sent) continue;
+      out += chunk(json{{"type", e.type}, {"object", e.object}}.dump() + "\n");
+    }
+    sent = rv_;
+    if (w.bookmark) {
+      w.bookmark = false;
+      json bm = {
+          {"type", "BOOKMARK"},
+          {"object", {{"kind", "Pod"}, {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}};
+      out += chunk(bm.dump() + "\n");
+    }
+    bool expire = w.expire, drop = w.drop;
+    if (!out.empty() || expire || drop) {
+      lock.unlock();
+      bool okw = out.empty() || writeAll(fd, out);
+      if (expire && okw) gone();
+      if (drop) ::shutdown(fd, SHUT_RDWR);
+      lock.lock();
+      if (!okw || expire || drop) break;
+    }
+    if (stopping_ || std::chrono::steady_clock::now() >= deadline) {
+      lock.unlock();
+      writeAll(fd, chunk(""));
+      lock.lock();
+      break;
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(20));
+  }
+  open_watches_.erase(std::find(open_watches_.begin(), open_watches_.end(), &w));
+}
+
+void FakeKubeApi::record(const std::string& path, const std::string& type, json obj, bool visible) {
+  {
+    std::lock_guard lock(mu_);
+    ++rv_;
+    obj["metadata"]["resourceVersion"] = std::to_string(rv_);
+    if (type == "DELETED") {
+      objects_[path].erase(key(obj));
+    } else {
+      objects_[path][key(obj)] = obj;
+    }
+    if (visible) events_.push_back({rv_, path, type, obj});
+  }
+  cv_.notify_all();
+}
+
+void FakeKubeApi::upsert(const std::string& path, json obj) {
+  bool exists;
+  {
+    std::lock_guard lock(mu_);
+    exists = objects_[path].count(key(obj)) > 0;
+  }
+  record(path, exists ? "MODIFIED" : "ADDED", std::move(obj), true);
+}
+
+void FakeKubeApi::remove(const std::string& path, const std::string& ns, const std::string& name) {
+  json obj;
+  {
+    std::lock_guard lock(mu_);
+    obj = objects_[path].at(ns + "/" + name);
+  }
+  record(path, "DELETED", obj, true);
+}
+
+void FakeKubeApi::removeSilently(const std::string& path, const std::string& ns,
+                                 const std::string& name) {
+  json obj;
+  {
+    std::lock_guard lock(mu_);
+    obj = objects_[path].at(ns + "/" + name);
+  }
+  record(path, "DELETED", obj, false);
+}
+
+void FakeKubeApi::expireWatches() {
+  {
+    std::lock_guard lock(mu_);
+    compacted_ = rv_;  // a fresh list (at rv_) can watch again; older versions are gone
+    for (Watch* w : open_watches_) w->expire = true;
+  }
+  cv_.notify_all();
+}
+
+void FakeKubeApi::sendBookmarks() {
+  {
+    std::lock_guard lock(mu_);
+    ++rv_;  // bookmarks move the resourceVersion past events of other kinds
+    for (Watch* w : open_watches_) w->bookmark = true;
+  }
+  cv_.notify_all();
+}
+
+void FakeKubeApi::dropConnections() {
+  {
+    std::lock_guard lock(mu_);
+    for (Watch* w : open_watches_) w->drop = true;
+  }
+  cv_.notify_all();
+}
+
+std::vector<std::string> FakeKubeApi::watchResourceVersions() const {
+  std::lock_guard lock(mu_);
+  return watch_rvs_;
+}
+
+int64_t FakeKubeApi::resourceVersion() const {
+  std::lock_guard lock(mu_);
+  return rv_;
+}
+
+}  // namespace warren::agent::testing
