@@ -83,7 +83,7 @@ Result<std::vector<k8s::Object>> planApply(const std::vector<k8s::Object>& exist
 
   std::vector<k8s::Object> out;
   for (const auto& in : incoming) {
-    k8s::Object obj = cloneObject(in);
+    k8s::Object obj = in;
     if (obj.meta.name.empty())
       return fail(obj.fieldError("metadata.name", "required (generateName is not supported)"));
     auto prev_it = by_key.find(obj.key());

@@ -295,7 +295,7 @@ Status Kubelet::reconcile() {
 }
 
 Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads) {
-  k8s::Object obj = cloneObject(stored);
+  k8s::Object obj = stored;
   auto pod = k8s::decodePod(obj);
   if (!pod) return fail(pod.error());
   auto node_name = pickNode(pod->spec.node_name, loads);

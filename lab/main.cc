@@ -207,7 +207,7 @@ int cmdLabel(const Options& o) {
     implicit[0].meta.uid = randomUid();
     stored = &implicit[0];
   }
-  k8s::Object target = cloneObject(*stored);
+  k8s::Object target = *stored;
   for (size_t i = 2; i < o.words.size(); ++i) {
     const std::string& w = o.words[i];
     if (w.size() > 1 && w.back() == '-' && w.find('=') == std::string::npos) {

@@ -10,10 +10,6 @@
 namespace warren::lab {
 namespace fs = std::filesystem;
 
-k8s::Object cloneObject(const k8s::Object& in) {
-  return k8s::Object{in.api_version, in.kind, in.meta, YAML::Clone(in.node), in.source};
-}
-
 std::string ManifestStore::fileNameFor(const k8s::Object& obj) {
   return obj.kind + "_" + obj.meta.namespace_ + "_" + obj.meta.name + ".yaml";
 }

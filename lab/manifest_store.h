@@ -11,10 +11,6 @@
 
 namespace warren::lab {
 
-// A deep copy of an object. Never assign (or std::sort) k8s::Object values: YAML::Node's
-// operator= rebinds the node the target shared with others, silently changing them too; build
-// new objects by construction instead.
-k8s::Object cloneObject(const k8s::Object& in);
 
 class ManifestStore {
  public:

@@ -1,6 +1,7 @@
 #include "common/k8s/object.h"
 
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -92,6 +93,30 @@ Result<Object> envelope(const YAML::Node& doc, const std::string& source, size_t
 }
 
 }  // namespace
+
+Object::Object(const Object& other)
+    : api_version(other.api_version),
+      kind(other.kind),
+      meta(other.meta),
+      node(YAML::Clone(other.node)),
+      source(other.source) {}
+
+Object& Object::operator=(const Object& other) {
+  if (this != &other) *this = Object(other);
+  return *this;
+}
+
+Object& Object::operator=(Object&& other) noexcept {
+  api_version = std::move(other.api_version);
+  kind = std::move(other.kind);
+  meta = std::move(other.meta);
+  // Rebind rather than assign: YAML::Node::operator= would write through to every node
+  // sharing ours.
+  std::destroy_at(&node);
+  std::construct_at(&node, other.node);
+  source = std::move(other.source);
+  return *this;
+}
 
 std::string Object::key() const { return kind + "/" + meta.namespace_ + "/" + meta.name; }
 

@@ -27,7 +27,16 @@ struct ObjectMeta {
   Labels annotations;
 };
 
+// Copies are deep: YAML::Node has reference semantics, and assigning to a node that another
+// object shares rewrites both, so copying and assigning an Object clone or rebind its node.
 struct Object {
+  Object() = default;
+  Object(const Object& other);
+  Object(Object&& other) noexcept = default;  // the source's node goes with it
+  Object& operator=(const Object& other);
+  Object& operator=(Object&& other) noexcept;
+  ~Object() = default;
+
   std::string api_version;
   std::string kind;
   ObjectMeta meta;

@@ -83,5 +83,25 @@ TEST(Manifest, ToYamlRoundTrips) {
   EXPECT_EQ((*again)[0].node["spec"]["nodeName"].as<std::string>(), "node-1");
 }
 
+TEST(Manifest, CopiesAndAssignmentsNeverShareTheDocument) {
+  auto objs = parseManifests(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\n"
+      "metadata: {name: b}\n",
+      "c.yaml");
+  ASSERT_TRUE(objs);
+  Object copy = (*objs)[0];
+  copy.node["extra"] = "x";
+  EXPECT_FALSE((*objs)[0].node["extra"].IsDefined());
+  // Assigning over an object that shares its document with another must not rewrite the other.
+  Object shared = std::move(copy);
+  Object alias = (*objs)[1];
+  alias = (*objs)[0];
+  EXPECT_EQ((*objs)[1].node["metadata"]["name"].as<std::string>(), "b");
+  EXPECT_EQ(alias.node["metadata"]["name"].as<std::string>(), "a");
+  shared = (*objs)[1];
+  EXPECT_EQ(shared.node["metadata"]["name"].as<std::string>(), "b");
+  EXPECT_EQ((*objs)[0].node["metadata"]["name"].as<std::string>(), "a");
+}
+
 }  // namespace
 }  // namespace warren::k8s

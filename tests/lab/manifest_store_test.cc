@@ -96,7 +96,7 @@ metadata: {name: demo}
       EXPECT_TRUE(o.node["spec"]["ports"].IsSequence());
     }
   }
-  auto copy = cloneObject((*loaded)[0]);
+  k8s::Object copy = (*loaded)[0];
   copy.node["extra"] = "x";
   EXPECT_FALSE((*loaded)[0].node["extra"].IsDefined());
   std::filesystem::remove_all(tmpl);
