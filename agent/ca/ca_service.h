@@ -1,0 +1,34 @@
+// istio.v1.auth.IstioCertificateService/CreateCertificate on the agent's xds.sock. The caller
+// names the identity in metadata["ImpersonatedIdentity"]; the answer is the chain, leaf
+// first, root last. Refusals carry a clear gRPC status: INVALID_ARGUMENT (bad CSR, missing or
+// malformed identity), PERMISSION_DENIED (identity not of a pod on this node, wrong trust
+// domain).
+#pragma once
+
+#include <atomic>
+
+#include "agent/ca/node_certificate_authority.h"
+#include "agent/model/cluster_model.h"
+#include "istio/ca/ca.grpc.pb.h"
+
+namespace warren::agent {
+
+class CaService final : public istio::v1::auth::IstioCertificateService::Service {
+ public:
+  CaService(NodeCertificateAuthority ca, const ClusterModel& model)
+      : ca_(std::move(ca)), model_(model) {}
+
+  grpc::Status CreateCertificate(grpc::ServerContext* context,
+                                 const istio::v1::auth::IstioCertificateRequest* request,
+                                 istio::v1::auth::IstioCertificateResponse* response) override;
+
+  uint64_t issued() const { return issued_; }
+  uint64_t refused() const { return refused_; }
+
+ private:
+  NodeCertificateAuthority ca_;
+  const ClusterModel& model_;
+  std::atomic<uint64_t> issued_{0}, refused_{0};
+};
+
+}  // namespace warren::agent

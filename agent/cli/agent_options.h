@@ -1,0 +1,45 @@
+// Command line of warren-agent. The run command takes exactly the flags the lab passes
+// (BRIEF: --node --node-ip --run-dir --manifests --ca-dir --cgroup --bpf-pin-dir --pod-cidr
+// --trust-domain --log-level); `uninstall` takes --bpf-pin-dir and --cgroup. Both
+// `--flag value` and `--flag=value` are accepted. Parsing is pure, so it is table-tested.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/error.h"
+
+namespace warren::agent {
+
+struct AgentOptions {
+  std::string node;                       // required: this node's name (spec.nodeName)
+  std::string node_ip;                    // underlay IP (kubelet probes come from it)
+  std::string run_dir = "/var/run/warren";
+  std::string manifests;                  // manifest directory; empty = Kubernetes API
+  std::string ca_dir;                     // ca.crt + ca.key; empty = no CA service
+  std::string cgroup;                     // cgroup the eBPF programs attach to
+  std::string bpf_pin_dir;                // default /sys/fs/bpf/warren/<node>
+  std::string pod_cidr;
+  std::string trust_domain = "cluster.local";
+  std::string log_level = "info";
+};
+
+struct UninstallOptions {
+  std::string bpf_pin_dir;
+  std::string cgroup;
+  std::string log_level = "info";
+};
+
+struct HelpRequested {
+  std::string text;
+};
+
+using AgentCommand = std::variant<AgentOptions, UninstallOptions, HelpRequested>;
+
+// argv without the program name.
+Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args);
+
+std::string agentUsage();
+
+}  // namespace warren::agent

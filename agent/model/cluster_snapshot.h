@@ -1,0 +1,35 @@
+// One immutable view of the cluster as the agent knows it. The model publishes a new snapshot
+// (shared_ptr<const>) on every change; readers never lock and never see a half-applied update.
+// Keys: namespaced kinds by "ns/name", Namespaces by name.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "agent/model/network_kinds.h"
+#include "agent/model/security_kinds.h"
+#include "common/k8s/core.h"
+
+namespace warren::agent {
+
+struct ClusterSnapshot {
+  uint64_t generation = 0;  // bumps by one per published change
+  std::map<std::string, k8s::Namespace> namespaces;
+  std::map<std::string, k8s::Pod> pods;
+  std::map<std::string, k8s::Service> services;
+  std::map<std::string, k8s::ServiceAccount> service_accounts;
+  std::map<std::string, EndpointSlice> endpoint_slices;
+  std::map<std::string, AuthorizationPolicy> authorization_policies;
+  std::map<std::string, PeerAuthentication> peer_authentications;
+  std::map<std::string, Gateway> gateways;
+  std::map<std::string, HttpRoute> http_routes;
+
+  // Labels of a namespace (empty when the Namespace object is unknown).
+  const k8s::Labels& namespaceLabels(const std::string& ns) const;
+};
+
+using SnapshotPtr = std::shared_ptr<const ClusterSnapshot>;
+
+}  // namespace warren::agent

@@ -1,0 +1,67 @@
+// Typed views of the Istio security kinds the agent reads: AuthorizationPolicy and
+// PeerAuthentication (`security.istio.io/v1`, and the same schema under
+// `warren.dev/v1alpha1`). Decoders keep every field Istio defines for L4 and L7 rules so the
+// translation can tell an L7-only rule apart instead of silently dropping it; they reject
+// wrong types and unknown enum values, naming the field.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/k8s/object.h"
+
+namespace warren::agent {
+
+bool isSecurityApiVersion(const std::string& api_version);
+
+struct AuthzSource {
+  std::vector<std::string> principals, not_principals;
+  std::vector<std::string> request_principals, not_request_principals;  // L7 (JWT)
+  std::vector<std::string> namespaces, not_namespaces;
+  std::vector<std::string> ip_blocks, not_ip_blocks;
+  std::vector<std::string> remote_ip_blocks, not_remote_ip_blocks;  // L7 (X-Forwarded-For)
+  std::vector<std::string> service_accounts, not_service_accounts;  // "ns/sa" or "sa"
+};
+
+struct AuthzOperation {
+  std::vector<std::string> ports, not_ports;
+  std::vector<std::string> hosts, not_hosts;      // L7
+  std::vector<std::string> methods, not_methods;  // L7
+  std::vector<std::string> paths, not_paths;      // L7
+};
+
+struct AuthzCondition {
+  std::string key;
+  std::vector<std::string> values, not_values;
+};
+
+struct AuthzRule {
+  std::vector<AuthzSource> from;
+  std::vector<AuthzOperation> to;
+  std::vector<AuthzCondition> when;
+};
+
+struct AuthorizationPolicy {
+  k8s::ObjectMeta meta;
+  std::optional<k8s::Labels> selector;  // spec.selector.matchLabels; nullopt = whole namespace
+  std::string action = "ALLOW";         // ALLOW, DENY, AUDIT, CUSTOM
+  std::vector<AuthzRule> rules;
+  bool has_rules_field = false;         // `rules: []` / absent differ from a rule list
+  bool dry_run = false;                 // annotation istio.io/dry-run
+  bool has_target_refs = false;         // targetRef(s): waypoint-bound, not for ztunnel
+};
+
+struct PeerAuthentication {
+  k8s::ObjectMeta meta;
+  std::optional<k8s::Labels> selector;
+  std::string mode = "UNSET";                    // UNSET, DISABLE, PERMISSIVE, STRICT
+  std::map<uint16_t, std::string> port_modes;    // spec.portLevelMtls
+};
+
+Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj);
+Result<PeerAuthentication> decodePeerAuthentication(const k8s::Object& obj);
+
+}  // namespace warren::agent

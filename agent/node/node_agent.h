@@ -1,0 +1,58 @@
+// The running agent: one config source (manifest directory or Kubernetes API) feeding the
+// cluster model, and the components that subscribe to it (the enrolment log here; the xDS
+// and CA servers; the eBPF reconciler, ZDS and CNI servers added by their owners). start()
+// brings everything up or fails naming the part that could not start; stop() tears down in
+// reverse order.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "agent/cli/agent_options.h"
+#include "agent/config/informer.h"
+#include "agent/model/cluster_model.h"
+#include "agent/model/enrolment.h"
+#include "agent/translate/workload_translation.h"
+#include "agent/xds/delta_xds_service.h"
+#include "agent/xds/grpc_socket_server.h"
+#include "agent/xds/xds_resource_store.h"
+
+namespace warren::agent {
+class CaService;
+}
+
+namespace warren::agent {
+
+class NodeAgent {
+ public:
+  explicit NodeAgent(AgentOptions options);
+  ~NodeAgent();
+
+  Status start();
+  void stop();
+
+  const AgentOptions& options() const { return options_; }
+  ClusterModel& model() { return model_; }
+  // Per-subscriber xDS state (acked versions, NACKs), for the admin API.
+  const DeltaXdsService* xds() const { return xds_.get(); }
+  const CaService* ca() const { return ca_.get(); }
+
+ private:
+  Result<std::unique_ptr<Informer>> makeInformer() const;
+  void logEnrolmentChanges(const SnapshotPtr& snap);
+
+  Status startGrpc();
+
+  AgentOptions options_;
+  TranslationContext translation_;
+  ClusterModel model_;
+  XdsResourceStore xds_store_;
+  std::unique_ptr<DeltaXdsService> xds_;
+  std::unique_ptr<CaService> ca_;
+  GrpcSocketServer grpc_;
+  std::unique_ptr<Informer> informer_;
+  std::vector<ClusterModel::SubscriptionId> subscriptions_;
+  std::vector<EnrolledPod> last_enrolled_;
+};
+
+}  // namespace warren::agent

@@ -1,0 +1,169 @@
+#include "agent/translate/workload_translation.h"
+
+#include "agent/model/enrolment.h"
+#include "agent/model/ip_address.h"
+#include "agent/translate/authorization_translation.h"
+
+namespace warren::agent {
+namespace {
+
+namespace wl = istio::workload;
+
+const std::string* label(const k8s::Labels& labels, const std::string& key) {
+  auto it = labels.find(key);
+  return it == labels.end() ? nullptr : &it->second;
+}
+
+// The waypoint named by the object's label, else its namespace's; `none` on the object opts out.
+// A waypoint serves services unless its Gateway says `waypoint-for: workload|all` (Istio's
+// traffic types); workloads bind only to waypoints that accept workload traffic.
+std::optional<wl::GatewayAddress> waypointFor(const ClusterSnapshot& snap, const k8s::ObjectMeta& meta,
+                                              const TranslationContext& ctx, bool for_workload) {
+  const k8s::Labels& ns_labels = snap.namespaceLabels(meta.namespace_);
+  const std::string* name = label(meta.labels, kUseWaypointLabel);
+  const std::string* wp_ns = label(meta.labels, kUseWaypointNamespaceLabel);
+  if (!name) {
+    name = label(ns_labels, kUseWaypointLabel);
+    wp_ns = label(ns_labels, kUseWaypointNamespaceLabel);
+  }
+  if (!name || name->empty() || *name == "none") return std::nullopt;
+  const std::string ns = wp_ns && !wp_ns->empty() ? *wp_ns : meta.namespace_;
+  std::string traffic = "service";
+  if (auto g = snap.gateways.find(ns + "/" + *name); g != snap.gateways.end()) {
+    const k8s::Labels& gl = g->second.meta.labels;
+    if (const std::string* t = label(gl, "warren.dev/waypoint-for")) traffic = *t;
+    else if (const std::string* t2 = label(gl, "istio.io/waypoint-for")) traffic = *t2;
+  }
+  const bool accepts = traffic == "all" || traffic == (for_workload ? "workload" : "service");
+  if (!accepts) return std::nullopt;
+  wl::GatewayAddress gw;
+  gw.set_hbone_mtls_port(kHboneMtlsPort);
+  // Prefer the waypoint Service's VIP (what a node proxy can connect to without a lookup).
+  auto svc = snap.services.find(ns + "/" + *name);
+  if (svc != snap.services.end()) {
+    if (auto vip = ipToBytes(svc->second.cluster_ip)) {
+      auto* a = gw.mutable_address();
+      a->set_network(ctx.network);
+      a->set_address(*vip);
+      return gw;
+    }
+  }
+  auto* h = gw.mutable_hostname();
+  h->set_namespace_(ns);
+  h->set_hostname(*name + "." + ns + ".svc." + ctx.cluster_domain);
+  return gw;
+}
+
+// The pod's port for a Service port: a number as is, a name through the container ports.
+std::optional<uint32_t> resolveTargetPort(const k8s::Pod& pod, const k8s::ServicePort& sp) {
+  if (sp.target_port.number) return *sp.target_port.number;
+  for (const auto& c : pod.spec.containers) {
+    for (const auto& cp : c.ports) {
+      if (cp.name == sp.target_port.name && cp.protocol == sp.protocol) return cp.container_port;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string workloadUid(const TranslationContext& ctx, const std::string& ns, const std::string& name) {
+  return ctx.cluster_id + "//Pod/" + ns + "/" + name;
+}
+
+std::string serviceHostname(const TranslationContext& ctx, const k8s::Service& svc) {
+  return svc.meta.name + "." + svc.meta.namespace_ + ".svc." + ctx.cluster_domain;
+}
+
+wl::AppProtocol appProtocol(const std::string& p) {
+  if (p == "http" || p == "HTTP") return wl::HTTP11;
+  if (p == "http2" || p == "h2c" || p == "kubernetes.io/h2c") return wl::HTTP2;
+  if (p == "grpc" || p == "GRPC") return wl::GRPC;
+  if (p == "tcp" || p == "TCP") return wl::TCP;
+  if (p == "tls" || p == "TLS") return wl::TLS;
+  return wl::UNKNOWN;
+}
+
+std::optional<wl::Workload> translatePod(const ClusterSnapshot& snap, const k8s::Pod& pod,
+                                         const TranslationContext& ctx,
+                                         std::vector<std::string>* notes) {
+  if (pod.status.pod_ip.empty()) return std::nullopt;
+  if (pod.status.phase == "Succeeded" || pod.status.phase == "Failed") return std::nullopt;
+  auto ip = ipToBytes(pod.status.pod_ip);
+  if (!ip) {
+    if (notes) notes->push_back("Pod " + pod.meta.namespace_ + "/" + pod.meta.name + ": " + ip.error().message());
+    return std::nullopt;
+  }
+  const std::string& ns = pod.meta.namespace_;
+  wl::Workload w;
+  w.set_uid(workloadUid(ctx, ns, pod.meta.name));
+  w.set_name(pod.meta.name);
+  w.set_namespace_(ns);
+  w.add_addresses(*ip);
+  w.set_network(ctx.network);
+  const bool enrolled = isEnrolled(snap.namespaceLabels(ns), pod);
+  w.set_tunnel_protocol(enrolled ? wl::HBONE : wl::NONE);
+  w.set_trust_domain(ctx.trust_domain);
+  w.set_service_account(pod.spec.service_account_name);
+  w.set_node(pod.spec.node_name);
+  const k8s::Labels& l = pod.meta.labels;
+  const std::string* canon = label(l, "service.istio.io/canonical-name");
+  if (!canon) canon = label(l, "app.kubernetes.io/name");
+  if (!canon) canon = label(l, "app");
+  w.set_canonical_name(canon ? *canon : pod.meta.name);
+  const std::string* rev = label(l, "service.istio.io/canonical-revision");
+  if (!rev) rev = label(l, "app.kubernetes.io/version");
+  if (!rev) rev = label(l, "version");
+  w.set_canonical_revision(rev ? *rev : "latest");
+  w.set_workload_type(wl::POD);
+  w.set_workload_name(canon ? *canon : pod.meta.name);
+  w.set_status(pod.status.phase == "Running" ? wl::HEALTHY : wl::UNHEALTHY);
+  w.set_cluster_id(ctx.cluster_id);
+  if (pod.spec.host_network) w.set_network_mode(wl::HOST_NETWORK);
+  for (const auto& [key, svc] : snap.services) {
+    if (svc.meta.namespace_ != ns || !k8s::selectorMatches(svc.selector, l)) continue;
+    wl::PortList& ports = (*w.mutable_services())[ns + "/" + serviceHostname(ctx, svc)];
+    for (const k8s::ServicePort& sp : svc.ports) {
+      auto target = resolveTargetPort(pod, sp);
+      if (!target) {
+        if (notes)
+          notes->push_back("Pod " + ns + "/" + pod.meta.name + ": Service " + key + " port " +
+                           std::to_string(sp.port) + ": no container port named '" +
+                           sp.target_port.name + "'");
+        continue;
+      }
+      auto* p = ports.add_ports();
+      p->set_service_port(sp.port);
+      p->set_target_port(*target);
+      p->set_app_protocol(appProtocol(sp.app_protocol));
+    }
+  }
+  for (std::string& name : workloadPolicyNames(snap, pod, ctx.root_namespace))
+    w.add_authorization_policies(std::move(name));
+  if (auto gw = waypointFor(snap, pod.meta, ctx, true)) *w.mutable_waypoint() = std::move(*gw);
+  return w;
+}
+
+std::optional<wl::Service> translateService(const ClusterSnapshot& snap, const k8s::Service& svc,
+                                            const TranslationContext& ctx) {
+  if (svc.type == "ExternalName") return std::nullopt;
+  auto vip = ipToBytes(svc.cluster_ip);
+  if (!vip) return std::nullopt;  // "", "None" (headless) or not yet allocated
+  wl::Service s;
+  s.set_name(svc.meta.name);
+  s.set_namespace_(svc.meta.namespace_);
+  s.set_hostname(serviceHostname(ctx, svc));
+  auto* a = s.add_addresses();
+  a->set_network(ctx.network);
+  a->set_address(*vip);
+  for (const k8s::ServicePort& sp : svc.ports) {
+    auto* p = s.add_ports();
+    p->set_service_port(sp.port);
+    p->set_target_port(sp.target_port.number ? *sp.target_port.number : 0);
+    p->set_app_protocol(appProtocol(sp.app_protocol));
+  }
+  if (auto gw = waypointFor(snap, svc.meta, ctx, false)) *s.mutable_waypoint() = std::move(*gw);
+  return s;
+}
+
+}  // namespace warren::agent

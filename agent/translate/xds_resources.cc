@@ -1,0 +1,95 @@
+#include "agent/translate/xds_resources.h"
+
+#include <arpa/inet.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <openssl/evp.h>
+
+#include "agent/translate/authorization_translation.h"
+
+namespace warren::agent {
+namespace {
+
+// SHA-256 of the deterministic serialisation, first 8 bytes in hex: stable across restarts,
+// so a reconnecting client's initial_resource_versions can be honoured.
+std::string versionOf(const google::protobuf::Message& m) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream os(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&os);
+    cos.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&cos);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < 8 && i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+void put(XdsResourceMap& map, const char* type, const std::string& name,
+         const google::protobuf::Message& m, std::vector<std::string> aliases) {
+  XdsResource r;
+  r.version = versionOf(m);
+  r.aliases = std::move(aliases);
+  r.body.PackFrom(m);
+  map[type][name] = std::move(r);
+}
+
+std::string ipText(const std::string& bytes);
+
+}  // namespace
+
+XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext& ctx) {
+  XdsBuild out;
+  out.resources[kAddressTypeUrl];
+  out.resources[kAuthorizationTypeUrl];
+  for (const auto& [key, pod] : snap.pods) {
+    auto w = translatePod(snap, pod, ctx, &out.notes);
+    if (!w) continue;
+    istio::workload::Address a;
+    *a.mutable_workload() = *w;
+    put(out.resources, kAddressTypeUrl, w->uid(), a, {ctx.network + "/" + ipText(w->addresses(0))});
+  }
+  for (const auto& [key, svc] : snap.services) {
+    auto s = translateService(snap, svc, ctx);
+    if (!s) continue;
+    istio::workload::Address a;
+    *a.mutable_service() = *s;
+    std::vector<std::string> aliases;
+    for (const auto& addr : s->addresses()) aliases.push_back(addr.network() + "/" + ipText(addr.address()));
+    put(out.resources, kAddressTypeUrl, s->namespace_() + "/" + s->hostname(), a, std::move(aliases));
+  }
+  for (const auto& [key, ap] : snap.authorization_policies) {
+    auto t = translateAuthorizationPolicy(ap, ctx.root_namespace);
+    for (auto& n : t.notes) out.notes.push_back(std::move(n));
+    if (t.policy) put(out.resources, kAuthorizationTypeUrl, key, *t.policy, {});
+  }
+  for (const auto& [key, pa] : snap.peer_authentications) {
+    if (!pa.selector || pa.selector->empty()) continue;  // namespace/mesh level: static policy
+    auto az = translatePeerAuthentication(
+        pa, namespacePeerAuthenticationMode(snap, pa.meta.namespace_, ctx.root_namespace));
+    if (az) put(out.resources, kAuthorizationTypeUrl, az->namespace_() + "/" + az->name(), *az, {});
+  }
+  if (!snap.peer_authentications.empty()) {
+    auto az = staticStrictPolicy(ctx.root_namespace);
+    put(out.resources, kAuthorizationTypeUrl, az.namespace_() + "/" + az.name(), az, {});
+  }
+  return out;
+}
+
+namespace {
+std::string ipText(const std::string& bytes) {
+  char buf[64] = {};
+  if (bytes.size() == 4) ::inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
+  if (bytes.size() == 16) ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+  return buf;
+}
+}  // namespace
+
+}  // namespace warren::agent

@@ -1,0 +1,56 @@
+// Ciphertext waiting to be sent: one contiguous, reusable byte buffer with a read offset.
+// Appends go to the end; sends consume from the front. The storage is kept across drains
+// (no allocation per record once warm) and compacted only when the consumed prefix is large,
+// so a partially sent buffer is not moved on every append.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+namespace warren::tls {
+
+class OutputBuffer {
+ public:
+  size_t size() const { return buf_.size() - head_; }
+  bool empty() const { return size() == 0; }
+
+  std::span<const uint8_t> data() const { return {buf_.data() + head_, size()}; }
+
+  void append(const uint8_t* p, size_t n) {
+    if (head_ == buf_.size()) {
+      buf_.clear();
+      head_ = 0;
+    } else if (head_ >= kCompactThreshold && head_ * 2 >= buf_.size()) {
+      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    buf_.insert(buf_.end(), p, p + n);
+  }
+
+  void consume(size_t n) {
+    head_ += std::min(n, size());
+    if (head_ == buf_.size()) {
+      buf_.clear();
+      head_ = 0;
+    }
+  }
+
+  size_t copyOut(std::span<uint8_t> out) {
+    size_t n = std::min(out.size(), size());
+    if (n > 0) std::memcpy(out.data(), buf_.data() + head_, n);
+    consume(n);
+    return n;
+  }
+
+ private:
+  // Below this the consumed prefix is left in place; moving it would cost more than it saves.
+  static constexpr size_t kCompactThreshold = 64 * 1024;
+
+  std::vector<uint8_t> buf_;
+  size_t head_ = 0;
+};
+
+}  // namespace warren::tls

@@ -1,0 +1,127 @@
+// A sans-I/O mutual TLS 1.3 connection: ciphertext in, plaintext out, and the reverse. The
+// engine never touches a socket; the caller moves bytes (io_uring in ztunnel, a loop in tests).
+//
+//   receive:  feed(ciphertext, plaintext_buffer) -> {consumed, plaintext, events}
+//   send:     write(plaintext[, Flush::kLater]) ... flush();  then drain pendingOutput()
+//   close:    shutdown() queues close_notify; peerClosed() says the peer sent its own.
+//
+// Copies. feed() hands the caller's ciphertext to OpenSSL through a custom BIO that reads the
+// caller's span in place (no intermediate BIO buffer) and decrypts into the caller's buffer.
+// Output ciphertext is appended to one reusable buffer that the caller either reads in place
+// (pendingOutput()/consumeOutput(), e.g. for a synchronous send) or copies out (takeOutput(),
+// e.g. into an io_uring send buffer that must stay stable until completion).
+//
+// Backpressure. feed() stops pulling ciphertext when the plaintext buffer is full: consumed <
+// ciphertext.size() means "hand me the rest again later", and hasBufferedPlaintext() says the
+// engine still holds decrypted bytes. write() accepts at most writable() bytes, where
+// writable() = output_limit - (unsent ciphertext + staged plaintext); it returns how much it
+// took. The limit is soft by at most one handshake flight or KeyUpdate plus record overhead.
+//
+// Record policy. Plaintext is cut into 16 KiB records (the TLS maximum), the cheapest per byte.
+// write(..., Flush::kNow) (the default) encrypts everything immediately: full records straight
+// from the caller's memory, the tail as one short record, so a small write goes out at once.
+// write(..., Flush::kLater) encrypts only full 16 KiB records and stages the tail (copied, at
+// most 16 KiB) until more data fills a record or flush() is called; use it while producing a
+// batch (e.g. several HTTP/2 frames in one event-loop turn) and flush() at the end of the turn.
+// Writes before the handshake finishes are staged and sent when it completes.
+//
+// Errors are values. The first failure (bad record, alert, verification) is sticky: every later
+// call returns it. After a failure pendingOutput() may still hold an alert for the peer; send
+// it best-effort before closing the socket. Nothing here throws.
+//
+// Not thread-safe: one engine belongs to one connection on one worker.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/identity/spiffe_id.h"
+#include "common/tls/tls_context.h"
+
+namespace warren::tls {
+
+struct TlsEngineOptions {
+  // Soft bound of unsent ciphertext plus staged plaintext, in bytes. 256 KiB = 16 full records:
+  // one io_uring send per event-loop turn keeps a 10 Gbit/s path busy (~200 us of data) while a
+  // few thousand pooled connections cost at most a few hundred MiB in the worst case.
+  size_t output_limit = 256 * 1024;
+};
+
+enum class Flush { kNow, kLater };
+
+struct FeedResult {
+  size_t consumed = 0;   // ciphertext bytes taken; feed the rest again later
+  size_t plaintext = 0;  // plaintext bytes written to the caller's buffer
+  bool handshake_completed = false;  // the handshake finished during this call
+  bool peer_closed = false;          // close_notify arrived during this call
+};
+
+class TlsEngine {
+ public:
+  // Largest TLS plaintext record (RFC 8446 §5.1).
+  static constexpr size_t kMaxRecordPlaintext = 16384;
+  // TLS 1.3 AEAD record overhead: 5 header + 1 inner content type + 16 tag.
+  static constexpr size_t kRecordOverhead = 22;
+
+  // A client connection; the ClientHello is ready in pendingOutput() on return. The server
+  // must present one of `expected_server_ids` (at least one is required).
+  static Result<TlsEngine> client(const TlsContext& ctx,
+                                  std::vector<identity::SpiffeId> expected_server_ids,
+                                  TlsEngineOptions options = {});
+  static Result<TlsEngine> server(const TlsContext& ctx, TlsEngineOptions options = {});
+
+  TlsEngine(TlsEngine&&) noexcept;
+  TlsEngine& operator=(TlsEngine&&) noexcept;
+  ~TlsEngine();
+
+  // Processes ciphertext from the network: advances the handshake and decrypts application
+  // data into `plaintext` (which may be empty during the handshake).
+  Result<FeedResult> feed(std::span<const uint8_t> ciphertext, std::span<uint8_t> plaintext);
+
+  // Queues plaintext for the peer; returns the number of bytes accepted (<= writable()).
+  Result<size_t> write(std::span<const uint8_t> plaintext, Flush flush = Flush::kNow);
+  // Encrypts staged plaintext now (a short record).
+  Status flush();
+  // Queues close_notify (after staged data). Further writes fail; reading continues until
+  // the peer's close_notify.
+  Status shutdown();
+
+  // How many plaintext bytes write() accepts now.
+  size_t writable() const;
+
+  // Ciphertext to send, in place. Valid until the next non-const call.
+  std::span<const uint8_t> pendingOutput() const;
+  void consumeOutput(size_t n);
+  // Copies up to out.size() bytes of pending ciphertext into `out` and consumes them.
+  size_t takeOutput(std::span<uint8_t> out);
+
+  bool handshakeDone() const;
+  bool peerClosed() const;    // close_notify received
+  bool shutdownSent() const;  // our close_notify queued
+  bool failed() const;
+  // The sticky error after failed(), else nullptr.
+  const Error* error() const;
+  // Decrypted bytes held inside the engine (the last plaintext buffer was too small).
+  bool hasBufferedPlaintext() const;
+
+  // After the handshake: the peer's verified SPIFFE identity, the ALPN protocol ("h2"), the
+  // negotiated cipher suite name.
+  const std::optional<identity::SpiffeId>& peerIdentity() const;
+  std::string_view alpn() const;
+  std::string_view cipherName() const;
+
+  struct Impl;
+
+ private:
+  explicit TlsEngine(std::unique_ptr<Impl> impl);
+  // Heap state: OpenSSL callbacks hold its address, which must survive moves of the handle.
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace warren::tls

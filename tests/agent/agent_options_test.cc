@@ -1,0 +1,60 @@
+#include "agent/cli/agent_options.h"
+
+#include <gtest/gtest.h>
+
+namespace warren::agent {
+namespace {
+
+TEST(AgentOptions, AcceptsExactlyTheLabFlags) {
+  auto cmd = parseAgentArgs({"--node", "node-1", "--node-ip", "10.0.0.2", "--run-dir", "/r",
+                             "--manifests", "/m", "--ca-dir", "/ca", "--cgroup", "/sys/fs/cgroup/wl/node-1",
+                             "--bpf-pin-dir", "/sys/fs/bpf/warren/node-1", "--pod-cidr",
+                             "10.244.1.0/24", "--trust-domain", "cluster.local", "--log-level", "info"});
+  ASSERT_TRUE(cmd) << cmd.error().message();
+  const auto& o = std::get<AgentOptions>(*cmd);
+  EXPECT_EQ(o.node, "node-1");
+  EXPECT_EQ(o.node_ip, "10.0.0.2");
+  EXPECT_EQ(o.run_dir, "/r");
+  EXPECT_EQ(o.manifests, "/m");
+  EXPECT_EQ(o.ca_dir, "/ca");
+  EXPECT_EQ(o.cgroup, "/sys/fs/cgroup/wl/node-1");
+  EXPECT_EQ(o.bpf_pin_dir, "/sys/fs/bpf/warren/node-1");
+  EXPECT_EQ(o.pod_cidr, "10.244.1.0/24");
+  EXPECT_EQ(o.trust_domain, "cluster.local");
+}
+
+TEST(AgentOptions, Table) {
+  struct Case {
+    std::vector<std::string> args;
+    bool ok;
+    std::string error_has;
+  };
+  const Case cases[] = {
+      {{"--node=n1"}, true, ""},
+      {{}, false, "--node is required"},
+      {{"--node", "n1", "--bogus", "x"}, false, "unknown flag --bogus"},
+      {{"--node", "n1", "--node", "n2"}, false, "given twice"},
+      {{"--node"}, false, "needs a value"},
+      {{"--node", "n1", "stray"}, false, "unexpected argument 'stray'"},
+      {{"--node", "n1", "--trust-domain", "a/b"}, false, "must not contain"},
+      {{"uninstall", "--bpf-pin-dir", "/p", "--cgroup", "/c"}, true, ""},
+      {{"uninstall", "--node", "n1"}, false, "unknown flag --node"},
+  };
+  for (const auto& c : cases) {
+    auto r = parseAgentArgs(c.args);
+    EXPECT_EQ(bool(r), c.ok) << (c.args.empty() ? "(none)" : c.args[0]);
+    if (!r && !c.ok) {
+      EXPECT_NE(r.error().message().find(c.error_has), std::string::npos) << r.error().message();
+    }
+  }
+  auto d = parseAgentArgs({"--node", "n9"});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(std::get<AgentOptions>(*d).bpf_pin_dir, "/sys/fs/bpf/warren/n9");
+  auto u = parseAgentArgs({"uninstall", "--bpf-pin-dir=/p", "--cgroup=/c"});
+  ASSERT_TRUE(u);
+  EXPECT_EQ(std::get<UninstallOptions>(*u).bpf_pin_dir, "/p");
+  EXPECT_EQ(std::get<UninstallOptions>(*u).cgroup, "/c");
+}
+
+}  // namespace
+}  // namespace warren::agent

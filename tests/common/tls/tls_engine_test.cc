@@ -1,0 +1,207 @@
+// Handshakes and the engine's buffering contract, with two real engines paired in memory.
+#include <gtest/gtest.h>
+
+#include "tests/common/tls/tls_fixture.h"
+
+namespace warren::tls::testing {
+namespace {
+
+class TlsEngineTest : public TlsFixture {
+ protected:
+  TlsEngineTest()
+      : client_cert_(ca_.issue(kClientUri)),
+        server_cert_(ca_.issue(kServerUri)),
+        client_ctx_(clientContext(client_cert_)),
+        server_ctx_(serverContext(server_cert_)) {}
+
+  void handshake(TlsEngine& c, TlsEngine& s) {
+    pump(c, s);
+    ASSERT_FALSE(c.failed()) << c.error()->message();
+    ASSERT_FALSE(s.failed()) << s.error()->message();
+    ASSERT_TRUE(c.handshakeDone());
+    ASSERT_TRUE(s.handshakeDone());
+  }
+
+  identity::WorkloadCertificate client_cert_;
+  identity::WorkloadCertificate server_cert_;
+  TlsContext client_ctx_;
+  TlsContext server_ctx_;
+};
+
+TEST_F(TlsEngineTest, MutualHandshakeExposesIdentitiesAndAlpn) {
+  auto c = clientEngine(client_ctx_, {"spiffe://cluster.local/ns/other/sa/x", kServerUri});
+  auto s = serverEngine(server_ctx_);
+  EXPECT_FALSE(c.pendingOutput().empty()) << "ClientHello ready at creation";
+  handshake(c, s);
+  ASSERT_TRUE(c.peerIdentity());
+  EXPECT_EQ(c.peerIdentity()->uri(), kServerUri);
+  ASSERT_TRUE(s.peerIdentity());
+  EXPECT_EQ(s.peerIdentity()->uri(), kClientUri);
+  EXPECT_EQ(c.alpn(), "h2");
+  EXPECT_EQ(s.alpn(), "h2");
+  EXPECT_EQ(c.cipherName(), "TLS_AES_128_GCM_SHA256");
+
+  std::string at_client, at_server;
+  ASSERT_TRUE(c.write(bytes("ping")));
+  pump(c, s, &at_client, &at_server);
+  EXPECT_EQ(at_server, "ping");
+  ASSERT_TRUE(s.write(bytes("pong")));
+  pump(c, s, &at_client, &at_server);
+  EXPECT_EQ(at_client, "pong");
+}
+
+TEST_F(TlsEngineTest, IntermediateChainVerifiesAgainstRootOnly) {
+  auto inter = ca_.intermediate("mesh intermediate");
+  auto server_cert = inter.issue(kServerUri);
+  ASSERT_EQ(server_cert.intermediates().size(), 1u);
+  auto server_ctx = serverContext(server_cert);
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx);
+  handshake(c, s);
+  EXPECT_EQ(c.peerIdentity()->uri(), kServerUri);
+}
+
+TEST_F(TlsEngineTest, WritesBeforeHandshakeAreDeliveredAfter) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  auto w = c.write(bytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(*w, 24u);
+  std::string at_server;
+  pump(c, s, nullptr, &at_server);
+  EXPECT_EQ(at_server, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+}
+
+TEST_F(TlsEngineTest, RecordPolicyImmediateSmallWritesAndFullRecords) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  handshake(c, s);
+  ASSERT_TRUE(c.pendingOutput().empty());
+  const size_t rec = TlsEngine::kMaxRecordPlaintext, ovh = TlsEngine::kRecordOverhead;
+
+  // Flush::kNow: a 10-byte write is one short record, at once.
+  ASSERT_TRUE(c.write(bytes("0123456789")));
+  EXPECT_EQ(c.pendingOutput().size(), 10 + ovh);
+  std::string at_server;
+  pump(c, s, nullptr, &at_server);
+  EXPECT_EQ(at_server, "0123456789");
+  at_server.clear();
+
+  // Flush::kLater: nothing until a record fills or flush().
+  ASSERT_TRUE(c.write(bytes("abc"), Flush::kLater));
+  EXPECT_TRUE(c.pendingOutput().empty());
+  std::string big(40000, 'x');
+  ASSERT_TRUE(c.write(bytes(big), Flush::kLater));
+  // 3 + 40000 = 2 full records + 7235 staged.
+  EXPECT_EQ(c.pendingOutput().size(), 2 * (rec + ovh));
+  EXPECT_EQ(c.writable(), TlsEngineOptions{}.output_limit - 2 * (rec + ovh) - 7235);
+  ASSERT_TRUE(c.flush());
+  EXPECT_EQ(c.pendingOutput().size(), 2 * (rec + ovh) + 7235 + ovh);
+
+  pump(c, s, nullptr, &at_server);
+  EXPECT_TRUE(at_server == "abc" + big) << "received " << at_server.size() << " bytes";
+}
+
+TEST_F(TlsEngineTest, WriteIsBoundedByOutputLimit) {
+  TlsEngineOptions small{.output_limit = 40000};
+  auto c = clientEngine(client_ctx_, {kServerUri}, small);
+  auto s = serverEngine(server_ctx_);
+  handshake(c, s);
+  std::string big(100000, 'y');
+  auto w = c.write(bytes(big));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(*w, 40000u);
+  EXPECT_EQ(c.writable(), 0u);
+  auto w2 = c.write(bytes(big));
+  ASSERT_TRUE(w2);
+  EXPECT_EQ(*w2, 0u);
+  // Draining the output makes room again.
+  std::vector<uint8_t> sink(c.pendingOutput().size());
+  EXPECT_EQ(c.takeOutput(sink), sink.size());
+  EXPECT_EQ(c.writable(), 40000u);
+}
+
+TEST_F(TlsEngineTest, SmallPlaintextBufferBackpressuresCiphertext) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  handshake(c, s);
+  std::string msg(50000, 'z');
+  for (size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<char>('a' + i % 26);
+  ASSERT_TRUE(c.write(bytes(msg)));
+  auto wire = c.pendingOutput();
+  std::vector<uint8_t> small(1000);
+  auto r = s.feed(wire, small);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->plaintext, 1000u);
+  EXPECT_LT(r->consumed, wire.size()) << "stops pulling ciphertext when the buffer is full";
+  EXPECT_TRUE(s.hasBufferedPlaintext());
+  std::string got(reinterpret_cast<char*>(small.data()), r->plaintext);
+  c.consumeOutput(r->consumed);
+  std::string rest;
+  pump(c, s, nullptr, &rest, 1000);
+  EXPECT_EQ(got + rest, msg);
+}
+
+TEST_F(TlsEngineTest, HalfCloseBothWays) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  handshake(c, s);
+  ASSERT_TRUE(c.write(bytes("request")));
+  ASSERT_TRUE(c.shutdown());
+  EXPECT_TRUE(c.shutdownSent());
+  auto after = c.write(bytes("late"));
+  ASSERT_FALSE(after);
+  EXPECT_NE(after.error().message().find("after close_notify"), std::string::npos);
+
+  std::string at_server;
+  pump(c, s, nullptr, &at_server);
+  EXPECT_EQ(at_server, "request");
+  EXPECT_TRUE(s.peerClosed());
+  EXPECT_FALSE(c.peerClosed());
+  // The server can still answer after the client's close_notify (TLS 1.3 half-close).
+  ASSERT_TRUE(s.write(bytes("response"))) << "write after peer close_notify";
+  ASSERT_TRUE(s.shutdown());
+  std::string at_client;
+  pump(c, s, &at_client, nullptr);
+  EXPECT_EQ(at_client, "response");
+  EXPECT_TRUE(c.peerClosed());
+  EXPECT_FALSE(c.failed());
+  EXPECT_FALSE(s.failed());
+}
+
+TEST_F(TlsEngineTest, EngineMovesKeepWorking) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  TlsEngine moved_c = std::move(c);
+  std::vector<TlsEngine> servers;
+  servers.push_back(std::move(s));
+  handshake(moved_c, servers[0]);
+  EXPECT_EQ(servers[0].peerIdentity()->uri(), kClientUri);
+}
+
+TEST_F(TlsEngineTest, ContextOutlivedByEngines) {
+  std::optional<TlsEngine> c, s;
+  {
+    auto cctx = clientContext(client_cert_);
+    auto sctx = serverContext(server_cert_);
+    c.emplace(clientEngine(cctx));
+    s.emplace(serverEngine(sctx));
+  }
+  handshake(*c, *s);
+}
+
+TEST_F(TlsEngineTest, ConstructionErrors) {
+  auto none = TlsEngine::client(client_ctx_, {});
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message().find("at least one expected server identity"),
+            std::string::npos);
+  auto wrong_role = TlsEngine::server(client_ctx_);
+  ASSERT_FALSE(wrong_role);
+  EXPECT_NE(wrong_role.error().message().find("needs a server TlsContext"), std::string::npos);
+  auto early = serverEngine(server_ctx_).shutdown();
+  ASSERT_FALSE(early);
+  EXPECT_NE(early.error().message().find("before the handshake finished"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace warren::tls::testing
