@@ -26,8 +26,10 @@ using warren::tls::TlsEngine;
 
 struct Mesh {
   TestCa ca = TestCa::root("fuzz root");
-  warren::identity::WorkloadCertificate server_cert = ca.issue("spiffe://cluster.local/ns/f/sa/server");
-  warren::identity::WorkloadCertificate client_cert = ca.issue("spiffe://cluster.local/ns/f/sa/client");
+  warren::identity::WorkloadCertificate server_cert =
+      ca.issue("spiffe://cluster.local/ns/f/sa/server");
+  warren::identity::WorkloadCertificate client_cert =
+      ca.issue("spiffe://cluster.local/ns/f/sa/client");
   TlsContext server = *TlsContext::server(server_cert);
   TlsContext client = *TlsContext::client(client_cert);
 };
@@ -70,9 +72,8 @@ bool writeSeed(const std::string& path, uint8_t chunk, std::span<const uint8_t> 
 }
 
 int makeSeeds(const std::string& dir) {
-  auto client = TlsEngine::client(mesh().client,
-                                  {*warren::identity::SpiffeId::parse(
-                                      "spiffe://cluster.local/ns/f/sa/server")});
+  auto client = TlsEngine::client(
+      mesh().client, {*warren::identity::SpiffeId::parse("spiffe://cluster.local/ns/f/sa/server")});
   if (!client) return 1;
   std::vector<uint8_t> hello(client->pendingOutput().begin(), client->pendingOutput().end());
   std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -85,7 +86,8 @@ int makeSeeds(const std::string& dir) {
                       std::span<const uint8_t>(hello).first(hello.size() / 2)) &&
             writeSeed(dir + "/http_request", 0,
                       {reinterpret_cast<const uint8_t*>(http.data()), http.size()}) &&
-            writeSeed(dir + "/alert", 0, alert) && writeSeed(dir + "/oversized_record", 0, huge_len);
+            writeSeed(dir + "/alert", 0, alert) &&
+            writeSeed(dir + "/oversized_record", 0, huge_len);
   return ok ? 0 : 1;
 }
 
@@ -101,7 +103,8 @@ int main(int argc, char** argv) {
       ++failures;
       continue;
     }
-    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
     LLVMFuzzerTestOneInput(data.data(), data.size());
   }
   std::fprintf(stderr, "tls_server_fuzz: replayed %d inputs\n", argc - 1 - failures);

@@ -50,8 +50,8 @@ std::vector<std::string> uriSansOf(const GENERAL_NAMES* names) {
 
 std::vector<SpiffeId> spiffeIdsOf(X509* cert) {
   std::vector<SpiffeId> out;
-  ossl::GeneralNames names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  ossl::GeneralNames names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   for (const auto& uri : uriSansOf(names.get())) {
     if (auto id = SpiffeId::parse(uri)) out.push_back(std::move(*id));
   }
@@ -77,8 +77,8 @@ Result<CertificateInfo> inspectCertificate(X509* cert) {
   info.subject = nameToString(X509_get_subject_name(cert));
   info.issuer = nameToString(X509_get_issuer_name(cert));
 
-  ossl::GeneralNames names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  ossl::GeneralNames names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   info.uri_sans = uriSansOf(names.get());
   for (const auto& uri : info.uri_sans) {
     if (auto id = SpiffeId::parse(uri)) info.identities.push_back(std::move(*id));

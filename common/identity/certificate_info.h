@@ -2,11 +2,11 @@
 // refresh scheduling and identity checks.
 #pragma once
 
+#include <openssl/x509v3.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
-
-#include <openssl/x509v3.h>
 
 #include "common/error.h"
 #include "common/identity/spiffe_id.h"
@@ -19,8 +19,8 @@ struct CertificateInfo {
   std::string serial_hex;  // upper-case hex, no separators ("0A1B...")
   Clock::time_point not_before;
   Clock::time_point not_after;
-  std::string subject;  // RFC 2253 form; "" for mesh leaves (empty subject)
-  std::string issuer;   // RFC 2253 form
+  std::string subject;                // RFC 2253 form; "" for mesh leaves (empty subject)
+  std::string issuer;                 // RFC 2253 form
   std::vector<std::string> uri_sans;  // every URI SAN, verbatim
   std::vector<SpiffeId> identities;   // the URI SANs that parse as SPIFFE IDs
   bool is_ca = false;                 // basicConstraints CA:TRUE

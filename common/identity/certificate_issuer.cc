@@ -18,7 +18,8 @@ Status addExtension(X509* cert, X509* issuer, int nid, const std::string& value)
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   ossl::X509Extension ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
   if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
-    return fail(opensslError(ErrorCode::kInternal, fmt::format("adding extension {}", OBJ_nid2sn(nid))));
+    return fail(
+        opensslError(ErrorCode::kInternal, fmt::format("adding extension {}", OBJ_nid2sn(nid))));
   }
   return ok();
 }
@@ -55,7 +56,8 @@ Result<std::vector<std::string>> CertificateIssuer::issue(std::string_view csr_p
                                                           std::chrono::seconds ttl,
                                                           Clock::time_point now) const {
   if (ttl <= std::chrono::seconds::zero()) {
-    return fail(Error::invalid(fmt::format("certificate TTL must be positive, got {}s", ttl.count())));
+    return fail(
+        Error::invalid(fmt::format("certificate TTL must be positive, got {}s", ttl.count())));
   }
   auto csr = csrFromPem(csr_pem);
   if (!csr) return fail(std::move(csr).error());
@@ -83,8 +85,8 @@ Result<std::vector<std::string>> CertificateIssuer::issue(std::string_view csr_p
   WARREN_TRY(setTime(X509_getm_notAfter(cert.get()), now + ttl));
   WARREN_TRY(addExtension(cert.get(), signer, NID_subject_alt_name, "critical,URI:" + id.uri()));
   WARREN_TRY(addExtension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE"));
-  WARREN_TRY(addExtension(cert.get(), signer, NID_key_usage,
-                          "critical,digitalSignature,keyEncipherment"));
+  WARREN_TRY(
+      addExtension(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment"));
   WARREN_TRY(addExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth"));
   WARREN_TRY(addExtension(cert.get(), signer, NID_authority_key_identifier, "keyid:always"));
   if (X509_sign(cert.get(), key_.get(), EVP_sha256()) <= 0) {
@@ -102,6 +104,8 @@ Result<std::vector<std::string>> CertificateIssuer::issue(std::string_view csr_p
   return out;
 }
 
-Result<std::string> CertificateIssuer::rootPem() const { return certificateToPem(chain_.back().get()); }
+Result<std::string> CertificateIssuer::rootPem() const {
+  return certificateToPem(chain_.back().get());
+}
 
 }  // namespace warren::identity

@@ -28,7 +28,8 @@ class CertificateIssuer {
 
   // `ca_cert_pem` may hold a chain: the signing certificate first, then its parents up to
   // the root; they are appended to every issued chain (IstioCertificateResponse order).
-  static Result<CertificateIssuer> fromPem(std::string_view ca_cert_pem, std::string_view ca_key_pem);
+  static Result<CertificateIssuer> fromPem(std::string_view ca_cert_pem,
+                                           std::string_view ca_key_pem);
 
   // Signs `csr_pem`'s public key for `id`, valid [now - kBackdate, now + ttl). Returns the
   // chain as PEM strings, leaf first, root last (one certificate per element).

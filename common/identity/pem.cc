@@ -37,16 +37,16 @@ Result<std::vector<ossl::X509Ptr>> certificatesFromPem(std::string_view pem) {
     if (!bio) return fail(opensslError(ErrorCode::kInternal, "allocating a memory BIO"));
     ossl::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) {
-      return fail(opensslError(ErrorCode::kInvalidArgument,
-                               fmt::format("certificate PEM block {} is not a valid certificate",
-                                           out.size())));
+      return fail(opensslError(
+          ErrorCode::kInvalidArgument,
+          fmt::format("certificate PEM block {} is not a valid certificate", out.size())));
     }
     out.push_back(std::move(cert));
     pos = end;
   }
   if (out.empty()) {
-    return fail(Error::invalid(
-        fmt::format("no certificate found: expected a \"{}\" PEM block", kBegin)));
+    return fail(
+        Error::invalid(fmt::format("no certificate found: expected a \"{}\" PEM block", kBegin)));
   }
   return out;
 }
@@ -55,8 +55,8 @@ Result<ossl::X509Ptr> certificateFromPem(std::string_view pem) {
   auto certs = certificatesFromPem(pem);
   if (!certs) return fail(std::move(certs).error());
   if (certs->size() != 1) {
-    return fail(Error::invalid(
-        fmt::format("expected exactly one certificate, found {}", certs->size())));
+    return fail(
+        Error::invalid(fmt::format("expected exactly one certificate, found {}", certs->size())));
   }
   return std::move(certs->front());
 }

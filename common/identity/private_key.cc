@@ -18,7 +18,8 @@ Result<ossl::PKey> generateEcP256Key() {
 Result<std::string> privateKeyToPem(EVP_PKEY* key) {
   if (key == nullptr) return fail(Error::invalid("privateKeyToPem: no key"));
   ossl::Bio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return fail(opensslError(ErrorCode::kInternal, "writing a private key as PEM"));
   }
   char* data = nullptr;

@@ -10,8 +10,8 @@ bool isTrustDomainChar(char c) {
 }
 
 bool isSegmentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '-' || c == '_';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_';
 }
 
 std::string printable(char c) {
@@ -27,9 +27,9 @@ Status checkTrustDomain(std::string_view td) {
   }
   for (size_t i = 0; i < td.size(); ++i) {
     if (!isTrustDomainChar(td[i])) {
-      return fail(Error::invalid(fmt::format(
-          "trust domain \"{}\" has {} at position {}; allowed: a-z 0-9 . - _", td,
-          printable(td[i]), i)));
+      return fail(Error::invalid(
+          fmt::format("trust domain \"{}\" has {} at position {}; allowed: a-z 0-9 . - _", td,
+                      printable(td[i]), i)));
     }
   }
   return ok();
@@ -46,9 +46,10 @@ Status checkSegment(std::string_view what, std::string_view seg) {
   }
   for (size_t i = 0; i < seg.size(); ++i) {
     if (!isSegmentChar(seg[i])) {
-      return fail(Error::invalid(fmt::format("{} \"{}\" has {} at position {}; allowed: "
-                                             "A-Z a-z 0-9 . - _",
-                                             what, seg, printable(seg[i]), i)));
+      return fail(
+          Error::invalid(fmt::format("{} \"{}\" has {} at position {}; allowed: "
+                                     "A-Z a-z 0-9 . - _",
+                                     what, seg, printable(seg[i]), i)));
     }
   }
   return ok();
@@ -82,13 +83,14 @@ Result<SpiffeId> parseBody(std::string_view body) {
   std::string_view ns = rest.substr(0, sa_pos);
   std::string_view sa = rest.substr(sa_pos + 4);
   if (ns.find('/') != std::string_view::npos) {
-    return fail(Error::invalid(fmt::format(
-        "path \"{}\" has extra segments (expected /ns/<namespace>/sa/<sa>)", path)));
+    return fail(Error::invalid(
+        fmt::format("path \"{}\" has extra segments (expected /ns/<namespace>/sa/<sa>)", path)));
   }
   if (sa.find('/') != std::string_view::npos) {
-    return fail(Error::invalid(fmt::format(
-        "path \"{}\" has extra segments after the service account (expected /ns/<namespace>/sa/<sa>)",
-        path)));
+    return fail(
+        Error::invalid(fmt::format("path \"{}\" has extra segments after the service account "
+                                   "(expected /ns/<namespace>/sa/<sa>)",
+                                   path)));
   }
   return SpiffeId::make(td, ns, sa);
 }
@@ -98,8 +100,12 @@ Result<SpiffeId> parseBody(std::string_view body) {
 SpiffeId::SpiffeId(std::string td, std::string ns, std::string sa)
     : trust_domain_(std::move(td)), ns_(std::move(ns)), service_account_(std::move(sa)) {
   uri_.reserve(kScheme.size() + trust_domain_.size() + ns_.size() + service_account_.size() + 8);
-  uri_.append(kScheme).append(trust_domain_).append("/ns/").append(ns_).append("/sa/").append(
-      service_account_);
+  uri_.append(kScheme)
+      .append(trust_domain_)
+      .append("/ns/")
+      .append(ns_)
+      .append("/sa/")
+      .append(service_account_);
 }
 
 Result<SpiffeId> SpiffeId::make(std::string_view trust_domain, std::string_view ns,
@@ -139,8 +145,8 @@ Result<SpiffeId> SpiffeId::fromPrincipal(std::string_view principal) {
         "principal \"{}\": must not start with \"spiffe://\" (use SpiffeId::parse)", principal)));
   }
   if (principal.size() + kScheme.size() > kMaxUriLength) {
-    return fail(Error::invalid(fmt::format("principal is {} bytes long, too long for a SPIFFE ID",
-                                           principal.size())));
+    return fail(Error::invalid(
+        fmt::format("principal is {} bytes long, too long for a SPIFFE ID", principal.size())));
   }
   auto id = parseBody(principal);
   if (!id) return fail(std::move(id).error().wrap(fmt::format("principal \"{}\"", principal)));

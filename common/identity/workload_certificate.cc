@@ -84,8 +84,9 @@ Result<WorkloadCertificate> WorkloadCertificate::fromCaResponse(
   std::vector<ossl::X509Ptr> roots;
   if (roots_pem.empty()) {
     if (certs.size() < 2) {
-      return fail(Error::invalid("CA response: cert_chain has only the leaf and no root, and no "
-                                 "trust roots were configured"));
+      return fail(
+          Error::invalid("CA response: cert_chain has only the leaf and no root, and no "
+                         "trust roots were configured"));
     }
     roots.push_back(std::move(certs.back()));
     certs.pop_back();
@@ -110,9 +111,9 @@ Status WorkloadCertificate::verify(Clock::time_point now) const {
 
 Status WorkloadCertificate::expectIdentity(const SpiffeId& expected) const {
   if (identity_ == expected) return ok();
-  return fail(Error(ErrorCode::kPermissionDenied,
-                    fmt::format("issued certificate is for {}, requested {}", identity_.uri(),
-                                expected.uri())));
+  return fail(Error(
+      ErrorCode::kPermissionDenied,
+      fmt::format("issued certificate is for {}, requested {}", identity_.uri(), expected.uri())));
 }
 
 Clock::time_point WorkloadCertificate::refreshTime(Clock::time_point not_before,

@@ -38,6 +38,14 @@ class OutputBuffer {
     }
   }
 
+  // Gives the storage back when nothing is pending (an idle pooled connection).
+  void releaseIfEmpty() {
+    if (!empty()) return;
+    std::vector<uint8_t>().swap(buf_);
+    head_ = 0;
+  }
+  size_t capacity() const { return buf_.capacity(); }
+
   size_t copyOut(std::span<uint8_t> out) {
     size_t n = std::min(out.size(), size());
     if (n > 0) std::memcpy(out.data(), buf_.data() + head_, n);

@@ -15,8 +15,8 @@ using identity::opensslError;
 constexpr unsigned char kAlpnWire[] = {2, 'h', '2'};
 
 Result<ossl::SslCtx> buildContext(const identity::WorkloadCertificate& cert, TlsRole role) {
-  ossl::SslCtx ctx(SSL_CTX_new(role == TlsRole::kClient ? TLS_client_method()
-                                                        : TLS_server_method()));
+  ossl::SslCtx ctx(
+      SSL_CTX_new(role == TlsRole::kClient ? TLS_client_method() : TLS_server_method()));
   if (!ctx) return fail(opensslError(ErrorCode::kInternal, "SSL_CTX_new"));
   SSL_CTX* c = ctx.get();
   if (SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1 ||
@@ -64,13 +64,15 @@ Result<ossl::SslCtx> buildContext(const identity::WorkloadCertificate& cert, Tls
 
 Result<TlsContext> TlsContext::client(const identity::WorkloadCertificate& cert) {
   auto ctx = buildContext(cert, TlsRole::kClient);
-  if (!ctx) return fail(std::move(ctx).error().wrap("TLS client context for " + cert.identity().uri()));
+  if (!ctx)
+    return fail(std::move(ctx).error().wrap("TLS client context for " + cert.identity().uri()));
   return TlsContext(std::move(*ctx), TlsRole::kClient, cert.identity());
 }
 
 Result<TlsContext> TlsContext::server(const identity::WorkloadCertificate& cert) {
   auto ctx = buildContext(cert, TlsRole::kServer);
-  if (!ctx) return fail(std::move(ctx).error().wrap("TLS server context for " + cert.identity().uri()));
+  if (!ctx)
+    return fail(std::move(ctx).error().wrap("TLS server context for " + cert.identity().uri()));
   return TlsContext(std::move(*ctx), TlsRole::kServer, cert.identity());
 }
 

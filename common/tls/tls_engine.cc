@@ -108,8 +108,8 @@ struct BioMethodDeleter {
 // One method table for the process, built on first use (thread-safe static init).
 const BIO_METHOD* transportMethod() {
   static const std::unique_ptr<BIO_METHOD, BioMethodDeleter> method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                                 "warren memory transport");
+    BIO_METHOD* m =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "warren memory transport");
     if (m != nullptr) {
       BIO_meth_set_write_ex(m, bioWrite);
       BIO_meth_set_read_ex(m, bioRead);
@@ -128,7 +128,8 @@ std::string_view selectedAlpn(const SSL* ssl) {
   const unsigned char* p = nullptr;
   unsigned int len = 0;
   SSL_get0_alpn_selected(ssl, &p, &len);
-  return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), len);
+  return p == nullptr ? std::string_view()
+                      : std::string_view(reinterpret_cast<const char*>(p), len);
 }
 
 }  // namespace
@@ -211,7 +212,8 @@ Error TlsEngine::Impl::sslError(int rc, const char* what) {
 Status TlsEngine::Impl::onHandshakeDone() {
   handshake_done = true;
   if (selectedAlpn(ssl.get()) != TlsContext::kAlpnH2) {
-    return failWith(Error(ErrorCode::kProtocol, "TLS handshake: peer did not negotiate ALPN \"h2\""));
+    return failWith(
+        Error(ErrorCode::kProtocol, "TLS handshake: peer did not negotiate ALPN \"h2\""));
   }
   if (!peer) {
     return failWith(Error(ErrorCode::kPermissionDenied,
@@ -304,7 +306,8 @@ TlsEngine::TlsEngine(TlsEngine&&) noexcept = default;
 TlsEngine& TlsEngine::operator=(TlsEngine&&) noexcept = default;
 TlsEngine::~TlsEngine() = default;
 
-Result<TlsEngine> TlsEngine::client(const TlsContext& ctx, std::vector<SpiffeId> expected_server_ids,
+Result<TlsEngine> TlsEngine::client(const TlsContext& ctx,
+                                    std::vector<SpiffeId> expected_server_ids,
                                     TlsEngineOptions options) {
   if (ctx.role() != TlsRole::kClient) {
     return fail(Error::invalid("TlsEngine::client needs a client TlsContext"));
@@ -370,8 +373,8 @@ Result<FeedResult> TlsEngine::feed(std::span<const uint8_t> ciphertext,
   while (r.plaintext < plaintext.size()) {
     ERR_clear_error();
     size_t n = 0;
-    int rc = SSL_read_ex(s.ssl.get(), plaintext.data() + r.plaintext, plaintext.size() - r.plaintext,
-                         &n);
+    int rc = SSL_read_ex(s.ssl.get(), plaintext.data() + r.plaintext,
+                         plaintext.size() - r.plaintext, &n);
     if (rc == 1) {
       r.plaintext += n;
       continue;
@@ -433,6 +436,13 @@ size_t TlsEngine::writable() const {
 std::span<const uint8_t> TlsEngine::pendingOutput() const { return impl_->out.data(); }
 void TlsEngine::consumeOutput(size_t n) { impl_->out.consume(n); }
 size_t TlsEngine::takeOutput(std::span<uint8_t> out) { return impl_->out.copyOut(out); }
+
+size_t TlsEngine::releaseIdleMemory() {
+  Impl& s = *impl_;
+  s.out.releaseIfEmpty();
+  if (s.staged.empty()) std::vector<uint8_t>().swap(s.staged);
+  return s.out.capacity() + s.staged.capacity();
+}
 
 bool TlsEngine::handshakeDone() const { return impl_->handshake_done && !impl_->error; }
 bool TlsEngine::peerClosed() const { return impl_->peer_closed; }

@@ -56,8 +56,8 @@ struct TlsEngineOptions {
 enum class Flush { kNow, kLater };
 
 struct FeedResult {
-  size_t consumed = 0;   // ciphertext bytes taken; feed the rest again later
-  size_t plaintext = 0;  // plaintext bytes written to the caller's buffer
+  size_t consumed = 0;               // ciphertext bytes taken; feed the rest again later
+  size_t plaintext = 0;              // plaintext bytes written to the caller's buffer
   bool handshake_completed = false;  // the handshake finished during this call
   bool peer_closed = false;          // close_notify arrived during this call
 };
@@ -100,6 +100,11 @@ class TlsEngine {
   void consumeOutput(size_t n);
   // Copies up to out.size() bytes of pending ciphertext into `out` and consumes them.
   size_t takeOutput(std::span<uint8_t> out);
+
+  // Frees the output and staging storage when both are empty (they otherwise keep their
+  // capacity, up to ~output_limit, to avoid an allocation per burst). Call it when a pooled
+  // connection goes idle. Returns the bytes of buffer capacity still held.
+  size_t releaseIdleMemory();
 
   bool handshakeDone() const;
   bool peerClosed() const;    // close_notify received

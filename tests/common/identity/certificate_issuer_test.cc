@@ -1,8 +1,7 @@
 #include "common/identity/certificate_issuer.h"
 
-#include <openssl/x509v3.h>
-
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "common/identity/csr.h"
 #include "common/identity/pem.h"

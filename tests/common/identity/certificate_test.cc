@@ -131,8 +131,8 @@ TEST(CertificateInfo, KeepsNonSpiffeUris) {
   TestCa root = TestCa::root();
   auto key = generateEcP256Key();
   auto csr = createCsr(key->get(), id("spiffe://td/ns/a/sa/b"));
-  auto leaf = root.signCsr(csr->get(), LeafOptions{.uris = {"https://example.com/x",
-                                                           "spiffe://td/ns/a/sa/b"}});
+  auto leaf = root.signCsr(csr->get(),
+                           LeafOptions{.uris = {"https://example.com/x", "spiffe://td/ns/a/sa/b"}});
   auto info = inspectCertificate(leaf.get());
   ASSERT_TRUE(info);
   EXPECT_EQ(info->uri_sans.size(), 2u);
@@ -165,8 +165,7 @@ TEST_P(CheckIdentity, Decides) {
   } else {
     ASSERT_FALSE(r) << "accepted " << r->uri();
     EXPECT_EQ(r.error().code(), ErrorCode::kPermissionDenied);
-    EXPECT_NE(r.error().message().find(c.error_contains), std::string::npos)
-        << r.error().message();
+    EXPECT_NE(r.error().message().find(c.error_contains), std::string::npos) << r.error().message();
   }
 }
 
@@ -187,9 +186,13 @@ INSTANTIATE_TEST_SUITE_P(
                      "",
                      nullptr,
                      "is not one of the expected identities [spiffe://td/ns/x/sa/y]"},
-        IdentityCase{"same_trust_domain", {"spiffe://td/ns/a/sa/b"}, {}, "td",
-                     "spiffe://td/ns/a/sa/b", ""},
-        IdentityCase{"other_trust_domain", {"spiffe://evil/ns/a/sa/b"}, {}, "td", nullptr,
+        IdentityCase{
+            "same_trust_domain", {"spiffe://td/ns/a/sa/b"}, {}, "td", "spiffe://td/ns/a/sa/b", ""},
+        IdentityCase{"other_trust_domain",
+                     {"spiffe://evil/ns/a/sa/b"},
+                     {},
+                     "td",
+                     nullptr,
                      "in trust domain \"evil\", expected \"td\""},
         IdentityCase{"second_san_matches",
                      {"spiffe://td/ns/a/sa/b", "spiffe://td/ns/c/sa/d"},
@@ -203,9 +206,9 @@ TEST(VerifyChain, AcceptsLeafViaIntermediate) {
   TestCa root = TestCa::root();
   TestCa inter = root.intermediate("inter");
   auto wc = inter.issue("spiffe://td/ns/a/sa/b");
-  auto r = verifyCertificateChain(wc.leaf(), wc.intermediates(), wc.roots(), Clock::now(),
-                                  IdentityPolicy{.expected = {id("spiffe://td/ns/a/sa/b")},
-                                                 .trust_domain = "td"});
+  auto r = verifyCertificateChain(
+      wc.leaf(), wc.intermediates(), wc.roots(), Clock::now(),
+      IdentityPolicy{.expected = {id("spiffe://td/ns/a/sa/b")}, .trust_domain = "td"});
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->uri(), "spiffe://td/ns/a/sa/b");
 }
@@ -216,8 +219,7 @@ TEST(VerifyChain, RejectsMissingIntermediateWrongRootAndTime) {
   TestCa other = TestCa::root("other");
   auto wc = inter.issue("spiffe://td/ns/a/sa/b");
 
-  auto no_inter =
-      verifyCertificateChain(wc.leaf(), {}, wc.roots(), Clock::now(), IdentityPolicy{});
+  auto no_inter = verifyCertificateChain(wc.leaf(), {}, wc.roots(), Clock::now(), IdentityPolicy{});
   ASSERT_FALSE(no_inter);
   EXPECT_NE(no_inter.error().message().find("unable to get local issuer certificate"),
             std::string::npos)
@@ -225,13 +227,13 @@ TEST(VerifyChain, RejectsMissingIntermediateWrongRootAndTime) {
 
   std::vector<ossl::X509Ptr> other_roots;
   other_roots.push_back(shareCertificate(other.cert()));
-  auto wrong_root = verifyCertificateChain(wc.leaf(), wc.intermediates(), other_roots,
-                                           Clock::now(), IdentityPolicy{});
+  auto wrong_root = verifyCertificateChain(wc.leaf(), wc.intermediates(), other_roots, Clock::now(),
+                                           IdentityPolicy{});
   ASSERT_FALSE(wrong_root);
   EXPECT_EQ(wrong_root.error().code(), ErrorCode::kPermissionDenied);
 
-  auto later = verifyCertificateChain(wc.leaf(), wc.intermediates(), wc.roots(),
-                                      Clock::now() + 48h, IdentityPolicy{});
+  auto later = verifyCertificateChain(wc.leaf(), wc.intermediates(), wc.roots(), Clock::now() + 48h,
+                                      IdentityPolicy{});
   ASSERT_FALSE(later);
   EXPECT_NE(later.error().message().find("certificate has expired"), std::string::npos)
       << later.error().message();
@@ -246,9 +248,9 @@ TEST(VerifyChain, RejectsMissingIntermediateWrongRootAndTime) {
 TEST(VerifyChain, IdentityMismatchAfterValidPath) {
   TestCa root = TestCa::root();
   auto wc = root.issue("spiffe://td/ns/a/sa/b");
-  auto r = verifyCertificateChain(wc.leaf(), {}, wc.roots(), Clock::now(),
-                                  IdentityPolicy{.expected = {id("spiffe://td/ns/a/sa/c")},
-                                                 .trust_domain = {}});
+  auto r = verifyCertificateChain(
+      wc.leaf(), {}, wc.roots(), Clock::now(),
+      IdentityPolicy{.expected = {id("spiffe://td/ns/a/sa/c")}, .trust_domain = {}});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("not one of the expected identities"), std::string::npos);
 }

@@ -13,13 +13,13 @@
 #include "common/identity/pem.h"
 #include "common/identity/private_key.h"
 
-#define TESTCA_CHECK(cond)                                                                 \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
+#define TESTCA_CHECK(cond)                                                                \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
       std::fprintf(stderr, "TestCa: %s failed at %s:%d: %s\n", #cond, __FILE__, __LINE__, \
-                   ::warren::identity::drainOpensslErrors().c_str());                      \
-      std::abort();                                                                        \
-    }                                                                                      \
+                   ::warren::identity::drainOpensslErrors().c_str());                     \
+      std::abort();                                                                       \
+    }                                                                                     \
   } while (0)
 
 namespace warren::identity::testing {
@@ -53,9 +53,9 @@ ossl::X509Ptr makeCaCert(EVP_PKEY* key, const std::string& cn, X509* issuer_cert
   TESTCA_CHECK(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                                           reinterpret_cast<const unsigned char*>("warren-test"), -1,
                                           -1, 0) == 1);
-  TESTCA_CHECK(X509_NAME_add_entry_by_txt(
-                   name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()),
-                   -1, -1, 0) == 1);
+  TESTCA_CHECK(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                          reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
+                                          -1, 0) == 1);
   X509* issuer = issuer_cert ? issuer_cert : cert.get();
   TESTCA_CHECK(X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer)) == 1);
   TESTCA_CHECK(X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) != nullptr);
@@ -73,7 +73,10 @@ ossl::X509Ptr makeCaCert(EVP_PKEY* key, const std::string& cn, X509* issuer_cert
 
 TestCa::TestCa(ossl::PKey key, ossl::X509Ptr cert, ossl::X509Ptr root,
                std::vector<ossl::X509Ptr> up)
-    : key_(std::move(key)), cert_(std::move(cert)), root_(std::move(root)), parents_(std::move(up)) {}
+    : key_(std::move(key)),
+      cert_(std::move(cert)),
+      root_(std::move(root)),
+      parents_(std::move(up)) {}
 
 TestCa TestCa::root(const std::string& common_name) {
   auto key = generateEcP256Key();
@@ -131,7 +134,8 @@ ossl::X509Ptr TestCa::signCsr(X509_REQ* csr, const LeafOptions& opts) const {
   TESTCA_CHECK(X509_set_pubkey(cert.get(), X509_REQ_get0_pubkey(csr)) == 1);
   std::string san;
   for (const auto& u : uris) san += (san.empty() ? "URI:" : ",URI:") + u;
-  if (!san.empty()) addExt(cert.get(), cert_.get(), NID_subject_alt_name, ("critical," + san).c_str());
+  if (!san.empty())
+    addExt(cert.get(), cert_.get(), NID_subject_alt_name, ("critical," + san).c_str());
   addExt(cert.get(), cert_.get(), NID_basic_constraints, "critical,CA:FALSE");
   addExt(cert.get(), cert_.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment");
   addExt(cert.get(), cert_.get(), NID_ext_key_usage, "serverAuth,clientAuth");

@@ -25,7 +25,8 @@ class RefreshTime : public ::testing::TestWithParam<RefreshCase> {};
 
 TEST_P(RefreshTime, IsHalfLife) {
   const auto& c = GetParam();
-  EXPECT_EQ(WorkloadCertificate::refreshTime(at(c.not_before), at(c.not_after)), Clock::time_point(std::chrono::milliseconds(c.want_ms)));
+  EXPECT_EQ(WorkloadCertificate::refreshTime(at(c.not_before), at(c.not_after)),
+            Clock::time_point(std::chrono::milliseconds(c.want_ms)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, RefreshTime,
@@ -114,8 +115,7 @@ TEST(WorkloadCertificate, RejectsMismatchedKeyAndMissingIdentity) {
   roots.push_back(shareCertificate(root.rootCert()));
   auto no_id = WorkloadCertificate::create(std::move(*key), std::move(leaf), {}, std::move(roots));
   ASSERT_FALSE(no_id);
-  EXPECT_NE(no_id.error().message().find("exactly one SPIFFE URI SAN, it has 0"),
-            std::string::npos)
+  EXPECT_NE(no_id.error().message().find("exactly one SPIFFE URI SAN, it has 0"), std::string::npos)
       << no_id.error().message();
 
   auto no_roots = WorkloadCertificate::fromPem(*privateKeyToPem(wc.key()), *chain, "");

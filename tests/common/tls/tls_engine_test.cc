@@ -1,6 +1,9 @@
 // Handshakes and the engine's buffering contract, with two real engines paired in memory.
 #include <gtest/gtest.h>
 
+#include "common/identity/certificate_issuer.h"
+#include "common/identity/csr.h"
+#include "common/identity/private_key.h"
 #include "tests/common/tls/tls_fixture.h"
 
 namespace warren::tls::testing {
@@ -61,6 +64,33 @@ TEST_F(TlsEngineTest, IntermediateChainVerifiesAgainstRootOnly) {
   EXPECT_EQ(c.peerIdentity()->uri(), kServerUri);
 }
 
+// The production path end to end: key + CSR in "ztunnel", CertificateIssuer in "the agent",
+// the CA response turned into WorkloadCertificates, then a mutual handshake.
+TEST_F(TlsEngineTest, CertificatesFromTheIssuerHandshake) {
+  auto issuer =
+      identity::CertificateIssuer::fromPem(ca_.certPem(), *identity::privateKeyToPem(ca_.key()));
+  ASSERT_TRUE(issuer) << issuer.error().message();
+  auto obtain = [&](const char* uri) {
+    auto key = identity::generateEcP256Key();
+    auto id = spiffe(uri);
+    auto chain = issuer->issue(*identity::createCsrPem(key->get(), id), id, std::chrono::hours(24),
+                               identity::Clock::now());
+    EXPECT_TRUE(chain) << chain.error().message();
+    auto wc = identity::WorkloadCertificate::fromCaResponse(std::move(*key), *chain);
+    EXPECT_TRUE(wc) << wc.error().message();
+    return std::move(*wc);
+  };
+  auto ccert = obtain(kClientUri);
+  auto scert = obtain(kServerUri);
+  auto cctx = clientContext(ccert);
+  auto sctx = serverContext(scert);
+  auto c = clientEngine(cctx);
+  auto s = serverEngine(sctx);
+  handshake(c, s);
+  EXPECT_EQ(c.peerIdentity()->uri(), kServerUri);
+  EXPECT_EQ(s.peerIdentity()->uri(), kClientUri);
+}
+
 TEST_F(TlsEngineTest, WritesBeforeHandshakeAreDeliveredAfter) {
   auto c = clientEngine(client_ctx_);
   auto s = serverEngine(server_ctx_);
@@ -119,6 +149,24 @@ TEST_F(TlsEngineTest, WriteIsBoundedByOutputLimit) {
   std::vector<uint8_t> sink(c.pendingOutput().size());
   EXPECT_EQ(c.takeOutput(sink), sink.size());
   EXPECT_EQ(c.writable(), 40000u);
+}
+
+TEST_F(TlsEngineTest, IdleConnectionReleasesBuffers) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  handshake(c, s);
+  std::string big(100000, 'q');
+  ASSERT_TRUE(c.write(bytes(big)));
+  ASSERT_TRUE(c.write(bytes("tail"), Flush::kLater));
+  EXPECT_GT(c.releaseIdleMemory(), 100000u) << "pending output and staged bytes are kept";
+  ASSERT_TRUE(c.flush());
+  std::string at_server;
+  pump(c, s, nullptr, &at_server);
+  EXPECT_EQ(at_server.size(), big.size() + 4);
+  EXPECT_EQ(c.releaseIdleMemory(), 0u);
+  ASSERT_TRUE(c.write(bytes("again")));  // still usable afterwards
+  pump(c, s, nullptr, &at_server);
+  EXPECT_EQ(at_server.substr(at_server.size() - 5), "again");
 }
 
 TEST_F(TlsEngineTest, SmallPlaintextBufferBackpressuresCiphertext) {

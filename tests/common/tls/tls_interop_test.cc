@@ -59,13 +59,16 @@ class Child {
     }
     close(stdout_);
   }
-  void writeStdin(std::string_view s) { ASSERT_EQ(::write(stdin_, s.data(), s.size()), ssize_t(s.size())); }
+  void writeStdin(std::string_view s) {
+    ASSERT_EQ(::write(stdin_, s.data(), s.size()), ssize_t(s.size()));
+  }
   void closeStdin() {
     close(stdin_);
     stdin_ = -1;
   }
   // Reads stdout until `pred(output)` holds or the deadline passes.
-  bool readUntil(const std::function<bool(const std::string&)>& pred, Clock::duration limit = kTimeout) {
+  bool readUntil(const std::function<bool(const std::string&)>& pred,
+                 Clock::duration limit = kTimeout) {
     auto deadline = Clock::now() + limit;
     while (!pred(output_)) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -235,7 +238,8 @@ TEST_F(TlsInteropTest, OpensslClientAgainstOurServer) {
   auto server = serverEngine(sctx);
   std::string received;
   ASSERT_TRUE(driveOverSocket(conn.get(), server, received, [&] { return server.handshakeDone(); }))
-      << (server.failed() ? server.error()->message() : "timeout") << "\n" << client.output();
+      << (server.failed() ? server.error()->message() : "timeout") << "\n"
+      << client.output();
   EXPECT_EQ(server.peerIdentity()->uri(), kClientUri);
   EXPECT_EQ(server.alpn(), "h2");
 
@@ -246,9 +250,9 @@ TEST_F(TlsInteropTest, OpensslClientAgainstOurServer) {
   ASSERT_TRUE(server.write(bytes("pong from warren\n")));
   ASSERT_TRUE(server.shutdown());
   driveOverSocket(conn.get(), server, received, [&] { return server.pendingOutput().empty(); });
-  EXPECT_TRUE(client.readUntil(
-      [](const std::string& s) { return s.find("pong from warren") != std::string::npos; }))
-      << client.output();
+  EXPECT_TRUE(client.readUntil([](const std::string& s) {
+    return s.find("pong from warren") != std::string::npos;
+  })) << client.output();
   client.closeStdin();
   conn.reset();
   client.wait();
@@ -295,7 +299,8 @@ TEST_F(TlsInteropTest, OpensslClientWithoutCertificateIsRefused) {
   auto sctx = serverContext(scert);
   auto server = serverEngine(sctx);
   std::string received;
-  EXPECT_FALSE(driveOverSocket(conn.get(), server, received, [&] { return server.handshakeDone(); }));
+  EXPECT_FALSE(
+      driveOverSocket(conn.get(), server, received, [&] { return server.handshakeDone(); }));
   ASSERT_TRUE(server.failed());
   EXPECT_NE(server.error()->message().find("peer did not return a certificate"), std::string::npos)
       << server.error()->message();

@@ -29,7 +29,8 @@ int selectH2(SSL*, const unsigned char** out, unsigned char* outlen, const unsig
              unsigned int inlen, void*) {
   static const unsigned char ours[] = {2, 'h', '2'};
   unsigned char* sel = nullptr;
-  if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours), in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours), in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;
   }
   *out = sel;
@@ -46,7 +47,8 @@ ossl::SslCtx rawContext(const RawConfig& cfg) {
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   if (cfg.client) {
     if (!cfg.alpn_offer.empty()) {
-      SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(cfg.alpn_offer.data()),
+      SSL_CTX_set_alpn_protos(ctx.get(),
+                              reinterpret_cast<const unsigned char*>(cfg.alpn_offer.data()),
                               static_cast<unsigned>(cfg.alpn_offer.size()));
     }
   } else if (cfg.server_selects_h2) {
@@ -82,8 +84,9 @@ TEST_F(TlsRejectionTest, ServerWithUnexpectedSan) {
   auto c = clientEngine(client_ctx_, {"spiffe://cluster.local/ns/server-ns/sa/other"});
   auto s = serverEngine(server_ctx_);
   pump(c, s);
-  expectFailure(c, "peer identity [spiffe://cluster.local/ns/server-ns/sa/server] is not one of "
-                   "the expected identities [spiffe://cluster.local/ns/server-ns/sa/other]");
+  expectFailure(c,
+                "peer identity [spiffe://cluster.local/ns/server-ns/sa/server] is not one of "
+                "the expected identities [spiffe://cluster.local/ns/server-ns/sa/other]");
   EXPECT_EQ(c.error()->code(), ErrorCode::kPermissionDenied);
   // The server learns through the alert.
   expectFailure(s, "alert");
@@ -127,7 +130,8 @@ TEST_F(TlsRejectionTest, ClientFromUntrustedRoot) {
 }
 
 TEST_F(TlsRejectionTest, ExpiredServerCertificate) {
-  auto expired = ca_.issue(kServerUri, LeafOptions{.not_before_offset = -48h, .lifetime = 24h, .uris = {}});
+  auto expired =
+      ca_.issue(kServerUri, LeafOptions{.not_before_offset = -48h, .lifetime = 24h, .uris = {}});
   auto sctx = serverContext(expired);
   auto c = clientEngine(client_ctx_);
   auto s = serverEngine(sctx);
@@ -136,7 +140,8 @@ TEST_F(TlsRejectionTest, ExpiredServerCertificate) {
 }
 
 TEST_F(TlsRejectionTest, ExpiredClientCertificate) {
-  auto expired = ca_.issue(kClientUri, LeafOptions{.not_before_offset = -48h, .lifetime = 24h, .uris = {}});
+  auto expired =
+      ca_.issue(kClientUri, LeafOptions{.not_before_offset = -48h, .lifetime = 24h, .uris = {}});
   auto cctx = clientContext(expired);
   auto c = clientEngine(cctx);
   auto s = serverEngine(server_ctx_);
@@ -145,7 +150,8 @@ TEST_F(TlsRejectionTest, ExpiredClientCertificate) {
 }
 
 TEST_F(TlsRejectionTest, NotYetValidServerCertificate) {
-  auto future = ca_.issue(kServerUri, LeafOptions{.not_before_offset = 1h, .lifetime = 24h, .uris = {}});
+  auto future =
+      ca_.issue(kServerUri, LeafOptions{.not_before_offset = 1h, .lifetime = 24h, .uris = {}});
   auto sctx = serverContext(future);
   auto c = clientEngine(client_ctx_);
   auto s = serverEngine(sctx);
@@ -162,13 +168,15 @@ TEST_F(TlsRejectionTest, ClientWithoutCertificate) {
 }
 
 TEST_F(TlsRejectionTest, ClientOfferingOnlyOtherAlpn) {
-  RawPeer raw(rawContext(RawConfig{.client = true, .cert = &client_cert_,
-                                   .alpn_offer = std::string("\x08http/1.1", 9)}),
-              true);
+  RawPeer raw(
+      rawContext(RawConfig{
+          .client = true, .cert = &client_cert_, .alpn_offer = std::string("\x08http/1.1", 9)}),
+      true);
   auto s = serverEngine(server_ctx_);
   pumpRaw(s, raw);
   expectFailure(s, "no application protocol");
-  EXPECT_TRUE(raw.failed()) << "raw done=" << raw.handshakeDone() << " out=" << s.pendingOutput().size();
+  EXPECT_TRUE(raw.failed()) << "raw done=" << raw.handshakeDone()
+                            << " out=" << s.pendingOutput().size();
 }
 
 TEST_F(TlsRejectionTest, ClientOfferingNoAlpn) {
@@ -179,18 +187,18 @@ TEST_F(TlsRejectionTest, ClientOfferingNoAlpn) {
 }
 
 TEST_F(TlsRejectionTest, ServerNotSelectingAlpn) {
-  RawPeer raw(rawContext(RawConfig{.client = false, .cert = &server_cert_,
-                                   .server_selects_h2 = false}),
-              false);
+  RawPeer raw(
+      rawContext(RawConfig{.client = false, .cert = &server_cert_, .server_selects_h2 = false}),
+      false);
   auto c = clientEngine(client_ctx_);
   pumpRaw(c, raw);
   expectFailure(c, "peer did not negotiate ALPN \"h2\"");
 }
 
 TEST_F(TlsRejectionTest, Tls12OnlyClient) {
-  RawPeer raw(rawContext(RawConfig{.client = true, .cert = &client_cert_,
-                                   .max_version = TLS1_2_VERSION}),
-              true);
+  RawPeer raw(
+      rawContext(RawConfig{.client = true, .cert = &client_cert_, .max_version = TLS1_2_VERSION}),
+      true);
   auto s = serverEngine(server_ctx_);
   pumpRaw(s, raw);
   expectFailure(s, "unsupported protocol (the peer does not offer TLS 1.3");
@@ -198,9 +206,9 @@ TEST_F(TlsRejectionTest, Tls12OnlyClient) {
 }
 
 TEST_F(TlsRejectionTest, Tls12OnlyServer) {
-  RawPeer raw(rawContext(RawConfig{.client = false, .cert = &server_cert_,
-                                   .max_version = TLS1_2_VERSION}),
-              false);
+  RawPeer raw(
+      rawContext(RawConfig{.client = false, .cert = &server_cert_, .max_version = TLS1_2_VERSION}),
+      false);
   auto c = clientEngine(client_ctx_);
   pumpRaw(c, raw);
   ASSERT_TRUE(c.failed());

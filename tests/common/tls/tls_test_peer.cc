@@ -156,7 +156,8 @@ void pumpRaw(TlsEngine& engine, RawPeer& peer, std::string* engine_received) {
     while (!rest.empty() && !engine.failed()) {
       auto r = engine.feed({reinterpret_cast<const uint8_t*>(rest.data()), rest.size()}, buf);
       if (!r) break;
-      if (engine_received) engine_received->append(reinterpret_cast<char*>(buf.data()), r->plaintext);
+      if (engine_received)
+        engine_received->append(reinterpret_cast<char*>(buf.data()), r->plaintext);
       rest.remove_prefix(r->consumed);
       progress = true;
       if (r->consumed == 0 && r->plaintext == 0) break;
