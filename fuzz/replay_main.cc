@@ -1,26 +1,49 @@
-// Plain-binary driver for fuzz targets: feeds each file named on the command line to
-// LLVMFuzzerTestOneInput once, so seed corpora run as regression tests without clang.
-// Exits non-zero when a file cannot be read (a crash fails the run by itself).
+// Stand-in for libFuzzer's main when not fuzzing: feeds each file (or each file in each
+// directory) named on the command line to LLVMFuzzerTestOneInput once. Exit 0 when every
+// input ran; a crash or sanitizer report fails the run, which is the point.
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <string>
+#include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
-int main(int argc, char** argv) {
-  int replayed = 0;
-  for (int i = 1; i < argc; ++i) {
-    std::ifstream in(argv[i], std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "fuzz replay: cannot read %s\n", argv[i]);
-      return 1;
-    }
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-    ++replayed;
+namespace {
+
+bool runFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "replay: cannot read %s\n", path.c_str());
+    return false;
   }
-  std::fprintf(stderr, "fuzz replay: %d inputs, no crash\n", replayed);
-  return 0;
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int ran = 0;
+  bool ok = true;
+  for (int i = 1; i < argc; ++i) {
+    std::filesystem::path p(argv[i]);
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      for (const auto& entry : std::filesystem::directory_iterator(p, ec)) {
+        if (entry.is_regular_file()) {
+          ok = runFile(entry.path()) && ok;
+          ++ran;
+        }
+      }
+    } else {
+      ok = runFile(p) && ok;
+      ++ran;
+    }
+  }
+  std::fprintf(stderr, "replay: %d inputs\n", ran);
+  return ok ? 0 : 1;
 }

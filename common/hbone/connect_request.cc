@@ -1,0 +1,230 @@
+#include "common/hbone/connect_request.h"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace warren::hbone {
+namespace {
+
+// W3C baggage-octet: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E. '%' itself is encoded too
+// so decoding is unambiguous.
+bool baggageSafe(unsigned char c) {
+  return c >= 0x21 && c <= 0x7e && c != '"' && c != ',' && c != ';' && c != '\\' && c != '%';
+}
+
+std::string percentEncode(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (unsigned char c : v) {
+    if (baggageSafe(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percentDecode(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '%' && i + 2 < v.size() && hexValue(v[i + 1]) >= 0 && hexValue(v[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexValue(v[i + 1]) * 16 + hexValue(v[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(v[i]);
+    }
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+template <size_t N>
+bool parseHex(std::string_view text, std::array<uint8_t, N>& out) {
+  if (text.size() != 2 * N) return false;
+  for (size_t i = 0; i < N; ++i) {
+    int hi = hexValue(text[2 * i]), lo = hexValue(text[2 * i + 1]);
+    // W3C: lower-case hex only.
+    if (hi < 0 || lo < 0 || (text[2 * i] >= 'A' && text[2 * i] <= 'F') ||
+        (text[2 * i + 1] >= 'A' && text[2 * i + 1] <= 'F')) {
+      return false;
+    }
+    out[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+template <size_t N>
+bool allZero(const std::array<uint8_t, N>& a) {
+  return std::all_of(a.begin(), a.end(), [](uint8_t b) { return b == 0; });
+}
+
+template <size_t N>
+std::string hex(const std::array<uint8_t, N>& a) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s(2 * N, '0');
+  for (size_t i = 0; i < N; ++i) {
+    s[2 * i] = kDigits[a[i] >> 4];
+    s[2 * i + 1] = kDigits[a[i] & 0xf];
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string formatBaggage(const Baggage& b) {
+  std::string out;
+  auto add = [&](std::string_view key, const std::string& value) {
+    if (value.empty()) return;
+    if (!out.empty()) out.push_back(',');
+    out += key;
+    out.push_back('=');
+    out += percentEncode(value);
+  };
+  add("k8s.cluster.name", b.cluster_name);
+  add("k8s.namespace.name", b.namespace_name);
+  if (!b.workload_type.empty()) add(fmt::format("k8s.{}.name", b.workload_type), b.workload_name);
+  add("service.name", b.service_name);
+  add("service.version", b.service_version);
+  add("cloud.region", b.region);
+  add("cloud.availability_zone", b.zone);
+  return out;
+}
+
+Baggage parseBaggage(std::string_view header) {
+  Baggage b;
+  while (!header.empty()) {
+    size_t comma = header.find(',');
+    std::string_view member = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    member = member.substr(0, member.find(';'));  // drop properties
+    size_t eq = member.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = trim(member.substr(0, eq));
+    std::string value = percentDecode(trim(member.substr(eq + 1)));
+    if (key == "k8s.cluster.name") {
+      b.cluster_name = value;
+    } else if (key == "k8s.namespace.name") {
+      b.namespace_name = value;
+    } else if (key == "service.name") {
+      b.service_name = value;
+    } else if (key == "service.version") {
+      b.service_version = value;
+    } else if (key == "cloud.region") {
+      b.region = value;
+    } else if (key == "cloud.availability_zone") {
+      b.zone = value;
+    } else if (key.starts_with("k8s.") && key.ends_with(".name") && key.size() > 9) {
+      b.workload_type = std::string(key.substr(4, key.size() - 9));
+      b.workload_name = value;
+    }
+  }
+  return b;
+}
+
+TraceParent TraceParent::random() {
+  TraceParent t;
+  // One CSPRNG call for both ids (it dominates the cost of building a request).
+  std::array<uint8_t, 24> bytes;
+  do {
+    RAND_bytes(bytes.data(), static_cast<int>(bytes.size()));
+    std::copy_n(bytes.begin(), 16, t.trace_id.begin());
+    std::copy_n(bytes.begin() + 16, 8, t.parent_id.begin());
+  } while (allZero(t.trace_id) || allZero(t.parent_id));
+  return t;
+}
+
+Result<TraceParent> TraceParent::parse(std::string_view text) {
+  // 2 + 1 + 32 + 1 + 16 + 1 + 2
+  if (text.size() != 55 || text[2] != '-' || text[35] != '-' || text[52] != '-') {
+    return fail(
+        Error::invalid(fmt::format("traceparent '{}': not 00-<32 hex>-<16 hex>-<2 hex>", text)));
+  }
+  if (text.substr(0, 2) != "00") {
+    return fail(Error::invalid(fmt::format("traceparent '{}': unsupported version", text)));
+  }
+  TraceParent t;
+  std::array<uint8_t, 1> flags;
+  if (!parseHex(text.substr(3, 32), t.trace_id) || !parseHex(text.substr(36, 16), t.parent_id) ||
+      !parseHex(text.substr(53, 2), flags)) {
+    return fail(Error::invalid(fmt::format("traceparent '{}': bad hex", text)));
+  }
+  if (allZero(t.trace_id) || allZero(t.parent_id)) {
+    return fail(Error::invalid(fmt::format("traceparent '{}': all-zero id", text)));
+  }
+  return t;
+}
+
+std::string TraceParent::toString() const {
+  return fmt::format("00-{}-{}-00", hex(trace_id), hex(parent_id));
+}
+
+http2::HeaderList buildConnectHeaders(const ConnectRequest& r) {
+  http2::HeaderList h;
+  h.reserve(6);
+  h.push_back({":method", "CONNECT"});
+  h.push_back({":authority", authorityToString(r.target)});
+  std::string forwarded = fmt::format("for=\"{}\"", r.source.toString());
+  if (r.service_host && !r.service_host->empty()) forwarded += ";host=" + *r.service_host;
+  h.push_back({"forwarded", std::move(forwarded)});
+  if (std::string baggage = formatBaggage(r.baggage); !baggage.empty()) {
+    h.push_back({"baggage", std::move(baggage)});
+  }
+  h.push_back({"traceparent", r.traceparent.toString()});
+  if (r.forwarded_network && !r.forwarded_network->empty()) {
+    h.push_back({"x-forwarded-network", *r.forwarded_network});
+  }
+  return h;
+}
+
+Forwarded parseForwarded(std::string_view header) {
+  Forwarded f;
+  header = header.substr(0, header.find(','));  // first forwarded-element only
+  while (!header.empty()) {
+    size_t semi = header.find(';');
+    std::string_view pair = trim(header.substr(0, semi));
+    header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
+    size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = trim(pair.substr(0, eq));
+    std::string_view value = trim(pair.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (equalsIgnoreCase(key, "for")) {
+      if (auto sa = SocketAddress::parse(value)) {
+        f.for_addr = *sa;
+      } else if (auto ip = IpAddress::parse(value)) {
+        f.for_addr = SocketAddress{*ip, 0};  // RFC 7239 allows a bare address
+      }
+    } else if (equalsIgnoreCase(key, "host") && !value.empty()) {
+      f.host = std::string(value);
+    }
+  }
+  return f;
+}
+
+}  // namespace warren::hbone

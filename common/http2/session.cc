@@ -1,0 +1,715 @@
+#include "common/http2/session.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+namespace warren::http2 {
+namespace {
+
+Session* self(void* ud) { return static_cast<Session*>(ud); }
+
+template <auto Free>
+struct Deleter {
+  template <class T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+using CallbacksPtr =
+    std::unique_ptr<nghttp2_session_callbacks, Deleter<nghttp2_session_callbacks_del>>;
+using OptionPtr = std::unique_ptr<nghttp2_option, Deleter<nghttp2_option_del>>;
+
+// nghttp2 copies names and values on submit (no NO_COPY flags), so the views may be temporary.
+std::vector<nghttp2_nv> toNv(const HeaderList& headers) {
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(headers.size());
+  for (const auto& h : headers) {
+    nva.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(h.name.data())),
+                             reinterpret_cast<uint8_t*>(const_cast<char*>(h.value.data())),
+                             h.name.size(), h.value.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  return nva;
+}
+
+Error nghttp2Error(std::string_view what, int rv) {
+  return Error(ErrorCode::kProtocol, fmt::format("http2: {}: {}", what, nghttp2_strerror(rv)));
+}
+
+// RFC 9113 6.5.2: the size of a header field is name + value + 32 octets of overhead.
+constexpr size_t kHeaderFieldOverhead = 32;
+// Input slice between two serialisations of output in dispatch(): small enough that a flood
+// limit's GOAWAY takes effect after a few hundred frames, large enough to cost nothing.
+constexpr size_t kDispatchSlice = 16u << 10;
+// RFC 9113 6.5.2 SETTINGS_MAX_FRAME_SIZE bounds.
+constexpr uint32_t kMinFrameSize = 1u << 14;
+constexpr uint32_t kMaxFrameSize = (1u << 24) - 1;
+
+void putU64(uint8_t* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<uint8_t>(v & 0xff);
+    v >>= 8;
+  }
+}
+
+}  // namespace
+
+Session::Session(Role role, const SessionConfig& config, SessionCallbacks& callbacks, TimePoint now)
+    : role_(role),
+      config_(config),
+      callbacks_(callbacks),
+      allocator_(config.max_session_memory),
+      next_ping_(now + config.ping_interval) {}
+
+Session::~Session() = default;
+
+Result<std::unique_ptr<Session>> Session::create(Role role, const SessionConfig& config,
+                                                 SessionCallbacks& callbacks, TimePoint now) {
+  if (config.stream_window > NGHTTP2_MAX_WINDOW_SIZE ||
+      config.connection_window > NGHTTP2_MAX_WINDOW_SIZE || config.stream_window == 0) {
+    return fail(Error::invalid(
+        fmt::format("http2 config: windows must be in 1..{} (stream {}, connection {})",
+                    NGHTTP2_MAX_WINDOW_SIZE, config.stream_window, config.connection_window)));
+  }
+  if (config.max_frame_size < kMinFrameSize || config.max_frame_size > kMaxFrameSize) {
+    return fail(Error::invalid(fmt::format("http2 config: max_frame_size {} not in {}..{}",
+                                           config.max_frame_size, kMinFrameSize, kMaxFrameSize)));
+  }
+  if (config.max_send_data_frame == 0 || config.max_send_data_frame > kMaxFrameSize) {
+    return fail(Error::invalid(fmt::format("http2 config: max_send_data_frame {} not in 1..{}",
+                                           config.max_send_data_frame, kMaxFrameSize)));
+  }
+  if (config.max_concurrent_streams == 0 || config.stream_send_buffer == 0 ||
+      config.max_output_buffer == 0) {
+    return fail(Error::invalid(
+        "http2 config: max_concurrent_streams, stream_send_buffer and max_output_buffer must "
+        "be positive"));
+  }
+  if (config.ping_interval.count() > 0 && config.ping_timeout.count() <= 0) {
+    return fail(Error::invalid("http2 config: ping_timeout must be positive with keep-alive"));
+  }
+  std::unique_ptr<Session> s(new Session(role, config, callbacks, now));
+  WARREN_TRY(s->init());
+  return s;
+}
+
+Status Session::init() {
+  nghttp2_session_callbacks* raw_cbs = nullptr;
+  if (int rv = nghttp2_session_callbacks_new(&raw_cbs); rv != 0) {
+    return fail(nghttp2Error("creating callbacks", rv));
+  }
+  CallbacksPtr cbs(raw_cbs);
+  nghttp2_session_callbacks_set_send_callback(cbs.get(), &Session::onSend);
+  nghttp2_session_callbacks_set_send_data_callback(cbs.get(), &Session::onSendData);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cbs.get(), &Session::onReadLength);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs.get(), &Session::onBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs.get(), &Session::onHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs.get(), &Session::onFrameRecv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs.get(), &Session::onFrameSend);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs.get(), &Session::onFrameNotSend);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs.get(), &Session::onDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs.get(), &Session::onStreamClose);
+  nghttp2_session_callbacks_set_error_callback2(cbs.get(), &Session::onError);
+
+  nghttp2_option* raw_opt = nullptr;
+  if (int rv = nghttp2_option_new(&raw_opt); rv != 0) {
+    return fail(nghttp2Error("creating options", rv));
+  }
+  OptionPtr opt(raw_opt);
+  // The backpressure contract: window credit only through consume().
+  nghttp2_option_set_no_auto_window_update(opt.get(), 1);
+  // Until the peer's SETTINGS arrive, assume it accepts no more streams than we would open.
+  nghttp2_option_set_peer_max_concurrent_streams(opt.get(), config_.max_concurrent_streams);
+  // No RFC 7540 priority tree: closed streams need not be kept around for it.
+  nghttp2_option_set_no_closed_streams(opt.get(), 1);
+  nghttp2_option_set_max_settings(opt.get(), config_.max_settings_entries);
+  nghttp2_option_set_max_outbound_ack(opt.get(), config_.max_outbound_ack);
+  nghttp2_option_set_max_continuations(opt.get(), config_.max_continuations);
+  nghttp2_option_set_stream_reset_rate_limit(opt.get(), config_.reset_burst,
+                                             config_.reset_rate_per_second);
+
+  nghttp2_session* raw = nullptr;
+  int rv = role_ == Role::kClient
+               ? nghttp2_session_client_new3(&raw, cbs.get(), this, opt.get(), allocator_.mem())
+               : nghttp2_session_server_new3(&raw, cbs.get(), this, opt.get(), allocator_.mem());
+  if (rv != 0) return fail(nghttp2Error("creating session", rv));
+  session_.reset(raw);
+
+  std::vector<nghttp2_settings_entry> settings = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, config_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, config_.stream_window},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, config_.max_frame_size},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, config_.max_header_list_size},
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+  };
+  if (role_ == Role::kClient) settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
+  rv = nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  if (rv != 0) return fail(nghttp2Error("submitting SETTINGS", rv));
+  // The connection window is not a setting: it grows by a WINDOW_UPDATE on stream 0.
+  rv = nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
+                                             static_cast<int32_t>(config_.connection_window));
+  if (rv != 0) return fail(nghttp2Error("setting the connection window", rv));
+  return ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes in and out.
+
+Status Session::dispatch(std::span<const uint8_t> bytes) {
+  if (local_error_) return fail(*local_error_);
+  if (dead_) return fail(Error(ErrorCode::kProtocol, "http2: session is closed"));
+  // Input is fed in slices with output serialised in between, so a GOAWAY nghttp2 decides on
+  // (rapid reset, bad SETTINGS...) goes out, and takes effect, within the same read: nghttp2
+  // keeps accepting new streams until its GOAWAY is actually sent.
+  while (!bytes.empty()) {
+    auto slice = bytes.first(std::min(bytes.size(), kDispatchSlice));
+    ssize_t rv = nghttp2_session_mem_recv(session_.get(), slice.data(), slice.size());
+    if (rv < 0) {
+      auto e = nghttp2Error(last_error_.empty() ? "receiving" : last_error_, static_cast<int>(rv));
+      uint32_t code = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ||
+                              rv == NGHTTP2_ERR_NOMEM
+                          ? kEnhanceYourCalm
+                          : kProtocolError;
+      die(e, code);
+      return fail(std::move(e));
+    }
+    bytes = bytes.subspan(slice.size());
+    if (!send_broken_ && nghttp2_session_want_write(session_.get())) {
+      if (int sv = nghttp2_session_send(session_.get()); sv != 0) {
+        send_broken_ = true;
+        auto e = nghttp2Error("sending", sv);
+        die(e, kInternalError);
+        return fail(std::move(e));
+      }
+    }
+    if (local_error_) return fail(*local_error_);
+  }
+  flushNotifications();
+  // nghttp2 ends the session for most violations by sending a GOAWAY with TERM_ON_SEND; it
+  // then stops wanting to read although nobody asked for a drain.
+  if (!nghttp2_session_want_read(session_.get()) && !goaway_submitted_ && !goaway_received_) {
+    local_error_ = Error(ErrorCode::kProtocol,
+                         fmt::format("http2: peer broke the protocol ({}); session terminated",
+                                     last_error_.empty() ? "no detail" : last_error_));
+    return fail(*local_error_);
+  }
+  return ok();
+}
+
+std::span<const uint8_t> Session::pendingOutput() {
+  if (!send_broken_) {
+    int rv = nghttp2_session_send(session_.get());
+    if (rv != 0) {
+      send_broken_ = true;
+      if (!dead_) die(nghttp2Error("sending", rv), kInternalError);
+    }
+  }
+  flushNotifications();
+  return {out_.data() + out_head_, out_.size() - out_head_};
+}
+
+void Session::drainOutput(size_t n) {
+  out_head_ = std::min(out_.size(), out_head_ + n);
+  if (out_head_ == out_.size()) {
+    out_.clear();
+    out_head_ = 0;
+  } else if (out_head_ > out_.size() / 2) {
+    out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_head_));
+    out_head_ = 0;
+  }
+}
+
+bool Session::wantsWrite() const {
+  return outputBufferBytes() > 0 ||
+         (!send_broken_ && nghttp2_session_want_write(session_.get()) != 0);
+}
+
+bool Session::isClosed() const {
+  if (wantsWrite()) return false;
+  return dead_ || nghttp2_session_want_read(session_.get()) == 0;
+}
+
+void Session::die(const Error& e, uint32_t goaway_code) {
+  dead_ = true;
+  if (!local_error_) local_error_ = e;
+  ping_deadline_.reset();
+  // Best effort: tell the peer why. After a fatal nghttp2 error the queue may not drain.
+  nghttp2_session_terminate_session(session_.get(), goaway_code);
+  goaway_submitted_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time.
+
+Status Session::onTimer(TimePoint now) {
+  if (dead_) return local_error_ ? fail(*local_error_) : ok();
+  if (config_.ping_interval.count() <= 0) return ok();
+  if (ping_deadline_ && now >= *ping_deadline_) {
+    Error e(ErrorCode::kTimeout,
+            fmt::format("http2: PING not acknowledged within {} ms; peer presumed dead",
+                        config_.ping_timeout.count()));
+    die(e, kNoError);
+    return fail(std::move(e));
+  }
+  if (!ping_deadline_ && now >= next_ping_) {
+    uint8_t opaque[8];
+    putU64(opaque, ++ping_seq_);
+    if (int rv = nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, opaque); rv != 0) {
+      return fail(nghttp2Error("submitting PING", rv));
+    }
+    ping_deadline_ = now + config_.ping_timeout;
+    next_ping_ = now + config_.ping_interval;
+  }
+  return ok();
+}
+
+std::optional<TimePoint> Session::nextTimer() const {
+  if (dead_ || config_.ping_interval.count() <= 0) return std::nullopt;
+  return ping_deadline_ ? *ping_deadline_ : next_ping_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown.
+
+void Session::goAway(uint32_t error_code) {
+  if (dead_) return;
+  if (error_code != kNoError) {
+    nghttp2_session_terminate_session(session_.get(), error_code);
+  } else if (!goaway_submitted_) {
+    // Server: the last stream we have seen is processed, later ones are refused. Client: we
+    // never accept pushed streams, so 0.
+    int32_t last =
+        role_ == Role::kServer ? nghttp2_session_get_last_proc_stream_id(session_.get()) : 0;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr, 0);
+    goaway_last_stream_ = last;
+  }
+  goaway_submitted_ = true;
+}
+
+bool Session::goingAway() const { return goaway_submitted_ || goaway_received_; }
+
+// ---------------------------------------------------------------------------------------------
+// Streams.
+
+uint32_t Session::maxConcurrentStreams() const {
+  uint32_t peer =
+      nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  return std::min(config_.max_concurrent_streams, peer);
+}
+
+bool Session::canOpenStream() const {
+  return role_ == Role::kClient && !dead_ && !goingAway() && local_open_ < maxConcurrentStreams() &&
+         nghttp2_session_check_request_allowed(session_.get()) != 0;
+}
+
+nghttp2_data_provider Session::provider() {
+  nghttp2_data_provider p;
+  p.source.ptr = nullptr;
+  p.read_callback = &Session::onReadData;
+  return p;
+}
+
+Result<StreamId> Session::openStream(const HeaderList& headers) {
+  if (!canOpenStream()) {
+    return fail(Error(ErrorCode::kUnavailable,
+                      fmt::format("http2: cannot open a stream ({} of {} open{}{})", local_open_,
+                                  maxConcurrentStreams(), goingAway() ? ", going away" : "",
+                                  dead_ ? ", session dead" : "")));
+  }
+  auto nva = toNv(headers);
+  auto prov = provider();
+  int32_t id =
+      nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(), &prov, nullptr);
+  if (id < 0) return fail(nghttp2Error("opening a stream", id));
+  auto [it, inserted] = streams_.try_emplace(id, config_.stream_send_buffer);
+  it->second.local = true;
+  it->second.announced = true;
+  it->second.provider_attached = true;
+  ++local_open_;
+  return id;
+}
+
+Status Session::respond(StreamId id, int status, const HeaderList& extra_headers) {
+  Stream* s = find(id);
+  if (s == nullptr || s->closed || !s->announced) {
+    return fail(Error::notFound(fmt::format("http2: respond: no open stream {}", id)));
+  }
+  if (s->responded) {
+    return fail(Error::invalid(fmt::format("http2: respond: stream {} already answered", id)));
+  }
+  if (status < 100 || status > 999) {
+    return fail(Error::invalid(fmt::format("http2: respond: bad status {}", status)));
+  }
+  HeaderList headers;
+  headers.reserve(extra_headers.size() + 1);
+  headers.push_back({":status", std::to_string(status)});
+  headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
+  auto nva = toNv(headers);
+  bool tunnel = status >= 200 && status < 300;
+  int rv;
+  if (tunnel) {
+    auto prov = provider();
+    rv = nghttp2_submit_response(session_.get(), id, nva.data(), nva.size(), &prov);
+  } else {
+    rv = nghttp2_submit_response(session_.get(), id, nva.data(), nva.size(), nullptr);
+  }
+  if (rv != 0) return fail(nghttp2Error(fmt::format("responding on stream {}", id), rv));
+  s->responded = true;
+  if (tunnel) {
+    s->provider_attached = true;
+  } else {
+    // RFC 9113 8.1: after a complete response, RST_STREAM(NO_ERROR) asks the client to stop
+    // sending its request body; what h2/hyper (ztunnel) do for an early error too. Sent from
+    // onFrameSend: nghttp2 drops queued frames of a stream once a RST for it is submitted.
+    s->send.clear();
+    s->reset_after_response = true;
+  }
+  return ok();
+}
+
+size_t Session::writableBytes(StreamId id) const {
+  const Stream* s = find(id);
+  if (s == nullptr || s->closed || s->end_requested) return 0;
+  return s->send.space();
+}
+
+Result<size_t> Session::writeData(StreamId id, std::span<const uint8_t> data) {
+  Stream* s = find(id);
+  if (s == nullptr || s->closed) {
+    return fail(Error::notFound(fmt::format("http2: write: no open stream {}", id)));
+  }
+  if (s->end_requested) {
+    return fail(Error::invalid(fmt::format("http2: write on stream {} after closeWrite", id)));
+  }
+  size_t n = s->send.append(data);
+  if (n < data.size()) s->writable_wanted = true;
+  if (n > 0) resumeIfDeferred(id, *s);
+  return n;
+}
+
+Status Session::closeWrite(StreamId id) {
+  Stream* s = find(id);
+  if (s == nullptr || s->closed) {
+    return fail(Error::notFound(fmt::format("http2: closeWrite: no open stream {}", id)));
+  }
+  s->end_requested = true;
+  resumeIfDeferred(id, *s);
+  return ok();
+}
+
+void Session::consume(StreamId id, size_t n) {
+  Stream* s = find(id);
+  if (s == nullptr) return;
+  n = std::min(n, s->unconsumed);
+  if (n == 0) return;
+  s->unconsumed -= n;
+  total_unconsumed_ -= n;
+  // Credits the connection window always, the stream window while nghttp2 still has the
+  // stream; a WINDOW_UPDATE goes out once half a window has been consumed.
+  nghttp2_session_consume(session_.get(), id, n);
+  eraseIfDone(id);
+}
+
+Status Session::resetStream(StreamId id, uint32_t error_code) {
+  Stream* s = find(id);
+  if (s == nullptr || s->closed) {
+    return fail(Error::notFound(fmt::format("http2: reset: no open stream {}", id)));
+  }
+  s->send.clear();
+  int rv = nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, error_code);
+  if (rv != 0) return fail(nghttp2Error(fmt::format("resetting stream {}", id), rv));
+  return ok();
+}
+
+size_t Session::unconsumedBytes(StreamId id) const {
+  const Stream* s = find(id);
+  return s == nullptr ? 0 : s->unconsumed;
+}
+
+size_t Session::bufferedSendBytes(StreamId id) const {
+  const Stream* s = find(id);
+  return s == nullptr ? 0 : s->send.size();
+}
+
+int32_t Session::peerStreamWindow(StreamId id) const {
+  return nghttp2_session_get_stream_remote_window_size(session_.get(), id);
+}
+
+int32_t Session::peerConnectionWindow() const {
+  return nghttp2_session_get_remote_window_size(session_.get());
+}
+
+Session::Stream* Session::find(StreamId id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+const Session::Stream* Session::find(StreamId id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+void Session::resumeIfDeferred(StreamId id, Stream& s) {
+  if (s.provider_attached && s.deferred) {
+    s.deferred = false;
+    nghttp2_session_resume_data(session_.get(), id);
+  }
+}
+
+void Session::eraseIfDone(StreamId id) {
+  auto it = streams_.find(id);
+  if (it != streams_.end() && it->second.closed && it->second.unconsumed == 0) {
+    streams_.erase(it);
+  }
+}
+
+void Session::flushNotifications() {
+  if (writable_notify_.empty()) return;
+  std::vector<StreamId> ids;
+  ids.swap(writable_notify_);
+  for (StreamId id : ids) {
+    const Stream* s = find(id);
+    if (s != nullptr && !s->closed) callbacks_.onStreamWritable(id);
+  }
+}
+
+void Session::markClosed(StreamId id, uint32_t error_code) {
+  Stream* s = find(id);
+  if (s == nullptr || s->closed) return;
+  s->closed = true;
+  s->send.clear();
+  s->headers.clear();
+  if (s->local) --local_open_;
+  bool announced = s->announced && !s->silent;
+  if (announced) callbacks_.onStreamClose(id, error_code);
+  eraseIfDone(id);  // the callback may have consumed the rest
+}
+
+// ---------------------------------------------------------------------------------------------
+// nghttp2 callbacks.
+
+ssize_t Session::onSend(nghttp2_session*, const uint8_t* data, size_t len, int, void* ud) {
+  Session* s = self(ud);
+  size_t pending = s->outputBufferBytes();
+  if (pending > 0 && pending + len > s->config_.max_output_buffer) return NGHTTP2_ERR_WOULDBLOCK;
+  s->out_.insert(s->out_.end(), data, data + len);
+  return static_cast<ssize_t>(len);
+}
+
+// DATA frames are written here straight from the stream's send buffer (NGHTTP2_DATA_FLAG_NO_COPY
+// in onReadData), saving nghttp2's own copy.
+int Session::onSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                        size_t length, nghttp2_data_source*, void* ud) {
+  Session* s = self(ud);
+  Stream* st = s->find(frame->hd.stream_id);
+  if (st == nullptr || st->send.size() < length) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  size_t padlen = frame->data.padlen;  // includes the pad-length octet; we never pad
+  size_t total = 9 + length + padlen;
+  size_t pending = s->outputBufferBytes();
+  if (pending > 0 && pending + total > s->config_.max_output_buffer) {
+    return NGHTTP2_ERR_WOULDBLOCK;
+  }
+  s->out_.insert(s->out_.end(), framehd, framehd + 9);
+  if (padlen > 0) s->out_.push_back(static_cast<uint8_t>(padlen - 1));
+  auto bytes = st->send.front().first(length);
+  s->out_.insert(s->out_.end(), bytes.begin(), bytes.end());
+  if (padlen > 1) s->out_.insert(s->out_.end(), padlen - 1, 0);
+  st->send.drop(length);
+  if (st->writable_wanted && st->send.size() <= st->send.capacity() / 2) {
+    st->writable_wanted = false;
+    s->writable_notify_.push_back(frame->hd.stream_id);
+  }
+  return 0;
+}
+
+ssize_t Session::onReadData(nghttp2_session*, int32_t stream_id, uint8_t*, size_t length,
+                            uint32_t* data_flags, nghttp2_data_source*, void* ud) {
+  Session* s = self(ud);
+  Stream* st = s->find(stream_id);
+  if (st == nullptr || st->closed) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  size_t n = std::min(length, st->send.size());
+  if (n == st->send.size() && st->end_requested) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  } else if (n == 0) {
+    st->deferred = true;  // writeData()/closeWrite() resume it
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  return static_cast<ssize_t>(n);
+}
+
+ssize_t Session::onReadLength(nghttp2_session*, uint8_t, int32_t, int32_t, int32_t, uint32_t,
+                              void* ud) {
+  // nghttp2 clamps this to the windows and the peer's SETTINGS_MAX_FRAME_SIZE.
+  return static_cast<ssize_t>(self(ud)->config_.max_send_data_frame);
+}
+
+int Session::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
+  Session* s = self(ud);
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  StreamId id = frame->hd.stream_id;
+  if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    if (s->role_ != Role::kServer) return 0;
+    s->streams_.try_emplace(id, s->config_.stream_send_buffer);
+  }
+  if (Stream* st = s->find(id)) {
+    st->headers.clear();
+    st->header_bytes = 0;
+    st->headers_too_large = false;
+  }
+  return 0;
+}
+
+int Session::onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* ud) {
+  Session* s = self(ud);
+  Stream* st = s->find(frame->hd.stream_id);
+  if (st == nullptr || st->headers_too_large) return 0;
+  st->header_bytes += namelen + valuelen + kHeaderFieldOverhead;
+  if (st->header_bytes > s->config_.max_header_list_size) {
+    // Keep decoding (HPACK state must stay in sync) but stop storing; answered in onFrameRecv.
+    st->headers_too_large = true;
+    st->headers.clear();
+    return 0;
+  }
+  st->headers.push_back({std::string(reinterpret_cast<const char*>(name), namelen),
+                         std::string(reinterpret_cast<const char*>(value), valuelen)});
+  return 0;
+}
+
+int Session::onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* ud) {
+  Session* s = self(ud);
+  StreamId id = frame->hd.stream_id;
+  bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS: {
+      Stream* st = s->find(id);
+      if (st == nullptr) return 0;
+      if (st->headers_too_large) {
+        st->headers_too_large = false;
+        if (s->role_ == Role::kServer && !st->announced) {
+          // RFC 9113 10.5.1 / RFC 6585: 431 Request Header Fields Too Large.
+          st->announced = true;  // so respond() accepts it; the app never hears of it
+          st->silent = true;
+          (void)s->respond(id, 431);
+        } else {
+          nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+        }
+        return 0;
+      }
+      HeaderList headers;
+      headers.swap(st->headers);
+      if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && s->role_ == Role::kServer) {
+        if (s->goaway_submitted_ && id > s->goaway_last_stream_) {
+          // Opened after our GOAWAY was queued but before the peer saw it: the GOAWAY tells the
+          // peer this stream was not processed, so it must not be.
+          nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+          return 0;
+        }
+        st->announced = true;
+        s->callbacks_.onRequest(id, headers);
+      } else if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+        int status = 0;
+        if (const std::string* v = findHeader(headers, ":status")) status = std::atoi(v->c_str());
+        s->callbacks_.onResponse(id, status, headers);
+      }
+      if (end_stream) {
+        if (Stream* again = s->find(id); again != nullptr && again->announced && !again->silent) {
+          s->callbacks_.onEndOfStream(id);
+        }
+      }
+      return 0;
+    }
+    case NGHTTP2_DATA: {
+      Stream* st = s->find(id);
+      if (end_stream && st != nullptr && st->announced && !st->silent) {
+        s->callbacks_.onEndOfStream(id);
+      }
+      return 0;
+    }
+    case NGHTTP2_PING: {
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0 && s->ping_deadline_) {
+        uint8_t expected[8];
+        putU64(expected, s->ping_seq_);
+        if (std::memcmp(expected, frame->ping.opaque_data, 8) == 0) s->ping_deadline_.reset();
+      }
+      return 0;
+    }
+    case NGHTTP2_GOAWAY: {
+      s->goaway_received_ = true;
+      s->callbacks_.onGoAway(static_cast<uint32_t>(frame->goaway.last_stream_id),
+                             frame->goaway.error_code);
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+int Session::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
+  Session* s = self(ud);
+  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+    Stream* st = s->find(frame->hd.stream_id);
+    if (st != nullptr && st->reset_after_response && !st->closed) {
+      st->reset_after_response = false;
+      nghttp2_submit_rst_stream(s->session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_NO_ERROR);
+    }
+  }
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    s->goaway_submitted_ = true;
+    if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !s->local_error_) {
+      s->local_error_ = Error(ErrorCode::kProtocol,
+                              fmt::format("http2: sent GOAWAY {} ({})",
+                                          nghttp2_http2_strerror(frame->goaway.error_code),
+                                          s->last_error_.empty() ? "no detail" : s->last_error_));
+    }
+  }
+  return 0;
+}
+
+int Session::onFrameNotSend(nghttp2_session*, const nghttp2_frame* frame, int, void* ud) {
+  // A request that never left (GOAWAY arrived, or the session is ending) is a refused stream;
+  // nghttp2 does not always report its close.
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    self(ud)->markClosed(frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+  }
+  return 0;
+}
+
+int Session::onDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* ud) {
+  Session* s = self(ud);
+  Stream* st = s->find(stream_id);
+  if (st == nullptr || !st->announced || st->silent || st->closed) {
+    // Nobody will consume these: credit the windows now so they do not leak.
+    nghttp2_session_consume(session, stream_id, len);
+    return 0;
+  }
+  if (st->unconsumed + len > s->config_.stream_window ||
+      s->total_unconsumed_ + len > s->config_.connection_window) {
+    // The peer overran a window: nghttp2 resets the stream (FLOW_CONTROL_ERROR) but still
+    // hands over this chunk. Dropping it keeps the contract: delivered-but-unconsumed bytes
+    // never exceed the windows.
+    nghttp2_session_consume(session, stream_id, len);
+    return 0;
+  }
+  st->unconsumed += len;
+  s->total_unconsumed_ += len;
+  s->callbacks_.onData(stream_id, {data, len});
+  return 0;
+}
+
+int Session::onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* ud) {
+  self(ud)->markClosed(stream_id, error_code);
+  return 0;
+}
+
+int Session::onError(nghttp2_session*, int, const char* msg, size_t len, void* ud) {
+  self(ud)->last_error_.assign(msg, len);
+  return 0;
+}
+
+}  // namespace warren::http2

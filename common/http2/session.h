@@ -1,0 +1,214 @@
+// A sans-I/O HTTP/2 session on nghttp2, shaped for tunnelling byte streams (HBONE CONNECT).
+// Bytes in: dispatch(). Bytes out: pendingOutput() / drainOutput(). Time: onTimer(now). Events:
+// SessionCallbacks. It owns no socket, thread or clock, so tests pair two sessions in memory
+// and the io_uring worker drives the real thing. See common/http2/README.md.
+//
+// Backpressure, both ways:
+//  - receive: automatic WINDOW_UPDATE is off; the peer's window is credited only by
+//    consume(id, n) after the application has handed on the bytes onData() gave it. A slow
+//    upstream socket therefore stops the peer within one stream window.
+//  - send: writeData() copies into a bounded per-stream buffer and returns how much it took;
+//    DATA leaves only as the peer's windows allow. onStreamWritable() says when to refill.
+//  - output: at most max_output_buffer bytes (or one frame) wait for the transport.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.h"
+#include "common/http2/byte_queue.h"
+#include "common/http2/header.h"
+#include "common/http2/session_allocator.h"
+#include "common/http2/session_callbacks.h"
+#include "common/http2/session_config.h"
+
+namespace warren::http2 {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+enum class Role { kClient, kServer };
+
+class Session {
+ public:
+  // The client queues its connection preface and SETTINGS, the server its SETTINGS: call
+  // pendingOutput() to get them on the wire. `now` starts the keep-alive clock.
+  static Result<std::unique_ptr<Session>> create(Role role, const SessionConfig& config,
+                                                 SessionCallbacks& callbacks, TimePoint now);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // --- bytes in
+  // Feeds bytes read from the transport; events fire during the call. An error means the
+  // session is finished (protocol violation, flood, memory cap): flush pendingOutput() (it
+  // may hold a GOAWAY saying why) and close the transport.
+  Status dispatch(std::span<const uint8_t> bytes);
+
+  // --- bytes out
+  // Serialises whatever is ready (bounded by max_output_buffer) and returns the bytes to
+  // write. Valid until the next call on this session.
+  std::span<const uint8_t> pendingOutput();
+  // The transport wrote the first n bytes of pendingOutput().
+  void drainOutput(size_t n);
+  // Something is waiting to be serialised or written.
+  bool wantsWrite() const;
+  // Nothing more to read or write: the transport should close. True after a GOAWAY once
+  // every stream is done and the output is flushed, or after a fatal error once flushed.
+  bool isClosed() const;
+
+  // --- time
+  // Runs keep-alive: sends a PING when due, fails (kTimeout) when its ACK is overdue.
+  Status onTimer(TimePoint now);
+  // When onTimer() next needs to run; nullopt when keep-alive is off or the session is dead.
+  std::optional<TimePoint> nextTimer() const;
+
+  // --- shutdown
+  // GOAWAY. With kNoError it is a graceful drain: streams the peer already opened (up to the
+  // last one we processed) run to completion, new ones are refused. Otherwise the session
+  // ends with that error once the GOAWAY is flushed.
+  void goAway(uint32_t error_code = kNoError);
+  // A GOAWAY was sent or received.
+  bool goingAway() const;
+
+  // --- client streams
+  // A new stream may be opened now: client role, no GOAWAY either way, session alive, and
+  // fewer than maxConcurrentStreams() of our streams open.
+  bool canOpenStream() const;
+  // min(config.max_concurrent_streams, the peer's SETTINGS_MAX_CONCURRENT_STREAMS).
+  uint32_t maxConcurrentStreams() const;
+  // Streams this side opened that have not closed yet.
+  size_t openStreamCount() const { return local_open_; }
+  // Opens a stream with these request headers (e.g. hbone::buildConnectHeaders) and no
+  // END_STREAM; DATA follows via writeData(). Wait for onResponse(200) before sending data.
+  Result<StreamId> openStream(const HeaderList& headers);
+
+  // --- server streams
+  // Answers a request. A 2xx keeps the stream open for DATA both ways; any other status ends
+  // our side and resets the peer's (RST_STREAM NO_ERROR: "stop sending, we are done").
+  Status respond(StreamId id, int status, const HeaderList& extra_headers = {});
+
+  // --- data, either role
+  // Free space in the stream's send buffer (0 for unknown or finished streams).
+  size_t writableBytes(StreamId id) const;
+  // Queues up to writableBytes() of `data`; returns how many bytes were taken. When less than
+  // offered, onStreamWritable(id) fires once the buffer drains to half.
+  Result<size_t> writeData(StreamId id, std::span<const uint8_t> data);
+  // Ends our side (END_STREAM) after everything queued so far: TCP shutdown(SHUT_WR).
+  Status closeWrite(StreamId id);
+  // The application is done with n bytes onData() gave for stream `id` (written out or
+  // dropped): credit the peer's windows. Safe after the stream closed (the connection window
+  // is still credited); extra bytes beyond what was delivered are ignored.
+  void consume(StreamId id, size_t n);
+  // RST_STREAM with this code; onStreamClose follows.
+  Status resetStream(StreamId id, uint32_t error_code = kCancel);
+
+  // --- introspection (tests, admin dumps)
+  size_t unconsumedBytes(StreamId id) const;
+  size_t bufferedSendBytes(StreamId id) const;
+  // How much more DATA we may send on the stream / the connection now (peer's windows).
+  int32_t peerStreamWindow(StreamId id) const;
+  int32_t peerConnectionWindow() const;
+  // Bytes nghttp2 holds for this session, and the high-water mark.
+  size_t nghttp2MemoryBytes() const { return allocator_.bytesInUse(); }
+  size_t nghttp2PeakMemoryBytes() const { return allocator_.peakBytes(); }
+  size_t outputBufferBytes() const { return out_.size() - out_head_; }
+  // Streams the engine still tracks (open, or closed with bytes not yet consumed).
+  size_t trackedStreams() const { return streams_.size(); }
+  Role role() const { return role_; }
+
+ private:
+  struct Stream {
+    explicit Stream(size_t send_capacity) : send(send_capacity) {}
+    ByteQueue send;
+    HeaderList headers;       // being received
+    size_t header_bytes = 0;  // RFC 9113 accounting of `headers`
+    size_t unconsumed = 0;    // delivered by onData, not yet consume()d
+    bool local = false;       // opened by this side
+    bool announced = false;   // the application knows it (onRequest / openStream)
+    bool silent = false;      // answered by the engine itself (431): no events
+    bool responded = false;   // server: respond() done
+    bool headers_too_large = false;
+    bool reset_after_response = false;  // RST_STREAM(NO_ERROR) once the error response is out
+    bool provider_attached = false;     // a data provider is submitted (request or 2xx response)
+    bool deferred = false;              // the provider returned NGHTTP2_ERR_DEFERRED
+    bool end_requested = false;         // closeWrite() called
+    bool writable_wanted = false;       // writeData() was short: notify at the low watermark
+    bool closed = false;
+  };
+
+  Session(Role role, const SessionConfig& config, SessionCallbacks& callbacks, TimePoint now);
+  Status init();
+
+  Stream* find(StreamId id);
+  const Stream* find(StreamId id) const;
+  void resumeIfDeferred(StreamId id, Stream& s);
+  void eraseIfDone(StreamId id);
+  void markClosed(StreamId id, uint32_t error_code);
+  // Fatal: no more input; queue a GOAWAY with this code as a best-effort explanation.
+  void die(const Error& e, uint32_t goaway_code);
+  void flushNotifications();
+  nghttp2_data_provider provider();
+
+  // nghttp2 callbacks (user_data is the Session).
+  static ssize_t onSend(nghttp2_session*, const uint8_t* data, size_t len, int flags, void* ud);
+  static int onSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                        size_t length, nghttp2_data_source* source, void* ud);
+  static ssize_t onReadData(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
+                            uint32_t* data_flags, nghttp2_data_source* source, void* ud);
+  static ssize_t onReadLength(nghttp2_session*, uint8_t frame_type, int32_t stream_id,
+                              int32_t session_remote_window, int32_t stream_remote_window,
+                              uint32_t remote_max_frame_size, void* ud);
+  static int onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* ud);
+  static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
+                      void* ud);
+  static int onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* ud);
+  static int onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* ud);
+  static int onFrameNotSend(nghttp2_session*, const nghttp2_frame* frame, int error, void* ud);
+  static int onError(nghttp2_session*, int lib_error, const char* msg, size_t len, void* ud);
+  static int onDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* ud);
+  static int onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* ud);
+
+  struct SessionDeleter {
+    void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
+  };
+
+  Role role_;
+  SessionConfig config_;
+  SessionCallbacks& callbacks_;
+  SessionAllocator allocator_;  // declared before session_: nghttp2 frees through it
+  std::unique_ptr<nghttp2_session, SessionDeleter> session_;
+
+  std::unordered_map<StreamId, Stream> streams_;
+  size_t local_open_ = 0;
+  size_t total_unconsumed_ = 0;            // sum of Stream::unconsumed
+  std::vector<StreamId> writable_notify_;  // onStreamWritable deferred until after send()
+
+  std::vector<uint8_t> out_;
+  size_t out_head_ = 0;
+
+  bool dead_ = false;              // fatal error or ping timeout: no more input
+  bool send_broken_ = false;       // nghttp2_session_send failed: nothing more will go out
+  bool goaway_submitted_ = false;  // we queued or sent a GOAWAY
+  bool goaway_received_ = false;
+  StreamId goaway_last_stream_ = INT32_MAX;  // last stream our graceful GOAWAY accepts
+  std::optional<Error> local_error_;         // why the session failed on our side
+  std::string last_error_;                   // nghttp2's last error message, for context
+
+  // Keep-alive.
+  TimePoint next_ping_;
+  std::optional<TimePoint> ping_deadline_;  // an ACK is awaited until then
+  uint64_t ping_seq_ = 0;
+};
+
+}  // namespace warren::http2

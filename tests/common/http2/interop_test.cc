@@ -1,0 +1,267 @@
+// Interop over real loopback TCP against an independent HTTP/2 implementation (Debian's
+// python3-h2, run by /usr/bin/python3): our server engine with their client, our client engine
+// with their server. Skips with a reason when python3-h2 is missing.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "common/hbone/inbound_validation.h"
+#include "common/http2/session.h"
+#include "common/unique_fd.h"
+#include "tests/common/http2/session_pair.h"
+
+extern char** environ;
+
+namespace warren::http2 {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string scriptPath(const char* name) {
+  const char* src = std::getenv("WARREN_SOURCE_DIR");
+  std::filesystem::path root = src ? src : WARREN_TEST_SOURCE_DIR;
+  return (root / "tests/common/http2" / name).string();
+}
+
+bool havePythonH2() { return std::system("/usr/bin/python3 -c 'import h2' >/dev/null 2>&1") == 0; }
+
+// A child process we started; killed (by its pid) and reaped on destruction.
+class Child {
+ public:
+  Child(std::vector<std::string> argv, bool capture_stdout) {
+    int fds[2] = {-1, -1};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (capture_stdout) {
+      EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+      posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    }
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_EQ(rc, 0) << "spawn " << argv[0];
+    if (capture_stdout) {
+      close(fds[1]);
+      out_.reset(fds[0]);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // First line of stdout, waiting at most `timeout`.
+  std::string readLine(std::chrono::milliseconds timeout) {
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_.get(), POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      char c;
+      if (read(out_.get(), &c, 1) != 1) break;
+      if (c == '\n') return line;
+      line.push_back(c);
+    }
+    return line;
+  }
+  // Exit status, or -1 if it did not exit in time.
+  int wait(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      usleep(10'000);
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  UniqueFd out_;
+};
+
+// Runs a session over a connected socket until done() or the deadline. `each` runs every
+// round (feeding data). Returns done().
+bool drive(int fd, Session& s, const std::function<bool()>& done, const std::function<void()>& each,
+           std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<uint8_t> buf(64 << 10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (each) each();
+    auto out = s.pendingOutput();
+    if (!out.empty()) {
+      ssize_t n = send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) s.drainOutput(static_cast<size_t>(n));
+    }
+    if (done()) return true;
+    pollfd p{fd, static_cast<short>(POLLIN | (s.wantsWrite() ? POLLOUT : 0)), 0};
+    if (poll(&p, 1, 20) <= 0) continue;
+    if (p.revents & (POLLIN | POLLHUP)) {
+      ssize_t n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n == 0) return done();
+      if (n > 0) {
+        auto st = s.dispatch({buf.data(), static_cast<size_t>(n)});
+        EXPECT_TRUE(st.has_value()) << st.error().message();
+        if (!st) return false;
+      }
+    }
+  }
+  return done();
+}
+
+UniqueFd listenLoopback(uint16_t& port) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(listen(fd.get(), 4), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+TEST(Http2Interop, OurServerWithPythonH2Client) {
+  if (!havePythonH2()) GTEST_SKIP() << "/usr/bin/python3 cannot import h2 (Debian python3-h2)";
+  uint16_t port = 0;
+  UniqueFd lfd = listenLoopback(port);
+  constexpr size_t kBytes = 3 << 20;  // several windows' worth at python-h2's 64 KiB default
+  Child client({"/usr/bin/python3", scriptPath("h2_connect_client.py"), std::to_string(port),
+                "127.0.0.1:8080", std::to_string(kBytes)},
+               false);
+  pollfd p{lfd.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10'000), 1) << "client never connected";
+  UniqueFd fd(accept4(lfd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+
+  testing::Recorder events;
+  events.auto_consume = false;  // echo under the backpressure contract
+  std::map<StreamId, std::deque<uint8_t>> pending;
+  std::vector<hbone::InboundDecision> decisions;
+  auto session = Session::create(Role::kServer, {}, events, Clock::now()).value();
+  events.session = session.get();
+  events.on_request = [&](StreamId id, const HeaderList& headers) {
+    hbone::InboundContext ctx;
+    ctx.local_ip = hbone::IpAddress::parse("127.0.0.1").value();
+    decisions.push_back(hbone::validateInbound(headers, ctx));
+    EXPECT_TRUE(session->respond(id, decisions.back().status()).has_value());
+  };
+  // Copy DATA into the pending echo; consume() only once the engine took it back.
+  uint64_t echoed = 0;
+  bool closed_write = false;
+  auto pump = [&] {
+    for (auto& [id, q] : pending) {
+      while (!q.empty()) {
+        size_t room = session->writableBytes(id);
+        if (room == 0) break;
+        std::vector<uint8_t> chunk(
+            q.begin(), q.begin() + static_cast<std::ptrdiff_t>(std::min(room, q.size())));
+        size_t n = session->writeData(id, chunk).value_or(0);
+        q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(n));
+        session->consume(id, n);
+        echoed += n;
+        if (n == 0) break;
+      }
+      if (q.empty() && events.ended.contains(id) && !closed_write) {
+        closed_write = session->closeWrite(id).has_value();
+      }
+    }
+  };
+  // The recorder keeps what arrived; move it into the echo queue each round.
+  auto each = [&] {
+    for (auto& [id, s] : events.data) {
+      pending[id].insert(pending[id].end(), s.begin(), s.end());
+      s.clear();
+    }
+    pump();
+  };
+  bool ok = drive(
+      fd.get(), *session,
+      [&] {
+        return closed_write && session->bufferedSendBytes(1) == 0 && !session->wantsWrite() &&
+               events.closed.contains(1);
+      },
+      each, 20s);
+  EXPECT_TRUE(ok);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].outcome, hbone::InboundOutcome::kAccept) << decisions[0].detail;
+  EXPECT_TRUE(decisions[0].request->traceparent.has_value());
+  EXPECT_EQ(echoed, kBytes);
+  // Let the client finish reading; it exits 0 only if the echo matched byte for byte.
+  drive(
+      fd.get(), *session, [] { return false; }, {}, 300ms);
+  EXPECT_EQ(client.wait(10s), 0);
+}
+
+TEST(Http2Interop, OurClientWithPythonH2Server) {
+  if (!havePythonH2()) GTEST_SKIP() << "/usr/bin/python3 cannot import h2 (Debian python3-h2)";
+  Child server({"/usr/bin/python3", scriptPath("h2_echo_server.py")}, true);
+  std::string port = server.readLine(10s);
+  ASSERT_FALSE(port.empty()) << "server printed no port";
+
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+  ASSERT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+
+  testing::Recorder events;
+  events.keep_data = false;
+  events.verify_pattern = true;
+  auto session = Session::create(Role::kClient, {}, events, Clock::now()).value();
+  events.session = session.get();
+  auto id = session->openStream({{":method", "CONNECT"}, {":authority", "10.0.0.2:8080"}});
+  ASSERT_TRUE(id.has_value());
+
+  constexpr uint64_t kBytes = 4 << 20;
+  uint64_t sent = 0;
+  bool closed = false;
+  auto each = [&] {
+    if (events.responses[*id] != 200) return;
+    while (sent < kBytes) {
+      size_t room = std::min<uint64_t>(session->writableBytes(*id), kBytes - sent);
+      if (room == 0) break;
+      sent += session->writeData(*id, testing::patternBytes(sent, room)).value();
+    }
+    if (sent == kBytes && !closed) closed = session->closeWrite(*id).has_value();
+  };
+  bool ok = drive(
+      fd.get(), *session, [&] { return events.closed.contains(*id); }, each, 20s);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(events.responses[*id], 200);
+  EXPECT_EQ(events.received[*id], kBytes);
+  EXPECT_EQ(events.pattern_mismatches, 0u);
+  EXPECT_TRUE(events.ended.contains(*id));
+  EXPECT_EQ(events.closed[*id], kNoError);
+  session->goAway();
+  drive(
+      fd.get(), *session, [&] { return !session->wantsWrite(); }, {}, 2s);
+  fd.reset();
+  EXPECT_EQ(server.wait(10s), 0);
+}
+
+}  // namespace
+}  // namespace warren::http2
