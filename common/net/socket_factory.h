@@ -1,0 +1,50 @@
+// The one socket factory (STYLE habit 8): every TCP socket Warren opens comes from here, so the
+// netns, the ztunnel mark, SO_REUSEPORT, keepalive and non-blocking/cloexec are applied in one
+// place. Nothing else calls socket().
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "common/net/socket_address.h"
+#include "common/unique_fd.h"
+
+namespace warren::net {
+
+// The mark ztunnel puts on its own sockets so the eBPF redirect skips them (BRIEF contract).
+inline constexpr uint32_t kZtunnelMark = 0x539;
+
+// TCP keepalive as ztunnel's SocketConfig (INTEROP §3): 180 s idle, 180 s interval, 9 probes.
+inline constexpr int kKeepaliveIdleSeconds = 180;
+inline constexpr int kKeepaliveIntervalSeconds = 180;
+inline constexpr int kKeepaliveProbes = 9;
+
+struct SocketOptions {
+  // Create the socket inside this netns (a path like /run/netns/x or an open netns fd). The
+  // calling thread enters it for the socket() call only; the socket keeps the netns.
+  std::optional<std::string> netns_path;
+  int netns_fd = -1;
+  std::optional<uint32_t> mark;  // SO_MARK; needs CAP_NET_ADMIN, a hard error when it fails
+  bool reuse_port = false;       // SO_REUSEPORT: one listener per worker, and restart overlap
+  bool reuse_addr = true;        // SO_REUSEADDR on listeners (TIME_WAIT does not block a rebind)
+  bool transparent = false;      // IP_TRANSPARENT, best effort (logged at debug when refused)
+  bool freebind = false;         // IP_FREEBIND, best effort
+  bool nodelay = true;           // TCP_NODELAY: a proxy must not add Nagle delay
+  bool keepalive = true;         // with the kKeepalive* values above
+  int backlog = 1024;
+};
+
+class SocketFactory {
+ public:
+  // A listening TCP socket bound to `bind` (port 0 picks one: read it with localAddress).
+  static Result<UniqueFd> listenTcp(const SocketAddress& bind, const SocketOptions& options);
+  // An unconnected TCP socket of `family` (AF_INET/AF_INET6), options applied, ready for an
+  // asynchronous connect by the event loop.
+  static Result<UniqueFd> tcpSocket(int family, const SocketOptions& options);
+  // Applies per-connection options (nodelay, keepalive, non-blocking) to an accepted socket.
+  static Status configureAccepted(int fd, const SocketOptions& options);
+};
+
+}  // namespace warren::net

@@ -1,0 +1,48 @@
+// ByteStream: one side of a relay, as the copy engine sees it. A TCP socket implements it
+// (SocketStream); an HTTP/2 CONNECT stream will too, with read credit mapped to flow-control
+// window (consume()/WINDOW_UPDATE) and write completion mapped to DATA frames accepted by the
+// session, so the same StreamRelay copies socket<->socket and socket<->h2 stream.
+//
+// Contract (what StreamRelay relies on):
+//  - Events are delivered asynchronously, never from inside read()/write()/shutdownWrite().
+//  - read(max) asks for at most `max` bytes; exactly one of onData (1..max bytes),
+//    onReadEof or onError answers it. At most one read is outstanding. Not calling read() is
+//    the backpressure: a socket stops receiving (its kernel buffer fills, TCP window closes);
+//    an h2 stream stops granting window.
+//  - write(buffer) takes the bytes; onWritten(n, spent) reports the whole buffer written
+//    (handed to the transport) and gives the buffer back for reuse. Writes complete in order.
+//  - shutdownWrite() half-closes after queued writes (TCP FIN, h2 END_STREAM).
+//  - close() ends everything now; no event follows it. In-flight I/O is cancelled and its
+//    memory released when the last operation completes.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "common/error.h"
+#include "common/uring/event_loop.h"
+
+namespace warren::relay {
+
+class StreamEvents {
+ public:
+  virtual ~StreamEvents() = default;
+  virtual void onData(std::span<const char> data) = 0;
+  virtual void onReadEof() = 0;
+  virtual void onWritten(size_t bytes, uring::Buffer spent) = 0;
+  virtual void onError(const Error& error) = 0;
+};
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  virtual void setEvents(StreamEvents* events) = 0;
+  virtual void read(size_t max_bytes) = 0;
+  virtual void write(uring::Buffer data) = 0;
+  virtual void shutdownWrite() = 0;
+  virtual void close() = 0;
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace warren::relay

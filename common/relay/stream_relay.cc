@@ -1,0 +1,181 @@
+#include "common/relay/stream_relay.h"
+
+#include <algorithm>
+
+namespace warren::relay {
+
+// Routes one stream's events: its reads feed the direction it is the source of, its write
+// completions belong to the direction it is the destination of.
+class StreamRelay::SideEvents final : public StreamEvents {
+ public:
+  SideEvents(StreamRelay& relay, Direction& as_src, Direction& as_dst)
+      : relay_(relay), as_src_(as_src), as_dst_(as_dst) {}
+  void onData(std::span<const char> data) override {
+    auto keep = relay_.shared_from_this();
+    relay_.onData(as_src_, data);
+  }
+  void onReadEof() override {
+    auto keep = relay_.shared_from_this();
+    relay_.onEof(as_src_);
+  }
+  void onWritten(size_t bytes, uring::Buffer spent) override {
+    auto keep = relay_.shared_from_this();
+    relay_.onWritten(as_dst_, bytes, std::move(spent));
+  }
+  void onError(const Error& error) override {
+    auto keep = relay_.shared_from_this();
+    relay_.finish(error);
+  }
+
+ private:
+  StreamRelay& relay_;
+  Direction& as_src_;
+  Direction& as_dst_;
+};
+
+std::shared_ptr<StreamRelay> StreamRelay::create(std::unique_ptr<ByteStream> a,
+                                                 std::unique_ptr<ByteStream> b, DoneFn done) {
+  return std::shared_ptr<StreamRelay>(new StreamRelay(std::move(a), std::move(b), std::move(done)));
+}
+
+StreamRelay::StreamRelay(std::unique_ptr<ByteStream> a, std::unique_ptr<ByteStream> b, DoneFn done)
+    : a_(std::move(a)), b_(std::move(b)), done_(std::move(done)) {
+  a_to_b_.src = a_.get();
+  a_to_b_.dst = b_.get();
+  b_to_a_.src = b_.get();
+  b_to_a_.dst = a_.get();
+  a_events_ = std::make_unique<SideEvents>(*this, a_to_b_, b_to_a_);
+  b_events_ = std::make_unique<SideEvents>(*this, b_to_a_, a_to_b_);
+  a_->setEvents(a_events_.get());
+  b_->setEvents(b_events_.get());
+}
+
+StreamRelay::~StreamRelay() {
+  a_->close();
+  b_->close();
+}
+
+void StreamRelay::start() {
+  pump(a_to_b_);
+  pump(b_to_a_);
+}
+
+void StreamRelay::note(Direction& d) {
+  d.stats.buffered = d.buffered();
+  d.stats.peak_buffered = std::max(d.stats.peak_buffered, d.stats.buffered);
+  d.stats.high_watermark = d.high();
+  d.stats.eof = d.eof;
+}
+
+// Reads while below the high watermark; after a pause, only once at or below the low one.
+void StreamRelay::pump(Direction& d) {
+  if (finished_ || d.eof || d.reading) return;
+  size_t buffered = d.buffered();
+  if (buffered >= d.high()) {
+    if (!d.paused) ++d.stats.pauses;
+    d.paused = true;
+    return;
+  }
+  if (d.paused && buffered > d.high() / 2) return;
+  d.paused = false;
+  d.reading = true;
+  // Asking for no more than the free space is what makes the bound strict.
+  d.last_request = d.high() - buffered;
+  d.src->read(d.last_request);
+}
+
+void StreamRelay::flush(Direction& d) {
+  if (finished_ || d.in_write > 0 || d.pending.empty()) return;
+  d.in_write = d.pending.size();
+  uring::Buffer next = std::move(d.spare);
+  next.clear();
+  d.spare = {};
+  d.dst->write(std::exchange(d.pending, std::move(next)));
+}
+
+void StreamRelay::onData(Direction& d, std::span<const char> data) {
+  if (finished_) return;
+  d.reading = false;
+  d.stats.bytes += data.size();
+  if (data.size() >= d.last_request) {
+    if (++d.full_reads >= kFullReadsToGrow && d.tier + 1 < kCopyBufferTiers.size()) {
+      ++d.tier;
+      d.full_reads = 0;
+    }
+  } else {
+    d.full_reads = 0;
+  }
+  if (d.pending.capacity() < d.high()) d.pending.reserve(d.high());
+  d.pending.insert(d.pending.end(), data.begin(), data.end());
+  note(d);
+  flush(d);
+  pump(d);
+}
+
+void StreamRelay::onEof(Direction& d) {
+  if (finished_) return;
+  d.reading = false;
+  d.eof = true;
+  note(d);
+  maybeFinish();
+}
+
+void StreamRelay::onWritten(Direction& d, size_t bytes, uring::Buffer spent) {
+  if (finished_) return;
+  d.in_write -= std::min(bytes, d.in_write);
+  // Keep one spent buffer for the next write when it is not oversized for the current tier.
+  if (spent.capacity() <= d.high() && d.spare.capacity() == 0) d.spare = std::move(spent);
+  note(d);
+  flush(d);
+  pump(d);
+  maybeFinish();
+}
+
+void StreamRelay::maybeFinish() {
+  for (Direction* d : {&a_to_b_, &b_to_a_}) {
+    if (d->eof && !d->shut && d->pending.empty() && d->in_write == 0) {
+      d->shut = true;
+      d->dst->shutdownWrite();
+    }
+  }
+  if (a_to_b_.shut && b_to_a_.shut) finish(std::nullopt);
+}
+
+void StreamRelay::finish(std::optional<Error> error) {
+  if (finished_) return;
+  finished_ = true;
+  auto final_stats = stats();
+  a_->close();
+  b_->close();
+  a_to_b_.pending = {};
+  b_to_a_.pending = {};
+  a_to_b_.spare = {};
+  b_to_a_.spare = {};
+  // Bytes in flight belonged to the closed streams, which dropped them.
+  a_to_b_.in_write = 0;
+  b_to_a_.in_write = 0;
+  note(a_to_b_);
+  note(b_to_a_);
+  if (auto done = std::move(done_)) done(final_stats, error);
+}
+
+void StreamRelay::abort(const std::string& why) {
+  auto keep = shared_from_this();
+  finish(Error(ErrorCode::kUnavailable, "relay aborted: " + why));
+}
+
+RelayStats StreamRelay::stats() const {
+  RelayStats s;
+  s.a_to_b = a_to_b_.stats;
+  s.b_to_a = b_to_a_.stats;
+  for (auto [d, out] : {std::pair{&a_to_b_, &s.a_to_b}, std::pair{&b_to_a_, &s.b_to_a}}) {
+    out->buffered = d->buffered();
+    out->high_watermark = d->high();
+    out->eof = d->eof;
+  }
+  s.memory_bytes = a_to_b_.pending.capacity() + a_to_b_.spare.capacity() + a_to_b_.in_write +
+                   b_to_a_.pending.capacity() + b_to_a_.spare.capacity() + b_to_a_.in_write;
+  return s;
+}
+
+}  // namespace warren::relay

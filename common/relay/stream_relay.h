@@ -1,0 +1,100 @@
+// StreamRelay: the bounded bidirectional copy engine. It moves bytes between two ByteStreams
+// with backpressure end to end: each direction buffers at most its high watermark; reading
+// stops at the high watermark and resumes at or below the low one (half of it), so a slow
+// receiver throttles the sender through TCP (or HTTP/2) flow control instead of growing
+// memory. The watermark grows with traffic, 1 KiB -> 16 KiB -> 256 KiB (ztunnel's dynamic
+// copy buffers, INTEROP §3), so idle connections stay small. A read EOF becomes a write
+// shutdown on the other side; the relay ends when both directions are done, or at the first
+// error (both sides closed).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "common/relay/byte_stream.h"
+
+namespace warren::relay {
+
+// Tiers of the per-direction high watermark (INTEROP §3 copy buffers).
+inline constexpr std::array<size_t, 3> kCopyBufferTiers = {1024, 16 * 1024, 256 * 1024};
+// Consecutive reads that filled the whole space offered before moving up a tier: a read
+// that fills its buffer means more was waiting.
+inline constexpr int kFullReadsToGrow = 4;
+// Hard bound on bytes buffered by one direction, and so 2x this per relay.
+inline constexpr size_t kMaxBufferedPerDirection = kCopyBufferTiers.back();
+
+struct DirectionStats {
+  uint64_t bytes = 0;         // read from the source (all written when the relay ends cleanly)
+  size_t buffered = 0;        // held now (pending + being written)
+  size_t peak_buffered = 0;   // highest `buffered` seen
+  size_t high_watermark = 0;  // current tier
+  uint64_t pauses = 0;        // times reading stopped at the high watermark
+  bool eof = false;
+};
+
+struct RelayStats {
+  DirectionStats a_to_b;
+  DirectionStats b_to_a;
+  size_t memory_bytes = 0;  // buffer capacity held now by both directions
+};
+
+class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
+ public:
+  // `done` runs once, with the final stats and the first error (nullopt on a clean end). It
+  // may drop the last reference to the relay.
+  using DoneFn = std::function<void(const RelayStats&, const std::optional<Error>&)>;
+
+  static std::shared_ptr<StreamRelay> create(std::unique_ptr<ByteStream> a,
+                                             std::unique_ptr<ByteStream> b, DoneFn done);
+  ~StreamRelay();
+  void start();
+  // Closes both sides now; `done` runs with a kUnavailable "aborted" error.
+  void abort(const std::string& why);
+  RelayStats stats() const;
+  bool finished() const { return finished_; }
+
+ private:
+  struct Direction {
+    ByteStream* src = nullptr;
+    ByteStream* dst = nullptr;
+    uring::Buffer pending;  // read, not yet handed to dst
+    uring::Buffer spare;    // a written buffer kept for reuse
+    size_t in_write = 0;    // bytes handed to dst, not yet written
+    size_t tier = 0;
+    int full_reads = 0;
+    bool reading = false;
+    bool paused = false;
+    bool eof = false;
+    bool shut = false;  // dst write side shut down: direction done
+    size_t last_request = 0;
+    DirectionStats stats;
+    size_t buffered() const { return pending.size() + in_write; }
+    size_t high() const { return kCopyBufferTiers[tier]; }
+  };
+  class SideEvents;
+
+  StreamRelay(std::unique_ptr<ByteStream> a, std::unique_ptr<ByteStream> b, DoneFn done);
+  void pump(Direction& d);
+  void flush(Direction& d);
+  void onData(Direction& d, std::span<const char> data);
+  void onEof(Direction& d);
+  void onWritten(Direction& d, size_t bytes, uring::Buffer spent);
+  void maybeFinish();
+  void finish(std::optional<Error> error);
+  static void note(Direction& d);
+
+  std::unique_ptr<ByteStream> a_;
+  std::unique_ptr<ByteStream> b_;
+  std::unique_ptr<SideEvents> a_events_;
+  std::unique_ptr<SideEvents> b_events_;
+  Direction a_to_b_;
+  Direction b_to_a_;
+  DoneFn done_;
+  bool finished_ = false;
+};
+
+}  // namespace warren::relay

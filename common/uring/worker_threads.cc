@@ -1,0 +1,60 @@
+#include "common/uring/worker_threads.h"
+
+#include <future>
+
+namespace warren::uring {
+
+Result<std::unique_ptr<WorkerThreads>> WorkerThreads::start(unsigned workers,
+                                                            const LoopOptions& options, InitFn init,
+                                                            ExitFn on_exit) {
+  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  std::unique_ptr<WorkerThreads> pool(new WorkerThreads());
+  pool->loops_.resize(workers, nullptr);
+  Status result = ok();
+  for (unsigned i = 0; i < workers; ++i) {
+    std::promise<Result<EventLoop*>> ready;
+    auto started = ready.get_future();
+    pool->threads_.emplace_back([ready = std::move(ready), options, init, on_exit, i]() mutable {
+      auto loop = EventLoop::create(options);
+      if (!loop) {
+        ready.set_value(fail(loop.error()));
+        return;
+      }
+      if (init) {
+        if (auto s = init(**loop, i); !s) {
+          ready.set_value(fail(s.error().wrap("worker " + std::to_string(i))));
+          return;
+        }
+      }
+      ready.set_value(loop->get());
+      (*loop)->run();
+      if (on_exit) on_exit(**loop, i);
+    });
+    auto loop = started.get();
+    if (!loop) {
+      result = fail(loop.error());
+      pool->threads_.back().join();
+      pool->threads_.pop_back();
+      break;
+    }
+    pool->loops_[i] = *loop;
+  }
+  if (!result) {
+    pool->stop();
+    return fail(result.error());
+  }
+  return pool;
+}
+
+void WorkerThreads::stop() {
+  for (auto* loop : loops_)
+    if (loop) loop->stop();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  loops_.clear();
+}
+
+WorkerThreads::~WorkerThreads() { stop(); }
+
+}  // namespace warren::uring

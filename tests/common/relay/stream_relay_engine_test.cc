@@ -1,0 +1,183 @@
+// StreamRelay's decisions (watermarks, tier growth, half-close, errors) driven step by step
+// through in-memory ByteStreams: the same interface an HTTP/2 stream will implement, so this
+// also shows the engine does not depend on sockets.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <optional>
+
+#include "common/relay/stream_relay.h"
+
+namespace warren::relay {
+namespace {
+
+// A ByteStream whose events the test fires by hand (never from inside a call, as the
+// contract requires).
+class ScriptedStream final : public ByteStream {
+ public:
+  struct Log {
+    std::optional<size_t> read_request;  // outstanding read(max)
+    std::vector<size_t> requests;        // every read(max) seen
+    std::deque<uring::Buffer> writes;    // handed to write(), not yet completed
+    std::string written;
+    bool shut = false;
+    bool closed = false;
+    StreamEvents* events = nullptr;
+  };
+  explicit ScriptedStream(Log& log) : log_(log) {}
+  void setEvents(StreamEvents* e) override { log_.events = e; }
+  void read(size_t max) override {
+    EXPECT_FALSE(log_.read_request) << "two reads outstanding";
+    log_.read_request = max;
+    log_.requests.push_back(max);
+  }
+  void write(uring::Buffer data) override {
+    log_.written.append(data.begin(), data.end());
+    log_.writes.push_back(std::move(data));
+  }
+  void shutdownWrite() override { log_.shut = true; }
+  void close() override {
+    log_.closed = true;
+    log_.events = nullptr;
+  }
+  std::string describe() const override { return "scripted"; }
+
+ private:
+  Log& log_;
+};
+
+class StreamRelayEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    relay_ = StreamRelay::create(std::make_unique<ScriptedStream>(a_),
+                                 std::make_unique<ScriptedStream>(b_),
+                                 [this](const RelayStats& s, const std::optional<Error>& e) {
+                                   done_ = true;
+                                   final_ = s;
+                                   error_ = e;
+                                 });
+    relay_->start();
+  }
+  // The source answers its outstanding read with n bytes.
+  void deliver(ScriptedStream::Log& src, size_t n, char c = 'x') {
+    ASSERT_TRUE(src.read_request);
+    ASSERT_LE(n, *src.read_request);
+    src.read_request.reset();
+    std::string data(n, c);
+    src.events->onData({data.data(), data.size()});
+  }
+  // The destination finishes its oldest write.
+  void completeWrite(ScriptedStream::Log& dst) {
+    ASSERT_FALSE(dst.writes.empty());
+    auto buf = std::move(dst.writes.front());
+    dst.writes.pop_front();
+    size_t n = buf.size();
+    dst.events->onWritten(n, std::move(buf));
+  }
+
+  ScriptedStream::Log a_, b_;
+  std::shared_ptr<StreamRelay> relay_;
+  bool done_ = false;
+  RelayStats final_;
+  std::optional<Error> error_;
+};
+
+TEST_F(StreamRelayEngineTest, StartsSmallAndAsksOnlyForFreeSpace) {
+  EXPECT_EQ(a_.requests, std::vector<size_t>{1024});
+  EXPECT_EQ(b_.requests, std::vector<size_t>{1024});
+  deliver(a_, 600);  // 600 now being written to b
+  ASSERT_TRUE(a_.read_request);
+  EXPECT_EQ(*a_.read_request, 1024u - 600u) << "a read may never exceed the free space";
+  deliver(a_, 424);  // buffered == high watermark: reading stops
+  EXPECT_FALSE(a_.read_request);
+  EXPECT_EQ(relay_->stats().a_to_b.buffered, 1024u);
+  EXPECT_EQ(relay_->stats().a_to_b.pauses, 1u);
+  completeWrite(b_);  // 600 written: 424 buffered, at or below the low watermark (512)
+  ASSERT_TRUE(a_.read_request) << "reading must resume at the low watermark";
+  EXPECT_EQ(*a_.read_request, 600u);
+  EXPECT_EQ(b_.written, std::string(1024, 'x').substr(0, 600) + std::string(424, 'x'));
+  EXPECT_LE(relay_->stats().a_to_b.peak_buffered, 1024u);
+}
+
+TEST_F(StreamRelayEngineTest, ResumesOnlyBelowTheLowWatermark) {
+  deliver(a_, 100);  // write of 100 in flight
+  deliver(a_, 924);  // pending 924: full, paused
+  EXPECT_FALSE(a_.read_request);
+  completeWrite(b_);  // 100 done; 924 now in flight: still above 512, stay paused
+  EXPECT_FALSE(a_.read_request) << "resumed above the low watermark";
+  completeWrite(b_);
+  EXPECT_TRUE(a_.read_request);
+}
+
+TEST_F(StreamRelayEngineTest, GrowsThroughTheTiersWithTraffic) {
+  // Each read fills what was offered and the write completes at once. Reads are sized by the
+  // free space at the time (a write may be in flight), so check the tier, not exact sizes.
+  std::vector<size_t> tiers;
+  for (int i = 0; i < 40 && relay_->stats().a_to_b.high_watermark < 262144; ++i) {
+    size_t req = *a_.read_request;
+    auto before = relay_->stats().a_to_b;
+    EXPECT_LE(req, before.high_watermark - before.buffered) << "read past the free space";
+    deliver(a_, req);
+    completeWrite(b_);
+    if (tiers.empty() || tiers.back() != relay_->stats().a_to_b.high_watermark)
+      tiers.push_back(relay_->stats().a_to_b.high_watermark);
+  }
+  EXPECT_EQ(tiers, (std::vector<size_t>{1024, 16384, 262144}));
+  EXPECT_EQ(std::vector<size_t>(a_.requests.begin(), a_.requests.begin() + 4),
+            std::vector<size_t>(4, 1024))
+      << "the first tier lasts kFullReadsToGrow reads";
+  // The quiet direction stayed small, and short reads do not grow it.
+  EXPECT_EQ(relay_->stats().b_to_a.high_watermark, 1024u);
+  for (int i = 0; i < 10; ++i) {
+    deliver(b_, 10);
+    completeWrite(a_);
+  }
+  EXPECT_EQ(relay_->stats().b_to_a.high_watermark, 1024u);
+  EXPECT_EQ(relay_->stats().b_to_a.bytes, 100u);
+}
+
+TEST_F(StreamRelayEngineTest, HalfCloseThenFullClose) {
+  deliver(a_, 5, 'q');
+  a_.read_request.reset();
+  a_.events->onReadEof();
+  EXPECT_FALSE(b_.shut) << "shut down before the buffered bytes were written";
+  completeWrite(b_);
+  EXPECT_TRUE(b_.shut);
+  EXPECT_FALSE(done_) << "the other direction is still open";
+  // b -> a keeps flowing after a's EOF.
+  deliver(b_, 7, 'r');
+  completeWrite(a_);
+  EXPECT_EQ(a_.written, "rrrrrrr");
+  b_.read_request.reset();
+  b_.events->onReadEof();
+  EXPECT_TRUE(a_.shut);
+  ASSERT_TRUE(done_);
+  EXPECT_FALSE(error_);
+  EXPECT_EQ(final_.a_to_b.bytes, 5u);
+  EXPECT_EQ(final_.b_to_a.bytes, 7u);
+  EXPECT_TRUE(a_.closed && b_.closed);
+  EXPECT_TRUE(relay_->finished());
+}
+
+TEST_F(StreamRelayEngineTest, AnErrorOnEitherSideClosesBoth) {
+  deliver(a_, 10);
+  b_.events->onError(Error::system(ECONNRESET, "send"));
+  ASSERT_TRUE(done_);
+  ASSERT_TRUE(error_);
+  EXPECT_EQ(error_->sysErrno(), ECONNRESET);
+  EXPECT_TRUE(a_.closed && b_.closed);
+  EXPECT_EQ(final_.a_to_b.bytes, 10u);
+  EXPECT_EQ(relay_->stats().memory_bytes, 0u) << "buffers released at the end";
+}
+
+TEST_F(StreamRelayEngineTest, AbortReportsAndReleases) {
+  deliver(a_, 1000);
+  relay_->abort("drain deadline");
+  ASSERT_TRUE(done_);
+  ASSERT_TRUE(error_);
+  EXPECT_NE(error_->message().find("drain deadline"), std::string::npos);
+  EXPECT_TRUE(a_.closed && b_.closed);
+}
+
+}  // namespace
+}  // namespace warren::relay
