@@ -8,6 +8,7 @@
 
 #include "agent/ca/ca_service.h"
 #include "agent/config/manifest_dir_informer.h"
+#include "bpf/loader/inbound_registration.h"
 
 namespace warren::agent {
 
@@ -34,6 +35,7 @@ Status NodeAgent::start() {
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
   WARREN_TRY(startGrpc());
+  if (auto s = startCapture(); !s) return s;
 
   auto informer = makeInformer();
   if (!informer) return fail(informer.error());
@@ -68,6 +70,45 @@ void NodeAgent::stop() {
   }
   for (auto id : subscriptions_) model_.unsubscribe(id);
   subscriptions_.clear();
+  cni_.reset();
+  if (enrolment_) enrolment_->stop();
+  enrolment_.reset();
+  zds_.reset();
+}
+
+// ZDS ack timeout: a ztunnel that does not ack within this is dropped (Istio waits 5 s too).
+constexpr auto kZdsAckTimeout = std::chrono::seconds(5);
+
+Status NodeAgent::startCapture() {
+  auto zds = zds::ZdsServer::start(options_.run_dir + "/zds.sock", kZdsAckTimeout);
+  if (!zds) return fail(zds.error());
+  zds_ = std::move(*zds);
+
+  std::unique_ptr<redirect::RedirectDataplane> dataplane;
+  if (options_.cgroup.empty()) {
+    spdlog::warn("no --cgroup: eBPF capture is off (ZDS and CNI still served)");
+  } else {
+    auto dp = redirect::RedirectDataplane::open({options_.bpf_pin_dir, options_.cgroup});
+    if (!dp) return fail(dp.error().wrap("eBPF capture"));
+    // Kubelet probes come from the node's own addresses: exempt from inbound capture.
+    std::vector<std::string> exempt;
+    if (auto local = redirect::localAddresses(); local) exempt = *local;
+    if (!options_.node_ip.empty()) exempt.push_back(options_.node_ip);
+    if (auto s = dp->setExemptSources(exempt); !s) return fail(s.error().wrap("eBPF capture"));
+    if (auto s = redirect::writePinDirFile(options_.run_dir, options_.bpf_pin_dir); !s)
+      return fail(s.error());
+    spdlog::info("eBPF capture attached to {} (pins in {})", options_.cgroup, options_.bpf_pin_dir);
+    dataplane = std::make_unique<redirect::RedirectDataplane>(std::move(*dp));
+  }
+  enrolment_ = std::make_unique<EnrolmentController>(options_.node, std::move(dataplane), *zds_);
+  enrolment_->start();
+  subscriptions_.push_back(
+      model_.subscribe([this](const SnapshotPtr& s) { enrolment_->onSnapshot(s); }));
+  auto cni = cni::CniServer::start(options_.run_dir + "/cni.sock",
+                                   [this](const cni::AgentCniRequest& r) { return enrolment_->handleCni(r); });
+  if (!cni) return fail(cni.error());
+  cni_ = std::move(*cni);
+  return ok();
 }
 
 void NodeAgent::logEnrolmentChanges(const SnapshotPtr& snap) {

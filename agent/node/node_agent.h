@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "agent/cli/agent_options.h"
+#include "agent/cni/cni_server.h"
+#include "agent/redirect/enrolment_controller.h"
+#include "agent/zds/zds_server.h"
 #include "agent/config/informer.h"
 #include "agent/model/cluster_model.h"
 #include "agent/model/enrolment.h"
@@ -39,6 +42,8 @@ class NodeAgent {
 
  private:
   Result<std::unique_ptr<Informer>> makeInformer() const;
+  // eBPF capture, ZDS and CNI servers, and the controller joining them to the model.
+  Status startCapture();
   void logEnrolmentChanges(const SnapshotPtr& snap);
 
   Status startGrpc();
@@ -53,6 +58,9 @@ class NodeAgent {
   std::unique_ptr<Informer> informer_;
   std::vector<ClusterModel::SubscriptionId> subscriptions_;
   std::vector<EnrolledPod> last_enrolled_;
+  std::unique_ptr<zds::ZdsServer> zds_;
+  std::unique_ptr<EnrolmentController> enrolment_;
+  std::unique_ptr<cni::CniServer> cni_;
 };
 
 }  // namespace warren::agent

@@ -1,0 +1,187 @@
+#include "agent/redirect/enrolment_controller.h"
+
+#include <spdlog/spdlog.h>
+
+#include "agent/model/enrolment.h"
+#include "agent/redirect/netns_discovery.h"
+#include "common/netns.h"
+
+namespace warren::agent {
+
+namespace {
+
+// Re-sync cadence: retries pods whose netns was not found yet and ztunnels that came late.
+constexpr auto kResyncEvery = std::chrono::seconds(2);
+// A scan enters every netns on the node: not more often than this.
+constexpr auto kScanEvery = std::chrono::seconds(3);
+// CNI ADD can race the informer by a few ms (the pod object is written just before).
+constexpr auto kWaitForPodObject = std::chrono::seconds(5);
+// A netns registered by CNI whose pod object never showed up is forgotten after this.
+constexpr auto kForgetUnknownAfter = std::chrono::seconds(30);
+
+std::string podKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+}  // namespace
+
+EnrolmentController::EnrolmentController(std::string node,
+                                         std::unique_ptr<redirect::RedirectDataplane> dataplane,
+                                         zds::ZdsServer& zds)
+    : node_(std::move(node)), dataplane_(std::move(dataplane)), zds_(zds) {}
+
+EnrolmentController::~EnrolmentController() { stop(); }
+
+void EnrolmentController::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void EnrolmentController::stop() {
+  {
+    std::lock_guard lock(snap_mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void EnrolmentController::onSnapshot(SnapshotPtr snapshot) {
+  {
+    std::lock_guard lock(snap_mu_);
+    snapshot_ = std::move(snapshot);
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+SnapshotPtr EnrolmentController::latestSnapshot() {
+  std::lock_guard lock(snap_mu_);
+  return snapshot_;
+}
+
+void EnrolmentController::loop() {
+  while (true) {
+    {
+      std::unique_lock lock(snap_mu_);
+      cv_.wait_for(lock, kResyncEvery, [&] { return dirty_ || stopping_; });
+      if (stopping_) return;
+      dirty_ = false;
+    }
+    if (auto s = sync(""); !s) spdlog::warn("enrolment: {}", s.error().message());
+  }
+}
+
+Status EnrolmentController::sync(const std::string& focus) {
+  std::lock_guard lock(sync_mu_);
+  SnapshotPtr snap = latestSnapshot();
+  if (!snap) return ok();
+  const auto enrolled = enrolledPodsOnNode(*snap, node_);
+  const auto now = std::chrono::steady_clock::now();
+
+  // 1. Pods that run already (no CNI ADD coming): find their netns by IP.
+  bool missing = false;
+  for (const auto& p : enrolled)
+    missing |= !p.pod_ip.empty() && !netns_by_pod_.contains(podKey(p.namespace_, p.name));
+  if (missing && now - last_scan_ > kScanEvery) {
+    last_scan_ = now;
+    auto by_ip = scanNetnsByAddress();
+    for (const auto& p : enrolled) {
+      const std::string key = podKey(p.namespace_, p.name);
+      auto it = by_ip.find(p.pod_ip);
+      if (p.pod_ip.empty() || netns_by_pod_.contains(key) || it == by_ip.end()) continue;
+      auto fd = openNetns(it->second);
+      if (!fd) continue;
+      auto cookie = netnsCookie(fd->get());
+      if (!cookie) continue;
+      spdlog::info("enrolment: found netns of {} ({}) at {}", key, p.pod_ip, it->second);
+      netns_by_pod_[key] = PodNetns{p.namespace_, p.name, p.uid, p.pod_ip,
+                                    std::make_shared<UniqueFd>(std::move(*fd)), *cookie, now};
+    }
+  }
+
+  // 2. ZDS add for newly enrolled pods (ztunnel binds before capture starts).
+  Status focus_status = ok();
+  std::map<std::string, const PodNetns*> desired;
+  for (const auto& p : enrolled) {
+    const std::string key = podKey(p.namespace_, p.name);
+    auto it = netns_by_pod_.find(key);
+    if (it == netns_by_pod_.end()) continue;
+    desired[key] = &it->second;
+    if (zds_added_.contains(key)) continue;
+    const std::string uid = p.uid.empty() ? key : p.uid;
+    Status s = zds_.add({uid, p.name, p.namespace_, p.service_account, it->second.fd});
+    zds_added_[key] = uid;
+    if (!s) spdlog::warn("enrolment: {} (capture stays on: fail closed)", s.error().message());
+    else spdlog::info("enrolment: {} acknowledged by ztunnel", key);
+    if (key == focus) focus_status = std::move(s);
+  }
+
+  // 3. eBPF: enrol the desired netns, unenrol the rest.
+  Status bpf_status = ok();
+  if (dataplane_) {
+    std::map<uint64_t, int> cookies;
+    for (const auto& [key, pod] : desired) cookies[pod->cookie] = pod->fd->get();
+    bpf_status = dataplane_->reconcile(cookies);
+  }
+
+  // 4. ZDS del for pods that left (after capture stopped).
+  for (auto it = zds_added_.begin(); it != zds_added_.end();) {
+    if (desired.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    spdlog::info("enrolment: {} left the mesh", it->first);
+    (void)zds_.remove(it->second);
+    it = zds_added_.erase(it);
+  }
+
+  // 5. Forget netns of pods that are gone from the model.
+  std::erase_if(netns_by_pod_, [&](const auto& entry) {
+    const auto& pod = entry.second;
+    bool known = false;
+    for (const auto& [k, obj] : snap->pods)
+      known |= obj.meta.namespace_ == pod.ns && obj.meta.name == pod.name;
+    return !known && now - pod.added > kForgetUnknownAfter;
+  });
+
+  if (!focus_status) return focus_status;
+  return bpf_status;
+}
+
+Status EnrolmentController::handleCni(const cni::AgentCniRequest& req) {
+  const std::string key = podKey(req.pod_namespace, req.pod_name);
+  if (req.command == "CHECK") return ok();
+  if (req.command == "DEL") {
+    {
+      std::lock_guard lock(sync_mu_);
+      netns_by_pod_.erase(key);
+    }
+    return sync("");
+  }
+  auto fd = openNetns(req.netns);
+  if (!fd) return fail(fd.error());
+  auto cookie = netnsCookie(fd->get());
+  if (!cookie) return fail(cookie.error().wrap("netns cookie of " + req.netns));
+  {
+    std::lock_guard lock(sync_mu_);
+    netns_by_pod_[key] = PodNetns{req.pod_namespace, req.pod_name, req.pod_uid,
+                                  req.pod_ips.empty() ? "" : req.pod_ips.front(),
+                                  std::make_shared<UniqueFd>(std::move(*fd)), *cookie,
+                                  std::chrono::steady_clock::now()};
+    zds_added_.erase(key);  // a new netns: ztunnel must get it even if it knew the pod
+  }
+  // Wait until the model has the pod object (written before CNI ADD, seen via the informer).
+  const auto deadline = std::chrono::steady_clock::now() + kWaitForPodObject;
+  while (std::chrono::steady_clock::now() < deadline) {
+    SnapshotPtr snap = latestSnapshot();
+    bool seen = false;
+    if (snap) {
+      for (const auto& [k, pod] : snap->pods)
+        seen |= pod.meta.namespace_ == req.pod_namespace && pod.meta.name == req.pod_name;
+    }
+    if (seen) break;
+    std::unique_lock lock(snap_mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  return sync(key);
+}
+
+}  // namespace warren::agent

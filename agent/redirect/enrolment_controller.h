@@ -1,0 +1,73 @@
+// Turns the model's enrolment decision into kernel and ztunnel state for this node:
+//   enrolled pod + known netns  ->  ZDS add (ztunnel binds its listeners), then eBPF enrol;
+//   pod leaves the mesh         ->  eBPF unenrol first, then ZDS del.
+// Already established connections are untouched either way (eBPF acts on new connects and
+// new SYNs only). Fail closed: a pod is enrolled in eBPF even when no ztunnel acknowledged it,
+// so its connects are refused rather than sent in plaintext.
+//
+// Netns come from warren-cni (podAdded) or, for pods already running, from a scan matching
+// pod IPs. One worker thread re-syncs on each snapshot and every few seconds.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "agent/cni/cni_invocation.h"
+#include "agent/model/cluster_snapshot.h"
+#include "agent/zds/zds_server.h"
+#include "bpf/loader/redirect_dataplane.h"
+
+namespace warren::agent {
+
+class EnrolmentController {
+ public:
+  // `dataplane` may be null (no --cgroup: ZDS only, no capture).
+  EnrolmentController(std::string node, std::unique_ptr<redirect::RedirectDataplane> dataplane,
+                      zds::ZdsServer& zds);
+  ~EnrolmentController();
+
+  void start();
+  void stop();
+
+  void onSnapshot(SnapshotPtr snapshot);
+
+  // warren-cni ADD/DEL/CHECK. ADD of an enrolled pod returns once ztunnel acknowledged it.
+  Status handleCni(const cni::AgentCniRequest& request);
+
+ private:
+  struct PodNetns {
+    std::string ns, name, uid, ip;
+    std::shared_ptr<UniqueFd> fd;
+    uint64_t cookie = 0;
+    std::chrono::steady_clock::time_point added;
+  };
+  void loop();
+  // One pass; returns the ZDS status of pod `focus` ("ns/name") when it is enrolled now.
+  Status sync(const std::string& focus);
+
+  std::string node_;
+  std::unique_ptr<redirect::RedirectDataplane> dataplane_;
+  zds::ZdsServer& zds_;
+
+  SnapshotPtr latestSnapshot();
+
+  std::mutex snap_mu_;  // guards snapshot_, dirty_, stopping_ (never held across I/O)
+  std::condition_variable cv_;
+  SnapshotPtr snapshot_;
+  bool dirty_ = false;
+  bool stopping_ = false;
+
+  std::mutex sync_mu_;  // guards the rest; sync() runs under it (may wait for ZDS acks)
+  std::map<std::string, PodNetns> netns_by_pod_;      // by "ns/name"
+  std::map<std::string, std::string> zds_added_;      // "ns/name" -> uid handed to ZDS
+  std::chrono::steady_clock::time_point last_scan_{};
+  std::thread thread_;
+};
+
+}  // namespace warren::agent

@@ -1,0 +1,138 @@
+/* The one ABI shared by Warren's BPF programs (C, clang -target bpf) and the agent (C++).
+ *
+ * Everything both sides must agree on lives here: map names (pinned by name under the agent's
+ * --bpf-pin-dir), key and value layouts, marks, ports, counter indices and link pin names.
+ * The C++ side static_asserts every struct size (bpf/loader/abi_asserts.cc), so a layout change
+ * that forgets one side fails the build.
+ *
+ * Byte order: addresses are kept in network byte order exactly as the kernel hands them over
+ * (struct bpf_sock_addr user_ip4/user_ip6, bpf_sock src_ip4...); ports are kept in HOST byte
+ * order (converted once at the edge) so that tools and logs read them naturally.
+ */
+#ifndef WARREN_ABI_H
+#define WARREN_ABI_H
+
+#ifdef __BPF__
+/* vmlinux.h already defines the fixed-width kernel types. */
+#else
+#include <linux/types.h>
+#endif
+
+/* SO_MARK of ztunnel's own sockets (Istio's DEFAULT_INPOD_MARK 1337): never redirected. */
+#define WARREN_ZTUNNEL_MARK 0x539
+
+#define WARREN_PORT_OUTBOUND 15001 /* ztunnel outbound capture, bound in each pod netns */
+#define WARREN_PORT_INBOUND_PLAIN 15006 /* inbound plaintext capture, found by sk_lookup */
+#define WARREN_PORT_HBONE 15008 /* never steered: mesh traffic arrives here directly */
+
+/* getsockopt(SOL_IP, SO_ORIGINAL_DST) / getsockopt(SOL_IPV6, IP6T_SO_ORIGINAL_DST). */
+#define WARREN_SOL_IP 0
+#define WARREN_SOL_IPV6 41
+#define WARREN_SO_ORIGINAL_DST 80
+
+#define WARREN_AF_INET 2
+#define WARREN_AF_INET6 10
+
+/* ---- Maps (names are the pin names: <pin-dir>/<name>) ---------------------------------- */
+
+/* Enrolment. HASH, key = netns cookie (__u64, SO_NETNS_COOKIE / bpf_get_netns_cookie),
+ * value = struct warren_enrolled. Written only by the agent's reconciler. */
+#define WARREN_MAP_ENROLLED "warren_enrolled"
+#define WARREN_MAX_ENROLLED 4096
+
+struct warren_enrolled {
+	__u32 flags; /* reserved, 0 */
+	__u32 reserved;
+};
+
+/* An IPv4 or IPv6 socket address. IPv4 uses addr[0]; the rest is zero. */
+struct warren_addr {
+	__u32 addr[4]; /* network byte order */
+	__u16 port; /* host byte order */
+	__u16 family; /* WARREN_AF_INET or WARREN_AF_INET6 */
+};
+
+/* Original destination of a redirected connect, keyed by the client socket's cookie
+ * (bpf_get_socket_cookie). Written by connect4/6; moved to WARREN_MAP_ORIG_DST by sockops
+ * once the client's local port is known. LRU: a connect that never completes ages out. */
+#define WARREN_MAP_PENDING "warren_pending"
+#define WARREN_MAX_PENDING 65536
+
+struct warren_pending {
+	struct warren_addr orig_dst;
+	__u64 netns_cookie;
+};
+
+/* Original destination as ztunnel's getsockopt sees it: keyed by the netns cookie (each pod
+ * netns has its own 127.0.0.1, so the cookie keeps them apart) and the CLIENT's local address
+ * (= the peer address of ztunnel's accepted socket). LRU HASH. */
+#define WARREN_MAP_ORIG_DST "warren_orig_dst"
+#define WARREN_MAX_ORIG_DST 65536
+
+struct warren_orig_key {
+	__u64 netns_cookie;
+	struct warren_addr client;
+};
+
+/* Inbound plaintext listeners. SOCKHASH, key = struct warren_addr of a pod address (the
+ * destination the client dialled: pod IP, port 0), value = the 15006 listening socket that
+ * ztunnel bound in that pod's netns. Keyed by address, not netns cookie, because sk_lookup
+ * programs cannot call bpf_get_netns_cookie (checked on 6.18); pod addresses are unique on a
+ * node. Whoever owns the listener (ztunnel, or the test probe) inserts it after bind+listen,
+ * once per non-loopback address of the pod netns: open the pinned map
+ * (<pin-dir>/warren_inbound) and bpf_map_update_elem(key, &listener_fd). The kernel drops the
+ * entry when the socket closes. See bpf/loader/inbound_registration.h. */
+#define WARREN_MAP_INBOUND "warren_inbound"
+#define WARREN_MAX_INBOUND 4096
+
+/* Sources exempt from inbound capture (kubelet probes come from the node's own addresses).
+ * HASH, key = struct warren_addr with port 0, value = __u8 1. Filled by the agent. */
+#define WARREN_MAP_EXEMPT_SRC "warren_exempt_src"
+#define WARREN_MAX_EXEMPT_SRC 64
+
+/* sk_msg fast path: SOCKHASH of local socket pairs, keyed by (netns cookie, local, remote).
+ * Only used when the agent loads with the fast path on (off by default). */
+#define WARREN_MAP_SOCKS "warren_socks"
+#define WARREN_MAX_SOCKS 65536
+
+struct warren_sock_key {
+	__u64 netns_cookie;
+	struct warren_addr local;
+	struct warren_addr remote;
+};
+
+/* Per-CPU decision counters. PERCPU_ARRAY, index = enum warren_counter, value = __u64. */
+#define WARREN_MAP_COUNTERS "warren_counters"
+
+enum warren_counter {
+	WARREN_CNT_CONNECT_REDIRECTED = 0,
+	WARREN_CNT_CONNECT_SKIP_NOT_ENROLLED,
+	WARREN_CNT_CONNECT_SKIP_MARK,
+	WARREN_CNT_CONNECT_SKIP_LOOPBACK,
+	WARREN_CNT_CONNECT_SKIP_NOT_TCP,
+	WARREN_CNT_SOCKOPS_RECORDED,
+	WARREN_CNT_GETSOCKOPT_ANSWERED,
+	WARREN_CNT_GETSOCKOPT_MISS,
+	WARREN_CNT_LOOKUP_STEERED,
+	WARREN_CNT_LOOKUP_SKIP_LOOPBACK,
+	WARREN_CNT_LOOKUP_SKIP_HBONE,
+	WARREN_CNT_LOOKUP_SKIP_EXEMPT,
+	WARREN_CNT_LOOKUP_NO_LISTENER, /* fail closed: dropped (the client sees a reset) */
+	WARREN_CNT_ERRORS,
+	WARREN_CNT_MSG_REDIRECTED,
+	WARREN_CNT_MAX,
+};
+
+/* ---- Programs and links ---------------------------------------------------------------- */
+
+/* Cgroup links pinned at <pin-dir>/<name>, attached to the agent's --cgroup. */
+#define WARREN_LINK_CONNECT4 "link_connect4"
+#define WARREN_LINK_CONNECT6 "link_connect6"
+#define WARREN_LINK_SOCKOPS "link_sockops"
+#define WARREN_LINK_GETSOCKOPT "link_getsockopt"
+/* sk_lookup netns links: <pin-dir>/netns/<netns cookie, decimal>. */
+#define WARREN_NETNS_LINK_DIR "netns"
+/* sk_msg link (fast path on only): <pin-dir>/link_sk_msg. */
+#define WARREN_LINK_SK_MSG "link_sk_msg"
+
+#endif /* WARREN_ABI_H */

@@ -1,0 +1,143 @@
+#include "bpf/loader/pin_dir.h"
+
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <linux/bpf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <memory>
+#include <vector>
+
+namespace warren::redirect {
+
+namespace {
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+std::vector<std::string> listDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DirPtr d(::opendir(dir.c_str()));
+  if (!d) return names;
+  while (dirent* e = ::readdir(d.get())) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  return names;
+}
+
+bool isLinkFd(int fd) {
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.id != 0 && info.type != 0;
+}
+
+Status removePinTree(const std::string& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return ok();
+    return fail(WARREN_SYS_ERROR("stat " + path));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    for (const auto& name : listDir(path)) WARREN_TRY(removePinTree(path + "/" + name));
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT)
+      return fail(WARREN_SYS_ERROR("rmdir " + path));
+    return ok();
+  }
+  // A link pin: detach first, so the attachment ends even if someone else holds an fd.
+  int fd = bpf_obj_get(path.c_str());
+  if (fd >= 0) {
+    UniqueFd owned(fd);
+    if (path.find("/link_") != std::string::npos || path.find("/netns/") != std::string::npos) {
+      if (isLinkFd(fd) && bpf_link_detach(fd) != 0 && errno != EINVAL && errno != ENOLINK) {
+        return fail(WARREN_SYS_ERROR("detach link " + path));
+      }
+    }
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return fail(WARREN_SYS_ERROR("unlink " + path));
+  return ok();
+}
+
+}  // namespace
+
+std::string netnsLinkDir(const std::string& pin_dir) { return pin_dir + "/netns"; }
+
+std::string netnsLinkPath(const std::string& pin_dir, uint64_t netns_cookie) {
+  return netnsLinkDir(pin_dir) + "/" + std::to_string(netns_cookie);
+}
+
+Result<UniqueFd> openPin(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    if (errno == ENOENT) return fail(Error::notFound("no pin " + path));
+    return fail(WARREN_SYS_ERROR("open pin " + path));
+  }
+  return UniqueFd(fd);
+}
+
+Result<uint64_t> linkTargetId(int link_fd) {
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0)
+    return fail(WARREN_SYS_ERROR("bpf link info"));
+  switch (info.type) {
+    case BPF_LINK_TYPE_CGROUP:
+      return info.cgroup.cgroup_id;
+    case BPF_LINK_TYPE_NETNS:
+      return static_cast<uint64_t>(info.netns.netns_ino);
+    default:
+      return fail(Error::invalid("unexpected bpf link type " + std::to_string(info.type)));
+  }
+}
+
+Result<std::map<uint64_t, bool>> readLookupLinks(const std::string& pin_dir) {
+  std::map<uint64_t, bool> links;
+  const std::string dir = netnsLinkDir(pin_dir);
+  for (const auto& name : listDir(dir)) {
+    uint64_t cookie = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), cookie);
+    if (ec != std::errc() || end != name.data() + name.size()) continue;
+    auto fd = openPin(dir + "/" + name);
+    if (!fd) return fail(fd.error());
+    auto target = linkTargetId(fd->get());
+    if (!target) return fail(target.error().wrap(dir + "/" + name));
+    links[cookie] = *target != 0;
+  }
+  return links;
+}
+
+Result<std::set<uint64_t>> readU64Keys(int map_fd) {
+  std::set<uint64_t> keys;
+  uint64_t key = 0;
+  uint64_t next = 0;
+  const void* prev = nullptr;
+  // Bounded by the map size; a concurrent delete restarts from the first key at worst.
+  for (int i = 0; i < 1 << 20; ++i) {
+    if (bpf_map_get_next_key(map_fd, prev, &next) != 0) {
+      if (errno == ENOENT) return keys;
+      return fail(WARREN_SYS_ERROR("iterate map keys"));
+    }
+    keys.insert(next);
+    key = next;
+    prev = &key;
+  }
+  return fail(Error::invalid("map iteration did not end"));
+}
+
+Status uninstallPinDir(const std::string& pin_dir) {
+  // Links first (they stop redirecting), then maps, then the directories.
+  for (const auto& name : listDir(netnsLinkDir(pin_dir))) {
+    WARREN_TRY(removePinTree(netnsLinkDir(pin_dir) + "/" + name));
+  }
+  for (const auto& name : listDir(pin_dir)) {
+    if (name.starts_with("link_")) WARREN_TRY(removePinTree(pin_dir + "/" + name));
+  }
+  return removePinTree(pin_dir);
+}
+
+}  // namespace warren::redirect

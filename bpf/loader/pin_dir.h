@@ -1,0 +1,40 @@
+// The agent's BPF pin directory (--bpf-pin-dir, e.g. /sys/fs/bpf/warren/node-1):
+//   <dir>/warren_*            maps, pinned by name by libbpf (names in warren_abi.h)
+//   <dir>/link_*              cgroup links (connect4, connect6, sockops, getsockopt)
+//   <dir>/netns/<cookie>      one sk_lookup link per enrolled pod netns (decimal cookie)
+// Everything here is kernel state that outlives the agent; these functions read it back and
+// remove it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+
+namespace warren::redirect {
+
+std::string netnsLinkDir(const std::string& pin_dir);
+std::string netnsLinkPath(const std::string& pin_dir, uint64_t netns_cookie);
+
+// Opens a pinned object (map, program or link); kNotFound when there is no such pin.
+Result<UniqueFd> openPin(const std::string& path);
+
+// The kernel id of what a pinned link is attached to: cgroup id (cgroup links) or netns inode
+// (netns links); 0 when the target is gone and the kernel detached the link.
+Result<uint64_t> linkTargetId(int link_fd);
+
+// The sk_lookup links pinned under <dir>/netns: cookie -> still attached. Names that are not
+// decimal cookies are ignored (never ours).
+Result<std::map<uint64_t, bool>> readLookupLinks(const std::string& pin_dir);
+
+// The keys of a pinned HASH map keyed by __u64 (warren_enrolled).
+Result<std::set<uint64_t>> readU64Keys(int map_fd);
+
+// Detaches every pinned link and removes every pin and directory under `pin_dir`, then the
+// directory itself. Missing directory = already uninstalled = success.
+Status uninstallPinDir(const std::string& pin_dir);
+
+}  // namespace warren::redirect

@@ -1,0 +1,311 @@
+#include "bpf/loader/redirect_dataplane.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <set>
+
+#include "bpf/loader/bpf_skeleton.h"
+#include "bpf/loader/pin_dir.h"
+#include "common/kernel_mounts.h"
+#include "common/log.h"
+#include "common/unique_fd.h"
+#include "connect4.skel.h"
+#include "connect6.skel.h"
+#include "getsockopt.skel.h"
+#include "sk_lookup.skel.h"
+#include "sockops.skel.h"
+
+namespace warren::redirect {
+
+namespace {
+
+using Connect4Skel = BpfSkeleton<warren_connect4_bpf, warren_connect4_bpf__open_opts,
+                                 warren_connect4_bpf__load, warren_connect4_bpf__destroy>;
+using Connect6Skel = BpfSkeleton<warren_connect6_bpf, warren_connect6_bpf__open_opts,
+                                 warren_connect6_bpf__load, warren_connect6_bpf__destroy>;
+using SockopsSkel = BpfSkeleton<warren_sockops_bpf, warren_sockops_bpf__open_opts,
+                                warren_sockops_bpf__load, warren_sockops_bpf__destroy>;
+using GetsockoptSkel = BpfSkeleton<warren_getsockopt_bpf, warren_getsockopt_bpf__open_opts,
+                                   warren_getsockopt_bpf__load, warren_getsockopt_bpf__destroy>;
+using SkLookupSkel = BpfSkeleton<warren_sk_lookup_bpf, warren_sk_lookup_bpf__open_opts,
+                                 warren_sk_lookup_bpf__load, warren_sk_lookup_bpf__destroy>;
+
+struct LinkDeleter {
+  void operator()(bpf_link* l) const { bpf_link__destroy(l); }
+};
+using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+
+constexpr const char* kCounterNames[WARREN_CNT_MAX] = {
+    "connect_redirected",     "connect_skip_not_enrolled", "connect_skip_mark",
+    "connect_skip_loopback",  "connect_skip_not_tcp",      "sockops_recorded",
+    "getsockopt_answered",    "getsockopt_miss",           "lookup_steered",
+    "lookup_skip_loopback",   "lookup_skip_hbone",         "lookup_skip_exempt",
+    "lookup_no_listener",     "errors",                    "msg_redirected",
+};
+
+Status mkdirs(const std::string& path) {
+  std::string prefix;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    prefix = path.substr(0, pos);
+    if (prefix.empty()) continue;
+    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail(WARREN_SYS_ERROR("mkdir " + prefix));
+  }
+  return ok();
+}
+
+// Pins a freshly created link. Closing our handle afterwards leaves the pinned link attached.
+Status pinLink(LinkPtr link, const std::string& path) {
+  int err = bpf_link__pin(link.get(), path.c_str());
+  if (err) return fail(Error::system(-err, "pin link " + path));
+  return ok();
+}
+
+Status detachPinnedLink(const std::string& path) {
+  auto fd = openPin(path);
+  if (fd) {
+    if (bpf_link_detach(fd->get()) != 0 && errno != ENOLINK && errno != EINVAL)
+      return fail(WARREN_SYS_ERROR("detach " + path));
+  } else if (fd.error().code() != ErrorCode::kNotFound) {
+    return fail(fd.error());
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail(WARREN_SYS_ERROR("unlink " + path));
+  return ok();
+}
+
+// Keeps an existing pinned cgroup link on the same cgroup (swapping in the new program), or
+// replaces a stale one, or attaches a new one. Never two links for one attach point.
+Status adoptOrAttachCgroup(bpf_program* prog, const std::string& path, int cgroup_fd,
+                           uint64_t cgroup_id) {
+  auto existing = openPin(path);
+  if (existing) {
+    auto target = linkTargetId(existing->get());
+    if (!target) return fail(target.error().wrap(path));
+    if (*target == cgroup_id) {
+      if (bpf_link_update(existing->get(), bpf_program__fd(prog), nullptr) != 0)
+        return fail(WARREN_SYS_ERROR("update pinned link " + path));
+      spdlog::info("bpf: re-adopted {}", path);
+      return ok();
+    }
+    spdlog::warn("bpf: {} is attached elsewhere (cgroup id {}), replacing it", path, *target);
+    WARREN_TRY(detachPinnedLink(path));
+  } else if (existing.error().code() != ErrorCode::kNotFound) {
+    return fail(existing.error());
+  }
+  LinkPtr link(bpf_program__attach_cgroup(prog, cgroup_fd));
+  if (!link) return fail(WARREN_SYS_ERROR("attach " + path + " to cgroup"));
+  WARREN_TRY(pinLink(std::move(link), path));
+  spdlog::info("bpf: attached {}", path);
+  return ok();
+}
+
+Result<warren_addr> parseAddr(const std::string& text) {
+  warren_addr a{};
+  if (::inet_pton(AF_INET, text.c_str(), &a.addr[0]) == 1) {
+    a.family = WARREN_AF_INET;
+    return a;
+  }
+  if (::inet_pton(AF_INET6, text.c_str(), a.addr) == 1) {
+    a.family = WARREN_AF_INET6;
+    return a;
+  }
+  return fail(Error::invalid("not an IP address: '" + text + "'"));
+}
+
+}  // namespace
+
+struct RedirectDataplane::Programs {
+  Connect4Skel connect4;
+  Connect6Skel connect6;
+  SockopsSkel sockops;
+  GetsockoptSkel getsockopt;
+  SkLookupSkel sk_lookup;
+
+  int enrolledFd() const { return bpf_map__fd(connect4->maps.warren_enrolled); }
+  int exemptFd() const { return bpf_map__fd(connect4->maps.warren_exempt_src); }
+  int countersFd() const { return bpf_map__fd(connect4->maps.warren_counters); }
+};
+
+RedirectDataplane::RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs)
+    : config_(std::move(config)), programs_(std::move(programs)) {}
+RedirectDataplane::RedirectDataplane(RedirectDataplane&&) noexcept = default;
+RedirectDataplane& RedirectDataplane::operator=(RedirectDataplane&&) noexcept = default;
+RedirectDataplane::~RedirectDataplane() = default;
+
+Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) {
+  if (config.pin_dir.empty() || config.pin_dir[0] != '/')
+    return fail(Error::invalid("--bpf-pin-dir must be an absolute path: '" + config.pin_dir + "'"));
+  WARREN_TRY(ensureBpffs());
+  WARREN_TRY(mkdirs(netnsLinkDir(config.pin_dir)));
+
+  // Each skeleton is opened and loaded in turn: the first creates and pins the maps, the
+  // others re-use them.
+  auto c4 = Connect4Skel::open("connect4", config.pin_dir);
+  if (!c4) return fail(c4.error());
+  WARREN_TRY(c4->load());
+  auto c6 = Connect6Skel::open("connect6", config.pin_dir);
+  if (!c6) return fail(c6.error());
+  WARREN_TRY(c6->load());
+  auto so = SockopsSkel::open("sockops", config.pin_dir);
+  if (!so) return fail(so.error());
+  WARREN_TRY(so->load());
+  auto gs = GetsockoptSkel::open("getsockopt", config.pin_dir);
+  if (!gs) return fail(gs.error());
+  WARREN_TRY(gs->load());
+  auto sl = SkLookupSkel::open("sk_lookup", config.pin_dir);
+  if (!sl) return fail(sl.error());
+  WARREN_TRY(sl->load());
+  auto programs = std::make_unique<Programs>(Programs{std::move(*c4), std::move(*c6),
+                                                      std::move(*so), std::move(*gs),
+                                                      std::move(*sl)});
+
+  UniqueFd cgroup(::open(config.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cgroup) return fail(WARREN_SYS_ERROR("open cgroup " + config.cgroup));
+  struct stat st{};
+  if (::fstat(cgroup.get(), &st) != 0) return fail(WARREN_SYS_ERROR("stat " + config.cgroup));
+  const uint64_t cgroup_id = st.st_ino;  // a cgroup2 directory's inode is its cgroup id
+
+  const std::string& dir = config.pin_dir;
+  WARREN_TRY(adoptOrAttachCgroup(programs->connect4->progs.warren_connect4,
+                                 dir + "/" WARREN_LINK_CONNECT4, cgroup.get(), cgroup_id));
+  WARREN_TRY(adoptOrAttachCgroup(programs->connect6->progs.warren_connect6,
+                                 dir + "/" WARREN_LINK_CONNECT6, cgroup.get(), cgroup_id));
+  WARREN_TRY(adoptOrAttachCgroup(programs->sockops->progs.warren_sockops,
+                                 dir + "/" WARREN_LINK_SOCKOPS, cgroup.get(), cgroup_id));
+  WARREN_TRY(adoptOrAttachCgroup(programs->getsockopt->progs.warren_getsockopt,
+                                 dir + "/" WARREN_LINK_GETSOCKOPT, cgroup.get(), cgroup_id));
+
+  // Netns links left by a previous agent run the new sk_lookup program from now on.
+  auto links = readLookupLinks(dir);
+  if (!links) return fail(links.error());
+  const int lookup_fd = bpf_program__fd(programs->sk_lookup->progs.warren_sk_lookup);
+  for (const auto& [cookie, attached] : *links) {
+    if (!attached) continue;
+    auto fd = openPin(netnsLinkPath(dir, cookie));
+    if (!fd) return fail(fd.error());
+    if (bpf_link_update(fd->get(), lookup_fd, nullptr) != 0)
+      return fail(WARREN_SYS_ERROR("update sk_lookup link of netns " + std::to_string(cookie)));
+  }
+  return RedirectDataplane(config, std::move(programs));
+}
+
+Result<PinnedRedirectState> RedirectDataplane::pinnedState() const {
+  PinnedRedirectState state;
+  auto enrolled = readU64Keys(programs_->enrolledFd());
+  if (!enrolled) return fail(enrolled.error().wrap("read " WARREN_MAP_ENROLLED));
+  state.enrolled = std::move(*enrolled);
+  auto links = readLookupLinks(config_.pin_dir);
+  if (!links) return fail(links.error());
+  state.lookup_links = std::move(*links);
+  return state;
+}
+
+Status RedirectDataplane::reconcile(const std::map<uint64_t, int>& desired) {
+  auto state = pinnedState();
+  if (!state) return fail(state.error());
+  std::set<uint64_t> cookies;
+  for (const auto& [cookie, fd] : desired) cookies.insert(cookie);
+  Status first = ok();
+  for (const auto& action : planRedirect(cookies, *state)) {
+    auto it = desired.find(action.netns_cookie);
+    Status s = apply(action, it == desired.end() ? -1 : it->second);
+    if (!s) {
+      spdlog::warn("bpf: {} failed: {}", toString(action), s.error().message());
+      if (first) first = std::move(s);
+    } else {
+      spdlog::info("bpf: {}", toString(action));
+    }
+  }
+  return first;
+}
+
+Status RedirectDataplane::apply(const RedirectAction& action, int netns_fd) {
+  const uint64_t cookie = action.netns_cookie;
+  const std::string link_path = netnsLinkPath(config_.pin_dir, cookie);
+  switch (action.kind) {
+    case RedirectAction::Kind::kUnenrol:
+      if (bpf_map_delete_elem(programs_->enrolledFd(), &cookie) != 0 && errno != ENOENT)
+        return fail(WARREN_SYS_ERROR("delete enrolment " + std::to_string(cookie)));
+      return ok();
+    case RedirectAction::Kind::kDetachLookup:
+    case RedirectAction::Kind::kDropStaleLookup:
+      return detachPinnedLink(link_path);
+    case RedirectAction::Kind::kAttachLookup: {
+      if (::unlink(link_path.c_str()) != 0 && errno != ENOENT)
+        return fail(WARREN_SYS_ERROR("unlink stale " + link_path));
+      LinkPtr link(bpf_program__attach_netns(programs_->sk_lookup->progs.warren_sk_lookup, netns_fd));
+      if (!link) return fail(WARREN_SYS_ERROR("attach sk_lookup to netns " + std::to_string(cookie)));
+      return pinLink(std::move(link), link_path);
+    }
+    case RedirectAction::Kind::kEnrol: {
+      warren_enrolled value{};
+      if (bpf_map_update_elem(programs_->enrolledFd(), &cookie, &value, BPF_ANY) != 0)
+        return fail(WARREN_SYS_ERROR("enrol netns " + std::to_string(cookie)));
+      return ok();
+    }
+  }
+  return fail(Error(ErrorCode::kInternal, "unknown redirect action"));
+}
+
+Status RedirectDataplane::setExemptSources(const std::vector<std::string>& addresses) {
+  std::set<std::string> wanted_keys;
+  std::vector<warren_addr> wanted;
+  for (const auto& text : addresses) {
+    auto a = parseAddr(text);
+    if (!a) return fail(a.error());
+    wanted.push_back(*a);
+    wanted_keys.insert(std::string(reinterpret_cast<const char*>(&*a), sizeof(*a)));
+  }
+  const int fd = programs_->exemptFd();
+  // Remove entries no longer wanted (bounded by the map size).
+  warren_addr key{};
+  warren_addr next{};
+  std::vector<warren_addr> stale;
+  const void* prev = nullptr;
+  for (int i = 0; i <= WARREN_MAX_EXEMPT_SRC && bpf_map_get_next_key(fd, prev, &next) == 0; ++i) {
+    if (!wanted_keys.contains(std::string(reinterpret_cast<const char*>(&next), sizeof(next))))
+      stale.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const auto& a : stale) bpf_map_delete_elem(fd, &a);
+  const uint8_t one = 1;
+  for (const auto& a : wanted) {
+    if (bpf_map_update_elem(fd, &a, &one, BPF_ANY) != 0)
+      return fail(WARREN_SYS_ERROR("add exempt source"));
+  }
+  return ok();
+}
+
+Result<Counters> RedirectDataplane::counters() const {
+  Counters totals{};
+  const int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return fail(Error::system(-ncpus, "count possible CPUs"));
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpus));
+  for (uint32_t i = 0; i < WARREN_CNT_MAX; ++i) {
+    if (bpf_map_lookup_elem(programs_->countersFd(), &i, per_cpu.data()) != 0)
+      return fail(WARREN_SYS_ERROR("read counter " + std::string(kCounterNames[i])));
+    for (uint64_t v : per_cpu) totals[i] += v;
+  }
+  return totals;
+}
+
+const char* RedirectDataplane::counterName(size_t index) {
+  return index < WARREN_CNT_MAX ? kCounterNames[index] : "?";
+}
+
+Status RedirectDataplane::uninstall(const std::string& pin_dir) {
+  if (pin_dir.empty() || pin_dir[0] != '/')
+    return fail(Error::invalid("--bpf-pin-dir must be an absolute path: '" + pin_dir + "'"));
+  return uninstallPinDir(pin_dir);
+}
+
+}  // namespace warren::redirect

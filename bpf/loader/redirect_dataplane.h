@@ -1,0 +1,67 @@
+// The loaded, attached redirect dataplane of one node: owns the five BPF skeletons, keeps the
+// cgroup links (pinned, so they outlive the agent) and applies RedirectAction plans.
+//
+// Restart story: open() finds pins left by a previous agent and re-adopts them: the same maps
+// (libbpf re-uses pins by name), each cgroup link updated in place to the freshly loaded
+// program (BPF_LINK_UPDATE: no moment without a program, never a second attachment), each
+// netns link likewise. Redirection never stops while the agent is down.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/loader/redirect_plan.h"
+#include "common/error.h"
+#include "warren_abi.h"
+
+namespace warren::redirect {
+
+struct RedirectConfig {
+  std::string pin_dir;  // --bpf-pin-dir, e.g. /sys/fs/bpf/warren/node-1
+  std::string cgroup;   // --cgroup: every pod's and ztunnel's cgroup is below it
+};
+
+using Counters = std::array<uint64_t, WARREN_CNT_MAX>;
+
+class RedirectDataplane {
+ public:
+  // Loads the programs, pins/re-uses maps, attaches or re-adopts the cgroup links.
+  static Result<RedirectDataplane> open(const RedirectConfig& config);
+
+  RedirectDataplane(RedirectDataplane&&) noexcept;
+  RedirectDataplane& operator=(RedirectDataplane&&) noexcept;
+  ~RedirectDataplane();  // closes fds only: pinned state stays (see uninstall)
+
+  // Makes the kernel match `desired` (netns cookie -> an open fd of that netns, borrowed for
+  // the call). Applies every action it can; returns the first failure.
+  Status reconcile(const std::map<uint64_t, int>& desired);
+
+  Result<PinnedRedirectState> pinnedState() const;
+
+  // Replaces the set of source addresses exempt from inbound capture (node addresses:
+  // kubelet probes). Each entry an IPv4 or IPv6 literal.
+  Status setExemptSources(const std::vector<std::string>& addresses);
+
+  // Sum over CPUs of each decision counter.
+  Result<Counters> counters() const;
+  static const char* counterName(size_t index);
+
+  const std::string& pinDir() const { return config_.pin_dir; }
+
+  // Detaches every Warren link and removes every pin under `pin_dir`.
+  static Status uninstall(const std::string& pin_dir);
+
+ private:
+  struct Programs;
+  RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs);
+  Status apply(const RedirectAction& action, int netns_fd);
+
+  RedirectConfig config_;
+  std::unique_ptr<Programs> programs_;
+};
+
+}  // namespace warren::redirect

@@ -1,0 +1,51 @@
+// A whole lab: `up` (dirs, CA, network, cgroups, CNI configs, node components, state.json)
+// and `down` (everything above, found by name even when the state is missing), plus the node
+// components' lifecycle (start, restart).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "lab/lab_names.h"
+#include "lab/lab_state.h"
+
+namespace warren::lab {
+
+// Node components, started only when their binary sits next to warren-lab.
+struct ComponentKind {
+  std::string name;    // "agent": cgroup system-agent, log logs/agent.log
+  std::string binary;  // "warren-agent"
+};
+const std::vector<ComponentKind>& nodeComponents();
+// "agent", "warren-agent" -> the component; nullptr when unknown.
+const ComponentKind* findComponent(const std::string& name);
+
+class LabCluster {
+ public:
+  LabCluster(std::string name, std::string dir, std::string cgroup_mount, std::string bin_dir);
+
+  Status up(int nodes);
+  // Removes everything of this lab; `report` gets one line per thing removed or left behind.
+  Status down(std::vector<std::string>* report);
+
+  // The argv `up` uses for a component on a node (exactly the contract's flags).
+  std::vector<std::string> componentArgv(const ComponentKind& c, int node) const;
+  Status startComponent(LabState& state, const ComponentKind& c, int node) const;
+  // SIGTERM (SIGKILL with `kill`), wait for exit (bounded), start again with the same flags.
+  Status restartComponent(LabState& state, const ComponentKind& c, int node, bool kill) const;
+
+  std::string nodeDir(int node) const;
+  std::string componentLog(int node, const std::string& component) const;
+  const LabNames& names() const { return names_; }
+
+ private:
+  std::string dir_;
+  std::string bin_dir_;
+  LabNames names_;
+};
+
+// PIDs whose network namespace is one of `netns_paths` (found through /proc/*/ns/net).
+std::vector<pid_t> pidsInNetns(const std::vector<std::string>& netns_paths);
+
+}  // namespace warren::lab

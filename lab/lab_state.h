@@ -1,0 +1,40 @@
+// <dir>/state.json: what the CLI commands need to find the lab (name, node count, bin dir,
+// cgroup mount) and the PIDs of node components. `down` does not depend on it: it also scans
+// by name for a crashed lab's leftovers.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace warren::lab {
+
+struct ComponentState {
+  pid_t pid = 0;
+  std::vector<std::string> argv;
+};
+
+struct LabState {
+  std::string name;
+  std::string dir;
+  int nodes = 0;
+  std::string bin_dir;
+  std::string cgroup_mount;
+  bool ready = false;  // set once `up` finished
+  // node name -> component ("agent", "ztunnel") -> state
+  std::map<std::string, std::map<std::string, ComponentState>> components;
+
+  static std::string pathIn(const std::string& dir) { return dir + "/state.json"; }
+  static Result<LabState> load(const std::string& dir);
+  Status save() const;  // atomic
+};
+
+// Writes `text` to `path` atomically (a dot-file in the same dir renamed into place).
+Status writeFileAtomic(const std::string& path, const std::string& text);
+Result<std::string> readFile(const std::string& path);
+
+}  // namespace warren::lab

@@ -1,0 +1,225 @@
+// The real loader against the real kernel (root): attach, re-adopt after a "restart", enrol a
+// netns and watch connects get redirected with the original destination answered by
+// getsockopt, then uninstall and check nothing is left.
+#include "bpf/loader/redirect_dataplane.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bpf/loader/pin_dir.h"
+#include "bpf_test_env.h"
+#include "common/netns.h"
+
+namespace warren::redirect {
+namespace {
+
+using testing::TempCgroup;
+using testing::TempPinDir;
+
+uint32_t attachedCount(const std::string& cgroup, bpf_attach_type type) {
+  UniqueFd fd(::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY));
+  uint32_t ids[8] = {};
+  uint32_t count = 8;
+  if (bpf_prog_query(fd.get(), type, 0, nullptr, ids, &count) != 0) return 999;
+  return count;
+}
+
+uint32_t linkId(const std::string& path) {
+  auto fd = openPin(path);
+  if (!fd) return 0;
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd->get(), &info, &len) != 0) return 0;
+  return info.id;
+}
+
+bool exists(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+class DataplaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+    ASSERT_TRUE(cgroup_.ok()) << "cannot create a test cgroup";
+  }
+  TempPinDir pins_;
+  TempCgroup cgroup_;
+};
+
+TEST_F(DataplaneTest, AttachesOnceReadoptsAfterRestartAndUninstallsEverything) {
+  uint32_t first_id = 0;
+  {
+    auto dp = RedirectDataplane::open({pins_.path(), cgroup_.path()});
+    ASSERT_TRUE(dp) << dp.error().message();
+    first_id = linkId(pins_.path() + "/link_connect4");
+    EXPECT_NE(first_id, 0u);
+  }
+  // The agent is gone: the pinned links still hold the programs on the cgroup.
+  EXPECT_EQ(attachedCount(cgroup_.path(), BPF_CGROUP_INET4_CONNECT), 1u);
+  {
+    auto dp = RedirectDataplane::open({pins_.path(), cgroup_.path()});
+    ASSERT_TRUE(dp) << dp.error().message();
+    EXPECT_EQ(linkId(pins_.path() + "/link_connect4"), first_id) << "restart must re-adopt";
+  }
+  for (auto type : {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_SOCK_OPS,
+                    BPF_CGROUP_GETSOCKOPT}) {
+    EXPECT_EQ(attachedCount(cgroup_.path(), type), 1u) << "attach type " << type;
+  }
+  ASSERT_TRUE(RedirectDataplane::uninstall(pins_.path()));
+  EXPECT_FALSE(exists(pins_.path()));
+  EXPECT_EQ(attachedCount(cgroup_.path(), BPF_CGROUP_INET4_CONNECT), 0u);
+  EXPECT_EQ(attachedCount(cgroup_.path(), BPF_CGROUP_GETSOCKOPT), 0u);
+  EXPECT_TRUE(RedirectDataplane::uninstall(pins_.path())) << "uninstall twice is fine";
+}
+
+TEST_F(DataplaneTest, RejectsRelativePinDir) {
+  auto dp = RedirectDataplane::open({"relative/pins", cgroup_.path()});
+  ASSERT_FALSE(dp);
+  EXPECT_NE(dp.error().message().find("relative/pins"), std::string::npos);
+}
+
+UniqueFd listenOn(int family, const char* ip, uint16_t port) {
+  UniqueFd s(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    ::inet_pton(AF_INET, ip, &a->sin_addr);
+    len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    ::inet_pton(AF_INET6, ip, &a->sin6_addr);
+    len = sizeof(*a);
+  }
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return UniqueFd();
+  if (::listen(s.get(), 16) != 0) return UniqueFd();
+  return s;
+}
+
+// connect() to ip:port; returns 0 or the errno.
+int connectTo(int family, const char* ip, uint16_t port, UniqueFd* out, int mark = 0) {
+  UniqueFd s(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (mark) ::setsockopt(s.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    ::inet_pton(AF_INET, ip, &a->sin_addr);
+    len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    ::inet_pton(AF_INET6, ip, &a->sin6_addr);
+    len = sizeof(*a);
+  }
+  int rc = ::connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len);
+  int err = rc == 0 ? 0 : errno;
+  if (out) *out = std::move(s);
+  return err;
+}
+
+TEST_F(DataplaneTest, EnrolledNetnsConnectsLandOn15001WithOriginalDestination) {
+  cgroup_.enter();
+  auto dp = RedirectDataplane::open({pins_.path(), cgroup_.path()});
+  ASSERT_TRUE(dp) << dp.error().message();
+  UniqueFd netns = testing::makeNetns();
+  ASSERT_TRUE(netns);
+  auto cookie = netnsCookie(netns.get());
+  ASSERT_TRUE(cookie);
+  ASSERT_TRUE(dp->reconcile({{*cookie, netns.get()}}));
+  auto state = dp->pinnedState();
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->enrolled, std::set<uint64_t>{*cookie});
+  EXPECT_EQ(state->lookup_links.size(), 1u);
+
+  auto guard = NetnsGuard::enter(netns.get());
+  ASSERT_TRUE(guard);
+  // Fail closed: nothing listens on 15001 yet, so the redirected connect is refused.
+  EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr), ECONNREFUSED);
+
+  UniqueFd l4 = listenOn(AF_INET, "127.0.0.1", WARREN_PORT_OUTBOUND);
+  UniqueFd l6 = listenOn(AF_INET6, "::1", WARREN_PORT_OUTBOUND);
+  ASSERT_TRUE(l4 && l6);
+
+  UniqueFd c4;
+  ASSERT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, &c4), 0);
+  UniqueFd a4(::accept4(l4.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(a4);
+  sockaddr_in orig{};
+  socklen_t len = sizeof(orig);
+  ASSERT_EQ(::getsockopt(a4.get(), SOL_IP, WARREN_SO_ORIGINAL_DST, &orig, &len), 0) << errno;
+  EXPECT_EQ(len, sizeof(orig));
+  char buf[INET6_ADDRSTRLEN];
+  EXPECT_STREQ(::inet_ntop(AF_INET, &orig.sin_addr, buf, sizeof(buf)), "10.9.8.7");
+  EXPECT_EQ(ntohs(orig.sin_port), 8080);
+
+  UniqueFd c6;
+  ASSERT_EQ(connectTo(AF_INET6, "fd00::42", 80, &c6), 0);
+  UniqueFd a6(::accept4(l6.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(a6);
+  sockaddr_in6 orig6{};
+  len = sizeof(orig6);
+  ASSERT_EQ(::getsockopt(a6.get(), SOL_IPV6, WARREN_SO_ORIGINAL_DST, &orig6, &len), 0) << errno;
+  EXPECT_EQ(len, sizeof(orig6));
+  EXPECT_STREQ(::inet_ntop(AF_INET6, &orig6.sin6_addr, buf, sizeof(buf)), "fd00::42");
+  EXPECT_EQ(ntohs(orig6.sin6_port), 80);
+
+  // ztunnel's own sockets (mark 0x539) and loopback destinations go where they asked: here
+  // there is no route to 10.9.8.7, so the unredirected connect fails.
+  EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr, WARREN_ZTUNNEL_MARK), ENETUNREACH);
+  UniqueFd direct;
+  EXPECT_EQ(connectTo(AF_INET, "127.0.0.1", WARREN_PORT_OUTBOUND, &direct), 0);
+  UniqueFd a_direct(::accept4(l4.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  len = sizeof(orig);
+  EXPECT_NE(::getsockopt(a_direct.get(), SOL_IP, WARREN_SO_ORIGINAL_DST, &orig, &len), 0)
+      << "a direct loopback connect has no original destination";
+
+  auto counters = dp->counters();
+  ASSERT_TRUE(counters);
+  EXPECT_GE((*counters)[WARREN_CNT_CONNECT_REDIRECTED], 3u);
+  EXPECT_GE((*counters)[WARREN_CNT_CONNECT_SKIP_MARK], 1u);
+  EXPECT_GE((*counters)[WARREN_CNT_CONNECT_SKIP_LOOPBACK], 1u);
+  EXPECT_GE((*counters)[WARREN_CNT_GETSOCKOPT_ANSWERED], 2u);
+
+  // Unenrolled: connects go straight to their destination again; the established connection
+  // is untouched.
+  ASSERT_TRUE(dp->reconcile({}));
+  EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr), ENETUNREACH);
+  EXPECT_EQ(::send(c4.get(), "x", 1, MSG_NOSIGNAL), 1);
+  char got = 0;
+  EXPECT_EQ(::recv(a4.get(), &got, 1, 0), 1);
+  state = dp->pinnedState();
+  ASSERT_TRUE(state);
+  EXPECT_TRUE(state->enrolled.empty());
+  EXPECT_TRUE(state->lookup_links.empty());
+}
+
+TEST_F(DataplaneTest, ExemptSourcesRejectGarbage) {
+  auto dp = RedirectDataplane::open({pins_.path(), cgroup_.path()});
+  ASSERT_TRUE(dp) << dp.error().message();
+  EXPECT_TRUE(dp->setExemptSources({"10.0.0.1", "fd00::1"}));
+  auto bad = dp->setExemptSources({"10.0.0.300"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("10.0.0.300"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace warren::redirect

@@ -1,0 +1,168 @@
+# Shared helpers for end-to-end tests; every tests/e2e/test_*.sh sources this first:
+#   . "$(dirname "$0")/lib.sh"
+# It gives each test its own lab (unique name + temp dir, exported as WARREN_LAB_NAME and
+# WARREN_LAB_DIR so plain "$LAB <command>" talks to it), and an EXIT trap that prints
+# diagnostics on failure, runs `down` and removes the temp dir, whatever happened.
+set -euo pipefail
+
+: "${WARREN_BIN_DIR:?run through tests/e2e/run.sh BUILD (sets WARREN_BIN_DIR)}"
+WARREN_SOURCE_DIR=${WARREN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+LAB="$WARREN_BIN_DIR/warren-lab"
+PROBE="$WARREN_BIN_DIR/warren-probe"
+E2E_TEST=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+# Lab names: lowercase, starting with a letter, <= 24 chars, unique per running test.
+LAB_NAME=${LAB_NAME:-e2e-$$-$((RANDOM % 1000))}
+LAB_DIR=$(mktemp -d "/tmp/warren-e2e-${E2E_TEST}-XXXXXX")
+export WARREN_LAB_NAME="$LAB_NAME" WARREN_LAB_DIR="$LAB_DIR"
+CGROUP2=$(grep -m1 ' - cgroup2 ' /proc/self/mountinfo | awk '{print $5}')  # like cgroup2Mount()
+E2E_START=$(date +%s)
+_e2e_cleanups=()
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP $E2E_TEST: the lab needs root"; exit 0; }
+[ -x "$LAB" ] || { echo "FAIL $E2E_TEST: $LAB is not built" >&2; exit 1; }
+
+# ---- logging and assertions ----
+log() { echo "[$E2E_TEST +$(( $(date +%s) - E2E_START ))s] $*"; }
+step() { log "== $*"; }
+fail() { echo "[$E2E_TEST] FAIL: $*" >&2; exit 1; }
+assert_eq() {  # assert_eq ACTUAL EXPECTED WHAT
+  [ "$1" == "$2" ] || fail "${3:-value}: got '$1', expected '$2'"
+}
+assert_ne() {  # assert_ne ACTUAL UNEXPECTED WHAT
+  [ "$1" != "$2" ] || fail "${3:-value}: got '$1', expected something else"
+}
+assert_contains() {  # assert_contains HAYSTACK NEEDLE WHAT
+  [[ "$1" == *"$2"* ]] || fail "${3:-output} does not contain '$2': $1"
+}
+assert_not_contains() {  # assert_not_contains HAYSTACK NEEDLE WHAT
+  [[ "$1" != *"$2"* ]] || fail "${3:-output} contains '$2': $1"
+}
+assert_ok() {  # assert_ok CMD...: runs it, fails the test with its output when it fails
+  local out
+  out=$("$@" 2>&1) || fail "command failed: $*: $out"
+  printf '%s\n' "$out"
+}
+assert_fails() {  # assert_fails CMD...: the command must fail; prints its output
+  local out
+  if out=$("$@" 2>&1); then fail "command succeeded but should have failed: $*: $out"; fi
+  printf '%s\n' "$out"
+}
+# wait_for SECONDS CMD...: polls CMD (quietly) every 0.2 s until it succeeds.
+wait_for() {
+  local limit=$1; shift
+  local end=$(( $(date +%s) + limit ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$end" ] || fail "timed out after ${limit}s waiting for: $*"
+    sleep 0.2
+  done
+}
+
+# ---- the lab ----
+lab() { "$LAB" "$@"; }
+lab_up() {  # lab_up [NODES]
+  step "lab up: ${1:-2} nodes, name $LAB_NAME, dir $LAB_DIR"
+  "$LAB" up --nodes "${1:-2}"
+}
+lab_down() { "$LAB" down; }
+# lab_apply FILE... or lab_apply - (YAML on stdin).
+lab_apply() {
+  if [ "${1:-}" = "-" ]; then
+    local f
+    f=$(mktemp "$LAB_DIR/.stdin-XXXXXX.yaml")
+    cat >"$f"
+    "$LAB" apply -f "$f"
+  else
+    local args=()
+    for f in "$@"; do args+=(-f "$f"); done
+    "$LAB" apply "${args[@]}"
+  fi
+}
+lab_delete() { local args=(); for f in "$@"; do args+=(-f "$f"); done; "$LAB" delete "${args[@]}"; }
+pod_field() { "$LAB" get pods "$1" --field "$2"; }  # pod_field NS/POD podIP|node|hostIP|phase|netns|cgroup|uid
+pod_ip() { pod_field "$1" podIP; }
+pod_node() { pod_field "$1" node; }
+svc_ip() { "$LAB" get services "$1" --field clusterIP; }  # svc_ip NS/SVC
+node_ip() { echo "192.168.100.$(( 10 + ${1#node-} ))"; }  # node_ip node-2
+pod_exec() { local p=$1; shift; "$LAB" exec "$p" -- "$@"; }  # pod_exec NS/POD CMD...
+node_exec() { local n=$1; shift; "$LAB" exec "$n" -- "$@"; }  # node_exec node-1 CMD...
+# wait_pod_log NS/POD TEXT [SECONDS]: until the pod's log contains TEXT (e.g. "listening on").
+wait_pod_log() {
+  local end=$(( $(date +%s) + ${3:-20} ))
+  until "$LAB" logs "$1" 2>/dev/null | grep -qF -- "$2"; do
+    [ "$(date +%s)" -lt "$end" ] || fail "pod $1 log never showed '$2': $("$LAB" logs "$1" 2>&1 | tail -5)"
+    sleep 0.2
+  done
+}
+# probe_echo FROM_POD IP:PORT BYTES / probe_sink FROM_POD IP:PORT BYTES: warren-probe send from
+# inside a pod, byte-for-byte / sha256 verified; prints the probe's result line.
+probe_echo() { assert_ok "$LAB" exec "$1" -- warren-probe send --to "$2" --bytes "$3" --retry 10 --timeout 60; }
+probe_sink() { assert_ok "$LAB" exec "$1" -- warren-probe send --to "$2" --bytes "$3" --sink --retry 10 --timeout 60; }
+
+# pid_alive PID: running (a zombie waiting for its reaper counts as gone).
+pid_alive() {
+  local st
+  st=$({ sed -E 's/.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat"; } 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# ---- leftovers: nothing of this lab may remain after down ----
+leftovers_check() {
+  local name=${1:-$LAB_NAME} dir=${2:-$LAB_DIR} problems=()
+  local ns
+  for ns in $(ls /run/netns 2>/dev/null); do
+    case "$ns" in
+      "$name-ul" | "$name-node-"[0-9]* | "$name-pod-"*) problems+=("netns $ns") ;;
+    esac
+  done
+  [ ! -e "$CGROUP2/$name" ] || problems+=("cgroup $CGROUP2/$name")
+  local pin
+  for pin in /sys/fs/bpf/warren/"$name"-node-[0-9]*; do [ -e "$pin" ] && problems+=("bpf pins $pin"); done
+  if [ "$name" = wl ]; then
+    for pin in /sys/fs/bpf/warren/node-[0-9]*; do [ -e "$pin" ] && problems+=("bpf pins $pin"); done
+  fi
+  # Processes: in the lab's cgroups, or started with the lab dir on their command line (one
+  # grep over /proc each, so this stays fast on a busy machine).
+  local f pid
+  for f in $(grep -ls "^0::/$name/" /proc/[0-9]*/cgroup 2>/dev/null || true); do
+    pid=${f#/proc/}; pid=${pid%/cgroup}
+    pid_alive "$pid" && problems+=("process $pid in cgroup /$name")
+  done
+  for f in $(grep -lsaF -- "$dir/" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+    pid=${f#/proc/}; pid=${pid%/cmdline}
+    [ "$pid" != "$$" ] && [ "$pid" != "$BASHPID" ] || continue
+    pid_alive "$pid" && problems+=("process $pid: $({ tr '\0' ' ' <"$f"; } 2>/dev/null | cut -c1-100)")
+  done
+  # Links: nothing of the lab may show up in the root netns (all its links live in its netns).
+  if ip -o link show 2>/dev/null | grep -qF -- "$name-"; then problems+=("link in root netns mentioning $name-"); fi
+  [ ! -e "$dir/state.json" ] || problems+=("file $dir/state.json")
+  [ ! -d "$dir/nodes" ] || problems+=("dir $dir/nodes")
+  if [ ${#problems[@]} -gt 0 ]; then
+    printf '  leftover: %s\n' "${problems[@]}" >&2
+    fail "lab $name left things behind"
+  fi
+  log "leftovers_check: nothing of lab $name remains"
+}
+
+# ---- cleanup ----
+on_exit() { _e2e_cleanups+=("$1"); }  # on_exit 'shell command': run at exit, before down
+_e2e_exit() {
+  local rc=$?
+  set +e
+  if [ $rc -ne 0 ] && [ -f "$LAB_DIR/state.json" ]; then
+    echo "---- diagnostics for lab $LAB_NAME (exit $rc)" >&2
+    "$LAB" get pods >&2
+    "$LAB" ps >&2
+    for f in "$LAB_DIR"/pods/*/*.log "$LAB_DIR"/nodes/*/logs/*.log; do
+      [ -f "$f" ] || continue
+      echo "---- ${f#$LAB_DIR/} (last 20 lines)" >&2
+      tail -20 "$f" >&2
+    done
+  fi
+  local c
+  for c in "${_e2e_cleanups[@]}"; do eval "$c"; done
+  "$LAB" down >/dev/null 2>&1 || "$LAB" down >&2
+  rm -rf "$LAB_DIR"
+  exit $rc
+}
+trap _e2e_exit EXIT
+trap 'exit 130' INT TERM
