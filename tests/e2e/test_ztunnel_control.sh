@@ -9,6 +9,10 @@
 [ -x "$WARREN_BIN_DIR/warren-ztunnel" ] || fail "warren-ztunnel is not built"
 lab_up 1
 
+# The lab does not wait for the agent: a pod added before cni.sock exists fails its CNI ADD.
+step "wait for the agent's CNI socket"
+wait_for 60 test -S "$LAB_DIR/nodes/node-1/run/cni.sock"
+
 step "apply an enrolled namespace and a pod"
 lab_apply - <<'YAML'
 apiVersion: v1
