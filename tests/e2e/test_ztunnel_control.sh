@@ -48,6 +48,10 @@ step "poll ztunnel's /config_dump for the workload and its certificate"
 wait_for 90 has_workload_and_cert
 d=$(dump)
 assert_contains "$d" '"uid": ' "config_dump pods"
+# 15006 registered for sk_lookup under the pod's address (the agent runs with eBPF in the lab).
+web_ip=$(pod_ip mesh/web)
+sk=$(printf '%s' "$d" | /usr/bin/python3 -c 'import json,sys; print(" ".join(a for p in json.load(sys.stdin)["pods"] for a in p["sk_lookup_addresses"]))')
+assert_contains "$sk" "$web_ip" "sk_lookup registration of 15006"
 log "config_dump has workload web and a valid certificate for web-sa"
 
 step "ztunnel's listeners exist inside the pod netns"
