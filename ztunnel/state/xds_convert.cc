@@ -376,6 +376,7 @@ ConvertedDelta convertDelta(const envoy::service::discovery::v3::DeltaDiscoveryR
         auto w = convertWorkload(address.workload());
         if (w) {
           out.update.workloads.push_back(std::move(*w));
+          out.accepted_versions[res.name()] = res.version();
         } else {
           out.rejected.push_back(w.error().wrap(what));
         }
@@ -383,6 +384,7 @@ ConvertedDelta convertDelta(const envoy::service::discovery::v3::DeltaDiscoveryR
         auto s = convertService(address.service());
         if (s) {
           out.update.services.push_back(std::move(*s));
+          out.accepted_versions[res.name()] = res.version();
         } else {
           out.rejected.push_back(s.error().wrap(what));
         }
@@ -399,6 +401,7 @@ ConvertedDelta convertDelta(const envoy::service::discovery::v3::DeltaDiscoveryR
       auto a = convertAuthorization(auth);
       if (a) {
         out.update.policies.push_back(std::move(*a));
+        out.accepted_versions[res.name()] = res.version();
       } else {
         out.rejected.push_back(a.error().wrap(what));
       }

@@ -9,6 +9,7 @@
 // by one, which can silently turn an ALLOW into allow-all; a skipped policy is visible.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,13 @@ Result<Workload> convertWorkload(const istio::workload::Workload& proto);
 Result<Service> convertService(const istio::workload::Service& proto);
 Result<Authorization> convertAuthorization(const istio::security::Authorization& proto);
 
-// One delta push of either type URL, converted. `rejected` names every skipped resource.
+// One delta push of either type URL, converted. `rejected` names every skipped resource;
+// `accepted_versions` maps each converted resource's name to its version (what a reconnecting
+// client re-subscribes with as initial_resource_versions).
 struct ConvertedDelta {
   StateUpdate update;
   std::vector<Error> rejected;
+  std::map<std::string, std::string> accepted_versions;
 };
 ConvertedDelta convertDelta(const envoy::service::discovery::v3::DeltaDiscoveryResponse& response);
 

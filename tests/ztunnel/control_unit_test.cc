@@ -1,0 +1,70 @@
+// Pure pieces of the ztunnel control half: flags, back-off, xDS conversion errors.
+#include <gtest/gtest.h>
+
+#include "ztunnel/control/backoff.h"
+#include "ztunnel/control/xds_client.h"
+#include "ztunnel/control/ztunnel_options.h"
+#include "ztunnel/state/xds_convert.h"
+
+namespace warren::ztunnel {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ZtunnelOptions, LabFlagsAndDefaults) {
+  auto o = parseZtunnelOptions({"--node", "node-1", "--run-dir", "/r", "--log-level", "debug"});
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_EQ(o->node, "node-1");
+  EXPECT_EQ(o->xds_address, "unix:/r/xds.sock");
+  EXPECT_EQ(o->ca_address, "unix:/r/xds.sock");
+  EXPECT_EQ(o->zds_socket, "/r/zds.sock");
+  EXPECT_EQ(o->trust_domain, "cluster.local");
+  EXPECT_EQ(o->log_level, "debug");
+}
+
+TEST(ZtunnelOptions, Overrides) {
+  auto o = parseZtunnelOptions({"--node=n", "--run-dir=/r", "--xds-address", "istiod:15012",
+                                "--ca-address", "ca:15012", "--zds-socket", "/z.sock",
+                                "--trust-domain", "td.example"});
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_EQ(o->xds_address, "istiod:15012");
+  EXPECT_EQ(o->ca_address, "ca:15012");
+  EXPECT_EQ(o->zds_socket, "/z.sock");
+  EXPECT_EQ(o->trust_domain, "td.example");
+}
+
+TEST(ZtunnelOptions, Errors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"--run-dir", "/r"}, "--node is required"},
+      {{"--node", "n"}, "--run-dir is required"},
+      {{"--node", "n", "--run-dir"}, "--run-dir needs a value"},
+      {{"--node", "n", "--run-dir", "/r", "--bogus", "x"}, "unknown flag --bogus"},
+      {{"--node=", "--run-dir", "/r"}, "--node must not be empty"},
+  };
+  for (const auto& c : cases) {
+    auto o = parseZtunnelOptions(c.args);
+    ASSERT_FALSE(o) << c.message;
+    EXPECT_EQ(o.error().message(), c.message);
+  }
+}
+
+TEST(Backoff, DoublesUpToTheCapAndResets) {
+  Backoff b(1s, 150s);
+  std::vector<long> got;
+  for (int i = 0; i < 10; ++i)
+    got.push_back(std::chrono::duration_cast<std::chrono::seconds>(b.next()).count());
+  EXPECT_EQ(got, (std::vector<long>{1, 2, 4, 8, 16, 32, 64, 128, 150, 150}));
+  b.reset();
+  EXPECT_EQ(b.next(), 1s);
+}
+
+TEST(XdsNodeId, IstioShape) {
+  EXPECT_EQ(xdsNodeId("10.0.0.1", "ztunnel-abc", "istio-system"),
+            "ztunnel~10.0.0.1~ztunnel-abc.istio-system~istio-system.svc.cluster.local");
+}
+
+}  // namespace
+}  // namespace warren::ztunnel

@@ -1,0 +1,152 @@
+#include "ztunnel/control/certificate_manager.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace warren::ztunnel {
+namespace {
+
+using SysClock = std::chrono::system_clock;
+
+std::string formatTime(SysClock::time_point t) {
+  return fmt::format(
+      "{}", std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+}  // namespace
+
+CertificateManager::CertificateManager(Fetcher fetch, Backoff::Duration initial_backoff,
+                                       Backoff::Duration max_backoff)
+    : fetch_(std::move(fetch)), initial_backoff_(initial_backoff), max_backoff_(max_backoff) {}
+
+CertificateManager::~CertificateManager() { stop(); }
+
+void CertificateManager::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void CertificateManager::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CertificateManager::setWanted(const std::string& source,
+                                   const std::set<identity::SpiffeId>& ids) {
+  {
+    std::lock_guard lock(mu_);
+    wanted_[source] = ids;
+    reconcileLocked();
+  }
+  cv_.notify_all();
+}
+
+void CertificateManager::reconcileLocked() {
+  std::set<std::string> all;
+  for (const auto& [source, ids] : wanted_) {
+    for (const auto& id : ids) {
+      all.insert(id.uri());
+      if (!entries_.contains(id.uri())) {
+        entries_.emplace(id.uri(), Entry{id, nullptr, SysClock::now(),
+                                         Backoff(initial_backoff_, max_backoff_), "", false});
+      }
+    }
+  }
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!all.contains(it->first) && !it->second.in_flight) {
+      spdlog::info("certificate for {} no longer needed", it->first);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+CertificateManager::CertPtr CertificateManager::get(const identity::SpiffeId& id) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id.uri());
+  if (it == entries_.end() || !it->second.cert) return nullptr;
+  if (!it->second.cert->isValidAt(SysClock::now())) return nullptr;
+  return it->second.cert;
+}
+
+void CertificateManager::run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto now = SysClock::now();
+    Entry* due = nullptr;
+    auto next = now + std::chrono::hours(1);
+    for (auto& [uri, e] : entries_) {
+      if (e.in_flight) continue;
+      if (e.due <= now) {
+        due = &e;
+        break;
+      }
+      next = std::min(next, e.due);
+    }
+    if (!due) {
+      cv_.wait_until(lock, next);
+      continue;
+    }
+    due->in_flight = true;
+    identity::SpiffeId id = due->id;
+    lock.unlock();
+    auto result = fetch_(id);
+    lock.lock();
+    auto it = entries_.find(id.uri());
+    if (it == entries_.end()) continue;
+    Entry& e = it->second;
+    e.in_flight = false;
+    now = SysClock::now();
+    if (result) {
+      ++fetched_;
+      e.cert = std::make_shared<const identity::WorkloadCertificate>(std::move(*result));
+      e.due = e.cert->refreshAt();
+      e.backoff.reset();
+      e.last_error.clear();
+      spdlog::info("certificate for {} issued, serial {}, refresh in {} s", id.uri(),
+                   e.cert->info().serial_hex,
+                   std::chrono::duration_cast<std::chrono::seconds>(e.due - now).count());
+    } else {
+      ++failed_;
+      auto delay = e.backoff.next();
+      e.due = now + delay;
+      e.last_error = result.error().message();
+      if (e.cert && !e.cert->isValidAt(now)) e.cert.reset();
+      spdlog::warn("certificate for {}: {} (retry in {} ms{})", id.uri(), e.last_error,
+                   delay.count(), e.cert ? ", keeping the valid one" : "");
+    }
+    reconcileLocked();  // the identity may have been dropped while the fetch ran
+  }
+}
+
+nlohmann::json CertificateManager::toJson() const {
+  std::lock_guard lock(mu_);
+  nlohmann::json out = nlohmann::json::array();
+  auto now = SysClock::now();
+  for (const auto& [uri, e] : entries_) {
+    nlohmann::json j;
+    j["identity"] = uri;
+    if (e.cert) {
+      j["state"] = e.cert->isValidAt(now) ? "valid" : "expired";
+      j["serial"] = e.cert->info().serial_hex;
+      j["not_before"] = formatTime(e.cert->notBefore());
+      j["not_after"] = formatTime(e.cert->notAfter());
+      if (auto pem = e.cert->chainPem()) j["cert_chain"] = *pem;
+    } else {
+      j["state"] = e.in_flight ? "fetching" : "pending";
+    }
+    j["next_attempt"] = formatTime(e.due);
+    if (!e.last_error.empty()) j["last_error"] = e.last_error;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace warren::ztunnel

@@ -1,0 +1,182 @@
+#include "ztunnel/control/zds_client.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "zds.pb.h"
+#include "ztunnel/control/zds_socket.h"
+
+namespace warren::ztunnel {
+namespace {
+namespace zds = istio::workload::zds;
+constexpr auto kPoll = std::chrono::milliseconds(200);
+}  // namespace
+
+ZdsClient::ZdsClient(ZdsClientOptions options, OnPodsChanged on_change)
+    : options_(std::move(options)), on_change_(std::move(on_change)) {}
+
+ZdsClient::~ZdsClient() { stop(); }
+
+void ZdsClient::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void ZdsClient::stop() {
+  {
+    std::lock_guard lock(mu_);  // so run() cannot miss the wake-up between check and wait
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<ZdsPodInfo> ZdsClient::pods() const {
+  std::lock_guard lock(mu_);
+  std::vector<ZdsPodInfo> out;
+  for (const auto& [uid, pod] : pods_) out.push_back(pod.info);
+  return out;
+}
+
+nlohmann::json ZdsClient::toJson() const {
+  std::lock_guard lock(mu_);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [uid, pod] : pods_) {
+    out.push_back({{"uid", uid},
+                   {"name", pod.info.name},
+                   {"namespace", pod.info.namespace_},
+                   {"service_account", pod.info.service_account},
+                   {"listeners", {kOutboundPort, kInboundPlainPort, kHbonePort}},
+                   {"sk_lookup_addresses", pod.listeners.registered_addresses}});
+  }
+  return out;
+}
+
+void ZdsClient::notify() {
+  if (on_change_) on_change_(pods());
+}
+
+void ZdsClient::run() {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff);
+  bool logged = false;
+  while (!stopping_) {
+    auto sock = connectZds(options_.socket_path);
+    if (sock) {
+      zds::ZdsHello hello;
+      hello.set_version(zds::V1);
+      if (auto s = sendZdsPacket(sock->get(), hello.SerializeAsString()); !s) {
+        spdlog::warn("ZDS hello: {}", s.error().message());
+      } else {
+        spdlog::info("ZDS connected to {}", options_.socket_path);
+        logged = false;
+        backoff.reset();
+        session(sock->get());
+      }
+    } else if (!logged) {
+      spdlog::info("ZDS: {} (retrying)", sock.error().message());
+      logged = true;
+    }
+    if (stopping_) break;
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, backoff.next(), [&] { return stopping_.load(); });
+  }
+}
+
+void ZdsClient::session(int sock) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [uid, pod] : pods_) pod.seen = false;
+  }
+  while (!stopping_) {
+    auto packet = recvZdsPacket(sock, kPoll);
+    if (!packet) {
+      if (packet.error().code() == ErrorCode::kTimeout) continue;
+      spdlog::warn("ZDS session ended: {}", packet.error().message());
+      return;
+    }
+    ++messages_;
+    bool changed = false;
+    std::string error = handle(packet->bytes, std::move(packet->fd), changed);
+    zds::WorkloadResponse resp;
+    resp.mutable_ack()->set_error(error);
+    if (auto s = sendZdsPacket(sock, resp.SerializeAsString()); !s) {
+      spdlog::warn("ZDS ack: {}", s.error().message());
+      return;
+    }
+    if (changed) notify();
+  }
+}
+
+std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& changed) {
+  zds::WorkloadRequest req;
+  if (!req.ParseFromString(bytes)) return "cannot parse WorkloadRequest";
+  switch (req.payload_case()) {
+    case zds::WorkloadRequest::kAdd: {
+      const auto& add = req.add();
+      if (add.uid().empty()) return "add: uid is empty";
+      if (!fd) return fmt::format("add {}: no netns fd attached", add.uid());
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = pods_.find(add.uid()); it != pods_.end()) {
+          it->second.seen = true;  // replay after a reconnect: listeners already bound
+          return "";
+        }
+      }
+      auto listeners = bindPodListeners(fd.get(), options_.listeners);
+      if (!listeners) {
+        spdlog::warn("ZDS add {} ({}/{}): {}", add.uid(), add.workload_info().namespace_(),
+                     add.workload_info().name(), listeners.error().message());
+        return fmt::format("add {}: {}", add.uid(), listeners.error().message());
+      }
+      Pod pod{{add.uid(), add.workload_info().name(), add.workload_info().namespace_(),
+               add.workload_info().service_account()},
+              std::move(fd),
+              std::move(*listeners),
+              true};
+      spdlog::info("pod {}/{} ({}) added: listeners 15001/15006/15008 bound{}", pod.info.namespace_,
+                   pod.info.name, pod.info.uid,
+                   pod.listeners.registered_addresses.empty() ? "" : ", 15006 registered");
+      std::lock_guard lock(mu_);
+      pods_.emplace(add.uid(), std::move(pod));
+      changed = true;
+      return "";
+    }
+    case zds::WorkloadRequest::kKeep: {
+      std::lock_guard lock(mu_);
+      auto it = pods_.find(req.keep().uid());
+      if (it == pods_.end()) return fmt::format("keep {}: unknown workload", req.keep().uid());
+      it->second.seen = true;
+      return "";
+    }
+    case zds::WorkloadRequest::kDel: {
+      std::lock_guard lock(mu_);
+      auto it = pods_.find(req.del().uid());
+      if (it == pods_.end()) return "";  // already gone: deleting is idempotent
+      spdlog::info("pod {}/{} ({}) removed: listeners closed", it->second.info.namespace_,
+                   it->second.info.name, it->first);
+      pods_.erase(it);
+      changed = true;
+      return "";
+    }
+    case zds::WorkloadRequest::kSnapshotSent: {
+      std::lock_guard lock(mu_);
+      for (auto it = pods_.begin(); it != pods_.end();) {
+        if (!it->second.seen) {
+          spdlog::info("pod {} not in the ZDS snapshot: removed", it->first);
+          it = pods_.erase(it);
+          changed = true;
+        } else {
+          ++it;
+        }
+      }
+      snapshot_received_ = true;
+      spdlog::info("ZDS snapshot received: {} pods", pods_.size());
+      return "";
+    }
+    default:
+      return "WorkloadRequest with no payload";
+  }
+}
+
+}  // namespace warren::ztunnel

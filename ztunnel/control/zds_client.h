@@ -1,0 +1,84 @@
+// ZDS client (INTEROP §13): connects to the agent's zds.sock (SOCK_SEQPACKET), sends
+// ZdsHello{V1}, then handles add (pod netns fd via SCM_RIGHTS: bind the pod's listeners) /
+// keep / del (close them) / snapshot_sent (drop pods the agent no longer has), acking each
+// message (empty error = success). Reconnects with back-off when the agent is not up or goes
+// away; pods are kept across a reconnect and reconciled at the next snapshot_sent.
+//
+// Threading: one thread of its own; pods()/toJson()/snapshotReceived() from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+#include "ztunnel/control/backoff.h"
+#include "ztunnel/control/pod_listeners.h"
+
+namespace warren::ztunnel {
+
+struct ZdsPodInfo {
+  std::string uid;
+  std::string name;
+  std::string namespace_;
+  std::string service_account;
+};
+
+struct ZdsClientOptions {
+  std::string socket_path;
+  PodListenerConfig listeners;
+  Backoff::Duration initial_backoff = std::chrono::milliseconds(200);
+  Backoff::Duration max_backoff = std::chrono::seconds(5);
+};
+
+class ZdsClient {
+ public:
+  // Called on the client's thread whenever the pod table changed, with all pods.
+  using OnPodsChanged = std::function<void(const std::vector<ZdsPodInfo>&)>;
+
+  ZdsClient(ZdsClientOptions options, OnPodsChanged on_change = nullptr);
+  ~ZdsClient();
+  ZdsClient(const ZdsClient&) = delete;
+  ZdsClient& operator=(const ZdsClient&) = delete;
+
+  void start();
+  void stop();
+
+  bool snapshotReceived() const { return snapshot_received_.load(); }
+  std::vector<ZdsPodInfo> pods() const;
+  nlohmann::json toJson() const;
+  uint64_t messages() const { return messages_.load(); }
+
+ private:
+  struct Pod {
+    ZdsPodInfo info;
+    UniqueFd netns;
+    PodListeners listeners;
+    bool seen = false;  // confirmed since the current connection started
+  };
+  void run();
+  void session(int sock);
+  // Handles one WorkloadRequest; returns the Ack error ("" = success). Sets `done` on a
+  // protocol error that ends the session.
+  std::string handle(const std::string& bytes, UniqueFd fd, bool& changed);
+  void notify();
+
+  ZdsClientOptions options_;
+  OnPodsChanged on_change_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> snapshot_received_{false};
+  std::atomic<uint64_t> messages_{0};
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Pod> pods_;  // by uid
+};
+
+}  // namespace warren::ztunnel

@@ -1,0 +1,182 @@
+#include "ztunnel/control/ztunnel_daemon.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "common/http/log_level_routes.h"
+#include "common/metrics/process_metrics.h"
+
+namespace warren::ztunnel {
+namespace {
+
+std::string envOr(const char* name, std::string fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : std::move(fallback);
+}
+
+metrics::FamilySnapshot scalar(std::string name, std::string help, metrics::MetricType type,
+                               double value) {
+  return {std::move(name), std::move(help), type, {{"", {}, value}}};
+}
+
+}  // namespace
+
+ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(options)) {
+  ca_ = std::make_unique<CaClient>(options_.ca_address);
+  certs_ = std::make_unique<CertificateManager>(
+      [this](const identity::SpiffeId& id) { return ca_->fetch(id, std::chrono::seconds(10)); });
+  XdsClientOptions xo;
+  xo.target = options_.xds_address;
+  xo.node_name = options_.node;
+  // The ztunnel pod's own name, namespace and IP (Istio's downward-API env); in the lab
+  // ztunnel is not a pod, so it names itself after the node.
+  xo.pod_name = envOr("POD_NAME", "ztunnel-" + options_.node);
+  xo.pod_namespace = envOr("POD_NAMESPACE", "warren-system");
+  xo.instance_ip = envOr("INSTANCE_IP", "127.0.0.1");
+  xo.node_id = xdsNodeId(xo.instance_ip, xo.pod_name, xo.pod_namespace);
+  xds_ = std::make_unique<XdsClient>(
+      xo, store_, [this](const std::shared_ptr<const StateSnapshot>& s) { onSnapshot(s); });
+  ZdsClientOptions zo;
+  zo.socket_path = options_.zds_socket;
+  zo.listeners.run_dir = options_.run_dir;
+  zds_ = std::make_unique<ZdsClient>(zo,
+                                     [this](const std::vector<ZdsPodInfo>& pods) { onPods(pods); });
+}
+
+ZtunnelDaemon::~ZtunnelDaemon() { stop(); }
+
+void ZtunnelDaemon::onSnapshot(const std::shared_ptr<const StateSnapshot>& snapshot) {
+  // Identities of the workloads xDS places on this node: fetch their certificates in the
+  // background before a connection needs them (INTEROP §12 "Scheduling").
+  std::set<identity::SpiffeId> ids;
+  for (const auto& w : snapshot->toJson().value("workloads", nlohmann::json::array())) {
+    if (w.value("node", "") != options_.node) continue;
+    auto id = identity::SpiffeId::parse(w.value("identity", ""));
+    if (id) ids.insert(*id);
+  }
+  certs_->setWanted("xds", ids);
+}
+
+void ZtunnelDaemon::onPods(const std::vector<ZdsPodInfo>& pods) {
+  std::set<identity::SpiffeId> ids;
+  for (const auto& p : pods) {
+    auto id = identity::SpiffeId::make(options_.trust_domain, p.namespace_,
+                                       p.service_account.empty() ? "default" : p.service_account);
+    if (id) {
+      ids.insert(*id);
+    } else {
+      spdlog::warn("pod {}/{}: no valid identity: {}", p.namespace_, p.name, id.error().message());
+    }
+  }
+  certs_->setWanted("zds", ids);
+}
+
+bool ZtunnelDaemon::ready() const { return xds_->synced() && zds_->snapshotReceived(); }
+
+nlohmann::json ZtunnelDaemon::configDump() const {
+  nlohmann::json out = store_.current()->toJson();
+  out["certificates"] = certs_->toJson();
+  out["pods"] = zds_->toJson();
+  XdsStats xs = xds_->stats();
+  out["xds"] = {{"target", options_.xds_address},
+                {"connected", xs.connected},
+                {"synced", xds_->synced()},
+                {"acks", xs.acks},
+                {"nacks", xs.nacks},
+                {"last_nack", xs.last_nack},
+                {"last_error", xs.last_error}};
+  out["node"] = options_.node;
+  out["ready"] = ready();
+  return out;
+}
+
+std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
+  using metrics::MetricType;
+  XdsStats xs = xds_->stats();
+  auto snap = store_.current();
+  return {
+      scalar("warren_ztunnel_xds_connects_total", "xDS streams opened", MetricType::kCounter,
+             double(xs.connects)),
+      scalar("warren_ztunnel_xds_acks_total", "xDS responses ACKed", MetricType::kCounter,
+             double(xs.acks)),
+      scalar("warren_ztunnel_xds_nacks_total", "xDS responses NACKed", MetricType::kCounter,
+             double(xs.nacks)),
+      scalar("warren_ztunnel_xds_connected", "1 while the xDS stream is open", MetricType::kGauge,
+             xs.connected ? 1 : 0),
+      scalar("warren_ztunnel_workloads", "workloads in the current snapshot", MetricType::kGauge,
+             double(snap->workloadCount())),
+      scalar("warren_ztunnel_services", "services in the current snapshot", MetricType::kGauge,
+             double(snap->serviceCount())),
+      scalar("warren_ztunnel_policies", "authorization policies in the current snapshot",
+             MetricType::kGauge, double(snap->policyCount())),
+      scalar("warren_ztunnel_certificates_issued_total", "certificates received from the CA",
+             MetricType::kCounter, double(certs_->fetched())),
+      scalar("warren_ztunnel_certificate_failures_total", "failed certificate requests",
+             MetricType::kCounter, double(certs_->failed())),
+      scalar("warren_ztunnel_pods", "pods handed over by ZDS", MetricType::kGauge,
+             double(zds_->pods().size())),
+  };
+}
+
+Status ZtunnelDaemon::start() {
+  metrics::registerProcessMetrics(registry_);
+  registry_.addCollector([this] { return collect(); });
+
+  auto serve = [](const std::string& address, const std::string& name,
+                  http::Router router) -> Result<std::unique_ptr<http::HttpServer>> {
+    auto listen = http::ListenAddress::parse(address);
+    if (!listen) return fail(listen.error().wrap(name + " address"));
+    auto server =
+        http::HttpServer::start(http::HttpServerOptions::at(*listen, name), std::move(router));
+    if (!server) return fail(server.error().wrap(fmt::format("{} on {}", name, address)));
+    return server;
+  };
+
+  http::Router admin;
+  admin.add("GET", "/config_dump", [this](const http::HttpRequest&) {
+    return http::HttpResponse::json(200, configDump().dump(2) + "\n");
+  });
+  http::addLogLevelRoutes(admin, "ztunnel");
+  auto a = serve(options_.admin_address, "admin", std::move(admin));
+  if (!a) return fail(a.error());
+  admin_ = std::move(*a);
+
+  http::Router metrics_router;
+  metrics_router.add("GET", "/metrics", [this](const http::HttpRequest&) {
+    return http::HttpResponse{200, metrics::kTextContentType, registry_.render(), {}};
+  });
+  auto m = serve(options_.metrics_address, "metrics", std::move(metrics_router));
+  if (!m) return fail(m.error());
+  metrics_ = std::move(*m);
+
+  http::Router ready_router;
+  ready_router.add("GET", "/healthz/ready", [this](const http::HttpRequest&) {
+    if (ready()) return http::HttpResponse::text(200, "ready\n");
+    return http::HttpResponse::text(503, fmt::format("not ready: xds synced={} zds snapshot={}\n",
+                                                     xds_->synced(), zds_->snapshotReceived()));
+  });
+  auto r = serve(options_.readiness_address, "readiness", std::move(ready_router));
+  if (!r) return fail(r.error());
+  readiness_ = std::move(*r);
+
+  certs_->start();
+  xds_->start();
+  zds_->start();
+  spdlog::info("ztunnel control up: node {}, xDS {}, CA {}, ZDS {}", options_.node,
+               options_.xds_address, options_.ca_address, options_.zds_socket);
+  return ok();
+}
+
+void ZtunnelDaemon::stop() {
+  if (zds_) zds_->stop();
+  if (xds_) xds_->stop();
+  if (certs_) certs_->stop();
+  readiness_.reset();
+  metrics_.reset();
+  admin_.reset();
+}
+
+}  // namespace warren::ztunnel

@@ -1,0 +1,62 @@
+// The control half of warren-ztunnel: the state store, the xDS, CA and ZDS clients, the
+// certificate manager, and the node-netns HTTP endpoints (admin 127.0.0.1:15000:
+// /config_dump, /api/v1/log; metrics :15020 /metrics; readiness :15021 /healthz/ready, 200
+// once xDS synced and the ZDS snapshot arrived). The data path (workers, per-pod accept loops)
+// plugs into store() / certificates() / the pod table next.
+//
+// Threads: the xDS client, the ZDS client and the certificate manager each run one; every HTTP
+// server runs one; the caller's thread only starts and stops.
+#pragma once
+
+#include <memory>
+
+#include "common/error.h"
+#include "common/http/http_server.h"
+#include "common/metrics/registry.h"
+#include "ztunnel/control/ca_client.h"
+#include "ztunnel/control/certificate_manager.h"
+#include "ztunnel/control/xds_client.h"
+#include "ztunnel/control/zds_client.h"
+#include "ztunnel/control/ztunnel_options.h"
+#include "ztunnel/state/snapshot_store.h"
+
+namespace warren::ztunnel {
+
+class ZtunnelDaemon {
+ public:
+  explicit ZtunnelDaemon(ZtunnelOptions options);
+  ~ZtunnelDaemon();
+
+  // Binds the HTTP endpoints (an error names the one that failed) and starts the clients,
+  // which retry on their own until the control plane is up.
+  Status start();
+  void stop();
+
+  bool ready() const;
+  SnapshotStore& store() { return store_; }
+  CertificateManager& certificates() { return *certs_; }
+  ZdsClient& zds() { return *zds_; }
+  XdsClient& xds() { return *xds_; }
+  // Bound endpoints (the real port when 0 was asked for); valid after start().
+  http::ListenAddress adminAddress() const { return admin_->address(); }
+  http::ListenAddress metricsAddress() const { return metrics_->address(); }
+  http::ListenAddress readinessAddress() const { return readiness_->address(); }
+  // The /config_dump body.
+  nlohmann::json configDump() const;
+
+ private:
+  void onSnapshot(const std::shared_ptr<const StateSnapshot>& snapshot);
+  void onPods(const std::vector<ZdsPodInfo>& pods);
+  std::vector<metrics::FamilySnapshot> collect() const;
+
+  ZtunnelOptions options_;
+  SnapshotStore store_;
+  std::unique_ptr<CaClient> ca_;
+  std::unique_ptr<CertificateManager> certs_;
+  std::unique_ptr<XdsClient> xds_;
+  std::unique_ptr<ZdsClient> zds_;
+  metrics::Registry registry_;
+  std::unique_ptr<http::HttpServer> admin_, metrics_, readiness_;
+};
+
+}  // namespace warren::ztunnel
