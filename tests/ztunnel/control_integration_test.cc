@@ -296,6 +296,7 @@ class ZdsListeners : public ::testing::Test {
 TEST_F(ZdsListeners, AddBindsPodListenersAndDelClosesThem) {
   auto server = zds::ZdsServer::start((dir_ / "zds.sock").string(), 3s);
   ASSERT_TRUE(server) << server.error().message();
+  (*server)->markReady();  // the agent does this once it knows its pods
   std::vector<ZdsPodInfo> seen;
   std::mutex mu;
   ZdsClientOptions o;
@@ -338,6 +339,7 @@ TEST_F(ZdsListeners, ReconnectReplaysAndKeepsListeners) {
   auto path = (dir_ / "zds.sock").string();
   auto server = zds::ZdsServer::start(path, 3s);
   ASSERT_TRUE(server);
+  (*server)->markReady();  // the agent does this once it knows its pods
   auto fd = openNetns("/run/netns/" + netns_);
   ASSERT_TRUE(fd);
   auto netns = std::make_shared<UniqueFd>(std::move(*fd));
@@ -355,6 +357,7 @@ TEST_F(ZdsListeners, ReconnectReplaysAndKeepsListeners) {
   server->reset();
   auto again = zds::ZdsServer::start(path, 3s);
   ASSERT_TRUE(again);
+  (*again)->markReady();  // the agent does this once it knows its pods
   EXPECT_TRUE(eventually([&] { return client.pods().empty(); }));
   EXPECT_EQ(listening().find(":15008"), std::string::npos);
   client.stop();
@@ -372,6 +375,7 @@ TEST_F(ZdsListeners, AddFailsWhenAPortIsTakenAndLeavesNothingBound) {
   auto path = (dir_ / "zds.sock").string();
   auto server = zds::ZdsServer::start(path, 3s);
   ASSERT_TRUE(server);
+  (*server)->markReady();  // the agent does this once it knows its pods
   ZdsClientOptions o;
   o.socket_path = path;
   ZdsClient client(o);
