@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -23,6 +25,13 @@ const std::vector<ComponentKind>& nodeComponents() {
   static const std::vector<ComponentKind> kinds = {{"agent", "warren-agent"},
                                                    {"ztunnel", "warren-ztunnel"}};
   return kinds;
+}
+
+bool skippedComponent(const std::string& name) {
+  const char* skip = std::getenv("WARREN_LAB_SKIP");
+  if (!skip) return false;
+  std::string list = std::string(",") + skip + ",";
+  return list.find("," + name + ",") != std::string::npos;
 }
 
 const ComponentKind* findComponent(const std::string& name) {
@@ -109,12 +118,57 @@ Status LabCluster::restartComponent(LabState& state, const ComponentKind& c, int
   std::string cg = names_.componentCgroup(node, c.name);
   if (::access(componentArgv(c, node)[0].c_str(), X_OK) != 0)
     return fail(Error::notFound(c.binary + " is not built (" + componentArgv(c, node)[0] + ")"));
+  if (c.name == "ztunnel" && !kill) return rollingRestart(state, c, node);
   CgroupTree::signalAll(cg, kill ? SIGKILL : SIGTERM);
   // Bounded wait for a graceful exit (ztunnel drains); then it is killed.
   if (!CgroupTree::waitEmpty(cg, std::chrono::seconds(kill ? 5 : 15)))
     WARREN_TRY(CgroupTree::kill(cg));
   WARREN_TRY(startComponent(state, c, node));
   if (c.name == "agent") waitForAgents(state, node, node);
+  return state.save();
+}
+
+namespace {
+
+// "zds: ztunnel #N connected, replayed M workloads" lines in the agent's log: one per ztunnel
+// that received the full pod snapshot (its listeners are bound when the line is written).
+size_t zdsReplays(const std::string& agent_log) {
+  std::ifstream in(agent_log);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line))
+    if (line.find("zds: ztunnel #") != std::string::npos &&
+        line.find("connected, replayed") != std::string::npos)
+      ++n;
+  return n;
+}
+
+}  // namespace
+
+// Like a DaemonSet's maxSurge rolling update: the new ztunnel starts beside the old one and
+// binds every pod's listeners with SO_REUSEPORT; only when the agent has replayed its pods to
+// it does the old one get SIGTERM, stop accepting and drain. No new connection is refused.
+Status LabCluster::rollingRestart(LabState& state, const ComponentKind& c, int node) const {
+  std::string name = LabNames::nodeName(node);
+  pid_t old_pid = 0;
+  if (auto it = state.components[name].find(c.name); it != state.components[name].end())
+    old_pid = it->second.pid;
+  std::string agent_log = componentLog(node, "agent");
+  size_t before = zdsReplays(agent_log);
+  WARREN_TRY(startComponent(state, c, node));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (zdsReplays(agent_log) <= before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (zdsReplays(agent_log) <= before)
+    spdlog::warn("{}: the new ztunnel got no ZDS replay within 30 s; stopping the old one anyway",
+                 name);
+  if (old_pid > 0 && processAlive(old_pid)) {
+    ::kill(old_pid, SIGTERM);
+    auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (processAlive(old_pid) && std::chrono::steady_clock::now() < drain_deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (processAlive(old_pid)) ::kill(old_pid, SIGKILL);
+  }
   return state.save();
 }
 
@@ -161,6 +215,7 @@ Status LabCluster::up(int nodes) {
   for (int i = 1; i <= nodes; ++i) {
     for (const auto& c : nodeComponents()) {
       if (::access((bin_dir_ + "/" + c.binary).c_str(), X_OK) != 0) continue;
+      if (skippedComponent(c.name)) continue;
       WARREN_TRY(startComponent(state, c, i));
     }
   }

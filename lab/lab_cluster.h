@@ -20,6 +20,8 @@ struct ComponentKind {
 const std::vector<ComponentKind>& nodeComponents();
 // "agent", "warren-agent" -> the component; nullptr when unknown.
 const ComponentKind* findComponent(const std::string& name);
+// WARREN_LAB_SKIP=ztunnel[,agent]: components `up` does not start (tests that stand in for them).
+bool skippedComponent(const std::string& name);
 
 class LabCluster {
  public:
@@ -34,6 +36,9 @@ class LabCluster {
   Status startComponent(LabState& state, const ComponentKind& c, int node) const;
   // SIGTERM (SIGKILL with `kill`), wait for exit (bounded), start again with the same flags.
   Status restartComponent(LabState& state, const ComponentKind& c, int node, bool kill) const;
+  // ztunnel's restart: start the new one beside the old, then drain the old (no refused
+  // connection); see lab/README.md.
+  Status rollingRestart(LabState& state, const ComponentKind& c, int node) const;
 
   std::string nodeDir(int node) const;
   std::string componentLog(int node, const std::string& component) const;

@@ -58,6 +58,14 @@ done
 say "What the server on $cross logged"
 "$LAB" logs "$cross" | tail -4
 
+if [ -n "$cross" ] && [ -f "$WARREN_LAB_DIR/nodes/$(node_of "$cross")/logs/ztunnel.log" ]; then
+  say "ztunnel on $(node_of "$cross") saw it arrive over mTLS (its access log, inbound side)"
+  grep 'connection complete' "$WARREN_LAB_DIR/nodes/$(node_of "$cross")/logs/ztunnel.log" |
+    grep 'direction="inbound"' | tail -2 | cut -c1-400
+  results+=("the namespace is enrolled: every byte crossed the underlay inside HBONE (mTLS on 15008),
+  and the receiving ztunnel logged the client's SPIFFE identity")
+fi
+
 say "What you just saw"
 cat <<TEXT
 - warren-lab built a cluster of 2 nodes on this one machine: each node is a network namespace

@@ -1,7 +1,8 @@
-// warren-ztunnel: the node proxy. This slice runs the control thread and clients (xDS, CA,
-// ZDS, admin/metrics/readiness) until SIGTERM/SIGINT; see ztunnel/README.md.
+// warren-ztunnel: the node proxy: control clients (xDS, CA, ZDS), admin/metrics/readiness, and
+// the data path's workers, until SIGTERM/SIGINT, then a drain; see ztunnel/README.md.
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -44,7 +45,8 @@ int main(int argc, char** argv) {
   }
   int sig = 0;
   sigwait(&set, &sig);
-  spdlog::info("signal {}: stopping", sig);
+  spdlog::info("signal {}: draining for up to {} s", sig, options->drain_seconds);
+  daemon.drain(std::chrono::steady_clock::now() + std::chrono::seconds(options->drain_seconds));
   daemon.stop();
   return 0;
 }

@@ -44,7 +44,7 @@ Result<UniqueFd> bindUnix(const std::string& path, mode_t mode) {
   return fd;
 }
 
-Result<UniqueFd> bindTcp(ListenAddress& address) {
+Result<UniqueFd> bindTcp(ListenAddress& address, bool reuse_port) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   int family = AF_INET;
@@ -69,6 +69,8 @@ Result<UniqueFd> bindTcp(ListenAddress& address) {
   int one = 1;
   // A restarted component must rebind its admin port while old connections sit in TIME_WAIT.
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+    return fail(WARREN_SYS_ERROR("SO_REUSEPORT on " + address.toString()));
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
     return fail(WARREN_SYS_ERROR("bind " + address.toString()));
   socklen_t got = sizeof(ss);
@@ -98,7 +100,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
   ListenAddress bound = options.address;
   Result<UniqueFd> listen_fd = bound.kind == ListenAddress::Kind::kUnix
                                    ? bindUnix(bound.path, options.unix_mode)
-                                   : bindTcp(bound);
+                                   : bindTcp(bound, options.reuse_port);
   if (!listen_fd) return fail(listen_fd.error().wrap(options.name + " server"));
   if (::listen(listen_fd->get(), 64) != 0)
     return fail(WARREN_SYS_ERROR(options.name + " server: listen " + bound.toString()));

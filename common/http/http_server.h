@@ -31,6 +31,9 @@ struct HttpServerOptions {
   // Mode of a unix socket file: owner and group (the admin API can change log levels).
   mode_t unix_mode = 0660;
   std::string name = "http";  // for log lines: "admin", "metrics", ...
+  // SO_REUSEPORT on a TCP listener: a component restarted beside its old instance (ztunnel's
+  // rolling restart) binds the same port while the old one drains.
+  bool reuse_port = false;
 
   // Defaults everywhere but the address (designated initializers would warn on the rest).
   static HttpServerOptions at(ListenAddress address, std::string name = "http") {

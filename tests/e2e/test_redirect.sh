@@ -15,6 +15,8 @@ ZDS_PROBE="$WARREN_BIN_DIR/warren-zds-probe"
 AGENT="$WARREN_BIN_DIR/warren-agent"
 [ -x "$ZDS_PROBE" ] && [ -x "$AGENT" ] || fail "warren-agent / warren-zds-probe not built"
 
+# warren-zds-probe stands in for ztunnel: the real one must not share the pods' listeners.
+export WARREN_LAB_SKIP=ztunnel
 lab_up 2
 RUN1="$LAB_DIR/nodes/node-1/run"
 PINS1="/sys/fs/bpf/warren/$LAB_NAME-node-1"

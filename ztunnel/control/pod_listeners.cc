@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "bpf/loader/inbound_registration.h"
 #include "common/net/socket_factory.h"
@@ -23,9 +24,22 @@ Result<UniqueFd> listenIn(int netns_fd, uint16_t port) {
   return fd;
 }
 
+// net.ipv4.tcp_migrate_req=1 in the pod netns: when a draining ztunnel closes its listeners,
+// connections still in their accept queues move to the new ztunnel's SO_REUSEPORT listeners
+// instead of being reset (rolling restart refuses nothing). Best effort: a kernel without it
+// (< 5.14) only loses that guarantee.
+void enableRequestMigration(int netns_fd) {
+  auto guard = NetnsGuard::enter(netns_fd);
+  if (!guard) return;
+  std::ofstream f("/proc/sys/net/ipv4/tcp_migrate_req");
+  f << "1\n";
+  if (!f.flush()) spdlog::debug("tcp_migrate_req not set in the pod netns");
+}
+
 }  // namespace
 
 Result<PodListeners> bindPodListeners(int netns_fd, const PodListenerConfig& config) {
+  enableRequestMigration(netns_fd);
   PodListeners l;
   auto out = listenIn(netns_fd, kOutboundPort);
   if (!out) return fail(out.error());

@@ -134,6 +134,12 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
               std::move(fd),
               std::move(*listeners),
               true};
+      if (options_.hooks.added) {
+        if (auto s = options_.hooks.added(pod.info, pod.netns.get(), pod.listeners); !s) {
+          spdlog::warn("ZDS add {}: data path: {}", add.uid(), s.error().message());
+          return fmt::format("add {}: data path: {}", add.uid(), s.error().message());
+        }
+      }
       spdlog::info("pod {}/{} ({}) added: listeners 15001/15006/15008 bound{}", pod.info.namespace_,
                    pod.info.name, pod.info.uid,
                    pod.listeners.registered_addresses.empty() ? "" : ", 15006 registered");
@@ -155,6 +161,7 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
       if (it == pods_.end()) return "";  // already gone: deleting is idempotent
       spdlog::info("pod {}/{} ({}) removed: listeners closed", it->second.info.namespace_,
                    it->second.info.name, it->first);
+      if (options_.hooks.removed) options_.hooks.removed(it->first);
       pods_.erase(it);
       changed = true;
       return "";
@@ -164,6 +171,7 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
       for (auto it = pods_.begin(); it != pods_.end();) {
         if (!it->second.seen) {
           spdlog::info("pod {} not in the ZDS snapshot: removed", it->first);
+          if (options_.hooks.removed) options_.hooks.removed(it->first);
           it = pods_.erase(it);
           changed = true;
         } else {

@@ -31,9 +31,18 @@ struct ZdsPodInfo {
   std::string service_account;
 };
 
+// The data path's view of pod changes, called on the ZDS thread before the ack (the fds are
+// valid for the call; the callee duplicates what it keeps). An error from `added` is the
+// add's ack error and the pod's listeners are closed again.
+struct ZdsPodHooks {
+  std::function<Status(const ZdsPodInfo& pod, int netns_fd, const PodListeners& listeners)> added;
+  std::function<void(const std::string& uid)> removed;
+};
+
 struct ZdsClientOptions {
   std::string socket_path;
   PodListenerConfig listeners;
+  ZdsPodHooks hooks;
   Backoff::Duration initial_backoff = std::chrono::milliseconds(200);
   Backoff::Duration max_backoff = std::chrono::seconds(5);
 };

@@ -25,7 +25,7 @@ metrics::FamilySnapshot scalar(std::string name, std::string help, metrics::Metr
 }  // namespace
 
 ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(options)) {
-  ca_ = std::make_unique<CaClient>(options_.ca_address);
+  ca_ = std::make_unique<CaClient>(options_.ca_address, options_.cert_ttl);
   certs_ = std::make_unique<CertificateManager>(
       [this](const identity::SpiffeId& id) { return ca_->fetch(id, std::chrono::seconds(10)); });
   XdsClientOptions xo;
@@ -42,6 +42,15 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
   ZdsClientOptions zo;
   zo.socket_path = options_.zds_socket;
   zo.listeners.run_dir = options_.run_dir;
+  zo.hooks.added = [this](const ZdsPodInfo& pod, int netns_fd, const PodListeners& l) -> Status {
+    if (!data_) return ok();  // control-only (tests): listeners bound, nobody accepts
+    return data_->addPod(PodHandover{pod.uid, pod.name, pod.namespace_, pod.service_account,
+                                     netns_fd, l.outbound.get(), l.inbound_plain.get(),
+                                     l.hbone.get()});
+  };
+  zo.hooks.removed = [this](const std::string& uid) {
+    if (data_) data_->removePod(uid);
+  };
   zds_ = std::make_unique<ZdsClient>(zo,
                                      [this](const std::vector<ZdsPodInfo>& pods) { onPods(pods); });
 }
@@ -58,6 +67,7 @@ void ZtunnelDaemon::onSnapshot(const std::shared_ptr<const StateSnapshot>& snaps
     if (id) ids.insert(*id);
   }
   certs_->setWanted("xds", ids);
+  if (data_) data_->onSnapshot();  // policy changes re-evaluate open connections
 }
 
 void ZtunnelDaemon::onPods(const std::vector<ZdsPodInfo>& pods) {
@@ -129,13 +139,20 @@ Status ZtunnelDaemon::start() {
                   http::Router router) -> Result<std::unique_ptr<http::HttpServer>> {
     auto listen = http::ListenAddress::parse(address);
     if (!listen) return fail(listen.error().wrap(name + " address"));
-    auto server =
-        http::HttpServer::start(http::HttpServerOptions::at(*listen, name), std::move(router));
+    auto o = http::HttpServerOptions::at(*listen, name);
+    o.reuse_port = true;  // a rolling restart runs two ztunnels side by side for a moment
+    auto server = http::HttpServer::start(std::move(o), std::move(router));
     if (!server) return fail(server.error().wrap(fmt::format("{} on {}", name, address)));
     return server;
   };
 
   http::Router admin;
+  admin.add("GET", "/connections", [this](const http::HttpRequest&) {
+    nlohmann::json items = data_ ? data_->connections() : nlohmann::json::array();
+    return http::HttpResponse::json(
+        200, nlohmann::json{{"kind", "connections"}, {"node", options_.node}, {"items", items}}
+                     .dump(2) + "\n");
+  });
   admin.add("GET", "/config_dump", [this](const http::HttpRequest&) {
     return http::HttpResponse::json(200, configDump().dump(2) + "\n");
   });
@@ -162,6 +179,15 @@ Status ZtunnelDaemon::start() {
   if (!r) return fail(r.error());
   readiness_ = std::move(*r);
 
+  if (options_.data_path) {
+    auto tcp = metrics::IstioTcpMetrics::create(registry_);
+    if (!tcp) return fail(tcp.error().wrap("istio_tcp metrics"));
+    DataPlaneOptions dpo;
+    dpo.workers = options_.workers;
+    dpo.trust_domain = options_.trust_domain;
+    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *tcp);
+    if (auto s = data_->start(); !s) return s;
+  }
   certs_->start();
   xds_->start();
   zds_->start();
@@ -170,8 +196,13 @@ Status ZtunnelDaemon::start() {
   return ok();
 }
 
+void ZtunnelDaemon::drain(std::chrono::steady_clock::time_point deadline) {
+  if (data_) data_->drain(deadline);
+}
+
 void ZtunnelDaemon::stop() {
   if (zds_) zds_->stop();
+  if (data_) data_->stop();
   if (xds_) xds_->stop();
   if (certs_) certs_->stop();
   readiness_.reset();

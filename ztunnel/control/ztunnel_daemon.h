@@ -17,6 +17,7 @@
 #include "ztunnel/control/certificate_manager.h"
 #include "ztunnel/control/xds_client.h"
 #include "ztunnel/control/zds_client.h"
+#include "ztunnel/data/data_plane.h"
 #include "ztunnel/control/ztunnel_options.h"
 #include "ztunnel/state/snapshot_store.h"
 
@@ -31,11 +32,15 @@ class ZtunnelDaemon {
   // which retry on their own until the control plane is up.
   Status start();
   void stop();
+  // SIGTERM: stop accepting (a ztunnel started beside this one takes the listeners over),
+  // GOAWAY on HBONE connections, wait until connections finish or `deadline` passes.
+  void drain(std::chrono::steady_clock::time_point deadline);
 
   bool ready() const;
   SnapshotStore& store() { return store_; }
   CertificateManager& certificates() { return *certs_; }
   ZdsClient& zds() { return *zds_; }
+  DataPlane* dataPlane() { return data_.get(); }
   XdsClient& xds() { return *xds_; }
   // Bound endpoints (the real port when 0 was asked for); valid after start().
   http::ListenAddress adminAddress() const { return admin_->address(); }
@@ -54,6 +59,7 @@ class ZtunnelDaemon {
   std::unique_ptr<CaClient> ca_;
   std::unique_ptr<CertificateManager> certs_;
   std::unique_ptr<XdsClient> xds_;
+  std::unique_ptr<DataPlane> data_;  // before zds_: ZDS hands pods to it
   std::unique_ptr<ZdsClient> zds_;
   metrics::Registry registry_;
   std::unique_ptr<http::HttpServer> admin_, metrics_, readiness_;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cstdlib>
 #include <map>
 
 namespace warren::ztunnel {
@@ -10,8 +12,21 @@ std::string ztunnelUsage() {
   return "usage: warren-ztunnel --node NAME --run-dir DIR [--log-level LEVEL]\n"
          "         [--xds-address TARGET] [--ca-address TARGET] [--zds-socket PATH]\n"
          "         [--trust-domain TD] [--admin-address IP:PORT] [--metrics-address IP:PORT]\n"
-         "         [--readiness-address IP:PORT]\n"
+         "         [--readiness-address IP:PORT] [--workers N] [--drain-seconds S]\n"
+         "         [--cert-ttl DURATION]   (e.g. 60s, 24h; default $SECRET_TTL, else 24h)\n"
          "  TARGET is a gRPC target, default unix:<run-dir>/xds.sock\n";
+}
+
+Result<std::chrono::seconds> parseDuration(std::string_view text) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p == text.data())
+    return fail(Error::invalid(fmt::format("'{}' is not a duration (60s, 5m, 24h)", text)));
+  std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+  uint64_t mult = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (mult == 0 || n > 100'000'000)
+    return fail(Error::invalid(fmt::format("'{}' is not a duration (60s, 5m, 24h)", text)));
+  return std::chrono::seconds(static_cast<int64_t>(n * mult));
 }
 
 Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args) {
@@ -28,6 +43,10 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
       {"--metrics-address", &o.metrics_address},
       {"--readiness-address", &o.readiness_address},
   };
+  std::string workers, drain, ttl;
+  flags["--workers"] = &workers;
+  flags["--cert-ttl"] = &ttl;
+  flags["--drain-seconds"] = &drain;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -45,6 +64,28 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
     }
     if (value.empty()) return fail(Error::invalid(fmt::format("{} must not be empty", flag)));
     *it->second = value;
+  }
+  auto number = [](const std::string& flag, const std::string& text, unsigned max,
+                   unsigned* out) -> Status {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v > max)
+      return fail(Error::invalid(fmt::format("{} '{}': want a number 0..{}", flag, text, max)));
+    *out = v;
+    return ok();
+  };
+  if (!workers.empty()) WARREN_TRY(number("--workers", workers, 256, &o.workers));
+  if (!drain.empty()) WARREN_TRY(number("--drain-seconds", drain, 3600, &o.drain_seconds));
+  if (ttl.empty()) {
+    const char* env = std::getenv("SECRET_TTL");  // Istio's name for the workload cert TTL
+    if (env && *env) ttl = env;
+  }
+  if (!ttl.empty()) {
+    auto d = parseDuration(ttl);
+    if (!d) return fail(d.error().wrap("--cert-ttl / SECRET_TTL"));
+    if (*d < std::chrono::seconds(10) || *d > std::chrono::hours(24 * 90))
+      return fail(Error::invalid(fmt::format("--cert-ttl '{}': want 10s..2160h", ttl)));
+    o.cert_ttl = *d;
   }
   if (o.node.empty()) return fail(Error::invalid("--node is required"));
   if (o.run_dir.empty()) return fail(Error::invalid("--run-dir is required"));

@@ -4,6 +4,7 @@
 // (default cluster.local), and the admin/metrics/readiness listen addresses.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,17 @@ struct ZtunnelOptions {
   std::string admin_address = "127.0.0.1:15000";
   std::string metrics_address = "0.0.0.0:15020";
   std::string readiness_address = "0.0.0.0:15021";
+  std::chrono::seconds cert_ttl{24 * 3600};  // asked of the CA per certificate
+  unsigned workers = 0;         // data-path worker threads; 0 = one per core
+  unsigned drain_seconds = 10;  // SIGTERM: how long open connections may finish
+  bool data_path = true;        // false: control half only (tests of the clients)
 };
 
 // Parses argv (without the program name). Unknown flags and missing values are errors naming
 // the flag; --node and --run-dir are required.
+// "60s", "5m", "24h", or bare seconds.
+Result<std::chrono::seconds> parseDuration(std::string_view text);
+
 Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args);
 
 std::string ztunnelUsage();

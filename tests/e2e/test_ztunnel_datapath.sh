@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# timeout: 420
+# The ztunnel data path in the lab, real eBPF and real mTLS (issue #5 "Done when"):
+#  - pod -> pod cross-node and same-node, and pod -> Service VIP spread over its endpoints,
+#    carry 100 MiB intact (warren-probe compares the sink's sha256);
+#  - the server side sees the client's SPIFFE identity (inbound ztunnel's /connections during
+#    a transfer, and its access log);
+#  - a capture in node-2's netns (everything leaving or entering the node) shows HBONE on
+#    15008 only: no packet to the app port, no plaintext marker;
+#  - a non-mesh client reaches an enrolled pod through 15006 (plaintext inbound capture);
+#  - istio_tcp_* metrics after the traffic pass promtool and carry the workload labels.
+. "$(dirname "$0")/lib.sh"
+[ -x "$WARREN_BIN_DIR/warren-ztunnel" ] || fail "warren-ztunnel is not built"
+
+lab_up 2
+for n in 1 2; do wait_for 60 test -S "$LAB_DIR/nodes/node-$n/run/cni.sock"; done
+
+step "apply: enrolled namespace mesh with a client and sinks on both nodes, a Service over them"
+lab_apply - <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: mesh
+  labels: {warren.dev/dataplane-mode: ambient}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: other
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: mesh}
+spec:
+  nodeName: node-1
+  serviceAccountName: client-sa
+  containers: [{name: main, command: [sleep, infinity]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sink-far, namespace: mesh, labels: {app: sink}}
+spec:
+  nodeName: node-2
+  serviceAccountName: sink-sa
+  containers: [{name: main, command: [warren-probe, serve, --port, "9000", --sink]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sink-near, namespace: mesh, labels: {app: sink}}
+spec:
+  nodeName: node-1
+  serviceAccountName: sink-sa
+  containers: [{name: main, command: [warren-probe, serve, --port, "9000", --sink]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sink, namespace: mesh}
+spec:
+  selector: {app: sink}
+  ports: [{name: tcp, port: 90, targetPort: 9000}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: outside, namespace: other}
+spec:
+  nodeName: node-1
+  containers: [{name: main, command: [sleep, infinity]}]
+YAML
+wait_pod_log mesh/sink-far "listening"
+wait_pod_log mesh/sink-near "listening"
+FAR=$(pod_ip mesh/sink-far)
+NEAR=$(pod_ip mesh/sink-near)
+CLIENT=$(pod_ip mesh/client)
+VIP=$(svc_ip mesh/sink)
+log "client $CLIENT sink-far $FAR sink-near $NEAR vip $VIP"
+ready() { node_exec "$1" curl -sf -o /dev/null http://127.0.0.1:15021/healthz/ready; }
+wait_for 60 ready node-1
+wait_for 60 ready node-2
+
+step "cross-node: 100 MiB through HBONE, sha256 verified"
+probe_sink mesh/client "$FAR:9000" $((100 * 1024 * 1024))
+step "same-node: 100 MiB through HBONE, sha256 verified"
+probe_sink mesh/client "$NEAR:9000" $((100 * 1024 * 1024))
+
+step "the server side saw the client's identity (inbound access log on node-2)"
+id_client="spiffe://cluster.local/ns/mesh/sa/client-sa"
+wait_for 10 grep -q "src.identity=\"$id_client\".*direction=\"inbound\"" \
+  "$LAB_DIR/nodes/node-2/logs/ztunnel.log"
+line=$(grep "direction=\"inbound\"" "$LAB_DIR/nodes/node-2/logs/ztunnel.log" | grep "$id_client" | tail -1)
+assert_contains "$line" "dst.identity=\"spiffe://cluster.local/ns/mesh/sa/sink-sa\"" "inbound log"
+assert_contains "$line" "bytes_sent=104857600" "inbound log bytes"
+
+step "Service VIP: 100 MiB intact, and connections spread over both endpoints"
+probe_sink mesh/client "$VIP:90" $((100 * 1024 * 1024))
+for i in $(seq 1 12); do probe_sink mesh/client "$VIP:90" 4096 >/dev/null; done
+far_n=$("$LAB" logs mesh/sink-far | grep -c "sink 4096 bytes" || true)
+near_n=$("$LAB" logs mesh/sink-near | grep -c "sink 4096 bytes" || true)
+log "VIP connections: sink-far $far_n, sink-near $near_n"
+[ "$far_n" -ge 1 ] && [ "$near_n" -ge 1 ] || fail "VIP traffic did not reach both endpoints ($far_n/$near_n)"
+assert_eq "$((far_n + near_n))" 12 "VIP connections delivered"
+
+step "live connection shows both identities in node-2's /connections during a transfer"
+pod_exec mesh/client warren-probe send --to "$FAR:9000" --bytes $((400 * 1024 * 1024)) --sink \
+  --timeout 120 >"$LAB_DIR/long.out" 2>&1 &
+LONG=$!
+on_exit "kill $LONG 2>/dev/null; wait $LONG 2>/dev/null"
+live() {
+  node_exec node-2 curl -sf http://127.0.0.1:15000/connections | /usr/bin/python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+ok = [c for c in items if c["direction"] == "inbound"
+      and c["source"]["identity"] == "spiffe://cluster.local/ns/mesh/sa/client-sa"
+      and c["destination"]["identity"] == "spiffe://cluster.local/ns/mesh/sa/sink-sa"]
+sys.exit(0 if ok else 1)'
+}
+wait_for 30 live
+wait "$LONG" || fail "the long transfer failed: $(cat "$LAB_DIR/long.out")"
+
+step "capture on node-2: only TLS on 15008, no plaintext marker, nothing to the app port"
+CAP="$LAB_DIR/node2.pcap"
+node_exec node-2 timeout 60 tcpdump -i any -U -s 0 -w "$CAP" "host $CLIENT" >"$LAB_DIR/tcpdump.log" 2>&1 &
+TCPDUMP=$!
+on_exit "kill $TCPDUMP 2>/dev/null; wait $TCPDUMP 2>/dev/null"
+wait_for 10 grep -q "listening on" "$LAB_DIR/tcpdump.log"
+pod_exec mesh/client bash -c "exec 3<>/dev/tcp/$FAR/9000; yes WARRENPLAINTEXTMARKER | head -c 2000000 >&3; exec 3>&-" \
+  || fail "marker transfer failed"
+sleep 1
+kill "$TCPDUMP" 2>/dev/null; wait "$TCPDUMP" 2>/dev/null || true
+hbone=$(tcpdump -nr "$CAP" 'tcp port 15008' 2>/dev/null | wc -l)
+app=$(tcpdump -nr "$CAP" 'tcp port 9000' 2>/dev/null | wc -l)
+marker=$(grep -c WARRENPLAINTEXTMARKER "$CAP" || true)
+log "captured: $hbone packets on 15008, $app on 9000, marker hits $marker"
+[ "$hbone" -gt 100 ] || fail "expected the transfer on 15008, saw $hbone packets"
+assert_eq "$app" 0 "packets to the app port on the underlay"
+assert_eq "$marker" 0 "plaintext marker in the capture"
+if command -v tshark >/dev/null; then
+  nontls=$(tshark -r "$CAP" -d tcp.port==15008,tls -Y 'tcp.port==15008 && tcp.len>0 && !tls' 2>/dev/null | wc -l)
+  assert_eq "$nontls" 0 "non-TLS payload segments on 15008"
+fi
+
+step "non-mesh client -> enrolled pod: inbound through 15006, intact"
+probe_sink other/outside "$NEAR:9000" $((1024 * 1024))
+wait_for 10 grep -q "src.addr=$(pod_ip other/outside):.*direction=\"inbound\"" \
+  "$LAB_DIR/nodes/node-1/logs/ztunnel.log"
+
+step "istio_tcp metrics: promtool accepts them, labels name both workloads"
+node_exec node-2 curl -sf http://127.0.0.1:15020/metrics >"$LAB_DIR/metrics.txt"
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$LAB_DIR/metrics.txt" >"$LAB_DIR/promtool.out" 2>&1 ||
+    fail "promtool: $(cat "$LAB_DIR/promtool.out")"
+fi
+m=$(grep '^istio_tcp_connections_opened_total{' "$LAB_DIR/metrics.txt" | grep 'reporter="destination"' | head -1)
+assert_contains "$m" 'source_workload="client"' "opened metric labels"
+assert_contains "$m" 'destination_workload="sink-far"' "opened metric labels"
+assert_contains "$m" 'connection_security_policy="mutual_tls"' "opened metric labels"
+assert_contains "$(grep '^istio_tcp_received_bytes_total{' "$LAB_DIR/metrics.txt")" \
+  'source_principal="spiffe://cluster.local/ns/mesh/sa/client-sa"' "received bytes metric"
+log "data path ok"

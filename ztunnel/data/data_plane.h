@@ -1,0 +1,82 @@
+// The data path of warren-ztunnel: worker threads (one io_uring each, epoll as fallback) that
+// accept on every enrolled pod's 15001/15006/15008 listeners and proxy connections through
+// HBONE. The control half (ZtunnelDaemon) feeds it pods (ZDS), state (SnapshotStore) and
+// certificates (CertificateManager); see ztunnel/README.md "The data path".
+//
+// Threads: pods arrive on the ZDS thread, which duplicates each listener once per worker and
+// posts it; everything else happens on the workers. Admin calls (connections()) post a task to
+// each worker and wait for its answer, so no connection state is ever shared.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/metrics/istio_tcp_metrics.h"
+#include "common/uring/worker_threads.h"
+#include "ztunnel/control/certificate_manager.h"
+#include "ztunnel/data/worker.h"
+#include "ztunnel/state/snapshot_store.h"
+
+namespace warren::ztunnel {
+
+struct DataPlaneOptions {
+  unsigned workers = 0;  // 0: one per core
+  std::string trust_domain = "cluster.local";
+};
+
+// A pod and its three listeners, as the ZDS client hands them over (fds borrowed for the
+// duration of the call).
+struct PodHandover {
+  std::string uid, name, namespace_, service_account;
+  int netns_fd = -1;
+  int outbound_fd = -1, inbound_plain_fd = -1, hbone_fd = -1;
+};
+
+class DataPlane {
+ public:
+  DataPlane(DataPlaneOptions options, const SnapshotStore& store, CertificateManager& certs,
+            metrics::IstioTcpMetrics tcp_metrics);
+  ~DataPlane();
+
+  Status start();
+  // Stops accepting on every listener, sends GOAWAY on every HBONE server connection and
+  // waits until the proxied connections finished or `deadline` passed.
+  void drain(std::chrono::steady_clock::time_point deadline);
+  void stop();
+
+  // ZDS thread.
+  Status addPod(const PodHandover& pod);
+  void removePod(const std::string& uid);
+  // Control thread: a new snapshot was published (policies may have changed).
+  void onSnapshot();
+
+  // Admin: the open connections of every worker, in the warrenctl connection shape.
+  nlohmann::json connections();
+  size_t connectionCount();
+
+  // For the workers.
+  CertificateManager& certificates() { return certs_; }
+  metrics::IstioTcpMetrics& tcpMetrics() { return tcp_metrics_; }
+  uint64_t nextConnectionId() { return next_id_.fetch_add(1) + 1; }
+  std::string backendDescription() const { return backend_; }
+
+ private:
+  // Runs `fn` on every worker and waits (bounded) for all of them.
+  void onEveryWorker(const std::function<void(Worker&)>& fn, std::chrono::milliseconds limit);
+  void armAccept(Worker& w, int fd, const std::shared_ptr<const PodContext>& pod, int kind);
+
+  DataPlaneOptions options_;
+  const SnapshotStore& store_;
+  CertificateManager& certs_;
+  metrics::IstioTcpMetrics tcp_metrics_;
+  std::unique_ptr<uring::WorkerThreads> threads_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // index = worker index
+  std::atomic<uint64_t> next_id_{0};
+  std::string backend_;
+};
+
+}  // namespace warren::ztunnel

@@ -1,0 +1,238 @@
+// Outbound (15001, inside the source pod's netns): original destination -> routing decision ->
+// HBONE CONNECT over a pooled mTLS connection (or plain TCP for destinations outside the
+// mesh) -> relay. INTEROP §6.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/hbone/connect_request.h"
+#include "common/net/socket_factory.h"
+#include "common/net/socket_info.h"
+#include "common/relay/socket_stream.h"
+#include "ztunnel/data/data_plane.h"
+#include "ztunnel/data/hbone_stream.h"
+#include "ztunnel/data/worker.h"
+#include "ztunnel/routing/outbound_router.h"
+
+namespace warren::ztunnel {
+namespace {
+
+// How long a connection waits for the source identity's first certificate.
+constexpr auto kCertificateWait = std::chrono::seconds(10);
+constexpr auto kCertificatePoll = std::chrono::milliseconds(50);
+
+std::string poolKey(const std::string& source, const HboneRoute& r) {
+  auto ids = r.expected_identities;
+  std::sort(ids.begin(), ids.end());
+  std::string key = source + "|" + r.connect_to.toString();
+  for (const auto& id : ids) key += "|" + id;
+  return key;
+}
+
+std::optional<std::vector<identity::SpiffeId>> parseIdentities(
+    const std::vector<std::string>& uris, std::string* error) {
+  std::vector<identity::SpiffeId> out;
+  for (const auto& u : uris) {
+    auto id = identity::SpiffeId::parse(u);
+    if (!id) {
+      *error = "destination identity '" + u + "': " + id.error().message();
+      return std::nullopt;
+    }
+    out.push_back(std::move(*id));
+  }
+  if (out.empty()) {
+    *error = "the route names no destination identity";
+    return std::nullopt;
+  }
+  return out;
+}
+
+// An existing pooled connection with room for one more stream, or a new one.
+Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const PodContext& pod,
+                                                          const HboneRoute& route,
+                                                          const tls::TlsContext& ctx) {
+  std::string key = poolKey(pod.identity.uri(), route);
+  auto& conns = w.pool[key];
+  std::erase_if(conns, [](const auto& c) { return c->closed(); });
+  for (auto& c : conns) {
+    if (c->canOpenStream()) return c;
+  }
+  std::string error;
+  auto ids = parseIdentities(route.expected_identities, &error);
+  if (!ids) return fail(Error::invalid(error));
+  auto engine = tls::TlsEngine::client(ctx, std::move(*ids));
+  if (!engine) return fail(engine.error());
+  // The socket is connected asynchronously; TLS and HTTP/2 queue their first flights until
+  // the connect completes (the connection starts when it does).
+  net::SocketOptions o;
+  auto addr = net::SocketAddress::parse(route.connect_to.toString());
+  if (!addr) return fail(addr.error());
+  o.netns_fd = pod.netns->get();
+  o.mark = net::kZtunnelMark;
+  auto fd = net::SocketFactory::tcpSocket(addr->family(), o);
+  if (!fd) return fail(fd.error());
+  int raw = fd->get();
+  Worker* worker = &w;
+  auto conn = HboneConnection::create(w.loop, std::move(*fd), std::move(*engine),
+                                      http2::Role::kClient, nullptr,
+                                      [worker, key](HboneConnection* c) {
+                                        auto it = worker->pool.find(key);
+                                        if (it == worker->pool.end()) return;
+                                        std::erase_if(it->second,
+                                                      [c](const auto& p) { return p.get() == c; });
+                                        if (it->second.empty()) worker->pool.erase(it);
+                                      });
+  if (!conn) return fail(conn.error());
+  (*conn)->setPeerAddress(route.connect_to.toString());
+  std::weak_ptr<HboneConnection> weak = *conn;
+  std::string to = route.connect_to.toString();
+  w.loop.connect(raw, addr->sockaddrPtr(), addr->length(), [weak, to](int res) {
+    auto c = weak.lock();
+    if (!c) return;
+    if (res < 0) {
+      c->close(Error::system(-res, "connect to " + to).message());
+    } else {
+      c->start();
+    }
+  });
+  // Streams may be opened before the connect completes; they queue in the session. Keep the
+  // connection alive until start() takes its own reference.
+  w.loop.post([keep = *conn] {});
+  conns.push_back(*conn);
+  return *conn;
+}
+
+void tunnel(Worker& w, std::shared_ptr<const PodContext> pod, std::shared_ptr<ProxyConnection> pc,
+            std::unique_ptr<relay::SocketStream> app, HboneRoute route,
+            net::SocketAddress source, std::chrono::steady_clock::time_point deadline) {
+  std::string error;
+  const tls::TlsContext* ctx = w.client_tls.get(w.plane.certificates(), pod->identity, &error);
+  if (!ctx) {
+    if (std::chrono::steady_clock::now() < deadline) {
+      // The identity's first certificate is being fetched (ZDS add asked for it): wait.
+      Worker* worker = &w;
+      auto held = std::make_shared<std::unique_ptr<relay::SocketStream>>(std::move(app));
+      w.loop.timeout(kCertificatePoll,
+                     [worker, pod, pc, held, route, source, deadline](int) mutable {
+                       tunnel(*worker, pod, pc, std::move(*held), std::move(route), source,
+                              deadline);
+                     });
+      return;
+    }
+    finishRejected(w, *pc, "TLS_FAILURE", error);
+    return;
+  }
+  auto conn = pooledConnection(w, *pod, route, *ctx);
+  if (!conn) {
+    finishRejected(w, *pc, "CONNECT", conn.error().message());
+    return;
+  }
+  hbone::ConnectRequest req;
+  auto target = hbone::parseAuthority(route.authority);
+  if (!target) {
+    finishRejected(w, *pc, "CONNECT", target.error().message());
+    return;
+  }
+  req.target = *target;
+  if (auto s = hbone::SocketAddress::parse(source.toString())) req.source = *s;
+  if (!route.service_hostname.empty()) req.service_host = route.service_hostname;
+  req.baggage.namespace_name = pod->namespace_;
+  req.baggage.workload_type = "pod";
+  req.baggage.workload_name = pod->name;
+  req.traceparent = hbone::TraceParent::random();
+
+  auto stream = std::make_unique<HboneStream>(*conn);
+  auto id = (*conn)->openStream(hbone::buildConnectHeaders(req), stream->handler());
+  if (!id) {
+    finishRejected(w, *pc, "CONNECT", id.error().message());
+    return;
+  }
+  stream->bind(*id);
+  Worker* worker = &w;
+  auto* raw_stream = stream.get();
+  // std::function needs copyable captures: the two ends travel in shared holders.
+  auto held_app = std::make_shared<std::unique_ptr<relay::SocketStream>>(std::move(app));
+  auto held_stream = std::make_shared<std::unique_ptr<HboneStream>>(std::move(stream));
+  raw_stream->onResponse([worker, pc, held_app, held_stream](int status, const std::string& why) {
+    if (status != 200) {
+      std::string e = status == 0 ? why : fmt::format("HBONE CONNECT answered {}", status);
+      held_app->reset();  // the app sees its connection close, never plaintext
+      held_stream->reset();
+      finishRejected(*worker, *pc, status == 401 ? "DENY" : "CONNECT", e);
+      return;
+    }
+    startRelay(*worker, pc, std::move(*held_app), std::move(*held_stream));
+  });
+}
+
+}  // namespace
+
+void acceptOutbound(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd) {
+  auto pc = std::make_shared<ProxyConnection>();
+  pc->direction = "outbound";
+  pc->labels.reporter = "source";
+  auto peer = net::peerAddress(fd.get());
+  auto orig = net::originalDestination(fd.get());
+  const auto& snapshot = w.reader.get();
+  const Workload* source = snapshot->workloadByUid(pod->workload_uid);
+  describeSource(*pc, source, pod->identity.uri());
+  if (!orig) {
+    pc->record.src_addr = peer ? peer->toString() : "";
+    finishRejected(w, *pc, "CONNECT", "no original destination: " + orig.error().message());
+    return;
+  }
+  pc->record.dst_addr = orig->toString();
+  // The app connected from inside the pod; its address as the mesh sees it is the pod IP.
+  net::SocketAddress source_addr = peer ? *peer : net::SocketAddress();
+  if (source && !source->addresses.empty() && peer) {
+    if (auto a = net::SocketAddress::fromIp(source->addresses.front().toString(), peer->port()))
+      source_addr = *a;
+  }
+  pc->record.src_addr = source_addr.toString();
+  if (!source) {
+    finishRejected(w, *pc, "CONNECT",
+                   "workload " + pod->workload_uid + " is not in the xDS state (yet)");
+    return;
+  }
+  auto dst = SocketAddress::parse(orig->toString());
+  if (!dst) {
+    finishRejected(w, *pc, "CONNECT", dst.error().message());
+    return;
+  }
+  RouteDecision decision = buildRequest(*snapshot, *source, *dst, w.random);
+  auto app = std::make_unique<relay::SocketStream>(w.loop, std::move(fd));
+  if (auto* err = std::get_if<RouteError>(&decision)) {
+    finishRejected(w, *pc, "NR", err->detail);
+    return;  // `app` closes: the client sees a reset
+  }
+  if (auto* pass = std::get_if<PassthroughRoute>(&decision)) {
+    pc->record.dst_service = pass->destination_service;
+    pc->labels.connection_security_policy = "unknown";
+    Worker* worker = &w;
+    auto held = std::make_shared<std::unique_ptr<relay::SocketStream>>(std::move(app));
+    connectFromPod(w, *pod, pass->connect_to.toString(), [worker, pc, held](Result<UniqueFd> up) {
+      if (!up) {
+        held->reset();
+        finishRejected(*worker, *pc, "UF", up.error().message());
+        return;
+      }
+      startRelay(*worker, pc, std::move(*held),
+                 std::make_unique<relay::SocketStream>(worker->loop, std::move(*up)));
+    });
+    return;
+  }
+  auto& route = std::get<HboneRoute>(decision);
+  const Workload* dest = snapshot->workloadByUid(route.destination_workload_uid);
+  describeDestination(*pc, dest,
+                      route.expected_identities.empty() ? "" : route.expected_identities.front());
+  pc->record.dst_hbone_addr = route.connect_to.toString();
+  pc->record.dst_addr = route.authority;
+  pc->record.dst_service = route.service_hostname;
+  pc->labels.destination_service = route.service_hostname;
+  pc->labels.connection_security_policy = "mutual_tls";
+  tunnel(w, pod, pc, std::move(app), std::move(route), source_addr,
+         std::chrono::steady_clock::now() + kCertificateWait);
+}
+
+}  // namespace warren::ztunnel
