@@ -1,11 +1,14 @@
 #include "common/netns.h"
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 #include <sys/socket.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -53,6 +56,18 @@ Result<uint64_t> netnsCookie(int netns_fd) {
   if (::getsockopt(sock.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
     return fail(WARREN_SYS_ERROR("getsockopt(SO_NETNS_COOKIE)"));
   return cookie;
+}
+
+Status bringLoopbackUp() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return fail(WARREN_SYS_ERROR("socket for SIOCGIFFLAGS"));
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return fail(WARREN_SYS_ERROR("SIOCGIFFLAGS lo"));
+  if (ifr.ifr_flags & IFF_UP) return ok();
+  ifr.ifr_flags |= IFF_UP;
+  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return fail(WARREN_SYS_ERROR("setting lo up"));
+  return ok();
 }
 
 }  // namespace warren

@@ -33,4 +33,8 @@ class [[nodiscard]] NetnsGuard {
 // eBPF enrolment map uses.
 Result<uint64_t> netnsCookie(int netns_fd);
 
+// Sets "lo" up in the calling thread's current netns (a pod netns made by CNI without the
+// loopback plugin has it down, and then 127.0.0.1 routes nowhere). No-op when already up.
+Status bringLoopbackUp();
+
 }  // namespace warren

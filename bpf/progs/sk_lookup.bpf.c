@@ -3,7 +3,8 @@
  * netns (registered in warren_inbound under the destination address). The link exists only
  * while the netns is enrolled, so the program itself needs no enrolment check. The accepted socket keeps the
  * original destination as its local address (getsockname). Sources in warren_exempt_src (the
- * node's own addresses: kubelet probes) are left alone. No listener = fail closed: the lookup
+ * node's own addresses: kubelet probes) and connections from the pod's own address to itself
+ * (ztunnel reaching the app) are left alone. No listener = fail closed: the lookup
  * is dropped and the client gets a reset, never the application in plaintext. */
 #include "warren_common.bpf.h"
 
@@ -49,6 +50,18 @@ static __always_inline int warren_steer_inbound(struct bpf_sk_lookup *ctx)
 	if (ctx->protocol != WARREN_IPPROTO_TCP)
 		return SK_PASS;
 	if (ctx->ingress_ifindex == WARREN_LOOPBACK_IFINDEX) {
+		warren_count(WARREN_CNT_LOOKUP_SKIP_LOOPBACK);
+		return SK_PASS;
+	}
+	/* Local to local (source = destination address): ztunnel's own connection to the app
+	 * after it accepted on 15008/15006, or the pod calling itself. It never left the netns, so
+	 * there is nothing to capture; and the route of a local address reports the interface
+	 * holding it (eth0), not "lo", so the check above does not catch it. */
+	if (ctx->family == WARREN_AF_INET ? ctx->remote_ip4 == ctx->local_ip4
+					  : (ctx->remote_ip6[0] == ctx->local_ip6[0] &&
+					     ctx->remote_ip6[1] == ctx->local_ip6[1] &&
+					     ctx->remote_ip6[2] == ctx->local_ip6[2] &&
+					     ctx->remote_ip6[3] == ctx->local_ip6[3])) {
 		warren_count(WARREN_CNT_LOOKUP_SKIP_LOOPBACK);
 		return SK_PASS;
 	}

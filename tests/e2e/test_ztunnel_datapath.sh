@@ -151,7 +151,8 @@ if command -v promtool >/dev/null; then
 fi
 m=$(grep '^istio_tcp_connections_opened_total{' "$LAB_DIR/metrics.txt" | grep 'reporter="destination"' | head -1)
 assert_contains "$m" 'source_workload="client"' "opened metric labels"
-assert_contains "$m" 'destination_workload="sink-far"' "opened metric labels"
+assert_contains "$m" 'destination_principal="spiffe://cluster.local/ns/mesh/sa/sink-sa"' "opened metric labels"
+assert_contains "$m" 'destination_workload_namespace="mesh"' "opened metric labels"
 assert_contains "$m" 'connection_security_policy="mutual_tls"' "opened metric labels"
 assert_contains "$(grep '^istio_tcp_received_bytes_total{' "$LAB_DIR/metrics.txt")" \
   'source_principal="spiffe://cluster.local/ns/mesh/sa/client-sa"' "received bytes metric"

@@ -24,22 +24,25 @@ Result<UniqueFd> listenIn(int netns_fd, uint16_t port) {
   return fd;
 }
 
-// net.ipv4.tcp_migrate_req=1 in the pod netns: when a draining ztunnel closes its listeners,
-// connections still in their accept queues move to the new ztunnel's SO_REUSEPORT listeners
-// instead of being reset (rolling restart refuses nothing). Best effort: a kernel without it
-// (< 5.14) only loses that guarantee.
-void enableRequestMigration(int netns_fd) {
+// Readies the pod netns for capture: "lo" up (15001 is reached as 127.0.0.1:15001, and CNI
+// without the loopback plugin leaves it down), and net.ipv4.tcp_migrate_req=1: when a
+// draining ztunnel closes its listeners, connections still in their accept queues move to the
+// new ztunnel's SO_REUSEPORT listeners instead of being reset (rolling restart refuses
+// nothing; best effort, kernels before 5.14 only lose that guarantee).
+Status preparePodNetns(int netns_fd) {
   auto guard = NetnsGuard::enter(netns_fd);
-  if (!guard) return;
+  if (!guard) return fail(guard.error().wrap("entering the pod netns"));
+  if (auto s = bringLoopbackUp(); !s) return fail(s.error().wrap("in the pod netns"));
   std::ofstream f("/proc/sys/net/ipv4/tcp_migrate_req");
   f << "1\n";
   if (!f.flush()) spdlog::debug("tcp_migrate_req not set in the pod netns");
+  return ok();
 }
 
 }  // namespace
 
 Result<PodListeners> bindPodListeners(int netns_fd, const PodListenerConfig& config) {
-  enableRequestMigration(netns_fd);
+  WARREN_TRY(preparePodNetns(netns_fd));
   PodListeners l;
   auto out = listenIn(netns_fd, kOutboundPort);
   if (!out) return fail(out.error());

@@ -122,6 +122,7 @@ void describeDestination(ProxyConnection& c, const Workload* w, const std::strin
 namespace {
 
 void opened(Worker& w, ProxyConnection& conn) {
+  conn.record.direction = conn.direction;
   conn.counters = w.plane.tcpMetrics().forConnection(conn.labels);
   if (conn.counters.opened) conn.counters.opened->inc();
 }
@@ -153,8 +154,8 @@ void startRelay(Worker& w, std::shared_ptr<ProxyConnection> conn,
                 std::unique_ptr<relay::ByteStream> source_side,
                 std::unique_ptr<relay::ByteStream> dest_side) {
   conn->id = w.plane.nextConnectionId();
-  accesslog::logConnectionOpened(conn->record);
   opened(w, *conn);
+  accesslog::logConnectionOpened(conn->record);
   uint64_t id = conn->id;
   Worker* worker = &w;
   conn->relay = relay::StreamRelay::create(

@@ -152,15 +152,7 @@ std::string bindPod(PodListeners& pod, int netns_fd, const std::string& pin_dir)
       return;
     }
     // CNI ADD may run before anything brought "lo" up (no loopback plugin in the chain).
-    {
-      warren::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-      ifreq ifr{};
-      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-      if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        (void)::ioctl(s.get(), SIOCSIFFLAGS, &ifr);
-      }
-    }
+    (void)warren::bringLoopbackUp();
     auto l4 = listenOn(AF_INET, "127.0.0.1", WARREN_PORT_OUTBOUND);
     auto in4 = listenOn(AF_INET, "127.0.0.1", WARREN_PORT_INBOUND_PLAIN);
     if (!l4 || !in4) {
