@@ -85,6 +85,7 @@ denied() { step "denied:  $1 -> $2"; wait_for 30 denied_now "$1" "$2"; denied_no
 # Each row: apply the policy set, then the expected decisions. Policies select app=srv.
 step "== no policy: everyone in"
 allowed mesh/a "$SRV:8080"
+allowed mesh/a "$SRV:9090"
 allowed mesh2/c "$SRV:8080"
 allowed other/outside "$SRV:8080"
 allowed mesh/d "$BACK:8080"
