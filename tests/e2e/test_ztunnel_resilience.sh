@@ -39,7 +39,7 @@ probe_echo mesh/client "$ECHO:8080" 4096
 load() {
   "$LAB" exec mesh/client -- bash -c "end=\$((SECONDS + $1)); ok=0; bad=0
     while [ \$SECONDS -lt \$end ]; do
-      if warren-probe send --to $ECHO:8080 --bytes 2048 --timeout 10 >/dev/null 2>&1; then
+      if $WARREN_BIN_DIR/warren-probe send --to $ECHO:8080 --bytes 2048 --timeout 10 >/dev/null 2>&1; then
         ok=\$((ok + 1)); else bad=\$((bad + 1)); fi
     done; echo ok \$ok fail \$bad" >"$LAB_DIR/$2.load" 2>&1 &
   LOAD_PID=$!
@@ -67,8 +67,12 @@ sleep 76
 check_load rotation
 after1=$(issued node-1); after2=$(issued node-2)
 log "certificates issued: node-1 $before1 -> $after1, node-2 $before2 -> $after2"
-[ "${after1%.*}" -ge $(( ${before1%.*} + 2 )) ] || fail "node-1 did not rotate ($before1 -> $after1)"
-[ "${after2%.*}" -ge $(( ${before2%.*} + 2 )) ] || fail "node-2 did not rotate ($before2 -> $after2)"
+# One identity per node here, refreshed every ~30 s: two or three renewals, not a storm.
+for pair in "node-1 $before1 $after1" "node-2 $before2 $after2"; do
+  set -- $pair
+  d=$(( ${3%.*} - ${2%.*} ))
+  [ "$d" -ge 2 ] && [ "$d" -le 12 ] || fail "$1: $d certificates issued in 75 s (want 2..12)"
+done
 
 step "kill -9 the agent on node-1 under load"
 load 20 agent-kill

@@ -1,5 +1,7 @@
 #include "ztunnel/control/certificate_manager.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -107,7 +109,10 @@ void CertificateManager::run() {
     if (result) {
       ++fetched_;
       e.cert = std::make_shared<const identity::WorkloadCertificate>(std::move(*result));
-      e.due = e.cert->refreshAt();
+      // Half-life, but never before half of what is left now: the CA backdates not_before
+      // (clock skew), which for a short TTL would put the half-life in the past and turn
+      // refreshing into a loop.
+      e.due = std::max(e.cert->refreshAt(), now + (e.cert->notAfter() - now) / 2);
       e.backoff.reset();
       e.last_error.clear();
       spdlog::info("certificate for {} issued, serial {}, refresh in {} s", id.uri(),

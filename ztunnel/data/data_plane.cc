@@ -90,7 +90,9 @@ void DataPlane::armAccept(Worker& w, int listener, const std::shared_ptr<const P
       return;
     }
     UniqueFd conn(res);
-    if (!pod || worker->draining) return;  // closing it refuses the connection
+    // Accepted while draining (the listener was closing): still served; HBONE connections
+    // get their GOAWAY at once (acceptHbone).
+    if (!pod) return;  // the pod is gone: closing it refuses the connection
     (void)net::SocketFactory::configureAccepted(conn.get(), net::SocketOptions{});
     switch (kind) {
       case kOutbound:

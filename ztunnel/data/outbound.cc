@@ -103,9 +103,14 @@ Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const PodCo
   return *conn;
 }
 
+// Connections already dialled that a new stream may be retried on when the first one is
+// refused before it was processed.
+constexpr int kStreamRetries = 2;
+
 void tunnel(Worker& w, std::shared_ptr<const PodContext> pod, std::shared_ptr<ProxyConnection> pc,
             std::unique_ptr<relay::SocketStream> app, HboneRoute route,
-            net::SocketAddress source, std::chrono::steady_clock::time_point deadline) {
+            net::SocketAddress source, std::chrono::steady_clock::time_point deadline,
+            int retries_left = kStreamRetries) {
   std::string error;
   const tls::TlsContext* ctx = w.client_tls.get(w.plane.certificates(), pod->identity, &error);
   if (!ctx) {
@@ -114,9 +119,9 @@ void tunnel(Worker& w, std::shared_ptr<const PodContext> pod, std::shared_ptr<Pr
       Worker* worker = &w;
       auto held = std::make_shared<std::unique_ptr<relay::SocketStream>>(std::move(app));
       w.loop.timeout(kCertificatePoll,
-                     [worker, pod, pc, held, route, source, deadline](int) mutable {
+                     [worker, pod, pc, held, route, source, deadline, retries_left](int) mutable {
                        tunnel(*worker, pod, pc, std::move(*held), std::move(route), source,
-                              deadline);
+                              deadline, retries_left);
                      });
       return;
     }
@@ -154,7 +159,18 @@ void tunnel(Worker& w, std::shared_ptr<const PodContext> pod, std::shared_ptr<Pr
   // std::function needs copyable captures: the two ends travel in shared holders.
   auto held_app = std::make_shared<std::unique_ptr<relay::SocketStream>>(std::move(app));
   auto held_stream = std::make_shared<std::unique_ptr<HboneStream>>(std::move(stream));
-  raw_stream->onResponse([worker, pc, held_app, held_stream](int status, const std::string& why) {
+  raw_stream->onResponse([worker, pod, pc, held_app, held_stream, route, source, deadline,
+                          retries_left](int status, const std::string& why) mutable {
+    if (status == 0 && retries_left > 0 && *held_app) {
+      // The stream ended before any response: refused by a server that is going away
+      // (GOAWAY during a rolling restart, REFUSED_STREAM) or its connection broke before the
+      // CONNECT was processed. Nothing reached the destination, so a new connection may
+      // carry it (RFC 9113 8.7).
+      held_stream->reset();
+      tunnel(*worker, pod, pc, std::move(*held_app), std::move(route), source, deadline,
+             retries_left - 1);
+      return;
+    }
     if (status != 200) {
       std::string e = status == 0 ? why : fmt::format("HBONE CONNECT answered {}", status);
       held_app->reset();  // the app sees its connection close, never plaintext
