@@ -208,6 +208,8 @@ def markdown(result):
     lines = [f"# Warren benchmark {result['date']} ({result['commit']})", "",
              f"Machine: {m['cpu']} x{m['cpus']}, {m['mem_gib']} GiB, {m['kernel']}. "
              f"Repeats: {result['config']['repeat']}{' (quick mode)' if result['config']['quick'] else ''}. "
+             f"Load average at start / end (other jobs on the machine): {' '.join(m.get('loadavg_start', []))} / "
+             f"{' '.join(m.get('loadavg_end', []))}. "
              f"Figures: median (min–max over the repeats); ratios use medians, same run.", "",
              "## Paths", "", "| path | what | status |", "|---|---|---|"]
     for p, (desc, _) in PATHS.items():
@@ -217,16 +219,19 @@ def markdown(result):
         v = g["value"]
         lines.append(f"| {g['goal']} | {fmt(v) if isinstance(v, (int, float)) else _cell_text(str(v))} | "
                      f"{g['target']} | {g['status'] if g['status'] in ('met', 'not met') else 'unavailable'} |")
+    down = [p for p in PATHS if result["paths"].get(p) != "ok"]
     for load, figs in LOADS:
-        lines += ["", f"## {load}", "", "| figure | path | median | min–max | × plain | × best peer |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", f"## {load}", ""]
+        if down:
+            lines += [f"Not measured (see Paths): {', '.join(down)}.", ""]
+        lines += ["| figure | path | median | min–max | × plain | × best peer |", "|---|---|---|---|---|---|"]
         for name, unit, _ in figs:
             base = name[: -len(".side")] if name.endswith(".side") else name
             keys = [f"{base}.{s}" for s in SIDES] if name.endswith(".side") else [name]
             for key in keys:
                 for path in PATHS:
                     v = sc.get(path, {}).get(key)
-                    if v is None or (isinstance(v, str) and v.startswith("n/a")):
+                    if v is None or (isinstance(v, str) and v.startswith("n/a")) or path in down:
                         continue
                     label = f"{key} ({unit})"
                     if isinstance(v, str):

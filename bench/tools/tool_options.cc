@@ -145,10 +145,12 @@ Result<IdleOptions> parseIdleOptions(const std::vector<std::string>& args) {
         app.add_option("--hold", o.hold_s, "seconds to hold them open after the last (default 10)");
         app.add_option("--timeout", o.timeout_s, "per connection timeout seconds (default 5)");
         app.add_option("--open-budget", o.open_budget_s, "seconds allowed to open them all (default 120)");
+        app.add_option("--parallel", o.parallel, "connections opened at once (default 4)");
       },
       [](IdleOptions& o, const std::string& to) -> Status {
         WARREN_TRY(setTarget(o.to, to));
         if (o.count == 0 || o.count > 200000) return fail(Error::invalid("--count must be 1..200000"));
+        if (o.parallel == 0 || o.parallel > 64) return fail(Error::invalid("--parallel must be 1..64"));
         WARREN_TRY(checkDuration(o.hold_s, "--hold", true));
         WARREN_TRY(checkDuration(o.open_budget_s, "--open-budget"));
         return checkTimeout(o.timeout_s);

@@ -49,6 +49,7 @@ struct IdleOptions {
   double hold_s = 10;        // after all are open; the caller measures meanwhile
   double timeout_s = 5;      // per connection open + 1-byte round trip
   double open_budget_s = 120;  // opening all of them must not take longer
+  unsigned parallel = 4;       // connections being opened at once (TLS peers handshake slowly)
 };
 
 struct EchoOptions {

@@ -79,6 +79,9 @@ TEST(ParseConnRateAndIdleAndEchoOptions, Table) {
   EXPECT_EQ(idle->count, 100u);
   EXPECT_FALSE(parseIdleOptions({"--to", "1.2.3.4:7", "--count", "0"}));
   EXPECT_FALSE(parseIdleOptions({"--to", "1.2.3.4:7", "--open-budget", "0"}));
+  EXPECT_EQ(idle->parallel, 4u);
+  EXPECT_FALSE(parseIdleOptions({"--to", "1.2.3.4:7", "--parallel", "0"}));
+  EXPECT_FALSE(parseIdleOptions({"--to", "1.2.3.4:7", "--parallel", "65"}));
   auto echo = parseEchoOptions({"--port", "7000"});
   ASSERT_TRUE(echo);
   EXPECT_EQ(echo->bind, "0.0.0.0");
