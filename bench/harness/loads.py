@@ -141,7 +141,7 @@ class LoadRunner:
             before[side] = _rss_kib(pid)
         argv = self.lab.in_netns(path["client_netns"], [
             self._tool("warren-bench-idle"), "--to", path["echo"], "--count", str(self.d.idle_count),
-            "--hold", str(self.d.idle_hold + 1), "--timeout", "5", "--open-budget", "90"])
+            "--hold", str(self.d.idle_hold + 1), "--timeout", "5", "--open-budget", "60"])
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             line = _readline_bounded(proc, 120)
