@@ -67,7 +67,10 @@ class LoadRunner:
             self._client(path, [self._tool("warren-probe"), "send", "--to", path["echo"],
                                 "--bytes", "1024", "--timeout", "5", *retry], 20)
         except CommandError as e:
-            return f"unavailable: connectivity pre-check (warren-probe send to {path['echo']}, 5 s) failed: {e}"
+            # Keep the probe's own words ("timed out after sending 1024 and receiving 0 ..."),
+            # not the command line around them.
+            why = str(e).rsplit("warren-probe: ", 1)[-1]
+            return f"unavailable: pre-check failed: warren-probe send 1 KiB to {path['echo']} (5 s): {why}"
         return None
 
     def iperf(self, path, streams):

@@ -215,8 +215,11 @@ def markdown(result):
     for p, (desc, _) in PATHS.items():
         lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
     lines += ["", "## Goals", "", "| goal | value | target | status |", "|---|---|---|---|"]
+    statuses = {v: k for k, v in result["paths"].items() if v != "ok"}
     for g in result["goals"]:
         v = g["value"]
+        if isinstance(v, str) and v in statuses:
+            v = f"{statuses[v]} unavailable (see Paths)"
         lines.append(f"| {g['goal']} | {fmt(v) if isinstance(v, (int, float)) else _cell_text(str(v))} | "
                      f"{g['target']} | {g['status'] if g['status'] in ('met', 'not met') else 'unavailable'} |")
     down = [p for p in PATHS if result["paths"].get(p) != "ok"]
