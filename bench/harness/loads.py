@@ -63,15 +63,21 @@ class LoadRunner:
     def precheck(self, path):
         """Bounded connectivity check through the path: 1 KiB echo verified byte for byte."""
         retry = ["--retry", "5"] if path.get("retry_precheck") else []
-        try:
-            self._client(path, [self._tool("warren-probe"), "send", "--to", path["echo"],
-                                "--bytes", "1024", "--timeout", "5", *retry], 20)
-        except CommandError as e:
-            # Keep the probe's own words ("timed out after sending 1024 and receiving 0 ..."),
-            # not the command line around them.
-            why = str(e).rsplit("warren-probe: ", 1)[-1]
-            return f"unavailable: pre-check failed: warren-probe send 1 KiB to {path['echo']} (5 s): {why}"
-        return None
+        # A freshly enrolled pod may take a moment to be captured: a few tries, bounded.
+        attempts = path.pop("precheck_attempts", 1)
+        why = None
+        for attempt in range(attempts):
+            try:
+                self._client(path, [self._tool("warren-probe"), "send", "--to", path["echo"],
+                                    "--bytes", "1024", "--timeout", "5", *retry], 20)
+                return None
+            except CommandError as e:
+                # Keep the probe's own words ("timed out after sending 1024 and receiving 0 ..."),
+                # not the command line around them.
+                why = str(e).rsplit("warren-probe: ", 1)[-1]
+                if attempt + 1 < attempts:
+                    time.sleep(2)
+        return f"unavailable: pre-check failed: warren-probe send 1 KiB to {path['echo']} (5 s): {why}"
 
     def iperf(self, path, streams):
         host, port = path["iperf"].rsplit(":", 1)
