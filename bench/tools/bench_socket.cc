@@ -14,7 +14,8 @@ namespace {
 
 // Milliseconds left until the deadline for poll(), at least 0.
 int msLeft(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, 1 << 30));
 }
 
@@ -34,7 +35,8 @@ Status waitFor(int fd, short events, Clock::time_point deadline, const char* wha
 }  // namespace
 
 Clock::time_point deadlineAfter(double seconds) {
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
 Result<UniqueFd> connectTcp(const Target& to, Clock::time_point deadline) {

@@ -73,10 +73,15 @@ int main(int argc, char** argv) {
     if (first_error.empty()) first_error = r.first_error;
   }
   auto s = summarizeLatencies(std::move(setup));
-  nlohmann::json j = {{"tool", "connrate"},       {"to", opts->to.text}, {"threads", opts->threads},
-                      {"seconds", secs},          {"connections", ok_n}, {"failed", failed},
+  nlohmann::json j = {{"tool", "connrate"},
+                      {"to", opts->to.text},
+                      {"threads", opts->threads},
+                      {"seconds", secs},
+                      {"connections", ok_n},
+                      {"failed", failed},
                       {"conns_per_s", secs > 0 ? static_cast<double>(ok_n) / secs : 0.0},
-                      {"setup_p50_us", s.p50_us}, {"setup_p99_us", s.p99_us}};
+                      {"setup_p50_us", s.p50_us},
+                      {"setup_p99_us", s.p99_us}};
   if (!first_error.empty()) j["first_error"] = first_error;
   std::cout << j.dump() << std::endl;
   if (ok_n == 0) {

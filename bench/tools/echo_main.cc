@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(opts->port));
   ::inet_pton(AF_INET, opts->bind.c_str(), &a.sin_addr);
-  if (::bind(lfd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(lfd.get(), 4096) < 0) {
+  if (::bind(lfd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 ||
+      ::listen(lfd.get(), 4096) < 0) {
     std::cerr << "warren-bench-echo: listen on " << opts->bind << ":" << opts->port << ": "
               << std::strerror(errno) << "\n";
     return 3;

@@ -13,15 +13,16 @@ namespace {
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -32,7 +33,8 @@ Result<std::optional<Http1Response>> parseHttp1Response(std::string_view buf) {
   if (end == std::string_view::npos) {
     if (buf.size() > kMaxHeaderBytes) return fail(Error::invalid("response headers exceed 16 KiB"));
     if (buf.size() >= 5 && !buf.starts_with("HTTP/")) {
-      return fail(Error::invalid("not an HTTP response: starts with '" + std::string(buf.substr(0, 12)) + "'"));
+      return fail(Error::invalid("not an HTTP response: starts with '" +
+                                 std::string(buf.substr(0, 12)) + "'"));
     }
     return std::optional<Http1Response>{};
   }
@@ -49,7 +51,8 @@ Result<std::optional<Http1Response>> parseHttp1Response(std::string_view buf) {
     return fail(Error::invalid("bad status code in '" + std::string(status_line) + "'"));
   }
   std::optional<size_t> length;
-  std::string_view rest = line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
+  std::string_view rest =
+      line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
   while (!rest.empty()) {
     size_t nl = rest.find("\r\n");
     std::string_view line = rest.substr(0, nl);

@@ -30,12 +30,15 @@ struct ConnResult {
 ConnResult runConnection(const HttpOptions& o, const RateSchedule& sched, unsigned conn,
                          Clock::time_point start) {
   ConnResult res;
-  auto duration = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(o.duration_s));
+  auto duration = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(o.duration_s));
   uint64_t n = sched.requestsFor(conn, duration);
   res.corrected_ns.reserve(n);
   res.service_ns.reserve(n);
-  const std::string request = "GET " + o.path + " HTTP/1.1\r\nHost: bench\r\nUser-Agent: warren-bench-http\r\n\r\n";
-  auto timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
+  const std::string request =
+      "GET " + o.path + " HTTP/1.1\r\nHost: bench\r\nUser-Agent: warren-bench-http\r\n\r\n";
+  auto timeout =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
   // Past the end plus one timeout, the run stops whatever is left (bounded).
   auto hard_stop = start + duration + timeout;
   warren::UniqueFd fd;
@@ -100,8 +103,9 @@ ConnResult runConnection(const HttpOptions& o, const RateSchedule& sched, unsign
 }
 
 nlohmann::json summaryJson(const LatencySummary& s) {
-  return {{"p50_us", s.p50_us}, {"p90_us", s.p90_us}, {"p99_us", s.p99_us}, {"p999_us", s.p999_us},
-          {"min_us", s.min_us}, {"mean_us", s.mean_us}, {"max_us", s.max_us}};
+  return {{"p50_us", s.p50_us},   {"p90_us", s.p90_us}, {"p99_us", s.p99_us},
+          {"p999_us", s.p999_us}, {"min_us", s.min_us}, {"mean_us", s.mean_us},
+          {"max_us", s.max_us}};
 }
 
 }  // namespace
@@ -146,21 +150,22 @@ int main(int argc, char** argv) {
     if (first_error.empty()) first_error = r.first_error;
   }
   uint64_t completed = corrected.size();
-  nlohmann::json j = {{"tool", "http"},
-                      {"to", opts->to.text},
-                      {"target_rate", opts->rate},
-                      {"connections", opts->connections},
-                      {"seconds", secs},
-                      {"scheduled", sched->totalRequests(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::duration<double>(opts->duration_s)))},
-                      {"completed", completed},
-                      {"achieved_rate", completed / opts->duration_s},
-                      {"errors", errors},
-                      {"reconnects", reconnects},
-                      {"non_2xx", non_2xx},
-                      {"bytes", bytes},
-                      {"latency", summaryJson(summarizeLatencies(std::move(corrected)))},
-                      {"service_time", summaryJson(summarizeLatencies(std::move(service)))}};
+  nlohmann::json j = {
+      {"tool", "http"},
+      {"to", opts->to.text},
+      {"target_rate", opts->rate},
+      {"connections", opts->connections},
+      {"seconds", secs},
+      {"scheduled", sched->totalRequests(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::duration<double>(opts->duration_s)))},
+      {"completed", completed},
+      {"achieved_rate", completed / opts->duration_s},
+      {"errors", errors},
+      {"reconnects", reconnects},
+      {"non_2xx", non_2xx},
+      {"bytes", bytes},
+      {"latency", summaryJson(summarizeLatencies(std::move(corrected)))},
+      {"service_time", summaryJson(summarizeLatencies(std::move(service)))}};
   if (!first_error.empty()) j["first_error"] = first_error;
   std::cout << j.dump() << std::endl;
   return 0;

@@ -87,9 +87,10 @@ int main(int argc, char** argv) {
     if (first_error.empty()) first_error = r.first_error;
   }
   double open_s = std::chrono::duration<double>(Clock::now() - start).count();
-  nlohmann::json j = {{"tool", "idle"},       {"phase", "open"},          {"to", opts->to.text},
-                      {"requested", opts->count}, {"opened", conns.size()}, {"failed", failed},
-                      {"open_seconds", open_s},   {"over_budget", over_budget}};
+  nlohmann::json j = {{"tool", "idle"},         {"phase", "open"},
+                      {"to", opts->to.text},    {"requested", opts->count},
+                      {"opened", conns.size()}, {"failed", failed},
+                      {"open_seconds", open_s}, {"over_budget", over_budget}};
   if (!first_error.empty()) j["first_error"] = first_error;
   std::cout << j.dump() << std::endl;
   if (conns.empty()) {
@@ -104,7 +105,8 @@ int main(int argc, char** argv) {
     ssize_t n = ::recv(fd.get(), &c, 1, MSG_DONTWAIT);
     if (n < 0 && errno == EAGAIN) ++alive;
   }
-  std::cout << nlohmann::json{{"tool", "idle"}, {"phase", "done"}, {"alive_after_hold", alive}}.dump()
-            << std::endl;
+  std::cout
+      << nlohmann::json{{"tool", "idle"}, {"phase", "done"}, {"alive_after_hold", alive}}.dump()
+      << std::endl;
   return over_budget ? 3 : 0;
 }

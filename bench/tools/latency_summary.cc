@@ -25,7 +25,8 @@ LatencySummary summarizeLatencies(std::vector<uint64_t> samples_ns) {
   s.count = samples_ns.size();
   s.min_us = us(samples_ns.front());
   s.max_us = us(samples_ns.back());
-  long double total = std::accumulate(samples_ns.begin(), samples_ns.end(), static_cast<long double>(0));
+  long double total =
+      std::accumulate(samples_ns.begin(), samples_ns.end(), static_cast<long double>(0));
   s.mean_us = static_cast<double>(total / static_cast<long double>(samples_ns.size())) / 1000.0;
   s.p50_us = us(nearestRankPercentile(samples_ns, 50));
   s.p90_us = us(nearestRankPercentile(samples_ns, 90));

@@ -15,13 +15,15 @@ Result<RateSchedule> RateSchedule::create(double rate_per_s, unsigned connection
 
 std::chrono::nanoseconds RateSchedule::dueOffset(unsigned conn, uint64_t k) const {
   long double index = static_cast<long double>(k) * connections_ + conn;
-  return std::chrono::nanoseconds(static_cast<int64_t>(index * 1e9L / static_cast<long double>(rate_)));
+  return std::chrono::nanoseconds(
+      static_cast<int64_t>(index * 1e9L / static_cast<long double>(rate_)));
 }
 
 uint64_t RateSchedule::requestsFor(unsigned conn, std::chrono::nanoseconds duration) const {
   if (conn >= connections_ || duration.count() <= 0) return 0;
   // Global indices due before the end: i < duration * rate, i.e. i <= ceil(d*rate) - 1.
-  long double exact = static_cast<long double>(duration.count()) * static_cast<long double>(rate_) / 1e9L;
+  long double exact =
+      static_cast<long double>(duration.count()) * static_cast<long double>(rate_) / 1e9L;
   auto total = static_cast<uint64_t>(std::ceil(exact));
   if (total <= conn) return 0;
   return (total - conn + connections_ - 1) / connections_;

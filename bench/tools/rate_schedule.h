@@ -27,7 +27,8 @@ class RateSchedule {
   unsigned connections() const { return connections_; }
 
  private:
-  RateSchedule(double rate_per_s, unsigned connections) : rate_(rate_per_s), connections_(connections) {}
+  RateSchedule(double rate_per_s, unsigned connections)
+      : rate_(rate_per_s), connections_(connections) {}
   double rate_;
   unsigned connections_;
 };

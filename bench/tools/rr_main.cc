@@ -40,11 +40,13 @@ int main(int argc, char** argv) {
       stop = deadlineAfter(opts->duration_s);
     }
     if (measuring && t0 >= stop) break;
-    auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts->timeout_s));
+    auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double>(opts->timeout_s));
     auto w = writeAll(fd->get(), out.data(), out.size(), deadline);
     auto r = w ? readExact(fd->get(), in.data(), in.size(), deadline) : w;
     if (!r) {
-      std::cerr << "warren-bench-rr: transaction to " << opts->to.text << ": " << r.error().message() << "\n";
+      std::cerr << "warren-bench-rr: transaction to " << opts->to.text << ": "
+                << r.error().message() << "\n";
       return 3;
     }
     if (in != out) {
@@ -56,11 +58,18 @@ int main(int argc, char** argv) {
   end = Clock::now();
   double secs = std::chrono::duration<double>(end - start).count();
   auto s = summarizeLatencies(std::move(samples));
-  nlohmann::json j = {{"tool", "rr"},          {"to", opts->to.text},   {"size", opts->size},
-                      {"seconds", secs},       {"transactions", s.count},
+  nlohmann::json j = {{"tool", "rr"},
+                      {"to", opts->to.text},
+                      {"size", opts->size},
+                      {"seconds", secs},
+                      {"transactions", s.count},
                       {"tps", secs > 0 ? static_cast<double>(s.count) / secs : 0.0},
-                      {"p50_us", s.p50_us},    {"p90_us", s.p90_us},    {"p99_us", s.p99_us},
-                      {"p999_us", s.p999_us},  {"min_us", s.min_us},    {"mean_us", s.mean_us},
+                      {"p50_us", s.p50_us},
+                      {"p90_us", s.p90_us},
+                      {"p99_us", s.p99_us},
+                      {"p999_us", s.p999_us},
+                      {"min_us", s.min_us},
+                      {"mean_us", s.mean_us},
                       {"max_us", s.max_us}};
   std::cout << j.dump() << std::endl;
   return 0;

@@ -42,7 +42,8 @@ Status checkDuration(double v, const char* flag, bool allow_zero = false) {
   return ok();
 }
 Status checkTimeout(double v) {
-  if (!(v > 0) || v > kMaxTimeoutS) return fail(Error::invalid("--timeout must be > 0 and <= 600 seconds"));
+  if (!(v > 0) || v > kMaxTimeoutS)
+    return fail(Error::invalid("--timeout must be > 0 and <= 600 seconds"));
   return ok();
 }
 Status setTarget(Target& t, const std::string& to) {
@@ -67,7 +68,8 @@ Result<Target> parseTarget(const std::string& text) {
   }
   unsigned p = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) {
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p == 0 ||
+      p > 65535) {
     return fail(Error::invalid("'" + port + "' is not a port (1..65535)"));
   }
   t.addr.sin_port = htons(static_cast<uint16_t>(p));
@@ -82,11 +84,13 @@ Result<RrOptions> parseRrOptions(const std::vector<std::string>& args) {
         app.add_option("--size", o.size, "bytes each way per transaction (default 64)");
         app.add_option("--duration", o.duration_s, "measured seconds (default 5)");
         app.add_option("--warmup", o.warmup_s, "unrecorded seconds first (default 0.2)");
-        app.add_option("--timeout", o.timeout_s, "connect / transaction timeout seconds (default 5)");
+        app.add_option("--timeout", o.timeout_s,
+                       "connect / transaction timeout seconds (default 5)");
       },
       [](RrOptions& o, const std::string& to) -> Status {
         WARREN_TRY(setTarget(o.to, to));
-        if (o.size == 0 || o.size > 1 << 20) return fail(Error::invalid("--size must be 1..1048576 bytes"));
+        if (o.size == 0 || o.size > 1 << 20)
+          return fail(Error::invalid("--size must be 1..1048576 bytes"));
         WARREN_TRY(checkDuration(o.duration_s, "--duration"));
         WARREN_TRY(checkDuration(o.warmup_s, "--warmup", true));
         return checkTimeout(o.timeout_s);
@@ -107,10 +111,13 @@ Result<HttpOptions> parseHttpOptions(const std::vector<std::string>& args) {
       [](HttpOptions& o, const std::string& to) -> Status {
         WARREN_TRY(setTarget(o.to, to));
         if (o.path.empty() || o.path.front() != '/' ||
-            std::any_of(o.path.begin(), o.path.end(), [](char c) { return c <= ' ' || c == 0x7f; })) {
-          return fail(Error::invalid("--path must start with '/' and hold no spaces or control characters"));
+            std::any_of(o.path.begin(), o.path.end(),
+                        [](char c) { return c <= ' ' || c == 0x7f; })) {
+          return fail(Error::invalid(
+              "--path must start with '/' and hold no spaces or control characters"));
         }
-        if (!(o.rate > 0) || o.rate > 1e6) return fail(Error::invalid("--rate must be > 0 and <= 1000000"));
+        if (!(o.rate > 0) || o.rate > 1e6)
+          return fail(Error::invalid("--rate must be > 0 and <= 1000000"));
         if (o.connections == 0 || o.connections > 1024) {
           return fail(Error::invalid("--connections must be 1..1024"));
         }
@@ -130,7 +137,8 @@ Result<ConnRateOptions> parseConnRateOptions(const std::vector<std::string>& arg
       },
       [](ConnRateOptions& o, const std::string& to) -> Status {
         WARREN_TRY(setTarget(o.to, to));
-        if (o.threads == 0 || o.threads > 256) return fail(Error::invalid("--threads must be 1..256"));
+        if (o.threads == 0 || o.threads > 256)
+          return fail(Error::invalid("--threads must be 1..256"));
         WARREN_TRY(checkDuration(o.duration_s, "--duration"));
         return checkTimeout(o.timeout_s);
       });
@@ -144,13 +152,16 @@ Result<IdleOptions> parseIdleOptions(const std::vector<std::string>& args) {
         app.add_option("--count", o.count, "connections to open (default 10000)");
         app.add_option("--hold", o.hold_s, "seconds to hold them open after the last (default 10)");
         app.add_option("--timeout", o.timeout_s, "per connection timeout seconds (default 5)");
-        app.add_option("--open-budget", o.open_budget_s, "seconds allowed to open them all (default 120)");
+        app.add_option("--open-budget", o.open_budget_s,
+                       "seconds allowed to open them all (default 120)");
         app.add_option("--parallel", o.parallel, "connections opened at once (default 4)");
       },
       [](IdleOptions& o, const std::string& to) -> Status {
         WARREN_TRY(setTarget(o.to, to));
-        if (o.count == 0 || o.count > 200000) return fail(Error::invalid("--count must be 1..200000"));
-        if (o.parallel == 0 || o.parallel > 64) return fail(Error::invalid("--parallel must be 1..64"));
+        if (o.count == 0 || o.count > 200000)
+          return fail(Error::invalid("--count must be 1..200000"));
+        if (o.parallel == 0 || o.parallel > 64)
+          return fail(Error::invalid("--parallel must be 1..64"));
         WARREN_TRY(checkDuration(o.hold_s, "--hold", true));
         WARREN_TRY(checkDuration(o.open_budget_s, "--open-budget"));
         return checkTimeout(o.timeout_s);

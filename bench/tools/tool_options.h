@@ -21,16 +21,16 @@ Result<Target> parseTarget(const std::string& text);
 
 struct RrOptions {
   Target to;
-  unsigned size = 64;        // bytes each way per transaction
-  double duration_s = 5;     // measured time
-  double warmup_s = 0.2;     // transactions before measuring, not recorded
-  double timeout_s = 5;      // connect and per-transaction limit
+  unsigned size = 64;     // bytes each way per transaction
+  double duration_s = 5;  // measured time
+  double warmup_s = 0.2;  // transactions before measuring, not recorded
+  double timeout_s = 5;   // connect and per-transaction limit
 };
 
 struct HttpOptions {
   Target to;
   std::string path = "/1k";
-  double rate = 1000;        // requests per second, all connections together
+  double rate = 1000;  // requests per second, all connections together
   unsigned connections = 4;
   double duration_s = 10;
   double timeout_s = 5;
@@ -46,8 +46,8 @@ struct ConnRateOptions {
 struct IdleOptions {
   Target to;
   unsigned count = 10000;
-  double hold_s = 10;        // after all are open; the caller measures meanwhile
-  double timeout_s = 5;      // per connection open + 1-byte round trip
+  double hold_s = 10;          // after all are open; the caller measures meanwhile
+  double timeout_s = 5;        // per connection open + 1-byte round trip
   double open_budget_s = 120;  // opening all of them must not take longer
   unsigned parallel = 4;       // connections being opened at once (TLS peers handshake slowly)
 };

@@ -15,7 +15,8 @@ TEST(NearestRankPercentile, Table) {
   struct Case {
     double p;
     uint64_t want;
-  } cases[] = {{0, 1}, {10, 1}, {10.01, 2}, {50, 5}, {90, 9}, {99, 10}, {100, 10}, {-5, 1}, {150, 10}};
+  } cases[] = {{0, 1},   {10, 1},   {10.01, 2}, {50, 5},  {90, 9},
+               {99, 10}, {100, 10}, {-5, 1},    {150, 10}};
   for (const auto& c : cases) EXPECT_EQ(nearestRankPercentile(ten, c.p), c.want) << "p=" << c.p;
   EXPECT_EQ(nearestRankPercentile({}, 50), 0u);
   EXPECT_EQ(nearestRankPercentile({7}, 99), 7u);

@@ -14,8 +14,8 @@ TEST(ParseTarget, Table) {
   EXPECT_EQ(ntohs(t->addr.sin_port), 8080);
   EXPECT_EQ(t->addr.sin_family, AF_INET);
   EXPECT_EQ(t->text, "10.244.1.5:8080");
-  for (const char* bad : {"", "10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:80x",
-                          "host:80", "::1:80", "10.0.0.256:80"}) {
+  for (const char* bad : {"", "10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536",
+                          "10.0.0.1:80x", "host:80", "::1:80", "10.0.0.256:80"}) {
     EXPECT_FALSE(parseTarget(bad)) << bad;
   }
 }
@@ -65,8 +65,10 @@ TEST(ParseHttpOptions, Table) {
   EXPECT_EQ(o->rate, 500);
   EXPECT_EQ(o->connections, 2u);
   EXPECT_EQ(o->path, "/1k");
-  for (const Args& bad : {Args{"--to", "1.2.3.4:80", "--rate", "0"}, Args{"--to", "1.2.3.4:80", "--connections", "0"},
-                          Args{"--to", "1.2.3.4:80", "--path", "nope"}, Args{"--to", "1.2.3.4:80", "--path", "/a b"}}) {
+  for (const Args& bad :
+       {Args{"--to", "1.2.3.4:80", "--rate", "0"}, Args{"--to", "1.2.3.4:80", "--connections", "0"},
+        Args{"--to", "1.2.3.4:80", "--path", "nope"},
+        Args{"--to", "1.2.3.4:80", "--path", "/a b"}}) {
     EXPECT_FALSE(parseHttpOptions(bad)) << bad[2];
   }
 }
