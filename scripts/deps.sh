@@ -13,6 +13,7 @@ packages=(
   # lab, tests, benchmarks
   iproute2 procps psmisc openssl curl containernetworking-plugins
   iperf3 wrk nghttp2-client stunnel4 haproxy nginx tcpdump
+  linux-perf  # perf: profiling a benchmark figure that falls short (bench/README.md)
   python3 python3-h2  # /usr/bin/python3 + h2: the independent HTTP/2 peer in interop tests
   prometheus  # promtool: checks our metrics exposition in tests
 )

@@ -1,0 +1,393 @@
+"""bench/run.sh's engine: one run measures every path under every load, repeats each, and
+writes bench/results/<date>-<commit>.{json,md} and the SVG charts. Benchmarks report; they
+never fail on a figure. Everything started here is stopped by PID, the lab torn down, in a
+finally block (and bench/run.sh's trap runs `down` once more whatever happened)."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lab import Background, CommandError, Lab, run  # noqa: E402
+from loads import Durations, LoadRunner  # noqa: E402
+import peers  # noqa: E402
+import report  # noqa: E402
+
+START = time.time()
+
+
+def log(msg):
+    print(f"[bench +{time.time() - START:.0f}s] {msg}", flush=True)
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) / 2**20
+    return {"cpu": cpu, "cpus": os.cpu_count(), "mem_gib": round(mem, 1),
+            "kernel": " ".join(platform.uname()[i] for i in (0, 2, 4)), "uname": " ".join(platform.uname())}
+
+
+NGINX_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+user root;
+pid {dir}/nginx-{pod}.pid;
+error_log {dir}/nginx-{pod}.err warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  client_body_temp_path {dir}/tmp-{pod};
+  proxy_temp_path {dir}/tmp-{pod};
+  fastcgi_temp_path {dir}/tmp-{pod};
+  uwsgi_temp_path {dir}/tmp-{pod};
+  scgi_temp_path {dir}/tmp-{pod};
+  server {{
+    listen 8080;
+    root {dir};
+    location / {{ }}
+  }}
+}}
+"""
+
+
+def pod_yaml(ns, pod, node, servers, www_dir):
+    if servers:
+        conf = os.path.join(www_dir, f"nginx-{ns}-{pod}.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(dir=www_dir, pod=f"{ns}-{pod}"))
+        os.makedirs(os.path.join(www_dir, f"tmp-{ns}-{pod}"), exist_ok=True)
+        containers = f"""  - name: echo
+    command: [warren-bench-echo, --port, "7000"]
+  - name: iperf
+    command: [iperf3, -s, -p, "5201"]
+  - name: http
+    command: [nginx, -c, {conf}]
+"""
+    else:
+        containers = "  - name: main\n    command: [sleep, infinity]\n"
+    return f"""---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {pod}
+  namespace: {ns}
+spec:
+  nodeName: {node}
+  containers:
+{containers}"""
+
+
+def namespace_yaml(ns, enrolled):
+    labels = "\n  labels:\n    warren.dev/dataplane-mode: ambient" if enrolled else ""
+    return f"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}{labels}\n"
+
+
+def tune_netns(netns):
+    """Room for connection-rate and 10,000-connection runs inside the lab's own netns."""
+    for k, v in (("net.ipv4.ip_local_port_range", "1024 65000"), ("net.ipv4.tcp_tw_reuse", "1"),
+                 ("net.core.somaxconn", "8192"), ("net.ipv4.tcp_max_syn_backlog", "8192")):
+        run(["ip", "netns", "exec", netns, "sysctl", "-qw", f"{k}={v}"], 10, check=False)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = os.environ.get("BENCH_QUICK", "0") == "1"
+        self.repeat = max(1, int(os.environ.get("BENCH_REPEAT", "3")))
+        self.d = Durations(self.quick)
+        self.work = args.work
+        self.background = []
+        self.runs = {}
+        self.status = {}
+        self.lab = None
+
+    # ---- lab and servers ----
+    def bring_up(self, name_suffix, extra, namespaces):
+        self.lab = Lab(self.args.bin, os.path.join(self.work, f"lab{name_suffix}"),
+                       f"{self.args.name}{name_suffix}", log)
+        os.makedirs(self.lab.dir, exist_ok=True)
+        log(f"lab up {self.lab.name} {' '.join(extra)}")
+        self.lab.up(2, extra)
+        for i in (1, 2):
+            tune_netns(self.lab.node_netns(f"node-{i}"))
+        www = os.path.join(self.work, "www")
+        os.makedirs(www, exist_ok=True)
+        with open(os.path.join(www, "1k"), "wb") as f:
+            f.write(bytes((i * 7 + 3) % 256 for i in range(1024)))
+        manifest = ""
+        for ns, enrolled in namespaces:
+            manifest += namespace_yaml(ns, enrolled)
+            manifest += pod_yaml(ns, "client", "node-1", False, www)
+            manifest += pod_yaml(ns, "srv-x", "node-2", True, www)
+            manifest += pod_yaml(ns, "srv-s", "node-1", True, www)
+        path = os.path.join(self.work, f"pods{name_suffix}.yaml")
+        with open(path, "w") as f:
+            f.write(manifest)
+        self.lab.apply(path)
+        info = {}
+        for ns, _ in namespaces:
+            for pod in ("client", "srv-x", "srv-s"):
+                netns = os.path.basename(self.lab.pod(f"{ns}/{pod}", "netns"))
+                info[f"{ns}/{pod}"] = {"ip": self.lab.pod(f"{ns}/{pod}", "podIP"), "netns": netns}
+                tune_netns(netns)
+                if pod != "client":
+                    self.lab.wait_listening(netns, [7000, 5201, 8080])
+        return info
+
+    def tear_down(self):
+        for b in reversed(self.background):
+            try:
+                b.stop()
+            except Exception as e:  # keep stopping the others
+                log(f"stopping {b.label} (pid {b.pid}): {e}")
+        self.background = []
+        if self.lab:
+            log(f"lab down {self.lab.name}")
+            self.lab.down()
+
+    def path(self, client, server, ns, proxies, via=None):
+        targets = {}
+        for svc, port in (("echo", 7000), ("iperf", 5201), ("http", 8080)):
+            targets[svc] = f"{server['ip']}:{port}" if via is None else f"{via[0]}:{via[1][svc]}"
+        return dict(targets, client_netns=client["netns"], proxies=proxies)
+
+    # ---- measuring ----
+    def measure(self, name, path, repeat, last=True):
+        runner = LoadRunner(self.lab, self.args.bin, self.d)
+        why = runner.precheck(path)
+        if why:
+            log(f"{name}: {why}")
+            if self.status.get(name) == "ok":  # worked in an earlier repeat: keep those figures
+                self.runs.setdefault(name, []).append({"_errors": [why]})
+            else:
+                self.status[name] = why
+            return
+        self.status[name] = "ok"
+        for r in range(repeat):
+            figures, errors = {}, []
+            for load, fn in (("iperf 1", lambda: runner.iperf(path, 1)), ("iperf 4", lambda: runner.iperf(path, 4)),
+                             ("rr", lambda: runner.rr(path)), ("http", lambda: runner.http(path)),
+                             ("wrk", lambda: runner.wrk(path)), ("connrate", lambda: runner.connrate(path)),
+                             ("idle", lambda: runner.idle(path))):
+                # Idle memory is not a timing: once per path (opening 10,000 TLS connections
+                # through a peer takes a minute on a busy 2-core machine), in the last repeat,
+                # because a proxy keeps much of that memory afterwards and it would inflate
+                # the peak RSS of every later load.
+                if load == "idle" and (not last or any("idle_opened" in x for x in self.runs.get(name, []))):
+                    continue
+                try:
+                    figures.update(fn())
+                except (CommandError, KeyError, ValueError, OSError) as e:
+                    errors.append(f"{load}: {e}")
+                    log(f"{name} #{r + 1} {load} failed: {e}")
+            figures["_errors"] = errors
+            self.runs.setdefault(name, []).append(figures)
+            log(f"{name} #{r + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in figures.items()
+                                                  if isinstance(v, (int, float)) and "." not in k))
+
+    def phase_main(self):
+        info = self.bring_up("", [], [("bench", False), ("mesh", True)])
+        peers.issue_certs(os.path.join(self.lab.dir, "ca"), os.path.join(self.work, "certs"))
+        node2_ip = "192.168.100.12"
+        gateway1 = "10.244.1.1"
+        for kind in ("stunnel", "haproxy"):
+            pair = peers.start_pair(kind, self.lab, self.work, "node-1", "node-2", node2_ip,
+                                    info["bench/srv-x"]["ip"])
+            self.background += pair.values()
+        time.sleep(0.5)
+        for kind in ("stunnel", "haproxy"):
+            try:
+                self.lab.wait_listening(self.lab.node_netns("node-1"), list(peers.client_ports(kind).values()), 10)
+                self.lab.wait_listening(self.lab.node_netns("node-2"), peers.server_ports(kind), 10)
+            except CommandError as e:
+                log(f"{kind}: {e}")
+        procs = {b.label: b for b in self.background}
+        c = info["bench/client"]
+        mc = info["mesh/client"]
+        zt = {f"node-{i}": self.lab.component_pids(f"node-{i}", "ztunnel") for i in (1, 2)}
+        ztp = {n: p[0] for n, p in zt.items() if p}
+        paths = [
+            ("plain", self.path(c, info["bench/srv-x"], "bench", {})),
+            ("plain-same", self.path(c, info["bench/srv-s"], "bench", {})),
+            ("stunnel", self.path(c, None, "bench", {s: procs[f"stunnel-{s}"].pid for s in ("client", "server")},
+                                  via=(gateway1, peers.client_ports("stunnel")))),
+            ("haproxy", self.path(c, None, "bench", {s: procs[f"haproxy-{s}"].pid for s in ("client", "server")},
+                                  via=(gateway1, peers.client_ports("haproxy")))),
+        ]
+        paths[0][1]["retry_precheck"] = paths[1][1]["retry_precheck"] = True
+        if "node-1" in ztp and "node-2" in ztp:
+            paths.append(("warren-cross", self.path(mc, info["mesh/srv-x"], "mesh",
+                                                    {"client": ztp["node-1"], "server": ztp["node-2"]})))
+        else:
+            self.status["warren-cross"] = "unavailable: warren-ztunnel is not running on both nodes"
+        if "node-1" in ztp:
+            paths.append(("warren-same", self.path(mc, info["mesh/srv-s"], "mesh", {"client": ztp["node-1"]})))
+        else:
+            self.status["warren-same"] = "unavailable: warren-ztunnel is not running on node-1"
+        # Repeats interleave the paths (plain, peers, mesh, plain, ...) so a slow minute of the
+        # shared machine hits every path rather than one.
+        for r in range(self.repeat):
+            for name, p in paths:
+                if r > 0 and self.status.get(name) != "ok":
+                    continue
+                self.measure(name, p, 1, last=r == self.repeat - 1)
+        self.tear_down()
+
+    def phase_skmsg(self):
+        name = "warren-same-skmsg"
+        attempts = [["--agent-flag", "--sockmap-fast-path"], ["--agent-flag=--sockmap-fast-path"]]
+        last = ""
+        for extra in attempts:
+            try:
+                info = self.bring_up("f", extra, [("mesh", True)])
+                break
+            except CommandError as e:
+                last = str(e)
+                log(f"lab up {' '.join(extra)}: {e}")
+                self.tear_down()
+        else:
+            if "agent-flag" in last or "xtraction" in last or "not expected" in last:
+                self.status[name] = "unavailable: lab has no --agent-flag"
+            else:
+                self.status[name] = f"unavailable: lab up with --agent-flag failed: {last[:200]}"
+            return
+        zt = self.lab.component_pids("node-1", "ztunnel")
+        if not zt:
+            self.status[name] = "unavailable: warren-ztunnel is not running on node-1"
+        else:
+            p = self.path(info["mesh/client"], info["mesh/srv-s"], "mesh", {"client": zt[0]})
+            p["precheck_attempts"] = 3  # measured right after this lab came up
+            for r in range(self.repeat):
+                if self.status.get(name, "ok") != "ok":
+                    break
+                self.measure(name, p, 1, last=r == self.repeat - 1)
+        self.tear_down()
+
+    def micro(self):
+        out = {}
+        bench_dir = os.path.join(os.path.dirname(self.args.bin), "bench")
+        if not os.path.isdir(bench_dir):
+            return {"(none)": f"unavailable: {bench_dir} does not exist"}
+        min_time = "0.01" if self.quick else "0.1"
+        for b in sorted(os.listdir(bench_dir)):
+            exe = os.path.join(bench_dir, b)
+            if not (b.endswith("_bench") and os.access(exe, os.X_OK)):
+                continue
+            log(f"micro {b}")
+            try:
+                p = run([exe, "--benchmark_format=json", f"--benchmark_min_time={min_time}"],
+                        60 if self.quick else 180)
+                j = json.loads(p.stdout)
+                out[b] = [{k: x.get(k) for k in ("name", "real_time", "cpu_time", "time_unit", "iterations",
+                                                 "bytes_per_second", "items_per_second") if k in x}
+                          for x in j.get("benchmarks", [])]
+            except (CommandError, ValueError) as e:
+                out[b] = f"unavailable: {e}"
+        return out
+
+    def main(self):
+        result = {"schema": 1, "machine": machine(),
+                  "config": {"repeat": self.repeat, "quick": self.quick, "durations_s": self.d.as_dict(),
+                             "placement": "peer proxies in the node netns of the client and the server node, "
+                                          "like ztunnel; clients and servers in pods"}}
+        result["machine"]["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
+        try:
+            self.phase_main()
+            self.phase_skmsg()
+        except Exception as e:  # a broken harness still reports what it has
+            traceback.print_exc()
+            result["harness_error"] = f"{type(e).__name__}: {e}"
+            for p in report.PATHS:
+                self.status.setdefault(p, f"unavailable: harness error: {e}")
+        finally:
+            self.tear_down()
+        result["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+        result["micro"] = self.micro()
+        result["paths"] = {p: self.status.get(p, "unavailable: not run") for p in report.PATHS}
+        result["scenarios"] = report.aggregate(self.runs, result["paths"])
+        result["goals"] = report.goals(result["scenarios"])
+        result["raw_runs"] = self.runs
+        return result
+
+
+def commit_of(src):
+    try:
+        c = run(["git", "-C", src, "rev-parse", "--short=10", "HEAD"], 10).stdout.strip()
+        dirty = run(["git", "-C", src, "status", "--porcelain", "--untracked-files=no"], 10).stdout.strip()
+        return c + ("-dirty" if dirty else "")
+    except CommandError:
+        return "unknown"
+
+
+def update_readme(readme, result, stem):
+    """Replaces the text between the results markers of bench/README.md with this run's table."""
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    try:
+        text = open(readme).read()
+    except OSError:
+        return
+    if begin not in text or end not in text:
+        return
+    body = report.markdown(result).split("\n", 1)[1]  # drop the file's own title
+    block = (f"{begin}\n\nLatest full run: `results/{stem}.json` ({result['duration_s']} s), charts "
+             f"`results/{stem}-throughput.svg` and `results/{stem}-latency.svg`.\n\n"
+             f"![throughput](results/{stem}-throughput.svg)\n![latency](results/{stem}-latency.svg)\n"
+             f"{body}\n{end}")
+    head, rest = text.split(begin, 1)
+    with open(readme, "w") as f:
+        f.write(head + block + rest.split(end, 1)[1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Warren benchmark harness (use bench/run.sh)")
+    ap.add_argument("--bin", required=True, help="build/bin")
+    ap.add_argument("--src", required=True, help="source tree (for the commit)")
+    ap.add_argument("--out", required=True, help="results directory")
+    ap.add_argument("--work", required=True, help="scratch directory (certs, configs, lab dirs)")
+    ap.add_argument("--name", required=True, help="lab name prefix")
+    args = ap.parse_args()
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+
+    bench = Bench(args)
+    result = bench.main()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    result["date"] = now.strftime("%Y-%m-%d %H:%M UTC")
+    result["commit"] = commit_of(args.src)
+    result["duration_s"] = round(time.time() - START)
+    stem = f"{now.strftime('%Y-%m-%d')}-{result['commit']}"
+    os.makedirs(args.out, exist_ok=True)
+    base = os.path.join(args.out, stem)
+    with open(base + ".json", "w") as f:
+        json.dump(result, f, indent=1, sort_keys=False)
+    with open(base + ".md", "w") as f:
+        f.write(report.markdown(result))
+    for name, svg in report.charts(result["scenarios"]).items():
+        with open(f"{base}-{name}.svg", "w") as f:
+            f.write(svg)
+    log(f"wrote {base}.json, .md, -throughput.svg, -latency.svg")
+    readme = os.path.join(args.src, "bench", "README.md")
+    if not result["config"]["quick"] and os.path.realpath(args.out) == os.path.realpath(
+            os.path.join(args.src, "bench", "results")):
+        update_readme(readme, result, stem)
+    print(base + ".json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""From the raw runs to the figures: median and min–max per path and figure, ratios to plain
+and to the best peer, the goals, the markdown table and the SVG charts. Pure functions."""
+import html
+import math
+import statistics
+
+PEERS = ["stunnel", "haproxy"]
+# Path -> (description, the plain path it is compared with).
+PATHS = {
+    "plain": ("plain TCP, cross-node, namespace not enrolled", "plain"),
+    "plain-same": ("plain TCP, same node, namespace not enrolled", "plain-same"),
+    "warren-cross": ("Warren (ztunnel HBONE), cross-node", "plain"),
+    "warren-same": ("Warren, same node, sk_msg fast path off", "plain-same"),
+    "warren-same-skmsg": ("Warren, same node, sk_msg fast path on (lab up --agent-flag --sockmap-fast-path)",
+                          "plain-same"),
+    "stunnel": ("stunnel4 mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
+    "haproxy": ("haproxy mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
+}
+SIDES = ["client", "server"]
+# Proxy processes measured per path: the client-node and server-node proxy; on one node one
+# ztunnel serves both ends ("client" is that ztunnel).
+PATH_SIDES = {"plain": [], "plain-same": [], "warren-cross": SIDES, "warren-same": ["client"],
+              "warren-same-skmsg": ["client"], "stunnel": SIDES, "haproxy": SIDES}
+
+# Load -> figures; a figure ending in ".side" exists per proxy side. (unit, higher_is_better)
+LOADS = [
+    ("iperf3 bulk", [("iperf_1stream_gbps", "Gbit/s", True), ("iperf_4stream_gbps", "Gbit/s", True),
+                     ("iperf_1stream_cpu_s.side", "CPU s", False), ("iperf_4stream_cpu_s.side", "CPU s", False)]),
+    ("64 B request/response", [("rr_p50_us", "µs", False), ("rr_p99_us", "µs", False),
+                               ("rr_added_p50_us", "µs", False), ("rr_added_p99_us", "µs", False),
+                               ("rr_tps", "trans/s", True)]),
+    ("HTTP/1.1 fixed 1000 req/s, 1 KiB, 4 connections",
+     [("http_p50_us", "µs", False), ("http_p90_us", "µs", False), ("http_p99_us", "µs", False),
+      ("http_added_p50_us", "µs", False), ("http_added_p90_us", "µs", False),
+      ("http_added_p99_us", "µs", False), ("http_achieved_rps", "req/s", True),
+      ("http_errors", "count", False), ("http_cpu_s.side", "CPU s", False),
+      ("http_peak_rss_mb.side", "MB", False), ("http_vcpu_per_1k_rps.side", "vCPU", False),
+      ("http_rss_mb_per_1k_rps.side", "MB", False)]),
+    ("wrk closed loop, 4 connections", [("wrk_rps", "req/s", True), ("wrk_cpu_us_per_req.side", "CPU µs", False)]),
+    ("new connections", [("connrate_cps", "conn/s", True), ("connrate_setup_p50_us", "µs", False)]),
+    ("idle tunneled connections", [("idle_opened", "conns", True), ("idle_alive_after_hold", "conns", True),
+                                   ("idle_kib_per_conn.side", "KiB/conn", False),
+                                   ("idle_rss_mb.side", "MB", False)]),
+]
+ADDED = {"rr_added_p50_us": "rr_p50_us", "rr_added_p99_us": "rr_p99_us", "http_added_p50_us": "http_p50_us",
+         "http_added_p90_us": "http_p90_us", "http_added_p99_us": "http_p99_us"}
+
+
+def figure_keys(path, proxy_sides):
+    """Every figure key of a path, with the reason a key has no number by construction."""
+    keys = {}
+    for _, figs in LOADS:
+        for name, _, _ in figs:
+            if name.endswith(".side"):
+                base = name[: -len(".side")]
+                for side in SIDES:
+                    if not proxy_sides:
+                        keys[f"{base}.{side}"] = "n/a: no proxy on this path"
+                    elif side not in proxy_sides:
+                        keys[f"{base}.{side}"] = "n/a: one ztunnel serves both ends on one node"
+                    else:
+                        keys[f"{base}.{side}"] = None
+            elif name in ADDED and PATHS[path][1] == path:
+                keys[name] = "n/a: this is the plain baseline"
+            else:
+                keys[name] = None
+    return keys
+
+
+def meta(key):
+    base = key.split(".")[0]
+    for _, figs in LOADS:
+        for name, unit, higher in figs:
+            if name.split(".")[0] == base:
+                return unit, higher
+    return "", True
+
+
+def stats(samples):
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
+            "n": len(samples), "samples": samples}
+
+
+def aggregate(runs, path_status):
+    """runs: path -> list (per repeat) of dicts figure -> number, plus '_errors' -> [str].
+    Returns scenarios: path -> figure -> stats dict | 'unavailable: ...' | 'n/a: ...'."""
+    scenarios = {}
+    for path in PATHS:
+        status = path_status.get(path, "unavailable: not run")
+        keys = figure_keys(path, PATH_SIDES[path])
+        out = {}
+        reps = runs.get(path, [])
+        base_reps = runs.get(PATHS[path][1], [])
+        for key, fixed in keys.items():
+            if status != "ok":
+                out[key] = status
+                continue
+            if fixed:
+                out[key] = fixed
+                continue
+            if key in ADDED:
+                raw = ADDED[key]
+                vals = [r[raw] - b[raw] for r, b in zip(reps, base_reps) if raw in r and raw in b]
+                why = "no paired plain figure"
+            else:
+                vals = [r[key] for r in reps if key in r]
+                why = "; ".join(sorted({e for r in reps for e in r.get("_errors", [])}))[:300] or "not measured"
+            out[key] = stats(vals) if vals else f"unavailable: {why}"
+        scenarios[path] = out
+    _add_ratios(scenarios)
+    return scenarios
+
+
+def _add_ratios(scenarios):
+    for path, figs in scenarios.items():
+        plain = scenarios.get(PATHS[path][1], {})
+        for key, v in figs.items():
+            if not isinstance(v, dict):
+                continue
+            _, higher = meta(key)
+            p = plain.get(key)
+            if isinstance(p, dict) and p["median"] and key not in ADDED:
+                v["ratio_to_plain"] = v["median"] / p["median"]
+            peers = [scenarios[x][key]["median"] for x in PEERS
+                     if x in scenarios and isinstance(scenarios[x].get(key), dict)]
+            if peers:
+                best = max(peers) if higher else min(peers)
+                if best:
+                    v["best_peer"] = best
+                    v["ratio_to_best_peer"] = v["median"] / best
+
+
+def _med(scenarios, path, key):
+    v = scenarios.get(path, {}).get(key)
+    return v["median"] if isinstance(v, dict) else None
+
+
+def _why(scenarios, path, key):
+    v = scenarios.get(path, {}).get(key)
+    return v if isinstance(v, str) else "unavailable: not measured"
+
+
+def goals(scenarios):
+    g = []
+
+    def add(name, value, target, met, note=""):
+        g.append({"goal": name, "value": value, "target": target,
+                  "status": ("met" if met else "not met") if isinstance(value, (int, float)) else value,
+                  "note": note})
+
+    w1 = scenarios.get("warren-cross", {}).get("iperf_1stream_gbps")
+    r = w1.get("ratio_to_plain") if isinstance(w1, dict) else None
+    add("cross-node 1 stream vs plain", r if r is not None else _why(scenarios, "warren-cross", "iperf_1stream_gbps"),
+        ">= 0.45x", r is not None and r >= 0.45)
+    w4 = scenarios.get("warren-cross", {}).get("iperf_4stream_gbps")
+    r = w4.get("ratio_to_best_peer") if isinstance(w4, dict) else None
+    add("cross-node 4 streams vs best peer", r if r is not None else _why(scenarios, "warren-cross", "iperf_4stream_gbps"),
+        ">= 1.4x", r is not None and r >= 1.4)
+    a = _med(scenarios, "warren-cross", "rr_added_p50_us")
+    add("added 64 B RTT p50 (cross-node)", a if a is not None else _why(scenarios, "warren-cross", "rr_added_p50_us"),
+        "<= 30 µs", a is not None and a <= 30)
+    for side in SIDES:
+        c = _med(scenarios, "warren-cross", f"http_vcpu_per_1k_rps.{side}")
+        add(f"ztunnel ({side} node) vCPU per 1000 req/s",
+            c if c is not None else _why(scenarios, "warren-cross", f"http_vcpu_per_1k_rps.{side}"),
+            "<= 0.03", c is not None and c <= 0.03)
+        m = _med(scenarios, "warren-cross", f"http_rss_mb_per_1k_rps.{side}")
+        add(f"ztunnel ({side} node) MB RSS per 1000 req/s",
+            m if m is not None else _why(scenarios, "warren-cross", f"http_rss_mb_per_1k_rps.{side}"),
+            "<= 8 MB", m is not None and m <= 8)
+    off = _med(scenarios, "warren-same", "rr_p50_us")
+    on = _med(scenarios, "warren-same-skmsg", "rr_p50_us")
+    if off is not None and on is not None:
+        g.append({"goal": "same-node reported with sk_msg off and on", "value": f"RTT p50 {off:.1f} / {on:.1f} µs",
+                  "target": "both reported", "status": "met", "note": ""})
+    else:
+        why = [f"{p}: {_why(scenarios, p, 'rr_p50_us')}" for p, v in (("warren-same", off), ("warren-same-skmsg", on))
+               if v is None]
+        g.append({"goal": "same-node reported with sk_msg off and on", "value": "; ".join(why),
+                  "target": "both reported", "status": "not met", "note": ""})
+    return g
+
+
+def fmt(x):
+    if x is None:
+        return "—"
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}"
+
+
+def _cell_text(v):
+    return html.escape(v, quote=False).replace("|", "\\|")
+
+
+def markdown(result):
+    sc = result["scenarios"]
+    m = result["machine"]
+    lines = [f"# Warren benchmark {result['date']} ({result['commit']})", "",
+             f"Machine: {m['cpu']} x{m['cpus']}, {m['mem_gib']} GiB, {m['kernel']}. "
+             f"Repeats: {result['config']['repeat']}{' (quick mode)' if result['config']['quick'] else ''}. "
+             f"Load average at start / end (other jobs on the machine): {' '.join(m.get('loadavg_start', []))} / "
+             f"{' '.join(m.get('loadavg_end', []))}. "
+             f"Figures: median (min–max over the repeats); ratios use medians, same run.", "",
+             "## Paths", "", "| path | what | status |", "|---|---|---|"]
+    for p, (desc, _) in PATHS.items():
+        lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
+    lines += ["", "## Goals", "", "| goal | value | target | status |", "|---|---|---|---|"]
+    statuses = {v: k for k, v in result["paths"].items() if v != "ok"}
+    for g in result["goals"]:
+        v = g["value"]
+        if isinstance(v, str) and v in statuses:
+            v = f"{statuses[v]} unavailable (see Paths)"
+        lines.append(f"| {g['goal']} | {fmt(v) if isinstance(v, (int, float)) else _cell_text(str(v))} | "
+                     f"{g['target']} | {g['status'] if g['status'] in ('met', 'not met') else 'unavailable'} |")
+    down = [p for p in PATHS if result["paths"].get(p) != "ok"]
+    for load, figs in LOADS:
+        lines += ["", f"## {load}", ""]
+        if down:
+            lines += [f"Not measured (see Paths): {', '.join(down)}.", ""]
+        lines += ["| figure | path | median | min–max | × plain | × best peer |", "|---|---|---|---|---|---|"]
+        for name, unit, _ in figs:
+            base = name[: -len(".side")] if name.endswith(".side") else name
+            keys = [f"{base}.{s}" for s in SIDES] if name.endswith(".side") else [name]
+            for key in keys:
+                for path in PATHS:
+                    v = sc.get(path, {}).get(key)
+                    if v is None or (isinstance(v, str) and v.startswith("n/a")) or path in down:
+                        continue
+                    label = f"{key} ({unit})"
+                    if isinstance(v, str):
+                        lines.append(f"| {label} | {path} | {_cell_text(v[:160])} | | | |")
+                        continue
+                    rp = v.get("ratio_to_plain")
+                    rb = v.get("ratio_to_best_peer")
+                    lines.append(f"| {label} | {path} | {fmt(v['median'])} | {fmt(v['min'])}–{fmt(v['max'])} | "
+                                 f"{'—' if rp is None else f'{rp:.2f}×'} | {'—' if rb is None else f'{rb:.2f}×'} |")
+    micro = result.get("micro", {})
+    if micro:
+        lines += ["", "## Micro-benchmarks (Google Benchmark, CPU time per iteration)", "",
+                  "| binary | benchmark | CPU time | throughput |", "|---|---|---|---|"]
+        for binary, entry in micro.items():
+            if isinstance(entry, str):
+                lines.append(f"| {binary} | {_cell_text(entry[:160])} | | |")
+                continue
+            for b in entry:
+                tput = ""
+                if b.get("bytes_per_second"):
+                    tput = f"{b['bytes_per_second'] / 2**20:,.0f} MiB/s"
+                elif b.get("items_per_second"):
+                    tput = f"{b['items_per_second']:,.0f} items/s"
+                lines.append(f"| {binary} | {_cell_text(b['name'])} | {fmt(b['cpu_time'])} {b['time_unit']} | {tput} |")
+    return "\n".join(lines) + "\n"
+
+
+COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"]
+
+
+def bar_chart_svg(title, unit, series, paths, scenarios, log=False):
+    """Grouped bars: one group per path, one bar per (figure key, label) in series, with a
+    min–max whisker; a path without the figure shows 'n/a'."""
+    width, height, left, top, bottom = 140 + 110 * len(paths), 360, 70, 40, 80
+    plot_h = height - top - bottom
+    vals = [scenarios[p][k] for p in paths for k, _ in series
+            if isinstance(scenarios.get(p, {}).get(k), dict)]
+    vmax = max([v["max"] for v in vals] + [1e-9])
+    vmin = min([v["min"] for v in vals if v["min"] > 0] + [vmax / 1000 if vmax > 0 else 1])
+    if log:
+        lo, hi = math.floor(math.log10(max(vmin, 1e-9))), math.ceil(math.log10(vmax))
+        hi = max(hi, lo + 1)
+
+        def y(v):
+            v = max(v, 10 ** lo)
+            return top + plot_h - (math.log10(v) - lo) / (hi - lo) * plot_h
+        ticks = [10 ** e for e in range(lo, hi + 1)]
+    else:
+        step = 10 ** math.floor(math.log10(vmax)) if vmax > 0 else 1
+        top_v = math.ceil(vmax / step) * step
+
+        def y(v):
+            return top + plot_h - v / top_v * plot_h
+        ticks = [i * step for i in range(int(top_v / step) + 1)]
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+         f'<rect width="{width}" height="{height}" fill="white"/>',
+         f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">{html.escape(title)}</text>']
+    for t in ticks:
+        s.append(f'<line x1="{left}" x2="{width - 20}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#ddd"/>')
+        s.append(f'<text x="{left - 5}" y="{y(t) + 4:.1f}" text-anchor="end">{fmt(t)}</text>')
+    s.append(f'<text x="15" y="{top + plot_h / 2}" transform="rotate(-90 15 {top + plot_h / 2})" '
+             f'text-anchor="middle">{html.escape(unit)}{" (log)" if log else ""}</text>')
+    group_w = (width - left - 20) / max(len(paths), 1)
+    bar_w = group_w * 0.8 / max(len(series), 1)
+    for i, p in enumerate(paths):
+        gx = left + i * group_w + group_w * 0.1
+        for j, (k, _) in enumerate(series):
+            v = scenarios.get(p, {}).get(k)
+            x = gx + j * bar_w
+            if not isinstance(v, dict):
+                s.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - 4}" text-anchor="middle" '
+                         f'fill="#999" font-size="9">n/a</text>')
+                continue
+            yv = y(v["median"])
+            s.append(f'<rect x="{x:.1f}" y="{yv:.1f}" width="{bar_w - 2:.1f}" height="{top + plot_h - yv:.1f}" '
+                     f'fill="{COLORS[j % len(COLORS)]}"><title>{html.escape(p)} {html.escape(k)}: '
+                     f'{fmt(v["median"])} ({fmt(v["min"])}–{fmt(v["max"])})</title></rect>')
+            cx = x + (bar_w - 2) / 2
+            s.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(v["min"]):.1f}" y2="{y(v["max"]):.1f}" stroke="black"/>')
+        s.append(f'<text x="{gx + group_w * 0.4:.1f}" y="{top + plot_h + 15}" text-anchor="middle">{html.escape(p)}</text>')
+    for j, (_, label) in enumerate(series):
+        lx = left + j * 150
+        s.append(f'<rect x="{lx}" y="{height - 30}" width="10" height="10" fill="{COLORS[j % len(COLORS)]}"/>')
+        s.append(f'<text x="{lx + 14}" y="{height - 21}">{html.escape(label)}</text>')
+    s.append("</svg>")
+    return "\n".join(s) + "\n"
+
+
+def charts(scenarios):
+    paths = list(PATHS)
+    tput = bar_chart_svg("Throughput by path (iperf3, median, min–max)", "Gbit/s",
+                         [("iperf_1stream_gbps", "1 stream"), ("iperf_4stream_gbps", "4 streams")], paths, scenarios)
+    lat = bar_chart_svg("Latency by path (median, min–max)", "µs",
+                        [("rr_p50_us", "64 B RTT p50"), ("rr_p99_us", "64 B RTT p99"),
+                         ("http_p50_us", "HTTP 1000/s p50"), ("http_p99_us", "HTTP 1000/s p99")],
+                        paths, scenarios, log=True)
+    return {"throughput": tput, "latency": lat}

@@ -1,0 +1,89 @@
+"""Table tests of bench/harness/report.py: medians and min–max, ratios to plain and to the
+best peer (direction-aware), paired added latency, unavailable paths, the goals, and that the
+markdown and SVG output name every measured path."""
+import os
+import sys
+import unittest
+import xml.dom.minidom
+
+sys.path.insert(0, os.path.join(os.environ.get("WARREN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
+                                "bench", "harness"))
+import report  # noqa: E402
+
+
+def run_(**figs):
+    d = dict(figs)
+    d["_errors"] = []
+    return d
+
+
+class ReportTest(unittest.TestCase):
+    def setUp(self):
+        self.runs = {
+            "plain": [run_(iperf_1stream_gbps=10, rr_p50_us=20), run_(iperf_1stream_gbps=12, rr_p50_us=22),
+                      run_(iperf_1stream_gbps=8, rr_p50_us=30)],
+            "stunnel": [run_(iperf_1stream_gbps=3, rr_p50_us=100, **{"http_vcpu_per_1k_rps.client": 0.2}),
+                        run_(iperf_1stream_gbps=4, rr_p50_us=110, **{"http_vcpu_per_1k_rps.client": 0.3}),
+                        run_(iperf_1stream_gbps=5, rr_p50_us=90, **{"http_vcpu_per_1k_rps.client": 0.1})],
+            "haproxy": [run_(iperf_1stream_gbps=6, rr_p50_us=60, **{"http_vcpu_per_1k_rps.client": 0.05})],
+            "warren-cross": [run_(iperf_1stream_gbps=6, rr_p50_us=35, **{"http_vcpu_per_1k_rps.client": 0.02,
+                                                                         "http_vcpu_per_1k_rps.server": 0.04,
+                                                                         "http_rss_mb_per_1k_rps.client": 4,
+                                                                         "http_rss_mb_per_1k_rps.server": 9})],
+        }
+        self.status = {p: "ok" for p in self.runs}
+        self.status["warren-same"] = "unavailable: pre-check failed"
+        self.sc = report.aggregate(self.runs, self.status)
+
+    def test_median_min_max(self):
+        v = self.sc["plain"]["iperf_1stream_gbps"]
+        self.assertEqual((v["median"], v["min"], v["max"], v["n"]), (10, 8, 12, 3))
+
+    def test_ratios_follow_the_direction_of_the_figure(self):
+        w = self.sc["warren-cross"]
+        self.assertAlmostEqual(w["iperf_1stream_gbps"]["ratio_to_plain"], 0.6)
+        self.assertAlmostEqual(w["iperf_1stream_gbps"]["ratio_to_best_peer"], 1.0)  # best = haproxy 6
+        self.assertAlmostEqual(w["rr_p50_us"]["best_peer"], 60)  # lower is better
+        self.assertAlmostEqual(self.sc["stunnel"]["http_vcpu_per_1k_rps.client"]["best_peer"], 0.05)
+        self.assertNotIn("ratio_to_plain", self.sc["stunnel"]["http_vcpu_per_1k_rps.client"])
+
+    def test_added_latency_is_paired_per_repeat(self):
+        a = self.sc["stunnel"]["rr_added_p50_us"]
+        self.assertEqual(sorted(a["samples"]), [60, 80, 88])
+        self.assertEqual(self.sc["warren-cross"]["rr_added_p50_us"]["median"], 15)
+        self.assertTrue(self.sc["plain"]["rr_added_p50_us"].startswith("n/a"))
+
+    def test_unavailable_and_na(self):
+        for v in self.sc["warren-same"].values():
+            self.assertEqual(v, "unavailable: pre-check failed")
+        self.assertTrue(self.sc["plain"]["http_cpu_s.client"].startswith("n/a"))
+        self.assertTrue(self.sc["haproxy"]["wrk_rps"].startswith("unavailable: "))
+        self.assertEqual(self.sc["warren-same-skmsg"]["rr_p50_us"], "unavailable: not run")
+
+    def test_goals(self):
+        g = {x["goal"]: x for x in report.goals(self.sc)}
+        self.assertEqual(g["cross-node 1 stream vs plain"]["status"], "met")
+        self.assertEqual(g["cross-node 4 streams vs best peer"]["status"], "unavailable: not measured")
+        self.assertEqual(g["added 64 B RTT p50 (cross-node)"]["status"], "met")
+        self.assertEqual(g["ztunnel (client node) vCPU per 1000 req/s"]["status"], "met")
+        self.assertEqual(g["ztunnel (server node) vCPU per 1000 req/s"]["status"], "not met")
+        self.assertEqual(g["ztunnel (server node) MB RSS per 1000 req/s"]["status"], "not met")
+        self.assertEqual(g["same-node reported with sk_msg off and on"]["status"], "not met")
+
+    def test_markdown_and_svg(self):
+        result = {"date": "d", "commit": "c", "machine": {"cpu": "cpu", "cpus": 2, "mem_gib": 1, "kernel": "k"},
+                  "config": {"repeat": 3, "quick": False}, "paths": dict(self.status), "scenarios": self.sc,
+                  "goals": report.goals(self.sc), "micro": {"x_bench": [{"name": "BM_a", "cpu_time": 5,
+                                                                          "time_unit": "ns"}]}}
+        md = report.markdown(result)
+        self.assertIn("| iperf_1stream_gbps (Gbit/s) | warren-cross | 6.00 | 6.00–6.00 | 0.60× | 1.00× |", md)
+        self.assertIn("Not measured (see Paths): plain-same, warren-same, warren-same-skmsg.", md)
+        self.assertIn("| x_bench | BM_a | 5.00 ns |", md)
+        for svg in report.charts(self.sc).values():
+            doc = xml.dom.minidom.parseString(svg)
+            self.assertEqual(doc.documentElement.tagName, "svg")
+            self.assertIn("warren-cross", svg)
+
+
+if __name__ == "__main__":
+    unittest.main()
