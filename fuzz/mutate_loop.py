@@ -56,9 +56,15 @@ def mutate(rng, data, corpus):
     return bytes(data[:1 << 16])
 
 
-def run(target, paths, timeout=60):
-    p = subprocess.run([target] + paths, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=timeout)
+def run(target, paths):
+    """(exit code, stderr); a run over its time budget (10 s + 1 s per input) is a failure:
+    a hang is a bug too."""
+    try:
+        p = subprocess.run([target] + paths, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=10 + len(paths))
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode(errors="replace") if e.stderr else ""
+        return -1, err + "\nmutate_loop: timed out"
     return p.returncode, p.stderr.decode(errors="replace")
 
 
@@ -67,7 +73,7 @@ def main():
     ap.add_argument("target")
     ap.add_argument("corpus")
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--crashes", default="fuzz-crashes")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()

@@ -14,13 +14,15 @@ common/http2/session_config.h (see common/http2/README.md "Abuse protections"):
   wrong-authority-ip  CONNECT to an IP that is not --local-ip      -> status 400
   illegal-port        CONNECT --local-ip:15008                     -> status 503 (or 400)
   rapid-reset         HEADERS+RST_STREAM pairs (1500; nghttp2's bucket holds 1000)
-                                                                   -> GOAWAY (any code) / closed
+                                                                   -> GOAWAY with an error code
+                      (nghttp2's stream reset limiter sends INTERNAL_ERROR) / closed
   continuation-flood  HEADERS without END_HEADERS + CONTINUATIONs (max_continuations 8),
                       at most 2 MB                                 -> GOAWAY ENHANCE_YOUR_CALM /
                                                                       closed
   ping-flood          10k PINGs, ACKs unread (small receive buffer) -> GOAWAY / closed /
-                      the server stops reading / every ACK answered; a fresh connection must
-                      then still be served
+                      "stalled" (the server stopped reading) / "answered" (10k ACKs, 170 KB,
+                      fit in the socket buffers, so nothing piles up in the server and nghttp2's
+                      max_outbound_ack never trips); a fresh connection must then be served
   settings-flood      10k SETTINGS, ACKs unread, then one SETTINGS with 40 entries
                       (max_settings_entries 32)                     -> GOAWAY ENHANCE_YOUR_CALM
                                                                       / closed
