@@ -1,14 +1,18 @@
 // Stand-in for libFuzzer's main when not fuzzing: feeds each file (or each file in each
 // directory) named on the command line to LLVMFuzzerTestOneInput once. Exit 0 when every
 // input ran; a crash or sanitizer report fails the run, which is the point.
+// `--make-seeds DIR` writes the target's seed corpus into DIR when the target defines
+// WarrenFuzzMakeSeeds (a weak symbol, so targets without seeds need nothing).
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string_view>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+extern "C" __attribute__((weak)) int WarrenFuzzMakeSeeds(const char* dir);
 
 namespace {
 
@@ -27,6 +31,13 @@ bool runFile(const std::filesystem::path& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string_view(argv[1]) == "--make-seeds") {
+    if (WarrenFuzzMakeSeeds == nullptr) {
+      std::fprintf(stderr, "replay: this target has no seed maker\n");
+      return 2;
+    }
+    return WarrenFuzzMakeSeeds(argv[2]);
+  }
   int ran = 0;
   bool ok = true;
   for (int i = 1; i < argc; ++i) {

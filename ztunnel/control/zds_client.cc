@@ -1,6 +1,8 @@
 #include "ztunnel/control/zds_client.h"
 
 #include <fmt/format.h>
+
+#include <cstdint>
 #include <spdlog/spdlog.h>
 
 #include "zds.pb.h"
@@ -98,9 +100,7 @@ void ZdsClient::session(int sock) {
     ++messages_;
     bool changed = false;
     std::string error = handle(packet->bytes, std::move(packet->fd), changed);
-    zds::WorkloadResponse resp;
-    resp.mutable_ack()->set_error(error);
-    if (auto s = sendZdsPacket(sock, resp.SerializeAsString()); !s) {
+    if (auto s = sendZdsPacket(sock, encodeZdsAck(error)); !s) {
       spdlog::warn("ZDS ack: {}", s.error().message());
       return;
     }
@@ -108,56 +108,88 @@ void ZdsClient::session(int sock) {
   }
 }
 
-std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& changed) {
+Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd) {
   zds::WorkloadRequest req;
-  if (!req.ParseFromString(bytes)) return "cannot parse WorkloadRequest";
+  if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+      !req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return fail(Error(ErrorCode::kProtocol, "cannot parse WorkloadRequest"));
+  }
+  ZdsRequest out;
   switch (req.payload_case()) {
     case zds::WorkloadRequest::kAdd: {
       const auto& add = req.add();
-      if (add.uid().empty()) return "add: uid is empty";
-      if (!fd) return fmt::format("add {}: no netns fd attached", add.uid());
+      if (add.uid().empty()) return fail(Error::invalid("add: uid is empty"));
+      if (!has_fd) return fail(Error::invalid(fmt::format("add {}: no netns fd attached", add.uid())));
+      out.kind = ZdsRequest::Kind::kAdd;
+      out.pod = {add.uid(), add.workload_info().name(), add.workload_info().namespace_(),
+                 add.workload_info().service_account()};
+      return out;
+    }
+    case zds::WorkloadRequest::kKeep:
+      out.kind = ZdsRequest::Kind::kKeep;
+      out.pod.uid = req.keep().uid();
+      return out;
+    case zds::WorkloadRequest::kDel:
+      out.kind = ZdsRequest::Kind::kDel;
+      out.pod.uid = req.del().uid();
+      return out;
+    case zds::WorkloadRequest::kSnapshotSent:
+      out.kind = ZdsRequest::Kind::kSnapshotSent;
+      return out;
+    default: return fail(Error(ErrorCode::kProtocol, "WorkloadRequest with no payload"));
+  }
+}
+
+std::string encodeZdsAck(std::string_view error) {
+  zds::WorkloadResponse resp;
+  resp.mutable_ack()->set_error(std::string(error));
+  return resp.SerializeAsString();
+}
+
+std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& changed) {
+  auto req = parseZdsRequest(bytes, static_cast<bool>(fd));
+  if (!req) return req.error().message();
+  const std::string& uid = req->pod.uid;
+  switch (req->kind) {
+    case ZdsRequest::Kind::kAdd: {
       {
         std::lock_guard lock(mu_);
-        if (auto it = pods_.find(add.uid()); it != pods_.end()) {
+        if (auto it = pods_.find(uid); it != pods_.end()) {
           it->second.seen = true;  // replay after a reconnect: listeners already bound
           return "";
         }
       }
       auto listeners = bindPodListeners(fd.get(), options_.listeners);
       if (!listeners) {
-        spdlog::warn("ZDS add {} ({}/{}): {}", add.uid(), add.workload_info().namespace_(),
-                     add.workload_info().name(), listeners.error().message());
-        return fmt::format("add {}: {}", add.uid(), listeners.error().message());
+        spdlog::warn("ZDS add {} ({}/{}): {}", uid, req->pod.namespace_, req->pod.name,
+                     listeners.error().message());
+        return fmt::format("add {}: {}", uid, listeners.error().message());
       }
-      Pod pod{{add.uid(), add.workload_info().name(), add.workload_info().namespace_(),
-               add.workload_info().service_account()},
-              std::move(fd),
-              std::move(*listeners),
-              true};
+      Pod pod{req->pod, std::move(fd), std::move(*listeners), true};
       if (options_.hooks.added) {
         if (auto s = options_.hooks.added(pod.info, pod.netns.get(), pod.listeners); !s) {
-          spdlog::warn("ZDS add {}: data path: {}", add.uid(), s.error().message());
-          return fmt::format("add {}: data path: {}", add.uid(), s.error().message());
+          spdlog::warn("ZDS add {}: data path: {}", uid, s.error().message());
+          return fmt::format("add {}: data path: {}", uid, s.error().message());
         }
       }
       spdlog::info("pod {}/{} ({}) added: listeners 15001/15006/15008 bound{}", pod.info.namespace_,
                    pod.info.name, pod.info.uid,
                    pod.listeners.registered_addresses.empty() ? "" : ", 15006 registered");
       std::lock_guard lock(mu_);
-      pods_.emplace(add.uid(), std::move(pod));
+      pods_.emplace(uid, std::move(pod));
       changed = true;
       return "";
     }
-    case zds::WorkloadRequest::kKeep: {
+    case ZdsRequest::Kind::kKeep: {
       std::lock_guard lock(mu_);
-      auto it = pods_.find(req.keep().uid());
-      if (it == pods_.end()) return fmt::format("keep {}: unknown workload", req.keep().uid());
+      auto it = pods_.find(uid);
+      if (it == pods_.end()) return fmt::format("keep {}: unknown workload", uid);
       it->second.seen = true;
       return "";
     }
-    case zds::WorkloadRequest::kDel: {
+    case ZdsRequest::Kind::kDel: {
       std::lock_guard lock(mu_);
-      auto it = pods_.find(req.del().uid());
+      auto it = pods_.find(uid);
       if (it == pods_.end()) return "";  // already gone: deleting is idempotent
       spdlog::info("pod {}/{} ({}) removed: listeners closed", it->second.info.namespace_,
                    it->second.info.name, it->first);
@@ -166,7 +198,7 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
       changed = true;
       return "";
     }
-    case zds::WorkloadRequest::kSnapshotSent: {
+    case ZdsRequest::Kind::kSnapshotSent: {
       std::lock_guard lock(mu_);
       for (auto it = pods_.begin(); it != pods_.end();) {
         if (!it->second.seen) {
@@ -182,9 +214,8 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
       spdlog::info("ZDS snapshot received: {} pods", pods_.size());
       return "";
     }
-    default:
-      return "WorkloadRequest with no payload";
   }
+  return "";
 }
 
 }  // namespace warren::ztunnel

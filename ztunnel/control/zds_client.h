@@ -15,6 +15,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -38,6 +39,21 @@ struct ZdsPodHooks {
   std::function<Status(const ZdsPodInfo& pod, int netns_fd, const PodListeners& listeners)> added;
   std::function<void(const std::string& uid)> removed;
 };
+
+// One agent request (WorkloadRequest, INTEROP §13) as the client acts on it.
+struct ZdsRequest {
+  enum class Kind { kAdd, kKeep, kDel, kSnapshotSent };
+  Kind kind = Kind::kSnapshotSent;
+  ZdsPodInfo pod;  // kAdd: every field; kKeep / kDel: the uid only
+};
+
+// Parses one request packet (`has_fd`: a netns fd rode along as SCM_RIGHTS). Pure, so the
+// fuzz target (fuzz/zds_message_fuzz.cc) runs exactly what the client runs. An error is a
+// request the client refuses without acting on it; its message is the Ack error to send back.
+Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd);
+
+// The serialised WorkloadResponse{ack{error}} ("" = success) answering one request.
+std::string encodeZdsAck(std::string_view error);
 
 struct ZdsClientOptions {
   std::string socket_path;
