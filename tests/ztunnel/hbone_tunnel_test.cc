@@ -41,8 +41,11 @@ struct Fixture {
 
   uring::EventLoop& loop() { return loop_thread->loop(0); }
 
-  void start() {
-    auto t = uring::WorkerThreads::start(1, uring::LoopOptions{}, nullptr);
+  void start(uring::Backend backend = uring::Backend::kUring) {
+    uring::LoopOptions o;
+    o.backend = backend;
+    o.fallback_to_epoll = false;
+    auto t = uring::WorkerThreads::start(1, o, nullptr);
     ASSERT_TRUE(t) << t.error().message();
     loop_thread = std::move(*t);
     auto l = net::SocketFactory::listenTcp(net::SocketAddress::loopbackV4(0), {});
@@ -167,7 +170,9 @@ std::pair<UniqueFd, UniqueFd> socketPair() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-TEST(HboneTunnel, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
+class HboneTunnelOnBackend : public ::testing::TestWithParam<uring::Backend> {};
+
+TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
   // Upstream: hash everything to EOF, answer with the hash, close.
   ThreadedServer upstream([](int fd) {
     auto [hex, n] = relay::testing::hashToEof(fd);
@@ -176,7 +181,7 @@ TEST(HboneTunnel, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
   });
   Fixture f;
   f.upstream = upstream.address();
-  f.start();
+  f.start(GetParam());
   auto [loop_side, test_side] = socketPair();
   auto status = f.tunnel(std::move(loop_side));
   relay::testing::setBlocking(test_side.get(), 30s);
@@ -192,6 +197,11 @@ TEST(HboneTunnel, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
   ASSERT_EQ(peer.wait_for(1s), std::future_status::ready);
   EXPECT_EQ(peer.get(), kClientId);
 }
+
+// io_uring, and the epoll fallback ztunnel uses when io_uring cannot be set up.
+INSTANTIATE_TEST_SUITE_P(Backends, HboneTunnelOnBackend,
+                         ::testing::Values(uring::Backend::kUring, uring::Backend::kEpoll),
+                         [](const auto& p) { return std::string(uring::backendName(p.param)); });
 
 TEST(HboneTunnel, NonOkStatusReachesTheClientAndNoByteFlows) {
   ThreadedServer upstream([](int) { ADD_FAILURE() << "the upstream must not be reached"; });
