@@ -11,7 +11,9 @@
 #include <set>
 
 #include "bpf/loader/bpf_skeleton.h"
+#include "bpf/loader/fast_path_config.h"
 #include "bpf/loader/pin_dir.h"
+#include "bpf/loader/sockmap_fast_path.h"
 #include "common/kernel_mounts.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
@@ -46,7 +48,8 @@ constexpr const char* kCounterNames[WARREN_CNT_MAX] = {
     "connect_skip_loopback",  "connect_skip_not_tcp",      "sockops_recorded",
     "getsockopt_answered",    "getsockopt_miss",           "lookup_steered",
     "lookup_skip_loopback",   "lookup_skip_hbone",         "lookup_skip_exempt",
-    "lookup_no_listener",     "errors",                    "msg_redirected",
+    "lookup_no_listener",     "errors",                    "fastpath_inserted",
+    "fastpath_redirected",    "fastpath_miss",
 };
 
 Status mkdirs(const std::string& path) {
@@ -128,6 +131,7 @@ struct RedirectDataplane::Programs {
   SockopsSkel sockops;
   GetsockoptSkel getsockopt;
   SkLookupSkel sk_lookup;
+  std::unique_ptr<SockmapFastPath> fast_path;  // null when the fast path is off
 
   int enrolledFd() const { return bpf_map__fd(connect4->maps.warren_enrolled); }
   int exemptFd() const { return bpf_map__fd(connect4->maps.warren_exempt_src); }
@@ -165,7 +169,17 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
   WARREN_TRY(sl->load());
   auto programs = std::make_unique<Programs>(Programs{std::move(*c4), std::move(*c6),
                                                       std::move(*so), std::move(*gs),
-                                                      std::move(*sl)});
+                                                      std::move(*sl), nullptr});
+  // The fast path's sk_msg link goes on before sockops starts inserting sockets.
+  bpf_program* sockops_prog = programs->sockops->progs.warren_sockops;
+  if (config.sockmap_fast_path) {
+    auto cfg = fastPathConfig(config.pod_cidr);
+    if (!cfg) return fail(cfg.error());
+    auto fast = SockmapFastPath::attach(config.pin_dir, *cfg);
+    if (!fast) return fail(fast.error().wrap("sk_msg fast path"));
+    programs->fast_path = std::move(*fast);
+    sockops_prog = programs->fast_path->sockopsProgram();
+  }
 
   UniqueFd cgroup(::open(config.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!cgroup) return fail(WARREN_SYS_ERROR("open cgroup " + config.cgroup));
@@ -178,8 +192,11 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
                                  dir + "/" WARREN_LINK_CONNECT4, cgroup.get(), cgroup_id));
   WARREN_TRY(adoptOrAttachCgroup(programs->connect6->progs.warren_connect6,
                                  dir + "/" WARREN_LINK_CONNECT6, cgroup.get(), cgroup_id));
-  WARREN_TRY(adoptOrAttachCgroup(programs->sockops->progs.warren_sockops,
-                                 dir + "/" WARREN_LINK_SOCKOPS, cgroup.get(), cgroup_id));
+  WARREN_TRY(adoptOrAttachCgroup(sockops_prog, dir + "/" WARREN_LINK_SOCKOPS, cgroup.get(),
+                                 cgroup_id));
+  // Off: the cgroup runs the plain sockops from here on, so what an earlier agent left of the
+  // fast path can go (its established connections keep working until they close).
+  if (!config.sockmap_fast_path) WARREN_TRY(SockmapFastPath::remove(dir));
   WARREN_TRY(adoptOrAttachCgroup(programs->getsockopt->progs.warren_getsockopt,
                                  dir + "/" WARREN_LINK_GETSOCKOPT, cgroup.get(), cgroup_id));
 
