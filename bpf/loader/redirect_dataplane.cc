@@ -51,6 +51,7 @@ constexpr const char* kCounterNames[WARREN_CNT_MAX] = {
     "lookup_no_listener",     "errors",                    "fastpath_inserted",
     "fastpath_redirected",    "fastpath_miss",
 };
+static_assert(kCounterNames[WARREN_CNT_MAX - 1] != nullptr, "a counter has no name");
 
 Status mkdirs(const std::string& path) {
   std::string prefix;
