@@ -96,7 +96,8 @@ Status LabCluster::startComponent(LabState& state, const ComponentKind& c, int n
   std::string cg = names_.componentCgroup(node, c.name);
   WARREN_TRY(CgroupTree::create(cg));
   auto argv = componentArgv(c, node);
-  if (c.name == "agent") argv.insert(argv.end(), state.agent_flags.begin(), state.agent_flags.end());
+  if (c.name == "agent")
+    argv.insert(argv.end(), state.agent_flags.begin(), state.agent_flags.end());
   DetachedSpec spec{argv, LabNames::netnsPath(names_.nodeNetns(node)), cg,
                     componentLog(node, c.name)};
   auto pid = spawnDetached(spec);

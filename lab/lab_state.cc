@@ -47,7 +47,8 @@ Result<LabState> LabState::load(const std::string& dir) {
     s.bin_dir = j.at("binDir").get<std::string>();
     s.cgroup_mount = j.at("cgroupMount").get<std::string>();
     s.ready = j.value("ready", false);
-    if (j.contains("agentFlags")) s.agent_flags = j.at("agentFlags").get<std::vector<std::string>>();
+    if (j.contains("agentFlags"))
+      s.agent_flags = j.at("agentFlags").get<std::vector<std::string>>();
     if (j.contains("components")) {
       for (const auto& [node, comps] : j["components"].items())
         for (const auto& [comp, c] : comps.items())

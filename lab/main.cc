@@ -39,7 +39,7 @@ struct Options {
   std::vector<std::string> words;
   bool kill = false;
   std::vector<std::string> agent_flags;  // up --agent-flag (repeatable)
-  std::vector<std::string> command;  // after "--"
+  std::vector<std::string> command;      // after "--"
 };
 
 int report(const Error& e) {

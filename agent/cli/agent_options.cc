@@ -76,11 +76,11 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
     if (flags->count("log-level")) u.log_level = flags->at("log-level");
     return u;
   }
-  auto flags = collectFlags(args, 0,
-                            {"node", "node-ip", "run-dir", "manifests", "ca-dir", "cgroup",
-                             "bpf-pin-dir", "pod-cidr", "trust-domain", "log-level",
-                             "sockmap-fast-path"},
-                            help);
+  auto flags =
+      collectFlags(args, 0,
+                   {"node", "node-ip", "run-dir", "manifests", "ca-dir", "cgroup", "bpf-pin-dir",
+                    "pod-cidr", "trust-domain", "log-level", "sockmap-fast-path"},
+                   help);
   if (!flags) return fail(flags.error());
   if (help) return HelpRequested{agentUsage()};
   AgentOptions o;

@@ -35,7 +35,9 @@ Result<warren_fastpath_cfg> fastPathConfig(const std::string& pod_cidr) {
   // Clear the host bits, so the network address compares equal under the prefix mask.
   for (uint32_t i = 0; i < words; ++i) {
     const uint32_t covered = len > i * 32 ? len - i * 32 : 0;
-    const uint32_t mask = covered == 0 ? 0 : covered >= 32 ? 0xffffffffu : 0xffffffffu << (32 - covered);
+    const uint32_t mask = covered == 0    ? 0
+                          : covered >= 32 ? 0xffffffffu
+                                          : 0xffffffffu << (32 - covered);
     cfg.pod_net.addr[i] = htonl(ntohl(cfg.pod_net.addr[i]) & mask);
   }
   return cfg;

@@ -24,12 +24,14 @@ using SkMsgSkel = BpfSkeleton<warren_sk_msg_bpf, warren_sk_msg_bpf__open_opts,
 Result<uint32_t> mapId(int map_fd) {
   bpf_map_info info{};
   uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(map_fd, &info, &len) != 0) return fail(WARREN_SYS_ERROR("bpf map info"));
+  if (bpf_obj_get_info_by_fd(map_fd, &info, &len) != 0)
+    return fail(WARREN_SYS_ERROR("bpf map info"));
   return info.id;
 }
 
 Status unlinkPin(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail(WARREN_SYS_ERROR("unlink " + path));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return fail(WARREN_SYS_ERROR("unlink " + path));
   return ok();
 }
 

@@ -28,7 +28,7 @@ using testing::TempCgroup;
 using testing::TempPinDir;
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -77,7 +77,8 @@ Pair loopbackPair() {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(a);
-  if (::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(l.get(), 4) != 0 ||
+  if (::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::listen(l.get(), 4) != 0 ||
       ::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
     return p;
   p.client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -168,8 +169,8 @@ TEST_F(FastPathTest, LoopbackPairGoesSocketToSocketIntactReadoptedAndRemoved) {
   ASSERT_TRUE(p.client && p.server);
   auto after_connect = dp->counters();
   ASSERT_TRUE(after_connect);
-  EXPECT_EQ((*after_connect)[WARREN_CNT_FASTPATH_INSERTED] - (*before)[WARREN_CNT_FASTPATH_INSERTED],
-            2u)
+  EXPECT_EQ(
+      (*after_connect)[WARREN_CNT_FASTPATH_INSERTED] - (*before)[WARREN_CNT_FASTPATH_INSERTED], 2u)
       << "both ends of the loopback pair go into warren_socks";
 
   // Request and answer, then a bulk stream each way, end of stream included.

@@ -28,7 +28,8 @@ TEST_F(LabStateTest, AgentFlagsSurviveSaveAndLoad) {
   s.cgroup_mount = "/sys/fs/cgroup";
   s.ready = true;
   s.agent_flags = {"--sockmap-fast-path", "--x=y"};
-  s.components["node-1"]["agent"] = ComponentState{42, {"/bin/warren-agent", "--sockmap-fast-path"}};
+  s.components["node-1"]["agent"] =
+      ComponentState{42, {"/bin/warren-agent", "--sockmap-fast-path"}};
   ASSERT_TRUE(s.save());
   auto back = LabState::load(dir_);
   ASSERT_TRUE(back) << back.error().message();
