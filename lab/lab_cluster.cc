@@ -105,6 +105,8 @@ Status LabCluster::startComponent(LabState& state, const ComponentKind& c, int n
   std::string cg = names_.componentCgroup(node, c.name);
   WARREN_TRY(CgroupTree::create(cg));
   auto argv = componentArgv(c, node);
+  if (c.name == "agent")
+    argv.insert(argv.end(), state.agent_flags.begin(), state.agent_flags.end());
   DetachedSpec spec{argv, LabNames::netnsPath(names_.nodeNetns(node)), cg,
                     componentLog(node, c.name)};
   auto pid = spawnDetached(spec);
@@ -172,9 +174,15 @@ Status LabCluster::rollingRestart(LabState& state, const ComponentKind& c, int n
   return state.save();
 }
 
-Status LabCluster::up(int nodes) {
+Status LabCluster::up(int nodes, const std::vector<std::string>& agent_flags) {
   if (nodes < 1 || nodes > LabNames::kMaxNodes)
     return fail(Error::invalid("--nodes must be 1.." + std::to_string(LabNames::kMaxNodes)));
+  for (const auto& f : agent_flags) {
+    if (f.size() < 3 || !f.starts_with("--"))
+      return fail(Error::invalid("--agent-flag '" + f +
+                                 "' must be one flag like --name or --name=value (write "
+                                 "--agent-flag=--name when it starts with --)"));
+  }
   auto existing = LabState::load(dir_);
   if (existing && existing->ready) {
     // A live lab is never torn down by `up`; a crashed one (no/partial state) is.
@@ -203,6 +211,7 @@ Status LabCluster::up(int nodes) {
   state.nodes = nodes;
   state.bin_dir = bin_dir_;
   state.cgroup_mount = names_.cgroupMount();
+  state.agent_flags = agent_flags;
   WARREN_TRY(state.save());  // not ready yet: a crash from here on is cleaned by the next up/down
 
   WARREN_TRY(createClusterCa(dir_ + "/ca", "cluster.local"));

@@ -27,11 +27,14 @@ class LabCluster {
  public:
   LabCluster(std::string name, std::string dir, std::string cgroup_mount, std::string bin_dir);
 
-  Status up(int nodes);
+  // `agent_flags` (each "--name" or "--name=value") go after the contract flags of every
+  // node agent, now and on every restart (kept in state.json).
+  Status up(int nodes, const std::vector<std::string>& agent_flags = {});
   // Removes everything of this lab; `report` gets one line per thing removed or left behind.
   Status down(std::vector<std::string>* report);
 
-  // The argv `up` uses for a component on a node (exactly the contract's flags).
+  // The argv `up` uses for a component on a node (exactly the contract's flags; startComponent
+  // appends the lab's agent flags).
   std::vector<std::string> componentArgv(const ComponentKind& c, int node) const;
   Status startComponent(LabState& state, const ComponentKind& c, int node) const;
   // SIGTERM (SIGKILL with `kill`), wait for exit (bounded), start again with the same flags.

@@ -47,6 +47,8 @@ Result<LabState> LabState::load(const std::string& dir) {
     s.bin_dir = j.at("binDir").get<std::string>();
     s.cgroup_mount = j.at("cgroupMount").get<std::string>();
     s.ready = j.value("ready", false);
+    if (j.contains("agentFlags"))
+      s.agent_flags = j.at("agentFlags").get<std::vector<std::string>>();
     if (j.contains("components")) {
       for (const auto& [node, comps] : j["components"].items())
         for (const auto& [comp, c] : comps.items())
@@ -69,6 +71,7 @@ Status LabState::save() const {
             {"binDir", bin_dir},
             {"cgroupMount", cgroup_mount},
             {"ready", ready},
+            {"agentFlags", agent_flags},
             {"components", comps}};
   return writeFileAtomic(pathIn(dir), j.dump(2) + "\n");
 }

@@ -25,6 +25,8 @@ struct LabState {
   std::string bin_dir;
   std::string cgroup_mount;
   bool ready = false;  // set once `up` finished
+  // `up --agent-flag`: appended to every node agent's command line, also on `restart`.
+  std::vector<std::string> agent_flags;
   // node name -> component ("agent", "ztunnel") -> state
   std::map<std::string, std::map<std::string, ComponentState>> components;
 

@@ -38,7 +38,8 @@ struct Options {
   bool all_namespaces = false;
   std::vector<std::string> words;
   bool kill = false;
-  std::vector<std::string> command;  // after "--"
+  std::vector<std::string> agent_flags;  // up --agent-flag (repeatable)
+  std::vector<std::string> command;      // after "--"
 };
 
 int report(const Error& e) {
@@ -93,7 +94,7 @@ int cmdUp(const Options& o, const std::string& cgroup_mount) {
   if (!lock) return report(lock.error());
   std::string dir = fs::absolute(o.dir).lexically_normal().string();
   LabCluster cluster(o.name, dir, cgroup_mount, selfBinDir());
-  if (auto s = cluster.up(o.nodes); !s) {
+  if (auto s = cluster.up(o.nodes, o.agent_flags); !s) {
     report(s.error().wrap("up"));
     if (s.error().code() == ErrorCode::kAlreadyExists) return 1;  // a live lab is left alone
     std::fprintf(stderr, "warren-lab: cleaning up the partial lab\n");
@@ -510,6 +511,10 @@ int main(int argc, char** argv) {
 
   auto* up = app.add_subcommand("up", "create the nodes, CA and node components");
   up->add_option("--nodes", o.nodes, "number of nodes")->check(CLI::Range(1, LabNames::kMaxNodes));
+  up->add_option("--agent-flag", o.agent_flags,
+                 "extra flag for every node agent, also on restart (repeatable; "
+                 "--agent-flag=--sockmap-fast-path)")
+      ->allow_extra_args(false);
   app.add_subcommand("down", "remove everything the lab created (also after a crash)");
   auto* apply = app.add_subcommand("apply", "store manifests and reconcile pods");
   apply->add_option("-f,--filename", o.files, "manifest file or directory")->required();

@@ -5,6 +5,16 @@
 namespace warren::agent {
 namespace {
 
+// Boolean flags: "--flag" alone means true; "--flag=true|false" is also accepted (never a
+// separate value word, so a boolean flag cannot swallow the next flag).
+const std::vector<std::string> kBoolFlags = {"sockmap-fast-path"};
+
+bool isBoolFlag(const std::string& name) {
+  for (const auto& b : kBoolFlags)
+    if (b == name) return true;
+  return false;
+}
+
 // Splits "--flag=value" / "--flag value" pairs into a map; rejects unknown and repeated flags.
 Result<std::map<std::string, std::string>> collectFlags(const std::vector<std::string>& args,
                                                         size_t first,
@@ -22,6 +32,10 @@ Result<std::map<std::string, std::string>> collectFlags(const std::vector<std::s
     if (auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
+      if (isBoolFlag(name) && value != "true" && value != "false")
+        return fail(Error::invalid("flag --" + name + " takes true or false, not '" + value + "'"));
+    } else if (isBoolFlag(name)) {
+      value = "true";
     } else {
       if (i + 1 >= args.size()) return fail(Error::invalid("flag --" + name + " needs a value"));
       value = args[++i];
@@ -42,9 +56,12 @@ std::string agentUsage() {
   return "usage: warren-agent --node NAME [--node-ip IP] [--run-dir DIR] [--manifests DIR]\n"
          "                    [--ca-dir DIR] [--cgroup PATH] [--bpf-pin-dir DIR]\n"
          "                    [--pod-cidr CIDR] [--trust-domain TD] [--log-level LEVEL]\n"
+         "                    [--sockmap-fast-path]\n"
          "       warren-agent uninstall [--bpf-pin-dir DIR] [--cgroup PATH]\n"
          "Without --manifests the agent reads the Kubernetes API (in-cluster service account,\n"
-         "else $KUBECONFIG).\n";
+         "else $KUBECONFIG). --sockmap-fast-path (off by default) hands TCP data between two\n"
+         "sockets of this node (loopback pairs, pod pairs inside --pod-cidr) straight from\n"
+         "socket to socket with sk_msg (see bpf/README.md).\n";
 }
 
 Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
@@ -59,10 +76,11 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
     if (flags->count("log-level")) u.log_level = flags->at("log-level");
     return u;
   }
-  auto flags = collectFlags(args, 0,
-                            {"node", "node-ip", "run-dir", "manifests", "ca-dir", "cgroup",
-                             "bpf-pin-dir", "pod-cidr", "trust-domain", "log-level"},
-                            help);
+  auto flags =
+      collectFlags(args, 0,
+                   {"node", "node-ip", "run-dir", "manifests", "ca-dir", "cgroup", "bpf-pin-dir",
+                    "pod-cidr", "trust-domain", "log-level", "sockmap-fast-path"},
+                   help);
   if (!flags) return fail(flags.error());
   if (help) return HelpRequested{agentUsage()};
   AgentOptions o;
@@ -79,6 +97,8 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
   take("pod-cidr", o.pod_cidr);
   take("trust-domain", o.trust_domain);
   take("log-level", o.log_level);
+  if (auto it = flags->find("sockmap-fast-path"); it != flags->end())
+    o.sockmap_fast_path = it->second == "true";
   if (o.node.empty()) return fail(Error::invalid("--node is required"));
   if (o.bpf_pin_dir.empty()) o.bpf_pin_dir = "/sys/fs/bpf/warren/" + o.node;
   if (o.trust_domain.find('/') != std::string::npos)

@@ -1,6 +1,6 @@
 // Command line of warren-agent. The run command takes exactly the flags the lab passes
 // (BRIEF: --node --node-ip --run-dir --manifests --ca-dir --cgroup --bpf-pin-dir --pod-cidr
-// --trust-domain --log-level); `uninstall` takes --bpf-pin-dir and --cgroup. Both
+// --trust-domain --log-level) plus the opt-in --sockmap-fast-path; `uninstall` takes --bpf-pin-dir and --cgroup. Both
 // `--flag value` and `--flag=value` are accepted. Parsing is pure, so it is table-tested.
 #pragma once
 
@@ -23,6 +23,7 @@ struct AgentOptions {
   std::string pod_cidr;
   std::string trust_domain = "cluster.local";
   std::string log_level = "info";
+  bool sockmap_fast_path = false;  // --sockmap-fast-path: sk_msg same-node fast path
 };
 
 struct UninstallOptions {

@@ -90,8 +90,12 @@ struct warren_orig_key {
 #define WARREN_MAP_EXEMPT_SRC "warren_exempt_src"
 #define WARREN_MAX_EXEMPT_SRC 64
 
-/* sk_msg fast path: SOCKHASH of local socket pairs, keyed by (netns cookie, local, remote).
- * Only used when the agent loads with the fast path on (off by default). */
+/* sk_msg fast path (agent --sockmap-fast-path, off by default; see bpf/README.md). SOCKHASH of
+ * established TCP sockets whose two ends are both on this node, keyed by struct warren_sock_key
+ * (the socket's own local and remote address). The sk_msg program attached to it hands each
+ * sendmsg straight to the peer socket found under the reversed key. netns_cookie is the
+ * socket's netns cookie for loopback pairs (every netns has its own 127.0.0.1) and 0 for pod
+ * pairs (pod addresses are unique on a node). Created only while the fast path is on. */
 #define WARREN_MAP_SOCKS "warren_socks"
 #define WARREN_MAX_SOCKS 65536
 
@@ -99,6 +103,28 @@ struct warren_sock_key {
 	__u64 netns_cookie;
 	struct warren_addr local;
 	struct warren_addr remote;
+};
+
+/* Per-socket fast-path decision. SK_STORAGE (freed with the socket), value = __u32, one of
+ * enum warren_sock_mode. sockops creates it (UNDECIDED) before inserting the socket; the
+ * sk_msg program decides on the socket's first message and never changes its mind towards
+ * redirecting: a socket that once sent through TCP keeps doing so, so bytes still travelling
+ * through the TCP stack are never overtaken by redirected ones. Pinned, so the decision
+ * survives an agent restart that swaps the programs. */
+#define WARREN_MAP_SOCKS_STATE "warren_socks_state"
+
+enum warren_sock_mode {
+	WARREN_SOCK_UNDECIDED = 0,
+	WARREN_SOCK_REDIRECT = 1,
+	WARREN_SOCK_TCP = 2,
+};
+
+/* Read-only knob of the fast-path programs (set by the agent before load): this node's pod
+ * CIDR (--pod-cidr). family 0 = no pod CIDR: only loopback pairs are eligible. */
+struct warren_fastpath_cfg {
+	struct warren_addr pod_net; /* network address, port 0 */
+	__u32 pod_prefix_len;
+	__u32 reserved;
 };
 
 /* Per-CPU decision counters. PERCPU_ARRAY, index = enum warren_counter, value = __u64. */
@@ -119,7 +145,9 @@ enum warren_counter {
 	WARREN_CNT_LOOKUP_SKIP_EXEMPT,
 	WARREN_CNT_LOOKUP_NO_LISTENER, /* fail closed: dropped (the client sees a reset) */
 	WARREN_CNT_ERRORS,
-	WARREN_CNT_MSG_REDIRECTED,
+	WARREN_CNT_FASTPATH_INSERTED, /* sockops put an established local socket in warren_socks */
+	WARREN_CNT_FASTPATH_REDIRECTED, /* sk_msg handed a message to the peer socket */
+	WARREN_CNT_FASTPATH_MISS, /* sk_msg let a message go through TCP (no peer, or pinned to TCP) */
 	WARREN_CNT_MAX,
 };
 
@@ -132,7 +160,8 @@ enum warren_counter {
 #define WARREN_LINK_GETSOCKOPT "link_getsockopt"
 /* sk_lookup netns links: <pin-dir>/netns/<netns cookie, decimal>. */
 #define WARREN_NETNS_LINK_DIR "netns"
-/* sk_msg link (fast path on only): <pin-dir>/link_sk_msg. */
+/* sk_msg link (fast path on only): <pin-dir>/link_sk_msg, a BPF_LINK_TYPE_SOCKMAP link of the
+ * sk_msg program on warren_socks (BPF_LINK_CREATE for sk_msg needs Linux >= 6.10). */
 #define WARREN_LINK_SK_MSG "link_sk_msg"
 
 #endif /* WARREN_ABI_H */

@@ -80,6 +80,10 @@ Result<UniqueFd> openPin(const std::string& path) {
   return UniqueFd(fd);
 }
 
+// Not in Debian 12's <linux/bpf.h> (6.1): the sk_msg link type of Linux 6.10. Its link info
+// is { __u32 map_id; __u32 attach_type; }, the same layout as the netns one.
+constexpr uint32_t kBpfLinkTypeSockmap = 14;
+
 Result<uint64_t> linkTargetId(int link_fd) {
   bpf_link_info info{};
   uint32_t len = sizeof(info);
@@ -91,6 +95,7 @@ Result<uint64_t> linkTargetId(int link_fd) {
     case BPF_LINK_TYPE_NETNS:
       return static_cast<uint64_t>(info.netns.netns_ino);
     default:
+      if (info.type == kBpfLinkTypeSockmap) return static_cast<uint64_t>(info.netns.netns_ino);
       return fail(Error::invalid("unexpected bpf link type " + std::to_string(info.type)));
   }
 }

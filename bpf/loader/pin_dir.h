@@ -1,6 +1,7 @@
 // The agent's BPF pin directory (--bpf-pin-dir, e.g. /sys/fs/bpf/warren/node-1):
 //   <dir>/warren_*            maps, pinned by name by libbpf (names in warren_abi.h)
-//   <dir>/link_*              cgroup links (connect4, connect6, sockops, getsockopt)
+//   <dir>/link_*              cgroup links (connect4, connect6, sockops, getsockopt), and
+//                             link_sk_msg (sockmap link, only with --sockmap-fast-path)
 //   <dir>/netns/<cookie>      one sk_lookup link per enrolled pod netns (decimal cookie)
 // Everything here is kernel state that outlives the agent; these functions read it back and
 // remove it.
@@ -22,8 +23,9 @@ std::string netnsLinkPath(const std::string& pin_dir, uint64_t netns_cookie);
 // Opens a pinned object (map, program or link); kNotFound when there is no such pin.
 Result<UniqueFd> openPin(const std::string& path);
 
-// The kernel id of what a pinned link is attached to: cgroup id (cgroup links) or netns inode
-// (netns links); 0 when the target is gone and the kernel detached the link.
+// The kernel id of what a pinned link is attached to: cgroup id (cgroup links), netns inode
+// (netns links) or map id (sockmap links); 0 when the target is gone and the kernel detached
+// the link.
 Result<uint64_t> linkTargetId(int link_fd);
 
 // The sk_lookup links pinned under <dir>/netns: cookie -> still attached. Names that are not

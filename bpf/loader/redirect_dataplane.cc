@@ -11,7 +11,9 @@
 #include <set>
 
 #include "bpf/loader/bpf_skeleton.h"
+#include "bpf/loader/fast_path_config.h"
 #include "bpf/loader/pin_dir.h"
+#include "bpf/loader/sockmap_fast_path.h"
 #include "common/kernel_mounts.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
@@ -46,8 +48,10 @@ constexpr const char* kCounterNames[WARREN_CNT_MAX] = {
     "connect_skip_loopback",  "connect_skip_not_tcp",      "sockops_recorded",
     "getsockopt_answered",    "getsockopt_miss",           "lookup_steered",
     "lookup_skip_loopback",   "lookup_skip_hbone",         "lookup_skip_exempt",
-    "lookup_no_listener",     "errors",                    "msg_redirected",
+    "lookup_no_listener",     "errors",                    "fastpath_inserted",
+    "fastpath_redirected",    "fastpath_miss",
 };
+static_assert(kCounterNames[WARREN_CNT_MAX - 1] != nullptr, "a counter has no name");
 
 Status mkdirs(const std::string& path) {
   std::string prefix;
@@ -107,6 +111,27 @@ Status adoptOrAttachCgroup(bpf_program* prog, const std::string& path, int cgrou
   return ok();
 }
 
+// An agent of another version may have pinned warren_counters with another number of
+// counters (the enum grew with the sk_msg fast path); libbpf would refuse to re-use it and the
+// agent would not start. Counters are statistics only: drop that pin and let the load create
+// the current map. Programs still attached keep counting into the old one until open()
+// updates their links a moment later.
+Status dropCountersOfAnotherSize(const std::string& pin_dir) {
+  const std::string path = pin_dir + "/" WARREN_MAP_COUNTERS;
+  auto fd = openPin(path);
+  if (!fd) return fd.error().code() == ErrorCode::kNotFound ? ok() : fail(fd.error());
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd->get(), &info, &len) != 0)
+    return fail(WARREN_SYS_ERROR("bpf map info " + path));
+  if (info.max_entries == WARREN_CNT_MAX) return ok();
+  spdlog::warn("bpf: {} has {} counters, this agent has {}: re-creating it", path,
+               info.max_entries, static_cast<int>(WARREN_CNT_MAX));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return fail(WARREN_SYS_ERROR("unlink " + path));
+  return ok();
+}
+
 Result<warren_addr> parseAddr(const std::string& text) {
   warren_addr a{};
   if (::inet_pton(AF_INET, text.c_str(), &a.addr[0]) == 1) {
@@ -128,6 +153,7 @@ struct RedirectDataplane::Programs {
   SockopsSkel sockops;
   GetsockoptSkel getsockopt;
   SkLookupSkel sk_lookup;
+  std::unique_ptr<SockmapFastPath> fast_path;  // null when the fast path is off
 
   int enrolledFd() const { return bpf_map__fd(connect4->maps.warren_enrolled); }
   int exemptFd() const { return bpf_map__fd(connect4->maps.warren_exempt_src); }
@@ -145,6 +171,7 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
     return fail(Error::invalid("--bpf-pin-dir must be an absolute path: '" + config.pin_dir + "'"));
   WARREN_TRY(ensureBpffs());
   WARREN_TRY(mkdirs(netnsLinkDir(config.pin_dir)));
+  WARREN_TRY(dropCountersOfAnotherSize(config.pin_dir));
 
   // Each skeleton is opened and loaded in turn: the first creates and pins the maps, the
   // others re-use them.
@@ -165,7 +192,17 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
   WARREN_TRY(sl->load());
   auto programs = std::make_unique<Programs>(Programs{std::move(*c4), std::move(*c6),
                                                       std::move(*so), std::move(*gs),
-                                                      std::move(*sl)});
+                                                      std::move(*sl), nullptr});
+  // The fast path's sk_msg link goes on before sockops starts inserting sockets.
+  bpf_program* sockops_prog = programs->sockops->progs.warren_sockops;
+  if (config.sockmap_fast_path) {
+    auto cfg = fastPathConfig(config.pod_cidr);
+    if (!cfg) return fail(cfg.error());
+    auto fast = SockmapFastPath::attach(config.pin_dir, *cfg);
+    if (!fast) return fail(fast.error().wrap("sk_msg fast path"));
+    programs->fast_path = std::move(*fast);
+    sockops_prog = programs->fast_path->sockopsProgram();
+  }
 
   UniqueFd cgroup(::open(config.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!cgroup) return fail(WARREN_SYS_ERROR("open cgroup " + config.cgroup));
@@ -178,8 +215,11 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
                                  dir + "/" WARREN_LINK_CONNECT4, cgroup.get(), cgroup_id));
   WARREN_TRY(adoptOrAttachCgroup(programs->connect6->progs.warren_connect6,
                                  dir + "/" WARREN_LINK_CONNECT6, cgroup.get(), cgroup_id));
-  WARREN_TRY(adoptOrAttachCgroup(programs->sockops->progs.warren_sockops,
-                                 dir + "/" WARREN_LINK_SOCKOPS, cgroup.get(), cgroup_id));
+  WARREN_TRY(adoptOrAttachCgroup(sockops_prog, dir + "/" WARREN_LINK_SOCKOPS, cgroup.get(),
+                                 cgroup_id));
+  // Off: the cgroup runs the plain sockops from here on, so what an earlier agent left of the
+  // fast path can go (its established connections keep working until they close).
+  if (!config.sockmap_fast_path) WARREN_TRY(SockmapFastPath::remove(dir));
   WARREN_TRY(adoptOrAttachCgroup(programs->getsockopt->progs.warren_getsockopt,
                                  dir + "/" WARREN_LINK_GETSOCKOPT, cgroup.get(), cgroup_id));
 

@@ -1,6 +1,9 @@
 // The loaded, attached redirect dataplane of one node: owns the five BPF skeletons, keeps the
 // cgroup links (pinned, so they outlive the agent) and applies RedirectAction plans.
 //
+// With RedirectConfig::sockmap_fast_path the cgroup runs sockops_fastpath instead of sockops
+// and the sk_msg program is linked to warren_socks (sockmap_fast_path.h).
+//
 // Restart story: open() finds pins left by a previous agent and re-adopts them: the same maps
 // (libbpf re-uses pins by name), each cgroup link updated in place to the freshly loaded
 // program (BPF_LINK_UPDATE: no moment without a program, never a second attachment), each
@@ -23,6 +26,10 @@ namespace warren::redirect {
 struct RedirectConfig {
   std::string pin_dir;  // --bpf-pin-dir, e.g. /sys/fs/bpf/warren/node-1
   std::string cgroup;   // --cgroup: every pod's and ztunnel's cgroup is below it
+  // --sockmap-fast-path: the sk_msg same-node fast path (sockmap_fast_path.h). Off = nothing
+  // of it is loaded, and what an earlier agent left of it is removed.
+  bool sockmap_fast_path = false;
+  std::string pod_cidr{};  // --pod-cidr: pod pairs inside it take the fast path (when on)
 };
 
 using Counters = std::array<uint64_t, WARREN_CNT_MAX>;

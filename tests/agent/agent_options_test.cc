@@ -45,6 +45,12 @@ TEST(AgentOptions, Table) {
       {{"--node", "n1", "--trust-domain", "a/b"}, false, "must not contain"},
       {{"uninstall", "--bpf-pin-dir", "/p", "--cgroup", "/c"}, true, ""},
       {{"uninstall", "--node", "n1"}, false, "unknown flag --node"},
+      {{"--node", "n1", "--sockmap-fast-path"}, true, ""},
+      {{"--sockmap-fast-path", "--node", "n1"}, true, ""},
+      {{"--node", "n1", "--sockmap-fast-path=false"}, true, ""},
+      {{"--node", "n1", "--sockmap-fast-path=yes"}, false, "takes true or false"},
+      {{"--node", "n1", "--sockmap-fast-path", "--sockmap-fast-path"}, false, "given twice"},
+      {{"uninstall", "--sockmap-fast-path"}, false, "unknown flag --sockmap-fast-path"},
   };
   for (const auto& c : cases) {
     auto r = parseAgentArgs(c.args);
@@ -56,6 +62,14 @@ TEST(AgentOptions, Table) {
   auto d = parseAgentArgs({"--node", "n9"});
   ASSERT_TRUE(d);
   EXPECT_EQ(std::get<AgentOptions>(*d).bpf_pin_dir, "/sys/fs/bpf/warren/n9");
+  EXPECT_FALSE(std::get<AgentOptions>(*d).sockmap_fast_path) << "off by default";
+  auto on = parseAgentArgs({"--sockmap-fast-path", "--node", "n9"});
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(std::get<AgentOptions>(*on).sockmap_fast_path);
+  EXPECT_EQ(std::get<AgentOptions>(*on).node, "n9") << "a boolean flag takes no value word";
+  auto off = parseAgentArgs({"--node", "n9", "--sockmap-fast-path=false"});
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(std::get<AgentOptions>(*off).sockmap_fast_path);
   auto u = parseAgentArgs({"uninstall", "--bpf-pin-dir=/p", "--cgroup=/c"});
   ASSERT_TRUE(u);
   EXPECT_EQ(std::get<UninstallOptions>(*u).bpf_pin_dir, "/p");

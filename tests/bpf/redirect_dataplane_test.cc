@@ -81,6 +81,25 @@ TEST_F(DataplaneTest, AttachesOnceReadoptsAfterRestartAndUninstallsEverything) {
   EXPECT_TRUE(RedirectDataplane::uninstall(pins_.path())) << "uninstall twice is fine";
 }
 
+// An older agent pinned warren_counters with 15 counters; this one has more. The agent must
+// still start (counters are statistics: the map is re-created), not fail on libbpf's re-use.
+TEST_F(DataplaneTest, ReplacesACountersMapOfAnotherSize) {
+  ASSERT_EQ(::mkdir(pins_.path().c_str(), 0700), 0);
+  UniqueFd old(bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "warren_counters", 4, 8, 15, nullptr));
+  ASSERT_TRUE(old);
+  const std::string pin = pins_.path() + "/" WARREN_MAP_COUNTERS;
+  ASSERT_EQ(bpf_obj_pin(old.get(), pin.c_str()), 0);
+  auto dp = RedirectDataplane::open({pins_.path(), cgroup_.path()});
+  ASSERT_TRUE(dp) << dp.error().message();
+  EXPECT_TRUE(dp->counters());
+  auto now = openPin(pin);
+  ASSERT_TRUE(now);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(now->get(), &info, &len), 0);
+  EXPECT_EQ(info.max_entries, static_cast<uint32_t>(WARREN_CNT_MAX));
+}
+
 TEST_F(DataplaneTest, RejectsRelativePinDir) {
   auto dp = RedirectDataplane::open({"relative/pins", cgroup_.path()});
   ASSERT_FALSE(dp);

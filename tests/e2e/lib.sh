@@ -59,9 +59,13 @@ wait_for() {
 
 # ---- the lab ----
 lab() { "$LAB" "$@"; }
+# WARREN_E2E_AGENT_FLAGS="--a --b=c": extra agent flags for every lab_up (up --agent-flag), e.g.
+# to run a whole test with the sk_msg fast path: WARREN_E2E_AGENT_FLAGS=--sockmap-fast-path.
 lab_up() {  # lab_up [NODES]
-  step "lab up: ${1:-2} nodes, name $LAB_NAME, dir $LAB_DIR"
-  "$LAB" up --nodes "${1:-2}"
+  local extra=() f
+  for f in ${WARREN_E2E_AGENT_FLAGS:-}; do extra+=("--agent-flag=$f"); done
+  step "lab up: ${1:-2} nodes, name $LAB_NAME, dir $LAB_DIR${extra[*]:+, ${extra[*]}}"
+  "$LAB" up --nodes "${1:-2}" "${extra[@]}"
 }
 lab_down() { "$LAB" down; }
 # lab_apply FILE... or lab_apply - (YAML on stdin).

@@ -195,8 +195,17 @@ probe_echo mesh/client "$OSRV:8080" 1024
 SHOW=$(bpftool cgroup show "$NODE_CG1")
 log "bpftool cgroup show $NODE_CG1:"; echo "$SHOW"
 for t in warren_connect4 warren_connect6 warren_sockops warren_getsockopt; do
-  assert_eq "$(echo "$SHOW" | grep -cw "$t")" 1 "$t attachments on the node cgroup"
+  # (with WARREN_E2E_AGENT_FLAGS=--sockmap-fast-path the sockops program is warren_sockops_fastpath)
+  assert_eq "$(echo "$SHOW" | grep -cwE "$t|${t}_fastpath")" 1 "$t attachments on the node cgroup"
 done
+
+if [[ " ${WARREN_E2E_AGENT_FLAGS:-} " == *" --sockmap-fast-path "* ]]; then
+  # app <-> ztunnel stand-in on the pod's 127.0.0.1:15001 is a loopback pair: fast path.
+  red=$(bpftool -j map lookup pinned "$PINS1/warren_counters" key 15 0 0 0 | /usr/bin/python3 -c \
+    'import json,sys; print(sum(v["value"] for v in json.load(sys.stdin)["formatted"]["values"]))')
+  log "sk_msg fast path on: fastpath_redirected=$red"
+  [ "$red" -gt 0 ] || fail "the sk_msg fast path is on but redirected nothing"
+fi
 
 step "uninstall removes every pin and link"
 kill "$ZPID"; wait "$ZPID" 2>/dev/null || true

@@ -1,0 +1,82 @@
+/* sk_msg, attached to warren_socks (agent --sockmap-fast-path): a message sent on a socket of
+ * the map goes straight into the receive queue of its peer socket (found under the reversed
+ * key), skipping the TCP/IP stack and loopback or veth/bridge in between. The peer is the very
+ * socket TCP would have delivered to; only the path changes.
+ *
+ * Each socket decides once, on its first message (its record in warren_socks_state):
+ *   peer found     -> REDIRECT: this and later messages go to the peer;
+ *   peer not found -> TCP: this and every later message go through TCP, so bytes already in
+ *                     the TCP stack are never overtaken by redirected ones (the peer's
+ *                     reader drains redirected data before its TCP receive queue).
+ * A REDIRECT socket whose peer has left the map (it closed) passes too: TCP then answers as it
+ * would have. No record (sockops could not create one) = TCP. */
+#include "warren_fastpath_maps.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void warren_msg_addrs(struct sk_msg_md *msg, struct warren_addr *local,
+					     struct warren_addr *remote)
+{
+	local->port = (__u16)msg->local_port;
+	remote->port = (__u16)bpf_ntohl(msg->remote_port);
+	if (msg->family == WARREN_AF_INET) {
+		local->family = WARREN_AF_INET;
+		remote->family = WARREN_AF_INET;
+		local->addr[0] = msg->local_ip4;
+		remote->addr[0] = msg->remote_ip4;
+	} else if (msg->family == WARREN_AF_INET6) {
+		local->family = WARREN_AF_INET6;
+		remote->family = WARREN_AF_INET6;
+		local->addr[0] = msg->local_ip6[0];
+		local->addr[1] = msg->local_ip6[1];
+		local->addr[2] = msg->local_ip6[2];
+		local->addr[3] = msg->local_ip6[3];
+		remote->addr[0] = msg->remote_ip6[0];
+		remote->addr[1] = msg->remote_ip6[1];
+		remote->addr[2] = msg->remote_ip6[2];
+		remote->addr[3] = msg->remote_ip6[3];
+	}
+}
+
+static __always_inline int warren_msg_fastpath(struct sk_msg_md *msg)
+{
+	struct warren_addr local = {}, remote = {};
+	struct warren_sock_key peer = {};
+	struct warren_fastpath_cfg cfg;
+	enum warren_fastpath_scope scope;
+	struct bpf_sock *sk = msg->sk;
+	__u32 *mode;
+
+	if (!sk)
+		return SK_PASS;
+	mode = bpf_sk_storage_get(&warren_socks_state, sk, 0, 0);
+	if (!mode || *mode == WARREN_SOCK_TCP) {
+		warren_count(WARREN_CNT_FASTPATH_MISS);
+		return SK_PASS;
+	}
+	warren_msg_addrs(msg, &local, &remote);
+	warren_fastpath_cfg_load(&cfg);
+	scope = warren_fastpath_scope(&local, &remote, &cfg);
+	if (scope == WARREN_FASTPATH_NONE) {
+		*mode = WARREN_SOCK_TCP;
+		warren_count(WARREN_CNT_FASTPATH_MISS);
+		return SK_PASS;
+	}
+	warren_fastpath_key(scope, bpf_get_netns_cookie(msg), &remote, &local, &peer);
+	if (bpf_msg_redirect_hash(msg, &warren_socks, &peer, BPF_F_INGRESS) == SK_PASS) {
+		*mode = WARREN_SOCK_REDIRECT;
+		warren_count(WARREN_CNT_FASTPATH_REDIRECTED);
+		return SK_PASS;
+	}
+	/* Not found: SK_PASS without a redirect target sends through TCP. */
+	if (*mode == WARREN_SOCK_UNDECIDED)
+		*mode = WARREN_SOCK_TCP;
+	warren_count(WARREN_CNT_FASTPATH_MISS);
+	return SK_PASS;
+}
+
+SEC("sk_msg")
+int warren_sk_msg(struct sk_msg_md *msg)
+{
+	return warren_msg_fastpath(msg);
+}

@@ -1,0 +1,140 @@
+// The sk_msg fast path's pure decisions: warren_fastpath.h is the very header the BPF programs
+// compile, so these tables check the kernel-side logic; fastPathConfig() is the agent side
+// that fills the programs' knob from --pod-cidr.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "bpf/loader/fast_path_config.h"
+#include "warren_fastpath.h"
+
+namespace warren::redirect {
+namespace {
+
+warren_addr addr(const std::string& ip, uint16_t port = 0) {
+  warren_addr a{};
+  if (::inet_pton(AF_INET, ip.c_str(), &a.addr[0]) == 1) {
+    a.family = WARREN_AF_INET;
+  } else {
+    EXPECT_EQ(::inet_pton(AF_INET6, ip.c_str(), a.addr), 1) << ip;
+    a.family = WARREN_AF_INET6;
+  }
+  a.port = port;
+  return a;
+}
+
+warren_fastpath_cfg cfg(const std::string& cidr) {
+  auto c = fastPathConfig(cidr);
+  EXPECT_TRUE(c) << cidr << ": " << (c ? "" : c.error().message());
+  return c ? *c : warren_fastpath_cfg{};
+}
+
+TEST(FastPathScope, Table) {
+  struct Case {
+    std::string local, remote, cidr;
+    enum warren_fastpath_scope want;  // "enum": the function of the same name hides the type
+  };
+  const Case cases[] = {
+      // Loopback pairs share a netns: always eligible, with or without a pod CIDR.
+      {"127.0.0.1", "127.0.0.1", "", WARREN_FASTPATH_LOOPBACK},
+      {"127.0.0.1", "127.0.0.1", "10.244.1.0/24", WARREN_FASTPATH_LOOPBACK},
+      {"127.0.0.5", "127.1.2.3", "", WARREN_FASTPATH_LOOPBACK},
+      {"::1", "::1", "", WARREN_FASTPATH_LOOPBACK},
+      {"::ffff:127.0.0.1", "::ffff:127.0.0.1", "", WARREN_FASTPATH_LOOPBACK},
+      // Pod pairs: both ends inside this node's pod CIDR.
+      {"10.244.1.5", "10.244.1.6", "10.244.1.0/24", WARREN_FASTPATH_POD},
+      {"10.244.1.5", "10.244.1.5", "10.244.1.0/24", WARREN_FASTPATH_POD},
+      {"10.244.1.255", "10.244.1.0", "10.244.1.0/24", WARREN_FASTPATH_POD},
+      {"fd00:10:244:1::5", "fd00:10:244:1::6", "fd00:10:244:1::/64", WARREN_FASTPATH_POD},
+      {"10.1.2.3", "10.200.0.1", "0.0.0.0/0", WARREN_FASTPATH_POD},
+      // Not both local: another node's pod, a Service VIP, the node address, outside.
+      {"10.244.1.5", "10.244.2.6", "10.244.1.0/24", WARREN_FASTPATH_NONE},
+      {"10.244.1.5", "10.96.0.10", "10.244.1.0/24", WARREN_FASTPATH_NONE},
+      {"192.168.100.11", "10.244.1.6", "10.244.1.0/24", WARREN_FASTPATH_NONE},
+      {"10.244.1.5", "10.244.1.6", "", WARREN_FASTPATH_NONE},
+      {"fd00:10:244:2::5", "fd00:10:244:1::6", "fd00:10:244:1::/64", WARREN_FASTPATH_NONE},
+      // One end loopback, the other not (source bound to a pod address): not a loopback pair.
+      {"10.244.1.5", "127.0.0.1", "10.244.1.0/24", WARREN_FASTPATH_NONE},
+      {"127.0.0.1", "10.244.1.5", "10.244.1.0/24", WARREN_FASTPATH_NONE},
+      // A v4 CIDR never matches v6 addresses and the other way round.
+      {"::ffff:10.244.1.5", "::ffff:10.244.1.6", "10.244.1.0/24", WARREN_FASTPATH_NONE},
+      {"::2", "::1", "", WARREN_FASTPATH_NONE},
+  };
+  for (const auto& c : cases) {
+    const warren_fastpath_cfg knob = cfg(c.cidr);
+    const warren_addr local = addr(c.local, 40000);
+    const warren_addr remote = addr(c.remote, 8080);
+    EXPECT_EQ(warren_fastpath_scope(&local, &remote, &knob), c.want)
+        << c.local << " -> " << c.remote << " with '" << c.cidr << "'";
+    // Both ends must agree, or they would build keys the other never finds.
+    EXPECT_EQ(warren_fastpath_scope(&remote, &local, &knob), c.want)
+        << "not symmetric: " << c.local << " -> " << c.remote;
+  }
+}
+
+TEST(FastPathScope, MixedFamiliesAndUnknownFamiliesAreNeverEligible) {
+  const warren_fastpath_cfg knob = cfg("");
+  warren_addr v4 = addr("127.0.0.1", 1);
+  warren_addr v6 = addr("::1", 2);
+  EXPECT_EQ(warren_fastpath_scope(&v4, &v6, &knob), WARREN_FASTPATH_NONE);
+  warren_addr odd = v4;
+  odd.family = 1;  // AF_UNIX
+  EXPECT_EQ(warren_fastpath_scope(&odd, &odd, &knob), WARREN_FASTPATH_NONE);
+}
+
+TEST(FastPathKey, PeerKeyIsTheReverseAndCookieOnlyForLoopback) {
+  const warren_addr client = addr("10.244.1.5", 40000);
+  const warren_addr server = addr("10.244.1.6", 8080);
+  warren_sock_key own{}, peer_of_server{};
+  // The client inserts itself under (client, server); the server looks its peer up under the
+  // reversed pair of its own addresses: the same bytes.
+  warren_fastpath_key(WARREN_FASTPATH_POD, 77, &client, &server, &own);
+  warren_fastpath_key(WARREN_FASTPATH_POD, 99, &client, &server, &peer_of_server);
+  EXPECT_EQ(std::memcmp(&own, &peer_of_server, sizeof(own)), 0)
+      << "pod pairs ignore the netns cookie (the two ends live in different netns)";
+  EXPECT_EQ(own.netns_cookie, 0u);
+  EXPECT_EQ(own.local.port, 40000);
+  EXPECT_EQ(own.remote.port, 8080);
+
+  const warren_addr lo_client = addr("127.0.0.1", 40000);
+  const warren_addr lo_server = addr("127.0.0.1", 15001);
+  warren_sock_key a{}, b{};
+  warren_fastpath_key(WARREN_FASTPATH_LOOPBACK, 5, &lo_client, &lo_server, &a);
+  warren_fastpath_key(WARREN_FASTPATH_LOOPBACK, 6, &lo_client, &lo_server, &b);
+  EXPECT_EQ(a.netns_cookie, 5u);
+  EXPECT_NE(std::memcmp(&a, &b, sizeof(a)), 0) << "127.0.0.1 of two netns must not meet";
+}
+
+TEST(FastPathConfig, ParsesAndNormalisesThePodCidr) {
+  auto c = fastPathConfig("10.244.1.77/24");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->pod_net.family, WARREN_AF_INET);
+  EXPECT_EQ(c->pod_prefix_len, 24u);
+  EXPECT_EQ(c->pod_net.addr[0], htonl(0x0af40100)) << "host bits cleared";
+  auto v6 = fastPathConfig("fd00:10:244:1::9/64");
+  ASSERT_TRUE(v6) << v6.error().message();
+  EXPECT_EQ(v6->pod_net.family, WARREN_AF_INET6);
+  EXPECT_EQ(v6->pod_prefix_len, 64u);
+  EXPECT_EQ(v6->pod_net.addr[2], 0u);
+  EXPECT_EQ(v6->pod_net.addr[3], 0u);
+  auto none = fastPathConfig("");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->pod_net.family, 0);
+  auto odd = fastPathConfig("10.244.1.0/17");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->pod_net.addr[0], htonl(0x0af40000));
+}
+
+TEST(FastPathConfig, RejectsGarbageNamingIt) {
+  for (const std::string bad : {"10.244.1.0", "10.244.1.0/33", "10.244.1.0/", "10.244.1.0/x",
+                                "10.244.1.0/-1", "nope/24", "fd00::/129", "/24"}) {
+    auto c = fastPathConfig(bad);
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().message().find("'" + bad + "'"), std::string::npos) << c.error().message();
+  }
+}
+
+}  // namespace
+}  // namespace warren::redirect

@@ -1,0 +1,246 @@
+// The sk_msg fast path against the real kernel (root): off by default (nothing of it exists),
+// on = a loopback pair in a fresh netns moves its bytes through the sk_msg redirect, intact
+// and in order, end of stream included; a restart re-adopts the link (one sk_msg program on
+// the map); turning it off or uninstalling removes every pin while connections already on the
+// fast path keep working.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+#include "bpf/loader/pin_dir.h"
+#include "bpf/loader/redirect_dataplane.h"
+#include "bpf_test_env.h"
+#include "common/netns.h"
+
+namespace warren::redirect {
+namespace {
+
+using testing::TempCgroup;
+using testing::TempPinDir;
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+uint32_t linkId(const std::string& path) {
+  auto fd = openPin(path);
+  if (!fd) return 0;
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd->get(), &info, &len) != 0) return 0;
+  return info.id;
+}
+
+// sk_msg programs attached to the pinned warren_socks (BPF_PROG_QUERY on a sockmap).
+uint32_t msgProgramsOnMap(const std::string& map_pin) {
+  auto fd = openPin(map_pin);
+  if (!fd) return 0;
+  uint32_t ids[4] = {};
+  uint32_t count = 4;
+  if (bpf_prog_query(fd->get(), BPF_SK_MSG_VERDICT, 0, nullptr, ids, &count) != 0) return 999;
+  return count;
+}
+
+// The name of the one sock_ops program on the cgroup ("" when none or several).
+std::string sockopsProgramName(const std::string& cgroup) {
+  UniqueFd cg(::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  uint32_t ids[4] = {};
+  uint32_t count = 4;
+  if (bpf_prog_query(cg.get(), BPF_CGROUP_SOCK_OPS, 0, nullptr, ids, &count) != 0 || count != 1)
+    return "";
+  UniqueFd prog(bpf_prog_get_fd_by_id(ids[0]));
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (!prog || bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0) return "";
+  return info.name;
+}
+
+// A connected loopback pair inside the current netns: {client, accepted server}.
+struct Pair {
+  UniqueFd client, server;
+};
+
+Pair loopbackPair() {
+  Pair p;
+  UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::listen(l.get(), 4) != 0 ||
+      ::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return p;
+  p.client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (::connect(p.client.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return Pair{};
+  p.server.reset(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  return p;
+}
+
+std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 31 + seed + i / 4096);
+  return v;
+}
+
+// Sends `data` on `from` in uneven chunks, then shuts the write side; `to` must read exactly
+// `data` and then end of stream. Reading on another thread, so neither side's buffers stall.
+void expectStream(int from, int to, const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> got;
+  bool eof = false;
+  std::thread reader([&] {
+    uint8_t buf[7000];
+    for (int i = 0; i < 100000; ++i) {
+      ssize_t n = ::recv(to, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        eof = n == 0;
+        return;
+      }
+      got.insert(got.end(), buf, buf + n);
+    }
+  });
+  size_t off = 0;
+  for (size_t chunk = 1; off < data.size(); chunk = chunk * 3 % 65521 + 1) {
+    size_t n = std::min(chunk, data.size() - off);
+    ssize_t w = ::send(from, data.data() + off, n, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    off += static_cast<size_t>(w);
+  }
+  ::shutdown(from, SHUT_WR);
+  reader.join();
+  EXPECT_EQ(off, data.size());
+  EXPECT_TRUE(eof) << "no end of stream after the data";
+  ASSERT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data) << "bytes differ or arrived out of order";
+}
+
+class FastPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+    ASSERT_TRUE(cgroup_.ok()) << "cannot create a test cgroup";
+  }
+  RedirectConfig config(bool on) const {
+    return {pins_.path(), cgroup_.path(), on, "10.244.1.0/24"};
+  }
+  std::string socks() const { return pins_.path() + "/" WARREN_MAP_SOCKS; }
+  std::string link() const { return pins_.path() + "/" WARREN_LINK_SK_MSG; }
+  TempPinDir pins_;
+  TempCgroup cgroup_;
+};
+
+TEST_F(FastPathTest, OffByDefaultNothingOfItExists) {
+  auto dp = RedirectDataplane::open({pins_.path(), cgroup_.path()});
+  ASSERT_TRUE(dp) << dp.error().message();
+  EXPECT_FALSE(exists(socks()));
+  EXPECT_FALSE(exists(pins_.path() + "/" WARREN_MAP_SOCKS_STATE));
+  EXPECT_FALSE(exists(link()));
+  EXPECT_EQ(sockopsProgramName(cgroup_.path()), "warren_sockops");
+}
+
+TEST_F(FastPathTest, LoopbackPairGoesSocketToSocketIntactReadoptedAndRemoved) {
+  cgroup_.enter();
+  auto dp = RedirectDataplane::open(config(true));
+  ASSERT_TRUE(dp) << dp.error().message();
+  ASSERT_TRUE(exists(socks()));
+  ASSERT_TRUE(exists(link()));
+  EXPECT_EQ(msgProgramsOnMap(socks()), 1u);
+  // The kernel truncates program names to 15 characters.
+  EXPECT_EQ(sockopsProgramName(cgroup_.path()), "warren_sockops_");
+
+  UniqueFd netns = testing::makeNetns();
+  ASSERT_TRUE(netns);
+  auto guard = NetnsGuard::enter(netns.get());
+  ASSERT_TRUE(guard);
+
+  auto before = dp->counters();
+  ASSERT_TRUE(before);
+  Pair p = loopbackPair();
+  ASSERT_TRUE(p.client && p.server);
+  auto after_connect = dp->counters();
+  ASSERT_TRUE(after_connect);
+  EXPECT_EQ(
+      (*after_connect)[WARREN_CNT_FASTPATH_INSERTED] - (*before)[WARREN_CNT_FASTPATH_INSERTED], 2u)
+      << "both ends of the loopback pair go into warren_socks";
+
+  // Request and answer, then a bulk stream each way, end of stream included.
+  ASSERT_EQ(::send(p.client.get(), "ping", 4, MSG_NOSIGNAL), 4);
+  char buf[8] = {};
+  ASSERT_EQ(::recv(p.server.get(), buf, sizeof(buf), 0), 4);
+  EXPECT_EQ(std::string(buf, 4), "ping");
+  ASSERT_EQ(::send(p.server.get(), "pong", 4, MSG_NOSIGNAL), 4);
+  ASSERT_EQ(::recv(p.client.get(), buf, sizeof(buf), 0), 4);
+  EXPECT_EQ(std::string(buf, 4), "pong");
+  auto mid = dp->counters();
+  ASSERT_TRUE(mid);
+  EXPECT_GE((*mid)[WARREN_CNT_FASTPATH_REDIRECTED] - (*before)[WARREN_CNT_FASTPATH_REDIRECTED], 2u);
+  EXPECT_EQ((*mid)[WARREN_CNT_FASTPATH_MISS] - (*before)[WARREN_CNT_FASTPATH_MISS], 0u);
+
+  // Restart with the fast path still on: same link, one sk_msg program on the map.
+  const uint32_t id = linkId(link());
+  ASSERT_NE(id, 0u);
+  {
+    auto again = RedirectDataplane::open(config(true));
+    ASSERT_TRUE(again) << again.error().message();
+  }
+  EXPECT_EQ(linkId(link()), id) << "a restart must re-adopt link_sk_msg";
+  EXPECT_EQ(msgProgramsOnMap(socks()), 1u);
+
+  // Off: the pins go, the established pair keeps working on the fast path until it closes,
+  // also once no agent holds an fd of the program or map any more (each socket in the map
+  // holds the sk_msg program, which holds the map).
+  auto off = RedirectDataplane::open(config(false));
+  ASSERT_TRUE(off) << off.error().message();
+  dp = std::move(off);  // the first agent's objects are closed here
+  EXPECT_FALSE(exists(socks()));
+  EXPECT_FALSE(exists(link()));
+  EXPECT_EQ(sockopsProgramName(cgroup_.path()), "warren_sockops");
+  expectStream(p.client.get(), p.server.get(), pattern(3 << 20, 1));
+  expectStream(p.server.get(), p.client.get(), pattern(1 << 20, 2));
+  auto end = dp->counters();
+  ASSERT_TRUE(end);
+  EXPECT_GT((*end)[WARREN_CNT_FASTPATH_REDIRECTED], (*mid)[WARREN_CNT_FASTPATH_REDIRECTED]);
+
+  // New connections no longer take it.
+  Pair q = loopbackPair();
+  ASSERT_TRUE(q.client && q.server);
+  auto off_counters = dp->counters();
+  ASSERT_TRUE(off_counters);
+  EXPECT_EQ((*off_counters)[WARREN_CNT_FASTPATH_INSERTED], (*end)[WARREN_CNT_FASTPATH_INSERTED]);
+  expectStream(q.client.get(), q.server.get(), pattern(100000, 3));
+}
+
+TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {
+  cgroup_.enter();
+  auto dp = RedirectDataplane::open(config(true));
+  ASSERT_TRUE(dp) << dp.error().message();
+  UniqueFd netns = testing::makeNetns();
+  ASSERT_TRUE(netns);
+  auto guard = NetnsGuard::enter(netns.get());
+  ASSERT_TRUE(guard);
+  Pair p = loopbackPair();
+  ASSERT_TRUE(p.client && p.server);
+  expectStream(p.client.get(), p.server.get(), pattern(200000, 4));  // on the fast path
+  auto c = dp->counters();
+  ASSERT_TRUE(c);
+  EXPECT_GT((*c)[WARREN_CNT_FASTPATH_REDIRECTED], 0u);
+
+  dp = fail(Error::invalid("closed"));  // the agent is gone: no fd of ours holds anything
+  ASSERT_TRUE(RedirectDataplane::uninstall(pins_.path()));
+  EXPECT_FALSE(exists(pins_.path()));
+  EXPECT_EQ(sockopsProgramName(cgroup_.path()), "");
+  expectStream(p.server.get(), p.client.get(), pattern(500000, 5));
+}
+
+}  // namespace
+}  // namespace warren::redirect
