@@ -42,6 +42,7 @@ std::string agentUsage() {
   return "usage: warren-agent --node NAME [--node-ip IP] [--run-dir DIR] [--manifests DIR]\n"
          "                    [--ca-dir DIR] [--cgroup PATH] [--bpf-pin-dir DIR]\n"
          "                    [--pod-cidr CIDR] [--trust-domain TD] [--log-level LEVEL]\n"
+         "                    [--ztunnel-admin HOST:PORT (default 127.0.0.1:15000)]\n"
          "       warren-agent uninstall [--bpf-pin-dir DIR] [--cgroup PATH]\n"
          "Without --manifests the agent reads the Kubernetes API (in-cluster service account,\n"
          "else $KUBECONFIG).\n";
@@ -61,7 +62,8 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
   }
   auto flags = collectFlags(args, 0,
                             {"node", "node-ip", "run-dir", "manifests", "ca-dir", "cgroup",
-                             "bpf-pin-dir", "pod-cidr", "trust-domain", "log-level"},
+                             "bpf-pin-dir", "pod-cidr", "trust-domain", "log-level",
+                             "ztunnel-admin"},
                             help);
   if (!flags) return fail(flags.error());
   if (help) return HelpRequested{agentUsage()};
@@ -79,6 +81,7 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
   take("pod-cidr", o.pod_cidr);
   take("trust-domain", o.trust_domain);
   take("log-level", o.log_level);
+  take("ztunnel-admin", o.ztunnel_admin);
   if (o.node.empty()) return fail(Error::invalid("--node is required"));
   if (o.bpf_pin_dir.empty()) o.bpf_pin_dir = "/sys/fs/bpf/warren/" + o.node;
   if (o.trust_domain.find('/') != std::string::npos)

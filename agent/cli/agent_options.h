@@ -23,6 +23,9 @@ struct AgentOptions {
   std::string pod_cidr;
   std::string trust_domain = "cluster.local";
   std::string log_level = "info";
+  // ztunnel's admin endpoint in the node netns: the admin API proxies certificates,
+  // connections and ztunnel's log level from it.
+  std::string ztunnel_admin = "127.0.0.1:15000";
 };
 
 struct UninstallOptions {

@@ -15,4 +15,6 @@ static_assert(sizeof(warren_orig_key) == 32);
 static_assert(offsetof(warren_orig_key, client) == 8);
 static_assert(sizeof(warren_sock_key) == 48);
 static_assert(WARREN_CNT_MAX == 15);
+static_assert(sizeof(warren_counter_names) / sizeof(warren_counter_names[0]) == WARREN_CNT_MAX,
+              "warren_abi.h: one name in warren_counter_names per enum warren_counter");
 static_assert(WARREN_ZTUNNEL_MARK == 1337);
