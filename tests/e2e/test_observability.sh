@@ -30,23 +30,31 @@ lab_apply "$WARREN_SOURCE_DIR/lab/examples/demo-app.yaml"
 lab label namespace demo warren.dev/dataplane-mode=ambient
 wait_for 30 test -n "$(pod_ip demo/client)"
 
-step "warrenctl --node node-2 workloads: every pod, each on its node"
+step "warrenctl --node node-2 workloads: node-2's pods; the agent itself knows every pod"
+# --node both picks node-2's admin.sock and keeps the items whose node is node-2; --socket on
+# the same socket shows the agent's whole (cluster-wide) list.
+SOCK2="$LAB_DIR/nodes/node-2/run/admin.sock"
 all_listed() {
   local n
-  n=$("$CTL" --node node-2 workloads -o json | jq '[.items[] | select(.namespace == "demo")] | length')
+  n=$("$CTL" --socket "$SOCK2" workloads -o json | jq '[.items[] | select(.namespace == "demo")] | length')
   [ "$n" -eq 3 ]
 }
 wait_for 30 all_listed
-w=$(assert_ok "$CTL" --node node-2 workloads -o json)
-assert_eq "$(jq -r .node <<<"$w")" node-2 "envelope node"
-for pod in $(jq -r '.items[] | select(.namespace == "demo") | .name' <<<"$w"); do
+all=$(assert_ok "$CTL" --socket "$SOCK2" workloads -o json)
+assert_eq "$(jq -r .node <<<"$all")" node-2 "envelope node"
+for pod in client echo-0 echo-1; do
   want=$(pod_node "demo/$pod")
-  got=$(jq -r --arg p "$pod" '.items[] | select(.namespace == "demo" and .name == $p) | .node' <<<"$w")
+  got=$(jq -r --arg p "$pod" '.items[] | select(.namespace == "demo" and .name == $p) | .node' <<<"$all")
   assert_eq "$got" "$want" "node of demo/$pod"
-  assert_eq "$(jq -r --arg p "$pod" '.items[] | select(.name == $p) | .enrolled' <<<"$w")" true "demo/$pod enrolled"
+  assert_eq "$(jq -r --arg p "$pod" '.items[] | select(.name == $p) | .enrolled' <<<"$all")" true "demo/$pod enrolled"
 done
-log "workloads: $(jq -c '[.items[] | select(.namespace == "demo") | {name, node}]' <<<"$w")"
-assert_contains "$("$CTL" --node node-2 workloads)" "client" "table form"
+w=$(assert_ok "$CTL" --node node-2 workloads -o json)
+want=$(for pod in client echo-0 echo-1; do if [ "$(pod_node "demo/$pod")" = node-2 ]; then echo "$pod"; fi; done | sort | xargs)
+got=$(jq -r '.items[] | select(.namespace == "demo") | .name' <<<"$w" | sort | xargs)
+assert_eq "$got" "$want" "warrenctl --node node-2 workloads"
+assert_eq "$(jq -r '[.items[].node] | unique | join(",")' <<<"$w")" node-2 "nodes listed by --node node-2"
+log "workloads: $(jq -c '[.items[] | select(.namespace == "demo") | {name, node}]' <<<"$all")"
+assert_contains "$("$CTL" --node node-2 workloads)" "echo-" "table form"
 
 step "warrenctl redirection --node node-1 matches bpftool"
 client_enrolled() {
@@ -80,7 +88,7 @@ before=$(jq -r '.counters.connect_redirected' <<<"$r")
 vip=$(svc_ip demo/echo)
 # Redirected to ztunnel's 15001 listener: with no data path the connect may be accepted and
 # then hang, or be refused; either way it went through connect4. Bounded.
-pod_exec demo/client timeout 3 warren-probe send --to "$vip:80" --bytes 10 --timeout 2 >/dev/null 2>&1 || true
+pod_exec demo/client timeout 3 "$PROBE" send --to "$vip:80" --bytes 10 --timeout 2 >/dev/null 2>&1 || true
 grew() {
   local now
   now=$("$CTL" redirection --node node-1 -o json | jq -r '.counters.connect_redirected')
