@@ -128,7 +128,7 @@ enum warren_counter {
  * API, ztunnel's /metrics: bpf/loader/pinned_counters.h) walk this table generically, so a new
  * counter needs its enum entry and its name here and nothing else; abi_asserts.cc checks there
  * is exactly one name per counter. */
-static const char *const warren_counter_names[] = {
+static const char *const warren_counter_names[] __attribute__((unused)) = {
 	"connect_redirected",
 	"connect_skip_not_enrolled",
 	"connect_skip_mark",
