@@ -79,3 +79,19 @@ $(printf -- '- %s\n' "${results[@]}")
 - Node components running: ${components:-none yet (warren-agent / warren-ztunnel not built)}.
 - Everything is removed on exit: namespaces, links, cgroups, processes and files.
 TEXT
+
+# Observability: what node-1's agent knows (admin API through warrenctl) and a metrics scrape
+# of node-1's ztunnel. Each step is bounded and skipped when its binary is not built.
+CTL="$build/bin/warrenctl"
+if [ -x "$CTL" ] && [ -x "$build/bin/warren-agent" ]; then
+  for i in $(seq 50); do [ -S "$WARREN_LAB_DIR/nodes/node-1/run/admin.sock" ] && break; sleep 0.1; done
+  for what in workloads redirection certificates; do
+    say "warrenctl --node node-1 $what"
+    "$CTL" --node node-1 --timeout 3 "$what" || true
+  done
+  if [ -x "$build/bin/warren-ztunnel" ]; then
+    say "node-1 ztunnel metrics (curl :15020/metrics | grep istio_tcp_ and warren_ families)"
+    "$LAB" exec node-1 -- curl -sf --max-time 3 http://127.0.0.1:15020/metrics |
+      grep -E '^(istio_tcp_|warren_)' | head -20 || true
+  fi
+fi

@@ -57,6 +57,7 @@ std::string agentUsage() {
          "                    [--ca-dir DIR] [--cgroup PATH] [--bpf-pin-dir DIR]\n"
          "                    [--pod-cidr CIDR] [--trust-domain TD] [--log-level LEVEL]\n"
          "                    [--sockmap-fast-path]\n"
+         "                    [--ztunnel-admin HOST:PORT (default 127.0.0.1:15000)]\n"
          "       warren-agent uninstall [--bpf-pin-dir DIR] [--cgroup PATH]\n"
          "Without --manifests the agent reads the Kubernetes API (in-cluster service account,\n"
          "else $KUBECONFIG). --sockmap-fast-path (off by default) hands TCP data between two\n"
@@ -79,7 +80,7 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
   auto flags =
       collectFlags(args, 0,
                    {"node", "node-ip", "run-dir", "manifests", "ca-dir", "cgroup", "bpf-pin-dir",
-                    "pod-cidr", "trust-domain", "log-level", "sockmap-fast-path"},
+                    "pod-cidr", "trust-domain", "log-level", "sockmap-fast-path", "ztunnel-admin"},
                    help);
   if (!flags) return fail(flags.error());
   if (help) return HelpRequested{agentUsage()};
@@ -99,6 +100,7 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
   take("log-level", o.log_level);
   if (auto it = flags->find("sockmap-fast-path"); it != flags->end())
     o.sockmap_fast_path = it->second == "true";
+  take("ztunnel-admin", o.ztunnel_admin);
   if (o.node.empty()) return fail(Error::invalid("--node is required"));
   if (o.bpf_pin_dir.empty()) o.bpf_pin_dir = "/sys/fs/bpf/warren/" + o.node;
   if (o.trust_domain.find('/') != std::string::npos)

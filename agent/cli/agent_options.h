@@ -24,6 +24,9 @@ struct AgentOptions {
   std::string trust_domain = "cluster.local";
   std::string log_level = "info";
   bool sockmap_fast_path = false;  // --sockmap-fast-path: sk_msg same-node fast path
+  // ztunnel's admin endpoint in the node netns: the admin API proxies certificates,
+  // connections and ztunnel's log level from it.
+  std::string ztunnel_admin = "127.0.0.1:15000";
 };
 
 struct UninstallOptions {

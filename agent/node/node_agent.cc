@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/admin/admin_server.h"
 #include "agent/ca/ca_service.h"
 #include "agent/config/kube_api_informer.h"
 #include "agent/config/manifest_dir_informer.h"
@@ -39,6 +40,9 @@ Status NodeAgent::start() {
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
   WARREN_TRY(startGrpc());
+  auto admin = admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get()});
+  if (!admin) return fail(admin.error());
+  admin_ = std::move(*admin);
 
   auto informer = makeInformer();
   if (!informer) return fail(informer.error());
@@ -66,6 +70,7 @@ Status NodeAgent::startGrpc() {
 }
 
 void NodeAgent::stop() {
+  admin_.reset();
   if (xds_) xds_->stop();
   grpc_.stop();
   if (informer_) {

@@ -22,6 +22,9 @@
 
 namespace warren::agent {
 class CaService;
+namespace admin {
+class AdminServer;
+}
 }
 
 namespace warren::agent {
@@ -39,6 +42,8 @@ class NodeAgent {
   // Per-subscriber xDS state (acked versions, NACKs), for the admin API.
   const DeltaXdsService* xds() const { return xds_.get(); }
   const CaService* ca() const { return ca_.get(); }
+  // Enrolled pods with their netns (null before start()), for the admin API.
+  const EnrolmentController* enrolment() const { return enrolment_.get(); }
 
  private:
   Result<std::unique_ptr<Informer>> makeInformer() const;
@@ -61,6 +66,7 @@ class NodeAgent {
   std::unique_ptr<zds::ZdsServer> zds_;
   std::unique_ptr<EnrolmentController> enrolment_;
   std::unique_ptr<cni::CniServer> cni_;
+  std::unique_ptr<admin::AdminServer> admin_;  // <run-dir>/admin.sock
 };
 
 }  // namespace warren::agent

@@ -1,6 +1,7 @@
 #include "agent/redirect/enrolment_controller.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include "agent/model/enrolment.h"
 #include "agent/redirect/netns_discovery.h"
@@ -148,8 +149,29 @@ Status EnrolmentController::sync(const std::string& focus) {
     return !known && now - pod.added > kForgetUnknownAfter;
   });
 
+  // 6. What the admin API shows.
+  std::vector<PodRedirection> view;
+  for (const auto& p : enrolled) {
+    PodRedirection r{p.namespace_, p.name, p.uid, p.pod_ip, 0, 0};
+    if (auto it = netns_by_pod_.find(podKey(p.namespace_, p.name)); it != netns_by_pod_.end()) {
+      r.netns_cookie = it->second.cookie;
+      struct stat st {};
+      if (::fstat(it->second.fd->get(), &st) == 0) r.netns_inode = st.st_ino;
+    }
+    view.push_back(std::move(r));
+  }
+  {
+    std::lock_guard published_lock(published_mu_);
+    published_ = std::move(view);
+  }
+
   if (!focus_status) return focus_status;
   return bpf_status;
+}
+
+std::vector<EnrolmentController::PodRedirection> EnrolmentController::redirections() const {
+  std::lock_guard lock(published_mu_);
+  return published_;
 }
 
 void EnrolmentController::initialSync() {

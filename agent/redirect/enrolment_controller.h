@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/cni/cni_invocation.h"
 #include "agent/model/cluster_snapshot.h"
@@ -45,6 +46,15 @@ class EnrolmentController {
 
   // warren-cni ADD/DEL/CHECK. ADD of an enrolled pod returns once ztunnel acknowledged it.
   Status handleCni(const cni::AgentCniRequest& request);
+
+  // Each enrolled pod of this node as the last pass left it, for the admin API. A copy made
+  // at the end of every pass, so reading it never waits for a pass (which may wait for ZDS).
+  struct PodRedirection {
+    std::string ns, name, uid, ip;
+    uint64_t netns_cookie = 0;  // 0: the pod's netns is not known yet
+    uint64_t netns_inode = 0;
+  };
+  std::vector<PodRedirection> redirections() const;
 
  private:
   struct PodNetns {
@@ -75,6 +85,8 @@ class EnrolmentController {
   std::map<std::string, std::string> zds_added_;      // "ns/name" -> uid handed to ZDS
   std::chrono::steady_clock::time_point last_scan_{};
   std::thread thread_;
+  mutable std::mutex published_mu_;  // guards published_ only
+  std::vector<PodRedirection> published_;
 };
 
 }  // namespace warren::agent

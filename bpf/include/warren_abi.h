@@ -151,6 +151,32 @@ enum warren_counter {
 	WARREN_CNT_MAX,
 };
 
+#ifndef __BPF__
+/* Counter names, indexed by enum warren_counter (user space only). Readers (the agent's admin
+ * API, ztunnel's /metrics: bpf/loader/pinned_counters.h) walk this table generically, so a new
+ * counter needs its enum entry and its name here and nothing else; abi_asserts.cc checks there
+ * is exactly one name per counter. */
+static const char *const warren_counter_names[] __attribute__((unused)) = {
+	"connect_redirected",
+	"connect_skip_not_enrolled",
+	"connect_skip_mark",
+	"connect_skip_loopback",
+	"connect_skip_not_tcp",
+	"sockops_recorded",
+	"getsockopt_answered",
+	"getsockopt_miss",
+	"lookup_steered",
+	"lookup_skip_loopback",
+	"lookup_skip_hbone",
+	"lookup_skip_exempt",
+	"lookup_no_listener",
+	"errors",
+	"fastpath_inserted",
+	"fastpath_redirected",
+	"fastpath_miss",
+};
+#endif
+
 /* ---- Programs and links ---------------------------------------------------------------- */
 
 /* Cgroup links pinned at <pin-dir>/<name>, attached to the agent's --cgroup. */

@@ -17,4 +17,6 @@ static_assert(sizeof(warren_sock_key) == 48);
 static_assert(WARREN_CNT_MAX == 17);
 static_assert(sizeof(warren_fastpath_cfg) == 28);
 static_assert(offsetof(warren_fastpath_cfg, pod_prefix_len) == 20);
+static_assert(sizeof(warren_counter_names) / sizeof(warren_counter_names[0]) == WARREN_CNT_MAX,
+              "warren_abi.h: one name in warren_counter_names per enum warren_counter");
 static_assert(WARREN_ZTUNNEL_MARK == 1337);

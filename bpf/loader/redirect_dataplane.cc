@@ -43,15 +43,7 @@ struct LinkDeleter {
 };
 using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
 
-constexpr const char* kCounterNames[WARREN_CNT_MAX] = {
-    "connect_redirected",     "connect_skip_not_enrolled", "connect_skip_mark",
-    "connect_skip_loopback",  "connect_skip_not_tcp",      "sockops_recorded",
-    "getsockopt_answered",    "getsockopt_miss",           "lookup_steered",
-    "lookup_skip_loopback",   "lookup_skip_hbone",         "lookup_skip_exempt",
-    "lookup_no_listener",     "errors",                    "fastpath_inserted",
-    "fastpath_redirected",    "fastpath_miss",
-};
-static_assert(kCounterNames[WARREN_CNT_MAX - 1] != nullptr, "a counter has no name");
+// Counter names come from warren_abi.h (warren_counter_names): one table for every reader.
 
 Status mkdirs(const std::string& path) {
   std::string prefix;
@@ -332,14 +324,14 @@ Result<Counters> RedirectDataplane::counters() const {
   std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpus));
   for (uint32_t i = 0; i < WARREN_CNT_MAX; ++i) {
     if (bpf_map_lookup_elem(programs_->countersFd(), &i, per_cpu.data()) != 0)
-      return fail(WARREN_SYS_ERROR("read counter " + std::string(kCounterNames[i])));
+      return fail(WARREN_SYS_ERROR("read counter " + std::string(warren_counter_names[i])));
     for (uint64_t v : per_cpu) totals[i] += v;
   }
   return totals;
 }
 
 const char* RedirectDataplane::counterName(size_t index) {
-  return index < WARREN_CNT_MAX ? kCounterNames[index] : "?";
+  return index < WARREN_CNT_MAX ? warren_counter_names[index] : "?";
 }
 
 Status RedirectDataplane::uninstall(const std::string& pin_dir) {

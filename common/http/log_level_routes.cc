@@ -24,9 +24,9 @@ HttpResponse handleLogLevel(const HttpRequest& request, const std::string& compo
     if (auto set = log::setLevel(level); !set) return jsonError(400, set.error().message());
   }
   auto name = spdlog::level::to_string_view(spdlog::get_level());
-  return HttpResponse::json(200, nlohmann::json{{"component", component},
-                                                {"level", std::string(name.data(), name.size())}}
-                                     .dump());
+  std::string level(name.data(), name.size());
+  if (level == "warning") level = "warn";  // the API's names: trace debug info warn error ...
+  return HttpResponse::json(200, nlohmann::json{{"component", component}, {"level", level}}.dump());
 }
 
 void addLogLevelRoutes(Router& router, const std::string& component) {

@@ -27,6 +27,13 @@ TEST(AgentOptions, AcceptsExactlyTheLabFlags) {
   EXPECT_EQ(o.bpf_pin_dir, "/sys/fs/bpf/warren/node-1");
   EXPECT_EQ(o.pod_cidr, "10.244.1.0/24");
   EXPECT_EQ(o.trust_domain, "cluster.local");
+  EXPECT_EQ(o.ztunnel_admin, "127.0.0.1:15000") << "the lab does not pass it: the default";
+}
+
+TEST(AgentOptions, ZtunnelAdminAddress) {
+  auto cmd = parseAgentArgs({"--node", "n1", "--ztunnel-admin", "127.0.0.1:25000"});
+  ASSERT_TRUE(cmd) << cmd.error().message();
+  EXPECT_EQ(std::get<AgentOptions>(*cmd).ztunnel_admin, "127.0.0.1:25000");
 }
 
 TEST(AgentOptions, Table) {

@@ -42,7 +42,7 @@ has_workload_and_cert() {
   d=$(dump) || return 1
   [[ "$d" == *'"name": "web"'* ]] || return 1
   [[ "$d" == *'spiffe://cluster.local/ns/mesh/sa/web-sa'* ]] || return 1
-  [[ "$d" == *'"state": "valid"'* ]] || return 1
+  [[ "$d" == *'"state": "Valid"'* ]] || return 1
 }
 step "poll ztunnel's /config_dump for the workload and its certificate"
 wait_for 90 has_workload_and_cert

@@ -47,8 +47,11 @@ class CertificateManager {
   // The current certificate for `id` (null when none is held yet or it expired).
   CertPtr get(const identity::SpiffeId& id) const;
 
-  // /config_dump "certificates": per identity the state, serial, validity, refresh time and
-  // last error.
+  // /config_dump "certificates", one item per identity in the admin API's certificate shape
+  // (warrenctl/README.md "GET /api/v1/certificates"; the agent passes it on as is): state
+  // Valid|Pending|Expired|Failed, serial, not_before, not_after, next_refresh, last_error,
+  // chain (leaf first, then intermediates and roots: subject, uri_san, issuer, serial,
+  // validity). Never a key.
   nlohmann::json toJson() const;
 
   uint64_t fetched() const { return fetched_.load(); }

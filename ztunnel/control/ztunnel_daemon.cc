@@ -8,6 +8,8 @@
 
 #include "common/http/log_level_routes.h"
 #include "common/metrics/process_metrics.h"
+#include "bpf/loader/inbound_registration.h"
+#include "bpf/loader/pinned_counters.h"
 
 namespace warren::ztunnel {
 namespace {
@@ -107,7 +109,7 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
   using metrics::MetricType;
   XdsStats xs = xds_->stats();
   auto snap = store_.current();
-  return {
+  std::vector<metrics::FamilySnapshot> families = {
       scalar("warren_ztunnel_xds_connects_total", "xDS streams opened", MetricType::kCounter,
              double(xs.connects)),
       scalar("warren_ztunnel_xds_acks_total", "xDS responses ACKed", MetricType::kCounter,
@@ -129,6 +131,29 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
       scalar("warren_ztunnel_pods", "pods handed over by ZDS", MetricType::kGauge,
              double(zds_->pods().size())),
   };
+  if (auto redirect = redirectDecisions()) families.push_back(std::move(*redirect));
+  return families;
+}
+
+// The node's eBPF decision counters (per-CPU sums of the pinned warren_counters map, names
+// from warren_abi.h), found through <run-dir>/bpf_pin_dir. Absent (no family at all) when the
+// agent runs without eBPF capture or its pins cannot be read: a scrape never fails for it.
+std::optional<metrics::FamilySnapshot> ZtunnelDaemon::redirectDecisions() const {
+  auto pin_dir = redirect::readPinDirFile(options_.run_dir);
+  if (!pin_dir) return std::nullopt;
+  auto counters = redirect::readPinnedCounters(*pin_dir);
+  if (!counters) {
+    spdlog::debug("metrics: eBPF counters in {}: {}", *pin_dir, counters.error().message());
+    return std::nullopt;
+  }
+  metrics::FamilySnapshot f{"warren_redirect_decisions_total",
+                            "eBPF redirection decisions on this node, by decision (per-CPU sums "
+                            "of the pinned warren_counters map)",
+                            metrics::MetricType::kCounter,
+                            {}};
+  for (const auto& c : *counters)
+    f.samples.push_back({"", {{"decision", c.name}}, double(c.value)});
+  return f;
 }
 
 Status ZtunnelDaemon::start() {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "common/error.h"
 #include "common/http/http_server.h"
@@ -53,6 +54,7 @@ class ZtunnelDaemon {
   void onSnapshot(const std::shared_ptr<const StateSnapshot>& snapshot);
   void onPods(const std::vector<ZdsPodInfo>& pods);
   std::vector<metrics::FamilySnapshot> collect() const;
+  std::optional<metrics::FamilySnapshot> redirectDecisions() const;
 
   ZtunnelOptions options_;
   SnapshotStore store_;

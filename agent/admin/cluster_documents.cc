@@ -1,0 +1,204 @@
+#include "agent/admin/cluster_documents.h"
+
+#include <arpa/inet.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "agent/model/enrolment.h"
+#include "agent/translate/authorization_translation.h"
+
+namespace warren::agent::admin {
+namespace {
+
+using nlohmann::json;
+
+json labelsJson(const k8s::Labels& labels) {
+  json j = json::object();
+  for (const auto& [k, v] : labels) j[k] = v;
+  return j;
+}
+
+// A protobuf message as JSON with the proto field names (snake_case, as Istio's own dumps).
+json protoJson(const google::protobuf::Message& m) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(m, &text, o).ok()) return json::object();
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+// The Authorization's groups (its rules), as JSON; [] when it has none.
+json rulesJson(const istio::security::Authorization& az) {
+  json rules = json::array();
+  for (const auto& g : az.groups()) rules.push_back(protoJson(g));
+  return rules;
+}
+
+std::string scopeOf(const std::optional<k8s::Labels>& selector, const std::string& ns,
+                    const std::string& root_namespace) {
+  if (selector && !selector->empty()) return "workload";
+  return ns == root_namespace ? "global" : "namespace";
+}
+
+std::string actionName(istio::security::Action a) {
+  return a == istio::security::DENY ? "DENY" : "ALLOW";
+}
+
+}  // namespace
+
+std::string ipText(const std::string& bytes) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (bytes.size() == 4) ::inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
+  if (bytes.size() == 16) ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
+json listDocument(const std::string& kind, const std::string& node, json items) {
+  return json{{"kind", kind}, {"node", node}, {"items", std::move(items)}};
+}
+
+std::string waypointName(const ClusterSnapshot& snapshot,
+                         const istio::workload::GatewayAddress& waypoint) {
+  if (waypoint.has_hostname()) {
+    const auto& h = waypoint.hostname();
+    return h.namespace_() + "/" + h.hostname().substr(0, h.hostname().find('.'));
+  }
+  if (waypoint.has_address()) {
+    const std::string ip = ipText(waypoint.address().address());
+    for (const auto& [key, svc] : snapshot.services)
+      if (!ip.empty() && svc.cluster_ip == ip) return key;
+    return ip;  // a VIP the model no longer has a Service for: still say which
+  }
+  return "";
+}
+
+json workloadItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx,
+                   const NetnsCookies& cookies) {
+  json items = json::array();
+  for (const auto& [key, pod] : snapshot.pods) {  // keyed "ns/name": already sorted
+    auto w = translatePod(snapshot, pod, ctx);
+    if (!w) continue;
+    const bool enrolled = isEnrolled(snapshot.namespaceLabels(pod.meta.namespace_), pod);
+    const std::string sa = w->service_account().empty() ? "default" : w->service_account();
+    const std::string td = w->trust_domain().empty() ? ctx.trust_domain : w->trust_domain();
+    json addresses = json::array();
+    for (const auto& a : w->addresses()) addresses.push_back(ipText(a));
+    json cookie = nullptr;
+    if (auto it = cookies.find(key); it != cookies.end()) cookie = it->second;
+    items.push_back({
+        {"uid", pod.meta.uid},
+        {"name", w->name()},
+        {"namespace", w->namespace_()},
+        {"node", w->node()},
+        {"service_account", sa},
+        {"identity", "spiffe://" + td + "/ns/" + w->namespace_() + "/sa/" + sa},
+        {"addresses", std::move(addresses)},
+        {"enrolled", enrolled},
+        {"dataplane_mode", enrolled ? "ambient" : "none"},
+        {"protocol", w->tunnel_protocol() == istio::workload::HBONE ? "HBONE" : "TCP"},
+        {"waypoint", w->has_waypoint() ? waypointName(snapshot, w->waypoint()) : ""},
+        {"canonical_service", w->canonical_name()},
+        {"canonical_revision", w->canonical_revision()},
+        {"labels", labelsJson(pod.meta.labels)},
+        {"status", w->status() == istio::workload::HEALTHY ? "Healthy" : "Unhealthy"},
+        {"netns_cookie", std::move(cookie)},
+        {"xds_uid", w->uid()},
+        {"authorization_policies", std::vector<std::string>(w->authorization_policies().begin(),
+                                                       w->authorization_policies().end())},
+    });
+  }
+  return items;
+}
+
+json serviceItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx) {
+  // Which workloads back which service: the translated workloads' `services` keys.
+  std::map<std::string, json> endpoints;  // "ns/hostname" -> endpoint items
+  for (const auto& [key, pod] : snapshot.pods) {
+    auto w = translatePod(snapshot, pod, ctx);
+    if (!w) continue;
+    for (const auto& [svc_key, ports] : w->services()) {
+      endpoints[svc_key].push_back({
+          {"workload_uid", pod.meta.uid},
+          {"workload", w->name()},
+          {"namespace", w->namespace_()},
+          {"address", w->addresses().empty() ? "" : ipText(w->addresses(0))},
+          {"node", w->node()},
+          {"healthy", w->status() == istio::workload::HEALTHY},
+      });
+    }
+  }
+  json items = json::array();
+  for (const auto& [key, svc] : snapshot.services) {
+    auto s = translateService(snapshot, svc, ctx);
+    if (!s) continue;
+    json vips = json::array();
+    for (const auto& a : s->addresses()) vips.push_back(ipText(a.address()));
+    json ports = json::array();
+    for (const auto& p : svc.ports) {
+      json port = {{"name", p.name}, {"port", p.port}, {"protocol", p.protocol}};
+      if (p.target_port.number) {
+        port["target_port"] = *p.target_port.number;
+      } else if (!p.target_port.name.empty()) {
+        port["target_port"] = nullptr;  // named: resolved per workload
+        port["target_port_name"] = p.target_port.name;
+      } else {
+        port["target_port"] = p.port;
+      }
+      ports.push_back(std::move(port));
+    }
+    auto eps = endpoints.find(s->namespace_() + "/" + s->hostname());
+    items.push_back({
+        {"name", s->name()},
+        {"namespace", s->namespace_()},
+        {"hostname", s->hostname()},
+        {"vips", std::move(vips)},
+        {"ports", std::move(ports)},
+        {"endpoints", eps == endpoints.end() ? json::array() : eps->second},
+        {"waypoint", s->has_waypoint() ? waypointName(snapshot, s->waypoint()) : ""},
+    });
+  }
+  return items;
+}
+
+json policyItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx) {
+  json items = json::array();
+  for (const auto& [key, ap] : snapshot.authorization_policies) {
+    auto t = translateAuthorizationPolicy(ap, ctx.root_namespace);
+    items.push_back({
+        {"name", ap.meta.name},
+        {"namespace", ap.meta.namespace_},
+        {"kind", "AuthorizationPolicy"},
+        {"scope", scopeOf(ap.selector, ap.meta.namespace_, ctx.root_namespace)},
+        {"action", ap.action},
+        {"mode", ""},
+        {"selector", ap.selector ? labelsJson(*ap.selector) : json::object()},
+        {"rules", t.policy ? rulesJson(*t.policy) : json::array()},
+        {"translated", t.policy ? t.policy->namespace_() + "/" + t.policy->name() : ""},
+        {"notes", t.notes},
+    });
+  }
+  const bool any_pa = !snapshot.peer_authentications.empty();
+  for (const auto& [key, pa] : snapshot.peer_authentications) {
+    std::optional<istio::security::Authorization> az;
+    if (pa.selector && !pa.selector->empty()) {
+      az = translatePeerAuthentication(
+          pa, namespacePeerAuthenticationMode(snapshot, pa.meta.namespace_, ctx.root_namespace));
+    } else if (any_pa && pa.mode == "STRICT") {
+      // Namespace/mesh level: workloads bind the one static STRICT policy instead.
+      az = staticStrictPolicy(ctx.root_namespace);
+    }
+    items.push_back({
+        {"name", pa.meta.name},
+        {"namespace", pa.meta.namespace_},
+        {"kind", "PeerAuthentication"},
+        {"scope", scopeOf(pa.selector, pa.meta.namespace_, ctx.root_namespace)},
+        {"action", az ? actionName(az->action()) : ""},
+        {"mode", pa.mode},
+        {"selector", pa.selector ? labelsJson(*pa.selector) : json::object()},
+        {"rules", az ? rulesJson(*az) : json::array()},
+        {"translated", az ? az->namespace_() + "/" + az->name() : ""},
+    });
+  }
+  return items;
+}
+
+}  // namespace warren::agent::admin
