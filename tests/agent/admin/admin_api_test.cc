@@ -124,6 +124,9 @@ class AdminApi : public ::testing::Test {
     o.admin_address = ztunnel_admin_;
     o.metrics_address = "127.0.0.1:0";
     o.readiness_address = "127.0.0.1:0";
+    // The admin API only needs ztunnel's control half (certificates, log level, /connections
+    // answering); the data path is exercised by ztunnel_data_test and the lab tests.
+    o.data_path = false;
     ztunnel_ = std::make_unique<ztunnel::ZtunnelDaemon>(o);
     ASSERT_TRUE(ztunnel_->start());
   }
