@@ -174,6 +174,20 @@ Status LabCluster::rollingRestart(LabState& state, const ComponentKind& c, int n
   return state.save();
 }
 
+// A node's ztunnel is ready for pods once the agent has replayed its pods to it over ZDS
+// (before that, an enrolled pod's CNI ADD fails: nothing would acknowledge it). Bounded.
+void LabCluster::waitForZtunnels(const LabState& state, int first_node, int last_node) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (int i = first_node; i <= last_node; ++i) {
+    auto node = state.components.find(LabNames::nodeName(i));
+    if (node == state.components.end() || !node->second.count("ztunnel") ||
+        !node->second.count("agent"))
+      continue;
+    while (zdsReplays(componentLog(i, "agent")) == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 Status LabCluster::up(int nodes, const std::vector<std::string>& agent_flags) {
   if (nodes < 1 || nodes > LabNames::kMaxNodes)
     return fail(Error::invalid("--nodes must be 1.." + std::to_string(LabNames::kMaxNodes)));
@@ -229,6 +243,7 @@ Status LabCluster::up(int nodes, const std::vector<std::string>& agent_flags) {
     }
   }
   waitForAgents(state, 1, nodes);
+  waitForZtunnels(state, 1, nodes);
   state.ready = true;
   return state.save();
 }

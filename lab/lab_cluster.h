@@ -42,6 +42,7 @@ class LabCluster {
   // ztunnel's restart: start the new one beside the old, then drain the old (no refused
   // connection); see lab/README.md.
   Status rollingRestart(LabState& state, const ComponentKind& c, int node) const;
+  void waitForZtunnels(const LabState& state, int first_node, int last_node) const;
 
   std::string nodeDir(int node) const;
   std::string componentLog(int node, const std::string& component) const;

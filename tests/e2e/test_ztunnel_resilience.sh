@@ -39,8 +39,8 @@ probe_echo mesh/client "$ECHO:8080" 4096
 load() {
   "$LAB" exec mesh/client -- bash -c "end=\$((SECONDS + $1)); ok=0; bad=0
     while [ \$SECONDS -lt \$end ]; do
-      if $WARREN_BIN_DIR/warren-probe send --to $ECHO:8080 --bytes 2048 --timeout 10 >/dev/null 2>&1; then
-        ok=\$((ok + 1)); else bad=\$((bad + 1)); fi
+      if $WARREN_BIN_DIR/warren-probe send --to $ECHO:8080 --bytes 2048 --timeout 10 >/dev/null 2>>$LAB_DIR/\$\$.err; then
+        ok=\$((ok + 1)); else bad=\$((bad + 1)); date +%T.%N >>$LAB_DIR/$2.failures; fi
     done; echo ok \$ok fail \$bad" >"$LAB_DIR/$2.load" 2>&1 &
   LOAD_PID=$!
   on_exit "kill $LOAD_PID 2>/dev/null"
@@ -51,6 +51,8 @@ check_load() {
   local r
   r=$(cat "$LAB_DIR/$1.load")
   log "$1: $r"
+  [ -s "$LAB_DIR/$1.failures" ] && log "$1 failures at: $(tr '\n' ' ' <"$LAB_DIR/$1.failures")" &&
+    log "errors: $(cat "$LAB_DIR"/*.err 2>/dev/null | tail -3)"
   [[ "$r" =~ ^ok\ ([0-9]+)\ fail\ ([0-9]+)$ ]] || fail "$1: bad load result '$r'"
   [ "${BASH_REMATCH[1]}" -gt 10 ] || fail "$1: too few connections (${BASH_REMATCH[1]})"
   assert_eq "${BASH_REMATCH[2]}" 0 "$1: failed connections"

@@ -34,6 +34,15 @@ void ZdsClient::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ZdsClient::closeListeners() {
+  std::lock_guard lock(mu_);
+  for (auto& [uid, pod] : pods_) {
+    pod.listeners.outbound.reset();
+    pod.listeners.inbound_plain.reset();
+    pod.listeners.hbone.reset();
+  }
+}
+
 std::vector<ZdsPodInfo> ZdsClient::pods() const {
   std::lock_guard lock(mu_);
   std::vector<ZdsPodInfo> out;

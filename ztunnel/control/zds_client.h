@@ -73,6 +73,9 @@ class ZdsClient {
   ZdsClient(const ZdsClient&) = delete;
   ZdsClient& operator=(const ZdsClient&) = delete;
 
+  // Drain: closes every pod's listening sockets now (a ztunnel started beside this one has
+  // its own), so the kernel stops queueing connections for us. Pods stay known.
+  void closeListeners();
   void start();
   void stop();
 

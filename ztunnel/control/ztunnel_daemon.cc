@@ -222,6 +222,10 @@ Status ZtunnelDaemon::start() {
 }
 
 void ZtunnelDaemon::drain(std::chrono::steady_clock::time_point deadline) {
+  // The ZDS client holds the original listening sockets; the workers hold duplicates. Both
+  // must close for the kernel to stop queueing connections here (queued ones migrate to the
+  // new ztunnel: tcp_migrate_req).
+  if (zds_) zds_->closeListeners();
   if (data_) data_->drain(deadline);
 }
 
