@@ -141,10 +141,30 @@ void onHboneRequest(Worker& w, const std::shared_ptr<const PodContext>& pod,
 
 }  // namespace
 
+namespace {
+// How long an HBONE connection waits for the pod's first certificate (a ztunnel that just
+// started, e.g. in a rolling restart, accepts before the CA answered).
+constexpr auto kCertificateWait = std::chrono::seconds(10);
+constexpr auto kCertificatePoll = std::chrono::milliseconds(20);
+}  // namespace
+
 void acceptHbone(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd) {
+  acceptHboneBy(w, pod, std::move(fd), std::chrono::steady_clock::now() + kCertificateWait);
+}
+
+void acceptHboneBy(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd,
+                   std::chrono::steady_clock::time_point deadline) {
   std::string error;
   const tls::TlsContext* ctx = w.server_tls.get(w.plane.certificates(), pod->identity, &error);
   if (!ctx) {
+    if (std::chrono::steady_clock::now() < deadline) {
+      Worker* worker = &w;
+      auto held = std::make_shared<UniqueFd>(std::move(fd));
+      w.loop.timeout(kCertificatePoll, [worker, pod, held, deadline](int) {
+        acceptHboneBy(*worker, pod, std::move(*held), deadline);
+      });
+      return;
+    }
     spdlog::warn("HBONE for {}/{}: {}; closing the connection", pod->namespace_, pod->name, error);
     return;  // fd closes: the client fails its handshake (never plaintext)
   }

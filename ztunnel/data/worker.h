@@ -105,6 +105,9 @@ struct Worker {
 // --- the three accept paths (outbound.cc, inbound.cc)
 void acceptOutbound(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd);
 void acceptHbone(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd);
+// The same, waiting (on the loop) until `deadline` for the pod's first certificate.
+void acceptHboneBy(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd,
+                   std::chrono::steady_clock::time_point deadline);
 void acceptInboundPlain(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd);
 // Re-runs RBAC for the worker's inbound connections after a policy change; denied ones end.
 void reevaluateInbound(Worker& w);
