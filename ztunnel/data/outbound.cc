@@ -184,7 +184,22 @@ void tunnel(Worker& w, std::shared_ptr<const PodContext> pod, std::shared_ptr<Pr
 
 }  // namespace
 
-void acceptOutbound(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd) {
+// How long a connection from a pod waits for the pod's workload to arrive over xDS (a pod
+// that connects right after it started can be quicker than the push).
+constexpr auto kWorkloadWait = std::chrono::seconds(5);
+constexpr auto kWorkloadPoll = std::chrono::milliseconds(20);
+
+static void outbound(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd,
+              std::chrono::steady_clock::time_point deadline) {
+  if (!w.reader.get()->workloadByUid(pod->workload_uid) &&
+      std::chrono::steady_clock::now() < deadline) {
+    Worker* worker = &w;
+    auto held = std::make_shared<UniqueFd>(std::move(fd));
+    w.loop.timeout(kWorkloadPoll, [worker, pod, held, deadline](int) {
+      outbound(*worker, pod, std::move(*held), deadline);
+    });
+    return;
+  }
   auto pc = std::make_shared<ProxyConnection>();
   pc->direction = "outbound";
   pc->labels.reporter = "source";
@@ -249,6 +264,10 @@ void acceptOutbound(Worker& w, const std::shared_ptr<const PodContext>& pod, Uni
   pc->labels.connection_security_policy = "mutual_tls";
   tunnel(w, pod, pc, std::move(app), std::move(route), source_addr,
          std::chrono::steady_clock::now() + kCertificateWait);
+}
+
+void acceptOutbound(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd) {
+  outbound(w, pod, std::move(fd), std::chrono::steady_clock::now() + kWorkloadWait);
 }
 
 }  // namespace warren::ztunnel
