@@ -62,11 +62,15 @@ class KubeInformer : public ::testing::Test {
 
 TEST_F(KubeInformer, ListsThenWatchesAddChangeDelete) {
   start();
-  ASSERT_TRUE(waitFor([&] { return model_.snapshot()->pods.size() == 7; }));
-  EXPECT_EQ(model_.snapshot()->namespaces.count("shop"), 1u);
+  // Pods and namespaces are separate lists: wait for both (the pods may land first).
+  ASSERT_TRUE(waitFor([&] {
+    auto s = model_.snapshot();
+    return s->pods.size() == 7 && s->namespaces.count("shop") == 1;
+  }));
   auto t0 = std::chrono::steady_clock::now();
   api_.upsert(kPods, pod("new", "10.0.0.50"));
-  ASSERT_TRUE(waitFor([&] { return hasPod("new"); }, milliseconds(100)));
+  // The latency is recorded, not asserted (timing never decides a test).
+  ASSERT_TRUE(waitFor([&] { return hasPod("new"); }));
   RecordProperty("watch_event_to_model_us",
                  std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::steady_clock::now() - t0)
