@@ -1,10 +1,12 @@
-// fuzz-link: warren_hbone warren_http2
+// fuzz-link: warren_ztunnel_core warren_hbone warren_http2
 //
 // Bytes from the network into ztunnel's HBONE server path: the input is fed as HTTP/2 frames
-// (after a fixed client preface) to a server Session whose requests go through HBONE
-// validation and get answered, with data echoed and consumed under the backpressure
-// contract; then keep-alive and GOAWAY run. The same bytes also go through the header
-// parsers. Invariants checked: no crash, no sanitizer report, output within its bound.
+// (after a fixed client preface) to a server Session whose requests go through the one
+// inbound decision production runs (decideInbound: parseConnect, the authority against a
+// small mesh with a waypoint, RBAC) and get its answer, with data echoed and consumed under
+// the backpressure contract; then keep-alive and GOAWAY run. The same bytes also go through
+// the header parsers. Invariants checked: no crash, no sanitizer report, output within its
+// bound, every answer one of the decision's statuses.
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -12,23 +14,79 @@
 
 #include "common/hbone/address.h"
 #include "common/hbone/connect_request.h"
-#include "common/hbone/inbound_validation.h"
 #include "common/http2/session.h"
+#include "ztunnel/routing/inbound_decision.h"
 
 namespace {
 
 using namespace warren;
 
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+// The local pod 10.0.0.2 is a waypoint instance of the service 10.96.0.1 (so a CONNECT to the
+// VIP is accepted through the waypoint exception) and denies port 7000.
+struct Mesh {
+  std::shared_ptr<const ztunnel::StateSnapshot> snapshot;
+  const ztunnel::Workload* local = nullptr;
+  ztunnel::InboundConnection connection;
+
+  Mesh() {
+    using namespace ztunnel;
+    StateUpdate u;
+    Workload wp;
+    wp.uid = "Kubernetes//Pod/default/waypoint-0";
+    wp.name = "waypoint-0";
+    wp.namespace_ = "default";
+    wp.addresses = {*net::IpAddress::parse("10.0.0.2")};
+    wp.tunnel_protocol = TunnelProtocol::kHbone;
+    wp.services["default/waypoint.default.svc.cluster.local"] = {{15008, 15008}};
+    wp.authorization_policies = {"default/deny-7000"};
+    Service svc;
+    svc.name = "reviews";
+    svc.namespace_ = "default";
+    svc.hostname = "reviews.default.svc.cluster.local";
+    svc.addresses = {NetworkAddress{"", *net::IpAddress::parse("10.96.0.1")}};
+    svc.ports = {{9080, 9080, AppProtocol::kUnknown}};
+    svc.waypoint = GatewayAddress{
+        NamespacedHostname{"default", "waypoint.default.svc.cluster.local"}, kHboneMtlsPort};
+    Service wps;
+    wps.name = "waypoint";
+    wps.namespace_ = "default";
+    wps.hostname = "waypoint.default.svc.cluster.local";
+    wps.ports = {{15008, 15008, AppProtocol::kUnknown}};
+    Authorization deny;
+    deny.namespace_ = "default";
+    deny.name = "deny-7000";
+    deny.action = AuthorizationAction::kDeny;
+    AuthorizationMatch port;
+    port.destination_ports = {7000};
+    deny.groups = {AuthorizationGroup{{AuthorizationRule{{port}}}}};
+    u.workloads = {wp};
+    u.services = {svc, wps};
+    u.policies = {deny};
+    auto r = StateSnapshot::empty()->apply(u);
+    check(r.rejected.empty());
+    snapshot = r.snapshot;
+    local = snapshot->workloadByUid(wp.uid);
+    check(local != nullptr);
+    connection = {*net::SocketAddress::parse("10.0.0.2:15008"),
+                  *net::SocketAddress::parse("10.0.0.1:40000"),
+                  identity::SpiffeId::parse("spiffe://cluster.local/ns/default/sa/client").value()};
+  }
+};
+
 class FuzzServer : public http2::SessionCallbacks {
  public:
   http2::Session* session = nullptr;
+  const Mesh* mesh = nullptr;
 
   void onRequest(http2::StreamId id, const http2::HeaderList& headers) override {
-    hbone::InboundContext ctx;
-    ctx.local_ip = hbone::IpAddress::parse("10.0.0.2").value();
-    ctx.is_waypoint_for = [](const hbone::IpAddress& ip) { return ip.toString() == "10.96.0.1"; };
-    auto d = hbone::validateInbound(headers, ctx);
-    (void)session->respond(id, d.status());
+    auto d = ztunnel::decideInbound(*mesh->snapshot, mesh->local, mesh->connection, headers);
+    int status = d ? 200 : d.error().status();
+    check(status == 200 || status == 400 || status == 401 || status == 503);
+    (void)session->respond(id, status);
   }
   void onResponse(http2::StreamId, int, const http2::HeaderList&) override {}
   void onData(http2::StreamId id, std::span<const uint8_t> data) override {
@@ -41,10 +99,6 @@ class FuzzServer : public http2::SessionCallbacks {
   void onGoAway(uint32_t, uint32_t) override {}
 };
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -53,10 +107,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)hbone::parseBaggage(text);
   (void)hbone::parseForwarded(text);
   (void)hbone::TraceParent::parse(text);
+  static const Mesh mesh;
 
   http2::SessionConfig config;
   config.max_output_buffer = 64 << 10;
   FuzzServer events;
+  events.mesh = &mesh;
   http2::TimePoint t0{};
   auto s = http2::Session::create(http2::Role::kServer, config, events, t0);
   check(s.has_value());

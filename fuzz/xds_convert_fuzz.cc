@@ -40,6 +40,8 @@
 namespace {
 
 using namespace warren::ztunnel;
+namespace net = warren::net;
+namespace hbone = warren::hbone;
 namespace iw = istio::workload;
 namespace is = istio::security;
 using envoy::service::discovery::v3::DeltaDiscoveryResponse;
@@ -300,7 +302,7 @@ Tally g_tally;
 void checkRoute(const RouteDecision& d) {
   ++(d.index() == 0 ? g_tally.hbone : d.index() == 1 ? g_tally.passthrough : g_tally.route_errors);
   if (const auto* h = std::get_if<HboneRoute>(&d)) {
-    check(!h->authority.empty(), "HBONE route without authority");
+    check(hbone::authorityPort(h->authority) != 0, "HBONE route to authority port 0");
     check(h->connect_to.port != 0, "HBONE route to port 0");
     check(!h->expected_identities.empty(), "HBONE route without expected identities");
   }
@@ -325,7 +327,7 @@ void decide(const StateSnapshot& snap, const std::vector<std::string>& workload_
   for (const auto& uid : workload_uids) {
     if (const Workload* w = snap.workloadByUid(uid)) workloads.push_back(w);
   }
-  std::vector<IpAddress> dest_ips;
+  std::vector<net::IpAddress> dest_ips;
   std::vector<uint16_t> ports = {8080, 15008, 1};
   for (const auto& [ns, host] : services) {
     const Service* s = snap.serviceByHostname(ns, host);
@@ -352,13 +354,13 @@ void decide(const StateSnapshot& snap, const std::vector<std::string>& workload_
   }
   for (const Workload* dst : workloads) {
     WorkloadPolicies policies = snap.policiesFor(*dst);
-    IpAddress dst_ip = dst->addresses.empty() ? IpAddress() : dst->addresses.front();
+    net::IpAddress dst_ip = dst->addresses.empty() ? net::IpAddress() : dst->addresses.front();
     sources = 0;
     for (const Workload* src : workloads) {
       if (++sources > kMaxSources) break;
       ConnectionContext conn;
-      conn.source_identity = src->identity();
-      conn.source_ip = src->addresses.empty() ? IpAddress() : src->addresses.front();
+      if (auto id = src->identity()) conn.source_identity = std::move(*id);
+      conn.source_ip = src->addresses.empty() ? net::IpAddress() : src->addresses.front();
       conn.destination_ip = dst_ip;
       conn.destination_port = 8080;
       checkRbac(evaluateRbac(policies, conn));

@@ -51,11 +51,12 @@ void check(bool ok, const char* what) {
 }
 
 void clientSide(std::string_view bytes, bool has_fd) {
-  auto req = ztunnel::parseZdsRequest(bytes, has_fd);
+  auto req = ztunnel::parseZdsRequest(bytes, has_fd, "cluster.local");
   std::string error;
   if (req) {
     if (req->kind == ztunnel::ZdsRequest::Kind::kAdd) {
-      check(!req->pod.uid.empty(), "accepted add without uid");
+      check(!req->uid.empty() && req->pod && req->pod->uid == req->uid,
+            "accepted add without uid or pod");
       check(has_fd, "accepted add without netns fd");
     }
   } else {
@@ -63,9 +64,10 @@ void clientSide(std::string_view bytes, bool has_fd) {
     check(!error.empty(), "refused request with an empty ack error");
   }
   if (std::getenv("ZDS_MESSAGE_FUZZ_VERBOSE")) {
-    std::fprintf(stderr, "zds_message_fuzz: %s\n",
-                 req ? ("kind " + std::to_string(static_cast<int>(req->kind)) + " uid " + req->pod.uid).c_str()
-                     : ("refused: " + error).c_str());
+    std::fprintf(
+        stderr, "zds_message_fuzz: %s\n",
+        req ? ("kind " + std::to_string(static_cast<int>(req->kind)) + " uid " + req->uid).c_str()
+            : ("refused: " + error).c_str());
   }
   pb::WorkloadResponse resp;
   check(resp.ParseFromString(ztunnel::encodeZdsAck(error)), "client ack does not parse");
@@ -119,7 +121,8 @@ void agentSide(std::string_view bytes, bool fuzz_hello) {
     auto request = zds::recvPacket(sock->get(), kTimeout);
     if (request) {
       // What the agent sent is parsed as the client would.
-      auto parsed = ztunnel::parseZdsRequest(request->bytes, static_cast<bool>(request->fd));
+      auto parsed =
+          ztunnel::parseZdsRequest(request->bytes, static_cast<bool>(request->fd), "cluster.local");
       check(parsed.has_value() && parsed->kind == ztunnel::ZdsRequest::Kind::kSnapshotSent,
             "agent did not send snapshot_sent");
       (void)zds::sendPacket(sock->get(), answer);

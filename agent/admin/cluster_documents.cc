@@ -1,10 +1,10 @@
 #include "agent/admin/cluster_documents.h"
 
-#include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "agent/model/enrolment.h"
 #include "agent/translate/authorization_translation.h"
+#include "common/net/ip_address.h"
 
 namespace warren::agent::admin {
 namespace {
@@ -46,10 +46,8 @@ std::string actionName(istio::security::Action a) {
 }  // namespace
 
 std::string ipText(const std::string& bytes) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (bytes.size() == 4) ::inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
-  if (bytes.size() == 16) ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
-  return buf;
+  auto ip = net::IpAddress::fromBytes(bytes);
+  return ip ? ip->toString() : "";
 }
 
 json listDocument(const std::string& kind, const std::string& node, json items) {

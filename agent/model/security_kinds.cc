@@ -1,6 +1,6 @@
 #include "agent/model/security_kinds.h"
 
-#include "agent/model/ip_address.h"
+#include "common/net/ip_cidr.h"
 
 namespace warren::agent {
 namespace {
@@ -52,7 +52,7 @@ Result<AuthzSource> decodeSource(const Fields& f) {
                               {"notRemoteIpBlocks", &src.not_remote_ip_blocks}};
   for (const auto& e : ip_entries) {
     for (const std::string& block : *e.out) {
-      if (auto c = parseCidr(block); !c) return fail(f.error(e.key, c.error().message()));
+      if (auto c = net::IpCidr::parse(block); !c) return fail(f.error(e.key, c.error().message()));
     }
   }
   return src;
@@ -155,7 +155,7 @@ Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj) {
           const char* field = list == &c.values ? "values" : "notValues";
           for (const std::string& v : *list) {
             if (c.key == "source.ip" || c.key == "destination.ip" || c.key == "remote.ip") {
-              if (auto cidr = parseCidr(v); !cidr)
+              if (auto cidr = net::IpCidr::parse(v); !cidr)
                 return fail(wf.error(field, cidr.error().message()));
             } else if (c.key == "destination.port") {
               char* end = nullptr;

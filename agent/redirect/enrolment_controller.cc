@@ -87,8 +87,10 @@ Status EnrolmentController::sync(const std::string& focus) {
     auto by_ip = scanNetnsByAddress();
     for (const auto& p : enrolled) {
       const std::string key = podKey(p.namespace_, p.name);
-      auto it = by_ip.find(p.pod_ip);
-      if (p.pod_ip.empty() || netns_by_pod_.contains(key) || it == by_ip.end()) continue;
+      auto ip = net::IpAddress::parse(p.pod_ip);
+      if (!ip || netns_by_pod_.contains(key)) continue;
+      auto it = by_ip.find(*ip);
+      if (it == by_ip.end()) continue;
       auto fd = openNetns(it->second);
       if (!fd) continue;
       auto cookie = netnsCookie(fd->get());
@@ -119,9 +121,15 @@ Status EnrolmentController::sync(const std::string& focus) {
   // 3. eBPF: enrol the desired netns, unenrol the rest.
   Status bpf_status = ok();
   if (dataplane_) {
-    std::vector<std::string> exempt;
+    std::vector<net::IpAddress> exempt;
     if (auto local = redirect::localAddresses(); local) exempt = std::move(*local);
-    if (!node_ip_.empty()) exempt.push_back(node_ip_);
+    if (!node_ip_.empty()) {
+      if (auto ip = net::IpAddress::parse(node_ip_)) {
+        exempt.push_back(*ip);
+      } else {
+        spdlog::warn("enrolment: node IP: {}", ip.error().message());
+      }
+    }
     if (auto s = dataplane_->setExemptSources(exempt); !s)
       spdlog::warn("enrolment: exempt sources: {}", s.error().message());
     std::map<uint64_t, int> cookies;

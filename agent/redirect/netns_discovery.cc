@@ -32,8 +32,8 @@ std::vector<std::string> candidates() {
 
 }  // namespace
 
-std::map<std::string, std::string> scanNetnsByAddress() {
-  std::map<std::string, std::string> by_ip;
+std::map<net::IpAddress, std::string> scanNetnsByAddress() {
+  std::map<net::IpAddress, std::string> by_ip;
   std::set<std::pair<dev_t, ino_t>> seen;
   for (const auto& path : candidates()) {
     struct stat st{};

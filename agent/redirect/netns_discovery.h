@@ -6,9 +6,11 @@
 #include <map>
 #include <string>
 
+#include "common/net/ip_address.h"
+
 namespace warren::agent {
 
 // Pod IP -> a path that opens that netns. Netns that cannot be entered are skipped.
-std::map<std::string, std::string> scanNetnsByAddress();
+std::map<net::IpAddress, std::string> scanNetnsByAddress();
 
 }  // namespace warren::agent

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "agent/model/ip_address.h"
+#include "common/net/ip_cidr.h"
 
 namespace warren::agent {
 namespace {
@@ -15,11 +15,11 @@ bool hasSelector(const std::optional<k8s::Labels>& s) { return s && !s->empty();
 void addAddresses(const std::vector<std::string>& blocks,
                   google::protobuf::RepeatedPtrField<sec::Address>* out) {
   for (const std::string& b : blocks) {
-    auto c = parseCidr(b);
+    auto c = net::IpCidr::parse(b);
     if (!c) continue;  // validated when the policy was decoded
     auto* a = out->Add();
-    a->set_address(c->address);
-    a->set_length(c->length);
+    a->set_address(c->address().wireBytes());
+    a->set_length(c->prefixLength());
   }
 }
 

@@ -1,8 +1,8 @@
 #include "agent/translate/workload_translation.h"
 
 #include "agent/model/enrolment.h"
-#include "agent/model/ip_address.h"
 #include "agent/translate/authorization_translation.h"
+#include "common/net/ip_address.h"
 
 namespace warren::agent {
 namespace {
@@ -44,10 +44,10 @@ std::optional<wl::GatewayAddress> waypointFor(const ClusterSnapshot& snap,
   // Prefer the waypoint Service's VIP (what a node proxy can connect to without a lookup).
   auto svc = snap.services.find(ns + "/" + *name);
   if (svc != snap.services.end()) {
-    if (auto vip = ipToBytes(svc->second.cluster_ip)) {
+    if (auto vip = net::IpAddress::parse(svc->second.cluster_ip)) {
       auto* a = gw.mutable_address();
       a->set_network(ctx.network);
-      a->set_address(*vip);
+      a->set_address(vip->wireBytes());
       return gw;
     }
   }
@@ -93,7 +93,7 @@ std::optional<wl::Workload> translatePod(const ClusterSnapshot& snap, const k8s:
                                          std::vector<std::string>* notes) {
   if (pod.status.pod_ip.empty()) return std::nullopt;
   if (pod.status.phase == "Succeeded" || pod.status.phase == "Failed") return std::nullopt;
-  auto ip = ipToBytes(pod.status.pod_ip);
+  auto ip = net::IpAddress::parse(pod.status.pod_ip);
   if (!ip) {
     if (notes)
       notes->push_back("Pod " + pod.meta.namespace_ + "/" + pod.meta.name + ": " +
@@ -105,7 +105,7 @@ std::optional<wl::Workload> translatePod(const ClusterSnapshot& snap, const k8s:
   w.set_uid(workloadUid(ctx, ns, pod.meta.name));
   w.set_name(pod.meta.name);
   w.set_namespace_(ns);
-  w.add_addresses(*ip);
+  w.add_addresses(ip->wireBytes());
   w.set_network(ctx.network);
   const bool enrolled = isEnrolled(snap.namespaceLabels(ns), pod);
   w.set_tunnel_protocol(enrolled ? wl::HBONE : wl::NONE);
@@ -153,7 +153,7 @@ std::optional<wl::Workload> translatePod(const ClusterSnapshot& snap, const k8s:
 std::optional<wl::Service> translateService(const ClusterSnapshot& snap, const k8s::Service& svc,
                                             const TranslationContext& ctx) {
   if (svc.type == "ExternalName") return std::nullopt;
-  auto vip = ipToBytes(svc.cluster_ip);
+  auto vip = net::IpAddress::parse(svc.cluster_ip);
   if (!vip) return std::nullopt;  // "", "None" (headless) or not yet allocated
   wl::Service s;
   s.set_name(svc.meta.name);
@@ -161,7 +161,7 @@ std::optional<wl::Service> translateService(const ClusterSnapshot& snap, const k
   s.set_hostname(serviceHostname(ctx, svc));
   auto* a = s.add_addresses();
   a->set_network(ctx.network);
-  a->set_address(*vip);
+  a->set_address(vip->wireBytes());
   for (const k8s::ServicePort& sp : svc.ports) {
     auto* p = s.add_ports();
     p->set_service_port(sp.port);

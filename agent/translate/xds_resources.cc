@@ -1,11 +1,11 @@
 #include "agent/translate/xds_resources.h"
 
-#include <arpa/inet.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <openssl/evp.h>
 
 #include "agent/translate/authorization_translation.h"
+#include "common/net/ip_address.h"
 
 namespace warren::agent {
 namespace {
@@ -41,7 +41,11 @@ void put(XdsResourceMap& map, const char* type, const std::string& name,
   map[type][name] = std::move(r);
 }
 
-std::string ipText(const std::string& bytes);
+// "network/ip" of an address the resource carries as bytes: the alias it is also known by.
+std::string networkAlias(const std::string& network, const std::string& bytes) {
+  auto ip = net::IpAddress::fromBytes(bytes);
+  return network + "/" + (ip ? ip->toString() : "");
+}
 
 }  // namespace
 
@@ -54,7 +58,7 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
     if (!w) continue;
     istio::workload::Address a;
     *a.mutable_workload() = *w;
-    put(out.resources, kAddressTypeUrl, w->uid(), a, {ctx.network + "/" + ipText(w->addresses(0))});
+    put(out.resources, kAddressTypeUrl, w->uid(), a, {networkAlias(ctx.network, w->addresses(0))});
   }
   for (const auto& [key, svc] : snap.services) {
     auto s = translateService(snap, svc, ctx);
@@ -63,7 +67,7 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
     *a.mutable_service() = *s;
     std::vector<std::string> aliases;
     for (const auto& addr : s->addresses())
-      aliases.push_back(addr.network() + "/" + ipText(addr.address()));
+      aliases.push_back(networkAlias(addr.network(), addr.address()));
     put(out.resources, kAddressTypeUrl, s->namespace_() + "/" + s->hostname(), a,
         std::move(aliases));
   }
@@ -84,14 +88,5 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
   }
   return out;
 }
-
-namespace {
-std::string ipText(const std::string& bytes) {
-  char buf[64] = {};
-  if (bytes.size() == 4) ::inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
-  if (bytes.size() == 16) ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
-  return buf;
-}
-}  // namespace
 
 }  // namespace warren::agent

@@ -1,20 +1,20 @@
 // bench-link: warren_hbone warren_http2
 //
 // Cost of the HBONE request on each new tunnel: building the header block (client) and
-// parsing + validating it (server).
+// parsing it (server).
 #include <benchmark/benchmark.h>
 
 #include "common/hbone/connect_request.h"
-#include "common/hbone/inbound_validation.h"
 
 namespace {
 
 using namespace warren::hbone;
+namespace net = warren::net;
 
 ConnectRequest sampleRequest() {
   return ConnectRequest{
-      SocketAddress::parse("10.244.2.7:8080").value(),
-      SocketAddress::parse("10.244.1.5:41234").value(),
+      net::SocketAddress::parse("10.244.2.7:8080").value(),
+      net::SocketAddress::parse("10.244.1.5:41234").value(),
       "reviews.default.svc.cluster.local",
       {"cluster.local", "default", "deployment", "productpage-v1", "productpage", "v1", "", ""},
       TraceParent::random(),
@@ -31,16 +31,15 @@ void BM_BuildConnectHeaders(benchmark::State& state) {
 }
 BENCHMARK(BM_BuildConnectHeaders);
 
-void BM_ValidateInbound(benchmark::State& state) {
+// The server's first step; the whole decision is BM_DecideInbound (routing_bench.cc).
+void BM_ParseConnect(benchmark::State& state) {
   auto headers = buildConnectHeaders(sampleRequest());
-  InboundContext ctx;
-  ctx.local_ip = IpAddress::parse("10.244.2.7").value();
   for (auto _ : state) {
-    auto d = validateInbound(headers, ctx);
+    auto d = parseConnect(headers);
     benchmark::DoNotOptimize(d);
   }
 }
-BENCHMARK(BM_ValidateInbound);
+BENCHMARK(BM_ParseConnect);
 
 void BM_ParseAuthorityV6(benchmark::State& state) {
   for (auto _ : state) {

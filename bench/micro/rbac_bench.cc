@@ -13,8 +13,9 @@ namespace {
 constexpr int kPolicies = 10000;
 constexpr int kWorkloads = 1000;
 
-IpAddress podIp(int i) {
-  return IpAddress::v4({10, 244, static_cast<uint8_t>(i / 250), static_cast<uint8_t>(i % 250 + 1)});
+net::IpAddress podIp(int i) {
+  return net::IpAddress::v4(
+      {10, 244, static_cast<uint8_t>(i / 250), static_cast<uint8_t>(i % 250 + 1)});
 }
 
 Authorization principalPolicy(const std::string& ns, int i, AuthorizationScope scope,
@@ -79,8 +80,8 @@ StateUpdate oneNamespace() {
 }
 
 ConnectionContext clientConn() {
-  return ConnectionContext{SpiffeIdentity{"cluster.local", "client", "client"}, podIp(999),
-                           podIp(0), 8080};
+  return ConnectionContext{*identity::SpiffeId::make("cluster.local", "client", "client"),
+                           podIp(999), podIp(0), 8080};
 }
 
 void BM_RbacIndexed10kPolicies(benchmark::State& state) {

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "ztunnel/routing/inbound_authority.h"
+#include "ztunnel/routing/inbound_decision.h"
 #include "ztunnel/routing/outbound_router.h"
 
 namespace warren::ztunnel {
@@ -14,11 +14,13 @@ namespace {
 constexpr int kWorkloads = 10000;
 constexpr int kServices = 1000;
 
-IpAddress podIp(int i) {
-  return IpAddress::v4({10, 244, static_cast<uint8_t>(i / 250), static_cast<uint8_t>(i % 250 + 1)});
+net::IpAddress podIp(int i) {
+  return net::IpAddress::v4(
+      {10, 244, static_cast<uint8_t>(i / 250), static_cast<uint8_t>(i % 250 + 1)});
 }
-IpAddress vip(int i) {
-  return IpAddress::v4({10, 96, static_cast<uint8_t>(i / 250), static_cast<uint8_t>(i % 250 + 1)});
+net::IpAddress vip(int i) {
+  return net::IpAddress::v4(
+      {10, 96, static_cast<uint8_t>(i / 250), static_cast<uint8_t>(i % 250 + 1)});
 }
 std::string hostname(int s) { return "svc-" + std::to_string(s) + ".default.svc.cluster.local"; }
 
@@ -55,7 +57,7 @@ void BM_RouteVip10Endpoints(benchmark::State& state) {
   auto snap = mesh();
   const Workload* src = snap->workloadByUid("pod-1");
   SeededRandom random(1);
-  SocketAddress dst{vip(500), 80};
+  net::SocketAddress dst{vip(500), 80};
   for (auto _ : state) {
     auto d = buildRequest(*snap, *src, dst, random);
     benchmark::DoNotOptimize(d);
@@ -67,7 +69,7 @@ void BM_RouteVip100Endpoints(benchmark::State& state) {
   auto snap = mesh();
   const Workload* src = snap->workloadByUid("pod-1");
   SeededRandom random(1);
-  SocketAddress dst{vip(0), 80};
+  net::SocketAddress dst{vip(0), 80};
   for (auto _ : state) {
     auto d = buildRequest(*snap, *src, dst, random);
     benchmark::DoNotOptimize(d);
@@ -79,7 +81,7 @@ void BM_RoutePodIp(benchmark::State& state) {
   auto snap = mesh();
   const Workload* src = snap->workloadByUid("pod-1");
   SeededRandom random(1);
-  SocketAddress dst{podIp(7777), 8080};
+  net::SocketAddress dst{podIp(7777), 8080};
   for (auto _ : state) {
     auto d = buildRequest(*snap, *src, dst, random);
     benchmark::DoNotOptimize(d);
@@ -91,7 +93,7 @@ void BM_RoutePassthrough(benchmark::State& state) {
   auto snap = mesh();
   const Workload* src = snap->workloadByUid("pod-1");
   SeededRandom random(1);
-  SocketAddress dst{IpAddress::v4({93, 184, 216, 34}), 443};
+  net::SocketAddress dst{net::IpAddress::v4({93, 184, 216, 34}), 443};
   for (auto _ : state) {
     auto d = buildRequest(*snap, *src, dst, random);
     benchmark::DoNotOptimize(d);
@@ -99,16 +101,23 @@ void BM_RoutePassthrough(benchmark::State& state) {
 }
 BENCHMARK(BM_RoutePassthrough);
 
-void BM_InboundAuthority(benchmark::State& state) {
+// The one inbound decision on a CONNECT as the client builds it: parse, authority, RBAC.
+void BM_DecideInbound(benchmark::State& state) {
   auto snap = mesh();
   const Workload* local = snap->workloadByUid("pod-7777");
-  std::string authority = SocketAddress{podIp(7777), 8080}.toString();
+  hbone::ConnectRequest req;
+  req.target = net::SocketAddress{podIp(7777), 8080};
+  req.source = net::SocketAddress{podIp(1), 41234};
+  req.traceparent = hbone::TraceParent::random();
+  auto headers = hbone::buildConnectHeaders(req);
+  InboundConnection conn{net::SocketAddress{podIp(7777), 15008}, req.source,
+                         identity::SpiffeId::make("cluster.local", "default", "client").value()};
   for (auto _ : state) {
-    auto r = checkInboundAuthority(*snap, *local, podIp(7777), authority);
+    auto r = decideInbound(*snap, local, conn, headers);
     benchmark::DoNotOptimize(r);
   }
 }
-BENCHMARK(BM_InboundAuthority);
+BENCHMARK(BM_DecideInbound);
 
 void BM_SnapshotBuild10kWorkloads(benchmark::State& state) {
   for (auto _ : state) {

@@ -1,6 +1,5 @@
 #include "bpf/loader/inbound_registration.h"
 
-#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -9,6 +8,7 @@
 #include <fstream>
 #include <memory>
 
+#include "bpf/loader/bpf_address.h"
 #include "bpf/loader/pin_dir.h"
 #include "warren_abi.h"
 
@@ -35,44 +35,33 @@ Result<std::string> readPinDirFile(const std::string& run_dir) {
   return line;
 }
 
-Result<std::vector<std::string>> localAddresses() {
+Result<std::vector<net::IpAddress>> localAddresses() {
   ifaddrs* raw = nullptr;
   if (::getifaddrs(&raw) != 0) return fail(WARREN_SYS_ERROR("getifaddrs"));
   std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> list(raw, ::freeifaddrs);
-  std::vector<std::string> out;
+  std::vector<net::IpAddress> out;
   for (ifaddrs* i = raw; i; i = i->ifa_next) {
     if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK)) continue;
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (i->ifa_addr->sa_family == AF_INET) {
-      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof(buf));
-    } else if (i->ifa_addr->sa_family == AF_INET6) {
-      auto* sin6 = reinterpret_cast<sockaddr_in6*>(i->ifa_addr);
-      if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) continue;
-      ::inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
-    } else {
+    if (i->ifa_addr->sa_family == AF_INET6 &&
+        IN6_IS_ADDR_LINKLOCAL(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr)) {
       continue;
     }
-    out.emplace_back(buf);
+    socklen_t len = i->ifa_addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    auto a = net::SocketAddress::fromSockaddr(i->ifa_addr, len);
+    if (a) out.push_back(a->ip);  // other families (AF_PACKET...) are not addresses here
   }
   return out;
 }
 
 Status registerInboundListener(const std::string& pin_dir, int listener_fd,
-                               const std::vector<std::string>& pod_addresses) {
+                               const std::vector<net::IpAddress>& pod_addresses) {
   auto map = openPin(pin_dir + "/" WARREN_MAP_INBOUND);
   if (!map) return fail(map.error());
-  for (const auto& text : pod_addresses) {
-    warren_addr key{};
-    if (::inet_pton(AF_INET, text.c_str(), &key.addr[0]) == 1) {
-      key.family = WARREN_AF_INET;
-    } else if (::inet_pton(AF_INET6, text.c_str(), key.addr) == 1) {
-      key.family = WARREN_AF_INET6;
-    } else {
-      return fail(Error::invalid("not an IP address: '" + text + "'"));
-    }
+  for (const auto& ip : pod_addresses) {
+    warren_addr key = toBpfAddress(ip);
     uint64_t value = static_cast<uint64_t>(listener_fd);
     if (bpf_map_update_elem(map->get(), &key, &value, BPF_ANY) != 0)
-      return fail(WARREN_SYS_ERROR("register 15006 listener for " + text));
+      return fail(WARREN_SYS_ERROR("register 15006 listener for " + ip.toString()));
   }
   return ok();
 }

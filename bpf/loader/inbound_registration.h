@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/net/ip_address.h"
 
 namespace warren::redirect {
 
@@ -17,12 +18,12 @@ Status writePinDirFile(const std::string& run_dir, const std::string& pin_dir);
 Result<std::string> readPinDirFile(const std::string& run_dir);
 
 // Non-loopback addresses of the calling thread's current netns (enter the pod netns first).
-Result<std::vector<std::string>> localAddresses();
+Result<std::vector<net::IpAddress>> localAddresses();
 
 // Inserts `listener_fd` (a listening TCP socket bound in the pod netns) into
 // <pin_dir>/warren_inbound under each of `pod_addresses`. The kernel removes the entries when
 // the socket closes.
 Status registerInboundListener(const std::string& pin_dir, int listener_fd,
-                               const std::vector<std::string>& pod_addresses);
+                               const std::vector<net::IpAddress>& pod_addresses);
 
 }  // namespace warren::redirect

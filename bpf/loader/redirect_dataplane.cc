@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "bpf/loader/bpf_address.h"
 #include "bpf/loader/bpf_skeleton.h"
 #include "bpf/loader/fast_path_config.h"
 #include "bpf/loader/pin_dir.h"
@@ -122,19 +123,6 @@ Status dropCountersOfAnotherSize(const std::string& pin_dir) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     return fail(WARREN_SYS_ERROR("unlink " + path));
   return ok();
-}
-
-Result<warren_addr> parseAddr(const std::string& text) {
-  warren_addr a{};
-  if (::inet_pton(AF_INET, text.c_str(), &a.addr[0]) == 1) {
-    a.family = WARREN_AF_INET;
-    return a;
-  }
-  if (::inet_pton(AF_INET6, text.c_str(), a.addr) == 1) {
-    a.family = WARREN_AF_INET6;
-    return a;
-  }
-  return fail(Error::invalid("not an IP address: '" + text + "'"));
 }
 
 }  // namespace
@@ -287,14 +275,13 @@ Status RedirectDataplane::apply(const RedirectAction& action, int netns_fd) {
   return fail(Error(ErrorCode::kInternal, "unknown redirect action"));
 }
 
-Status RedirectDataplane::setExemptSources(const std::vector<std::string>& addresses) {
+Status RedirectDataplane::setExemptSources(const std::vector<net::IpAddress>& addresses) {
   std::set<std::string> wanted_keys;
   std::vector<warren_addr> wanted;
-  for (const auto& text : addresses) {
-    auto a = parseAddr(text);
-    if (!a) return fail(a.error());
-    wanted.push_back(*a);
-    wanted_keys.insert(std::string(reinterpret_cast<const char*>(&*a), sizeof(*a)));
+  for (const auto& ip : addresses) {
+    warren_addr a = toBpfAddress(ip);
+    wanted.push_back(a);
+    wanted_keys.insert(std::string(reinterpret_cast<const char*>(&a), sizeof(a)));
   }
   const int fd = programs_->exemptFd();
   // Remove entries no longer wanted (bounded by the map size).

@@ -19,6 +19,7 @@
 
 #include "bpf/loader/redirect_plan.h"
 #include "common/error.h"
+#include "common/net/ip_address.h"
 #include "warren_abi.h"
 
 namespace warren::redirect {
@@ -50,8 +51,8 @@ class RedirectDataplane {
   Result<PinnedRedirectState> pinnedState() const;
 
   // Replaces the set of source addresses exempt from inbound capture (node addresses:
-  // kubelet probes). Each entry an IPv4 or IPv6 literal.
-  Status setExemptSources(const std::vector<std::string>& addresses);
+  // kubelet probes).
+  Status setExemptSources(const std::vector<net::IpAddress>& addresses);
 
   // Sum over CPUs of each decision counter.
   Result<Counters> counters() const;

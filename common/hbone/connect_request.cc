@@ -215,16 +215,49 @@ Forwarded parseForwarded(std::string_view header) {
       value = value.substr(1, value.size() - 2);
     }
     if (equalsIgnoreCase(key, "for")) {
-      if (auto sa = SocketAddress::parse(value)) {
+      if (auto sa = net::SocketAddress::parse(value)) {
         f.for_addr = *sa;
-      } else if (auto ip = IpAddress::parse(value)) {
-        f.for_addr = SocketAddress{*ip, 0};  // RFC 7239 allows a bare address
+      } else if (auto ip = net::IpAddress::parse(value)) {
+        f.for_addr = net::SocketAddress{*ip, 0};  // RFC 7239 allows a bare address
       }
     } else if (equalsIgnoreCase(key, "host") && !value.empty()) {
       f.host = std::string(value);
     }
   }
   return f;
+}
+
+std::expected<ParsedConnect, ConnectError> parseConnect(const http2::HeaderList& headers) {
+  const std::string* method = http2::findHeader(headers, ":method");
+  if (method == nullptr || *method != "CONNECT") {
+    return std::unexpected(
+        ConnectError{ConnectError::Kind::kNotConnect,
+                     fmt::format("method '{}' is not CONNECT", method ? *method : "")});
+  }
+  const std::string* authority = http2::findHeader(headers, ":authority");
+  if (authority == nullptr) {
+    return std::unexpected(ConnectError{ConnectError::Kind::kBadAuthority, "no :authority"});
+  }
+  auto parsed = parseAuthority(*authority);
+  if (!parsed) {
+    return std::unexpected(
+        ConnectError{ConnectError::Kind::kBadAuthority, parsed.error().message()});
+  }
+  ParsedConnect req;
+  req.authority = std::move(*parsed);
+  if (const std::string* f = http2::findHeader(headers, "forwarded")) {
+    Forwarded fwd = parseForwarded(*f);
+    req.forwarded_for = fwd.for_addr;
+    req.forwarded_host = std::move(fwd.host);
+  }
+  if (const std::string* b = http2::findHeader(headers, "baggage")) req.baggage = parseBaggage(*b);
+  if (const std::string* t = http2::findHeader(headers, "traceparent")) {
+    if (auto tp = TraceParent::parse(*t)) req.traceparent = *tp;
+  }
+  if (const std::string* n = http2::findHeader(headers, "x-forwarded-network")) {
+    req.forwarded_network = *n;
+  }
+  return req;
 }
 
 }  // namespace warren::hbone

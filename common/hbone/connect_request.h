@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,7 +55,7 @@ struct TraceParent {
 
 struct ConnectRequest {
   Authority target;                         // what the server connects to
-  SocketAddress source;                     // the original client
+  net::SocketAddress source;                // the original client
   std::optional<std::string> service_host;  // FQDN when service-addressed
   Baggage baggage;
   TraceParent traceparent;
@@ -66,9 +67,8 @@ http2::HeaderList buildConnectHeaders(const ConnectRequest& request);
 // What a server reads from a request. Only :method and :authority are required here; the
 // optional headers are parsed leniently (a bad one is simply absent).
 struct ParsedConnect {
-  std::string method;
   Authority authority;
-  std::optional<SocketAddress> forwarded_for;
+  std::optional<net::SocketAddress> forwarded_for;
   std::optional<std::string> forwarded_host;
   Baggage baggage;
   std::optional<TraceParent> traceparent;
@@ -77,9 +77,23 @@ struct ParsedConnect {
 
 // `forwarded: for="ip:port";host=fqdn` -> (for, host). Only the first element is read.
 struct Forwarded {
-  std::optional<SocketAddress> for_addr;
+  std::optional<net::SocketAddress> for_addr;
   std::optional<std::string> host;
 };
 Forwarded parseForwarded(std::string_view header);
+
+// Why a request is not an HBONE CONNECT at all (ztunnel: NonConnectMethod, and an authority
+// that is neither ip:port nor host:port). The server's inbound decision answers both 400.
+struct ConnectError {
+  enum class Kind { kNotConnect, kBadAuthority };
+  Kind kind;
+  std::string detail;  // "method 'GET' is not CONNECT", "'10.0.0.2': missing port", ...
+};
+
+// The server's first step on every request: :method must be exactly CONNECT and :authority
+// parse (parseAuthority); forwarded, baggage, traceparent and x-forwarded-network are read
+// leniently. Pure, and fuzzed (fuzz/hbone_request_fuzz.cc). What the authority may name
+// (this pod, a service it serves) is the mesh's inbound decision, which starts here.
+std::expected<ParsedConnect, ConnectError> parseConnect(const http2::HeaderList& headers);
 
 }  // namespace warren::hbone

@@ -1,9 +1,8 @@
 #include "common/http/listen_address.h"
 
-#include <arpa/inet.h>
 #include <sys/un.h>
 
-#include <charconv>
+#include "common/net/socket_address.h"
 
 namespace warren::http {
 
@@ -21,25 +20,12 @@ Result<ListenAddress> ListenAddress::parse(const std::string& text) {
                                  std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes"));
     return unixSocket(path);
   }
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos)
-    return fail(
-        Error::invalid("listen address '" + text + "': expected unix:PATH, /PATH or HOST:PORT"));
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  std::string port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port > 65535 ||
-      port_text.empty())
-    return fail(Error::invalid("listen address '" + text + "': bad port '" + port_text + "'"));
-  in6_addr a6{};
-  in_addr a4{};
-  if (inet_pton(AF_INET, host.c_str(), &a4) != 1 && inet_pton(AF_INET6, host.c_str(), &a6) != 1)
-    return fail(Error::invalid("listen address '" + text + "': host '" + host +
-                               "' is not a numeric IPv4 or IPv6 address"));
-  return tcp(host, static_cast<uint16_t>(port));
+  auto address = net::SocketAddress::parse(text);
+  if (!address) {
+    return fail(address.error().wrap("listen address '" + text +
+                                     "' (expected unix:PATH, /PATH or IP:PORT)"));
+  }
+  return tcp(address->ip.toString(), address->port);
 }
 
 std::string ListenAddress::toString() const {

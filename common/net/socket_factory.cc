@@ -88,7 +88,8 @@ Result<UniqueFd> SocketFactory::listenTcp(const SocketAddress& bind, const Socke
   if (o.reuse_port) WARREN_TRY(setInt(fd->get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT"));
   // Accepted sockets inherit TCP_NODELAY and keepalive settings from the listener on Linux.
   WARREN_TRY(applyConnectionOptions(fd->get(), o));
-  if (::bind(fd->get(), bind.sockaddrPtr(), bind.length()) != 0)
+  auto sa = bind.toSockaddr();
+  if (::bind(fd->get(), sa.get(), sa.length) != 0)
     return fail(WARREN_SYS_ERROR("bind " + bind.toString()));
   if (::listen(fd->get(), o.backlog) != 0)
     return fail(WARREN_SYS_ERROR("listen " + bind.toString()));

@@ -76,15 +76,16 @@ void TcpRelayServer::Worker::onAccepted(int fd) {
     std::unique_ptr<SocketStream> client, upstream;
   };
   auto pending = std::make_shared<Pending>(Pending{std::move(client), std::move(upstream)});
-  loop->connect(
-      ufd, config->upstream.sockaddrPtr(), config->upstream.length(), [this, pending](int res) {
-        if (res < 0) {
-          ++failures;
-          spdlog::debug("connect {}: {}", config->upstream.toString(), std::strerror(-res));
-          return;
-        }
-        startRelay(std::move(pending->client), std::move(pending->upstream));
-      });
+  loop->connect(ufd, config->upstream.toSockaddr().get(), config->upstream.toSockaddr().length,
+                [this, pending](int res) {
+                  if (res < 0) {
+                    ++failures;
+                    spdlog::debug("connect {}: {}", config->upstream.toString(),
+                                  std::strerror(-res));
+                    return;
+                  }
+                  startRelay(std::move(pending->client), std::move(pending->upstream));
+                });
 }
 
 void TcpRelayServer::Worker::startRelay(std::unique_ptr<SocketStream> client,

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "bpf/loader/bpf_address.h"
 #include "bpf/loader/fast_path_config.h"
 #include "warren_fastpath.h"
 
@@ -134,6 +135,22 @@ TEST(FastPathConfig, RejectsGarbageNamingIt) {
     ASSERT_FALSE(c) << bad;
     EXPECT_NE(c.error().message().find("'" + bad + "'"), std::string::npos) << c.error().message();
   }
+}
+
+TEST(BpfAddress, RoundTripsBothFamiliesInTheAbiByteOrder) {
+  auto v4 = *net::SocketAddress::parse("10.244.1.5:8080");
+  warren_addr a = toBpfAddress(v4);
+  EXPECT_EQ(a.family, WARREN_AF_INET);
+  EXPECT_EQ(a.addr[0], htonl(0x0af40105));  // network order
+  EXPECT_EQ(a.port, 8080);                  // host order
+  EXPECT_EQ(a.addr[1], 0u);
+  EXPECT_EQ(fromBpfAddress(a), v4);
+  auto v6 = *net::SocketAddress::parse("[fd00:10:244:1::9]:15008");
+  warren_addr b = toBpfAddress(v6);
+  EXPECT_EQ(b.family, WARREN_AF_INET6);
+  EXPECT_EQ(b.addr[0], htonl(0xfd000010));
+  EXPECT_EQ(b.addr[3], htonl(9));
+  EXPECT_EQ(fromBpfAddress(b), v6);
 }
 
 }  // namespace

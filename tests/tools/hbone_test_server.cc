@@ -1,16 +1,17 @@
 // Test fixture, not part of the product: a minimal HBONE server built from the production
-// pieces (common/tls TlsEngine, common/http2 Session in server role, common/hbone
-// validateInbound), so tests/tools/h2_abuse.py can be validated without a lab.
+// pieces (common/tls TlsEngine, common/http2 Session in server role, and the one inbound
+// decision ztunnel's 15008 runs, decideInbound, over a state holding one local pod), so
+// tests/tools/h2_abuse.py can be validated without a lab.
 //
 //   hbone-test-server --local-ip IP --cert-dir DIR [--port P] [--max-seconds N]
 //
 // Mints a throwaway mesh CA and writes DIR/ca.crt, DIR/client.crt, DIR/client.key (a client
 // identity spiffe://cluster.local/ns/test/sa/abuse-client) and DIR/server.id (its own SPIFFE
 // ID), listens on 127.0.0.1:P (0 = any free port), prints "port N" on stdout, then serves:
-// every CONNECT is validated for local IP `IP` and answered 400 / 503, or 200 with the
-// stream's data echoed back. One thread, one poll loop; it stops reading a connection whose
-// unsent output passed 256 KiB (backpressure, as a real worker does). Exits after N seconds
-// (default 600) or on SIGTERM.
+// every CONNECT is decided as the pod at `IP` (ns test, sa hbone-server) and answered 400 /
+// 401 / 503, or 200 with the stream's data echoed back (no upstream is dialled). One thread, one
+// poll loop; it stops reading a connection whose unsent output passed 256 KiB (backpressure, as a
+// real worker does). Exits after N seconds (default 600) or on SIGTERM.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,12 +29,12 @@
 #include <string>
 #include <vector>
 
-#include "common/hbone/inbound_validation.h"
 #include "common/http2/session.h"
 #include "common/identity/private_key.h"
 #include "common/tls/tls_engine.h"
 #include "common/unique_fd.h"
 #include "tests/common/identity/test_ca.h"
+#include "ztunnel/routing/inbound_decision.h"
 
 namespace {
 
@@ -47,10 +48,36 @@ constexpr const char* kClientId = "spiffe://cluster.local/ns/test/sa/abuse-clien
 
 volatile sig_atomic_t g_stop = 0;
 
+// The state the decision runs against: the one pod this server plays.
+struct LocalPod {
+  std::shared_ptr<const ztunnel::StateSnapshot> snapshot;
+  const ztunnel::Workload* workload = nullptr;
+  net::SocketAddress hbone;  // IP:15008
+
+  static std::optional<LocalPod> make(const net::IpAddress& ip) {
+    ztunnel::Workload w;
+    w.uid = "Kubernetes//Pod/test/hbone-server";
+    w.name = "hbone-server";
+    w.namespace_ = "test";
+    w.service_account = "hbone-server";
+    w.addresses = {ip};
+    w.tunnel_protocol = ztunnel::TunnelProtocol::kHbone;
+    ztunnel::StateUpdate u;
+    u.workloads = {w};
+    auto r = ztunnel::StateSnapshot::empty()->apply(u);
+    if (!r.rejected.empty()) return std::nullopt;
+    LocalPod p;
+    p.snapshot = r.snapshot;
+    p.workload = p.snapshot->workloadByUid(w.uid);
+    p.hbone = net::SocketAddress{ip, 15008};
+    return p;
+  }
+};
+
 class Connection : public http2::SessionCallbacks {
  public:
-  Connection(UniqueFd fd, tls::TlsEngine tls, const hbone::IpAddress& local_ip)
-      : fd_(std::move(fd)), tls_(std::move(tls)), local_ip_(local_ip) {}
+  Connection(UniqueFd fd, tls::TlsEngine tls, const LocalPod& pod, net::SocketAddress peer)
+      : fd_(std::move(fd)), tls_(std::move(tls)), pod_(pod), peer_(peer) {}
 
   Status start(Clock::time_point now) {
     http2::SessionConfig config;
@@ -127,12 +154,12 @@ class Connection : public http2::SessionCallbacks {
 
   // --- http2::SessionCallbacks
   void onRequest(http2::StreamId id, const http2::HeaderList& headers) override {
-    hbone::InboundContext ctx;
-    ctx.local_ip = local_ip_;
-    auto d = hbone::validateInbound(headers, ctx);
-    std::fprintf(stderr, "hbone-test-server: stream %d: %d %s\n", static_cast<int>(id),
-                 d.status(), d.detail.c_str());
-    (void)h2_->respond(id, d.status());
+    ztunnel::InboundConnection conn{pod_.hbone, peer_, tls_.peerIdentity()};
+    auto d = ztunnel::decideInbound(*pod_.snapshot, pod_.workload, conn, headers);
+    int status = d ? 200 : d.error().status();
+    std::fprintf(stderr, "hbone-test-server: stream %d: %d %s\n", static_cast<int>(id), status,
+                 d ? d->upstream.toString().c_str() : d.error().detail.c_str());
+    (void)h2_->respond(id, status);
   }
   void onResponse(http2::StreamId, int, const http2::HeaderList&) override {}
   void onData(http2::StreamId id, std::span<const uint8_t> data) override {
@@ -147,7 +174,8 @@ class Connection : public http2::SessionCallbacks {
  private:
   UniqueFd fd_;
   tls::TlsEngine tls_;
-  hbone::IpAddress local_ip_;
+  const LocalPod& pod_;
+  net::SocketAddress peer_;
   std::unique_ptr<http2::Session> h2_;
   bool h2_dead_ = false;  // no more input: flush what is queued, then close
   bool done_ = false;
@@ -175,10 +203,15 @@ int main(int argc, char** argv) {
     else return usage();
   }
   if (local_ip_text.empty() || cert_dir.empty() || argc % 2 == 0) return usage();
-  auto local_ip = hbone::IpAddress::parse(local_ip_text);
+  auto local_ip = net::IpAddress::parse(local_ip_text);
   if (!local_ip) {
     std::fprintf(stderr, "hbone-test-server: --local-ip: %s\n", local_ip.error().message().c_str());
     return 2;
+  }
+  auto pod = LocalPod::make(*local_ip);
+  if (!pod) {
+    std::fprintf(stderr, "hbone-test-server: cannot build the local pod's state\n");
+    return 1;
   }
   ::signal(SIGTERM, [](int) { g_stop = 1; });
   ::signal(SIGPIPE, SIG_IGN);
@@ -238,11 +271,16 @@ int main(int argc, char** argv) {
     }
     conns.remove_if([](const Connection& c) { return c.done(); });
     if ((fds[0].revents & POLLIN) && conns.size() < kMaxConnections) {
-      int fd = ::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage peer{};
+      socklen_t peer_len = sizeof peer;
+      int fd = ::accept4(listener.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
         auto engine = tls::TlsEngine::server(*tls_ctx);
-        if (engine) {
-          auto& c = conns.emplace_back(UniqueFd(fd), std::move(*engine), *local_ip);
+        auto peer_addr =
+            net::SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&peer), peer_len);
+        if (engine && peer_addr) {
+          auto& c = conns.emplace_back(UniqueFd(fd), std::move(*engine), *pod, *peer_addr);
           if (!c.start(now)) conns.pop_back();
         } else {
           ::close(fd);

@@ -297,11 +297,11 @@ TEST_F(ZdsListeners, AddBindsPodListenersAndDelClosesThem) {
   auto server = zds::ZdsServer::start((dir_ / "zds.sock").string(), 3s);
   ASSERT_TRUE(server) << server.error().message();
   (*server)->markReady();  // the agent does this once it knows its pods
-  std::vector<ZdsPodInfo> seen;
+  ZdsClient::Pods seen;
   std::mutex mu;
   ZdsClientOptions o;
   o.socket_path = (dir_ / "zds.sock").string();
-  ZdsClient client(o, [&](const std::vector<ZdsPodInfo>& pods) {
+  ZdsClient client(o, [&](const ZdsClient::Pods& pods) {
     std::lock_guard lock(mu);
     seen = pods;
   });
@@ -322,7 +322,9 @@ TEST_F(ZdsListeners, AddBindsPodListenersAndDelClosesThem) {
   {
     std::lock_guard lock(mu);
     ASSERT_EQ(seen.size(), 1u);
-    EXPECT_EQ(seen[0].service_account, "web-sa");
+    EXPECT_EQ(seen[0]->service_account, "web-sa");
+    EXPECT_EQ(seen[0]->identity.uri(), "spiffe://cluster.local/ns/demo/sa/web-sa");
+    EXPECT_EQ(seen[0]->workload_uid, "Kubernetes//Pod/demo/web");
   }
   EXPECT_EQ(client.toJson()[0]["uid"], "uid-1");
 

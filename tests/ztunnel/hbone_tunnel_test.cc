@@ -82,18 +82,20 @@ struct Fixture {
           auto held = std::make_shared<std::unique_ptr<HboneStream>>(std::move(stream));
           auto up = std::make_shared<UniqueFd>(std::move(*sock));
           std::weak_ptr<HboneConnection> weak = c;
-          loop().connect(up->get(), to->sockaddrPtr(), to->length(), [this, held, up, weak, id](int res) {
-            auto server = weak.lock();
-            ASSERT_EQ(res, 0);
-            ASSERT_TRUE(server);
-            ASSERT_TRUE(server->session().respond(id, 200));
-            server->flush();
-            auto relay = relay::StreamRelay::create(
-                std::move(*held), std::make_unique<relay::SocketStream>(loop(), std::move(*up)),
-                [](const relay::RelayStats&, const std::optional<Error>&) {});
-            relay->start();
-            relays.push_back(relay);
-          });
+          loop().connect(up->get(), to->toSockaddr().get(), to->toSockaddr().length,
+                         [this, held, up, weak, id](int res) {
+                           auto server = weak.lock();
+                           ASSERT_EQ(res, 0);
+                           ASSERT_TRUE(server);
+                           ASSERT_TRUE(server->session().respond(id, 200));
+                           server->flush();
+                           auto relay = relay::StreamRelay::create(
+                               std::move(*held),
+                               std::make_unique<relay::SocketStream>(loop(), std::move(*up)),
+                               [](const relay::RelayStats&, const std::optional<Error>&) {});
+                           relay->start();
+                           relays.push_back(relay);
+                         });
         },
         nullptr);
     ASSERT_TRUE(conn);
@@ -116,14 +118,14 @@ struct Fixture {
                                           http2::Role::kClient, nullptr, nullptr);
       ASSERT_TRUE(conn);
       client = *conn;
-      loop().connect(raw, hbone_address.sockaddrPtr(), hbone_address.length(),
+      loop().connect(raw, hbone_address.toSockaddr().get(), hbone_address.toSockaddr().length,
                      [c = *conn](int res) {
                        ASSERT_EQ(res, 0);
                        c->start();
                      });
       hbone::ConnectRequest req;
       req.target = *hbone::parseAuthority(upstream.toString());
-      req.source = *hbone::SocketAddress::parse("10.0.0.1:4000");
+      req.source = *net::SocketAddress::parse("10.0.0.1:4000");
       req.traceparent = hbone::TraceParent::random();
       auto stream = std::make_unique<HboneStream>(*conn);
       auto id = (*conn)->openStream(hbone::buildConnectHeaders(req), stream->handler());

@@ -11,22 +11,22 @@
 
 namespace warren::ztunnel::testing {
 
-inline IpAddress ip(std::string_view s) {
-  auto r = IpAddress::parse(s);
+inline net::IpAddress ip(std::string_view s) {
+  auto r = net::IpAddress::parse(s);
   EXPECT_TRUE(r.has_value()) << s;
-  return r.value_or(IpAddress{});
+  return r.value_or(net::IpAddress{});
 }
 
-inline SocketAddress sock(std::string_view s) {
-  auto r = SocketAddress::parse(s);
+inline net::SocketAddress sock(std::string_view s) {
+  auto r = net::SocketAddress::parse(s);
   EXPECT_TRUE(r.has_value()) << s;
-  return r.value_or(SocketAddress{});
+  return r.value_or(net::SocketAddress{});
 }
 
-inline IpCidr cidr(std::string_view s) {
-  auto r = IpCidr::parse(s);
+inline net::IpCidr cidr(std::string_view s) {
+  auto r = net::IpCidr::parse(s);
   EXPECT_TRUE(r.has_value()) << s;
-  return r.value_or(IpCidr{});
+  return r.value_or(net::IpCidr{});
 }
 
 inline Workload pod(std::string ns, std::string name, std::initializer_list<std::string_view> ips,

@@ -19,6 +19,9 @@ const std::string kWaypoint = svcKey("default", "waypoint");
 std::string id(std::string ns, std::string sa) {
   return "spiffe://cluster.local/ns/" + ns + "/sa/" + sa;
 }
+identity::SpiffeId sid(std::string ns, std::string sa) {
+  return *identity::SpiffeId::make("cluster.local", ns, sa);
+}
 
 // A two-node mesh with every routing situation in it.
 std::shared_ptr<const StateSnapshot> mesh() {
@@ -52,7 +55,7 @@ std::shared_ptr<const StateSnapshot> mesh() {
   u.workloads = {client, web0, web1, web2, named0, named1, named2, plain, wp, reviews, db};
 
   auto web = service("default", "web", {"10.96.0.10", "fd00:96::10"}, {{80, 8080}});
-  web.subject_alt_names = {id("default", "web-extra")};
+  web.subject_alt_names = {sid("default", "web-extra")};
   auto named = service("default", "named", {"10.96.0.11"}, {{80, 0}});
   auto plain_svc = service("legacy", "plain", {"10.96.0.12"}, {{80, 8080}});
   auto reviews_svc = service("default", "reviews", {"10.96.0.13"}, {{9080, 9080}});
@@ -169,9 +172,9 @@ TEST(OutboundRouter, VipHboneCarriesTargetPortAndServiceIdentities) {
     auto d = buildRequest(*snap, source(*snap, "client"), sock("10.96.0.10:80"), random);
     const auto* h = std::get_if<HboneRoute>(&d);
     ASSERT_NE(h, nullptr);
-    EXPECT_EQ(h->authority, h->connect_to.ip.toString() + ":8080");
-    EXPECT_EQ(h->expected_identities,
-              (std::vector<std::string>{id("default", "web"), id("default", "web-extra")}));
+    EXPECT_EQ(h->authority, hbone::Authority(h->connect_to.withPort(8080)));
+    EXPECT_EQ(h->expected_identities, (std::vector<identity::SpiffeId>{
+                                          sid("default", "web"), sid("default", "web-extra")}));
     EXPECT_EQ(h->destination_service, kWeb);
     EXPECT_EQ(h->service_hostname, "web.default.svc.cluster.local");
   }
@@ -185,7 +188,7 @@ TEST(OutboundRouter, NamedTargetPortsFollowTheChosenEndpoint) {
     auto d = buildRequest(*snap, source(*snap, "client"), sock("10.96.0.11:80"), random);
     const auto* h = std::get_if<HboneRoute>(&d);
     ASSERT_NE(h, nullptr);
-    seen[h->authority]++;
+    seen[hbone::authorityToString(h->authority)]++;
   }
   // named-2 lacks a mapping for :80 and is never chosen.
   ASSERT_EQ(seen.size(), 2u);

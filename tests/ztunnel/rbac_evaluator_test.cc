@@ -85,8 +85,8 @@ Authorization dryRun(Authorization a) {
 
 ConnectionContext mtls(std::string ns, std::string sa, std::string src, uint16_t port = 8080,
                        std::string dst = "10.244.1.11") {
-  return ConnectionContext{SpiffeIdentity{"cluster.local", std::move(ns), std::move(sa)},
-                           ip(src), ip(dst), port};
+  return ConnectionContext{*identity::SpiffeId::make("cluster.local", ns, sa), ip(src), ip(dst),
+                           port};
 }
 ConnectionContext plaintext(std::string src, uint16_t port = 8080,
                             std::string dst = "10.244.1.11") {

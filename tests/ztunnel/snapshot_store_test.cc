@@ -44,7 +44,7 @@ TEST(SnapshotStore, ReadersSeeConsistentSnapshotsWhileWriterPublishes) {
       if (static_cast<int>(snap->workloadCount()) != n) failures++;
       const Service* web = snap->serviceByVip({"", ip("10.96.0.10")});
       if (!web || static_cast<int>(snap->endpoints(*web).size()) != n) failures++;
-      if (n > 0 && !snap->workloadByAddress({"", *IpAddress::parse(podIp(n - 1))})) failures++;
+      if (n > 0 && !snap->workloadByAddress({"", *net::IpAddress::parse(podIp(n - 1))})) failures++;
       reads++;
     }
   };
@@ -54,7 +54,7 @@ TEST(SnapshotStore, ReadersSeeConsistentSnapshotsWhileWriterPublishes) {
   for (int i = 0; i < kUpdates; ++i) {
     StateUpdate u;
     auto w = pod("default", "web-" + std::to_string(i), {}, "node-1");
-    w.addresses = {*IpAddress::parse(podIp(i))};
+    w.addresses = {*net::IpAddress::parse(podIp(i))};
     w.services[svcKey("default", "web")] = {{80, 8080}};
     u.workloads = {w};
     ASSERT_TRUE(store.apply(u).empty());
@@ -94,7 +94,7 @@ TEST(SnapshotStore, ConcurrentWritersNeverLoseUpdates) {
     for (int i = 0; i < kPerWriter; ++i) {
       StateUpdate u;
       auto w = pod("default", "p-" + std::to_string(base + i), {}, "node-1");
-      w.addresses = {*IpAddress::parse(podIp(base + i))};
+      w.addresses = {*net::IpAddress::parse(podIp(base + i))};
       u.workloads = {w};
       (void)store.apply(u);
     }

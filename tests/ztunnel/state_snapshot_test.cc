@@ -106,13 +106,43 @@ TEST(StateSnapshot, InvalidResourcesAreRejectedByNameAndTheRestApplied) {
   u.services.push_back(nohost);
   u.policies.push_back(policy("default", "", AuthorizationScope::kNamespace,
                               AuthorizationAction::kAllow));
+  Workload bad_sa = pod("default", "bad-sa", {"10.244.9.8"}, "node-1", "Web/Admin");
+  u.workloads.push_back(bad_sa);
   auto r = StateSnapshot::empty()->apply(u);
-  ASSERT_EQ(r.rejected.size(), 3u);
+  ASSERT_EQ(r.rejected.size(), 4u);
   EXPECT_NE(r.rejected[0].message().find("workload 'broken': empty uid"), std::string::npos);
-  EXPECT_NE(r.rejected[1].message().find("service 'default/'"), std::string::npos);
-  EXPECT_NE(r.rejected[2].message().find("authorization 'default/'"), std::string::npos);
+  EXPECT_NE(r.rejected[1].message().find("workload Kubernetes//Pod/default/bad-sa"),
+            std::string::npos)
+      << r.rejected[1].message();
+  EXPECT_NE(r.rejected[1].message().find("service account"), std::string::npos)
+      << r.rejected[1].message();
+  EXPECT_NE(r.rejected[2].message().find("service 'default/'"), std::string::npos);
+  EXPECT_NE(r.rejected[3].message().find("authorization 'default/'"), std::string::npos);
   EXPECT_EQ(r.snapshot->workloadCount(), 3u);
   EXPECT_EQ(r.snapshot->serviceCount(), 1u);
+}
+
+TEST(StateSnapshot, IdentitiesOnNodeComeFromTheIndex) {
+  StateUpdate u = baseMesh();
+  auto other = pod("shop", "cart-0", {"10.244.1.20"}, "node-1", "cart");
+  other.trust_domain = "td.example";
+  u.workloads.push_back(other);
+  auto snap = build(u);
+  std::set<identity::SpiffeId> want = {
+      *identity::SpiffeId::make("cluster.local", "default", "web"),
+      *identity::SpiffeId::make("cluster.local", "kube-system", "default"),  // host network too
+      *identity::SpiffeId::make("td.example", "shop", "cart")};
+  EXPECT_EQ(snap->identitiesOnNode("node-1"), want);
+  EXPECT_EQ(
+      snap->identitiesOnNode("node-2"),
+      (std::set<identity::SpiffeId>{*identity::SpiffeId::make("cluster.local", "default", "web")}));
+  EXPECT_TRUE(snap->identitiesOnNode("node-9").empty());
+  // A delta that moves the last node-2 workload away empties node-2.
+  StateUpdate gone;
+  gone.removed_addresses = {"Kubernetes//Pod/default/web-b"};
+  auto next = snap->apply(gone).snapshot;
+  EXPECT_TRUE(next->identitiesOnNode("node-2").empty());
+  EXPECT_EQ(snap->identitiesOnNode("node-2").size(), 1u) << "the old snapshot is unchanged";
 }
 
 TEST(StateSnapshot, PolicyBindingGlobalNamespaceAndSelector) {

@@ -97,7 +97,7 @@ TEST(XdsConvert, WorkloadAllFields) {
   EXPECT_EQ(w->addresses[0].toString(), "10.244.1.11");
   EXPECT_EQ(w->addresses[1].toString(), "fd00::11");
   EXPECT_EQ(w->tunnel_protocol, TunnelProtocol::kHbone);
-  EXPECT_EQ(w->identity().toString(), "spiffe://cluster.local/ns/default/sa/web");
+  EXPECT_EQ(w->identity()->uri(), "spiffe://cluster.local/ns/default/sa/web");
   EXPECT_EQ(w->workload_type, WorkloadType::kPod);
   ASSERT_TRUE(w->waypoint);
   EXPECT_EQ(std::get<NamespacedHostname>(w->waypoint->destination).hostname,
@@ -317,7 +317,7 @@ TEST(XdsConvert, DeltaPushKeepsGoodResourcesAndNamesBadOnes) {
   SeededRandom random(1);
   auto d = buildRequest(*snap, client, testing::sock("10.96.0.10:80"), random);
   ASSERT_TRUE(std::holds_alternative<HboneRoute>(d)) << toJson(d).dump();
-  EXPECT_EQ(std::get<HboneRoute>(d).authority, "10.244.1.11:8080");
+  EXPECT_EQ(hbone::authorityToString(std::get<HboneRoute>(d).authority), "10.244.1.11:8080");
 
   dv3::DeltaDiscoveryResponse policies;
   policies.set_type_url(std::string(kAuthorizationTypeUrl));

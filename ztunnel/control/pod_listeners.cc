@@ -17,8 +17,7 @@ Result<UniqueFd> listenIn(int netns_fd, uint16_t port) {
   net::SocketOptions options;
   options.netns_fd = netns_fd;
   options.reuse_port = true;
-  auto fd =
-      net::SocketFactory::listenTcp(net::SocketAddress::fromIp("0.0.0.0", port).value(), options);
+  auto fd = net::SocketFactory::listenTcp(net::SocketAddress{net::IpAddress(), port}, options);
   if (!fd)
     return fail(fd.error().wrap(fmt::format("listening on 0.0.0.0:{} in the pod netns", port)));
   return fd;
@@ -63,7 +62,7 @@ Result<PodListeners> bindPodListeners(int netns_fd, const PodListenerConfig& con
   }
   auto pin_dir = redirect::readPinDirFile(config.run_dir);
   if (!pin_dir) return fail(pin_dir.error().wrap("registering 15006 for sk_lookup"));
-  std::vector<std::string> addresses;
+  std::vector<net::IpAddress> addresses;
   {
     auto guard = NetnsGuard::enter(netns_fd);
     if (!guard) return fail(guard.error().wrap("entering the pod netns to list its addresses"));

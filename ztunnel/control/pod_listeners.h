@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/net/ip_address.h"
 #include "common/unique_fd.h"
 
 namespace warren::ztunnel {
@@ -23,7 +24,7 @@ struct PodListeners {
   UniqueFd outbound;                              // 0.0.0.0:15001
   UniqueFd inbound_plain;                         // 0.0.0.0:15006
   UniqueFd hbone;                                 // 0.0.0.0:15008
-  std::vector<std::string> registered_addresses;  // sk_lookup keys for inbound_plain
+  std::vector<net::IpAddress> registered_addresses;  // sk_lookup keys for inbound_plain
 };
 
 struct PodListenerConfig {

@@ -1,10 +1,11 @@
 #include "ztunnel/control/zds_client.h"
 
 #include <fmt/format.h>
-
-#include <cstdint>
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
+
+#include "common/net/address_json.h"
 #include "zds.pb.h"
 #include "ztunnel/control/zds_socket.h"
 
@@ -43,10 +44,10 @@ void ZdsClient::closeListeners() {
   }
 }
 
-std::vector<ZdsPodInfo> ZdsClient::pods() const {
+ZdsClient::Pods ZdsClient::pods() const {
   std::lock_guard lock(mu_);
-  std::vector<ZdsPodInfo> out;
-  for (const auto& [uid, pod] : pods_) out.push_back(pod.info);
+  Pods out;
+  for (const auto& [uid, p] : pods_) out.push_back(p.pod);
   return out;
 }
 
@@ -55,9 +56,10 @@ nlohmann::json ZdsClient::toJson() const {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [uid, pod] : pods_) {
     out.push_back({{"uid", uid},
-                   {"name", pod.info.name},
-                   {"namespace", pod.info.namespace_},
-                   {"service_account", pod.info.service_account},
+                   {"name", pod.pod->name},
+                   {"namespace", pod.pod->namespace_},
+                   {"service_account", pod.pod->service_account},
+                   {"identity", pod.pod->identity.uri()},
                    {"listeners", {kOutboundPort, kInboundPlainPort, kHbonePort}},
                    {"sk_lookup_addresses", pod.listeners.registered_addresses}});
   }
@@ -117,7 +119,8 @@ void ZdsClient::session(int sock) {
   }
 }
 
-Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd) {
+Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd,
+                                   std::string_view trust_domain) {
   zds::WorkloadRequest req;
   if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
       !req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -129,18 +132,22 @@ Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd) {
       const auto& add = req.add();
       if (add.uid().empty()) return fail(Error::invalid("add: uid is empty"));
       if (!has_fd) return fail(Error::invalid(fmt::format("add {}: no netns fd attached", add.uid())));
+      auto pod =
+          EnrolledPod::make(add.uid(), add.workload_info().name(), add.workload_info().namespace_(),
+                            add.workload_info().service_account(), trust_domain);
+      if (!pod) return fail(pod.error().wrap(fmt::format("add {}", add.uid())));
       out.kind = ZdsRequest::Kind::kAdd;
-      out.pod = {add.uid(), add.workload_info().name(), add.workload_info().namespace_(),
-                 add.workload_info().service_account()};
+      out.uid = add.uid();
+      out.pod = std::move(*pod);
       return out;
     }
     case zds::WorkloadRequest::kKeep:
       out.kind = ZdsRequest::Kind::kKeep;
-      out.pod.uid = req.keep().uid();
+      out.uid = req.keep().uid();
       return out;
     case zds::WorkloadRequest::kDel:
       out.kind = ZdsRequest::Kind::kDel;
-      out.pod.uid = req.del().uid();
+      out.uid = req.del().uid();
       return out;
     case zds::WorkloadRequest::kSnapshotSent:
       out.kind = ZdsRequest::Kind::kSnapshotSent;
@@ -156,9 +163,9 @@ std::string encodeZdsAck(std::string_view error) {
 }
 
 std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& changed) {
-  auto req = parseZdsRequest(bytes, static_cast<bool>(fd));
+  auto req = parseZdsRequest(bytes, static_cast<bool>(fd), options_.trust_domain);
   if (!req) return req.error().message();
-  const std::string& uid = req->pod.uid;
+  const std::string& uid = req->uid;
   switch (req->kind) {
     case ZdsRequest::Kind::kAdd: {
       {
@@ -170,19 +177,21 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
       }
       auto listeners = bindPodListeners(fd.get(), options_.listeners);
       if (!listeners) {
-        spdlog::warn("ZDS add {} ({}/{}): {}", uid, req->pod.namespace_, req->pod.name,
+        spdlog::warn("ZDS add {} ({}/{}): {}", uid, req->pod->namespace_, req->pod->name,
                      listeners.error().message());
         return fmt::format("add {}: {}", uid, listeners.error().message());
       }
-      Pod pod{req->pod, std::move(fd), std::move(*listeners), true};
+      req->pod->netns = std::make_shared<const UniqueFd>(std::move(fd));
+      Pod pod{std::make_shared<const EnrolledPod>(std::move(*req->pod)), std::move(*listeners),
+              true};
       if (options_.hooks.added) {
-        if (auto s = options_.hooks.added(pod.info, pod.netns.get(), pod.listeners); !s) {
+        if (auto s = options_.hooks.added(pod.pod, pod.listeners); !s) {
           spdlog::warn("ZDS add {}: data path: {}", uid, s.error().message());
           return fmt::format("add {}: data path: {}", uid, s.error().message());
         }
       }
-      spdlog::info("pod {}/{} ({}) added: listeners 15001/15006/15008 bound{}", pod.info.namespace_,
-                   pod.info.name, pod.info.uid,
+      spdlog::info("pod {}/{} ({}) added: listeners 15001/15006/15008 bound{}", pod.pod->namespace_,
+                   pod.pod->name, pod.pod->uid,
                    pod.listeners.registered_addresses.empty() ? "" : ", 15006 registered");
       std::lock_guard lock(mu_);
       pods_.emplace(uid, std::move(pod));
@@ -200,8 +209,8 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
       std::lock_guard lock(mu_);
       auto it = pods_.find(uid);
       if (it == pods_.end()) return "";  // already gone: deleting is idempotent
-      spdlog::info("pod {}/{} ({}) removed: listeners closed", it->second.info.namespace_,
-                   it->second.info.name, it->first);
+      spdlog::info("pod {}/{} ({}) removed: listeners closed", it->second.pod->namespace_,
+                   it->second.pod->name, it->first);
       if (options_.hooks.removed) options_.hooks.removed(it->first);
       pods_.erase(it);
       changed = true;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -21,22 +22,18 @@
 
 #include "common/error.h"
 #include "ztunnel/control/backoff.h"
+#include "ztunnel/control/enrolled_pod.h"
 #include "ztunnel/control/pod_listeners.h"
 
 namespace warren::ztunnel {
 
-struct ZdsPodInfo {
-  std::string uid;
-  std::string name;
-  std::string namespace_;
-  std::string service_account;
-};
-
-// The data path's view of pod changes, called on the ZDS thread before the ack (the fds are
-// valid for the call; the callee duplicates what it keeps). An error from `added` is the
-// add's ack error and the pod's listeners are closed again.
+// The data path's view of pod changes, called on the ZDS thread before the ack (the listener
+// fds are valid for the call; the callee duplicates what it keeps). An error from `added` is
+// the add's ack error and the pod's listeners are closed again.
 struct ZdsPodHooks {
-  std::function<Status(const ZdsPodInfo& pod, int netns_fd, const PodListeners& listeners)> added;
+  std::function<Status(const std::shared_ptr<const EnrolledPod>& pod,
+                       const PodListeners& listeners)>
+      added;
   std::function<void(const std::string& uid)> removed;
 };
 
@@ -44,19 +41,23 @@ struct ZdsPodHooks {
 struct ZdsRequest {
   enum class Kind { kAdd, kKeep, kDel, kSnapshotSent };
   Kind kind = Kind::kSnapshotSent;
-  ZdsPodInfo pod;  // kAdd: every field; kKeep / kDel: the uid only
+  std::string uid;                 // kAdd, kKeep, kDel
+  std::optional<EnrolledPod> pod;  // kAdd (its netns is attached by the client)
 };
 
-// Parses one request packet (`has_fd`: a netns fd rode along as SCM_RIGHTS). Pure, so the
-// fuzz target (fuzz/zds_message_fuzz.cc) runs exactly what the client runs. An error is a
-// request the client refuses without acting on it; its message is the Ack error to send back.
-Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd);
+// Parses one request packet (`has_fd`: a netns fd rode along as SCM_RIGHTS); an add's pod
+// identity is made in `trust_domain`. Pure, so the fuzz target (fuzz/zds_message_fuzz.cc)
+// runs exactly what the client runs. An error is a request the client refuses without acting
+// on it; its message is the Ack error to send back.
+Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd,
+                                   std::string_view trust_domain);
 
 // The serialised WorkloadResponse{ack{error}} ("" = success) answering one request.
 std::string encodeZdsAck(std::string_view error);
 
 struct ZdsClientOptions {
   std::string socket_path;
+  std::string trust_domain = "cluster.local";  // of the pods' identities
   PodListenerConfig listeners;
   ZdsPodHooks hooks;
   Backoff::Duration initial_backoff = std::chrono::milliseconds(200);
@@ -66,7 +67,8 @@ struct ZdsClientOptions {
 class ZdsClient {
  public:
   // Called on the client's thread whenever the pod table changed, with all pods.
-  using OnPodsChanged = std::function<void(const std::vector<ZdsPodInfo>&)>;
+  using Pods = std::vector<std::shared_ptr<const EnrolledPod>>;
+  using OnPodsChanged = std::function<void(const Pods&)>;
 
   ZdsClient(ZdsClientOptions options, OnPodsChanged on_change = nullptr);
   ~ZdsClient();
@@ -80,14 +82,13 @@ class ZdsClient {
   void stop();
 
   bool snapshotReceived() const { return snapshot_received_.load(); }
-  std::vector<ZdsPodInfo> pods() const;
+  Pods pods() const;
   nlohmann::json toJson() const;
   uint64_t messages() const { return messages_.load(); }
 
  private:
   struct Pod {
-    ZdsPodInfo info;
-    UniqueFd netns;
+    std::shared_ptr<const EnrolledPod> pod;
     PodListeners listeners;
     bool seen = false;  // confirmed since the current connection started
   };

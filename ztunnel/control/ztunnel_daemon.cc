@@ -44,17 +44,16 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
   ZdsClientOptions zo;
   zo.socket_path = options_.zds_socket;
   zo.listeners.run_dir = options_.run_dir;
-  zo.hooks.added = [this](const ZdsPodInfo& pod, int netns_fd, const PodListeners& l) -> Status {
+  zo.trust_domain = options_.trust_domain;
+  zo.hooks.added = [this](const std::shared_ptr<const EnrolledPod>& pod,
+                          const PodListeners& l) -> Status {
     if (!data_) return ok();  // control-only (tests): listeners bound, nobody accepts
-    return data_->addPod(PodHandover{pod.uid, pod.name, pod.namespace_, pod.service_account,
-                                     netns_fd, l.outbound.get(), l.inbound_plain.get(),
-                                     l.hbone.get()});
+    return data_->addPod(pod, l);
   };
   zo.hooks.removed = [this](const std::string& uid) {
     if (data_) data_->removePod(uid);
   };
-  zds_ = std::make_unique<ZdsClient>(zo,
-                                     [this](const std::vector<ZdsPodInfo>& pods) { onPods(pods); });
+  zds_ = std::make_unique<ZdsClient>(zo, [this](const ZdsClient::Pods& pods) { onPods(pods); });
 }
 
 ZtunnelDaemon::~ZtunnelDaemon() { stop(); }
@@ -62,27 +61,13 @@ ZtunnelDaemon::~ZtunnelDaemon() { stop(); }
 void ZtunnelDaemon::onSnapshot(const std::shared_ptr<const StateSnapshot>& snapshot) {
   // Identities of the workloads xDS places on this node: fetch their certificates in the
   // background before a connection needs them (INTEROP §12 "Scheduling").
-  std::set<identity::SpiffeId> ids;
-  for (const auto& w : snapshot->toJson().value("workloads", nlohmann::json::array())) {
-    if (w.value("node", "") != options_.node) continue;
-    auto id = identity::SpiffeId::parse(w.value("identity", ""));
-    if (id) ids.insert(*id);
-  }
-  certs_->setWanted("xds", ids);
+  certs_->setWanted("xds", snapshot->identitiesOnNode(options_.node));
   if (data_) data_->onSnapshot();  // policy changes re-evaluate open connections
 }
 
-void ZtunnelDaemon::onPods(const std::vector<ZdsPodInfo>& pods) {
+void ZtunnelDaemon::onPods(const ZdsClient::Pods& pods) {
   std::set<identity::SpiffeId> ids;
-  for (const auto& p : pods) {
-    auto id = identity::SpiffeId::make(options_.trust_domain, p.namespace_,
-                                       p.service_account.empty() ? "default" : p.service_account);
-    if (id) {
-      ids.insert(*id);
-    } else {
-      spdlog::warn("pod {}/{}: no valid identity: {}", p.namespace_, p.name, id.error().message());
-    }
-  }
+  for (const auto& p : pods) ids.insert(p->identity);
   certs_->setWanted("zds", ids);
 }
 
@@ -209,7 +194,6 @@ Status ZtunnelDaemon::start() {
     if (!tcp) return fail(tcp.error().wrap("istio_tcp metrics"));
     DataPlaneOptions dpo;
     dpo.workers = options_.workers;
-    dpo.trust_domain = options_.trust_domain;
     data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *tcp);
     if (auto s = data_->start(); !s) return s;
   }

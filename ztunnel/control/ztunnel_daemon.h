@@ -52,7 +52,7 @@ class ZtunnelDaemon {
 
  private:
   void onSnapshot(const std::shared_ptr<const StateSnapshot>& snapshot);
-  void onPods(const std::vector<ZdsPodInfo>& pods);
+  void onPods(const ZdsClient::Pods& pods);
   std::vector<metrics::FamilySnapshot> collect() const;
   std::optional<metrics::FamilySnapshot> redirectDecisions() const;
 

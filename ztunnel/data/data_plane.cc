@@ -75,10 +75,10 @@ void DataPlane::stop() {
   workers_.clear();
 }
 
-void DataPlane::armAccept(Worker& w, int listener, const std::shared_ptr<const PodContext>& owner,
+void DataPlane::armAccept(Worker& w, int listener, const std::shared_ptr<const EnrolledPod>& owner,
                           int kind) {
   Worker* worker = &w;
-  std::weak_ptr<const PodContext> weak = owner;
+  std::weak_ptr<const EnrolledPod> weak = owner;
   w.loop.acceptMultishot(listener, [worker, weak, kind](int res) {
     if (res == -ECANCELED) return;
     auto pod = weak.lock();
@@ -108,25 +108,13 @@ void DataPlane::armAccept(Worker& w, int listener, const std::shared_ptr<const P
   });
 }
 
-Status DataPlane::addPod(const PodHandover& p) {
+Status DataPlane::addPod(const std::shared_ptr<const EnrolledPod>& pod,
+                         const PodListeners& listeners) {
   if (!threads_) return fail(Error(ErrorCode::kUnavailable, "data path not started"));
-  auto netns = ::fcntl(p.netns_fd, F_DUPFD_CLOEXEC, 0);
-  if (netns < 0) return fail(WARREN_SYS_ERROR("dup of the pod netns fd"));
-  std::string sa = p.service_account.empty() ? "default" : p.service_account;
-  auto id = identity::SpiffeId::make(options_.trust_domain, p.namespace_, sa);
-  if (!id) return fail(id.error().wrap("pod identity"));
-  auto ctx = std::make_shared<PodContext>(*id);
-  ctx->uid = p.uid;
-  ctx->name = p.name;
-  ctx->namespace_ = p.namespace_;
-  ctx->service_account = sa;
-  ctx->workload_uid = "Kubernetes//Pod/" + p.namespace_ + "/" + p.name;
-  ctx->netns = std::make_shared<UniqueFd>(netns);
-  std::shared_ptr<const PodContext> pod = ctx;
   for (auto& w : workers_) {
-    auto out = duplicate(p.outbound_fd, "15001");
-    auto in = duplicate(p.inbound_plain_fd, "15006");
-    auto hb = duplicate(p.hbone_fd, "15008");
+    auto out = duplicate(listeners.outbound.get(), "15001");
+    auto in = duplicate(listeners.inbound_plain.get(), "15006");
+    auto hb = duplicate(listeners.hbone.get(), "15008");
     if (!out || !in || !hb) return fail(!out ? out.error() : !in ? in.error() : hb.error());
     auto fds = std::make_shared<std::array<UniqueFd, 3>>(
         std::array<UniqueFd, 3>{std::move(*out), std::move(*in), std::move(*hb)});

@@ -18,6 +18,8 @@
 #include "common/metrics/istio_tcp_metrics.h"
 #include "common/uring/worker_threads.h"
 #include "ztunnel/control/certificate_manager.h"
+#include "ztunnel/control/enrolled_pod.h"
+#include "ztunnel/control/pod_listeners.h"
 #include "ztunnel/data/worker.h"
 #include "ztunnel/state/snapshot_store.h"
 
@@ -25,15 +27,6 @@ namespace warren::ztunnel {
 
 struct DataPlaneOptions {
   unsigned workers = 0;  // 0: one per core
-  std::string trust_domain = "cluster.local";
-};
-
-// A pod and its three listeners, as the ZDS client hands them over (fds borrowed for the
-// duration of the call).
-struct PodHandover {
-  std::string uid, name, namespace_, service_account;
-  int netns_fd = -1;
-  int outbound_fd = -1, inbound_plain_fd = -1, hbone_fd = -1;
 };
 
 class DataPlane {
@@ -49,7 +42,9 @@ class DataPlane {
   void stop();
 
   // ZDS thread.
-  Status addPod(const PodHandover& pod);
+  // A pod and its three listeners, as the ZDS client hands them over (the listener fds are
+  // borrowed for the call: each worker keeps a duplicate).
+  Status addPod(const std::shared_ptr<const EnrolledPod>& pod, const PodListeners& listeners);
   void removePod(const std::string& uid);
   // Control thread: a new snapshot was published (policies may have changed).
   void onSnapshot();
@@ -67,7 +62,7 @@ class DataPlane {
  private:
   // Runs `fn` on every worker and waits (bounded) for all of them.
   void onEveryWorker(const std::function<void(Worker&)>& fn, std::chrono::milliseconds limit);
-  void armAccept(Worker& w, int fd, const std::shared_ptr<const PodContext>& pod, int kind);
+  void armAccept(Worker& w, int fd, const std::shared_ptr<const EnrolledPod>& pod, int kind);
 
   DataPlaneOptions options_;
   const SnapshotStore& store_;

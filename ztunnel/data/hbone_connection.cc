@@ -111,7 +111,7 @@ void HboneConnection::onData(std::span<const char> data) {
   flushing_ = false;
   if (closed_) return;
   if (!handshake_was_done && tls_.handshakeDone()) {
-    spdlog::debug("HBONE {}: TLS up, peer {}", peer_,
+    spdlog::debug("HBONE {}: TLS up, peer {}", peer_.toString(),
                   tls_.peerIdentity() ? tls_.peerIdentity()->uri() : "-");
   }
   if (tls_.peerClosed()) {
@@ -209,7 +209,7 @@ void HboneConnection::close(const std::string& why) {
     (void)::send(socket_.fd(), pending.data(), pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
   closed_ = true;
-  spdlog::debug("HBONE connection {} closed: {}", peer_, why);
+  spdlog::debug("HBONE connection {} closed: {}", peer_.toString(), why);
   if (timer_ != 0) loop_.cancel(timer_);
   socket_.close();
   auto handlers = std::move(handlers_);
@@ -259,7 +259,8 @@ void HboneConnection::onStreamWritable(StreamId id) {
 }
 
 void HboneConnection::onGoAway(uint32_t last_stream_id, uint32_t error_code) {
-  spdlog::debug("HBONE {}: GOAWAY last stream {} code {}", peer_, last_stream_id, error_code);
+  spdlog::debug("HBONE {}: GOAWAY last stream {} code {}", peer_.toString(), last_stream_id,
+                error_code);
 }
 
 }  // namespace warren::ztunnel

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "common/http2/session.h"
+#include "common/net/socket_address.h"
 #include "common/relay/socket_stream.h"
 #include "common/tls/tls_engine.h"
 #include "common/uring/event_loop.h"
@@ -81,8 +82,8 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   bool closed() const { return closed_; }
   bool handshakeDone() const { return tls_.handshakeDone(); }
   const std::optional<identity::SpiffeId>& peerIdentity() const { return tls_.peerIdentity(); }
-  const std::string& peerAddress() const { return peer_; }
-  void setPeerAddress(std::string peer) { peer_ = std::move(peer); }
+  const net::SocketAddress& peerAddress() const { return peer_; }
+  void setPeerAddress(const net::SocketAddress& peer) { peer_ = peer; }
   uring::EventLoop& loop() { return loop_; }
 
  private:
@@ -119,7 +120,7 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   std::map<StreamId, std::shared_ptr<StreamHandler>> handlers_;
   std::vector<uint8_t> plaintext_;  // decryption buffer
   uring::Buffer spare_;             // a written send buffer kept for reuse
-  std::string peer_;
+  net::SocketAddress peer_;
   bool started_ = false;  // the socket is connected and events flow
   bool reading_ = false;
   bool writing_ = false;

@@ -216,7 +216,7 @@ void HboneStream::close() {
 
 std::string HboneStream::describe() const {
   return "HBONE stream " + std::to_string(state_->id) + " to " +
-         (state_->conn ? state_->conn->peerAddress() : std::string("?"));
+         (state_->conn ? state_->conn->peerAddress().toString() : std::string("?"));
 }
 
 }  // namespace warren::ztunnel

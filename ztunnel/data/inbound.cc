@@ -1,6 +1,7 @@
 // Inbound: HBONE on 15008 (mTLS + HTTP/2 CONNECT, INTEROP §5) and plaintext captured by
-// sk_lookup on 15006, both inside the destination pod's netns. Each request: authority check
-// (400/503), L4 authorization with DENY-then-ALLOW (401), connect to the app (503), 200, relay.
+// sk_lookup on 15006, both inside the destination pod's netns. Each CONNECT gets the one
+// inbound decision (routing/inbound_decision.h: 400 / 401 / 503), then the connect to the app
+// (503), 200, relay.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -9,32 +10,14 @@
 #include "ztunnel/data/data_plane.h"
 #include "ztunnel/data/hbone_stream.h"
 #include "ztunnel/data/worker.h"
-#include "ztunnel/routing/inbound_authority.h"
+#include "ztunnel/routing/inbound_decision.h"
 
 namespace warren::ztunnel {
 namespace {
 
-struct Verdict {
-  bool allowed = true;
-  std::string policy;
-};
-
-Verdict authorize(const StateSnapshot& snapshot, const Workload* local,
-                  const ConnectionContext& ctx) {
-  if (!local) return {};
-  RbacDecision d = evaluateRbac(snapshot.policiesFor(*local), ctx);
-  return {d.allowed, d.policy ? d.policy->key() : ""};
-}
-
-std::optional<IpAddress> ipOf(const std::string& socket_address) {
-  auto a = SocketAddress::parse(socket_address);
-  if (!a) return std::nullopt;
-  return a->ip;
-}
-
 // Connects to the app and, once connected, runs `on_connected`; on failure `on_failed`.
-void connectUpstream(Worker& w, const std::shared_ptr<const PodContext>& pod,
-                     const std::string& upstream, std::shared_ptr<ProxyConnection> pc,
+void connectUpstream(Worker& w, const std::shared_ptr<const EnrolledPod>& pod,
+                     const net::SocketAddress& upstream, std::shared_ptr<ProxyConnection> pc,
                      std::function<void(std::unique_ptr<relay::ByteStream>)> on_connected,
                      std::function<void(const Error&)> on_failed) {
   Worker* worker = &w;
@@ -47,9 +30,9 @@ void connectUpstream(Worker& w, const std::shared_ptr<const PodContext>& pod,
   });
 }
 
-void onHboneRequest(Worker& w, const std::shared_ptr<const PodContext>& pod,
+void onHboneRequest(Worker& w, const std::shared_ptr<const EnrolledPod>& pod,
                     const std::shared_ptr<HboneConnection>& conn, StreamId id,
-                    const http2::HeaderList& headers, const std::string& local_addr) {
+                    const http2::HeaderList& headers, const net::SocketAddress& local_addr) {
   auto pc = std::make_shared<ProxyConnection>();
   pc->direction = "inbound";
   pc->labels.reporter = "destination";
@@ -57,54 +40,33 @@ void onHboneRequest(Worker& w, const std::shared_ptr<const PodContext>& pod,
   const auto& snapshot = w.reader.get();
   const Workload* local = snapshot->workloadByUid(pod->workload_uid);
   describeDestination(*pc, local, pod->identity.uri());
-  std::string peer_id = conn->peerIdentity() ? conn->peerIdentity()->uri() : "";
-  auto peer_ip = ipOf(conn->peerAddress());
-  const Workload* source = nullptr;
-  if (peer_ip) source = snapshot->workloadByAddress(NetworkAddress{"", *peer_ip});
-  describeSource(*pc, source, peer_id);
-  pc->record.src_addr = conn->peerAddress();
-  pc->record.dst_hbone_addr = local_addr;
+  const net::SocketAddress& peer = conn->peerAddress();
+  describeSource(*pc, snapshot->workloadByAddress(NetworkAddress{"", peer.ip}),
+                 conn->peerIdentity() ? conn->peerIdentity()->uri() : "");
+  pc->record.src_addr = peer.toString();
+  pc->record.dst_hbone_addr = local_addr.toString();
+  if (const std::string* authority = http2::findHeader(headers, ":authority")) {
+    pc->record.dst_addr = *authority;
+  }
 
-  auto reject = [&](int status, const std::string& flags, const std::string& why) {
-    (void)conn->session().respond(id, status);
+  auto decision = decideInbound(*snapshot, local,
+                                InboundConnection{local_addr, peer, conn->peerIdentity()}, headers);
+  if (!decision) {
+    const InboundReject& r = decision.error();
+    (void)conn->session().respond(id, r.status());
     conn->flush();
-    finishRejected(w, *pc, flags, why);
-  };
-  const std::string* method = http2::findHeader(headers, ":method");
-  if (!method || *method != "CONNECT") {
-    reject(400, "CONNECT", "HBONE request is not CONNECT");
+    bool denied = r.kind == InboundReject::Kind::kDenied;
+    if (denied) {
+      pc->policy_decision = "DENY";
+      pc->policy_name = r.policy;
+    }
+    finishRejected(w, *pc, denied ? "DENY" : "CONNECT",
+                   fmt::format("{} ({} {})", r.detail, r.status(), toString(r.kind)));
     return;
   }
-  const std::string* authority = http2::findHeader(headers, ":authority");
-  auto local_ip = ipOf(local_addr);
-  if (!authority || !local_ip || !local) {
-    reject(400, "CONNECT", !authority ? "CONNECT without :authority"
-                                      : "local workload " + pod->workload_uid + " unknown");
-    return;
-  }
-  pc->record.dst_addr = *authority;
-  auto target = checkInboundAuthority(*snapshot, *local, *local_ip, *authority);
-  if (!target) {
-    reject(target.error().http_status, "CONNECT", target.error().detail);
-    return;
-  }
-  pc->record.dst_service = target->service;
-  ConnectionContext ctx;
-  if (conn->peerIdentity()) {
-    auto sid = SpiffeIdentity::parse(peer_id);
-    if (sid) ctx.source_identity = *sid;
-  }
-  ctx.source_ip = peer_ip.value_or(IpAddress());
-  ctx.destination_ip = target->upstream.ip;
-  ctx.destination_port = target->upstream.port;
-  Verdict v = authorize(*snapshot, local, ctx);
-  pc->policy_name = v.policy;
-  if (!v.allowed) {
-    pc->policy_decision = "DENY";
-    reject(401, "DENY", "denied by " + (v.policy.empty() ? "policy" : v.policy));
-    return;
-  }
-  pc->rbac = ctx;
+  pc->record.dst_service = decision->service;
+  pc->policy_name = decision->policy;
+  pc->rbac = decision->rbac;
   pc->local_workload_uid = local->uid;
 
   // Buffer what the client sends before the 200 (it should not) in the stream.
@@ -115,7 +77,7 @@ void onHboneRequest(Worker& w, const std::shared_ptr<const PodContext>& pod,
   Worker* worker = &w;
   std::weak_ptr<HboneConnection> weak = conn;
   connectUpstream(
-      w, pod, target->upstream.toString(), pc,
+      w, pod, decision->upstream, pc,
       [worker, pc, held, weak, id](std::unique_ptr<relay::ByteStream> app) {
         auto c = weak.lock();
         if (!c || c->closed()) {
@@ -132,7 +94,7 @@ void onHboneRequest(Worker& w, const std::shared_ptr<const PodContext>& pod,
       [worker, pc, held, weak, id](const Error& e) {
         held->reset();
         if (auto c = weak.lock(); c && !c->closed()) {
-          (void)c->session().respond(id, 503);
+          (void)c->session().respond(id, kUpstreamFailedStatus);
           c->flush();
         }
         finishRejected(*worker, *pc, "UF", e.message());
@@ -148,11 +110,11 @@ constexpr auto kCertificateWait = std::chrono::seconds(10);
 constexpr auto kCertificatePoll = std::chrono::milliseconds(20);
 }  // namespace
 
-void acceptHbone(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd) {
+void acceptHbone(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
   acceptHboneBy(w, pod, std::move(fd), std::chrono::steady_clock::now() + kCertificateWait);
 }
 
-void acceptHboneBy(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd,
+void acceptHboneBy(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd,
                    std::chrono::steady_clock::time_point deadline) {
   std::string error;
   const tls::TlsContext* ctx = w.server_tls.get(w.plane.certificates(), pod->identity, &error);
@@ -175,7 +137,12 @@ void acceptHboneBy(Worker& w, const std::shared_ptr<const PodContext>& pod, Uniq
   }
   auto peer = net::peerAddress(fd.get());
   auto local = net::localAddress(fd.get());
-  std::string local_addr = local ? local->toString() : "";
+  if (!peer || !local) {
+    spdlog::warn("HBONE for {}/{}: {}", pod->namespace_, pod->name,
+                 (!peer ? peer.error() : local.error()).message());
+    return;
+  }
+  net::SocketAddress local_addr = *local;
   Worker* worker = &w;
   auto conn = HboneConnection::create(
       w.loop, std::move(fd), std::move(*engine), http2::Role::kServer,
@@ -188,13 +155,13 @@ void acceptHboneBy(Worker& w, const std::shared_ptr<const PodContext>& pod, Uniq
     spdlog::warn("HBONE connection: {}", conn.error().message());
     return;
   }
-  (*conn)->setPeerAddress(peer ? peer->toString() : "");
+  (*conn)->setPeerAddress(*peer);
   w.servers[conn->get()] = *conn;
   (*conn)->start();
   if (w.draining) (*conn)->drain();
 }
 
-void acceptInboundPlain(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd) {
+void acceptInboundPlain(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
   auto pc = std::make_shared<ProxyConnection>();
   pc->direction = "inbound";
   pc->labels.reporter = "destination";
@@ -204,27 +171,20 @@ void acceptInboundPlain(Worker& w, const std::shared_ptr<const PodContext>& pod,
   const auto& snapshot = w.reader.get();
   const Workload* local_w = snapshot->workloadByUid(pod->workload_uid);
   describeDestination(*pc, local_w, pod->identity.uri());
-  pc->record.src_addr = peer ? peer->toString() : "";
-  pc->record.dst_addr = local ? local->toString() : "";
-  auto src_ip = peer ? ipOf(peer->toString()) : std::nullopt;
-  if (src_ip) describeSource(*pc, snapshot->workloadByAddress(NetworkAddress{"", *src_ip}), "");
-  Result<SocketAddress> dst = fail(Error::invalid("no local address"));
-  if (local) dst = SocketAddress::parse(local->toString());
-  if (!dst || !local_w) {
-    finishRejected(w, *pc, "CONNECT",
-                   !dst ? dst.error().message()
-                        : "local workload " + pod->workload_uid + " unknown");
+  if (!peer || !local) {
+    finishRejected(w, *pc, "CONNECT", (!peer ? peer.error() : local.error()).message());
     return;
   }
-  ConnectionContext ctx;
-  ctx.source_ip = src_ip.value_or(IpAddress());
-  ctx.destination_ip = dst->ip;
-  ctx.destination_port = dst->port;
-  Verdict v = authorize(*snapshot, local_w, ctx);
+  pc->record.src_addr = peer->toString();
+  pc->record.dst_addr = local->toString();
+  describeSource(*pc, snapshot->workloadByAddress(NetworkAddress{"", peer->ip}), "");
+  // No identity: a plaintext peer (PeerAuthentication STRICT denies it).
+  ConnectionContext ctx{std::nullopt, peer->ip, local->ip, local->port};
+  InboundVerdict v = authorizeInbound(*snapshot, local_w, ctx);
   pc->policy_name = v.policy;
   if (!v.allowed) {
     pc->policy_decision = "DENY";
-    finishRejected(w, *pc, "DENY", "denied by " + (v.policy.empty() ? "policy" : v.policy));
+    finishRejected(w, *pc, "DENY", v.detail);
     return;  // fd closes
   }
   pc->rbac = ctx;
@@ -233,7 +193,7 @@ void acceptInboundPlain(Worker& w, const std::shared_ptr<const PodContext>& pod,
       std::make_unique<relay::SocketStream>(w.loop, std::move(fd)));
   Worker* worker = &w;
   connectUpstream(
-      w, pod, dst->toString(), pc,
+      w, pod, *local, pc,
       [worker, pc, held](std::unique_ptr<relay::ByteStream> app) {
         startRelay(*worker, pc, std::move(*held), std::move(app));
       },
@@ -248,22 +208,23 @@ void reevaluateInbound(Worker& w) {
   std::vector<std::shared_ptr<ProxyConnection>> denied;
   for (auto& [id, c] : w.connections) {
     if (!c->rbac || c->closing) continue;
+    // A local workload that left the state denies: its policies are unknown (fail closed).
     const Workload* local = snapshot->workloadByUid(c->local_workload_uid);
-    Verdict v = authorize(*snapshot, local, *c->rbac);
+    InboundVerdict v = authorizeInbound(*snapshot, local, *c->rbac);
     if (!v.allowed) {
       c->policy_decision = "DENY";
       c->policy_name = v.policy;
+      c->record.error = v.detail;
       denied.push_back(c);
     }
   }
   for (auto& c : denied) {
-    spdlog::info("connection c-{} from {} now denied by {}: closing", c->id, c->record.src_addr,
-                 c->policy_name.empty() ? "policy" : c->policy_name);
+    spdlog::info("connection c-{} from {} now denied ({}): closing", c->id, c->record.src_addr,
+                 c->record.error);
     c->closing = true;
     c->record.flags = "DENY";
     c->labels.response_flags = "DENY";
-    c->record.error = "denied by a policy change";
-    if (c->relay) c->relay->abort("denied by a policy change");
+    if (c->relay) c->relay->abort("denied after re-evaluation: " + c->record.error);
   }
 }
 

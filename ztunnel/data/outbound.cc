@@ -26,30 +26,12 @@ std::string poolKey(const std::string& source, const HboneRoute& r) {
   auto ids = r.expected_identities;
   std::sort(ids.begin(), ids.end());
   std::string key = source + "|" + r.connect_to.toString();
-  for (const auto& id : ids) key += "|" + id;
+  for (const auto& id : ids) key += "|" + id.uri();
   return key;
 }
 
-std::optional<std::vector<identity::SpiffeId>> parseIdentities(
-    const std::vector<std::string>& uris, std::string* error) {
-  std::vector<identity::SpiffeId> out;
-  for (const auto& u : uris) {
-    auto id = identity::SpiffeId::parse(u);
-    if (!id) {
-      *error = "destination identity '" + u + "': " + id.error().message();
-      return std::nullopt;
-    }
-    out.push_back(std::move(*id));
-  }
-  if (out.empty()) {
-    *error = "the route names no destination identity";
-    return std::nullopt;
-  }
-  return out;
-}
-
 // An existing pooled connection with room for one more stream, or a new one.
-Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const PodContext& pod,
+Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const EnrolledPod& pod,
                                                           const HboneRoute& route,
                                                           const tls::TlsContext& ctx) {
   std::string key = poolKey(pod.identity.uri(), route);
@@ -58,19 +40,18 @@ Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const PodCo
   for (auto& c : conns) {
     if (c->canOpenStream()) return c;
   }
-  std::string error;
-  auto ids = parseIdentities(route.expected_identities, &error);
-  if (!ids) return fail(Error::invalid(error));
-  auto engine = tls::TlsEngine::client(ctx, std::move(*ids));
+  if (route.expected_identities.empty()) {
+    return fail(Error::invalid("the route names no destination identity"));
+  }
+  auto engine = tls::TlsEngine::client(ctx, route.expected_identities);
   if (!engine) return fail(engine.error());
   // The socket is connected asynchronously; TLS and HTTP/2 queue their first flights until
   // the connect completes (the connection starts when it does).
   net::SocketOptions o;
-  auto addr = net::SocketAddress::parse(route.connect_to.toString());
-  if (!addr) return fail(addr.error());
-  o.netns_fd = pod.netns->get();
+  const net::SocketAddress& addr = route.connect_to;
+  o.netns_fd = pod.netns ? pod.netns->get() : -1;
   o.mark = net::kZtunnelMark;
-  auto fd = net::SocketFactory::tcpSocket(addr->family(), o);
+  auto fd = net::SocketFactory::tcpSocket(addr.family(), o);
   if (!fd) return fail(fd.error());
   int raw = fd->get();
   Worker* worker = &w;
@@ -84,10 +65,11 @@ Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const PodCo
                                         if (it->second.empty()) worker->pool.erase(it);
                                       });
   if (!conn) return fail(conn.error());
-  (*conn)->setPeerAddress(route.connect_to.toString());
+  (*conn)->setPeerAddress(route.connect_to);
   std::weak_ptr<HboneConnection> weak = *conn;
   std::string to = route.connect_to.toString();
-  w.loop.connect(raw, addr->sockaddrPtr(), addr->length(), [weak, to](int res) {
+  auto sa = addr.toSockaddr();
+  w.loop.connect(raw, sa.get(), sa.length, [weak, to](int res) {
     auto c = weak.lock();
     if (!c) return;
     if (res < 0) {
@@ -107,10 +89,9 @@ Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const PodCo
 // refused before it was processed.
 constexpr int kStreamRetries = 2;
 
-void tunnel(Worker& w, std::shared_ptr<const PodContext> pod, std::shared_ptr<ProxyConnection> pc,
-            std::unique_ptr<relay::SocketStream> app, HboneRoute route,
-            net::SocketAddress source, std::chrono::steady_clock::time_point deadline,
-            int retries_left = kStreamRetries) {
+void tunnel(Worker& w, std::shared_ptr<const EnrolledPod> pod, std::shared_ptr<ProxyConnection> pc,
+            std::unique_ptr<relay::SocketStream> app, HboneRoute route, net::SocketAddress source,
+            std::chrono::steady_clock::time_point deadline, int retries_left = kStreamRetries) {
   std::string error;
   const tls::TlsContext* ctx = w.client_tls.get(w.plane.certificates(), pod->identity, &error);
   if (!ctx) {
@@ -134,13 +115,8 @@ void tunnel(Worker& w, std::shared_ptr<const PodContext> pod, std::shared_ptr<Pr
     return;
   }
   hbone::ConnectRequest req;
-  auto target = hbone::parseAuthority(route.authority);
-  if (!target) {
-    finishRejected(w, *pc, "CONNECT", target.error().message());
-    return;
-  }
-  req.target = *target;
-  if (auto s = hbone::SocketAddress::parse(source.toString())) req.source = *s;
+  req.target = route.authority;
+  req.source = source;
   if (!route.service_hostname.empty()) req.service_host = route.service_hostname;
   req.baggage.namespace_name = pod->namespace_;
   req.baggage.workload_type = "pod";
@@ -189,8 +165,8 @@ void tunnel(Worker& w, std::shared_ptr<const PodContext> pod, std::shared_ptr<Pr
 constexpr auto kWorkloadWait = std::chrono::seconds(5);
 constexpr auto kWorkloadPoll = std::chrono::milliseconds(20);
 
-static void outbound(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd,
-              std::chrono::steady_clock::time_point deadline) {
+static void outbound(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd,
+                     std::chrono::steady_clock::time_point deadline) {
   if (!w.reader.get()->workloadByUid(pod->workload_uid) &&
       std::chrono::steady_clock::now() < deadline) {
     Worker* worker = &w;
@@ -217,8 +193,7 @@ static void outbound(Worker& w, const std::shared_ptr<const PodContext>& pod, Un
   // The app connected from inside the pod; its address as the mesh sees it is the pod IP.
   net::SocketAddress source_addr = peer ? *peer : net::SocketAddress();
   if (source && !source->addresses.empty() && peer) {
-    if (auto a = net::SocketAddress::fromIp(source->addresses.front().toString(), peer->port()))
-      source_addr = *a;
+    source_addr = net::SocketAddress{source->addresses.front(), peer->port};
   }
   pc->record.src_addr = source_addr.toString();
   if (!source) {
@@ -226,12 +201,7 @@ static void outbound(Worker& w, const std::shared_ptr<const PodContext>& pod, Un
                    "workload " + pod->workload_uid + " is not in the xDS state (yet)");
     return;
   }
-  auto dst = SocketAddress::parse(orig->toString());
-  if (!dst) {
-    finishRejected(w, *pc, "CONNECT", dst.error().message());
-    return;
-  }
-  RouteDecision decision = buildRequest(*snapshot, *source, *dst, w.random);
+  RouteDecision decision = buildRequest(*snapshot, *source, *orig, w.random);
   auto app = std::make_unique<relay::SocketStream>(w.loop, std::move(fd));
   if (auto* err = std::get_if<RouteError>(&decision)) {
     finishRejected(w, *pc, "NR", err->detail);
@@ -242,7 +212,7 @@ static void outbound(Worker& w, const std::shared_ptr<const PodContext>& pod, Un
     pc->labels.connection_security_policy = "unknown";
     Worker* worker = &w;
     auto held = std::make_shared<std::unique_ptr<relay::SocketStream>>(std::move(app));
-    connectFromPod(w, *pod, pass->connect_to.toString(), [worker, pc, held](Result<UniqueFd> up) {
+    connectFromPod(w, *pod, pass->connect_to, [worker, pc, held](Result<UniqueFd> up) {
       if (!up) {
         held->reset();
         finishRejected(*worker, *pc, "UF", up.error().message());
@@ -255,10 +225,10 @@ static void outbound(Worker& w, const std::shared_ptr<const PodContext>& pod, Un
   }
   auto& route = std::get<HboneRoute>(decision);
   const Workload* dest = snapshot->workloadByUid(route.destination_workload_uid);
-  describeDestination(*pc, dest,
-                      route.expected_identities.empty() ? "" : route.expected_identities.front());
+  describeDestination(
+      *pc, dest, route.expected_identities.empty() ? "" : route.expected_identities.front().uri());
   pc->record.dst_hbone_addr = route.connect_to.toString();
-  pc->record.dst_addr = route.authority;
+  pc->record.dst_addr = hbone::authorityToString(route.authority);
   pc->record.dst_service = route.service_hostname;
   pc->labels.destination_service = route.service_hostname;
   pc->labels.connection_security_policy = "mutual_tls";
@@ -266,7 +236,7 @@ static void outbound(Worker& w, const std::shared_ptr<const PodContext>& pod, Un
          std::chrono::steady_clock::now() + kCertificateWait);
 }
 
-void acceptOutbound(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd) {
+void acceptOutbound(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
   outbound(w, pod, std::move(fd), std::chrono::steady_clock::now() + kWorkloadWait);
 }
 

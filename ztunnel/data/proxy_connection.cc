@@ -63,30 +63,25 @@ const tls::TlsContext* TlsContextCache::get(CertificateManager& certs,
   return &*e.ctx;
 }
 
-void connectFromPod(Worker& w, const PodContext& pod, const std::string& to,
+void connectFromPod(Worker& w, const EnrolledPod& pod, const net::SocketAddress& to,
                     std::function<void(Result<UniqueFd>)> done) {
-  auto addr = net::SocketAddress::parse(to);
-  if (!addr) {
-    w.loop.post([done = std::move(done), e = addr.error()] { done(fail(e)); });
-    return;
-  }
   net::SocketOptions o;
-  o.netns_fd = pod.netns->get();
+  o.netns_fd = pod.netns ? pod.netns->get() : -1;
   o.mark = net::kZtunnelMark;
-  auto fd = net::SocketFactory::tcpSocket(addr->family(), o);
+  auto fd = net::SocketFactory::tcpSocket(to.family(), o);
   if (!fd) {
     w.loop.post([done = std::move(done), e = fd.error()] { done(fail(e)); });
     return;
   }
   auto shared = std::make_shared<UniqueFd>(std::move(*fd));
-  w.loop.connect(shared->get(), addr->sockaddrPtr(), addr->length(),
-                 [shared, done = std::move(done), to](int res) {
-                   if (res < 0) {
-                     done(fail(Error::system(-res, "connect to " + to)));
-                   } else {
-                     done(std::move(*shared));
-                   }
-                 });
+  auto sa = to.toSockaddr();
+  w.loop.connect(shared->get(), sa.get(), sa.length, [shared, done = std::move(done), to](int res) {
+    if (res < 0) {
+      done(fail(Error::system(-res, "connect to " + to.toString())));
+    } else {
+      done(std::move(*shared));
+    }
+  });
 }
 
 void describeSource(ProxyConnection& c, const Workload* w, const std::string& identity) {

@@ -19,24 +19,13 @@
 #include "common/unique_fd.h"
 #include "common/uring/event_loop.h"
 #include "ztunnel/control/certificate_manager.h"
+#include "ztunnel/control/enrolled_pod.h"
 #include "ztunnel/data/hbone_connection.h"
 #include "ztunnel/rbac/rbac_evaluator.h"
 #include "ztunnel/routing/random_source.h"
 #include "ztunnel/state/snapshot_store.h"
 
 namespace warren::ztunnel {
-
-// A pod handed over by ZDS, as the data path needs it. Immutable; shared by every worker.
-struct PodContext {
-  explicit PodContext(identity::SpiffeId id) : identity(std::move(id)) {}
-  std::string uid;  // Kubernetes uid (ZDS)
-  std::string name;
-  std::string namespace_;
-  std::string service_account;
-  std::string workload_uid;  // "Kubernetes//Pod/<ns>/<name>": the xDS workload
-  identity::SpiffeId identity;  // spiffe://<td>/ns/<ns>/sa/<sa>
-  std::shared_ptr<UniqueFd> netns;  // the pod's network namespace
-};
 
 // One proxied connection, from accept to close: what /connections, the istio_tcp_* metrics
 // and the access log say about it.
@@ -82,7 +71,7 @@ struct Worker {
       : plane(p), index(i), loop(l), reader(store), random(0x5eed0000ULL + i) {}
 
   struct PodAccept {
-    std::shared_ptr<const PodContext> pod;
+    std::shared_ptr<const EnrolledPod> pod;
     UniqueFd outbound, inbound_plain, hbone;  // this worker's duplicates of the listeners
   };
 
@@ -103,19 +92,19 @@ struct Worker {
 };
 
 // --- the three accept paths (outbound.cc, inbound.cc)
-void acceptOutbound(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd);
-void acceptHbone(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd);
+void acceptOutbound(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
+void acceptHbone(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
 // The same, waiting (on the loop) until `deadline` for the pod's first certificate.
-void acceptHboneBy(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd,
+void acceptHboneBy(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd,
                    std::chrono::steady_clock::time_point deadline);
-void acceptInboundPlain(Worker& w, const std::shared_ptr<const PodContext>& pod, UniqueFd fd);
+void acceptInboundPlain(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
 // Re-runs RBAC for the worker's inbound connections after a policy change; denied ones end.
 void reevaluateInbound(Worker& w);
 
 // --- shared by the paths (proxy_connection.cc)
 // Connects a new socket created inside the pod's netns (ztunnel's mark set, so the eBPF
 // redirect leaves it alone) to `to`; `done` gets the connected socket or why not.
-void connectFromPod(Worker& w, const PodContext& pod, const std::string& to,
+void connectFromPod(Worker& w, const EnrolledPod& pod, const net::SocketAddress& to,
                     std::function<void(Result<UniqueFd>)> done);
 // Registers the connection and starts copying between `source_side` and `dest_side`.
 void startRelay(Worker& w, std::shared_ptr<ProxyConnection> conn,

@@ -19,14 +19,13 @@ bool matchHolds(const AuthorizationMatch& m, const PreparedConnection& pc) {
   return kindMatches(m.destination_ports, m.not_destination_ports,
                      [&](uint16_t p) { return p == c.destination_port; }) &&
          kindMatches(m.destination_ips, m.not_destination_ips,
-                     [&](const IpCidr& n) { return n.contains(c.destination_ip); }) &&
+                     [&](const net::IpCidr& n) { return n.contains(c.destination_ip); }) &&
          kindMatches(m.source_ips, m.not_source_ips,
-                     [&](const IpCidr& n) { return n.contains(c.source_ip); }) &&
+                     [&](const net::IpCidr& n) { return n.contains(c.source_ip); }) &&
          kindMatches(m.service_accounts, m.not_service_accounts,
                      [&](const ServiceAccountMatch& sa) {
-                       return c.source_identity &&
-                              c.source_identity->namespace_ == sa.namespace_ &&
-                              c.source_identity->service_account == sa.service_account;
+                       return c.source_identity && c.source_identity->ns() == sa.namespace_ &&
+                              c.source_identity->serviceAccount() == sa.service_account;
                      }) &&
          // No identity: ztunnel's principal check fails to strip "spiffe://" and is false
          // for every matcher, presence included.
@@ -64,7 +63,7 @@ const Authorization* firstMatch(std::initializer_list<const std::vector<const Au
 PreparedConnection::PreparedConnection(const ConnectionContext& conn) : conn_(conn) {
   if (conn.source_identity) {
     principal_ = conn.source_identity->principal();
-    namespace_ = conn.source_identity->namespace_;
+    namespace_ = conn.source_identity->ns();
   }
 }
 

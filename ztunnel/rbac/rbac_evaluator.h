@@ -16,21 +16,20 @@
 // presence` (PeerAuthentication STRICT) always matches them.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
-#include "ztunnel/state/identity.h"
+#include "common/identity/spiffe_id.h"
 #include "ztunnel/state/state_snapshot.h"
 
 namespace warren::ztunnel {
 
 struct ConnectionContext {
-  std::optional<SpiffeIdentity> source_identity;  // none: plaintext (inbound 15006)
-  IpAddress source_ip;
-  IpAddress destination_ip;
+  std::optional<identity::SpiffeId> source_identity;  // none: plaintext (inbound 15006)
+  net::IpAddress source_ip;
+  net::IpAddress destination_ip;
   uint16_t destination_port = 0;
 };
 
@@ -39,13 +38,13 @@ class PreparedConnection {
  public:
   explicit PreparedConnection(const ConnectionContext& conn);
   const ConnectionContext& conn() const { return conn_; }
-  const std::string& principal() const { return principal_; }  // "" without identity
-  const std::string& sourceNamespace() const { return namespace_; }
+  std::string_view principal() const { return principal_; }  // "" without identity
+  std::string_view sourceNamespace() const { return namespace_; }
 
  private:
   const ConnectionContext& conn_;
-  std::string principal_;
-  std::string namespace_;
+  std::string_view principal_;  // into conn_.source_identity
+  std::string_view namespace_;
 };
 
 bool policyMatches(const Authorization& policy, const PreparedConnection& conn);

@@ -27,7 +27,7 @@ struct Candidate {
 
 }  // namespace
 
-std::optional<IpAddress> pickAddress(const Workload& workload, bool prefer_v6) {
+std::optional<net::IpAddress> pickAddress(const Workload& workload, bool prefer_v6) {
   for (const auto& ip : workload.addresses) {
     if (ip.isV6() == prefer_v6) return ip;
   }

@@ -33,6 +33,6 @@ std::optional<SelectedEndpoint> selectEndpoint(const StateSnapshot& snapshot,
                                                const Workload& source, RandomSource& random);
 
 // The workload address to dial: the first one of the preferred family, else the first.
-std::optional<IpAddress> pickAddress(const Workload& workload, bool prefer_v6);
+std::optional<net::IpAddress> pickAddress(const Workload& workload, bool prefer_v6);
 
 }  // namespace warren::ztunnel

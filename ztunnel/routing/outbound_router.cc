@@ -9,10 +9,10 @@ namespace warren::ztunnel {
 
 namespace {
 
-HboneRoute toWaypoint(WaypointTarget&& wp, const SocketAddress& original_destination) {
+HboneRoute toWaypoint(WaypointTarget&& wp, const net::SocketAddress& original_destination) {
   HboneRoute r;
   r.connect_to = wp.connect_to;
-  r.authority = original_destination.toString();
+  r.authority = original_destination;
   r.expected_identities = std::move(wp.expected_identities);
   r.to_waypoint = true;
   r.destination_workload_uid = wp.workload->uid;
@@ -20,7 +20,7 @@ HboneRoute toWaypoint(WaypointTarget&& wp, const SocketAddress& original_destina
 }
 
 RouteDecision serviceRoute(const StateSnapshot& snapshot, const Service& svc,
-                           const Workload& source, const SocketAddress& dst,
+                           const Workload& source, const net::SocketAddress& dst,
                            RandomSource& random) {
   bool v6 = dst.ip.isV6();
   if (svc.waypoint && !isWaypointInstance(snapshot, *svc.waypoint, source)) {
@@ -45,14 +45,16 @@ RouteDecision serviceRoute(const StateSnapshot& snapshot, const Service& svc,
   }
   const Workload& w = *ep->workload;
   // selectEndpoint only returns workloads with an address.
-  SocketAddress target{*pickAddress(w, v6), ep->target_port};
+  net::SocketAddress target{*pickAddress(w, v6), ep->target_port};
   if (w.tunnel_protocol != TunnelProtocol::kHbone) {
     return PassthroughRoute{target, PassthroughRoute::Reason::kNotEnrolled, w.uid, svc.key()};
   }
+  auto id = w.identity();
+  if (!id) return RouteError{RouteError::Kind::kNoIdentity, w.uid + ": " + id.error().message()};
   HboneRoute r;
-  r.connect_to = SocketAddress{target.ip, kHboneMtlsPort};
-  r.authority = target.toString();
-  r.expected_identities.push_back(w.identity().toString());
+  r.connect_to = net::SocketAddress{target.ip, kHboneMtlsPort};
+  r.authority = target;
+  r.expected_identities.push_back(std::move(*id));
   for (const auto& san : svc.subject_alt_names) {
     if (std::find(r.expected_identities.begin(), r.expected_identities.end(), san) ==
         r.expected_identities.end()) {
@@ -66,7 +68,7 @@ RouteDecision serviceRoute(const StateSnapshot& snapshot, const Service& svc,
 }
 
 RouteDecision workloadRoute(const StateSnapshot& snapshot, const Workload& w,
-                            const Workload& source, const SocketAddress& dst,
+                            const Workload& source, const net::SocketAddress& dst,
                             RandomSource& random) {
   if (w.waypoint && !isWaypointInstance(snapshot, *w.waypoint, source)) {
     auto wp = resolveWaypoint(snapshot, *w.waypoint, source, dst.ip.isV6(), random);
@@ -76,10 +78,12 @@ RouteDecision workloadRoute(const StateSnapshot& snapshot, const Workload& w,
   if (w.tunnel_protocol != TunnelProtocol::kHbone) {
     return PassthroughRoute{dst, PassthroughRoute::Reason::kNotEnrolled, w.uid, {}};
   }
+  auto id = w.identity();
+  if (!id) return RouteError{RouteError::Kind::kNoIdentity, w.uid + ": " + id.error().message()};
   HboneRoute r;
-  r.connect_to = SocketAddress{dst.ip, kHboneMtlsPort};
-  r.authority = dst.toString();
-  r.expected_identities.push_back(w.identity().toString());
+  r.connect_to = net::SocketAddress{dst.ip, kHboneMtlsPort};
+  r.authority = dst;
+  r.expected_identities.push_back(std::move(*id));
   r.destination_workload_uid = w.uid;
   return r;
 }
@@ -87,7 +91,7 @@ RouteDecision workloadRoute(const StateSnapshot& snapshot, const Workload& w,
 }  // namespace
 
 RouteDecision buildRequest(const StateSnapshot& snapshot, const Workload& source,
-                           const SocketAddress& original_destination, RandomSource& random) {
+                           const net::SocketAddress& original_destination, RandomSource& random) {
   NetworkAddress key{source.network, original_destination.ip};
   if (const Service* svc = snapshot.serviceByVip(key)) {
     return serviceRoute(snapshot, *svc, source, original_destination, random);

@@ -31,6 +31,6 @@
 namespace warren::ztunnel {
 
 RouteDecision buildRequest(const StateSnapshot& snapshot, const Workload& source,
-                           const SocketAddress& original_destination, RandomSource& random);
+                           const net::SocketAddress& original_destination, RandomSource& random);
 
 }  // namespace warren::ztunnel

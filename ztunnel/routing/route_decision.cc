@@ -17,16 +17,26 @@ const char* toString(RouteError::Kind k) {
     case RouteError::Kind::kUnknownServicePort: return "unknown_service_port";
     case RouteError::Kind::kUnknownWaypoint: return "unknown_waypoint";
     case RouteError::Kind::kNoRoutableAddress: return "no_routable_address";
+    case RouteError::Kind::kNoIdentity:
+      return "no_identity";
   }
   return "?";
 }
+
+namespace {
+nlohmann::json identityUris(const std::vector<identity::SpiffeId>& ids) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& id : ids) out.push_back(id.uri());
+  return out;
+}
+}  // namespace
 
 nlohmann::json toJson(const RouteDecision& decision) {
   if (const auto* h = std::get_if<HboneRoute>(&decision)) {
     return {{"type", "hbone"},
             {"connectTo", h->connect_to.toString()},
-            {"authority", h->authority},
-            {"expectedIdentities", h->expected_identities},
+            {"authority", hbone::authorityToString(h->authority)},
+            {"expectedIdentities", identityUris(h->expected_identities)},
             {"toWaypoint", h->to_waypoint},
             {"destinationWorkload", h->destination_workload_uid},
             {"destinationService", h->destination_service}};

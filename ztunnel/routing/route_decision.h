@@ -3,22 +3,23 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <variant>
 #include <vector>
 
-#include "ztunnel/state/ip_address.h"
+#include "common/hbone/address.h"
+#include "common/identity/spiffe_id.h"
+#include "ztunnel/state/network_address.h"
 
 namespace warren::ztunnel {
 
 // HBONE: mTLS to `connect_to` (always port 15008 or the gateway's hbone_mtls_port), then
 // HTTP/2 CONNECT with `authority`. The peer certificate must carry one of
-// `expected_identities` (SPIFFE URIs) in its URI SAN.
+// `expected_identities` in its URI SAN.
 struct HboneRoute {
-  SocketAddress connect_to;
-  std::string authority;
-  std::vector<std::string> expected_identities;
+  net::SocketAddress connect_to;
+  hbone::Authority authority;
+  std::vector<identity::SpiffeId> expected_identities;
   bool to_waypoint = false;
   std::string destination_workload_uid;  // the workload actually connected to
   std::string destination_service;       // "ns/hostname" when service-addressed
@@ -32,7 +33,7 @@ struct PassthroughRoute {
     kNotEnrolled,         // a known workload with tunnel protocol NONE
     kPassthroughService,  // a Service with load balancing mode PASSTHROUGH
   };
-  SocketAddress connect_to;
+  net::SocketAddress connect_to;
   Reason reason = Reason::kUnknownDestination;
   std::string destination_workload_uid;
   std::string destination_service;
@@ -44,6 +45,7 @@ struct RouteError {
     kUnknownServicePort,  // the VIP is a service, but not on this port
     kUnknownWaypoint,     // the waypoint named by the service/workload is not in the state
     kNoRoutableAddress,   // the chosen workload has no IP usable from the source network
+    kNoIdentity,          // the chosen workload's identity is not a valid SPIFFE ID
   };
   Kind kind;
   std::string detail;

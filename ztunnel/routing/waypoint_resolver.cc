@@ -21,7 +21,12 @@ std::expected<WaypointTarget, RouteError> instanceTarget(const Workload& w,
     return std::unexpected(RouteError{RouteError::Kind::kNoRoutableAddress,
                                       "waypoint workload " + w.uid + " has no address"});
   }
-  WaypointTarget t{&w, SocketAddress{*ip, gw.hbone_mtls_port}, {w.identity().toString()}};
+  auto id = w.identity();
+  if (!id) {
+    return std::unexpected(RouteError{RouteError::Kind::kNoIdentity,
+                                      "waypoint workload " + w.uid + ": " + id.error().message()});
+  }
+  WaypointTarget t{&w, net::SocketAddress{*ip, gw.hbone_mtls_port}, {std::move(*id)}};
   if (svc) {
     for (const auto& san : svc->subject_alt_names) {
       if (std::find(t.expected_identities.begin(), t.expected_identities.end(), san) ==

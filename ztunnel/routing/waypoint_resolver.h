@@ -15,8 +15,8 @@ namespace warren::ztunnel {
 
 struct WaypointTarget {
   const Workload* workload = nullptr;  // the waypoint instance chosen
-  SocketAddress connect_to;            // instance IP : hbone_mtls_port
-  std::vector<std::string> expected_identities;
+  net::SocketAddress connect_to;       // instance IP : hbone_mtls_port
+  std::vector<identity::SpiffeId> expected_identities;
 };
 
 // A hostname names the waypoint's Service (load balanced over its endpoints); an address is a

@@ -3,14 +3,13 @@
 // match, field kinds are AND-ed and values of one kind are OR-ed. Evaluation: ztunnel/rbac/.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "ztunnel/state/ip_address.h"
+#include "ztunnel/state/network_address.h"
 
 namespace warren::ztunnel {
 
@@ -45,10 +44,10 @@ struct AuthorizationMatch {
   // Written without "spiffe://", e.g. "cluster.local/ns/a/sa/b".
   std::vector<StringMatch> principals;
   std::vector<StringMatch> not_principals;
-  std::vector<IpCidr> source_ips;
-  std::vector<IpCidr> not_source_ips;
-  std::vector<IpCidr> destination_ips;
-  std::vector<IpCidr> not_destination_ips;
+  std::vector<net::IpCidr> source_ips;
+  std::vector<net::IpCidr> not_source_ips;
+  std::vector<net::IpCidr> destination_ips;
+  std::vector<net::IpCidr> not_destination_ips;
   std::vector<uint16_t> destination_ports;
   std::vector<uint16_t> not_destination_ports;
   std::vector<ServiceAccountMatch> service_accounts;

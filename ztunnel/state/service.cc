@@ -69,7 +69,9 @@ nlohmann::json Service::toJson() const {
                                             {"appProtocol", toString(port.app_protocol)}};
   }
   j["ports"] = p;
-  j["subjectAltNames"] = subject_alt_names;
+  nlohmann::json sans = nlohmann::json::array();
+  for (const auto& san : subject_alt_names) sans.push_back(san.uri());
+  j["subjectAltNames"] = sans;
   if (waypoint) j["waypoint"] = waypoint->toJson();
   if (load_balancing) {
     nlohmann::json prefs = nlohmann::json::array();

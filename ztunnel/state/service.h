@@ -45,7 +45,7 @@ struct Service {
   std::string hostname;
   std::vector<NetworkAddress> addresses;  // VIPs, per network
   std::vector<ServicePort> ports;
-  std::vector<std::string> subject_alt_names;
+  std::vector<identity::SpiffeId> subject_alt_names;  // extra identities endpoints may have
   std::optional<GatewayAddress> waypoint;
   std::optional<LoadBalancing> load_balancing;
   IpFamilies ip_families = IpFamilies::kAutomatic;

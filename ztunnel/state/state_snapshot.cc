@@ -11,6 +11,11 @@ Status validate(const Workload& w) {
   if (w.namespace_.empty()) {
     return fail(Error::invalid("workload " + w.uid + ": empty namespace"));
   }
+  // Trust domain, namespace and service account must make a SPIFFE ID: the identity every
+  // certificate, expected peer and RBAC principal of this workload is.
+  if (auto id = w.identity(); !id) {
+    return fail(id.error().wrap("workload " + w.uid + ": trust_domain/service_account"));
+  }
   return ok();
 }
 
@@ -100,6 +105,9 @@ void StateSnapshot::rebuildIndexes() {
     for (const auto& [svc_key, ports] : w->services) {
       endpoints_[svc_key].push_back(Endpoint{w.get(), &ports});
     }
+    if (!w->node.empty()) {
+      if (auto id = w->identity()) identities_by_node_[w->node].insert(std::move(*id));
+    }
   }
   for (const auto& [key, svc] : services_) {
     for (const auto& vip : svc->addresses) service_by_vip_.try_emplace(vip, svc.get());
@@ -127,6 +135,12 @@ void StateSnapshot::rebuildIndexes() {
     }
     if (!list.empty()) selected_policies_.emplace(uid, std::move(list));
   }
+}
+
+const std::set<identity::SpiffeId>& StateSnapshot::identitiesOnNode(std::string_view node) const {
+  static const std::set<identity::SpiffeId> kNone;
+  auto it = identities_by_node_.find(node);
+  return it == identities_by_node_.end() ? kNone : it->second;
 }
 
 const Workload* StateSnapshot::workloadByUid(std::string_view uid) const {

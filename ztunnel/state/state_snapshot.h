@@ -6,11 +6,11 @@
 // use it, so nothing they point into can change or go away under them.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -80,6 +80,9 @@ class StateSnapshot {
   const std::vector<Endpoint>& endpoints(const Service& service) const;
   const Authorization* policy(std::string_view key) const;
   WorkloadPolicies policiesFor(const Workload& workload) const;
+  // The identities of the workloads xDS places on `node` (Workload.node): the certificates a
+  // node proxy fetches before any connection needs them (INTEROP §12 "Scheduling").
+  const std::set<identity::SpiffeId>& identitiesOnNode(std::string_view node) const;
 
   size_t workloadCount() const { return workloads_.size(); }
   size_t serviceCount() const { return services_.size(); }
@@ -112,6 +115,7 @@ class StateSnapshot {
   PolicyList global_policies_;
   StringMap<PolicyList> namespace_policies_;
   StringMap<PolicyList> selected_policies_;  // workload uid -> its listed policies
+  StringMap<std::set<identity::SpiffeId>> identities_by_node_;
 };
 
 }  // namespace warren::ztunnel

@@ -44,9 +44,10 @@ nlohmann::json GatewayAddress::toJson() const {
   return j;
 }
 
-SpiffeIdentity Workload::identity() const {
-  return SpiffeIdentity{trust_domain.empty() ? std::string(kDefaultTrustDomain) : trust_domain,
-                        namespace_, service_account.empty() ? "default" : service_account};
+Result<identity::SpiffeId> Workload::identity() const {
+  return identity::SpiffeId::make(trust_domain.empty() ? kDefaultTrustDomain : trust_domain,
+                                  namespace_,
+                                  service_account.empty() ? "default" : service_account);
 }
 
 nlohmann::json Workload::toJson() const {
@@ -60,7 +61,8 @@ nlohmann::json Workload::toJson() const {
   j["protocol"] = toString(tunnel_protocol);
   j["trustDomain"] = trust_domain;
   j["serviceAccount"] = service_account;
-  j["identity"] = identity().toString();
+  auto id = identity();
+  j["identity"] = id ? id->uri() : "";
   if (waypoint) j["waypoint"] = waypoint->toJson();
   if (network_gateway) j["networkGateway"] = network_gateway->toJson();
   j["node"] = node;

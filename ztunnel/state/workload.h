@@ -2,17 +2,17 @@
 // (INTEROP §10) with validated, typed fields. Built by xds_convert or directly by tests.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
-#include "ztunnel/state/identity.h"
-#include "ztunnel/state/ip_address.h"
+#include "common/error.h"
+#include "common/identity/spiffe_id.h"
+#include "ztunnel/state/network_address.h"
 
 namespace warren::ztunnel {
 
@@ -66,7 +66,7 @@ struct Workload {
   std::string uid;
   std::string name;
   std::string namespace_;
-  std::vector<IpAddress> addresses;
+  std::vector<net::IpAddress> addresses;
   std::string hostname;
   std::string network;
   TunnelProtocol tunnel_protocol = TunnelProtocol::kNone;
@@ -88,7 +88,9 @@ struct Workload {
   NetworkMode network_mode = NetworkMode::kStandard;
   uint32_t capacity = 1;  // load-balancing weight; xDS default when unset
 
-  SpiffeIdentity identity() const;
+  // spiffe://<trust_domain or cluster.local>/ns/<namespace>/sa/<service_account or default>;
+  // an error when those do not form a valid SPIFFE ID (StateSnapshot rejects such workloads).
+  Result<identity::SpiffeId> identity() const;
   nlohmann::json toJson() const;
 };
 

@@ -20,8 +20,8 @@ Result<uint16_t> port(uint32_t value, const std::string& what, bool zero_ok) {
   return static_cast<uint16_t>(value);
 }
 
-Result<IpAddress> ipBytes(const std::string& bytes, const std::string& what) {
-  auto ip = IpAddress::fromBytes(bytes);
+Result<net::IpAddress> ipBytes(const std::string& bytes, const std::string& what) {
+  auto ip = net::IpAddress::fromBytes(bytes);
   if (!ip) return fail(ip.error().wrap(what));
   return *ip;
 }
@@ -185,7 +185,11 @@ Status fillService(const iw::Service& p, Service& s) {
     }
     s.ports.push_back(sp);
   }
-  s.subject_alt_names.assign(p.subject_alt_names().begin(), p.subject_alt_names().end());
+  for (int i = 0; i < p.subject_alt_names_size(); ++i) {
+    auto id = identity::SpiffeId::parse(p.subject_alt_names(i));
+    if (!id) return fail(id.error().wrap(at("subject_alt_names", i)));
+    s.subject_alt_names.push_back(std::move(*id));
+  }
   if (p.has_waypoint()) {
     auto g = gatewayAddress(p.waypoint(), "waypoint");
     if (!g) return fail(g.error());
@@ -245,13 +249,13 @@ Status stringMatches(const google::protobuf::RepeatedPtrField<is::StringMatch>& 
   return ok();
 }
 
-Status cidrs(const google::protobuf::RepeatedPtrField<is::Address>& in, std::vector<IpCidr>& out,
-             const std::string& what) {
+Status cidrs(const google::protobuf::RepeatedPtrField<is::Address>& in,
+             std::vector<net::IpCidr>& out, const std::string& what) {
   for (int i = 0; i < in.size(); ++i) {
     std::string w = what + "[" + std::to_string(i) + "]";
     auto ip = ipBytes(in.Get(i).address(), w);
     if (!ip) return fail(ip.error());
-    auto c = IpCidr::make(*ip, in.Get(i).length());
+    auto c = net::IpCidr::make(*ip, in.Get(i).length());
     if (!c) return fail(c.error().wrap(w));
     out.push_back(*c);
   }

@@ -5,43 +5,9 @@
 
 #include "common/hbone/address.h"
 #include "common/hbone/connect_request.h"
-#include "common/hbone/inbound_validation.h"
 
 namespace warren::hbone {
 namespace {
-
-IpAddress ip(std::string_view s) { return IpAddress::parse(s).value(); }
-
-TEST(HboneAddress, IpAddressesParseAndCanonicalise) {
-  struct Case {
-    std::string_view in;
-    std::string_view canonical;  // empty: must fail
-  };
-  const Case cases[] = {
-      {"10.0.0.1", "10.0.0.1"},
-      {"fd00::1", "fd00::1"},
-      {"FD00:0:0::1", "fd00::1"},
-      {"::ffff:10.1.2.3", "10.1.2.3"},  // v4-mapped becomes v4
-      {"::1", "::1"},
-      {"10.0.0.256", ""},
-      {"[fd00::1]", ""},
-      {"", ""},
-      {"host", ""},
-      {"10.0.0.1 ", ""},
-      {"fe80::1%eth0", ""},
-  };
-  for (const auto& c : cases) {
-    auto r = IpAddress::parse(c.in);
-    if (c.canonical.empty()) {
-      EXPECT_FALSE(r.has_value()) << c.in;
-    } else {
-      ASSERT_TRUE(r.has_value()) << c.in;
-      EXPECT_EQ(r->toString(), c.canonical) << c.in;
-    }
-  }
-  EXPECT_EQ(ip("::ffff:10.1.2.3"), ip("10.1.2.3"));
-  EXPECT_NE(ip("10.1.2.3"), ip("10.1.2.4"));
-}
 
 TEST(HboneAddress, AuthorityTable) {
   struct Case {
@@ -177,8 +143,8 @@ TEST(HboneForwarded, ParseTable) {
 
 TEST(HboneRequest, BuildsTheHeaderBlock) {
   ConnectRequest r{
-      SocketAddress::parse("[fd00::2]:8080").value(),
-      SocketAddress::parse("[fd00::1]:41234").value(),
+      net::SocketAddress::parse("[fd00::2]:8080").value(),
+      net::SocketAddress::parse("[fd00::1]:41234").value(),
       "reviews.default.svc.cluster.local",
       {"c1", "default", "deployment", "productpage-v1", "productpage", "v1", "", ""},
       TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").value(),
@@ -195,8 +161,8 @@ TEST(HboneRequest, BuildsTheHeaderBlock) {
   EXPECT_EQ(buildConnectHeaders(r), want);
 
   // Pod-addressed, no baggage, double-HBONE network.
-  ConnectRequest plain{SocketAddress::parse("10.0.0.2:80").value(),
-                       SocketAddress::parse("10.0.0.1:5000").value(),
+  ConnectRequest plain{net::SocketAddress::parse("10.0.0.2:80").value(),
+                       net::SocketAddress::parse("10.0.0.1:5000").value(),
                        std::nullopt,
                        {},
                        TraceParent::random(),
@@ -208,152 +174,61 @@ TEST(HboneRequest, BuildsTheHeaderBlock) {
   EXPECT_EQ(h[4], (http2::Header{"x-forwarded-network", "network-2"}));
 }
 
-TEST(HboneInbound, StatusTable) {
-  struct Case {
-    InboundOutcome outcome;
-    int status;
-    std::string_view name;
-  };
-  const Case cases[] = {
-      {InboundOutcome::kAccept, 200, "accept"},
-      {InboundOutcome::kNotConnect, 400, "not_connect"},
-      {InboundOutcome::kBadAuthority, 400, "bad_authority"},
-      {InboundOutcome::kIpMismatch, 400, "ip_mismatch"},
-      {InboundOutcome::kIllegalPort, 503, "illegal_port"},
-      {InboundOutcome::kUnknownService, 503, "unknown_service"},
-      {InboundOutcome::kDenied, 401, "denied"},
-      {InboundOutcome::kUpstreamFailed, 503, "upstream_failed"},
-  };
-  for (const auto& c : cases) {
-    EXPECT_EQ(statusFor(c.outcome), c.status) << c.name;
-    EXPECT_EQ(outcomeName(c.outcome), c.name);
-  }
-}
-
-TEST(HboneInbound, ValidationTable) {
-  const IpAddress local = ip("10.0.0.2");
-  const IpAddress vip = ip("10.96.0.10");
+TEST(HboneParseConnect, MethodAndAuthorityTable) {
   struct Case {
     std::string_view name;
     http2::HeaderList headers;
-    bool app_tunnel = false;
-    bool waypoint_of_vip = false;
-    InboundOutcome want;
+    bool ok;
+    ConnectError::Kind kind = ConnectError::Kind::kNotConnect;
   };
   const Case cases[] = {
-      {"pod target",
-       {{":method", "CONNECT"}, {":authority", "10.0.0.2:8080"}},
-       false,
-       false,
-       InboundOutcome::kAccept},
-      {"v4-mapped local",
-       {{":method", "CONNECT"}, {":authority", "[::ffff:10.0.0.2]:8080"}},
-       false,
-       false,
-       InboundOutcome::kAccept},
+      {"pod target", {{":method", "CONNECT"}, {":authority", "10.0.0.2:8080"}}, true},
+      {"hostname", {{":method", "CONNECT"}, {":authority", "reviews.default.svc:9080"}}, true},
+      {"v6", {{":method", "CONNECT"}, {":authority", "[fd00::2]:80"}}, true},
       {"GET",
        {{":method", "GET"}, {":authority", "10.0.0.2:8080"}, {":path", "/"}},
        false,
-       false,
-       InboundOutcome::kNotConnect},
-      {"no method", {{":authority", "10.0.0.2:8080"}}, false, false, InboundOutcome::kNotConnect},
+       ConnectError::Kind::kNotConnect},
+      {"no method", {{":authority", "10.0.0.2:8080"}}, false, ConnectError::Kind::kNotConnect},
       {"lower-case connect",
        {{":method", "connect"}, {":authority", "10.0.0.2:8080"}},
        false,
-       false,
-       InboundOutcome::kNotConnect},
-      {"no authority", {{":method", "CONNECT"}}, false, false, InboundOutcome::kBadAuthority},
+       ConnectError::Kind::kNotConnect},
+      {"no authority", {{":method", "CONNECT"}}, false, ConnectError::Kind::kBadAuthority},
       {"no port",
        {{":method", "CONNECT"}, {":authority", "10.0.0.2"}},
        false,
-       false,
-       InboundOutcome::kBadAuthority},
+       ConnectError::Kind::kBadAuthority},
       {"junk authority",
        {{":method", "CONNECT"}, {":authority", "%%%"}},
        false,
-       false,
-       InboundOutcome::kBadAuthority},
-      {"other ip",
-       {{":method", "CONNECT"}, {":authority", "10.0.0.9:8080"}},
-       false,
-       false,
-       InboundOutcome::kIpMismatch},
-      {"other ip, app tunnel",
-       {{":method", "CONNECT"}, {":authority", "10.0.0.9:8080"}},
-       true,
-       false,
-       InboundOutcome::kAccept},
-      {"vip, we are its waypoint",
-       {{":method", "CONNECT"}, {":authority", "10.96.0.10:80"}},
-       false,
-       true,
-       InboundOutcome::kAccept},
-      {"vip, not its waypoint",
-       {{":method", "CONNECT"}, {":authority", "10.96.0.10:80"}},
-       false,
-       false,
-       InboundOutcome::kIpMismatch},
-      {"other ip, waypoint of another",
-       {{":method", "CONNECT"}, {":authority", "10.0.0.9:80"}},
-       false,
-       true,
-       InboundOutcome::kIpMismatch},
-      {"port 15008",
-       {{":method", "CONNECT"}, {":authority", "10.0.0.2:15008"}},
-       false,
-       false,
-       InboundOutcome::kIllegalPort},
-      {"port 15001",
-       {{":method", "CONNECT"}, {":authority", "10.0.0.2:15001"}},
-       false,
-       false,
-       InboundOutcome::kIllegalPort},
-      {"port 15006",
-       {{":method", "CONNECT"}, {":authority", "10.0.0.2:15006"}},
-       false,
-       false,
-       InboundOutcome::kIllegalPort},
-      {"mismatch wins over illegal port",
-       {{":method", "CONNECT"}, {":authority", "10.0.0.9:15008"}},
-       false,
-       false,
-       InboundOutcome::kIpMismatch},
-      {"hostname goes on to resolution",
-       {{":method", "CONNECT"}, {":authority", "reviews.default.svc.cluster.local:9080"}},
-       false,
-       false,
-       InboundOutcome::kAccept},
+       ConnectError::Kind::kBadAuthority},
   };
   for (const auto& c : cases) {
-    InboundContext ctx;
-    ctx.local_ip = local;
-    ctx.application_tunnel = c.app_tunnel;
-    if (c.waypoint_of_vip) ctx.is_waypoint_for = [&](const IpAddress& a) { return a == vip; };
-    InboundDecision d = validateInbound(c.headers, ctx);
-    EXPECT_EQ(d.outcome, c.want) << c.name << ": " << d.detail;
-    if (d.outcome != InboundOutcome::kAccept) {
-      EXPECT_FALSE(d.detail.empty()) << c.name;
+    auto r = parseConnect(c.headers);
+    EXPECT_EQ(r.has_value(), c.ok) << c.name;
+    if (!c.ok && !r) {
+      EXPECT_EQ(r.error().kind, c.kind) << c.name;
+      EXPECT_FALSE(r.error().detail.empty()) << c.name;
     }
   }
 }
 
-TEST(HboneInbound, ParsedRequestCarriesTheOptionalHeaders) {
-  ConnectRequest r{SocketAddress::parse("10.0.0.2:8080").value(),
-                   SocketAddress::parse("10.0.0.1:41234").value(),
+TEST(HboneParseConnect, ParsedRequestCarriesTheOptionalHeaders) {
+  ConnectRequest r{net::SocketAddress::parse("10.0.0.2:8080").value(),
+                   net::SocketAddress::parse("10.0.0.1:41234").value(),
                    "reviews.default.svc.cluster.local",
                    {"c1", "default", "deployment", "pp", "pp", "v1", "r", "z"},
                    TraceParent::random(),
-                   std::nullopt};
-  InboundContext ctx;
-  ctx.local_ip = ip("10.0.0.2");
-  InboundDecision d = validateInbound(buildConnectHeaders(r), ctx);
-  ASSERT_EQ(d.outcome, InboundOutcome::kAccept) << d.detail;
-  ASSERT_TRUE(d.request.has_value());
-  EXPECT_EQ(d.request->forwarded_for, r.source);
-  EXPECT_EQ(d.request->forwarded_host, r.service_host);
-  EXPECT_EQ(d.request->baggage, r.baggage);
-  EXPECT_EQ(d.request->traceparent, r.traceparent);
-  EXPECT_EQ(std::get<SocketAddress>(d.request->authority), std::get<SocketAddress>(r.target));
+                   "net-b"};
+  auto d = parseConnect(buildConnectHeaders(r));
+  ASSERT_TRUE(d) << d.error().detail;
+  EXPECT_EQ(d->forwarded_for, r.source);
+  EXPECT_EQ(d->forwarded_host, r.service_host);
+  EXPECT_EQ(d->baggage, r.baggage);
+  EXPECT_EQ(d->traceparent, r.traceparent);
+  EXPECT_EQ(d->forwarded_network, r.forwarded_network);
+  EXPECT_EQ(d->authority, r.target);
 }
 
 }  // namespace

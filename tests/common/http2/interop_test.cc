@@ -19,7 +19,7 @@
 #include <functional>
 #include <string>
 
-#include "common/hbone/inbound_validation.h"
+#include "common/hbone/connect_request.h"
 #include "common/http2/session.h"
 #include "common/unique_fd.h"
 #include "tests/common/http2/session_pair.h"
@@ -173,14 +173,12 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
   testing::Recorder events;
   events.auto_consume = false;  // echo under the backpressure contract
   std::map<StreamId, std::deque<uint8_t>> pending;
-  std::vector<hbone::InboundDecision> decisions;
+  std::vector<std::expected<hbone::ParsedConnect, hbone::ConnectError>> decisions;
   auto session = Session::create(Role::kServer, {}, events, Clock::now()).value();
   events.session = session.get();
   events.on_request = [&](StreamId id, const HeaderList& headers) {
-    hbone::InboundContext ctx;
-    ctx.local_ip = hbone::IpAddress::parse("127.0.0.1").value();
-    decisions.push_back(hbone::validateInbound(headers, ctx));
-    EXPECT_TRUE(session->respond(id, decisions.back().status()).has_value());
+    decisions.push_back(hbone::parseConnect(headers));
+    EXPECT_TRUE(session->respond(id, decisions.back() ? 200 : 400).has_value());
   };
   // Copy DATA into the pending echo; consume() only once the engine took it back.
   uint64_t echoed = 0;
@@ -220,8 +218,8 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
       each, 20s);
   EXPECT_TRUE(ok);
   ASSERT_EQ(decisions.size(), 1u);
-  EXPECT_EQ(decisions[0].outcome, hbone::InboundOutcome::kAccept) << decisions[0].detail;
-  EXPECT_TRUE(decisions[0].request->traceparent.has_value());
+  ASSERT_TRUE(decisions[0].has_value()) << decisions[0].error().detail;
+  EXPECT_TRUE(decisions[0]->traceparent.has_value());
   EXPECT_EQ(echoed, kBytes);
   // Let the client finish reading; it exits 0 only if the echo matched byte for byte.
   drive(
@@ -244,20 +242,19 @@ TEST(Http2Interop, NghttpGetIsAnswered400) {
   UniqueFd fd(accept4(lfd.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(fd.valid());
   testing::Recorder events;
-  std::vector<hbone::InboundDecision> decisions;
+  std::vector<std::expected<hbone::ParsedConnect, hbone::ConnectError>> decisions;
   auto session = Session::create(Role::kServer, {}, events, Clock::now()).value();
   events.session = session.get();
   events.on_request = [&](StreamId id, const HeaderList& headers) {
-    hbone::InboundContext ctx;
-    ctx.local_ip = hbone::IpAddress::parse("127.0.0.1").value();
-    decisions.push_back(hbone::validateInbound(headers, ctx));
-    EXPECT_TRUE(session->respond(id, decisions.back().status()).has_value());
+    decisions.push_back(hbone::parseConnect(headers));
+    EXPECT_TRUE(session->respond(id, decisions.back() ? 200 : 400).has_value());
   };
   // nghttp closes the connection (GOAWAY, then EOF) once its request is done.
   drive(
       fd.get(), *session, [&] { return session->isClosed(); }, {}, 10s);
   ASSERT_EQ(decisions.size(), 1u);
-  EXPECT_EQ(decisions[0].outcome, hbone::InboundOutcome::kNotConnect);
+  ASSERT_FALSE(decisions[0].has_value());
+  EXPECT_EQ(decisions[0].error().kind, hbone::ConnectError::Kind::kNotConnect);
   fd.reset();
   std::string output = client.readAll(5s);
   EXPECT_NE(output.find(":status: 400"), std::string::npos) << output;

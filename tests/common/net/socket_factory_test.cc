@@ -28,7 +28,8 @@ int intOpt(int fd, int level, int name) {
 Result<UniqueFd> connectBlocking(const SocketAddress& to, const SocketOptions& o = {}) {
   auto fd = SocketFactory::tcpSocket(to.family(), o);
   if (!fd) return fd;
-  if (::connect(fd->get(), to.sockaddrPtr(), to.length()) != 0 && errno != EINPROGRESS)
+  if (::connect(fd->get(), to.toSockaddr().get(), to.toSockaddr().length) != 0 &&
+      errno != EINPROGRESS)
     return fail(WARREN_SYS_ERROR("connect " + to.toString()));
   pollfd p{fd->get(), POLLOUT, 0};
   if (::poll(&p, 1, 5000) != 1) return fail(Error(ErrorCode::kTimeout, "connect timed out"));
@@ -56,8 +57,8 @@ TEST(SocketFactoryTest, ListenerAndConnectionOptions) {
   ASSERT_TRUE(listener) << listener.error().message();
   auto bound = localAddress(listener->get());
   ASSERT_TRUE(bound);
-  EXPECT_NE(bound->port(), 0);
-  EXPECT_EQ(bound->ip(), "127.0.0.1");
+  EXPECT_NE(bound->port, 0);
+  EXPECT_EQ(bound->ip.toString(), "127.0.0.1");
   EXPECT_EQ(intOpt(listener->get(), SOL_SOCKET, SO_REUSEPORT), 1);
   EXPECT_TRUE(::fcntl(listener->get(), F_GETFL) & O_NONBLOCK);
   EXPECT_TRUE(::fcntl(listener->get(), F_GETFD) & FD_CLOEXEC);
@@ -89,7 +90,7 @@ TEST(SocketFactoryTest, ReusePortAllowsTwoListenersOtherwiseBindFailsClearly) {
   reuse.reuse_port = true;
   auto a = SocketFactory::listenTcp(SocketAddress::loopbackV4(0), reuse);
   ASSERT_TRUE(a);
-  auto port = localAddress(a->get())->port();
+  auto port = localAddress(a->get())->port;
   auto b = SocketFactory::listenTcp(SocketAddress::loopbackV4(port), reuse);
   EXPECT_TRUE(b) << b.error().message();
   auto c = SocketFactory::listenTcp(SocketAddress::loopbackV4(port), {});
@@ -187,8 +188,8 @@ TEST_F(SocketFactoryNetnsTest, ListenerLivesInTheNetnsAndTheThreadComesBack) {
   ASSERT_TRUE(inside) << inside.error().message();
   EXPECT_TRUE(acceptBlocking(listener->get()));
   // ...from the host netns the same address is someone else's loopback.
-  auto host = SocketFactory::listenTcp(SocketAddress::loopbackV4(bound->port()), {});
-  EXPECT_TRUE(host) << "port " << bound->port() << " should be free in the host netns: "
+  auto host = SocketFactory::listenTcp(SocketAddress::loopbackV4(bound->port), {});
+  EXPECT_TRUE(host) << "port " << bound->port << " should be free in the host netns: "
                     << (host ? "" : host.error().message());
 
   // The netns cookie of sockets made there differs from ours.
@@ -204,7 +205,7 @@ TEST_F(SocketFactoryNetnsTest, ListenerLivesInTheNetnsAndTheThreadComesBack) {
   // The fd form works too.
   SocketOptions by_fd;
   by_fd.netns_fd = ns_fd->get();
-  auto other = SocketFactory::listenTcp(SocketAddress::loopbackV4(bound->port()), by_fd);
+  auto other = SocketFactory::listenTcp(SocketAddress::loopbackV4(bound->port), by_fd);
   ASSERT_FALSE(other) << "same port in the same netns without SO_REUSEPORT must clash";
   EXPECT_EQ(other.error().sysErrno(), EADDRINUSE);
 }

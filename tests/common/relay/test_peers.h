@@ -38,7 +38,7 @@ inline UniqueFd connectTo(const net::SocketAddress& to,
   auto fd = net::SocketFactory::tcpSocket(to.family(), options);
   if (!fd) return UniqueFd();
   setBlocking(fd->get(), io_timeout);
-  if (::connect(fd->get(), to.sockaddrPtr(), to.length()) != 0) return UniqueFd();
+  if (::connect(fd->get(), to.toSockaddr().get(), to.toSockaddr().length) != 0) return UniqueFd();
   return std::move(*fd);
 }
 

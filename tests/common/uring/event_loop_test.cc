@@ -54,7 +54,8 @@ class EventLoopTest : public ::testing::TestWithParam<Backend> {
     auto c = SocketFactory::tcpSocket(AF_INET, {});
     EXPECT_TRUE(c);
     int cfd = c->release();
-    loop.connect(cfd, addr_.sockaddrPtr(), addr_.length(), [&](int res) { connected = res; });
+    loop.connect(cfd, addr_.toSockaddr().get(), addr_.toSockaddr().length,
+                 [&](int res) { connected = res; });
     EXPECT_TRUE(loop.runUntil([&] { return accepted >= 0 && connected != -2; }, kLimit));
     EXPECT_EQ(connected, 0);
     bool ended = false;
@@ -128,10 +129,11 @@ TEST_P(EventLoopTest, MultishotAcceptManyAndMultishotRecvUntilEof) {
     auto c = SocketFactory::tcpSocket(AF_INET, {});
     ASSERT_TRUE(c);
     clients.push_back(c->release());
-    loop_->connect(clients.back(), addr_.sockaddrPtr(), addr_.length(), [&](int res) {
-      EXPECT_EQ(res, 0);
-      ++connected;
-    });
+    loop_->connect(clients.back(), addr_.toSockaddr().get(), addr_.toSockaddr().length,
+                   [&](int res) {
+                     EXPECT_EQ(res, 0);
+                     ++connected;
+                   });
   }
   ASSERT_TRUE(loop_->runUntil([&] { return accepted.size() == 20 && connected == 20; }, kLimit));
 
@@ -162,7 +164,8 @@ TEST_P(EventLoopTest, ConnectRefusedIsAnError) {
   auto c = SocketFactory::tcpSocket(AF_INET, {});
   ASSERT_TRUE(c);
   int res = 1;
-  loop_->connect(c->get(), addr_.sockaddrPtr(), addr_.length(), [&](int r) { res = r; });
+  loop_->connect(c->get(), addr_.toSockaddr().get(), addr_.toSockaddr().length,
+                 [&](int r) { res = r; });
   ASSERT_TRUE(loop_->runUntil([&] { return res != 1; }, kLimit));
   EXPECT_EQ(res, -ECONNREFUSED);
   loop_->close(c->release());
@@ -339,7 +342,7 @@ TEST(UringBufferRingTest, ExhaustionRecovers) {
     auto c = SocketFactory::tcpSocket(AF_INET, {});
     ASSERT_TRUE(c);
     clients.push_back(c->release());
-    (*loop)->connect(clients.back(), addr.sockaddrPtr(), addr.length(),
+    (*loop)->connect(clients.back(), addr.toSockaddr().get(), addr.toSockaddr().length,
                      [](int r) { EXPECT_EQ(r, 0); });
   }
   ASSERT_TRUE((*loop)->runUntil([&] { return servers.size() == kConns; }, kLimit));

@@ -9,9 +9,9 @@
 // getsockopt program is attached to the node cgroup; ztunnel runs below it).
 #include <arpa/inet.h>
 #include <net/if.h>
-#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +29,7 @@
 
 #include "agent/zds/seqpacket.h"
 #include "bpf/loader/inbound_registration.h"
+#include "common/net/socket_address.h"
 #include "common/netns.h"
 #include "warren_abi.h"
 #include "zds.pb.h"
@@ -51,38 +52,20 @@ void report(const std::string& line) {
 }
 
 std::string addrText(const sockaddr_storage& ss) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
-    return std::string(buf) + ":" + std::to_string(ntohs(a->sin_port));
-  }
-  auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-  ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
-  return "[" + std::string(buf) + "]:" + std::to_string(ntohs(a->sin6_port));
+  auto a =
+      warren::net::SocketAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&ss), sizeof(ss));
+  return a ? a->toString() : "?";
 }
 
-warren::UniqueFd listenOn(int family, const char* ip, uint16_t port) {
-  warren::UniqueFd s(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+warren::UniqueFd listenOn(const char* ip, uint16_t port) {
+  auto addr = warren::net::IpAddress::parse(ip);
+  if (!addr) return warren::UniqueFd();
+  warren::UniqueFd s(::socket(addr->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   int one = 1;
   ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    ::inet_pton(AF_INET, ip, &a->sin_addr);
-    len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    ::inet_pton(AF_INET6, ip, &a->sin6_addr);
-    len = sizeof(*a);
-  }
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(s.get(), 128) != 0)
+  auto sa = warren::net::SocketAddress{*addr, port}.toSockaddr();
+  if (::bind(s.get(), sa.get(), sa.length) != 0 || ::listen(s.get(), 128) != 0)
     return warren::UniqueFd();
   return s;
 }
@@ -153,8 +136,8 @@ std::string bindPod(PodListeners& pod, int netns_fd, const std::string& pin_dir)
     }
     // CNI ADD may run before anything brought "lo" up (no loopback plugin in the chain).
     (void)warren::bringLoopbackUp();
-    auto l4 = listenOn(AF_INET, "127.0.0.1", WARREN_PORT_OUTBOUND);
-    auto in4 = listenOn(AF_INET, "127.0.0.1", WARREN_PORT_INBOUND_PLAIN);
+    auto l4 = listenOn("127.0.0.1", WARREN_PORT_OUTBOUND);
+    auto in4 = listenOn("127.0.0.1", WARREN_PORT_INBOUND_PLAIN);
     if (!l4 || !in4) {
       error = std::string("cannot bind 15001/15006 in the pod netns: ") + std::strerror(errno);
       return;
@@ -171,7 +154,7 @@ std::string bindPod(PodListeners& pod, int netns_fd, const std::string& pin_dir)
       }
     }
     pod.listeners.emplace_back(WARREN_PORT_OUTBOUND, std::move(l4));
-    if (auto l6 = listenOn(AF_INET6, "::1", WARREN_PORT_OUTBOUND))
+    if (auto l6 = listenOn("::1", WARREN_PORT_OUTBOUND))
       pod.listeners.emplace_back(WARREN_PORT_OUTBOUND, std::move(l6));
     pod.listeners.emplace_back(WARREN_PORT_INBOUND_PLAIN, std::move(in4));
   });
