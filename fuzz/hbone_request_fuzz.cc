@@ -1,4 +1,4 @@
-// fuzz-link: warren_ztunnel_core warren_hbone warren_http2
+// fuzz-link: warren_mesh_core warren_hbone warren_http2
 //
 // Bytes from the network into ztunnel's HBONE server path: the input is fed as HTTP/2 frames
 // (after a fixed client preface) to a server Session whose requests go through the one
@@ -15,7 +15,7 @@
 #include "common/hbone/address.h"
 #include "common/hbone/connect_request.h"
 #include "common/http2/session.h"
-#include "ztunnel/routing/inbound_decision.h"
+#include "mesh/routing/inbound_decision.h"
 
 namespace {
 
@@ -28,45 +28,46 @@ void check(bool ok) {
 // The local pod 10.0.0.2 is a waypoint instance of the service 10.96.0.1 (so a CONNECT to the
 // VIP is accepted through the waypoint exception) and denies port 7000.
 struct Mesh {
-  std::shared_ptr<const ztunnel::StateSnapshot> snapshot;
-  const ztunnel::Workload* local = nullptr;
-  ztunnel::InboundConnection connection;
+  std::shared_ptr<const mesh::StateSnapshot> snapshot;
+  const mesh::Workload* local = nullptr;
+  mesh::InboundConnection connection;
 
   Mesh() {
-    using namespace ztunnel;
-    StateUpdate u;
-    Workload wp;
+    using namespace mesh;
+    mesh::StateUpdate u;
+    mesh::Workload wp;
     wp.uid = "Kubernetes//Pod/default/waypoint-0";
     wp.name = "waypoint-0";
     wp.namespace_ = "default";
     wp.addresses = {*net::IpAddress::parse("10.0.0.2")};
-    wp.tunnel_protocol = TunnelProtocol::kHbone;
+    wp.tunnel_protocol = mesh::TunnelProtocol::kHbone;
     wp.services["default/waypoint.default.svc.cluster.local"] = {{15008, 15008}};
     wp.authorization_policies = {"default/deny-7000"};
-    Service svc;
+    mesh::Service svc;
     svc.name = "reviews";
     svc.namespace_ = "default";
     svc.hostname = "reviews.default.svc.cluster.local";
-    svc.addresses = {NetworkAddress{"", *net::IpAddress::parse("10.96.0.1")}};
-    svc.ports = {{9080, 9080, AppProtocol::kUnknown}};
-    svc.waypoint = GatewayAddress{
-        NamespacedHostname{"default", "waypoint.default.svc.cluster.local"}, kHboneMtlsPort};
-    Service wps;
+    svc.addresses = {mesh::NetworkAddress{"", *net::IpAddress::parse("10.96.0.1")}};
+    svc.ports = {{9080, 9080, mesh::AppProtocol::kUnknown}};
+    svc.waypoint = mesh::GatewayAddress{
+        mesh::NamespacedHostname{"default", "waypoint.default.svc.cluster.local"},
+        mesh::kHboneMtlsPort};
+    mesh::Service wps;
     wps.name = "waypoint";
     wps.namespace_ = "default";
     wps.hostname = "waypoint.default.svc.cluster.local";
-    wps.ports = {{15008, 15008, AppProtocol::kUnknown}};
-    Authorization deny;
+    wps.ports = {{15008, 15008, mesh::AppProtocol::kUnknown}};
+    mesh::Authorization deny;
     deny.namespace_ = "default";
     deny.name = "deny-7000";
-    deny.action = AuthorizationAction::kDeny;
-    AuthorizationMatch port;
+    deny.action = mesh::AuthorizationAction::kDeny;
+    mesh::AuthorizationMatch port;
     port.destination_ports = {7000};
-    deny.groups = {AuthorizationGroup{{AuthorizationRule{{port}}}}};
+    deny.groups = {mesh::AuthorizationGroup{{mesh::AuthorizationRule{{port}}}}};
     u.workloads = {wp};
     u.services = {svc, wps};
     u.policies = {deny};
-    auto r = StateSnapshot::empty()->apply(u);
+    auto r = mesh::StateSnapshot::empty()->apply(u);
     check(r.rejected.empty());
     snapshot = r.snapshot;
     local = snapshot->workloadByUid(wp.uid);
@@ -83,7 +84,7 @@ class FuzzServer : public http2::SessionCallbacks {
   const Mesh* mesh = nullptr;
 
   void onRequest(http2::StreamId id, const http2::HeaderList& headers) override {
-    auto d = ztunnel::decideInbound(*mesh->snapshot, mesh->local, mesh->connection, headers);
+    auto d = mesh::decideInbound(*mesh->snapshot, mesh->local, mesh->connection, headers);
     int status = d ? 200 : d.error().status();
     check(status == 200 || status == 400 || status == 401 || status == 503);
     (void)session->respond(id, status);

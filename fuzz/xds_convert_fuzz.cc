@@ -32,15 +32,16 @@
 #include <vector>
 
 #include "fuzz/seed_file.h"
-#include "ztunnel/rbac/rbac_evaluator.h"
+#include "mesh/rbac/rbac_evaluator.h"
+#include "mesh/state/snapshot_store.h"
+#include "mesh/state/xds_convert.h"
 #include "ztunnel/routing/outbound_router.h"
-#include "ztunnel/state/snapshot_store.h"
-#include "ztunnel/state/xds_convert.h"
 
 namespace {
 
 using namespace warren::ztunnel;
 namespace net = warren::net;
+namespace mesh = warren::mesh;
 namespace hbone = warren::hbone;
 namespace iw = istio::workload;
 namespace is = istio::security;
@@ -214,14 +215,14 @@ std::string resourceName(const iw::Address& a) {
 
 DeltaDiscoveryResponse addressPush(const std::vector<iw::Address>& addresses) {
   DeltaDiscoveryResponse r;
-  r.set_type_url(std::string(kAddressTypeUrl));
+  r.set_type_url(std::string(mesh::kAddressTypeUrl));
   r.set_system_version_info("base");
   r.set_nonce("1");
   for (const auto& a : addresses) {
     auto* res = r.add_resources();
     res->set_name(resourceName(a));
     res->set_version("1");
-    res->mutable_resource()->set_type_url(std::string(kAddressTypeUrl));
+    res->mutable_resource()->set_type_url(std::string(mesh::kAddressTypeUrl));
     res->mutable_resource()->set_value(a.SerializeAsString());
   }
   return r;
@@ -229,13 +230,13 @@ DeltaDiscoveryResponse addressPush(const std::vector<iw::Address>& addresses) {
 
 DeltaDiscoveryResponse policyPush(const std::vector<is::Authorization>& policies) {
   DeltaDiscoveryResponse r;
-  r.set_type_url(std::string(kAuthorizationTypeUrl));
+  r.set_type_url(std::string(mesh::kAuthorizationTypeUrl));
   r.set_nonce("2");
   for (const auto& p : policies) {
     auto* res = r.add_resources();
     res->set_name(p.namespace_() + "/" + p.name());
     res->set_version("1");
-    res->mutable_resource()->set_type_url(std::string(kAuthorizationTypeUrl));
+    res->mutable_resource()->set_type_url(std::string(mesh::kAuthorizationTypeUrl));
     res->mutable_resource()->set_value(p.SerializeAsString());
   }
   return r;
@@ -243,11 +244,11 @@ DeltaDiscoveryResponse policyPush(const std::vector<is::Authorization>& policies
 
 // The base pushes, converted once; the fixture must be valid.
 struct Base {
-  StateUpdate addresses;
-  StateUpdate policies;
+  mesh::StateUpdate addresses;
+  mesh::StateUpdate policies;
   Base() {
-    auto a = convertDelta(addressPush(baseAddresses()));
-    auto p = convertDelta(policyPush(basePolicies()));
+    auto a = mesh::convertDelta(addressPush(baseAddresses()));
+    auto p = mesh::convertDelta(policyPush(basePolicies()));
     check(a.rejected.empty() && p.rejected.empty(), "the base mesh does not convert");
     addresses = std::move(a.update);
     policies = std::move(p.update);
@@ -261,9 +262,9 @@ const Base& base() {
 
 // --- invariants ------------------------------------------------------------------------------
 
-void checkConversion(const DeltaDiscoveryResponse& push, const ConvertedDelta& c) {
+void checkConversion(const DeltaDiscoveryResponse& push, const mesh::ConvertedDelta& c) {
   const std::string& type = push.type_url();
-  if (type != kAddressTypeUrl && type != kAuthorizationTypeUrl) {
+  if (type != mesh::kAddressTypeUrl && type != mesh::kAuthorizationTypeUrl) {
     check(c.rejected.size() == 1 &&
               c.rejected[0].message().find("unsupported type") != std::string::npos,
           "a push of an unknown type is not rejected as such");
@@ -299,9 +300,9 @@ struct Tally {
 };
 Tally g_tally;
 
-void checkRoute(const RouteDecision& d) {
+void checkRoute(const mesh::RouteDecision& d) {
   ++(d.index() == 0 ? g_tally.hbone : d.index() == 1 ? g_tally.passthrough : g_tally.route_errors);
-  if (const auto* h = std::get_if<HboneRoute>(&d)) {
+  if (const auto* h = std::get_if<mesh::HboneRoute>(&d)) {
     check(hbone::authorityPort(h->authority) != 0, "HBONE route to authority port 0");
     check(h->connect_to.port != 0, "HBONE route to port 0");
     check(!h->expected_identities.empty(), "HBONE route without expected identities");
@@ -309,8 +310,8 @@ void checkRoute(const RouteDecision& d) {
   (void)toJson(d).dump();
 }
 
-void checkRbac(const RbacDecision& d) {
-  using R = RbacDecision::Reason;
+void checkRbac(const mesh::RbacDecision& d) {
+  using R = mesh::RbacDecision::Reason;
   bool allowed_reason = d.reason == R::kNoAllowPolicies || d.reason == R::kAllowMatched;
   ++(d.allowed ? g_tally.allowed : g_tally.denied);
   check(d.allowed == allowed_reason, "RBAC verdict disagrees with its reason");
@@ -321,16 +322,16 @@ void checkRbac(const RbacDecision& d) {
 }
 
 // Every decision the data path could make from this snapshot, bounded.
-void decide(const StateSnapshot& snap, const std::vector<std::string>& workload_uids,
+void decide(const mesh::StateSnapshot& snap, const std::vector<std::string>& workload_uids,
             const std::vector<std::pair<std::string, std::string>>& services, uint64_t seed) {
-  std::vector<const Workload*> workloads;
+  std::vector<const mesh::Workload*> workloads;
   for (const auto& uid : workload_uids) {
-    if (const Workload* w = snap.workloadByUid(uid)) workloads.push_back(w);
+    if (const mesh::Workload* w = snap.workloadByUid(uid)) workloads.push_back(w);
   }
   std::vector<net::IpAddress> dest_ips;
   std::vector<uint16_t> ports = {8080, 15008, 1};
   for (const auto& [ns, host] : services) {
-    const Service* s = snap.serviceByHostname(ns, host);
+    const mesh::Service* s = snap.serviceByHostname(ns, host);
     if (!s) continue;
     for (const auto& a : s->addresses) {
       if (dest_ips.size() < kMaxDestinations) dest_ips.push_back(a.address);
@@ -339,34 +340,34 @@ void decide(const StateSnapshot& snap, const std::vector<std::string>& workload_
       if (ports.size() < kMaxPorts) ports.push_back(p.service_port);
     }
   }
-  for (const Workload* w : workloads) {
+  for (const mesh::Workload* w : workloads) {
     for (const auto& ip : w->addresses) {
       if (dest_ips.size() < kMaxDestinations) dest_ips.push_back(ip);
     }
   }
-  SeededRandom random(seed);
+  mesh::SeededRandom random(seed);
   size_t sources = 0;
-  for (const Workload* src : workloads) {
+  for (const mesh::Workload* src : workloads) {
     if (++sources > kMaxSources) break;
     for (const auto& ip : dest_ips) {
       for (uint16_t port : ports) checkRoute(buildRequest(snap, *src, {ip, port}, random));
     }
   }
-  for (const Workload* dst : workloads) {
-    WorkloadPolicies policies = snap.policiesFor(*dst);
+  for (const mesh::Workload* dst : workloads) {
+    mesh::WorkloadPolicies policies = snap.policiesFor(*dst);
     net::IpAddress dst_ip = dst->addresses.empty() ? net::IpAddress() : dst->addresses.front();
     sources = 0;
-    for (const Workload* src : workloads) {
+    for (const mesh::Workload* src : workloads) {
       if (++sources > kMaxSources) break;
-      ConnectionContext conn;
+      mesh::ConnectionContext conn;
       if (auto id = src->identity()) conn.source_identity = std::move(*id);
       conn.source_ip = src->addresses.empty() ? net::IpAddress() : src->addresses.front();
       conn.destination_ip = dst_ip;
       conn.destination_port = 8080;
-      checkRbac(evaluateRbac(policies, conn));
+      checkRbac(mesh::evaluateRbac(policies, conn));
       conn.source_identity.reset();  // plaintext, as on 15006
       conn.destination_port = 80;
-      checkRbac(evaluateRbac(policies, conn));
+      checkRbac(mesh::evaluateRbac(policies, conn));
     }
   }
   (void)snap.toJson().dump();
@@ -378,7 +379,7 @@ void decide(const StateSnapshot& snap, const std::vector<std::string>& workload_
   }
 }
 
-void collectNames(const StateUpdate& u, std::vector<std::string>& uids,
+void collectNames(const mesh::StateUpdate& u, std::vector<std::string>& uids,
                   std::vector<std::pair<std::string, std::string>>& services) {
   for (const auto& w : u.workloads) uids.push_back(w.uid);
   for (const auto& s : u.services) services.emplace_back(s.namespace_, s.hostname);
@@ -405,12 +406,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   DeltaDiscoveryResponse push;
   switch (flags & kModeMask) {
-    case kWrapAddress: push = wrap(kAddressTypeUrl, body); break;
-    case kWrapAuthorization: push = wrap(kAuthorizationTypeUrl, body); break;
+    case kWrapAddress:
+      push = wrap(mesh::kAddressTypeUrl, body);
+      break;
+    case kWrapAuthorization:
+      push = wrap(mesh::kAuthorizationTypeUrl, body);
+      break;
     default:
       if (!push.ParseFromArray(body.data(), static_cast<int>(body.size()))) return 0;
   }
-  ConvertedDelta converted = convertDelta(push);
+  mesh::ConvertedDelta converted = mesh::convertDelta(push);
   checkConversion(push, converted);
   if (verbose()) {
     std::fprintf(stderr, "xds_convert_fuzz: %zu workloads, %zu services, %zu policies, %zu rejected\n",
@@ -419,10 +424,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& e : converted.rejected) std::fprintf(stderr, "  %s\n", e.message().c_str());
   }
 
-  SnapshotStore store;
+  mesh::SnapshotStore store;
   check(store.apply(b.addresses).empty() && store.apply(b.policies).empty(), "base apply");
   auto rejected = store.apply(converted.update);
-  check(rejected.empty(), "the store rejected what convertDelta accepted: " +
+  check(rejected.empty(), "the store rejected what mesh::convertDelta accepted: " +
                               (rejected.empty() ? std::string() : rejected[0].message()));
 
   std::vector<std::string> uids;
@@ -433,10 +438,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   decide(*store.current(), uids, services, seed);
 
   if (flags & kRemoveAfter) {
-    StateUpdate removal;
+    mesh::StateUpdate removal;
     for (const auto& r : push.resources()) {
-      (push.type_url() == kAuthorizationTypeUrl ? removal.removed_policies
-                                                : removal.removed_addresses)
+      (push.type_url() == mesh::kAuthorizationTypeUrl ? removal.removed_policies
+                                                      : removal.removed_addresses)
           .push_back(r.name());
     }
     check(store.apply(removal).empty(), "removal rejected");
@@ -503,7 +508,8 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir_c) {
     r.set_type_url("type.googleapis.com/envoy.config.cluster.v3.Cluster");
     seed("unsupported_type", 0, r.SerializeAsString());
     DeltaDiscoveryResponse m = addressPush({addresses[0]});
-    m.mutable_resources(0)->mutable_resource()->set_type_url(std::string(kAuthorizationTypeUrl));
+    m.mutable_resources(0)->mutable_resource()->set_type_url(
+        std::string(mesh::kAuthorizationTypeUrl));
     seed("body_type_mismatch", 0, m.SerializeAsString());
   }
   seed("address_garbage", kWrapAddress, "\x0a\xff\xff\xff\xff\x0f");

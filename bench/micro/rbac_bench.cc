@@ -1,13 +1,13 @@
-// bench-link: warren_ztunnel_core
+// bench-link: warren_mesh_core
 // L4 authorization cost per connection with 10,000 policies in the snapshot, and the cost of
 // building a snapshot holding them. Run: build/bin/rbac_bench
 #include <benchmark/benchmark.h>
 
 #include <string>
 
-#include "ztunnel/rbac/rbac_evaluator.h"
+#include "mesh/rbac/rbac_evaluator.h"
 
-namespace warren::ztunnel {
+namespace warren::mesh {
 namespace {
 
 constexpr int kPolicies = 10000;
@@ -160,4 +160,4 @@ void BM_SnapshotDeltaOnePolicy(benchmark::State& state) {
 BENCHMARK(BM_SnapshotDeltaOnePolicy)->Unit(benchmark::kMillisecond);
 
 }  // namespace
-}  // namespace warren::ztunnel
+}  // namespace warren::mesh

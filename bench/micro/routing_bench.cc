@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "ztunnel/routing/inbound_decision.h"
+#include "mesh/routing/inbound_decision.h"
 #include "ztunnel/routing/outbound_router.h"
 
 namespace warren::ztunnel {
@@ -26,37 +26,37 @@ std::string hostname(int s) { return "svc-" + std::to_string(s) + ".default.svc.
 
 // Service s is backed by workloads s, s+1000, ..., i.e. 10 endpoints each; service 0 also
 // gets 90 more (100 endpoints) to show the cost of a wide service.
-std::shared_ptr<const StateSnapshot> mesh() {
-  StateUpdate u;
+std::shared_ptr<const mesh::StateSnapshot> mesh() {
+  mesh::StateUpdate u;
   for (int w = 0; w < kWorkloads; ++w) {
-    Workload wl;
+    mesh::Workload wl;
     wl.uid = "pod-" + std::to_string(w);
     wl.name = wl.uid;
     wl.namespace_ = "default";
     wl.service_account = "sa-" + std::to_string(w % kServices);
     wl.addresses = {podIp(w)};
     wl.node = "node-" + std::to_string(w % 20);
-    wl.tunnel_protocol = TunnelProtocol::kHbone;
+    wl.tunnel_protocol = mesh::TunnelProtocol::kHbone;
     wl.services["default/" + hostname(w % kServices)] = {{80, 8080}};
     if (w < 100) wl.services["default/" + hostname(0)] = {{80, 8080}};
     u.workloads.push_back(std::move(wl));
   }
   for (int s = 0; s < kServices; ++s) {
-    Service svc;
+    mesh::Service svc;
     svc.name = "svc-" + std::to_string(s);
     svc.namespace_ = "default";
     svc.hostname = hostname(s);
-    svc.addresses = {NetworkAddress{"", vip(s)}};
-    svc.ports = {{80, 8080, AppProtocol::kTcp}};
+    svc.addresses = {mesh::NetworkAddress{"", vip(s)}};
+    svc.ports = {{80, 8080, mesh::AppProtocol::kTcp}};
     u.services.push_back(std::move(svc));
   }
-  return StateSnapshot::empty()->apply(u).snapshot;
+  return mesh::StateSnapshot::empty()->apply(u).snapshot;
 }
 
 void BM_RouteVip10Endpoints(benchmark::State& state) {
   auto snap = mesh();
-  const Workload* src = snap->workloadByUid("pod-1");
-  SeededRandom random(1);
+  const mesh::Workload* src = snap->workloadByUid("pod-1");
+  mesh::SeededRandom random(1);
   net::SocketAddress dst{vip(500), 80};
   for (auto _ : state) {
     auto d = buildRequest(*snap, *src, dst, random);
@@ -67,8 +67,8 @@ BENCHMARK(BM_RouteVip10Endpoints);
 
 void BM_RouteVip100Endpoints(benchmark::State& state) {
   auto snap = mesh();
-  const Workload* src = snap->workloadByUid("pod-1");
-  SeededRandom random(1);
+  const mesh::Workload* src = snap->workloadByUid("pod-1");
+  mesh::SeededRandom random(1);
   net::SocketAddress dst{vip(0), 80};
   for (auto _ : state) {
     auto d = buildRequest(*snap, *src, dst, random);
@@ -79,8 +79,8 @@ BENCHMARK(BM_RouteVip100Endpoints);
 
 void BM_RoutePodIp(benchmark::State& state) {
   auto snap = mesh();
-  const Workload* src = snap->workloadByUid("pod-1");
-  SeededRandom random(1);
+  const mesh::Workload* src = snap->workloadByUid("pod-1");
+  mesh::SeededRandom random(1);
   net::SocketAddress dst{podIp(7777), 8080};
   for (auto _ : state) {
     auto d = buildRequest(*snap, *src, dst, random);
@@ -91,8 +91,8 @@ BENCHMARK(BM_RoutePodIp);
 
 void BM_RoutePassthrough(benchmark::State& state) {
   auto snap = mesh();
-  const Workload* src = snap->workloadByUid("pod-1");
-  SeededRandom random(1);
+  const mesh::Workload* src = snap->workloadByUid("pod-1");
+  mesh::SeededRandom random(1);
   net::SocketAddress dst{net::IpAddress::v4({93, 184, 216, 34}), 443};
   for (auto _ : state) {
     auto d = buildRequest(*snap, *src, dst, random);
@@ -104,16 +104,17 @@ BENCHMARK(BM_RoutePassthrough);
 // The one inbound decision on a CONNECT as the client builds it: parse, authority, RBAC.
 void BM_DecideInbound(benchmark::State& state) {
   auto snap = mesh();
-  const Workload* local = snap->workloadByUid("pod-7777");
+  const mesh::Workload* local = snap->workloadByUid("pod-7777");
   hbone::ConnectRequest req;
   req.target = net::SocketAddress{podIp(7777), 8080};
   req.source = net::SocketAddress{podIp(1), 41234};
   req.traceparent = hbone::TraceParent::random();
   auto headers = hbone::buildConnectHeaders(req);
-  InboundConnection conn{net::SocketAddress{podIp(7777), 15008}, req.source,
-                         identity::SpiffeId::make("cluster.local", "default", "client").value()};
+  mesh::InboundConnection conn{
+      net::SocketAddress{podIp(7777), 15008}, req.source,
+      identity::SpiffeId::make("cluster.local", "default", "client").value()};
   for (auto _ : state) {
-    auto r = decideInbound(*snap, local, conn, headers);
+    auto r = mesh::decideInbound(*snap, local, conn, headers);
     benchmark::DoNotOptimize(r);
   }
 }

@@ -33,8 +33,8 @@
 #include "common/identity/private_key.h"
 #include "common/tls/tls_engine.h"
 #include "common/unique_fd.h"
+#include "mesh/routing/inbound_decision.h"
 #include "tests/common/identity/test_ca.h"
-#include "ztunnel/routing/inbound_decision.h"
 
 namespace {
 
@@ -50,21 +50,21 @@ volatile sig_atomic_t g_stop = 0;
 
 // The state the decision runs against: the one pod this server plays.
 struct LocalPod {
-  std::shared_ptr<const ztunnel::StateSnapshot> snapshot;
-  const ztunnel::Workload* workload = nullptr;
+  std::shared_ptr<const mesh::StateSnapshot> snapshot;
+  const mesh::Workload* workload = nullptr;
   net::SocketAddress hbone;  // IP:15008
 
   static std::optional<LocalPod> make(const net::IpAddress& ip) {
-    ztunnel::Workload w;
+    mesh::Workload w;
     w.uid = "Kubernetes//Pod/test/hbone-server";
     w.name = "hbone-server";
     w.namespace_ = "test";
     w.service_account = "hbone-server";
     w.addresses = {ip};
-    w.tunnel_protocol = ztunnel::TunnelProtocol::kHbone;
-    ztunnel::StateUpdate u;
+    w.tunnel_protocol = mesh::TunnelProtocol::kHbone;
+    mesh::StateUpdate u;
     u.workloads = {w};
-    auto r = ztunnel::StateSnapshot::empty()->apply(u);
+    auto r = mesh::StateSnapshot::empty()->apply(u);
     if (!r.rejected.empty()) return std::nullopt;
     LocalPod p;
     p.snapshot = r.snapshot;
@@ -154,8 +154,8 @@ class Connection : public http2::SessionCallbacks {
 
   // --- http2::SessionCallbacks
   void onRequest(http2::StreamId id, const http2::HeaderList& headers) override {
-    ztunnel::InboundConnection conn{pod_.hbone, peer_, tls_.peerIdentity()};
-    auto d = ztunnel::decideInbound(*pod_.snapshot, pod_.workload, conn, headers);
+    mesh::InboundConnection conn{pod_.hbone, peer_, tls_.peerIdentity()};
+    auto d = mesh::decideInbound(*pod_.snapshot, pod_.workload, conn, headers);
     int status = d ? 200 : d.error().status();
     std::fprintf(stderr, "hbone-test-server: stream %d: %d %s\n", static_cast<int>(id), status,
                  d ? d->upstream.toString().c_str() : d.error().detail.c_str());

@@ -17,10 +17,10 @@
 #include "common/identity/pem.h"
 #include "common/identity/private_key.h"
 #include "common/netns.h"
+#include "mesh/control/ca_client.h"
+#include "mesh/control/certificate_manager.h"
+#include "mesh/control/xds_client.h"
 #include "tests/common/identity/test_ca.h"
-#include "ztunnel/control/ca_client.h"
-#include "ztunnel/control/certificate_manager.h"
-#include "ztunnel/control/xds_client.h"
 #include "ztunnel/control/zds_client.h"
 #include "ztunnel/control/ztunnel_daemon.h"
 
@@ -111,11 +111,11 @@ class ZtunnelAgainstAgent : public ::testing::Test {
 };
 
 TEST_F(ZtunnelAgainstAgent, XdsWorkloadAppearsAndLeaves) {
-  SnapshotStore store;
-  XdsClientOptions o;
+  mesh::SnapshotStore store;
+  mesh::XdsClientOptions o;
   o.target = target_;
-  o.node_id = xdsNodeId("127.0.0.1", "ztunnel-node-a", "warren-system");
-  XdsClient client(o, store);
+  o.node_id = mesh::xdsNodeId("127.0.0.1", "ztunnel-node-a", "warren-system");
+  mesh::XdsClient client(o, store);
   client.start();
   auto has = [&](const std::string& name) {
     nlohmann::json dump = store.current()->toJson();  // keep it alive for the loop
@@ -127,7 +127,7 @@ TEST_F(ZtunnelAgainstAgent, XdsWorkloadAppearsAndLeaves) {
   ASSERT_TRUE(eventually([&] { return has("web") && has("far"); }))
       << store.current()->toJson().dump();
   EXPECT_TRUE(eventually([&] { return client.synced(); }));
-  XdsStats st = client.stats();
+  mesh::XdsStats st = client.stats();
   EXPECT_GE(st.acks, 2u);
   EXPECT_EQ(st.nacks, 0u) << st.last_nack;
 
@@ -143,13 +143,13 @@ TEST_F(ZtunnelAgainstAgent, XdsRetriesUntilTheServerIsUp) {
   // Point at a socket that appears only later: the client must keep retrying.
   agent_->stop();
   agent_.reset();
-  SnapshotStore store;
-  XdsClientOptions o;
+  mesh::SnapshotStore store;
+  mesh::XdsClientOptions o;
   o.target = target_;
   o.node_id = "ztunnel~127.0.0.1~z.ns~ns.svc.cluster.local";
   o.initial_backoff = 100ms;
   o.max_backoff = 200ms;
-  XdsClient client(o, store);
+  mesh::XdsClient client(o, store);
   client.start();
   std::this_thread::sleep_for(500ms);
   EXPECT_FALSE(client.synced());
@@ -166,7 +166,7 @@ TEST_F(ZtunnelAgainstAgent, XdsRetriesUntilTheServerIsUp) {
 }
 
 TEST_F(ZtunnelAgainstAgent, CertificateForALocalPodVerifiesAgainstTheRoot) {
-  CaClient ca(target_);
+  mesh::CaClient ca(target_);
   Result<identity::WorkloadCertificate> cert = fail(Error::invalid("not tried"));
   // The agent's model loads the manifests asynchronously: retry until it knows the pod.
   ASSERT_TRUE(eventually([&] {
@@ -188,7 +188,7 @@ TEST_F(ZtunnelAgainstAgent, CertificateForALocalPodVerifiesAgainstTheRoot) {
 }
 
 TEST_F(ZtunnelAgainstAgent, CertificateForAnotherNodesPodIsRefused) {
-  CaClient ca(target_);
+  mesh::CaClient ca(target_);
   // Wait until the model has the local pod, so a refusal is about the node, not timing.
   ASSERT_TRUE(eventually([&] { return ca.fetch(id("web-sa"), 5s).has_value(); }));
   auto cert = ca.fetch(id("far-sa"), 5s);
@@ -198,8 +198,9 @@ TEST_F(ZtunnelAgainstAgent, CertificateForAnotherNodesPodIsRefused) {
 }
 
 TEST_F(ZtunnelAgainstAgent, CertificateManagerFetchesAndBacksOff) {
-  CaClient ca(target_);
-  CertificateManager mgr([&](const identity::SpiffeId& i) { return ca.fetch(i, 5s); }, 50ms, 200ms);
+  mesh::CaClient ca(target_);
+  mesh::CertificateManager mgr([&](const identity::SpiffeId& i) { return ca.fetch(i, 5s); }, 50ms,
+                               200ms);
   mgr.start();
   mgr.setWanted("test", {id("web-sa"), id("far-sa")});
   ASSERT_TRUE(eventually([&] { return mgr.get(id("web-sa")) != nullptr; })) << mgr.toJson().dump();

@@ -1,10 +1,10 @@
 // Pure pieces of the ztunnel control half: flags, back-off, xDS conversion errors.
 #include <gtest/gtest.h>
 
-#include "ztunnel/control/backoff.h"
-#include "ztunnel/control/xds_client.h"
+#include "mesh/control/backoff.h"
+#include "mesh/control/xds_client.h"
+#include "mesh/state/xds_convert.h"
 #include "ztunnel/control/ztunnel_options.h"
-#include "ztunnel/state/xds_convert.h"
 
 namespace warren::ztunnel {
 namespace {
@@ -52,7 +52,7 @@ TEST(ZtunnelOptions, Errors) {
 }
 
 TEST(Backoff, DoublesUpToTheCapAndResets) {
-  Backoff b(1s, 150s);
+  mesh::Backoff b(1s, 150s);
   std::vector<long> got;
   for (int i = 0; i < 10; ++i)
     got.push_back(std::chrono::duration_cast<std::chrono::seconds>(b.next()).count());
@@ -62,7 +62,7 @@ TEST(Backoff, DoublesUpToTheCapAndResets) {
 }
 
 TEST(XdsNodeId, IstioShape) {
-  EXPECT_EQ(xdsNodeId("10.0.0.1", "ztunnel-abc", "istio-system"),
+  EXPECT_EQ(mesh::xdsNodeId("10.0.0.1", "ztunnel-abc", "istio-system"),
             "ztunnel~10.0.0.1~ztunnel-abc.istio-system~istio-system.svc.cluster.local");
 }
 

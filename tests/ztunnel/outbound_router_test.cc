@@ -4,13 +4,13 @@
 
 #include <map>
 
-#include "mesh_fixture.h"
-#include "ztunnel/routing/endpoint_selector.h"
+#include "mesh/routing/endpoint_selector.h"
+#include "tests/mesh/mesh_fixture.h"
 
 namespace warren::ztunnel {
 namespace {
 
-using namespace testing;
+using namespace mesh::testing;
 
 const std::string kWeb = svcKey("default", "web");
 const std::string kNamed = svcKey("default", "named");
@@ -24,13 +24,13 @@ identity::SpiffeId sid(std::string ns, std::string sa) {
 }
 
 // A two-node mesh with every routing situation in it.
-std::shared_ptr<const StateSnapshot> mesh() {
-  StateUpdate u;
+std::shared_ptr<const mesh::StateSnapshot> mesh() {
+  mesh::StateUpdate u;
   auto client = pod("default", "client", {"10.244.1.10"}, "node-1", "client");
   auto web0 = pod("default", "web-0", {"10.244.1.11"}, "node-1", "web");
   auto web1 = pod("default", "web-1", {"10.244.2.11", "fd00::2:11"}, "node-2", "web");
   auto web2 = pod("default", "web-2", {"10.244.2.12"}, "node-2", "web");
-  web2.status = WorkloadStatus::kUnhealthy;
+  web2.status = mesh::WorkloadStatus::kUnhealthy;
   for (auto* w : {&web0, &web1, &web2}) w->services[kWeb] = {{80, 8080}};
 
   // Named target port: the Service says 0, each endpoint resolves it differently.
@@ -41,8 +41,8 @@ std::shared_ptr<const StateSnapshot> mesh() {
   auto named2 = pod("default", "named-2", {"10.244.2.21"}, "node-2", "named");
   named2.services[kNamed] = {{443, 9443}};  // lacks the port: never picked for :80
 
-  auto plain = pod("legacy", "plain", {"10.244.2.30"}, "node-2", "default",
-                   TunnelProtocol::kNone);
+  auto plain =
+      pod("legacy", "plain", {"10.244.2.30"}, "node-2", "default", mesh::TunnelProtocol::kNone);
   plain.services[svcKey("legacy", "plain")] = {{80, 8080}};
 
   auto wp = pod("default", "waypoint-0", {"10.244.2.40"}, "node-2", "waypoint");
@@ -63,7 +63,7 @@ std::shared_ptr<const StateSnapshot> mesh() {
   auto waypoint_svc = service("default", "waypoint", {"10.96.0.50"}, {{15008, 15008}});
   auto empty = service("default", "empty", {"10.96.0.14"}, {{80, 8080}});
   auto pass = service("default", "external", {"10.96.0.15"}, {{443, 443}});
-  pass.load_balancing = LoadBalancing{{}, LoadBalancingMode::kPassthrough, {}};
+  pass.load_balancing = mesh::LoadBalancing{{}, mesh::LoadBalancingMode::kPassthrough, {}};
   auto lost = service("default", "lost", {"10.96.0.16"}, {{80, 80}});
   lost.waypoint = waypointByHost("default", "gone");
   u.services = {web, named, plain_svc, reviews_svc, waypoint_svc, empty, pass, lost};
@@ -85,10 +85,10 @@ struct Case {
   Expect want;
 };
 
-const Workload& source(const StateSnapshot& s, const std::string& name) {
+const mesh::Workload& source(const mesh::StateSnapshot& s, const std::string& name) {
   std::string uid = "Kubernetes//Pod/" +
                     (name.find('/') == std::string::npos ? "default/" + name : name);
-  const Workload* w = s.workloadByUid(uid);
+  const mesh::Workload* w = s.workloadByUid(uid);
   EXPECT_NE(w, nullptr) << uid;
   return *w;
 }
@@ -138,7 +138,7 @@ TEST(OutboundRouter, DecisionTable) {
       {"PASSTHROUGH service: plain TCP to the original VIP", "client", "10.96.0.15:443",
        {"passthrough", {"10.96.0.15:443"}, "", {}}},
   };
-  SeededRandom random(42);
+  mesh::SeededRandom random(42);
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     auto d = buildRequest(*snap, source(*snap, c.source), sock(c.dst), random);
@@ -167,10 +167,10 @@ TEST(OutboundRouter, DecisionTable) {
 
 TEST(OutboundRouter, VipHboneCarriesTargetPortAndServiceIdentities) {
   auto snap = mesh();
-  SeededRandom random(7);
+  mesh::SeededRandom random(7);
   for (int i = 0; i < 50; ++i) {
     auto d = buildRequest(*snap, source(*snap, "client"), sock("10.96.0.10:80"), random);
-    const auto* h = std::get_if<HboneRoute>(&d);
+    const auto* h = std::get_if<mesh::HboneRoute>(&d);
     ASSERT_NE(h, nullptr);
     EXPECT_EQ(h->authority, hbone::Authority(h->connect_to.withPort(8080)));
     EXPECT_EQ(h->expected_identities, (std::vector<identity::SpiffeId>{
@@ -182,11 +182,11 @@ TEST(OutboundRouter, VipHboneCarriesTargetPortAndServiceIdentities) {
 
 TEST(OutboundRouter, NamedTargetPortsFollowTheChosenEndpoint) {
   auto snap = mesh();
-  SeededRandom random(3);
+  mesh::SeededRandom random(3);
   std::map<std::string, int> seen;
   for (int i = 0; i < 200; ++i) {
     auto d = buildRequest(*snap, source(*snap, "client"), sock("10.96.0.11:80"), random);
-    const auto* h = std::get_if<HboneRoute>(&d);
+    const auto* h = std::get_if<mesh::HboneRoute>(&d);
     ASSERT_NE(h, nullptr);
     seen[hbone::authorityToString(h->authority)]++;
   }
@@ -198,12 +198,12 @@ TEST(OutboundRouter, NamedTargetPortsFollowTheChosenEndpoint) {
 
 TEST(OutboundRouter, SpreadsUniformlyOverHealthyEndpointsOnly) {
   auto snap = mesh();
-  SeededRandom random(12345);
+  mesh::SeededRandom random(12345);
   std::map<std::string, int> hits;
   constexpr int kDraws = 4000;
   for (int i = 0; i < kDraws; ++i) {
     auto d = buildRequest(*snap, source(*snap, "client"), sock("10.96.0.10:80"), random);
-    hits[std::get<HboneRoute>(d).destination_workload_uid]++;
+    hits[std::get<mesh::HboneRoute>(d).destination_workload_uid]++;
   }
   EXPECT_EQ(hits.count("Kubernetes//Pod/default/web-2"), 0u) << "unhealthy endpoint chosen";
   ASSERT_EQ(hits.size(), 2u);
@@ -213,7 +213,7 @@ TEST(OutboundRouter, SpreadsUniformlyOverHealthyEndpointsOnly) {
     EXPECT_LT(n, kDraws / 2 * 11 / 10) << uid;
   }
   // Same seed, same choices: decisions are reproducible.
-  SeededRandom a(99), b(99);
+  mesh::SeededRandom a(99), b(99);
   for (int i = 0; i < 20; ++i) {
     auto da = buildRequest(*snap, source(*snap, "client"), sock("10.96.0.10:80"), a);
     auto db = buildRequest(*snap, source(*snap, "client"), sock("10.96.0.10:80"), b);
@@ -223,14 +223,14 @@ TEST(OutboundRouter, SpreadsUniformlyOverHealthyEndpointsOnly) {
 
 // Endpoint selection details: capacity weights, health policy, routing preference.
 struct LbMesh {
-  std::shared_ptr<const StateSnapshot> snap;
-  const Workload* client;
-  const Service* svc;
+  std::shared_ptr<const mesh::StateSnapshot> snap;
+  const mesh::Workload* client;
+  const mesh::Service* svc;
 };
 
-LbMesh lbMesh(std::optional<LoadBalancing> lb, uint32_t cap_a, uint32_t cap_b,
+LbMesh lbMesh(std::optional<mesh::LoadBalancing> lb, uint32_t cap_a, uint32_t cap_b,
               bool b_healthy = true) {
-  StateUpdate u;
+  mesh::StateUpdate u;
   auto client = pod("default", "client", {"10.244.1.10"}, "node-1");
   client.locality = {"eu", "eu-1a", ""};
   auto a = pod("default", "a", {"10.244.1.11"}, "node-1");
@@ -239,7 +239,7 @@ LbMesh lbMesh(std::optional<LoadBalancing> lb, uint32_t cap_a, uint32_t cap_b,
   auto b = pod("default", "b", {"10.244.2.11"}, "node-2");
   b.locality = {"eu", "eu-1b", ""};
   b.capacity = cap_b;
-  if (!b_healthy) b.status = WorkloadStatus::kUnhealthy;
+  if (!b_healthy) b.status = mesh::WorkloadStatus::kUnhealthy;
   a.services[kWeb] = b.services[kWeb] = {{80, 8080}};
   u.workloads = {client, a, b};
   auto s = service("default", "web", {"10.96.0.10"}, {{80, 8080}});
@@ -253,10 +253,10 @@ LbMesh lbMesh(std::optional<LoadBalancing> lb, uint32_t cap_a, uint32_t cap_b,
 }
 
 std::map<std::string, int> draw(const LbMesh& m, int n, uint64_t seed = 1) {
-  SeededRandom random(seed);
+  mesh::SeededRandom random(seed);
   std::map<std::string, int> hits;
   for (int i = 0; i < n; ++i) {
-    auto ep = selectEndpoint(*m.snap, *m.svc, 80, *m.client, random);
+    auto ep = mesh::selectEndpoint(*m.snap, *m.svc, 80, *m.client, random);
     hits[ep ? ep->workload->name : "none"]++;
   }
   return hits;
@@ -274,28 +274,29 @@ TEST(EndpointSelector, CapacityWeights) {
 }
 
 TEST(EndpointSelector, HealthPolicyAndRoutingPreference) {
-  using S = LoadBalancingScope;
-  using M = LoadBalancingMode;
+  using S = mesh::LoadBalancingScope;
+  using M = mesh::LoadBalancingMode;
   EXPECT_EQ(draw(lbMesh(std::nullopt, 1, 1, false), 50)["a"], 50);
-  auto all = draw(lbMesh(LoadBalancing{{}, M::kUnspecified, HealthPolicy::kAllowAll}, 1, 1,
-                         false),
-                  400);
+  auto all = draw(
+      lbMesh(mesh::LoadBalancing{{}, M::kUnspecified, mesh::HealthPolicy::kAllowAll}, 1, 1, false),
+      400);
   EXPECT_GT(all["b"], 100) << "ALLOW_ALL keeps unhealthy endpoints";
   // FAILOVER: prefer the same zone, fall back when it is empty.
-  EXPECT_EQ(draw(lbMesh(LoadBalancing{{S::kRegion, S::kZone}, M::kFailover, {}}, 1, 1), 50)["a"],
-            50);
   EXPECT_EQ(
-      draw(lbMesh(LoadBalancing{{S::kNode}, M::kFailover, {}}, 1, 1, true), 50)["a"], 50);
+      draw(lbMesh(mesh::LoadBalancing{{S::kRegion, S::kZone}, M::kFailover, {}}, 1, 1), 50)["a"],
+      50);
+  EXPECT_EQ(draw(lbMesh(mesh::LoadBalancing{{S::kNode}, M::kFailover, {}}, 1, 1, true), 50)["a"],
+            50);
   // STRICT: only same-node endpoints; with the only one unhealthy there is none.
-  EXPECT_EQ(draw(lbMesh(LoadBalancing{{S::kNode}, M::kStrict, {}}, 1, 1), 50)["a"], 50);
-  StateUpdate drop;
+  EXPECT_EQ(draw(lbMesh(mesh::LoadBalancing{{S::kNode}, M::kStrict, {}}, 1, 1), 50)["a"], 50);
+  mesh::StateUpdate drop;
   drop.removed_addresses = {"Kubernetes//Pod/default/a"};
-  auto m = lbMesh(LoadBalancing{{S::kNode}, M::kStrict, {}}, 1, 1);
+  auto m = lbMesh(mesh::LoadBalancing{{S::kNode}, M::kStrict, {}}, 1, 1);
   m.snap = m.snap->apply(drop).snapshot;
   m.client = m.snap->workloadByUid("Kubernetes//Pod/default/client");
   m.svc = m.snap->serviceByVip({"", ip("10.96.0.10")});
   EXPECT_EQ(draw(m, 10)["none"], 10);
-  auto fo = lbMesh(LoadBalancing{{S::kNode}, M::kFailover, {}}, 1, 1);
+  auto fo = lbMesh(mesh::LoadBalancing{{S::kNode}, M::kFailover, {}}, 1, 1);
   fo.snap = fo.snap->apply(drop).snapshot;
   fo.client = fo.snap->workloadByUid("Kubernetes//Pod/default/client");
   fo.svc = fo.snap->serviceByVip({"", ip("10.96.0.10")});

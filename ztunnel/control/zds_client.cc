@@ -71,7 +71,7 @@ void ZdsClient::notify() {
 }
 
 void ZdsClient::run() {
-  Backoff backoff(options_.initial_backoff, options_.max_backoff);
+  mesh::Backoff backoff(options_.initial_backoff, options_.max_backoff);
   bool logged = false;
   while (!stopping_) {
     auto sock = connectZds(options_.socket_path);

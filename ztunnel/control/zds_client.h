@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "ztunnel/control/backoff.h"
+#include "mesh/control/backoff.h"
 #include "ztunnel/control/enrolled_pod.h"
 #include "ztunnel/control/pod_listeners.h"
 
@@ -60,8 +60,8 @@ struct ZdsClientOptions {
   std::string trust_domain = "cluster.local";  // of the pods' identities
   PodListenerConfig listeners;
   ZdsPodHooks hooks;
-  Backoff::Duration initial_backoff = std::chrono::milliseconds(200);
-  Backoff::Duration max_backoff = std::chrono::seconds(5);
+  mesh::Backoff::Duration initial_backoff = std::chrono::milliseconds(200);
+  mesh::Backoff::Duration max_backoff = std::chrono::seconds(5);
 };
 
 class ZdsClient {

@@ -27,10 +27,10 @@ metrics::FamilySnapshot scalar(std::string name, std::string help, metrics::Metr
 }  // namespace
 
 ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(options)) {
-  ca_ = std::make_unique<CaClient>(options_.ca_address, options_.cert_ttl);
-  certs_ = std::make_unique<CertificateManager>(
+  ca_ = std::make_unique<mesh::CaClient>(options_.ca_address, options_.cert_ttl);
+  certs_ = std::make_unique<mesh::CertificateManager>(
       [this](const identity::SpiffeId& id) { return ca_->fetch(id, std::chrono::seconds(10)); });
-  XdsClientOptions xo;
+  mesh::XdsClientOptions xo;
   xo.target = options_.xds_address;
   xo.node_name = options_.node;
   // The ztunnel pod's own name, namespace and IP (Istio's downward-API env); in the lab
@@ -38,9 +38,9 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
   xo.pod_name = envOr("POD_NAME", "ztunnel-" + options_.node);
   xo.pod_namespace = envOr("POD_NAMESPACE", "warren-system");
   xo.instance_ip = envOr("INSTANCE_IP", "127.0.0.1");
-  xo.node_id = xdsNodeId(xo.instance_ip, xo.pod_name, xo.pod_namespace);
-  xds_ = std::make_unique<XdsClient>(
-      xo, store_, [this](const std::shared_ptr<const StateSnapshot>& s) { onSnapshot(s); });
+  xo.node_id = mesh::xdsNodeId(xo.instance_ip, xo.pod_name, xo.pod_namespace);
+  xds_ = std::make_unique<mesh::XdsClient>(
+      xo, store_, [this](const std::shared_ptr<const mesh::StateSnapshot>& s) { onSnapshot(s); });
   ZdsClientOptions zo;
   zo.socket_path = options_.zds_socket;
   zo.listeners.run_dir = options_.run_dir;
@@ -58,7 +58,7 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
 
 ZtunnelDaemon::~ZtunnelDaemon() { stop(); }
 
-void ZtunnelDaemon::onSnapshot(const std::shared_ptr<const StateSnapshot>& snapshot) {
+void ZtunnelDaemon::onSnapshot(const std::shared_ptr<const mesh::StateSnapshot>& snapshot) {
   // Identities of the workloads xDS places on this node: fetch their certificates in the
   // background before a connection needs them (INTEROP §12 "Scheduling").
   certs_->setWanted("xds", snapshot->identitiesOnNode(options_.node));
@@ -77,7 +77,7 @@ nlohmann::json ZtunnelDaemon::configDump() const {
   nlohmann::json out = store_.current()->toJson();
   out["certificates"] = certs_->toJson();
   out["pods"] = zds_->toJson();
-  XdsStats xs = xds_->stats();
+  mesh::XdsStats xs = xds_->stats();
   out["xds"] = {{"target", options_.xds_address},
                 {"connected", xs.connected},
                 {"synced", xds_->synced()},
@@ -92,7 +92,7 @@ nlohmann::json ZtunnelDaemon::configDump() const {
 
 std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
   using metrics::MetricType;
-  XdsStats xs = xds_->stats();
+  mesh::XdsStats xs = xds_->stats();
   auto snap = store_.current();
   std::vector<metrics::FamilySnapshot> families = {
       scalar("warren_ztunnel_xds_connects_total", "xDS streams opened", MetricType::kCounter,

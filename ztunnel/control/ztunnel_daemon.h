@@ -14,13 +14,13 @@
 #include "common/error.h"
 #include "common/http/http_server.h"
 #include "common/metrics/registry.h"
-#include "ztunnel/control/ca_client.h"
-#include "ztunnel/control/certificate_manager.h"
-#include "ztunnel/control/xds_client.h"
+#include "mesh/control/ca_client.h"
+#include "mesh/control/certificate_manager.h"
+#include "mesh/control/xds_client.h"
+#include "mesh/state/snapshot_store.h"
 #include "ztunnel/control/zds_client.h"
-#include "ztunnel/data/data_plane.h"
 #include "ztunnel/control/ztunnel_options.h"
-#include "ztunnel/state/snapshot_store.h"
+#include "ztunnel/data/data_plane.h"
 
 namespace warren::ztunnel {
 
@@ -38,11 +38,11 @@ class ZtunnelDaemon {
   void drain(std::chrono::steady_clock::time_point deadline);
 
   bool ready() const;
-  SnapshotStore& store() { return store_; }
-  CertificateManager& certificates() { return *certs_; }
+  mesh::SnapshotStore& store() { return store_; }
+  mesh::CertificateManager& certificates() { return *certs_; }
   ZdsClient& zds() { return *zds_; }
   DataPlane* dataPlane() { return data_.get(); }
-  XdsClient& xds() { return *xds_; }
+  mesh::XdsClient& xds() { return *xds_; }
   // Bound endpoints (the real port when 0 was asked for); valid after start().
   http::ListenAddress adminAddress() const { return admin_->address(); }
   http::ListenAddress metricsAddress() const { return metrics_->address(); }
@@ -51,16 +51,16 @@ class ZtunnelDaemon {
   nlohmann::json configDump() const;
 
  private:
-  void onSnapshot(const std::shared_ptr<const StateSnapshot>& snapshot);
+  void onSnapshot(const std::shared_ptr<const mesh::StateSnapshot>& snapshot);
   void onPods(const ZdsClient::Pods& pods);
   std::vector<metrics::FamilySnapshot> collect() const;
   std::optional<metrics::FamilySnapshot> redirectDecisions() const;
 
   ZtunnelOptions options_;
-  SnapshotStore store_;
-  std::unique_ptr<CaClient> ca_;
-  std::unique_ptr<CertificateManager> certs_;
-  std::unique_ptr<XdsClient> xds_;
+  mesh::SnapshotStore store_;
+  std::unique_ptr<mesh::CaClient> ca_;
+  std::unique_ptr<mesh::CertificateManager> certs_;
+  std::unique_ptr<mesh::XdsClient> xds_;
   std::unique_ptr<DataPlane> data_;  // before zds_: ZDS hands pods to it
   std::unique_ptr<ZdsClient> zds_;
   metrics::Registry registry_;

@@ -24,8 +24,8 @@ Result<UniqueFd> duplicate(int fd, const char* what) {
 
 }  // namespace
 
-DataPlane::DataPlane(DataPlaneOptions options, const SnapshotStore& store,
-                     CertificateManager& certs, metrics::IstioTcpMetrics tcp_metrics)
+DataPlane::DataPlane(DataPlaneOptions options, const mesh::SnapshotStore& store,
+                     mesh::CertificateManager& certs, metrics::IstioTcpMetrics tcp_metrics)
     : options_(std::move(options)), store_(store), certs_(certs), tcp_metrics_(tcp_metrics) {}
 
 DataPlane::~DataPlane() { stop(); }

@@ -17,11 +17,11 @@
 
 #include "common/metrics/istio_tcp_metrics.h"
 #include "common/uring/worker_threads.h"
-#include "ztunnel/control/certificate_manager.h"
+#include "mesh/control/certificate_manager.h"
+#include "mesh/state/snapshot_store.h"
 #include "ztunnel/control/enrolled_pod.h"
 #include "ztunnel/control/pod_listeners.h"
 #include "ztunnel/data/worker.h"
-#include "ztunnel/state/snapshot_store.h"
 
 namespace warren::ztunnel {
 
@@ -31,8 +31,8 @@ struct DataPlaneOptions {
 
 class DataPlane {
  public:
-  DataPlane(DataPlaneOptions options, const SnapshotStore& store, CertificateManager& certs,
-            metrics::IstioTcpMetrics tcp_metrics);
+  DataPlane(DataPlaneOptions options, const mesh::SnapshotStore& store,
+            mesh::CertificateManager& certs, metrics::IstioTcpMetrics tcp_metrics);
   ~DataPlane();
 
   Status start();
@@ -54,7 +54,7 @@ class DataPlane {
   size_t connectionCount();
 
   // For the workers.
-  CertificateManager& certificates() { return certs_; }
+  mesh::CertificateManager& certificates() { return certs_; }
   metrics::IstioTcpMetrics& tcpMetrics() { return tcp_metrics_; }
   uint64_t nextConnectionId() { return next_id_.fetch_add(1) + 1; }
   std::string backendDescription() const { return backend_; }
@@ -65,8 +65,8 @@ class DataPlane {
   void armAccept(Worker& w, int fd, const std::shared_ptr<const EnrolledPod>& pod, int kind);
 
   DataPlaneOptions options_;
-  const SnapshotStore& store_;
-  CertificateManager& certs_;
+  const mesh::SnapshotStore& store_;
+  mesh::CertificateManager& certs_;
   metrics::IstioTcpMetrics tcp_metrics_;
   std::unique_ptr<uring::WorkerThreads> threads_;
   std::vector<std::unique_ptr<Worker>> workers_;  // index = worker index

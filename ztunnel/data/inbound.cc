@@ -7,10 +7,10 @@
 
 #include "common/net/socket_info.h"
 #include "common/relay/socket_stream.h"
+#include "mesh/hbone/hbone_stream.h"
+#include "mesh/routing/inbound_decision.h"
 #include "ztunnel/data/data_plane.h"
-#include "ztunnel/data/hbone_stream.h"
 #include "ztunnel/data/worker.h"
-#include "ztunnel/routing/inbound_decision.h"
 
 namespace warren::ztunnel {
 namespace {
@@ -31,17 +31,17 @@ void connectUpstream(Worker& w, const std::shared_ptr<const EnrolledPod>& pod,
 }
 
 void onHboneRequest(Worker& w, const std::shared_ptr<const EnrolledPod>& pod,
-                    const std::shared_ptr<HboneConnection>& conn, StreamId id,
+                    const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
                     const http2::HeaderList& headers, const net::SocketAddress& local_addr) {
   auto pc = std::make_shared<ProxyConnection>();
   pc->direction = "inbound";
   pc->labels.reporter = "destination";
   pc->labels.connection_security_policy = "mutual_tls";
   const auto& snapshot = w.reader.get();
-  const Workload* local = snapshot->workloadByUid(pod->workload_uid);
+  const mesh::Workload* local = snapshot->workloadByUid(pod->workload_uid);
   describeDestination(*pc, local, pod->identity.uri());
   const net::SocketAddress& peer = conn->peerAddress();
-  describeSource(*pc, snapshot->workloadByAddress(NetworkAddress{"", peer.ip}),
+  describeSource(*pc, snapshot->workloadByAddress(mesh::NetworkAddress{"", peer.ip}),
                  conn->peerIdentity() ? conn->peerIdentity()->uri() : "");
   pc->record.src_addr = peer.toString();
   pc->record.dst_hbone_addr = local_addr.toString();
@@ -49,13 +49,13 @@ void onHboneRequest(Worker& w, const std::shared_ptr<const EnrolledPod>& pod,
     pc->record.dst_addr = *authority;
   }
 
-  auto decision = decideInbound(*snapshot, local,
-                                InboundConnection{local_addr, peer, conn->peerIdentity()}, headers);
+  auto decision = mesh::decideInbound(
+      *snapshot, local, mesh::InboundConnection{local_addr, peer, conn->peerIdentity()}, headers);
   if (!decision) {
-    const InboundReject& r = decision.error();
+    const mesh::InboundReject& r = decision.error();
     (void)conn->session().respond(id, r.status());
     conn->flush();
-    bool denied = r.kind == InboundReject::Kind::kDenied;
+    bool denied = r.kind == mesh::InboundReject::Kind::kDenied;
     if (denied) {
       pc->policy_decision = "DENY";
       pc->policy_name = r.policy;
@@ -70,12 +70,12 @@ void onHboneRequest(Worker& w, const std::shared_ptr<const EnrolledPod>& pod,
   pc->local_workload_uid = local->uid;
 
   // Buffer what the client sends before the 200 (it should not) in the stream.
-  auto stream = std::make_unique<HboneStream>(conn);
+  auto stream = std::make_unique<mesh::HboneStream>(conn);
   stream->bind(id);
   conn->attach(id, stream->handler());
-  auto held = std::make_shared<std::unique_ptr<HboneStream>>(std::move(stream));
+  auto held = std::make_shared<std::unique_ptr<mesh::HboneStream>>(std::move(stream));
   Worker* worker = &w;
-  std::weak_ptr<HboneConnection> weak = conn;
+  std::weak_ptr<mesh::HboneConnection> weak = conn;
   connectUpstream(
       w, pod, decision->upstream, pc,
       [worker, pc, held, weak, id](std::unique_ptr<relay::ByteStream> app) {
@@ -94,7 +94,7 @@ void onHboneRequest(Worker& w, const std::shared_ptr<const EnrolledPod>& pod,
       [worker, pc, held, weak, id](const Error& e) {
         held->reset();
         if (auto c = weak.lock(); c && !c->closed()) {
-          (void)c->session().respond(id, kUpstreamFailedStatus);
+          (void)c->session().respond(id, mesh::kUpstreamFailedStatus);
           c->flush();
         }
         finishRejected(*worker, *pc, "UF", e.message());
@@ -144,13 +144,13 @@ void acceptHboneBy(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, Uni
   }
   net::SocketAddress local_addr = *local;
   Worker* worker = &w;
-  auto conn = HboneConnection::create(
+  auto conn = mesh::HboneConnection::create(
       w.loop, std::move(fd), std::move(*engine), http2::Role::kServer,
-      [worker, pod, local_addr](const std::shared_ptr<HboneConnection>& c, StreamId id,
+      [worker, pod, local_addr](const std::shared_ptr<mesh::HboneConnection>& c, http2::StreamId id,
                                 const http2::HeaderList& headers) {
         onHboneRequest(*worker, pod, c, id, headers, local_addr);
       },
-      [worker](HboneConnection* c) { worker->servers.erase(c); });
+      [worker](mesh::HboneConnection* c) { worker->servers.erase(c); });
   if (!conn) {
     spdlog::warn("HBONE connection: {}", conn.error().message());
     return;
@@ -169,7 +169,7 @@ void acceptInboundPlain(Worker& w, const std::shared_ptr<const EnrolledPod>& pod
   auto peer = net::peerAddress(fd.get());
   auto local = net::localAddress(fd.get());  // sk_lookup kept the original destination
   const auto& snapshot = w.reader.get();
-  const Workload* local_w = snapshot->workloadByUid(pod->workload_uid);
+  const mesh::Workload* local_w = snapshot->workloadByUid(pod->workload_uid);
   describeDestination(*pc, local_w, pod->identity.uri());
   if (!peer || !local) {
     finishRejected(w, *pc, "CONNECT", (!peer ? peer.error() : local.error()).message());
@@ -177,10 +177,10 @@ void acceptInboundPlain(Worker& w, const std::shared_ptr<const EnrolledPod>& pod
   }
   pc->record.src_addr = peer->toString();
   pc->record.dst_addr = local->toString();
-  describeSource(*pc, snapshot->workloadByAddress(NetworkAddress{"", peer->ip}), "");
+  describeSource(*pc, snapshot->workloadByAddress(mesh::NetworkAddress{"", peer->ip}), "");
   // No identity: a plaintext peer (PeerAuthentication STRICT denies it).
-  ConnectionContext ctx{std::nullopt, peer->ip, local->ip, local->port};
-  InboundVerdict v = authorizeInbound(*snapshot, local_w, ctx);
+  mesh::ConnectionContext ctx{std::nullopt, peer->ip, local->ip, local->port};
+  mesh::InboundVerdict v = mesh::authorizeInbound(*snapshot, local_w, ctx);
   pc->policy_name = v.policy;
   if (!v.allowed) {
     pc->policy_decision = "DENY";
@@ -209,8 +209,8 @@ void reevaluateInbound(Worker& w) {
   for (auto& [id, c] : w.connections) {
     if (!c->rbac || c->closing) continue;
     // A local workload that left the state denies: its policies are unknown (fail closed).
-    const Workload* local = snapshot->workloadByUid(c->local_workload_uid);
-    InboundVerdict v = authorizeInbound(*snapshot, local, *c->rbac);
+    const mesh::Workload* local = snapshot->workloadByUid(c->local_workload_uid);
+    mesh::InboundVerdict v = mesh::authorizeInbound(*snapshot, local, *c->rbac);
     if (!v.allowed) {
       c->policy_decision = "DENY";
       c->policy_name = v.policy;

@@ -10,8 +10,8 @@
 #include "common/net/socket_factory.h"
 #include "common/net/socket_info.h"
 #include "common/relay/socket_stream.h"
+#include "mesh/hbone/hbone_stream.h"
 #include "ztunnel/data/data_plane.h"
-#include "ztunnel/data/hbone_stream.h"
 #include "ztunnel/data/worker.h"
 #include "ztunnel/routing/outbound_router.h"
 
@@ -22,7 +22,7 @@ namespace {
 constexpr auto kCertificateWait = std::chrono::seconds(10);
 constexpr auto kCertificatePoll = std::chrono::milliseconds(50);
 
-std::string poolKey(const std::string& source, const HboneRoute& r) {
+std::string poolKey(const std::string& source, const mesh::HboneRoute& r) {
   auto ids = r.expected_identities;
   std::sort(ids.begin(), ids.end());
   std::string key = source + "|" + r.connect_to.toString();
@@ -31,9 +31,9 @@ std::string poolKey(const std::string& source, const HboneRoute& r) {
 }
 
 // An existing pooled connection with room for one more stream, or a new one.
-Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const EnrolledPod& pod,
-                                                          const HboneRoute& route,
-                                                          const tls::TlsContext& ctx) {
+Result<std::shared_ptr<mesh::HboneConnection>> pooledConnection(Worker& w, const EnrolledPod& pod,
+                                                                const mesh::HboneRoute& route,
+                                                                const tls::TlsContext& ctx) {
   std::string key = poolKey(pod.identity.uri(), route);
   auto& conns = w.pool[key];
   std::erase_if(conns, [](const auto& c) { return c->closed(); });
@@ -55,18 +55,17 @@ Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const Enrol
   if (!fd) return fail(fd.error());
   int raw = fd->get();
   Worker* worker = &w;
-  auto conn = HboneConnection::create(w.loop, std::move(*fd), std::move(*engine),
-                                      http2::Role::kClient, nullptr,
-                                      [worker, key](HboneConnection* c) {
-                                        auto it = worker->pool.find(key);
-                                        if (it == worker->pool.end()) return;
-                                        std::erase_if(it->second,
-                                                      [c](const auto& p) { return p.get() == c; });
-                                        if (it->second.empty()) worker->pool.erase(it);
-                                      });
+  auto conn = mesh::HboneConnection::create(
+      w.loop, std::move(*fd), std::move(*engine), http2::Role::kClient, nullptr,
+      [worker, key](mesh::HboneConnection* c) {
+        auto it = worker->pool.find(key);
+        if (it == worker->pool.end()) return;
+        std::erase_if(it->second, [c](const auto& p) { return p.get() == c; });
+        if (it->second.empty()) worker->pool.erase(it);
+      });
   if (!conn) return fail(conn.error());
   (*conn)->setPeerAddress(route.connect_to);
-  std::weak_ptr<HboneConnection> weak = *conn;
+  std::weak_ptr<mesh::HboneConnection> weak = *conn;
   std::string to = route.connect_to.toString();
   auto sa = addr.toSockaddr();
   w.loop.connect(raw, sa.get(), sa.length, [weak, to](int res) {
@@ -90,8 +89,9 @@ Result<std::shared_ptr<HboneConnection>> pooledConnection(Worker& w, const Enrol
 constexpr int kStreamRetries = 2;
 
 void tunnel(Worker& w, std::shared_ptr<const EnrolledPod> pod, std::shared_ptr<ProxyConnection> pc,
-            std::unique_ptr<relay::SocketStream> app, HboneRoute route, net::SocketAddress source,
-            std::chrono::steady_clock::time_point deadline, int retries_left = kStreamRetries) {
+            std::unique_ptr<relay::SocketStream> app, mesh::HboneRoute route,
+            net::SocketAddress source, std::chrono::steady_clock::time_point deadline,
+            int retries_left = kStreamRetries) {
   std::string error;
   const tls::TlsContext* ctx = w.client_tls.get(w.plane.certificates(), pod->identity, &error);
   if (!ctx) {
@@ -123,7 +123,7 @@ void tunnel(Worker& w, std::shared_ptr<const EnrolledPod> pod, std::shared_ptr<P
   req.baggage.workload_name = pod->name;
   req.traceparent = hbone::TraceParent::random();
 
-  auto stream = std::make_unique<HboneStream>(*conn);
+  auto stream = std::make_unique<mesh::HboneStream>(*conn);
   auto id = (*conn)->openStream(hbone::buildConnectHeaders(req), stream->handler());
   if (!id) {
     finishRejected(w, *pc, "CONNECT", id.error().message());
@@ -134,7 +134,7 @@ void tunnel(Worker& w, std::shared_ptr<const EnrolledPod> pod, std::shared_ptr<P
   auto* raw_stream = stream.get();
   // std::function needs copyable captures: the two ends travel in shared holders.
   auto held_app = std::make_shared<std::unique_ptr<relay::SocketStream>>(std::move(app));
-  auto held_stream = std::make_shared<std::unique_ptr<HboneStream>>(std::move(stream));
+  auto held_stream = std::make_shared<std::unique_ptr<mesh::HboneStream>>(std::move(stream));
   raw_stream->onResponse([worker, pod, pc, held_app, held_stream, route, source, deadline,
                           retries_left](int status, const std::string& why) mutable {
     if (status == 0 && retries_left > 0 && *held_app) {
@@ -182,7 +182,7 @@ static void outbound(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, U
   auto peer = net::peerAddress(fd.get());
   auto orig = net::originalDestination(fd.get());
   const auto& snapshot = w.reader.get();
-  const Workload* source = snapshot->workloadByUid(pod->workload_uid);
+  const mesh::Workload* source = snapshot->workloadByUid(pod->workload_uid);
   describeSource(*pc, source, pod->identity.uri());
   if (!orig) {
     pc->record.src_addr = peer ? peer->toString() : "";
@@ -201,13 +201,13 @@ static void outbound(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, U
                    "workload " + pod->workload_uid + " is not in the xDS state (yet)");
     return;
   }
-  RouteDecision decision = buildRequest(*snapshot, *source, *orig, w.random);
+  mesh::RouteDecision decision = buildRequest(*snapshot, *source, *orig, w.random);
   auto app = std::make_unique<relay::SocketStream>(w.loop, std::move(fd));
-  if (auto* err = std::get_if<RouteError>(&decision)) {
+  if (auto* err = std::get_if<mesh::RouteError>(&decision)) {
     finishRejected(w, *pc, "NR", err->detail);
     return;  // `app` closes: the client sees a reset
   }
-  if (auto* pass = std::get_if<PassthroughRoute>(&decision)) {
+  if (auto* pass = std::get_if<mesh::PassthroughRoute>(&decision)) {
     pc->record.dst_service = pass->destination_service;
     pc->labels.connection_security_policy = "unknown";
     Worker* worker = &w;
@@ -223,8 +223,8 @@ static void outbound(Worker& w, const std::shared_ptr<const EnrolledPod>& pod, U
     });
     return;
   }
-  auto& route = std::get<HboneRoute>(decision);
-  const Workload* dest = snapshot->workloadByUid(route.destination_workload_uid);
+  auto& route = std::get<mesh::HboneRoute>(decision);
+  const mesh::Workload* dest = snapshot->workloadByUid(route.destination_workload_uid);
   describeDestination(
       *pc, dest, route.expected_identities.empty() ? "" : route.expected_identities.front().uri());
   pc->record.dst_hbone_addr = route.connect_to.toString();

@@ -41,7 +41,7 @@ nlohmann::json ProxyConnection::toJson() const {
           {"policy", {{"decision", policy_decision}, {"policy", policy_name}}}};
 }
 
-const tls::TlsContext* TlsContextCache::get(CertificateManager& certs,
+const tls::TlsContext* TlsContextCache::get(mesh::CertificateManager& certs,
                                             const identity::SpiffeId& id, std::string* error) {
   auto cert = certs.get(id);
   if (!cert) {
@@ -84,7 +84,7 @@ void connectFromPod(Worker& w, const EnrolledPod& pod, const net::SocketAddress&
   });
 }
 
-void describeSource(ProxyConnection& c, const Workload* w, const std::string& identity) {
+void describeSource(ProxyConnection& c, const mesh::Workload* w, const std::string& identity) {
   c.record.src_identity = identity;
   c.labels.source_principal = identity;
   if (!w) return;
@@ -99,7 +99,7 @@ void describeSource(ProxyConnection& c, const Workload* w, const std::string& id
   c.labels.source_cluster = w->cluster_id;
 }
 
-void describeDestination(ProxyConnection& c, const Workload* w, const std::string& identity) {
+void describeDestination(ProxyConnection& c, const mesh::Workload* w, const std::string& identity) {
   c.record.dst_identity = identity;
   c.labels.destination_principal = identity;
   if (!w) return;

@@ -18,12 +18,12 @@
 #include "common/tls/tls_context.h"
 #include "common/unique_fd.h"
 #include "common/uring/event_loop.h"
-#include "ztunnel/control/certificate_manager.h"
+#include "mesh/control/certificate_manager.h"
+#include "mesh/hbone/hbone_connection.h"
+#include "mesh/rbac/rbac_evaluator.h"
+#include "mesh/routing/random_source.h"
+#include "mesh/state/snapshot_store.h"
 #include "ztunnel/control/enrolled_pod.h"
-#include "ztunnel/data/hbone_connection.h"
-#include "ztunnel/rbac/rbac_evaluator.h"
-#include "ztunnel/routing/random_source.h"
-#include "ztunnel/state/snapshot_store.h"
 
 namespace warren::ztunnel {
 
@@ -40,7 +40,7 @@ struct ProxyConnection {
   std::string policy_decision = "ALLOW";
   std::string policy_name;
   // Inbound: what RBAC is re-evaluated against when the policies change.
-  std::optional<ConnectionContext> rbac;
+  std::optional<mesh::ConnectionContext> rbac;
   std::string local_workload_uid;
   bool closing = false;
 
@@ -52,12 +52,12 @@ class TlsContextCache {
  public:
   explicit TlsContextCache(tls::TlsRole role) : role_(role) {}
   // Null when no valid certificate is held for `id` yet.
-  const tls::TlsContext* get(CertificateManager& certs, const identity::SpiffeId& id,
+  const tls::TlsContext* get(mesh::CertificateManager& certs, const identity::SpiffeId& id,
                              std::string* error);
 
  private:
   struct Entry {
-    CertificateManager::CertPtr cert;
+    mesh::CertificateManager::CertPtr cert;
     std::optional<tls::TlsContext> ctx;
   };
   tls::TlsRole role_;
@@ -67,7 +67,7 @@ class TlsContextCache {
 class DataPlane;
 
 struct Worker {
-  Worker(DataPlane& p, unsigned i, uring::EventLoop& l, const SnapshotStore& store)
+  Worker(DataPlane& p, unsigned i, uring::EventLoop& l, const mesh::SnapshotStore& store)
       : plane(p), index(i), loop(l), reader(store), random(0x5eed0000ULL + i) {}
 
   struct PodAccept {
@@ -78,13 +78,14 @@ struct Worker {
   DataPlane& plane;
   unsigned index;
   uring::EventLoop& loop;
-  SnapshotReader reader;
-  SeededRandom random;
+  mesh::SnapshotReader reader;
+  mesh::SeededRandom random;
   std::map<std::string, PodAccept> pods;  // by uid
   // Outbound pool: key -> connections (ZT: pool keyed by source identity, destination
   // identities and destination address; at most 100 streams each).
-  std::map<std::string, std::vector<std::shared_ptr<HboneConnection>>> pool;
-  std::map<HboneConnection*, std::weak_ptr<HboneConnection>> servers;  // accepted on 15008
+  std::map<std::string, std::vector<std::shared_ptr<mesh::HboneConnection>>> pool;
+  std::map<mesh::HboneConnection*, std::weak_ptr<mesh::HboneConnection>>
+      servers;  // accepted on 15008
   std::map<uint64_t, std::shared_ptr<ProxyConnection>> connections;
   TlsContextCache client_tls{tls::TlsRole::kClient};
   TlsContextCache server_tls{tls::TlsRole::kServer};
@@ -114,7 +115,7 @@ void startRelay(Worker& w, std::shared_ptr<ProxyConnection> conn,
 void finishRejected(Worker& w, ProxyConnection& conn, const std::string& flags,
                     const std::string& error);
 // Source/destination labels of a workload.
-void describeSource(ProxyConnection& c, const Workload* w, const std::string& identity);
-void describeDestination(ProxyConnection& c, const Workload* w, const std::string& identity);
+void describeSource(ProxyConnection& c, const mesh::Workload* w, const std::string& identity);
+void describeDestination(ProxyConnection& c, const mesh::Workload* w, const std::string& identity);
 
 }  // namespace warren::ztunnel

@@ -24,13 +24,14 @@
 // answers (hairpin works because listeners live in each pod netns).
 #pragma once
 
-#include "ztunnel/routing/random_source.h"
-#include "ztunnel/routing/route_decision.h"
-#include "ztunnel/state/state_snapshot.h"
+#include "mesh/routing/random_source.h"
+#include "mesh/routing/route_decision.h"
+#include "mesh/state/state_snapshot.h"
 
 namespace warren::ztunnel {
 
-RouteDecision buildRequest(const StateSnapshot& snapshot, const Workload& source,
-                           const net::SocketAddress& original_destination, RandomSource& random);
+mesh::RouteDecision buildRequest(const mesh::StateSnapshot& snapshot, const mesh::Workload& source,
+                                 const net::SocketAddress& original_destination,
+                                 mesh::RandomSource& random);
 
 }  // namespace warren::ztunnel

@@ -1,0 +1,266 @@
+#include "mesh/hbone/hbone_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace warren::mesh {
+namespace {
+
+// One socket read at a time, of at most this many ciphertext bytes.
+constexpr size_t kReadChunk = 64 * 1024;
+// Decryption buffer: four full TLS records per feed() call.
+constexpr size_t kPlaintextBuffer = 4 * tls::TlsEngine::kMaxRecordPlaintext;
+
+}  // namespace
+
+Result<std::shared_ptr<HboneConnection>> HboneConnection::create(uring::EventLoop& loop,
+                                                                 UniqueFd fd, tls::TlsEngine tls,
+                                                                 http2::Role role,
+                                                                 OnRequest on_request,
+                                                                 OnClosed on_closed) {
+  std::shared_ptr<HboneConnection> c(new HboneConnection(loop, std::move(fd), std::move(tls),
+                                                         std::move(on_request),
+                                                         std::move(on_closed)));
+  auto session =
+      http2::Session::create(role, http2::SessionConfig{}, *c, http2::Clock::now());
+  if (!session) return fail(session.error().wrap("HTTP/2 session"));
+  c->session_ = std::move(*session);
+  return c;
+}
+
+HboneConnection::HboneConnection(uring::EventLoop& loop, UniqueFd fd, tls::TlsEngine tls,
+                                 OnRequest on_request, OnClosed on_closed)
+    : loop_(loop),
+      socket_(loop, std::move(fd)),
+      tls_(std::move(tls)),
+      on_request_(std::move(on_request)),
+      on_closed_(std::move(on_closed)),
+      plaintext_(kPlaintextBuffer) {}
+
+HboneConnection::~HboneConnection() { socket_.close(); }
+
+void HboneConnection::start() {
+  started_ = true;
+  self_ = shared_from_this();
+  socket_.setEvents(this);
+  readMore();
+  flush();
+  armTimer();
+}
+
+bool HboneConnection::canOpenStream() const {
+  return !closed_ && !tls_.failed() && session_->canOpenStream();
+}
+
+Result<StreamId> HboneConnection::openStream(const http2::HeaderList& headers,
+                                             std::shared_ptr<StreamHandler> handler) {
+  if (closed_) return fail(Error(ErrorCode::kUnavailable, "connection closed"));
+  auto id = session_->openStream(headers);
+  if (!id) return id;
+  handlers_[*id] = std::move(handler);
+  flush();
+  return id;
+}
+
+void HboneConnection::attach(StreamId id, std::shared_ptr<StreamHandler> handler) {
+  handlers_[id] = std::move(handler);
+}
+
+StreamHandler* HboneConnection::handler(StreamId id) {
+  auto it = handlers_.find(id);
+  return it == handlers_.end() ? nullptr : it->second.get();
+}
+
+void HboneConnection::readMore() {
+  if (closed_ || reading_) return;
+  reading_ = true;
+  socket_.read(kReadChunk);
+}
+
+void HboneConnection::onData(std::span<const char> data) {
+  reading_ = false;
+  if (closed_) return;
+  auto self = shared_from_this();  // a handler may close us during dispatch
+  std::span<const uint8_t> in(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  bool handshake_was_done = tls_.handshakeDone();
+  flushing_ = true;  // flush() waits until the session is out of dispatch()
+  while (!closed_) {
+    auto fed = tls_.feed(in, plaintext_);
+    if (!fed) {
+      flushing_ = false;
+      // Best effort: the engine may hold an alert for the peer.
+      close("TLS: " + fed.error().message());
+      return;
+    }
+    in = in.subspan(fed->consumed);
+    if (fed->plaintext > 0) {
+      auto s = session_->dispatch({plaintext_.data(), fed->plaintext});
+      if (!s) {
+        flushing_ = false;
+        flush();  // the GOAWAY saying why
+        close("HTTP/2: " + s.error().message());
+        return;
+      }
+    }
+    if (fed->peer_closed) break;
+    if (in.empty() && !tls_.hasBufferedPlaintext()) break;
+    if (fed->consumed == 0 && fed->plaintext == 0) break;  // no progress: wait for more
+  }
+  flushing_ = false;
+  if (closed_) return;
+  if (!handshake_was_done && tls_.handshakeDone()) {
+    spdlog::debug("HBONE {}: TLS up, peer {}", peer_.toString(),
+                  tls_.peerIdentity() ? tls_.peerIdentity()->uri() : "-");
+  }
+  if (tls_.peerClosed()) {
+    close("peer sent close_notify");
+    return;
+  }
+  flush();
+  maybeFinish();
+  readMore();
+}
+
+void HboneConnection::onReadEof() {
+  reading_ = false;
+  close("peer closed the connection");
+}
+
+void HboneConnection::onError(const Error& error) {
+  reading_ = false;
+  writing_ = false;
+  close(error.message());
+}
+
+void HboneConnection::onWritten(size_t, uring::Buffer spent) {
+  writing_ = false;
+  spent.clear();
+  spare_ = std::move(spent);
+  flush();
+  maybeFinish();
+}
+
+void HboneConnection::flush() {
+  // Before start() the socket may still be connecting: output waits in the engines.
+  if (closed_ || flushing_ || !started_) return;
+  flushing_ = true;
+  // HTTP/2 frames -> TLS records, as far as the engine takes them.
+  while (!tls_.failed()) {
+    auto out = session_->pendingOutput();
+    if (out.empty()) break;
+    auto taken = tls_.write(out, tls::Flush::kLater);
+    if (!taken) break;
+    session_->drainOutput(*taken);
+    if (*taken < out.size()) break;  // TLS output full: resume when the socket drained
+  }
+  if (!tls_.failed()) (void)tls_.flush();
+  flushing_ = false;
+  if (writing_) return;
+  auto pending = tls_.pendingOutput();
+  if (pending.empty()) return;
+  uring::Buffer buf = std::move(spare_);
+  buf.resize(pending.size());
+  std::memcpy(buf.data(), pending.data(), pending.size());
+  tls_.consumeOutput(pending.size());
+  writing_ = true;
+  socket_.write(std::move(buf));
+  // Bytes left the session: streams may take more now.
+}
+
+void HboneConnection::armTimer() {
+  if (closed_ || timer_ != 0) return;
+  auto next = session_->nextTimer();
+  if (!next) return;
+  auto delay = std::max(*next - http2::Clock::now(), http2::Clock::duration::zero());
+  std::weak_ptr<HboneConnection> weak = shared_from_this();
+  timer_ = loop_.timeout(delay, [weak](int res) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->timer_ = 0;
+    if (res == -ECANCELED || self->closed_) return;
+    if (auto s = self->session_->onTimer(http2::Clock::now()); !s) {
+      self->close("HTTP/2 keep-alive: " + s.error().message());
+      return;
+    }
+    self->flush();
+    self->armTimer();
+  });
+}
+
+void HboneConnection::maybeFinish() {
+  if (closed_) return;
+  if (session_->isClosed() && !writing_ && tls_.pendingOutput().empty()) close("session done");
+}
+
+void HboneConnection::drain() {
+  if (closed_) return;
+  session_->goAway();
+  flush();
+  maybeFinish();
+}
+
+void HboneConnection::close(const std::string& why) {
+  if (closed_) return;
+  // Best effort: an alert or GOAWAY still in the engine goes out before the socket closes.
+  if (started_ && !writing_ && !tls_.pendingOutput().empty()) {
+    auto pending = tls_.pendingOutput();
+    (void)::send(socket_.fd(), pending.data(), pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  closed_ = true;
+  spdlog::debug("HBONE connection {} closed: {}", peer_.toString(), why);
+  if (timer_ != 0) loop_.cancel(timer_);
+  socket_.close();
+  auto handlers = std::move(handlers_);
+  handlers_.clear();
+  for (auto& [id, h] : handlers) h->onClose(http2::kInternalError, why);
+  if (on_closed_) on_closed_(this);
+  // Release the self reference after this call stack unwinds.
+  loop_.post([self = std::move(self_)] {});
+}
+
+// --- http2::SessionCallbacks
+
+void HboneConnection::onRequest(StreamId id, const http2::HeaderList& headers) {
+  if (on_request_) {
+    on_request_(shared_from_this(), id, headers);
+  } else {
+    (void)session_->resetStream(id, http2::kRefusedStream);
+  }
+}
+
+void HboneConnection::onResponse(StreamId id, int status, const http2::HeaderList&) {
+  if (auto* h = handler(id)) h->onResponse(status);
+}
+
+void HboneConnection::onData(StreamId id, std::span<const uint8_t> data) {
+  if (auto* h = handler(id)) {
+    h->onData(data);
+  } else {
+    session_->consume(id, data.size());  // nobody wants it: credit the window back
+  }
+}
+
+void HboneConnection::onEndOfStream(StreamId id) {
+  if (auto* h = handler(id)) h->onEndOfStream();
+}
+
+void HboneConnection::onStreamClose(StreamId id, uint32_t error_code) {
+  auto it = handlers_.find(id);
+  if (it == handlers_.end()) return;
+  auto h = std::move(it->second);
+  handlers_.erase(it);
+  h->onClose(error_code, error_code == 0 ? "" : "stream reset, code " + std::to_string(error_code));
+}
+
+void HboneConnection::onStreamWritable(StreamId id) {
+  if (auto* h = handler(id)) h->onWritable();
+}
+
+void HboneConnection::onGoAway(uint32_t last_stream_id, uint32_t error_code) {
+  spdlog::debug("HBONE {}: GOAWAY last stream {} code {}", peer_.toString(), last_stream_id,
+                error_code);
+}
+
+}  // namespace warren::mesh

@@ -1,0 +1,132 @@
+// HboneConnection: one mTLS + HTTP/2 connection on a worker's event loop, either the client
+// end of a pooled HBONE connection or the server end of one accepted on 15008. It glues three
+// sans-I/O engines to a socket: ciphertext from the socket goes through the TlsEngine into the
+// http2::Session; frames the session produces go through the engine and out of the socket.
+//
+// Backpressure: one socket read is outstanding only while the session wants input (the HTTP/2
+// receive windows bound what the peer may send), and at most one socket write is in flight:
+// until it completes the TLS engine's output fills up (bounded by its output_limit), then
+// the session's output buffer, then each stream's send buffer, which is where HboneStream stops
+// taking bytes from its relay.
+//
+// Streams: each open stream has a StreamHandler (HboneStream's state) that receives its
+// events. Lifetime: the connection keeps itself alive (self reference) until it is closed; a
+// closed connection tells every handler (onClose) and its owner (on_closed) once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "common/http2/session.h"
+#include "common/net/socket_address.h"
+#include "common/relay/socket_stream.h"
+#include "common/tls/tls_engine.h"
+#include "common/uring/event_loop.h"
+
+namespace warren::mesh {
+
+using http2::StreamId;
+
+class StreamHandler {
+ public:
+  virtual ~StreamHandler() = default;
+  virtual void onResponse(int status) = 0;  // client streams
+  virtual void onData(std::span<const uint8_t> data) = 0;
+  virtual void onEndOfStream() = 0;
+  virtual void onWritable() = 0;
+  // The stream is over (error_code 0: cleanly, both sides ended). Last event.
+  virtual void onClose(uint32_t error_code, const std::string& why) = 0;
+};
+
+class HboneConnection final : public std::enable_shared_from_this<HboneConnection>,
+                              private relay::StreamEvents,
+                              private http2::SessionCallbacks {
+ public:
+  // Server: a CONNECT arrived. The callee attaches a handler (attach) and answers (respond),
+  // now or later, or resets the stream.
+  using OnRequest = std::function<void(const std::shared_ptr<HboneConnection>&, StreamId,
+                                       const http2::HeaderList&)>;
+  using OnClosed = std::function<void(HboneConnection*)>;
+
+  static Result<std::shared_ptr<HboneConnection>> create(uring::EventLoop& loop, UniqueFd fd,
+                                                         tls::TlsEngine tls, http2::Role role,
+                                                         OnRequest on_request, OnClosed on_closed);
+  ~HboneConnection() override;
+
+  // Starts reading and sends what is queued (the client's ClientHello and preface).
+  void start();
+
+  // Client: a new stream can be opened on this connection now.
+  bool canOpenStream() const;
+  size_t openStreams() const { return handlers_.size(); }
+  Result<StreamId> openStream(const http2::HeaderList& headers,
+                              std::shared_ptr<StreamHandler> handler);
+  // Server: routes the stream's events to `handler`.
+  void attach(StreamId id, std::shared_ptr<StreamHandler> handler);
+  void detach(StreamId id) { handlers_.erase(id); }
+
+  http2::Session& session() { return *session_; }
+  // Serialises what the session has ready, encrypts it and starts a socket write when none is
+  // in flight. Call after any session call that may produce output.
+  void flush();
+
+  // Graceful: GOAWAY(NO_ERROR); open streams finish, new ones are refused; closes when idle.
+  void drain();
+  // Now: every stream's handler gets onClose with `why`.
+  void close(const std::string& why);
+  bool closed() const { return closed_; }
+  bool handshakeDone() const { return tls_.handshakeDone(); }
+  const std::optional<identity::SpiffeId>& peerIdentity() const { return tls_.peerIdentity(); }
+  const net::SocketAddress& peerAddress() const { return peer_; }
+  void setPeerAddress(const net::SocketAddress& peer) { peer_ = peer; }
+  uring::EventLoop& loop() { return loop_; }
+
+ private:
+  HboneConnection(uring::EventLoop& loop, UniqueFd fd, tls::TlsEngine tls, OnRequest on_request,
+                  OnClosed on_closed);
+
+  // relay::StreamEvents (the socket)
+  void onData(std::span<const char> data) override;
+  void onReadEof() override;
+  void onWritten(size_t bytes, uring::Buffer spent) override;
+  void onError(const Error& error) override;
+
+  // http2::SessionCallbacks
+  void onRequest(StreamId id, const http2::HeaderList& headers) override;
+  void onResponse(StreamId id, int status, const http2::HeaderList& headers) override;
+  void onData(StreamId id, std::span<const uint8_t> data) override;
+  void onEndOfStream(StreamId id) override;
+  void onStreamClose(StreamId id, uint32_t error_code) override;
+  void onStreamWritable(StreamId id) override;
+  void onGoAway(uint32_t last_stream_id, uint32_t error_code) override;
+
+  void readMore();
+  void armTimer();
+  void maybeFinish();
+  StreamHandler* handler(StreamId id);
+
+  uring::EventLoop& loop_;
+  relay::SocketStream socket_;
+  tls::TlsEngine tls_;
+  std::unique_ptr<http2::Session> session_;
+  OnRequest on_request_;
+  OnClosed on_closed_;
+  std::shared_ptr<HboneConnection> self_;  // alive until closed
+  std::map<StreamId, std::shared_ptr<StreamHandler>> handlers_;
+  std::vector<uint8_t> plaintext_;  // decryption buffer
+  uring::Buffer spare_;             // a written send buffer kept for reuse
+  net::SocketAddress peer_;
+  bool started_ = false;  // the socket is connected and events flow
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+  bool flushing_ = false;
+  uring::OpId timer_ = 0;
+};
+
+}  // namespace warren::mesh

@@ -1,0 +1,222 @@
+#include "mesh/hbone/hbone_stream.h"
+
+#include <cstring>
+
+namespace warren::mesh {
+
+struct HboneStream::State final : StreamHandler, std::enable_shared_from_this<State> {
+  std::shared_ptr<HboneConnection> conn;
+  StreamId id = 0;
+  relay::StreamEvents* events = nullptr;
+  OnResponse on_response;
+
+  // Received, not yet given to the relay.
+  std::vector<uint8_t> inbound;
+  size_t inbound_head = 0;
+  bool peer_ended = false;  // END_STREAM arrived
+  bool eof_delivered = false;
+  size_t read_max = 0;  // a read is outstanding for at most this many bytes
+  bool delivery_posted = false;
+
+  // Being handed to the session.
+  uring::Buffer outbound;
+  size_t outbound_offset = 0;
+  bool writing = false;
+  bool shutdown_pending = false;
+  bool write_closed = false;
+
+  bool stream_closed = false;
+  bool closed = false;  // close() called: no more events
+  std::optional<Error> error;
+
+  size_t buffered() const { return inbound.size() - inbound_head; }
+
+  void post() {
+    if (delivery_posted || closed) return;
+    delivery_posted = true;
+    conn->loop().post([self = shared_from_this()] { self->deliver(); });
+  }
+
+  // Runs from the loop: answers the outstanding read, reports an error or EOF.
+  void deliver() {
+    delivery_posted = false;
+    if (closed || !events) return;
+    if (error) {
+      auto e = *error;
+      error.reset();
+      read_max = 0;
+      events->onError(e);
+      return;
+    }
+    if (read_max == 0) return;
+    if (buffered() > 0) {
+      size_t n = std::min(read_max, buffered());
+      read_max = 0;
+      std::span<const char> data(reinterpret_cast<const char*>(inbound.data() + inbound_head), n);
+      inbound_head += n;
+      events->onData(data);  // may close us
+      if (closed) return;
+      if (inbound_head == inbound.size()) {
+        inbound.clear();
+        inbound_head = 0;
+      } else if (inbound_head > inbound.size() / 2) {
+        inbound.erase(inbound.begin(), inbound.begin() + static_cast<ptrdiff_t>(inbound_head));
+        inbound_head = 0;
+      }
+      if (!conn->closed()) {
+        conn->session().consume(id, n);
+        conn->flush();
+      }
+      return;
+    }
+    if (peer_ended && !eof_delivered) {
+      eof_delivered = true;
+      read_max = 0;
+      events->onReadEof();
+    }
+  }
+
+  void pushWrite() {
+    if (!writing || closed) return;
+    while (outbound_offset < outbound.size()) {
+      auto taken = conn->session().writeData(
+          id, {reinterpret_cast<const uint8_t*>(outbound.data()) + outbound_offset,
+               outbound.size() - outbound_offset});
+      if (!taken) {
+        fail(taken.error());
+        return;
+      }
+      if (*taken == 0) break;  // full: onWritable resumes
+      outbound_offset += *taken;
+    }
+    conn->flush();
+    if (outbound_offset < outbound.size()) return;
+    writing = false;
+    size_t n = outbound.size();
+    auto buf = std::move(outbound);
+    outbound_offset = 0;
+    if (shutdown_pending) doShutdown();
+    conn->loop().post([self = shared_from_this(), n, buf = std::move(buf)]() mutable {
+      if (!self->closed && self->events) self->events->onWritten(n, std::move(buf));
+    });
+  }
+
+  void doShutdown() {
+    shutdown_pending = false;
+    if (write_closed || stream_closed) return;
+    write_closed = true;
+    if (auto s = conn->session().closeWrite(id); !s) fail(s.error());
+    conn->flush();
+  }
+
+  void fail(const Error& e) {
+    if (!error) error = e;
+    post();
+  }
+
+  // --- StreamHandler (called by the connection, possibly inside the session's dispatch)
+  void onResponse(int status) override {
+    if (on_response) {
+      auto fn = std::move(on_response);
+      on_response = nullptr;
+      conn->loop().post([fn = std::move(fn), status] { fn(status, ""); });
+    }
+  }
+  void onData(std::span<const uint8_t> data) override {
+    inbound.insert(inbound.end(), data.begin(), data.end());
+    if (read_max > 0) post();
+  }
+  void onEndOfStream() override {
+    peer_ended = true;
+    if (read_max > 0) post();
+  }
+  void onWritable() override {
+    if (!writing) return;
+    conn->loop().post([self = shared_from_this()] { self->pushWrite(); });
+  }
+  void onClose(uint32_t error_code, const std::string& why) override {
+    stream_closed = true;
+    if (on_response) {  // the stream died before its response
+      auto fn = std::move(on_response);
+      on_response = nullptr;
+      conn->loop().post([fn = std::move(fn), why] { fn(0, why.empty() ? "stream closed" : why); });
+      return;
+    }
+    bool clean = error_code == 0 && peer_ended && !writing;
+    if (!clean) {
+      fail(Error(ErrorCode::kUnavailable,
+                 "HBONE stream ended: " + (why.empty() ? std::string("reset") : why)));
+    } else if (read_max > 0) {
+      post();
+    }
+  }
+};
+
+HboneStream::HboneStream(std::shared_ptr<HboneConnection> connection)
+    : state_(std::make_shared<State>()) {
+  state_->conn = std::move(connection);
+}
+
+HboneStream::~HboneStream() { close(); }
+
+std::shared_ptr<StreamHandler> HboneStream::handler() { return state_; }
+
+void HboneStream::bind(StreamId id) { state_->id = id; }
+
+void HboneStream::onResponse(OnResponse fn) { state_->on_response = std::move(fn); }
+
+void HboneStream::setEvents(relay::StreamEvents* events) { state_->events = events; }
+
+void HboneStream::read(size_t max_bytes) {
+  auto& s = *state_;
+  if (s.closed || max_bytes == 0) return;
+  s.read_max = max_bytes;
+  if (s.buffered() > 0 || s.peer_ended || s.error) s.post();
+}
+
+void HboneStream::write(uring::Buffer data) {
+  auto& s = *state_;
+  if (s.closed) return;
+  if (s.stream_closed || s.write_closed) {
+    s.fail(Error(ErrorCode::kUnavailable, "write on a finished HBONE stream"));
+    return;
+  }
+  s.outbound = std::move(data);
+  s.outbound_offset = 0;
+  s.writing = true;
+  s.pushWrite();
+}
+
+void HboneStream::shutdownWrite() {
+  auto& s = *state_;
+  if (s.closed) return;
+  if (s.writing) {
+    s.shutdown_pending = true;
+  } else {
+    s.doShutdown();
+  }
+}
+
+void HboneStream::close() {
+  auto& s = *state_;
+  if (s.closed) return;
+  s.closed = true;
+  s.events = nullptr;
+  s.on_response = nullptr;
+  if (s.conn) {
+    if (!s.stream_closed && s.id != 0 && !s.conn->closed()) {
+      // Unread bytes go back to the connection window; the stream ends now.
+      s.conn->session().consume(s.id, s.buffered());
+      if (!(s.write_closed && s.peer_ended)) (void)s.conn->session().resetStream(s.id);
+      s.conn->flush();
+    }
+    if (s.id != 0) s.conn->detach(s.id);
+  }
+}
+
+std::string HboneStream::describe() const {
+  return "HBONE stream " + std::to_string(state_->id) + " to " +
+         (state_->conn ? state_->conn->peerAddress().toString() : std::string("?"));
+}
+
+}  // namespace warren::mesh
