@@ -1,5 +1,5 @@
 // istio.v1.auth.IstioCertificateService/CreateCertificate client (INTEROP §12): generates a
-// fresh EC P-256 key for the identity (the key never leaves ztunnel), sends a CSR with
+// fresh EC P-256 key for the identity (the key never leaves the proxy), sends a CSR with
 // metadata.ImpersonatedIdentity, and accepts the answer only if the returned leaf chains to
 // the returned root and carries exactly the identity asked for.
 #pragma once

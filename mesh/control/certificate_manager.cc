@@ -102,6 +102,14 @@ CertificateManager::CertPtr CertificateManager::get(const identity::SpiffeId& id
   return it->second.cert;
 }
 
+WaitId CertificateManager::whenReady(const identity::SpiffeId& id, uring::EventLoop& loop,
+                                     std::function<void()> ready) {
+  WaitId w = waiters_.add(id.uri(), loop, std::move(ready));
+  // A certificate stored between the caller's get() and add() is seen here.
+  if (get(id)) waiters_.fireOne(w);
+  return w;
+}
+
 void CertificateManager::run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
@@ -142,6 +150,9 @@ void CertificateManager::run() {
       spdlog::info("certificate for {} issued, serial {}, refresh in {} s", id.uri(),
                    e.cert->info().serial_hex,
                    std::chrono::duration_cast<std::chrono::seconds>(e.due - now).count());
+      // Wake whoever waits for it (posted to their loops; after the store above, so a
+      // waiter's get() sees it).
+      waiters_.fire(id.uri());
     } else {
       ++failed_;
       auto delay = e.backoff.next();

@@ -4,8 +4,12 @@
 // fails. Identities come from several sources (ZDS pods, xDS workloads on this node); an
 // identity no source wants any more is forgotten.
 //
-// Threading: one thread of its own does every fetch; get()/setWanted()/toJson() may be called
-// from any thread.
+// Readiness is event-driven: whenReady(identity, loop, callback) posts the callback to the
+// asking loop as soon as a valid certificate is held (at once, or right after the fetch that
+// brings it), so a connection waiting for its pod's first certificate wakes exactly then.
+//
+// Threading: one thread of its own does every fetch; every other method may be called from
+// any thread.
 #pragma once
 
 #include <atomic>
@@ -23,18 +27,18 @@
 #include "common/identity/spiffe_id.h"
 #include "common/identity/workload_certificate.h"
 #include "mesh/control/backoff.h"
+#include "mesh/control/certificate_source.h"
 
 namespace warren::mesh {
 
-class CertificateManager {
+class CertificateManager final : public CertificateSource {
  public:
   using Fetcher = std::function<Result<identity::WorkloadCertificate>(const identity::SpiffeId&)>;
-  using CertPtr = std::shared_ptr<const identity::WorkloadCertificate>;
 
   explicit CertificateManager(Fetcher fetch,
                               Backoff::Duration initial_backoff = std::chrono::seconds(1),
                               Backoff::Duration max_backoff = std::chrono::seconds(150));
-  ~CertificateManager();
+  ~CertificateManager() override;
   CertificateManager(const CertificateManager&) = delete;
   CertificateManager& operator=(const CertificateManager&) = delete;
 
@@ -44,8 +48,12 @@ class CertificateManager {
   // Replaces the identities `source` wants; the manager tracks the union over all sources.
   void setWanted(const std::string& source, const std::set<identity::SpiffeId>& ids);
 
-  // The current certificate for `id` (null when none is held yet or it expired).
-  CertPtr get(const identity::SpiffeId& id) const;
+  // CertificateSource
+  CertPtr get(const identity::SpiffeId& id) const override;
+  WaitId whenReady(const identity::SpiffeId& id, uring::EventLoop& loop,
+                   std::function<void()> ready) override;
+  void cancelWait(WaitId id) override { waiters_.cancel(id); }
+  void cancelWaits(const uring::EventLoop& loop) override { waiters_.cancelAll(loop); }
 
   // /config_dump "certificates", one item per identity in the admin API's certificate shape
   // (warrenctl/README.md "GET /api/v1/certificates"; the agent passes it on as is): state
@@ -78,6 +86,7 @@ class CertificateManager {
   bool stopping_ = false;
   std::thread thread_;
   std::atomic<uint64_t> fetched_{0}, failed_{0};
+  ReadyWaiters<std::string> waiters_;  // by SPIFFE URI
 };
 
 }  // namespace warren::mesh

@@ -105,7 +105,7 @@ void XdsClient::runStream() {
     if (first) {
       auto* node = req.mutable_node();
       node->set_id(options_.node_id);
-      node->set_user_agent_name("warren-ztunnel");
+      node->set_user_agent_name(options_.user_agent);
       auto* md = node->mutable_metadata();
       setString(md, "NAME", options_.pod_name);
       setString(md, "NAMESPACE", options_.pod_namespace);

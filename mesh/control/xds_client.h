@@ -1,6 +1,6 @@
 // Delta ADS client (INTEROP §9): one DeltaAggregatedResources stream subscribing (wildcard) to
 // istio.workload.Address and istio.security.Authorization. Each response is converted to
-// ztunnel types and applied to the SnapshotStore as one StateUpdate; it is ACKed, or NACKed
+// mesh types and applied to the SnapshotStore as one StateUpdate; it is ACKed, or NACKed
 // with an error_detail naming every rejected resource (the valid ones are still applied, as
 // ztunnel does). The stream is reopened with back-off when it fails or the server is not up
 // yet, re-subscribing with the versions of the resources already held.
@@ -27,6 +27,7 @@ namespace warren::mesh {
 
 struct XdsClientOptions {
   std::string target;   // gRPC target, e.g. unix:/run/warren/xds.sock
+  std::string user_agent = "warren-ztunnel";  // Node.user_agent_name: which proxy asks
   std::string node_id;  // see xdsNodeId()
   std::string node_name;
   std::string pod_name;

@@ -15,16 +15,13 @@ constexpr size_t kPlaintextBuffer = 4 * tls::TlsEngine::kMaxRecordPlaintext;
 
 }  // namespace
 
-Result<std::shared_ptr<HboneConnection>> HboneConnection::create(uring::EventLoop& loop,
-                                                                 UniqueFd fd, tls::TlsEngine tls,
-                                                                 http2::Role role,
-                                                                 OnRequest on_request,
-                                                                 OnClosed on_closed) {
+Result<std::shared_ptr<HboneConnection>> HboneConnection::create(
+    uring::EventLoop& loop, UniqueFd fd, tls::TlsEngine tls, http2::Role role,
+    const http2::SessionConfig& config, OnRequest on_request, OnClosed on_closed) {
   std::shared_ptr<HboneConnection> c(new HboneConnection(loop, std::move(fd), std::move(tls),
                                                          std::move(on_request),
                                                          std::move(on_closed)));
-  auto session =
-      http2::Session::create(role, http2::SessionConfig{}, *c, http2::Clock::now());
+  auto session = http2::Session::create(role, config, *c, http2::Clock::now());
   if (!session) return fail(session.error().wrap("HTTP/2 session"));
   c->session_ = std::move(*session);
   return c;
@@ -40,6 +37,14 @@ HboneConnection::HboneConnection(uring::EventLoop& loop, UniqueFd fd, tls::TlsEn
       plaintext_(kPlaintextBuffer) {}
 
 HboneConnection::~HboneConnection() { socket_.close(); }
+
+size_t HboneConnection::bufferedBytes() const {
+  size_t n = session_->outputBufferBytes() + tls_.pendingOutput().size();
+  for (const auto& [id, h] : handlers_) {
+    n += session_->unconsumedBytes(id) + session_->bufferedSendBytes(id);
+  }
+  return n;
+}
 
 void HboneConnection::start() {
   started_ = true;

@@ -55,6 +55,7 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
 
   static Result<std::shared_ptr<HboneConnection>> create(uring::EventLoop& loop, UniqueFd fd,
                                                          tls::TlsEngine tls, http2::Role role,
+                                                         const http2::SessionConfig& config,
                                                          OnRequest on_request, OnClosed on_closed);
   ~HboneConnection() override;
 
@@ -80,6 +81,10 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   // Now: every stream's handler gets onClose with `why`.
   void close(const std::string& why);
   bool closed() const { return closed_; }
+  // What this connection holds now: received DATA its streams have not taken yet, what they
+  // queued to send, the session's serialised output and the TLS engine's ciphertext. Each is
+  // bounded (stream window, stream send buffer, max_output_buffer, TLS output limit).
+  size_t bufferedBytes() const;
   bool handshakeDone() const { return tls_.handshakeDone(); }
   const std::optional<identity::SpiffeId>& peerIdentity() const { return tls_.peerIdentity(); }
   const net::SocketAddress& peerAddress() const { return peer_; }

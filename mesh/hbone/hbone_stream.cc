@@ -119,7 +119,7 @@ struct HboneStream::State final : StreamHandler, std::enable_shared_from_this<St
     if (on_response) {
       auto fn = std::move(on_response);
       on_response = nullptr;
-      conn->loop().post([fn = std::move(fn), status] { fn(status, ""); });
+      conn->loop().post([fn = std::move(fn), status] { fn(status, "", false); });
     }
   }
   void onData(std::span<const uint8_t> data) override {
@@ -139,7 +139,10 @@ struct HboneStream::State final : StreamHandler, std::enable_shared_from_this<St
     if (on_response) {  // the stream died before its response
       auto fn = std::move(on_response);
       on_response = nullptr;
-      conn->loop().post([fn = std::move(fn), why] { fn(0, why.empty() ? "stream closed" : why); });
+      bool refused = error_code == http2::kRefusedStream || conn->closed();
+      conn->loop().post([fn = std::move(fn), why, refused] {
+        fn(0, why.empty() ? "stream closed" : why, refused);
+      });
       return;
     }
     bool clean = error_code == 0 && peer_ended && !writing;
@@ -164,6 +167,20 @@ std::shared_ptr<StreamHandler> HboneStream::handler() { return state_; }
 void HboneStream::bind(StreamId id) { state_->id = id; }
 
 void HboneStream::onResponse(OnResponse fn) { state_->on_response = std::move(fn); }
+
+void HboneStream::releaseAnswered() {
+  auto& s = *state_;
+  if (s.closed) return;
+  s.closed = true;
+  s.events = nullptr;
+  if (s.conn && s.id != 0) {
+    if (!s.conn->closed()) {
+      s.conn->session().consume(s.id, s.buffered());  // credit the window back
+      s.conn->flush();
+    }
+    s.conn->detach(s.id);
+  }
+}
 
 void HboneStream::setEvents(relay::StreamEvents* events) { state_->events = events; }
 

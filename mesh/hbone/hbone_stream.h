@@ -28,9 +28,15 @@ class HboneStream final : public relay::ByteStream {
 
   std::shared_ptr<StreamHandler> handler();
   void bind(StreamId id);
-  // Client: the response status, once it arrived (called before the relay starts).
-  using OnResponse = std::function<void(int status, const std::string& error)>;
+  // Client: the response status, once it arrived (called before the relay starts). Status 0:
+  // the stream ended before any response; `refused` then says nothing can have reached the
+  // destination (REFUSED_STREAM, including a GOAWAY below its id, or the connection closing
+  // first), so the request may be sent again (RFC 9113 §8.7).
+  using OnResponse = std::function<void(int status, const std::string& error, bool refused)>;
   void onResponse(OnResponse fn);
+  // Server: the request was answered with a non-2xx status, which ends the stream in the
+  // session itself: stop handling it, without a reset of our own.
+  void releaseAnswered();
 
   void setEvents(relay::StreamEvents* events) override;
   void read(size_t max_bytes) override;

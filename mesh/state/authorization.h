@@ -1,6 +1,6 @@
-// An L4 authorization policy as ztunnel receives it (istio.security.Authorization, INTEROP §11).
-// Nesting: groups are OR-ed; a group's rules are AND-ed; a rule's matches are OR-ed; inside a
-// match, field kinds are AND-ed and values of one kind are OR-ed. Evaluation: ztunnel/rbac/.
+// An L4 authorization policy as a mesh proxy receives it (istio.security.Authorization, INTEROP
+// §11). Nesting: groups are OR-ed; a group's rules are AND-ed; a rule's matches are OR-ed; inside a
+// match, field kinds are AND-ed and values of one kind are OR-ed. Evaluation: mesh/rbac/.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// The key of every IP lookup in the mesh state: ztunnel scopes addresses by network ("" = the
+// The key of every IP lookup in the mesh state: addresses are scoped by network ("" = the
 // default network), as the workload xDS NetworkAddress does.
 #pragma once
 

@@ -1,4 +1,4 @@
-// ztunnel's model of a Service, mirroring istio.workload.Service (INTEROP §10). Endpoints are
+// The mesh's model of a Service, mirroring istio.workload.Service (INTEROP §10). Endpoints are
 // not stored here: they are the workloads whose `services` map names this service, indexed by
 // StateSnapshot.
 #pragma once

@@ -6,7 +6,7 @@
 // per-worker SnapshotReader, a single atomic load while nothing changed.
 // Writers are serialised by their own mutex; the new snapshot is built from the current one
 // (so two writers cannot lose each other's update) without blocking readers, then swapped in.
-// Proto -> ztunnel type conversion happens before apply(), outside every lock.
+// Proto -> mesh type conversion happens before apply(), outside every lock.
 //
 // Why not std::atomic<std::shared_ptr>: libstdc++ 12 guards it with a spin bit ThreadSanitizer
 // cannot see, so it reports a race on every publish; this design is TSan-clean.
@@ -17,6 +17,7 @@
 #include <mutex>
 #include <vector>
 
+#include "mesh/state/ready_waiters.h"
 #include "mesh/state/state_snapshot.h"
 
 namespace warren::mesh {
@@ -36,11 +37,20 @@ class SnapshotStore {
   // Returns the resources that were rejected (the rest are applied).
   std::vector<Error> apply(const StateUpdate& update);
 
+  // Runs `ready` on `loop` once a published snapshot holds workload `uid`: posted at once when
+  // the current one does, else right after the publish that brings it (a pod that connects
+  // before its workload arrived over xDS waits for exactly that). Cancel with cancelWait when
+  // the caller stops waiting; cancelWaits(loop) before `loop` stops.
+  WaitId whenWorkload(std::string uid, uring::EventLoop& loop, std::function<void()> ready) const;
+  void cancelWait(WaitId id) const { waiters_.cancel(id); }
+  void cancelWaits(const uring::EventLoop& loop) const { waiters_.cancelAll(loop); }
+
  private:
   std::mutex writer_mu_;           // serialises writers
   mutable std::mutex pointer_mu_;  // guards current_ only for the pointer copy/swap
   std::shared_ptr<const StateSnapshot> current_;
   std::atomic<uint64_t> generation_{0};
+  mutable ReadyWaiters<std::string> waiters_;  // by workload uid
 };
 
 // One per worker thread (not thread-safe itself): caches the snapshot and refreshes it only

@@ -23,7 +23,7 @@
 
 namespace warren::mesh {
 
-// One delta xDS push, already converted to ztunnel types. Resource names follow the workload
+// One delta xDS push, already converted to mesh types. Resource names follow the workload
 // xDS conventions: a Workload is named by its uid, a Service by "namespace/hostname", an
 // Authorization by "namespace/name". `removed_addresses` may name either kind of Address.
 struct StateUpdate {

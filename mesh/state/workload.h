@@ -1,4 +1,4 @@
-// ztunnel's model of one workload (a pod, or a WorkloadEntry), mirroring istio.workload.Workload
+// The mesh's model of one workload (a pod, or a WorkloadEntry), mirroring istio.workload.Workload
 // (INTEROP §10) with validated, typed fields. Built by xds_convert or directly by tests.
 #pragma once
 

@@ -1,225 +1,28 @@
-// ztunnel's control clients against the REAL agent (NodeAgent in-process: manifest-directory
-// informer, delta xDS + CA gRPC servers on <run-dir>/xds.sock, ZDS server on zds.sock), and the
-// ZDS client binding per-pod listeners inside a test-created netns (root).
+// ztunnel's daemon against the REAL agent (tests/mesh/control/agent_fixture.h), and the ZDS
+// client binding per-pod listeners inside a test-created netns (root).
 #include <gtest/gtest.h>
-#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
-#include "agent/node/node_agent.h"
 #include "agent/zds/zds_server.h"
 #include "common/http/http_client.h"
-#include "common/identity/chain_verification.h"
-#include "common/identity/pem.h"
-#include "common/identity/private_key.h"
 #include "common/netns.h"
-#include "mesh/control/ca_client.h"
-#include "mesh/control/certificate_manager.h"
-#include "mesh/control/xds_client.h"
-#include "tests/common/identity/test_ca.h"
+#include "tests/mesh/control/agent_fixture.h"
 #include "ztunnel/control/zds_client.h"
 #include "ztunnel/control/ztunnel_daemon.h"
 
 namespace warren::ztunnel {
 namespace {
 
+using mesh::testing::AgainstAgent;
+using mesh::testing::eventually;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// Polls `cond` every 50 ms for up to `limit`.
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = 15s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return cond();
-}
-
-void writeAtomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  {
-    std::ofstream out(tmp);
-    out << text;
-  }
-  fs::rename(tmp, path);
-}
-
-std::string namespaceYaml(const std::string& name) {
-  return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + name +
-         "\n  labels:\n    warren.dev/dataplane-mode: ambient\n";
-}
-
-std::string podYaml(const std::string& ns, const std::string& name, const std::string& node,
-                    const std::string& ip, const std::string& sa) {
-  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
-         "\n  uid: uid-" + name + "\n  labels:\n    app: " + name + "\nspec:\n  nodeName: " + node +
-         "\n  serviceAccountName: " + sa +
-         "\n  containers:\n  - name: app\n    image: warren-probe\nstatus:\n  phase: Running\n"
-         "  podIP: " +
-         ip + "\n";
-}
-
-class ZtunnelAgainstAgent : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/warren-ztd-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    fs::create_directories(root_ / "run");
-    fs::create_directories(root_ / "manifests");
-    fs::create_directories(root_ / "ca");
-    identity::testing::writeFile((root_ / "ca" / "ca.crt").string(), ca_.certPem());
-    identity::testing::writeFile((root_ / "ca" / "ca.key").string(),
-                                 identity::privateKeyToPem(ca_.key()).value());
-    writeAtomically(root_ / "manifests" / "ns-demo.yaml", namespaceYaml("demo"));
-    writeAtomically(root_ / "manifests" / "pod-web.yaml",
-                    podYaml("demo", "web", "node-a", "10.244.1.5", "web-sa"));
-    writeAtomically(root_ / "manifests" / "pod-far.yaml",
-                    podYaml("demo", "far", "node-b", "10.244.2.5", "far-sa"));
-
-    agent::AgentOptions o;
-    o.node = "node-a";
-    o.run_dir = (root_ / "run").string();
-    o.manifests = (root_ / "manifests").string();
-    o.ca_dir = (root_ / "ca").string();
-    agent_ = std::make_unique<agent::NodeAgent>(o);
-    auto s = agent_->start();
-    ASSERT_TRUE(s) << s.error().message();
-    target_ = "unix:" + (root_ / "run" / "xds.sock").string();
-  }
-  void TearDown() override {
-    if (agent_) agent_->stop();
-    agent_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-
-  identity::SpiffeId id(const std::string& sa) {
-    return identity::SpiffeId::make("cluster.local", "demo", sa).value();
-  }
-
-  identity::testing::TestCa ca_ = identity::testing::TestCa::root("ztd test root");
-  fs::path root_;
-  std::unique_ptr<agent::NodeAgent> agent_;
-  std::string target_;
-};
-
-TEST_F(ZtunnelAgainstAgent, XdsWorkloadAppearsAndLeaves) {
-  mesh::SnapshotStore store;
-  mesh::XdsClientOptions o;
-  o.target = target_;
-  o.node_id = mesh::xdsNodeId("127.0.0.1", "ztunnel-node-a", "warren-system");
-  mesh::XdsClient client(o, store);
-  client.start();
-  auto has = [&](const std::string& name) {
-    nlohmann::json dump = store.current()->toJson();  // keep it alive for the loop
-    for (const auto& w : dump["workloads"]) {
-      if (w.value("name", "") == name) return true;
-    }
-    return false;
-  };
-  ASSERT_TRUE(eventually([&] { return has("web") && has("far"); }))
-      << store.current()->toJson().dump();
-  EXPECT_TRUE(eventually([&] { return client.synced(); }));
-  mesh::XdsStats st = client.stats();
-  EXPECT_GE(st.acks, 2u);
-  EXPECT_EQ(st.nacks, 0u) << st.last_nack;
-
-  // A deleted pod is removed by name (delta removal).
-  fs::remove(root_ / "manifests" / "pod-far.yaml");
-  EXPECT_TRUE(eventually([&] { return !has("far"); })) << store.current()->toJson().dump();
-  EXPECT_TRUE(has("web"));
-  EXPECT_EQ(client.stats().nacks, 0u);
-  client.stop();
-}
-
-TEST_F(ZtunnelAgainstAgent, XdsRetriesUntilTheServerIsUp) {
-  // Point at a socket that appears only later: the client must keep retrying.
-  agent_->stop();
-  agent_.reset();
-  mesh::SnapshotStore store;
-  mesh::XdsClientOptions o;
-  o.target = target_;
-  o.node_id = "ztunnel~127.0.0.1~z.ns~ns.svc.cluster.local";
-  o.initial_backoff = 100ms;
-  o.max_backoff = 200ms;
-  mesh::XdsClient client(o, store);
-  client.start();
-  std::this_thread::sleep_for(500ms);
-  EXPECT_FALSE(client.synced());
-  agent::AgentOptions ao;
-  ao.node = "node-a";
-  ao.run_dir = (root_ / "run").string();
-  ao.manifests = (root_ / "manifests").string();
-  ao.ca_dir = (root_ / "ca").string();
-  agent_ = std::make_unique<agent::NodeAgent>(ao);
-  ASSERT_TRUE(agent_->start());
-  EXPECT_TRUE(eventually([&] { return client.synced() && store.current()->workloadCount() >= 2; }));
-  EXPECT_GE(client.stats().stream_failures, 1u);
-  client.stop();
-}
-
-TEST_F(ZtunnelAgainstAgent, CertificateForALocalPodVerifiesAgainstTheRoot) {
-  mesh::CaClient ca(target_);
-  Result<identity::WorkloadCertificate> cert = fail(Error::invalid("not tried"));
-  // The agent's model loads the manifests asynchronously: retry until it knows the pod.
-  ASSERT_TRUE(eventually([&] {
-    cert = ca.fetch(id("web-sa"), 5s);
-    return cert.has_value();
-  })) << cert.error().message();
-  EXPECT_EQ(cert->identity(), id("web-sa"));
-  ASSERT_EQ(cert->roots().size(), 1u);
-  EXPECT_EQ(X509_cmp(cert->roots()[0].get(), ca_.cert()), 0);
-  std::vector<ossl::X509Ptr> roots;
-  roots.push_back(identity::shareCertificate(ca_.cert()));
-  auto verified = identity::verifyCertificateChain(cert->leaf(), cert->intermediates(), roots,
-                                                   std::chrono::system_clock::now(),
-                                                   {{id("web-sa")}, "cluster.local"});
-  ASSERT_TRUE(verified) << verified.error().message();
-  // Refresh at half-life of the 24 h default.
-  auto life = cert->notAfter() - cert->notBefore();
-  EXPECT_EQ(cert->refreshAt(), cert->notBefore() + life / 2);
-}
-
-TEST_F(ZtunnelAgainstAgent, CertificateForAnotherNodesPodIsRefused) {
-  mesh::CaClient ca(target_);
-  // Wait until the model has the local pod, so a refusal is about the node, not timing.
-  ASSERT_TRUE(eventually([&] { return ca.fetch(id("web-sa"), 5s).has_value(); }));
-  auto cert = ca.fetch(id("far-sa"), 5s);
-  ASSERT_FALSE(cert);
-  EXPECT_EQ(cert.error().code(), ErrorCode::kPermissionDenied) << cert.error().message();
-  EXPECT_NE(cert.error().message().find("far-sa"), std::string::npos) << cert.error().message();
-}
-
-TEST_F(ZtunnelAgainstAgent, CertificateManagerFetchesAndBacksOff) {
-  mesh::CaClient ca(target_);
-  mesh::CertificateManager mgr([&](const identity::SpiffeId& i) { return ca.fetch(i, 5s); }, 50ms,
-                               200ms);
-  mgr.start();
-  mgr.setWanted("test", {id("web-sa"), id("far-sa")});
-  ASSERT_TRUE(eventually([&] { return mgr.get(id("web-sa")) != nullptr; })) << mgr.toJson().dump();
-  // far-sa keeps failing (another node's pod) and is retried with back-off, not dropped.
-  EXPECT_TRUE(eventually([&] { return mgr.failed() >= 3; })) << mgr.toJson().dump();
-  EXPECT_EQ(mgr.get(id("far-sa")), nullptr);
-  auto dump = mgr.toJson();
-  bool saw_error = false;
-  for (const auto& e : dump) {
-    if (e["identity"] == id("far-sa").uri()) saw_error = !e.value("last_error", "").empty();
-  }
-  EXPECT_TRUE(saw_error) << dump.dump();
-  // Not wanted any more: forgotten.
-  mgr.setWanted("test", {id("web-sa")});
-  EXPECT_TRUE(eventually([&] { return mgr.toJson().size() == 1; }));
-  mgr.stop();
-}
-
-TEST_F(ZtunnelAgainstAgent, DaemonServesConfigDumpReadinessAndMetrics) {
+TEST_F(AgainstAgent, DaemonServesConfigDumpReadinessAndMetrics) {
   ZtunnelOptions o;
   o.node = "node-a";
   o.run_dir = (root_ / "run").string();

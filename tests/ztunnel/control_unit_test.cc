@@ -1,9 +1,6 @@
-// Pure pieces of the ztunnel control half: flags, back-off, xDS conversion errors.
+// Pure pieces of the ztunnel control half: flags.
 #include <gtest/gtest.h>
 
-#include "mesh/control/backoff.h"
-#include "mesh/control/xds_client.h"
-#include "mesh/state/xds_convert.h"
 #include "ztunnel/control/ztunnel_options.h"
 
 namespace warren::ztunnel {
@@ -49,21 +46,6 @@ TEST(ZtunnelOptions, Errors) {
     ASSERT_FALSE(o) << c.message;
     EXPECT_EQ(o.error().message(), c.message);
   }
-}
-
-TEST(Backoff, DoublesUpToTheCapAndResets) {
-  mesh::Backoff b(1s, 150s);
-  std::vector<long> got;
-  for (int i = 0; i < 10; ++i)
-    got.push_back(std::chrono::duration_cast<std::chrono::seconds>(b.next()).count());
-  EXPECT_EQ(got, (std::vector<long>{1, 2, 4, 8, 16, 32, 64, 128, 150, 150}));
-  b.reset();
-  EXPECT_EQ(b.next(), 1s);
-}
-
-TEST(XdsNodeId, IstioShape) {
-  EXPECT_EQ(mesh::xdsNodeId("10.0.0.1", "ztunnel-abc", "istio-system"),
-            "ztunnel~10.0.0.1~ztunnel-abc.istio-system~istio-system.svc.cluster.local");
 }
 
 }  // namespace

@@ -1,20 +1,16 @@
 #include "ztunnel/data/data_plane.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <future>
 #include <mutex>
-
-#include "common/net/socket_factory.h"
+#include <thread>
 
 namespace warren::ztunnel {
 namespace {
-
-enum ListenerKind { kOutbound = 0, kInboundPlain = 1, kHbone = 2 };
-const char* kKindNames[] = {"15001", "15006", "15008"};
 
 Result<UniqueFd> duplicate(int fd, const char* what) {
   int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -25,16 +21,26 @@ Result<UniqueFd> duplicate(int fd, const char* what) {
 }  // namespace
 
 DataPlane::DataPlane(DataPlaneOptions options, const mesh::SnapshotStore& store,
-                     mesh::CertificateManager& certs, metrics::IstioTcpMetrics tcp_metrics)
-    : options_(std::move(options)), store_(store), certs_(certs), tcp_metrics_(tcp_metrics) {}
+                     mesh::CertificateSource& certs, metrics::IstioTcpMetrics tcp_metrics,
+                     std::shared_ptr<DataPathSockets> sockets)
+    : options_(std::move(options)),
+      store_(store),
+      certs_(certs),
+      tcp_metrics_(tcp_metrics),
+      sockets_(std::move(sockets)) {}
 
 DataPlane::~DataPlane() { stop(); }
 
 Status DataPlane::start() {
-  auto backend = uring::backendFromEnvironment();
-  if (!backend) return fail(backend.error());
   uring::LoopOptions lo;
-  lo.backend = *backend;
+  if (options_.backend) {
+    lo.backend = *options_.backend;
+    lo.fallback_to_epoll = false;  // a pinned backend or nothing
+  } else {
+    auto backend = uring::backendFromEnvironment();
+    if (!backend) return fail(backend.error());
+    lo.backend = *backend;
+  }
   unsigned n = options_.workers == 0 ? std::max(1u, std::thread::hardware_concurrency())
                                      : options_.workers;
   workers_.resize(n);
@@ -43,25 +49,15 @@ Status DataPlane::start() {
       n, lo,
       [this, &mu](uring::EventLoop& loop, unsigned i) -> Status {
         std::lock_guard lock(mu);
-        workers_[i] = std::make_unique<Worker>(*this, i, loop, store_);
+        workers_[i] = std::make_unique<Worker>(i, loop, store_, certs_, *sockets_, options_,
+                                               tcp_metrics_, [this] { return ++next_id_; });
         if (i == 0) backend_ = loop.describe();
         return ok();
       },
-      [this](uring::EventLoop& loop, unsigned i) {
+      [this](uring::EventLoop&, unsigned i) {
         // On the worker's own thread, after its loop stopped: close everything it owns while
         // the loop still exists (closes go through it).
-        auto& w = *workers_[i];
-        for (auto& [id, c] : w.connections)
-          if (c->relay) c->relay->abort("ztunnel stopping");
-        w.connections.clear();
-        for (auto& [p, weak] : w.servers)
-          if (auto c = weak.lock()) c->close("ztunnel stopping");
-        w.servers.clear();
-        for (auto& [key, conns] : w.pool)
-          for (auto& c : conns) c->close("ztunnel stopping");
-        w.pool.clear();
-        w.pods.clear();
-        loop.runOnce(std::chrono::milliseconds(0));
+        workers_[i]->shutdown();
       });
   if (!threads) return fail(threads.error().wrap("starting the data-path workers"));
   threads_ = std::move(*threads);
@@ -75,94 +71,46 @@ void DataPlane::stop() {
   workers_.clear();
 }
 
-void DataPlane::armAccept(Worker& w, int listener, const std::shared_ptr<const EnrolledPod>& owner,
-                          int kind) {
-  Worker* worker = &w;
-  std::weak_ptr<const EnrolledPod> weak = owner;
-  w.loop.acceptMultishot(listener, [worker, weak, kind](int res) {
-    if (res == -ECANCELED) return;
-    auto pod = weak.lock();
-    if (res < 0) {
-      if (pod) {
-        spdlog::warn("accept on {} for {}/{}: {}", kKindNames[kind], pod->namespace_, pod->name,
-                     std::strerror(-res));
-      }
-      return;
-    }
-    UniqueFd conn(res);
-    // Accepted while draining (the listener was closing): still served; HBONE connections
-    // get their GOAWAY at once (acceptHbone).
-    if (!pod) return;  // the pod is gone: closing it refuses the connection
-    (void)net::SocketFactory::configureAccepted(conn.get(), net::SocketOptions{});
-    switch (kind) {
-      case kOutbound:
-        acceptOutbound(*worker, pod, std::move(conn));
-        break;
-      case kInboundPlain:
-        acceptInboundPlain(*worker, pod, std::move(conn));
-        break;
-      default:
-        acceptHbone(*worker, pod, std::move(conn));
-        break;
-    }
-  });
-}
-
 Status DataPlane::addPod(const std::shared_ptr<const EnrolledPod>& pod,
                          const PodListeners& listeners) {
   if (!threads_) return fail(Error(ErrorCode::kUnavailable, "data path not started"));
-  for (auto& w : workers_) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
     auto out = duplicate(listeners.outbound.get(), "15001");
     auto in = duplicate(listeners.inbound_plain.get(), "15006");
     auto hb = duplicate(listeners.hbone.get(), "15008");
     if (!out || !in || !hb) return fail(!out ? out.error() : !in ? in.error() : hb.error());
     auto fds = std::make_shared<std::array<UniqueFd, 3>>(
         std::array<UniqueFd, 3>{std::move(*out), std::move(*in), std::move(*hb)});
-    Worker* worker = w.get();
-    w->loop.post([this, worker, pod, fds] {
-      auto& slot = worker->pods[pod->uid];
-      slot.pod = pod;
-      slot.outbound = std::move((*fds)[0]);
-      slot.inbound_plain = std::move((*fds)[1]);
-      slot.hbone = std::move((*fds)[2]);
-      if (worker->draining) return;
-      armAccept(*worker, slot.outbound.get(), pod, kOutbound);
-      armAccept(*worker, slot.inbound_plain.get(), pod, kInboundPlain);
-      armAccept(*worker, slot.hbone.get(), pod, kHbone);
-    });
+    Worker* worker = workers_[i].get();
+    threads_->loop(i).post([worker, pod, fds] { worker->addPod(pod, std::move(*fds)); });
   }
   return ok();
 }
 
 void DataPlane::removePod(const std::string& uid) {
-  for (auto& w : workers_) {
-    Worker* worker = w.get();
-    w->loop.post([worker, uid] {
-      auto it = worker->pods.find(uid);
-      if (it == worker->pods.end()) return;
-      // Closing through the loop cancels the multishot accepts first.
-      for (UniqueFd* fd : {&it->second.outbound, &it->second.inbound_plain, &it->second.hbone})
-        if (*fd) worker->loop.close(fd->release());
-      worker->pods.erase(it);
-    });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker* worker = workers_[i].get();
+    threads_->loop(i).post([worker, uid] { worker->removePod(uid); });
   }
 }
 
 void DataPlane::onSnapshot() {
-  for (auto& w : workers_) {
-    Worker* worker = w.get();
-    w->loop.post([worker] { reevaluateInbound(*worker); });
+  if (!threads_) return;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker* worker = workers_[i].get();
+    threads_->loop(i).post([worker] { worker->onSnapshot(); });
   }
 }
 
 void DataPlane::onEveryWorker(const std::function<void(Worker&)>& fn,
                               std::chrono::milliseconds limit) {
+  if (!threads_) return;
   std::vector<std::future<void>> done;
-  for (auto& w : workers_) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
     auto p = std::make_shared<std::promise<void>>();
     done.push_back(p->get_future());
-    Worker* worker = w.get();
-    w->loop.post([worker, fn, p] {
+    Worker* worker = workers_[i].get();
+    threads_->loop(i).post([worker, fn, p] {
       fn(*worker);
       p->set_value();
     });
@@ -180,36 +128,42 @@ nlohmann::json DataPlane::connections() {
   auto g = std::make_shared<Gathered>();
   onEveryWorker(
       [g](Worker& w) {
+        auto items = w.connections();
         std::lock_guard lock(g->mu);
-        for (auto& [id, c] : w.connections) g->items.push_back(c->toJson());
+        for (auto& item : items) g->items.push_back(std::move(item));
       },
       std::chrono::seconds(2));
   std::lock_guard lock(g->mu);
   return g->items;
 }
 
-size_t DataPlane::connectionCount() {
-  auto n = std::make_shared<std::atomic<size_t>>(0);
-  onEveryWorker([n](Worker& w) { *n += w.connections.size(); }, std::chrono::seconds(2));
-  return *n;
+size_t DataPlane::connectionCount() { return stats().connections; }
+
+Worker::Stats DataPlane::stats() {
+  struct Gathered {
+    std::mutex mu;
+    Worker::Stats sum;
+  };
+  auto g = std::make_shared<Gathered>();
+  onEveryWorker(
+      [g](Worker& w) {
+        auto s = w.stats();
+        std::lock_guard lock(g->mu);
+        g->sum.connections += s.connections;
+        g->sum.client_connections += s.client_connections;
+        g->sum.server_connections += s.server_connections;
+        g->sum.buffered_bytes += s.buffered_bytes;
+      },
+      std::chrono::seconds(2));
+  std::lock_guard lock(g->mu);
+  return g->sum;
 }
 
 void DataPlane::drain(std::chrono::steady_clock::time_point deadline) {
   if (!threads_) return;
-  onEveryWorker(
-      [](Worker& w) {
-        w.draining = true;
-        for (auto& [uid, slot] : w.pods) {
-          for (UniqueFd* fd : {&slot.outbound, &slot.inbound_plain, &slot.hbone})
-            if (*fd) w.loop.close(fd->release());
-        }
-        for (auto& [p, weak] : w.servers)
-          if (auto c = weak.lock()) c->drain();
-      },
-      std::chrono::seconds(2));
+  onEveryWorker([](Worker& w) { w.drain(); }, std::chrono::seconds(2));
   while (std::chrono::steady_clock::now() < deadline) {
-    size_t open = connectionCount();
-    if (open == 0) break;
+    if (connectionCount() == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   size_t left = connectionCount();

@@ -1,7 +1,8 @@
 // The data path of warren-ztunnel: worker threads (one io_uring each, epoll as fallback) that
 // accept on every enrolled pod's 15001/15006/15008 listeners and proxy connections through
 // HBONE. The control half (ZtunnelDaemon) feeds it pods (ZDS), state (SnapshotStore) and
-// certificates (CertificateManager); see ztunnel/README.md "The data path".
+// certificates (CertificateSource); its sockets come from a DataPathSockets (production: the
+// pod netns with mark 0x539). See ztunnel/README.md "The data path".
 //
 // Threads: pods arrive on the ZDS thread, which duplicates each listener once per worker and
 // posts it; everything else happens on the workers. Admin calls (connections()) post a task to
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,22 +19,20 @@
 
 #include "common/metrics/istio_tcp_metrics.h"
 #include "common/uring/worker_threads.h"
-#include "mesh/control/certificate_manager.h"
+#include "mesh/control/certificate_source.h"
 #include "mesh/state/snapshot_store.h"
 #include "ztunnel/control/enrolled_pod.h"
 #include "ztunnel/control/pod_listeners.h"
+#include "ztunnel/data/data_path_sockets.h"
 #include "ztunnel/data/worker.h"
 
 namespace warren::ztunnel {
 
-struct DataPlaneOptions {
-  unsigned workers = 0;  // 0: one per core
-};
-
 class DataPlane {
  public:
   DataPlane(DataPlaneOptions options, const mesh::SnapshotStore& store,
-            mesh::CertificateManager& certs, metrics::IstioTcpMetrics tcp_metrics);
+            mesh::CertificateSource& certs, metrics::IstioTcpMetrics tcp_metrics,
+            std::shared_ptr<DataPathSockets> sockets = std::make_shared<PodNetnsSockets>());
   ~DataPlane();
 
   Status start();
@@ -41,33 +41,29 @@ class DataPlane {
   void drain(std::chrono::steady_clock::time_point deadline);
   void stop();
 
-  // ZDS thread.
-  // A pod and its three listeners, as the ZDS client hands them over (the listener fds are
-  // borrowed for the call: each worker keeps a duplicate).
+  // ZDS thread. A pod and its three listeners, as the ZDS client hands them over (the
+  // listener fds are borrowed for the call: each worker keeps a duplicate).
   Status addPod(const std::shared_ptr<const EnrolledPod>& pod, const PodListeners& listeners);
   void removePod(const std::string& uid);
-  // Control thread: a new snapshot was published (policies may have changed).
+  // Control thread: a new snapshot was published (policies may have changed, workloads left).
   void onSnapshot();
 
   // Admin: the open connections of every worker, in the warrenctl connection shape.
   nlohmann::json connections();
   size_t connectionCount();
-
-  // For the workers.
-  mesh::CertificateManager& certificates() { return certs_; }
-  metrics::IstioTcpMetrics& tcpMetrics() { return tcp_metrics_; }
-  uint64_t nextConnectionId() { return next_id_.fetch_add(1) + 1; }
+  // Summed over the workers (tests, /config_dump).
+  Worker::Stats stats();
   std::string backendDescription() const { return backend_; }
 
  private:
   // Runs `fn` on every worker and waits (bounded) for all of them.
   void onEveryWorker(const std::function<void(Worker&)>& fn, std::chrono::milliseconds limit);
-  void armAccept(Worker& w, int fd, const std::shared_ptr<const EnrolledPod>& pod, int kind);
 
   DataPlaneOptions options_;
   const mesh::SnapshotStore& store_;
-  mesh::CertificateManager& certs_;
+  mesh::CertificateSource& certs_;
   metrics::IstioTcpMetrics tcp_metrics_;
+  std::shared_ptr<DataPathSockets> sockets_;
   std::unique_ptr<uring::WorkerThreads> threads_;
   std::vector<std::unique_ptr<Worker>> workers_;  // index = worker index
   std::atomic<uint64_t> next_id_{0};

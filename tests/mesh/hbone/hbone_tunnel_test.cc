@@ -63,7 +63,7 @@ struct Fixture {
     auto engine = tls::TlsEngine::server(server_ctx);
     ASSERT_TRUE(engine);
     auto conn = HboneConnection::create(
-        loop(), std::move(fd), std::move(*engine), http2::Role::kServer,
+        loop(), std::move(fd), std::move(*engine), http2::Role::kServer, {},
         [this](const std::shared_ptr<HboneConnection>& c, StreamId id,
                const http2::HeaderList& headers) {
           peer_identity.set_value(c->peerIdentity() ? c->peerIdentity()->uri() : "");
@@ -115,7 +115,7 @@ struct Fixture {
       ASSERT_TRUE(sock);
       int raw = sock->get();
       auto conn = HboneConnection::create(loop(), std::move(*sock), std::move(*engine),
-                                          http2::Role::kClient, nullptr, nullptr);
+                                          http2::Role::kClient, {}, nullptr, nullptr);
       ASSERT_TRUE(conn);
       client = *conn;
       loop().connect(raw, hbone_address.toSockaddr().get(), hbone_address.toSockaddr().length,
@@ -133,7 +133,7 @@ struct Fixture {
       stream->bind(*id);
       auto* raw_stream = stream.get();
       auto held = std::make_shared<std::unique_ptr<HboneStream>>(std::move(stream));
-      raw_stream->onResponse([this, status, app, held](int s, const std::string&) {
+      raw_stream->onResponse([this, status, app, held](int s, const std::string&, bool) {
         status->set_value(s);
         if (s != 200) return;
         auto relay = relay::StreamRelay::create(

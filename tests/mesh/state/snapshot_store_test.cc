@@ -4,15 +4,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
+#include "common/uring/worker_threads.h"
 #include "tests/mesh/mesh_fixture.h"
 
 namespace warren::mesh {
 namespace {
 
 using namespace testing;
+using namespace std::chrono_literals;
 
 std::string podIp(int i) {
   return "10.244." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
@@ -104,6 +107,38 @@ TEST(SnapshotStore, ConcurrentWritersNeverLoseUpdates) {
   b.join();
   EXPECT_EQ(store.current()->workloadCount(), 2u * kPerWriter);
   EXPECT_EQ(store.current()->version(), 2u * kPerWriter);
+}
+
+// A connection from a pod whose workload has not arrived waits for the publish that brings it:
+// the store posts the callback to the waiting loop right after that publish, not before.
+TEST(SnapshotStore, WhenWorkloadFiresOnThePublishThatBringsIt) {
+  SnapshotStore store;
+  auto thread =
+      std::move(*uring::WorkerThreads::start(1, {uring::Backend::kEpoll, false}, nullptr));
+  uring::EventLoop& loop = thread->loop(0);
+  const std::string uid = "Kubernetes//Pod/default/late";
+  std::promise<bool> seen;  // did the waiter see the workload when it ran?
+  store.whenWorkload(uid, loop, [&] { seen.set_value(store.current()->workloadByUid(uid)); });
+  std::atomic<int> cancelled_ran{0};
+  WaitId cancelled = store.whenWorkload(uid, loop, [&] { ++cancelled_ran; });
+  store.cancelWait(cancelled);
+  StateUpdate other;
+  other.workloads = {pod("default", "other", {"10.244.1.20"}, "node-1")};
+  ASSERT_TRUE(store.apply(other).empty());
+  auto f = seen.get_future();
+  EXPECT_EQ(f.wait_for(100ms), std::future_status::timeout) << "another workload's publish";
+  StateUpdate late;
+  late.workloads = {pod("default", "late", {"10.244.1.21"}, "node-1")};
+  ASSERT_TRUE(store.apply(late).empty());
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(f.get());
+  // Already there: fires at once (posted, never inside the call).
+  std::promise<void> again;
+  store.whenWorkload(uid, loop, [&] { again.set_value(); });
+  EXPECT_EQ(again.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(cancelled_ran.load(), 0);
+  store.cancelWaits(loop);
+  thread->stop();
 }
 
 }  // namespace

@@ -1,0 +1,226 @@
+// HboneClientPool's stated invariants (mesh/hbone/hbone_client_pool.h), each against a real
+// HBONE server on loopback: real TLS 1.3 from a test CA, real HTTP/2, one event loop.
+#include "mesh/hbone/hbone_client_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "common/hbone/connect_request.h"
+#include "common/net/socket_factory.h"
+#include "common/net/socket_info.h"
+#include "common/uring/worker_threads.h"
+#include "tests/common/identity/test_ca.h"
+
+namespace warren::mesh {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kClientId = "spiffe://cluster.local/ns/a/sa/client";
+constexpr const char* kServerId = "spiffe://cluster.local/ns/b/sa/server";
+constexpr const char* kOtherId = "spiffe://cluster.local/ns/b/sa/other";
+
+identity::SpiffeId sid(const char* uri) { return *identity::SpiffeId::parse(uri); }
+
+struct PoolFixture {
+  identity::testing::TestCa ca = identity::testing::TestCa::root();
+  tls::TlsContext client_ctx = *tls::TlsContext::client(ca.issue(kClientId));
+  tls::TlsContext server_ctx = *tls::TlsContext::server(ca.issue(kServerId));
+  std::unique_ptr<uring::WorkerThreads> thread;
+  UniqueFd listener;
+  net::SocketAddress server;
+  http2::SessionConfig server_config;
+  std::unique_ptr<HboneClientPool> pool;
+
+  // Server behaviour, read on the loop.
+  int answer = 200;
+  bool refuse_first_stream = false;  // RST_STREAM(REFUSED_STREAM) + GOAWAY on the first one
+  int accepted = 0;
+  int requests = 0;
+  std::vector<std::weak_ptr<HboneConnection>> server_conns;
+
+  uring::EventLoop& loop() { return thread->loop(0); }
+
+  void start() {
+    uring::LoopOptions o;
+    o.backend = uring::Backend::kEpoll;
+    o.fallback_to_epoll = false;
+    thread = std::move(*uring::WorkerThreads::start(1, o, nullptr));
+    listener = std::move(*net::SocketFactory::listenTcp(net::SocketAddress::loopbackV4(0), {}));
+    server = *net::localAddress(listener.get());
+    run([this] {
+      pool = std::make_unique<HboneClientPool>(loop());
+      loop().acceptMultishot(listener.get(), [this](int fd) {
+        if (fd >= 0) serve(UniqueFd(fd));
+      });
+    });
+  }
+
+  void serve(UniqueFd fd) {
+    ++accepted;
+    auto engine = tls::TlsEngine::server(server_ctx);
+    auto conn = HboneConnection::create(
+        loop(), std::move(fd), std::move(*engine), http2::Role::kServer, server_config,
+        [this](const std::shared_ptr<HboneConnection>& c, http2::StreamId id,
+               const http2::HeaderList&) {
+          ++requests;
+          if (refuse_first_stream) {
+            refuse_first_stream = false;
+            (void)c->session().resetStream(id, http2::kRefusedStream);
+            c->drain();  // GOAWAY: this connection takes no more streams
+            return;
+          }
+          (void)c->session().respond(id, answer);
+          c->flush();
+        },
+        nullptr);
+    server_conns.push_back(*conn);
+    (*conn)->start();
+  }
+
+  HboneClientPool::Dialer dialer() {
+    return {[this]() -> Result<const tls::TlsContext*> { return &client_ctx; },
+            [](const net::SocketAddress& to) -> Result<DialedSocket> {
+              auto fd = net::SocketFactory::tcpSocket(to.family(), {});
+              if (!fd) return fail(fd.error());
+              return DialedSocket{std::move(*fd), to};
+            }};
+  }
+
+  HboneClientPool::Key key(std::vector<identity::SpiffeId> expected = {sid(kServerId)}) {
+    return HboneClientPool::Key::make(sid(kClientId), server, std::move(expected));
+  }
+
+  // Opens one tunnel and waits for its outcome; the stream (if any) is kept open.
+  int open(const HboneClientPool::Key& k) {
+    std::promise<int> status;
+    auto got = status.get_future();
+    run([&] {
+      hbone::ConnectRequest req;
+      req.target = net::SocketAddress{server.ip, 8080};
+      req.traceparent = hbone::TraceParent::random();
+      pool->open(k, hbone::buildConnectHeaders(req), dialer(),
+                 [this, &status](int s, std::unique_ptr<HboneStream> stream, const std::string&) {
+                   if (stream) streams.push_back(std::move(stream));
+                   status.set_value(s);
+                 });
+    });
+    EXPECT_EQ(got.wait_for(10s), std::future_status::ready);
+    return got.get();
+  }
+
+  template <class Fn>
+  auto onLoop(Fn fn) {
+    std::promise<decltype(fn())> p;
+    auto f = p.get_future();
+    loop().post([&] { p.set_value(fn()); });
+    f.wait();
+    return f.get();
+  }
+  void run(std::function<void()> fn) {
+    std::promise<void> p;
+    loop().post([&] {
+      fn();
+      p.set_value();
+    });
+    p.get_future().wait();
+  }
+  size_t connections(const HboneClientPool::Key& k) {
+    return onLoop([&] { return pool->connections(k); });
+  }
+
+  ~PoolFixture() {
+    if (!thread) return;
+    run([this] {
+      streams.clear();
+      pool->closeAll("test over");
+      for (auto& w : server_conns) {
+        if (auto c = w.lock()) c->close("test over");
+      }
+    });
+    run([this] { pool.reset(); });
+    thread->stop();
+  }
+
+  std::vector<std::unique_ptr<HboneStream>> streams;
+};
+
+TEST(HboneClientPool, ReusesAConnectionWhileItHasStreamRoom) {
+  PoolFixture f;
+  f.start();
+  auto k = f.key();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(f.open(k), 200);
+  EXPECT_EQ(f.connections(k), 1u);
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 1);
+}
+
+TEST(HboneClientPool, KeyIsSourceDestinationAndTheSortedExpectedIdentities) {
+  PoolFixture f;
+  f.start();
+  auto ab = f.key({sid(kServerId), sid(kOtherId)});
+  auto ba = f.key({sid(kOtherId), sid(kServerId), sid(kOtherId)});
+  EXPECT_EQ(ab, ba) << "sorted and unique";
+  ASSERT_EQ(f.open(ab), 200);
+  ASSERT_EQ(f.open(ba), 200);
+  EXPECT_EQ(f.connections(ab), 1u);
+  auto only = f.key({sid(kServerId)});
+  ASSERT_EQ(f.open(only), 200);
+  EXPECT_EQ(f.connections(only), 1u) << "other expected identities: a connection of its own";
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2);
+}
+
+TEST(HboneClientPool, DialsAnotherConnectionWhenEveryOneIsFull) {
+  PoolFixture f;
+  f.server_config.max_concurrent_streams = 2;
+  f.start();
+  auto k = f.key();
+  ASSERT_EQ(f.open(k), 200);
+  ASSERT_EQ(f.open(k), 200);
+  EXPECT_EQ(f.connections(k), 1u);
+  ASSERT_EQ(f.open(k), 200);
+  EXPECT_EQ(f.connections(k), 2u);
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2);
+}
+
+TEST(HboneClientPool, ClosedConnectionsLeaveThePool) {
+  PoolFixture f;
+  f.start();
+  auto k = f.key();
+  ASSERT_EQ(f.open(k), 200);
+  ASSERT_EQ(f.connections(k), 1u);
+  f.run([&] {
+    for (auto& w : f.server_conns) {
+      if (auto c = w.lock()) c->close("server went away");
+    }
+  });
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = f.connections(k) == 0;
+    if (!gone) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(gone);
+  ASSERT_EQ(f.open(k), 200) << "the next tunnel dials afresh";
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2);
+}
+
+TEST(HboneClientPool, AStreamRefusedBeforeProcessingIsRetriedOnANewConnection) {
+  PoolFixture f;
+  f.refuse_first_stream = true;
+  f.start();
+  auto k = f.key();
+  EXPECT_EQ(f.open(k), 200) << "the refusal never reaches the caller";
+  EXPECT_EQ(f.onLoop([&] { return f.requests; }), 2);
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2) << "the retry used a new connection";
+}
+
+TEST(HboneClientPool, AnAnswerIsFinalEvenANonOkOne) {
+  PoolFixture f;
+  f.answer = 401;
+  f.start();
+  EXPECT_EQ(f.open(f.key()), 401);
+  EXPECT_EQ(f.onLoop([&] { return f.requests; }), 1) << "no retry after a response";
+}
+
+}  // namespace
+}  // namespace warren::mesh

@@ -1,0 +1,34 @@
+// DataPathSockets: every socket the data path opens, and the original destination of every
+// connection it captures, behind one small interface (STYLE habit 8, and ztunnel's
+// tests/direct.rs shape): production opens each outgoing socket inside the pod's netns with
+// ztunnel's mark 0x539 (so the eBPF redirect leaves it alone) through net::SocketFactory, and
+// trusts only the eBPF record for the original destination; the in-process tests
+// (tests/ztunnel/data_path_test.cc) open plain loopback sockets and map pod addresses to
+// their loopback listeners, so the whole data path runs without root.
+#pragma once
+
+#include "common/error.h"
+#include "common/net/socket_address.h"
+#include "mesh/hbone/hbone_client_pool.h"
+#include "ztunnel/control/enrolled_pod.h"
+
+namespace warren::ztunnel {
+
+class DataPathSockets {
+ public:
+  virtual ~DataPathSockets() = default;
+  // An unconnected TCP socket for reaching `to` from inside `pod`, and where to connect it.
+  virtual Result<mesh::DialedSocket> dial(const EnrolledPod& pod, const net::SocketAddress& to) = 0;
+  // Where a connection accepted on `pod`'s 15001 listener was going (INTEROP §6 step 2).
+  virtual Result<net::SocketAddress> originalDestination(const EnrolledPod& pod, int fd) = 0;
+};
+
+// Production: sockets in the pod's netns with mark 0x539; the original destination from the
+// cgroup/getsockopt eBPF answer (net::originalDestination).
+class PodNetnsSockets final : public DataPathSockets {
+ public:
+  Result<mesh::DialedSocket> dial(const EnrolledPod& pod, const net::SocketAddress& to) override;
+  Result<net::SocketAddress> originalDestination(const EnrolledPod& pod, int fd) override;
+};
+
+}  // namespace warren::ztunnel

@@ -1,0 +1,51 @@
+// InboundProxy: the destination side, inside the destination pod's netns. 15008: mTLS with
+// the pod's certificate (waiting on the loop for the first one, event-driven), then per
+// CONNECT the one inbound decision (mesh/routing/inbound_decision.h: 400 / 401 / 503), the
+// connect to the app inside the pod (503 when it fails), 200, relay. 15006: plaintext steered
+// by sk_lookup, authorized without identity (so PeerAuthentication STRICT denies it), relay.
+// After every state change the open connections are authorized again and the ones now denied
+// (or whose workload left the state) are closed.
+#pragma once
+
+#include <map>
+#include <memory>
+
+#include "common/http2/header.h"
+#include "common/net/socket_address.h"
+#include "common/unique_fd.h"
+#include "mesh/hbone/hbone_connection.h"
+#include "ztunnel/control/enrolled_pod.h"
+#include "ztunnel/data/worker_context.h"
+
+namespace warren::ztunnel {
+
+class InboundProxy {
+ public:
+  explicit InboundProxy(WorkerContext& ctx) : ctx_(ctx) {}
+
+  void acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
+  void acceptPlain(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
+  // Authorizes every open inbound connection again; denied ones end.
+  void reevaluate();
+  // GOAWAY on every HBONE server connection (drain): open streams finish, new ones are
+  // refused; connections accepted from now on get theirs at once.
+  void drain();
+  void closeAll(const std::string& why);
+  size_t serverConnections() const { return servers_.size(); }
+  size_t bufferedBytes() const;
+
+ private:
+  void serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd, bool waited);
+  void onRequest(const std::shared_ptr<const EnrolledPod>& pod,
+                 const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
+                 const http2::HeaderList& headers, const net::SocketAddress& local);
+  // Connects to the app inside `pod`; `done` gets the connected socket or why not.
+  void connectUpstream(const EnrolledPod& pod, const net::SocketAddress& to,
+                       std::function<void(Result<UniqueFd>)> done);
+
+  WorkerContext& ctx_;
+  std::map<mesh::HboneConnection*, std::weak_ptr<mesh::HboneConnection>> servers_;
+  bool draining_ = false;
+};
+
+}  // namespace warren::ztunnel

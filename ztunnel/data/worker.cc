@@ -1,0 +1,108 @@
+#include "ztunnel/data/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "common/net/socket_factory.h"
+
+namespace warren::ztunnel {
+namespace {
+const char* kListenerNames[] = {"15001", "15006", "15008"};
+}  // namespace
+
+Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore& store,
+               mesh::CertificateSource& certs, DataPathSockets& sockets,
+               const DataPlaneOptions& options, metrics::IstioTcpMetrics& metrics,
+               std::function<uint64_t()> next_id)
+    : index_(index),
+      ctx_(loop, store, certs, sockets, options, metrics, std::move(next_id)),
+      random_(0x5eed0000ULL + index),
+      pool_(loop, options.http2),
+      outbound_(ctx_, pool_, random_),
+      inbound_(ctx_) {}
+
+void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& owner,
+                       Listener kind) {
+  std::weak_ptr<const EnrolledPod> weak = owner;
+  ctx_.loop.acceptMultishot(listener, [this, weak, kind](int res) {
+    if (res == -ECANCELED) return;
+    auto pod = weak.lock();
+    if (res < 0) {
+      if (pod) {
+        spdlog::warn("accept on {} for {}/{}: {}", kListenerNames[static_cast<int>(kind)],
+                     pod->namespace_, pod->name, std::strerror(-res));
+      }
+      return;
+    }
+    UniqueFd conn(res);
+    if (!pod) return;  // the pod is gone: closing it refuses the connection
+    // Accepted while draining (the listener was closing): still served; HBONE connections
+    // get their GOAWAY at once.
+    (void)net::SocketFactory::configureAccepted(conn.get(), net::SocketOptions{});
+    switch (kind) {
+      case Listener::kOutbound:
+        outbound_.accept(pod, std::move(conn));
+        break;
+      case Listener::kInboundPlain:
+        inbound_.acceptPlain(pod, std::move(conn));
+        break;
+      case Listener::kHbone:
+        inbound_.acceptHbone(pod, std::move(conn));
+        break;
+    }
+  });
+}
+
+void Worker::addPod(std::shared_ptr<const EnrolledPod> pod, std::array<UniqueFd, 3> listeners) {
+  auto& slot = pods_[pod->uid];
+  slot.pod = std::move(pod);
+  slot.listeners = std::move(listeners);
+  if (draining_) return;
+  armAccept(slot.listeners[0].get(), slot.pod, Listener::kOutbound);
+  armAccept(slot.listeners[1].get(), slot.pod, Listener::kInboundPlain);
+  armAccept(slot.listeners[2].get(), slot.pod, Listener::kHbone);
+}
+
+void Worker::removePod(const std::string& uid) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  // Closing through the loop cancels the multishot accepts first.
+  for (auto& fd : it->second.listeners) {
+    if (fd) ctx_.loop.close(fd.release());
+  }
+  pods_.erase(it);
+}
+
+void Worker::drain() {
+  draining_ = true;
+  for (auto& [uid, slot] : pods_) {
+    for (auto& fd : slot.listeners) {
+      if (fd) ctx_.loop.close(fd.release());
+    }
+  }
+  inbound_.drain();
+}
+
+void Worker::shutdown() {
+  // No wait may fire into this loop once it is gone.
+  ctx_.certs.cancelWaits(ctx_.loop);
+  ctx_.store.cancelWaits(ctx_.loop);
+  ctx_.connections.abortAll("ztunnel stopping");
+  inbound_.closeAll("ztunnel stopping");
+  pool_.closeAll("ztunnel stopping");
+  pods_.clear();
+  ctx_.loop.runOnce(std::chrono::milliseconds(0));
+}
+
+Worker::Stats Worker::stats() const {
+  Stats s;
+  s.connections = ctx_.connections.size();
+  s.client_connections = pool_.connectionCount();
+  s.server_connections = inbound_.serverConnections();
+  s.buffered_bytes =
+      ctx_.connections.bufferedBytes() + pool_.bufferedBytes() + inbound_.bufferedBytes();
+  return s;
+}
+
+}  // namespace warren::ztunnel
