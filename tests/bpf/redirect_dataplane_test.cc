@@ -15,6 +15,7 @@
 
 #include "bpf/loader/pin_dir.h"
 #include "bpf_test_env.h"
+#include "common/net/socket_info.h"
 #include "common/netns.h"
 
 namespace warren::redirect {
@@ -182,24 +183,19 @@ TEST_F(DataplaneTest, EnrolledNetnsConnectsLandOn15001WithOriginalDestination) {
   ASSERT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, &c4), 0);
   UniqueFd a4(::accept4(l4.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(a4);
-  sockaddr_in orig{};
-  socklen_t len = sizeof(orig);
-  ASSERT_EQ(::getsockopt(a4.get(), SOL_IP, WARREN_SO_ORIGINAL_DST, &orig, &len), 0) << errno;
-  EXPECT_EQ(len, sizeof(orig));
-  char buf[INET6_ADDRSTRLEN];
-  EXPECT_STREQ(::inet_ntop(AF_INET, &orig.sin_addr, buf, sizeof(buf)), "10.9.8.7");
-  EXPECT_EQ(ntohs(orig.sin_port), 8080);
+  // Read the way ztunnel does (net::originalDestination): the eBPF answer must be the one it
+  // trusts (optlen exactly a sockaddr_in, offered more).
+  auto orig = net::originalDestination(a4.get());
+  ASSERT_TRUE(orig) << orig.error().message();
+  EXPECT_EQ(orig->toString(), "10.9.8.7:8080");
 
   UniqueFd c6;
   ASSERT_EQ(connectTo(AF_INET6, "fd00::42", 80, &c6), 0);
   UniqueFd a6(::accept4(l6.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(a6);
-  sockaddr_in6 orig6{};
-  len = sizeof(orig6);
-  ASSERT_EQ(::getsockopt(a6.get(), SOL_IPV6, WARREN_SO_ORIGINAL_DST, &orig6, &len), 0) << errno;
-  EXPECT_EQ(len, sizeof(orig6));
-  EXPECT_STREQ(::inet_ntop(AF_INET6, &orig6.sin6_addr, buf, sizeof(buf)), "fd00::42");
-  EXPECT_EQ(ntohs(orig6.sin6_port), 80);
+  auto orig6 = net::originalDestination(a6.get());
+  ASSERT_TRUE(orig6) << orig6.error().message();
+  EXPECT_EQ(orig6->toString(), "[fd00::42]:80");
 
   // ztunnel's own sockets (mark 0x539) and loopback destinations go where they asked: here
   // there is no route to 10.9.8.7, so the unredirected connect fails.
@@ -207,9 +203,9 @@ TEST_F(DataplaneTest, EnrolledNetnsConnectsLandOn15001WithOriginalDestination) {
   UniqueFd direct;
   EXPECT_EQ(connectTo(AF_INET, "127.0.0.1", WARREN_PORT_OUTBOUND, &direct), 0);
   UniqueFd a_direct(::accept4(l4.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  len = sizeof(orig);
-  EXPECT_NE(::getsockopt(a_direct.get(), SOL_IP, WARREN_SO_ORIGINAL_DST, &orig, &len), 0)
-      << "a direct loopback connect has no original destination";
+  auto none = net::originalDestination(a_direct.get());
+  EXPECT_FALSE(none) << "a direct loopback connect has no original destination, got "
+                     << none->toString();
 
   auto counters = dp->counters();
   ASSERT_TRUE(counters);

@@ -50,6 +50,14 @@ metadata: {name: client, namespace: demo}
 spec: {containers: [{name: c}]}
 YAML
 lab_delete "$LAB_DIR/client.yaml"
-check_gone() { ! "$XDS_PROBE" --socket "$(sock node-1)" xds --wait-for "Kubernetes//Pod/demo/client" --timeout-ms 500; }
+# Gone means: the agent is alive and answers a fresh subscription with its whole current state,
+# which still holds the echo service but no longer the client (a dead agent or a broken stream
+# fails the probe, not passes it).
+check_gone() {
+  local out
+  out=$("$XDS_PROBE" --socket "$(sock node-1)" xds --timeout-ms 2000) || return 1
+  grep -q "^+ demo/echo.demo.svc.cluster.local " <<<"$out" || return 1
+  ! grep -q "^+ Kubernetes//Pod/demo/client " <<<"$out"
+}
 wait_for 20 check_gone
 log "ok"

@@ -78,7 +78,41 @@ wait_for 60 ready node-2
 
 # allowed FROM TO / denied FROM TO: a decision may take a moment to reach ztunnel over xDS.
 try() { "$LAB" exec "$1" -- warren-probe send --to "$2" --bytes 2048 --timeout 8 >/dev/null 2>&1; }
-denied_now() { ! try "$1" "$2"; }
+node_of() { case "$1" in "$SRV":*) echo node-2 ;; "$BACK":*) echo node-1 ;; *) fail "node of $1?" ;; esac; }
+# Access-log records on NODE's ztunnel from CLIENT_IP: inbound DENY (the destination decided
+# 401, or closed a plaintext connection STRICT refuses), and outbound DENY with the 401 the
+# destination answered (the source side of a mesh client).
+inbound_denies() {
+  grep -cE "src\.addr=${2//./\\.}:[0-9]+ .*direction=\"inbound\".*flags=\"DENY\"" \
+    "$LAB_DIR/nodes/$1/logs/ztunnel.log" || true
+}
+outbound_401s() {
+  grep -cE "src\.addr=${2//./\\.}:[0-9]+ .*direction=\"outbound\".*flags=\"DENY\".*answered 401" \
+    "$LAB_DIR/nodes/$1/logs/ztunnel.log" || true
+}
+# Denied means: the attempt fails AND the destination's ztunnel recorded a DENY for this
+# client (and, for a client in the mesh, its own ztunnel the 401): a 503, a reset or a crash
+# is not a denial.
+denied_now() {
+  local dst_node src_node ip in_before out_before i
+  dst_node=$(node_of "$2")
+  src_node=$(pod_node "$1")
+  ip=$(pod_ip "$1")
+  in_before=$(inbound_denies "$dst_node" "$ip")
+  out_before=$(outbound_401s "$src_node" "$ip")
+  try "$1" "$2" && return 1
+  for i in $(seq 50); do
+    if [ "$(inbound_denies "$dst_node" "$ip")" -gt "$in_before" ]; then
+      case "$1" in
+        other/*) return 0 ;;  # not in the mesh: no source ztunnel
+        *) [ "$(outbound_401s "$src_node" "$ip")" -gt "$out_before" ] && return 0 ;;
+      esac
+    fi
+    sleep 0.1
+  done
+  log "$1 -> $2 failed without a DENY from the destination (see $dst_node's ztunnel.log)"
+  return 1
+}
 allowed() { step "allowed: $1 -> $2"; wait_for 30 try "$1" "$2"; try "$1" "$2" || fail "$1 -> $2 flapped"; }
 denied() { step "denied:  $1 -> $2"; wait_for 30 denied_now "$1" "$2"; denied_now "$1" "$2" || fail "$1 -> $2 flapped"; }
 

@@ -212,7 +212,7 @@ void InboundProxy::reevaluate() {
     if (v.allowed) return;
     c->policy_decision = "DENY";
     c->policy_name = v.policy;
-    c->record.error = v.detail;
+    c->record.error = "denied by a policy change: " + v.detail;
     denied.push_back(c);
   });
   for (auto& c : denied) {
@@ -221,7 +221,7 @@ void InboundProxy::reevaluate() {
     c->closing = true;
     c->record.flags = "DENY";
     c->labels.response_flags = "DENY";
-    if (c->relay) c->relay->abort("denied on re-evaluation: " + c->record.error);
+    if (c->relay) c->relay->abort(c->record.error);
   }
 }
 
