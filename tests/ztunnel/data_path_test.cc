@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <future>
 #include <map>
 #include <mutex>
@@ -643,6 +644,8 @@ TEST_P(DataPathTest, ASlowReaderBoundsMemory) {
   EXPECT_LT(written, kTotal) << "a reader that never reads must stop the sender";
   peak = std::max(peak, client_->stats().buffered_bytes + server_->stats().buffered_bytes);
   EXPECT_LE(peak, kCap) << "the ztunnels held " << peak << " bytes";
+  std::printf("slow reader: the sender stopped after %zu bytes; the ztunnels held at most %zu\n",
+              written, peak);
   EXPECT_GT(peak, 0u);
   // The reader starts: everything written arrives.
   start_reading.set_value();

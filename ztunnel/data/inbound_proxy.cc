@@ -7,7 +7,6 @@
 #include "common/relay/socket_stream.h"
 #include "mesh/hbone/hbone_stream.h"
 #include "mesh/routing/inbound_decision.h"
-#include "mesh/state/ready_waiters.h"
 
 namespace warren::ztunnel {
 
@@ -27,13 +26,8 @@ void InboundProxy::serveHbone(const std::shared_ptr<const EnrolledPod>& pod, Uni
     // Accepted before the pod's first certificate (a ztunnel fresh from a rolling restart):
     // wait for the certificate manager, or the deadline.
     auto held = std::make_shared<UniqueFd>(std::move(fd));
-    auto again = [this, pod, held] { serveHbone(pod, std::move(*held), true); };
-    mesh::awaitReady(
-        ctx_.loop, ctx_.options.certificate_wait,
-        [this, pod](std::function<void()> fire) {
-          return ctx_.certs.whenReady(pod->identity, ctx_.loop, std::move(fire));
-        },
-        [this](mesh::WaitId id) { ctx_.certs.cancelWait(id); }, again, again);
+    ctx_.awaitCertificate(pod->identity,
+                          [this, pod, held] { serveHbone(pod, std::move(*held), true); });
     return;
   }
   auto engine = tls::TlsEngine::server(**ctx);

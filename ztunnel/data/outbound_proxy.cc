@@ -5,7 +5,6 @@
 
 #include "common/hbone/connect_request.h"
 #include "common/net/socket_info.h"
-#include "mesh/state/ready_waiters.h"
 #include "ztunnel/routing/outbound_router.h"
 
 namespace warren::ztunnel {
@@ -18,13 +17,7 @@ void OutboundProxy::accept(const std::shared_ptr<const EnrolledPod>& pod, Unique
   // The pod connected before its workload arrived over xDS: wait for the snapshot store to
   // publish it (or the deadline; route() then fails the connection, naming why).
   auto held = std::make_shared<UniqueFd>(std::move(fd));
-  auto go = [this, pod, held] { route(pod, std::move(*held)); };
-  mesh::awaitReady(
-      ctx_.loop, ctx_.options.workload_wait,
-      [this, pod](std::function<void()> fire) {
-        return ctx_.store.whenWorkload(pod->workload_uid, ctx_.loop, std::move(fire));
-      },
-      [this](mesh::WaitId id) { ctx_.store.cancelWait(id); }, go, go);
+  ctx_.awaitWorkload(pod->workload_uid, [this, pod, held] { route(pod, std::move(*held)); });
 }
 
 void OutboundProxy::route(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
@@ -115,15 +108,9 @@ void OutboundProxy::tunnel(const std::shared_ptr<const EnrolledPod>& pod,
     // The pod's first certificate is being fetched (the ZDS add asked for it): wait for the
     // certificate manager to say it is there, or the deadline.
     auto held = std::make_shared<std::unique_ptr<relay::SocketStream>>(std::move(app));
-    auto again = [this, pod, pc, held, route, source] {
+    ctx_.awaitCertificate(pod->identity, [this, pod, pc, held, route, source] {
       tunnel(pod, pc, std::move(*held), route, source, true);
-    };
-    mesh::awaitReady(
-        ctx_.loop, ctx_.options.certificate_wait,
-        [this, pod](std::function<void()> fire) {
-          return ctx_.certs.whenReady(pod->identity, ctx_.loop, std::move(fire));
-        },
-        [this](mesh::WaitId id) { ctx_.certs.cancelWait(id); }, again, again);
+    });
     return;
   }
   hbone::ConnectRequest req;

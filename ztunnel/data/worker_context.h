@@ -49,6 +49,12 @@ struct WorkerContext {
         client_tls(tls::TlsRole::kClient, c),
         server_tls(tls::TlsRole::kServer, c) {}
 
+  // Run `then` on the loop once the certificate of `id` is held / the workload `uid` is in the
+  // state, or when the option's wait passed (event-driven: CertificateSource::whenReady,
+  // SnapshotStore::whenWorkload); `then` looks again and fails the connection if still not.
+  void awaitCertificate(const identity::SpiffeId& id, std::function<void()> then);
+  void awaitWorkload(const std::string& uid, std::function<void()> then);
+
   uring::EventLoop& loop;
   mesh::SnapshotReader state;
   const mesh::SnapshotStore& store;

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/http2/session.h"
+
 namespace warren::http2::testing {
 
 using Bytes = std::vector<uint8_t>;
@@ -174,6 +176,36 @@ inline std::vector<std::pair<uint32_t, std::string>> responseStatuses(
     }
   }
   return out;
+}
+
+// What a server session answered to one raw request (HEADERS on stream 1 after the client
+// preface): the frames it wrote, the :status of each response, and whether it reset the
+// stream with PROTOCOL_ERROR (a request malformed for HTTP/2 itself).
+struct RawAnswer {
+  bool dispatched = false;
+  std::vector<Frame> frames;
+  std::vector<std::pair<uint32_t, std::string>> statuses;
+  bool protocol_error_reset = false;
+};
+
+inline RawAnswer sendRawRequest(Session& server,
+                                const std::vector<std::pair<std::string, std::string>>& headers) {
+  RawAnswer a;
+  Bytes b = clientPreface();
+  append(b, headersFrame(1, headers));
+  a.dispatched = server.dispatch(b).has_value();
+  Bytes wire;
+  for (auto out = server.pendingOutput(); !out.empty(); out = server.pendingOutput()) {
+    wire.insert(wire.end(), out.begin(), out.end());
+    server.drainOutput(out.size());
+  }
+  a.frames = parseFrames(wire);
+  HeaderDecoder decoder;
+  a.statuses = responseStatuses(decoder, a.frames);
+  for (const auto& f : a.frames) {
+    if (f.type == kRstStream && f.errorCode() == kProtocolError) a.protocol_error_reset = true;
+  }
+  return a;
 }
 
 }  // namespace warren::http2::testing

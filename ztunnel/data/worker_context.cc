@@ -1,0 +1,23 @@
+#include "ztunnel/data/worker_context.h"
+
+#include "mesh/state/ready_waiters.h"
+
+namespace warren::ztunnel {
+
+void WorkerContext::awaitCertificate(const identity::SpiffeId& id, std::function<void()> then) {
+  mesh::awaitReady(
+      loop, options.certificate_wait,
+      [this, id](std::function<void()> fire) { return certs.whenReady(id, loop, std::move(fire)); },
+      [this](mesh::WaitId w) { certs.cancelWait(w); }, then, then);
+}
+
+void WorkerContext::awaitWorkload(const std::string& uid, std::function<void()> then) {
+  mesh::awaitReady(
+      loop, options.workload_wait,
+      [this, uid](std::function<void()> fire) {
+        return store.whenWorkload(uid, loop, std::move(fire));
+      },
+      [this](mesh::WaitId w) { store.cancelWait(w); }, then, then);
+}
+
+}  // namespace warren::ztunnel
