@@ -4,6 +4,8 @@ import html
 import math
 import statistics
 
+import perf_profile
+
 PEERS = ["stunnel", "haproxy"]
 # Path -> (description, the plain path it is compared with).
 PATHS = {
@@ -11,7 +13,7 @@ PATHS = {
     "plain-same": ("plain TCP, same node, namespace not enrolled", "plain-same"),
     "warren-cross": ("Warren (ztunnel HBONE), cross-node", "plain"),
     "warren-same": ("Warren, same node, sk_msg fast path off", "plain-same"),
-    "warren-same-skmsg": ("Warren, same node, sk_msg fast path on (lab up --agent-flag --sockmap-fast-path)",
+    "warren-same-skmsg": ("Warren, same node, sk_msg fast path on (lab up --agent-flag=--sockmap-fast-path)",
                           "plain-same"),
     "stunnel": ("stunnel4 mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
     "haproxy": ("haproxy mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
@@ -28,16 +30,18 @@ LOADS = [
                      ("iperf_1stream_cpu_s.side", "CPU s", False), ("iperf_4stream_cpu_s.side", "CPU s", False)]),
     ("64 B request/response", [("rr_p50_us", "µs", False), ("rr_p99_us", "µs", False),
                                ("rr_added_p50_us", "µs", False), ("rr_added_p99_us", "µs", False),
-                               ("rr_tps", "trans/s", True)]),
+                               ("rr_tps", "trans/s", True), ("rr_cpu_s.side", "CPU s", False)]),
     ("HTTP/1.1 fixed 1000 req/s, 1 KiB, 4 connections",
      [("http_p50_us", "µs", False), ("http_p90_us", "µs", False), ("http_p99_us", "µs", False),
       ("http_added_p50_us", "µs", False), ("http_added_p90_us", "µs", False),
       ("http_added_p99_us", "µs", False), ("http_achieved_rps", "req/s", True),
       ("http_errors", "count", False), ("http_cpu_s.side", "CPU s", False),
       ("http_peak_rss_mb.side", "MB", False), ("http_vcpu_per_1k_rps.side", "vCPU", False),
-      ("http_rss_mb_per_1k_rps.side", "MB", False)]),
-    ("wrk closed loop, 4 connections", [("wrk_rps", "req/s", True), ("wrk_cpu_us_per_req.side", "CPU µs", False)]),
-    ("new connections", [("connrate_cps", "conn/s", True), ("connrate_setup_p50_us", "µs", False)]),
+      ("http_rss_growth_mb.side", "MB", False)]),
+    ("wrk closed loop, 4 connections", [("wrk_rps", "req/s", True), ("wrk_cpu_s.side", "CPU s", False),
+                                        ("wrk_cpu_us_per_req.side", "CPU µs", False)]),
+    ("new connections", [("connrate_cps", "conn/s", True), ("connrate_setup_p50_us", "µs", False),
+                         ("connrate_cpu_s.side", "CPU s", False)]),
     ("idle tunneled connections", [("idle_opened", "conns", True), ("idle_alive_after_hold", "conns", True),
                                    ("idle_kib_per_conn.side", "KiB/conn", False),
                                    ("idle_rss_mb.side", "MB", False)]),
@@ -164,9 +168,9 @@ def goals(scenarios):
         add(f"ztunnel ({side} node) vCPU per 1000 req/s",
             c if c is not None else _why(scenarios, "warren-cross", f"http_vcpu_per_1k_rps.{side}"),
             "<= 0.03", c is not None and c <= 0.03)
-        m = _med(scenarios, "warren-cross", f"http_rss_mb_per_1k_rps.{side}")
-        add(f"ztunnel ({side} node) MB RSS per 1000 req/s",
-            m if m is not None else _why(scenarios, "warren-cross", f"http_rss_mb_per_1k_rps.{side}"),
+        m = _med(scenarios, "warren-cross", f"http_rss_growth_mb.{side}")
+        add(f"ztunnel ({side} node) RSS growth at 1000 req/s",
+            m if m is not None else _why(scenarios, "warren-cross", f"http_rss_growth_mb.{side}"),
             "<= 8 MB", m is not None and m <= 8)
     off = _med(scenarios, "warren-same", "rr_p50_us")
     on = _med(scenarios, "warren-same-skmsg", "rr_p50_us")
@@ -214,6 +218,7 @@ def markdown(result):
              "## Paths", "", "| path | what | status |", "|---|---|---|"]
     for p, (desc, _) in PATHS.items():
         lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
+    lines += evidence_markdown(result.get("capture", {}), result.get("components", {}))
     lines += ["", "## Goals", "", "| goal | value | target | status |", "|---|---|---|---|"]
     statuses = {v: k for k, v in result["paths"].items() if v != "ok"}
     for g in result["goals"]:
@@ -244,6 +249,7 @@ def markdown(result):
                     rb = v.get("ratio_to_best_peer")
                     lines.append(f"| {label} | {path} | {fmt(v['median'])} | {fmt(v['min'])}–{fmt(v['max'])} | "
                                  f"{'—' if rp is None else f'{rp:.2f}×'} | {'—' if rb is None else f'{rb:.2f}×'} |")
+    lines += profile_markdown(result.get("profile"))
     micro = result.get("micro", {})
     if micro:
         lines += ["", "## Micro-benchmarks (Google Benchmark, CPU time per iteration)", "",
@@ -260,6 +266,85 @@ def markdown(result):
                     tput = f"{b['items_per_second']:,.0f} items/s"
                 lines.append(f"| {binary} | {_cell_text(b['name'])} | {fmt(b['cpu_time'])} {b['time_unit']} | {tput} |")
     return "\n".join(lines) + "\n"
+
+
+WARREN_EVIDENCE = [("connect_redirected", "eBPF connect redirected (client node)"),
+                   ("client_outbound_mtls", "outbound mTLS opened (client node ztunnel)"),
+                   ("server_inbound_mtls", "inbound mTLS opened (server node ztunnel)"),
+                   ("server_inbound_plaintext", "inbound plaintext (must stay 0)"),
+                   ("fastpath_redirected", "sk_msg messages redirected"),
+                   ("client_proxy_cpu_s", "ztunnel CPU s, client node"),
+                   ("server_proxy_cpu_s", "ztunnel CPU s, server node")]
+PEER_EVIDENCE = [("client_node_accepted", "node-1 netns TCP accepted"),
+                 ("client_node_opened", "node-1 netns TCP opened"),
+                 ("server_node_accepted", "node-2 netns TCP accepted"),
+                 ("server_node_opened", "node-2 netns TCP opened"),
+                 ("client_proxy_cpu_s", "client proxy CPU s"),
+                 ("server_proxy_cpu_s", "server proxy CPU s")]
+
+
+def _delta_cell(v):
+    if v is None:
+        return "—"
+    text = f"{int(v):,}" if float(v).is_integer() else fmt(v)
+    return f"+{text}" if v >= 0 else text
+
+
+def evidence_markdown(capture, components):
+    """The proof that each path went where it says: per evidence window (the pre-check, then
+    each repeat's loads), the connections the harness opened and the counter deltas."""
+    lines = ["", "## Capture evidence", "",
+             "Every client runs in its pod (`warren-lab exec`: the pod's netns and cgroup). A window is the "
+             "pre-check (one 1 KiB echo) or one repeat's loads; *connections* is a lower bound of the TCP "
+             "connections the harness opened from the client pod in it. A Warren window is proven when the "
+             "client node's eBPF redirected and its ztunnel opened at least that many outbound mTLS connections, "
+             "the server node's ztunnel accepted at least that many inbound mTLS connections for the destination "
+             "pod and no plaintext connection reached it (and, with the sk_msg fast path on, it carried data); a "
+             "peer window when both node netns accepted and opened at least that many TCP connections (only the "
+             "peer proxies open TCP connections there); in the repeats every proxy process of the path must also "
+             "have used CPU. A repeat that is not proven is dropped; a path with no proven window is "
+             "`unavailable: not captured` / `not through its proxies`."]
+    if components:
+        lines += ["", "Node components (PIDs from `warren-lab ps`, each checked: binary, `--node`, cgroup, netns): "
+                  + "; ".join(f"{lab} " + ", ".join(f"{node} " + "/".join(f"{c} {pid}" for c, pid in sorted(cs.items()))
+                                                     for node, cs in sorted(comps.items()))
+                              for lab, comps in components.items()) + "."]
+    for kind, cols in (("warren", WARREN_EVIDENCE), ("peer", PEER_EVIDENCE)):
+        rows = [(p, e) for p, e in capture.items() if e.get("kind") == kind]
+        if not rows:
+            continue
+        lines += ["", "| path | window | connections | " + " | ".join(c[1] for c in cols) + " | verdict |",
+                  "|---" * (len(cols) + 4) + "|"]
+        for path, e in rows:
+            for w in e["windows"]:
+                d = w["delta"]
+                lines.append(f"| {path} | {w['window']} | {w['connections']:,} | "
+                             + " | ".join(_delta_cell(d.get(k)) for k, _ in cols)
+                             + f" | {_cell_text(w['verdict'][:200])} |")
+    return lines
+
+
+def profile_markdown(profile):
+    lines = ["", "## Where the time goes (perf)", ""]
+    if not isinstance(profile, dict):
+        return lines + [_cell_text(str(profile or "not run"))]
+    lines += [f"`perf record -e {profile['event']} -g` of each ztunnel for {profile['seconds']} s of warren-cross "
+              "load; self time (`perf report --no-children`) by group, percent of that process's samples."]
+    for load, sides in profile["loads"].items():
+        lines += ["", f"### {load}", ""]
+        if not isinstance(sides, dict):
+            lines.append(_cell_text(str(sides)))
+            continue
+        names = list(sides)
+        groups = [g for g in perf_profile.ORDER if any(g in sides[s]["groups"] for s in names)]
+        lines += ["| group | " + " | ".join(f"ztunnel {s} node ({sides[s]['samples']:,} samples)" for s in names) + " |",
+                  "|---" * (len(names) + 1) + "|"]
+        for g in groups:
+            lines.append(f"| {g} | " + " | ".join(f"{sides[s]['groups'].get(g, 0):.1f} %" for s in names) + " |")
+        for s in names:
+            top = ", ".join(f"`{_cell_text(t['symbol'][:60])}` {t['percent']:.1f} %" for t in sides[s]["top"][:8])
+            lines += ["", f"Top symbols, {s} node: {top}."]
+    return lines
 
 
 COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"]
