@@ -145,43 +145,41 @@ def _why(scenarios, path, key):
 
 
 def goals(scenarios):
+    """The targets of issue #12 ("a fast data path"), each met / not met / the reason it could
+    not be judged. Ratios use medians of the same run."""
     g = []
 
-    def add(name, value, target, met, note=""):
-        g.append({"goal": name, "value": value, "target": target,
-                  "status": ("met" if met else "not met") if isinstance(value, (int, float)) else value,
+    def add(name, path, key, field, target, ok, note=""):
+        v = scenarios.get(path, {}).get(key)
+        x = (v.get(field) if field else v["median"]) if isinstance(v, dict) else None
+        g.append({"goal": name, "value": x if x is not None else _why(scenarios, path, key), "target": target,
+                  "status": ("met" if ok(x) else "not met") if x is not None else _why(scenarios, path, key),
                   "note": note})
 
-    w1 = scenarios.get("warren-cross", {}).get("iperf_1stream_gbps")
-    r = w1.get("ratio_to_plain") if isinstance(w1, dict) else None
-    add("cross-node 1 stream vs plain", r if r is not None else _why(scenarios, "warren-cross", "iperf_1stream_gbps"),
-        ">= 0.45x", r is not None and r >= 0.45)
-    w4 = scenarios.get("warren-cross", {}).get("iperf_4stream_gbps")
-    r = w4.get("ratio_to_best_peer") if isinstance(w4, dict) else None
-    add("cross-node 4 streams vs best peer", r if r is not None else _why(scenarios, "warren-cross", "iperf_4stream_gbps"),
-        ">= 1.4x", r is not None and r >= 1.4)
-    a = _med(scenarios, "warren-cross", "rr_added_p50_us")
-    add("added 64 B RTT p50 (cross-node)", a if a is not None else _why(scenarios, "warren-cross", "rr_added_p50_us"),
-        "<= 30 µs", a is not None and a <= 30)
+    add("cross-node 1 stream vs plain", "warren-cross", "iperf_1stream_gbps", "ratio_to_plain", ">= 0.45x",
+        lambda r: r >= 0.45)
+    add("cross-node 1 stream vs best peer", "warren-cross", "iperf_1stream_gbps", "ratio_to_best_peer", "> 1x",
+        lambda r: r > 1)
+    add("cross-node 4 streams vs best peer", "warren-cross", "iperf_4stream_gbps", "ratio_to_best_peer",
+        ">= 1.4x", lambda r: r >= 1.4)
+    add("added 64 B RTT p50 (cross-node)", "warren-cross", "rr_added_p50_us", None, "<= 30 µs", lambda a: a <= 30)
+    add("added 64 B RTT p50 vs best peer", "warren-cross", "rr_added_p50_us", "ratio_to_best_peer", "< 1x",
+        lambda r: r < 1)
     for side in SIDES:
-        c = _med(scenarios, "warren-cross", f"http_vcpu_per_1k_rps.{side}")
-        add(f"ztunnel ({side} node) vCPU per 1000 req/s",
-            c if c is not None else _why(scenarios, "warren-cross", f"http_vcpu_per_1k_rps.{side}"),
-            "<= 0.03", c is not None and c <= 0.03)
-        m = _med(scenarios, "warren-cross", f"http_rss_growth_mb.{side}")
-        add(f"ztunnel ({side} node) RSS growth at 1000 req/s",
-            m if m is not None else _why(scenarios, "warren-cross", f"http_rss_growth_mb.{side}"),
-            "<= 8 MB", m is not None and m <= 8)
-    off = _med(scenarios, "warren-same", "rr_p50_us")
-    on = _med(scenarios, "warren-same-skmsg", "rr_p50_us")
-    if off is not None and on is not None:
-        g.append({"goal": "same-node reported with sk_msg off and on", "value": f"RTT p50 {off:.1f} / {on:.1f} µs",
-                  "target": "both reported", "status": "met", "note": ""})
-    else:
-        why = [f"{p}: {_why(scenarios, p, 'rr_p50_us')}" for p, v in (("warren-same", off), ("warren-same-skmsg", on))
-               if v is None]
-        g.append({"goal": "same-node reported with sk_msg off and on", "value": "; ".join(why),
-                  "target": "both reported", "status": "not met", "note": ""})
+        add(f"ztunnel ({side} node) vCPU per 1000 req/s", "warren-cross", f"http_vcpu_per_1k_rps.{side}", None,
+            "<= 0.03", lambda c: c <= 0.03)
+        add(f"ztunnel ({side} node) RSS growth at 1000 req/s", "warren-cross", f"http_rss_growth_mb.{side}", None,
+            "<= 8 MB", lambda m: m <= 8)
+    off = scenarios.get("warren-same", {}).get("iperf_1stream_gbps")
+    off_note = (f"sk_msg off: {off['ratio_to_plain']:.2f}x" if isinstance(off, dict) and "ratio_to_plain" in off
+                else f"sk_msg off: {_why(scenarios, 'warren-same', 'iperf_1stream_gbps')}")
+    add("same-node 1 stream, sk_msg on, vs plain", "warren-same-skmsg", "iperf_1stream_gbps", "ratio_to_plain",
+        ">= 0.5x", lambda r: r >= 0.5, off_note)
+    add("new connections/s (cross-node) vs best peer", "warren-cross", "connrate_cps", "ratio_to_best_peer", "> 1x",
+        lambda r: r > 1)
+    for side in SIDES:
+        add(f"idle KiB per connection ({side} node) vs best peer", "warren-cross", f"idle_kib_per_conn.{side}",
+            "ratio_to_best_peer", "< 1x", lambda r: r < 1)
     return g
 
 
@@ -219,14 +217,15 @@ def markdown(result):
     for p, (desc, _) in PATHS.items():
         lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
     lines += evidence_markdown(result.get("capture", {}), result.get("components", {}))
-    lines += ["", "## Goals", "", "| goal | value | target | status |", "|---|---|---|---|"]
+    lines += ["", "## Goals (issue #12)", "", "| goal | value | target | status | note |", "|---|---|---|---|---|"]
     statuses = {v: k for k, v in result["paths"].items() if v != "ok"}
     for g in result["goals"]:
         v = g["value"]
         if isinstance(v, str) and v in statuses:
             v = f"{statuses[v]} unavailable (see Paths)"
         lines.append(f"| {g['goal']} | {fmt(v) if isinstance(v, (int, float)) else _cell_text(str(v))} | "
-                     f"{g['target']} | {g['status'] if g['status'] in ('met', 'not met') else 'unavailable'} |")
+                     f"{g['target']} | {g['status'] if g['status'] in ('met', 'not met') else 'unavailable'} | "
+                     f"{_cell_text(g.get('note', ''))} |")
     down = [p for p in PATHS if result["paths"].get(p) != "ok"]
     for load, figs in LOADS:
         lines += ["", f"## {load}", ""]

@@ -69,7 +69,24 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(g["ztunnel (server node) vCPU per 1000 req/s"]["status"], "not met")
         self.assertEqual(g["ztunnel (client node) RSS growth at 1000 req/s"]["status"], "met")
         self.assertEqual(g["ztunnel (server node) RSS growth at 1000 req/s"]["status"], "not met")
-        self.assertEqual(g["same-node reported with sk_msg off and on"]["status"], "not met")
+        self.assertEqual(g["cross-node 1 stream vs best peer"]["status"], "not met")  # level with haproxy
+        self.assertEqual(g["added 64 B RTT p50 vs best peer"]["value"], 15 / 40)
+        self.assertEqual(g["added 64 B RTT p50 vs best peer"]["status"], "met")
+        self.assertEqual(g["same-node 1 stream, sk_msg on, vs plain"]["status"], "unavailable: not run")
+        self.assertEqual(g["new connections/s (cross-node) vs best peer"]["status"], "unavailable: not measured")
+
+    def test_same_node_connection_and_idle_goals(self):
+        runs = {"plain": [run_(connrate_cps=5000)], "plain-same": [run_(iperf_1stream_gbps=10)],
+                "warren-same": [run_(iperf_1stream_gbps=3)], "warren-same-skmsg": [run_(iperf_1stream_gbps=6)],
+                "stunnel": [run_(connrate_cps=100, **{"idle_kib_per_conn.client": 80, "idle_kib_per_conn.server": 100})],
+                "haproxy": [run_(connrate_cps=130, **{"idle_kib_per_conn.client": 30, "idle_kib_per_conn.server": 20})],
+                "warren-cross": [run_(connrate_cps=400, **{"idle_kib_per_conn.client": 7, "idle_kib_per_conn.server": 25})]}
+        g = {x["goal"]: x for x in report.goals(report.aggregate(runs, {p: "ok" for p in runs}))}
+        same = g["same-node 1 stream, sk_msg on, vs plain"]
+        self.assertEqual((same["value"], same["status"], same["note"]), (0.6, "met", "sk_msg off: 0.30x"))
+        self.assertEqual(g["new connections/s (cross-node) vs best peer"]["value"], 400 / 130)
+        self.assertEqual(g["idle KiB per connection (client node) vs best peer"]["status"], "met")  # 7 < 30
+        self.assertEqual(g["idle KiB per connection (server node) vs best peer"]["status"], "not met")  # 25 > 20
 
     def test_markdown_and_svg(self):
         result = {"date": "d", "commit": "c", "machine": {"cpu": "cpu", "cpus": 2, "mem_gib": 1, "kernel": "k"},

@@ -119,8 +119,11 @@ if perf_works:
                 problems.append(f"profile {load} {side}: empty: {s}")
 elif not (isinstance(prof, str) and prof.startswith("unavailable: ")):
     problems.append(f"perf does not work here, yet the profile is {prof!r}")
-if len(r["goals"]) < 7:
+if len(r["goals"]) < 12:
     problems.append(f"only {len(r['goals'])} goals reported")
+for g in r["goals"]:  # every path measured: every goal judged (met or not, never which)
+    if g["status"] not in ("met", "not met"):
+        problems.append(f"goal {g['goal']} not judged: {g['status']}")
 if not r.get("micro"):
     problems.append("no micro-benchmarks")
 if problems:
