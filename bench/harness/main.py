@@ -564,10 +564,11 @@ def main():
         json.dump(result, f, indent=1, sort_keys=False)
     with open(base + ".md", "w") as f:
         f.write(report.markdown(result))
-    for name, svg in report.charts(result["scenarios"]).items():
-        with open(f"{base}-{name}.svg", "w") as f:
-            f.write(svg)
-    log(f"wrote {base}.json, .md, -throughput.svg, -latency.svg")
+    if not result["config"]["profile_only"]:
+        for name, svg in report.charts(result["scenarios"]).items():
+            with open(f"{base}-{name}.svg", "w") as f:
+                f.write(svg)
+    log(f"wrote {base}.json, .md" + ("" if result["config"]["profile_only"] else ", -throughput.svg, -latency.svg"))
     readme = os.path.join(args.src, "bench", "README.md")
     full = not result["config"]["quick"] and not result["config"]["profile_only"]
     if full and os.path.realpath(args.out) == os.path.realpath(os.path.join(args.src, "bench", "results")):

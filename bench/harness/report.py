@@ -204,19 +204,10 @@ def _cell_text(v):
     return html.escape(v, quote=False).replace("|", "\\|")
 
 
-def markdown(result):
+def figures_markdown(result):
+    """The goals and one table per load."""
     sc = result["scenarios"]
-    m = result["machine"]
-    lines = [f"# Warren benchmark {result['date']} ({result['commit']})", "",
-             f"Machine: {m['cpu']} x{m['cpus']}, {m['mem_gib']} GiB, {m['kernel']}. "
-             f"Repeats: {result['config']['repeat']}{' (quick mode)' if result['config']['quick'] else ''}. "
-             f"Load average at start / end (other jobs on the machine): {' '.join(m.get('loadavg_start', []))} / "
-             f"{' '.join(m.get('loadavg_end', []))}. "
-             f"Figures: median (min–max over the repeats); ratios use medians, same run.", "",
-             "## Paths", "", "| path | what | status |", "|---|---|---|"]
-    for p, (desc, _) in PATHS.items():
-        lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
-    lines += evidence_markdown(result.get("capture", {}), result.get("components", {}))
+    lines = []
     lines += ["", "## Goals (issue #12)", "", "| goal | value | target | status | note |", "|---|---|---|---|---|"]
     statuses = {v: k for k, v in result["paths"].items() if v != "ok"}
     for g in result["goals"]:
@@ -248,6 +239,23 @@ def markdown(result):
                     rb = v.get("ratio_to_best_peer")
                     lines.append(f"| {label} | {path} | {fmt(v['median'])} | {fmt(v['min'])}–{fmt(v['max'])} | "
                                  f"{'—' if rp is None else f'{rp:.2f}×'} | {'—' if rb is None else f'{rb:.2f}×'} |")
+    return lines
+
+
+def markdown(result):
+    m = result["machine"]
+    lines = [f"# Warren benchmark {result['date']} ({result['commit']})", "",
+             f"Machine: {m['cpu']} x{m['cpus']}, {m['mem_gib']} GiB, {m['kernel']}. "
+             f"Repeats: {result['config']['repeat']}{' (quick mode)' if result['config']['quick'] else ''}. "
+             f"Load average at start / end (other jobs on the machine): {' '.join(m.get('loadavg_start', []))} / "
+             f"{' '.join(m.get('loadavg_end', []))}. "
+             f"Figures: median (min–max over the repeats); ratios use medians, same run.", "",
+             "## Paths", "", "| path | what | status |", "|---|---|---|"]
+    for p, (desc, _) in PATHS.items():
+        lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
+    lines += evidence_markdown(result.get("capture", {}), result.get("components", {}))
+    if not result["config"].get("profile_only"):  # make bench-profile measures no figures
+        lines += figures_markdown(result)
     lines += profile_markdown(result.get("profile"))
     micro = result.get("micro", {})
     if micro:
@@ -327,8 +335,11 @@ def profile_markdown(profile):
     lines = ["", "## Where the time goes (perf)", ""]
     if not isinstance(profile, dict):
         return lines + [_cell_text(str(profile or "not run"))]
-    lines += [f"`perf record -e {profile['event']} -g` of each ztunnel for {profile['seconds']} s of warren-cross "
-              "load; self time (`perf report --no-children`) by group, percent of that process's samples."]
+    lines += [f"`perf record -e {profile['event']} -F 999 -g` of each ztunnel for {profile['seconds']} s of "
+              "warren-cross load. Each sample counts for its leaf symbol (self time, as `perf report --no-children`) "
+              "and its group; a leaf that only marks where time surfaced (a lock's irq-restore point, a retpoline "
+              "thunk) is grouped by its first telling caller. Percent of that process's samples; libraries without "
+              "symbols are named by file."]
     for load, sides in profile["loads"].items():
         lines += ["", f"### {load}", ""]
         if not isinstance(sides, dict):
