@@ -263,6 +263,23 @@ size_t Parser::scanSection(std::string_view in, bool is_head) {
     // The line so far (without a CR that may be the start of its CRLF).
     size_t partial = scan_.seen + stop - scan_.line_start - (scan_.cr ? 1 : 0);
     bool on_start_line = start_line && scan_.lines == 0;
+    if (on_start_line && role_ == Role::kRequest && !scan_.method_done) {
+      // The method is checked as it arrives, so garbage (a TLS ClientHello on a plain port) is
+      // refused at once rather than when a line end or the length limit comes. Only bytes within
+      // the length limit: every cut of the input must give the error byte-by-byte feeding gives.
+      for (size_t k = i; k < stop; ++k) {
+        if (scan_.seen + k - scan_.line_start > limits_.max_start_line_bytes) break;
+        unsigned char c = static_cast<unsigned char>(in[k]);
+        if (c == ' ') {
+          scan_.method_done = true;
+          break;
+        }
+        if (c != '\r' && !isTokenChar(c)) {
+          fail(ParseError::kInvalidMethod, "byte " + byteName(c) + " in the method");
+          return kNpos;
+        }
+      }
+    }
     if (on_start_line && partial > limits_.max_start_line_bytes) {
       fail(role_ == Role::kRequest ? ParseError::kRequestLineTooLong
                                    : ParseError::kStatusLineTooLong,

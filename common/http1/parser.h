@@ -110,12 +110,13 @@ class Parser {
   // Gathers a section of lines (a head, or trailers) ending in an empty line, checking line
   // endings and limits as bytes arrive.
   struct SectionScan {
-    size_t line_start = 0;   // offset of the current line in the gathered bytes
-    size_t lines = 0;        // complete non-empty lines so far
-    size_t field_bytes = 0;  // bytes of complete field lines
-    bool cr = false;         // the last byte seen was CR
-    size_t seen = 0;         // bytes scanned
-    size_t skipped = 0;      // empty lines before the start line (requests may send some)
+    size_t line_start = 0;     // offset of the current line in the gathered bytes
+    size_t lines = 0;          // complete non-empty lines so far
+    size_t field_bytes = 0;    // bytes of complete field lines
+    bool cr = false;           // the last byte seen was CR
+    size_t seen = 0;           // bytes scanned
+    size_t skipped = 0;        // empty lines before the start line (requests may send some)
+    bool method_done = false;  // the request line's first SP was seen
   };
 
   // Each step consumes from `in` and returns false to stop (pause, need more, or failure).

@@ -455,6 +455,16 @@ TEST(Http1ParserTest, EverySmugglingAndSyntaxRuleIsItsOwnError) {
   }
 }
 
+TEST(Http1ParserTest, GarbageIsRefusedBeforeItsLineEnds) {
+  // A TLS ClientHello on a plain-text port: no CRLF will ever come.
+  for (size_t step : {size_t{0}, size_t{1}}) {
+    auto o = run(Role::kRequest, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", step);
+    ASSERT_TRUE(o.failure) << "step " << step;
+    EXPECT_EQ(o.failure->error, ParseError::kInvalidMethod);
+    EXPECT_EQ(o.failure->detail, "byte 0x16 in the method");
+  }
+}
+
 TEST(Http1ParserTest, AResponseWithNoRequestOutstandingIsRefused) {
   auto o = run(Role::kResponse, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, {}, false, {});
   ASSERT_TRUE(o.failure);
