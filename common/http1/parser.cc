@@ -334,24 +334,30 @@ size_t Parser::scanSection(std::string_view in, bool is_head) {
   return kNpos;
 }
 
-bool Parser::stepHead(std::string_view& in) {
-  size_t end = scanSection(in, /*is_head=*/true);
-  if (state_ == State::kFailed) return false;
+std::optional<std::string_view> Parser::gatherSection(std::string_view& in, bool is_head) {
+  size_t end = scanSection(in, is_head);
+  if (state_ == State::kFailed) return std::nullopt;
   if (end == kNpos) {
     gathered_.append(in);
     in = {};
-    return false;
+    return std::nullopt;
   }
   std::string_view block;
   if (gathered_.empty()) {
-    block = in.substr(0, end);  // the whole head is in this input: parse it in place
+    block = in.substr(0, end);  // the whole section is in this input: parse it in place
   } else {
     gathered_.append(in.substr(0, end));
     block = gathered_;
   }
   in.remove_prefix(end);
   scan_ = {};
-  bool go = parseHead(block);
+  return block;
+}
+
+bool Parser::stepHead(std::string_view& in) {
+  auto block = gatherSection(in, /*is_head=*/true);
+  if (!block) return false;
+  bool go = parseHead(*block);
   gathered_.clear();  // after the head event: its views pointed here
   return go;
 }
@@ -789,24 +795,10 @@ bool Parser::stepChunkDataEnd(std::string_view& in) {
 }
 
 bool Parser::stepTrailers(std::string_view& in) {
-  size_t end = scanSection(in, /*is_head=*/false);
-  if (state_ == State::kFailed) return false;
-  if (end == kNpos) {
-    gathered_.append(in);
-    in = {};
-    return false;
-  }
-  std::string_view block;
-  if (gathered_.empty()) {
-    block = in.substr(0, end);
-  } else {
-    gathered_.append(in.substr(0, end));
-    block = gathered_;
-  }
-  in.remove_prefix(end);
-  scan_ = {};
+  auto block = gatherSection(in, /*is_head=*/false);
+  if (!block) return false;
   fields_.clear();
-  if (!parseFields(block, 0, fields_)) return false;
+  if (!parseFields(*block, 0, fields_)) return false;
   state_ = State::kComplete;
   Flow flow = fields_.empty() ? Flow::kContinue : events_.onTrailers(fields_);
   gathered_.clear();

@@ -21,6 +21,7 @@
 #include <deque>
 #include <expected>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -129,6 +130,10 @@ class Parser {
 
   // Scans `in` for the end of a section; returns the offset just past it, or npos.
   size_t scanSection(std::string_view in, bool is_head);
+  // The whole section once its empty line arrived: a view into `in` when it came in one piece,
+  // else into gathered_ (cleared by the caller after its event). nullopt: more bytes needed, or
+  // failed.
+  std::optional<std::string_view> gatherSection(std::string_view& in, bool is_head);
   bool parseHead(std::string_view block);
   bool parseRequestLine(std::string_view line, MessageHead& head);
   bool parseStatusLine(std::string_view line, MessageHead& head);
