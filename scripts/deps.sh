@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config clang llvm
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libssl-dev liburing-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  libnghttp2-dev node-llhttp libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
+  libnghttp2-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libcli11-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # lab, tests, benchmarks
   iproute2 procps psmisc openssl curl containernetworking-plugins

@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/zds/seqpacket.h"
+#include "common/zds/zds_socket.h"
 #include "bpf/loader/inbound_registration.h"
 #include "common/netns.h"
 #include "warren_abi.h"
@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
   };
   int failures = 0;
   while (failures < 3000) {
-    auto conn = warren::zds::connectSeqpacket(run_dir + "/zds.sock");
+    auto conn = warren::zds::connectSocket(run_dir + "/zds.sock");
     if (!conn) {
       ++failures;
       std::this_thread::sleep_for(200ms);
@@ -236,12 +236,12 @@ int main(int argc, char** argv) {
     warren::UniqueFd sock = std::move(*conn);
     pb::ZdsHello hello;
     hello.set_version(pb::V1);
-    if (!warren::zds::sendPacket(sock.get(), hello.SerializeAsString())) continue;
+    if (!warren::zds::sendMessage(sock.get(), hello.SerializeAsString())) continue;
     report("connected");
     std::set<std::string> in_snapshot;
     bool snapshot_done = false;
     while (true) {
-      auto packet = warren::zds::recvPacket(sock.get(), 3600s);
+      auto packet = warren::zds::receiveMessage(sock.get(), 3600s);
       if (!packet) {
         report("disconnected: " + packet.error().message());
         break;
@@ -284,7 +284,7 @@ int main(int argc, char** argv) {
       }
       pb::WorkloadResponse resp;
       resp.mutable_ack()->set_error(ack_error);
-      if (!warren::zds::sendPacket(sock.get(), resp.SerializeAsString())) break;
+      if (!warren::zds::sendMessage(sock.get(), resp.SerializeAsString())) break;
     }
   }
   for (auto& [uid, pod] : pods) {
