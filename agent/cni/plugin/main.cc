@@ -2,7 +2,9 @@
 // (bridge + host-local), hands the pod's netns to the node agent over <runDir>/cni.sock and,
 // for enrolled pods, returns only once ztunnel has acknowledged the pod. prevResult is passed
 // through unchanged. Exit 0 on success; on failure the CNI error JSON on stdout and exit 1.
+// With a subcommand (install, uninstall, status) it is its own installer: see cni_install.h.
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -11,9 +13,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <atomic>
 #include <iterator>
+#include <variant>
+#include <vector>
 #include <nlohmann/json.hpp>
 
+#include "agent/cni/cni_install.h"
 #include "agent/cni/cni_invocation.h"
 #include "common/unique_fd.h"
 
@@ -67,9 +73,69 @@ int failWith(const CniFailure& f, const std::string& version) {
   return 1;
 }
 
+std::atomic<bool> g_stop{false};
+
+// install / uninstall / status: the CNI install step of the warren-agent DaemonSet.
+int runTool(const std::vector<std::string>& args) {
+  using namespace warren::cni;
+  auto cmd = parseCniToolArgs(args);
+  if (!cmd) {
+    std::fprintf(stderr, "warren-cni: %s\n%s", cmd.error().message().c_str(), cniToolUsage().c_str());
+    return 2;
+  }
+  if (auto* help = std::get_if<CniToolHelp>(&*cmd)) {
+    std::fputs(help->text.c_str(), stdout);
+    return 0;
+  }
+  auto& c = std::get<CniToolCommand>(*cmd);
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) c.options.self_binary.assign(self, static_cast<size_t>(n));
+  CniInstaller installer(c.options);
+  if (c.tool == CniTool::kStatus) {
+    if (auto s = installer.status(); !s) {
+      std::fprintf(stderr, "warren-cni: not installed: %s\n", s.error().message().c_str());
+      return 1;
+    }
+    std::printf("warren-cni: installed in %s, chained in %s\n", c.options.bin_dir.c_str(),
+                c.options.conf_dir.c_str());
+    return 0;
+  }
+  if (c.tool == CniTool::kUninstall) {
+    if (auto s = installer.uninstall(); !s) {
+      std::fprintf(stderr, "warren-cni: uninstall: %s\n", s.error().message().c_str());
+      return 1;
+    }
+    std::printf("warren-cni: removed from %s and %s\n", c.options.conf_dir.c_str(),
+                c.options.bin_dir.c_str());
+    return 0;
+  }
+  if (auto s = installer.install(); !s) {
+    std::fprintf(stderr, "warren-cni: install: %s\n", s.error().message().c_str());
+    return 1;
+  }
+  std::printf("warren-cni: installed %s/warren-cni; %s\n", c.options.bin_dir.c_str(),
+              installer.lastAction().c_str());
+  std::fflush(stdout);
+  if (!c.options.watch) return 0;
+  // SIGTERM ends the watch and leaves warren-cni chained: the DaemonSet is being updated (the
+  // next pod re-checks) or deleted (the node clean-up runs `warren-cni uninstall`).
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop.store(true); };
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  if (auto s = installer.watch(g_stop); !s) {
+    std::fprintf(stderr, "warren-cni: watch: %s\n", s.error().message().c_str());
+    return 1;
+  }
+  std::printf("warren-cni: stopped watching %s (left installed)\n", c.options.conf_dir.c_str());
+  return 0;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) return runTool(std::vector<std::string>(argv + 1, argv + argc));
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
