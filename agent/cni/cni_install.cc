@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/cni_config_dir.h"
 #include "common/unique_fd.h"
 
 namespace warren::cni {
@@ -18,12 +19,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-bool hasConfigExtension(const std::string& name) {
-  for (const char* ext : {".conflist", ".conf", ".json"})
-    if (name.size() > std::string_view(ext).size() && name.ends_with(ext)) return true;
-  return false;
-}
 
 bool isWarren(const json& plugin) {
   return plugin.is_object() && plugin.value("type", "") == kPluginType;
@@ -83,13 +78,6 @@ Result<json> readConfig(const std::string& path) {
 }
 
 }  // namespace
-
-std::optional<std::string> primaryConfigName(std::vector<std::string> names) {
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names)
-    if (!n.starts_with(".") && hasConfigExtension(n)) return n;
-  return std::nullopt;
-}
 
 Result<json> chainedConfig(const json& config, const std::string& run_dir) {
   if (!config.is_object()) return fail(Error::invalid("network config is not a JSON object"));
@@ -163,10 +151,14 @@ Result<std::variant<CniToolCommand, CniToolHelp>> parseCniToolArgs(
   if (args.empty()) return fail(Error::invalid("no subcommand (install, uninstall, status)"));
   CniToolCommand cmd{};
   const std::string& sub = args[0];
-  if (sub == "install") cmd.tool = CniTool::kInstall;
-  else if (sub == "uninstall") cmd.tool = CniTool::kUninstall;
-  else if (sub == "status") cmd.tool = CniTool::kStatus;
-  else return fail(Error::invalid("unknown subcommand '" + sub + "' (install, uninstall, status)"));
+  if (sub == "install")
+    cmd.tool = CniTool::kInstall;
+  else if (sub == "uninstall")
+    cmd.tool = CniTool::kUninstall;
+  else if (sub == "status")
+    cmd.tool = CniTool::kStatus;
+  else
+    return fail(Error::invalid("unknown subcommand '" + sub + "' (install, uninstall, status)"));
   for (size_t i = 1; i < args.size(); ++i) {
     std::string a = args[i];
     if (a == "-h" || a == "--help") return CniToolHelp{cniToolUsage()};
@@ -195,14 +187,15 @@ Result<std::variant<CniToolCommand, CniToolHelp>> parseCniToolArgs(
       value = args[++i];
     }
     if (value.empty() || value.front() != '/')
-      return fail(Error::invalid("flag --" + name + " wants an absolute path, not '" + value + "'"));
+      return fail(
+          Error::invalid("flag --" + name + " wants an absolute path, not '" + value + "'"));
     *field = value;
   }
   return cmd;
 }
 
 Result<std::string> CniInstaller::primaryPath() const {
-  auto name = primaryConfigName(configNames(options_.conf_dir));
+  auto name = primaryCniConfigName(configNames(options_.conf_dir));
   if (!name)
     return fail(Error::notFound("no CNI network config in " + options_.conf_dir +
                                 " (*.conflist, *.conf, *.json): the primary CNI has not "
@@ -252,8 +245,7 @@ Status CniInstaller::watch(const std::atomic<bool>& stop) {
   UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd) return fail(WARREN_SYS_ERROR("inotify_init1"));
   if (::inotify_add_watch(fd.get(), options_.conf_dir.c_str(),
-                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE) <
-      0)
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE) < 0)
     return fail(WARREN_SYS_ERROR("inotify_add_watch " + options_.conf_dir));
   // Re-check once after the watch exists: a rewrite between install() and here is not lost.
   bool dirty = true;
@@ -261,8 +253,7 @@ Status CniInstaller::watch(const std::atomic<bool>& stop) {
     if (dirty) {
       dirty = false;
       std::string before = last_action_;
-      if (auto s = chainPrimary(); !s)
-        last_action_ = "cannot chain: " + s.error().message();
+      if (auto s = chainPrimary(); !s) last_action_ = "cannot chain: " + s.error().message();
       if (last_action_ != before && !last_action_.starts_with("already"))
         std::fprintf(stderr, "warren-cni: %s\n", last_action_.c_str());
     }
@@ -289,7 +280,7 @@ Status CniInstaller::watch(const std::atomic<bool>& stop) {
 Status CniInstaller::uninstall() {
   Status first = ok();
   for (const auto& name : configNames(options_.conf_dir)) {
-    if (name.starts_with(".") || !hasConfigExtension(name)) continue;
+    if (name.starts_with(".") || !hasCniConfigExtension(name)) continue;
     std::string path = options_.conf_dir + "/" + name;
     auto config = readConfig(path);
     if (!config) continue;  // not ours to judge
@@ -311,8 +302,8 @@ Status CniInstaller::status() const {
   auto config = readConfig(*path);
   if (!config) return fail(config.error());
   if (!isChained(*config, options_.run_dir))
-    return fail(Error::notFound(*path + " does not chain warren-cni with runDir " +
-                                options_.run_dir));
+    return fail(
+        Error::notFound(*path + " does not chain warren-cni with runDir " + options_.run_dir));
   return ok();
 }
 

@@ -20,10 +20,7 @@ namespace warren::cni {
 
 inline constexpr const char* kPluginType = "warren-cni";
 
-// The network config the container runtime uses: the first file by name ending in .conflist,
-// .conf or .json, as libcni's ConfFiles + sort (containerd, CRI-O) picks it. Dot-files and our
-// own temporary files are not candidates. Pure.
-std::optional<std::string> primaryConfigName(std::vector<std::string> names);
+// Which file is the node's network config: primaryCniConfigName (common/cni_config_dir.h).
 
 // The chained form of a config file's JSON: a conflist (`plugins`) with exactly one warren-cni
 // entry, last, whose runDir is `run_dir`; a single-plugin .conf becomes a conflist around it.

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/cni_config_dir.h"
+
 namespace warren::cni {
 namespace {
 namespace fs = std::filesystem;
@@ -36,7 +38,7 @@ TEST(CniInstallDecisions, PrimaryConfigIsFirstByNameWithAConfigExtension) {
       {{".hidden.conflist"}, std::nullopt},
       {{".conflist"}, std::nullopt},
   };
-  for (const auto& r : rows) EXPECT_EQ(primaryConfigName(r.names), r.want);
+  for (const auto& r : rows) EXPECT_EQ(primaryCniConfigName(r.names), r.want);
 }
 
 TEST(CniInstallDecisions, ChainingAppendsOneEntryLastAndKeepsThePrimaryPlugins) {
@@ -94,8 +96,8 @@ TEST(CniInstallDecisions, BadConfigsAreRefusedNamingWhy) {
 }
 
 TEST(CniInstallDecisions, ToolArguments) {
-  auto ok_cmd = parseCniToolArgs({"install", "--cni-bin-dir=/b", "--cni-conf-dir", "/c",
-                                  "--run-dir=/r", "--watch"});
+  auto ok_cmd = parseCniToolArgs(
+      {"install", "--cni-bin-dir=/b", "--cni-conf-dir", "/c", "--run-dir=/r", "--watch"});
   ASSERT_TRUE(ok_cmd) << ok_cmd.error().message();
   const auto& c = std::get<CniToolCommand>(*ok_cmd);
   EXPECT_EQ(c.tool, CniTool::kInstall);

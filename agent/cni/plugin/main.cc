@@ -9,15 +9,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <atomic>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <variant>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 #include "agent/cni/cni_install.h"
 #include "agent/cni/cni_invocation.h"
@@ -27,14 +27,13 @@ namespace {
 
 using warren::cni::CniFailure;
 
-
 // Agent answers within its own ZDS ack timeout; this bounds the plugin regardless.
 constexpr int kAgentTimeoutMs = 30000;
 // 100 attempts, 100 ms apart: an agent that is still starting gets 10 s.
 constexpr int kConnectAttempts = 100;
 
-std::expected<std::string, CniFailure> askAgent(const std::string& run_dir, const std::string& request,
-                                                int connect_attempts) {
+std::expected<std::string, CniFailure> askAgent(const std::string& run_dir,
+                                                const std::string& request, int connect_attempts) {
   const std::string path = run_dir + "/cni.sock";
   warren::UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
@@ -50,17 +49,20 @@ std::expected<std::string, CniFailure> askAgent(const std::string& run_dir, cons
     ::usleep(100 * 1000);
   }
   if (rc != 0)
-    return std::unexpected(CniFailure{warren::cni::kCniErrTryAgainLater, "warren-agent is not reachable",
+    return std::unexpected(CniFailure{warren::cni::kCniErrTryAgainLater,
+                                      "warren-agent is not reachable",
                                       path + ": " + std::strerror(errno)});
   std::string line = request + "\n";
   if (::send(s.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
-    return std::unexpected(CniFailure{warren::cni::kCniErrTryAgainLater, "cannot send to warren-agent", path});
+    return std::unexpected(
+        CniFailure{warren::cni::kCniErrTryAgainLater, "cannot send to warren-agent", path});
   std::string reply;
   char buf[4096];
   while (reply.find('\n') == std::string::npos) {
     pollfd p{s.get(), POLLIN, 0};
     if (::poll(&p, 1, kAgentTimeoutMs) <= 0)
-      return std::unexpected(CniFailure{warren::cni::kCniErrTryAgainLater, "warren-agent did not answer", path});
+      return std::unexpected(
+          CniFailure{warren::cni::kCniErrTryAgainLater, "warren-agent did not answer", path});
     ssize_t n = ::recv(s.get(), buf, sizeof(buf), 0);
     if (n <= 0) break;
     reply.append(buf, static_cast<size_t>(n));
@@ -80,7 +82,8 @@ int runTool(const std::vector<std::string>& args) {
   using namespace warren::cni;
   auto cmd = parseCniToolArgs(args);
   if (!cmd) {
-    std::fprintf(stderr, "warren-cni: %s\n%s", cmd.error().message().c_str(), cniToolUsage().c_str());
+    std::fprintf(stderr, "warren-cni: %s\n%s", cmd.error().message().c_str(),
+                 cniToolUsage().c_str());
     return 2;
   }
   if (auto* help = std::get_if<CniToolHelp>(&*cmd)) {
@@ -140,7 +143,8 @@ int main(int argc, char** argv) {
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
     size_t eq = kv.find('=');
-    if (eq != std::string::npos && kv.starts_with("CNI_")) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (eq != std::string::npos && kv.starts_with("CNI_"))
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   std::string config;
   if (env["CNI_COMMAND"] != "VERSION")
@@ -153,7 +157,8 @@ int main(int argc, char** argv) {
   }
   // DEL does not wait for a starting agent: with no agent there is nothing to undo.
   const bool del = inv->command == warren::cni::CniCommand::kDel;
-  auto reply = askAgent(inv->run_dir, warren::cni::agentRequestJson(*inv), del ? 1 : kConnectAttempts);
+  auto reply =
+      askAgent(inv->run_dir, warren::cni::agentRequestJson(*inv), del ? 1 : kConnectAttempts);
   if (!reply) {
     // DEL must succeed when the agent is gone: there is nothing of ours left to clean up.
     if (inv->command == warren::cni::CniCommand::kDel) return 0;
@@ -161,12 +166,16 @@ int main(int argc, char** argv) {
   }
   auto j = nlohmann::json::parse(*reply, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return failWith({warren::cni::kCniErrTryAgainLater, "bad answer from warren-agent", *reply}, inv->cni_version);
-  if (auto err = j.find("error"); err != j.end() && err->is_string() && !err->get<std::string>().empty()) {
+    return failWith({warren::cni::kCniErrTryAgainLater, "bad answer from warren-agent", *reply},
+                    inv->cni_version);
+  if (auto err = j.find("error");
+      err != j.end() && err->is_string() && !err->get<std::string>().empty()) {
     if (inv->command == warren::cni::CniCommand::kDel) return 0;
-    return failWith({warren::cni::kCniErrTryAgainLater, "warren-agent refused the pod", err->get<std::string>()},
+    return failWith({warren::cni::kCniErrTryAgainLater, "warren-agent refused the pod",
+                     err->get<std::string>()},
                     inv->cni_version);
   }
-  if (inv->command != warren::cni::CniCommand::kDel) std::cout << warren::cni::cniResultJson(*inv) << std::endl;
+  if (inv->command != warren::cni::CniCommand::kDel)
+    std::cout << warren::cni::cniResultJson(*inv) << std::endl;
   return 0;
 }
