@@ -79,17 +79,21 @@ size_t zdsReplays(const std::string& agent_log) {
   return n;
 }
 
-std::string lastLines(const std::string& path, size_t n) {
+// What a container wrote since it started (its log is shared with earlier generations): the
+// first lines, where a refused flag or a failed start says why.
+std::string logSince(const std::string& path, std::streamoff offset, size_t max_chars = 600) {
   std::ifstream in(path);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    lines.push_back(line);
-    if (lines.size() > n) lines.erase(lines.begin());
-  }
-  std::string out;
-  for (const auto& l : lines) out += (out.empty() ? "" : " | ") + l;
-  return out.empty() ? "(empty)" : out;
+  in.seekg(offset);
+  std::string line, out;
+  while (out.size() < max_chars && std::getline(in, line)) out += (out.empty() ? "" : " | ") + line;
+  if (out.size() > max_chars) out = out.substr(0, max_chars) + "...";
+  return out.empty() ? "(nothing)" : out;
+}
+
+std::streamoff fileSize(const std::string& path) {
+  std::error_code ec;
+  auto n = fs::file_size(path, ec);
+  return ec ? 0 : static_cast<std::streamoff>(n);
 }
 
 std::string podSuffix() {
@@ -153,13 +157,14 @@ Result<LabCluster::Running> LabCluster::startContainer(const LabState& state, No
   for (const auto& [host_path, real] : host.private_paths) p.private_paths.push_back(host_path);
   p.container_name = names_.name() + "-" + host.node_name + "-" + pod.name + "-" + c.name;
   p.image = imageRef(c.image, state.image_tag);
+  const std::streamoff log_offset = fileSize(p.log_path);
   auto started = rt.start(*resolved, p);
   if (!started)
     return fail(started.error().wrap(host.node_name + ": DaemonSet " + ds.ns + "/" + ds.name));
   started->daemonset = ds.name;
   started->pod = pod.name;
-  return Running{&ds,          host.node_name,     node, std::move(*resolved),
-                 std::move(p), std::move(*started)};
+  return Running{&ds,          host.node_name,      node,      std::move(*resolved),
+                 std::move(p), std::move(*started), log_offset};
 }
 
 Result<std::vector<LabCluster::Running>> LabCluster::startPod(const LabState& state,
@@ -199,8 +204,8 @@ Status LabCluster::waitReady(NodeRuntime& rt, const std::vector<Running>& pods,
                               ": container " + r.container.name;
       if (!rt.alive(r.state))
         return fail(Error(ErrorCode::kUnavailable,
-                          who + " exited before it was ready; its log (" + r.placement.log_path +
-                              ") ends: " + lastLines(r.placement.log_path, 3)));
+                          who + " exited before it was ready; it wrote (" + r.placement.log_path +
+                              "): " + logSince(r.placement.log_path, r.log_offset)));
       const Probe& probe = r.container.readiness;
       auto timeout = std::chrono::seconds(probe.timeout_seconds);
       if (probe.kind == Probe::Kind::kNone) {
@@ -238,8 +243,9 @@ Status LabCluster::waitReady(NodeRuntime& rt, const std::vector<Running>& pods,
       all = all && ready[i];
       if (!ready[i] && std::chrono::steady_clock::now() > deadline)
         return fail(Error(ErrorCode::kTimeout,
-                          who + " not ready after " + std::to_string(limit.count()) + " s: " +
-                              why[i] + "; its log ends: " + lastLines(r.placement.log_path, 3)));
+                          who + " not ready after " + std::to_string(limit.count()) +
+                              " s: " + why[i] +
+                              "; it wrote: " + logSince(r.placement.log_path, r.log_offset)));
     }
     if (all) return ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -312,7 +318,7 @@ Status LabCluster::restartComponent(LabState& state, const std::string& containe
   if (ds->max_surge > 0) {
     // Old and new ztunnel share 15021 (SO_REUSEPORT), so the probe may be answered by the old
     // one: the lab also waits until the agent has replayed its pods to the new one.
-    if (has_ztunnel) {
+    if (has_ztunnel && replays_before > 0) {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
       while (zdsReplays(componentLog(node, "agent")) <= replays_before &&
              std::chrono::steady_clock::now() < deadline)

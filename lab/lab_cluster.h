@@ -3,6 +3,7 @@
 // state is missing), plus the node components' lifecycle (restart, rolling update).
 #pragma once
 
+#include <ios>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,7 @@ class LabCluster {
     ResolvedContainer container;
     ContainerPlacement placement;
     ComponentState state;
+    std::streamoff log_offset = 0;  // where this container's output starts in its log
   };
 
   Result<std::vector<NodeDaemonSet>> daemonSets(const LabState& state) const;

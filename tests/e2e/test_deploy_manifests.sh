@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# timeout: 240
+# The lab runs deploy/base/node, so a manifest that does not work fails here. Copies of the
+# DaemonSets, each with one mistake, must make `warren-lab up` fail with an error naming it,
+# and leave nothing behind:
+#  - a wrong flag (the agent refuses it: the lab reports the container exiting, with its log);
+#  - a wrong env var (a $(VAR) the container no longer defines);
+#  - a wrong mount (a hostPath that no node has).
+# Then the real manifests: the CNI install step keeps warren-cni chained when the node's
+# primary CNI rewrites its config (inotify), and an enrolled pod still goes through ztunnel.
+. "$(dirname "$0")/lib.sh"
+for b in warren-agent warren-ztunnel warren-cni warrenctl; do
+  [ -x "$WARREN_BIN_DIR/$b" ] || fail "$b is not built"
+done
+SRC="$WARREN_SOURCE_DIR/deploy/base/node"
+PY=/usr/bin/python3
+
+# broken NAME SED-EXPR FILE: a copy of the node manifests with one edit; prints its dir.
+broken() {
+  local dir="$LAB_DIR/ds-$1"
+  mkdir -p "$dir"
+  cp "$SRC"/*.yaml "$dir/"
+  sed -i "$2" "$dir/$3"
+  ! cmp -s "$SRC/$3" "$dir/$3" || fail "edit '$2' changed nothing in $3"
+  echo "$dir"
+}
+
+step "a wrong flag: --run-dir misspelt in the agent's args"
+ds=$(broken flag '0,/--run-dir=/s//--rundir=/' agent-daemonset.yaml)
+out=$(assert_fails "$LAB" up --nodes 1 --daemonsets "$ds")
+log "$out"
+assert_contains "$out" "DaemonSet warren-system/warren-agent: container agent exited before it was ready" "error"
+assert_contains "$out" "unknown flag --rundir" "error names the flag"
+leftovers_check
+
+step "a wrong env var: NODE_NAME renamed, still referred to as \$(NODE_NAME)"
+ds=$(broken env '0,/- name: NODE_NAME/s//- name: NODENAME/' ztunnel-daemonset.yaml)
+out=$(assert_fails "$LAB" up --nodes 1 --daemonsets "$ds")
+log "$out"
+assert_contains "$out" "container ztunnel: args[0] refers to \$(NODE_NAME), which is not in the container's env" "error"
+leftovers_check
+
+step "a wrong mount: the run dir's hostPath misspelt"
+ds=$(broken mount '0,/path: \/var\/run\/warren$/s//path: \/var\/run\/warren-typo/' agent-daemonset.yaml)
+out=$(assert_fails "$LAB" up --nodes 1 --daemonsets "$ds")
+log "$out"
+assert_contains "$out" "container agent: volumeMounts[0] (run): hostPath /var/run/warren-typo is not a path of the lab's nodes" "error"
+leftovers_check
+
+step "the real manifests: up, then the primary CNI rewrites its config"
+lab_up 2
+conf="$LAB_DIR/nodes/node-1/cni/net.d/10-lab.conflist"
+assert_contains "$(cat "$conf")" '"type": "warren-cni"' "chained by install-cni"
+# What a primary CNI does on its own restart: its config, without us, written in place.
+"$PY" - "$conf" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["plugins"] = [p for p in c["plugins"] if p["type"] != "warren-cni"]
+open(sys.argv[1], "w").write(json.dumps(c, indent=2))
+PY
+wait_for 10 grep -q '"warren-cni"' "$conf"
+assert_contains "$("$LAB" logs node-1 install-cni)" "warren-cni: chained 10-lab.conflist" "install-cni log"
+lab_apply - <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata: {name: mesh, labels: {warren.dev/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: mesh}
+spec: {nodeName: node-1, containers: [{name: m, command: [sleep, infinity]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo, namespace: mesh}
+spec: {nodeName: node-2, containers: [{name: m, command: [warren-probe, serve, --port, "8080"]}]}
+YAML
+wait_pod_log mesh/echo "listening"
+probe_echo mesh/client "$(pod_ip mesh/echo):8080" 65536 >/dev/null
+# Through ztunnel (HBONE, mutual TLS): ztunnel on node-1 counted it.
+opened=$(node_exec node-1 curl -sf http://127.0.0.1:15020/metrics |
+  grep '^istio_tcp_connections_opened_total' | grep 'destination_workload="echo"' | grep -c mutual_tls || true)
+[ "$opened" -ge 1 ] || fail "the enrolled pod's connection did not go through ztunnel"
+log "PASS"
