@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/kernel_mounts.h"
@@ -46,6 +47,22 @@ std::vector<pid_t> pidsInNetns(const std::vector<std::string>& netns_paths) {
     struct stat st {};
     if (::stat((it->path() / "ns/net").c_str(), &st) != 0) continue;
     if (targets.contains({st.st_dev, st.st_ino})) out.push_back(std::stoi(n));
+  }
+  return out;
+}
+
+// Mount points of cgroup v1 hierarchies (fstype "cgroup"), from /proc/self/mountinfo.
+std::vector<std::string> cgroupV1Mounts() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto sep = line.find(" - ");
+    if (sep == std::string::npos || line.compare(sep + 3, 7, "cgroup ") != 0) continue;
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    out.push_back(mount_point);
   }
   return out;
 }
@@ -155,6 +172,7 @@ Result<LabCluster::Running> LabCluster::startContainer(const LabState& state, No
   p.log_path = componentLog(node, c.name);
   p.bin_dir = bin_dir_;
   for (const auto& [host_path, real] : host.private_paths) p.private_paths.push_back(host_path);
+  p.cgroup_parent = p.cgroup.substr(names_.cgroupMount().size());
   p.container_name = names_.name() + "-" + host.node_name + "-" + pod.name + "-" + c.name;
   p.image = imageRef(c.image, state.image_tag);
   const std::streamoff log_offset = fileSize(p.log_path);
@@ -481,6 +499,30 @@ Status LabCluster::down(std::vector<std::string>* report) {
     auto s = CgroupTree::remove(cg_root);
     if (s) note("cgroup " + cg_root);
     keep(std::move(s));
+  }
+
+  // 4b. cgroup v1 hierarchies (hybrid hosts): runc creates the podman containers' parents
+  //     there too (--cgroup-parent); empty once the containers are gone.
+  for (const auto& mount : cgroupV1Mounts()) {
+    std::string dir = mount + "/" + names_.name();
+    std::error_code rec;
+    if (!fs::exists(dir, rec)) continue;
+    std::vector<std::string> dirs;
+    for (fs::recursive_directory_iterator it(dir, rec), end; !rec && it != end; it.increment(rec))
+      if (it->is_directory(rec)) dirs.push_back(it->path().string());
+    std::sort(dirs.begin(), dirs.end(), std::greater<>());  // children first
+    dirs.push_back(dir);
+    // A container's own cgroup goes a moment after `podman rm` returns: EBUSY until then.
+    bool removed = false;
+    for (int attempt = 0; attempt < 60 && !removed; ++attempt) {
+      if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      removed = true;
+      for (const auto& d : dirs) removed = (::rmdir(d.c_str()) == 0 || errno == ENOENT) && removed;
+    }
+    if (removed)
+      note("cgroup " + dir);
+    else
+      keep(fail(WARREN_SYS_ERROR("remove cgroup " + dir)));
   }
 
   // 5. Files: only what the lab writes, then the dir itself when empty.

@@ -78,6 +78,9 @@ class LabCluster {
   LabNames names_;
 };
 
+// Mount points of the cgroup v1 hierarchies (hybrid hosts), for clean-up.
+std::vector<std::string> cgroupV1Mounts();
+
 // PIDs whose network namespace is one of `netns_paths` (found through /proc/*/ns/net).
 std::vector<pid_t> pidsInNetns(const std::vector<std::string>& netns_paths);
 

@@ -128,6 +128,9 @@ std::vector<std::string> podmanRunArgs(const ResolvedContainer& c, const Contain
   std::vector<std::string> a = {
       "run",          "--rm", "--name", p.container_name, "--network", "ns:" + p.netns_path,
       "--log-driver", "none"};
+  // Inside the node's cgroup, as on a node where the capture programs sit on the root cgroup:
+  // ztunnel's own getsockopt(SO_ORIGINAL_DST) must pass through them.
+  if (!p.cgroup_parent.empty()) a.push_back("--cgroup-parent=" + p.cgroup_parent);
   // Capabilities exactly as the manifest grants them.
   for (const auto& cap : c.cap_drop) a.push_back("--cap-drop=" + cap);
   for (const auto& cap : c.cap_add) a.push_back("--cap-add=" + cap);
@@ -135,17 +138,13 @@ std::vector<std::string> podmanRunArgs(const ResolvedContainer& c, const Contain
   if (c.no_new_privileges) a.push_back("--security-opt=no-new-privileges");
   if (c.read_only_root) a.push_back("--read-only");
   if (c.run_as_user) a.push_back("--user=" + std::to_string(*c.run_as_user));
-  // podman's default open-file limit can exceed this machine's hard limit: stay within ours.
-  struct rlimit nofile {
-  }, nproc{};
+  // podman's defaults exceed this machine's hard limits (runc then fails to start anything):
+  // open files as we have them, processes at 4096 (runc here refuses more than ~64k).
+  struct rlimit nofile {};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
-  ::getrlimit(RLIMIT_NPROC, &nproc);
-  auto lim = [](const rlimit& r) {
-    auto v = [](rlim_t x) { return x == RLIM_INFINITY ? std::string("-1") : std::to_string(x); };
-    return v(r.rlim_cur) + ":" + v(r.rlim_max);
-  };
-  a.push_back("--ulimit=nofile=" + lim(nofile));
-  a.push_back("--ulimit=nproc=" + lim(nproc));
+  auto lim = [](rlim_t x) { return x == RLIM_INFINITY ? std::string("-1") : std::to_string(x); };
+  a.push_back("--ulimit=nofile=" + lim(nofile.rlim_cur) + ":" + lim(nofile.rlim_max));
+  a.push_back("--ulimit=nproc=4096:4096");
   for (const auto& m : c.mounts)
     a.push_back("--volume=" + m.source + ":" + m.target + (m.read_only ? ":ro,rslave" : ":rslave"));
   for (const auto& [k, v] : c.env) a.push_back("--env=" + k + "=" + v);

@@ -26,6 +26,8 @@ struct ContainerPlacement {
   std::string log_path;
   std::string bin_dir;                     // process runtime: where binaries are
   std::vector<std::string> private_paths;  // the node's host paths (masked when not mounted)
+  std::string cgroup_parent;               // podman: the component's cgroup below the cgroup2 root
+                                           // ("/wl/node-1/system-ztunnel")
   std::string container_name;              // podman: a name unique on the machine
   std::string image;                       // podman: the image reference to run
 };

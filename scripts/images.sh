@@ -30,7 +30,9 @@ fi
 stage() {
   local image=$1 component=$2 user=$3 dir="$build/images/$1/rootfs"
   rm -rf "$build/images/$image"
-  mkdir -p "$dir/etc" "$dir/tmp"
+  mkdir -p "$dir/etc" "$dir/tmp" "$dir/run" "$dir/var"
+  # As on the node: /var/run is /run, so /var/run/netns/<pod> and /run/netns/<pod> both open.
+  ln -s ../run "$dir/var/run"
   cmake --install "$build" --component "$component" --prefix "$dir/usr/local" --strip >/dev/null
   if [ -z "$(ls -A "$dir/usr/local/bin" 2>/dev/null)" ]; then
     rm -rf "$build/images/$image"
@@ -38,7 +40,7 @@ stage() {
   fi
   # The shared libraries the binaries load, at the paths the loader looks for them.
   local lib
-  for lib in $(ldd "$dir"/usr/local/bin/* | awk '/=> \// {print $3} /^[ \t]*\// {print $1}' | sort -u); do
+  for lib in $(ldd "$dir"/usr/local/bin/* | awk '/=> \// {print $3} /^[ \t]*\/.* \(0x/ {print $1}' | sort -u); do
     mkdir -p "$dir$(dirname "$lib")"
     cp -L "$lib" "$dir$lib"
   done

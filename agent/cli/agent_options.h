@@ -1,6 +1,7 @@
 // Command line of warren-agent. The run command takes exactly the flags the lab passes
 // (BRIEF: --node --node-ip --run-dir --manifests --ca-dir --cgroup --bpf-pin-dir --pod-cidr
-// --trust-domain --log-level) plus the opt-in --sockmap-fast-path; `uninstall` takes --bpf-pin-dir, --cgroup and --run-dir. Both
+// --trust-domain --log-level) plus the opt-in --sockmap-fast-path; `uninstall` takes --bpf-pin-dir,
+// --cgroup and --run-dir. Both
 // `--flag value` and `--flag=value` are accepted. Parsing is pure, so it is table-tested.
 #pragma once
 

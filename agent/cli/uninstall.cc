@@ -22,8 +22,9 @@ Status runUninstall(const UninstallOptions& options) {
     std::filesystem::remove(options.run_dir + "/" + f, ec);
   std::filesystem::remove_all(options.run_dir + "/proxy", ec);
   std::filesystem::remove(options.run_dir, ec);  // only when nothing else is left
-  spdlog::info("uninstall: removed the agent's files in {}{}", options.run_dir,
-               std::filesystem::exists(options.run_dir) ? " (other files remain; kept the dir)" : "");
+  spdlog::info(
+      "uninstall: removed the agent's files in {}{}", options.run_dir,
+      std::filesystem::exists(options.run_dir) ? " (other files remain; kept the dir)" : "");
   return ok();
 }
 

@@ -4,6 +4,12 @@
 #   node        warren-node: the node DaemonSets' binaries
 #   controller  warren-controller: the waypoint controller role (warren-agent, no capabilities)
 #   waypoint    warren-waypoint: built once waypoint/ defines the warren-waypoint target
+foreach(bin warren-agent warren-ztunnel warren-cni warrenctl warren-waypoint)
+  # `<binary> --version` prints it: how `podman run IMAGE --version` shows an image starts.
+  if(TARGET ${bin})
+    target_compile_definitions(${bin} PRIVATE WARREN_BUILD_VERSION="${PROJECT_VERSION}")
+  endif()
+endforeach()
 foreach(bin warren-agent warren-ztunnel warren-cni warrenctl)
   if(TARGET ${bin})
     install(TARGETS ${bin} RUNTIME DESTINATION bin COMPONENT node EXCLUDE_FROM_ALL)

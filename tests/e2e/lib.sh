@@ -119,6 +119,10 @@ leftovers_check() {
     esac
   done
   [ ! -e "$CGROUP2/$name" ] || problems+=("cgroup $CGROUP2/$name")
+  local v1  # cgroup v1 hierarchies (podman containers' parents on hybrid hosts)
+  for v1 in $(awk '$0 ~ / - cgroup / {print $5}' /proc/self/mountinfo); do
+    [ ! -e "$v1/$name" ] || problems+=("cgroup $v1/$name")
+  done
   local pin
   for pin in /sys/fs/bpf/warren/"$name"-node-[0-9]*; do [ -e "$pin" ] && problems+=("bpf pins $pin"); done
   if [ "$name" = wl ]; then

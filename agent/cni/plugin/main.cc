@@ -138,6 +138,10 @@ int runTool(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::printf("warren-cni %s\n", WARREN_BUILD_VERSION);
+    return 0;
+  }
   if (argc > 1) return runTool(std::vector<std::string>(argv + 1, argv + argc));
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
