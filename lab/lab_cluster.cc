@@ -189,13 +189,34 @@ Result<std::vector<LabCluster::Running>> LabCluster::startPod(const LabState& st
                                                               NodeRuntime& rt,
                                                               const NodeDaemonSet& ds,
                                                               int node) const {
-  if (!ds.init_containers.empty())
-    return fail(Error::invalid(ds.source + ": DaemonSet " + ds.name +
-                               ": initContainers are not run by the lab yet"));
   PodIdentity pod{ds.name + "-" + podSuffix(), ds.ns, randomUid()};
+  // Init containers first, one after the other, each to completion (exit 0), as kubelet does.
+  for (const auto& c : ds.init_containers) {
+    NodeHost host = labNodeHost(dir_, names_, node);
+    auto resolved = resolveContainer(ds, c, pod, host);
+    if (!resolved) return fail(resolved.error());
+    if (resolved->argv.empty()) continue;
+    ContainerPlacement p;
+    p.netns_path = LabNames::netnsPath(names_.nodeNetns(node));
+    p.cgroup = names_.componentCgroup(node, c.name);
+    p.cgroup_parent = p.cgroup.substr(names_.cgroupMount().size());
+    p.log_path = componentLog(node, c.name);
+    p.bin_dir = bin_dir_;
+    for (const auto& [host_path, real] : host.private_paths) p.private_paths.push_back(host_path);
+    p.container_name = names_.name() + "-" + host.node_name + "-" + pod.name + "-" + c.name;
+    p.image = imageRef(c.image, state.image_tag);
+    auto r = rt.runToCompletion(*resolved, p, std::chrono::seconds(60));
+    const std::string who =
+        host.node_name + ": DaemonSet " + ds.ns + "/" + ds.name + ": init container " + c.name;
+    if (!r) return fail(r.error().wrap(who));
+    if (r->exit_code != 0)
+      return fail(Error::invalid(who + " failed (exit " + std::to_string(r->exit_code) +
+                                 "): " + r->err + r->out));
+  }
   std::vector<Running> out;
   for (const auto& c : ds.containers) {
     if (skippedComponent(c.name)) continue;
+    if (!c.command.size()) continue;  // the image's entrypoint (pause): nothing to run
     auto r = startContainer(state, rt, ds, c, pod, node);
     if (!r) {
       std::vector<ComponentState> started;
@@ -345,6 +366,35 @@ Status LabCluster::restartComponent(LabState& state, const std::string& containe
     std::this_thread::sleep_for(std::chrono::seconds(ds->min_ready_seconds));
     terminate(**rt, old, ds->grace_seconds);
   }
+  return state.save();
+}
+
+Status LabCluster::nodeCleanup(LabState& state, const std::string& cleanup_path) const {
+  auto sets = loadNodeDaemonSets(cleanup_path);
+  if (!sets) return fail(sets.error());
+  auto rt = makeNodeRuntime(state.runtime);
+  if (!rt) return fail(rt.error());
+  // `kubectl delete -k`: every node component pod goes, with its grace period.
+  auto node_sets = daemonSets(state);
+  for (auto& [node, comps] : state.components) {
+    std::vector<ComponentState> all;
+    for (const auto& [name, c] : comps) all.push_back(c);
+    int grace = 30;
+    if (node_sets)
+      for (const auto& ds : *node_sets) grace = std::min(grace, ds.grace_seconds);
+    terminate(**rt, all, grace);
+    comps.clear();
+  }
+  WARREN_TRY(state.save());
+  // Then the clean-up DaemonSet on every node: its init containers do the work.
+  for (int i = 1; i <= state.nodes; ++i)
+    for (const auto& ds : *sets) {
+      auto pod = startPod(state, **rt, ds, i);
+      if (!pod) return fail(pod.error());
+      std::vector<ComponentState> started;
+      for (const auto& r : *pod) started.push_back(r.state);
+      terminate(**rt, started, 0);
+    }
   return state.save();
 }
 

@@ -44,6 +44,12 @@ class LabCluster {
   // kubelet restarts a crashed container.
   Status restartComponent(LabState& state, const std::string& container, int node, bool kill) const;
 
+  // What uninstalling does to the nodes: the node DaemonSets' pods are deleted (grace period),
+  // then the clean-up DaemonSet at `cleanup_path` (deploy/cleanup) runs on every node: its
+  // init containers remove warren-cni from the CNI config and bin dir, the eBPF pins and
+  // links, and the agent's run dir.
+  Status nodeCleanup(LabState& state, const std::string& cleanup_path) const;
+
   std::string nodeDir(int node) const;
   std::string componentLog(int node, const std::string& container) const;
   const LabNames& names() const { return names_; }

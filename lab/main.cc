@@ -471,6 +471,19 @@ int cmdRestart(const Options& o) {
   return 0;
 }
 
+int cmdNodeCleanup(const Options& o) {
+  auto lab = openLab(o);
+  if (!lab) return report(lab.error());
+  auto lock = LabLock::acquire(o.dir);
+  if (!lock) return report(lock.error());
+  LabCluster cluster(lab->state.name, lab->state.dir, lab->state.cgroup_mount, lab->state.bin_dir);
+  std::string path =
+      o.daemonsets.empty() ? std::string(WARREN_LAB_DEPLOY_DIR "/cleanup") : o.daemonsets;
+  if (auto s = cluster.nodeCleanup(lab->state, path); !s) return report(s.error());
+  std::printf("node components deleted and nodes cleaned up (%s)\n", path.c_str());
+  return 0;
+}
+
 int cmdReconcile(const Options& o) {
   auto lab = openLab(o);
   if (!lab) return report(lab.error());
@@ -548,6 +561,11 @@ int main(int argc, char** argv) {
       "container: restart node-N agent|ztunnel|install-cni [--kill]");
   restart->add_option("args", o.words, "node-N COMPONENT")->required();
   restart->add_flag("--kill", o.kill, "SIGKILL instead of SIGTERM");
+  auto* cleanup = app.add_subcommand(
+      "node-cleanup",
+      "uninstall from the nodes: delete the node DaemonSets' pods, then run deploy/cleanup");
+  cleanup->add_option("--daemonsets", o.daemonsets,
+                      "the clean-up DaemonSet (default deploy/cleanup)");
   app.add_subcommand("reconcile", "re-run the kubelet (start missing pods, remove stale ones)");
 
   std::vector<std::string> rev(args.rbegin(), args.rend());
@@ -572,5 +590,6 @@ int main(int argc, char** argv) {
   if (name == "ps") return cmdPs(o);
   if (name == "restart") return cmdRestart(o);
   if (name == "reconcile") return cmdReconcile(o);
+  if (name == "node-cleanup") return cmdNodeCleanup(o);
   return 2;
 }

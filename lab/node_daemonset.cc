@@ -252,7 +252,9 @@ Result<std::vector<NodeDaemonSet>> loadNodeDaemonSets(const std::string& path) {
   if (fs::is_directory(path, ec)) {
     for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
       auto ext = it->path().extension().string();
-      if (ext == ".yaml" || ext == ".yml") files.push_back(it->path().string());
+      // kustomization.yaml describes the directory; it is not an object.
+      if ((ext == ".yaml" || ext == ".yml") && it->path().stem() != "kustomization")
+        files.push_back(it->path().string());
     }
     std::sort(files.begin(), files.end());
   } else {

@@ -109,8 +109,8 @@ Result<ResolvedContainer> resolveContainer(const NodeDaemonSet& ds, const Contai
     if (!v) return fail(v.error().wrap(what));
     r.env.emplace_back(e.name, std::move(*v));
   }
-  if (c.command.empty())
-    return fail(Error::invalid(where + ": no command (the lab does not read image entrypoints)"));
+  // No command: the image's entrypoint (a pause container); the lab runs nothing for it, as
+  // for a lab pod's container without a command.
   auto expandAll = [&](const std::vector<std::string>& in, const std::string& field,
                        std::vector<std::string>& out) -> Status {
     for (size_t i = 0; i < in.size(); ++i) {

@@ -5,9 +5,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <sstream>
 
 #include "lab/cgroup_tree.h"
+
+extern char** environ;
 
 namespace warren::lab {
 namespace {
@@ -25,6 +29,14 @@ std::vector<std::string> masksFor(const ResolvedContainer& c, const ContainerPla
     if (!mounted) masks.push_back(host);
   }
   return masks;
+}
+
+Result<CommandResult> appendLog(Result<CommandResult> r, const std::string& log_path) {
+  if (r) {
+    std::ofstream log(log_path, std::ios::app);
+    log << r->out << r->err;
+  }
+  return r;
 }
 
 class ProcessRuntime : public NodeRuntime {
@@ -65,6 +77,28 @@ class ProcessRuntime : public NodeRuntime {
     spec.mounts = MountSetup{c.mounts, masksFor(c, p)};
     spec.timeout = timeout;
     return runCommand(spec);
+  }
+
+  Result<CommandResult> runToCompletion(const ResolvedContainer& c, const ContainerPlacement& p,
+                                        std::chrono::milliseconds timeout) override {
+    auto prog = resolveProgram(basename(c.argv.at(0)), p.bin_dir);
+    if (!prog) return fail(prog.error().wrap("container " + c.name));
+    WARREN_TRY(CgroupTree::create(p.cgroup));
+    CommandSpec spec;
+    spec.argv = c.argv;
+    spec.argv[0] = *prog;
+    spec.netns_path = p.netns_path;
+    spec.mounts = MountSetup{c.mounts, masksFor(c, p)};
+    spec.timeout = timeout;
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      if (auto eq = kv.find('='); eq != std::string::npos)
+        env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto& [k, v] : c.env) env[k] = v;
+    spec.env = std::move(env);
+    return appendLog(runCommand(spec), p.log_path);
   }
 
   void remove(const ComponentState&) override {}
@@ -115,6 +149,12 @@ class PodmanRuntime : public NodeRuntime {
     std::vector<std::string> args = {"exec", s.container_id};
     args.insert(args.end(), argv.begin(), argv.end());
     return podman(args, timeout);
+  }
+
+  Result<CommandResult> runToCompletion(const ResolvedContainer& c, const ContainerPlacement& p,
+                                        std::chrono::milliseconds timeout) override {
+    (void)podmanRemove({p.container_name});
+    return appendLog(podman(podmanRunArgs(c, p), timeout), p.log_path);
   }
 
   void remove(const ComponentState& s) override {

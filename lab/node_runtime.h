@@ -44,6 +44,10 @@ class NodeRuntime {
                                      const ContainerPlacement& p,
                                      const std::vector<std::string>& argv,
                                      std::chrono::milliseconds timeout) = 0;
+  // Runs an init container to completion; its output is appended to p.log_path.
+  virtual Result<CommandResult> runToCompletion(const ResolvedContainer& c,
+                                                const ContainerPlacement& p,
+                                                std::chrono::milliseconds timeout) = 0;
   // Frees what a stopped container leaves (podman: the container record).
   virtual void remove(const ComponentState& s) = 0;
 };

@@ -21,10 +21,9 @@ Status runUninstall(const UninstallOptions& options) {
   for (const char* f : {"xds.sock", "zds.sock", "cni.sock", "admin.sock", "bpf_pin_dir"})
     std::filesystem::remove(options.run_dir + "/" + f, ec);
   std::filesystem::remove_all(options.run_dir + "/proxy", ec);
-  std::filesystem::remove(options.run_dir, ec);  // only when nothing else is left
-  spdlog::info(
-      "uninstall: removed the agent's files in {}{}", options.run_dir,
-      std::filesystem::exists(options.run_dir) ? " (other files remain; kept the dir)" : "");
+  // Only when empty, and not when it is a mount point (a container's hostPath volume).
+  std::filesystem::remove(options.run_dir, ec);
+  spdlog::info("uninstall: removed the agent's files in {}", options.run_dir);
   return ok();
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 240
+# timeout: 300
 # The lab runs deploy/base/node, so a manifest that does not work fails here. Copies of the
 # DaemonSets, each with one mistake, must make `warren-lab up` fail with an error naming it,
 # and leave nothing behind:
@@ -7,7 +7,9 @@
 #  - a wrong env var (a $(VAR) the container no longer defines);
 #  - a wrong mount (a hostPath that no node has).
 # Then the real manifests: the CNI install step keeps warren-cni chained when the node's
-# primary CNI rewrites its config (inotify), and an enrolled pod still goes through ztunnel.
+# primary CNI rewrites its config (inotify), and an enrolled pod still goes through ztunnel;
+# uninstalling (`warren-lab node-cleanup`: the pods go, deploy/cleanup runs on every node)
+# removes the pins, the CNI config entry and binary, and the run dir.
 . "$(dirname "$0")/lib.sh"
 for b in warren-agent warren-ztunnel warren-cni warrenctl; do
   [ -x "$WARREN_BIN_DIR/$b" ] || fail "$b is not built"
@@ -81,4 +83,24 @@ probe_echo mesh/client "$(pod_ip mesh/echo):8080" 65536 >/dev/null
 opened=$(node_exec node-1 curl -sf http://127.0.0.1:15020/metrics |
   grep '^istio_tcp_connections_opened_total' | grep 'destination_workload="echo"' | grep -c mutual_tls || true)
 [ "$opened" -ge 1 ] || fail "the enrolled pod's connection did not go through ztunnel"
+
+step "uninstall: the node DaemonSets' pods go, then deploy/cleanup runs on every node"
+for n in 1 2; do
+  [ -n "$(ls "/sys/fs/bpf/warren/$LAB_NAME-node-$n")" ] || fail "node-$n has no pins before the clean-up"
+  [ -S "$LAB_DIR/nodes/node-$n/run/xds.sock" ] || fail "node-$n has no agent sockets before the clean-up"
+done
+assert_ok "$LAB" node-cleanup
+for n in 1 2; do
+  nd="$LAB_DIR/nodes/node-$n"
+  assert_eq "$(ls -A "/sys/fs/bpf/warren/$LAB_NAME-node-$n" 2>/dev/null)" "" "node-$n pins after the clean-up"
+  assert_not_contains "$(cat "$nd/cni/net.d/10-lab.conflist")" "warren-cni" "node-$n CNI config"
+  assert_contains "$(cat "$nd/cni/net.d/10-lab.conflist")" '"type": "bridge"' "node-$n primary CNI kept"
+  [ ! -e "$nd/cni/bin/warren-cni" ] || fail "node-$n: warren-cni still in the CNI bin dir"
+  # (the dir itself is the clean-up container's mount point: emptied, not removed)
+  assert_eq "$(ls -A "$nd/run")" "" "node-$n run dir after the clean-up"
+  assert_contains "$("$LAB" logs "node-$n" uninstall-agent)" "removed eBPF links and pins" "node-$n uninstall-agent log"
+done
+assert_eq "$("$LAB" ps | awk '$2 == "agent" || $2 == "ztunnel"' | wc -l)" 0 "node components after the clean-up"
+# Nothing captures any more: the pods talk directly, and new pods start without warren-cni.
+assert_contains "$(probe_echo mesh/client "$(pod_ip mesh/echo):8080" 65536)" "echo verified"
 log "PASS"
