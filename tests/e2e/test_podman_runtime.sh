@@ -67,7 +67,7 @@ ctrs=$("${PODMAN[@]}" ps --format '{{.Names}}' | grep "^$prefix" | sort)
 assert_eq "$(wc -l <<<"$ctrs")" 6 "containers (agent, install-cni, ztunnel on 2 nodes): $ctrs"
 # Capabilities: exactly what deploy/base/node grants, as podman applied them.
 caps_of() { "${PODMAN[@]}" inspect --format '{{.EffectiveCaps}} {{.HostConfig.Privileged}}' "$(grep -- "-$1\$" <<<"$ctrs" | head -1)"; }
-assert_eq "$(caps_of agent)" "[CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SYS_ADMIN] false" "agent capabilities"
+assert_eq "$(caps_of agent)" "[CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN] false" "agent capabilities"
 assert_eq "$(caps_of ztunnel)" "[CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN] false" "ztunnel capabilities"
 assert_eq "$(caps_of install-cni)" "[] false" "install-cni capabilities"
 assert_eq "$("${PODMAN[@]}" inspect --format '{{.Config.User}}' "$(grep -- '-ztunnel$' <<<"$ctrs" | head -1)")" 0 "ztunnel user"
