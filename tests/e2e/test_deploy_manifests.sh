@@ -27,27 +27,28 @@ broken() {
   echo "$dir"
 }
 
-step "a wrong flag: --run-dir misspelt in the agent's args"
-ds=$(broken flag '0,/--run-dir=/s//--rundir=/' agent-daemonset.yaml)
-out=$(assert_fails "$LAB" up --nodes 1 --daemonsets "$ds")
-log "$out"
-assert_contains "$out" "DaemonSet warren-system/warren-agent: container agent exited before it was ready" "error"
-assert_contains "$out" "unknown flag --rundir" "error names the flag"
-leftovers_check
-
-step "a wrong env var: NODE_NAME renamed, still referred to as \$(NODE_NAME)"
-ds=$(broken env '0,/- name: NODE_NAME/s//- name: NODENAME/' ztunnel-daemonset.yaml)
-out=$(assert_fails "$LAB" up --nodes 1 --daemonsets "$ds")
-log "$out"
-assert_contains "$out" "container ztunnel: args[0] refers to \$(NODE_NAME), which is not in the container's env" "error"
-leftovers_check
-
-step "a wrong mount: the run dir's hostPath misspelt"
-ds=$(broken mount '0,/path: \/var\/run\/warren$/s//path: \/var\/run\/warren-typo/' agent-daemonset.yaml)
-out=$(assert_fails "$LAB" up --nodes 1 --daemonsets "$ds")
-log "$out"
-assert_contains "$out" "container agent: volumeMounts[0] (run): hostPath /var/run/warren-typo is not a path of the lab's nodes" "error"
-leftovers_check
+# fails_naming NAME WHAT SED-EXPR FILE ERROR...: `up` with that one edit fails, its message
+# holding every ERROR, and leaves nothing behind.
+fails_naming() {
+  local name=$1 what=$2 expr=$3 file=$4 ds out want
+  shift 4
+  step "a wrong $what"
+  ds=$(broken "$name" "$expr" "$file")
+  out=$(assert_fails "$LAB" up --nodes 1 --daemonsets "$ds")
+  log "$out"
+  for want in "$@"; do assert_contains "$out" "$want" "error"; done
+  leftovers_check
+}
+fails_naming flag "flag: --run-dir misspelt in the agent's args" '0,/--run-dir=/s//--rundir=/' \
+  agent-daemonset.yaml \
+  "DaemonSet warren-system/warren-agent: container agent exited before it was ready" \
+  "unknown flag --rundir"
+fails_naming env "env var: NODE_NAME renamed, still referred to as \$(NODE_NAME)" \
+  '0,/- name: NODE_NAME/s//- name: NODENAME/' ztunnel-daemonset.yaml \
+  "container ztunnel: args[0] refers to \$(NODE_NAME), which is not in the container's env"
+fails_naming mount "mount: the run dir's hostPath misspelt" \
+  '0,/path: \/var\/run\/warren$/s//path: \/var\/run\/warren-typo/' agent-daemonset.yaml \
+  "container agent: volumeMounts[0] (run): hostPath /var/run/warren-typo is not a path of the lab's nodes"
 
 step "the real manifests: up, then the primary CNI rewrites its config"
 lab_up 2
@@ -62,27 +63,10 @@ open(sys.argv[1], "w").write(json.dumps(c, indent=2))
 PY
 wait_for 10 grep -q '"warren-cni"' "$conf"
 assert_contains "$("$LAB" logs node-1 install-cni)" "warren-cni: chained 10-lab.conflist" "install-cni log"
-lab_apply - <<'YAML'
-apiVersion: v1
-kind: Namespace
-metadata: {name: mesh, labels: {warren.dev/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: mesh}
-spec: {nodeName: node-1, containers: [{name: m, command: [sleep, infinity]}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: echo, namespace: mesh}
-spec: {nodeName: node-2, containers: [{name: m, command: [warren-probe, serve, --port, "8080"]}]}
-YAML
-wait_pod_log mesh/echo "listening"
+apply_mesh_pair
 probe_echo mesh/client "$(pod_ip mesh/echo):8080" 65536 >/dev/null
 # Through ztunnel (HBONE, mutual TLS): ztunnel on node-1 counted it.
-opened=$(node_exec node-1 curl -sf http://127.0.0.1:15020/metrics |
-  grep '^istio_tcp_connections_opened_total' | grep 'destination_workload="echo"' | grep -c mutual_tls || true)
-[ "$opened" -ge 1 ] || fail "the enrolled pod's connection did not go through ztunnel"
+assert_eq "$(mtls_connections node-1 client echo)" 1 "client->echo through ztunnel"
 
 step "uninstall: the node DaemonSets' pods go, then deploy/cleanup runs on every node"
 for n in 1 2; do

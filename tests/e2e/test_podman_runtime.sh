@@ -73,40 +73,20 @@ assert_eq "$(caps_of install-cni)" "[] false" "install-cni capabilities"
 assert_eq "$("${PODMAN[@]}" inspect --format '{{.Config.User}}' "$(grep -- '-ztunnel$' <<<"$ctrs" | head -1)")" 0 "ztunnel user"
 
 step "the data path with those capabilities"
-lab_apply - <<'YAML'
-apiVersion: v1
-kind: Namespace
-metadata: {name: mesh, labels: {warren.dev/dataplane-mode: ambient}}
----
-apiVersion: v1
+apply_mesh_pair 'apiVersion: v1
 kind: Namespace
 metadata: {name: plain}
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: client, namespace: mesh}
-spec: {nodeName: node-1, containers: [{name: m, command: [sleep, infinity]}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: echo, namespace: mesh}
-spec: {nodeName: node-2, containers: [{name: m, command: [warren-probe, serve, --port, "8080"]}]}
----
-apiVersion: v1
-kind: Pod
 metadata: {name: outsider, namespace: plain}
-spec: {nodeName: node-1, containers: [{name: m, command: [sleep, infinity]}]}
-YAML
-wait_pod_log mesh/echo "listening"
+spec: {nodeName: node-1, containers: [{name: m, command: [sleep, infinity]}]}'
 ECHO=$(pod_ip mesh/echo)
 assert_contains "$(probe_echo mesh/client "$ECHO:8080" 1048576)" "echo verified"
 assert_contains "$(probe_echo plain/outsider "$ECHO:8080" 65536)" "echo verified"
+assert_eq "$(mtls_connections node-1 client echo)" 1 "client->echo through ztunnel with mutual TLS"
+assert_eq "$(mtls_connections node-1 outsider echo)" 0 "the pod outside the mesh through ztunnel"
 metrics=$(node_exec node-1 curl -sf http://127.0.0.1:15020/metrics)
-opened=$(grep '^istio_tcp_connections_opened_total' <<<"$metrics" | grep 'source_workload="client"' |
-  grep 'destination_workload="echo"' | grep -c 'connection_security_policy="mutual_tls"' || true)
-assert_eq "$opened" 1 "client->echo through ztunnel with mutual TLS"
-[ -z "$(grep '^istio_tcp_connections_opened_total' <<<"$metrics" | grep 'source_workload="outsider"')" ] ||
-  fail "the pod outside the mesh went through ztunnel"
 redirected=$(grep '^warren_redirect_decisions_total{decision="connect_redirected"}' <<<"$metrics" | awk '{print $2}')
 [ "${redirected%.*}" -ge 1 ] || fail "the eBPF capture redirected nothing: $redirected"
 
