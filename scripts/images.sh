@@ -101,7 +101,8 @@ rel=$(realpath --relative-to="$out/install" "$root/deploy")
 images_yaml() {
   echo "images:"
   for i in "${built[@]}"; do
-    printf '  - name: %s\n    newName: %s/%s\n    newTag: %s\n' "$i" "$registry" "$i" "$tag"
+    # The overlays below already name them localhost/<image>:<release>.
+    printf '  - name: localhost/%s\n    newName: %s/%s\n    newTag: %s\n' "$i" "$registry" "$i" "$tag"
   done
 }
 if [ ! -f "$out/install/ca.key" ]; then

@@ -39,6 +39,14 @@ remove_images() {
 on_exit remove_images
 id1=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "localhost/warren-node:$TAG")
 
+step "the install overlay make images wrote pins these images and the CA"
+if command -v kubectl >/dev/null; then
+  rendered=$(kubectl kustomize "$BUILD/deploy/install")
+  assert_eq "$(grep -E '^ +image:' <<<"$rendered" | sort -u | xargs)" "image: localhost/warren-node:$TAG" "install overlay images"
+  assert_contains "$rendered" "secretName: warren-ca-" "install overlay CA Secret"
+  assert_contains "$(kubectl kustomize "$BUILD/deploy/cleanup")" "image: localhost/warren-node:$TAG" "cleanup overlay image"
+fi
+
 step "each binary starts in its image"
 for b in warren-agent warren-ztunnel warren-cni warrenctl; do
   out=$("${PODMAN[@]}" run --rm "${ULIMITS[@]}" --entrypoint "/usr/local/bin/$b" "localhost/warren-node:$TAG" --version 2>&1)
