@@ -97,7 +97,8 @@ TEST(ZdsServer, AddWithoutZtunnelIsUnavailableButReplayedLater) {
   EXPECT_EQ(req.add().workload_info().namespace_(), "demo");
   EXPECT_EQ(req.add().workload_info().service_account(), "sa");
   ASSERT_TRUE(fd) << "netns fd via SCM_RIGHTS";
-  struct stat a{}, b{};
+  struct stat a {
+  }, b{};
   ASSERT_EQ(::fstat(fd.get(), &a), 0);
   ASSERT_EQ(::stat("/proc/self/ns/net", &b), 0);
   EXPECT_EQ(a.st_ino, b.st_ino);
