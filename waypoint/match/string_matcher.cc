@@ -21,6 +21,14 @@ StringMatcher StringMatcher::parse(std::string_view value, bool ignore_case) {
   return m;
 }
 
+StringMatcher StringMatcher::of(Kind kind, std::string_view literal, bool ignore_case) {
+  StringMatcher m;
+  m.kind_ = kind;
+  m.ignore_case_ = ignore_case;
+  m.literal_ = ignore_case ? toLowerAscii(literal) : std::string(literal);
+  return m;
+}
+
 bool StringMatcher::matches(std::string_view value) const {
   auto same = [&](std::string_view a) {
     return ignore_case_ ? equalsIgnoreCase(a, literal_) : a == literal_;

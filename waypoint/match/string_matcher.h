@@ -24,6 +24,8 @@ class StringMatcher {
   enum class Kind { kExact, kPrefix, kSuffix, kPresence };
 
   static StringMatcher parse(std::string_view value, bool ignore_case = false);
+  // A given kind with a literal taken as is (no '*' parsing).
+  static StringMatcher of(Kind kind, std::string_view literal, bool ignore_case = false);
 
   bool matches(std::string_view value) const;
   Kind kind() const { return kind_; }
