@@ -97,7 +97,8 @@ bool valueMatches(const AttributeMatch& m, const AttributeValue& v, const AuthzC
     case Attribute::kRequestHeader: {
       const auto& sm = std::get<StringMatcher>(v);
       if (sm.kind() == StringMatcher::Kind::kPresence) return ctx.http->headers.contains(m.header);
-      auto joined = ctx.http->headers.joined(m.header);
+      std::string scratch;
+      auto joined = ctx.http->headers.joinedView(m.header, scratch);
       return joined && sm.matches(*joined);
     }
     case Attribute::kHost:

@@ -223,8 +223,9 @@ class RuleGroup {
     add(path_segment_, firstSegment(ctx.http->path));
     if (!ctx.principal.empty()) add(principal_, ctx.principal);
     if (header_.size() > kMaxBuckets - 4) return linear(ctx);
+    std::string scratch;
     for (const auto& [name, buckets] : header_) {
-      if (auto v = ctx.http->headers.joined(name)) add(buckets, *v);
+      if (auto v = ctx.http->headers.joinedView(name, scratch)) add(buckets, *v);
     }
     heads[n++] = residual_;
     // Merge the sorted lists, evaluating each rule once, lowest index (= policy order) first.

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <vector>
-
 namespace warren::waypoint {
 namespace {
 
@@ -145,29 +143,28 @@ std::string canonicalCharacters(std::string_view path) {
 // RFC 3986 §5.2.4 for an absolute path: "." segments vanish, ".." removes the previous segment
 // (never climbing above the root), a final "." or ".." leaves a trailing "/".
 std::string removeDotSegments(std::string_view path) {
-  std::vector<std::string_view> out;
+  std::string out;  // built segment by segment; ".." cuts back to the previous '/'
+  out.reserve(path.size());
   size_t i = 1;  // after the leading '/'
   while (true) {
     size_t j = path.find('/', i);
     bool last = j == std::string_view::npos;
     std::string_view seg = path.substr(i, last ? std::string_view::npos : j - i);
     if (seg == ".") {
-      if (last) out.emplace_back();
+      if (last) out.push_back('/');
     } else if (seg == "..") {
-      if (!out.empty()) out.pop_back();
-      if (last) out.emplace_back();
+      size_t cut = out.rfind('/');
+      if (cut != std::string::npos) out.resize(cut);
+      if (last) out.push_back('/');
     } else {
-      out.push_back(seg);
+      out.push_back('/');
+      out.append(seg);
     }
     if (last) break;
     i = j + 1;
   }
-  std::string result = "/";
-  for (size_t k = 0; k < out.size(); ++k) {
-    if (k) result.push_back('/');
-    result.append(out[k]);
-  }
-  return result;
+  if (out.empty()) out.push_back('/');
+  return out;
 }
 
 std::string mergeSlashes(std::string_view path) {

@@ -83,4 +83,19 @@ std::optional<std::string> HeaderMap::joined(std::string_view name) const {
   return out;
 }
 
+std::optional<std::string_view> HeaderMap::joinedView(std::string_view name,
+                                                      std::string& scratch) const {
+  const Entry* only = nullptr;
+  for (const auto& e : entries_) {
+    if (!nameIs(e.name, name)) continue;
+    if (only) {
+      scratch = *joined(name);
+      return std::string_view(scratch);
+    }
+    only = &e;
+  }
+  if (!only) return std::nullopt;
+  return std::string_view(only->value);
+}
+
 }  // namespace warren::waypoint

@@ -38,6 +38,9 @@ class HeaderMap {
   const std::string* first(std::string_view name) const;
   // All values joined with ",", or nullopt when the header is absent.
   std::optional<std::string> joined(std::string_view name) const;
+  // The same without copying in the common case: a view of the only value, or of `scratch`
+  // holding the joined values when the header is repeated.
+  std::optional<std::string_view> joinedView(std::string_view name, std::string& scratch) const;
   bool contains(std::string_view name) const { return first(name) != nullptr; }
 
   size_t size() const { return entries_.size(); }

@@ -280,8 +280,9 @@ bool pathMatches(const HttpEntry& e, std::string_view path) {
 }
 
 bool headersMatch(const std::vector<CompiledHeader>& wanted, const HeaderMap& headers) {
+  std::string scratch;
   for (const auto& h : wanted) {
-    auto v = headers.joined(h.name);
+    auto v = headers.joinedView(h.name, scratch);
     if (!v || !h.value.matches(*v)) return false;
   }
   return true;
