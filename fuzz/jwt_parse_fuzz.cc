@@ -9,16 +9,13 @@
 // Seeds (`--make-seeds`) are built from keys generated on the spot: each seed holds only the
 // public JWKS and signed tokens, never a private key.
 // fuzz-link: warren_waypoint_core
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
-#include "common/openssl_ptr.h"
 #include "fuzz/seed_file.h"
+#include "tests/waypoint/jwt_keys.h"
 #include "waypoint/jwt/base64url.h"
 #include "waypoint/jwt/jwks.h"
 #include "waypoint/jwt/jwt_verifier.h"
@@ -95,64 +92,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 
-namespace {
-
-using warren::ossl::BigNum;
-
-std::string bn(EVP_PKEY* k, const char* name, int pad) {
-  BIGNUM* raw = nullptr;
-  EVP_PKEY_get_bn_param(k, name, &raw);
-  BigNum b(raw);
-  std::string out(pad ? static_cast<size_t>(pad) : static_cast<size_t>(BN_num_bytes(b.get())),
-                  '\0');
-  if (pad) {
-    BN_bn2binpad(b.get(), reinterpret_cast<unsigned char*>(out.data()), pad);
-  } else {
-    BN_bn2bin(b.get(), reinterpret_cast<unsigned char*>(out.data()));
-  }
-  return out;
-}
-
-std::string sign(EVP_PKEY* key, bool ec, const std::string& input) {
-  warren::ossl::MdCtx ctx(EVP_MD_CTX_new());
-  EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key);
-  size_t len = 0;
-  auto in = reinterpret_cast<const unsigned char*>(input.data());
-  EVP_DigestSign(ctx.get(), nullptr, &len, in, input.size());
-  std::string sig(len, '\0');
-  EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in, input.size());
-  sig.resize(len);
-  if (!ec) return sig;
-  const auto* p = reinterpret_cast<const unsigned char*>(sig.data());
-  warren::ossl::EcdsaSig es(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
-  std::string raw(64, '\0');
-  BN_bn2binpad(ECDSA_SIG_get0_r(es.get()), reinterpret_cast<unsigned char*>(raw.data()), 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(es.get()), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
-  return raw;
-}
-
-std::string token(EVP_PKEY* key, bool ec, const std::string& kid, const nlohmann::json& claims) {
-  nlohmann::json header = {{"alg", ec ? "ES256" : "RS256"}, {"typ", "JWT"}, {"kid", kid}};
-  std::string input = base64UrlEncode(header.dump()) + "." + base64UrlEncode(claims.dump());
-  return input + "." + base64UrlEncode(sign(key, ec, input));
-}
-
-}  // namespace
-
 extern "C" int WarrenFuzzMakeSeeds(const char* dir) {
-  warren::ossl::PKey rsa(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}));
-  warren::ossl::PKey ec(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-  nlohmann::json jwks = {{"keys",
-                          {{{"kty", "RSA"},
-                            {"kid", "r1"},
-                            {"alg", "RS256"},
-                            {"n", base64UrlEncode(bn(rsa.get(), OSSL_PKEY_PARAM_RSA_N, 0))},
-                            {"e", base64UrlEncode(bn(rsa.get(), OSSL_PKEY_PARAM_RSA_E, 0))}},
-                           {{"kty", "EC"},
-                            {"crv", "P-256"},
-                            {"kid", "e1"},
-                            {"x", base64UrlEncode(bn(ec.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32))},
-                            {"y", base64UrlEncode(bn(ec.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32))}}}}};
+  using warren::waypoint::testing::TestKey;
+  auto rsa = TestKey::rsa("r1");
+  auto ec = TestKey::ec("e1");
+  auto unknown = TestKey::rsa("r9");
   nlohmann::json good = {{"iss", kIssuer},
                          {"sub", "alice"},
                          {"aud", {"web"}},
@@ -162,8 +106,8 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir) {
     c[k] = std::move(v);
     return c;
   };
-  std::string j = jwks.dump() + "\n\n";
-  std::string rs = token(rsa.get(), false, "r1", good);
+  std::string j = warren::waypoint::testing::jwksJson({&rsa, &ec}) + "\n\n";
+  std::string rs = rsa.token(good);
   struct Seed {
     const char* name;
     uint8_t flags;
@@ -171,12 +115,12 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir) {
   };
   const Seed seeds[] = {
       {"rs256_valid", 2, j + rs},
-      {"es256_valid", 0, j + token(ec.get(), true, "e1", good)},
-      {"expired", 0, j + token(rsa.get(), false, "r1", with(good, "exp", kNow - 999))},
-      {"not_yet_valid", 0, j + token(ec.get(), true, "e1", with(good, "nbf", kNow + 999))},
-      {"wrong_issuer", 0, j + token(rsa.get(), false, "r1", with(good, "iss", "https://evil"))},
-      {"wrong_audience", 2, j + token(rsa.get(), false, "r1", with(good, "aud", "api"))},
-      {"unknown_kid", 0, j + token(rsa.get(), false, "r9", good)},
+      {"es256_valid", 0, j + ec.token(good)},
+      {"expired", 0, j + rsa.token(with(good, "exp", kNow - 999))},
+      {"not_yet_valid", 0, j + ec.token(with(good, "nbf", kNow + 999))},
+      {"wrong_issuer", 0, j + rsa.token(with(good, "iss", "https://evil"))},
+      {"wrong_audience", 2, j + rsa.token(with(good, "aud", "api"))},
+      {"unknown_kid", 0, j + unknown.token(good)},
       {"tampered", 0,
        j + rs.substr(0, rs.find('.') + 1) + base64UrlEncode(with(good, "sub", "eve").dump()) +
            rs.substr(rs.rfind('.'))},
@@ -185,7 +129,7 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir) {
       {"query_param", 1, j + rs},
       {"malformed", 0, j + "a.b"},
       {"bad_jwks", 0, "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}\n\n" + rs},
-      {"jwks_single_key", 0, jwks["keys"][1].dump() + "\n\n" + token(ec.get(), true, "e1", good)},
+      {"jwks_single_key", 0, ec.jwk().dump() + "\n\n" + ec.token(good)},
   };
   bool ok = true;
   for (const auto& s : seeds) ok = warren::fuzz::writeSeed(dir, s.name, s.flags, s.body) && ok;

@@ -15,6 +15,7 @@
 // with the same error; the agent answers the next connection after any input.
 //
 //   zds_message_fuzz --make-seeds DIR   writes valid and malformed seeds to DIR
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -25,8 +26,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 #include "agent/zds/seqpacket.h"
 #include "agent/zds/zds_server.h"
@@ -63,9 +62,11 @@ void clientSide(std::string_view bytes, bool has_fd) {
     check(!error.empty(), "refused request with an empty ack error");
   }
   if (std::getenv("ZDS_MESSAGE_FUZZ_VERBOSE")) {
-    std::fprintf(stderr, "zds_message_fuzz: %s\n",
-                 req ? ("kind " + std::to_string(static_cast<int>(req->kind)) + " uid " + req->pod.uid).c_str()
-                     : ("refused: " + error).c_str());
+    std::fprintf(
+        stderr, "zds_message_fuzz: %s\n",
+        req ? ("kind " + std::to_string(static_cast<int>(req->kind)) + " uid " + req->pod.uid)
+                  .c_str()
+            : ("refused: " + error).c_str());
   }
   pb::WorkloadResponse resp;
   check(resp.ParseFromString(ztunnel::encodeZdsAck(error)), "client ack does not parse");
@@ -176,8 +177,7 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir_c) {
             writeSeed(dir, "add_without_uid", kWithFdOrHello, add_no_uid) &&
             writeSeed(dir, "add_truncated", kWithFdOrHello, add.substr(0, add.size() / 2)) &&
             writeSeed(dir, "keep", 0, keep) && writeSeed(dir, "del", 0, del) &&
-            writeSeed(dir, "snapshot_sent", 0, snapshot) &&
-            writeSeed(dir, "no_payload", 0, "") &&
+            writeSeed(dir, "snapshot_sent", 0, snapshot) && writeSeed(dir, "no_payload", 0, "") &&
             writeSeed(dir, "garbage", 0, "\xff\xff\xff\xff\x0f") &&
             writeSeed(dir, "agent_ack_ok", kAgentSide, ztunnel::encodeZdsAck("")) &&
             writeSeed(dir, "agent_ack_error", kAgentSide,

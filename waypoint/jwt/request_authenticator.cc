@@ -30,15 +30,10 @@ std::vector<Location> locationsOf(const JwtRule& rule) {
 }
 
 std::optional<std::string> queryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != name) continue;
-    if (eq == std::string_view::npos) return std::string();
-    auto v = http::percentDecode(pair.substr(eq + 1), true);
-    return v ? *v : std::string(pair.substr(eq + 1));
+  for (const auto& [k, v] : http::splitQuery(query)) {
+    if (k != name) continue;
+    auto decoded = http::percentDecode(v, true);
+    return decoded ? *decoded : std::string(v);
   }
   return std::nullopt;
 }

@@ -2,15 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "common/http/query_string.h"
+
 namespace warren::waypoint {
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 char upperHex(char c) { return (c >= 'a' && c <= 'f') ? static_cast<char>(c - 'a' + 'A') : c; }
 
@@ -59,10 +54,11 @@ std::expected<void, PathRejection> validate(std::string_view path) {
       return reject(fmt::format("control byte 0x{:02X} in path at {}", c, i));
     }
     if (c != '%') continue;
-    if (i + 2 >= path.size() || hexValue(path[i + 1]) < 0 || hexValue(path[i + 2]) < 0) {
+    if (i + 2 >= path.size() || http::hexDigitValue(path[i + 1]) < 0 ||
+        http::hexDigitValue(path[i + 2]) < 0) {
       return reject(fmt::format("malformed percent-escape in path at {}", i));
     }
-    if (hexValue(path[i + 1]) == 0 && hexValue(path[i + 2]) == 0) {
+    if (http::hexDigitValue(path[i + 1]) == 0 && http::hexDigitValue(path[i + 2]) == 0) {
       return reject(fmt::format("encoded NUL (%00) in path at {}", i));
     }
     i += 2;
@@ -120,7 +116,8 @@ std::string canonicalCharacters(std::string_view path) {
   for (size_t i = 0; i < path.size(); ++i) {
     auto c = static_cast<unsigned char>(path[i]);
     if (c == '%') {
-      auto value = static_cast<unsigned char>(hexValue(path[i + 1]) * 16 + hexValue(path[i + 2]));
+      auto value = static_cast<unsigned char>(http::hexDigitValue(path[i + 1]) * 16 +
+                                              http::hexDigitValue(path[i + 2]));
       if (isUnreserved(value)) {
         out.push_back(static_cast<char>(value));
       } else {

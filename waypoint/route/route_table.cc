@@ -303,15 +303,7 @@ class QueryParams {
  private:
   void parse() {
     parsed_ = true;
-    std::string_view q = query_;
-    while (!q.empty()) {
-      size_t amp = q.find('&');
-      std::string_view pair = q.substr(0, amp);
-      q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
-      if (pair.empty()) continue;
-      size_t eq = pair.find('=');
-      std::string_view k = pair.substr(0, eq);
-      std::string_view v = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    for (const auto& [k, v] : http::splitQuery(query_)) {
       // A malformed escape is matched as written rather than dropped.
       auto dk = http::percentDecode(k, false);
       auto dv = http::percentDecode(v, false);
