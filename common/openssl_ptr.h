@@ -3,8 +3,8 @@
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>
-#include <openssl/param_build.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
