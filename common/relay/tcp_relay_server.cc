@@ -71,21 +71,19 @@ void TcpRelayServer::Worker::onAccepted(int fd) {
   }
   auto upstream = std::make_unique<SocketStream>(*loop, std::move(*up_fd));
   int ufd = upstream->fd();
-  // Held by the connect callback until the upstream answers; a failure closes both.
-  struct Pending {
-    std::unique_ptr<SocketStream> client, upstream;
-  };
-  auto pending = std::make_shared<Pending>(Pending{std::move(client), std::move(upstream)});
-  loop->connect(ufd, config->upstream.toSockaddr().get(), config->upstream.toSockaddr().length,
-                [this, pending](int res) {
-                  if (res < 0) {
-                    ++failures;
-                    spdlog::debug("connect {}: {}", config->upstream.toString(),
-                                  std::strerror(-res));
-                    return;
-                  }
-                  startRelay(std::move(pending->client), std::move(pending->upstream));
-                });
+  // Owned by the (move-only) connect callback until the upstream answers; a failure, or the
+  // loop going away first, closes both. The loop copies the address.
+  net::Sockaddr address = config->upstream.toSockaddr();
+  loop->connect(
+      ufd, address.get(), address.length,
+      [this, client = std::move(client), upstream = std::move(upstream)](int res) mutable {
+        if (res < 0) {
+          ++failures;
+          spdlog::debug("connect {}: {}", config->upstream.toString(), std::strerror(-res));
+          return;
+        }
+        startRelay(std::move(client), std::move(upstream));
+      });
 }
 
 void TcpRelayServer::Worker::startRelay(std::unique_ptr<SocketStream> client,
