@@ -625,8 +625,9 @@ TEST(L7Authz, DiagnosticsNameTheField) {
   std::vector<std::string> got;
   for (const auto& d : result.diagnostics) got.push_back(d.toString());
   const std::vector<std::string> want = {
-      "AuthorizationPolicy default/bad: rules[0].from[0].source.ipBlocks.values[0]: bad IP block "
-      "'10.0.0.0/99': prefix length must be 0..32 (the rule never matches)",
+      "AuthorizationPolicy default/bad: rules[0].from[0].source.ipBlocks.values[0]: CIDR "
+      "'10.0.0.0/99': prefix length 99 too long for 10.0.0.0 (at most 32) (the rule never "
+      "matches)",
       "AuthorizationPolicy default/bad: rules[0].to[0].operation.ports.values[0]: bad port 'http' "
       "(the rule never matches)",
       "AuthorizationPolicy default/bad: rules[0].to[1].operation.paths.values[0]: invalid path "
