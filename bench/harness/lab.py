@@ -94,6 +94,11 @@ class Background:
         self.log.close()
 
 
+# The node components the bench measures; the DaemonSets' other containers (install-cni) are
+# not verified nor recorded.
+MEASURED_COMPONENTS = ("agent", "ztunnel")
+
+
 def parse_ps(text):
     """`warren-lab ps` -> [(node, component, state, pid)] for the node components (pod rows,
     whose second column is NS/POD, are skipped)."""
@@ -148,10 +153,13 @@ class Lab:
         return run(self.exec_argv(target, argv), timeout, check, self.env)
 
     def components(self):
-        """node -> component -> PID of the running node components, from `warren-lab ps`, each
-        verified (see verify_component). Raises CommandError when one does not check out."""
+        """node -> component -> PID of the running node components the bench measures
+        (MEASURED_COMPONENTS), from `warren-lab ps`, each verified (see verify_component).
+        Raises CommandError when one does not check out."""
         found = {}
         for node, comp, state, pid in parse_ps(self.cmd("ps").stdout):
+            if comp not in MEASURED_COMPONENTS:
+                continue
             if state != "running":
                 raise CommandError(f"{node} {comp} is {state} (pid {pid})")
             why = self.verify_component(node, comp, pid)
@@ -162,7 +170,7 @@ class Lab:
 
     def verify_component(self, node, comp, pid):
         """None when pid is warren-<comp> for `node`: that binary, `--node <node>` on its command
-        line, in the component's cgroup and in the node's netns; else what differs."""
+        line (`--node N` or `--node=N`), in the component's cgroup and in the node's netns; else what differs."""
         try:
             with open(f"/proc/{pid}/comm") as f:
                 comm = f.read().strip()
@@ -173,7 +181,9 @@ class Lab:
             return f"cannot read /proc/{pid}: {e}"
         if comm != f"warren-{comp}":
             return f"is {comm!r}, not warren-{comp}"
-        if not any(a == "--node" and b == node for a, b in zip(args, args[1:])):
+        given = [b for a, b in zip(args, args[1:]) if a == "--node"]
+        given += [a.removeprefix("--node=") for a in args if a.startswith("--node=")]
+        if node not in given:
             return f"command line has no --node {node}: {' '.join(args)[:200]}"
         procs = os.path.join(cgroup2_mount(), self.name, node, f"system-{comp}", "cgroup.procs")
         try:
