@@ -1,7 +1,5 @@
 #include "common/http/http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -16,6 +14,7 @@
 #include "common/http/response_writer.h"
 #include "common/http1/serializer.h"
 #include "common/log.h"
+#include "common/net/socket_info.h"
 
 namespace warren::http {
 namespace {
@@ -47,39 +46,20 @@ Result<UniqueFd> bindUnix(const std::string& path, mode_t mode) {
 }
 
 Result<UniqueFd> bindTcp(ListenAddress& address, bool reuse_port) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  int family = AF_INET;
-  if (address.host.find(':') != std::string::npos) {
-    family = AF_INET6;
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(address.port);
-    if (inet_pton(AF_INET6, address.host.c_str(), &a6->sin6_addr) != 1)
-      return fail(Error::invalid("bad IPv6 address " + address.host));
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons(address.port);
-    if (inet_pton(AF_INET, address.host.c_str(), &a4->sin_addr) != 1)
-      return fail(Error::invalid("bad IPv4 address " + address.host));
-    len = sizeof(sockaddr_in);
-  }
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const net::SocketAddress& at = address.socket_address;
+  UniqueFd fd(::socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return fail(WARREN_SYS_ERROR("socket for " + address.toString()));
   int one = 1;
   // A restarted component must rebind its admin port while old connections sit in TIME_WAIT.
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
     return fail(WARREN_SYS_ERROR("SO_REUSEPORT on " + address.toString()));
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+  net::Sockaddr sa = at.toSockaddr();
+  if (::bind(fd.get(), sa.get(), sa.length) != 0)
     return fail(WARREN_SYS_ERROR("bind " + address.toString()));
-  socklen_t got = sizeof(ss);
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &got) != 0)
-    return fail(WARREN_SYS_ERROR("getsockname " + address.toString()));
-  address.port = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                          : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  auto bound = net::localAddress(fd.get());
+  if (!bound) return fail(bound.error().wrap("listening on " + address.toString()));
+  address.socket_address = *bound;
   return fd;
 }
 

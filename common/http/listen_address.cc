@@ -2,8 +2,6 @@
 
 #include <sys/un.h>
 
-#include "common/net/socket_address.h"
-
 namespace warren::http {
 
 Result<ListenAddress> ListenAddress::parse(const std::string& text) {
@@ -25,13 +23,12 @@ Result<ListenAddress> ListenAddress::parse(const std::string& text) {
     return fail(address.error().wrap("listen address '" + text +
                                      "' (expected unix:PATH, /PATH or IP:PORT)"));
   }
-  return tcp(address->ip.toString(), address->port);
+  return tcp(*address);
 }
 
 std::string ListenAddress::toString() const {
   if (kind == Kind::kUnix) return "unix:" + path;
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
+  return socket_address.toString();
 }
 
 }  // namespace warren::http

@@ -6,21 +6,21 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/net/socket_address.h"
 
 namespace warren::http {
 
 struct ListenAddress {
   enum class Kind { kUnix, kTcp };
   Kind kind = Kind::kTcp;
-  std::string path;   // kUnix
-  std::string host;   // kTcp: numeric IPv4 or IPv6 (no brackets)
-  uint16_t port = 0;  // kTcp: 0 picks a free port (tests)
+  std::string path;                   // kUnix
+  net::SocketAddress socket_address;  // kTcp: port 0 picks a free port (tests)
 
   static ListenAddress unixSocket(std::string path) {
-    return ListenAddress{Kind::kUnix, std::move(path), "", 0};
+    return ListenAddress{Kind::kUnix, std::move(path), {}};
   }
-  static ListenAddress tcp(std::string host, uint16_t port) {
-    return ListenAddress{Kind::kTcp, "", std::move(host), port};
+  static ListenAddress tcp(net::SocketAddress address) {
+    return ListenAddress{Kind::kTcp, "", address};
   }
 
   // "unix:/run/x.sock" or "/run/x.sock" -> unix; "127.0.0.1:15000", "[::1]:15000" -> tcp.

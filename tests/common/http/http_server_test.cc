@@ -137,10 +137,10 @@ TEST(HttpServer, StaleSocketReplacedButRegularFileRefused) {
 }
 
 TEST(HttpServer, TcpPortZeroAndBindErrors) {
-  auto server =
-      HttpServer::start(HttpServerOptions::at(ListenAddress::tcp("127.0.0.1", 0)), testRouter());
+  auto server = HttpServer::start(
+      HttpServerOptions::at(ListenAddress::tcp(net::SocketAddress::loopbackV4(0))), testRouter());
   ASSERT_TRUE(server) << server.error().message();
-  ASSERT_NE((*server)->address().port, 0);
+  ASSERT_NE((*server)->address().socket_address.port, 0);
   auto r = httpRequest((*server)->address(), ClientRequest::get("/hello"));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->body, "hello world");
