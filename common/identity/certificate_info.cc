@@ -24,6 +24,15 @@ std::string nameToString(const X509_NAME* name) {
 
 }  // namespace
 
+std::string rfc3339(Clock::time_point t) {
+  time_t secs = Clock::to_time_t(t);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 Result<Clock::time_point> asn1TimeToTimePoint(const ASN1_TIME* t) {
   if (t == nullptr) return fail(Error::invalid("certificate time is missing"));
   struct tm tm {};

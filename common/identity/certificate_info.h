@@ -37,6 +37,10 @@ std::vector<std::string> uriSansOf(const GENERAL_NAMES* names);
 // The SPIFFE identities of `cert`'s URI SANs (others ignored).
 std::vector<SpiffeId> spiffeIdsOf(X509* cert);
 
+// "2026-12-03T07:16:17Z": RFC 3339 UTC, seconds precision, as the admin API shows validity
+// (warrenctl/README.md) and the config dump's certificates carry it.
+std::string rfc3339(Clock::time_point t);
+
 // ASN1_TIME -> time_point; an error when the value is malformed.
 Result<Clock::time_point> asn1TimeToTimePoint(const ASN1_TIME* t);
 

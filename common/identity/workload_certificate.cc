@@ -4,8 +4,6 @@
 #include <fmt/ranges.h>
 #include <openssl/err.h>
 
-#include <ctime>
-
 #include "common/identity/chain_verification.h"
 #include "common/identity/openssl_errors.h"
 #include "common/identity/pem.h"
@@ -13,15 +11,6 @@
 
 namespace warren::identity {
 namespace {
-
-std::string rfc3339(Clock::time_point t) {
-  time_t secs = Clock::to_time_t(t);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 nlohmann::json certJson(X509* cert) {
   nlohmann::json j;

@@ -1,11 +1,9 @@
 #include "mesh/control/certificate_manager.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <ctime>
+#include <algorithm>
 
 #include "common/identity/certificate_info.h"
 
@@ -14,19 +12,9 @@ namespace {
 
 using SysClock = std::chrono::system_clock;
 
-// RFC 3339 UTC, as the admin API contract wants (warrenctl/README.md).
-std::string formatTime(SysClock::time_point t) {
-  time_t secs = SysClock::to_time_t(t);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // One element of "chain" (warrenctl/README.md, GET /api/v1/certificates).
 nlohmann::json chainElement(X509* cert) {
-  nlohmann::json j = {{"subject", ""}, {"uri_san", ""},     {"issuer", ""},
+  nlohmann::json j = {{"subject", ""}, {"uri_san", ""},    {"issuer", ""},
                       {"serial", ""},  {"not_before", ""}, {"not_after", ""}};
   auto info = identity::inspectCertificate(cert);
   if (!info) return j;
@@ -34,8 +22,8 @@ nlohmann::json chainElement(X509* cert) {
   j["uri_san"] = info->uri_sans.empty() ? "" : info->uri_sans.front();
   j["issuer"] = info->issuer;
   j["serial"] = info->serial_hex;
-  j["not_before"] = formatTime(info->not_before);
-  j["not_after"] = formatTime(info->not_after);
+  j["not_before"] = identity::rfc3339(info->not_before);
+  j["not_after"] = identity::rfc3339(info->not_after);
   return j;
 }
 
@@ -171,23 +159,26 @@ nlohmann::json CertificateManager::toJson() const {
   nlohmann::json out = nlohmann::json::array();
   auto now = SysClock::now();
   for (const auto& [uri, e] : entries_) {
-    nlohmann::json j = {{"identity", uri},     {"serial", ""},     {"not_before", ""},
-                        {"not_after", ""},     {"last_error", e.last_error},
+    nlohmann::json j = {{"identity", uri},
+                        {"serial", ""},
+                        {"not_before", ""},
+                        {"not_after", ""},
+                        {"last_error", e.last_error},
                         {"chain", nlohmann::json::array()}};
     // Valid wins over a failed renewal (the old certificate is still served); Failed is a
     // fetch that failed with nothing to serve; Pending has not been answered yet.
     if (e.cert) {
       j["state"] = e.cert->isValidAt(now) ? "Valid" : "Expired";
       j["serial"] = e.cert->info().serial_hex;
-      j["not_before"] = formatTime(e.cert->notBefore());
-      j["not_after"] = formatTime(e.cert->notAfter());
+      j["not_before"] = identity::rfc3339(e.cert->notBefore());
+      j["not_after"] = identity::rfc3339(e.cert->notAfter());
       j["chain"].push_back(chainElement(e.cert->leaf()));
       for (const auto& c : e.cert->intermediates()) j["chain"].push_back(chainElement(c.get()));
       for (const auto& c : e.cert->roots()) j["chain"].push_back(chainElement(c.get()));
     } else {
       j["state"] = e.last_error.empty() ? "Pending" : "Failed";
     }
-    j["next_refresh"] = formatTime(e.due);
+    j["next_refresh"] = identity::rfc3339(e.due);
     j["fetching"] = e.in_flight;
     out.push_back(std::move(j));
   }

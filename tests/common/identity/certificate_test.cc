@@ -255,5 +255,12 @@ TEST(VerifyChain, IdentityMismatchAfterValidPath) {
   EXPECT_NE(r.error().message().find("not one of the expected identities"), std::string::npos);
 }
 
+TEST(Rfc3339Test, UtcToTheSecond) {
+  EXPECT_EQ(rfc3339(Clock::time_point{}), "1970-01-01T00:00:00Z");
+  // 2026-12-03T07:16:17Z; the fraction of a second is dropped, not rounded.
+  EXPECT_EQ(rfc3339(Clock::time_point{std::chrono::seconds(1796282177)} + 999ms),
+            "2026-12-03T07:16:17Z");
+}
+
 }  // namespace
 }  // namespace warren::identity
