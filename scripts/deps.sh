@@ -10,6 +10,7 @@ packages=(
   libssl-dev liburing-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libnghttp2-dev node-llhttp libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libcli11-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libre2-dev  # RE2: HTTPRoute/GRPCRoute regular expressions (agent validation, waypoint matching)
   # lab, tests, benchmarks
   iproute2 procps psmisc openssl curl containernetworking-plugins
   iperf3 wrk nghttp2-client stunnel4 haproxy nginx tcpdump

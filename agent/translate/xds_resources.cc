@@ -33,10 +33,12 @@ std::string versionOf(const google::protobuf::Message& m) {
 }
 
 void put(XdsResourceMap& map, const char* type, const std::string& name,
-         const google::protobuf::Message& m, std::vector<std::string> aliases) {
+         const google::protobuf::Message& m, std::vector<std::string> aliases,
+         std::string scope = "") {
   XdsResource r;
   r.version = versionOf(m);
   r.aliases = std::move(aliases);
+  r.scope = std::move(scope);
   r.body.PackFrom(m);
   map[type][name] = std::move(r);
 }
@@ -49,6 +51,7 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
   XdsBuild out;
   out.resources[kAddressTypeUrl];
   out.resources[kAuthorizationTypeUrl];
+  out.resources[kServiceRoutesTypeUrl];
   for (const auto& [key, pod] : snap.pods) {
     auto w = translatePod(snap, pod, ctx, &out.notes);
     if (!w) continue;
@@ -82,6 +85,14 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
     auto az = staticStrictPolicy(ctx.root_namespace);
     put(out.resources, kAuthorizationTypeUrl, az.namespace_() + "/" + az.name(), az, {});
   }
+  for (const auto& [key, gw] : snap.gateways) {
+    if (!gw.isWaypoint()) continue;
+    auto az = implicitWaypointPolicy(snap, gw, ctx.trust_domain);
+    put(out.resources, kAuthorizationTypeUrl, az.namespace_() + "/" + az.name(), az, {});
+  }
+  RouteTranslation routes = translateRoutes(snap, ctx);
+  for (const auto& [name, sr] : routes.services)
+    put(out.resources, kServiceRoutesTypeUrl, name, sr, {}, sr.waypoint());
   return out;
 }
 

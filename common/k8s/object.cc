@@ -83,6 +83,12 @@ Result<Object> envelope(const YAML::Node& doc, const std::string& source, size_t
   auto rv = meta.str("resourceVersion");
   if (!rv) return fail(rv.error());
   obj.meta.resource_version = *rv;
+  auto generation = meta.integer("generation", 0, 0, INT64_MAX);
+  if (!generation) return fail(generation.error());
+  obj.meta.generation = *generation;
+  auto created = meta.str("creationTimestamp");
+  if (!created) return fail(created.error());
+  obj.meta.creation_timestamp = *created;
   auto labels = meta.stringMap("labels");
   if (!labels) return fail(labels.error());
   obj.meta.labels = std::move(*labels);
@@ -191,6 +197,9 @@ std::string toYaml(const Object& obj) {
   if (!obj.meta.namespace_.empty()) meta["namespace"] = obj.meta.namespace_;
   if (!obj.meta.uid.empty()) meta["uid"] = obj.meta.uid;
   if (!obj.meta.resource_version.empty()) meta["resourceVersion"] = obj.meta.resource_version;
+  if (obj.meta.generation > 0) meta["generation"] = obj.meta.generation;
+  if (!obj.meta.creation_timestamp.empty())
+    meta["creationTimestamp"] = obj.meta.creation_timestamp;
   if (obj.meta.labels.empty()) {
     meta.remove("labels");
   } else {

@@ -6,6 +6,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -23,6 +24,10 @@ struct ObjectMeta {
   std::string uid;
   std::string resource_version;
   std::string generate_name;
+  // metadata.generation: bumped by the API server (and the manifest store) on every spec
+  // change; status conditions carry it back as observedGeneration. 0 = not tracked.
+  int64_t generation = 0;
+  std::string creation_timestamp;  // RFC 3339, "2026-11-22T10:00:00Z"; "" when unknown
   Labels labels;
   Labels annotations;
 };
