@@ -70,7 +70,9 @@ ClusterModel::ClusterModel() : current_(std::make_shared<const ClusterSnapshot>(
 bool ClusterModel::upsert(ClusterSnapshot& next, const k8s::Object& obj) {
   const std::string key = mapKey(obj);
   const std::string& kind = obj.kind;
-  auto keep = [&](auto& map, auto decoded) { return store(next, map, obj, key, std::move(decoded)); };
+  auto keep = [&](auto& map, auto decoded) {
+    return store(next, map, obj, key, std::move(decoded));
+  };
   if (kind == "Namespace") return keep(next.namespaces, k8s::decodeNamespace(obj));
   if (kind == "Pod") return keep(next.pods, k8s::decodePod(obj));
   if (kind == "Service") return keep(next.services, k8s::decodeService(obj));

@@ -265,8 +265,7 @@ bool hasAllowPolicy(const ClusterSnapshot& snap, const k8s::Pod& pod,
                     const std::string& root_namespace) {
   for (const auto& [key, ap] : snap.authorization_policies) {
     if (ap.action != "ALLOW" || ap.has_target_refs || ap.dry_run) continue;
-    if (ap.meta.namespace_ != pod.meta.namespace_ && ap.meta.namespace_ != root_namespace)
-      continue;
+    if (ap.meta.namespace_ != pod.meta.namespace_ && ap.meta.namespace_ != root_namespace) continue;
     if (!hasSelector(ap.selector) || k8s::selectorMatches(*ap.selector, pod.meta.labels))
       return true;
   }

@@ -63,8 +63,8 @@ std::optional<uint32_t> resolveTargetPort(const k8s::Pod& pod, const k8s::Servic
 
 }  // namespace
 
-std::optional<std::pair<std::string, std::string>> waypointReference(
-    const ClusterSnapshot& snap, const k8s::ObjectMeta& meta) {
+std::optional<std::pair<std::string, std::string>> waypointReference(const ClusterSnapshot& snap,
+                                                                     const k8s::ObjectMeta& meta) {
   const std::string* name = label(meta.labels, kUseWaypointLabel);
   const std::string* wp_ns = label(meta.labels, kUseWaypointNamespaceLabel);
   if (!name) {

@@ -34,8 +34,8 @@ struct TranslationContext {
 
 // The waypoint ("ns", "name") an object's `warren.dev/use-waypoint` label names, else its
 // namespace's; nullopt when neither does or the object opts out with `none`.
-std::optional<std::pair<std::string, std::string>> waypointReference(
-    const ClusterSnapshot& snap, const k8s::ObjectMeta& meta);
+std::optional<std::pair<std::string, std::string>> waypointReference(const ClusterSnapshot& snap,
+                                                                     const k8s::ObjectMeta& meta);
 // The warren-waypoint Gateway a pod is an instance of (label
 // gateway.networking.k8s.io/gateway-name), else null.
 const Gateway* waypointGatewayOfPod(const ClusterSnapshot& snap, const k8s::Pod& pod);

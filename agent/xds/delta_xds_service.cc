@@ -241,8 +241,7 @@ grpc::Status DeltaXdsService::DeltaAggregatedResources(
   if (authorize_) {
     auto authorized = authorize_(*context);
     if (!authorized) {
-      spdlog::warn("xds stream from {} refused: {}", context->peer(),
-                   authorized.error().message());
+      spdlog::warn("xds stream from {} refused: {}", context->peer(), authorized.error().message());
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, authorized.error().message());
     }
     scope = std::move(*authorized);
