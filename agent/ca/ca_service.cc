@@ -13,7 +13,7 @@ grpc::Status CaService::CreateCertificate(grpc::ServerContext* context,
   const auto& fields = request->metadata().fields();
   if (auto it = fields.find("ImpersonatedIdentity"); it != fields.end())
     req.impersonated_identity = it->second.string_value();
-  auto chain = ca_.sign(req, *model_.snapshot(), std::chrono::system_clock::now());
+  auto chain = ca_->sign(req, *model_.snapshot(), std::chrono::system_clock::now());
   if (!chain) {
     refused_++;
     const Error& e = chain.error();

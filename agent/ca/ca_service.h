@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include "agent/ca/node_certificate_authority.h"
 #include "agent/model/cluster_model.h"
@@ -15,7 +16,7 @@ namespace warren::agent {
 
 class CaService final : public istio::v1::auth::IstioCertificateService::Service {
  public:
-  CaService(NodeCertificateAuthority ca, const ClusterModel& model)
+  CaService(std::shared_ptr<const NodeCertificateAuthority> ca, const ClusterModel& model)
       : ca_(std::move(ca)), model_(model) {}
 
   grpc::Status CreateCertificate(grpc::ServerContext* context,
@@ -26,7 +27,7 @@ class CaService final : public istio::v1::auth::IstioCertificateService::Service
   uint64_t refused() const { return refused_; }
 
  private:
-  NodeCertificateAuthority ca_;
+  std::shared_ptr<const NodeCertificateAuthority> ca_;
   const ClusterModel& model_;
   std::atomic<uint64_t> issued_{0}, refused_{0};
 };

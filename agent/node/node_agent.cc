@@ -9,6 +9,8 @@
 #include "agent/ca/ca_service.h"
 #include "agent/config/kube_api_informer.h"
 #include "agent/config/manifest_dir_informer.h"
+#include "agent/proxy/proxy_socket_server.h"
+#include "agent/proxy/waypoint_ca_service.h"
 #include "bpf/loader/inbound_registration.h"
 
 namespace warren::agent {
@@ -40,7 +42,9 @@ Status NodeAgent::start() {
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
   WARREN_TRY(startGrpc());
-  auto admin = admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get()});
+  WARREN_TRY(startProxySocket());
+  auto admin =
+      admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get()});
   if (!admin) return fail(admin.error());
   admin_ = std::move(*admin);
 
@@ -60,7 +64,8 @@ Status NodeAgent::startGrpc() {
   if (!options_.ca_dir.empty()) {
     auto ca = NodeCertificateAuthority::load(options_.ca_dir, options_.node, options_.trust_domain);
     if (!ca) return fail(ca.error());
-    ca_ = std::make_unique<CaService>(std::move(*ca), model_);
+    node_ca_ = std::make_shared<const NodeCertificateAuthority>(std::move(*ca));
+    ca_ = std::make_unique<CaService>(node_ca_, model_);
     services.push_back(ca_.get());
     spdlog::info("CA: signing for pods on node {} from {}", options_.node, options_.ca_dir);
   } else {
@@ -69,8 +74,29 @@ Status NodeAgent::startGrpc() {
   return grpc_.start(options_.run_dir + "/xds.sock", services);
 }
 
+Status NodeAgent::startProxySocket() {
+  proxy_xds_ = std::make_unique<DeltaXdsService>(
+      xds_store_, [this](grpc::ServerContext& ctx) -> Result<XdsStreamScope> {
+        auto caller = ProxySocketServer::waypointOf(ctx, *model_.snapshot(), options_.node,
+                                                    options_.trust_domain);
+        if (!caller) return fail(caller.error());
+        return XdsStreamScope{false, caller->waypoint, caller->describe()};
+      });
+  std::vector<grpc::Service*> services{proxy_xds_.get()};
+  if (node_ca_) {
+    waypoint_ca_ = std::make_unique<WaypointCaService>(node_ca_, model_, options_.trust_domain);
+    services.push_back(waypoint_ca_.get());
+  }
+  auto server = ProxySocketServer::start(options_.run_dir + "/proxy/xds.sock", services);
+  if (!server) return fail(server.error());
+  proxy_socket_ = std::move(*server);
+  return ok();
+}
+
 void NodeAgent::stop() {
   admin_.reset();
+  if (proxy_xds_) proxy_xds_->stop();
+  proxy_socket_.reset();
   if (xds_) xds_->stop();
   grpc_.stop();
   if (informer_) {
@@ -110,8 +136,9 @@ Status NodeAgent::startCapture() {
   enrolment_->start();
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { enrolment_->onSnapshot(s); }));
-  auto cni = cni::CniServer::start(options_.run_dir + "/cni.sock",
-                                   [this](const cni::AgentCniRequest& r) { return enrolment_->handleCni(r); });
+  auto cni = cni::CniServer::start(
+      options_.run_dir + "/cni.sock",
+      [this](const cni::AgentCniRequest& r) { return enrolment_->handleCni(r); });
   if (!cni) return fail(cni.error());
   cni_ = std::move(*cni);
   return ok();
