@@ -12,12 +12,14 @@
 
 #include "common/error.h"
 #include "common/k8s/object.h"
+#include "common/kube/manifest_store.h"
 #include "lab/lab_names.h"
 #include "lab/lab_state.h"
-#include "lab/manifest_store.h"
 #include "lab/scheduler.h"
 
 namespace warren::lab {
+
+using kube::ManifestStore;
 
 // What the kubelet knows about a pod it started: <dir>/pods/<ns>/<pod>.json.
 struct PodRuntime {

@@ -10,6 +10,7 @@
 
 #include "common/k8s/core.h"
 #include "common/kernel_mounts.h"
+#include "common/kube/manifest_store.h"
 #include "common/log.h"
 #include "lab/apply_plan.h"
 #include "lab/cgroup_tree.h"
@@ -17,7 +18,6 @@
 #include "lab/lab_cluster.h"
 #include "lab/lab_lock.h"
 #include "lab/lab_network.h"
-#include "lab/manifest_store.h"
 #include "lab/process.h"
 
 namespace fs = std::filesystem;
@@ -137,15 +137,21 @@ int cmdApply(const Options& o) {
   auto lock = LabLock::acquire(o.dir);
   if (!lock) return report(lock.error());
   ManifestStore store(o.dir + "/manifests");
-  auto existing = store.loadAll();
-  if (!existing) return report(existing.error());
-  auto incoming = loadInputs(o.files);
-  if (!incoming) return report(incoming.error());
-  auto plan = planApply(*existing, *incoming, lab->state.nodes, randomUid);
-  if (!plan) return report(plan.error());
-  for (const auto& obj : *plan) {
-    if (auto s = store.put(obj); !s) return report(s.error());
-    std::printf("%s applied\n", obj.describe().c_str());
+  {
+    // Read, plan and write under the store's lock: other writers (the waypoint controller)
+    // cannot change an object between our read and our write.
+    auto store_lock = store.lock();
+    if (!store_lock) return report(store_lock.error());
+    auto existing = store.loadAll();
+    if (!existing) return report(existing.error());
+    auto incoming = loadInputs(o.files);
+    if (!incoming) return report(incoming.error());
+    auto plan = planApply(*existing, *incoming, lab->state.nodes, randomUid);
+    if (!plan) return report(plan.error());
+    for (const auto& obj : *plan) {
+      if (auto s = store.put(obj); !s) return report(s.error());
+      std::printf("%s applied\n", obj.describe().c_str());
+    }
   }
   return reconcileAndReport(*lab);
 }

@@ -104,6 +104,8 @@ size_t ClusterModel::apply(ConfigUpdate update) {
   auto next = std::make_shared<ClusterSnapshot>(
       update.replace_all && update.replace_kinds.empty() ? ClusterSnapshot{} : *cur);
   if (update.replace_all) {
+    next->all_kinds_listed = cur->all_kinds_listed || update.replace_kinds.empty();
+    next->listed_kinds.insert(update.replace_kinds.begin(), update.replace_kinds.end());
     for (const std::string& kind : update.replace_kinds) {
       withMap(*next, kind, [](auto& m) { m.clear(); });
       std::erase_if(next->rejected, [&](const auto& r) { return r.second.object.kind == kind; });

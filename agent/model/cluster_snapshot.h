@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "agent/model/gateway_kinds.h"
@@ -37,6 +38,13 @@ struct ClusterSnapshot {
   std::map<std::string, Route> http_routes;
   std::map<std::string, Route> grpc_routes;
   std::map<std::string, RejectedObject> rejected;  // keyed by Object::key(): "Kind/ns/name"
+  // Which kinds the config source has listed completely at least once (a replace_all update;
+  // one without replace_kinds lists every kind).
+  bool all_kinds_listed = false;
+  std::set<std::string> listed_kinds;
+  bool listed(const std::string& kind) const {
+    return all_kinds_listed || listed_kinds.contains(kind);
+  }
 
   // Labels of a namespace (empty when the Namespace object is unknown).
   const k8s::Labels& namespaceLabels(const std::string& ns) const;

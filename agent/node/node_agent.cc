@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -9,9 +10,12 @@
 #include "agent/ca/ca_service.h"
 #include "agent/config/kube_api_informer.h"
 #include "agent/config/manifest_dir_informer.h"
+#include "agent/controller/waypoint_controller.h"
 #include "agent/proxy/proxy_socket_server.h"
 #include "agent/proxy/waypoint_ca_service.h"
 #include "bpf/loader/inbound_registration.h"
+#include "common/kube/kube_api_store.h"
+#include "common/kube/manifest_store.h"
 
 namespace warren::agent {
 
@@ -36,13 +40,16 @@ Status NodeAgent::start() {
   if (::mkdir(options_.run_dir.c_str(), 0755) != 0 && errno != EEXIST)
     return fail(WARREN_SYS_ERROR("create run dir " + options_.run_dir));
 
-  subscriptions_.push_back(
-      model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
-  if (auto s = startCapture(); !s) return s;
-  subscriptions_.push_back(
-      model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
-  WARREN_TRY(startGrpc());
-  WARREN_TRY(startProxySocket());
+  if (!options_.controller_only) {
+    subscriptions_.push_back(
+        model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
+    if (auto s = startCapture(); !s) return s;
+    subscriptions_.push_back(
+        model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
+    WARREN_TRY(startGrpc());
+    WARREN_TRY(startProxySocket());
+  }
+  if (options_.controller) WARREN_TRY(startController());
   auto admin =
       admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get()});
   if (!admin) return fail(admin.error());
@@ -54,7 +61,36 @@ Status NodeAgent::start() {
   spdlog::info("config source: {}", informer_->describe());
   if (auto s = informer_->start([this](ConfigUpdate u) { model_.apply(std::move(u)); }); !s)
     return fail(s.error().wrap("starting " + informer_->describe()));
-  enrolment_->initialSync();
+  if (enrolment_) enrolment_->initialSync();
+  return ok();
+}
+
+Status NodeAgent::startController() {
+  std::unique_ptr<kube::ObjectStore> store;
+  if (!options_.manifests.empty()) {
+    store = std::make_unique<kube::ManifestStore>(options_.manifests);
+  } else {
+    auto cfg = discoverKubeApiConfig();
+    if (!cfg) return fail(cfg.error().wrap("controller: no --manifests and no Kubernetes API"));
+    store = std::make_unique<kube::KubeApiStore>(std::move(*cfg));
+  }
+  WaypointController::Options o;
+  o.lease.identity = options_.controller_id;
+  if (o.lease.identity.empty()) {
+    const char* pod = std::getenv("POD_NAME");
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    o.lease.identity = pod && *pod ? pod
+                                   : (options_.node.empty() ? std::string(host) : options_.node) +
+                                         "-" + std::to_string(::getpid());
+  }
+  o.lease.lease_namespace = options_.lease_namespace;
+  o.deployment.image = options_.waypoint_image;
+  o.deployment.trust_domain = options_.trust_domain;
+  o.deployment.log_level = options_.log_level;
+  o.translation = translation_;
+  controller_ = std::make_unique<WaypointController>(model_, std::move(store), std::move(o));
+  controller_->start();
   return ok();
 }
 
@@ -95,6 +131,7 @@ Status NodeAgent::startProxySocket() {
 
 void NodeAgent::stop() {
   admin_.reset();
+  if (controller_) controller_->stop();
   if (proxy_xds_) proxy_xds_->stop();
   proxy_socket_.reset();
   if (xds_) xds_->stop();

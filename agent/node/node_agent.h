@@ -25,6 +25,7 @@ namespace warren::agent {
 class CaService;
 class WaypointCaService;
 class ProxySocketServer;
+class WaypointController;
 namespace admin {
 class AdminServer;
 }
@@ -47,6 +48,8 @@ class NodeAgent {
   const CaService* ca() const { return ca_.get(); }
   // The proxy socket's xDS server (waypoint subscribers), for the admin API.
   const DeltaXdsService* proxyXds() const { return proxy_xds_.get(); }
+  // The waypoint controller role (null without --controller).
+  const WaypointController* controller() const { return controller_.get(); }
   // Enrolled pods with their netns (null before start()), for the admin API.
   const EnrolmentController* enrolment() const { return enrolment_.get(); }
 
@@ -59,6 +62,8 @@ class NodeAgent {
   Status startGrpc();
   // <run-dir>/proxy/xds.sock: delta xDS + CA for waypoint pods, bound to the calling pod.
   Status startProxySocket();
+  // --controller: where it writes (the manifest directory or the Kubernetes API) and the role.
+  Status startController();
 
   AgentOptions options_;
   TranslationContext translation_;
@@ -77,6 +82,7 @@ class NodeAgent {
   std::unique_ptr<zds::ZdsServer> zds_;
   std::unique_ptr<EnrolmentController> enrolment_;
   std::unique_ptr<cni::CniServer> cni_;
+  std::unique_ptr<WaypointController> controller_;
   std::unique_ptr<admin::AdminServer> admin_;  // <run-dir>/admin.sock
 };
 

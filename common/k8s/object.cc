@@ -9,9 +9,10 @@ namespace warren::k8s {
 namespace {
 
 const std::set<std::string_view>& clusterScopedKinds() {
-  static const std::set<std::string_view> kinds = {
-      "Namespace", "Node", "GatewayClass", "ClusterRole", "ClusterRoleBinding",
-      "CustomResourceDefinition", "PersistentVolume", "StorageClass"};
+  static const std::set<std::string_view> kinds = {"Namespace",          "Node",
+                                                   "GatewayClass",       "ClusterRole",
+                                                   "ClusterRoleBinding", "CustomResourceDefinition",
+                                                   "PersistentVolume",   "StorageClass"};
   return kinds;
 }
 
@@ -27,11 +28,16 @@ YAML::Node lookup(const YAML::Node& n, const std::string& key) {
 
 std::string typeName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "null";
-    default: return "undefined";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "null";
+    default:
+      return "undefined";
   }
 }
 
@@ -198,8 +204,7 @@ std::string toYaml(const Object& obj) {
   if (!obj.meta.uid.empty()) meta["uid"] = obj.meta.uid;
   if (!obj.meta.resource_version.empty()) meta["resourceVersion"] = obj.meta.resource_version;
   if (obj.meta.generation > 0) meta["generation"] = obj.meta.generation;
-  if (!obj.meta.creation_timestamp.empty())
-    meta["creationTimestamp"] = obj.meta.creation_timestamp;
+  if (!obj.meta.creation_timestamp.empty()) meta["creationTimestamp"] = obj.meta.creation_timestamp;
   if (obj.meta.labels.empty()) {
     meta.remove("labels");
   } else {
@@ -215,6 +220,76 @@ std::string toYaml(const Object& obj) {
   YAML::Emitter emitter;
   emitter << doc;
   return std::string(emitter.c_str()) + "\n";
+}
+
+nlohmann::json yamlToJson(const YAML::Node& n) {
+  using nlohmann::json;
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& kv : n) out[kv.first.Scalar()] = yamlToJson(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& item : n) out.push_back(yamlToJson(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& v = n.Scalar();
+      if (n.Tag() == "!") return v;  // quoted: a string whatever it looks like
+      if (v == "null" || v == "~") return nullptr;
+      if (v == "true") return true;
+      if (v == "false") return false;
+      if (!v.empty() && v.find_first_not_of("-0123456789") == std::string::npos &&
+          v.find('-', 1) == std::string::npos && v != "-") {
+        try {
+          size_t used = 0;
+          long long i = std::stoll(v, &used);
+          if (used == v.size()) return i;
+        } catch (const std::exception&) {
+        }
+      }
+      return v;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+nlohmann::json toJson(const Object& obj) {
+  nlohmann::json doc = obj.node.IsMap() ? yamlToJson(obj.node) : nlohmann::json::object();
+  doc["apiVersion"] = obj.api_version;
+  doc["kind"] = obj.kind;
+  nlohmann::json& meta = doc["metadata"];
+  if (!meta.is_object()) meta = nlohmann::json::object();
+  meta["name"] = obj.meta.name;
+  if (!obj.meta.namespace_.empty()) meta["namespace"] = obj.meta.namespace_;
+  if (!obj.meta.uid.empty()) meta["uid"] = obj.meta.uid;
+  if (!obj.meta.resource_version.empty())
+    meta["resourceVersion"] = obj.meta.resource_version;
+  else
+    meta.erase("resourceVersion");
+  if (obj.meta.generation > 0) meta["generation"] = obj.meta.generation;
+  if (!obj.meta.creation_timestamp.empty()) meta["creationTimestamp"] = obj.meta.creation_timestamp;
+  if (obj.meta.labels.empty())
+    meta.erase("labels");
+  else
+    meta["labels"] = obj.meta.labels;
+  if (obj.meta.annotations.empty())
+    meta.erase("annotations");
+  else
+    meta["annotations"] = obj.meta.annotations;
+  return doc;
+}
+
+Result<Object> fromJson(const nlohmann::json& doc, const std::string& source) {
+  auto objs = parseManifests(doc.dump(), source);
+  if (!objs) return fail(objs.error());
+  if (objs->size() != 1)
+    return fail(
+        Error::invalid(source + ": expected one object, got " + std::to_string(objs->size())));
+  return std::move(objs->front());
 }
 
 // ---- Fields ----
@@ -273,7 +348,8 @@ Result<int64_t> Fields::integer(const std::string& key, int64_t def, int64_t min
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != s->size()) return fail(error(key, "expected an integer, got '" + *s + "'"));
+  if (used == 0 || used != s->size())
+    return fail(error(key, "expected an integer, got '" + *s + "'"));
   if (value < min || value > max)
     return fail(error(key, std::to_string(value) + " is out of range [" + std::to_string(min) +
                                ", " + std::to_string(max) + "]"));

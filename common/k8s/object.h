@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,17 @@ Result<std::vector<Object>> loadManifestFile(const std::string& path);
 // The object's document as YAML text (metadata reflected from `meta`).
 std::string toYaml(const Object& obj);
 
+// The object's document as JSON (metadata reflected from `meta`), as the Kubernetes API takes
+// it. Scalars that were quoted (tag "!": every JSON string, e.g. what came from the API server
+// or from fromJson) stay strings; plain ones become null, true/false (lower case only, so a
+// condition's "True" stays a string), integers, numbers, else strings.
+nlohmann::json toJson(const Object& obj);
+// A JSON document as an Object (validated like a manifest): build objects this way so their
+// strings keep their type on the way back to JSON.
+Result<Object> fromJson(const nlohmann::json& doc, const std::string& source);
+// A YAML subtree as JSON, with the scalar rules of toJson.
+nlohmann::json yamlToJson(const YAML::Node& node);
+
 // Field readers over a YAML node with a dotted path for errors. They accept a missing field
 // (returning the default) but reject one of the wrong type.
 class Fields {
@@ -77,9 +89,9 @@ class Fields {
       : obj_(&obj), node_(std::move(node)), path_(std::move(path)) {}
 
   bool has(const std::string& key) const;
-  Fields child(const std::string& key) const;             // map member (may be missing)
-  Fields item(size_t index) const;                         // sequence element
-  size_t size() const;                                     // sequence length (0 if missing)
+  Fields child(const std::string& key) const;  // map member (may be missing)
+  Fields item(size_t index) const;             // sequence element
+  size_t size() const;                         // sequence length (0 if missing)
   bool isSequence() const { return node_.IsSequence(); }
   bool isMap() const { return node_.IsMap(); }
   bool missing() const { return !node_.IsDefined() || node_.IsNull(); }
@@ -95,7 +107,9 @@ class Fields {
 
   const YAML::Node& node() const { return node_; }
   const std::string& path() const { return path_; }
-  std::string pathOf(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string pathOf(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
   Error error(const std::string& key, std::string_view what) const;
 
  private:

@@ -1,4 +1,4 @@
-#include "agent/config/kube_api_config.h"
+#include "common/kube/kube_api_config.h"
 
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace warren::agent {
+namespace warren::kube {
 namespace {
 
 Result<std::string> readFile(const std::string& path) {
@@ -119,4 +119,4 @@ Result<KubeApiConfig> discoverKubeApiConfig() {
   return fail(Error::notFound("no Kubernetes API config: not in a cluster and no $KUBECONFIG"));
 }
 
-}  // namespace warren::agent
+}  // namespace warren::kube

@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 
-namespace warren::agent {
+namespace warren::kube {
 
 struct KubeApiConfig {
   std::string server;  // "https://10.96.0.1:443" (http:// only for tests)
@@ -25,4 +25,4 @@ Result<KubeApiConfig> kubeconfigFile(const std::string& path);
 // In-cluster when KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG, else ~/.kube/config.
 Result<KubeApiConfig> discoverKubeApiConfig();
 
-}  // namespace warren::agent
+}  // namespace warren::kube
