@@ -15,6 +15,7 @@
 #include "common/kube/manifest_store.h"
 #include "lab/lab_names.h"
 #include "lab/lab_state.h"
+#include "lab/process.h"
 #include "lab/scheduler.h"
 
 namespace warren::lab {
@@ -31,15 +32,24 @@ struct PodRuntime {
   bool host_network = false;
   nlohmann::json cni_result;  // null until CNI ADD succeeded
   std::vector<pid_t> pids;
+  // The first container's hostPath mounts (what `exec` gives a command run in the pod).
+  std::vector<BindMount> mounts;
 
   nlohmann::json toJson() const;
   static Result<PodRuntime> fromJson(const nlohmann::json& j);
 };
 
+// Where a hostPath lives in the lab: the node paths Warren uses map to the node's directory
+// (/var/run/warren -> <dir>/nodes/<node>/run); any other hostPath is refused (the lab has no
+// node filesystems of its own).
+Result<std::string> labHostPath(const std::string& host_path, const std::string& node_run_dir);
+
 class Kubelet {
  public:
   Kubelet(const LabState& state, const LabNames& names);
 
+  // Admits objects other writers stored without the API server's allocations (a Service
+  // without a ClusterIP: the waypoint controller's), then runs the pods.
   Status reconcile();
   std::vector<PodRuntime> runtimes() const;
   Result<PodRuntime> runtime(const std::string& ns, const std::string& name) const;
@@ -50,6 +60,7 @@ class Kubelet {
   std::string conflistPath(int node) const;
 
  private:
+  Status admit(const std::vector<k8s::Object>& objects);
   Status materializeDeployments(const std::vector<k8s::Object>& objects);
   Status startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads);
   Status saveRuntime(const PodRuntime& rt) const;

@@ -237,6 +237,26 @@ bool componentRunning(const LabNames& names, int node, const std::string& comp, 
   return false;
 }
 
+// get's names for the stored kinds shown as whole objects.
+std::optional<std::string> storedKind(const std::string& word) {
+  static const std::map<std::string, std::string> kKinds = {{"deployments", "Deployment"},
+                                                            {"deployment", "Deployment"},
+                                                            {"serviceaccounts", "ServiceAccount"},
+                                                            {"serviceaccount", "ServiceAccount"},
+                                                            {"sa", "ServiceAccount"},
+                                                            {"gateways", "Gateway"},
+                                                            {"gateway", "Gateway"},
+                                                            {"httproutes", "HTTPRoute"},
+                                                            {"httproute", "HTTPRoute"},
+                                                            {"grpcroutes", "GRPCRoute"},
+                                                            {"grpcroute", "GRPCRoute"},
+                                                            {"leases", "Lease"},
+                                                            {"lease", "Lease"}};
+  auto it = kKinds.find(word);
+  if (it == kKinds.end()) return std::nullopt;
+  return it->second;
+}
+
 int cmdGet(const Options& o) {
   if (o.words.empty())
     return report(Error::invalid("usage: get pods|services|namespaces [-o json]"));
@@ -341,9 +361,20 @@ int cmdGet(const Options& o) {
       else
         std::printf("%-24s %s\n", obj.meta.name.c_str(), text.c_str());
     }
+  } else if (auto kind = storedKind(what)) {
+    // Any other stored kind, as the whole object (with its status).
+    if (!as_json) std::printf("%-12s %s\n", "NAMESPACE", "NAME");
+    for (const auto& obj : *all) {
+      if (obj.kind != *kind || !picked(obj)) continue;
+      if (as_json)
+        out.push_back(k8s::toJson(obj));
+      else
+        std::printf("%-12s %s\n", obj.meta.namespace_.c_str(), obj.meta.name.c_str());
+    }
   } else {
-    return report(
-        Error::invalid("get: unknown resource '" + what + "' (pods, services, namespaces)"));
+    return report(Error::invalid("get: unknown resource '" + what +
+                                 "' (pods, services, namespaces, deployments, serviceaccounts, "
+                                 "gateways, httproutes, grpcroutes, leases)"));
   }
   if (!only_name.empty() && out.empty())
     return report(Error::notFound(what + " " + (only_ns.empty() ? "" : only_ns + "/") + only_name +
@@ -403,7 +434,7 @@ int cmdExec(const Options& o) {
     Kubelet kubelet(lab->state, lab->names);
     auto rt = kubelet.runtime(t->ns, t->name);
     if (!rt) return report(rt.error());
-    rc = runForeground(argv, LabNames::netnsPath(rt->netns), rt->cgroup);
+    rc = runForeground(argv, LabNames::netnsPath(rt->netns), rt->cgroup, rt->mounts);
   }
   if (!rc) return report(rc.error());
   return *rc;

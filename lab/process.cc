@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +63,47 @@ void childJoinCgroup(const std::string& dir, int err_fd) {
   // "0" moves the writing process itself.
   if (::write(fd, "0", 1) != 1) childFail(err_fd, "join cgroup");
   ::close(fd);
+}
+
+// In the child: a private mount namespace with `mounts` bound in (see BindMount).
+void childMount(const std::vector<BindMount>& mounts, int err_fd) {
+  if (mounts.empty()) return;
+  if (::unshare(CLONE_NEWNS) != 0) childFail(err_fd, "unshare mount namespace");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    childFail(err_fd, "make mounts private");
+  // Open every source (in the new namespace: a bind takes its source from there) before any
+  // tmpfs goes up: one may cover a source (the lab dir under /run).
+  std::vector<int> sources;
+  for (const auto& m : mounts) {
+    int fd = ::open(m.source.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0) childFail(err_fd, "open hostPath source");
+    sources.push_back(fd);
+  }
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const std::string& target = mounts[i].target;
+    struct stat st {};
+    if (::stat(target.c_str(), &st) != 0) {
+      std::string existing = target;
+      while (!existing.empty() && ::stat(existing.c_str(), &st) != 0)
+        existing = existing.substr(0, existing.rfind('/'));
+      if (existing.empty()) childFail(err_fd, "no existing ancestor for a mount point");
+      if (::mount("tmpfs", existing.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
+        childFail(err_fd, "tmpfs for a mount point");
+      for (size_t slash = existing.size() + 1; slash <= target.size(); ++slash) {
+        if (slash != target.size() && target[slash] != '/') continue;
+        std::string dir = target.substr(0, slash);
+        if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+          childFail(err_fd, "mkdir mount point");
+      }
+    }
+    std::string src = "/proc/self/fd/" + std::to_string(sources[i]);
+    if (::mount(src.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      childFail(err_fd, "bind hostPath");
+    if (mounts[i].read_only &&
+        ::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+      childFail(err_fd, "remount read-only");
+    ::close(sources[i]);
+  }
 }
 
 std::string readAll(int fd) {
@@ -216,6 +258,7 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec) {
     }
     childJoinCgroup(spec.cgroup_dir, ctl->w.get());
     childEnterNetns(spec.netns_path, ctl->w.get());
+    childMount(spec.mounts, ctl->w.get());
     for (const auto& [k, v] : spec.env) ::setenv(k.c_str(), v.c_str(), 1);
     ::execv(argv[0], argv.data());
     childFail(ctl->w.get(), "exec");
@@ -235,7 +278,7 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec) {
 }
 
 Result<int> runForeground(const std::vector<std::string>& argv, const std::string& netns_path,
-                          const std::string& cgroup_dir) {
+                          const std::string& cgroup_dir, const std::vector<BindMount>& mounts) {
   if (argv.empty()) return fail(Error::invalid("no command given"));
   auto ctl = makePipe();
   if (!ctl) return fail(ctl.error());
@@ -245,6 +288,7 @@ Result<int> runForeground(const std::vector<std::string>& argv, const std::strin
   if (pid == 0) {
     childJoinCgroup(cgroup_dir, ctl->w.get());
     childEnterNetns(netns_path, ctl->w.get());
+    childMount(mounts, ctl->w.get());
     ::execvp(cargv[0], cargv.data());
     childFail(ctl->w.get(), "exec");
   }

@@ -36,12 +36,23 @@ Result<CommandResult> runCommand(const CommandSpec& spec);
 Status runChecked(const std::vector<std::string>& argv,
                   std::chrono::milliseconds timeout = std::chrono::milliseconds(30000));
 
+// A host directory bound into a container's view (a hostPath volume). The process gets a
+// mount namespace of its own; when `target` does not exist on the host, a tmpfs is mounted
+// over its deepest existing ancestor first (inside that namespace only: a container has its
+// own /run anyway), so the host's filesystem is never written to.
+struct BindMount {
+  std::string source;  // host path
+  std::string target;  // path seen by the process
+  bool read_only = false;
+};
+
 struct DetachedSpec {
   std::vector<std::string> argv;  // argv[0] already resolved to a path
   std::string netns_path;         // may be empty
   std::string cgroup_dir;         // the process joins it before exec; may be empty
   std::string log_path;           // stdout+stderr appended here
   std::vector<std::pair<std::string, std::string>> env = {};  // added to our environment
+  std::vector<BindMount> mounts = {};
 };
 
 // Starts a process in its own session, reparented away from us (double fork), so it outlives
@@ -50,7 +61,7 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec);
 
 // Runs in the foreground with our stdio (for `exec`), returning the exit code.
 Result<int> runForeground(const std::vector<std::string>& argv, const std::string& netns_path,
-                          const std::string& cgroup_dir);
+                          const std::string& cgroup_dir, const std::vector<BindMount>& mounts = {});
 
 // The first word of a container command: the lab's bin dir first, then PATH.
 Result<std::string> resolveProgram(const std::string& word, const std::string& bin_dir);
