@@ -9,6 +9,7 @@
 #include "agent/admin/cluster_documents.h"
 #include "agent/admin/proxied_documents.h"
 #include "agent/admin/redirection_document.h"
+#include "agent/admin/waypoint_documents.h"
 #include "bpf/loader/pinned_counters.h"
 #include "bpf/loader/pinned_inventory.h"
 #include "common/http/http_client.h"
@@ -28,8 +29,8 @@ using nlohmann::json;
 
 // Invalid UTF-8 (a label value, a ztunnel error) is replaced, never a 500.
 http::HttpResponse jsonResponse(int status, const json& body) {
-  return http::HttpResponse::json(
-      status, body.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  return http::HttpResponse::json(status,
+                                  body.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 http::HttpResponse answer(const AdminAnswer& a) { return jsonResponse(a.status, a.body); }
@@ -98,21 +99,40 @@ http::Router AdminServer::routes() {
       in.pins_error = "eBPF capture is off (the agent runs without --cgroup)";
       return redirectionDocument(in);
     }
-    if (auto inv = redirect::readPinnedInventory(o.bpf_pin_dir)) in.inventory = std::move(*inv);
-    else in.pins_error = inv.error().message();
-    if (auto c = redirect::readPinnedCounters(o.bpf_pin_dir)) in.counters = std::move(*c);
-    else if (in.pins_error.empty()) in.pins_error = c.error().message();
+    if (auto inv = redirect::readPinnedInventory(o.bpf_pin_dir))
+      in.inventory = std::move(*inv);
+    else
+      in.pins_error = inv.error().message();
+    if (auto c = redirect::readPinnedCounters(o.bpf_pin_dir))
+      in.counters = std::move(*c);
+    else if (in.pins_error.empty())
+      in.pins_error = c.error().message();
     return redirectionDocument(in);
   };
   auto subscribers = [this, node] {
-    return xdsSubscriberItems(node, sources_.xds ? sources_.xds->subscribers()
-                                                 : std::vector<XdsSubscriberInfo>{});
+    std::vector<XdsSubscriberInfo> all;
+    if (sources_.xds) all = sources_.xds->subscribers();
+    if (sources_.proxy_xds)
+      for (auto& s : sources_.proxy_xds->subscribers()) all.push_back(std::move(s));
+    return xdsSubscriberItems(node, all);
+  };
+  auto controller = [this] {
+    ControllerState st;
+    st.enabled = sources_.controller != nullptr;
+    st.leading = st.enabled && sources_.controller->leading();
+    if (st.enabled) st.identity = sources_.controller->identity();
+    return controllerJson(st);
+  };
+  auto waypoints = [=, this] {
+    json doc = listDocument("waypoints", node, waypointItems(*snapshot(), sources_.translation));
+    doc["controller"] = controller();
+    return doc;
   };
 
   r.add("GET", "/api/v1/workloads", [=, this](const http::HttpRequest&) {
-    return jsonResponse(
-        200, listDocument("workloads", node,
-                          workloadItems(*snapshot(), sources_.translation, cookies())));
+    return jsonResponse(200,
+                        listDocument("workloads", node,
+                                     workloadItems(*snapshot(), sources_.translation, cookies())));
   });
   r.add("GET", "/api/v1/services", [=, this](const http::HttpRequest&) {
     return jsonResponse(
@@ -121,6 +141,13 @@ http::Router AdminServer::routes() {
   r.add("GET", "/api/v1/policies", [=, this](const http::HttpRequest&) {
     return jsonResponse(
         200, listDocument("policies", node, policyItems(*snapshot(), sources_.translation)));
+  });
+  r.add("GET", "/api/v1/waypoints",
+        [=](const http::HttpRequest&) { return jsonResponse(200, waypoints()); });
+  r.add("GET", "/api/v1/routes", [=, this](const http::HttpRequest& req) {
+    return jsonResponse(200, listDocument("routes", node,
+                                          routeItems(*snapshot(), sources_.translation,
+                                                     req.queryOr("waypoint", ""))));
   });
   r.add("GET", "/api/v1/certificates", [=, this](const http::HttpRequest&) {
     return answer(certificatesAnswer(node, ztunnel_.toString(), ztunnelGet("/config_dump")));
@@ -141,29 +168,40 @@ http::Router AdminServer::routes() {
         {"trust_domain", o.trust_domain},
         {"generation", snap->generation},
         {"config",
-         {{"node_ip", o.node_ip}, {"run_dir", o.run_dir}, {"manifests", o.manifests},
-          {"ca_dir", o.ca_dir}, {"cgroup", o.cgroup}, {"bpf_pin_dir", o.bpf_pin_dir},
-          {"pod_cidr", o.pod_cidr}, {"log_level", o.log_level},
+         {{"node_ip", o.node_ip},
+          {"run_dir", o.run_dir},
+          {"manifests", o.manifests},
+          {"ca_dir", o.ca_dir},
+          {"cgroup", o.cgroup},
+          {"bpf_pin_dir", o.bpf_pin_dir},
+          {"pod_cidr", o.pod_cidr},
+          {"log_level", o.log_level},
           {"ztunnel_admin", o.ztunnel_admin}}},
         {"workloads", workloadItems(*snap, sources_.translation, cookies())},
         {"services", serviceItems(*snap, sources_.translation)},
         {"policies", policyItems(*snap, sources_.translation)},
         {"redirection", redirection()},
         {"xds_subscribers", subscribers()},
+        {"waypoints", waypoints()["items"]},
+        {"routes", routeItems(*snap, sources_.translation, "")},
+        {"controller", controller()},
     };
     AdminAnswer certs = certificatesAnswer(node, ztunnel_.toString(), ztunnelGet("/config_dump"));
-    if (certs.status == 200) dump["certificates"] = certs.body["items"];
-    else dump["certificates_error"] = certs.body.value("error", "");
+    if (certs.status == 200)
+      dump["certificates"] = certs.body["items"];
+    else
+      dump["certificates_error"] = certs.body.value("error", "");
     return jsonResponse(200, dump);
   });
   auto log = [this](const http::HttpRequest& req) {
     const std::string component = req.queryOr("component", "agent");
     if (component == "agent") return http::handleLogLevel(req, "agent");
     if (component != "ztunnel")
-      return jsonResponse(400, json{{"error", "unknown component '" + component +
-                                                  "' (want agent or ztunnel)"}});
+      return jsonResponse(
+          400, json{{"error", "unknown component '" + component + "' (want agent or ztunnel)"}});
     std::string target = "/api/v1/log?component=ztunnel";
-    if (req.query.contains("level")) target += "&level=" + http::percentEncode(req.queryOr("level"));
+    if (req.query.contains("level"))
+      target += "&level=" + http::percentEncode(req.queryOr("level"));
     http::ClientRequest fwd = http::ClientRequest::withMethod(req.method, target);
     fwd.timeout = kZtunnelTimeout;
     return answer(forwardedLogAnswer(ztunnel_.toString(), http::httpRequest(ztunnel_, fwd)));
@@ -176,7 +214,8 @@ http::Router AdminServer::routes() {
                                   {"git_commit", WARREN_GIT_COMMIT}});
   });
   std::string index = r.describe();
-  r.add("GET", "/", [index](const http::HttpRequest&) { return http::HttpResponse::text(200, index); });
+  r.add("GET", "/",
+        [index](const http::HttpRequest&) { return http::HttpResponse::text(200, index); });
   return r;
 }
 

@@ -5,7 +5,8 @@
 //   GET /api/v1/workloads | services | policies      the cluster model (cluster_documents.h)
 //   GET /api/v1/certificates | connections           proxied from ztunnel's admin endpoint
 //   GET /api/v1/redirection                          eBPF pins + enrolment (redirection_document.h)
-//   GET /api/v1/xds/subscribers                      the xDS server's bookkeeping
+//   GET /api/v1/xds/subscribers                      the xDS servers' bookkeeping (both sockets)
+//   GET /api/v1/waypoints | routes[?waypoint=ns/name] waypoint_documents.h
 //   GET /api/v1/config_dump                          all of the above in one object
 //   GET|PUT /api/v1/log[?component=agent|ztunnel][&level=L]
 //   GET /api/v1/version
@@ -18,6 +19,7 @@
 #include <string>
 
 #include "agent/cli/agent_options.h"
+#include "agent/controller/waypoint_controller.h"
 #include "agent/model/cluster_model.h"
 #include "agent/redirect/enrolment_controller.h"
 #include "agent/translate/workload_translation.h"
@@ -35,6 +37,8 @@ struct AdminSources {
   ClusterModel* model = nullptr;
   const DeltaXdsService* xds = nullptr;
   const EnrolmentController* enrolment = nullptr;
+  const DeltaXdsService* proxy_xds = nullptr;      // <run-dir>/proxy/xds.sock (waypoints)
+  const WaypointController* controller = nullptr;  // --controller
 };
 
 // ztunnel answers its admin endpoint from one thread of its own; a second is plenty.

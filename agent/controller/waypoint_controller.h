@@ -56,6 +56,7 @@ class WaypointController {
   void stop();
 
   bool leading() const;
+  const std::string& identity() const { return options_.lease.identity; }
   Stats stats() const;
   // One round on the current snapshot, on the caller's thread (tests drive it this way).
   void runOnce();

@@ -51,7 +51,8 @@ Status NodeAgent::start() {
   }
   if (options_.controller) WARREN_TRY(startController());
   auto admin =
-      admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get()});
+      admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get(),
+                                 proxy_xds_.get(), controller_.get()});
   if (!admin) return fail(admin.error());
   admin_ = std::move(*admin);
 

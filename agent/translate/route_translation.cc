@@ -291,6 +291,7 @@ std::vector<ParentRef> lenientParents(const k8s::Object& obj) {
 }  // namespace
 
 std::string serviceWaypoint(const ClusterSnapshot& snap, const k8s::Service& svc) {
+  if (isWaypointService(snap, svc)) return "";
   auto ref = waypointReference(snap, svc.meta);
   if (!ref) return "";
   if (const Gateway* g = snap.waypointGateway(ref->first, ref->second))

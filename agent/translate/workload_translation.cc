@@ -76,6 +76,11 @@ std::optional<std::pair<std::string, std::string>> waypointReference(const Clust
   return std::pair{wp_ns && !wp_ns->empty() ? *wp_ns : meta.namespace_, *name};
 }
 
+bool isWaypointService(const ClusterSnapshot& snap, const k8s::Service& svc) {
+  const std::string* gw = label(svc.selector, kGatewayNameLabel);
+  return gw && snap.waypointGateway(svc.meta.namespace_, *gw);
+}
+
 const Gateway* waypointGatewayOfPod(const ClusterSnapshot& snap, const k8s::Pod& pod) {
   const std::string* gw = label(pod.meta.labels, kGatewayNameLabel);
   return gw ? snap.waypointGateway(pod.meta.namespace_, *gw) : nullptr;
@@ -186,7 +191,8 @@ std::optional<wl::Service> translateService(const ClusterSnapshot& snap, const k
     p->set_target_port(sp.target_port.number ? *sp.target_port.number : 0);
     p->set_app_protocol(appProtocol(sp.app_protocol));
   }
-  if (auto gw = waypointFor(snap, svc.meta, ctx, false)) *s.mutable_waypoint() = std::move(*gw);
+  if (!isWaypointService(snap, svc))  // a waypoint's own Service never has a waypoint
+    if (auto gw = waypointFor(snap, svc.meta, ctx, false)) *s.mutable_waypoint() = std::move(*gw);
   return s;
 }
 

@@ -39,6 +39,9 @@ std::optional<std::pair<std::string, std::string>> waypointReference(const Clust
 // The warren-waypoint Gateway a pod is an instance of (label
 // gateway.networking.k8s.io/gateway-name), else null.
 const Gateway* waypointGatewayOfPod(const ClusterSnapshot& snap, const k8s::Pod& pod);
+// A waypoint's own Service (selector gateway.networking.k8s.io/gateway-name naming a
+// warren-waypoint Gateway of its namespace): it is never bound to a waypoint itself.
+bool isWaypointService(const ClusterSnapshot& snap, const k8s::Service& svc);
 
 std::string workloadUid(const TranslationContext& ctx, const std::string& ns,
                         const std::string& name);
