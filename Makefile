@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test unit e2e demo bench clean format
+.PHONY: all deps build test unit e2e demo bench bench-profile images clean format
 
 all: build
 
@@ -32,6 +32,16 @@ demo: build
 
 bench: build
 	@bench/run.sh $(BUILD)
+
+# Only the perf profile of the cross-node path (proven captured first), into $(BUILD)/bench-profile.
+bench-profile: build
+	@BENCH_PROFILE_ONLY=1 BENCH_OUT=$(BUILD)/bench-profile bench/run.sh $(BUILD)
+
+# OCI images (buildah, no Docker daemon) from the build: warren-node, warren-controller (and
+# warren-waypoint once it exists), tagged git-<commit>; REGISTRY=host/path pushes them.
+# Writes $(BUILD)/deploy/install, the overlay to `kubectl apply -k` (deploy/README.md).
+images: build
+	@scripts/images.sh $(BUILD)
 
 format:
 	@git ls-files '*.cc' '*.h' | grep -v '^bpf/' | xargs clang-format -i

@@ -8,11 +8,13 @@
 #include <map>
 #include <set>
 
+#include "common/cni_config_dir.h"
 #include "common/k8s/core.h"
 #include "lab/apply_plan.h"
 #include "lab/cgroup_tree.h"
 #include "lab/cni_runner.h"
 #include "lab/lab_network.h"
+#include "lab/node_pod.h"
 #include "lab/process.h"
 #include "lab/scheduler.h"
 
@@ -136,15 +138,6 @@ Result<PodRuntime> PodRuntime::fromJson(const json& j) {
   return r;
 }
 
-Result<std::string> labHostPath(const std::string& host_path, const std::string& node_run_dir) {
-  for (const std::string prefix : {"/var/run/warren", "/run/warren"}) {
-    if (host_path == prefix) return node_run_dir;
-    if (host_path.starts_with(prefix + "/")) return node_run_dir + host_path.substr(prefix.size());
-  }
-  return fail(Error::invalid("hostPath " + host_path +
-                             ": the lab maps only /var/run/warren (each node's run dir)"));
-}
-
 Kubelet::Kubelet(const LabState& state, const LabNames& names)
     : state_(state), names_(names), store_(state.dir + "/manifests") {}
 
@@ -157,7 +150,7 @@ std::string Kubelet::podLogPath(const std::string& ns, const std::string& name) 
 }
 
 std::string Kubelet::conflistPath(int node) const {
-  return state_.dir + "/nodes/" + LabNames::nodeName(node) + "/cni/10-warren.conflist";
+  return state_.dir + "/nodes/" + LabNames::nodeName(node) + "/cni/net.d/10-lab.conflist";
 }
 
 json Kubelet::conflistFor(int node) const {
@@ -166,9 +159,32 @@ json Kubelet::conflistFor(int node) const {
   cfg.pod_cidr = LabNames::podCidr(node);
   cfg.gateway = LabNames::podGateway(node);
   cfg.ipam_data_dir = state_.dir + "/nodes/" + LabNames::nodeName(node) + "/cni/ipam";
-  if (::access((state_.bin_dir + "/warren-cni").c_str(), X_OK) == 0)
-    cfg.warren_cni_run_dir = state_.dir + "/nodes/" + LabNames::nodeName(node) + "/run";
   return buildConflist(cfg);
+}
+
+Result<json> Kubelet::activeConflist(int node) const {
+  std::string dir = state_.dir + "/nodes/" + LabNames::nodeName(node) + "/cni/net.d";
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
+  auto name = primaryCniConfigName(names);
+  if (!name) return fail(Error::notFound("no CNI network config in " + dir));
+  auto text = readFile(dir + "/" + *name);
+  if (!text) return fail(text.error());
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("plugins"))
+    return fail(Error::invalid(dir + "/" + *name + ": not a CNI conflist"));
+  return j;
+}
+
+Result<CniRunner> Kubelet::cniRunner(int node) const {
+  auto conflist = activeConflist(node);
+  if (!conflist) return fail(conflist.error());
+  NodeHost host = labNodeHost(state_.dir, names_, node);
+  auto bin = host.realPath("/opt/cni/bin");
+  return CniRunner(std::move(*conflist), LabNames::netnsPath(names_.nodeNetns(node)), kNodeCniPath,
+                   *bin + ":/usr/lib/cni", MountSetup{host.nodeMounts(), {}});
 }
 
 Status Kubelet::saveRuntime(const PodRuntime& rt) const {
@@ -210,10 +226,9 @@ Status Kubelet::teardown(const PodRuntime& rt) {
   if (!rt.cgroup.empty()) keep(CgroupTree::remove(rt.cgroup));
   auto node = LabNames::parseNodeName(rt.node);
   if (!rt.cni_result.is_null() && node && !rt.host_network && LabNetwork::netnsExists(rt.netns)) {
-    CniRunner cni(conflistFor(*node), LabNames::netnsPath(names_.nodeNetns(*node)),
-                  "/usr/lib/cni:" + state_.bin_dir);
+    auto cni = cniRunner(*node);
     CniPod p{rt.ns, rt.name, rt.uid, rt.container_id, LabNames::netnsPath(rt.netns)};
-    keep(cni.del(p, rt.cni_result));
+    keep(cni ? cni->del(p, rt.cni_result) : fail(cni.error()));
   }
   if (!rt.host_network) keep(LabNetwork::deleteNetns(rt.netns));
   std::error_code ec;
@@ -392,10 +407,10 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
   } else {
     if (LabNetwork::netnsExists(rt.netns)) (void)LabNetwork::deleteNetns(rt.netns);
     if (auto s = LabNetwork::addNetns(rt.netns); !s) return failed(s.error());
-    CniRunner cni(conflistFor(node), LabNames::netnsPath(names_.nodeNetns(node)),
-                  "/usr/lib/cni:" + state_.bin_dir);
+    auto cni = cniRunner(node);
+    if (!cni) return failed(cni.error());
     CniPod p{rt.ns, rt.name, rt.uid, rt.container_id, LabNames::netnsPath(rt.netns)};
-    auto res = cni.add(p);
+    auto res = cni->add(p);
     if (!res) return failed(res.error());
     rt.pod_ip = res->pod_ip;
     rt.cni_result = res->raw;
@@ -404,7 +419,8 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
 
   if (auto s = CgroupTree::create(rt.cgroup); !s) return failed(s.error());
   const YAML::Node& containers_node = obj.node["spec"]["containers"];
-  const std::string node_run_dir = state_.dir + "/nodes/" + rt.node + "/run";
+  // hostPath volumes land on the node's own paths, as for the DaemonSet pods (node_pod.h).
+  const NodeHost host = labNodeHost(state_.dir, names_, node);
   // A container that cannot start leaves the pod up (its sandbox: netns, IP) with the reason
   // in its status, as a kubelet reports RunContainerError; only the sandbox failing fails it.
   std::vector<ContainerFailure> failures;
@@ -417,7 +433,7 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
         if (v.host_path.empty())
           return failed(Error::invalid("container " + c.name + ": volume " + v.name +
                                        ": the lab supports hostPath volumes only"));
-        auto source = labHostPath(v.host_path, node_run_dir);
+        auto source = host.realPath(v.host_path);
         if (!source) return failed(source.error().wrap("container " + c.name));
         mounts.push_back({*source, m.mount_path, m.read_only});
       }
@@ -435,7 +451,7 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
                         rt.cgroup,
                         podLogPath(rt.ns, rt.name),
                         containerEnv(rt, containers_node[ci]),
-                        mounts};
+                        MountSetup{mounts, {}}};
       pid = spawnDetached(spec);
     } else {
       pid = fail(prog.error());

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/k8s/object.h"
 #include "common/kube/manifest_store.h"
+#include "lab/cni_runner.h"
 #include "lab/lab_names.h"
 #include "lab/lab_state.h"
 #include "lab/process.h"
@@ -39,11 +40,6 @@ struct PodRuntime {
   static Result<PodRuntime> fromJson(const nlohmann::json& j);
 };
 
-// Where a hostPath lives in the lab: the node paths Warren uses map to the node's directory
-// (/var/run/warren -> <dir>/nodes/<node>/run); any other hostPath is refused (the lab has no
-// node filesystems of its own).
-Result<std::string> labHostPath(const std::string& host_path, const std::string& node_run_dir);
-
 class Kubelet {
  public:
   Kubelet(const LabState& state, const LabNames& names);
@@ -56,14 +52,20 @@ class Kubelet {
   Status teardown(const PodRuntime& rt);
 
   std::string podLogPath(const std::string& ns, const std::string& name) const;
+  // The lab's own primary network config of a node (bridge + host-local), written by `up`
+  // into the node's /etc/cni/net.d; warren-cni install chains itself into it.
   nlohmann::json conflistFor(int node) const;
   std::string conflistPath(int node) const;
+  // The network config CNI ADD/DEL use, read from the node's conf dir like containerd does:
+  // the first *.conflist/*.conf/*.json by name.
+  Result<nlohmann::json> activeConflist(int node) const;
 
  private:
   Status admit(const std::vector<k8s::Object>& objects);
   Status materializeDeployments(const std::vector<k8s::Object>& objects);
   Status startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads);
   Status saveRuntime(const PodRuntime& rt) const;
+  Result<CniRunner> cniRunner(int node) const;
   std::string runtimePath(const std::string& ns, const std::string& name) const;
 
   const LabState& state_;

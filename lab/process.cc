@@ -65,44 +65,28 @@ void childJoinCgroup(const std::string& dir, int err_fd) {
   ::close(fd);
 }
 
-// In the child: a private mount namespace with `mounts` bound in (see BindMount).
-void childMount(const std::vector<BindMount>& mounts, int err_fd) {
-  if (mounts.empty()) return;
-  if (::unshare(CLONE_NEWNS) != 0) childFail(err_fd, "unshare mount namespace");
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-    childFail(err_fd, "make mounts private");
-  // Open every source (in the new namespace: a bind takes its source from there) before any
-  // tmpfs goes up: one may cover a source (the lab dir under /run).
-  std::vector<int> sources;
-  for (const auto& m : mounts) {
-    int fd = ::open(m.source.c_str(), O_PATH | O_CLOEXEC);
-    if (fd < 0) childFail(err_fd, "open hostPath source");
-    sources.push_back(fd);
-  }
-  for (size_t i = 0; i < mounts.size(); ++i) {
-    const std::string& target = mounts[i].target;
+// In the child, after setns: a private mount namespace (slave of ours, so netns files and
+// mounts made later on the host still appear), masks, then binds. Targets exist already
+// (prepareMountTargets ran in the parent).
+void childMounts(const MountSetup& m, int err_fd) {
+  if (m.empty()) return;
+  if (::unshare(CLONE_NEWNS) != 0) childFail(err_fd, "unshare(CLONE_NEWNS)");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    childFail(err_fd, "make / a slave mount");
+  for (const auto& dir : m.masks) {
     struct stat st {};
-    if (::stat(target.c_str(), &st) != 0) {
-      std::string existing = target;
-      while (!existing.empty() && ::stat(existing.c_str(), &st) != 0)
-        existing = existing.substr(0, existing.rfind('/'));
-      if (existing.empty()) childFail(err_fd, "no existing ancestor for a mount point");
-      if (::mount("tmpfs", existing.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
-        childFail(err_fd, "tmpfs for a mount point");
-      for (size_t slash = existing.size() + 1; slash <= target.size(); ++slash) {
-        if (slash != target.size() && target[slash] != '/') continue;
-        std::string dir = target.substr(0, slash);
-        if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-          childFail(err_fd, "mkdir mount point");
-      }
-    }
-    std::string src = "/proc/self/fd/" + std::to_string(sources[i]);
-    if (::mount(src.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
-      childFail(err_fd, "bind hostPath");
-    if (mounts[i].read_only &&
-        ::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (::mount("warren-lab-mask", dir.c_str(), "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") != 0)
+      childFail(err_fd, "mask a host path");
+  }
+  for (const auto& b : m.mounts) {
+    if (b.source == b.target) continue;
+    if (::mount(b.source.c_str(), b.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      childFail(err_fd, "bind mount");
+    if (b.read_only &&
+        ::mount(nullptr, b.target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
       childFail(err_fd, "remount read-only");
-    ::close(sources[i]);
   }
 }
 
@@ -130,6 +114,7 @@ int exitCodeOf(int status) {
 
 Result<CommandResult> runCommand(const CommandSpec& spec) {
   if (spec.argv.empty()) return fail(Error::invalid("runCommand: empty argv"));
+  WARREN_TRY(prepareMountTargets(spec.mounts));
   auto in = makePipe();
   auto out = makePipe();
   auto err = makePipe();
@@ -148,6 +133,7 @@ Result<CommandResult> runCommand(const CommandSpec& spec) {
     ::dup2(out->w.get(), 1);
     ::dup2(err->w.get(), 2);
     childEnterNetns(spec.netns_path, ctl->w.get());
+    childMounts(spec.mounts, ctl->w.get());
     if (spec.env) {
       ::execvpe(argv[0], argv.data(), envp.data());
     } else {
@@ -231,8 +217,19 @@ Status runChecked(const std::vector<std::string>& argv, std::chrono::millisecond
   return ok();
 }
 
+Status prepareMountTargets(const MountSetup& mounts) {
+  for (const auto& b : mounts.mounts) {
+    std::error_code ec;
+    std::filesystem::create_directories(b.target, ec);
+    if (ec && !std::filesystem::is_directory(b.target))
+      return fail(Error::system(ec.value(), "create mount target " + b.target));
+  }
+  return ok();
+}
+
 Result<pid_t> spawnDetached(const DetachedSpec& spec) {
   if (spec.argv.empty()) return fail(Error::invalid("spawnDetached: empty argv"));
+  WARREN_TRY(prepareMountTargets(spec.mounts));
   auto ctl = makePipe();   // exec errors (closed by exec on success)
   auto pidp = makePipe();  // the grandchild's pid
   if (!ctl || !pidp) return fail(Error::system(errno, "pipes for " + spec.argv[0]));
@@ -258,7 +255,7 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec) {
     }
     childJoinCgroup(spec.cgroup_dir, ctl->w.get());
     childEnterNetns(spec.netns_path, ctl->w.get());
-    childMount(spec.mounts, ctl->w.get());
+    childMounts(spec.mounts, ctl->w.get());
     for (const auto& [k, v] : spec.env) ::setenv(k.c_str(), v.c_str(), 1);
     ::execv(argv[0], argv.data());
     childFail(ctl->w.get(), "exec");
@@ -278,8 +275,9 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec) {
 }
 
 Result<int> runForeground(const std::vector<std::string>& argv, const std::string& netns_path,
-                          const std::string& cgroup_dir, const std::vector<BindMount>& mounts) {
+                          const std::string& cgroup_dir, const MountSetup& mounts) {
   if (argv.empty()) return fail(Error::invalid("no command given"));
+  WARREN_TRY(prepareMountTargets(mounts));
   auto ctl = makePipe();
   if (!ctl) return fail(ctl.error());
   auto cargv = cArgv(argv);
@@ -288,7 +286,7 @@ Result<int> runForeground(const std::vector<std::string>& argv, const std::strin
   if (pid == 0) {
     childJoinCgroup(cgroup_dir, ctl->w.get());
     childEnterNetns(netns_path, ctl->w.get());
-    childMount(mounts, ctl->w.get());
+    childMounts(mounts, ctl->w.get());
     ::execvp(cargv[0], cargv.data());
     childFail(ctl->w.get(), "exec");
   }

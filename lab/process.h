@@ -15,6 +15,22 @@
 
 namespace warren::lab {
 
+// A bind mount made in a private mount namespace of the started process, before exec (how
+// the lab gives a lab node's processes their "host" paths and a container its volumes).
+struct BindMount {
+  std::string source;  // a real path on this machine
+  std::string target;  // where the process sees it
+  bool read_only = false;
+};
+
+// The mount setup of a started process: `masks` (existing directories) are hidden behind an
+// empty read-only tmpfs first, then `mounts` are bound in order. Nothing when both are empty.
+struct MountSetup {
+  std::vector<BindMount> mounts;
+  std::vector<std::string> masks;
+  bool empty() const { return mounts.empty() && masks.empty(); }
+};
+
 struct CommandResult {
   int exit_code = -1;  // 128+signal when killed by a signal
   std::string out;
@@ -26,6 +42,7 @@ struct CommandSpec {
   std::optional<std::map<std::string, std::string>> env;  // replaces the environment when set
   std::string stdin_data;
   std::string netns_path;  // run inside this netns when not empty
+  MountSetup mounts = {};  // in a private mount namespace when not empty
   std::chrono::milliseconds timeout{30000};
 };
 
@@ -36,32 +53,27 @@ Result<CommandResult> runCommand(const CommandSpec& spec);
 Status runChecked(const std::vector<std::string>& argv,
                   std::chrono::milliseconds timeout = std::chrono::milliseconds(30000));
 
-// A host directory bound into a container's view (a hostPath volume). The process gets a
-// mount namespace of its own; when `target` does not exist on the host, a tmpfs is mounted
-// over its deepest existing ancestor first (inside that namespace only: a container has its
-// own /run anyway), so the host's filesystem is never written to.
-struct BindMount {
-  std::string source;  // host path
-  std::string target;  // path seen by the process
-  bool read_only = false;
-};
-
 struct DetachedSpec {
   std::vector<std::string> argv;  // argv[0] already resolved to a path
   std::string netns_path;         // may be empty
   std::string cgroup_dir;         // the process joins it before exec; may be empty
   std::string log_path;           // stdout+stderr appended here
   std::vector<std::pair<std::string, std::string>> env = {};  // added to our environment
-  std::vector<BindMount> mounts = {};
+  MountSetup mounts = {};  // in a private mount namespace when not empty
 };
 
 // Starts a process in its own session, reparented away from us (double fork), so it outlives
 // the CLI. Returns its PID once it has exec'd; exec failures come back as errors.
 Result<pid_t> spawnDetached(const DetachedSpec& spec);
 
-// Runs in the foreground with our stdio (for `exec`), returning the exit code.
+// Creates every mount target that does not exist yet (mkdir -p on this machine: a bind needs
+// a directory to land on).
+Status prepareMountTargets(const MountSetup& mounts);
+
+// Runs in the foreground with our stdio (for `exec`), returning the exit code; with `mounts`
+// in a private mount namespace, as a started container (targets made as spawnDetached does).
 Result<int> runForeground(const std::vector<std::string>& argv, const std::string& netns_path,
-                          const std::string& cgroup_dir, const std::vector<BindMount>& mounts = {});
+                          const std::string& cgroup_dir, const MountSetup& mounts = {});
 
 // The first word of a container command: the lab's bin dir first, then PATH.
 Result<std::string> resolveProgram(const std::string& word, const std::string& bin_dir);

@@ -1,11 +1,10 @@
 #include "agent/cni/cni_server.h"
 
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -19,7 +18,8 @@ constexpr int kReadTimeoutMs = 5000;
 CniServer::CniServer(std::string path, UniqueFd listener, Handler handler)
     : path_(std::move(path)), listener_(std::move(listener)), handler_(std::move(handler)) {}
 
-Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socket_path, Handler handler) {
+Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socket_path,
+                                                    Handler handler) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof(addr.sun_path))
@@ -67,9 +67,11 @@ void CniServer::serve(int conn) {
   if (!req) {
     answer["error"] = req.error().message();
   } else {
-    spdlog::info("cni: {} {}/{} netns {}", req->command, req->pod_namespace, req->pod_name, req->netns);
+    spdlog::info("cni: {} {}/{} netns {}", req->command, req->pod_namespace, req->pod_name,
+                 req->netns);
     if (auto s = handler_(*req); !s) {
-      spdlog::warn("cni: {} {}/{}: {}", req->command, req->pod_namespace, req->pod_name, s.error().message());
+      spdlog::warn("cni: {} {}/{}: {}", req->command, req->pod_namespace, req->pod_name,
+                   s.error().message());
       answer["error"] = s.error().message();
     }
   }

@@ -14,7 +14,9 @@ std::map<std::string, std::string> env(const std::string& cmd) {
           {"CNI_CONTAINERID", "c1"},
           {"CNI_NETNS", "/run/netns/wl-pod-a"},
           {"CNI_IFNAME", "eth0"},
-          {"CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=a;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=u-1"}};
+          {"CNI_ARGS",
+           "IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=a;K8S_POD_INFRA_CONTAINER_ID=c1;"
+           "K8S_POD_UID=u-1"}};
 }
 
 const char* kConfig = R"({"cniVersion":"1.0.0","name":"wl","type":"warren-cni","runDir":"/run/x",
@@ -101,21 +103,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"not_json", "ADD", "{not json", kCniErrDecode, "not a JSON object"},
         BadCase{"json_array", "ADD", "[1,2]", kCniErrDecode, "not a JSON object"},
         BadCase{"truncated", "ADD", std::string(kConfig).substr(0, 60), kCniErrDecode, "JSON"},
-        BadCase{"no_version", "ADD", R"({"runDir":"/r","prevResult":{}})", kCniErrInvalidConfig, "cniVersion"},
+        BadCase{"no_version", "ADD", R"({"runDir":"/r","prevResult":{}})", kCniErrInvalidConfig,
+                "cniVersion"},
         BadCase{"old_version", "ADD", R"({"cniVersion":"0.3.1","runDir":"/r","prevResult":{}})",
                 kCniErrIncompatibleVersion, "0.3.1"},
-        BadCase{"no_run_dir", "ADD", R"({"cniVersion":"1.0.0","prevResult":{}})", kCniErrInvalidConfig, "runDir"},
-        BadCase{"relative_run_dir", "ADD", R"({"cniVersion":"1.0.0","runDir":"run","prevResult":{}})",
+        BadCase{"no_run_dir", "ADD", R"({"cniVersion":"1.0.0","prevResult":{}})",
                 kCniErrInvalidConfig, "runDir"},
-        BadCase{"not_chained", "ADD", R"({"cniVersion":"1.0.0","runDir":"/r"})", kCniErrInvalidConfig,
+        BadCase{"relative_run_dir", "ADD",
+                R"({"cniVersion":"1.0.0","runDir":"run","prevResult":{}})", kCniErrInvalidConfig,
+                "runDir"},
+        BadCase{"not_chained", "ADD", R"({"cniVersion":"1.0.0","runDir":"/r"})",
+                kCniErrInvalidConfig, "prevResult"},
+        BadCase{"prev_result_string", "ADD",
+                R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":"x"})", kCniErrDecode,
                 "prevResult"},
-        BadCase{"prev_result_string", "ADD", R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":"x"})",
-                kCniErrDecode, "prevResult"},
-        BadCase{"ips_not_array", "ADD", R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":{"ips":{}}})",
-                kCniErrDecode, "ips"},
-        BadCase{"ip_without_address", "ADD",
-                R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":{"ips":[{"gateway":"1.1.1.1"}]}})",
-                kCniErrDecode, "address"}),
+        BadCase{"ips_not_array", "ADD",
+                R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":{"ips":{}}})", kCniErrDecode,
+                "ips"},
+        BadCase{
+            "ip_without_address", "ADD",
+            R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":{"ips":[{"gateway":"1.1.1.1"}]}})",
+            kCniErrDecode, "address"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(CniInvocation, AddWithoutPodArgsIsRejected) {

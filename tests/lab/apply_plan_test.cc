@@ -219,16 +219,5 @@ spec: {gatewayClassName: warren-waypoint, listeners: [{name: mesh, port: 15008, 
   EXPECT_TRUE((*plan)[0].node["spec"]["listeners"].IsDefined());
 }
 
-TEST(LabHostPath, MapsTheNodeRunDirOnly) {
-  EXPECT_EQ(*labHostPath("/var/run/warren/proxy", "/lab/nodes/node-1/run"),
-            "/lab/nodes/node-1/run/proxy");
-  EXPECT_EQ(*labHostPath("/var/run/warren", "/r"), "/r");
-  EXPECT_EQ(*labHostPath("/run/warren/proxy", "/r"), "/r/proxy");
-  EXPECT_FALSE(labHostPath("/var/run/warrenx", "/r"));
-  auto other = labHostPath("/etc/cni/net.d", "/r");
-  ASSERT_FALSE(other);
-  EXPECT_NE(other.error().message().find("maps only /var/run/warren"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace warren::lab
