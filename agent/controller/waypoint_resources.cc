@@ -1,24 +1,11 @@
 #include "agent/controller/waypoint_resources.h"
 
-#include <openssl/evp.h>
+#include "agent/translate/xds_resources.h"
 
 namespace warren::agent {
 namespace {
 
 using nlohmann::json;
-
-std::string sha256Hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < 8 && i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
 
 json metadataFor(const Gateway& g, const std::string& name) {
   json labels = json::object();
@@ -41,7 +28,7 @@ json metadataFor(const Gateway& g, const std::string& name) {
 
 // Stamps the digest of the document (before the stamp) and turns it into an Object.
 Result<k8s::Object> finish(json doc, const std::string& what) {
-  doc["metadata"]["annotations"][kSpecHashAnnotation] = sha256Hex(doc.dump());
+  doc["metadata"]["annotations"][kSpecHashAnnotation] = contentVersion(doc.dump());
   return k8s::fromJson(doc, what);
 }
 

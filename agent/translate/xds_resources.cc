@@ -20,16 +20,7 @@ std::string versionOf(const google::protobuf::Message& m) {
     cos.SetSerializationDeterministic(true);
     m.SerializeToCodedStream(&cos);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < 8 && i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return contentVersion(bytes);
 }
 
 void put(XdsResourceMap& map, const char* type, const std::string& name,
@@ -46,6 +37,19 @@ void put(XdsResourceMap& map, const char* type, const std::string& name,
 std::string ipText(const std::string& bytes);
 
 }  // namespace
+
+std::string contentVersion(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < 8 && i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
 
 XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext& ctx) {
   XdsBuild out;

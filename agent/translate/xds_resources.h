@@ -40,6 +40,10 @@ struct XdsBuild {
   std::vector<std::string> notes;  // things left out, for the log
 };
 
+// SHA-256 of `bytes`, its first 8 bytes in hex: the version of a resource by its content
+// (xDS versions; the controller's spec-hash annotation).
+std::string contentVersion(const std::string& bytes);
+
 XdsBuild buildXdsResources(const ClusterSnapshot& snapshot, const TranslationContext& ctx);
 
 }  // namespace warren::agent

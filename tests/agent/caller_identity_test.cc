@@ -9,20 +9,12 @@
 
 #include "agent/model/cluster_model.h"
 #include "test_util.h"
+#include "tests/agent/snapshot_of.h"
 
 namespace warren::agent {
 namespace {
 
-SnapshotPtr snapshotOf(const std::string& yaml) {
-  ClusterModel model;
-  ConfigUpdate u;
-  u.replace_all = true;
-  auto objs = k8s::parseManifests(yaml, "test.yaml");
-  EXPECT_TRUE(objs) << objs.error().message();
-  u.upserts = *objs;
-  EXPECT_EQ(model.apply(std::move(u)), 0u);
-  return model.snapshot();
-}
+using testing::snapshotOf;
 
 const char* kPods = R"(apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

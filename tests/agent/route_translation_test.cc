@@ -7,22 +7,14 @@
 
 #include "agent/model/cluster_model.h"
 #include "agent/translate/xds_resources.h"
+#include "tests/agent/snapshot_of.h"
 
 namespace warren::agent {
 namespace {
 
 namespace l7 = warren::l7::v1;
 
-SnapshotPtr snapshotOf(const std::string& yaml, size_t expect_bad = 0) {
-  ClusterModel model;
-  ConfigUpdate u;
-  u.replace_all = true;
-  auto objs = k8s::parseManifests(yaml, "test.yaml");
-  EXPECT_TRUE(objs) << objs.error().message();
-  u.upserts = *objs;
-  EXPECT_EQ(model.apply(std::move(u)), expect_bad);
-  return model.snapshot();
-}
+using testing::snapshotOf;
 
 const char* kMesh = R"(apiVersion: v1
 kind: Namespace

@@ -7,20 +7,12 @@
 #include "agent/model/cluster_model.h"
 #include "agent/translate/authorization_translation.h"
 #include "agent/translate/workload_translation.h"
+#include "tests/agent/snapshot_of.h"
 
 namespace warren::agent {
 namespace {
 
-SnapshotPtr snapshotOf(const std::string& yaml) {
-  ClusterModel model;
-  ConfigUpdate u;
-  u.replace_all = true;
-  auto objs = k8s::parseManifests(yaml, "test.yaml");
-  EXPECT_TRUE(objs) << objs.error().message();
-  u.upserts = *objs;
-  EXPECT_EQ(model.apply(std::move(u)), 0u);
-  return model.snapshot();
-}
+using testing::snapshotOf;
 
 std::string gateway(const std::string& ns, const std::string& name, const std::string& for_) {
   static int next_ip = 1;

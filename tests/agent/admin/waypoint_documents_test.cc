@@ -4,22 +4,14 @@
 #include <gtest/gtest.h>
 
 #include "agent/model/cluster_model.h"
+#include "tests/agent/snapshot_of.h"
 
 namespace warren::agent::admin {
 namespace {
 
 using nlohmann::json;
 
-SnapshotPtr snapshotOf(const std::string& yaml, size_t bad) {
-  ClusterModel model;
-  ConfigUpdate u;
-  u.replace_all = true;
-  auto objs = k8s::parseManifests(yaml, "test.yaml");
-  EXPECT_TRUE(objs) << objs.error().message();
-  u.upserts = *objs;
-  EXPECT_EQ(model.apply(std::move(u)), bad);
-  return model.snapshot();
-}
+using testing::snapshotOf;
 
 const char* kCluster = R"(apiVersion: v1
 kind: Namespace
