@@ -50,9 +50,8 @@ Status NodeAgent::start() {
     WARREN_TRY(startProxySocket());
   }
   if (options_.controller) WARREN_TRY(startController());
-  auto admin =
-      admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get(),
-                                 proxy_xds_.get(), controller_.get()});
+  auto admin = admin::AdminServer::start({options_, translation_, &model_, xds_.get(),
+                                          enrolment_.get(), proxy_xds_.get(), controller_.get()});
   if (!admin) return fail(admin.error());
   admin_ = std::move(*admin);
 
