@@ -38,12 +38,18 @@ std::expected<CniInvocation, CniFailure> parseCniInvocation(
     const std::map<std::string, std::string>& env, const std::string& stdin_config) {
   CniInvocation inv;
   const std::string command = envOr(env, "CNI_COMMAND");
-  if (command == "ADD") inv.command = CniCommand::kAdd;
-  else if (command == "DEL") inv.command = CniCommand::kDel;
-  else if (command == "CHECK") inv.command = CniCommand::kCheck;
-  else if (command == "VERSION") inv.command = CniCommand::kVersion;
-  else if (command.empty()) return std::unexpected(failure(kCniErrInvalidEnv, "CNI_COMMAND is not set"));
-  else return std::unexpected(failure(kCniErrInvalidEnv, "unknown CNI_COMMAND '" + command + "'"));
+  if (command == "ADD")
+    inv.command = CniCommand::kAdd;
+  else if (command == "DEL")
+    inv.command = CniCommand::kDel;
+  else if (command == "CHECK")
+    inv.command = CniCommand::kCheck;
+  else if (command == "VERSION")
+    inv.command = CniCommand::kVersion;
+  else if (command.empty())
+    return std::unexpected(failure(kCniErrInvalidEnv, "CNI_COMMAND is not set"));
+  else
+    return std::unexpected(failure(kCniErrInvalidEnv, "unknown CNI_COMMAND '" + command + "'"));
   if (inv.command == CniCommand::kVersion) return inv;
 
   json config = json::parse(stdin_config, nullptr, /*allow_exceptions=*/false);
@@ -62,7 +68,8 @@ std::expected<CniInvocation, CniFailure> parseCniInvocation(
                                    "supported: 0.4.0, 1.0.0, 1.1.0"));
   inv.run_dir = str("runDir");
   if (inv.run_dir.empty() || inv.run_dir[0] != '/')
-    return std::unexpected(failure(kCniErrInvalidConfig, "warren-cni needs \"runDir\": an absolute path"));
+    return std::unexpected(
+        failure(kCniErrInvalidConfig, "warren-cni needs \"runDir\": an absolute path"));
 
   inv.container_id = envOr(env, "CNI_CONTAINERID");
   inv.netns = envOr(env, "CNI_NETNS");
@@ -78,11 +85,13 @@ std::expected<CniInvocation, CniFailure> parseCniInvocation(
     if (!prev->is_object())
       return std::unexpected(failure(kCniErrDecode, "prevResult is not a JSON object"));
     if (auto ips = prev->find("ips"); ips != prev->end()) {
-      if (!ips->is_array()) return std::unexpected(failure(kCniErrDecode, "prevResult.ips is not an array"));
+      if (!ips->is_array())
+        return std::unexpected(failure(kCniErrDecode, "prevResult.ips is not an array"));
       for (const auto& ip : *ips) {
         auto addr = ip.is_object() ? ip.find("address") : ip.end();
         if (!ip.is_object() || addr == ip.end() || !addr->is_string())
-          return std::unexpected(failure(kCniErrDecode, "prevResult.ips[] entry without an address string"));
+          return std::unexpected(
+              failure(kCniErrDecode, "prevResult.ips[] entry without an address string"));
         std::string a = addr->get<std::string>();
         inv.pod_ips.push_back(a.substr(0, a.find('/')));
       }
@@ -92,12 +101,14 @@ std::expected<CniInvocation, CniFailure> parseCniInvocation(
 
   if (inv.command == CniCommand::kAdd || inv.command == CniCommand::kCheck) {
     if (inv.prev_result.empty())
-      return std::unexpected(failure(kCniErrInvalidConfig,
-                                     "warren-cni is a chained plugin: no prevResult from the plugin before it"));
-    if (inv.netns.empty()) return std::unexpected(failure(kCniErrInvalidEnv, "CNI_NETNS is not set"));
+      return std::unexpected(
+          failure(kCniErrInvalidConfig,
+                  "warren-cni is a chained plugin: no prevResult from the plugin before it"));
+    if (inv.netns.empty())
+      return std::unexpected(failure(kCniErrInvalidEnv, "CNI_NETNS is not set"));
     if (inv.pod_namespace.empty() || inv.pod_name.empty())
-      return std::unexpected(failure(kCniErrInvalidEnv,
-                                     "CNI_ARGS lacks K8S_POD_NAMESPACE / K8S_POD_NAME"));
+      return std::unexpected(
+          failure(kCniErrInvalidEnv, "CNI_ARGS lacks K8S_POD_NAMESPACE / K8S_POD_NAME"));
   }
   return inv;
 }
@@ -117,20 +128,25 @@ std::string cniResultJson(const CniInvocation& inv) {
 }
 
 std::string cniVersionJson() {
-  return json{{"cniVersion", kCniVersion}, {"supportedVersions", {"0.4.0", "1.0.0", "1.1.0"}}}.dump();
+  return json{{"cniVersion", kCniVersion}, {"supportedVersions", {"0.4.0", "1.0.0", "1.1.0"}}}
+      .dump();
 }
 
 std::string agentRequestJson(const CniInvocation& inv) {
-  const char* cmd = inv.command == CniCommand::kAdd ? "ADD" : inv.command == CniCommand::kDel ? "DEL" : "CHECK";
-  return json{{"command", cmd},          {"namespace", inv.pod_namespace},
-              {"name", inv.pod_name},    {"uid", inv.pod_uid},
-              {"netns", inv.netns},      {"containerId", inv.container_id},
-              {"ips", inv.pod_ips}}.dump();
+  const char* cmd = inv.command == CniCommand::kAdd   ? "ADD"
+                    : inv.command == CniCommand::kDel ? "DEL"
+                                                      : "CHECK";
+  return json{{"command", cmd},       {"namespace", inv.pod_namespace},
+              {"name", inv.pod_name}, {"uid", inv.pod_uid},
+              {"netns", inv.netns},   {"containerId", inv.container_id},
+              {"ips", inv.pod_ips}}
+      .dump();
 }
 
 Result<AgentCniRequest> parseAgentRequest(const std::string& line) {
   json j = json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return fail(Error::invalid("CNI request is not a JSON object"));
+  if (j.is_discarded() || !j.is_object())
+    return fail(Error::invalid("CNI request is not a JSON object"));
   AgentCniRequest r;
   auto str = [&](const char* key) -> std::string {
     auto it = j.find(key);
@@ -151,6 +167,13 @@ Result<AgentCniRequest> parseAgentRequest(const std::string& line) {
   if (r.command == "ADD" && (r.pod_namespace.empty() || r.pod_name.empty() || r.netns.empty()))
     return fail(Error::invalid("CNI ADD request needs namespace, name and netns"));
   return r;
+}
+
+std::string agentAnswerJson(const Status& handled) {
+  json answer = json::object();
+  if (!handled) answer["error"] = handled.error().message();
+  // An error may quote bytes from the request (a netns path): never let them throw.
+  return answer.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace warren::cni

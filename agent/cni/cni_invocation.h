@@ -26,14 +26,14 @@ enum class CniCommand { kAdd, kDel, kCheck, kVersion };
 
 struct CniInvocation {
   CniCommand command = CniCommand::kVersion;
-  std::string cni_version;   // from the config
-  std::string run_dir;       // "runDir" in the config: where cni.sock is
-  std::string container_id;  // CNI_CONTAINERID
-  std::string netns;         // CNI_NETNS
-  std::string ifname;        // CNI_IFNAME
+  std::string cni_version;                       // from the config
+  std::string run_dir;                           // "runDir" in the config: where cni.sock is
+  std::string container_id;                      // CNI_CONTAINERID
+  std::string netns;                             // CNI_NETNS
+  std::string ifname;                            // CNI_IFNAME
   std::string pod_namespace, pod_name, pod_uid;  // from CNI_ARGS (K8S_POD_*)
-  std::vector<std::string> pod_ips;  // from prevResult.ips[].address, prefix stripped
-  std::string prev_result;           // prevResult, re-serialised ("" when absent)
+  std::vector<std::string> pod_ips;              // from prevResult.ips[].address, prefix stripped
+  std::string prev_result;                       // prevResult, re-serialised ("" when absent)
 };
 
 // A failure with its CNI error code.
@@ -63,5 +63,8 @@ struct AgentCniRequest {
   std::vector<std::string> pod_ips;
 };
 Result<AgentCniRequest> parseAgentRequest(const std::string& line);
+// The agent's answer line (without the newline): {} when `handled` is ok, else
+// {"error": "<message>"}.
+std::string agentAnswerJson(const Status& handled);
 
 }  // namespace warren::cni
