@@ -31,8 +31,11 @@ Status NodeAgent::start() {
   spdlog::info("warren-agent starting: node {} ip {} run dir {} trust domain {}", options_.node,
                options_.node_ip.empty() ? "-" : options_.node_ip, options_.run_dir,
                options_.trust_domain);
-  if (::mkdir(options_.run_dir.c_str(), 0755) != 0 && errno != EEXIST)
+  // Root only: the sockets in it hand out pod netns, certificates and the node's state.
+  if (::mkdir(options_.run_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return fail(WARREN_SYS_ERROR("create run dir " + options_.run_dir));
+  if (::chmod(options_.run_dir.c_str(), 0700) != 0)
+    return fail(WARREN_SYS_ERROR("make run dir " + options_.run_dir + " root-only"));
 
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
@@ -40,7 +43,8 @@ Status NodeAgent::start() {
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
   WARREN_TRY(startGrpc());
-  auto admin = admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get()});
+  auto admin =
+      admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get()});
   if (!admin) return fail(admin.error());
   admin_ = std::move(*admin);
 
@@ -105,13 +109,15 @@ Status NodeAgent::startCapture() {
     spdlog::info("eBPF capture attached to {} (pins in {})", options_.cgroup, options_.bpf_pin_dir);
     dataplane = std::make_unique<redirect::RedirectDataplane>(std::move(*dp));
   }
-  enrolment_ = std::make_unique<EnrolmentController>(options_.node, options_.node_ip,
-                                                     std::move(dataplane), *zds_);
+  enrolment_ =
+      std::make_unique<EnrolmentController>(options_.node, options_.node_ip, std::move(dataplane),
+                                            *zds_, PodNetnsStore(options_.run_dir + "/pods"));
   enrolment_->start();
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { enrolment_->onSnapshot(s); }));
-  auto cni = cni::CniServer::start(options_.run_dir + "/cni.sock",
-                                   [this](const cni::AgentCniRequest& r) { return enrolment_->handleCni(r); });
+  auto cni = cni::CniServer::start(
+      options_.run_dir + "/cni.sock",
+      [this](const cni::AgentCniRequest& r) { return enrolment_->handleCni(r); });
   if (!cni) return fail(cni.error());
   cni_ = std::move(*cni);
   return ok();
