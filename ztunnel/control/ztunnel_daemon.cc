@@ -157,6 +157,7 @@ std::optional<metrics::FamilySnapshot> ZtunnelDaemon::redirectDecisions() const 
 }
 
 Status ZtunnelDaemon::start() {
+  WARREN_TRY(checkLocalAdminAddress(options_.admin_address));
   metrics::registerProcessMetrics(registry_);
   registry_.addCollector([this] { return collect(); });
 
