@@ -31,6 +31,20 @@ mkdir -p "$SANITIZER_DIR"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SANITIZER_DIR/asan"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SANITIZER_DIR/ubsan"
 export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$SANITIZER_DIR/tsan"
+# sanitizer_stop_daemons: in a sanitized build, SIGTERM every node component and wait (bounded)
+# before `down` kills what is left: their shutdown runs under the sanitizer too, and leaks are
+# reported at exit (down alone would SIGKILL them).
+sanitizer_stop_daemons() {
+  [ -n "${WARREN_SANITIZER:-}" ] && [ -f "$LAB_DIR/state.json" ] || return 0
+  local pids=() pid end
+  pids=($("$LAB" ps 2>/dev/null | awk '$2 == "agent" || $2 == "ztunnel" { if ($3 == "running") print $4 }'))
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null
+  end=$(( $(date +%s) + 60 ))
+  for pid in "${pids[@]}"; do
+    while pid_alive "$pid" && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
+  done
+}
 # sanitizer_check: fails (printing them) when any sanitizer report was written.
 sanitizer_check() {
   local reports=("$SANITIZER_DIR"/*)
@@ -187,6 +201,7 @@ _e2e_exit() {
   fi
   local c
   for c in "${_e2e_cleanups[@]}"; do eval "$c"; done
+  sanitizer_stop_daemons
   "$LAB" down >/dev/null 2>&1 || "$LAB" down >&2
   # After down: the daemons have exited, so leak reports (written at exit) are in.
   if ! sanitizer_check && [ $rc -eq 0 ]; then rc=1; fi

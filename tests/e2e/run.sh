@@ -8,6 +8,11 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 export WARREN_BIN_DIR="$build/bin"
 export WARREN_SOURCE_DIR=$(cd "$here/../.." && pwd)
+# A sanitized BUILD: its runtime options (scripts/test.sh sets them too; here for direct runs).
+if [ -z "${WARREN_SANITIZER+x}" ]; then
+  . "$WARREN_SOURCE_DIR/scripts/sanitizers/env.sh"
+  warren_sanitizer_env "$build"
+fi
 
 if [ $# -gt 0 ]; then
   tests=()
