@@ -5,8 +5,8 @@
 //
 //   byte 0 = 0: a request. Byte 1 picks the method (GET, PUT, POST, DELETE, HEAD); then the
 //               request target up to the first '\n' (path and query, percent-encoded; a target
-//               the HTTP layer would refuse is skipped); the rest is the body. The cluster is a
-//               small valid one; ztunnel's admin endpoint is a unix socket nobody serves.
+//               the HTTP layer would refuse is skipped); the rest is the body. The cluster is
+//               fuzz/fuzz_cluster.h; ztunnel's admin endpoint is a unix socket nobody serves.
 //   byte 0 = 1: ztunnel's answer to a proxied call. Byte 1 picks the status (0 = transport
 //               error); the rest is the body. Through certificatesAnswer, connectionsAnswer
 //               and forwardedLogAnswer, as the proxied routes use them.
@@ -26,40 +26,16 @@
 #include "agent/admin/admin_routes.h"
 #include "agent/admin/proxied_documents.h"
 #include "common/http/query_string.h"
-#include "common/k8s/object.h"
 #include "common/log.h"
+#include "fuzz/fuzz_cluster.h"
 
 namespace {
 
 using namespace warren;
 using nlohmann::json;
 
-constexpr const char* kCluster = R"(apiVersion: v1
-kind: Namespace
-metadata: {name: demo, labels: {warren.dev/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: demo, uid: uid-web, labels: {app: web}}
-spec: {nodeName: node-a, serviceAccountName: web-sa, containers: [{name: app, image: x}]}
-status: {phase: Running, podIP: 10.0.0.5}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: demo}
-spec: {clusterIP: 10.96.0.20, selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow-web, namespace: demo}
-spec: {selector: {matchLabels: {app: web}}, rules: [{to: [{operation: {ports: ["8080"]}}]}]}
-)";
-
 void check(bool ok, const char* what, const std::string& detail = "") {
-  if (!ok) {
-    std::fprintf(stderr, "admin_api_fuzz: invariant broken: %s %s\n", what, detail.c_str());
-    std::abort();
-  }
+  fuzz::invariant(ok, "admin_api_fuzz", what, detail.c_str());
 }
 
 struct Fixture {
@@ -68,10 +44,7 @@ struct Fixture {
   http::Router router;
   Fixture() {
     (void)log::setLevel("off");
-    agent::ConfigUpdate u;
-    u.replace_all = true;
-    u.upserts = *k8s::parseManifests(kCluster, "fuzz");
-    check(model.apply(std::move(u)) == 0, "fixture cluster rejected");
+    fuzz::loadCluster(model);
     agent::admin::AdminSources s;
     s.options.node = "node-a";
     s.options.ztunnel_admin = "unix:/nonexistent/warren-admin-fuzz/ztunnel.sock";

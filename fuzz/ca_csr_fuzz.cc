@@ -10,7 +10,8 @@
 //               ASN.1 decoding and the signature and key checks without base64 in the way).
 //   byte 0 = 3: the rest is the ImpersonatedIdentity, with a valid CSR.
 //
-// The cluster: node "node-a" runs pod demo/web (sa web-sa); node-b runs demo/far (far-sa).
+// The cluster (fuzz/fuzz_cluster.h): node "node-a" runs pod demo/web (sa web-sa); node-b runs
+// demo/far (far-sa).
 // Invariants: a refusal is INVALID_ARGUMENT or PERMISSION_DENIED with a message; a chain is
 // signed only for a well-formed identity of a pod on node-a, its leaf carries exactly that
 // SPIFFE URI, holds the CSR's public key, is issued by the CA, and is valid for at most the
@@ -27,12 +28,12 @@
 #include <string_view>
 
 #include "agent/ca/ca_service.h"
-#include "agent/model/cluster_model.h"
 #include "common/identity/certificate_info.h"
 #include "common/identity/csr.h"
 #include "common/identity/pem.h"
 #include "common/identity/private_key.h"
 #include "common/log.h"
+#include "fuzz/fuzz_cluster.h"
 #include "fuzz/seed_file.h"
 #include "tests/common/identity/test_ca.h"
 
@@ -44,25 +45,7 @@ namespace pb = istio::v1::auth;
 constexpr const char* kWebIdentity = "spiffe://cluster.local/ns/demo/sa/web-sa";
 constexpr const char* kFarIdentity = "spiffe://cluster.local/ns/demo/sa/far-sa";
 
-constexpr const char* kCluster = R"(apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: demo, uid: uid-web}
-spec: {nodeName: node-a, serviceAccountName: web-sa, containers: [{name: app, image: x}]}
-status: {phase: Running, podIP: 10.0.0.5}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: far, namespace: demo, uid: uid-far}
-spec: {nodeName: node-b, serviceAccountName: far-sa, containers: [{name: app, image: x}]}
-status: {phase: Running, podIP: 10.0.1.6}
-)";
-
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "ca_csr_fuzz: invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+void check(bool ok, const char* what) { fuzz::invariant(ok, "ca_csr_fuzz", what); }
 
 struct Fixture {
   identity::testing::TestCa root = identity::testing::TestCa::root("fuzz CA");
@@ -76,10 +59,7 @@ struct Fixture {
 
   Fixture() {
     (void)log::setLevel("off");
-    agent::ConfigUpdate u;
-    u.replace_all = true;
-    u.upserts = *k8s::parseManifests(kCluster, "fuzz");
-    check(model.apply(std::move(u)) == 0, "fixture cluster rejected");
+    fuzz::loadCluster(model);
   }
 };
 

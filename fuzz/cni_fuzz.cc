@@ -24,18 +24,14 @@
 #include <vector>
 
 #include "agent/cni/cni_invocation.h"
+#include "fuzz/invariant.h"
 
 namespace {
 
 using namespace warren;
 using nlohmann::json;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "cni_fuzz: invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+void check(bool ok, const char* what) { fuzz::invariant(ok, "cni_fuzz", what); }
 
 bool isObject(const std::string& text) {
   json j = json::parse(text, nullptr, false);

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "common/http2/session.h"
+#include "fuzz/invariant.h"
 #include "fuzz/seed_file.h"
 
 namespace {
@@ -42,12 +43,7 @@ using http2::Role;
 using http2::Session;
 using http2::StreamId;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "h2_session_fuzz: invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+void check(bool ok, const char* what) { fuzz::invariant(ok, "h2_session_fuzz", what); }
 
 http2::SessionConfig fuzzConfig() {
   http2::SessionConfig c;

@@ -7,8 +7,8 @@
 // decision and the admin API's documents. The input is the YAML text itself.
 //
 // Two applications of the same objects: as a complete state (replace_all) on a fresh model,
-// and as changes on top of a small valid cluster (where a bad new version of an object must
-// leave its last good version in place).
+// and as changes on top of a small valid cluster (fuzz/fuzz_cluster.h) (where a bad new version of
+// an object must leave its last good version in place).
 //
 // Invariants: no crash, no sanitizer report, no exception escaping (yaml-cpp's and
 // nlohmann's are caught at the boundaries); an error names its source; every parsed object
@@ -27,43 +27,13 @@
 #include "agent/translate/xds_resources.h"
 #include "common/k8s/object.h"
 #include "common/log.h"
+#include "fuzz/fuzz_cluster.h"
 
 namespace {
 
 using namespace warren;
 
-constexpr const char* kBase = R"(apiVersion: v1
-kind: Namespace
-metadata: {name: demo, labels: {warren.dev/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: demo, uid: uid-web, labels: {app: web}}
-spec: {nodeName: node-a, serviceAccountName: web-sa, containers: [{name: app, image: x, ports: [{name: http, containerPort: 8080}]}]}
-status: {phase: Running, podIP: 10.0.0.5}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: demo}
-spec: {clusterIP: 10.96.0.20, selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow-web, namespace: demo}
-spec: {selector: {matchLabels: {app: web}}, rules: [{from: [{source: {principals: ["cluster.local/ns/demo/sa/*"]}}], to: [{operation: {ports: ["8080"]}}]}]}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: demo}
-spec: {mtls: {mode: STRICT}, portLevelMtls: {"9090": {mode: PERMISSIVE}}}
-)";
-
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "k8s_manifest_fuzz: invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+void check(bool ok, const char* what) { fuzz::invariant(ok, "k8s_manifest_fuzz", what); }
 
 size_t objectCount(const agent::ClusterSnapshot& s) {
   return s.namespaces.size() + s.pods.size() + s.services.size() + s.service_accounts.size() +
@@ -120,12 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     useSnapshot(*model.snapshot());
   }
   {  // Changes on top of a valid cluster: bad new versions keep the last good ones.
-    static const std::vector<k8s::Object> base = *k8s::parseManifests(kBase, "base.yaml");
     agent::ClusterModel model;
-    agent::ConfigUpdate first;
-    first.replace_all = true;
-    first.upserts = base;
-    check(model.apply(std::move(first)) == 0, "the base cluster was rejected");
+    fuzz::loadCluster(model);
     const size_t before = objectCount(*model.snapshot());
     agent::ConfigUpdate change;
     change.upserts = std::move(*objects);

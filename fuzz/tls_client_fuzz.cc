@@ -58,15 +58,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 
-namespace {
-
-bool seed(const std::string& dir, const char* name, uint8_t chunk, std::span<const uint8_t> body) {
-  return warren::fuzz::writeSeed(
-      dir, name, chunk, std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
-}
-
-}  // namespace
-
 // --make-seeds DIR (fuzz/replay_main.cc): the first byte of each seed is its chunk size.
 extern "C" int WarrenFuzzMakeSeeds(const char* dir_arg) {
   const std::string dir = dir_arg;
@@ -79,11 +70,12 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir_arg) {
   std::vector<uint8_t> flight(server->pendingOutput().begin(), server->pendingOutput().end());
   std::vector<uint8_t> alert = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
   std::string http = "HTTP/1.1 400 Bad Request\r\n\r\n";
-  bool ok =
-      seed(dir, "server_flight", 0, flight) && seed(dir, "server_flight_chunks_13", 13, flight) &&
-      seed(dir, "server_flight_truncated", 0,
-           std::span<const uint8_t>(flight).first(flight.size() / 3)) &&
-      seed(dir, "alert", 0, alert) &&
-      seed(dir, "http_response", 0, {reinterpret_cast<const uint8_t*>(http.data()), http.size()});
+  bool ok = warren::fuzz::writeSeed(dir, "server_flight", 0, flight) &&
+            warren::fuzz::writeSeed(dir, "server_flight_chunks_13", 13, flight) &&
+            warren::fuzz::writeSeed(dir, "server_flight_truncated", 0,
+                                    std::span<const uint8_t>(flight).first(flight.size() / 3)) &&
+            warren::fuzz::writeSeed(dir, "alert", 0, alert) &&
+            warren::fuzz::writeSeed(dir, "http_response", 0,
+                                    {reinterpret_cast<const uint8_t*>(http.data()), http.size()});
   return ok ? 0 : 1;
 }

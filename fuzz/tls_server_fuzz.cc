@@ -61,15 +61,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 
-namespace {
-
-bool seed(const std::string& dir, const char* name, uint8_t chunk, std::span<const uint8_t> body) {
-  return warren::fuzz::writeSeed(
-      dir, name, chunk, std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
-}
-
-}  // namespace
-
 // --make-seeds DIR (fuzz/replay_main.cc): the first byte of each seed is its chunk size.
 extern "C" int WarrenFuzzMakeSeeds(const char* dir_arg) {
   const std::string dir = dir_arg;
@@ -80,12 +71,14 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir_arg) {
   std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   std::vector<uint8_t> alert = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
   std::vector<uint8_t> huge_len = {0x16, 0x03, 0x01, 0xff, 0xff, 0x01};
-  bool ok =
-      seed(dir, "client_hello", 0, hello) && seed(dir, "client_hello_bytewise", 1, hello) &&
-      seed(dir, "client_hello_chunks_7", 7, hello) &&
-      seed(dir, "client_hello_truncated", 0,
-           std::span<const uint8_t>(hello).first(hello.size() / 2)) &&
-      seed(dir, "http_request", 0, {reinterpret_cast<const uint8_t*>(http.data()), http.size()}) &&
-      seed(dir, "alert", 0, alert) && seed(dir, "oversized_record", 0, huge_len);
+  bool ok = warren::fuzz::writeSeed(dir, "client_hello", 0, hello) &&
+            warren::fuzz::writeSeed(dir, "client_hello_bytewise", 1, hello) &&
+            warren::fuzz::writeSeed(dir, "client_hello_chunks_7", 7, hello) &&
+            warren::fuzz::writeSeed(dir, "client_hello_truncated", 0,
+                                    std::span<const uint8_t>(hello).first(hello.size() / 2)) &&
+            warren::fuzz::writeSeed(dir, "http_request", 0,
+                                    {reinterpret_cast<const uint8_t*>(http.data()), http.size()}) &&
+            warren::fuzz::writeSeed(dir, "alert", 0, alert) &&
+            warren::fuzz::writeSeed(dir, "oversized_record", 0, huge_len);
   return ok ? 0 : 1;
 }
