@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <sstream>
 
 #include "common/netns.h"
+#include "common/sha256.h"
 
 namespace warren::agent {
 
@@ -22,17 +22,8 @@ using nlohmann::json;
 
 // File names: a digest of "ns/name" (pod names may be 253 bytes, and a name from CNI_ARGS is
 // never trusted as a path component).
-std::string digestHex(const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
+std::string recordFileName(const std::string& ns, const std::string& name) {
+  return sha256Hex(ns + "/" + name) + ".json";
 }
 
 }  // namespace
@@ -56,7 +47,7 @@ Result<UniqueFd> openRecordedNetns(const PodNetnsRecord& record) {
 }
 
 std::string PodNetnsStore::pathOf(const std::string& ns, const std::string& name) const {
-  return dir_ + "/" + digestHex(ns + "/" + name) + ".json";
+  return dir_ + "/" + recordFileName(ns, name);
 }
 
 Status PodNetnsStore::save(const PodNetnsRecord& r) const {

@@ -3,9 +3,8 @@
 #include <arpa/inet.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <openssl/evp.h>
-
 #include "agent/translate/authorization_translation.h"
+#include "common/sha256.h"
 
 namespace warren::agent {
 namespace {
@@ -20,16 +19,7 @@ std::string versionOf(const google::protobuf::Message& m) {
     cos.SetSerializationDeterministic(true);
     m.SerializeToCodedStream(&cos);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < 8 && i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return sha256Hex(bytes).substr(0, 16);
 }
 
 void put(XdsResourceMap& map, const char* type, const std::string& name,
