@@ -14,7 +14,9 @@ std::map<std::string, std::string> env(const std::string& cmd) {
           {"CNI_CONTAINERID", "c1"},
           {"CNI_NETNS", "/run/netns/wl-pod-a"},
           {"CNI_IFNAME", "eth0"},
-          {"CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=a;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=u-1"}};
+          {"CNI_ARGS",
+           "IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=a;K8S_POD_INFRA_CONTAINER_ID=c1;"
+           "K8S_POD_UID=u-1"}};
 }
 
 const char* kConfig = R"({"cniVersion":"1.0.0","name":"wl","type":"warren-cni","runDir":"/run/x",
@@ -101,21 +103,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"not_json", "ADD", "{not json", kCniErrDecode, "not a JSON object"},
         BadCase{"json_array", "ADD", "[1,2]", kCniErrDecode, "not a JSON object"},
         BadCase{"truncated", "ADD", std::string(kConfig).substr(0, 60), kCniErrDecode, "JSON"},
-        BadCase{"no_version", "ADD", R"({"runDir":"/r","prevResult":{}})", kCniErrInvalidConfig, "cniVersion"},
+        BadCase{"no_version", "ADD", R"({"runDir":"/r","prevResult":{}})", kCniErrInvalidConfig,
+                "cniVersion"},
         BadCase{"old_version", "ADD", R"({"cniVersion":"0.3.1","runDir":"/r","prevResult":{}})",
                 kCniErrIncompatibleVersion, "0.3.1"},
-        BadCase{"no_run_dir", "ADD", R"({"cniVersion":"1.0.0","prevResult":{}})", kCniErrInvalidConfig, "runDir"},
-        BadCase{"relative_run_dir", "ADD", R"({"cniVersion":"1.0.0","runDir":"run","prevResult":{}})",
+        BadCase{"no_run_dir", "ADD", R"({"cniVersion":"1.0.0","prevResult":{}})",
                 kCniErrInvalidConfig, "runDir"},
-        BadCase{"not_chained", "ADD", R"({"cniVersion":"1.0.0","runDir":"/r"})", kCniErrInvalidConfig,
+        BadCase{"relative_run_dir", "ADD",
+                R"({"cniVersion":"1.0.0","runDir":"run","prevResult":{}})", kCniErrInvalidConfig,
+                "runDir"},
+        BadCase{"not_chained", "ADD", R"({"cniVersion":"1.0.0","runDir":"/r"})",
+                kCniErrInvalidConfig, "prevResult"},
+        BadCase{"prev_result_string", "ADD",
+                R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":"x"})", kCniErrDecode,
                 "prevResult"},
-        BadCase{"prev_result_string", "ADD", R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":"x"})",
-                kCniErrDecode, "prevResult"},
-        BadCase{"ips_not_array", "ADD", R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":{"ips":{}}})",
-                kCniErrDecode, "ips"},
-        BadCase{"ip_without_address", "ADD",
-                R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":{"ips":[{"gateway":"1.1.1.1"}]}})",
-                kCniErrDecode, "address"}),
+        BadCase{"ips_not_array", "ADD",
+                R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":{"ips":{}}})", kCniErrDecode,
+                "ips"},
+        BadCase{
+            "ip_without_address", "ADD",
+            R"({"cniVersion":"1.0.0","runDir":"/r","prevResult":{"ips":[{"gateway":"1.1.1.1"}]}})",
+            kCniErrDecode, "address"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(CniInvocation, AddWithoutPodArgsIsRejected) {
@@ -130,6 +138,42 @@ TEST(CniInvocation, AgentRequestRejectsGarbage) {
   EXPECT_FALSE(parseAgentRequest("nope"));
   EXPECT_FALSE(parseAgentRequest(R"({"command":"RM"})"));
   EXPECT_FALSE(parseAgentRequest(R"({"command":"ADD","namespace":"a"})"));
+}
+
+// Found by cni_fuzz: bytes that are not UTF-8 in the environment made nlohmann's dump() throw
+// and warren-cni die instead of printing a CNI error. Each variable is named; well-formed
+// multi-byte text passes.
+TEST(CniInvocation, EnvironmentThatIsNotUtf8IsACniErrorNamingTheVariable) {
+  struct Case {
+    const char* var;
+    std::string value;
+  } cases[] = {
+      {"CNI_COMMAND", "\xff"},
+      {"CNI_NETNS", "/run/netns/\xc3"},                               // truncated sequence
+      {"CNI_CONTAINERID", "c\xe0\x80\x80"},                           // overlong
+      {"CNI_ARGS", "K8S_POD_NAMESPACE=\xed\xa0\x80;K8S_POD_NAME=a"},  // a surrogate
+  };
+  for (const auto& c : cases) {
+    auto e = env("ADD");
+    e[c.var] = c.value;
+    auto inv = parseCniInvocation(e, kConfig);
+    ASSERT_FALSE(inv) << c.var;
+    EXPECT_EQ(inv.error().code, kCniErrInvalidEnv) << c.var;
+    EXPECT_EQ(inv.error().msg, std::string(c.var) + " is not valid UTF-8");
+    EXPECT_TRUE(json::parse(cniErrorJson(inv.error(), "1.0.0")).is_object());
+  }
+  auto e = env("ADD");
+  e["CNI_NETNS"] =
+      "/run/netns/p\xc3\xa4"
+      "d-\xf0\x9f\x90\x87";  // "päd-" and U+1F407
+  auto inv = parseCniInvocation(e, kConfig);
+  ASSERT_TRUE(inv) << inv.error().msg;
+  auto req = parseAgentRequest(agentRequestJson(*inv));
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->netns, e["CNI_NETNS"]);
+  // An error message quoting such bytes is still a JSON object (U+FFFD in their place).
+  auto out = json::parse(cniErrorJson(CniFailure{kCniErrInvalidEnv, "bad \xff", ""}, ""));
+  EXPECT_EQ(out["msg"], "bad \xef\xbf\xbd");
 }
 
 }  // namespace
