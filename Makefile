@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 SANITIZE_E2E ?= test_ztunnel_datapath test_ztunnel_policy test_ztunnel_resilience
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test unit e2e demo bench clean format asan tsan fuzz
+.PHONY: all deps build test unit e2e demo bench bench-profile images clean format asan tsan fuzz
 
 all: build
 
@@ -48,6 +48,16 @@ demo: build
 
 bench: build
 	@bench/run.sh $(BUILD)
+
+# Only the perf profile of the cross-node path (proven captured first), into $(BUILD)/bench-profile.
+bench-profile: build
+	@BENCH_PROFILE_ONLY=1 BENCH_OUT=$(BUILD)/bench-profile bench/run.sh $(BUILD)
+
+# OCI images (buildah, no Docker daemon) from the build: warren-node, warren-controller (and
+# warren-waypoint once it exists), tagged git-<commit>; REGISTRY=host/path pushes them.
+# Writes $(BUILD)/deploy/install, the overlay to `kubectl apply -k` (deploy/README.md).
+images: build
+	@scripts/images.sh $(BUILD)
 
 format:
 	@git ls-files '*.cc' '*.h' | grep -v '^bpf/' | xargs clang-format -i

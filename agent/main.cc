@@ -42,6 +42,10 @@ int runAgent(const warren::agent::AgentOptions& options) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "--version") {
+    std::printf("warren-agent %s\n", WARREN_BUILD_VERSION);
+    return 0;
+  }
   auto cmd = warren::agent::parseAgentArgs(args);
   if (!cmd) {
     std::fprintf(stderr, "warren-agent: %s\n%s", cmd.error().message().c_str(),

@@ -3,7 +3,9 @@
 #   bench/run.sh [BUILD_DIR]          (default build; `make bench` passes it)
 # Env: BENCH_REPEAT (default 3), BENCH_QUICK=1 (short smoke run), BENCH_OUT (results dir,
 # default bench/results), BENCH_IDLE_CONNS (default 10000), BENCH_LAB_NAME (default wb<pid>),
-# TMPDIR (where the scratch dir goes), BENCH_KEEP_WORK=1 (keep it: configs, proxy logs). Needs root (the lab).
+# BENCH_PROFILE=0 (no perf profile), BENCH_PROFILE_ONLY=1 (prove warren-cross captured, then
+# only the profile: `make bench-profile`), TMPDIR (where the scratch dir goes),
+# BENCH_KEEP_WORK=1 (keep it: configs, proxy logs, perf.data). Needs root (the lab).
 # Prints the path of the results JSON last. Benchmarks report; a poor figure never fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +16,7 @@ for b in warren-lab warren-probe warren-bench-rr warren-bench-http warren-bench-
          warren-bench-idle warren-bench-echo; do
   [ -x "$build/bin/$b" ] || { echo "bench/run.sh: $build/bin/$b is not built" >&2; exit 1; }
 done
-for t in iperf3 nginx stunnel4 haproxy wrk openssl ss; do
+for t in iperf3 nginx stunnel4 haproxy wrk openssl ss curl; do
   command -v "$t" >/dev/null || { echo "bench/run.sh: $t is missing (scripts/deps.sh)" >&2; exit 1; }
 done
 

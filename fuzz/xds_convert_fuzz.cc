@@ -118,8 +118,8 @@ std::vector<iw::Address> baseAddresses() {
   web2.set_node("node-2");
   add(web2);
 
-  iw::Workload wp = workload("Kubernetes//Pod/shop/waypoint", "waypoint", ip4(10, 244, 1, 9),
-                             iw::HBONE);
+  iw::Workload wp =
+      workload("Kubernetes//Pod/shop/waypoint", "waypoint", ip4(10, 244, 1, 9), iw::HBONE);
   iw::PortList wp_ports;
   auto* wpp = wp_ports.add_ports();
   wpp->set_service_port(15008);
@@ -267,8 +267,8 @@ void checkConversion(const DeltaDiscoveryResponse& push, const ConvertedDelta& c
           "a push of an unknown type is not rejected as such");
     return;
   }
-  size_t converted = c.update.workloads.size() + c.update.services.size() +
-                     c.update.policies.size();
+  size_t converted =
+      c.update.workloads.size() + c.update.services.size() + c.update.policies.size();
   check(converted + c.rejected.size() == static_cast<size_t>(push.resources_size()),
         "a resource was neither converted nor rejected");
   std::set<std::string> names;
@@ -369,9 +369,9 @@ void decide(const StateSnapshot& snap, const std::vector<std::string>& workload_
   }
   (void)snap.toJson().dump();
   if (verbose()) {
-    std::fprintf(stderr, "  routes: %zu HBONE, %zu passthrough, %zu errors; RBAC: %zu allowed, %zu denied\n",
-                 g_tally.hbone, g_tally.passthrough, g_tally.route_errors, g_tally.allowed,
-                 g_tally.denied);
+    std::fprintf(
+        stderr, "  routes: %zu HBONE, %zu passthrough, %zu errors; RBAC: %zu allowed, %zu denied\n",
+        g_tally.hbone, g_tally.passthrough, g_tally.route_errors, g_tally.allowed, g_tally.denied);
     g_tally = {};
   }
 }
@@ -403,15 +403,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   DeltaDiscoveryResponse push;
   switch (flags & kModeMask) {
-    case kWrapAddress: push = wrap(kAddressTypeUrl, body); break;
-    case kWrapAuthorization: push = wrap(kAuthorizationTypeUrl, body); break;
+    case kWrapAddress:
+      push = wrap(kAddressTypeUrl, body);
+      break;
+    case kWrapAuthorization:
+      push = wrap(kAuthorizationTypeUrl, body);
+      break;
     default:
       if (!push.ParseFromArray(body.data(), static_cast<int>(body.size()))) return 0;
   }
   ConvertedDelta converted = convertDelta(push);
   checkConversion(push, converted);
   if (verbose()) {
-    std::fprintf(stderr, "xds_convert_fuzz: %zu workloads, %zu services, %zu policies, %zu rejected\n",
+    std::fprintf(stderr,
+                 "xds_convert_fuzz: %zu workloads, %zu services, %zu policies, %zu rejected\n",
                  converted.update.workloads.size(), converted.update.services.size(),
                  converted.update.policies.size(), converted.rejected.size());
     for (const auto& e : converted.rejected) std::fprintf(stderr, "  %s\n", e.message().c_str());
@@ -475,14 +480,14 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir_c) {
     mutate(*a.mutable_workload());
     seed(name, kWrapAddress, a.SerializeAsString());
   };
-  bad_workload("bad_ip_length", [](iw::Workload& w) { w.set_addresses(0, std::string("\x0a\x00\x00", 3)); });
+  bad_workload("bad_ip_length",
+               [](iw::Workload& w) { w.set_addresses(0, std::string("\x0a\x00\x00", 3)); });
   bad_workload("bad_port", [](iw::Workload& w) {
     (*w.mutable_services())["shop/web.shop.svc.cluster.local"].mutable_ports(0)->set_target_port(
         70000);
   });
-  bad_workload("bad_enum", [](iw::Workload& w) {
-    w.set_tunnel_protocol(static_cast<iw::TunnelProtocol>(99));
-  });
+  bad_workload("bad_enum",
+               [](iw::Workload& w) { w.set_tunnel_protocol(static_cast<iw::TunnelProtocol>(99)); });
   bad_workload("bad_service_key", [](iw::Workload& w) { (*w.mutable_services())["noslash"]; });
   bad_workload("empty_uid", [](iw::Workload& w) { w.clear_uid(); });
   bad_workload("waypoint_without_destination",

@@ -28,7 +28,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/zds/seqpacket.h"
+#include "common/zds/zds_socket.h"
 #include "agent/zds/zds_server.h"
 #include "fuzz/seed_file.h"
 #include "zds.pb.h"
@@ -111,18 +111,18 @@ std::string validHello() {
 // answer it. Returns after the server finished with the answer.
 void agentSide(std::string_view bytes, bool fuzz_hello) {
   Agent& a = agent();
-  auto sock = zds::connectSeqpacket(a.path);
+  auto sock = zds::connectSocket(a.path);
   check(sock.has_value(), "connect to the agent");
   std::string hello = fuzz_hello ? std::string(bytes) : validHello();
   std::string answer = fuzz_hello ? ztunnel::encodeZdsAck("") : std::string(bytes);
-  if (zds::sendPacket(sock->get(), hello)) {
-    auto request = zds::recvPacket(sock->get(), kTimeout);
+  if (zds::sendMessage(sock->get(), hello)) {
+    auto request = zds::receiveMessage(sock->get(), kTimeout);
     if (request) {
       // What the agent sent is parsed as the client would.
       auto parsed = ztunnel::parseZdsRequest(request->bytes, static_cast<bool>(request->fd));
       check(parsed.has_value() && parsed->kind == ztunnel::ZdsRequest::Kind::kSnapshotSent,
             "agent did not send snapshot_sent");
-      (void)zds::sendPacket(sock->get(), answer);
+      (void)zds::sendMessage(sock->get(), answer);
     }
   }
   // admit() holds the server's lock from the replay until the answer is parsed, and remove()
@@ -137,7 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint8_t flags = data[0];
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   if (flags & kAgentSide) {
-    if (rest.size() > zds::kMaxPacket) return 0;  // the transport refuses these before parsing
+    if (rest.size() > zds::kMaxMessageBytes) return 0;  // the transport refuses these before parsing
     agentSide(rest, (flags & kWithFdOrHello) != 0);
   } else {
     clientSide(rest, (flags & kWithFdOrHello) != 0);

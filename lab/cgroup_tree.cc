@@ -89,8 +89,7 @@ Status CgroupTree::remove(const std::string& dir) {
   // cgroup.procs empties before the last task has finished exiting; until then rmdir says
   // EBUSY (cgroup.events still "populated 1"). Bounded retry.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (::rmdir(dir.c_str()) != 0 && errno == EBUSY &&
-         std::chrono::steady_clock::now() < deadline)
+  while (::rmdir(dir.c_str()) != 0 && errno == EBUSY && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   if (fs::exists(dir) && ::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
     auto err = WARREN_SYS_ERROR("rmdir cgroup " + dir);

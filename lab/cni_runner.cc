@@ -65,14 +65,14 @@ Result<CniResult> parseCniResult(const std::string& text) {
 
 Result<std::string> CniRunner::findPlugin(const std::string& type) const {
   size_t start = 0;
-  while (start <= cni_path_.size()) {
-    size_t end = cni_path_.find(':', start);
-    if (end == std::string::npos) end = cni_path_.size();
-    std::string p = cni_path_.substr(start, end - start) + "/" + type;
+  while (start <= search_path_.size()) {
+    size_t end = search_path_.find(':', start);
+    if (end == std::string::npos) end = search_path_.size();
+    std::string p = search_path_.substr(start, end - start) + "/" + type;
     if (::access(p.c_str(), X_OK) == 0) return p;
     start = end + 1;
   }
-  return fail(Error::notFound("CNI plugin '" + type + "' not found in " + cni_path_));
+  return fail(Error::notFound("CNI plugin '" + type + "' not found in " + search_path_));
 }
 
 Result<std::string> CniRunner::invoke(const std::string& command, const CniPod& pod,
@@ -83,6 +83,7 @@ Result<std::string> CniRunner::invoke(const std::string& command, const CniPod& 
   CommandSpec spec;
   spec.argv = {*plugin};
   spec.netns_path = node_netns_;
+  spec.mounts = node_mounts_;
   spec.stdin_data = config.dump();
   spec.timeout = std::chrono::seconds(30);
   spec.env = std::map<std::string, std::string>{

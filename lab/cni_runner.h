@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "lab/process.h"
 
 namespace warren::lab {
 
@@ -47,11 +48,16 @@ struct CniPod {
 
 class CniRunner {
  public:
-  // node_netns_path: where the plugins run; cni_path: CNI_PATH (search dirs, ':'-separated).
-  CniRunner(nlohmann::json conflist, std::string node_netns_path, std::string cni_path)
+  // node_netns_path: where the plugins run; cni_path: CNI_PATH as the plugins see it
+  // (':'-separated); search_path: the same directories as real paths here (default: cni_path);
+  // node_mounts: the node's host paths, bound in a private mount namespace for each plugin.
+  CniRunner(nlohmann::json conflist, std::string node_netns_path, std::string cni_path,
+            std::string search_path = "", MountSetup node_mounts = {})
       : conflist_(std::move(conflist)),
         node_netns_(std::move(node_netns_path)),
-        cni_path_(std::move(cni_path)) {}
+        cni_path_(std::move(cni_path)),
+        search_path_(search_path.empty() ? cni_path_ : std::move(search_path)),
+        node_mounts_(std::move(node_mounts)) {}
 
   Result<CniResult> add(const CniPod& pod) const;
   // Best effort over the whole chain; returns the first error after trying every plugin.
@@ -65,6 +71,8 @@ class CniRunner {
   nlohmann::json conflist_;
   std::string node_netns_;
   std::string cni_path_;
+  std::string search_path_;
+  MountSetup node_mounts_;
 };
 
 }  // namespace warren::lab

@@ -7,11 +7,13 @@
 #include <map>
 #include <set>
 
+#include "common/cni_config_dir.h"
 #include "common/k8s/core.h"
 #include "lab/apply_plan.h"
 #include "lab/cgroup_tree.h"
 #include "lab/cni_runner.h"
 #include "lab/lab_network.h"
+#include "lab/node_pod.h"
 #include "lab/process.h"
 #include "lab/scheduler.h"
 
@@ -123,7 +125,7 @@ std::string Kubelet::podLogPath(const std::string& ns, const std::string& name) 
 }
 
 std::string Kubelet::conflistPath(int node) const {
-  return state_.dir + "/nodes/" + LabNames::nodeName(node) + "/cni/10-warren.conflist";
+  return state_.dir + "/nodes/" + LabNames::nodeName(node) + "/cni/net.d/10-lab.conflist";
 }
 
 json Kubelet::conflistFor(int node) const {
@@ -132,9 +134,32 @@ json Kubelet::conflistFor(int node) const {
   cfg.pod_cidr = LabNames::podCidr(node);
   cfg.gateway = LabNames::podGateway(node);
   cfg.ipam_data_dir = state_.dir + "/nodes/" + LabNames::nodeName(node) + "/cni/ipam";
-  if (::access((state_.bin_dir + "/warren-cni").c_str(), X_OK) == 0)
-    cfg.warren_cni_run_dir = state_.dir + "/nodes/" + LabNames::nodeName(node) + "/run";
   return buildConflist(cfg);
+}
+
+Result<json> Kubelet::activeConflist(int node) const {
+  std::string dir = state_.dir + "/nodes/" + LabNames::nodeName(node) + "/cni/net.d";
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
+  auto name = primaryCniConfigName(names);
+  if (!name) return fail(Error::notFound("no CNI network config in " + dir));
+  auto text = readFile(dir + "/" + *name);
+  if (!text) return fail(text.error());
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("plugins"))
+    return fail(Error::invalid(dir + "/" + *name + ": not a CNI conflist"));
+  return j;
+}
+
+Result<CniRunner> Kubelet::cniRunner(int node) const {
+  auto conflist = activeConflist(node);
+  if (!conflist) return fail(conflist.error());
+  NodeHost host = labNodeHost(state_.dir, names_, node);
+  auto bin = host.realPath("/opt/cni/bin");
+  return CniRunner(std::move(*conflist), LabNames::netnsPath(names_.nodeNetns(node)), kNodeCniPath,
+                   *bin + ":/usr/lib/cni", MountSetup{host.nodeMounts(), {}});
 }
 
 Status Kubelet::saveRuntime(const PodRuntime& rt) const {
@@ -176,10 +201,9 @@ Status Kubelet::teardown(const PodRuntime& rt) {
   if (!rt.cgroup.empty()) keep(CgroupTree::remove(rt.cgroup));
   auto node = LabNames::parseNodeName(rt.node);
   if (!rt.cni_result.is_null() && node && !rt.host_network && LabNetwork::netnsExists(rt.netns)) {
-    CniRunner cni(conflistFor(*node), LabNames::netnsPath(names_.nodeNetns(*node)),
-                  "/usr/lib/cni:" + state_.bin_dir);
+    auto cni = cniRunner(*node);
     CniPod p{rt.ns, rt.name, rt.uid, rt.container_id, LabNames::netnsPath(rt.netns)};
-    keep(cni.del(p, rt.cni_result));
+    keep(cni ? cni->del(p, rt.cni_result) : fail(cni.error()));
   }
   if (!rt.host_network) keep(LabNetwork::deleteNetns(rt.netns));
   std::error_code ec;
@@ -335,10 +359,10 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
   } else {
     if (LabNetwork::netnsExists(rt.netns)) (void)LabNetwork::deleteNetns(rt.netns);
     if (auto s = LabNetwork::addNetns(rt.netns); !s) return failed(s.error());
-    CniRunner cni(conflistFor(node), LabNames::netnsPath(names_.nodeNetns(node)),
-                  "/usr/lib/cni:" + state_.bin_dir);
+    auto cni = cniRunner(node);
+    if (!cni) return failed(cni.error());
     CniPod p{rt.ns, rt.name, rt.uid, rt.container_id, LabNames::netnsPath(rt.netns)};
-    auto res = cni.add(p);
+    auto res = cni->add(p);
     if (!res) return failed(res.error());
     rt.pod_ip = res->pod_ip;
     rt.cni_result = res->raw;

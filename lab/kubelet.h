@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/k8s/object.h"
+#include "lab/cni_runner.h"
 #include "lab/lab_names.h"
 #include "lab/lab_state.h"
 #include "lab/manifest_store.h"
@@ -44,13 +45,19 @@ class Kubelet {
   Status teardown(const PodRuntime& rt);
 
   std::string podLogPath(const std::string& ns, const std::string& name) const;
+  // The lab's own primary network config of a node (bridge + host-local), written by `up`
+  // into the node's /etc/cni/net.d; warren-cni install chains itself into it.
   nlohmann::json conflistFor(int node) const;
   std::string conflistPath(int node) const;
+  // The network config CNI ADD/DEL use, read from the node's conf dir like containerd does:
+  // the first *.conflist/*.conf/*.json by name.
+  Result<nlohmann::json> activeConflist(int node) const;
 
  private:
   Status materializeDeployments(const std::vector<k8s::Object>& objects);
   Status startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads);
   Status saveRuntime(const PodRuntime& rt) const;
+  Result<CniRunner> cniRunner(int node) const;
   std::string runtimePath(const std::string& ns, const std::string& name) const;
 
   const LabState& state_;

@@ -49,11 +49,15 @@ Result<LabState> LabState::load(const std::string& dir) {
     s.ready = j.value("ready", false);
     if (j.contains("agentFlags"))
       s.agent_flags = j.at("agentFlags").get<std::vector<std::string>>();
+    s.daemonsets = j.value("daemonsets", "");
+    s.runtime = j.value("runtime", "process");
+    s.image_tag = j.value("imageTag", "");
     if (j.contains("components")) {
       for (const auto& [node, comps] : j["components"].items())
         for (const auto& [comp, c] : comps.items())
-          s.components[node][comp] = ComponentState{c.at("pid").get<pid_t>(),
-                                                    c.at("argv").get<std::vector<std::string>>()};
+          s.components[node][comp] = ComponentState{
+              c.at("pid").get<pid_t>(), c.at("argv").get<std::vector<std::string>>(),
+              c.value("daemonset", ""), c.value("pod", ""), c.value("containerId", "")};
     }
   } catch (const json::exception& e) {
     return fail(Error::invalid(pathIn(dir) + ": " + e.what()));
@@ -64,7 +68,12 @@ Result<LabState> LabState::load(const std::string& dir) {
 Status LabState::save() const {
   json comps = json::object();
   for (const auto& [node, cs] : components)
-    for (const auto& [comp, c] : cs) comps[node][comp] = {{"pid", c.pid}, {"argv", c.argv}};
+    for (const auto& [comp, c] : cs)
+      comps[node][comp] = {{"pid", c.pid},
+                           {"argv", c.argv},
+                           {"daemonset", c.daemonset},
+                           {"pod", c.pod},
+                           {"containerId", c.container_id}};
   json j = {{"name", name},
             {"dir", dir},
             {"nodes", nodes},
@@ -72,6 +81,9 @@ Status LabState::save() const {
             {"cgroupMount", cgroup_mount},
             {"ready", ready},
             {"agentFlags", agent_flags},
+            {"daemonsets", daemonsets},
+            {"runtime", runtime},
+            {"imageTag", image_tag},
             {"components", comps}};
   return writeFileAtomic(pathIn(dir), j.dump(2) + "\n");
 }

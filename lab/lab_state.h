@@ -13,9 +13,13 @@
 
 namespace warren::lab {
 
+// One running node component container (named by its container name in the DaemonSet).
 struct ComponentState {
-  pid_t pid = 0;
+  pid_t pid = 0;  // the process (podman: the `podman run` client attached to it)
   std::vector<std::string> argv;
+  std::string daemonset;     // "warren-agent"
+  std::string pod;           // the DaemonSet pod it belongs to ("warren-agent-x7k2p")
+  std::string container_id;  // podman: the container name; empty for the process runtime
 };
 
 struct LabState {
@@ -27,6 +31,11 @@ struct LabState {
   bool ready = false;  // set once `up` finished
   // `up --agent-flag`: appended to every node agent's command line, also on `restart`.
   std::vector<std::string> agent_flags;
+  // `up --daemonsets`: the node DaemonSet manifests the components are started from (re-read
+  // by `restart`, so an edited manifest rolls out like `kubectl apply`).
+  std::string daemonsets;
+  std::string runtime = "process";  // `up --runtime`: process | podman
+  std::string image_tag;            // podman: the tag of the images to run
   // node name -> component ("agent", "ztunnel") -> state
   std::map<std::string, std::map<std::string, ComponentState>> components;
 

@@ -39,6 +39,9 @@ struct Options {
   std::vector<std::string> words;
   bool kill = false;
   std::vector<std::string> agent_flags;  // up --agent-flag (repeatable)
+  std::string daemonsets;                // up --daemonsets
+  std::string runtime = "process";       // up --runtime
+  std::string image_tag;                 // up --image-tag
   std::vector<std::string> command;      // after "--"
 };
 
@@ -94,7 +97,8 @@ int cmdUp(const Options& o, const std::string& cgroup_mount) {
   if (!lock) return report(lock.error());
   std::string dir = fs::absolute(o.dir).lexically_normal().string();
   LabCluster cluster(o.name, dir, cgroup_mount, selfBinDir());
-  if (auto s = cluster.up(o.nodes, o.agent_flags); !s) {
+  UpOptions up{o.nodes, o.agent_flags, o.daemonsets, o.runtime, o.image_tag};
+  if (auto s = cluster.up(up); !s) {
     report(s.error().wrap("up"));
     if (s.error().code() == ErrorCode::kAlreadyExists) return 1;  // a live lab is left alone
     std::fprintf(stderr, "warren-lab: cleaning up the partial lab\n");
@@ -223,12 +227,6 @@ int cmdLabel(const Options& o) {
   if (auto s = store.put(target); !s) return report(s.error());
   std::printf("%s labelled\n", target.describe().c_str());
   return reconcileAndReport(*lab);
-}
-
-bool componentRunning(const LabNames& names, int node, const std::string& comp, pid_t pid) {
-  for (pid_t p : CgroupTree::procs(names.componentCgroup(node, comp)))
-    if (p == pid) return true;
-  return false;
 }
 
 int cmdGet(const Options& o) {
@@ -420,14 +418,12 @@ int cmdLogs(const Options& o) {
   LabCluster cluster(lab->state.name, lab->state.dir, lab->state.cgroup_mount, lab->state.bin_dir);
   if (t->node) {
     if (o.words.size() < 2)
-      return report(Error::invalid("logs node-N: which component? (agent, ztunnel)"));
-    const ComponentKind* c = findComponent(o.words[1]);
-    if (!c)
-      return report(Error::invalid("unknown component '" + o.words[1] + "' (agent, ztunnel)"));
-    std::string path = cluster.componentLog(t->node_index, c->name);
-    if (::access(path.c_str(), F_OK) != 0)
-      return report(Error::notFound(o.words[0] + " has no " + c->name + " log (" + path + "; is " +
-                                    c->binary + " built next to warren-lab?)"));
+      return report(Error::invalid("logs node-N: which component? (agent, ztunnel, install-cni)"));
+    const std::string& c = o.words[1];
+    std::string path = cluster.componentLog(t->node_index, c);
+    if (c.find('/') != std::string::npos || ::access(path.c_str(), F_OK) != 0)
+      return report(Error::notFound(o.words[0] + " has no '" + c + "' container log (" + path +
+                                    "; the containers are those of the node DaemonSets)"));
     return catFile(path);
   }
   Kubelet kubelet(lab->state, lab->names);
@@ -439,9 +435,8 @@ int cmdPs(const Options& o) {
   if (!lab) return report(lab.error());
   std::printf("%-8s %-24s %-8s %s\n", "NODE", "COMPONENT/POD", "STATE", "PIDS");
   for (const auto& [node, comps] : lab->state.components) {
-    int idx = *LabNames::parseNodeName(node);
     for (const auto& [comp, c] : comps) {
-      bool up = componentRunning(lab->names, idx, comp, c.pid);
+      bool up = processAlive(c.pid);
       std::printf("%-8s %-24s %-8s %d\n", node.c_str(), comp.c_str(), up ? "running" : "exited",
                   c.pid);
     }
@@ -468,13 +463,24 @@ int cmdRestart(const Options& o) {
   auto node = LabNames::parseNodeName(o.words[0]);
   if (!node || *node > lab->state.nodes)
     return report(Error::notFound("node '" + o.words[0] + "' does not exist"));
-  const ComponentKind* c = findComponent(o.words[1]);
-  if (!c) return report(Error::invalid("unknown component '" + o.words[1] + "' (agent, ztunnel)"));
+  const std::string& c = o.words[1];
   LabCluster cluster(lab->state.name, lab->state.dir, lab->state.cgroup_mount, lab->state.bin_dir);
-  if (auto s = cluster.restartComponent(lab->state, *c, *node, o.kill); !s)
-    return report(s.error());
-  std::printf("%s %s restarted: pid %d\n", o.words[0].c_str(), c->name.c_str(),
-              lab->state.components[o.words[0]][c->name].pid);
+  if (auto s = cluster.restartComponent(lab->state, c, *node, o.kill); !s) return report(s.error());
+  std::printf("%s %s restarted: pid %d\n", o.words[0].c_str(), c.c_str(),
+              lab->state.components[o.words[0]][c].pid);
+  return 0;
+}
+
+int cmdNodeCleanup(const Options& o) {
+  auto lab = openLab(o);
+  if (!lab) return report(lab.error());
+  auto lock = LabLock::acquire(o.dir);
+  if (!lock) return report(lock.error());
+  LabCluster cluster(lab->state.name, lab->state.dir, lab->state.cgroup_mount, lab->state.bin_dir);
+  std::string path =
+      o.daemonsets.empty() ? std::string(WARREN_LAB_DEPLOY_DIR "/cleanup") : o.daemonsets;
+  if (auto s = cluster.nodeCleanup(lab->state, path); !s) return report(s.error());
+  std::printf("node components deleted and nodes cleaned up (%s)\n", path.c_str());
   return 0;
 }
 
@@ -515,6 +521,15 @@ int main(int argc, char** argv) {
                  "extra flag for every node agent, also on restart (repeatable; "
                  "--agent-flag=--sockmap-fast-path)")
       ->allow_extra_args(false);
+  up->add_option("--daemonsets", o.daemonsets,
+                 "node DaemonSet manifests (file or dir) to run on every node; default "
+                 "deploy/base/node, $WARREN_LAB_DAEMONSETS")
+      ->envname("WARREN_LAB_DAEMONSETS");
+  up->add_option("--runtime", o.runtime,
+                 "process (the build's binaries) or podman (the images of make images)")
+      ->envname("WARREN_LAB_RUNTIME");
+  up->add_option("--image-tag", o.image_tag,
+                 "podman: tag of the images (default: <build>/images/tag, from make images)");
   app.add_subcommand("down", "remove everything the lab created (also after a crash)");
   auto* apply = app.add_subcommand("apply", "store manifests and reconcile pods");
   apply->add_option("-f,--filename", o.files, "manifest file or directory")->required();
@@ -541,9 +556,16 @@ int main(int argc, char** argv) {
   logs->add_option("-n,--namespace", o.ns, "namespace when the target has none");
   app.add_subcommand("ps", "node components and pods with their PIDs");
   auto* restart = app.add_subcommand(
-      "restart", "restart a node component: restart node-N agent|ztunnel [--kill]");
+      "restart",
+      "roll a node component's DaemonSet pod on one node (updateStrategy), or --kill one "
+      "container: restart node-N agent|ztunnel|install-cni [--kill]");
   restart->add_option("args", o.words, "node-N COMPONENT")->required();
   restart->add_flag("--kill", o.kill, "SIGKILL instead of SIGTERM");
+  auto* cleanup = app.add_subcommand(
+      "node-cleanup",
+      "uninstall from the nodes: delete the node DaemonSets' pods, then run deploy/cleanup");
+  cleanup->add_option("--daemonsets", o.daemonsets,
+                      "the clean-up DaemonSet (default deploy/cleanup)");
   app.add_subcommand("reconcile", "re-run the kubelet (start missing pods, remove stale ones)");
 
   std::vector<std::string> rev(args.rbegin(), args.rend());
@@ -568,5 +590,6 @@ int main(int argc, char** argv) {
   if (name == "ps") return cmdPs(o);
   if (name == "restart") return cmdRestart(o);
   if (name == "reconcile") return cmdReconcile(o);
+  if (name == "node-cleanup") return cmdNodeCleanup(o);
   return 2;
 }

@@ -11,7 +11,6 @@
 
 namespace warren::lab {
 
-
 class ManifestStore {
  public:
   explicit ManifestStore(std::string dir) : dir_(std::move(dir)) {}

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,31 @@ void childJoinCgroup(const std::string& dir, int err_fd) {
   ::close(fd);
 }
 
+// In the child, after setns: a private mount namespace (slave of ours, so netns files and
+// mounts made later on the host still appear), masks, then binds. Targets exist already
+// (prepareMountTargets ran in the parent).
+void childMounts(const MountSetup& m, int err_fd) {
+  if (m.empty()) return;
+  if (::unshare(CLONE_NEWNS) != 0) childFail(err_fd, "unshare(CLONE_NEWNS)");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    childFail(err_fd, "make / a slave mount");
+  for (const auto& dir : m.masks) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (::mount("warren-lab-mask", dir.c_str(), "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") != 0)
+      childFail(err_fd, "mask a host path");
+  }
+  for (const auto& b : m.mounts) {
+    if (b.source == b.target) continue;
+    if (::mount(b.source.c_str(), b.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      childFail(err_fd, "bind mount");
+    if (b.read_only &&
+        ::mount(nullptr, b.target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+      childFail(err_fd, "remount read-only");
+  }
+}
+
 std::string readAll(int fd) {
   std::string out;
   char buf[4096];
@@ -88,6 +114,7 @@ int exitCodeOf(int status) {
 
 Result<CommandResult> runCommand(const CommandSpec& spec) {
   if (spec.argv.empty()) return fail(Error::invalid("runCommand: empty argv"));
+  WARREN_TRY(prepareMountTargets(spec.mounts));
   auto in = makePipe();
   auto out = makePipe();
   auto err = makePipe();
@@ -106,6 +133,7 @@ Result<CommandResult> runCommand(const CommandSpec& spec) {
     ::dup2(out->w.get(), 1);
     ::dup2(err->w.get(), 2);
     childEnterNetns(spec.netns_path, ctl->w.get());
+    childMounts(spec.mounts, ctl->w.get());
     if (spec.env) {
       ::execvpe(argv[0], argv.data(), envp.data());
     } else {
@@ -189,8 +217,19 @@ Status runChecked(const std::vector<std::string>& argv, std::chrono::millisecond
   return ok();
 }
 
+Status prepareMountTargets(const MountSetup& mounts) {
+  for (const auto& b : mounts.mounts) {
+    std::error_code ec;
+    std::filesystem::create_directories(b.target, ec);
+    if (ec && !std::filesystem::is_directory(b.target))
+      return fail(Error::system(ec.value(), "create mount target " + b.target));
+  }
+  return ok();
+}
+
 Result<pid_t> spawnDetached(const DetachedSpec& spec) {
   if (spec.argv.empty()) return fail(Error::invalid("spawnDetached: empty argv"));
+  WARREN_TRY(prepareMountTargets(spec.mounts));
   auto ctl = makePipe();   // exec errors (closed by exec on success)
   auto pidp = makePipe();  // the grandchild's pid
   if (!ctl || !pidp) return fail(Error::system(errno, "pipes for " + spec.argv[0]));
@@ -216,6 +255,7 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec) {
     }
     childJoinCgroup(spec.cgroup_dir, ctl->w.get());
     childEnterNetns(spec.netns_path, ctl->w.get());
+    childMounts(spec.mounts, ctl->w.get());
     for (const auto& [k, v] : spec.env) ::setenv(k.c_str(), v.c_str(), 1);
     ::execv(argv[0], argv.data());
     childFail(ctl->w.get(), "exec");

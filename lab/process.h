@@ -15,6 +15,22 @@
 
 namespace warren::lab {
 
+// A bind mount made in a private mount namespace of the started process, before exec (how
+// the lab gives a lab node's processes their "host" paths and a container its volumes).
+struct BindMount {
+  std::string source;  // a real path on this machine
+  std::string target;  // where the process sees it
+  bool read_only = false;
+};
+
+// The mount setup of a started process: `masks` (existing directories) are hidden behind an
+// empty read-only tmpfs first, then `mounts` are bound in order. Nothing when both are empty.
+struct MountSetup {
+  std::vector<BindMount> mounts;
+  std::vector<std::string> masks;
+  bool empty() const { return mounts.empty() && masks.empty(); }
+};
+
 struct CommandResult {
   int exit_code = -1;  // 128+signal when killed by a signal
   std::string out;
@@ -26,6 +42,7 @@ struct CommandSpec {
   std::optional<std::map<std::string, std::string>> env;  // replaces the environment when set
   std::string stdin_data;
   std::string netns_path;  // run inside this netns when not empty
+  MountSetup mounts = {};  // in a private mount namespace when not empty
   std::chrono::milliseconds timeout{30000};
 };
 
@@ -42,11 +59,16 @@ struct DetachedSpec {
   std::string cgroup_dir;         // the process joins it before exec; may be empty
   std::string log_path;           // stdout+stderr appended here
   std::vector<std::pair<std::string, std::string>> env = {};  // added to our environment
+  MountSetup mounts = {};  // in a private mount namespace when not empty
 };
 
 // Starts a process in its own session, reparented away from us (double fork), so it outlives
 // the CLI. Returns its PID once it has exec'd; exec failures come back as errors.
 Result<pid_t> spawnDetached(const DetachedSpec& spec);
+
+// Creates every mount target that does not exist yet (mkdir -p on this machine: a bind needs
+// a directory to land on).
+Status prepareMountTargets(const MountSetup& mounts);
 
 // Runs in the foreground with our stdio (for `exec`), returning the exit code.
 Result<int> runForeground(const std::vector<std::string>& argv, const std::string& netns_path,

@@ -46,6 +46,7 @@ int failWith(const std::string& message) {
 int main(int argc, char** argv) {
   Flags f;
   CLI::App app{"warrenctl: inspect a Warren node through its agent's admin API"};
+  app.set_version_flag("--version", std::string("warrenctl ") + WARREN_BUILD_VERSION);
   app.require_subcommand(1);
   app.add_option("-o,--output", f.output, "Output format: table, json or yaml")
       ->check(CLI::IsMember({"table", "wide", "json", "yaml"}));

@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
       std::fputs(warren::ztunnel::ztunnelUsage().c_str(), stdout);
       return 0;
     }
+    if (a == "--version") {
+      std::printf("warren-ztunnel %s\n", WARREN_BUILD_VERSION);
+      return 0;
+    }
   }
   auto options = warren::ztunnel::parseZtunnelOptions(args);
   if (!options) {

@@ -58,7 +58,7 @@ std::string agentUsage() {
          "                    [--pod-cidr CIDR] [--trust-domain TD] [--log-level LEVEL]\n"
          "                    [--sockmap-fast-path]\n"
          "                    [--ztunnel-admin HOST:PORT (default 127.0.0.1:15000)]\n"
-         "       warren-agent uninstall [--bpf-pin-dir DIR] [--cgroup PATH]\n"
+         "       warren-agent uninstall [--bpf-pin-dir DIR] [--cgroup PATH] [--run-dir DIR]\n"
          "Without --manifests the agent reads the Kubernetes API (in-cluster service account,\n"
          "else $KUBECONFIG). --sockmap-fast-path (off by default) hands TCP data between two\n"
          "sockets of this node (loopback pairs, pod pairs inside --pod-cidr) straight from\n"
@@ -68,12 +68,13 @@ std::string agentUsage() {
 Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
   bool help = false;
   if (!args.empty() && args[0] == "uninstall") {
-    auto flags = collectFlags(args, 1, {"bpf-pin-dir", "cgroup", "log-level"}, help);
+    auto flags = collectFlags(args, 1, {"bpf-pin-dir", "cgroup", "run-dir", "log-level"}, help);
     if (!flags) return fail(flags.error());
     if (help) return HelpRequested{agentUsage()};
     UninstallOptions u;
     if (flags->count("bpf-pin-dir")) u.bpf_pin_dir = flags->at("bpf-pin-dir");
     if (flags->count("cgroup")) u.cgroup = flags->at("cgroup");
+    if (flags->count("run-dir")) u.run_dir = flags->at("run-dir");
     if (flags->count("log-level")) u.log_level = flags->at("log-level");
     return u;
   }

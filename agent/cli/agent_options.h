@@ -1,6 +1,7 @@
 // Command line of warren-agent. The run command takes exactly the flags the lab passes
 // (BRIEF: --node --node-ip --run-dir --manifests --ca-dir --cgroup --bpf-pin-dir --pod-cidr
-// --trust-domain --log-level) plus the opt-in --sockmap-fast-path; `uninstall` takes --bpf-pin-dir and --cgroup. Both
+// --trust-domain --log-level) plus the opt-in --sockmap-fast-path; `uninstall` takes --bpf-pin-dir,
+// --cgroup and --run-dir. Both
 // `--flag value` and `--flag=value` are accepted. Parsing is pure, so it is table-tested.
 #pragma once
 
@@ -32,6 +33,7 @@ struct AgentOptions {
 struct UninstallOptions {
   std::string bpf_pin_dir;
   std::string cgroup;
+  std::string run_dir;  // when set: the agent's sockets and files there are removed too
   std::string log_level = "info";
 };
 

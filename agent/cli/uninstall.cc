@@ -1,6 +1,9 @@
 #include "agent/cli/uninstall.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "bpf/loader/redirect_dataplane.h"
 
@@ -12,6 +15,15 @@ Status runUninstall(const UninstallOptions& options) {
   if (options.bpf_pin_dir.empty()) return fail(Error::invalid("uninstall needs --bpf-pin-dir"));
   if (auto s = redirect::RedirectDataplane::uninstall(options.bpf_pin_dir); !s) return s;
   spdlog::info("uninstall: removed eBPF links and pins under {}", options.bpf_pin_dir);
+  if (options.run_dir.empty()) return ok();
+  // Only what the agent (and the waypoint socket dir) put there: the run dir is a host path.
+  std::error_code ec;
+  for (const char* f : {"xds.sock", "zds.sock", "cni.sock", "admin.sock", "bpf_pin_dir"})
+    std::filesystem::remove(options.run_dir + "/" + f, ec);
+  std::filesystem::remove_all(options.run_dir + "/proxy", ec);
+  // Only when empty, and not when it is a mount point (a container's hostPath volume).
+  std::filesystem::remove(options.run_dir, ec);
+  spdlog::info("uninstall: removed the agent's files in {}", options.run_dir);
   return ok();
 }
 

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/zds/seqpacket.h"
+#include "common/zds/zds_socket.h"
 #include "zds.pb.h"
 
 namespace warren::zds {
@@ -45,7 +45,7 @@ ZdsServer::ZdsServer(std::string path, UniqueFd listener, std::chrono::milliseco
 
 Result<std::unique_ptr<ZdsServer>> ZdsServer::start(const std::string& socket_path,
                                                     std::chrono::milliseconds ack_timeout) {
-  auto listener = listenSeqpacket(socket_path);
+  auto listener = listenSocket(socket_path);
   if (!listener) return fail(listener.error().wrap("ZDS server"));
   std::unique_ptr<ZdsServer> server(new ZdsServer(socket_path, std::move(*listener), ack_timeout));
   server->thread_ = std::thread([s = server.get()] { s->acceptLoop(); });
@@ -76,7 +76,7 @@ void ZdsServer::acceptLoop() {
 }
 
 void ZdsServer::admit(UniqueFd sock) {
-  auto hello_packet = recvPacket(sock.get(), ack_timeout_);
+  auto hello_packet = receiveMessage(sock.get(), ack_timeout_);
   if (!hello_packet) {
     spdlog::warn("zds: client sent no hello: {}", hello_packet.error().message());
     return;
@@ -101,11 +101,11 @@ void ZdsServer::admit(UniqueFd sock) {
 
 bool ZdsServer::exchange(Client& client, const std::string& request, int pass_fd,
                          std::string* ack_error) {
-  if (auto s = sendPacket(client.sock.get(), request, pass_fd); !s) {
+  if (auto s = sendMessage(client.sock.get(), request, pass_fd); !s) {
     spdlog::warn("zds: ztunnel #{}: {}", client.id, s.error().message());
     return false;
   }
-  auto reply = recvPacket(client.sock.get(), ack_timeout_);
+  auto reply = receiveMessage(client.sock.get(), ack_timeout_);
   if (!reply) {
     spdlog::warn("zds: ztunnel #{}: waiting for ack: {}", client.id, reply.error().message());
     return false;

@@ -1,5 +1,7 @@
-"""The lab as the benchmark sees it: warren-lab commands, pod facts, processes started in a
-node or pod netns (kept by PID and stopped by PID), all with time limits."""
+"""The lab as the benchmark sees it: warren-lab commands, pod facts, commands run in a pod
+(`warren-lab exec`: its netns and cgroup, so the node's eBPF capture sees them as it sees the
+pod's own processes), the node components' verified PIDs, processes started in a node netns
+(kept by PID and stopped by PID), all with time limits."""
 import os
 import resource
 import signal
@@ -13,15 +15,36 @@ class CommandError(Exception):
 
 def run(argv, timeout, check=True, env=None):
     """Runs argv with a time limit; returns CompletedProcess (text). Raises CommandError on a
-    non-zero exit (when check) or on the time limit, with the command's own words."""
+    non-zero exit (when check) or on the time limit, with the command's own words. The command
+    gets its own process group, killed whole on the time limit (`warren-lab exec` waits for the
+    command it started, which would outlive a kill of warren-lab alone)."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                         text=True, env=env, start_new_session=True)
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+        out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as e:
+        kill_group(p)
         raise CommandError(f"timed out after {timeout}s: {' '.join(argv)}") from e
+    except BaseException:
+        kill_group(p)
+        raise
     if check and p.returncode != 0:
-        msg = (p.stderr.strip() or p.stdout.strip()).splitlines()
-        raise CommandError(f"exit {p.returncode}: {' '.join(argv[:6])}: {' / '.join(msg[-3:])}")
-    return p
+        msg = (err.strip() or out.strip()).splitlines()
+        raise CommandError(f"exit {p.returncode}: {' '.join(argv[:8])}: {' / '.join(msg[-3:])}")
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
+
+
+def kill_group(p):
+    """SIGKILL to the process group of a Popen started with start_new_session (its id is the
+    child's PID), then reap the child."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        p.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, ValueError):
+        pass
 
 
 def cgroup2_mount():
@@ -44,7 +67,7 @@ class Background:
 
         # Up to the hard limit (raising that needs CAP_SYS_RESOURCE, which a container may lack).
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        soft = min(nofile, hard) if hard != resource.RLIM_INFINITY else nofile
+        soft = nofile if not nofile or hard == resource.RLIM_INFINITY else min(nofile, hard)
 
         def raise_limit():
             if nofile:
@@ -69,6 +92,17 @@ class Background:
             except ProcessLookupError:
                 pass
         self.log.close()
+
+
+def parse_ps(text):
+    """`warren-lab ps` -> [(node, component, state, pid)] for the node components (pod rows,
+    whose second column is NS/POD, are skipped)."""
+    out = []
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) == 4 and "/" not in f[1] and f[0].startswith("node-"):
+            out.append((f[0], f[1], f[2], int(f[3])))
+    return out
 
 
 class Lab:
@@ -102,15 +136,59 @@ class Lab:
         return f"{self.name}-{node}"
 
     def in_netns(self, netns, argv):
+        """A node's netns only (the peer proxies, which sit where ztunnel sits)."""
         return ["ip", "netns", "exec", netns, *argv]
 
-    def component_pids(self, node, component):
-        path = os.path.join(cgroup2_mount(), self.name, node, f"system-{component}", "cgroup.procs")
+    def exec_argv(self, target, argv):
+        """argv run by `warren-lab exec` in a pod (NS/POD: its netns AND cgroup, as the pod's
+        own processes) or a node (node-N: its netns); run it with env=self.env."""
+        return [os.path.join(self.bin, "warren-lab"), "exec", target, "--", *argv]
+
+    def run_in(self, target, argv, timeout, check=True):
+        return run(self.exec_argv(target, argv), timeout, check, self.env)
+
+    def components(self):
+        """node -> component -> PID of the running node components, from `warren-lab ps`, each
+        verified (see verify_component). Raises CommandError when one does not check out."""
+        found = {}
+        for node, comp, state, pid in parse_ps(self.cmd("ps").stdout):
+            if state != "running":
+                raise CommandError(f"{node} {comp} is {state} (pid {pid})")
+            why = self.verify_component(node, comp, pid)
+            if why:
+                raise CommandError(f"{node} {comp} pid {pid}: {why}")
+            found.setdefault(node, {})[comp] = pid
+        return found
+
+    def verify_component(self, node, comp, pid):
+        """None when pid is warren-<comp> for `node`: that binary, `--node <node>` on its command
+        line, in the component's cgroup and in the node's netns; else what differs."""
         try:
-            with open(path) as f:
-                return [int(x) for x in f.read().split()]
-        except OSError:
-            return []
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+            netns = os.stat(f"/proc/{pid}/ns/net").st_ino
+        except OSError as e:
+            return f"cannot read /proc/{pid}: {e}"
+        if comm != f"warren-{comp}":
+            return f"is {comm!r}, not warren-{comp}"
+        if not any(a == "--node" and b == node for a, b in zip(args, args[1:])):
+            return f"command line has no --node {node}: {' '.join(args)[:200]}"
+        procs = os.path.join(cgroup2_mount(), self.name, node, f"system-{comp}", "cgroup.procs")
+        try:
+            with open(procs) as f:
+                if str(pid) not in f.read().split():
+                    return f"not in {procs}"
+        except OSError as e:
+            return f"cannot read {procs}: {e}"
+        if netns != os.stat(f"/run/netns/{self.node_netns(node)}").st_ino:
+            return f"not in netns {self.node_netns(node)}"
+        return None
+
+    def metrics(self, node):
+        """ztunnel's Prometheus text from :15020 in the node's netns."""
+        return self.run_in(node, ["curl", "-sf", "--max-time", "5", "http://127.0.0.1:15020/metrics"], 15).stdout
 
     def wait_listening(self, netns, ports, limit=20):
         end = time.time() + limit

@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 
-from lab import CommandError, run
+from lab import CommandError, kill_group
 from proc_stats import Meter
 
 
@@ -33,29 +33,29 @@ def _last_json(text, what):
     raise CommandError(f"{what} printed no JSON: {text.strip()[-200:]}")
 
 
-def _proxy_figures(prefix, meter_result, seconds, per_1k=None):
-    """Per proxy side: CPU seconds, peak RSS MB; with per_1k (achieved req/s / 1000) also
-    vCPU and MB per 1000 req/s."""
+def _proxy_figures(prefix, meter_result):
+    """Per proxy side: CPU seconds and peak RSS MB over the load."""
     out = {}
     for side, r in meter_result.items():
         if r is None:
             raise CommandError(f"proxy {side} died during the load")
         out[f"{prefix}_cpu_s.{side}"] = r["cpu_s"]
         out[f"{prefix}_peak_rss_mb.{side}"] = r["peak_rss_kib"] / 1024
-        if per_1k:
-            out[f"{prefix}_vcpu_per_1k_rps.{side}"] = r["cpu_s"] / seconds / per_1k
-            out[f"{prefix}_rss_mb_per_1k_rps.{side}"] = r["peak_rss_kib"] / 1024 / per_1k
     return out
 
 
 class LoadRunner:
+    """Every client command runs in the path's client pod through `warren-lab exec` (the pod's
+    netns and cgroup). Each load returns its figures plus '_conns', a lower bound of the TCP
+    connections it opened from the pod, which the capture check compares with the counters."""
+
     def __init__(self, lab, bin_dir, durations):
         self.lab = lab
         self.bin = bin_dir
         self.d = durations
 
     def _client(self, path, argv, timeout):
-        return run(self.lab.in_netns(path["client_netns"], argv), timeout)
+        return self.lab.run_in(path["client_pod"], argv, timeout)
 
     def _tool(self, name):
         return os.path.join(self.bin, name)
@@ -81,6 +81,7 @@ class LoadRunner:
 
     def iperf(self, path, streams):
         host, port = path["iperf"].rsplit(":", 1)
+        key = f"iperf_{streams}stream"
         with Meter(path["proxies"]) as m:
             p = self._client(path, ["iperf3", "-c", host, "-p", port, "-t", str(self.d.iperf),
                                     "-P", str(streams), "-J", "--connect-timeout", "5000"],
@@ -89,19 +90,23 @@ class LoadRunner:
         if "error" in j:
             raise CommandError(f"iperf3: {j['error']}")
         bps = j["end"]["sum_received"]["bits_per_second"]
-        key = f"iperf_{streams}stream"
-        out = {f"{key}_gbps": bps / 1e9}
-        out.update(_proxy_figures(key, m.result, self.d.iperf))
+        out = {f"{key}_gbps": bps / 1e9, "_conns": 1 + len(j["start"]["connected"])}  # + control
+        out.update(_proxy_figures(key, m.result))
         time.sleep(0.3)  # iperf3 -s needs a moment before it takes the next test
         return out
 
     def rr(self, path):
-        p = self._client(path, [self._tool("warren-bench-rr"), "--to", path["echo"], "--size", "64",
-                                "--duration", str(self.d.rr), "--timeout", "5"], self.d.rr + 20)
+        with Meter(path["proxies"]) as m:
+            p = self._client(path, [self._tool("warren-bench-rr"), "--to", path["echo"], "--size", "64",
+                                    "--duration", str(self.d.rr), "--timeout", "5"], self.d.rr + 20)
         j = _last_json(p.stdout, "warren-bench-rr")
-        return {"rr_p50_us": j["p50_us"], "rr_p99_us": j["p99_us"], "rr_tps": j["tps"]}
+        out = {"rr_p50_us": j["p50_us"], "rr_p99_us": j["p99_us"], "rr_tps": j["tps"], "_conns": 1}
+        out.update(_proxy_figures("rr", m.result))
+        return out
 
     def http(self, path):
+        """Fixed rate; per proxy also vCPU per 1000 req/s and RSS growth: the peak during the
+        load over the process's RSS before the run's first load (path['rss_baseline_kib'])."""
         with Meter(path["proxies"]) as m:
             p = self._client(path, [self._tool("warren-bench-http"), "--to", path["http"],
                                     "--rate", str(self.d.http_rate),
@@ -114,9 +119,17 @@ class LoadRunner:
         if j["non_2xx"] == j["completed"]:
             raise CommandError("every HTTP response was an error status")
         lat = j["latency"]
+        clean = j["errors"] == 0 and j.get("reconnects", 0) == 0
         out = {"http_p50_us": lat["p50_us"], "http_p90_us": lat["p90_us"], "http_p99_us": lat["p99_us"],
-               "http_achieved_rps": j["achieved_rate"], "http_errors": j["errors"] + j["non_2xx"]}
-        out.update(_proxy_figures("http", m.result, self.d.http, j["achieved_rate"] / 1000))
+               "http_achieved_rps": j["achieved_rate"], "http_errors": j["errors"] + j["non_2xx"],
+               "_conns": self.d.http_conns if clean else 1}
+        out.update(_proxy_figures("http", m.result))
+        per_1k = j["achieved_rate"] / 1000
+        for side, r in m.result.items():
+            out[f"http_vcpu_per_1k_rps.{side}"] = r["cpu_s"] / self.d.http / per_1k
+            base = path.get("rss_baseline_kib", {}).get(side)
+            if base is not None:
+                out[f"http_rss_growth_mb.{side}"] = (r["peak_rss_kib"] - base) / 1024
         return out
 
     def wrk(self, path):
@@ -127,20 +140,25 @@ class LoadRunner:
         total = re.search(r"(\d+) requests in", p.stdout)
         if not rps or not total or int(total.group(1)) == 0:
             raise CommandError(f"wrk: no requests: {p.stdout.strip()[-200:]}")
-        out = {"wrk_rps": float(rps.group(1))}
+        out = {"wrk_rps": float(rps.group(1)), "_conns": 1 if "Socket errors" in p.stdout else 4}
         requests = int(total.group(1))
         for side, r in m.result.items():
             if r is None:
                 raise CommandError(f"proxy {side} died during wrk")
+            out[f"wrk_cpu_s.{side}"] = r["cpu_s"]
             out[f"wrk_cpu_us_per_req.{side}"] = r["cpu_s"] / requests * 1e6
         return out
 
     def connrate(self, path):
-        p = self._client(path, [self._tool("warren-bench-connrate"), "--to", path["echo"],
-                                "--threads", "2", "--duration", str(self.d.connrate), "--timeout", "5"],
-                         self.d.connrate + 30)
+        with Meter(path["proxies"]) as m:
+            p = self._client(path, [self._tool("warren-bench-connrate"), "--to", path["echo"],
+                                    "--threads", "2", "--duration", str(self.d.connrate), "--timeout", "5"],
+                             self.d.connrate + 30)
         j = _last_json(p.stdout, "warren-bench-connrate")
-        return {"connrate_cps": j["conns_per_s"], "connrate_setup_p50_us": j["setup_p50_us"]}
+        out = {"connrate_cps": j["conns_per_s"], "connrate_setup_p50_us": j["setup_p50_us"],
+               "_conns": j["connections"]}
+        out.update(_proxy_figures("connrate", m.result))
+        return out
 
     def idle(self, path):
         """Opens the idle connections, measures the proxies' RSS while they are all held."""
@@ -148,10 +166,11 @@ class LoadRunner:
         before = {}
         for side, pid in procs.items():
             before[side] = _rss_kib(pid)
-        argv = self.lab.in_netns(path["client_netns"], [
+        argv = self.lab.exec_argv(path["client_pod"], [
             self._tool("warren-bench-idle"), "--to", path["echo"], "--count", str(self.d.idle_count),
             "--hold", str(self.d.idle_hold + 1), "--timeout", "5", "--open-budget", "60"])
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.lab.env, start_new_session=True)
         try:
             line = _readline_bounded(proc, 120)
             if not line:
@@ -163,12 +182,11 @@ class LoadRunner:
             rest = proc.communicate(timeout=self.d.idle_hold + 30)[0]
         finally:
             if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=5)
+                kill_group(proc)
         opened = j["opened"]
         if opened == 0:
             raise CommandError(f"no idle connection opened: {j.get('first_error', '?')}")
-        out = {"idle_opened": opened}
+        out = {"idle_opened": opened, "_conns": opened}
         done = [json.loads(x) for x in rest.splitlines() if x.startswith("{")]
         if done:
             out["idle_alive_after_hold"] = done[-1].get("alive_after_hold", 0)

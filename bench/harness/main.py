@@ -16,7 +16,10 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import Background, CommandError, Lab, run  # noqa: E402
 from loads import Durations, LoadRunner  # noqa: E402
+from proc_stats import cpu_seconds, status_kib  # noqa: E402
+import capture  # noqa: E402
 import peers  # noqa: E402
+import perf_profile  # noqa: E402
 import report  # noqa: E402
 
 START = time.time()
@@ -103,6 +106,57 @@ def tune_netns(netns):
         run(["ip", "netns", "exec", netns, "sysctl", "-qw", f"{k}={v}"], 10, check=False)
 
 
+class Witness:
+    """Reads the counters that prove where a path's connections went (see capture.py) and
+    the CPU time of its proxy processes, before and after a window of traffic."""
+
+    def __init__(self, lab, kind, proxies, **where):
+        self.lab = lab
+        self.kind = kind  # "warren", "peer" or "none" (plain: nothing to prove)
+        self.proxies = dict(proxies)
+        self.where = where
+
+    def describe(self):
+        w = self.where
+        if self.kind == "warren":
+            return (f"ztunnel metrics of {w['client_node']} (outbound, eBPF) and {w['server_node']} (inbound) "
+                    f"for destination {w['dest_namespace']}/{w['dest_workload']}"
+                    + ("; sk_msg fast path must carry data" if w.get("fast_path") else ""))
+        if self.kind == "peer":
+            return "TCP opens in node-1's and node-2's netns (only the peer proxies open TCP there) and proxy CPU"
+        return "none (plain path)"
+
+    def snapshot(self):
+        snap = {}
+        for side, pid in self.proxies.items():
+            snap[f"{side}_proxy_cpu_s"] = cpu_seconds(pid)
+        w = self.where
+        if self.kind == "warren":
+            cm = self.lab.metrics(w["client_node"])
+            sm = cm if w["server_node"] == w["client_node"] else self.lab.metrics(w["server_node"])
+            snap.update(capture.warren_counters(cm, sm, w["dest_namespace"], w["dest_workload"]))
+        elif self.kind == "peer":
+            texts = []
+            for side in ("client", "server"):
+                with open(f"/proc/{self.proxies[side]}/net/snmp") as f:
+                    texts.append(f.read())
+            snap.update(capture.peer_counters(*texts))
+        return snap
+
+    def verdict(self, d, connections, loads):
+        """None when the window proves the path; else why not. `loads`: the window carried the
+        measured loads (then every proxy of the path must have used CPU), not just the pre-check."""
+        why = []
+        if self.kind == "warren":
+            why.append(capture.warren_verdict(d, connections, self.where.get("fast_path", False)))
+        elif self.kind == "peer":
+            why.append(capture.peer_verdict(d, connections))
+        if loads:
+            why += [f"{side} proxy (pid {pid}) used no CPU" for side, pid in self.proxies.items()
+                    if d.get(f"{side}_proxy_cpu_s", 0) <= 0]
+        return "; ".join(x for x in why if x) or None
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -113,6 +167,13 @@ class Bench:
         self.background = []
         self.runs = {}
         self.status = {}
+        self.evidence = {}
+        self.components = {}
+        self.profile = None
+        self.profile_only = os.environ.get("BENCH_PROFILE_ONLY", "0") == "1"
+        self.want_profile = self.profile_only or os.environ.get("BENCH_PROFILE", "1") == "1"
+        self.rss_baseline = {}
+        self.components_error = "warren-lab ps lists none"
         self.lab = None
 
     # ---- lab and servers ----
@@ -159,16 +220,62 @@ class Bench:
             log(f"lab down {self.lab.name}")
             self.lab.down()
 
-    def path(self, client, server, ns, proxies, via=None):
+    def path(self, client_pod, server, proxies, witness, via=None):
+        """A path's targets, its client pod (every client runs there, `warren-lab exec`), its
+        proxy processes by side, their RSS before any load, and its Witness."""
         targets = {}
         for svc, port in (("echo", 7000), ("iperf", 5201), ("http", 8080)):
             targets[svc] = f"{server['ip']}:{port}" if via is None else f"{via[0]}:{via[1][svc]}"
-        return dict(targets, client_netns=client["netns"], proxies=proxies)
+        baseline = {side: self.rss_baseline.get(pid, status_kib(pid, "VmRSS")) for side, pid in proxies.items()}
+        return dict(targets, client_pod=client_pod, proxies=proxies, rss_baseline_kib=baseline,
+                    witness=witness)
+
+    def find_components(self):
+        """The verified PIDs of every node's agent and ztunnel (Lab.components), recorded in
+        the results; their RSS now is the baseline of RSS growth."""
+        comps = self.lab.components()
+        self.components[self.lab.name] = comps
+        for node, c in sorted(comps.items()):
+            log(f"{node}: " + ", ".join(f"{k} pid {v}" for k, v in sorted(c.items())) + " (verified)")
+            for pid in c.values():
+                self.rss_baseline[pid] = status_kib(pid, "VmRSS")
+        return {node: c.get("ztunnel") for node, c in comps.items() if c.get("ztunnel")}
 
     # ---- measuring ----
+    def window(self, name, path, label, connections, before, loads):
+        """Closes an evidence window: records the counter deltas and the verdict; returns the
+        reason the path is not proven over it, or None."""
+        w = path["witness"]
+        d = capture.delta(before, w.snapshot())
+        bad = w.verdict(d, connections, loads)
+        ev = self.evidence.setdefault(name, {"kind": w.kind, "proof": w.describe(), "windows": []})
+        ev["windows"].append({"window": label, "connections": connections,
+                              "delta": {k: round(v, 3) for k, v in d.items()}, "verdict": bad or "ok"})
+        if bad:
+            log(f"{name} {label}: NOT PROVEN: {bad}")
+        return bad
+
+    def prove(self, name, path, runner):
+        """The pre-check (one 1 KiB echo through the path) inside an evidence window: None when
+        it went through and took the path, else 'unavailable: ...'."""
+        what = "not captured" if path["witness"].kind == "warren" else "not through its proxies"
+        try:
+            before = path["witness"].snapshot()
+        except (CommandError, OSError, KeyError, ValueError) as e:
+            return f"unavailable: cannot read the evidence counters: {e}"
+        why = runner.precheck(path)
+        if why:
+            return why
+        try:
+            bad = self.window(name, path, "pre-check", 1, before, loads=False)
+        except (CommandError, OSError, KeyError, ValueError) as e:
+            return f"unavailable: cannot read the evidence counters: {e}"
+        return f"unavailable: {what}: {bad}" if bad else None
+
     def measure(self, name, path, repeat, last=True):
         runner = LoadRunner(self.lab, self.args.bin, self.d)
-        why = runner.precheck(path)
+        what = "not captured" if path["witness"].kind == "warren" else "not through its proxies"
+        why = self.prove(name, path, runner)
         if why:
             log(f"{name}: {why}")
             if self.status.get(name) == "ok":  # worked in an earlier repeat: keep those figures
@@ -178,7 +285,12 @@ class Bench:
             return
         self.status[name] = "ok"
         for r in range(repeat):
-            figures, errors = {}, []
+            figures, errors, conns = {}, [], 0
+            try:
+                before = path["witness"].snapshot()
+            except (CommandError, OSError, KeyError, ValueError) as e:
+                self.runs.setdefault(name, []).append({"_errors": [f"cannot read the evidence counters: {e}"]})
+                continue
             for load, fn in (("iperf 1", lambda: runner.iperf(path, 1)), ("iperf 4", lambda: runner.iperf(path, 4)),
                              ("rr", lambda: runner.rr(path)), ("http", lambda: runner.http(path)),
                              ("wrk", lambda: runner.wrk(path)), ("connrate", lambda: runner.connrate(path)),
@@ -190,14 +302,46 @@ class Bench:
                 if load == "idle" and (not last or any("idle_opened" in x for x in self.runs.get(name, []))):
                     continue
                 try:
-                    figures.update(fn())
+                    f = fn()
+                    conns += f.pop("_conns")
+                    figures.update(f)
                 except (CommandError, KeyError, ValueError, OSError) as e:
                     errors.append(f"{load}: {e}")
                     log(f"{name} #{r + 1} {load} failed: {e}")
+            try:
+                bad = self.window(name, path, f"repeat {len(self.runs.get(name, [])) + 1}", conns, before,
+                                  loads=True)
+            except (CommandError, OSError, KeyError, ValueError) as e:
+                bad = f"cannot read the evidence counters: {e}"
+            if bad:  # figures of traffic that did not take the path are not the path's figures
+                figures = {}
+                errors.append(f"{what}: {bad}")
+                if not any(len(x) > 1 for x in self.runs.get(name, [])):
+                    self.status[name] = f"unavailable: {what}: {bad}"
             figures["_errors"] = errors
             self.runs.setdefault(name, []).append(figures)
             log(f"{name} #{r + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in figures.items()
                                                   if isinstance(v, (int, float)) and "." not in k))
+
+    def warren_path(self, info, dest_pod, zt, client_node, server_node, fast_path=False):
+        """A Warren path from mesh/client, or None when its ztunnels are not there."""
+        if client_node not in zt or server_node not in zt:
+            return None
+        proxies = {"client": zt[client_node]}
+        if server_node != client_node:
+            proxies["server"] = zt[server_node]
+        witness = Witness(self.lab, "warren", proxies, client_node=client_node, server_node=server_node,
+                          dest_namespace="mesh", dest_workload=dest_pod, fast_path=fast_path)
+        return self.path("mesh/client", info[f"mesh/{dest_pod}"], proxies, witness)
+
+    def ztunnels(self):
+        """node -> verified ztunnel PID; {} (with the reason logged) when they do not check out."""
+        try:
+            return self.find_components()
+        except CommandError as e:
+            log(f"node components: {e}")
+            self.components_error = str(e)
+            return {}
 
     def phase_main(self):
         info = self.bring_up("", [], [("bench", False), ("mesh", True)])
@@ -216,60 +360,96 @@ class Bench:
             except CommandError as e:
                 log(f"{kind}: {e}")
         procs = {b.label: b for b in self.background}
-        c = info["bench/client"]
-        mc = info["mesh/client"]
-        zt = {f"node-{i}": self.lab.component_pids(f"node-{i}", "ztunnel") for i in (1, 2)}
-        ztp = {n: p[0] for n, p in zt.items() if p}
+        for b in self.background:
+            self.rss_baseline[b.pid] = status_kib(b.pid, "VmRSS")
+        zt = self.ztunnels()
+
+        def peer(kind):
+            proxies = {s: procs[f"{kind}-{s}"].pid for s in ("client", "server")}
+            return self.path("bench/client", None, proxies, Witness(self.lab, "peer", proxies),
+                             via=(gateway1, peers.client_ports(kind)))
+
+        none = Witness(self.lab, "none", {})
         paths = [
-            ("plain", self.path(c, info["bench/srv-x"], "bench", {})),
-            ("plain-same", self.path(c, info["bench/srv-s"], "bench", {})),
-            ("stunnel", self.path(c, None, "bench", {s: procs[f"stunnel-{s}"].pid for s in ("client", "server")},
-                                  via=(gateway1, peers.client_ports("stunnel")))),
-            ("haproxy", self.path(c, None, "bench", {s: procs[f"haproxy-{s}"].pid for s in ("client", "server")},
-                                  via=(gateway1, peers.client_ports("haproxy")))),
+            ("plain", self.path("bench/client", info["bench/srv-x"], {}, none)),
+            ("plain-same", self.path("bench/client", info["bench/srv-s"], {}, none)),
+            ("stunnel", peer("stunnel")),
+            ("haproxy", peer("haproxy")),
         ]
         paths[0][1]["retry_precheck"] = paths[1][1]["retry_precheck"] = True
-        if "node-1" in ztp and "node-2" in ztp:
-            paths.append(("warren-cross", self.path(mc, info["mesh/srv-x"], "mesh",
-                                                    {"client": ztp["node-1"], "server": ztp["node-2"]})))
-        else:
-            self.status["warren-cross"] = "unavailable: warren-ztunnel is not running on both nodes"
-        if "node-1" in ztp:
-            paths.append(("warren-same", self.path(mc, info["mesh/srv-s"], "mesh", {"client": ztp["node-1"]})))
-        else:
-            self.status["warren-same"] = "unavailable: warren-ztunnel is not running on node-1"
+        for name, dest, server_node in (("warren-cross", "srv-x", "node-2"), ("warren-same", "srv-s", "node-1")):
+            p = self.warren_path(info, dest, zt, "node-1", server_node)
+            if p:
+                paths.append((name, p))
+            else:
+                self.status[name] = (f"unavailable: warren-ztunnel not found on node-1 and {server_node} "
+                                     f"({self.components_error})")
+        if self.profile_only:  # bench-profile: prove the path, then only the profile
+            paths = [(n, p) for n, p in paths if n == "warren-cross"]
+            for name, p in paths:
+                self.status[name] = self.prove(name, p, LoadRunner(self.lab, self.args.bin, self.d)) or "ok"
         # Repeats interleave the paths (plain, peers, mesh, plain, ...) so a slow minute of the
         # shared machine hits every path rather than one.
-        for r in range(self.repeat):
+        for r in range(0 if self.profile_only else self.repeat):
             for name, p in paths:
                 if r > 0 and self.status.get(name) != "ok":
                     continue
                 self.measure(name, p, 1, last=r == self.repeat - 1)
+        if self.want_profile:
+            self.run_profile(dict(paths).get("warren-cross"))
         self.tear_down()
+
+    def run_profile(self, path):
+        """perf record -g of both ztunnels during a cross-node 1-stream iperf3 and a 64 B
+        request/response run; the grouped self-time summary goes into the results."""
+        if path is None or self.status.get("warren-cross") != "ok":
+            self.profile = f"unavailable: warren-cross is {self.status.get('warren-cross', 'not run')}"
+            return
+        event = perf_profile.usable_event()
+        if isinstance(event, str) and event.startswith("unavailable"):
+            self.profile = event
+            return
+        seconds = 1 if self.quick else 5
+        runner = LoadRunner(self.lab, self.args.bin, Durations(self.quick))
+        runner.d.iperf = runner.d.rr = seconds
+        out = {"event": event, "seconds": seconds, "loads": {}}
+        for label, load in (("iperf3 1 stream", lambda: runner.iperf(path, 1)),
+                            ("64 B request/response", lambda: runner.rr(path))):
+            log(f"profile: {label}")
+            files = {side: os.path.join(self.work, f"perf-{label.split()[0]}-{side}.data") for side in path["proxies"]}
+            recs = [Background(f"perf-{side}", perf_profile.record_argv(event, pid, files[side], seconds + 1),
+                               files[side] + ".log") for side, pid in path["proxies"].items()]
+            self.background += recs
+            try:
+                time.sleep(0.3)  # perf attached before the load starts
+                load()
+                for r in recs:
+                    r.proc.wait(timeout=seconds + 30)
+                out["loads"][label] = {
+                    side: perf_profile.summarize(perf_profile.parse_script(run(perf_profile.script_argv(f), 120).stdout))
+                    for side, f in files.items()}
+            except (CommandError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
+                out["loads"][label] = f"unavailable: {e}"
+                log(f"profile {label}: {e}")
+            for r in recs:
+                r.stop()
+                self.background.remove(r)
+        self.profile = out
 
     def phase_skmsg(self):
         name = "warren-same-skmsg"
-        attempts = [["--agent-flag", "--sockmap-fast-path"], ["--agent-flag=--sockmap-fast-path"]]
-        last = ""
-        for extra in attempts:
-            try:
-                info = self.bring_up("f", extra, [("mesh", True)])
-                break
-            except CommandError as e:
-                last = str(e)
-                log(f"lab up {' '.join(extra)}: {e}")
-                self.tear_down()
-        else:
-            if "agent-flag" in last or "xtraction" in last or "not expected" in last:
-                self.status[name] = "unavailable: lab has no --agent-flag"
-            else:
-                self.status[name] = f"unavailable: lab up with --agent-flag failed: {last[:200]}"
+        try:
+            info = self.bring_up("f", ["--agent-flag=--sockmap-fast-path"], [("mesh", True)])
+        except CommandError as e:
+            log(f"lab up --agent-flag=--sockmap-fast-path: {e}")
+            self.status[name] = f"unavailable: lab up with --agent-flag=--sockmap-fast-path failed: {str(e)[:200]}"
+            self.tear_down()
             return
-        zt = self.lab.component_pids("node-1", "ztunnel")
-        if not zt:
-            self.status[name] = "unavailable: warren-ztunnel is not running on node-1"
+        zt = self.ztunnels()
+        p = self.warren_path(info, "srv-s", zt, "node-1", "node-1", fast_path=True)
+        if p is None:
+            self.status[name] = f"unavailable: warren-ztunnel not found on node-1 ({self.components_error})"
         else:
-            p = self.path(info["mesh/client"], info["mesh/srv-s"], "mesh", {"client": zt[0]})
             p["precheck_attempts"] = 3  # measured right after this lab came up
             for r in range(self.repeat):
                 if self.status.get(name, "ok") != "ok":
@@ -301,13 +481,16 @@ class Bench:
 
     def main(self):
         result = {"schema": 1, "machine": machine(),
-                  "config": {"repeat": self.repeat, "quick": self.quick, "durations_s": self.d.as_dict(),
+                  "config": {"repeat": self.repeat, "quick": self.quick, "profile_only": self.profile_only,
+                             "durations_s": self.d.as_dict(),
                              "placement": "peer proxies in the node netns of the client and the server node, "
-                                          "like ztunnel; clients and servers in pods"}}
+                                          "like ztunnel; servers in pods; every client runs in its pod "
+                                          "(warren-lab exec: the pod's netns and cgroup)"}}
         result["machine"]["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
         try:
             self.phase_main()
-            self.phase_skmsg()
+            if not self.profile_only:
+                self.phase_skmsg()
         except Exception as e:  # a broken harness still reports what it has
             traceback.print_exc()
             result["harness_error"] = f"{type(e).__name__}: {e}"
@@ -316,8 +499,11 @@ class Bench:
         finally:
             self.tear_down()
         result["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-        result["micro"] = self.micro()
+        result["micro"] = {} if self.profile_only else self.micro()
         result["paths"] = {p: self.status.get(p, "unavailable: not run") for p in report.PATHS}
+        result["capture"] = self.evidence
+        result["components"] = self.components
+        result["profile"] = self.profile if self.want_profile else "not run (BENCH_PROFILE=0)"
         result["scenarios"] = report.aggregate(self.runs, result["paths"])
         result["goals"] = report.goals(result["scenarios"])
         result["raw_runs"] = self.runs
@@ -371,20 +557,21 @@ def main():
     result["date"] = now.strftime("%Y-%m-%d %H:%M UTC")
     result["commit"] = commit_of(args.src)
     result["duration_s"] = round(time.time() - START)
-    stem = f"{now.strftime('%Y-%m-%d')}-{result['commit']}"
+    stem = f"{now.strftime('%Y-%m-%d')}-{result['commit']}" + ("-profile" if result["config"]["profile_only"] else "")
     os.makedirs(args.out, exist_ok=True)
     base = os.path.join(args.out, stem)
     with open(base + ".json", "w") as f:
         json.dump(result, f, indent=1, sort_keys=False)
     with open(base + ".md", "w") as f:
         f.write(report.markdown(result))
-    for name, svg in report.charts(result["scenarios"]).items():
-        with open(f"{base}-{name}.svg", "w") as f:
-            f.write(svg)
-    log(f"wrote {base}.json, .md, -throughput.svg, -latency.svg")
+    if not result["config"]["profile_only"]:
+        for name, svg in report.charts(result["scenarios"]).items():
+            with open(f"{base}-{name}.svg", "w") as f:
+                f.write(svg)
+    log(f"wrote {base}.json, .md" + ("" if result["config"]["profile_only"] else ", -throughput.svg, -latency.svg"))
     readme = os.path.join(args.src, "bench", "README.md")
-    if not result["config"]["quick"] and os.path.realpath(args.out) == os.path.realpath(
-            os.path.join(args.src, "bench", "results")):
+    full = not result["config"]["quick"] and not result["config"]["profile_only"]
+    if full and os.path.realpath(args.out) == os.path.realpath(os.path.join(args.src, "bench", "results")):
         update_readme(readme, result, stem)
     print(base + ".json")
 

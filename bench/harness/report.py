@@ -4,6 +4,8 @@ import html
 import math
 import statistics
 
+import perf_profile
+
 PEERS = ["stunnel", "haproxy"]
 # Path -> (description, the plain path it is compared with).
 PATHS = {
@@ -11,7 +13,7 @@ PATHS = {
     "plain-same": ("plain TCP, same node, namespace not enrolled", "plain-same"),
     "warren-cross": ("Warren (ztunnel HBONE), cross-node", "plain"),
     "warren-same": ("Warren, same node, sk_msg fast path off", "plain-same"),
-    "warren-same-skmsg": ("Warren, same node, sk_msg fast path on (lab up --agent-flag --sockmap-fast-path)",
+    "warren-same-skmsg": ("Warren, same node, sk_msg fast path on (lab up --agent-flag=--sockmap-fast-path)",
                           "plain-same"),
     "stunnel": ("stunnel4 mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
     "haproxy": ("haproxy mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
@@ -28,16 +30,18 @@ LOADS = [
                      ("iperf_1stream_cpu_s.side", "CPU s", False), ("iperf_4stream_cpu_s.side", "CPU s", False)]),
     ("64 B request/response", [("rr_p50_us", "µs", False), ("rr_p99_us", "µs", False),
                                ("rr_added_p50_us", "µs", False), ("rr_added_p99_us", "µs", False),
-                               ("rr_tps", "trans/s", True)]),
+                               ("rr_tps", "trans/s", True), ("rr_cpu_s.side", "CPU s", False)]),
     ("HTTP/1.1 fixed 1000 req/s, 1 KiB, 4 connections",
      [("http_p50_us", "µs", False), ("http_p90_us", "µs", False), ("http_p99_us", "µs", False),
       ("http_added_p50_us", "µs", False), ("http_added_p90_us", "µs", False),
       ("http_added_p99_us", "µs", False), ("http_achieved_rps", "req/s", True),
       ("http_errors", "count", False), ("http_cpu_s.side", "CPU s", False),
       ("http_peak_rss_mb.side", "MB", False), ("http_vcpu_per_1k_rps.side", "vCPU", False),
-      ("http_rss_mb_per_1k_rps.side", "MB", False)]),
-    ("wrk closed loop, 4 connections", [("wrk_rps", "req/s", True), ("wrk_cpu_us_per_req.side", "CPU µs", False)]),
-    ("new connections", [("connrate_cps", "conn/s", True), ("connrate_setup_p50_us", "µs", False)]),
+      ("http_rss_growth_mb.side", "MB", False)]),
+    ("wrk closed loop, 4 connections", [("wrk_rps", "req/s", True), ("wrk_cpu_s.side", "CPU s", False),
+                                        ("wrk_cpu_us_per_req.side", "CPU µs", False)]),
+    ("new connections", [("connrate_cps", "conn/s", True), ("connrate_setup_p50_us", "µs", False),
+                         ("connrate_cpu_s.side", "CPU s", False)]),
     ("idle tunneled connections", [("idle_opened", "conns", True), ("idle_alive_after_hold", "conns", True),
                                    ("idle_kib_per_conn.side", "KiB/conn", False),
                                    ("idle_rss_mb.side", "MB", False)]),
@@ -141,43 +145,41 @@ def _why(scenarios, path, key):
 
 
 def goals(scenarios):
+    """The targets of issue #12 ("a fast data path"), each met / not met / the reason it could
+    not be judged. Ratios use medians of the same run."""
     g = []
 
-    def add(name, value, target, met, note=""):
-        g.append({"goal": name, "value": value, "target": target,
-                  "status": ("met" if met else "not met") if isinstance(value, (int, float)) else value,
+    def add(name, path, key, field, target, ok, note=""):
+        v = scenarios.get(path, {}).get(key)
+        x = (v.get(field) if field else v["median"]) if isinstance(v, dict) else None
+        g.append({"goal": name, "value": x if x is not None else _why(scenarios, path, key), "target": target,
+                  "status": ("met" if ok(x) else "not met") if x is not None else _why(scenarios, path, key),
                   "note": note})
 
-    w1 = scenarios.get("warren-cross", {}).get("iperf_1stream_gbps")
-    r = w1.get("ratio_to_plain") if isinstance(w1, dict) else None
-    add("cross-node 1 stream vs plain", r if r is not None else _why(scenarios, "warren-cross", "iperf_1stream_gbps"),
-        ">= 0.45x", r is not None and r >= 0.45)
-    w4 = scenarios.get("warren-cross", {}).get("iperf_4stream_gbps")
-    r = w4.get("ratio_to_best_peer") if isinstance(w4, dict) else None
-    add("cross-node 4 streams vs best peer", r if r is not None else _why(scenarios, "warren-cross", "iperf_4stream_gbps"),
-        ">= 1.4x", r is not None and r >= 1.4)
-    a = _med(scenarios, "warren-cross", "rr_added_p50_us")
-    add("added 64 B RTT p50 (cross-node)", a if a is not None else _why(scenarios, "warren-cross", "rr_added_p50_us"),
-        "<= 30 µs", a is not None and a <= 30)
+    add("cross-node 1 stream vs plain", "warren-cross", "iperf_1stream_gbps", "ratio_to_plain", ">= 0.45x",
+        lambda r: r >= 0.45)
+    add("cross-node 1 stream vs best peer", "warren-cross", "iperf_1stream_gbps", "ratio_to_best_peer", "> 1x",
+        lambda r: r > 1)
+    add("cross-node 4 streams vs best peer", "warren-cross", "iperf_4stream_gbps", "ratio_to_best_peer",
+        ">= 1.4x", lambda r: r >= 1.4)
+    add("added 64 B RTT p50 (cross-node)", "warren-cross", "rr_added_p50_us", None, "<= 30 µs", lambda a: a <= 30)
+    add("added 64 B RTT p50 vs best peer", "warren-cross", "rr_added_p50_us", "ratio_to_best_peer", "< 1x",
+        lambda r: r < 1)
     for side in SIDES:
-        c = _med(scenarios, "warren-cross", f"http_vcpu_per_1k_rps.{side}")
-        add(f"ztunnel ({side} node) vCPU per 1000 req/s",
-            c if c is not None else _why(scenarios, "warren-cross", f"http_vcpu_per_1k_rps.{side}"),
-            "<= 0.03", c is not None and c <= 0.03)
-        m = _med(scenarios, "warren-cross", f"http_rss_mb_per_1k_rps.{side}")
-        add(f"ztunnel ({side} node) MB RSS per 1000 req/s",
-            m if m is not None else _why(scenarios, "warren-cross", f"http_rss_mb_per_1k_rps.{side}"),
-            "<= 8 MB", m is not None and m <= 8)
-    off = _med(scenarios, "warren-same", "rr_p50_us")
-    on = _med(scenarios, "warren-same-skmsg", "rr_p50_us")
-    if off is not None and on is not None:
-        g.append({"goal": "same-node reported with sk_msg off and on", "value": f"RTT p50 {off:.1f} / {on:.1f} µs",
-                  "target": "both reported", "status": "met", "note": ""})
-    else:
-        why = [f"{p}: {_why(scenarios, p, 'rr_p50_us')}" for p, v in (("warren-same", off), ("warren-same-skmsg", on))
-               if v is None]
-        g.append({"goal": "same-node reported with sk_msg off and on", "value": "; ".join(why),
-                  "target": "both reported", "status": "not met", "note": ""})
+        add(f"ztunnel ({side} node) vCPU per 1000 req/s", "warren-cross", f"http_vcpu_per_1k_rps.{side}", None,
+            "<= 0.03", lambda c: c <= 0.03)
+        add(f"ztunnel ({side} node) RSS growth at 1000 req/s", "warren-cross", f"http_rss_growth_mb.{side}", None,
+            "<= 8 MB", lambda m: m <= 8)
+    off = scenarios.get("warren-same", {}).get("iperf_1stream_gbps")
+    off_note = (f"sk_msg off: {off['ratio_to_plain']:.2f}x" if isinstance(off, dict) and "ratio_to_plain" in off
+                else f"sk_msg off: {_why(scenarios, 'warren-same', 'iperf_1stream_gbps')}")
+    add("same-node 1 stream, sk_msg on, vs plain", "warren-same-skmsg", "iperf_1stream_gbps", "ratio_to_plain",
+        ">= 0.5x", lambda r: r >= 0.5, off_note)
+    add("new connections/s (cross-node) vs best peer", "warren-cross", "connrate_cps", "ratio_to_best_peer", "> 1x",
+        lambda r: r > 1)
+    for side in SIDES:
+        add(f"idle KiB per connection ({side} node) vs best peer", "warren-cross", f"idle_kib_per_conn.{side}",
+            "ratio_to_best_peer", "< 1x", lambda r: r < 1)
     return g
 
 
@@ -202,26 +204,19 @@ def _cell_text(v):
     return html.escape(v, quote=False).replace("|", "\\|")
 
 
-def markdown(result):
+def figures_markdown(result):
+    """The goals and one table per load."""
     sc = result["scenarios"]
-    m = result["machine"]
-    lines = [f"# Warren benchmark {result['date']} ({result['commit']})", "",
-             f"Machine: {m['cpu']} x{m['cpus']}, {m['mem_gib']} GiB, {m['kernel']}. "
-             f"Repeats: {result['config']['repeat']}{' (quick mode)' if result['config']['quick'] else ''}. "
-             f"Load average at start / end (other jobs on the machine): {' '.join(m.get('loadavg_start', []))} / "
-             f"{' '.join(m.get('loadavg_end', []))}. "
-             f"Figures: median (min–max over the repeats); ratios use medians, same run.", "",
-             "## Paths", "", "| path | what | status |", "|---|---|---|"]
-    for p, (desc, _) in PATHS.items():
-        lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
-    lines += ["", "## Goals", "", "| goal | value | target | status |", "|---|---|---|---|"]
+    lines = []
+    lines += ["", "## Goals (issue #12)", "", "| goal | value | target | status | note |", "|---|---|---|---|---|"]
     statuses = {v: k for k, v in result["paths"].items() if v != "ok"}
     for g in result["goals"]:
         v = g["value"]
         if isinstance(v, str) and v in statuses:
             v = f"{statuses[v]} unavailable (see Paths)"
         lines.append(f"| {g['goal']} | {fmt(v) if isinstance(v, (int, float)) else _cell_text(str(v))} | "
-                     f"{g['target']} | {g['status'] if g['status'] in ('met', 'not met') else 'unavailable'} |")
+                     f"{g['target']} | {g['status'] if g['status'] in ('met', 'not met') else 'unavailable'} | "
+                     f"{_cell_text(g.get('note', ''))} |")
     down = [p for p in PATHS if result["paths"].get(p) != "ok"]
     for load, figs in LOADS:
         lines += ["", f"## {load}", ""]
@@ -244,6 +239,24 @@ def markdown(result):
                     rb = v.get("ratio_to_best_peer")
                     lines.append(f"| {label} | {path} | {fmt(v['median'])} | {fmt(v['min'])}–{fmt(v['max'])} | "
                                  f"{'—' if rp is None else f'{rp:.2f}×'} | {'—' if rb is None else f'{rb:.2f}×'} |")
+    return lines
+
+
+def markdown(result):
+    m = result["machine"]
+    lines = [f"# Warren benchmark {result['date']} ({result['commit']})", "",
+             f"Machine: {m['cpu']} x{m['cpus']}, {m['mem_gib']} GiB, {m['kernel']}. "
+             f"Repeats: {result['config']['repeat']}{' (quick mode)' if result['config']['quick'] else ''}. "
+             f"Load average at start / end (other jobs on the machine): {' '.join(m.get('loadavg_start', []))} / "
+             f"{' '.join(m.get('loadavg_end', []))}. "
+             f"Figures: median (min–max over the repeats); ratios use medians, same run.", "",
+             "## Paths", "", "| path | what | status |", "|---|---|---|"]
+    for p, (desc, _) in PATHS.items():
+        lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
+    lines += evidence_markdown(result.get("capture", {}), result.get("components", {}))
+    if not result["config"].get("profile_only"):  # make bench-profile measures no figures
+        lines += figures_markdown(result)
+    lines += profile_markdown(result.get("profile"))
     micro = result.get("micro", {})
     if micro:
         lines += ["", "## Micro-benchmarks (Google Benchmark, CPU time per iteration)", "",
@@ -260,6 +273,88 @@ def markdown(result):
                     tput = f"{b['items_per_second']:,.0f} items/s"
                 lines.append(f"| {binary} | {_cell_text(b['name'])} | {fmt(b['cpu_time'])} {b['time_unit']} | {tput} |")
     return "\n".join(lines) + "\n"
+
+
+WARREN_EVIDENCE = [("connect_redirected", "eBPF connect redirected (client node)"),
+                   ("client_outbound_mtls", "outbound mTLS opened (client node ztunnel)"),
+                   ("server_inbound_mtls", "inbound mTLS opened (server node ztunnel)"),
+                   ("server_inbound_plaintext", "inbound plaintext (must stay 0)"),
+                   ("fastpath_redirected", "sk_msg messages redirected"),
+                   ("client_proxy_cpu_s", "ztunnel CPU s, client node"),
+                   ("server_proxy_cpu_s", "ztunnel CPU s, server node")]
+PEER_EVIDENCE = [("client_node_accepted", "node-1 netns TCP accepted"),
+                 ("client_node_opened", "node-1 netns TCP opened"),
+                 ("server_node_accepted", "node-2 netns TCP accepted"),
+                 ("server_node_opened", "node-2 netns TCP opened"),
+                 ("client_proxy_cpu_s", "client proxy CPU s"),
+                 ("server_proxy_cpu_s", "server proxy CPU s")]
+
+
+def _delta_cell(v):
+    if v is None:
+        return "—"
+    text = f"{int(v):,}" if float(v).is_integer() else fmt(v)
+    return f"+{text}" if v >= 0 else text
+
+
+def evidence_markdown(capture, components):
+    """The proof that each path went where it says: per evidence window (the pre-check, then
+    each repeat's loads), the connections the harness opened and the counter deltas."""
+    lines = ["", "## Capture evidence", "",
+             "Every client runs in its pod (`warren-lab exec`: the pod's netns and cgroup). A window is the "
+             "pre-check (one 1 KiB echo) or one repeat's loads; *connections* is a lower bound of the TCP "
+             "connections the harness opened from the client pod in it. A Warren window is proven when the "
+             "client node's eBPF redirected and its ztunnel opened at least that many outbound mTLS connections, "
+             "the server node's ztunnel accepted at least that many inbound mTLS connections for the destination "
+             "pod and no plaintext connection reached it (and, with the sk_msg fast path on, it carried data); a "
+             "peer window when both node netns accepted and opened at least that many TCP connections (only the "
+             "peer proxies open TCP connections there); in the repeats every proxy process of the path must also "
+             "have used CPU. A repeat that is not proven is dropped; a path with no proven window is "
+             "`unavailable: not captured` / `not through its proxies`."]
+    if components:
+        lines += ["", "Node components (PIDs from `warren-lab ps`, each checked: binary, `--node`, cgroup, netns): "
+                  + "; ".join(f"{lab} " + ", ".join(f"{node} " + "/".join(f"{c} {pid}" for c, pid in sorted(cs.items()))
+                                                     for node, cs in sorted(comps.items()))
+                              for lab, comps in components.items()) + "."]
+    for kind, cols in (("warren", WARREN_EVIDENCE), ("peer", PEER_EVIDENCE)):
+        rows = [(p, e) for p, e in capture.items() if e.get("kind") == kind]
+        if not rows:
+            continue
+        lines += ["", "| path | window | connections | " + " | ".join(c[1] for c in cols) + " | verdict |",
+                  "|---" * (len(cols) + 4) + "|"]
+        for path, e in rows:
+            for w in e["windows"]:
+                d = w["delta"]
+                lines.append(f"| {path} | {w['window']} | {w['connections']:,} | "
+                             + " | ".join(_delta_cell(d.get(k)) for k, _ in cols)
+                             + f" | {_cell_text(w['verdict'][:200])} |")
+    return lines
+
+
+def profile_markdown(profile):
+    lines = ["", "## Where the time goes (perf)", ""]
+    if not isinstance(profile, dict):
+        return lines + [_cell_text(str(profile or "not run"))]
+    lines += [f"`perf record -e {profile['event']} -F 999 -g` of each ztunnel for {profile['seconds']} s of "
+              "warren-cross load. Each sample counts for its leaf symbol (self time, as `perf report --no-children`) "
+              "and its group; a leaf that only marks where time surfaced (a lock's irq-restore point, a retpoline "
+              "thunk) is grouped by its first telling caller. Percent of that process's samples; libraries without "
+              "symbols are named by file."]
+    for load, sides in profile["loads"].items():
+        lines += ["", f"### {load}", ""]
+        if not isinstance(sides, dict):
+            lines.append(_cell_text(str(sides)))
+            continue
+        names = list(sides)
+        groups = [g for g in perf_profile.ORDER if any(g in sides[s]["groups"] for s in names)]
+        lines += ["| group | " + " | ".join(f"ztunnel {s} node ({sides[s]['samples']:,} samples)" for s in names) + " |",
+                  "|---" * (len(names) + 1) + "|"]
+        for g in groups:
+            lines.append(f"| {g} | " + " | ".join(f"{sides[s]['groups'].get(g, 0):.1f} %" for s in names) + " |")
+        for s in names:
+            top = ", ".join(f"`{_cell_text(t['symbol'][:60])}` {t['percent']:.1f} %" for t in sides[s]["top"][:8])
+            lines += ["", f"Top symbols, {s} node: {top}."]
+    return lines
 
 
 COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"]

@@ -44,7 +44,8 @@ Status removePinTree(const std::string& path) {
   }
   if (S_ISDIR(st.st_mode)) {
     for (const auto& name : listDir(path)) WARREN_TRY(removePinTree(path + "/" + name));
-    if (::rmdir(path.c_str()) != 0 && errno != ENOENT)
+    // EBUSY: a mount point (a pin dir handed to a container as its own volume) stays, empty.
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT && errno != EBUSY)
       return fail(WARREN_SYS_ERROR("rmdir " + path));
     return ok();
   }

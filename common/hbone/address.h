@@ -24,6 +24,8 @@ class IpAddress {
   static IpAddress v6(const std::array<uint8_t, 16>& bytes);
 
   bool isV4() const { return v4_; }
+  // Network-order bytes; IPv4 uses the first 4 (prefix matching needs them).
+  const std::array<uint8_t, 16>& bytes() const { return bytes_; }
   // Canonical text (inet_ntop): "10.0.0.1", "fd00::1".
   std::string toString() const;
 

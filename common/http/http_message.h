@@ -10,7 +10,7 @@
 namespace warren::http {
 
 struct HttpRequest {
-  std::string method;  // "GET", "PUT", ... as llhttp names it
+  std::string method;  // "GET", "PUT", ... as sent (a token, case-sensitive)
   std::string path;    // the target without query or fragment, percent-decoded
   std::map<std::string, std::string> query;  // decoded; a repeated key keeps the last value
   // Header names lower-cased; values as sent (repeated headers joined with ", ").

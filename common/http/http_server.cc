@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "common/http/response_writer.h"
+#include "common/http1/serializer.h"
 #include "common/log.h"
 
 namespace warren::http {
 namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
+constexpr std::string_view kContinue = http1::Serializer::kContinue;
 constexpr int kMaxEvents = 64;
 // Sweep for idle connections at least this often.
 constexpr int kEpollTimeoutMs = 250;
@@ -83,14 +85,15 @@ Result<UniqueFd> bindTcp(ListenAddress& address, bool reuse_port) {
 
 struct Connection {
   UniqueFd fd;
-  RequestParser parser;
+  RequestReader reader;
+  std::string in;  // read but not yet parsed: the rest of a pipeline waiting for its turn
   std::string out;
   size_t out_offset = 0;
   bool close_after_write = false;
   bool peer_closed = false;
   std::chrono::steady_clock::time_point last_active;
 
-  Connection(UniqueFd f, RequestLimits limits) : fd(std::move(f)), parser(limits) {}
+  Connection(UniqueFd f, RequestLimits limits) : fd(std::move(f)), reader(limits) {}
   bool pendingOutput() const { return out_offset < out.size(); }
 };
 
@@ -181,9 +184,35 @@ void HttpServer::run() {
     watch(c);
     return true;
   };
+  // Answers the requests waiting in c.in one at a time: the next is parsed only once the
+  // previous answer is fully written, so a client pipelining without reading holds at most one
+  // response and one read of input. Returns false when the connection was closed.
+  auto serve = [&](Connection& c) -> bool {
+    while (!c.pendingOutput() && !c.close_after_write) {
+      std::optional<HttpRequest> req;
+      size_t used = c.reader.read(c.in, req);
+      c.in.erase(0, used);
+      if (c.reader.takeContinue()) c.out += kContinue;
+      if (req) {
+        HttpResponse resp = router_.dispatch(*req);
+        requests_served_.fetch_add(1, std::memory_order_relaxed);
+        c.out += serializeResponse(resp, req->keep_alive);
+        // Anything pipelined after "Connection: close" is dropped.
+        if (!req->keep_alive) c.close_after_write = true;
+      } else if (c.reader.failed()) {
+        const ParseFailure& f = c.reader.failure();
+        spdlog::debug("{} server: rejecting request: {} {}", options_.name, f.status, f.reason);
+        c.out += serializeResponse(HttpResponse::text(f.status, f.reason + "\n"), false);
+        c.close_after_write = true;
+      } else if (!c.pendingOutput()) {
+        break;  // the rest of a request has not arrived yet
+      }
+      if (!flush(c)) return false;
+    }
+    return true;
+  };
   auto onReadable = [&](Connection& c) {
     char buf[kReadChunk];
-    std::vector<HttpRequest> requests;
     ssize_t n = ::recv(c.fd.get(), buf, sizeof(buf), 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     if (n <= 0) {
@@ -192,23 +221,8 @@ void HttpServer::run() {
       return;
     }
     c.last_active = std::chrono::steady_clock::now();
-    bool ok = c.parser.feed(std::string_view(buf, static_cast<size_t>(n)), requests);
-    for (auto& req : requests) {
-      HttpResponse resp = router_.dispatch(req);
-      requests_served_.fetch_add(1, std::memory_order_relaxed);
-      c.out += serializeResponse(resp, req.keep_alive);
-      if (!req.keep_alive) {
-        c.close_after_write = true;
-        break;  // anything pipelined after "Connection: close" is dropped
-      }
-    }
-    if (!ok && !c.close_after_write) {
-      const ParseFailure& f = c.parser.failure();
-      spdlog::debug("{} server: rejecting request: {} {}", options_.name, f.status, f.reason);
-      c.out += serializeResponse(HttpResponse::text(f.status, f.reason + "\n"), false);
-      c.close_after_write = true;
-    }
-    flush(c);
+    c.in.append(buf, static_cast<size_t>(n));
+    serve(c);
   };
 
   epoll_event events[kMaxEvents];
@@ -246,7 +260,7 @@ void HttpServer::run() {
       Connection& c = *it->second;
       if (events[i].events & EPOLLOUT) {
         c.last_active = std::chrono::steady_clock::now();
-        flush(c);
+        if (flush(c)) serve(c);  // the next pipelined request, if one is waiting
       } else if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         onReadable(c);
       }

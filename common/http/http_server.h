@@ -1,5 +1,6 @@
 // A small HTTP/1.1 server for admin, metrics and readiness endpoints: one epoll thread, bounded
-// requests, keep-alive and pipelining, 400/404/405/413/431 on bad input. Not the data path:
+// requests (the common/http1 codec), keep-alive and pipelining answered one request at a time,
+// 400/404/405/413/414/431/501 on bad input. Not the data path:
 // handlers run on the server thread one at a time, so they must be quick and must take their
 // own locks (or read immutable snapshots) to touch shared state.
 #pragma once
@@ -15,7 +16,7 @@
 
 #include "common/error.h"
 #include "common/http/listen_address.h"
-#include "common/http/request_parser.h"
+#include "common/http/request_reader.h"
 #include "common/http/router.h"
 #include "common/unique_fd.h"
 

@@ -1,16 +1,27 @@
 #include "common/http/query_string.h"
 
 namespace warren::http {
-namespace {
 
-int hexValue(char c) {
+int hexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
-}  // namespace
+std::vector<std::pair<std::string_view, std::string_view>> splitQuery(std::string_view query) {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    out.emplace_back(pair.substr(0, eq),
+                     eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+  }
+  return out;
+}
 
 std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space) {
   std::string out;
@@ -19,8 +30,8 @@ std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space
     char c = in[i];
     if (c == '%') {
       if (i + 2 >= in.size()) return std::nullopt;  // needs two hex digits after the %
-      int hi = hexValue(in[i + 1]);
-      int lo = hexValue(in[i + 2]);
+      int hi = hexDigitValue(in[i + 1]);
+      int lo = hexDigitValue(in[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
@@ -35,15 +46,9 @@ std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space
 
 std::optional<std::map<std::string, std::string>> parseQuery(std::string_view query) {
   std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    auto key = percentDecode(pair.substr(0, eq), true);
-    auto value = eq == std::string_view::npos ? std::optional<std::string>("")
-                                              : percentDecode(pair.substr(eq + 1), true);
+  for (const auto& [k, v] : splitQuery(query)) {
+    auto key = percentDecode(k, true);
+    auto value = percentDecode(v, true);
     if (!key || !value) return std::nullopt;
     out[*key] = *value;
   }

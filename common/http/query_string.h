@@ -5,8 +5,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace warren::http {
+
+// 0..15 for a hex digit, -1 otherwise.
+int hexDigitValue(char c);
+
+// "a=1&&b&c=x%20y" -> {{"a","1"}, {"b",""}, {"c","x%20y"}}: raw (undecoded) pairs in order,
+// empty pieces skipped.
+std::vector<std::pair<std::string_view, std::string_view>> splitQuery(std::string_view query);
 
 // Decodes %XX escapes (and '+' as space when `plus_is_space`, as in query strings).
 // nullopt when an escape is malformed ("%4", "%zz").

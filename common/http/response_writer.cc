@@ -1,13 +1,29 @@
 #include "common/http/response_writer.h"
 
+#include <vector>
+
+#include "common/http1/serializer.h"
+#include "common/log.h"
+
 namespace warren::http {
 namespace {
 
-std::string headerSafe(const std::string& v) {
+Result<std::string> serialize(const HttpResponse& response, bool keep_alive) {
+  std::vector<http1::HeaderField> fields;
+  fields.push_back({"Content-Type", response.content_type});
+  for (const auto& [name, value] : response.headers) fields.push_back({name, value});
+  if (!keep_alive) fields.push_back({"Connection", "close"});
+  bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
+  if (bodiless && !response.body.empty())
+    return fail(Error::invalid("status " + std::to_string(response.status) + " with a body"));
+  http1::Serializer s;
   std::string out;
-  out.reserve(v.size());
-  for (char c : v)
-    if (c != '\r' && c != '\n') out.push_back(c);
+  out.reserve(128 + response.body.size());
+  auto framing = bodiless ? http1::BodyFraming::none()
+                          : http1::BodyFraming::contentLength(response.body.size());
+  WARREN_TRY(s.responseHead(out, response.status, statusReason(response.status), fields, framing));
+  WARREN_TRY(s.body(out, response.body));
+  WARREN_TRY(s.end(out));
   return out;
 }
 
@@ -33,30 +49,34 @@ const char* statusReason(int status) {
       return "Conflict";
     case 413:
       return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 417:
+      return "Expectation Failed";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
       return "Unknown";
   }
 }
 
 std::string serializeResponse(const HttpResponse& response, bool keep_alive) {
-  std::string out;
-  out.reserve(128 + response.body.size());
-  out +=
-      "HTTP/1.1 " + std::to_string(response.status) + " " + statusReason(response.status) + "\r\n";
-  out += "Content-Type: " + headerSafe(response.content_type) + "\r\n";
-  out += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
-  for (const auto& [name, value] : response.headers)
-    out += headerSafe(name) + ": " + headerSafe(value) + "\r\n";
-  if (!keep_alive) out += "Connection: close\r\n";
-  out += "\r\n";
-  out += response.body;
-  return out;
+  auto bytes = serialize(response, keep_alive);
+  if (bytes) return std::move(*bytes);
+  spdlog::error("http: handler produced an invalid {} response: {}", response.status,
+                bytes.error().message());
+  auto fallback = serialize(
+      HttpResponse::text(500, "invalid response from handler: " + bytes.error().message() + "\n"),
+      keep_alive);
+  return fallback ? std::move(*fallback) : std::string();
 }
 
 }  // namespace warren::http

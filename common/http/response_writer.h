@@ -1,4 +1,4 @@
-// Serialises an HttpResponse to HTTP/1.1 bytes. Pure.
+// Serialises an HttpResponse to HTTP/1.1 bytes through the common/http1 Serializer. Pure.
 #pragma once
 
 #include <string>
@@ -7,8 +7,10 @@
 
 namespace warren::http {
 
-// Status line, Content-Type, Content-Length, extra headers, "Connection: close" when
-// !keep_alive, blank line, body. Header values have CR/LF stripped (no response splitting).
+// Status line, Content-Type, extra headers, "Connection: close" when !keep_alive,
+// Content-Length (none for 1xx/204/304), blank line, body. A response the codec refuses (a
+// header value with CR/LF, a name that is not a token: a handler bug, or response splitting)
+// becomes a 500 naming the problem instead of being written or silently repaired.
 std::string serializeResponse(const HttpResponse& response, bool keep_alive);
 
 }  // namespace warren::http

@@ -71,19 +71,17 @@ void TcpRelayServer::Worker::onAccepted(int fd) {
   }
   auto upstream = std::make_unique<SocketStream>(*loop, std::move(*up_fd));
   int ufd = upstream->fd();
-  // Held by the connect callback until the upstream answers; a failure closes both.
-  struct Pending {
-    std::unique_ptr<SocketStream> client, upstream;
-  };
-  auto pending = std::make_shared<Pending>(Pending{std::move(client), std::move(upstream)});
+  // Owned by the (move-only) connect callback until the upstream answers; a failure, or the
+  // loop going away first, closes both.
   loop->connect(
-      ufd, config->upstream.sockaddrPtr(), config->upstream.length(), [this, pending](int res) {
+      ufd, config->upstream.sockaddrPtr(), config->upstream.length(),
+      [this, client = std::move(client), upstream = std::move(upstream)](int res) mutable {
         if (res < 0) {
           ++failures;
           spdlog::debug("connect {}: {}", config->upstream.toString(), std::strerror(-res));
           return;
         }
-        startRelay(std::move(pending->client), std::move(pending->upstream));
+        startRelay(std::move(client), std::move(upstream));
       });
 }
 

@@ -1,10 +1,16 @@
 #include "common/uring/event_loop.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/log.h"
-#include "common/uring/epoll_loop.h"
-#include "common/uring/uring_loop.h"
+#include "common/uring/epoll_backend.h"
+#include "common/uring/loop_backend.h"
+#include "common/uring/operation.h"
+#include "common/uring/uring_backend.h"
 
 namespace warren::uring {
 
@@ -24,19 +30,180 @@ Result<Backend> backendFromEnvironment() {
   return b;
 }
 
+EventLoop::EventLoop() : table_(std::make_unique<OperationTable>()) {}
+
 Result<std::unique_ptr<EventLoop>> EventLoop::create(const LoopOptions& options) {
+  std::unique_ptr<EventLoop> loop(new EventLoop());
   if (options.backend == Backend::kEpoll) {
-    auto loop = EpollLoop::create(options);
-    if (!loop) return fail(loop.error());
-    return std::unique_ptr<EventLoop>(std::move(*loop));
+    auto backend = EpollBackend::create(options, *loop->table_);
+    if (!backend) return fail(backend.error());
+    loop->backend_ = std::move(*backend);
+    return loop;
   }
-  auto loop = UringLoop::create(options);
-  if (loop) return std::unique_ptr<EventLoop>(std::move(*loop));
-  if (!options.fallback_to_epoll) return fail(loop.error());
-  spdlog::warn("io_uring unavailable, using epoll: {}", loop.error().message());
-  auto fallback = EpollLoop::create(options);
+  auto backend = UringBackend::create(options, *loop->table_);
+  if (backend) {
+    loop->backend_ = std::move(*backend);
+    return loop;
+  }
+  if (!options.fallback_to_epoll) return fail(backend.error());
+  spdlog::warn("io_uring unavailable, using epoll: {}", backend.error().message());
+  auto fallback = EpollBackend::create(options, *loop->table_);
   if (!fallback) return fail(fallback.error());
-  return std::unique_ptr<EventLoop>(std::move(*fallback));
+  loop->backend_ = std::move(*fallback);
+  return loop;
+}
+
+EventLoop::~EventLoop() {
+  destroying_ = true;
+  // The kernel first (io_uring: exiting the ring cancels every request), so that no
+  // operation's buffer is still in use when it is freed.
+  if (backend_) backend_->shutdown();
+  // Callbacks may own sockets whose destructors call close(), or post: let them, on a table
+  // that is already empty.
+  auto ops = table_->takeAll();
+  ops.clear();
+  std::vector<Task> posted;
+  {
+    std::lock_guard lock(posted_mu_);
+    posted.swap(posted_);
+  }
+  posted.clear();
+}
+
+Backend EventLoop::backend() const { return backend_->kind(); }
+
+std::string EventLoop::describe() const { return backend_->describe(); }
+
+OpId EventLoop::submit(std::unique_ptr<Operation> op) {
+  if (destroying_) return 0;  // the loop is going away: the operation never starts
+  Operation& added = table_->add(std::move(op));
+  backend_->arm(added);
+  return added.id;
+}
+
+OpId EventLoop::acceptMultishot(int listen_fd, AcceptFn fn) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kAccept;
+  op->fd = listen_fd;
+  op->on_accept = std::move(fn);
+  return submit(std::move(op));
+}
+
+OpId EventLoop::recv(int fd, size_t max_len, RecvFn fn) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kRecv;
+  op->fd = fd;
+  op->max_len = max_len == 0 ? 1 : max_len;
+  op->on_recv = std::move(fn);
+  return submit(std::move(op));
+}
+
+OpId EventLoop::recvMultishot(int fd, RecvFn fn) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kRecvMultishot;
+  op->fd = fd;
+  op->on_recv = std::move(fn);
+  return submit(std::move(op));
+}
+
+OpId EventLoop::send(int fd, Buffer buffer, size_t offset, SendFn fn) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kSend;
+  op->fd = fd;
+  op->buffer = std::move(buffer);
+  op->offset = std::min(offset, op->buffer.size());
+  op->on_send = std::move(fn);
+  return submit(std::move(op));
+}
+
+OpId EventLoop::connect(int fd, const sockaddr* addr, socklen_t len, DoneFn fn) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kConnect;
+  op->fd = fd;
+  op->addr_len = std::min<socklen_t>(len, sizeof(op->addr));
+  std::memcpy(&op->addr, addr, op->addr_len);
+  op->on_done = std::move(fn);
+  return submit(std::move(op));
+}
+
+OpId EventLoop::timeout(std::chrono::nanoseconds after, DoneFn fn) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kTimeout;
+  op->after = std::max(after, std::chrono::nanoseconds(0));
+  op->on_done = std::move(fn);
+  return submit(std::move(op));
+}
+
+void EventLoop::cancel(OpId id) {
+  if (destroying_) return;
+  Operation* op = table_->find(id);
+  if (!op || op->cancelled) return;
+  op->cancelled = true;
+  backend_->cancel(*op);
+}
+
+void EventLoop::close(int fd) {
+  if (fd < 0) return;
+  // While destroying, the backend has let go of every operation already.
+  if (!destroying_) backend_->cancelFd(fd);
+  ::close(fd);
+}
+
+void EventLoop::post(Task task) {
+  bool was_empty;
+  {
+    std::lock_guard lock(posted_mu_);
+    was_empty = posted_.empty();
+    posted_.push_back(std::move(task));
+  }
+  // A non-empty queue already has a wake-up pending (or the loop is running the queue).
+  if (was_empty) backend_->wake();
+}
+
+void EventLoop::stop() {
+  stop_.store(true);
+  backend_->wake();
+}
+
+void EventLoop::run() {
+  // stop_ is reset on the way out, not on entry: a stop() that races ahead of run() counts.
+  while (!stop_.load()) runOnce(std::chrono::milliseconds(1000));
+  stop_.store(false);
+}
+
+size_t EventLoop::runPosted() {
+  std::vector<Task> tasks;
+  {
+    std::lock_guard lock(posted_mu_);
+    tasks.swap(posted_);
+  }
+  // Tasks posted by these run in the next batch: a task never runs inside another.
+  for (auto& t : tasks) t();
+  return tasks.size();
+}
+
+size_t EventLoop::runOnce(std::chrono::milliseconds max_wait) {
+  if (dispatching_) {
+    // A callback running the loop would run other callbacks inside itself (and could destroy
+    // the operation whose callback is on the stack).
+    // stderr directly: the process is about to die, whatever the logger is set up to do.
+    std::fputs("EventLoop::runOnce called from inside a loop callback\n", stderr);
+    std::abort();
+  }
+  dispatching_ = true;
+  size_t ran = table_->runDeferred();
+  ran += runPosted();
+  bool have_posted;
+  {
+    std::lock_guard lock(posted_mu_);
+    have_posted = !posted_.empty();
+  }
+  bool busy = ran > 0 || have_posted || table_->hasDeferred() || stop_.load();
+  ran += backend_->poll(busy ? std::chrono::milliseconds(0) : max_wait);
+  ran += runPosted();
+  ran += table_->runDeferred();
+  dispatching_ = false;
+  return ran;
 }
 
 bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::milliseconds limit) {
@@ -48,6 +215,12 @@ bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::millise
     runOnce(std::min(left, std::chrono::milliseconds(50)));
   }
   return true;
+}
+
+LoopStats EventLoop::stats() const {
+  LoopStats s = table_->stats();
+  s.ops_in_flight = table_->size();
+  return s;
 }
 
 }  // namespace warren::uring

@@ -1,13 +1,20 @@
-// EventLoop: the completion-based I/O interface of one worker thread. Two backends implement
-// it: UringLoop (io_uring) and EpollLoop (readiness, emulating completions). Callers submit
-// operations and get exactly one callback per completion, always from run*() on the loop's
-// thread, never from inside the submitting call (so a callback never re-enters its caller).
+// EventLoop: the completion-based I/O interface of one worker thread. The loop owns the
+// bookkeeping (operations, ids, cancellation, completion dispatch, posted tasks); a backend
+// (loop_backend.h) only arms, cancels and waits: io_uring (uring_backend.h) or epoll
+// emulating completions (epoll_backend.h). Callers submit operations and get:
+//   - exactly one final callback per operation (multishot ones also get one per result
+//     before it), always from run*() on the loop's thread;
+//   - never a callback inside the call that submitted, cancelled or closed, and never one
+//     inside another (callbacks do not nest; run*() from a callback is a programming error);
+//   - after cancel(id), nothing but the final result (-ECANCELED unless it already finished);
+//   - posted tasks in the order they were posted, each once, on the loop thread.
 //
-// Ownership: every submission is an Operation the loop owns until its last completion; it
+// Ownership: every submission is an Operation the loop owns until its final completion; it
 // holds the send buffer, the connect address and the timeout spec, so nothing the kernel
-// reads can be freed early. A callback that captures an object must keep it alive (capture a
-// shared_ptr): SocketStream does, which is how a closed connection stays allocated until its
-// last in-flight operation completes.
+// reads can be freed early. Callbacks are move-only: one may own what it needs (a
+// unique_ptr to the sockets a pending connect will hand on) and it is destroyed right after
+// its final run, or with the loop. SocketStream's callbacks share its state, which is how a
+// closed connection stays allocated until its last in-flight operation completes.
 //
 // Results are `int res`: >= 0 success (bytes, or an accepted fd), < 0 is -errno. A cancelled
 // operation completes with -ECANCELED.
@@ -15,11 +22,13 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,14 +47,14 @@ Result<Backend> backendFromEnvironment();
 using OpId = uint64_t;  // 0 never names an operation
 using Buffer = std::vector<char>;
 
-using AcceptFn = std::function<void(int res)>;  // res = new fd (non-blocking, cloexec)
+using AcceptFn = std::move_only_function<void(int res)>;  // res = new fd (non-blocking, cloexec)
 // `data` is valid only during the call (it lives in a provided buffer that is recycled after).
 // res > 0: bytes in data; res == 0: EOF; res < 0: -errno.
-using RecvFn = std::function<void(int res, std::span<const char> data)>;
+using RecvFn = std::move_only_function<void(int res, std::span<const char> data)>;
 // The send buffer comes back, so a partial send can continue and the memory can be reused.
-using SendFn = std::function<void(int res, Buffer buffer)>;
-using DoneFn = std::function<void(int res)>;
-using Task = std::function<void()>;
+using SendFn = std::move_only_function<void(int res, Buffer buffer)>;
+using DoneFn = std::move_only_function<void(int res)>;
+using Task = std::move_only_function<void()>;
 
 struct LoopOptions {
   Backend backend = Backend::kUring;
@@ -65,50 +74,74 @@ struct LoopStats {
   uint64_t multishot_rearms = 0;  // multishot ops the kernel ended that we re-armed
 };
 
+class LoopBackend;
+class OperationTable;
+struct Operation;
+
 class EventLoop {
  public:
   // Creates the loop of the calling thread. With io_uring SINGLE_ISSUER the creating thread is
   // the only one allowed to submit, so create each worker's loop on that worker.
   static Result<std::unique_ptr<EventLoop>> create(const LoopOptions& options);
 
-  virtual ~EventLoop() = default;
-  virtual Backend backend() const = 0;
+  // Stopping the kernel first, then destroying every operation (and what its callback owns):
+  // safe with operations in flight. A callback destroyed here may still close() fds.
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  Backend backend() const;
   // Human-readable feature summary: "io_uring: single_issuer+defer_taskrun, multishot accept...".
-  virtual std::string describe() const = 0;
+  std::string describe() const;
 
   // Multishot accept: `fn` runs once per connection until cancelled or a fatal error.
-  virtual OpId acceptMultishot(int listen_fd, AcceptFn fn) = 0;
+  OpId acceptMultishot(int listen_fd, AcceptFn fn);
   // One recv of at most `max_len` bytes into a provided buffer (clamped to its size).
-  virtual OpId recv(int fd, size_t max_len, RecvFn fn) = 0;
+  OpId recv(int fd, size_t max_len, RecvFn fn);
   // Multishot recv: `fn` runs per chunk until EOF, error or cancel. -ENOBUFS never reaches
   // `fn`: the loop re-arms once buffers come back.
-  virtual OpId recvMultishot(int fd, RecvFn fn) = 0;
+  OpId recvMultishot(int fd, RecvFn fn);
   // Sends buffer[offset..]; may complete short (res < size - offset), like send(2).
-  virtual OpId send(int fd, Buffer buffer, size_t offset, SendFn fn) = 0;
-  virtual OpId connect(int fd, const sockaddr* addr, socklen_t len, DoneFn fn) = 0;
+  OpId send(int fd, Buffer buffer, size_t offset, SendFn fn);
+  OpId connect(int fd, const sockaddr* addr, socklen_t len, DoneFn fn);
   // res 0 when it fired, -ECANCELED when cancelled.
-  virtual OpId timeout(std::chrono::nanoseconds after, DoneFn fn) = 0;
-  // Asks the operation to end; its callback still runs (with -ECANCELED unless it already
-  // completed). Unknown or finished ids are ignored.
-  virtual void cancel(OpId id) = 0;
+  OpId timeout(std::chrono::nanoseconds after, DoneFn fn);
+  // Asks the operation to end; its callback still runs once (with -ECANCELED unless it
+  // already completed), never inside this call. Unknown or finished ids are ignored.
+  void cancel(OpId id);
   // Cancels every operation on `fd`, then closes it. Their callbacks run later with
   // -ECANCELED; the fd number may be reused at once.
-  virtual void close(int fd) = 0;
+  void close(int fd);
 
-  // Thread-safe: runs `task` on the loop thread soon.
-  virtual void post(Task task) = 0;
+  // Thread-safe: runs `task` on the loop thread soon, after the tasks posted before it.
+  void post(Task task);
   // Thread-safe: makes run() return after the current iteration.
-  virtual void stop() = 0;
+  void stop();
 
   // Runs until stop().
-  virtual void run() = 0;
+  void run();
   // One iteration: waits up to `max_wait` for completions, dispatches them. Returns the number
-  // of callbacks run.
-  virtual size_t runOnce(std::chrono::milliseconds max_wait) = 0;
+  // of callbacks (and posted tasks) run.
+  size_t runOnce(std::chrono::milliseconds max_wait);
   // Runs until `done()` is true or `limit` passes; returns done().
   bool runUntil(const std::function<bool()>& done, std::chrono::milliseconds limit);
 
-  virtual LoopStats stats() const = 0;
+  LoopStats stats() const;
+
+ private:
+  EventLoop();
+  OpId submit(std::unique_ptr<Operation> op);
+  size_t runPosted();
+
+  std::unique_ptr<OperationTable> table_;
+  std::unique_ptr<LoopBackend> backend_;
+  std::mutex posted_mu_;
+  std::vector<Task> posted_;
+  std::atomic<bool> stop_{false};
+  bool dispatching_ = false;  // inside runOnce(): callbacks may not run the loop again
+  // Set by the destructor: operations' callbacks are being destroyed and may own sockets
+  // (close() then only closes the fd) or submit (refused: returns 0).
+  bool destroying_ = false;
 };
 
 }  // namespace warren::uring

@@ -1,13 +1,31 @@
-// Operation: one submission, owned by its loop from submit to its last completion. It holds
-// everything the kernel may still read or write (send buffer, connect address, timeout spec),
-// so closing a connection with operations in flight cannot free memory under the kernel.
-// Internal to the backends.
+// Operation and OperationTable: the bookkeeping every EventLoop backend shares. Internal to
+// common/uring (the loop and its backends).
+//
+// An Operation is one submission, owned by the table from submit to its final completion. It
+// holds everything the kernel may still read or write (send buffer, connect address, timeout
+// spec), so closing a connection with operations in flight cannot free memory under the
+// kernel. The table hands out ids, keeps the cancellation state, and dispatches results to
+// callbacks; a backend (LoopBackend) only arms, cancels and waits, and reports each result it
+// sees through complete() or completeLater(). The table turns those reports into the
+// guarantees callers rely on:
+//   - exactly one final callback per operation: a final result removes the operation before
+//     its callback runs, and any later report for the id is dropped;
+//   - after cancel(), no intermediate results: a multishot operation asked to end delivers
+//     nothing more but its final result (an accepted fd that raced the cancel is closed);
+//   - results decided outside the backend's wait (a cancel the backend can settle at once, a
+//     submission error) are delivered later, in order, from the loop turn, never inside the
+//     call that caused them.
 #pragma once
 
 #include <linux/time_types.h>
 #include <sys/socket.h>
 
 #include <chrono>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "common/uring/event_loop.h"
 
@@ -19,39 +37,63 @@ struct Operation {
   OpKind kind;
   OpId id = 0;
   int fd = -1;
-  size_t max_len = 0;       // recv
+  size_t max_len = 0;       // recv: at most this many bytes
   Buffer buffer;            // send: owned until completion
   size_t offset = 0;        // send: first byte to send
   sockaddr_storage addr{};  // connect target
   socklen_t addr_len = 0;
-  __kernel_timespec ts{};  // io_uring timeout spec (read by the kernel at submit)
-  std::chrono::steady_clock::time_point deadline{};  // epoll timeout
-  bool cancelled = false;                            // cancel() was asked
+  std::chrono::nanoseconds after{0};  // timeout: fires this long after it was armed
+  bool cancelled = false;             // cancel() was asked (or the fd is being closed)
+
+  // Backend scratch, owned here so it lives exactly as long as the submission.
+  __kernel_timespec ts{};                            // io_uring: timeout spec
+  std::chrono::steady_clock::time_point deadline{};  // epoll: when the timeout fires
   bool connect_started = false;                      // epoll: connect() returned EINPROGRESS
+
   AcceptFn on_accept;
   RecvFn on_recv;
   SendFn on_send;
   DoneFn on_done;
 
-  // Delivers a non-data result (accept/send/connect/timeout or a recv error/EOF).
-  void completeWith(int res) {
-    switch (kind) {
-      case OpKind::kAccept:
-        on_accept(res);
-        break;
-      case OpKind::kRecv:
-      case OpKind::kRecvMultishot:
-        on_recv(res, {});
-        break;
-      case OpKind::kSend:
-        on_send(res, std::move(buffer));
-        break;
-      case OpKind::kConnect:
-      case OpKind::kTimeout:
-        on_done(res);
-        break;
-    }
-  }
+  bool multishot() const { return kind == OpKind::kAccept || kind == OpKind::kRecvMultishot; }
+  bool reads() const { return kind == OpKind::kAccept || kind == OpKind::kRecv || multishot(); }
+  // Runs the callback of this kind with `res` (`data` for receives).
+  void deliver(int res, std::span<const char> data);
+};
+
+class OperationTable {
+ public:
+  OperationTable() = default;
+  OperationTable(const OperationTable&) = delete;
+  OperationTable& operator=(const OperationTable&) = delete;
+
+  // Takes the operation and names it (ids start at 1 and are never reused).
+  Operation& add(std::unique_ptr<Operation> op);
+  Operation* find(OpId id);
+  // Delivers one result of `id` and returns the number of callbacks run (0 or 1). `final`
+  // ends the operation: it leaves the table before its callback runs, so the callback may
+  // submit, cancel and close freely. Results for unknown (finished) ids are dropped; so are
+  // intermediate results of a cancelled operation (an accepted fd among them is closed).
+  size_t complete(OpId id, int res, std::span<const char> data = {}, bool final = true);
+  // A final result decided outside the backend's wait; delivered by runDeferred().
+  void completeLater(OpId id, int res);
+  // Delivers the deferred results in the order they were decided, including those decided by
+  // the callbacks it runs. Returns callbacks run.
+  size_t runDeferred();
+  bool hasDeferred() const { return !deferred_.empty(); }
+
+  size_t size() const { return ops_.size(); }
+  LoopStats& stats() { return stats_; }
+  const LoopStats& stats() const { return stats_; }
+  // Loop teardown: hands every operation to the caller, which destroys them (and with them
+  // their callbacks and whatever those own) after the backend let go of their memory.
+  std::unordered_map<OpId, std::unique_ptr<Operation>> takeAll();
+
+ private:
+  std::unordered_map<OpId, std::unique_ptr<Operation>> ops_;
+  std::vector<std::pair<OpId, int>> deferred_;
+  OpId next_id_ = 1;
+  LoopStats stats_;
 };
 
 }  // namespace warren::uring

@@ -77,10 +77,11 @@ TEST(AgentOptions, Table) {
   auto off = parseAgentArgs({"--node", "n9", "--sockmap-fast-path=false"});
   ASSERT_TRUE(off);
   EXPECT_FALSE(std::get<AgentOptions>(*off).sockmap_fast_path);
-  auto u = parseAgentArgs({"uninstall", "--bpf-pin-dir=/p", "--cgroup=/c"});
+  auto u = parseAgentArgs({"uninstall", "--bpf-pin-dir=/p", "--cgroup=/c", "--run-dir=/r"});
   ASSERT_TRUE(u);
   EXPECT_EQ(std::get<UninstallOptions>(*u).bpf_pin_dir, "/p");
   EXPECT_EQ(std::get<UninstallOptions>(*u).cgroup, "/c");
+  EXPECT_EQ(std::get<UninstallOptions>(*u).run_dir, "/r");
 }
 
 }  // namespace

@@ -23,9 +23,9 @@ class CniBinary : public ::testing::Test {
   void SetUp() override {
     // WARREN_BIN_DIR, else build/bin next to this test's build/tests.
     const char* bin = std::getenv("WARREN_BIN_DIR");
-    std::string bin_dir = bin ? bin
-                              : std::filesystem::read_symlink("/proc/self/exe").parent_path().string() +
-                                    "/../bin";
+    std::string bin_dir =
+        bin ? bin
+            : std::filesystem::read_symlink("/proc/self/exe").parent_path().string() + "/../bin";
     plugin_ = bin_dir + "/warren-cni";
     if (::access(plugin_.c_str(), X_OK) != 0) GTEST_SKIP() << plugin_ << " not built";
     char tmpl[] = "/tmp/warren-cni-test-XXXXXX";

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "agent/zds/seqpacket.h"
+#include "common/zds/zds_socket.h"
 #include "zds.pb.h"
 
 namespace warren::zds {
@@ -35,15 +35,15 @@ struct TempSocket {
 struct FakeZtunnel {
   UniqueFd sock;
   static FakeZtunnel connect(const std::string& path) {
-    auto s = connectSeqpacket(path);
+    auto s = connectSocket(path);
     EXPECT_TRUE(s) << s.error().message();
     pb::ZdsHello hello;
     hello.set_version(pb::V1);
-    EXPECT_TRUE(sendPacket(s->get(), hello.SerializeAsString()));
+    EXPECT_TRUE(sendMessage(s->get(), hello.SerializeAsString()));
     return FakeZtunnel{std::move(*s)};
   }
   std::pair<pb::WorkloadRequest, UniqueFd> next() {
-    auto p = recvPacket(sock.get(), 3000ms);
+    auto p = receiveMessage(sock.get(), 3000ms);
     EXPECT_TRUE(p) << p.error().message();
     pb::WorkloadRequest req;
     EXPECT_TRUE(req.ParseFromString(p->bytes));
@@ -52,7 +52,7 @@ struct FakeZtunnel {
   void ack(const std::string& error = "") {
     pb::WorkloadResponse resp;
     resp.mutable_ack()->set_error(error);
-    EXPECT_TRUE(sendPacket(sock.get(), resp.SerializeAsString()));
+    EXPECT_TRUE(sendMessage(sock.get(), resp.SerializeAsString()));
   }
 };
 
@@ -97,7 +97,8 @@ TEST(ZdsServer, AddWithoutZtunnelIsUnavailableButReplayedLater) {
   EXPECT_EQ(req.add().workload_info().namespace_(), "demo");
   EXPECT_EQ(req.add().workload_info().service_account(), "sa");
   ASSERT_TRUE(fd) << "netns fd via SCM_RIGHTS";
-  struct stat a{}, b{};
+  struct stat a {
+  }, b{};
   ASSERT_EQ(::fstat(fd.get(), &a), 0);
   ASSERT_EQ(::stat("/proc/self/ns/net", &b), 0);
   EXPECT_EQ(a.st_ino, b.st_ino);
@@ -152,10 +153,10 @@ TEST(ZdsServer, BadHelloIsRejected) {
   auto server = ZdsServer::start(path, 300ms);
   ASSERT_TRUE(server);
   (*server)->markReady();
-  auto s = connectSeqpacket(path);
+  auto s = connectSocket(path);
   ASSERT_TRUE(s);
-  ASSERT_TRUE(sendPacket(s->get(), "\xff\xff garbage"));
-  auto p = recvPacket(s->get(), 2000ms);
+  ASSERT_TRUE(sendMessage(s->get(), "\xff\xff garbage"));
+  auto p = receiveMessage(s->get(), 2000ms);
   ASSERT_FALSE(p) << "server must close, not send a snapshot";
   EXPECT_EQ((*server)->connectedClients(), 0u);
 }

@@ -28,8 +28,8 @@ class ReportTest(unittest.TestCase):
             "haproxy": [run_(iperf_1stream_gbps=6, rr_p50_us=60, **{"http_vcpu_per_1k_rps.client": 0.05})],
             "warren-cross": [run_(iperf_1stream_gbps=6, rr_p50_us=35, **{"http_vcpu_per_1k_rps.client": 0.02,
                                                                          "http_vcpu_per_1k_rps.server": 0.04,
-                                                                         "http_rss_mb_per_1k_rps.client": 4,
-                                                                         "http_rss_mb_per_1k_rps.server": 9})],
+                                                                         "http_rss_growth_mb.client": 4,
+                                                                         "http_rss_growth_mb.server": 9})],
         }
         self.status = {p: "ok" for p in self.runs}
         self.status["warren-same"] = "unavailable: pre-check failed"
@@ -67,15 +67,60 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(g["added 64 B RTT p50 (cross-node)"]["status"], "met")
         self.assertEqual(g["ztunnel (client node) vCPU per 1000 req/s"]["status"], "met")
         self.assertEqual(g["ztunnel (server node) vCPU per 1000 req/s"]["status"], "not met")
-        self.assertEqual(g["ztunnel (server node) MB RSS per 1000 req/s"]["status"], "not met")
-        self.assertEqual(g["same-node reported with sk_msg off and on"]["status"], "not met")
+        self.assertEqual(g["ztunnel (client node) RSS growth at 1000 req/s"]["status"], "met")
+        self.assertEqual(g["ztunnel (server node) RSS growth at 1000 req/s"]["status"], "not met")
+        self.assertEqual(g["cross-node 1 stream vs best peer"]["status"], "not met")  # level with haproxy
+        self.assertEqual(g["added 64 B RTT p50 vs best peer"]["value"], 15 / 40)
+        self.assertEqual(g["added 64 B RTT p50 vs best peer"]["status"], "met")
+        self.assertEqual(g["same-node 1 stream, sk_msg on, vs plain"]["status"], "unavailable: not run")
+        self.assertEqual(g["new connections/s (cross-node) vs best peer"]["status"], "unavailable: not measured")
+
+    def test_same_node_connection_and_idle_goals(self):
+        runs = {"plain": [run_(connrate_cps=5000)], "plain-same": [run_(iperf_1stream_gbps=10)],
+                "warren-same": [run_(iperf_1stream_gbps=3)], "warren-same-skmsg": [run_(iperf_1stream_gbps=6)],
+                "stunnel": [run_(connrate_cps=100, **{"idle_kib_per_conn.client": 80, "idle_kib_per_conn.server": 100})],
+                "haproxy": [run_(connrate_cps=130, **{"idle_kib_per_conn.client": 30, "idle_kib_per_conn.server": 20})],
+                "warren-cross": [run_(connrate_cps=400, **{"idle_kib_per_conn.client": 7, "idle_kib_per_conn.server": 25})]}
+        g = {x["goal"]: x for x in report.goals(report.aggregate(runs, {p: "ok" for p in runs}))}
+        same = g["same-node 1 stream, sk_msg on, vs plain"]
+        self.assertEqual((same["value"], same["status"], same["note"]), (0.6, "met", "sk_msg off: 0.30x"))
+        self.assertEqual(g["new connections/s (cross-node) vs best peer"]["value"], 400 / 130)
+        self.assertEqual(g["idle KiB per connection (client node) vs best peer"]["status"], "met")  # 7 < 30
+        self.assertEqual(g["idle KiB per connection (server node) vs best peer"]["status"], "not met")  # 25 > 20
 
     def test_markdown_and_svg(self):
         result = {"date": "d", "commit": "c", "machine": {"cpu": "cpu", "cpus": 2, "mem_gib": 1, "kernel": "k"},
                   "config": {"repeat": 3, "quick": False}, "paths": dict(self.status), "scenarios": self.sc,
                   "goals": report.goals(self.sc), "micro": {"x_bench": [{"name": "BM_a", "cpu_time": 5,
-                                                                          "time_unit": "ns"}]}}
+                                                                          "time_unit": "ns"}]},
+                  "components": {"wb1": {"node-1": {"agent": 11, "ztunnel": 12}, "node-2": {"ztunnel": 22}}},
+                  "capture": {
+                      "warren-cross": {"kind": "warren", "proof": "p", "windows": [
+                          {"window": "pre-check", "connections": 1, "verdict": "ok",
+                           "delta": {"connect_redirected": 1, "client_outbound_mtls": 1, "server_inbound_mtls": 1,
+                                     "server_inbound_plaintext": 0, "fastpath_redirected": 0,
+                                     "client_proxy_cpu_s": 0, "server_proxy_cpu_s": 0.01}},
+                          {"window": "repeat 1", "connections": 1234, "verdict": "server_inbound_plaintext +3",
+                           "delta": {"server_inbound_plaintext": 3}}]},
+                      "stunnel": {"kind": "peer", "proof": "p", "windows": [
+                          {"window": "repeat 1", "connections": 20, "verdict": "ok",
+                           "delta": {"client_node_accepted": 20, "client_node_opened": 21, "server_node_accepted": 20,
+                                     "server_node_opened": 20, "client_proxy_cpu_s": 1.5, "server_proxy_cpu_s": 1.25}}]}},
+                  "profile": {"event": "cpu-clock", "seconds": 5, "loads": {
+                      "iperf3 1 stream": {s: {"samples": 100, "groups": {"crypto": 40.0, "memmove/copies": 17.5},
+                                              "top": [{"percent": 17.5, "symbol": "__memmove_avx_unaligned_erms",
+                                                       "dso": "libc.so.6", "kernel": False, "group": "memmove/copies"}]}
+                                          for s in ("client", "server")},
+                      "64 B request/response": "unavailable: perf report listed no symbols"}}}
         md = report.markdown(result)
+        self.assertIn("| warren-cross | pre-check | 1 | +1 | +1 | +1 | +0 | +0 | +0 | +0.01 | ok |", md)
+        self.assertIn("| warren-cross | repeat 1 | 1,234 | — | — | — | +3 | — | — | — | server_inbound_plaintext +3 |", md)
+        self.assertIn("| stunnel | repeat 1 | 20 | +20 | +21 | +20 | +20 | +1.50 | +1.25 | ok |", md)
+        self.assertIn("wb1 node-1 agent 11/ztunnel 12, node-2 ztunnel 22", md)
+        self.assertIn("| crypto | 40.0 % | 40.0 % |", md)
+        self.assertIn("| memmove/copies | 17.5 % | 17.5 % |", md)
+        self.assertIn("`__memmove_avx_unaligned_erms` 17.5 %", md)
+        self.assertIn("unavailable: perf report listed no symbols", md)
         self.assertIn("| iperf_1stream_gbps (Gbit/s) | warren-cross | 6.00 | 6.00–6.00 | 0.60× | 1.00× |", md)
         self.assertIn("Not measured (see Paths): plain-same, warren-same, warren-same-skmsg.", md)
         self.assertIn("| x_bench | BM_a | 5.00 ns |", md)

@@ -139,6 +139,36 @@ wait_pod_log() {
 probe_echo() { assert_ok "$LAB" exec "$1" -- warren-probe send --to "$2" --bytes "$3" --retry 10 --timeout 60; }
 probe_sink() { assert_ok "$LAB" exec "$1" -- warren-probe send --to "$2" --bytes "$3" --sink --retry 10 --timeout 60; }
 
+# apply_mesh_pair [EXTRA-YAML]: namespace mesh (ambient), pod mesh/client (node-1, sleeping) and
+# pod mesh/echo (node-2, warren-probe serve 8080), plus any extra documents; waits for the echo.
+apply_mesh_pair() {
+  lab_apply - <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: mesh, labels: {warren.dev/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: mesh}
+spec: {nodeName: node-1, containers: [{name: m, command: [sleep, infinity]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo, namespace: mesh}
+spec: {nodeName: node-2, containers: [{name: m, command: [warren-probe, serve, --port, "8080"]}]}
+${1:+---
+$1}
+YAML
+  wait_pod_log mesh/echo "listening"
+}
+# mtls_connections NODE SRC_WORKLOAD DST_WORKLOAD: connections ztunnel on NODE opened from SRC to
+# DST with mutual TLS (istio_tcp_connections_opened_total), 0 when none.
+mtls_connections() {
+  node_exec "$1" curl -sf http://127.0.0.1:15020/metrics | grep '^istio_tcp_connections_opened_total' |
+    grep "source_workload=\"$2\"" | grep "destination_workload=\"$3\"" |
+    grep 'connection_security_policy="mutual_tls"' | awk '{s += $NF} END {print s + 0}'
+}
+
 # pid_alive PID: running (a zombie waiting for its reaper counts as gone).
 pid_alive() {
   local st
@@ -156,6 +186,10 @@ leftovers_check() {
     esac
   done
   [ ! -e "$CGROUP2/$name" ] || problems+=("cgroup $CGROUP2/$name")
+  local v1  # cgroup v1 hierarchies (podman containers' parents on hybrid hosts)
+  for v1 in $(awk '$0 ~ / - cgroup / {print $5}' /proc/self/mountinfo); do
+    [ ! -e "$v1/$name" ] || problems+=("cgroup $v1/$name")
+  done
   local pin
   for pin in /sys/fs/bpf/warren/"$name"-node-[0-9]*; do [ -e "$pin" ] && problems+=("bpf pins $pin"); done
   if [ "$name" = wl ]; then

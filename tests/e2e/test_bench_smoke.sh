@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# timeout: 240
+# timeout: 300
 # The benchmark harness works end to end: bench/run.sh in quick mode with one repeat brings
 # up its own labs, runs every load on every path, tears everything down, and writes a results
 # JSON where every scenario key holds a figure or says why not ("unavailable: ..." / "n/a:
-# ..."), plus the markdown table and both SVG charts. It never judges the figures.
+# ..."), plus the markdown table and both SVG charts. Every Warren path must be measured and
+# proven captured and tunnelled by its counters (eBPF redirects, outbound mTLS on the client
+# node's ztunnel, inbound mTLS and no plaintext on the server node's, the sk_msg fast path
+# carrying data where it is on), each peer path proven to go through both its proxies, the
+# ztunnel PIDs verified and busy, and the perf profile present where perf works. It asserts
+# the evidence, never a speed.
 . "$(dirname "$0")/lib.sh"
 
 out="$LAB_DIR/results"
@@ -23,15 +28,18 @@ json=$(ls "$out"/*.json)
 [ -f "${json%.json}-latency.svg" ] || fail "no latency chart"
 
 step "every scenario key is present, as a figure or a reason"
-python3 - "$json" <<'PY'
+perf_works=0
+perf stat -e cpu-clock true >/dev/null 2>&1 && perf_works=1
+python3 - "$json" "$perf_works" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+perf_works = sys.argv[2] == "1"
 paths = ["plain", "plain-same", "warren-cross", "warren-same", "warren-same-skmsg", "stunnel", "haproxy"]
 figures = ["iperf_1stream_gbps", "iperf_4stream_gbps", "rr_p50_us", "rr_p99_us", "rr_tps",
            "http_p50_us", "http_p90_us", "http_p99_us", "http_achieved_rps", "wrk_rps",
            "connrate_cps", "idle_opened"]
-per_side = ["http_cpu_s", "http_peak_rss_mb", "http_vcpu_per_1k_rps", "http_rss_mb_per_1k_rps",
-            "wrk_cpu_us_per_req", "idle_kib_per_conn"]
+per_side = ["iperf_1stream_cpu_s", "rr_cpu_s", "http_cpu_s", "http_peak_rss_mb", "http_vcpu_per_1k_rps",
+            "http_rss_growth_mb", "wrk_cpu_us_per_req", "connrate_cpu_s", "idle_kib_per_conn"]
 added = ["rr_added_p50_us", "http_added_p50_us", "http_added_p99_us"]
 problems = []
 def check(path, key):
@@ -56,13 +64,74 @@ for p in ["plain", "plain-same", "stunnel", "haproxy"]:
 for p in ["stunnel", "haproxy"]:
     if not isinstance(r["scenarios"][p].get("http_vcpu_per_1k_rps.client"), dict):
         problems.append(f"{p}: proxy CPU not measured")
-if len(r["goals"]) < 7:
+# Every Warren path measured, and proven: the counters of every window, not just the verdict.
+warren = {"warren-cross": ("client", "server"), "warren-same": ("client",), "warren-same-skmsg": ("client",)}
+for p, sides in warren.items():
+    if r["paths"].get(p) != "ok":
+        problems.append(f"Warren path {p} not measured: {r['paths'].get(p)}")
+        continue
+    windows = r["capture"].get(p, {}).get("windows", [])
+    if [w["window"] for w in windows][:1] != ["pre-check"] or not any(w["window"].startswith("repeat") for w in windows):
+        problems.append(f"{p}: no pre-check and repeat evidence windows: {windows}")
+    for w in windows:
+        d, n = w["delta"], w["connections"]
+        where = f"{p} {w['window']}"
+        if w["verdict"] != "ok":
+            problems.append(f"{where}: not proven: {w['verdict']}")
+        for k in ("connect_redirected", "client_outbound_mtls", "server_inbound_mtls"):
+            if not d.get(k, 0) >= n >= 1:
+                problems.append(f"{where}: {k} +{d.get(k)} for {n} connections")
+        if d.get("server_inbound_plaintext") != 0:
+            problems.append(f"{where}: plaintext reached the server pod: {d.get('server_inbound_plaintext')}")
+        if p == "warren-same-skmsg" and not d.get("fastpath_redirected", 0) > 0:
+            problems.append(f"{where}: the sk_msg fast path carried nothing")
+        if w["window"].startswith("repeat"):
+            for side in sides:
+                if not d.get(f"{side}_proxy_cpu_s", 0) > 0:
+                    problems.append(f"{where}: the {side} node's ztunnel used no CPU")
+    for side in sides:  # the right ztunnel PIDs (the client node's used to read 0)
+        v = r["scenarios"][p].get(f"iperf_1stream_cpu_s.{side}")
+        if not (isinstance(v, dict) and v["median"] > 0):
+            problems.append(f"{p}: iperf CPU of the {side} node's ztunnel is {v}")
+for p in ["stunnel", "haproxy"]:
+    windows = r["capture"].get(p, {}).get("windows", [])
+    if not windows:
+        problems.append(f"{p}: no evidence windows")
+    for w in windows:
+        if w["verdict"] != "ok" or not all(v >= w["connections"] for k, v in w["delta"].items() if k.endswith(("accepted", "opened"))):
+            problems.append(f"{p} {w['window']}: not proven through both proxies: {w}")
+for lab, nodes in r["components"].items():
+    for node in ("node-1", "node-2"):
+        if not {"agent", "ztunnel"} <= set(nodes.get(node, {})):
+            problems.append(f"lab {lab}: {node} components not verified: {nodes.get(node)}")
+if len(r["components"]) != 2:
+    problems.append(f"expected the main and the sk_msg lab's components: {list(r['components'])}")
+prof = r["profile"]
+if perf_works:
+    loads = prof.get("loads", {}) if isinstance(prof, dict) else {}
+    for load in ("iperf3 1 stream", "64 B request/response"):
+        sides = loads.get(load)
+        if not isinstance(sides, dict) or set(sides) != {"client", "server"}:
+            problems.append(f"profile {load}: {sides if sides else prof}")
+            continue
+        for side, s in sides.items():
+            if not (s["samples"] > 0 and s["groups"] and s["top"]):
+                problems.append(f"profile {load} {side}: empty: {s}")
+elif not (isinstance(prof, str) and prof.startswith("unavailable: ")):
+    problems.append(f"perf does not work here, yet the profile is {prof!r}")
+if len(r["goals"]) < 12:
     problems.append(f"only {len(r['goals'])} goals reported")
+for g in r["goals"]:  # every path measured: every goal judged (met or not, never which)
+    if g["status"] not in ("met", "not met"):
+        problems.append(f"goal {g['goal']} not judged: {g['status']}")
 if not r.get("micro"):
     problems.append("no micro-benchmarks")
 if problems:
     print("\n".join(problems)); sys.exit(1)
 print(f"ok: {len(paths)} paths; statuses: " + ", ".join(f"{p}={r['paths'][p][:40]}" for p in paths))
+for p in warren:
+    w = [x for x in r["capture"][p]["windows"] if x["window"].startswith("repeat")][0]
+    print(f"  {p} {w['window']}: {w['connections']} connections, " + ", ".join(f"{k} +{v:g}" for k, v in w["delta"].items()))
 PY
 
 step "nothing of the bench labs remains"

@@ -29,7 +29,7 @@ wait_for 30 test -e "$PINS1/link_connect4"
 step "start warren-zds-probe for node-1 (stand-in for ztunnel's pod hand-off)"
 ZOUT="$LAB_DIR/zds-probe-node-1.out"
 : >"$ZOUT"
-"$ZDS_PROBE" --run-dir "$RUN1" --out "$ZOUT" \
+"$ZDS_PROBE" --run-dir "$RUN1" --bpf-pin-dir "$PINS1" --out "$ZOUT" \
   --cgroup "$NODE_CG1/system-zds-probe" >"$LAB_DIR/zds-probe.log" 2>&1 &
 ZPID=$!
 on_exit "kill $ZPID 2>/dev/null; wait $ZPID 2>/dev/null; sed 's/^/  zds-probe: /' $LAB_DIR/zds-probe.log $ZOUT | tail -30 >&2; rmdir $NODE_CG1/system-zds-probe 2>/dev/null"
@@ -135,7 +135,7 @@ kill "$ZPID"; wait "$ZPID" 2>/dev/null || true
 if lab exec mesh/client -- warren-probe send --to "$OSRV:8080" --bytes 64 --timeout 5 >/dev/null 2>&1; then
   fail "connect from an enrolled pod succeeded with no ztunnel listening"
 fi
-"$ZDS_PROBE" --run-dir "$RUN1" --out "$ZOUT" \
+"$ZDS_PROBE" --run-dir "$RUN1" --bpf-pin-dir "$PINS1" --out "$ZOUT" \
   --cgroup "$NODE_CG1/system-zds-probe" >>"$LAB_DIR/zds-probe.log" 2>&1 &
 ZPID=$!
 on_exit "kill $ZPID 2>/dev/null; wait $ZPID 2>/dev/null"
@@ -190,7 +190,8 @@ sleep 1
 lab restart node-1 agent --kill
 wait "$TRAFFIC"
 if grep -q FAILED "$TRAFFIC_LOG"; then fail "connections failed across the agent restart: $(grep FAILED "$TRAFFIC_LOG" | head)"; fi
-wait_for 30 grep -q "re-adopted $PINS1/link_connect4" "$LAB_DIR/nodes/node-1/logs/agent.log"
+# (the agent names its pins as it sees them: the node pin dir is its /sys/fs/bpf/warren)
+wait_for 30 grep -q "re-adopted /sys/fs/bpf/warren/link_connect4" "$LAB_DIR/nodes/node-1/logs/agent.log"
 probe_echo mesh/client "$OSRV:8080" 1024
 SHOW=$(bpftool cgroup show "$NODE_CG1")
 log "bpftool cgroup show $NODE_CG1:"; echo "$SHOW"

@@ -136,7 +136,8 @@ assert_eq "$(fp_counter "$PINS2" fastpath_inserted)" "$ins_b" "node-2 inserts af
 step "kill -9 the agent: restarted with the flag, link_sk_msg re-adopted"
 LINK_ID=$(bpftool -j link show pinned "$PINS1/link_sk_msg" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 lab restart node-1 agent --kill
-wait_for 30 grep -q "re-adopted $PINS1/link_sk_msg" "$LAB_DIR/nodes/node-1/logs/agent.log"
+# (the agent names its pins as it sees them: the node pin dir is its /sys/fs/bpf/warren)
+wait_for 30 grep -q "re-adopted /sys/fs/bpf/warren/link_sk_msg" "$LAB_DIR/nodes/node-1/logs/agent.log"
 AGENT_PID=$("$PY" -c "import json; print(json.load(open('$LAB_DIR/state.json'))['components']['node-1']['agent']['pid'])")
 assert_contains "$(tr '\0' ' ' </proc/$AGENT_PID/cmdline)" "--sockmap-fast-path" "restarted agent command line"
 assert_eq "$(bpftool -j link show pinned "$PINS1/link_sk_msg" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')" \

@@ -12,22 +12,7 @@
 export SECRET_TTL=60s  # inherited by every ztunnel the lab starts
 lab_up 2
 for n in 1 2; do wait_for 60 test -S "$LAB_DIR/nodes/node-$n/run/cni.sock"; done
-lab_apply - <<'YAML'
-apiVersion: v1
-kind: Namespace
-metadata: {name: mesh, labels: {warren.dev/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: mesh}
-spec: {nodeName: node-1, containers: [{name: m, command: [sleep, infinity]}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: echo, namespace: mesh}
-spec: {nodeName: node-2, containers: [{name: m, command: [warren-probe, serve, --port, "8080"]}]}
-YAML
-wait_pod_log mesh/echo "listening"
+apply_mesh_pair
 ECHO=$(pod_ip mesh/echo)
 ready() { node_exec "$1" curl -sf -o /dev/null http://127.0.0.1:15021/healthz/ready; }
 wait_for 60 ready node-1

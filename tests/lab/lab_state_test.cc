@@ -28,13 +28,26 @@ TEST_F(LabStateTest, AgentFlagsSurviveSaveAndLoad) {
   s.cgroup_mount = "/sys/fs/cgroup";
   s.ready = true;
   s.agent_flags = {"--sockmap-fast-path", "--x=y"};
-  s.components["node-1"]["agent"] =
-      ComponentState{42, {"/bin/warren-agent", "--sockmap-fast-path"}};
+  s.daemonsets = "/src/deploy/base/node";
+  s.runtime = "podman";
+  s.image_tag = "git-0123456789ab";
+  s.components["node-1"]["agent"] = ComponentState{42,
+                                                   {"/bin/warren-agent", "--sockmap-fast-path"},
+                                                   "warren-agent",
+                                                   "warren-agent-x7k2p",
+                                                   "wl-node-1-warren-agent-x7k2p-agent"};
   ASSERT_TRUE(s.save());
   auto back = LabState::load(dir_);
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->agent_flags, s.agent_flags);
-  EXPECT_EQ(back->components["node-1"]["agent"].argv, s.components["node-1"]["agent"].argv);
+  EXPECT_EQ(back->daemonsets, s.daemonsets);
+  EXPECT_EQ(back->runtime, "podman");
+  EXPECT_EQ(back->image_tag, s.image_tag);
+  const auto& a = back->components["node-1"]["agent"];
+  EXPECT_EQ(a.argv, s.components["node-1"]["agent"].argv);
+  EXPECT_EQ(a.daemonset, "warren-agent");
+  EXPECT_EQ(a.pod, "warren-agent-x7k2p");
+  EXPECT_EQ(a.container_id, "wl-node-1-warren-agent-x7k2p-agent");
 }
 
 TEST_F(LabStateTest, StateWithoutAgentFlagsLoadsWithNone) {
@@ -44,6 +57,7 @@ TEST_F(LabStateTest, StateWithoutAgentFlagsLoadsWithNone) {
   auto s = LabState::load(dir_);
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_TRUE(s->agent_flags.empty());
+  EXPECT_EQ(s->runtime, "process");
 }
 
 TEST_F(LabStateTest, AgentFlagsOfTheWrongTypeAreAnError) {

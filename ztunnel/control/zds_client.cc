@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "zds.pb.h"
-#include "ztunnel/control/zds_socket.h"
+#include "common/zds/zds_socket.h"
 
 namespace warren::ztunnel {
 namespace {
@@ -72,11 +72,11 @@ void ZdsClient::run() {
   Backoff backoff(options_.initial_backoff, options_.max_backoff);
   bool logged = false;
   while (!stopping_) {
-    auto sock = connectZds(options_.socket_path);
+    auto sock = warren::zds::connectSocket(options_.socket_path);
     if (sock) {
       zds::ZdsHello hello;
       hello.set_version(zds::V1);
-      if (auto s = sendZdsPacket(sock->get(), hello.SerializeAsString()); !s) {
+      if (auto s = warren::zds::sendMessage(sock->get(), hello.SerializeAsString()); !s) {
         spdlog::warn("ZDS hello: {}", s.error().message());
       } else {
         spdlog::info("ZDS connected to {}", options_.socket_path);
@@ -100,7 +100,7 @@ void ZdsClient::session(int sock) {
     for (auto& [uid, pod] : pods_) pod.seen = false;
   }
   while (!stopping_) {
-    auto packet = recvZdsPacket(sock, kPoll);
+    auto packet = warren::zds::receiveMessage(sock, kPoll);
     if (!packet) {
       if (packet.error().code() == ErrorCode::kTimeout) continue;
       spdlog::warn("ZDS session ended: {}", packet.error().message());
@@ -109,7 +109,7 @@ void ZdsClient::session(int sock) {
     ++messages_;
     bool changed = false;
     std::string error = handle(packet->bytes, std::move(packet->fd), changed);
-    if (auto s = sendZdsPacket(sock, encodeZdsAck(error)); !s) {
+    if (auto s = warren::zds::sendMessage(sock, encodeZdsAck(error)); !s) {
       spdlog::warn("ZDS ack: {}", s.error().message());
       return;
     }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "common/http/http_client.h"
 
@@ -158,18 +159,73 @@ TEST(HttpServer, KeepAliveAndPipelining) {
   ASSERT_TRUE(server);
   UniqueFd fd = connectUnix((*server)->address().path);
   std::string two =
-      "GET /hello?name=a HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?name=b HTTP/1.1\r\n\r\n";
+      "GET /hello?name=a HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?name=b HTTP/1.1\r\nHost: "
+      "x\r\n\r\n";
   ASSERT_EQ(::send(fd.get(), two.data(), two.size(), 0), static_cast<ssize_t>(two.size()));
   std::string got = readSome(fd.get(), "hello b");
   EXPECT_NE(got.find("hello a"), std::string::npos);
   EXPECT_NE(got.find("hello b"), std::string::npos);
   EXPECT_EQ(got.find("Connection: close"), std::string::npos);
   // The connection is still usable.
-  std::string third = "GET /hello?name=c HTTP/1.1\r\nConnection: close\r\n\r\n";
+  std::string third = "GET /hello?name=c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(::send(fd.get(), third.data(), third.size(), 0), static_cast<ssize_t>(third.size()));
   got = readSome(fd.get());
   EXPECT_NE(got.find("hello c"), std::string::npos);
   EXPECT_NE(got.find("Connection: close"), std::string::npos);
+}
+
+// A client pipelining requests without reading the answers: the server answers one at a time
+// and parses the next only once the previous answer is written, so it never holds more than
+// one response; reading then yields every answer, in order.
+TEST(HttpServer, PipeliningWithoutReadingHoldsOneResponse) {
+  TempDir dir;
+  Router router;
+  router.add("GET", "/big", [](const HttpRequest& req) {
+    return HttpResponse::text(200, req.queryOr("n") + ":" + std::string(1 << 20, 'b'));
+  });
+  auto server = HttpServer::start(
+      HttpServerOptions::at(ListenAddress::unixSocket(dir.path() + "/s")), std::move(router));
+  ASSERT_TRUE(server);
+  UniqueFd fd = connectUnix((*server)->address().path);
+  std::string pipeline;
+  constexpr int kRequests = 20;
+  for (int i = 0; i < kRequests; ++i)
+    pipeline += "GET /big?n=" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd.get(), pipeline.data(), pipeline.size(), 0),
+            static_cast<ssize_t>(pipeline.size()));
+  // However long we wait, a 1 MiB answer cannot leave the server while nobody reads.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ((*server)->requestsServed(), 1u);
+  std::string got;
+  size_t want = 0;
+  for (int i = 0; i < kRequests; ++i) want += (1 << 20) + 64;  // a lower bound
+  while (got.size() < want) {
+    std::string more = readSome(fd.get(), "", 2000);
+    if (more.empty()) break;
+    got += more;
+  }
+  size_t pos = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    pos = got.find("\r\n\r\n" + std::to_string(i) + ":", pos);
+    ASSERT_NE(pos, std::string::npos) << "answer " << i << " missing or out of order";
+  }
+  EXPECT_EQ((*server)->requestsServed(), static_cast<uint64_t>(kRequests));
+}
+
+TEST(HttpServer, ExpectContinueGetsA100BeforeTheBody) {
+  TempDir dir;
+  auto server = HttpServer::start(
+      HttpServerOptions::at(ListenAddress::unixSocket(dir.path() + "/s")), testRouter());
+  ASSERT_TRUE(server);
+  UniqueFd fd = connectUnix((*server)->address().path);
+  std::string head =
+      "PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  ASSERT_EQ(::send(fd.get(), head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  EXPECT_EQ(readSome(fd.get(), "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::send(fd.get(), "\"ok\"", 4, 0), 4);
+  std::string got = readSome(fd.get(), "\"ok\"");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_TRUE(got.ends_with("\r\n\r\n\"ok\"")) << got;
 }
 
 TEST(HttpServer, BadInputAnswersAndCloses) {
@@ -183,9 +239,13 @@ TEST(HttpServer, BadInputAnswersAndCloses) {
     std::string status_line;
   };
   const Case cases[] = {
-      {"\x16\x03\x01 garbage\r\n\r\n", "HTTP/1.1 400 "},
-      {"PUT /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n", "HTTP/1.1 413 "},
-      {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n", "HTTP/1.1 431 "},
+      {"\x16\x03\x01 garbage", "HTTP/1.1 400 "},  // no line end needed to refuse it
+      {"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", "HTTP/1.1 413 "},
+      {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n", "HTTP/1.1 414 "},
+      {"GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(20000, 'v') + "\r\n\r\n", "HTTP/1.1 431 "},
+      {"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},  // no Host
+      {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+       "HTTP/1.1 400 "},
   };
   for (const auto& c : cases) {
     UniqueFd fd = connectUnix((*server)->address().path);

@@ -9,9 +9,9 @@
 // getsockopt program is attached to the node cgroup; ztunnel runs below it).
 #include <arpa/inet.h>
 #include <net/if.h>
-#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/zds/seqpacket.h"
+#include "common/zds/zds_socket.h"
 #include "bpf/loader/inbound_registration.h"
 #include "common/netns.h"
 #include "warren_abi.h"
@@ -180,21 +180,29 @@ std::string bindPod(PodListeners& pod, int netns_fd, const std::string& pin_dir)
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: warren-zds-probe --run-dir DIR [--out FILE] [--cgroup DIR]\n");
+  std::fprintf(stderr,
+               "usage: warren-zds-probe --run-dir DIR [--out FILE] [--cgroup DIR] "
+               "[--bpf-pin-dir DIR]\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string run_dir, out, cgroup;
+  std::string run_dir, out, cgroup, pin_dir_flag;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) return usage();
-    if (a == "--run-dir") run_dir = argv[++i];
-    else if (a == "--out") out = argv[++i];
-    else if (a == "--cgroup") cgroup = argv[++i];
-    else return usage();
+    if (a == "--run-dir")
+      run_dir = argv[++i];
+    else if (a == "--out")
+      out = argv[++i];
+    else if (a == "--cgroup")
+      cgroup = argv[++i];
+    else if (a == "--bpf-pin-dir")
+      pin_dir_flag = argv[++i];
+    else
+      return usage();
   }
   if (run_dir.empty()) return usage();
   if (!out.empty()) out_file.open(out, std::ios::app);
@@ -207,9 +215,17 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::string pin_dir;
-  if (auto p = warren::redirect::readPinDirFile(run_dir)) pin_dir = *p;
-  else std::fprintf(stderr, "warren-zds-probe: %s (sk_lookup registration off)\n", p.error().message().c_str());
+  // <run-dir>/bpf_pin_dir names the pins as the agent sees them (its container's view, in the
+  // lab /sys/fs/bpf/warren); run outside that view, the probe is told where they really are.
+  std::string pin_dir = pin_dir_flag;
+  if (!pin_dir.empty()) {
+    // given
+  } else if (auto p = warren::redirect::readPinDirFile(run_dir)) {
+    pin_dir = *p;
+  } else {
+    std::fprintf(stderr, "warren-zds-probe: %s (sk_lookup registration off)\n",
+                 p.error().message().c_str());
+  }
 
   // Like ztunnel, keep every pod's listeners when the agent goes away, reconnect, take the
   // replay (an add for a netns we already serve keeps its listeners) and drop what the
@@ -226,7 +242,7 @@ int main(int argc, char** argv) {
   };
   int failures = 0;
   while (failures < 3000) {
-    auto conn = warren::zds::connectSeqpacket(run_dir + "/zds.sock");
+    auto conn = warren::zds::connectSocket(run_dir + "/zds.sock");
     if (!conn) {
       ++failures;
       std::this_thread::sleep_for(200ms);
@@ -236,12 +252,12 @@ int main(int argc, char** argv) {
     warren::UniqueFd sock = std::move(*conn);
     pb::ZdsHello hello;
     hello.set_version(pb::V1);
-    if (!warren::zds::sendPacket(sock.get(), hello.SerializeAsString())) continue;
+    if (!warren::zds::sendMessage(sock.get(), hello.SerializeAsString())) continue;
     report("connected");
     std::set<std::string> in_snapshot;
     bool snapshot_done = false;
     while (true) {
-      auto packet = warren::zds::recvPacket(sock.get(), 3600s);
+      auto packet = warren::zds::receiveMessage(sock.get(), 3600s);
       if (!packet) {
         report("disconnected: " + packet.error().message());
         break;
@@ -252,10 +268,11 @@ int main(int argc, char** argv) {
         ack_error = "cannot parse WorkloadRequest";
       } else if (req.has_add()) {
         const std::string uid = req.add().uid();
-        struct stat st{};
+        struct stat st {};
         if (!packet->fd || ::fstat(packet->fd.get(), &st) != 0) {
           ack_error = "add without a netns fd";
-        } else if (pod_netns.contains(uid) && pod_netns[uid] == std::make_pair(st.st_dev, st.st_ino)) {
+        } else if (pod_netns.contains(uid) &&
+                   pod_netns[uid] == std::make_pair(st.st_dev, st.st_ino)) {
           report("keep pod=" + uid);  // same netns: the listeners stay
         } else {
           dropPod(uid);
@@ -284,7 +301,7 @@ int main(int argc, char** argv) {
       }
       pb::WorkloadResponse resp;
       resp.mutable_ack()->set_error(ack_error);
-      if (!warren::zds::sendPacket(sock.get(), resp.SerializeAsString())) break;
+      if (!warren::zds::sendMessage(sock.get(), resp.SerializeAsString())) break;
     }
   }
   for (auto& [uid, pod] : pods) {

@@ -1,0 +1,120 @@
+"""Proof that a path went where it says: pure functions from counter snapshots to deltas and a
+verdict. A Warren path is captured and tunnelled when, over a window in which the harness
+opened N connections from the client pod, the client node's eBPF redirected at least N
+connects, its ztunnel opened at least N outbound mutual-TLS connections to the destination
+workload, the server node's ztunnel accepted at least N inbound mutual-TLS connections for it,
+and not one plaintext connection reached it (a connection connect4 did not see arrives at the
+destination pod's 15006 in plaintext and is counted there). A peer path went through its
+proxies when the client node's netns accepted (client proxy) and opened (to the server
+proxy) at least N TCP connections and the server node's netns accepted and opened (to the pod)
+at least N: only the peer proxies open or accept TCP connections in the node netns."""
+
+# Per Warren path: counter name -> (metric, labels, where: "client" or "server" node).
+# The destination workload labels are filled in per path.
+OUTBOUND_MTLS = "client_outbound_mtls"
+INBOUND_MTLS = "server_inbound_mtls"
+INBOUND_PLAINTEXT = "server_inbound_plaintext"
+REDIRECTED = "connect_redirected"
+FASTPATH = "fastpath_redirected"
+
+
+def parse_prometheus(text):
+    """Prometheus text exposition -> [(name, {label: value}, float)]. Comments skipped;
+    label values may hold escaped quotes, commas and braces."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        labels = {}
+        if "{" in line:
+            name, rest = line.split("{", 1)
+            i = 0
+            while i < len(rest) and rest[i] != "}":
+                eq = rest.index("=", i)
+                key = rest[i:eq].strip().lstrip(",").strip()
+                j = eq + 2  # past ="
+                val = []
+                while rest[j] != '"':
+                    if rest[j] == "\\":
+                        j += 1
+                        val.append({"n": "\n"}.get(rest[j], rest[j]))
+                    else:
+                        val.append(rest[j])
+                    j += 1
+                labels[key] = "".join(val)
+                i = j + 1
+                while i < len(rest) and rest[i] in ", ":
+                    i += 1
+            value = rest[i + 1:].split()[0]
+        else:
+            name, value = line.split()[:2]
+        out.append((name.strip(), labels, float(value)))
+    return out
+
+
+def total(samples, name, **labels):
+    """Sum of the series of `name` whose labels include all of `labels`."""
+    return sum(v for n, ls, v in samples if n == name and all(ls.get(k) == x for k, x in labels.items()))
+
+
+def warren_counters(client_metrics, server_metrics, dest_namespace, dest_workload):
+    """The capture counters of one Warren path from the two nodes' ztunnel /metrics texts (the
+    same text twice on one node)."""
+    c = parse_prometheus(client_metrics)
+    s = parse_prometheus(server_metrics)
+    opened = "istio_tcp_connections_opened_total"
+    dest = {"destination_workload_namespace": dest_namespace, "destination_workload": dest_workload}
+    decisions = "warren_redirect_decisions_total"
+    return {
+        OUTBOUND_MTLS: total(c, opened, reporter="source", connection_security_policy="mutual_tls", **dest),
+        INBOUND_MTLS: total(s, opened, reporter="destination", connection_security_policy="mutual_tls", **dest),
+        INBOUND_PLAINTEXT: total(s, opened, reporter="destination", connection_security_policy="unknown", **dest),
+        REDIRECTED: total(c, decisions, decision="connect_redirected"),
+        FASTPATH: total(c, decisions, decision="fastpath_redirected"),
+    }
+
+
+def parse_snmp(text):
+    """/proc/<pid>/net/snmp -> {"Tcp": {"ActiveOpens": n, ...}, ...} (header and value lines)."""
+    out = {}
+    lines = text.splitlines()
+    for head, vals in zip(lines[::2], lines[1::2]):
+        proto, names = head.split(":", 1)
+        _, values = vals.split(":", 1)
+        out[proto] = dict(zip(names.split(), (int(x) for x in values.split())))
+    return out
+
+
+def peer_counters(client_node_snmp, server_node_snmp):
+    """TCP opens in the two node netns (read through a peer proxy's /proc/<pid>/net/snmp)."""
+    c = parse_snmp(client_node_snmp)["Tcp"]
+    s = parse_snmp(server_node_snmp)["Tcp"]
+    return {"client_node_accepted": c["PassiveOpens"], "client_node_opened": c["ActiveOpens"],
+            "server_node_accepted": s["PassiveOpens"], "server_node_opened": s["ActiveOpens"]}
+
+
+def delta(before, after):
+    return {k: after[k] - before[k] for k in after if k in before}
+
+
+def warren_verdict(d, connections, fast_path=False):
+    """None when the window's deltas prove every one of `connections` (>= 1) connections was
+    captured and tunnelled, else the reason, naming the counters."""
+    wrong = []
+    for key in (REDIRECTED, OUTBOUND_MTLS, INBOUND_MTLS):
+        if d.get(key, 0) < connections:
+            wrong.append(f"{key} +{d.get(key, 0):g} < {connections} connections opened")
+    if d.get(INBOUND_PLAINTEXT, 0) > 0:
+        wrong.append(f"{INBOUND_PLAINTEXT} +{d[INBOUND_PLAINTEXT]:g} (connections that reached the server "
+                     "pod without the tunnel)")
+    if fast_path and d.get(FASTPATH, 0) <= 0:
+        wrong.append(f"{FASTPATH} +0 (the sk_msg fast path carried nothing)")
+    return "; ".join(wrong) or None
+
+
+def peer_verdict(d, connections):
+    wrong = [f"{k} +{d.get(k, 0)} < {connections} connections opened"
+             for k in ("client_node_accepted", "client_node_opened", "server_node_accepted", "server_node_opened")
+             if d.get(k, 0) < connections]
+    return "; ".join(wrong) or None

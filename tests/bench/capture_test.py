@@ -1,0 +1,126 @@
+"""Table tests of bench/harness/capture.py (the proof that a benchmark path went where it says)
+and of the `warren-lab ps` parser in bench/harness/lab.py: Prometheus text parsing, the
+per-path counters, /proc/net/snmp, and the verdicts, including the uncaptured case the old
+harness produced (clients outside the pod cgroup: plaintext to the server pod's 15006)."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("WARREN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
+                                "bench", "harness"))
+import capture  # noqa: E402
+import lab  # noqa: E402
+
+
+def series(reporter, policy, workload, value, ns="mesh"):
+    return (f'istio_tcp_connections_opened_total{{reporter="{reporter}",source_workload="client",'
+            f'destination_workload="{workload}",destination_workload_namespace="{ns}",'
+            f'destination_principal="spiffe://cluster.local/ns/{ns}/sa/default",response_flags="-",'
+            f'connection_security_policy="{policy}"}} {value}')
+
+
+def node_metrics(redirected, fastpath, *lines):
+    return "\n".join([
+        "# HELP istio_tcp_connections_opened_total The total number of TCP connections opened",
+        "# TYPE istio_tcp_connections_opened_total counter", *lines,
+        "# TYPE warren_redirect_decisions_total counter",
+        f'warren_redirect_decisions_total{{decision="connect_redirected"}} {redirected}',
+        'warren_redirect_decisions_total{decision="connect_skip_not_enrolled"} 77',
+        f'warren_redirect_decisions_total{{decision="fastpath_redirected"}} {fastpath}',
+        "process_cpu_seconds_total 1.5", ""])
+
+
+SNMP = """Ip: Forwarding DefaultTTL InReceives
+Ip: 1 64 {ip}
+Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails
+Tcp: 1 200 120000 -1 {active} {passive} 0
+"""
+
+
+class PrometheusTest(unittest.TestCase):
+    def test_labels_with_escapes_and_no_labels(self):
+        s = capture.parse_prometheus('a{x="q\\"u,o}te",y="b"} 3\nb 4.5\n# c 9\n\nc{z="\\\\"} 1e3\n')
+        self.assertEqual(s, [("a", {"x": 'q"u,o}te', "y": "b"}, 3.0), ("b", {}, 4.5), ("c", {"z": "\\"}, 1000.0)])
+
+    def test_total_sums_matching_series_only(self):
+        s = capture.parse_prometheus("\n".join([series("source", "mutual_tls", "srv-x", 3),
+                                                series("source", "mutual_tls", "srv-x", 4).replace('"-"', '"DENY"'),
+                                                series("source", "mutual_tls", "srv-s", 100),
+                                                series("source", "unknown", "srv-x", 1000)]))
+        self.assertEqual(capture.total(s, "istio_tcp_connections_opened_total", reporter="source",
+                                       connection_security_policy="mutual_tls", destination_workload="srv-x"), 7)
+        self.assertEqual(capture.total(s, "nope"), 0)
+
+
+class WarrenCountersTest(unittest.TestCase):
+    def test_cross_node_counters_come_from_the_right_node(self):
+        client = node_metrics(10, 0, series("source", "mutual_tls", "srv-x", 5),
+                              series("destination", "mutual_tls", "srv-x", 999))  # not the server node
+        server = node_metrics(999, 0, series("destination", "mutual_tls", "srv-x", 6),
+                              series("destination", "unknown", "srv-x", 2), series("destination", "unknown", "srv-s", 50))
+        c = capture.warren_counters(client, server, "mesh", "srv-x")
+        self.assertEqual(c, {"client_outbound_mtls": 5, "server_inbound_mtls": 6, "server_inbound_plaintext": 2,
+                             "connect_redirected": 10, "fastpath_redirected": 0})
+
+    def test_other_namespace_does_not_count(self):
+        text = node_metrics(0, 0, series("source", "mutual_tls", "srv-x", 5, ns="bench"))
+        self.assertEqual(capture.warren_counters(text, text, "mesh", "srv-x")["client_outbound_mtls"], 0)
+
+
+class VerdictTest(unittest.TestCase):
+    def d(self, **kw):
+        base = {"connect_redirected": 20, "client_outbound_mtls": 20, "server_inbound_mtls": 20,
+                "server_inbound_plaintext": 0, "fastpath_redirected": 0}
+        base.update(kw)
+        return base
+
+    def test_captured(self):
+        self.assertIsNone(capture.warren_verdict(self.d(), 20))
+        self.assertIsNone(capture.warren_verdict(self.d(fastpath_redirected=300), 20, fast_path=True))
+
+    def test_uncaptured_client_outside_the_pod_cgroup(self):
+        # What the old harness did: connect4 never saw the connection, it reached the server
+        # pod's 15006 in plaintext.
+        why = capture.warren_verdict(self.d(connect_redirected=0, client_outbound_mtls=0, server_inbound_mtls=0,
+                                            server_inbound_plaintext=20), 20)
+        for word in ("connect_redirected +0 < 20", "client_outbound_mtls +0", "server_inbound_mtls +0",
+                     "server_inbound_plaintext +20"):
+            self.assertIn(word, why)
+
+    def test_partly_captured_is_not_captured(self):
+        self.assertIn("client_outbound_mtls +19 < 20", capture.warren_verdict(self.d(client_outbound_mtls=19), 20))
+        self.assertIn("server_inbound_plaintext +1", capture.warren_verdict(self.d(server_inbound_plaintext=1), 20))
+
+    def test_fast_path_that_carried_nothing(self):
+        self.assertIn("fastpath_redirected +0", capture.warren_verdict(self.d(), 20, fast_path=True))
+
+    def test_delta(self):
+        self.assertEqual(capture.delta({"a": 1, "b": 5}, {"a": 4, "b": 5, "c": 9}), {"a": 3, "b": 0})
+
+
+class PeerTest(unittest.TestCase):
+    def test_snmp_and_peer_counters(self):
+        c = capture.peer_counters(SNMP.format(ip=1, active=10, passive=11), SNMP.format(ip=2, active=12, passive=13))
+        self.assertEqual(c, {"client_node_accepted": 11, "client_node_opened": 10,
+                             "server_node_accepted": 13, "server_node_opened": 12})
+
+    def test_peer_verdict(self):
+        ok = {"client_node_accepted": 5, "client_node_opened": 5, "server_node_accepted": 5, "server_node_opened": 5}
+        self.assertIsNone(capture.peer_verdict(ok, 5))
+        self.assertIn("server_node_accepted +0 < 5", capture.peer_verdict(dict(ok, server_node_accepted=0), 5))
+
+
+class PsTest(unittest.TestCase):
+    def test_node_components_only(self):
+        text = ("NODE     COMPONENT/POD            STATE    PIDS\n"
+                "node-1   agent                    running  101\n"
+                "node-1   ztunnel                  running  102\n"
+                "node-2   ztunnel                  exited   203\n"
+                "node-1   mesh/client              running  301,302\n"
+                "node-2   mesh/srv-x               exited   \n")
+        self.assertEqual(lab.parse_ps(text), [("node-1", "agent", "running", 101), ("node-1", "ztunnel", "running", 102),
+                                              ("node-2", "ztunnel", "exited", 203)])
+
+
+if __name__ == "__main__":
+    unittest.main()
