@@ -111,7 +111,7 @@ Status NodeAgent::startCapture() {
   }
   enrolment_ =
       std::make_unique<EnrolmentController>(options_.node, options_.node_ip, std::move(dataplane),
-                                            *zds_, PodNetnsStore(options_.run_dir + "/pods"));
+                                            *zds_, PodNetnsStore(PodNetnsStore::dirIn(options_.run_dir)));
   enrolment_->start();
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { enrolment_->onSnapshot(s); }));

@@ -41,6 +41,8 @@ class PodNetnsStore {
  public:
   // Records live in `dir` (created 0700 on first save).
   explicit PodNetnsStore(std::string dir) : dir_(std::move(dir)) {}
+  // The agent's records under its run dir (`warren-agent uninstall --run-dir` removes them).
+  static std::string dirIn(const std::string& run_dir) { return run_dir + "/pods"; }
 
   // Writes (or replaces) the record of `record.key()` atomically.
   Status save(const PodNetnsRecord& record) const;
