@@ -109,9 +109,9 @@ Status NodeAgent::startCapture() {
     spdlog::info("eBPF capture attached to {} (pins in {})", options_.cgroup, options_.bpf_pin_dir);
     dataplane = std::make_unique<redirect::RedirectDataplane>(std::move(*dp));
   }
-  enrolment_ =
-      std::make_unique<EnrolmentController>(options_.node, options_.node_ip, std::move(dataplane),
-                                            *zds_, PodNetnsStore(PodNetnsStore::dirIn(options_.run_dir)));
+  enrolment_ = std::make_unique<EnrolmentController>(
+      options_.node, options_.node_ip, std::move(dataplane), *zds_,
+      PodNetnsStore(PodNetnsStore::dirIn(options_.run_dir)));
   enrolment_->start();
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { enrolment_->onSnapshot(s); }));
