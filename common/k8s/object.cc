@@ -9,9 +9,10 @@ namespace warren::k8s {
 namespace {
 
 const std::set<std::string_view>& clusterScopedKinds() {
-  static const std::set<std::string_view> kinds = {
-      "Namespace", "Node", "GatewayClass", "ClusterRole", "ClusterRoleBinding",
-      "CustomResourceDefinition", "PersistentVolume", "StorageClass"};
+  static const std::set<std::string_view> kinds = {"Namespace",          "Node",
+                                                   "GatewayClass",       "ClusterRole",
+                                                   "ClusterRoleBinding", "CustomResourceDefinition",
+                                                   "PersistentVolume",   "StorageClass"};
   return kinds;
 }
 
@@ -27,11 +28,16 @@ YAML::Node lookup(const YAML::Node& n, const std::string& key) {
 
 std::string typeName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "null";
-    default: return "undefined";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "null";
+    default:
+      return "undefined";
   }
 }
 
@@ -51,6 +57,13 @@ Result<Object> envelope(const YAML::Node& doc, const std::string& source, size_t
   if (!api) return fail(api.error());
   auto kind = scalar("kind");
   if (!kind) return fail(kind.error());
+  // A kind is a type name: Kubernetes checks the lower-cased kind as a DNS-1035 label (CRD
+  // names.kind). Anything else (control bytes, bytes that are not UTF-8) would not survive
+  // toYaml and back as the same object (found by k8s_manifest_fuzz).
+  if (!isValidKind(*kind))
+    return fail(Error::invalid(where + ": kind: '" + *kind +
+                               "' is not a Kubernetes kind (a letter, then letters, digits or "
+                               "'-', at most 63)"));
   obj.api_version = *api;
   obj.kind = *kind;
 
@@ -138,6 +151,16 @@ bool isValidName(std::string_view name) {
   if (!alnum(name.front()) || !alnum(name.back())) return false;
   for (char c : name)
     if (!alnum(c) && c != '-' && c != '.') return false;
+  return true;
+}
+
+bool isValidKind(std::string_view kind) {
+  if (kind.empty() || kind.size() > 63) return false;
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!letter(kind.front()) || kind.back() == '-') return false;
+  for (char c : kind)
+    if (!letter(c) && !digit(c) && c != '-') return false;
   return true;
 }
 
@@ -264,7 +287,8 @@ Result<int64_t> Fields::integer(const std::string& key, int64_t def, int64_t min
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != s->size()) return fail(error(key, "expected an integer, got '" + *s + "'"));
+  if (used == 0 || used != s->size())
+    return fail(error(key, "expected an integer, got '" + *s + "'"));
   if (value < min || value > max)
     return fail(error(key, std::to_string(value) + " is out of range [" + std::to_string(min) +
                                ", " + std::to_string(max) + "]"));

@@ -56,6 +56,10 @@ bool isClusterScoped(std::string_view kind);
 // DNS-1123 subdomain (lowercase alphanumerics, '-', '.'; starts and ends alphanumeric; <= 253).
 bool isValidName(std::string_view name);
 
+// A kind as Kubernetes accepts one: a letter, then letters, digits or '-' (not last), <= 63
+// (the lower-cased kind is a DNS-1035 label).
+bool isValidKind(std::string_view kind);
+
 // Every document of a multi-document YAML text (empty documents skipped, `kind: List` items
 // flattened). Any error rejects the whole text, so a caller applies all of it or none.
 Result<std::vector<Object>> parseManifests(std::string_view text, const std::string& source);
@@ -72,9 +76,9 @@ class Fields {
       : obj_(&obj), node_(std::move(node)), path_(std::move(path)) {}
 
   bool has(const std::string& key) const;
-  Fields child(const std::string& key) const;             // map member (may be missing)
-  Fields item(size_t index) const;                         // sequence element
-  size_t size() const;                                     // sequence length (0 if missing)
+  Fields child(const std::string& key) const;  // map member (may be missing)
+  Fields item(size_t index) const;             // sequence element
+  size_t size() const;                         // sequence length (0 if missing)
   bool isSequence() const { return node_.IsSequence(); }
   bool isMap() const { return node_.IsMap(); }
   bool missing() const { return !node_.IsDefined() || node_.IsNull(); }
@@ -90,7 +94,9 @@ class Fields {
 
   const YAML::Node& node() const { return node_; }
   const std::string& path() const { return path_; }
-  std::string pathOf(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string pathOf(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
   Error error(const std::string& key, std::string_view what) const;
 
  private:
