@@ -14,6 +14,14 @@
 
 namespace warren::agent {
 
+// The CreateCertificate request as the CA reads it: the CSR, metadata["ImpersonatedIdentity"]
+// (a non-string value counts as missing), the asked validity. Pure; the fuzz target
+// fuzz/ca_csr_fuzz.cc runs it and NodeCertificateAuthority::sign, as CreateCertificate does.
+CertificateRequest certificateRequestFrom(const istio::v1::auth::IstioCertificateRequest& request);
+
+// The gRPC status a refusal from NodeCertificateAuthority::sign is answered with.
+grpc::StatusCode grpcCodeFor(const Error& error);
+
 class CaService final : public istio::v1::auth::IstioCertificateService::Service {
  public:
   CaService(std::shared_ptr<const NodeCertificateAuthority> ca, const ClusterModel& model)

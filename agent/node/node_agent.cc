@@ -37,8 +37,11 @@ Status NodeAgent::start() {
   spdlog::info("warren-agent starting: node {} ip {} run dir {} trust domain {}", options_.node,
                options_.node_ip.empty() ? "-" : options_.node_ip, options_.run_dir,
                options_.trust_domain);
-  if (::mkdir(options_.run_dir.c_str(), 0755) != 0 && errno != EEXIST)
+  // Root only: the sockets in it hand out pod netns, certificates and the node's state.
+  if (::mkdir(options_.run_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return fail(WARREN_SYS_ERROR("create run dir " + options_.run_dir));
+  if (::chmod(options_.run_dir.c_str(), 0700) != 0)
+    return fail(WARREN_SYS_ERROR("make run dir " + options_.run_dir + " root-only"));
 
   if (!options_.controller_only) {
     subscriptions_.push_back(
@@ -168,8 +171,9 @@ Status NodeAgent::startCapture() {
     spdlog::info("eBPF capture attached to {} (pins in {})", options_.cgroup, options_.bpf_pin_dir);
     dataplane = std::make_unique<redirect::RedirectDataplane>(std::move(*dp));
   }
-  enrolment_ = std::make_unique<EnrolmentController>(options_.node, options_.node_ip,
-                                                     std::move(dataplane), *zds_);
+  enrolment_ = std::make_unique<EnrolmentController>(
+      options_.node, options_.node_ip, std::move(dataplane), *zds_,
+      PodNetnsStore(PodNetnsStore::dirIn(options_.run_dir)));
   enrolment_->start();
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { enrolment_->onSnapshot(s); }));

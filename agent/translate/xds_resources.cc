@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <openssl/evp.h>
 
 #include "agent/translate/authorization_translation.h"
+#include "common/sha256.h"
 
 namespace warren::agent {
 namespace {
@@ -38,18 +38,7 @@ std::string ipText(const std::string& bytes);
 
 }  // namespace
 
-std::string contentVersion(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < 8 && i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
+std::string contentVersion(const std::string& bytes) { return sha256Hex(bytes).substr(0, 16); }
 
 XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext& ctx) {
   XdsBuild out;

@@ -57,6 +57,13 @@ Result<Object> envelope(const YAML::Node& doc, const std::string& source, size_t
   if (!api) return fail(api.error());
   auto kind = scalar("kind");
   if (!kind) return fail(kind.error());
+  // A kind is a type name: Kubernetes checks the lower-cased kind as a DNS-1035 label (CRD
+  // names.kind). Anything else (control bytes, bytes that are not UTF-8) would not survive
+  // toYaml and back as the same object (found by k8s_manifest_fuzz).
+  if (!isValidKind(*kind))
+    return fail(Error::invalid(where + ": kind: '" + *kind +
+                               "' is not a Kubernetes kind (a letter, then letters, digits or "
+                               "'-', at most 63)"));
   obj.api_version = *api;
   obj.kind = *kind;
 
@@ -150,6 +157,16 @@ bool isValidName(std::string_view name) {
   if (!alnum(name.front()) || !alnum(name.back())) return false;
   for (char c : name)
     if (!alnum(c) && c != '-' && c != '.') return false;
+  return true;
+}
+
+bool isValidKind(std::string_view kind) {
+  if (kind.empty() || kind.size() > 63) return false;
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!letter(kind.front()) || kind.back() == '-') return false;
+  for (char c : kind)
+    if (!letter(c) && !digit(c) && c != '-') return false;
   return true;
 }
 

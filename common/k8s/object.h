@@ -62,6 +62,10 @@ bool isClusterScoped(std::string_view kind);
 // DNS-1123 subdomain (lowercase alphanumerics, '-', '.'; starts and ends alphanumeric; <= 253).
 bool isValidName(std::string_view name);
 
+// A kind as Kubernetes accepts one: a letter, then letters, digits or '-' (not last), <= 63
+// (the lower-cased kind is a DNS-1035 label).
+bool isValidKind(std::string_view kind);
+
 // Every document of a multi-document YAML text (empty documents skipped, `kind: List` items
 // flattened). Any error rejects the whole text, so a caller applies all of it or none.
 Result<std::vector<Object>> parseManifests(std::string_view text, const std::string& source);

@@ -1,10 +1,13 @@
 #include "ztunnel/control/ztunnel_options.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <map>
+
+#include "common/http/listen_address.h"
 
 namespace warren::ztunnel {
 
@@ -27,6 +30,24 @@ Result<std::chrono::seconds> parseDuration(std::string_view text) {
   if (mult == 0 || n > 100'000'000)
     return fail(Error::invalid(fmt::format("'{}' is not a duration (60s, 5m, 24h)", text)));
   return std::chrono::seconds(static_cast<int64_t>(n * mult));
+}
+
+Status checkLocalAdminAddress(const std::string& address) {
+  auto a = http::ListenAddress::parse(address);
+  if (!a) return fail(a.error().wrap("--admin-address"));
+  if (a->kind == http::ListenAddress::Kind::kUnix) return ok();
+  in_addr v4{};
+  in6_addr v6{};
+  bool loopback = false;
+  if (::inet_pton(AF_INET, a->host.c_str(), &v4) == 1)
+    loopback = (ntohl(v4.s_addr) >> 24) == 127;
+  else if (::inet_pton(AF_INET6, a->host.c_str(), &v6) == 1)
+    loopback = IN6_IS_ADDR_LOOPBACK(&v6);
+  if (loopback) return ok();
+  return fail(Error::invalid(fmt::format(
+      "--admin-address {}: the admin endpoint (log levels, config dump) listens on localhost "
+      "only: 127.0.0.1:PORT, [::1]:PORT or unix:PATH",
+      address)));
 }
 
 Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args) {
@@ -92,6 +113,7 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
   if (o.xds_address.empty()) o.xds_address = "unix:" + o.run_dir + "/xds.sock";
   if (o.ca_address.empty()) o.ca_address = o.xds_address;
   if (o.zds_socket.empty()) o.zds_socket = o.run_dir + "/zds.sock";
+  WARREN_TRY(checkLocalAdminAddress(o.admin_address));
   return o;
 }
 

@@ -65,11 +65,20 @@ Status DataPlane::start() {
       });
   if (!threads) return fail(threads.error().wrap("starting the data-path workers"));
   threads_ = std::move(*threads);
+  {
+    std::unique_lock lock(life_mu_);
+    running_ = true;
+  }
   spdlog::info("data path: {} workers, {}", n, backend_);
   return ok();
 }
 
 void DataPlane::stop() {
+  {
+    // From here on no other thread posts to a worker (they check running_ under the lock).
+    std::unique_lock lock(life_mu_);
+    running_ = false;
+  }
   if (threads_) threads_->stop();  // joins; each worker cleans up in its exit hook
   threads_.reset();
   workers_.clear();
@@ -109,7 +118,8 @@ void DataPlane::armAccept(Worker& w, int listener, const std::shared_ptr<const P
 }
 
 Status DataPlane::addPod(const PodHandover& p) {
-  if (!threads_) return fail(Error(ErrorCode::kUnavailable, "data path not started"));
+  std::shared_lock lock(life_mu_);
+  if (!running_) return fail(Error(ErrorCode::kUnavailable, "data path not running"));
   auto netns = ::fcntl(p.netns_fd, F_DUPFD_CLOEXEC, 0);
   if (netns < 0) return fail(WARREN_SYS_ERROR("dup of the pod netns fd"));
   std::string sa = p.service_account.empty() ? "default" : p.service_account;
@@ -147,6 +157,8 @@ Status DataPlane::addPod(const PodHandover& p) {
 }
 
 void DataPlane::removePod(const std::string& uid) {
+  std::shared_lock lock(life_mu_);
+  if (!running_) return;
   for (auto& w : workers_) {
     Worker* worker = w.get();
     w->loop.post([worker, uid] {
@@ -161,6 +173,8 @@ void DataPlane::removePod(const std::string& uid) {
 }
 
 void DataPlane::onSnapshot() {
+  std::shared_lock lock(life_mu_);
+  if (!running_) return;
   for (auto& w : workers_) {
     Worker* worker = w.get();
     w->loop.post([worker] { reevaluateInbound(*worker); });
@@ -170,15 +184,21 @@ void DataPlane::onSnapshot() {
 void DataPlane::onEveryWorker(const std::function<void(Worker&)>& fn,
                               std::chrono::milliseconds limit) {
   std::vector<std::future<void>> done;
-  for (auto& w : workers_) {
-    auto p = std::make_shared<std::promise<void>>();
-    done.push_back(p->get_future());
-    Worker* worker = w.get();
-    w->loop.post([worker, fn, p] {
-      fn(*worker);
-      p->set_value();
-    });
+  {
+    std::shared_lock lock(life_mu_);
+    if (!running_) return;
+    for (auto& w : workers_) {
+      auto p = std::make_shared<std::promise<void>>();
+      done.push_back(p->get_future());
+      Worker* worker = w.get();
+      w->loop.post([worker, fn, p] {
+        fn(*worker);
+        p->set_value();
+      });
+    }
   }
+  // Waited for outside the lock: stop() may run meanwhile; a task it drops breaks its promise,
+  // which ends the wait as well.
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (auto& f : done) f.wait_until(deadline);
 }
@@ -207,7 +227,6 @@ size_t DataPlane::connectionCount() {
 }
 
 void DataPlane::drain(std::chrono::steady_clock::time_point deadline) {
-  if (!threads_) return;
   onEveryWorker(
       [](Worker& w) {
         w.draining = true;
