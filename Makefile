@@ -3,7 +3,11 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test unit e2e demo bench bench-profile images clean format
+# The lab tests that run under the sanitizers (make asan / make tsan), with sanitized daemons.
+SANITIZE_E2E ?= test_ztunnel_datapath test_ztunnel_policy test_ztunnel_resilience
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build test unit e2e demo bench bench-profile images clean format asan tsan fuzz
 
 all: build
 
@@ -27,6 +31,18 @@ unit: build
 e2e: build
 	@scripts/test.sh $(BUILD) e2e
 
+# Everything built with ASan + UBSan (build-asan/) or TSan (build-tsan/), then the unit tier,
+# the fuzz corpora and the data-path lab tests with sanitized daemons; a report fails a test.
+asan tsan: deps
+	@cmake -S . -B build-$@ -DWARREN_SANITIZE=$(if $(filter asan,$@),address,thread) $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-$@ -j$(JOBS)
+	@WARREN_E2E_TESTS="$(SANITIZE_E2E)" WARREN_TIMEOUT_SCALE=4 scripts/test.sh build-$@ unit fuzz e2e
+
+# libFuzzer (clang-19): every fuzz/*_fuzz.cc for FUZZ_SECONDS each; executions, coverage and
+# findings per target (fuzz/README.md).
+fuzz:
+	@scripts/fuzz.sh --seconds $(FUZZ_SECONDS)
+
 demo: build
 	@scripts/demo.sh $(BUILD)
 
@@ -47,4 +63,4 @@ format:
 	@git ls-files '*.cc' '*.h' | grep -v '^bpf/' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

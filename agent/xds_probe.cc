@@ -1,15 +1,20 @@
 // warren-xds-probe: a small gRPC client for the agent's xds.sock, for the lab and debugging.
-//   warren-xds-probe --socket PATH xds [--type address|authorization] [--wait-for NAME]
-//                    [--timeout-ms N]
+//   warren-xds-probe --socket PATH xds [--type address|authorization|routes] [--wait-for NAME]
+//                    [--timeout-ms N] [--json]
 //     subscribes (wildcard), prints "+ name version" / "- name" for the first response (and
-//     later ones until NAME is seen), exit 0 when done (or NAME seen), 1 on timeout.
+//     later ones until NAME is seen), exit 0 when done (or NAME seen), 1 on timeout or when the
+//     server refuses the stream (its gRPC status on stderr). --json prints each resource as one
+//     line of JSON ({"name", "version", "resource"}) instead of "+ name version".
+//     On <run-dir>/proxy/xds.sock the agent serves only waypoint pods, each its own routes.
 //   warren-xds-probe --socket PATH cert --identity spiffe://td/ns/N/sa/S [--ttl SECONDS]
 //     makes a P-256 key and CSR, asks CreateCertificate, prints the chain (PEM) on stdout;
 //     exit 0 on success, 1 with the gRPC status on stderr when refused.
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,6 +22,9 @@
 #include "common/identity/private_key.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "istio/ca/ca.grpc.pb.h"
+#include "istio/security/authorization.pb.h"
+#include "istio/workload/workload.pb.h"
+#include "warren/l7/v1/routes.pb.h"
 
 namespace {
 
@@ -24,14 +32,34 @@ namespace ds = envoy::service::discovery::v3;
 
 int usage() {
   std::fprintf(stderr,
-               "usage: warren-xds-probe --socket PATH xds [--type address|authorization] "
-               "[--wait-for NAME] [--timeout-ms N]\n"
+               "usage: warren-xds-probe --socket PATH xds [--type address|authorization|routes] "
+               "[--wait-for NAME] [--timeout-ms N] [--json]\n"
                "       warren-xds-probe --socket PATH cert --identity SPIFFE_ID [--ttl SECONDS]\n");
   return 2;
 }
 
+// One resource as a JSON line: name, version and the message with proto field names.
+std::string resourceJson(const ds::Resource& r) {
+  std::unique_ptr<google::protobuf::Message> msg;
+  if (r.resource().Is<istio::workload::Address>())
+    msg = std::make_unique<istio::workload::Address>();
+  else if (r.resource().Is<istio::security::Authorization>())
+    msg = std::make_unique<istio::security::Authorization>();
+  else if (r.resource().Is<warren::l7::v1::ServiceRoutes>())
+    msg = std::make_unique<warren::l7::v1::ServiceRoutes>();
+  std::string body = "null";
+  if (msg && r.resource().UnpackTo(msg.get())) {
+    google::protobuf::util::JsonPrintOptions o;
+    o.preserve_proto_field_names = true;
+    body.clear();
+    if (!google::protobuf::util::MessageToJsonString(*msg, &body, o).ok()) body = "null";
+  }
+  return "{\"name\":" + nlohmann::json(r.name()).dump() +
+         ",\"version\":" + nlohmann::json(r.version()).dump() + ",\"resource\":" + body + "}";
+}
+
 int runXds(const std::string& socket, const std::string& type, const std::string& wait_for,
-           int timeout_ms) {
+           int timeout_ms, bool json) {
   auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
   auto stub = ds::AggregatedDiscoveryService::NewStub(channel);
   grpc::ClientContext ctx;
@@ -48,7 +76,10 @@ int runXds(const std::string& socket, const std::string& type, const std::string
   while (stream->Read(&resp)) {
     bool seen = wait_for.empty();
     for (const auto& r : resp.resources()) {
-      std::printf("+ %s %s\n", r.name().c_str(), r.version().c_str());
+      if (json)
+        std::printf("%s\n", resourceJson(r).c_str());
+      else
+        std::printf("+ %s %s\n", r.name().c_str(), r.version().c_str());
       if (r.name() == wait_for) seen = true;
       for (const auto& a : r.aliases())
         if (a == wait_for) seen = true;
@@ -65,7 +96,8 @@ int runXds(const std::string& socket, const std::string& type, const std::string
     }
   }
   grpc::Status s = stream->Finish();
-  std::fprintf(stderr, "warren-xds-probe: stream ended: %s\n", s.error_message().c_str());
+  std::fprintf(stderr, "warren-xds-probe: stream ended: code %d: %s\n",
+               static_cast<int>(s.error_code()), s.error_message().c_str());
   return 1;
 }
 
@@ -108,6 +140,7 @@ int main(int argc, char** argv) {
   std::string socket, cmd, type = "address", wait_for, identity;
   int timeout_ms = 5000;
   long ttl = 3600;
+  bool json = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string { return i + 1 < args.size() ? args[++i] : ""; };
@@ -123,6 +156,8 @@ int main(int argc, char** argv) {
       identity = value();
     else if (a == "--ttl")
       ttl = std::atol(value().c_str());
+    else if (a == "--json")
+      json = true;
     else if (cmd.empty() && (a == "xds" || a == "cert"))
       cmd = a;
     else
@@ -135,7 +170,9 @@ int main(int argc, char** argv) {
     type_url = "type.googleapis.com/istio.workload.Address";
   else if (type == "authorization")
     type_url = "type.googleapis.com/istio.security.Authorization";
+  else if (type == "routes")
+    type_url = "type.googleapis.com/warren.l7.v1.ServiceRoutes";
   else
     return usage();
-  return runXds(socket, type_url, wait_for, timeout_ms);
+  return runXds(socket, type_url, wait_for, timeout_ms, json);
 }

@@ -9,6 +9,7 @@ const char* errorCodeName(ErrorCode code) {
     case ErrorCode::kInvalidArgument: return "invalid argument";
     case ErrorCode::kNotFound: return "not found";
     case ErrorCode::kAlreadyExists: return "already exists";
+    case ErrorCode::kConflict: return "conflict";
     case ErrorCode::kPermissionDenied: return "permission denied";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kTimeout: return "timeout";

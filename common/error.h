@@ -15,6 +15,7 @@ enum class ErrorCode {
   kInvalidArgument,  // bad input: flags, manifests, protobuf, frames
   kNotFound,
   kAlreadyExists,
+  kConflict,  // the object changed since it was read (an optimistic-concurrency precondition)
   kPermissionDenied,
   kUnavailable,  // peer or resource not reachable now; retrying may help
   kTimeout,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,12 @@ inline bool writeSeed(const std::string& dir, const std::string& name, uint8_t f
   out.write(body.data(), static_cast<std::streamsize>(body.size()));
   if (!out) std::fprintf(stderr, "make-seeds: cannot write %s/%s\n", dir.c_str(), name.c_str());
   return static_cast<bool>(out);
+}
+
+inline bool writeSeed(const std::string& dir, const std::string& name, uint8_t flags,
+                      std::span<const uint8_t> body) {
+  return writeSeed(dir, name, flags,
+                   std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
 }
 
 }  // namespace warren::fuzz

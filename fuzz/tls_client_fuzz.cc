@@ -1,3 +1,5 @@
+// fuzz-link: warren_tls warren_identity_testing
+//
 // Fuzz target: arbitrary bytes from a would-be server fed to a mesh TLS client engine that has
 // sent its ClientHello (the outbound side of ztunnel talking to an untrusted 15008).
 // Must never crash, hang or leak; every outcome is a FeedResult or an Error.
@@ -6,13 +8,11 @@
 // Replayer mode (plain build): tls_client_fuzz FILE... ; tls_client_fuzz --make-seeds DIR
 // writes a real server first flight (ServerHello..Finished answering one of our hellos).
 #include <cstdint>
-#include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "common/tls/tls_engine.h"
+#include "fuzz/seed_file.h"
 #include "tests/common/identity/test_ca.h"
 
 namespace {
@@ -58,17 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 
-#ifdef WARREN_FUZZ_REPLAY_MAIN
-namespace {
-
-bool writeSeed(const std::string& path, uint8_t chunk, std::span<const uint8_t> body) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.put(static_cast<char>(chunk));
-  out.write(reinterpret_cast<const char*>(body.data()), static_cast<std::streamsize>(body.size()));
-  return static_cast<bool>(out);
-}
-
-int makeSeeds(const std::string& dir) {
+// --make-seeds DIR (fuzz/replay_main.cc): the first byte of each seed is its chunk size.
+extern "C" int WarrenFuzzMakeSeeds(const char* dir_arg) {
+  const std::string dir = dir_arg;
   auto client = TlsEngine::client(mesh().client, {*SpiffeId::parse(kServerUri)});
   auto server = TlsEngine::server(mesh().server);
   if (!client || !server) return 1;
@@ -78,33 +70,12 @@ int makeSeeds(const std::string& dir) {
   std::vector<uint8_t> flight(server->pendingOutput().begin(), server->pendingOutput().end());
   std::vector<uint8_t> alert = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
   std::string http = "HTTP/1.1 400 Bad Request\r\n\r\n";
-  bool ok = writeSeed(dir + "/server_flight", 0, flight) &&
-            writeSeed(dir + "/server_flight_chunks_13", 13, flight) &&
-            writeSeed(dir + "/server_flight_truncated", 0,
-                      std::span<const uint8_t>(flight).first(flight.size() / 3)) &&
-            writeSeed(dir + "/alert", 0, alert) &&
-            writeSeed(dir + "/http_response", 0,
-                      {reinterpret_cast<const uint8_t*>(http.data()), http.size()});
+  bool ok = warren::fuzz::writeSeed(dir, "server_flight", 0, flight) &&
+            warren::fuzz::writeSeed(dir, "server_flight_chunks_13", 13, flight) &&
+            warren::fuzz::writeSeed(dir, "server_flight_truncated", 0,
+                                    std::span<const uint8_t>(flight).first(flight.size() / 3)) &&
+            warren::fuzz::writeSeed(dir, "alert", 0, alert) &&
+            warren::fuzz::writeSeed(dir, "http_response", 0,
+                                    {reinterpret_cast<const uint8_t*>(http.data()), http.size()});
   return ok ? 0 : 1;
 }
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc == 3 && std::string(argv[1]) == "--make-seeds") return makeSeeds(argv[2]);
-  int failures = 0;
-  for (int i = 1; i < argc; ++i) {
-    std::ifstream in(argv[i], std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "tls_client_fuzz: cannot read %s\n", argv[i]);
-      ++failures;
-      continue;
-    }
-    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)),
-                              std::istreambuf_iterator<char>());
-    LLVMFuzzerTestOneInput(data.data(), data.size());
-  }
-  std::fprintf(stderr, "tls_client_fuzz: replayed %d inputs\n", argc - 1 - failures);
-  return failures == 0 ? 0 : 1;
-}
-#endif

@@ -1,3 +1,5 @@
+// fuzz-link: warren_tls warren_identity_testing
+//
 // Fuzz target: arbitrary bytes from a would-be client fed to a mesh TLS server engine.
 // Must never crash, hang or leak; every outcome is a FeedResult or an Error.
 //
@@ -9,13 +11,11 @@
 //                                      fuzz/corpus/tls_server/*)
 //   tls_server_fuzz --make-seeds DIR   writes seed inputs (a real ClientHello, ...) to DIR
 #include <cstdint>
-#include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "common/tls/tls_engine.h"
+#include "fuzz/seed_file.h"
 #include "tests/common/identity/test_ca.h"
 
 namespace {
@@ -61,17 +61,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 
-#ifdef WARREN_FUZZ_REPLAY_MAIN
-namespace {
-
-bool writeSeed(const std::string& path, uint8_t chunk, std::span<const uint8_t> body) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.put(static_cast<char>(chunk));
-  out.write(reinterpret_cast<const char*>(body.data()), static_cast<std::streamsize>(body.size()));
-  return static_cast<bool>(out);
-}
-
-int makeSeeds(const std::string& dir) {
+// --make-seeds DIR (fuzz/replay_main.cc): the first byte of each seed is its chunk size.
+extern "C" int WarrenFuzzMakeSeeds(const char* dir_arg) {
+  const std::string dir = dir_arg;
   auto client = TlsEngine::client(
       mesh().client, {*warren::identity::SpiffeId::parse("spiffe://cluster.local/ns/f/sa/server")});
   if (!client) return 1;
@@ -79,35 +71,14 @@ int makeSeeds(const std::string& dir) {
   std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   std::vector<uint8_t> alert = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
   std::vector<uint8_t> huge_len = {0x16, 0x03, 0x01, 0xff, 0xff, 0x01};
-  bool ok = writeSeed(dir + "/client_hello", 0, hello) &&
-            writeSeed(dir + "/client_hello_bytewise", 1, hello) &&
-            writeSeed(dir + "/client_hello_chunks_7", 7, hello) &&
-            writeSeed(dir + "/client_hello_truncated", 0,
-                      std::span<const uint8_t>(hello).first(hello.size() / 2)) &&
-            writeSeed(dir + "/http_request", 0,
-                      {reinterpret_cast<const uint8_t*>(http.data()), http.size()}) &&
-            writeSeed(dir + "/alert", 0, alert) &&
-            writeSeed(dir + "/oversized_record", 0, huge_len);
+  bool ok = warren::fuzz::writeSeed(dir, "client_hello", 0, hello) &&
+            warren::fuzz::writeSeed(dir, "client_hello_bytewise", 1, hello) &&
+            warren::fuzz::writeSeed(dir, "client_hello_chunks_7", 7, hello) &&
+            warren::fuzz::writeSeed(dir, "client_hello_truncated", 0,
+                                    std::span<const uint8_t>(hello).first(hello.size() / 2)) &&
+            warren::fuzz::writeSeed(dir, "http_request", 0,
+                                    {reinterpret_cast<const uint8_t*>(http.data()), http.size()}) &&
+            warren::fuzz::writeSeed(dir, "alert", 0, alert) &&
+            warren::fuzz::writeSeed(dir, "oversized_record", 0, huge_len);
   return ok ? 0 : 1;
 }
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc == 3 && std::string(argv[1]) == "--make-seeds") return makeSeeds(argv[2]);
-  int failures = 0;
-  for (int i = 1; i < argc; ++i) {
-    std::ifstream in(argv[i], std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "tls_server_fuzz: cannot read %s\n", argv[i]);
-      ++failures;
-      continue;
-    }
-    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)),
-                              std::istreambuf_iterator<char>());
-    LLVMFuzzerTestOneInput(data.data(), data.size());
-  }
-  std::fprintf(stderr, "tls_server_fuzz: replayed %d inputs\n", argc - 1 - failures);
-  return failures == 0 ? 0 : 1;
-}
-#endif

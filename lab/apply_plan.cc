@@ -2,12 +2,11 @@
 
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 
 #include "common/k8s/core.h"
+#include "common/kube/manifest_store.h"
 #include "lab/lab_names.h"
-#include "lab/manifest_store.h"
 #include "lab/scheduler.h"
 
 namespace warren::lab {
@@ -45,21 +44,6 @@ std::string canonicalYaml(const YAML::Node& node) {
   YAML::Emitter e;
   e << node;
   return e.c_str();
-}
-
-std::string randomUid() {
-  static std::random_device rd;
-  std::uniform_int_distribution<int> d(0, 15);
-  const char* hex = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 32; ++i) {
-    int v = d(rd);
-    if (i == 12) v = 4;
-    if (i == 16) v = 8 | (v & 3);
-    s.push_back(hex[v]);
-    if (i == 7 || i == 11 || i == 15 || i == 19) s.push_back('-');
-  }
-  return s;
 }
 
 Result<std::vector<k8s::Object>> planApply(const std::vector<k8s::Object>& existing,
@@ -152,6 +136,12 @@ Result<std::vector<k8s::Object>> planApply(const std::vector<k8s::Object>& exist
     } else if (obj.kind == "ServiceAccount") {
       auto sa = k8s::decodeServiceAccount(obj);
       if (!sa) return fail(sa.error());
+    }
+    // Status is not part of what a user applies (the API server's status subresource): an
+    // object re-applied without one keeps what its controller wrote (a Gateway's conditions).
+    if (prev && obj.kind != "Pod" && !lookup(obj.node, "status").IsDefined()) {
+      YAML::Node status = lookup(prev->node, "status");
+      if (status.IsDefined()) obj.node["status"] = YAML::Clone(status);
     }
     out.push_back(std::move(obj));
   }

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/k8s/object.h"
+#include "common/kube/manifest_store.h"
 
 namespace warren::lab {
 
@@ -27,8 +28,8 @@ std::vector<k8s::Object> planDelete(const std::vector<k8s::Object>& existing,
                                     const std::vector<k8s::Object>& incoming,
                                     std::vector<std::string>* missing);
 
-// A random RFC 4122 version-4 UID.
-std::string randomUid();
+using kube::ManifestStore;
+using kube::randomUid;  // a random RFC 4122 version-4 UID
 
 // A YAML node's canonical text, to compare specs.
 std::string canonicalYaml(const YAML::Node& node);

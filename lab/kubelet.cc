@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -37,10 +38,28 @@ std::string hashText(const std::string& s) {
   return std::to_string(std::hash<std::string>{}(s) % 1000000007ull);
 }
 
+// A container that could not start, as the kubelet reports it: waiting, RunContainerError.
+struct ContainerFailure {
+  std::string name, message;
+};
+
 void setStatus(k8s::Object& obj, const std::string& phase, const std::string& pod_ip,
-               const std::string& host_ip, const std::string& message) {
+               const std::string& host_ip, const std::string& message,
+               const std::vector<ContainerFailure>& failures = {}) {
   YAML::Node st(YAML::NodeType::Map);
   st["phase"] = phase;
+  if (!failures.empty()) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (const auto& f : failures) {
+      YAML::Node c;
+      c["name"] = f.name;
+      c["ready"] = false;
+      c["state"]["waiting"]["reason"] = "RunContainerError";
+      c["state"]["waiting"]["message"] = f.message;
+      list.push_back(c);
+    }
+    st["containerStatuses"] = list;
+  }
   if (!host_ip.empty()) st["hostIP"] = host_ip;
   if (!pod_ip.empty()) {
     st["podIP"] = pod_ip;
@@ -78,7 +97,11 @@ std::vector<std::pair<std::string, std::string>> containerEnv(const PodRuntime& 
 }  // namespace
 
 json PodRuntime::toJson() const {
-  return {{"namespace", ns},
+  json m = json::array();
+  for (const auto& b : mounts)
+    m.push_back({{"source", b.source}, {"target", b.target}, {"readOnly", b.read_only}});
+  return {{"mounts", m},
+          {"namespace", ns},
           {"name", name},
           {"uid", uid},
           {"node", node},
@@ -107,6 +130,8 @@ Result<PodRuntime> PodRuntime::fromJson(const json& j) {
     r.host_network = j.value("hostNetwork", false);
     r.cni_result = j.value("cniResult", json(nullptr));
     r.pids = j.value("pids", std::vector<pid_t>{});
+    for (const auto& m : j.value("mounts", json::array()))
+      r.mounts.push_back({m.at("source"), m.at("target"), m.value("readOnly", false)});
   } catch (const json::exception& e) {
     return fail(Error::invalid(std::string("pod runtime record: ") + e.what()));
   }
@@ -283,10 +308,33 @@ Status Kubelet::materializeDeployments(const std::vector<k8s::Object>& objects) 
   return first;
 }
 
+Status Kubelet::admit(const std::vector<k8s::Object>& objects) {
+  std::vector<k8s::Object> pending;
+  for (const auto& o : objects) {
+    if (o.kind != "Service") continue;
+    auto svc = k8s::decodeService(o);
+    if (svc && svc->cluster_ip.empty() && svc->type != "ExternalName") pending.push_back(o);
+  }
+  if (pending.empty()) return ok();
+  auto plan = planApply(objects, pending, state_.nodes, randomUid);
+  if (!plan) return fail(plan.error());
+  for (size_t i = 0; i < plan->size(); ++i) {
+    k8s::Object& obj = (*plan)[i];
+    // Conditional on what we read: a writer that changed it meanwhile wins, we retry next time.
+    obj.meta.resource_version = pending[i].meta.resource_version;
+    if (auto s = store_.update(obj); !s && s.error().code() != ErrorCode::kConflict)
+      return fail(s.error());
+  }
+  return ok();
+}
+
 Status Kubelet::reconcile() {
   auto objects = store_.loadAll();
   if (!objects) return fail(objects.error());
-  Status first = materializeDeployments(*objects);
+  Status first = admit(*objects);
+  objects = store_.loadAll();
+  if (!objects) return fail(objects.error());
+  if (auto s = materializeDeployments(*objects); !s && first) first = fail(s.error());
   objects = store_.loadAll();
   if (!objects) return fail(objects.error());
 
@@ -371,22 +419,53 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
 
   if (auto s = CgroupTree::create(rt.cgroup); !s) return failed(s.error());
   const YAML::Node& containers_node = obj.node["spec"]["containers"];
+  // hostPath volumes land on the node's own paths, as for the DaemonSet pods (node_pod.h).
+  const NodeHost host = labNodeHost(state_.dir, names_, node);
+  // A container that cannot start leaves the pod up (its sandbox: netns, IP) with the reason
+  // in its status, as a kubelet reports RunContainerError; only the sandbox failing fails it.
+  std::vector<ContainerFailure> failures;
   for (size_t ci = 0; ci < pod->spec.containers.size(); ++ci) {
     const auto& c = pod->spec.containers[ci];
+    std::vector<BindMount> mounts;
+    for (const auto& m : c.volume_mounts) {
+      for (const auto& v : pod->spec.volumes) {
+        if (v.name != m.name) continue;
+        if (v.host_path.empty())
+          return failed(Error::invalid("container " + c.name + ": volume " + v.name +
+                                       ": the lab supports hostPath volumes only"));
+        auto source = host.realPath(v.host_path);
+        if (!source) return failed(source.error().wrap("container " + c.name));
+        mounts.push_back({*source, m.mount_path, m.read_only});
+      }
+    }
+    if (ci == 0) rt.mounts = mounts;
     std::vector<std::string> argv = c.command;
     argv.insert(argv.end(), c.args.begin(), c.args.end());
     if (argv.empty()) continue;  // nothing to run: the pod is just its network (a pause pod)
     auto prog = resolveProgram(argv[0], state_.bin_dir);
-    if (!prog) return failed(prog.error().wrap("container " + c.name));
-    argv[0] = *prog;
-    DetachedSpec spec{argv, LabNames::netnsPath(rt.netns), rt.cgroup, podLogPath(rt.ns, rt.name),
-                      containerEnv(rt, containers_node[ci])};
-    auto pid = spawnDetached(spec);
-    if (!pid) return failed(pid.error().wrap("container " + c.name));
+    Result<pid_t> pid = fail(Error::invalid(""));
+    if (prog) {
+      argv[0] = *prog;
+      DetachedSpec spec{argv,
+                        LabNames::netnsPath(rt.netns),
+                        rt.cgroup,
+                        podLogPath(rt.ns, rt.name),
+                        containerEnv(rt, containers_node[ci]),
+                        MountSetup{mounts, {}}};
+      pid = spawnDetached(spec);
+    } else {
+      pid = fail(prog.error());
+    }
+    if (!pid) {
+      std::string why = "container " + c.name + ": " + pid.error().message();
+      failures.push_back({c.name, why});
+      std::ofstream(podLogPath(rt.ns, rt.name), std::ios::app) << "warren-lab: " << why << "\n";
+      continue;
+    }
     rt.pids.push_back(*pid);
   }
   if (auto s = saveRuntime(rt); !s) return failed(s.error());
-  setStatus(obj, "Running", rt.pod_ip, rt.host_ip, "");
+  setStatus(obj, "Running", rt.pod_ip, rt.host_ip, "", failures);
   return store_.put(obj);
 }
 

@@ -12,13 +12,16 @@
 
 #include "common/error.h"
 #include "common/k8s/object.h"
+#include "common/kube/manifest_store.h"
 #include "lab/cni_runner.h"
 #include "lab/lab_names.h"
 #include "lab/lab_state.h"
-#include "lab/manifest_store.h"
+#include "lab/process.h"
 #include "lab/scheduler.h"
 
 namespace warren::lab {
+
+using kube::ManifestStore;
 
 // What the kubelet knows about a pod it started: <dir>/pods/<ns>/<pod>.json.
 struct PodRuntime {
@@ -30,6 +33,8 @@ struct PodRuntime {
   bool host_network = false;
   nlohmann::json cni_result;  // null until CNI ADD succeeded
   std::vector<pid_t> pids;
+  // The first container's hostPath mounts (what `exec` gives a command run in the pod).
+  std::vector<BindMount> mounts;
 
   nlohmann::json toJson() const;
   static Result<PodRuntime> fromJson(const nlohmann::json& j);
@@ -39,6 +44,8 @@ class Kubelet {
  public:
   Kubelet(const LabState& state, const LabNames& names);
 
+  // Admits objects other writers stored without the API server's allocations (a Service
+  // without a ClusterIP: the waypoint controller's), then runs the pods.
   Status reconcile();
   std::vector<PodRuntime> runtimes() const;
   Result<PodRuntime> runtime(const std::string& ns, const std::string& name) const;
@@ -54,6 +61,7 @@ class Kubelet {
   Result<nlohmann::json> activeConflist(int node) const;
 
  private:
+  Status admit(const std::vector<k8s::Object>& objects);
   Status materializeDeployments(const std::vector<k8s::Object>& objects);
   Status startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads);
   Status saveRuntime(const PodRuntime& rt) const;

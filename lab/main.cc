@@ -10,6 +10,7 @@
 
 #include "common/k8s/core.h"
 #include "common/kernel_mounts.h"
+#include "common/kube/manifest_store.h"
 #include "common/log.h"
 #include "lab/apply_plan.h"
 #include "lab/cgroup_tree.h"
@@ -17,7 +18,6 @@
 #include "lab/lab_cluster.h"
 #include "lab/lab_lock.h"
 #include "lab/lab_network.h"
-#include "lab/manifest_store.h"
 #include "lab/process.h"
 
 namespace fs = std::filesystem;
@@ -141,15 +141,21 @@ int cmdApply(const Options& o) {
   auto lock = LabLock::acquire(o.dir);
   if (!lock) return report(lock.error());
   ManifestStore store(o.dir + "/manifests");
-  auto existing = store.loadAll();
-  if (!existing) return report(existing.error());
-  auto incoming = loadInputs(o.files);
-  if (!incoming) return report(incoming.error());
-  auto plan = planApply(*existing, *incoming, lab->state.nodes, randomUid);
-  if (!plan) return report(plan.error());
-  for (const auto& obj : *plan) {
-    if (auto s = store.put(obj); !s) return report(s.error());
-    std::printf("%s applied\n", obj.describe().c_str());
+  {
+    // Read, plan and write under the store's lock: other writers (the waypoint controller)
+    // cannot change an object between our read and our write.
+    auto store_lock = store.lock();
+    if (!store_lock) return report(store_lock.error());
+    auto existing = store.loadAll();
+    if (!existing) return report(existing.error());
+    auto incoming = loadInputs(o.files);
+    if (!incoming) return report(incoming.error());
+    auto plan = planApply(*existing, *incoming, lab->state.nodes, randomUid);
+    if (!plan) return report(plan.error());
+    for (const auto& obj : *plan) {
+      if (auto s = store.put(obj); !s) return report(s.error());
+      std::printf("%s applied\n", obj.describe().c_str());
+    }
   }
   return reconcileAndReport(*lab);
 }
@@ -227,6 +233,26 @@ int cmdLabel(const Options& o) {
   if (auto s = store.put(target); !s) return report(s.error());
   std::printf("%s labelled\n", target.describe().c_str());
   return reconcileAndReport(*lab);
+}
+
+// get's names for the stored kinds shown as whole objects.
+std::optional<std::string> storedKind(const std::string& word) {
+  static const std::map<std::string, std::string> kKinds = {{"deployments", "Deployment"},
+                                                            {"deployment", "Deployment"},
+                                                            {"serviceaccounts", "ServiceAccount"},
+                                                            {"serviceaccount", "ServiceAccount"},
+                                                            {"sa", "ServiceAccount"},
+                                                            {"gateways", "Gateway"},
+                                                            {"gateway", "Gateway"},
+                                                            {"httproutes", "HTTPRoute"},
+                                                            {"httproute", "HTTPRoute"},
+                                                            {"grpcroutes", "GRPCRoute"},
+                                                            {"grpcroute", "GRPCRoute"},
+                                                            {"leases", "Lease"},
+                                                            {"lease", "Lease"}};
+  auto it = kKinds.find(word);
+  if (it == kKinds.end()) return std::nullopt;
+  return it->second;
 }
 
 int cmdGet(const Options& o) {
@@ -333,9 +359,20 @@ int cmdGet(const Options& o) {
       else
         std::printf("%-24s %s\n", obj.meta.name.c_str(), text.c_str());
     }
+  } else if (auto kind = storedKind(what)) {
+    // Any other stored kind, as the whole object (with its status).
+    if (!as_json) std::printf("%-12s %s\n", "NAMESPACE", "NAME");
+    for (const auto& obj : *all) {
+      if (obj.kind != *kind || !picked(obj)) continue;
+      if (as_json)
+        out.push_back(k8s::toJson(obj));
+      else
+        std::printf("%-12s %s\n", obj.meta.namespace_.c_str(), obj.meta.name.c_str());
+    }
   } else {
-    return report(
-        Error::invalid("get: unknown resource '" + what + "' (pods, services, namespaces)"));
+    return report(Error::invalid("get: unknown resource '" + what +
+                                 "' (pods, services, namespaces, deployments, serviceaccounts, "
+                                 "gateways, httproutes, grpcroutes, leases)"));
   }
   if (!only_name.empty() && out.empty())
     return report(Error::notFound(what + " " + (only_ns.empty() ? "" : only_ns + "/") + only_name +
@@ -395,7 +432,8 @@ int cmdExec(const Options& o) {
     Kubelet kubelet(lab->state, lab->names);
     auto rt = kubelet.runtime(t->ns, t->name);
     if (!rt) return report(rt.error());
-    rc = runForeground(argv, LabNames::netnsPath(rt->netns), rt->cgroup);
+    rc =
+        runForeground(argv, LabNames::netnsPath(rt->netns), rt->cgroup, MountSetup{rt->mounts, {}});
   }
   if (!rc) return report(rc.error());
   return *rc;

@@ -21,6 +21,14 @@ NodeHost labNodeHost(const std::string& lab_dir, const LabNames& names, int node
 
 Result<std::string> NodeHost::realPath(const std::string& host_path) const {
   if (auto it = private_paths.find(host_path); it != private_paths.end()) return it->second;
+  // Below a node-private path (/var/run/warren/proxy): the same place under the node's copy,
+  // the deepest private path first (/sys/fs/bpf/warren/x is the node's pin dir, not bpffs).
+  const std::pair<const std::string, std::string>* under = nullptr;
+  for (const auto& entry : private_paths)
+    if (host_path.starts_with(entry.first + "/") &&
+        (!under || entry.first.size() > under->first.size()))
+      under = &entry;
+  if (under) return under->second + host_path.substr(under->first.size());
   for (const auto& s : shared_paths)
     if (s == host_path) return s == "/var/run/netns" ? std::string("/run/netns") : s;
   std::string known;

@@ -32,7 +32,8 @@ struct NodeHost {
   // secretName -> real directory holding its keys (warren-ca -> <dir>/ca).
   std::map<std::string, std::string> secrets;
 
-  // The real path for a host path, when the lab provides it.
+  // The real path for a host path, when the lab provides it: a private path or a path below
+  // one (/var/run/warren/proxy -> <dir>/nodes/node-1/run/proxy), or a shared path.
   Result<std::string> realPath(const std::string& host_path) const;
   // What the node's own processes (the CNI plugins) see: every private path bound in place.
   std::vector<BindMount> nodeMounts() const;

@@ -275,8 +275,9 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec) {
 }
 
 Result<int> runForeground(const std::vector<std::string>& argv, const std::string& netns_path,
-                          const std::string& cgroup_dir) {
+                          const std::string& cgroup_dir, const MountSetup& mounts) {
   if (argv.empty()) return fail(Error::invalid("no command given"));
+  WARREN_TRY(prepareMountTargets(mounts));
   auto ctl = makePipe();
   if (!ctl) return fail(ctl.error());
   auto cargv = cArgv(argv);
@@ -285,6 +286,7 @@ Result<int> runForeground(const std::vector<std::string>& argv, const std::strin
   if (pid == 0) {
     childJoinCgroup(cgroup_dir, ctl->w.get());
     childEnterNetns(netns_path, ctl->w.get());
+    childMounts(mounts, ctl->w.get());
     ::execvp(cargv[0], cargv.data());
     childFail(ctl->w.get(), "exec");
   }

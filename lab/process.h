@@ -70,9 +70,10 @@ Result<pid_t> spawnDetached(const DetachedSpec& spec);
 // a directory to land on).
 Status prepareMountTargets(const MountSetup& mounts);
 
-// Runs in the foreground with our stdio (for `exec`), returning the exit code.
+// Runs in the foreground with our stdio (for `exec`), returning the exit code; with `mounts`
+// in a private mount namespace, as a started container (targets made as spawnDetached does).
 Result<int> runForeground(const std::vector<std::string>& argv, const std::string& netns_path,
-                          const std::string& cgroup_dir);
+                          const std::string& cgroup_dir, const MountSetup& mounts = {});
 
 // The first word of a container command: the lab's bin dir first, then PATH.
 Result<std::string> resolveProgram(const std::string& word, const std::string& bin_dir);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test tiers and ends with one summary line: "total: N passed, N failed[, N skipped]".
 #   scripts/test.sh BUILD [unit|fuzz|e2e]...   (default: every tier)
+# A sanitized BUILD (cmake -DWARREN_SANITIZE=address|thread) runs with its sanitizer options;
+# WARREN_E2E_TESTS limits the e2e tier to the named tests.
 set -uo pipefail
 build=${1:-build}
 shift || true
@@ -11,6 +13,10 @@ cd "$root"
 build=$(cd "$build" && pwd)
 # Every tier's tests find fixtures and binaries through these.
 export WARREN_SOURCE_DIR="$root" WARREN_BIN_DIR="$build/bin"
+# A sanitized build (make asan / make tsan): its runtime options for every tier.
+. "$root/scripts/sanitizers/env.sh"
+warren_sanitizer_env "$build"
+[ -z "$WARREN_SANITIZER" ] || echo "== sanitizer build: $WARREN_SANITIZER (scripts/sanitizers/env.sh)"
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -19,7 +25,9 @@ run_unit() {
   echo "== unit tests (ctest)"
   local log
   log=$(mktemp)
-  (cd "$build" && ctest --output-on-failure -j"$(nproc)" --timeout 120) | tee "$log"
+  # WARREN_TIMEOUT_SCALE stretches every limit (sanitized builds run several times slower).
+  (cd "$build" && ctest --output-on-failure -j"$(nproc)" \
+    --timeout $((120 * ${WARREN_TIMEOUT_SCALE:-1}))) | tee "$log"
   # ctest: "100% tests passed, 0 tests failed out of 34"
   local line total nfail
   line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
@@ -57,7 +65,9 @@ run_e2e() {
   fi
   local out
   out=$(mktemp)
-  tests/e2e/run.sh "$build" | tee "$out"
+  # WARREN_E2E_TESTS="test_a test_b": a subset (make asan / make tsan run the data-path ones).
+  # shellcheck disable=SC2086
+  tests/e2e/run.sh "$build" ${WARREN_E2E_TESTS:-} | tee "$out"
   local line
   line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
   if [ -z "$line" ]; then failures+=("e2e: runner did not finish"); failed=$((failed + 1)); rm -f "$out"; return; fi

@@ -1,6 +1,8 @@
 // warrenctl: shows what a node's warren-agent knows (workloads, services, policies,
 // certificates, connections, redirection state, xDS subscribers) and changes log levels,
 // through the agent admin API on <run-dir>/admin.sock. See README.md.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +12,8 @@
 #include "warrenctl/admin_client.h"
 #include "warrenctl/output_renderer.h"
 #include "warrenctl/resource_filter.h"
+#include "warrenctl/resource_tables.h"
+#include "warrenctl/waypoint_command.h"
 
 #ifndef WARREN_VERSION
 #define WARREN_VERSION "0.0.0"
@@ -30,7 +34,18 @@ struct Flags {
   double timeout_seconds = 5;
   std::string level;
   std::string component = "agent";
+  std::string waypoint;   // routes --waypoint NS/NAME
+  std::string manifests;  // waypoint apply|delete --manifests DIR
+  std::string wp_name;    // waypoint NAME
+  std::string wp_for = "service";
+  bool enroll_namespace = false;
+  bool all = false;
 };
+
+bool labDirExists(const std::string& dir) {
+  struct stat st {};
+  return ::stat((dir + "/manifests").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 std::optional<std::string> opt(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
@@ -78,6 +93,12 @@ int main(int argc, char** argv) {
             ResourceKind::kRedirection);
   addGetter("xds-subscribers", "xDS clients and the versions they acked",
             ResourceKind::kXdsSubscribers);
+  addGetter("waypoints", "Waypoints, their instances, and the Services and workloads using them",
+            ResourceKind::kWaypoints);
+  auto* routes_cmd =
+      app.add_subcommand("routes", "The L7 routes waypoints are served, in match order")
+          ->fallthrough();
+  routes_cmd->add_option("--waypoint", f.waypoint, "Only this waypoint's (NS/NAME)");
   addGetter("config-dump", "The agent's full state as one document", ResourceKind::kConfigDump);
   auto* log_cmd = app.add_subcommand("log", "Show or set the log level")->fallthrough();
   log_cmd->add_option("level", f.level,
@@ -86,6 +107,33 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"agent", "ztunnel"}));
   auto* version_cmd = app.add_subcommand("version", "Client and agent versions")->fallthrough();
   auto* all_cmd = app.add_subcommand("all", "Everything, one section per resource")->fallthrough();
+  auto* wp = app.add_subcommand("waypoint", "Deploy and inspect waypoints (cf. istioctl waypoint)")
+                 ->fallthrough()
+                 ->require_subcommand(1);
+  auto wpWrite = [&](CLI::App* c) {
+    c->add_option("--manifests", f.manifests,
+                  "Write to this manifest directory (default: the lab's, else the Kubernetes API)");
+  };
+  auto* wp_gen = wp->add_subcommand("generate", "Print the waypoint Gateway")->fallthrough();
+  auto* wp_apply =
+      wp->add_subcommand("apply", "Create or update the waypoint Gateway")->fallthrough();
+  for (auto* c : {wp_gen, wp_apply}) {
+    c->add_option("--name", f.wp_name, "Waypoint name (default waypoint)");
+    c->add_option("--for", f.wp_for, "Traffic it takes: service, workload, all, none")
+        ->check(CLI::IsMember({"service", "workload", "all", "none"}));
+  }
+  wp_apply->add_flag("--enroll-namespace", f.enroll_namespace,
+                     "Also label the namespace warren.dev/use-waypoint=<name>");
+  wpWrite(wp_apply);
+  auto* wp_list =
+      wp->add_subcommand("list", "List waypoints (all namespaces unless -n)")->fallthrough();
+  auto* wp_status =
+      wp->add_subcommand("status", "Show a waypoint's status conditions")->fallthrough();
+  wp_status->add_option("name", f.wp_name, "Waypoint name (default: all)");
+  auto* wp_delete = wp->add_subcommand("delete", "Delete a waypoint Gateway")->fallthrough();
+  wp_delete->add_option("name", f.wp_name, "Waypoint name (default waypoint)");
+  wp_delete->add_flag("--all", f.all, "Every waypoint of the namespace");
+  wpWrite(wp_delete);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -105,6 +153,62 @@ int main(int argc, char** argv) {
     if (!doc) return failWith(doc.error().message());
     std::cout << warren::ctl::renderOutput(kind, warren::ctl::applyFilter(kind, *doc, filter),
                                            *format);
+    return 0;
+  }
+
+  if (routes_cmd->parsed()) {
+    std::map<std::string, std::string> q;
+    if (!f.waypoint.empty()) q["waypoint"] = f.waypoint;
+    auto doc = client.get(ResourceKind::kRoutes, q);
+    if (!doc) return failWith(doc.error().message());
+    std::cout << warren::ctl::renderOutput(
+        ResourceKind::kRoutes, warren::ctl::applyFilter(ResourceKind::kRoutes, *doc, filter),
+        *format);
+    return 0;
+  }
+
+  if (wp->parsed()) {
+    warren::ctl::WaypointSpec spec;
+    if (!f.wp_name.empty()) spec.name = f.wp_name;
+    if (!f.namespace_.empty()) spec.namespace_ = f.namespace_;
+    spec.traffic_type = f.wp_for;
+    if (wp_gen->parsed() || wp_apply->parsed() || wp_delete->parsed()) {
+      if (auto v = warren::ctl::validateWaypointSpec(spec); !v)
+        return failWith(v.error().message());
+    }
+    if (wp_gen->parsed()) {
+      std::cout << warren::ctl::waypointGatewayYaml(spec);
+      return 0;
+    }
+    if (wp_list->parsed() || wp_status->parsed()) {
+      auto doc = client.get(ResourceKind::kWaypoints);
+      if (!doc) return failWith(doc.error().message());
+      auto filtered = warren::ctl::applyFilter(ResourceKind::kWaypoints, *doc, filter);
+      if (wp_list->parsed() || *format != warren::ctl::OutputFormat::kTable)
+        std::cout << warren::ctl::renderOutput(ResourceKind::kWaypoints, filtered, *format);
+      else
+        std::cout << warren::ctl::renderWaypointStatus(filtered, f.wp_name);
+      return 0;
+    }
+    auto choice = warren::ctl::chooseObjectStore(
+        opt(f.manifests), opt(f.lab_dir),
+        env_lab && *env_lab ? std::optional<std::string>(env_lab) : std::nullopt, &labDirExists);
+    auto store = warren::ctl::openObjectStore(choice);
+    if (!store) return failWith(store.error().message());
+    if (wp_apply->parsed()) {
+      auto done = warren::ctl::applyWaypoint(**store, spec);
+      if (!done) return failWith(done.error().message());
+      std::cout << *done << " (" << choice.how << ")\n";
+      if (f.enroll_namespace) {
+        auto labelled = warren::ctl::enrollNamespace(**store, spec);
+        if (!labelled) return failWith(labelled.error().message());
+        std::cout << *labelled << "\n";
+      }
+      return 0;
+    }
+    auto done = warren::ctl::deleteWaypoints(**store, spec, f.all);
+    if (!done) return failWith(done.error().message());
+    std::cout << *done << "\n";
     return 0;
   }
 

@@ -17,6 +17,8 @@ constexpr KindInfo kKinds[] = {
     {ResourceKind::kConnections, "connections", "/api/v1/connections"},
     {ResourceKind::kRedirection, "redirection", "/api/v1/redirection"},
     {ResourceKind::kXdsSubscribers, "xds-subscribers", "/api/v1/xds/subscribers"},
+    {ResourceKind::kWaypoints, "waypoints", "/api/v1/waypoints"},
+    {ResourceKind::kRoutes, "routes", "/api/v1/routes"},
     {ResourceKind::kConfigDump, "config-dump", "/api/v1/config_dump"},
     {ResourceKind::kLog, "log", "/api/v1/log"},
     {ResourceKind::kVersion, "version", "/api/v1/version"},
@@ -41,9 +43,9 @@ std::optional<ResourceKind> parseResourceName(const std::string& name) {
 
 const std::vector<ResourceKind>& allKinds() {
   static const std::vector<ResourceKind> kAll = {
-      ResourceKind::kWorkloads,     ResourceKind::kServices,    ResourceKind::kPolicies,
-      ResourceKind::kCertificates,  ResourceKind::kConnections, ResourceKind::kRedirection,
-      ResourceKind::kXdsSubscribers};
+      ResourceKind::kWorkloads,      ResourceKind::kServices,    ResourceKind::kPolicies,
+      ResourceKind::kCertificates,   ResourceKind::kConnections, ResourceKind::kRedirection,
+      ResourceKind::kXdsSubscribers, ResourceKind::kWaypoints,   ResourceKind::kRoutes};
   return kAll;
 }
 

@@ -16,12 +16,15 @@ enum class ResourceKind {
   kConnections,
   kRedirection,
   kXdsSubscribers,
+  kWaypoints,
+  kRoutes,
   kConfigDump,
   kLog,
   kVersion,
 };
 
-// "workloads", "services", ..., "xds-subscribers", "config-dump", "log", "version".
+// "workloads", "services", ..., "xds-subscribers", "waypoints", "routes", "config-dump", "log",
+// "version".
 const char* resourceName(ResourceKind kind);
 std::optional<ResourceKind> parseResourceName(const std::string& name);
 // "/api/v1/workloads", ..., "/api/v1/xds/subscribers", "/api/v1/config_dump".

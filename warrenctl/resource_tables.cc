@@ -206,6 +206,109 @@ std::string xdsTable(const json& doc) {
   return renderTable(t, noneFound("xDS subscribers"));
 }
 
+std::string waypointsTable(const json& doc) {
+  Table t{{"NAMESPACE", "NAME", "FOR", "ADDRESS", "ACCEPTED", "PROGRAMMED", "INSTANCES", "SERVICES",
+           "WORKLOADS"},
+          {}};
+  for (const auto& w : items(doc)) {
+    std::string instances;
+    if (field(w, "instances").is_array())
+      for (const auto& i : field(w, "instances"))
+        instances += (instances.empty() ? "" : ",") + text(i, "pod") + "@" + text(i, "node");
+    auto count = [&](const char* key) {
+      return field(w, key).is_array() ? std::to_string(field(w, key).size()) : "-";
+    };
+    std::string accepted = text(w, "accepted");
+    if (text(w, "error") != "-") accepted += " (invalid)";
+    t.rows.push_back({text(w, "namespace"), text(w, "name"), text(w, "for"), text(w, "address"),
+                      accepted, text(w, "programmed"), instances.empty() ? "-" : instances,
+                      count("services"), count("workloads")});
+  }
+  std::string out = renderTable(t, noneFound("waypoints"));
+  const json& c = field(doc, "controller");
+  if (c.is_object())
+    out += "controller on this agent: " +
+           std::string(!field(c, "enabled").is_boolean() || !field(c, "enabled").get<bool>()
+                           ? "off"
+                           : (field(c, "leading").is_boolean() && field(c, "leading").get<bool>()
+                                  ? "leading"
+                                  : "standing by") +
+                                 std::string(" (") + text(c, "identity") + ")") +
+           "\n";
+  return out;
+}
+
+// One line per match a waypoint tries, in order; a port without routes forwards to its Service.
+std::string matchText(const json& m) {
+  std::string out;
+  const json& p = field(m, "path");
+  std::string type = text(p, "type");
+  out += (type == "-" ? "PATH_PREFIX" : type) + " " + text(p, "value");
+  if (text(m, "method") != "-") out += " " + text(m, "method");
+  for (const char* key : {"headers", "query_params"}) {
+    if (!field(m, key).is_array()) continue;
+    for (const auto& h : field(m, key))
+      out += std::string(" ") + (std::string(key) == "headers" ? "header:" : "query:") +
+             text(h, "name") + (text(h, "type") == "REGULAR_EXPRESSION" ? "~" : "=") +
+             text(h, "value");
+  }
+  return out;
+}
+
+std::string backendsText(const json& rule) {
+  std::string out;
+  if (field(rule, "backends").is_array())
+    for (const auto& b : field(rule, "backends")) {
+      std::string svc = text(b, "service");
+      if (auto dot = svc.find('.'); dot != std::string::npos) svc = svc.substr(0, dot);
+      out += (out.empty() ? "" : ",") + svc + ":" + text(b, "port");
+      std::string w = text(b, "weight");
+      out += "*" + (w == "-" ? std::string("0") : w);
+      if (text(b, "invalid") != "-") out += "!" + text(b, "invalid");
+    }
+  if (field(rule, "filters").is_array())
+    for (const auto& f : field(rule, "filters"))
+      if (f.is_object() && f.contains("request_redirect"))
+        out += (out.empty() ? "" : ",") + std::string("redirect ") +
+               text(field(f, "request_redirect"), "status_code");
+  return out.empty() ? "-" : out;
+}
+
+std::string routesTable(const json& doc) {
+  Table t{{"SERVICE", "WAYPOINT", "PORT", "PROTOCOL", "#", "MATCH", "ROUTE", "RULE", "BACKENDS"},
+          {}};
+  for (const auto& sr : items(doc)) {
+    if (!field(sr, "ports").is_array()) continue;
+    for (const auto& port : field(sr, "ports")) {
+      std::string proto = text(port, "protocol");
+      if (proto == "-") proto = "UNSPECIFIED";
+      const json& matches = field(port, "matches");
+      const json& rules = field(port, "rules");
+      if (!matches.is_array() || matches.empty()) {
+        t.rows.push_back({nsName(sr), text(sr, "waypoint"), text(port, "port"), proto, "-",
+                          "(no routes: to the Service)", "-", "-", "-"});
+        continue;
+      }
+      size_t n = 0;
+      for (const auto& m : matches) {
+        const json& rule_index = field(m, "rule");
+        size_t ri = rule_index.is_number_unsigned() || rule_index.is_number_integer()
+                        ? rule_index.get<size_t>()
+                        : 0;
+        json rule = rules.is_array() && ri < rules.size() ? rules[ri] : json();
+        std::string route = text(rule, "route");
+        std::string name = text(rule, "name");
+        std::string index = text(rule, "index");
+        t.rows.push_back({nsName(sr), text(sr, "waypoint"), text(port, "port"), proto,
+                          std::to_string(++n), matchText(m), route,
+                          name != "-" ? name : "rules[" + (index == "-" ? "0" : index) + "]",
+                          backendsText(rule)});
+      }
+    }
+  }
+  return renderTable(t, noneFound("routes"));
+}
+
 std::string logTable(const json& doc) {
   Table t{{"COMPONENT", "LEVEL"}, {{text(doc, "component"), text(doc, "level")}}};
   return renderTable(t);
@@ -227,6 +330,25 @@ std::string versionTable(const json& doc) {
 }
 
 }  // namespace
+
+std::string renderWaypointStatus(const json& doc, const std::string& name) {
+  Table t{{"NAMESPACE", "NAME", "CONDITION", "STATUS", "REASON", "MESSAGE"}, {}};
+  for (const auto& w : items(doc)) {
+    if (!name.empty() && text(w, "name") != name) continue;
+    const json& conditions = field(w, "conditions");
+    if (conditions.is_array())
+      for (const auto& c : conditions)
+        t.rows.push_back({text(w, "namespace"), text(w, "name"), text(c, "type"), text(c, "status"),
+                          text(c, "reason"), text(c, "message")});
+    if (conditions.is_array() && !conditions.empty()) continue;
+    // No status written yet: what the agent itself knows.
+    t.rows.push_back({text(w, "namespace"), text(w, "name"), "-", "Unknown", "-",
+                      text(w, "error") != "-"
+                          ? text(w, "error")
+                          : "no status yet (is a warren-agent running with --controller?)"});
+  }
+  return renderTable(t, noneFound("waypoints"));
+}
 
 std::string formatAge(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "-";
@@ -253,6 +375,10 @@ std::string renderResourceTable(ResourceKind kind, const json& doc) {
       return redirectionTable(doc);
     case ResourceKind::kXdsSubscribers:
       return xdsTable(doc);
+    case ResourceKind::kWaypoints:
+      return waypointsTable(doc);
+    case ResourceKind::kRoutes:
+      return routesTable(doc);
     case ResourceKind::kLog:
       return logTable(doc);
     case ResourceKind::kVersion:

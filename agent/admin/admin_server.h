@@ -1,44 +1,15 @@
-// The agent admin API: HTTP/1.1 + JSON on <run-dir>/admin.sock (mode 0660), served with
-// warren_http. The contract (paths, envelopes, item shapes, errors) is written in
-// warrenctl/README.md "The agent admin API"; warrenctl is its client.
-//
-//   GET /api/v1/workloads | services | policies      the cluster model (cluster_documents.h)
-//   GET /api/v1/certificates | connections           proxied from ztunnel's admin endpoint
-//   GET /api/v1/redirection                          eBPF pins + enrolment (redirection_document.h)
-//   GET /api/v1/xds/subscribers                      the xDS server's bookkeeping
-//   GET /api/v1/config_dump                          all of the above in one object
-//   GET|PUT /api/v1/log[?component=agent|ztunnel][&level=L]
-//   GET /api/v1/version
-//
-// Handlers run on the server's one thread: the proxied ones wait at most kZtunnelTimeout.
+// The agent admin API served: HTTP/1.1 + JSON on <run-dir>/admin.sock (mode 0600: root only,
+// like the run dir), with warren_http; the routes are admin_routes.h. Handlers run on the
+// server's one thread.
 #pragma once
 
-#include <chrono>
 #include <memory>
-#include <string>
 
-#include "agent/cli/agent_options.h"
-#include "agent/model/cluster_model.h"
-#include "agent/redirect/enrolment_controller.h"
-#include "agent/translate/workload_translation.h"
-#include "agent/xds/delta_xds_service.h"
+#include "agent/admin/admin_routes.h"
 #include "common/error.h"
 #include "common/http/http_server.h"
 
 namespace warren::agent::admin {
-
-// Everything the API reads. Pointers are borrowed and must outlive the server; xds and
-// enrolment may be null (not started).
-struct AdminSources {
-  AgentOptions options;
-  TranslationContext translation;
-  ClusterModel* model = nullptr;
-  const DeltaXdsService* xds = nullptr;
-  const EnrolmentController* enrolment = nullptr;
-};
-
-// ztunnel answers its admin endpoint from one thread of its own; a second is plenty.
-inline constexpr std::chrono::milliseconds kZtunnelTimeout{2'000};
 
 class AdminServer {
  public:
@@ -52,12 +23,10 @@ class AdminServer {
   const http::ListenAddress& address() const { return server_->address(); }
 
  private:
-  AdminServer(AdminSources sources, http::ListenAddress ztunnel);
-  http::Router routes();
+  AdminServer() = default;
 
-  AdminSources sources_;
-  http::ListenAddress ztunnel_;
-  std::unique_ptr<http::HttpServer> server_;
+  std::unique_ptr<AdminRoutes> routes_;
+  std::unique_ptr<http::HttpServer> server_;  // after routes_: its handlers borrow them
 };
 
 }  // namespace warren::agent::admin

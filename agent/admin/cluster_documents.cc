@@ -17,15 +17,6 @@ json labelsJson(const k8s::Labels& labels) {
   return j;
 }
 
-// A protobuf message as JSON with the proto field names (snake_case, as Istio's own dumps).
-json protoJson(const google::protobuf::Message& m) {
-  std::string text;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(m, &text, o).ok()) return json::object();
-  return json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
 // The Authorization's groups (its rules), as JSON; [] when it has none.
 json rulesJson(const istio::security::Authorization& az) {
   json rules = json::array();
@@ -44,6 +35,14 @@ std::string actionName(istio::security::Action a) {
 }
 
 }  // namespace
+
+json protoJson(const google::protobuf::Message& m) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(m, &text, o).ok()) return json::object();
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
 
 std::string ipText(const std::string& bytes) {
   auto ip = net::IpAddress::fromBytes(bytes);
@@ -101,7 +100,7 @@ json workloadItems(const ClusterSnapshot& snapshot, const TranslationContext& ct
         {"netns_cookie", std::move(cookie)},
         {"xds_uid", w->uid()},
         {"authorization_policies", std::vector<std::string>(w->authorization_policies().begin(),
-                                                       w->authorization_policies().end())},
+                                                            w->authorization_policies().end())},
     });
   }
   return items;

@@ -4,6 +4,8 @@
 // warrenctl's golden tests pin; a field the agent does not know is "" / null / [] / {}.
 #pragma once
 
+#include <google/protobuf/message.h>
+
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -15,8 +17,7 @@
 namespace warren::agent::admin {
 
 // {"kind": kind, "node": node, "items": items}: the envelope every list document shares.
-nlohmann::json listDocument(const std::string& kind, const std::string& node,
-                            nlohmann::json items);
+nlohmann::json listDocument(const std::string& kind, const std::string& node, nlohmann::json items);
 
 // "ns/name" -> netns cookie of this node's enrolled pods whose netns the agent holds.
 using NetnsCookies = std::map<std::string, uint64_t>;
@@ -36,6 +37,9 @@ nlohmann::json policyItems(const ClusterSnapshot& snapshot, const TranslationCon
 // address is looked up among the snapshot's service VIPs; "" when there is none.
 std::string waypointName(const ClusterSnapshot& snapshot,
                          const istio::workload::GatewayAddress& waypoint);
+
+// A protobuf message as JSON with the proto field names (snake_case, as Istio's own dumps).
+nlohmann::json protoJson(const google::protobuf::Message& m);
 
 // Textual form of a 4- or 16-byte address ("" for anything else).
 std::string ipText(const std::string& bytes);

@@ -43,13 +43,13 @@ AdminAnswer certificatesAnswer(const std::string& node, const std::string& ztunn
   json items = json::array();
   const json& certs = parsed.contains("certificates") ? parsed["certificates"] : json::array();
   if (!certs.is_array())
-    return errorAnswer(502, "ztunnel admin at " + ztunnel_admin +
-                                ": /config_dump \"certificates\" is not a list");
+    return errorAnswer(
+        502, "ztunnel admin at " + ztunnel_admin + ": /config_dump \"certificates\" is not a list");
   for (const auto& c : certs) {
     if (!c.is_object()) continue;
     json item = c;
-    for (const char* key : {"identity", "state", "serial", "not_before", "not_after",
-                            "next_refresh", "last_error"})
+    for (const char* key :
+         {"identity", "state", "serial", "not_before", "not_after", "next_refresh", "last_error"})
       if (!item.contains(key) || !item[key].is_string()) item[key] = "";
     if (!item.contains("chain") || !item["chain"].is_array()) item["chain"] = json::array();
     items.push_back(std::move(item));
@@ -64,8 +64,8 @@ AdminAnswer connectionsAnswer(const std::string& node, const std::string& ztunne
     return {200, listDocument("connections", node, json::array())};
   json parsed;
   if (auto bad = badAnswer("GET /connections", ztunnel_admin, *connections, parsed)) return *bad;
-  json items = parsed.contains("items") && parsed["items"].is_array() ? parsed["items"]
-                                                                      : json::array();
+  json items =
+      parsed.contains("items") && parsed["items"].is_array() ? parsed["items"] : json::array();
   return {200, listDocument("connections", node, std::move(items))};
 }
 
@@ -74,7 +74,8 @@ AdminAnswer forwardedLogAnswer(const std::string& ztunnel_admin,
   if (!answer) return errorAnswer(503, unreachable(ztunnel_admin, answer.error()));
   json parsed = json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
   if (!parsed.is_object())
-    return errorAnswer(502, "ztunnel admin at " + ztunnel_admin + " answered /api/v1/log with HTTP " +
+    return errorAnswer(502, "ztunnel admin at " + ztunnel_admin +
+                                " answered /api/v1/log with HTTP " +
                                 std::to_string(answer->status) + " and no JSON");
   return {answer->status, std::move(parsed)};
 }
@@ -101,6 +102,7 @@ json xdsSubscriberItems(const std::string& node,
                      {"connected_at", ""},
                      {"peer", s.peer},
                      {"stream", s.id},
+                     {"caller", s.caller},  // on the proxy socket: the waypoint pod it serves
                      {"subscriptions", std::move(subs)}});
   }
   return items;

@@ -35,9 +35,12 @@ json redirectionDocument(const RedirectionInputs& in) {
     for (const auto& l : in.inventory->links) {
       std::string target;
       if (l.type == "cgroup") {
-        if (l.cgroup_id == 0) target = "";  // the cgroup is gone: the kernel detached the link
-        else if (l.cgroup_id == in.cgroup_id && !in.cgroup.empty()) target = in.cgroup;
-        else target = "cgroup id " + std::to_string(l.cgroup_id);
+        if (l.cgroup_id == 0)
+          target = "";  // the cgroup is gone: the kernel detached the link
+        else if (l.cgroup_id == in.cgroup_id && !in.cgroup.empty())
+          target = in.cgroup;
+        else
+          target = "cgroup id " + std::to_string(l.cgroup_id);
       } else if (l.type == "netns") {
         target = l.netns_ino == 0 ? "" : "netns cookie " + std::to_string(l.netns_cookie);
       }
@@ -54,10 +57,10 @@ json redirectionDocument(const RedirectionInputs& in) {
   }
   json counters = json::object();
   for (const auto& c : in.counters) counters[c.name] = c.value;
-  json doc = {{"kind", "redirection"}, {"node", in.node},          {"pin_dir", in.pin_dir},
-              {"items", std::move(items)}, {"programs", std::move(programs)},
-              {"links", std::move(links)}, {"counters", std::move(counters)},
-              {"enrolled_cookies", std::move(enrolled)}};
+  json doc = {{"kind", "redirection"},           {"node", in.node},
+              {"pin_dir", in.pin_dir},           {"items", std::move(items)},
+              {"programs", std::move(programs)}, {"links", std::move(links)},
+              {"counters", std::move(counters)}, {"enrolled_cookies", std::move(enrolled)}};
   if (!in.pins_error.empty()) doc["pins_error"] = in.pins_error;
   return doc;
 }

@@ -19,8 +19,8 @@ namespace warren::agent::admin {
 struct RedirectionInputs {
   std::string node;
   std::string pin_dir;
-  std::string cgroup;         // --cgroup, named as the target of links on it
-  uint64_t cgroup_id = 0;     // inode of --cgroup (0 unknown)
+  std::string cgroup;      // --cgroup, named as the target of links on it
+  uint64_t cgroup_id = 0;  // inode of --cgroup (0 unknown)
   std::vector<EnrolmentController::PodRedirection> pods;
   std::map<uint64_t, std::string> netns_paths;  // netns inode -> a path naming it
   // nullopt: the pins could not be read (no eBPF capture); `pins_error` says why.

@@ -4,26 +4,35 @@
 
 namespace warren::agent {
 
+CertificateRequest certificateRequestFrom(const istio::v1::auth::IstioCertificateRequest& request) {
+  CertificateRequest req;
+  req.csr_pem = request.csr();
+  req.validity_seconds = request.validity_duration();
+  const auto& fields = request.metadata().fields();
+  if (auto it = fields.find("ImpersonatedIdentity"); it != fields.end())
+    req.impersonated_identity = it->second.string_value();
+  return req;
+}
+
+grpc::StatusCode grpcCodeFor(const Error& error) {
+  if (error.code() == ErrorCode::kInvalidArgument) return grpc::StatusCode::INVALID_ARGUMENT;
+  if (error.code() == ErrorCode::kPermissionDenied) return grpc::StatusCode::PERMISSION_DENIED;
+  return grpc::StatusCode::INTERNAL;
+}
+
 grpc::Status CaService::CreateCertificate(grpc::ServerContext* context,
                                           const istio::v1::auth::IstioCertificateRequest* request,
                                           istio::v1::auth::IstioCertificateResponse* response) {
-  CertificateRequest req;
-  req.csr_pem = request->csr();
-  req.validity_seconds = request->validity_duration();
-  const auto& fields = request->metadata().fields();
-  if (auto it = fields.find("ImpersonatedIdentity"); it != fields.end())
-    req.impersonated_identity = it->second.string_value();
-  auto chain = ca_.sign(req, *model_.snapshot(), std::chrono::system_clock::now());
+  CertificateRequest req = certificateRequestFrom(*request);
+  auto chain = ca_->sign(req, *model_.snapshot(), std::chrono::system_clock::now());
   if (!chain) {
     refused_++;
     const Error& e = chain.error();
+    // The identity and the reason only: never the CSR (nor anything key-shaped).
     spdlog::warn("CA refused {} for {}: {}",
                  req.impersonated_identity.empty() ? "(no identity)" : req.impersonated_identity,
                  context->peer(), e.message());
-    grpc::StatusCode code = grpc::StatusCode::INTERNAL;
-    if (e.code() == ErrorCode::kInvalidArgument) code = grpc::StatusCode::INVALID_ARGUMENT;
-    if (e.code() == ErrorCode::kPermissionDenied) code = grpc::StatusCode::PERMISSION_DENIED;
-    return grpc::Status(code, e.message());
+    return grpc::Status(grpcCodeFor(e), e.message());
   }
   issued_++;
   spdlog::info("CA issued a certificate for {}", req.impersonated_identity);

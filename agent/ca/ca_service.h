@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include "agent/ca/node_certificate_authority.h"
 #include "agent/model/cluster_model.h"
@@ -13,9 +14,17 @@
 
 namespace warren::agent {
 
+// The CreateCertificate request as the CA reads it: the CSR, metadata["ImpersonatedIdentity"]
+// (a non-string value counts as missing), the asked validity. Pure; the fuzz target
+// fuzz/ca_csr_fuzz.cc runs it and NodeCertificateAuthority::sign, as CreateCertificate does.
+CertificateRequest certificateRequestFrom(const istio::v1::auth::IstioCertificateRequest& request);
+
+// The gRPC status a refusal from NodeCertificateAuthority::sign is answered with.
+grpc::StatusCode grpcCodeFor(const Error& error);
+
 class CaService final : public istio::v1::auth::IstioCertificateService::Service {
  public:
-  CaService(NodeCertificateAuthority ca, const ClusterModel& model)
+  CaService(std::shared_ptr<const NodeCertificateAuthority> ca, const ClusterModel& model)
       : ca_(std::move(ca)), model_(model) {}
 
   grpc::Status CreateCertificate(grpc::ServerContext* context,
@@ -26,7 +35,7 @@ class CaService final : public istio::v1::auth::IstioCertificateService::Service
   uint64_t refused() const { return refused_; }
 
  private:
-  NodeCertificateAuthority ca_;
+  std::shared_ptr<const NodeCertificateAuthority> ca_;
   const ClusterModel& model_;
   std::atomic<uint64_t> issued_{0}, refused_{0};
 };

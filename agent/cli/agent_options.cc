@@ -7,7 +7,7 @@ namespace {
 
 // Boolean flags: "--flag" alone means true; "--flag=true|false" is also accepted (never a
 // separate value word, so a boolean flag cannot swallow the next flag).
-const std::vector<std::string> kBoolFlags = {"sockmap-fast-path"};
+const std::vector<std::string> kBoolFlags = {"sockmap-fast-path", "controller", "controller-only"};
 
 bool isBoolFlag(const std::string& name) {
   for (const auto& b : kBoolFlags)
@@ -58,11 +58,18 @@ std::string agentUsage() {
          "                    [--pod-cidr CIDR] [--trust-domain TD] [--log-level LEVEL]\n"
          "                    [--sockmap-fast-path]\n"
          "                    [--ztunnel-admin HOST:PORT (default 127.0.0.1:15000)]\n"
+         "                    [--controller | --controller-only] [--controller-id ID]\n"
+         "                    [--lease-namespace NS (default warren-system)]\n"
+         "                    [--waypoint-image IMAGE (default warren-waypoint:latest)]\n"
          "       warren-agent uninstall [--bpf-pin-dir DIR] [--cgroup PATH] [--run-dir DIR]\n"
          "Without --manifests the agent reads the Kubernetes API (in-cluster service account,\n"
          "else $KUBECONFIG). --sockmap-fast-path (off by default) hands TCP data between two\n"
          "sockets of this node (loopback pairs, pod pairs inside --pod-cidr) straight from\n"
-         "socket to socket with sk_msg (see bpf/README.md).\n";
+         "socket to socket with sk_msg (see bpf/README.md).\n"
+         "--controller also runs the waypoint controller (Gateways of class warren-waypoint\n"
+         "become a Deployment, Service and ServiceAccount; Gateway and route status), leader-\n"
+         "elected through the Lease <lease-namespace>/warren-waypoint-controller; with\n"
+         "--controller-only the agent runs nothing else (no --node needed).\n";
 }
 
 Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
@@ -78,11 +85,12 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
     if (flags->count("log-level")) u.log_level = flags->at("log-level");
     return u;
   }
-  auto flags =
-      collectFlags(args, 0,
-                   {"node", "node-ip", "run-dir", "manifests", "ca-dir", "cgroup", "bpf-pin-dir",
-                    "pod-cidr", "trust-domain", "log-level", "sockmap-fast-path", "ztunnel-admin"},
-                   help);
+  auto flags = collectFlags(
+      args, 0,
+      {"node", "node-ip", "run-dir", "manifests", "ca-dir", "cgroup", "bpf-pin-dir", "pod-cidr",
+       "trust-domain", "log-level", "sockmap-fast-path", "ztunnel-admin", "controller",
+       "controller-only", "controller-id", "lease-namespace", "waypoint-image"},
+      help);
   if (!flags) return fail(flags.error());
   if (help) return HelpRequested{agentUsage()};
   AgentOptions o;
@@ -102,8 +110,18 @@ Result<AgentCommand> parseAgentArgs(const std::vector<std::string>& args) {
   if (auto it = flags->find("sockmap-fast-path"); it != flags->end())
     o.sockmap_fast_path = it->second == "true";
   take("ztunnel-admin", o.ztunnel_admin);
-  if (o.node.empty()) return fail(Error::invalid("--node is required"));
-  if (o.bpf_pin_dir.empty()) o.bpf_pin_dir = "/sys/fs/bpf/warren/" + o.node;
+  auto flag = [&](const char* name) {
+    auto it = flags->find(name);
+    return it != flags->end() && it->second == "true";
+  };
+  o.controller_only = flag("controller-only");
+  o.controller = flag("controller") || o.controller_only;
+  take("controller-id", o.controller_id);
+  take("lease-namespace", o.lease_namespace);
+  take("waypoint-image", o.waypoint_image);
+  if (o.node.empty() && !o.controller_only)
+    return fail(Error::invalid("--node is required (unless --controller-only)"));
+  if (o.bpf_pin_dir.empty() && !o.node.empty()) o.bpf_pin_dir = "/sys/fs/bpf/warren/" + o.node;
   if (o.trust_domain.find('/') != std::string::npos)
     return fail(Error::invalid("--trust-domain '" + o.trust_domain + "' must not contain '/'"));
   return o;

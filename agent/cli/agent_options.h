@@ -28,6 +28,14 @@ struct AgentOptions {
   // ztunnel's admin endpoint in the node netns: the admin API proxies certificates,
   // connections and ztunnel's log level from it.
   std::string ztunnel_admin = "127.0.0.1:15000";
+  // --controller: also run the waypoint controller role (leader-elected through a Lease, so
+  // every agent may run it); --controller-only: run just that (config source, model,
+  // controller, admin API), e.g. as a Deployment; --node is then optional.
+  bool controller = false;
+  bool controller_only = false;
+  std::string controller_id;  // Lease holder identity; default $POD_NAME, else <node|host>-<pid>
+  std::string lease_namespace = "warren-system";
+  std::string waypoint_image = "warren-waypoint:latest";
 };
 
 struct UninstallOptions {

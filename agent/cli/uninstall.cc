@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "agent/redirect/pod_netns_store.h"
 #include "bpf/loader/redirect_dataplane.h"
 
 namespace warren::agent {
@@ -21,6 +22,7 @@ Status runUninstall(const UninstallOptions& options) {
   for (const char* f : {"xds.sock", "zds.sock", "cni.sock", "admin.sock", "bpf_pin_dir"})
     std::filesystem::remove(options.run_dir + "/" + f, ec);
   std::filesystem::remove_all(options.run_dir + "/proxy", ec);
+  std::filesystem::remove_all(PodNetnsStore::dirIn(options.run_dir), ec);  // pods' netns records
   // Only when empty, and not when it is a mount point (a container's hostPath volume).
   std::filesystem::remove(options.run_dir, ec);
   spdlog::info("uninstall: removed the agent's files in {}", options.run_dir);

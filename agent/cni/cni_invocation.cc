@@ -1,6 +1,8 @@
 #include "agent/cni/cni_invocation.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace warren::cni {
 
@@ -15,6 +17,36 @@ std::string envOr(const std::map<std::string, std::string>& env, const char* key
 
 CniFailure failure(int code, std::string msg, std::string details = "") {
   return CniFailure{code, std::move(msg), std::move(details)};
+}
+
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+bool isUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t extra = 0;
+    uint32_t cp = 0, min = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= extra) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
 }
 
 // CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;..."
@@ -37,6 +69,14 @@ std::map<std::string, std::string> parseCniArgs(const std::string& args) {
 std::expected<CniInvocation, CniFailure> parseCniInvocation(
     const std::map<std::string, std::string>& env, const std::string& stdin_config) {
   CniInvocation inv;
+  // Everything from the environment goes into JSON (the agent request, error messages):
+  // bytes that are not UTF-8 are refused here, naming the variable (found by cni_fuzz:
+  // nlohmann's dump() threw and the plugin died instead of answering with a CNI error).
+  for (const char* var :
+       {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS"}) {
+    if (!isUtf8(envOr(env, var)))
+      return std::unexpected(failure(kCniErrInvalidEnv, std::string(var) + " is not valid UTF-8"));
+  }
   const std::string command = envOr(env, "CNI_COMMAND");
   if (command == "ADD")
     inv.command = CniCommand::kAdd;
@@ -118,7 +158,7 @@ std::string cniErrorJson(const CniFailure& f, const std::string& cni_version) {
          {"code", f.code},
          {"msg", f.msg}};
   if (!f.details.empty()) j["details"] = f.details;
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string cniResultJson(const CniInvocation& inv) {
@@ -167,6 +207,13 @@ Result<AgentCniRequest> parseAgentRequest(const std::string& line) {
   if (r.command == "ADD" && (r.pod_namespace.empty() || r.pod_name.empty() || r.netns.empty()))
     return fail(Error::invalid("CNI ADD request needs namespace, name and netns"));
   return r;
+}
+
+std::string agentAnswerJson(const Status& handled) {
+  json answer = json::object();
+  if (!handled) answer["error"] = handled.error().message();
+  // An error may quote bytes from the request (a netns path): never let them throw.
+  return answer.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace warren::cni

@@ -63,5 +63,8 @@ struct AgentCniRequest {
   std::vector<std::string> pod_ips;
 };
 Result<AgentCniRequest> parseAgentRequest(const std::string& line);
+// The agent's answer line (without the newline): {} when `handled` is ok, else
+// {"error": "<message>"}.
+std::string agentAnswerJson(const Status& handled);
 
 }  // namespace warren::cni

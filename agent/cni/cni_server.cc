@@ -3,11 +3,11 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 namespace warren::cni {
 
@@ -30,6 +30,9 @@ Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socket_pa
   ::unlink(socket_path.c_str());
   if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return fail(WARREN_SYS_ERROR("bind " + socket_path));
+  // Root only: a request names a netns path for the agent to open (the run dir is 0700 too).
+  if (::chmod(socket_path.c_str(), 0600) != 0)
+    return fail(WARREN_SYS_ERROR("chmod " + socket_path));
   if (::listen(s.get(), 64) != 0) return fail(WARREN_SYS_ERROR("listen " + socket_path));
   std::unique_ptr<CniServer> server(new CniServer(socket_path, std::move(s), std::move(handler)));
   server->thread_ = std::thread([p = server.get()] { p->loop(); });
@@ -62,20 +65,19 @@ void CniServer::serve(int conn) {
     if (n <= 0) break;
     line.append(buf, static_cast<size_t>(n));
   }
-  nlohmann::json answer = nlohmann::json::object();
+  Status handled = ok();
   auto req = parseAgentRequest(line.substr(0, line.find('\n')));
   if (!req) {
-    answer["error"] = req.error().message();
+    handled = fail(req.error());
   } else {
     spdlog::info("cni: {} {}/{} netns {}", req->command, req->pod_namespace, req->pod_name,
                  req->netns);
-    if (auto s = handler_(*req); !s) {
+    handled = handler_(*req);
+    if (!handled)
       spdlog::warn("cni: {} {}/{}: {}", req->command, req->pod_namespace, req->pod_name,
-                   s.error().message());
-      answer["error"] = s.error().message();
-    }
+                   handled.error().message());
   }
-  std::string out = answer.dump() + "\n";
+  std::string out = agentAnswerJson(handled) + "\n";
   (void)::send(conn, out.data(), out.size(), MSG_NOSIGNAL);
 }
 

@@ -6,6 +6,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/kube/kube_http.h"
+
 namespace warren::agent {
 namespace {
 
@@ -18,58 +20,6 @@ constexpr int kListPageSize = 500;
 // Our marker for "resourceVersion too old" (HTTP 410 or a watch ERROR event with code 410).
 bool isExpired(const Error& e) {
   return e.code() == ErrorCode::kTimeout && e.context().find("410") != std::string::npos;
-}
-
-struct CurlHandle {
-  CURL* h = curl_easy_init();
-  curl_slist* headers = nullptr;
-  ~CurlHandle() {
-    if (headers) curl_slist_free_all(headers);
-    if (h) curl_easy_cleanup(h);
-  }
-};
-
-void configure(CurlHandle& c, const KubeApiConfig& cfg, const std::string& url,
-               const std::atomic<bool>* stopping) {
-  curl_easy_setopt(c.h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(c.h, CURLOPT_TCP_KEEPALIVE, 1L);
-  c.headers = curl_slist_append(c.headers, "Accept: application/json");
-  if (!cfg.token.empty())
-    c.headers = curl_slist_append(c.headers, ("Authorization: Bearer " + cfg.token).c_str());
-  curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
-  if (!cfg.ca_file.empty()) curl_easy_setopt(c.h, CURLOPT_CAINFO, cfg.ca_file.c_str());
-  if (!cfg.ca_pem.empty()) {
-    curl_blob b{const_cast<char*>(cfg.ca_pem.data()), cfg.ca_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(c.h, CURLOPT_CAINFO_BLOB, &b);
-  }
-  if (!cfg.client_cert_file.empty())
-    curl_easy_setopt(c.h, CURLOPT_SSLCERT, cfg.client_cert_file.c_str());
-  if (!cfg.client_key_file.empty())
-    curl_easy_setopt(c.h, CURLOPT_SSLKEY, cfg.client_key_file.c_str());
-  if (!cfg.client_cert_pem.empty()) {
-    curl_blob b{const_cast<char*>(cfg.client_cert_pem.data()), cfg.client_cert_pem.size(),
-                CURL_BLOB_COPY};
-    curl_easy_setopt(c.h, CURLOPT_SSLCERT_BLOB, &b);
-  }
-  if (!cfg.client_key_pem.empty()) {
-    curl_blob b{const_cast<char*>(cfg.client_key_pem.data()), cfg.client_key_pem.size(),
-                CURL_BLOB_COPY};
-    curl_easy_setopt(c.h, CURLOPT_SSLKEY_BLOB, &b);
-  }
-  if (cfg.insecure_skip_verify) {
-    curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-  // Abort promptly on stop(): curl calls this at least once a second, and on every chunk.
-  curl_easy_setopt(c.h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c.h, CURLOPT_XFERINFODATA, stopping);
-  curl_easy_setopt(
-      c.h, CURLOPT_XFERINFOFUNCTION,
-      +[](void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-        return static_cast<const std::atomic<bool>*>(p)->load() ? 1 : 0;
-      });
 }
 
 // Turns one list item / watch object into a k8s::Object (kind and apiVersion filled in).
@@ -108,6 +58,8 @@ std::vector<KubeResource> defaultKubeResources() {
       {"/apis/gateway.networking.k8s.io/v1/gateways", "gateway.networking.k8s.io/v1", "Gateway"},
       {"/apis/gateway.networking.k8s.io/v1/httproutes", "gateway.networking.k8s.io/v1",
        "HTTPRoute"},
+      {"/apis/gateway.networking.k8s.io/v1/grpcroutes", "gateway.networking.k8s.io/v1",
+       "GRPCRoute"},
   };
 }
 
@@ -198,9 +150,9 @@ Result<std::string> KubeApiInformer::list(const KubeResource& res) {
       curl_free(esc);
     }
     const std::string url = config_.server + withQuery(res.path, query);
-    CurlHandle c;
+    kube::CurlHandle c;
     std::string body;
-    configure(c, config_, url, &stopping_);
+    kube::configureCurl(c, config_, url, &stopping_);
     curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(
         c.h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* ud) -> size_t {
@@ -261,8 +213,8 @@ Status KubeApiInformer::watch(const KubeResource& res, std::string& rv) {
     std::optional<Error> error;
     std::string url;
   } st{this, &res, &rv, {}, std::nullopt, url};
-  CurlHandle c;
-  configure(c, config_, url, &stopping_);
+  kube::CurlHandle c;
+  kube::configureCurl(c, config_, url, &stopping_);
   curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &st);
   // Watch events are newline-delimited JSON objects; a chunk may hold part of one or several.
   curl_easy_setopt(

@@ -13,9 +13,14 @@
 #include <vector>
 
 #include "agent/config/informer.h"
-#include "agent/config/kube_api_config.h"
+#include "common/kube/kube_api_config.h"
 
 namespace warren::agent {
+
+using kube::discoverKubeApiConfig;
+using kube::inClusterConfig;
+using kube::KubeApiConfig;
+using kube::kubeconfigFile;
 
 struct KubeResource {
   std::string path;         // "/api/v1/pods", "/apis/security.istio.io/v1/authorizationpolicies"

@@ -40,16 +40,22 @@ bool withMap(Snapshot& s, const std::string& kind, Fn&& fn) {
   if (kind == "PeerAuthentication") return fn(s.peer_authentications), true;
   if (kind == "Gateway") return fn(s.gateways), true;
   if (kind == "HTTPRoute") return fn(s.http_routes), true;
+  if (kind == "GRPCRoute") return fn(s.grpc_routes), true;
   return false;
 }
 
+// Stores a decoded object, or records the rejected version (the map keeps the last good one).
 template <class T>
-bool store(std::map<std::string, T>& m, const std::string& key, Result<T> decoded) {
+bool store(ClusterSnapshot& next, std::map<std::string, T>& m, const k8s::Object& obj,
+           const std::string& key, Result<T> decoded) {
   if (!decoded) {
     spdlog::warn("skipping bad object (keeping its last good version): {}",
                  decoded.error().message());
+    next.rejected.erase(obj.key());
+    next.rejected.emplace(obj.key(), RejectedObject{obj, decoded.error().message()});
     return false;
   }
+  next.rejected.erase(obj.key());
   // erase + emplace, never assignment: Gateway/HTTPRoute hold YAML nodes, whose operator=
   // writes through to the node the old value shares with earlier snapshots.
   m.erase(key);
@@ -64,23 +70,27 @@ ClusterModel::ClusterModel() : current_(std::make_shared<const ClusterSnapshot>(
 bool ClusterModel::upsert(ClusterSnapshot& next, const k8s::Object& obj) {
   const std::string key = mapKey(obj);
   const std::string& kind = obj.kind;
-  if (kind == "Namespace") return store(next.namespaces, key, k8s::decodeNamespace(obj));
-  if (kind == "Pod") return store(next.pods, key, k8s::decodePod(obj));
-  if (kind == "Service") return store(next.services, key, k8s::decodeService(obj));
-  if (kind == "ServiceAccount")
-    return store(next.service_accounts, key, k8s::decodeServiceAccount(obj));
-  if (kind == "EndpointSlice") return store(next.endpoint_slices, key, decodeEndpointSlice(obj));
+  auto keep = [&](auto& map, auto decoded) {
+    return store(next, map, obj, key, std::move(decoded));
+  };
+  if (kind == "Namespace") return keep(next.namespaces, k8s::decodeNamespace(obj));
+  if (kind == "Pod") return keep(next.pods, k8s::decodePod(obj));
+  if (kind == "Service") return keep(next.services, k8s::decodeService(obj));
+  if (kind == "ServiceAccount") return keep(next.service_accounts, k8s::decodeServiceAccount(obj));
+  if (kind == "EndpointSlice") return keep(next.endpoint_slices, decodeEndpointSlice(obj));
   if (kind == "AuthorizationPolicy")
-    return store(next.authorization_policies, key, decodeAuthorizationPolicy(obj));
+    return keep(next.authorization_policies, decodeAuthorizationPolicy(obj));
   if (kind == "PeerAuthentication")
-    return store(next.peer_authentications, key, decodePeerAuthentication(obj));
-  if (kind == "Gateway") return store(next.gateways, key, decodeGateway(obj));
-  if (kind == "HTTPRoute") return store(next.http_routes, key, decodeHttpRoute(obj));
+    return keep(next.peer_authentications, decodePeerAuthentication(obj));
+  if (kind == "Gateway") return keep(next.gateways, decodeGateway(obj));
+  if (kind == "HTTPRoute") return keep(next.http_routes, decodeHttpRoute(obj));
+  if (kind == "GRPCRoute") return keep(next.grpc_routes, decodeGrpcRoute(obj));
   spdlog::debug("ignoring {} (kind not used by the agent)", obj.describe());
   return true;
 }
 
 bool ClusterModel::erase(ClusterSnapshot& next, const std::string& object_key) {
+  next.rejected.erase(object_key);
   SplitKey k = splitObjectKey(object_key);
   bool erased = false;
   withMap(next, k.kind, [&](auto& m) { erased = m.erase(k.map_key) > 0; });
@@ -94,8 +104,12 @@ size_t ClusterModel::apply(ConfigUpdate update) {
   auto next = std::make_shared<ClusterSnapshot>(
       update.replace_all && update.replace_kinds.empty() ? ClusterSnapshot{} : *cur);
   if (update.replace_all) {
-    for (const std::string& kind : update.replace_kinds)
+    next->all_kinds_listed = cur->all_kinds_listed || update.replace_kinds.empty();
+    next->listed_kinds.insert(update.replace_kinds.begin(), update.replace_kinds.end());
+    for (const std::string& kind : update.replace_kinds) {
       withMap(*next, kind, [](auto& m) { m.clear(); });
+      std::erase_if(next->rejected, [&](const auto& r) { return r.second.object.kind == kind; });
+    }
   }
   size_t bad = 0;
   for (const k8s::Object& obj : update.upserts) {

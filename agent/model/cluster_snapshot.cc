@@ -8,4 +8,10 @@ const k8s::Labels& ClusterSnapshot::namespaceLabels(const std::string& ns) const
   return it == namespaces.end() ? kEmpty : it->second.meta.labels;
 }
 
+const Gateway* ClusterSnapshot::waypointGateway(const std::string& ns,
+                                                const std::string& name) const {
+  auto it = gateways.find(ns + "/" + name);
+  return it != gateways.end() && it->second.isWaypoint() ? &it->second : nullptr;
+}
+
 }  // namespace warren::agent

@@ -6,13 +6,24 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
+#include "agent/model/gateway_kinds.h"
 #include "agent/model/network_kinds.h"
+#include "agent/model/route_kinds.h"
 #include "agent/model/security_kinds.h"
 #include "common/k8s/core.h"
 
 namespace warren::agent {
+
+// The latest version of an object that did not decode. The typed maps keep its last good
+// version (when there was one), so what worked keeps working; this version and the error go
+// to the controller (status conditions) and the admin API.
+struct RejectedObject {
+  k8s::Object object;
+  std::string error;  // names file, object and field
+};
 
 struct ClusterSnapshot {
   uint64_t generation = 0;  // bumps by one per published change
@@ -24,10 +35,21 @@ struct ClusterSnapshot {
   std::map<std::string, AuthorizationPolicy> authorization_policies;
   std::map<std::string, PeerAuthentication> peer_authentications;
   std::map<std::string, Gateway> gateways;
-  std::map<std::string, HttpRoute> http_routes;
+  std::map<std::string, Route> http_routes;
+  std::map<std::string, Route> grpc_routes;
+  std::map<std::string, RejectedObject> rejected;  // keyed by Object::key(): "Kind/ns/name"
+  // Which kinds the config source has listed completely at least once (a replace_all update;
+  // one without replace_kinds lists every kind).
+  bool all_kinds_listed = false;
+  std::set<std::string> listed_kinds;
+  bool listed(const std::string& kind) const {
+    return all_kinds_listed || listed_kinds.contains(kind);
+  }
 
   // Labels of a namespace (empty when the Namespace object is unknown).
   const k8s::Labels& namespaceLabels(const std::string& ns) const;
+  // The Gateway "ns/name" when it exists and is of class warren-waypoint; else null.
+  const Gateway* waypointGateway(const std::string& ns, const std::string& name) const;
 };
 
 using SnapshotPtr = std::shared_ptr<const ClusterSnapshot>;

@@ -1,6 +1,5 @@
-// Typed views of the networking kinds the agent keeps for later consumers: EndpointSlice
-// (discovery.k8s.io/v1), Gateway and HTTPRoute (gateway.networking.k8s.io/v1). Only the fields
-// the agent uses today are decoded; the full document stays available in `object`.
+// Typed view of EndpointSlice (discovery.k8s.io/v1). Gateway API kinds are in
+// gateway_kinds.h and route_kinds.h.
 #pragma once
 
 #include <cstdint>
@@ -17,30 +16,6 @@ struct EndpointSlice {
   std::vector<std::string> addresses;
 };
 
-struct GatewayListener {
-  std::string name;
-  uint16_t port = 0;
-  std::string protocol;
-};
-
-struct Gateway {
-  k8s::ObjectMeta meta;
-  std::string gateway_class_name;
-  std::vector<GatewayListener> listeners;
-  k8s::Object object;
-};
-
-struct HttpRoute {
-  k8s::ObjectMeta meta;
-  struct ParentRef {
-    std::string group, kind, namespace_, name;
-  };
-  std::vector<ParentRef> parent_refs;
-  k8s::Object object;
-};
-
 Result<EndpointSlice> decodeEndpointSlice(const k8s::Object& obj);
-Result<Gateway> decodeGateway(const k8s::Object& obj);
-Result<HttpRoute> decodeHttpRoute(const k8s::Object& obj);
 
 }  // namespace warren::agent

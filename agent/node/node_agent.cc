@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -9,7 +10,12 @@
 #include "agent/ca/ca_service.h"
 #include "agent/config/kube_api_informer.h"
 #include "agent/config/manifest_dir_informer.h"
+#include "agent/controller/waypoint_controller.h"
+#include "agent/proxy/proxy_socket_server.h"
+#include "agent/proxy/waypoint_ca_service.h"
 #include "bpf/loader/inbound_registration.h"
+#include "common/kube/kube_api_store.h"
+#include "common/kube/manifest_store.h"
 
 namespace warren::agent {
 
@@ -31,16 +37,24 @@ Status NodeAgent::start() {
   spdlog::info("warren-agent starting: node {} ip {} run dir {} trust domain {}", options_.node,
                options_.node_ip.empty() ? "-" : options_.node_ip, options_.run_dir,
                options_.trust_domain);
-  if (::mkdir(options_.run_dir.c_str(), 0755) != 0 && errno != EEXIST)
+  // Root only: the sockets in it hand out pod netns, certificates and the node's state.
+  if (::mkdir(options_.run_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return fail(WARREN_SYS_ERROR("create run dir " + options_.run_dir));
+  if (::chmod(options_.run_dir.c_str(), 0700) != 0)
+    return fail(WARREN_SYS_ERROR("make run dir " + options_.run_dir + " root-only"));
 
-  subscriptions_.push_back(
-      model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
-  if (auto s = startCapture(); !s) return s;
-  subscriptions_.push_back(
-      model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
-  WARREN_TRY(startGrpc());
-  auto admin = admin::AdminServer::start({options_, translation_, &model_, xds_.get(), enrolment_.get()});
+  if (!options_.controller_only) {
+    subscriptions_.push_back(
+        model_.subscribe([this](const SnapshotPtr& s) { logEnrolmentChanges(s); }));
+    if (auto s = startCapture(); !s) return s;
+    subscriptions_.push_back(
+        model_.subscribe([this](const SnapshotPtr& s) { xds_store_.update(*s, translation_); }));
+    WARREN_TRY(startGrpc());
+    WARREN_TRY(startProxySocket());
+  }
+  if (options_.controller) WARREN_TRY(startController());
+  auto admin = admin::AdminServer::start({options_, translation_, &model_, xds_.get(),
+                                          enrolment_.get(), proxy_xds_.get(), controller_.get()});
   if (!admin) return fail(admin.error());
   admin_ = std::move(*admin);
 
@@ -50,7 +64,36 @@ Status NodeAgent::start() {
   spdlog::info("config source: {}", informer_->describe());
   if (auto s = informer_->start([this](ConfigUpdate u) { model_.apply(std::move(u)); }); !s)
     return fail(s.error().wrap("starting " + informer_->describe()));
-  enrolment_->initialSync();
+  if (enrolment_) enrolment_->initialSync();
+  return ok();
+}
+
+Status NodeAgent::startController() {
+  std::unique_ptr<kube::ObjectStore> store;
+  if (!options_.manifests.empty()) {
+    store = std::make_unique<kube::ManifestStore>(options_.manifests);
+  } else {
+    auto cfg = discoverKubeApiConfig();
+    if (!cfg) return fail(cfg.error().wrap("controller: no --manifests and no Kubernetes API"));
+    store = std::make_unique<kube::KubeApiStore>(std::move(*cfg));
+  }
+  WaypointController::Options o;
+  o.lease.identity = options_.controller_id;
+  if (o.lease.identity.empty()) {
+    const char* pod = std::getenv("POD_NAME");
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    o.lease.identity = pod && *pod ? pod
+                                   : (options_.node.empty() ? std::string(host) : options_.node) +
+                                         "-" + std::to_string(::getpid());
+  }
+  o.lease.lease_namespace = options_.lease_namespace;
+  o.deployment.image = options_.waypoint_image;
+  o.deployment.trust_domain = options_.trust_domain;
+  o.deployment.log_level = options_.log_level;
+  o.translation = translation_;
+  controller_ = std::make_unique<WaypointController>(model_, std::move(store), std::move(o));
+  controller_->start();
   return ok();
 }
 
@@ -60,7 +103,8 @@ Status NodeAgent::startGrpc() {
   if (!options_.ca_dir.empty()) {
     auto ca = NodeCertificateAuthority::load(options_.ca_dir, options_.node, options_.trust_domain);
     if (!ca) return fail(ca.error());
-    ca_ = std::make_unique<CaService>(std::move(*ca), model_);
+    node_ca_ = std::make_shared<const NodeCertificateAuthority>(std::move(*ca));
+    ca_ = std::make_unique<CaService>(node_ca_, model_);
     services.push_back(ca_.get());
     spdlog::info("CA: signing for pods on node {} from {}", options_.node, options_.ca_dir);
   } else {
@@ -69,8 +113,30 @@ Status NodeAgent::startGrpc() {
   return grpc_.start(options_.run_dir + "/xds.sock", services);
 }
 
+Status NodeAgent::startProxySocket() {
+  proxy_xds_ = std::make_unique<DeltaXdsService>(
+      xds_store_, [this](grpc::ServerContext& ctx) -> Result<XdsStreamScope> {
+        auto caller = ProxySocketServer::waypointOf(ctx, *model_.snapshot(), options_.node,
+                                                    options_.trust_domain);
+        if (!caller) return fail(caller.error());
+        return XdsStreamScope{false, caller->waypoint, caller->describe()};
+      });
+  std::vector<grpc::Service*> services{proxy_xds_.get()};
+  if (node_ca_) {
+    waypoint_ca_ = std::make_unique<WaypointCaService>(node_ca_, model_, options_.trust_domain);
+    services.push_back(waypoint_ca_.get());
+  }
+  auto server = ProxySocketServer::start(options_.run_dir + "/proxy/xds.sock", services);
+  if (!server) return fail(server.error());
+  proxy_socket_ = std::move(*server);
+  return ok();
+}
+
 void NodeAgent::stop() {
   admin_.reset();
+  if (controller_) controller_->stop();
+  if (proxy_xds_) proxy_xds_->stop();
+  proxy_socket_.reset();
   if (xds_) xds_->stop();
   grpc_.stop();
   if (informer_) {
@@ -105,13 +171,15 @@ Status NodeAgent::startCapture() {
     spdlog::info("eBPF capture attached to {} (pins in {})", options_.cgroup, options_.bpf_pin_dir);
     dataplane = std::make_unique<redirect::RedirectDataplane>(std::move(*dp));
   }
-  enrolment_ = std::make_unique<EnrolmentController>(options_.node, options_.node_ip,
-                                                     std::move(dataplane), *zds_);
+  enrolment_ = std::make_unique<EnrolmentController>(
+      options_.node, options_.node_ip, std::move(dataplane), *zds_,
+      PodNetnsStore(PodNetnsStore::dirIn(options_.run_dir)));
   enrolment_->start();
   subscriptions_.push_back(
       model_.subscribe([this](const SnapshotPtr& s) { enrolment_->onSnapshot(s); }));
-  auto cni = cni::CniServer::start(options_.run_dir + "/cni.sock",
-                                   [this](const cni::AgentCniRequest& r) { return enrolment_->handleCni(r); });
+  auto cni = cni::CniServer::start(
+      options_.run_dir + "/cni.sock",
+      [this](const cni::AgentCniRequest& r) { return enrolment_->handleCni(r); });
   if (!cni) return fail(cni.error());
   cni_ = std::move(*cni);
   return ok();

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include "agent/model/enrolment.h"
-#include "agent/redirect/netns_discovery.h"
 #include "bpf/loader/inbound_registration.h"
 #include "common/netns.h"
 
@@ -14,8 +13,6 @@ namespace {
 
 // Re-sync cadence: retries pods whose netns was not found yet and ztunnels that came late.
 constexpr auto kResyncEvery = std::chrono::seconds(2);
-// A scan enters every netns on the node: not more often than this.
-constexpr auto kScanEvery = std::chrono::seconds(3);
 // CNI ADD can race the informer by a few ms (the pod object is written just before).
 constexpr auto kWaitForPodObject = std::chrono::seconds(5);
 // A netns registered by CNI whose pod object never showed up is forgotten after this.
@@ -27,8 +24,12 @@ std::string podKey(const std::string& ns, const std::string& name) { return ns +
 
 EnrolmentController::EnrolmentController(std::string node, std::string node_ip,
                                          std::unique_ptr<redirect::RedirectDataplane> dataplane,
-                                         zds::ZdsServer& zds)
-    : node_(std::move(node)), node_ip_(std::move(node_ip)), dataplane_(std::move(dataplane)), zds_(zds) {}
+                                         zds::ZdsServer& zds, PodNetnsStore records)
+    : node_(std::move(node)),
+      node_ip_(std::move(node_ip)),
+      dataplane_(std::move(dataplane)),
+      zds_(zds),
+      records_(std::move(records)) {}
 
 EnrolmentController::~EnrolmentController() { stop(); }
 
@@ -78,28 +79,8 @@ Status EnrolmentController::sync(const std::string& focus) {
   const auto enrolled = enrolledPodsOnNode(*snap, node_);
   const auto now = std::chrono::steady_clock::now();
 
-  // 1. Pods that run already (no CNI ADD coming): find their netns by IP.
-  bool missing = false;
-  for (const auto& p : enrolled)
-    missing |= !p.pod_ip.empty() && !netns_by_pod_.contains(podKey(p.namespace_, p.name));
-  if (missing && now - last_scan_ > kScanEvery) {
-    last_scan_ = now;
-    auto by_ip = scanNetnsByAddress();
-    for (const auto& p : enrolled) {
-      const std::string key = podKey(p.namespace_, p.name);
-      auto ip = net::IpAddress::parse(p.pod_ip);
-      if (!ip || netns_by_pod_.contains(key)) continue;
-      auto it = by_ip.find(*ip);
-      if (it == by_ip.end()) continue;
-      auto fd = openNetns(it->second);
-      if (!fd) continue;
-      auto cookie = netnsCookie(fd->get());
-      if (!cookie) continue;
-      spdlog::info("enrolment: found netns of {} ({}) at {}", key, p.pod_ip, it->second);
-      netns_by_pod_[key] = PodNetns{p.namespace_, p.name, p.uid, p.pod_ip,
-                                    std::make_shared<UniqueFd>(std::move(*fd)), *cookie, now};
-    }
-  }
+  // 1. Pods that ran before this agent started: their netns from the CNI records.
+  if (!restored_) restoreFromRecords();
 
   // 2. ZDS add for newly enrolled pods (ztunnel binds before capture starts).
   Status focus_status = ok();
@@ -113,8 +94,10 @@ Status EnrolmentController::sync(const std::string& focus) {
     const std::string uid = p.uid.empty() ? key : p.uid;
     Status s = zds_.add({uid, p.name, p.namespace_, p.service_account, it->second.fd});
     zds_added_[key] = uid;
-    if (!s) spdlog::warn("enrolment: {} (capture stays on: fail closed)", s.error().message());
-    else spdlog::info("enrolment: {} acknowledged by ztunnel", key);
+    if (!s)
+      spdlog::warn("enrolment: {} (capture stays on: fail closed)", s.error().message());
+    else
+      spdlog::info("enrolment: {} acknowledged by ztunnel", key);
     if (key == focus) focus_status = std::move(s);
   }
 
@@ -154,7 +137,9 @@ Status EnrolmentController::sync(const std::string& focus) {
     bool known = false;
     for (const auto& [k, obj] : snap->pods)
       known |= obj.meta.namespace_ == pod.ns && obj.meta.name == pod.name;
-    return !known && now - pod.added > kForgetUnknownAfter;
+    if (known || now - pod.added <= kForgetUnknownAfter) return false;
+    records_.forget(pod.ns, pod.name);
+    return true;
   });
 
   // 6. What the admin API shows.
@@ -177,6 +162,27 @@ Status EnrolmentController::sync(const std::string& focus) {
   return bpf_status;
 }
 
+void EnrolmentController::restoreFromRecords() {
+  restored_ = true;
+  const auto now = std::chrono::steady_clock::now();
+  for (const PodNetnsRecord& r : records_.load()) {
+    if (netns_by_pod_.contains(r.key())) continue;  // a CNI ADD of this run came first
+    auto fd = openRecordedNetns(r);
+    if (!fd) {
+      // Deleted while no agent ran (its DEL found nobody), or the path now names another
+      // namespace: this record will never be right again.
+      spdlog::info("enrolment: dropping the record of {}: {}", r.key(), fd.error().message());
+      records_.forget(r.ns, r.name);
+      continue;
+    }
+    auto cookie = netnsCookie(fd->get());
+    if (!cookie) continue;
+    spdlog::info("enrolment: netns of {} from its CNI record: {}", r.key(), r.netns_path);
+    netns_by_pod_[r.key()] = PodNetns{
+        r.ns, r.name, r.uid, r.ip, std::make_shared<UniqueFd>(std::move(*fd)), *cookie, now};
+  }
+}
+
 std::vector<EnrolmentController::PodRedirection> EnrolmentController::redirections() const {
   std::lock_guard lock(published_mu_);
   return published_;
@@ -194,6 +200,7 @@ Status EnrolmentController::handleCni(const cni::AgentCniRequest& req) {
     {
       std::lock_guard lock(sync_mu_);
       netns_by_pod_.erase(key);
+      records_.forget(req.pod_namespace, req.pod_name);
     }
     return sync("");
   }
@@ -201,11 +208,25 @@ Status EnrolmentController::handleCni(const cni::AgentCniRequest& req) {
   if (!fd) return fail(fd.error());
   auto cookie = netnsCookie(fd->get());
   if (!cookie) return fail(cookie.error().wrap("netns cookie of " + req.netns));
+  auto identity = netnsIdentity(fd->get());
+  if (!identity) return fail(identity.error());
+  PodNetnsRecord record{req.pod_namespace,
+                        req.pod_name,
+                        req.pod_uid,
+                        req.netns,
+                        req.pod_ips.empty() ? "" : req.pod_ips.front(),
+                        identity->first,
+                        identity->second};
   {
     std::lock_guard lock(sync_mu_);
-    netns_by_pod_[key] = PodNetns{req.pod_namespace, req.pod_name, req.pod_uid,
+    // Without the record a restarted agent would not find this pod again: fail the ADD.
+    if (auto s = records_.save(record); !s) return fail(s.error().wrap("recording the pod netns"));
+    netns_by_pod_[key] = PodNetns{req.pod_namespace,
+                                  req.pod_name,
+                                  req.pod_uid,
                                   req.pod_ips.empty() ? "" : req.pod_ips.front(),
-                                  std::make_shared<UniqueFd>(std::move(*fd)), *cookie,
+                                  std::make_shared<UniqueFd>(std::move(*fd)),
+                                  *cookie,
                                   std::chrono::steady_clock::now()};
     zds_added_.erase(key);  // a new netns: ztunnel must get it even if it knew the pod
   }

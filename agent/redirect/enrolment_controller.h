@@ -5,8 +5,10 @@
 // new SYNs only). Fail closed: a pod is enrolled in eBPF even when no ztunnel acknowledged it,
 // so its connects are refused rather than sent in plaintext.
 //
-// Netns come from warren-cni (podAdded) or, for pods already running, from a scan matching
-// pod IPs. One worker thread re-syncs on each snapshot and every few seconds.
+// Netns come from warren-cni ADD only; each ADD is also recorded (pod_netns_store.h), so after
+// a restart the agent reopens the netns of pods that already run from its own records, never
+// by looking through other namespaces. One worker thread re-syncs on each snapshot and every
+// few seconds.
 #pragma once
 
 #include <chrono>
@@ -21,6 +23,7 @@
 
 #include "agent/cni/cni_invocation.h"
 #include "agent/model/cluster_snapshot.h"
+#include "agent/redirect/pod_netns_store.h"
 #include "agent/zds/zds_server.h"
 #include "bpf/loader/redirect_dataplane.h"
 
@@ -31,8 +34,10 @@ class EnrolmentController {
   // `dataplane` may be null (no --cgroup: ZDS only, no capture).
   // `node_ip` and every address of the agent's own netns are exempt from inbound capture
   // (kubelet probes); re-read on each pass, since CNI adds the pod bridge address later.
+  // `records`: where CNI ADDs are kept across restarts (<run-dir>/pods).
   EnrolmentController(std::string node, std::string node_ip,
-                      std::unique_ptr<redirect::RedirectDataplane> dataplane, zds::ZdsServer& zds);
+                      std::unique_ptr<redirect::RedirectDataplane> dataplane, zds::ZdsServer& zds,
+                      PodNetnsStore records);
   ~EnrolmentController();
 
   void start();
@@ -40,8 +45,9 @@ class EnrolmentController {
 
   void onSnapshot(SnapshotPtr snapshot);
 
-  // After the config source delivered its initial state: one full pass (finding the netns of
-  // running pods), then ZDS starts serving ztunnels a complete snapshot.
+  // After the config source delivered its initial state: one full pass (with the netns of
+  // running pods reopened from the records), then ZDS starts serving ztunnels a complete
+  // snapshot.
   void initialSync();
 
   // warren-cni ADD/DEL/CHECK. ADD of an enrolled pod returns once ztunnel acknowledged it.
@@ -66,11 +72,14 @@ class EnrolmentController {
   void loop();
   // One pass; returns the ZDS status of pod `focus` ("ns/name") when it is enrolled now.
   Status sync(const std::string& focus);
+  // First pass only: the netns of pods CNI added before this agent started, from the records.
+  void restoreFromRecords();
 
   std::string node_;
   std::string node_ip_;
   std::unique_ptr<redirect::RedirectDataplane> dataplane_;
   zds::ZdsServer& zds_;
+  PodNetnsStore records_;
 
   SnapshotPtr latestSnapshot();
 
@@ -81,9 +90,9 @@ class EnrolmentController {
   bool stopping_ = false;
 
   std::mutex sync_mu_;  // guards the rest; sync() runs under it (may wait for ZDS acks)
-  std::map<std::string, PodNetns> netns_by_pod_;      // by "ns/name"
-  std::map<std::string, std::string> zds_added_;      // "ns/name" -> uid handed to ZDS
-  std::chrono::steady_clock::time_point last_scan_{};
+  std::map<std::string, PodNetns> netns_by_pod_;  // by "ns/name"
+  std::map<std::string, std::string> zds_added_;  // "ns/name" -> uid handed to ZDS
+  bool restored_ = false;                         // the records were read (first pass)
   std::thread thread_;
   mutable std::mutex published_mu_;  // guards published_ only
   std::vector<PodRedirection> published_;

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 
+#include "agent/translate/route_translation.h"
+#include "agent/translate/workload_translation.h"
 #include "common/net/ip_cidr.h"
 
 namespace warren::agent {
@@ -230,6 +233,70 @@ std::string namespacePeerAuthenticationMode(const ClusterSnapshot& snap, const s
   return "PERMISSIVE";
 }
 
+std::string implicitWaypointPolicyName(const Gateway& waypoint) {
+  return std::string(kImplicitWaypointPolicyPrefix) + waypoint.meta.namespace_ + "_" +
+         waypoint.meta.name;
+}
+
+sec::Authorization implicitWaypointPolicy(const ClusterSnapshot& snap, const Gateway& waypoint,
+                                          const std::string& trust_domain) {
+  std::set<std::string> accounts;
+  for (const auto& [key, pod] : snap.pods) {
+    const Gateway* g = waypointGatewayOfPod(snap, pod);
+    if (g && g->meta.namespace_ == waypoint.meta.namespace_ && g->meta.name == waypoint.meta.name)
+      accounts.insert(pod.spec.service_account_name);
+  }
+  if (accounts.empty()) accounts.insert(waypoint.meta.name);  // the controller's ServiceAccount
+  sec::Authorization az;
+  az.set_name(implicitWaypointPolicyName(waypoint));
+  az.set_namespace_(waypoint.meta.namespace_);
+  az.set_scope(sec::WORKLOAD_SELECTOR);
+  az.set_action(sec::ALLOW);
+  sec::Match* m = az.add_groups()->add_rules()->add_matches();
+  for (const std::string& sa : accounts)
+    m->add_principals()->set_exact(trust_domain + "/ns/" + waypoint.meta.namespace_ + "/sa/" + sa);
+  return az;
+}
+
+namespace {
+
+// Does any enforced ALLOW policy apply to `pod` (selector, its namespace, or mesh-wide)?
+bool hasAllowPolicy(const ClusterSnapshot& snap, const k8s::Pod& pod,
+                    const std::string& root_namespace) {
+  for (const auto& [key, ap] : snap.authorization_policies) {
+    if (ap.action != "ALLOW" || ap.has_target_refs || ap.dry_run) continue;
+    if (ap.meta.namespace_ != pod.meta.namespace_ && ap.meta.namespace_ != root_namespace) continue;
+    if (!hasSelector(ap.selector) || k8s::selectorMatches(*ap.selector, pod.meta.labels))
+      return true;
+  }
+  return false;
+}
+
+// The waypoint Gateways in front of `pod`: its own workload waypoint and those of the Services
+// selecting it.
+std::vector<const Gateway*> frontingWaypoints(const ClusterSnapshot& snap, const k8s::Pod& pod) {
+  std::vector<const Gateway*> out;
+  auto add = [&](const std::string& ns, const std::string& name) {
+    const Gateway* g = snap.waypointGateway(ns, name);
+    if (g && std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  };
+  if (auto ref = waypointReference(snap, pod.meta)) {
+    const Gateway* g = snap.waypointGateway(ref->first, ref->second);
+    if (g && g->acceptsWorkloadTraffic()) add(ref->first, ref->second);
+  }
+  for (const auto& [key, svc] : snap.services) {
+    if (svc.meta.namespace_ != pod.meta.namespace_ ||
+        !k8s::selectorMatches(svc.selector, pod.meta.labels))
+      continue;
+    std::string wp = serviceWaypoint(snap, svc);
+    if (auto slash = wp.find('/'); slash != std::string::npos)
+      add(wp.substr(0, slash), wp.substr(slash + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> workloadPolicyNames(const ClusterSnapshot& snap, const k8s::Pod& pod,
                                              const std::string& root_namespace) {
   std::vector<std::string> out;
@@ -239,6 +306,10 @@ std::vector<std::string> workloadPolicyNames(const ClusterSnapshot& snap, const 
     if (ap.action != "ALLOW" && ap.action != "DENY") continue;
     if (ap.meta.namespace_ != ns && ap.meta.namespace_ != root_namespace) continue;
     if (k8s::selectorMatches(*ap.selector, pod.meta.labels)) out.push_back(key);
+  }
+  if (!waypointGatewayOfPod(snap, pod) && hasAllowPolicy(snap, pod, root_namespace)) {
+    for (const Gateway* g : frontingWaypoints(snap, pod))
+      out.push_back(g->meta.namespace_ + "/" + implicitWaypointPolicyName(*g));
   }
   // The workload's own PeerAuthentication (the first by name when several select it).
   const PeerAuthentication* own = nullptr;

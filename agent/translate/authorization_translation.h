@@ -27,6 +27,9 @@ namespace warren::agent {
 inline constexpr const char* kRootNamespace = "warren-system";
 // Listed by workloads whose effective mTLS mode (namespace or mesh PeerAuthentication) is STRICT.
 inline constexpr const char* kStaticStrictPolicyName = "istio_converted_static_strict";
+// "istio_allow_waypoint_<ns>_<name>": the implicit ALLOW of a waypoint's identity (Istio's name;
+// '_' cannot occur in a Kubernetes name, so it never collides with a user's policy).
+inline constexpr const char* kImplicitWaypointPolicyPrefix = "istio_allow_waypoint_";
 
 struct AuthorizationTranslation {
   std::optional<istio::security::Authorization> policy;  // nullopt: nothing for ztunnel
@@ -52,6 +55,23 @@ std::string namespacePeerAuthenticationMode(const ClusterSnapshot& snapshot, con
 // AuthorizationPolicies, converted selector PeerAuthentications, and the static STRICT policy.
 std::vector<std::string> workloadPolicyNames(const ClusterSnapshot& snapshot, const k8s::Pod& pod,
                                              const std::string& root_namespace);
+
+// The waypoint's implicit ALLOW: an ALLOW policy (WORKLOAD_SELECTOR scope, in the waypoint's
+// namespace) matching the principals of the waypoint's pods (their service accounts; the
+// controller's ServiceAccount, named after the Gateway, while it has none), so the destination
+// ztunnel lets the waypoint through on behalf of the clients it already authorized.
+//
+// Binding (workloadPolicyNames): a workload lists it only when the waypoint fronts it (its own
+// workload waypoint, or the waypoint of a Service selecting it) AND at least one ALLOW policy
+// already applies to it. Without ALLOW policies a workload admits everyone and needs nothing;
+// with them, the waypoint would otherwise be refused. DENY policies are evaluated first, so a
+// DENY naming the waypoint still denies it. Istio (PILOT_AUTO_ALLOW_WAYPOINT_POLICY, off by
+// default) binds it to every fronted workload unconditionally, which turns a workload without
+// ALLOW policies into waypoint-only; Warren leaves that choice to an explicit policy.
+istio::security::Authorization implicitWaypointPolicy(const ClusterSnapshot& snapshot,
+                                                      const Gateway& waypoint,
+                                                      const std::string& trust_domain);
+std::string implicitWaypointPolicyName(const Gateway& waypoint);
 
 // "*" -> presence, "a*" -> prefix, "*a" -> suffix, else exact (Istio's string match rules).
 istio::security::StringMatch stringMatch(const std::string& value);

@@ -14,35 +14,28 @@ const std::string* label(const k8s::Labels& labels, const std::string& key) {
   return it == labels.end() ? nullptr : &it->second;
 }
 
-// The waypoint named by the object's label, else its namespace's; `none` on the object opts out.
-// A waypoint serves services unless its Gateway says `waypoint-for: workload|all` (Istio's
-// traffic types); workloads bind only to waypoints that accept workload traffic.
+// The waypoint named by the object's own label, else by its namespace's (most specific wins;
+// `none` at the object opts out even when the namespace names one). A Service's label governs
+// traffic addressed to the Service; a pod's governs traffic addressed to the pod (as Istio's
+// istio.io/use-waypoint). The Gateway's `waypoint-for` must accept that kind of traffic; a
+// Gateway not (yet) in the model binds anyway, so traffic never silently skips a waypoint the
+// user asked for (ztunnel fails the connection until the waypoint exists).
 std::optional<wl::GatewayAddress> waypointFor(const ClusterSnapshot& snap,
                                               const k8s::ObjectMeta& meta,
                                               const TranslationContext& ctx, bool for_workload) {
-  const k8s::Labels& ns_labels = snap.namespaceLabels(meta.namespace_);
-  const std::string* name = label(meta.labels, kUseWaypointLabel);
-  const std::string* wp_ns = label(meta.labels, kUseWaypointNamespaceLabel);
-  if (!name) {
-    name = label(ns_labels, kUseWaypointLabel);
-    wp_ns = label(ns_labels, kUseWaypointNamespaceLabel);
+  auto ref = waypointReference(snap, meta);
+  if (!ref) return std::nullopt;
+  const auto& [ns, name] = *ref;
+  if (const Gateway* g = snap.waypointGateway(ns, name)) {
+    if (!(for_workload ? g->acceptsWorkloadTraffic() : g->acceptsServiceTraffic()))
+      return std::nullopt;
+  } else if (for_workload) {
+    return std::nullopt;  // without its Gateway, a waypoint takes service traffic only
   }
-  if (!name || name->empty() || *name == "none") return std::nullopt;
-  const std::string ns = wp_ns && !wp_ns->empty() ? *wp_ns : meta.namespace_;
-  std::string traffic = "service";
-  if (auto g = snap.gateways.find(ns + "/" + *name); g != snap.gateways.end()) {
-    const k8s::Labels& gl = g->second.meta.labels;
-    if (const std::string* t = label(gl, "warren.dev/waypoint-for"))
-      traffic = *t;
-    else if (const std::string* t2 = label(gl, "istio.io/waypoint-for"))
-      traffic = *t2;
-  }
-  const bool accepts = traffic == "all" || traffic == (for_workload ? "workload" : "service");
-  if (!accepts) return std::nullopt;
   wl::GatewayAddress gw;
   gw.set_hbone_mtls_port(kHboneMtlsPort);
   // Prefer the waypoint Service's VIP (what a node proxy can connect to without a lookup).
-  auto svc = snap.services.find(ns + "/" + *name);
+  auto svc = snap.services.find(ns + "/" + name);
   if (svc != snap.services.end()) {
     if (auto vip = net::IpAddress::parse(svc->second.cluster_ip)) {
       auto* a = gw.mutable_address();
@@ -53,7 +46,7 @@ std::optional<wl::GatewayAddress> waypointFor(const ClusterSnapshot& snap,
   }
   auto* h = gw.mutable_hostname();
   h->set_namespace_(ns);
-  h->set_hostname(*name + "." + ns + ".svc." + ctx.cluster_domain);
+  h->set_hostname(name + "." + ns + ".svc." + ctx.cluster_domain);
   return gw;
 }
 
@@ -69,6 +62,29 @@ std::optional<uint32_t> resolveTargetPort(const k8s::Pod& pod, const k8s::Servic
 }
 
 }  // namespace
+
+std::optional<std::pair<std::string, std::string>> waypointReference(const ClusterSnapshot& snap,
+                                                                     const k8s::ObjectMeta& meta) {
+  const std::string* name = label(meta.labels, kUseWaypointLabel);
+  const std::string* wp_ns = label(meta.labels, kUseWaypointNamespaceLabel);
+  if (!name) {
+    const k8s::Labels& ns_labels = snap.namespaceLabels(meta.namespace_);
+    name = label(ns_labels, kUseWaypointLabel);
+    wp_ns = label(ns_labels, kUseWaypointNamespaceLabel);
+  }
+  if (!name || name->empty() || *name == "none") return std::nullopt;
+  return std::pair{wp_ns && !wp_ns->empty() ? *wp_ns : meta.namespace_, *name};
+}
+
+bool isWaypointService(const ClusterSnapshot& snap, const k8s::Service& svc) {
+  const std::string* gw = label(svc.selector, kGatewayNameLabel);
+  return gw && snap.waypointGateway(svc.meta.namespace_, *gw);
+}
+
+const Gateway* waypointGatewayOfPod(const ClusterSnapshot& snap, const k8s::Pod& pod) {
+  const std::string* gw = label(pod.meta.labels, kGatewayNameLabel);
+  return gw ? snap.waypointGateway(pod.meta.namespace_, *gw) : nullptr;
+}
 
 std::string workloadUid(const TranslationContext& ctx, const std::string& ns,
                         const std::string& name) {
@@ -146,7 +162,14 @@ std::optional<wl::Workload> translatePod(const ClusterSnapshot& snap, const k8s:
   }
   for (std::string& name : workloadPolicyNames(snap, pod, ctx.root_namespace))
     w.add_authorization_policies(std::move(name));
-  if (auto gw = waypointFor(snap, pod.meta, ctx, true)) *w.mutable_waypoint() = std::move(*gw);
+  if (waypointGatewayOfPod(snap, pod)) {
+    // A waypoint speaks HBONE itself on 15008 (Istio: label networking.istio.io/tunnel=http),
+    // and never has a waypoint of its own.
+    w.set_tunnel_protocol(wl::HBONE);
+    w.set_native_tunnel(true);
+  } else if (auto gw = waypointFor(snap, pod.meta, ctx, true)) {
+    *w.mutable_waypoint() = std::move(*gw);
+  }
   return w;
 }
 
@@ -168,7 +191,8 @@ std::optional<wl::Service> translateService(const ClusterSnapshot& snap, const k
     p->set_target_port(sp.target_port.number ? *sp.target_port.number : 0);
     p->set_app_protocol(appProtocol(sp.app_protocol));
   }
-  if (auto gw = waypointFor(snap, svc.meta, ctx, false)) *s.mutable_waypoint() = std::move(*gw);
+  if (!isWaypointService(snap, svc))  // a waypoint's own Service never has a waypoint
+    if (auto gw = waypointFor(snap, svc.meta, ctx, false)) *s.mutable_waypoint() = std::move(*gw);
   return s;
 }
 

@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/model/cluster_snapshot.h"
@@ -30,6 +31,17 @@ struct TranslationContext {
   std::string network;  // "" = the default network
   std::string root_namespace = "warren-system";
 };
+
+// The waypoint ("ns", "name") an object's `warren.dev/use-waypoint` label names, else its
+// namespace's; nullopt when neither does or the object opts out with `none`.
+std::optional<std::pair<std::string, std::string>> waypointReference(const ClusterSnapshot& snap,
+                                                                     const k8s::ObjectMeta& meta);
+// The warren-waypoint Gateway a pod is an instance of (label
+// gateway.networking.k8s.io/gateway-name), else null.
+const Gateway* waypointGatewayOfPod(const ClusterSnapshot& snap, const k8s::Pod& pod);
+// A waypoint's own Service (selector gateway.networking.k8s.io/gateway-name naming a
+// warren-waypoint Gateway of its namespace): it is never bound to a waypoint itself.
+bool isWaypointService(const ClusterSnapshot& snap, const k8s::Service& svc);
 
 std::string workloadUid(const TranslationContext& ctx, const std::string& ns,
                         const std::string& name);

@@ -2,10 +2,10 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <openssl/evp.h>
 
 #include "agent/translate/authorization_translation.h"
 #include "common/net/ip_address.h"
+#include "common/sha256.h"
 
 namespace warren::agent {
 namespace {
@@ -20,23 +20,16 @@ std::string versionOf(const google::protobuf::Message& m) {
     cos.SetSerializationDeterministic(true);
     m.SerializeToCodedStream(&cos);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < 8 && i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return contentVersion(bytes);
 }
 
 void put(XdsResourceMap& map, const char* type, const std::string& name,
-         const google::protobuf::Message& m, std::vector<std::string> aliases) {
+         const google::protobuf::Message& m, std::vector<std::string> aliases,
+         std::string scope = "") {
   XdsResource r;
   r.version = versionOf(m);
   r.aliases = std::move(aliases);
+  r.scope = std::move(scope);
   r.body.PackFrom(m);
   map[type][name] = std::move(r);
 }
@@ -49,10 +42,13 @@ std::string networkAlias(const std::string& network, const std::string& bytes) {
 
 }  // namespace
 
+std::string contentVersion(const std::string& bytes) { return sha256Hex(bytes).substr(0, 16); }
+
 XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext& ctx) {
   XdsBuild out;
   out.resources[kAddressTypeUrl];
   out.resources[kAuthorizationTypeUrl];
+  out.resources[kServiceRoutesTypeUrl];
   for (const auto& [key, pod] : snap.pods) {
     auto w = translatePod(snap, pod, ctx, &out.notes);
     if (!w) continue;
@@ -86,6 +82,14 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
     auto az = staticStrictPolicy(ctx.root_namespace);
     put(out.resources, kAuthorizationTypeUrl, az.namespace_() + "/" + az.name(), az, {});
   }
+  for (const auto& [key, gw] : snap.gateways) {
+    if (!gw.isWaypoint()) continue;
+    auto az = implicitWaypointPolicy(snap, gw, ctx.trust_domain);
+    put(out.resources, kAuthorizationTypeUrl, az.namespace_() + "/" + az.name(), az, {});
+  }
+  RouteTranslation routes = translateRoutes(snap, ctx);
+  for (const auto& [name, sr] : routes.services)
+    put(out.resources, kServiceRoutesTypeUrl, name, sr, {}, sr.waypoint());
   return out;
 }
 

@@ -1,6 +1,8 @@
 // The full set of xDS resources for one cluster snapshot, per type URL, each with a version
-// derived from its bytes (so an unchanged resource keeps its version and is not re-sent).
-// Pure: buildXdsResources(snapshot) is what every subscriber of the xDS server sees.
+// derived from its bytes (so an unchanged resource keeps its version and is not re-sent):
+// istio.workload.Address, istio.security.Authorization (with the waypoints' implicit ALLOW
+// policies) and warren.l7.v1.ServiceRoutes (scoped to the waypoint each is for).
+// Pure: buildXdsResources(snapshot) is what the xDS servers hand their subscribers.
 #pragma once
 
 #include <google/protobuf/any.pb.h>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "agent/model/cluster_snapshot.h"
+#include "agent/translate/route_translation.h"
 #include "agent/translate/workload_translation.h"
 
 namespace warren::agent {
@@ -23,6 +26,10 @@ struct XdsResource {
   std::string version;  // hex digest of the serialised resource
   std::vector<std::string> aliases;
   google::protobuf::Any body;
+  // Who may receive it: "" = every subscriber; else the waypoint ("<ns>/<gateway>") it is for.
+  // Streams on the node socket see everything; a waypoint's stream on the proxy socket sees
+  // "" and its own scope (DeltaXdsService's stream scope).
+  std::string scope;
 };
 
 // type URL -> resource name -> resource.
@@ -32,6 +39,10 @@ struct XdsBuild {
   XdsResourceMap resources;
   std::vector<std::string> notes;  // things left out, for the log
 };
+
+// SHA-256 of `bytes`, its first 8 bytes in hex: the version of a resource by its content
+// (xDS versions; the controller's spec-hash annotation).
+std::string contentVersion(const std::string& bytes);
 
 XdsBuild buildXdsResources(const ClusterSnapshot& snapshot, const TranslationContext& ctx);
 

@@ -29,8 +29,8 @@ class DeltaXdsService::Stream {
  public:
   Stream(DeltaXdsService& svc, grpc::ServerContext* ctx,
          grpc::ServerReaderWriter<ds::DeltaDiscoveryResponse, ds::DeltaDiscoveryRequest>* rw,
-         std::shared_ptr<XdsSubscriberInfo> info)
-      : svc_(svc), ctx_(ctx), rw_(rw), info_(std::move(info)) {}
+         std::shared_ptr<XdsSubscriberInfo> info, XdsStreamScope scope)
+      : svc_(svc), ctx_(ctx), rw_(rw), info_(std::move(info)), scope_(std::move(scope)) {}
 
   grpc::Status run() {
     std::thread reader([this] { readLoop(); });
@@ -150,6 +150,7 @@ class DeltaXdsService::Stream {
   }
 
   bool wants(const TypeSubscription& sub, const std::string& name, const XdsResource& r) const {
+    if (!scope_.everything && !r.scope.empty() && r.scope != scope_.waypoint) return false;
     if (sub.wildcard) return true;
     if (sub.names.count(name)) return true;
     for (const auto& alias : r.aliases)
@@ -209,6 +210,7 @@ class DeltaXdsService::Stream {
   grpc::ServerContext* ctx_;
   grpc::ServerReaderWriter<ds::DeltaDiscoveryResponse, ds::DeltaDiscoveryRequest>* rw_;
   std::shared_ptr<XdsSubscriberInfo> info_;
+  XdsStreamScope scope_;
   std::mutex queue_mu_;
   std::deque<ds::DeltaDiscoveryRequest> queue_;
   std::atomic<bool> read_done_{false};
@@ -217,12 +219,14 @@ class DeltaXdsService::Stream {
   uint64_t nonce_counter_ = 0;
 };
 
-DeltaXdsService::DeltaXdsService(XdsResourceStore& store) : store_(store) {}
+DeltaXdsService::DeltaXdsService(XdsResourceStore& store, XdsStreamAuthorizer authorize)
+    : store_(store), authorize_(std::move(authorize)) {}
 
 DeltaXdsService::~DeltaXdsService() { stop(); }
 
 bool DeltaXdsService::isSupportedType(const std::string& type_url) {
-  return type_url == kAddressTypeUrl || type_url == kAuthorizationTypeUrl;
+  return type_url == kAddressTypeUrl || type_url == kAuthorizationTypeUrl ||
+         type_url == kServiceRoutesTypeUrl;
 }
 
 void DeltaXdsService::stop() {
@@ -233,15 +237,26 @@ void DeltaXdsService::stop() {
 grpc::Status DeltaXdsService::DeltaAggregatedResources(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<ds::DeltaDiscoveryResponse, ds::DeltaDiscoveryRequest>* stream) {
+  XdsStreamScope scope;
+  if (authorize_) {
+    auto authorized = authorize_(*context);
+    if (!authorized) {
+      spdlog::warn("xds stream from {} refused: {}", context->peer(), authorized.error().message());
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, authorized.error().message());
+    }
+    scope = std::move(*authorized);
+  }
   auto info = std::make_shared<XdsSubscriberInfo>();
   info->id = next_id_++;
   info->peer = context->peer();
+  info->caller = scope.caller;
   {
     std::lock_guard lock(mu_);
     subscribers_[info->id] = info;
   }
-  spdlog::info("xds subscriber {} connected ({})", info->id, info->peer);
-  Stream s(*this, context, stream, info);
+  spdlog::info("xds subscriber {} connected ({}{})", info->id, info->peer,
+               info->caller.empty() ? "" : ", " + info->caller);
+  Stream s(*this, context, stream, info, std::move(scope));
   grpc::Status status = s.run();
   {
     std::lock_guard lock(mu_);

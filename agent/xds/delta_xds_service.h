@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "agent/xds/xds_resource_store.h"
+#include "common/error.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 
 namespace warren::agent {
@@ -29,17 +31,29 @@ struct XdsTypeState {
   size_t resources_held = 0;  // resources the client holds after our last push
 };
 
+// What one stream may receive. Streams on the node socket (ztunnel) see every resource; a
+// waypoint's stream on the proxy socket sees unscoped resources and those scoped to it.
+struct XdsStreamScope {
+  bool everything = true;
+  std::string waypoint;  // "<ns>/<gateway>" when !everything
+  std::string caller;    // who the stream was authorized as ("Pod ns/name"), for logs and admin
+};
+// Runs when a stream opens; an error refuses the stream with PERMISSION_DENIED and its message.
+using XdsStreamAuthorizer = std::function<Result<XdsStreamScope>(grpc::ServerContext&)>;
+
 struct XdsSubscriberInfo {
   uint64_t id = 0;
   std::string peer;
   std::string node_id;
+  std::string caller;  // the authorized caller on the proxy socket, "" on the node socket
   std::map<std::string, XdsTypeState> types;
 };
 
 class DeltaXdsService final
     : public envoy::service::discovery::v3::AggregatedDiscoveryService::Service {
  public:
-  explicit DeltaXdsService(XdsResourceStore& store);
+  // Without an authorizer every stream sees everything (the node socket).
+  explicit DeltaXdsService(XdsResourceStore& store, XdsStreamAuthorizer authorize = nullptr);
   ~DeltaXdsService() override;
 
   grpc::Status DeltaAggregatedResources(
@@ -59,6 +73,7 @@ class DeltaXdsService final
   class Stream;
 
   XdsResourceStore& store_;
+  XdsStreamAuthorizer authorize_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> next_id_{1};
   mutable std::mutex mu_;

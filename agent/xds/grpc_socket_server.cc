@@ -29,6 +29,12 @@ Status GrpcSocketServer::start(const std::string& socket_path,
         Error(ErrorCode::kUnavailable, "gRPC server could not listen on unix:" + socket_path));
   }
   path_ = socket_path;
+  // Root only (the run dir is 0700 too): the CA signs for any pod on the node it is asked for.
+  if (::chmod(socket_path.c_str(), 0600) != 0) {
+    Error e = WARREN_SYS_ERROR("chmod " + socket_path);
+    stop();
+    return fail(std::move(e));
+  }
   spdlog::info("gRPC (delta xDS, CA) listening on {}", socket_path);
   return ok();
 }

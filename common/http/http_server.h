@@ -29,8 +29,9 @@ struct HttpServerOptions {
   size_t max_connections = 64;
   // Closes a connection idle (or stuck mid-request) this long.
   std::chrono::milliseconds idle_timeout{30'000};
-  // Mode of a unix socket file: owner and group (the admin API can change log levels).
-  mode_t unix_mode = 0660;
+  // Mode of a unix socket file: the owner (root) only. The admin API changes log levels and
+  // shows the node's whole state; warrenctl runs as root, as the daemons do.
+  mode_t unix_mode = 0600;
   std::string name = "http";  // for log lines: "admin", "metrics", ...
   // SO_REUSEPORT on a TCP listener: a component restarted beside its old instance (ztunnel's
   // rolling restart) binds the same port while the old one drains.

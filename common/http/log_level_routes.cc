@@ -7,8 +7,11 @@
 namespace warren::http {
 namespace {
 
+// The message may quote the request (a level or component that is not UTF-8): replaced, so
+// it is a 400 naming the bad value, not a 500 from dump() throwing.
 HttpResponse jsonError(int status, const std::string& message) {
-  return HttpResponse::json(status, nlohmann::json{{"error", message}}.dump());
+  return HttpResponse::json(status, nlohmann::json{{"error", message}}.dump(
+                                        -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace

@@ -636,9 +636,20 @@ int Session::onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, v
         }
         st->announced = true;
         s->callbacks_.onRequest(id, headers);
-      } else if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+      } else if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE ||
+                 (frame->headers.cat == NGHTTP2_HCAT_HEADERS && st->awaiting_final)) {
+        // nghttp2 checks only that :status has three digits. 1xx is interim (RFC 9110 15.2):
+        // the final response follows in another HEADERS. Outside 100..599 it is no status:
+        // a malformed response (RFC 9113 8.1.1), so the stream is reset, not answered with
+        // onResponse(6) (found by h2_session_fuzz).
         int status = 0;
         if (const std::string* v = findHeader(headers, ":status")) status = std::atoi(v->c_str());
+        st->awaiting_final = status >= 100 && status < 200;
+        if (st->awaiting_final) return 0;
+        if (status < 200 || status > 599) {
+          nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+          return 0;
+        }
         s->callbacks_.onResponse(id, status, headers);
       }
       if (end_stream) {

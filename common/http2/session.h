@@ -147,6 +147,7 @@ class Session {
     bool end_requested = false;         // closeWrite() called
     bool writable_wanted = false;       // writeData() was short: notify at the low watermark
     bool closed = false;
+    bool awaiting_final = false;  // client: a 1xx arrived, the final response has not
   };
 
   Session(Role role, const SessionConfig& config, SessionCallbacks& callbacks, TimePoint now);

@@ -19,8 +19,10 @@ class SessionCallbacks {
   // Answer with Session::respond() (now or later) or Session::resetStream().
   virtual void onRequest(StreamId id, const HeaderList& headers) = 0;
 
-  // Client: the final response to a request arrived. For CONNECT, 2xx means the tunnel is up;
-  // anything else is followed by the end of the stream.
+  // Client: the final response to a request arrived (status 200..599; interim 1xx responses are
+  // not reported, and a response with a status outside 100..599 resets the stream as
+  // malformed). For CONNECT, 2xx means the tunnel is up; anything else is followed by the end
+  // of the stream.
   virtual void onResponse(StreamId id, int status, const HeaderList& headers) = 0;
 
   // DATA for stream `id`. The bytes are only valid during the call: copy them (or write them

@@ -48,6 +48,26 @@ Result<Container> decodeContainer(const Fields& f) {
     if (!p) return fail(p.error());
     c.ports.push_back(std::move(*p));
   }
+  Fields mounts = f.child("volumeMounts");
+  if (auto s = mounts.expectSequence(); !s) return fail(s.error());
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    Fields m = mounts.item(i);
+    if (auto s = m.expectMap(); !s) return fail(s.error());
+    VolumeMount vm;
+    auto volume = m.str("name");
+    if (!volume) return fail(volume.error());
+    if (volume->empty()) return fail(m.error("name", "missing"));
+    vm.name = *volume;
+    auto path = m.str("mountPath");
+    if (!path) return fail(path.error());
+    if (path->empty() || path->front() != '/')
+      return fail(m.error("mountPath", "must be an absolute path"));
+    vm.mount_path = *path;
+    auto ro = m.boolean("readOnly", false);
+    if (!ro) return fail(ro.error());
+    vm.read_only = *ro;
+    c.volume_mounts.push_back(std::move(vm));
+  }
   return c;
 }
 
@@ -83,12 +103,41 @@ Result<PodSpec> decodePodSpec(const Object& /*obj*/, const Fields& spec) {
   out.host_network = *host;
   Fields containers = spec.child("containers");
   if (auto s = containers.expectSequence(); !s) return fail(s.error());
-  if (containers.size() == 0) return fail(spec.error("containers", "at least one container is required"));
+  if (containers.size() == 0)
+    return fail(spec.error("containers", "at least one container is required"));
   for (size_t i = 0; i < containers.size(); ++i) {
     auto c = decodeContainer(containers.item(i));
     if (!c) return fail(c.error());
     out.containers.push_back(std::move(*c));
   }
+  Fields volumes = spec.child("volumes");
+  if (auto s = volumes.expectSequence(); !s) return fail(s.error());
+  for (size_t i = 0; i < volumes.size(); ++i) {
+    Fields v = volumes.item(i);
+    if (auto s = v.expectMap(); !s) return fail(s.error());
+    Volume vol;
+    auto name = v.str("name");
+    if (!name) return fail(name.error());
+    if (name->empty()) return fail(v.error("name", "missing"));
+    vol.name = *name;
+    Fields hp = v.child("hostPath");
+    if (auto s = hp.expectMap(); !s) return fail(s.error());
+    auto path = hp.str("path");
+    if (!path) return fail(path.error());
+    vol.host_path = *path;
+    auto type = hp.str("type");
+    if (!type) return fail(type.error());
+    vol.host_path_type = *type;
+    out.volumes.push_back(std::move(vol));
+  }
+  for (const auto& c : out.containers)
+    for (const auto& m : c.volume_mounts) {
+      bool known = false;
+      for (const auto& v : out.volumes) known |= v.name == m.name;
+      if (!known)
+        return fail(spec.error("containers", "container " + c.name + " mounts volume '" + m.name +
+                                                 "', which the pod does not have"));
+    }
   return out;
 }
 

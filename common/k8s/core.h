@@ -18,12 +18,26 @@ struct ContainerPort {
   std::string protocol = "TCP";
 };
 
+struct VolumeMount {
+  std::string name;        // a volume of the pod
+  std::string mount_path;  // absolute path in the container
+  bool read_only = false;
+};
+
 struct Container {
   std::string name;
   std::string image;
   std::vector<std::string> command;
   std::vector<std::string> args;
   std::vector<ContainerPort> ports;
+  std::vector<VolumeMount> volume_mounts;
+};
+
+// A pod volume; only hostPath is decoded (other sources keep host_path empty).
+struct Volume {
+  std::string name;
+  std::string host_path;
+  std::string host_path_type;  // "", Directory, DirectoryOrCreate, ...
 };
 
 struct PodSpec {
@@ -31,6 +45,7 @@ struct PodSpec {
   std::string service_account_name = "default";
   bool host_network = false;
   std::vector<Container> containers;
+  std::vector<Volume> volumes;
 };
 
 struct PodStatus {

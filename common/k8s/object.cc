@@ -9,9 +9,10 @@ namespace warren::k8s {
 namespace {
 
 const std::set<std::string_view>& clusterScopedKinds() {
-  static const std::set<std::string_view> kinds = {
-      "Namespace", "Node", "GatewayClass", "ClusterRole", "ClusterRoleBinding",
-      "CustomResourceDefinition", "PersistentVolume", "StorageClass"};
+  static const std::set<std::string_view> kinds = {"Namespace",          "Node",
+                                                   "GatewayClass",       "ClusterRole",
+                                                   "ClusterRoleBinding", "CustomResourceDefinition",
+                                                   "PersistentVolume",   "StorageClass"};
   return kinds;
 }
 
@@ -27,11 +28,16 @@ YAML::Node lookup(const YAML::Node& n, const std::string& key) {
 
 std::string typeName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "null";
-    default: return "undefined";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "null";
+    default:
+      return "undefined";
   }
 }
 
@@ -51,6 +57,13 @@ Result<Object> envelope(const YAML::Node& doc, const std::string& source, size_t
   if (!api) return fail(api.error());
   auto kind = scalar("kind");
   if (!kind) return fail(kind.error());
+  // A kind is a type name: Kubernetes checks the lower-cased kind as a DNS-1035 label (CRD
+  // names.kind). Anything else (control bytes, bytes that are not UTF-8) would not survive
+  // toYaml and back as the same object (found by k8s_manifest_fuzz).
+  if (!isValidKind(*kind))
+    return fail(Error::invalid(where + ": kind: '" + *kind +
+                               "' is not a Kubernetes kind (a letter, then letters, digits or "
+                               "'-', at most 63)"));
   obj.api_version = *api;
   obj.kind = *kind;
 
@@ -83,6 +96,12 @@ Result<Object> envelope(const YAML::Node& doc, const std::string& source, size_t
   auto rv = meta.str("resourceVersion");
   if (!rv) return fail(rv.error());
   obj.meta.resource_version = *rv;
+  auto generation = meta.integer("generation", 0, 0, INT64_MAX);
+  if (!generation) return fail(generation.error());
+  obj.meta.generation = *generation;
+  auto created = meta.str("creationTimestamp");
+  if (!created) return fail(created.error());
+  obj.meta.creation_timestamp = *created;
   auto labels = meta.stringMap("labels");
   if (!labels) return fail(labels.error());
   obj.meta.labels = std::move(*labels);
@@ -141,6 +160,16 @@ bool isValidName(std::string_view name) {
   return true;
 }
 
+bool isValidKind(std::string_view kind) {
+  if (kind.empty() || kind.size() > 63) return false;
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!letter(kind.front()) || kind.back() == '-') return false;
+  for (char c : kind)
+    if (!letter(c) && !digit(c) && c != '-') return false;
+  return true;
+}
+
 Result<std::vector<Object>> parseManifests(std::string_view text, const std::string& source) {
   std::vector<YAML::Node> docs;
   try {
@@ -191,6 +220,8 @@ std::string toYaml(const Object& obj) {
   if (!obj.meta.namespace_.empty()) meta["namespace"] = obj.meta.namespace_;
   if (!obj.meta.uid.empty()) meta["uid"] = obj.meta.uid;
   if (!obj.meta.resource_version.empty()) meta["resourceVersion"] = obj.meta.resource_version;
+  if (obj.meta.generation > 0) meta["generation"] = obj.meta.generation;
+  if (!obj.meta.creation_timestamp.empty()) meta["creationTimestamp"] = obj.meta.creation_timestamp;
   if (obj.meta.labels.empty()) {
     meta.remove("labels");
   } else {
@@ -206,6 +237,76 @@ std::string toYaml(const Object& obj) {
   YAML::Emitter emitter;
   emitter << doc;
   return std::string(emitter.c_str()) + "\n";
+}
+
+nlohmann::json yamlToJson(const YAML::Node& n) {
+  using nlohmann::json;
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& kv : n) out[kv.first.Scalar()] = yamlToJson(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& item : n) out.push_back(yamlToJson(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& v = n.Scalar();
+      if (n.Tag() == "!") return v;  // quoted: a string whatever it looks like
+      if (v == "null" || v == "~") return nullptr;
+      if (v == "true") return true;
+      if (v == "false") return false;
+      if (!v.empty() && v.find_first_not_of("-0123456789") == std::string::npos &&
+          v.find('-', 1) == std::string::npos && v != "-") {
+        try {
+          size_t used = 0;
+          long long i = std::stoll(v, &used);
+          if (used == v.size()) return i;
+        } catch (const std::exception&) {
+        }
+      }
+      return v;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+nlohmann::json toJson(const Object& obj) {
+  nlohmann::json doc = obj.node.IsMap() ? yamlToJson(obj.node) : nlohmann::json::object();
+  doc["apiVersion"] = obj.api_version;
+  doc["kind"] = obj.kind;
+  nlohmann::json& meta = doc["metadata"];
+  if (!meta.is_object()) meta = nlohmann::json::object();
+  meta["name"] = obj.meta.name;
+  if (!obj.meta.namespace_.empty()) meta["namespace"] = obj.meta.namespace_;
+  if (!obj.meta.uid.empty()) meta["uid"] = obj.meta.uid;
+  if (!obj.meta.resource_version.empty())
+    meta["resourceVersion"] = obj.meta.resource_version;
+  else
+    meta.erase("resourceVersion");
+  if (obj.meta.generation > 0) meta["generation"] = obj.meta.generation;
+  if (!obj.meta.creation_timestamp.empty()) meta["creationTimestamp"] = obj.meta.creation_timestamp;
+  if (obj.meta.labels.empty())
+    meta.erase("labels");
+  else
+    meta["labels"] = obj.meta.labels;
+  if (obj.meta.annotations.empty())
+    meta.erase("annotations");
+  else
+    meta["annotations"] = obj.meta.annotations;
+  return doc;
+}
+
+Result<Object> fromJson(const nlohmann::json& doc, const std::string& source) {
+  auto objs = parseManifests(doc.dump(), source);
+  if (!objs) return fail(objs.error());
+  if (objs->size() != 1)
+    return fail(
+        Error::invalid(source + ": expected one object, got " + std::to_string(objs->size())));
+  return std::move(objs->front());
 }
 
 // ---- Fields ----
@@ -264,7 +365,8 @@ Result<int64_t> Fields::integer(const std::string& key, int64_t def, int64_t min
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != s->size()) return fail(error(key, "expected an integer, got '" + *s + "'"));
+  if (used == 0 || used != s->size())
+    return fail(error(key, "expected an integer, got '" + *s + "'"));
   if (value < min || value > max)
     return fail(error(key, std::to_string(value) + " is out of range [" + std::to_string(min) +
                                ", " + std::to_string(max) + "]"));

@@ -6,7 +6,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,10 @@ struct ObjectMeta {
   std::string uid;
   std::string resource_version;
   std::string generate_name;
+  // metadata.generation: bumped by the API server (and the manifest store) on every spec
+  // change; status conditions carry it back as observedGeneration. 0 = not tracked.
+  int64_t generation = 0;
+  std::string creation_timestamp;  // RFC 3339, "2026-11-22T10:00:00Z"; "" when unknown
   Labels labels;
   Labels annotations;
 };
@@ -56,6 +62,10 @@ bool isClusterScoped(std::string_view kind);
 // DNS-1123 subdomain (lowercase alphanumerics, '-', '.'; starts and ends alphanumeric; <= 253).
 bool isValidName(std::string_view name);
 
+// A kind as Kubernetes accepts one: a letter, then letters, digits or '-' (not last), <= 63
+// (the lower-cased kind is a DNS-1035 label).
+bool isValidKind(std::string_view kind);
+
 // Every document of a multi-document YAML text (empty documents skipped, `kind: List` items
 // flattened). Any error rejects the whole text, so a caller applies all of it or none.
 Result<std::vector<Object>> parseManifests(std::string_view text, const std::string& source);
@@ -63,6 +73,17 @@ Result<std::vector<Object>> loadManifestFile(const std::string& path);
 
 // The object's document as YAML text (metadata reflected from `meta`).
 std::string toYaml(const Object& obj);
+
+// The object's document as JSON (metadata reflected from `meta`), as the Kubernetes API takes
+// it. Scalars that were quoted (tag "!": every JSON string, e.g. what came from the API server
+// or from fromJson) stay strings; plain ones become null, true/false (lower case only, so a
+// condition's "True" stays a string), integers, numbers, else strings.
+nlohmann::json toJson(const Object& obj);
+// A JSON document as an Object (validated like a manifest): build objects this way so their
+// strings keep their type on the way back to JSON.
+Result<Object> fromJson(const nlohmann::json& doc, const std::string& source);
+// A YAML subtree as JSON, with the scalar rules of toJson.
+nlohmann::json yamlToJson(const YAML::Node& node);
 
 // Field readers over a YAML node with a dotted path for errors. They accept a missing field
 // (returning the default) but reject one of the wrong type.
@@ -72,9 +93,9 @@ class Fields {
       : obj_(&obj), node_(std::move(node)), path_(std::move(path)) {}
 
   bool has(const std::string& key) const;
-  Fields child(const std::string& key) const;             // map member (may be missing)
-  Fields item(size_t index) const;                         // sequence element
-  size_t size() const;                                     // sequence length (0 if missing)
+  Fields child(const std::string& key) const;  // map member (may be missing)
+  Fields item(size_t index) const;             // sequence element
+  size_t size() const;                         // sequence length (0 if missing)
   bool isSequence() const { return node_.IsSequence(); }
   bool isMap() const { return node_.IsMap(); }
   bool missing() const { return !node_.IsDefined() || node_.IsNull(); }
@@ -90,7 +111,9 @@ class Fields {
 
   const YAML::Node& node() const { return node_; }
   const std::string& path() const { return path_; }
-  std::string pathOf(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string pathOf(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
   Error error(const std::string& key, std::string_view what) const;
 
  private:

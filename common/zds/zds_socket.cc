@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -49,6 +50,8 @@ Result<UniqueFd> listenSocket(const std::string& path) {
   ::unlink(path.c_str());
   if (::bind(s->get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0)
     return fail(WARREN_SYS_ERROR("bind " + path));
+  // Root only: whoever connects gets pod netns fds (the run dir is 0700 as well).
+  if (::chmod(path.c_str(), 0600) != 0) return fail(WARREN_SYS_ERROR("chmod " + path));
   if (::listen(s->get(), 16) != 0) return fail(WARREN_SYS_ERROR("listen " + path));
   return s;
 }

@@ -2,7 +2,7 @@
 # component per image, installed with `cmake --install <build> --component <image>`. Only the
 # binaries: scripts/images.sh adds the shared libraries they load (ldd) and nothing else.
 #   node        warren-node: the node DaemonSets' binaries
-#   controller  warren-controller: the waypoint controller role (warren-agent, no capabilities)
+#   controller  warren-controller: the waypoint controller role (warren-agent, warrenctl)
 #   waypoint    warren-waypoint: built once waypoint/ defines the warren-waypoint target
 foreach(bin warren-agent warren-ztunnel warren-cni warrenctl warren-waypoint)
   # `<binary> --version` prints it: how `podman run IMAGE --version` shows an image starts.
@@ -15,9 +15,11 @@ foreach(bin warren-agent warren-ztunnel warren-cni warrenctl)
     install(TARGETS ${bin} RUNTIME DESTINATION bin COMPONENT node EXCLUDE_FROM_ALL)
   endif()
 endforeach()
-if(TARGET warren-agent)
-  install(TARGETS warren-agent RUNTIME DESTINATION bin COMPONENT controller EXCLUDE_FROM_ALL)
-endif()
+foreach(bin warren-agent warrenctl)  # warrenctl: the controller's readiness probe
+  if(TARGET ${bin})
+    install(TARGETS ${bin} RUNTIME DESTINATION bin COMPONENT controller EXCLUDE_FROM_ALL)
+  endif()
+endforeach()
 if(TARGET warren-waypoint)
   install(TARGETS warren-waypoint RUNTIME DESTINATION bin COMPONENT waypoint EXCLUDE_FROM_ALL)
 endif()

@@ -36,6 +36,26 @@ TEST(AgentOptions, ZtunnelAdminAddress) {
   EXPECT_EQ(std::get<AgentOptions>(*cmd).ztunnel_admin, "127.0.0.1:25000");
 }
 
+TEST(AgentOptions, ControllerRole) {
+  auto with_node = parseAgentArgs({"--node", "n1", "--controller", "--waypoint-image", "r/w:1"});
+  ASSERT_TRUE(with_node) << with_node.error().message();
+  const auto& o = std::get<AgentOptions>(*with_node);
+  EXPECT_TRUE(o.controller);
+  EXPECT_FALSE(o.controller_only);
+  EXPECT_EQ(o.waypoint_image, "r/w:1");
+  EXPECT_EQ(o.lease_namespace, "warren-system");
+  auto alone = parseAgentArgs({"--controller-only", "--controller-id", "c-1"});
+  ASSERT_TRUE(alone) << alone.error().message();
+  EXPECT_TRUE(std::get<AgentOptions>(*alone).controller) << "--controller-only implies the role";
+  EXPECT_EQ(std::get<AgentOptions>(*alone).controller_id, "c-1");
+  EXPECT_EQ(std::get<AgentOptions>(*alone).bpf_pin_dir, "");
+  auto none = parseAgentArgs({"--controller"});
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message().find("--node is required (unless --controller-only)"),
+            std::string::npos);
+  EXPECT_FALSE(std::get<AgentOptions>(*parseAgentArgs({"--node", "n1"})).controller);
+}
+
 TEST(AgentOptions, Table) {
   struct Case {
     std::vector<std::string> args;

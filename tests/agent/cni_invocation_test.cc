@@ -140,5 +140,41 @@ TEST(CniInvocation, AgentRequestRejectsGarbage) {
   EXPECT_FALSE(parseAgentRequest(R"({"command":"ADD","namespace":"a"})"));
 }
 
+// Found by cni_fuzz: bytes that are not UTF-8 in the environment made nlohmann's dump() throw
+// and warren-cni die instead of printing a CNI error. Each variable is named; well-formed
+// multi-byte text passes.
+TEST(CniInvocation, EnvironmentThatIsNotUtf8IsACniErrorNamingTheVariable) {
+  struct Case {
+    const char* var;
+    std::string value;
+  } cases[] = {
+      {"CNI_COMMAND", "\xff"},
+      {"CNI_NETNS", "/run/netns/\xc3"},                               // truncated sequence
+      {"CNI_CONTAINERID", "c\xe0\x80\x80"},                           // overlong
+      {"CNI_ARGS", "K8S_POD_NAMESPACE=\xed\xa0\x80;K8S_POD_NAME=a"},  // a surrogate
+  };
+  for (const auto& c : cases) {
+    auto e = env("ADD");
+    e[c.var] = c.value;
+    auto inv = parseCniInvocation(e, kConfig);
+    ASSERT_FALSE(inv) << c.var;
+    EXPECT_EQ(inv.error().code, kCniErrInvalidEnv) << c.var;
+    EXPECT_EQ(inv.error().msg, std::string(c.var) + " is not valid UTF-8");
+    EXPECT_TRUE(json::parse(cniErrorJson(inv.error(), "1.0.0")).is_object());
+  }
+  auto e = env("ADD");
+  e["CNI_NETNS"] =
+      "/run/netns/p\xc3\xa4"
+      "d-\xf0\x9f\x90\x87";  // "päd-" and U+1F407
+  auto inv = parseCniInvocation(e, kConfig);
+  ASSERT_TRUE(inv) << inv.error().msg;
+  auto req = parseAgentRequest(agentRequestJson(*inv));
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->netns, e["CNI_NETNS"]);
+  // An error message quoting such bytes is still a JSON object (U+FFFD in their place).
+  auto out = json::parse(cniErrorJson(CniFailure{kCniErrInvalidEnv, "bad \xff", ""}, ""));
+  EXPECT_EQ(out["msg"], "bad \xef\xbf\xbd");
+}
+
 }  // namespace
 }  // namespace warren::cni

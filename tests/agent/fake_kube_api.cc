@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 namespace warren::agent::testing {
@@ -98,15 +99,222 @@ void FakeKubeApi::serve(int fd) {
   }
   // "GET /api/v1/pods?watch=1&... HTTP/1.1"
   size_t sp1 = req.find(' '), sp2 = req.find(' ', sp1 + 1);
+  std::string method = req.substr(0, sp1);
   std::string target = req.substr(sp1 + 1, sp2 - sp1 - 1);
   size_t qm = target.find('?');
   std::string path = target.substr(0, qm);
   auto q = parseQuery(qm == std::string::npos ? "" : target.substr(qm + 1));
+  // The body (Content-Length; libcurl sends no chunked bodies here).
+  size_t head_end = req.find("\r\n\r\n") + 4;
+  size_t length = 0;
+  std::string lower = req.substr(0, head_end);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (auto cl = lower.find("content-length:"); cl != std::string::npos)
+    length = std::stoul(lower.substr(cl + 15));
+  std::string body = req.substr(head_end);
+  while (body.size() < length) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) <= 0) return;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return;
+    body.append(buf, static_cast<size_t>(n));
+  }
   if (q.count("watch")) {
     serveWatch(fd, path, q);
   } else {
-    serveList(fd, path, q);
+    serveObject(fd, method, path, q, body);
   }
+}
+
+namespace {
+
+// "/apis/apps/v1/namespaces/shop/deployments/wp/status" -> collection "/apis/apps/v1/deployments",
+// namespace, name, status.
+struct ApiTarget {
+  std::string collection, ns, name;
+  bool status = false;
+};
+
+ApiTarget parseTarget(const std::string& path) {
+  std::vector<std::string> seg;
+  for (size_t i = 1; i <= path.size();) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    seg.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  size_t base = seg.size() > 0 && seg[0] == "api" ? 2 : 3;  // api/v1 or apis/group/version
+  ApiTarget t;
+  std::string prefix;
+  for (size_t i = 0; i < base && i < seg.size(); ++i) prefix += "/" + seg[i];
+  std::vector<std::string> rest(seg.begin() + static_cast<long>(std::min(base, seg.size())),
+                                seg.end());
+  if (rest.size() >= 3 && rest[0] == "namespaces") {
+    t.ns = rest[1];
+    rest.erase(rest.begin(), rest.begin() + 2);
+  }
+  if (!rest.empty()) t.collection = prefix + "/" + rest[0];
+  if (rest.size() > 1) t.name = rest[1];
+  t.status = rest.size() > 2 && rest[2] == "status";
+  return t;
+}
+
+void answer(int fd, int code, const json& body) {
+  static const std::map<int, std::string> kText = {
+      {200, "OK"}, {201, "Created"}, {404, "Not Found"}, {409, "Conflict"}, {400, "Bad Request"}};
+  std::string text = body.dump();
+  writeAll(fd, "HTTP/1.1 " + std::to_string(code) + " " + kText.at(code) +
+                   "\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(text.size()) + "\r\nConnection: close\r\n\r\n" + text);
+}
+
+json statusDoc(int code, const std::string& reason, const std::string& message) {
+  return {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+          {"reason", reason}, {"code", code},       {"message", message}};
+}
+
+bool selects(const std::string& selector, const json& obj) {
+  if (selector.empty()) return true;
+  std::string sel = selector;
+  for (size_t p; (p = sel.find("%2C")) != std::string::npos;) sel.replace(p, 3, ",");
+  for (size_t p; (p = sel.find("%3D")) != std::string::npos;) sel.replace(p, 3, "=");
+  for (size_t p; (p = sel.find("%2F")) != std::string::npos;) sel.replace(p, 3, "/");
+  size_t start = 0;
+  while (start <= sel.size()) {
+    size_t comma = sel.find(',', start);
+    std::string kv =
+        sel.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto eq = kv.find('=');
+    const json labels = obj["metadata"].value("labels", json::object());
+    if (eq != std::string::npos &&
+        labels.value(kv.substr(0, eq), std::string("\x01")) != kv.substr(eq + 1))
+      return false;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+void FakeKubeApi::serveObject(int fd, const std::string& method, const std::string& path,
+                              const std::map<std::string, std::string>& q,
+                              const std::string& body) {
+  ApiTarget t = parseTarget(path);
+  if (method == "GET" && t.name.empty() && t.ns.empty() && !q.count("labelSelector")) {
+    serveList(fd, path, q);
+    return;
+  }
+  std::unique_lock lock(mu_);
+  writes_[method + (t.status ? " /status" : "")]++;
+  auto& coll = objects_[t.collection];
+  const std::string key = t.ns + "/" + t.name;
+  if (method == "GET" && t.name.empty()) {  // a filtered list
+    json items = json::array();
+    for (const auto& [k, obj] : coll) {
+      if (!t.ns.empty() && obj["metadata"].value("namespace", "") != t.ns) continue;
+      if (!selects(q.count("labelSelector") ? q.at("labelSelector") : "", obj)) continue;
+      json item = obj;
+      item.erase("kind");
+      item.erase("apiVersion");
+      items.push_back(item);
+    }
+    json doc = {{"kind", "List"},
+                {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
+                {"items", items}};
+    lock.unlock();
+    answer(fd, 200, doc);
+    return;
+  }
+  if (method == "GET") {
+    auto it = coll.find(key);
+    json doc = it == coll.end() ? json() : it->second;
+    lock.unlock();
+    if (doc.is_null()) return answer(fd, 404, statusDoc(404, "NotFound", t.name + " not found"));
+    return answer(fd, 200, doc);
+  }
+  json in = json::parse(body, nullptr, false);
+  if (method == "POST") {
+    if (!in.is_object())
+      return lock.unlock(), answer(fd, 400, statusDoc(400, "BadRequest", "body"));
+    const std::string name = in["metadata"].value("name", "");
+    const std::string k = t.ns + "/" + name;
+    if (coll.count(k)) {
+      lock.unlock();
+      return answer(fd, 409, statusDoc(409, "AlreadyExists", name + " already exists"));
+    }
+    in["metadata"]["namespace"] = t.ns;
+    in["metadata"]["uid"] = "uid-" + std::to_string(rv_ + 1) + "-" + name;
+    in["metadata"]["creationTimestamp"] = "2026-11-22T10:00:00Z";
+    in["metadata"]["generation"] = 1;
+    if (in.value("kind", "") == "Service" && !in["spec"].contains("clusterIP"))
+      in["spec"]["clusterIP"] = "10.96.0." + std::to_string(next_cluster_ip_++);
+    lock.unlock();
+    record(t.collection, "ADDED", in, true);
+    return answer(fd, 201, object(t.collection, t.ns, name));
+  }
+  auto it = coll.find(key);
+  if (it == coll.end()) {
+    lock.unlock();
+    return answer(fd, 404, statusDoc(404, "NotFound", t.name + " not found"));
+  }
+  json stored = it->second;
+  if (method == "DELETE") {
+    const std::string uid =
+        in.is_object() ? in.value("/preconditions/uid"_json_pointer, std::string()) : "";
+    if (!uid.empty() && stored["metadata"].value("uid", "") != uid) {
+      lock.unlock();
+      return answer(fd, 409, statusDoc(409, "Conflict", "uid precondition failed"));
+    }
+    lock.unlock();
+    record(t.collection, "DELETED", stored, true);
+    return answer(fd, 200, statusDoc(200, "", "deleted"));
+  }
+  if (method == "PUT") {
+    if (!in.is_object() || in["metadata"].value("resourceVersion", "") !=
+                               stored["metadata"].value("resourceVersion", "")) {
+      lock.unlock();
+      return answer(fd, 409,
+                    statusDoc(409, "Conflict",
+                              "the object has been modified; please apply your changes "
+                              "to the latest version and try again"));
+    }
+    json next = stored;
+    if (t.status) {
+      next["status"] = in.value("status", json::object());
+    } else {
+      next = in;
+      next["metadata"]["uid"] = stored["metadata"]["uid"];
+      next["metadata"]["creationTimestamp"] = stored["metadata"]["creationTimestamp"];
+      if (stored.contains("status"))
+        next["status"] = stored["status"];
+      else
+        next.erase("status");
+      int64_t gen = stored["metadata"].value("generation", 1);
+      if (in.value("spec", json()) != stored.value("spec", json())) ++gen;
+      next["metadata"]["generation"] = gen;
+    }
+    lock.unlock();
+    record(t.collection, "MODIFIED", next, true);
+    return answer(fd, 200, object(t.collection, t.ns, t.name));
+  }
+  lock.unlock();
+  answer(fd, 400, statusDoc(400, "BadRequest", "method " + method));
+}
+
+json FakeKubeApi::object(const std::string& path, const std::string& ns,
+                         const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto c = objects_.find(path);
+  if (c == objects_.end()) return json();
+  auto it = c->second.find(ns + "/" + name);
+  return it == c->second.end() ? json() : it->second;
+}
+
+int FakeKubeApi::writes(const std::string& method) const {
+  std::lock_guard lock(mu_);
+  auto it = writes_.find(method);
+  return it == writes_.end() ? 0 : it->second;
 }
 
 void FakeKubeApi::serveList(int fd, const std::string& path,

@@ -5,6 +5,11 @@
 // newline-delimited JSON events (ADDED/MODIFIED/DELETED/BOOKMARK/ERROR); a compaction point
 // below which a watch gets an ERROR event with code 410 (Gone); and test controls to expire
 // open watches mid-stream, send bookmarks, drop connections and fail lists with 500.
+// Writes, as the API server does them for the waypoint controller: GET of one object, lists
+// filtered by namespace and labelSelector, POST (409 AlreadyExists; uid, creationTimestamp,
+// generation and a Service's clusterIP filled in), PUT conditional on metadata.resourceVersion
+// (409 Conflict), PUT on /status (only the status changes), DELETE with a uid precondition;
+// every write is an event for open watches.
 #pragma once
 
 #include <atomic>
@@ -38,6 +43,12 @@ class FakeKubeApi {
   void dropConnections();
   void failNextLists(int n) { fail_lists_ = n; }
 
+  // The stored object, or null.
+  nlohmann::json object(const std::string& path, const std::string& ns,
+                        const std::string& name) const;
+  // Requests by method ("POST", "PUT", "DELETE", "PUT /status"), for assertions.
+  int writes(const std::string& method) const;
+
   int lists() const { return lists_; }
   int watches() const { return watches_; }
   // The resourceVersion every watch asked for, in arrival order.
@@ -62,6 +73,8 @@ class FakeKubeApi {
   void serve(int fd);
   void serveList(int fd, const std::string& path, const std::map<std::string, std::string>& q);
   void serveWatch(int fd, const std::string& path, const std::map<std::string, std::string>& q);
+  void serveObject(int fd, const std::string& method, const std::string& path,
+                   const std::map<std::string, std::string>& q, const std::string& body);
   void record(const std::string& path, const std::string& type, nlohmann::json obj, bool visible);
 
   int listen_fd_ = -1;
@@ -78,6 +91,8 @@ class FakeKubeApi {
   std::vector<Watch*> open_watches_;
   std::atomic<int> lists_{0}, watches_{0}, fail_lists_{0};
   std::vector<std::string> watch_rvs_;
+  std::map<std::string, int> writes_;
+  int next_cluster_ip_ = 100;
 };
 
 }  // namespace warren::agent::testing

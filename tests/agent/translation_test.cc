@@ -8,6 +8,7 @@
 #include "agent/translate/authorization_translation.h"
 #include "agent/translate/workload_translation.h"
 #include "agent/translate/xds_resources.h"
+#include "tests/agent/snapshot_of.h"
 
 namespace warren::agent {
 namespace {
@@ -15,16 +16,7 @@ namespace {
 namespace wl = istio::workload;
 namespace sec = istio::security;
 
-SnapshotPtr snapshotOf(const std::string& yaml) {
-  ClusterModel model;
-  ConfigUpdate u;
-  u.replace_all = true;
-  auto objs = k8s::parseManifests(yaml, "test.yaml");
-  EXPECT_TRUE(objs) << objs.error().message();
-  u.upserts = *objs;
-  EXPECT_EQ(model.apply(std::move(u)), 0u);
-  return model.snapshot();
-}
+using testing::snapshotOf;
 
 template <class M>
 M parseText(const std::string& text) {

@@ -1,6 +1,6 @@
-#include "common/k8s/object.h"
-
 #include <gtest/gtest.h>
+
+#include "common/k8s/object.h"
 
 namespace warren::k8s {
 namespace {
@@ -18,7 +18,8 @@ kind: Pod
 metadata: {name: a}
 spec: {containers: [{name: c, command: [sleep, "1"]}]}
 ---
-)", "x.yaml");
+)",
+                             "x.yaml");
   ASSERT_TRUE(objs) << objs.error().message();
   ASSERT_EQ(objs->size(), 2u);
   EXPECT_EQ((*objs)[0].key(), "Namespace//demo");
@@ -34,7 +35,8 @@ kind: List
 items:
 - {apiVersion: v1, kind: ServiceAccount, metadata: {name: s1, namespace: n}}
 - {apiVersion: v1, kind: ServiceAccount, metadata: {name: s2, namespace: n}}
-)", "l.yaml");
+)",
+                             "l.yaml");
   ASSERT_TRUE(objs) << objs.error().message();
   EXPECT_EQ(objs->size(), 2u);
 }
@@ -60,6 +62,14 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadCase{"kind: Pod\nmetadata: {name: a}\n", "document 1: missing apiVersion"},
         BadCase{"apiVersion: v1\nmetadata: {name: a}\n", "missing kind"},
+        // Found by k8s_manifest_fuzz: such a kind did not survive toYaml and back.
+        BadCase{"apiVersion: v1\nkind: \"A\\x1fB\"\nmetadata: {name: a}\n",
+                "kind: 'A\x1f"
+                "B' is not a Kubernetes kind"},
+        BadCase{"apiVersion: v1\nkind: A\xff\xff"
+                "B\nmetadata: {name: a}\n",
+                "is not a Kubernetes kind"},
+        BadCase{"apiVersion: v1\nkind: 9Pod\nmetadata: {name: a}\n", "kind: '9Pod'"},
         BadCase{"apiVersion: v1\nkind: Pod\n", "Pod: missing metadata"},
         BadCase{"apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\n", "metadata.name"},
         BadCase{"apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: [x]}\n",

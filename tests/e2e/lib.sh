@@ -21,6 +21,43 @@ _e2e_cleanups=()
 [ "$(id -u)" -eq 0 ] || { echo "SKIP $E2E_TEST: the lab needs root"; exit 0; }
 [ -x "$LAB" ] || { echo "FAIL $E2E_TEST: $LAB is not built" >&2; exit 1; }
 
+# ---- sanitizers ----
+# In a sanitized build (make asan / make tsan) every process the lab starts (agent, ztunnel,
+# warren-cni, warren-probe, warren-lab itself) inherits these options and writes its reports
+# into the lab dir; the exit trap fails the test when any report was written. A plain build
+# ignores them.
+SANITIZER_DIR="$LAB_DIR/sanitizer"
+mkdir -p "$SANITIZER_DIR"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SANITIZER_DIR/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SANITIZER_DIR/ubsan"
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$SANITIZER_DIR/tsan"
+# sanitizer_stop_daemons: in a sanitized build, SIGTERM every node component and wait (bounded)
+# before `down` kills what is left: their shutdown runs under the sanitizer too, and leaks are
+# reported at exit (down alone would SIGKILL them).
+sanitizer_stop_daemons() {
+  [ -n "${WARREN_SANITIZER:-}" ] && [ -f "$LAB_DIR/state.json" ] || return 0
+  local pids=() pid end
+  pids=($("$LAB" ps 2>/dev/null | awk '$2 == "agent" || $2 == "ztunnel" { if ($3 == "running") print $4 }'))
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null
+  end=$(( $(date +%s) + 60 ))
+  for pid in "${pids[@]}"; do
+    while pid_alive "$pid" && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
+  done
+}
+# sanitizer_check: fails (printing them) when any sanitizer report was written.
+sanitizer_check() {
+  local reports=("$SANITIZER_DIR"/*)
+  [ -e "${reports[0]}" ] || return 0
+  local f
+  for f in "${reports[@]}"; do
+    echo "---- sanitizer report ${f#$LAB_DIR/} ($(grep -m1 -oE 'SUMMARY: .*' "$f" || echo '?'))" >&2
+    head -60 "$f" >&2
+  done
+  echo "[$E2E_TEST] FAIL: ${#reports[@]} sanitizer report(s)" >&2
+  return 1
+}
+
 # ---- logging and assertions ----
 log() { echo "[$E2E_TEST +$(( $(date +%s) - E2E_START ))s] $*"; }
 step() { log "== $*"; }
@@ -198,7 +235,10 @@ _e2e_exit() {
   fi
   local c
   for c in "${_e2e_cleanups[@]}"; do eval "$c"; done
+  sanitizer_stop_daemons
   "$LAB" down >/dev/null 2>&1 || "$LAB" down >&2
+  # After down: the daemons have exited, so leak reports (written at exit) are in.
+  if ! sanitizer_check && [ $rc -eq 0 ]; then rc=1; fi
   rm -rf "$LAB_DIR"
   exit $rc
 }

@@ -8,6 +8,11 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 export WARREN_BIN_DIR="$build/bin"
 export WARREN_SOURCE_DIR=$(cd "$here/../.." && pwd)
+# A sanitized BUILD: its runtime options (scripts/test.sh sets them too; here for direct runs).
+if [ -z "${WARREN_SANITIZER+x}" ]; then
+  . "$WARREN_SOURCE_DIR/scripts/sanitizers/env.sh"
+  warren_sanitizer_env "$build"
+fi
 
 if [ $# -gt 0 ]; then
   tests=()
@@ -24,7 +29,9 @@ for t in "${tests[@]}"; do
   limit=$(grep -m1 -oE '^# timeout: [0-9]+' "$t" | grep -oE '[0-9]+' || true)
   echo "--- $name"
   start=$(date +%s)
-  if timeout --kill-after=10 "${limit:-300}" bash "$t"; then
+  # Sanitized daemons run several times slower: WARREN_TIMEOUT_SCALE stretches the limit.
+  limit=$(( ${limit:-300} * ${WARREN_TIMEOUT_SCALE:-1} ))
+  if timeout --kill-after=10 "$limit" bash "$t"; then
     echo "--- $name: PASS ($(( $(date +%s) - start ))s)"
     passed=$((passed + 1))
   else

@@ -63,6 +63,28 @@ wait_for 30 node_exec node-1 curl -sf http://127.0.0.1:15021/healthz/ready
 m=$(node_exec node-1 curl -sf http://127.0.0.1:15020/metrics)
 assert_contains "$m" "warren_ztunnel_certificates_issued_total" "metrics"
 
+step "logs name identities, never keys or certificates"
+logs=("$LAB_DIR"/nodes/node-1/logs/*.log)
+assert_contains "$(cat "${logs[@]}")" "certificate for spiffe://cluster.local/ns/mesh/sa/web-sa issued" \
+  "ztunnel log"
+assert_contains "$(cat "${logs[@]}")" "CA issued a certificate for spiffe://cluster.local/ns/mesh/sa/web-sa" \
+  "agent log"
+if grep -l -e '-----BEGIN' -e 'PRIVATE KEY' "${logs[@]}"; then fail "PEM material in the node logs"; fi
+if dump | grep -q -e '-----BEGIN' -e 'PRIVATE KEY'; then fail "PEM material in ztunnel's /config_dump"; fi
+
+step "the admin port answers on localhost only; metrics and readiness on the node address too"
+nip=$(node_ip node-1)
+listen=$(node_exec node-1 ss -ltnH 'sport = :15000')
+assert_contains "$listen" "127.0.0.1:15000" "15000 listener"
+assert_not_contains "$listen" "0.0.0.0:15000" "15000 listener"
+assert_not_contains "$listen" "*:15000" "15000 listener"
+rc=0
+node_exec node-1 curl -s --max-time 5 -o /dev/null "http://$nip:15000/config_dump" || rc=$?
+assert_eq "$rc" 7 "curl $nip:15000 from the node (7: connection refused)"
+m=$(node_exec node-1 curl -sf "http://$nip:15020/metrics")
+assert_contains "$m" "warren_ztunnel_certificates_issued_total" "metrics on the node address"
+node_exec node-1 curl -sf "http://$nip:15021/healthz/ready" >/dev/null || fail "readiness on $nip"
+
 step "delete the pod: ztunnel forgets it and closes its listeners"
 lab_delete "$LAB_DIR/web.yaml"
 gone() { ! dump | grep -q '"name": "web"'; }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/k8s/core.h"
+#include "lab/kubelet.h"
 
 namespace warren::lab {
 namespace {
@@ -186,6 +187,36 @@ spec: {containers: [{name: c}]}
   EXPECT_EQ(del[0].key(), "Namespace//demo");
   EXPECT_EQ(del[1].key(), "Pod/demo/a");
   EXPECT_EQ(missing, std::vector<std::string>{"Pod default/zzz"});
+}
+
+}  // namespace
+}  // namespace warren::lab
+
+namespace warren::lab {
+namespace {
+
+// Re-applying an object keeps the status its controller wrote (the API server's status
+// subresource); a Pod's own rules are unchanged.
+TEST(ApplyPlanTest, ReapplyKeepsControllerStatus) {
+  auto existing = k8s::parseManifests(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: wp, namespace: shop, uid: u1}
+spec: {gatewayClassName: warren-waypoint}
+status: {conditions: [{type: Accepted, status: "True"}]}
+)",
+                                      "stored");
+  auto incoming = k8s::parseManifests(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: wp, namespace: shop}
+spec: {gatewayClassName: warren-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+)",
+                                      "in");
+  ASSERT_TRUE(existing && incoming);
+  auto plan = planApply(*existing, *incoming, 2, [] { return std::string("new"); });
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ((*plan)[0].meta.uid, "u1");
+  EXPECT_EQ((*plan)[0].node["status"]["conditions"][0]["type"].as<std::string>(), "Accepted");
+  EXPECT_TRUE((*plan)[0].node["spec"]["listeners"].IsDefined());
 }
 
 }  // namespace

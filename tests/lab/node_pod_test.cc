@@ -38,6 +38,22 @@ std::string targetSource(const ResolvedContainer& c, const std::string& target) 
   return "";
 }
 
+// hostPath of any pod (a waypoint's /var/run/warren/proxy): below a node-private path maps
+// into the node's copy, the deepest first; a path merely sharing a prefix is refused.
+TEST(NodeHost, PathsBelowAPrivatePathAreTheNodes) {
+  NodeHost h = hostOf(1);
+  EXPECT_EQ(*h.realPath("/var/run/warren"), "/run/lab/nodes/node-1/run");
+  EXPECT_EQ(*h.realPath("/var/run/warren/proxy"), "/run/lab/nodes/node-1/run/proxy");
+  EXPECT_EQ(*h.realPath("/sys/fs/bpf/warren/x"), "/sys/fs/bpf/warren/lab1-node-1/x");
+  EXPECT_EQ(*h.realPath("/sys/fs/bpf"), "/sys/fs/bpf");
+  auto near = h.realPath("/var/run/warrenx");
+  ASSERT_FALSE(near);
+  EXPECT_NE(near.error().message().find("hostPath /var/run/warrenx is not a path of the lab's"),
+            std::string::npos)
+      << near.error().message();
+  EXPECT_FALSE(h.realPath("/etc/passwd"));
+}
+
 TEST(NodeDaemonSets, TheDeployManifestsResolveForALabNode) {
   auto sets = loadNodeDaemonSets(sourceDir() + "/deploy/base/node");
   ASSERT_TRUE(sets) << sets.error().message();

@@ -1,6 +1,11 @@
 #include "lab/process.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace warren::lab {
 namespace {
@@ -68,6 +73,35 @@ TEST(SpawnDetachedTest, StartsAndReportsExecFailures) {
   EXPECT_FALSE(spawnDetached({{"/nonexistent/prog"}, "", "", log}));
   std::remove(log.c_str());
   ::rmdir(tmpl);
+}
+
+}  // namespace
+}  // namespace warren::lab
+
+namespace warren::lab {
+namespace {
+
+// A hostPath volume as the lab gives it: the host directory appears at the mount path in the
+// process's own mount namespace only; the host keeps an empty mount point (root: mount
+// namespaces).
+TEST(BindMountTest, HostDirectoryAppearsAtTheMountPathOnly) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root (mount namespace)";
+  char tmpl[] = "/tmp/warren-mount-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string src = tmpl;
+  { std::ofstream(src + "/xds.sock") << "x"; }
+  const std::string target = src + "-target/proxy";
+  auto rc = runForeground({"sh", "-c", "test -f " + target + "/xds.sock"}, "", "",
+                          MountSetup{{{src, target, false}}, {}});
+  ASSERT_TRUE(rc.has_value()) << rc.error().message();
+  EXPECT_EQ(*rc, 0);
+  EXPECT_FALSE(std::filesystem::exists(target + "/xds.sock")) << "the host sees the bind";
+  // Without the mount the file is not there.
+  auto without = runForeground({"sh", "-c", "test -f " + target + "/xds.sock"}, "", "");
+  ASSERT_TRUE(without);
+  EXPECT_NE(*without, 0);
+  std::filesystem::remove_all(src);
+  std::filesystem::remove_all(src + "-target");
 }
 
 }  // namespace

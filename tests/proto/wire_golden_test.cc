@@ -11,6 +11,7 @@
 #include "istio/ca/ca.grpc.pb.h"
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
+#include "warren/l7/v1/routes.pb.h"
 
 namespace {
 
@@ -179,6 +180,59 @@ TEST(WireGolden, RpcPaths) {
       pool->FindMethodByName("istio.v1.auth.IstioCertificateService.CreateCertificate");
   ASSERT_NE(ca, nullptr);
   EXPECT_FALSE(ca->client_streaming());
+}
+
+// Workload.waypoint = 8 and native_tunnel = 14 (a waypoint's own Workload), as Istio numbers them.
+TEST(WireGolden, WorkloadWaypointAndNativeTunnel) {
+  istio::workload::Workload w;
+  auto* h = w.mutable_waypoint()->mutable_hostname();
+  h->set_namespace_("n");
+  h->set_hostname("h");
+  w.mutable_waypoint()->set_hbone_mtls_port(15008);
+  w.set_native_tunnel(true);
+  EXPECT_EQ(hex(serialize(w)),
+            "42 0b 0a 06 0a 01 6e 12 01 68 18 a0 75 "  // waypoint=8 {hostname=1 {n, h}, port=3}
+            "70 01");                                  // native_tunnel=14
+}
+
+// warren.l7.v1.ServiceRoutes: Warren's own schema, pinned so the waypoint and the agent can
+// never drift apart silently.
+TEST(WireGolden, ServiceRoutes) {
+  warren::l7::v1::ServiceRoutes sr;
+  sr.set_name("s");
+  sr.add_addresses(std::string("\x0a\x60\x00\x01", 4));
+  sr.set_waypoint("n/w");
+  auto* p = sr.add_ports();
+  p->set_port(80);
+  p->set_protocol(warren::l7::v1::HTTP1);
+  p->set_routes_attached(true);
+  auto* rule = p->add_rules();
+  rule->set_route("r");
+  rule->set_index(1);
+  rule->add_filters()->mutable_request_redirect()->set_status_code(301);
+  auto* b = rule->add_backends();
+  b->set_service("b");
+  b->set_port(80);
+  b->set_weight(2);
+  b->set_invalid("X");
+  rule->mutable_request_timeout()->set_seconds(1);
+  auto* m = p->add_matches();
+  m->set_rule(0);
+  m->mutable_path()->set_type(warren::l7::v1::PathMatch::EXACT);
+  m->mutable_path()->set_value("/");
+  m->set_method("GET");
+  EXPECT_EQ(
+      hex(serialize(sr)),
+      "0a 01 73 "              // name=1
+      "22 04 0a 60 00 01 "     // addresses=4
+      "2a 03 6e 2f 77 "        // waypoint=5
+      "32 32 "                 // ports=6
+      "08 50 18 01 20 01 "     //   port=1 80, protocol=3 HTTP1, routes_attached=4
+      "2a 1c 0a 01 72 18 01 "  //   rules=5 {route=1, index=3
+      "22 05 1a 03 28 ad 02 "  //     filters=4 {request_redirect=3 {status_code=5 301}}
+      "2a 0a 0a 01 62 10 50 18 02 2a 01 58 "         // backends=5 {service, port, weight, invalid}
+      "32 02 08 01 "                                 //     request_timeout=6 {seconds=1}}
+      "32 0c 12 05 08 01 12 01 2f 2a 03 47 45 54");  // matches=6 {path=2 {EXACT, "/"}, method=5}
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ const ResourceKind kKinds[] = {
     ResourceKind::kWorkloads,      ResourceKind::kServices,    ResourceKind::kPolicies,
     ResourceKind::kCertificates,   ResourceKind::kConnections, ResourceKind::kRedirection,
     ResourceKind::kXdsSubscribers, ResourceKind::kConfigDump,  ResourceKind::kLog,
-    ResourceKind::kVersion};
+    ResourceKind::kVersion,        ResourceKind::kWaypoints,   ResourceKind::kRoutes};
 
 // YAML back to JSON: quoted scalars (tag "!") are strings, plain ones are typed.
 nlohmann::json yamlToJson(const YAML::Node& n) {

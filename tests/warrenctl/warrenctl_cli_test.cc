@@ -18,6 +18,7 @@ namespace warren::ctl {
 namespace {
 
 using testing::fixture;
+using testing::golden;
 using testing::readFile;
 using testing::testDir;
 
@@ -42,11 +43,17 @@ class WarrenctlCli : public ::testing::Test {
     std::filesystem::create_directories(run_dir_);
     http::Router router;
     for (const char* kind : {"workloads", "services", "policies", "certificates", "connections",
-                             "redirection", "version"}) {
+                             "redirection", "version", "waypoints"}) {
       std::string body = fixture(kind).dump();
       router.add("GET", std::string("/api/v1/") + kind,
                  [body](const http::HttpRequest&) { return http::HttpResponse::json(200, body); });
     }
+    // Routes of one waypoint when asked (?waypoint=): the query must reach the agent.
+    router.add("GET", "/api/v1/routes", [](const http::HttpRequest& r) {
+      nlohmann::json doc = fixture("routes");
+      if (r.queryOr("waypoint") == "shop/elsewhere") doc["items"] = nlohmann::json::array();
+      return http::HttpResponse::json(200, doc.dump());
+    });
     router.add("GET", "/api/v1/xds/subscribers", [](const http::HttpRequest&) {
       return http::HttpResponse::json(200, fixture("xds-subscribers").dump());
     });
@@ -158,7 +165,7 @@ TEST_F(WarrenctlCli, AllAndVersion) {
   ASSERT_EQ(all.exit_code, 0) << all.err;
   auto j = nlohmann::json::parse(all.out);
   for (const char* k : {"workloads", "services", "policies", "certificates", "connections",
-                        "redirection", "xds-subscribers"})
+                        "redirection", "xds-subscribers", "waypoints", "routes"})
     EXPECT_EQ(j[k], fixture(k)) << k;
   EXPECT_FALSE(j.contains("errors"));
   auto table = run("--run-dir " + run_dir_ + " all");
@@ -171,6 +178,43 @@ TEST_F(WarrenctlCli, AllAndVersion) {
   auto vj = nlohmann::json::parse(v.out);
   EXPECT_EQ(vj["client"]["component"], "warrenctl");
   EXPECT_EQ(vj["server"], fixture("version"));
+}
+
+TEST_F(WarrenctlCli, Waypoints) {
+  auto list = run("--run-dir " + run_dir_ + " waypoint list -n shop");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(list.out, golden("waypoints.table", list.out));
+  auto status = run("--run-dir " + run_dir_ + " waypoint status waypoint");
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("Programmed   True"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("broken"), std::string::npos);
+  auto routes = run("--run-dir " + run_dir_ + " routes --waypoint shop/waypoint");
+  ASSERT_EQ(routes.exit_code, 0) << routes.err;
+  EXPECT_EQ(routes.out, golden("routes.table", routes.out));
+  auto none = run("--run-dir " + run_dir_ + " routes --waypoint shop/elsewhere");
+  EXPECT_EQ(none.out, "No routes found.\n");
+  auto gen = run("waypoint generate -n shop --for all");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  EXPECT_EQ(gen.out, golden("waypoint-generate.yaml", gen.out));
+  auto bad = run("waypoint generate --name Bad_Name");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("'Bad_Name' is not a valid DNS label"), std::string::npos) << bad.err;
+  // apply writes the manifest directory (where the lab's API server keeps objects).
+  std::string manifests = lab_ + "/manifests";
+  std::filesystem::create_directories(manifests);
+  auto apply = run("waypoint apply -n shop --enroll-namespace --manifests " + manifests);
+  ASSERT_EQ(apply.exit_code, 0) << apply.err;
+  EXPECT_NE(apply.out.find("waypoint shop/waypoint applied (Gateway created"), std::string::npos)
+      << apply.out;
+  EXPECT_NE(apply.out.find("namespace shop labelled warren.dev/use-waypoint=waypoint"),
+            std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(manifests + "/Gateway_shop_waypoint.yaml"));
+  auto del = run("waypoint delete -n shop --manifests " + manifests);
+  ASSERT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_FALSE(std::filesystem::exists(manifests + "/Gateway_shop_waypoint.yaml"));
+  auto again = run("waypoint delete -n shop --manifests " + manifests);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("not found"), std::string::npos) << again.err;
 }
 
 TEST_F(WarrenctlCli, UnreachableAgentSaysWhereAndWhatToCheck) {

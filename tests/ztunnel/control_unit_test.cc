@@ -40,12 +40,34 @@ TEST(ZtunnelOptions, Errors) {
       {{"--node", "n", "--run-dir"}, "--run-dir needs a value"},
       {{"--node", "n", "--run-dir", "/r", "--bogus", "x"}, "unknown flag --bogus"},
       {{"--node=", "--run-dir", "/r"}, "--node must not be empty"},
+      {{"--node", "n", "--run-dir", "/r", "--admin-address", "0.0.0.0:15000"},
+       "--admin-address 0.0.0.0:15000: the admin endpoint (log levels, config dump) listens on "
+       "localhost only: 127.0.0.1:PORT, [::1]:PORT or unix:PATH"},
+      {{"--node", "n", "--run-dir", "/r", "--admin-address", "[::]:15000"},
+       "--admin-address [::]:15000: the admin endpoint (log levels, config dump) listens on "
+       "localhost only: 127.0.0.1:PORT, [::1]:PORT or unix:PATH"},
+      {{"--node", "n", "--run-dir", "/r", "--admin-address", "192.168.100.11:15000"},
+       "--admin-address 192.168.100.11:15000: the admin endpoint (log levels, config dump) "
+       "listens on localhost only: 127.0.0.1:PORT, [::1]:PORT or unix:PATH"},
   };
   for (const auto& c : cases) {
     auto o = parseZtunnelOptions(c.args);
     ASSERT_FALSE(o) << c.message;
     EXPECT_EQ(o.error().message(), c.message);
   }
+}
+
+TEST(ZtunnelOptions, AdminAddressIsLocalOnly) {
+  EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r"})->admin_address,
+            "127.0.0.1:15000");
+  for (const char* ok :
+       {"127.0.0.1:15000", "127.0.0.2:1", "[::1]:15000", "unix:/r/admin.sock", "/r/admin.sock"}) {
+    auto o = parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--admin-address", ok});
+    EXPECT_TRUE(o) << ok << ": " << o.error().message();
+  }
+  auto bad = parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--admin-address", "x:1"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("--admin-address"), std::string::npos);
 }
 
 }  // namespace

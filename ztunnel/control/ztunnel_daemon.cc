@@ -142,6 +142,7 @@ std::optional<metrics::FamilySnapshot> ZtunnelDaemon::redirectDecisions() const 
 }
 
 Status ZtunnelDaemon::start() {
+  WARREN_TRY(checkLocalAdminAddress(options_.admin_address));
   metrics::registerProcessMetrics(registry_);
   registry_.addCollector([this] { return collect(); });
 
@@ -214,13 +215,17 @@ void ZtunnelDaemon::drain(std::chrono::steady_clock::time_point deadline) {
 }
 
 void ZtunnelDaemon::stop() {
-  if (zds_) zds_->stop();
-  if (data_) data_->stop();
-  if (xds_) xds_->stop();
-  if (certs_) certs_->stop();
+  // Whoever calls into the data path stops before it: the HTTP endpoints (/connections), the
+  // ZDS client (pods), the xDS client (onSnapshot) and the certificate manager. A snapshot
+  // that reached a stopping data path used to post to destroyed worker loops (SIGSEGV in
+  // agent_admin_test); DataPlane now refuses such calls too.
   readiness_.reset();
   metrics_.reset();
   admin_.reset();
+  if (zds_) zds_->stop();
+  if (xds_) xds_->stop();
+  if (certs_) certs_->stop();
+  if (data_) data_->stop();
 }
 
 }  // namespace warren::ztunnel

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <map>
 
+#include "common/http/listen_address.h"
+
 namespace warren::ztunnel {
 
 std::string ztunnelUsage() {
@@ -27,6 +29,17 @@ Result<std::chrono::seconds> parseDuration(std::string_view text) {
   if (mult == 0 || n > 100'000'000)
     return fail(Error::invalid(fmt::format("'{}' is not a duration (60s, 5m, 24h)", text)));
   return std::chrono::seconds(static_cast<int64_t>(n * mult));
+}
+
+Status checkLocalAdminAddress(const std::string& address) {
+  auto a = http::ListenAddress::parse(address);
+  if (!a) return fail(a.error().wrap("--admin-address"));
+  if (a->kind == http::ListenAddress::Kind::kUnix) return ok();
+  if (a->socket_address.ip.isLoopback()) return ok();
+  return fail(Error::invalid(fmt::format(
+      "--admin-address {}: the admin endpoint (log levels, config dump) listens on localhost "
+      "only: 127.0.0.1:PORT, [::1]:PORT or unix:PATH",
+      address)));
 }
 
 Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args) {
@@ -92,6 +105,7 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
   if (o.xds_address.empty()) o.xds_address = "unix:" + o.run_dir + "/xds.sock";
   if (o.ca_address.empty()) o.ca_address = o.xds_address;
   if (o.zds_socket.empty()) o.zds_socket = o.run_dir + "/zds.sock";
+  WARREN_TRY(checkLocalAdminAddress(o.admin_address));
   return o;
 }
 

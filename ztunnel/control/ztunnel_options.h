@@ -20,13 +20,13 @@ struct ZtunnelOptions {
   std::string ca_address;   // gRPC target
   std::string zds_socket;
   std::string trust_domain = "cluster.local";
-  std::string admin_address = "127.0.0.1:15000";
+  std::string admin_address = "127.0.0.1:15000";  // loopback or unix only (checked)
   std::string metrics_address = "0.0.0.0:15020";
   std::string readiness_address = "0.0.0.0:15021";
   std::chrono::seconds cert_ttl{24 * 3600};  // asked of the CA per certificate
-  unsigned workers = 0;         // data-path worker threads; 0 = one per core
-  unsigned drain_seconds = 10;  // SIGTERM: how long open connections may finish
-  bool data_path = true;        // false: control half only (tests of the clients)
+  unsigned workers = 0;                      // data-path worker threads; 0 = one per core
+  unsigned drain_seconds = 10;               // SIGTERM: how long open connections may finish
+  bool data_path = true;                     // false: control half only (tests of the clients)
 };
 
 // Parses argv (without the program name). Unknown flags and missing values are errors naming
@@ -35,6 +35,10 @@ struct ZtunnelOptions {
 Result<std::chrono::seconds> parseDuration(std::string_view text);
 
 Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args);
+
+// The admin endpoint changes log levels and dumps the node's state: a unix socket or a
+// loopback address (127.0.0.0/8, ::1), like Istio's ztunnel. Anything else is an error.
+Status checkLocalAdminAddress(const std::string& address);
 
 std::string ztunnelUsage();
 

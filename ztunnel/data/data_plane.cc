@@ -7,6 +7,7 @@
 
 #include <future>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 namespace warren::ztunnel {
@@ -41,8 +42,8 @@ Status DataPlane::start() {
     if (!backend) return fail(backend.error());
     lo.backend = *backend;
   }
-  unsigned n = options_.workers == 0 ? std::max(1u, std::thread::hardware_concurrency())
-                                     : options_.workers;
+  unsigned n =
+      options_.workers == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options_.workers;
   workers_.resize(n);
   std::mutex mu;
   auto threads = uring::WorkerThreads::start(
@@ -60,12 +61,20 @@ Status DataPlane::start() {
         workers_[i]->shutdown();
       });
   if (!threads) return fail(threads.error().wrap("starting the data-path workers"));
-  threads_ = std::move(*threads);
+  {
+    std::unique_lock lock(life_mu_);
+    threads_ = std::move(*threads);
+    running_ = true;
+  }
   spdlog::info("data path: {} workers, {}", n, backend_);
   return ok();
 }
 
 void DataPlane::stop() {
+  // Exclusive: a control thread (xDS, ZDS, admin) posting right now finishes first, and every
+  // later one sees running_ false; the loops are never posted to while they stop or are gone.
+  std::unique_lock lock(life_mu_);
+  running_ = false;
   if (threads_) threads_->stop();  // joins; each worker cleans up in its exit hook
   threads_.reset();
   workers_.clear();
@@ -73,7 +82,8 @@ void DataPlane::stop() {
 
 Status DataPlane::addPod(const std::shared_ptr<const EnrolledPod>& pod,
                          const PodListeners& listeners) {
-  if (!threads_) return fail(Error(ErrorCode::kUnavailable, "data path not started"));
+  std::shared_lock lock(life_mu_);
+  if (!running_) return fail(Error(ErrorCode::kUnavailable, "data path not running"));
   for (size_t i = 0; i < workers_.size(); ++i) {
     auto out = duplicate(listeners.outbound.get(), "15001");
     auto in = duplicate(listeners.inbound_plain.get(), "15006");
@@ -88,6 +98,8 @@ Status DataPlane::addPod(const std::shared_ptr<const EnrolledPod>& pod,
 }
 
 void DataPlane::removePod(const std::string& uid) {
+  std::shared_lock lock(life_mu_);
+  if (!running_) return;
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker* worker = workers_[i].get();
     threads_->loop(i).post([worker, uid] { worker->removePod(uid); });
@@ -95,7 +107,8 @@ void DataPlane::removePod(const std::string& uid) {
 }
 
 void DataPlane::onSnapshot() {
-  if (!threads_) return;
+  std::shared_lock lock(life_mu_);
+  if (!running_) return;
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker* worker = workers_[i].get();
     threads_->loop(i).post([worker] { worker->onSnapshot(); });
@@ -104,17 +117,22 @@ void DataPlane::onSnapshot() {
 
 void DataPlane::onEveryWorker(const std::function<void(Worker&)>& fn,
                               std::chrono::milliseconds limit) {
-  if (!threads_) return;
   std::vector<std::future<void>> done;
-  for (size_t i = 0; i < workers_.size(); ++i) {
-    auto p = std::make_shared<std::promise<void>>();
-    done.push_back(p->get_future());
-    Worker* worker = workers_[i].get();
-    threads_->loop(i).post([worker, fn, p] {
-      fn(*worker);
-      p->set_value();
-    });
+  {
+    std::shared_lock lock(life_mu_);
+    if (!running_) return;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      auto p = std::make_shared<std::promise<void>>();
+      done.push_back(p->get_future());
+      Worker* worker = workers_[i].get();
+      threads_->loop(i).post([worker, fn, p] {
+        fn(*worker);
+        p->set_value();
+      });
+    }
   }
+  // Waited for outside the lock: stop() may run meanwhile; a task it drops breaks its promise,
+  // which ends the wait as well.
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (auto& f : done) f.wait_until(deadline);
 }
@@ -160,7 +178,6 @@ Worker::Stats DataPlane::stats() {
 }
 
 void DataPlane::drain(std::chrono::steady_clock::time_point deadline) {
-  if (!threads_) return;
   onEveryWorker([](Worker& w) { w.drain(); }, std::chrono::seconds(2));
   while (std::chrono::steady_clock::now() < deadline) {
     if (connectionCount() == 0) break;

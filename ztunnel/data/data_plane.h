@@ -6,7 +6,10 @@
 //
 // Threads: pods arrive on the ZDS thread, which duplicates each listener once per worker and
 // posts it; everything else happens on the workers. Admin calls (connections()) post a task to
-// each worker and wait for its answer, so no connection state is ever shared.
+// each worker and wait for its answer, so no connection state is ever shared. The entry points
+// other threads call (addPod, removePod, onSnapshot, connections, connectionCount) may race
+// stop(): they post only while the plane runs, under a lock stop() takes before any worker
+// loop goes away; after stop() they do nothing (addPod refuses).
 #pragma once
 
 #include <atomic>
@@ -14,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -56,7 +60,7 @@ class DataPlane {
   std::string backendDescription() const { return backend_; }
 
  private:
-  // Runs `fn` on every worker and waits (bounded) for all of them.
+  // Runs `fn` on every worker and waits (bounded) for all of them; nothing once stopped.
   void onEveryWorker(const std::function<void(Worker&)>& fn, std::chrono::milliseconds limit);
 
   DataPlaneOptions options_;
@@ -66,6 +70,10 @@ class DataPlane {
   std::shared_ptr<DataPathSockets> sockets_;
   std::unique_ptr<uring::WorkerThreads> threads_;
   std::vector<std::unique_ptr<Worker>> workers_;  // index = worker index
+  // Shared by whoever posts to the workers from another thread, exclusive for stop() to end
+  // `running_`: no task is ever posted to a loop that is stopping or gone.
+  mutable std::shared_mutex life_mu_;
+  bool running_ = false;
   std::atomic<uint64_t> next_id_{0};
   std::string backend_;
 };

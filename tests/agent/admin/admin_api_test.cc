@@ -1,8 +1,9 @@
 // The admin API end to end in one process: a real NodeAgent (manifest directory, xDS + CA on
-// xds.sock, admin.sock) and a real ztunnel control daemon (xDS and CA client, certificate
-// manager, admin endpoint on a unix socket) that the agent proxies; requests go over
-// admin.sock with warren_http's client, as warrenctl sends them.
+// xds.sock, admin.sock) and a whole ztunnel daemon (xDS and CA clients, certificate manager,
+// admin endpoint on a unix socket, and its io_uring data path) that the agent proxies;
+// requests go over admin.sock with warren_http's client, as warrenctl sends them.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -45,8 +46,8 @@ void writeAtomically(const fs::path& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
-// Pod IPs from TEST-NET-2 (RFC 5737): the agent looks for running pods' netns by address among
-// every netns on the machine, and must find none of another lab's pods.
+// Pod IPs from TEST-NET-2 (RFC 5737). No CNI ADD comes for these pods, so no netns is known for
+// them (the agent takes netns from CNI only, never by address).
 constexpr const char* kManifests = R"(apiVersion: v1
 kind: Namespace
 metadata: {name: demo, labels: {warren.dev/dataplane-mode: ambient}}
@@ -124,16 +125,15 @@ class AdminApi : public ::testing::Test {
     o.admin_address = ztunnel_admin_;
     o.metrics_address = "127.0.0.1:0";
     o.readiness_address = "127.0.0.1:0";
-    // The admin API only needs ztunnel's control half (certificates, log level, /connections
-    // answering); the data path is exercised by ztunnel_data_test and the lab tests.
-    o.data_path = false;
+    o.workers = 2;  // the whole daemon, data path included, as warren-ztunnel runs it
     ztunnel_ = std::make_unique<ztunnel::ZtunnelDaemon>(o);
     ASSERT_TRUE(ztunnel_->start());
   }
 
   http::HttpResponse call(const std::string& method, const std::string& target) {
-    auto r = http::httpRequest(http::ListenAddress::unixSocket((root_ / "run" / "admin.sock").string()),
-                               http::ClientRequest::withMethod(method, target));
+    auto r =
+        http::httpRequest(http::ListenAddress::unixSocket((root_ / "run" / "admin.sock").string()),
+                          http::ClientRequest::withMethod(method, target));
     return r ? *r : http::HttpResponse::text(0, r.error().message());
   }
   json getJson(const std::string& target, int want_status = 200) {
@@ -158,20 +158,25 @@ class AdminApi : public ::testing::Test {
 TEST_F(AdminApi, EveryRouteAnswersItsSchema) {
   startAgent(agentOptions());
   startZtunnel();
-  const std::string sock = (root_ / "run" / "admin.sock").string();
+  // Root only: the run dir, and each socket in it (admin, xDS + CA, ZDS, CNI).
   struct stat st {};
-  ASSERT_EQ(::stat(sock.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  ASSERT_EQ(::stat((root_ / "run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const char* name : {"admin.sock", "xds.sock", "zds.sock", "cni.sock"}) {
+    ASSERT_EQ(::stat((root_ / "run" / name).c_str(), &st), 0) << name;
+    EXPECT_TRUE(S_ISSOCK(st.st_mode)) << name;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
 
   ASSERT_TRUE(eventually([&] { return getJson("/api/v1/workloads")["items"].size() == 2; }))
       << call("GET", "/api/v1/workloads").body;
   json w = getJson("/api/v1/workloads");
   expectEnvelope(w, "workloads");
   for (const auto& i : w["items"]) {
-    for (const char* k : {"uid", "name", "namespace", "node", "service_account", "identity",
-                          "addresses", "enrolled", "dataplane_mode", "protocol", "waypoint",
-                          "canonical_service", "canonical_revision", "labels", "status",
-                          "netns_cookie"})
+    for (const char* k :
+         {"uid", "name", "namespace", "node", "service_account", "identity", "addresses",
+          "enrolled", "dataplane_mode", "protocol", "waypoint", "canonical_service",
+          "canonical_revision", "labels", "status", "netns_cookie"})
       EXPECT_TRUE(i.contains(k)) << k << " missing in " << i.dump();
     EXPECT_EQ(i["node"], i["name"] == "web" ? "node-a" : "node-b");
   }
@@ -206,9 +211,10 @@ TEST_F(AdminApi, EveryRouteAnswersItsSchema) {
   EXPECT_EQ(cert["chain"][0]["serial"], cert["serial"]);
   EXPECT_EQ(cert["chain"][1]["subject"], cert["chain"][0]["issuer"]);
 
-  // This branch's ztunnel has no data path (404 on /connections): an empty list, not an error.
+  // ztunnel's data path runs (no pod enrolled: no connections).
   json conns = getJson("/api/v1/connections");
   expectEnvelope(conns, "connections");
+  EXPECT_TRUE(conns["items"].empty()) << conns.dump();
 
   json r = getJson("/api/v1/redirection");
   expectEnvelope(r, "redirection");
@@ -233,6 +239,14 @@ TEST_F(AdminApi, EveryRouteAnswersItsSchema) {
   for (const char* k : {"workloads", "services", "policies", "redirection", "xds_subscribers",
                         "certificates", "config"})
     EXPECT_TRUE(dump.contains(k)) << k;
+
+  // Identities and certificate facts, never key or certificate material.
+  for (const char* target : {"/api/v1/config_dump", "/api/v1/certificates"}) {
+    std::string body = call("GET", target).body;
+    EXPECT_EQ(body.find("PRIVATE KEY"), std::string::npos) << target;
+    EXPECT_EQ(body.find("-----BEGIN"), std::string::npos) << target;
+  }
+  EXPECT_EQ(ztunnel_->configDump().dump().find("-----BEGIN"), std::string::npos);
 
   json v = getJson("/api/v1/version");
   EXPECT_EQ(v["component"], "warren-agent");
@@ -277,11 +291,11 @@ TEST_F(AdminApi, LogLevelGetPutForBothComponentsAndBadInput) {
 TEST_F(AdminApi, UnreachableZtunnelIs503NamingIt) {
   AgentOptions o = agentOptions();  // nobody serves ztunnel_admin_
   startAgent(o);
-  for (const char* target : {"/api/v1/certificates", "/api/v1/connections",
-                             "/api/v1/log?component=ztunnel"}) {
+  for (const char* target :
+       {"/api/v1/certificates", "/api/v1/connections", "/api/v1/log?component=ztunnel"}) {
     json e = getJson(target, 503);
-    EXPECT_EQ(e.value("error", "").rfind("ztunnel admin at " + ztunnel_admin_ + " unreachable: ", 0),
-              0u)
+    EXPECT_EQ(
+        e.value("error", "").rfind("ztunnel admin at " + ztunnel_admin_ + " unreachable: ", 0), 0u)
         << target << ": " << e.dump();
   }
   // The agent's own documents do not depend on ztunnel.

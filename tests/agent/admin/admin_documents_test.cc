@@ -8,22 +8,14 @@
 #include "agent/admin/proxied_documents.h"
 #include "agent/admin/redirection_document.h"
 #include "agent/model/cluster_model.h"
+#include "tests/agent/snapshot_of.h"
 
 namespace warren::agent::admin {
 namespace {
 
 using nlohmann::json;
 
-SnapshotPtr snapshotOf(const std::string& yaml) {
-  ClusterModel model;
-  ConfigUpdate u;
-  u.replace_all = true;
-  auto objs = k8s::parseManifests(yaml, "test.yaml");
-  EXPECT_TRUE(objs) << objs.error().message();
-  u.upserts = *objs;
-  EXPECT_EQ(model.apply(std::move(u)), 0u);
-  return model.snapshot();
-}
+using testing::snapshotOf;
 
 const char* kCluster = R"(apiVersion: v1
 kind: Namespace

@@ -79,7 +79,7 @@ TEST(HttpServer, UnixSocketServesAndCleansUp) {
     struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_TRUE(S_ISSOCK(st.st_mode));
-    EXPECT_EQ(st.st_mode & 0777, 0660u);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
 
     auto r = httpRequest((*server)->address(), ClientRequest::get("/hello?name=warren%20ctl"));
     ASSERT_TRUE(r) << r.error().message();

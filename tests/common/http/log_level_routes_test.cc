@@ -40,6 +40,16 @@ TEST(LogLevelRoutes, GetSetAndErrors) {
   EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
   EXPECT_EQ(router.dispatch(req("PUT", {})).status, 400);
   EXPECT_EQ(router.dispatch(req("GET", {{"component", "agent"}})).status, 404);
+  // Bytes that are not UTF-8 (?level=%ff, found by admin_api_fuzz): a 400 naming the value,
+  // not a 500 from the JSON encoder throwing.
+  for (auto query : {std::map<std::string, std::string>{{"level", "\xff\xfe"}},
+                     std::map<std::string, std::string>{{"component", "\xc3"}}}) {
+    auto r = router.dispatch(req(query.contains("level") ? "PUT" : "GET", query));
+    EXPECT_EQ(r.status, query.contains("level") ? 400 : 404) << r.body;
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << r.body;
+    EXPECT_NE(j["error"].get<std::string>().find("\xef\xbf\xbd"), std::string::npos) << r.body;
+  }
   spdlog::set_level(saved);
 }
 

@@ -234,5 +234,68 @@ TEST(Http2Abuse, StreamsBeyondTheLimitEndTheSession) {
   EXPECT_LE(s.session->trackedStreams(), 100u);
 }
 
+// A hostile server, as a pooled outbound connection sees it: the client opened one CONNECT
+// stream and reads hand-made frames.
+struct RawClient {
+  RawClient() {
+    session = Session::create(Role::kClient, config, events, TimePoint{}).value();
+    events.session = session.get();
+    id = session->openStream({{":method", "CONNECT"}, {":authority", "10.0.0.2:8080"}}).value();
+    while (!session->pendingOutput().empty()) session->drainOutput(session->pendingOutput().size());
+  }
+  Status feed(const Bytes& b) { return session->dispatch(b); }
+  std::vector<Frame> drain() {
+    Bytes wire;
+    for (auto out = session->pendingOutput(); !out.empty(); out = session->pendingOutput()) {
+      wire.insert(wire.end(), out.begin(), out.end());
+      session->drainOutput(out.size());
+    }
+    return parseFrames(wire);
+  }
+  static Bytes serverHello() {
+    Bytes b = frame(testing::kSettings, 0, 0);
+    append(b, frame(testing::kSettings, testing::kAck, 0));
+    return b;
+  }
+
+  SessionConfig config;
+  testing::Recorder events;
+  std::unique_ptr<Session> session;
+  StreamId id = 0;
+};
+
+// nghttp2 checks only that :status has three digits; "006" and "999" are no status (RFC 9110
+// 15: 100..599). Found by h2_session_fuzz: the client reported onResponse(6). Now the stream is
+// reset as malformed and the application hears only its close.
+TEST(Http2Abuse, ResponseStatusOutOfRangeResetsTheStream) {
+  for (const char* status : {"006", "099", "600", "999"}) {
+    RawClient c;
+    Bytes b = RawClient::serverHello();
+    append(b, headersFrame(c.id, {{":status", status}}));
+    ASSERT_TRUE(c.feed(b).has_value()) << status;
+    auto frames = c.drain();
+    EXPECT_TRUE(c.events.responses.empty()) << status << " reached the application";
+    auto rst = std::find_if(frames.begin(), frames.end(),
+                            [](const Frame& f) { return f.type == testing::kRstStream; });
+    ASSERT_NE(rst, frames.end()) << status;
+    EXPECT_EQ(rst->errorCode(), kProtocolError) << status;
+    ASSERT_EQ(c.events.closed.count(c.id), 1u) << status;
+  }
+}
+
+// A 1xx is interim (RFC 9110 15.2): the application hears only the final response.
+TEST(Http2Abuse, InterimResponsesAreNotTheAnswer) {
+  RawClient c;
+  Bytes b = RawClient::serverHello();
+  append(b, headersFrame(c.id, {{":status", "100"}}));
+  append(b, headersFrame(c.id, {{":status", "103"}, {"link", "</x>"}}));
+  append(b, headersFrame(c.id, {{":status", "200"}}));
+  ASSERT_TRUE(c.feed(b).has_value());
+  c.drain();
+  ASSERT_EQ(c.events.responses.size(), 1u);
+  EXPECT_EQ(c.events.responses[c.id], 200);
+  EXPECT_EQ(c.events.closed.count(c.id), 0u) << "the tunnel is up";
+}
+
 }  // namespace
 }  // namespace warren::http2

@@ -62,19 +62,6 @@ void sendAll(TlsEngine& from, TlsEngine& to, std::string_view data, std::string*
   }
 }
 
-std::string sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
-}
-
 RawPeer::RawPeer(ossl::SslCtx ctx, bool client) : ctx_(std::move(ctx)) {
   ssl_.reset(SSL_new(ctx_.get()));
   rbio_ = BIO_new(BIO_s_mem());

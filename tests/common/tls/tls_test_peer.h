@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/openssl_ptr.h"
+#include "common/sha256.h"
 #include "common/tls/tls_engine.h"
 
 namespace warren::tls::testing {
@@ -22,8 +23,6 @@ void pump(TlsEngine& client, TlsEngine& server, std::string* client_received = n
 // Writes all of `data` (respecting writable()) while pumping, then pumps to quiescence.
 void sendAll(TlsEngine& from, TlsEngine& to, std::string_view data, std::string* to_received,
              bool from_is_client);
-
-std::string sha256Hex(std::string_view data);
 
 // A plain OpenSSL endpoint on memory BIOs.
 class RawPeer {

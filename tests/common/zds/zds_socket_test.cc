@@ -159,6 +159,9 @@ TEST(ZdsSocketTest, ListenAndConnectByPath) {
   ASSERT_TRUE(l) << l.error().message();
   auto again = listenSocket(path);  // a stale socket file is replaced
   ASSERT_TRUE(again) << again.error().message();
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "root only: whoever connects is handed pod netns fds";
   auto c = connectSocket(path);
   ASSERT_TRUE(c) << c.error().message();
   UniqueFd server(::accept4(again->get(), nullptr, nullptr, SOCK_CLOEXEC));
