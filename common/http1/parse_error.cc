@@ -106,4 +106,28 @@ std::string ParseFailure::message() const {
   return m;
 }
 
+std::string printable(std::string_view s, size_t max) {
+  std::string out;
+  for (unsigned char c : s.substr(0, max)) {
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+std::string byteName(unsigned char c) {
+  static const char* hex = "0123456789abcdef";
+  std::string s = "0x";
+  s.push_back(hex[c >> 4]);
+  s.push_back(hex[c & 15]);
+  return s;
+}
+
 }  // namespace warren::http1

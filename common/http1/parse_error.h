@@ -3,7 +3,9 @@
 // sends for a bad request, or a proxy sends downstream for a bad upstream response (502).
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace warren::http1 {
 
@@ -68,5 +70,10 @@ struct ParseFailure {
   // "duplicate_content_length: Content-Length given twice (5 and 6)"
   std::string message() const;
 };
+
+// How an error detail quotes the input: printable ASCII as is, other bytes as \xNN, cut at
+// `max` bytes with "..."; byteName(0x7f) is "0x7f".
+std::string printable(std::string_view s, size_t max = 64);
+std::string byteName(unsigned char c);
 
 }  // namespace warren::http1
