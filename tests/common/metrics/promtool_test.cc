@@ -29,7 +29,7 @@ TEST(Promtool, ExpositionPassesCheckMetrics) {
   ASSERT_TRUE(tcp);
   TrafficLabels l;
   l.reporter = "source";
-  l.source_workload = "we\"ird\\name\nhere";
+  l.source.workload = "we\"ird\\name\nhere";
   l.connection_security_policy = "mutual_tls";
   auto c = tcp->forConnection(l);
   c.opened->inc();
