@@ -3,12 +3,8 @@
 #include "waypoint/telemetry/request_telemetry.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-
+#include "tests/common/metrics/promtool_check.h"
 #include "waypoint/telemetry/request_access_log.h"
 
 namespace warren::waypoint {
@@ -131,10 +127,8 @@ TEST(IstioRequestMetrics, UnknownPeersAreUnknown) {
 }
 
 TEST(IstioRequestMetrics, ExpositionPassesPromtool) {
-  std::string promtool;
-  for (const char* p : {"/usr/bin/promtool", "/usr/local/bin/promtool"})
-    if (std::filesystem::exists(p)) promtool = p;
-  if (promtool.empty()) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  if (!metrics::testing::promtoolCheckMetrics(""))
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   metrics::Registry registry;
   auto m = IstioRequestMetrics::create(registry);
   ASSERT_TRUE(m);
@@ -145,27 +139,15 @@ TEST(IstioRequestMetrics, ExpositionPassesPromtool) {
   r.response_code = 503;
   r.response_flags.add(ResponseFlag::kNoHealthyUpstream);
   (*m)->record(r);
-  std::string path = std::filesystem::temp_directory_path() /
-                     ("warren-promtool-wp-" + std::to_string(::getpid()) + ".txt");
-  {
-    std::ofstream f(path);
-    f << registry.render();
-  }
-  std::string out_path = path + ".out";
-  int rc =
-      std::system((promtool + " check metrics < " + path + " > " + out_path + " 2>&1").c_str());
-  std::ifstream o(out_path);
-  std::string output((std::istreambuf_iterator<char>(o)), std::istreambuf_iterator<char>());
-  std::filesystem::remove(path);
-  std::filesystem::remove(out_path);
+  auto check = metrics::testing::promtoolCheckMetrics(registry.render());
+  ASSERT_TRUE(check);
   // promtool's linter wants base units; Istio's name is fixed (dashboards query it), so that one
   // lint line (exit status 3: lint problems only) is expected and nothing else: any parse error
   // exits 1 with its own message.
-  const std::string kUnitLint =
-      "istio_request_duration_milliseconds use base unit \"seconds\" instead of "
-      "\"milliseconds\"\n";
-  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 3) << output;
-  EXPECT_EQ(output, kUnitLint);
+  EXPECT_EQ(check->exit_status, 3) << check->output;
+  EXPECT_EQ(check->output,
+            "istio_request_duration_milliseconds use base unit \"seconds\" instead of "
+            "\"milliseconds\"\n");
 }
 
 TEST(RequestAccessLog, GoldenLine) {
