@@ -79,10 +79,11 @@ Result<OtlpEndpoint> OtlpEndpoint::parse(std::string_view url) {
     port_text = hostport.substr(colon + 1);
   }
   if (host.empty() || host == "[]") return bad("no host");
-  for (char c : host)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '[' ||
-          c == ']' || c == ':'))
-      return bad(fmt::format("invalid character '{}' in the host", c));
+  bool bracketed = host.starts_with("[");
+  for (char c : bracketed ? host.substr(1, host.size() - 2) : host)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+          (bracketed && c == ':')))
+      return bad(fmt::format("invalid character '{}' in the host (IPv6 needs [brackets])", c));
   uint32_t port = kOtlpHttpPort;
   if (!port_text.empty() || hostport.ends_with(":")) {
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -135,7 +136,7 @@ Result<std::unique_ptr<OtlpExporter>> OtlpExporter::start(OtlpExporterOptions op
   auto requests = registry.counter("warren_tracing_export_requests_total",
                                    "OTLP export requests, by result", {"result"});
   if (!requests) return fail(requests.error());
-  std::unique_ptr<OtlpExporter> e(new OtlpExporter(std::move(options), registry));
+  std::unique_ptr<OtlpExporter> e(new OtlpExporter(std::move(options)));
   e->exported_ = *(*spans)->withLabels({"exported"});
   e->dropped_queue_full_ = *(*spans)->withLabels({"dropped_queue_full"});
   e->dropped_export_failed_ = *(*spans)->withLabels({"dropped_export_failed"});
@@ -147,8 +148,7 @@ Result<std::unique_ptr<OtlpExporter>> OtlpExporter::start(OtlpExporterOptions op
   return e;
 }
 
-OtlpExporter::OtlpExporter(OtlpExporterOptions options, metrics::Registry&)
-    : options_(std::move(options)) {}
+OtlpExporter::OtlpExporter(OtlpExporterOptions options) : options_(std::move(options)) {}
 
 OtlpExporter::~OtlpExporter() {
   {

@@ -85,7 +85,7 @@ class OtlpExporter final : public SpanSink {
   Stats stats() const;
 
  private:
-  OtlpExporter(OtlpExporterOptions options, metrics::Registry& registry);
+  explicit OtlpExporter(OtlpExporterOptions options);
   void run();
   // Sends one batch; `final` (shutting down): one attempt, no back-off.
   void send(std::vector<SpanData> batch, bool final);

@@ -23,7 +23,7 @@
 namespace warren::waypoint {
 
 struct TracingConfig {
-  // Percentage of new traces sampled, 0..100 with 0.01 resolution. Istio's default
+  // Percentage of new traces sampled, 0..100 (resolution 0.0001). Istio's default
   // (meshConfig.defaultConfig.tracing.sampling) is 1.
   double sampling_percent = 1.0;
 

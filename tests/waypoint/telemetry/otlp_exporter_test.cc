@@ -287,6 +287,7 @@ TEST(OtlpEndpoint, ParseTable) {
       {"http://collector/v1/traces?x=1", nullptr, "", "query"},
       {"http://coll ector", nullptr, "", "invalid character"},
       {"http://[fd00::5", nullptr, "", "unterminated"},
+      {"http://fd00::5:4318", nullptr, "", "IPv6 needs [brackets]"},
   };
   for (const Row& row : rows) {
     auto e = OtlpEndpoint::parse(row.url);
