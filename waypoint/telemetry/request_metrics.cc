@@ -28,6 +28,16 @@ Result<std::unique_ptr<IstioRequestMetrics>> IstioRequestMetrics::create(
       registry.histogram("istio_response_bytes", "The size of HTTP response bodies in bytes", names,
                          envoyDefaultBuckets());
   if (!response_bytes) return fail(response_bytes.error());
+  auto request_messages =
+      registry.counter("istio_request_messages_total",
+                       "The total number of gRPC messages sent from the client", names);
+  if (!request_messages) return fail(request_messages.error());
+  auto response_messages =
+      registry.counter("istio_response_messages_total",
+                       "The total number of gRPC messages sent from the server", names);
+  if (!response_messages) return fail(response_messages.error());
+  m->request_messages_ = *request_messages;
+  m->response_messages_ = *response_messages;
   m->requests_ = *requests;
   m->duration_ = *duration;
   m->request_bytes_ = *request_bytes;
@@ -45,9 +55,16 @@ void IstioRequestMetrics::record(const RequestRecord& r) {
     auto [it, inserted] = series_.try_emplace(std::move(values));
     if (inserted) {
       // The value count always matches the label count here, so withLabels cannot fail.
-      it->second =
-          Series{*requests_->withLabels(it->first), *duration_->withLabels(it->first),
-                 *request_bytes_->withLabels(it->first), *response_bytes_->withLabels(it->first)};
+      Series& created = it->second;
+      created.requests = *requests_->withLabels(it->first);
+      created.duration_ms = *duration_->withLabels(it->first);
+      created.request_bytes = *request_bytes_->withLabels(it->first);
+      created.response_bytes = *response_bytes_->withLabels(it->first);
+      // Message counters exist for gRPC series only, as Istio reports them.
+      if (r.protocol == RequestProtocol::kGrpc) {
+        created.request_messages = *request_messages_->withLabels(it->first);
+        created.response_messages = *response_messages_->withLabels(it->first);
+      }
     }
     s = it->second;
   }
@@ -55,6 +72,8 @@ void IstioRequestMetrics::record(const RequestRecord& r) {
   s.duration_ms->observe(static_cast<double>(r.duration.count()) / 1000.0);
   s.request_bytes->observe(static_cast<double>(r.request_body_bytes));
   s.response_bytes->observe(static_cast<double>(r.response_body_bytes));
+  if (s.request_messages) s.request_messages->inc(r.grpc_request_messages.value_or(0));
+  if (s.response_messages) s.response_messages->inc(r.grpc_response_messages.value_or(0));
 }
 
 }  // namespace warren::waypoint

@@ -4,6 +4,8 @@
 //   istio_request_duration_milliseconds   histogram  first request byte to last response byte
 //   istio_request_bytes                   histogram  request body bytes
 //   istio_response_bytes                  histogram  response body bytes
+//   istio_request_messages_total          counter    gRPC messages from the client (gRPC only)
+//   istio_response_messages_total         counter    gRPC messages from the server (gRPC only)
 // The histograms use Envoy's default buckets, which Istio's stats keep
 // (0.5 ms/bytes ... 3,600,000).
 #pragma once
@@ -21,7 +23,7 @@ namespace warren::waypoint {
 
 class IstioRequestMetrics {
  public:
-  // Registers the four families in `registry` (which must outlive this object).
+  // Registers the six families in `registry` (which must outlive this object).
   static Result<std::unique_ptr<IstioRequestMetrics>> create(metrics::Registry& registry);
 
   // Envoy's default histogram bounds (source/common/stats/histogram_impl.cc supportedBuckets).
@@ -37,12 +39,16 @@ class IstioRequestMetrics {
     metrics::Histogram* duration_ms = nullptr;
     metrics::Histogram* request_bytes = nullptr;
     metrics::Histogram* response_bytes = nullptr;
+    metrics::Counter* request_messages = nullptr;  // gRPC series only
+    metrics::Counter* response_messages = nullptr;
   };
 
   metrics::CounterFamily* requests_ = nullptr;
   metrics::HistogramFamily* duration_ = nullptr;
   metrics::HistogramFamily* request_bytes_ = nullptr;
   metrics::HistogramFamily* response_bytes_ = nullptr;
+  metrics::CounterFamily* request_messages_ = nullptr;
+  metrics::CounterFamily* response_messages_ = nullptr;
   std::mutex mu_;
   std::map<std::vector<std::string>, Series> series_;
 };

@@ -60,6 +60,10 @@ struct RequestRecord {
   std::string response_code_details;
   uint64_t request_body_bytes = 0;   // body bytes received from the client
   uint64_t response_body_bytes = 0;  // body bytes sent to the client
+  // gRPC only: length-prefixed messages in each direction (istio_request_messages_total /
+  // istio_response_messages_total); unset on other protocols.
+  std::optional<uint64_t> grpc_request_messages;
+  std::optional<uint64_t> grpc_response_messages;
 
   RequestPeer source;
   RequestPeer destination;         // the endpoint picked (unknown when none was)

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "tests/common/metrics/promtool_check.h"
 #include "waypoint/telemetry/request_access_log.h"
 
@@ -99,6 +101,8 @@ TEST(IstioRequestMetrics, OneSeriesPerLabelSetWithEnvoyBuckets) {
   r.protocol = RequestProtocol::kGrpc;
   r.response_code = 200;
   r.grpc_status = 14;
+  r.grpc_request_messages = 3;
+  r.grpc_response_messages = 2;
   r.response_flags.add(ResponseFlag::kUpstreamConnectionFailure);
   r.response_flags.add(ResponseFlag::kUpstreamRetryLimitExceeded);
   (*m)->record(r);
@@ -107,6 +111,21 @@ TEST(IstioRequestMetrics, OneSeriesPerLabelSetWithEnvoyBuckets) {
                       "grpc_response_status=\"14\",response_flags=\"UF,URX\""),
             std::string::npos)
       << text;
+  // gRPC series also count messages; HTTP series have none (as Istio).
+  auto lines = [&](const std::string& metric) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (line.starts_with(metric + "{")) out.push_back(line);
+    return out;
+  };
+  auto req_msgs = lines("istio_request_messages_total");
+  auto resp_msgs = lines("istio_response_messages_total");
+  ASSERT_EQ(req_msgs.size(), 1u) << text;
+  ASSERT_EQ(resp_msgs.size(), 1u) << text;
+  EXPECT_NE(req_msgs[0].find("request_protocol=\"grpc\""), std::string::npos);
+  EXPECT_TRUE(req_msgs[0].ends_with("} 3")) << req_msgs[0];
+  EXPECT_TRUE(resp_msgs[0].ends_with("} 2")) << resp_msgs[0];
 }
 
 TEST(IstioRequestMetrics, UnknownPeersAreUnknown) {
