@@ -89,7 +89,25 @@ std::vector<std::pair<std::string, std::string>> containerEnv(const PodRuntime& 
   if (!list.IsDefined() || !list.IsSequence()) return env;
   for (const auto& e : list) {
     if (!e.IsMap() || !scalar(e["name"])) continue;
-    env.emplace_back(e["name"].Scalar(), scalar(e["value"]) ? e["value"].Scalar() : "");
+    if (scalar(e["value"])) {
+      env.emplace_back(e["name"].Scalar(), e["value"].Scalar());
+      continue;
+    }
+    // valueFrom.fieldRef: the downward API fields the lab knows. (An empty value here used to
+    // override POD_IP & co. set above, as setenv runs in order.)
+    const YAML::Node from = e["valueFrom"];
+    const YAML::Node ref = from.IsDefined() && from.IsMap() ? from["fieldRef"] : YAML::Node();
+    const YAML::Node path = ref.IsDefined() && ref.IsMap() ? ref["fieldPath"] : YAML::Node();
+    if (!scalar(path)) continue;
+    const std::string& f = path.Scalar();
+    std::string value;
+    if (f == "metadata.name") value = rt.name;
+    else if (f == "metadata.namespace") value = rt.ns;
+    else if (f == "spec.nodeName") value = rt.node;
+    else if (f == "status.podIP") value = rt.pod_ip;
+    else if (f == "status.hostIP") value = rt.host_ip;
+    else continue;
+    env.emplace_back(e["name"].Scalar(), value);
   }
   return env;
 }

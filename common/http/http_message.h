@@ -39,7 +39,8 @@ struct HttpResponse {
   }
 };
 
-// "OK", "Not Found", ... for the codes this server produces; "Unknown" otherwise.
+// "OK", "Not Found", ... for the codes this server and the waypoint produce; "Unknown"
+// otherwise.
 const char* statusReason(int status);
 
 }  // namespace warren::http
