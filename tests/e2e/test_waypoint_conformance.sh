@@ -79,7 +79,7 @@ log "waypoint pod gateway-conformance-mesh/$wp_pod on $(pod_node "gateway-confor
 
 step "waypoint: every scenario, its routes applied in turn"
 rc=0
-runner waypoint --converge 45 || rc=$?
+runner waypoint --converge 30 || rc=$?
 log "waypoint log (last lines):"
 lab logs "gateway-conformance-mesh/$wp_pod" 2>&1 | tail -5
 out=$(cat "$LAB_DIR/conformance-waypoint.log")
