@@ -155,6 +155,14 @@ size_t HboneClientPool::bufferedBytes() const {
   return n;
 }
 
+size_t HboneClientPool::trackedStreams() const {
+  size_t n = 0;
+  for (const auto& [key, conns] : pool_) {
+    for (const auto& c : conns) n += c->trackedStreams() + c->openStreams();
+  }
+  return n;
+}
+
 void HboneClientPool::closeAll(const std::string& why) {
   closed_ = true;
   auto all = std::move(pool_);

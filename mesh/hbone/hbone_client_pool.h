@@ -98,6 +98,9 @@ class HboneClientPool {
   // Bytes the pooled connections hold now (unread received DATA, unsent stream and session
   // output, TLS output): bounded by their windows and buffers.
   size_t bufferedBytes() const;
+  // Streams the pooled connections' sessions track and stream handlers they hold (0 when no
+  // tunnel is open).
+  size_t trackedStreams() const;
   // Every connection closes now (their streams see onClose with `why`) and the pool opens no
   // more (a worker stopping); tunnels still in flight fail.
   void closeAll(const std::string& why);

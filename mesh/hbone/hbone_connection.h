@@ -65,6 +65,9 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   // Client: a new stream can be opened on this connection now.
   bool canOpenStream() const;
   size_t openStreams() const { return handlers_.size(); }
+  // Streams the HTTP/2 session still tracks (open, or closed with bytes not yet consumed):
+  // back to 0 once every tunnel on this connection ended.
+  size_t trackedStreams() const { return session_->trackedStreams(); }
   Result<StreamId> openStream(const http2::HeaderList& headers,
                               std::shared_ptr<StreamHandler> handler);
   // Server: routes the stream's events to `handler`.

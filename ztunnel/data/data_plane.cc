@@ -171,6 +171,8 @@ Worker::Stats DataPlane::stats() {
         g->sum.client_connections += s.client_connections;
         g->sum.server_connections += s.server_connections;
         g->sum.buffered_bytes += s.buffered_bytes;
+        g->sum.tracked_streams += s.tracked_streams;
+        g->sum.loop_operations += s.loop_operations;
       },
       std::chrono::seconds(2));
   std::lock_guard lock(g->mu);

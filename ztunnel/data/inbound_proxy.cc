@@ -242,4 +242,12 @@ size_t InboundProxy::bufferedBytes() const {
   return n;
 }
 
+size_t InboundProxy::trackedStreams() const {
+  size_t n = 0;
+  for (const auto& [p, weak] : servers_) {
+    if (auto c = weak.lock()) n += c->trackedStreams() + c->openStreams();
+  }
+  return n;
+}
+
 }  // namespace warren::ztunnel

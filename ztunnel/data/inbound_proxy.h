@@ -33,6 +33,8 @@ class InboundProxy {
   void closeAll(const std::string& why);
   size_t serverConnections() const { return servers_.size(); }
   size_t bufferedBytes() const;
+  // Streams the server connections' sessions track and stream handlers they hold.
+  size_t trackedStreams() const;
 
  private:
   void serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd, bool waited);

@@ -102,6 +102,8 @@ Worker::Stats Worker::stats() const {
   s.server_connections = inbound_.serverConnections();
   s.buffered_bytes =
       ctx_.connections.bufferedBytes() + pool_.bufferedBytes() + inbound_.bufferedBytes();
+  s.tracked_streams = pool_.trackedStreams() + inbound_.trackedStreams();
+  s.loop_operations = ctx_.loop.stats().ops_in_flight;
   return s;
 }
 
