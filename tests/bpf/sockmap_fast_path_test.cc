@@ -2,7 +2,8 @@
 // on = a loopback pair in a fresh netns moves its bytes through the sk_msg redirect, intact
 // and in order, end of stream included; a restart re-adopts the link (one sk_msg program on
 // the map); turning it off or uninstalling removes every pin while connections already on the
-// fast path keep working.
+// fast path keep working; a bulk sender into a reader that does not read is held after its
+// redirect budget (redirection itself has no flow control), and its bytes arrive in order.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -13,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -240,6 +244,73 @@ TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {
   EXPECT_FALSE(exists(pins_.path()));
   EXPECT_EQ(sockopsProgramName(cgroup_.path()), "");
   expectStream(p.server.get(), p.client.get(), pattern(500000, 5));
+}
+
+// Redirection into the peer's ingress queue has no flow control: the kernel charges the bytes
+// to the receiving socket and only checks the protocol's global memory limit, so before the
+// redirect budget a sender into a reader that does not read got rid of all 64 MiB at once
+// (and in the benchmark, iperf3 went on until tcp_mem's hard limit and failed with ENOMEM).
+// Now the socket redirects 4 MiB, then TCP's flow control holds it; every byte arrives in
+// order across the switch.
+TEST_F(FastPathTest, BulkIntoAReaderThatDoesNotReadIsHeldAfterTheBudget) {
+  cgroup_.enter();
+  auto dp = RedirectDataplane::open(config(true));
+  ASSERT_TRUE(dp) << dp.error().message();
+  UniqueFd netns = testing::makeNetns();
+  ASSERT_TRUE(netns);
+  auto guard = NetnsGuard::enter(netns.get());
+  ASSERT_TRUE(guard);
+  Pair p = loopbackPair();
+  ASSERT_TRUE(p.client && p.server);
+  auto before = dp->counters();
+  ASSERT_TRUE(before);
+
+  constexpr size_t kTotal = 64 << 20;
+  const auto data = pattern(kTotal, 9);
+  ::fcntl(p.client.get(), F_SETFL, ::fcntl(p.client.get(), F_GETFL) | O_NONBLOCK);
+  size_t sent = 0;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (sent < kTotal && std::chrono::steady_clock::now() < until) {
+    ssize_t w = ::send(p.client.get(), data.data() + sent, std::min<size_t>(kTotal - sent, 1 << 20),
+                       MSG_NOSIGNAL);
+    if (w > 0) {
+      sent += static_cast<size_t>(w);
+    } else {
+      ASSERT_EQ(errno, EAGAIN) << "send: " << std::strerror(errno);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  // The budget (4 MiB) plus what TCP buffers for a reader that does not read.
+  EXPECT_LT(sent, size_t{24} << 20) << "the kernel took " << sent << " bytes nobody read";
+  auto held = dp->counters();
+  ASSERT_TRUE(held);
+  EXPECT_GT((*held)[WARREN_CNT_FASTPATH_REDIRECTED], (*before)[WARREN_CNT_FASTPATH_REDIRECTED]);
+  EXPECT_EQ((*held)[WARREN_CNT_FASTPATH_BUDGET_SPENT] - (*before)[WARREN_CNT_FASTPATH_BUDGET_SPENT],
+            1u);
+  std::printf("bulk into a reader that does not read: %zu bytes taken before the sender waited\n",
+              sent);
+
+  // The reader starts: everything arrives, redirected bytes first, then TCP's, in order.
+  std::vector<uint8_t> got;
+  std::thread reader([&] {
+    std::vector<uint8_t> buf(1 << 16);
+    for (;;) {
+      ssize_t n = ::recv(p.server.get(), buf.data(), buf.size(), 0);
+      if (n <= 0) return;
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+    }
+  });
+  ::fcntl(p.client.get(), F_SETFL, ::fcntl(p.client.get(), F_GETFL) & ~O_NONBLOCK);
+  while (sent < kTotal) {
+    ssize_t w = ::send(p.client.get(), data.data() + sent, kTotal - sent, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    sent += static_cast<size_t>(w);
+  }
+  ::shutdown(p.client.get(), SHUT_WR);
+  reader.join();
+  EXPECT_EQ(sent, kTotal);
+  ASSERT_EQ(got.size(), kTotal);
+  EXPECT_TRUE(got == data) << "bytes differ or arrived out of order across the switch to TCP";
 }
 
 }  // namespace
