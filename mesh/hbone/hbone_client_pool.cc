@@ -119,6 +119,7 @@ Result<std::shared_ptr<HboneConnection>> HboneClientPool::dial(const Key& key,
       });
   if (!conn) return fail(conn.error());
   (*conn)->setPeerAddress(key.destination);
+  (*conn)->drainWhenIdleFor(idle_timeout_);  // invariant 5
   std::weak_ptr<HboneConnection> weak = *conn;
   auto to = sock->connect_to;
   auto sa = to.toSockaddr();

@@ -290,6 +290,15 @@ class DataPathTest : public ::testing::TestWithParam<uring::Backend> {
     return got == text;
   }
 
+  // Waits (bounded) until `p` carries no proxied connection.
+  static bool settled(DataPlane* p) {
+    for (int i = 0; i < 500; ++i) {
+      if (p->stats().connections == 0) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
   // The app's connection ends without a byte (EOF or reset): what a rejected tunnel looks like.
   static bool closedWithoutData(int fd) {
     char c;
@@ -663,13 +672,6 @@ TEST_P(DataPathTest, ASlowReaderBoundsMemory) {
 TEST_P(DataPathTest, ManyIdleTunnelsLeaveNothingBehind) {
   relay::testing::LoopEchoServer upstream;
   startBoth();
-  auto settled = [&](DataPlane* p) {
-    for (int i = 0; i < 500; ++i) {
-      if (p->stats().connections == 0) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  };
   {
     auto first = appConnect(upstream.address());
     ASSERT_TRUE(echoes(first.get(), "x"));
@@ -700,10 +702,35 @@ TEST_P(DataPathTest, ManyIdleTunnelsLeaveNothingBehind) {
       "closed (%zu/%zu before)\n",
       kTunnels, c1.loop_operations, s1.loop_operations, c2.loop_operations, s2.loop_operations,
       c0.loop_operations, s0.loop_operations);
-  // What stays is the pooled connections (their read and keep-alive timer) and the listeners.
-  EXPECT_EQ(c2.loop_operations, c0.loop_operations + 2 * (c2.client_connections - 1));
+  // What stays is the listeners (3) and the pooled connections, each with what the one pooled
+  // connection before had (its read, keep-alive timer and idle clock).
+  EXPECT_EQ(c2.loop_operations, 3 + (c0.loop_operations - 3) * c2.client_connections);
   EXPECT_EQ(c2.tracked_streams, 0u);
   EXPECT_EQ(s2.tracked_streams, 0u);
+}
+
+// Issue 16: a pooled connection that carries no tunnel for the idle timeout is closed with
+// GOAWAY (both ztunnels let go of it); a tunnel open longer than that keeps it.
+TEST_P(DataPathTest, PooledConnectionIdleForTheTimeoutIsClosed) {
+  relay::testing::LoopEchoServer upstream;
+  auto o = options();
+  o.pool_idle_timeout = 300ms;
+  startBoth(o, options());
+  auto app = appConnect(upstream.address());
+  ASSERT_TRUE(echoes(app.get(), "one"));
+  std::this_thread::sleep_for(700ms);
+  EXPECT_TRUE(echoes(app.get(), "still here")) << "a connection with a tunnel is not idle";
+  EXPECT_EQ(client_->stats().client_connections, 1u);
+  app.reset();
+  bool closed = false;
+  for (int i = 0; i < 300 && !closed; ++i) {
+    closed = client_->stats().client_connections == 0 && server_->stats().server_connections == 0;
+    if (!closed) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(closed) << "the idle pooled connection is still open";
+  auto again = appConnect(upstream.address());
+  EXPECT_TRUE(echoes(again.get(), "two"));
+  EXPECT_EQ(sockets_->dials({kServerIp, 15008}), 2) << "the next tunnel dialled afresh";
 }
 
 // A stream reset by the peer while bytes it delivered still wait in the stream (the relay had
@@ -760,13 +787,6 @@ TEST_P(DataPathTest, StreamsResetWithUnreadBytesGiveTheirWindowBack) {
     ::shutdown(fd, SHUT_WR);
   });
   startBoth();
-  auto settled = [&](DataPlane* p) {
-    for (int i = 0; i < 500; ++i) {
-      if (p->stats().connections == 0) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  };
   // Each leak was up to one stream window (4 MiB) of the 16 MiB connection window: 5 rounds
   // used to leave the pooled connection unable to carry a byte.
   for (int i = 0; i < 5; ++i) {

@@ -18,7 +18,7 @@ Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore
     : index_(index),
       ctx_(loop, store, certs, sockets, options, metrics, std::move(next_id)),
       random_(0x5eed0000ULL + index),
-      pool_(loop, options.http2),
+      pool_(loop, options.http2, options.pool_idle_timeout),
       outbound_(ctx_, pool_, random_),
       inbound_(ctx_) {}
 
