@@ -173,6 +173,7 @@ Worker::Stats DataPlane::stats() {
         g->sum.buffered_bytes += s.buffered_bytes;
         g->sum.tracked_streams += s.tracked_streams;
         g->sum.loop_operations += s.loop_operations;
+        g->sum.loop_wakeups += s.loop_wakeups;
       },
       std::chrono::seconds(2));
   std::lock_guard lock(g->mu);

@@ -103,7 +103,9 @@ Worker::Stats Worker::stats() const {
   s.buffered_bytes =
       ctx_.connections.bufferedBytes() + pool_.bufferedBytes() + inbound_.bufferedBytes();
   s.tracked_streams = pool_.trackedStreams() + inbound_.trackedStreams();
-  s.loop_operations = ctx_.loop.stats().ops_in_flight;
+  auto loop = ctx_.loop.stats();
+  s.loop_operations = loop.ops_in_flight;
+  s.loop_wakeups = loop.wakeups;
   return s;
 }
 
