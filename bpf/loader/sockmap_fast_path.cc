@@ -35,25 +35,6 @@ Status unlinkPin(const std::string& path) {
   return ok();
 }
 
-// An agent of an earlier version pinned warren_socks_state with the mode alone (4 bytes, no
-// redirect budget); libbpf would refuse to re-use it and the fast path would not load. Drop
-// that pin: the load creates the current map. Sockets that had a record there have none in
-// the new map, and a socket without a record goes through TCP (never redirected again, so
-// nothing is overtaken); sockets established from now on get the new record.
-Status dropStateOfAnotherSize(const std::string& pin_dir) {
-  const std::string path = pin_dir + "/" WARREN_MAP_SOCKS_STATE;
-  auto fd = openPin(path);
-  if (!fd) return fd.error().code() == ErrorCode::kNotFound ? ok() : fail(fd.error());
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd->get(), &info, &len) != 0)
-    return fail(WARREN_SYS_ERROR("bpf map info " + path));
-  if (info.value_size == sizeof(warren_sock_state)) return ok();
-  spdlog::warn("bpf: {} holds {}-byte records, this agent {}: re-creating it", path,
-               info.value_size, sizeof(warren_sock_state));
-  return unlinkPin(path);
-}
-
 Status detachLinkPin(const std::string& path) {
   auto fd = openPin(path);
   if (fd) {
@@ -118,7 +99,12 @@ bpf_program* SockmapFastPath::sockopsProgram() const {
 
 Result<std::unique_ptr<SockmapFastPath>> SockmapFastPath::attach(const std::string& pin_dir,
                                                                  const warren_fastpath_cfg& cfg) {
-  WARREN_TRY(dropStateOfAnotherSize(pin_dir));
+  // An agent of an earlier version pinned warren_socks_state with the mode alone (4 bytes, no
+  // redirect budget). Drop it: sockets that had a record there have none in the new map, and
+  // a socket without a record goes through TCP (never redirected again, so nothing is
+  // overtaken); sockets established from now on get the new record.
+  WARREN_TRY(dropPinnedMapOfAnotherShape(pin_dir + "/" WARREN_MAP_SOCKS_STATE,
+                                         sizeof(warren_sock_state), 0));
   auto so = SockopsFastPathSkel::open("sockops_fastpath", pin_dir);
   if (!so) return fail(so.error());
   // const volatile knobs live in .rodata: set between open and load, frozen by the load.
