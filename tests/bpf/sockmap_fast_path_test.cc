@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -139,8 +140,28 @@ class FastPathTest : public ::testing::Test {
   }
   std::string socks() const { return pins_.path() + "/" WARREN_MAP_SOCKS; }
   std::string link() const { return pins_.path() + "/" WARREN_LINK_SK_MSG; }
+  // The fast path on for this test's cgroup (dp_), and this thread in a fresh netns where a
+  // loopback pair (pair_) is a fast-path pair. Use with ASSERT_NO_FATAL_FAILURE.
+  void fastPathPairInFreshNetns() {
+    cgroup_.enter();
+    auto dp = RedirectDataplane::open(config(true));
+    ASSERT_TRUE(dp) << dp.error().message();
+    dp_.emplace(std::move(*dp));
+    netns_ = testing::makeNetns();
+    ASSERT_TRUE(netns_);
+    auto guard = NetnsGuard::enter(netns_.get());
+    ASSERT_TRUE(guard);
+    guard_.emplace(std::move(*guard));
+    pair_ = loopbackPair();
+    ASSERT_TRUE(pair_.client && pair_.server);
+  }
   TempPinDir pins_;
   TempCgroup cgroup_;
+  // Destroyed in reverse: the pair, back to the test's netns, the netns, then the programs.
+  std::optional<RedirectDataplane> dp_;
+  UniqueFd netns_;
+  std::optional<NetnsGuard> guard_;
+  Pair pair_;
 };
 
 TEST_F(FastPathTest, OffByDefaultNothingOfItExists) {
@@ -225,21 +246,15 @@ TEST_F(FastPathTest, LoopbackPairGoesSocketToSocketIntactReadoptedAndRemoved) {
 }
 
 TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {
-  cgroup_.enter();
-  auto dp = RedirectDataplane::open(config(true));
-  ASSERT_TRUE(dp) << dp.error().message();
-  UniqueFd netns = testing::makeNetns();
-  ASSERT_TRUE(netns);
-  auto guard = NetnsGuard::enter(netns.get());
-  ASSERT_TRUE(guard);
-  Pair p = loopbackPair();
-  ASSERT_TRUE(p.client && p.server);
+  ASSERT_NO_FATAL_FAILURE(fastPathPairInFreshNetns());
+  auto& dp = dp_;
+  Pair& p = pair_;
   expectStream(p.client.get(), p.server.get(), pattern(200000, 4));  // on the fast path
   auto c = dp->counters();
   ASSERT_TRUE(c);
   EXPECT_GT((*c)[WARREN_CNT_FASTPATH_REDIRECTED], 0u);
 
-  dp = fail(Error::invalid("closed"));  // the agent is gone: no fd of ours holds anything
+  dp.reset();  // the agent is gone: no fd of ours holds anything
   ASSERT_TRUE(RedirectDataplane::uninstall(pins_.path()));
   EXPECT_FALSE(exists(pins_.path()));
   EXPECT_EQ(sockopsProgramName(cgroup_.path()), "");
@@ -253,15 +268,9 @@ TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {
 // Now the socket redirects 4 MiB, then TCP's flow control holds it; every byte arrives in
 // order across the switch.
 TEST_F(FastPathTest, BulkIntoAReaderThatDoesNotReadIsHeldAfterTheBudget) {
-  cgroup_.enter();
-  auto dp = RedirectDataplane::open(config(true));
-  ASSERT_TRUE(dp) << dp.error().message();
-  UniqueFd netns = testing::makeNetns();
-  ASSERT_TRUE(netns);
-  auto guard = NetnsGuard::enter(netns.get());
-  ASSERT_TRUE(guard);
-  Pair p = loopbackPair();
-  ASSERT_TRUE(p.client && p.server);
+  ASSERT_NO_FATAL_FAILURE(fastPathPairInFreshNetns());
+  auto& dp = dp_;
+  Pair& p = pair_;
   auto before = dp->counters();
   ASSERT_TRUE(before);
 
