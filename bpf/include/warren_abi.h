@@ -105,18 +105,37 @@ struct warren_sock_key {
 	struct warren_addr remote;
 };
 
-/* Per-socket fast-path decision. SK_STORAGE (freed with the socket), value = __u32, one of
- * enum warren_sock_mode. sockops creates it (UNDECIDED) before inserting the socket; the
- * sk_msg program decides on the socket's first message and never changes its mind towards
+/* Per-socket fast-path state. SK_STORAGE (freed with the socket), value = struct
+ * warren_sock_state. sockops creates it (UNDECIDED) before inserting the socket; the sk_msg
+ * program decides on the socket's first message and never changes its mind towards
  * redirecting: a socket that once sent through TCP keeps doing so, so bytes still travelling
  * through the TCP stack are never overtaken by redirected ones. Pinned, so the decision
- * survives an agent restart that swaps the programs. */
+ * survives an agent restart that swaps the programs.
+ *
+ * Redirect budget: a message redirected to the peer's ingress queue is charged to the peer
+ * with no flow control at all (the kernel's bpf_tcp_ingress only asks the protocol's global
+ * memory limits; the sender never waits for the reader). A sender faster than its reader
+ * therefore queues without bound until tcp_mem's hard limit, and then every redirected send
+ * fails with ENOMEM (what iperf3 hit) while the whole host's TCP is under memory pressure. So
+ * a socket redirects at most WARREN_FASTPATH_REDIRECT_BUDGET bytes in its life; the message
+ * that would pass it goes through TCP, and so does everything after it (TCP's own flow
+ * control takes over). The peer reads its ingress queue before its TCP receive queue, and
+ * every redirected byte was sent before the first TCP one, so order is kept. At most the
+ * budget is ever queued by redirection per socket: the same order as a TCP socket buffer
+ * (tcp_wmem's default maximum is 4 MiB). */
 #define WARREN_MAP_SOCKS_STATE "warren_socks_state"
+#define WARREN_FASTPATH_REDIRECT_BUDGET (4ull << 20)
 
 enum warren_sock_mode {
 	WARREN_SOCK_UNDECIDED = 0,
 	WARREN_SOCK_REDIRECT = 1,
 	WARREN_SOCK_TCP = 2,
+};
+
+struct warren_sock_state {
+	__u32 mode; /* enum warren_sock_mode */
+	__u32 reserved;
+	__u64 redirected; /* bytes this socket handed to its peer's ingress queue */
 };
 
 /* Read-only knob of the fast-path programs (set by the agent before load): this node's pod
@@ -148,6 +167,7 @@ enum warren_counter {
 	WARREN_CNT_FASTPATH_INSERTED, /* sockops put an established local socket in warren_socks */
 	WARREN_CNT_FASTPATH_REDIRECTED, /* sk_msg handed a message to the peer socket */
 	WARREN_CNT_FASTPATH_MISS, /* sk_msg let a message go through TCP (no peer, or pinned to TCP) */
+	WARREN_CNT_FASTPATH_BUDGET_SPENT, /* a redirecting socket spent its budget: TCP from now on */
 	WARREN_CNT_MAX,
 };
 
@@ -174,6 +194,7 @@ static const char *const warren_counter_names[] __attribute__((unused)) = {
 	"fastpath_inserted",
 	"fastpath_redirected",
 	"fastpath_miss",
+	"fastpath_budget_spent",
 };
 #endif
 

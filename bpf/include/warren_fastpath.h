@@ -110,4 +110,40 @@ WARREN_FP_FN void warren_fastpath_key(enum warren_fastpath_scope scope, __u64 ne
 	key->remote = *remote;
 }
 
+/* The sk_msg program's decision for one message of `size` bytes from a socket whose state is
+ * `st`, in two steps around the redirect (a redirect the helper set up cannot be taken back):
+ *
+ * warren_fastpath_may_redirect: 1 = try the peer; 0 = through TCP. A socket that ever sent
+ * through TCP never redirects again; a socket whose next message would pass its budget
+ * (WARREN_FASTPATH_REDIRECT_BUDGET, warren_abi.h) goes TCP for good, and returns
+ * *budget_spent = 1 when it had been redirecting (the moment TCP's flow control takes over).
+ *
+ * warren_fastpath_redirected: the outcome of the try. Peer found: redirecting, the bytes
+ * counted. Not found: an undecided socket goes TCP for good; a redirecting one (its peer
+ * closed) passes this message to TCP, which answers as it would have. */
+WARREN_FP_FN int warren_fastpath_may_redirect(struct warren_sock_state *st, __u32 size,
+					      int *budget_spent)
+{
+	*budget_spent = 0;
+	if (st->mode == WARREN_SOCK_TCP)
+		return 0;
+	if (st->redirected + size > WARREN_FASTPATH_REDIRECT_BUDGET) {
+		*budget_spent = st->mode == WARREN_SOCK_REDIRECT;
+		st->mode = WARREN_SOCK_TCP;
+		return 0;
+	}
+	return 1;
+}
+
+WARREN_FP_FN void warren_fastpath_redirected(struct warren_sock_state *st, __u32 size,
+					     int peer_found)
+{
+	if (peer_found) {
+		st->mode = WARREN_SOCK_REDIRECT;
+		st->redirected += size;
+	} else if (st->mode == WARREN_SOCK_UNDECIDED) {
+		st->mode = WARREN_SOCK_TCP;
+	}
+}
+
 #endif /* WARREN_FASTPATH_H */

@@ -14,7 +14,9 @@ static_assert(offsetof(warren_pending, netns_cookie) == 24);
 static_assert(sizeof(warren_orig_key) == 32);
 static_assert(offsetof(warren_orig_key, client) == 8);
 static_assert(sizeof(warren_sock_key) == 48);
-static_assert(WARREN_CNT_MAX == 17);
+static_assert(sizeof(warren_sock_state) == 16);
+static_assert(offsetof(warren_sock_state, redirected) == 8);
+static_assert(WARREN_CNT_MAX == 18);
 static_assert(sizeof(warren_fastpath_cfg) == 28);
 static_assert(offsetof(warren_fastpath_cfg, pod_prefix_len) == 20);
 static_assert(sizeof(warren_counter_names) / sizeof(warren_counter_names[0]) == WARREN_CNT_MAX,

@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "common/log.h"
+
 namespace warren::redirect {
 
 namespace {
@@ -79,6 +81,24 @@ Result<UniqueFd> openPin(const std::string& path) {
     return fail(WARREN_SYS_ERROR("open pin " + path));
   }
   return UniqueFd(fd);
+}
+
+Status dropPinnedMapOfAnotherShape(const std::string& path, uint32_t value_size,
+                                   uint32_t max_entries) {
+  auto fd = openPin(path);
+  if (!fd) return fd.error().code() == ErrorCode::kNotFound ? ok() : fail(fd.error());
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd->get(), &info, &len) != 0)
+    return fail(WARREN_SYS_ERROR("bpf map info " + path));
+  if ((value_size == 0 || info.value_size == value_size) &&
+      (max_entries == 0 || info.max_entries == max_entries))
+    return ok();
+  spdlog::warn("bpf: {} holds {} entries of {} bytes, this agent {} of {}: re-creating it", path,
+               info.max_entries, info.value_size, max_entries, value_size);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return fail(WARREN_SYS_ERROR("unlink " + path));
+  return ok();
 }
 
 // Not in Debian 12's <linux/bpf.h> (6.1): the sk_msg link type of Linux 6.10. Its link info

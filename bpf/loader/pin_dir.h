@@ -23,6 +23,13 @@ std::string netnsLinkPath(const std::string& pin_dir, uint64_t netns_cookie);
 // Opens a pinned object (map, program or link); kNotFound when there is no such pin.
 Result<UniqueFd> openPin(const std::string& path);
 
+// libbpf refuses to re-use a pinned map whose value size or number of entries differs from
+// the program's (an agent of another version pinned it), and the load fails. This removes such
+// a pin, so the load creates the current map; a 0 leaves that property unchecked. Nothing
+// pinned there: nothing to do.
+Status dropPinnedMapOfAnotherShape(const std::string& path, uint32_t value_size,
+                                   uint32_t max_entries);
+
 // The kernel id of what a pinned link is attached to: cgroup id (cgroup links), netns inode
 // (netns links) or map id (sockmap links); 0 when the target is gone and the kernel detached
 // the link.

@@ -104,27 +104,6 @@ Status adoptOrAttachCgroup(bpf_program* prog, const std::string& path, int cgrou
   return ok();
 }
 
-// An agent of another version may have pinned warren_counters with another number of
-// counters (the enum grew with the sk_msg fast path); libbpf would refuse to re-use it and the
-// agent would not start. Counters are statistics only: drop that pin and let the load create
-// the current map. Programs still attached keep counting into the old one until open()
-// updates their links a moment later.
-Status dropCountersOfAnotherSize(const std::string& pin_dir) {
-  const std::string path = pin_dir + "/" WARREN_MAP_COUNTERS;
-  auto fd = openPin(path);
-  if (!fd) return fd.error().code() == ErrorCode::kNotFound ? ok() : fail(fd.error());
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd->get(), &info, &len) != 0)
-    return fail(WARREN_SYS_ERROR("bpf map info " + path));
-  if (info.max_entries == WARREN_CNT_MAX) return ok();
-  spdlog::warn("bpf: {} has {} counters, this agent has {}: re-creating it", path,
-               info.max_entries, static_cast<int>(WARREN_CNT_MAX));
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return fail(WARREN_SYS_ERROR("unlink " + path));
-  return ok();
-}
-
 }  // namespace
 
 struct RedirectDataplane::Programs {
@@ -151,7 +130,12 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
     return fail(Error::invalid("--bpf-pin-dir must be an absolute path: '" + config.pin_dir + "'"));
   WARREN_TRY(ensureBpffs());
   WARREN_TRY(mkdirs(netnsLinkDir(config.pin_dir)));
-  WARREN_TRY(dropCountersOfAnotherSize(config.pin_dir));
+  // An agent of another version may have pinned warren_counters with another number of
+  // counters (the enum grew with the sk_msg fast path). Counters are statistics only: drop
+  // that pin and let the load create the current map. Programs still attached keep counting
+  // into the old one until open() updates their links a moment later.
+  WARREN_TRY(
+      dropPinnedMapOfAnotherShape(config.pin_dir + "/" WARREN_MAP_COUNTERS, 0, WARREN_CNT_MAX));
 
   // Each skeleton is opened and loaded in turn: the first creates and pins the maps, the
   // others re-use them.

@@ -99,6 +99,12 @@ bpf_program* SockmapFastPath::sockopsProgram() const {
 
 Result<std::unique_ptr<SockmapFastPath>> SockmapFastPath::attach(const std::string& pin_dir,
                                                                  const warren_fastpath_cfg& cfg) {
+  // An agent of an earlier version pinned warren_socks_state with the mode alone (4 bytes, no
+  // redirect budget). Drop it: sockets that had a record there have none in the new map, and
+  // a socket without a record goes through TCP (never redirected again, so nothing is
+  // overtaken); sockets established from now on get the new record.
+  WARREN_TRY(dropPinnedMapOfAnotherShape(pin_dir + "/" WARREN_MAP_SOCKS_STATE,
+                                         sizeof(warren_sock_state), 0));
   auto so = SockopsFastPathSkel::open("sockops_fastpath", pin_dir);
   if (!so) return fail(so.error());
   // const volatile knobs live in .rodata: set between open and load, frozen by the load.

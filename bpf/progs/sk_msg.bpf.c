@@ -9,7 +9,12 @@
  *                     the TCP stack are never overtaken by redirected ones (the peer's
  *                     reader drains redirected data before its TCP receive queue).
  * A REDIRECT socket whose peer has left the map (it closed) passes too: TCP then answers as it
- * would have. No record (sockops could not create one) = TCP. */
+ * would have. No record (sockops could not create one) = TCP.
+ *
+ * Budget: a socket redirects at most WARREN_FASTPATH_REDIRECT_BUDGET bytes, then goes TCP for
+ * good. Redirection into the peer's ingress queue has no flow control (see warren_abi.h), so
+ * without it a fast sender queued without bound and ended in ENOMEM. The decision is the pure
+ * warren_fastpath_may_redirect / warren_fastpath_redirected (warren_fastpath.h). */
 #include "warren_fastpath_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -44,13 +49,21 @@ static __always_inline int warren_msg_fastpath(struct sk_msg_md *msg)
 	struct warren_sock_key peer = {};
 	struct warren_fastpath_cfg cfg;
 	enum warren_fastpath_scope scope;
+	struct warren_sock_state *st;
 	struct bpf_sock *sk = msg->sk;
-	__u32 *mode;
+	int budget_spent = 0;
+	int found;
 
 	if (!sk)
 		return SK_PASS;
-	mode = bpf_sk_storage_get(&warren_socks_state, sk, 0, 0);
-	if (!mode || *mode == WARREN_SOCK_TCP) {
+	st = bpf_sk_storage_get(&warren_socks_state, sk, 0, 0);
+	if (!st) {
+		warren_count(WARREN_CNT_FASTPATH_MISS);
+		return SK_PASS;
+	}
+	if (!warren_fastpath_may_redirect(st, msg->size, &budget_spent)) {
+		if (budget_spent)
+			warren_count(WARREN_CNT_FASTPATH_BUDGET_SPENT);
 		warren_count(WARREN_CNT_FASTPATH_MISS);
 		return SK_PASS;
 	}
@@ -58,20 +71,15 @@ static __always_inline int warren_msg_fastpath(struct sk_msg_md *msg)
 	warren_fastpath_cfg_load(&cfg);
 	scope = warren_fastpath_scope(&local, &remote, &cfg);
 	if (scope == WARREN_FASTPATH_NONE) {
-		*mode = WARREN_SOCK_TCP;
+		st->mode = WARREN_SOCK_TCP;
 		warren_count(WARREN_CNT_FASTPATH_MISS);
 		return SK_PASS;
 	}
 	warren_fastpath_key(scope, bpf_get_netns_cookie(msg), &remote, &local, &peer);
-	if (bpf_msg_redirect_hash(msg, &warren_socks, &peer, BPF_F_INGRESS) == SK_PASS) {
-		*mode = WARREN_SOCK_REDIRECT;
-		warren_count(WARREN_CNT_FASTPATH_REDIRECTED);
-		return SK_PASS;
-	}
 	/* Not found: SK_PASS without a redirect target sends through TCP. */
-	if (*mode == WARREN_SOCK_UNDECIDED)
-		*mode = WARREN_SOCK_TCP;
-	warren_count(WARREN_CNT_FASTPATH_MISS);
+	found = bpf_msg_redirect_hash(msg, &warren_socks, &peer, BPF_F_INGRESS) == SK_PASS;
+	warren_fastpath_redirected(st, msg->size, found);
+	warren_count(found ? WARREN_CNT_FASTPATH_REDIRECTED : WARREN_CNT_FASTPATH_MISS);
 	return SK_PASS;
 }
 

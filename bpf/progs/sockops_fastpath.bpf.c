@@ -45,7 +45,7 @@ static __always_inline void warren_fastpath_insert(struct bpf_sock_ops *skops, b
 	struct warren_fastpath_cfg cfg;
 	enum warren_fastpath_scope scope;
 	struct bpf_sock *sk;
-	__u32 *mode;
+	struct warren_sock_state *st;
 
 	/* Data already in flight through TCP (see the header comment). */
 	if (active ? skops->data_segs_out != 0 : skops->data_segs_in != 0)
@@ -60,12 +60,13 @@ static __always_inline void warren_fastpath_insert(struct bpf_sock_ops *skops, b
 		return;
 	/* The decision record must exist before the socket can run the sk_msg program: without
 	 * it the socket is never redirected (sk_msg passes sockets it has no record for). */
-	mode = bpf_sk_storage_get(&warren_socks_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!mode) {
+	st = bpf_sk_storage_get(&warren_socks_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
 		warren_count(WARREN_CNT_ERRORS);
 		return;
 	}
-	*mode = WARREN_SOCK_UNDECIDED;
+	st->mode = WARREN_SOCK_UNDECIDED;
+	st->redirected = 0;
 	warren_fastpath_key(scope, bpf_get_netns_cookie(skops), &local, &remote, &key);
 	/* NOEXIST: a duplicate key means two sockets claim the same pair; the first keeps it. */
 	if (bpf_sock_hash_update(skops, &warren_socks, &key, BPF_NOEXIST)) {

@@ -20,7 +20,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u32);
+	__type(value, struct warren_sock_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } warren_socks_state SEC(".maps");
 

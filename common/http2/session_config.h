@@ -24,10 +24,14 @@ struct SessionConfig {
   // Largest DATA payload we send (also capped by the peer's SETTINGS_MAX_FRAME_SIZE).
   // nghttp2 keeps a frame buffer as large as the largest DATA frame ever sent, per session,
   // even though we copy payloads ourselves (NO_COPY), so 1 MiB frames would pin 1 MiB per
-  // connection. 16 KiB (nghttp2's own default, one TLS record) costs 9 bytes of header per
-  // 16 KiB (0.05%) and keeps nghttp2 at ~25 KiB per session; it is far from the tiny-frame
-  // pattern some peers treat as abuse (istio/ztunnel#2100).
-  uint32_t max_send_data_frame = 16u << 10;
+  // connection. 16 KiB minus the 9-byte frame header makes a full DATA frame exactly one full
+  // TLS record (2^14 bytes of plaintext, RFC 8446 §5.1): a 16 KiB payload made 16,393 bytes,
+  // i.e. a full record plus a 9-byte one whenever a flush ended on it (issue 12). It keeps
+  // nghttp2 at ~25 KiB per session and is far from the tiny-frame pattern some peers treat as
+  // abuse (istio/ztunnel#2100).
+  static constexpr uint32_t kFrameHeaderBytes = 9;
+  static constexpr uint32_t kTlsRecordPlaintext = 16u << 10;
+  uint32_t max_send_data_frame = kTlsRecordPlaintext - kFrameHeaderBytes;
 
   // SETTINGS_MAX_CONCURRENT_STREAMS we advertise (server), and the cap on streams we open
   // (client, combined with the peer's setting by min()). 100: ztunnel's

@@ -108,7 +108,12 @@ void StreamRelay::onData(Direction& d, std::span<const char> data) {
   } else {
     d.full_reads = 0;
   }
-  if (d.pending.capacity() < d.high()) d.pending.reserve(d.high());
+  // Room for what arrived (a bulk transfer doubles up to the tier once, then reuses the
+  // spare), never the whole tier up front: small messages keep small buffers.
+  size_t need = d.pending.size() + data.size();
+  if (d.pending.capacity() < need) {
+    d.pending.reserve(std::max(need, std::min(d.high(), 2 * d.pending.capacity())));
+  }
   d.pending.insert(d.pending.end(), data.begin(), data.end());
   note(d);
   flush(d);

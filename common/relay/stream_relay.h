@@ -19,8 +19,12 @@
 
 namespace warren::relay {
 
-// Tiers of the per-direction high watermark (INTEROP §3 copy buffers).
-inline constexpr std::array<size_t, 3> kCopyBufferTiers = {1024, 16 * 1024, 256 * 1024};
+// Tiers of the per-direction high watermark (INTEROP §3 copy buffers). Istio's ztunnel starts
+// at 1 KiB because it allocates its buffer up front; ours is allocated as bytes arrive and
+// sized to them, so an idle connection holds none and a small exchange holds little, and the
+// first tier can be what one read brings (a provided buffer, 16 KiB): a 1-2 KiB message is
+// one read, one write and one DATA frame instead of two of each.
+inline constexpr std::array<size_t, 2> kCopyBufferTiers = {16 * 1024, 256 * 1024};
 // Consecutive "full" reads (at least half the space offered) before moving up a tier: a
 // read that (nearly) fills its buffer means more was waiting.
 inline constexpr int kFullReadsToGrow = 4;

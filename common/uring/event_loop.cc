@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "common/log.h"
 #include "common/uring/epoll_backend.h"
@@ -13,6 +14,13 @@
 #include "common/uring/uring_backend.h"
 
 namespace warren::uring {
+
+namespace {
+// The loop whose runOnce() is on this thread's stack (null outside one). A task posted from
+// there needs no wake-up: runOnce() runs the queue after the backend's wait and again at the
+// start of the next turn, and never blocks while it is non-empty.
+thread_local const EventLoop* tls_running_loop = nullptr;
+}  // namespace
 
 const char* backendName(Backend b) { return b == Backend::kUring ? "io_uring" : "epoll"; }
 
@@ -156,8 +164,14 @@ void EventLoop::post(Task task) {
     was_empty = posted_.empty();
     posted_.push_back(std::move(task));
   }
-  // A non-empty queue already has a wake-up pending (or the loop is running the queue).
-  if (was_empty) backend_->wake();
+  // From the loop's own turn (a callback or task: the data path's usual case) the queue runs
+  // before the loop waits again, so the eventfd write, its completion and the re-armed read
+  // would be pure cost. Other threads wake the loop; a non-empty queue already has a wake-up
+  // pending (or the loop is running the queue).
+  if (was_empty && tls_running_loop != this) {
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    backend_->wake();
+  }
 }
 
 void EventLoop::stop() {
@@ -191,6 +205,7 @@ size_t EventLoop::runOnce(std::chrono::milliseconds max_wait) {
     std::abort();
   }
   dispatching_ = true;
+  const EventLoop* outer = std::exchange(tls_running_loop, this);
   size_t ran = table_->runDeferred();
   ran += runPosted();
   bool have_posted;
@@ -202,6 +217,7 @@ size_t EventLoop::runOnce(std::chrono::milliseconds max_wait) {
   ran += backend_->poll(busy ? std::chrono::milliseconds(0) : max_wait);
   ran += runPosted();
   ran += table_->runDeferred();
+  tls_running_loop = outer;
   dispatching_ = false;
   return ran;
 }
@@ -220,6 +236,7 @@ bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::millise
 LoopStats EventLoop::stats() const {
   LoopStats s = table_->stats();
   s.ops_in_flight = table_->size();
+  s.wakeups = wakeups_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -72,6 +72,7 @@ struct LoopStats {
   uint64_t completions = 0;
   uint64_t enobufs_rearms = 0;    // recvs re-armed after the buffer ring ran dry
   uint64_t multishot_rearms = 0;  // multishot ops the kernel ended that we re-armed
+  uint64_t wakeups = 0;           // post()/stop() that had to wake the loop (eventfd write)
 };
 
 class LoopBackend;
@@ -137,6 +138,7 @@ class EventLoop {
   std::unique_ptr<LoopBackend> backend_;
   std::mutex posted_mu_;
   std::vector<Task> posted_;
+  std::atomic<uint64_t> wakeups_{0};
   std::atomic<bool> stop_{false};
   bool dispatching_ = false;  // inside runOnce(): callbacks may not run the loop again
   // Set by the destructor: operations' callbacks are being destroyed and may own sockets

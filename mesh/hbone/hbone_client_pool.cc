@@ -119,6 +119,7 @@ Result<std::shared_ptr<HboneConnection>> HboneClientPool::dial(const Key& key,
       });
   if (!conn) return fail(conn.error());
   (*conn)->setPeerAddress(key.destination);
+  (*conn)->drainWhenIdleFor(idle_timeout_);  // invariant 5
   std::weak_ptr<HboneConnection> weak = *conn;
   auto to = sock->connect_to;
   auto sa = to.toSockaddr();
@@ -151,6 +152,14 @@ size_t HboneClientPool::bufferedBytes() const {
   size_t n = 0;
   for (const auto& [key, conns] : pool_) {
     for (const auto& c : conns) n += c->bufferedBytes();
+  }
+  return n;
+}
+
+size_t HboneClientPool::trackedStreams() const {
+  size_t n = 0;
+  for (const auto& [key, conns] : pool_) {
+    for (const auto& c : conns) n += c->trackedStreams() + c->openStreams();
   }
   return n;
 }

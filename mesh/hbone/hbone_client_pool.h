@@ -22,8 +22,13 @@
 //     rules above pick: after a GOAWAY or a broken connection, a new one. Nothing reached the
 //     destination, so this is safe (RFC 9113 §8.7). Any response, 200 or not, is final, and
 //     so is any other reset (the server decided).
+//  5. Idle: a connection that carried no stream for idle_timeout (default 5 minutes, Istio
+//     ztunnel's POOL_UNUSED_RELEASE_TIMEOUT) sends GOAWAY and closes, leaving the pool
+//     (invariant 3); a tunnel opened on it before then stops the clock. So a pool keeps no
+//     connection, TLS session or keep-alive PING going for a destination nobody talks to.
 #pragma once
 
+#include <chrono>
 #include <compare>
 #include <cstddef>
 #include <functional>
@@ -56,6 +61,8 @@ class HboneClientPool {
  public:
   // How many times one tunnel's stream is opened again after a refusal (invariant 4).
   static constexpr int kStreamRetries = 2;
+  // Invariant 5: Istio ztunnel's default POOL_UNUSED_RELEASE_TIMEOUT (src/config.rs).
+  static constexpr std::chrono::milliseconds kDefaultIdleTimeout{5 * 60 * 1000};
 
   struct Key {
     identity::SpiffeId source;
@@ -83,8 +90,10 @@ class HboneClientPool {
   using OnTunnel = std::function<void(int status, std::unique_ptr<HboneStream> stream,
                                       const std::string& error)>;
 
-  HboneClientPool(uring::EventLoop& loop, http2::SessionConfig config = {})
-      : loop_(loop), config_(std::move(config)) {}
+  // idle_timeout 0: connections are never closed for being idle.
+  HboneClientPool(uring::EventLoop& loop, http2::SessionConfig config = {},
+                  std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout)
+      : loop_(loop), config_(std::move(config)), idle_timeout_(idle_timeout) {}
   ~HboneClientPool();
   HboneClientPool(const HboneClientPool&) = delete;
   HboneClientPool& operator=(const HboneClientPool&) = delete;
@@ -98,6 +107,9 @@ class HboneClientPool {
   // Bytes the pooled connections hold now (unread received DATA, unsent stream and session
   // output, TLS output): bounded by their windows and buffers.
   size_t bufferedBytes() const;
+  // Streams the pooled connections' sessions track and stream handlers they hold (0 when no
+  // tunnel is open).
+  size_t trackedStreams() const;
   // Every connection closes now (their streams see onClose with `why`) and the pool opens no
   // more (a worker stopping); tunnels still in flight fail.
   void closeAll(const std::string& why);
@@ -110,6 +122,7 @@ class HboneClientPool {
 
   uring::EventLoop& loop_;
   http2::SessionConfig config_;
+  std::chrono::milliseconds idle_timeout_;
   std::map<Key, std::vector<std::shared_ptr<HboneConnection>>> pool_;
   bool closed_ = false;
   // Callbacks the pool leaves on the loop check this before touching the pool.

@@ -65,12 +65,39 @@ Result<StreamId> HboneConnection::openStream(const http2::HeaderList& headers,
   auto id = session_->openStream(headers);
   if (!id) return id;
   handlers_[*id] = std::move(handler);
+  streamsChanged();
   flush();
   return id;
 }
 
 void HboneConnection::attach(StreamId id, std::shared_ptr<StreamHandler> handler) {
   handlers_[id] = std::move(handler);
+  streamsChanged();
+}
+
+void HboneConnection::drainWhenIdleFor(std::chrono::milliseconds idle) {
+  idle_limit_ = idle;
+  streamsChanged();
+}
+
+void HboneConnection::streamsChanged() {
+  if (closed_ || idle_limit_.count() <= 0) return;
+  if (!handlers_.empty()) {
+    if (idle_timer_ != 0) loop_.cancel(idle_timer_);
+    idle_timer_ = 0;
+    return;
+  }
+  if (idle_timer_ != 0) return;  // already counting
+  std::weak_ptr<HboneConnection> weak = shared_from_this();
+  idle_timer_ = loop_.timeout(idle_limit_, [weak](int res) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->idle_timer_ = 0;
+    if (res == -ECANCELED || self->closed_ || !self->handlers_.empty()) return;
+    spdlog::debug("HBONE {}: no stream for {} ms, draining", self->peer_.toString(),
+                  self->idle_limit_.count());
+    self->drain();
+  });
 }
 
 StreamHandler* HboneConnection::handler(StreamId id) {
@@ -216,6 +243,7 @@ void HboneConnection::close(const std::string& why) {
   closed_ = true;
   spdlog::debug("HBONE connection {} closed: {}", peer_.toString(), why);
   if (timer_ != 0) loop_.cancel(timer_);
+  if (idle_timer_ != 0) loop_.cancel(idle_timer_);
   socket_.close();
   auto handlers = std::move(handlers_);
   handlers_.clear();
@@ -257,6 +285,7 @@ void HboneConnection::onStreamClose(StreamId id, uint32_t error_code) {
   auto h = std::move(it->second);
   handlers_.erase(it);
   h->onClose(error_code, error_code == 0 ? "" : "stream reset, code " + std::to_string(error_code));
+  streamsChanged();
 }
 
 void HboneConnection::onStreamWritable(StreamId id) {

@@ -14,6 +14,7 @@
 // closed connection tells every handler (onClose) and its owner (on_closed) once.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -65,11 +66,17 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   // Client: a new stream can be opened on this connection now.
   bool canOpenStream() const;
   size_t openStreams() const { return handlers_.size(); }
+  // Streams the HTTP/2 session still tracks (open, or closed with bytes not yet consumed):
+  // back to 0 once every tunnel on this connection ended.
+  size_t trackedStreams() const { return session_->trackedStreams(); }
   Result<StreamId> openStream(const http2::HeaderList& headers,
                               std::shared_ptr<StreamHandler> handler);
   // Server: routes the stream's events to `handler`.
   void attach(StreamId id, std::shared_ptr<StreamHandler> handler);
-  void detach(StreamId id) { handlers_.erase(id); }
+  void detach(StreamId id) {
+    handlers_.erase(id);
+    streamsChanged();
+  }
 
   http2::Session& session() { return *session_; }
   // Serialises what the session has ready, encrypts it and starts a socket write when none is
@@ -78,6 +85,10 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
 
   // Graceful: GOAWAY(NO_ERROR); open streams finish, new ones are refused; closes when idle.
   void drain();
+  // Drains (GOAWAY) once the connection has carried no stream for `idle` (0: never). The
+  // clock starts now if no stream is open, and again whenever the last stream ends; a stream
+  // opened meanwhile stops it. The client pool sets it on every connection it dials.
+  void drainWhenIdleFor(std::chrono::milliseconds idle);
   // Now: every stream's handler gets onClose with `why`.
   void close(const std::string& why);
   bool closed() const { return closed_; }
@@ -112,6 +123,8 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
 
   void readMore();
   void armTimer();
+  // The idle clock: started when no stream is open, stopped when one opens.
+  void streamsChanged();
   void maybeFinish();
   StreamHandler* handler(StreamId id);
 
@@ -132,6 +145,8 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   bool closed_ = false;
   bool flushing_ = false;
   uring::OpId timer_ = 0;
+  std::chrono::milliseconds idle_limit_{0};
+  uring::OpId idle_timer_ = 0;
 };
 
 }  // namespace warren::mesh

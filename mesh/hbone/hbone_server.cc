@@ -78,4 +78,12 @@ size_t HboneServer::bufferedBytes() const {
   return n;
 }
 
+size_t HboneServer::trackedStreams() const {
+  size_t n = 0;
+  for (const auto& [p, weak] : servers_) {
+    if (auto c = weak.lock()) n += c->trackedStreams() + c->openStreams();
+  }
+  return n;
+}
+
 }  // namespace warren::mesh

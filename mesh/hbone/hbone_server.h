@@ -51,6 +51,8 @@ class HboneServer {
   void closeAll(const std::string& why);
   size_t connections() const { return servers_.size(); }
   size_t bufferedBytes() const;
+  // Streams the server connections' sessions track and stream handlers they hold.
+  size_t trackedStreams() const;
   uint64_t accepted() const { return accepted_; }
 
  private:

@@ -221,10 +221,18 @@ void HboneStream::close() {
   s.events = nullptr;
   s.on_response = nullptr;
   if (s.conn) {
-    if (!s.stream_closed && s.id != 0 && !s.conn->closed()) {
-      // Unread bytes go back to the connection window; the stream ends now.
+    if (s.id != 0 && !s.conn->closed()) {
+      // Unread bytes go back to the connection window, also when the stream already ended (a
+      // reset from the peer while the relay had not taken them): the session keeps them
+      // charged to the connection until they are consumed, so a stream that skipped this
+      // leaked up to a stream window (4 MiB) of the pooled connection's 16 MiB for good.
       s.conn->session().consume(s.id, s.buffered());
-      if (!(s.write_closed && s.peer_ended)) (void)s.conn->session().resetStream(s.id);
+      s.inbound.clear();
+      s.inbound_head = 0;
+      // The stream ends now, unless it already did.
+      if (!s.stream_closed && !(s.write_closed && s.peer_ended)) {
+        (void)s.conn->session().resetStream(s.id);
+      }
       s.conn->flush();
     }
     if (s.id != 0) s.conn->detach(s.id);

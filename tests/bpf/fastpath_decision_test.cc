@@ -137,6 +137,130 @@ TEST(FastPathConfig, RejectsGarbageNamingIt) {
   }
 }
 
+// One message through the two-step decision, as sk_msg.bpf.c runs it: returns 1 when it was
+// redirected (the peer exists: `peer_found`).
+int sendOne(warren_sock_state& st, uint32_t size, bool peer_found, int* budget_spent) {
+  if (!warren_fastpath_may_redirect(&st, size, budget_spent)) return 0;
+  warren_fastpath_redirected(&st, size, peer_found ? 1 : 0);
+  return peer_found ? 1 : 0;
+}
+
+TEST(FastPathMessage, Table) {
+  constexpr uint64_t kBudget = WARREN_FASTPATH_REDIRECT_BUDGET;
+  struct Case {
+    const char* name;
+    warren_sock_state before;
+    uint32_t size;
+    bool peer_found;
+    int want_redirect;
+    uint32_t want_mode;
+    uint64_t want_redirected;
+    int want_budget_spent;
+  };
+  const Case cases[] = {
+      {"first message, peer there",
+       {WARREN_SOCK_UNDECIDED, 0, 0},
+       100,
+       true,
+       1,
+       WARREN_SOCK_REDIRECT,
+       100,
+       0},
+      {"first message, no peer: TCP for good",
+       {WARREN_SOCK_UNDECIDED, 0, 0},
+       100,
+       false,
+       0,
+       WARREN_SOCK_TCP,
+       0,
+       0},
+      {"redirecting, within budget",
+       {WARREN_SOCK_REDIRECT, 0, 1000},
+       500,
+       true,
+       1,
+       WARREN_SOCK_REDIRECT,
+       1500,
+       0},
+      {"redirecting, exactly to the budget",
+       {WARREN_SOCK_REDIRECT, 0, kBudget - 10},
+       10,
+       true,
+       1,
+       WARREN_SOCK_REDIRECT,
+       kBudget,
+       0},
+      {"redirecting, one byte past the budget: TCP now",
+       {WARREN_SOCK_REDIRECT, 0, kBudget - 10},
+       11,
+       true,
+       0,
+       WARREN_SOCK_TCP,
+       kBudget - 10,
+       1},
+      {"budget spent: TCP even for one byte",
+       {WARREN_SOCK_TCP, 0, kBudget},
+       1,
+       true,
+       0,
+       WARREN_SOCK_TCP,
+       kBudget,
+       0},
+      {"TCP once: never redirected again",
+       {WARREN_SOCK_TCP, 0, 0},
+       1,
+       true,
+       0,
+       WARREN_SOCK_TCP,
+       0,
+       0},
+      {"redirecting, peer closed: this message via TCP, mode kept",
+       {WARREN_SOCK_REDIRECT, 0, 1000},
+       10,
+       false,
+       0,
+       WARREN_SOCK_REDIRECT,
+       1000,
+       0},
+      {"undecided, first message larger than the budget",
+       {WARREN_SOCK_UNDECIDED, 0, 0},
+       static_cast<uint32_t>(kBudget + 1),
+       true,
+       0,
+       WARREN_SOCK_TCP,
+       0,
+       0},
+  };
+  for (const auto& c : cases) {
+    warren_sock_state st = c.before;
+    int spent = -1;
+    EXPECT_EQ(sendOne(st, c.size, c.peer_found, &spent), c.want_redirect) << c.name;
+    EXPECT_EQ(st.mode, c.want_mode) << c.name;
+    EXPECT_EQ(st.redirected, c.want_redirected) << c.name;
+    EXPECT_EQ(spent, c.want_budget_spent) << c.name;
+  }
+}
+
+// A bulk sender: 64 KiB messages forever. It redirects exactly the budget's worth, then every
+// later byte takes TCP (flow-controlled), and the switch is counted once.
+TEST(FastPathMessage, BulkSenderStopsRedirectingAtTheBudget) {
+  warren_sock_state st{WARREN_SOCK_UNDECIDED, 0, 0};
+  uint64_t redirected = 0, via_tcp = 0;
+  int switches = 0;
+  for (int i = 0; i < 1000; ++i) {
+    int spent = 0;
+    if (sendOne(st, 64 << 10, true, &spent))
+      redirected += 64 << 10;
+    else
+      via_tcp += 64 << 10;
+    switches += spent;
+  }
+  EXPECT_EQ(redirected, WARREN_FASTPATH_REDIRECT_BUDGET);
+  EXPECT_EQ(redirected + via_tcp, 1000ull * (64 << 10));
+  EXPECT_EQ(switches, 1);
+  EXPECT_EQ(st.mode, WARREN_SOCK_TCP);
+}
+
 TEST(BpfAddress, RoundTripsBothFamiliesInTheAbiByteOrder) {
   auto v4 = *net::SocketAddress::parse("10.244.1.5:8080");
   warren_addr a = toBpfAddress(v4);

@@ -2,7 +2,8 @@
 // on = a loopback pair in a fresh netns moves its bytes through the sk_msg redirect, intact
 // and in order, end of stream included; a restart re-adopts the link (one sk_msg program on
 // the map); turning it off or uninstalling removes every pin while connections already on the
-// fast path keep working.
+// fast path keep working; a bulk sender into a reader that does not read is held after its
+// redirect budget (redirection itself has no flow control), and its bytes arrive in order.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -13,6 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -135,8 +140,28 @@ class FastPathTest : public ::testing::Test {
   }
   std::string socks() const { return pins_.path() + "/" WARREN_MAP_SOCKS; }
   std::string link() const { return pins_.path() + "/" WARREN_LINK_SK_MSG; }
+  // The fast path on for this test's cgroup (dp_), and this thread in a fresh netns where a
+  // loopback pair (pair_) is a fast-path pair. Use with ASSERT_NO_FATAL_FAILURE.
+  void fastPathPairInFreshNetns() {
+    cgroup_.enter();
+    auto dp = RedirectDataplane::open(config(true));
+    ASSERT_TRUE(dp) << dp.error().message();
+    dp_.emplace(std::move(*dp));
+    netns_ = testing::makeNetns();
+    ASSERT_TRUE(netns_);
+    auto guard = NetnsGuard::enter(netns_.get());
+    ASSERT_TRUE(guard);
+    guard_.emplace(std::move(*guard));
+    pair_ = loopbackPair();
+    ASSERT_TRUE(pair_.client && pair_.server);
+  }
   TempPinDir pins_;
   TempCgroup cgroup_;
+  // Destroyed in reverse: the pair, back to the test's netns, the netns, then the programs.
+  std::optional<RedirectDataplane> dp_;
+  UniqueFd netns_;
+  std::optional<NetnsGuard> guard_;
+  Pair pair_;
 };
 
 TEST_F(FastPathTest, OffByDefaultNothingOfItExists) {
@@ -221,25 +246,80 @@ TEST_F(FastPathTest, LoopbackPairGoesSocketToSocketIntactReadoptedAndRemoved) {
 }
 
 TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {
-  cgroup_.enter();
-  auto dp = RedirectDataplane::open(config(true));
-  ASSERT_TRUE(dp) << dp.error().message();
-  UniqueFd netns = testing::makeNetns();
-  ASSERT_TRUE(netns);
-  auto guard = NetnsGuard::enter(netns.get());
-  ASSERT_TRUE(guard);
-  Pair p = loopbackPair();
-  ASSERT_TRUE(p.client && p.server);
+  ASSERT_NO_FATAL_FAILURE(fastPathPairInFreshNetns());
+  auto& dp = dp_;
+  Pair& p = pair_;
   expectStream(p.client.get(), p.server.get(), pattern(200000, 4));  // on the fast path
   auto c = dp->counters();
   ASSERT_TRUE(c);
   EXPECT_GT((*c)[WARREN_CNT_FASTPATH_REDIRECTED], 0u);
 
-  dp = fail(Error::invalid("closed"));  // the agent is gone: no fd of ours holds anything
+  dp.reset();  // the agent is gone: no fd of ours holds anything
   ASSERT_TRUE(RedirectDataplane::uninstall(pins_.path()));
   EXPECT_FALSE(exists(pins_.path()));
   EXPECT_EQ(sockopsProgramName(cgroup_.path()), "");
   expectStream(p.server.get(), p.client.get(), pattern(500000, 5));
+}
+
+// Redirection into the peer's ingress queue has no flow control: the kernel charges the bytes
+// to the receiving socket and only checks the protocol's global memory limit, so before the
+// redirect budget a sender into a reader that does not read got rid of all 64 MiB at once
+// (and in the benchmark, iperf3 went on until tcp_mem's hard limit and failed with ENOMEM).
+// Now the socket redirects 4 MiB, then TCP's flow control holds it; every byte arrives in
+// order across the switch.
+TEST_F(FastPathTest, BulkIntoAReaderThatDoesNotReadIsHeldAfterTheBudget) {
+  ASSERT_NO_FATAL_FAILURE(fastPathPairInFreshNetns());
+  auto& dp = dp_;
+  Pair& p = pair_;
+  auto before = dp->counters();
+  ASSERT_TRUE(before);
+
+  constexpr size_t kTotal = 64 << 20;
+  const auto data = pattern(kTotal, 9);
+  ::fcntl(p.client.get(), F_SETFL, ::fcntl(p.client.get(), F_GETFL) | O_NONBLOCK);
+  size_t sent = 0;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (sent < kTotal && std::chrono::steady_clock::now() < until) {
+    ssize_t w = ::send(p.client.get(), data.data() + sent, std::min<size_t>(kTotal - sent, 1 << 20),
+                       MSG_NOSIGNAL);
+    if (w > 0) {
+      sent += static_cast<size_t>(w);
+    } else {
+      ASSERT_EQ(errno, EAGAIN) << "send: " << std::strerror(errno);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  // The budget (4 MiB) plus what TCP buffers for a reader that does not read.
+  EXPECT_LT(sent, size_t{24} << 20) << "the kernel took " << sent << " bytes nobody read";
+  auto held = dp->counters();
+  ASSERT_TRUE(held);
+  EXPECT_GT((*held)[WARREN_CNT_FASTPATH_REDIRECTED], (*before)[WARREN_CNT_FASTPATH_REDIRECTED]);
+  EXPECT_EQ((*held)[WARREN_CNT_FASTPATH_BUDGET_SPENT] - (*before)[WARREN_CNT_FASTPATH_BUDGET_SPENT],
+            1u);
+  std::printf("bulk into a reader that does not read: %zu bytes taken before the sender waited\n",
+              sent);
+
+  // The reader starts: everything arrives, redirected bytes first, then TCP's, in order.
+  std::vector<uint8_t> got;
+  std::thread reader([&] {
+    std::vector<uint8_t> buf(1 << 16);
+    for (;;) {
+      ssize_t n = ::recv(p.server.get(), buf.data(), buf.size(), 0);
+      if (n <= 0) return;
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+    }
+  });
+  ::fcntl(p.client.get(), F_SETFL, ::fcntl(p.client.get(), F_GETFL) & ~O_NONBLOCK);
+  while (sent < kTotal) {
+    ssize_t w = ::send(p.client.get(), data.data() + sent, kTotal - sent, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    sent += static_cast<size_t>(w);
+  }
+  ::shutdown(p.client.get(), SHUT_WR);
+  reader.join();
+  EXPECT_EQ(sent, kTotal);
+  ASSERT_EQ(got.size(), kTotal);
+  EXPECT_TRUE(got == data) << "bytes differ or arrived out of order across the switch to TCP";
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Pure pieces of the ztunnel control half: flags.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "ztunnel/control/ztunnel_options.h"
 
 namespace warren::ztunnel {
@@ -55,6 +57,27 @@ TEST(ZtunnelOptions, Errors) {
     ASSERT_FALSE(o) << c.message;
     EXPECT_EQ(o.error().message(), c.message);
   }
+}
+
+TEST(ZtunnelOptions, PoolIdleTimeout) {
+  ::unsetenv("POOL_UNUSED_RELEASE_TIMEOUT");
+  EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r"})->pool_idle_timeout, 300s)
+      << "Istio ztunnel's default: 5 minutes";
+  EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--pool-idle-timeout", "30s"})
+                ->pool_idle_timeout,
+            30s);
+  EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--pool-idle-timeout=0"})
+                ->pool_idle_timeout,
+            0s)
+      << "0: never";
+  ::setenv("POOL_UNUSED_RELEASE_TIMEOUT", "2m", 1);
+  EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r"})->pool_idle_timeout, 120s);
+  ::unsetenv("POOL_UNUSED_RELEASE_TIMEOUT");
+  auto bad = parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--pool-idle-timeout", "soon"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(),
+            "--pool-idle-timeout / POOL_UNUSED_RELEASE_TIMEOUT: 'soon' is not a duration (60s, 5m, "
+            "24h)");
 }
 
 TEST(ZtunnelOptions, AdminAddressIsLocalOnly) {

@@ -195,6 +195,7 @@ Status ZtunnelDaemon::start() {
     if (!tcp) return fail(tcp.error().wrap("istio_tcp metrics"));
     DataPlaneOptions dpo;
     dpo.workers = options_.workers;
+    dpo.pool_idle_timeout = options_.pool_idle_timeout;
     data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *tcp);
     if (auto s = data_->start(); !s) return s;
   }

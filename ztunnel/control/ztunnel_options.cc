@@ -16,6 +16,8 @@ std::string ztunnelUsage() {
          "         [--trust-domain TD] [--admin-address IP:PORT] [--metrics-address IP:PORT]\n"
          "         [--readiness-address IP:PORT] [--workers N] [--drain-seconds S]\n"
          "         [--cert-ttl DURATION]   (e.g. 60s, 24h; default $SECRET_TTL, else 24h)\n"
+         "         [--pool-idle-timeout DURATION]  (0: never; default\n"
+         "                                $POOL_UNUSED_RELEASE_TIMEOUT, else 5m)\n"
          "  TARGET is a gRPC target, default unix:<run-dir>/xds.sock\n";
 }
 
@@ -56,8 +58,9 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
       {"--metrics-address", &o.metrics_address},
       {"--readiness-address", &o.readiness_address},
   };
-  std::string workers, drain, ttl;
+  std::string workers, drain, ttl, pool_idle;
   flags["--workers"] = &workers;
+  flags["--pool-idle-timeout"] = &pool_idle;
   flags["--cert-ttl"] = &ttl;
   flags["--drain-seconds"] = &drain;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -89,6 +92,16 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
   };
   if (!workers.empty()) WARREN_TRY(number("--workers", workers, 256, &o.workers));
   if (!drain.empty()) WARREN_TRY(number("--drain-seconds", drain, 3600, &o.drain_seconds));
+  if (pool_idle.empty()) {
+    // Istio ztunnel's name for how long an unused pooled connection is kept.
+    const char* env = std::getenv("POOL_UNUSED_RELEASE_TIMEOUT");
+    if (env && *env) pool_idle = env;
+  }
+  if (!pool_idle.empty()) {
+    auto d = parseDuration(pool_idle);
+    if (!d) return fail(d.error().wrap("--pool-idle-timeout / POOL_UNUSED_RELEASE_TIMEOUT"));
+    o.pool_idle_timeout = *d;
+  }
   if (ttl.empty()) {
     const char* env = std::getenv("SECRET_TTL");  // Istio's name for the workload cert TTL
     if (env && *env) ttl = env;

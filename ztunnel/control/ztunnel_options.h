@@ -26,7 +26,9 @@ struct ZtunnelOptions {
   std::chrono::seconds cert_ttl{24 * 3600};  // asked of the CA per certificate
   unsigned workers = 0;                      // data-path worker threads; 0 = one per core
   unsigned drain_seconds = 10;               // SIGTERM: how long open connections may finish
-  bool data_path = true;                     // false: control half only (tests of the clients)
+  // A pooled HBONE connection with no stream for this long is closed with GOAWAY; 0: never.
+  std::chrono::seconds pool_idle_timeout{5 * 60};
+  bool data_path = true;  // false: control half only (tests of the clients)
 };
 
 // Parses argv (without the program name). Unknown flags and missing values are errors naming

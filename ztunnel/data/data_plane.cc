@@ -171,6 +171,9 @@ Worker::Stats DataPlane::stats() {
         g->sum.client_connections += s.client_connections;
         g->sum.server_connections += s.server_connections;
         g->sum.buffered_bytes += s.buffered_bytes;
+        g->sum.tracked_streams += s.tracked_streams;
+        g->sum.loop_operations += s.loop_operations;
+        g->sum.loop_wakeups += s.loop_wakeups;
       },
       std::chrono::seconds(2));
   std::lock_guard lock(g->mu);

@@ -35,6 +35,8 @@ class InboundProxy {
   void closeAll(const std::string& why) { server_.closeAll(why); }
   size_t serverConnections() const { return server_.connections(); }
   size_t bufferedBytes() const { return server_.bufferedBytes(); }
+  // Streams the server connections' sessions track and stream handlers they hold.
+  size_t trackedStreams() const { return server_.trackedStreams(); }
 
  private:
   void serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);

@@ -18,7 +18,7 @@ Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore
     : index_(index),
       ctx_(loop, store, certs, sockets, options, metrics, std::move(next_id)),
       random_(0x5eed0000ULL + index),
-      pool_(loop, options.http2),
+      pool_(loop, options.http2, options.pool_idle_timeout),
       outbound_(ctx_, pool_, random_),
       inbound_(ctx_) {}
 
@@ -102,6 +102,10 @@ Worker::Stats Worker::stats() const {
   s.server_connections = inbound_.serverConnections();
   s.buffered_bytes =
       ctx_.connections.bufferedBytes() + pool_.bufferedBytes() + inbound_.bufferedBytes();
+  s.tracked_streams = pool_.trackedStreams() + inbound_.trackedStreams();
+  auto loop = ctx_.loop.stats();
+  s.loop_operations = loop.ops_in_flight;
+  s.loop_wakeups = loop.wakeups;
   return s;
 }
 

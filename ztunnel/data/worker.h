@@ -58,6 +58,10 @@ class Worker {
     size_t client_connections = 0;  // pooled HBONE client connections
     size_t server_connections = 0;  // HBONE connections accepted on 15008
     size_t buffered_bytes = 0;      // held by relays, HBONE streams and sessions
+    // Per-connection state that must go when the connections go (tests count it).
+    size_t tracked_streams = 0;  // HTTP/2 streams and stream handlers of the HBONE connections
+    size_t loop_operations = 0;  // I/O operations and timers in flight on the worker's loop
+    uint64_t loop_wakeups = 0;   // eventfd wake-ups of the worker's loop so far
   };
   Stats stats() const;
 

@@ -10,6 +10,7 @@
 #include "common/metrics/istio_tcp_metrics.h"
 #include "common/uring/event_loop.h"
 #include "mesh/control/certificate_source.h"
+#include "mesh/hbone/hbone_client_pool.h"
 #include "mesh/hbone/tls_context_cache.h"
 #include "mesh/state/snapshot_store.h"
 #include "ztunnel/data/connection_registry.h"
@@ -29,6 +30,9 @@ struct DataPlaneOptions {
   std::chrono::milliseconds certificate_wait{10000};
   // HTTP/2 tuning of every HBONE connection (client and server).
   http2::SessionConfig http2;
+  // A pooled HBONE client connection with no stream for this long sends GOAWAY and closes
+  // (mesh::HboneClientPool invariant 5; 0: never).
+  std::chrono::milliseconds pool_idle_timeout = mesh::HboneClientPool::kDefaultIdleTimeout;
   // Sees every completed connection's record (tests; production logs them only).
   ConnectionRegistry::Observer observer;
 };

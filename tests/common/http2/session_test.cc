@@ -327,6 +327,28 @@ TEST(Http2Session, OutputNeverExceedsItsBound) {
   EXPECT_GT(out.size(), 16u << 10);
 }
 
+// Issue 12: a full DATA frame, header included, is exactly one full TLS record (16 KiB of
+// plaintext), so a flush that ends on a frame ends on a record boundary.
+TEST(Http2Session, AFullDataFrameIsExactlyOneTlsRecord) {
+  SessionPair p;
+  StreamId id = openTunnel(p);
+  auto chunk = patternBytes(0, 64 << 10);
+  ASSERT_EQ(p.client->writeData(id, chunk).value(), chunk.size());
+  auto out = p.client->pendingOutput();
+  size_t data_frames = 0;
+  for (size_t off = 0; off + 9 <= out.size();) {
+    size_t len = (size_t{out[off]} << 16) | (size_t{out[off + 1]} << 8) | out[off + 2];
+    if (out[off + 3] == 0 /* DATA */) {
+      ++data_frames;
+      if (data_frames < 4) {
+        EXPECT_EQ(9 + len, 16384u) << "DATA frame " << data_frames;
+      }
+    }
+    off += 9 + len;
+  }
+  EXPECT_GE(data_frames, 4u) << "64 KiB in frames of 16,375 bytes";
+}
+
 TEST(Http2Session, RejectsBadConfig) {
   testing::Recorder r;
   SessionConfig c;

@@ -82,28 +82,40 @@ class StreamRelayEngineTest : public ::testing::Test {
   std::optional<Error> error_;
 };
 
-TEST_F(StreamRelayEngineTest, StartsSmallAndAsksOnlyForFreeSpace) {
-  EXPECT_EQ(a_.requests, std::vector<size_t>{1024});
-  EXPECT_EQ(b_.requests, std::vector<size_t>{1024});
-  deliver(a_, 600);  // 600 now being written to b
+TEST_F(StreamRelayEngineTest, StartsAtOneReadsWorthAndAsksOnlyForFreeSpace) {
+  EXPECT_EQ(a_.requests, std::vector<size_t>{16384});
+  EXPECT_EQ(b_.requests, std::vector<size_t>{16384});
+  deliver(a_, 9600);  // 9600 now being written to b
   ASSERT_TRUE(a_.read_request);
-  EXPECT_EQ(*a_.read_request, 1024u - 600u) << "a read may never exceed the free space";
-  deliver(a_, 424);  // buffered == high watermark: reading stops
+  EXPECT_EQ(*a_.read_request, 16384u - 9600u) << "a read may never exceed the free space";
+  deliver(a_, 6784);  // buffered == high watermark: reading stops
   EXPECT_FALSE(a_.read_request);
-  EXPECT_EQ(relay_->stats().a_to_b.buffered, 1024u);
+  EXPECT_EQ(relay_->stats().a_to_b.buffered, 16384u);
   EXPECT_EQ(relay_->stats().a_to_b.pauses, 1u);
-  completeWrite(b_);  // 600 written: 424 buffered, at or below the low watermark (512)
+  completeWrite(b_);  // 9600 written: 6784 buffered, at or below the low watermark (8192)
   ASSERT_TRUE(a_.read_request) << "reading must resume at the low watermark";
-  EXPECT_EQ(*a_.read_request, 600u);
-  EXPECT_EQ(b_.written, std::string(1024, 'x').substr(0, 600) + std::string(424, 'x'));
-  EXPECT_LE(relay_->stats().a_to_b.peak_buffered, 1024u);
+  EXPECT_EQ(*a_.read_request, 9600u);
+  EXPECT_EQ(b_.written, std::string(16384, 'x'));
+  EXPECT_LE(relay_->stats().a_to_b.peak_buffered, 16384u);
+}
+
+// Issue 12: a 1.5 KiB message used to be two reads (the first tier was 1 KiB), two writes and
+// two DATA frames. Now it is one of each, in a buffer the size of the message.
+TEST_F(StreamRelayEngineTest, AMessageOfAFewKiBIsOneReadAndOneWriteInABufferItsSize) {
+  deliver(a_, 1536);
+  EXPECT_EQ(b_.writes.size(), 1u);
+  EXPECT_EQ(b_.written.size(), 1536u);
+  EXPECT_LT(relay_->stats().memory_bytes, 4096u) << "the buffer fits the message, not the tier";
+  ASSERT_TRUE(a_.read_request);
+  EXPECT_EQ(*a_.read_request, 16384u - 1536u) << "the next read asks for the rest of the tier";
+  completeWrite(b_);
 }
 
 TEST_F(StreamRelayEngineTest, ResumesOnlyBelowTheLowWatermark) {
-  deliver(a_, 100);  // write of 100 in flight
-  deliver(a_, 924);  // pending 924: full, paused
+  deliver(a_, 1600);   // write of 1600 in flight
+  deliver(a_, 14784);  // pending 14784: full, paused
   EXPECT_FALSE(a_.read_request);
-  completeWrite(b_);  // 100 done; 924 now in flight: still above 512, stay paused
+  completeWrite(b_);  // 1600 done; 14784 now in flight: still above 8192, stay paused
   EXPECT_FALSE(a_.read_request) << "resumed above the low watermark";
   completeWrite(b_);
   EXPECT_TRUE(a_.read_request);
@@ -122,17 +134,17 @@ TEST_F(StreamRelayEngineTest, GrowsThroughTheTiersWithTraffic) {
     if (tiers.empty() || tiers.back() != relay_->stats().a_to_b.high_watermark)
       tiers.push_back(relay_->stats().a_to_b.high_watermark);
   }
-  EXPECT_EQ(tiers, (std::vector<size_t>{1024, 16384, 262144}));
+  EXPECT_EQ(tiers, (std::vector<size_t>{16384, 262144}));
   EXPECT_EQ(std::vector<size_t>(a_.requests.begin(), a_.requests.begin() + 4),
-            std::vector<size_t>(4, 1024))
+            std::vector<size_t>(4, 16384))
       << "the first tier lasts kFullReadsToGrow reads";
   // The quiet direction stayed small, and short reads do not grow it.
-  EXPECT_EQ(relay_->stats().b_to_a.high_watermark, 1024u);
+  EXPECT_EQ(relay_->stats().b_to_a.high_watermark, 16384u);
   for (int i = 0; i < 10; ++i) {
     deliver(b_, 10);
     completeWrite(a_);
   }
-  EXPECT_EQ(relay_->stats().b_to_a.high_watermark, 1024u);
+  EXPECT_EQ(relay_->stats().b_to_a.high_watermark, 16384u);
   EXPECT_EQ(relay_->stats().b_to_a.bytes, 100u);
 }
 

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -238,6 +239,27 @@ TEST_P(LoopGuaranteesTest, PostedTasksRunInPostingOrderAndTasksTheyPostRunAfter)
     ASSERT_EQ(seen[t].size(), static_cast<size_t>(kEach));
     for (int i = 0; i < kEach; ++i) ASSERT_EQ(seen[t][i], i) << "thread " << t;
   }
+}
+
+// A task posted from the loop's own turn needs no wake-up (the queue runs before the loop waits
+// again): a chain of 1,000 tasks each posting the next, and timer callbacks posting, all run
+// with no eventfd write; a post from another thread still writes it.
+TEST_P(LoopGuaranteesTest, SameThreadPostNeedsNoWakeUp) {
+  int chain = 0;
+  std::function<void()> next = [&] {
+    if (++chain < 1000) loop_->post(next);
+  };
+  ASSERT_TRUE(loop_->runUntil([] { return true; }, kLimit));  // settle the loop
+  uint64_t before = loop_->stats().wakeups;
+  loop_->timeout(std::chrono::milliseconds(1), [&](int) { loop_->post(next); });
+  ASSERT_TRUE(loop_->runUntil([&] { return chain == 1000; }, kLimit));
+  EXPECT_EQ(loop_->stats().wakeups, before) << "posts from the loop's own turn woke it";
+
+  std::atomic<bool> ran{false};
+  std::thread other([&] { loop_->post([&] { ran = true; }); });
+  other.join();
+  ASSERT_TRUE(loop_->runUntil([&] { return ran.load(); }, kLimit));
+  EXPECT_EQ(loop_->stats().wakeups, before + 1);
 }
 
 TEST_P(LoopGuaranteesTest, MoveOnlyCallbacksOwnWhatTheyCaptureUntilTheirLastRun) {

@@ -38,6 +38,9 @@ struct PoolFixture {
   bool refuse_first_stream = false;  // RST_STREAM(REFUSED_STREAM) + GOAWAY on the first one
   int accepted = 0;
   int requests = 0;
+  int server_closed = 0;
+  int server_closed_after_goaway = 0;  // the client's GOAWAY arrived before the close
+  std::chrono::milliseconds pool_idle = HboneClientPool::kDefaultIdleTimeout;
   std::vector<std::weak_ptr<HboneConnection>> server_conns;
 
   uring::EventLoop& loop() { return thread->loop(0); }
@@ -50,7 +53,7 @@ struct PoolFixture {
     listener = std::move(*net::SocketFactory::listenTcp(net::SocketAddress::loopbackV4(0), {}));
     server = *net::localAddress(listener.get());
     run([this] {
-      pool = std::make_unique<HboneClientPool>(loop());
+      pool = std::make_unique<HboneClientPool>(loop(), http2::SessionConfig{}, pool_idle);
       loop().acceptMultishot(listener.get(), [this](int fd) {
         if (fd >= 0) serve(UniqueFd(fd));
       });
@@ -74,7 +77,10 @@ struct PoolFixture {
           (void)c->session().respond(id, answer);
           c->flush();
         },
-        nullptr);
+        [this](HboneConnection* c) {
+          ++server_closed;
+          if (c->session().goingAway()) ++server_closed_after_goaway;
+        });
     server_conns.push_back(*conn);
     (*conn)->start();
   }
@@ -202,6 +208,43 @@ TEST(HboneClientPool, ClosedConnectionsLeaveThePool) {
   EXPECT_TRUE(gone);
   ASSERT_EQ(f.open(k), 200) << "the next tunnel dials afresh";
   EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2);
+}
+
+TEST(HboneClientPool, AConnectionIdleForTheTimeoutSendsGoawayAndLeaves) {
+  PoolFixture f;
+  f.pool_idle = 300ms;
+  f.start();
+  auto k = f.key();
+  ASSERT_EQ(f.open(k), 200);
+  // A tunnel open longer than the timeout keeps its connection.
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(f.connections(k), 1u) << "a connection with a stream is not idle";
+  ASSERT_EQ(f.open(k), 200);
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 1) << "the second tunnel reused it";
+  // Both tunnels end: the clock starts.
+  f.run([&] { f.streams.clear(); });
+  EXPECT_EQ(f.connections(k), 1u);
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    gone = f.connections(k) == 0 && f.onLoop([&] { return f.server_closed; }) == 1;
+    if (!gone) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(gone) << "the idle connection was not closed";
+  EXPECT_EQ(f.onLoop([&] { return f.server_closed_after_goaway; }), 1)
+      << "closed with a GOAWAY first, not just dropped";
+  ASSERT_EQ(f.open(k), 200) << "the next tunnel dials afresh";
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2);
+}
+
+TEST(HboneClientPool, IdleTimeoutZeroKeepsConnections) {
+  PoolFixture f;
+  f.pool_idle = 0ms;
+  f.start();
+  auto k = f.key();
+  ASSERT_EQ(f.open(k), 200);
+  f.run([&] { f.streams.clear(); });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(f.connections(k), 1u);
 }
 
 TEST(HboneClientPool, AStreamRefusedBeforeProcessingIsRetriedOnANewConnection) {
