@@ -39,7 +39,7 @@ struct HttpResponse {
   }
 };
 
-// "OK", "Not Found", ... for the codes this server produces; "Unknown" otherwise.
+// "OK", "Not Found", ... (http1::reasonPhrase); "Unknown" for a code it does not name.
 const char* statusReason(int status);
 
 }  // namespace warren::http

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/http1/serializer.h"
+#include "common/http1/status_reason.h"
 #include "common/log.h"
 
 namespace warren::http {
@@ -30,42 +31,8 @@ Result<std::string> serialize(const HttpResponse& response, bool keep_alive) {
 }  // namespace
 
 const char* statusReason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Content Too Large";
-    case 414:
-      return "URI Too Long";
-    case 417:
-      return "Expectation Failed";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "Unknown";
-  }
+  std::string_view reason = http1::reasonPhrase(status);
+  return reason.empty() ? "Unknown" : reason.data();  // a literal: NUL-terminated
 }
 
 std::string serializeResponse(const HttpResponse& response, bool keep_alive) {

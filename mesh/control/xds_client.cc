@@ -57,6 +57,15 @@ void XdsClient::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool XdsClient::allSyncedLocked() {
+  if (!type_synced_[std::string(kAddressTypeUrl)] ||
+      !type_synced_[std::string(kAuthorizationTypeUrl)])
+    return false;
+  for (const auto& e : options_.extra_types)
+    if (!type_synced_[e.type_url]) return false;
+  return true;
+}
+
 XdsStats XdsClient::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -100,7 +109,10 @@ void XdsClient::runStream() {
   // Initial requests: wildcard subscription (empty list, as ztunnel sends it when not in
   // on-demand mode) with the versions of what we already hold.
   bool first = true;
-  for (std::string_view type : {kAddressTypeUrl, kAuthorizationTypeUrl}) {
+  std::vector<std::string> types = {std::string(kAddressTypeUrl),
+                                    std::string(kAuthorizationTypeUrl)};
+  for (const auto& extra : options_.extra_types) types.push_back(extra.type_url);
+  for (const std::string& type : types) {
     ds::DeltaDiscoveryRequest req;
     if (first) {
       auto* node = req.mutable_node();
@@ -113,10 +125,10 @@ void XdsClient::runStream() {
       setString(md, "NODE_NAME", options_.node_name);
       first = false;
     }
-    req.set_type_url(std::string(type));
+    req.set_type_url(type);
     {
       std::lock_guard lock(mu_);
-      for (const auto& [name, version] : versions_[std::string(type)]) {
+      for (const auto& [name, version] : versions_[type]) {
         (*req.mutable_initial_resource_versions())[name] = version;
       }
     }
@@ -140,7 +152,18 @@ void XdsClient::runStream() {
     ack.set_type_url(type);
     ack.set_response_nonce(resp.nonce());
     std::vector<std::string> errors;
-    if (type != kAddressTypeUrl && type != kAuthorizationTypeUrl) {
+    const XdsExtraType* extra = nullptr;
+    for (const auto& e : options_.extra_types)
+      if (e.type_url == type) extra = &e;
+    if (extra) {
+      errors = extra->apply(resp);
+      std::lock_guard lock(mu_);
+      auto& held = versions_[type];
+      for (const auto& r : resp.resources()) held[r.name()] = r.version();
+      for (const auto& name : resp.removed_resources()) held.erase(name);
+      type_synced_[type] = true;
+      synced_ = allSyncedLocked();
+    } else if (type != kAddressTypeUrl && type != kAuthorizationTypeUrl) {
       errors.push_back(fmt::format("unsupported type_url {}", type));
     } else {
       std::map<std::string, std::string> accepted;
@@ -154,10 +177,7 @@ void XdsClient::runStream() {
         for (auto& [name, version] : accepted) held[name] = version;
         for (const auto& name : resp.removed_resources()) held.erase(name);
         type_synced_[type] = true;
-        if (type_synced_[std::string(kAddressTypeUrl)] &&
-            type_synced_[std::string(kAuthorizationTypeUrl)]) {
-          synced_ = true;
-        }
+        synced_ = allSyncedLocked();
       }
       spdlog::debug("xDS {}: {} resources, {} removed, snapshot v{} ({} workloads)", type,
                     resp.resources_size(), resp.removed_resources_size(), snapshot->version(),

@@ -5,6 +5,11 @@
 // ztunnel does). The stream is reopened with back-off when it fails or the server is not up
 // yet, re-subscribing with the versions of the resources already held.
 //
+// A proxy that needs more than the two mesh types (the waypoint: warren.l7.v1 routes) adds them
+// in XdsClientOptions::extra_types: each is subscribed the same way (wildcard, with the versions
+// held), its responses go to the type's handler, whose errors NACK the response, and synced()
+// waits for its first response too.
+//
 // Threading: one thread of its own; stats()/synced() from any thread.
 #pragma once
 
@@ -18,23 +23,35 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/error.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
 #include "mesh/control/backoff.h"
 #include "mesh/state/snapshot_store.h"
 
 namespace warren::mesh {
 
+// One more resource type on the stream. `apply` runs on the client's thread with each response
+// of that type and returns one message per rejected resource (empty: ACK).
+struct XdsExtraType {
+  std::string type_url;
+  std::function<std::vector<std::string>(
+      const envoy::service::discovery::v3::DeltaDiscoveryResponse&)>
+      apply;
+};
+
 struct XdsClientOptions {
-  std::string target;   // gRPC target, e.g. unix:/run/warren/xds.sock
+  std::string target;                         // gRPC target, e.g. unix:/run/warren/xds.sock
   std::string user_agent = "warren-ztunnel";  // Node.user_agent_name: which proxy asks
-  std::string node_id;  // see xdsNodeId()
+  std::string node_id;                        // see xdsNodeId()
   std::string node_name;
   std::string pod_name;
   std::string pod_namespace;
   std::string instance_ip;
   Backoff::Duration initial_backoff = std::chrono::seconds(1);
   Backoff::Duration max_backoff = std::chrono::seconds(15);
+  std::vector<XdsExtraType> extra_types;
 };
 
 // "ztunnel~<INSTANCE_IP>~<POD_NAME>.<POD_NAMESPACE>~<POD_NAMESPACE>.svc.cluster.local" (§9).
@@ -65,7 +82,7 @@ class XdsClient {
   void start();
   void stop();
 
-  // Both types received their first response (at least once since start).
+  // Every subscribed type received its first response (at least once since start).
   bool synced() const { return synced_.load(); }
   XdsStats stats() const;
 
@@ -73,6 +90,7 @@ class XdsClient {
   void run();
   // One stream's life; returns when it ends.
   void runStream();
+  bool allSyncedLocked();  // mu_ held
 
   XdsClientOptions options_;
   SnapshotStore& store_;

@@ -9,12 +9,18 @@ namespace {
 
 bool scopeMatches(LoadBalancingScope scope, const Workload& a, const Workload& b) {
   switch (scope) {
-    case LoadBalancingScope::kRegion: return a.locality.region == b.locality.region;
-    case LoadBalancingScope::kZone: return a.locality.zone == b.locality.zone;
-    case LoadBalancingScope::kSubzone: return a.locality.subzone == b.locality.subzone;
-    case LoadBalancingScope::kNode: return a.node == b.node;
-    case LoadBalancingScope::kCluster: return a.cluster_id == b.cluster_id;
-    case LoadBalancingScope::kNetwork: return a.network == b.network;
+    case LoadBalancingScope::kRegion:
+      return a.locality.region == b.locality.region;
+    case LoadBalancingScope::kZone:
+      return a.locality.zone == b.locality.zone;
+    case LoadBalancingScope::kSubzone:
+      return a.locality.subzone == b.locality.subzone;
+    case LoadBalancingScope::kNode:
+      return a.node == b.node;
+    case LoadBalancingScope::kCluster:
+      return a.cluster_id == b.cluster_id;
+    case LoadBalancingScope::kNetwork:
+      return a.network == b.network;
   }
   return false;
 }
@@ -35,10 +41,11 @@ std::optional<net::IpAddress> pickAddress(const Workload& workload, bool prefer_
   return workload.addresses.front();
 }
 
-std::optional<SelectedEndpoint> selectEndpoint(const StateSnapshot& snapshot,
-                                               const Service& service,
-                                               std::optional<uint16_t> service_port,
-                                               const Workload& source, RandomSource& random) {
+namespace {
+
+// The endpoints selectEndpoint may choose from (health, port, network, routing preference).
+std::vector<Candidate> candidatesFor(const StateSnapshot& snapshot, const Service& service,
+                                     std::optional<uint16_t> service_port, const Workload& source) {
   const LoadBalancing* lb = service.load_balancing ? &*service.load_balancing : nullptr;
   bool allow_unhealthy = lb && lb->health_policy == HealthPolicy::kAllowAll;
   const std::vector<LoadBalancingScope> no_prefs;
@@ -73,8 +80,11 @@ std::optional<SelectedEndpoint> selectEndpoint(const StateSnapshot& snapshot,
   if (!prefs.empty() && !strict) {
     std::erase_if(candidates, [&](const Candidate& c) { return c.rank < best_rank; });
   }
-  if (candidates.empty()) return std::nullopt;
+  return candidates;
+}
 
+// Weighted random by capacity (0 weights everywhere: uniform). `candidates` is not empty.
+size_t drawWeighted(const std::vector<Candidate>& candidates, RandomSource& random) {
   uint64_t total = 0;
   for (const auto& c : candidates) total += c.workload->capacity;
   size_t chosen = 0;
@@ -86,6 +96,34 @@ std::optional<SelectedEndpoint> selectEndpoint(const StateSnapshot& snapshot,
       r -= candidates[chosen].workload->capacity;
       ++chosen;
     }
+  }
+  return chosen;
+}
+
+}  // namespace
+
+std::optional<SelectedEndpoint> selectEndpoint(const StateSnapshot& snapshot,
+                                               const Service& service,
+                                               std::optional<uint16_t> service_port,
+                                               const Workload& source, RandomSource& random) {
+  auto candidates = candidatesFor(snapshot, service, service_port, source);
+  if (candidates.empty()) return std::nullopt;
+  const Candidate& c = candidates[drawWeighted(candidates, random)];
+  return SelectedEndpoint{c.workload, c.target_port};
+}
+
+std::optional<SelectedEndpoint> selectEndpointLeastRequest(
+    const StateSnapshot& snapshot, const Service& service, std::optional<uint16_t> service_port,
+    const Workload& source, RandomSource& random, const ActiveRequests& active) {
+  auto candidates = candidatesFor(snapshot, service, service_port, source);
+  if (candidates.empty()) return std::nullopt;
+  size_t first = drawWeighted(candidates, random);
+  size_t chosen = first;
+  if (candidates.size() > 1) {
+    size_t second = drawWeighted(candidates, random);
+    if (second == first)
+      second = (first + 1 + random.below(candidates.size() - 1)) % candidates.size();
+    if (active(*candidates[second].workload) < active(*candidates[first].workload)) chosen = second;
   }
   return SelectedEndpoint{candidates[chosen].workload, candidates[chosen].target_port};
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "mesh/routing/random_source.h"
@@ -31,6 +32,18 @@ std::optional<SelectedEndpoint> selectEndpoint(const StateSnapshot& snapshot,
                                                const Service& service,
                                                std::optional<uint16_t> service_port,
                                                const Workload& source, RandomSource& random);
+
+// Requests in flight to a workload, as the caller counts them (the waypoint, per worker).
+using ActiveRequests = std::function<uint32_t(const Workload&)>;
+
+// Least request over the same candidates (Envoy's LEAST_REQUEST with its default
+// choice_count 2, "power of two choices"): two distinct endpoints are drawn as selectEndpoint
+// draws one, and the one with fewer active requests wins (the first drawn on a tie). Cheap
+// (two lookups), and it avoids the herd a global minimum causes when several workers choose
+// at once.
+std::optional<SelectedEndpoint> selectEndpointLeastRequest(
+    const StateSnapshot& snapshot, const Service& service, std::optional<uint16_t> service_port,
+    const Workload& source, RandomSource& random, const ActiveRequests& active);
 
 // The workload address to dial: the first one of the preferred family, else the first.
 std::optional<net::IpAddress> pickAddress(const Workload& workload, bool prefer_v6);

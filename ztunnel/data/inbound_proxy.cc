@@ -11,53 +11,20 @@
 namespace warren::ztunnel {
 
 void InboundProxy::acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
-  serveHbone(pod, std::move(fd), false);
+  serveHbone(pod, std::move(fd));
 }
 
-void InboundProxy::serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd,
-                              bool waited) {
-  auto ctx = ctx_.server_tls.get(pod->identity);
-  if (!ctx) {
-    if (waited) {
-      spdlog::warn("HBONE for {}/{}: {}; closing the connection", pod->namespace_, pod->name,
-                   ctx.error().message());
-      return;  // fd closes: the client fails its handshake (never plaintext)
-    }
-    // Accepted before the pod's first certificate (a ztunnel fresh from a rolling restart):
-    // wait for the certificate manager, or the deadline.
-    auto held = std::make_shared<UniqueFd>(std::move(fd));
-    ctx_.awaitCertificate(pod->identity,
-                          [this, pod, held] { serveHbone(pod, std::move(*held), true); });
-    return;
-  }
-  auto engine = tls::TlsEngine::server(**ctx);
-  if (!engine) {
-    spdlog::warn("HBONE TLS engine: {}", engine.error().message());
-    return;
-  }
-  auto peer = net::peerAddress(fd.get());
-  auto local = net::localAddress(fd.get());
-  if (!peer || !local) {
-    spdlog::warn("HBONE for {}/{}: {}", pod->namespace_, pod->name,
-                 (!peer ? peer.error() : local.error()).message());
-    return;
-  }
-  net::SocketAddress local_addr = *local;
-  auto conn = mesh::HboneConnection::create(
-      ctx_.loop, std::move(fd), std::move(*engine), http2::Role::kServer, ctx_.options.http2,
-      [this, pod, local_addr](const std::shared_ptr<mesh::HboneConnection>& c, http2::StreamId id,
-                              const http2::HeaderList& headers) {
-        onRequest(pod, c, id, headers, local_addr);
-      },
-      [this](mesh::HboneConnection* c) { servers_.erase(c); });
-  if (!conn) {
-    spdlog::warn("HBONE connection: {}", conn.error().message());
-    return;
-  }
-  (*conn)->setPeerAddress(*peer);
-  servers_[conn->get()] = *conn;
-  (*conn)->start();
-  if (draining_) (*conn)->drain();
+void InboundProxy::serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
+  // Accepted before the pod's first certificate (a ztunnel fresh from a rolling restart): the
+  // server waits for the certificate manager, or the deadline.
+  server_.accept(
+      std::move(fd), pod->identity, pod->namespace_ + "/" + pod->name,
+      [this, pod](const std::shared_ptr<mesh::HboneConnection>& c, http2::StreamId id,
+                  const http2::HeaderList& headers,
+                  const net::SocketAddress& local) { onRequest(pod, c, id, headers, local); },
+      [this, pod](std::function<void()> retry) {
+        ctx_.awaitCertificate(pod->identity, std::move(retry));
+      });
 }
 
 void InboundProxy::connectUpstream(const EnrolledPod& pod, const net::SocketAddress& to,
@@ -217,29 +184,6 @@ void InboundProxy::reevaluate() {
     c->labels.response_flags = "DENY";
     if (c->relay) c->relay->abort(c->record.error);
   }
-}
-
-void InboundProxy::drain() {
-  draining_ = true;
-  for (auto& [p, weak] : servers_) {
-    if (auto c = weak.lock()) c->drain();
-  }
-}
-
-void InboundProxy::closeAll(const std::string& why) {
-  auto all = servers_;
-  for (auto& [p, weak] : all) {
-    if (auto c = weak.lock()) c->close(why);
-  }
-  servers_.clear();
-}
-
-size_t InboundProxy::bufferedBytes() const {
-  size_t n = 0;
-  for (const auto& [p, weak] : servers_) {
-    if (auto c = weak.lock()) n += c->bufferedBytes();
-  }
-  return n;
 }
 
 }  // namespace warren::ztunnel

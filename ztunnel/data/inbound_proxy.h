@@ -14,6 +14,7 @@
 #include "common/net/socket_address.h"
 #include "common/unique_fd.h"
 #include "mesh/hbone/hbone_connection.h"
+#include "mesh/hbone/hbone_server.h"
 #include "ztunnel/control/enrolled_pod.h"
 #include "ztunnel/data/worker_context.h"
 
@@ -21,7 +22,8 @@ namespace warren::ztunnel {
 
 class InboundProxy {
  public:
-  explicit InboundProxy(WorkerContext& ctx) : ctx_(ctx) {}
+  explicit InboundProxy(WorkerContext& ctx)
+      : ctx_(ctx), server_(ctx.loop, ctx.server_tls, ctx.options.http2) {}
 
   void acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
   void acceptPlain(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
@@ -29,13 +31,13 @@ class InboundProxy {
   void reevaluate();
   // GOAWAY on every HBONE server connection (drain): open streams finish, new ones are
   // refused; connections accepted from now on get theirs at once.
-  void drain();
-  void closeAll(const std::string& why);
-  size_t serverConnections() const { return servers_.size(); }
-  size_t bufferedBytes() const;
+  void drain() { server_.drain(); }
+  void closeAll(const std::string& why) { server_.closeAll(why); }
+  size_t serverConnections() const { return server_.connections(); }
+  size_t bufferedBytes() const { return server_.bufferedBytes(); }
 
  private:
-  void serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd, bool waited);
+  void serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
   void onRequest(const std::shared_ptr<const EnrolledPod>& pod,
                  const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
                  const http2::HeaderList& headers, const net::SocketAddress& local);
@@ -44,8 +46,7 @@ class InboundProxy {
                        std::function<void(Result<UniqueFd>)> done);
 
   WorkerContext& ctx_;
-  std::map<mesh::HboneConnection*, std::weak_ptr<mesh::HboneConnection>> servers_;
-  bool draining_ = false;
+  mesh::HboneServer server_;
 };
 
 }  // namespace warren::ztunnel

@@ -1,0 +1,770 @@
+#include "waypoint/proxy/http1_session.h"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <charconv>
+
+#include "common/http/http_message.h"
+#include "waypoint/route/route_filters.h"
+
+namespace warren::waypoint {
+namespace {
+
+// Connection-specific fields (RFC 9110 §7.6.1) and the framing the serializers write
+// themselves: never forwarded either way.
+bool hopByHop(std::string_view lower) {
+  static constexpr std::array<std::string_view, 9> kFields = {
+      "connection", "keep-alive", "proxy-connection", "transfer-encoding",
+      "te",         "upgrade",    "trailer",          "content-length",
+      "expect"};
+  for (auto f : kFields)
+    if (lower == f) return true;
+  return false;
+}
+
+// A version 4 UUID from the OpenSSL CSPRNG (x-request-id, as Envoy generates it).
+std::string uuid4() {
+  std::array<unsigned char, 16> b{};
+  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
+    // Never fails on Linux with getrandom; keep an id anyway rather than none.
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<unsigned char>(i * 37 + 11);
+  }
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  return fmt::format(
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
+      "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+      b[15]);
+}
+
+// "http://host:port/path?q" -> {"host:port", "/path?q"}; origin-form is returned as is.
+std::pair<std::string, std::string> splitAbsoluteForm(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() > scheme.size() &&
+        equalsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+      std::string_view rest = target.substr(scheme.size());
+      size_t slash = rest.find_first_of("/?");
+      std::string authority(rest.substr(0, slash));
+      std::string path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+      if (path.starts_with("?")) path = "/" + path;
+      return {authority, path};
+    }
+  }
+  return {"", std::string(target)};
+}
+
+}  // namespace
+
+ProxyRandom::ProxyRandom() {
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&state_), sizeof(state_)) != 1 || state_ == 0)
+    state_ = 0x9e3779b97f4a7c15ULL;
+}
+
+uint64_t ProxyRandom::below(uint64_t bound) {
+  // xorshift64*: fast, and uniform enough for weights and endpoint draws (not a secret).
+  state_ ^= state_ >> 12;
+  state_ ^= state_ << 25;
+  state_ ^= state_ >> 27;
+  uint64_t x = state_ * 0x2545F4914F6CDD1DULL;
+  return bound == 0 ? 0 : x % bound;
+}
+
+nlohmann::json RequestRecord::toJson() const {
+  return {{"start",
+           std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count()},
+          {"duration_us", duration.count()},
+          {"protocol", protocol},
+          {"method", method},
+          {"authority", authority},
+          {"path", path},
+          {"forwarded_path", forwarded_path},
+          {"response_code", response_code},
+          {"response_flags", response_flags},
+          {"request_bytes", request_bytes},
+          {"response_bytes", response_bytes},
+          {"source_identity", source_identity},
+          {"source_address", source_address},
+          {"source_workload", source_workload},
+          {"source_namespace", source_namespace},
+          {"destination_service", destination_service},
+          {"destination_port", destination_port},
+          {"destination_workload", destination_workload},
+          {"destination_namespace", destination_namespace},
+          {"destination_identity", destination_identity},
+          {"upstream_endpoint", upstream_endpoint},
+          {"upstream_cluster", upstream_cluster},
+          {"route_name", route_name},
+          {"request_id", request_id},
+          {"traceparent", traceparent},
+          {"detail", detail}};
+}
+
+// ---- event adapters ------------------------------------------------------------------------
+
+class Http1Session::DownEvents final : public ConduitOwner {
+ public:
+  explicit DownEvents(Http1Session& s) : s_(s) {}
+  void onInput() override {
+    auto keep = s_.shared_from_this();
+    s_.pumpDown();
+  }
+  void onInputEnd() override {
+    auto keep = s_.shared_from_this();
+    s_.onDownInputEnd();
+  }
+  void onDrained() override {
+    auto keep = s_.shared_from_this();
+    s_.onDownDrained();
+  }
+  void onFailed(const Error& e) override {
+    auto keep = s_.shared_from_this();
+    s_.onDownFailed(e);
+  }
+
+ private:
+  Http1Session& s_;
+};
+
+class Http1Session::UpEvents final : public ConduitOwner {
+ public:
+  explicit UpEvents(Http1Session& s) : s_(s) {}
+  void onInput() override {
+    auto keep = s_.shared_from_this();
+    s_.pumpUp();
+  }
+  void onInputEnd() override {
+    auto keep = s_.shared_from_this();
+    s_.onUpInputEnd();
+  }
+  void onDrained() override {
+    auto keep = s_.shared_from_this();
+    s_.onUpDrained();
+  }
+  void onFailed(const Error& e) override {
+    auto keep = s_.shared_from_this();
+    s_.onUpFailed(e);
+  }
+
+ private:
+  Http1Session& s_;
+};
+
+class Http1Session::DownParserEvents final : public http1::ParserEvents {
+ public:
+  explicit DownParserEvents(Http1Session& s) : s_(s) {}
+  http1::Flow onHead(const http1::MessageHead& h) override { return s_.onRequestHead(h); }
+  http1::Flow onBody(std::string_view d) override { return s_.onRequestBody(d); }
+  http1::Flow onMessageComplete() override { return s_.onRequestComplete(); }
+
+ private:
+  Http1Session& s_;
+};
+
+class Http1Session::UpParserEvents final : public http1::ParserEvents {
+ public:
+  explicit UpParserEvents(Http1Session& s) : s_(s) {}
+  http1::Flow onHead(const http1::MessageHead& h) override { return s_.onResponseHead(h); }
+  http1::Flow onBody(std::string_view d) override { return s_.onResponseBody(d); }
+  http1::Flow onMessageComplete() override { return s_.onResponseComplete(); }
+
+ private:
+  Http1Session& s_;
+};
+
+// ---- life ----------------------------------------------------------------------------------
+
+Http1Session::Http1Session(SessionEnv& env, ConnectionFacts facts,
+                           std::unique_ptr<StreamConduit> down, OnClosed on_closed)
+    : env_(env),
+      facts_(std::move(facts)),
+      down_(std::move(down)),
+      down_events_(std::make_unique<DownEvents>(*this)),
+      down_parser_events_(std::make_unique<DownParserEvents>(*this)),
+      down_parser_(http1::Role::kRequest, *down_parser_events_),
+      on_closed_(std::move(on_closed)),
+      up_events_(std::make_unique<UpEvents>(*this)),
+      up_parser_events_(std::make_unique<UpParserEvents>(*this)) {}
+
+Http1Session::~Http1Session() {
+  if (up_) up_->close();
+  if (down_) down_->close();
+}
+
+void Http1Session::start() {
+  down_->setOwner(down_events_.get());
+  down_->wantInput(true);
+}
+
+void Http1Session::abort(const std::string& why) {
+  if (closed_) return;
+  if (phase_ != Phase::kIdle) {
+    record_.addFlag("DC");
+    record_.detail = why;
+  }
+  closed();
+}
+
+// ---- downstream ----------------------------------------------------------------------------
+
+void Http1Session::pumpDown() {
+  if (in_pump_down_ || closed_) return;
+  in_pump_down_ = true;
+  while (!closed_) {
+    if (phase_ != Phase::kIdle && request_done_ && response_done_) {
+      finishExchange();
+      continue;
+    }
+    if (down_blocked_ || phase_ == Phase::kClosing) break;
+    std::string& in = down_->input();
+    auto used = down_parser_.feed(in);
+    if (!used) {
+      const http1::ParseFailure& f = used.error();
+      record_.addFlag("DPE");
+      request_keep_alive_ = false;
+      request_done_ = true;  // nothing more can be read from this client
+      if (phase_ == Phase::kIdle) beginRecord();
+      if (!response_started_) {
+        if (up_) up_->close();
+        localReply(f.status(), f.message() + "\n");
+      } else {
+        closeDown("client sent bad HTTP: " + f.message());
+      }
+      continue;
+    }
+    in.erase(0, *used);
+    if (pending_up_failure_) {
+      auto f = *pending_up_failure_;
+      pending_up_failure_.reset();
+      upstreamBroke(f.status, f.flag, f.detail);
+      continue;
+    }
+    if (head_ready_) {
+      head_ready_ = false;
+      startRequest();
+      continue;
+    }
+    if (*used == 0) {
+      if (down_->inputEnded()) {
+        if (phase_ == Phase::kIdle && !down_parser_.midMessage()) {
+          closeDown("client closed");
+        } else if (!request_done_) {
+          record_.addFlag("DC");
+          record_.detail = "client closed mid-request";
+          closed();
+        }
+      }
+      break;
+    }
+  }
+  in_pump_down_ = false;
+  if (!closed_ && down_) down_->wantInput(true);
+}
+
+void Http1Session::beginRecord() {
+  phase_ = Phase::kHead;
+  record_done_ = false;
+  record_ = RequestRecord{};
+  record_.start = std::chrono::system_clock::now();
+  record_.start_steady = std::chrono::steady_clock::now();
+  record_.source_identity = facts_.source_identity;
+  record_.source_address = facts_.client.toString();
+  record_.source_workload = facts_.source_workload;
+  record_.source_namespace = facts_.source_namespace;
+  record_.destination_service = facts_.service_key;
+  record_.destination_port = facts_.port;
+}
+
+http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
+  beginRecord();
+  request_ = HttpRequest{};
+  request_.protocol = HttpProtocol::kHttp1;
+  request_.method = std::string(head.method);
+  auto [abs_authority, target] = splitAbsoluteForm(head.target);
+  raw_target_ = std::move(target);
+  request_.authority = !abs_authority.empty() ? abs_authority : std::string(head.host);
+  for (const auto& f : head.headers) {
+    std::string name = toLowerAscii(f.name);
+    if (name == "host" || hopByHop(name)) continue;
+    request_.headers.add(name, f.value);
+  }
+  request_body_ = head.body;
+  request_length_ = head.content_length;
+  request_keep_alive_ = head.keep_alive;
+  expect_continue_ = head.expect_continue;
+  head_response_ = request_.method == "HEAD";
+  record_.method = request_.method;
+  record_.authority = request_.authority;
+  record_.path = std::string(head.target);
+  if (auto* ua = request_.headers.first("user-agent")) record_.user_agent = *ua;
+  if (auto* tp = request_.headers.first("traceparent")) record_.traceparent = *tp;
+  if (auto* ts = request_.headers.first("tracestate")) record_.tracestate = *ts;
+  if (auto* b3 = request_.headers.first("x-b3-traceid")) record_.b3_trace_id = *b3;
+  if (auto* b3 = request_.headers.first("x-b3-spanid")) record_.b3_span_id = *b3;
+  head_ready_ = true;
+  down_blocked_ = true;
+  return http1::Flow::kPause;
+}
+
+http1::Flow Http1Session::onRequestBody(std::string_view data) {
+  record_.request_bytes += data.size();
+  if (phase_ != Phase::kForwarding || !up_) return http1::Flow::kContinue;  // discarded
+  std::string out;
+  if (auto s = up_out_.body(out, data); !s) {
+    pending_up_failure_ = {500, "DPE", "request body: " + s.error().message()};
+    down_blocked_ = true;
+    return http1::Flow::kPause;
+  }
+  up_->send(out);
+  if (up_->overHighWater()) {
+    down_blocked_ = true;  // onUpDrained resumes
+    return http1::Flow::kPause;
+  }
+  return http1::Flow::kContinue;
+}
+
+http1::Flow Http1Session::onRequestComplete() {
+  request_done_ = true;
+  if (phase_ == Phase::kForwarding && up_) {
+    std::string out;
+    if (auto s = up_out_.end(out); s) up_->send(out);
+  }
+  down_blocked_ = true;  // one request at a time: the next waits for this exchange
+  return http1::Flow::kPause;
+}
+
+void Http1Session::onDownInputEnd() {
+  // What is left in the input is served first; pumpDown ends the session at the boundary.
+  pumpDown();
+}
+
+void Http1Session::onDownDrained() {
+  if (closed_) return;
+  if (phase_ == Phase::kClosing) {
+    if (down_->sendBuffered() == 0) closed();
+    return;
+  }
+  if (up_blocked_ && !down_->overHighWater()) {
+    up_blocked_ = false;
+    pumpUp();
+  }
+}
+
+void Http1Session::onDownFailed(const Error& e) {
+  if (closed_) return;
+  if (phase_ != Phase::kIdle) {
+    record_.addFlag("DC");
+    record_.detail = "client connection: " + e.message();
+  }
+  closed();
+}
+
+// ---- the decision --------------------------------------------------------------------------
+
+void Http1Session::startRequest() {
+  phase_ = Phase::kRouting;
+  routes_ = env_.routes();
+  auto target = normalizeRequestTarget(raw_target_, env_.normalization);
+  if (!target) {
+    record_.detail = target.error().reason;
+    localReply(target.error().status, target.error().reason + "\n", target.error().location);
+    return;
+  }
+  request_.path = target->path;
+  request_.query = target->query;
+
+  // x-forwarded-for gets the client this hop saw; -proto what it spoke to us; a request id
+  // when the client sent none (Envoy's defaults for an edge-less mesh proxy).
+  std::string xff = facts_.client.ip.toString();
+  if (auto prior = request_.headers.joined("x-forwarded-for")) xff = *prior + ", " + xff;
+  request_.headers.set("x-forwarded-for", xff);
+  if (!request_.headers.contains("x-forwarded-proto"))
+    request_.headers.set("x-forwarded-proto", "http");
+  if (const std::string* id = request_.headers.first("x-request-id"); id && !id->empty()) {
+    record_.request_id = *id;
+  } else {
+    record_.request_id = uuid4();
+    request_.headers.set("x-request-id", record_.request_id);
+  }
+
+  RouteDestination dest;
+  dest.port = facts_.port;
+  if (const ServiceConfig* sc = routes_->service(facts_.service_key))
+    dest.service = ServiceKey{sc->namespace_, sc->name};
+  RouteDecision decision = routes_->table().route(dest, request_, *env_.random);
+  if (decision.route) record_.route_name = decision.route->toString();
+  if (const RedirectAction* r = decision.redirect()) {
+    localReply(r->status, "", r->location);
+    return;
+  }
+  if (const DirectResponse* d = decision.direct()) {
+    if (d->reason == DirectResponse::Reason::kNoRouteMatched) record_.addFlag("NR");
+    record_.detail = d->detail;
+    localReply(d->status, std::string(toString(d->reason)) + ": " + d->detail + "\n");
+    return;
+  }
+  forward(*decision.forward());
+}
+
+void Http1Session::forward(const ForwardAction& action) {
+  forward_ = action;
+  std::string key = facts_.service_key;
+  uint16_t port = facts_.port;
+  if (action.backend.kind == BackendTarget::Kind::kService) {
+    key = routes_->serviceKey(action.backend.namespace_, action.backend.name);
+    port = action.backend.port;
+  }
+  record_.upstream_cluster = action.backend.kind == BackendTarget::Kind::kService
+                                 ? action.backend.toString()
+                                 : fmt::format("{}:{}", facts_.service_key, facts_.port);
+  const auto& snapshot = env_.state->get();
+  auto slash = key.find('/');
+  const mesh::Service* svc =
+      slash == std::string::npos
+          ? nullptr
+          : snapshot->serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
+  const mesh::Workload* local = env_.local_workload(*snapshot);
+  if (!svc || !local) {
+    record_.addFlag("NC");
+    std::string why = !svc ? "backend service " + key + " is not in the mesh state"
+                           : std::string("the waypoint's own workload is not in the state yet");
+    record_.detail = why;
+    localReply(503, why + "\n");
+    return;
+  }
+  auto choice = env_.upstreams->choose(*snapshot, *svc, port, *local, *env_.random);
+  if (!choice) {
+    record_.addFlag(choice.error().flag);
+    record_.detail = choice.error().detail;
+    localReply(503, choice.error().detail + "\n");
+    return;
+  }
+  choice_ = *choice;
+  counted_ = true;
+  env_.upstreams->begin(choice_->endpoint_uid);
+  record_.upstream_endpoint = choice_->address.toString();
+  record_.destination_workload = choice_->workload_name;
+  record_.destination_namespace = choice_->workload_namespace;
+  record_.destination_identity = choice_->identity;
+  connectUpstream();
+}
+
+void Http1Session::connectUpstream() {
+  std::weak_ptr<Http1Session> weak = shared_from_this();
+  env_.upstreams->connect(*choice_, facts_.client,
+                          [weak](Result<std::unique_ptr<StreamConduit>> up, bool reused) {
+                            auto self = weak.lock();
+                            if (!self) return;  // the conduit (if any) closes
+                            self->onUpstream(std::move(up), reused);
+                          });
+}
+
+void Http1Session::onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused) {
+  if (closed_ || phase_ != Phase::kRouting) return;
+  if (!up) {
+    record_.addFlag("UF");
+    record_.detail = up.error().message();
+    localReply(503, "upstream connect error: " + up.error().message() + "\n");
+    pumpDown();
+    return;
+  }
+  up_ = std::move(*up);
+  up_->setOwner(up_events_.get());
+  up_parser_ = std::make_unique<http1::Parser>(http1::Role::kResponse, *up_parser_events_);
+  up_out_ = http1::Serializer{};
+  up_reused_ = reused;
+  up_keep_alive_ = true;
+  phase_ = Phase::kForwarding;
+  if (!sendRequestHead()) {
+    pumpDown();
+    return;
+  }
+  up_->wantInput(true);
+  if (expect_continue_) down_->send(http1::Serializer::kContinue);
+  down_blocked_ = false;
+  pumpDown();
+}
+
+bool Http1Session::sendRequestHead() {
+  const HttpRequest& r = forward_->request;
+  std::vector<http1::HeaderField> fields;
+  fields.reserve(r.headers.size() + 1);
+  fields.push_back({"host", r.authority});
+  for (const auto& e : r.headers) fields.push_back({e.name, e.value});
+  http1::BodyFraming framing =
+      request_body_ == http1::BodyKind::kLength ? http1::BodyFraming::contentLength(request_length_)
+      : request_body_ == http1::BodyKind::kChunked ? http1::BodyFraming::chunked()
+                                                   : http1::BodyFraming::none();
+  std::string target = r.pathAndQuery();
+  std::string out;
+  if (auto s = up_out_.requestHead(out, r.method, target, fields, framing); !s) {
+    // A header a filter set (or the client sent) that HTTP/1.1 cannot carry.
+    up_->close();
+    up_.reset();
+    record_.detail = "request head: " + s.error().message();
+    localReply(500, record_.detail + "\n");
+    return false;
+  }
+  record_.forwarded_path = target;
+  up_parser_->expectResponse(r.method);
+  up_->send(out);
+  return true;
+}
+
+// ---- upstream ------------------------------------------------------------------------------
+
+void Http1Session::pumpUp() {
+  if (in_pump_up_ || closed_ || !up_) return;
+  in_pump_up_ = true;
+  while (up_ && !up_blocked_ && !response_done_ && !pending_up_failure_) {
+    std::string& in = up_->input();
+    auto used = up_parser_->feed(in);
+    if (!used) {
+      pending_up_failure_ = {502, "UPE", "upstream sent bad HTTP: " + used.error().message()};
+      break;
+    }
+    in.erase(0, *used);
+    if (*used == 0) break;
+  }
+  in_pump_up_ = false;
+  if (pending_up_failure_) {
+    auto f = *pending_up_failure_;
+    pending_up_failure_.reset();
+    upstreamBroke(f.status, f.flag, f.detail);
+  } else if (up_ && !up_blocked_ && !response_done_ && up_->inputEnded() && up_->input().empty()) {
+    onUpInputEnd();  // the end arrived while the input was still being parsed
+    return;
+  }
+  pumpDown();  // finishes the exchange when both halves are done
+}
+
+http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
+  if (head.isInterim()) return http1::Flow::kContinue;  // 100 Continue was ours to send
+  response_started_ = true;
+  up_keep_alive_ = head.keep_alive;
+  record_.response_code = head.status;
+  HeaderMap headers;
+  for (const auto& f : head.headers) {
+    std::string name = toLowerAscii(f.name);
+    if (hopByHop(name)) continue;
+    headers.add(name, f.value);
+  }
+  for (const auto& edit : forward_->response_header_edits) applyHeaderModifier(headers, edit);
+  if (!request_keep_alive_) headers.set("connection", "close");
+  std::vector<http1::HeaderField> fields;
+  for (const auto& e : headers) fields.push_back({e.name, e.value});
+  http1::BodyFraming framing = http1::BodyFraming::none();
+  if (head_response_) {
+    uint64_t n = 0;
+    if (auto cl = head.header("content-length")) {
+      std::from_chars(cl->data(), cl->data() + cl->size(), n);
+      framing = http1::BodyFraming::headResponse(n);
+    }
+  } else if (head.body == http1::BodyKind::kLength) {
+    framing = http1::BodyFraming::contentLength(head.content_length);
+  } else if (head.body == http1::BodyKind::kChunked || head.body == http1::BodyKind::kUntilClose) {
+    framing = http1::BodyFraming::chunked();
+  }
+  std::string out;
+  if (auto s = down_out_.responseHead(out, head.status, head.reason, fields, framing); !s) {
+    response_started_ = false;
+    pending_up_failure_ = {502, "UPE", "upstream response head: " + s.error().message()};
+    return http1::Flow::kPause;
+  }
+  down_->send(out);
+  return http1::Flow::kContinue;
+}
+
+http1::Flow Http1Session::onResponseBody(std::string_view data) {
+  record_.response_bytes += data.size();
+  std::string out;
+  if (auto s = down_out_.body(out, data); !s) {
+    pending_up_failure_ = {502, "UPE", "upstream response body: " + s.error().message()};
+    return http1::Flow::kPause;
+  }
+  down_->send(out);
+  if (down_->overHighWater()) {
+    up_blocked_ = true;  // onDownDrained resumes
+    return http1::Flow::kPause;
+  }
+  return http1::Flow::kContinue;
+}
+
+http1::Flow Http1Session::onResponseComplete() {
+  std::string out;
+  if (auto s = down_out_.end(out); !s) {
+    pending_up_failure_ = {502, "UPE", "upstream response end: " + s.error().message()};
+    return http1::Flow::kPause;
+  }
+  down_->send(out);
+  response_done_ = true;
+  if (!request_done_) {
+    // Answered before the request ended: the rest of the request is read and dropped, and
+    // the connection closes after (the upstream cannot take another request on it).
+    up_keep_alive_ = false;
+    request_keep_alive_ = false;
+    phase_ = Phase::kLocal;
+    down_blocked_ = false;
+  }
+  return http1::Flow::kPause;
+}
+
+void Http1Session::onUpInputEnd() {
+  if (closed_ || !up_) return;
+  if (up_blocked_ || !up_->input().empty()) return;  // pumpUp comes back here when done
+  up_keep_alive_ = false;
+  if (!response_done_) {
+    auto done = up_parser_->finish();  // completes a response delimited by the close
+    if (!done) {
+      if (!response_started_ && up_reused_ && !up_retried_ &&
+          request_body_ == http1::BodyKind::kNone) {
+        // A kept-alive connection the server closed as we reused it: nothing was answered,
+        // the request had no body; send it again on a fresh tunnel (Envoy retries this race).
+        up_retried_ = true;
+        up_->close();
+        up_.reset();
+        phase_ = Phase::kRouting;
+        env_.upstreams->connect(
+            *choice_, facts_.client,
+            [weak = weak_from_this()](Result<std::unique_ptr<StreamConduit>> up, bool) {
+              if (auto self = weak.lock()) self->onUpstream(std::move(up), false);
+            },
+            /*allow_idle=*/false);
+        return;
+      }
+      upstreamBroke(response_started_ ? 502 : 503, "UC",
+                    "upstream closed the connection: " + done.error().message());
+      pumpDown();
+      return;
+    }
+  }
+  pumpDown();
+}
+
+void Http1Session::onUpDrained() {
+  if (closed_) return;
+  if (down_blocked_ && phase_ == Phase::kForwarding && !request_done_ && up_ &&
+      !up_->overHighWater()) {
+    down_blocked_ = false;
+    pumpDown();
+  }
+}
+
+void Http1Session::onUpFailed(const Error& e) {
+  if (closed_) return;
+  upstreamBroke(response_started_ ? 502 : 503, "UC", "upstream connection: " + e.message());
+  pumpDown();
+}
+
+void Http1Session::upstreamBroke(int status, const std::string& flag, const std::string& detail) {
+  if (up_) {
+    up_->close();
+    up_.reset();
+  }
+  record_.addFlag(flag);
+  record_.detail = detail;
+  if (!response_started_) {
+    localReply(status, detail + "\n");
+    return;
+  }
+  // The status line is already with the client: cutting the connection is the only signal.
+  request_keep_alive_ = false;
+  finishRecord();
+  closed();
+}
+
+// ---- answers and endings -------------------------------------------------------------------
+
+void Http1Session::localReply(int status, const std::string& body, const std::string& location) {
+  phase_ = Phase::kLocal;
+  record_.response_code = status;
+  if (up_) {
+    up_->close();
+    up_.reset();
+  }
+  std::vector<http1::HeaderField> fields;
+  if (!location.empty()) fields.push_back({"location", location});
+  if (!body.empty()) fields.push_back({"content-type", "text/plain"});
+  if (!record_.request_id.empty()) fields.push_back({"x-request-id", record_.request_id});
+  if (!request_keep_alive_) fields.push_back({"connection", "close"});
+  std::string out;
+  down_out_ = http1::Serializer{};
+  auto s = down_out_.responseHead(out, status, http::statusReason(status), fields,
+                                  head_response_ ? http1::BodyFraming::headResponse(body.size())
+                                                 : http1::BodyFraming::contentLength(body.size()));
+  if (s && !head_response_) s = down_out_.body(out, body);
+  if (s) s = down_out_.end(out);
+  if (!s) {
+    spdlog::warn("waypoint: local reply {}: {}", status, s.error().message());
+    request_keep_alive_ = false;
+  }
+  down_->send(out);
+  response_started_ = true;
+  response_done_ = true;
+  record_.response_bytes += head_response_ ? 0 : body.size();
+  // Read (and drop) the rest of the request so the next one starts at a message boundary.
+  down_blocked_ = false;
+}
+
+void Http1Session::finishExchange() {
+  finishRecord();
+  bool reuse = up_ && up_keep_alive_ && phase_ == Phase::kForwarding && up_parser_ &&
+               !up_parser_->closed() && !up_parser_->midMessage();
+  if (up_) {
+    up_->setOwner(nullptr);
+    if (reuse) {
+      env_.upstreams->release(choice_->key(), std::move(up_));
+    } else {
+      up_->close();
+      up_.reset();
+    }
+  }
+  up_parser_.reset();
+  phase_ = Phase::kIdle;
+  request_done_ = response_done_ = response_started_ = false;
+  up_blocked_ = up_reused_ = up_retried_ = head_response_ = false;
+  forward_.reset();
+  choice_.reset();
+  routes_.reset();
+  if (!request_keep_alive_ || down_parser_.closed() ||
+      (down_->inputEnded() && down_->input().empty())) {
+    closeDown("exchange done, connection not kept alive");
+    return;
+  }
+  down_blocked_ = false;
+}
+
+void Http1Session::finishRecord() {
+  if (phase_ == Phase::kIdle || record_done_) return;
+  record_done_ = true;
+  record_.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - record_.start_steady);
+  if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
+  counted_ = false;
+  if (env_.on_request_done) env_.on_request_done(record_);
+}
+
+void Http1Session::closeDown(const std::string& why) {
+  if (closed_ || phase_ == Phase::kClosing) return;
+  spdlog::debug("waypoint: HTTP/1.1 session from {}: {}", facts_.client.toString(), why);
+  phase_ = Phase::kClosing;
+  down_->finishSending();
+  if (down_->sendBuffered() == 0) closed();
+}
+
+void Http1Session::closed() {
+  if (closed_) return;
+  if (phase_ != Phase::kIdle && phase_ != Phase::kClosing) finishRecord();
+  closed_ = true;
+  if (up_) {
+    up_->close();
+    up_.reset();
+  }
+  if (down_) down_->close();
+  if (on_closed_) on_closed_(this);
+}
+
+}  // namespace warren::waypoint

@@ -1,0 +1,171 @@
+// Http1Session: one HTTP/1.1 client connection inside an HBONE CONNECT stream to a Service
+// port the waypoint speaks HTTP on. Requests are served one at a time (keep-alive; pipelined
+// requests wait in the input), each through the same steps:
+//
+//   head -> normalize the target (path/) -> route (RouteTable: forward, redirect, or answer
+//   404/500) -> choose an endpoint of the backend Service (least request) -> an upstream
+//   HTTP/1.1 connection (a kept-alive one, or a new HBONE tunnel to the endpoint's 15008)
+//   -> request head with the route's edits, x-forwarded-for/-proto and x-request-id -> body
+//   streamed both ways -> response head with the response edits -> onRequestDone(record).
+//
+// Backpressure both ways: the side that reads stops feeding its parser while the other side's
+// send queue is over its high watermark (StreamConduit), so neither end's bytes pile up here.
+// Bad HTTP from the client gets the codec's status (400, 413, 431, 501, 505...) and the
+// connection closes; bad HTTP from an upstream, or an upstream that fails before answering,
+// gets 502/503 with a reason; an upstream failing mid-response cuts the client connection
+// (the status is already sent). Nothing throws; nothing crashes the worker.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/http1/parser.h"
+#include "common/http1/serializer.h"
+#include "common/net/socket_address.h"
+#include "mesh/routing/random_source.h"
+#include "mesh/state/snapshot_store.h"
+#include "waypoint/path/path_normalizer.h"
+#include "waypoint/proxy/request_record.h"
+#include "waypoint/proxy/route_config.h"
+#include "waypoint/proxy/stream_conduit.h"
+#include "waypoint/proxy/upstreams.h"
+#include "waypoint/request/http_request.h"
+#include "waypoint/route/route_decision.h"
+
+namespace warren::waypoint {
+
+// One random source for both deciders: route weights and mirrors, and endpoint choice.
+class ProxyRandom final : public RouteRandom, public mesh::RandomSource {
+ public:
+  ProxyRandom();
+  uint64_t below(uint64_t bound) override;
+
+ private:
+  uint64_t state_;
+};
+
+// What a worker lends its sessions.
+struct SessionEnv {
+  std::function<std::shared_ptr<const RouteConfig>()> routes;
+  mesh::SnapshotReader* state = nullptr;
+  Upstreams* upstreams = nullptr;
+  ProxyRandom* random = nullptr;
+  PathNormalizationOptions normalization;
+  std::function<void(const RequestRecord&)> on_request_done;
+  std::function<const mesh::Workload*(const mesh::StateSnapshot&)> local_workload;
+};
+
+// What the HBONE CONNECT said about the client and where it was going.
+struct ConnectionFacts {
+  std::string source_identity;  // SPIFFE URI of the peer ("" without mTLS)
+  net::SocketAddress client;    // forwarded for=, else the HBONE peer
+  std::string source_workload;
+  std::string source_namespace;
+  std::string service_key;  // "<ns>/<hostname>" of the Service dialled
+  net::IpAddress vip;
+  uint16_t port = 0;  // the Service port dialled
+};
+
+class Http1Session : public std::enable_shared_from_this<Http1Session> {
+ public:
+  using OnClosed = std::function<void(Http1Session*)>;
+  Http1Session(SessionEnv& env, ConnectionFacts facts, std::unique_ptr<StreamConduit> down,
+               OnClosed on_closed);
+  ~Http1Session();
+  void start();
+  // Ends now (worker stopping).
+  void abort(const std::string& why);
+
+ private:
+  class DownEvents;
+  class UpEvents;
+  class DownParserEvents;
+  class UpParserEvents;
+
+  // Downstream (client) side.
+  void pumpDown();
+  http1::Flow onRequestHead(const http1::MessageHead& head);
+  http1::Flow onRequestBody(std::string_view data);
+  http1::Flow onRequestComplete();
+  void onDownInputEnd();
+  void onDownDrained();
+  void onDownFailed(const Error& e);
+
+  void beginRecord();
+  void startRequest();
+  void forward(const ForwardAction& action);
+  void connectUpstream();
+  void onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused);
+  bool sendRequestHead();
+
+  // Upstream side.
+  void pumpUp();
+  http1::Flow onResponseHead(const http1::MessageHead& head);
+  http1::Flow onResponseBody(std::string_view data);
+  http1::Flow onResponseComplete();
+  void onUpInputEnd();
+  void onUpDrained();
+  void onUpFailed(const Error& e);
+  void upstreamBroke(int status, const std::string& flag, const std::string& detail);
+
+  void localReply(int status, const std::string& body, const std::string& location = "");
+  void finishExchange();
+  void finishRecord();
+  void closeDown(const std::string& why);
+  void closed();
+
+  SessionEnv& env_;
+  ConnectionFacts facts_;
+  std::unique_ptr<StreamConduit> down_;
+  std::unique_ptr<DownEvents> down_events_;
+  std::unique_ptr<DownParserEvents> down_parser_events_;
+  http1::Parser down_parser_;
+  http1::Serializer down_out_;
+  OnClosed on_closed_;
+
+  // The exchange in progress.
+  enum class Phase { kIdle, kHead, kRouting, kForwarding, kLocal, kClosing };
+  Phase phase_ = Phase::kIdle;
+  bool down_blocked_ = false;  // the downstream parser waits (exchange, or backpressure)
+  bool head_ready_ = false;    // a request head was parsed and waits for startRequest
+  bool request_done_ = false;
+  bool response_started_ = false;
+  bool response_done_ = false;
+  bool request_keep_alive_ = true;
+  bool expect_continue_ = false;
+  http1::BodyKind request_body_ = http1::BodyKind::kNone;
+  uint64_t request_length_ = 0;
+  HttpRequest request_;
+  std::string raw_target_;
+  RequestRecord record_;
+  std::shared_ptr<const RouteConfig> routes_;
+  std::optional<ForwardAction> forward_;
+  std::optional<UpstreamChoice> choice_;
+
+  std::unique_ptr<StreamConduit> up_;
+  std::unique_ptr<UpEvents> up_events_;
+  std::unique_ptr<UpParserEvents> up_parser_events_;
+  std::unique_ptr<http1::Parser> up_parser_;
+  http1::Serializer up_out_;
+  bool up_blocked_ = false;
+  bool up_reused_ = false;
+  bool up_retried_ = false;
+  bool up_keep_alive_ = true;
+  bool head_response_ = false;  // the request was HEAD
+  bool closed_ = false;
+  bool in_pump_down_ = false;
+  bool in_pump_up_ = false;
+  bool counted_ = false;      // the endpoint's active-request count includes this request
+  bool record_done_ = false;  // onRequestDone ran for this request
+  // A failure found inside a parser event, acted on once the parser returned.
+  struct Failure {
+    int status;
+    std::string flag;
+    std::string detail;
+  };
+  std::optional<Failure> pending_up_failure_;
+};
+
+}  // namespace warren::waypoint

@@ -1,0 +1,345 @@
+#include "waypoint/proxy/waypoint_daemon.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <set>
+#include <thread>
+
+#include "common/http/log_level_routes.h"
+#include "common/metrics/process_metrics.h"
+#include "common/net/socket_factory.h"
+
+namespace warren::waypoint {
+
+WaypointDaemon::WaypointDaemon(WaypointOptions options) : options_(std::move(options)) {
+  pod_ip_ = net::IpAddress::parse(options_.pod_ip).value_or(net::IpAddress{});
+  const std::string target = "unix:" + options_.xds_socket;
+  ca_ = std::make_unique<mesh::CaClient>(target);
+  certs_ = std::make_unique<mesh::CertificateManager>(
+      [this](const identity::SpiffeId& id) { return ca_->fetch(id, std::chrono::seconds(10)); });
+  mesh::XdsClientOptions xo;
+  xo.target = target;
+  xo.user_agent = "warren-waypoint";
+  xo.node_name = options_.node_name;
+  xo.pod_name = options_.pod_name;
+  xo.pod_namespace = options_.pod_namespace;
+  xo.instance_ip = options_.pod_ip;
+  // Istio names a waypoint proxy's node "router~<ip>~<pod>.<ns>~<ns>.svc.cluster.local".
+  xo.node_id = fmt::format("router~{}~{}.{}~{}.svc.cluster.local", options_.pod_ip,
+                           options_.pod_name, options_.pod_namespace, options_.pod_namespace);
+  xo.extra_types.push_back({std::string(kServiceRoutesTypeUrl),
+                            [this](const envoy::service::discovery::v3::DeltaDiscoveryResponse& r) {
+                              return applyRoutes(r);
+                            }});
+  xds_ = std::make_unique<mesh::XdsClient>(
+      xo, store_, [this](const std::shared_ptr<const mesh::StateSnapshot>& s) { onSnapshot(s); });
+  routes_ = RouteConfig::build({}, 0);
+
+  shared_.store = &store_;
+  shared_.certs = certs_.get();
+  shared_.routes = [this] { return routes(); };
+  shared_.self_identity = [this] { return identity(); };
+  shared_.pod_ip = pod_ip_;
+}
+
+WaypointDaemon::~WaypointDaemon() { stop(); }
+
+std::vector<std::string> WaypointDaemon::applyRoutes(
+    const envoy::service::discovery::v3::DeltaDiscoveryResponse& response) {
+  std::vector<std::string> errors;
+  for (const auto& r : response.resources()) {
+    l7::v1::ServiceRoutes sr;
+    if (!r.resource().UnpackTo(&sr)) {
+      errors.push_back(fmt::format("resource {}: not a warren.l7.v1.ServiceRoutes ({})", r.name(),
+                                   r.resource().type_url()));
+      continue;
+    }
+    route_resources_[r.name()] = std::move(sr);
+  }
+  for (const auto& name : response.removed_resources()) route_resources_.erase(name);
+  // Built off the data path; the workers pick the new pointer up on their next request. A
+  // rule RouteTable refuses is dropped with a diagnostic, the rest applies (never a NACK of
+  // the whole push, which would keep every other route stale too).
+  auto built = RouteConfig::build(route_resources_, ++route_pushes_);
+  for (const auto& d : built->diagnostics())
+    spdlog::warn("waypoint routes v{}: {}", built->version(), d.toString());
+  spdlog::info("waypoint routes v{}: {} services, {} routes, {} rules accepted", built->version(),
+               route_resources_.size(), built->httpRoutes().size(), built->table().ruleCount());
+  std::lock_guard lock(routes_mu_);
+  routes_ = std::move(built);
+  return errors;
+}
+
+void WaypointDaemon::onSnapshot(const std::shared_ptr<const mesh::StateSnapshot>& snapshot) {
+  const mesh::Workload* self = snapshot->workloadByAddress(mesh::NetworkAddress{"", pod_ip_});
+  std::optional<identity::SpiffeId> id;
+  if (self) {
+    if (auto i = self->identity(); i) id = *i;
+  }
+  {
+    std::lock_guard lock(identity_mu_);
+    if (id != identity_ && id) spdlog::info("waypoint identity: {}", id->uri());
+    identity_ = id;
+  }
+  std::set<identity::SpiffeId> wanted;
+  if (id) wanted.insert(*id);
+  certs_->setWanted("self", wanted);
+}
+
+std::shared_ptr<const RouteConfig> WaypointDaemon::routes() const {
+  std::lock_guard lock(routes_mu_);
+  return routes_;
+}
+
+std::optional<identity::SpiffeId> WaypointDaemon::identity() const {
+  std::lock_guard lock(identity_mu_);
+  return identity_;
+}
+
+std::string WaypointDaemon::notReadyReason() const {
+  if (!xds_->synced()) return "xDS not synced (Address, Authorization and ServiceRoutes)";
+  auto id = identity();
+  if (!id) return "the waypoint's workload (" + options_.pod_ip + ") is not in the state yet";
+  if (!certs_->get(*id)) return "no certificate yet for " + id->uri();
+  return "";
+}
+
+bool WaypointDaemon::ready() const { return notReadyReason().empty(); }
+
+nlohmann::json WaypointDaemon::onWorkers(
+    const std::function<nlohmann::json(WaypointWorker&)>& fn) const {
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<std::future<nlohmann::json>> answers;
+  {
+    std::lock_guard lock(life_mu_);
+    if (!running_) return out;
+    for (unsigned i = 0; i < threads_->size(); ++i) {
+      auto promise = std::make_shared<std::promise<nlohmann::json>>();
+      answers.push_back(promise->get_future());
+      WaypointWorker* w = workers_[i].get();
+      threads_->loop(i).post([promise, w, fn] { promise->set_value(fn(*w)); });
+    }
+  }
+  for (auto& a : answers) {
+    if (a.wait_for(std::chrono::seconds(2)) == std::future_status::ready) out.push_back(a.get());
+  }
+  return out;
+}
+
+nlohmann::json WaypointDaemon::stats() const {
+  nlohmann::json workers = onWorkers([](WaypointWorker& w) { return w.stats(); });
+  // Totals over the workers, for scripts.
+  nlohmann::json total = {{"hbone_connections_accepted", 0},
+                          {"connects", 0},
+                          {"requests", 0},
+                          {"tcp_relays_done", 0},
+                          {"tunnels_opened", 0},
+                          {"keepalive_reuses", 0}};
+  nlohmann::json responses = nlohmann::json::object();
+  for (const auto& w : workers) {
+    for (const char* k : {"hbone_connections_accepted", "connects", "requests", "tcp_relays_done"})
+      total[k] = total[k].get<uint64_t>() + w[k].get<uint64_t>();
+    total["tunnels_opened"] =
+        total["tunnels_opened"].get<uint64_t>() + w["upstreams"]["tunnels_opened"].get<uint64_t>();
+    total["keepalive_reuses"] = total["keepalive_reuses"].get<uint64_t>() +
+                                w["upstreams"]["keepalive_reuses"].get<uint64_t>();
+    for (const auto& [code, n] : w["responses"].items())
+      responses[code] = responses.value(code, uint64_t{0}) + n.get<uint64_t>();
+  }
+  total["responses"] = responses;
+  return {{"gateway", options_.gateway}, {"total", total}, {"workers", workers}};
+}
+
+nlohmann::json WaypointDaemon::configDump() const {
+  nlohmann::json out = store_.current()->toJson();
+  out["routes"] = routes()->toJson();
+  out["certificates"] = certs_->toJson();
+  mesh::XdsStats xs = xds_->stats();
+  out["xds"] = {{"target", "unix:" + options_.xds_socket},
+                {"connected", xs.connected},
+                {"synced", xds_->synced()},
+                {"acks", xs.acks},
+                {"nacks", xs.nacks},
+                {"last_nack", xs.last_nack},
+                {"last_error", xs.last_error}};
+  auto id = identity();
+  out["waypoint"] = {
+      {"gateway", options_.gateway},     {"pod", options_.pod_namespace + "/" + options_.pod_name},
+      {"pod_ip", options_.pod_ip},       {"node", options_.node_name},
+      {"identity", id ? id->uri() : ""}, {"ready", ready()}};
+  return out;
+}
+
+uint16_t WaypointDaemon::adminPort() const {
+  return admin_ ? admin_->address().socket_address.port : 0;
+}
+
+uint16_t WaypointDaemon::readinessPort() const {
+  return readiness_ ? readiness_->address().socket_address.port : 0;
+}
+
+Status WaypointDaemon::start() {
+  auto listen_ip = net::IpAddress::parse(options_.listen_ip);
+  if (!listen_ip) return fail(listen_ip.error().wrap("--listen-ip"));
+  auto serve = [](net::SocketAddress at, const std::string& name,
+                  http::Router router) -> Result<std::unique_ptr<http::HttpServer>> {
+    auto o = http::HttpServerOptions::at(http::ListenAddress::tcp(at), name);
+    o.reuse_port = true;  // a new waypoint pod's replacement may overlap on one node
+    auto server = http::HttpServer::start(std::move(o), std::move(router));
+    if (!server) return fail(server.error().wrap(fmt::format("{} on {}", name, at.toString())));
+    return server;
+  };
+
+  // Admin: loopback only (it changes log levels and dumps the state), like ztunnel's 15000.
+  http::Router admin;
+  admin.add("GET", "/config_dump", [this](const http::HttpRequest&) {
+    return http::HttpResponse::json(200, configDump().dump(2) + "\n");
+  });
+  admin.add("GET", "/routes", [this](const http::HttpRequest&) {
+    return http::HttpResponse::json(200, routes()->toJson().dump(2) + "\n");
+  });
+  admin.add("GET", "/clusters", [this](const http::HttpRequest&) {
+    // Every backend Service the routes name (and every Service served), its endpoints as the
+    // state has them, and the workers' view (in-flight requests, idle connections).
+    auto snap = store_.current();
+    auto rc = routes();
+    std::set<std::string> keys;
+    for (const auto& r : rc->httpRoutes())
+      for (const auto& rule : r.rules)
+        for (const auto& b : rule.backend_refs)
+          keys.insert(rc->serviceKey(b.ref.namespace_, b.ref.name));
+    for (const auto& s : rc->toJson()["services"]) keys.insert(s["key"].get<std::string>());
+    nlohmann::json clusters = nlohmann::json::array();
+    for (const auto& key : keys) {
+      auto slash = key.find('/');
+      const mesh::Service* svc =
+          snap->serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
+      nlohmann::json eps = nlohmann::json::array();
+      if (svc) {
+        for (const auto& ep : snap->endpoints(*svc)) {
+          nlohmann::json addrs = nlohmann::json::array();
+          for (const auto& a : ep.workload->addresses) addrs.push_back(a.toString());
+          eps.push_back({{"uid", ep.workload->uid},
+                         {"name", ep.workload->name},
+                         {"addresses", addrs},
+                         {"status", mesh::toString(ep.workload->status)},
+                         {"tunnel", mesh::toString(ep.workload->tunnel_protocol)}});
+        }
+      }
+      clusters.push_back({{"service", key}, {"in_state", svc != nullptr}, {"endpoints", eps}});
+    }
+    nlohmann::json workers = onWorkers([](WaypointWorker& w) { return w.stats()["upstreams"]; });
+    return http::HttpResponse::json(
+        200, nlohmann::json{{"clusters", clusters}, {"workers", workers}}.dump(2) + "\n");
+  });
+  admin.add("GET", "/stats", [this](const http::HttpRequest&) {
+    return http::HttpResponse::json(200, stats().dump(2) + "\n");
+  });
+  admin.add("GET", "/requests", [this](const http::HttpRequest&) {
+    nlohmann::json all = nlohmann::json::array();
+    for (auto& w : onWorkers([](WaypointWorker& w) { return w.recentRequests(); }))
+      for (auto& r : w) all.push_back(r);
+    return http::HttpResponse::json(200, nlohmann::json{{"items", all}}.dump(2) + "\n");
+  });
+  http::addLogLevelRoutes(admin, "waypoint");
+  auto a = serve({net::IpAddress::loopbackV4(), options_.admin_port}, "admin", std::move(admin));
+  if (!a) return fail(a.error());
+  admin_ = std::move(*a);
+
+  if (options_.metrics_port != 0) {
+    metrics::registerProcessMetrics(registry_);
+    http::Router m;
+    m.add("GET", "/metrics", [this](const http::HttpRequest&) {
+      return http::HttpResponse{200, metrics::kTextContentType, registry_.render(), {}};
+    });
+    auto ms = serve({*listen_ip, options_.metrics_port}, "metrics", std::move(m));
+    if (!ms) return fail(ms.error());
+    metrics_ = std::move(*ms);
+  }
+
+  http::Router r;
+  r.add("GET", "/healthz/ready", [this](const http::HttpRequest&) {
+    std::string why = notReadyReason();
+    if (why.empty()) return http::HttpResponse::text(200, "ready\n");
+    return http::HttpResponse::text(503, "not ready: " + why + "\n");
+  });
+  auto rs = serve({*listen_ip, options_.readiness_port}, "readiness", std::move(r));
+  if (!rs) return fail(rs.error());
+  readiness_ = std::move(*rs);
+
+  uring::LoopOptions lo;
+  auto backend = uring::backendFromEnvironment();
+  if (!backend) return fail(backend.error());
+  lo.backend = *backend;
+  unsigned n =
+      options_.workers == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options_.workers;
+  workers_.resize(n);
+  std::mutex mu;
+  net::SocketAddress hbone_at{*listen_ip, options_.hbone_port};
+  auto threads = uring::WorkerThreads::start(
+      n, lo,
+      [this, &mu, hbone_at](uring::EventLoop& loop, unsigned i) -> Status {
+        net::SocketOptions so;
+        so.reuse_port = true;  // one listener per worker; the kernel spreads connections
+        auto fd = net::SocketFactory::listenTcp(hbone_at, so);
+        if (!fd) return fail(fd.error().wrap("HBONE listener on " + hbone_at.toString()));
+        std::lock_guard lock(mu);
+        workers_[i] = std::make_unique<WaypointWorker>(i, loop, shared_);
+        workers_[i]->listen(std::move(*fd));
+        return ok();
+      },
+      [this](uring::EventLoop&, unsigned i) {
+        if (workers_[i]) workers_[i]->shutdown();
+      });
+  if (!threads) return fail(threads.error().wrap("starting the waypoint workers"));
+  {
+    std::lock_guard lock(life_mu_);
+    threads_ = std::move(*threads);
+    running_ = true;
+  }
+  certs_->start();
+  xds_->start();
+  spdlog::info("waypoint {} up: pod {}/{} ({}), HBONE {}, {} workers, xDS+CA unix:{}",
+               options_.gateway, options_.pod_namespace, options_.pod_name, options_.pod_ip,
+               hbone_at.toString(), n, options_.xds_socket);
+  return ok();
+}
+
+void WaypointDaemon::drain(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::lock_guard lock(life_mu_);
+    if (!running_) return;
+    for (unsigned i = 0; i < threads_->size(); ++i) {
+      WaypointWorker* w = workers_[i].get();
+      threads_->loop(i).post([w] { w->drain(); });
+    }
+  }
+  while (std::chrono::steady_clock::now() < deadline) {
+    size_t open = 0;
+    for (const auto& n : onWorkers([](WaypointWorker& w) { return w.openStreams(); }))
+      open += n.get<size_t>();
+    if (open == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void WaypointDaemon::stop() {
+  readiness_.reset();
+  metrics_.reset();
+  admin_.reset();
+  if (xds_) xds_->stop();
+  if (certs_) certs_->stop();
+  std::unique_ptr<uring::WorkerThreads> threads;
+  {
+    std::lock_guard lock(life_mu_);
+    running_ = false;
+    threads = std::move(threads_);
+  }
+  if (threads) threads->stop();
+  threads.reset();
+  workers_.clear();
+}
+
+}  // namespace warren::waypoint

@@ -1,0 +1,39 @@
+// warren-waypoint's flags: exactly what the controller's generated Deployment passes
+// (agent/controller/waypoint_resources.cc), plus tuning for tests. Downward-API env fills in
+// who the waypoint is: POD_NAME, POD_NAMESPACE, NODE_NAME, POD_IP.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace warren::waypoint {
+
+struct WaypointOptions {
+  std::string xds_socket = "/var/run/warren/proxy/xds.sock";  // xDS + CA (unix socket path)
+  std::string trust_domain = "cluster.local";
+  std::string gateway;  // "<namespace>/<name>" of the Gateway this waypoint serves
+  std::string listen_ip = "0.0.0.0";
+  uint16_t hbone_port = 15008;
+  uint16_t admin_port = 15000;      // on 127.0.0.1 only
+  uint16_t metrics_port = 15020;    // 0: off
+  uint16_t readiness_port = 15021;  // GET /healthz/ready
+  std::string log_level = "info";
+  unsigned workers = 0;        // data-path threads; 0: one per core
+  unsigned drain_seconds = 5;  // SIGTERM: how long open requests may finish
+  // From the env unless given: the waypoint's own pod.
+  std::string pod_name;
+  std::string pod_namespace;
+  std::string node_name;
+  std::string pod_ip;
+};
+
+// Parses argv (without the program name), then fills the pod fields from the env when the
+// flags left them empty. Unknown flags, missing values, bad ports and a missing --gateway or
+// pod IP are errors naming the flag.
+Result<WaypointOptions> parseWaypointOptions(const std::vector<std::string>& args);
+std::string waypointUsage();
+
+}  // namespace warren::waypoint

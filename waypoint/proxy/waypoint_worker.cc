@@ -1,0 +1,284 @@
+#include "waypoint/proxy/waypoint_worker.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "common/net/socket_factory.h"
+#include "mesh/hbone/hbone_stream.h"
+#include "mesh/routing/inbound_decision.h"
+#include "mesh/state/ready_waiters.h"
+
+namespace warren::waypoint {
+
+WaypointWorker::WaypointWorker(unsigned index, uring::EventLoop& loop, WorkerShared& shared)
+    : index_(index),
+      loop_(loop),
+      shared_(shared),
+      state_(*shared.store),
+      server_tls_(tls::TlsRole::kServer, *shared.certs),
+      client_tls_(tls::TlsRole::kClient, *shared.certs),
+      server_(loop, server_tls_, shared.http2),
+      pool_(loop, shared.http2),
+      upstreams_(loop, pool_, client_tls_, shared.self_identity) {
+  env_.routes = shared.routes;
+  env_.state = &state_;
+  env_.upstreams = &upstreams_;
+  env_.random = &random_;
+  env_.normalization = shared.normalization;
+  env_.on_request_done = [this](const RequestRecord& r) { onRequestDone(r); };
+  env_.local_workload = [this](const mesh::StateSnapshot& s) { return localWorkload(s); };
+}
+
+WaypointWorker::~WaypointWorker() = default;
+
+const mesh::Workload* WaypointWorker::localWorkload(const mesh::StateSnapshot& snapshot) const {
+  return snapshot.workloadByAddress(mesh::NetworkAddress{"", shared_.pod_ip});
+}
+
+void WaypointWorker::listen(UniqueFd listener) {
+  listener_ = std::move(listener);
+  loop_.acceptMultishot(listener_.get(), [this](int res) {
+    if (res == -ECANCELED) return;
+    if (res < 0) {
+      spdlog::warn("waypoint worker {}: accept on 15008: {}", index_, std::strerror(-res));
+      return;
+    }
+    UniqueFd fd(res);
+    (void)net::SocketFactory::configureAccepted(fd.get(), net::SocketOptions{});
+    auto id = shared_.self_identity();
+    if (!id) {
+      spdlog::warn("waypoint: HBONE connection before the waypoint knows its identity; closed");
+      return;  // the client's handshake fails: never plaintext
+    }
+    server_.accept(
+        std::move(fd), *id, "waypoint",
+        [this](const std::shared_ptr<mesh::HboneConnection>& c, http2::StreamId sid,
+               const http2::HeaderList& headers,
+               const net::SocketAddress& local) { onConnect(c, sid, headers, local); },
+        [this, id = *id](std::function<void()> retry) {
+          mesh::awaitReady(
+              loop_, shared_.certificate_wait,
+              [this, id](std::function<void()> fire) {
+                return shared_.certs->whenReady(id, loop_, std::move(fire));
+              },
+              [this](mesh::WaitId w) { shared_.certs->cancelWait(w); }, retry, retry);
+        });
+  });
+}
+
+void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& conn,
+                               http2::StreamId id, const http2::HeaderList& headers,
+                               const net::SocketAddress& local) {
+  ++connects_;
+  const auto& snapshot = state_.get();
+  const mesh::Workload* self = localWorkload(*snapshot);
+  auto reject = [&](int status, const std::string& why) {
+    ++connect_rejects_[status];
+    spdlog::info("waypoint: CONNECT from {} refused {}: {}", conn->peerAddress().toString(), status,
+                 why);
+    (void)conn->session().respond(id, status);
+    conn->flush();
+  };
+  auto decision = mesh::decideInbound(
+      *snapshot, self, mesh::InboundConnection{local, conn->peerAddress(), conn->peerIdentity()},
+      headers);
+  if (!decision) {
+    reject(decision.error().status(),
+           fmt::format("{} ({})", decision.error().detail, mesh::toString(decision.error().kind)));
+    return;
+  }
+  const auto* target = std::get_if<net::SocketAddress>(&decision->request.authority);
+  const mesh::Service* service = nullptr;
+  uint16_t port = hbone::authorityPort(decision->request.authority);
+  if (target) {
+    service = snapshot->serviceByVip(mesh::NetworkAddress{self->network, target->ip});
+  } else if (!decision->service.empty()) {
+    auto slash = decision->service.find('/');
+    service = snapshot->serviceByHostname(decision->service.substr(0, slash),
+                                          decision->service.substr(slash + 1));
+  }
+  if (!service) {
+    // A workload address (a workload-scoped waypoint): not served yet (waypoint/README.md).
+    reject(503, "the authority names no Service; workload-addressed traffic is not served yet");
+    return;
+  }
+  if (!service->findPort(port)) {
+    reject(503, fmt::format("service {} has no port {}", service->key(), port));
+    return;
+  }
+
+  ConnectionFacts facts;
+  facts.source_identity = conn->peerIdentity() ? conn->peerIdentity()->uri() : "";
+  facts.client = decision->request.forwarded_for.value_or(conn->peerAddress());
+  if (const mesh::Workload* src =
+          snapshot->workloadByAddress(mesh::NetworkAddress{self->network, facts.client.ip})) {
+    facts.source_workload = src->workload_name.empty() ? src->name : src->workload_name;
+    facts.source_namespace = src->namespace_;
+  }
+  facts.service_key = service->key();
+  facts.vip = target ? target->ip : net::IpAddress{};
+  facts.port = port;
+
+  // The protocol of the Service port: the agent's classification (appProtocol, else the port
+  // name), else the mesh's own app_protocol.
+  PortProtocol protocol = PortProtocol::kUnspecified;
+  auto routes = shared_.routes();
+  if (const ServiceConfig* sc = routes->service(service->key())) {
+    if (auto it = sc->ports.find(port); it != sc->ports.end()) protocol = it->second.protocol;
+  }
+  if (protocol == PortProtocol::kUnspecified) {
+    const mesh::ServicePort* sp = service->findPort(port);
+    if (sp && sp->app_protocol == mesh::AppProtocol::kHttp11) protocol = PortProtocol::kHttp1;
+  }
+  ++connects_by_protocol_[toString(protocol)];
+
+  if (protocol != PortProtocol::kHttp1) {
+    serveTcp(conn, id, *service, port, facts);
+    return;
+  }
+  auto stream = std::make_unique<mesh::HboneStream>(conn);
+  stream->bind(id);
+  conn->attach(id, stream->handler());
+  if (auto s = conn->session().respond(id, 200); !s) {
+    spdlog::warn("waypoint: answering CONNECT: {}", s.error().message());
+    return;
+  }
+  conn->flush();
+  auto session = std::make_shared<Http1Session>(
+      env_, std::move(facts), std::make_unique<StreamConduit>(std::move(stream), nullptr),
+      [this](Http1Session* s) {
+        // Not from inside the session's own call stack: it holds itself alive meanwhile.
+        auto it = sessions_.find(s);
+        if (it == sessions_.end()) return;
+        auto gone = std::move(it->second);
+        sessions_.erase(it);
+        loop_.post([gone = std::move(gone)] {});
+      });
+  sessions_[session.get()] = session;
+  session->start();
+}
+
+void WaypointWorker::serveTcp(const std::shared_ptr<mesh::HboneConnection>& conn,
+                              http2::StreamId id, const mesh::Service& service, uint16_t port,
+                              const ConnectionFacts& facts) {
+  const auto& snapshot = state_.get();
+  const mesh::Workload* self = localWorkload(*snapshot);
+  auto choice = upstreams_.choose(*snapshot, service, port, *self, random_);
+  if (!choice) {
+    ++connect_rejects_[503];
+    spdlog::info("waypoint: TCP to {}:{}: {}", service.key(), port, choice.error().detail);
+    (void)conn->session().respond(id, 503);
+    conn->flush();
+    return;
+  }
+  // Hold the client's stream (bytes it sends early wait in it) until the upstream answers.
+  auto stream = std::make_unique<mesh::HboneStream>(conn);
+  stream->bind(id);
+  conn->attach(id, stream->handler());
+  auto held = std::make_shared<std::unique_ptr<mesh::HboneStream>>(std::move(stream));
+  std::weak_ptr<mesh::HboneConnection> weak = conn;
+  std::string uid = choice->endpoint_uid;
+  upstreams_.begin(uid);
+  upstreams_.open(
+      *choice, facts.client,
+      [this, held, weak, id, uid,
+       what =
+           fmt::format("{}:{} -> {}", facts.service_key, facts.port, choice->address.toString())](
+          Result<std::unique_ptr<relay::ByteStream>> up) {
+        auto c = weak.lock();
+        if (!up || !c || c->closed()) {
+          upstreams_.end(uid);
+          if (c && !c->closed()) {
+            (void)c->session().respond(id, 503);
+            c->flush();
+            ++connect_rejects_[503];
+          }
+          (*held)->releaseAnswered();
+          held->reset();
+          spdlog::info("waypoint: TCP {}: {}", what,
+                       up ? "client went away" : up.error().message());
+          return;
+        }
+        if (auto s = c->session().respond(id, 200); !s) {
+          upstreams_.end(uid);
+          return;
+        }
+        c->flush();
+        auto slot = std::make_shared<relay::StreamRelay*>(nullptr);
+        auto relay = relay::StreamRelay::create(
+            std::move(*held), std::move(*up),
+            [this, uid, what, slot](const relay::RelayStats& st, const std::optional<Error>& e) {
+              upstreams_.end(uid);
+              ++tcp_relays_done_;
+              spdlog::debug("waypoint: TCP {} done: {} B up, {} B down{}", what, st.a_to_b.bytes,
+                            st.b_to_a.bytes, e ? ": " + e->message() : "");
+              // Not from inside the relay's own call stack.
+              loop_.post([this, slot] { relays_.erase(*slot); });
+            });
+        *slot = relay.get();
+        relays_[relay.get()] = relay;
+        relay->start();
+      });
+}
+
+void WaypointWorker::onRequestDone(const RequestRecord& record) {
+  ++requests_;
+  ++responses_[record.response_code];
+  spdlog::debug("waypoint: {} {} {} -> {} {} {} route=[{}] upstream={} {}us id={}", record.method,
+                record.authority, record.path, record.response_code, record.response_flags,
+                record.upstream_cluster, record.route_name, record.upstream_endpoint,
+                record.duration.count(), record.request_id);
+  recent_.push_back(record);
+  if (recent_.size() > kRecentRequests) recent_.pop_front();
+  if (shared_.observer) shared_.observer(record);
+}
+
+void WaypointWorker::drain() {
+  draining_ = true;
+  if (listener_) loop_.close(listener_.release());
+  server_.drain();
+}
+
+void WaypointWorker::shutdown() {
+  shared_.certs->cancelWaits(loop_);
+  for (auto& [p, s] : std::map(sessions_)) s->abort("waypoint stopping");
+  sessions_.clear();
+  for (auto& [p, r] : std::map(relays_)) r->abort("waypoint stopping");
+  relays_.clear();
+  upstreams_.closeAll();
+  server_.closeAll("waypoint stopping");
+  pool_.closeAll("waypoint stopping");
+  if (listener_) loop_.close(listener_.release());
+  loop_.runOnce(std::chrono::milliseconds(0));
+}
+
+nlohmann::json WaypointWorker::stats() const {
+  nlohmann::json rejects = nlohmann::json::object();
+  for (const auto& [s, n] : connect_rejects_) rejects[std::to_string(s)] = n;
+  nlohmann::json responses = nlohmann::json::object();
+  for (const auto& [s, n] : responses_) responses[std::to_string(s)] = n;
+  size_t live_relays = 0;
+  for (const auto& [p, r] : relays_) live_relays += r->finished() ? 0 : 1;
+  return {{"worker", index_},
+          {"hbone_connections_accepted", server_.accepted()},
+          {"hbone_server_connections", server_.connections()},
+          {"connects", connects_},
+          {"connects_by_protocol", connects_by_protocol_},
+          {"connect_rejects", rejects},
+          {"http_sessions", sessions_.size()},
+          {"tcp_relays_open", live_relays},
+          {"tcp_relays_done", tcp_relays_done_},
+          {"requests", requests_},
+          {"responses", responses},
+          {"upstreams", upstreams_.toJson()}};
+}
+
+nlohmann::json WaypointWorker::recentRequests() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : recent_) out.push_back(r.toJson());
+  return out;
+}
+
+}  // namespace warren::waypoint

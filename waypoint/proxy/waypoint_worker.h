@@ -1,0 +1,110 @@
+// WaypointWorker: one data-path thread of warren-waypoint, on its own event loop (io_uring,
+// epoll fallback). It accepts HBONE on its SO_REUSEPORT copy of 15008 (mesh::HboneServer:
+// mTLS with the waypoint's own certificate), takes the mesh's inbound decision on each CONNECT
+// (mesh::decideInbound: the :authority must name a Service or workload this waypoint serves,
+// L4 authorization of the calling identity), then serves the tunnel by the Service port's
+// protocol: HTTP/1.1 (Http1Session: routing, keep-alive, pooled upstream HBONE), or an L4
+// relay to a chosen endpoint for TCP (and, until their front ends exist, HTTP/2 and gRPC).
+// Every request ends in onRequestDone(record), the one place telemetry plugs in.
+//
+// Nothing on this thread takes a lock except the snapshot and route pointer copies.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "common/http2/session_config.h"
+#include "common/identity/spiffe_id.h"
+#include "common/net/ip_address.h"
+#include "common/relay/stream_relay.h"
+#include "common/unique_fd.h"
+#include "common/uring/event_loop.h"
+#include "mesh/control/certificate_source.h"
+#include "mesh/hbone/hbone_client_pool.h"
+#include "mesh/hbone/hbone_server.h"
+#include "mesh/hbone/tls_context_cache.h"
+#include "mesh/state/snapshot_store.h"
+#include "waypoint/path/path_normalizer.h"
+#include "waypoint/proxy/http1_session.h"
+#include "waypoint/proxy/request_record.h"
+#include "waypoint/proxy/route_config.h"
+#include "waypoint/proxy/upstreams.h"
+
+namespace warren::waypoint {
+
+// What every worker shares with the daemon (all thread-safe).
+struct WorkerShared {
+  const mesh::SnapshotStore* store = nullptr;
+  mesh::CertificateSource* certs = nullptr;
+  std::function<std::shared_ptr<const RouteConfig>()> routes;
+  std::function<std::optional<identity::SpiffeId>()> self_identity;
+  net::IpAddress pod_ip;  // the waypoint's own address: finds its workload in the state
+  http2::SessionConfig http2;
+  PathNormalizationOptions normalization;
+  std::chrono::milliseconds certificate_wait{10'000};
+  // Also told of every finished request (tests); may be empty. Runs on the worker thread.
+  std::function<void(const RequestRecord&)> observer;
+};
+
+class WaypointWorker {
+ public:
+  // Records kept for /requests (the admin's view of recent traffic, per worker).
+  static constexpr size_t kRecentRequests = 64;
+
+  WaypointWorker(unsigned index, uring::EventLoop& loop, WorkerShared& shared);
+  ~WaypointWorker();
+
+  // Serves HBONE connections accepted on `listener` (this worker's copy).
+  void listen(UniqueFd listener);
+  // GOAWAY on every HBONE connection, stop accepting.
+  void drain();
+  // On the worker thread after its loop stopped: close everything.
+  void shutdown();
+  // Counters and state for the admin (call on the worker thread).
+  nlohmann::json stats() const;
+  nlohmann::json recentRequests() const;
+  size_t openStreams() const { return sessions_.size() + relays_.size(); }
+
+  // THE end of every request (telemetry hooks in here).
+  void onRequestDone(const RequestRecord& record);
+
+ private:
+  void onConnect(const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
+                 const http2::HeaderList& headers, const net::SocketAddress& local);
+  void serveTcp(const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
+                const mesh::Service& service, uint16_t port, const ConnectionFacts& facts);
+  const mesh::Workload* localWorkload(const mesh::StateSnapshot& snapshot) const;
+
+  unsigned index_;
+  uring::EventLoop& loop_;
+  WorkerShared& shared_;
+  mesh::SnapshotReader state_;
+  mesh::TlsContextCache server_tls_;
+  mesh::TlsContextCache client_tls_;
+  mesh::HboneServer server_;
+  mesh::HboneClientPool pool_;
+  Upstreams upstreams_;
+  ProxyRandom random_;
+  SessionEnv env_;
+  UniqueFd listener_;
+  std::map<Http1Session*, std::shared_ptr<Http1Session>> sessions_;
+  std::map<relay::StreamRelay*, std::shared_ptr<relay::StreamRelay>> relays_;
+  std::deque<RequestRecord> recent_;
+
+  uint64_t connects_ = 0;
+  std::map<int, uint64_t> connect_rejects_;  // by status
+  std::map<std::string, uint64_t> connects_by_protocol_;
+  uint64_t requests_ = 0;
+  std::map<int, uint64_t> responses_;  // by status
+  uint64_t tcp_relays_done_ = 0;
+  bool draining_ = false;
+};
+
+}  // namespace warren::waypoint
