@@ -5,6 +5,8 @@
 #include <array>
 #include <charconv>
 
+#include "common/http1/syntax.h"
+
 namespace warren::grpc {
 namespace {
 
@@ -13,13 +15,6 @@ constexpr std::array<const char*, 17> kNames = {
     "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
     "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
     "DATA_LOSS", "UNAUTHENTICATED"};
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -83,9 +78,12 @@ std::string decodeMessage(std::string_view wire) {
   std::string out;
   out.reserve(wire.size());
   for (size_t i = 0; i < wire.size(); ++i) {
-    if (wire[i] == '%' && i + 2 < wire.size() && hexValue(wire[i + 1]) >= 0 &&
-        hexValue(wire[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexValue(wire[i + 1]) * 16 + hexValue(wire[i + 2])));
+    int hi =
+        i + 2 < wire.size() ? http1::syntax::hexValue(static_cast<unsigned char>(wire[i + 1])) : -1;
+    int lo =
+        i + 2 < wire.size() ? http1::syntax::hexValue(static_cast<unsigned char>(wire[i + 2])) : -1;
+    if (wire[i] == '%' && hi >= 0 && lo >= 0) {
+      out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else {
       out.push_back(wire[i]);
