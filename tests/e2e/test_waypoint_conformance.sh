@@ -10,7 +10,8 @@
 #  - waypoint: the namespace gets a warren-waypoint (waypoint.yaml), then every scenario in turn:
 #    its routes applied, its requests sent until they converge, its routes deleted. Needs the
 #    warren-waypoint binary: without it the test reports "skipped: warren-waypoint not built"
-#    (counted as skipped by run.sh) after the baseline.
+#    (counted as skipped by run.sh) after the baseline. With it: the waypoint's own /stats must
+#    count the requests (at least the 500 of the weight scenario) and its 3xx/404 answers.
 # h2c cases are printed as skipped, with the reason, until warren-echo and warren-waypoint speak
 # h2c (then: WARREN_MESH_H2C=1). One scenario alone: WARREN_MESH_ONLY=MeshTrafficSplit,...
 . "$(dirname "$0")/lib.sh"
@@ -51,12 +52,13 @@ if [ "$MODE" != waypoint ]; then
   for p in echo-v1-0 echo-v2-0; do
     assert_contains "$(lab logs "gateway-conformance-mesh/$p")" "-> 200" "$p served requests"
   done
-  # Through ztunnel, as mutual TLS: the client's node opened them, the echo pods' nodes took them.
-  for p in echo-v1-0 echo-v2-0; do
+  # Through ztunnel, as mutual TLS, on both sides: the ztunnel of each echo pod's node counted
+  # connections from the client to workload "echo" (the app label), and so did the client's.
+  for p in client echo-v1-0 echo-v2-0; do
     n=$(pod_node "gateway-conformance-mesh/$p")
-    c=$(mtls_connections "$n" client "${p%-0}")
-    [ "${c:-0}" -gt 0 ] || fail "ztunnel on $n counted no mTLS connection client -> ${p%-0}"
-    log "ztunnel on $n: $c mTLS connection(s) client -> ${p%-0}"
+    c=$(mtls_connections "$n" client echo || true)
+    [ "${c:-0}" -gt 0 ] || fail "ztunnel on $n ($p) counted no mTLS connection client -> echo"
+    log "ztunnel on $n ($p): $c mTLS connection(s) client -> echo"
   done
   [ "$MODE" = baseline ] && exit 0
 fi
@@ -79,10 +81,22 @@ log "waypoint pod gateway-conformance-mesh/$wp_pod on $(pod_node "gateway-confor
 
 step "waypoint: every scenario, its routes applied in turn"
 rc=0
-runner waypoint --converge 45 || rc=$?
-log "waypoint log (last lines):"
-lab logs "gateway-conformance-mesh/$wp_pod" 2>&1 | tail -5
+runner waypoint --converge 30 || rc=$?
 out=$(cat "$LAB_DIR/conformance-waypoint.log")
 grep '^SCENARIO ' <<<"$out"
 [ "$rc" -eq 0 ] || fail "waypoint scenarios failed (above)"
 assert_contains "$out" "SCENARIO MeshHTTPRouteWeight: PASS" "weights"
+
+step "the requests crossed the waypoint: its own counters"
+st=$(lab exec "gateway-conformance-mesh/$wp_pod" -- curl -sf http://127.0.0.1:15000/stats) ||
+  fail "the waypoint's /stats: $st"
+log "waypoint totals: $(jq -c .total <<<"$st")"
+reqs=$(jq .total.requests <<<"$st")
+[ "${reqs:-0}" -ge 1 ] || fail "the waypoint counted no request"
+[ -z "${WARREN_MESH_ONLY:-}" ] || exit 0  # the checks below count what the whole suite sends
+# The weight scenario alone sends 500 requests (and every scenario's rounds more) through it.
+[ "${reqs:-0}" -ge 500 ] || fail "the waypoint counted ${reqs:-no} requests, expected at least 500"
+for code in 301 302 307 308 404; do  # redirects and no-match answers came from the waypoint
+  [ "$(jq -r --arg c "$code" '.total.responses[$c] // 0' <<<"$st")" -ge 1 ] ||
+    fail "the waypoint counted no $code response: $(jq -c .total.responses <<<"$st")"
+done

@@ -182,12 +182,13 @@ class Topology:
 
     def resolve(self, host):
         """(Host header, ip:port to connect to) for a case's host."""
+        if host.startswith("{pod:"):
+            deploy, _, port = host[len("{pod:"):].partition("}")
+            ip = self.pods[deploy]
+            address = "%s:%s" % (ip, port.lstrip(":") or "80")
+            return address, address
         name, _, port = host.partition(":")
-        port = port or "80"
-        if name.startswith("{pod:"):
-            ip = self.pods[name[5:-1]]
-            return "%s:%s" % (ip, port), "%s:%s" % (ip, port)
-        return host, "%s:%s" % (self.services[name], port)
+        return host, "%s:%s" % (self.services[name], port or "80")
 
 
 def describe_request(case):
@@ -238,6 +239,10 @@ def check(case, res):
     location = joined(res["headers"], "location")
     if location:
         got.append("location=%s" % location)
+    for k in list(e.headers) + e.absent:  # what the backend saw of the fields asserted
+        got.append("backend-saw %s=%s" % (k, joined(seen, k)))
+    for k in list(e.response_headers) + e.absent_response_headers:
+        got.append("response %s=%s" % (k, joined(res["headers"], k)))
     if res["status"] != e.status:
         problems.append("status %d, want %d" % (res["status"], e.status))
     if e.backend and not (echo and str(echo.get("pod", "")).startswith(e.backend)):
