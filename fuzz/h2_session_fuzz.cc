@@ -9,16 +9,18 @@
 //   byte 0, bits 1-7:  the size of the pieces the rest is fed in (1 + 13 * n bytes), so frame
 //                      reassembly across dispatch() calls is fuzzed too.
 //
-// The application side behaves like ztunnel's: requests are answered (200 for CONNECT, 404
-// otherwise), DATA is echoed as far as the send buffer takes it, and consumed one piece late
-// so unconsumed bytes and window credit are exercised; END_STREAM is answered with
-// closeWrite; then keep-alive, a write on every open stream and GOAWAY run.
+// The application side behaves like ztunnel's for CONNECT (answered 200) and like the waypoint's
+// for ordinary requests (answered 200 with a body to follow, ended by trailers): DATA is echoed
+// as far as the send buffer takes it, and consumed one piece late so unconsumed bytes and
+// window credit are exercised; END_STREAM is answered with closeWrite (CONNECT) or
+// sendTrailers (ordinary); then keep-alive, a write on every open stream and GOAWAY run.
 //
 // Invariants (abort on failure): no crash or sanitizer report; requests only reach a server
-// and responses only a client; no event for a stream after its onStreamClose; unconsumed
-// bytes never exceed the stream window; the output buffer stays within its bound; a session
-// whose dispatch failed is closed once its output is flushed; the engine's own nghttp2
-// memory stays within max_session_memory.
+// and responses only a client; an ordinary request reaching the application passes
+// parseRequestHead; trailers carry no pseudo-header field; no event for a stream after its
+// onStreamClose; unconsumed bytes never exceed the stream window; the output buffer stays within
+// its bound; a session whose dispatch failed is closed once its output is flushed; the engine's own
+// nghttp2 memory stays within max_session_memory.
 //
 //   h2_session_fuzz --make-seeds DIR   writes real exchanges of both roles (fuzz/replay_main.cc)
 #include <cstdint>
@@ -70,7 +72,18 @@ class FuzzApp : public http2::SessionCallbacks {
     alive(id);
     open.insert(id);
     const std::string* method = http2::findHeader(headers, ":method");
-    (void)session->respond(id, method && *method == "CONNECT" ? 200 : 404);
+    if (method && *method == "CONNECT") {
+      (void)session->respond(id, 200);
+      return;
+    }
+    check(http2::parseRequestHead(headers).has_value(),
+          "a malformed request reached the application");
+    ordinary_.insert(id);
+    (void)session->respond(id, 200, {{"content-type", "text/plain"}}, http2::Body::kFollows);
+  }
+  void onTrailers(StreamId id, const HeaderList& trailers) override {
+    alive(id);
+    for (const auto& h : trailers) check(!h.name.starts_with(':'), "a pseudo-header in trailers");
   }
   void onResponse(StreamId id, int status, const HeaderList&) override {
     check(role_ == Role::kClient, "a response reached a server");
@@ -85,7 +98,11 @@ class FuzzApp : public http2::SessionCallbacks {
   }
   void onEndOfStream(StreamId id) override {
     alive(id);
-    (void)session->closeWrite(id);
+    if (ordinary_.contains(id)) {
+      (void)session->sendTrailers(id, {{"x-echoed", "1"}});
+    } else {
+      (void)session->closeWrite(id);
+    }
   }
   void onStreamClose(StreamId id, uint32_t) override {
     alive(id);
@@ -108,6 +125,7 @@ class FuzzApp : public http2::SessionCallbacks {
   http2::SessionConfig config_;
   std::map<StreamId, size_t> pending_;
   std::set<StreamId> closed_;
+  std::set<StreamId> ordinary_;  // requests that are not CONNECT
 };
 
 const HeaderList& connectHeaders(int n) {
@@ -188,13 +206,26 @@ class SeedApp : public http2::SessionCallbacks {
   Session* session = nullptr;
   int status = 200;
   bool echo = true;
-  void onRequest(StreamId id, const HeaderList&) override { (void)session->respond(id, status); }
+  bool trailers = false;  // answer with a body and end it with trailers (ordinary requests)
+  void onRequest(StreamId id, const HeaderList&) override {
+    if (trailers) {
+      (void)session->respond(id, status, {{"content-type", "text/plain"}}, http2::Body::kFollows);
+    } else {
+      (void)session->respond(id, status);
+    }
+  }
   void onResponse(StreamId, int, const HeaderList&) override {}
   void onData(StreamId id, std::span<const uint8_t> d) override {
     if (echo) (void)session->writeData(id, d);
     session->consume(id, d.size());
   }
-  void onEndOfStream(StreamId id) override { (void)session->closeWrite(id); }
+  void onEndOfStream(StreamId id) override {
+    if (trailers) {
+      (void)session->sendTrailers(id, {{"grpc-status", "0"}});
+    } else {
+      (void)session->closeWrite(id);
+    }
+  }
   void onStreamClose(StreamId, uint32_t) override {}
   void onStreamWritable(StreamId) override {}
   void onGoAway(uint32_t, uint32_t) override {}
@@ -290,6 +321,25 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir_arg) {
       p.pump();
     }
     ok &= both(dir, "window", p.rec);
+  }
+  {  // Ordinary requests: a GET (END_STREAM on HEADERS) and a POST with a body and trailers,
+     // answered 200 with the body echoed and trailers.
+    SeedPair p;
+    p.server_app.trailers = true;
+    (void)p.client->openStream(
+        {{":method", "GET"}, {":scheme", "http"}, {":authority", "echo.test"}, {":path", "/a?b=c"}},
+        http2::Body::kNone);
+    auto post = p.client->openStream({{":method", "POST"},
+                                      {":scheme", "http"},
+                                      {":authority", "echo.test"},
+                                      {":path", "/pkg.Svc/Method"},
+                                      {"content-type", "application/grpc"},
+                                      {"te", "trailers"}},
+                                     http2::Body::kFollows);
+    (void)p.client->writeData(*post, std::span<const uint8_t>(kBytes).first(100));
+    (void)p.client->sendTrailers(*post, {{"x-sum", "100"}});
+    p.pump();
+    ok &= both(dir, "requests_trailers", p.rec);
   }
   return ok ? 0 : 1;
 }

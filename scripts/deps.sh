@@ -16,6 +16,8 @@ packages=(
   iperf3 wrk nghttp2-client stunnel4 haproxy nginx tcpdump
   linux-perf  # perf: profiling a benchmark figure that falls short (bench/README.md)
   python3 python3-h2  # /usr/bin/python3 + h2: the HTTP/2 peer in interop tests, mesh conformance runner
+  nghttp2-server  # nghttpd: an independent HTTP/2 server for the engine's client interop test
+  python3-grpcio  # an independent gRPC client (gRPC's C core) for warren-echo's GrpcEcho test
   prometheus  # promtool: checks our metrics exposition in tests
   # deploy/: images without a Docker daemon (make images), the lab's --runtime podman, and the
   # manifest checks (yamllint; lint.py runs on /usr/bin/python3 with python3-yaml)

@@ -28,6 +28,11 @@ inline const std::string* findHeader(const HeaderList& headers, std::string_view
   return nullptr;
 }
 
+// Whether a HEADERS frame we send is followed by DATA (then END_STREAM via closeWrite() or
+// trailers via sendTrailers()), or ends our side of the stream itself (END_STREAM on HEADERS:
+// a GET, a 204, a gRPC trailers-only response).
+enum class Body : uint8_t { kFollows, kNone };
+
 // HTTP/2 error codes (RFC 9113 section 7) the engine's users pass or receive.
 enum H2ErrorCode : uint32_t {
   kNoError = 0x0,

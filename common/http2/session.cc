@@ -311,7 +311,7 @@ nghttp2_data_provider Session::provider() {
   return p;
 }
 
-Result<StreamId> Session::openStream(const HeaderList& headers) {
+Result<StreamId> Session::openStream(const HeaderList& headers, Body body) {
   if (!canOpenStream()) {
     return fail(Error(ErrorCode::kUnavailable,
                       fmt::format("http2: cannot open a stream ({} of {} open{}{})", local_open_,
@@ -320,18 +320,23 @@ Result<StreamId> Session::openStream(const HeaderList& headers) {
   }
   auto nva = toNv(headers);
   auto prov = provider();
-  int32_t id =
-      nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(), &prov, nullptr);
+  int32_t id = nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(),
+                                      body == Body::kFollows ? &prov : nullptr, nullptr);
   if (id < 0) return fail(nghttp2Error("opening a stream", id));
   auto [it, inserted] = streams_.try_emplace(id, config_.stream_send_buffer);
-  it->second.local = true;
-  it->second.announced = true;
-  it->second.provider_attached = true;
+  Stream& st = it->second;
+  st.local = true;
+  st.announced = true;
+  st.provider_attached = body == Body::kFollows;
+  st.end_requested = body == Body::kNone;
+  const std::string* method = findHeader(headers, ":method");
+  st.connect = method != nullptr && *method == "CONNECT";
   ++local_open_;
   return id;
 }
 
-Status Session::respond(StreamId id, int status, const HeaderList& extra_headers) {
+Status Session::respond(StreamId id, int status, const HeaderList& extra_headers,
+                        std::optional<Body> body) {
   Stream* s = find(id);
   if (s == nullptr || s->closed || !s->announced) {
     return fail(Error::notFound(fmt::format("http2: respond: no open stream {}", id)));
@@ -339,33 +344,35 @@ Status Session::respond(StreamId id, int status, const HeaderList& extra_headers
   if (s->responded) {
     return fail(Error::invalid(fmt::format("http2: respond: stream {} already answered", id)));
   }
-  if (status < 100 || status > 999) {
-    return fail(Error::invalid(fmt::format("http2: respond: bad status {}", status)));
+  if (status < 200 || status > 999) {
+    return fail(Error::invalid(
+        fmt::format("http2: respond: status {} is not a final status (200..999)", status)));
   }
   HeaderList headers;
   headers.reserve(extra_headers.size() + 1);
   headers.push_back({":status", std::to_string(status)});
   headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
   auto nva = toNv(headers);
-  bool tunnel = status >= 200 && status < 300;
-  int rv;
-  if (tunnel) {
-    auto prov = provider();
-    rv = nghttp2_submit_response(session_.get(), id, nva.data(), nva.size(), &prov);
-  } else {
-    rv = nghttp2_submit_response(session_.get(), id, nva.data(), nva.size(), nullptr);
-  }
+  bool success = status >= 200 && status < 300;
+  // CONNECT semantics when the caller does not say: only a 2xx opens the tunnel.
+  Body b = body.value_or(success ? Body::kFollows : Body::kNone);
+  auto prov = provider();
+  int rv = nghttp2_submit_response(session_.get(), id, nva.data(), nva.size(),
+                                   b == Body::kFollows ? &prov : nullptr);
   if (rv != 0) return fail(nghttp2Error(fmt::format("responding on stream {}", id), rv));
   s->responded = true;
-  if (tunnel) {
+  if (b == Body::kFollows) {
     s->provider_attached = true;
   } else {
-    // RFC 9113 8.1: after a complete response, RST_STREAM(NO_ERROR) asks the client to stop
-    // sending its request body; what h2/hyper (ztunnel) do for an early error too. Sent from
-    // onFrameSend: nghttp2 drops queued frames of a stream once a RST for it is submitted.
     s->send.clear();
-    s->reset_after_response = true;
+    s->end_requested = true;
   }
+  // RFC 9113 8.1: after a complete response, RST_STREAM(NO_ERROR) asks the client to stop
+  // sending its request body; what h2/hyper (ztunnel) and grpc-go do for an early answer too.
+  // Sent from onFrameSend once our END_STREAM is out (nghttp2 drops queued frames of a stream
+  // once a RST for it is submitted), and only if the peer is still sending then. A 2xx to
+  // CONNECT is a tunnel: our END_STREAM is a half-close there.
+  s->reset_after_end = !(s->connect && success);
   return ok();
 }
 
@@ -381,7 +388,7 @@ Result<size_t> Session::writeData(StreamId id, std::span<const uint8_t> data) {
     return fail(Error::notFound(fmt::format("http2: write: no open stream {}", id)));
   }
   if (s->end_requested) {
-    return fail(Error::invalid(fmt::format("http2: write on stream {} after closeWrite", id)));
+    return fail(Error::invalid(fmt::format("http2: write on stream {} after our side ended", id)));
   }
   size_t n = s->send.append(data);
   if (n < data.size()) s->writable_wanted = true;
@@ -397,6 +404,47 @@ Status Session::closeWrite(StreamId id) {
   s->end_requested = true;
   resumeIfDeferred(id, *s);
   return ok();
+}
+
+Status Session::sendTrailers(StreamId id, const HeaderList& trailers) {
+  Stream* s = find(id);
+  if (s == nullptr || s->closed) {
+    return fail(Error::notFound(fmt::format("http2: sendTrailers: no open stream {}", id)));
+  }
+  if (!s->provider_attached || s->end_requested) {
+    return fail(Error::invalid(
+        fmt::format("http2: sendTrailers: stream {} has no body in progress (our side ended, or no "
+                    "Body::kFollows request/response yet)",
+                    id)));
+  }
+  if (trailers.empty()) {
+    return fail(Error::invalid("http2: sendTrailers: no trailer fields (use closeWrite)"));
+  }
+  for (const auto& h : trailers) {
+    if (!h.name.empty() && h.name[0] == ':') {
+      return fail(Error::invalid(
+          fmt::format("http2: sendTrailers: pseudo-header {} in trailers (RFC 9113 8.1)", h.name)));
+    }
+  }
+  s->trailers = trailers;
+  s->end_requested = true;
+  resumeIfDeferred(id, *s);
+  return ok();
+}
+
+void Session::answerSilently(StreamId id, Stream& s, int status, std::string_view body) {
+  s.announced = true;  // so respond() accepts it; the application never hears of it
+  s.silent = true;
+  if (body.empty()) {
+    (void)respond(id, status, {}, Body::kNone);
+    return;
+  }
+  (void)s.send.append({reinterpret_cast<const uint8_t*>(body.data()), body.size()});
+  s.end_requested = true;
+  (void)respond(id, status,
+                {{"content-type", "text/plain; charset=utf-8"},
+                 {"content-length", std::to_string(s.send.size())}},
+                Body::kFollows);
 }
 
 void Session::consume(StreamId id, size_t n) {
@@ -455,6 +503,7 @@ nlohmann::json Session::dumpState() const {
   return {{"role", role_ == Role::kClient ? "client" : "server"},
           {"dead", dead_},
           {"error", local_error_ ? local_error_->message() : ""},
+          {"last_nghttp2_error", last_error_},
           {"goaway_sent", goaway_submitted_},
           {"goaway_received", goaway_received_},
           {"open_local_streams", local_open_},
@@ -550,7 +599,7 @@ int Session::onSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* f
   return 0;
 }
 
-ssize_t Session::onReadData(nghttp2_session*, int32_t stream_id, uint8_t*, size_t length,
+ssize_t Session::onReadData(nghttp2_session* session, int32_t stream_id, uint8_t*, size_t length,
                             uint32_t* data_flags, nghttp2_data_source*, void* ud) {
   Session* s = self(ud);
   Stream* st = s->find(stream_id);
@@ -558,6 +607,15 @@ ssize_t Session::onReadData(nghttp2_session*, int32_t stream_id, uint8_t*, size_
   size_t n = std::min(length, st->send.size());
   if (n == st->send.size() && st->end_requested) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (st->trailers) {
+      // The trailers' HEADERS frame carries END_STREAM instead; nghttp2 queues it after this
+      // last DATA frame (nghttp2_submit_trailer is allowed inside this callback).
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      auto nva = toNv(*st->trailers);  // views into st->trailers: submit before reset()
+      int rv = nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size());
+      st->trailers.reset();
+      if (rv != 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
   } else if (n == 0) {
     st->deferred = true;  // writeData()/closeWrite() resume it
     return NGHTTP2_ERR_DEFERRED;
@@ -617,9 +675,7 @@ int Session::onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, v
         st->headers_too_large = false;
         if (s->role_ == Role::kServer && !st->announced) {
           // RFC 9113 10.5.1 / RFC 6585: 431 Request Header Fields Too Large.
-          st->announced = true;  // so respond() accepts it; the app never hears of it
-          st->silent = true;
-          (void)s->respond(id, 431);
+          s->answerSilently(id, *st, 431, {});
         } else {
           nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
         }
@@ -633,6 +689,16 @@ int Session::onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, v
           // peer this stream was not processed, so it must not be.
           nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
           return 0;
+        }
+        const std::string* method = findHeader(headers, ":method");
+        st->connect = method != nullptr && *method == "CONNECT";
+        // CONNECT is checked by its user (HBONE: hbone::parseConnect answers 400 with its own
+        // reason); an ordinary request must pass RFC 9113 8.3 before anyone acts on it.
+        if (!st->connect) {
+          if (auto head = parseRequestHead(headers); !head) {
+            s->answerSilently(id, *st, 400, head.error().message() + "\n");
+            return 0;
+          }
         }
         st->announced = true;
         s->callbacks_.onRequest(id, headers);
@@ -651,6 +717,9 @@ int Session::onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, v
           return 0;
         }
         s->callbacks_.onResponse(id, status, headers);
+      } else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS && st->announced && !st->silent) {
+        // Trailers: nghttp2 has checked they end the stream and hold no pseudo-header field.
+        s->callbacks_.onTrailers(id, headers);
       }
       if (end_stream) {
         if (Stream* again = s->find(id); again != nullptr && again->announced && !again->silent) {
@@ -687,10 +756,12 @@ int Session::onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, v
 
 int Session::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
   Session* s = self(ud);
-  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
     Stream* st = s->find(frame->hd.stream_id);
-    if (st != nullptr && st->reset_after_response && !st->closed) {
-      st->reset_after_response = false;
+    if (st != nullptr && st->reset_after_end && !st->closed &&
+        nghttp2_session_get_stream_remote_close(s->session_.get(), frame->hd.stream_id) == 0) {
+      st->reset_after_end = false;
       nghttp2_submit_rst_stream(s->session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                                 NGHTTP2_NO_ERROR);
     }

@@ -1,4 +1,5 @@
-// A sans-I/O HTTP/2 session on nghttp2, shaped for tunnelling byte streams (HBONE CONNECT).
+// A sans-I/O HTTP/2 session on nghttp2: CONNECT tunnels (HBONE) and ordinary requests (any
+// method, request and response bodies and trailers) through the same streams.
 // Bytes in: dispatch(). Bytes out: pendingOutput() / drainOutput(). Time: onTimer(now). Events:
 // SessionCallbacks. It owns no socket, thread or clock, so tests pair two sessions in memory
 // and the io_uring worker drives the real thing. See common/http2/README.md.
@@ -21,12 +22,14 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
 #include "common/http2/byte_queue.h"
 #include "common/http2/header.h"
+#include "common/http2/request_head.h"
 #include "common/http2/session_allocator.h"
 #include "common/http2/session_callbacks.h"
 #include "common/http2/session_config.h"
@@ -88,14 +91,22 @@ class Session {
   uint32_t maxConcurrentStreams() const;
   // Streams this side opened that have not closed yet.
   size_t openStreamCount() const { return local_open_; }
-  // Opens a stream with these request headers (e.g. hbone::buildConnectHeaders) and no
-  // END_STREAM; DATA follows via writeData(). Wait for onResponse(200) before sending data.
-  Result<StreamId> openStream(const HeaderList& headers);
+  // Opens a stream with these request headers (pseudo-headers first). Body::kFollows: DATA
+  // follows via writeData(), ended by closeWrite() or sendTrailers() (a CONNECT tunnel, e.g.
+  // hbone::buildConnectHeaders: wait for onResponse(200) before sending data). Body::kNone:
+  // the request is complete (END_STREAM on HEADERS, a GET).
+  Result<StreamId> openStream(const HeaderList& headers, Body body = Body::kFollows);
 
   // --- server streams
-  // Answers a request. A 2xx keeps the stream open for DATA both ways; any other status ends
-  // our side and resets the peer's (RST_STREAM NO_ERROR: "stop sending, we are done").
-  Status respond(StreamId id, int status, const HeaderList& extra_headers = {});
+  // Answers a request with a final status (200..999) and these regular header fields.
+  // `body` says whether DATA follows (writeData(), then closeWrite() or sendTrailers()) or the
+  // HEADERS frame ends our side. Without `body`, CONNECT semantics (HBONE): a 2xx keeps the
+  // stream open for DATA both ways, any other status has no body.
+  // Once our side has ended while the peer is still sending (an early answer), the peer's side
+  // is reset with RST_STREAM(NO_ERROR), "stop sending, we are done" (RFC 9113 §8.1) — except
+  // in a CONNECT tunnel answered 2xx, where ending our side is a half-close.
+  Status respond(StreamId id, int status, const HeaderList& extra_headers = {},
+                 std::optional<Body> body = std::nullopt);
 
   // --- data, either role
   // Free space in the stream's send buffer (0 for unknown or finished streams).
@@ -105,6 +116,11 @@ class Session {
   Result<size_t> writeData(StreamId id, std::span<const uint8_t> data);
   // Ends our side (END_STREAM) after everything queued so far: TCP shutdown(SHUT_WR).
   Status closeWrite(StreamId id);
+  // Ends our side with trailer fields (a HEADERS frame with END_STREAM, RFC 9113 §8.1) after
+  // everything queued so far: request trailers, or a response's (gRPC's grpc-status). Only on a
+  // stream whose body follows (Body::kFollows); `trailers` holds no pseudo-header field and is
+  // not empty (use closeWrite() for no trailers).
+  Status sendTrailers(StreamId id, const HeaderList& trailers);
   // The application is done with n bytes onData() gave for stream `id` (written out or
   // dropped): credit the peer's windows. Safe after the stream closed (the connection window
   // is still credited); extra bytes beyond what was delivered are ignored.
@@ -141,11 +157,14 @@ class Session {
     bool silent = false;      // answered by the engine itself (431): no events
     bool responded = false;   // server: respond() done
     bool headers_too_large = false;
-    bool reset_after_response = false;  // RST_STREAM(NO_ERROR) once the error response is out
-    bool provider_attached = false;     // a data provider is submitted (request or 2xx response)
-    bool deferred = false;              // the provider returned NGHTTP2_ERR_DEFERRED
-    bool end_requested = false;         // closeWrite() called
-    bool writable_wanted = false;       // writeData() was short: notify at the low watermark
+    bool connect = false;                // the request is a CONNECT
+    bool reset_after_end = false;        // server: RST_STREAM(NO_ERROR) once our END_STREAM is out,
+                                         // if the peer is still sending (not a 2xx CONNECT tunnel)
+    std::optional<HeaderList> trailers;  // sendTrailers(): sent once the queued DATA is out
+    bool provider_attached = false;      // a data provider is submitted (request or 2xx response)
+    bool deferred = false;               // the provider returned NGHTTP2_ERR_DEFERRED
+    bool end_requested = false;          // closeWrite() called
+    bool writable_wanted = false;        // writeData() was short: notify at the low watermark
     bool closed = false;
     bool awaiting_final = false;  // client: a 1xx arrived, the final response has not
   };
@@ -162,6 +181,9 @@ class Session {
   void die(const Error& e, uint32_t goaway_code);
   void flushNotifications();
   nghttp2_data_provider provider();
+  // Answers a request the application never sees (431, or 400 naming a bad field) with an
+  // optional text/plain body.
+  void answerSilently(StreamId id, Stream& s, int status, std::string_view body);
 
   // nghttp2 callbacks (user_data is the Session).
   static ssize_t onSend(nghttp2_session*, const uint8_t* data, size_t len, int flags, void* ud);

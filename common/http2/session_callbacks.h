@@ -16,13 +16,16 @@ class SessionCallbacks {
   virtual ~SessionCallbacks() = default;
 
   // Server: the peer opened stream `id` with these request headers (pseudo-headers first).
-  // Answer with Session::respond() (now or later) or Session::resetStream().
+  // Answer with Session::respond() (now or later) or Session::resetStream(). Every request
+  // reaching here passed parseRequestHead() (RFC 9113 §8.3); an ordinary request that failed
+  // it was answered 400 by the engine and is never reported. The request body follows as
+  // onData, then onTrailers (if any) and onEndOfStream.
   virtual void onRequest(StreamId id, const HeaderList& headers) = 0;
 
-  // Client: the final response to a request arrived (status 200..599; interim 1xx responses are
-  // not reported, and a response with a status outside 100..599 resets the stream as
-  // malformed). For CONNECT, 2xx means the tunnel is up; anything else is followed by the end
-  // of the stream.
+  // Client: the final response to a request arrived with all its header fields (status
+  // 200..599; interim 1xx responses are not reported, and a response with a status outside 100..599
+  // resets the stream as malformed). For CONNECT, 2xx means the tunnel is up; anything else is
+  // followed by the end of the stream.
   virtual void onResponse(StreamId id, int status, const HeaderList& headers) = 0;
 
   // DATA for stream `id`. The bytes are only valid during the call: copy them (or write them
@@ -32,6 +35,14 @@ class SessionCallbacks {
   // here and not yet consumed never exceed the stream window (4 MiB) per stream nor the
   // connection window (16 MiB) in total.
   virtual void onData(StreamId id, std::span<const uint8_t> data) = 0;
+
+  // Trailer fields (a HEADERS frame after the message's DATA, RFC 9113 §8.1; gRPC's grpc-status)
+  // ended the peer's side of stream `id`; onEndOfStream follows at once. Tunnels never carry
+  // trailers, so this one has a default that ignores them.
+  virtual void onTrailers(StreamId id, const HeaderList& trailers) {
+    (void)id;
+    (void)trailers;
+  }
 
   // The peer half-closed stream `id` (END_STREAM): no more onData for it. For a tunnel this
   // is TCP shutdown(SHUT_WR) on the upstream socket, once the buffered bytes are written.

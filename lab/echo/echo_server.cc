@@ -7,7 +7,9 @@
 
 #include "common/log.h"
 #include "common/net/socket_factory.h"
+#include "common/sniff/protocol_sniffer.h"
 #include "lab/echo/http1_echo_session.h"
+#include "lab/echo/http2_echo_session.h"
 
 namespace warren::echo {
 namespace {
@@ -43,7 +45,8 @@ Result<std::unique_ptr<EchoServer>> EchoServer::start(EchoServerOptions options)
   }
   server->wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!server->wake_) return fail(WARREN_SYS_ERROR("echo: eventfd"));
-  for (const auto& a : server->addresses_) spdlog::info("listening on {} (http)", a.toString());
+  for (const auto& a : server->addresses_)
+    spdlog::info("listening on {} (http, h2c, grpc)", a.toString());
   server->acceptor_ = std::thread([s = server.get()] { s->acceptLoop(); });
   return server;
 }
@@ -127,10 +130,88 @@ void EchoServer::acceptLoop() {
 }
 
 void EchoServer::serve(Connection& c, std::string peer) {
+  // h2c (prior knowledge) or HTTP/1.x, told apart by the first bytes; anything else goes to the
+  // HTTP/1.1 session, which refuses it with a 400 naming the rule.
+  std::string first;
+  std::string buf(64 * 1024, '\0');
+  sniff::SniffedProtocol protocol = sniff::SniffedProtocol::kNeedMoreBytes;
+  while (protocol == sniff::SniffedProtocol::kNeedMoreBytes) {
+    ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // closed (or idle) before saying anything that decides
+    first.append(buf.data(), static_cast<size_t>(n));
+    protocol = sniff::sniffProtocol({reinterpret_cast<const uint8_t*>(first.data()), first.size()});
+  }
+  if (protocol == sniff::SniffedProtocol::kHttp2) {
+    serveHttp2(c, peer, first);
+  } else if (!first.empty()) {
+    serveHttp1(c, peer, first);
+  }
+  ::shutdown(c.fd.get(), SHUT_WR);
+  c.done = true;
+}
+
+void EchoServer::serveHttp2(Connection& c, const std::string& peer, std::string_view first) {
+  auto created = Http2EchoSession::create(options_.context, peer);
+  if (!created) {
+    spdlog::error("echo: h2 session: {}", created.error().message());
+    return;
+  }
+  Http2EchoSession& session = **created;
+  std::string buf(64 * 1024, '\0');
+  std::string_view input = first;
+  for (;;) {
+    Status fed = session.feed(input);
+    session.runDue(Http2EchoSession::Clock::now());
+    std::string_view out = session.output();
+    while (!out.empty()) {
+      if (!sendAll(c.fd.get(), out)) return;
+      session.written(out.size());
+      out = session.output();
+    }
+    for (const auto& a : session.takeAnswered()) {
+      requests_++;
+      if (a.grpc_status >= 0) {
+        spdlog::info("HTTP/2.0 gRPC {} authority={} from {} -> grpc-status {}", a.path, a.authority,
+                     peer, a.grpc_status);
+      } else {
+        spdlog::info("HTTP/2.0 {} {} host={} from {} -> {} ({} body bytes)", a.method, a.path,
+                     a.authority, peer, a.status, a.body_bytes);
+      }
+    }
+    if (!fed) {
+      spdlog::info("echo: h2 connection from {}: {}", peer, fed.error().message());
+      return;
+    }
+    if (session.finished() || stopping_) return;
+    // Wait for bytes, or for the next delayed answer; silence beyond the idle timeout closes.
+    auto wait = options_.idle_timeout;
+    if (auto due = session.nextDue()) {
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                *due - Http2EchoSession::Clock::now()) +
+                                std::chrono::milliseconds(1));
+      wait = std::max(wait, std::chrono::milliseconds(0));
+    }
+    pollfd p{c.fd.get(), POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(wait.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    input = {};
+    if (ready == 0) {
+      if (!session.nextDue()) return;  // idle
+      continue;
+    }
+    ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    input = std::string_view(buf.data(), static_cast<size_t>(n));
+  }
+}
+
+void EchoServer::serveHttp1(Connection& c, const std::string& peer, std::string_view first) {
   Http1EchoSession session(options_.context, peer);
   std::string buf(64 * 1024, '\0');
-  std::string_view input;  // bytes to feed next (empty: what the session buffered)
-  bool need_read = true;
+  std::string_view input = first;  // bytes to feed next (empty: what the session buffered)
+  bool need_read = false;
   for (;;) {
     if (need_read) {
       ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), 0);
@@ -158,8 +239,6 @@ void EchoServer::serve(Connection& c, std::string peer) {
     // After an answer, pipelined bytes already received come first.
     need_read = !(out.reply && session.hasBuffered());
   }
-  ::shutdown(c.fd.get(), SHUT_WR);
-  c.done = true;
 }
 
 }  // namespace warren::echo

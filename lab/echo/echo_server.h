@@ -1,6 +1,8 @@
 // EchoServer: the echo's listeners and connections. One thread polls every listener (an echo
 // serves several ports: the mesh conformance Services expose 80 and 8080) and accepts; each
-// connection gets a thread running an Http1EchoSession over blocking reads and writes. Bounded:
+// connection gets a thread that tells h2c (the HTTP/2 preface, common/sniff) from HTTP/1.x by
+// the first bytes and runs an Http2EchoSession or an Http1EchoSession over blocking reads and
+// writes. Bounded:
 // at most `max_connections` at once (more are closed at accept), an idle connection is closed
 // after `idle_timeout`. Destroying the server stops accepting, shuts every connection down and
 // joins every thread, so tests can start and stop it in-process on port 0.
@@ -11,6 +13,8 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -50,6 +54,8 @@ class EchoServer {
   explicit EchoServer(EchoServerOptions options) : options_(std::move(options)) {}
   void acceptLoop();
   void serve(Connection& c, std::string peer);
+  void serveHttp1(Connection& c, const std::string& peer, std::string_view first);
+  void serveHttp2(Connection& c, const std::string& peer, std::string_view first);
   void reapFinished();
   // Sleeps `d`, cut short by stop(). False when stopping.
   bool pause(std::chrono::milliseconds d);

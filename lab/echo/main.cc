@@ -1,7 +1,8 @@
 // warren-echo: the lab's HTTP echo workload, behaving as the Gateway API conformance
 // `echo-basic` server (echo_handler.h): it answers each request with what it received (path,
 // host, method, proto, headers) and where it runs (pod, namespace, service from the
-// environment), so a test can tell which backend answered and what a proxy changed.
+// environment), so a test can tell which backend answered and what a proxy changed. HTTP/1.1,
+// h2c (prior knowledge) and the conformance GrpcEcho gRPC service share every port.
 //
 //   warren-echo [--port P ...] [--bind ADDR] [--idle-timeout S] [--log-level L]
 //
@@ -19,7 +20,8 @@
 
 int main(int argc, char** argv) {
   using namespace warren;
-  CLI::App app{"warren-echo: HTTP/1.1 echo server (Gateway API echo-basic compatible)"};
+  CLI::App app{
+      "warren-echo: HTTP/1.1, h2c and gRPC echo server (Gateway API echo-basic compatible)"};
   std::vector<int> ports;
   std::string bind = "0.0.0.0";
   int idle_timeout_s = 60;

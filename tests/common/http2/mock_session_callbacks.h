@@ -13,6 +13,7 @@ class MockSessionCallbacks : public SessionCallbacks {
   MOCK_METHOD(void, onRequest, (StreamId, const HeaderList&), (override));
   MOCK_METHOD(void, onResponse, (StreamId, int, const HeaderList&), (override));
   MOCK_METHOD(void, onData, (StreamId, std::span<const uint8_t>), (override));
+  MOCK_METHOD(void, onTrailers, (StreamId, const HeaderList&), (override));
   MOCK_METHOD(void, onEndOfStream, (StreamId), (override));
   MOCK_METHOD(void, onStreamClose, (StreamId, uint32_t), (override));
   MOCK_METHOD(void, onStreamWritable, (StreamId), (override));

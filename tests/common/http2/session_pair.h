@@ -47,6 +47,10 @@ class Recorder : public SessionCallbacks {
 
   std::vector<std::pair<StreamId, HeaderList>> requests;
   std::map<StreamId, int> responses;
+  std::map<StreamId, HeaderList> response_headers;
+  std::map<StreamId, HeaderList> trailers;
+  // Event order per stream: "request", "response", "data", "trailers", "end", "close".
+  std::map<StreamId, std::vector<std::string>> order;
   std::map<StreamId, std::string> data;
   std::map<StreamId, uint64_t> received;  // bytes per stream
   uint64_t pattern_mismatches = 0;
@@ -57,13 +61,23 @@ class Recorder : public SessionCallbacks {
 
   void onRequest(StreamId id, const HeaderList& headers) override {
     requests.emplace_back(id, headers);
+    order[id].push_back("request");
     if (on_request) on_request(id, headers);
     if (auto_status != 0) {
       EXPECT_TRUE(session->respond(id, auto_status).has_value());
     }
   }
-  void onResponse(StreamId id, int status, const HeaderList&) override { responses[id] = status; }
+  void onResponse(StreamId id, int status, const HeaderList& headers) override {
+    responses[id] = status;
+    response_headers[id] = headers;
+    order[id].push_back("response");
+  }
+  void onTrailers(StreamId id, const HeaderList& fields) override {
+    trailers[id] = fields;
+    order[id].push_back("trailers");
+  }
   void onData(StreamId id, std::span<const uint8_t> bytes) override {
+    if (order[id].empty() || order[id].back() != "data") order[id].push_back("data");
     if (verify_pattern) {
       uint64_t off = received[id];
       for (size_t i = 0; i < bytes.size(); ++i) {
@@ -74,8 +88,14 @@ class Recorder : public SessionCallbacks {
     if (keep_data) data[id].append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     if (auto_consume) session->consume(id, bytes.size());
   }
-  void onEndOfStream(StreamId id) override { ended.insert(id); }
-  void onStreamClose(StreamId id, uint32_t code) override { closed[id] = code; }
+  void onEndOfStream(StreamId id) override {
+    ended.insert(id);
+    order[id].push_back("end");
+  }
+  void onStreamClose(StreamId id, uint32_t code) override {
+    closed[id] = code;
+    order[id].push_back("close");
+  }
   void onStreamWritable(StreamId id) override { writable.push_back(id); }
   void onGoAway(uint32_t last, uint32_t code) override { goaway = {last, code}; }
 };
