@@ -101,12 +101,18 @@ std::vector<std::pair<std::string, std::string>> containerEnv(const PodRuntime& 
     if (!scalar(path)) continue;
     const std::string& f = path.Scalar();
     std::string value;
-    if (f == "metadata.name") value = rt.name;
-    else if (f == "metadata.namespace") value = rt.ns;
-    else if (f == "spec.nodeName") value = rt.node;
-    else if (f == "status.podIP") value = rt.pod_ip;
-    else if (f == "status.hostIP") value = rt.host_ip;
-    else continue;
+    if (f == "metadata.name")
+      value = rt.name;
+    else if (f == "metadata.namespace")
+      value = rt.ns;
+    else if (f == "spec.nodeName")
+      value = rt.node;
+    else if (f == "status.podIP")
+      value = rt.pod_ip;
+    else if (f == "status.hostIP")
+      value = rt.host_ip;
+    else
+      continue;
     env.emplace_back(e["name"].Scalar(), value);
   }
   return env;
@@ -425,6 +431,10 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
   } else {
     if (LabNetwork::netnsExists(rt.netns)) (void)LabNetwork::deleteNetns(rt.netns);
     if (auto s = LabNetwork::addNetns(rt.netns); !s) return failed(s.error());
+    // Loopback up, as every container runtime does for a pod sandbox (CRI; the `loopback` CNI
+    // plugin): a pod outside the mesh (a waypoint, its admin on 127.0.0.1) needs it too.
+    if (auto s = runChecked({"ip", "-n", rt.netns, "link", "set", "lo", "up"}); !s)
+      return failed(s.error());
     auto cni = cniRunner(node);
     if (!cni) return failed(cni.error());
     CniPod p{rt.ns, rt.name, rt.uid, rt.container_id, LabNames::netnsPath(rt.netns)};

@@ -218,7 +218,11 @@ void Http1Session::pumpDown() {
       finishExchange();
       continue;
     }
-    if (down_blocked_ || phase_ == Phase::kClosing) break;
+    if (phase_ == Phase::kClosing) {
+      down_->input().clear();  // nothing more is served; read on to see the client's end
+      break;
+    }
+    if (down_blocked_) break;
     std::string& in = down_->input();
     auto used = down_parser_.feed(in);
     if (!used) {
@@ -337,14 +341,24 @@ http1::Flow Http1Session::onRequestComplete() {
 }
 
 void Http1Session::onDownInputEnd() {
+  if (phase_ == Phase::kClosing) {
+    maybeClosed();
+    return;
+  }
   // What is left in the input is served first; pumpDown ends the session at the boundary.
   pumpDown();
+}
+
+void Http1Session::maybeClosed() {
+  // Closing the stream before the client ended its side would reset it, and a reset drops
+  // the answer still queued in the HTTP/2 session: wait for both ends (END_STREAM each way).
+  if (phase_ == Phase::kClosing && down_->sendBuffered() == 0 && down_->inputEnded()) closed();
 }
 
 void Http1Session::onDownDrained() {
   if (closed_) return;
   if (phase_ == Phase::kClosing) {
-    if (down_->sendBuffered() == 0) closed();
+    maybeClosed();
     return;
   }
   if (up_blocked_ && !down_->overHighWater()) {
@@ -752,7 +766,7 @@ void Http1Session::closeDown(const std::string& why) {
   spdlog::debug("waypoint: HTTP/1.1 session from {}: {}", facts_.client.toString(), why);
   phase_ = Phase::kClosing;
   down_->finishSending();
-  if (down_->sendBuffered() == 0) closed();
+  maybeClosed();
 }
 
 void Http1Session::closed() {

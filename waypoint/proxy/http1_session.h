@@ -114,6 +114,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   void finishExchange();
   void finishRecord();
   void closeDown(const std::string& why);
+  void maybeClosed();
   void closed();
 
   SessionEnv& env_;
