@@ -79,6 +79,7 @@ spec:
   ports:
   - {name: http, port: 80, targetPort: 3000}
   - {name: http-plain, port: 81, targetPort: 3000}
+  - {name: tcp-raw, port: 82, targetPort: 3000}
 ---
 apiVersion: v1
 kind: Service
@@ -217,6 +218,20 @@ r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$vip:81/plain")
 assert_eq "$(status <<<"$r")" 200 "status"
 assert_eq "$(body <<<"$r" | jq -r .path)" "/plain" "path"
 
+step "a TCP port (82, tcp-raw) is relayed at L4 through the waypoint to an endpoint"
+r=$(pod_exec shop/client curl -sS -i --max-time 10 -H "Host: raw" "http://$vip:82/raw/bytes")
+assert_eq "$(status <<<"$r")" 200 "status"
+assert_eq "$(body <<<"$r" | jq -r .path)" "/raw/bytes" "the bytes reached the echo unchanged"
+assert_eq "$(body <<<"$r" | jq -r '.headers["X-Request-Id"]')" "null" "no HTTP processing at L4"
+
+step "HTTP/1.0 and HEAD through the waypoint"
+r=$(pod_exec shop/client curl -sS -i --http1.0 --max-time 10 -H "Host: echo.shop" "http://$vip:80/api/old-client")
+assert_eq "$(status <<<"$r")" 200 "HTTP/1.0 status"
+assert_eq "$(body <<<"$r" | jq -r .path)" "/internal/old-client" "HTTP/1.0 body"
+r=$(pod_exec shop/client curl -sS -I --max-time 10 -H "Host: echo.shop" "http://$vip:80/api/head")
+assert_eq "$(status <<<"$r")" 200 "HEAD status"
+assert_contains "$(tr -d '\r' <<<"$r" | tr 'A-Z' 'a-z')" "content-length:" "HEAD keeps the length"
+
 step "bad HTTP from the client gets a clear status from the waypoint"
 r=$(pod_exec shop/client bash -c "exec 3<>/dev/tcp/$vip/80; printf 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n' >&3; timeout 5 cat <&3" || true)
 assert_contains "$r" "HTTP/1.1 400" "duplicate Content-Length"
@@ -226,7 +241,9 @@ step "the traffic crossed the waypoint: its counters, its request log, both ztun
 st=$(wp_admin /stats) || fail "the waypoint's /stats: $st"
 log "waypoint totals: $(jq -c .total <<<"$st")"
 reqs=$(jq .total.requests <<<"$st")
-[ "$reqs" -ge 47 ] || fail "the waypoint counted $reqs requests, expected at least 47"
+[ "$reqs" -ge 49 ] || fail "the waypoint counted $reqs requests, expected at least 49"
+[ "$(jq '[.workers[].connects_by_protocol.TCP // 0] | add' <<<"$st")" -ge 1 ] || fail "no TCP CONNECT: $st"
+[ "$(jq .total.tcp_relays_done <<<"$st")" -ge 1 ] || fail "no L4 relay finished: $st"
 [ "$(jq .total.hbone_connections_accepted <<<"$st")" -ge 1 ] || fail "no HBONE accepted: $st"
 [ "$(jq .total.tunnels_opened <<<"$st")" -ge 2 ] || fail "no upstream tunnels: $st"
 [ "$(jq .total.keepalive_reuses <<<"$st")" -ge 1 ] || fail "upstream keep-alive never reused: $st"

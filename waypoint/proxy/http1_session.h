@@ -155,6 +155,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   bool up_retried_ = false;
   bool up_keep_alive_ = true;
   bool head_response_ = false;  // the request was HEAD
+  bool http10_ = false;         // the client spoke HTTP/1.0
   bool closed_ = false;
   bool in_pump_down_ = false;
   bool in_pump_up_ = false;
