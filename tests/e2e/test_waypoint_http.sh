@@ -248,12 +248,15 @@ reqs=$(jq .total.requests <<<"$st")
 [ "$(jq .total.tunnels_opened <<<"$st")" -ge 2 ] || fail "no upstream tunnels: $st"
 [ "$(jq .total.keepalive_reuses <<<"$st")" -ge 1 ] || fail "upstream keep-alive never reused: $st"
 assert_eq "$(jq -r '.total.responses["301"]' <<<"$st")" 1 "one 301 counted"
+cl=$(wp_admin /clusters) || fail "the waypoint's /clusters: $cl"
+v1_ip=$(pod_ip "shop/$(lab get pods -n shop -o json | jq -r '.[] | select(.labels.version == "v1") | .name' | head -1)")
+assert_eq "$(jq -r '.clusters[] | select(.service == "shop/echo-v1.shop.svc.cluster.local") | .endpoints[0].addresses[0]' <<<"$cl")" \
+  "$v1_ip" "/clusters: echo-v1's endpoint"
 reqlog=$(wp_admin /requests) || fail "the waypoint's /requests: $reqlog"
 rw=$(jq -c '[.items[] | select(.forwarded_path == "/internal/items?q=1")][0]' <<<"$reqlog")
 assert_eq "$(jq -r .route_name <<<"$rw")" "HTTPRoute shop/echo-routes rule 3 (rewrite)" "route name"
 assert_eq "$(jq -r .source_identity <<<"$rw")" "spiffe://cluster.local/ns/shop/sa/default" "client identity"
-assert_eq "$(jq -r .upstream_endpoint <<<"$rw")" "$(pod_ip "shop/$(lab get pods -n shop -o json |
-  jq -r '.[] | select(.labels.version == "v1") | .name' | head -1)"):3000" "upstream endpoint"
+assert_eq "$(jq -r .upstream_endpoint <<<"$rw")" "$v1_ip:3000" "upstream endpoint"
 # opened LABEL=VALUE...: mTLS connections both ztunnels counted with those labels
 # (istio_tcp_connections_opened_total; the lab names Deployment pods' workloads after the pod).
 opened() {
