@@ -73,7 +73,7 @@ uint64_t ProxyRandom::below(uint64_t bound) {
   return bound == 0 ? 0 : x % bound;
 }
 
-nlohmann::json RequestRecord::toJson() const {
+nlohmann::json RequestFacts::toJson() const {
   return {{"start",
            std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count()},
           {"duration_us", duration.count()},
@@ -275,7 +275,7 @@ void Http1Session::pumpDown() {
 void Http1Session::beginRecord() {
   phase_ = Phase::kHead;
   record_done_ = false;
-  record_ = RequestRecord{};
+  record_ = RequestFacts{};
   record_.start = std::chrono::system_clock::now();
   record_.start_steady = std::chrono::steady_clock::now();
   record_.source_identity = facts_.source_identity;

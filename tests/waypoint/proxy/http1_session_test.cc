@@ -68,7 +68,7 @@ class Http1SessionTest : public ::testing::Test {
     env_.routes = [this] { return config_; };
     env_.upstreams = upstreams_.get();
     env_.random = &random_;
-    env_.on_request_done = [this](const RequestRecord& r) {
+    env_.on_request_done = [this](const RequestFacts& r) {
       std::lock_guard lock(mu_);
       records_.push_back(r);
     };
@@ -207,7 +207,7 @@ class Http1SessionTest : public ::testing::Test {
     return ev.r;
   }
 
-  std::vector<RequestRecord> records() {
+  std::vector<RequestFacts> records() {
     std::lock_guard lock(mu_);
     return records_;
   }
@@ -229,7 +229,7 @@ class Http1SessionTest : public ::testing::Test {
   std::thread thread_;
   std::vector<UniqueFd> clients_;
   std::mutex mu_;
-  std::vector<RequestRecord> records_;
+  std::vector<RequestFacts> records_;
 };
 
 std::unique_ptr<echo::EchoServer> startEcho() {
