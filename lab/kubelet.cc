@@ -73,51 +73,6 @@ void setStatus(k8s::Object& obj, const std::string& phase, const std::string& po
   obj.node["status"] = st;
 }
 
-// The pod's identity as the downward API would give it, then the container's literal `env`
-// entries (name/value; valueFrom is not supported and skipped).
-std::vector<std::pair<std::string, std::string>> containerEnv(const PodRuntime& rt,
-                                                              const YAML::Node& container) {
-  std::vector<std::pair<std::string, std::string>> env = {{"POD_NAME", rt.name},
-                                                          {"POD_NAMESPACE", rt.ns},
-                                                          {"POD_IP", rt.pod_ip},
-                                                          {"NODE_NAME", rt.node},
-                                                          {"HOST_IP", rt.host_ip}};
-  // Missing keys of a const node are "zombies" that throw on IsScalar(): test IsDefined first.
-  auto scalar = [](const YAML::Node& n) { return n.IsDefined() && n.IsScalar(); };
-  if (!container.IsDefined() || !container.IsMap()) return env;
-  const YAML::Node list = container["env"];
-  if (!list.IsDefined() || !list.IsSequence()) return env;
-  for (const auto& e : list) {
-    if (!e.IsMap() || !scalar(e["name"])) continue;
-    if (scalar(e["value"])) {
-      env.emplace_back(e["name"].Scalar(), e["value"].Scalar());
-      continue;
-    }
-    // valueFrom.fieldRef: the downward API fields the lab knows. (An empty value here used to
-    // override POD_IP & co. set above, as setenv runs in order.)
-    const YAML::Node from = e["valueFrom"];
-    const YAML::Node ref = from.IsDefined() && from.IsMap() ? from["fieldRef"] : YAML::Node();
-    const YAML::Node path = ref.IsDefined() && ref.IsMap() ? ref["fieldPath"] : YAML::Node();
-    if (!scalar(path)) continue;
-    const std::string& f = path.Scalar();
-    std::string value;
-    if (f == "metadata.name")
-      value = rt.name;
-    else if (f == "metadata.namespace")
-      value = rt.ns;
-    else if (f == "spec.nodeName")
-      value = rt.node;
-    else if (f == "status.podIP")
-      value = rt.pod_ip;
-    else if (f == "status.hostIP")
-      value = rt.host_ip;
-    else
-      continue;
-    env.emplace_back(e["name"].Scalar(), value);
-  }
-  return env;
-}
-
 }  // namespace
 
 json PodRuntime::toJson() const {
@@ -449,6 +404,8 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
   const YAML::Node& containers_node = obj.node["spec"]["containers"];
   // hostPath volumes land on the node's own paths, as for the DaemonSet pods (node_pod.h).
   const NodeHost host = labNodeHost(state_.dir, names_, node);
+  const DownwardFields downward{
+      rt.name, rt.ns, rt.uid, rt.node, pod->spec.service_account_name, rt.pod_ip, rt.host_ip};
   // A container that cannot start leaves the pod up (its sandbox: netns, IP) with the reason
   // in its status, as a kubelet reports RunContainerError; only the sandbox failing fails it.
   std::vector<ContainerFailure> failures;
@@ -471,18 +428,21 @@ Status Kubelet::startPod(const k8s::Object& stored, std::vector<NodeLoad>& loads
     argv.insert(argv.end(), c.args.begin(), c.args.end());
     if (argv.empty()) continue;  // nothing to run: the pod is just its network (a pause pod)
     auto prog = resolveProgram(argv[0], state_.bin_dir);
+    auto env = podContainerEnv(downward, containers_node[ci]);
     Result<pid_t> pid = fail(Error::invalid(""));
-    if (prog) {
+    if (!prog) {
+      pid = fail(prog.error());
+    } else if (!env) {
+      pid = fail(env.error());
+    } else {
       argv[0] = *prog;
       DetachedSpec spec{argv,
                         LabNames::netnsPath(rt.netns),
                         rt.cgroup,
                         podLogPath(rt.ns, rt.name),
-                        containerEnv(rt, containers_node[ci]),
+                        std::move(*env),
                         MountSetup{mounts, {}}};
       pid = spawnDetached(spec);
-    } else {
-      pid = fail(prog.error());
     }
     if (!pid) {
       std::string why = "container " + c.name + ": " + pid.error().message();

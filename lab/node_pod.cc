@@ -78,21 +78,53 @@ Result<std::string> expandVars(const std::string& text,
   return out;
 }
 
-Result<std::string> downwardValue(const std::string& field_path, const NodeDaemonSet& ds,
-                                  const PodIdentity& pod, const NodeHost& host) {
+Result<std::string> downwardValue(const std::string& field_path, const DownwardFields& pod) {
   if (field_path == "metadata.name") return pod.name;
   if (field_path == "metadata.namespace") return pod.ns;
   if (field_path == "metadata.uid") return pod.uid;
-  if (field_path == "spec.nodeName") return host.node_name;
-  if (field_path == "spec.serviceAccountName") return ds.service_account;
-  // hostNetwork: the pod's IP is the node's.
-  if (field_path == "status.hostIP" || field_path == "status.podIP" ||
-      field_path == "status.hostIPs" || field_path == "status.podIPs")
-    return host.node_ip;
+  if (field_path == "spec.nodeName") return pod.node_name;
+  if (field_path == "spec.serviceAccountName") return pod.service_account;
+  if (field_path == "status.podIP" || field_path == "status.podIPs") return pod.pod_ip;
+  if (field_path == "status.hostIP" || field_path == "status.hostIPs") return pod.host_ip;
   return fail(Error::invalid("fieldPath '" + field_path +
                              "' is not a downward API field the lab fills (metadata.name, "
                              "metadata.namespace, metadata.uid, spec.nodeName, "
                              "spec.serviceAccountName, status.hostIP, status.podIP)"));
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> podContainerEnv(
+    const DownwardFields& pod, const YAML::Node& container) {
+  std::vector<std::pair<std::string, std::string>> env = {{"POD_NAME", pod.name},
+                                                          {"POD_NAMESPACE", pod.ns},
+                                                          {"POD_IP", pod.pod_ip},
+                                                          {"NODE_NAME", pod.node_name},
+                                                          {"HOST_IP", pod.host_ip}};
+  // Missing keys of a const node are "zombies" that throw on IsScalar(): test IsDefined first.
+  auto scalar = [](const YAML::Node& n) { return n.IsDefined() && n.IsScalar(); };
+  if (!container.IsDefined() || !container.IsMap()) return env;
+  const YAML::Node list = container["env"];
+  if (!list.IsDefined() || !list.IsSequence()) return env;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node e = list[i];
+    if (!e.IsMap() || !scalar(e["name"])) continue;
+    const std::string name = e["name"].Scalar();
+    const std::string what = "env[" + std::to_string(i) + "] (" + name + ")";
+    const YAML::Node from = e["valueFrom"];
+    if (from.IsDefined() && from.IsMap()) {
+      const YAML::Node ref = from["fieldRef"];
+      if (!ref.IsDefined() || !ref.IsMap() || !scalar(ref["fieldPath"]))
+        return fail(Error::invalid(what + ": only valueFrom.fieldRef (the downward API) is "
+                                          "supported by the lab"));
+      auto v = downwardValue(ref["fieldPath"].Scalar(), pod);
+      if (!v) return fail(v.error().wrap(what));
+      env.emplace_back(name, std::move(*v));
+      continue;
+    }
+    auto v = expandVars(scalar(e["value"]) ? e["value"].Scalar() : "", env, what);
+    if (!v) return fail(v.error());
+    env.emplace_back(name, std::move(*v));
+  }
+  return env;
 }
 
 Result<ResolvedContainer> resolveContainer(const NodeDaemonSet& ds, const ContainerSpec& c,
@@ -108,12 +140,15 @@ Result<ResolvedContainer> resolveContainer(const NodeDaemonSet& ds, const Contai
   r.no_new_privileges = !c.allow_privilege_escalation;
   r.read_only_root = c.read_only_root;
   r.run_as_user = c.run_as_user;
+  // hostNetwork: the pod's IP is the node's.
+  const DownwardFields fields{pod.name,           pod.ns,       pod.uid,     host.node_name,
+                              ds.service_account, host.node_ip, host.node_ip};
   // env in order; a value may refer to variables defined before it.
   for (size_t i = 0; i < c.env.size(); ++i) {
     const auto& e = c.env[i];
     std::string what = where + ": env[" + std::to_string(i) + "] (" + e.name + ")";
     Result<std::string> v = e.field_path.empty() ? expandVars(e.value, r.env, what)
-                                                 : downwardValue(e.field_path, ds, pod, host);
+                                                 : downwardValue(e.field_path, fields);
     if (!v) return fail(v.error().wrap(what));
     r.env.emplace_back(e.name, std::move(*v));
   }

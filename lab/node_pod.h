@@ -9,6 +9,8 @@
 // the shared kernel paths; anything else is refused, naming the volume and the path.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <map>
 #include <string>
 #include <utility>
@@ -75,9 +77,28 @@ Result<std::string> expandVars(const std::string& text,
                                const std::vector<std::pair<std::string, std::string>>& env,
                                const std::string& what);
 
-// The downward API value of a fieldRef for a DaemonSet pod on this node. Pure.
-Result<std::string> downwardValue(const std::string& field_path, const NodeDaemonSet& ds,
-                                  const PodIdentity& pod, const NodeHost& host);
+// What the downward API tells a container about its pod (valueFrom.fieldRef), for DaemonSet
+// pods (hostNetwork: pod IP = node IP) and the kubelet's pods alike.
+struct DownwardFields {
+  std::string name;             // metadata.name
+  std::string ns;               // metadata.namespace
+  std::string uid;              // metadata.uid
+  std::string node_name;        // spec.nodeName
+  std::string service_account;  // spec.serviceAccountName
+  std::string pod_ip;           // status.podIP(s)
+  std::string host_ip;          // status.hostIP(s)
+};
+
+// The value of a fieldRef; an error naming the fields the lab fills for any other. Pure.
+Result<std::string> downwardValue(const std::string& field_path, const DownwardFields& pod);
+
+// A kubelet pod's container environment: first the lab's conveniences every lab pod gets
+// (POD_NAME, POD_NAMESPACE, POD_IP, NODE_NAME, HOST_IP), then the container's `env` in order: a
+// `value` with $(VAR) references to variables before it expanded, or `valueFrom.fieldRef`
+// (downwardValue). Other valueFrom sources (Secrets, ConfigMaps) are refused naming the
+// variable: "env[2] (TOKEN): only valueFrom.fieldRef ...". Pure.
+Result<std::vector<std::pair<std::string, std::string>>> podContainerEnv(
+    const DownwardFields& pod, const YAML::Node& container);
 
 Result<ResolvedContainer> resolveContainer(const NodeDaemonSet& ds, const ContainerSpec& c,
                                            const PodIdentity& pod, const NodeHost& host);

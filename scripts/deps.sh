@@ -12,10 +12,10 @@ packages=(
   libcli11-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libre2-dev  # RE2: Gateway API RegularExpression matches and Istio path templates (waypoint/)
   # lab, tests, benchmarks
-  iproute2 procps psmisc openssl curl containernetworking-plugins
+  iproute2 procps psmisc openssl curl jq containernetworking-plugins
   iperf3 wrk nghttp2-client stunnel4 haproxy nginx tcpdump
   linux-perf  # perf: profiling a benchmark figure that falls short (bench/README.md)
-  python3 python3-h2  # /usr/bin/python3 + h2: the independent HTTP/2 peer in interop tests
+  python3 python3-h2  # /usr/bin/python3 + h2: the HTTP/2 peer in interop tests, mesh conformance runner
   prometheus  # promtool: checks our metrics exposition in tests
   # deploy/: images without a Docker daemon (make images), the lab's --runtime podman, and the
   # manifest checks (yamllint; lint.py runs on /usr/bin/python3 with python3-yaml)

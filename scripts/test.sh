@@ -71,10 +71,12 @@ run_e2e() {
   local line
   line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
   if [ -z "$line" ]; then failures+=("e2e: runner did not finish"); failed=$((failed + 1)); rm -f "$out"; return; fi
-  local p f
+  local p f s
   p=$(sed -E 's/^e2e: ([0-9]+) passed.*/\1/' <<<"$line")
-  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
-  passed=$((passed + p)); failed=$((failed + f))
+  f=$(sed -E 's/^e2e: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+  # "..., N skipped": tests that could not run here (a binary not built yet), not passes.
+  s=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
   [ "$f" -eq 0 ] || failures+=("e2e: $f failures (see above)")
   rm -f "$out"
 }

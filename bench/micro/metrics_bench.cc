@@ -31,10 +31,10 @@ BENCHMARK(BM_SharedAtomicInc)->ThreadRange(1, 8)->UseRealTime();
 warren::metrics::TrafficLabels labelsFor(int i) {
   warren::metrics::TrafficLabels l;
   l.reporter = "source";
-  l.source_workload = "client-" + std::to_string(i % 50);
-  l.source_workload_namespace = "default";
-  l.destination_workload = "server-" + std::to_string(i / 50);
-  l.destination_workload_namespace = "default";
+  l.source.workload = "client-" + std::to_string(i % 50);
+  l.source.workload_namespace = "default";
+  l.destination.workload = "server-" + std::to_string(i / 50);
+  l.destination.workload_namespace = "default";
   l.connection_security_policy = "mutual_tls";
   return l;
 }

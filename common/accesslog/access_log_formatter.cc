@@ -3,45 +3,19 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <mutex>
 #include <nlohmann/json.hpp>
+
+#include "common/accesslog/logfmt.h"
 
 namespace warren::accesslog {
 namespace {
 
-std::string quote(const std::string& v) {
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
-// An address is printed bare only when it contains nothing that needs quoting.
-std::string bareOrQuoted(const std::string& v) {
-  for (char c : v)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '[' ||
-          c == ']' || c == '-'))
-      return quote(v);
-  return v;
-}
-
 void field(std::string& out, const char* key, const std::string& value, bool bare = false) {
-  if (value.empty()) return;
-  out += ' ';
-  out += key;
-  out += '=';
-  out += bare ? bareOrQuoted(value) : quote(value);
+  if (bare) {
+    appendBare(out, key, value);
+  } else {
+    appendQuoted(out, key, value);
+  }
 }
 
 void identityFields(std::string& out, const ConnectionRecord& r) {
@@ -59,20 +33,6 @@ void identityFields(std::string& out, const ConnectionRecord& r) {
 }
 
 bool flagsSet(const std::string& flags) { return !flags.empty() && flags != "-"; }
-
-std::shared_ptr<spdlog::logger> accessLogger() {
-  static std::once_flag once;
-  static std::shared_ptr<spdlog::logger> logger;
-  std::call_once(once, [] {
-    if ((logger = spdlog::get("access"))) return;
-    auto def = spdlog::default_logger();
-    logger = std::make_shared<spdlog::logger>("access", def->sinks().begin(), def->sinks().end());
-    logger->set_level(spdlog::get_level());
-    // Registered, so spdlog::set_level (the admin API's PUT /log) reaches it too.
-    spdlog::register_logger(logger);
-  });
-  return logger;
-}
 
 }  // namespace
 

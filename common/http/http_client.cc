@@ -53,21 +53,18 @@ std::string percentEncode(const std::string& value) {
   return out;
 }
 
-Result<HttpResponse> httpRequest(const ListenAddress& server, const ClientRequest& request) {
+namespace {
+
+// One request to `url` (through `unix_path` when non-empty); `where` names the server in errors.
+Result<HttpResponse> perform(const std::string& url, const std::string& unix_path,
+                             const std::string& where, const ClientRequest& request) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) return fail(Error(ErrorCode::kInternal, "curl_easy_init failed"));
   CURL* c = curl.get();
-
-  std::string url;
-  if (server.kind == ListenAddress::Kind::kUnix) {
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, server.path.c_str());
-    url = "http://localhost" + request.target;
-  } else {
-    url = "http://" + server.toString() + request.target;
-  }
+  if (!unix_path.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_path.c_str());
   HttpResponse response;
   char error_buf[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -97,13 +94,25 @@ Result<HttpResponse> httpRequest(const ListenAddress& server, const ClientReques
   if (rc != CURLE_OK) {
     std::string detail = error_buf[0] ? error_buf : curl_easy_strerror(rc);
     ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
-    return fail(Error(
-        code, request.method + " " + request.target + " on " + server.toString() + ": " + detail));
+    return fail(
+        Error(code, request.method + " " + request.target + " on " + where + ": " + detail));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);
   return response;
+}
+
+}  // namespace
+
+Result<HttpResponse> httpRequest(const ListenAddress& server, const ClientRequest& request) {
+  if (server.kind == ListenAddress::Kind::kUnix)
+    return perform("http://localhost" + request.target, server.path, server.toString(), request);
+  return perform("http://" + server.toString() + request.target, "", server.toString(), request);
+}
+
+Result<HttpResponse> httpRequestToOrigin(const std::string& origin, const ClientRequest& request) {
+  return perform(origin + request.target, "", origin, request);
 }
 
 }  // namespace warren::http

@@ -36,6 +36,11 @@ struct ClientRequest {
 // kTimeout naming the address; any HTTP status (including 4xx/5xx) is a successful Result.
 Result<HttpResponse> httpRequest(const ListenAddress& server, const ClientRequest& request);
 
+// The same against an `http://host[:port]` origin (`host` a name libcurl resolves, an IPv4
+// address or a bracketed IPv6 one), for peers configured by URL (an OTLP collector). Only
+// plaintext http: the origin is not checked here (callers validate their URLs).
+Result<HttpResponse> httpRequestToOrigin(const std::string& origin, const ClientRequest& request);
+
 // Percent-encodes a query value (RFC 3986 unreserved characters are kept).
 std::string percentEncode(const std::string& value);
 

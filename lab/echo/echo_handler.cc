@@ -6,54 +6,18 @@
 #include <nlohmann/json.hpp>
 
 #include "common/http/query_string.h"
+#include "common/http1/syntax.h"
 
 namespace warren::echo {
 namespace {
 
+using http1::syntax::equalsIgnoreCase;
+using http1::syntax::isTokenChar;
+using http1::syntax::trimWhitespace;
+
 std::string envOr(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// RFC 9110 tchar, the bytes Go's canonicalization accepts.
-bool isTokenChar(unsigned char c) {
-  if (std::isalnum(c)) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
 }
 
 EchoReply text(int status, std::string body) {
@@ -111,33 +75,29 @@ EchoReply statusReply(std::string_view target) {
 // fields; a name given twice gets its values joined with ",", as echo-basic does.
 Result<Fields> echoSetHeaders(const Fields& request_headers) {
   Fields out;
+  Status status;
   for (const auto& [name, value] : request_headers) {
     if (!equalsIgnoreCase(name, "X-Echo-Set-Header")) continue;
-    std::string_view list = value;
-    while (!list.empty()) {
-      size_t comma = list.find(',');
-      std::string_view item = trim(list.substr(0, comma));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      if (item.empty()) continue;
+    http1::syntax::forEachListElement(value, [&](std::string_view item) {
+      if (!status) return;
       size_t colon = item.find(':');
       std::string_view n = item.substr(0, colon);
-      std::string_view v = colon == std::string_view::npos ? "" : trim(item.substr(colon + 1));
-      bool token = !n.empty();
-      for (unsigned char c : n) token = token && isTokenChar(c);
-      if (!token) {
-        return fail(
-            Error::invalid("X-Echo-Set-Header: '" + std::string(n) + "' is not a field name"));
+      std::string_view v =
+          colon == std::string_view::npos ? "" : trimWhitespace(item.substr(colon + 1));
+      if (!http1::syntax::isToken(n)) {
+        status =
+            fail(Error::invalid("X-Echo-Set-Header: '" + std::string(n) + "' is not a field name"));
+        return;
       }
-      bool joined = false;
       for (auto& [have, have_value] : out) {
         if (have == n) {
           have_value += "," + std::string(v);
-          joined = true;
-          break;
+          return;
         }
       }
-      if (!joined) out.emplace_back(std::string(n), std::string(v));
-    }
+      out.emplace_back(std::string(n), std::string(v));
+    });
+    if (!status) return fail(status.error());
   }
   return out;
 }

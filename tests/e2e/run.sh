@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every tests/e2e/test_*.sh (each brings up and tears down its own lab), each bounded in
-# time, and ends with "e2e: N passed, N failed". Pass names to run a subset:
+# time, and ends with "e2e: N passed, N failed, N skipped". A test that cannot run here (lib.sh
+# `skip REASON`: exit 77) is counted as skipped with its reason, never as passed. Pass names to
+# run a subset:
 #   tests/e2e/run.sh BUILD [test_lab_basic ...]
 set -uo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -21,8 +23,10 @@ else
   tests=("$here"/test_*.sh)
 fi
 
-passed=0 failed=0
-failed_names=()
+passed=0 failed=0 skipped=0
+failed_names=() skipped_names=()
+skip_file=$(mktemp)
+trap 'rm -f "$skip_file"' EXIT
 for t in "${tests[@]}"; do
   [ -f "$t" ] || continue
   name=$(basename "$t" .sh)
@@ -31,16 +35,24 @@ for t in "${tests[@]}"; do
   start=$(date +%s)
   # Sanitized daemons run several times slower: WARREN_TIMEOUT_SCALE stretches the limit.
   limit=$(( ${limit:-300} * ${WARREN_TIMEOUT_SCALE:-1} ))
-  if timeout --kill-after=10 "$limit" bash "$t"; then
+  : >"$skip_file"
+  if E2E_SKIP_FILE="$skip_file" timeout --kill-after=10 "$limit" bash "$t"; then
     echo "--- $name: PASS ($(( $(date +%s) - start ))s)"
     passed=$((passed + 1))
   else
     rc=$?
+    if [ "$rc" -eq 77 ]; then
+      echo "--- $name: SKIP: $(head -1 "$skip_file") ($(( $(date +%s) - start ))s)"
+      skipped=$((skipped + 1))
+      skipped_names+=("$name")
+      continue
+    fi
     echo "--- $name: FAIL (exit $rc, $(( $(date +%s) - start ))s)"
     failed=$((failed + 1))
     failed_names+=("$name")
   fi
 done
 [ ${#failed_names[@]} -eq 0 ] || echo "e2e failed: ${failed_names[*]}"
-echo "e2e: $passed passed, $failed failed"
+[ ${#skipped_names[@]} -eq 0 ] || echo "e2e skipped: ${skipped_names[*]}"
+echo "e2e: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

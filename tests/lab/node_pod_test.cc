@@ -283,3 +283,69 @@ spec:
 
 }  // namespace
 }  // namespace warren::lab
+
+namespace warren::lab {
+namespace {
+
+// A kubelet pod's env: the lab's conveniences, then the container's env with the downward API
+// (what warren-echo's POD_NAME / NAMESPACE come from), $(VAR) expanded, refusals named.
+TEST(PodContainerEnv, DownwardApiAndLiterals) {
+  const DownwardFields pod{
+      "echo-v1-0",     "gateway-conformance-mesh", "uid-7", "node-2", "echo", "10.244.2.5",
+      "192.168.100.12"};
+  auto container = YAML::Load(R"yaml(
+name: echo
+env:
+- {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+- {name: NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+- {name: SA, valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}}
+- {name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+- {name: HOST, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}
+- {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+- {name: UID, valueFrom: {fieldRef: {fieldPath: metadata.uid}}}
+- {name: SERVICE_NAME, value: echo-v1}
+- {name: WHO, value: "$(POD_NAME)@$(NAMESPACE)"}
+)yaml");
+  auto env = podContainerEnv(pod, container);
+  ASSERT_TRUE(env) << env.error().message();
+  std::vector<std::pair<std::string, std::string>> want = {
+      {"POD_NAME", "echo-v1-0"},
+      {"POD_NAMESPACE", "gateway-conformance-mesh"},
+      {"POD_IP", "10.244.2.5"},
+      {"NODE_NAME", "node-2"},
+      {"HOST_IP", "192.168.100.12"},
+      {"POD_NAME", "echo-v1-0"},
+      {"NAMESPACE", "gateway-conformance-mesh"},
+      {"SA", "echo"},
+      {"MY_IP", "10.244.2.5"},
+      {"HOST", "192.168.100.12"},
+      {"NODE", "node-2"},
+      {"UID", "uid-7"},
+      {"SERVICE_NAME", "echo-v1"},
+      {"WHO", "echo-v1-0@gateway-conformance-mesh"},
+  };
+  EXPECT_EQ(*env, want);
+  // No env: the conveniences alone.
+  auto bare = podContainerEnv(pod, YAML::Load("{name: c}"));
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->size(), 5u);
+}
+
+TEST(PodContainerEnv, RefusalsNameTheVariable) {
+  const DownwardFields pod{"p", "ns", "u", "node-1", "default", "10.244.1.2", "192.168.100.11"};
+  const std::pair<std::string, std::string> rows[] = {
+      {"{env: [{name: A, valueFrom: {fieldRef: {fieldPath: metadata.labels}}}]}",
+       "env[0] (A): fieldPath 'metadata.labels' is not a downward API field the lab fills"},
+      {"{env: [{name: X, value: '1'}, {name: T, valueFrom: {secretKeyRef: {name: s, key: k}}}]}",
+       "env[1] (T): only valueFrom.fieldRef (the downward API) is supported by the lab"},
+      {"{env: [{name: B, value: '$(NOPE)'}]}", "env[0] (B) refers to $(NOPE)"},
+  };
+  for (const auto& [yaml, want] : rows) {
+    auto env = podContainerEnv(pod, YAML::Load(yaml));
+    ASSERT_FALSE(env) << yaml;
+    EXPECT_NE(env.error().message().find(want), std::string::npos) << env.error().message();
+  }
+}
+
+}  // namespace
+}  // namespace warren::lab

@@ -11,6 +11,7 @@
 #include "istio/ca/ca.grpc.pb.h"
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "warren/l7/v1/routes.pb.h"
 
 namespace {
@@ -233,6 +234,39 @@ TEST(WireGolden, ServiceRoutes) {
       "2a 0a 0a 01 62 10 50 18 02 2a 01 58 "         // backends=5 {service, port, weight, invalid}
       "32 02 08 01 "                                 //     request_timeout=6 {seconds=1}}
       "32 0c 12 05 08 01 12 01 2f 2a 03 47 45 54");  // matches=6 {path=2 {EXACT, "/"}, method=5}
+}
+
+// OTLP: the request an OTLP/HTTP collector decodes (ids as bytes, times fixed64, flags
+// fixed32 at 16, kind SERVER = 2, status ERROR = 2 at field 3 of Status).
+TEST(WireGolden, OtlpExportTraceServiceRequest) {
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest req;
+  auto* span = req.add_resource_spans()->add_scope_spans()->add_spans();
+  span->set_trace_id(std::string(16, '\x11'));
+  span->set_span_id(std::string(8, '\x22'));
+  span->set_parent_span_id(std::string(8, '\x33'));
+  span->set_name("n");
+  span->set_kind(opentelemetry::proto::trace::v1::Span::SPAN_KIND_SERVER);
+  span->set_start_time_unix_nano(1);
+  span->set_end_time_unix_nano(2);
+  auto* kv = span->add_attributes();
+  kv->set_key("k");
+  kv->mutable_value()->set_int_value(5);
+  span->mutable_status()->set_code(opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  span->set_flags(0x301);
+  EXPECT_EQ(hex(serialize(req)),
+            "0a 54 "  // resource_spans=1
+            "12 52 "  // scope_spans=2
+            "12 50 "  // spans=2
+            "0a 10 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 "  // trace_id=1
+            "12 08 22 22 22 22 22 22 22 22 "                          // span_id=2
+            "22 08 33 33 33 33 33 33 33 33 "                          // parent_span_id=4
+            "2a 01 6e "                                               // name=5 "n"
+            "30 02 "                                                  // kind=6 SERVER
+            "39 01 00 00 00 00 00 00 00 "                             // start_time_unix_nano=7
+            "41 02 00 00 00 00 00 00 00 "                             // end_time_unix_nano=8
+            "4a 07 0a 01 6b 12 02 18 05 "  // attributes=9 {key=1 "k", value=2 {int_value=3 5}}
+            "7a 02 18 02 "                 // status=15 {code=3 ERROR}
+            "85 01 01 03 00 00");          // flags=16 (fixed32) 0x301
 }
 
 }  // namespace

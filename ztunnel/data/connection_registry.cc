@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/accesslog/access_log_formatter.h"
+#include "mesh/state/workload_labels.h"
 
 namespace warren::ztunnel {
 namespace {
@@ -12,6 +13,15 @@ namespace {
 nlohmann::json endpoint(const std::string& workload, const std::string& ns,
                         const std::string& identity, const std::string& address) {
   return {{"workload", workload}, {"namespace", ns}, {"identity", identity}, {"address", address}};
+}
+
+void describePeer(const mesh::Workload* w, const std::string& identity,
+                  std::string& record_identity, std::string& record_workload,
+                  std::string& record_namespace) {
+  record_identity = identity;
+  if (!w) return;
+  record_workload = w->name;
+  record_namespace = w->namespace_;
 }
 
 }  // namespace
@@ -36,34 +46,16 @@ nlohmann::json ProxyConnection::toJson() const {
           {"policy", {{"decision", policy_decision}, {"policy", policy_name}}}};
 }
 
+// Both sides are described the same way: Istio's labels from mesh::workloadLabels, the access
+// log's pod name and namespace from the workload itself.
 void ProxyConnection::describeSource(const mesh::Workload* w, const std::string& identity) {
-  record.src_identity = identity;
-  labels.source_principal = identity;
-  if (!w) return;
-  record.src_workload = w->name;
-  record.src_namespace = w->namespace_;
-  labels.source_workload = w->workload_name.empty() ? w->name : w->workload_name;
-  labels.source_workload_namespace = w->namespace_;
-  labels.source_canonical_service = w->canonical_name;
-  labels.source_canonical_revision = w->canonical_revision;
-  labels.source_app = w->canonical_name;
-  labels.source_version = w->canonical_revision;
-  labels.source_cluster = w->cluster_id;
+  labels.source = mesh::workloadLabels(w, identity);
+  describePeer(w, identity, record.src_identity, record.src_workload, record.src_namespace);
 }
 
 void ProxyConnection::describeDestination(const mesh::Workload* w, const std::string& identity) {
-  record.dst_identity = identity;
-  labels.destination_principal = identity;
-  if (!w) return;
-  record.dst_workload = w->name;
-  record.dst_namespace = w->namespace_;
-  labels.destination_workload = w->workload_name.empty() ? w->name : w->workload_name;
-  labels.destination_workload_namespace = w->namespace_;
-  labels.destination_canonical_service = w->canonical_name;
-  labels.destination_canonical_revision = w->canonical_revision;
-  labels.destination_app = w->canonical_name;
-  labels.destination_version = w->canonical_revision;
-  labels.destination_cluster = w->cluster_id;
+  labels.destination = mesh::workloadLabels(w, identity);
+  describePeer(w, identity, record.dst_identity, record.dst_workload, record.dst_namespace);
 }
 
 void ConnectionRegistry::opened(ProxyConnection& conn) {

@@ -67,7 +67,7 @@ void OutboundProxy::route(const std::shared_ptr<const EnrolledPod>& pod, UniqueF
   pc->record.dst_hbone_addr = hbone_route.connect_to.toString();
   pc->record.dst_addr = hbone::authorityToString(hbone_route.authority);
   pc->record.dst_service = hbone_route.service_hostname;
-  pc->labels.destination_service = hbone_route.service_hostname;
+  pc->labels.destination_service.host = hbone_route.service_hostname;
   pc->labels.connection_security_policy = "mutual_tls";
   tunnel(pod, pc, std::move(app), std::move(hbone_route), source_addr, false);
 }

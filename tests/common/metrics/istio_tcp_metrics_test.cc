@@ -31,13 +31,13 @@ TEST(IstioTcpMetrics, CountsPerLabelSet) {
   ASSERT_TRUE(m) << m.error().message();
   TrafficLabels l;
   l.reporter = "destination";
-  l.source_workload = "sleep";
-  l.source_workload_namespace = "default";
-  l.source_principal = "spiffe://cluster.local/ns/default/sa/sleep";
-  l.destination_workload = "echo";
-  l.destination_workload_namespace = "default";
-  l.destination_principal = "spiffe://cluster.local/ns/default/sa/echo";
-  l.destination_service = "echo.default.svc.cluster.local";
+  l.source.workload = "sleep";
+  l.source.workload_namespace = "default";
+  l.source.principal = "spiffe://cluster.local/ns/default/sa/sleep";
+  l.destination.workload = "echo";
+  l.destination.workload_namespace = "default";
+  l.destination.principal = "spiffe://cluster.local/ns/default/sa/echo";
+  l.destination_service.host = "echo.default.svc.cluster.local";
   l.connection_security_policy = "mutual_tls";
   auto c = m->forConnection(l);
   c.opened->inc();
@@ -66,6 +66,31 @@ TEST(IstioTcpMetrics, CountsPerLabelSet) {
   EXPECT_NE(text.find("istio_tcp_received_bytes_total" + series + " 100\n"), std::string::npos);
   EXPECT_NE(text.find("istio_tcp_sent_bytes_total" + series + " 200\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE istio_tcp_sent_bytes_total counter\n"), std::string::npos);
+}
+
+// The HTTP family shares the traffic labels and adds response_code and grpc_response_status
+// right after request_protocol; grpc_response_status stays empty (not "unknown") off gRPC.
+TEST(IstioLabels, RequestLabelsExtendTrafficLabels) {
+  const auto& tcp = trafficLabelNames();
+  const auto& http = requestLabelNames();
+  ASSERT_EQ(http.size(), tcp.size() + 2);
+  EXPECT_EQ(http[20], "request_protocol");
+  EXPECT_EQ(http[21], "response_code");
+  EXPECT_EQ(http[22], "grpc_response_status");
+  EXPECT_EQ(http[23], "response_flags");
+  EXPECT_EQ(http[24], "connection_security_policy");
+  for (size_t i = 0; i < 21; ++i) EXPECT_EQ(http[i], tcp[i]);
+  TrafficLabels l;
+  l.reporter = "waypoint";
+  l.request_protocol = "http";
+  auto v = requestLabelValues(l, "200", "");
+  ASSERT_EQ(v.size(), http.size());
+  EXPECT_EQ(v[0], "waypoint");
+  EXPECT_EQ(v[20], "http");
+  EXPECT_EQ(v[21], "200");
+  EXPECT_EQ(v[22], "");
+  EXPECT_EQ(v[23], "-");
+  EXPECT_EQ(requestLabelValues(l, "200", "14")[22], "14");
 }
 
 }  // namespace

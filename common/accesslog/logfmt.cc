@@ -1,0 +1,66 @@
+#include "common/accesslog/logfmt.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <mutex>
+
+namespace warren::accesslog {
+
+std::string quoteValue(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+void appendQuoted(std::string& line, std::string_view key, std::string_view value) {
+  if (value.empty()) return;
+  line += ' ';
+  line += key;
+  line += '=';
+  line += quoteValue(value);
+}
+
+void appendBare(std::string& line, std::string_view key, std::string_view value) {
+  if (value.empty()) return;
+  for (char c : value) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '[' ||
+          c == ']' || c == '-')) {
+      appendQuoted(line, key, value);
+      return;
+    }
+  }
+  line += ' ';
+  line += key;
+  line += '=';
+  line += value;
+}
+
+std::shared_ptr<spdlog::logger> accessLogger() {
+  static std::once_flag once;
+  static std::shared_ptr<spdlog::logger> logger;
+  std::call_once(once, [] {
+    if ((logger = spdlog::get("access"))) return;
+    auto def = spdlog::default_logger();
+    logger = std::make_shared<spdlog::logger>("access", def->sinks().begin(), def->sinks().end());
+    logger->set_level(spdlog::get_level());
+    // Registered, so spdlog::set_level (the admin API's PUT /log) reaches it too.
+    spdlog::register_logger(logger);
+  });
+  return logger;
+}
+
+}  // namespace warren::accesslog
