@@ -8,8 +8,9 @@
 # waypoint pod (SO_PEERCRED -> its cgroup) gets its routes and its own certificate, while a pod
 # that is not a waypoint is refused; a bad route is reported and does not take the good one
 # down; `warrenctl waypoint list|status`, `routes` show it; `waypoint delete` removes it all.
-# The warren-waypoint binary does not exist yet: the waypoint pod is up (its netns, cgroup and
-# hostPath) with RunContainerError, and the test acts as its proxy with warren-xds-probe.
+# The lab runs warren-waypoint in the waypoint pod (test_waypoint_http.sh exercises it); here the
+# test also speaks to proxy/xds.sock itself from that pod with warren-xds-probe, to see exactly
+# what a waypoint is served.
 . "$(dirname "$0")/lib.sh"
 
 XDS_PROBE="$WARREN_BIN_DIR/warren-xds-probe"
@@ -53,8 +54,7 @@ lab get serviceaccounts demo/waypoint -o json >/dev/null || fail "no ServiceAcco
 dep=$(lab get deployments demo/waypoint -o json)
 assert_eq "$(jq -r '.[0].metadata.ownerReferences[0].kind' <<<"$dep")" Gateway "Deployment owner"
 assert_contains "$(jq -c '.[0].spec.template.spec.volumes' <<<"$dep")" '/var/run/warren/proxy' "proxy hostPath"
-# The lab's kubelet: the Deployment's pod, the Service's IP. Its container (warren-waypoint,
-# not built yet) cannot start, which reconcile reports; the pod stays up (RunContainerError).
+# The lab's kubelet: the Deployment's pod (running warren-waypoint), the Service's IP.
 lab reconcile >/dev/null 2>&1 || true
 wp_vip=$(svc_ip demo/waypoint)
 [ -n "$wp_vip" ] || fail "the waypoint Service has no ClusterIP"

@@ -73,7 +73,7 @@ uint64_t ProxyRandom::below(uint64_t bound) {
   return bound == 0 ? 0 : x % bound;
 }
 
-nlohmann::json RequestRecord::toJson() const {
+nlohmann::json RequestFacts::toJson() const {
   return {{"start",
            std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count()},
           {"duration_us", duration.count()},
@@ -218,15 +218,20 @@ void Http1Session::pumpDown() {
       finishExchange();
       continue;
     }
-    if (down_blocked_ || phase_ == Phase::kClosing) break;
+    if (phase_ == Phase::kClosing) {
+      down_->input().clear();  // nothing more is served; read on to see the client's end
+      break;
+    }
+    if (down_blocked_) break;
     std::string& in = down_->input();
     auto used = down_parser_.feed(in);
     if (!used) {
       const http1::ParseFailure& f = used.error();
+      if (phase_ == Phase::kIdle) beginRecord();
       record_.addFlag("DPE");
+      record_.detail = f.message();
       request_keep_alive_ = false;
       request_done_ = true;  // nothing more can be read from this client
-      if (phase_ == Phase::kIdle) beginRecord();
       if (!response_started_) {
         if (up_) up_->close();
         localReply(f.status(), f.message() + "\n");
@@ -247,6 +252,9 @@ void Http1Session::pumpDown() {
       startRequest();
       continue;
     }
+    // The parser can end a message without consuming a byte (resumed after its head): the
+    // exchange is finished at the top of the loop then.
+    if (phase_ != Phase::kIdle && request_done_ && response_done_) continue;
     if (*used == 0) {
       if (down_->inputEnded()) {
         if (phase_ == Phase::kIdle && !down_parser_.midMessage()) {
@@ -267,7 +275,7 @@ void Http1Session::pumpDown() {
 void Http1Session::beginRecord() {
   phase_ = Phase::kHead;
   record_done_ = false;
-  record_ = RequestRecord{};
+  record_ = RequestFacts{};
   record_.start = std::chrono::system_clock::now();
   record_.start_steady = std::chrono::steady_clock::now();
   record_.source_identity = facts_.source_identity;
@@ -296,6 +304,7 @@ http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
   request_keep_alive_ = head.keep_alive;
   expect_continue_ = head.expect_continue;
   head_response_ = request_.method == "HEAD";
+  http10_ = head.version.minor == 0;
   record_.method = request_.method;
   record_.authority = request_.authority;
   record_.path = std::string(head.target);
@@ -337,14 +346,24 @@ http1::Flow Http1Session::onRequestComplete() {
 }
 
 void Http1Session::onDownInputEnd() {
+  if (phase_ == Phase::kClosing) {
+    maybeClosed();
+    return;
+  }
   // What is left in the input is served first; pumpDown ends the session at the boundary.
   pumpDown();
+}
+
+void Http1Session::maybeClosed() {
+  // Closing the stream before the client ended its side would reset it, and a reset drops
+  // the answer still queued in the HTTP/2 session: wait for both ends (END_STREAM each way).
+  if (phase_ == Phase::kClosing && down_->sendBuffered() == 0 && down_->inputEnded()) closed();
 }
 
 void Http1Session::onDownDrained() {
   if (closed_) return;
   if (phase_ == Phase::kClosing) {
-    if (down_->sendBuffered() == 0) closed();
+    maybeClosed();
     return;
   }
   if (up_blocked_ && !down_->overHighWater()) {
@@ -566,7 +585,13 @@ http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
   } else if (head.body == http1::BodyKind::kLength) {
     framing = http1::BodyFraming::contentLength(head.content_length);
   } else if (head.body == http1::BodyKind::kChunked || head.body == http1::BodyKind::kUntilClose) {
-    framing = http1::BodyFraming::chunked();
+    if (http10_) {
+      // An HTTP/1.0 client knows no chunked coding: the body ends with the connection.
+      framing = http1::BodyFraming::untilClose();
+      request_keep_alive_ = false;
+    } else {
+      framing = http1::BodyFraming::chunked();
+    }
   }
   std::string out;
   if (auto s = down_out_.responseHead(out, head.status, head.reason, fields, framing); !s) {
@@ -617,8 +642,9 @@ void Http1Session::onUpInputEnd() {
   if (up_blocked_ || !up_->input().empty()) return;  // pumpUp comes back here when done
   up_keep_alive_ = false;
   if (!response_done_) {
-    auto done = up_parser_->finish();  // completes a response delimited by the close
-    if (!done) {
+    // Completes a response delimited by the close; anything else is an answer cut short.
+    auto done = up_parser_->finish();
+    if (!response_done_) {
       if (!response_started_ && up_reused_ && !up_retried_ &&
           request_body_ == http1::BodyKind::kNone) {
         // A kept-alive connection the server closed as we reused it: nothing was answered,
@@ -636,7 +662,8 @@ void Http1Session::onUpInputEnd() {
         return;
       }
       upstreamBroke(response_started_ ? 502 : 503, "UC",
-                    "upstream closed the connection: " + done.error().message());
+                    done ? std::string("upstream closed the connection before answering")
+                         : "upstream closed the connection: " + done.error().message());
       pumpDown();
       return;
     }
@@ -670,10 +697,11 @@ void Http1Session::upstreamBroke(int status, const std::string& flag, const std:
     localReply(status, detail + "\n");
     return;
   }
-  // The status line is already with the client: cutting the connection is the only signal.
+  // The status line is already with the client: ending the connection before the body's end
+  // is the only signal (what was sent still arrives; the framing shows it is short).
   request_keep_alive_ = false;
   finishRecord();
-  closed();
+  closeDown("upstream failed mid-response: " + detail);
 }
 
 // ---- answers and endings -------------------------------------------------------------------
@@ -752,7 +780,7 @@ void Http1Session::closeDown(const std::string& why) {
   spdlog::debug("waypoint: HTTP/1.1 session from {}: {}", facts_.client.toString(), why);
   phase_ = Phase::kClosing;
   down_->finishSending();
-  if (down_->sendBuffered() == 0) closed();
+  maybeClosed();
 }
 
 void Http1Session::closed() {

@@ -27,7 +27,7 @@
 #include "mesh/routing/random_source.h"
 #include "mesh/state/snapshot_store.h"
 #include "waypoint/path/path_normalizer.h"
-#include "waypoint/proxy/request_record.h"
+#include "waypoint/proxy/request_facts.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/stream_conduit.h"
 #include "waypoint/proxy/upstreams.h"
@@ -53,7 +53,7 @@ struct SessionEnv {
   Upstreams* upstreams = nullptr;
   ProxyRandom* random = nullptr;
   PathNormalizationOptions normalization;
-  std::function<void(const RequestRecord&)> on_request_done;
+  std::function<void(const RequestFacts&)> on_request_done;
   std::function<const mesh::Workload*(const mesh::StateSnapshot&)> local_workload;
 };
 
@@ -114,6 +114,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   void finishExchange();
   void finishRecord();
   void closeDown(const std::string& why);
+  void maybeClosed();
   void closed();
 
   SessionEnv& env_;
@@ -139,7 +140,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   uint64_t request_length_ = 0;
   HttpRequest request_;
   std::string raw_target_;
-  RequestRecord record_;
+  RequestFacts record_;
   std::shared_ptr<const RouteConfig> routes_;
   std::optional<ForwardAction> forward_;
   std::optional<UpstreamChoice> choice_;
@@ -154,6 +155,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   bool up_retried_ = false;
   bool up_keep_alive_ = true;
   bool head_response_ = false;  // the request was HEAD
+  bool http10_ = false;         // the client spoke HTTP/1.0
   bool closed_ = false;
   bool in_pump_down_ = false;
   bool in_pump_up_ = false;

@@ -27,7 +27,7 @@ WaypointWorker::WaypointWorker(unsigned index, uring::EventLoop& loop, WorkerSha
   env_.upstreams = &upstreams_;
   env_.random = &random_;
   env_.normalization = shared.normalization;
-  env_.on_request_done = [this](const RequestRecord& r) { onRequestDone(r); };
+  env_.on_request_done = [this](const RequestFacts& r) { onRequestDone(r); };
   env_.local_workload = [this](const mesh::StateSnapshot& s) { return localWorkload(s); };
 }
 
@@ -223,7 +223,7 @@ void WaypointWorker::serveTcp(const std::shared_ptr<mesh::HboneConnection>& conn
       });
 }
 
-void WaypointWorker::onRequestDone(const RequestRecord& record) {
+void WaypointWorker::onRequestDone(const RequestFacts& record) {
   ++requests_;
   ++responses_[record.response_code];
   spdlog::debug("waypoint: {} {} {} -> {} {} {} route=[{}] upstream={} {}us id={}", record.method,

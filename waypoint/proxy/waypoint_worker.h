@@ -33,7 +33,7 @@
 #include "mesh/state/snapshot_store.h"
 #include "waypoint/path/path_normalizer.h"
 #include "waypoint/proxy/http1_session.h"
-#include "waypoint/proxy/request_record.h"
+#include "waypoint/proxy/request_facts.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/upstreams.h"
 
@@ -50,7 +50,7 @@ struct WorkerShared {
   PathNormalizationOptions normalization;
   std::chrono::milliseconds certificate_wait{10'000};
   // Also told of every finished request (tests); may be empty. Runs on the worker thread.
-  std::function<void(const RequestRecord&)> observer;
+  std::function<void(const RequestFacts&)> observer;
 };
 
 class WaypointWorker {
@@ -73,7 +73,7 @@ class WaypointWorker {
   size_t openStreams() const { return sessions_.size() + relays_.size(); }
 
   // THE end of every request (telemetry hooks in here).
-  void onRequestDone(const RequestRecord& record);
+  void onRequestDone(const RequestFacts& record);
 
  private:
   void onConnect(const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
@@ -96,7 +96,7 @@ class WaypointWorker {
   UniqueFd listener_;
   std::map<Http1Session*, std::shared_ptr<Http1Session>> sessions_;
   std::map<relay::StreamRelay*, std::shared_ptr<relay::StreamRelay>> relays_;
-  std::deque<RequestRecord> recent_;
+  std::deque<RequestFacts> recent_;
 
   uint64_t connects_ = 0;
   std::map<int, uint64_t> connect_rejects_;  // by status

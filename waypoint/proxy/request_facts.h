@@ -1,7 +1,10 @@
-// RequestRecord: every fact the waypoint knows about one HTTP request, gathered in one place
+// RequestFacts: every fact the waypoint knows about one HTTP request, gathered in one place
 // while it is served and handed, once, to the worker's onRequestDone(record) when it ends
 // (answered, refused, or cut off). Telemetry (metrics with Istio's labels, the access log,
-// spans) reads these fields and nothing else; the proxy logs each at debug level.
+// spans) is to read these facts; the proxy logs each at debug level. Named apart from
+// waypoint/telemetry's RequestRecord (built at the same time on another branch), which is meant
+// to replace it: its fields map one to one (start -> start_time, request_bytes ->
+// request_body_bytes, the flag string -> ResponseFlags, source/destination -> RequestPeer::of).
 #pragma once
 
 #include <chrono>
@@ -11,7 +14,7 @@
 
 namespace warren::waypoint {
 
-struct RequestRecord {
+struct RequestFacts {
   std::chrono::system_clock::time_point start;         // head received
   std::chrono::steady_clock::time_point start_steady;  // for the duration
   std::chrono::microseconds duration{0};               // head received -> response ended

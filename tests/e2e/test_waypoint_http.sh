@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# timeout: 420
+# HTTP/1.1 through a waypoint, over the real path: a Gateway applied in the lab (the leading
+# agent's controller makes the Deployment, the lab's kubelet runs warren-waypoint from it), the
+# namespace labelled to use it, a client pod with capture, two warren-echo backends. Every
+# request goes client -> capture -> ztunnel -> HBONE -> warren-waypoint (routing by the
+# HTTPRoute) -> HBONE with the waypoint's identity -> the backend's ztunnel -> warren-echo.
+# Asserted: the header match picks v2, the weighted split reaches both, URLRewrite's path is
+# what the backend saw, the redirect's Location, the 404 body, x-forwarded-*/x-request-id, a
+# Service port without routes forwarded to the Service itself, keep-alive on one client
+# connection, and that the traffic really crossed the waypoint (its /stats and /requests, the
+# ztunnels' mTLS connection counters client->waypoint and waypoint->echo).
+. "$(dirname "$0")/lib.sh"
+
+CTL="$WARREN_BIN_DIR/warrenctl"
+for b in warren-agent warren-ztunnel warren-waypoint warren-echo warrenctl; do
+  [ -x "$WARREN_BIN_DIR/$b" ] || fail "$b is not built"
+done
+command -v curl >/dev/null || fail "curl is not installed"
+ctl() { "$CTL" --lab-dir "$LAB_DIR" "$@"; }
+
+WARREN_E2E_AGENT_FLAGS="${WARREN_E2E_AGENT_FLAGS:-} --controller" lab_up 2
+wait_for 20 test -S "$LAB_DIR/nodes/node-1/run/admin.sock"
+wait_for 20 test -S "$LAB_DIR/nodes/node-2/run/admin.sock"
+
+step "two echo backends, their Services, the routed Service, a client with capture"
+lab_apply - <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {warren.dev/dataplane-mode: ambient}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: echo, namespace: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo-v1, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: echo, version: v1}}
+  template:
+    metadata: {labels: {app: echo, version: v1}}
+    spec:
+      serviceAccountName: echo
+      nodeName: node-2
+      containers:
+      - name: echo
+        command: [warren-echo, --port, "3000"]
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo-v2, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: echo, version: v2}}
+  template:
+    metadata: {labels: {app: echo, version: v2}}
+    spec:
+      serviceAccountName: echo
+      nodeName: node-1
+      containers:
+      - name: echo
+        command: [warren-echo, --port, "3000"]
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: shop}
+spec:
+  selector: {app: echo}
+  ports:
+  - {name: http, port: 80, targetPort: 3000}
+  - {name: http-plain, port: 81, targetPort: 3000}
+  - {name: tcp-raw, port: 82, targetPort: 3000}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-v1, namespace: shop}
+spec:
+  selector: {app: echo, version: v1}
+  ports: [{name: http, port: 8080, targetPort: 3000}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-v2, namespace: shop}
+spec:
+  selector: {app: echo, version: v2}
+  ports: [{name: http, port: 8080, targetPort: 3000}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: shop, labels: {app: client}}
+spec:
+  nodeName: node-1
+  containers:
+  - name: main
+    command: [sleep, infinity]
+YAML
+
+step "a waypoint for the namespace: Gateway -> Deployment -> warren-waypoint running"
+out=$(ctl waypoint apply -n shop --enroll-namespace) || fail "waypoint apply: $out"
+assert_contains "$out" "namespace shop labelled warren.dev/use-waypoint=waypoint" "enroll"
+wait_for 60 lab get deployments shop/waypoint -o json
+wp_pod=""
+find_wp() {
+  lab reconcile >/dev/null 2>&1 || true
+  wp_pod=$(lab get pods -n shop -o json |
+    jq -r '.[] | select(.labels["gateway.networking.k8s.io/gateway-name"] == "waypoint") | .name' | head -1)
+  [ -n "$wp_pod" ]
+}
+wait_for 60 find_wp
+wp_ip=$(pod_ip "shop/$wp_pod")
+log "waypoint pod shop/$wp_pod at $wp_ip"
+wp_admin() { pod_exec "shop/$wp_pod" curl -sf "http://127.0.0.1:15000$1"; }
+ready() { pod_exec "shop/$wp_pod" curl -sf "http://127.0.0.1:15021/healthz/ready" >/dev/null; }
+if ! wait_for 60 ready; then
+  pod_exec "shop/$wp_pod" curl -s "http://127.0.0.1:15021/healthz/ready" || true
+  lab logs "shop/$wp_pod" 2>/dev/null | tail -30 || true
+  fail "the waypoint never became ready"
+fi
+id=$(wp_admin /config_dump | jq -r .waypoint.identity)
+assert_eq "$id" "spiffe://cluster.local/ns/shop/sa/waypoint" "the waypoint's own identity"
+
+step "the HTTPRoute: header match, weighted split, redirect, URLRewrite; no catch-all"
+lab_apply - <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: echo-routes, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo, port: 80}]
+  rules:
+  - name: pinned-v2
+    matches: [{path: {type: PathPrefix, value: /}, headers: [{name: x-version, value: v2}]}]
+    backendRefs: [{name: echo-v2, port: 8080}]
+  - name: split
+    matches: [{path: {type: PathPrefix, value: /split}}]
+    backendRefs: [{name: echo-v1, port: 8080, weight: 50}, {name: echo-v2, port: 8080, weight: 50}]
+  - name: moved
+    matches: [{path: {type: PathPrefix, value: /old}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /new}, statusCode: 301}
+  - name: rewrite
+    matches: [{path: {type: PathPrefix, value: /api}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /internal}}
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: x-routed-by, value: waypoint}]}
+    backendRefs: [{name: echo-v1, port: 8080}]
+YAML
+route_served() { wp_admin /routes | jq -e '.accepted_rules == 4' >/dev/null; }
+wait_for 30 route_served
+vip=$(svc_ip shop/echo)
+[ -n "$vip" ] || fail "no ClusterIP for shop/echo"
+# get PATH [curl args...]: the response (headers and body) from the client pod, through capture.
+get() {
+  local path=$1
+  shift
+  pod_exec shop/client curl -sS -i --max-time 10 -H "Host: echo.shop" "$@" "http://$vip:80$path"
+}
+body() { sed -n '/^\r$/,$p' | tail -n +2; }
+status() { head -1 | awk '{print $2}'; }
+
+step "header match: x-version: v2 goes to echo-v2"
+r=$(get /anything -H "x-version: v2")
+assert_eq "$(status <<<"$r")" 200 "status"
+assert_contains "$(body <<<"$r" | jq -r .pod)" "echo-v2" "the backend that answered"
+
+step "URLRewrite: /api/items?q=1 reaches echo-v1 as /internal/items?q=1, with the header set"
+r=$(get "/api/items?q=1")
+assert_eq "$(status <<<"$r")" 200 "status"
+b=$(body <<<"$r")
+assert_eq "$(jq -r .path <<<"$b")" "/internal/items?q=1" "the path the backend saw"
+assert_contains "$(jq -r .pod <<<"$b")" "echo-v1" "the backend that answered"
+assert_eq "$(jq -r '.headers["X-Routed-By"][0]' <<<"$b")" "waypoint" "RequestHeaderModifier"
+assert_eq "$(jq -r '.headers["X-Forwarded-Proto"][0]' <<<"$b")" "http" "x-forwarded-proto"
+client_ip=$(pod_ip shop/client)
+assert_contains "$(jq -r '.headers["X-Forwarded-For"][0]' <<<"$b")" "$client_ip" "x-forwarded-for"
+rid=$(jq -r '.headers["X-Request-Id"][0]' <<<"$b")
+[[ "$rid" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] ||
+  fail "x-request-id '$rid' is not a generated UUID"
+b=$(get /api/x -H "x-request-id: client-chose-this" | body)
+assert_eq "$(jq -r '.headers["X-Request-Id"][0]' <<<"$b")" "client-chose-this" "x-request-id kept"
+
+step "RequestRedirect: /old/page answers 301 with Location http://echo.shop/new"
+r=$(get /old/page)
+assert_eq "$(status <<<"$r")" 301 "status"
+loc=$(grep -i '^location:' <<<"$r" | tr -d '\r' | awk '{print $2}')
+assert_eq "$loc" "http://echo.shop/new" "Location"
+
+step "no rule matches: 404 naming it"
+r=$(get /nothing/here)
+assert_eq "$(status <<<"$r")" 404 "status"
+assert_contains "$(body <<<"$r")" "no_route_matched" "404 body"
+
+step "weighted split 50/50: 40 requests on one kept-alive connection reach both versions"
+urls=()
+for i in $(seq 1 40); do urls+=("http://$vip:80/split/$i"); done
+out=$(pod_exec shop/client curl -sS --max-time 30 -H "Host: echo.shop" "${urls[@]}")
+v1=$(jq -r .pod <<<"$out" | grep -c echo-v1 || true)
+v2=$(jq -r .pod <<<"$out" | grep -c echo-v2 || true)
+log "split: v1=$v1 v2=$v2"
+assert_eq "$((v1 + v2))" 40 "answers"
+[ "$v1" -ge 5 ] && [ "$v2" -ge 5 ] || fail "split v1=$v1 v2=$v2: both backends should get a share"
+assert_eq "$(jq -r .path <<<"$out" | sort -u | wc -l)" 40 "every request answered once"
+
+step "a port without routes (81, http-plain) goes to the Service itself"
+r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$vip:81/plain")
+assert_eq "$(status <<<"$r")" 200 "status"
+assert_eq "$(body <<<"$r" | jq -r .path)" "/plain" "path"
+
+step "a TCP port (82, tcp-raw) is relayed at L4 through the waypoint to an endpoint"
+r=$(pod_exec shop/client curl -sS -i --max-time 10 -H "Host: raw" "http://$vip:82/raw/bytes")
+assert_eq "$(status <<<"$r")" 200 "status"
+assert_eq "$(body <<<"$r" | jq -r .path)" "/raw/bytes" "the bytes reached the echo unchanged"
+assert_eq "$(body <<<"$r" | jq -r '.headers["X-Request-Id"]')" "null" "no HTTP processing at L4"
+
+step "HTTP/1.0 and HEAD through the waypoint"
+r=$(pod_exec shop/client curl -sS -i --http1.0 --max-time 10 -H "Host: echo.shop" "http://$vip:80/api/old-client")
+assert_eq "$(status <<<"$r")" 200 "HTTP/1.0 status"
+assert_eq "$(body <<<"$r" | jq -r .path)" "/internal/old-client" "HTTP/1.0 body"
+r=$(pod_exec shop/client curl -sS -I --max-time 10 -H "Host: echo.shop" "http://$vip:80/api/head")
+assert_eq "$(status <<<"$r")" 200 "HEAD status"
+assert_contains "$(tr -d '\r' <<<"$r" | tr 'A-Z' 'a-z')" "content-length:" "HEAD keeps the length"
+
+step "bad HTTP from the client gets a clear status from the waypoint"
+r=$(pod_exec shop/client bash -c "exec 3<>/dev/tcp/$vip/80; printf 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n' >&3; timeout 5 cat <&3" || true)
+assert_contains "$r" "HTTP/1.1 400" "duplicate Content-Length"
+assert_contains "$r" "duplicate_content_length" "the rule named"
+
+step "the traffic crossed the waypoint: its counters, its request log, both ztunnels"
+st=$(wp_admin /stats) || fail "the waypoint's /stats: $st"
+log "waypoint totals: $(jq -c .total <<<"$st")"
+reqs=$(jq .total.requests <<<"$st")
+[ "$reqs" -ge 49 ] || fail "the waypoint counted $reqs requests, expected at least 49"
+[ "$(jq '[.workers[].connects_by_protocol.TCP // 0] | add' <<<"$st")" -ge 1 ] || fail "no TCP CONNECT: $st"
+[ "$(jq .total.tcp_relays_done <<<"$st")" -ge 1 ] || fail "no L4 relay finished: $st"
+[ "$(jq .total.hbone_connections_accepted <<<"$st")" -ge 1 ] || fail "no HBONE accepted: $st"
+[ "$(jq .total.tunnels_opened <<<"$st")" -ge 2 ] || fail "no upstream tunnels: $st"
+[ "$(jq .total.keepalive_reuses <<<"$st")" -ge 1 ] || fail "upstream keep-alive never reused: $st"
+assert_eq "$(jq -r '.total.responses["301"]' <<<"$st")" 1 "one 301 counted"
+cl=$(wp_admin /clusters) || fail "the waypoint's /clusters: $cl"
+v1_ip=$(pod_ip "shop/$(lab get pods -n shop -o json | jq -r '.[] | select(.labels.version == "v1") | .name' | head -1)")
+assert_eq "$(jq -r '.clusters[] | select(.service == "shop/echo-v1.shop.svc.cluster.local") | .endpoints[0].addresses[0]' <<<"$cl")" \
+  "$v1_ip" "/clusters: echo-v1's endpoint"
+reqlog=$(wp_admin /requests) || fail "the waypoint's /requests: $reqlog"
+rw=$(jq -c '[.items[] | select(.forwarded_path == "/internal/items?q=1")][0]' <<<"$reqlog")
+assert_eq "$(jq -r .route_name <<<"$rw")" "HTTPRoute shop/echo-routes rule 3 (rewrite)" "route name"
+assert_eq "$(jq -r .source_identity <<<"$rw")" "spiffe://cluster.local/ns/shop/sa/default" "client identity"
+assert_eq "$(jq -r .upstream_endpoint <<<"$rw")" "$v1_ip:3000" "upstream endpoint"
+# opened LABEL=VALUE...: mTLS connections both ztunnels counted with those labels
+# (istio_tcp_connections_opened_total; the lab names Deployment pods' workloads after the pod).
+opened() {
+  local n out sum=0 v
+  for n in node-1 node-2; do
+    out=$(node_exec "$n" curl -sf http://127.0.0.1:15020/metrics | grep '^istio_tcp_connections_opened_total' |
+      grep 'connection_security_policy="mutual_tls"' || true)
+    for v in "$@"; do out=$(grep -F "$v" <<<"$out" || true); done
+    sum=$(( sum + $(awk '{s += $NF} END {print s + 0}' <<<"$out") ))
+  done
+  echo "$sum"
+}
+td=spiffe://cluster.local/ns/shop/sa
+to_wp=$(opened 'reporter="source"' "source_principal=\"$td/default\"" "destination_principal=\"$td/waypoint\"")
+[ "$to_wp" -ge 1 ] || fail "no ztunnel counted an mTLS connection client -> waypoint"
+from_wp=$(opened 'reporter="destination"' "source_principal=\"$td/waypoint\"" 'destination_version="v1"')
+[ "$from_wp" -ge 1 ] || fail "no ztunnel counted an mTLS connection waypoint -> echo-v1"
+direct=$(opened "source_principal=\"$td/default\"" "destination_principal=\"$td/echo\"")
+assert_eq "$direct" 0 "connections client -> echo that skipped the waypoint"
+log "ztunnels: client->waypoint $to_wp, waypoint->echo-v1 $from_wp"
+log "ok"

@@ -1,0 +1,408 @@
+// Http1Session in process, on a real event loop and real sockets: the client end is one side of
+// a socketpair (what the HBONE stream is in production), the backends are a real warren-echo
+// server on loopback and raw misbehaving servers, reached as endpoints outside the mesh (plain
+// TCP; the HBONE path is the lab's: tests/e2e/test_waypoint_http.sh). Every answer is read back
+// through the HTTP/1.1 codec.
+#include "waypoint/proxy/http1_session.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/net/socket_factory.h"
+#include "common/net/socket_info.h"
+#include "common/relay/socket_stream.h"
+#include "lab/echo/echo_server.h"
+#include "mesh/control/certificate_manager.h"
+
+namespace warren::waypoint {
+namespace {
+
+namespace l7 = warren::l7::v1;
+
+// shop/echo (VIP 10.96.0.10) port 80 -> routes; its one endpoint is 127.0.0.1:<port>.
+l7::ServiceRoutes routes() {
+  l7::ServiceRoutes sr;
+  sr.set_name("echo");
+  sr.set_namespace_("shop");
+  sr.set_hostname("echo.shop.svc.cluster.local");
+  sr.add_addresses(std::string("\x0a\x60\x00\x0a", 4));
+  l7::PortRoutes* p = sr.add_ports();
+  p->set_port(80);
+  p->set_protocol(l7::HTTP1);
+  p->set_routes_attached(true);
+  l7::RouteRule* r = p->add_rules();
+  r->set_route("HTTPRoute/shop/r");
+  r->set_index(0);
+  auto* rw = r->add_filters()->mutable_url_rewrite();
+  rw->mutable_path()->set_type(l7::PathModifier::REPLACE_PREFIX_MATCH);
+  rw->mutable_path()->set_value("/in");
+  auto* b = r->add_backends();
+  b->set_service("shop/echo.shop.svc.cluster.local");
+  b->set_port(80);
+  b->set_weight(1);
+  l7::RouteMatch* m = p->add_matches();
+  m->set_rule(0);
+  m->mutable_path()->set_value("/api");
+  return sr;
+}
+
+class Http1SessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    uring::LoopOptions lo;
+    lo.backend = uring::Backend::kEpoll;  // the session is backend-agnostic; epoll runs anywhere
+    auto loop = uring::EventLoop::create(lo);
+    ASSERT_TRUE(loop) << loop.error().message();
+    loop_ = std::move(*loop);
+    pool_ = std::make_unique<mesh::HboneClientPool>(*loop_);
+    client_tls_ = std::make_unique<mesh::TlsContextCache>(tls::TlsRole::kClient, certs_);
+    upstreams_ = std::make_unique<Upstreams>(*loop_, *pool_, *client_tls_,
+                                             [] { return std::optional<identity::SpiffeId>(); });
+    config_ = RouteConfig::build({{"k", routes()}}, 1);
+    env_.routes = [this] { return config_; };
+    env_.upstreams = upstreams_.get();
+    env_.random = &random_;
+    env_.on_request_done = [this](const RequestFacts& r) {
+      std::lock_guard lock(mu_);
+      records_.push_back(r);
+    };
+    env_.local_workload = [](const mesh::StateSnapshot& s) {
+      return s.workloadByAddress(mesh::NetworkAddress{"", *net::IpAddress::parse("127.0.0.2")});
+    };
+  }
+  void TearDown() override {
+    loop_->post([this] {
+      for (auto& [p, s] : std::map(sessions_)) s->abort("test over");
+      sessions_.clear();
+      upstreams_->closeAll();
+    });
+    loop_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The mesh state: the waypoint (127.0.0.2) and one endpoint of shop/echo at 127.0.0.1:port.
+  void backendPort(uint16_t port) {
+    mesh::StateUpdate u;
+    mesh::Service svc;
+    svc.name = "echo";
+    svc.namespace_ = "shop";
+    svc.hostname = "echo.shop.svc.cluster.local";
+    svc.addresses.push_back({"", *net::IpAddress::parse("10.96.0.10")});
+    svc.ports.push_back({80, port, mesh::AppProtocol::kHttp11});
+    u.services.push_back(svc);
+    mesh::Workload ep;
+    ep.uid = "ep";
+    ep.name = "echo-0";
+    ep.namespace_ = "shop";
+    ep.addresses.push_back(*net::IpAddress::parse("127.0.0.1"));
+    ep.tunnel_protocol = mesh::TunnelProtocol::kNone;  // plain TCP to it
+    ep.services["shop/echo.shop.svc.cluster.local"] = {{80, port}};
+    u.workloads.push_back(ep);
+    mesh::Workload self;
+    self.uid = "wp";
+    self.name = "waypoint-0";
+    self.namespace_ = "shop";
+    self.addresses.push_back(*net::IpAddress::parse("127.0.0.2"));
+    self.tunnel_protocol = mesh::TunnelProtocol::kHbone;
+    u.workloads.push_back(self);
+    ASSERT_TRUE(store_.apply(u).empty());
+    if (!reader_) {  // once: the reader follows later publishes by itself
+      reader_ = std::make_unique<mesh::SnapshotReader>(store_);
+      env_.state = reader_.get();
+    }
+  }
+
+  // A client connection to a new session; the loop runs on its own thread from the first one.
+  int connect() {
+    int sv[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int server_side = sv[1];
+    ::fcntl(server_side, F_SETFL, ::fcntl(server_side, F_GETFL) | O_NONBLOCK);
+    loop_->post([this, server_side] {
+      ConnectionFacts f;
+      f.client = *net::SocketAddress::parse("10.244.1.5:40000");
+      f.source_identity = "spiffe://cluster.local/ns/shop/sa/client";
+      f.service_key = "shop/echo.shop.svc.cluster.local";
+      f.port = 80;
+      auto s = std::make_shared<Http1Session>(
+          env_, f,
+          std::make_unique<StreamConduit>(
+              std::make_unique<relay::SocketStream>(*loop_, UniqueFd(server_side)), nullptr),
+          [this](Http1Session* p) {
+            auto it = sessions_.find(p);
+            if (it == sessions_.end()) return;
+            auto gone = std::move(it->second);
+            sessions_.erase(it);
+            loop_->post([gone] {});
+          });
+      sessions_[s.get()] = s;
+      s->start();
+    });
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop_->run(); });
+    clients_.emplace_back(sv[0]);
+    return sv[0];
+  }
+
+  static void send(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd, bytes.data(), bytes.size());
+      ASSERT_GT(n, 0);
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  struct Response {
+    int status = 0;
+    std::map<std::string, std::string> headers;
+    std::string body;
+    bool closed = false;  // the connection ended after it
+  };
+
+  // Reads one response (or the end of the connection) through the codec.
+  static Response read(int fd, const std::string& method = "GET") {
+    struct Events : http1::ParserEvents {
+      Response r;
+      bool done = false;
+      http1::Flow onHead(const http1::MessageHead& h) override {
+        if (h.isInterim()) return http1::Flow::kContinue;
+        r.status = h.status;
+        for (const auto& f : h.headers) r.headers[toLowerAscii(f.name)] = std::string(f.value);
+        return http1::Flow::kContinue;
+      }
+      http1::Flow onBody(std::string_view d) override {
+        r.body.append(d);
+        return http1::Flow::kContinue;
+      }
+      http1::Flow onMessageComplete() override {
+        done = true;
+        return http1::Flow::kPause;
+      }
+    } ev;
+    http1::Parser p(http1::Role::kResponse, ev);
+    p.expectResponse(method);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[65536];
+    while (!ev.done) {
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        if (n < 0) ADD_FAILURE() << "recv: " << std::strerror(errno);
+        (void)p.finish();
+        ev.r.closed = true;
+        break;
+      }
+      auto used = p.feed(std::string_view(buf, static_cast<size_t>(n)));
+      if (!used) {
+        ADD_FAILURE() << "bad response: " << used.error().message();
+        break;
+      }
+      EXPECT_EQ(*used, static_cast<size_t>(n)) << "one response at a time in these tests";
+    }
+    return ev.r;
+  }
+
+  std::vector<RequestFacts> records() {
+    std::lock_guard lock(mu_);
+    return records_;
+  }
+
+  mesh::CertificateManager certs_{
+      [](const identity::SpiffeId&) -> Result<identity::WorkloadCertificate> {
+        return fail(Error::invalid("no CA in this test: endpoints are plain TCP"));
+      }};
+  std::unique_ptr<uring::EventLoop> loop_;
+  std::unique_ptr<mesh::HboneClientPool> pool_;
+  std::unique_ptr<mesh::TlsContextCache> client_tls_;
+  std::unique_ptr<Upstreams> upstreams_;
+  std::shared_ptr<const RouteConfig> config_;
+  mesh::SnapshotStore store_;
+  std::unique_ptr<mesh::SnapshotReader> reader_;
+  ProxyRandom random_;
+  SessionEnv env_;
+  std::map<Http1Session*, std::shared_ptr<Http1Session>> sessions_;
+  std::thread thread_;
+  std::vector<UniqueFd> clients_;
+  std::mutex mu_;
+  std::vector<RequestFacts> records_;
+};
+
+std::unique_ptr<echo::EchoServer> startEcho() {
+  echo::EchoServerOptions o;
+  o.listen.push_back(*net::SocketAddress::parse("127.0.0.1:0"));
+  o.context.pod = "echo-0";
+  auto s = echo::EchoServer::start(std::move(o));
+  EXPECT_TRUE(s) << s.error().message();
+  return std::move(*s);
+}
+
+TEST_F(Http1SessionTest, RoutesRewritesAndKeepsBothSidesAlive) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  int c = connect();
+  for (int i = 0; i < 3; ++i) {
+    send(c, "GET /api/x?i=" + std::to_string(i) + " HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+    Response r = read(c);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto j = nlohmann::json::parse(r.body);
+    EXPECT_EQ(j["path"], "/in/x?i=" + std::to_string(i));
+    EXPECT_EQ(j["headers"]["X-Forwarded-For"][0], "10.244.1.5");
+    EXPECT_EQ(j["headers"]["X-Forwarded-Proto"][0], "http");
+    EXPECT_FALSE(r.closed);
+  }
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[2].route_name, "HTTPRoute shop/r rule 0");
+  EXPECT_EQ(recs[2].forwarded_path, "/in/x?i=2");
+  EXPECT_EQ(recs[2].upstream_endpoint, echo->addresses()[0].toString());
+  EXPECT_EQ(recs[2].response_flags, "-");
+  EXPECT_EQ(recs[2].source_identity, "spiffe://cluster.local/ns/shop/sa/client");
+  EXPECT_EQ(echo->requestsServed(), 3u);
+}
+
+TEST_F(Http1SessionTest, LargeChunkedUploadAndPipelining) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  int c = connect();
+  // 8 MiB in 64 KiB chunks: more than every buffer on the way, so backpressure has to work.
+  std::string head =
+      "POST /api/upload HTTP/1.1\r\nHost: echo.shop\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::thread writer([c, head] {
+    send(c, head);
+    std::string chunk(64 * 1024, 'x');
+    char size[32];
+    snprintf(size, sizeof(size), "%zx\r\n", chunk.size());
+    for (int i = 0; i < 128; ++i) send(c, std::string(size) + chunk + "\r\n");
+    send(c, "0\r\n\r\nGET /api/second HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  });
+  Response r = read(c, "POST");
+  writer.join();
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["bodyBytes"], 8u * 1024 * 1024);
+  Response second = read(c);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(second.body)["path"], "/in/second");
+  EXPECT_EQ(records()[0].request_bytes, 8u * 1024 * 1024);
+}
+
+TEST_F(Http1SessionTest, LocalAnswers) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  struct Row {
+    std::string request;
+    int status;
+    std::string body_has;
+    bool closes;
+    std::string flag;
+  };
+  std::vector<Row> rows = {
+      {"GET /nothing HTTP/1.1\r\nHost: a\r\n\r\n", 404, "no_route_matched", false, "NR"},
+      {"GET /api/%00 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "", false, "-"},
+      {"GET /api HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
+       "duplicate_content_length", true, "DPE"},
+      {"GET /api HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
+       "unsupported_transfer_coding", true, "DPE"},
+      {"GET /api HTTP/2.0\r\nHost: a\r\n\r\n", 505, "", true, "DPE"},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.request);
+    int c = connect();
+    send(c, row.request);
+    Response r = read(c);
+    EXPECT_EQ(r.status, row.status) << r.body;
+    EXPECT_NE(r.body.find(row.body_has), std::string::npos) << r.body;
+    if (row.closes) {
+      ::shutdown(c, SHUT_WR);
+      EXPECT_TRUE(read(c).closed) << "the connection ends after a protocol error";
+    }
+  }
+  auto recs = records();
+  ASSERT_EQ(recs.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(recs[i].response_flags, rows[i].flag) << i;
+  EXPECT_EQ(echo->requestsServed(), 0u) << "none of these reached the backend";
+}
+
+TEST_F(Http1SessionTest, UpstreamDownIs503) {
+  // A port nobody listens on: bind one, close it.
+  auto fd = net::SocketFactory::listenTcp(*net::SocketAddress::parse("127.0.0.1:0"), {});
+  ASSERT_TRUE(fd);
+  uint16_t port = net::localAddress(fd->get())->port;
+  fd->reset();
+  backendPort(port);
+  int c = connect();
+  send(c, "GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  Response r = read(c);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("upstream connect error"), std::string::npos) << r.body;
+  EXPECT_EQ(records().at(0).response_flags, "UF");
+}
+
+// A raw upstream: accepts one connection, reads the request head, writes `reply`, closes.
+uint16_t rawUpstream(std::thread& t, std::string reply) {
+  auto fd = net::SocketFactory::listenTcp(*net::SocketAddress::parse("127.0.0.1:0"), {});
+  EXPECT_TRUE(fd);
+  uint16_t port = net::localAddress(fd->get())->port;
+  int lfd = fd->release();
+  t = std::thread([lfd, reply] {
+    int flags = ::fcntl(lfd, F_GETFL);
+    ::fcntl(lfd, F_SETFL, flags & ~O_NONBLOCK);
+    int c = ::accept(lfd, nullptr, nullptr);
+    ::close(lfd);
+    if (c < 0) return;
+    std::string in;
+    char buf[4096];
+    while (in.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::read(c, buf, sizeof(buf));
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    (void)!::write(c, reply.data(), reply.size());
+    ::close(c);
+  });
+  return port;
+}
+
+TEST_F(Http1SessionTest, BadUpstreamHttpIs502AndAnUpstreamCutIs503) {
+  struct Row {
+    std::string reply;
+    int status;
+    std::string flag;
+  };
+  for (const Row& row :
+       {Row{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 502, "UPE"},
+        Row{"garbage\r\n\r\n", 502, "UPE"}, Row{"", 503, "UC"}}) {
+    SCOPED_TRACE(row.reply);
+    std::thread up;
+    uint16_t port = rawUpstream(up, row.reply);
+    backendPort(port);
+    size_t before = records().size();
+    int c = connect();
+    send(c, "GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n");
+    Response r = read(c);
+    up.join();
+    EXPECT_EQ(r.status, row.status) << r.body;
+    ASSERT_EQ(records().size(), before + 1);
+    EXPECT_EQ(records().back().response_flags, row.flag);
+  }
+}
+
+TEST_F(Http1SessionTest, AnUpstreamCutMidBodyCutsTheClient) {
+  std::thread up;
+  uint16_t port = rawUpstream(up, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-this");
+  backendPort(port);
+  int c = connect();
+  send(c, "GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  Response r = read(c);
+  up.join();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.closed) << "the status was sent: only the connection's end can say it failed";
+  EXPECT_EQ(records().at(0).response_flags, "UC");
+}
+
+}  // namespace
+}  // namespace warren::waypoint
