@@ -13,6 +13,10 @@
 #    nlohmann json, yaml-cpp; gtest and gmock for tests) are parsed once into two precompiled
 #    headers that every target reuses, instead of once per translation unit. OFF checks that
 #    each file includes what it uses.
+#  - WARREN_TEST_OPTIMIZE (default -O1): the flag for the test code itself (every target that
+#    links gtest); the libraries under test keep the build type's -O2, so every test still runs
+#    the optimised code it checks. GCC at -O2 spends minutes on the large table-driven test
+#    files (tests/waypoint) for nothing a test needs. Empty: the build type's flag.
 #
 # Nothing here needs a call from a folder's CMakeLists.txt: warren_build_speed_apply(), at the
 # end of the top-level one, walks every target the folders defined.
@@ -53,6 +57,8 @@ if(WARREN_LINKER)
   endif()
   add_link_options(-fuse-ld=${WARREN_LINKER})
 endif()
+
+set(WARREN_TEST_OPTIMIZE "-O1" CACHE STRING "Optimisation flag for test code (empty: the build type's)")
 
 set(_warren_pch_default OFF)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
@@ -124,10 +130,24 @@ function(_warren_links target lib out)
 endfunction()
 
 function(warren_build_speed_apply)
+  _warren_targets_below(${CMAKE_SOURCE_DIR} targets)
+  # Test code: every target linking gtest (the last -O on the command line wins).
+  set(test_targets)
+  foreach(t ${targets})
+    get_target_property(type ${t} TYPE)
+    if(type MATCHES "^(STATIC_LIBRARY|OBJECT_LIBRARY|EXECUTABLE)$")
+      _warren_links(${t} GTest::gtest has_gtest)
+      if(has_gtest)
+        list(APPEND test_targets ${t})
+        if(WARREN_TEST_OPTIMIZE)
+          target_compile_options(${t} PRIVATE ${WARREN_TEST_OPTIMIZE})
+        endif()
+      endif()
+    endif()
+  endforeach()
   if(NOT WARREN_PCH)
     return()
   endif()
-  _warren_targets_below(${CMAKE_SOURCE_DIR} targets)
   # Two owners, each compiling its precompiled header once with the flags of the targets that
   # reuse it: warnings, warren_common's definitions (fmt, spdlog), gtest's.
   set(anchor ${CMAKE_BINARY_DIR}/warren_pch_anchor.cc)
@@ -140,6 +160,9 @@ function(warren_build_speed_apply)
   add_library(warren_pch_test OBJECT ${anchor})
   target_link_libraries(warren_pch_test PRIVATE ${common_deps} warren_warnings GTest::gtest GTest::gmock)
   target_precompile_headers(warren_pch_test PRIVATE ${WARREN_PCH_TEST_HEADERS})
+  if(WARREN_TEST_OPTIMIZE)
+    target_compile_options(warren_pch_test PRIVATE ${WARREN_TEST_OPTIMIZE})
+  endif()
   foreach(t ${targets})
     get_target_property(type ${t} TYPE)
     if(NOT type MATCHES "^(STATIC_LIBRARY|SHARED_LIBRARY|OBJECT_LIBRARY|EXECUTABLE)$")
@@ -157,8 +180,7 @@ function(warren_build_speed_apply)
     if(NOT has_common)
       continue()
     endif()
-    _warren_links(${t} GTest::gtest has_gtest)
-    if(has_gtest)
+    if(t IN_LIST test_targets)
       target_precompile_headers(${t} REUSE_FROM warren_pch_test)
     else()
       target_precompile_headers(${t} REUSE_FROM warren_pch)
