@@ -70,6 +70,15 @@ option(WARREN_PCH "Precompiled headers for the heavy third-party headers" ${_war
 # link it, so every target gets it and one header serves all.
 if(WARREN_PCH)
   add_compile_options(-pthread)
+  # ccache refuses to cache a compile that uses a precompiled header ("could not use
+  # precompiled header") unless its sloppiness allows pch_defines and time_macros; the other
+  # two keep what a developer's ccache.conf usually sets (the environment replaces it).
+  if(CMAKE_CXX_COMPILER_LAUNCHER MATCHES "ccache$")
+    find_program(WARREN_ENV env REQUIRED)
+    set(CMAKE_CXX_COMPILER_LAUNCHER ${WARREN_ENV}
+      CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_ctime,include_file_mtime
+      ${CMAKE_CXX_COMPILER_LAUNCHER})
+  endif()
 endif()
 
 # Headers every library and binary target precompiles; tests add gtest and gmock. Only
