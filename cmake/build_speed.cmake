@@ -5,18 +5,19 @@
 #  - WARREN_LINKER (default: lld when installed, scripts/deps.sh installs it): GNU ld spends
 #    seconds per test executable reading the same static libraries and their DWARF.
 #  - WARREN_DEBUG_INFO = full (-g, the default) | lines (-g1: functions and line tables, no
-#    locals) | none. CI builds with `none` (.ci/run): DWARF is a third of the compile time and
-#    most of the link time, and nothing in `make test` reads it. perf (`make bench-profile`)
-#    names functions from the symbol table, which every level keeps (nothing in the build dir
-#    is stripped); `full` is for gdb.
+#    locals) | none. CI builds with `none` (.ci/run): DWARF is a fifth to a third of the
+#    compile time per file and most of the link time; nothing in `make test` reads it. perf
+#    (`make bench-profile`) names functions from the symbol table, which every level keeps
+#    (nothing in the build dir is stripped); `full` is for gdb.
 #  - WARREN_PCH (default ON with GCC): the heavy third-party headers (std, fmt, spdlog,
 #    nlohmann json, yaml-cpp; gtest and gmock for tests) are parsed once into two precompiled
 #    headers that every target reuses, instead of once per translation unit. OFF checks that
 #    each file includes what it uses.
 #  - WARREN_TEST_OPTIMIZE (default -O1): the flag for the test code itself (every target that
 #    links gtest); the libraries under test keep the build type's -O2, so every test still runs
-#    the optimised code it checks. GCC at -O2 spends minutes on the large table-driven test
-#    files (tests/waypoint) for nothing a test needs. Empty: the build type's flag.
+#    the optimised code it checks. GCC at -O2 spends 33 s on one table-driven test file
+#    (tests/waypoint/authz_evaluator_test.cc; 19 s at -O1) for nothing a test needs. Empty:
+#    the build type's flag.
 #
 # Nothing here needs a call from a folder's CMakeLists.txt: warren_build_speed_apply(), at the
 # end of the top-level one, walks every target the folders defined.
