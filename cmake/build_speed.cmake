@@ -9,10 +9,13 @@
 #    compile time per file and most of the link time; nothing in `make test` reads it. perf
 #    (`make bench-profile`) names functions from the symbol table, which every level keeps
 #    (nothing in the build dir is stripped); `full` is for gdb.
-#  - WARREN_PCH (default ON with GCC): the heavy third-party headers (std, fmt, spdlog,
-#    nlohmann json, yaml-cpp; gtest and gmock for tests) are parsed once into two precompiled
-#    headers that every target reuses, instead of once per translation unit. OFF checks that
-#    each file includes what it uses.
+#  - WARREN_PCH (default OFF): the heavy third-party headers (std, fmt, spdlog, nlohmann json,
+#    yaml-cpp; gtest and gmock for tests) parsed once into two precompiled headers that every
+#    target reuses (about 0.85x the CPU per file where they are included, +1 s where not).
+#    OFF by default: with GCC 12 a precompiled libstdc++ loses its system-header status for
+#    the middle-end warnings, and the known -Warray-bounds false positive in
+#    std::string's memcpy (char_traits.h:431) fails fuzz/http1_codec_fuzz.cc and
+#    tests/agent/translation_test.cc under -Werror; it is worth turning on once those build.
 #  - WARREN_TEST_OPTIMIZE (default -O1): the flag for the test code itself (every target that
 #    links gtest); the libraries under test keep the build type's -O2, so every test still runs
 #    the optimised code it checks. GCC at -O2 spends 33 s on one table-driven test file
@@ -61,11 +64,7 @@ endif()
 
 set(WARREN_TEST_OPTIMIZE "-O1" CACHE STRING "Optimisation flag for test code (empty: the build type's)")
 
-set(_warren_pch_default OFF)
-if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-  set(_warren_pch_default ON)
-endif()
-option(WARREN_PCH "Precompiled headers for the heavy third-party headers" ${_warren_pch_default})
+option(WARREN_PCH "Precompiled headers for the heavy third-party headers (GCC)" OFF)
 # A precompiled header is refused (-Winvalid-pch, an error under -Werror) where a macro it
 # depends on differs: gRPC's pkg-config flags add -pthread (_REENTRANT) to the targets that
 # link it, so every target gets it and one header serves all.
