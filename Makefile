@@ -14,11 +14,12 @@ all: build
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/Makefile: CMakeLists.txt
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+# A new build dir gets Ninja (scripts/deps.sh installs it): it keeps both cores busy across
+# target boundaries where CMake's Makefiles wait. An existing one keeps its generator.
+generator = $$([ -f $(1)/CMakeCache.txt ] || echo -G Ninja)
 
 build: deps
-	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) $(call generator,$(BUILD)) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
 # All tiers: unit (ctest), fuzz corpora replay, end-to-end in the lab (root).
@@ -34,7 +35,7 @@ e2e: build
 # Everything built with ASan + UBSan (build-asan/) or TSan (build-tsan/), then the unit tier,
 # the fuzz corpora and the data-path lab tests with sanitized daemons; a report fails a test.
 asan tsan: deps
-	@cmake -S . -B build-$@ -DWARREN_SANITIZE=$(if $(filter asan,$@),address,thread) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build-$@ $(call generator,build-$@) -DWARREN_SANITIZE=$(if $(filter asan,$@),address,thread) $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-$@ -j$(JOBS)
 	@WARREN_E2E_TESTS="$(SANITIZE_E2E)" WARREN_TIMEOUT_SCALE=4 scripts/test.sh build-$@ unit fuzz e2e
 

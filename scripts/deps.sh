@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config clang llvm
+  ninja-build lld  # the generator and linker of a fresh build (cmake/build_speed.cmake)
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libssl-dev liburing-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libnghttp2-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
@@ -56,7 +57,10 @@ fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# --force-unsafe-io: dpkg skips its fsync per unpacked file (what Debian's container images
+# do); a fresh machine installs a couple of hundred packages here.
+apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-unsafe-io \
+  "${missing[@]}" >/dev/null
 # Debian starts these daemons on install; the benchmarks run their own instances.
 for svc in nginx haproxy stunnel4 prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
