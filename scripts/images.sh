@@ -21,10 +21,7 @@ tag="git-$commit"
 epoch=$(git log -1 --format=%ct HEAD)
 registry=${REGISTRY:-localhost}
 
-cmake --build "$build" -j"$(nproc)" --target warren-agent warren-ztunnel warren-cni warrenctl
-if [ -d waypoint ] && grep -q 'warren-waypoint' waypoint/CMakeLists.txt 2>/dev/null; then
-  cmake --build "$build" -j"$(nproc)" --target warren-waypoint
-fi
+cmake --build "$build" -j"$(nproc)" --target warren-agent warren-ztunnel warren-cni warrenctl warren-waypoint
 
 # stage IMAGE COMPONENT USER: a root filesystem under $build/images/IMAGE/rootfs.
 stage() {
@@ -87,11 +84,9 @@ built=()
 stage warren-node node 0 && commit_image warren-node /usr/local/bin/warren-agent && built+=(warren-node)
 stage warren-controller controller 65532:65532 &&
   commit_image warren-controller /usr/local/bin/warren-agent && built+=(warren-controller)
-if stage warren-waypoint waypoint 65532:65532; then
+stage warren-waypoint waypoint 65532:65532 &&
   commit_image warren-waypoint /usr/local/bin/warren-waypoint && built+=(warren-waypoint)
-else
-  echo "images: warren-waypoint skipped: no install(COMPONENT waypoint) yet (waypoint/ has no warren-waypoint target)"
-fi
+[ ${#built[@]} -eq 3 ] || { echo "images: built only ${built[*]:-nothing} of warren-node warren-controller warren-waypoint" >&2; exit 1; }
 echo "$tag" >"$build/images/tag"
 
 # The install overlays, pinned to these images.

@@ -3,7 +3,7 @@
 # binaries: scripts/images.sh adds the shared libraries they load (ldd) and nothing else.
 #   node        warren-node: the node DaemonSets' binaries
 #   controller  warren-controller: the waypoint controller role (warren-agent, warrenctl)
-#   waypoint    warren-waypoint: built once waypoint/ defines the warren-waypoint target
+#   waypoint    warren-waypoint: the L7 proxy the controller's waypoint Deployments run
 foreach(bin warren-agent warren-ztunnel warren-cni warrenctl warren-waypoint)
   # `<binary> --version` prints it: how `podman run IMAGE --version` shows an image starts.
   if(TARGET ${bin})

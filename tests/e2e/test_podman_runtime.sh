@@ -21,7 +21,7 @@ ULIMITS=(--ulimit "nofile=$(ulimit -Sn):$(ulimit -Hn)" --ulimit nproc=4096:4096)
 step "make images (reusing the build)"
 tag_of() { git -C "$WARREN_SOURCE_DIR" rev-parse --short=12 HEAD; }
 existed=()
-for i in warren-node warren-controller; do
+for i in warren-node warren-controller warren-waypoint; do
   for t in "git-$(tag_of)" "git-$(tag_of)-dirty"; do
     "${PODMAN[@]}" image exists "localhost/$i:$t" && existed+=("localhost/$i:$t")
   done
@@ -31,7 +31,7 @@ TAG=$(cat "$BUILD/images/tag")
 # Images this test made (not ones that were there before) go when it ends.
 remove_images() {
   local i ref
-  for i in warren-node warren-controller; do
+  for i in warren-node warren-controller warren-waypoint; do
     ref="localhost/$i:$TAG"
     [[ " ${existed[*]:-} " == *" $ref "* ]] || "${PODMAN[@]}" rmi -f "$ref" >/dev/null 2>&1
   done
@@ -55,6 +55,12 @@ done
 out=$("${PODMAN[@]}" run --rm "${ULIMITS[@]}" "localhost/warren-controller:$TAG" --version 2>&1)
 assert_eq "$out" "warren-agent 0.1.0" "warren-controller --version"
 assert_eq "$("${PODMAN[@]}" image inspect --format '{{.Config.User}}' "localhost/warren-controller:$TAG")" "65532:65532" "controller user"
+out=$("${PODMAN[@]}" run --rm "${ULIMITS[@]}" "localhost/warren-waypoint:$TAG" --version 2>&1)
+assert_eq "$out" "warren-waypoint 0.1.0" "warren-waypoint --version"
+assert_eq "$("${PODMAN[@]}" image inspect --format '{{.Config.User}}' "localhost/warren-waypoint:$TAG")" "65532:65532" "waypoint user"
+wfiles=$(cd "$BUILD/images/warren-waypoint/rootfs" && find . -type f | sort)
+wothers=$(grep -vE '^\./(usr/local/bin/warren-waypoint|etc/(passwd|group)|(usr/)?lib(64|/x86_64-linux-gnu)?/[^/]+\.so[.0-9]*)$' <<<"$wfiles" || true)
+[ -z "$wothers" ] || fail "unexpected files in warren-waypoint: $wothers"
 assert_eq "$("${PODMAN[@]}" image inspect --format '{{.Config.User}}' "localhost/warren-node:$TAG")" "0" "node user"
 # Only binaries, the libraries they load and passwd/group: no shell, no package manager.
 files=$(cd "$BUILD/images/warren-node/rootfs" && find . -type f | sort)
