@@ -1,56 +1,10 @@
 // warren-ztunnel: the node proxy: control clients (xDS, CA, ZDS), admin/metrics/readiness, and
 // the data path's workers, until SIGTERM/SIGINT, then a drain; see ztunnel/README.md.
-#include <signal.h>
-
-#include <chrono>
-#include <cstdio>
-#include <string>
-#include <vector>
-
-#include "common/log.h"
+#include "mesh/proxy_main.h"
 #include "ztunnel/control/ztunnel_daemon.h"
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::fputs(warren::ztunnel::ztunnelUsage().c_str(), stdout);
-      return 0;
-    }
-    if (a == "--version") {
-      std::printf("warren-ztunnel %s\n", WARREN_BUILD_VERSION);
-      return 0;
-    }
-  }
-  auto options = warren::ztunnel::parseZtunnelOptions(args);
-  if (!options) {
-    std::fprintf(stderr, "warren-ztunnel: %s\n%s", options.error().message().c_str(),
-                 warren::ztunnel::ztunnelUsage().c_str());
-    return 2;
-  }
-  if (!warren::log::parseLevel(options->log_level)) {
-    std::fprintf(stderr, "warren-ztunnel: bad --log-level %s\n", options->log_level.c_str());
-    return 2;
-  }
-  warren::log::init("ztunnel", options->log_level);
-
-  // Block the signals before any thread starts so only sigwait below receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  warren::ztunnel::ZtunnelDaemon daemon(*options);
-  if (auto s = daemon.start(); !s) {
-    spdlog::critical("cannot start: {}", s.error().message());
-    return 1;
-  }
-  int sig = 0;
-  sigwait(&set, &sig);
-  spdlog::info("signal {}: draining for up to {} s", sig, options->drain_seconds);
-  daemon.drain(std::chrono::steady_clock::now() + std::chrono::seconds(options->drain_seconds));
-  daemon.stop();
-  return 0;
+  using namespace warren::ztunnel;
+  return warren::mesh::runProxyMain<ZtunnelDaemon, ZtunnelOptions>(
+      "warren-ztunnel", "ztunnel", argc, argv, ztunnelUsage(), parseZtunnelOptions);
 }
