@@ -4,6 +4,7 @@
 # `skip REASON`: exit 77) is counted as skipped with its reason, never as passed. Pass names to
 # run a subset:
 #   tests/e2e/run.sh BUILD [test_lab_basic ...]
+# WARREN_E2E_JOBS=N runs N tests at a time (output still one test after another).
 set -uo pipefail
 build=$(cd "${1:-build}" && pwd)
 shift || true
@@ -25,33 +26,60 @@ fi
 
 passed=0 failed=0 skipped=0
 failed_names=() skipped_names=()
-skip_file=$(mktemp)
-trap 'rm -f "$skip_file"' EXIT
-for t in "${tests[@]}"; do
-  [ -f "$t" ] || continue
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# run_one TEST: runs it bounded in time, output into $work/NAME.out, status into $work/NAME.rc
+# ("PASS", "SKIP reason" or "FAIL exit"), seconds into $work/NAME.s.
+run_one() {
+  local t=$1 name limit start rc
   name=$(basename "$t" .sh)
   limit=$(grep -m1 -oE '^# timeout: [0-9]+' "$t" | grep -oE '[0-9]+' || true)
-  echo "--- $name"
-  start=$(date +%s)
   # Sanitized daemons run several times slower: WARREN_TIMEOUT_SCALE stretches the limit.
   limit=$(( ${limit:-300} * ${WARREN_TIMEOUT_SCALE:-1} ))
-  : >"$skip_file"
-  if E2E_SKIP_FILE="$skip_file" timeout --kill-after=10 "$limit" bash "$t"; then
-    echo "--- $name: PASS ($(( $(date +%s) - start ))s)"
-    passed=$((passed + 1))
-  else
-    rc=$?
-    if [ "$rc" -eq 77 ]; then
-      echo "--- $name: SKIP: $(head -1 "$skip_file") ($(( $(date +%s) - start ))s)"
-      skipped=$((skipped + 1))
-      skipped_names+=("$name")
-      continue
-    fi
-    echo "--- $name: FAIL (exit $rc, $(( $(date +%s) - start ))s)"
-    failed=$((failed + 1))
-    failed_names+=("$name")
-  fi
-done
+  start=$(date +%s)
+  : >"$work/$name.skip"
+  E2E_SKIP_FILE="$work/$name.skip" timeout --kill-after=10 "$limit" bash "$t" >"$work/$name.out" 2>&1
+  rc=$?
+  echo $(( $(date +%s) - start )) >"$work/$name.s"
+  if [ "$rc" -eq 0 ]; then echo PASS >"$work/$name.rc"
+  elif [ "$rc" -eq 77 ]; then echo "SKIP: $(head -1 "$work/$name.skip")" >"$work/$name.rc"
+  else echo "FAIL (exit $rc" >"$work/$name.rc"; fi
+}
+
+# report TEST: its output, then its verdict line, counted.
+report() {
+  local name verdict secs
+  name=$(basename "$1" .sh)
+  verdict=$(cat "$work/$name.rc") secs=$(cat "$work/$name.s")
+  echo "--- $name"
+  cat "$work/$name.out"
+  case "$verdict" in
+    PASS) echo "--- $name: PASS (${secs}s)"; passed=$((passed + 1)) ;;
+    SKIP*) echo "--- $name: $verdict (${secs}s)"; skipped=$((skipped + 1)); skipped_names+=("$name") ;;
+    *) echo "--- $name: $verdict, ${secs}s)"; failed=$((failed + 1)); failed_names+=("$name") ;;
+  esac
+}
+
+# WARREN_E2E_JOBS tests at a time (each has its own lab: name, directory, namespaces, cgroups,
+# BPF pins; test_lab_parallel proves two labs do not see each other). Output stays per test.
+jobs=${WARREN_E2E_JOBS:-1}
+pending=()
+for t in "${tests[@]}"; do [ -f "$t" ] && pending+=("$t"); done
+if [ "$jobs" -le 1 ]; then
+  for t in "${pending[@]}"; do run_one "$t"; report "$t"; done
+else
+  # Start the longest-bounded tests first so the slots finish together.
+  mapfile -t pending < <(for t in "${pending[@]}"; do
+    echo "$(grep -m1 -oE '^# timeout: [0-9]+' "$t" | grep -oE '[0-9]+' || echo 300) $t"
+  done | sort -rn -s -k1,1 | cut -d' ' -f2-)
+  for t in "${pending[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    run_one "$t" &
+  done
+  wait
+  for t in "${pending[@]}"; do report "$t"; done
+fi
 [ ${#failed_names[@]} -eq 0 ] || echo "e2e failed: ${failed_names[*]}"
 [ ${#skipped_names[@]} -eq 0 ] || echo "e2e skipped: ${skipped_names[*]}"
 echo "e2e: $passed passed, $failed failed, $skipped skipped"
