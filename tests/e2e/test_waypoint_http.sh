@@ -274,10 +274,13 @@ wp_requests() {
 src_labels=('reporter="waypoint"' 'source_workload_namespace="shop"'
   "source_principal=\"$td_sa/default\"" 'destination_service="echo.shop.svc.cluster.local"'
   'connection_security_policy="mutual_tls"')
-ok_v1=$(wp_requests "${src_labels[@]}" 'destination_workload="echo-v1' 'response_code="200"' 'response_flags="-"')
-ok_v2=$(wp_requests "${src_labels[@]}" 'destination_workload="echo-v2' 'response_code="200"' 'response_flags="-"')
+ok_v1=$(wp_requests "${src_labels[@]}" 'destination_workload="echo"' 'destination_version="v1"' 'response_code="200"' 'response_flags="-"')
+ok_v2=$(wp_requests "${src_labels[@]}" 'destination_workload="echo"' 'destination_version="v2"' 'response_code="200"' 'response_flags="-"')
 nr=$(wp_requests "${src_labels[@]}" 'destination_workload="unknown"' 'response_code="404"' 'response_flags="NR"')
 log "istio_requests_total: 200 via echo-v1 $ok_v1, via echo-v2 $ok_v2, 404 NR $nr"
+if [ $((ok_v1 + ok_v2)) -eq 0 ]; then
+  pod_exec "shop/$wp_pod" curl -s http://127.0.0.1:15020/metrics | grep '^istio_requests_total' | head -5 >&2 || true
+fi
 # Routed so far: 1 pinned v2 + 2 rewrite + 40 split + 2 HTTP/1.0 and HEAD (v1, port 80), plus
 # port 81's one request to either version.
 [ $((ok_v1 + ok_v2)) -ge 45 ] || fail "istio_requests_total 200: v1 $ok_v1 + v2 $ok_v2 < 45"
@@ -285,7 +288,7 @@ log "istio_requests_total: 200 via echo-v1 $ok_v1, via echo-v2 $ok_v2, 404 NR $n
 assert_eq "$nr" 1 "istio_requests_total 404 NR for the request no rule matched"
 before=$ok_v1
 get /api/counted >/dev/null
-after=$(wp_requests "${src_labels[@]}" 'destination_workload="echo-v1' 'response_code="200"')
+after=$(wp_requests "${src_labels[@]}" 'destination_workload="echo"' 'destination_version="v1"' 'response_code="200"')
 assert_eq "$((after - before))" 1 "one more routed request, one more count"
 wp_log=$(lab logs "shop/$wp_pod" 2>/dev/null || true)
 line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/nothing/here"' | head -1)
