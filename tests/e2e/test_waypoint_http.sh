@@ -8,8 +8,10 @@
 # Asserted: the header match picks v2, the weighted split reaches both, URLRewrite's path is
 # what the backend saw, the redirect's Location, the 404 body, x-forwarded-*/x-request-id, a
 # Service port without routes forwarded to the Service itself, keep-alive on one client
-# connection, and that the traffic really crossed the waypoint (its /stats and /requests, the
-# ztunnels' mTLS connection counters client->waypoint and waypoint->echo).
+# connection, that the traffic really crossed the waypoint (its /stats and /requests, the
+# ztunnels' mTLS connection counters client->waypoint and waypoint->echo), and the waypoint's
+# telemetry: istio_requests_total{reporter="waypoint"} on its 15020 per status and endpoint
+# workload, and its `request complete` access log lines.
 . "$(dirname "$0")/lib.sh"
 
 CTL="$WARREN_BIN_DIR/warrenctl"
@@ -252,11 +254,48 @@ cl=$(wp_admin /clusters) || fail "the waypoint's /clusters: $cl"
 v1_ip=$(pod_ip "shop/$(lab get pods -n shop -o json | jq -r '.[] | select(.labels.version == "v1") | .name' | head -1)")
 assert_eq "$(jq -r '.clusters[] | select(.service == "shop/echo-v1.shop.svc.cluster.local") | .endpoints[0].addresses[0]' <<<"$cl")" \
   "$v1_ip" "/clusters: echo-v1's endpoint"
+td_sa=spiffe://cluster.local/ns/shop/sa
 reqlog=$(wp_admin /requests) || fail "the waypoint's /requests: $reqlog"
-rw=$(jq -c '[.items[] | select(.forwarded_path == "/internal/items?q=1")][0]' <<<"$reqlog")
-assert_eq "$(jq -r .route_name <<<"$rw")" "HTTPRoute shop/echo-routes rule 3 (rewrite)" "route name"
-assert_eq "$(jq -r .source_identity <<<"$rw")" "spiffe://cluster.local/ns/shop/sa/default" "client identity"
-assert_eq "$(jq -r .upstream_endpoint <<<"$rw")" "$v1_ip:3000" "upstream endpoint"
+rw=$(jq -c '[.items[] | select(.path == "/api/items?q=1")][0]' <<<"$reqlog")
+assert_eq "$(jq -r .route <<<"$rw")" "HTTPRoute shop/echo-routes rule 3 (rewrite)" "route name"
+assert_eq "$(jq -r '.["src.identity"]' <<<"$rw")" "spiffe://cluster.local/ns/shop/sa/default" "client identity"
+assert_eq "$(jq -r '.["dst.addr"]' <<<"$rw")" "$v1_ip:3000" "upstream endpoint"
+assert_eq "$(jq -r '.["dst.service"]' <<<"$rw")" "echo.shop.svc.cluster.local" "Service addressed"
+assert_eq "$(jq -r .request_id <<<"$rw")" "$rid" "the x-request-id echo saw"
+
+step "telemetry: istio_requests_total on the waypoint's 15020 (reporter waypoint), access log"
+# wp_requests LABEL=VALUE...: the sum of the waypoint's istio_requests_total series with those.
+wp_requests() {
+  local out
+  out=$(pod_exec "shop/$wp_pod" curl -sf http://127.0.0.1:15020/metrics | grep '^istio_requests_total{' || true)
+  for v in "$@"; do out=$(grep -F "$v" <<<"$out" || true); done
+  awk '{s += $NF} END {print s + 0}' <<<"$out"
+}
+src_labels=('reporter="waypoint"' 'source_workload_namespace="shop"'
+  "source_principal=\"$td_sa/default\"" 'destination_service="echo.shop.svc.cluster.local"'
+  'connection_security_policy="mutual_tls"')
+ok_v1=$(wp_requests "${src_labels[@]}" 'destination_workload="echo"' 'destination_version="v1"' 'response_code="200"' 'response_flags="-"')
+ok_v2=$(wp_requests "${src_labels[@]}" 'destination_workload="echo"' 'destination_version="v2"' 'response_code="200"' 'response_flags="-"')
+nr=$(wp_requests "${src_labels[@]}" 'destination_workload="unknown"' 'response_code="404"' 'response_flags="NR"')
+log "istio_requests_total: 200 via echo-v1 $ok_v1, via echo-v2 $ok_v2, 404 NR $nr"
+if [ $((ok_v1 + ok_v2)) -eq 0 ]; then
+  pod_exec "shop/$wp_pod" curl -s http://127.0.0.1:15020/metrics | grep '^istio_requests_total' | head -5 >&2 || true
+fi
+# Routed so far: 1 pinned v2 + 2 rewrite + 40 split + 2 HTTP/1.0 and HEAD (v1, port 80), plus
+# port 81's one request to either version.
+[ $((ok_v1 + ok_v2)) -ge 45 ] || fail "istio_requests_total 200: v1 $ok_v1 + v2 $ok_v2 < 45"
+[ "$ok_v2" -ge 1 ] && [ "$ok_v1" -ge 3 ] || fail "istio_requests_total 200 per version: v1 $ok_v1 v2 $ok_v2"
+assert_eq "$nr" 1 "istio_requests_total 404 NR for the request no rule matched"
+before=$ok_v1
+get /api/counted >/dev/null
+after=$(wp_requests "${src_labels[@]}" 'destination_workload="echo"' 'destination_version="v1"' 'response_code="200"')
+assert_eq "$((after - before))" 1 "one more routed request, one more count"
+wp_log=$(lab logs "shop/$wp_pod" 2>/dev/null || true)
+line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/nothing/here"' | head -1)
+[ -n "$line" ] || fail "no access log line for the 404"
+assert_contains "$line" "response_code=404" "access log: the status"
+assert_contains "$line" 'flags="NR"' "access log: no route"
+assert_contains "$line" "src.identity=\"$td_sa/default\"" "access log: the client identity"
 # opened LABEL=VALUE...: mTLS connections both ztunnels counted with those labels
 # (istio_tcp_connections_opened_total; the lab names Deployment pods' workloads after the pod).
 opened() {

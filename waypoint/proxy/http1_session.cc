@@ -25,22 +25,6 @@ bool hopByHop(std::string_view lower) {
   return false;
 }
 
-// A version 4 UUID from the OpenSSL CSPRNG (x-request-id, as Envoy generates it).
-std::string uuid4() {
-  std::array<unsigned char, 16> b{};
-  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
-    // Never fails on Linux with getrandom; keep an id anyway rather than none.
-    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<unsigned char>(i * 37 + 11);
-  }
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  return fmt::format(
-      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
-      "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-      b[15]);
-}
-
 // "http://host:port/path?q" -> {"host:port", "/path?q"}; origin-form is returned as is.
 std::pair<std::string, std::string> splitAbsoluteForm(std::string_view target) {
   for (std::string_view scheme : {"http://", "https://"}) {
@@ -71,36 +55,6 @@ uint64_t ProxyRandom::below(uint64_t bound) {
   state_ ^= state_ >> 27;
   uint64_t x = state_ * 0x2545F4914F6CDD1DULL;
   return bound == 0 ? 0 : x % bound;
-}
-
-nlohmann::json RequestFacts::toJson() const {
-  return {{"start",
-           std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count()},
-          {"duration_us", duration.count()},
-          {"protocol", protocol},
-          {"method", method},
-          {"authority", authority},
-          {"path", path},
-          {"forwarded_path", forwarded_path},
-          {"response_code", response_code},
-          {"response_flags", response_flags},
-          {"request_bytes", request_bytes},
-          {"response_bytes", response_bytes},
-          {"source_identity", source_identity},
-          {"source_address", source_address},
-          {"source_workload", source_workload},
-          {"source_namespace", source_namespace},
-          {"destination_service", destination_service},
-          {"destination_port", destination_port},
-          {"destination_workload", destination_workload},
-          {"destination_namespace", destination_namespace},
-          {"destination_identity", destination_identity},
-          {"upstream_endpoint", upstream_endpoint},
-          {"upstream_cluster", upstream_cluster},
-          {"route_name", route_name},
-          {"request_id", request_id},
-          {"traceparent", traceparent},
-          {"detail", detail}};
 }
 
 // ---- event adapters ------------------------------------------------------------------------
@@ -202,8 +156,8 @@ void Http1Session::start() {
 void Http1Session::abort(const std::string& why) {
   if (closed_) return;
   if (phase_ != Phase::kIdle) {
-    record_.addFlag("DC");
-    record_.detail = why;
+    record_.response_flags.add(ResponseFlag::kDownstreamConnectionTermination);
+    record_.response_code_details = why;
   }
   closed();
 }
@@ -228,8 +182,8 @@ void Http1Session::pumpDown() {
     if (!used) {
       const http1::ParseFailure& f = used.error();
       if (phase_ == Phase::kIdle) beginRecord();
-      record_.addFlag("DPE");
-      record_.detail = f.message();
+      record_.response_flags.add(ResponseFlag::kDownstreamProtocolError);
+      record_.response_code_details = f.message();
       request_keep_alive_ = false;
       request_done_ = true;  // nothing more can be read from this client
       if (!response_started_) {
@@ -260,8 +214,8 @@ void Http1Session::pumpDown() {
         if (phase_ == Phase::kIdle && !down_parser_.midMessage()) {
           closeDown("client closed");
         } else if (!request_done_) {
-          record_.addFlag("DC");
-          record_.detail = "client closed mid-request";
+          record_.response_flags.add(ResponseFlag::kDownstreamConnectionTermination);
+          record_.response_code_details = "client closed mid-request";
           closed();
         }
       }
@@ -275,15 +229,12 @@ void Http1Session::pumpDown() {
 void Http1Session::beginRecord() {
   phase_ = Phase::kHead;
   record_done_ = false;
-  record_ = RequestFacts{};
-  record_.start = std::chrono::system_clock::now();
-  record_.start_steady = std::chrono::steady_clock::now();
-  record_.source_identity = facts_.source_identity;
-  record_.source_address = facts_.client.toString();
-  record_.source_workload = facts_.source_workload;
-  record_.source_namespace = facts_.source_namespace;
-  record_.destination_service = facts_.service_key;
-  record_.destination_port = facts_.port;
+  record_ = RequestRecord{};
+  record_.start_time = std::chrono::system_clock::now();
+  started_ = std::chrono::steady_clock::now();
+  record_.source = facts_.source;
+  record_.service = facts_.service;
+  record_.service_port = facts_.port;
 }
 
 http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
@@ -308,22 +259,20 @@ http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
   record_.method = request_.method;
   record_.authority = request_.authority;
   record_.path = std::string(head.target);
+  record_.protocol = requestProtocolOf(request_);
   if (auto* ua = request_.headers.first("user-agent")) record_.user_agent = *ua;
-  if (auto* tp = request_.headers.first("traceparent")) record_.traceparent = *tp;
-  if (auto* ts = request_.headers.first("tracestate")) record_.tracestate = *ts;
-  if (auto* b3 = request_.headers.first("x-b3-traceid")) record_.b3_trace_id = *b3;
-  if (auto* b3 = request_.headers.first("x-b3-spanid")) record_.b3_span_id = *b3;
   head_ready_ = true;
   down_blocked_ = true;
   return http1::Flow::kPause;
 }
 
 http1::Flow Http1Session::onRequestBody(std::string_view data) {
-  record_.request_bytes += data.size();
+  record_.request_body_bytes += data.size();
   if (phase_ != Phase::kForwarding || !up_) return http1::Flow::kContinue;  // discarded
   std::string out;
   if (auto s = up_out_.body(out, data); !s) {
-    pending_up_failure_ = {500, "DPE", "request body: " + s.error().message()};
+    pending_up_failure_ = {500, ResponseFlag::kDownstreamProtocolError,
+                           "request body: " + s.error().message()};
     down_blocked_ = true;
     return http1::Flow::kPause;
   }
@@ -375,8 +324,8 @@ void Http1Session::onDownDrained() {
 void Http1Session::onDownFailed(const Error& e) {
   if (closed_) return;
   if (phase_ != Phase::kIdle) {
-    record_.addFlag("DC");
-    record_.detail = "client connection: " + e.message();
+    record_.response_flags.add(ResponseFlag::kDownstreamConnectionTermination);
+    record_.response_code_details = "client connection: " + e.message();
   }
   closed();
 }
@@ -388,26 +337,22 @@ void Http1Session::startRequest() {
   routes_ = env_.routes();
   auto target = normalizeRequestTarget(raw_target_, env_.normalization);
   if (!target) {
-    record_.detail = target.error().reason;
+    record_.response_code_details = target.error().reason;
     localReply(target.error().status, target.error().reason + "\n", target.error().location);
     return;
   }
   request_.path = target->path;
   request_.query = target->query;
 
-  // x-forwarded-for gets the client this hop saw; -proto what it spoke to us; a request id
-  // when the client sent none (Envoy's defaults for an edge-less mesh proxy).
+  // x-forwarded-for gets the client this hop saw; -proto what it spoke to us (Envoy's defaults
+  // for an edge-less mesh proxy); x-request-id (the client's when valid, else a new one) and
+  // the trace context, continued or started, from telemetry.
   std::string xff = facts_.client.ip.toString();
   if (auto prior = request_.headers.joined("x-forwarded-for")) xff = *prior + ", " + xff;
   request_.headers.set("x-forwarded-for", xff);
   if (!request_.headers.contains("x-forwarded-proto"))
     request_.headers.set("x-forwarded-proto", "http");
-  if (const std::string* id = request_.headers.first("x-request-id"); id && !id->empty()) {
-    record_.request_id = *id;
-  } else {
-    record_.request_id = uuid4();
-    request_.headers.set("x-request-id", record_.request_id);
-  }
+  env_.telemetry->begin(record_, request_.headers, *env_.random);
 
   RouteDestination dest;
   dest.port = facts_.port;
@@ -420,8 +365,9 @@ void Http1Session::startRequest() {
     return;
   }
   if (const DirectResponse* d = decision.direct()) {
-    if (d->reason == DirectResponse::Reason::kNoRouteMatched) record_.addFlag("NR");
-    record_.detail = d->detail;
+    if (d->reason == DirectResponse::Reason::kNoRouteMatched)
+      record_.response_flags.add(ResponseFlag::kNoRouteFound);
+    record_.response_code_details = std::string(toString(d->reason)) + ": " + d->detail;
     localReply(d->status, std::string(toString(d->reason)) + ": " + d->detail + "\n");
     return;
   }
@@ -436,9 +382,6 @@ void Http1Session::forward(const ForwardAction& action) {
     key = routes_->serviceKey(action.backend.namespace_, action.backend.name);
     port = action.backend.port;
   }
-  record_.upstream_cluster = action.backend.kind == BackendTarget::Kind::kService
-                                 ? action.backend.toString()
-                                 : fmt::format("{}:{}", facts_.service_key, facts_.port);
   const auto& snapshot = env_.state->get();
   auto slash = key.find('/');
   const mesh::Service* svc =
@@ -447,27 +390,28 @@ void Http1Session::forward(const ForwardAction& action) {
           : snapshot->serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
   const mesh::Workload* local = env_.local_workload(*snapshot);
   if (!svc || !local) {
-    record_.addFlag("NC");
+    record_.response_flags.add(ResponseFlag::kNoClusterFound);
     std::string why = !svc ? "backend service " + key + " is not in the mesh state"
                            : std::string("the waypoint's own workload is not in the state yet");
-    record_.detail = why;
+    record_.response_code_details = why;
     localReply(503, why + "\n");
     return;
   }
   auto choice = env_.upstreams->choose(*snapshot, *svc, port, *local, *env_.random);
   if (!choice) {
-    record_.addFlag(choice.error().flag);
-    record_.detail = choice.error().detail;
+    record_.response_flags.add(choice.error().flag);
+    record_.response_code_details = choice.error().detail;
     localReply(503, choice.error().detail + "\n");
     return;
   }
   choice_ = *choice;
   counted_ = true;
   env_.upstreams->begin(choice_->endpoint_uid);
-  record_.upstream_endpoint = choice_->address.toString();
-  record_.destination_workload = choice_->workload_name;
-  record_.destination_namespace = choice_->workload_namespace;
-  record_.destination_identity = choice_->identity;
+  std::optional<identity::SpiffeId> endpoint_id;
+  if (auto id = identity::SpiffeId::parse(choice_->identity); id) endpoint_id = *id;
+  record_.destination = RequestPeer::of(snapshot->workloadByUid(choice_->endpoint_uid),
+                                        std::move(endpoint_id), choice_->address);
+  record_.upstream_host = choice_->address;
   connectUpstream();
 }
 
@@ -484,8 +428,8 @@ void Http1Session::connectUpstream() {
 void Http1Session::onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused) {
   if (closed_ || phase_ != Phase::kRouting) return;
   if (!up) {
-    record_.addFlag("UF");
-    record_.detail = up.error().message();
+    record_.response_flags.add(ResponseFlag::kUpstreamConnectionFailure);
+    record_.response_code_details = up.error().message();
     localReply(503, "upstream connect error: " + up.error().message() + "\n");
     pumpDown();
     return;
@@ -523,11 +467,10 @@ bool Http1Session::sendRequestHead() {
     // A header a filter set (or the client sent) that HTTP/1.1 cannot carry.
     up_->close();
     up_.reset();
-    record_.detail = "request head: " + s.error().message();
-    localReply(500, record_.detail + "\n");
+    record_.response_code_details = "request head: " + s.error().message();
+    localReply(500, record_.response_code_details + "\n");
     return false;
   }
-  record_.forwarded_path = target;
   up_parser_->expectResponse(r.method);
   up_->send(out);
   return true;
@@ -542,7 +485,8 @@ void Http1Session::pumpUp() {
     std::string& in = up_->input();
     auto used = up_parser_->feed(in);
     if (!used) {
-      pending_up_failure_ = {502, "UPE", "upstream sent bad HTTP: " + used.error().message()};
+      pending_up_failure_ = {502, ResponseFlag::kUpstreamProtocolError,
+                             "upstream sent bad HTTP: " + used.error().message()};
       break;
     }
     in.erase(0, *used);
@@ -565,6 +509,7 @@ http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
   response_started_ = true;
   up_keep_alive_ = head.keep_alive;
   record_.response_code = head.status;
+  record_.response_code_details = "via_upstream";
   HeaderMap headers;
   for (const auto& f : head.headers) {
     std::string name = toLowerAscii(f.name);
@@ -596,7 +541,8 @@ http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
   std::string out;
   if (auto s = down_out_.responseHead(out, head.status, head.reason, fields, framing); !s) {
     response_started_ = false;
-    pending_up_failure_ = {502, "UPE", "upstream response head: " + s.error().message()};
+    pending_up_failure_ = {502, ResponseFlag::kUpstreamProtocolError,
+                           "upstream response head: " + s.error().message()};
     return http1::Flow::kPause;
   }
   down_->send(out);
@@ -604,10 +550,11 @@ http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
 }
 
 http1::Flow Http1Session::onResponseBody(std::string_view data) {
-  record_.response_bytes += data.size();
+  record_.response_body_bytes += data.size();
   std::string out;
   if (auto s = down_out_.body(out, data); !s) {
-    pending_up_failure_ = {502, "UPE", "upstream response body: " + s.error().message()};
+    pending_up_failure_ = {502, ResponseFlag::kUpstreamProtocolError,
+                           "upstream response body: " + s.error().message()};
     return http1::Flow::kPause;
   }
   down_->send(out);
@@ -621,7 +568,8 @@ http1::Flow Http1Session::onResponseBody(std::string_view data) {
 http1::Flow Http1Session::onResponseComplete() {
   std::string out;
   if (auto s = down_out_.end(out); !s) {
-    pending_up_failure_ = {502, "UPE", "upstream response end: " + s.error().message()};
+    pending_up_failure_ = {502, ResponseFlag::kUpstreamProtocolError,
+                           "upstream response end: " + s.error().message()};
     return http1::Flow::kPause;
   }
   down_->send(out);
@@ -661,7 +609,7 @@ void Http1Session::onUpInputEnd() {
             /*allow_idle=*/false);
         return;
       }
-      upstreamBroke(response_started_ ? 502 : 503, "UC",
+      upstreamBroke(response_started_ ? 502 : 503, ResponseFlag::kUpstreamConnectionTermination,
                     done ? std::string("upstream closed the connection before answering")
                          : "upstream closed the connection: " + done.error().message());
       pumpDown();
@@ -682,17 +630,18 @@ void Http1Session::onUpDrained() {
 
 void Http1Session::onUpFailed(const Error& e) {
   if (closed_) return;
-  upstreamBroke(response_started_ ? 502 : 503, "UC", "upstream connection: " + e.message());
+  upstreamBroke(response_started_ ? 502 : 503, ResponseFlag::kUpstreamConnectionTermination,
+                "upstream connection: " + e.message());
   pumpDown();
 }
 
-void Http1Session::upstreamBroke(int status, const std::string& flag, const std::string& detail) {
+void Http1Session::upstreamBroke(int status, ResponseFlag flag, const std::string& detail) {
   if (up_) {
     up_->close();
     up_.reset();
   }
-  record_.addFlag(flag);
-  record_.detail = detail;
+  record_.response_flags.add(flag);
+  record_.response_code_details = detail;
   if (!response_started_) {
     localReply(status, detail + "\n");
     return;
@@ -732,7 +681,7 @@ void Http1Session::localReply(int status, const std::string& body, const std::st
   down_->send(out);
   response_started_ = true;
   response_done_ = true;
-  record_.response_bytes += head_response_ ? 0 : body.size();
+  record_.response_body_bytes += head_response_ ? 0 : body.size();
   // Read (and drop) the rest of the request so the next one starts at a message boundary.
   down_blocked_ = false;
 }
@@ -769,7 +718,7 @@ void Http1Session::finishRecord() {
   if (phase_ == Phase::kIdle || record_done_) return;
   record_done_ = true;
   record_.duration = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - record_.start_steady);
+      std::chrono::steady_clock::now() - started_);
   if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
   counted_ = false;
   if (env_.on_request_done) env_.on_request_done(record_);

@@ -5,8 +5,9 @@
 //   head -> normalize the target (path/) -> route (RouteTable: forward, redirect, or answer
 //   404/500) -> choose an endpoint of the backend Service (least request) -> an upstream
 //   HTTP/1.1 connection (a kept-alive one, or a new HBONE tunnel to the endpoint's 15008)
-//   -> request head with the route's edits, x-forwarded-for/-proto and x-request-id -> body
-//   streamed both ways -> response head with the response edits -> onRequestDone(record).
+//   -> request head with the route's edits, x-forwarded-for/-proto, x-request-id and trace
+//   context (RequestTelemetry::begin) -> body streamed both ways -> response head with the
+//   response edits -> onRequestDone(record) (RequestTelemetry::finish, in the worker).
 //
 // Backpressure both ways: the side that reads stops feeding its parser while the other side's
 // send queue is over its high watermark (StreamConduit), so neither end's bytes pile up here.
@@ -27,12 +28,12 @@
 #include "mesh/routing/random_source.h"
 #include "mesh/state/snapshot_store.h"
 #include "waypoint/path/path_normalizer.h"
-#include "waypoint/proxy/request_facts.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/stream_conduit.h"
 #include "waypoint/proxy/upstreams.h"
 #include "waypoint/request/http_request.h"
 #include "waypoint/route/route_decision.h"
+#include "waypoint/telemetry/request_telemetry.h"
 
 namespace warren::waypoint {
 
@@ -53,17 +54,20 @@ struct SessionEnv {
   Upstreams* upstreams = nullptr;
   ProxyRandom* random = nullptr;
   PathNormalizationOptions normalization;
-  std::function<void(const RequestFacts&)> on_request_done;
+  // Never null: begin() for each request head (x-request-id, trace context).
+  RequestTelemetry* telemetry = nullptr;
+  // Told of each request exactly once when it ends (the worker's onRequestDone: finish()).
+  std::function<void(const RequestRecord&)> on_request_done;
   std::function<const mesh::Workload*(const mesh::StateSnapshot&)> local_workload;
 };
 
 // What the HBONE CONNECT said about the client and where it was going.
 struct ConnectionFacts {
-  std::string source_identity;  // SPIFFE URI of the peer ("" without mTLS)
-  net::SocketAddress client;    // forwarded for=, else the HBONE peer
-  std::string source_workload;
-  std::string source_namespace;
-  std::string service_key;  // "<ns>/<hostname>" of the Service dialled
+  net::SocketAddress client;  // forwarded for=, else the HBONE peer
+  // The client: RequestPeer::of(its workload in the state, the HBONE peer identity, client).
+  RequestPeer source;
+  std::string service_key;         // "<ns>/<hostname>" of the Service dialled
+  metrics::ServiceLabels service;  // mesh::serviceLabels of that Service
   net::IpAddress vip;
   uint16_t port = 0;  // the Service port dialled
 };
@@ -108,7 +112,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   void onUpInputEnd();
   void onUpDrained();
   void onUpFailed(const Error& e);
-  void upstreamBroke(int status, const std::string& flag, const std::string& detail);
+  void upstreamBroke(int status, ResponseFlag flag, const std::string& detail);
 
   void localReply(int status, const std::string& body, const std::string& location = "");
   void finishExchange();
@@ -140,7 +144,8 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   uint64_t request_length_ = 0;
   HttpRequest request_;
   std::string raw_target_;
-  RequestFacts record_;
+  RequestRecord record_;
+  std::chrono::steady_clock::time_point started_;  // record_'s start, for its duration
   std::shared_ptr<const RouteConfig> routes_;
   std::optional<ForwardAction> forward_;
   std::optional<UpstreamChoice> choice_;
@@ -164,7 +169,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   // A failure found inside a parser event, acted on once the parser returned.
   struct Failure {
     int status;
-    std::string flag;
+    ResponseFlag flag;
     std::string detail;
   };
   std::optional<Failure> pending_up_failure_;

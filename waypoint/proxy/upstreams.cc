@@ -49,15 +49,17 @@ std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::choose(
       mesh::selectEndpointLeastRequest(snapshot, service, port, source, random,
                                        [this](const mesh::Workload& w) { return active(w.uid); });
   if (!picked) {
-    return std::unexpected(UpstreamRefusal{
-        "UH", fmt::format("no healthy endpoint of {} for port {}", service.key(), port)});
+    return std::unexpected(
+        UpstreamRefusal{ResponseFlag::kNoHealthyUpstream,
+                        fmt::format("no healthy endpoint of {} for port {}", service.key(), port)});
   }
   const mesh::Workload& w = *picked->workload;
   auto ip = mesh::pickAddress(w, false);
   auto id = w.identity();
   if (!ip || !id) {
     return std::unexpected(UpstreamRefusal{
-        "UH", fmt::format("endpoint {} has no {}", w.uid, !ip ? "address" : "valid identity")});
+        ResponseFlag::kNoHealthyUpstream,
+        fmt::format("endpoint {} has no {}", w.uid, !ip ? "address" : "valid identity")});
   }
   UpstreamChoice c;
   c.endpoint_uid = w.uid;

@@ -27,6 +27,7 @@
 #include "mesh/routing/random_source.h"
 #include "mesh/state/state_snapshot.h"
 #include "waypoint/proxy/stream_conduit.h"
+#include "waypoint/telemetry/response_flags.h"
 
 namespace warren::waypoint {
 
@@ -44,7 +45,7 @@ struct UpstreamChoice {
 };
 
 struct UpstreamRefusal {
-  std::string flag;  // UH
+  ResponseFlag flag = ResponseFlag::kNoHealthyUpstream;  // UH
   std::string detail;
 };
 

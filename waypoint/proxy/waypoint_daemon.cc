@@ -269,6 +269,30 @@ Status WaypointDaemon::start() {
   if (!rs) return fail(rs.error());
   readiness_ = std::move(*rs);
 
+  // Telemetry before the workers: every request ends in its finish().
+  const std::string gw_ns = options_.gateway.substr(0, options_.gateway.find('/'));
+  const std::string gw_name = options_.gateway.substr(options_.gateway.find('/') + 1);
+  if (options_.tracing_otlp_endpoint && !exporter_) {
+    OtlpExporterOptions eo;
+    eo.endpoint = *options_.tracing_otlp_endpoint;
+    // Istio names a waypoint's spans' service "<gateway>.<namespace>".
+    eo.resource.attributes = {{"service.name", gw_name + "." + gw_ns},
+                              {"k8s.namespace.name", gw_ns},
+                              {"k8s.pod.name", options_.pod_name}};
+    auto e = OtlpExporter::start(std::move(eo), registry_);
+    if (!e) return fail(e.error().wrap("--tracing-otlp-endpoint"));
+    exporter_ = std::move(*e);
+  }
+  if (!telemetry_) {
+    RequestTelemetryOptions to;
+    to.spans = exporter_.get();
+    to.tracing.sampling_percent = options_.tracing_sampling_percent;
+    auto t = RequestTelemetry::create(registry_, to);
+    if (!t) return fail(t.error().wrap("request telemetry"));
+    telemetry_ = std::move(*t);
+  }
+  shared_.telemetry = telemetry_.get();
+
   uring::LoopOptions lo;
   auto backend = uring::backendFromEnvironment();
   if (!backend) return fail(backend.error());

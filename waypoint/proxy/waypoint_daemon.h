@@ -31,6 +31,8 @@
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/waypoint_options.h"
 #include "waypoint/proxy/waypoint_worker.h"
+#include "waypoint/telemetry/otlp_exporter.h"
+#include "waypoint/telemetry/request_telemetry.h"
 
 namespace warren::waypoint {
 
@@ -84,7 +86,10 @@ class WaypointDaemon {
   mutable std::mutex life_mu_;  // running_ and posting to the worker loops
   bool running_ = false;
   std::unique_ptr<uring::WorkerThreads> threads_;
-  metrics::Registry registry_;
+  metrics::Registry registry_;  // served on :15020 (process, Istio request, tracing metrics)
+  // After the registry they count in; the workers (stopped in stop()) use them.
+  std::unique_ptr<OtlpExporter> exporter_;  // only with --tracing-otlp-endpoint
+  std::unique_ptr<RequestTelemetry> telemetry_;
   std::unique_ptr<http::HttpServer> admin_, metrics_, readiness_;
 };
 

@@ -30,6 +30,8 @@ std::string waypointUsage() {
          "         [--metrics-port 15020] [--readiness-port 15021] [--log-level info]\n"
          "         [--workers N] [--drain-seconds S] [--listen-ip 0.0.0.0]\n"
          "         [--pod-name N] [--pod-namespace NS] [--node-name N] [--pod-ip IP]\n"
+         "         [--tracing-otlp-endpoint http://HOST[:4318][/v1/traces]]\n"
+         "         [--tracing-sampling PERCENT (default 1)]\n"
          "  env: POD_NAME, POD_NAMESPACE, NODE_NAME, POD_IP (the Deployment's downward API)\n";
 }
 
@@ -72,6 +74,14 @@ Result<WaypointOptions> parseWaypointOptions(const std::vector<std::string>& arg
       auto n = number(flag, v, 3600);
       if (!n) return fail(n.error());
       o.drain_seconds = *n;
+    } else if (flag == "--tracing-otlp-endpoint") {
+      auto e = OtlpEndpoint::parse(v);  // the error names the flag
+      if (!e) return fail(e.error());
+      o.tracing_otlp_endpoint = *e;
+    } else if (flag == "--tracing-sampling") {
+      auto p = TracingConfig::parseSamplingPercent(v);  // the error names the flag
+      if (!p) return fail(p.error());
+      o.tracing_sampling_percent = *p;
     } else if (flag == "--pod-name")
       o.pod_name = v;
     else if (flag == "--pod-namespace")

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "waypoint/telemetry/otlp_exporter.h"
 
 namespace warren::waypoint {
 
@@ -23,6 +25,10 @@ struct WaypointOptions {
   std::string log_level = "info";
   unsigned workers = 0;        // data-path threads; 0: one per core
   unsigned drain_seconds = 5;  // SIGTERM: how long open requests may finish
+  // Tracing (waypoint/telemetry/README.md): the OTLP/HTTP collector (none: tracing off) and the
+  // percentage of new traces sampled.
+  std::optional<OtlpEndpoint> tracing_otlp_endpoint;
+  double tracing_sampling_percent = 1.0;
   // From the env unless given: the waypoint's own pod.
   std::string pod_name;
   std::string pod_namespace;
@@ -32,7 +38,8 @@ struct WaypointOptions {
 
 // Parses argv (without the program name), then fills the pod fields from the env when the
 // flags left them empty. Unknown flags, missing values, bad ports and a missing --gateway or
-// pod IP are errors naming the flag.
+// pod IP, a bad --tracing-otlp-endpoint URL or --tracing-sampling percentage are errors naming
+// the flag.
 Result<WaypointOptions> parseWaypointOptions(const std::vector<std::string>& args);
 std::string waypointUsage();
 

@@ -9,6 +9,8 @@
 #include "mesh/hbone/hbone_stream.h"
 #include "mesh/routing/inbound_decision.h"
 #include "mesh/state/ready_waiters.h"
+#include "mesh/state/workload_labels.h"
+#include "waypoint/telemetry/request_access_log.h"
 
 namespace warren::waypoint {
 
@@ -27,7 +29,8 @@ WaypointWorker::WaypointWorker(unsigned index, uring::EventLoop& loop, WorkerSha
   env_.upstreams = &upstreams_;
   env_.random = &random_;
   env_.normalization = shared.normalization;
-  env_.on_request_done = [this](const RequestFacts& r) { onRequestDone(r); };
+  env_.telemetry = shared.telemetry;
+  env_.on_request_done = [this](const RequestRecord& r) { onRequestDone(r); };
   env_.local_workload = [this](const mesh::StateSnapshot& s) { return localWorkload(s); };
 }
 
@@ -110,14 +113,13 @@ void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& con
   }
 
   ConnectionFacts facts;
-  facts.source_identity = conn->peerIdentity() ? conn->peerIdentity()->uri() : "";
   facts.client = decision->request.forwarded_for.value_or(conn->peerAddress());
-  if (const mesh::Workload* src =
-          snapshot->workloadByAddress(mesh::NetworkAddress{self->network, facts.client.ip})) {
-    facts.source_workload = src->workload_name.empty() ? src->name : src->workload_name;
-    facts.source_namespace = src->namespace_;
-  }
+  // The client as the state knows it, with the identity its ztunnel proved over mTLS.
+  facts.source = RequestPeer::of(
+      snapshot->workloadByAddress(mesh::NetworkAddress{self->network, facts.client.ip}),
+      conn->peerIdentity(), facts.client);
   facts.service_key = service->key();
+  facts.service = mesh::serviceLabels(*service);
   facts.vip = target ? target->ip : net::IpAddress{};
   facts.port = port;
 
@@ -223,13 +225,10 @@ void WaypointWorker::serveTcp(const std::shared_ptr<mesh::HboneConnection>& conn
       });
 }
 
-void WaypointWorker::onRequestDone(const RequestFacts& record) {
+void WaypointWorker::onRequestDone(const RequestRecord& record) {
   ++requests_;
   ++responses_[record.response_code];
-  spdlog::debug("waypoint: {} {} {} -> {} {} {} route=[{}] upstream={} {}us id={}", record.method,
-                record.authority, record.path, record.response_code, record.response_flags,
-                record.upstream_cluster, record.route_name, record.upstream_endpoint,
-                record.duration.count(), record.request_id);
+  shared_.telemetry->finish(record);  // istio_requests_total..., the access log line, the span
   recent_.push_back(record);
   if (recent_.size() > kRecentRequests) recent_.pop_front();
   if (shared_.observer) shared_.observer(record);
@@ -277,7 +276,7 @@ nlohmann::json WaypointWorker::stats() const {
 
 nlohmann::json WaypointWorker::recentRequests() const {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : recent_) out.push_back(r.toJson());
+  for (const auto& r : recent_) out.push_back(nlohmann::json::parse(formatRequestCompleteJson(r)));
   return out;
 }
 

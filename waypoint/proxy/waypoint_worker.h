@@ -5,7 +5,8 @@
 // L4 authorization of the calling identity), then serves the tunnel by the Service port's
 // protocol: HTTP/1.1 (Http1Session: routing, keep-alive, pooled upstream HBONE), or an L4
 // relay to a chosen endpoint for TCP (and, until their front ends exist, HTTP/2 and gRPC).
-// Every request ends in onRequestDone(record), the one place telemetry plugs in.
+// Every request ends in onRequestDone(record): RequestTelemetry::finish (Istio's request
+// metrics, the access log line, the span), the counters and /requests.
 //
 // Nothing on this thread takes a lock except the snapshot and route pointer copies.
 #pragma once
@@ -33,9 +34,9 @@
 #include "mesh/state/snapshot_store.h"
 #include "waypoint/path/path_normalizer.h"
 #include "waypoint/proxy/http1_session.h"
-#include "waypoint/proxy/request_facts.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/upstreams.h"
+#include "waypoint/telemetry/request_telemetry.h"
 
 namespace warren::waypoint {
 
@@ -49,8 +50,10 @@ struct WorkerShared {
   http2::SessionConfig http2;
   PathNormalizationOptions normalization;
   std::chrono::milliseconds certificate_wait{10'000};
+  // Never null: begin() per request head in the sessions, finish() in onRequestDone.
+  RequestTelemetry* telemetry = nullptr;
   // Also told of every finished request (tests); may be empty. Runs on the worker thread.
-  std::function<void(const RequestFacts&)> observer;
+  std::function<void(const RequestRecord&)> observer;
 };
 
 class WaypointWorker {
@@ -72,8 +75,8 @@ class WaypointWorker {
   nlohmann::json recentRequests() const;
   size_t openStreams() const { return sessions_.size() + relays_.size(); }
 
-  // THE end of every request (telemetry hooks in here).
-  void onRequestDone(const RequestFacts& record);
+  // THE end of every request: telemetry's finish(), exactly once per request.
+  void onRequestDone(const RequestRecord& record);
 
  private:
   void onConnect(const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
@@ -96,7 +99,7 @@ class WaypointWorker {
   UniqueFd listener_;
   std::map<Http1Session*, std::shared_ptr<Http1Session>> sessions_;
   std::map<relay::StreamRelay*, std::shared_ptr<relay::StreamRelay>> relays_;
-  std::deque<RequestFacts> recent_;
+  std::deque<RequestRecord> recent_;
 
   uint64_t connects_ = 0;
   std::map<int, uint64_t> connect_rejects_;  // by status

@@ -2,11 +2,14 @@
 // a socketpair (what the HBONE stream is in production), the backends are a real warren-echo
 // server on loopback and raw misbehaving servers, reached as endpoints outside the mesh (plain
 // TCP; the HBONE path is the lab's: tests/e2e/test_waypoint_http.sh). Every answer is read back
-// through the HTTP/1.1 codec.
+// through the HTTP/1.1 codec. Each ended request goes, as in WaypointWorker::onRequestDone, to
+// a real RequestTelemetry: its Istio series and access log lines are asserted.
 #include "waypoint/proxy/http1_session.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,11 +17,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/accesslog/logfmt.h"
 #include "common/net/socket_factory.h"
 #include "common/net/socket_info.h"
 #include "common/relay/socket_stream.h"
 #include "lab/echo/echo_server.h"
 #include "mesh/control/certificate_manager.h"
+#include "mesh/state/workload_labels.h"
 
 namespace warren::waypoint {
 namespace {
@@ -68,7 +73,16 @@ class Http1SessionTest : public ::testing::Test {
     env_.routes = [this] { return config_; };
     env_.upstreams = upstreams_.get();
     env_.random = &random_;
-    env_.on_request_done = [this](const RequestFacts& r) {
+    auto telemetry = RequestTelemetry::create(registry_, RequestTelemetryOptions{});
+    ASSERT_TRUE(telemetry) << telemetry.error().message();
+    telemetry_ = std::move(*telemetry);
+    env_.telemetry = telemetry_.get();
+    access_log_->set_pattern("%v");
+    auto logger = accesslog::accessLogger();
+    logger->set_level(spdlog::level::info);
+    logger->sinks().push_back(access_log_);
+    env_.on_request_done = [this](const RequestRecord& r) {
+      telemetry_->finish(r);  // what WaypointWorker::onRequestDone does
       std::lock_guard lock(mu_);
       records_.push_back(r);
     };
@@ -84,6 +98,8 @@ class Http1SessionTest : public ::testing::Test {
     });
     loop_->stop();
     if (thread_.joinable()) thread_.join();
+    auto& sinks = accesslog::accessLogger()->sinks();
+    std::erase(sinks, access_log_);
   }
 
   // The mesh state: the waypoint (127.0.0.2) and one endpoint of shop/echo at 127.0.0.1:port.
@@ -100,6 +116,7 @@ class Http1SessionTest : public ::testing::Test {
     ep.uid = "ep";
     ep.name = "echo-0";
     ep.namespace_ = "shop";
+    ep.service_account = "echo";
     ep.addresses.push_back(*net::IpAddress::parse("127.0.0.1"));
     ep.tunnel_protocol = mesh::TunnelProtocol::kNone;  // plain TCP to it
     ep.services["shop/echo.shop.svc.cluster.local"] = {{80, port}};
@@ -111,6 +128,16 @@ class Http1SessionTest : public ::testing::Test {
     self.addresses.push_back(*net::IpAddress::parse("127.0.0.2"));
     self.tunnel_protocol = mesh::TunnelProtocol::kHbone;
     u.workloads.push_back(self);
+    mesh::Workload client;  // the HBONE peer of every session here (forwarded for=)
+    client.uid = "client";
+    client.name = "sleep-7f9c-x1";
+    client.workload_name = "sleep";
+    client.namespace_ = "shop";
+    client.service_account = "client";
+    client.canonical_name = "sleep";
+    client.addresses.push_back(*net::IpAddress::parse("10.244.1.5"));
+    client.tunnel_protocol = mesh::TunnelProtocol::kHbone;
+    u.workloads.push_back(client);
     ASSERT_TRUE(store_.apply(u).empty());
     if (!reader_) {  // once: the reader follows later publishes by itself
       reader_ = std::make_unique<mesh::SnapshotReader>(store_);
@@ -125,10 +152,16 @@ class Http1SessionTest : public ::testing::Test {
     int server_side = sv[1];
     ::fcntl(server_side, F_SETFL, ::fcntl(server_side, F_GETFL) | O_NONBLOCK);
     loop_->post([this, server_side] {
+      // What WaypointWorker::onConnect fills from the CONNECT and the state.
+      const auto& snapshot = reader_->get();
       ConnectionFacts f;
       f.client = *net::SocketAddress::parse("10.244.1.5:40000");
-      f.source_identity = "spiffe://cluster.local/ns/shop/sa/client";
+      f.source = RequestPeer::of(
+          snapshot->workloadByAddress(mesh::NetworkAddress{"", f.client.ip}),
+          *identity::SpiffeId::parse("spiffe://cluster.local/ns/shop/sa/client"), f.client);
       f.service_key = "shop/echo.shop.svc.cluster.local";
+      f.service =
+          mesh::serviceLabels(*snapshot->serviceByHostname("shop", "echo.shop.svc.cluster.local"));
       f.port = 80;
       auto s = std::make_shared<Http1Session>(
           env_, f,
@@ -207,7 +240,7 @@ class Http1SessionTest : public ::testing::Test {
     return ev.r;
   }
 
-  std::vector<RequestFacts> records() {
+  std::vector<RequestRecord> records() {
     std::lock_guard lock(mu_);
     return records_;
   }
@@ -229,7 +262,11 @@ class Http1SessionTest : public ::testing::Test {
   std::thread thread_;
   std::vector<UniqueFd> clients_;
   std::mutex mu_;
-  std::vector<RequestFacts> records_;
+  std::vector<RequestRecord> records_;
+  metrics::Registry registry_;
+  std::unique_ptr<RequestTelemetry> telemetry_;
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> access_log_ =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
 };
 
 std::unique_ptr<echo::EchoServer> startEcho() {
@@ -258,11 +295,90 @@ TEST_F(Http1SessionTest, RoutesRewritesAndKeepsBothSidesAlive) {
   auto recs = records();
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(recs[2].route_name, "HTTPRoute shop/r rule 0");
-  EXPECT_EQ(recs[2].forwarded_path, "/in/x?i=2");
-  EXPECT_EQ(recs[2].upstream_endpoint, echo->addresses()[0].toString());
-  EXPECT_EQ(recs[2].response_flags, "-");
-  EXPECT_EQ(recs[2].source_identity, "spiffe://cluster.local/ns/shop/sa/client");
+  ASSERT_TRUE(recs[2].upstream_host);
+  EXPECT_EQ(recs[2].upstream_host->toString(), echo->addresses()[0].toString());
+  EXPECT_EQ(recs[2].response_flags.toString(), "-");
+  ASSERT_TRUE(recs[2].source.identity);
+  EXPECT_EQ(recs[2].source.identity->uri(), "spiffe://cluster.local/ns/shop/sa/client");
   EXPECT_EQ(echo->requestsServed(), 3u);
+}
+
+TEST_F(Http1SessionTest, EveryRequestIsCountedLoggedAndGetsARequestId) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  int c = connect();
+  send(c, "GET /api/x HTTP/1.1\r\nHost: echo.shop\r\nUser-Agent: t/1\r\n\r\n");
+  Response ok = read(c);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  send(c, "GET /api/y HTTP/1.1\r\nHost: echo.shop\r\nx-request-id: keep-me-1\r\n\r\n");
+  ASSERT_EQ(read(c).status, 200);
+  send(c, "GET /nothing HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  Response none = read(c);
+  ASSERT_EQ(none.status, 404) << none.body;
+
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 3u);
+  // begin(): a new UUIDv4 forwarded when the client sent none, the client's kept otherwise.
+  auto seen = nlohmann::json::parse(ok.body)["headers"]["X-Request-Id"][0].get<std::string>();
+  EXPECT_EQ(seen, recs[0].request_id);
+  EXPECT_EQ(seen.size(), 36u);
+  EXPECT_EQ(seen[14], '4') << seen;
+  EXPECT_EQ(recs[1].request_id, "keep-me-1");
+  EXPECT_EQ(none.headers["x-request-id"], recs[2].request_id);
+
+  // finish(): Istio's series, the client from the state and its identity, the endpoint chosen.
+  const std::string text = registry_.render();
+  const std::string source =
+      "reporter=\"waypoint\",source_workload=\"sleep\",source_canonical_service=\"sleep\","
+      "source_canonical_revision=\"unknown\",source_workload_namespace=\"shop\","
+      "source_principal=\"spiffe://cluster.local/ns/shop/sa/client\",source_app=\"sleep\","
+      "source_version=\"unknown\",source_cluster=\"unknown\","
+      "destination_service=\"echo.shop.svc.cluster.local\","
+      "destination_service_namespace=\"shop\",destination_service_name=\"echo\",";
+  EXPECT_NE(text.find("istio_requests_total{" + source +
+                      "destination_workload=\"echo-0\",destination_canonical_service=\"unknown\","
+                      "destination_canonical_revision=\"unknown\","
+                      "destination_workload_namespace=\"shop\","
+                      "destination_principal=\"spiffe://cluster.local/ns/shop/sa/echo\","
+                      "destination_app=\"unknown\",destination_version=\"unknown\",destination_"
+                      "cluster=\"unknown\","
+                      "request_protocol=\"http\",response_code=\"200\","
+                      "grpc_response_status=\"\",response_flags=\"-\","
+                      "connection_security_policy=\"mutual_tls\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("istio_requests_total{" + source +
+                      "destination_workload=\"unknown\",destination_canonical_service=\"unknown\","
+                      "destination_canonical_revision=\"unknown\","
+                      "destination_workload_namespace=\"unknown\","
+                      "destination_principal=\"unknown\",destination_app=\"unknown\","
+                      "destination_version=\"unknown\",destination_cluster=\"unknown\","
+                      "request_protocol=\"http\",response_code=\"404\","
+                      "grpc_response_status=\"\",response_flags=\"NR\","
+                      "connection_security_policy=\"mutual_tls\"} 1\n"),
+            std::string::npos)
+      << text;
+
+  // The access log: one `request complete` line per request.
+  auto lines = access_log_->last_formatted();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(
+      lines[0].rfind(
+          "request complete src.addr=10.244.1.5:40000 src.workload=\"sleep-7f9c-x1\" "
+          "src.namespace=\"shop\" src.identity=\"spiffe://cluster.local/ns/shop/sa/client\" "
+          "dst.addr=" +
+              echo->addresses()[0].toString() +
+              " dst.service=\"echo.shop.svc.cluster.local\" dst.workload=\"echo-0\" "
+              "dst.namespace=\"shop\" dst.identity=\"spiffe://cluster.local/ns/shop/sa/echo\" "
+              "method=\"GET\" path=\"/api/x\" "
+              "protocol=\"HTTP/1.1\" authority=\"echo.shop\" response_code=200 "
+              "route=\"HTTPRoute shop/r rule 0\" request_id=\"" +
+              seen + "\" request_bytes=0 response_bytes=" + std::to_string(ok.body.size()),
+          0),
+      0u)
+      << lines[0];
+  EXPECT_NE(lines[2].find("response_code=404"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("flags=\"NR\""), std::string::npos) << lines[2];
 }
 
 TEST_F(Http1SessionTest, LargeChunkedUploadAndPipelining) {
@@ -287,7 +403,7 @@ TEST_F(Http1SessionTest, LargeChunkedUploadAndPipelining) {
   Response second = read(c);
   ASSERT_EQ(second.status, 200);
   EXPECT_EQ(nlohmann::json::parse(second.body)["path"], "/in/second");
-  EXPECT_EQ(records()[0].request_bytes, 8u * 1024 * 1024);
+  EXPECT_EQ(records()[0].request_body_bytes, 8u * 1024 * 1024);
 }
 
 TEST_F(Http1SessionTest, LocalAnswers) {
@@ -323,7 +439,8 @@ TEST_F(Http1SessionTest, LocalAnswers) {
   }
   auto recs = records();
   ASSERT_EQ(recs.size(), rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(recs[i].response_flags, rows[i].flag) << i;
+  for (size_t i = 0; i < rows.size(); ++i)
+    EXPECT_EQ(recs[i].response_flags.toString(), rows[i].flag) << i;
   EXPECT_EQ(echo->requestsServed(), 0u) << "none of these reached the backend";
 }
 
@@ -339,7 +456,7 @@ TEST_F(Http1SessionTest, UpstreamDownIs503) {
   Response r = read(c);
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("upstream connect error"), std::string::npos) << r.body;
-  EXPECT_EQ(records().at(0).response_flags, "UF");
+  EXPECT_EQ(records().at(0).response_flags.toString(), "UF");
 }
 
 // A raw upstream: accepts one connection, reads the request head, writes `reply`, closes.
@@ -387,7 +504,7 @@ TEST_F(Http1SessionTest, BadUpstreamHttpIs502AndAnUpstreamCutIs503) {
     up.join();
     EXPECT_EQ(r.status, row.status) << r.body;
     ASSERT_EQ(records().size(), before + 1);
-    EXPECT_EQ(records().back().response_flags, row.flag);
+    EXPECT_EQ(records().back().response_flags.toString(), row.flag);
   }
 }
 
@@ -401,7 +518,7 @@ TEST_F(Http1SessionTest, AnUpstreamCutMidBodyCutsTheClient) {
   up.join();
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.closed) << "the status was sent: only the connection's end can say it failed";
-  EXPECT_EQ(records().at(0).response_flags, "UC");
+  EXPECT_EQ(records().at(0).response_flags.toString(), "UC");
 }
 
 }  // namespace

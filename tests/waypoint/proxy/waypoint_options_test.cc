@@ -1,0 +1,53 @@
+// warren-waypoint's flags: the tracing flags parsed into the options, and every bad value an
+// error naming its flag.
+#include "waypoint/proxy/waypoint_options.h"
+
+#include <gtest/gtest.h>
+
+namespace warren::waypoint {
+namespace {
+
+std::vector<std::string> with(std::vector<std::string> extra) {
+  std::vector<std::string> args = {"--gateway", "shop/waypoint", "--pod-ip", "10.244.1.9"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+TEST(WaypointOptions, TracingOffByDefaultAndOnWithACollector) {
+  auto plain = parseWaypointOptions(with({}));
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_FALSE(plain->tracing_otlp_endpoint);
+  EXPECT_EQ(plain->tracing_sampling_percent, 1.0);
+
+  auto traced = parseWaypointOptions(
+      with({"--tracing-otlp-endpoint", "http://otel.observability", "--tracing-sampling", "12.5"}));
+  ASSERT_TRUE(traced) << traced.error().message();
+  ASSERT_TRUE(traced->tracing_otlp_endpoint);
+  EXPECT_EQ(traced->tracing_otlp_endpoint->origin, "http://otel.observability:4318");
+  EXPECT_EQ(traced->tracing_otlp_endpoint->path, "/v1/traces");
+  EXPECT_EQ(traced->tracing_sampling_percent, 12.5);
+}
+
+TEST(WaypointOptions, BadValuesNameTheFlag) {
+  struct Row {
+    std::vector<std::string> args;
+    std::string error_has;
+  };
+  for (const Row& row : std::vector<Row>{
+           {{"--tracing-otlp-endpoint", "https://otel:4318"}, "--tracing-otlp-endpoint"},
+           {{"--tracing-otlp-endpoint", "otel:4318"}, "--tracing-otlp-endpoint"},
+           {{"--tracing-sampling", "101"}, "--tracing-sampling"},
+           {{"--tracing-sampling", "-1"}, "--tracing-sampling"},
+           {{"--tracing-sampling", "ten"}, "--tracing-sampling"},
+           {{"--tracing-sampling"}, "--tracing-sampling: missing value"},
+           {{"--metrics-port", "70000"}, "--metrics-port"},
+       }) {
+    SCOPED_TRACE(row.args[0] + (row.args.size() > 1 ? " " + row.args[1] : ""));
+    auto o = parseWaypointOptions(with(row.args));
+    ASSERT_FALSE(o);
+    EXPECT_NE(o.error().message().find(row.error_has), std::string::npos) << o.error().message();
+  }
+}
+
+}  // namespace
+}  // namespace warren::waypoint
