@@ -37,7 +37,7 @@ e2e: build
 asan tsan: deps
 	@cmake -S . -B build-$@ $(call generator,build-$@) -DWARREN_SANITIZE=$(if $(filter asan,$@),address,thread) $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-$@ -j$(JOBS)
-	@WARREN_E2E_TESTS="$(SANITIZE_E2E)" WARREN_TIMEOUT_SCALE=4 scripts/test.sh build-$@ unit fuzz e2e
+	@WARREN_E2E_JOBS=1 WARREN_E2E_TESTS="$(SANITIZE_E2E)" WARREN_TIMEOUT_SCALE=4 scripts/test.sh build-$@ unit fuzz e2e
 
 # libFuzzer (clang-19): every fuzz/*_fuzz.cc for FUZZ_SECONDS each; executions, coverage and
 # findings per target (fuzz/README.md).

@@ -4,7 +4,7 @@
 # `skip REASON`: exit 77) is counted as skipped with its reason, never as passed. Pass names to
 # run a subset:
 #   tests/e2e/run.sh BUILD [test_lab_basic ...]
-# WARREN_E2E_JOBS=N runs N tests at a time (output still one test after another).
+# WARREN_E2E_JOBS=N runs N tests at a time (default 2; output still one test after another).
 set -uo pipefail
 build=$(cd "${1:-build}" && pwd)
 shift || true
@@ -63,7 +63,7 @@ report() {
 
 # WARREN_E2E_JOBS tests at a time (each has its own lab: name, directory, namespaces, cgroups,
 # BPF pins; test_lab_parallel proves two labs do not see each other). Output stays per test.
-jobs=${WARREN_E2E_JOBS:-1}
+jobs=${WARREN_E2E_JOBS:-2}
 pending=()
 for t in "${tests[@]}"; do [ -f "$t" ] && pending+=("$t"); done
 if [ "$jobs" -le 1 ]; then
