@@ -7,7 +7,7 @@
 # Tags: git-<12 hex of HEAD>, with -dirty when the work tree has changes. Two builds of one
 # commit give the same tag and (same binaries, file times and creation time pinned to the
 # commit time) the same image ID.
-# Writes BUILD/images/tag and an install overlay BUILD/deploy/{install,cleanup} pinned to these
+# Writes BUILD/images/tag and the overlays BUILD/deploy/{install,install-waypoint,cleanup} pinned to these
 # images (with a cluster CA, made once) for `kubectl apply -k` (deploy/README.md).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -128,4 +128,24 @@ fi
   echo "  - $(realpath --relative-to="$out/cleanup" "$root/deploy")/cleanup"
   images_yaml
 } >"$out/cleanup/kustomization.yaml"
-echo "images: tag $tag; install overlay $out/install (kubectl apply -k), clean-up $out/cleanup"
+# The install plus the waypoint controller (deploy/overlays/waypoint-controller's component), its
+# image and the waypoints it creates pinned to these images too (--waypoint-image).
+mkdir -p "$out/install-waypoint"
+{
+  echo "# Written by scripts/images.sh: the install plus the waypoint controller, pinned to $tag."
+  echo "apiVersion: kustomize.config.k8s.io/v1beta1"
+  echo "kind: Kustomization"
+  echo "resources:"
+  echo "  - ../install"
+  echo "components:"
+  echo "  - $(realpath --relative-to="$out/install-waypoint" "$root/deploy")/components/waypoint-controller"
+  echo "images:"
+  printf '  - name: warren-controller\n    newName: %s/warren-controller\n    newTag: %s\n' "$registry" "$tag"
+  echo "patches:"
+  echo "  - target: {kind: Deployment, name: warren-controller, namespace: warren-system}"
+  echo "    patch: |-"
+  echo "      - op: add"
+  echo "        path: /spec/template/spec/containers/0/args/-"
+  echo "        value: --waypoint-image=$registry/warren-waypoint:$tag"
+} >"$out/install-waypoint/kustomization.yaml"
+echo "images: tag $tag; install overlay $out/install (kubectl apply -k), with the waypoint controller $out/install-waypoint, clean-up $out/cleanup"

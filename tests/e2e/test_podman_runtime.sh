@@ -45,6 +45,10 @@ if command -v kubectl >/dev/null; then
   assert_eq "$(grep -E '^ +image:' <<<"$rendered" | sort -u | xargs)" "image: localhost/warren-node:$TAG" "install overlay images"
   assert_contains "$rendered" "secretName: warren-ca-" "install overlay CA Secret"
   assert_contains "$(kubectl kustomize "$BUILD/deploy/cleanup")" "image: localhost/warren-node:$TAG" "cleanup overlay image"
+  rendered=$(kubectl kustomize "$BUILD/deploy/install-waypoint")
+  assert_eq "$(grep -E '^ +image:' <<<"$rendered" | sort -u | xargs)" \
+    "image: localhost/warren-controller:$TAG image: localhost/warren-node:$TAG" "install-waypoint overlay images"
+  assert_contains "$rendered" "--waypoint-image=localhost/warren-waypoint:$TAG" "waypoints the controller creates pinned"
 fi
 
 step "each binary starts in its image"
