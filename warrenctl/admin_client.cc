@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/http/http_client.h"
+#include "common/percent_encoding.h"
 
 namespace warren::ctl {
 
@@ -43,7 +44,7 @@ Result<nlohmann::json> AdminClient::call(const std::string& method, const std::s
   char sep = '?';
   for (const auto& [k, v] : query) {
     if (v.empty()) continue;
-    target += sep + http::percentEncode(k) + "=" + http::percentEncode(v);
+    target += sep + percentEncode(k, isUriUnreserved) + "=" + percentEncode(v, isUriUnreserved);
     sep = '&';
   }
   http::ClientRequest req = http::ClientRequest::withMethod(method, target);

@@ -14,6 +14,7 @@
 #include "bpf/loader/pinned_inventory.h"
 #include "common/http/http_client.h"
 #include "common/http/log_level_routes.h"
+#include "common/percent_encoding.h"
 
 #ifndef WARREN_VERSION
 #define WARREN_VERSION "0.0.0"
@@ -192,7 +193,7 @@ http::Router AdminRoutes::router() {
           400, json{{"error", "unknown component '" + component + "' (want agent or ztunnel)"}});
     std::string target = "/api/v1/log?component=ztunnel";
     if (req.query.contains("level"))
-      target += "&level=" + http::percentEncode(req.queryOr("level"));
+      target += "&level=" + percentEncode(req.queryOr("level"), isUriUnreserved);
     http::ClientRequest fwd = http::ClientRequest::withMethod(req.method, target);
     fwd.timeout = kZtunnelTimeout;
     return answer(forwardedLogAnswer(ztunnel_.toString(), http::httpRequest(ztunnel_, fwd)));

@@ -5,7 +5,7 @@
 #include <array>
 #include <charconv>
 
-#include "common/http1/syntax.h"
+#include "common/percent_encoding.h"
 
 namespace warren::grpc {
 namespace {
@@ -58,38 +58,15 @@ GrpcStatus statusFromHttp(int http_status) {
   }
 }
 
-std::string encodeMessage(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c <= 0x7e && c != '%') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
-}
+namespace {
 
-std::string decodeMessage(std::string_view wire) {
-  std::string out;
-  out.reserve(wire.size());
-  for (size_t i = 0; i < wire.size(); ++i) {
-    int hi =
-        i + 2 < wire.size() ? http1::syntax::hexValue(static_cast<unsigned char>(wire[i + 1])) : -1;
-    int lo =
-        i + 2 < wire.size() ? http1::syntax::hexValue(static_cast<unsigned char>(wire[i + 2])) : -1;
-    if (wire[i] == '%' && hi >= 0 && lo >= 0) {
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(wire[i]);
-    }
-  }
-  return out;
-}
+// grpc-message: printable ASCII stays, except '%' (gRPC over HTTP/2, "Responses").
+bool printableNotPercent(unsigned char c) { return c >= 0x20 && c <= 0x7e && c != '%'; }
+
+}  // namespace
+
+std::string encodeMessage(std::string_view text) { return percentEncode(text, printableNotPercent); }
+
+std::string decodeMessage(std::string_view wire) { return percentDecodeLenient(wire); }
 
 }  // namespace warren::grpc

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/percent_encoding.h"
+
 namespace warren::hbone {
 namespace {
 
@@ -13,40 +15,6 @@ namespace {
 // so decoding is unambiguous.
 bool baggageSafe(unsigned char c) {
   return c >= 0x21 && c <= 0x7e && c != '"' && c != ',' && c != ';' && c != '\\' && c != '%';
-}
-
-std::string percentEncode(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (unsigned char c : v) {
-    if (baggageSafe(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percentDecode(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '%' && i + 2 < v.size() && hexValue(v[i + 1]) >= 0 && hexValue(v[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexValue(v[i + 1]) * 16 + hexValue(v[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(v[i]);
-    }
-  }
-  return out;
 }
 
 std::string_view trim(std::string_view s) {
@@ -66,7 +34,7 @@ template <size_t N>
 bool parseHex(std::string_view text, std::array<uint8_t, N>& out) {
   if (text.size() != 2 * N) return false;
   for (size_t i = 0; i < N; ++i) {
-    int hi = hexValue(text[2 * i]), lo = hexValue(text[2 * i + 1]);
+    int hi = hexDigitValue(text[2 * i]), lo = hexDigitValue(text[2 * i + 1]);
     // W3C: lower-case hex only.
     if (hi < 0 || lo < 0 || (text[2 * i] >= 'A' && text[2 * i] <= 'F') ||
         (text[2 * i + 1] >= 'A' && text[2 * i + 1] <= 'F')) {
@@ -102,7 +70,7 @@ std::string formatBaggage(const Baggage& b) {
     if (!out.empty()) out.push_back(',');
     out += key;
     out.push_back('=');
-    out += percentEncode(value);
+    out += percentEncode(value, baggageSafe);
   };
   add("k8s.cluster.name", b.cluster_name);
   add("k8s.namespace.name", b.namespace_name);
@@ -124,7 +92,7 @@ Baggage parseBaggage(std::string_view header) {
     size_t eq = member.find('=');
     if (eq == std::string_view::npos) continue;
     std::string_view key = trim(member.substr(0, eq));
-    std::string value = percentDecode(trim(member.substr(eq + 1)));
+    std::string value = percentDecodeLenient(trim(member.substr(eq + 1)));
     if (key == "k8s.cluster.name") {
       b.cluster_name = value;
     } else if (key == "k8s.namespace.name") {

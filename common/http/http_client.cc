@@ -36,24 +36,6 @@ size_t captureContentType(char* data, size_t size, size_t nmemb, void* user) {
   return size * nmemb;
 }
 
-}  // namespace
-
-std::string percentEncode(const std::string& value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-namespace {
 
 // One request to `url` (through `unix_path` when non-empty); `where` names the server in errors.
 Result<HttpResponse> perform(const std::string& url, const std::string& unix_path,

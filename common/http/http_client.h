@@ -41,7 +41,4 @@ Result<HttpResponse> httpRequest(const ListenAddress& server, const ClientReques
 // plaintext http: the origin is not checked here (callers validate their URLs).
 Result<HttpResponse> httpRequestToOrigin(const std::string& origin, const ClientRequest& request);
 
-// Percent-encodes a query value (RFC 3986 unreserved characters are kept).
-std::string percentEncode(const std::string& value);
-
 }  // namespace warren::http

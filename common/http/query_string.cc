@@ -1,13 +1,8 @@
 #include "common/http/query_string.h"
 
-namespace warren::http {
+#include "common/percent_encoding.h"
 
-int hexDigitValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+namespace warren::http {
 
 std::vector<std::pair<std::string_view, std::string_view>> splitQuery(std::string_view query) {
   std::vector<std::pair<std::string_view, std::string_view>> out;

@@ -10,9 +10,6 @@
 
 namespace warren::http {
 
-// 0..15 for a hex digit, -1 otherwise.
-int hexDigitValue(char c);
-
 // "a=1&&b&c=x%20y" -> {{"a","1"}, {"b",""}, {"c","x%20y"}}: raw (undecoded) pairs in order,
 // empty pieces skipped.
 std::vector<std::pair<std::string_view, std::string_view>> splitQuery(std::string_view query);

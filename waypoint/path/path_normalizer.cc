@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/http/query_string.h"
+#include "common/percent_encoding.h"
 
 namespace warren::waypoint {
 namespace {
@@ -54,11 +55,11 @@ std::expected<void, PathRejection> validate(std::string_view path) {
       return reject(fmt::format("control byte 0x{:02X} in path at {}", c, i));
     }
     if (c != '%') continue;
-    if (i + 2 >= path.size() || http::hexDigitValue(path[i + 1]) < 0 ||
-        http::hexDigitValue(path[i + 2]) < 0) {
+    if (i + 2 >= path.size() || hexDigitValue(path[i + 1]) < 0 ||
+        hexDigitValue(path[i + 2]) < 0) {
       return reject(fmt::format("malformed percent-escape in path at {}", i));
     }
-    if (http::hexDigitValue(path[i + 1]) == 0 && http::hexDigitValue(path[i + 2]) == 0) {
+    if (hexDigitValue(path[i + 1]) == 0 && hexDigitValue(path[i + 2]) == 0) {
       return reject(fmt::format("encoded NUL (%00) in path at {}", i));
     }
     i += 2;
@@ -116,8 +117,8 @@ std::string canonicalCharacters(std::string_view path) {
   for (size_t i = 0; i < path.size(); ++i) {
     auto c = static_cast<unsigned char>(path[i]);
     if (c == '%') {
-      auto value = static_cast<unsigned char>(http::hexDigitValue(path[i + 1]) * 16 +
-                                              http::hexDigitValue(path[i + 2]));
+      auto value = static_cast<unsigned char>(hexDigitValue(path[i + 1]) * 16 +
+                                              hexDigitValue(path[i + 2]));
       if (isUnreserved(value)) {
         out.push_back(static_cast<char>(value));
       } else {

@@ -288,9 +288,5 @@ TEST(HttpClient, UnreachableSocketNamesThePath) {
   EXPECT_NE(r.error().message().find("/tmp/warren-no-such-dir/admin.sock"), std::string::npos);
 }
 
-TEST(HttpClient, PercentEncode) {
-  EXPECT_EQ(percentEncode("a b/c?d=e&f~g"), "a%20b%2Fc%3Fd%3De%26f~g");
-}
-
 }  // namespace
 }  // namespace warren::http
