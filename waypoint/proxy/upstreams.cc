@@ -127,6 +127,9 @@ void Upstreams::open(const UpstreamChoice& choice, const net::SocketAddress& cli
     loop_.connect(held->get(), sa.get(), sa.length,
                   [this, alive, held, done = std::move(done), to = choice.address](int res) {
                     if (res < 0) {
+                      // Through the loop, so its backend forgets the fd (epoll keeps a
+                      // registration per fd number, which the next socket would inherit).
+                      if (!alive.expired()) loop_.close(held->release());
                       done(fail(Error::system(-res, "connect to " + to.toString())));
                       return;
                     }

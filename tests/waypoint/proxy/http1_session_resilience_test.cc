@@ -3,7 +3,9 @@
 // a connect failure, the budget, the body bound) and mirrors (a copy reaches the mirror; a dead
 // mirror changes nothing), against real warren-echo servers (?delay=, ?failFirst=) and closed
 // ports. The lab's path (capture, ztunnels, HBONE) is tests/e2e/test_waypoint_resilience.sh.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include "http1_session_fixture.h"
 
@@ -30,13 +32,25 @@ void retryOn(l7::RouteRule& r, uint32_t attempts, std::vector<uint32_t> codes, i
   setMillis(r.mutable_retry()->mutable_backoff(), backoff_ms);
 }
 
-uint16_t closedPort() {
-  auto fd = net::SocketFactory::listenTcp(*net::SocketAddress::parse("127.0.0.1:0"), {});
-  EXPECT_TRUE(fd);
-  uint16_t port = net::localAddress(fd->get())->port;
-  fd->reset();
-  return port;
-}
+// A port that refuses connections for as long as it lives: bound, never listening (a closed
+// port could be taken by a parallel test's listener meanwhile).
+struct RefusingPort {
+  UniqueFd fd;
+  uint16_t port = 0;
+  RefusingPort() {
+    fd = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    socklen_t len = sizeof(sa);
+    EXPECT_EQ(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len), 0);
+    port = ntohs(sa.sin_port);
+  }
+  net::SocketAddress address() const {
+    return *net::SocketAddress::parse("127.0.0.1:" + std::to_string(port));
+  }
+};
 
 class Http1SessionResilienceTest : public Http1SessionTest {
  protected:
@@ -86,8 +100,8 @@ TEST_F(Http1SessionResilienceTest, AFailingBackendIsRetriedAndTheAttemptsAreLogg
 
 TEST_F(Http1SessionResilienceTest, AConnectFailureIsRetriedOnAnotherEndpoint) {
   auto live = startEcho("127.0.0.3:0");
-  endpoints({{"echo", *net::SocketAddress::parse("127.0.0.1:" + std::to_string(closedPort()))},
-             {"echo", live->addresses()[0]}});
+  RefusingPort dead;
+  endpoints({{"echo", dead.address()}, {"echo", live->addresses()[0]}});
   useRoutes(routesWith([](l7::RouteRule& r) { retryOn(r, 1, {}, 1); }));
   // Either endpoint may be drawn first: requests until one started on the dead one.
   int c = connect();
@@ -216,8 +230,8 @@ TEST_F(Http1SessionResilienceTest, AMirrorGetsACopyAndNeverChangesTheAnswer) {
   EXPECT_EQ(recordsAfter(1)[0].upstream_attempts, 1u) << "a mirror is not an attempt";
 
   // A mirror that cannot be reached, or is not in the state at all: the answer is the same.
-  endpoints({{"echo", primary->addresses()[0]},
-             {"mirror", *net::SocketAddress::parse("127.0.0.1:" + std::to_string(closedPort()))}});
+  RefusingPort dead;
+  endpoints({{"echo", primary->addresses()[0]}, {"mirror", dead.address()}});
   for (std::string service : {"mirror", "absent"}) {
     useRoutes(withMirror(service));
     send(c, "GET /api/m2 HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
