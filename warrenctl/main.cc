@@ -14,6 +14,7 @@
 #include "warrenctl/resource_filter.h"
 #include "warrenctl/resource_tables.h"
 #include "warrenctl/waypoint_command.h"
+#include "warrenctl/waypoint_routes.h"
 
 #ifndef WARREN_VERSION
 #define WARREN_VERSION "0.0.0"
@@ -38,6 +39,7 @@ struct Flags {
   std::string manifests;  // waypoint apply|delete --manifests DIR
   std::string wp_name;    // waypoint NAME
   std::string wp_for = "service";
+  std::string wp_admin = "127.0.0.1:15000";  // waypoint routes --admin
   bool enroll_namespace = false;
   bool all = false;
 };
@@ -130,6 +132,15 @@ int main(int argc, char** argv) {
   auto* wp_status =
       wp->add_subcommand("status", "Show a waypoint's status conditions")->fallthrough();
   wp_status->add_option("name", f.wp_name, "Waypoint name (default: all)");
+  auto* wp_routes =
+      wp->add_subcommand("routes",
+                         "The routes a waypoint compiled, from its admin (cf. istioctl "
+                         "proxy-config routes)")
+          ->fallthrough();
+  wp_routes->add_option("name", f.wp_name, "Check that the admin serves this waypoint");
+  wp_routes->add_option("--admin", f.wp_admin,
+                        "The waypoint's admin, HOST:PORT (default 127.0.0.1:15000: run in the "
+                        "waypoint pod's network namespace, or port-forward)");
   auto* wp_delete = wp->add_subcommand("delete", "Delete a waypoint Gateway")->fallthrough();
   wp_delete->add_option("name", f.wp_name, "Waypoint name (default waypoint)");
   wp_delete->add_flag("--all", f.all, "Every waypoint of the namespace");
@@ -178,6 +189,19 @@ int main(int argc, char** argv) {
     }
     if (wp_gen->parsed()) {
       std::cout << warren::ctl::waypointGatewayYaml(spec);
+      return 0;
+    }
+    if (wp_routes->parsed()) {
+      std::string expect = f.wp_name.empty() ? "" : spec.namespace_ + "/" + spec.name;
+      auto doc = warren::ctl::fetchWaypointRoutes(
+          f.wp_admin, expect,
+          std::chrono::milliseconds(static_cast<int64_t>(f.timeout_seconds * 1000)));
+      if (!doc) return failWith(doc.error().message());
+      if (*format == warren::ctl::OutputFormat::kTable)
+        std::cout << warren::ctl::renderWaypointRoutes(*doc);
+      else
+        std::cout << warren::ctl::renderOutput(warren::ctl::ResourceKind::kConfigDump, *doc,
+                                               *format);
       return 0;
     }
     if (wp_list->parsed() || wp_status->parsed()) {

@@ -347,7 +347,21 @@ std::string renderWaypointStatus(const json& doc, const std::string& name) {
                           ? text(w, "error")
                           : "no status yet (is a warren-agent running with --controller?)"});
   }
-  return renderTable(t, noneFound("waypoints"));
+  std::string out = renderTable(t, noneFound("waypoints"));
+  // Who uses each waypoint (the agent resolves the use-waypoint labels), as istioctl's status
+  // lists what is enrolled.
+  for (const auto& w : items(doc)) {
+    if (!name.empty() && text(w, "name") != name) continue;
+    for (const char* key : {"services", "workloads"}) {
+      std::string names;
+      if (field(w, key).is_array())
+        for (const auto& n : field(w, key))
+          names += (names.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : "-");
+      out += text(w, "namespace") + "/" + text(w, "name") + " " + key + ": " +
+             (names.empty() ? "none" : names) + "\n";
+    }
+  }
+  return out;
 }
 
 std::string formatAge(double seconds) {

@@ -11,7 +11,8 @@ namespace warren::ctl {
 
 std::string renderResourceTable(ResourceKind kind, const nlohmann::json& doc);
 
-// `warrenctl waypoint status [NAME]`: the conditions of each waypoint (all when NAME is "").
+// `warrenctl waypoint status [NAME]`: the conditions of each waypoint (all when NAME is ""),
+// then the Services and workloads using each.
 std::string renderWaypointStatus(const nlohmann::json& waypoints_doc, const std::string& name);
 
 // kubectl-style age: "45s", "3m12s", "5h4m", "2d3h". "-" for negative or non-finite input.

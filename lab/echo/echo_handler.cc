@@ -102,11 +102,32 @@ Result<Fields> echoSetHeaders(const Fields& request_headers) {
   return out;
 }
 
+// A non-negative decimal query value within [lo, hi].
+std::optional<uint64_t> boundedNumber(const std::string& v, uint64_t lo, uint64_t hi) {
+  if (v.empty() || v.size() > 9) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : v) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (n < lo || n > hi) return std::nullopt;
+  return n;
+}
+
 }  // namespace
 
+uint64_t FailureCounts::next(const std::string& key) {
+  std::lock_guard lock(mu_);
+  return seen_[key]++;
+}
+
 EchoContext EchoContext::fromEnvironment() {
-  return EchoContext{envOr("NAMESPACE"), envOr("INGRESS_NAME"), envOr("SERVICE_NAME"),
-                     envOr("POD_NAME")};
+  EchoContext c;
+  c.namespace_ = envOr("NAMESPACE");
+  c.ingress = envOr("INGRESS_NAME");
+  c.service = envOr("SERVICE_NAME");
+  c.pod = envOr("POD_NAME");
+  return c;
 }
 
 std::string canonicalHeaderName(std::string_view name) {
@@ -186,6 +207,23 @@ EchoReply respond(const EchoRequest& request, const EchoContext& context) {
   auto extra = echoSetHeaders(request.headers);
   if (!extra) return jsonError(400, extra.error().message());
 
+  std::optional<uint64_t> fail_key_seen;
+  if (auto first = queryValue(request.target, "failFirst")) {
+    auto n = boundedNumber(*first, 0, 1'000'000);
+    if (!n) return jsonError(400, "failFirst: '" + *first + "' is not a count 0..1000000");
+    std::string status_text = queryValue(request.target, "failStatus").value_or("503");
+    auto status = boundedNumber(status_text, 400, 599);
+    if (!status) return jsonError(400, "failStatus: '" + status_text + "' is not 400..599");
+    std::string key = queryValue(request.target, "failKey").value_or("");
+    uint64_t before = context.failures ? context.failures->next(key) : *n;
+    if (before < *n) {
+      return text(static_cast<int>(*status), "echo: failing request " + std::to_string(before + 1) +
+                                                 " of " + std::to_string(*n) + " for key '" + key +
+                                                 "'\n");
+    }
+    fail_key_seen = before + 1;
+  }
+
   // Go's http.Header: canonical names, every field line its own value, sorted when encoded.
   // Host is not a header there, nor is Transfer-Encoding (Go moves it to TransferEncoding).
   std::map<std::string, std::vector<std::string>> headers;
@@ -207,6 +245,7 @@ EchoReply respond(const EchoRequest& request, const EchoContext& context) {
   j["sni"] = "";
   j["bodyBytes"] = request.body_bytes;
   j["peer"] = request.peer;
+  if (fail_key_seen) j["failKeySeen"] = *fail_key_seen;
 
   EchoReply reply;
   reply.status = 200;

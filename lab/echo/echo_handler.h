@@ -13,12 +13,20 @@
 //                            environment: NAMESPACE, INGRESS_NAME, SERVICE_NAME, POD_NAME), sni
 //   ?delay=D                 answer after D (Go duration syntax: "150ms", "1.5s", "1m2s")
 //   X-Echo-Set-Header: "N: v, N2: v2"   those fields set on the response
+//   ?failFirst=N[&failKey=K][&failStatus=S]   (Warren's) the first N requests carrying the same
+//                            key K (default "") are answered S (400..599, default 503) with a
+//                            text body; later ones as usual, with `failKeySeen` (how many
+//                            requests this echo counted for K, this one included) in the JSON:
+//                            a backend that fails a known number of times, then recovers
 // Warren adds two fields the lab's tests assert on: `bodyBytes` (request body bytes received,
 // after de-chunking) and `peer` (the client's IP:port as the server saw it).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,12 +39,26 @@ namespace warren::echo {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
+// Requests counted per ?failKey= value, for the whole echo process (every connection and
+// thread): the one piece of state the answers depend on.
+class FailureCounts {
+ public:
+  // Counts one more request for `key`; returns how many there were before it.
+  uint64_t next(const std::string& key);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, uint64_t> seen_;
+};
+
 // Where the server runs (echo-basic's "Context"), from the environment.
 struct EchoContext {
   std::string namespace_;
   std::string ingress;
   std::string service;
   std::string pod;
+  // Shared by every copy of the context (connections); null: ?failFirst never fails.
+  std::shared_ptr<FailureCounts> failures = std::make_shared<FailureCounts>();
 
   // NAMESPACE, INGRESS_NAME, SERVICE_NAME, POD_NAME; unset ones are empty.
   static EchoContext fromEnvironment();
@@ -60,7 +82,7 @@ struct EchoReply {
   std::chrono::milliseconds delay{0};
 };
 
-// The answer to `request`. Pure.
+// The answer to `request`. Pure but for the ?failFirst= counts in `context.failures`.
 EchoReply respond(const EchoRequest& request, const EchoContext& context);
 
 // Go's textproto.CanonicalMIMEHeaderKey: "x-header-set" -> "X-Header-Set"; a name with a byte

@@ -11,7 +11,12 @@
 # connection, that the traffic really crossed the waypoint (its /stats and /requests, the
 # ztunnels' mTLS connection counters client->waypoint and waypoint->echo), and the waypoint's
 # telemetry: istio_requests_total{reporter="waypoint"} on its 15020 per status and endpoint
-# workload, and its `request complete` access log lines.
+# workload, and its `request complete` access log lines. Then resilience on a second Service:
+# a backend failing twice is retried (attempts=3 in the access log), timeouts.request gives 504
+# with UT (access log and metrics), a RequestMirror copy reaches echo-mirror while the client
+# gets echo-v1's answer; `warrenctl waypoint routes` shows the compiled rules and
+# `warrenctl waypoint status` the Services using the waypoint. Last, a second waypoint
+# `--for workload` and a pod using it: traffic to the pod's IP crosses that waypoint at L4.
 . "$(dirname "$0")/lib.sh"
 
 CTL="$WARREN_BIN_DIR/warrenctl"
@@ -96,6 +101,37 @@ metadata: {name: echo-v2, namespace: shop}
 spec:
   selector: {app: echo, version: v2}
   ports: [{name: http, port: 8080, targetPort: 3000}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo-mirror, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: echo-mirror}}
+  template:
+    metadata: {labels: {app: echo-mirror}}
+    spec:
+      serviceAccountName: echo
+      nodeName: node-2
+      containers:
+      - name: echo
+        command: [warren-echo, --port, "3000"]
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-mirror, namespace: shop}
+spec:
+  selector: {app: echo-mirror}
+  ports: [{name: http, port: 8080, targetPort: 3000}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: resil, namespace: shop}
+spec:
+  selector: {app: echo, version: v1}
+  ports: [{name: http, port: 80, targetPort: 3000}]
 ---
 apiVersion: v1
 kind: Pod
@@ -316,4 +352,109 @@ from_wp=$(opened 'reporter="destination"' "source_principal=\"$td/waypoint\"" 'd
 direct=$(opened "source_principal=\"$td/default\"" "destination_principal=\"$td/echo\"")
 assert_eq "$direct" 0 "connections client -> echo that skipped the waypoint"
 log "ztunnels: client->waypoint $to_wp, waypoint->echo-v1 $from_wp"
+
+step "resilience: retry, timeouts.request and RequestMirror on shop/resil"
+lab_apply - <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: resil-routes, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: resil, port: 80}]
+  rules:
+  - name: retried
+    matches: [{path: {type: PathPrefix, value: /retry}}]
+    backendRefs: [{name: echo-v1, port: 8080}]
+    retry: {attempts: 2, codes: [503], backoff: 10ms}
+  - name: slow
+    matches: [{path: {type: PathPrefix, value: /slow}}]
+    backendRefs: [{name: echo-v1, port: 8080}]
+    timeouts: {request: 300ms}
+  - name: mirrored
+    matches: [{path: {type: PathPrefix, value: /mirror}}]
+    filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: echo-mirror, port: 8080}}
+    backendRefs: [{name: echo-v1, port: 8080}]
+YAML
+resil_served() { wp_admin /routes | jq -e '.accepted_rules == 7' >/dev/null; }
+wait_for 30 resil_served
+rvip=$(svc_ip shop/resil)
+rget() { local path=$1; shift; pod_exec shop/client curl -sS -i --max-time 10 "$@" "http://$rvip:80$path"; }
+key="e2e-$$-$RANDOM"
+r=$(rget "/retry/x?failFirst=2&failKey=$key")
+assert_eq "$(status <<<"$r")" 200 "retried request status"
+assert_eq "$(body <<<"$r" | jq -r .failKeySeen)" 3 "echo-v1 saw two failures, then the answer"
+r=$(rget "/slow/x?delay=3s")
+assert_eq "$(status <<<"$r")" 504 "timeouts.request status"
+assert_eq "$(body <<<"$r")" "upstream request timeout" "timeouts.request body"
+mkey="mirror-$$-$RANDOM"
+r=$(rget "/mirror/x?failFirst=0&failKey=$mkey")
+assert_eq "$(status <<<"$r")" 200 "mirrored request status"
+assert_contains "$(body <<<"$r" | jq -r .pod)" "echo-v1" "the client got the primary's answer"
+# The copy reached echo-mirror: its per-key count already holds one request when we ask it.
+mirror_saw() {
+  local seen
+  seen=$(pod_exec shop/client curl -sS --max-time 5 "http://$(svc_ip shop/echo-mirror):8080/probe?failFirst=0&failKey=$mkey" | jq -r .failKeySeen)
+  [ "$seen" -ge 2 ]
+}
+wait_for 10 mirror_saw
+wp_log=$(lab logs "shop/$wp_pod" 2>/dev/null || true)
+line=$(grep 'request complete' <<<"$wp_log" | grep -F "failKey=$key" | head -1)
+[ -n "$line" ] || fail "no access log line for the retried request"
+assert_contains "$line" "attempts=3" "access log: the attempts of the retried request"
+assert_contains "$line" "response_code=200" "access log: the retried request's status"
+line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/slow/x?delay=3s"' | head -1)
+[ -n "$line" ] || fail "no access log line for the timed-out request"
+assert_contains "$line" 'flags="UT"' "access log: UT"
+assert_contains "$line" 'details="response_timeout"' "access log: the timeout's details"
+ut=$(wp_requests 'reporter="waypoint"' 'destination_service="resil.shop.svc.cluster.local"' 'response_code="504"' 'response_flags="UT"')
+assert_eq "$ut" 1 "istio_requests_total 504 UT"
+st=$(wp_admin /stats)
+[ "$(jq .total.resilience.retries <<<"$st")" -ge 2 ] || fail "the waypoint counted no retries: $(jq -c .total.resilience <<<"$st")"
+[ "$(jq .total.mirrors.sent <<<"$st")" -ge 1 ] || fail "the waypoint sent no mirror: $(jq -c .total.mirrors <<<"$st")"
+
+step "warrenctl waypoint routes / status: the compiled rules and who uses the waypoint"
+out=$(pod_exec "shop/$wp_pod" "$CTL" waypoint routes waypoint -n shop) || fail "waypoint routes: $out"
+assert_contains "$out" "waypoint shop/waypoint" "the admin's Gateway"
+assert_contains "$out" "attempts=2 codes=503 backoff=10ms" "the retry rule"
+assert_contains "$out" "request=300ms" "the timeout rule"
+assert_contains "$out" "shop/echo-mirror:8080" "the mirror"
+out=$(ctl --node node-1 waypoint status waypoint -n shop 2>&1) || fail "waypoint status: $out"
+assert_contains "$out" "shop/waypoint services:" "status lists the Services"
+assert_contains "$out" "shop/resil" "shop/resil uses the waypoint"
+
+step "workload-addressed traffic: a pod using a workload waypoint is reached through it (L4)"
+out=$(ctl waypoint apply -n shop --name wl --for workload) || fail "waypoint apply wl: $out"
+lab_apply - <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: echo-wl, namespace: shop, labels: {app: echo-wl, warren.dev/use-waypoint: wl}}
+spec:
+  serviceAccountName: echo
+  nodeName: node-2
+  containers:
+  - name: echo
+    command: [warren-echo, --port, "3000"]
+    env:
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+YAML
+wl_pod=""
+find_wl() {
+  lab reconcile >/dev/null 2>&1 || true
+  wl_pod=$(lab get pods -n shop -o json |
+    jq -r '.[] | select(.labels["gateway.networking.k8s.io/gateway-name"] == "wl") | .name' | head -1)
+  [ -n "$wl_pod" ] && pod_exec "shop/$wl_pod" curl -sf "http://127.0.0.1:15021/healthz/ready" >/dev/null
+}
+wait_for 60 find_wl
+ewl_ip=$(pod_ip shop/echo-wl)
+[ -n "$ewl_ip" ] || fail "no IP for shop/echo-wl"
+direct_get() { pod_exec shop/client curl -sS -i --max-time 5 "http://$ewl_ip:3000/direct"; }
+wl_relayed() { [ "$(direct_get | status)" = 200 ]; }
+wait_for 30 wl_relayed
+r=$(direct_get)
+assert_eq "$(body <<<"$r" | jq -r .path)" "/direct" "the pod answered through the workload waypoint"
+assert_eq "$(body <<<"$r" | jq -r '.headers["X-Request-Id"]')" "null" "relayed at L4, not routed"
+wst=$(pod_exec "shop/$wl_pod" curl -sf http://127.0.0.1:15000/stats)
+[ "$(jq '[.workers[].connects_by_protocol.WORKLOAD_TCP // 0] | add' <<<"$wst")" -ge 1 ] ||
+  fail "the wl waypoint relayed no workload-addressed CONNECT: $(jq -c .total <<<"$wst")"
 log "ok"

@@ -153,5 +153,36 @@ TEST(EchoHandler, ParseDelay) {
   }
 }
 
+TEST(EchoHandler, FailFirstFailsAKnownNumberOfTimesPerKey) {
+  EchoContext ctx;  // its own counts
+  struct Row {
+    std::string target;
+    int status;
+    std::string body_has;
+  };
+  const Row rows[] = {
+      {"/r?failFirst=2&failKey=a", 503, "failing request 1 of 2 for key 'a'"},
+      {"/r?failFirst=2&failKey=b&failStatus=500", 500, "failing request 1 of 2 for key 'b'"},
+      {"/r?failFirst=2&failKey=a", 503, "failing request 2 of 2"},
+      {"/r?failFirst=2&failKey=a", 200, "\"failKeySeen\": 3"},
+      {"/r?failFirst=2&failKey=a", 200, "\"failKeySeen\": 4"},
+      {"/r?failFirst=0", 200, "\"failKeySeen\": 1"},
+      {"/r?failFirst=x", 400, "failFirst: 'x' is not a count"},
+      {"/r?failFirst=1&failStatus=200", 400, "failStatus: '200' is not 400..599"},
+  };
+  for (const Row& row : rows) {
+    EchoRequest req;
+    req.method = "GET";
+    req.target = row.target;
+    EchoReply r = respond(req, ctx);
+    EXPECT_EQ(r.status, row.status) << row.target;
+    EXPECT_NE(r.body.find(row.body_has), std::string::npos) << row.target << ": " << r.body;
+  }
+  EchoRequest plain;
+  plain.method = "GET";
+  plain.target = "/r";
+  EXPECT_EQ(nlohmann::json::parse(respond(plain, ctx).body).contains("failKeySeen"), false);
+}
+
 }  // namespace
 }  // namespace warren::echo

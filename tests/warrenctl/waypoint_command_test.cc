@@ -11,6 +11,7 @@
 #include "common/kube/manifest_store.h"
 #include "test_support.h"
 #include "warrenctl/resource_tables.h"
+#include "warrenctl/waypoint_routes.h"
 
 namespace warren::ctl {
 namespace {
@@ -98,6 +99,30 @@ TEST(WaypointCommand, ApplyEnrollDeleteOnAManifestDirectory) {
   EXPECT_NE(all->find("shop/waypoint deleted"), std::string::npos);
   EXPECT_FALSE(store.get({"gateway.networking.k8s.io/v1", "Gateway", "shop", "waypoint"}));
   std::filesystem::remove_all(tmpl);
+}
+
+TEST(WaypointCommand, RoutesTableGolden) {
+  std::string out = renderWaypointRoutes(fixture("waypoint-routes"));
+  EXPECT_EQ(out, golden("waypoint-routes.table", out));
+  EXPECT_NE(out.find("attempts=2 codes=503,504 backoff=10ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("request=300ms backend=100ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("shop/echo-mirror:8080 100/100"), std::string::npos) << out;
+  EXPECT_NE(out.find("RequestRedirect and URLRewrite together"), std::string::npos) << out;
+  EXPECT_NE(renderWaypointRoutes(nlohmann::json::object()).find("No routes attached"),
+            std::string::npos);
+}
+
+TEST(WaypointCommand, RoutesNeedsAnAdminAddress) {
+  auto bad = fetchWaypointRoutes("localhost", "", std::chrono::milliseconds(100));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("--admin 'localhost' is not HOST:PORT"), std::string::npos)
+      << bad.error().message();
+}
+
+TEST(WaypointCommand, StatusListsWhoUsesEachWaypoint) {
+  std::string one = renderWaypointStatus(fixture("waypoints"), "waypoint");
+  EXPECT_NE(one.find("shop/waypoint services: shop/api, shop/web"), std::string::npos) << one;
+  EXPECT_NE(one.find("shop/waypoint workloads: none"), std::string::npos) << one;
 }
 
 }  // namespace

@@ -4,26 +4,12 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
-#include <array>
-#include <charconv>
-
 #include "common/http/http_message.h"
+#include "waypoint/proxy/http1_session_internal.h"
 #include "waypoint/route/route_filters.h"
 
 namespace warren::waypoint {
 namespace {
-
-// Connection-specific fields (RFC 9110 §7.6.1) and the framing the serializers write
-// themselves: never forwarded either way.
-bool hopByHop(std::string_view lower) {
-  static constexpr std::array<std::string_view, 9> kFields = {
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding",
-      "te",         "upgrade",    "trailer",          "content-length",
-      "expect"};
-  for (auto f : kFields)
-    if (lower == f) return true;
-  return false;
-}
 
 // "http://host:port/path?q" -> {"host:port", "/path?q"}; origin-form is returned as is.
 std::pair<std::string, std::string> splitAbsoluteForm(std::string_view target) {
@@ -57,78 +43,6 @@ uint64_t ProxyRandom::below(uint64_t bound) {
   return bound == 0 ? 0 : x % bound;
 }
 
-// ---- event adapters ------------------------------------------------------------------------
-
-class Http1Session::DownEvents final : public ConduitOwner {
- public:
-  explicit DownEvents(Http1Session& s) : s_(s) {}
-  void onInput() override {
-    auto keep = s_.shared_from_this();
-    s_.pumpDown();
-  }
-  void onInputEnd() override {
-    auto keep = s_.shared_from_this();
-    s_.onDownInputEnd();
-  }
-  void onDrained() override {
-    auto keep = s_.shared_from_this();
-    s_.onDownDrained();
-  }
-  void onFailed(const Error& e) override {
-    auto keep = s_.shared_from_this();
-    s_.onDownFailed(e);
-  }
-
- private:
-  Http1Session& s_;
-};
-
-class Http1Session::UpEvents final : public ConduitOwner {
- public:
-  explicit UpEvents(Http1Session& s) : s_(s) {}
-  void onInput() override {
-    auto keep = s_.shared_from_this();
-    s_.pumpUp();
-  }
-  void onInputEnd() override {
-    auto keep = s_.shared_from_this();
-    s_.onUpInputEnd();
-  }
-  void onDrained() override {
-    auto keep = s_.shared_from_this();
-    s_.onUpDrained();
-  }
-  void onFailed(const Error& e) override {
-    auto keep = s_.shared_from_this();
-    s_.onUpFailed(e);
-  }
-
- private:
-  Http1Session& s_;
-};
-
-class Http1Session::DownParserEvents final : public http1::ParserEvents {
- public:
-  explicit DownParserEvents(Http1Session& s) : s_(s) {}
-  http1::Flow onHead(const http1::MessageHead& h) override { return s_.onRequestHead(h); }
-  http1::Flow onBody(std::string_view d) override { return s_.onRequestBody(d); }
-  http1::Flow onMessageComplete() override { return s_.onRequestComplete(); }
-
- private:
-  Http1Session& s_;
-};
-
-class Http1Session::UpParserEvents final : public http1::ParserEvents {
- public:
-  explicit UpParserEvents(Http1Session& s) : s_(s) {}
-  http1::Flow onHead(const http1::MessageHead& h) override { return s_.onResponseHead(h); }
-  http1::Flow onBody(std::string_view d) override { return s_.onResponseBody(d); }
-  http1::Flow onMessageComplete() override { return s_.onResponseComplete(); }
-
- private:
-  Http1Session& s_;
-};
-
 // ---- life ----------------------------------------------------------------------------------
 
 Http1Session::Http1Session(SessionEnv& env, ConnectionFacts facts,
@@ -141,7 +55,11 @@ Http1Session::Http1Session(SessionEnv& env, ConnectionFacts facts,
       down_parser_(http1::Role::kRequest, *down_parser_events_),
       on_closed_(std::move(on_closed)),
       up_events_(std::make_unique<UpEvents>(*this)),
-      up_parser_events_(std::make_unique<UpParserEvents>(*this)) {}
+      up_parser_events_(std::make_unique<UpParserEvents>(*this)) {
+  request_timer_.setLoop(env_.loop);
+  attempt_timer_.setLoop(env_.loop);
+  backoff_timer_.setLoop(env_.loop);
+}
 
 Http1Session::~Http1Session() {
   if (up_) up_->close();
@@ -247,7 +165,7 @@ http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
   request_.authority = !abs_authority.empty() ? abs_authority : std::string(head.host);
   for (const auto& f : head.headers) {
     std::string name = toLowerAscii(f.name);
-    if (name == "host" || hopByHop(name)) continue;
+    if (name == "host" || session_internal::hopByHop(name)) continue;
     request_.headers.add(name, f.value);
   }
   request_body_ = head.body;
@@ -269,6 +187,7 @@ http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
 http1::Flow Http1Session::onRequestBody(std::string_view data) {
   record_.request_body_bytes += data.size();
   if (phase_ != Phase::kForwarding || !up_) return http1::Flow::kContinue;  // discarded
+  replay_.append(data);  // kept while small, for a retry or a mirror
   std::string out;
   if (auto s = up_out_.body(out, data); !s) {
     pending_up_failure_ = {500, ResponseFlag::kDownstreamProtocolError,
@@ -290,6 +209,9 @@ http1::Flow Http1Session::onRequestComplete() {
     std::string out;
     if (auto s = up_out_.end(out); s) up_->send(out);
   }
+  // The whole request is known: its copies go now (fire-and-forget).
+  if (forward_ && !mirrored_ && (phase_ == Phase::kForwarding || phase_ == Phase::kRouting))
+    sendMirrors();
   down_blocked_ = true;  // one request at a time: the next waits for this exchange
   return http1::Flow::kPause;
 }
@@ -374,285 +296,6 @@ void Http1Session::startRequest() {
   forward(*decision.forward());
 }
 
-void Http1Session::forward(const ForwardAction& action) {
-  forward_ = action;
-  std::string key = facts_.service_key;
-  uint16_t port = facts_.port;
-  if (action.backend.kind == BackendTarget::Kind::kService) {
-    key = routes_->serviceKey(action.backend.namespace_, action.backend.name);
-    port = action.backend.port;
-  }
-  const auto& snapshot = env_.state->get();
-  auto slash = key.find('/');
-  const mesh::Service* svc =
-      slash == std::string::npos
-          ? nullptr
-          : snapshot->serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
-  const mesh::Workload* local = env_.local_workload(*snapshot);
-  if (!svc || !local) {
-    record_.response_flags.add(ResponseFlag::kNoClusterFound);
-    std::string why = !svc ? "backend service " + key + " is not in the mesh state"
-                           : std::string("the waypoint's own workload is not in the state yet");
-    record_.response_code_details = why;
-    localReply(503, why + "\n");
-    return;
-  }
-  auto choice = env_.upstreams->choose(*snapshot, *svc, port, *local, *env_.random);
-  if (!choice) {
-    record_.response_flags.add(choice.error().flag);
-    record_.response_code_details = choice.error().detail;
-    localReply(503, choice.error().detail + "\n");
-    return;
-  }
-  choice_ = *choice;
-  counted_ = true;
-  env_.upstreams->begin(choice_->endpoint_uid);
-  std::optional<identity::SpiffeId> endpoint_id;
-  if (auto id = identity::SpiffeId::parse(choice_->identity); id) endpoint_id = *id;
-  record_.destination = RequestPeer::of(snapshot->workloadByUid(choice_->endpoint_uid),
-                                        std::move(endpoint_id), choice_->address);
-  record_.upstream_host = choice_->address;
-  connectUpstream();
-}
-
-void Http1Session::connectUpstream() {
-  std::weak_ptr<Http1Session> weak = shared_from_this();
-  env_.upstreams->connect(*choice_, facts_.client,
-                          [weak](Result<std::unique_ptr<StreamConduit>> up, bool reused) {
-                            auto self = weak.lock();
-                            if (!self) return;  // the conduit (if any) closes
-                            self->onUpstream(std::move(up), reused);
-                          });
-}
-
-void Http1Session::onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused) {
-  if (closed_ || phase_ != Phase::kRouting) return;
-  if (!up) {
-    record_.response_flags.add(ResponseFlag::kUpstreamConnectionFailure);
-    record_.response_code_details = up.error().message();
-    localReply(503, "upstream connect error: " + up.error().message() + "\n");
-    pumpDown();
-    return;
-  }
-  up_ = std::move(*up);
-  up_->setOwner(up_events_.get());
-  up_parser_ = std::make_unique<http1::Parser>(http1::Role::kResponse, *up_parser_events_);
-  up_out_ = http1::Serializer{};
-  up_reused_ = reused;
-  up_keep_alive_ = true;
-  phase_ = Phase::kForwarding;
-  if (!sendRequestHead()) {
-    pumpDown();
-    return;
-  }
-  up_->wantInput(true);
-  if (expect_continue_) down_->send(http1::Serializer::kContinue);
-  down_blocked_ = false;
-  pumpDown();
-}
-
-bool Http1Session::sendRequestHead() {
-  const HttpRequest& r = forward_->request;
-  std::vector<http1::HeaderField> fields;
-  fields.reserve(r.headers.size() + 1);
-  fields.push_back({"host", r.authority});
-  for (const auto& e : r.headers) fields.push_back({e.name, e.value});
-  http1::BodyFraming framing =
-      request_body_ == http1::BodyKind::kLength ? http1::BodyFraming::contentLength(request_length_)
-      : request_body_ == http1::BodyKind::kChunked ? http1::BodyFraming::chunked()
-                                                   : http1::BodyFraming::none();
-  std::string target = r.pathAndQuery();
-  std::string out;
-  if (auto s = up_out_.requestHead(out, r.method, target, fields, framing); !s) {
-    // A header a filter set (or the client sent) that HTTP/1.1 cannot carry.
-    up_->close();
-    up_.reset();
-    record_.response_code_details = "request head: " + s.error().message();
-    localReply(500, record_.response_code_details + "\n");
-    return false;
-  }
-  up_parser_->expectResponse(r.method);
-  up_->send(out);
-  return true;
-}
-
-// ---- upstream ------------------------------------------------------------------------------
-
-void Http1Session::pumpUp() {
-  if (in_pump_up_ || closed_ || !up_) return;
-  in_pump_up_ = true;
-  while (up_ && !up_blocked_ && !response_done_ && !pending_up_failure_) {
-    std::string& in = up_->input();
-    auto used = up_parser_->feed(in);
-    if (!used) {
-      pending_up_failure_ = {502, ResponseFlag::kUpstreamProtocolError,
-                             "upstream sent bad HTTP: " + used.error().message()};
-      break;
-    }
-    in.erase(0, *used);
-    if (*used == 0) break;
-  }
-  in_pump_up_ = false;
-  if (pending_up_failure_) {
-    auto f = *pending_up_failure_;
-    pending_up_failure_.reset();
-    upstreamBroke(f.status, f.flag, f.detail);
-  } else if (up_ && !up_blocked_ && !response_done_ && up_->inputEnded() && up_->input().empty()) {
-    onUpInputEnd();  // the end arrived while the input was still being parsed
-    return;
-  }
-  pumpDown();  // finishes the exchange when both halves are done
-}
-
-http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
-  if (head.isInterim()) return http1::Flow::kContinue;  // 100 Continue was ours to send
-  response_started_ = true;
-  up_keep_alive_ = head.keep_alive;
-  record_.response_code = head.status;
-  record_.response_code_details = "via_upstream";
-  HeaderMap headers;
-  for (const auto& f : head.headers) {
-    std::string name = toLowerAscii(f.name);
-    if (hopByHop(name)) continue;
-    headers.add(name, f.value);
-  }
-  for (const auto& edit : forward_->response_header_edits) applyHeaderModifier(headers, edit);
-  if (!request_keep_alive_) headers.set("connection", "close");
-  std::vector<http1::HeaderField> fields;
-  for (const auto& e : headers) fields.push_back({e.name, e.value});
-  http1::BodyFraming framing = http1::BodyFraming::none();
-  if (head_response_) {
-    uint64_t n = 0;
-    if (auto cl = head.header("content-length")) {
-      std::from_chars(cl->data(), cl->data() + cl->size(), n);
-      framing = http1::BodyFraming::headResponse(n);
-    }
-  } else if (head.body == http1::BodyKind::kLength) {
-    framing = http1::BodyFraming::contentLength(head.content_length);
-  } else if (head.body == http1::BodyKind::kChunked || head.body == http1::BodyKind::kUntilClose) {
-    if (http10_) {
-      // An HTTP/1.0 client knows no chunked coding: the body ends with the connection.
-      framing = http1::BodyFraming::untilClose();
-      request_keep_alive_ = false;
-    } else {
-      framing = http1::BodyFraming::chunked();
-    }
-  }
-  std::string out;
-  if (auto s = down_out_.responseHead(out, head.status, head.reason, fields, framing); !s) {
-    response_started_ = false;
-    pending_up_failure_ = {502, ResponseFlag::kUpstreamProtocolError,
-                           "upstream response head: " + s.error().message()};
-    return http1::Flow::kPause;
-  }
-  down_->send(out);
-  return http1::Flow::kContinue;
-}
-
-http1::Flow Http1Session::onResponseBody(std::string_view data) {
-  record_.response_body_bytes += data.size();
-  std::string out;
-  if (auto s = down_out_.body(out, data); !s) {
-    pending_up_failure_ = {502, ResponseFlag::kUpstreamProtocolError,
-                           "upstream response body: " + s.error().message()};
-    return http1::Flow::kPause;
-  }
-  down_->send(out);
-  if (down_->overHighWater()) {
-    up_blocked_ = true;  // onDownDrained resumes
-    return http1::Flow::kPause;
-  }
-  return http1::Flow::kContinue;
-}
-
-http1::Flow Http1Session::onResponseComplete() {
-  std::string out;
-  if (auto s = down_out_.end(out); !s) {
-    pending_up_failure_ = {502, ResponseFlag::kUpstreamProtocolError,
-                           "upstream response end: " + s.error().message()};
-    return http1::Flow::kPause;
-  }
-  down_->send(out);
-  response_done_ = true;
-  if (!request_done_) {
-    // Answered before the request ended: the rest of the request is read and dropped, and
-    // the connection closes after (the upstream cannot take another request on it).
-    up_keep_alive_ = false;
-    request_keep_alive_ = false;
-    phase_ = Phase::kLocal;
-    down_blocked_ = false;
-  }
-  return http1::Flow::kPause;
-}
-
-void Http1Session::onUpInputEnd() {
-  if (closed_ || !up_) return;
-  if (up_blocked_ || !up_->input().empty()) return;  // pumpUp comes back here when done
-  up_keep_alive_ = false;
-  if (!response_done_) {
-    // Completes a response delimited by the close; anything else is an answer cut short.
-    auto done = up_parser_->finish();
-    if (!response_done_) {
-      if (!response_started_ && up_reused_ && !up_retried_ &&
-          request_body_ == http1::BodyKind::kNone) {
-        // A kept-alive connection the server closed as we reused it: nothing was answered,
-        // the request had no body; send it again on a fresh tunnel (Envoy retries this race).
-        up_retried_ = true;
-        up_->close();
-        up_.reset();
-        phase_ = Phase::kRouting;
-        env_.upstreams->connect(
-            *choice_, facts_.client,
-            [weak = weak_from_this()](Result<std::unique_ptr<StreamConduit>> up, bool) {
-              if (auto self = weak.lock()) self->onUpstream(std::move(up), false);
-            },
-            /*allow_idle=*/false);
-        return;
-      }
-      upstreamBroke(response_started_ ? 502 : 503, ResponseFlag::kUpstreamConnectionTermination,
-                    done ? std::string("upstream closed the connection before answering")
-                         : "upstream closed the connection: " + done.error().message());
-      pumpDown();
-      return;
-    }
-  }
-  pumpDown();
-}
-
-void Http1Session::onUpDrained() {
-  if (closed_) return;
-  if (down_blocked_ && phase_ == Phase::kForwarding && !request_done_ && up_ &&
-      !up_->overHighWater()) {
-    down_blocked_ = false;
-    pumpDown();
-  }
-}
-
-void Http1Session::onUpFailed(const Error& e) {
-  if (closed_) return;
-  upstreamBroke(response_started_ ? 502 : 503, ResponseFlag::kUpstreamConnectionTermination,
-                "upstream connection: " + e.message());
-  pumpDown();
-}
-
-void Http1Session::upstreamBroke(int status, ResponseFlag flag, const std::string& detail) {
-  if (up_) {
-    up_->close();
-    up_.reset();
-  }
-  record_.response_flags.add(flag);
-  record_.response_code_details = detail;
-  if (!response_started_) {
-    localReply(status, detail + "\n");
-    return;
-  }
-  // The status line is already with the client: ending the connection before the body's end
-  // is the only signal (what was sent still arrives; the framing shows it is short).
-  request_keep_alive_ = false;
-  finishRecord();
-  closeDown("upstream failed mid-response: " + detail);
-}
-
 // ---- answers and endings -------------------------------------------------------------------
 
 void Http1Session::localReply(int status, const std::string& body, const std::string& location) {
@@ -703,6 +346,11 @@ void Http1Session::finishExchange() {
   phase_ = Phase::kIdle;
   request_done_ = response_done_ = response_started_ = false;
   up_blocked_ = up_reused_ = up_retried_ = head_response_ = false;
+  continue_sent_ = mirrored_ = false;
+  retries_done_ = 0;
+  tried_.clear();
+  pending_retry_.reset();
+  replay_.reset(false);
   forward_.reset();
   choice_.reset();
   routes_.reset();
@@ -721,6 +369,7 @@ void Http1Session::finishRecord() {
       std::chrono::steady_clock::now() - started_);
   if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
   counted_ = false;
+  endResilience();
   if (env_.on_request_done) env_.on_request_done(record_);
 }
 
@@ -735,6 +384,7 @@ void Http1Session::closeDown(const std::string& why) {
 void Http1Session::closed() {
   if (closed_) return;
   if (phase_ != Phase::kIdle && phase_ != Phase::kClosing) finishRecord();
+  endResilience();
   closed_ = true;
   if (up_) {
     up_->close();

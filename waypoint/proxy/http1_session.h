@@ -9,6 +9,13 @@
 //   context (RequestTelemetry::begin) -> body streamed both ways -> response head with the
 //   response edits -> onRequestDone(record) (RequestTelemetry::finish, in the worker).
 //
+// Resilience (the route's, decided in resilience/): timeouts.request bounds the exchange and
+// timeouts.backendRequest each attempt (504, flag UT); an attempt that failed before the client
+// saw a response head is tried again on a newly chosen endpoint after a jittered back-off when
+// the retry policy, the kept request body (BodyReplay), the worker's RetryBudget and the
+// deadline allow; a complete request is copied to each sampled RequestMirror (RequestMirrors),
+// fire-and-forget. The upstream half (attempts, responses) is http1_session_upstream.cc.
+//
 // Backpressure both ways: the side that reads stops feeding its parser while the other side's
 // send queue is over its high watermark (StreamConduit), so neither end's bytes pile up here.
 // Bad HTTP from the client gets the codec's status (400, 413, 431, 501, 505...) and the
@@ -19,8 +26,10 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/http1/parser.h"
 #include "common/http1/serializer.h"
@@ -28,10 +37,16 @@
 #include "mesh/routing/random_source.h"
 #include "mesh/state/snapshot_store.h"
 #include "waypoint/path/path_normalizer.h"
+#include "waypoint/proxy/loop_timer.h"
+#include "waypoint/proxy/request_mirrors.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/stream_conduit.h"
 #include "waypoint/proxy/upstreams.h"
 #include "waypoint/request/http_request.h"
+#include "waypoint/resilience/body_replay.h"
+#include "waypoint/resilience/request_deadlines.h"
+#include "waypoint/resilience/retry_budget.h"
+#include "waypoint/resilience/retry_policy.h"
 #include "waypoint/route/route_decision.h"
 #include "waypoint/telemetry/request_telemetry.h"
 
@@ -47,8 +62,20 @@ class ProxyRandom final : public RouteRandom, public mesh::RandomSource {
   uint64_t state_;
 };
 
+// What retries, timeouts and mirrors did, per worker (the admin's /stats).
+struct ResilienceCounters {
+  uint64_t retries = 0;              // attempts after the first
+  uint64_t retries_exhausted = 0;    // gave up with retries used up (URX)
+  uint64_t retries_over_budget = 0;  // a retry the RetryBudget refused
+  uint64_t retries_body_too_large = 0;
+  uint64_t request_timeouts = 0;  // timeouts.request fired
+  uint64_t backend_timeouts = 0;  // timeouts.backendRequest fired
+  nlohmann::json toJson() const;
+};
+
 // What a worker lends its sessions.
 struct SessionEnv {
+  uring::EventLoop* loop = nullptr;  // timers (timeouts, back-off); none: no timeouts
   std::function<std::shared_ptr<const RouteConfig>()> routes;
   mesh::SnapshotReader* state = nullptr;
   Upstreams* upstreams = nullptr;
@@ -59,6 +86,9 @@ struct SessionEnv {
   // Told of each request exactly once when it ends (the worker's onRequestDone: finish()).
   std::function<void(const RequestRecord&)> on_request_done;
   std::function<const mesh::Workload*(const mesh::StateSnapshot&)> local_workload;
+  RetryBudget* retry_budget = nullptr;  // none: retries unbounded by a budget
+  RequestMirrors* mirrors = nullptr;    // none: mirrors are skipped
+  ResilienceCounters* resilience = nullptr;
 };
 
 // What the HBONE CONNECT said about the client and where it was going.
@@ -100,9 +130,28 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   void beginRecord();
   void startRequest();
   void forward(const ForwardAction& action);
+  // The Service a backend target names (`key` and `port` set), or null when it is not in the
+  // mesh state.
+  const mesh::Service* backendService(const mesh::StateSnapshot& snapshot,
+                                      const BackendTarget& target, std::string& key,
+                                      uint16_t& port) const;
+  void startAttempt();
   void connectUpstream();
   void onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused);
   bool sendRequestHead();
+  void sendMirrors();
+
+  // Resilience (http1_session_upstream.cc).
+  // Tries the request again when the policy allows `result`; false: the caller fails it.
+  bool retryAfter(AttemptResult result, const std::string& why);
+  // The decision alone (flags and counters of a refusal recorded): the back-off, or none.
+  std::optional<std::chrono::milliseconds> decideRetryFor(AttemptResult result,
+                                                          const std::string& why);
+  void retryNow(std::chrono::milliseconds backoff);
+  void onDeadline(RequestDeadlines::Kind kind);
+  void armAttemptDeadline();
+  void endResilience();
+  void closeUpstream();
 
   // Upstream side.
   void pumpUp();
@@ -173,6 +222,24 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
     std::string detail;
   };
   std::optional<Failure> pending_up_failure_;
+
+  // Resilience of the exchange in progress.
+  RetryPolicy retry_policy_;
+  RequestDeadlines deadlines_;
+  BodyReplay replay_;
+  uint32_t retries_done_ = 0;
+  bool budget_request_ = false;  // the RetryBudget counts this request as active
+  bool budget_retry_ = false;    // ... and as retrying
+  bool continue_sent_ = false;   // 100 Continue went to the client
+  bool mirrored_ = false;
+  std::vector<std::string> tried_;  // endpoints tried, avoided by the next attempt
+  // A retriable response head seen inside a parser event: retried after this back-off once
+  // the parser returned.
+  std::optional<std::chrono::milliseconds> pending_retry_;
+  uint64_t attempt_seq_ = 0;  // a connect completing for an abandoned attempt is dropped
+  LoopTimer request_timer_;
+  LoopTimer attempt_timer_;
+  LoopTimer backoff_timer_;
 };
 
 }  // namespace warren::waypoint

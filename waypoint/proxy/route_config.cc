@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <set>
+#include <variant>
+
+#include "waypoint/resilience/retry_policy.h"
 
 namespace warren::waypoint {
 namespace {
@@ -299,10 +302,29 @@ nlohmann::json RouteConfig::toJson() const {
                             {"port", b.ref.port.value_or(0)},
                             {"weight", b.weight},
                             {"invalid", b.invalid_reason}});
-      rules.push_back({{"name", rule.name.value_or("")},
-                       {"matches", matches},
-                       {"filters", rule.filters.size()},
-                       {"backends", backends}});
+      nlohmann::json mirrors = nlohmann::json::array();
+      for (const auto& f : rule.filters)
+        if (const auto* m = std::get_if<RequestMirror>(&f))
+          mirrors.push_back(
+              {{"service", m->backend.namespace_ + "/" + m->backend.name},
+               {"port", m->backend.port.value_or(0)},
+               {"fraction", fmt::format("{}/{}", m->fraction.numerator, m->fraction.denominator)},
+               {"invalid", m->invalid_reason}});
+      nlohmann::json out = {{"name", rule.name.value_or("")},
+                            {"matches", matches},
+                            {"filters", rule.filters.size()},
+                            {"backends", backends},
+                            {"mirrors", mirrors}};
+      // Resilience as the proxy applies it (resilience/): durations in milliseconds.
+      if (rule.timeouts.request) out["timeouts"]["request_ms"] = rule.timeouts.request->count();
+      if (rule.timeouts.backend_request)
+        out["timeouts"]["backend_request_ms"] = rule.timeouts.backend_request->count();
+      if (rule.retry) {
+        RetryPolicy p = RetryPolicy::from(rule.retry);
+        out["retry"] = {
+            {"attempts", p.retries}, {"codes", p.codes}, {"backoff_ms", p.base_backoff.count()}};
+      }
+      rules.push_back(std::move(out));
     }
     routes.push_back({{"route", "HTTPRoute/" + r.meta.namespace_ + "/" + r.meta.name},
                       {"parents", parents},

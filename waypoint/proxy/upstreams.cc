@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/hbone/connect_request.h"
 #include "common/net/socket_factory.h"
 #include "common/relay/socket_stream.h"
@@ -44,16 +46,31 @@ uint32_t Upstreams::active(const std::string& uid) const {
 
 std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::choose(
     const mesh::StateSnapshot& snapshot, const mesh::Service& service, uint16_t port,
-    const mesh::Workload& source, mesh::RandomSource& random) {
-  auto picked =
-      mesh::selectEndpointLeastRequest(snapshot, service, port, source, random,
-                                       [this](const mesh::Workload& w) { return active(w.uid); });
+    const mesh::Workload& source, mesh::RandomSource& random,
+    const std::vector<std::string>* avoid) {
+  // A tried endpoint looks this much busier: it loses every comparison with an untried one.
+  constexpr uint32_t kTriedPenalty = 1u << 20;
+  auto picked = mesh::selectEndpointLeastRequest(
+      snapshot, service, port, source, random, [this, avoid](const mesh::Workload& w) {
+        uint32_t n = active(w.uid);
+        if (avoid && std::find(avoid->begin(), avoid->end(), w.uid) != avoid->end())
+          n += kTriedPenalty;
+        return n;
+      });
   if (!picked) {
     return std::unexpected(
         UpstreamRefusal{ResponseFlag::kNoHealthyUpstream,
                         fmt::format("no healthy endpoint of {} for port {}", service.key(), port)});
   }
-  const mesh::Workload& w = *picked->workload;
+  auto c = chooseWorkload(*picked->workload, picked->target_port);
+  if (!c) return c;
+  for (const auto& san : service.subject_alt_names) c->expected.push_back(san);
+  c->service_hostname = service.hostname;
+  return c;
+}
+
+std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::chooseWorkload(const mesh::Workload& w,
+                                                                         uint16_t port) const {
   auto ip = mesh::pickAddress(w, false);
   auto id = w.identity();
   if (!ip || !id) {
@@ -66,11 +83,9 @@ std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::choose(
   c.workload_name = w.workload_name.empty() ? w.name : w.workload_name;
   c.workload_namespace = w.namespace_;
   c.identity = id->uri();
-  c.address = net::SocketAddress{*ip, picked->target_port};
+  c.address = net::SocketAddress{*ip, port};
   c.hbone = w.tunnel_protocol == mesh::TunnelProtocol::kHbone;
   c.expected.push_back(*id);
-  for (const auto& san : service.subject_alt_names) c.expected.push_back(san);
-  c.service_hostname = service.hostname;
   return c;
 }
 
@@ -112,6 +127,9 @@ void Upstreams::open(const UpstreamChoice& choice, const net::SocketAddress& cli
     loop_.connect(held->get(), sa.get(), sa.length,
                   [this, alive, held, done = std::move(done), to = choice.address](int res) {
                     if (res < 0) {
+                      // Through the loop, so its backend forgets the fd (epoll keeps a
+                      // registration per fd number, which the next socket would inherit).
+                      if (!alive.expired()) loop_.close(held->release());
                       done(fail(Error::system(-res, "connect to " + to.toString())));
                       return;
                     }

@@ -60,11 +60,16 @@ class Upstreams {
   ~Upstreams();
 
   // Least request among the healthy endpoints of `service` for `port`, seen from `source`
-  // (the waypoint's own workload: its network and locality).
-  std::expected<UpstreamChoice, UpstreamRefusal> choose(const mesh::StateSnapshot& snapshot,
-                                                        const mesh::Service& service, uint16_t port,
-                                                        const mesh::Workload& source,
-                                                        mesh::RandomSource& random);
+  // (the waypoint's own workload: its network and locality). Endpoints in `avoid` (uids: those
+  // a retried request already tried) count as loaded, so another is preferred when there is one.
+  std::expected<UpstreamChoice, UpstreamRefusal> choose(
+      const mesh::StateSnapshot& snapshot, const mesh::Service& service, uint16_t port,
+      const mesh::Workload& source, mesh::RandomSource& random,
+      const std::vector<std::string>* avoid = nullptr);
+  // A workload addressed directly (`waypoint-for: workload|all`: the client dialled a pod IP),
+  // at `port` on it.
+  std::expected<UpstreamChoice, UpstreamRefusal> chooseWorkload(const mesh::Workload& workload,
+                                                                uint16_t port) const;
   // A new tunnel (or TCP connection) to `choice`, as a raw byte stream (L4 relays).
   void open(const UpstreamChoice& choice, const net::SocketAddress& client,
             std::function<void(Result<std::unique_ptr<relay::ByteStream>>)> done);

@@ -138,6 +138,8 @@ nlohmann::json WaypointDaemon::stats() const {
                           {"tunnels_opened", 0},
                           {"keepalive_reuses", 0}};
   nlohmann::json responses = nlohmann::json::object();
+  nlohmann::json resilience = nlohmann::json::object();
+  nlohmann::json mirrors = nlohmann::json::object();
   for (const auto& w : workers) {
     for (const char* k : {"hbone_connections_accepted", "connects", "requests", "tcp_relays_done"})
       total[k] = total[k].get<uint64_t>() + w[k].get<uint64_t>();
@@ -147,8 +149,14 @@ nlohmann::json WaypointDaemon::stats() const {
                                 w["upstreams"]["keepalive_reuses"].get<uint64_t>();
     for (const auto& [code, n] : w["responses"].items())
       responses[code] = responses.value(code, uint64_t{0}) + n.get<uint64_t>();
+    for (const auto& [k, n] : w["resilience"].items())
+      resilience[k] = resilience.value(k, uint64_t{0}) + n.get<uint64_t>();
+    for (const auto& [k, n] : w["mirrors"].items())
+      mirrors[k] = mirrors.value(k, uint64_t{0}) + n.get<uint64_t>();
   }
   total["responses"] = responses;
+  total["resilience"] = resilience;
+  total["mirrors"] = mirrors;
   return {{"gateway", options_.gateway}, {"total", total}, {"workers", workers}};
 }
 

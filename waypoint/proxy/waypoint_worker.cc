@@ -23,7 +23,12 @@ WaypointWorker::WaypointWorker(unsigned index, uring::EventLoop& loop, WorkerSha
       client_tls_(tls::TlsRole::kClient, *shared.certs),
       server_(loop, server_tls_, shared.http2),
       pool_(loop, shared.http2),
-      upstreams_(loop, pool_, client_tls_, shared.self_identity) {
+      upstreams_(loop, pool_, client_tls_, shared.self_identity),
+      mirrors_(loop, upstreams_) {
+  env_.loop = &loop_;
+  env_.retry_budget = &retry_budget_;
+  env_.mirrors = &mirrors_;
+  env_.resilience = &resilience_;
   env_.routes = shared.routes;
   env_.state = &state_;
   env_.upstreams = &upstreams_;
@@ -103,8 +108,25 @@ void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& con
                                           decision->service.substr(slash + 1));
   }
   if (!service) {
-    // A workload address (a workload-scoped waypoint): not served yet (waypoint/README.md).
-    reject(503, "the authority names no Service; workload-addressed traffic is not served yet");
+    // A workload address (`waypoint-for: workload|all`): decideInbound found this pod to be the
+    // waypoint of the workload the IP names. No Service, so no port protocol and no routes:
+    // relayed at L4 to that workload (L4 policy above applied), as a TCP Service port is.
+    const mesh::Workload* w =
+        target ? snapshot->workloadByAddress(mesh::NetworkAddress{self->network, target->ip})
+               : nullptr;
+    if (!w) {
+      reject(503, "the authority names no Service or workload in the state");
+      return;
+    }
+    auto choice = upstreams_.chooseWorkload(*w, port);
+    if (!choice) {
+      reject(503, choice.error().detail);
+      return;
+    }
+    ++connects_by_protocol_["WORKLOAD_TCP"];
+    net::SocketAddress client = decision->request.forwarded_for.value_or(conn->peerAddress());
+    relayTo(conn, id, *choice, fmt::format("workload {} -> {}", w->uid, choice->address.toString()),
+            client);
     return;
   }
   if (!service->findPort(port)) {
@@ -175,20 +197,25 @@ void WaypointWorker::serveTcp(const std::shared_ptr<mesh::HboneConnection>& conn
     conn->flush();
     return;
   }
+  relayTo(conn, id, *choice,
+          fmt::format("{}:{} -> {}", facts.service_key, facts.port, choice->address.toString()),
+          facts.client);
+}
+
+void WaypointWorker::relayTo(const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
+                             const UpstreamChoice& choice, const std::string& what,
+                             const net::SocketAddress& client) {
   // Hold the client's stream (bytes it sends early wait in it) until the upstream answers.
   auto stream = std::make_unique<mesh::HboneStream>(conn);
   stream->bind(id);
   conn->attach(id, stream->handler());
   auto held = std::make_shared<std::unique_ptr<mesh::HboneStream>>(std::move(stream));
   std::weak_ptr<mesh::HboneConnection> weak = conn;
-  std::string uid = choice->endpoint_uid;
+  std::string uid = choice.endpoint_uid;
   upstreams_.begin(uid);
   upstreams_.open(
-      *choice, facts.client,
-      [this, held, weak, id, uid,
-       what =
-           fmt::format("{}:{} -> {}", facts.service_key, facts.port, choice->address.toString())](
-          Result<std::unique_ptr<relay::ByteStream>> up) {
+      choice, client,
+      [this, held, weak, id, uid, what](Result<std::unique_ptr<relay::ByteStream>> up) {
         auto c = weak.lock();
         if (!up || !c || c->closed()) {
           upstreams_.end(uid);
@@ -246,6 +273,7 @@ void WaypointWorker::shutdown() {
   sessions_.clear();
   for (auto& [p, r] : std::map(relays_)) r->abort("waypoint stopping");
   relays_.clear();
+  mirrors_.closeAll();
   upstreams_.closeAll();
   server_.closeAll("waypoint stopping");
   pool_.closeAll("waypoint stopping");
@@ -271,7 +299,14 @@ nlohmann::json WaypointWorker::stats() const {
           {"tcp_relays_done", tcp_relays_done_},
           {"requests", requests_},
           {"responses", responses},
-          {"upstreams", upstreams_.toJson()}};
+          {"upstreams", upstreams_.toJson()},
+          {"resilience", resilience_.toJson()},
+          {"retry_budget",
+           {{"active_requests", retry_budget_.activeRequests()},
+            {"active_retries", retry_budget_.activeRetries()},
+            {"limit", retry_budget_.limit()},
+            {"refused", retry_budget_.refusedCount()}}},
+          {"mirrors", mirrors_.toJson()}};
 }
 
 nlohmann::json WaypointWorker::recentRequests() const {

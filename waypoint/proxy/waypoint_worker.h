@@ -4,7 +4,8 @@
 // (mesh::decideInbound: the :authority must name a Service or workload this waypoint serves,
 // L4 authorization of the calling identity), then serves the tunnel by the Service port's
 // protocol: HTTP/1.1 (Http1Session: routing, keep-alive, pooled upstream HBONE), or an L4
-// relay to a chosen endpoint for TCP (and, until their front ends exist, HTTP/2 and gRPC).
+// relay to a chosen endpoint for TCP (and, until their front ends exist, HTTP/2 and gRPC);
+// a workload address (a pod IP, `waypoint-for: workload|all`) is relayed at L4 to that pod.
 // Every request ends in onRequestDone(record): RequestTelemetry::finish (Istio's request
 // metrics, the access log line, the span), the counters and /requests.
 //
@@ -83,6 +84,11 @@ class WaypointWorker {
                  const http2::HeaderList& headers, const net::SocketAddress& local);
   void serveTcp(const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
                 const mesh::Service& service, uint16_t port, const ConnectionFacts& facts);
+  // The L4 relay to one chosen upstream: 200 once it is reached (503 when it is not), then
+  // bytes both ways.
+  void relayTo(const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
+               const UpstreamChoice& choice, const std::string& what,
+               const net::SocketAddress& client);
   const mesh::Workload* localWorkload(const mesh::StateSnapshot& snapshot) const;
 
   unsigned index_;
@@ -94,6 +100,9 @@ class WaypointWorker {
   mesh::HboneServer server_;
   mesh::HboneClientPool pool_;
   Upstreams upstreams_;
+  RetryBudget retry_budget_;
+  RequestMirrors mirrors_;
+  ResilienceCounters resilience_;
   ProxyRandom random_;
   SessionEnv env_;
   UniqueFd listener_;

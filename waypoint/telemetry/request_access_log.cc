@@ -53,6 +53,9 @@ std::vector<Field> fields(const RequestRecord& r) {
       {"trace_id", traceId(r), Kind::kQuoted},
       number("request_bytes", static_cast<int64_t>(r.request_body_bytes)),
       number("response_bytes", static_cast<int64_t>(r.response_body_bytes)),
+      // Printed when the request was retried (more than one attempt).
+      number("attempts",
+             r.upstream_attempts > 1 ? std::optional<int64_t>(r.upstream_attempts) : std::nullopt),
   };
   return f;
 }

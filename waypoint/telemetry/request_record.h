@@ -70,10 +70,13 @@ struct RequestRecord {
   metrics::ServiceLabels service;  // the Service the client addressed
   uint16_t service_port = 0;       // its port (the HBONE :authority port)
   std::string route_name;          // "<ns>/<route>[/<rule name>]", "" when none matched
-  std::optional<net::SocketAddress> upstream_host;  // endpoint address:port dialled
-  std::string request_id;                           // x-request-id as forwarded
-  std::optional<RequestTrace> trace;                // the waypoint's span (tracing on)
-  bool mtls = true;                                 // the client came over HBONE (mutual TLS)
+  std::optional<net::SocketAddress> upstream_host;  // endpoint address:port dialled (the last)
+  // Attempts sent upstream, retries included (Envoy's %UPSTREAM_REQUEST_ATTEMPT_COUNT%); 0 when
+  // the waypoint answered without trying.
+  uint32_t upstream_attempts = 0;
+  std::string request_id;             // x-request-id as forwarded
+  std::optional<RequestTrace> trace;  // the waypoint's span (tracing on)
+  bool mtls = true;                   // the client came over HBONE (mutual TLS)
 };
 
 // Istio's labels for this request as the waypoint reports them (reporter "waypoint").
