@@ -80,8 +80,9 @@ Status detachPinnedLink(const std::string& path) {
 
 // Keeps an existing pinned cgroup link on the same cgroup (swapping in the new program), or
 // replaces a stale one, or attaches a new one. Never two links for one attach point.
-Status adoptOrAttachCgroup(bpf_program* prog, const std::string& path, int cgroup_fd,
-                           uint64_t cgroup_id) {
+// Returns an fd of the link, which the agent holds (see RedirectDataplane::repinMissing).
+Result<UniqueFd> adoptOrAttachCgroup(bpf_program* prog, const std::string& path, int cgroup_fd,
+                                     uint64_t cgroup_id) {
   auto existing = openPin(path);
   if (existing) {
     auto target = linkTargetId(existing->get());
@@ -90,7 +91,7 @@ Status adoptOrAttachCgroup(bpf_program* prog, const std::string& path, int cgrou
       if (bpf_link_update(existing->get(), bpf_program__fd(prog), nullptr) != 0)
         return fail(WARREN_SYS_ERROR("update pinned link " + path));
       spdlog::info("bpf: re-adopted {}", path);
-      return ok();
+      return std::move(*existing);
     }
     spdlog::warn("bpf: {} is attached elsewhere (cgroup id {}), replacing it", path, *target);
     WARREN_TRY(detachPinnedLink(path));
@@ -99,9 +100,11 @@ Status adoptOrAttachCgroup(bpf_program* prog, const std::string& path, int cgrou
   }
   LinkPtr link(bpf_program__attach_cgroup(prog, cgroup_fd));
   if (!link) return fail(WARREN_SYS_ERROR("attach " + path + " to cgroup"));
+  UniqueFd held(::fcntl(bpf_link__fd(link.get()), F_DUPFD_CLOEXEC, 0));
+  if (!held) return fail(WARREN_SYS_ERROR("dup link fd of " + path));
   WARREN_TRY(pinLink(std::move(link), path));
   spdlog::info("bpf: attached {}", path);
-  return ok();
+  return held;
 }
 
 }  // namespace
@@ -113,11 +116,70 @@ struct RedirectDataplane::Programs {
   GetsockoptSkel getsockopt;
   SkLookupSkel sk_lookup;
   std::unique_ptr<SockmapFastPath> fast_path;  // null when the fast path is off
+  // An fd of every link this agent attached or adopted, by pin path. The pin alone keeps a
+  // link attached only while the pin exists: one removed by hand (rm under /sys/fs/bpf) would
+  // detach capture at once and enrolled pods would connect past ztunnel in plaintext. With
+  // the agent holding them, a removed pin detaches nothing, and repinMissing() puts it back.
+  std::map<std::string, UniqueFd> held_links;
 
   int enrolledFd() const { return bpf_map__fd(connect4->maps.warren_enrolled); }
   int exemptFd() const { return bpf_map__fd(connect4->maps.warren_exempt_src); }
   int countersFd() const { return bpf_map__fd(connect4->maps.warren_counters); }
 };
+
+namespace {
+
+Status holdCgroupLink(RedirectDataplane::Programs& programs, bpf_program* prog,
+                      const std::string& path, int cgroup_fd, uint64_t cgroup_id) {
+  auto fd = adoptOrAttachCgroup(prog, path, cgroup_fd, cgroup_id);
+  if (!fd) return fail(fd.error());
+  programs.held_links[path] = std::move(*fd);
+  return ok();
+}
+
+// Pins `fd` (a link or map) at `path` again when the pin is gone; true when it did.
+Result<bool> repinIfMissing(int fd, const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0) return false;
+  if (errno != ENOENT) return fail(WARREN_SYS_ERROR("stat " + path));
+  if (bpf_obj_pin(fd, path.c_str()) != 0) return fail(WARREN_SYS_ERROR("pin again " + path));
+  return true;
+}
+
+}  // namespace
+
+Status RedirectDataplane::repinMissing() {
+  Status first = ok();
+  auto note = [&](const Result<bool>& r, const std::string& path) {
+    if (!r) {
+      if (first) first = fail(r.error());
+    } else if (*r) {
+      spdlog::warn("bpf: pin {} was removed (by hand?): pinned again from the agent's fd", path);
+    }
+  };
+  // A link detached from outside (`warren-agent uninstall` while this agent runs, a pod's
+  // netns gone) reports target 0: let it go, never pin it again.
+  std::erase_if(programs_->held_links, [](const auto& entry) {
+    auto target = linkTargetId(entry.second.get());
+    return target && *target == 0;
+  });
+  if (programs_->held_links.empty()) return first;    // uninstalled: nothing to put back
+  WARREN_TRY(mkdirs(netnsLinkDir(config_.pin_dir)));  // the whole directory may have gone
+  for (const auto& [path, fd] : programs_->held_links) note(repinIfMissing(fd.get(), path), path);
+  // Maps: each skeleton pinned its maps by name (libbpf's pin_root_path); ztunnel and the
+  // next agent find them there.
+  for (bpf_object* obj :
+       {programs_->connect4->obj, programs_->connect6->obj, programs_->sockops->obj,
+        programs_->getsockopt->obj, programs_->sk_lookup->obj}) {
+    bpf_map* map = nullptr;
+    bpf_object__for_each_map(map, obj) {
+      const char* path = bpf_map__pin_path(map);
+      if (path == nullptr || bpf_map__fd(map) < 0) continue;
+      note(repinIfMissing(bpf_map__fd(map), path), path);
+    }
+  }
+  return first;
+}
 
 RedirectDataplane::RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs)
     : config_(std::move(config)), programs_(std::move(programs)) {}
@@ -175,17 +237,17 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
   const uint64_t cgroup_id = st.st_ino;  // a cgroup2 directory's inode is its cgroup id
 
   const std::string& dir = config.pin_dir;
-  WARREN_TRY(adoptOrAttachCgroup(programs->connect4->progs.warren_connect4,
-                                 dir + "/" WARREN_LINK_CONNECT4, cgroup.get(), cgroup_id));
-  WARREN_TRY(adoptOrAttachCgroup(programs->connect6->progs.warren_connect6,
-                                 dir + "/" WARREN_LINK_CONNECT6, cgroup.get(), cgroup_id));
-  WARREN_TRY(adoptOrAttachCgroup(sockops_prog, dir + "/" WARREN_LINK_SOCKOPS, cgroup.get(),
-                                 cgroup_id));
+  WARREN_TRY(holdCgroupLink(*programs, programs->connect4->progs.warren_connect4,
+                            dir + "/" WARREN_LINK_CONNECT4, cgroup.get(), cgroup_id));
+  WARREN_TRY(holdCgroupLink(*programs, programs->connect6->progs.warren_connect6,
+                            dir + "/" WARREN_LINK_CONNECT6, cgroup.get(), cgroup_id));
+  WARREN_TRY(holdCgroupLink(*programs, sockops_prog, dir + "/" WARREN_LINK_SOCKOPS, cgroup.get(),
+                            cgroup_id));
   // Off: the cgroup runs the plain sockops from here on, so what an earlier agent left of the
   // fast path can go (its established connections keep working until they close).
   if (!config.sockmap_fast_path) WARREN_TRY(SockmapFastPath::remove(dir));
-  WARREN_TRY(adoptOrAttachCgroup(programs->getsockopt->progs.warren_getsockopt,
-                                 dir + "/" WARREN_LINK_GETSOCKOPT, cgroup.get(), cgroup_id));
+  WARREN_TRY(holdCgroupLink(*programs, programs->getsockopt->progs.warren_getsockopt,
+                            dir + "/" WARREN_LINK_GETSOCKOPT, cgroup.get(), cgroup_id));
 
   // Netns links left by a previous agent run the new sk_lookup program from now on.
   auto links = readLookupLinks(dir);
@@ -197,6 +259,7 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
     if (!fd) return fail(fd.error());
     if (bpf_link_update(fd->get(), lookup_fd, nullptr) != 0)
       return fail(WARREN_SYS_ERROR("update sk_lookup link of netns " + std::to_string(cookie)));
+    programs->held_links[netnsLinkPath(dir, cookie)] = std::move(*fd);
   }
   return RedirectDataplane(config, std::move(programs));
 }
@@ -213,6 +276,9 @@ Result<PinnedRedirectState> RedirectDataplane::pinnedState() const {
 }
 
 Status RedirectDataplane::reconcile(const std::map<uint64_t, int>& desired) {
+  // Pins removed by hand come back first, so the plan below sees the netns links that are
+  // still attached (through our fds) and never attaches a second one.
+  if (auto s = repinMissing(); !s) spdlog::warn("bpf: {}", s.error().message());
   auto state = pinnedState();
   if (!state) return fail(state.error());
   std::set<uint64_t> cookies;
@@ -241,13 +307,18 @@ Status RedirectDataplane::apply(const RedirectAction& action, int netns_fd) {
       return ok();
     case RedirectAction::Kind::kDetachLookup:
     case RedirectAction::Kind::kDropStaleLookup:
+      programs_->held_links.erase(link_path);
       return detachPinnedLink(link_path);
     case RedirectAction::Kind::kAttachLookup: {
       if (::unlink(link_path.c_str()) != 0 && errno != ENOENT)
         return fail(WARREN_SYS_ERROR("unlink stale " + link_path));
       LinkPtr link(bpf_program__attach_netns(programs_->sk_lookup->progs.warren_sk_lookup, netns_fd));
       if (!link) return fail(WARREN_SYS_ERROR("attach sk_lookup to netns " + std::to_string(cookie)));
-      return pinLink(std::move(link), link_path);
+      UniqueFd held(::fcntl(bpf_link__fd(link.get()), F_DUPFD_CLOEXEC, 0));
+      if (!held) return fail(WARREN_SYS_ERROR("dup link fd of " + link_path));
+      WARREN_TRY(pinLink(std::move(link), link_path));
+      programs_->held_links[link_path] = std::move(held);
+      return ok();
     }
     case RedirectAction::Kind::kEnrol: {
       warren_enrolled value{};

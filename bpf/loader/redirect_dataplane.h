@@ -50,6 +50,11 @@ class RedirectDataplane {
 
   Result<PinnedRedirectState> pinnedState() const;
 
+  // Pins removed by hand (a link's or a map's) are pinned again from the fds this agent
+  // holds; reconcile() runs it first. Links stay attached meanwhile: the agent holds an fd of
+  // each.
+  Status repinMissing();
+
   // Replaces the set of source addresses exempt from inbound capture (node addresses:
   // kubelet probes).
   Status setExemptSources(const std::vector<net::IpAddress>& addresses);
@@ -63,8 +68,9 @@ class RedirectDataplane {
   // Detaches every Warren link and removes every pin under `pin_dir`.
   static Status uninstall(const std::string& pin_dir);
 
+  struct Programs;  // the loaded skeletons and held links (redirect_dataplane.cc)
+
  private:
-  struct Programs;
   RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs);
   Status apply(const RedirectAction& action, int netns_fd);
 

@@ -93,6 +93,9 @@ Baggage parseBaggage(std::string_view header) {
     if (eq == std::string_view::npos) continue;
     std::string_view key = trim(member.substr(0, eq));
     std::string value = percentDecodeLenient(trim(member.substr(eq + 1)));
+    // An empty value is an absent field (formatBaggage never sends one): it must not name a
+    // workload type without a workload, nor clear what an earlier member said.
+    if (value.empty()) continue;
     if (key == "k8s.cluster.name") {
       b.cluster_name = value;
     } else if (key == "k8s.namespace.name") {

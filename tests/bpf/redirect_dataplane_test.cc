@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "bpf/loader/pin_dir.h"
 #include "bpf_test_env.h"
 #include "common/net/socket_info.h"
@@ -80,6 +82,36 @@ TEST_F(DataplaneTest, AttachesOnceReadoptsAfterRestartAndUninstallsEverything) {
   EXPECT_EQ(attachedCount(cgroup_.path(), BPF_CGROUP_INET4_CONNECT), 0u);
   EXPECT_EQ(attachedCount(cgroup_.path(), BPF_CGROUP_GETSOCKOPT), 0u);
   EXPECT_TRUE(RedirectDataplane::uninstall(pins_.path())) << "uninstall twice is fine";
+}
+
+// Someone removes every pin by hand while the agent runs (issue 16's fault matrix): the pins
+// were the links' only references, so this used to detach capture at once. The agent holds
+// the links: nothing detaches, and repinMissing() (run by every reconcile) pins the same links
+// and the maps again. An uninstall while the agent runs still wins: detached links are let go.
+TEST_F(DataplaneTest, PinsRemovedByHandDetachNothingAndArePinnedAgain) {
+  auto dp = RedirectDataplane::open({pins_.path(), cgroup_.path()});
+  ASSERT_TRUE(dp) << dp.error().message();
+  const uint32_t id = linkId(pins_.path() + "/link_connect4");
+  ASSERT_NE(id, 0u);
+  size_t removed = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(pins_.path())) {
+    if (!e.is_directory()) removed += std::filesystem::remove(e.path()) ? 1 : 0;
+  }
+  EXPECT_GE(removed, 5u);
+  EXPECT_FALSE(exists(pins_.path() + "/link_connect4"));
+  const auto types = {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_SOCK_OPS,
+                      BPF_CGROUP_GETSOCKOPT};
+  for (auto type : types) EXPECT_EQ(attachedCount(cgroup_.path(), type), 1u) << "type " << type;
+
+  ASSERT_TRUE(dp->repinMissing());
+  EXPECT_EQ(linkId(pins_.path() + "/link_connect4"), id) << "the same link, pinned again";
+  EXPECT_TRUE(exists(pins_.path() + "/" WARREN_MAP_ENROLLED));
+  EXPECT_TRUE(exists(pins_.path() + "/" WARREN_MAP_COUNTERS));
+
+  ASSERT_TRUE(RedirectDataplane::uninstall(pins_.path()));
+  ASSERT_TRUE(dp->repinMissing());
+  EXPECT_FALSE(exists(pins_.path())) << "pinned again after an uninstall";
+  for (auto type : types) EXPECT_EQ(attachedCount(cgroup_.path(), type), 0u) << "type " << type;
 }
 
 // An older agent pinned warren_counters with 15 counters; this one has more. The agent must

@@ -183,6 +183,35 @@ mtls_connections() {
       END {print s + 0}'
 }
 
+# ztunnel_ready NODE: the node's ztunnel answers its readiness probe (:15021) with 200.
+ztunnel_ready() { node_exec "$1" curl -sf -o /dev/null --max-time 10 http://127.0.0.1:15021/healthz/ready; }
+# metric_sum NODE FAMILY [LABEL-TEXT...]: the sum of the series of FAMILY on NODE's ztunnel
+# :15020/metrics whose labels contain every LABEL-TEXT (e.g. 'response_flags="DENY"'); 0 when
+# there is none (or ztunnel does not answer).
+metric_sum() {
+  local node=$1 family=$2 out f
+  shift 2
+  out=$(node_exec "$node" curl -sf --max-time 10 http://127.0.0.1:15020/metrics |
+    grep -E "^$family(\{| )" || true)
+  for f in "$@"; do out=$(grep -F -- "$f" <<<"$out" || true); done
+  awk '{s += $NF} END {printf "%.0f\n", s}' <<<"$out"
+}
+# bpf_counter PINS INDEX: the per-CPU sum of one entry of the pinned warren_counters map (INDEX
+# as in enum warren_counter, bpf/include/warren_abi.h: 0 connect_redirected, 12
+# lookup_no_listener, 14.. the fast path's). bpf_counter_of_node node-N INDEX: of this lab's node.
+bpf_counter() {
+  bpftool -j map lookup pinned "$1/warren_counters" key "$2" 0 0 0 | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+def num(v):
+    if isinstance(v, int): return v
+    if isinstance(v, list): return int.from_bytes(bytes(int(b, 16) for b in v), "little")
+    return int(v, 0)
+vals = d.get("formatted", d).get("values", d.get("values"))
+print(sum(num(v["value"]) for v in vals))'
+}
+bpf_counter_of_node() { bpf_counter "/sys/fs/bpf/warren/$LAB_NAME-$1" "$2"; }
+
 # pid_alive PID: running (a zombie waiting for its reaper counts as gone).
 pid_alive() {
   local st

@@ -22,18 +22,7 @@ PY=/usr/bin/python3
 
 # fp_counter PINS NAME: the per-CPU sum of one warren_counters entry.
 declare -A COUNTER_INDEX=([fastpath_inserted]=14 [fastpath_redirected]=15 [fastpath_miss]=16 [fastpath_budget_spent]=17)
-fp_counter() {
-  local idx=${COUNTER_INDEX[$2]}
-  bpftool -j map lookup pinned "$1/warren_counters" key $idx 0 0 0 | "$PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-def num(v):
-    if isinstance(v, int): return v
-    if isinstance(v, list): return int.from_bytes(bytes(int(b, 16) for b in v), "little")
-    return int(v, 0)
-vals = d.get("formatted", d).get("values", d.get("values"))
-print(sum(num(v["value"]) for v in vals))'
-}
+fp_counter() { bpf_counter "$1" "${COUNTER_INDEX[$2]}"; }
 # sk_msg programs loaded, by name.
 sk_msg_progs_loaded() { bpftool prog show | grep -cw warren_sk_msg || true; }
 

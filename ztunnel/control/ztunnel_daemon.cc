@@ -115,6 +115,10 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
              MetricType::kCounter, double(certs_->failed())),
       scalar("warren_ztunnel_pods", "pods handed over by ZDS", MetricType::kGauge,
              double(zds_->pods().size())),
+      scalar("warren_ztunnel_accept_pauses_total",
+             "accepts the kernel ended with an error (EMFILE at RLIMIT_NOFILE...), re-armed "
+             "after a pause",
+             MetricType::kCounter, data_ ? double(data_->stats().accept_pauses) : 0),
   };
   if (auto redirect = redirectDecisions()) families.push_back(std::move(*redirect));
   return families;

@@ -174,6 +174,7 @@ Worker::Stats DataPlane::stats() {
         g->sum.tracked_streams += s.tracked_streams;
         g->sum.loop_operations += s.loop_operations;
         g->sum.loop_wakeups += s.loop_wakeups;
+        g->sum.accept_pauses += s.accept_pauses;
       },
       std::chrono::seconds(2));
   std::lock_guard lock(g->mu);

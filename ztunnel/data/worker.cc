@@ -25,13 +25,24 @@ Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore
 void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& owner,
                        Listener kind) {
   std::weak_ptr<const EnrolledPod> weak = owner;
-  ctx_.loop.acceptMultishot(listener, [this, weak, kind](int res) {
+  ctx_.loop.acceptMultishot(listener, [this, weak, kind, listener](int res) {
     if (res == -ECANCELED) return;
     auto pod = weak.lock();
     if (res < 0) {
+      // The kernel ended the accept: EMFILE at RLIMIT_NOFILE, ENFILE, ENOMEM... The connection
+      // that met it stays in the listen backlog. Accept again after a pause, or the listener
+      // would go deaf for good; meanwhile new connections wait in the backlog (served once
+      // descriptors are free, or timed out by their client), never bypassed.
       if (pod) {
-        spdlog::warn("accept on {} for {}/{}: {}", kListenerNames[static_cast<int>(kind)],
-                     pod->namespace_, pod->name, std::strerror(-res));
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning_ >= std::chrono::seconds(1)) {
+          last_accept_warning_ = now;
+          spdlog::warn("accept on {} for {}/{}: {} (accepting again in {} ms)",
+                       kListenerNames[static_cast<int>(kind)], pod->namespace_, pod->name,
+                       std::strerror(-res), kAcceptRetryDelay.count());
+        }
+        ++accept_pauses_;
+        rearmAcceptLater(listener, pod, kind);
       }
       return;
     }
@@ -51,6 +62,23 @@ void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& o
         inbound_.acceptHbone(pod, std::move(conn));
         break;
     }
+  });
+}
+
+void Worker::rearmAcceptLater(int listener, const std::shared_ptr<const EnrolledPod>& owner,
+                              Listener kind) {
+  std::weak_ptr<const EnrolledPod> weak = owner;
+  ctx_.loop.timeout(kAcceptRetryDelay, [this, weak, kind, listener](int res) {
+    if (res == -ECANCELED || draining_) return;
+    auto pod = weak.lock();
+    if (!pod) return;
+    // Only while this very listener is still the pod's (a removed pod's fd number may be
+    // reused by another socket).
+    auto it = pods_.find(pod->uid);
+    if (it == pods_.end() || it->second.pod != pod ||
+        it->second.listeners[static_cast<int>(kind)].get() != listener)
+      return;
+    armAccept(listener, pod, kind);
   });
 }
 
@@ -106,6 +134,7 @@ Worker::Stats Worker::stats() const {
   auto loop = ctx_.loop.stats();
   s.loop_operations = loop.ops_in_flight;
   s.loop_wakeups = loop.wakeups;
+  s.accept_pauses = accept_pauses_;
   return s;
 }
 

@@ -62,6 +62,7 @@ class Worker {
     size_t tracked_streams = 0;  // HTTP/2 streams and stream handlers of the HBONE connections
     size_t loop_operations = 0;  // I/O operations and timers in flight on the worker's loop
     uint64_t loop_wakeups = 0;   // eventfd wake-ups of the worker's loop so far
+    uint64_t accept_pauses = 0;  // accepts the kernel ended with an error (EMFILE...), re-armed
   };
   Stats stats() const;
 
@@ -71,6 +72,13 @@ class Worker {
     std::array<UniqueFd, 3> listeners;
   };
   void armAccept(int listener, const std::shared_ptr<const EnrolledPod>& pod, Listener kind);
+  void rearmAcceptLater(int listener, const std::shared_ptr<const EnrolledPod>& pod, Listener kind);
+
+  // After the kernel ends an accept with an error (EMFILE at RLIMIT_NOFILE...), the pause
+  // before accepting again: short enough that a queued client barely notices once descriptors
+  // are free, long enough not to spin (Go's net/http server starts its accept back-off at 5 ms
+  // and caps it at 1 s; a fixed 100 ms sits in between).
+  static constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
   unsigned index_;
   WorkerContext ctx_;
@@ -80,6 +88,8 @@ class Worker {
   InboundProxy inbound_;
   std::map<std::string, PodAccept> pods_;  // by uid
   bool draining_ = false;
+  uint64_t accept_pauses_ = 0;
+  std::chrono::steady_clock::time_point last_accept_warning_{};
 };
 
 }  // namespace warren::ztunnel

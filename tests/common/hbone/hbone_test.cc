@@ -85,6 +85,16 @@ TEST(HboneBaggage, EncodesUnsafeValuesAndParsesLeniently) {
   EXPECT_EQ(parseBaggage("k8s.job.name=j").workload_type, "job");
 }
 
+// Found by fuzz/hbone_connect_fuzz (seed found-baggage-empty-workload-name): an empty value
+// set workload_type without a workload name, a baggage formatBaggage cannot say again.
+TEST(HboneBaggage, AnEmptyValueIsAnAbsentField) {
+  Baggage got = parseBaggage("k8s.deployment.name=;p=1,service.name=web,service.name=");
+  EXPECT_EQ(got.workload_type, "");
+  EXPECT_EQ(got.workload_name, "");
+  EXPECT_EQ(got.service_name, "web");
+  EXPECT_EQ(parseBaggage(formatBaggage(got)), got);
+}
+
 TEST(HboneTraceParent, RandomIsFreshAndWellFormed) {
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
