@@ -174,13 +174,8 @@ YAML
 # mtls_connections NODE SRC_WORKLOAD DST_WORKLOAD: connections ztunnel on NODE opened from SRC to
 # DST with mutual TLS (istio_tcp_connections_opened_total), 0 when none.
 mtls_connections() {
-  # One awk, no grep: a grep finding nothing fails the pipeline under pipefail and would end
-  # the calling test silently instead of returning 0.
-  node_exec "$1" curl -sf http://127.0.0.1:15020/metrics |
-    awk -v src="source_workload=\"$2\"" -v dst="destination_workload=\"$3\"" '
-      /^istio_tcp_connections_opened_total/ && index($0, src) && index($0, dst) &&
-        index($0, "connection_security_policy=\"mutual_tls\"") {s += $NF}
-      END {print s + 0}'
+  metric_sum "$1" istio_tcp_connections_opened_total "source_workload=\"$2\"" \
+    "destination_workload=\"$3\"" 'connection_security_policy="mutual_tls"'
 }
 
 # ztunnel_ready NODE: the node's ztunnel answers its readiness probe (:15021) with 200.
