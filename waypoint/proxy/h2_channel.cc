@@ -71,6 +71,10 @@ void H2Channel::dispatchInput() {
 
 void H2Channel::flush() {
   if (closed_) return;
+  if (finishing_) {
+    maybeDone();  // the transport's sending side is being closed: nothing more is produced
+    return;
+  }
   if (busy_) {
     flush_wanted_ = true;
     return;
@@ -88,9 +92,7 @@ void H2Channel::flush() {
     }
   } while (flush_wanted_ && !conduit_->overHighWater());
   busy_ = false;
-  if (finishing_) {
-    maybeDone();
-  } else if (session_->isClosed() || (failed_ && !session_->wantsWrite())) {
+  if (session_->isClosed() || (failed_ && !session_->wantsWrite())) {
     finish(failed_ ? fail_reason_ : "HTTP/2 connection done");
   }
 }
@@ -102,6 +104,10 @@ void H2Channel::goAway() {
 }
 
 void H2Channel::onInputEnd() {
+  if (finishing_) {
+    maybeDone();
+    return;
+  }
   // The peer ended its side of the transport: nothing more can arrive, so whatever streams are
   // open cannot complete.
   finish("the peer closed the connection");

@@ -16,7 +16,6 @@ class H2UpstreamConnection final : public std::enable_shared_from_this<H2Upstrea
   struct Pending {
     net::SocketAddress client;
     http2::HeaderList headers;
-    http2::Body body;
     std::weak_ptr<UpstreamStreamEvents> events;
     H2Upstreams::Opened opened;
   };
@@ -81,8 +80,9 @@ class H2UpstreamConnection final : public std::enable_shared_from_this<H2Upstrea
     while (!pending_.empty() && channel_ && !retired_ && channel_->session().canOpenStream()) {
       Pending p = std::move(pending_.front());
       pending_.pop_front();
-      if (p.events.expired()) continue;  // the request ended while it waited
-      auto id = channel_->session().openStream(p.headers, p.body);
+      auto events = p.events.lock();
+      if (!events) continue;  // the request ended while it waited
+      auto id = channel_->session().openStream(p.headers, events->requestBody());
       if (!id) {
         p.opened(warren::fail(id.error()));
         continue;
@@ -109,7 +109,7 @@ class H2UpstreamConnection final : public std::enable_shared_from_this<H2Upstrea
       pool_.loop_.post([pool = &pool_, alive = std::weak_ptr<bool>(pool_.alive_),
                         choice = choice_, p = std::move(p)]() mutable {
         if (alive.expired()) return;
-        pool->open(choice, p.client, std::move(p.headers), p.body, p.events, std::move(p.opened));
+        pool->open(choice, p.client, std::move(p.headers), p.events, std::move(p.opened));
       });
     }
   }
@@ -129,14 +129,15 @@ class H2UpstreamConnection final : public std::enable_shared_from_this<H2Upstrea
       // Destroyed later: this may run inside the channel's own call stack.
       pool_.loop_.post([gone = std::shared_ptr<H2Channel>(std::move(channel_))] {});
     }
+    // Out of the pool first: a request that retries elsewhere must not find this one.
+    if (!was_retired) pool_.connectionGone(this);
+    pool_.draining_.erase(this);
     Error e(ErrorCode::kUnavailable,
             fmt::format("h2c to {}: {}", choice_.address.toString(), why));
     for (auto& p : waiting)
       if (!p.events.expired()) p.opened(warren::fail(e));
     for (auto& [id, ev] : streams)
       if (auto e2 = ev.lock()) e2->onUpstreamClosed(http2::kConnectError, e.message(), false);
-    if (!was_retired) pool_.connectionGone(this);
-    pool_.draining_.erase(this);
   }
 
   void streamsChanged() {
@@ -258,9 +259,9 @@ H2Upstreams::~H2Upstreams() {
 }
 
 void H2Upstreams::open(const UpstreamChoice& choice, const net::SocketAddress& client,
-                       http2::HeaderList headers, http2::Body body,
-                       std::weak_ptr<UpstreamStreamEvents> events, Opened opened) {
-  H2UpstreamConnection::Pending p{client, std::move(headers), body, std::move(events),
+                       http2::HeaderList headers, std::weak_ptr<UpstreamStreamEvents> events,
+                       Opened opened) {
+  H2UpstreamConnection::Pending p{client, std::move(headers), std::move(events),
                                   std::move(opened)};
   auto it = by_endpoint_.find(choice.key());
   if (it != by_endpoint_.end() && !it->second->retired()) {
@@ -272,7 +273,7 @@ void H2Upstreams::open(const UpstreamChoice& choice, const net::SocketAddress& c
       if (auto c = conn.lock(); c && !c->retired()) {
         c->enqueue(std::move(p));
       } else {
-        pool->open(choice, client, std::move(p.headers), p.body, p.events, std::move(p.opened));
+        pool->open(choice, client, std::move(p.headers), p.events, std::move(p.opened));
       }
     });
     return;

@@ -29,6 +29,9 @@ namespace warren::waypoint {
 class UpstreamStreamEvents {
  public:
   virtual ~UpstreamStreamEvents() = default;
+  // Asked when the stream is opened: Body::kNone when the request is already whole and bodiless
+  // (END_STREAM on the HEADERS frame: a GET), else kFollows (write, then end).
+  virtual http2::Body requestBody() = 0;
   // The final response head (1xx are not reported).
   virtual void onUpstreamResponse(int status, const http2::HeaderList& headers) = 0;
   // Response DATA: consume() it through the stream once it has left the request's hands.
@@ -74,8 +77,9 @@ class H2Upstreams {
  public:
   // A connection that carried no stream this long is closed (GOAWAY): the endpoint may have
   // gone, and an idle connection costs both sides memory. Envoy's upstream idle_timeout
-  // default is 1 h; a minute keeps a worker's pool small while a steady client reuses it.
-  static constexpr std::chrono::seconds kIdleTimeout{60};
+  // default is 1 h; 30 s keeps a worker's pool small while a steady client reuses it, and
+  // closes before servers' common 60 s idle limits (Go's, the lab echo's) close it under us.
+  static constexpr std::chrono::seconds kIdleTimeout{30};
 
   using Opened = std::function<void(Result<std::unique_ptr<H2UpstreamStream>>)>;
 
@@ -83,11 +87,10 @@ class H2Upstreams {
   ~H2Upstreams();
 
   // Opens a request stream to `choice` with these request headers (pseudo-headers first).
-  // Body::kNone: the request is complete. `opened` runs later, on the loop, with the stream, or
-  // the error when no connection could be had (the stream then never existed).
+  // `opened` runs later, on the loop, with the stream, or the error when no connection could be
+  // had (the stream then never existed).
   void open(const UpstreamChoice& choice, const net::SocketAddress& client,
-            http2::HeaderList headers, http2::Body body,
-            std::weak_ptr<UpstreamStreamEvents> events, Opened opened);
+            http2::HeaderList headers, std::weak_ptr<UpstreamStreamEvents> events, Opened opened);
 
   void closeAll();
   uring::EventLoop& loop() { return loop_; }

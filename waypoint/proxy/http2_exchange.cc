@@ -139,13 +139,27 @@ void Http2Exchange::forward(const ForwardAction& action) {
   appendFields(headers, r.headers);
   // The response edits travel with the exchange (response_head_ is built from them).
   response_edits_ = action.response_header_edits;
-  bool whole = request_ended_ && request_pending_.empty() && !request_trailers_;
-  request_end_sent_ = whole;
-  upstreams_.open(*choice_, facts_.client, std::move(headers),
-                  whole ? http2::Body::kNone : http2::Body::kFollows, weak_from_this(),
+  upstream_headers_ = headers;
+  openUpstream();
+}
+
+void Http2Exchange::openUpstream() {
+  upstreams_.open(*choice_, facts_.client, upstream_headers_, weak_from_this(),
                   [weak = weak_from_this()](Result<std::unique_ptr<H2UpstreamStream>> s) {
                     if (auto self = weak.lock()) self->onOpened(std::move(s));
                   });
+}
+
+http2::Body Http2Exchange::requestBody() {
+  // Asked as the upstream stream opens: by then the client's END_STREAM has usually arrived
+  // with its HEADERS when there is no body (the open waits at least one loop turn).
+  if (request_ended_ && request_pending_.empty() && !request_trailers_ &&
+      record_.request_body_bytes == 0) {
+    request_end_sent_ = true;
+    request_bodiless_ = true;
+    return http2::Body::kNone;
+  }
+  return http2::Body::kFollows;
 }
 
 void Http2Exchange::onOpened(Result<std::unique_ptr<H2UpstreamStream>> stream) {
@@ -312,7 +326,18 @@ void Http2Exchange::onUpstreamWritable() { pushRequest(); }
 
 void Http2Exchange::onUpstreamClosed(uint32_t code, const std::string& why, bool refused) {
   if (phase_ != Phase::kForwarding || code == http2::kNoError) return;
-  if (!responded_ && !response_head_) {
+  if (!responded_ && !response_head_ && !retried_ && request_bodiless_ &&
+      (refused || code == http2::kConnectError)) {
+    // Nothing reached the endpoint's application (a refused stream) or the connection died
+    // before any answer (a pooled connection the endpoint closed as we used it: the race
+    // Http1Session retries too): a request without a body is sent once more, on a new stream.
+    retried_ = true;
+    up_.reset();
+    phase_ = Phase::kRouting;
+    openUpstream();
+    return;
+  }
+  if (!responded_) {  // nothing went to the client yet (a head held back is dropped)
     fail(503,
          refused ? ResponseFlag::kUpstreamConnectionFailure
          : code == http2::kConnectError ? ResponseFlag::kUpstreamConnectionTermination

@@ -56,6 +56,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   void abort(const std::string& why);
 
   // UpstreamStreamEvents: the endpoint's side.
+  http2::Body requestBody() override;
   void onUpstreamResponse(int status, const http2::HeaderList& headers) override;
   void onUpstreamData(std::span<const uint8_t> data) override;
   void onUpstreamTrailers(const http2::HeaderList& trailers) override;
@@ -68,6 +69,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
 
   void route();
   void forward(const ForwardAction& action);
+  void openUpstream();
   void onOpened(Result<std::unique_ptr<H2UpstreamStream>> stream);
   void pushRequest();
   void pushResponse();
@@ -100,6 +102,9 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   std::optional<grpc::MessageCounter> request_messages_, response_messages_;
 
   // Request (client -> endpoint).
+  http2::HeaderList upstream_headers_;  // kept for the one retry of a bodiless request
+  bool request_bodiless_ = false;       // the upstream HEADERS ended the request
+  bool retried_ = false;
   std::unique_ptr<H2UpstreamStream> up_;
   std::string request_pending_;  // received, not yet taken by the upstream stream (unconsumed)
   std::optional<http2::HeaderList> request_trailers_;

@@ -99,6 +99,8 @@ class WaypointWorker {
                  ConnectionFacts facts, PortProtocol protocol);
   void onDetected(sniff::SniffedProtocol p, std::unique_ptr<relay::ByteStream> stream,
                   ConnectionFacts facts, bool http_port);
+  template <typename Session>
+  std::function<void(Session*)> forgetWhenClosed(std::map<Session*, std::shared_ptr<Session>>& live);
   void startHttp1(std::unique_ptr<relay::ByteStream> stream, ConnectionFacts facts);
   void startHttp2(std::unique_ptr<relay::ByteStream> stream, ConnectionFacts facts);
   // A tunnel already answered 200 whose bytes are not HTTP: relayed to an endpoint, or closed.

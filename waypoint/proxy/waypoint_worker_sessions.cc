@@ -81,17 +81,24 @@ void WaypointWorker::onDetected(sniff::SniffedProtocol p, std::unique_ptr<relay:
   }
 }
 
+// The on_closed of a session kept in `live`: dropped from it, destroyed from a posted task (not
+// from inside the session's own call stack: it holds itself alive meanwhile).
+template <typename Session>
+std::function<void(Session*)> WaypointWorker::forgetWhenClosed(
+    std::map<Session*, std::shared_ptr<Session>>& live) {
+  return [this, &live](Session* s) {
+    auto it = live.find(s);
+    if (it == live.end()) return;
+    auto gone = std::move(it->second);
+    live.erase(it);
+    loop_.post([gone = std::move(gone)] {});
+  };
+}
+
 void WaypointWorker::startHttp1(std::unique_ptr<relay::ByteStream> stream, ConnectionFacts facts) {
   auto session = std::make_shared<Http1Session>(
       env_, std::move(facts), std::make_unique<StreamConduit>(std::move(stream), nullptr),
-      [this](Http1Session* s) {
-        // Not from inside the session's own call stack: it holds itself alive meanwhile.
-        auto it = sessions_.find(s);
-        if (it == sessions_.end()) return;
-        auto gone = std::move(it->second);
-        sessions_.erase(it);
-        loop_.post([gone = std::move(gone)] {});
-      });
+      forgetWhenClosed(sessions_));
   sessions_[session.get()] = session;
   session->start();
 }
@@ -100,13 +107,7 @@ void WaypointWorker::startHttp2(std::unique_ptr<relay::ByteStream> stream, Conne
   ++h2_sessions_started_;
   auto session = std::make_shared<Http2Session>(
       env_, h2_upstreams_, shared_.http2, std::move(facts),
-      std::make_unique<StreamConduit>(std::move(stream), nullptr), [this](Http2Session* s) {
-        auto it = h2_sessions_.find(s);
-        if (it == h2_sessions_.end()) return;
-        auto gone = std::move(it->second);
-        h2_sessions_.erase(it);
-        loop_.post([gone = std::move(gone)] {});
-      });
+      std::make_unique<StreamConduit>(std::move(stream), nullptr), forgetWhenClosed(h2_sessions_));
   h2_sessions_[session.get()] = session;
   session->start();
 }

@@ -415,7 +415,7 @@ class Suite:
             time.sleep(2)
 
     def run(self, scenarios):
-        from scenarios import Distribution, GrpcDistribution
+        from scenarios import Distribution
         for s in scenarios:
             routes = os.path.join(HERE, "routes", (s.routes or s.name) + ".yaml")
             applied = self.args.mode == "waypoint" and os.path.exists(routes)
@@ -432,12 +432,11 @@ class Suite:
                             self.skipped += 1
                         continue
                     wire = {"h2c": "h2c", "grpc": "grpc"}.get(proto, "http1")
-                    spread = (Distribution, GrpcDistribution)
-                    plain = [c for c in s.cases if not isinstance(c, spread)]
+                    plain = [c for c in s.cases if not isinstance(c, Distribution)]
                     verdicts = dict(
                         (id(c), v) for c, v in self.run_cases(s, plain, wire)) if plain else {}
                     for i, c in enumerate(s.cases):
-                        if isinstance(c, spread):
+                        if isinstance(c, Distribution):
                             results.append(self.distribution(s, i, c, proto))
                         else:
                             results.append(self.report(s, i, c, proto, verdicts[id(c)]))

@@ -76,15 +76,8 @@ class GrpcCase:
 
 
 @dataclass
-class GrpcDistribution:
+class GrpcDistribution(Distribution):
     """As Distribution, with `requests` unary Echo calls over `connections` gRPC channels."""
-    host: str
-    weights: dict
-    requests: int = 500
-    connections: int = 10
-    tolerance: float = 0.05
-    attempts: int = 3
-    name: str = "distribution"
 
 
 @dataclass
