@@ -150,9 +150,7 @@ void H2Channel::finish(const std::string& why) {
 
 void H2Channel::maybeDone() {
   if (closed_ || !finishing_ || !on_closed_) return;
-  if (!broken_ && !grace_over_ &&
-      (conduit_->sendBuffered() > 0 || !conduit_->inputEnded()))
-    return;
+  if (!broken_ && !grace_over_ && (conduit_->sendBuffered() > 0 || !conduit_->inputEnded())) return;
   auto done = std::move(on_closed_);
   on_closed_ = nullptr;
   // Posted: never inside a session callback or the conduit's own call stack.

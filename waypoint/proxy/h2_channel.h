@@ -83,12 +83,12 @@ class H2Channel final : private ConduitOwner {
   std::unique_ptr<StreamConduit> conduit_;
   OnClosed on_closed_;
   std::unique_ptr<http2::Session> session_;
-  bool busy_ = false;         // inside dispatch() or flush(): flush() is deferred
+  bool busy_ = false;  // inside dispatch() or flush(): flush() is deferred
   bool flush_wanted_ = false;
-  bool failed_ = false;       // the session is finished (error or GOAWAY done): no more input
+  bool failed_ = false;  // the session is finished (error or GOAWAY done): no more input
   std::string fail_reason_;
-  bool finishing_ = false;    // finish() ran: waiting for the output to drain and the peer's end
-  bool broken_ = false;       // the transport failed: nothing more can be written
+  bool finishing_ = false;  // finish() ran: waiting for the output to drain and the peer's end
+  bool broken_ = false;     // the transport failed: nothing more can be written
   bool grace_over_ = false;
   uring::OpId grace_ = 0;
   std::string reason_;

@@ -22,10 +22,9 @@ class H2UpstreamConnection final : public std::enable_shared_from_this<H2Upstrea
 
   void connect(const net::SocketAddress& client) {
     std::weak_ptr<H2UpstreamConnection> weak = shared_from_this();
-    pool_.upstreams_.open(choice_, client,
-                          [weak](Result<std::unique_ptr<relay::ByteStream>> s) {
-                            if (auto self = weak.lock()) self->onTunnel(std::move(s));
-                          });
+    pool_.upstreams_.open(choice_, client, [weak](Result<std::unique_ptr<relay::ByteStream>> s) {
+      if (auto self = weak.lock()) self->onTunnel(std::move(s));
+    });
   }
 
   void enqueue(Pending p) {
@@ -106,8 +105,8 @@ class H2UpstreamConnection final : public std::enable_shared_from_this<H2Upstrea
     pending_.clear();
     for (auto& p : waiting) {
       if (p.events.expired()) continue;
-      pool_.loop_.post([pool = &pool_, alive = std::weak_ptr<bool>(pool_.alive_),
-                        choice = choice_, p = std::move(p)]() mutable {
+      pool_.loop_.post([pool = &pool_, alive = std::weak_ptr<bool>(pool_.alive_), choice = choice_,
+                        p = std::move(p)]() mutable {
         if (alive.expired()) return;
         pool->open(choice, p.client, std::move(p.headers), p.events, std::move(p.opened));
       });
@@ -132,8 +131,7 @@ class H2UpstreamConnection final : public std::enable_shared_from_this<H2Upstrea
     // Out of the pool first: a request that retries elsewhere must not find this one.
     if (!was_retired) pool_.connectionGone(this);
     pool_.draining_.erase(this);
-    Error e(ErrorCode::kUnavailable,
-            fmt::format("h2c to {}: {}", choice_.address.toString(), why));
+    Error e(ErrorCode::kUnavailable, fmt::format("h2c to {}: {}", choice_.address.toString(), why));
     for (auto& p : waiting)
       if (!p.events.expired()) p.opened(warren::fail(e));
     for (auto& [id, ev] : streams)
@@ -188,7 +186,8 @@ class H2UpstreamConnection final : public std::enable_shared_from_this<H2Upstrea
     auto e = it->second.lock();
     streams_.erase(it);
     if (e)
-      e->onUpstreamClosed(code, code ? fmt::format("upstream reset the stream (code {})", code) : "",
+      e->onUpstreamClosed(code,
+                          code ? fmt::format("upstream reset the stream (code {})", code) : "",
                           code == http2::kRefusedStream);
     if (retired_ && streams_.empty() && channel_) channel_->goAway();
     openPending();
@@ -261,14 +260,12 @@ H2Upstreams::~H2Upstreams() {
 void H2Upstreams::open(const UpstreamChoice& choice, const net::SocketAddress& client,
                        http2::HeaderList headers, std::weak_ptr<UpstreamStreamEvents> events,
                        Opened opened) {
-  H2UpstreamConnection::Pending p{client, std::move(headers), std::move(events),
-                                  std::move(opened)};
+  H2UpstreamConnection::Pending p{client, std::move(headers), std::move(events), std::move(opened)};
   auto it = by_endpoint_.find(choice.key());
   if (it != by_endpoint_.end() && !it->second->retired()) {
     // Never from inside the caller's call stack (it may be in a session callback).
     loop_.post([conn = std::weak_ptr<H2UpstreamConnection>(it->second), pool = this,
-                alive = std::weak_ptr<bool>(alive_), choice, client,
-                p = std::move(p)]() mutable {
+                alive = std::weak_ptr<bool>(alive_), choice, client, p = std::move(p)]() mutable {
       if (alive.expired()) return;
       if (auto c = conn.lock(); c && !c->retired()) {
         c->enqueue(std::move(p));

@@ -37,8 +37,8 @@ class UpstreamStreamEvents {
   // Response DATA: consume() it through the stream once it has left the request's hands.
   virtual void onUpstreamData(std::span<const uint8_t> data) = 0;
   virtual void onUpstreamTrailers(const http2::HeaderList& trailers) = 0;
-  virtual void onUpstreamEnd() = 0;        // END_STREAM from the endpoint
-  virtual void onUpstreamWritable() = 0;   // the request's send buffer drained to half
+  virtual void onUpstreamEnd() = 0;       // END_STREAM from the endpoint
+  virtual void onUpstreamWritable() = 0;  // the request's send buffer drained to half
   // The stream is over: code 0 after both ends, else the RST_STREAM code (or kConnectError
   // when the connection failed, with why). `refused`: nothing reached the endpoint
   // (REFUSED_STREAM, a GOAWAY below the stream, a connection that never came up).
@@ -59,9 +59,9 @@ class H2UpstreamStream {
   size_t writableBytes() const;
   // Takes what fits (see http2::Session::writeData); onUpstreamWritable follows a short write.
   size_t write(std::span<const uint8_t> data);
-  void end();                                      // END_STREAM after what is queued
+  void end();                                        // END_STREAM after what is queued
   void endWithTrailers(const http2::HeaderList& t);  // request trailers, then END_STREAM
-  void consume(size_t n);                          // response bytes handled: credit the window
+  void consume(size_t n);                            // response bytes handled: credit the window
   // Stops the stream (RST_STREAM CANCEL, or `code`) and its events; also what the destructor
   // does to a stream still open.
   void reset(uint32_t code = http2::kCancel);

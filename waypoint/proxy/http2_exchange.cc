@@ -42,8 +42,8 @@ std::optional<int> grpcStatusIn(const http2::HeaderList& fields) {
 
 }  // namespace
 
-Http2Exchange::Http2Exchange(SessionEnv& env, H2Upstreams& upstreams,
-                             const ConnectionFacts& facts, H2Channel& down, http2::StreamId id)
+Http2Exchange::Http2Exchange(SessionEnv& env, H2Upstreams& upstreams, const ConnectionFacts& facts,
+                             H2Channel& down, http2::StreamId id)
     : env_(env), upstreams_(upstreams), facts_(facts), down_(down), id_(id) {}
 
 Http2Exchange::~Http2Exchange() {
@@ -116,8 +116,8 @@ void Http2Exchange::route() {
       record_.response_flags.add(ResponseFlag::kNoRouteFound);
     std::string why = std::string(toString(d->reason)) + ": " + d->detail;
     record_.response_code_details = why;
-    localReply(d->status, why, "", d->grpc_status ? std::optional<int>(d->grpc_status)
-                                                  : std::nullopt);
+    localReply(d->status, why, "",
+               d->grpc_status ? std::optional<int>(d->grpc_status) : std::nullopt);
     return;
   }
   forward(*decision.forward());
@@ -302,8 +302,8 @@ void Http2Exchange::pushResponse() {
   if (phase_ != Phase::kForwarding || !responded_) return;
   size_t taken = 0;
   while (taken < response_pending_.size()) {
-    auto n = down_.session().writeData(
-        id_, bytesOf(std::string_view(response_pending_).substr(taken)));
+    auto n =
+        down_.session().writeData(id_, bytesOf(std::string_view(response_pending_).substr(taken)));
     if (!n || *n == 0) break;  // onWritable resumes
     taken += *n;
   }
@@ -339,7 +339,7 @@ void Http2Exchange::onUpstreamClosed(uint32_t code, const std::string& why, bool
   }
   if (!responded_) {  // nothing went to the client yet (a head held back is dropped)
     fail(503,
-         refused ? ResponseFlag::kUpstreamConnectionFailure
+         refused                        ? ResponseFlag::kUpstreamConnectionFailure
          : code == http2::kConnectError ? ResponseFlag::kUpstreamConnectionTermination
                                         : ResponseFlag::kUpstreamRemoteReset,
          "upstream: " + why, 14);

@@ -114,7 +114,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   // Response (endpoint -> client).
   std::optional<http2::HeaderList> response_head_;  // received, not yet sent (see sendResponseHead)
   int response_status_ = 0;
-  bool responded_ = false;  // our HEADERS went to the client
+  bool responded_ = false;        // our HEADERS went to the client
   std::string response_pending_;  // received, not yet taken by the client's stream (unconsumed)
   std::optional<http2::HeaderList> response_trailers_;
   bool response_ended_ = false;

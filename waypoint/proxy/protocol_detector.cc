@@ -4,7 +4,8 @@
 
 namespace warren::waypoint {
 
-ProtocolDetector::ProtocolDetector(uring::EventLoop& loop, std::unique_ptr<relay::ByteStream> stream,
+ProtocolDetector::ProtocolDetector(uring::EventLoop& loop,
+                                   std::unique_ptr<relay::ByteStream> stream,
                                    sniff::SniffedProtocol on_silence, OnDetected on_detected)
     : loop_(loop),
       stream_(std::move(stream)),
@@ -68,8 +69,8 @@ void ProtocolDetector::decide(sniff::SniffedProtocol p) {
   if (timer_) loop_.cancel(timer_);
   timer_ = 0;
   if (p == sniff::SniffedProtocol::kTls) p = sniff::SniffedProtocol::kOpaque;
-  auto replay = std::make_unique<ReplayStream>(loop_, std::move(stream_), std::move(first_),
-                                               reading_);
+  auto replay =
+      std::make_unique<ReplayStream>(loop_, std::move(stream_), std::move(first_), reading_);
   auto done = std::move(on_detected_);
   on_detected_ = nullptr;
   if (done) done(p, std::move(replay), sniff::sniffedProtocolName(p));

@@ -32,9 +32,9 @@ class ProtocolDetector final : private relay::StreamEvents {
 
   // `protocol` is kHttp2, kHttp1 or kOpaque (TLS and anything else: a relay carries it); null
   // stream: the client went away first (why says how).
-  using OnDetected = std::function<void(sniff::SniffedProtocol protocol,
-                                        std::unique_ptr<relay::ByteStream> stream,
-                                        const std::string& why)>;
+  using OnDetected =
+      std::function<void(sniff::SniffedProtocol protocol, std::unique_ptr<relay::ByteStream> stream,
+                         const std::string& why)>;
 
   ProtocolDetector(uring::EventLoop& loop, std::unique_ptr<relay::ByteStream> stream,
                    sniff::SniffedProtocol on_silence, OnDetected on_detected);

@@ -18,8 +18,8 @@ namespace warren::waypoint {
 class ReplayStream final : public relay::ByteStream, private relay::StreamEvents {
  public:
   // `inner_reading`: a read() on `inner` is outstanding (its answer comes here).
-  ReplayStream(uring::EventLoop& loop, std::unique_ptr<relay::ByteStream> inner,
-               std::string replay, bool inner_reading);
+  ReplayStream(uring::EventLoop& loop, std::unique_ptr<relay::ByteStream> inner, std::string replay,
+               bool inner_reading);
   ~ReplayStream() override;
 
   void setEvents(relay::StreamEvents* events) override { events_ = events; }

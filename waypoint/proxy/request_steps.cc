@@ -2,8 +2,8 @@
 
 namespace warren::waypoint {
 
-void addForwardingHeaders(HttpRequest& request, RequestRecord& record,
-                          const ConnectionFacts& facts, SessionEnv& env) {
+void addForwardingHeaders(HttpRequest& request, RequestRecord& record, const ConnectionFacts& facts,
+                          SessionEnv& env) {
   std::string xff = facts.client.ip.toString();
   if (auto prior = request.headers.joined("x-forwarded-for")) xff = *prior + ", " + xff;
   request.headers.set("x-forwarded-for", xff);
@@ -42,10 +42,10 @@ std::expected<UpstreamChoice, UpstreamRefusal> chooseEndpoint(SessionEnv& env,
           : snapshot->serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
   const mesh::Workload* local = env.local_workload(*snapshot);
   if (!svc || !local) {
-    return std::unexpected(UpstreamRefusal{
-        ResponseFlag::kNoClusterFound,
-        !svc ? "backend service " + key + " is not in the mesh state"
-             : std::string("the waypoint's own workload is not in the state yet")});
+    return std::unexpected(
+        UpstreamRefusal{ResponseFlag::kNoClusterFound,
+                        !svc ? "backend service " + key + " is not in the mesh state"
+                             : std::string("the waypoint's own workload is not in the state yet")});
   }
   auto choice = env.upstreams->choose(*snapshot, *svc, port, *local, *env.random);
   if (!choice) return std::unexpected(choice.error());

@@ -20,8 +20,8 @@ namespace warren::waypoint {
 // "http" when absent (Envoy's defaults for a mesh proxy without an edge), then
 // RequestTelemetry::begin: x-request-id kept when valid or generated, trace context continued
 // or started; record.request_id and record.trace are set.
-void addForwardingHeaders(HttpRequest& request, RequestRecord& record,
-                          const ConnectionFacts& facts, SessionEnv& env);
+void addForwardingHeaders(HttpRequest& request, RequestRecord& record, const ConnectionFacts& facts,
+                          SessionEnv& env);
 
 // RouteTable::route for the Service and port the client dialled; the route's name goes into
 // the record.

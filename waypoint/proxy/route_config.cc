@@ -158,8 +158,8 @@ GrpcRouteMatch grpcMatch(const HttpRouteMatch& m) {
     case PathMatchType::kExact: {
       auto slash = v.rfind('/');
       if (slash != std::string::npos && slash > 0)
-        out.method = GrpcMethodMatch{ValueMatchType::kExact, v.substr(1, slash - 1),
-                                     v.substr(slash + 1)};
+        out.method =
+            GrpcMethodMatch{ValueMatchType::kExact, v.substr(1, slash - 1), v.substr(slash + 1)};
       break;
     }
     case PathMatchType::kPathPrefix:

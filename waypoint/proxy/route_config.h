@@ -1,9 +1,9 @@
 // RouteConfig: what the waypoint routes by, rebuilt on every warren.l7.v1 push. The agent sends
 // one ServiceRoutes per Service bound to this waypoint (proto/warren/l7/v1/routes.proto); this
-// turns them back into Gateway API values (route/route_model.h), one HttpRoute (or GrpcRoute) per route named
-// by the rules (its parentRefs: every Service port it is attached to), and compiles them with
-// RouteTable::build. A rule RouteTable refuses is dropped with a diagnostic and every other
-// rule keeps working: a bad route never removes the working ones.
+// turns them back into Gateway API values (route/route_model.h), one HttpRoute (or GrpcRoute) per
+// route named by the rules (its parentRefs: every Service port it is attached to), and compiles
+// them with RouteTable::build. A rule RouteTable refuses is dropped with a diagnostic and every
+// other rule keeps working: a bad route never removes the working ones.
 //
 // Conversion (pure, table-tested in tests/waypoint/route_config_test.cc):
 // - RouteRule.route "HTTPRoute/<ns>/<name>" names the route; RouteRule.index is its rule

@@ -167,33 +167,32 @@ void WaypointWorker::serveTcp(const std::shared_ptr<mesh::HboneConnection>& conn
   std::weak_ptr<mesh::HboneConnection> weak = conn;
   std::string uid = choice->endpoint_uid;
   upstreams_.begin(uid);
-  upstreams_.open(
-      *choice, facts.client,
-      [this, held, weak, id, uid,
-       what =
-           fmt::format("{}:{} -> {}", facts.service_key, facts.port, choice->address.toString())](
-          Result<std::unique_ptr<relay::ByteStream>> up) {
-        auto c = weak.lock();
-        if (!up || !c || c->closed()) {
-          upstreams_.end(uid);
-          if (c && !c->closed()) {
-            (void)c->session().respond(id, 503);
-            c->flush();
-            ++connect_rejects_[503];
-          }
-          (*held)->releaseAnswered();
-          held->reset();
-          spdlog::info("waypoint: TCP {}: {}", what,
-                       up ? "client went away" : up.error().message());
-          return;
-        }
-        if (auto s = c->session().respond(id, 200); !s) {
-          upstreams_.end(uid);
-          return;
-        }
-        c->flush();
-        startRelay(std::move(*held), std::move(*up), uid, what);
-      });
+  upstreams_.open(*choice, facts.client,
+                  [this, held, weak, id, uid,
+                   what = fmt::format("{}:{} -> {}", facts.service_key, facts.port,
+                                      choice->address.toString())](
+                      Result<std::unique_ptr<relay::ByteStream>> up) {
+                    auto c = weak.lock();
+                    if (!up || !c || c->closed()) {
+                      upstreams_.end(uid);
+                      if (c && !c->closed()) {
+                        (void)c->session().respond(id, 503);
+                        c->flush();
+                        ++connect_rejects_[503];
+                      }
+                      (*held)->releaseAnswered();
+                      held->reset();
+                      spdlog::info("waypoint: TCP {}: {}", what,
+                                   up ? "client went away" : up.error().message());
+                      return;
+                    }
+                    if (auto s = c->session().respond(id, 200); !s) {
+                      upstreams_.end(uid);
+                      return;
+                    }
+                    c->flush();
+                    startRelay(std::move(*held), std::move(*up), uid, what);
+                  });
 }
 
 void WaypointWorker::onRequestDone(const RequestRecord& record) {

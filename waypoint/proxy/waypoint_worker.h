@@ -26,6 +26,7 @@
 #include "common/identity/spiffe_id.h"
 #include "common/net/ip_address.h"
 #include "common/relay/stream_relay.h"
+#include "common/sniff/protocol_sniffer.h"
 #include "common/unique_fd.h"
 #include "common/uring/event_loop.h"
 #include "mesh/control/certificate_source.h"
@@ -34,7 +35,6 @@
 #include "mesh/hbone/tls_context_cache.h"
 #include "mesh/state/snapshot_store.h"
 #include "waypoint/path/path_normalizer.h"
-#include "common/sniff/protocol_sniffer.h"
 #include "waypoint/proxy/h2_upstreams.h"
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/http2_session.h"
@@ -100,7 +100,8 @@ class WaypointWorker {
   void onDetected(sniff::SniffedProtocol p, std::unique_ptr<relay::ByteStream> stream,
                   ConnectionFacts facts, bool http_port);
   template <typename Session>
-  std::function<void(Session*)> forgetWhenClosed(std::map<Session*, std::shared_ptr<Session>>& live);
+  std::function<void(Session*)> forgetWhenClosed(
+      std::map<Session*, std::shared_ptr<Session>>& live);
   void startHttp1(std::unique_ptr<relay::ByteStream> stream, ConnectionFacts facts);
   void startHttp2(std::unique_ptr<relay::ByteStream> stream, ConnectionFacts facts);
   // A tunnel already answered 200 whose bytes are not HTTP: relayed to an endpoint, or closed.

@@ -48,8 +48,7 @@ void WaypointWorker::serveHttp(const std::shared_ptr<mesh::HboneConnection>& con
   auto detector = std::make_unique<ProtocolDetector>(
       loop_, std::move(stream),
       http_port ? sniff::SniffedProtocol::kHttp1 : sniff::SniffedProtocol::kOpaque,
-      [this, slot, facts, http_port](sniff::SniffedProtocol p,
-                                     std::unique_ptr<relay::ByteStream> s,
+      [this, slot, facts, http_port](sniff::SniffedProtocol p, std::unique_ptr<relay::ByteStream> s,
                                      const std::string& why) {
         // Not destroyed inside its own call stack.
         loop_.post([this, slot] { detecting_.erase(*slot); });
@@ -118,10 +117,9 @@ void WaypointWorker::relayAnswered(std::unique_ptr<relay::ByteStream> stream,
   const mesh::Workload* self = localWorkload(*snapshot);
   auto slash = facts.service_key.find('/');
   const mesh::Service* service =
-      slash == std::string::npos
-          ? nullptr
-          : snapshot->serviceByHostname(facts.service_key.substr(0, slash),
-                                        facts.service_key.substr(slash + 1));
+      slash == std::string::npos ? nullptr
+                                 : snapshot->serviceByHostname(facts.service_key.substr(0, slash),
+                                                               facts.service_key.substr(slash + 1));
   auto held = std::make_shared<std::unique_ptr<relay::ByteStream>>(std::move(stream));
   auto drop = [this, held](const std::string& why) {
     // The tunnel was answered 200 already: ending it is the only refusal left.

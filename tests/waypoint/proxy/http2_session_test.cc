@@ -60,7 +60,8 @@ l7::ServiceRoutes routes() {
     b->set_weight(1);
     l7::RouteMatch* m = p->add_matches();
     m->set_rule(static_cast<uint32_t>(i));
-    m->mutable_path()->set_value(i == 0 ? "/api" : "/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho");
+    m->mutable_path()->set_value(i == 0 ? "/api"
+                                        : "/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho");
   }
   return sr;
 }
@@ -419,9 +420,11 @@ TEST_F(Http2SessionTest, LocalAnswersAreHttpOrGrpcByTheRequest) {
   backendPort(echo->addresses()[0].port);
   Client c(connect());
   auto http404 = c.send(get("/nothing"));
-  auto grpc404 = c.send(
-      {{":method", "POST"}, {":scheme", "http"}, {":authority", "echo.shop"},
-       {":path", "/other.Service/Call"}, {"content-type", "application/grpc"}});
+  auto grpc404 = c.send({{":method", "POST"},
+                         {":scheme", "http"},
+                         {":authority", "echo.shop"},
+                         {":path", "/other.Service/Call"},
+                         {"content-type", "application/grpc"}});
   auto bad_path = c.send(get("/a%00b"));
   c.wait();
   EXPECT_EQ(c.answer(http404).status, 404);
@@ -463,8 +466,11 @@ TEST_F(Http2SessionTest, BadHttp2GetsItsErrorAndTheWorkerLivesOn) {
   // A request whose host differs from :authority: 400 naming it; the connection lives on.
   {
     Client c(connect());
-    auto bad = c.send({{":method", "GET"}, {":scheme", "http"}, {":authority", "echo.shop"},
-                       {":path", "/api/x"}, {"host", "other"}});
+    auto bad = c.send({{":method", "GET"},
+                       {":scheme", "http"},
+                       {":authority", "echo.shop"},
+                       {":path", "/api/x"},
+                       {"host", "other"}});
     auto good = c.send(get("/api/y"));
     c.wait();
     EXPECT_EQ(c.answer(bad).status, 400);
@@ -491,6 +497,36 @@ TEST_F(Http2SessionTest, BadHttp2GetsItsErrorAndTheWorkerLivesOn) {
       }
     }
     EXPECT_TRUE(goaway);
+  }
+  // A malformed request (an upper-case field name): that stream is reset PROTOCOL_ERROR, and
+  // the connection goes on.
+  {
+    int fd = connect();
+    namespace t = http2::testing;
+    auto bytes = t::clientPreface();
+    t::append(bytes, t::headersFrame(1,
+                                     {{":method", "GET"},
+                                      {":scheme", "http"},
+                                      {":authority", "echo.shop"},
+                                      {":path", "/api/x"},
+                                      {"Bad-Name", "x"}},
+                                     t::kEndHeaders | t::kEndStream));
+    ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    t::Bytes got;
+    uint8_t buf[4096];
+    std::optional<uint32_t> reset;
+    for (ssize_t n; !reset && (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) {
+      got.insert(got.end(), buf, buf + n);
+      for (const auto& f : t::parseFrames(got)) {
+        if (f.type == t::kRstStream && f.stream == 1) reset = f.errorCode();
+        EXPECT_NE(f.type, t::kGoAway);
+      }
+    }
+    ASSERT_TRUE(reset);
+    EXPECT_EQ(*reset, http2::kProtocolError);
   }
   // And a new client is served as before.
   Client c(connect());

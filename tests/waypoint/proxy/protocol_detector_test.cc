@@ -28,8 +28,7 @@ struct Outcome {
 // Reads `want` bytes through a StreamConduit over the handed-on stream.
 class Reader final : public ConduitOwner {
  public:
-  Reader(std::unique_ptr<relay::ByteStream> s, size_t want, std::promise<Outcome>& done,
-         Outcome o)
+  Reader(std::unique_ptr<relay::ByteStream> s, size_t want, std::promise<Outcome>& done, Outcome o)
       : conduit_(std::move(s), this), want_(want), done_(done), o_(std::move(o)) {
     conduit_.wantInput(true);
   }

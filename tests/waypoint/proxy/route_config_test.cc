@@ -203,8 +203,11 @@ TEST(RouteConfig, GrpcRoutesAreRebuiltAndRouteGrpcCalls) {
       {l7::PathMatch::EXACT, "/pkg.Svc/Get", ValueMatchType::kExact, "pkg.Svc", "Get"},
       {l7::PathMatch::PATH_PREFIX, "/pkg.Other", ValueMatchType::kExact, "pkg.Other", {}},
       {l7::PathMatch::REGULAR_EXPRESSION, "/[^/]+/Put", ValueMatchType::kExact, {}, "Put"},
-      {l7::PathMatch::REGULAR_EXPRESSION, "/(pkg\\..*)/([^/]+)",
-       ValueMatchType::kRegularExpression, "pkg\\..*", {}},
+      {l7::PathMatch::REGULAR_EXPRESSION,
+       "/(pkg\\..*)/([^/]+)",
+       ValueMatchType::kRegularExpression,
+       "pkg\\..*",
+       {}},
   };
   for (uint32_t i = 0; i < std::size(rows); ++i) {
     l7::RouteRule* g = p->add_rules();
