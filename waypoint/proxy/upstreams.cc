@@ -112,6 +112,10 @@ void Upstreams::open(const UpstreamChoice& choice, const net::SocketAddress& cli
     loop_.connect(held->get(), sa.get(), sa.length,
                   [this, alive, held, done = std::move(done), to = choice.address](int res) {
                     if (res < 0) {
+                      // Closed through the loop, which forgets the fd's registration (the
+                      // epoll backend kept it: the next socket with this number never heard
+                      // of its connect).
+                      if (!alive.expired()) loop_.close(held->release());
                       done(fail(Error::system(-res, "connect to " + to.toString())));
                       return;
                     }
