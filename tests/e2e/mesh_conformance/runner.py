@@ -126,6 +126,53 @@ class H2cConnection:
             self.sock.close()
 
 
+class Ipv4Relay:
+    """A loopback TCP relay to ip:port over an AF_INET socket, for clients whose own sockets the
+    lab's capture does not see: gRPC's C core dials an IPv4 address from a dual-stack AF_INET6
+    socket (::ffff:a.b.c.d), which cgroup/connect6 redirects to [::1]:15001, where nothing
+    listens (a Warren capture gap, reported; not this suite's to fix). The relay's own
+    connect() is a plain IPv4 one, captured as any client's."""
+
+    def __init__(self, ip, port):
+        import threading
+        self.target = (ip, int(port))
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.listener.close()
+
+
 class GrpcChannel:
     """One gRPC channel (python3-grpcio: gRPC's C core), unary GrpcEcho calls on it."""
 
@@ -133,7 +180,8 @@ class GrpcChannel:
         import grpc
         self.grpc = grpc
         self.timeout = timeout
-        self.channel = grpc.insecure_channel("%s:%s" % (ip, port),
+        self.relay = Ipv4Relay(ip, port)
+        self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.relay.port,
                                              options=[("grpc.default_authority", authority)])
 
     def request(self, r):
@@ -156,6 +204,7 @@ class GrpcChannel:
 
     def close(self):
         self.channel.close()
+        self.relay.close()
 
 
 def run_client(plan_path):
