@@ -315,6 +315,17 @@ std::string RouteConfig::serviceKey(const std::string& namespace_, const std::st
   return namespace_ + "/" + name + "." + namespace_ + ".svc.cluster.local";
 }
 
+namespace {
+
+nlohmann::json parentsJson(const RouteMeta& meta) {
+  nlohmann::json parents = nlohmann::json::array();
+  for (const auto& p : meta.parent_refs)
+    parents.push_back(fmt::format("{}/{}:{}", p.namespace_, p.name, p.port ? *p.port : 0));
+  return parents;
+}
+
+}  // namespace
+
 nlohmann::json RouteConfig::toJson() const {
   nlohmann::json services = nlohmann::json::array();
   for (const auto& [key, s] : services_) {
@@ -330,9 +341,7 @@ nlohmann::json RouteConfig::toJson() const {
   }
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& r : http_routes_) {
-    nlohmann::json parents = nlohmann::json::array();
-    for (const auto& p : r.meta.parent_refs)
-      parents.push_back(fmt::format("{}/{}:{}", p.namespace_, p.name, p.port ? *p.port : 0));
+    nlohmann::json parents = parentsJson(r.meta);
     nlohmann::json rules = nlohmann::json::array();
     for (const auto& rule : r.rules) {
       nlohmann::json matches = nlohmann::json::array();
@@ -362,9 +371,7 @@ nlohmann::json RouteConfig::toJson() const {
                       {"rules", rules}});
   }
   for (const auto& r : grpc_routes_) {
-    nlohmann::json parents = nlohmann::json::array();
-    for (const auto& p : r.meta.parent_refs)
-      parents.push_back(fmt::format("{}/{}:{}", p.namespace_, p.name, p.port ? *p.port : 0));
+    nlohmann::json parents = parentsJson(r.meta);
     nlohmann::json rules = nlohmann::json::array();
     for (const auto& rule : r.rules) {
       nlohmann::json matches = nlohmann::json::array();
