@@ -11,9 +11,13 @@
 #    its routes applied, its requests sent until they converge, its routes deleted. Needs the
 #    warren-waypoint binary: without it the test reports "skipped: warren-waypoint not built"
 #    (counted as skipped by run.sh) after the baseline. With it: the waypoint's own /stats must
-#    count the requests (at least the 500 of the weight scenario) and its 3xx/404 answers.
-# h2c cases are printed as skipped, with the reason, until warren-echo and warren-waypoint speak
-# h2c (then: WARREN_MESH_H2C=1). One scenario alone: WARREN_MESH_ONLY=MeshTrafficSplit,...
+#    count the requests (at least the 500 of the weight scenario) and its 3xx/404 answers, its
+#    HTTP/2 sessions (h2c clients on the `http` ports, found by their preface) and multiplexed
+#    h2c upstream streams, and its request metrics the gRPC calls with their grpc-status.
+# Every HTTP case runs over HTTP/1.1 and h2c (WARREN_MESH_NO_H2C=1: h2c reported skipped); the
+# GRPCRoute scenarios (MeshGRPCRouteWeight, MeshGRPCRouteRequestHeaderModifier) are gRPC calls
+# from python3-grpcio to the echo Services' grpc port 7070.
+# One scenario alone: WARREN_MESH_ONLY=MeshTrafficSplit,...
 . "$(dirname "$0")/lib.sh"
 
 SUITE="$WARREN_SOURCE_DIR/tests/e2e/mesh_conformance"
@@ -22,8 +26,8 @@ case "$MODE" in baseline | waypoint | all) ;; *) fail "WARREN_MESH_CONFORMANCE=$
 for b in warren-echo warren-agent warren-ztunnel; do
   [ -x "$WARREN_BIN_DIR/$b" ] || fail "$b is not built"
 done
-[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import h2' 2>/dev/null ||
-  fail "the runner needs /usr/bin/python3 with python3-h2 (scripts/deps.sh)"
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import h2, grpc' 2>/dev/null ||
+  fail "the runner needs /usr/bin/python3 with python3-h2 and python3-grpcio (scripts/deps.sh)"
 if [ "$MODE" = waypoint ] && [ ! -x "$WARREN_BIN_DIR/warren-waypoint" ]; then
   skip "warren-waypoint not built"
 fi
@@ -32,7 +36,7 @@ runner() {  # runner MODE [extra args]: the suite, its output kept in $LAB_DIR/c
   local mode=$1; shift
   local args=(suite --lab "$LAB" --mode "$mode" --work-dir "$LAB_DIR")
   [ -z "${WARREN_MESH_ONLY:-}" ] || args+=(--only "$WARREN_MESH_ONLY")
-  [ -z "${WARREN_MESH_H2C:-}" ] || args+=(--h2c)
+  [ -z "${WARREN_MESH_NO_H2C:-}" ] || args+=(--no-h2c)
   /usr/bin/python3 "$SUITE/runner.py" "${args[@]}" "$@" | tee "$LAB_DIR/conformance-$mode.log"
   return "${PIPESTATUS[0]}"
 }
@@ -47,7 +51,7 @@ if [ "$MODE" != waypoint ]; then
   out=$(cat "$LAB_DIR/conformance-baseline.log")
   assert_contains "$out" "SCENARIO MeshBasic: PASS" "baseline"
   assert_not_contains "$out" "FAIL " "baseline"
-  assert_contains "$out" "SKIP MeshBasic #0 [h2c]" "h2c reported as skipped"
+  [ -n "${WARREN_MESH_NO_H2C:-}" ] || assert_contains "$out" "PASS MeshBasic #0 [h2c]" "h2c baseline"
   # The echo saw what the client sent: the pod the runner names answered (its own log).
   for p in echo-v1-0 echo-v2-0; do
     assert_contains "$(lab logs "gateway-conformance-mesh/$p")" "-> 200" "$p served requests"
@@ -85,7 +89,10 @@ runner waypoint --converge 30 || rc=$?
 out=$(cat "$LAB_DIR/conformance-waypoint.log")
 grep '^SCENARIO ' <<<"$out"
 [ "$rc" -eq 0 ] || fail "waypoint scenarios failed (above)"
-assert_contains "$out" "SCENARIO MeshHTTPRouteWeight: PASS" "weights"
+if [ -z "${WARREN_MESH_ONLY:-}" ]; then
+  assert_contains "$out" "SCENARIO MeshHTTPRouteWeight: PASS" "weights"
+  assert_contains "$out" "SCENARIO MeshGRPCRouteWeight: PASS" "gRPC weights"
+fi
 
 step "the requests crossed the waypoint: its own counters"
 st=$(lab exec "gateway-conformance-mesh/$wp_pod" -- curl -sf http://127.0.0.1:15000/stats) ||
@@ -100,3 +107,15 @@ for code in 301 302 307 308 404; do  # redirects and no-match answers came from 
   [ "$(jq -r --arg c "$code" '.total.responses[$c] // 0' <<<"$st")" -ge 1 ] ||
     fail "the waypoint counted no $code response: $(jq -c .total.responses <<<"$st")"
 done
+# h2c and gRPC went through its HTTP/2 front end and out on multiplexed h2c upstream streams.
+for k in http2_sessions_started h2_connections_opened h2_streams_opened; do
+  [ "$(jq -r --arg k "$k" '.total[$k] // 0' <<<"$st")" -ge 1 ] || fail "the waypoint's $k is 0"
+done
+[ -n "${WARREN_MESH_NO_H2C:-}" ] || [ "$(jq .total.h2_streams_opened <<<"$st")" -ge 500 ] ||
+  fail "h2c: $(jq .total.h2_streams_opened <<<"$st") upstream h2c streams, expected at least 500"
+# Its request metrics count the gRPC calls as gRPC, with their grpc-status (Istio's labels).
+m=$(lab exec "gateway-conformance-mesh/$wp_pod" -- curl -sf http://127.0.0.1:15020/metrics) ||
+  fail "the waypoint's metrics: $m"
+grep '^istio_requests_total{' <<<"$m" | grep 'request_protocol="grpc"' |
+  grep -q 'grpc_response_status="0"' ||
+  fail "no istio_requests_total series with request_protocol=grpc, grpc_response_status=0"

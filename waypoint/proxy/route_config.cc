@@ -147,8 +147,48 @@ PortProtocol protocolOf(l7::Protocol p) {
   }
 }
 
+// GRPCRoute matches arrive as path matches (the agent's decodeGrpcMatches: a call is POST
+// /<service>/<method>): Exact "/S/M"; PathPrefix "/S" (service only); RegularExpression
+// "/[^/]+/M" (method only), or "/(S)/(M)" for a RegularExpression method match, "[^/]+" standing
+// for an unset side. Turned back into GRPCMethodMatch, so the GRPCRoute's own precedence and
+// kind apply (gRPC requests use GRPCRoutes, never merged with HTTPRoutes).
+GrpcRouteMatch grpcMatch(const HttpRouteMatch& m) {
+  GrpcRouteMatch out;
+  out.headers = m.headers;
+  const std::string& v = m.path.value;
+  constexpr std::string_view kAny = "[^/]+";
+  switch (m.path.type) {
+    case PathMatchType::kExact: {
+      auto slash = v.rfind('/');
+      if (slash != std::string::npos && slash > 0)
+        out.method =
+            GrpcMethodMatch{ValueMatchType::kExact, v.substr(1, slash - 1), v.substr(slash + 1)};
+      break;
+    }
+    case PathMatchType::kPathPrefix:
+      if (v.size() > 1) out.method = GrpcMethodMatch{ValueMatchType::kExact, v.substr(1), {}};
+      break;
+    case PathMatchType::kRegularExpression: {
+      std::string any_service = "/" + std::string(kAny) + "/";
+      auto mid = v.rfind(")/(");
+      if (v.starts_with("/(") && v.ends_with(")") && mid != std::string::npos) {
+        GrpcMethodMatch g{ValueMatchType::kRegularExpression, {}, {}};
+        std::string svc = v.substr(2, mid - 2), meth = v.substr(mid + 3, v.size() - mid - 4);
+        if (svc != kAny) g.service = svc;
+        if (meth != kAny) g.method = meth;
+        out.method = g;
+      } else if (v.starts_with(any_service)) {
+        out.method = GrpcMethodMatch{ValueMatchType::kExact, {}, v.substr(any_service.size())};
+      }
+      break;
+    }
+  }
+  return out;
+}
+
 // One route as the rules name it, gathered over every Service port it is attached to.
 struct RouteBuilder {
+  bool grpc = false;  // a GRPCRoute
   HttpRoute route;
   std::map<uint32_t, HttpRouteRule> rules;  // by rule index
 };
@@ -215,14 +255,13 @@ std::shared_ptr<const RouteConfig> RouteConfig::build(
         std::string kind = ref.substr(0, s1);
         std::string ns = ref.substr(s1 + 1, s2 - s1 - 1);
         std::string name = ref.substr(s2 + 1);
-        if (kind != "HTTPRoute") {
+        if (kind != "HTTPRoute" && kind != "GRPCRoute") {
           if (grpc_reported.insert(ref).second)
-            cfg->diagnostics_.push_back(
-                {kind + " " + ns + "/" + name,
-                 "served by the HTTP/2 front end, which this waypoint does not have yet"});
+            cfg->diagnostics_.push_back({ref, "route: unknown kind " + kind});
           continue;
         }
-        RouteBuilder& b = routes[ns + "/" + name];
+        RouteBuilder& b = routes[ref];
+        b.grpc = kind == "GRPCRoute";
         b.route.meta.namespace_ = ns;
         b.route.meta.name = name;
         ServiceParentRef parent{svc.namespace_, svc.name, port};
@@ -241,9 +280,23 @@ std::shared_ptr<const RouteConfig> RouteConfig::build(
   }
   for (auto& [key, b] : routes) {
     for (auto& [index, rule] : b.rules) b.route.rules.push_back(std::move(rule));
-    cfg->http_routes_.push_back(std::move(b.route));
+    if (!b.grpc) {
+      cfg->http_routes_.push_back(std::move(b.route));
+      continue;
+    }
+    GrpcRoute g;
+    g.meta = std::move(b.route.meta);
+    for (auto& r : b.route.rules) {
+      GrpcRouteRule rule;
+      rule.name = std::move(r.name);
+      for (const auto& m : r.matches) rule.matches.push_back(grpcMatch(m));
+      rule.filters = std::move(r.filters);
+      rule.backend_refs = std::move(r.backend_refs);
+      g.rules.push_back(std::move(rule));
+    }
+    cfg->grpc_routes_.push_back(std::move(g));
   }
-  auto built = RouteTable::build(cfg->http_routes_, {});
+  auto built = RouteTable::build(cfg->http_routes_, cfg->grpc_routes_);
   cfg->table_ = std::move(built.table);
   for (auto& d : built.diagnostics) cfg->diagnostics_.push_back(std::move(d));
   return cfg;
@@ -265,6 +318,17 @@ std::string RouteConfig::serviceKey(const std::string& namespace_, const std::st
   return namespace_ + "/" + name + "." + namespace_ + ".svc.cluster.local";
 }
 
+namespace {
+
+nlohmann::json parentsJson(const RouteMeta& meta) {
+  nlohmann::json parents = nlohmann::json::array();
+  for (const auto& p : meta.parent_refs)
+    parents.push_back(fmt::format("{}/{}:{}", p.namespace_, p.name, p.port ? *p.port : 0));
+  return parents;
+}
+
+}  // namespace
+
 nlohmann::json RouteConfig::toJson() const {
   nlohmann::json services = nlohmann::json::array();
   for (const auto& [key, s] : services_) {
@@ -280,9 +344,7 @@ nlohmann::json RouteConfig::toJson() const {
   }
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& r : http_routes_) {
-    nlohmann::json parents = nlohmann::json::array();
-    for (const auto& p : r.meta.parent_refs)
-      parents.push_back(fmt::format("{}/{}:{}", p.namespace_, p.name, p.port ? *p.port : 0));
+    nlohmann::json parents = parentsJson(r.meta);
     nlohmann::json rules = nlohmann::json::array();
     for (const auto& rule : r.rules) {
       nlohmann::json matches = nlohmann::json::array();
@@ -327,6 +389,24 @@ nlohmann::json RouteConfig::toJson() const {
       rules.push_back(std::move(out));
     }
     routes.push_back({{"route", "HTTPRoute/" + r.meta.namespace_ + "/" + r.meta.name},
+                      {"parents", parents},
+                      {"rules", rules}});
+  }
+  for (const auto& r : grpc_routes_) {
+    nlohmann::json parents = parentsJson(r.meta);
+    nlohmann::json rules = nlohmann::json::array();
+    for (const auto& rule : r.rules) {
+      nlohmann::json matches = nlohmann::json::array();
+      for (const auto& m : rule.matches)
+        matches.push_back(m.method ? m.method->service.value_or("*") + "/" +
+                                         m.method->method.value_or("*")
+                                   : std::string("*/*"));
+      rules.push_back({{"name", rule.name.value_or("")},
+                       {"matches", matches},
+                       {"filters", rule.filters.size()},
+                       {"backends", rule.backend_refs.size()}});
+    }
+    routes.push_back({{"route", "GRPCRoute/" + r.meta.namespace_ + "/" + r.meta.name},
                       {"parents", parents},
                       {"rules", rules}});
   }

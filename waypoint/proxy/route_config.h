@@ -1,16 +1,18 @@
 // RouteConfig: what the waypoint routes by, rebuilt on every warren.l7.v1 push. The agent sends
 // one ServiceRoutes per Service bound to this waypoint (proto/warren/l7/v1/routes.proto); this
-// turns them back into Gateway API values (route/route_model.h), one HttpRoute per route named
-// by the rules (its parentRefs: every Service port it is attached to), and compiles them with
-// RouteTable::build. A rule RouteTable refuses is dropped with a diagnostic and every other
-// rule keeps working: a bad route never removes the working ones.
+// turns them back into Gateway API values (route/route_model.h), one HttpRoute (or GrpcRoute) per
+// route named by the rules (its parentRefs: every Service port it is attached to), and compiles
+// them with RouteTable::build. A rule RouteTable refuses is dropped with a diagnostic and every
+// other rule keeps working: a bad route never removes the working ones.
 //
 // Conversion (pure, table-tested in tests/waypoint/route_config_test.cc):
 // - RouteRule.route "HTTPRoute/<ns>/<name>" names the route; RouteRule.index is its rule
 //   index; the rule's matches are the port's RouteMatch entries naming it, in their order.
 // - Backend.service "<ns>/<hostname>" becomes the BackendObjectRef {ns, first hostname label};
 //   `serviceKeys` maps it back to the mesh Service key for endpoint selection.
-// - GRPCRoute rules are left to the HTTP/2 front end (not built yet): reported, not served.
+// - RouteRule.route "GRPCRoute/<ns>/<name>" rules become GrpcRoutes: their matches arrive as
+//   path matches (the agent encodes GRPCMethodMatch as /<service>/<method>) and are turned
+//   back into GRPCMethodMatch, so gRPC calls get GRPCRoute precedence and never HTTPRoutes'.
 // - The agent already sorted `matches` by Gateway API precedence; RouteTable sorts again with
 //   the same rules. The one key the proto does not carry is the route's creation time, so two
 //   routes with matches of equal rank tie-break on "<ns>/<name>" here (waypoint/README.md).
@@ -69,6 +71,7 @@ class RouteConfig {
   const RouteTable& table() const { return *table_; }
   const std::vector<RouteDiagnostic>& diagnostics() const { return diagnostics_; }
   const std::vector<HttpRoute>& httpRoutes() const { return http_routes_; }
+  const std::vector<GrpcRoute>& grpcRoutes() const { return grpc_routes_; }
   uint64_t version() const { return version_; }
   // /config_dump "routes" and /routes: services, ports, the routes as compiled, diagnostics.
   nlohmann::json toJson() const;
@@ -79,6 +82,7 @@ class RouteConfig {
   std::map<net::IpAddress, std::string> by_vip_;
   std::map<std::string, std::string> service_keys_;  // "<ns>/<name>" -> key
   std::vector<HttpRoute> http_routes_;
+  std::vector<GrpcRoute> grpc_routes_;
   std::shared_ptr<const RouteTable> table_;
   std::vector<RouteDiagnostic> diagnostics_;
 };

@@ -135,14 +135,20 @@ nlohmann::json WaypointDaemon::stats() const {
                           {"connects", 0},
                           {"requests", 0},
                           {"tcp_relays_done", 0},
+                          {"http2_sessions_started", 0},
                           {"tunnels_opened", 0},
-                          {"keepalive_reuses", 0}};
+                          {"keepalive_reuses", 0},
+                          {"h2_connections_opened", 0},
+                          {"h2_streams_opened", 0}};
   nlohmann::json responses = nlohmann::json::object();
   nlohmann::json resilience = nlohmann::json::object();
   nlohmann::json mirrors = nlohmann::json::object();
   for (const auto& w : workers) {
-    for (const char* k : {"hbone_connections_accepted", "connects", "requests", "tcp_relays_done"})
+    for (const char* k : {"hbone_connections_accepted", "connects", "requests", "tcp_relays_done",
+                          "http2_sessions_started"})
       total[k] = total[k].get<uint64_t>() + w[k].get<uint64_t>();
+    for (const char* k : {"h2_connections_opened", "h2_streams_opened"})
+      total[k] = total[k].get<uint64_t>() + w["h2_upstreams"][k].get<uint64_t>();
     total["tunnels_opened"] =
         total["tunnels_opened"].get<uint64_t>() + w["upstreams"]["tunnels_opened"].get<uint64_t>();
     total["keepalive_reuses"] = total["keepalive_reuses"].get<uint64_t>() +

@@ -24,7 +24,8 @@ WaypointWorker::WaypointWorker(unsigned index, uring::EventLoop& loop, WorkerSha
       server_(loop, server_tls_, shared.http2),
       pool_(loop, shared.http2),
       upstreams_(loop, pool_, client_tls_, shared.self_identity),
-      mirrors_(loop, upstreams_) {
+      mirrors_(loop, upstreams_),
+      h2_upstreams_(loop, upstreams_, shared.http2) {
   env_.loop = &loop_;
   env_.retry_budget = &retry_budget_;
   env_.mirrors = &mirrors_;
@@ -153,35 +154,18 @@ void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& con
     if (auto it = sc->ports.find(port); it != sc->ports.end()) protocol = it->second.protocol;
   }
   if (protocol == PortProtocol::kUnspecified) {
-    const mesh::ServicePort* sp = service->findPort(port);
-    if (sp && sp->app_protocol == mesh::AppProtocol::kHttp11) protocol = PortProtocol::kHttp1;
+    if (const mesh::ServicePort* sp = service->findPort(port))
+      protocol = protocolOfApp(sp->app_protocol);
   }
   ++connects_by_protocol_[toString(protocol)];
 
-  if (protocol != PortProtocol::kHttp1) {
+  if (protocol == PortProtocol::kTcp) {
     serveTcp(conn, id, *service, port, facts);
     return;
   }
-  auto stream = std::make_unique<mesh::HboneStream>(conn);
-  stream->bind(id);
-  conn->attach(id, stream->handler());
-  if (auto s = conn->session().respond(id, 200); !s) {
-    spdlog::warn("waypoint: answering CONNECT: {}", s.error().message());
-    return;
-  }
-  conn->flush();
-  auto session = std::make_shared<Http1Session>(
-      env_, std::move(facts), std::make_unique<StreamConduit>(std::move(stream), nullptr),
-      [this](Http1Session* s) {
-        // Not from inside the session's own call stack: it holds itself alive meanwhile.
-        auto it = sessions_.find(s);
-        if (it == sessions_.end()) return;
-        auto gone = std::move(it->second);
-        sessions_.erase(it);
-        loop_.post([gone = std::move(gone)] {});
-      });
-  sessions_[session.get()] = session;
-  session->start();
+  // HTTP of some version, or undeclared: the tunnel is answered now and the client's bytes say
+  // the rest (waypoint_worker_sessions.cc).
+  serveHttp(conn, id, std::move(facts), protocol);
 }
 
 void WaypointWorker::serveTcp(const std::shared_ptr<mesh::HboneConnection>& conn,
@@ -235,20 +219,7 @@ void WaypointWorker::relayTo(const std::shared_ptr<mesh::HboneConnection>& conn,
           return;
         }
         c->flush();
-        auto slot = std::make_shared<relay::StreamRelay*>(nullptr);
-        auto relay = relay::StreamRelay::create(
-            std::move(*held), std::move(*up),
-            [this, uid, what, slot](const relay::RelayStats& st, const std::optional<Error>& e) {
-              upstreams_.end(uid);
-              ++tcp_relays_done_;
-              spdlog::debug("waypoint: TCP {} done: {} B up, {} B down{}", what, st.a_to_b.bytes,
-                            st.b_to_a.bytes, e ? ": " + e->message() : "");
-              // Not from inside the relay's own call stack.
-              loop_.post([this, slot] { relays_.erase(*slot); });
-            });
-        *slot = relay.get();
-        relays_[relay.get()] = relay;
-        relay->start();
+        startRelay(std::move(*held), std::move(*up), uid, what);
       });
 }
 
@@ -271,9 +242,14 @@ void WaypointWorker::shutdown() {
   shared_.certs->cancelWaits(loop_);
   for (auto& [p, s] : std::map(sessions_)) s->abort("waypoint stopping");
   sessions_.clear();
+  for (auto& [p, s] : std::map(h2_sessions_)) s->abort("waypoint stopping");
+  h2_sessions_.clear();
+  for (auto& [p, d] : detecting_) d->abort();
+  detecting_.clear();
   for (auto& [p, r] : std::map(relays_)) r->abort("waypoint stopping");
   relays_.clear();
   mirrors_.closeAll();
+  h2_upstreams_.closeAll();
   upstreams_.closeAll();
   server_.closeAll("waypoint stopping");
   pool_.closeAll("waypoint stopping");
@@ -295,6 +271,10 @@ nlohmann::json WaypointWorker::stats() const {
           {"connects_by_protocol", connects_by_protocol_},
           {"connect_rejects", rejects},
           {"http_sessions", sessions_.size()},
+          {"http2_sessions", h2_sessions_.size()},
+          {"http2_sessions_started", h2_sessions_started_},
+          {"protocols_detected", detected_},
+          {"detecting", detecting_.size()},
           {"tcp_relays_open", live_relays},
           {"tcp_relays_done", tcp_relays_done_},
           {"requests", requests_},
@@ -306,7 +286,8 @@ nlohmann::json WaypointWorker::stats() const {
             {"active_retries", retry_budget_.activeRetries()},
             {"limit", retry_budget_.limit()},
             {"refused", retry_budget_.refusedCount()}}},
-          {"mirrors", mirrors_.toJson()}};
+          {"mirrors", mirrors_.toJson()},
+          {"h2_upstreams", h2_upstreams_.toJson()}};
 }
 
 nlohmann::json WaypointWorker::recentRequests() const {

@@ -3,8 +3,9 @@
 // mTLS with the waypoint's own certificate), takes the mesh's inbound decision on each CONNECT
 // (mesh::decideInbound: the :authority must name a Service or workload this waypoint serves,
 // L4 authorization of the calling identity), then serves the tunnel by the Service port's
-// protocol: HTTP/1.1 (Http1Session: routing, keep-alive, pooled upstream HBONE), or an L4
-// relay to a chosen endpoint for TCP (and, until their front ends exist, HTTP/2 and gRPC);
+// protocol: HTTP/1.1 (Http1Session: routing, keep-alive, pooled upstream HBONE), HTTP/2 and gRPC
+// (Http2Session: h2c, multiplexed h2c upstream), an L4 relay to a chosen endpoint for TCP, and
+// for a port of undeclared protocol whichever of these its first bytes show (ProtocolDetector);
 // a workload address (a pod IP, `waypoint-for: workload|all`) is relayed at L4 to that pod.
 // Every request ends in onRequestDone(record): RequestTelemetry::finish (Istio's request
 // metrics, the access log line, the span), the counters and /requests.
@@ -26,6 +27,7 @@
 #include "common/identity/spiffe_id.h"
 #include "common/net/ip_address.h"
 #include "common/relay/stream_relay.h"
+#include "common/sniff/protocol_sniffer.h"
 #include "common/unique_fd.h"
 #include "common/uring/event_loop.h"
 #include "mesh/control/certificate_source.h"
@@ -34,7 +36,10 @@
 #include "mesh/hbone/tls_context_cache.h"
 #include "mesh/state/snapshot_store.h"
 #include "waypoint/path/path_normalizer.h"
+#include "waypoint/proxy/h2_upstreams.h"
 #include "waypoint/proxy/http1_session.h"
+#include "waypoint/proxy/http2_session.h"
+#include "waypoint/proxy/protocol_detector.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/upstreams.h"
 #include "waypoint/telemetry/request_telemetry.h"
@@ -57,6 +62,9 @@ struct WorkerShared {
   std::function<void(const RequestRecord&)> observer;
 };
 
+// The Service port's protocol from the mesh's own app_protocol (when the routes say nothing).
+PortProtocol protocolOfApp(mesh::AppProtocol p);
+
 class WaypointWorker {
  public:
   // Records kept for /requests (the admin's view of recent traffic, per worker).
@@ -74,7 +82,9 @@ class WaypointWorker {
   // Counters and state for the admin (call on the worker thread).
   nlohmann::json stats() const;
   nlohmann::json recentRequests() const;
-  size_t openStreams() const { return sessions_.size() + relays_.size(); }
+  size_t openStreams() const {
+    return sessions_.size() + h2_sessions_.size() + detecting_.size() + relays_.size();
+  }
 
   // THE end of every request: telemetry's finish(), exactly once per request.
   void onRequestDone(const RequestRecord& record);
@@ -90,6 +100,20 @@ class WaypointWorker {
                const UpstreamChoice& choice, const std::string& what,
                const net::SocketAddress& client);
   const mesh::Workload* localWorkload(const mesh::StateSnapshot& snapshot) const;
+  // waypoint_worker_sessions.cc: the HTTP side of the protocol switch.
+  void serveHttp(const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
+                 ConnectionFacts facts, PortProtocol protocol);
+  void onDetected(sniff::SniffedProtocol p, std::unique_ptr<relay::ByteStream> stream,
+                  ConnectionFacts facts, bool http_port);
+  template <typename Session>
+  std::function<void(Session*)> forgetWhenClosed(
+      std::map<Session*, std::shared_ptr<Session>>& live);
+  void startHttp1(std::unique_ptr<relay::ByteStream> stream, ConnectionFacts facts);
+  void startHttp2(std::unique_ptr<relay::ByteStream> stream, ConnectionFacts facts);
+  // A tunnel already answered 200 whose bytes are not HTTP: relayed to an endpoint, or closed.
+  void relayAnswered(std::unique_ptr<relay::ByteStream> stream, const ConnectionFacts& facts);
+  void startRelay(std::unique_ptr<relay::ByteStream> client, std::unique_ptr<relay::ByteStream> up,
+                  const std::string& uid, const std::string& what);
 
   unsigned index_;
   uring::EventLoop& loop_;
@@ -103,10 +127,13 @@ class WaypointWorker {
   RetryBudget retry_budget_;
   RequestMirrors mirrors_;
   ResilienceCounters resilience_;
+  H2Upstreams h2_upstreams_;
   ProxyRandom random_;
   SessionEnv env_;
   UniqueFd listener_;
   std::map<Http1Session*, std::shared_ptr<Http1Session>> sessions_;
+  std::map<Http2Session*, std::shared_ptr<Http2Session>> h2_sessions_;
+  std::map<ProtocolDetector*, std::unique_ptr<ProtocolDetector>> detecting_;
   std::map<relay::StreamRelay*, std::shared_ptr<relay::StreamRelay>> relays_;
   std::deque<RequestRecord> recent_;
 
@@ -116,6 +143,8 @@ class WaypointWorker {
   uint64_t requests_ = 0;
   std::map<int, uint64_t> responses_;  // by status
   uint64_t tcp_relays_done_ = 0;
+  uint64_t h2_sessions_started_ = 0;
+  std::map<std::string, uint64_t> detected_;  // protocol detection results ("HTTP/2", "TCP"...)
   bool draining_ = false;
 };
 

@@ -14,6 +14,12 @@ Expect fields (every one given is asserted; see runner.py):
   response_headers  / absent_response_headers: on the response the client got
   location          the redirect's Location, exactly
   body_bytes        request body bytes the backend received
+
+gRPC cases (GrpcCase, GrpcDistribution: the two GRPCRoute scenarios) are unary calls of the
+conformance GrpcEcho service made with python3-grpcio; the echo's EchoResponse is read as the
+same fields: backend = its context pod, path = the fully qualified method, headers = the
+metadata it received. A call must end OK (status 200 stands for that); any other gRPC status is
+reported as the error it is.
 """
 from dataclasses import dataclass, field
 from typing import Optional
@@ -60,11 +66,34 @@ class Distribution:
 
 
 @dataclass
+class GrpcCase:
+    """A unary call of GrpcEcho/<method> to `host` (a Service with its gRPC port), with metadata."""
+    host: str
+    method: str = "Echo"
+    expect: Expect = field(default_factory=Expect)
+    metadata: dict = field(default_factory=dict)
+    name: str = ""
+
+
+@dataclass
+class GrpcDistribution(Distribution):
+    """As Distribution, with `requests` unary Echo calls over `connections` gRPC channels."""
+
+
+@dataclass
 class Scenario:
     name: str
     cases: list
     needs_waypoint: bool = True  # False: no route, runs in the baseline (ztunnel only) mode
     routes: Optional[str] = None  # routes/<routes>.yaml; default routes/<name>.yaml if it exists
+    protocols: tuple = ("http/1.1", "h2c")  # how each case is sent: or ("grpc",)
+
+
+GRPC_SERVICE = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho"
+
+
+def grpc_method(method):
+    return "/%s/%s" % (GRPC_SERVICE, method)
 
 
 def redirect(host_path, status, location):
@@ -229,5 +258,31 @@ SCENARIOS = [
     Scenario("MeshHTTPRouteNamedRule", cases=[
         Case("echo", "/named", Expect(backend="echo-v1", path="/named")),
         Case("echo", "/unnamed", Expect(backend="echo-v2", path="/unnamed")),
+    ]),
+    Scenario("MeshGRPCRouteWeight", protocols=("grpc",), cases=[
+        GrpcCase("echo:7070", "Echo", Expect(backend="echo", path=grpc_method("Echo"))),
+        GrpcDistribution("echo:7070", {"echo-v1": 0.7, "echo-v2": 0.3}),
+    ]),
+    Scenario("MeshGRPCRouteRequestHeaderModifier", protocols=("grpc",), cases=[
+        GrpcCase("echo:7070", "Echo", Expect(backend="echo-v1", headers={
+            "x-test-case": "set", "some-other-header": "this-header-should-be-set",
+            "x-header-set": "set-overwrites-values"}),
+            metadata={"x-test-case": "set", "some-other-header": "this-header-should-be-set",
+                      "x-header-set": "this-value-should-be-overwritten"}),
+        GrpcCase("echo:7070", "Echo", Expect(backend="echo-v1", headers={
+            "x-test-case": "add",
+            "x-header-add": "this-value-should-be-appended,add-appends-values"}),
+            metadata={"x-test-case": "add", "x-header-add": "this-value-should-be-appended"}),
+        GrpcCase("echo:7070", "Echo", Expect(backend="echo-v1", headers={"x-test-case": "remove"},
+                                             absent=["x-header-remove"]),
+                 metadata={"x-test-case": "remove", "x-header-remove": "this-should-be-removed"}),
+        GrpcCase("echo:7070", "EchoTwo", Expect(backend="echo-v2", path=grpc_method("EchoTwo"),
+                                                headers={
+            "x-test-case": "multi", "x-header-set-1": "header-set-1",
+            "x-header-set-2": "header-set-2", "x-header-add-1": "header-add-1",
+            "x-header-add-2": "add-header-2,header-add-2"},
+            absent=["x-header-remove-1", "x-header-remove-2"]),
+            metadata={"x-test-case": "multi", "x-header-set-2": "set-header-2",
+                      "x-header-add-2": "add-header-2", "x-header-remove-2": "should-be-removed-2"}),
     ]),
 ]

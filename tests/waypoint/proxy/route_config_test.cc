@@ -187,16 +187,67 @@ TEST(RouteConfig, ARouteOnTwoPortsIsOneRouteWithTwoParents) {
   EXPECT_EQ(d.direct()->status, 404);
 }
 
-TEST(RouteConfig, GrpcRoutesAreReportedNotServed) {
+// GRPCRoute rules come with their method matches encoded as paths (agent decodeGrpcMatches);
+// they become GRPCRoutes again: each encoding gives its GRPCMethodMatch, gRPC calls are routed
+// by them (kind GRPCRoute), plain HTTP requests still by the HTTPRoutes.
+TEST(RouteConfig, GrpcRoutesAreRebuiltAndRouteGrpcCalls) {
   l7::ServiceRoutes sr = echoRoutes();
   l7::PortRoutes* p = sr.mutable_ports(0);
-  l7::RouteRule* g = p->add_rules();
-  g->set_route("GRPCRoute/shop/grpc");
-  g->set_index(0);
+  struct Row {
+    l7::PathMatch::Type type;
+    std::string path;
+    ValueMatchType want_type;
+    std::optional<std::string> service, method;
+  };
+  const Row rows[] = {
+      {l7::PathMatch::EXACT, "/pkg.Svc/Get", ValueMatchType::kExact, "pkg.Svc", "Get"},
+      {l7::PathMatch::PATH_PREFIX, "/pkg.Other", ValueMatchType::kExact, "pkg.Other", {}},
+      {l7::PathMatch::REGULAR_EXPRESSION, "/[^/]+/Put", ValueMatchType::kExact, {}, "Put"},
+      {l7::PathMatch::REGULAR_EXPRESSION,
+       "/(pkg\\..*)/([^/]+)",
+       ValueMatchType::kRegularExpression,
+       "pkg\\..*",
+       {}},
+  };
+  for (uint32_t i = 0; i < std::size(rows); ++i) {
+    l7::RouteRule* g = p->add_rules();
+    g->set_route("GRPCRoute/shop/grpc");
+    g->set_index(i);
+    *g->add_backends() = backend("shop/echo-v1.shop.svc.cluster.local", 7070, 1);
+    l7::RouteMatch m;
+    m.set_rule(static_cast<uint32_t>(p->rules_size() - 1));
+    m.mutable_path()->set_type(rows[i].type);
+    m.mutable_path()->set_value(rows[i].path);
+    *p->add_matches() = m;
+  }
   auto cfg = RouteConfig::build({{"k", sr}}, 4);
-  ASSERT_EQ(cfg->diagnostics().size(), 1u);
-  EXPECT_EQ(cfg->diagnostics()[0].route, "GRPCRoute shop/grpc");
-  EXPECT_EQ(cfg->table().ruleCount(), 3u);
+  EXPECT_TRUE(cfg->diagnostics().empty()) << cfg->toJson().dump();
+  ASSERT_EQ(cfg->grpcRoutes().size(), 1u);
+  const GrpcRoute& g = cfg->grpcRoutes()[0];
+  ASSERT_EQ(g.rules.size(), std::size(rows));
+  for (size_t i = 0; i < std::size(rows); ++i) {
+    SCOPED_TRACE(rows[i].path);
+    ASSERT_EQ(g.rules[i].matches.size(), 1u);
+    const auto& m = g.rules[i].matches[0].method;
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->type, rows[i].want_type);
+    EXPECT_EQ(m->service, rows[i].service);
+    EXPECT_EQ(m->method, rows[i].method);
+  }
+  EXPECT_EQ(cfg->table().ruleCount(), 3u + std::size(rows));
+  FixedRandom r(0);
+  HttpRequest call = request("/pkg.Svc/Get", {{"content-type", "application/grpc"}});
+  call.method = "POST";
+  call.protocol = HttpProtocol::kHttp2;
+  RouteDecision d = cfg->table().route(echo(80), call, r);
+  ASSERT_TRUE(d.route);
+  EXPECT_EQ(d.route->kind, RouteRef::Kind::kGrpcRoute);
+  ASSERT_NE(d.forward(), nullptr);
+  EXPECT_EQ(d.forward()->backend.name, "echo-v1");
+  // An HTTP request on the same port is routed by the HTTPRoutes only.
+  RouteDecision h = cfg->table().route(echo(80), request("/split"), r);
+  ASSERT_TRUE(h.route);
+  EXPECT_EQ(h.route->kind, RouteRef::Kind::kHttpRoute);
 }
 
 TEST(RouteConfig, EmptyPushServesNothing) {

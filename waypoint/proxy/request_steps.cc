@@ -1,0 +1,61 @@
+#include "waypoint/proxy/request_steps.h"
+
+namespace warren::waypoint {
+
+void addForwardingHeaders(HttpRequest& request, RequestRecord& record, const ConnectionFacts& facts,
+                          SessionEnv& env) {
+  std::string xff = facts.client.ip.toString();
+  if (auto prior = request.headers.joined("x-forwarded-for")) xff = *prior + ", " + xff;
+  request.headers.set("x-forwarded-for", xff);
+  if (!request.headers.contains("x-forwarded-proto"))
+    request.headers.set("x-forwarded-proto", "http");
+  env.telemetry->begin(record, request.headers, *env.random);
+}
+
+RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& facts,
+                          const HttpRequest& request, RouteRandom& random, RequestRecord& record) {
+  RouteDestination dest;
+  dest.port = facts.port;
+  if (const ServiceConfig* sc = routes.service(facts.service_key))
+    dest.service = ServiceKey{sc->namespace_, sc->name};
+  RouteDecision decision = routes.table().route(dest, request, random);
+  if (decision.route) record.route_name = decision.route->toString();
+  return decision;
+}
+
+std::expected<UpstreamChoice, UpstreamRefusal> chooseEndpoint(SessionEnv& env,
+                                                              const RouteConfig& routes,
+                                                              const ConnectionFacts& facts,
+                                                              const ForwardAction& action,
+                                                              RequestRecord& record) {
+  std::string key = facts.service_key;
+  uint16_t port = facts.port;
+  if (action.backend.kind == BackendTarget::Kind::kService) {
+    key = routes.serviceKey(action.backend.namespace_, action.backend.name);
+    port = action.backend.port;
+  }
+  const auto& snapshot = env.state->get();
+  auto slash = key.find('/');
+  const mesh::Service* svc =
+      slash == std::string::npos
+          ? nullptr
+          : snapshot->serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
+  const mesh::Workload* local = env.local_workload(*snapshot);
+  if (!svc || !local) {
+    return std::unexpected(
+        UpstreamRefusal{ResponseFlag::kNoClusterFound,
+                        !svc ? "backend service " + key + " is not in the mesh state"
+                             : std::string("the waypoint's own workload is not in the state yet")});
+  }
+  auto choice = env.upstreams->choose(*snapshot, *svc, port, *local, *env.random);
+  if (!choice) return std::unexpected(choice.error());
+  env.upstreams->begin(choice->endpoint_uid);
+  std::optional<identity::SpiffeId> endpoint_id;
+  if (auto id = identity::SpiffeId::parse(choice->identity); id) endpoint_id = *id;
+  record.destination = RequestPeer::of(snapshot->workloadByUid(choice->endpoint_uid),
+                                       std::move(endpoint_id), choice->address);
+  record.upstream_host = choice->address;
+  return choice;
+}
+
+}  // namespace warren::waypoint

@@ -1,0 +1,42 @@
+// The protocol-neutral steps every front end takes per request, between parsing the request and
+// moving its bytes: the forwarding headers and telemetry's begin(), the route decision for the
+// Service dialled, and the endpoint for a forward (least request, counted, the record's
+// destination filled). Http2Session uses them; they state what Http1Session does inline, so a
+// third front end (or a refactored Http1Session) takes the same steps by calling them.
+#pragma once
+
+#include <expected>
+
+#include "waypoint/proxy/http1_session.h"
+#include "waypoint/proxy/route_config.h"
+#include "waypoint/proxy/upstreams.h"
+#include "waypoint/request/http_request.h"
+#include "waypoint/route/route_decision.h"
+#include "waypoint/telemetry/request_record.h"
+
+namespace warren::waypoint {
+
+// x-forwarded-for gets the client this hop saw (appended to what came), x-forwarded-proto
+// "http" when absent (Envoy's defaults for a mesh proxy without an edge), then
+// RequestTelemetry::begin: x-request-id kept when valid or generated, trace context continued
+// or started; record.request_id and record.trace are set.
+void addForwardingHeaders(HttpRequest& request, RequestRecord& record, const ConnectionFacts& facts,
+                          SessionEnv& env);
+
+// RouteTable::route for the Service and port the client dialled; the route's name goes into
+// the record.
+RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& facts,
+                          const HttpRequest& request, RouteRandom& random, RequestRecord& record);
+
+// The endpoint for `action`: the backend Service's (or the dialled Service's) endpoints by least
+// request. On success the endpoint's active-request count includes this request (the caller
+// ends it with env.upstreams->end(choice.endpoint_uid)) and the record names the destination
+// and upstream host. The refusal says the flag (NC: no such Service in the state, or the
+// waypoint's own workload not there yet; UH: no healthy endpoint) and why; answer it 503.
+std::expected<UpstreamChoice, UpstreamRefusal> chooseEndpoint(SessionEnv& env,
+                                                              const RouteConfig& routes,
+                                                              const ConnectionFacts& facts,
+                                                              const ForwardAction& action,
+                                                              RequestRecord& record);
+
+}  // namespace warren::waypoint
