@@ -53,6 +53,11 @@ std::vector<Field> fields(const RequestRecord& r) {
       {"trace_id", traceId(r), Kind::kQuoted},
       number("request_bytes", static_cast<int64_t>(r.request_body_bytes)),
       number("response_bytes", static_cast<int64_t>(r.response_body_bytes)),
+      {"authz", r.authz.result, Kind::kQuoted},
+      {"authz_policy", r.authz.policy, Kind::kQuoted},
+      {"authz_dry_run", r.authz.dry_run, Kind::kQuoted},
+      {"authz_audit", r.authz.audit, Kind::kQuoted},
+      {"request_principal", r.authz.request_principal, Kind::kQuoted},
   };
   return f;
 }
