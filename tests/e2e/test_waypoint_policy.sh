@@ -314,6 +314,6 @@ n=$(series 'warren_waypoint_authz_decisions_total{decision="shadow_denied",polic
 assert_eq "$n" 1 "the dry-run shadow denial"
 n=$(series 'warren_waypoint_jwt_authn_total{outcome="rejected"}')
 assert_eq "$n" 2 "JWT rejections"
-n=$(series 'response_code="403"')
+n=$(grep '^istio_requests_total{' <<<"$metrics" | grep -F 'response_code="403"' | awk '{s += $NF} END {print s + 0}')
 [ "$n" -ge 5 ] || fail "istio_requests_total 403: $n"
 log "ok"
