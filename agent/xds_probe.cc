@@ -1,5 +1,6 @@
 // warren-xds-probe: a small gRPC client for the agent's xds.sock, for the lab and debugging.
-//   warren-xds-probe --socket PATH xds [--type address|authorization|routes] [--wait-for NAME]
+//   warren-xds-probe --socket PATH xds [--type address|authorization|routes|policies] [--wait-for
+//   NAME]
 //                    [--timeout-ms N] [--json]
 //     subscribes (wildcard), prints "+ name version" / "- name" for the first response (and
 //     later ones until NAME is seen), exit 0 when done (or NAME seen), 1 on timeout or when the
@@ -24,6 +25,7 @@
 #include "istio/ca/ca.grpc.pb.h"
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
+#include "warren/l7/v1/policy.pb.h"
 #include "warren/l7/v1/routes.pb.h"
 
 namespace {
@@ -31,10 +33,11 @@ namespace {
 namespace ds = envoy::service::discovery::v3;
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: warren-xds-probe --socket PATH xds [--type address|authorization|routes] "
-               "[--wait-for NAME] [--timeout-ms N] [--json]\n"
-               "       warren-xds-probe --socket PATH cert --identity SPIFFE_ID [--ttl SECONDS]\n");
+  std::fprintf(
+      stderr,
+      "usage: warren-xds-probe --socket PATH xds [--type address|authorization|routes|policies] "
+      "[--wait-for NAME] [--timeout-ms N] [--json]\n"
+      "       warren-xds-probe --socket PATH cert --identity SPIFFE_ID [--ttl SECONDS]\n");
   return 2;
 }
 
@@ -47,6 +50,8 @@ std::string resourceJson(const ds::Resource& r) {
     msg = std::make_unique<istio::security::Authorization>();
   else if (r.resource().Is<warren::l7::v1::ServiceRoutes>())
     msg = std::make_unique<warren::l7::v1::ServiceRoutes>();
+  else if (r.resource().Is<warren::l7::v1::WaypointPolicy>())
+    msg = std::make_unique<warren::l7::v1::WaypointPolicy>();
   std::string body = "null";
   if (msg && r.resource().UnpackTo(msg.get())) {
     google::protobuf::util::JsonPrintOptions o;
@@ -172,6 +177,8 @@ int main(int argc, char** argv) {
     type_url = "type.googleapis.com/istio.security.Authorization";
   else if (type == "routes")
     type_url = "type.googleapis.com/warren.l7.v1.ServiceRoutes";
+  else if (type == "policies")
+    type_url = "type.googleapis.com/warren.l7.v1.WaypointPolicy";
   else
     return usage();
   return runXds(socket, type_url, wait_for, timeout_ms, json);

@@ -263,6 +263,22 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir_c) {
        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
       {"response_until_close", 9, "\x05HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until the end"},
       {"response_101", 1, "HTTP/1.1 101 Switching Protocols\r\n\r\n"},
+      // The waypoint's abuse suite (tests/e2e/waypoint_policy/raw_http.py), one each.
+      {"invalid_chunk_size", 0,
+       "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n"},
+      {"content_length_list", 0, "POST / HTTP/1.1\r\n" + host + "Content-Length: 3, 3\r\n\r\nabc"},
+      {"negative_content_length", 0, "POST / HTTP/1.1\r\n" + host + "Content-Length: -1\r\n\r\n"},
+      {"te_chunked_not_last", 0,
+       "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked, gzip\r\n\r\n"},
+      {"bare_cr", 0, "GET / HTTP/1.1\r\n" + host + "X: a\rb\r\n\r\n"},
+      {"two_hosts", 0, "GET / HTTP/1.1\r\n" + host + "Host: evil\r\n\r\n"},
+      {"small_limits_many_headers", 16,
+       "GET / HTTP/1.1\r\n" + host + "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\n\r\n"},
+      {"fragment_target", 0, "GET /admin#x HTTP/1.1\r\n" + host + "\r\n"},
+      {"http_2_0_line", 0, "GET / HTTP/2.0\r\n" + host + "\r\n"},
+      {"pipelined_three_bytewise", 4,
+       "GET /1 HTTP/1.1\r\n" + host + "\r\nGET /2 HTTP/1.1\r\n" + host + "\r\nGET /3 HTTP/1.1\r\n" +
+           host + "Connection: close\r\n\r\n"},
   };
   bool ok = true;
   for (const auto& s : seeds) ok = writeSeed(dir, s.name, s.flags, s.bytes) && ok;

@@ -214,6 +214,16 @@ extern "C" int WarrenFuzzMakeSeeds(const char* dir) {
       {"template", 1, "/shop/items/a/b/c"},
       {"none_mode", 0, "/public/../admin"},
       {"double_encoding", 1, "/%252e%252e/admin"},
+      // The lab's normalization table (tests/e2e/waypoint_policy/normalization.tsv) shapes.
+      {"case_differs", 1, "/ADMIN/x"},
+      {"escaped_unreserved", 1, "/%61dmin/x"},
+      {"mixed_escaped_dots", 1, "/public/.%2e/admin"},
+      {"trailing_backslash", 1, "/admin\\"},
+      {"escaped_backslash_dots", 1, "/public/%5C../admin"},
+      {"merge_then_dots", 2, "/public/..//admin"},
+      {"truncated_escape", 1, "/admin%2"},
+      {"escaped_trailing_dot", 1, "/admin/%2e"},
+      {"semicolon_segment", 1, "/admin;x"},
   };
   bool ok = true;
   for (const auto& s : seeds) {

@@ -4,6 +4,7 @@
 
 #include "agent/model/enrolment.h"
 #include "agent/translate/authorization_translation.h"
+#include "agent/translate/waypoint_policy_translation.h"
 #include "common/net/ip_address.h"
 
 namespace warren::agent::admin {
@@ -158,8 +159,15 @@ json serviceItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx
 
 json policyItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx) {
   json items = json::array();
+  const WaypointPolicyTranslation bound = translateWaypointPolicies(snapshot, ctx);
+  auto binding = [&](const std::string& id) {
+    auto it = bound.bindings.find(id);
+    return it == bound.bindings.end() ? PolicyBinding{} : it->second;
+  };
   for (const auto& [key, ap] : snapshot.authorization_policies) {
     auto t = translateAuthorizationPolicy(ap, ctx.root_namespace);
+    PolicyBinding b = binding("AuthorizationPolicy/" + key);
+    for (const auto& e : b.errors) t.errors.push_back(e);
     items.push_back({
         {"name", ap.meta.name},
         {"namespace", ap.meta.namespace_},
@@ -171,6 +179,24 @@ json policyItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx)
         {"rules", t.policy ? rulesJson(*t.policy) : json::array()},
         {"translated", t.policy ? t.policy->namespace_() + "/" + t.policy->name() : ""},
         {"notes", t.notes},
+        {"waypoints", b.waypoints},  // the waypoints enforcing it (targetRefs)
+        {"errors", t.errors},
+    });
+  }
+  for (const auto& [key, ra] : snapshot.request_authentications) {
+    PolicyBinding b = binding("RequestAuthentication/" + key);
+    items.push_back({
+        {"name", ra.meta.name},
+        {"namespace", ra.meta.namespace_},
+        {"kind", "RequestAuthentication"},
+        {"scope", "WAYPOINT"},
+        {"action", ""},
+        {"mode", ""},
+        {"selector", ra.selector ? labelsJson(*ra.selector) : json::object()},
+        {"rules", json::array()},
+        {"translated", ""},
+        {"waypoints", b.waypoints},
+        {"errors", b.errors},
     });
   }
   const bool any_pa = !snapshot.peer_authentications.empty();

@@ -51,6 +51,8 @@ std::vector<KubeResource> defaultKubeResources() {
        "AuthorizationPolicy"},
       {"/apis/security.istio.io/v1/peerauthentications", "security.istio.io/v1",
        "PeerAuthentication"},
+      {"/apis/security.istio.io/v1/requestauthentications", "security.istio.io/v1",
+       "RequestAuthentication"},
       {"/apis/warren.dev/v1alpha1/authorizationpolicies", "warren.dev/v1alpha1",
        "AuthorizationPolicy"},
       {"/apis/warren.dev/v1alpha1/peerauthentications", "warren.dev/v1alpha1",

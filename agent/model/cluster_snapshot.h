@@ -34,6 +34,7 @@ struct ClusterSnapshot {
   std::map<std::string, EndpointSlice> endpoint_slices;
   std::map<std::string, AuthorizationPolicy> authorization_policies;
   std::map<std::string, PeerAuthentication> peer_authentications;
+  std::map<std::string, RequestAuthentication> request_authentications;
   std::map<std::string, Gateway> gateways;
   std::map<std::string, Route> http_routes;
   std::map<std::string, Route> grpc_routes;

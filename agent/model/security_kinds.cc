@@ -98,6 +98,90 @@ Status readWrapped(const Fields& rule, const std::string& key, const std::string
   return ok();
 }
 
+// spec.targetRef (one) and spec.targetRefs (a list), as PolicyTargetReference.
+Status readTargetRefs(const Fields& spec, std::vector<PolicyTargetRef>& out) {
+  auto one = [&](const Fields& f) -> Status {
+    if (auto s = f.expectMap(); !s) return fail(s.error());
+    PolicyTargetRef r;
+    auto group = f.str("group");
+    auto kind = f.str("kind");
+    auto name = f.str("name");
+    auto ns = f.str("namespace");
+    if (!group) return fail(group.error());
+    if (!kind) return fail(kind.error());
+    if (!name) return fail(name.error());
+    if (!ns) return fail(ns.error());
+    if (kind->empty()) return fail(f.error("kind", "missing"));
+    if (name->empty()) return fail(f.error("name", "missing"));
+    r.group = *group == "core" ? "" : *group;
+    r.kind = *kind;
+    r.name = *name;
+    r.namespace_ = *ns;
+    out.push_back(std::move(r));
+    return ok();
+  };
+  if (spec.has("targetRef")) WARREN_TRY(one(spec.child("targetRef")));
+  Fields list = spec.child("targetRefs");
+  if (auto s = list.expectSequence(); !s) return fail(s.error());
+  for (size_t i = 0; i < list.size(); ++i) WARREN_TRY(one(list.item(i)));
+  return ok();
+}
+
+Result<JwtRuleSpec> decodeJwtRule(const Fields& f) {
+  if (auto s = f.expectMap(); !s) return fail(s.error());
+  JwtRuleSpec r;
+  auto issuer = f.str("issuer");
+  if (!issuer) return fail(issuer.error());
+  if (issuer->empty()) return fail(f.error("issuer", "missing"));
+  r.issuer = *issuer;
+  WARREN_TRY(readList(f, "audiences", r.audiences));
+  auto jwks = f.str("jwks");
+  if (!jwks) return fail(jwks.error());
+  r.jwks = *jwks;
+  auto uri = f.str("jwksUri");
+  if (!uri) return fail(uri.error());
+  r.jwks_uri = *uri;
+  if (!r.jwks.empty() && !r.jwks_uri.empty())
+    return fail(f.error("jwks", "jwks and jwksUri are exclusive"));
+  if (!r.jwks_uri.empty() && !r.jwks_uri.starts_with("http://") &&
+      !r.jwks_uri.starts_with("https://"))
+    return fail(f.error("jwksUri", "'" + r.jwks_uri + "' is not an http(s) URL"));
+  Fields headers = f.child("fromHeaders");
+  if (auto s = headers.expectSequence(); !s) return fail(s.error());
+  for (size_t i = 0; i < headers.size(); ++i) {
+    Fields h = headers.item(i);
+    if (auto s = h.expectMap(); !s) return fail(s.error());
+    auto name = h.str("name");
+    auto prefix = h.str("prefix");
+    if (!name) return fail(name.error());
+    if (!prefix) return fail(prefix.error());
+    if (name->empty()) return fail(h.error("name", "missing"));
+    r.from_headers.emplace_back(*name, *prefix);
+  }
+  WARREN_TRY(readList(f, "fromParams", r.from_params));
+  WARREN_TRY(readList(f, "fromCookies", r.from_cookies));
+  auto fwd = f.boolean("forwardOriginalToken", false);
+  if (!fwd) return fail(fwd.error());
+  r.forward_original_token = *fwd;
+  Fields claims = f.child("outputClaimToHeaders");
+  if (auto s = claims.expectSequence(); !s) return fail(s.error());
+  for (size_t i = 0; i < claims.size(); ++i) {
+    Fields c = claims.item(i);
+    if (auto s = c.expectMap(); !s) return fail(s.error());
+    auto header = c.str("header");
+    auto claim = c.str("claim");
+    if (!header) return fail(header.error());
+    if (!claim) return fail(claim.error());
+    if (header->empty()) return fail(c.error("header", "missing"));
+    if (claim->empty()) return fail(c.error("claim", "missing"));
+    r.output_claim_to_headers.emplace_back(*header, *claim);
+  }
+  auto payload = f.str("outputPayloadToHeader");
+  if (!payload) return fail(payload.error());
+  r.output_payload_to_header = *payload;
+  return r;
+}
+
 }  // namespace
 
 bool isSecurityApiVersion(const std::string& v) {
@@ -121,6 +205,12 @@ Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj) {
   if (!sel) return fail(sel.error());
   p.selector = std::move(*sel);
   p.has_target_refs = spec.has("targetRef") || spec.has("targetRefs");
+  WARREN_TRY(readTargetRefs(spec, p.target_refs));
+  if (spec.has("provider")) {
+    auto provider = spec.child("provider").str("name");
+    if (!provider) return fail(provider.error());
+    p.provider = *provider;
+  }
   auto action = spec.str("action", "ALLOW");
   if (!action) return fail(action.error());
   if (*action != "ALLOW" && *action != "DENY" && *action != "AUDIT" && *action != "CUSTOM")
@@ -171,6 +261,30 @@ Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj) {
     p.rules.push_back(std::move(rule));
   }
   return p;
+}
+
+Result<RequestAuthentication> decodeRequestAuthentication(const k8s::Object& obj) {
+  if (!isSecurityApiVersion(obj.api_version))
+    return fail(
+        obj.fieldError("apiVersion", "expected security.istio.io/v1 or warren.dev/v1alpha1"));
+  Fields root(obj, obj.node, "");
+  Fields spec = root.child("spec");
+  RequestAuthentication ra;
+  ra.meta = obj.meta;
+  if (spec.missing()) return ra;
+  if (auto s = spec.expectMap(); !s) return fail(s.error());
+  auto sel = readSelector(spec);
+  if (!sel) return fail(sel.error());
+  ra.selector = std::move(*sel);
+  WARREN_TRY(readTargetRefs(spec, ra.target_refs));
+  Fields rules = spec.child("jwtRules");
+  if (auto s = rules.expectSequence(); !s) return fail(s.error());
+  for (size_t i = 0; i < rules.size(); ++i) {
+    auto r = decodeJwtRule(rules.item(i));
+    if (!r) return fail(r.error());
+    ra.jwt_rules.push_back(std::move(*r));
+  }
+  return ra;
 }
 
 Result<PeerAuthentication> decodePeerAuthentication(const k8s::Object& obj) {

@@ -1,5 +1,5 @@
-// Typed views of the Istio security kinds the agent reads: AuthorizationPolicy and
-// PeerAuthentication (`security.istio.io/v1`, and the same schema under
+// Typed views of the Istio security kinds the agent reads: AuthorizationPolicy,
+// PeerAuthentication and RequestAuthentication (`security.istio.io/v1`, and the same schema under
 // `warren.dev/v1alpha1`). Decoders keep every field Istio defines for L4 and L7 rules so the
 // translation can tell an L7-only rule apart instead of silently dropping it; they reject
 // wrong types and unknown enum values, naming the field.
@@ -44,6 +44,15 @@ struct AuthzRule {
   std::vector<AuthzCondition> when;
 };
 
+// spec.targetRef / spec.targetRefs (PolicyTargetReference): what a waypoint-bound policy
+// attaches to. `group` "" is the core group.
+struct PolicyTargetRef {
+  std::string group;
+  std::string kind;  // Gateway, GatewayClass, Service (others are reported, never matched)
+  std::string name;
+  std::string namespace_;  // "" = the policy's own
+};
+
 struct AuthorizationPolicy {
   k8s::ObjectMeta meta;
   std::optional<k8s::Labels> selector;  // spec.selector.matchLabels; nullopt = whole namespace
@@ -52,6 +61,28 @@ struct AuthorizationPolicy {
   bool has_rules_field = false;  // `rules: []` / absent differ from a rule list
   bool dry_run = false;          // annotation istio.io/dry-run
   bool has_target_refs = false;  // targetRef(s): waypoint-bound, not for ztunnel
+  std::vector<PolicyTargetRef> target_refs;
+  std::string provider;  // CUSTOM: spec.provider.name
+};
+
+// RequestAuthentication (security.istio.io/v1): JWT rules, enforced by waypoints only.
+struct JwtRuleSpec {
+  std::string issuer;
+  std::vector<std::string> audiences;
+  std::string jwks;                                               // inline JSON
+  std::string jwks_uri;                                           // fetched by the waypoint
+  std::vector<std::pair<std::string, std::string>> from_headers;  // name, prefix
+  std::vector<std::string> from_params, from_cookies;
+  bool forward_original_token = false;
+  std::vector<std::pair<std::string, std::string>> output_claim_to_headers;  // header, claim
+  std::string output_payload_to_header;
+};
+
+struct RequestAuthentication {
+  k8s::ObjectMeta meta;
+  std::optional<k8s::Labels> selector;
+  std::vector<PolicyTargetRef> target_refs;
+  std::vector<JwtRuleSpec> jwt_rules;
 };
 
 struct PeerAuthentication {
@@ -63,5 +94,6 @@ struct PeerAuthentication {
 
 Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj);
 Result<PeerAuthentication> decodePeerAuthentication(const k8s::Object& obj);
+Result<RequestAuthentication> decodeRequestAuthentication(const k8s::Object& obj);
 
 }  // namespace warren::agent

@@ -143,6 +143,12 @@ AuthorizationTranslation translateAuthorizationPolicy(const AuthorizationPolicy&
     out.notes.push_back(who + ": bound by targetRef(s) to a waypoint; not sent to node proxies");
     return out;
   }
+  if (p.action == "CUSTOM") {
+    out.errors.push_back(who + ": action CUSTOM (ext_authz provider '" + p.provider +
+                         "') is not supported; attach it to a waypoint with targetRefs, where "
+                         "it denies the requests its rules match (fail closed)");
+    return out;
+  }
   if (p.action != "ALLOW" && p.action != "DENY") {
     out.notes.push_back(who + ": action " + p.action + " is not enforced by node proxies");
     return out;
@@ -168,11 +174,18 @@ AuthorizationTranslation translateAuthorizationPolicy(const AuthorizationPolicy&
     }
     const std::string where =
         who + ": rules[" + std::to_string(i) + "] uses L7 attributes (" + join(l7) + ")";
+    // An error on the policy: ztunnel cannot see L7 fields, and a policy without targetRefs
+    // is not a waypoint's (Istio: L7 rules need targetRefs to the waypoint or a Service).
     if (az.action() == sec::ALLOW) {
       // Dropped: at L4 it can never be satisfied, so it must not allow anything.
-      out.notes.push_back(where + "; ALLOW rule dropped for node proxies (use a waypoint)");
+      out.errors.push_back(where +
+                           " but is enforced by ztunnel: ALLOW rule dropped (allows nothing); "
+                           "attach the policy to a waypoint with targetRefs");
     } else {
-      out.notes.push_back(where + "; DENY enforced on its L4 attributes only (denies more)");
+      out.errors.push_back(where +
+                           " but is enforced by ztunnel: DENY enforced on its L4 attributes only "
+                           "(fails closed, denies more); attach the policy to a waypoint with "
+                           "targetRefs");
       *az.add_groups() = std::move(group);
     }
   }

@@ -34,6 +34,9 @@ inline constexpr const char* kImplicitWaypointPolicyPrefix = "istio_allow_waypoi
 struct AuthorizationTranslation {
   std::optional<istio::security::Authorization> policy;  // nullopt: nothing for ztunnel
   std::vector<std::string> notes;                        // what was not translated, and why
+  // Errors on the policy (the admin API's `errors`, logged at warn): L7 fields in a policy
+  // node proxies enforce (selector or namespace scope, no waypoint in between), CUSTOM.
+  std::vector<std::string> errors;
 };
 
 AuthorizationTranslation translateAuthorizationPolicy(const AuthorizationPolicy& policy,

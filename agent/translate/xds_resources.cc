@@ -49,6 +49,7 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
   out.resources[kAddressTypeUrl];
   out.resources[kAuthorizationTypeUrl];
   out.resources[kServiceRoutesTypeUrl];
+  out.resources[kWaypointPolicyTypeUrl];
   for (const auto& [key, pod] : snap.pods) {
     auto w = translatePod(snap, pod, ctx, &out.notes);
     if (!w) continue;
@@ -70,6 +71,7 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
   for (const auto& [key, ap] : snap.authorization_policies) {
     auto t = translateAuthorizationPolicy(ap, ctx.root_namespace);
     for (auto& n : t.notes) out.notes.push_back(std::move(n));
+    for (auto& e : t.errors) out.errors.push_back(std::move(e));
     if (t.policy) put(out.resources, kAuthorizationTypeUrl, key, *t.policy, {});
   }
   for (const auto& [key, pa] : snap.peer_authentications) {
@@ -90,6 +92,11 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
   RouteTranslation routes = translateRoutes(snap, ctx);
   for (const auto& [name, sr] : routes.services)
     put(out.resources, kServiceRoutesTypeUrl, name, sr, {}, sr.waypoint());
+  WaypointPolicyTranslation policies = translateWaypointPolicies(snap, ctx);
+  for (const auto& [name, wp] : policies.resources)
+    put(out.resources, kWaypointPolicyTypeUrl, name, wp, {}, wp.waypoint());
+  for (const auto& [id, binding] : policies.bindings)
+    for (const auto& e : binding.errors) out.errors.push_back(id + ": " + e);
   return out;
 }
 

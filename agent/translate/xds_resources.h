@@ -1,7 +1,8 @@
 // The full set of xDS resources for one cluster snapshot, per type URL, each with a version
 // derived from its bytes (so an unchanged resource keeps its version and is not re-sent):
 // istio.workload.Address, istio.security.Authorization (with the waypoints' implicit ALLOW
-// policies) and warren.l7.v1.ServiceRoutes (scoped to the waypoint each is for).
+// policies), warren.l7.v1.ServiceRoutes and warren.l7.v1.WaypointPolicy (both scoped to the
+// waypoint each is for).
 // Pure: buildXdsResources(snapshot) is what the xDS servers hand their subscribers.
 #pragma once
 
@@ -14,6 +15,7 @@
 
 #include "agent/model/cluster_snapshot.h"
 #include "agent/translate/route_translation.h"
+#include "agent/translate/waypoint_policy_translation.h"
 #include "agent/translate/workload_translation.h"
 
 namespace warren::agent {
@@ -37,7 +39,8 @@ using XdsResourceMap = std::map<std::string, std::map<std::string, XdsResource>>
 
 struct XdsBuild {
   XdsResourceMap resources;
-  std::vector<std::string> notes;  // things left out, for the log
+  std::vector<std::string> notes;   // things left out, for the log (debug)
+  std::vector<std::string> errors;  // errors on policies, for the log (warn) and the admin API
 };
 
 // SHA-256 of `bytes`, its first 8 bytes in hex: the version of a resource by its content

@@ -226,7 +226,7 @@ DeltaXdsService::~DeltaXdsService() { stop(); }
 
 bool DeltaXdsService::isSupportedType(const std::string& type_url) {
   return type_url == kAddressTypeUrl || type_url == kAuthorizationTypeUrl ||
-         type_url == kServiceRoutesTypeUrl;
+         type_url == kServiceRoutesTypeUrl || type_url == kWaypointPolicyTypeUrl;
 }
 
 void DeltaXdsService::stop() {

@@ -27,6 +27,10 @@ XdsResourceStore::XdsResourceStore() {
 void XdsResourceStore::update(const ClusterSnapshot& snap, const TranslationContext& ctx) {
   XdsBuild build = buildXdsResources(snap, ctx);
   for (const std::string& note : build.notes) spdlog::debug("xds translation: {}", note);
+  std::set<std::string> errors(build.errors.begin(), build.errors.end());
+  for (const std::string& e : errors)
+    if (!logged_errors_.contains(e)) spdlog::warn("policy error: {}", e);
+  logged_errors_ = std::move(errors);
   auto next = std::make_shared<const XdsResourceMap>(std::move(build.resources));
   {
     std::lock_guard lock(mu_);

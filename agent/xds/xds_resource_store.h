@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 
 #include "agent/model/cluster_model.h"
 #include "agent/translate/xds_resources.h"
@@ -40,6 +42,7 @@ class XdsResourceStore {
   std::condition_variable cv_;
   Version current_;
   uint64_t wakes_ = 0;
+  std::set<std::string> logged_errors_;  // model thread only: warn once per new error
 };
 
 }  // namespace warren::agent

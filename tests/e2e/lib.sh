@@ -171,6 +171,29 @@ $1}
 YAML
   wait_pod_log mesh/echo "listening"
 }
+# wait_waypoint NS [GATEWAY]: after `warrenctl waypoint apply`, runs the lab's kubelet until the
+# Gateway's pod exists, sets wp_pod to its name, and waits for its readiness (15021); fails with
+# the readiness answer and the pod's log when it never gets ready.
+wait_waypoint() {
+  local ns=$1 gw=${2:-waypoint}
+  wp_pod=""
+  _find_wp() {
+    "$LAB" reconcile >/dev/null 2>&1 || true
+    wp_pod=$("$LAB" get pods -n "$ns" -o json |
+      jq -r --arg gw "$gw" '.[] | select(.labels["gateway.networking.k8s.io/gateway-name"] == $gw) | .name' | head -1)
+    [ -n "$wp_pod" ]
+  }
+  wait_for 60 _find_wp
+  local end=$(( $(date +%s) + 60 ))
+  until pod_exec "$ns/$wp_pod" curl -sf "http://127.0.0.1:15021/healthz/ready" >/dev/null 2>&1; do
+    if [ "$(date +%s)" -ge "$end" ]; then
+      pod_exec "$ns/$wp_pod" curl -s "http://127.0.0.1:15021/healthz/ready" || true
+      "$LAB" logs "$ns/$wp_pod" 2>/dev/null | tail -30 || true
+      fail "the waypoint $ns/$wp_pod never became ready"
+    fi
+    sleep 0.2
+  done
+}
 # mtls_connections NODE SRC_WORKLOAD DST_WORKLOAD: connections ztunnel on NODE opened from SRC to
 # DST with mutual TLS (istio_tcp_connections_opened_total), 0 when none.
 mtls_connections() {

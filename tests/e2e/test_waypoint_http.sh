@@ -147,23 +147,10 @@ step "a waypoint for the namespace: Gateway -> Deployment -> warren-waypoint run
 out=$(ctl waypoint apply -n shop --enroll-namespace) || fail "waypoint apply: $out"
 assert_contains "$out" "namespace shop labelled warren.dev/use-waypoint=waypoint" "enroll"
 wait_for 60 lab get deployments shop/waypoint -o json
-wp_pod=""
-find_wp() {
-  lab reconcile >/dev/null 2>&1 || true
-  wp_pod=$(lab get pods -n shop -o json |
-    jq -r '.[] | select(.labels["gateway.networking.k8s.io/gateway-name"] == "waypoint") | .name' | head -1)
-  [ -n "$wp_pod" ]
-}
-wait_for 60 find_wp
+wait_waypoint shop
 wp_ip=$(pod_ip "shop/$wp_pod")
 log "waypoint pod shop/$wp_pod at $wp_ip"
 wp_admin() { pod_exec "shop/$wp_pod" curl -sf "http://127.0.0.1:15000$1"; }
-ready() { pod_exec "shop/$wp_pod" curl -sf "http://127.0.0.1:15021/healthz/ready" >/dev/null; }
-if ! wait_for 60 ready; then
-  pod_exec "shop/$wp_pod" curl -s "http://127.0.0.1:15021/healthz/ready" || true
-  lab logs "shop/$wp_pod" 2>/dev/null | tail -30 || true
-  fail "the waypoint never became ready"
-fi
 id=$(wp_admin /config_dump | jq -r .waypoint.identity)
 assert_eq "$id" "spiffe://cluster.local/ns/shop/sa/waypoint" "the waypoint's own identity"
 

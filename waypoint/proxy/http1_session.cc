@@ -80,6 +80,21 @@ void Http1Session::abort(const std::string& why) {
   closed();
 }
 
+bool Http1Session::awaitingHead() const {
+  return !closed_ && phase_ == Phase::kIdle &&
+         (down_parser_.midMessage() || !down_->input().empty());
+}
+
+void Http1Session::headerTimeout() {
+  if (!awaitingHead()) return;
+  beginRecord();
+  record_.response_code_details = "request_header_timeout";
+  request_keep_alive_ = false;
+  request_done_ = true;  // nothing more is read from this client
+  localReply(408, "request header timeout\n");
+  pumpDown();
+}
+
 // ---- downstream ----------------------------------------------------------------------------
 
 void Http1Session::pumpDown() {
@@ -156,6 +171,7 @@ void Http1Session::beginRecord() {
 }
 
 http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
+  ++heads_parsed_;
   beginRecord();
   request_ = HttpRequest{};
   request_.protocol = HttpProtocol::kHttp1;
@@ -275,6 +291,11 @@ void Http1Session::startRequest() {
   if (!request_.headers.contains("x-forwarded-proto"))
     request_.headers.set("x-forwarded-proto", "http");
   env_.telemetry->begin(record_, request_.headers, *env_.random);
+  if (env_.admission) {
+    const ServiceKey* svc = facts_.service_ref ? &*facts_.service_ref : nullptr;
+    if (auto r = env_.admission->admit(request_, facts_.connection, svc, record_))
+      return localReply(r->status, r->body, "", r->headers);
+  }
 
   RouteDestination dest;
   dest.port = facts_.port;
@@ -298,7 +319,8 @@ void Http1Session::startRequest() {
 
 // ---- answers and endings -------------------------------------------------------------------
 
-void Http1Session::localReply(int status, const std::string& body, const std::string& location) {
+void Http1Session::localReply(int status, const std::string& body, const std::string& location,
+                              const std::vector<std::pair<std::string, std::string>>& headers) {
   phase_ = Phase::kLocal;
   record_.response_code = status;
   if (up_) {
@@ -307,6 +329,7 @@ void Http1Session::localReply(int status, const std::string& body, const std::st
   }
   std::vector<http1::HeaderField> fields;
   if (!location.empty()) fields.push_back({"location", location});
+  for (const auto& [name, value] : headers) fields.push_back({name, value});
   if (!body.empty()) fields.push_back({"content-type", "text/plain"});
   if (!record_.request_id.empty()) fields.push_back({"x-request-id", record_.request_id});
   if (!request_keep_alive_) fields.push_back({"connection", "close"});

@@ -39,6 +39,7 @@
 #include "waypoint/path/path_normalizer.h"
 #include "waypoint/proxy/loop_timer.h"
 #include "waypoint/proxy/request_mirrors.h"
+#include "waypoint/proxy/request_admission.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/stream_conduit.h"
 #include "waypoint/proxy/upstreams.h"
@@ -89,6 +90,8 @@ struct SessionEnv {
   RetryBudget* retry_budget = nullptr;  // none: retries unbounded by a budget
   RequestMirrors* mirrors = nullptr;    // none: mirrors are skipped
   ResilienceCounters* resilience = nullptr;
+  // JWT and L7 authorization between normalization and routing; null: none (tests).
+  const RequestAdmission* admission = nullptr;
 };
 
 // What the HBONE CONNECT said about the client and where it was going.
@@ -99,7 +102,9 @@ struct ConnectionFacts {
   std::string service_key;         // "<ns>/<hostname>" of the Service dialled
   metrics::ServiceLabels service;  // mesh::serviceLabels of that Service
   net::IpAddress vip;
-  uint16_t port = 0;  // the Service port dialled
+  uint16_t port = 0;                      // the Service port dialled
+  ConnectionInfo connection;              // what authorization reads of the connection
+  std::optional<ServiceKey> service_ref;  // the Service dialled, as policies target it
 };
 
 class Http1Session : public std::enable_shared_from_this<Http1Session> {
@@ -111,6 +116,11 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   void start();
   // Ends now (worker stopping).
   void abort(const std::string& why);
+  // For the worker's request-header timeout (slowloris): part of a request head is here and
+  // the rest is not; how many heads were parsed so far; 408 and close.
+  bool awaitingHead() const;
+  uint64_t headsParsed() const { return heads_parsed_; }
+  void headerTimeout();
 
  private:
   class DownEvents;
@@ -163,7 +173,8 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   void onUpFailed(const Error& e);
   void upstreamBroke(int status, ResponseFlag flag, const std::string& detail);
 
-  void localReply(int status, const std::string& body, const std::string& location = "");
+  void localReply(int status, const std::string& body, const std::string& location = "",
+                  const std::vector<std::pair<std::string, std::string>>& headers = {});
   void finishExchange();
   void finishRecord();
   void closeDown(const std::string& why);
@@ -215,6 +226,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   bool in_pump_up_ = false;
   bool counted_ = false;      // the endpoint's active-request count includes this request
   bool record_done_ = false;  // onRequestDone ran for this request
+  uint64_t heads_parsed_ = 0;
   // A failure found inside a parser event, acted on once the parser returned.
   struct Failure {
     int status;

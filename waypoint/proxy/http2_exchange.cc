@@ -106,6 +106,14 @@ void Http2Exchange::onRequest(const http2::HeaderList& headers) {
 void Http2Exchange::route() {
   routes_ = env_.routes();
   addForwardingHeaders(request_, record_, facts_, env_);
+  // JWT and L7 authorization, as Http1Session asks them: 401 / 403 (gRPC: 16 / 7) or go on.
+  if (env_.admission) {
+    const ServiceKey* svc = facts_.service_ref ? &*facts_.service_ref : nullptr;
+    if (auto r = env_.admission->admit(request_, facts_.connection, svc, record_)) {
+      localReply(r->status, r->body, "", std::nullopt, r->headers);
+      return;
+    }
+  }
   RouteDecision decision = decideRoute(*routes_, facts_, request_, *env_.random, record_);
   if (const RedirectAction* r = decision.redirect()) {
     localReply(r->status, "", r->location);
@@ -377,7 +385,8 @@ void Http2Exchange::dropUpstream() {
 }
 
 void Http2Exchange::localReply(int status, const std::string& body, const std::string& location,
-                               std::optional<int> grpc_status) {
+                               std::optional<int> grpc_status,
+                               const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   phase_ = Phase::kLocal;
   response_head_.reset();
   dropUpstream();
@@ -395,6 +404,7 @@ void Http2Exchange::localReply(int status, const std::string& body, const std::s
   response_end_sent_ = true;
   http2::HeaderList fields;
   if (!record_.request_id.empty()) fields.push_back({"x-request-id", record_.request_id});
+  for (const auto& [name, value] : extra_headers) fields.push_back({name, value});
   Status s;
   if (grpc_) {
     // gRPC clients read the status from grpc-status, not :status (PROTOCOL-HTTP2).

@@ -76,7 +76,8 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   void sendResponseHead(bool more);
   // Answers the request here (status, body or gRPC status), dropping any upstream stream.
   void localReply(int status, const std::string& body, const std::string& location = "",
-                  std::optional<int> grpc_status = std::nullopt);
+                  std::optional<int> grpc_status = std::nullopt,
+                  const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
   void fail(int status, ResponseFlag flag, const std::string& detail, int grpc_status);
   // Resets the upstream stream, crediting what it sent that was not passed on.
   void dropUpstream();

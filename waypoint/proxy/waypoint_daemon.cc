@@ -10,6 +10,7 @@
 #include "common/http/log_level_routes.h"
 #include "common/metrics/process_metrics.h"
 #include "common/net/socket_factory.h"
+#include "mesh/routing/endpoint_selector.h"
 
 namespace warren::waypoint {
 
@@ -33,15 +34,21 @@ WaypointDaemon::WaypointDaemon(WaypointOptions options) : options_(std::move(opt
                             [this](const envoy::service::discovery::v3::DeltaDiscoveryResponse& r) {
                               return applyRoutes(r);
                             }});
+  xo.extra_types.push_back({std::string(kWaypointPolicyTypeUrl),
+                            [this](const envoy::service::discovery::v3::DeltaDiscoveryResponse& r) {
+                              return applyPolicies(r);
+                            }});
   xds_ = std::make_unique<mesh::XdsClient>(
       xo, store_, [this](const std::shared_ptr<const mesh::StateSnapshot>& s) { onSnapshot(s); });
   routes_ = RouteConfig::build({}, 0);
+  policies_ = PolicyConfig::build({}, {}, 0);
 
   shared_.store = &store_;
   shared_.certs = certs_.get();
   shared_.routes = [this] { return routes(); };
   shared_.self_identity = [this] { return identity(); };
   shared_.pod_ip = pod_ip_;
+  shared_.request_header_timeout = options_.request_header_timeout;
 }
 
 WaypointDaemon::~WaypointDaemon() { stop(); }
@@ -72,6 +79,80 @@ std::vector<std::string> WaypointDaemon::applyRoutes(
   return errors;
 }
 
+std::vector<std::string> WaypointDaemon::applyPolicies(
+    const envoy::service::discovery::v3::DeltaDiscoveryResponse& response) {
+  std::vector<std::string> errors;
+  {
+    std::lock_guard lock(policy_build_mu_);
+    for (const auto& r : response.resources()) {
+      l7::v1::WaypointPolicy p;
+      if (!r.resource().UnpackTo(&p)) {
+        errors.push_back(fmt::format("resource {}: not a warren.l7.v1.WaypointPolicy ({})",
+                                     r.name(), r.resource().type_url()));
+        continue;
+      }
+      policy_resources_[r.name()] = std::move(p);
+    }
+    for (const auto& name : response.removed_resources()) policy_resources_.erase(name);
+  }
+  // As with routes: a policy value compile() refuses is reported and fails closed, the rest
+  // applies; never a NACK of the whole push.
+  rebuildPolicies();
+  return errors;
+}
+
+void WaypointDaemon::rebuildPolicies() {
+  std::shared_ptr<const PolicyConfig> built;
+  {
+    std::lock_guard lock(policy_build_mu_);
+    std::erase_if(fetched_jwks_, [&](const auto& f) {
+      for (const auto& [n, p] : policy_resources_)
+        for (const auto& r : p.authentication().jwt_rules())
+          if (r.jwks_uri() == f.first) return false;
+      return true;
+    });
+    built = PolicyConfig::build(policy_resources_, fetched_jwks_, ++policy_builds_);
+    for (const auto& d : built->diagnostics())
+      spdlog::warn("waypoint policies v{}: {}", built->version(), d);
+    spdlog::info("waypoint policies v{}: {} resources, {} authorization policies", built->version(),
+                 policy_resources_.size(), built->authz().policyCount());
+  }
+  if (jwks_) jwks_->setUris(built->jwksUris());
+  std::lock_guard lock(policies_mu_);
+  policies_ = std::move(built);
+}
+
+std::shared_ptr<const PolicyConfig> WaypointDaemon::policies() const {
+  std::lock_guard lock(policies_mu_);
+  return policies_;
+}
+
+std::optional<net::SocketAddress> WaypointDaemon::resolveInCluster(std::string_view host,
+                                                                   uint16_t port) const {
+  // <name>.<ns>[.svc[.<cluster domain>]] -> the Service <name> in <ns>, by its hostname.
+  auto dot = host.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::string name(host.substr(0, dot));
+  std::string_view rest = host.substr(dot + 1);
+  std::string ns(rest.substr(0, rest.find('.')));
+  auto snap = store_.current();
+  const mesh::Service* svc = snap->serviceByHostname(ns, name + "." + ns + ".svc.cluster.local");
+  if (!svc) svc = snap->serviceByHostname(ns, host);
+  if (!svc) return std::nullopt;
+  const mesh::ServicePort* sp = svc->findPort(port);
+  if (!sp) return std::nullopt;
+  for (const auto& ep : snap->endpoints(*svc)) {
+    auto ip = mesh::pickAddress(*ep.workload, false);
+    uint16_t target = sp->target_port;
+    if (ep.ports) {
+      if (auto it = ep.ports->find(port); it != ep.ports->end()) target = it->second;
+    }
+    if (ip && target != 0 && ep.workload->status == mesh::WorkloadStatus::kHealthy)
+      return net::SocketAddress{*ip, target};
+  }
+  return std::nullopt;
+}
+
 void WaypointDaemon::onSnapshot(const std::shared_ptr<const mesh::StateSnapshot>& snapshot) {
   const mesh::Workload* self = snapshot->workloadByAddress(mesh::NetworkAddress{"", pod_ip_});
   std::optional<identity::SpiffeId> id;
@@ -99,7 +180,8 @@ std::optional<identity::SpiffeId> WaypointDaemon::identity() const {
 }
 
 std::string WaypointDaemon::notReadyReason() const {
-  if (!xds_->synced()) return "xDS not synced (Address, Authorization and ServiceRoutes)";
+  if (!xds_->synced())
+    return "xDS not synced (Address, Authorization, ServiceRoutes and WaypointPolicy)";
   auto id = identity();
   if (!id) return "the waypoint's workload (" + options_.pod_ip + ") is not in the state yet";
   if (!certs_->get(*id)) return "no certificate yet for " + id->uri();
@@ -169,6 +251,8 @@ nlohmann::json WaypointDaemon::stats() const {
 nlohmann::json WaypointDaemon::configDump() const {
   nlohmann::json out = store_.current()->toJson();
   out["routes"] = routes()->toJson();
+  out["policies"] = policies()->toJson();
+  if (jwks_) out["policies"]["jwks_fetches"] = jwks_->toJson();
   out["certificates"] = certs_->toJson();
   mesh::XdsStats xs = xds_->stats();
   out["xds"] = {{"target", "unix:" + options_.xds_socket},
@@ -248,6 +332,11 @@ Status WaypointDaemon::start() {
     return http::HttpResponse::json(
         200, nlohmann::json{{"clusters", clusters}, {"workers", workers}}.dump(2) + "\n");
   });
+  admin.add("GET", "/policies", [this](const http::HttpRequest&) {
+    nlohmann::json out = policies()->toJson();
+    if (jwks_) out["jwks_fetches"] = jwks_->toJson();
+    return http::HttpResponse::json(200, out.dump(2) + "\n");
+  });
   admin.add("GET", "/stats", [this](const http::HttpRequest&) {
     return http::HttpResponse::json(200, stats().dump(2) + "\n");
   });
@@ -306,6 +395,26 @@ Status WaypointDaemon::start() {
     telemetry_ = std::move(*t);
   }
   shared_.telemetry = telemetry_.get();
+  if (!admission_) {
+    auto admission = RequestAdmission::create(registry_, [this] { return policies(); });
+    if (!admission) return fail(admission.error().wrap("request admission"));
+    admission_ = std::move(*admission);
+  }
+  shared_.admission = admission_.get();
+  if (!jwks_) {
+    JwksFetcherOptions jo;
+    jo.refresh = options_.jwks_refresh;
+    jwks_ = std::make_unique<JwksFetcher>(
+        jo, [this](std::string_view host, uint16_t port) { return resolveInCluster(host, port); },
+        [this](const std::string& uri, std::shared_ptr<const Jwks> keys) {
+          {
+            std::lock_guard lock(policy_build_mu_);
+            fetched_jwks_[uri] = std::move(keys);
+          }
+          rebuildPolicies();
+        });
+    jwks_->setUris(policies()->jwksUris());
+  }
 
   uring::LoopOptions lo;
   auto backend = uring::backendFromEnvironment();
@@ -368,6 +477,7 @@ void WaypointDaemon::stop() {
   metrics_.reset();
   admin_.reset();
   if (xds_) xds_->stop();
+  if (jwks_) jwks_->stop();
   if (certs_) certs_->stop();
   std::unique_ptr<uring::WorkerThreads> threads;
   {

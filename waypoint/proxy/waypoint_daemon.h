@@ -1,6 +1,7 @@
 // WaypointDaemon: warren-waypoint's control half and its workers. Threads: the xDS client
-// (istio.workload.Address, istio.security.Authorization and warren.l7.v1.ServiceRoutes over
-// the node's <run-dir>/proxy/xds.sock), the certificate manager (the waypoint's own identity,
+// (istio.workload.Address, istio.security.Authorization, warren.l7.v1.ServiceRoutes and
+// warren.l7.v1.WaypointPolicy over the node's <run-dir>/proxy/xds.sock), the JWKS fetcher
+// (jwksUri key sets), the certificate manager (the waypoint's own identity,
 // from the same socket's CA: the agent signs only the calling pod's identity), one HTTP
 // server thread each for admin (127.0.0.1 only), metrics and readiness, and the data-path
 // workers (WaypointWorker, one event loop each).
@@ -28,6 +29,9 @@
 #include "mesh/control/certificate_manager.h"
 #include "mesh/control/xds_client.h"
 #include "mesh/state/snapshot_store.h"
+#include "waypoint/proxy/jwks_fetcher.h"
+#include "waypoint/proxy/policy_config.h"
+#include "waypoint/proxy/request_admission.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/waypoint_options.h"
 #include "waypoint/proxy/waypoint_worker.h"
@@ -52,6 +56,7 @@ class WaypointDaemon {
   bool ready() const;
   std::string notReadyReason() const;
   std::shared_ptr<const RouteConfig> routes() const;
+  std::shared_ptr<const PolicyConfig> policies() const;
   std::optional<identity::SpiffeId> identity() const;
   nlohmann::json configDump() const;
   nlohmann::json stats() const;
@@ -61,6 +66,11 @@ class WaypointDaemon {
  private:
   std::vector<std::string> applyRoutes(
       const envoy::service::discovery::v3::DeltaDiscoveryResponse& response);
+  std::vector<std::string> applyPolicies(
+      const envoy::service::discovery::v3::DeltaDiscoveryResponse& response);
+  // Rebuilds the PolicyConfig from the resources and key sets held (xDS or JWKS thread).
+  void rebuildPolicies();
+  std::optional<net::SocketAddress> resolveInCluster(std::string_view host, uint16_t port) const;
   void onSnapshot(const std::shared_ptr<const mesh::StateSnapshot>& snapshot);
   // Runs `fn` on every worker's thread and gathers the results (admin endpoints).
   nlohmann::json onWorkers(const std::function<nlohmann::json(WaypointWorker&)>& fn) const;
@@ -79,6 +89,16 @@ class WaypointDaemon {
   mutable std::mutex routes_mu_;
   std::shared_ptr<const RouteConfig> routes_;
 
+  // L7 policies: resources and fetched key sets (under policy_build_mu_, from the xDS and
+  // JWKS threads), the config built from them (policies_mu_, read by the workers).
+  std::mutex policy_build_mu_;
+  std::map<std::string, l7::v1::WaypointPolicy> policy_resources_;
+  FetchedJwks fetched_jwks_;
+  uint64_t policy_builds_ = 0;
+  mutable std::mutex policies_mu_;
+  std::shared_ptr<const PolicyConfig> policies_;
+  std::unique_ptr<JwksFetcher> jwks_;
+
   mutable std::mutex identity_mu_;
   std::optional<identity::SpiffeId> identity_;
 
@@ -90,6 +110,7 @@ class WaypointDaemon {
   // After the registry they count in; the workers (stopped in stop()) use them.
   std::unique_ptr<OtlpExporter> exporter_;  // only with --tracing-otlp-endpoint
   std::unique_ptr<RequestTelemetry> telemetry_;
+  std::unique_ptr<RequestAdmission> admission_;
   std::unique_ptr<http::HttpServer> admin_, metrics_, readiness_;
 };
 

@@ -32,6 +32,7 @@ std::string waypointUsage() {
          "         [--pod-name N] [--pod-namespace NS] [--node-name N] [--pod-ip IP]\n"
          "         [--tracing-otlp-endpoint http://HOST[:4318][/v1/traces]]\n"
          "         [--tracing-sampling PERCENT (default 1)]\n"
+         "         [--jwks-refresh-seconds 1200] [--request-header-timeout-seconds 10]\n"
          "  env: POD_NAME, POD_NAMESPACE, NODE_NAME, POD_IP (the Deployment's downward API)\n";
 }
 
@@ -82,6 +83,15 @@ Result<WaypointOptions> parseWaypointOptions(const std::vector<std::string>& arg
       auto p = TracingConfig::parseSamplingPercent(v);  // the error names the flag
       if (!p) return fail(p.error());
       o.tracing_sampling_percent = *p;
+    } else if (flag == "--jwks-refresh-seconds") {
+      auto n = number(flag, v, 86400);
+      if (!n) return fail(n.error());
+      if (*n == 0) return fail(Error::invalid(flag + ": 0 is not a refresh interval"));
+      o.jwks_refresh = std::chrono::seconds(*n);
+    } else if (flag == "--request-header-timeout-seconds") {
+      auto n = number(flag, v, 3600);
+      if (!n) return fail(n.error());
+      o.request_header_timeout = std::chrono::seconds(*n);
     } else if (flag == "--pod-name")
       o.pod_name = v;
     else if (flag == "--pod-namespace")

@@ -3,6 +3,7 @@
 // who the waypoint is: POD_NAME, POD_NAMESPACE, NODE_NAME, POD_IP.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,12 @@ struct WaypointOptions {
   // percentage of new traces sampled.
   std::optional<OtlpEndpoint> tracing_otlp_endpoint;
   double tracing_sampling_percent = 1.0;
+  // RequestAuthentication jwksUri key sets are fetched again this often (Istio's
+  // PILOT_JWT_PUB_KEY_REFRESH_INTERVAL, 20 min); a failed fetch is retried sooner.
+  std::chrono::seconds jwks_refresh{1200};
+  // A client must finish sending a request head within this (slowloris): else 408 and the
+  // connection closes. 0: no limit. HAProxy's `timeout http-request` is commonly 10 s.
+  std::chrono::seconds request_header_timeout{10};
   // From the env unless given: the waypoint's own pod.
   std::string pod_name;
   std::string pod_namespace;

@@ -36,6 +36,7 @@ WaypointWorker::WaypointWorker(unsigned index, uring::EventLoop& loop, WorkerSha
   env_.random = &random_;
   env_.normalization = shared.normalization;
   env_.telemetry = shared.telemetry;
+  env_.admission = shared.admission;
   env_.on_request_done = [this](const RequestRecord& r) { onRequestDone(r); };
   env_.local_workload = [this](const mesh::StateSnapshot& s) { return localWorkload(s); };
 }
@@ -46,7 +47,36 @@ const mesh::Workload* WaypointWorker::localWorkload(const mesh::StateSnapshot& s
   return snapshot.workloadByAddress(mesh::NetworkAddress{"", shared_.pod_ip});
 }
 
+void WaypointWorker::sweepHeaderTimeouts() {
+  if (draining_) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(head_waits_, [&](const auto& w) { return !sessions_.contains(w.first); });
+  for (auto& [p, s] : std::map(sessions_)) {
+    if (!s->awaitingHead()) {
+      head_waits_.erase(p);
+      continue;
+    }
+    auto [it, fresh] = head_waits_.try_emplace(p, HeadWait{s->headsParsed(), now});
+    if (fresh || it->second.heads != s->headsParsed()) {
+      it->second = HeadWait{s->headsParsed(), now};  // a new head started since
+    } else if (now - it->second.since >= shared_.request_header_timeout) {
+      head_waits_.erase(it);
+      ++header_timeouts_;
+      s->headerTimeout();
+    }
+  }
+  loop_.timeout(std::chrono::seconds(1), [this](int res) {
+    if (res == 0) sweepHeaderTimeouts();
+  });
+}
+
 void WaypointWorker::listen(UniqueFd listener) {
+  if (shared_.request_header_timeout.count() > 0 && !sweeping_) {
+    sweeping_ = true;
+    loop_.timeout(std::chrono::seconds(1), [this](int res) {
+      if (res == 0) sweepHeaderTimeouts();
+    });
+  }
   listener_ = std::move(listener);
   loop_.acceptMultishot(listener_.get(), [this](int res) {
     if (res == -ECANCELED) return;
@@ -145,6 +175,12 @@ void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& con
   facts.service = mesh::serviceLabels(*service);
   facts.vip = target ? target->ip : net::IpAddress{};
   facts.port = port;
+  facts.connection.source_identity = conn->peerIdentity();
+  facts.connection.source_ip = facts.client.ip;
+  facts.connection.remote_ip = facts.client.ip;
+  facts.connection.destination_ip = facts.vip;
+  facts.connection.destination_port = port;
+  facts.service_ref = ServiceKey{service->namespace_, service->name};
 
   // The protocol of the Service port: the agent's classification (appProtocol, else the port
   // name), else the mesh's own app_protocol.
@@ -159,7 +195,16 @@ void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& con
   }
   ++connects_by_protocol_[toString(protocol)];
 
+  // A TCP port, or (ProtocolDetector, waypoint_worker_sessions.cc) a port whose bytes turn out
+  // not to be HTTP, is relayed without requests: the L7 policies are asked about the connection
+  // (HTTP-only fields fail closed) before any byte goes on.
   if (protocol == PortProtocol::kTcp) {
+    std::string why;
+    if (shared_.admission &&
+        !shared_.admission->admitConnection(facts.connection, &*facts.service_ref, &why)) {
+      reject(401, "L7 authorization of a TCP port: " + why);  // ztunnel's status for RBAC
+      return;
+    }
     serveTcp(conn, id, *service, port, facts);
     return;
   }
@@ -275,6 +320,7 @@ nlohmann::json WaypointWorker::stats() const {
           {"http2_sessions_started", h2_sessions_started_},
           {"protocols_detected", detected_},
           {"detecting", detecting_.size()},
+          {"request_header_timeouts", header_timeouts_},
           {"tcp_relays_open", live_relays},
           {"tcp_relays_done", tcp_relays_done_},
           {"requests", requests_},

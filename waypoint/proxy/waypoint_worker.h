@@ -58,6 +58,10 @@ struct WorkerShared {
   std::chrono::milliseconds certificate_wait{10'000};
   // Never null: begin() per request head in the sessions, finish() in onRequestDone.
   RequestTelemetry* telemetry = nullptr;
+  // JWT + L7 authorization per request (and per TCP connection); null: none.
+  const RequestAdmission* admission = nullptr;
+  // A request head must be complete this long after its first byte (408); 0: no limit.
+  std::chrono::seconds request_header_timeout{10};
   // Also told of every finished request (tests); may be empty. Runs on the worker thread.
   std::function<void(const RequestRecord&)> observer;
 };
@@ -114,6 +118,8 @@ class WaypointWorker {
   void relayAnswered(std::unique_ptr<relay::ByteStream> stream, const ConnectionFacts& facts);
   void startRelay(std::unique_ptr<relay::ByteStream> client, std::unique_ptr<relay::ByteStream> up,
                   const std::string& uid, const std::string& what);
+  // Once a second: 408 to sessions whose head has been arriving for too long (slowloris).
+  void sweepHeaderTimeouts();
 
   unsigned index_;
   uring::EventLoop& loop_;
@@ -136,6 +142,13 @@ class WaypointWorker {
   std::map<ProtocolDetector*, std::unique_ptr<ProtocolDetector>> detecting_;
   std::map<relay::StreamRelay*, std::shared_ptr<relay::StreamRelay>> relays_;
   std::deque<RequestRecord> recent_;
+  struct HeadWait {
+    uint64_t heads = 0;  // headsParsed() when the wait was first seen
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<Http1Session*, HeadWait> head_waits_;
+  uint64_t header_timeouts_ = 0;
+  bool sweeping_ = false;
 
   uint64_t connects_ = 0;
   std::map<int, uint64_t> connect_rejects_;  // by status

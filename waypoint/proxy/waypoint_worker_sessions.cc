@@ -131,6 +131,13 @@ void WaypointWorker::relayAnswered(std::unique_ptr<relay::ByteStream> stream,
     drop(facts.service_key + " is not in the mesh state");
     return;
   }
+  // Not HTTP after all: the L7 policies are asked about the connection, as for a TCP port
+  // (HTTP-only fields fail closed); a denial ends the tunnel.
+  if (std::string why; shared_.admission && facts.service_ref &&
+                       !shared_.admission->admitConnection(facts.connection, &*facts.service_ref, &why)) {
+    drop("L7 authorization of an undeclared port's opaque bytes: " + why);
+    return;
+  }
   auto choice = upstreams_.choose(*snapshot, *service, facts.port, *self, random_);
   if (!choice) {
     drop(fmt::format("{}:{}: {}", facts.service_key, facts.port, choice.error().detail));

@@ -56,6 +56,11 @@ std::vector<Field> fields(const RequestRecord& r) {
       // Printed when the request was retried (more than one attempt).
       number("attempts",
              r.upstream_attempts > 1 ? std::optional<int64_t>(r.upstream_attempts) : std::nullopt),
+      {"authz", r.authz.result, Kind::kQuoted},
+      {"authz_policy", r.authz.policy, Kind::kQuoted},
+      {"authz_dry_run", r.authz.dry_run, Kind::kQuoted},
+      {"authz_audit", r.authz.audit, Kind::kQuoted},
+      {"request_principal", r.authz.request_principal, Kind::kQuoted},
   };
   return f;
 }

@@ -77,6 +77,16 @@ struct RequestRecord {
   std::string request_id;             // x-request-id as forwarded
   std::optional<RequestTrace> trace;  // the waypoint's span (tracing on)
   bool mtls = true;                   // the client came over HBONE (mutual TLS)
+
+  // L7 authorization and request authentication (proxy/request_admission.h); all "" when no
+  // policy applied.
+  struct Authz {
+    std::string result;             // "allowed" | "denied": the enforced decision
+    std::string policy;             // "ns/name" of the policy that decided it
+    std::string dry_run;            // shadow of dry-run policies: "denied ns/name", "allowed"
+    std::string audit;              // AUDIT policies that matched, comma-separated
+    std::string request_principal;  // the verified JWT's "iss/sub"
+  } authz;
 };
 
 // Istio's labels for this request as the waypoint reports them (reporter "waypoint").

@@ -8,6 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
 #include "http1_session_fixture.h"
 
 namespace warren::waypoint {
@@ -229,6 +234,77 @@ TEST_F(Http1SessionTest, AnUpstreamCutMidBodyCutsTheClient) {
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.closed) << "the status was sent: only the connection's end can say it failed";
   EXPECT_EQ(records().at(0).response_flags.toString(), "UC");
+}
+
+// RequestAdmission at its one place between normalization and routing: a DENY answers 403
+// before any upstream is chosen, the decision lands in the record; other requests route on.
+TEST_F(Http1SessionTest, AdmissionDecidesBeforeRouting) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  l7::WaypointPolicy deny;
+  auto* p = deny.mutable_authorization();
+  p->set_namespace_("shop");
+  p->set_name("deny-secret");
+  p->set_action(l7::AuthorizationPolicy::DENY);
+  p->add_rules()->add_to()->add_paths("/api/secret*");
+  p->add_targets();
+  auto policies = PolicyConfig::build({{"d", deny}}, {}, 1);
+  auto admission = RequestAdmission::create(registry_, [policies] { return policies; });
+  ASSERT_TRUE(admission) << admission.error().message();
+  env_.admission = admission->get();
+  int c = connect();
+  send(c, "GET /api/./secret/x HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  Response r = read(c);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body, "RBAC: access denied");
+  EXPECT_FALSE(r.closed) << "a denial keeps the connection";
+  send(c, "GET /api/open HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  r = read(c);
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].response_code, 403);
+  EXPECT_EQ(recs[0].authz.result, "denied");
+  EXPECT_EQ(recs[0].authz.policy, "shop/deny-secret");
+  EXPECT_EQ(recs[0].response_code_details, "rbac_access_denied_matched_policy[shop/deny-secret]");
+  EXPECT_FALSE(recs[0].upstream_host) << "no upstream was chosen";
+  EXPECT_EQ(recs[1].authz.result, "");
+}
+
+// Slowloris: a head that stays incomplete is answered 408 when the worker's sweep says so; a
+// session between requests (nothing received) is not touched.
+TEST_F(Http1SessionTest, HeaderTimeoutAnswers408AndCloses) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  int idle = connect();
+  int slow = connect();
+  send(slow, "GET /api/x HTTP/1.1\r\nHost: echo");
+  // What the worker's sweep does once the time is up (the sweep's clock is not under test).
+  int waiting = 0;
+  for (int i = 0; i < 500 && waiting == 0; ++i) {
+    std::promise<int> seen;
+    loop_->post([this, &seen] {
+      int n = 0;
+      for (auto& [ptr, s] : std::map(sessions_)) {
+        if (!s->awaitingHead()) continue;
+        ++n;
+        s->headerTimeout();
+      }
+      seen.set_value(n);
+    });
+    waiting = seen.get_future().get();
+    if (waiting == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(waiting, 1) << "only the slow client has part of a head";
+  Response r = read(slow);
+  EXPECT_EQ(r.status, 408);
+  EXPECT_EQ(r.headers["connection"], "close");
+  send(idle, "GET /api/y HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  EXPECT_EQ(read(idle).status, 200) << "the other client is served";
+  auto recs = records();
+  ASSERT_GE(recs.size(), 1u);
+  EXPECT_EQ(recs[0].response_code, 408);
+  EXPECT_EQ(recs[0].response_code_details, "request_header_timeout");
 }
 
 }  // namespace

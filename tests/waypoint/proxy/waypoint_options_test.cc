@@ -28,6 +28,18 @@ TEST(WaypointOptions, TracingOffByDefaultAndOnWithACollector) {
   EXPECT_EQ(traced->tracing_sampling_percent, 12.5);
 }
 
+TEST(WaypointOptions, JwksRefreshAndHeaderTimeout) {
+  auto plain = parseWaypointOptions(with({}));
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_EQ(plain->jwks_refresh, std::chrono::seconds(1200));  // Istio's 20 min
+  EXPECT_EQ(plain->request_header_timeout, std::chrono::seconds(10));
+  auto set = parseWaypointOptions(
+      with({"--jwks-refresh-seconds", "60", "--request-header-timeout-seconds", "0"}));
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ(set->jwks_refresh, std::chrono::seconds(60));
+  EXPECT_EQ(set->request_header_timeout, std::chrono::seconds(0));  // no limit
+}
+
 TEST(WaypointOptions, BadValuesNameTheFlag) {
   struct Row {
     std::vector<std::string> args;
@@ -37,6 +49,9 @@ TEST(WaypointOptions, BadValuesNameTheFlag) {
            {{"--tracing-otlp-endpoint", "https://otel:4318"}, "--tracing-otlp-endpoint"},
            {{"--tracing-otlp-endpoint", "otel:4318"}, "--tracing-otlp-endpoint"},
            {{"--tracing-sampling", "101"}, "--tracing-sampling"},
+           {{"--jwks-refresh-seconds", "0"}, "--jwks-refresh-seconds"},
+           {{"--jwks-refresh-seconds", "soon"}, "--jwks-refresh-seconds"},
+           {{"--request-header-timeout-seconds", "-3"}, "--request-header-timeout-seconds"},
            {{"--tracing-sampling", "-1"}, "--tracing-sampling"},
            {{"--tracing-sampling", "ten"}, "--tracing-sampling"},
            {{"--tracing-sampling"}, "--tracing-sampling: missing value"},
