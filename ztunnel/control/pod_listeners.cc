@@ -1,6 +1,5 @@
 #include "ztunnel/control/pod_listeners.h"
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
