@@ -1,6 +1,7 @@
 #include "common/net/socket_factory.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "common/net/socket_info.h"
 #include "common/netns.h"
 
 namespace warren::net {
@@ -94,6 +96,28 @@ Result<UniqueFd> SocketFactory::listenTcp(const SocketAddress& bind, const Socke
   if (::listen(fd->get(), o.backlog) != 0)
     return fail(WARREN_SYS_ERROR("listen " + bind.toString()));
   return fd;
+}
+
+Result<std::vector<UniqueFd>> SocketFactory::listenTcpGroup(const SocketAddress& bind,
+                                                            const SocketOptions& options,
+                                                            unsigned count) {
+  SocketOptions o = options;
+  o.reuse_port = true;
+  std::vector<UniqueFd> group;
+  SocketAddress at = bind;
+  for (unsigned i = 0; i < count; ++i) {
+    auto fd = listenTcp(at, o);
+    if (!fd) {
+      return fail(fd.error().wrap(fmt::format("listener {} of {}", i + 1, count)));
+    }
+    if (i == 0 && at.port == 0) {
+      auto bound = localAddress(fd->get());
+      if (!bound) return fail(bound.error());
+      at = *bound;
+    }
+    group.push_back(std::move(*fd));
+  }
+  return group;
 }
 
 Status SocketFactory::configureAccepted(int fd, const SocketOptions& options) {

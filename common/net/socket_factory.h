@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/net/socket_address.h"
@@ -40,6 +41,13 @@ class SocketFactory {
  public:
   // A listening TCP socket bound to `bind` (port 0 picks one: read it with localAddress).
   static Result<UniqueFd> listenTcp(const SocketAddress& bind, const SocketOptions& options);
+  // `count` listening sockets on one address, each with SO_REUSEPORT (forced on), so they form
+  // one reuseport group: the kernel hands each new connection to one of them (one per worker,
+  // each accepting only its own), and sockets another process binds there later join the group
+  // (a restarted proxy beside the old one). Port 0: the first socket picks it, the rest follow.
+  // Any failure closes what was bound.
+  static Result<std::vector<UniqueFd>> listenTcpGroup(const SocketAddress& bind,
+                                                      const SocketOptions& options, unsigned count);
   // An unconnected TCP socket of `family` (AF_INET/AF_INET6), options applied, ready for an
   // asynchronous connect by the event loop.
   static Result<UniqueFd> tcpSocket(int family, const SocketOptions& options);

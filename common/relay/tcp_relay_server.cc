@@ -107,33 +107,25 @@ void TcpRelayServer::Worker::startRelay(std::unique_ptr<SocketStream> client,
 Result<std::unique_ptr<TcpRelayServer>> TcpRelayServer::start(const TcpRelayConfig& config) {
   std::unique_ptr<TcpRelayServer> server(new TcpRelayServer());
   server->config_ = config;
-  // The first listener fixes the port (when 0 was asked); the rest join it via SO_REUSEPORT.
-  net::SocketOptions listen_opts = config.sockets;
-  listen_opts.reuse_port = true;
-  auto first = net::SocketFactory::listenTcp(config.listen, listen_opts);
-  if (!first) return fail(first.error().wrap("relay listener"));
-  auto bound = net::localAddress(first->get());
+  // One SO_REUSEPORT listener per worker: the kernel spreads connections over the workers.
+  unsigned n = uring::WorkerThreads::count(config.workers);
+  auto listeners = net::SocketFactory::listenTcpGroup(config.listen, config.sockets, n);
+  if (!listeners) return fail(listeners.error().wrap("relay listener"));
+  auto bound = net::localAddress(listeners->front().get());
   if (!bound) return fail(bound.error());
   server->bound_ = *bound;
-  unsigned n = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     server->workers_.push_back(std::make_unique<Worker>());
     server->workers_.back()->config = &server->config_;
   }
-  auto first_fd = std::make_shared<UniqueFd>(std::move(*first));
+  auto fds = std::make_shared<std::vector<UniqueFd>>(std::move(*listeners));
   auto* self = server.get();
   auto threads = uring::WorkerThreads::start(
       n, config.loop,
-      [self, first_fd, listen_opts](uring::EventLoop& loop, unsigned i) -> Status {
+      [self, fds](uring::EventLoop& loop, unsigned i) -> Status {
         Worker& w = *self->workers_[i];
         w.loop = &loop;
-        if (i == 0) {
-          w.listener = first_fd->release();
-        } else {
-          auto fd = net::SocketFactory::listenTcp(self->bound_, listen_opts);
-          if (!fd) return fail(fd.error().wrap("relay listener " + std::to_string(i)));
-          w.listener = fd->release();
-        }
+        w.listener = (*fds)[i].release();
         spdlog::debug("relay worker {}: {}", i, loop.describe());
         w.armAccept();
         return ok();

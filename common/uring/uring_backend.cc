@@ -273,7 +273,10 @@ size_t UringBackend::poll(std::chrono::milliseconds max_wait) {
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
     spdlog::error("io_uring_submit_and_wait_timeout: {}", std::strerror(-rc));
 
-  // Bounded batch so a flood of completions cannot starve posted tasks and re-arms.
+  // Bounded batch so a flood of completions cannot starve posted tasks and re-arms. What the
+  // callbacks submit goes out every submit_every completions (LoopOptions), so a peer waiting
+  // for a send does not wait for the whole batch.
+  unsigned since_submit = 0;
   for (unsigned n = 0; n < 4 * options_.ring_entries; ++n) {
     if (io_uring_peek_cqe(&ring_, &cqe) != 0) break;
     uint64_t user_data = io_uring_cqe_get_data64(cqe);
@@ -281,6 +284,13 @@ size_t UringBackend::poll(std::chrono::milliseconds max_wait) {
     uint32_t flags = cqe->flags;
     io_uring_cqe_seen(&ring_, cqe);
     ran += handle(user_data, res, flags);
+    if (options_.submit_every != 0 && ++since_submit >= options_.submit_every) {
+      since_submit = 0;
+      if (io_uring_sq_ready(&ring_) > 0) {
+        ++table_.stats().early_submits;
+        io_uring_submit(&ring_);
+      }
+    }
   }
   return ran;
 }

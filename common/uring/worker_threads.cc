@@ -1,13 +1,18 @@
 #include "common/uring/worker_threads.h"
 
+#include <algorithm>
 #include <future>
 
 namespace warren::uring {
 
+unsigned WorkerThreads::count(unsigned requested) {
+  return requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
+}
+
 Result<std::unique_ptr<WorkerThreads>> WorkerThreads::start(unsigned workers,
                                                             const LoopOptions& options, InitFn init,
                                                             ExitFn on_exit) {
-  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  workers = count(workers);
   std::unique_ptr<WorkerThreads> pool(new WorkerThreads());
   pool->loops_.resize(workers, nullptr);
   Status result = ok();

@@ -21,7 +21,10 @@ class WorkerThreads {
   // Runs on the worker thread after its loop stopped, before the loop is destroyed.
   using ExitFn = std::function<void(EventLoop& loop, unsigned index)>;
 
-  // 0 workers = std::thread::hardware_concurrency().
+  // How many workers `requested` means: itself, or one per core when 0. Whoever sizes
+  // something per worker before the threads exist (one listener per worker) asks this.
+  static unsigned count(unsigned requested);
+  // 0 workers = one per core (count()).
   static Result<std::unique_ptr<WorkerThreads>> start(unsigned workers, const LoopOptions& options,
                                                       InitFn init, ExitFn on_exit = {});
   ~WorkerThreads();  // stops and joins

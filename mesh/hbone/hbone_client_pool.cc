@@ -91,11 +91,14 @@ Result<std::shared_ptr<HboneConnection>> HboneClientPool::connectionFor(const Ke
                                                                         const Dialer& dialer) {
   auto it = pool_.find(key);
   if (it != pool_.end()) {
-    for (auto& c : it->second) {
-      if (c->canOpenStream()) return c;  // invariant 1
+    std::vector<PooledConnectionLoad> loads;
+    loads.reserve(it->second.size());
+    for (const auto& c : it->second) {
+      loads.push_back({c->canOpenStream(), c->goingAway(), c->openStreams()});
     }
+    if (auto pick = chooseConnection(loads, spread_)) return it->second[*pick];  // invariant 1
   }
-  return dial(key, dialer);  // invariant 2
+  return dial(key, dialer);  // invariants 2 and 6
 }
 
 Result<std::shared_ptr<HboneConnection>> HboneClientPool::dial(const Key& key,

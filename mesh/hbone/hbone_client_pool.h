@@ -9,9 +9,10 @@
 // pool key, INTEROP §6).
 //
 // Invariants (tests/mesh/hbone/hbone_client_pool_test.cc proves each):
-//  1. Reuse: a tunnel rides an existing connection of its key while that connection can open
-//     one more stream (not closed, no GOAWAY either way, fewer open streams than
-//     min(100, the server's SETTINGS_MAX_CONCURRENT_STREAMS)).
+//  1. Reuse: a tunnel rides an existing connection of its key that can open one more stream
+//     (not closed, no GOAWAY either way, fewer open streams than min(100, the server's
+//     SETTINGS_MAX_CONCURRENT_STREAMS)), the one with the fewest open streams, unless
+//     invariant 6 spreads it.
 //  2. Grow: when every connection of the key is full or going away, a new one is dialled.
 //     Streams are opened at once and wait in the session until TLS is up, so the first
 //     CONNECT rides the flight of the handshake's Finished.
@@ -26,6 +27,11 @@
 //     ztunnel's POOL_UNUSED_RELEASE_TIMEOUT) sends GOAWAY and closes, leaving the pool
 //     (invariant 3); a tunnel opened on it before then stops the clock. So a pool keeps no
 //     connection, TLS session or keep-alive PING going for a destination nobody talks to.
+//  6. Spread: when even the least loaded connection is busy (PoolSpread::busy_streams open
+//     streams) and the key has fewer than PoolSpread::connections live ones, the tunnel
+//     gets a new connection, so concurrent tunnels to one destination reach different workers
+//     of the server (and its TLS records are not serialised behind theirs). The decision is
+//     chooseConnection (pool_choice.h).
 #pragma once
 
 #include <chrono>
@@ -47,6 +53,7 @@
 #include "common/uring/event_loop.h"
 #include "mesh/hbone/hbone_connection.h"
 #include "mesh/hbone/hbone_stream.h"
+#include "mesh/hbone/pool_choice.h"
 
 namespace warren::mesh {
 
@@ -92,8 +99,9 @@ class HboneClientPool {
 
   // idle_timeout 0: connections are never closed for being idle.
   HboneClientPool(uring::EventLoop& loop, http2::SessionConfig config = {},
-                  std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout)
-      : loop_(loop), config_(std::move(config)), idle_timeout_(idle_timeout) {}
+                  std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout,
+                  PoolSpread spread = {})
+      : loop_(loop), config_(std::move(config)), idle_timeout_(idle_timeout), spread_(spread) {}
   ~HboneClientPool();
   HboneClientPool(const HboneClientPool&) = delete;
   HboneClientPool& operator=(const HboneClientPool&) = delete;
@@ -123,6 +131,7 @@ class HboneClientPool {
   uring::EventLoop& loop_;
   http2::SessionConfig config_;
   std::chrono::milliseconds idle_timeout_;
+  PoolSpread spread_;
   std::map<Key, std::vector<std::shared_ptr<HboneConnection>>> pool_;
   bool closed_ = false;
   // Callbacks the pool leaves on the loop check this before touching the pool.

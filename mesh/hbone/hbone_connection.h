@@ -66,6 +66,8 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   // Client: a new stream can be opened on this connection now.
   bool canOpenStream() const;
   size_t openStreams() const { return handlers_.size(); }
+  // Closed, or a GOAWAY went either way: no stream will ever open here again.
+  bool goingAway() const { return closed_ || session_->goingAway(); }
   // Streams the HTTP/2 session still tracks (open, or closed with bytes not yet consumed):
   // back to 0 once every tunnel on this connection ended.
   size_t trackedStreams() const { return session_->trackedStreams(); }

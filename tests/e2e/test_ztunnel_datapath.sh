@@ -8,7 +8,8 @@
 #  - a capture in node-2's netns (everything leaving or entering the node) shows HBONE on
 #    15008 only: no packet to the app port, no plaintext marker;
 #  - a non-mesh client reaches an enrolled pod through 15006 (plaintext inbound capture);
-#  - istio_tcp_* metrics after the traffic pass promtool and carry the workload labels.
+#  - istio_tcp_* metrics after the traffic pass promtool and carry the workload labels;
+#  - the client pod's connections were accepted by more than one ztunnel worker.
 . "$(dirname "$0")/lib.sh"
 [ -x "$WARREN_BIN_DIR/warren-ztunnel" ] || fail "warren-ztunnel is not built"
 
@@ -156,4 +157,21 @@ assert_contains "$m" 'destination_workload_namespace="mesh"' "opened metric labe
 assert_contains "$m" 'connection_security_policy="mutual_tls"' "opened metric labels"
 assert_contains "$(grep '^istio_tcp_received_bytes_total{' "$LAB_DIR/metrics.txt")" \
   'source_principal="spiffe://cluster.local/ns/mesh/sa/client-sa"' "received bytes metric"
+step "every worker accepts: node-1's 15001 connections spread over its ztunnel's workers"
+# One SO_REUSEPORT socket per worker per pod port: the kernel hashes each connection to one of
+# them (issue 12 "use every core"; they used to share one dup()ed socket and land on one
+# worker). Over the ~17 connections this test made from the client pod, all on one of two
+# workers has odds of 1 in 2^16.
+node_exec node-1 curl -sf http://127.0.0.1:15020/metrics >"$LAB_DIR/metrics-1.txt"
+per_worker=$(awk '/^warren_ztunnel_accepted_connections_total\{/ && /listener="15001"/ {print $2}' \
+  "$LAB_DIR/metrics-1.txt" | tr '\n' ' ')
+log "node-1 15001 accepted per worker: $per_worker"
+workers=$(echo $per_worker | wc -w)
+busy=$(echo $per_worker | tr ' ' '\n' | awk '$1 > 0' | wc -l)
+[ "$workers" -ge 1 ] || fail "no warren_ztunnel_accepted_connections_total series for 15001"
+if [ "$workers" -ge 2 ]; then
+  [ "$busy" -ge 2 ] || fail "every 15001 connection landed on one worker ($per_worker)"
+else
+  log "one data-path worker on this machine: spreading not observable"
+fi
 log "data path ok"

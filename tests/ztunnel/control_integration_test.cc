@@ -105,6 +105,7 @@ TEST_F(ZdsListeners, AddBindsPodListenersAndDelClosesThem) {
   std::mutex mu;
   ZdsClientOptions o;
   o.socket_path = (dir_ / "zds.sock").string();
+  o.listeners.sockets_per_port = 3;  // a ztunnel with 3 workers: one socket each per port
   ZdsClient client(o, [&](const ZdsClient::Pods& pods) {
     std::lock_guard lock(mu);
     seen = pods;
@@ -121,6 +122,14 @@ TEST_F(ZdsListeners, AddBindsPodListenersAndDelClosesThem) {
   EXPECT_NE(ss.find(":15001"), std::string::npos) << ss;
   EXPECT_NE(ss.find(":15006"), std::string::npos) << ss;
   EXPECT_NE(ss.find(":15008"), std::string::npos) << ss;
+  // Three sockets per port in one SO_REUSEPORT group; a restarted ztunnel's join them (the
+  // lab's rolling restarts: test_ztunnel_resilience.sh).
+  for (const char* port : {":15001 ", ":15006 ", ":15008 "}) {
+    size_t n = 0;
+    for (size_t at = ss.find(port); at != std::string::npos; at = ss.find(port, at + 1)) ++n;
+    EXPECT_EQ(n, 3u) << port << " in\n" << ss;
+  }
+  EXPECT_EQ(client.toJson()[0]["sockets_per_port"], 3);
   // Nothing leaked into our own netns.
   EXPECT_EQ(run("ss -ltnH 'sport = :15006'").find(":15006"), std::string::npos);
   {

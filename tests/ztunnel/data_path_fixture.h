@@ -39,7 +39,6 @@
 
 namespace warren::ztunnel::testing {
 
-
 using namespace std::chrono_literals;
 using mesh::testing::pod;
 using relay::testing::readToEof;
@@ -201,9 +200,9 @@ class HoldableForwarder {
 class DataPathTest : public ::testing::TestWithParam<uring::Backend> {
  protected:
   void SetUp() override {
-    auto tcp = metrics::IstioTcpMetrics::create(registry_);
-    ASSERT_TRUE(tcp);
-    tcp_ = *tcp;
+    auto m = DataPathMetrics::create(registry_);
+    ASSERT_TRUE(m);
+    metrics_ = *m;
     client_pod_ = std::make_shared<EnrolledPod>(
         *EnrolledPod::make(kClientUid, "client", "default", "client", "cluster.local"));
     server_pod_ = std::make_shared<EnrolledPod>(
@@ -221,6 +220,7 @@ class DataPathTest : public ::testing::TestWithParam<uring::Backend> {
 
   void TearDown() override {
     planes_.clear();  // stops the workers before the certificate manager goes
+    listeners_.clear();
     certs_.stop();
   }
 
@@ -234,30 +234,43 @@ class DataPathTest : public ::testing::TestWithParam<uring::Backend> {
     return o;
   }
 
-  // A ztunnel holding `pod`'s three listeners (bound on the pod's address). As on a ZDS add,
-  // the pod's certificate is asked for now.
+  // A ztunnel holding `pod`'s listeners (bound on the pod's address), one set per worker as
+  // the ZDS client binds them: each port a SO_REUSEPORT group, so a second plane for the same
+  // pod (a restarted ztunnel) joins the first one's groups. As on a ZDS add, the pod's
+  // certificate is asked for now.
   DataPlane& startPlane(const std::shared_ptr<const EnrolledPod>& p, net::IpAddress ip,
                         DataPlaneOptions o) {
     wanted_.insert(p->identity);
     certs_.setWanted("test", wanted_);
-    auto plane = std::make_unique<DataPlane>(std::move(o), store_, certs_, tcp_, sockets_);
+    unsigned workers = uring::WorkerThreads::count(o.workers);
+    auto plane = std::make_unique<DataPlane>(std::move(o), store_, certs_, metrics_, sockets_);
     EXPECT_TRUE(plane->start());
-    auto& l = listeners_[p->uid];
-    if (!l.outbound) {
-      for (UniqueFd* fd : {&l.outbound, &l.inbound_plain, &l.hbone}) {
-        auto s = net::SocketFactory::listenTcp(net::SocketAddress{ip, 0}, {});
-        EXPECT_TRUE(s) << s.error().message();
-        *fd = std::move(*s);
-      }
+    auto [at, first] = ports_.try_emplace(p->uid, std::array<uint16_t, 3>{0, 0, 0});
+    PodListeners l;
+    auto sets = listenPodPorts(ip, at->second, {}, workers);
+    EXPECT_TRUE(sets) << sets.error().message();
+    l.sets = std::move(*sets);
+    if (first) {
+      for (size_t k = 0; k < 3; ++k) at->second[k] = net::localAddress(l.sets[0][k].get())->port;
     }
     EXPECT_TRUE(plane->addPod(p, l));
+    listeners_[plane.get()] = std::move(l);
     planes_.push_back(std::move(plane));
     return *planes_.back();
   }
   net::SocketAddress listenerAddress(const std::string& uid, int which) {
-    auto& l = listeners_[uid];
-    int fd = which == 0 ? l.outbound.get() : which == 1 ? l.inbound_plain.get() : l.hbone.get();
-    return *net::localAddress(fd);
+    return {uid == kClientUid ? kClientIp : kServerIp, ports_.at(uid)[which]};
+  }
+  // What ZtunnelDaemon::drain does: the ZDS client closes its listeners, the workers theirs.
+  void drainPlane(DataPlane& plane, std::chrono::steady_clock::time_point deadline) {
+    listeners_.erase(&plane);
+    plane.drain(deadline);
+  }
+  // Connections worker `worker` accepted on `listener` ("15001"...), from the metric. The
+  // planes share the fixture's registry: 15001 is the client pod's, 15008 the server pod's.
+  uint64_t accepted(unsigned worker, const char* listener) {
+    auto c = metrics_.accepted->withLabels({std::to_string(worker), listener});
+    return c ? (*c)->value() : 0;
   }
   // Both ztunnels, pod B's 15008 reachable at its IP:15008.
   void startBoth(DataPlaneOptions client_o, DataPlaneOptions server_o) {
@@ -327,10 +340,11 @@ class DataPathTest : public ::testing::TestWithParam<uring::Backend> {
       },
       std::chrono::milliseconds(20), std::chrono::milliseconds(100)};
   metrics::Registry registry_;
-  metrics::IstioTcpMetrics tcp_{};
+  DataPathMetrics metrics_;
   std::shared_ptr<LoopbackSockets> sockets_ = std::make_shared<LoopbackSockets>();
   std::shared_ptr<EnrolledPod> client_pod_, server_pod_;
-  std::map<std::string, PodListeners> listeners_;
+  std::map<std::string, std::array<uint16_t, 3>> ports_;  // each pod's 15001/15006/15008
+  std::map<const DataPlane*, PodListeners> listeners_;    // what each plane's ZDS client holds
   std::vector<std::unique_ptr<DataPlane>> planes_;
   std::set<identity::SpiffeId> wanted_;
   DataPlane* client_ = nullptr;

@@ -154,7 +154,9 @@ TEST_P(DataPathResourcesTest, StreamsResetWithUnreadBytesGiveTheirWindowBack) {
     }
     ::shutdown(fd, SHUT_WR);
   });
-  startBoth();
+  auto client_o = options();
+  client_o.pool_spread.connections = 1;  // every reset on the one connection whose window counts
+  startBoth(client_o, options());
   // Each leak was up to one stream window (4 MiB) of the 16 MiB connection window: 5 rounds
   // used to leave the pooled connection unable to carry a byte.
   for (int i = 0; i < 5; ++i) {

@@ -49,6 +49,7 @@ TEST_P(DataPathTest, PoolReusesAConnectionUntilFullThenDialsAnother) {
   relay::testing::LoopEchoServer upstream;
   auto o = options();
   o.http2.max_concurrent_streams = 2;  // the server admits 2 streams per connection
+  o.pool_spread.connections = 1;       // no spreading: invariants 1 and 2 alone
   startBoth(o, o);
   std::vector<UniqueFd> apps;
   auto open = [&] {
@@ -72,6 +73,7 @@ TEST_P(DataPathTest, PoolReusesAConnectionUntilFullThenDialsAnother) {
 TEST_P(DataPathTest, StreamRefusedAfterGoawayIsRetriedOnANewConnection) {
   relay::testing::LoopEchoServer upstream;
   auto client_o = options();
+  client_o.pool_spread.connections = 1;  // T2 rides T1's connection, as a busy pool's would
   startPlane(client_pod_, kClientIp, client_o);
   client_ = planes_.back().get();
   DataPlane& old_server = startPlane(server_pod_, kServerIp, options());
@@ -80,11 +82,11 @@ TEST_P(DataPathTest, StreamRefusedAfterGoawayIsRetriedOnANewConnection) {
   // T1 rides connection 1, served by the old ztunnel.
   auto t1 = appConnect(upstream.address());
   ASSERT_TRUE(echoes(t1.get(), "t1"));
-  // The rolling restart: a new ztunnel holds the same listener, the old one drains. Its
-  // GOAWAY waits in the forwarder while the client opens T2 on connection 1.
+  // The rolling restart: a new ztunnel joins the listeners' SO_REUSEPORT groups, the old one
+  // drains. Its GOAWAY waits in the forwarder while the client opens T2 on connection 1.
   DataPlane& new_server = startPlane(server_pod_, kServerIp, options());
   fwd.hold(true);
-  old_server.drain(std::chrono::steady_clock::now());  // GOAWAY, listeners closed, no wait
+  drainPlane(old_server, std::chrono::steady_clock::now());  // GOAWAY, listeners closed
   auto t2 = appConnect(upstream.address());
   ASSERT_TRUE(writeAll(t2.get(), "t2", 2));
   std::this_thread::sleep_for(200ms);  // T2's HEADERS reach the old server, which ignores them
@@ -95,6 +97,41 @@ TEST_P(DataPathTest, StreamRefusedAfterGoawayIsRetriedOnANewConnection) {
   EXPECT_EQ(sockets_->dials({kServerIp, 15008}), 2) << "the retry dialled a new connection";
   EXPECT_EQ(new_server.stats().server_connections, 1u) << "the new ztunnel served the retry";
   EXPECT_TRUE(echoes(t1.get(), "t1 again")) << "the draining connection still carries T1";
+}
+
+// Issue 12 "use every core": each worker accepts on its own SO_REUSEPORT socket of every pod
+// port, so the kernel spreads connections over the workers (they used to share one socket
+// through dup(), and one worker took them all); each worker's pool gives concurrent tunnels
+// connections of their own, which the server's workers share the same way. 24 tunnels held
+// open: both workers of both ztunnels accept some (all on one: 2 in 2^24 per side).
+TEST_P(DataPathTest, ConnectionsSpreadOverEveryWorker) {
+  relay::testing::LoopEchoServer upstream;
+  auto client_o = options();
+  client_o.workers = 2;
+  client_o.pool_spread.connections = 24;  // every held tunnel a connection of its own
+  auto server_o = options();
+  server_o.workers = 2;
+  startBoth(client_o, server_o);
+  constexpr int kTunnels = 24;
+  std::vector<UniqueFd> apps;
+  for (int i = 0; i < kTunnels; ++i) {
+    apps.push_back(appConnect(upstream.address()));
+    ASSERT_TRUE(echoes(apps.back().get(), "spread " + std::to_string(i))) << i;
+  }
+  uint64_t out0 = accepted(0, "15001"), out1 = accepted(1, "15001");
+  uint64_t hb0 = accepted(0, "15008"), hb1 = accepted(1, "15008");
+  std::printf("15001 accepted per worker: %llu/%llu; 15008: %llu/%llu\n",
+              static_cast<unsigned long long>(out0), static_cast<unsigned long long>(out1),
+              static_cast<unsigned long long>(hb0), static_cast<unsigned long long>(hb1));
+  EXPECT_EQ(out0 + out1, static_cast<uint64_t>(kTunnels));
+  EXPECT_GT(out0, 0u) << "the client ztunnel's worker 0 accepted nothing on 15001";
+  EXPECT_GT(out1, 0u) << "the client ztunnel's worker 1 accepted nothing on 15001";
+  EXPECT_EQ(client_->stats().client_connections, static_cast<size_t>(kTunnels))
+      << "busy tunnels spread over connections of their own";
+  EXPECT_EQ(hb0 + hb1, static_cast<uint64_t>(kTunnels));
+  EXPECT_GT(hb0, 0u) << "the server ztunnel's worker 0 accepted no HBONE connection";
+  EXPECT_GT(hb1, 0u) << "the server ztunnel's worker 1 accepted no HBONE connection";
+  for (int i = 0; i < kTunnels; ++i) EXPECT_TRUE(echoes(apps[i].get(), "again")) << i;
 }
 
 TEST_P(DataPathTest, ConnectionWaitsForTheCertificateThenProceeds) {

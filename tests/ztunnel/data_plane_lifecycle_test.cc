@@ -31,11 +31,11 @@ struct Plane {
   std::unique_ptr<DataPlane> plane;
 
   Plane() {
-    auto tcp = metrics::IstioTcpMetrics::create(registry);
-    EXPECT_TRUE(tcp);
+    auto m = DataPathMetrics::create(registry);
+    EXPECT_TRUE(m);
     DataPlaneOptions o;
     o.workers = 2;
-    plane = std::make_unique<DataPlane>(o, store, certs, *tcp);
+    plane = std::make_unique<DataPlane>(o, store, certs, *m);
   }
 };
 
@@ -76,14 +76,31 @@ TEST(DataPlaneLifecycle, AddPodAfterStopIsRefused) {
   auto pod = EnrolledPod::make("uid", "web", "demo", "sa", "cluster.local");
   ASSERT_TRUE(pod);
   PodListeners listeners;
-  listeners.outbound = UniqueFd(::dup(fds[0]));
-  listeners.inbound_plain = UniqueFd(::dup(fds[0]));
-  listeners.hbone = UniqueFd(::dup(fds[0]));
+  for (int w = 0; w < 2; ++w) {
+    listeners.sets.push_back(
+        {UniqueFd(::dup(fds[0])), UniqueFd(::dup(fds[0])), UniqueFd(::dup(fds[0]))});
+  }
   auto s = p.plane->addPod(std::make_shared<const EnrolledPod>(std::move(*pod)), listeners);
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message().find("data path"), std::string::npos) << s.error().message();
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+TEST(DataPlaneLifecycle, AddPodNeedsOneListenerSetPerWorker) {
+  Plane p;  // 2 workers
+  ASSERT_TRUE(p.plane->start());
+  auto pod = EnrolledPod::make("uid", "web", "demo", "sa", "cluster.local");
+  ASSERT_TRUE(pod);
+  auto sets = listenPodPorts(*net::IpAddress::parse("127.0.0.1"), {0, 0, 0}, {}, 1);
+  ASSERT_TRUE(sets) << sets.error().message();
+  PodListeners listeners;
+  listeners.sets = std::move(*sets);
+  auto s = p.plane->addPod(std::make_shared<const EnrolledPod>(std::move(*pod)), listeners);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("1 listener sets for 2 workers"), std::string::npos)
+      << s.error().message();
+  p.plane->stop();
 }
 
 }  // namespace

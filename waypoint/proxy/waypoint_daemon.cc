@@ -420,8 +420,7 @@ Status WaypointDaemon::start() {
   auto backend = uring::backendFromEnvironment();
   if (!backend) return fail(backend.error());
   lo.backend = *backend;
-  unsigned n =
-      options_.workers == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options_.workers;
+  unsigned n = uring::WorkerThreads::count(options_.workers);
   workers_.resize(n);
   std::mutex mu;
   net::SocketAddress hbone_at{*listen_ip, options_.hbone_port};

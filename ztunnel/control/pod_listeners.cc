@@ -1,8 +1,8 @@
 #include "ztunnel/control/pod_listeners.h"
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -12,16 +12,6 @@
 
 namespace warren::ztunnel {
 namespace {
-
-Result<UniqueFd> listenIn(int netns_fd, uint16_t port) {
-  net::SocketOptions options;
-  options.netns_fd = netns_fd;
-  options.reuse_port = true;
-  auto fd = net::SocketFactory::listenTcp(net::SocketAddress{net::IpAddress(), port}, options);
-  if (!fd)
-    return fail(fd.error().wrap(fmt::format("listening on 0.0.0.0:{} in the pod netns", port)));
-  return fd;
-}
 
 // Readies the pod netns for capture: "lo" up (15001 is reached as 127.0.0.1:15001, and CNI
 // without the loopback plugin leaves it down), and net.ipv4.tcp_migrate_req=1: when a
@@ -40,18 +30,41 @@ Status preparePodNetns(int netns_fd) {
 
 }  // namespace
 
+const char* listenerPortName(ListenerKind kind) {
+  switch (kind) {
+    case ListenerKind::kOutbound:
+      return "15001";
+    case ListenerKind::kInboundPlain:
+      return "15006";
+    case ListenerKind::kHbone:
+      return "15008";
+  }
+  return "?";
+}
+
+Result<std::vector<ListenerSet>> listenPodPorts(const net::IpAddress& ip,
+                                                const std::array<uint16_t, 3>& ports,
+                                                const net::SocketOptions& options, unsigned count) {
+  std::vector<ListenerSet> sets(count);
+  for (size_t k = 0; k < ports.size(); ++k) {
+    net::SocketAddress at{ip, ports[k]};
+    // Its errors name the address and port ("listener 1 of 2: bind 0.0.0.0:15006: ...").
+    auto group = net::SocketFactory::listenTcpGroup(at, options, count);
+    if (!group) return fail(group.error());
+    for (unsigned i = 0; i < count; ++i) sets[i][k] = std::move((*group)[i]);
+  }
+  return sets;
+}
+
 Result<PodListeners> bindPodListeners(int netns_fd, const PodListenerConfig& config) {
   WARREN_TRY(preparePodNetns(netns_fd));
+  net::SocketOptions options;
+  options.netns_fd = netns_fd;
+  auto sets = listenPodPorts(net::IpAddress(), {kOutboundPort, kInboundPlainPort, kHbonePort},
+                             options, std::max(1u, config.sockets_per_port));
+  if (!sets) return fail(sets.error().wrap("in the pod netns"));
   PodListeners l;
-  auto out = listenIn(netns_fd, kOutboundPort);
-  if (!out) return fail(out.error());
-  l.outbound = std::move(*out);
-  auto in = listenIn(netns_fd, kInboundPlainPort);
-  if (!in) return fail(in.error());
-  l.inbound_plain = std::move(*in);
-  auto hbone = listenIn(netns_fd, kHbonePort);
-  if (!hbone) return fail(hbone.error());
-  l.hbone = std::move(*hbone);
+  l.sets = std::move(*sets);
 
   if (config.run_dir.empty()) return l;
   std::error_code ec;
@@ -74,7 +87,9 @@ Result<PodListeners> bindPodListeners(int netns_fd, const PodListenerConfig& con
     return fail(Error(ErrorCode::kUnavailable,
                       "the pod netns has no non-loopback address to register 15006 under"));
   }
-  if (auto s = redirect::registerInboundListener(*pin_dir, l.inbound_plain.get(), addresses); !s) {
+  if (auto s = redirect::registerInboundListener(
+          *pin_dir, l.sets[0][static_cast<size_t>(ListenerKind::kInboundPlain)].get(), addresses);
+      !s) {
     return fail(s.error().wrap("registering 15006 in " + *pin_dir));
   }
   l.registered_addresses = std::move(addresses);

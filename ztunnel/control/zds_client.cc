@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "common/net/address_json.h"
-#include "zds.pb.h"
 #include "common/zds/zds_socket.h"
+#include "zds.pb.h"
 
 namespace warren::ztunnel {
 namespace {
@@ -38,9 +38,7 @@ void ZdsClient::stop() {
 void ZdsClient::closeListeners() {
   std::lock_guard lock(mu_);
   for (auto& [uid, pod] : pods_) {
-    pod.listeners.outbound.reset();
-    pod.listeners.inbound_plain.reset();
-    pod.listeners.hbone.reset();
+    pod.listeners.sets.clear();
   }
 }
 
@@ -61,6 +59,7 @@ nlohmann::json ZdsClient::toJson() const {
                    {"service_account", pod.pod->service_account},
                    {"identity", pod.pod->identity.uri()},
                    {"listeners", {kOutboundPort, kInboundPlainPort, kHbonePort}},
+                   {"sockets_per_port", pod.listeners.sets.size()},
                    {"sk_lookup_addresses", pod.listeners.registered_addresses}});
   }
   return out;
@@ -131,7 +130,8 @@ Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd,
     case zds::WorkloadRequest::kAdd: {
       const auto& add = req.add();
       if (add.uid().empty()) return fail(Error::invalid("add: uid is empty"));
-      if (!has_fd) return fail(Error::invalid(fmt::format("add {}: no netns fd attached", add.uid())));
+      if (!has_fd)
+        return fail(Error::invalid(fmt::format("add {}: no netns fd attached", add.uid())));
       auto pod =
           EnrolledPod::make(add.uid(), add.workload_info().name(), add.workload_info().namespace_(),
                             add.workload_info().service_account(), trust_domain);
@@ -152,7 +152,8 @@ Result<ZdsRequest> parseZdsRequest(std::string_view bytes, bool has_fd,
     case zds::WorkloadRequest::kSnapshotSent:
       out.kind = ZdsRequest::Kind::kSnapshotSent;
       return out;
-    default: return fail(Error(ErrorCode::kProtocol, "WorkloadRequest with no payload"));
+    default:
+      return fail(Error(ErrorCode::kProtocol, "WorkloadRequest with no payload"));
   }
 }
 
@@ -190,8 +191,8 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
           return fmt::format("add {}: data path: {}", uid, s.error().message());
         }
       }
-      spdlog::info("pod {}/{} ({}) added: listeners 15001/15006/15008 bound{}", pod.pod->namespace_,
-                   pod.pod->name, pod.pod->uid,
+      spdlog::info("pod {}/{} ({}) added: listeners 15001/15006/15008 bound ({} each){}",
+                   pod.pod->namespace_, pod.pod->name, pod.pod->uid, pod.listeners.sets.size(),
                    pod.listeners.registered_addresses.empty() ? "" : ", 15006 registered");
       std::lock_guard lock(mu_);
       pods_.emplace(uid, std::move(pod));

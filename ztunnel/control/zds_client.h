@@ -28,8 +28,8 @@
 namespace warren::ztunnel {
 
 // The data path's view of pod changes, called on the ZDS thread before the ack (the listener
-// fds are valid for the call; the callee duplicates what it keeps). An error from `added` is
-// the add's ack error and the pod's listeners are closed again.
+// fds are valid for the call; the callee duplicates what it keeps: worker i its set i). An error
+// from `added` is the add's ack error and the pod's listeners are closed again.
 struct ZdsPodHooks {
   std::function<Status(const std::shared_ptr<const EnrolledPod>& pod,
                        const PodListeners& listeners)>

@@ -6,10 +6,11 @@
 #include <cstdlib>
 #include <set>
 
-#include "common/http/log_level_routes.h"
-#include "common/metrics/process_metrics.h"
 #include "bpf/loader/inbound_registration.h"
 #include "bpf/loader/pinned_counters.h"
+#include "common/http/log_level_routes.h"
+#include "common/metrics/process_metrics.h"
+#include "common/uring/worker_threads.h"
 
 namespace warren::ztunnel {
 namespace {
@@ -44,6 +45,10 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
   ZdsClientOptions zo;
   zo.socket_path = options_.zds_socket;
   zo.listeners.run_dir = options_.run_dir;
+  // One listening socket per port per worker (each worker accepts its own share); without a
+  // data path (tests) nobody accepts, one is enough.
+  zo.listeners.sockets_per_port =
+      options_.data_path ? uring::WorkerThreads::count(options_.workers) : 1;
   zo.trust_domain = options_.trust_domain;
   zo.hooks.added = [this](const std::shared_ptr<const EnrolledPod>& pod,
                           const PodListeners& l) -> Status {
@@ -165,8 +170,9 @@ Status ZtunnelDaemon::start() {
   admin.add("GET", "/connections", [this](const http::HttpRequest&) {
     nlohmann::json items = data_ ? data_->connections() : nlohmann::json::array();
     return http::HttpResponse::json(
-        200, nlohmann::json{{"kind", "connections"}, {"node", options_.node}, {"items", items}}
-                     .dump(2) + "\n");
+        200,
+        nlohmann::json{{"kind", "connections"}, {"node", options_.node}, {"items", items}}.dump(2) +
+            "\n");
   });
   admin.add("GET", "/config_dump", [this](const http::HttpRequest&) {
     return http::HttpResponse::json(200, configDump().dump(2) + "\n");
@@ -195,12 +201,12 @@ Status ZtunnelDaemon::start() {
   readiness_ = std::move(*r);
 
   if (options_.data_path) {
-    auto tcp = metrics::IstioTcpMetrics::create(registry_);
-    if (!tcp) return fail(tcp.error().wrap("istio_tcp metrics"));
+    auto dm = DataPathMetrics::create(registry_);
+    if (!dm) return fail(dm.error());
     DataPlaneOptions dpo;
     dpo.workers = options_.workers;
     dpo.pool_idle_timeout = options_.pool_idle_timeout;
-    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *tcp);
+    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *dm);
     if (auto s = data_->start(); !s) return s;
   }
   certs_->start();
@@ -212,7 +218,7 @@ Status ZtunnelDaemon::start() {
 }
 
 void ZtunnelDaemon::drain(std::chrono::steady_clock::time_point deadline) {
-  // The ZDS client holds the original listening sockets; the workers hold duplicates. Both
+  // The ZDS client holds the original listening sockets; each worker a duplicate of its set. Both
   // must close for the kernel to stop queueing connections here (queued ones migrate to the
   // new ztunnel: tcp_migrate_req).
   if (zds_) zds_->closeListeners();

@@ -22,12 +22,12 @@ Result<UniqueFd> duplicate(int fd, const char* what) {
 }  // namespace
 
 DataPlane::DataPlane(DataPlaneOptions options, const mesh::SnapshotStore& store,
-                     mesh::CertificateSource& certs, metrics::IstioTcpMetrics tcp_metrics,
+                     mesh::CertificateSource& certs, DataPathMetrics metrics,
                      std::shared_ptr<DataPathSockets> sockets)
     : options_(std::move(options)),
       store_(store),
       certs_(certs),
-      tcp_metrics_(tcp_metrics),
+      metrics_(metrics),
       sockets_(std::move(sockets)) {}
 
 DataPlane::~DataPlane() { stop(); }
@@ -42,8 +42,7 @@ Status DataPlane::start() {
     if (!backend) return fail(backend.error());
     lo.backend = *backend;
   }
-  unsigned n =
-      options_.workers == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options_.workers;
+  unsigned n = uring::WorkerThreads::count(options_.workers);
   workers_.resize(n);
   std::mutex mu;
   auto threads = uring::WorkerThreads::start(
@@ -51,7 +50,7 @@ Status DataPlane::start() {
       [this, &mu](uring::EventLoop& loop, unsigned i) -> Status {
         std::lock_guard lock(mu);
         workers_[i] = std::make_unique<Worker>(i, loop, store_, certs_, *sockets_, options_,
-                                               tcp_metrics_, [this] { return ++next_id_; });
+                                               metrics_, [this] { return ++next_id_; });
         if (i == 0) backend_ = loop.describe();
         return ok();
       },
@@ -84,15 +83,25 @@ Status DataPlane::addPod(const std::shared_ptr<const EnrolledPod>& pod,
                          const PodListeners& listeners) {
   std::shared_lock lock(life_mu_);
   if (!running_) return fail(Error(ErrorCode::kUnavailable, "data path not running"));
+  if (listeners.sets.size() != workers_.size()) {
+    return fail(Error::invalid(
+        fmt::format("{} listener sets for {} workers", listeners.sets.size(), workers_.size())));
+  }
+  // Every duplicate first, so a failure posts nothing.
+  std::vector<std::shared_ptr<ListenerSet>> copies;
+  for (const auto& set : listeners.sets) {
+    auto copy = std::make_shared<ListenerSet>();
+    for (size_t k = 0; k < set.size(); ++k) {
+      auto d = duplicate(set[k].get(), listenerPortName(static_cast<ListenerKind>(k)));
+      if (!d) return fail(d.error());
+      (*copy)[k] = std::move(*d);
+    }
+    copies.push_back(std::move(copy));
+  }
   for (size_t i = 0; i < workers_.size(); ++i) {
-    auto out = duplicate(listeners.outbound.get(), "15001");
-    auto in = duplicate(listeners.inbound_plain.get(), "15006");
-    auto hb = duplicate(listeners.hbone.get(), "15008");
-    if (!out || !in || !hb) return fail(!out ? out.error() : !in ? in.error() : hb.error());
-    auto fds = std::make_shared<std::array<UniqueFd, 3>>(
-        std::array<UniqueFd, 3>{std::move(*out), std::move(*in), std::move(*hb)});
     Worker* worker = workers_[i].get();
-    threads_->loop(i).post([worker, pod, fds] { worker->addPod(pod, std::move(*fds)); });
+    threads_->loop(i).post(
+        [worker, pod, fds = copies[i]] { worker->addPod(pod, std::move(*fds)); });
   }
   return ok();
 }

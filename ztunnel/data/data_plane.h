@@ -4,12 +4,13 @@
 // certificates (CertificateSource); its sockets come from a DataPathSockets (production: the
 // pod netns with mark 0x539). See ztunnel/README.md "The data path".
 //
-// Threads: pods arrive on the ZDS thread, which duplicates each listener once per worker and
-// posts it; everything else happens on the workers. Admin calls (connections()) post a task to
-// each worker and wait for its answer, so no connection state is ever shared. The entry points
-// other threads call (addPod, removePod, onSnapshot, connections, connectionCount) may race
-// stop(): they post only while the plane runs, under a lock stop() takes before any worker
-// loop goes away; after stop() they do nothing (addPod refuses).
+// Threads: pods arrive on the ZDS thread with one listener set per worker (one SO_REUSEPORT
+// socket per port each); it duplicates set i for worker i and posts it; everything else happens on
+// the workers. Admin calls (connections()) post a task to each worker and wait for its answer, so
+// no connection state is ever shared. The entry points other threads call (addPod, removePod,
+// onSnapshot, connections, connectionCount) may race stop(): they post only while the plane runs,
+// under a lock stop() takes before any worker loop goes away; after stop() they do nothing (addPod
+// refuses).
 #pragma once
 
 #include <atomic>
@@ -35,7 +36,7 @@ namespace warren::ztunnel {
 class DataPlane {
  public:
   DataPlane(DataPlaneOptions options, const mesh::SnapshotStore& store,
-            mesh::CertificateSource& certs, metrics::IstioTcpMetrics tcp_metrics,
+            mesh::CertificateSource& certs, DataPathMetrics metrics,
             std::shared_ptr<DataPathSockets> sockets = std::make_shared<PodNetnsSockets>());
   ~DataPlane();
 
@@ -45,8 +46,9 @@ class DataPlane {
   void drain(std::chrono::steady_clock::time_point deadline);
   void stop();
 
-  // ZDS thread. A pod and its three listeners, as the ZDS client hands them over (the
-  // listener fds are borrowed for the call: each worker keeps a duplicate).
+  // ZDS thread. A pod and its listeners, as the ZDS client hands them over: one set per worker
+  // (an error otherwise). The fds are borrowed for the call: worker i keeps a duplicate of
+  // set i, so each worker accepts on its own sockets and the kernel spreads connections.
   Status addPod(const std::shared_ptr<const EnrolledPod>& pod, const PodListeners& listeners);
   void removePod(const std::string& uid);
   // Control thread: a new snapshot was published (policies may have changed, workloads left).
@@ -66,7 +68,7 @@ class DataPlane {
   DataPlaneOptions options_;
   const mesh::SnapshotStore& store_;
   mesh::CertificateSource& certs_;
-  metrics::IstioTcpMetrics tcp_metrics_;
+  DataPathMetrics metrics_;
   std::shared_ptr<DataPathSockets> sockets_;
   std::unique_ptr<uring::WorkerThreads> threads_;
   std::vector<std::unique_ptr<Worker>> workers_;  // index = worker index

@@ -7,23 +7,27 @@
 #include "common/net/socket_factory.h"
 
 namespace warren::ztunnel {
-namespace {
-const char* kListenerNames[] = {"15001", "15006", "15008"};
-}  // namespace
 
 Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore& store,
                mesh::CertificateSource& certs, DataPathSockets& sockets,
-               const DataPlaneOptions& options, metrics::IstioTcpMetrics& metrics,
+               const DataPlaneOptions& options, DataPathMetrics& metrics,
                std::function<uint64_t()> next_id)
     : index_(index),
-      ctx_(loop, store, certs, sockets, options, metrics, std::move(next_id)),
+      ctx_(loop, store, certs, sockets, options, metrics.tcp, std::move(next_id)),
       random_(0x5eed0000ULL + index),
-      pool_(loop, options.http2, options.pool_idle_timeout),
+      pool_(loop, options.http2, options.pool_idle_timeout, options.pool_spread),
       outbound_(ctx_, pool_, random_),
-      inbound_(ctx_) {}
+      inbound_(ctx_) {
+  for (size_t k = 0; k < accepted_.size(); ++k) {
+    if (!metrics.accepted) break;  // no registry (tests that do not count)
+    auto c = metrics.accepted->withLabels(
+        {std::to_string(index), listenerPortName(static_cast<ListenerKind>(k))});
+    if (c) accepted_[k] = *c;
+  }
+}
 
 void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& owner,
-                       Listener kind) {
+                       ListenerKind kind) {
   std::weak_ptr<const EnrolledPod> weak = owner;
   ctx_.loop.acceptMultishot(listener, [this, weak, kind, listener](int res) {
     if (res == -ECANCELED) return;
@@ -38,7 +42,7 @@ void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& o
         if (now - last_accept_warning_ >= std::chrono::seconds(1)) {
           last_accept_warning_ = now;
           spdlog::warn("accept on {} for {}/{}: {} (accepting again in {} ms)",
-                       kListenerNames[static_cast<int>(kind)], pod->namespace_, pod->name,
+                       listenerPortName(kind), pod->namespace_, pod->name,
                        std::strerror(-res), kAcceptRetryDelay.count());
         }
         ++accept_pauses_;
@@ -48,17 +52,18 @@ void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& o
     }
     UniqueFd conn(res);
     if (!pod) return;  // the pod is gone: closing it refuses the connection
+    if (auto* c = accepted_[static_cast<size_t>(kind)]) c->inc();
     // Accepted while draining (the listener was closing): still served; HBONE connections
     // get their GOAWAY at once.
     (void)net::SocketFactory::configureAccepted(conn.get(), net::SocketOptions{});
     switch (kind) {
-      case Listener::kOutbound:
+      case ListenerKind::kOutbound:
         outbound_.accept(pod, std::move(conn));
         break;
-      case Listener::kInboundPlain:
+      case ListenerKind::kInboundPlain:
         inbound_.acceptPlain(pod, std::move(conn));
         break;
-      case Listener::kHbone:
+      case ListenerKind::kHbone:
         inbound_.acceptHbone(pod, std::move(conn));
         break;
     }
@@ -66,7 +71,7 @@ void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& o
 }
 
 void Worker::rearmAcceptLater(int listener, const std::shared_ptr<const EnrolledPod>& owner,
-                              Listener kind) {
+                              ListenerKind kind) {
   std::weak_ptr<const EnrolledPod> weak = owner;
   ctx_.loop.timeout(kAcceptRetryDelay, [this, weak, kind, listener](int res) {
     if (res == -ECANCELED || draining_) return;
@@ -82,14 +87,14 @@ void Worker::rearmAcceptLater(int listener, const std::shared_ptr<const Enrolled
   });
 }
 
-void Worker::addPod(std::shared_ptr<const EnrolledPod> pod, std::array<UniqueFd, 3> listeners) {
+void Worker::addPod(std::shared_ptr<const EnrolledPod> pod, ListenerSet listeners) {
   auto& slot = pods_[pod->uid];
   slot.pod = std::move(pod);
   slot.listeners = std::move(listeners);
   if (draining_) return;
-  armAccept(slot.listeners[0].get(), slot.pod, Listener::kOutbound);
-  armAccept(slot.listeners[1].get(), slot.pod, Listener::kInboundPlain);
-  armAccept(slot.listeners[2].get(), slot.pod, Listener::kHbone);
+  for (size_t k = 0; k < slot.listeners.size(); ++k) {
+    armAccept(slot.listeners[k].get(), slot.pod, static_cast<ListenerKind>(k));
+  }
 }
 
 void Worker::removePod(const std::string& uid) {

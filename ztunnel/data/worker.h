@@ -24,6 +24,7 @@
 #include "mesh/routing/random_source.h"
 #include "mesh/state/snapshot_store.h"
 #include "ztunnel/control/enrolled_pod.h"
+#include "ztunnel/control/pod_listeners.h"
 #include "ztunnel/data/connection_registry.h"
 #include "ztunnel/data/data_path_sockets.h"
 #include "ztunnel/data/inbound_proxy.h"
@@ -34,14 +35,13 @@ namespace warren::ztunnel {
 
 class Worker {
  public:
-  enum class Listener { kOutbound = 0, kInboundPlain = 1, kHbone = 2 };
-
   Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore& store,
          mesh::CertificateSource& certs, DataPathSockets& sockets, const DataPlaneOptions& options,
-         metrics::IstioTcpMetrics& metrics, std::function<uint64_t()> next_id);
+         DataPathMetrics& metrics, std::function<uint64_t()> next_id);
 
-  // This worker's duplicates of a pod's three listeners (15001, 15006, 15008).
-  void addPod(std::shared_ptr<const EnrolledPod> pod, std::array<UniqueFd, 3> listeners);
+  // This worker's own listeners of a pod (15001, 15006, 15008: its sockets in each port's
+  // SO_REUSEPORT group).
+  void addPod(std::shared_ptr<const EnrolledPod> pod, ListenerSet listeners);
   void removePod(const std::string& uid);
   // A new snapshot was published: open inbound connections are authorized again.
   void onSnapshot() { inbound_.reevaluate(); }
@@ -69,10 +69,10 @@ class Worker {
  private:
   struct PodAccept {
     std::shared_ptr<const EnrolledPod> pod;
-    std::array<UniqueFd, 3> listeners;
+    ListenerSet listeners;
   };
-  void armAccept(int listener, const std::shared_ptr<const EnrolledPod>& pod, Listener kind);
-  void rearmAcceptLater(int listener, const std::shared_ptr<const EnrolledPod>& pod, Listener kind);
+  void armAccept(int listener, const std::shared_ptr<const EnrolledPod>& pod, ListenerKind kind);
+  void rearmAcceptLater(int listener, const std::shared_ptr<const EnrolledPod>& pod, ListenerKind kind);
 
   // After the kernel ends an accept with an error (EMFILE at RLIMIT_NOFILE...), the pause
   // before accepting again: short enough that a queued client barely notices once descriptors
@@ -87,6 +87,8 @@ class Worker {
   OutboundProxy outbound_;
   InboundProxy inbound_;
   std::map<std::string, PodAccept> pods_;  // by uid
+  // Connections accepted per listener kind (warren_ztunnel_accepted_connections_total).
+  std::array<metrics::Counter*, 3> accepted_{};
   bool draining_ = false;
   uint64_t accept_pauses_ = 0;
   std::chrono::steady_clock::time_point last_accept_warning_{};

@@ -4,6 +4,20 @@
 
 namespace warren::ztunnel {
 
+Result<DataPathMetrics> DataPathMetrics::create(metrics::Registry& registry) {
+  DataPathMetrics m;
+  auto tcp = metrics::IstioTcpMetrics::create(registry);
+  if (!tcp) return fail(tcp.error().wrap("istio_tcp metrics"));
+  m.tcp = *tcp;
+  auto accepted = registry.counter("warren_ztunnel_accepted_connections_total",
+                                   "connections accepted on the pods' listeners, by data-path "
+                                   "worker and listener port",
+                                   {"worker", "listener"});
+  if (!accepted) return fail(accepted.error());
+  m.accepted = *accepted;
+  return m;
+}
+
 void WorkerContext::awaitCertificate(const identity::SpiffeId& id, std::function<void()> then) {
   mesh::awaitReady(
       loop, options.certificate_wait,

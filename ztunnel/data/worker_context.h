@@ -8,6 +8,7 @@
 
 #include "common/http2/session_config.h"
 #include "common/metrics/istio_tcp_metrics.h"
+#include "common/metrics/registry.h"
 #include "common/uring/event_loop.h"
 #include "mesh/control/certificate_source.h"
 #include "mesh/hbone/hbone_client_pool.h"
@@ -33,8 +34,22 @@ struct DataPlaneOptions {
   // A pooled HBONE client connection with no stream for this long sends GOAWAY and closes
   // (mesh::HboneClientPool invariant 5; 0: never).
   std::chrono::milliseconds pool_idle_timeout = mesh::HboneClientPool::kDefaultIdleTimeout;
+  // When a tunnel gets a connection of its own rather than sharing a busy one
+  // (mesh::HboneClientPool invariant 6).
+  mesh::PoolSpread pool_spread;
   // Sees every completed connection's record (tests; production logs them only).
   ConnectionRegistry::Observer observer;
+};
+
+// The data path's metric families, registered once in the process's registry and shared by
+// every worker (each looks its series up once, then counts without a lock).
+struct DataPathMetrics {
+  static Result<DataPathMetrics> create(metrics::Registry& registry);
+
+  metrics::IstioTcpMetrics tcp;
+  // warren_ztunnel_accepted_connections_total{worker, listener}: connections each worker
+  // accepted on the pods' 15001/15006/15008; how the kernel spread them over the workers.
+  metrics::CounterFamily* accepted = nullptr;
 };
 
 // What a worker's proxies share: its loop, its view of the state, its connections and TLS

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/net/socket_factory.h"
 #include "common/net/socket_info.h"
@@ -372,6 +374,66 @@ TEST(UringBufferRingTest, ExhaustionRecovers) {
   EXPECT_GT((*loop)->stats().enobufs_rearms, 0u) << "the ring never ran dry: test is not testing";
   for (int fd : clients) (*loop)->close(fd);
   for (int fd : servers) (*loop)->close(fd);
+}
+
+// Issue 12: what callbacks submit goes to the kernel every LoopOptions::submit_every
+// completions of a batch, not only once the whole batch (up to 2,048) is handled. 32 receives
+// complete in one batch (their data waits before they are armed); the first callback sends a
+// byte on a socket pair, and the later callbacks of the same batch look for it on the other
+// end. With submit_every 8 it is there by the 9th; with 0 (flush between batches only) never
+// inside the batch, which shows the test can fail.
+TEST(UringSubmitTest, SubmissionsLeaveInsideABatch) {
+  // Index of the first callback of the batch that saw the byte (-1: none did), and how many of
+  // the 32 callbacks ran in the first runOnce().
+  auto run = [](unsigned submit_every) -> std::pair<int, size_t> {
+    LoopOptions o;
+    o.backend = Backend::kUring;
+    o.fallback_to_epoll = false;
+    o.submit_every = submit_every;
+    auto loop = EventLoop::create(o);
+    EXPECT_TRUE(loop) << loop.error().message();
+    if (!loop) return {-2, 0};
+    constexpr int kRecvs = 32;
+    std::vector<std::array<int, 2>> pairs(kRecvs);
+    for (auto& p : pairs) {
+      EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p.data()), 0);
+      EXPECT_EQ(::send(p[1], "d", 1, 0), 1);
+    }
+    int signal[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, signal), 0);
+    int calls = 0, first_seen = -1;
+    for (auto& p : pairs) {
+      (*loop)->recv(p[0], 1, [&](int res, std::span<const char>) {
+        EXPECT_EQ(res, 1);
+        int me = calls++;
+        if (me == 0) {
+          (*loop)->send(signal[0], Buffer{'x'}, 0, [](int r, Buffer) { EXPECT_EQ(r, 1); });
+          return;
+        }
+        char c;
+        if (first_seen < 0 && ::recv(signal[1], &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+          first_seen = me;
+      });
+    }
+    (*loop)->runOnce(kLimit);
+    size_t in_first_batch = static_cast<size_t>(calls);
+    (*loop)->runUntil([&] { return calls == kRecvs; }, kLimit);
+    for (auto& p : pairs) {
+      (*loop)->close(p[0]);
+      ::close(p[1]);
+    }
+    (*loop)->close(signal[0]);
+    ::close(signal[1]);
+    (*loop)->runOnce(std::chrono::milliseconds(0));
+    return {first_seen, in_first_batch};
+  };
+  auto [seen, batch] = run(8);
+  ASSERT_EQ(batch, 32u) << "the receives did not complete in one batch: test is not testing";
+  EXPECT_GE(seen, 1);
+  EXPECT_LE(seen, 8) << "the send left only after the batch";
+  auto [seen_off, batch_off] = run(0);
+  ASSERT_EQ(batch_off, 32u);
+  EXPECT_EQ(seen_off, -1) << "submit_every 0 flushed inside the batch";
 }
 
 TEST(BackendSelectionTest, ParseAndEnvironment) {

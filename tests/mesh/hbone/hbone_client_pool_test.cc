@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <map>
 
 #include "common/hbone/connect_request.h"
 #include "common/net/socket_factory.h"
@@ -38,9 +39,12 @@ struct PoolFixture {
   bool refuse_first_stream = false;  // RST_STREAM(REFUSED_STREAM) + GOAWAY on the first one
   int accepted = 0;
   int requests = 0;
+  std::map<const HboneConnection*, int> requests_on;  // CONNECTs per server connection
   int server_closed = 0;
   int server_closed_after_goaway = 0;  // the client's GOAWAY arrived before the close
   std::chrono::milliseconds pool_idle = HboneClientPool::kDefaultIdleTimeout;
+  // Spreading off unless a test turns it on: invariants 1-5 alone.
+  PoolSpread spread{.busy_streams = 1, .connections = 1};
   std::vector<std::weak_ptr<HboneConnection>> server_conns;
 
   uring::EventLoop& loop() { return thread->loop(0); }
@@ -53,7 +57,7 @@ struct PoolFixture {
     listener = std::move(*net::SocketFactory::listenTcp(net::SocketAddress::loopbackV4(0), {}));
     server = *net::localAddress(listener.get());
     run([this] {
-      pool = std::make_unique<HboneClientPool>(loop(), http2::SessionConfig{}, pool_idle);
+      pool = std::make_unique<HboneClientPool>(loop(), http2::SessionConfig{}, pool_idle, spread);
       loop().acceptMultishot(listener.get(), [this](int fd) {
         if (fd >= 0) serve(UniqueFd(fd));
       });
@@ -68,6 +72,7 @@ struct PoolFixture {
         [this](const std::shared_ptr<HboneConnection>& c, http2::StreamId id,
                const http2::HeaderList&) {
           ++requests;
+          ++requests_on[c.get()];
           if (refuse_first_stream) {
             refuse_first_stream = false;
             (void)c->session().resetStream(id, http2::kRefusedStream);
@@ -255,6 +260,40 @@ TEST(HboneClientPool, AStreamRefusedBeforeProcessingIsRetriedOnANewConnection) {
   EXPECT_EQ(f.open(k), 200) << "the refusal never reaches the caller";
   EXPECT_EQ(f.onLoop([&] { return f.requests; }), 2);
   EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2) << "the retry used a new connection";
+}
+
+// Invariant 6, with the default spread (4 connections): tunnels open at once get connections
+// of their own up to the limit, then share the least loaded; a tunnel that finds a connection
+// with no open stream rides it.
+TEST(HboneClientPool, BusyTunnelsSpreadOverConnectionsUpToTheLimit) {
+  PoolFixture f;
+  f.spread = PoolSpread{};
+  f.start();
+  auto k = f.key();
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(f.open(k), 200);
+  EXPECT_EQ(f.connections(k), 4u) << "each overlapping tunnel on a connection of its own";
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(f.open(k), 200);
+  EXPECT_EQ(f.connections(k), 4u) << "past the limit, tunnels share";
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 4);
+  std::vector<int> per_connection = f.onLoop([&] {
+    std::vector<int> n;
+    for (const auto& [c, requests] : f.requests_on) n.push_back(requests);
+    return n;
+  });
+  EXPECT_EQ(per_connection, (std::vector<int>{2, 2, 2, 2})) << "least loaded first";
+}
+
+TEST(HboneClientPool, AConnectionWithoutOpenStreamsTakesTheNextTunnel) {
+  PoolFixture f;
+  f.spread = PoolSpread{};
+  f.start();
+  auto k = f.key();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(f.open(k), 200);
+    f.run([&] { f.streams.clear(); });  // one tunnel at a time: nothing overlaps
+  }
+  EXPECT_EQ(f.connections(k), 1u);
+  EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 1) << "no handshake where streams do not overlap";
 }
 
 TEST(HboneClientPool, AnAnswerIsFinalEvenANonOkOne) {
