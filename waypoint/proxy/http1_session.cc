@@ -6,6 +6,7 @@
 
 #include "common/http/http_message.h"
 #include "waypoint/proxy/http1_session_internal.h"
+#include "waypoint/proxy/request_steps.h"
 #include "waypoint/route/route_filters.h"
 
 namespace warren::waypoint {
@@ -282,27 +283,12 @@ void Http1Session::startRequest() {
   request_.path = target->path;
   request_.query = target->query;
 
-  // x-forwarded-for gets the client this hop saw; -proto what it spoke to us (Envoy's defaults
-  // for an edge-less mesh proxy); x-request-id (the client's when valid, else a new one) and
-  // the trace context, continued or started, from telemetry.
-  std::string xff = facts_.client.ip.toString();
-  if (auto prior = request_.headers.joined("x-forwarded-for")) xff = *prior + ", " + xff;
-  request_.headers.set("x-forwarded-for", xff);
-  if (!request_.headers.contains("x-forwarded-proto"))
-    request_.headers.set("x-forwarded-proto", "http");
-  env_.telemetry->begin(record_, request_.headers, *env_.random);
-  if (env_.admission) {
-    const ServiceKey* svc = facts_.service_ref ? &*facts_.service_ref : nullptr;
-    if (auto r = env_.admission->admit(request_, facts_.connection, svc, record_))
-      return localReply(r->status, r->body, "", r->headers);
-  }
-
-  RouteDestination dest;
-  dest.port = facts_.port;
-  if (const ServiceConfig* sc = routes_->service(facts_.service_key))
-    dest.service = ServiceKey{sc->namespace_, sc->name};
-  RouteDecision decision = routes_->table().route(dest, request_, *env_.random);
-  if (decision.route) record_.route_name = decision.route->toString();
+  // The protocol-neutral steps (request_steps.h): x-forwarded-*, x-request-id and trace
+  // context; JWT and L7 authorization; the route decision.
+  addForwardingHeaders(request_, record_, facts_, env_);
+  if (auto r = admitRequest(request_, record_, facts_, env_))
+    return localReply(r->status, r->body, "", r->headers);
+  RouteDecision decision = decideRoute(*routes_, facts_, request_, *env_.random, record_);
   if (const RedirectAction* r = decision.redirect()) {
     localReply(r->status, "", r->location);
     return;

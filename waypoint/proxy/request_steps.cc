@@ -12,6 +12,13 @@ void addForwardingHeaders(HttpRequest& request, RequestRecord& record, const Con
   env.telemetry->begin(record, request.headers, *env.random);
 }
 
+std::optional<LocalReply> admitRequest(HttpRequest& request, RequestRecord& record,
+                                       const ConnectionFacts& facts, SessionEnv& env) {
+  if (!env.admission) return std::nullopt;
+  const ServiceKey* service = facts.service_ref ? &*facts.service_ref : nullptr;
+  return env.admission->admit(request, facts.connection, service, record);
+}
+
 RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& facts,
                           const HttpRequest& request, RouteRandom& random, RequestRecord& record) {
   RouteDestination dest;

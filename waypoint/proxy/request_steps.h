@@ -1,11 +1,11 @@
 // The protocol-neutral steps every front end takes per request, between parsing the request and
 // moving its bytes: the forwarding headers and telemetry's begin(), the route decision for the
 // Service dialled, and the endpoint for a forward (least request, counted, the record's
-// destination filled). Http2Session uses them; they state what Http1Session does inline, so a
-// third front end (or a refactored Http1Session) takes the same steps by calling them.
+// destination filled). Http1Session and Http2Exchange both take them, in this order.
 #pragma once
 
 #include <expected>
+#include <optional>
 
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/route_config.h"
@@ -22,6 +22,11 @@ namespace warren::waypoint {
 // or started; record.request_id and record.trace are set.
 void addForwardingHeaders(HttpRequest& request, RequestRecord& record, const ConnectionFacts& facts,
                           SessionEnv& env);
+
+// JWT and L7 authorization (env.admission; none: allowed): a reply to send instead of routing
+// (401 / 403), or nullopt with the request's headers edited (token stripped, claims added).
+std::optional<LocalReply> admitRequest(HttpRequest& request, RequestRecord& record,
+                                       const ConnectionFacts& facts, SessionEnv& env);
 
 // RouteTable::route for the Service and port the client dialled; the route's name goes into
 // the record.
