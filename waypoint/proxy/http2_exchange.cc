@@ -107,12 +107,9 @@ void Http2Exchange::route() {
   routes_ = env_.routes();
   addForwardingHeaders(request_, record_, facts_, env_);
   // JWT and L7 authorization, as Http1Session asks them: 401 / 403 (gRPC: 16 / 7) or go on.
-  if (env_.admission) {
-    const ServiceKey* svc = facts_.service_ref ? &*facts_.service_ref : nullptr;
-    if (auto r = env_.admission->admit(request_, facts_.connection, svc, record_)) {
-      localReply(r->status, r->body, "", std::nullopt, r->headers);
-      return;
-    }
+  if (auto r = admitRequest(request_, record_, facts_, env_)) {
+    localReply(r->status, r->body, "", std::nullopt, r->headers);
+    return;
   }
   RouteDecision decision = decideRoute(*routes_, facts_, request_, *env_.random, record_);
   if (const RedirectAction* r = decision.redirect()) {
