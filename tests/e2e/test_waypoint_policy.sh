@@ -218,6 +218,13 @@ step "DENY by path: 403 RBAC: access denied"
 r=$(req shop/client GET /admin/users)
 assert_eq "$(code "$r")" 403 "GET /admin/users"
 assert_eq "$(body "$r")" "RBAC: access denied" "the 403 body"
+# The same decision over h2c (prior knowledge on the http port: the waypoint's Http2Session
+# asks the same RequestAdmission).
+r=$(req shop/client GET /admin/users --http2-prior-knowledge)
+assert_eq "$(code "$r")" 403 "GET /admin/users over h2c"
+assert_eq "$(body "$r")" "RBAC: access denied" "the 403 body over h2c"
+assert_eq "$(code "$(req shop/client GET /public/x --http2-prior-knowledge)")" 200 "client GET over h2c"
+assert_eq "$(code "$(req shop/robot GET /public/x --http2-prior-knowledge)")" 403 "robot GET over h2c (principal)"
 
 step "ALLOW by principal and method; by namespace, method, path and header"
 r=$(req shop/client GET /public/x)
