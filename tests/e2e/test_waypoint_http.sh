@@ -31,7 +31,32 @@ wait_for 20 test -S "$LAB_DIR/nodes/node-1/run/admin.sock"
 wait_for 20 test -S "$LAB_DIR/nodes/node-2/run/admin.sock"
 
 step "two echo backends, their Services, the routed Service, a client with capture"
-lab_apply - <<'YAML'
+# echo_deployment NAME NODE LABELS: a one-replica warren-echo Deployment (:3000, service account
+# echo) in shop on NODE whose pods carry LABELS (the inside of a YAML flow map).
+echo_deployment() {
+  cat <<YAML
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {$3}}
+  template:
+    metadata: {labels: {$3}}
+    spec:
+      serviceAccountName: echo
+      nodeName: $2
+      containers:
+      - name: echo
+        command: [warren-echo, --port, "3000"]
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+YAML
+}
+{
+  cat <<'YAML'
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -41,42 +66,6 @@ metadata:
 apiVersion: v1
 kind: ServiceAccount
 metadata: {name: echo, namespace: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo-v1, namespace: shop}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: echo, version: v1}}
-  template:
-    metadata: {labels: {app: echo, version: v1}}
-    spec:
-      serviceAccountName: echo
-      nodeName: node-2
-      containers:
-      - name: echo
-        command: [warren-echo, --port, "3000"]
-        env:
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        - {name: NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo-v2, namespace: shop}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: echo, version: v2}}
-  template:
-    metadata: {labels: {app: echo, version: v2}}
-    spec:
-      serviceAccountName: echo
-      nodeName: node-1
-      containers:
-      - name: echo
-        command: [warren-echo, --port, "3000"]
-        env:
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        - {name: NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
 ---
 apiVersion: v1
 kind: Service
@@ -102,23 +91,6 @@ spec:
   selector: {app: echo, version: v2}
   ports: [{name: http, port: 8080, targetPort: 3000}]
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo-mirror, namespace: shop}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: echo-mirror}}
-  template:
-    metadata: {labels: {app: echo-mirror}}
-    spec:
-      serviceAccountName: echo
-      nodeName: node-2
-      containers:
-      - name: echo
-        command: [warren-echo, --port, "3000"]
-        env:
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
----
 apiVersion: v1
 kind: Service
 metadata: {name: echo-mirror, namespace: shop}
@@ -142,6 +114,10 @@ spec:
   - name: main
     command: [sleep, infinity]
 YAML
+  echo_deployment echo-v1 node-2 "app: echo, version: v1"
+  echo_deployment echo-v2 node-1 "app: echo, version: v2"
+  echo_deployment echo-mirror node-2 "app: echo-mirror"
+} | lab_apply -
 
 step "a waypoint for the namespace: Gateway -> Deployment -> warren-waypoint running"
 out=$(ctl waypoint apply -n shop --enroll-namespace) || fail "waypoint apply: $out"
