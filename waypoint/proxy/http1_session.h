@@ -140,11 +140,6 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   void beginRecord();
   void startRequest();
   void forward(const ForwardAction& action);
-  // The Service a backend target names (`key` and `port` set), or null when it is not in the
-  // mesh state.
-  const mesh::Service* backendService(const mesh::StateSnapshot& snapshot,
-                                      const BackendTarget& target, std::string& key,
-                                      uint16_t& port) const;
   void startAttempt();
   void connectUpstream();
   void onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused);

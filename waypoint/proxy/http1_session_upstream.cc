@@ -9,6 +9,7 @@
 #include "common/http/http_message.h"
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/http1_session_internal.h"
+#include "waypoint/proxy/request_steps.h"
 #include "waypoint/route/route_filters.h"
 
 namespace warren::waypoint {
@@ -59,53 +60,19 @@ void Http1Session::forward(const ForwardAction& action) {
   startAttempt();
 }
 
-const mesh::Service* Http1Session::backendService(const mesh::StateSnapshot& snapshot,
-                                                  const BackendTarget& target, std::string& key,
-                                                  uint16_t& port) const {
-  key = facts_.service_key;
-  port = facts_.port;
-  if (target.kind == BackendTarget::Kind::kService) {
-    key = routes_->serviceKey(target.namespace_, target.name);
-    port = target.port;
-  }
-  auto slash = key.find('/');
-  return slash == std::string::npos
-             ? nullptr
-             : snapshot.serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
-}
-
 void Http1Session::startAttempt() {
   if (closed_ || phase_ != Phase::kRouting || !forward_) return;
-  const auto& snapshot = env_.state->get();
-  std::string key;
-  uint16_t port = 0;
-  const mesh::Service* svc = backendService(*snapshot, forward_->backend, key, port);
-  const mesh::Workload* local = env_.local_workload(*snapshot);
-  if (!svc || !local) {
-    record_.response_flags.add(ResponseFlag::kNoClusterFound);
-    std::string why = !svc ? "backend service " + key + " is not in the mesh state"
-                           : std::string("the waypoint's own workload is not in the state yet");
-    record_.response_code_details = why;
-    localReply(503, why + "\n");
-    return;
-  }
   // A retry prefers an endpoint not tried yet (Envoy's previous_hosts, as Istio configures).
-  auto choice = env_.upstreams->choose(*snapshot, *svc, port, *local, *env_.random, &tried_);
+  auto choice = chooseEndpoint(env_, *routes_, facts_, forward_->backend, record_, &tried_);
   if (!choice) {
     record_.response_flags.add(choice.error().flag);
     record_.response_code_details = choice.error().detail;
     localReply(503, choice.error().detail + "\n");
     return;
   }
-  choice_ = *choice;
+  choice_ = *choice;  // counted by chooseEndpoint; the record names the destination
   tried_.push_back(choice_->endpoint_uid);
   counted_ = true;
-  env_.upstreams->begin(choice_->endpoint_uid);
-  std::optional<identity::SpiffeId> endpoint_id;
-  if (auto id = identity::SpiffeId::parse(choice_->identity); id) endpoint_id = *id;
-  record_.destination = RequestPeer::of(snapshot->workloadByUid(choice_->endpoint_uid),
-                                        std::move(endpoint_id), choice_->address);
-  record_.upstream_host = choice_->address;
   ++record_.upstream_attempts;
   armAttemptDeadline();
   connectUpstream();
@@ -521,11 +488,10 @@ void Http1Session::sendMirrors() {
   const auto& snapshot = env_.state->get();
   const mesh::Workload* local = env_.local_workload(*snapshot);
   for (const BackendTarget& m : forward_->mirrors) {
-    std::string key;
-    uint16_t port = 0;
-    const mesh::Service* svc = backendService(*snapshot, m, key, port);
+    ResolvedBackend b = resolveBackend(*snapshot, *routes_, facts_, m);
     std::expected<UpstreamChoice, UpstreamRefusal> choice = std::unexpected(UpstreamRefusal{});
-    if (svc && local) choice = env_.upstreams->choose(*snapshot, *svc, port, *local, *env_.random);
+    if (b.service && local)
+      choice = env_.upstreams->choose(*snapshot, *b.service, b.port, *local, *env_.random);
     if (!choice) {
       env_.mirrors->skipped();
       continue;

@@ -129,7 +129,7 @@ void Http2Exchange::route() {
 }
 
 void Http2Exchange::forward(const ForwardAction& action) {
-  auto choice = chooseEndpoint(env_, *routes_, facts_, action, record_);
+  auto choice = chooseEndpoint(env_, *routes_, facts_, action.backend, record_);
   if (!choice) {
     fail(503, choice.error().flag, choice.error().detail, 14 /* UNAVAILABLE */);
     return;

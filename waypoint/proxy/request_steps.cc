@@ -30,31 +30,35 @@ RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& fact
   return decision;
 }
 
+ResolvedBackend resolveBackend(const mesh::StateSnapshot& snapshot, const RouteConfig& routes,
+                               const ConnectionFacts& facts, const BackendTarget& target) {
+  ResolvedBackend b{facts.service_key, facts.port, nullptr};
+  if (target.kind == BackendTarget::Kind::kService) {
+    b.key = routes.serviceKey(target.namespace_, target.name);
+    b.port = target.port;
+  }
+  auto slash = b.key.find('/');
+  if (slash != std::string::npos)
+    b.service = snapshot.serviceByHostname(b.key.substr(0, slash), b.key.substr(slash + 1));
+  return b;
+}
+
 std::expected<UpstreamChoice, UpstreamRefusal> chooseEndpoint(SessionEnv& env,
                                                               const RouteConfig& routes,
                                                               const ConnectionFacts& facts,
-                                                              const ForwardAction& action,
-                                                              RequestRecord& record) {
-  std::string key = facts.service_key;
-  uint16_t port = facts.port;
-  if (action.backend.kind == BackendTarget::Kind::kService) {
-    key = routes.serviceKey(action.backend.namespace_, action.backend.name);
-    port = action.backend.port;
-  }
+                                                              const BackendTarget& backend,
+                                                              RequestRecord& record,
+                                                              const std::vector<std::string>* avoid) {
   const auto& snapshot = env.state->get();
-  auto slash = key.find('/');
-  const mesh::Service* svc =
-      slash == std::string::npos
-          ? nullptr
-          : snapshot->serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
+  ResolvedBackend b = resolveBackend(*snapshot, routes, facts, backend);
   const mesh::Workload* local = env.local_workload(*snapshot);
-  if (!svc || !local) {
-    return std::unexpected(
-        UpstreamRefusal{ResponseFlag::kNoClusterFound,
-                        !svc ? "backend service " + key + " is not in the mesh state"
-                             : std::string("the waypoint's own workload is not in the state yet")});
+  if (!b.service || !local) {
+    return std::unexpected(UpstreamRefusal{
+        ResponseFlag::kNoClusterFound,
+        !b.service ? "backend service " + b.key + " is not in the mesh state"
+                   : std::string("the waypoint's own workload is not in the state yet")});
   }
-  auto choice = env.upstreams->choose(*snapshot, *svc, port, *local, *env.random);
+  auto choice = env.upstreams->choose(*snapshot, *b.service, b.port, *local, *env.random, avoid);
   if (!choice) return std::unexpected(choice.error());
   env.upstreams->begin(choice->endpoint_uid);
   std::optional<identity::SpiffeId> endpoint_id;

@@ -6,6 +6,8 @@
 
 #include <expected>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/route_config.h"
@@ -33,15 +35,26 @@ std::optional<LocalReply> admitRequest(HttpRequest& request, RequestRecord& reco
 RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& facts,
                           const HttpRequest& request, RouteRandom& random, RequestRecord& record);
 
-// The endpoint for `action`: the backend Service's (or the dialled Service's) endpoints by least
-// request. On success the endpoint's active-request count includes this request (the caller
+// The Service a backend names (a BackendTarget of kind Service), else the Service the client
+// dialled; its key ("<ns>/<hostname>") and port whether or not it is in the state (null then).
+struct ResolvedBackend {
+  std::string key;
+  uint16_t port = 0;
+  const mesh::Service* service = nullptr;
+};
+ResolvedBackend resolveBackend(const mesh::StateSnapshot& snapshot, const RouteConfig& routes,
+                               const ConnectionFacts& facts, const BackendTarget& target);
+
+// The endpoint for `backend`: the backend Service's (or the dialled Service's) endpoints by least
+// request, those in `avoid` (endpoint uids a retried request tried) least preferred. On success the endpoint's active-request count includes this request (the caller
 // ends it with env.upstreams->end(choice.endpoint_uid)) and the record names the destination
 // and upstream host. The refusal says the flag (NC: no such Service in the state, or the
 // waypoint's own workload not there yet; UH: no healthy endpoint) and why; answer it 503.
 std::expected<UpstreamChoice, UpstreamRefusal> chooseEndpoint(SessionEnv& env,
                                                               const RouteConfig& routes,
                                                               const ConnectionFacts& facts,
-                                                              const ForwardAction& action,
-                                                              RequestRecord& record);
+                                                              const BackendTarget& backend,
+                                                              RequestRecord& record,
+                                                              const std::vector<std::string>* avoid = nullptr);
 
 }  // namespace warren::waypoint
