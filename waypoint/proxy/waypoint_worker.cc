@@ -154,8 +154,21 @@ void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& con
       reject(503, choice.error().detail);
       return;
     }
-    ++connects_by_protocol_["WORKLOAD_TCP"];
     net::SocketAddress client = decision->request.forwarded_for.value_or(conn->peerAddress());
+    // The L7 policies on this waypoint are asked about the connection, as for a TCP Service
+    // port (no Service: only the policies bound to the waypoint itself apply).
+    ConnectionInfo connection;
+    connection.source_identity = conn->peerIdentity();
+    connection.source_ip = client.ip;
+    connection.remote_ip = client.ip;
+    connection.destination_ip = target->ip;
+    connection.destination_port = port;
+    if (std::string why;
+        shared_.admission && !shared_.admission->admitConnection(connection, nullptr, &why)) {
+      reject(401, "L7 authorization of a workload-addressed connection: " + why);
+      return;
+    }
+    ++connects_by_protocol_["WORKLOAD_TCP"];
     relayTo(conn, id, *choice, fmt::format("workload {} -> {}", w->uid, choice->address.toString()),
             client);
     return;
