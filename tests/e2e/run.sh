@@ -44,6 +44,7 @@ run_one() {
   echo $(( $(date +%s) - start )) >"$work/$name.s"
   if [ "$rc" -eq 0 ]; then echo PASS >"$work/$name.rc"
   elif [ "$rc" -eq 77 ]; then echo "SKIP: $(head -1 "$work/$name.skip")" >"$work/$name.rc"
+  elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "FAIL (time limit ${limit}s hit, exit $rc" >"$work/$name.rc"
   else echo "FAIL (exit $rc" >"$work/$name.rc"; fi
 }
 
@@ -81,6 +82,13 @@ else
   for t in "${pending[@]}"; do report "$t"; done
 fi
 [ ${#failed_names[@]} -eq 0 ] || echo "e2e failed: ${failed_names[*]}"
+# Why each failed, again at the end (a CI log is often read from its tail): its FAIL line and the
+# failure lines it logged, or the time limit that stopped it.
+for name in "${failed_names[@]}"; do
+  why=$(grep -E '\] FAIL: |failures: ' "$work/$name.out" | tail -6 | cut -c1-400)
+  [ -n "$why" ] || why="no FAIL line ($(cat "$work/$name.rc"), $(cat "$work/$name.s")s); last lines: $(tail -3 "$work/$name.out")"
+  printf '  %s: %s\n' "$name" "$why"
+done
 [ ${#skipped_names[@]} -eq 0 ] || echo "e2e skipped: ${skipped_names[*]}"
 echo "e2e: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -13,7 +13,9 @@
 #    for runs under 2 minutes; SOAK_CERT_TTL), rotated at half-life and again by every roll.
 # Asserted: 0 failed connections, 0 corrupted transfers, every load made progress, and RSS and
 # fd counts of the agents and ztunnels flat after warm-up (<= 10 % growth, or within a small
-# absolute slack for tiny counts) for each process that lived long enough to be measured.
+# absolute slack for tiny counts) for each process that lived long enough to be measured (both
+# ztunnels always; the agents in runs that restart them slowly enough, e.g. `make soak`), a
+# certificate issued, and each node's running ztunnel counting mutual-TLS connections.
 # The summary (also $SOAK_OUT when set) goes to bench/README.md for the long run.
 . "$(dirname "$0")/lib.sh"
 for b in warren-agent warren-ztunnel warren-bench-rr; do
@@ -102,7 +104,7 @@ load bulk soak/client-1 "$WARREN_BIN_DIR/warren-probe send --to {TO} --bytes $BU
 load rr soak/client-1 "$WARREN_BIN_DIR/warren-bench-rr --to {TO} --size 64 --duration 2 --warmup 0 --timeout 20" "$FAR:8081" "$NEAR:8081"
 load churn soak/client-2 "$WARREN_BIN_DIR/warren-probe send --to {TO} --bytes 2048 --timeout 20" "$NEAR:8081" "$FAR:8081"
 
-# Sampler: RSS (KiB) and open fds of every running agent and ztunnel, every 3 s.
+# Sampler: RSS (KiB) and open fds of every running agent and ztunnel, every 2 s.
 sample() {
   local end=$(($(date +%s) + SOAK)) node comp pid
   while [ "$(date +%s)" -lt "$end" ]; do
@@ -112,7 +114,7 @@ sample() {
         fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
         [ -n "$rss" ] && echo "$(date +%s) $node $comp $pid $rss $fds"
       done >>"$LAB_DIR/samples"
-    sleep 3
+    sleep 2
   done
 }
 sample &
@@ -140,14 +142,21 @@ done
 for p in "${LOAD_PIDS[@]}"; do wait "$p" || true; done
 wait "$SAMPLER" || true
 issued=$(($(issued_mark) - issued_before))
-wait_for 30 ztunnel_ready node-2
-# Through the mesh: node-2's ztunnel (the one running now) counted mutual-TLS connections.
-mtls=$(metric_sum node-2 istio_tcp_connections_opened_total 'connection_security_policy="mutual_tls"')
+# Through the mesh: each node's ztunnel (the one running now, counters restart with a roll)
+# counted mutual-TLS connections: node-1 carries client-1's outbound and near's inbound, node-2
+# client-2's outbound and far's inbound.
+mtls=""
+for n in 1 2; do
+  wait_for 30 ztunnel_ready node-$n
+  mtls+="node-$n=$(metric_sum node-$n istio_tcp_connections_opened_total 'connection_security_policy="mutual_tls"') "
+done
 
 step "results"
-summary=$("$PY" - "$LAB_DIR" "$WARMUP" "$SOAK" "$BULK" "$agent_restarts" "$rolls" "$issued" <<'PY'
+summary=$("$PY" - "$LAB_DIR" "$WARMUP" "$SOAK" "$BULK" "$agent_restarts" "$rolls" "$issued" \
+  "$AGENT_EVERY" "$ROLL_EVERY" <<'PY'
 import json, re, statistics, sys
-d, warm, soak, bulk, restarts, rolls, issued = sys.argv[1], *map(int, sys.argv[2:])
+d, warm, soak, bulk, restarts, rolls, issued, agent_every, roll_every = \
+    sys.argv[1], *map(int, sys.argv[2:])
 loads = {}
 for name in ("bulk", "rr", "churn"):
     text = open(f"{d}/{name}.load").read().strip()
@@ -180,6 +189,14 @@ for (node, comp), (span, pid, s) in sorted(procs.items()):
         problems.append(f"{node} {comp} RSS {rss0:.0f} -> {rss1:.0f} KiB")
     if fd1 > fd0 * 1.10 and fd1 - fd0 > 8:
         problems.append(f"{node} {comp} fds {fd0:.0f} -> {fd1:.0f}")
+# A component that lives long enough between two of its restarts (alternating nodes: one every
+# 2 * ROLL_EVERY or 2 * AGENT_EVERY on a node) to give eight samples after its warm-up must have
+# been measured: ztunnels always are; agents in long runs only (restarted every 20 s otherwise).
+must = [(n, comp) for comp, every in (("ztunnel", roll_every), ("agent", agent_every))
+        if 2 * every >= warm + 16 for n in ("node-1", "node-2")]
+for key in must:
+    if key not in procs:
+        problems.append(f"{key[0]} {key[1]}: no process sampled long enough after warm-up")
 print(json.dumps({"seconds": soak, "loads": loads,
                   "bulk_bytes_verified": loads["bulk"].get("ok", 0) * bulk,
                   "agent_restarts": restarts, "ztunnel_rolls": rolls,
@@ -197,6 +214,10 @@ for name in bulk rr churn; do
 done
 [ "$agent_restarts" -ge 2 ] || fail "only $agent_restarts agent restarts"
 [ "$rolls" -ge 1 ] || fail "no ztunnel roll"
-[ "$mtls" -gt 0 ] || fail "node-2's ztunnel counted no mutual-TLS connection during the soak"
+for n in 1 2; do
+  [[ "$mtls" =~ node-$n=([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] ||
+    fail "node-$n's ztunnel counted no mutual-TLS connection during the soak ($mtls)"
+done
+[ "$issued" -gt 0 ] || fail "no certificate was issued during the soak (rotation at half-life of $SECRET_TTL)"
 assert_eq "$(jq -r '.growth_problems | join("; ")' <<<"$summary")" "" "RSS / fd growth after warm-up"
 log "soak ok: $(jq -c '{loads, agent_restarts, ztunnel_rolls, certificates_issued}' <<<"$summary")"
