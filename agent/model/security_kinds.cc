@@ -204,7 +204,6 @@ Result<AuthorizationPolicy> decodeAuthorizationPolicy(const k8s::Object& obj) {
   auto sel = readSelector(spec);
   if (!sel) return fail(sel.error());
   p.selector = std::move(*sel);
-  p.has_target_refs = spec.has("targetRef") || spec.has("targetRefs");
   WARREN_TRY(readTargetRefs(spec, p.target_refs));
   if (spec.has("provider")) {
     auto provider = spec.child("provider").str("name");

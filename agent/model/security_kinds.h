@@ -60,9 +60,12 @@ struct AuthorizationPolicy {
   std::vector<AuthzRule> rules;
   bool has_rules_field = false;  // `rules: []` / absent differ from a rule list
   bool dry_run = false;          // annotation istio.io/dry-run
-  bool has_target_refs = false;  // targetRef(s): waypoint-bound, not for ztunnel
+  // targetRef(s): waypoint-bound, not for ztunnel. An empty `targetRefs: []` binds nothing, as
+  // an unset repeated field in Istio's proto: the policy is then namespace/selector-wide.
   std::vector<PolicyTargetRef> target_refs;
   std::string provider;  // CUSTOM: spec.provider.name
+
+  bool boundByTargetRefs() const { return !target_refs.empty(); }
 };
 
 // RequestAuthentication (security.istio.io/v1): JWT rules, enforced by waypoints only.

@@ -139,7 +139,7 @@ AuthorizationTranslation translateAuthorizationPolicy(const AuthorizationPolicy&
                                                       const std::string& root_namespace) {
   AuthorizationTranslation out;
   const std::string who = "AuthorizationPolicy " + p.meta.namespace_ + "/" + p.meta.name;
-  if (p.has_target_refs) {
+  if (p.boundByTargetRefs()) {
     out.notes.push_back(who + ": bound by targetRef(s) to a waypoint; not sent to node proxies");
     return out;
   }
@@ -277,7 +277,7 @@ namespace {
 bool hasAllowPolicy(const ClusterSnapshot& snap, const k8s::Pod& pod,
                     const std::string& root_namespace) {
   for (const auto& [key, ap] : snap.authorization_policies) {
-    if (ap.action != "ALLOW" || ap.has_target_refs || ap.dry_run) continue;
+    if (ap.action != "ALLOW" || ap.boundByTargetRefs() || ap.dry_run) continue;
     if (ap.meta.namespace_ != pod.meta.namespace_ && ap.meta.namespace_ != root_namespace) continue;
     if (!hasSelector(ap.selector) || k8s::selectorMatches(*ap.selector, pod.meta.labels))
       return true;
@@ -315,7 +315,7 @@ std::vector<std::string> workloadPolicyNames(const ClusterSnapshot& snap, const 
   std::vector<std::string> out;
   const std::string& ns = pod.meta.namespace_;
   for (const auto& [key, ap] : snap.authorization_policies) {
-    if (!hasSelector(ap.selector) || ap.has_target_refs) continue;
+    if (!hasSelector(ap.selector) || ap.boundByTargetRefs()) continue;
     if (ap.action != "ALLOW" && ap.action != "DENY") continue;
     if (ap.meta.namespace_ != ns && ap.meta.namespace_ != root_namespace) continue;
     if (k8s::selectorMatches(*ap.selector, pod.meta.labels)) out.push_back(key);

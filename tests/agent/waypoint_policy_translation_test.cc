@@ -262,6 +262,30 @@ spec:
   EXPECT_EQ(build.errors.size(), 3u);
 }
 
+// `targetRefs: []` is an unset list (as in Istio's proto): the policy is namespace-wide and node
+// proxies enforce it, instead of binding nowhere.
+TEST(WaypointPolicyTranslation, EmptyTargetRefsListIsNamespaceWide) {
+  auto snap = snapshotOf(kMesh + R"(---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-evil, namespace: shop}
+spec:
+  targetRefs: []
+  action: DENY
+  rules: [{from: [{source: {namespaces: [evil]}}]}]
+)");
+  const auto& ap = snap->authorization_policies.at("shop/deny-evil");
+  EXPECT_FALSE(ap.boundByTargetRefs());
+  auto t = translateAuthorizationPolicy(ap, "warren-system");
+  ASSERT_TRUE(t.policy);
+  EXPECT_EQ(t.policy->action(), istio::security::DENY);
+  EXPECT_EQ(t.policy->groups_size(), 1);
+  EXPECT_TRUE(t.errors.empty());
+  auto build = buildXdsResources(*snap, TranslationContext{});
+  auto res = build.resources.find(kWaypointPolicyTypeUrl);
+  EXPECT_TRUE(res == build.resources.end() || res->second.empty());
+}
+
 TEST(WaypointPolicyTranslation, ResourcesAreScopedToTheirWaypoint) {
   auto snap = snapshotOf(kMesh + R"(---
 apiVersion: security.istio.io/v1
