@@ -3,39 +3,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-
 #include "common/http/http_client.h"
 
 namespace warren::waypoint {
 
-Result<JwksUrl> parseJwksUri(std::string_view uri) {
-  constexpr std::string_view kHttp = "http://";
-  if (uri.starts_with("https://"))
-    return fail(Error::invalid(fmt::format(
-        "jwksUri {}: https is not supported (serve the keys over http inside the cluster, or "
-        "inline them with jwks)",
-        uri)));
-  if (!uri.starts_with(kHttp))
-    return fail(Error::invalid(fmt::format("jwksUri {}: not an http:// URL", uri)));
-  std::string_view rest = uri.substr(kHttp.size());
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  JwksUrl out;
-  out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
-    std::string_view port = authority.substr(colon + 1);
-    unsigned n = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-    if (ec != std::errc() || end != port.data() + port.size() || n == 0 || n > 65535)
-      return fail(Error::invalid(fmt::format("jwksUri {}: bad port '{}'", uri, port)));
-    out.port = static_cast<uint16_t>(n);
-    authority = authority.substr(0, colon);
-  }
-  if (authority.empty()) return fail(Error::invalid(fmt::format("jwksUri {}: no host", uri)));
-  out.host = std::string(authority);
-  return out;
+Result<http::HttpUrl> parseJwksUri(std::string_view uri) {
+  auto u = http::parseHttpUrl(uri, 80);
+  if (!u) return fail(Error::invalid(fmt::format("jwksUri {}: {}", uri, u.error().message())));
+  if (u->target.empty()) u->target = "/";
+  return u;
 }
 
 JwksFetcher::JwksFetcher(JwksFetcherOptions options, Resolve resolve, OnFetched on_fetched)
@@ -66,11 +42,11 @@ void JwksFetcher::setUris(const std::set<std::string>& uris) {
 Result<std::shared_ptr<const Jwks>> JwksFetcher::fetch(const std::string& uri) const {
   auto url = parseJwksUri(uri);
   if (!url) return fail(url.error());
-  std::string origin = "http://" + url->host + ":" + std::to_string(url->port);
+  std::string origin = url->origin();
   if (resolve_) {
     if (auto at = resolve_(url->host, url->port)) origin = "http://" + at->toString();
   }
-  http::ClientRequest req = http::ClientRequest::get(url->path);
+  http::ClientRequest req = http::ClientRequest::get(url->target);
   req.timeout = options_.timeout;
   auto resp = http::httpRequestToOrigin(origin, req);
   if (!resp) return fail(resp.error().wrap("fetching " + uri + " (" + origin + ")"));

@@ -26,18 +26,15 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/http/http_url.h"
 #include "common/net/socket_address.h"
 #include "waypoint/jwt/jwks.h"
 
 namespace warren::waypoint {
 
-struct JwksUrl {
-  std::string host;  // as written (a name, an IPv4 address or a bracketed IPv6 one)
-  uint16_t port = 80;
-  std::string path = "/";
-};
-// "http://host[:port][/path]"; errors name what is wrong ("https is not supported").
-Result<JwksUrl> parseJwksUri(std::string_view uri);
+// "http://host[:port][/path]" (port 80, path "/" when absent); errors name the jwksUri and what
+// is wrong ("https is not supported").
+Result<http::HttpUrl> parseJwksUri(std::string_view uri);
 
 struct JwksFetcherOptions {
   std::chrono::seconds refresh{1200};

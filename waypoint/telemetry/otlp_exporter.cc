@@ -3,9 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-
 #include "common/http/http_client.h"
+#include "common/http/http_url.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 namespace warren::waypoint {
@@ -53,47 +52,12 @@ Result<OtlpEndpoint> OtlpEndpoint::parse(std::string_view url) {
   auto bad = [&](std::string_view why) {
     return fail(Error::invalid(fmt::format("--tracing-otlp-endpoint \"{}\": {}", url, why)));
   };
-  constexpr std::string_view kScheme = "http://";
-  if (url.starts_with("https://"))
-    return bad("https is not supported (the collector must accept plain OTLP/HTTP)");
-  if (!url.starts_with(kScheme)) return bad("must start with http://");
-  std::string_view rest = url.substr(kScheme.size());
-  size_t slash = rest.find('/');
-  std::string_view hostport = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-  if (hostport.find('@') != std::string_view::npos) return bad("userinfo is not supported");
-  if (path.find_first_of("?#") != std::string_view::npos)
-    return bad("a query or fragment is not supported");
-  std::string_view host = hostport, port_text;
-  if (hostport.starts_with("[")) {
-    size_t close = hostport.find(']');
-    if (close == std::string_view::npos) return bad("unterminated [IPv6] host");
-    host = hostport.substr(0, close + 1);
-    std::string_view after = hostport.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return bad("unexpected text after the [IPv6] host");
-      port_text = after.substr(1);
-    }
-  } else if (size_t colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    host = hostport.substr(0, colon);
-    port_text = hostport.substr(colon + 1);
-  }
-  if (host.empty() || host == "[]") return bad("no host");
-  bool bracketed = host.starts_with("[");
-  for (char c : bracketed ? host.substr(1, host.size() - 2) : host)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-          (bracketed && c == ':')))
-      return bad(fmt::format("invalid character '{}' in the host (IPv6 needs [brackets])", c));
-  uint32_t port = kOtlpHttpPort;
-  if (!port_text.empty() || hostport.ends_with(":")) {
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535)
-      return bad("port is not 1..65535");
-  }
+  auto u = http::parseHttpUrl(url, kOtlpHttpPort);
+  if (!u) return bad(u.error().message());
+  if (u->target.find('?') != std::string::npos) return bad("a query is not supported");
   OtlpEndpoint e;
-  e.origin = fmt::format("http://{}:{}", host, port);
-  e.path = path.empty() || path == "/" ? std::string(kTracesPath) : std::string(path);
+  e.origin = u->origin();
+  e.path = u->target.empty() || u->target == "/" ? std::string(kTracesPath) : u->target;
   return e;
 }
 

@@ -295,12 +295,12 @@ TEST(JwksUri, Parse) {
   ASSERT_TRUE(u) << u.error().message();
   EXPECT_EQ(u->host, "keys.shop.svc.cluster.local");
   EXPECT_EQ(u->port, 8080);
-  EXPECT_EQ(u->path, "/.well-known/jwks.json");
+  EXPECT_EQ(u->target, "/.well-known/jwks.json");
   auto d = parseJwksUri("http://[fd00::1]");
   ASSERT_TRUE(d);
   EXPECT_EQ(d->host, "[fd00::1]");
   EXPECT_EQ(d->port, 80);
-  EXPECT_EQ(d->path, "/");
+  EXPECT_EQ(d->target, "/");
   auto s = parseJwksUri("https://issuer.example/jwks");
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message().find("https is not supported"), std::string::npos);
