@@ -5,7 +5,7 @@
 # enforcement.
 #   bench/scale.sh [BUILD_DIR]        (default build; `make scale` passes it)
 # Env: SCALE_NODES (10), SCALE_PODS (1000), SCALE_STAGES (1000:1000,10000:2000),
-# SCALE_PUSH_CHANGES (6), SCALE_DEADLINE (780 s: the run stops by itself, then tears the lab down),
+# SCALE_PUSH_CHANGES (4), SCALE_DEADLINE (840 s: the run stops by itself, then tears the lab down),
 # SCALE_OUT (results dir, default bench/results), SCALE_LAB_NAME (default ws<pid>), TMPDIR.
 # Needs root (the lab). Prints the path of the results JSON last; exits 1 when the run stopped
 # early (the JSON says why).
@@ -13,7 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-build}" && pwd)
 out=${SCALE_OUT:-$here/results}
-deadline=${SCALE_DEADLINE:-780}
+deadline=${SCALE_DEADLINE:-840}
 [ "$(id -u)" -eq 0 ] || { echo "bench/scale.sh: the lab needs root" >&2; exit 1; }
 for b in warren-lab warren-agent warren-ztunnel warren-cni warrenctl warren-echo; do
   [ -x "$build/bin/$b" ] || { echo "bench/scale.sh: $build/bin/$b is not built" >&2; exit 1; }
@@ -47,7 +47,7 @@ trap 'exit 130' INT TERM
 timeout --signal=TERM --kill-after=30 $((deadline + 240)) \
   python3 "$here/harness/scale.py" --bin "$build/bin" --src "$here/.." --out "$out" --work "$work" \
   --name "$name" --nodes "${SCALE_NODES:-10}" --pods "${SCALE_PODS:-1000}" \
-  --stages "${SCALE_STAGES:-1000:1000,10000:2000}" --push-changes "${SCALE_PUSH_CHANGES:-6}" \
+  --stages "${SCALE_STAGES:-1000:1000,10000:2000}" --push-changes "${SCALE_PUSH_CHANGES:-4}" \
   --deadline "$deadline" &
 pid=$!
 wait "$pid"

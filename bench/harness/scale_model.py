@@ -292,7 +292,7 @@ def markdown(result):
         e = r.get(key) or {}
         if e.get("observed"):
             lines.append(f"| {what} | {fmt(e['seconds'], ' s')} from the manifest write "
-                         f"({e['attempts_between']} attempts in between; CLI took {fmt(e.get('cli_s'), ' s')}) |")
+                         f"({e['attempts_between']} attempts in between, {e['failed_between']} of them failed) |")
         else:
             lines.append(f"| {what} | not observed: {e.get('why', '?')} |")
     for c in r.get("comparison", []):
