@@ -7,8 +7,12 @@ CMAKE_FLAGS ?=
 SANITIZE_E2E ?= test_ztunnel_datapath test_ztunnel_policy test_ztunnel_resilience
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 600
+# The scale run (bench/scale.sh): nodes, real pods, synthetic workloads:services per stage.
+SCALE_NODES ?= 10
+SCALE_PODS ?= 1000
+SCALE_STAGES ?= 1000:1000,10000:2000
 
-.PHONY: all deps build test unit e2e demo bench bench-profile images clean format asan tsan fuzz soak
+.PHONY: all deps build test unit e2e demo bench bench-profile scale images clean format asan tsan fuzz soak
 
 all: build
 
@@ -61,6 +65,13 @@ bench: build
 # Only the perf profile of the cross-node path (proven captured first), into $(BUILD)/bench-profile.
 bench-profile: build
 	@BENCH_PROFILE_ONLY=1 BENCH_OUT=$(BUILD)/bench-profile bench/run.sh $(BUILD)
+
+# The scale run (not in make test; tests/e2e/test_scale_smoke.sh runs a small one there): a lab of
+# SCALE_NODES nodes with SCALE_PODS pause pods and a synthetic model of SCALE_STAGES; xDS push time
+# to every ztunnel, ztunnel and agent memory, label and policy to enforcement. Stops by itself
+# within 15 minutes; results in bench/results/<date>-<commit>-scale.{json,md} (bench/README.md).
+scale: build
+	@SCALE_NODES=$(SCALE_NODES) SCALE_PODS=$(SCALE_PODS) SCALE_STAGES=$(SCALE_STAGES) bench/scale.sh $(BUILD)
 
 # OCI images (buildah, no Docker daemon) from the build: warren-node, warren-controller (and
 # warren-waypoint once it exists), tagged git-<commit>; REGISTRY=host/path pushes them.

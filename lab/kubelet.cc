@@ -318,8 +318,14 @@ Status Kubelet::reconcile() {
   if (!objects) return fail(objects.error());
 
   std::map<std::string, const k8s::Object*> pods;
-  for (const auto& o : *objects)
-    if (o.kind == "Pod") pods[o.meta.namespace_ + "/" + o.meta.name] = &o;
+  for (const auto& o : *objects) {
+    if (o.kind != "Pod") continue;
+    auto p = k8s::decodePod(o);
+    // Another node's pod (runByLab): not ours to run. A pod that does not decode is ours
+    // to report (startPod fails naming the field).
+    if (p && !runByLab(p->spec.node_name)) continue;
+    pods[o.meta.namespace_ + "/" + o.meta.name] = &o;
+  }
 
   std::map<std::string, PodRuntime> running;
   for (auto& rt : runtimes()) {

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include "lab/lab_names.h"
+
 namespace warren::lab {
 namespace {
 
@@ -28,6 +30,10 @@ Result<std::string> pickNode(const std::string& requested, const std::vector<Nod
   for (const auto& n : nodes)
     if (n.pods < best->pods) best = &n;
   return best->name;
+}
+
+bool runByLab(const std::string& node_name) {
+  return node_name.empty() || LabNames::parseNodeName(node_name).has_value();
 }
 
 bool inServiceCidr(const std::string& ip) {

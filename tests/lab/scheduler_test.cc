@@ -5,6 +5,22 @@
 namespace warren::lab {
 namespace {
 
+TEST(RunByLabTest, Table) {
+  struct Case {
+    std::string node_name;
+    bool want;
+  } cases[] = {
+      {"", true},            // unbound: the lab schedules it
+      {"node-1", true},      // a lab node
+      {"node-9", true},      // a lab node name (this lab may lack it: pickNode reports that)
+      {"node-99", false},    // past LabNames::kMaxNodes: no lab node name
+      {"virtual-1", false},  // another kubelet's node (the scale run's synthetic workloads)
+      {"node", false},       // not node-<i>
+      {"node-x", false},
+  };
+  for (const auto& c : cases) EXPECT_EQ(runByLab(c.node_name), c.want) << c.node_name;
+}
+
 TEST(PickNodeTest, Table) {
   std::vector<NodeLoad> nodes = {{"node-1", 2}, {"node-2", 1}, {"node-3", 1}};
   struct Case {
