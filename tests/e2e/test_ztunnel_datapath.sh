@@ -7,6 +7,8 @@
 #    a transfer, and its access log);
 #  - a capture in node-2's netns (everything leaving or entering the node) shows HBONE on
 #    15008 only: no packet to the app port, no plaintext marker;
+#  - a dual-stack client (AF_INET6 socket dialling ::ffff:<pod-ip>) is captured as IPv4 and
+#    goes through HBONE (node-2's mutual_tls counter rises, the sink's sha256 matches);
 #  - a non-mesh client reaches an enrolled pod through 15006 (plaintext inbound capture);
 #  - istio_tcp_* metrics after the traffic pass promtool and carry the workload labels;
 #  - the client pod's connections were accepted by more than one ztunnel worker.
@@ -82,6 +84,47 @@ step "cross-node: 100 MiB through HBONE, sha256 verified"
 probe_sink mesh/client "$FAR:9000" $((100 * 1024 * 1024))
 step "same-node: 100 MiB through HBONE, sha256 verified"
 probe_sink mesh/client "$NEAR:9000" $((100 * 1024 * 1024))
+
+step "dual-stack client: an AF_INET6 socket dialling ::ffff:<pod-ip> goes through HBONE"
+# gRPC and Java clients open AF_INET6 sockets and dial IPv4 destinations as ::ffff:a.b.c.d.
+# connect6 must capture that as the IPv4 destination it is (ztunnel listens on 127.0.0.1:15001
+# only; it used to be sent to [::1]:15001 and refused). Evidence it went through the tunnel:
+# node-2's mutual_tls connection counter for this client rises, and the sink's sha256 answer
+# (sent after the client's half-close) matches what the AF_INET6 socket wrote.
+mtls_opened() {
+  node_exec node-2 curl -sf http://127.0.0.1:15020/metrics | awk '
+    /^istio_tcp_connections_opened_total\{/ && /reporter="destination"/ &&
+    /connection_security_policy="mutual_tls"/ && /source_workload="client"/ { n += $NF }
+    END { print n + 0 }'
+}
+before=$(mtls_opened)
+answer=$(pod_exec mesh/client /usr/bin/python3 - "$FAR" 9000 <<'PY'
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.settimeout(30)
+s.connect(("::ffff:" + sys.argv[1], int(sys.argv[2])))
+data = bytes(range(256)) * 4096  # 1 MiB
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+reply = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    reply += b
+print("want sha256 %s %d" % (hashlib.sha256(data).hexdigest(), len(data)))
+print("got " + reply.decode().strip())
+PY
+) || fail "the AF_INET6 client could not talk to ::ffff:$FAR:9000: $answer"
+log "$answer"
+want=$(echo "$answer" | sed -n 's/^want //p')
+got=$(echo "$answer" | sed -n 's/^got //p')
+[ -n "$want" ] || fail "the AF_INET6 client printed nothing: $answer"
+assert_eq "$got" "$want" "sink's answer to the AF_INET6 client"
+mtls_rose() { [ "$(mtls_opened)" -gt "$before" ]; }
+wait_for 10 mtls_rose
+log "mutual_tls connections opened from client on node-2: $before -> $(mtls_opened)"
 
 step "the server side saw the client's identity (inbound access log on node-2)"
 id_client="spiffe://cluster.local/ns/mesh/sa/client-sa"
