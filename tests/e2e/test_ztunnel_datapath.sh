@@ -9,7 +9,9 @@
 #    15008 only: no packet to the app port, no plaintext marker;
 #  - a dual-stack client (AF_INET6 socket dialling ::ffff:<pod-ip>) is captured as IPv4 and
 #    goes through HBONE (node-2's mutual_tls counter rises, the sink's sha256 matches);
-#  - a non-mesh client reaches an enrolled pod through 15006 (plaintext inbound capture);
+#  - a non-mesh client reaches an enrolled pod through 15006 (plaintext inbound capture), and an
+#    enrolled pod a pod outside the mesh (passthrough): both relays run on splice (node-1's
+#    warren_ztunnel_plain_relays_total{engine="splice"} rises for each);
 #  - istio_tcp_* metrics after the traffic pass promtool and carry the workload labels;
 #  - the client pod's connections were accepted by more than one ztunnel worker.
 . "$(dirname "$0")/lib.sh"
@@ -182,10 +184,29 @@ if command -v tshark >/dev/null; then
   assert_eq "$nontls" 0 "non-TLS payload segments on 15008"
 fi
 
-step "non-mesh client -> enrolled pod: inbound through 15006, intact"
+# The plaintext relays (15006 inbound, passthrough) splice: node-1's
+# warren_ztunnel_plain_relays_total{engine="splice"} counts each one that did.
+spliced() {
+  node_exec node-1 curl -sf http://127.0.0.1:15020/metrics |
+    awk '/^warren_ztunnel_plain_relays_total\{engine="splice"\}/ { print $NF }'
+}
+step "non-mesh client -> enrolled pod: inbound through 15006, intact, spliced"
+s0=$(spliced)
 probe_sink other/outside "$NEAR:9000" $((1024 * 1024))
 wait_for 10 grep -q "src.addr=$(pod_ip other/outside):.*direction=\"inbound\"" \
   "$LAB_DIR/nodes/node-1/logs/ztunnel.log"
+s1=$(spliced)
+[ "${s1:-0}" -gt "${s0:-0}" ] || fail "the 15006 relay did not splice (splice relays $s0 -> $s1)"
+
+step "enrolled pod -> pod outside the mesh: passthrough, intact, spliced"
+pod_exec other/outside warren-probe serve --port 9100 --sink >"$LAB_DIR/outside-sink.log" 2>&1 &
+OUTSIDE_SINK=$!
+on_exit "kill $OUTSIDE_SINK 2>/dev/null; wait $OUTSIDE_SINK 2>/dev/null"
+wait_for 10 grep -q "listening" "$LAB_DIR/outside-sink.log"
+probe_sink mesh/client "$(pod_ip other/outside):9100" $((4 * 1024 * 1024))
+s2=$(spliced)
+[ "${s2:-0}" -gt "$s1" ] || fail "the passthrough relay did not splice (splice relays $s1 -> $s2)"
+log "node-1 splice relays: $s0 -> $s1 (15006) -> $s2 (passthrough)"
 
 step "istio_tcp metrics: promtool accepts them, labels name both workloads"
 node_exec node-2 curl -sf http://127.0.0.1:15020/metrics >"$LAB_DIR/metrics.txt"

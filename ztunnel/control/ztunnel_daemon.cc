@@ -10,6 +10,7 @@
 #include "bpf/loader/pinned_counters.h"
 #include "common/http/log_level_routes.h"
 #include "common/metrics/process_metrics.h"
+#include "common/relay/socket_relay.h"
 #include "common/uring/worker_threads.h"
 
 namespace warren::ztunnel {
@@ -125,6 +126,15 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
              "after a pause",
              MetricType::kCounter, data_ ? double(data_->stats().accept_pauses) : 0),
   };
+  const auto& engines = relay::socketRelayCounters();
+  families.push_back(
+      {"warren_ztunnel_plain_relays_total",
+       "plaintext relays (15006 inbound, passthrough) by engine: splice (kernel pipes) or copy; "
+       "copy_fallback counts splice refused for want of a pipe (also counted under copy)",
+       MetricType::kCounter,
+       {{"", {{"engine", "splice"}}, double(engines.splice.load())},
+        {"", {{"engine", "copy"}}, double(engines.copy.load())},
+        {"", {{"engine", "copy_fallback"}}, double(engines.splice_refused.load())}}});
   if (auto redirect = redirectDecisions()) families.push_back(std::move(*redirect));
   return families;
 }
@@ -206,7 +216,8 @@ Status ZtunnelDaemon::start() {
     DataPlaneOptions dpo;
     dpo.workers = options_.workers;
     dpo.pool_idle_timeout = options_.pool_idle_timeout;
-    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *dm);
+    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *dm,
+                                        std::make_shared<PodNetnsSockets>(options_.run_dir));
     if (auto s = data_->start(); !s) return s;
   }
   certs_->start();
