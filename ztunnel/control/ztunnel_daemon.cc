@@ -47,9 +47,10 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
   zo.socket_path = options_.zds_socket;
   zo.listeners.run_dir = options_.run_dir;
   // One listening socket per port per worker (each worker accepts its own share); without a
-  // data path (tests) nobody accepts, one is enough.
-  zo.listeners.sockets_per_port =
-      options_.data_path ? uring::WorkerThreads::count(options_.workers) : 1;
+  // data path (tests) nobody accepts, one is enough. DataPlane gets the same resolved count
+  // (start()), so the listener sets ZDS binds always match its workers.
+  data_workers_ = options_.data_path ? uring::WorkerThreads::count(options_.workers) : 1;
+  zo.listeners.sockets_per_port = data_workers_;
   zo.trust_domain = options_.trust_domain;
   zo.hooks.added = [this](const std::shared_ptr<const EnrolledPod>& pod,
                           const PodListeners& l) -> Status {
@@ -214,7 +215,7 @@ Status ZtunnelDaemon::start() {
     auto dm = DataPathMetrics::create(registry_);
     if (!dm) return fail(dm.error());
     DataPlaneOptions dpo;
-    dpo.workers = options_.workers;
+    dpo.workers = data_workers_;
     dpo.pool_idle_timeout = options_.pool_idle_timeout;
     data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *dm,
                                         std::make_shared<PodNetnsSockets>(options_.run_dir));
