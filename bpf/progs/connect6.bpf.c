@@ -1,60 +1,33 @@
-/* cgroup/connect6: the IPv6 twin of connect4.bpf.c; redirects to [::1]:15001. */
-#include "warren_common.bpf.h"
+/* cgroup/connect6: the IPv6 twin of connect4.bpf.c (same decision: warren_connect.bpf.h).
+ * An IPv6 destination goes to [::1]:15001. An IPv4-mapped one (::ffff:a.b.c.d, dialled by a
+ * dual-stack socket: gRPC, Java) is the IPv4 destination a.b.c.d: recorded as AF_INET and sent
+ * to ::ffff:127.0.0.1:15001, i.e. ztunnel's IPv4 listener, so it is enrolled, routed and
+ * answered by getsockopt(SOL_IP, SO_ORIGINAL_DST) exactly as connect4's captures are. */
+#include "warren_connect.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-static __always_inline int warren_redirect_connect6(struct bpf_sock_addr *ctx)
-{
-	struct warren_pending pending = {};
-	struct bpf_sock *sk;
-	__u64 netns_cookie, sock_cookie;
-	__u32 dst[4];
-
-	if (ctx->type != WARREN_SOCK_STREAM || ctx->protocol != WARREN_IPPROTO_TCP) {
-		warren_count(WARREN_CNT_CONNECT_SKIP_NOT_TCP);
-		return 1;
-	}
-	netns_cookie = bpf_get_netns_cookie(ctx);
-	if (!bpf_map_lookup_elem(&warren_enrolled, &netns_cookie)) {
-		warren_count(WARREN_CNT_CONNECT_SKIP_NOT_ENROLLED);
-		return 1;
-	}
-	sk = ctx->sk;
-	if (!sk)
-		return 1;
-	if (sk->mark == WARREN_ZTUNNEL_MARK) {
-		warren_count(WARREN_CNT_CONNECT_SKIP_MARK);
-		return 1;
-	}
-	dst[0] = ctx->user_ip6[0];
-	dst[1] = ctx->user_ip6[1];
-	dst[2] = ctx->user_ip6[2];
-	dst[3] = ctx->user_ip6[3];
-	if (warren_is_loopback6(dst)) {
-		warren_count(WARREN_CNT_CONNECT_SKIP_LOOPBACK);
-		return 1;
-	}
-
-	__builtin_memcpy(pending.orig_dst.addr, dst, sizeof(dst));
-	pending.orig_dst.port = bpf_ntohs((__u16)ctx->user_port);
-	pending.orig_dst.family = WARREN_AF_INET6;
-	pending.netns_cookie = netns_cookie;
-	sock_cookie = bpf_get_socket_cookie(ctx);
-	if (bpf_map_update_elem(&warren_pending, &sock_cookie, &pending, BPF_ANY)) {
-		warren_count(WARREN_CNT_ERRORS);
-		return 0;
-	}
-	ctx->user_ip6[0] = 0;
-	ctx->user_ip6[1] = 0;
-	ctx->user_ip6[2] = 0;
-	ctx->user_ip6[3] = bpf_htonl(1);
-	ctx->user_port = bpf_htons(WARREN_PORT_OUTBOUND);
-	warren_count(WARREN_CNT_CONNECT_REDIRECTED);
-	return 1;
-}
 
 SEC("cgroup/connect6")
 int warren_connect6(struct bpf_sock_addr *ctx)
 {
-	return warren_redirect_connect6(ctx);
+	struct warren_addr orig;
+	enum warren_connect_verdict verdict;
+	__u32 dst[4], target[4];
+
+	/* Context fields are read one by one (no pointer into the context). */
+	dst[0] = ctx->user_ip6[0];
+	dst[1] = ctx->user_ip6[1];
+	dst[2] = ctx->user_ip6[2];
+	dst[3] = ctx->user_ip6[3];
+	warren_addr_from_sock(&orig, WARREN_AF_INET6, 0, dst, bpf_ntohs((__u16)ctx->user_port));
+	verdict = warren_capture_connect(ctx, &orig);
+	if (verdict != WARREN_CONNECT_REDIRECT)
+		return verdict;
+	warren_outbound_target6(&orig, target);
+	ctx->user_ip6[0] = target[0];
+	ctx->user_ip6[1] = target[1];
+	ctx->user_ip6[2] = target[2];
+	ctx->user_ip6[3] = target[3];
+	ctx->user_port = bpf_htons(WARREN_PORT_OUTBOUND);
+	return 1;
 }

@@ -4,6 +4,7 @@
  * would; the proxy code stays the same as with iptables. Runs after the kernel's own
  * getsockopt, so it overrides whatever conntrack (if loaded) said. */
 #include "warren_common.bpf.h"
+#include "warren_addr.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -14,21 +15,18 @@ static __always_inline int warren_answer_orig_dst(struct bpf_sockopt *ctx)
 	struct bpf_sock *sk = ctx->sk;
 	void *optval = ctx->optval;
 	void *optval_end = ctx->optval_end;
+	__u32 ip6[4];
 
 	if (!sk || sk->src_port != WARREN_PORT_OUTBOUND)
 		return 1;
 	key.netns_cookie = bpf_get_netns_cookie(ctx);
-	key.client.port = bpf_ntohs((__u16)sk->dst_port);
-	if (sk->family == WARREN_AF_INET) {
-		key.client.family = WARREN_AF_INET;
-		key.client.addr[0] = sk->dst_ip4;
-	} else {
-		key.client.family = WARREN_AF_INET6;
-		key.client.addr[0] = sk->dst_ip6[0];
-		key.client.addr[1] = sk->dst_ip6[1];
-		key.client.addr[2] = sk->dst_ip6[2];
-		key.client.addr[3] = sk->dst_ip6[3];
-	}
+	ip6[0] = sk->dst_ip6[0];
+	ip6[1] = sk->dst_ip6[1];
+	ip6[2] = sk->dst_ip6[2];
+	ip6[3] = sk->dst_ip6[3];
+	/* Keyed as sockops keyed it: a dual-stack listener's v4-mapped peer is the IPv4 one. */
+	warren_addr_from_sock(&key.client, sk->family, sk->dst_ip4, ip6,
+			      bpf_ntohs((__u16)sk->dst_port));
 	orig = bpf_map_lookup_elem(&warren_orig_dst, &key);
 	if (!orig) {
 		warren_count(WARREN_CNT_GETSOCKOPT_MISS);

@@ -16,31 +16,28 @@
  * without it a fast sender queued without bound and ended in ENOMEM. The decision is the pure
  * warren_fastpath_may_redirect / warren_fastpath_redirected (warren_fastpath.h). */
 #include "warren_fastpath_maps.bpf.h"
+#include "warren_addr.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* The socket's two addresses, normalised as sockops keyed them (warren_addr.h: a v4-mapped
+ * address is the IPv4 one), so the peer key matches what the peer inserted. */
 static __always_inline void warren_msg_addrs(struct sk_msg_md *msg, struct warren_addr *local,
 					     struct warren_addr *remote)
 {
-	local->port = (__u16)msg->local_port;
-	remote->port = (__u16)bpf_ntohl(msg->remote_port);
-	if (msg->family == WARREN_AF_INET) {
-		local->family = WARREN_AF_INET;
-		remote->family = WARREN_AF_INET;
-		local->addr[0] = msg->local_ip4;
-		remote->addr[0] = msg->remote_ip4;
-	} else if (msg->family == WARREN_AF_INET6) {
-		local->family = WARREN_AF_INET6;
-		remote->family = WARREN_AF_INET6;
-		local->addr[0] = msg->local_ip6[0];
-		local->addr[1] = msg->local_ip6[1];
-		local->addr[2] = msg->local_ip6[2];
-		local->addr[3] = msg->local_ip6[3];
-		remote->addr[0] = msg->remote_ip6[0];
-		remote->addr[1] = msg->remote_ip6[1];
-		remote->addr[2] = msg->remote_ip6[2];
-		remote->addr[3] = msg->remote_ip6[3];
-	}
+	__u32 ip6[4];
+
+	ip6[0] = msg->local_ip6[0];
+	ip6[1] = msg->local_ip6[1];
+	ip6[2] = msg->local_ip6[2];
+	ip6[3] = msg->local_ip6[3];
+	warren_addr_from_sock(local, msg->family, msg->local_ip4, ip6, (__u16)msg->local_port);
+	ip6[0] = msg->remote_ip6[0];
+	ip6[1] = msg->remote_ip6[1];
+	ip6[2] = msg->remote_ip6[2];
+	ip6[3] = msg->remote_ip6[3];
+	warren_addr_from_sock(remote, msg->family, msg->remote_ip4, ip6,
+			      (__u16)bpf_ntohl(msg->remote_port));
 }
 
 static __always_inline int warren_msg_fastpath(struct sk_msg_md *msg)

@@ -13,31 +13,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline void warren_sockops_addrs(struct bpf_sock_ops *skops,
-						 struct warren_addr *local,
-						 struct warren_addr *remote)
-{
-	local->port = (__u16)skops->local_port;
-	remote->port = (__u16)bpf_ntohl(skops->remote_port);
-	if (skops->family == WARREN_AF_INET) {
-		local->family = WARREN_AF_INET;
-		remote->family = WARREN_AF_INET;
-		local->addr[0] = skops->local_ip4;
-		remote->addr[0] = skops->remote_ip4;
-	} else if (skops->family == WARREN_AF_INET6) {
-		local->family = WARREN_AF_INET6;
-		remote->family = WARREN_AF_INET6;
-		local->addr[0] = skops->local_ip6[0];
-		local->addr[1] = skops->local_ip6[1];
-		local->addr[2] = skops->local_ip6[2];
-		local->addr[3] = skops->local_ip6[3];
-		remote->addr[0] = skops->remote_ip6[0];
-		remote->addr[1] = skops->remote_ip6[1];
-		remote->addr[2] = skops->remote_ip6[2];
-		remote->addr[3] = skops->remote_ip6[3];
-	}
-}
-
 static __always_inline void warren_fastpath_insert(struct bpf_sock_ops *skops, bool active)
 {
 	struct warren_addr local = {}, remote = {};
@@ -50,7 +25,8 @@ static __always_inline void warren_fastpath_insert(struct bpf_sock_ops *skops, b
 	/* Data already in flight through TCP (see the header comment). */
 	if (active ? skops->data_segs_out != 0 : skops->data_segs_in != 0)
 		return;
-	warren_sockops_addrs(skops, &local, &remote);
+	warren_sockops_local(skops, &local);
+	warren_sockops_remote(skops, &remote);
 	warren_fastpath_cfg_load(&cfg);
 	scope = warren_fastpath_scope(&local, &remote, &cfg);
 	if (scope == WARREN_FASTPATH_NONE)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Throughput: iperf3 over loopback directly, then through warren-tcp-relay on io_uring and on
-# epoll, interleaved ROUNDS times (the machine is shared: compare medians, not single runs).
+# epoll, each with the copy engine and with splice (--engine splice), interleaved ROUNDS times
+# (the machine is shared: compare medians, not single runs). MODES (env) picks a subset, e.g.
+# MODES="direct uring uring-splice".
 #   common/relay/bench_iperf.sh [BUILD_DIR] [SECONDS] [ROUNDS] [WORKERS]
 set -euo pipefail
 build=${1:-build}; secs=${2:-5}; rounds=${3:-3}; workers=${4:-1}
@@ -13,7 +15,9 @@ trap cleanup EXIT
 
 free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-run_one() {  # mode -> Gbit/s
+modes=${MODES:-direct uring epoll uring-splice epoll-splice}
+
+run_one() {  # mode (direct | BACKEND | BACKEND-splice) -> Gbit/s
   local mode=$1 sport cport out
   sport=$(free_port)
   iperf3 -s -1 -p "$sport" >/dev/null 2>&1 & local spid=$!; pids+=("$spid")
@@ -22,7 +26,8 @@ run_one() {  # mode -> Gbit/s
   if [ "$mode" != direct ]; then
     out=$(mktemp)
     "$relay_bin" --listen 127.0.0.1:0 --upstream "127.0.0.1:$sport" --workers "$workers" \
-      --backend "$mode" --log-level warn >"$out" 2>&1 & rpid=$!; pids+=("$rpid")
+      --backend "${mode%-splice}" --engine "$([ "${mode%-splice}" = "$mode" ] && echo copy || echo splice)" \
+      --log-level warn >"$out" 2>&1 & rpid=$!; pids+=("$rpid")
     for _ in $(seq 100); do grep -q 'listening on' "$out" && break; sleep 0.05; done
     cport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$out")
   else
@@ -36,13 +41,13 @@ run_one() {  # mode -> Gbit/s
 
 declare -A results
 for r in $(seq "$rounds"); do
-  for mode in direct uring epoll; do
+  for mode in $modes; do
     g=$(run_one "$mode")
     results[$mode]="${results[$mode]:-} $g"
     echo "round $r $mode $g Gbit/s"
   done
 done
-for mode in direct uring epoll; do
+for mode in $modes; do
   med=$(printf '%s\n' ${results[$mode]} | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
   echo "median $mode $med Gbit/s"
 done

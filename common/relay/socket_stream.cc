@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <utility>
 
 namespace warren::relay {
 
@@ -67,6 +68,14 @@ SocketStream::SocketStream(uring::EventLoop& loop, UniqueFd fd)
 SocketStream::~SocketStream() { close(); }
 
 int SocketStream::fd() const { return state_->closed ? -1 : state_->fd; }
+
+UniqueFd SocketStream::release() {
+  auto& s = state_;
+  if (s->closed || s->reading || s->writing) return UniqueFd();
+  s->closed = true;
+  s->events = nullptr;
+  return UniqueFd(std::exchange(s->fd, -1));
+}
 
 void SocketStream::setEvents(StreamEvents* events) { state_->events = events; }
 

@@ -22,6 +22,8 @@ class SocketStream final : public ByteStream {
   SocketStream& operator=(const SocketStream&) = delete;
 
   int fd() const;
+  // Hands the socket back, for another engine (SpliceRelay): only before any read or write.
+  UniqueFd release();
   void setEvents(StreamEvents* events) override;
   void read(size_t max_bytes) override;
   void write(uring::Buffer data) override;

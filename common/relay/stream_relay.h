@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "common/relay/byte_stream.h"
+#include "common/relay/relay.h"
 
 namespace warren::relay {
 
@@ -31,35 +32,15 @@ inline constexpr int kFullReadsToGrow = 4;
 // Hard bound on bytes buffered by one direction, and so 2x this per relay.
 inline constexpr size_t kMaxBufferedPerDirection = kCopyBufferTiers.back();
 
-struct DirectionStats {
-  uint64_t bytes = 0;         // read from the source (all written when the relay ends cleanly)
-  size_t buffered = 0;        // held now (pending + being written)
-  size_t peak_buffered = 0;   // highest `buffered` seen
-  size_t high_watermark = 0;  // current tier
-  uint64_t pauses = 0;        // times reading stopped at the high watermark
-  bool eof = false;
-};
-
-struct RelayStats {
-  DirectionStats a_to_b;
-  DirectionStats b_to_a;
-  size_t memory_bytes = 0;  // buffer capacity held now by both directions
-};
-
-class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
+class StreamRelay final : public Relay, public std::enable_shared_from_this<StreamRelay> {
  public:
-  // `done` runs once, with the final stats and the first error (nullopt on a clean end). It
-  // may drop the last reference to the relay.
-  using DoneFn = std::function<void(const RelayStats&, const std::optional<Error>&)>;
-
   static std::shared_ptr<StreamRelay> create(std::unique_ptr<ByteStream> a,
                                              std::unique_ptr<ByteStream> b, DoneFn done);
-  ~StreamRelay();
-  void start();
-  // Closes both sides now; `done` runs with a kUnavailable "aborted" error.
-  void abort(const std::string& why);
-  RelayStats stats() const;
-  bool finished() const { return finished_; }
+  ~StreamRelay() override;
+  void start() override;
+  void abort(const std::string& why) override;
+  RelayStats stats() const override;
+  bool finished() const override { return finished_; }
 
  private:
   struct Direction {

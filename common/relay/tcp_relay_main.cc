@@ -26,13 +26,14 @@ struct Config {
   unsigned workers = 0;
   uring::LoopOptions loop;
   net::SocketOptions sockets;
+  relay::SocketRelayEngine engine = relay::SocketRelayEngine::kCopy;
   std::string log_level = "info";
 };
 
 const char* kUsage =
     "usage: warren-tcp-relay --listen ADDR:PORT --upstream ADDR:PORT [--workers N]\n"
     "                        [--backend uring|epoll] [--recv-buffers N] [--mark N]\n"
-    "                        [--netns PATH]\n"
+    "                        [--netns PATH] [--engine copy|splice]\n"
     "                        [--log-level LEVEL]\n";
 
 Result<Config> parseArgs(int argc, char** argv) {
@@ -73,6 +74,11 @@ Result<Config> parseArgs(int argc, char** argv) {
       c.loop.recv_buffer_count = static_cast<unsigned>(n);
     } else if (flag == "--netns") {
       c.sockets.netns_path = value;
+    } else if (flag == "--engine") {
+      if (value != "copy" && value != "splice")
+        return fail(Error::invalid("--engine: want copy or splice, got '" + value + "'"));
+      c.engine =
+          value == "splice" ? relay::SocketRelayEngine::kSplice : relay::SocketRelayEngine::kCopy;
     } else if (flag == "--log-level") {
       c.log_level = value;
     } else {
@@ -110,6 +116,7 @@ int main(int argc, char** argv) {
   rc.workers = cfg->workers;
   rc.loop = cfg->loop;
   rc.sockets = cfg->sockets;
+  rc.engine = cfg->engine;
   auto server = relay::TcpRelayServer::start(rc);
   if (!server) {
     std::fprintf(stderr, "warren-tcp-relay: %s\n", server.error().message().c_str());
@@ -121,8 +128,11 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   auto t = (*server)->totals();
   (*server)->stop();
-  std::printf("connections %llu bytes %llu failures %llu peak_buffered %zu\n",
+  const auto& engines = relay::socketRelayCounters();
+  std::printf("connections %llu bytes %llu failures %llu peak_buffered %zu splice %llu copy %llu\n",
               static_cast<unsigned long long>(t.relayed), static_cast<unsigned long long>(t.bytes),
-              static_cast<unsigned long long>(t.failures), t.peak_buffered);
+              static_cast<unsigned long long>(t.failures), t.peak_buffered,
+              static_cast<unsigned long long>(engines.splice.load()),
+              static_cast<unsigned long long>(engines.copy.load()));
   return 0;
 }

@@ -6,7 +6,7 @@
 
 #include "common/log.h"
 #include "common/net/socket_info.h"
-#include "common/relay/socket_stream.h"
+#include "common/relay/socket_relay.h"
 
 namespace warren::relay {
 
@@ -18,7 +18,7 @@ struct TcpRelayServer::Worker {
   const TcpRelayConfig* config = nullptr;
   uring::EventLoop* loop = nullptr;
   int listener = -1;
-  std::unordered_map<StreamRelay*, std::shared_ptr<StreamRelay>> relays;
+  std::unordered_map<Relay*, std::shared_ptr<Relay>> relays;
   std::atomic<uint64_t> accepted{0}, relayed{0}, failures{0}, bytes{0};
   std::atomic<size_t> peak_buffered{0}, peak_memory{0};
 
@@ -34,7 +34,7 @@ struct TcpRelayServer::Worker {
 
   void armAccept();
   void onAccepted(int fd);
-  void startRelay(std::unique_ptr<SocketStream> client, std::unique_ptr<SocketStream> upstream);
+  void startRelay(UniqueFd client, UniqueFd upstream);
 };
 
 // An accept error (EMFILE, ENFILE, ENOMEM) ends the multishot accept: back off and re-arm,
@@ -56,7 +56,7 @@ void TcpRelayServer::Worker::armAccept() {
 
 void TcpRelayServer::Worker::onAccepted(int fd) {
   ++accepted;
-  auto client = std::make_unique<SocketStream>(*loop, UniqueFd(fd));
+  UniqueFd client(fd);
   if (auto s = net::SocketFactory::configureAccepted(fd, config->sockets); !s) {
     spdlog::warn("accepted socket: {}", s.error().message());
     return;
@@ -69,8 +69,8 @@ void TcpRelayServer::Worker::onAccepted(int fd) {
     spdlog::warn("upstream socket: {}", up_fd.error().message());
     return;
   }
-  auto upstream = std::make_unique<SocketStream>(*loop, std::move(*up_fd));
-  int ufd = upstream->fd();
+  UniqueFd upstream = std::move(*up_fd);
+  int ufd = upstream.get();
   // Owned by the (move-only) connect callback until the upstream answers; a failure, or the
   // loop going away first, closes both. The loop copies the address.
   net::Sockaddr address = config->upstream.toSockaddr();
@@ -86,19 +86,18 @@ void TcpRelayServer::Worker::onAccepted(int fd) {
       });
 }
 
-void TcpRelayServer::Worker::startRelay(std::unique_ptr<SocketStream> client,
-                                        std::unique_ptr<SocketStream> upstream) {
+void TcpRelayServer::Worker::startRelay(UniqueFd client, UniqueFd upstream) {
   ++relayed;
   // The relay's own key, for its done callback to release it from the table (posted:
   // `done` runs inside the relay). Events never come from start().
-  auto slot = std::make_shared<StreamRelay*>(nullptr);
-  auto r = StreamRelay::create(std::move(client), std::move(upstream),
-                               [this, slot](const RelayStats& st, const std::optional<Error>& err) {
-                                 bytes += st.a_to_b.bytes + st.b_to_a.bytes;
-                                 record(st);
-                                 if (err) spdlog::debug("relay ended: {}", err->message());
-                                 loop->post([this, key = *slot] { relays.erase(key); });
-                               });
+  auto slot = std::make_shared<Relay*>(nullptr);
+  auto r = makeSocketRelay(*loop, std::move(client), std::move(upstream), config->engine,
+                           [this, slot](const RelayStats& st, const std::optional<Error>& err) {
+                             bytes += st.a_to_b.bytes + st.b_to_a.bytes;
+                             record(st);
+                             if (err) spdlog::debug("relay ended: {}", err->message());
+                             loop->post([this, key = *slot] { relays.erase(key); });
+                           });
   *slot = r.get();
   relays.emplace(r.get(), r);
   r->start();

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/net/socket_address.h"
 #include "common/net/socket_factory.h"
+#include "common/relay/socket_relay.h"
 #include "common/relay/stream_relay.h"
 #include "common/uring/worker_threads.h"
 
@@ -24,6 +25,7 @@ struct TcpRelayConfig {
   unsigned workers = 0;  // 0 = one per core
   uring::LoopOptions loop;
   net::SocketOptions sockets;  // netns, mark... for both listeners and upstream sockets
+  SocketRelayEngine engine = SocketRelayEngine::kCopy;  // --splice: kSplice
 };
 
 struct TcpRelayTotals {

@@ -1,5 +1,6 @@
 #include "common/uring/epoll_backend.h"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -105,6 +106,14 @@ size_t EpollBackend::attemptReader(int fd, Operation& op, bool& blocked) {
   OpId id = op.id;
   size_t ran = 0;
   for (int i = 0; i < kMaxReadsPerAttempt; ++i) {
+    if (op.kind == OpKind::kSpliceFromSocket) {
+      ssize_t n =
+          ::splice(fd, nullptr, op.pipe_fd, nullptr, op.max_len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return blocked = true, ran;
+      if (n < 0 && errno == EINTR) continue;
+      unqueue(op);
+      return ran + table_.complete(id, n < 0 ? -errno : static_cast<int>(n));
+    }
     if (op.kind == OpKind::kAccept) {
       int nfd = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (nfd < 0) {
@@ -147,6 +156,14 @@ size_t EpollBackend::attemptWriter(int fd, Operation& op, bool& blocked) {
     int res = n < 0 ? -errno : static_cast<int>(n);
     unqueue(op);
     return table_.complete(id, res);
+  }
+  if (op.kind == OpKind::kSpliceToSocket) {
+    ssize_t n =
+        ::splice(op.pipe_fd, nullptr, fd, nullptr, op.max_len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return blocked = true, 0;
+    unqueue(op);
+    return table_.complete(id, n < 0 ? -errno : static_cast<int>(n));
   }
   // connect: start it, then each later attempt asks the socket whether it has finished.
   if (!op.connect_started) {

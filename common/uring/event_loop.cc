@@ -134,6 +134,26 @@ OpId EventLoop::connect(int fd, const sockaddr* addr, socklen_t len, DoneFn fn) 
   return submit(std::move(op));
 }
 
+OpId EventLoop::spliceFromSocket(int socket, int pipe_write, size_t len, DoneFn fn) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kSpliceFromSocket;
+  op->fd = socket;
+  op->pipe_fd = pipe_write;
+  op->max_len = len;
+  op->on_done = std::move(fn);
+  return submit(std::move(op));
+}
+
+OpId EventLoop::spliceToSocket(int pipe_read, int socket, size_t len, DoneFn fn) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kSpliceToSocket;
+  op->fd = socket;
+  op->pipe_fd = pipe_read;
+  op->max_len = len;
+  op->on_done = std::move(fn);
+  return submit(std::move(op));
+}
+
 OpId EventLoop::timeout(std::chrono::nanoseconds after, DoneFn fn) {
   auto op = std::make_unique<Operation>();
   op->kind = OpKind::kTimeout;

@@ -113,6 +113,14 @@ class EventLoop {
   // Sends buffer[offset..]; may complete short (res < size - offset), like send(2).
   OpId send(int fd, Buffer buffer, size_t offset, SendFn fn);
   OpId connect(int fd, const sockaddr* addr, socklen_t len, DoneFn fn);
+  // Moves up to `len` bytes between a TCP socket and a pipe inside the kernel (splice(2),
+  // SPLICE_F_MOVE | SPLICE_F_NONBLOCK), once the socket is ready: readable for
+  // spliceFromSocket (socket -> pipe write end), writable for spliceToSocket (pipe read end ->
+  // socket). res = bytes moved (0: the socket reached EOF), or -errno. io_uring:
+  // IORING_OP_SPLICE after an IORING_OP_POLL_ADD on the socket; epoll: splice(2) on readiness.
+  // close(socket) and close(pipe) both end it.
+  OpId spliceFromSocket(int socket, int pipe_write, size_t len, DoneFn fn);
+  OpId spliceToSocket(int pipe_read, int socket, size_t len, DoneFn fn);
   // res 0 when it fired, -ECANCELED when cancelled.
   OpId timeout(std::chrono::nanoseconds after, DoneFn fn);
   // Asks the operation to end; its callback still runs once (with -ECANCELED unless it

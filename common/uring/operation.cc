@@ -18,6 +18,8 @@ void Operation::deliver(int res, std::span<const char> data) {
       break;
     case OpKind::kConnect:
     case OpKind::kTimeout:
+    case OpKind::kSpliceFromSocket:
+    case OpKind::kSpliceToSocket:
       on_done(res);
       break;
   }

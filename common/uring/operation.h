@@ -31,7 +31,16 @@
 
 namespace warren::uring {
 
-enum class OpKind { kAccept, kRecv, kRecvMultishot, kSend, kConnect, kTimeout };
+enum class OpKind {
+  kAccept,
+  kRecv,
+  kRecvMultishot,
+  kSend,
+  kConnect,
+  kTimeout,
+  kSpliceFromSocket,  // splice(fd -> pipe_fd): waits for the socket to be readable
+  kSpliceToSocket,    // splice(pipe_fd -> fd): waits for the socket to be writable
+};
 
 struct Operation {
   OpKind kind;
@@ -43,12 +52,14 @@ struct Operation {
   sockaddr_storage addr{};  // connect target
   socklen_t addr_len = 0;
   std::chrono::nanoseconds after{0};  // timeout: fires this long after it was armed
+  int pipe_fd = -1;                   // splice: the pipe end (`fd` is the socket)
   bool cancelled = false;             // cancel() was asked (or the fd is being closed)
 
   // Backend scratch, owned here so it lives exactly as long as the submission.
   __kernel_timespec ts{};                            // io_uring: timeout spec
   std::chrono::steady_clock::time_point deadline{};  // epoll: when the timeout fires
   bool connect_started = false;                      // epoll: connect() returned EINPROGRESS
+  bool splice_polling = false;  // io_uring: a readiness poll, not the splice, is in flight
 
   AcceptFn on_accept;
   RecvFn on_recv;
@@ -56,7 +67,13 @@ struct Operation {
   DoneFn on_done;
 
   bool multishot() const { return kind == OpKind::kAccept || kind == OpKind::kRecvMultishot; }
-  bool reads() const { return kind == OpKind::kAccept || kind == OpKind::kRecv || multishot(); }
+  bool reads() const {
+    return kind == OpKind::kAccept || kind == OpKind::kRecv || kind == OpKind::kSpliceFromSocket ||
+           multishot();
+  }
+  bool splices() const {
+    return kind == OpKind::kSpliceFromSocket || kind == OpKind::kSpliceToSocket;
+  }
   // Runs the callback of this kind with `res` (`data` for receives).
   void deliver(int res, std::span<const char> data);
 };

@@ -1,5 +1,7 @@
 #include "common/uring/uring_backend.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -133,6 +135,16 @@ void UringBackend::arm(Operation& op) {
     case OpKind::kConnect:
       io_uring_prep_connect(s, op.fd, reinterpret_cast<sockaddr*>(&op.addr), op.addr_len);
       break;
+    case OpKind::kSpliceFromSocket:
+      // Readiness first: IORING_OP_SPLICE always runs in an io-wq thread, and on a socket
+      // with nothing to read it would only come back with -EAGAIN.
+      op.splice_polling = true;
+      io_uring_prep_poll_add(s, op.fd, POLLIN | POLLRDHUP);
+      break;
+    case OpKind::kSpliceToSocket:
+      // A socket is usually writable: splice at once, poll only after -EAGAIN.
+      prepSplice(s, op);
+      break;
     case OpKind::kTimeout: {
       auto ns = op.after.count();
       op.ts.tv_sec = ns / 1'000'000'000;
@@ -164,6 +176,30 @@ void UringBackend::cancelFd(int fd) {
   io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
   io_uring_sqe_set_data64(s, kIgnoreTag);
   io_uring_submit(&ring_);
+}
+
+void UringBackend::prepSplice(io_uring_sqe* s, Operation& op) {
+  op.splice_polling = false;
+  bool from = op.kind == OpKind::kSpliceFromSocket;
+  io_uring_prep_splice(s, from ? op.fd : op.pipe_fd, -1, from ? op.pipe_fd : op.fd, -1,
+                       static_cast<unsigned>(op.max_len), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+size_t UringBackend::handleSplice(Operation& op, int res) {
+  OpId id = op.id;
+  bool again = op.splice_polling ? res >= 0 : res == -EAGAIN;
+  if (!again) return table_.complete(id, res);  // the splice's result, or the poll's error
+  if (op.cancelled) return table_.complete(id, -ECANCELED);
+  io_uring_sqe* s = sqe();
+  if (op.splice_polling) {
+    prepSplice(s, op);  // the socket is ready (or in error: the splice says which)
+  } else {
+    op.splice_polling = true;  // not ready after all: wait for it, then splice again
+    io_uring_prep_poll_add(s, op.fd,
+                           op.kind == OpKind::kSpliceFromSocket ? (POLLIN | POLLRDHUP) : POLLOUT);
+  }
+  io_uring_sqe_set_data64(s, id);
+  return 0;
 }
 
 size_t UringBackend::handleAccept(Operation& op, int res, bool more) {
@@ -245,6 +281,9 @@ size_t UringBackend::handle(uint64_t user_data, int res, uint32_t flags) {
       return table_.complete(user_data, res);
     case OpKind::kTimeout:
       return table_.complete(user_data, res == -ETIME ? 0 : res);
+    case OpKind::kSpliceFromSocket:
+    case OpKind::kSpliceToSocket:
+      return handleSplice(*op, res);
   }
   return 0;
 }

@@ -38,6 +38,9 @@ class UringBackend final : public LoopBackend {
   void armWake();
   size_t handle(uint64_t user_data, int res, uint32_t flags);
   size_t handleAccept(Operation& op, int res, bool more);
+  // Splices: a poll result arms the splice; a splice's -EAGAIN arms the poll again.
+  size_t handleSplice(Operation& op, int res);
+  void prepSplice(io_uring_sqe* s, Operation& op);
   size_t handleRecv(Operation& op, int res, bool more, bool has_buffer, uint16_t bid);
 
   OperationTable& table_;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -229,6 +230,22 @@ TEST_F(DataplaneTest, EnrolledNetnsConnectsLandOn15001WithOriginalDestination) {
   ASSERT_TRUE(orig6) << orig6.error().message();
   EXPECT_EQ(orig6->toString(), "[fd00::42]:80");
 
+  // A dual-stack AF_INET6 socket dialling an IPv4 destination as ::ffff:a.b.c.d (gRPC and Java
+  // clients do) is an IPv4 capture: it reaches the IPv4 listener (not [::1]:15001, where l6
+  // would take it and ztunnel listens on nothing), and the original destination is the IPv4
+  // one, answered to getsockopt(SOL_IP) as for connect4.
+  UniqueFd cm;
+  ASSERT_EQ(connectTo(AF_INET6, "::ffff:10.9.8.7", 8081, &cm), 0);
+  pollfd pm{l4.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pm, 1, 5000), 1) << "the v4-mapped connect did not reach 127.0.0.1:15001";
+  UniqueFd am(::accept4(l4.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(am);
+  auto orig_mapped = net::originalDestination(am.get());
+  ASSERT_TRUE(orig_mapped) << orig_mapped.error().message();
+  EXPECT_EQ(orig_mapped->toString(), "10.9.8.7:8081");
+  pollfd p6{l6.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p6, 1, 0), 0) << "the v4-mapped connect also reached [::1]:15001";
+
   // ztunnel's own sockets (mark 0x539) and loopback destinations go where they asked: here
   // there is no route to 10.9.8.7, so the unredirected connect fails.
   EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr, WARREN_ZTUNNEL_MARK), ENETUNREACH);
@@ -241,10 +258,10 @@ TEST_F(DataplaneTest, EnrolledNetnsConnectsLandOn15001WithOriginalDestination) {
 
   auto counters = dp->counters();
   ASSERT_TRUE(counters);
-  EXPECT_GE((*counters)[WARREN_CNT_CONNECT_REDIRECTED], 3u);
+  EXPECT_GE((*counters)[WARREN_CNT_CONNECT_REDIRECTED], 4u);
   EXPECT_GE((*counters)[WARREN_CNT_CONNECT_SKIP_MARK], 1u);
   EXPECT_GE((*counters)[WARREN_CNT_CONNECT_SKIP_LOOPBACK], 1u);
-  EXPECT_GE((*counters)[WARREN_CNT_GETSOCKOPT_ANSWERED], 2u);
+  EXPECT_GE((*counters)[WARREN_CNT_GETSOCKOPT_ANSWERED], 3u);
 
   // Unenrolled: connects go straight to their destination again; the established connection
   // is untouched.

@@ -33,7 +33,7 @@ using testing::TempCgroup;
 using testing::TempPinDir;
 
 bool exists(const std::string& path) {
-  struct stat st {};
+  struct stat st{};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -75,7 +75,9 @@ struct Pair {
   UniqueFd client, server;
 };
 
-Pair loopbackPair() {
+// With `dual_stack`, the client is an AF_INET6 socket dialling the IPv4 listener as
+// ::ffff:127.0.0.1 (gRPC, Java): its addresses are v4-mapped, the server's plain IPv4.
+Pair loopbackPair(bool dual_stack = false) {
   Pair p;
   UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
@@ -86,8 +88,17 @@ Pair loopbackPair() {
       ::listen(l.get(), 4) != 0 ||
       ::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
     return p;
-  p.client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (::connect(p.client.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return Pair{};
+  if (dual_stack) {
+    sockaddr_in6 m{};
+    m.sin6_family = AF_INET6;
+    m.sin6_port = a.sin_port;
+    ::inet_pton(AF_INET6, "::ffff:127.0.0.1", &m.sin6_addr);
+    p.client.reset(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(p.client.get(), reinterpret_cast<sockaddr*>(&m), sizeof(m)) != 0) return Pair{};
+  } else {
+    p.client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(p.client.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return Pair{};
+  }
   p.server.reset(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
   return p;
 }
@@ -243,6 +254,33 @@ TEST_F(FastPathTest, LoopbackPairGoesSocketToSocketIntactReadoptedAndRemoved) {
   ASSERT_TRUE(off_counters);
   EXPECT_EQ((*off_counters)[WARREN_CNT_FASTPATH_INSERTED], (*end)[WARREN_CNT_FASTPATH_INSERTED]);
   expectStream(q.client.get(), q.server.get(), pattern(100000, 3));
+}
+
+// A dual-stack client (AF_INET6, ::ffff:127.0.0.1) and its IPv4 server are one loopback pair:
+// both ends are keyed as IPv4 (warren_addr.h), so each finds the other and the bytes go socket
+// to socket, intact both ways.
+TEST_F(FastPathTest, DualStackClientAndIpv4ServerAreOnePair) {
+  cgroup_.enter();
+  auto dp = RedirectDataplane::open(config(true));
+  ASSERT_TRUE(dp) << dp.error().message();
+  UniqueFd netns = testing::makeNetns();
+  ASSERT_TRUE(netns);
+  auto guard = NetnsGuard::enter(netns.get());
+  ASSERT_TRUE(guard);
+  auto before = dp->counters();
+  ASSERT_TRUE(before);
+  Pair p = loopbackPair(/*dual_stack=*/true);
+  ASSERT_TRUE(p.client && p.server);
+  auto after = dp->counters();
+  ASSERT_TRUE(after);
+  EXPECT_EQ((*after)[WARREN_CNT_FASTPATH_INSERTED] - (*before)[WARREN_CNT_FASTPATH_INSERTED], 2u);
+  expectStream(p.client.get(), p.server.get(), pattern(1 << 20, 3));
+  expectStream(p.server.get(), p.client.get(), pattern(1 << 20, 4));
+  auto end = dp->counters();
+  ASSERT_TRUE(end);
+  EXPECT_GE((*end)[WARREN_CNT_FASTPATH_REDIRECTED] - (*before)[WARREN_CNT_FASTPATH_REDIRECTED], 2u)
+      << "the pair's messages must find their peer";
+  EXPECT_EQ((*end)[WARREN_CNT_FASTPATH_MISS] - (*before)[WARREN_CNT_FASTPATH_MISS], 0u);
 }
 
 TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {

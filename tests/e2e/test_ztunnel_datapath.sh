@@ -7,7 +7,11 @@
 #    a transfer, and its access log);
 #  - a capture in node-2's netns (everything leaving or entering the node) shows HBONE on
 #    15008 only: no packet to the app port, no plaintext marker;
-#  - a non-mesh client reaches an enrolled pod through 15006 (plaintext inbound capture);
+#  - a dual-stack client (AF_INET6 socket dialling ::ffff:<pod-ip>) is captured as IPv4 and
+#    goes through HBONE (node-2's mutual_tls counter rises, the sink's sha256 matches);
+#  - a non-mesh client reaches an enrolled pod through 15006 (plaintext inbound capture), and an
+#    enrolled pod a pod outside the mesh (passthrough): both relays run on splice (node-1's
+#    warren_ztunnel_plain_relays_total{engine="splice"} rises for each);
 #  - istio_tcp_* metrics after the traffic pass promtool and carry the workload labels;
 #  - the client pod's connections were accepted by more than one ztunnel worker.
 . "$(dirname "$0")/lib.sh"
@@ -83,6 +87,47 @@ probe_sink mesh/client "$FAR:9000" $((100 * 1024 * 1024))
 step "same-node: 100 MiB through HBONE, sha256 verified"
 probe_sink mesh/client "$NEAR:9000" $((100 * 1024 * 1024))
 
+step "dual-stack client: an AF_INET6 socket dialling ::ffff:<pod-ip> goes through HBONE"
+# gRPC and Java clients open AF_INET6 sockets and dial IPv4 destinations as ::ffff:a.b.c.d.
+# connect6 must capture that as the IPv4 destination it is (ztunnel listens on 127.0.0.1:15001
+# only; it used to be sent to [::1]:15001 and refused). Evidence it went through the tunnel:
+# node-2's mutual_tls connection counter for this client rises, and the sink's sha256 answer
+# (sent after the client's half-close) matches what the AF_INET6 socket wrote.
+mtls_opened() {
+  node_exec node-2 curl -sf http://127.0.0.1:15020/metrics | awk '
+    /^istio_tcp_connections_opened_total\{/ && /reporter="destination"/ &&
+    /connection_security_policy="mutual_tls"/ && /source_workload="client"/ { n += $NF }
+    END { print n + 0 }'
+}
+before=$(mtls_opened)
+answer=$(pod_exec mesh/client /usr/bin/python3 - "$FAR" 9000 <<'PY'
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.settimeout(30)
+s.connect(("::ffff:" + sys.argv[1], int(sys.argv[2])))
+data = bytes(range(256)) * 4096  # 1 MiB
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+reply = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    reply += b
+print("want sha256 %s %d" % (hashlib.sha256(data).hexdigest(), len(data)))
+print("got " + reply.decode().strip())
+PY
+) || fail "the AF_INET6 client could not talk to ::ffff:$FAR:9000: $answer"
+log "$answer"
+want=$(echo "$answer" | sed -n 's/^want //p')
+got=$(echo "$answer" | sed -n 's/^got //p')
+[ -n "$want" ] || fail "the AF_INET6 client printed nothing: $answer"
+assert_eq "$got" "$want" "sink's answer to the AF_INET6 client"
+mtls_rose() { [ "$(mtls_opened)" -gt "$before" ]; }
+wait_for 10 mtls_rose
+log "mutual_tls connections opened from client on node-2: $before -> $(mtls_opened)"
+
 step "the server side saw the client's identity (inbound access log on node-2)"
 id_client="spiffe://cluster.local/ns/mesh/sa/client-sa"
 wait_for 10 grep -q "src.identity=\"$id_client\".*direction=\"inbound\"" \
@@ -139,10 +184,29 @@ if command -v tshark >/dev/null; then
   assert_eq "$nontls" 0 "non-TLS payload segments on 15008"
 fi
 
-step "non-mesh client -> enrolled pod: inbound through 15006, intact"
+# The plaintext relays (15006 inbound, passthrough) splice: node-1's
+# warren_ztunnel_plain_relays_total{engine="splice"} counts each one that did.
+spliced() {
+  node_exec node-1 curl -sf http://127.0.0.1:15020/metrics |
+    awk '/^warren_ztunnel_plain_relays_total\{engine="splice"\}/ { print $NF }'
+}
+step "non-mesh client -> enrolled pod: inbound through 15006, intact, spliced"
+s0=$(spliced)
 probe_sink other/outside "$NEAR:9000" $((1024 * 1024))
 wait_for 10 grep -q "src.addr=$(pod_ip other/outside):.*direction=\"inbound\"" \
   "$LAB_DIR/nodes/node-1/logs/ztunnel.log"
+s1=$(spliced)
+[ "${s1:-0}" -gt "${s0:-0}" ] || fail "the 15006 relay did not splice (splice relays $s0 -> $s1)"
+
+step "enrolled pod -> pod outside the mesh: passthrough, intact, spliced"
+pod_exec other/outside warren-probe serve --port 9100 --sink >"$LAB_DIR/outside-sink.log" 2>&1 &
+OUTSIDE_SINK=$!
+on_exit "kill $OUTSIDE_SINK 2>/dev/null; wait $OUTSIDE_SINK 2>/dev/null"
+wait_for 10 grep -q "listening" "$LAB_DIR/outside-sink.log"
+probe_sink mesh/client "$(pod_ip other/outside):9100" $((4 * 1024 * 1024))
+s2=$(spliced)
+[ "${s2:-0}" -gt "$s1" ] || fail "the passthrough relay did not splice (splice relays $s1 -> $s2)"
+log "node-1 splice relays: $s0 -> $s1 (15006) -> $s2 (passthrough)"
 
 step "istio_tcp metrics: promtool accepts them, labels name both workloads"
 node_exec node-2 curl -sf http://127.0.0.1:15020/metrics >"$LAB_DIR/metrics.txt"

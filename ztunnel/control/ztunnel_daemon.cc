@@ -10,6 +10,7 @@
 #include "bpf/loader/pinned_counters.h"
 #include "common/http/log_level_routes.h"
 #include "common/metrics/process_metrics.h"
+#include "common/relay/socket_relay.h"
 #include "common/uring/worker_threads.h"
 
 namespace warren::ztunnel {
@@ -46,9 +47,10 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
   zo.socket_path = options_.zds_socket;
   zo.listeners.run_dir = options_.run_dir;
   // One listening socket per port per worker (each worker accepts its own share); without a
-  // data path (tests) nobody accepts, one is enough.
-  zo.listeners.sockets_per_port =
-      options_.data_path ? uring::WorkerThreads::count(options_.workers) : 1;
+  // data path (tests) nobody accepts, one is enough. DataPlane gets the same resolved count
+  // (start()), so the listener sets ZDS binds always match its workers.
+  data_workers_ = options_.data_path ? uring::WorkerThreads::count(options_.workers) : 1;
+  zo.listeners.sockets_per_port = data_workers_;
   zo.trust_domain = options_.trust_domain;
   zo.hooks.added = [this](const std::shared_ptr<const EnrolledPod>& pod,
                           const PodListeners& l) -> Status {
@@ -125,6 +127,15 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
              "after a pause",
              MetricType::kCounter, data_ ? double(data_->stats().accept_pauses) : 0),
   };
+  const auto& engines = relay::socketRelayCounters();
+  families.push_back(
+      {"warren_ztunnel_plain_relays_total",
+       "plaintext relays (15006 inbound, passthrough) by engine: splice (kernel pipes) or copy; "
+       "copy_fallback counts splice refused for want of a pipe (also counted under copy)",
+       MetricType::kCounter,
+       {{"", {{"engine", "splice"}}, double(engines.splice.load())},
+        {"", {{"engine", "copy"}}, double(engines.copy.load())},
+        {"", {{"engine", "copy_fallback"}}, double(engines.splice_refused.load())}}});
   if (auto redirect = redirectDecisions()) families.push_back(std::move(*redirect));
   return families;
 }
@@ -204,9 +215,10 @@ Status ZtunnelDaemon::start() {
     auto dm = DataPathMetrics::create(registry_);
     if (!dm) return fail(dm.error());
     DataPlaneOptions dpo;
-    dpo.workers = options_.workers;
+    dpo.workers = data_workers_;
     dpo.pool_idle_timeout = options_.pool_idle_timeout;
-    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *dm);
+    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *dm,
+                                        std::make_shared<PodNetnsSockets>(options_.run_dir));
     if (auto s = data_->start(); !s) return s;
   }
   certs_->start();

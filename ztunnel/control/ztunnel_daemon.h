@@ -61,6 +61,9 @@ class ZtunnelDaemon {
   std::unique_ptr<mesh::CaClient> ca_;
   std::unique_ptr<mesh::CertificateManager> certs_;
   std::unique_ptr<mesh::XdsClient> xds_;
+  // Data-path workers, resolved once (--workers, 0 = one per core): the DataPlane's worker
+  // count and the listening sockets per pod port ZDS binds for them.
+  unsigned data_workers_ = 1;
   std::unique_ptr<DataPlane> data_;  // before zds_: ZDS hands pods to it
   std::unique_ptr<ZdsClient> zds_;
   metrics::Registry registry_;

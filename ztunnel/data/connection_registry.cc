@@ -90,24 +90,40 @@ void ConnectionRegistry::finishRejected(ProxyConnection& conn, const std::string
 void ConnectionRegistry::startRelay(std::shared_ptr<ProxyConnection> conn,
                                     std::unique_ptr<relay::ByteStream> source_side,
                                     std::unique_ptr<relay::ByteStream> dest_side) {
+  run(std::move(conn), [&](relay::Relay::DoneFn done) {
+    return relay::StreamRelay::create(std::move(source_side), std::move(dest_side),
+                                      std::move(done));
+  });
+}
+
+void ConnectionRegistry::startSocketRelay(std::shared_ptr<ProxyConnection> conn,
+                                          UniqueFd source_side, UniqueFd dest_side,
+                                          relay::SocketRelayEngine engine) {
+  run(std::move(conn), [&](relay::Relay::DoneFn done) {
+    return relay::makeSocketRelay(loop_, std::move(source_side), std::move(dest_side), engine,
+                                  std::move(done));
+  });
+}
+
+void ConnectionRegistry::run(
+    std::shared_ptr<ProxyConnection> conn,
+    const std::function<std::shared_ptr<relay::Relay>(relay::Relay::DoneFn)>& make) {
   conn->id = next_id_();
   opened(*conn);
   accesslog::logConnectionOpened(conn->record);
   uint64_t id = conn->id;
-  conn->relay = relay::StreamRelay::create(
-      std::move(source_side), std::move(dest_side),
-      [this, id](const relay::RelayStats& stats, const std::optional<Error>& error) {
-        auto it = open_.find(id);
-        if (it == open_.end()) return;
-        auto c = std::move(it->second);
-        open_.erase(it);
-        c->record.bytes_sent = stats.a_to_b.bytes;
-        c->record.bytes_recv = stats.b_to_a.bytes;
-        if (error && c->record.error.empty()) c->record.error = error->message();
-        closed(*c, stats.a_to_b.bytes, stats.b_to_a.bytes);
-        // The relay holds this callback: free it after the callback returns.
-        loop_.post([c = std::move(c)] {});
-      });
+  conn->relay = make([this, id](const relay::RelayStats& stats, const std::optional<Error>& error) {
+    auto it = open_.find(id);
+    if (it == open_.end()) return;
+    auto c = std::move(it->second);
+    open_.erase(it);
+    c->record.bytes_sent = stats.a_to_b.bytes;
+    c->record.bytes_recv = stats.b_to_a.bytes;
+    if (error && c->record.error.empty()) c->record.error = error->message();
+    closed(*c, stats.a_to_b.bytes, stats.b_to_a.bytes);
+    // The relay holds this callback: free it after the callback returns.
+    loop_.post([c = std::move(c)] {});
+  });
   open_[id] = conn;
   conn->relay->start();
 }

@@ -13,6 +13,7 @@
 
 #include "common/accesslog/connection_record.h"
 #include "common/metrics/istio_tcp_metrics.h"
+#include "common/relay/socket_relay.h"
 #include "common/relay/stream_relay.h"
 #include "common/uring/event_loop.h"
 #include "mesh/rbac/rbac_evaluator.h"
@@ -28,7 +29,7 @@ struct ProxyConnection {
   metrics::TrafficLabels labels;
   metrics::TcpConnectionCounters counters;  // looked up once, when it opens
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  std::shared_ptr<relay::StreamRelay> relay;
+  std::shared_ptr<relay::Relay> relay;
   std::string policy_decision = "ALLOW";
   std::string policy_name;
   // Inbound: what authorization is re-evaluated against when the state changes.
@@ -61,6 +62,10 @@ class ConnectionRegistry {
   void startRelay(std::shared_ptr<ProxyConnection> conn,
                   std::unique_ptr<relay::ByteStream> source_side,
                   std::unique_ptr<relay::ByteStream> dest_side);
+  // The same for two plain TCP sockets (15006 inbound, passthrough): relay::makeSocketRelay
+  // with `engine` (splice where it can be had).
+  void startSocketRelay(std::shared_ptr<ProxyConnection> conn, UniqueFd source_side,
+                        UniqueFd dest_side, relay::SocketRelayEngine engine);
 
   template <class Fn>
   void forEach(Fn fn) {
@@ -74,6 +79,9 @@ class ConnectionRegistry {
   void abortAll(const std::string& why);
 
  private:
+  // Registers the connection, then runs the relay `make` builds with the registry's done.
+  void run(std::shared_ptr<ProxyConnection> conn,
+           const std::function<std::shared_ptr<relay::Relay>(relay::Relay::DoneFn)>& make);
   void opened(ProxyConnection& conn);
   void closed(ProxyConnection& conn, uint64_t request_bytes, uint64_t response_bytes);
 

@@ -1,7 +1,11 @@
 #include "ztunnel/data/data_path_sockets.h"
 
+#include <filesystem>
+
+#include "bpf/loader/inbound_registration.h"
 #include "common/net/socket_factory.h"
 #include "common/net/socket_info.h"
+#include "warren_abi.h"
 
 namespace warren::ztunnel {
 
@@ -17,6 +21,18 @@ Result<mesh::DialedSocket> PodNetnsSockets::dial(const EnrolledPod& pod,
 
 Result<net::SocketAddress> PodNetnsSockets::originalDestination(const EnrolledPod&, int fd) {
   return net::originalDestination(fd);
+}
+
+relay::SocketRelayEngine PodNetnsSockets::plainRelayEngine() {
+  if (run_dir_.empty()) return relay::SocketRelayEngine::kSplice;
+  // Read per connection (a stat or two): the agent may turn the fast path on or off while
+  // ztunnel runs.
+  auto pin_dir = redirect::readPinDirFile(run_dir_);
+  if (!pin_dir) return relay::SocketRelayEngine::kSplice;  // no eBPF capture: no sockmap
+  std::error_code ec;
+  bool fast_path =
+      std::filesystem::exists(std::filesystem::path(*pin_dir) / WARREN_LINK_SK_MSG, ec);
+  return fast_path ? relay::SocketRelayEngine::kCopy : relay::SocketRelayEngine::kSplice;
 }
 
 }  // namespace warren::ztunnel

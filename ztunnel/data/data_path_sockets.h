@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/net/socket_address.h"
+#include "common/relay/socket_relay.h"
 #include "mesh/hbone/hbone_client_pool.h"
 #include "ztunnel/control/enrolled_pod.h"
 
@@ -21,14 +22,26 @@ class DataPathSockets {
   virtual Result<mesh::DialedSocket> dial(const EnrolledPod& pod, const net::SocketAddress& to) = 0;
   // Where a connection accepted on `pod`'s 15001 listener was going (INTEROP §6 step 2).
   virtual Result<net::SocketAddress> originalDestination(const EnrolledPod& pod, int fd) = 0;
+  // How the plaintext relays (15006 inbound, passthrough) may move bytes between two of these
+  // sockets: splice, unless something may put bytes into a socket that splice does not read.
+  virtual relay::SocketRelayEngine plainRelayEngine() { return relay::SocketRelayEngine::kSplice; }
 };
 
 // Production: sockets in the pod's netns with mark 0x539; the original destination from the
 // cgroup/getsockopt eBPF answer (net::originalDestination).
+// Plaintext relays splice, except while the agent's sockmap fast path is on (<pin-dir>/link_sk_msg
+// pinned, the pin dir read from <run-dir>/bpf_pin_dir): its sk_msg program puts bytes straight
+// into a socket's ingress queue, which splice (tcp_splice_read) does not read; the copy relay
+// (recv) does.
 class PodNetnsSockets final : public DataPathSockets {
  public:
+  explicit PodNetnsSockets(std::string run_dir = "") : run_dir_(std::move(run_dir)) {}
   Result<mesh::DialedSocket> dial(const EnrolledPod& pod, const net::SocketAddress& to) override;
   Result<net::SocketAddress> originalDestination(const EnrolledPod& pod, int fd) override;
+  relay::SocketRelayEngine plainRelayEngine() override;
+
+ private:
+  std::string run_dir_;
 };
 
 }  // namespace warren::ztunnel

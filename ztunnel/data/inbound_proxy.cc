@@ -149,16 +149,16 @@ void InboundProxy::acceptPlain(const std::shared_ptr<const EnrolledPod>& pod, Un
   }
   pc->rbac = rbac;
   pc->local_workload_uid = local_w->uid;
-  auto held = std::make_shared<std::unique_ptr<relay::SocketStream>>(
-      std::make_unique<relay::SocketStream>(ctx_.loop, std::move(fd)));
+  auto held = std::make_shared<UniqueFd>(std::move(fd));
   connectUpstream(*pod, *local, [this, pc, held](Result<UniqueFd> up) {
     if (!up) {
       held->reset();
       ctx_.connections.finishRejected(*pc, "UF", up.error().message());
       return;
     }
-    ctx_.connections.startRelay(pc, std::move(*held),
-                                std::make_unique<relay::SocketStream>(ctx_.loop, std::move(*up)));
+    // Two plain TCP sockets: splice where it can be had (relay::makeSocketRelay).
+    ctx_.connections.startSocketRelay(pc, std::move(*held), std::move(*up),
+                                      ctx_.sockets.plainRelayEngine());
   });
 }
 

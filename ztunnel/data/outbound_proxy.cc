@@ -91,8 +91,9 @@ void OutboundProxy::passthrough(const std::shared_ptr<const EnrolledPod>& pod,
                                       Error::system(-res, "connect to " + to.toString()).message());
       return;
     }
-    ctx_.connections.startRelay(pc, std::move(*held),
-                                std::make_unique<relay::SocketStream>(ctx_.loop, std::move(*up)));
+    // Two plain TCP sockets: splice where it can be had (relay::makeSocketRelay).
+    ctx_.connections.startSocketRelay(pc, (*held)->release(), std::move(*up),
+                                      ctx_.sockets.plainRelayEngine());
   });
 }
 

@@ -1,4 +1,7 @@
-// StreamRelay through TcpRelayServer over real loopback sockets, on both backends.
+// The socket relays through TcpRelayServer over real loopback sockets, on both backends and
+// both engines: StreamRelay (copy) and SpliceRelay (splice through a pipe per direction). Every
+// case also checks, through socketRelayCounters(), that the engine asked for is the one that
+// moved the bytes.
 #include "common/relay/stream_relay.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <tuple>
 
 #include "common/relay/tcp_relay_server.h"
 #include "test_peers.h"
@@ -19,16 +23,32 @@ namespace {
 using namespace std::chrono_literals;
 using namespace warren::relay::testing;
 
-class StreamRelayTest : public ::testing::TestWithParam<uring::Backend> {
+class StreamRelayTest
+    : public ::testing::TestWithParam<std::tuple<uring::Backend, SocketRelayEngine>> {
  protected:
+  uring::Backend backend() const { return std::get<0>(GetParam()); }
+  SocketRelayEngine engine() const { return std::get<1>(GetParam()); }
+  void SetUp() override {
+    splice0_ = socketRelayCounters().splice.load();
+    copy0_ = socketRelayCounters().copy.load();
+  }
+  // `n` relays ran, all on the engine this case asked for (no fallback).
+  void expectEngineRan(uint64_t n) const {
+    uint64_t splice = socketRelayCounters().splice.load() - splice0_;
+    uint64_t copy = socketRelayCounters().copy.load() - copy0_;
+    EXPECT_EQ(engine() == SocketRelayEngine::kSplice ? splice : copy, n);
+    EXPECT_EQ(engine() == SocketRelayEngine::kSplice ? copy : splice, 0u);
+  }
+
   std::unique_ptr<TcpRelayServer> startRelay(const net::SocketAddress& upstream,
                                              unsigned workers = 1) {
     TcpRelayConfig c;
     c.listen = net::SocketAddress::loopbackV4(0);
     c.upstream = upstream;
     c.workers = workers;
-    c.loop.backend = GetParam();
+    c.loop.backend = backend();
     c.loop.fallback_to_epoll = false;
+    c.engine = engine();
     auto s = TcpRelayServer::start(c);
     EXPECT_TRUE(s) << s.error().message();
     return s ? std::move(*s) : nullptr;
@@ -42,6 +62,9 @@ class StreamRelayTest : public ::testing::TestWithParam<uring::Backend> {
     }
     return false;
   }
+
+  uint64_t splice0_ = 0;
+  uint64_t copy0_ = 0;
 };
 
 TEST_P(StreamRelayTest, EchoRoundTrip) {
@@ -60,6 +83,7 @@ TEST_P(StreamRelayTest, EchoRoundTrip) {
   auto t = relay->totals();
   EXPECT_EQ(t.relayed, 1u);
   EXPECT_EQ(t.bytes, 22u);
+  expectEngineRan(1);
 }
 
 // A read EOF on one side becomes a write shutdown on the other, and the other direction keeps
@@ -82,6 +106,7 @@ TEST_P(StreamRelayTest, HalfClosePropagatesBothWays) {
   EXPECT_EQ(readToEof(c.get()), "got 100000");
   ASSERT_TRUE(drained(*relay)) << "both directions done must end the relay";
   EXPECT_EQ(relay->totals().bytes, 100000u + 10u);
+  expectEngineRan(1);
 }
 
 TEST_P(StreamRelayTest, HundredMiBEachWayWithSha256Equality) {
@@ -118,6 +143,7 @@ TEST_P(StreamRelayTest, HundredMiBEachWayWithSha256Equality) {
   auto t = relay->totals();
   EXPECT_EQ(t.bytes, 2 * kBytes);
   EXPECT_LE(t.peak_buffered, kMaxBufferedPerDirection);
+  expectEngineRan(1);
 }
 
 // A receiver that stops reading: the relay's buffers stay under the cap, the sender blocks
@@ -178,18 +204,20 @@ TEST_P(StreamRelayTest, BackpressureBoundsMemoryAndBlocksTheSender) {
   ASSERT_EQ(fut.wait_for(30s), std::future_status::ready);
   EXPECT_EQ(fut.get(), sent) << "bytes lost after reading resumed";
   EXPECT_LE(relay->totals().peak_buffered, kMaxBufferedPerDirection);
+  expectEngineRan(1);
 }
 
 TEST_P(StreamRelayTest, ThousandConcurrentConnections) {
   constexpr int kConns = 1000;
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
-  // Per connection: client, relay accepted, relay upstream, echo side.
-  if (lim.rlim_cur < 4 * kConns + 100) {
-    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 4 * kConns + 200);
+  // Per connection: client, relay accepted, relay upstream, echo side (+ 4 pipe ends: splice).
+  const rlim_t want = (engine() == SocketRelayEngine::kSplice ? 8 : 4) * kConns + 100;
+  if (lim.rlim_cur < want) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, want + 100);
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
-  if (lim.rlim_cur < 4 * kConns + 100) GTEST_SKIP() << "RLIMIT_NOFILE too low";
+  if (lim.rlim_cur < want) GTEST_SKIP() << "RLIMIT_NOFILE too low";
   LoopEchoServer echo;
   auto relay = startRelay(echo.address(), 2);
   ASSERT_TRUE(relay);
@@ -215,6 +243,7 @@ TEST_P(StreamRelayTest, ThousandConcurrentConnections) {
   EXPECT_EQ(t.failures, 0u);
   clients.clear();
   ASSERT_TRUE(drained(*relay));
+  expectEngineRan(kConns);
 }
 
 TEST_P(StreamRelayTest, UpstreamDownClosesTheClient) {
@@ -258,8 +287,9 @@ TEST_P(StreamRelayTest, ListensAndConnectsInsideANetns) {
     c.listen = net::SocketAddress::loopbackV4(0);
     c.upstream = upstream.address();
     c.workers = 2;
-    c.loop.backend = GetParam();
+    c.loop.backend = backend();
     c.loop.fallback_to_epoll = false;
+    c.engine = engine();
     c.sockets = in_ns;
     c.sockets.mark = net::kZtunnelMark;
     auto relay = TcpRelayServer::start(c);
@@ -273,12 +303,14 @@ TEST_P(StreamRelayTest, ListensAndConnectsInsideANetns) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StreamRelayTest,
-                         ::testing::Values(uring::Backend::kUring, uring::Backend::kEpoll),
-                         [](const ::testing::TestParamInfo<uring::Backend>& p) {
-                           return std::string(p.param == uring::Backend::kUring ? "uring"
-                                                                                : "epoll");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    BackendsAndEngines, StreamRelayTest,
+    ::testing::Combine(::testing::Values(uring::Backend::kUring, uring::Backend::kEpoll),
+                       ::testing::Values(SocketRelayEngine::kCopy, SocketRelayEngine::kSplice)),
+    [](const auto& p) {
+      return std::string(std::get<0>(p.param) == uring::Backend::kUring ? "uring" : "epoll") +
+             (std::get<1>(p.param) == SocketRelayEngine::kSplice ? "_splice" : "_copy");
+    });
 
 }  // namespace
 }  // namespace warren::relay

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 
 #include "test_peers.h"
 
@@ -57,7 +58,8 @@ bool spawn(Spawned& s, std::vector<std::string> args) {
   return s.pid > 0;
 }
 
-class TcpRelayToolTest : public ::testing::TestWithParam<const char*> {};
+// (backend, engine)
+class TcpRelayToolTest : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
 TEST_P(TcpRelayToolTest, RelaysAndStopsOnSigterm) {
   ThreadedServer upstream([](int fd) {
@@ -66,7 +68,8 @@ TEST_P(TcpRelayToolTest, RelaysAndStopsOnSigterm) {
   });
   Spawned s;
   ASSERT_TRUE(spawn(s, {"--listen", "127.0.0.1:0", "--upstream", upstream.address().toString(),
-                        "--workers", "2", "--backend", GetParam(), "--log-level", "warn"}));
+                        "--workers", "2", "--backend", std::get<0>(GetParam()), "--engine",
+                        std::get<1>(GetParam()), "--log-level", "warn"}));
   char line[256] = {};
   ASSERT_NE(std::fgets(line, sizeof(line), s.out), nullptr) << "tool printed nothing";
   std::string text(line);
@@ -90,15 +93,23 @@ TEST_P(TcpRelayToolTest, RelaysAndStopsOnSigterm) {
   s.pid = -1;
   ASSERT_NE(std::fgets(line, sizeof(line), s.out), nullptr);
   EXPECT_EQ(std::string(line).rfind("connections 5 ", 0), 0u) << line;
+  // Every relay on the engine asked for.
+  std::string engine = std::get<1>(GetParam());
+  EXPECT_NE(std::string(line).find(engine == "splice" ? " splice 5 copy 0" : " splice 0 copy 5"),
+            std::string::npos)
+      << line;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, TcpRelayToolTest, ::testing::Values("uring", "epoll"));
+INSTANTIATE_TEST_SUITE_P(BackendsAndEngines, TcpRelayToolTest,
+                         ::testing::Combine(::testing::Values("uring", "epoll"),
+                                            ::testing::Values("copy", "splice")));
 
 TEST(TcpRelayToolFlagsTest, BadFlagsExitTwoWithAMessage) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--listen", "127.0.0.1:0"},
            {"--listen", "nonsense", "--upstream", "127.0.0.1:1"},
            {"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--backend", "kqueue"},
+           {"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--engine", "sendfile"},
            {"--bogus", "1"}}) {
     Spawned s;
     ASSERT_TRUE(spawn(s, args));
