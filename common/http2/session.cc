@@ -536,6 +536,7 @@ void Session::flushNotifications() {
 }
 
 void Session::markClosed(StreamId id, uint32_t error_code) {
+  if (header_block_stream_ == id) header_block_stream_ = 0;  // its block is ignored now
   Stream* s = find(id);
   if (s == nullptr || s->closed) return;
   s->closed = true;

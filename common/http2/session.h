@@ -82,6 +82,8 @@ class Session {
   void goAway(uint32_t error_code = kNoError);
   // A GOAWAY was sent or received.
   bool goingAway() const;
+  // The error code of the last GOAWAY that went out (serialised), if any: why we ended it.
+  std::optional<uint32_t> goAwaySentCode() const { return goaway_sent_code_; }
 
   // --- client streams
   // A new stream may be opened now: client role, no GOAWAY either way, session alive, and
@@ -138,6 +140,11 @@ class Session {
   size_t nghttp2MemoryBytes() const { return allocator_.bytesInUse(); }
   size_t nghttp2PeakMemoryBytes() const { return allocator_.peakBytes(); }
   size_t outputBufferBytes() const { return out_.size() - out_head_; }
+  // A HEADERS frame arrived and its header block has not ended yet (END_HEADERS not seen):
+  // until it does, nothing else may come on the connection (RFC 9113 §6.10). With
+  // headerBlocksStarted(), what a request-head timeout (slowloris) watches.
+  bool receivingHeaderBlock() const { return header_block_stream_ != 0; }
+  uint64_t headerBlocksStarted() const { return header_blocks_started_; }
   // Streams the engine still tracks (open, or closed with bytes not yet consumed).
   size_t trackedStreams() const { return streams_.size(); }
   Role role() const { return role_; }
@@ -231,6 +238,11 @@ class Session {
   StreamId goaway_last_stream_ = INT32_MAX;  // last stream our graceful GOAWAY accepts
   std::optional<Error> local_error_;         // why the session failed on our side
   std::string last_error_;                   // nghttp2's last error message, for context
+
+  std::optional<uint32_t> goaway_sent_code_;
+  StreamId header_block_stream_ = 0;  // a header block in progress on this stream
+  uint64_t header_blocks_started_ = 0;
+  uint32_t consecutive_empty_frames_ = 0;
 
   // Keep-alive.
   TimePoint next_ping_;

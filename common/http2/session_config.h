@@ -71,6 +71,11 @@ struct SessionConfig {
   size_t max_settings_entries = 32;
   // Queued SETTINGS/PING ACKs before the peer counts as flooding (nghttp2 default 1000).
   size_t max_outbound_ack = 1000;
+  // Frames with an empty payload in a row (DATA without END_STREAM carries nothing and costs
+  // no window, so nothing else bounds them) before the session ends with GOAWAY
+  // ENHANCE_YOUR_CALM. 1: Envoy's max_consecutive_inbound_frames_with_empty_payload default
+  // (its CVE-2019-9518 fix); any frame with a payload starts the count again.
+  uint32_t max_consecutive_empty_frames = 1;
   // Memory nghttp2 itself may allocate for this session (HPACK tables, frame buffers, stream
   // objects). Allocation beyond it fails and the session dies: a safety net far above normal
   // use (a busy session uses well under 2 MiB), not a tuning knob.

@@ -88,6 +88,8 @@ int Session::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* 
   Session* s = self(ud);
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   StreamId id = frame->hd.stream_id;
+  s->header_block_stream_ = id;
+  ++s->header_blocks_started_;
   if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     if (s->role_ != Role::kServer) return 0;
     s->streams_.try_emplace(id, s->config_.stream_send_buffer);
@@ -121,8 +123,20 @@ int Session::onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, v
   Session* s = self(ud);
   StreamId id = frame->hd.stream_id;
   bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !end_stream) {
+    if (++s->consecutive_empty_frames_ > s->config_.max_consecutive_empty_frames && !s->dead_) {
+      s->die(Error(ErrorCode::kProtocol,
+                   fmt::format("http2: {} consecutive DATA frames without payload (flood)",
+                               s->consecutive_empty_frames_)),
+             kEnhanceYourCalm);
+      return 0;
+    }
+  } else if (frame->hd.length > 0) {
+    s->consecutive_empty_frames_ = 0;
+  }
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS: {
+      if (s->header_block_stream_ == id) s->header_block_stream_ = 0;
       Stream* st = s->find(id);
       if (st == nullptr) return 0;
       if (st->headers_too_large) {
@@ -222,6 +236,7 @@ int Session::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* ud)
   }
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     s->goaway_submitted_ = true;
+    s->goaway_sent_code_ = frame->goaway.error_code;
     if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !s->local_error_) {
       s->local_error_ = Error(ErrorCode::kProtocol,
                               fmt::format("http2: sent GOAWAY {} ({})",

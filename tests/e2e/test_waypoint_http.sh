@@ -15,7 +15,8 @@
 # a backend failing twice is retried (attempts=3 in the access log), timeouts.request gives 504
 # with UT (access log and metrics), a RequestMirror copy reaches echo-mirror while the client
 # gets echo-v1's answer; `warrenctl waypoint routes` shows the compiled rules and
-# `warrenctl waypoint status` the Services using the waypoint. Last, a second waypoint
+# `warrenctl waypoint status` the Services using the waypoint. The same resilience cases run
+# again over h2c (prior knowledge on the same port): status, access-log flags, metrics, counters. Last, a second waypoint
 # `--for workload` and a pod using it: traffic to the pod's IP crosses that waypoint at L4.
 . "$(dirname "$0")/lib.sh"
 
@@ -375,6 +376,51 @@ assert_eq "$ut" 1 "istio_requests_total 504 UT"
 st=$(wp_admin /stats)
 [ "$(jq .total.resilience.retries <<<"$st")" -ge 2 ] || fail "the waypoint counted no retries: $(jq -c .total.resilience <<<"$st")"
 [ "$(jq .total.mirrors.sent <<<"$st")" -ge 1 ] || fail "the waypoint sent no mirror: $(jq -c .total.mirrors <<<"$st")"
+
+step "resilience over h2c: the same retry, timeout and mirror through Http2Exchange"
+# The client speaks HTTP/2 with prior knowledge on the same `http` port: the waypoint sees the
+# preface, serves the connection with Http2Session and forwards over h2c to echo-v1.
+h2get() { rget "$@" --http2-prior-knowledge; }
+before_retries=$(jq .total.resilience.retries <<<"$st")
+before_mirrors=$(jq .total.mirrors.sent <<<"$st")
+key2="h2-$$-$RANDOM"
+r=$(h2get "/retry/x?failFirst=2&failKey=$key2")
+assert_eq "$(head -1 <<<"$r" | awk '{print $1}')" "HTTP/2" "the client spoke HTTP/2"
+assert_eq "$(status <<<"$r")" 200 "h2c: retried request status"
+assert_eq "$(body <<<"$r" | jq -r .failKeySeen)" 3 "h2c: echo-v1 saw two failures, then the answer"
+assert_eq "$(body <<<"$r" | jq -r .proto)" "HTTP/2.0" "h2c: the upstream was HTTP/2 too"
+ukey="h2x-$$-$RANDOM"
+r=$(h2get "/retry/x?failFirst=5&failKey=$ukey")
+assert_eq "$(status <<<"$r")" 503 "h2c: retries run out: the last answer"
+r=$(h2get "/slow/h2?delay=3s")
+assert_eq "$(status <<<"$r")" 504 "h2c: timeouts.request status"
+assert_eq "$(body <<<"$r")" "upstream request timeout" "h2c: timeouts.request body"
+mkey="mirror-h2-$$-$RANDOM"
+r=$(h2get "/mirror/x?failFirst=0&failKey=$mkey" -X POST --data-binary "h2-body")
+assert_eq "$(status <<<"$r")" 200 "h2c: mirrored request status"
+assert_contains "$(body <<<"$r" | jq -r .pod)" "echo-v1" "h2c: the client got the primary's answer"
+wait_for 10 mirror_saw
+wp_log=$(lab logs "shop/$wp_pod" 2>/dev/null || true)
+line=$(grep 'request complete' <<<"$wp_log" | grep -F "failKey=$key2" | head -1)
+[ -n "$line" ] || fail "no access log line for the h2c retried request"
+assert_contains "$line" 'protocol="HTTP/2"' "access log: HTTP/2"
+assert_contains "$line" "attempts=3" "access log: the h2c request's attempts"
+assert_contains "$line" "response_code=200" "access log: the h2c retried request's status"
+line=$(grep 'request complete' <<<"$wp_log" | grep -F "failKey=$ukey" | head -1)
+assert_contains "$line" 'flags="URX"' "access log: h2c retries exhausted"
+assert_contains "$line" "attempts=3" "access log: h2c, every attempt made"
+line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/slow/h2?delay=3s"' | head -1)
+[ -n "$line" ] || fail "no access log line for the h2c timed-out request"
+assert_contains "$line" 'flags="UT"' "access log: h2c UT"
+assert_contains "$line" 'details="response_timeout"' "access log: the h2c timeout's details"
+ut=$(wp_requests 'reporter="waypoint"' 'destination_service="resil.shop.svc.cluster.local"' 'response_code="504"' 'response_flags="UT"')
+assert_eq "$ut" 2 "istio_requests_total 504 UT (HTTP/1.1 and h2c)"
+urx=$(wp_requests 'reporter="waypoint"' 'destination_service="resil.shop.svc.cluster.local"' 'response_code="503"' 'response_flags="URX"')
+assert_eq "$urx" 1 "istio_requests_total 503 URX (h2c)"
+st=$(wp_admin /stats)
+assert_eq "$(($(jq .total.resilience.retries <<<"$st") - before_retries))" 4 "h2c retries counted (2 + 2)"
+assert_eq "$(jq .total.resilience.retries_exhausted <<<"$st")" 1 "h2c retries exhausted counted"
+assert_eq "$(($(jq .total.mirrors.sent <<<"$st") - before_mirrors))" 1 "h2c mirror copies sent"
 
 step "warrenctl waypoint routes / status: the compiled rules and who uses the waypoint"
 out=$(pod_exec "shop/$wp_pod" "$CTL" waypoint routes waypoint -n shop) || fail "waypoint routes: $out"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 240
+# timeout: 300
 # L7 policy at the waypoint over the real path: client -> capture -> ztunnel -> HBONE ->
 # warren-waypoint (JWT, AuthorizationPolicy, then routing) -> HBONE -> ztunnel -> warren-echo.
 # Policies bound by targetRefs (the waypoint's Gateway, the Service) reach the waypoint as
@@ -9,9 +9,12 @@
 # no token 403, bad/expired token 401 with WWW-Authenticate, good token 200 with the claim header
 # forwarded and the token stripped (inline JWKS), or kept (forwardOriginalToken; keys fetched
 # from a jwksUri inside the cluster); the path normalization table
-# (waypoint_policy/normalization.tsv, 70+ request variants) over HTTP/1.1; hostile HTTP/1.1
-# clients (smuggling shapes, 431 limits, slowloris 408, pipelining) while other clients are
-# served and the waypoint's RSS stays bounded.
+# (waypoint_policy/normalization.tsv, 70+ request variants) over HTTP/1.1 and over h2c (the
+# :path sent verbatim); hostile HTTP/1.1 clients (smuggling shapes, 431 limits, slowloris 408,
+# pipelining) and hostile HTTP/2 clients (tests/tools/h2_abuse.py --h2c: rapid reset,
+# CONTINUATION flood, PING and SETTINGS floods, empty DATA frames, a header block that never
+# ends) while other clients are served, the waypoint's GOAWAYs counted by code and its RSS
+# bounded.
 . "$(dirname "$0")/lib.sh"
 
 CTL="$WARREN_BIN_DIR/warrenctl"
@@ -22,6 +25,10 @@ for t in curl python3 openssl jq; do command -v $t >/dev/null || fail "$t is not
 ctl() { "$CTL" --lab-dir "$LAB_DIR" "$@"; }
 HERE="$WARREN_SOURCE_DIR/tests/e2e/waypoint_policy"
 RAW="python3 $HERE/raw_http.py"
+# The HTTP/2 clients need python3-hyperframe/hpack (Debian's, as test_ztunnel_h2_abuse.sh).
+ABUSE="/usr/bin/python3 $WARREN_SOURCE_DIR/tests/tools/h2_abuse.py"
+RAW_H2="/usr/bin/python3 $HERE/raw_http.py"
+/usr/bin/python3 -c 'import hyperframe, hpack' 2>/dev/null || fail "python3-hyperframe/hpack missing (make deps)"
 
 WARREN_E2E_AGENT_FLAGS="${WARREN_E2E_AGENT_FLAGS:-} --controller" lab_up 1
 wait_for 20 test -S "$LAB_DIR/nodes/node-1/run/admin.sock"
@@ -213,6 +220,10 @@ pod_exec shop/client $RAW slowloris "$vip:80" 25 >"$LAB_DIR/slowloris.out" 2>&1 
 slow_pid=$!
 pod_exec other/visitor $RAW hold "$vip:80" 100 20 >"$LAB_DIR/hold.out" 2>&1 &
 hold_pid=$!
+# An HTTP/2 header block that never ends (HEADERS without END_HEADERS, then silence).
+pod_exec shop/client $ABUSE --h2c --host "$vip" --port 80 --authority echo.shop \
+  --scenario header-timeout --timeout 20 >"$LAB_DIR/h2hold.out" 2>&1 &
+h2hold_pid=$!
 
 step "DENY by path: 403 RBAC: access denied"
 r=$(req shop/client GET /admin/users)
@@ -276,6 +287,12 @@ rows=$(grep -vc '^#' "$HERE/normalization.tsv")
 [ "$rows" -ge 60 ] || fail "the table has $rows rows"
 assert_eq "$(tail -1 <<<"$out")" "table: $rows/$rows ok" "normalization table"
 
+step "the same table over h2c: each target as :path, verbatim"
+out=$(pod_exec shop/client $RAW_H2 table-h2c "$HERE/normalization.tsv" "$vip:80" 2>&1) || fail "table over h2c:
+$out"
+log "$(tail -1 <<<"$out")"
+assert_eq "$(tail -1 <<<"$out")" "table: $rows/$rows ok" "normalization table over h2c"
+
 step "hostile HTTP/1.1 clients: smuggling shapes and limits, each its status"
 out=$(pod_exec shop/client $RAW abuse "$vip:80" 2>&1) || fail "abuse:
 $out"
@@ -286,14 +303,40 @@ assert_contains "$out" "too_many_headers 431" "header count"
 out=$(pod_exec shop/client $RAW pipeline "$vip:80")
 assert_eq "$out" "pipeline /public/1 /public/2 /public/3" "pipelined requests answered in order"
 
+step "hostile HTTP/2 clients on the waypoint's downstream, while another client is served"
+# Another client's requests, one every 200 ms through the abuse: every one must be answered.
+pod_exec other/visitor sh -c 'for i in $(seq 50); do
+    curl -sS -o /dev/null --max-time 5 -w "%{http_code}\n" -X POST -H "Host: echo.shop" \
+      -H "x-team: blue" "http://'"$vip"':80/orders" || echo fail; sleep 0.2; done' \
+  >"$LAB_DIR/bystander.out" 2>&1 &
+bystander_pid=$!
+goaways_before=$(wp_admin /stats | jq -c .total.http2_goaways_sent)
+out=$(pod_exec shop/client $ABUSE --h2c --host "$vip" --port 80 --authority echo.shop \
+  --timeout 5 2>&1) || fail "an HTTP/2 abuse scenario was not answered as expected:
+$out"
+echo "$out" | sed 's/^/  /'
+assert_eq "$(grep -c '"ok": true' <<<"$out")" 6 "h2c abuse scenarios ok (rapid reset, CONTINUATION, PING, SETTINGS, window, empty DATA)"
+wait "$bystander_pid" || true
+codes=$(sort "$LAB_DIR/bystander.out" | uniq -c | tr -s ' ' | tr '\n' ';')
+log "the other client during the abuse: $codes"
+assert_eq "$(grep -c '^200$' "$LAB_DIR/bystander.out")" 50 "the other client's 50 requests answered 200"
+goaways=$(wp_admin /stats | jq -c .total.http2_goaways_sent)
+log "the waypoint's GOAWAYs: $goaways_before before, $goaways after"
+calm=$(jq '.ENHANCE_YOUR_CALM // 0' <<<"$goaways")
+[ "$calm" -ge 2 ] || fail "GOAWAY ENHANCE_YOUR_CALM counted $calm times (CONTINUATION, empty DATA)"
+
 step "slowloris and the held heads got 408 (header timeout, 10 s); others were served meanwhile"
 wait "$slow_pid" || true
 wait "$hold_pid" || true
 slow=$(cat "$LAB_DIR/slowloris.out")
 log "$slow; $(cat "$LAB_DIR/hold.out")"
 assert_contains "$slow" "slowloris 408" "the slow head"
+wait "$h2hold_pid" || true
+h2hold=$(cat "$LAB_DIR/h2hold.out")
+log "$h2hold"
+assert_contains "$h2hold" '"result": "goaway ENHANCE_YOUR_CALM"' "the HTTP/2 header block that never ended"
 timeouts=$(wp_admin /stats | jq '[.workers[].request_header_timeouts] | add')
-[ "$timeouts" -ge 101 ] || fail "request_header_timeouts $timeouts: the 100 held heads and the slowloris"
+[ "$timeouts" -ge 102 ] || fail "request_header_timeouts $timeouts: the 100 held heads, the slowloris, the HTTP/2 block"
 assert_eq "$(code "$(req shop/client GET /public/after)")" 200 "served after the abuse"
 rss_after=$(rss)
 log "waypoint RSS: $rss_before KiB before, $rss_after KiB after"

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
-"""Raw HTTP/2 abuse client for an HBONE server (ztunnel's 15008, or tests/tools' test server).
+"""Raw HTTP/2 abuse client for an HBONE server (ztunnel's 15008, or tests/tools' test server),
+or, with --h2c, for any cleartext HTTP/2 server (prior knowledge): the waypoint's downstream,
+reached from a mesh pod through capture and HBONE (tests/e2e/test_waypoint_policy.sh).
 
-Speaks mTLS 1.3 + ALPN h2 with the given client certificate, then writes frames by hand
+Speaks mTLS 1.3 + ALPN h2 with the given client certificate (--h2c: plain TCP and the
+preface), then writes frames by hand
 (hyperframe + hpack; h2's state machine would refuse to misbehave) and reports, per scenario,
 one JSON line: {"scenario": ..., "result": "status 400" | "goaway <CODE>" | "rst <CODE>" |
 "closed" | ..., "ok": true|false, "detail": ...}. Exit status 0 iff every scenario is ok.
@@ -31,11 +34,21 @@ common/http2/session_config.h (see common/http2/README.md "Abuse protections"):
                                                                       (or RST FLOW_CONTROL_ERROR)
   data-before-200     CONNECT and DATA in one write, before the 200 -> status 200 (and with
                       --expect-echo the data echoed), or 503/401 when nothing listens there
+  empty-data          a request, then 10k DATA frames without payload (Envoy's
+                      max_consecutive_inbound_frames_with_empty_payload, CVE-2019-9518)
+                                                                   -> GOAWAY ENHANCE_YOUR_CALM /
+                                                                      closed
+  header-timeout      HEADERS without END_HEADERS, then silence    -> GOAWAY ENHANCE_YOUR_CALM
+                      (the server's request-header timeout: set --timeout above it; not in the
+                      default set)
 Each scenario is bounded in time (--timeout) and bytes. Flood scenarios are followed by a
-health check: a fresh connection's CONNECT must still get a response.
+health check: a fresh connection's request (CONNECT; --h2c: GET /) must still get a response.
+With --h2c the requests are `GET /` to --authority and the HBONE-only scenarios (bad-method,
+no-authority, wrong-authority-ip, illegal-port, data-before-200) are not run.
 
   h2_abuse.py --host H --port P --cert C --key K --ca CA --local-ip IP [--scenario NAME ...]
               [--server-id spiffe://...] [--target-port 8080] [--expect-echo] [--timeout S]
+  h2_abuse.py --h2c --host H --port P --authority A [--scenario NAME ...] [--timeout S]
 """
 
 import argparse
@@ -74,6 +87,26 @@ class Conn:
 
     def __init__(self, args, rcvbuf=None):
         self.args = args
+        raw = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+        if rcvbuf:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(args.timeout)
+        raw.connect((args.host, args.port))
+        if args.h2c:
+            self.sock = raw
+        else:
+            self.sock = self.tls(raw)
+        self.enc = hpack.Encoder()
+        self.dec = hpack.Decoder()
+        self.dec.max_allowed_table_size = 65536
+        self.buf = b""
+        self.next_stream = 1
+        self.sent = 0
+        self.send(PREFACE + SettingsFrame(0, settings={
+            SettingsFrame.ENABLE_PUSH: 0, SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 20}).serialize())
+
+    def tls(self, raw):
+        args = self.args
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         ctx.load_cert_chain(args.cert, args.key)
@@ -83,26 +116,18 @@ class Conn:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.set_alpn_protocols(["h2"])
-        raw = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-        if rcvbuf:
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        raw.settimeout(args.timeout)
-        raw.connect((args.host, args.port))
-        self.sock = ctx.wrap_socket(raw, server_hostname=None)
-        if self.sock.selected_alpn_protocol() != "h2":
+        sock = ctx.wrap_socket(raw, server_hostname=None)
+        if sock.selected_alpn_protocol() != "h2":
             raise RuntimeError("server did not negotiate ALPN h2")
         if args.server_id:
-            sans = [v for k, v in self.sock.getpeercert().get("subjectAltName", ()) if k == "URI"]
+            sans = [v for k, v in sock.getpeercert().get("subjectAltName", ()) if k == "URI"]
             if args.server_id not in sans:
                 raise RuntimeError(f"server identity {sans} is not {args.server_id}")
-        self.enc = hpack.Encoder()
-        self.dec = hpack.Decoder()
-        self.dec.max_allowed_table_size = 65536
-        self.buf = b""
-        self.next_stream = 1
-        self.sent = 0
-        self.send(PREFACE + SettingsFrame(0, settings={
-            SettingsFrame.ENABLE_PUSH: 0, SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 20}).serialize())
+        return sock
+
+    def pending(self):
+        """Bytes TLS already decrypted (select() cannot see them); none in cleartext."""
+        return self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0
 
     def close(self):
         try:
@@ -137,6 +162,48 @@ class Conn:
             fields.append((":authority", authority))
         return fields
 
+    def request_fields(self):
+        """A well-formed request: HBONE's CONNECT to the target, or (--h2c) GET / to
+        --authority."""
+        if self.args.h2c:
+            return [(":method", "GET"), (":scheme", "http"), (":path", "/"),
+                    (":authority", self.args.authority)]
+        return self.connect_fields(authority(self.args.local_ip, self.args.target_port))
+
+    def request(self, fields, deadline=None):
+        """Sends one request without a body and reads its answer: (result, status, body) with
+        result "status N", "rst <CODE>", "goaway <CODE>", "closed" or "timeout"."""
+        deadline = deadline or time.monotonic() + self.args.timeout
+        sid = self.stream()
+        self.send(self.headers(sid, fields, end_stream=True))
+        status, body = None, b""
+        try:
+            while True:
+                f = self.read_frame(deadline)
+                if f is None:
+                    return "timeout", status, body
+                terminal = self.handle_control(f)
+                if terminal:
+                    return terminal, status, body
+                if f.stream_id != sid:
+                    continue
+                if isinstance(f, HeadersFrame):
+                    fields_in = dict((k.decode() if isinstance(k, bytes) else k, v)
+                                     for k, v in self.dec.decode(f.data))
+                    if ":status" in fields_in:
+                        st = fields_in[":status"]
+                        status = int(st.decode() if isinstance(st, bytes) else st)
+                elif isinstance(f, DataFrame):
+                    body += f.data
+                    if f.data:
+                        self.send(WindowUpdateFrame(0, window_increment=len(f.data)).serialize())
+                elif isinstance(f, RstStreamFrame):
+                    return f"rst {code_name(f.error_code)}", status, body
+                if "END_STREAM" in f.flags:
+                    return f"status {status}", status, body
+        except Closed:
+            return "closed", status, body
+
     def read_frame(self, deadline):
         """Next frame, or None at the deadline; raises Closed on EOF/reset."""
         while True:
@@ -149,7 +216,7 @@ class Conn:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            if not self.sock.pending():
+            if not self.pending():
                 r, _, _ = select.select([self.sock], [], [], left)
                 if not r:
                     return None
@@ -287,7 +354,7 @@ def rapid_reset(args):
     c = Conn(args)
     try:
         batch = b""
-        fields = c.connect_fields(authority(args.local_ip, args.target_port))
+        fields = c.request_fields()
         result = None
         for i in range(1500):
             sid = c.stream()
@@ -316,8 +383,7 @@ def continuation_flood(args):
     c = Conn(args)
     try:
         sid = c.stream()
-        c.send(c.headers(sid, c.connect_fields(authority(args.local_ip, args.target_port)),
-                         end_headers=False))
+        c.send(c.headers(sid, c.request_fields(), end_headers=False))
         result = None
         n = 0
         while c.sent < MAX_FLOOD_BYTES:
@@ -331,7 +397,7 @@ def continuation_flood(args):
             # Look for the verdict now and then without blocking.
             if n % 64 == 0:
                 r, _, _ = select.select([c.sock], [], [], 0)
-                if r or c.sock.pending():
+                if r or c.pending():
                     result = c.await_end(time.monotonic() + 0.2)
                     if result != "timeout":
                         break
@@ -382,7 +448,7 @@ def healthy(args):
         return False, f"health check: cannot connect: {e}"
     try:
         sid = c.stream()
-        c.send(c.headers(sid, c.connect_fields(authority(args.local_ip, args.target_port))))
+        c.send(c.headers(sid, c.request_fields(), end_stream=args.h2c))
         result, _ = c.await_outcome(sid)
         return result.startswith("status"), f"health check: {result}"
     finally:
@@ -419,6 +485,38 @@ def window_overflow(args):
         c.close()
 
 
+def empty_data(args):
+    c = Conn(args)
+    try:
+        sid = c.stream()
+        # Without END_STREAM the request stays open for DATA (a CONNECT tunnel's too).
+        c.send(c.headers(sid, c.request_fields()))
+        frames = DataFrame(sid, b"").serialize() * 10000
+        try:
+            c.send(frames)
+            result = c.await_end(time.monotonic() + args.timeout)
+        except (Closed, socket.timeout):
+            result = "closed"
+        ok_health, health = healthy(args)
+        ok = result in {"goaway ENHANCE_YOUR_CALM", "closed"} and ok_health
+        return result, ok, f"sent {c.sent} bytes; {health}"
+    finally:
+        c.close()
+
+
+def header_timeout(args):
+    c = Conn(args)
+    try:
+        sid = c.stream()
+        c.send(c.headers(sid, c.request_fields(), end_headers=False))
+        start = time.monotonic()
+        result = c.await_end(start + args.timeout)
+        return result, result in {"goaway ENHANCE_YOUR_CALM", "closed"}, \
+            f"after {time.monotonic() - start:.1f} s"
+    finally:
+        c.close()
+
+
 SCENARIOS = {
     "bad-method": bad_method,
     "no-authority": no_authority,
@@ -430,17 +528,26 @@ SCENARIOS = {
     "settings-flood": settings_flood,
     "window-overflow": window_overflow,
     "data-before-200": data_before_200,
+    "empty-data": empty_data,
+    "header-timeout": header_timeout,
 }
+# Run by default (header-timeout waits for the server's timeout: asked for by name).
+DEFAULT = [n for n in SCENARIOS if n != "header-timeout"]
+HBONE_ONLY = {"bad-method", "no-authority", "wrong-authority-ip", "illegal-port",
+              "data-before-200"}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--cert", required=True, help="client certificate chain (PEM)")
-    p.add_argument("--key", required=True, help="client private key (PEM)")
-    p.add_argument("--ca", required=True, help="mesh root(s) (PEM)")
-    p.add_argument("--local-ip", required=True, help="the server pod's IP (CONNECT target)")
+    p.add_argument("--h2c", action="store_true",
+                   help="cleartext HTTP/2 with prior knowledge, ordinary requests (no HBONE)")
+    p.add_argument("--authority", default="", help="--h2c: the requests' :authority")
+    p.add_argument("--cert", help="client certificate chain (PEM)")
+    p.add_argument("--key", help="client private key (PEM)")
+    p.add_argument("--ca", help="mesh root(s) (PEM)")
+    p.add_argument("--local-ip", help="the server pod's IP (CONNECT target)")
     p.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
                    help="run only these (repeatable); default: all")
     p.add_argument("--server-id", help="require this SPIFFE URI in the server certificate")
@@ -450,9 +557,21 @@ def main():
                    help="data-before-200: the target echoes; require the data back")
     p.add_argument("--timeout", type=float, default=5.0, help="per-wait bound in seconds")
     args = p.parse_args()
+    if args.h2c:
+        if not args.authority:
+            p.error("--h2c needs --authority")
+        names = args.scenario or [n for n in DEFAULT if n not in HBONE_ONLY]
+        bad = [n for n in names if n in HBONE_ONLY]
+        if bad:
+            p.error(f"HBONE-only scenarios with --h2c: {', '.join(bad)}")
+    else:
+        missing = [f for f in ("cert", "key", "ca", "local_ip") if not getattr(args, f)]
+        if missing:
+            p.error("HBONE needs --" + ", --".join(m.replace("_", "-") for m in missing))
+        names = args.scenario or DEFAULT
 
     all_ok = True
-    for name in args.scenario or list(SCENARIOS):
+    for name in names:
         start = time.monotonic()
         try:
             result, ok, detail = SCENARIOS[name](args)

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/http/http_message.h"
+#include "waypoint/proxy/forward_resilience.h"
 #include "waypoint/proxy/http1_session_internal.h"
 #include "waypoint/proxy/request_steps.h"
 #include "waypoint/route/route_filters.h"
@@ -57,9 +58,7 @@ Http1Session::Http1Session(SessionEnv& env, ConnectionFacts facts,
       on_closed_(std::move(on_closed)),
       up_events_(std::make_unique<UpEvents>(*this)),
       up_parser_events_(std::make_unique<UpParserEvents>(*this)) {
-  request_timer_.setLoop(env_.loop);
-  attempt_timer_.setLoop(env_.loop);
-  backoff_timer_.setLoop(env_.loop);
+  resilience_ = std::make_unique<ForwardResilience>(env_);
 }
 
 Http1Session::~Http1Session() {
@@ -204,7 +203,7 @@ http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
 http1::Flow Http1Session::onRequestBody(std::string_view data) {
   record_.request_body_bytes += data.size();
   if (phase_ != Phase::kForwarding || !up_) return http1::Flow::kContinue;  // discarded
-  replay_.append(data);  // kept while small, for a retry or a mirror
+  resilience_->replay().append(data);  // kept while small, for a retry or a mirror
   std::string out;
   if (auto s = up_out_.body(out, data); !s) {
     pending_up_failure_ = {500, ResponseFlag::kDownstreamProtocolError,
@@ -294,10 +293,7 @@ void Http1Session::startRequest() {
     return;
   }
   if (const DirectResponse* d = decision.direct()) {
-    if (d->reason == DirectResponse::Reason::kNoRouteMatched)
-      record_.response_flags.add(ResponseFlag::kNoRouteFound);
-    record_.response_code_details = std::string(toString(d->reason)) + ": " + d->detail;
-    localReply(d->status, std::string(toString(d->reason)) + ": " + d->detail + "\n");
+    localReply(d->status, recordDirectResponse(*d, record_) + "\n");
     return;
   }
   forward(*decision.forward());
@@ -356,10 +352,8 @@ void Http1Session::finishExchange() {
   request_done_ = response_done_ = response_started_ = false;
   up_blocked_ = up_reused_ = up_retried_ = head_response_ = false;
   continue_sent_ = mirrored_ = false;
-  retries_done_ = 0;
-  tried_.clear();
   pending_retry_.reset();
-  replay_.reset(false);
+  resilience_->reset();
   forward_.reset();
   choice_.reset();
   routes_.reset();
@@ -378,7 +372,7 @@ void Http1Session::finishRecord() {
       std::chrono::steady_clock::now() - started_);
   if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
   counted_ = false;
-  endResilience();
+  resilience_->end();
   if (env_.on_request_done) env_.on_request_done(record_);
 }
 
@@ -393,7 +387,7 @@ void Http1Session::closeDown(const std::string& why) {
 void Http1Session::closed() {
   if (closed_) return;
   if (phase_ != Phase::kIdle && phase_ != Phase::kClosing) finishRecord();
-  endResilience();
+  resilience_->end();
   closed_ = true;
   if (up_) {
     up_->close();

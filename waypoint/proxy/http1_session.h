@@ -53,6 +53,8 @@
 
 namespace warren::waypoint {
 
+class ForwardResilience;
+
 // One random source for both deciders: route weights and mirrors, and endpoint choice.
 class ProxyRandom final : public RouteRandom, public mesh::RandomSource {
  public:
@@ -154,8 +156,6 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
                                                           const std::string& why);
   void retryNow(std::chrono::milliseconds backoff);
   void onDeadline(RequestDeadlines::Kind kind);
-  void armAttemptDeadline();
-  void endResilience();
   void closeUpstream();
 
   // Upstream side.
@@ -230,23 +230,14 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   };
   std::optional<Failure> pending_up_failure_;
 
-  // Resilience of the exchange in progress.
-  RetryPolicy retry_policy_;
-  RequestDeadlines deadlines_;
-  BodyReplay replay_;
-  uint32_t retries_done_ = 0;
-  bool budget_request_ = false;  // the RetryBudget counts this request as active
-  bool budget_retry_ = false;    // ... and as retrying
-  bool continue_sent_ = false;   // 100 Continue went to the client
+  // Resilience of the exchange in progress (the same piece Http2Exchange uses).
+  std::unique_ptr<ForwardResilience> resilience_;
+  bool continue_sent_ = false;  // 100 Continue went to the client
   bool mirrored_ = false;
-  std::vector<std::string> tried_;  // endpoints tried, avoided by the next attempt
   // A retriable response head seen inside a parser event: retried after this back-off once
   // the parser returned.
   std::optional<std::chrono::milliseconds> pending_retry_;
   uint64_t attempt_seq_ = 0;  // a connect completing for an abandoned attempt is dropped
-  LoopTimer request_timer_;
-  LoopTimer attempt_timer_;
-  LoopTimer backoff_timer_;
 };
 
 }  // namespace warren::waypoint

@@ -2,7 +2,6 @@
 // http1_session_upstream.cc: attempts and responses) share. Not for other users.
 #pragma once
 
-#include <array>
 #include <string_view>
 
 #include "waypoint/proxy/http1_session.h"
@@ -89,13 +88,8 @@ namespace warren::waypoint::session_internal {
 // Connection-specific fields (RFC 9110 §7.6.1) and the framing the serializers write
 // themselves: never forwarded either way.
 inline bool hopByHop(std::string_view lower) {
-  static constexpr std::array<std::string_view, 9> kFields = {
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding",
-      "te",         "upgrade",    "trailer",          "content-length",
-      "expect"};
-  for (auto f : kFields)
-    if (lower == f) return true;
-  return false;
+  return connectionSpecific(lower) || lower == "trailer" || lower == "content-length" ||
+         lower == "expect";
 }
 
 }  // namespace warren::waypoint::session_internal

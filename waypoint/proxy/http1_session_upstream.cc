@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "common/http/http_message.h"
+#include "waypoint/proxy/forward_resilience.h"
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/http1_session_internal.h"
 #include "waypoint/proxy/request_steps.h"
@@ -24,10 +25,6 @@ std::vector<http1::HeaderField> upstreamFields(const HttpRequest& r) {
   return fields;
 }
 
-std::chrono::nanoseconds until(std::chrono::steady_clock::time_point at) {
-  return at - std::chrono::steady_clock::now();
-}
-
 }  // namespace
 
 nlohmann::json ResilienceCounters::toJson() const {
@@ -43,27 +40,17 @@ nlohmann::json ResilienceCounters::toJson() const {
 
 void Http1Session::forward(const ForwardAction& action) {
   forward_ = action;
-  retry_policy_ = RetryPolicy::from(action.retry);
-  auto now = std::chrono::steady_clock::now();
-  deadlines_ = RequestDeadlines(action.timeouts, now);
-  // The body is kept only when it may be sent again: a retry, or a copy to a mirror.
-  replay_.reset(retry_policy_.enabled() || (!action.mirrors.empty() && env_.mirrors));
-  if (env_.retry_budget) {
-    env_.retry_budget->requestStarted();
-    budget_request_ = true;
-  }
-  if (auto at = deadlines_.request()) {
-    request_timer_.arm(*at - now, [weak = weak_from_this()] {
-      if (auto self = weak.lock()) self->onDeadline(RequestDeadlines::Kind::kRequest);
-    });
-  }
+  resilience_->begin(action, [weak = weak_from_this()](RequestDeadlines::Kind kind) {
+    if (auto self = weak.lock()) self->onDeadline(kind);
+  });
   startAttempt();
 }
 
 void Http1Session::startAttempt() {
   if (closed_ || phase_ != Phase::kRouting || !forward_) return;
   // A retry prefers an endpoint not tried yet (Envoy's previous_hosts, as Istio configures).
-  auto choice = chooseEndpoint(env_, *routes_, facts_, forward_->backend, record_, &tried_);
+  auto choice =
+      chooseEndpoint(env_, *routes_, facts_, forward_->backend, record_, &resilience_->tried());
   if (!choice) {
     record_.response_flags.add(choice.error().flag);
     record_.response_code_details = choice.error().detail;
@@ -71,10 +58,9 @@ void Http1Session::startAttempt() {
     return;
   }
   choice_ = *choice;  // counted by chooseEndpoint; the record names the destination
-  tried_.push_back(choice_->endpoint_uid);
   counted_ = true;
   ++record_.upstream_attempts;
-  armAttemptDeadline();
+  resilience_->attemptStarted(choice_->endpoint_uid);
   connectUpstream();
 }
 
@@ -114,7 +100,8 @@ void Http1Session::onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool re
   // Another attempt: what the client already sent of the body goes again (BodyReplay), and
   // the end when the client had finished.
   std::string out;
-  if (!replay_.bytes().empty()) (void)up_out_.body(out, replay_.bytes());
+  const std::string& replayed = resilience_->replay().bytes();
+  if (!replayed.empty()) (void)up_out_.body(out, replayed);
   if (request_done_) (void)up_out_.end(out);
   if (!out.empty()) up_->send(out);
   up_->wantInput(true);
@@ -184,7 +171,7 @@ void Http1Session::pumpUp() {
 
 http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
   if (head.isInterim()) return http1::Flow::kContinue;  // 100 Continue was ours to send
-  if (retry_policy_.retriableStatus(head.status)) {
+  if (resilience_->policy().retriableStatus(head.status)) {
     // Decided now, before the client sees anything; the connection is dropped (and the next
     // attempt started) once the parser returned.
     if (auto backoff = decideRetryFor({AttemptFailure::kStatus, head.status},
@@ -340,29 +327,14 @@ void Http1Session::upstreamBroke(int status, ResponseFlag flag, const std::strin
 
 // ---- resilience ----------------------------------------------------------------------------
 
-void Http1Session::armAttemptDeadline() {
-  auto d = deadlines_.forAttempt(std::chrono::steady_clock::now());
-  // The request's own deadline has its timer (request_timer_); only an earlier one is armed.
-  if (!d || d->kind != RequestDeadlines::Kind::kBackendRequest) {
-    attempt_timer_.cancel();
-    return;
-  }
-  attempt_timer_.arm(until(d->at), [weak = weak_from_this()] {
-    if (auto self = weak.lock()) self->onDeadline(RequestDeadlines::Kind::kBackendRequest);
-  });
-}
-
 void Http1Session::onDeadline(RequestDeadlines::Kind kind) {
   if (closed_ || record_done_ || (phase_ != Phase::kRouting && phase_ != Phase::kForwarding))
-    return;  // answered (or gone) already
-  if (env_.resilience)
-    ++(kind == RequestDeadlines::Kind::kRequest ? env_.resilience->request_timeouts
-                                                : env_.resilience->backend_timeouts);
+    return;                          // answered (or gone) already
+  resilience_->deadlineFired(kind);  // counted; a retry below arms its own back-off
   const std::string detail = toString(kind);
   if (kind == RequestDeadlines::Kind::kBackendRequest && !response_started_ &&
       retryAfter({AttemptFailure::kTimeout}, detail))
     return;
-  backoff_timer_.cancel();
   if (!response_started_) {
     closeUpstream();
     record_.response_flags.add(ResponseFlag::kUpstreamRequestTimeout);
@@ -378,31 +350,7 @@ void Http1Session::onDeadline(RequestDeadlines::Kind kind) {
 
 std::optional<std::chrono::milliseconds> Http1Session::decideRetryFor(AttemptResult result,
                                                                       const std::string& why) {
-  RetryQuery q;
-  q.result = result;
-  q.retries_done = retries_done_;
-  q.body_replayable = replay_.replayable();
-  // A request already retrying holds its place in the budget for its later retries.
-  q.budget_allows = !env_.retry_budget || budget_retry_ || env_.retry_budget->allowsRetry();
-  q.time_left = deadlines_.timeLeft(std::chrono::steady_clock::now());
-  q.backoff = retryBackoff(retry_policy_, retries_done_, *env_.random);
-  RetryVerdict verdict = decideRetry(retry_policy_, q);
-  if (verdict == RetryVerdict::kRetry) {
-    spdlog::debug("waypoint: {} {}: attempt {} failed ({}: {}), retrying in {} ms", request_.method,
-                  request_.path, retries_done_ + 1, toString(result.failure), why,
-                  q.backoff.count());
-    return q.backoff;
-  }
-  if (verdict == RetryVerdict::kExhausted) {
-    record_.response_flags.add(ResponseFlag::kUpstreamRetryLimitExceeded);
-    if (env_.resilience) ++env_.resilience->retries_exhausted;
-  } else if (verdict == RetryVerdict::kBudgetExceeded) {
-    env_.retry_budget->refused();
-    if (env_.resilience) ++env_.resilience->retries_over_budget;
-  } else if (verdict == RetryVerdict::kBodyTooLarge && env_.resilience) {
-    ++env_.resilience->retries_body_too_large;
-  }
-  return std::nullopt;
+  return resilience_->decide(result, why, record_, request_.method + " " + request_.path);
 }
 
 bool Http1Session::retryAfter(AttemptResult result, const std::string& why) {
@@ -413,19 +361,12 @@ bool Http1Session::retryAfter(AttemptResult result, const std::string& why) {
 }
 
 void Http1Session::retryNow(std::chrono::milliseconds backoff) {
-  ++retries_done_;
-  if (env_.resilience) ++env_.resilience->retries;
-  if (env_.retry_budget && !budget_retry_) {
-    env_.retry_budget->retryStarted();
-    budget_retry_ = true;
-  }
-  attempt_timer_.cancel();
   closeUpstream();
   pending_up_failure_.reset();
   phase_ = Phase::kRouting;
   down_blocked_ = true;  // the body waits for the next attempt's connection
   up_blocked_ = false;
-  backoff_timer_.arm(backoff, [weak = weak_from_this()] {
+  resilience_->retryAfter(backoff, [weak = weak_from_this()] {
     auto self = weak.lock();
     if (!self) return;
     self->startAttempt();
@@ -445,21 +386,12 @@ void Http1Session::closeUpstream() {
   counted_ = false;
 }
 
-void Http1Session::endResilience() {
-  request_timer_.cancel();
-  attempt_timer_.cancel();
-  backoff_timer_.cancel();
-  if (budget_request_) env_.retry_budget->requestEnded();
-  if (budget_retry_) env_.retry_budget->retryEnded();
-  budget_request_ = budget_retry_ = false;
-}
-
 // ---- mirrors -------------------------------------------------------------------------------
 
 void Http1Session::sendMirrors() {
   mirrored_ = true;
   if (!forward_ || forward_->mirrors.empty() || !env_.mirrors) return;
-  if (!replay_.replayable()) {
+  if (!resilience_->replay().replayable()) {
     // The body outgrew what is kept: no copy (Envoy drops a shadow over its buffer limit).
     for (size_t i = 0; i < forward_->mirrors.size(); ++i) env_.mirrors->skipped();
     return;
@@ -469,7 +401,7 @@ void Http1Session::sendMirrors() {
   const HttpRequest& r = forward_->request;
   std::vector<http1::HeaderField> fields = upstreamFields(r);
   fields.push_back({"connection", "close"});
-  const std::string& body = replay_.bytes();
+  const std::string& body = resilience_->replay().bytes();
   http1::BodyFraming framing = request_body_ == http1::BodyKind::kNone
                                    ? http1::BodyFraming::none()
                                    : http1::BodyFraming::contentLength(body.size());
@@ -482,22 +414,8 @@ void Http1Session::sendMirrors() {
     for (size_t i = 0; i < forward_->mirrors.size(); ++i) env_.mirrors->skipped();
     return;
   }
-  std::chrono::milliseconds limit = RequestMirrors::kDefaultLimit;
-  if (forward_->timeouts.request && forward_->timeouts.request->count() > 0)
-    limit = *forward_->timeouts.request;
-  const auto& snapshot = env_.state->get();
-  const mesh::Workload* local = env_.local_workload(*snapshot);
-  for (const BackendTarget& m : forward_->mirrors) {
-    ResolvedBackend b = resolveBackend(*snapshot, *routes_, facts_, m);
-    std::expected<UpstreamChoice, UpstreamRefusal> choice = std::unexpected(UpstreamRefusal{});
-    if (b.service && local)
-      choice = env_.upstreams->choose(*snapshot, *b.service, b.port, *local, *env_.random);
-    if (!choice) {
-      env_.mirrors->skipped();
-      continue;
-    }
-    env_.mirrors->send(*choice, facts_.client, bytes, limit);
-  }
+  for (const UpstreamChoice& choice : mirrorEndpoints(env_, *routes_, facts_, forward_->mirrors))
+    env_.mirrors->send(choice, facts_.client, bytes, resilience_->mirrorLimit());
 }
 
 }  // namespace warren::waypoint

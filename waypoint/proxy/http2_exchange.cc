@@ -20,8 +20,7 @@ std::span<const uint8_t> bytesOf(std::string_view s) {
 // `te` is allowed with the value "trailers" only (gRPC sends it).
 bool forbiddenInHttp2(std::string_view lower, std::string_view value) {
   if (lower == "te") return value != "trailers";
-  return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
-         lower == "transfer-encoding" || lower == "upgrade" || lower == "host";
+  return connectionSpecific(lower) || lower == "host";
 }
 
 // A header map as HTTP/2 regular fields: names lower-case (filters keep the case written).
@@ -44,7 +43,7 @@ std::optional<int> grpcStatusIn(const http2::HeaderList& fields) {
 
 Http2Exchange::Http2Exchange(SessionEnv& env, H2Upstreams& upstreams, const ConnectionFacts& facts,
                              H2Channel& down, http2::StreamId id)
-    : env_(env), upstreams_(upstreams), facts_(facts), down_(down), id_(id) {}
+    : env_(env), upstreams_(upstreams), facts_(facts), down_(down), id_(id), resilience_(env) {}
 
 Http2Exchange::~Http2Exchange() {
   if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
@@ -117,11 +116,7 @@ void Http2Exchange::route() {
     return;
   }
   if (const DirectResponse* d = decision.direct()) {
-    if (d->reason == DirectResponse::Reason::kNoRouteMatched)
-      record_.response_flags.add(ResponseFlag::kNoRouteFound);
-    std::string why = std::string(toString(d->reason)) + ": " + d->detail;
-    record_.response_code_details = why;
-    localReply(d->status, why, "",
+    localReply(d->status, recordDirectResponse(*d, record_), "",
                d->grpc_status ? std::optional<int>(d->grpc_status) : std::nullopt);
     return;
   }
@@ -129,13 +124,7 @@ void Http2Exchange::route() {
 }
 
 void Http2Exchange::forward(const ForwardAction& action) {
-  auto choice = chooseEndpoint(env_, *routes_, facts_, action.backend, record_);
-  if (!choice) {
-    fail(503, choice.error().flag, choice.error().detail, 14 /* UNAVAILABLE */);
-    return;
-  }
-  choice_ = *choice;
-  counted_ = true;
+  forward_ = action;
   const HttpRequest& r = action.request;
   http2::HeaderList headers = {{":method", r.method},
                                {":scheme", r.scheme},
@@ -145,14 +134,35 @@ void Http2Exchange::forward(const ForwardAction& action) {
   // The response edits travel with the exchange (response_head_ is built from them).
   response_edits_ = action.response_header_edits;
   upstream_headers_ = headers;
+  resilience_.begin(action, [weak = weak_from_this()](RequestDeadlines::Kind kind) {
+    if (auto self = weak.lock()) self->onDeadline(kind);
+  });
+  startAttempt();
+}
+
+void Http2Exchange::startAttempt() {
+  if (phase_ != Phase::kRouting || !forward_) return;
+  // A retry prefers an endpoint not tried yet (Envoy's previous_hosts, as Istio configures).
+  auto choice =
+      chooseEndpoint(env_, *routes_, facts_, forward_->backend, record_, &resilience_.tried());
+  if (!choice) {
+    fail(503, choice.error().flag, choice.error().detail, 14 /* UNAVAILABLE */);
+    return;
+  }
+  choice_ = *choice;  // counted by chooseEndpoint
+  counted_ = true;
+  ++record_.upstream_attempts;
+  resilience_.attemptStarted(choice_->endpoint_uid);
   openUpstream();
 }
 
 void Http2Exchange::openUpstream() {
-  upstreams_.open(*choice_, facts_.client, upstream_headers_, weak_from_this(),
-                  [weak = weak_from_this()](Result<std::unique_ptr<H2UpstreamStream>> s) {
-                    if (auto self = weak.lock()) self->onOpened(std::move(s));
-                  });
+  upstreams_.open(
+      *choice_, facts_.client, upstream_headers_, weak_from_this(),
+      [weak = weak_from_this(), seq = ++attempt_seq_](Result<std::unique_ptr<H2UpstreamStream>> s) {
+        auto self = weak.lock();
+        if (self && seq == self->attempt_seq_) self->onOpened(std::move(s));
+      });
 }
 
 http2::Body Http2Exchange::requestBody() {
@@ -170,8 +180,9 @@ http2::Body Http2Exchange::requestBody() {
 void Http2Exchange::onOpened(Result<std::unique_ptr<H2UpstreamStream>> stream) {
   if (phase_ != Phase::kRouting) return;  // answered or gone meanwhile: the stream resets
   if (!stream) {
-    fail(503, ResponseFlag::kUpstreamConnectionFailure,
-         "upstream connect error: " + stream.error().message(), 14);
+    std::string why = "upstream connect error: " + stream.error().message();
+    if (retryAfter({AttemptFailure::kConnectFailure}, why)) return;
+    fail(503, ResponseFlag::kUpstreamConnectionFailure, why, 14);
     return;
   }
   up_ = std::move(*stream);
@@ -182,6 +193,8 @@ void Http2Exchange::onOpened(Result<std::unique_ptr<H2UpstreamStream>> stream) {
 void Http2Exchange::onData(std::span<const uint8_t> data) {
   record_.request_body_bytes += data.size();
   if (request_messages_) request_messages_->feed(data);
+  resilience_.replay().append(
+      std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
   if (phase_ == Phase::kLocal || phase_ == Phase::kDone) {
     down_.session().consume(id_, data.size());  // answered already: dropped
     down_.flush();
@@ -200,11 +213,20 @@ void Http2Exchange::onTrailers(const http2::HeaderList& trailers) {
 
 void Http2Exchange::onEnd() {
   request_ended_ = true;
+  // The whole request is known: its copies go now (fire-and-forget).
+  if (forward_ && !mirrored_ && (phase_ == Phase::kRouting || phase_ == Phase::kForwarding))
+    sendMirrors();
   pushRequest();
 }
 
 void Http2Exchange::pushRequest() {
   if (phase_ != Phase::kForwarding || !up_) return;
+  // A retry first sends again what the client had sent (already credited to it).
+  while (!resend_.empty()) {
+    size_t n = up_->write(bytesOf(resend_));
+    if (n == 0) return;  // onUpstreamWritable resumes
+    resend_.erase(0, n);
+  }
   size_t taken = 0;
   while (taken < request_pending_.size()) {
     size_t n = up_->write(bytesOf(std::string_view(request_pending_).substr(taken)));
@@ -232,6 +254,10 @@ void Http2Exchange::onWritable() { pushResponse(); }
 
 void Http2Exchange::onUpstreamResponse(int status, const http2::HeaderList& headers) {
   if (phase_ != Phase::kForwarding) return;
+  // Decided before the client sees anything: a status the route retries ends this attempt.
+  if (resilience_.policy().retriableStatus(status) &&
+      retryAfter({AttemptFailure::kStatus, status}, fmt::format("upstream answered {}", status)))
+    return;
   response_status_ = status;
   record_.response_code = status;
   record_.response_code_details = "via_upstream";
@@ -343,6 +369,10 @@ void Http2Exchange::onUpstreamClosed(uint32_t code, const std::string& why, bool
     return;
   }
   if (!responded_) {  // nothing went to the client yet (a head held back is dropped)
+    if (!response_head_ &&
+        retryAfter({refused ? AttemptFailure::kConnectFailure : AttemptFailure::kReset},
+                   "upstream: " + why))
+      return;
     fail(503,
          refused                        ? ResponseFlag::kUpstreamConnectionFailure
          : code == http2::kConnectError ? ResponseFlag::kUpstreamConnectionTermination
@@ -360,6 +390,62 @@ void Http2Exchange::onUpstreamClosed(uint32_t code, const std::string& why, bool
   dropUpstream();
   (void)down_.session().resetStream(id_, http2::kInternalError);
   down_.flush();
+}
+
+// ---- resilience --------------------------------------------------------------------------------
+
+bool Http2Exchange::retryAfter(AttemptResult result, const std::string& why) {
+  auto backoff = resilience_.decide(result, why, record_, request_.method + " " + request_.path);
+  if (!backoff) return false;
+  endAttempt();
+  response_head_.reset();
+  phase_ = Phase::kRouting;
+  // What the client sent and was credited for goes again; the end too, once it came.
+  const std::string& all = resilience_.replay().bytes();
+  resend_ = all.substr(0, all.size() - request_pending_.size());
+  request_end_sent_ = false;
+  request_bodiless_ = false;
+  resilience_.retryAfter(*backoff, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->startAttempt();
+  });
+  return true;
+}
+
+void Http2Exchange::onDeadline(RequestDeadlines::Kind kind) {
+  if (record_done_ || (phase_ != Phase::kRouting && phase_ != Phase::kForwarding))
+    return;                         // answered (or gone) already
+  resilience_.deadlineFired(kind);  // counted; a retry below arms its own back-off
+  const std::string detail = toString(kind);
+  if (kind == RequestDeadlines::Kind::kBackendRequest && !responded_ && !response_head_ &&
+      retryAfter({AttemptFailure::kTimeout}, detail))
+    return;
+  endAttempt();
+  record_.response_flags.add(ResponseFlag::kUpstreamRequestTimeout);
+  record_.response_code_details = detail;
+  // Not answered yet: 504 (gRPC: UNAVAILABLE, gRPC's mapping of 504). Answered: the client's
+  // stream is reset, the only signal left that the body is cut short.
+  localReply(504, "upstream request timeout");
+}
+
+void Http2Exchange::sendMirrors() {
+  mirrored_ = true;
+  if (forward_->mirrors.empty() || !env_.mirrors) return;
+  if (!resilience_.replay().replayable()) {
+    // The body outgrew what is kept: no copy (Envoy drops a shadow over its buffer limit).
+    for (size_t i = 0; i < forward_->mirrors.size(); ++i) env_.mirrors->skipped();
+    return;
+  }
+  for (const UpstreamChoice& choice : mirrorEndpoints(env_, *routes_, facts_, forward_->mirrors))
+    env_.mirrors->sendH2(upstreams_, choice, facts_.client, upstream_headers_,
+                         resilience_.replay().bytes(), request_trailers_,
+                         resilience_.mirrorLimit());
+}
+
+void Http2Exchange::endAttempt() {
+  dropUpstream();
+  ++attempt_seq_;  // an open still pending for this attempt is dropped
+  if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
+  counted_ = false;
 }
 
 // ---- answers and endings -----------------------------------------------------------------------
@@ -467,6 +553,7 @@ void Http2Exchange::finishRecord() {
   if (response_messages_) record_.grpc_response_messages = response_messages_->messages();
   if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
   counted_ = false;
+  resilience_.end();
   if (env_.on_request_done) env_.on_request_done(record_);
 }
 

@@ -18,6 +18,14 @@
 // stream window, as the sender cannot send more uncredited). So a slow reader stops the writer
 // on the other side within one HTTP/2 window, in both directions.
 //
+// Resilience, as on HTTP/1.1 and through the same ForwardResilience: timeouts.request and
+// timeouts.backendRequest (504, UT; gRPC: UNAVAILABLE), retries of an attempt that failed
+// before the client saw a response head (a status in `codes`, a connect failure, a reset or
+// refused stream, an attempt timeout) on a newly chosen endpoint after the back-off, with the
+// body received so far sent again (BodyReplay's bound) and the retry budget asked; each
+// RequestMirror gets a copy of the whole request on the worker's h2c connections
+// (RequestMirrors::sendH2) once the client ended it.
+//
 // One RequestRecord per stream, handed to env.on_request_done exactly once when the stream
 // ends (completed, reset by either side, or the connection gone), with the grpc-status and the
 // message counts of a gRPC call.
@@ -31,6 +39,7 @@
 
 #include "common/grpc/message_counter.h"
 #include "common/http2/header.h"
+#include "waypoint/proxy/forward_resilience.h"
 #include "waypoint/proxy/h2_channel.h"
 #include "waypoint/proxy/h2_upstreams.h"
 #include "waypoint/proxy/http1_session.h"
@@ -69,7 +78,13 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
 
   void route();
   void forward(const ForwardAction& action);
+  void startAttempt();
   void openUpstream();
+  // Resilience: retries the request after a failed attempt when the route allows it (false:
+  // the caller answers the failure), the deadlines, the mirrors.
+  bool retryAfter(AttemptResult result, const std::string& why);
+  void onDeadline(RequestDeadlines::Kind kind);
+  void sendMirrors();
   void onOpened(Result<std::unique_ptr<H2UpstreamStream>> stream);
   void pushRequest();
   void pushResponse();
@@ -81,6 +96,8 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   void fail(int status, ResponseFlag flag, const std::string& detail, int grpc_status);
   // Resets the upstream stream, crediting what it sent that was not passed on.
   void dropUpstream();
+  // Ends the attempt in progress: its stream, its endpoint's count, a connect still pending.
+  void endAttempt();
   void finishRecord();
 
   SessionEnv& env_;
@@ -97,7 +114,11 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   std::chrono::steady_clock::time_point started_;
   std::shared_ptr<const RouteConfig> routes_;
   std::optional<UpstreamChoice> choice_;
+  std::optional<ForwardAction> forward_;
   std::vector<HeaderModifier> response_edits_;  // the route's, applied to the response head
+  ForwardResilience resilience_;
+  uint64_t attempt_seq_ = 0;  // an open completing for an abandoned attempt is dropped
+  bool mirrored_ = false;
   bool counted_ = false;
   bool record_done_ = false;
   std::optional<grpc::MessageCounter> request_messages_, response_messages_;
@@ -108,6 +129,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   bool retried_ = false;
   std::unique_ptr<H2UpstreamStream> up_;
   std::string request_pending_;  // received, not yet taken by the upstream stream (unconsumed)
+  std::string resend_;  // a retry: what the client sent before (consumed), sent again first
   std::optional<http2::HeaderList> request_trailers_;
   bool request_ended_ = false;
   bool request_end_sent_ = false;

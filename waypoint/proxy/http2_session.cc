@@ -38,6 +38,24 @@ void Http2Session::start() {
 
 void Http2Session::abort(const std::string& why) { closed(why); }
 
+bool Http2Session::awaitingHead() const {
+  return !closed_ && channel_ && !channel_->closed() && channel_->session().receivingHeaderBlock();
+}
+
+uint64_t Http2Session::headsParsed() const {
+  return channel_ ? channel_->session().headerBlocksStarted() : 0;
+}
+
+void Http2Session::headerTimeout() {
+  if (!awaitingHead()) return;
+  spdlog::info(
+      "waypoint: HTTP/2 client {} did not end a header block in time: GOAWAY "
+      "ENHANCE_YOUR_CALM",
+      facts_.client.toString());
+  channel_->session().goAway(http2::kEnhanceYourCalm);
+  channel_->flush();
+}
+
 std::shared_ptr<Http2Exchange> Http2Session::find(http2::StreamId id) {
   auto it = exchanges_.find(id);
   return it == exchanges_.end() ? nullptr : it->second;
@@ -80,6 +98,7 @@ void Http2Session::closed(const std::string& why) {
   if (closed_) return;
   closed_ = true;
   auto keep = shared_from_this();
+  if (channel_) goaway_sent_ = channel_->session().goAwaySentCode();
   spdlog::debug("waypoint: HTTP/2 session from {}: {}", facts_.client.toString(), why);
   auto open = std::move(exchanges_);
   exchanges_.clear();

@@ -37,6 +37,16 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>,
   // Ends now (worker stopping): every open request is recorded as ended by the client (DC).
   void abort(const std::string& why);
   size_t openStreams() const { return exchanges_.size(); }
+  // For the worker's request-header timeout, as Http1Session's: a header block (a request's
+  // HEADERS and its CONTINUATIONs) has begun and not ended; how many have begun so far; then
+  // GOAWAY ENHANCE_YOUR_CALM (the block holds the whole connection: nothing else may come
+  // before its end, so no single stream can be answered instead) and the connection closes.
+  bool awaitingHead() const;
+  // The code of the GOAWAY the waypoint sent this client (a flood, a broken frame, a header
+  // timeout, a drain), once it is out.
+  std::optional<uint32_t> goAwaySent() const { return goaway_sent_; }
+  uint64_t headsParsed() const;
+  void headerTimeout();
 
  private:
   void onRequest(http2::StreamId id, const http2::HeaderList& headers) override;
@@ -60,6 +70,7 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>,
   OnClosed on_closed_;
   std::map<http2::StreamId, std::shared_ptr<Http2Exchange>> exchanges_;
   bool closed_ = false;
+  std::optional<uint32_t> goaway_sent_;
 };
 
 }  // namespace warren::waypoint

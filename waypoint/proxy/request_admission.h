@@ -1,5 +1,5 @@
 // RequestAdmission: the waypoint's one step between a normalized request and its routing,
-// shared by every front end (HTTP/1.1 now, HTTP/2 next): RequestAuthentication (JWT) then
+// shared by every front end (HTTP/1.1 and HTTP/2): RequestAuthentication (JWT) then
 // AuthorizationPolicy, in Envoy's filter order (jwt_authn before rbac, as istiod builds a
 // waypoint's chain). It reads the request and the connection, never I/O:
 //

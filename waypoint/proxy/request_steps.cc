@@ -30,6 +30,13 @@ RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& fact
   return decision;
 }
 
+std::string recordDirectResponse(const DirectResponse& d, RequestRecord& record) {
+  if (d.reason == DirectResponse::Reason::kNoRouteMatched)
+    record.response_flags.add(ResponseFlag::kNoRouteFound);
+  record.response_code_details = std::string(toString(d.reason)) + ": " + d.detail;
+  return record.response_code_details;
+}
+
 ResolvedBackend resolveBackend(const mesh::StateSnapshot& snapshot, const RouteConfig& routes,
                                const ConnectionFacts& facts, const BackendTarget& target) {
   ResolvedBackend b{facts.service_key, facts.port, nullptr};
@@ -37,9 +44,7 @@ ResolvedBackend resolveBackend(const mesh::StateSnapshot& snapshot, const RouteC
     b.key = routes.serviceKey(target.namespace_, target.name);
     b.port = target.port;
   }
-  auto slash = b.key.find('/');
-  if (slash != std::string::npos)
-    b.service = snapshot.serviceByHostname(b.key.substr(0, slash), b.key.substr(slash + 1));
+  b.service = serviceByKey(snapshot, b.key);
   return b;
 }
 

@@ -35,6 +35,10 @@ std::optional<LocalReply> admitRequest(HttpRequest& request, RequestRecord& reco
 RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& facts,
                           const HttpRequest& request, RouteRandom& random, RequestRecord& record);
 
+// A route's direct answer (404 no rule, 500 bad backend...) recorded: NR for no rule, the
+// details "<reason>: <detail>", which is also the answer's text (returned).
+std::string recordDirectResponse(const DirectResponse& d, RequestRecord& record);
+
 // The Service a backend names (a BackendTarget of kind Service), else the Service the client
 // dialled; its key ("<ns>/<hostname>") and port whether or not it is in the state (null then).
 struct ResolvedBackend {

@@ -312,6 +312,12 @@ const ServiceConfig* RouteConfig::service(const std::string& key) const {
   return it == services_.end() ? nullptr : &it->second;
 }
 
+const mesh::Service* serviceByKey(const mesh::StateSnapshot& snapshot, std::string_view key) {
+  auto slash = key.find('/');
+  if (slash == std::string_view::npos) return nullptr;
+  return snapshot.serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
+}
+
 std::string RouteConfig::serviceKey(const std::string& namespace_, const std::string& name) const {
   auto it = service_keys_.find(namespace_ + "/" + name);
   if (it != service_keys_.end()) return it->second;

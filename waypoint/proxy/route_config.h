@@ -24,9 +24,11 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/net/ip_address.h"
+#include "mesh/state/state_snapshot.h"
 #include "warren/l7/v1/routes.pb.h"
 #include "waypoint/route/route_table.h"
 
@@ -86,5 +88,10 @@ class RouteConfig {
   std::shared_ptr<const RouteTable> table_;
   std::vector<RouteDiagnostic> diagnostics_;
 };
+
+// The mesh Service a "<namespace>/<hostname>" key names (RouteConfig::serviceKey, a Service's
+// key in the routes, ConnectionFacts::service_key, the inbound decision's service); null when
+// the state has none, or the key has no '/'.
+const mesh::Service* serviceByKey(const mesh::StateSnapshot& snapshot, std::string_view key);
 
 }  // namespace warren::waypoint

@@ -218,16 +218,22 @@ nlohmann::json WaypointDaemon::stats() const {
                           {"requests", 0},
                           {"tcp_relays_done", 0},
                           {"http2_sessions_started", 0},
+                          {"request_header_timeouts", 0},
                           {"tunnels_opened", 0},
                           {"keepalive_reuses", 0},
                           {"h2_connections_opened", 0},
                           {"h2_streams_opened", 0}};
-  nlohmann::json responses = nlohmann::json::object();
-  nlohmann::json resilience = nlohmann::json::object();
-  nlohmann::json mirrors = nlohmann::json::object();
+  // Per-key sums of the workers' maps of counters.
+  auto sumOf = [&](const char* key) {
+    nlohmann::json sum = nlohmann::json::object();
+    for (const auto& w : workers)
+      for (const auto& [k, n] : w[key].items())
+        sum[k] = sum.value(k, uint64_t{0}) + n.get<uint64_t>();
+    return sum;
+  };
   for (const auto& w : workers) {
     for (const char* k : {"hbone_connections_accepted", "connects", "requests", "tcp_relays_done",
-                          "http2_sessions_started"})
+                          "http2_sessions_started", "request_header_timeouts"})
       total[k] = total[k].get<uint64_t>() + w[k].get<uint64_t>();
     for (const char* k : {"h2_connections_opened", "h2_streams_opened"})
       total[k] = total[k].get<uint64_t>() + w["h2_upstreams"][k].get<uint64_t>();
@@ -235,16 +241,9 @@ nlohmann::json WaypointDaemon::stats() const {
         total["tunnels_opened"].get<uint64_t>() + w["upstreams"]["tunnels_opened"].get<uint64_t>();
     total["keepalive_reuses"] = total["keepalive_reuses"].get<uint64_t>() +
                                 w["upstreams"]["keepalive_reuses"].get<uint64_t>();
-    for (const auto& [code, n] : w["responses"].items())
-      responses[code] = responses.value(code, uint64_t{0}) + n.get<uint64_t>();
-    for (const auto& [k, n] : w["resilience"].items())
-      resilience[k] = resilience.value(k, uint64_t{0}) + n.get<uint64_t>();
-    for (const auto& [k, n] : w["mirrors"].items())
-      mirrors[k] = mirrors.value(k, uint64_t{0}) + n.get<uint64_t>();
   }
-  total["responses"] = responses;
-  total["resilience"] = resilience;
-  total["mirrors"] = mirrors;
+  for (const char* key : {"responses", "resilience", "mirrors", "http2_goaways_sent"})
+    total[key] = sumOf(key);
   return {{"gateway", options_.gateway}, {"total", total}, {"workers", workers}};
 }
 
@@ -311,9 +310,7 @@ Status WaypointDaemon::start() {
     for (const auto& s : rc->toJson()["services"]) keys.insert(s["key"].get<std::string>());
     nlohmann::json clusters = nlohmann::json::array();
     for (const auto& key : keys) {
-      auto slash = key.find('/');
-      const mesh::Service* svc =
-          snap->serviceByHostname(key.substr(0, slash), key.substr(slash + 1));
+      const mesh::Service* svc = serviceByKey(*snap, key);
       nlohmann::json eps = nlohmann::json::array();
       if (svc) {
         for (const auto& ep : snap->endpoints(*svc)) {

@@ -47,11 +47,10 @@ const mesh::Workload* WaypointWorker::localWorkload(const mesh::StateSnapshot& s
   return snapshot.workloadByAddress(mesh::NetworkAddress{"", shared_.pod_ip});
 }
 
-void WaypointWorker::sweepHeaderTimeouts() {
-  if (draining_) return;
-  const auto now = std::chrono::steady_clock::now();
-  std::erase_if(head_waits_, [&](const auto& w) { return !sessions_.contains(w.first); });
-  for (auto& [p, s] : std::map(sessions_)) {
+template <typename Session>
+void WaypointWorker::sweepHeaderTimeouts(std::map<Session*, std::shared_ptr<Session>>& live,
+                                         std::chrono::steady_clock::time_point now) {
+  for (auto& [p, s] : std::map(live)) {
     if (!s->awaitingHead()) {
       head_waits_.erase(p);
       continue;
@@ -65,6 +64,17 @@ void WaypointWorker::sweepHeaderTimeouts() {
       s->headerTimeout();
     }
   }
+}
+
+void WaypointWorker::sweepHeaderTimeouts() {
+  if (draining_) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(head_waits_, [&](const auto& w) {
+    return !sessions_.contains(static_cast<Http1Session*>(w.first)) &&
+           !h2_sessions_.contains(static_cast<Http2Session*>(w.first));
+  });
+  sweepHeaderTimeouts(sessions_, now);
+  sweepHeaderTimeouts(h2_sessions_, now);
   loop_.timeout(std::chrono::seconds(1), [this](int res) {
     if (res == 0) sweepHeaderTimeouts();
   });
@@ -134,9 +144,7 @@ void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& con
   if (target) {
     service = snapshot->serviceByVip(mesh::NetworkAddress{self->network, target->ip});
   } else if (!decision->service.empty()) {
-    auto slash = decision->service.find('/');
-    service = snapshot->serviceByHostname(decision->service.substr(0, slash),
-                                          decision->service.substr(slash + 1));
+    service = serviceByKey(*snapshot, decision->service);
   }
   if (!service) {
     // A workload address (`waypoint-for: workload|all`): decideInbound found this pod to be the
@@ -331,6 +339,7 @@ nlohmann::json WaypointWorker::stats() const {
           {"http_sessions", sessions_.size()},
           {"http2_sessions", h2_sessions_.size()},
           {"http2_sessions_started", h2_sessions_started_},
+          {"http2_goaways_sent", h2_goaways_sent_},
           {"protocols_detected", detected_},
           {"detecting", detecting_.size()},
           {"request_header_timeouts", header_timeouts_},

@@ -60,7 +60,8 @@ struct WorkerShared {
   RequestTelemetry* telemetry = nullptr;
   // JWT + L7 authorization per request (and per TCP connection); null: none.
   const RequestAdmission* admission = nullptr;
-  // A request head must be complete this long after its first byte (408); 0: no limit.
+  // A request head must be complete this long after its first byte (HTTP/1.1: 408; HTTP/2:
+  // GOAWAY once a header block is this late); 0: no limit.
   std::chrono::seconds request_header_timeout{10};
   // Also told of every finished request (tests); may be empty. Runs on the worker thread.
   std::function<void(const RequestRecord&)> observer;
@@ -118,8 +119,12 @@ class WaypointWorker {
   void relayAnswered(std::unique_ptr<relay::ByteStream> stream, const ConnectionFacts& facts);
   void startRelay(std::unique_ptr<relay::ByteStream> client, std::unique_ptr<relay::ByteStream> up,
                   const std::string& uid, const std::string& what);
-  // Once a second: 408 to sessions whose head has been arriving for too long (slowloris).
+  // Once a second: 408 to HTTP/1.1 sessions whose head has been arriving for too long
+  // (slowloris), GOAWAY to HTTP/2 ones whose header block has.
   void sweepHeaderTimeouts();
+  template <typename Session>
+  void sweepHeaderTimeouts(std::map<Session*, std::shared_ptr<Session>>& live,
+                           std::chrono::steady_clock::time_point now);
 
   unsigned index_;
   uring::EventLoop& loop_;
@@ -146,7 +151,7 @@ class WaypointWorker {
     uint64_t heads = 0;  // headsParsed() when the wait was first seen
     std::chrono::steady_clock::time_point since;
   };
-  std::map<Http1Session*, HeadWait> head_waits_;
+  std::map<void*, HeadWait> head_waits_;  // by session (either protocol)
   uint64_t header_timeouts_ = 0;
   bool sweeping_ = false;
 
@@ -157,6 +162,7 @@ class WaypointWorker {
   std::map<int, uint64_t> responses_;  // by status
   uint64_t tcp_relays_done_ = 0;
   uint64_t h2_sessions_started_ = 0;
+  std::map<std::string, uint64_t> h2_goaways_sent_;  // by error code name
   std::map<std::string, uint64_t> detected_;  // protocol detection results ("HTTP/2", "TCP"...)
   bool draining_ = false;
 };

@@ -3,6 +3,7 @@
 // Http2Session, or (undeclared and not HTTP) an L4 relay, as the port or the client's first
 // bytes say. serveTcp (waypoint_worker.cc) answers only once the endpoint is reached.
 #include <fmt/format.h>
+#include <nghttp2/nghttp2.h>
 #include <spdlog/spdlog.h>
 
 #include "mesh/hbone/hbone_stream.h"
@@ -106,7 +107,13 @@ void WaypointWorker::startHttp2(std::unique_ptr<relay::ByteStream> stream, Conne
   ++h2_sessions_started_;
   auto session = std::make_shared<Http2Session>(
       env_, h2_upstreams_, shared_.http2, std::move(facts),
-      std::make_unique<StreamConduit>(std::move(stream), nullptr), forgetWhenClosed(h2_sessions_));
+      std::make_unique<StreamConduit>(std::move(stream), nullptr),
+      [this, forget = forgetWhenClosed(h2_sessions_)](Http2Session* s) {
+        // Why the waypoint ended a client's HTTP/2 connection (floods, broken frames, header
+        // timeouts), by GOAWAY code: the abuse suite's evidence.
+        if (auto code = s->goAwaySent()) ++h2_goaways_sent_[nghttp2_http2_strerror(*code)];
+        forget(s);
+      });
   h2_sessions_[session.get()] = session;
   session->start();
 }
@@ -115,11 +122,7 @@ void WaypointWorker::relayAnswered(std::unique_ptr<relay::ByteStream> stream,
                                    const ConnectionFacts& facts) {
   const auto& snapshot = state_.get();
   const mesh::Workload* self = localWorkload(*snapshot);
-  auto slash = facts.service_key.find('/');
-  const mesh::Service* service =
-      slash == std::string::npos ? nullptr
-                                 : snapshot->serviceByHostname(facts.service_key.substr(0, slash),
-                                                               facts.service_key.substr(slash + 1));
+  const mesh::Service* service = serviceByKey(*snapshot, facts.service_key);
   auto held = std::make_shared<std::unique_ptr<relay::ByteStream>>(std::move(stream));
   auto drop = [this, held](const std::string& why) {
     // The tunnel was answered 200 already: ending it is the only refusal left.

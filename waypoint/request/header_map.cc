@@ -98,4 +98,9 @@ std::optional<std::string_view> HeaderMap::joinedView(std::string_view name,
   return std::string_view(only->value);
 }
 
+bool connectionSpecific(std::string_view lower) {
+  return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
+         lower == "transfer-encoding" || lower == "upgrade" || lower == "te";
+}
+
 }  // namespace warren::waypoint

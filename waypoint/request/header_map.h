@@ -54,6 +54,12 @@ class HeaderMap {
   std::vector<Entry> entries_;
 };
 
+// A connection-specific field (RFC 9110 §7.6.1, RFC 9113 §8.2.2): connection, keep-alive,
+// proxy-connection, transfer-encoding, upgrade, te. Never forwarded as it came: each front end
+// adds what its protocol frames itself (HTTP/1.1: content-length, trailer, expect; HTTP/2:
+// host, and `te: trailers` is kept).
+bool connectionSpecific(std::string_view lower);
+
 // ASCII lower-casing and case-insensitive comparison (header names, hosts, schemes).
 std::string toLowerAscii(std::string_view s);
 bool equalsIgnoreCase(std::string_view a, std::string_view b);

@@ -1,5 +1,5 @@
 // Retries of an HTTPRoute rule (Gateway API HTTPRouteRetry, GEP-1731), decided apart from the
-// front end that acts on them: the HTTP/1.1 session today, the HTTP/2 one later. A request is
+// front end that acts on them (both, through proxy/forward_resilience.h). A request is
 // tried again when its attempt failed in a way the policy names, the client has not seen any of
 // the answer, its body can be sent again, the retry budget allows it and the request deadline
 // leaves time for the back-off.

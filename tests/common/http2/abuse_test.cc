@@ -114,6 +114,55 @@ TEST(Http2Abuse, ContinuationFloodIsFatal) {
   EXPECT_TRUE(s.session->isClosed());
 }
 
+// Empty DATA frames cost the sender nothing (no window, no answer): two in a row end the
+// session (Envoy's max_consecutive_inbound_frames_with_empty_payload, CVE-2019-9518), while
+// one between frames with a payload, and an empty DATA that ends the stream, are fine.
+TEST(Http2Abuse, EmptyDataFramesInARowEndTheSession) {
+  const std::vector<std::pair<std::string, std::string>> get = {
+      {":method", "POST"}, {":scheme", "http"}, {":authority", "a"}, {":path", "/"}};
+  {
+    RawServer s;
+    Bytes b = handshake();
+    append(b, headersFrame(1, get));
+    append(b, frame(testing::kData, 0, 1));
+    append(b, frame(testing::kData, 0, 1, Bytes(4, 'x')));
+    append(b, frame(testing::kData, 0, 1));
+    append(b, frame(testing::kData, 0, 1, Bytes(4, 'x')));
+    append(b, frame(testing::kData, testing::kEndStream, 1));
+    ASSERT_TRUE(s.feed(b).has_value()) << "alternating empty and full frames are legal";
+  }
+  RawServer s;
+  Bytes b = handshake();
+  append(b, headersFrame(1, get));
+  for (int i = 0; i < 10'000; ++i) append(b, frame(testing::kData, 0, 1));
+  auto r = s.feed(b);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("without payload"), std::string::npos) << r.error().message();
+  auto frames = s.drain();
+  const Frame* goaway = s.find(frames, testing::kGoAway);
+  ASSERT_NE(goaway, nullptr);
+  EXPECT_EQ(goaway->errorCode(), kEnhanceYourCalm);
+  EXPECT_EQ(s.session->goAwaySentCode(), std::optional<uint32_t>(kEnhanceYourCalm));
+  EXPECT_LT(s.session->nghttp2PeakMemoryBytes(), kMemoryBound);
+}
+
+// A header block in progress (HEADERS without END_HEADERS) is visible, for a request-head
+// timeout; its end, or its stream's reset, clears it.
+TEST(Http2Abuse, AHeaderBlockInProgressIsVisible) {
+  RawServer s;
+  Bytes b = handshake();
+  ASSERT_TRUE(s.feed(b).has_value());
+  EXPECT_FALSE(s.session->receivingHeaderBlock());
+  ASSERT_TRUE(s.feed(headersFrame(1, {{":method", "GET"}, {":scheme", "http"}}, 0)).has_value());
+  EXPECT_TRUE(s.session->receivingHeaderBlock());
+  EXPECT_EQ(s.session->headerBlocksStarted(), 1u);
+  ASSERT_TRUE(s.feed(frame(testing::kContinuation, testing::kEndHeaders | testing::kEndStream, 1,
+                           testing::hpack({{":authority", "a"}, {":path", "/"}})))
+                  .has_value());
+  EXPECT_FALSE(s.session->receivingHeaderBlock());
+  EXPECT_EQ(s.events.requests.size(), 1u);
+}
+
 // The peer sends PINGs but never reads the ACKs: once our output buffer is full, nghttp2's
 // queue of pending ACKs is capped (max_outbound_ack) and the session ends.
 TEST(Http2Abuse, PingFloodIsFatal) {

@@ -5,6 +5,10 @@ paths and refuse hostile framing).
 
   raw_http.py table FILE IP:PORT      one request per row of FILE (normalization.tsv); prints
                                       every mismatch and "table: N/M ok"; exit 1 on a mismatch
+  raw_http.py table-h2c FILE IP:PORT  the same rows over h2c (prior knowledge, one connection
+                                      per row, the target sent verbatim as :path, the host as
+                                      :authority; tests/tools/h2_abuse.py's client), against the
+                                      row's HTTP/2 outcome when it has one
   raw_http.py abuse IP:PORT           hostile requests (smuggling shapes, limits); prints
                                       "<name> <status> <first body line>" per case; exit 1 when
                                       one did not get its status
@@ -15,7 +19,9 @@ paths and refuse hostile framing).
                                       (memory under idle abuse); prints "held N"
 Every connection has a timeout; nothing runs unbounded.
 """
+import argparse
 import json
+import os
 import socket
 import sys
 import time
@@ -76,19 +82,53 @@ def exchange(addr, payload, timeout=10.0):
         s.close()
 
 
-def table(path, addr):
-    rows, bad = 0, 0
+def rows_of(path):
+    """(method, target, host, status, upstream, why, h2) per row; h2 is the HTTP/2 outcome when
+    it differs from the status (the optional 7th column), else ''."""
     for line in open(path, encoding="utf-8"):
         if not line.strip() or line.startswith("#"):
             continue
-        method, target, host, status, upstream, why = line.rstrip("\n").split("\t")
+        fields = line.rstrip("\n").split("\t")
+        yield tuple(fields[:6]) + ((fields[6] if len(fields) > 6 else ""),)
+
+
+def h1_request(addr, method, target, host):
+    req = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    got, _, body = exchange(addr, req.encode("latin-1"))
+    return str(got), got, body
+
+
+def h2_request(addr, method, target, host):
+    # The raw HTTP/2 client of the HBONE abuse test (needs python3-hyperframe/hpack).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "tools"))
+    import h2_abuse
+    host_ip, port = addr.rsplit(":", 1)
+    args = argparse.Namespace(h2c=True, host=host_ip, port=int(port), timeout=10.0,
+                              authority=host)
+    c = h2_abuse.Conn(args)
+    try:
+        result, status, body = c.request([(":method", method), (":scheme", "http"),
+                                          (":path", target), (":authority", host)])
+    finally:
+        c.close()
+    # "status 403" -> "403"; a reset stays "rst PROTOCOL_ERROR"
+    return (str(status) if result.startswith("status") else result), status or 0, body
+
+
+def table(path, addr, h2=False):
+    rows, bad = 0, 0
+    for method, target, host, status, upstream, why, h2_outcome in rows_of(path):
         rows += 1
-        req = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        got, _, body = exchange(addr, req.encode("latin-1"))
+        expected = h2_outcome if h2 and h2_outcome else status
+        result, got, body = (h2_request if h2 else h1_request)(addr, method, target, host)
         problem = ""
-        if got != int(status):
-            problem = f"status {got}, expected {status}"
-        elif got == 403 and body != b"RBAC: access denied":
+        if not expected.isdigit():
+            if result != expected:
+                problem = f"{result}, expected {expected}"
+        elif got != int(expected):
+            problem = f"{result}, expected {expected}"
+        elif got == 403 and body.rstrip(b"\n") != b"RBAC: access denied":
             problem = f"403 body {body[:60]!r}"
         elif got == 200 and upstream != "-":
             try:
@@ -211,6 +251,8 @@ def hold(addr, n, seconds):
 def main(argv):
     if len(argv) >= 3 and argv[0] == "table":
         return table(argv[1], argv[2])
+    if len(argv) >= 3 and argv[0] == "table-h2c":
+        return table(argv[1], argv[2], h2=True)
     if len(argv) >= 2 and argv[0] == "abuse":
         return abuse(argv[1])
     if len(argv) >= 3 and argv[0] == "slowloris":

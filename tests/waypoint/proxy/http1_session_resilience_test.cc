@@ -8,28 +8,16 @@
 #include <netinet/in.h>
 
 #include "http1_session_fixture.h"
+#include "route_edits.h"
 
 namespace warren::waypoint {
 namespace {
 
 using std::chrono::milliseconds;
 
-void setMillis(google::protobuf::Duration* d, int64_t ms) {
-  d->set_seconds(ms / 1000);
-  d->set_nanos(static_cast<int32_t>(ms % 1000) * 1'000'000);
-}
-
 // routes() with its one rule edited.
 l7::ServiceRoutes routesWith(const std::function<void(l7::RouteRule&)>& edit) {
-  l7::ServiceRoutes sr = routes();
-  edit(*sr.mutable_ports(0)->mutable_rules(0));
-  return sr;
-}
-
-void retryOn(l7::RouteRule& r, uint32_t attempts, std::vector<uint32_t> codes, int64_t backoff_ms) {
-  r.mutable_retry()->mutable_attempts()->set_value(attempts);
-  for (uint32_t c : codes) r.mutable_retry()->add_codes(c);
-  setMillis(r.mutable_retry()->mutable_backoff(), backoff_ms);
+  return withFirstRule(routes(), edit);
 }
 
 // A port that refuses connections for as long as it lives: bound, never listening (a closed

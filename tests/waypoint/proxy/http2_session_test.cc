@@ -23,6 +23,7 @@
 #include "mesh/control/certificate_manager.h"
 #include "mesh/state/workload_labels.h"
 #include "tests/common/http2/raw_frames.h"
+#include "tests/waypoint/proxy/route_edits.h"
 
 namespace warren::waypoint {
 namespace {
@@ -198,7 +199,15 @@ class Http2SessionTest : public ::testing::Test {
                                              [] { return std::optional<identity::SpiffeId>(); });
     h2_upstreams_ = std::make_unique<H2Upstreams>(*loop_, *upstreams_, http2::SessionConfig{});
     config_ = RouteConfig::build({{"k", routes()}}, 1);
-    env_.routes = [this] { return config_; };
+    env_.routes = [this] {
+      std::lock_guard lock(mu_);
+      return config_;
+    };
+    env_.loop = loop_.get();
+    env_.retry_budget = &budget_;
+    env_.resilience = &counters_;
+    mirrors_ = std::make_unique<RequestMirrors>(*loop_, *upstreams_);
+    env_.mirrors = mirrors_.get();
     env_.upstreams = upstreams_.get();
     env_.random = &random_;
     telemetry_ = std::move(*RequestTelemetry::create(registry_, RequestTelemetryOptions{}));
@@ -215,6 +224,7 @@ class Http2SessionTest : public ::testing::Test {
     loop_->post([this] {
       for (auto& [p, s] : std::map(sessions_)) s->abort("test over");
       sessions_.clear();
+      mirrors_->closeAll();
       h2_upstreams_->closeAll();
       upstreams_->closeAll();
     });
@@ -222,24 +232,32 @@ class Http2SessionTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
 
-  // The waypoint (127.0.0.2) and one endpoint of shop/echo: 127.0.0.1:port.
-  void backendPort(uint16_t port) {
-    mesh::StateUpdate u;
+  // shop/<name> (VIP 10.96.0.<vip>) port 80 -> its one endpoint, <ip>:port (plain TCP).
+  static void addService(mesh::StateUpdate& u, const std::string& name, int vip,
+                         const std::string& uid, const std::string& ip, uint16_t port) {
     mesh::Service svc;
-    svc.name = "echo";
+    svc.name = name;
     svc.namespace_ = "shop";
-    svc.hostname = "echo.shop.svc.cluster.local";
-    svc.addresses.push_back({"", *net::IpAddress::parse("10.96.0.10")});
+    svc.hostname = name + ".shop.svc.cluster.local";
+    svc.addresses.push_back({"", *net::IpAddress::parse("10.96.0." + std::to_string(vip))});
     svc.ports.push_back({80, port, mesh::AppProtocol::kHttp2});
     u.services.push_back(svc);
     mesh::Workload ep;
-    ep.uid = "ep";
-    ep.name = "echo-0";
+    ep.uid = uid;
+    ep.name = name + "-0";
     ep.namespace_ = "shop";
-    ep.addresses.push_back(*net::IpAddress::parse("127.0.0.1"));
+    ep.addresses.push_back(*net::IpAddress::parse(ip));
     ep.tunnel_protocol = mesh::TunnelProtocol::kNone;
-    ep.services["shop/echo.shop.svc.cluster.local"] = {{80, port}};
+    ep.services["shop/" + svc.hostname] = {{80, port}};
     u.workloads.push_back(ep);
+  }
+
+  // The waypoint (127.0.0.2) and one endpoint of shop/echo: 127.0.0.1:port; with a mirror
+  // port, shop/mirror too, its endpoint 127.0.0.3:mirror_port.
+  void backendPort(uint16_t port, uint16_t mirror_port = 0) {
+    mesh::StateUpdate u;
+    if (mirror_port) addService(u, "mirror", 11, "mep", "127.0.0.3", mirror_port);
+    addService(u, "echo", 10, "ep", "127.0.0.1", port);
     mesh::Workload self;
     self.uid = "wp";
     self.name = "waypoint-0";
@@ -251,6 +269,12 @@ class Http2SessionTest : public ::testing::Test {
       reader_ = std::make_unique<mesh::SnapshotReader>(store_);
       env_.state = reader_.get();
     }
+  }
+
+  void useRoutes(const l7::ServiceRoutes& sr) {
+    auto built = RouteConfig::build({{"k", sr}}, 1);
+    std::lock_guard lock(mu_);
+    config_ = std::move(built);
   }
 
   int connect() {
@@ -269,6 +293,7 @@ class Http2SessionTest : public ::testing::Test {
           std::make_unique<StreamConduit>(
               std::make_unique<relay::SocketStream>(*loop_, UniqueFd(server_side)), nullptr),
           [this](Http2Session* p) {
+            if (last_session_ == p) last_session_ = nullptr;
             auto it = sessions_.find(p);
             if (it == sessions_.end()) return;
             auto gone = std::move(it->second);
@@ -276,11 +301,20 @@ class Http2SessionTest : public ::testing::Test {
             loop_->post([gone] {});
           });
       sessions_[s.get()] = s;
+      last_session_ = s.get();
       s->start();
     });
     if (!thread_.joinable()) thread_ = std::thread([this] { loop_->run(); });
     clients_.emplace_back(sv[0]);
     return sv[0];
+  }
+
+  // Runs `f` on the loop and waits for it.
+  template <typename F>
+  auto onLoop(F f) {
+    std::promise<decltype(f())> p;
+    loop_->post([&] { p.set_value(f()); });
+    return p.get_future().get();
   }
 
   std::vector<RequestRecord> records(size_t want) {
@@ -315,7 +349,11 @@ class Http2SessionTest : public ::testing::Test {
   std::unique_ptr<mesh::SnapshotReader> reader_;
   ProxyRandom random_;
   SessionEnv env_;
+  RetryBudget budget_;
+  ResilienceCounters counters_;
+  std::unique_ptr<RequestMirrors> mirrors_;
   std::map<Http2Session*, std::shared_ptr<Http2Session>> sessions_;
+  Http2Session* last_session_ = nullptr;  // on the loop thread only
   std::thread thread_;
   std::vector<UniqueFd> clients_;
   std::mutex mu_;
@@ -324,9 +362,9 @@ class Http2SessionTest : public ::testing::Test {
   std::unique_ptr<RequestTelemetry> telemetry_;
 };
 
-std::unique_ptr<echo::EchoServer> startEcho() {
+std::unique_ptr<echo::EchoServer> startEcho(const std::string& at = "127.0.0.1:0") {
   echo::EchoServerOptions o;
-  o.listen.push_back(*net::SocketAddress::parse("127.0.0.1:0"));
+  o.listen.push_back(*net::SocketAddress::parse(at));
   o.context.pod = "echo-0";
   auto s = echo::EchoServer::start(std::move(o));
   EXPECT_TRUE(s) << s.error().message();
@@ -533,6 +571,172 @@ TEST_F(Http2SessionTest, BadHttp2GetsItsErrorAndTheWorkerLivesOn) {
   auto id = c.send(get("/api/z"));
   c.wait();
   EXPECT_EQ(c.answer(id).status, 200);
+}
+
+// ---- resilience: the route's timeouts, retries and mirrors, as on HTTP/1.1 ------------------
+
+// routes() with its first rule (/api, rewritten to /in) edited.
+l7::ServiceRoutes routesWith(const std::function<void(l7::RouteRule&)>& edit) {
+  return withFirstRule(routes(), edit);
+}
+
+http2::HeaderList post(std::string path) {
+  return {{":method", "POST"}, {":scheme", "http"}, {":authority", "echo.shop"}, {":path", path}};
+}
+
+TEST_F(Http2SessionTest, AFailingBackendIsRetriedWithItsBodyUntilRetriesRunOut) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  useRoutes(routesWith([](l7::RouteRule& r) { retryOn(r, 2, {503}, 5); }));
+  Client c(connect());
+  auto ok = c.send(get("/api/x?failFirst=2&failKey=h2ok"));
+  c.wait();
+  ASSERT_EQ(c.answer(ok).status, 200) << c.answer(ok).body;
+  EXPECT_EQ(nlohmann::json::parse(c.answer(ok).body)["failKeySeen"], 3) << "two failures, then 200";
+  auto recs = records(1);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].upstream_attempts, 3u);
+  EXPECT_EQ(recs[0].response_flags.toString(), "-");
+
+  // A body is sent again whole on the next attempt (BodyReplay), over a new stream.
+  auto body = c.send(post("/api/x?failFirst=1&failKey=h2body"), std::string(3000, 'b'));
+  c.wait();
+  ASSERT_EQ(c.answer(body).status, 200) << c.answer(body).body;
+  EXPECT_EQ(nlohmann::json::parse(c.answer(body).body)["bodyBytes"], 3000);
+  EXPECT_EQ(records(2)[1].upstream_attempts, 2u);
+
+  // Retries run out: the last answer goes to the client, flagged URX.
+  auto out = c.send(get("/api/x?failFirst=9&failKey=h2never"));
+  c.wait();
+  EXPECT_EQ(c.answer(out).status, 503);
+  EXPECT_NE(c.answer(out).body.find("failing request 3 of 9"), std::string::npos)
+      << c.answer(out).body;
+  recs = records(3);
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[2].upstream_attempts, 3u);
+  EXPECT_EQ(recs[2].response_flags.toString(), "URX");
+  // A status the policy does not list is answered at once.
+  auto other = c.send(get("/api/x?failFirst=1&failKey=h2500&failStatus=500"));
+  c.wait();
+  EXPECT_EQ(c.answer(other).status, 500);
+  EXPECT_EQ(records(4)[3].upstream_attempts, 1u);
+  EXPECT_EQ(onLoop([&] { return counters_.retries; }), 5u);  // 2 + 1 (the body) + 2 + 0
+  EXPECT_EQ(onLoop([&] { return counters_.retries_exhausted; }), 1u);
+}
+
+TEST_F(Http2SessionTest, AConnectFailureIsRetriedAndTimeoutsAnswer504WithUT) {
+  backendPort(1);  // nothing listens on 127.0.0.1:1
+  useRoutes(routesWith([](l7::RouteRule& r) { retryOn(r, 1, {}, 1); }));
+  {
+    Client c(connect());
+    auto id = c.send(get("/api/x"));
+    c.wait();
+    EXPECT_EQ(c.answer(id).status, 503);
+    auto rec = records(1)[0];
+    EXPECT_EQ(rec.upstream_attempts, 2u) << "a connect failure is retried";
+    EXPECT_EQ(rec.response_flags.toString(), "UF,URX");
+  }
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  struct Row {
+    std::string name;
+    std::function<void(l7::RouteRule&)> edit;
+    std::string flags, details;
+    uint32_t attempts;
+  };
+  const std::vector<Row> rows = {
+      {"timeouts.request", [](l7::RouteRule& r) { setMillis(r.mutable_request_timeout(), 150); },
+       "UT", "response_timeout", 1},
+      {"backendRequest retried, then out of retries",
+       [](l7::RouteRule& r) {
+         setMillis(r.mutable_backend_request_timeout(), 100);
+         retryOn(r, 1, {503}, 1);
+       },
+       "UT,URX", "upstream_per_try_timeout", 2},
+  };
+  size_t n = 1;
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    useRoutes(routesWith(row.edit));
+    Client c(connect());
+    auto id = c.send(get("/api/slow?delay=3s"));
+    c.wait();
+    EXPECT_EQ(c.answer(id).status, 504);
+    EXPECT_EQ(c.answer(id).body, "upstream request timeout\n");
+    auto rec = records(++n).back();
+    EXPECT_EQ(rec.response_code, 504);
+    EXPECT_EQ(rec.response_flags.toString(), row.flags);
+    EXPECT_EQ(rec.response_code_details, row.details);
+    EXPECT_EQ(rec.upstream_attempts, row.attempts);
+  }
+  EXPECT_EQ(onLoop([&] { return counters_.request_timeouts; }), 1u);
+  EXPECT_EQ(onLoop([&] { return counters_.backend_timeouts; }), 2u);
+}
+
+TEST_F(Http2SessionTest, AMirrorGetsACopyOverH2cAndNeverChangesTheAnswer) {
+  auto primary = startEcho();
+  auto mirror = startEcho("127.0.0.3:0");
+  backendPort(primary->addresses()[0].port, mirror->addresses()[0].port);
+  useRoutes(routesWith([](l7::RouteRule& r) {
+    auto* m = r.add_filters()->mutable_request_mirror();
+    m->mutable_backend()->set_service("shop/mirror.shop.svc.cluster.local");
+    m->mutable_backend()->set_port(80);
+  }));
+  Client c(connect());
+  auto id = c.send(post("/api/m"), "hello");
+  c.wait();
+  ASSERT_EQ(c.answer(id).status, 200) << c.answer(id).body;
+  EXPECT_EQ(nlohmann::json::parse(c.answer(id).body)["bodyBytes"], 5);
+  for (int i = 0; i < 500 && mirror->requestsServed() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(mirror->requestsServed(), 1u) << "the mirror got its copy";
+  EXPECT_EQ(primary->requestsServed(), 1u);
+  auto stats = onLoop([&] { return mirrors_->toJson(); });
+  for (int i = 0; i < 200 && stats["answered"] != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    stats = onLoop([&] { return mirrors_->toJson(); });
+  }
+  EXPECT_EQ(stats["answered"], 1) << stats.dump();
+  // A mirror that cannot be reached: the same answer.
+  mirror.reset();
+  auto again = c.send(post("/api/m"), "hello");
+  c.wait();
+  EXPECT_EQ(c.answer(again).status, 200);
+}
+
+// HEADERS without END_HEADERS, then nothing: the worker's request-header sweep sees the block
+// waiting and its timeout ends the connection with GOAWAY ENHANCE_YOUR_CALM.
+TEST_F(Http2SessionTest, AHeaderBlockThatNeverEndsGetsGoAway) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  namespace t = http2::testing;
+  int fd = connect();
+  auto bytes = t::clientPreface();
+  t::append(bytes, t::headersFrame(1, {{":method", "GET"}, {":scheme", "http"}}, 0));
+  ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
+  bool waiting = false;
+  for (int i = 0; i < 500 && !waiting; ++i) {
+    waiting = onLoop([&] { return last_session_ && last_session_->awaitingHead(); });
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(onLoop([&] { return last_session_->headsParsed(); }), 1u);
+  onLoop([&] {
+    last_session_->headerTimeout();
+    return 0;
+  });
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  t::Bytes got;
+  uint8_t buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) got.insert(got.end(), buf, buf + n);
+  std::optional<uint32_t> goaway;
+  for (const auto& f : t::parseFrames(got))
+    if (f.type == t::kGoAway) goaway = f.errorCode();
+  ASSERT_TRUE(goaway) << "the connection ends with a GOAWAY";
+  EXPECT_EQ(*goaway, http2::kEnhanceYourCalm);
+  EXPECT_EQ(echo->requestsServed(), 0u);
 }
 
 }  // namespace
