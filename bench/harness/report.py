@@ -156,7 +156,9 @@ def _add_ratios(scenarios):
                      if x in scenarios and isinstance(scenarios[x].get(key), dict)]
             if peers:
                 best = max(peers) if higher else min(peers)
-                if best:
+                # An added latency at or below zero (a peer that measured under plain in a noisy
+                # run) has no meaningful ratio.
+                if best > 0:
                     v["best_peer"] = best
                     v["ratio_to_best_peer"] = v["median"] / best
 

@@ -101,6 +101,9 @@ class ReportTest(unittest.TestCase):
         self.assertAlmostEqual(w["http_added_p50_us"]["median"], 500)
         self.assertAlmostEqual(w["http_added_p50_us"]["ratio_to_best_peer"], 500 / 150)  # haproxy-http +150
         self.assertNotIn("ratio_to_best_peer", w["http_vcpu_per_1k_rps.client"])  # the mTLS peers have no proxy side
+        runs["haproxy-http"][0]["http_p50_us"] = 90  # under plain: added -10, no ratio against it
+        noisy = report.aggregate(runs, {p: "ok" for p in runs})["warren-waypoint"]["http_added_p50_us"]
+        self.assertNotIn("ratio_to_best_peer", noisy)
         self.assertTrue(w["iperf_1stream_gbps"].startswith("n/a: an L7 proxy path"))
         self.assertTrue(sc["nginx-http"]["http_cpu_s.client"].startswith("n/a: one HTTP proxy"))
         self.assertTrue(sc["haproxy"]["http_cpu_s.proxy"].startswith("n/a: no L7 proxy"))
