@@ -499,7 +499,8 @@ class Bench:
             self.background += pair.values()
         http_proxies = peers.start_http_proxies(self.lab, self.work, "node-1", f"{info['bench/srv-x']['ip']}:8080")
         self.background += http_proxies.values()
-        waypoint = "unavailable: warren-waypoint is not built"
+        waypoint = ("unavailable: not run (bench-profile)" if self.profile_only
+                    else "unavailable: warren-waypoint is not built")
         if has_waypoint:
             try:
                 waypoint = self.deploy_waypoint()
