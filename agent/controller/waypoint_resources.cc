@@ -91,13 +91,21 @@ Result<WaypointResources> waypointResources(const Gateway& g, const WaypointDepl
   json pod_annotations = json::object();
   for (const auto& [k, v] : g.infrastructure_annotations) pod_annotations[k] = v;
   const std::string socket = o.node_proxy_dir + "/xds.sock";
+  json command = json::array({"warren-waypoint", "--xds-socket", socket, "--trust-domain",
+                              o.trust_domain, "--gateway", g.meta.namespace_ + "/" + name,
+                              "--hbone-port", "15008", "--admin-port", "15000", "--metrics-port",
+                              "15020", "--readiness-port", "15021", "--log-level", o.log_level});
+  for (auto [annotation, flag] : {std::pair{kTracingEndpointAnnotation, "--tracing-otlp-endpoint"},
+                                  std::pair{kTracingSamplingAnnotation, "--tracing-sampling"}}) {
+    if (auto it = g.meta.annotations.find(annotation); it != g.meta.annotations.end()) {
+      command.push_back(flag);
+      command.push_back(it->second);
+    }
+  }
   json container = {
       {"name", "warren-waypoint"},
       {"image", o.image},
-      {"command", json::array({"warren-waypoint", "--xds-socket", socket, "--trust-domain",
-                               o.trust_domain, "--gateway", g.meta.namespace_ + "/" + name,
-                               "--hbone-port", "15008", "--admin-port", "15000", "--metrics-port",
-                               "15020", "--readiness-port", "15021", "--log-level", o.log_level})},
+      {"command", std::move(command)},
       {"env",
        json::array({env("POD_NAME", "metadata.name"), env("POD_NAMESPACE", "metadata.namespace"),
                     env("NODE_NAME", "spec.nodeName"), env("POD_IP", "status.podIP")})},

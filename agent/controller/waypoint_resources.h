@@ -11,6 +11,7 @@
 //   warren-waypoint --xds-socket /var/run/warren/proxy/xds.sock --trust-domain <td>
 //                   --gateway <namespace>/<name> --hbone-port 15008 --admin-port 15000
 //                   --metrics-port 15020 --readiness-port 15021 --log-level info
+//                   [--tracing-otlp-endpoint URL] [--tracing-sampling PERCENT]  (annotations below)
 // with POD_NAME, POD_NAMESPACE, NODE_NAME and POD_IP from the downward API.
 #pragma once
 
@@ -28,6 +29,13 @@ inline constexpr const char* kManagedByValue = "waypoint-controller";
 // changed Gateway (or controller) is noticed without diffing fields the API server defaults.
 inline constexpr const char* kSpecHashAnnotation = "warren.dev/waypoint-spec-hash";
 inline constexpr const char* kDefaultNodeProxyDir = "/var/run/warren/proxy";
+// Tracing of one waypoint, as annotations on its Gateway (per proxy, as Istio's
+// proxy.istio.io/config annotation sets a proxy's tracing): the OTLP/HTTP collector and the
+// percentage of new traces sampled, passed to warren-waypoint as --tracing-otlp-endpoint and
+// --tracing-sampling. The waypoint checks the values at start-up (a bad one stops it, naming
+// the flag, in its log); without the endpoint tracing is off.
+inline constexpr const char* kTracingEndpointAnnotation = "warren.dev/tracing-otlp-endpoint";
+inline constexpr const char* kTracingSamplingAnnotation = "warren.dev/tracing-sampling";
 
 struct WaypointDeploymentOptions {
   std::string image = "warren-waypoint:latest";

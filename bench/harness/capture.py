@@ -75,6 +75,61 @@ def warren_counters(client_metrics, server_metrics, dest_namespace, dest_workloa
     }
 
 
+WAYPOINT_OUTBOUND_MTLS = "client_to_waypoint_mtls"
+WAYPOINT_REQUESTS = "waypoint_requests"
+FROM_WAYPOINT_MTLS = "server_from_waypoint_mtls"
+
+
+def waypoint_counters(client_metrics, server_metrics, waypoint_metrics, dest_namespace, dest_workload,
+                      waypoint_identity, service_host):
+    """The counters of the waypoint path from the client node's and server node's ztunnel
+    /metrics and the waypoint's own (:15020)."""
+    c = parse_prometheus(client_metrics)
+    s = parse_prometheus(server_metrics)
+    w = parse_prometheus(waypoint_metrics)
+    opened = "istio_tcp_connections_opened_total"
+    dest = {"destination_workload_namespace": dest_namespace, "destination_workload": dest_workload}
+    return {
+        REDIRECTED: total(c, "warren_redirect_decisions_total", decision="connect_redirected"),
+        WAYPOINT_OUTBOUND_MTLS: total(c, opened, reporter="source", connection_security_policy="mutual_tls",
+                                      destination_principal=waypoint_identity),
+        WAYPOINT_REQUESTS: total(w, "istio_requests_total", reporter="waypoint", destination_service=service_host,
+                                 response_code="200"),
+        FROM_WAYPOINT_MTLS: total(s, opened, reporter="destination", connection_security_policy="mutual_tls",
+                                  source_principal=waypoint_identity, **dest),
+        INBOUND_PLAINTEXT: total(s, opened, reporter="destination", connection_security_policy="unknown", **dest),
+    }
+
+
+def waypoint_verdict(d, connections, answered, sent):
+    """None when the window's deltas prove `connections` connections went through the capture
+    and the waypoint and the waypoint handled the `answered` (.. `sent`) requests, else why not."""
+    wrong = []
+    for key in (REDIRECTED, WAYPOINT_OUTBOUND_MTLS):
+        if d.get(key, 0) < connections:
+            wrong.append(f"{key} +{d.get(key, 0):g} < {connections} connections opened")
+    n = d.get(WAYPOINT_REQUESTS, 0)
+    if not answered <= n <= sent:
+        wrong.append(f"{WAYPOINT_REQUESTS} +{n:g}, the client got {answered} answers of {sent} requests")
+    if d.get(FROM_WAYPOINT_MTLS, 0) < 1:
+        wrong.append(f"{FROM_WAYPOINT_MTLS} +{d.get(FROM_WAYPOINT_MTLS, 0):g} (no mTLS connection from the "
+                     "waypoint reached the server pod)")
+    if d.get(INBOUND_PLAINTEXT, 0) > 0:
+        wrong.append(f"{INBOUND_PLAINTEXT} +{d[INBOUND_PLAINTEXT]:g} (connections that reached the server "
+                     "pod without the tunnel)")
+    return "; ".join(wrong) or None
+
+
+def l7_peer_verdict(d, connections):
+    """An L7 peer in the client node's netns: it accepted the client's connections and opened
+    at least one to the server (upstream keep-alive)."""
+    wrong = [f"client_node_accepted +{d.get('client_node_accepted', 0)} < {connections} connections opened"
+             ] if d.get("client_node_accepted", 0) < connections else []
+    if d.get("client_node_opened", 0) < 1:
+        wrong.append("client_node_opened +0 (the proxy opened no connection to the server)")
+    return "; ".join(wrong) or None
+
+
 def parse_snmp(text):
     """/proc/<pid>/net/snmp -> {"Tcp": {"ActiveOpens": n, ...}, ...} (header and value lines)."""
     out = {}

@@ -110,6 +110,18 @@ def parse_ps(text):
     return out
 
 
+def parse_ps_pods(text):
+    """`warren-lab ps` -> {NS/POD: (node, [pids])} for the pod rows (the PIDs of the pod's
+    cgroup, comma-separated; none when it exited)."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 3 and "/" in f[1]:
+            pids = [int(x) for x in f[3].split(",")] if len(f) == 4 and f[2] == "running" else []
+            out[f[1]] = (f[0], pids)
+    return out
+
+
 class Lab:
     def __init__(self, bin_dir, lab_dir, name, log):
         self.bin = bin_dir
@@ -196,9 +208,28 @@ class Lab:
             return f"not in netns {self.node_netns(node)}"
         return None
 
-    def metrics(self, node):
-        """ztunnel's Prometheus text from :15020 in the node's netns."""
-        return self.run_in(node, ["curl", "-sf", "--max-time", "5", "http://127.0.0.1:15020/metrics"], 15).stdout
+    def metrics(self, target):
+        """The Prometheus text on :15020 of a node's netns (node-N: its ztunnel) or a pod
+        (NS/POD: e.g. a waypoint's)."""
+        return self.run_in(target, ["curl", "-sf", "--max-time", "5", "http://127.0.0.1:15020/metrics"], 15).stdout
+
+    def pod_process(self, ns_pod, comm):
+        """(node, PID) of the process named `comm` in pod NS/POD, from `warren-lab ps`, checked:
+        that binary, in the pod's network namespace. Raises CommandError naming what differs."""
+        node, pids = parse_ps_pods(self.cmd("ps").stdout).get(ns_pod, (None, []))
+        netns = self.pod(ns_pod, "netns")
+        netns = netns if netns.startswith("/") else f"/run/netns/{netns}"
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() != comm:
+                        continue
+                if os.stat(f"/proc/{pid}/ns/net").st_ino != os.stat(netns).st_ino:
+                    raise CommandError(f"{ns_pod} {comm} pid {pid} is not in the pod's netns {netns}")
+            except OSError:
+                continue
+            return node, pid
+        raise CommandError(f"no running {comm} in pod {ns_pod} (warren-lab ps: {node} {pids})")
 
     def wait_listening(self, netns, ports, limit=20):
         end = time.time() + limit

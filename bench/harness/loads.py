@@ -79,6 +79,21 @@ class LoadRunner:
                     time.sleep(2)
         return f"unavailable: pre-check failed: warren-probe send 1 KiB to {path['echo']} (5 s): {why}"
 
+    def precheck_http(self, path):
+        """Bounded check of an L7 path: one GET of the 1 KiB file through it, the body verified
+        byte for byte against the file the server serves (path['http_file'])."""
+        got = path["http_file"] + ".precheck"
+        try:
+            if os.path.exists(got):
+                os.remove(got)
+            self._client(path, ["curl", "-sf", "--max-time", "5", "-o", got, f"http://{path['http']}/1k"], 20)
+            with open(got, "rb") as a, open(path["http_file"], "rb") as b:
+                if a.read() != b.read():
+                    return f"unavailable: pre-check failed: GET http://{path['http']}/1k returned other bytes"
+        except (CommandError, OSError) as e:
+            return f"unavailable: pre-check failed: GET http://{path['http']}/1k (5 s): {str(e)[-200:]}"
+        return None
+
     def iperf(self, path, streams):
         host, port = path["iperf"].rsplit(":", 1)
         key = f"iperf_{streams}stream"
@@ -120,9 +135,13 @@ class LoadRunner:
             raise CommandError("every HTTP response was an error status")
         lat = j["latency"]
         clean = j["errors"] == 0 and j.get("reconnects", 0) == 0
+        # _answered / _sent: the 2xx answers the client got and the requests it may have sent
+        # (an error ends at most one request in flight per connection): an L7 proxy's request
+        # counter must fall between them.
         out = {"http_p50_us": lat["p50_us"], "http_p90_us": lat["p90_us"], "http_p99_us": lat["p99_us"],
                "http_achieved_rps": j["achieved_rate"], "http_errors": j["errors"] + j["non_2xx"],
-               "_conns": self.d.http_conns if clean else 1}
+               "_conns": self.d.http_conns if clean else 1,
+               "_answered": j["completed"] - j["non_2xx"], "_sent": j["completed"] + j["errors"]}
         out.update(_proxy_figures("http", m.result))
         per_1k = j["achieved_rate"] / 1000
         for side, r in m.result.items():

@@ -88,6 +88,7 @@ kind: Pod
 metadata:
   name: {pod}
   namespace: {ns}
+  labels: {{app: {pod}}}
 spec:
   nodeName: {node}
   containers:
@@ -112,7 +113,7 @@ class Witness:
 
     def __init__(self, lab, kind, proxies, **where):
         self.lab = lab
-        self.kind = kind  # "warren", "peer" or "none" (plain: nothing to prove)
+        self.kind = kind  # "warren", "peer", "waypoint", "l7peer" or "none" (plain: nothing to prove)
         self.proxies = dict(proxies)
         self.where = where
 
@@ -124,6 +125,13 @@ class Witness:
                     + ("; sk_msg fast path must carry data" if w.get("fast_path") else ""))
         if self.kind == "peer":
             return "TCP opens in node-1's and node-2's netns (only the peer proxies open TCP there) and proxy CPU"
+        if self.kind == "waypoint":
+            return (f"ztunnel metrics of {w['client_node']} (eBPF, mTLS to {w['waypoint_identity']}) and "
+                    f"{w['server_node']} (mTLS from the waypoint to {w['dest_namespace']}/{w['dest_workload']}, no "
+                    f"plaintext), the waypoint's istio_requests_total{{reporter=\"waypoint\",destination_service="
+                    f"\"{w['service_host']}\"}} against the requests answered and sent, and proxy CPU")
+        if self.kind == "l7peer":
+            return "TCP accepted and opened in node-1's netns (only the peer proxies open TCP there) and proxy CPU"
         return "none (plain path)"
 
     def snapshot(self):
@@ -135,6 +143,15 @@ class Witness:
             cm = self.lab.metrics(w["client_node"])
             sm = cm if w["server_node"] == w["client_node"] else self.lab.metrics(w["server_node"])
             snap.update(capture.warren_counters(cm, sm, w["dest_namespace"], w["dest_workload"]))
+        elif self.kind == "waypoint":
+            cm = self.lab.metrics(w["client_node"])
+            sm = self.lab.metrics(w["server_node"])
+            snap.update(capture.waypoint_counters(cm, sm, self.lab.metrics(w["waypoint_pod"]), w["dest_namespace"],
+                                                  w["dest_workload"], w["waypoint_identity"], w["service_host"]))
+        elif self.kind == "l7peer":
+            with open(f"/proc/{self.proxies['proxy']}/net/snmp") as f:
+                tcp = capture.parse_snmp(f.read())["Tcp"]
+            snap.update(client_node_accepted=tcp["PassiveOpens"], client_node_opened=tcp["ActiveOpens"])
         elif self.kind == "peer":
             texts = []
             for side in ("client", "server"):
@@ -143,18 +160,70 @@ class Witness:
             snap.update(capture.peer_counters(*texts))
         return snap
 
-    def verdict(self, d, connections, loads):
+    def verdict(self, d, connections, loads, requests=(0, 0)):
         """None when the window proves the path; else why not. `loads`: the window carried the
-        measured loads (then every proxy of the path must have used CPU), not just the pre-check."""
+        measured loads (then every proxy of the path must have used CPU), not just the pre-check.
+        `requests`: the HTTP requests answered and sent in the window (an L7 path counts them)."""
         why = []
         if self.kind == "warren":
             why.append(capture.warren_verdict(d, connections, self.where.get("fast_path", False)))
+        elif self.kind == "waypoint":
+            why.append(capture.waypoint_verdict(d, connections, *requests))
+        elif self.kind == "l7peer":
+            why.append(capture.l7_peer_verdict(d, connections))
         elif self.kind == "peer":
             why.append(capture.peer_verdict(d, connections))
         if loads:
             why += [f"{side} proxy (pid {pid}) used no CPU" for side, pid in self.proxies.items()
                     if d.get(f"{side}_proxy_cpu_s", 0) <= 0]
         return "; ".join(x for x in why if x) or None
+
+
+GATEWAY1 = "10.244.1.1"  # node-1's CNI gateway: the client pod reaches node-1's netns there
+WAYPOINT_IDENTITY = "spiffe://cluster.local/ns/mesh/sa/waypoint"
+WAYPOINT_SERVICE_HOST = "web.mesh.svc.cluster.local"
+# The waypoint row: Service mesh/web over srv-x's nginx, using the waypoint, and an HTTPRoute on
+# it (what an Istio user writes: a Gateway of the waypoint class, use-waypoint, a GAMMA route).
+WAYPOINT_YAML = """---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: mesh
+  labels: {warren.dev/use-waypoint: waypoint}
+spec:
+  selector: {app: srv-x}
+  ports: [{name: http, port: 8080, targetPort: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: mesh
+  labels: {warren.dev/waypoint-for: service}
+spec:
+  gatewayClassName: warren-waypoint
+  listeners:
+  - {name: mesh, port: 15008, protocol: HBONE}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web
+  namespace: mesh
+spec:
+  parentRefs: [{group: "", kind: Service, name: web, port: 8080}]
+  rules:
+  - name: all
+    matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: web, port: 8080}]
+"""
+
+
+def _unproven(path):
+    """How a path that is not proven is named: Warren paths 'not captured', proxies 'not
+    through its proxies'."""
+    return "not captured" if path["witness"].kind in ("warren", "waypoint") else "not through its proxies"
 
 
 class Bench:
@@ -242,14 +311,14 @@ class Bench:
         return {node: c.get("ztunnel") for node, c in comps.items() if c.get("ztunnel")}
 
     # ---- measuring ----
-    def window(self, name, path, label, connections, before, loads):
+    def window(self, name, path, label, connections, before, loads, requests=(0, 0)):
         """Closes an evidence window: records the counter deltas and the verdict; returns the
         reason the path is not proven over it, or None."""
         w = path["witness"]
         d = capture.delta(before, w.snapshot())
-        bad = w.verdict(d, connections, loads)
+        bad = w.verdict(d, connections, loads, requests)
         ev = self.evidence.setdefault(name, {"kind": w.kind, "proof": w.describe(), "windows": []})
-        ev["windows"].append({"window": label, "connections": connections,
+        ev["windows"].append({"window": label, "connections": connections, "requests": list(requests),
                               "delta": {k: round(v, 3) for k, v in d.items()}, "verdict": bad or "ok"})
         if bad:
             log(f"{name} {label}: NOT PROVEN: {bad}")
@@ -258,23 +327,24 @@ class Bench:
     def prove(self, name, path, runner):
         """The pre-check (one 1 KiB echo through the path) inside an evidence window: None when
         it went through and took the path, else 'unavailable: ...'."""
-        what = "not captured" if path["witness"].kind == "warren" else "not through its proxies"
+        what = _unproven(path)
         try:
             before = path["witness"].snapshot()
         except (CommandError, OSError, KeyError, ValueError) as e:
             return f"unavailable: cannot read the evidence counters: {e}"
-        why = runner.precheck(path)
+        why = runner.precheck_http(path) if "http_file" in path else runner.precheck(path)
         if why:
             return why
         try:
-            bad = self.window(name, path, "pre-check", 1, before, loads=False)
+            bad = self.window(name, path, "pre-check", 1, before, loads=False,
+                              requests=(1, 1) if "http_file" in path else (0, 0))
         except (CommandError, OSError, KeyError, ValueError) as e:
             return f"unavailable: cannot read the evidence counters: {e}"
         return f"unavailable: {what}: {bad}" if bad else None
 
     def measure(self, name, path, repeat, last=True):
         runner = LoadRunner(self.lab, self.args.bin, self.d)
-        what = "not captured" if path["witness"].kind == "warren" else "not through its proxies"
+        what = _unproven(path)
         why = self.prove(name, path, runner)
         if why:
             log(f"{name}: {why}")
@@ -285,7 +355,7 @@ class Bench:
             return
         self.status[name] = "ok"
         for r in range(repeat):
-            figures, errors, conns = {}, [], 0
+            figures, errors, conns, answered, sent = {}, [], 0, 0, 0
             try:
                 before = path["witness"].snapshot()
             except (CommandError, OSError, KeyError, ValueError) as e:
@@ -301,16 +371,20 @@ class Bench:
                 # the peak RSS of every later load.
                 if load == "idle" and (not last or any("idle_opened" in x for x in self.runs.get(name, []))):
                     continue
+                if load not in path.get("loads", (load,)):  # an L7 path: the fixed-rate HTTP load only
+                    continue
                 try:
                     f = fn()
                     conns += f.pop("_conns")
+                    answered += f.pop("_answered", 0)
+                    sent += f.pop("_sent", 0)
                     figures.update(f)
                 except (CommandError, KeyError, ValueError, OSError) as e:
                     errors.append(f"{load}: {e}")
                     log(f"{name} #{r + 1} {load} failed: {e}")
             try:
                 bad = self.window(name, path, f"repeat {len(self.runs.get(name, [])) + 1}", conns, before,
-                                  loads=True)
+                                  loads=True, requests=(answered, sent))
             except (CommandError, OSError, KeyError, ValueError) as e:
                 bad = f"cannot read the evidence counters: {e}"
             if bad:  # figures of traffic that did not take the path are not the path's figures
@@ -334,6 +408,74 @@ class Bench:
                           dest_namespace="mesh", dest_workload=dest_pod, fast_path=fast_path)
         return self.path("mesh/client", info[f"mesh/{dest_pod}"], proxies, witness)
 
+    def deploy_waypoint(self):
+        """A waypoint for Service mesh/web (srv-x's nginx, port 8080 `http`) as Istio users
+        deploy one: a Gateway of class warren-waypoint (the agents' controller makes the
+        Deployment, the lab runs it), the Service labelled warren.dev/use-waypoint, an HTTPRoute
+        on it. Waits (bounded) until the waypoint is ready and serves the route. Returns
+        {vip, pod, node, pid}; raises CommandError with the reason."""
+        manifest = os.path.join(self.work, "waypoint.yaml")
+        with open(manifest, "w") as f:
+            f.write(WAYPOINT_YAML)
+        self.lab.apply(manifest)
+        end = time.time() + 90
+        pod = None
+        while time.time() < end and pod is None:
+            self.lab.cmd("reconcile", check=False)
+            pods = json.loads(self.lab.cmd("get", "pods", "-n", "mesh", "-o", "json").stdout or "[]")
+            pod = next((p["name"] for p in pods
+                        if p.get("labels", {}).get("gateway.networking.k8s.io/gateway-name") == "waypoint"), None)
+            if pod is None:
+                time.sleep(0.5)
+        if pod is None:
+            raise CommandError("the Gateway mesh/waypoint got no pod in 90 s (is the agents' controller on?)")
+        admin = ["curl", "-sf", "--max-time", "3"]
+        while True:
+            ready = self.lab.run_in(f"mesh/{pod}", admin + ["http://127.0.0.1:15021/healthz/ready"], 10, check=False)
+            routes = self.lab.run_in(f"mesh/{pod}", admin + ["http://127.0.0.1:15000/routes"], 10, check=False)
+            try:
+                served = ready.returncode == 0 and json.loads(routes.stdout).get("accepted_rules", 0) >= 1
+            except ValueError:
+                served = False
+            if served:
+                break
+            if time.time() > end:
+                raise CommandError(f"the waypoint mesh/{pod} is not ready or serves no route after 90 s: "
+                                   f"{ready.stdout.strip()[:200]} {routes.stdout.strip()[:200]}")
+            time.sleep(0.5)
+        node, pid = self.lab.pod_process(f"mesh/{pod}", "warren-waypoint")
+        vip = self.lab.cmd("get", "services", "mesh/web", "--field", "clusterIP").stdout.strip()
+        if not vip:
+            raise CommandError("Service mesh/web has no ClusterIP")
+        log(f"waypoint mesh/{pod} on {node}, warren-waypoint pid {pid} (verified), Service mesh/web at {vip}")
+        return {"vip": vip, "pod": pod, "node": node, "pid": pid}
+
+    def l7_paths(self, info, zt, waypoint, procs):
+        """The L7 proxy paths at the fixed 1000 req/s: the waypoint (client pod -> node-1 ztunnel ->
+        waypoint -> ztunnel -> srv-x) and nginx / haproxy as HTTP reverse proxies in node-1's
+        netns (client pod -> proxy -> srv-x), all to srv-x's nginx, the fixed-rate load only."""
+        www = os.path.join(self.work, "www", "1k")
+        out = []
+        for name in peers.HTTP_PROXY_PORTS:
+            proxies = {"proxy": procs[name].pid}
+            p = self.path("bench/client", info["bench/srv-x"], proxies, Witness(self.lab, "l7peer", proxies))
+            p.update(http=f"{GATEWAY1}:{peers.HTTP_PROXY_PORTS[name]}", http_file=www, loads=("http",))
+            out.append((name, p))
+        if isinstance(waypoint, str):
+            self.status["warren-waypoint"] = waypoint
+        elif "node-1" not in zt or "node-2" not in zt:
+            self.status["warren-waypoint"] = f"unavailable: warren-ztunnel not found ({self.components_error})"
+        else:
+            self.components.setdefault(self.lab.name, {}).setdefault(waypoint["node"], {})["waypoint"] = waypoint["pid"]
+            proxies = {"client": zt["node-1"], "server": zt["node-2"], "proxy": waypoint["pid"]}
+            witness = Witness(self.lab, "waypoint", proxies, client_node="node-1", server_node="node-2",
+                              waypoint_pod=f"mesh/{waypoint['pod']}", waypoint_identity=WAYPOINT_IDENTITY,
+                              service_host=WAYPOINT_SERVICE_HOST, dest_namespace="mesh", dest_workload="srv-x")
+            p = self.path("mesh/client", info["mesh/srv-x"], proxies, witness)
+            p.update(http=f"{waypoint['vip']}:8080", http_file=www, loads=("http",), waypoint_node=waypoint["node"])
+            out.append(("warren-waypoint", p))
+        return out
+
     def ztunnels(self):
         """node -> verified ztunnel PID; {} (with the reason logged) when they do not check out."""
         try:
@@ -344,14 +486,27 @@ class Bench:
             return {}
 
     def phase_main(self):
-        info = self.bring_up("", [], [("bench", False), ("mesh", True)])
+        # The agents' waypoint controller deploys the waypoint of the L7 row (when built).
+        has_waypoint = not self.profile_only and os.access(os.path.join(self.args.bin, "warren-waypoint"), os.X_OK)
+        info = self.bring_up("", ["--agent-flag=--controller"] if has_waypoint else [],
+                             [("bench", False), ("mesh", True)])
         peers.issue_certs(os.path.join(self.lab.dir, "ca"), os.path.join(self.work, "certs"))
         node2_ip = "192.168.100.12"
-        gateway1 = "10.244.1.1"
+        gateway1 = GATEWAY1
         for kind in ("stunnel", "haproxy"):
             pair = peers.start_pair(kind, self.lab, self.work, "node-1", "node-2", node2_ip,
                                     info["bench/srv-x"]["ip"])
             self.background += pair.values()
+        http_proxies = peers.start_http_proxies(self.lab, self.work, "node-1", f"{info['bench/srv-x']['ip']}:8080")
+        self.background += http_proxies.values()
+        waypoint = ("unavailable: not run (bench-profile)" if self.profile_only
+                    else "unavailable: warren-waypoint is not built")
+        if has_waypoint:
+            try:
+                waypoint = self.deploy_waypoint()
+            except CommandError as e:
+                log(f"waypoint: {e}")
+                waypoint = f"unavailable: {str(e)[:300]}"
         time.sleep(0.5)
         for kind in ("stunnel", "haproxy"):
             try:
@@ -359,6 +514,10 @@ class Bench:
                 self.lab.wait_listening(self.lab.node_netns("node-2"), peers.server_ports(kind), 10)
             except CommandError as e:
                 log(f"{kind}: {e}")
+        try:
+            self.lab.wait_listening(self.lab.node_netns("node-1"), list(peers.HTTP_PROXY_PORTS.values()), 10)
+        except CommandError as e:
+            log(f"HTTP proxies: {e}")
         procs = {b.label: b for b in self.background}
         for b in self.background:
             self.rss_baseline[b.pid] = status_kib(b.pid, "VmRSS")
@@ -384,6 +543,7 @@ class Bench:
             else:
                 self.status[name] = (f"unavailable: warren-ztunnel not found on node-1 and {server_node} "
                                      f"({self.components_error})")
+        paths += self.l7_paths(info, zt, waypoint, procs)
         if self.profile_only:  # bench-profile: prove the path, then only the profile
             paths = [(n, p) for n, p in paths if n == "warren-cross"]
             for name, p in paths:
@@ -396,12 +556,13 @@ class Bench:
                     continue
                 self.measure(name, p, 1, last=r == self.repeat - 1)
         if self.want_profile:
-            self.run_profile(dict(paths).get("warren-cross"))
+            self.run_profile(dict(paths).get("warren-cross"), dict(paths).get("warren-waypoint"))
         self.tear_down()
 
-    def run_profile(self, path):
+    def run_profile(self, path, waypoint_path=None):
         """perf record -g of both ztunnels during a cross-node 1-stream iperf3 and a 64 B
-        request/response run; the grouped self-time summary goes into the results."""
+        request/response run, and of the waypoint and both ztunnels during the waypoint path's
+        fixed-rate HTTP load; the grouped self-time summary goes into the results."""
         if path is None or self.status.get("warren-cross") != "ok":
             self.profile = f"unavailable: warren-cross is {self.status.get('warren-cross', 'not run')}"
             return
@@ -411,12 +572,16 @@ class Bench:
             return
         seconds = 1 if self.quick else 5
         runner = LoadRunner(self.lab, self.args.bin, Durations(self.quick))
-        runner.d.iperf = runner.d.rr = seconds
+        runner.d.iperf = runner.d.rr = runner.d.http = seconds
         out = {"event": event, "seconds": seconds, "loads": {}}
-        for label, load in (("iperf3 1 stream", lambda: runner.iperf(path, 1)),
-                            ("64 B request/response", lambda: runner.rr(path))):
+        loads = [("iperf3 1 stream", path, lambda: runner.iperf(path, 1)),
+                 ("64 B request/response", path, lambda: runner.rr(path))]
+        if waypoint_path is not None and self.status.get("warren-waypoint") == "ok":
+            loads.append(("waypoint, HTTP/1.1 1000 req/s", waypoint_path, lambda: runner.http(waypoint_path)))
+        for label, path, load in loads:
             log(f"profile: {label}")
-            files = {side: os.path.join(self.work, f"perf-{label.split()[0]}-{side}.data") for side in path["proxies"]}
+            files = {side: os.path.join(self.work, f"perf-{label.split()[0].strip(',')}-{side}.data")
+                     for side in path["proxies"]}
             recs = [Background(f"perf-{side}", perf_profile.record_argv(event, pid, files[side], seconds + 1),
                                files[side] + ".log") for side, pid in path["proxies"].items()]
             self.background += recs

@@ -102,3 +102,78 @@ def client_ports(kind):
 def server_ports(kind):
     base = PORT_BASE[kind][1]
     return [base + i for i in range(len(SERVICES))]
+
+
+# The L7 peers of the waypoint: one HTTP reverse proxy in the client node's netns (the client
+# pod reaches it at its CNI gateway), kept-alive connections on both sides, no TLS.
+HTTP_PROXY_PORTS = {"nginx-http": 25080, "haproxy-http": 25081}
+
+_NGINX_HTTP_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+user root;
+pid {work}/nginx-http.pid;
+error_log {work}/nginx-http.err warn;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 16384; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  client_body_temp_path {work}/nginx-http-tmp;
+  proxy_temp_path {work}/nginx-http-tmp;
+  fastcgi_temp_path {work}/nginx-http-tmp;
+  uwsgi_temp_path {work}/nginx-http-tmp;
+  scgi_temp_path {work}/nginx-http-tmp;
+  upstream server {{
+    server {server};
+    keepalive 32;
+    keepalive_requests 1000000;
+  }}
+  server {{
+    listen {port};
+    location / {{
+      proxy_pass http://server;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering on;
+    }}
+  }}
+}}
+"""
+
+_HAPROXY_HTTP_CONF = """global
+  maxconn 9950
+defaults
+  mode http
+  maxconn 9950
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+  timeout http-keep-alive 300s
+listen http
+  bind 0.0.0.0:{port}
+  server s {server}
+"""
+
+
+def start_http_proxies(lab, work, node, server):
+    """nginx (one worker, master off: one process) and haproxy (mode http, default threads)
+    in `node`'s netns, each forwarding to `server` (ip:port); returns {path name: Background}."""
+    os.makedirs(os.path.join(work, "nginx-http-tmp"), exist_ok=True)
+    procs = {}
+    for name, port in HTTP_PROXY_PORTS.items():
+        conf = os.path.join(work, f"{name}.conf")
+        if name == "nginx-http":
+            text = _NGINX_HTTP_CONF.format(work=work, server=server, port=port)
+            argv = ["nginx", "-c", conf]
+        else:
+            text = _HAPROXY_HTTP_CONF.format(server=server, port=port)
+            argv = ["haproxy", "-db", "-f", conf]
+        with open(conf, "w") as f:
+            f.write(text)
+        procs[name] = Background(name, lab.in_netns(lab.node_netns(node), argv),
+                                 os.path.join(work, f"{name}.log"), nofile=65536)
+    return procs

@@ -33,12 +33,12 @@ GROUPS = [
                                              r"kmem_cache|kmalloc|kfree|alloc_pages|alloc_frozen_pages|folio|"
                                              r"page_frag|mmap|munmap|brk|page_fault|clear_page|handle_mm_fault|"
                                              r"get_page_from_freelist|anon_page|memcg"),
-    ("ours (warren-ztunnel)", r"warren-", None),
-    ("ours (warren-ztunnel)", None, r"warren::"),
+    ("ours (warren binary)", r"warren-", None),
+    ("ours (warren binary)", None, r"warren::"),
     ("other kernel", r"kernel", None),
 ]
 ORDER = ["crypto", "memmove/copies", "syscalls/io_uring", "kernel TCP/IP", "scheduler/wake-ups", "HTTP/2",
-         "ours (warren-ztunnel)", "memory: allocator, page faults", "other kernel", "other"]
+         "ours (warren binary)", "memory: allocator, page faults", "other kernel", "other"]
 # Frames that say nothing about what the time was for: lock and irq-restore points (with the
 # cpu-clock timer, time spent with interrupts off is sampled where they come back on, e.g. in
 # _raw_spin_unlock_irqrestore after a wake-up), retpoline thunks, unresolved frames of no DSO.

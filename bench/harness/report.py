@@ -7,6 +7,10 @@ import statistics
 import perf_profile
 
 PEERS = ["stunnel", "haproxy"]
+L7_PEERS = ["nginx-http", "haproxy-http"]
+# The L7 proxy paths run only the fixed-rate HTTP load (HTTP_LOAD) and compare with L7_PEERS.
+L7_PATHS = ["warren-waypoint", *L7_PEERS]
+HTTP_LOAD = "HTTP/1.1 fixed 1000 req/s, 1 KiB, 4 connections"
 # Path -> (description, the plain path it is compared with).
 PATHS = {
     "plain": ("plain TCP, cross-node, namespace not enrolled", "plain"),
@@ -17,12 +21,20 @@ PATHS = {
                           "plain-same"),
     "stunnel": ("stunnel4 mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
     "haproxy": ("haproxy mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
+    "warren-waypoint": ("Warren waypoint (L7, HTTPRoute on the Service): client pod -> node-1 ztunnel -> HBONE -> "
+                        "warren-waypoint -> HBONE -> node-2 ztunnel -> server pod", "plain"),
+    "nginx-http": ("nginx HTTP reverse proxy (one worker, upstream keep-alive, no TLS) in node-1's netns -> "
+                   "server pod", "plain"),
+    "haproxy-http": ("haproxy mode http (default threads, http-reuse always, no TLS) in node-1's netns -> "
+                     "server pod", "plain"),
 }
-SIDES = ["client", "server"]
+SIDES = ["client", "server", "proxy"]
 # Proxy processes measured per path: the client-node and server-node proxy; on one node one
-# ztunnel serves both ends ("client" is that ztunnel).
-PATH_SIDES = {"plain": [], "plain-same": [], "warren-cross": SIDES, "warren-same": ["client"],
-              "warren-same-skmsg": ["client"], "stunnel": SIDES, "haproxy": SIDES}
+# ztunnel serves both ends ("client" is that ztunnel); "proxy" is an L7 path's HTTP proxy (the
+# waypoint process, nginx, haproxy), the one its L7 peers are compared on.
+PATH_SIDES = {"plain": [], "plain-same": [], "warren-cross": ["client", "server"], "warren-same": ["client"],
+              "warren-same-skmsg": ["client"], "stunnel": ["client", "server"], "haproxy": ["client", "server"],
+              "warren-waypoint": SIDES, "nginx-http": ["proxy"], "haproxy-http": ["proxy"]}
 
 # Load -> figures; a figure ending in ".side" exists per proxy side. (unit, higher_is_better)
 LOADS = [
@@ -31,7 +43,7 @@ LOADS = [
     ("64 B request/response", [("rr_p50_us", "µs", False), ("rr_p99_us", "µs", False),
                                ("rr_added_p50_us", "µs", False), ("rr_added_p99_us", "µs", False),
                                ("rr_tps", "trans/s", True), ("rr_cpu_s.side", "CPU s", False)]),
-    ("HTTP/1.1 fixed 1000 req/s, 1 KiB, 4 connections",
+    (HTTP_LOAD,
      [("http_p50_us", "µs", False), ("http_p90_us", "µs", False), ("http_p99_us", "µs", False),
       ("http_added_p50_us", "µs", False), ("http_added_p90_us", "µs", False),
       ("http_added_p99_us", "µs", False), ("http_achieved_rps", "req/s", True),
@@ -50,20 +62,35 @@ ADDED = {"rr_added_p50_us": "rr_p50_us", "rr_added_p99_us": "rr_p99_us", "http_a
          "http_added_p90_us": "http_p90_us", "http_added_p99_us": "http_p99_us"}
 
 
+def peers_of(path):
+    """The peers a path's "× best peer" compares with."""
+    return L7_PEERS if path in L7_PATHS else PEERS
+
+
+def _missing_side(path, side):
+    if not PATH_SIDES[path]:
+        return "n/a: no proxy on this path"
+    if side == "proxy":
+        return "n/a: no L7 proxy on this path"
+    if path in L7_PATHS:
+        return "n/a: one HTTP proxy in node-1's netns"
+    return "n/a: one ztunnel serves both ends on one node"
+
+
 def figure_keys(path, proxy_sides):
     """Every figure key of a path, with the reason a key has no number by construction."""
     keys = {}
-    for _, figs in LOADS:
+    for load, figs in LOADS:
         for name, _, _ in figs:
+            if path in L7_PATHS and load != HTTP_LOAD:
+                for side in SIDES if name.endswith(".side") else [None]:
+                    key = name if side is None else f"{name[: -len('.side')]}.{side}"
+                    keys[key] = "n/a: an L7 proxy path runs only the fixed-rate HTTP load"
+                continue
             if name.endswith(".side"):
                 base = name[: -len(".side")]
                 for side in SIDES:
-                    if not proxy_sides:
-                        keys[f"{base}.{side}"] = "n/a: no proxy on this path"
-                    elif side not in proxy_sides:
-                        keys[f"{base}.{side}"] = "n/a: one ztunnel serves both ends on one node"
-                    else:
-                        keys[f"{base}.{side}"] = None
+                    keys[f"{base}.{side}"] = None if side in proxy_sides else _missing_side(path, side)
             elif name in ADDED and PATHS[path][1] == path:
                 keys[name] = "n/a: this is the plain baseline"
             else:
@@ -125,11 +152,13 @@ def _add_ratios(scenarios):
             p = plain.get(key)
             if isinstance(p, dict) and p["median"] and key not in ADDED:
                 v["ratio_to_plain"] = v["median"] / p["median"]
-            peers = [scenarios[x][key]["median"] for x in PEERS
+            peers = [scenarios[x][key]["median"] for x in peers_of(path)
                      if x in scenarios and isinstance(scenarios[x].get(key), dict)]
             if peers:
                 best = max(peers) if higher else min(peers)
-                if best:
+                # An added latency at or below zero (a peer that measured under plain in a noisy
+                # run) has no meaningful ratio.
+                if best > 0:
                     v["best_peer"] = best
                     v["ratio_to_best_peer"] = v["median"] / best
 
@@ -165,7 +194,7 @@ def goals(scenarios):
     add("added 64 B RTT p50 (cross-node)", "warren-cross", "rr_added_p50_us", None, "<= 30 µs", lambda a: a <= 30)
     add("added 64 B RTT p50 vs best peer", "warren-cross", "rr_added_p50_us", "ratio_to_best_peer", "< 1x",
         lambda r: r < 1)
-    for side in SIDES:
+    for side in ("client", "server"):
         add(f"ztunnel ({side} node) vCPU per 1000 req/s", "warren-cross", f"http_vcpu_per_1k_rps.{side}", None,
             "<= 0.03", lambda c: c <= 0.03)
         add(f"ztunnel ({side} node) RSS growth at 1000 req/s", "warren-cross", f"http_rss_growth_mb.{side}", None,
@@ -175,9 +204,11 @@ def goals(scenarios):
                 else f"sk_msg off: {_why(scenarios, 'warren-same', 'iperf_1stream_gbps')}")
     add("same-node 1 stream, sk_msg on, vs plain", "warren-same-skmsg", "iperf_1stream_gbps", "ratio_to_plain",
         ">= 0.5x", lambda r: r >= 0.5, off_note)
+    add("waypoint vCPU per 1000 req/s (issue #13)", "warren-waypoint", "http_vcpu_per_1k_rps.proxy", None,
+        "<= 0.10", lambda c: c <= 0.10, "Istio's Envoy waypoint publishes 0.25")
     add("new connections/s (cross-node) vs best peer", "warren-cross", "connrate_cps", "ratio_to_best_peer", "> 1x",
         lambda r: r > 1)
-    for side in SIDES:
+    for side in ("client", "server"):
         add(f"idle KiB per connection ({side} node) vs best peer", "warren-cross", f"idle_kib_per_conn.{side}",
             "ratio_to_best_peer", "< 1x", lambda r: r < 1)
     return g
@@ -208,7 +239,7 @@ def figures_markdown(result):
     """The goals and one table per load."""
     sc = result["scenarios"]
     lines = []
-    lines += ["", "## Goals (issue #12)", "", "| goal | value | target | status | note |", "|---|---|---|---|---|"]
+    lines += ["", "## Goals (issues #12, #13)", "", "| goal | value | target | status | note |", "|---|---|---|---|---|"]
     statuses = {v: k for k, v in result["paths"].items() if v != "ok"}
     for g in result["goals"]:
         v = g["value"]
@@ -220,8 +251,9 @@ def figures_markdown(result):
     down = [p for p in PATHS if result["paths"].get(p) != "ok"]
     for load, figs in LOADS:
         lines += ["", f"## {load}", ""]
-        if down:
-            lines += [f"Not measured (see Paths): {', '.join(down)}.", ""]
+        runs_it = [p for p in down if load == HTTP_LOAD or p not in L7_PATHS]
+        if runs_it:
+            lines += [f"Not measured (see Paths): {', '.join(runs_it)}.", ""]
         lines += ["| figure | path | median | min–max | × plain | × best peer |", "|---|---|---|---|---|---|"]
         for name, unit, _ in figs:
             base = name[: -len(".side")] if name.endswith(".side") else name
@@ -282,6 +314,17 @@ WARREN_EVIDENCE = [("connect_redirected", "eBPF connect redirected (client node)
                    ("fastpath_redirected", "sk_msg messages redirected"),
                    ("client_proxy_cpu_s", "ztunnel CPU s, client node"),
                    ("server_proxy_cpu_s", "ztunnel CPU s, server node")]
+WAYPOINT_EVIDENCE = [("connect_redirected", "eBPF connect redirected (client node)"),
+                     ("client_to_waypoint_mtls", "mTLS to the waypoint opened (client node ztunnel)"),
+                     ("waypoint_requests", "waypoint istio_requests_total 200"),
+                     ("server_from_waypoint_mtls", "mTLS from the waypoint accepted (server node ztunnel)"),
+                     ("server_inbound_plaintext", "inbound plaintext (must stay 0)"),
+                     ("proxy_proxy_cpu_s", "waypoint CPU s"),
+                     ("client_proxy_cpu_s", "ztunnel CPU s, client node"),
+                     ("server_proxy_cpu_s", "ztunnel CPU s, server node")]
+L7_PEER_EVIDENCE = [("client_node_accepted", "node-1 netns TCP accepted"),
+                    ("client_node_opened", "node-1 netns TCP opened"),
+                    ("proxy_proxy_cpu_s", "proxy CPU s")]
 PEER_EVIDENCE = [("client_node_accepted", "node-1 netns TCP accepted"),
                  ("client_node_opened", "node-1 netns TCP opened"),
                  ("server_node_accepted", "node-2 netns TCP accepted"),
@@ -310,25 +353,40 @@ def evidence_markdown(capture, components):
              "peer window when both node netns accepted and opened at least that many TCP connections (only the "
              "peer proxies open TCP connections there); in the repeats every proxy process of the path must also "
              "have used CPU. A repeat that is not proven is dropped; a path with no proven window is "
-             "`unavailable: not captured` / `not through its proxies`."]
+             "`unavailable: not captured` / `not through its proxies`. The L7 paths' pre-check is one GET of the "
+             "1 KiB file; a waypoint window is proven when the client node's eBPF redirected and its ztunnel opened "
+             "at least that many mTLS connections to the waypoint's identity, the waypoint's istio_requests_total "
+             "(reporter waypoint, the Service, 200) rose by at least the 2xx answers the client got and at most the "
+             "requests it sent, the server node's ztunnel accepted mTLS from the waypoint for the server pod and no "
+             "plaintext reached it; an L7 peer window when node-1's netns accepted that many connections and opened "
+             "one (only the peer proxies open TCP there)."]
     if components:
         lines += ["", "Node components (PIDs from `warren-lab ps`, each checked: binary, `--node`, cgroup, netns): "
                   + "; ".join(f"{lab} " + ", ".join(f"{node} " + "/".join(f"{c} {pid}" for c, pid in sorted(cs.items()))
                                                      for node, cs in sorted(comps.items()))
                               for lab, comps in components.items()) + "."]
-    for kind, cols in (("warren", WARREN_EVIDENCE), ("peer", PEER_EVIDENCE)):
+    for kind, cols in (("warren", WARREN_EVIDENCE), ("peer", PEER_EVIDENCE), ("waypoint", WAYPOINT_EVIDENCE),
+                       ("l7peer", L7_PEER_EVIDENCE)):
         rows = [(p, e) for p, e in capture.items() if e.get("kind") == kind]
         if not rows:
             continue
-        lines += ["", "| path | window | connections | " + " | ".join(c[1] for c in cols) + " | verdict |",
-                  "|---" * (len(cols) + 4) + "|"]
+        l7 = kind in ("waypoint", "l7peer")
+        lines += ["", "| path | window | connections | " + ("requests answered / sent | " if l7 else "")
+                  + " | ".join(c[1] for c in cols) + " | verdict |", "|---" * (len(cols) + 4 + l7) + "|"]
         for path, e in rows:
             for w in e["windows"]:
                 d = w["delta"]
+                asked = w.get("requests", [0, 0])
                 lines.append(f"| {path} | {w['window']} | {w['connections']:,} | "
+                             + (f"{asked[0]:,} / {asked[1]:,} | " if l7 else "")
                              + " | ".join(_delta_cell(d.get(k)) for k, _ in cols)
                              + f" | {_cell_text(w['verdict'][:200])} |")
     return lines
+
+
+def _process(side):
+    """The process a profile side is: the waypoint (an L7 path's proxy) or a node's ztunnel."""
+    return "waypoint" if side == "proxy" else f"ztunnel {side} node"
 
 
 def profile_markdown(profile):
@@ -336,7 +394,8 @@ def profile_markdown(profile):
     if not isinstance(profile, dict):
         return lines + [_cell_text(str(profile or "not run"))]
     lines += [f"`perf record -e {profile['event']} -F 999 -g` of each ztunnel for {profile['seconds']} s of "
-              "warren-cross load. Each sample counts for its leaf symbol (self time, as `perf report --no-children`) "
+              "warren-cross load (and of the waypoint and both ztunnels for as long under the waypoint path's "
+              "fixed-rate HTTP load). Each sample counts for its leaf symbol (self time, as `perf report --no-children`) "
               "and its group; a leaf that only marks where time surfaced (a lock's irq-restore point, a retpoline "
               "thunk) is grouped by its first telling caller. Percent of that process's samples; libraries without "
               "symbols are named by file."]
@@ -347,13 +406,13 @@ def profile_markdown(profile):
             continue
         names = list(sides)
         groups = [g for g in perf_profile.ORDER if any(g in sides[s]["groups"] for s in names)]
-        lines += ["| group | " + " | ".join(f"ztunnel {s} node ({sides[s]['samples']:,} samples)" for s in names) + " |",
+        lines += ["| group | " + " | ".join(f"{_process(s)} ({sides[s]['samples']:,} samples)" for s in names) + " |",
                   "|---" * (len(names) + 1) + "|"]
         for g in groups:
             lines.append(f"| {g} | " + " | ".join(f"{sides[s]['groups'].get(g, 0):.1f} %" for s in names) + " |")
         for s in names:
             top = ", ".join(f"`{_cell_text(t['symbol'][:60])}` {t['percent']:.1f} %" for t in sides[s]["top"][:8])
-            lines += ["", f"Top symbols, {s} node: {top}."]
+            lines += ["", f"Top symbols, {_process(s)}: {top}."]
     return lines
 
 
@@ -421,7 +480,8 @@ def bar_chart_svg(title, unit, series, paths, scenarios, log=False):
 def charts(scenarios):
     paths = list(PATHS)
     tput = bar_chart_svg("Throughput by path (iperf3, median, min–max)", "Gbit/s",
-                         [("iperf_1stream_gbps", "1 stream"), ("iperf_4stream_gbps", "4 streams")], paths, scenarios)
+                         [("iperf_1stream_gbps", "1 stream"), ("iperf_4stream_gbps", "4 streams")],
+                         [p for p in paths if p not in L7_PATHS], scenarios)
     lat = bar_chart_svg("Latency by path (median, min–max)", "µs",
                         [("rr_p50_us", "64 B RTT p50"), ("rr_p99_us", "64 B RTT p99"),
                          ("http_p50_us", "HTTP 1000/s p50"), ("http_p99_us", "HTTP 1000/s p99")],

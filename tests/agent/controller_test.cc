@@ -97,6 +97,24 @@ TEST(WaypointResources, WhatAGatewayBecomes) {
   auto changed = waypointResources(*gw, o);
   EXPECT_NE(changed->deployment.meta.annotations.at(kSpecHashAnnotation),
             r->deployment.meta.annotations.at(kSpecHashAnnotation));
+  // Tracing annotations on the Gateway become the waypoint's tracing flags (and a new digest).
+  Gateway traced = *gw;
+  traced.meta.annotations[kTracingEndpointAnnotation] = "http://10.244.2.9:4318";
+  traced.meta.annotations[kTracingSamplingAnnotation] = "100";
+  auto t = waypointResources(traced, o);
+  ASSERT_TRUE(t) << t.error().message();
+  json tc = k8s::toJson(t->deployment)["spec"]["template"]["spec"]["containers"][0]["command"];
+  ASSERT_EQ(tc.size(), c["command"].size() + 4);
+  EXPECT_EQ(
+      json(std::vector<json>(tc.end() - 4, tc.end())),
+      (json{"--tracing-otlp-endpoint", "http://10.244.2.9:4318", "--tracing-sampling", "100"}));
+  EXPECT_NE(t->deployment.meta.annotations.at(kSpecHashAnnotation),
+            changed->deployment.meta.annotations.at(kSpecHashAnnotation));
+  traced.meta.annotations.erase(kTracingSamplingAnnotation);
+  tc = k8s::toJson(waypointResources(traced, o)
+                       ->deployment)["spec"]["template"]["spec"]["containers"][0]["command"];
+  EXPECT_EQ(tc.back(),
+            "http://10.244.2.9:4318");  // the endpoint alone: the waypoint's default rate
   // Without an HBONE listener on 15008 a waypoint Gateway is not deployed.
   EXPECT_EQ(waypointListenerProblem(*gw), "");
   Gateway http = *gw;

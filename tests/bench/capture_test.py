@@ -120,6 +120,60 @@ class PsTest(unittest.TestCase):
                 "node-2   mesh/srv-x               exited   \n")
         self.assertEqual(lab.parse_ps(text), [("node-1", "agent", "running", 101), ("node-1", "ztunnel", "running", 102),
                                               ("node-2", "ztunnel", "exited", 203)])
+        self.assertEqual(lab.parse_ps_pods(text), {"mesh/client": ("node-1", [301, 302]), "mesh/srv-x": ("node-2", [])})
+
+
+WP = "spiffe://cluster.local/ns/mesh/sa/waypoint"
+WEB = "web.mesh.svc.cluster.local"
+
+
+def mtls(reporter, src, dst_principal, workload, value, policy="mutual_tls"):
+    return (f'istio_tcp_connections_opened_total{{reporter="{reporter}",source_principal="{src}",'
+            f'destination_workload="{workload}",destination_workload_namespace="mesh",'
+            f'destination_principal="{dst_principal}",connection_security_policy="{policy}"}} {value}')
+
+
+def requests(service, code, value):
+    return (f'istio_requests_total{{reporter="waypoint",destination_service="{service}",'
+            f'destination_workload="srv-x",response_code="{code}",response_flags="-"}} {value}')
+
+
+class WaypointTest(unittest.TestCase):
+    CLIENT = "spiffe://cluster.local/ns/mesh/sa/default"
+
+    def counters(self, to_wp, from_wp, ok, plaintext=0, redirected=10):
+        client = node_metrics(redirected, 0, mtls("source", self.CLIENT, WP, "waypoint-abc", to_wp),
+                              mtls("source", self.CLIENT, self.CLIENT, "srv-x", 500))  # pod-addressed: not ours
+        server = node_metrics(0, 0, mtls("destination", WP, self.CLIENT, "srv-x", from_wp),
+                              mtls("destination", self.CLIENT, self.CLIENT, "srv-x", 700),  # skipped the waypoint
+                              mtls("destination", "", self.CLIENT, "srv-x", plaintext, policy="unknown"))
+        wp = "\n".join([requests(WEB, 200, ok), requests(WEB, 404, 1000), requests("other.mesh.svc.cluster.local",
+                                                                                   200, 1000)])
+        return capture.waypoint_counters(client, server, wp, "mesh", "srv-x", WP, WEB)
+
+    def test_counters_select_the_waypoint_hops_and_the_service(self):
+        self.assertEqual(self.counters(4, 1, 2000), {"connect_redirected": 10, "client_to_waypoint_mtls": 4,
+                                                     "waypoint_requests": 2000, "server_from_waypoint_mtls": 1,
+                                                     "server_inbound_plaintext": 0})
+
+    def test_verdict(self):
+        before = self.counters(0, 0, 0, redirected=0)
+        d = capture.delta(before, self.counters(4, 1, 2000, redirected=5))
+        self.assertIsNone(capture.waypoint_verdict(d, 4, 2000, 2001))
+        # The client got 2000 answers the waypoint never counted: not through the waypoint.
+        self.assertIn("waypoint_requests +1990", capture.waypoint_verdict(dict(d, waypoint_requests=1990), 4, 2000, 2000))
+        # More counted than sent: another client's traffic in the window.
+        self.assertIn("waypoint_requests", capture.waypoint_verdict(dict(d, waypoint_requests=2100), 4, 2000, 2001))
+        self.assertIn("client_to_waypoint_mtls +0", capture.waypoint_verdict(dict(d, client_to_waypoint_mtls=0), 4, 2000, 2000))
+        self.assertIn("connect_redirected +3", capture.waypoint_verdict(dict(d, connect_redirected=3), 4, 2000, 2000))
+        self.assertIn("server_from_waypoint_mtls +0", capture.waypoint_verdict(dict(d, server_from_waypoint_mtls=0), 4, 2000, 2000))
+        self.assertIn("server_inbound_plaintext +2", capture.waypoint_verdict(dict(d, server_inbound_plaintext=2), 4, 2000, 2000))
+
+    def test_l7_peer_verdict(self):
+        self.assertIsNone(capture.l7_peer_verdict({"client_node_accepted": 5, "client_node_opened": 1}, 4))
+        self.assertIn("client_node_accepted +3 < 4", capture.l7_peer_verdict({"client_node_accepted": 3,
+                                                                              "client_node_opened": 1}, 4))
+        self.assertIn("opened no connection", capture.l7_peer_verdict({"client_node_accepted": 5}, 4))
 
 
 if __name__ == "__main__":

@@ -88,6 +88,29 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(g["idle KiB per connection (client node) vs best peer"]["status"], "met")  # 7 < 30
         self.assertEqual(g["idle KiB per connection (server node) vs best peer"]["status"], "not met")  # 25 > 20
 
+    def test_l7_paths_compare_with_the_l7_peers_on_the_proxy(self):
+        runs = {"plain": [run_(http_p50_us=100)],
+                "nginx-http": [run_(http_p50_us=300, **{"http_vcpu_per_1k_rps.proxy": 0.05})],
+                "haproxy-http": [run_(http_p50_us=250, **{"http_vcpu_per_1k_rps.proxy": 0.08})],
+                "haproxy": [run_(http_p50_us=200, **{"http_vcpu_per_1k_rps.client": 0.01})],
+                "warren-waypoint": [run_(http_p50_us=600, **{"http_vcpu_per_1k_rps.proxy": 0.12,
+                                                             "http_vcpu_per_1k_rps.client": 0.03})]}
+        sc = report.aggregate(runs, {p: "ok" for p in runs})
+        w = sc["warren-waypoint"]
+        self.assertAlmostEqual(w["http_vcpu_per_1k_rps.proxy"]["ratio_to_best_peer"], 0.12 / 0.05)  # nginx
+        self.assertAlmostEqual(w["http_added_p50_us"]["median"], 500)
+        self.assertAlmostEqual(w["http_added_p50_us"]["ratio_to_best_peer"], 500 / 150)  # haproxy-http +150
+        self.assertNotIn("ratio_to_best_peer", w["http_vcpu_per_1k_rps.client"])  # the mTLS peers have no proxy side
+        runs["haproxy-http"][0]["http_p50_us"] = 90  # under plain: added -10, no ratio against it
+        noisy = report.aggregate(runs, {p: "ok" for p in runs})["warren-waypoint"]["http_added_p50_us"]
+        self.assertNotIn("ratio_to_best_peer", noisy)
+        self.assertTrue(w["iperf_1stream_gbps"].startswith("n/a: an L7 proxy path"))
+        self.assertTrue(sc["nginx-http"]["http_cpu_s.client"].startswith("n/a: one HTTP proxy"))
+        self.assertTrue(sc["haproxy"]["http_cpu_s.proxy"].startswith("n/a: no L7 proxy"))
+        g = {x["goal"]: x for x in report.goals(sc)}
+        self.assertEqual(g["waypoint vCPU per 1000 req/s (issue #13)"]["status"], "not met")
+        self.assertEqual(g["waypoint vCPU per 1000 req/s (issue #13)"]["value"], 0.12)
+
     def test_markdown_and_svg(self):
         result = {"date": "d", "commit": "c", "machine": {"cpu": "cpu", "cpus": 2, "mem_gib": 1, "kernel": "k"},
                   "config": {"repeat": 3, "quick": False}, "paths": dict(self.status), "scenarios": self.sc,

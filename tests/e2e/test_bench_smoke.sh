@@ -7,8 +7,10 @@
 # proven captured and tunnelled by its counters (eBPF redirects, outbound mTLS on the client
 # node's ztunnel, inbound mTLS and no plaintext on the server node's, the sk_msg fast path
 # carrying data where it is on), each peer path proven to go through both its proxies, the
-# ztunnel PIDs verified and busy, and the perf profile present where perf works. It asserts
-# the evidence, never a speed.
+# ztunnel PIDs verified and busy, and the perf profile present where perf works. The L7 row:
+# nginx and haproxy (HTTP mode) measured, and the waypoint path proven by the waypoint's
+# istio_requests_total (at least the answered, at most the sent requests) and both ztunnels'
+# mTLS counters. It asserts the evidence, never a speed.
 . "$(dirname "$0")/lib.sh"
 
 out="$LAB_DIR/results"
@@ -34,7 +36,8 @@ python3 - "$json" "$perf_works" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 perf_works = sys.argv[2] == "1"
-paths = ["plain", "plain-same", "warren-cross", "warren-same", "warren-same-skmsg", "stunnel", "haproxy"]
+paths = ["plain", "plain-same", "warren-cross", "warren-same", "warren-same-skmsg", "stunnel", "haproxy",
+         "warren-waypoint", "nginx-http", "haproxy-http"]
 figures = ["iperf_1stream_gbps", "iperf_4stream_gbps", "rr_p50_us", "rr_p99_us", "rr_tps",
            "http_p50_us", "http_p90_us", "http_p99_us", "http_achieved_rps", "wrk_rps",
            "connrate_cps", "idle_opened"]
@@ -93,6 +96,28 @@ for p, sides in warren.items():
         v = r["scenarios"][p].get(f"iperf_1stream_cpu_s.{side}")
         if not (isinstance(v, dict) and v["median"] > 0):
             problems.append(f"{p}: iperf CPU of the {side} node's ztunnel is {v}")
+# The L7 row: nginx and haproxy as HTTP proxies measured; the waypoint measured and proven by
+# its own request counter (every answered request, no more than were sent) and both ztunnels.
+for p in ["nginx-http", "haproxy-http", "warren-waypoint"]:
+    if r["paths"].get(p) != "ok":
+        problems.append(f"L7 path {p} not measured: {r['paths'].get(p)}")
+        continue
+    for k in ["http_p50_us", "http_added_p99_us", "http_vcpu_per_1k_rps.proxy", "http_peak_rss_mb.proxy"]:
+        if not isinstance(r["scenarios"][p].get(k), dict):
+            problems.append(f"{p}/{k} has no figure: {r['scenarios'][p].get(k)}")
+    windows = r["capture"].get(p, {}).get("windows", [])
+    if not any(w["window"].startswith("repeat") for w in windows):
+        problems.append(f"{p}: no repeat evidence window: {windows}")
+    for w in windows:
+        d, n, (answered, sent) = w["delta"], w["connections"], w["requests"]
+        where = f"{p} {w['window']}"
+        if w["verdict"] != "ok" or answered < 1:
+            problems.append(f"{where}: not proven ({answered} answers): {w['verdict']}")
+        if p == "warren-waypoint" and not (d.get("client_to_waypoint_mtls", 0) >= n >= 1
+                                           and answered <= d.get("waypoint_requests", -1) <= sent
+                                           and d.get("server_from_waypoint_mtls", 0) >= 1
+                                           and d.get("server_inbound_plaintext") == 0):
+            problems.append(f"{where}: the counters do not prove the waypoint path: {w}")
 for p in ["stunnel", "haproxy"]:
     windows = r["capture"].get(p, {}).get("windows", [])
     if not windows:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 420
+# timeout: 480
 # HTTP/1.1 through a waypoint, over the real path: a Gateway applied in the lab (the leading
 # agent's controller makes the Deployment, the lab's kubelet runs warren-waypoint from it), the
 # namespace labelled to use it, a client pod with capture, two warren-echo backends. Every
@@ -16,15 +16,21 @@
 # with UT (access log and metrics), a RequestMirror copy reaches echo-mirror while the client
 # gets echo-v1's answer; `warrenctl waypoint routes` shows the compiled rules and
 # `warrenctl waypoint status` the Services using the waypoint. The same resilience cases run
-# again over h2c (prior knowledge on the same port): status, access-log flags, metrics, counters. Last, a second waypoint
+# again over h2c (prior knowledge on the same port): status, access-log flags, metrics, counters.
+# Then a second waypoint
 # `--for workload` and a pod using it: traffic to the pod's IP crosses that waypoint at L4.
+# Last, tracing: a third waypoint whose Gateway annotations name an OTLP/HTTP receiver running
+# in a pod (otlp_receiver.py); a request with a sampled traceparent yields one exported SERVER
+# span (decoded with protoc and the tree's OTLP .proto files) in that trace, its parent the
+# client's span, its id the parent the echo received, with the route's name and attributes.
 . "$(dirname "$0")/lib.sh"
 
 CTL="$WARREN_BIN_DIR/warrenctl"
 for b in warren-agent warren-ztunnel warren-waypoint warren-echo warrenctl; do
   [ -x "$WARREN_BIN_DIR/$b" ] || fail "$b is not built"
 done
-command -v curl >/dev/null || fail "curl is not installed"
+for t in curl jq python3 protoc openssl; do command -v $t >/dev/null || fail "$t is not installed"; done
+HERE="$WARREN_SOURCE_DIR/tests/e2e"
 ctl() { "$CTL" --lab-dir "$LAB_DIR" "$@"; }
 
 WARREN_E2E_AGENT_FLAGS="${WARREN_E2E_AGENT_FLAGS:-} --controller" lab_up 2
@@ -466,4 +472,102 @@ assert_eq "$(body <<<"$r" | jq -r '.headers["X-Request-Id"]')" "null" "relayed a
 wst=$(pod_exec "shop/$wl_pod" curl -sf http://127.0.0.1:15000/stats)
 [ "$(jq '[.workers[].connects_by_protocol.WORKLOAD_TCP // 0] | add' <<<"$wst")" -ge 1 ] ||
   fail "the wl waypoint relayed no workload-addressed CONNECT: $(jq -c .total <<<"$wst")"
+
+step "tracing: a waypoint whose Gateway names an OTLP collector exports the request's span"
+# A real OTLP/HTTP receiver in a pod (not enrolled), a third waypoint `traced` whose Gateway
+# carries the tracing annotations, a Service (traced-echo: the Gateway's own Service is `traced`)
+# using it. The client's traceparent (sampled) must
+# come back as the exported SERVER span's parent, in the same trace, with the route's attributes;
+# what the echo received is the continued context (same trace, the waypoint's span as parent).
+otlp_dir="$LAB_DIR/otlp"
+lab_apply - <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: otel}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: collector, namespace: otel}
+spec:
+  nodeName: node-2
+  containers:
+  - name: receiver
+    command: [python3, "$HERE/otlp_receiver.py", serve, "4318", "$otlp_dir"]
+YAML
+wait_pod_log otel/collector "listening on 4318"
+col_ip=$(pod_ip otel/collector)
+lab_apply - <<YAML
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: traced
+  namespace: shop
+  labels: {warren.dev/waypoint-for: service}
+  annotations:
+    warren.dev/tracing-otlp-endpoint: "http://$col_ip:4318"
+    warren.dev/tracing-sampling: "0"
+spec:
+  gatewayClassName: warren-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: traced-echo, namespace: shop, labels: {warren.dev/use-waypoint: traced}}
+spec:
+  selector: {app: echo, version: v1}
+  ports: [{name: http, port: 80, targetPort: 3000}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: traced-routes, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: traced-echo, port: 80}]
+  rules:
+  - name: traced
+    backendRefs: [{name: echo-v1, port: 8080}]
+YAML
+wait_waypoint shop traced
+tr_pod=$wp_pod
+traced_served() { pod_exec "shop/$tr_pod" curl -sf http://127.0.0.1:15000/routes | jq -e '.accepted_rules == 1' >/dev/null; }
+wait_for 30 traced_served
+tvip=$(svc_ip shop/traced-echo)
+# Until the client's ztunnel sends shop/traced-echo to its waypoint (the destination refuses traffic
+# for it that skipped the waypoint): requests without a trace context, never sampled (rate 0).
+traced_up() {
+  pod_exec shop/client curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$tvip:80/warm" | grep -qx 200
+}
+wait_for 30 traced_up
+trace=$(openssl rand -hex 16)
+parent=$(openssl rand -hex 8)
+r=$(pod_exec shop/client curl -sS -i --max-time 10 -H "traceparent: 00-$trace-$parent-01" "http://$tvip:80/traced/x")
+assert_eq "$(status <<<"$r")" 200 "traced request status"
+seen=$(body <<<"$r" | jq -r '.headers["Traceparent"][0]')
+[[ "$seen" =~ ^00-$trace-([0-9a-f]{16})-01$ ]] || fail "the echo got traceparent '$seen', not trace $trace continued"
+wp_span=${BASH_REMATCH[1]}
+[ "$wp_span" != "$parent" ] || fail "the waypoint forwarded the client's span id instead of its own"
+# exported_span: the span of our trace decoded from what the receiver got (the batch goes out
+# within the exporter's 5 s flush interval).
+span=""
+exported_span() {
+  span=$(python3 "$HERE/otlp_receiver.py" spans "$otlp_dir" "$WARREN_SOURCE_DIR/proto" |
+    jq -c --arg t "$trace" 'select(.trace_id == $t)')
+  [ -n "$span" ]
+}
+wait_for 20 exported_span
+log "exported span: $span"
+assert_eq "$(jq -s length <<<"$span")" 1 "spans of the trace exported (sampling 0: only the caller's decision)"
+assert_eq "$(jq -r .parent_span_id <<<"$span")" "$parent" "the span's parent: the client's span"
+assert_eq "$(jq -r .span_id <<<"$span")" "$wp_span" "the span is the one the echo saw as parent"
+assert_eq "$(jq -r .kind <<<"$span")" SPAN_KIND_SERVER "span kind"
+assert_eq "$(jq -r .name <<<"$span")" "traced-echo.shop.svc.cluster.local:80/*" "span name"
+assert_eq "$(jq -r '.resource["service.name"]' <<<"$span")" "traced.shop" "resource service.name"
+a=$(jq -c .attributes <<<"$span")
+assert_eq "$(jq -r .route_name <<<"$a")" "HTTPRoute shop/traced-routes rule 0 (traced)" "route_name"
+assert_eq "$(jq -r .upstream_cluster <<<"$a")" "outbound|80||traced-echo.shop.svc.cluster.local" "upstream_cluster"
+assert_eq "$(jq -r '.["istio.namespace"]' <<<"$a")" shop "istio.namespace"
+assert_eq "$(jq -r '.["http.status_code"]' <<<"$a")" 200 "http.status_code"
+assert_eq "$(jq -r '.["source.principal"]' <<<"$a")" "$td/default" "source.principal"
+exported=$(pod_exec "shop/$tr_pod" curl -sf http://127.0.0.1:15020/metrics |
+  awk '/^warren_tracing_spans_total\{.*outcome="exported"/ {s += $NF} END {print s + 0}')
+[ "$exported" -ge 1 ] || fail "warren_tracing_spans_total{outcome=\"exported\"} is $exported"
 log "ok"
