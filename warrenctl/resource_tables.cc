@@ -182,6 +182,14 @@ std::string redirectionTable(const json& doc) {
   if (field(doc, "counters").is_object())
     for (const auto& [k, v] : field(doc, "counters").items()) counters.rows.push_back({k, text(v)});
   out += "\nCOUNTERS (summed over CPUs)\n" + renderTable(counters, "none");
+  if (const json& r = field(doc, "pin_repairs"); r.is_object()) {
+    out += "\nPIN REPAIRS: " + text(r, "repairs") + " repairs, " + text(r, "pins_restored") +
+           " pins restored, " + text(r, "failures") + " failed passes";
+    if (const json& e = field(r, "last_error");
+        e.is_string() && !e.get_ref<const std::string&>().empty())
+      out += " (last error: " + text(e) + ")";
+    out += "\n";
+  }
   return out;
 }
 

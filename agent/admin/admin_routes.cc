@@ -85,7 +85,10 @@ http::Router AdminRoutes::router() {
     in.cgroup = o.cgroup;
     struct stat st {};
     if (!o.cgroup.empty() && ::stat(o.cgroup.c_str(), &st) == 0) in.cgroup_id = st.st_ino;
-    if (sources_.enrolment) in.pods = sources_.enrolment->redirections();
+    if (sources_.enrolment) {
+      in.pods = sources_.enrolment->redirections();
+      in.pin_repairs = sources_.enrolment->pinRepairs();
+    }
     in.netns_paths = namedNetns();
     if (o.cgroup.empty()) {
       in.pins_error = "eBPF capture is off (the agent runs without --cgroup)";

@@ -61,6 +61,14 @@ json redirectionDocument(const RedirectionInputs& in) {
               {"pin_dir", in.pin_dir},           {"items", std::move(items)},
               {"programs", std::move(programs)}, {"links", std::move(links)},
               {"counters", std::move(counters)}, {"enrolled_cookies", std::move(enrolled)}};
+  if (in.pin_repairs) {
+    // Pins removed by hand and put back by this agent (bpf/README.md).
+    const auto& r = *in.pin_repairs;
+    doc["pin_repairs"] = {{"repairs", r.repairs},
+                          {"pins_restored", r.pins_restored},
+                          {"failures", r.failures},
+                          {"last_error", r.last_error}};
+  }
   if (!in.pins_error.empty()) doc["pins_error"] = in.pins_error;
   return doc;
 }

@@ -13,6 +13,7 @@
 #include "agent/redirect/enrolment_controller.h"
 #include "bpf/loader/pinned_counters.h"
 #include "bpf/loader/pinned_inventory.h"
+#include "bpf/loader/redirect_dataplane.h"
 
 namespace warren::agent::admin {
 
@@ -26,6 +27,7 @@ struct RedirectionInputs {
   // nullopt: the pins could not be read (no eBPF capture); `pins_error` says why.
   std::optional<redirect::PinnedInventory> inventory;
   std::vector<redirect::NamedCounter> counters;
+  std::optional<redirect::PinRepairs> pin_repairs;  // nullopt: no eBPF capture
   std::string pins_error;
 };
 

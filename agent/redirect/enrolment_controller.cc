@@ -156,6 +156,7 @@ Status EnrolmentController::sync(const std::string& focus) {
   {
     std::lock_guard published_lock(published_mu_);
     published_ = std::move(view);
+    if (dataplane_) published_repairs_ = dataplane_->pinRepairs();
   }
 
   if (!focus_status) return focus_status;
@@ -186,6 +187,11 @@ void EnrolmentController::restoreFromRecords() {
 std::vector<EnrolmentController::PodRedirection> EnrolmentController::redirections() const {
   std::lock_guard lock(published_mu_);
   return published_;
+}
+
+std::optional<redirect::PinRepairs> EnrolmentController::pinRepairs() const {
+  std::lock_guard lock(published_mu_);
+  return published_repairs_;
 }
 
 void EnrolmentController::initialSync() {

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -61,6 +62,9 @@ class EnrolmentController {
     uint64_t netns_inode = 0;
   };
   std::vector<PodRedirection> redirections() const;
+  // The eBPF pins this agent put back (RedirectDataplane::pinRepairs) as the last pass left
+  // them; nullopt without eBPF capture.
+  std::optional<redirect::PinRepairs> pinRepairs() const;
 
  private:
   struct PodNetns {
@@ -94,8 +98,9 @@ class EnrolmentController {
   std::map<std::string, std::string> zds_added_;  // "ns/name" -> uid handed to ZDS
   bool restored_ = false;                         // the records were read (first pass)
   std::thread thread_;
-  mutable std::mutex published_mu_;  // guards published_ only
+  mutable std::mutex published_mu_;  // guards published_ and published_repairs_ only
   std::vector<PodRedirection> published_;
+  std::optional<redirect::PinRepairs> published_repairs_;
 };
 
 }  // namespace warren::agent

@@ -149,12 +149,39 @@ Result<bool> repinIfMissing(int fd, const std::string& path) {
 }  // namespace
 
 Status RedirectDataplane::repinMissing() {
+  std::vector<std::string> restored;
+  Status first = repinMissingPins(restored);
+  PinRepairs& r = pin_repairs_;
+  if (!restored.empty()) {
+    r.repairs++;
+    r.pins_restored += restored.size();
+    std::string names;
+    for (const auto& path : restored) names += (names.empty() ? "" : ", ") + path;
+    spdlog::warn("bpf: {} pin(s) were removed (by hand?): pinned again from the agent's fds "
+                 "(repair {}): {}",
+                 restored.size(), r.repairs, names);
+  }
+  if (!first) {
+    r.failures++;
+    if (first.error().message() != r.last_error)
+      spdlog::warn("bpf: cannot put removed pins back (retried every re-sync, logged again "
+                   "only when the error changes): {}",
+                   first.error().message());
+    r.last_error = first.error().message();
+  } else if (!r.last_error.empty()) {
+    spdlog::info("bpf: removed pins can be put back again (after {} failed passes)", r.failures);
+    r.last_error.clear();
+  }
+  return first;
+}
+
+Status RedirectDataplane::repinMissingPins(std::vector<std::string>& restored) {
   Status first = ok();
   auto note = [&](const Result<bool>& r, const std::string& path) {
     if (!r) {
       if (first) first = fail(r.error());
     } else if (*r) {
-      spdlog::warn("bpf: pin {} was removed (by hand?): pinned again from the agent's fd", path);
+      restored.push_back(path);
     }
   };
   // A link detached from outside (`warren-agent uninstall` while this agent runs, a pod's
@@ -277,8 +304,9 @@ Result<PinnedRedirectState> RedirectDataplane::pinnedState() const {
 
 Status RedirectDataplane::reconcile(const std::map<uint64_t, int>& desired) {
   // Pins removed by hand come back first, so the plan below sees the netns links that are
-  // still attached (through our fds) and never attaches a second one.
-  if (auto s = repinMissing(); !s) spdlog::warn("bpf: {}", s.error().message());
+  // still attached (through our fds) and never attaches a second one. It logs for itself
+  // (once per repair, once per new failure: this runs every 2 s).
+  (void)repinMissing();
   auto state = pinnedState();
   if (!state) return fail(state.error());
   std::set<uint64_t> cookies;

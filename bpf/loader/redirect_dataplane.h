@@ -35,6 +35,17 @@ struct RedirectConfig {
 
 using Counters = std::array<uint64_t, WARREN_CNT_MAX>;
 
+// What repinMissing() did over the agent's life (the admin API's redirection document). It
+// runs on every re-sync (every 2 s): a repair is one pass that put pins back, logged once with
+// every pin it restored; a failure that repeats pass after pass is logged once, when it first
+// shows (and again only when it changes), and counted every time.
+struct PinRepairs {
+  uint64_t repairs = 0;        // passes that pinned something again
+  uint64_t pins_restored = 0;  // pins put back, over all repairs
+  uint64_t failures = 0;       // passes that could not put a pin back
+  std::string last_error{};    // the last failed pass's error; "" once a pass succeeds
+};
+
 class RedirectDataplane {
  public:
   // Loads the programs, pins/re-uses maps, attaches or re-adopts the cgroup links.
@@ -52,8 +63,9 @@ class RedirectDataplane {
 
   // Pins removed by hand (a link's or a map's) are pinned again from the fds this agent
   // holds; reconcile() runs it first. Links stay attached meanwhile: the agent holds an fd of
-  // each.
+  // each. Logs and counts what it did (pinRepairs()).
   Status repinMissing();
+  const PinRepairs& pinRepairs() const { return pin_repairs_; }
 
   // Replaces the set of source addresses exempt from inbound capture (node addresses:
   // kubelet probes).
@@ -73,9 +85,12 @@ class RedirectDataplane {
  private:
   RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs);
   Status apply(const RedirectAction& action, int netns_fd);
+  // repinMissing() without the log and the counts: the pins it put back into `restored`.
+  Status repinMissingPins(std::vector<std::string>& restored);
 
   RedirectConfig config_;
   std::unique_ptr<Programs> programs_;
+  PinRepairs pin_repairs_;
 };
 
 }  // namespace warren::redirect

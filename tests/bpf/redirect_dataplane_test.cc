@@ -10,6 +10,8 @@
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -113,6 +115,77 @@ TEST_F(DataplaneTest, PinsRemovedByHandDetachNothingAndArePinnedAgain) {
   ASSERT_TRUE(dp->repinMissing());
   EXPECT_FALSE(exists(pins_.path())) << "pinned again after an uninstall";
   for (auto type : types) EXPECT_EQ(attachedCount(cgroup_.path(), type), 0u) << "type " << type;
+}
+
+// Every log line of the test, from the default logger (restored afterwards).
+class LogLines {
+ public:
+  LogLines() : previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink_));
+  }
+  ~LogLines() { spdlog::set_default_logger(previous_); }
+  // Lines holding `text` (and `also`, when given).
+  size_t count(const std::string& text, const std::string& also = "") const {
+    size_t n = 0;
+    for (const auto& line : sink_->last_formatted())
+      n += line.find(text) != std::string::npos && line.find(also) != std::string::npos;
+    return n;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_ =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+size_t removeEveryPin(const std::string& dir) {
+  size_t removed = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_directory()) removed += std::filesystem::remove(e.path()) ? 1 : 0;
+  }
+  return removed;
+}
+
+// The repin check runs on every re-sync (every 2 s). A repair is logged once, naming every
+// pin it put back, and counted; a pass with nothing missing logs and counts nothing; a failure
+// that repeats pass after pass is counted each time but logged once, and its end is logged.
+TEST_F(DataplaneTest, PinRepairsAreCountedAndLoggedOncePerRepair) {
+  LogLines log;
+  auto dp = RedirectDataplane::open({pins_.path(), cgroup_.path()});
+  ASSERT_TRUE(dp) << dp.error().message();
+  const size_t removed = removeEveryPin(pins_.path());
+  ASSERT_GE(removed, 5u);
+  for (int pass = 0; pass < 3; ++pass) ASSERT_TRUE(dp->repinMissing()) << "pass " << pass;
+  EXPECT_EQ(dp->pinRepairs().repairs, 1u);
+  EXPECT_EQ(dp->pinRepairs().pins_restored, removed);
+  EXPECT_EQ(dp->pinRepairs().failures, 0u);
+  EXPECT_EQ(log.count("were removed (by hand?)"), 1u) << "one line per repair, not per pin";
+  EXPECT_EQ(log.count(std::to_string(removed) + " pin(s) were removed"), 1u);
+  EXPECT_EQ(log.count("were removed (by hand?)", "/link_connect4"), 1u)
+      << "the repair's line names the pins";
+
+  // The pin dir replaced by a pinned object (bpffs holds no plain files): nothing can be
+  // pinned below it, pass after pass.
+  removeEveryPin(pins_.path());
+  std::filesystem::remove_all(pins_.path());
+  UniqueFd squatter(bpf_map_create(BPF_MAP_TYPE_ARRAY, "squatter", 4, 4, 1, nullptr));
+  ASSERT_TRUE(squatter);
+  ASSERT_EQ(bpf_obj_pin(squatter.get(), pins_.path().c_str()), 0);
+  for (int pass = 0; pass < 3; ++pass) EXPECT_FALSE(dp->repinMissing()) << "pass " << pass;
+  EXPECT_EQ(dp->pinRepairs().failures, 3u);
+  EXPECT_NE(dp->pinRepairs().last_error.find(pins_.path()), std::string::npos)
+      << dp->pinRepairs().last_error;
+  EXPECT_EQ(log.count("cannot put removed pins back"), 1u) << "a repeated failure logs once";
+  for (auto type : {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_SOCK_OPS})
+    EXPECT_EQ(attachedCount(cgroup_.path(), type), 1u) << "still attached through the held fds";
+
+  ASSERT_TRUE(std::filesystem::remove(pins_.path()));
+  ASSERT_TRUE(dp->repinMissing());
+  EXPECT_EQ(dp->pinRepairs().repairs, 2u);
+  EXPECT_EQ(dp->pinRepairs().pins_restored, 2 * removed);
+  EXPECT_EQ(dp->pinRepairs().last_error, "");
+  EXPECT_EQ(log.count("can be put back again"), 1u);
+  EXPECT_TRUE(exists(pins_.path() + "/link_connect4"));
 }
 
 // An older agent pinned warren_counters with 15 counters; this one has more. The agent must

@@ -205,12 +205,28 @@ mtls_connections() {
 ztunnel_ready() { node_exec "$1" curl -sf -o /dev/null --max-time 10 http://127.0.0.1:15021/healthz/ready; }
 # metric_sum NODE FAMILY [LABEL-TEXT...]: the sum of the series of FAMILY on NODE's ztunnel
 # :15020/metrics whose labels contain every LABEL-TEXT (e.g. 'response_flags="DENY"'); 0 when
-# there is none (or ztunnel does not answer).
+# there is none. When ztunnel does not answer it prints nothing and fails (a dead ztunnel must
+# not read as "0 connections", "0 DENYs", "xDS disconnected"): `x=$(metric_sum ...)` ends the
+# test, a wait_for retries.
 metric_sum() {
-  local node=$1 family=$2 out f
+  local node=$1 out
+  shift
+  out=$(metrics_of "$node") || return 1
+  metric_sum_in "$out" "$@"
+}
+# metrics_of NODE: NODE's ztunnel :15020/metrics; fails (saying so) when it does not answer.
+metrics_of() {
+  node_exec "$1" curl -sf --max-time 10 http://127.0.0.1:15020/metrics || {
+    echo "metrics_of: $1's ztunnel did not answer :15020/metrics" >&2
+    return 1
+  }
+}
+# metric_sum_in TEXT FAMILY [LABEL-TEXT...]: metric_sum over a scrape already made (several
+# sums from one scrape).
+metric_sum_in() {
+  local out family=$2 f
+  out=$(grep -E "^$family(\{| )" <<<"$1" || true)
   shift 2
-  out=$(node_exec "$node" curl -sf --max-time 10 http://127.0.0.1:15020/metrics |
-    grep -E "^$family(\{| )" || true)
   for f in "$@"; do out=$(grep -F -- "$f" <<<"$out" || true); done
   awk '{s += $NF} END {printf "%.0f\n", s}' <<<"$out"
 }

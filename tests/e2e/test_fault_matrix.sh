@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 480
+# timeout: 540
 # The fault matrix, fail closed (issue 16, item 3): one 2-node lab, one fault after another,
 # each asserting what established and new connections do, and that nothing went plaintext.
 # A mesh connection counts as "through the mesh" only when node-2's ztunnel counted a new
@@ -12,7 +12,9 @@
 #    file and keeps the last good state (DENY still enforced, traffic flows);
 #  - bpffs pins removed by hand (every link and map pin of node-1): capture stays on (the agent
 #    holds the links), the agent pins them again, and an agent restart afterwards re-adopts
-#    them (one attachment per program);
+#    them (one attachment per program); removed while no agent runs: capture is off until the
+#    agent starts (a known gap, asserted as it is: meanwhile a connection goes in plaintext to
+#    node-2's 15006), then the same pins are back, one attachment each, traffic captured;
 #  - fd exhaustion (RLIMIT_NOFILE of a running ztunnel lowered to what it holds + 6): on the
 #    server node new connections are refused (503: the client sees a close) while held ones
 #    keep echoing; on the client node new connections wait in the listen backlog while held
@@ -101,26 +103,59 @@ kill9() {  # kill9 NODE COMPONENT: SIGKILL, and wait until it is gone (not resta
   wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
   log "$1 $2 (pid $pid) killed"
 }
-mtls_in() {  # mutual-TLS connections node-2's ztunnel accepted from WORKLOAD to the echo
-  metric_sum node-2 istio_tcp_connections_opened_total "source_workload=\"$1\"" \
+mtls_in() {  # mtls_in WORKLOAD [SCRAPE]: mutual-TLS connections node-2's ztunnel accepted from
+  # WORKLOAD to the echo (from SCRAPE of node-2's metrics when given)
+  local m=${2:-}
+  [ -n "$m" ] || m=$(metrics_of node-2) || exit 1
+  metric_sum_in "$m" istio_tcp_connections_opened_total "source_workload=\"$1\"" \
     'destination_workload="echo"' 'connection_security_policy="mutual_tls"'
 }
-echo_conns() { "$LAB" logs mesh/echo | grep -c '^conn ' || true; }
-no_plaintext() {
-  local n
-  n=$("$LAB" logs mesh/echo | grep -cE "^conn (${CLIENT//./\\.}|${CLIENT2//./\\.}):" || true)
+# echo_log: the echo server's log; fails the test when it cannot be read (an unreadable log
+# must not count as "the echo saw nothing"). After the baseline it always holds connections.
+echo_log() {
+  local out
+  out=$("$LAB" logs mesh/echo) || fail "cannot read the echo server's log"
+  grep '^conn ' <<<"$out" || true
+}
+echo_conns() {
+  local log
+  log=$(echo_log) || exit 1
+  [ -z "$log" ] && echo 0 || wc -l <<<"$log"
+}
+# plaintext_in WORKLOAD: connections node-2's ztunnel accepted from WORKLOAD without mutual
+# TLS (15006: plaintext steered by sk_lookup). The echo cannot tell these apart: ztunnel
+# connects to it from inside its netns either way.
+plaintext_in() {  # plaintext_in WORKLOAD [SCRAPE]: from SCRAPE of node-2 when given
+  local m=${2:-}
+  [ -n "$m" ] || m=$(metrics_of node-2) || exit 1
+  metric_sum_in "$m" istio_tcp_connections_opened_total "source_workload=\"$1\"" \
+    'destination_workload="echo"' 'connection_security_policy="unknown"'
+}
+# The plaintext connections of the known gap below (pins removed while no agent runs); node-2's
+# ztunnel restarts later in the run, so its count can only be lower than this, never higher.
+PLAINTEXT_KNOWN=0
+no_plaintext() {  # no_plaintext WHAT [SCRAPE of node-2's metrics]
+  local log n m=${2:-}
+  [ -n "$m" ] || m=$(metrics_of node-2) || exit 1
+  log=$(echo_log) || exit 1
+  [ -n "$log" ] || fail "$1: the echo server logged no connection at all"
+  n=$(grep -cE "^conn (${CLIENT//./\\.}|${CLIENT2//./\\.}):" <<<"$log" || true)
   assert_eq "$n" 0 "$1: connections the echo saw from a client's own address (past ztunnel)"
+  n=$(( $(plaintext_in client "$m") + $(plaintext_in client2 "$m") ))
+  [ "$n" -le "$PLAINTEXT_KNOWN" ] ||
+    fail "$1: node-2's ztunnel accepted $n plaintext connections from the clients (known: $PLAINTEXT_KNOWN)"
 }
 # mesh_ok FROM WHAT: a new connection FROM -> echo:8080, 4 KiB verified, that node-2's ztunnel
 # counted as mutual TLS from FROM's workload.
 mesh_ok() {
-  local before after
+  local before after m
   before=$(mtls_in "${1#*/}")
   assert_ok "$LAB" exec "$1" -- warren-probe send --to "$ECHO:8080" --bytes 4096 --retry 10 --timeout 20 >/dev/null
-  after=$(mtls_in "${1#*/}")
+  m=$(metrics_of node-2) || exit 1  # one scrape for both checks
+  after=$(mtls_in "${1#*/}" "$m")
   [ "$after" -gt "$before" ] ||
     fail "$2: $1 -> echo worked, but node-2's ztunnel counted no new mutual-TLS connection ($before -> $after)"
-  no_plaintext "$2"
+  no_plaintext "$2" "$m"
   log "$2: $1 -> echo:8080 through the mesh (mutual TLS connections $before -> $after)"
 }
 # fails_closed FROM IP:PORT WHAT: the connection fails, and the echo saw nothing new.
@@ -189,14 +224,30 @@ mv "$LAB_DIR/manifests/.good.yaml" "$POLICY_FILE"
 
 step "bpffs pins removed by hand on node-1 (every link and map)"
 pins_before=$(cd "$PINS1" && find . ! -type d | sort | tr '\n' ' ')
+npins=$(wc -w <<<"$pins_before")
 redirected_before=$(bpf_counter_of_node node-1 0)
 find "$PINS1" ! -type d -delete
 assert_eq "$(find "$PINS1" ! -type d | wc -l)" 0 "pins left after rm"
 mesh_ok mesh/client "pins removed"
 wait_for 15 test -e "$PINS1/link_connect4"
-wait_for 15 grep -q "was removed (by hand?): pinned again" "$LAB_DIR/nodes/node-1/logs/agent.log"
+REPAIRED="pin(s) were removed (by hand?): pinned again"
+wait_for 15 grep -qF "$REPAIRED" "$LAB_DIR/nodes/node-1/logs/agent.log"
 pins_after=$(cd "$PINS1" && find . ! -type d | sort | tr '\n' ' ')
 assert_eq "$pins_after" "$pins_before" "pins after the agent put them back"
+# Counted, and logged once per repair (a line naming the pins it put back; one repair, or two
+# when a re-sync ran in the middle of the rm), never again by the 2 s re-syncs that follow.
+pin_repairs() { "$WARREN_BIN_DIR/warrenctl" redirection --node node-1 -o json | jq -c .pin_repairs; }
+all_restored() { [ "$(pin_repairs | jq .pins_restored)" = "$npins" ]; }
+wait_for 10 all_restored  # published at the end of the pass that logged the repair
+repairs=$(pin_repairs)
+log "node-1 pin_repairs: $repairs"
+assert_eq "$(jq -c '[.pins_restored, .failures, .last_error]' <<<"$repairs")" "[$npins,0,\"\"]" \
+  "node-1's pins restored, failures, last error (warrenctl redirection)"
+n=$(jq .repairs <<<"$repairs")
+[ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "node-1 counted $n repairs for one rm"
+sleep 6
+assert_eq "$(grep -cF "$REPAIRED" "$LAB_DIR/nodes/node-1/logs/agent.log")" "$n" \
+  "repair lines in node-1's agent log after three more re-syncs"
 [ "$(bpf_counter_of_node node-1 0)" -gt "$redirected_before" ] || fail "pins removed: connect_redirected did not grow"
 step "... then the agent restarted (kill -9): it re-adopts the links, one attachment each"
 assert_ok "$LAB" restart node-1 agent --kill >/dev/null
@@ -205,6 +256,39 @@ for t in warren_connect4 warren_connect6 warren_sockops warren_getsockopt; do
   assert_eq "$(grep -cwE "$t|${t}_fastpath" <<<"$SHOW")" 1 "$t attachments on node-1's cgroup"
 done
 mesh_ok mesh/client "pins removed, agent restarted"
+
+# With no agent running nothing holds the links: the pins are their only references, so
+# removing them detaches capture at once (bpf/README.md), until the next agent attaches again.
+# KNOWN GAP, asserted as it is so that a fix has to change this step: meanwhile an enrolled
+# pod's connection is not captured; it reaches node-2's sk_lookup, which steers it to
+# ztunnel's 15006, and it is served in plaintext across the underlay.
+step "bpffs pins removed by hand on node-1 while no agent runs, then the agent starts"
+kill9 node-1 agent
+find "$PINS1" ! -type d -delete
+assert_eq "$(find "$PINS1" ! -type d | wc -l)" 0 "pins left after rm"
+SHOW=$(bpftool cgroup show "$CGROUP2/$LAB_NAME/node-1")
+assert_eq "$(grep -c warren_ <<<"$SHOW" || true)" 0 "Warren programs on node-1's cgroup with no pins and no agent"
+mtls_before=$(mtls_in client) plain_before=$(plaintext_in client)
+assert_ok "$LAB" exec mesh/client -- warren-probe send --to "$ECHO:8080" --bytes 4096 --timeout 20 >/dev/null
+assert_eq "$(mtls_in client)" "$mtls_before" "mutual-TLS connections during the window (not captured)"
+assert_eq "$(plaintext_in client)" $((plain_before + 1)) "plaintext connections node-2 accepted during the window"
+PLAINTEXT_KNOWN=$((PLAINTEXT_KNOWN + 1))
+log "KNOWN GAP: with pins removed and no agent, mesh/client -> echo went in plaintext (node-2's 15006)"
+AGENT_LOG_MARK=$(wc -l <"$LAB_DIR/nodes/node-1/logs/agent.log")
+assert_ok "$LAB" restart node-1 agent --kill >/dev/null
+wait_for 30 test -e "$PINS1/link_connect4"
+restored() { [ "$(cd "$PINS1" && find . ! -type d | sort | tr '\n' ' ')" = "$pins_before" ]; }
+wait_for 15 restored
+# Nothing was left to re-adopt: the new agent attached (and pinned) each link afresh.
+agent_log=$(tail -n +"$((AGENT_LOG_MARK + 1))" "$LAB_DIR/nodes/node-1/logs/agent.log")
+grep -q "bpf: attached .*/link_connect4" <<<"$agent_log" || fail "the agent did not attach link_connect4 afresh"
+SHOW=$(bpftool cgroup show "$CGROUP2/$LAB_NAME/node-1")
+for t in warren_connect4 warren_connect6 warren_sockops warren_getsockopt; do
+  assert_eq "$(grep -cwE "$t|${t}_fastpath" <<<"$SHOW")" 1 "$t attachments on node-1's cgroup"
+done
+redirected_before=$(bpf_counter_of_node node-1 0)  # a new counters map: read it again
+mesh_ok mesh/client "pins removed with no agent, agent started"
+[ "$(bpf_counter_of_node node-1 0)" -gt "$redirected_before" ] || fail "agent started: connect_redirected did not grow"
 
 # held NAME COUNT: held_connections.py from mesh/client with COUNT connections to echo:8080
 # in the background ($HELD_PID, waiting for $LAB_DIR/NAME.release); waits for its "held" line.
@@ -251,35 +335,50 @@ mesh_ok mesh/client "after fd exhaustion on node-2"
 # RLIMIT_NOFILE when it is armed, so a limit lowered later does not bind it. ztunnel starts
 # under the limit instead (as it would on a node configured so), with 8 descriptors to spare.
 step "fd exhaustion on node-1's ztunnel (the client's), started with a low RLIMIT_NOFILE"
+# fd1_round SPARE: ztunnel restarted under RLIMIT_NOFILE = BASE + SPARE, 16 connections held,
+# then released. At the limit a new connection is either not accepted (it waits in the listen
+# backlog) or accepted and then closed, when its worker cannot open the HBONE connection
+# (each worker has its own pool); never passed on in any other way, never lost. Succeeds when
+# a backlog was built (an accept met the limit: EMFILE, the accept paused). It is not built
+# when the descriptors left never reach 0 at an accept: a served connection takes more than
+# one, and each refusal frees its own, so with the wrong remainder every later accept
+# succeeds and is refused; the next SPARE changes the remainder.
+fd1_round() {
+  local name="fd1-$1" pauses
+  prlimit --nofile="$((BASE + $1))": "$LAB" restart node-1 ztunnel --kill >/dev/null
+  wait_for 60 ztunnel_ready node-1
+  Z1=$(comp_pid node-1 ztunnel)
+  on_exit "prlimit --pid $Z1 --nofile=$soft: 2>/dev/null"
+  log "node-1 ztunnel (pid $Z1) started under RLIMIT_NOFILE $(nofile "$Z1"), holds $(ls "/proc/$Z1/fd" | wc -l) fds"
+  held "$name" 16
+  served=$(result "$name" held served) waiting=$(result "$name" held waiting) refused=$(result "$name" held refused)
+  [ "$served" -ge 1 ] || fail "$name: no connection was served below the limit"
+  assert_eq "$((served + waiting + refused))" 16 "$name: connections served, waiting or refused"
+  assert_eq "$(result "$name" held old_ok)" "$served" "$name: held connections still echoing at the limit"
+  touch "$LAB_DIR/$name.release"  # the held ones close: descriptors free, the backlog is served
+  wait_for 30 grep -q '"phase": "released"' "$LAB_DIR/$name.out"
+  wait "$HELD_PID" || true
+  log "node-1 released: $(grep '"released"' "$LAB_DIR/$name.out") ($waiting were waiting in the backlog)"
+  assert_eq "$(result "$name" released late_served)" "$waiting" "$name: queued connections served once fds were free"
+  prlimit --pid "$Z1" --nofile="$soft":
+  # Read now: at the limit ztunnel cannot accept a scrape either.
+  pauses=$(metric_sum node-1 warren_ztunnel_accept_pauses_total)
+  log "$name: $pauses accepts met the limit (served $served, waiting $waiting, refused $refused)"
+  [ "$pauses" -gt 0 ]
+}
 Z1=$(comp_pid node-1 ztunnel)
-soft=$(nofile "$Z1") limit=$(($(ls "/proc/$Z1/fd" | wc -l) + 8))
-prlimit --nofile="$limit": "$LAB" restart node-1 ztunnel --kill >/dev/null
-wait_for 60 ztunnel_ready node-1
-Z1=$(comp_pid node-1 ztunnel)
-on_exit "prlimit --pid $Z1 --nofile=$soft: 2>/dev/null"
-log "node-1 ztunnel (pid $Z1) started under RLIMIT_NOFILE $(nofile "$Z1"), holds $(ls "/proc/$Z1/fd" | wc -l) fds"
-held fd1 16
-# At the limit a new connection is either not accepted (it waits in the listen backlog) or
-# accepted and then closed, when its worker cannot open the HBONE connection (each worker has
-# its own pool); never passed on in any other way.
-served=$(result fd1 held served) waiting=$(result fd1 held waiting) refused=$(result fd1 held refused)
-[ "$served" -ge 1 ] || fail "fd1: no connection was served below the limit"
-[ $((waiting + refused)) -ge 1 ] || fail "fd1: the limit was never reached"
-assert_eq "$(result fd1 held old_ok)" "$served" "fd1: held connections still echoing at the limit"
-touch "$LAB_DIR/fd1.release"  # the held ones close: descriptors free, the backlog is served
-wait_for 30 grep -q '"phase": "released"' "$LAB_DIR/fd1.out"
-wait "$HELD_PID" || true
-log "node-1 released: $(grep '"released"' "$LAB_DIR/fd1.out")"
-assert_eq "$(result fd1 released late_served)" "$waiting" "fd1: queued connections served once fds were free"
-prlimit --pid "$Z1" --nofile="$soft":
-pauses=$(metric_sum node-1 warren_ztunnel_accept_pauses_total)
-[ "$pauses" -gt 0 ] || fail "fd1: no accept met the limit (warren_ztunnel_accept_pauses_total 0)"
+soft=$(nofile "$Z1") BASE=$(ls "/proc/$Z1/fd" | wc -l)
+backlog=""
+for spare in 8 9 10 11 12; do
+  if fd1_round "$spare"; then backlog=$spare; break; fi
+done
+[ -n "$backlog" ] || fail "fd1: no accept met the limit with 8..12 descriptors to spare: no backlog was ever built"
 # Every worker accepts again (an accept the kernel ended used to stay ended).
 held fd1-after 16
 touch "$LAB_DIR/fd1-after.release"
 assert_eq "$(result fd1-after held served)" 16 "fd1: connections served after the limit went"
 wait "$HELD_PID" || true
-log "node-1: $pauses accepts paused at the limit and armed again; 16 of 16 served afterwards"
+log "node-1: accepts paused at the limit (with $backlog to spare) and armed again; 16 of 16 served afterwards"
 mesh_ok mesh/client "after fd exhaustion on node-1"
 
 step "ztunnel killed on node-1 (the client's)"
@@ -310,6 +409,7 @@ mesh_ok mesh/client "ztunnel-2 back"
 step "xDS and CA gone: both agents killed, not restarted"
 hold_open mesh/client 8 cp-gone
 workloads=$(metric_sum node-2 warren_ztunnel_workloads)
+[ "$workloads" -gt 0 ] || fail "node-2's ztunnel knows no workload before the control plane goes"
 LOG_MARK=$(wc -l <"$LAB_DIR/nodes/node-1/logs/ztunnel.log")  # renewal lines after this one
 failures_before=$(metric_sum node-1 warren_ztunnel_certificate_failures_total)
 kill9 node-1 agent

@@ -110,6 +110,7 @@ redirected=$(grep '^warren_redirect_decisions_total{decision="connect_redirected
 
 step "down removes the containers"
 "$LAB" down >/dev/null
-assert_eq "$("${PODMAN[@]}" ps -a --format '{{.Names}}' | grep -c "^$prefix" || true)" 0 "containers after down"
+names=$("${PODMAN[@]}" ps -a --format '{{.Names}}') || fail "podman ps failed after down"
+assert_eq "$(grep -c "^$prefix" <<<"$names" || true)" 0 "containers after down"
 leftovers_check
 log "PASS"

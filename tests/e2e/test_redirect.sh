@@ -177,6 +177,12 @@ wait_for 20 grep -q "del pod=$UID_OUTSIDE" "$ZOUT" || true
 touch "$LAB_DIR/flag2"
 wait "$LL" || fail "long-lived connection broke across unlabelling: $(cat "$LAB_DIR/ll2.out")"
 probe_echo other/outside "$OSRV:8080" 2048
+# Positive control first: an enrolled pod's connect is still captured and logged, so the probe
+# is alive and writing; then the unlabelled pod's count must not have moved.
+client_before=$(accepts "$UID_CLIENT" port=15001)
+probe_echo mesh/client "$OSRV:8080" 1024
+client_grew() { [ "$(accepts "$UID_CLIENT" port=15001)" -gt "$client_before" ]; }
+wait_for 5 client_grew
 assert_eq "$(accepts "$UID_OUTSIDE" port=15001)" "$n_before" "captures after unlabelling"
 
 step "kill -9 the agent during traffic: no connection fails, programs attached once"

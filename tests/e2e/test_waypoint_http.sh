@@ -307,8 +307,9 @@ assert_contains "$line" "src.identity=\"$td_sa/default\"" "access log: the clien
 opened() {
   local n out sum=0 v
   for n in node-1 node-2; do
-    out=$(node_exec "$n" curl -sf http://127.0.0.1:15020/metrics | grep '^istio_tcp_connections_opened_total' |
-      grep 'connection_security_policy="mutual_tls"' || true)
+    # A ztunnel that does not answer fails the test (it must not read as "0 direct connections").
+    out=$(node_exec "$n" curl -sf http://127.0.0.1:15020/metrics) || fail "$n's ztunnel did not answer /metrics"
+    out=$(grep '^istio_tcp_connections_opened_total' <<<"$out" | grep 'connection_security_policy="mutual_tls"' || true)
     for v in "$@"; do out=$(grep -F "$v" <<<"$out" || true); done
     sum=$(( sum + $(awk '{s += $NF} END {print s + 0}' <<<"$out") ))
   done

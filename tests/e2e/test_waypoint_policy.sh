@@ -207,15 +207,19 @@ code() { echo "${1##*|}"; }
 body() { echo "${1%|*}"; }
 
 step "background: a slowloris client and 100 half-sent heads while everything else runs"
-rss() {  # the waypoint's resident set in KiB
-  local ns pid
-  ns=$(pod_field "shop/$wp_pod" netns)
-  for pid in $(ip netns pids "$(basename "$ns")" 2>/dev/null); do
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = warren-waypoint ] && awk '/VmRSS/ {print $2}' "/proc/$pid/status"
-  done | head -1
+# The waypoint process (in its pod's netns), found once: the same process is measured after
+# the abuse, and a waypoint that died or was replaced meanwhile fails the check.
+wp_pid=$(for pid in $(ip netns pids "$(basename "$(pod_field "shop/$wp_pod" netns)")" 2>/dev/null); do
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = warren-waypoint ] && echo "$pid"
+done | head -1)
+[ -n "$wp_pid" ] || fail "cannot find the waypoint process in its pod's netns"
+rss() {  # the waypoint's resident set in KiB; fails when the process is gone
+  local kib
+  kib=$(awk '/VmRSS/ {print $2}' "/proc/$wp_pid/status" 2>/dev/null)
+  [ -n "$kib" ] && pid_alive "$wp_pid" || fail "the waypoint (pid $wp_pid) is gone"
+  echo "$kib"
 }
 rss_before=$(rss)
-[ -n "$rss_before" ] || fail "cannot find the waypoint process in its pod's netns"
 pod_exec shop/client $RAW slowloris "$vip:80" 25 >"$LAB_DIR/slowloris.out" 2>&1 &
 slow_pid=$!
 pod_exec other/visitor $RAW hold "$vip:80" 100 20 >"$LAB_DIR/hold.out" 2>&1 &
@@ -339,7 +343,7 @@ timeouts=$(wp_admin /stats | jq '[.workers[].request_header_timeouts] | add')
 [ "$timeouts" -ge 102 ] || fail "request_header_timeouts $timeouts: the 100 held heads, the slowloris, the HTTP/2 block"
 assert_eq "$(code "$(req shop/client GET /public/after)")" 200 "served after the abuse"
 rss_after=$(rss)
-log "waypoint RSS: $rss_before KiB before, $rss_after KiB after"
+log "waypoint RSS (pid $wp_pid): $rss_before KiB before, $rss_after KiB after"
 [ $((rss_after - rss_before)) -lt 32768 ] || fail "RSS grew by $((rss_after - rss_before)) KiB"
 
 step "the decisions in the access log, /requests and the metrics"

@@ -180,8 +180,12 @@ log "captured: $hbone packets on 15008, $app on 9000, marker hits $marker"
 assert_eq "$app" 0 "packets to the app port on the underlay"
 assert_eq "$marker" 0 "plaintext marker in the capture"
 if command -v tshark >/dev/null; then
+  # tshark must have read the capture and dissected TLS in it: one that could not read the
+  # file would count 0 non-TLS segments too.
+  tls=$(tshark -r "$CAP" -d tcp.port==15008,tls -Y 'tcp.port==15008 && tls' 2>/dev/null | wc -l)
+  [ "$tls" -gt 0 ] || fail "tshark found no TLS on 15008 in the capture"
   nontls=$(tshark -r "$CAP" -d tcp.port==15008,tls -Y 'tcp.port==15008 && tcp.len>0 && !tls' 2>/dev/null | wc -l)
-  assert_eq "$nontls" 0 "non-TLS payload segments on 15008"
+  assert_eq "$nontls" 0 "non-TLS payload segments on 15008 ($tls TLS ones)"
 fi
 
 # The plaintext relays (15006 inbound, passthrough) splice: node-1's

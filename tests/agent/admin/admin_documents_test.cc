@@ -292,6 +292,7 @@ TEST(RedirectionDocument, PodsLinksProgramsAndCounters) {
   inv.links = {cg, other, ns};
   in.inventory = inv;
   in.counters = {{"connect_redirected", 42}, {"counter_99", 1}};
+  in.pin_repairs = redirect::PinRepairs{2, 31, 1, ""};
 
   json d = redirectionDocument(in);
   EXPECT_EQ(d["kind"], "redirection");
@@ -318,6 +319,8 @@ TEST(RedirectionDocument, PodsLinksProgramsAndCounters) {
   EXPECT_EQ(d["links"][1]["target"], "cgroup id 99");
   EXPECT_EQ(d["links"][2]["target"], "netns cookie 4097");
   EXPECT_EQ(d["counters"], json({{"connect_redirected", 42}, {"counter_99", 1}}));
+  EXPECT_EQ(d["pin_repairs"],
+            json({{"repairs", 2}, {"pins_restored", 31}, {"failures", 1}, {"last_error", ""}}));
   EXPECT_FALSE(d.contains("pins_error"));
 
   RedirectionInputs off;
@@ -329,6 +332,7 @@ TEST(RedirectionDocument, PodsLinksProgramsAndCounters) {
   EXPECT_EQ(o["links"], json::array());
   EXPECT_EQ(o["counters"], json::object());
   EXPECT_EQ(o["pins_error"], "eBPF capture is off");
+  EXPECT_FALSE(o.contains("pin_repairs")) << "no capture, no pins to repair";
   EXPECT_EQ(o["items"][0]["state"], "zds-only");
 }
 
