@@ -199,6 +199,46 @@ json policyItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx)
         {"errors", b.errors},
     });
   }
+  // A TrafficPolicy version that did not decode is reported on it (its last good version, if
+  // any, still applies), so `warrenctl get policies` shows why a change did not take.
+  auto rejectedError = [&](const std::string& key) -> std::optional<std::string> {
+    auto r = snapshot.rejected.find("TrafficPolicy/" + key);
+    if (r == snapshot.rejected.end()) return std::nullopt;
+    return "rejected (the last good version applies, if any): " + r->second.error;
+  };
+  for (const auto& [key, tp] : snapshot.traffic_policies) {
+    PolicyBinding b = binding("TrafficPolicy/" + key);
+    if (auto e = rejectedError(key)) b.errors.push_back(*e);
+    items.push_back({
+        {"name", tp.meta.name},
+        {"namespace", tp.meta.namespace_},
+        {"kind", "TrafficPolicy"},
+        {"scope", "WAYPOINT"},
+        {"action", ""},
+        {"mode", ""},
+        {"selector", json::object()},
+        {"rules", json::array()},
+        {"translated", ""},
+        {"waypoints", b.waypoints},
+        {"errors", b.errors},
+    });
+  }
+  for (const auto& [object_key, r] : snapshot.rejected) {
+    if (r.object.kind != "TrafficPolicy") continue;
+    const std::string key = r.object.meta.namespace_ + "/" + r.object.meta.name;
+    if (snapshot.traffic_policies.contains(key)) continue;
+    items.push_back({{"name", r.object.meta.name},
+                     {"namespace", r.object.meta.namespace_},
+                     {"kind", "TrafficPolicy"},
+                     {"scope", "WAYPOINT"},
+                     {"action", ""},
+                     {"mode", ""},
+                     {"selector", json::object()},
+                     {"rules", json::array()},
+                     {"translated", ""},
+                     {"waypoints", json::array()},
+                     {"errors", json::array({*rejectedError(key)})}});
+  }
   const bool any_pa = !snapshot.peer_authentications.empty();
   for (const auto& [key, pa] : snapshot.peer_authentications) {
     std::optional<istio::security::Authorization> az;

@@ -60,6 +60,7 @@ Http1Session::Http1Session(SessionEnv& env, ConnectionFacts facts,
   request_timer_.setLoop(env_.loop);
   attempt_timer_.setLoop(env_.loop);
   backoff_timer_.setLoop(env_.loop);
+  fault_timer_.setLoop(env_.loop);
 }
 
 Http1Session::~Http1Session() {
@@ -300,7 +301,28 @@ void Http1Session::startRequest() {
     localReply(d->status, std::string(toString(d->reason)) + ": " + d->detail + "\n");
     return;
   }
-  forward(*decision.forward());
+  // TrafficPolicy: a rate limit's 429, a fault's delay and abort (the client's body waits
+  // unread meanwhile: down_blocked_ stays set until forward() reads it).
+  TrafficVerdict traffic = applyTrafficPolicy(record_, facts_, env_);
+  ForwardAction action = *decision.forward();
+  if (traffic.delay.count() > 0 && env_.loop) {
+    std::weak_ptr<Http1Session> weak = weak_from_this();
+    fault_timer_.arm(traffic.delay, [weak, action = std::move(action),
+                                     reply = std::move(traffic.reply)]() mutable {
+      auto self = weak.lock();
+      if (!self || self->closed_ || self->phase_ != Phase::kRouting) return;
+      if (reply) {
+        self->localReply(reply->status, reply->body, "", reply->headers);
+      } else {
+        self->forward(action);
+      }
+      self->pumpDown();
+    });
+    return;
+  }
+  if (traffic.reply)
+    return localReply(traffic.reply->status, traffic.reply->body, "", traffic.reply->headers);
+  forward(action);
 }
 
 // ---- answers and endings -------------------------------------------------------------------
@@ -359,6 +381,7 @@ void Http1Session::finishExchange() {
   retries_done_ = 0;
   tried_.clear();
   pending_retry_.reset();
+  fault_timer_.cancel();
   replay_.reset(false);
   forward_.reset();
   choice_.reset();

@@ -60,6 +60,7 @@ struct WorkerShared {
   RequestTelemetry* telemetry = nullptr;
   // JWT + L7 authorization per request (and per TCP connection); null: none.
   const RequestAdmission* admission = nullptr;
+  TrafficControl* traffic = nullptr;  // TrafficPolicy rate limits and faults; null: none
   // A request head must be complete this long after its first byte (408); 0: no limit.
   std::chrono::seconds request_header_timeout{10};
   // Also told of every finished request (tests); may be empty. Runs on the worker thread.
