@@ -153,7 +153,8 @@ assert_contains "$line" 'flags="FI"' "access log: FI"
 assert_contains "$line" 'details="fault_filter_abort"' "access log: the details"
 assert_not_contains "$line" 'dst.addr=' "access log: no endpoint was chosen"
 coin_url="http://$(svc_ip shop/coin):80/coin"
-codes=$(pod_exec shop/client curl -sS -o /dev/null -w '%{http_code}\n' --max-time 30 $(for i in $(seq 40); do echo "$coin_url/$i"; done))
+codes=$(pod_exec shop/client sh -c \
+  "for i in \$(seq 40); do curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 10 $coin_url/\$i; done")
 n418=$(grep -c '^418$' <<<"$codes" || true)
 n200=$(grep -c '^200$' <<<"$codes" || true)
 log "50 % abort over 40 requests: $n418 x 418, $n200 x 200"
