@@ -122,10 +122,15 @@ TEST(TrafficControl, WaypointWideAndServiceRulesBothApply) {
   ServiceKey api{"shop", "api"};
   ASSERT_EQ(f.config->trafficRules(&api).size(), 2u);
   EXPECT_EQ(f.config->trafficRules(&api)[0].policy, "shop/api") << "the Service's own first";
-  EXPECT_FALSE(f.decide("api").reply);
-  EXPECT_EQ(f.decide("api").reply->status, 429) << "api's own bucket";
-  EXPECT_FALSE(f.decide("web").reply) << "the waypoint-wide bucket has one left";
-  EXPECT_EQ(f.decide("web").reply->status, 429);
+  EXPECT_FALSE(f.decide("api").reply) << "a token from each bucket";
+  auto limited = f.decide("api").reply;
+  ASSERT_TRUE(limited) << "api's own bucket is empty";
+  EXPECT_EQ(limited->status, 429);
+  EXPECT_FALSE(f.decide("web").reply) << "the waypoint-wide bucket: 3 - 1 taken by api";
+  EXPECT_FALSE(f.decide("web").reply);
+  limited = f.decide("web").reply;
+  ASSERT_TRUE(limited) << "the waypoint-wide bucket is empty";
+  EXPECT_EQ(limited->status, 429);
 }
 
 TEST(TrafficControl, FaultAbortAndDelay) {
