@@ -183,21 +183,43 @@ json policyItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx)
         {"errors", t.errors},
     });
   }
-  for (const auto& [key, ra] : snapshot.request_authentications) {
-    PolicyBinding b = binding("RequestAuthentication/" + key);
+  // A policy only waypoints enforce (no ztunnel translation, no action or mode).
+  auto waypointItem = [&](const k8s::ObjectMeta& meta, const char* kind, json selector,
+                          const PolicyBinding& b) {
     items.push_back({
-        {"name", ra.meta.name},
-        {"namespace", ra.meta.namespace_},
-        {"kind", "RequestAuthentication"},
+        {"name", meta.name},
+        {"namespace", meta.namespace_},
+        {"kind", kind},
         {"scope", "WAYPOINT"},
         {"action", ""},
         {"mode", ""},
-        {"selector", ra.selector ? labelsJson(*ra.selector) : json::object()},
+        {"selector", std::move(selector)},
         {"rules", json::array()},
         {"translated", ""},
         {"waypoints", b.waypoints},
         {"errors", b.errors},
     });
+  };
+  for (const auto& [key, ra] : snapshot.request_authentications) {
+    waypointItem(ra.meta, "RequestAuthentication",
+                 ra.selector ? labelsJson(*ra.selector) : json::object(),
+                 binding("RequestAuthentication/" + key));
+  }
+  // A TrafficPolicy version that did not decode is reported on it (its last good version, if
+  // any, still applies; without one the rejected object is listed), so `warrenctl policies`
+  // shows why a change did not take.
+  for (const auto& [key, tp] : snapshot.traffic_policies) {
+    PolicyBinding b = binding("TrafficPolicy/" + key);
+    if (auto r = snapshot.rejected.find("TrafficPolicy/" + key); r != snapshot.rejected.end())
+      b.errors.push_back("rejected (the last good version applies): " + r->second.error);
+    waypointItem(tp.meta, "TrafficPolicy", json::object(), b);
+  }
+  for (const auto& [object_key, r] : snapshot.rejected) {
+    if (r.object.kind != "TrafficPolicy" ||
+        snapshot.traffic_policies.contains(r.object.meta.namespace_ + "/" + r.object.meta.name))
+      continue;
+    waypointItem(r.object.meta, "TrafficPolicy", json::object(),
+                 PolicyBinding{{}, {"rejected: " + r.error}});
   }
   const bool any_pa = !snapshot.peer_authentications.empty();
   for (const auto& [key, pa] : snapshot.peer_authentications) {

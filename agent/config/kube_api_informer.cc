@@ -57,6 +57,7 @@ std::vector<KubeResource> defaultKubeResources() {
        "AuthorizationPolicy"},
       {"/apis/warren.dev/v1alpha1/peerauthentications", "warren.dev/v1alpha1",
        "PeerAuthentication"},
+      {"/apis/warren.dev/v1alpha1/trafficpolicies", "warren.dev/v1alpha1", "TrafficPolicy"},
       {"/apis/gateway.networking.k8s.io/v1/gateways", "gateway.networking.k8s.io/v1", "Gateway"},
       {"/apis/gateway.networking.k8s.io/v1/httproutes", "gateway.networking.k8s.io/v1",
        "HTTPRoute"},

@@ -13,6 +13,7 @@
 #include "agent/model/network_kinds.h"
 #include "agent/model/route_kinds.h"
 #include "agent/model/security_kinds.h"
+#include "agent/model/traffic_kinds.h"
 #include "common/k8s/core.h"
 
 namespace warren::agent {
@@ -35,6 +36,7 @@ struct ClusterSnapshot {
   std::map<std::string, AuthorizationPolicy> authorization_policies;
   std::map<std::string, PeerAuthentication> peer_authentications;
   std::map<std::string, RequestAuthentication> request_authentications;
+  std::map<std::string, TrafficPolicy> traffic_policies;  // warren.dev/v1alpha1
   std::map<std::string, Gateway> gateways;
   std::map<std::string, Route> http_routes;
   std::map<std::string, Route> grpc_routes;

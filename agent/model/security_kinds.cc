@@ -99,34 +99,6 @@ Status readWrapped(const Fields& rule, const std::string& key, const std::string
 }
 
 // spec.targetRef (one) and spec.targetRefs (a list), as PolicyTargetReference.
-Status readTargetRefs(const Fields& spec, std::vector<PolicyTargetRef>& out) {
-  auto one = [&](const Fields& f) -> Status {
-    if (auto s = f.expectMap(); !s) return fail(s.error());
-    PolicyTargetRef r;
-    auto group = f.str("group");
-    auto kind = f.str("kind");
-    auto name = f.str("name");
-    auto ns = f.str("namespace");
-    if (!group) return fail(group.error());
-    if (!kind) return fail(kind.error());
-    if (!name) return fail(name.error());
-    if (!ns) return fail(ns.error());
-    if (kind->empty()) return fail(f.error("kind", "missing"));
-    if (name->empty()) return fail(f.error("name", "missing"));
-    r.group = *group == "core" ? "" : *group;
-    r.kind = *kind;
-    r.name = *name;
-    r.namespace_ = *ns;
-    out.push_back(std::move(r));
-    return ok();
-  };
-  if (spec.has("targetRef")) WARREN_TRY(one(spec.child("targetRef")));
-  Fields list = spec.child("targetRefs");
-  if (auto s = list.expectSequence(); !s) return fail(s.error());
-  for (size_t i = 0; i < list.size(); ++i) WARREN_TRY(one(list.item(i)));
-  return ok();
-}
-
 Result<JwtRuleSpec> decodeJwtRule(const Fields& f) {
   if (auto s = f.expectMap(); !s) return fail(s.error());
   JwtRuleSpec r;
@@ -183,6 +155,34 @@ Result<JwtRuleSpec> decodeJwtRule(const Fields& f) {
 }
 
 }  // namespace
+
+Status readTargetRefs(const k8s::Fields& spec, std::vector<PolicyTargetRef>& out) {
+  auto one = [&](const k8s::Fields& f) -> Status {
+    if (auto s = f.expectMap(); !s) return fail(s.error());
+    PolicyTargetRef r;
+    auto group = f.str("group");
+    auto kind = f.str("kind");
+    auto name = f.str("name");
+    auto ns = f.str("namespace");
+    if (!group) return fail(group.error());
+    if (!kind) return fail(kind.error());
+    if (!name) return fail(name.error());
+    if (!ns) return fail(ns.error());
+    if (kind->empty()) return fail(f.error("kind", "missing"));
+    if (name->empty()) return fail(f.error("name", "missing"));
+    r.group = *group == "core" ? "" : *group;
+    r.kind = *kind;
+    r.name = *name;
+    r.namespace_ = *ns;
+    out.push_back(std::move(r));
+    return ok();
+  };
+  if (spec.has("targetRef")) WARREN_TRY(one(spec.child("targetRef")));
+  k8s::Fields list = spec.child("targetRefs");
+  if (auto s = list.expectSequence(); !s) return fail(s.error());
+  for (size_t i = 0; i < list.size(); ++i) WARREN_TRY(one(list.item(i)));
+  return ok();
+}
 
 bool isSecurityApiVersion(const std::string& v) {
   return v == "security.istio.io/v1" || v == "security.istio.io/v1beta1" ||

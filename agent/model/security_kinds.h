@@ -53,6 +53,10 @@ struct PolicyTargetRef {
   std::string namespace_;  // "" = the policy's own
 };
 
+// spec.targetRef and spec.targetRefs, appended to `out`; every policy kind with targetRefs
+// reads them this way.
+Status readTargetRefs(const k8s::Fields& spec, std::vector<PolicyTargetRef>& out);
+
 struct AuthorizationPolicy {
   k8s::ObjectMeta meta;
   std::optional<k8s::Labels> selector;  // spec.selector.matchLabels; nullopt = whole namespace

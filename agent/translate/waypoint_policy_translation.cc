@@ -105,6 +105,40 @@ l7::RequestAuthentication authenticationOf(const RequestAuthentication& ra) {
   return out;
 }
 
+void setDuration(std::chrono::milliseconds d, google::protobuf::Duration* out) {
+  out->set_seconds(d.count() / 1000);
+  out->set_nanos(static_cast<int32_t>((d.count() % 1000) * 1000000));
+}
+
+l7::TrafficPolicy trafficOf(const TrafficPolicy& tp) {
+  l7::TrafficPolicy out;
+  out.set_namespace_(tp.meta.namespace_);
+  out.set_name(tp.meta.name);
+  if (const auto& r = tp.local_rate_limit) {
+    auto* rl = out.mutable_local_rate_limit();
+    rl->set_max_tokens(r->max_tokens);
+    rl->set_tokens_per_fill(r->tokens_per_fill);
+    setDuration(r->fill_interval, rl->mutable_fill_interval());
+    using Per = LocalRateLimitSpec::BucketPer;
+    rl->set_bucket_per(r->bucket_per == Per::kRoute ? l7::LocalRateLimit::ROUTE
+                       : r->bucket_per == Per::kSourcePrincipal
+                           ? l7::LocalRateLimit::SOURCE_PRINCIPAL
+                           : l7::LocalRateLimit::TARGET);
+  }
+  if (const auto& f = tp.fault) {
+    auto* fault = out.mutable_fault();
+    if (f->delay) {
+      setDuration(f->delay->fixed_delay, fault->mutable_delay()->mutable_fixed_delay());
+      fault->mutable_delay()->set_percentage(f->delay->percentage);
+    }
+    if (f->abort) {
+      fault->mutable_abort()->set_http_status(f->abort->http_status);
+      fault->mutable_abort()->set_percentage(f->abort->percentage);
+    }
+  }
+  return out;
+}
+
 // Where one policy's targetRefs bind: waypoint key -> targets there; errors for the others.
 struct Resolved {
   std::map<std::string, std::vector<l7::PolicyTarget>> by_waypoint;
@@ -213,6 +247,20 @@ WaypointPolicyTranslation translateWaypointPolicies(const ClusterSnapshot& snap,
          [&](l7::WaypointPolicy& res, const std::vector<l7::PolicyTarget>& targets) {
            *res.mutable_authentication() = body;
            for (const auto& t : targets) *res.mutable_authentication()->add_targets() = t;
+         });
+  }
+  for (const auto& [key, tp] : snap.traffic_policies) {
+    if (tp.target_refs.empty()) {
+      out.bindings["TrafficPolicy/" + key].errors.push_back(
+          "no targetRefs: a TrafficPolicy is enforced by waypoints only; attach it with "
+          "targetRefs to a warren-waypoint Gateway or a Service");
+      continue;
+    }
+    l7::TrafficPolicy body = trafficOf(tp);
+    emit(out, snap, ctx, "TrafficPolicy", tp,
+         [&](l7::WaypointPolicy& res, const std::vector<l7::PolicyTarget>& targets) {
+           *res.mutable_traffic() = body;
+           for (const auto& t : targets) *res.mutable_traffic()->add_targets() = t;
          });
   }
   return out;

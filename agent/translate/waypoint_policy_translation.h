@@ -1,7 +1,7 @@
-// AuthorizationPolicy and RequestAuthentication bound to waypoints, to warren.l7.v1
-// WaypointPolicy resources (proto/warren/l7/v1/policy.proto). Pure: one cluster snapshot in,
-// the resources of every waypoint and what each policy is bound to out; table-tested in
-// tests/agent/waypoint_policy_translation_test.cc.
+// AuthorizationPolicy, RequestAuthentication and Warren's TrafficPolicy bound to waypoints, to
+// warren.l7.v1 WaypointPolicy resources (proto/warren/l7/v1/policy.proto). Pure: one cluster
+// snapshot in, the resources of every waypoint and what each policy is bound to out;
+// table-tested in tests/agent/waypoint_policy_translation_test.cc.
 //
 // Which waypoint enforces a policy (Istio ambient's attachment, with Warren's class name):
 //   targetRef kind Gateway (group gateway.networking.k8s.io), in the policy's namespace, of
@@ -43,7 +43,7 @@ struct PolicyBinding {
 struct WaypointPolicyTranslation {
   // Resource name "<waypoint ns>/<waypoint>/<kind>/<ns>/<name>" -> resource.
   std::map<std::string, warren::l7::v1::WaypointPolicy> resources;
-  // "AuthorizationPolicy/ns/name" (or RequestAuthentication/...) -> its binding.
+  // "AuthorizationPolicy/ns/name" (or RequestAuthentication/..., TrafficPolicy/...) -> its binding.
   std::map<std::string, PolicyBinding> bindings;
 };
 

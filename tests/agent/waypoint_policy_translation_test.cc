@@ -302,5 +302,104 @@ spec:
   EXPECT_EQ(res.begin()->second.scope, "shop/other");
 }
 
+// warren.dev/v1alpha1 TrafficPolicy: Istio's field names for fault, Envoy's token bucket for
+// the rate limit; bound like the other waypoint policies.
+TEST(WaypointPolicyTranslation, TrafficPolicyToTheServicesWaypoint) {
+  auto snap = snapshotOf(kMesh + R"(---
+apiVersion: warren.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: api-traffic, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, group: "", name: api}]
+  localRateLimit: {maxTokens: 5, tokensPerFill: 2, fillInterval: 1500ms, bucketPer: SourcePrincipal}
+  fault:
+    delay: {fixedDelay: 2s, percentage: {value: 12.5}}
+    abort: {httpStatus: 418}
+---
+apiVersion: warren.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: wide, namespace: shop}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  localRateLimit: {maxTokens: 100, fillInterval: 1s}
+---
+apiVersion: warren.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: untargeted, namespace: shop}
+spec:
+  localRateLimit: {maxTokens: 1, fillInterval: 1s}
+---
+apiVersion: gateway.kgateway.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: not-ours, namespace: shop}
+spec: {anything: [1, 2]}
+)");
+  auto t = translateWaypointPolicies(*snap, TranslationContext{});
+  const auto* r = find(t, "shop/waypoint/TrafficPolicy/shop/api-traffic");
+  ASSERT_NE(r, nullptr);
+  const auto& p = r->traffic();
+  EXPECT_EQ(p.namespace_(), "shop");
+  EXPECT_EQ(p.name(), "api-traffic");
+  ASSERT_EQ(p.targets_size(), 1);
+  EXPECT_EQ(p.targets(0).kind(), l7::PolicyTarget::SERVICE);
+  EXPECT_EQ(p.targets(0).name(), "api");
+  EXPECT_EQ(p.local_rate_limit().max_tokens(), 5u);
+  EXPECT_EQ(p.local_rate_limit().tokens_per_fill(), 2u);
+  EXPECT_EQ(p.local_rate_limit().fill_interval().seconds(), 1);
+  EXPECT_EQ(p.local_rate_limit().fill_interval().nanos(), 500000000);
+  EXPECT_EQ(p.local_rate_limit().bucket_per(), l7::LocalRateLimit::SOURCE_PRINCIPAL);
+  EXPECT_EQ(p.fault().delay().fixed_delay().seconds(), 2);
+  EXPECT_DOUBLE_EQ(p.fault().delay().percentage(), 12.5);
+  EXPECT_EQ(p.fault().abort().http_status(), 418u);
+  EXPECT_DOUBLE_EQ(p.fault().abort().percentage(), 100) << "Istio: unset = every request";
+  const auto* wide = find(t, "shop/waypoint/TrafficPolicy/shop/wide");
+  ASSERT_NE(wide, nullptr);
+  EXPECT_EQ(wide->traffic().targets(0).kind(), l7::PolicyTarget::WAYPOINT);
+  EXPECT_EQ(wide->traffic().local_rate_limit().tokens_per_fill(), 1u) << "Envoy's default";
+  EXPECT_EQ(wide->traffic().local_rate_limit().bucket_per(), l7::LocalRateLimit::TARGET);
+  EXPECT_FALSE(wide->traffic().has_fault());
+  ASSERT_EQ(t.bindings["TrafficPolicy/shop/untargeted"].errors.size(), 1u);
+  EXPECT_NE(t.bindings["TrafficPolicy/shop/untargeted"].errors[0].find("no targetRefs"),
+            std::string::npos);
+  EXPECT_EQ(snap->traffic_policies.size(), 3u) << "another group's TrafficPolicy is not Warren's";
+  EXPECT_EQ(t.resources.size(), 2u);
+}
+
+TEST(WaypointPolicyTranslation, BadTrafficPolicyRejectedNamingTheField) {
+  struct Case {
+    const char* spec;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"localRateLimit: {fillInterval: 1s}", "spec.localRateLimit.maxTokens: required"},
+      {"localRateLimit: {maxTokens: 1}", "spec.localRateLimit.fillInterval: required"},
+      {"localRateLimit: {maxTokens: 1, fillInterval: soon}", "spec.localRateLimit.fillInterval"},
+      {"localRateLimit: {maxTokens: 1, fillInterval: 1s, tokensPerFill: 0}",
+       "spec.localRateLimit.tokensPerFill"},
+      {"localRateLimit: {maxTokens: 1, fillInterval: 1s, bucketPer: Header}",
+       "expected Target, Route or SourcePrincipal, got 'Header'"},
+      {"fault: {abort: {httpStatus: 99}}", "spec.fault.abort.httpStatus: required, an HTTP status"},
+      {"fault: {abort: {grpcStatus: UNAVAILABLE}}", "only httpStatus aborts are supported"},
+      {"fault: {abort: {httpStatus: 503, percentage: {value: 101}}}",
+       "spec.fault.abort.percentage.value: must be within 0..100"},
+      {"fault: {delay: {fixedDelay: 1s, percentage: {value: lots}}}",
+       "spec.fault.delay.percentage.value: expected a number"},
+      {"fault: {delay: {percentage: {value: 5}}}", "spec.fault.delay.fixedDelay: required"},
+  };
+  for (const Case& c : cases) {
+    auto snap = snapshotOf(std::string(R"(apiVersion: warren.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: bad, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, group: "", name: api}]
+  )") + c.spec + "\n",
+                           1);
+    ASSERT_TRUE(snap->rejected.contains("TrafficPolicy/shop/bad")) << c.spec;
+    EXPECT_NE(snap->rejected.at("TrafficPolicy/shop/bad").error.find(c.error), std::string::npos)
+        << c.spec << " -> " << snap->rejected.at("TrafficPolicy/shop/bad").error;
+    EXPECT_TRUE(snap->traffic_policies.empty());
+  }
+}
+
 }  // namespace
 }  // namespace warren::agent

@@ -59,6 +59,7 @@ Http1Session::Http1Session(SessionEnv& env, ConnectionFacts facts,
       up_events_(std::make_unique<UpEvents>(*this)),
       up_parser_events_(std::make_unique<UpParserEvents>(*this)) {
   resilience_ = std::make_unique<ForwardResilience>(env_);
+  fault_timer_.setLoop(env_.loop);
 }
 
 Http1Session::~Http1Session() {
@@ -296,7 +297,28 @@ void Http1Session::startRequest() {
     localReply(d->status, recordDirectResponse(*d, record_) + "\n");
     return;
   }
-  forward(*decision.forward());
+  // TrafficPolicy: a rate limit's 429, a fault's delay and abort (the client's body waits
+  // unread meanwhile: down_blocked_ stays set until forward() reads it).
+  TrafficVerdict traffic = applyTrafficPolicy(record_, facts_, env_);
+  ForwardAction action = *decision.forward();
+  if (traffic.delay.count() > 0 && env_.loop) {
+    std::weak_ptr<Http1Session> weak = weak_from_this();
+    fault_timer_.arm(traffic.delay, [weak, action = std::move(action),
+                                     reply = std::move(traffic.reply)]() mutable {
+      auto self = weak.lock();
+      if (!self || self->closed_ || self->phase_ != Phase::kRouting) return;
+      if (reply) {
+        self->localReply(reply->status, reply->body, "", reply->headers);
+      } else {
+        self->forward(action);
+      }
+      self->pumpDown();
+    });
+    return;
+  }
+  if (traffic.reply)
+    return localReply(traffic.reply->status, traffic.reply->body, "", traffic.reply->headers);
+  forward(action);
 }
 
 // ---- answers and endings -------------------------------------------------------------------
@@ -354,6 +376,7 @@ void Http1Session::finishExchange() {
   continue_sent_ = mirrored_ = false;
   pending_retry_.reset();
   resilience_->reset();
+  fault_timer_.cancel();
   forward_.reset();
   choice_.reset();
   routes_.reset();

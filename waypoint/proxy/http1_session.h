@@ -38,10 +38,11 @@
 #include "mesh/state/snapshot_store.h"
 #include "waypoint/path/path_normalizer.h"
 #include "waypoint/proxy/loop_timer.h"
-#include "waypoint/proxy/request_mirrors.h"
 #include "waypoint/proxy/request_admission.h"
+#include "waypoint/proxy/request_mirrors.h"
 #include "waypoint/proxy/route_config.h"
 #include "waypoint/proxy/stream_conduit.h"
+#include "waypoint/proxy/traffic_control.h"
 #include "waypoint/proxy/upstreams.h"
 #include "waypoint/request/http_request.h"
 #include "waypoint/resilience/body_replay.h"
@@ -94,6 +95,8 @@ struct SessionEnv {
   ResilienceCounters* resilience = nullptr;
   // JWT and L7 authorization between normalization and routing; null: none (tests).
   const RequestAdmission* admission = nullptr;
+  // TrafficPolicy local rate limits and faults once a request is routed; null: none (tests).
+  TrafficControl* traffic = nullptr;
 };
 
 // What the HBONE CONNECT said about the client and where it was going.
@@ -238,6 +241,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   // the parser returned.
   std::optional<std::chrono::milliseconds> pending_retry_;
   uint64_t attempt_seq_ = 0;  // a connect completing for an abandoned attempt is dropped
+  LoopTimer fault_timer_;  // a TrafficPolicy fault delay before the request goes on
 };
 
 }  // namespace warren::waypoint

@@ -120,7 +120,29 @@ void Http2Exchange::route() {
                d->grpc_status ? std::optional<int>(d->grpc_status) : std::nullopt);
     return;
   }
-  forward(*decision.forward());
+  // TrafficPolicy (request_steps.h): a rate limit's 429, a fault's delay and abort.
+  TrafficVerdict traffic = applyTrafficPolicy(record_, facts_, env_);
+  ForwardAction action = *decision.forward();
+  if (traffic.delay.count() > 0 && env_.loop) {
+    fault_timer_.setLoop(env_.loop);
+    fault_timer_.arm(traffic.delay, [weak = weak_from_this(), action = std::move(action),
+                                     reply = std::move(traffic.reply)] {
+      auto self = weak.lock();
+      if (!self || self->phase_ != Phase::kRouting) return;
+      if (reply) {
+        self->localReply(reply->status, reply->body, "", std::nullopt, reply->headers);
+      } else {
+        self->forward(action);
+      }
+    });
+    return;
+  }
+  if (traffic.reply) {
+    localReply(traffic.reply->status, traffic.reply->body, "", std::nullopt,
+               traffic.reply->headers);
+    return;
+  }
+  forward(action);
 }
 
 void Http2Exchange::forward(const ForwardAction& action) {

@@ -43,6 +43,7 @@
 #include "waypoint/proxy/h2_channel.h"
 #include "waypoint/proxy/h2_upstreams.h"
 #include "waypoint/proxy/http1_session.h"
+#include "waypoint/proxy/loop_timer.h"
 
 namespace warren::waypoint {
 
@@ -142,6 +143,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   std::optional<http2::HeaderList> response_trailers_;
   bool response_ended_ = false;
   bool response_end_sent_ = false;
+  LoopTimer fault_timer_;  // a TrafficPolicy fault delay before the request goes on
 };
 
 }  // namespace warren::waypoint

@@ -61,7 +61,92 @@ nlohmann::json targetsJson(const google::protobuf::RepeatedPtrField<l7::PolicyTa
   return out;
 }
 
+std::chrono::nanoseconds nanosOf(const google::protobuf::Duration& d) {
+  return std::chrono::seconds(d.seconds()) + std::chrono::nanoseconds(d.nanos());
+}
+
+nlohmann::json trafficJson(const l7::TrafficPolicy& p) {
+  nlohmann::json out = {{"policy", p.namespace_() + "/" + p.name()},
+                        {"targets", targetsJson(p.targets())}};
+  if (p.has_local_rate_limit()) {
+    const auto& r = p.local_rate_limit();
+    out["local_rate_limit"] = {
+        {"max_tokens", r.max_tokens()},
+        {"tokens_per_fill", r.tokens_per_fill()},
+        {"fill_interval_ms",
+         std::chrono::duration_cast<std::chrono::milliseconds>(nanosOf(r.fill_interval())).count()},
+        {"bucket_per", l7::LocalRateLimit::BucketPer_Name(r.bucket_per())}};
+  }
+  if (p.has_fault()) {
+    nlohmann::json f = nlohmann::json::object();
+    if (p.fault().has_delay())
+      f["delay"] = {{"fixed_delay_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           nanosOf(p.fault().delay().fixed_delay()))
+                                           .count()},
+                    {"percentage", p.fault().delay().percentage()}};
+    if (p.fault().has_abort())
+      f["abort"] = {{"http_status", p.fault().abort().http_status()},
+                    {"percentage", p.fault().abort().percentage()}};
+    out["fault"] = std::move(f);
+  }
+  return out;
+}
+
 }  // namespace
+
+TrafficRule trafficRuleOf(const l7::TrafficPolicy& p, const std::string& target,
+                          std::vector<std::string>& diagnostics) {
+  TrafficRule rule;
+  rule.policy = p.namespace_() + "/" + p.name();
+  rule.target = target;
+  const std::string who = "TrafficPolicy " + rule.policy;
+  if (p.has_local_rate_limit()) {
+    const auto& r = p.local_rate_limit();
+    auto interval = nanosOf(r.fill_interval());
+    if (r.max_tokens() < 1 || r.tokens_per_fill() < 1 || interval.count() <= 0) {
+      diagnostics.push_back(fmt::format(
+          "{}: localRateLimit needs maxTokens >= 1, tokensPerFill >= 1 and a fillInterval > 0 "
+          "(got {}, {}, {} ns): not applied",
+          who, r.max_tokens(), r.tokens_per_fill(), interval.count()));
+    } else {
+      RateLimitRule rl;
+      rl.bucket = {r.max_tokens(), r.tokens_per_fill(), interval};
+      rl.per = r.bucket_per() == l7::LocalRateLimit::ROUTE ? RateLimitRule::BucketPer::kRoute
+               : r.bucket_per() == l7::LocalRateLimit::SOURCE_PRINCIPAL
+                   ? RateLimitRule::BucketPer::kSourcePrincipal
+                   : RateLimitRule::BucketPer::kTarget;
+      rule.rate_limit = rl;
+    }
+  }
+  if (p.has_fault()) {
+    FaultRule fault;
+    if (p.fault().has_delay()) {
+      const auto& d = p.fault().delay();
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(nanosOf(d.fixed_delay()));
+      if (ms.count() <= 0 || !(d.percentage() >= 0 && d.percentage() <= 100)) {
+        diagnostics.push_back(fmt::format(
+            "{}: fault.delay needs a fixedDelay > 0 and a percentage 0..100: not applied", who));
+      } else {
+        fault.delay = FaultRule::Delay{ms, percentToPerMillion(d.percentage())};
+      }
+    }
+    if (p.fault().has_abort()) {
+      const auto& a = p.fault().abort();
+      if (a.http_status() < 200 || a.http_status() > 599 ||
+          !(a.percentage() >= 0 && a.percentage() <= 100)) {
+        diagnostics.push_back(fmt::format(
+            "{}: fault.abort needs an httpStatus 200..599 and a percentage 0..100 (got {}): "
+            "not applied",
+            who, a.http_status()));
+      } else {
+        fault.abort = FaultRule::Abort{static_cast<int>(a.http_status()),
+                                       percentToPerMillion(a.percentage())};
+      }
+    }
+    if (fault.delay || fault.abort) rule.fault = fault;
+  }
+  return rule;
+}
 
 AuthzPolicy authzPolicyOf(const l7::AuthorizationPolicy& p) {
   AuthzPolicy a;
@@ -126,6 +211,8 @@ std::shared_ptr<const PolicyConfig> PolicyConfig::build(
   std::vector<AuthzPolicy> policies;
   nlohmann::json authz_dump = nlohmann::json::array();
   nlohmann::json authn_dump = nlohmann::json::array();
+  nlohmann::json traffic_dump = nlohmann::json::array();
+  std::map<ServiceKey, std::vector<TrafficRule>> own_traffic;
   // Per Service: its own rules, merged after the waypoint-wide ones below.
   std::map<ServiceKey, std::vector<JwtRule>> own;
   for (const auto& [name, res] : resources) {
@@ -161,15 +248,33 @@ std::shared_ptr<const PolicyConfig> PolicyConfig::build(
       }
       if (waypoint_wide || ra.targets().empty())
         cfg->waypoint_rules_.insert(cfg->waypoint_rules_.end(), rules.begin(), rules.end());
+    } else if (res.has_traffic()) {
+      const auto& tp = res.traffic();
+      traffic_dump.push_back(trafficJson(tp));
+      bool waypoint_wide = tp.targets().empty();
+      for (const auto& t : tp.targets()) waypoint_wide |= t.kind() == l7::PolicyTarget::WAYPOINT;
+      if (waypoint_wide) {
+        cfg->waypoint_traffic_.push_back(trafficRuleOf(tp, "waypoint", cfg->diagnostics_));
+        continue;
+      }
+      for (const auto& t : tp.targets()) {
+        own_traffic[ServiceKey{t.namespace_(), t.name()}].push_back(
+            trafficRuleOf(tp, "Service " + t.namespace_() + "/" + t.name(), cfg->diagnostics_));
+      }
     } else {
       cfg->diagnostics_.push_back("resource " + name +
-                                  ": neither authorization nor authentication");
+                                  ": neither authorization, authentication nor traffic");
     }
   }
   for (auto& [svc, rules] : own) {
     auto& merged = cfg->service_rules_[svc];
     merged = cfg->waypoint_rules_;
     merged.insert(merged.end(), rules.begin(), rules.end());
+  }
+  for (auto& [svc, rules] : own_traffic) {
+    auto& merged = cfg->service_traffic_[svc];
+    merged = std::move(rules);
+    merged.insert(merged.end(), cfg->waypoint_traffic_.begin(), cfg->waypoint_traffic_.end());
   }
   auto compiled = L7PolicySet::compile(policies);
   cfg->authz_ = std::move(compiled.set);
@@ -178,6 +283,7 @@ std::shared_ptr<const PolicyConfig> PolicyConfig::build(
   cfg->dump_ = {{"version", version},
                 {"authorization_policies", authz_dump},
                 {"request_authentications", authn_dump},
+                {"traffic_policies", traffic_dump},
                 {"diagnostics", cfg->diagnostics_}};
   return cfg;
 }
@@ -187,6 +293,13 @@ const std::vector<JwtRule>& PolicyConfig::jwtRules(const ServiceKey* service) co
     if (auto it = service_rules_.find(*service); it != service_rules_.end()) return it->second;
   }
   return waypoint_rules_;
+}
+
+const std::vector<TrafficRule>& PolicyConfig::trafficRules(const ServiceKey* service) const {
+  if (service) {
+    if (auto it = service_traffic_.find(*service); it != service_traffic_.end()) return it->second;
+  }
+  return waypoint_traffic_;
 }
 
 nlohmann::json PolicyConfig::toJson() const { return dump_; }

@@ -6,6 +6,11 @@
 // compile() refuses a value of is reported (diagnostics: logged, in /policies) and fails
 // closed as waypoint/authz/l7_policy_set.h says; the others apply.
 //
+// TrafficPolicy (warren.dev/v1alpha1): its rate limit and fault as waypoint/resilience's
+// TrafficRule, one per target; a request to Service S gets the rules bound to S, then the
+// waypoint-wide ones. A bad value (which the agent's decoder should have refused) is reported
+// and that part of the policy skipped; the rest applies.
+//
 // JWT rules: a request to Service S is checked against the rules of every RequestAuthentication
 // bound to the whole waypoint plus those bound to S, in resource-name order (Envoy's
 // requires_any over the providers, as istiod merges them). Key sets come inline (`jwks`,
@@ -25,6 +30,7 @@
 #include "warren/l7/v1/policy.pb.h"
 #include "waypoint/authz/l7_policy_set.h"
 #include "waypoint/jwt/request_authenticator.h"
+#include "waypoint/resilience/traffic_policy.h"
 
 namespace warren::waypoint {
 
@@ -44,8 +50,11 @@ class PolicyConfig {
   const L7PolicySet& authz() const { return *authz_; }
   // The JWT rules for a request to `service` (null: not a Service): waypoint-wide ones first.
   const std::vector<JwtRule>& jwtRules(const ServiceKey* service) const;
-  // Whether anything applies at all (no policies, no JWT rules: every request goes through).
+  // Whether any authorization or authentication applies (none: every request is admitted).
   bool empty() const { return empty_; }
+  // The TrafficPolicy rules for a request to `service` (null: not a Service): the Service's,
+  // then the waypoint-wide ones.
+  const std::vector<TrafficRule>& trafficRules(const ServiceKey* service) const;
   // Every jwksUri the rules name (what JwksFetcher keeps fresh).
   const std::set<std::string>& jwksUris() const { return jwks_uris_; }
   const std::vector<std::string>& diagnostics() const { return diagnostics_; }
@@ -60,9 +69,16 @@ class PolicyConfig {
   std::vector<JwtRule> waypoint_rules_;
   std::map<ServiceKey, std::vector<JwtRule>> service_rules_;  // waypoint-wide ones included
   std::set<std::string> jwks_uris_;
+  std::vector<TrafficRule> waypoint_traffic_;
+  std::map<ServiceKey, std::vector<TrafficRule>> service_traffic_;  // waypoint-wide ones after
   std::vector<std::string> diagnostics_;
   nlohmann::json dump_;
 };
+
+// The proto's TrafficPolicy as rules for `target` ("waypoint", "Service ns/name"); what is out
+// of range goes to `diagnostics` and is left out (pure; exposed for tests).
+TrafficRule trafficRuleOf(const l7::v1::TrafficPolicy& p, const std::string& target,
+                          std::vector<std::string>& diagnostics);
 
 // The proto's AuthorizationPolicy as waypoint/authz's value (pure; exposed for tests).
 AuthzPolicy authzPolicyOf(const l7::v1::AuthorizationPolicy& p);

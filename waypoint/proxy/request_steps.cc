@@ -19,6 +19,16 @@ std::optional<LocalReply> admitRequest(HttpRequest& request, RequestRecord& reco
   return env.admission->admit(request, facts.connection, service, record);
 }
 
+TrafficVerdict applyTrafficPolicy(RequestRecord& record, const ConnectionFacts& facts,
+                                  SessionEnv& env) {
+  if (!env.traffic) return {};
+  const ServiceKey* service = facts.service_ref ? &*facts.service_ref : nullptr;
+  std::string principal;
+  if (facts.connection.source_identity)
+    principal = std::string(facts.connection.source_identity->principal());
+  return env.traffic->decide(service, principal, *env.random, record);
+}
+
 RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& facts,
                           const HttpRequest& request, RouteRandom& random, RequestRecord& record) {
   RouteDestination dest;

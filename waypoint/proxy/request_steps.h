@@ -30,6 +30,12 @@ void addForwardingHeaders(HttpRequest& request, RequestRecord& record, const Con
 std::optional<LocalReply> admitRequest(HttpRequest& request, RequestRecord& record,
                                        const ConnectionFacts& facts, SessionEnv& env);
 
+// TrafficPolicy (env.traffic; none: nothing) for a request routed to a backend: a local rate
+// limit's 429, a fault's delay and abort (traffic_control.h); flags and details in the record.
+// The front end waits out `delay` before it answers `reply` or forwards.
+TrafficVerdict applyTrafficPolicy(RequestRecord& record, const ConnectionFacts& facts,
+                                  SessionEnv& env);
+
 // RouteTable::route for the Service and port the client dialled; the route's name goes into
 // the record.
 RouteDecision decideRoute(const RouteConfig& routes, const ConnectionFacts& facts,

@@ -398,6 +398,12 @@ Status WaypointDaemon::start() {
     admission_ = std::move(*admission);
   }
   shared_.admission = admission_.get();
+  if (!traffic_) {
+    auto traffic = TrafficControl::create(registry_, [this] { return policies(); });
+    if (!traffic) return fail(traffic.error().wrap("traffic control"));
+    traffic_ = std::move(*traffic);
+  }
+  shared_.traffic = traffic_.get();
   if (!jwks_) {
     JwksFetcherOptions jo;
     jo.refresh = options_.jwks_refresh;

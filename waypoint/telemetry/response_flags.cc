@@ -13,6 +13,9 @@ constexpr ResponseFlag kAll[] = {
     ResponseFlag::kUpstreamConnectionTermination,
     ResponseFlag::kUpstreamOverflow,
     ResponseFlag::kNoRouteFound,
+    ResponseFlag::kDelayInjected,
+    ResponseFlag::kFaultInjected,
+    ResponseFlag::kRateLimited,
     ResponseFlag::kDownstreamConnectionTermination,
     ResponseFlag::kUpstreamRetryLimitExceeded,
     ResponseFlag::kStreamIdleTimeout,
@@ -53,6 +56,12 @@ const char* shortName(ResponseFlag f) {
       return "UPE";
     case ResponseFlag::kStreamIdleTimeout:
       return "SI";
+    case ResponseFlag::kDelayInjected:
+      return "DI";
+    case ResponseFlag::kFaultInjected:
+      return "FI";
+    case ResponseFlag::kRateLimited:
+      return "RL";
   }
   return "?";
 }

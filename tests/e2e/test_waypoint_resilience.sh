@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# timeout: 240
+# TrafficPolicy (warren.dev/v1alpha1) at the waypoint over the real path: client -> capture ->
+# ztunnel -> HBONE -> warren-waypoint (admission, routing, then the TrafficPolicy step) ->
+# HBONE -> ztunnel -> warren-echo. One node, one waypoint for `shop`, three Services each with
+# its own policy (bound by targetRefs to the Service):
+#   limited  localRateLimit per SourcePrincipal, 2 tokens an hour: the client's 3rd request is
+#            429 `local_rate_limited`, flag RL in the access log, counted rate_limited in
+#            warren_waypoint_rate_limit_total and istio_requests_total{response_flags="RL"};
+#            another identity (robot) still gets 200 (its own bucket)
+#   aborted  fault.abort httpStatus 418 at 100 %, and 50 % on `coin`: 418 `fault filter abort`
+#            with FI; the 50 % one gives both 418 and 200 over 40 requests
+#   delayed  fault.delay fixedDelay 1s at 100 %: 200 from the echo, no sooner than 1 s, DI
+# Then a bad TrafficPolicy (maxTokens 0) is rejected by the agent with the field named in
+# `warrenctl policies`, and the last good version keeps limiting while every route still works.
+. "$(dirname "$0")/lib.sh"
+
+CTL="$WARREN_BIN_DIR/warrenctl"
+for b in warren-agent warren-ztunnel warren-waypoint warren-echo warrenctl; do
+  [ -x "$WARREN_BIN_DIR/$b" ] || fail "$b is not built"
+done
+for t in curl jq awk; do command -v $t >/dev/null || fail "$t is not installed"; done
+ctl() { "$CTL" --lab-dir "$LAB_DIR" "$@"; }
+
+WARREN_E2E_AGENT_FLAGS="${WARREN_E2E_AGENT_FLAGS:-} --controller" lab_up 1
+wait_for 20 test -S "$LAB_DIR/nodes/node-1/run/admin.sock"
+
+step "shop: an echo Deployment, three Services on it, two client identities"
+{
+  cat <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {warren.dev/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: client, namespace: shop}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: robot, namespace: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      containers:
+      - name: echo
+        command: [warren-echo, --port, "3000"]
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: shop}
+spec:
+  serviceAccountName: client
+  containers: [{name: main, command: [sleep, infinity]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: robot, namespace: shop}
+spec:
+  serviceAccountName: robot
+  containers: [{name: main, command: [sleep, infinity]}]
+YAML
+  for s in limited aborted coin delayed; do
+    cat <<YAML
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $s, namespace: shop}
+spec:
+  selector: {app: echo}
+  ports: [{name: http, port: 80, targetPort: 3000}]
+YAML
+  done
+} | lab_apply -
+
+step "a waypoint for shop, and the TrafficPolicies"
+out=$(ctl waypoint apply -n shop --enroll-namespace) || fail "waypoint apply: $out"
+wait_waypoint shop
+wp_admin() { pod_exec "shop/$wp_pod" curl -sf "http://127.0.0.1:15000$1"; }
+traffic_policy() {  # traffic_policy NAME SERVICE SPEC-LINES
+  cat <<YAML
+---
+apiVersion: warren.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: $1, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, group: "", name: $2}]
+$3
+YAML
+}
+{
+  traffic_policy limit limited "  localRateLimit: {maxTokens: 2, tokensPerFill: 2, fillInterval: 1h, bucketPer: SourcePrincipal}"
+  traffic_policy teapot aborted "  fault: {abort: {httpStatus: 418}}"
+  traffic_policy coin coin "  fault: {abort: {httpStatus: 418, percentage: {value: 50}}}"
+  traffic_policy slow delayed "  fault: {delay: {fixedDelay: 1s, percentage: {value: 100}}}"
+} | lab_apply -
+policies_served() { wp_admin /policies | jq -e '.traffic_policies | length == 4' >/dev/null; }
+wait_for 30 policies_served
+diag=$(wp_admin /policies | jq -c .diagnostics)
+assert_eq "$diag" "[]" "the waypoint's diagnostics for good policies"
+
+# call FROM SERVICE [CURL-ARGS...]: one request from pod shop/FROM to SERVICE, "<status> <secs>"
+call() {
+  local from=$1 svc=$2
+  shift 2
+  pod_exec "shop/$from" curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 10 \
+    "$@" "http://$(svc_ip "shop/$svc"):80/$svc"
+}
+wp_log() { lab logs "shop/$wp_pod" 2>/dev/null | grep 'request complete' || true; }
+wp_metric() {  # wp_metric FAMILY LABEL-TEXT...: the sum of the matching series on :15020
+  local family=$1 out
+  shift
+  out=$(pod_exec "shop/$wp_pod" curl -sf http://127.0.0.1:15020/metrics | grep -E "^$family\{" || true)
+  for v in "$@"; do out=$(grep -F -- "$v" <<<"$out" || true); done
+  awk '{s += $NF} END {print s + 0}' <<<"$out"
+}
+
+step "local rate limit: 2 tokens per source principal, the third is 429 RL"
+assert_eq "$(call client limited | cut -d' ' -f1)" 200 "client request 1"
+assert_eq "$(call client limited | cut -d' ' -f1)" 200 "client request 2"
+r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$(svc_ip shop/limited):80/limited/third")
+assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 429 "client request 3"
+assert_contains "$r" "local_rate_limited" "the 429's body"
+assert_eq "$(call robot limited | cut -d' ' -f1)" 200 "robot has its own bucket"
+line=$(wp_log | grep -F 'path="/limited/third"' | head -1)
+[ -n "$line" ] || fail "no access log line for the rate-limited request"
+assert_contains "$line" "response_code=429" "access log: the status"
+assert_contains "$line" 'flags="RL"' "access log: RL"
+assert_contains "$line" 'details="local_rate_limited"' "access log: the details"
+assert_eq "$(wp_metric warren_waypoint_rate_limit_total 'policy="shop/limit"' 'decision="rate_limited"')" 1 \
+  "warren_waypoint_rate_limit_total rate_limited"
+assert_eq "$(wp_metric warren_waypoint_rate_limit_total 'policy="shop/limit"' 'decision="ok"')" 3 \
+  "warren_waypoint_rate_limit_total ok"
+assert_eq "$(wp_metric istio_requests_total 'destination_service="limited.shop.svc.cluster.local"' 'response_code="429"' 'response_flags="RL"')" 1 \
+  "istio_requests_total 429 RL"
+
+step "fault abort: 418 at 100 %, and both answers at 50 %"
+r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$(svc_ip shop/aborted):80/aborted/x")
+assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 418 "the injected status"
+assert_contains "$r" "fault filter abort" "the abort's body"
+line=$(wp_log | grep -F 'path="/aborted/x"' | head -1)
+[ -n "$line" ] || fail "no access log line for the aborted request"
+assert_contains "$line" 'flags="FI"' "access log: FI"
+assert_contains "$line" 'details="fault_filter_abort"' "access log: the details"
+assert_not_contains "$line" 'dst.addr=' "access log: no endpoint was chosen"
+coin_url="http://$(svc_ip shop/coin):80/coin"
+codes=$(pod_exec shop/client sh -c \
+  "for i in \$(seq 40); do curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 10 $coin_url/\$i; done")
+n418=$(grep -c '^418$' <<<"$codes" || true)
+n200=$(grep -c '^200$' <<<"$codes" || true)
+log "50 % abort over 40 requests: $n418 x 418, $n200 x 200"
+assert_eq "$((n418 + n200))" 40 "every answer is 418 or 200"
+[ "$n418" -ge 1 ] && [ "$n200" -ge 1 ] || fail "a 50 % abort gave $n418 x 418 and $n200 x 200"
+assert_eq "$(wp_metric warren_waypoint_faults_injected_total 'policy="shop/coin"' 'fault="abort"')" "$n418" \
+  "warren_waypoint_faults_injected_total abort (coin)"
+assert_eq "$(wp_metric istio_requests_total 'destination_service="aborted.shop.svc.cluster.local"' 'response_code="418"' 'response_flags="FI"')" 1 \
+  "istio_requests_total 418 FI"
+
+step "fault delay: 1 s, then the echo's answer"
+r=$(call client delayed)
+assert_eq "${r%% *}" 200 "the delayed request's status"
+# A lower bound only (a delay cannot end early), never an upper one.
+awk -v t="${r#* }" 'BEGIN {exit !(t >= 1.0)}' || fail "answered after ${r#* } s, before the 1 s delay"
+line=$(wp_log | grep -F 'path="/delayed"' | head -1)
+[ -n "$line" ] || fail "no access log line for the delayed request"
+assert_contains "$line" 'flags="DI"' "access log: DI"
+assert_contains "$line" 'response_code=200' "access log: the echo's status"
+assert_eq "$(wp_metric warren_waypoint_faults_injected_total 'policy="shop/slow"' 'fault="delay"')" 1 \
+  "warren_waypoint_faults_injected_total delay"
+
+step "a bad TrafficPolicy: rejected naming the field, the last good version still limits"
+traffic_policy limit limited "  localRateLimit: {maxTokens: 0, fillInterval: 1h}" | lab_apply -
+rejected() {
+  ctl --node node-1 policies -o json |
+    jq -e '.items[] | select(.kind == "TrafficPolicy" and .name == "limit") | .errors[] | select(contains("spec.localRateLimit.maxTokens"))' >/dev/null
+}
+wait_for 20 rejected
+assert_eq "$(call client limited | cut -d' ' -f1)" 429 "the last good limit still applies"
+assert_eq "$(call client delayed | cut -d' ' -f1)" 200 "other Services are still served"
+assert_eq "$(wp_admin /policies | jq -c .diagnostics)" "[]" "the waypoint got nothing bad"
+log "ok"
