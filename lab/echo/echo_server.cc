@@ -163,14 +163,8 @@ void EchoServer::serveHttp2(Connection& c, const std::string& peer, std::string_
   for (;;) {
     Status fed = session.feed(input);
     session.runDue(Http2EchoSession::Clock::now());
-    std::string_view out = session.output();
-    while (!out.empty()) {
-      if (!sendAll(c.fd.get(), out)) return;
-      session.written(out.size());
-      out = session.output();
-    }
     for (const auto& a : session.takeAnswered()) {
-      requests_++;
+      requests_++;  // counted before the client can see the answer
       if (a.grpc_status >= 0) {
         spdlog::info("HTTP/2.0 gRPC {} authority={} from {} -> grpc-status {}", a.path, a.authority,
                      peer, a.grpc_status);
@@ -178,6 +172,12 @@ void EchoServer::serveHttp2(Connection& c, const std::string& peer, std::string_
         spdlog::info("HTTP/2.0 {} {} host={} from {} -> {} ({} body bytes)", a.method, a.path,
                      a.authority, peer, a.status, a.body_bytes);
       }
+    }
+    std::string_view out = session.output();
+    while (!out.empty()) {
+      if (!sendAll(c.fd.get(), out)) return;
+      session.written(out.size());
+      out = session.output();
     }
     if (!fed) {
       spdlog::info("echo: h2 connection from {}: {}", peer, fed.error().message());

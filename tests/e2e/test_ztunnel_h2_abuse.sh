@@ -60,9 +60,7 @@ out=$(node_exec node-1 /usr/bin/python3 "$ABUSE" --host "$SRV" --port 15008 --ce
 echo "$out" | sed 's/^/  /'
 # Every scenario the tool knows ran and was answered as expected (an empty or cut-short output
 # must not pass as "all of none ok").
-all=$(/usr/bin/python3 -c 'import importlib.util as u, sys
-s = u.spec_from_file_location("a", sys.argv[1]); m = u.module_from_spec(s); s.loader.exec_module(m)
-print(len(m.SCENARIOS))' "$ABUSE")
+all=$(/usr/bin/python3 "$ABUSE" --list | wc -l)
 [ "$all" -ge 10 ] || fail "h2_abuse.py knows only $all scenarios"
 assert_eq "$(echo "$out" | grep -c '"scenario"')" "$all" "scenarios run"
 assert_eq "$(echo "$out" | grep -c '"ok": true')" "$all" "scenarios ok"

@@ -539,8 +539,10 @@ HBONE_ONLY = {"bad-method", "no-authority", "wrong-authority-ip", "illegal-port"
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--list", action="store_true",
+                   help="print the scenarios run by default (with --h2c: over h2c), one a line")
     p.add_argument("--h2c", action="store_true",
                    help="cleartext HTTP/2 with prior knowledge, ordinary requests (no HBONE)")
     p.add_argument("--authority", default="", help="--h2c: the requests' :authority")
@@ -557,6 +559,11 @@ def main():
                    help="data-before-200: the target echoes; require the data back")
     p.add_argument("--timeout", type=float, default=5.0, help="per-wait bound in seconds")
     args = p.parse_args()
+    if args.list:
+        print("\n".join(n for n in DEFAULT if not (args.h2c and n in HBONE_ONLY)))
+        return 0
+    if not args.host or args.port is None:
+        p.error("--host and --port are required")
     if args.h2c:
         if not args.authority:
             p.error("--h2c needs --authority")
