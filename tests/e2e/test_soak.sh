@@ -13,7 +13,8 @@
 #    for runs under 2 minutes; SOAK_CERT_TTL), rotated at half-life and again by every roll.
 # Asserted: 0 failed connections, 0 corrupted transfers, every load made progress, and RSS and
 # fd counts of the agents and ztunnels flat after warm-up (<= 10 % growth, or within a small
-# absolute slack for tiny counts) for each process that lived long enough to be measured (both
+# absolute slack for tiny counts; RSS over windows of 30 s or more, so in long runs only)
+# for each process that lived long enough to be measured (both
 # ztunnels always; the agents in runs that restart them slowly enough, e.g. `make soak`), a
 # certificate issued, and each node's running ztunnel counting mutual-TLS connections.
 # The summary (also $SOAK_OUT when set) goes to bench/README.md for the long run.
@@ -183,9 +184,13 @@ for (node, comp), (span, pid, s) in sorted(procs.items()):
     g = {"node": node, "component": comp, "pid": int(pid), "seconds": span,
          "rss_kib": [int(rss0), int(rss1)], "rss_growth_pct": round(100 * (rss1 - rss0) / rss0, 1),
          "fds": [int(fd0), int(fd1)], "fd_growth_pct": round(100 * (fd1 - fd0) / max(fd0, 1), 1)}
+    # RSS is judged over a window of at least 30 s after warm-up: a ztunnel of the short
+    # run lives 30 s between rolls and is still filling its pools, buffers and allocator arenas
+    # then (its growth is reported, not judged; `make soak` judges every process).
+    g["rss_judged"] = span >= 30
     growth.append(g)
     # 10 %, or a slack for small absolute numbers (allocator arenas, a pooled connection).
-    if rss1 > rss0 * 1.10 and rss1 - rss0 > 4096:
+    if g["rss_judged"] and rss1 > rss0 * 1.10 and rss1 - rss0 > 4096:
         problems.append(f"{node} {comp} RSS {rss0:.0f} -> {rss1:.0f} KiB")
     if fd1 > fd0 * 1.10 and fd1 - fd0 > 8:
         problems.append(f"{node} {comp} fds {fd0:.0f} -> {fd1:.0f}")
