@@ -42,37 +42,13 @@ openssl genrsa -out "$keys/stranger.pem" 2048 2>/dev/null
 inline_jwks=$(python3 "$HERE/jwt_tool.py" jwks "$keys/inline.pem" inline-1)
 python3 "$HERE/jwt_tool.py" jwks "$keys/url.pem" url-1 >"$keys/www/jwks.json"
 
-lab_apply - <<YAML
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {warren.dev/dataplane-mode: ambient}}
+{
+  cat "$HERE/shop.yaml"
+  cat <<YAML
 ---
 apiVersion: v1
 kind: Namespace
 metadata: {name: other, labels: {warren.dev/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: client, namespace: shop}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: robot, namespace: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo, namespace: shop}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: echo}}
-  template:
-    metadata: {labels: {app: echo}}
-    spec:
-      containers:
-      - name: echo
-        command: [warren-echo, --port, "3000"]
-        env:
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
 ---
 apiVersion: v1
 kind: Service
@@ -80,20 +56,6 @@ metadata: {name: echo, namespace: shop}
 spec:
   selector: {app: echo}
   ports: [{name: http, port: 80, targetPort: 3000}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: shop}
-spec:
-  serviceAccountName: client
-  containers: [{name: main, command: [sleep, infinity]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: robot, namespace: shop}
-spec:
-  serviceAccountName: robot
-  containers: [{name: main, command: [sleep, infinity]}]
 ---
 apiVersion: v1
 kind: Pod
@@ -116,6 +78,7 @@ spec:
   selector: {app: keys}
   ports: [{name: http, port: 8080, targetPort: 8080}]
 YAML
+} | lab_apply -
 
 step "a waypoint for shop"
 out=$(ctl waypoint apply -n shop --enroll-namespace) || fail "waypoint apply: $out"

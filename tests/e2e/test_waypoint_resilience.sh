@@ -27,48 +27,7 @@ wait_for 20 test -S "$LAB_DIR/nodes/node-1/run/admin.sock"
 
 step "shop: an echo Deployment, three Services on it, two client identities"
 {
-  cat <<'YAML'
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {warren.dev/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: client, namespace: shop}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: robot, namespace: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo, namespace: shop}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: echo}}
-  template:
-    metadata: {labels: {app: echo}}
-    spec:
-      containers:
-      - name: echo
-        command: [warren-echo, --port, "3000"]
-        env:
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: shop}
-spec:
-  serviceAccountName: client
-  containers: [{name: main, command: [sleep, infinity]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: robot, namespace: shop}
-spec:
-  serviceAccountName: robot
-  containers: [{name: main, command: [sleep, infinity]}]
-YAML
+  cat "$WARREN_SOURCE_DIR/tests/e2e/waypoint_policy/shop.yaml"
   for s in limited aborted coin delayed; do
     cat <<YAML
 ---
