@@ -40,7 +40,7 @@ e2e: build
 # Everything built with ASan + UBSan (build-asan/) or TSan (build-tsan/), then the unit tier,
 # the fuzz corpora and the data-path lab tests with sanitized daemons; a report fails a test.
 asan tsan: deps
-	@cmake -S . -B build-$@ $(call generator,build-$@) -DWARREN_SANITIZE=$(if $(filter asan,$@),address,thread) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build-$@ $(call generator,build-$@) -DWARREN_SANITIZE=$(if $(filter asan,$@),address,thread) -DWARREN_DEBUG_INFO=lines $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-$@ -j$(JOBS)
 	@WARREN_E2E_JOBS=1 WARREN_E2E_TESTS="$(SANITIZE_E2E)" WARREN_TIMEOUT_SCALE=4 scripts/test.sh build-$@ unit fuzz e2e
 

@@ -34,7 +34,9 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 }
 
 std::string rfc3339Micro(std::chrono::system_clock::time_point t) {
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  // floor, not time_point_cast (which truncates toward zero): before 1970 the fraction would
+  // come out negative (".-250000") and the seconds one too late.
+  auto secs = std::chrono::floor<std::chrono::seconds>(t);
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
   std::string s = rfc3339(secs);
   char frac[16];

@@ -166,6 +166,19 @@ Status ZtunnelDaemon::start() {
   metrics::registerProcessMetrics(registry_);
   registry_.addCollector([this] { return collect(); });
 
+  // The data path exists before the HTTP servers whose threads read data_ (/connections,
+  // /metrics): assigned after them, it raced their first request (TSan).
+  if (options_.data_path) {
+    auto dm = DataPathMetrics::create(registry_);
+    if (!dm) return fail(dm.error());
+    DataPlaneOptions dpo;
+    dpo.workers = data_workers_;
+    dpo.pool_idle_timeout = options_.pool_idle_timeout;
+    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *dm,
+                                        std::make_shared<PodNetnsSockets>(options_.run_dir));
+    if (auto s = data_->start(); !s) return s;
+  }
+
   auto serve = [](const std::string& address, const std::string& name,
                   http::Router router) -> Result<std::unique_ptr<http::HttpServer>> {
     auto listen = http::ListenAddress::parse(address);
@@ -211,16 +224,6 @@ Status ZtunnelDaemon::start() {
   if (!r) return fail(r.error());
   readiness_ = std::move(*r);
 
-  if (options_.data_path) {
-    auto dm = DataPathMetrics::create(registry_);
-    if (!dm) return fail(dm.error());
-    DataPlaneOptions dpo;
-    dpo.workers = data_workers_;
-    dpo.pool_idle_timeout = options_.pool_idle_timeout;
-    data_ = std::make_unique<DataPlane>(dpo, store_, *certs_, *dm,
-                                        std::make_shared<PodNetnsSockets>(options_.run_dir));
-    if (auto s = data_->start(); !s) return s;
-  }
   certs_->start();
   xds_->start();
   zds_->start();

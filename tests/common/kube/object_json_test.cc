@@ -60,6 +60,9 @@ TEST(ObjectJson, Rfc3339) {
   EXPECT_TRUE(parseRfc3339("2026-11-22T10:00:00Z"));
   EXPECT_FALSE(parseRfc3339("2026-11-22 10:00:00"));
   EXPECT_FALSE(parseRfc3339("2026-11-22T10:00:00+01:00"));
+  // Before the epoch the fraction still counts up from the whole second below.
+  auto before = std::chrono::system_clock::from_time_t(0) - std::chrono::microseconds(750000);
+  EXPECT_EQ(rfc3339Micro(before), "1969-12-31T23:59:59.250000Z");
 }
 
 }  // namespace
