@@ -39,7 +39,7 @@ std::string rfc3339Micro(std::chrono::system_clock::time_point t) {
   auto secs = std::chrono::floor<std::chrono::seconds>(t);
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
   std::string s = rfc3339(secs);
-  char frac[16];
+  char frac[24];  // room for any long long: GCC checks the format, not the [0, 1e6) range
   std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(micros));
   return s.substr(0, s.size() - 1) + frac + "Z";
 }
