@@ -64,8 +64,9 @@ void EnrolmentController::loop() {
   while (true) {
     {
       std::unique_lock lock(snap_mu_);
-      cv_.wait_for(lock, kResyncEvery, [&] { return dirty_ || stopping_; });
+      cv_.wait_for(lock, kResyncEvery, [&] { return (dirty_ && synced_) || stopping_; });
       if (stopping_) return;
+      if (!synced_) continue;  // initialSync() makes the first pass
       dirty_ = false;
     }
     if (auto s = sync(""); !s) spdlog::warn("enrolment: {}", s.error().message());
@@ -196,7 +197,17 @@ std::optional<redirect::PinRepairs> EnrolmentController::pinRepairs() const {
 
 void EnrolmentController::initialSync() {
   if (auto s = sync(""); !s) spdlog::warn("enrolment: initial sync: {}", s.error().message());
+  {
+    std::lock_guard lock(snap_mu_);
+    synced_ = true;
+  }
+  cv_.notify_all();
   zds_.markReady();
+}
+
+bool EnrolmentController::waitForInitialSync(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(snap_mu_);
+  return cv_.wait_until(lock, deadline, [&] { return synced_ || stopping_; }) && synced_;
 }
 
 Status EnrolmentController::handleCni(const cni::AgentCniRequest& req) {
@@ -208,6 +219,8 @@ Status EnrolmentController::handleCni(const cni::AgentCniRequest& req) {
       netns_by_pod_.erase(key);
       records_.forget(req.pod_namespace, req.pod_name);
     }
+    // Before the first pass, that pass unenrols it.
+    if (!waitForInitialSync(std::chrono::steady_clock::now())) return ok();
     return sync("");
   }
   auto fd = openNetns(req.netns);
@@ -249,6 +262,12 @@ Status EnrolmentController::handleCni(const cni::AgentCniRequest& req) {
     std::unique_lock lock(snap_mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(100));
   }
+  // The netns is recorded, so the initial pass enrols the pod if it comes later; but the ADD
+  // reports success only once the pod is captured (kubelet retries a failed ADD).
+  if (!waitForInitialSync(deadline))
+    return fail(Error(ErrorCode::kUnavailable,
+                      "agent has not synced its configuration yet: pod " + key +
+                          " not enrolled (recorded; the first pass will enrol it)"));
   return sync(key);
 }
 

@@ -48,7 +48,8 @@ class EnrolmentController {
 
   // After the config source delivered its initial state: one full pass (with the netns of
   // running pods reopened from the records), then ZDS starts serving ztunnels a complete
-  // snapshot.
+  // snapshot. No pass runs before it: not the periodic one, not a snapshot's, not a CNI ADD's
+  // (which waits for it, and fails if it does not come in time).
   void initialSync();
 
   // warren-cni ADD/DEL/CHECK. ADD of an enrolled pod returns once ztunnel acknowledged it.
@@ -78,6 +79,8 @@ class EnrolmentController {
   Status sync(const std::string& focus);
   // First pass only: the netns of pods CNI added before this agent started, from the records.
   void restoreFromRecords();
+  // Until initialSync() ran (true) or `deadline` passed / stop() was called (false).
+  bool waitForInitialSync(std::chrono::steady_clock::time_point deadline);
 
   std::string node_;
   std::string node_ip_;
@@ -87,11 +90,15 @@ class EnrolmentController {
 
   SnapshotPtr latestSnapshot();
 
-  std::mutex snap_mu_;  // guards snapshot_, dirty_, stopping_ (never held across I/O)
+  std::mutex snap_mu_;  // guards snapshot_, dirty_, stopping_, synced_ (never held across I/O)
   std::condition_variable cv_;
   SnapshotPtr snapshot_;
   bool dirty_ = false;
   bool stopping_ = false;
+  // initialSync() ran. Before it a snapshot holds only part of the config source's initial
+  // state (its first updates arrive one by one): a pass on it would unenrol running pods whose
+  // namespace or pod object is not in yet, and their new connections would go uncaptured.
+  bool synced_ = false;
 
   std::mutex sync_mu_;  // guards the rest; sync() runs under it (may wait for ZDS acks)
   std::map<std::string, PodNetns> netns_by_pod_;  // by "ns/name"

@@ -177,6 +177,12 @@ for (node, comp, pid), s in samples.items():
     span = s[-1][0] - s[0][0]
     if span > procs.get((node, comp), (0,))[0]:
         procs[(node, comp)] = (span, pid, s)
+def slope(s):  # KiB of RSS per minute, least squares over (time, rss) samples
+    if len(s) < 2:
+        return 0.0
+    tm, rm = statistics.mean(x[0] for x in s), statistics.mean(x[1] for x in s)
+    var = sum((x[0] - tm) ** 2 for x in s)
+    return 60 * sum((x[0] - tm) * (x[1] - rm) for x in s) / var if var else 0.0
 growth, problems = [], []
 for (node, comp), (span, pid, s) in sorted(procs.items()):
     rss0, rss1 = (statistics.median(x[1] for x in part) for part in (s[:3], s[-3:]))
@@ -184,6 +190,11 @@ for (node, comp), (span, pid, s) in sorted(procs.items()):
     g = {"node": node, "component": comp, "pid": int(pid), "seconds": span,
          "rss_kib": [int(rss0), int(rss1)], "rss_growth_pct": round(100 * (rss1 - rss0) / rss0, 1),
          "fds": [int(fd0), int(fd1)], "fd_growth_pct": round(100 * (fd1 - fd0) / max(fd0, 1), 1)}
+    # The shape, not only the ends (samples every 2 s): the least-squares RSS slope over the
+    # whole window and over its second half. A pool filling up levels off (the second half's
+    # slope near 0); a leak keeps its slope.
+    g["rss_slope_kib_per_min"] = round(slope(s), 1)
+    g["rss_slope_second_half_kib_per_min"] = round(slope(s[len(s) // 2:]), 1)
     # RSS is judged over a window of at least 30 s after warm-up: a ztunnel of the short
     # run lives 30 s between rolls and is still filling its pools, buffers and allocator arenas
     # then (its growth is reported, not judged; `make soak` judges every process).
