@@ -315,6 +315,12 @@ Status WaypointDaemon::start() {
         for (const auto& b : rule.backend_refs)
           keys.insert(rc->serviceKey(b.ref.namespace_, b.ref.name));
     for (const auto& s : rc->toJson()["services"]) keys.insert(s["key"].get<std::string>());
+    // And every Service a DestinationRule tracks ("ns/name" there).
+    for (const auto& [name, d] : destinations["services"].items()) {
+      auto slash = name.find('/');
+      if (slash != std::string::npos)
+        keys.insert(rc->serviceKey(name.substr(0, slash), name.substr(slash + 1)));
+    }
     nlohmann::json clusters = nlohmann::json::array();
     for (const auto& key : keys) {
       const mesh::Service* svc = serviceByKey(*snap, key);
