@@ -221,6 +221,21 @@ json policyItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx)
     waypointItem(r.object.meta, "TrafficPolicy", json::object(),
                  PolicyBinding{{}, {"rejected: " + r.error}});
   }
+  // DestinationRules the same way, with the fields no waypoint applies named in errors.
+  for (const auto& [key, dr] : snapshot.destination_rules) {
+    PolicyBinding b = binding("DestinationRule/" + key);
+    if (auto r = snapshot.rejected.find("DestinationRule/" + key); r != snapshot.rejected.end())
+      b.errors.push_back("rejected (the last good version applies): " + r->second.error);
+    for (const auto& f : dr.not_applied) b.errors.push_back(f + ": not applied by waypoints");
+    waypointItem(dr.meta, "DestinationRule", json::object(), b);
+  }
+  for (const auto& [object_key, r] : snapshot.rejected) {
+    if (r.object.kind != "DestinationRule" ||
+        snapshot.destination_rules.contains(r.object.meta.namespace_ + "/" + r.object.meta.name))
+      continue;
+    waypointItem(r.object.meta, "DestinationRule", json::object(),
+                 PolicyBinding{{}, {"rejected: " + r.error}});
+  }
   const bool any_pa = !snapshot.peer_authentications.empty();
   for (const auto& [key, pa] : snapshot.peer_authentications) {
     std::optional<istio::security::Authorization> az;

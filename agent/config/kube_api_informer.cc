@@ -58,6 +58,8 @@ std::vector<KubeResource> defaultKubeResources() {
       {"/apis/warren.dev/v1alpha1/peerauthentications", "warren.dev/v1alpha1",
        "PeerAuthentication"},
       {"/apis/warren.dev/v1alpha1/trafficpolicies", "warren.dev/v1alpha1", "TrafficPolicy"},
+      {"/apis/networking.istio.io/v1/destinationrules", "networking.istio.io/v1",
+       "DestinationRule"},
       {"/apis/gateway.networking.k8s.io/v1/gateways", "gateway.networking.k8s.io/v1", "Gateway"},
       {"/apis/gateway.networking.k8s.io/v1/httproutes", "gateway.networking.k8s.io/v1",
        "HTTPRoute"},

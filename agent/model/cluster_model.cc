@@ -40,6 +40,7 @@ bool withMap(Snapshot& s, const std::string& kind, Fn&& fn) {
   if (kind == "PeerAuthentication") return fn(s.peer_authentications), true;
   if (kind == "RequestAuthentication") return fn(s.request_authentications), true;
   if (kind == "TrafficPolicy") return fn(s.traffic_policies), true;
+  if (kind == "DestinationRule") return fn(s.destination_rules), true;
   if (kind == "Gateway") return fn(s.gateways), true;
   if (kind == "HTTPRoute") return fn(s.http_routes), true;
   if (kind == "GRPCRoute") return fn(s.grpc_routes), true;
@@ -87,6 +88,8 @@ bool ClusterModel::upsert(ClusterSnapshot& next, const k8s::Object& obj) {
   if (kind == "RequestAuthentication")
     return keep(next.request_authentications, decodeRequestAuthentication(obj));
   if (isWarrenTrafficPolicy(obj)) return keep(next.traffic_policies, decodeTrafficPolicy(obj));
+  if (isIstioDestinationRule(obj))
+    return keep(next.destination_rules, decodeDestinationRule(obj));
   if (kind == "Gateway") return keep(next.gateways, decodeGateway(obj));
   if (kind == "HTTPRoute") return keep(next.http_routes, decodeHttpRoute(obj));
   if (kind == "GRPCRoute") return keep(next.grpc_routes, decodeGrpcRoute(obj));

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "agent/model/destination_rule_kinds.h"
 #include "agent/model/gateway_kinds.h"
 #include "agent/model/network_kinds.h"
 #include "agent/model/route_kinds.h"
@@ -37,6 +38,7 @@ struct ClusterSnapshot {
   std::map<std::string, PeerAuthentication> peer_authentications;
   std::map<std::string, RequestAuthentication> request_authentications;
   std::map<std::string, TrafficPolicy> traffic_policies;  // warren.dev/v1alpha1
+  std::map<std::string, DestinationRule> destination_rules;  // networking.istio.io
   std::map<std::string, Gateway> gateways;
   std::map<std::string, Route> http_routes;
   std::map<std::string, Route> grpc_routes;

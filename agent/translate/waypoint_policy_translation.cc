@@ -139,6 +139,24 @@ l7::TrafficPolicy trafficOf(const TrafficPolicy& tp) {
   return out;
 }
 
+l7::DestinationPolicy destinationOf(const DestinationRule& dr) {
+  l7::DestinationPolicy out;
+  out.set_namespace_(dr.meta.namespace_);
+  out.set_name(dr.meta.name);
+  if (const auto& o = dr.outlier_detection) {
+    auto* od = out.mutable_outlier_detection();
+    od->set_consecutive_5xx_errors(o->consecutive_5xx_errors);
+    od->set_consecutive_gateway_errors(o->consecutive_gateway_errors);
+    setDuration(o->interval, od->mutable_interval());
+    setDuration(o->base_ejection_time, od->mutable_base_ejection_time());
+    od->set_max_ejection_percent(o->max_ejection_percent);
+    od->set_min_health_percent(o->min_health_percent);
+  }
+  if (dr.max_requests > 0) out.mutable_connection_pool()->set_max_requests(dr.max_requests);
+  copy(dr.not_applied, out.mutable_not_applied());
+  return out;
+}
+
 // Where one policy's targetRefs bind: waypoint key -> targets there; errors for the others.
 struct Resolved {
   std::map<std::string, std::vector<l7::PolicyTarget>> by_waypoint;
@@ -261,6 +279,16 @@ WaypointPolicyTranslation translateWaypointPolicies(const ClusterSnapshot& snap,
          [&](l7::WaypointPolicy& res, const std::vector<l7::PolicyTarget>& targets) {
            *res.mutable_traffic() = body;
            for (const auto& t : targets) *res.mutable_traffic()->add_targets() = t;
+         });
+  }
+  // A DestinationRule binds to the waypoint of the Service its host (or targetRefs) names; a
+  // Service without a waypoint is ztunnel's alone, which applies no trafficPolicy: reported.
+  for (const auto& [key, dr] : snap.destination_rules) {
+    l7::DestinationPolicy body = destinationOf(dr);
+    emit(out, snap, ctx, "DestinationRule", dr,
+         [&](l7::WaypointPolicy& res, const std::vector<l7::PolicyTarget>& targets) {
+           *res.mutable_destination() = body;
+           for (const auto& t : targets) *res.mutable_destination()->add_targets() = t;
          });
   }
   return out;

@@ -1,4 +1,5 @@
-// AuthorizationPolicy, RequestAuthentication and Warren's TrafficPolicy bound to waypoints, to
+// AuthorizationPolicy, RequestAuthentication, Warren's TrafficPolicy and Istio's DestinationRule
+// (its host resolved to a Service, as a Service targetRef) bound to waypoints, to
 // warren.l7.v1 WaypointPolicy resources (proto/warren/l7/v1/policy.proto). Pure: one cluster
 // snapshot in, the resources of every waypoint and what each policy is bound to out;
 // table-tested in tests/agent/waypoint_policy_translation_test.cc.

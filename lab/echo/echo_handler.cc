@@ -207,6 +207,13 @@ EchoReply respond(const EchoRequest& request, const EchoContext& context) {
   auto extra = echoSetHeaders(request.headers);
   if (!extra) return jsonError(400, extra.error().message());
 
+  if (auto pod = queryValue(request.target, "failPod"); pod && *pod == context.pod) {
+    std::string status_text = queryValue(request.target, "failStatus").value_or("503");
+    auto status = boundedNumber(status_text, 400, 599);
+    if (!status) return jsonError(400, "failStatus: '" + status_text + "' is not 400..599");
+    return text(static_cast<int>(*status), "echo: pod " + context.pod + " fails on request\n");
+  }
+
   std::optional<uint64_t> fail_key_seen;
   if (auto first = queryValue(request.target, "failFirst")) {
     auto n = boundedNumber(*first, 0, 1'000'000);

@@ -18,6 +18,9 @@
 //                            text body; later ones as usual, with `failKeySeen` (how many
 //                            requests this echo counted for K, this one included) in the JSON:
 //                            a backend that fails a known number of times, then recovers
+//   ?failPod=P[&failStatus=S]   (Warren's) answered S (400..599, default 503) with a text body
+//                            by the pod named P (POD_NAME) only, as usual by the others: one
+//                            replica of a Deployment failing (outlier detection tests)
 // Warren adds two fields the lab's tests assert on: `bodyBytes` (request body bytes received,
 // after de-chunking) and `peer` (the client's IP:port as the server saw it).
 #pragma once

@@ -114,8 +114,10 @@ std::optional<SelectedEndpoint> selectEndpoint(const StateSnapshot& snapshot,
 
 std::optional<SelectedEndpoint> selectEndpointLeastRequest(
     const StateSnapshot& snapshot, const Service& service, std::optional<uint16_t> service_port,
-    const Workload& source, RandomSource& random, const ActiveRequests& active) {
+    const Workload& source, RandomSource& random, const ActiveRequests& active,
+    const SkipEndpoint& skip) {
   auto candidates = candidatesFor(snapshot, service, service_port, source);
+  if (skip) std::erase_if(candidates, [&](const Candidate& c) { return skip(*c.workload); });
   if (candidates.empty()) return std::nullopt;
   size_t first = drawWeighted(candidates, random);
   size_t chosen = first;

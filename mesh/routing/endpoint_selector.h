@@ -35,6 +35,8 @@ std::optional<SelectedEndpoint> selectEndpoint(const StateSnapshot& snapshot,
 
 // Requests in flight to a workload, as the caller counts them (the waypoint, per worker).
 using ActiveRequests = std::function<uint32_t(const Workload&)>;
+// Endpoints the caller takes out of the choice (the waypoint's outlier detection); empty: none.
+using SkipEndpoint = std::function<bool(const Workload&)>;
 
 // Least request over the same candidates (Envoy's LEAST_REQUEST with its default
 // choice_count 2, "power of two choices"): two distinct endpoints are drawn as selectEndpoint
@@ -43,7 +45,8 @@ using ActiveRequests = std::function<uint32_t(const Workload&)>;
 // at once.
 std::optional<SelectedEndpoint> selectEndpointLeastRequest(
     const StateSnapshot& snapshot, const Service& service, std::optional<uint16_t> service_port,
-    const Workload& source, RandomSource& random, const ActiveRequests& active);
+    const Workload& source, RandomSource& random, const ActiveRequests& active,
+    const SkipEndpoint& skip = {});
 
 // The workload address to dial: the first one of the preferred family, else the first.
 std::optional<net::IpAddress> pickAddress(const Workload& workload, bool prefer_v6);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 240
+# timeout: 360
 # TrafficPolicy (warren.dev/v1alpha1) at the waypoint over the real path: client -> capture ->
 # ztunnel -> HBONE -> warren-waypoint (admission, routing, then the TrafficPolicy step) ->
 # HBONE -> ztunnel -> warren-echo. One node, one waypoint for `shop`, three Services each with
@@ -13,6 +13,17 @@
 #   delayed  fault.delay fixedDelay 1s at 100 %: 200 from the echo, no sooner than 1 s, DI
 # Then a bad TrafficPolicy (maxTokens 0) is rejected by the agent with the field named in
 # `warrenctl policies`, and the last good version keeps limiting while every route still works.
+# Then Istio DestinationRules (networking.istio.io/v1) on Services of their own:
+#   flaky    outlierDetection consecutive5xxErrors 3, maxEjectionPercent 50, over a two-pod echo
+#            (`flaky`) whose first pod fails every request (`?failPod=`): exactly 3 503s, then
+#            that pod ejected (/clusters `ejected`, warren_waypoint_outlier_detection_ejections_total
+#            1, the 503s in the access log) and every later request answered 200 by the other pod
+#   fragile  consecutive5xxErrors 1, maxEjectionPercent 100 over the same pods, /status/503:
+#            both ejected, then 503 `no healthy upstream` with flag UH
+#   bounded  connectionPool.http.http2MaxRequests 1: a second request while a slow one is in
+#            flight is 503 with flag UO, warren_waypoint_upstream_rq_pending_overflow_total 1;
+#            tcp.maxConnections reported as not applied in `warrenctl policies`
+# and a bad DestinationRule (maxEjectionPercent 101) rejected naming the field.
 . "$(dirname "$0")/lib.sh"
 
 CTL="$WARREN_BIN_DIR/warrenctl"
@@ -28,17 +39,36 @@ wait_for 20 test -S "$LAB_DIR/nodes/node-1/run/admin.sock"
 step "shop: an echo Deployment, three Services on it, two client identities"
 {
   cat "$WARREN_SOURCE_DIR/tests/e2e/waypoint_policy/shop.yaml"
-  for s in limited aborted coin delayed; do
+  for s in limited aborted coin delayed bounded flaky fragile; do
+    app=echo
+    case $s in flaky | fragile) app=flaky ;; esac
     cat <<YAML
 ---
 apiVersion: v1
 kind: Service
 metadata: {name: $s, namespace: shop}
 spec:
-  selector: {app: echo}
+  selector: {app: $app}
   ports: [{name: http, port: 80, targetPort: 3000}]
 YAML
   done
+  cat <<YAML
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: flaky, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: flaky}}
+  template:
+    metadata: {labels: {app: flaky}}
+    spec:
+      containers:
+      - name: echo
+        command: [warren-echo, --port, "3000"]
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+YAML
 } | lab_apply -
 
 step "a waypoint for shop, and the TrafficPolicies"
@@ -145,5 +175,115 @@ rejected() {
 wait_for 20 rejected
 assert_eq "$(call client limited | cut -d' ' -f1)" 429 "the last good limit still applies"
 assert_eq "$(call client delayed | cut -d' ' -f1)" 200 "other Services are still served"
+assert_eq "$(wp_admin /policies | jq -c .diagnostics)" "[]" "the waypoint got nothing bad"
+
+step "DestinationRules: outlier detection on flaky and fragile, a request limit on bounded"
+destination_rule() {  # destination_rule NAME HOST TRAFFIC-POLICY
+  cat <<YAML
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: $1, namespace: shop}
+spec:
+  host: $2
+  trafficPolicy: $3
+YAML
+}
+{
+  destination_rule flaky flaky.shop.svc.cluster.local \
+    "{outlierDetection: {consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 5m, maxEjectionPercent: 50}}"
+  destination_rule fragile fragile \
+    "{outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 5m, maxEjectionPercent: 100}}"
+  destination_rule bounded bounded.shop \
+    "{connectionPool: {http: {http2MaxRequests: 1}, tcp: {maxConnections: 5}}}"
+} | lab_apply -
+rules_served() { wp_admin /policies | jq -e '.destination_rules | length == 3' >/dev/null; }
+wait_for 30 rules_served
+assert_eq "$(wp_admin /policies | jq -c .diagnostics)" "[]" "the waypoint's diagnostics for good rules"
+flaky_pods=$(lab get pods -n shop -o json | jq -r '.[] | select(.labels.app == "flaky") | .name' | sort)
+bad_pod=$(head -1 <<<"$flaky_pods")
+good_pod=$(tail -1 <<<"$flaky_pods")
+[ -n "$bad_pod" ] && [ "$bad_pod" != "$good_pod" ] || fail "expected two flaky pods, got: $flaky_pods"
+flaky_ready() {  # both pods answer through the waypoint before the test counts anything
+  local seen
+  seen=$(pod_exec shop/client sh -c "for i in \$(seq 12); do curl -sS --max-time 5 http://$(svc_ip shop/flaky):80/warm; echo; done" |
+    jq -r .pod 2>/dev/null | sort -u | tr '\n' ' ')
+  [ "$seen" = "$(tr '\n' ' ' <<<"$flaky_pods")" ]
+}
+wait_for 60 flaky_ready
+
+step "outlier detection: $bad_pod fails every request, ejected after 3 consecutive 503s"
+flaky_url="http://$(svc_ip shop/flaky):80/flaky?failPod=$bad_pod"
+answers=$(pod_exec shop/client sh -c \
+  "for i in \$(seq 30); do curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 10 '$flaky_url'; done")
+n503=$(grep -c '^503$' <<<"$answers" || true)
+n200=$(grep -c '^200$' <<<"$answers" || true)
+log "30 requests with $bad_pod failing: $n503 x 503, $n200 x 200"
+assert_eq "$n503" 3 "503s before the failing pod was ejected (consecutive5xxErrors 3)"
+assert_eq "$n200" 27 "every other request answered by $good_pod"
+after=$(pod_exec shop/client sh -c \
+  "for i in \$(seq 10); do curl -sS --max-time 10 '$flaky_url'; echo; done" | jq -r .pod | sort -u)
+assert_eq "$after" "$good_pod" "after the ejection, only the healthy pod answers"
+clusters=$(wp_admin /clusters)
+ejected=$(jq -r '.clusters[] | select(.service == "shop/flaky.shop.svc.cluster.local") | .endpoints[] | select(.ejected) | .name' <<<"$clusters")
+assert_eq "$ejected" "$bad_pod" "/clusters: the failing pod is the one ejected"
+assert_eq "$(wp_metric warren_waypoint_outlier_detection_ejections_total 'destination_service="shop/flaky"' 'policy="shop/flaky"')" 1 \
+  "warren_waypoint_outlier_detection_ejections_total (flaky)"
+assert_eq "$(wp_log | grep -F "failPod=$bad_pod" | grep -c 'response_code=503' || true)" 3 \
+  "access log: the three 503s"
+assert_eq "$(wp_admin /stats | jq .total.outlier_ejections)" 1 "/stats: outlier_ejections"
+
+step "outlier detection: every endpoint ejected (maxEjectionPercent 100) -> 503 UH"
+fragile_url="http://$(svc_ip shop/fragile):80/status/503"
+answers=$(pod_exec shop/client sh -c \
+  "for i in 1 2 3 4; do curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 10 '$fragile_url'; done")
+assert_eq "$(tr '\n' ' ' <<<"$answers")" "503 503 503 503 " "fragile's answers"
+assert_eq "$(wp_metric warren_waypoint_outlier_detection_ejections_total 'destination_service="shop/fragile"')" 2 \
+  "both fragile endpoints ejected"
+r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$(svc_ip shop/fragile):80/fragile/none-left")
+assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 503 "no endpoint left"
+assert_contains "$r" "ejected by outlier detection" "the 503's body"
+line=$(wp_log | grep -F 'path="/fragile/none-left"' | head -1)
+[ -n "$line" ] || fail "no access log line for the request without an endpoint"
+assert_contains "$line" 'flags="UH"' "access log: UH"
+
+step "request limit: http2MaxRequests 1, a second request while one is in flight is 503 UO"
+bounded_ip=$(svc_ip shop/bounded)
+pod_exec shop/robot curl -sS -o /dev/null --max-time 20 "http://$bounded_ip:80/bounded/slow?delay=4s" &
+slow=$!
+one_active() {
+  wp_admin /clusters | jq -e '.destinations.services["shop/bounded"].active_requests == 1' >/dev/null
+}
+wait_for 10 one_active
+r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$bounded_ip:80/bounded/second")
+assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 503 "the request over the limit"
+assert_contains "$r" "overflow" "the 503's body"
+wait "$slow" || fail "the slow request failed"
+assert_eq "$(call client bounded | cut -d' ' -f1)" 200 "the place is given back when the slow request ends"
+line=$(wp_log | grep -F 'path="/bounded/second"' | head -1)
+[ -n "$line" ] || fail "no access log line for the overflowing request"
+assert_contains "$line" 'flags="UO"' "access log: UO"
+assert_contains "$line" 'response_code=503' "access log: 503"
+assert_eq "$(wp_metric warren_waypoint_upstream_rq_pending_overflow_total 'destination_service="shop/bounded"' 'policy="shop/bounded"')" 1 \
+  "warren_waypoint_upstream_rq_pending_overflow_total"
+assert_eq "$(wp_metric istio_requests_total 'destination_service="bounded.shop.svc.cluster.local"' 'response_code="503"' 'response_flags="UO"')" 1 \
+  "istio_requests_total 503 UO"
+not_applied() {
+  ctl --node node-1 policies -o json |
+    jq -e '.items[] | select(.kind == "DestinationRule" and .name == "bounded") | .errors[] | select(contains("trafficPolicy.connectionPool.tcp.maxConnections: not applied"))' >/dev/null
+}
+assert_ok not_applied
+assert_eq "$(wp_admin /policies | jq -c '.destination_rules[] | select(.policy == "shop/bounded") | .not_applied')" \
+  '["trafficPolicy.connectionPool.tcp.maxConnections"]' "/policies: what the waypoint does not apply"
+
+step "a bad DestinationRule: rejected naming the field"
+destination_rule flaky flaky "{outlierDetection: {maxEjectionPercent: 101}}" | lab_apply -
+dr_rejected() {
+  ctl --node node-1 policies -o json |
+    jq -e '.items[] | select(.kind == "DestinationRule" and .name == "flaky") | .errors[] | select(contains("spec.trafficPolicy.outlierDetection.maxEjectionPercent"))' >/dev/null
+}
+wait_for 20 dr_rejected
+assert_eq "$(pod_exec shop/client curl -sS --max-time 10 "$flaky_url" | jq -r .pod)" "$good_pod" \
+  "the last good rule still keeps the failing pod out"
 assert_eq "$(wp_admin /policies | jq -c .diagnostics)" "[]" "the waypoint got nothing bad"
 log "ok"

@@ -184,5 +184,30 @@ TEST(EchoHandler, FailFirstFailsAKnownNumberOfTimesPerKey) {
   EXPECT_EQ(nlohmann::json::parse(respond(plain, ctx).body).contains("failKeySeen"), false);
 }
 
+TEST(EchoHandler, FailPodFailsOnThatPodOnly) {
+  EchoContext ctx;
+  ctx.pod = "echo-1";
+  struct Row {
+    std::string target;
+    int status;
+    std::string body_has;
+  };
+  const Row rows[] = {
+      {"/r?failPod=echo-1", 503, "echo: pod echo-1 fails on request"},
+      {"/r?failPod=echo-1&failStatus=500", 500, "pod echo-1"},
+      {"/r?failPod=echo-2", 200, "\"pod\": \"echo-1\""},
+      {"/r?failPod=", 200, "\"pod\": \"echo-1\""},
+      {"/r?failPod=echo-1&failStatus=99", 400, "failStatus: '99' is not 400..599"},
+  };
+  for (const Row& row : rows) {
+    EchoRequest req;
+    req.method = "GET";
+    req.target = row.target;
+    EchoReply r = respond(req, ctx);
+    EXPECT_EQ(r.status, row.status) << row.target;
+    EXPECT_NE(r.body.find(row.body_has), std::string::npos) << row.target << ": " << r.body;
+  }
+}
+
 }  // namespace
 }  // namespace warren::echo

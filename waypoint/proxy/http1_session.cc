@@ -393,7 +393,7 @@ void Http1Session::finishRecord() {
   record_done_ = true;
   record_.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started_);
-  if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
+  if (counted_ && choice_) env_.upstreams->end(*choice_);
   counted_ = false;
   resilience_->end();
   if (env_.on_request_done) env_.on_request_done(record_);

@@ -79,6 +79,7 @@ void Http1Session::connectUpstream() {
 void Http1Session::onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused) {
   if (closed_ || phase_ != Phase::kRouting) return;
   if (!up) {
+    env_.upstreams->report(*choice_, {AttemptOutcome::Kind::kConnectFailure});
     if (retryAfter({AttemptFailure::kConnectFailure}, up.error().message())) return;
     record_.response_flags.add(ResponseFlag::kUpstreamConnectionFailure);
     record_.response_code_details = up.error().message();
@@ -171,6 +172,7 @@ void Http1Session::pumpUp() {
 
 http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
   if (head.isInterim()) return http1::Flow::kContinue;  // 100 Continue was ours to send
+  if (choice_) env_.upstreams->report(*choice_, AttemptOutcome::answered(head.status));
   if (resilience_->policy().retriableStatus(head.status)) {
     // Decided now, before the client sees anything; the connection is dropped (and the next
     // attempt started) once the parser returned.
@@ -280,6 +282,8 @@ void Http1Session::onUpInputEnd() {
       }
       std::string why = done ? std::string("upstream closed the connection before answering")
                              : "upstream closed the connection: " + done.error().message();
+      if (!response_started_ && choice_)
+        env_.upstreams->report(*choice_, {AttemptOutcome::Kind::kReset});
       if (!response_started_ && retryAfter({AttemptFailure::kReset}, why)) return;
       upstreamBroke(response_started_ ? 502 : 503, ResponseFlag::kUpstreamConnectionTermination,
                     why);
@@ -302,6 +306,8 @@ void Http1Session::onUpDrained() {
 void Http1Session::onUpFailed(const Error& e) {
   if (closed_) return;
   std::string why = "upstream connection: " + e.message();
+  if (!response_started_ && choice_)
+    env_.upstreams->report(*choice_, {AttemptOutcome::Kind::kReset});
   if (!response_started_ && retryAfter({AttemptFailure::kReset}, why)) return;
   upstreamBroke(response_started_ ? 502 : 503, ResponseFlag::kUpstreamConnectionTermination, why);
   pumpDown();
@@ -332,6 +338,8 @@ void Http1Session::onDeadline(RequestDeadlines::Kind kind) {
     return;                          // answered (or gone) already
   resilience_->deadlineFired(kind);  // counted; a retry below arms its own back-off
   const std::string detail = toString(kind);
+  if (!response_started_ && counted_ && choice_)  // an attempt was waiting for its answer
+    env_.upstreams->report(*choice_, {AttemptOutcome::Kind::kTimeout});
   if (kind == RequestDeadlines::Kind::kBackendRequest && !response_started_ &&
       retryAfter({AttemptFailure::kTimeout}, detail))
     return;
@@ -382,7 +390,7 @@ void Http1Session::closeUpstream() {
   }
   up_parser_.reset();
   ++attempt_seq_;  // a connect still pending for the old attempt is dropped
-  if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
+  if (counted_ && choice_) env_.upstreams->end(*choice_);
   counted_ = false;
 }
 

@@ -46,7 +46,7 @@ Http2Exchange::Http2Exchange(SessionEnv& env, H2Upstreams& upstreams, const Conn
     : env_(env), upstreams_(upstreams), facts_(facts), down_(down), id_(id), resilience_(env) {}
 
 Http2Exchange::~Http2Exchange() {
-  if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
+  if (counted_ && choice_) env_.upstreams->end(*choice_);
 }
 
 // ---- the client's side -------------------------------------------------------------------------
@@ -203,6 +203,7 @@ void Http2Exchange::onOpened(Result<std::unique_ptr<H2UpstreamStream>> stream) {
   if (phase_ != Phase::kRouting) return;  // answered or gone meanwhile: the stream resets
   if (!stream) {
     std::string why = "upstream connect error: " + stream.error().message();
+    if (choice_) env_.upstreams->report(*choice_, {AttemptOutcome::Kind::kConnectFailure});
     if (retryAfter({AttemptFailure::kConnectFailure}, why)) return;
     fail(503, ResponseFlag::kUpstreamConnectionFailure, why, 14);
     return;
@@ -276,6 +277,7 @@ void Http2Exchange::onWritable() { pushResponse(); }
 
 void Http2Exchange::onUpstreamResponse(int status, const http2::HeaderList& headers) {
   if (phase_ != Phase::kForwarding) return;
+  if (choice_) env_.upstreams->report(*choice_, AttemptOutcome::answered(status));
   // Decided before the client sees anything: a status the route retries ends this attempt.
   if (resilience_.policy().retriableStatus(status) &&
       retryAfter({AttemptFailure::kStatus, status}, fmt::format("upstream answered {}", status)))
@@ -391,6 +393,9 @@ void Http2Exchange::onUpstreamClosed(uint32_t code, const std::string& why, bool
     return;
   }
   if (!responded_) {  // nothing went to the client yet (a head held back is dropped)
+    if (!response_head_ && choice_)
+      env_.upstreams->report(*choice_, {refused ? AttemptOutcome::Kind::kConnectFailure
+                                                : AttemptOutcome::Kind::kReset});
     if (!response_head_ &&
         retryAfter({refused ? AttemptFailure::kConnectFailure : AttemptFailure::kReset},
                    "upstream: " + why))
@@ -438,6 +443,8 @@ void Http2Exchange::onDeadline(RequestDeadlines::Kind kind) {
     return;                         // answered (or gone) already
   resilience_.deadlineFired(kind);  // counted; a retry below arms its own back-off
   const std::string detail = toString(kind);
+  if (!responded_ && !response_head_ && counted_ && choice_)  // an attempt awaited its answer
+    env_.upstreams->report(*choice_, {AttemptOutcome::Kind::kTimeout});
   if (kind == RequestDeadlines::Kind::kBackendRequest && !responded_ && !response_head_ &&
       retryAfter({AttemptFailure::kTimeout}, detail))
     return;
@@ -466,7 +473,7 @@ void Http2Exchange::sendMirrors() {
 void Http2Exchange::endAttempt() {
   dropUpstream();
   ++attempt_seq_;  // an open still pending for this attempt is dropped
-  if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
+  if (counted_ && choice_) env_.upstreams->end(*choice_);
   counted_ = false;
 }
 
@@ -573,7 +580,7 @@ void Http2Exchange::finishRecord() {
       std::chrono::steady_clock::now() - started_);
   if (request_messages_) record_.grpc_request_messages = request_messages_->messages();
   if (response_messages_) record_.grpc_response_messages = response_messages_->messages();
-  if (counted_ && choice_) env_.upstreams->end(choice_->endpoint_uid);
+  if (counted_ && choice_) env_.upstreams->end(*choice_);
   counted_ = false;
   resilience_.end();
   if (env_.on_request_done) env_.on_request_done(record_);

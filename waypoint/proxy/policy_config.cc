@@ -212,6 +212,7 @@ std::shared_ptr<const PolicyConfig> PolicyConfig::build(
   nlohmann::json authz_dump = nlohmann::json::array();
   nlohmann::json authn_dump = nlohmann::json::array();
   nlohmann::json traffic_dump = nlohmann::json::array();
+  nlohmann::json destination_dump = nlohmann::json::array();
   std::map<ServiceKey, std::vector<TrafficRule>> own_traffic;
   // Per Service: its own rules, merged after the waypoint-wide ones below.
   std::map<ServiceKey, std::vector<JwtRule>> own;
@@ -261,9 +262,24 @@ std::shared_ptr<const PolicyConfig> PolicyConfig::build(
         own_traffic[ServiceKey{t.namespace_(), t.name()}].push_back(
             trafficRuleOf(tp, "Service " + t.namespace_() + "/" + t.name(), cfg->diagnostics_));
       }
+    } else if (res.has_destination()) {
+      const auto& dp = res.destination();
+      DestinationSettings s = destinationSettingsOf(dp, cfg->diagnostics_);
+      nlohmann::json d = destinationSettingsJson(s);
+      d["targets"] = targetsJson(dp.targets());
+      destination_dump.push_back(std::move(d));
+      for (const auto& t : dp.targets()) {
+        if (t.kind() != l7::PolicyTarget::SERVICE) continue;
+        auto [it, fresh] = cfg->destinations_.emplace(ServiceKey{t.namespace_(), t.name()}, s);
+        if (!fresh)
+          cfg->diagnostics_.push_back(fmt::format(
+              "DestinationRule {}: Service {}/{} already has DestinationRule {}; not applied",
+              s.policy, t.namespace_(), t.name(), it->second.policy));
+      }
     } else {
       cfg->diagnostics_.push_back("resource " + name +
-                                  ": neither authorization, authentication nor traffic");
+                                  ": neither authorization, authentication, traffic nor "
+                                  "destination");
     }
   }
   for (auto& [svc, rules] : own) {
@@ -284,6 +300,7 @@ std::shared_ptr<const PolicyConfig> PolicyConfig::build(
                 {"authorization_policies", authz_dump},
                 {"request_authentications", authn_dump},
                 {"traffic_policies", traffic_dump},
+                {"destination_rules", destination_dump},
                 {"diagnostics", cfg->diagnostics_}};
   return cfg;
 }
@@ -300,6 +317,11 @@ const std::vector<TrafficRule>& PolicyConfig::trafficRules(const ServiceKey* ser
     if (auto it = service_traffic_.find(*service); it != service_traffic_.end()) return it->second;
   }
   return waypoint_traffic_;
+}
+
+const DestinationSettings* PolicyConfig::destination(const ServiceKey& service) const {
+  auto it = destinations_.find(service);
+  return it == destinations_.end() ? nullptr : &it->second;
 }
 
 nlohmann::json PolicyConfig::toJson() const { return dump_; }

@@ -11,6 +11,10 @@
 // waypoint-wide ones. A bad value (which the agent's decoder should have refused) is reported
 // and that part of the policy skipped; the rest applies.
 //
+// DestinationRule (networking.istio.io, bound by the agent to the Service its host names): one
+// per Service (two for one Service: the first by resource name applies, the other is reported),
+// its outlier detection and request limit (destination_policy.h, applied by DestinationControl).
+//
 // JWT rules: a request to Service S is checked against the rules of every RequestAuthentication
 // bound to the whole waypoint plus those bound to S, in resource-name order (Envoy's
 // requires_any over the providers, as istiod merges them). Key sets come inline (`jwks`,
@@ -30,6 +34,7 @@
 #include "warren/l7/v1/policy.pb.h"
 #include "waypoint/authz/l7_policy_set.h"
 #include "waypoint/jwt/request_authenticator.h"
+#include "waypoint/proxy/destination_policy.h"
 #include "waypoint/resilience/traffic_policy.h"
 
 namespace warren::waypoint {
@@ -55,6 +60,8 @@ class PolicyConfig {
   // The TrafficPolicy rules for a request to `service` (null: not a Service): the Service's,
   // then the waypoint-wide ones.
   const std::vector<TrafficRule>& trafficRules(const ServiceKey* service) const;
+  // The DestinationRule settings for `service` (null: none).
+  const DestinationSettings* destination(const ServiceKey& service) const;
   // Every jwksUri the rules name (what JwksFetcher keeps fresh).
   const std::set<std::string>& jwksUris() const { return jwks_uris_; }
   const std::vector<std::string>& diagnostics() const { return diagnostics_; }
@@ -71,6 +78,7 @@ class PolicyConfig {
   std::set<std::string> jwks_uris_;
   std::vector<TrafficRule> waypoint_traffic_;
   std::map<ServiceKey, std::vector<TrafficRule>> service_traffic_;  // waypoint-wide ones after
+  std::map<ServiceKey, DestinationSettings> destinations_;
   std::vector<std::string> diagnostics_;
   nlohmann::json dump_;
 };

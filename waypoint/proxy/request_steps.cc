@@ -75,6 +75,12 @@ std::expected<UpstreamChoice, UpstreamRefusal> chooseEndpoint(SessionEnv& env,
   }
   auto choice = env.upstreams->choose(*snapshot, *b.service, b.port, *local, *env.random, avoid);
   if (!choice) return std::unexpected(choice.error());
+  if (!env.upstreams->admit(*choice)) {
+    // DestinationRule http2MaxRequests reached: not queued (Envoy's circuit breaker overflow).
+    record.upstream_host = choice->address;
+    return std::unexpected(UpstreamRefusal{
+        ResponseFlag::kUpstreamOverflow, "upstream_reset_before_response_started{overflow}"});
+  }
   env.upstreams->begin(choice->endpoint_uid);
   std::optional<identity::SpiffeId> endpoint_id;
   if (auto id = identity::SpiffeId::parse(choice->identity); id) endpoint_id = *id;

@@ -56,10 +56,13 @@ ResolvedBackend resolveBackend(const mesh::StateSnapshot& snapshot, const RouteC
                                const ConnectionFacts& facts, const BackendTarget& target);
 
 // The endpoint for `backend`: the backend Service's (or the dialled Service's) endpoints by least
-// request, those in `avoid` (endpoint uids a retried request tried) least preferred. On success the endpoint's active-request count includes this request (the caller
-// ends it with env.upstreams->end(choice.endpoint_uid)) and the record names the destination
-// and upstream host. The refusal says the flag (NC: no such Service in the state, or the
-// waypoint's own workload not there yet; UH: no healthy endpoint) and why; answer it 503.
+// request, those in `avoid` (endpoint uids a retried request tried) least preferred, those
+// ejected left out. On success the endpoint's active-request count includes this request and
+// the record names the destination and upstream host. The refusal says the flag (NC: no such Service in the state, or the
+// waypoint's own workload not there yet; UH: no healthy endpoint, or every one ejected by
+// outlier detection; UO: the Service's DestinationRule http2MaxRequests reached) and why;
+// answer it 503. The caller ends it with env.upstreams->end(choice), which also gives back
+// the place under the request limit.
 std::expected<UpstreamChoice, UpstreamRefusal> chooseEndpoint(SessionEnv& env,
                                                               const RouteConfig& routes,
                                                               const ConnectionFacts& facts,

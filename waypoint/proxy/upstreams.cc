@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/hbone/connect_request.h"
 #include "common/net/socket_factory.h"
@@ -39,6 +40,26 @@ void Upstreams::end(const std::string& uid) {
   if (--it->second == 0) active_.erase(it);
 }
 
+void Upstreams::end(UpstreamChoice& choice) {
+  end(choice.endpoint_uid);
+  if (choice.holds_request_slot && destinations_ && choice.destination)
+    destinations_->endRequest(*choice.destination);
+  choice.holds_request_slot = false;
+}
+
+bool Upstreams::admit(UpstreamChoice& choice) {
+  if (!destinations_ || !choice.destination) return true;
+  if (!destinations_->beginRequest(*choice.destination)) return false;
+  choice.holds_request_slot = true;
+  return true;
+}
+
+void Upstreams::report(const UpstreamChoice& choice, AttemptOutcome outcome) {
+  if (!destinations_ || !choice.destination) return;
+  destinations_->report(*choice.destination, choice.endpoint_uid, outcome,
+                        choice.destination_hosts);
+}
+
 uint32_t Upstreams::active(const std::string& uid) const {
   auto it = active_.find(uid);
   return it == active_.end() ? 0 : it->second;
@@ -50,22 +71,35 @@ std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::choose(
     const std::vector<std::string>* avoid) {
   // A tried endpoint looks this much busier: it loses every comparison with an untried one.
   constexpr uint32_t kTriedPenalty = 1u << 20;
+  const ServiceKey destination{service.namespace_, service.name};
+  const size_t hosts = snapshot.endpoints(service).size();
+  std::set<std::string> ejected;
+  if (destinations_) ejected = destinations_->excluded(destination, hosts);
+  mesh::SkipEndpoint skip;
+  if (!ejected.empty()) skip = [&ejected](const mesh::Workload& w) { return ejected.contains(w.uid); };
   auto picked = mesh::selectEndpointLeastRequest(
-      snapshot, service, port, source, random, [this, avoid](const mesh::Workload& w) {
+      snapshot, service, port, source, random,
+      [this, avoid](const mesh::Workload& w) {
         uint32_t n = active(w.uid);
         if (avoid && std::find(avoid->begin(), avoid->end(), w.uid) != avoid->end())
           n += kTriedPenalty;
         return n;
-      });
+      },
+      skip);
   if (!picked) {
-    return std::unexpected(
-        UpstreamRefusal{ResponseFlag::kNoHealthyUpstream,
-                        fmt::format("no healthy endpoint of {} for port {}", service.key(), port)});
+    return std::unexpected(UpstreamRefusal{
+        ResponseFlag::kNoHealthyUpstream,
+        ejected.empty()
+            ? fmt::format("no healthy endpoint of {} for port {}", service.key(), port)
+            : fmt::format("no healthy endpoint of {} for port {} ({} ejected by outlier detection)",
+                          service.key(), port, ejected.size())});
   }
   auto c = chooseWorkload(*picked->workload, picked->target_port);
   if (!c) return c;
   for (const auto& san : service.subject_alt_names) c->expected.push_back(san);
   c->service_hostname = service.hostname;
+  c->destination = destination;
+  c->destination_hosts = hosts;
   return c;
 }
 

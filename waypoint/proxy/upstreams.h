@@ -26,6 +26,7 @@
 #include "mesh/hbone/tls_context_cache.h"
 #include "mesh/routing/random_source.h"
 #include "mesh/state/state_snapshot.h"
+#include "waypoint/proxy/destination_control.h"
 #include "waypoint/proxy/stream_conduit.h"
 #include "waypoint/telemetry/response_flags.h"
 
@@ -41,6 +42,11 @@ struct UpstreamChoice {
   bool hbone = true;                         // false: plain TCP (the endpoint is not in the mesh)
   std::vector<identity::SpiffeId> expected;  // identities its certificate may carry
   std::string service_hostname;              // for `forwarded: host=`
+  // The Service chosen from (a DestinationRule's target) and its endpoints then; none for a
+  // workload addressed directly.
+  std::optional<ServiceKey> destination;
+  size_t destination_hosts = 0;
+  bool holds_request_slot = false;  // admit() took a place under the Service's request limit
   std::string key() const { return address.toString(); }
 };
 
@@ -59,9 +65,14 @@ class Upstreams {
             SelfIdentity self);
   ~Upstreams();
 
+  // DestinationRule settings shared by the workers (outlier detection, request limits); null:
+  // none (tests).
+  void setDestinations(DestinationControl* destinations) { destinations_ = destinations; }
+
   // Least request among the healthy endpoints of `service` for `port`, seen from `source`
-  // (the waypoint's own workload: its network and locality). Endpoints in `avoid` (uids: those
-  // a retried request already tried) count as loaded, so another is preferred when there is one.
+  // (the waypoint's own workload: its network and locality), those ejected by outlier
+  // detection left out (all of them ejected: UH). Endpoints in `avoid` (uids: those a retried
+  // request already tried) count as loaded, so another is preferred when there is one.
   std::expected<UpstreamChoice, UpstreamRefusal> choose(
       const mesh::StateSnapshot& snapshot, const mesh::Service& service, uint16_t port,
       const mesh::Workload& source, mesh::RandomSource& random,
@@ -82,9 +93,17 @@ class Upstreams {
   // Keeps a connection whose exchange ended cleanly for the next request to `key`.
   void release(const std::string& key, std::unique_ptr<StreamConduit> conduit);
 
+  // A place for a request to `choice` under its Service's http2MaxRequests (none: always);
+  // false: over the limit (answer 503 UO). Marks the choice as holding it.
+  bool admit(UpstreamChoice& choice);
+  // An attempt to `choice` ended with `outcome` (outlier detection).
+  void report(const UpstreamChoice& choice, AttemptOutcome outcome);
+
   // Requests in flight per endpoint (least request).
   void begin(const std::string& uid) { ++active_[uid]; }
   void end(const std::string& uid);
+  // The end of a request begun on `choice`: its count, and its place under the request limit.
+  void end(UpstreamChoice& choice);
   uint32_t active(const std::string& uid) const;
 
   uint64_t tunnelsOpened() const { return tunnels_opened_; }
@@ -103,6 +122,7 @@ class Upstreams {
   mesh::HboneClientPool& pool_;
   mesh::TlsContextCache& client_tls_;
   SelfIdentity self_;
+  DestinationControl* destinations_ = nullptr;
   std::map<std::string, uint32_t> active_;
   std::map<std::string, std::deque<std::unique_ptr<Idle>>> idle_;
   uint64_t tunnels_opened_ = 0, tunnel_failures_ = 0, reuses_ = 0;

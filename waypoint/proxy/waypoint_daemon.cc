@@ -244,6 +244,9 @@ nlohmann::json WaypointDaemon::stats() const {
   }
   for (const char* key : {"responses", "resilience", "mirrors", "http2_goaways_sent"})
     total[key] = sumOf(key);
+  // DestinationRule: the waypoint's (not a worker's) outlier ejections and request overflows.
+  total["outlier_ejections"] = destinations_ ? destinations_->ejections() : 0;
+  total["upstream_rq_pending_overflow"] = destinations_ ? destinations_->overflows() : 0;
   return {{"gateway", options_.gateway}, {"total", total}, {"workers", workers}};
 }
 
@@ -299,8 +302,12 @@ Status WaypointDaemon::start() {
   });
   admin.add("GET", "/clusters", [this](const http::HttpRequest&) {
     // Every backend Service the routes name (and every Service served), its endpoints as the
-    // state has them, and the workers' view (in-flight requests, idle connections).
+    // state has them (with their outlier-detection state when a DestinationRule applies), the
+    // DestinationRule view (ejections, requests active, overflows) and the workers' view
+    // (in-flight requests, idle connections).
     auto snap = store_.current();
+    nlohmann::json destinations =
+        destinations_ ? destinations_->toJson() : nlohmann::json::object();
     auto rc = routes();
     std::set<std::string> keys;
     for (const auto& r : rc->httpRoutes())
@@ -308,10 +315,22 @@ Status WaypointDaemon::start() {
         for (const auto& b : rule.backend_refs)
           keys.insert(rc->serviceKey(b.ref.namespace_, b.ref.name));
     for (const auto& s : rc->toJson()["services"]) keys.insert(s["key"].get<std::string>());
+    // And every Service a DestinationRule tracks ("ns/name" there).
+    for (const auto& [name, d] : destinations["services"].items()) {
+      auto slash = name.find('/');
+      if (slash != std::string::npos)
+        keys.insert(rc->serviceKey(name.substr(0, slash), name.substr(slash + 1)));
+    }
     nlohmann::json clusters = nlohmann::json::array();
     for (const auto& key : keys) {
       const mesh::Service* svc = serviceByKey(*snap, key);
       nlohmann::json eps = nlohmann::json::array();
+      const nlohmann::json* outliers = nullptr;
+      if (svc) {
+        auto d = destinations["services"].find(svc->namespace_ + "/" + svc->name);
+        if (d != destinations["services"].end() && d->contains("endpoints"))
+          outliers = &(*d)["endpoints"];
+      }
       if (svc) {
         for (const auto& ep : snap->endpoints(*svc)) {
           nlohmann::json addrs = nlohmann::json::array();
@@ -320,14 +339,23 @@ Status WaypointDaemon::start() {
                          {"name", ep.workload->name},
                          {"addresses", addrs},
                          {"status", mesh::toString(ep.workload->status)},
-                         {"tunnel", mesh::toString(ep.workload->tunnel_protocol)}});
+                         {"tunnel", mesh::toString(ep.workload->tunnel_protocol)},
+                         {"outlier", outliers && outliers->contains(ep.workload->uid)
+                                         ? (*outliers)[ep.workload->uid]
+                                         : nlohmann::json(nullptr)},
+                         {"ejected", outliers && outliers->contains(ep.workload->uid) &&
+                                         (*outliers)[ep.workload->uid].value("ejected", false)}});
         }
       }
       clusters.push_back({{"service", key}, {"in_state", svc != nullptr}, {"endpoints", eps}});
     }
     nlohmann::json workers = onWorkers([](WaypointWorker& w) { return w.stats()["upstreams"]; });
     return http::HttpResponse::json(
-        200, nlohmann::json{{"clusters", clusters}, {"workers", workers}}.dump(2) + "\n");
+        200, nlohmann::json{{"clusters", clusters},
+                            {"destinations", destinations},
+                            {"workers", workers}}
+                     .dump(2) +
+                 "\n");
   });
   admin.add("GET", "/policies", [this](const http::HttpRequest&) {
     nlohmann::json out = policies()->toJson();
@@ -404,6 +432,12 @@ Status WaypointDaemon::start() {
     traffic_ = std::move(*traffic);
   }
   shared_.traffic = traffic_.get();
+  if (!destinations_) {
+    auto d = DestinationControl::create(registry_, [this] { return policies(); });
+    if (!d) return fail(d.error().wrap("destination control"));
+    destinations_ = std::move(*d);
+  }
+  shared_.destinations = destinations_.get();
   if (!jwks_) {
     JwksFetcherOptions jo;
     jo.refresh = options_.jwks_refresh;

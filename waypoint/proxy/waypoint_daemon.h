@@ -33,6 +33,7 @@
 #include "waypoint/proxy/policy_config.h"
 #include "waypoint/proxy/request_admission.h"
 #include "waypoint/proxy/route_config.h"
+#include "waypoint/proxy/destination_control.h"
 #include "waypoint/proxy/traffic_control.h"
 #include "waypoint/proxy/waypoint_options.h"
 #include "waypoint/proxy/waypoint_worker.h"
@@ -113,6 +114,7 @@ class WaypointDaemon {
   std::unique_ptr<RequestTelemetry> telemetry_;
   std::unique_ptr<RequestAdmission> admission_;
   std::unique_ptr<TrafficControl> traffic_;
+  std::unique_ptr<DestinationControl> destinations_;
   std::unique_ptr<http::HttpServer> admin_, metrics_, readiness_;
 };
 

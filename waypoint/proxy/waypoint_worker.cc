@@ -38,6 +38,7 @@ WaypointWorker::WaypointWorker(unsigned index, uring::EventLoop& loop, WorkerSha
   env_.telemetry = shared.telemetry;
   env_.admission = shared.admission;
   env_.traffic = shared.traffic;
+  upstreams_.setDestinations(shared.destinations);
   env_.on_request_done = [this](const RequestRecord& r) { onRequestDone(r); };
   env_.local_workload = [this](const mesh::StateSnapshot& s) { return localWorkload(s); };
 }

@@ -61,6 +61,8 @@ struct WorkerShared {
   // JWT + L7 authorization per request (and per TCP connection); null: none.
   const RequestAdmission* admission = nullptr;
   TrafficControl* traffic = nullptr;  // TrafficPolicy rate limits and faults; null: none
+  // DestinationRule outlier detection and request limits; null: none.
+  DestinationControl* destinations = nullptr;
   // A request head must be complete this long after its first byte (HTTP/1.1: 408; HTTP/2:
   // GOAWAY once a header block is this late); 0: no limit.
   std::chrono::seconds request_header_timeout{10};

@@ -4,8 +4,10 @@
 // wires it, and the resilience pieces (timers, retry budget, mirrors) a worker lends.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -311,6 +313,26 @@ class Http1SessionTest : public ::testing::Test {
   std::unique_ptr<RequestTelemetry> telemetry_;
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> access_log_ =
       std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+};
+
+// A port that refuses connections for as long as it lives: bound, never listening (a closed
+// port could be taken by a parallel test's listener meanwhile).
+struct RefusingPort {
+  UniqueFd fd;
+  uint16_t port = 0;
+  RefusingPort() {
+    fd = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    socklen_t len = sizeof(sa);
+    EXPECT_EQ(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len), 0);
+    port = ntohs(sa.sin_port);
+  }
+  net::SocketAddress address() const {
+    return *net::SocketAddress::parse("127.0.0.1:" + std::to_string(port));
+  }
 };
 
 inline std::unique_ptr<echo::EchoServer> startEcho(const std::string& at = "127.0.0.1:0") {

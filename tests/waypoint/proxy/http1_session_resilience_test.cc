@@ -20,26 +20,6 @@ l7::ServiceRoutes routesWith(const std::function<void(l7::RouteRule&)>& edit) {
   return withFirstRule(routes(), edit);
 }
 
-// A port that refuses connections for as long as it lives: bound, never listening (a closed
-// port could be taken by a parallel test's listener meanwhile).
-struct RefusingPort {
-  UniqueFd fd;
-  uint16_t port = 0;
-  RefusingPort() {
-    fd = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-    socklen_t len = sizeof(sa);
-    EXPECT_EQ(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len), 0);
-    port = ntohs(sa.sin_port);
-  }
-  net::SocketAddress address() const {
-    return *net::SocketAddress::parse("127.0.0.1:" + std::to_string(port));
-  }
-};
-
 class Http1SessionResilienceTest : public Http1SessionTest {
  protected:
   // The records once `n` requests ended (the record is handed over just after the answer).

@@ -1,0 +1,143 @@
+// Http1Session with a DestinationRule in process (the fixture of http1_session_test.cc, a real
+// warren-echo and a refusing port as endpoints of shop/echo): outlier detection ejects the
+// endpoint that keeps failing so every later request reaches the live one; every endpoint
+// ejected answers 503 UH; http2MaxRequests answers the request over the limit 503 UO and gives
+// the place back when the request in flight ends. The lab's path is
+// tests/e2e/test_waypoint_resilience.sh.
+#include <gtest/gtest.h>
+
+#include "http1_session_fixture.h"
+#include "waypoint/proxy/destination_control.h"
+
+namespace warren::waypoint {
+namespace {
+
+using std::chrono::milliseconds;
+
+class Http1SessionDestinationTest : public Http1SessionTest {
+ protected:
+  // A DestinationRule on shop/echo, filled by `fill`, applied through the Upstreams as the
+  // worker wires it.
+  void useRule(const std::function<void(l7::DestinationPolicy&)>& fill) {
+    l7::WaypointPolicy w;
+    w.set_waypoint("shop/waypoint");
+    auto* p = w.mutable_destination();
+    p->set_namespace_("shop");
+    p->set_name("echo-rule");
+    auto* t = p->add_targets();
+    t->set_kind(l7::PolicyTarget::SERVICE);
+    t->set_namespace_("shop");
+    t->set_name("echo");
+    fill(*p);
+    policies_ = PolicyConfig::build({{"r", w}}, {}, 1);
+    ASSERT_TRUE(policies_->diagnostics().empty()) << policies_->diagnostics()[0];
+    auto d = DestinationControl::create(registry_, [this] { return policies_; });
+    ASSERT_TRUE(d) << d.error().message();
+    destinations_ = std::move(*d);
+    upstreams_->setDestinations(destinations_.get());
+  }
+  static void outlier(l7::DestinationPolicy& p, uint32_t consecutive_5xx, uint32_t max_percent) {
+    auto* od = p.mutable_outlier_detection();
+    od->set_consecutive_5xx_errors(consecutive_5xx);
+    od->mutable_interval()->set_seconds(10);
+    od->mutable_base_ejection_time()->set_seconds(30);
+    od->set_max_ejection_percent(max_percent);
+  }
+  // One request on a connection of its own: its status and body.
+  Response get(const std::string& target) {
+    int c = connect();
+    send(c, "GET " + target + " HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+    return read(c);
+  }
+  std::vector<RequestRecord> recordsAfter(size_t n) {
+    for (int i = 0; i < 500 && records().size() < n; ++i)
+      std::this_thread::sleep_for(milliseconds(10));
+    auto r = records();
+    EXPECT_GE(r.size(), n);
+    return r;
+  }
+
+  metrics::Registry registry_;
+  std::shared_ptr<const PolicyConfig> policies_;
+  std::unique_ptr<DestinationControl> destinations_;
+};
+
+TEST_F(Http1SessionDestinationTest, TheFailingEndpointIsEjectedAndTheOtherServesTheRest) {
+  RefusingPort dead;
+  auto live = startEcho();
+  endpoints({{"echo", dead.address()}, {"echo", live->addresses()[0]}});
+  useRule([](l7::DestinationPolicy& p) { outlier(p, 2, 50); });
+  int n503 = 0, n200 = 0;
+  for (int i = 0; i < 30; ++i) {
+    Response r = get("/api/x");
+    n503 += r.status == 503;
+    n200 += r.status == 200;
+  }
+  // The dead endpoint was chosen (least request, random ties) until its second failure.
+  EXPECT_EQ(n503, 2);
+  EXPECT_EQ(n200, 28);
+  EXPECT_EQ(destinations_->ejections(), 1u);
+  nlohmann::json j = destinations_->toJson();
+  EXPECT_EQ(j["services"]["shop/echo"]["endpoints"]["ep"]["ejected"], true) << j.dump();
+  EXPECT_EQ(j["services"]["shop/echo"]["policy"], "shop/echo-rule");
+  auto recs = recordsAfter(30);
+  size_t uf = 0;
+  for (const auto& r : recs) uf += r.response_flags.toString() == "UF";
+  EXPECT_EQ(uf, 2u) << "the two failures were connect failures";
+  // Without the rule nothing is skipped: the dead endpoint is chosen again.
+  upstreams_->setDestinations(nullptr);
+  int again = 0;
+  for (int i = 0; i < 30; ++i) again += get("/api/x").status == 503;
+  EXPECT_GT(again, 0);
+}
+
+TEST_F(Http1SessionDestinationTest, EveryEndpointEjectedIsNoHealthyUpstream) {
+  RefusingPort a, b;
+  endpoints({{"echo", a.address()}, {"echo", b.address()}});
+  useRule([](l7::DestinationPolicy& p) { outlier(p, 1, 100); });
+  EXPECT_EQ(get("/api/1").status, 503);
+  EXPECT_EQ(get("/api/2").status, 503);
+  EXPECT_EQ(destinations_->ejections(), 2u);
+  Response r = get("/api/3");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("2 ejected by outlier detection"), std::string::npos) << r.body;
+  auto recs = recordsAfter(3);
+  EXPECT_EQ(recs[2].response_flags.toString(), "UH");
+}
+
+TEST_F(Http1SessionDestinationTest, OverTheRequestLimitIsUpstreamOverflow) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  useRule([](l7::DestinationPolicy& p) { p.mutable_connection_pool()->set_max_requests(1); });
+  int slow = connect();
+  send(slow, "GET /api/slow?delay=600ms HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  auto active = [this] {
+    nlohmann::json j = destinations_->toJson()["services"];
+    return j.contains("shop/echo") ? j["shop/echo"].value("active_requests", 0) : 0;
+  };
+  for (int i = 0; i < 200 && active() != 1; ++i) std::this_thread::sleep_for(milliseconds(5));
+  ASSERT_EQ(active(), 1) << "the slow request holds the one place";
+  Response over = get("/api/over");
+  EXPECT_EQ(over.status, 503);
+  EXPECT_NE(over.body.find("overflow"), std::string::npos) << over.body;
+  EXPECT_EQ(read(slow).status, 200) << "the request in flight is served";
+  EXPECT_EQ(destinations_->overflows(), 1u);
+  EXPECT_EQ(get("/api/after").status, 200) << "its place was given back";
+  auto recs = recordsAfter(3);
+  bool seen = false;
+  for (const auto& r : recs) {
+    if (r.path != "/api/over") continue;
+    seen = true;
+    EXPECT_EQ(r.response_flags.toString(), "UO");
+    EXPECT_EQ(r.response_code_details, "upstream_reset_before_response_started{overflow}");
+  }
+  EXPECT_TRUE(seen);
+  // Counted for Prometheus by Service and rule.
+  EXPECT_NE(registry_.render().find("warren_waypoint_upstream_rq_pending_overflow_total{"
+                                    "destination_service=\"shop/echo\",policy=\"shop/echo-rule\"} 1"),
+            std::string::npos)
+      << registry_.render();
+}
+
+}  // namespace
+}  // namespace warren::waypoint
