@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <sys/stat.h>
 
+#include <set>
+
 #include "bpf/loader/inbound_registration.h"
 #include "bpf/loader/pin_dir.h"
 #include "bpf/loader/pin_owner_lock.h"
@@ -72,7 +74,7 @@ PinAction decidePin(const PinFacts& f) {
 }
 
 PinKeeper::PinKeeper(std::string run_dir, std::string holder)
-    : run_dir_(std::move(run_dir)), holder_(std::move(holder)) {}
+    : run_dir_(run_dir), holder_(std::move(holder)), owner_(std::move(run_dir)) {}
 
 namespace {
 
@@ -84,9 +86,34 @@ bool linkAttached(int fd) {
 
 }  // namespace
 
+namespace {
+
+// The inode of what is at `path` (0 when nothing is): a pin's identity, read without an fd.
+ino_t inodeOf(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+}  // namespace
+
+Result<std::string> PinKeeper::publishedPinDir() {
+  // Read again only when the file changed: a pass opens no file in the steady state.
+  const std::string path = run_dir_ + "/" + kPinDirFile;
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
+    pin_dir_file_ = {};
+    return fail(Error::notFound("no " + path));
+  }
+  const PinDirFile now{st.st_ino, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size};
+  if (now == pin_dir_file_ && !state_.pin_dir.empty()) return state_.pin_dir;
+  auto dir = readPinDirFile(run_dir_);
+  if (dir) pin_dir_file_ = now;
+  return dir;
+}
+
 Status PinKeeper::pass() {
   state_.passes++;
-  auto dir = readPinDirFile(run_dir_);
+  auto dir = publishedPinDir();
   if (!dir) {  // nothing published (no agent yet, no eBPF capture, uninstalled)
     if (!held_.empty())
       spdlog::info("bpf: {} lets go of the capture pins of {}: no pin dir in {}", holder_,
@@ -108,26 +135,37 @@ Status PinKeeper::pass() {
   auto note = [&first](Error e) {
     if (first) first = fail(std::move(e));
   };
-  auto alive = pinOwnerAlive(run_dir_);
+  auto alive = owner_.alive();
   if (!alive) note(alive.error());
   // Unknown counts as alive: restoring behind a live agent's back is the worse mistake.
   state_.agent_alive = !alive || *alive;
 
-  // What is pinned now, opened.
+  // What is pinned now. A pin whose inode is the one held is the same pin: no fd is opened for
+  // it (ztunnel may run close to its RLIMIT_NOFILE); a new or replaced one is opened once.
   struct Seen {
-    Held object;
+    Held object;  // fd invalid: the held one is still what is pinned
     bool attached = false;
   };
   std::map<std::string, Seen> now;
+  std::set<std::string> unreadable;  // pinned, but could not be opened: held as it is
   for (const auto& pin : listPins(*dir)) {
+    const ino_t ino = inodeOf(pin.path);
+    if (ino == 0) continue;  // removed meanwhile: decided below from what is held
+    const PinKind kind = pin.link ? PinKind::kLink : PinKind::kMap;
+    if (auto it = held_.find(pin.path); it != held_.end() && it->second.ino == ino) {
+      const bool attached = kind == PinKind::kLink && linkAttached(it->second.fd.get());
+      now.emplace(pin.path, Seen{Held{UniqueFd(), kind, ino}, attached});
+      continue;
+    }
     auto fd = openPin(pin.path);
     if (!fd) {
-      if (fd.error().code() != ErrorCode::kNotFound) note(fd.error());
-      continue;  // removed meanwhile: decided below from what is held
+      if (fd.error().code() == ErrorCode::kNotFound) continue;
+      note(fd.error());  // EMFILE...: not a reason to let go of what is held
+      unreadable.insert(pin.path);
+      continue;
     }
-    const PinKind kind = pin.link ? PinKind::kLink : PinKind::kMap;
     const bool attached = kind == PinKind::kLink && linkAttached(fd->get());
-    now.emplace(pin.path, Seen{Held{std::move(*fd), kind}, attached});
+    now.emplace(pin.path, Seen{Held{std::move(*fd), kind, ino}, attached});
   }
   bool capture_attached = false;
   for (const auto& [path, seen] : now) capture_attached |= seen.attached;
@@ -140,13 +178,13 @@ Status PinKeeper::pass() {
   for (auto& [path, seen] : now) {
     PinFacts f{seen.object.kind, true, held_.contains(path), seen.attached, state_.agent_alive,
                capture_attached};
-    if (decidePin(f) == PinAction::kHold)
-      held_[path] = std::move(seen.object);
-    else
+    if (decidePin(f) != PinAction::kHold)
       release.push_back(path);
+    else if (seen.object.fd)
+      held_[path] = std::move(seen.object);
   }
   for (auto& [path, held] : held_) {
-    if (now.contains(path)) continue;
+    if (now.contains(path) || unreadable.contains(path)) continue;
     const bool attached = held.kind == PinKind::kLink && linkAttached(held.fd.get());
     PinFacts f{held.kind, false, true, attached, state_.agent_alive, capture_attached};
     if (decidePin(f) == PinAction::kRestore)
@@ -170,7 +208,7 @@ Status PinKeeper::restore(const std::map<std::string, Held*>& missing,
                           std::vector<std::string>& restored) {
   // Asked again right before pinning: an agent starting meanwhile owns the directory (it may
   // just have dropped a map of another shape on purpose).
-  auto alive = pinOwnerAlive(run_dir_);
+  auto alive = owner_.alive();
   if (!alive) return fail(alive.error());
   if (*alive) {
     state_.agent_alive = true;
@@ -187,6 +225,7 @@ Status PinKeeper::restore(const std::map<std::string, Held*>& missing,
       if (first) first = fail(r.error());
     } else if (*r) {
       restored.push_back(path);
+      held->ino = inodeOf(path);  // the pin just made: the next pass needs no fd for it
     }
   }
   return first;

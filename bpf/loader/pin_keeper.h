@@ -21,12 +21,15 @@
 // `warren-agent uninstall` also holds the owner lock while it runs.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bpf/loader/pin_owner_lock.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -95,11 +98,23 @@ class PinKeeper {
   struct Held {
     UniqueFd fd;
     PinKind kind = PinKind::kMap;
+    ino_t ino = 0;  // the pin's inode when taken: the same inode later = the same pin, no fd
   };
+  // <run-dir>/bpf_pin_dir's identity when last read; re-read only when it changes.
+  struct PinDirFile {
+    ino_t ino = 0;
+    int64_t mtime_sec = 0;
+    int64_t mtime_nsec = 0;
+    int64_t size = 0;
+    bool operator==(const PinDirFile&) const = default;
+  };
+  Result<std::string> publishedPinDir();
   Status restore(const std::map<std::string, Held*>& missing, std::vector<std::string>& restored);
 
   std::string run_dir_;
   std::string holder_;
+  PinOwnerProbe owner_;
+  PinDirFile pin_dir_file_;
   std::map<std::string, Held> held_;  // by pin path
   PinKeeperState state_;
 };

@@ -6,6 +6,8 @@
 // repair, and whatever went missing meanwhile went on purpose.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "common/error.h"
@@ -34,6 +36,20 @@ class PinOwnerLock {
   std::string path_;
   UniqueFd fd_;
   bool held_ = false;
+};
+
+// pinOwnerAlive()'s question asked every pass with one fd kept open across calls (opened again
+// when the file is replaced: uninstall removes it, the next agent creates it), so asking opens
+// no file in the steady state.
+class PinOwnerProbe {
+ public:
+  explicit PinOwnerProbe(std::string run_dir);
+  Result<bool> alive();
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+  ino_t ino_ = 0;
 };
 
 // true while some open file description (any process, this one included) holds the lock on

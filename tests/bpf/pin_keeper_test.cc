@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +220,42 @@ TEST_F(PinKeeperKernelTest, WithNoAgentRemovedPinsDetachNothingAndComeBackAsTheS
   for (auto type : kCgroupTypes)
     EXPECT_EQ(attachedCount(cgroup_.path(), type), 1u) << "type " << type;
   EXPECT_EQ(lookupAttached(), 1u);
+}
+
+// ztunnel may run at its RLIMIT_NOFILE (the fault matrix's fd exhaustion): a pass must not need
+// a new fd in the steady state, nor to put back a pin it holds, and must keep its hold when it
+// cannot open one.
+TEST_F(PinKeeperKernelTest, PassesNeedNoNewFdAndKeepTheHoldAtTheLimit) {
+  PinKeeper keeper(run_.path(), "test");
+  ASSERT_TRUE(keeper.pass());
+  ASSERT_TRUE(keeper.pass());  // the owner lock's fd is open from here on
+  const uint64_t held = keeper.state().held_links + keeper.state().held_maps;
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit at_limit = saved;
+  at_limit.rlim_cur = static_cast<rlim_t>(lowest_free);  // no fd number left below it
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &at_limit), 0);
+  ASSERT_LT(::dup(0), 0) << "the limit leaves no fd";
+
+  const bool steady = static_cast<bool>(keeper.pass());
+  const std::string link = pins_.path() + "/link_connect4";
+  const std::string map = pins_.path() + "/" WARREN_MAP_ENROLLED;
+  const bool removed = ::unlink(link.c_str()) == 0 && ::unlink(map.c_str()) == 0;
+  const bool repaired = static_cast<bool>(keeper.pass());
+  const bool after = static_cast<bool>(keeper.pass());
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  EXPECT_TRUE(steady) << "a steady pass opened an fd";
+  ASSERT_TRUE(removed);
+  EXPECT_TRUE(repaired) << keeper.state().repairs.last_error;
+  EXPECT_TRUE(after) << "the pins it put back are known without an fd";
+  EXPECT_EQ(keeper.state().repairs.pins_restored, 2u);
+  EXPECT_EQ(keeper.state().held_links + keeper.state().held_maps, held);
+  EXPECT_TRUE(std::filesystem::exists(link));
+  EXPECT_TRUE(std::filesystem::exists(map));
 }
 
 TEST_F(PinKeeperKernelTest, WhileAnAgentIsAliveWhatGoesStaysGone) {
