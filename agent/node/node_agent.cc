@@ -164,7 +164,8 @@ Status NodeAgent::startCapture() {
     spdlog::warn("no --cgroup: eBPF capture is off (ZDS and CNI still served)");
   } else {
     auto dp = redirect::RedirectDataplane::open(
-        {options_.bpf_pin_dir, options_.cgroup, options_.sockmap_fast_path, options_.pod_cidr});
+        {options_.bpf_pin_dir, options_.cgroup, options_.sockmap_fast_path, options_.pod_cidr,
+         options_.run_dir});
     if (!dp) return fail(dp.error().wrap("eBPF capture"));
     if (auto s = redirect::writePinDirFile(options_.run_dir, options_.bpf_pin_dir); !s)
       return fail(s.error());

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <vector>
@@ -30,6 +31,12 @@ std::vector<std::string> listDir(const std::string& dir) {
     if (name != "." && name != "..") names.push_back(name);
   }
   return names;
+}
+
+bool isDecimalCookie(const std::string& name) {
+  uint64_t cookie = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), cookie);
+  return ec == std::errc() && end == name.data() + name.size();
 }
 
 bool isLinkFd(int fd) {
@@ -69,6 +76,37 @@ Status removePinTree(const std::string& path) {
 }  // namespace
 
 std::string netnsLinkDir(const std::string& pin_dir) { return pin_dir + "/netns"; }
+
+std::vector<PinEntry> listPins(const std::string& pin_dir) {
+  std::vector<PinEntry> pins;
+  std::vector<std::string> names = listDir(pin_dir);
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    const std::string path = pin_dir + "/" + name;
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+    pins.push_back({path, name.starts_with("link_")});
+  }
+  const std::string netns_dir = netnsLinkDir(pin_dir);
+  names = listDir(netns_dir);
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names)
+    if (isDecimalCookie(name)) pins.push_back({netns_dir + "/" + name, true});
+  return pins;
+}
+
+Status makePinDirs(const std::string& path) {
+  std::string prefix;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    prefix = path.substr(0, pos);
+    if (prefix.empty()) continue;
+    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail(WARREN_SYS_ERROR("mkdir " + prefix));
+  }
+  return ok();
+}
 
 std::string netnsLinkPath(const std::string& pin_dir, uint64_t netns_cookie) {
   return netnsLinkDir(pin_dir) + "/" + std::to_string(netns_cookie);

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -19,6 +20,20 @@ namespace warren::redirect {
 
 std::string netnsLinkDir(const std::string& pin_dir);
 std::string netnsLinkPath(const std::string& pin_dir, uint64_t netns_cookie);
+
+// One pin under a pin directory, as listPins() finds it.
+struct PinEntry {
+  std::string path;   // absolute
+  bool link = false;  // link_* or netns/<cookie>; anything else pinned in the directory is a map
+};
+
+// Every pin under `pin_dir`, sorted by name: the directory's own pins (links `link_*`, maps
+// `warren_*`), then the sk_lookup links under netns/ (decimal cookies only: other names are never
+// ours). Empty when the directory does not exist. Names alone: nothing is opened.
+std::vector<PinEntry> listPins(const std::string& pin_dir);
+
+// mkdir -p, mode 0700 (bpffs directories for pins).
+Status makePinDirs(const std::string& path);
 
 // Opens a pinned object (map, program or link); kNotFound when there is no such pin.
 Result<UniqueFd> openPin(const std::string& path);

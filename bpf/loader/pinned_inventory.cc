@@ -3,7 +3,6 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <linux/bpf.h>
 #include <sys/stat.h>
 
@@ -19,22 +18,6 @@
 namespace warren::redirect {
 
 namespace {
-
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-
-std::vector<std::string> sortedEntries(const std::string& dir) {
-  std::vector<std::string> names;
-  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
-  if (!d) return names;
-  while (dirent* e = ::readdir(d.get())) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 // Reads one pinned link; nullopt (not an error) when the pin is something else.
 Result<std::optional<PinnedLink>> readLink(const std::string& path) {
@@ -127,10 +110,9 @@ Result<PinnedInventory> readPinnedInventory(const std::string& pin_dir) {
   }
   PinnedInventory inv;
   std::vector<std::string> paths;
-  for (const auto& name : sortedEntries(pin_dir))
-    if (name.rfind("link_", 0) == 0) paths.push_back(pin_dir + "/" + name);
+  for (const auto& pin : listPins(pin_dir))
+    if (pin.link) paths.push_back(pin.path);
   const std::string netns_dir = netnsLinkDir(pin_dir);
-  for (const auto& name : sortedEntries(netns_dir)) paths.push_back(netns_dir + "/" + name);
 
   std::map<uint32_t, LoadedProgram> programs;
   for (const auto& path : paths) {

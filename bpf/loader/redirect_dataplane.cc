@@ -46,19 +46,6 @@ using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
 
 // Counter names come from warren_abi.h (warren_counter_names): one table for every reader.
 
-Status mkdirs(const std::string& path) {
-  std::string prefix;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    prefix = path.substr(0, pos);
-    if (prefix.empty()) continue;
-    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
-      return fail(WARREN_SYS_ERROR("mkdir " + prefix));
-  }
-  return ok();
-}
-
 // Pins a freshly created link. Closing our handle afterwards leaves the pinned link attached.
 Status pinLink(LinkPtr link, const std::string& path) {
   int err = bpf_link__pin(link.get(), path.c_str());
@@ -137,41 +124,12 @@ Status holdCgroupLink(RedirectDataplane::Programs& programs, bpf_program* prog,
   return ok();
 }
 
-// Pins `fd` (a link or map) at `path` again when the pin is gone; true when it did.
-Result<bool> repinIfMissing(int fd, const std::string& path) {
-  struct stat st{};
-  if (::stat(path.c_str(), &st) == 0) return false;
-  if (errno != ENOENT) return fail(WARREN_SYS_ERROR("stat " + path));
-  if (bpf_obj_pin(fd, path.c_str()) != 0) return fail(WARREN_SYS_ERROR("pin again " + path));
-  return true;
-}
-
 }  // namespace
 
 Status RedirectDataplane::repinMissing() {
   std::vector<std::string> restored;
   Status first = repinMissingPins(restored);
-  PinRepairs& r = pin_repairs_;
-  if (!restored.empty()) {
-    r.repairs++;
-    r.pins_restored += restored.size();
-    std::string names;
-    for (const auto& path : restored) names += (names.empty() ? "" : ", ") + path;
-    spdlog::warn("bpf: {} pin(s) were removed (by hand?): pinned again from the agent's fds "
-                 "(repair {}): {}",
-                 restored.size(), r.repairs, names);
-  }
-  if (!first) {
-    r.failures++;
-    if (first.error().message() != r.last_error)
-      spdlog::warn("bpf: cannot put removed pins back (retried every re-sync, logged again "
-                   "only when the error changes): {}",
-                   first.error().message());
-    r.last_error = first.error().message();
-  } else if (!r.last_error.empty()) {
-    spdlog::info("bpf: removed pins can be put back again (after {} failed passes)", r.failures);
-    r.last_error.clear();
-  }
+  pin_repairs_.record(restored, first, "the agent");
   return first;
 }
 
@@ -190,8 +148,8 @@ Status RedirectDataplane::repinMissingPins(std::vector<std::string>& restored) {
     auto target = linkTargetId(entry.second.get());
     return target && *target == 0;
   });
-  if (programs_->held_links.empty()) return first;    // uninstalled: nothing to put back
-  WARREN_TRY(mkdirs(netnsLinkDir(config_.pin_dir)));  // the whole directory may have gone
+  if (programs_->held_links.empty()) return first;         // uninstalled: nothing to put back
+  WARREN_TRY(makePinDirs(netnsLinkDir(config_.pin_dir)));  // the whole directory may have gone
   for (const auto& [path, fd] : programs_->held_links) note(repinIfMissing(fd.get(), path), path);
   // Maps: each skeleton pinned its maps by name (libbpf's pin_root_path); ztunnel and the
   // next agent find them there.
@@ -208,8 +166,11 @@ Status RedirectDataplane::repinMissingPins(std::vector<std::string>& restored) {
   return first;
 }
 
-RedirectDataplane::RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs)
-    : config_(std::move(config)), programs_(std::move(programs)) {}
+RedirectDataplane::RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs,
+                                     std::optional<PinOwnerLock> owner_lock)
+    : config_(std::move(config)),
+      programs_(std::move(programs)),
+      owner_lock_(std::move(owner_lock)) {}
 RedirectDataplane::RedirectDataplane(RedirectDataplane&&) noexcept = default;
 RedirectDataplane& RedirectDataplane::operator=(RedirectDataplane&&) noexcept = default;
 RedirectDataplane::~RedirectDataplane() = default;
@@ -217,8 +178,21 @@ RedirectDataplane::~RedirectDataplane() = default;
 Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) {
   if (config.pin_dir.empty() || config.pin_dir[0] != '/')
     return fail(Error::invalid("--bpf-pin-dir must be an absolute path: '" + config.pin_dir + "'"));
+  // Taken before any pin is touched: from here on ztunnel's PinKeeper leaves the directory to
+  // this agent (it may drop a map of another shape below, on purpose).
+  std::optional<PinOwnerLock> owner_lock;
+  if (!config.run_dir.empty()) {
+    auto lock = PinOwnerLock::acquire(config.run_dir);
+    if (!lock) return fail(lock.error());
+    if (!lock->held())
+      spdlog::warn(
+          "bpf: {} is held by another process (an agent still stopping, an uninstall?): "
+          "taken when it is free",
+          lock->path());
+    owner_lock = std::move(*lock);
+  }
   WARREN_TRY(ensureBpffs());
-  WARREN_TRY(mkdirs(netnsLinkDir(config.pin_dir)));
+  WARREN_TRY(makePinDirs(netnsLinkDir(config.pin_dir)));
   // An agent of another version may have pinned warren_counters with another number of
   // counters (the enum grew with the sk_msg fast path). Counters are statistics only: drop
   // that pin and let the load create the current map. Programs still attached keep counting
@@ -288,7 +262,7 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
       return fail(WARREN_SYS_ERROR("update sk_lookup link of netns " + std::to_string(cookie)));
     programs->held_links[netnsLinkPath(dir, cookie)] = std::move(*fd);
   }
-  return RedirectDataplane(config, std::move(programs));
+  return RedirectDataplane(config, std::move(programs), std::move(owner_lock));
 }
 
 Result<PinnedRedirectState> RedirectDataplane::pinnedState() const {
@@ -303,6 +277,8 @@ Result<PinnedRedirectState> RedirectDataplane::pinnedState() const {
 }
 
 Status RedirectDataplane::reconcile(const std::map<uint64_t, int>& desired) {
+  if (owner_lock_ && !owner_lock_->held() && owner_lock_->tryAgain())
+    spdlog::info("bpf: took {}: this agent owns the pins", owner_lock_->path());
   // Pins removed by hand come back first, so the plan below sees the netns links that are
   // still attached (through our fds) and never attaches a second one. It logs for itself
   // (once per repair, once per new failure: this runs every 2 s).

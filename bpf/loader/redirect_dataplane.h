@@ -14,9 +14,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bpf/loader/pin_keeper.h"
+#include "bpf/loader/pin_owner_lock.h"
 #include "bpf/loader/redirect_plan.h"
 #include "common/error.h"
 #include "common/net/ip_address.h"
@@ -31,20 +34,12 @@ struct RedirectConfig {
   // of it is loaded, and what an earlier agent left of it is removed.
   bool sockmap_fast_path = false;
   std::string pod_cidr{};  // --pod-cidr: pod pairs inside it take the fast path (when on)
+  // --run-dir: the dataplane holds <run-dir>/bpf_pin_owner.lock for its whole life, so ztunnel's
+  // PinKeeper knows an agent owns the pins (pin_owner_lock.h). "" = no lock (tests).
+  std::string run_dir{};
 };
 
 using Counters = std::array<uint64_t, WARREN_CNT_MAX>;
-
-// What repinMissing() did over the agent's life (the admin API's redirection document). It
-// runs on every re-sync (every 2 s): a repair is one pass that put pins back, logged once with
-// every pin it restored; a failure that repeats pass after pass is logged once, when it first
-// shows (and again only when it changes), and counted every time.
-struct PinRepairs {
-  uint64_t repairs = 0;        // passes that pinned something again
-  uint64_t pins_restored = 0;  // pins put back, over all repairs
-  uint64_t failures = 0;       // passes that could not put a pin back
-  std::string last_error{};    // the last failed pass's error; "" once a pass succeeds
-};
 
 class RedirectDataplane {
  public:
@@ -83,7 +78,8 @@ class RedirectDataplane {
   struct Programs;  // the loaded skeletons and held links (redirect_dataplane.cc)
 
  private:
-  RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs);
+  RedirectDataplane(RedirectConfig config, std::unique_ptr<Programs> programs,
+                    std::optional<PinOwnerLock> owner_lock);
   Status apply(const RedirectAction& action, int netns_fd);
   // repinMissing() without the log and the counts: the pins it put back into `restored`.
   Status repinMissingPins(std::vector<std::string>& restored);
@@ -91,6 +87,7 @@ class RedirectDataplane {
   RedirectConfig config_;
   std::unique_ptr<Programs> programs_;
   PinRepairs pin_repairs_;
+  std::optional<PinOwnerLock> owner_lock_;  // nullopt: no run dir given
 };
 
 }  // namespace warren::redirect

@@ -61,6 +61,7 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
     if (data_) data_->removePod(uid);
   };
   zds_ = std::make_unique<ZdsClient>(zo, [this](const ZdsClient::Pods& pods) { onPods(pods); });
+  capture_pins_ = std::make_unique<CapturePinKeeper>(options_.run_dir);
 }
 
 ZtunnelDaemon::~ZtunnelDaemon() { stop(); }
@@ -92,6 +93,7 @@ nlohmann::json ZtunnelDaemon::configDump() const {
                 {"nacks", xs.nacks},
                 {"last_nack", xs.last_nack},
                 {"last_error", xs.last_error}};
+  out["capture_pins"] = capture_pins_->toJson();
   out["node"] = options_.node;
   out["ready"] = ready();
   return out;
@@ -227,6 +229,7 @@ Status ZtunnelDaemon::start() {
   certs_->start();
   xds_->start();
   zds_->start();
+  capture_pins_->start();
   spdlog::info("ztunnel control up: node {}, xDS {}, CA {}, ZDS {}", options_.node,
                options_.xds_address, options_.ca_address, options_.zds_socket);
   return ok();
@@ -248,6 +251,7 @@ void ZtunnelDaemon::stop() {
   readiness_.reset();
   metrics_.reset();
   admin_.reset();
+  if (capture_pins_) capture_pins_->stop();
   if (zds_) zds_->stop();
   if (xds_) xds_->stop();
   if (certs_) certs_->stop();

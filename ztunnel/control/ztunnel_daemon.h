@@ -4,8 +4,8 @@
 // once xDS synced and the ZDS snapshot arrived). The data path (workers, per-pod accept loops)
 // plugs into store() / certificates() / the pod table next.
 //
-// Threads: the xDS client, the ZDS client and the certificate manager each run one; every HTTP
-// server runs one; the caller's thread only starts and stops.
+// Threads: the xDS client, the ZDS client, the certificate manager and the capture pin keeper
+// each run one; every HTTP server runs one; the caller's thread only starts and stops.
 #pragma once
 
 #include <memory>
@@ -18,6 +18,7 @@
 #include "mesh/control/certificate_manager.h"
 #include "mesh/control/xds_client.h"
 #include "mesh/state/snapshot_store.h"
+#include "ztunnel/control/capture_pin_keeper.h"
 #include "ztunnel/control/zds_client.h"
 #include "ztunnel/control/ztunnel_options.h"
 #include "ztunnel/data/data_plane.h"
@@ -66,6 +67,7 @@ class ZtunnelDaemon {
   unsigned data_workers_ = 1;
   std::unique_ptr<DataPlane> data_;  // before zds_: ZDS hands pods to it
   std::unique_ptr<ZdsClient> zds_;
+  std::unique_ptr<CapturePinKeeper> capture_pins_;
   metrics::Registry registry_;
   std::unique_ptr<http::HttpServer> admin_, metrics_, readiness_;
 };
