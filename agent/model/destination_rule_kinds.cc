@@ -76,14 +76,17 @@ Status decodeConnectionPool(const Fields& f, DestinationRule& out) {
   auto max = readCount(http, "http2MaxRequests", 0, INT32_MAX);
   if (!max) return fail(max.error());
   out.max_requests = *max;
-  notApplied(http, "trafficPolicy.connectionPool.http", {"http2MaxRequests"}, out.not_applied);
+  auto pending = readCount(http, "http1MaxPendingRequests", 0, INT32_MAX);
+  if (!pending) return fail(pending.error());
+  out.max_pending_requests = *pending;
+  notApplied(http, "trafficPolicy.connectionPool.http",
+             {"http2MaxRequests", "http1MaxPendingRequests"}, out.not_applied);
   Fields tcp = f.child("tcp");
   if (auto s = tcp.expectMap(); !s) return fail(s.error());
-  // Read so a wrong type is still refused by name, though the waypoint does not apply them.
-  if (auto m = readCount(tcp, "maxConnections", 0, INT32_MAX); !m) return fail(m.error());
-  if (auto m = readCount(http, "http1MaxPendingRequests", 0, INT32_MAX); !m)
-    return fail(m.error());
-  notApplied(tcp, "trafficPolicy.connectionPool.tcp", {}, out.not_applied);
+  auto conns = readCount(tcp, "maxConnections", 0, INT32_MAX);
+  if (!conns) return fail(conns.error());
+  out.max_connections = *conns;
+  notApplied(tcp, "trafficPolicy.connectionPool.tcp", {"maxConnections"}, out.not_applied);
   notApplied(f, "trafficPolicy.connectionPool", {"http", "tcp"}, out.not_applied);
   return ok();
 }

@@ -18,7 +18,8 @@
 //         maxEjectionPercent: 10            # default 10
 //         minHealthPercent: 0               # default 0
 //       connectionPool:
-//         http: {http2MaxRequests: 100}     # applied; the other fields are reported
+//         http: {http2MaxRequests: 100, http1MaxPendingRequests: 10}  # applied
+//         tcp: {maxConnections: 10}         # applied; the other fields are reported
 //
 // The decoder rejects wrong types and values out of range naming the field (the model keeps
 // the last good version, the admin API shows the error); fields the waypoint does not apply
@@ -50,7 +51,9 @@ struct DestinationRule {
   std::string host;
   std::vector<PolicyTargetRef> target_refs;  // from spec.targetRefs, else from host
   std::optional<OutlierDetectionSpec> outlier_detection;
-  uint32_t max_requests = 0;  // connectionPool.http.http2MaxRequests; 0: no limit
+  uint32_t max_requests = 0;     // connectionPool.http.http2MaxRequests; 0: no limit
+  uint32_t max_connections = 0;  // connectionPool.tcp.maxConnections; 0: no limit
+  uint32_t max_pending_requests = 0;  // connectionPool.http.http1MaxPendingRequests; 0: none
   std::vector<std::string> not_applied;  // "trafficPolicy.loadBalancer", ...
 };
 

@@ -152,7 +152,12 @@ l7::DestinationPolicy destinationOf(const DestinationRule& dr) {
     od->set_max_ejection_percent(o->max_ejection_percent);
     od->set_min_health_percent(o->min_health_percent);
   }
-  if (dr.max_requests > 0) out.mutable_connection_pool()->set_max_requests(dr.max_requests);
+  if (dr.max_requests > 0 || dr.max_connections > 0 || dr.max_pending_requests > 0) {
+    auto* pool = out.mutable_connection_pool();
+    pool->set_max_requests(dr.max_requests);
+    pool->set_max_connections(dr.max_connections);
+    pool->set_max_pending_requests(dr.max_pending_requests);
+  }
   copy(dr.not_applied, out.mutable_not_applied());
   return out;
 }

@@ -51,8 +51,8 @@ spec:
     loadBalancer: {simple: ROUND_ROBIN}
     outlierDetection: {consecutive5xxErrors: 3, interval: 500ms, maxEjectionPercent: 50}
     connectionPool:
-      http: {http2MaxRequests: 7, http1MaxPendingRequests: 2}
-      tcp: {maxConnections: 4}
+      http: {http2MaxRequests: 7, http1MaxPendingRequests: 2, maxRetries: 3}
+      tcp: {maxConnections: 4, connectTimeout: 1s}
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule
@@ -85,10 +85,12 @@ spec:
   EXPECT_EQ(p.outlier_detection().base_ejection_time().seconds(), 30) << "Istio's default";
   EXPECT_EQ(p.outlier_detection().max_ejection_percent(), 50u);
   EXPECT_EQ(p.connection_pool().max_requests(), 7u);
+  EXPECT_EQ(p.connection_pool().max_connections(), 4u);
+  EXPECT_EQ(p.connection_pool().max_pending_requests(), 2u);
   std::vector<std::string> not_applied(p.not_applied().begin(), p.not_applied().end());
   EXPECT_EQ(not_applied, (std::vector<std::string>{
-                             "trafficPolicy.connectionPool.http.http1MaxPendingRequests",
-                             "trafficPolicy.connectionPool.tcp.maxConnections",
+                             "trafficPolicy.connectionPool.http.maxRetries",
+                             "trafficPolicy.connectionPool.tcp.connectTimeout",
                              "trafficPolicy.loadBalancer"}));
 
   auto d = t.resources.find("shop/waypoint/DestinationRule/shop/defaults");

@@ -22,7 +22,11 @@
 #            both ejected, then 503 `no healthy upstream` with flag UH
 #   bounded  connectionPool.http.http2MaxRequests 1: a second request while a slow one is in
 #            flight is 503 with flag UO, warren_waypoint_upstream_rq_pending_overflow_total 1;
-#            tcp.maxConnections reported as not applied in `warrenctl policies`
+#            tcp.connectTimeout reported as not applied in `warrenctl policies`
+#   pooled   tcp.maxConnections 1, http.http1MaxPendingRequests 1: a second request while a slow
+#            one holds the one connection waits (/clusters pending_requests 1) and is served on
+#            that same connection once it is released (the echo sees one peer); a third finds
+#            the queue full: 503 UO; warren_waypoint_upstream_cx_overflow_total 2
 # and a bad DestinationRule (maxEjectionPercent 101) rejected naming the field.
 . "$(dirname "$0")/lib.sh"
 
@@ -39,7 +43,7 @@ wait_for 20 test -S "$LAB_DIR/nodes/node-1/run/admin.sock"
 step "shop: an echo Deployment, three Services on it, two client identities"
 {
   cat "$WARREN_SOURCE_DIR/tests/e2e/waypoint_policy/shop.yaml"
-  for s in limited aborted coin delayed bounded flaky fragile; do
+  for s in limited aborted coin delayed bounded pooled flaky fragile; do
     app=echo
     case $s in flaky | fragile) app=flaky ;; esac
     cat <<YAML
@@ -177,7 +181,7 @@ assert_eq "$(call client limited | cut -d' ' -f1)" 429 "the last good limit stil
 assert_eq "$(call client delayed | cut -d' ' -f1)" 200 "other Services are still served"
 assert_eq "$(wp_admin /policies | jq -c .diagnostics)" "[]" "the waypoint got nothing bad"
 
-step "DestinationRules: outlier detection on flaky and fragile, a request limit on bounded"
+step "DestinationRules: outlier detection on flaky and fragile, limits on bounded and pooled"
 destination_rule() {  # destination_rule NAME HOST TRAFFIC-POLICY
   cat <<YAML
 ---
@@ -195,9 +199,11 @@ YAML
   destination_rule fragile fragile \
     "{outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 5m, maxEjectionPercent: 100}}"
   destination_rule bounded bounded.shop \
-    "{connectionPool: {http: {http2MaxRequests: 1}, tcp: {maxConnections: 5}}}"
+    "{connectionPool: {http: {http2MaxRequests: 1}, tcp: {connectTimeout: 5s}}}"
+  destination_rule pooled pooled \
+    "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}"
 } | lab_apply -
-rules_served() { wp_admin /policies | jq -e '.destination_rules | length == 3' >/dev/null; }
+rules_served() { wp_admin /policies | jq -e '.destination_rules | length == 4' >/dev/null; }
 wait_for 30 rules_served
 assert_eq "$(wp_admin /policies | jq -c .diagnostics)" "[]" "the waypoint's diagnostics for good rules"
 flaky_pods=$(lab get pods -n shop -o json | jq -r '.[] | select(.labels.app == "flaky") | .name' | sort)
@@ -270,11 +276,47 @@ assert_eq "$(wp_metric istio_requests_total 'destination_service="bounded.shop.s
   "istio_requests_total 503 UO"
 not_applied() {
   ctl --node node-1 policies -o json |
-    jq -e '.items[] | select(.kind == "DestinationRule" and .name == "bounded") | .errors[] | select(contains("trafficPolicy.connectionPool.tcp.maxConnections: not applied"))' >/dev/null
+    jq -e '.items[] | select(.kind == "DestinationRule" and .name == "bounded") | .errors[] | select(contains("trafficPolicy.connectionPool.tcp.connectTimeout: not applied"))' >/dev/null
 }
 assert_ok not_applied
 assert_eq "$(wp_admin /policies | jq -c '.destination_rules[] | select(.policy == "shop/bounded") | .not_applied')" \
-  '["trafficPolicy.connectionPool.tcp.maxConnections"]' "/policies: what the waypoint does not apply"
+  '["trafficPolicy.connectionPool.tcp.connectTimeout"]' "/policies: what the waypoint does not apply"
+
+step "connection limit: maxConnections 1, the second request waits for the connection, the third is 503 UO"
+pooled_ip=$(svc_ip shop/pooled)
+pooled() { wp_admin /clusters | jq -r ".destinations.services[\"shop/pooled\"].$1 // 0"; }
+assert_eq "$(call client pooled | cut -d' ' -f1)" 200 "a first request (its connection kept alive)"
+# Every request from the client pod reaches the waypoint over one pooled HBONE connection, so
+# one waypoint worker: the limit queues them there (a worker with no connection to the
+# endpoint would open its own, as Envoy's pools do).
+slow_out="$LAB_DIR/pooled-slow.json" waiter_out="$LAB_DIR/pooled-waiter.json"
+pod_exec shop/client curl -sS --max-time 20 "http://$pooled_ip:80/pooled/slow?delay=3s" >"$slow_out" &
+slow=$!
+slow_holds() { [ "$(pooled active_requests)" = 1 ] && [ "$(pooled connections)" = 1 ]; }
+wait_for 10 slow_holds
+pod_exec shop/client curl -sS --max-time 20 "http://$pooled_ip:80/pooled/waiter" >"$waiter_out" &
+waiter=$!
+one_waiting() { [ "$(pooled pending_requests)" = 1 ]; }
+wait_for 10 one_waiting
+assert_eq "$(pooled connections)" 1 "no second connection for the waiting request"
+r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$pooled_ip:80/pooled/over")
+assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 503 "the request that finds the queue full"
+assert_contains "$r" "overflow" "the 503's body"
+wait "$slow" || fail "the slow request failed"
+wait "$waiter" || fail "the waiting request failed"
+assert_eq "$(jq -r .path "$waiter_out")" /pooled/waiter "the waiting request was answered by the echo"
+assert_eq "$(jq -r .peer "$waiter_out")" "$(jq -r .peer "$slow_out")" \
+  "the waiting request went over the connection the slow one released"
+assert_eq "$(pooled pending_requests)" 0 "nothing waits any more"
+line=$(wp_log | grep -F 'path="/pooled/over"' | head -1)
+[ -n "$line" ] || fail "no access log line for the request over the queue"
+assert_contains "$line" 'flags="UO"' "access log: UO"
+assert_contains "$line" 'response_code=503' "access log: 503"
+assert_eq "$(wp_metric warren_waypoint_upstream_cx_overflow_total 'destination_service="shop/pooled"' 'policy="shop/pooled"')" 2 \
+  "warren_waypoint_upstream_cx_overflow_total: the waiter and the refused request found the limit"
+assert_eq "$(wp_metric warren_waypoint_upstream_rq_pending_overflow_total 'destination_service="shop/pooled"')" 1 \
+  "warren_waypoint_upstream_rq_pending_overflow_total (pooled)"
+assert_eq "$(wp_admin /stats | jq .total.upstream_cx_overflow)" 2 "/stats: upstream_cx_overflow"
 
 step "a bad DestinationRule: rejected naming the field"
 destination_rule flaky flaky "{outlierDetection: {maxEjectionPercent: 101}}" | lab_apply -

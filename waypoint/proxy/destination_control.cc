@@ -23,8 +23,16 @@ Result<std::unique_ptr<DestinationControl>> DestinationControl::create(metrics::
       "(Envoy upstream_rq_pending_overflow), by destination Service and rule",
       {"destination_service", "policy"});
   if (!overflow) return fail(overflow.error());
+  auto cx_overflow = registry.counter(
+      "warren_waypoint_upstream_cx_overflow_total",
+      "Times DestinationRule connectionPool.tcp.maxConnections was reached: a request waited "
+      "for a connection, or a worker opened its first one over it (Envoy upstream_cx_overflow), "
+      "by destination Service and rule",
+      {"destination_service", "policy"});
+  if (!cx_overflow) return fail(cx_overflow.error());
   d->ejections_ = *ejections;
   d->overflow_ = *overflow;
+  d->cx_overflow_ = *cx_overflow;
   return d;
 }
 
@@ -59,17 +67,62 @@ std::set<std::string> DestinationControl::excluded(const ServiceKey& service, si
   return d ? d->excluded(hosts, now) : std::set<std::string>{};
 }
 
+const DestinationSettings* DestinationControl::settingsOf(
+    const ServiceKey& service, std::shared_ptr<const PolicyConfig>& cfg) const {
+  cfg = policies_();
+  return cfg ? cfg->destination(service) : nullptr;
+}
+
 bool DestinationControl::beginRequest(const ServiceKey& service) {
-  std::shared_ptr<const PolicyConfig> cfg = policies_();
-  const DestinationSettings* settings = cfg ? cfg->destination(service) : nullptr;
+  std::shared_ptr<const PolicyConfig> cfg;
+  const DestinationSettings* settings = settingsOf(service, cfg);
   const uint32_t max = settings ? settings->max_requests : 0;
-  if (limits_.tryBegin(destinationName(service), max)) return true;
+  if (requests_.tryBegin(destinationName(service), max)) return true;
   count(overflow_, service, settings->policy);
   return false;
 }
 
 void DestinationControl::endRequest(const ServiceKey& service) {
-  limits_.end(destinationName(service));
+  requests_.end(destinationName(service));
+}
+
+bool DestinationControl::beginConnection(const ServiceKey& service, bool anyway) {
+  std::shared_ptr<const PolicyConfig> cfg;
+  const DestinationSettings* settings = settingsOf(service, cfg);
+  const uint32_t max = settings ? settings->max_connections : 0;
+  const std::string name = destinationName(service);
+  if (!anyway) {
+    if (connections_.tryBegin(name, max)) return true;
+  } else {
+    const uint64_t before = connections_.overflows();
+    connections_.beginAnyway(name, max);
+    if (connections_.overflows() == before) return true;
+  }
+  count(cx_overflow_, service, settings->policy);
+  return anyway;
+}
+
+void DestinationControl::endConnection(const ServiceKey& service) {
+  connections_.end(destinationName(service));
+}
+
+bool DestinationControl::limitsConnections(const ServiceKey& service) const {
+  std::shared_ptr<const PolicyConfig> cfg;
+  const DestinationSettings* settings = settingsOf(service, cfg);
+  return settings && settings->max_connections > 0;
+}
+
+bool DestinationControl::beginPending(const ServiceKey& service) {
+  std::shared_ptr<const PolicyConfig> cfg;
+  const DestinationSettings* settings = settingsOf(service, cfg);
+  const uint32_t max = settings ? settings->max_pending_requests : 0;
+  if (pending_.tryBegin(destinationName(service), max)) return true;
+  count(overflow_, service, settings->policy);
+  return false;
+}
+
+void DestinationControl::endPending(const ServiceKey& service) {
+  pending_.end(destinationName(service));
 }
 
 void DestinationControl::report(const ServiceKey& service, const std::string& endpoint_uid,
@@ -103,7 +156,9 @@ uint64_t DestinationControl::ejections() const {
 
 nlohmann::json DestinationControl::toJson() {
   std::shared_ptr<const PolicyConfig> cfg = policies_();
-  const auto active = limits_.activeByDestination();
+  const auto active = requests_.activeByDestination();
+  const auto connections = connections_.activeByDestination();
+  const auto waiting = pending_.activeByDestination();
   std::lock_guard lock(mu_);
   const auto now = clock_();
   nlohmann::json services = nlohmann::json::object();
@@ -126,13 +181,16 @@ nlohmann::json DestinationControl::toJson() {
                                  {"endpoints", std::move(eps)}};
   }
   for (const auto& [name, n] : active) services[name]["active_requests"] = n;
+  for (const auto& [name, n] : connections) services[name]["connections"] = n;
+  for (const auto& [name, n] : waiting) services[name]["pending_requests"] = n;
   return {{"services", std::move(services)},
           {"ejections", [&] {
              uint64_t n = 0;
              for (const auto& [key, d] : detectors_) n += d.ejections();
              return n;
            }()},
-          {"overflows", limits_.overflows()}};
+          {"overflows", overflows()},
+          {"connection_overflows", connectionOverflows()}};
 }
 
 }  // namespace warren::waypoint

@@ -10,12 +10,20 @@
 //                      gives it back when it ends; over the limit -> 503 UO (Envoy's
 //                      upstream_rq_pending_overflow, details
 //                      upstream_reset_before_response_started{overflow})
+//   maxConnections     RequestLimits: HTTP/1.1 upstream connections open to the Service (busy
+//                      or kept alive); at the limit a request that finds no idle connection
+//                      waits for one of its worker's connections to that endpoint (Upstreams),
+//                      counted as a connection overflow (Envoy's upstream_cx_overflow)
+//   http1MaxPending... RequestLimits: requests waiting so; one more is answered 503 UO
+//                      (Envoy's upstream_rq_pending_overflow)
 //
 // The settings are the current PolicyConfig's (a push changes them; a detector keeps its
 // ejections across pushes and goes when its Service's rule does). Counted on :15020:
 //   warren_waypoint_outlier_detection_ejections_total{destination_service, policy}
 //   warren_waypoint_upstream_rq_pending_overflow_total{destination_service, policy}
-// and shown in the admin's /clusters (each endpoint's ejection state, requests active).
+//   warren_waypoint_upstream_cx_overflow_total{destination_service, policy}
+// and shown in the admin's /clusters (each endpoint's ejection state; requests active,
+// connections open, requests waiting).
 #pragma once
 
 #include <chrono>
@@ -50,14 +58,30 @@ class DestinationControl {
   // (counted). A true is paired with endRequest.
   bool beginRequest(const ServiceKey& service);
   void endRequest(const ServiceKey& service);
+  // One more HTTP/1.1 upstream connection to `service` under its tcp.maxConnections: true when
+  // it may open (counted; paired with endConnection), false at the limit (a connection
+  // overflow, counted). `anyway`: it opens whatever the limit (its worker has no connection to
+  // the endpoint, so a request waiting there would wait for nothing), still counted as an
+  // overflow when over it; always true then.
+  bool beginConnection(const ServiceKey& service, bool anyway);
+  void endConnection(const ServiceKey& service);
+  // Whether `service` has a connection limit now (requests may have to wait).
+  bool limitsConnections(const ServiceKey& service) const;
+  // A place for a request waiting for a connection under http1MaxPendingRequests; false: the
+  // queue is full (counted with the request overflows: 503 UO). A true is paired with
+  // endPending.
+  bool beginPending(const ServiceKey& service);
+  void endPending(const ServiceKey& service);
   // An attempt to `endpoint_uid` of `service` ended with `outcome`; `hosts`: its endpoints.
   void report(const ServiceKey& service, const std::string& endpoint_uid, AttemptOutcome outcome,
               size_t hosts);
 
   uint64_t ejections() const;
-  uint64_t overflows() const { return limits_.overflows(); }
+  // Requests refused 503 UO: over http2MaxRequests, or with the pending queue full.
+  uint64_t overflows() const { return requests_.overflows() + pending_.overflows(); }
+  uint64_t connectionOverflows() const { return connections_.overflows(); }
   // /clusters "destinations": per Service with a rule, its settings' policy, the requests
-  // active, each tracked endpoint's counts and ejection.
+  // active, connections open and requests waiting, each tracked endpoint's counts and ejection.
   nlohmann::json toJson();
 
  private:
@@ -70,11 +94,17 @@ class DestinationControl {
 
   Policies policies_;
   Clock clock_;
-  RequestLimits limits_;
+  const DestinationSettings* settingsOf(const ServiceKey& service,
+                                       std::shared_ptr<const PolicyConfig>& cfg) const;
+
+  RequestLimits requests_;     // http2MaxRequests
+  RequestLimits connections_;  // tcp.maxConnections
+  RequestLimits pending_;      // http1MaxPendingRequests
   mutable std::mutex mu_;  // detectors_
   std::map<ServiceKey, OutlierDetector> detectors_;
   metrics::CounterFamily* ejections_ = nullptr;
   metrics::CounterFamily* overflow_ = nullptr;
+  metrics::CounterFamily* cx_overflow_ = nullptr;
 };
 
 // "ns/name" of a Service key (the RequestLimits key, the metrics' label).

@@ -17,7 +17,11 @@ DestinationSettings destinationSettingsOf(const l7::v1::DestinationPolicy& p,
   DestinationSettings s;
   s.policy = p.namespace_() + "/" + p.name();
   s.not_applied.assign(p.not_applied().begin(), p.not_applied().end());
-  if (p.has_connection_pool()) s.max_requests = p.connection_pool().max_requests();
+  if (p.has_connection_pool()) {
+    s.max_requests = p.connection_pool().max_requests();
+    s.max_connections = p.connection_pool().max_connections();
+    s.max_pending_requests = p.connection_pool().max_pending_requests();
+  }
   if (!p.has_outlier_detection()) return s;
   const auto& od = p.outlier_detection();
   const std::string who = "DestinationRule " + s.policy + ": trafficPolicy.outlierDetection.";
@@ -44,6 +48,8 @@ DestinationSettings destinationSettingsOf(const l7::v1::DestinationPolicy& p,
 nlohmann::json destinationSettingsJson(const DestinationSettings& s) {
   nlohmann::json out = {{"policy", s.policy},
                         {"http2_max_requests", s.max_requests},
+                        {"max_connections", s.max_connections},
+                        {"http1_max_pending_requests", s.max_pending_requests},
                         {"not_applied", s.not_applied}};
   if (s.outlier) {
     const OutlierSpec& o = *s.outlier;

@@ -1,7 +1,8 @@
 // DestinationSettings: one Istio DestinationRule's trafficPolicy as the waypoint applies it to
 // the Service it names (proto warren.l7.v1.DestinationPolicy, translated by the agent from
 // networking.istio.io DestinationRule): outlier detection as waypoint/resilience's OutlierSpec,
-// http2MaxRequests as the destination's request limit, and the rule's fields no waypoint
+// the connectionPool limits (http2MaxRequests, tcp.maxConnections, http1MaxPendingRequests)
+// as the destination's circuit breakers, and the rule's fields no waypoint
 // applies, by name, for /policies. Pure; PolicyConfig keeps one per Service.
 #pragma once
 
@@ -19,7 +20,10 @@ namespace warren::waypoint {
 struct DestinationSettings {
   std::string policy;  // "ns/name" of the DestinationRule
   std::optional<OutlierSpec> outlier;
-  uint32_t max_requests = 0;  // 0: no limit
+  // connectionPool; 0: no limit.
+  uint32_t max_requests = 0;          // requests active at once
+  uint32_t max_connections = 0;       // HTTP/1.1 upstream connections open at once
+  uint32_t max_pending_requests = 0;  // requests waiting for a connection
   std::vector<std::string> not_applied;
 };
 

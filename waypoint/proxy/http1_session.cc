@@ -375,6 +375,7 @@ void Http1Session::finishExchange() {
   up_blocked_ = up_reused_ = up_retried_ = head_response_ = false;
   continue_sent_ = mirrored_ = false;
   pending_retry_.reset();
+  upstream_wait_.reset();
   resilience_->reset();
   fault_timer_.cancel();
   forward_.reset();
@@ -412,6 +413,7 @@ void Http1Session::closed() {
   if (phase_ != Phase::kIdle && phase_ != Phase::kClosing) finishRecord();
   resilience_->end();
   closed_ = true;
+  upstream_wait_.reset();
   if (up_) {
     up_->close();
     up_.reset();

@@ -241,6 +241,9 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   // the parser returned.
   std::optional<std::chrono::milliseconds> pending_retry_;
   uint64_t attempt_seq_ = 0;  // a connect completing for an abandoned attempt is dropped
+  // The attempt waits for a connection (the Service's connection limit): dropped, it leaves
+  // the queue.
+  std::unique_ptr<UpstreamWait> upstream_wait_;
   LoopTimer fault_timer_;  // a TrafficPolicy fault delay before the request goes on
 };
 

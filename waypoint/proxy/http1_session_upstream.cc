@@ -66,7 +66,7 @@ void Http1Session::startAttempt() {
 
 void Http1Session::connectUpstream() {
   std::weak_ptr<Http1Session> weak = shared_from_this();
-  env_.upstreams->connect(
+  auto wait = env_.upstreams->connect(
       *choice_, facts_.client,
       [weak, seq = ++attempt_seq_](Result<std::unique_ptr<StreamConduit>> up, bool reused) {
         auto self = weak.lock();
@@ -74,9 +74,19 @@ void Http1Session::connectUpstream() {
         self->onUpstream(std::move(up), reused);
       },
       /*allow_idle=*/!up_retried_);
+  if (!wait) {
+    // DestinationRule http1MaxPendingRequests: the queue for a connection is full.
+    record_.response_flags.add(ResponseFlag::kUpstreamOverflow);
+    record_.response_code_details = wait.error().message();
+    localReply(503, wait.error().message() + "\n");
+    pumpDown();  // (a no-op when called from inside it)
+    return;
+  }
+  upstream_wait_ = std::move(*wait);
 }
 
 void Http1Session::onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused) {
+  upstream_wait_.reset();
   if (closed_ || phase_ != Phase::kRouting) return;
   if (!up) {
     env_.upstreams->report(*choice_, {AttemptOutcome::Kind::kConnectFailure});
@@ -389,7 +399,8 @@ void Http1Session::closeUpstream() {
     up_.reset();
   }
   up_parser_.reset();
-  ++attempt_seq_;  // a connect still pending for the old attempt is dropped
+  upstream_wait_.reset();
+  ++attempt_seq_;  // a connect still pending (or waiting) for the old attempt is dropped
   if (counted_ && choice_) env_.upstreams->end(*choice_);
   counted_ = false;
 }

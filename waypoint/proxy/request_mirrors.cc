@@ -27,11 +27,12 @@ class RequestMirrors::Http1Copy final : public Copy, public ConduitOwner {
     timer_.arm(limit, [this, alive] {
       if (alive.lock()) finish(false);
     });
-    owner_.upstreams_.connect(
+    auto wait = owner_.upstreams_.connect(
         choice, client,
         [this, alive, token = std::weak_ptr<bool>(token_)](
             Result<std::unique_ptr<StreamConduit>> up, bool) {
           if (!alive.lock() || !token.lock() || finished_) return;  // gone, or timed out
+          wait_.reset();
           if (!up) {
             spdlog::debug("waypoint: request mirror: {}", up.error().message());
             finish(false);
@@ -45,6 +46,12 @@ class RequestMirrors::Http1Copy final : public Copy, public ConduitOwner {
           conduit_->wantInput(true);
         },
         /*allow_idle=*/false);
+    if (!wait) {  // the Service's queue for a connection is full: the copy is dropped
+      spdlog::debug("waypoint: request mirror: {}", wait.error().message());
+      finish(false);
+      return;
+    }
+    wait_ = std::move(*wait);
   }
 
   void onInput() override {
@@ -62,6 +69,7 @@ class RequestMirrors::Http1Copy final : public Copy, public ConduitOwner {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
+    wait_.reset();  // no longer waiting for a connection
     if (conduit_) conduit_->setOwner(nullptr);
     owner_.done(this, answered);  // destroys this (later, on the loop)
   }
@@ -69,6 +77,7 @@ class RequestMirrors::Http1Copy final : public Copy, public ConduitOwner {
   RequestMirrors& owner_;
   std::string bytes_;
   std::unique_ptr<StreamConduit> conduit_;
+  std::unique_ptr<UpstreamWait> wait_;
   LoopTimer timer_;
   bool answered_ = false;
   bool finished_ = false;

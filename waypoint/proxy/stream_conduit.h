@@ -57,6 +57,9 @@ class StreamConduit final : private relay::StreamEvents {
   std::string describe() const { return stream_ ? stream_->describe() : "closed"; }
   uint64_t bytesIn() const { return bytes_in_; }
   uint64_t bytesOut() const { return bytes_out_; }
+  // Kept until the conduit is destroyed: what an upstream connection counts against (its
+  // Service's connection limit, Upstreams' ConnectionLease).
+  void hold(std::shared_ptr<void> token) { held_ = std::move(token); }
 
  private:
   void onData(std::span<const char> data) override;
@@ -82,6 +85,7 @@ class StreamConduit final : private relay::StreamEvents {
   uint64_t bytes_out_ = 0;
   // Owners may destroy the conduit from their callbacks.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<void> held_;
 };
 
 }  // namespace warren::waypoint

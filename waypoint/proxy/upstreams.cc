@@ -25,6 +25,38 @@ struct Upstreams::Idle final : ConduitOwner {
   void onFailed(const Error&) override { owner->dropIdle(this); }
 };
 
+// A request waiting for a connection to `choice`.
+struct Upstreams::Waiter {
+  uint64_t id;
+  UpstreamChoice choice;
+  net::SocketAddress client;
+  ConnectDone done;
+};
+
+// What one HTTP/1.1 upstream connection (open, or being opened) counts against: its worker's
+// connections to the endpoint and its Service's limit. Held by the connection's conduit (or
+// the open in progress); its end frees the place and wakes a request waiting for it.
+struct Upstreams::ConnectionLease {
+  ConnectionLease(Upstreams* o, std::string k, DestinationControl* in,
+                  std::optional<ServiceKey> s)
+      : owner(o), alive(o->alive_), key(std::move(k)), counted_in(in), service(std::move(s)) {}
+  ~ConnectionLease() {
+    if (!alive.expired()) owner->connectionClosed(key, counted_in, service);
+  }
+  ConnectionLease(const ConnectionLease&) = delete;  // one lease, one close
+  ConnectionLease& operator=(const ConnectionLease&) = delete;
+
+  Upstreams* owner;
+  std::weak_ptr<bool> alive;
+  std::string key;
+  DestinationControl* counted_in;  // null: not counted against a Service
+  std::optional<ServiceKey> service;
+};
+
+UpstreamWait::~UpstreamWait() {
+  if (!alive_.expired()) owner_->stopWaiting(key_, id_);
+}
+
 Upstreams::Upstreams(uring::EventLoop& loop, mesh::HboneClientPool& pool,
                      mesh::TlsContextCache& client_tls, SelfIdentity self)
     : loop_(loop), pool_(pool), client_tls_(client_tls), self_(std::move(self)) {}
@@ -123,28 +155,103 @@ std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::chooseWorkload(const m
   return c;
 }
 
-void Upstreams::connect(const UpstreamChoice& choice, const net::SocketAddress& client,
-                        std::function<void(Result<std::unique_ptr<StreamConduit>>, bool)> done,
-                        bool allow_idle) {
-  if (auto it = idle_.find(choice.key()); allow_idle && it != idle_.end() && !it->second.empty()) {
-    std::unique_ptr<Idle> idle = std::move(it->second.back());
-    it->second.pop_back();
-    if (it->second.empty()) idle_.erase(it);
-    std::unique_ptr<StreamConduit> conduit = std::move(idle->conduit);
-    conduit->setOwner(nullptr);
-    conduit->wantInput(false);
-    ++reuses_;
-    auto held = std::make_shared<std::unique_ptr<StreamConduit>>(std::move(conduit));
-    loop_.post([held, done = std::move(done)]() mutable { done(std::move(*held), true); });
+bool Upstreams::takeIdle(const std::string& key, ConnectDone& done) {
+  auto it = idle_.find(key);
+  if (it == idle_.end() || it->second.empty()) return false;
+  std::unique_ptr<Idle> idle = std::move(it->second.back());
+  it->second.pop_back();
+  if (it->second.empty()) idle_.erase(it);
+  std::unique_ptr<StreamConduit> conduit = std::move(idle->conduit);
+  conduit->setOwner(nullptr);
+  conduit->wantInput(false);
+  ++reuses_;
+  auto held = std::make_shared<std::unique_ptr<StreamConduit>>(std::move(conduit));
+  loop_.post([held, done = std::move(done)]() mutable { done(std::move(*held), true); });
+  return true;
+}
+
+Result<std::unique_ptr<UpstreamWait>> Upstreams::connect(const UpstreamChoice& choice,
+                                                         const net::SocketAddress& client,
+                                                         ConnectDone done, bool allow_idle) {
+  if (allow_idle && takeIdle(choice.key(), done)) return nullptr;
+  if (destinations_ && choice.destination) {
+    const bool first = !connections_.contains(choice.key());
+    if (!destinations_->beginConnection(*choice.destination, /*anyway=*/first)) {
+      // At the Service's connection limit, with connections of this worker to wait for.
+      if (!destinations_->beginPending(*choice.destination))
+        return fail(Error(ErrorCode::kUnavailable, kPendingOverflow));
+      const uint64_t id = ++next_wait_;
+      waiters_[choice.key()].push_back(Waiter{id, choice, client, std::move(done)});
+      return std::make_unique<UpstreamWait>(this, alive_, choice.key(), id);
+    }
+  }
+  openConnection(choice, client, std::move(done));
+  return nullptr;
+}
+
+void Upstreams::openConnection(const UpstreamChoice& choice, const net::SocketAddress& client,
+                               ConnectDone done) {
+  ++connections_[choice.key()];
+  const bool counted = destinations_ && choice.destination;
+  auto lease = std::make_shared<ConnectionLease>(this, choice.key(),
+                                                 counted ? destinations_ : nullptr,
+                                                 counted ? choice.destination : std::nullopt);
+  open(choice, client,
+       [done = std::move(done), lease](Result<std::unique_ptr<relay::ByteStream>> s) mutable {
+         if (!s) {
+           done(fail(s.error()), false);  // the lease ends with this callback
+           return;
+         }
+         auto conduit = std::make_unique<StreamConduit>(std::move(*s), nullptr);
+         conduit->hold(std::move(lease));
+         done(std::move(conduit), false);
+       });
+}
+
+void Upstreams::connectionClosed(const std::string& key, DestinationControl* counted_in,
+                                 const std::optional<ServiceKey>& service) {
+  if (auto it = connections_.find(key); it != connections_.end() && --it->second == 0)
+    connections_.erase(it);
+  if (counted_in && service) counted_in->endConnection(*service);
+  if (!waiters_.contains(key)) return;
+  // Not from inside the closing conduit's call stack.
+  loop_.post([this, alive = std::weak_ptr<bool>(alive_), key] {
+    if (!alive.expired()) wake(key);
+  });
+}
+
+void Upstreams::wake(const std::string& key) {
+  auto it = waiters_.find(key);
+  if (it == waiters_.end()) return;
+  Waiter& first = it->second.front();
+  if (destinations_ && first.choice.destination &&
+      !destinations_->beginConnection(*first.choice.destination,
+                                      /*anyway=*/!connections_.contains(key)))
+    return;  // another worker took the place: the next release or close wakes it
+  Waiter w = std::move(first);
+  it->second.pop_front();
+  if (it->second.empty()) waiters_.erase(it);
+  if (destinations_ && w.choice.destination) destinations_->endPending(*w.choice.destination);
+  openConnection(w.choice, w.client, std::move(w.done));
+}
+
+void Upstreams::stopWaiting(const std::string& key, uint64_t id) {
+  auto it = waiters_.find(key);
+  if (it == waiters_.end()) return;
+  auto& list = it->second;
+  for (auto w = list.begin(); w != list.end(); ++w) {
+    if (w->id != id) continue;
+    if (destinations_ && w->choice.destination) destinations_->endPending(*w->choice.destination);
+    list.erase(w);
+    if (list.empty()) waiters_.erase(it);
     return;
   }
-  open(choice, client, [done = std::move(done)](Result<std::unique_ptr<relay::ByteStream>> s) {
-    if (!s) {
-      done(fail(s.error()), false);
-      return;
-    }
-    done(std::make_unique<StreamConduit>(std::move(*s), nullptr), false);
-  });
+}
+
+size_t Upstreams::waitingCount() const {
+  size_t n = 0;
+  for (const auto& [k, l] : waiters_) n += l.size();
+  return n;
 }
 
 void Upstreams::open(const UpstreamChoice& choice, const net::SocketAddress& client,
@@ -217,6 +324,19 @@ void Upstreams::open(const UpstreamChoice& choice, const net::SocketAddress& cli
 void Upstreams::release(const std::string& key, std::unique_ptr<StreamConduit> conduit) {
   if (!conduit || conduit->closed() || conduit->inputEnded() || !conduit->input().empty())
     return;  // closes
+  if (auto it = waiters_.find(key); it != waiters_.end()) {
+    // Handed over as it is, to the request that waited longest.
+    Waiter w = std::move(it->second.front());
+    it->second.pop_front();
+    if (it->second.empty()) waiters_.erase(it);
+    if (destinations_ && w.choice.destination) destinations_->endPending(*w.choice.destination);
+    conduit->setOwner(nullptr);
+    conduit->wantInput(false);
+    ++reuses_;
+    auto held = std::make_shared<std::unique_ptr<StreamConduit>>(std::move(conduit));
+    loop_.post([held, done = std::move(w.done)]() mutable { done(std::move(*held), true); });
+    return;
+  }
   auto& list = idle_[key];
   if (list.size() >= kMaxIdlePerEndpoint) return;
   auto idle = std::make_unique<Idle>();
@@ -249,15 +369,28 @@ size_t Upstreams::idleCount() const {
   return n;
 }
 
-void Upstreams::closeAll() { idle_.clear(); }
+void Upstreams::closeAll() {
+  idle_.clear();
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& [key, list] : waiters)
+    for (auto& w : list)
+      if (destinations_ && w.choice.destination) destinations_->endPending(*w.choice.destination);
+}
 
 nlohmann::json Upstreams::toJson() const {
   nlohmann::json endpoints = nlohmann::json::object();
   for (const auto& [uid, n] : active_) endpoints[uid]["active_requests"] = n;
   nlohmann::json idle = nlohmann::json::object();
   for (const auto& [key, l] : idle_) idle[key] = l.size();
+  nlohmann::json open = nlohmann::json::object();
+  for (const auto& [key, n] : connections_) open[key] = n;
+  nlohmann::json waiting = nlohmann::json::object();
+  for (const auto& [key, l] : waiters_) waiting[key] = l.size();
   return {{"active", endpoints},
           {"idle_connections", idle},
+          {"http1_connections", open},
+          {"waiting_for_connection", waiting},
           {"tunnels_opened", tunnels_opened_},
           {"tunnel_failures", tunnel_failures_},
           {"keepalive_reuses", reuses_},

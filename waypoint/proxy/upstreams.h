@@ -5,6 +5,15 @@
 // pooled mTLS connection carries many CONNECT streams), or plain TCP to an endpoint outside
 // the mesh. An HTTP/1.1 upstream connection (one CONNECT stream) is kept for the next request
 // to the same endpoint when the exchange allows (keep-alive), up to kMaxIdlePerEndpoint.
+//
+// Connection limits (DestinationRule `tcp.maxConnections`, `http1MaxPendingRequests`, counted
+// over the workers by DestinationControl) act where Envoy's HTTP/1 connection pool does: a
+// request that finds no idle connection and the Service at its limit waits in this worker's
+// queue for the endpoint (bounded by the pending limit) until one of the worker's connections
+// to it is released (handed over as kept alive) or closed (then it opens one). A worker with
+// no connection to the endpoint opens one whatever the limit, as Envoy's pool does: there
+// would be nothing to wait for. HTTP/2 upstreams (one multiplexed connection per endpoint per
+// worker, h2_upstreams.h) and L4 relays are not counted.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +59,24 @@ struct UpstreamChoice {
   std::string key() const { return address.toString(); }
 };
 
+class Upstreams;
+
+// A request waiting for a connection (Upstreams::connect): destroying it leaves the queue.
+class UpstreamWait {
+ public:
+  UpstreamWait(Upstreams* owner, std::weak_ptr<bool> alive, std::string key, uint64_t id)
+      : owner_(owner), alive_(std::move(alive)), key_(std::move(key)), id_(id) {}
+  ~UpstreamWait();
+  UpstreamWait(const UpstreamWait&) = delete;
+  UpstreamWait& operator=(const UpstreamWait&) = delete;
+
+ private:
+  Upstreams* owner_;
+  std::weak_ptr<bool> alive_;
+  std::string key_;
+  uint64_t id_;
+};
+
 struct UpstreamRefusal {
   ResponseFlag flag = ResponseFlag::kNoHealthyUpstream;  // UH
   std::string detail;
@@ -60,6 +87,10 @@ class Upstreams {
   static constexpr size_t kMaxIdlePerEndpoint = 16;
   using SelfIdentity = std::function<std::optional<identity::SpiffeId>()>;
   using OnConnected = std::function<void(Result<std::unique_ptr<StreamConduit>>)>;
+  using ConnectDone = std::function<void(Result<std::unique_ptr<StreamConduit>>, bool reused)>;
+  // connect()'s refusal when the Service's pending queue is full (answer 503 UO).
+  static constexpr const char* kPendingOverflow =
+      "upstream_reset_before_response_started{overflow}";
 
   Upstreams(uring::EventLoop& loop, mesh::HboneClientPool& pool, mesh::TlsContextCache& client_tls,
             SelfIdentity self);
@@ -86,11 +117,16 @@ class Upstreams {
             std::function<void(Result<std::unique_ptr<relay::ByteStream>>)> done);
   // A connection to `choice`: an idle kept-alive one when there is one (`reused` true), else
   // a new tunnel; `client` goes into `forwarded: for=`. `done` runs later, on the loop.
-  // `allow_idle` false: always a new tunnel (a retry after a kept-alive one was closed).
-  void connect(const UpstreamChoice& choice, const net::SocketAddress& client,
-               std::function<void(Result<std::unique_ptr<StreamConduit>>, bool reused)> done,
-               bool allow_idle = true);
-  // Keeps a connection whose exchange ended cleanly for the next request to `key`.
+  // `allow_idle` false: no idle one (a retry after a kept-alive one was closed). At the
+  // Service's connection limit the request waits (see above): the result is the ticket of
+  // that wait (null: not waiting), and `done` runs when a connection is had. An error (`done`
+  // never runs): the pending queue is full, kPendingOverflow.
+  [[nodiscard]] Result<std::unique_ptr<UpstreamWait>> connect(const UpstreamChoice& choice,
+                                                              const net::SocketAddress& client,
+                                                              ConnectDone done,
+                                                              bool allow_idle = true);
+  // Keeps a connection whose exchange ended cleanly for the next request to `key`: the first
+  // request waiting for one gets it, else it idles.
   void release(const std::string& key, std::unique_ptr<StreamConduit> conduit);
 
   // A place for a request to `choice` under its Service's http2MaxRequests (none: always);
@@ -110,13 +146,25 @@ class Upstreams {
   uint64_t tunnelFailures() const { return tunnel_failures_; }
   uint64_t reuses() const { return reuses_; }
   size_t idleCount() const;
+  size_t waitingCount() const;
   void closeAll();
   // /clusters: in-flight requests and idle connections per endpoint.
   nlohmann::json toJson() const;
 
  private:
+  friend class UpstreamWait;
   struct Idle;
+  struct Waiter;
+  struct ConnectionLease;
   void dropIdle(Idle* idle);
+  bool takeIdle(const std::string& key, ConnectDone& done);
+  // A new connection, already counted against its Service's limit.
+  void openConnection(const UpstreamChoice& choice, const net::SocketAddress& client,
+                      ConnectDone done);
+  void connectionClosed(const std::string& key, DestinationControl* counted_in,
+                        const std::optional<ServiceKey>& service);
+  void wake(const std::string& key);
+  void stopWaiting(const std::string& key, uint64_t id);
 
   uring::EventLoop& loop_;
   mesh::HboneClientPool& pool_;
@@ -125,6 +173,9 @@ class Upstreams {
   DestinationControl* destinations_ = nullptr;
   std::map<std::string, uint32_t> active_;
   std::map<std::string, std::deque<std::unique_ptr<Idle>>> idle_;
+  std::map<std::string, uint32_t> connections_;  // this worker's HTTP/1.1 ones, open or opening
+  std::map<std::string, std::deque<Waiter>> waiters_;
+  uint64_t next_wait_ = 0;
   uint64_t tunnels_opened_ = 0, tunnel_failures_ = 0, reuses_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

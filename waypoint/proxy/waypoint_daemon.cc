@@ -247,6 +247,7 @@ nlohmann::json WaypointDaemon::stats() const {
   // DestinationRule: the waypoint's (not a worker's) outlier ejections and request overflows.
   total["outlier_ejections"] = destinations_ ? destinations_->ejections() : 0;
   total["upstream_rq_pending_overflow"] = destinations_ ? destinations_->overflows() : 0;
+  total["upstream_cx_overflow"] = destinations_ ? destinations_->connectionOverflows() : 0;
   return {{"gateway", options_.gateway}, {"total", total}, {"workers", workers}};
 }
 

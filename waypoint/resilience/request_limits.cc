@@ -18,6 +18,13 @@ bool RequestLimits::tryBegin(const std::string& destination, uint32_t max) {
   return true;
 }
 
+void RequestLimits::beginAnyway(const std::string& destination, uint32_t max) {
+  std::lock_guard lock(mu_);
+  uint32_t& n = active_[destination];
+  if (!admitsRequest(n, max)) ++overflows_;
+  ++n;
+}
+
 void RequestLimits::end(const std::string& destination) {
   std::lock_guard lock(mu_);
   auto it = active_.find(destination);

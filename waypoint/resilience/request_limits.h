@@ -1,12 +1,14 @@
-// RequestLimits: how many requests are active to each destination (a Service), and whether one
-// more may start: Istio DestinationRule `connectionPool.http.http2MaxRequests`, which Istio
-// turns into Envoy's cluster circuit breaker `max_requests`. As Envoy's, the count is the
-// waypoint's (every worker shares it): a request over the limit is not queued but answered 503
-// with flag UO (Envoy's upstream_rq_pending_overflow). An attempt holds its place from the
-// endpoint's choice to its end, so a retry takes a place again.
+// RequestLimits: how many of one thing are active to each destination (a Service), and whether
+// one more may start: one of Envoy's cluster circuit breakers, which Istio's DestinationRule
+// `connectionPool` sets. DestinationControl keeps three: requests active (`http2MaxRequests`,
+// Envoy `max_requests`: an attempt holds its place from the endpoint's choice to its end, so a
+// retry takes a place again; one over the limit is answered 503 UO, not queued), HTTP/1.1
+// upstream connections open (`tcp.maxConnections`, `max_connections`) and requests waiting for
+// one (`http1MaxPendingRequests`, `max_pending_requests`). As Envoy's, the counts are the
+// waypoint's (every worker shares them).
 //
-// Thread-safe (one mutex, held for a map lookup); a destination's entry goes when its last
-// request ends, so the map holds only destinations with requests in flight.
+// Thread-safe (one mutex, held for a map lookup); a destination's entry goes when its count
+// drops to zero, so the map holds only destinations with something active.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +27,10 @@ class RequestLimits {
   // Takes a place for a request to `destination` when admitsRequest(active, max); false: over
   // the limit (counted in overflows()).
   bool tryBegin(const std::string& destination, uint32_t max);
-  // A request that tryBegin admitted ended.
+  // Takes a place whatever the limit (Envoy's one connection a worker's pool may always open);
+  // an overflow when over it.
+  void beginAnyway(const std::string& destination, uint32_t max);
+  // A place that tryBegin or beginAnyway took is given back.
   void end(const std::string& destination);
   uint32_t active(const std::string& destination) const;
   uint64_t overflows() const;

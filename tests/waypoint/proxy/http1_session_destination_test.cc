@@ -2,7 +2,9 @@
 // warren-echo and a refusing port as endpoints of shop/echo): outlier detection ejects the
 // endpoint that keeps failing so every later request reaches the live one; every endpoint
 // ejected answers 503 UH; http2MaxRequests answers the request over the limit 503 UO and gives
-// the place back when the request in flight ends. The lab's path is
+// the place back when the request in flight ends; tcp.maxConnections makes a request wait for
+// the connection in use and get it when it is released, and http1MaxPendingRequests answers the
+// one that finds the queue full 503 UO. The lab's path is
 // tests/e2e/test_waypoint_resilience.sh.
 #include <gtest/gtest.h>
 
@@ -137,6 +139,95 @@ TEST_F(Http1SessionDestinationTest, OverTheRequestLimitIsUpstreamOverflow) {
                                     "destination_service=\"shop/echo\",policy=\"shop/echo-rule\"} 1"),
             std::string::npos)
       << registry_.render();
+}
+
+TEST_F(Http1SessionDestinationTest, AtTheConnectionLimitARequestWaitsForTheConnectionInUse) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  useRule([](l7::DestinationPolicy& p) {
+    p.mutable_connection_pool()->set_max_connections(1);
+    p.mutable_connection_pool()->set_max_pending_requests(1);
+  });
+  auto service = [this](const char* field) {
+    nlohmann::json j = destinations_->toJson()["services"];
+    return j.contains("shop/echo") ? j["shop/echo"].value(field, 0) : 0;
+  };
+  auto until = [](const std::function<bool()>& f) {
+    for (int i = 0; i < 400 && !f(); ++i) std::this_thread::sleep_for(milliseconds(5));
+    return f();
+  };
+  int slow = connect();
+  send(slow, "GET /api/slow?delay=700ms HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  ASSERT_TRUE(until([&] { return service("connections") == 1 && service("active_requests") == 1; }))
+      << destinations_->toJson().dump();
+  int waiter = connect();
+  send(waiter, "GET /api/waiter HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  ASSERT_TRUE(until([&] { return service("pending_requests") == 1; }))
+      << "the second request waits for the one connection: " << destinations_->toJson().dump();
+  EXPECT_EQ(service("connections"), 1) << "no second connection was opened";
+
+  Response over = get("/api/over");
+  EXPECT_EQ(over.status, 503) << "the queue (http1MaxPendingRequests 1) is full";
+  EXPECT_NE(over.body.find("overflow"), std::string::npos) << over.body;
+
+  Response first = read(slow);
+  Response second = read(waiter);
+  ASSERT_EQ(first.status, 200);
+  ASSERT_EQ(second.status, 200) << "served once the connection was released";
+  // The echo names the connection it was asked on: the same one, handed over.
+  EXPECT_EQ(nlohmann::json::parse(second.body)["peer"], nlohmann::json::parse(first.body)["peer"]);
+  EXPECT_EQ(destinations_->connectionOverflows(), 2u)
+      << "the waiter and the refused request both found the limit reached";
+  EXPECT_EQ(destinations_->overflows(), 1u) << "the one refused";
+  EXPECT_TRUE(until([&] { return service("pending_requests") == 0; }));
+
+  auto recs = recordsAfter(3);
+  bool seen = false;
+  for (const auto& r : recs) {
+    if (r.path != "/api/over") continue;
+    seen = true;
+    EXPECT_EQ(r.response_flags.toString(), "UO");
+    EXPECT_EQ(r.response_code_details, "upstream_reset_before_response_started{overflow}");
+  }
+  EXPECT_TRUE(seen);
+  const std::string text = registry_.render();
+  EXPECT_NE(text.find("warren_waypoint_upstream_cx_overflow_total{destination_service=\"shop/echo\","
+                      "policy=\"shop/echo-rule\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("warren_waypoint_upstream_rq_pending_overflow_total{destination_service="
+                      "\"shop/echo\",policy=\"shop/echo-rule\"} 1"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(Http1SessionDestinationTest, AWaitingRequestWhoseClientLeavesGivesItsPlaceBack) {
+  auto echo = startEcho();
+  backendPort(echo->addresses()[0].port);
+  useRule([](l7::DestinationPolicy& p) {
+    p.mutable_connection_pool()->set_max_connections(1);
+    p.mutable_connection_pool()->set_max_pending_requests(1);
+  });
+  auto pending = [this] {
+    nlohmann::json j = destinations_->toJson()["services"];
+    return j.contains("shop/echo") ? j["shop/echo"].value("pending_requests", 0) : 0;
+  };
+  int slow = connect();
+  send(slow, "GET /api/slow?delay=900ms HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  std::this_thread::sleep_for(milliseconds(100));
+  // The waiting client goes away: its place in the queue is given back.
+  int gone = connect();
+  send(gone, "GET /api/gone HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  for (int i = 0; i < 400 && pending() != 1; ++i) std::this_thread::sleep_for(milliseconds(5));
+  ASSERT_EQ(pending(), 1);
+  ::close(gone);
+  for (int i = 0; i < 400 && pending() != 0; ++i) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_EQ(pending(), 0) << "the closed client's request left the queue";
+  int next = connect();
+  send(next, "GET /api/next HTTP/1.1\r\nHost: echo.shop\r\n\r\n");
+  EXPECT_EQ(read(slow).status, 200);
+  EXPECT_EQ(read(next).status, 200) << "a place was free for it, and the connection came";
+  EXPECT_EQ(destinations_->overflows(), 0u);
 }
 
 }  // namespace
