@@ -96,7 +96,8 @@ Result<WaypointResources> waypointResources(const Gateway& g, const WaypointDepl
                               "--hbone-port", "15008", "--admin-port", "15000", "--metrics-port",
                               "15020", "--readiness-port", "15021", "--log-level", o.log_level});
   for (auto [annotation, flag] : {std::pair{kTracingEndpointAnnotation, "--tracing-otlp-endpoint"},
-                                  std::pair{kTracingSamplingAnnotation, "--tracing-sampling"}}) {
+                                  std::pair{kTracingSamplingAnnotation, "--tracing-sampling"},
+                                  std::pair{kWorkersAnnotation, "--workers"}}) {
     if (auto it = g.meta.annotations.find(annotation); it != g.meta.annotations.end()) {
       command.push_back(flag);
       command.push_back(it->second);

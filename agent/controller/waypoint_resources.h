@@ -36,6 +36,9 @@ inline constexpr const char* kDefaultNodeProxyDir = "/var/run/warren/proxy";
 // the flag, in its log); without the endpoint tracing is off.
 inline constexpr const char* kTracingEndpointAnnotation = "warren.dev/tracing-otlp-endpoint";
 inline constexpr const char* kTracingSamplingAnnotation = "warren.dev/tracing-sampling";
+// The waypoint's data-path threads (--workers; default one per core), as Istio's
+// proxy.istio.io/config `concurrency` sets an Envoy's. Checked by the waypoint at start-up.
+inline constexpr const char* kWorkersAnnotation = "warren.dev/workers";
 
 struct WaypointDeploymentOptions {
   std::string image = "warren-waypoint:latest";

@@ -115,6 +115,12 @@ TEST(WaypointResources, WhatAGatewayBecomes) {
                        ->deployment)["spec"]["template"]["spec"]["containers"][0]["command"];
   EXPECT_EQ(tc.back(),
             "http://10.244.2.9:4318");  // the endpoint alone: the waypoint's default rate
+  // The workers annotation (cf. Istio's proxy concurrency) becomes --workers.
+  Gateway single = *gw;
+  single.meta.annotations[kWorkersAnnotation] = "1";
+  tc = k8s::toJson(waypointResources(single, o)
+                       ->deployment)["spec"]["template"]["spec"]["containers"][0]["command"];
+  EXPECT_EQ(json(std::vector<json>(tc.end() - 2, tc.end())), (json{"--workers", "1"}));
   // Without an HBONE listener on 15008 a waypoint Gateway is not deployed.
   EXPECT_EQ(waypointListenerProblem(*gw), "");
   Gateway http = *gw;

@@ -75,10 +75,17 @@ spec:
 YAML
 } | lab_apply -
 
-step "a waypoint for shop, and the TrafficPolicies"
+step "a waypoint for shop (one worker: warren.dev/workers), and the TrafficPolicies"
+# One worker, so that the connection-limit step below sees every request in one worker's pool
+# (concurrent tunnels from one client spread over the workers, and a worker with no
+# connection to the endpoint opens one whatever the limit, as Envoy's do). `waypoint apply`
+# keeps the annotation (it replaces the spec only).
+ctl waypoint generate -n shop |
+  sed 's|^  labels:|  annotations: {warren.dev/workers: "1"}\n  labels:|' | lab_apply -
 out=$(ctl waypoint apply -n shop --enroll-namespace) || fail "waypoint apply: $out"
 wait_waypoint shop
 wp_admin() { pod_exec "shop/$wp_pod" curl -sf "http://127.0.0.1:15000$1"; }
+assert_eq "$(wp_admin /stats | jq '.workers | length')" 1 "the waypoint's workers (warren.dev/workers)"
 traffic_policy() {  # traffic_policy NAME SERVICE SPEC-LINES
   cat <<YAML
 ---
@@ -286,9 +293,6 @@ step "connection limit: maxConnections 1, the second request waits for the conne
 pooled_ip=$(svc_ip shop/pooled)
 pooled() { wp_admin /clusters | jq -r ".destinations.services[\"shop/pooled\"].$1 // 0"; }
 assert_eq "$(call client pooled | cut -d' ' -f1)" 200 "a first request (its connection kept alive)"
-# Every request from the client pod reaches the waypoint over one pooled HBONE connection, so
-# one waypoint worker: the limit queues them there (a worker with no connection to the
-# endpoint would open its own, as Envoy's pools do).
 slow_out="$LAB_DIR/pooled-slow.json" waiter_out="$LAB_DIR/pooled-waiter.json"
 pod_exec shop/client curl -sS --max-time 20 "http://$pooled_ip:80/pooled/slow?delay=3s" >"$slow_out" &
 slow=$!

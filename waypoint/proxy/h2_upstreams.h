@@ -1,5 +1,5 @@
 // H2Upstreams: a worker's HTTP/2 (h2c) connections to endpoints, for requests the HTTP/2 front
-// end forwards. One multiplexed connection per endpoint (address:port) per worker, reused by
+// end forwards. One multiplexed connection per endpoint (address:port) of a Service per worker, reused by
 // every request to it: its byte stream is a CONNECT tunnel through the worker's HBONE pool (or
 // plain TCP to an endpoint outside the mesh), opened by Upstreams::open. Requests wait while the
 // connection is being set up, or while it carries the peer's SETTINGS_MAX_CONCURRENT_STREAMS

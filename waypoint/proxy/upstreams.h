@@ -4,7 +4,8 @@
 // pod's 15008 with the waypoint's own identity through the worker's mesh::HboneClientPool (one
 // pooled mTLS connection carries many CONNECT streams), or plain TCP to an endpoint outside
 // the mesh. An HTTP/1.1 upstream connection (one CONNECT stream) is kept for the next request
-// to the same endpoint when the exchange allows (keep-alive), up to kMaxIdlePerEndpoint.
+// to the same endpoint of the same Service when the exchange allows (keep-alive), up to
+// kMaxIdlePerEndpoint (pools are per Service, UpstreamChoice::key, as Envoy's per cluster).
 //
 // Connection limits (DestinationRule `tcp.maxConnections`, `http1MaxPendingRequests`, counted
 // over the workers by DestinationControl) act where Envoy's HTTP/1 connection pool does: a
@@ -56,7 +57,14 @@ struct UpstreamChoice {
   std::optional<ServiceKey> destination;
   size_t destination_hosts = 0;
   bool holds_request_slot = false;  // admit() took a place under the Service's request limit
-  std::string key() const { return address.toString(); }
+  // The connection pools' key (idle HTTP/1.1 connections, HTTP/2 connections, requests
+  // waiting): the endpoint per backend Service, as Envoy keeps a pool per cluster, so that a
+  // Service's connections count against its own limits only.
+  std::string key() const {
+    return destination ? destination->namespace_ + "/" + destination->name + " " +
+                             address.toString()
+                       : address.toString();
+  }
 };
 
 class Upstreams;
