@@ -15,11 +15,14 @@ Result<std::unique_ptr<WorkerThreads>> WorkerThreads::start(unsigned workers,
   workers = count(workers);
   std::unique_ptr<WorkerThreads> pool(new WorkerThreads());
   pool->loops_.resize(workers, nullptr);
+  pool->exited_.resize(workers, false);
+  WorkerThreads* pool_raw = pool.get();
   Status result = ok();
   for (unsigned i = 0; i < workers; ++i) {
     std::promise<Result<EventLoop*>> ready;
     auto started = ready.get_future();
-    pool->threads_.emplace_back([ready = std::move(ready), options, init, on_exit, i]() mutable {
+    pool->threads_.emplace_back([ready = std::move(ready), options, init, on_exit, i,
+                                 pool_raw]() mutable {
       auto loop = EventLoop::create(options);
       if (!loop) {
         ready.set_value(fail(loop.error()));
@@ -34,6 +37,10 @@ Result<std::unique_ptr<WorkerThreads>> WorkerThreads::start(unsigned workers,
       ready.set_value(loop->get());
       (*loop)->run();
       if (on_exit) on_exit(**loop, i);
+      // The loop is destroyed on the way out of this thread: not while stop() still wakes it
+      // (run() may return on stop()'s flag before stop() wrote the eventfd; found by TSan).
+      std::lock_guard lock(pool_raw->mu_);
+      pool_raw->exited_[i] = true;
     });
     auto loop = started.get();
     if (!loop) {
@@ -52,8 +59,11 @@ Result<std::unique_ptr<WorkerThreads>> WorkerThreads::start(unsigned workers,
 }
 
 void WorkerThreads::stop() {
-  for (auto* loop : loops_)
-    if (loop) loop->stop();
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < loops_.size(); ++i)
+      if (loops_[i] && !exited_[i]) loops_[i]->stop();
+  }
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();

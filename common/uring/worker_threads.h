@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -38,6 +39,10 @@ class WorkerThreads {
   WorkerThreads() = default;
   std::vector<EventLoop*> loops_;
   std::vector<std::thread> threads_;
+  // Held by stop() while it stops the loops, and by each thread before its loop is destroyed;
+  // exited_[i]: worker i's loop is gone (guarded by mu_).
+  std::mutex mu_;
+  std::vector<bool> exited_;
 };
 
 }  // namespace warren::uring
