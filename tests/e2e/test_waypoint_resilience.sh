@@ -260,6 +260,14 @@ line=$(wp_log | grep -F 'path="/fragile/none-left"' | head -1)
 [ -n "$line" ] || fail "no access log line for the request without an endpoint"
 assert_contains "$line" 'flags="UH"' "access log: UH"
 
+assert_overflow_logged() {  # assert_overflow_logged PATH: its access log line is 503 UO
+  local line
+  line=$(wp_log | grep -F "path=\"$1\"" | head -1)
+  [ -n "$line" ] || fail "no access log line for $1"
+  assert_contains "$line" 'flags="UO"' "access log of $1: UO"
+  assert_contains "$line" 'response_code=503' "access log of $1: 503"
+}
+
 step "request limit: http2MaxRequests 1, a second request while one is in flight is 503 UO"
 bounded_ip=$(svc_ip shop/bounded)
 pod_exec shop/robot curl -sS -o /dev/null --max-time 20 "http://$bounded_ip:80/bounded/slow?delay=4s" &
@@ -273,10 +281,7 @@ assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 503 "the request over the limi
 assert_contains "$r" "overflow" "the 503's body"
 wait "$slow" || fail "the slow request failed"
 assert_eq "$(call client bounded | cut -d' ' -f1)" 200 "the place is given back when the slow request ends"
-line=$(wp_log | grep -F 'path="/bounded/second"' | head -1)
-[ -n "$line" ] || fail "no access log line for the overflowing request"
-assert_contains "$line" 'flags="UO"' "access log: UO"
-assert_contains "$line" 'response_code=503' "access log: 503"
+assert_overflow_logged /bounded/second
 assert_eq "$(wp_metric warren_waypoint_upstream_rq_pending_overflow_total 'destination_service="shop/bounded"' 'policy="shop/bounded"')" 1 \
   "warren_waypoint_upstream_rq_pending_overflow_total"
 assert_eq "$(wp_metric istio_requests_total 'destination_service="bounded.shop.svc.cluster.local"' 'response_code="503"' 'response_flags="UO"')" 1 \
@@ -312,10 +317,7 @@ assert_eq "$(jq -r .path "$waiter_out")" /pooled/waiter "the waiting request was
 assert_eq "$(jq -r .peer "$waiter_out")" "$(jq -r .peer "$slow_out")" \
   "the waiting request went over the connection the slow one released"
 assert_eq "$(pooled pending_requests)" 0 "nothing waits any more"
-line=$(wp_log | grep -F 'path="/pooled/over"' | head -1)
-[ -n "$line" ] || fail "no access log line for the request over the queue"
-assert_contains "$line" 'flags="UO"' "access log: UO"
-assert_contains "$line" 'response_code=503' "access log: 503"
+assert_overflow_logged /pooled/over
 assert_eq "$(wp_metric warren_waypoint_upstream_cx_overflow_total 'destination_service="shop/pooled"' 'policy="shop/pooled"')" 2 \
   "warren_waypoint_upstream_cx_overflow_total: the waiter and the refused request found the limit"
 assert_eq "$(wp_metric warren_waypoint_upstream_rq_pending_overflow_total 'destination_service="shop/pooled"')" 1 \

@@ -73,13 +73,17 @@ const DestinationSettings* DestinationControl::settingsOf(
   return cfg ? cfg->destination(service) : nullptr;
 }
 
-bool DestinationControl::beginRequest(const ServiceKey& service) {
+bool DestinationControl::tryBegin(RequestLimits& limits, uint32_t DestinationSettings::*max,
+                                  const ServiceKey& service) {
   std::shared_ptr<const PolicyConfig> cfg;
   const DestinationSettings* settings = settingsOf(service, cfg);
-  const uint32_t max = settings ? settings->max_requests : 0;
-  if (requests_.tryBegin(destinationName(service), max)) return true;
-  count(overflow_, service, settings->policy);
+  if (limits.tryBegin(destinationName(service), settings ? settings->*max : 0)) return true;
+  count(overflow_, service, settings->policy);  // a limit refused: there are settings
   return false;
+}
+
+bool DestinationControl::beginRequest(const ServiceKey& service) {
+  return tryBegin(requests_, &DestinationSettings::max_requests, service);
 }
 
 void DestinationControl::endRequest(const ServiceKey& service) {
@@ -113,12 +117,7 @@ bool DestinationControl::limitsConnections(const ServiceKey& service) const {
 }
 
 bool DestinationControl::beginPending(const ServiceKey& service) {
-  std::shared_ptr<const PolicyConfig> cfg;
-  const DestinationSettings* settings = settingsOf(service, cfg);
-  const uint32_t max = settings ? settings->max_pending_requests : 0;
-  if (pending_.tryBegin(destinationName(service), max)) return true;
-  count(overflow_, service, settings->policy);
-  return false;
+  return tryBegin(pending_, &DestinationSettings::max_pending_requests, service);
 }
 
 void DestinationControl::endPending(const ServiceKey& service) {

@@ -96,6 +96,9 @@ class DestinationControl {
   Clock clock_;
   const DestinationSettings* settingsOf(const ServiceKey& service,
                                        std::shared_ptr<const PolicyConfig>& cfg) const;
+  // A place in `limits` under the settings' `max`; refused: a request overflow (UO), counted.
+  bool tryBegin(RequestLimits& limits, uint32_t DestinationSettings::*max,
+                const ServiceKey& service);
 
   RequestLimits requests_;     // http2MaxRequests
   RequestLimits connections_;  // tcp.maxConnections

@@ -59,6 +59,19 @@ class Http1SessionDestinationTest : public Http1SessionTest {
     return r;
   }
 
+  // The access-log record of the request to `path` says 503 UO, circuit breaker overflow.
+  static void expectOverflowRecorded(const std::vector<RequestRecord>& recs,
+                                     const std::string& path) {
+    bool seen = false;
+    for (const auto& r : recs) {
+      if (r.path != path) continue;
+      seen = true;
+      EXPECT_EQ(r.response_flags.toString(), "UO");
+      EXPECT_EQ(r.response_code_details, "upstream_reset_before_response_started{overflow}");
+    }
+    EXPECT_TRUE(seen) << "no record for " << path;
+  }
+
   metrics::Registry registry_;
   std::shared_ptr<const PolicyConfig> policies_;
   std::unique_ptr<DestinationControl> destinations_;
@@ -125,15 +138,7 @@ TEST_F(Http1SessionDestinationTest, OverTheRequestLimitIsUpstreamOverflow) {
   EXPECT_EQ(read(slow).status, 200) << "the request in flight is served";
   EXPECT_EQ(destinations_->overflows(), 1u);
   EXPECT_EQ(get("/api/after").status, 200) << "its place was given back";
-  auto recs = recordsAfter(3);
-  bool seen = false;
-  for (const auto& r : recs) {
-    if (r.path != "/api/over") continue;
-    seen = true;
-    EXPECT_EQ(r.response_flags.toString(), "UO");
-    EXPECT_EQ(r.response_code_details, "upstream_reset_before_response_started{overflow}");
-  }
-  EXPECT_TRUE(seen);
+  expectOverflowRecorded(recordsAfter(3), "/api/over");
   // Counted for Prometheus by Service and rule.
   EXPECT_NE(registry_.render().find("warren_waypoint_upstream_rq_pending_overflow_total{"
                                     "destination_service=\"shop/echo\",policy=\"shop/echo-rule\"} 1"),
@@ -181,15 +186,7 @@ TEST_F(Http1SessionDestinationTest, AtTheConnectionLimitARequestWaitsForTheConne
   EXPECT_EQ(destinations_->overflows(), 1u) << "the one refused";
   EXPECT_TRUE(until([&] { return service("pending_requests") == 0; }));
 
-  auto recs = recordsAfter(3);
-  bool seen = false;
-  for (const auto& r : recs) {
-    if (r.path != "/api/over") continue;
-    seen = true;
-    EXPECT_EQ(r.response_flags.toString(), "UO");
-    EXPECT_EQ(r.response_code_details, "upstream_reset_before_response_started{overflow}");
-  }
-  EXPECT_TRUE(seen);
+  expectOverflowRecorded(recordsAfter(3), "/api/over");
   const std::string text = registry_.render();
   EXPECT_NE(text.find("warren_waypoint_upstream_cx_overflow_total{destination_service=\"shop/echo\","
                       "policy=\"shop/echo-rule\"} 2"),
