@@ -132,7 +132,8 @@ class EventLoop {
 
   // Thread-safe: runs `task` on the loop thread soon, after the tasks posted before it.
   void post(Task task);
-  // Thread-safe: makes run() return after the current iteration.
+  // Thread-safe: makes run() return after the current iteration. run() may return before
+  // stop() has written its wake-up, so the loop must not be destroyed until stop() returns.
   void stop();
 
   // Runs until stop().

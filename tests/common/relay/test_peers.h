@@ -202,7 +202,10 @@ class LoopEchoServer {
         ready = true;
         return;
       }
-      uring::EventLoop* lp = loop->get();
+      // The loop outlives the thread: ~LoopEchoServer's stop() may still be writing the
+      // wake-up eventfd when run() returns here, so only the destructor, after join(), frees it.
+      owned_ = std::move(*loop);
+      uring::EventLoop* lp = owned_.get();
       loop_ = lp;
       address_ = *net::localAddress(l->get());
       int listener = l->release();
@@ -219,7 +222,6 @@ class LoopEchoServer {
       ready = true;
       lp->run();
       lp->close(listener);
-      loop_ = nullptr;
     });
     while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -230,6 +232,7 @@ class LoopEchoServer {
   const net::SocketAddress& address() const { return address_; }
 
  private:
+  std::unique_ptr<uring::EventLoop> owned_;
   std::thread thread_;
   std::atomic<uring::EventLoop*> loop_{nullptr};
   net::SocketAddress address_;
