@@ -356,7 +356,6 @@ void FakeKubeApi::serveList(int fd, const std::string& path,
 
 void FakeKubeApi::serveWatch(int fd, const std::string& path,
                              const std::map<std::string, std::string>& q) {
-  watches_++;
   int64_t from = q.count("resourceVersion") && !q.at("resourceVersion").empty()
                      ? std::stoll(q.at("resourceVersion"))
                      : 0;
@@ -381,11 +380,15 @@ void FakeKubeApi::serveWatch(int fd, const std::string& path,
   std::unique_lock lock(mu_);
   watch_rvs_.push_back(std::to_string(from));
   if (from < compacted_) {
+    watches_++;
     lock.unlock();
     gone();
     return;
   }
+  // Counted once it is open: a test that saw watches() rise may send bookmarks or drop
+  // connections, and this watch must be among those it reaches (make tsan found the window).
   open_watches_.push_back(&w);
+  watches_++;
   int64_t sent = from;
   for (;;) {
     std::string out;
