@@ -20,6 +20,9 @@
 
 /* SO_MARK of ztunnel's own sockets (Istio's DEFAULT_INPOD_MARK 1337): never redirected. */
 #define WARREN_ZTUNNEL_MARK 0x539
+/* SO_MARK of ztunnel's inbound sockets that connect to the app from the client's address
+ * (IP_TRANSPARENT; the pod netns routes this mark back to ztunnel): never redirected either. */
+#define WARREN_ZTUNNEL_SOURCE_MARK 0x53a
 
 #define WARREN_PORT_OUTBOUND 15001 /* ztunnel outbound capture, bound in each pod netns */
 #define WARREN_PORT_INBOUND_PLAIN 15006 /* inbound plaintext capture, found by sk_lookup */

@@ -1,7 +1,7 @@
 /* cgroup/connect4: TCP connects from an enrolled pod netns go to ztunnel's outbound listener
  * 127.0.0.1:15001 in the same netns; the original destination is remembered by socket cookie
  * (sockops re-keys it by the client's local address once the connection is established).
- * Never touched: ztunnel's own sockets (mark 0x539), loopback destinations, non-TCP
+ * Never touched: ztunnel's own sockets (mark 0x539, 0x53a), loopback destinations, non-TCP
  * (warren_connect.bpf.h). */
 #include "warren_connect.bpf.h"
 

@@ -1,5 +1,5 @@
 /* The capture decision connect4.bpf.c and connect6.bpf.c share: TCP connects from an enrolled
- * pod netns, not ztunnel's own (mark 0x539), not to loopback, are captured; the original
+ * pod netns, not ztunnel's own (mark 0x539 or 0x53a), not to loopback, are captured; the original
  * destination (already normalised by warren_addr_from_sock: a v4-mapped IPv6 destination is
  * the IPv4 one) is remembered under the socket cookie, for sockops to re-key once the
  * client's local address is known. Each hook then only reads its destination and writes its
@@ -35,7 +35,7 @@ warren_capture_connect(struct bpf_sock_addr *ctx, const struct warren_addr *orig
 	sk = ctx->sk;
 	if (!sk)
 		return WARREN_CONNECT_PASS;
-	if (sk->mark == WARREN_ZTUNNEL_MARK) {
+	if (sk->mark == WARREN_ZTUNNEL_MARK || sk->mark == WARREN_ZTUNNEL_SOURCE_MARK) {
 		warren_count(WARREN_CNT_CONNECT_SKIP_MARK);
 		return WARREN_CONNECT_PASS;
 	}

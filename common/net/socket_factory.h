@@ -16,6 +16,10 @@ namespace warren::net {
 
 // The mark ztunnel puts on its own sockets so the eBPF redirect skips them (BRIEF contract).
 inline constexpr uint32_t kZtunnelMark = 0x539;
+// The mark of ztunnel's inbound sockets that connect to the app from the client's address
+// (IP_TRANSPARENT); the pod netns routes what carries it back to ztunnel
+// (ztunnel/control/source_routing.h). The eBPF redirect skips it too.
+inline constexpr uint32_t kZtunnelSourceMark = 0x53a;
 
 // TCP keepalive as ztunnel's SocketConfig (INTEROP §3): 180 s idle, 180 s interval, 9 probes.
 inline constexpr int kKeepaliveIdleSeconds = 180;

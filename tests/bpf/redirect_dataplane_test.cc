@@ -319,9 +319,12 @@ TEST_F(DataplaneTest, EnrolledNetnsConnectsLandOn15001WithOriginalDestination) {
   pollfd p6{l6.get(), POLLIN, 0};
   EXPECT_EQ(::poll(&p6, 1, 0), 0) << "the v4-mapped connect also reached [::1]:15001";
 
-  // ztunnel's own sockets (mark 0x539) and loopback destinations go where they asked: here
-  // there is no route to 10.9.8.7, so the unredirected connect fails.
+  // ztunnel's own sockets (mark 0x539, and 0x53a: its connections to the app from the
+  // client's address) and loopback destinations go where they asked: here there is no route to
+  // 10.9.8.7, so the unredirected connect fails.
   EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr, WARREN_ZTUNNEL_MARK), ENETUNREACH);
+  EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr, WARREN_ZTUNNEL_SOURCE_MARK),
+            ENETUNREACH);
   UniqueFd direct;
   EXPECT_EQ(connectTo(AF_INET, "127.0.0.1", WARREN_PORT_OUTBOUND, &direct), 0);
   UniqueFd a_direct(::accept4(l4.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -332,7 +335,7 @@ TEST_F(DataplaneTest, EnrolledNetnsConnectsLandOn15001WithOriginalDestination) {
   auto counters = dp->counters();
   ASSERT_TRUE(counters);
   EXPECT_GE((*counters)[WARREN_CNT_CONNECT_REDIRECTED], 4u);
-  EXPECT_GE((*counters)[WARREN_CNT_CONNECT_SKIP_MARK], 1u);
+  EXPECT_GE((*counters)[WARREN_CNT_CONNECT_SKIP_MARK], 2u);
   EXPECT_GE((*counters)[WARREN_CNT_CONNECT_SKIP_LOOPBACK], 1u);
   EXPECT_GE((*counters)[WARREN_CNT_GETSOCKOPT_ANSWERED], 3u);
 

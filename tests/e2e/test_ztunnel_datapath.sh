@@ -147,6 +147,15 @@ log "VIP connections: sink-far $far_n, sink-near $near_n"
 [ "$far_n" -ge 1 ] && [ "$near_n" -ge 1 ] || fail "VIP traffic did not reach both endpoints ($far_n/$near_n)"
 assert_eq "$((far_n + near_n))" 12 "VIP connections delivered"
 
+step "the apps see the client pod's address, not their own (source routing in the pod netns)"
+# Inbound ztunnel connects to the app from the client's address (IP_TRANSPARENT, mark 0x53a,
+# routed back to ztunnel inside the pod netns): cross-node and same-node alike.
+sink_peers() { "$LAB" logs "$1" | sed -n 's/^conn \([0-9.]*\):[0-9]*: sink 4096 bytes.*/\1/p' | sort -u; }
+assert_eq "$(sink_peers mesh/sink-far)" "$CLIENT" "the address sink-far (node-2) saw"
+assert_eq "$(sink_peers mesh/sink-near)" "$CLIENT" "the address sink-near (node-1) saw"
+rules=$(pod_exec mesh/sink-far ip rule)
+assert_contains "$rules" "fwmark 0x53a lookup 1337" "sink-far's netns rules"
+
 step "live connection shows both identities in node-2's /connections during a transfer"
 pod_exec mesh/client warren-probe send --to "$FAR:9000" --bytes $((400 * 1024 * 1024)) --sink \
   --timeout 120 >"$LAB_DIR/long.out" 2>&1 &
@@ -203,6 +212,8 @@ wait_for 10 grep -q "src.addr=$(pod_ip other/outside):.*direction=\"inbound\"" \
   "$LAB_DIR/nodes/node-1/logs/ztunnel.log"
 s1=$(spliced)
 [ "${s1:-0}" -gt "${s0:-0}" ] || fail "the 15006 relay did not splice (splice relays $s0 -> $s1)"
+outside_peer=$("$LAB" logs mesh/sink-near | sed -n 's/^conn \([0-9.]*\):[0-9]*: sink 1048576 bytes.*/\1/p' | sort -u)
+assert_eq "$outside_peer" "$(pod_ip other/outside)" "the address sink-near saw through 15006"
 
 step "enrolled pod -> pod outside the mesh: passthrough, intact, spliced"
 pod_exec other/outside warren-probe serve --port 9100 --sink >"$LAB_DIR/outside-sink.log" 2>&1 &

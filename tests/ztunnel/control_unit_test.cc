@@ -80,6 +80,16 @@ TEST(ZtunnelOptions, PoolIdleTimeout) {
             "24h)");
 }
 
+TEST(ZtunnelOptions, PreserveSourceIp) {
+  EXPECT_TRUE(parseZtunnelOptions({"--node", "n", "--run-dir", "/r"})->preserve_source_ip)
+      << "on by default, as Istio's in-pod mode";
+  EXPECT_FALSE(parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--preserve-source-ip=false"})
+                   ->preserve_source_ip);
+  auto bad = parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--preserve-source-ip", "yes"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "--preserve-source-ip 'yes': want true or false");
+}
+
 TEST(ZtunnelOptions, AdminAddressIsLocalOnly) {
   EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r"})->admin_address,
             "127.0.0.1:15000");

@@ -15,7 +15,7 @@ Result<EnrolledPod> EnrolledPod::make(std::string uid, std::string name, std::st
   std::string workload_uid = fmt::format("Kubernetes//Pod/{}/{}", namespace_, name);
   return EnrolledPod{
       std::move(uid),          std::move(name), std::move(namespace_), std::move(service_account),
-      std::move(workload_uid), std::move(*id),  std::move(netns)};
+      std::move(workload_uid), std::move(*id),  std::move(netns),           SourceRouting{}};
 }
 
 }  // namespace warren::ztunnel

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/identity/spiffe_id.h"
 #include "common/unique_fd.h"
+#include "ztunnel/control/source_routing.h"
 
 namespace warren::ztunnel {
 
@@ -24,6 +25,9 @@ struct EnrolledPod {
   // The pod's network namespace (the fd ZDS passed); null where there is none (the in-process
   // data-path tests, whose pods share the test's own netns).
   std::shared_ptr<const UniqueFd> netns;
+  // What ZDS's add installed in that netns so inbound connections reach the app from the
+  // client's address (source_routing.h); all false: the app sees the pod's own address.
+  SourceRouting source_routing;
 
   static Result<EnrolledPod> make(std::string uid, std::string name, std::string namespace_,
                                   std::string service_account, std::string_view trust_domain,

@@ -13,6 +13,15 @@ namespace warren::ztunnel {
 namespace {
 namespace zds = istio::workload::zds;
 constexpr auto kPoll = std::chrono::milliseconds(200);
+
+// A pod leaving the mesh (or gone): undo its source routing; a deleted pod's netns may refuse.
+void forgetSourceRouting(const EnrolledPod& pod) {
+  if (!pod.netns) return;
+  if (auto s = removeSourceRouting(pod.netns->get(), pod.source_routing); !s) {
+    spdlog::debug("pod {}/{}: removing source routing: {}", pod.namespace_, pod.name,
+                  s.error().message());
+  }
+}
 }  // namespace
 
 ZdsClient::ZdsClient(ZdsClientOptions options, OnPodsChanged on_change)
@@ -183,6 +192,15 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
         return fmt::format("add {}: {}", uid, listeners.error().message());
       }
       req->pod->netns = std::make_shared<const UniqueFd>(std::move(fd));
+      if (options_.preserve_source) {
+        // Without it the pod is still served, its app seeing connections from its own address.
+        if (auto r = installSourceRouting(req->pod->netns->get()); r) {
+          req->pod->source_routing = *r;
+        } else {
+          spdlog::warn("ZDS add {} ({}/{}): the app will see its own address as the source: {}",
+                       uid, req->pod->namespace_, req->pod->name, r.error().message());
+        }
+      }
       Pod pod{std::make_shared<const EnrolledPod>(std::move(*req->pod)), std::move(*listeners),
               true};
       if (options_.hooks.added) {
@@ -213,6 +231,7 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
       spdlog::info("pod {}/{} ({}) removed: listeners closed", it->second.pod->namespace_,
                    it->second.pod->name, it->first);
       if (options_.hooks.removed) options_.hooks.removed(it->first);
+      forgetSourceRouting(*it->second.pod);
       pods_.erase(it);
       changed = true;
       return "";
@@ -223,6 +242,7 @@ std::string ZdsClient::handle(const std::string& bytes, UniqueFd fd, bool& chang
         if (!it->second.seen) {
           spdlog::info("pod {} not in the ZDS snapshot: removed", it->first);
           if (options_.hooks.removed) options_.hooks.removed(it->first);
+          forgetSourceRouting(*it->second.pod);
           it = pods_.erase(it);
           changed = true;
         } else {

@@ -59,6 +59,9 @@ struct ZdsClientOptions {
   std::string socket_path;
   std::string trust_domain = "cluster.local";  // of the pods' identities
   PodListenerConfig listeners;
+  // Install source-preserving routing in each pod's netns (source_routing.h), so inbound
+  // connections reach the app from the client's address (--preserve-source-ip).
+  bool preserve_source = false;
   ZdsPodHooks hooks;
   mesh::Backoff::Duration initial_backoff = std::chrono::milliseconds(200);
   mesh::Backoff::Duration max_backoff = std::chrono::seconds(5);

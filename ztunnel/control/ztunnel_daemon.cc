@@ -46,6 +46,7 @@ ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(option
   ZdsClientOptions zo;
   zo.socket_path = options_.zds_socket;
   zo.listeners.run_dir = options_.run_dir;
+  zo.preserve_source = options_.preserve_source_ip && options_.data_path;
   // One listening socket per port per worker (each worker accepts its own share); without a
   // data path (tests) nobody accepts, one is enough. DataPlane gets the same resolved count
   // (start()), so the listener sets ZDS binds always match its workers.

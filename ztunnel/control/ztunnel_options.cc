@@ -18,6 +18,8 @@ std::string ztunnelUsage() {
          "         [--cert-ttl DURATION]   (e.g. 60s, 24h; default $SECRET_TTL, else 24h)\n"
          "         [--pool-idle-timeout DURATION]  (0: never; default\n"
          "                                $POOL_UNUSED_RELEASE_TIMEOUT, else 5m)\n"
+         "         [--preserve-source-ip true|false]  (default true: the app sees the\n"
+         "                                client's address, not its own)\n"
          "  TARGET is a gRPC target, default unix:<run-dir>/xds.sock\n";
 }
 
@@ -58,7 +60,8 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
       {"--metrics-address", &o.metrics_address},
       {"--readiness-address", &o.readiness_address},
   };
-  std::string workers, drain, ttl, pool_idle;
+  std::string workers, drain, ttl, pool_idle, preserve_source;
+  flags["--preserve-source-ip"] = &preserve_source;
   flags["--workers"] = &workers;
   flags["--pool-idle-timeout"] = &pool_idle;
   flags["--cert-ttl"] = &ttl;
@@ -92,6 +95,12 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
   };
   if (!workers.empty()) WARREN_TRY(number("--workers", workers, 256, &o.workers));
   if (!drain.empty()) WARREN_TRY(number("--drain-seconds", drain, 3600, &o.drain_seconds));
+  if (!preserve_source.empty()) {
+    if (preserve_source != "true" && preserve_source != "false")
+      return fail(Error::invalid(
+          fmt::format("--preserve-source-ip '{}': want true or false", preserve_source)));
+    o.preserve_source_ip = preserve_source == "true";
+  }
   if (pool_idle.empty()) {
     // Istio ztunnel's name for how long an unused pooled connection is kept.
     const char* env = std::getenv("POOL_UNUSED_RELEASE_TIMEOUT");

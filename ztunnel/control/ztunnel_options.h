@@ -28,6 +28,9 @@ struct ZtunnelOptions {
   unsigned drain_seconds = 10;               // SIGTERM: how long open connections may finish
   // A pooled HBONE connection with no stream for this long is closed with GOAWAY; 0: never.
   std::chrono::seconds pool_idle_timeout{5 * 60};
+  // Inbound connections reach the app from the client's address (source routing in each pod
+  // netns, source_routing.h), as Istio's in-pod mode; false: from the pod's own address.
+  bool preserve_source_ip = true;
   bool data_path = true;  // false: control half only (tests of the clients)
 };
 

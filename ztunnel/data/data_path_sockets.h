@@ -20,6 +20,12 @@ class DataPathSockets {
   virtual ~DataPathSockets() = default;
   // An unconnected TCP socket for reaching `to` from inside `pod`, and where to connect it.
   virtual Result<mesh::DialedSocket> dial(const EnrolledPod& pod, const net::SocketAddress& to) = 0;
+  // The inbound connection to `pod`'s app at `to` for a client at `client`: from the client's
+  // address where the pod's netns has source routing for that family, else as dial().
+  virtual Result<mesh::DialedSocket> dialApp(const EnrolledPod& pod, const net::SocketAddress& to,
+                                             const net::IpAddress& /*client*/) {
+    return dial(pod, to);
+  }
   // Where a connection accepted on `pod`'s 15001 listener was going (INTEROP §6 step 2).
   virtual Result<net::SocketAddress> originalDestination(const EnrolledPod& pod, int fd) = 0;
   // How the plaintext relays (15006 inbound, passthrough) may move bytes between two of these
@@ -37,6 +43,9 @@ class PodNetnsSockets final : public DataPathSockets {
  public:
   explicit PodNetnsSockets(std::string run_dir = "") : run_dir_(std::move(run_dir)) {}
   Result<mesh::DialedSocket> dial(const EnrolledPod& pod, const net::SocketAddress& to) override;
+  // IP_TRANSPARENT, mark 0x53a (net::kZtunnelSourceMark), bound to the client's address.
+  Result<mesh::DialedSocket> dialApp(const EnrolledPod& pod, const net::SocketAddress& to,
+                                     const net::IpAddress& client) override;
   Result<net::SocketAddress> originalDestination(const EnrolledPod& pod, int fd) override;
   relay::SocketRelayEngine plainRelayEngine() override;
 

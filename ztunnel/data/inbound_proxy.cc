@@ -28,8 +28,9 @@ void InboundProxy::serveHbone(const std::shared_ptr<const EnrolledPod>& pod, Uni
 }
 
 void InboundProxy::connectUpstream(const EnrolledPod& pod, const net::SocketAddress& to,
+                                   const net::IpAddress& client,
                                    std::function<void(Result<UniqueFd>)> done) {
-  auto sock = ctx_.sockets.dial(pod, to);
+  auto sock = ctx_.sockets.dialApp(pod, to, client);
   if (!sock) {
     ctx_.loop.post([done = std::move(done), e = sock.error()] { done(fail(e)); });
     return;
@@ -91,7 +92,8 @@ void InboundProxy::onRequest(const std::shared_ptr<const EnrolledPod>& pod,
   conn->attach(id, stream->handler());
   auto held = std::make_shared<std::unique_ptr<mesh::HboneStream>>(std::move(stream));
   std::weak_ptr<mesh::HboneConnection> weak = conn;
-  connectUpstream(*pod, decision->upstream, [this, pc, held, weak, id](Result<UniqueFd> up) {
+  connectUpstream(*pod, decision->upstream, peer.ip,
+                  [this, pc, held, weak, id](Result<UniqueFd> up) {
     auto c = weak.lock();
     if (!up) {
       // Answer first: the 503 ends the stream in the session; the stream then lets go of it
@@ -150,7 +152,7 @@ void InboundProxy::acceptPlain(const std::shared_ptr<const EnrolledPod>& pod, Un
   pc->rbac = rbac;
   pc->local_workload_uid = local_w->uid;
   auto held = std::make_shared<UniqueFd>(std::move(fd));
-  connectUpstream(*pod, *local, [this, pc, held](Result<UniqueFd> up) {
+  connectUpstream(*pod, *local, peer->ip, [this, pc, held](Result<UniqueFd> up) {
     if (!up) {
       held->reset();
       ctx_.connections.finishRejected(*pc, "UF", up.error().message());

@@ -43,9 +43,10 @@ class InboundProxy {
   void onRequest(const std::shared_ptr<const EnrolledPod>& pod,
                  const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
                  const http2::HeaderList& headers, const net::SocketAddress& local);
-  // Connects to the app inside `pod`; `done` gets the connected socket or why not.
+  // Connects to the app inside `pod`, from `client`'s address where the pod's netns allows it
+  // (DataPathSockets::dialApp); `done` gets the connected socket or why not.
   void connectUpstream(const EnrolledPod& pod, const net::SocketAddress& to,
-                       std::function<void(Result<UniqueFd>)> done);
+                       const net::IpAddress& client, std::function<void(Result<UniqueFd>)> done);
 
   WorkerContext& ctx_;
   mesh::HboneServer server_;
