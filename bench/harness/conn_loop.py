@@ -1,9 +1,11 @@
 """Runs in a pod (`warren-lab exec NS/POD -- python3 conn_loop.py ...`): a new TCP connection to a
 warren-echo server every --interval seconds for --seconds, one HTTP/1.1 GET each, printing one
-JSON line per attempt: {"t": epoch seconds at the answer (or failure), "ok": true with "peer" (the
-client address the server saw: its own pod IP when ztunnel delivered it from inside the server's
-netns, the client's pod IP when the connection went direct), or false with "err"}. Bounded: stops
-by itself after --seconds; every attempt times out after --timeout."""
+JSON line per attempt: {"t": epoch seconds at the answer (or failure), "ok": true with "via" (the
+address the client's socket is connected to: the destination when the connection went direct,
+ztunnel's 15001 in the pod when eBPF captured it, as there is no getpeername hook to hide it)
+and "peer" (the client address the server saw: the client's pod IP either way, since ztunnel
+connects to the app from the client's address), or false with "err"}. Bounded: stops by itself
+after --seconds; every attempt times out after --timeout."""
 import argparse
 import json
 import socket
@@ -13,6 +15,7 @@ import time
 
 def attempt(host, port, timeout):
     with socket.create_connection((host, port), timeout=timeout) as s:
+        via = "%s:%d" % s.getpeername()[:2]
         s.settimeout(timeout)
         s.sendall(f"GET /scale HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         data = b""
@@ -24,7 +27,7 @@ def attempt(host, port, timeout):
     head, _, body = data.partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200"):
         raise OSError(f"answer: {head[:40]!r}" if head else "closed without an answer")
-    return json.loads(body)["peer"]
+    return via, json.loads(body)["peer"]
 
 
 def main():
@@ -39,7 +42,8 @@ def main():
     while time.time() < end:
         start = time.time()
         try:
-            rec = {"ok": True, "peer": attempt(host, int(port), a.timeout)}
+            via, peer = attempt(host, int(port), a.timeout)
+            rec = {"ok": True, "via": via, "peer": peer}
         except (OSError, ValueError, KeyError) as e:
             rec = {"ok": False, "err": str(e) or type(e).__name__}
         rec["t"] = time.time()

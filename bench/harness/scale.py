@@ -259,8 +259,12 @@ class ScaleRun:
         ns = model.PROBE_NS
         client_ip, client_node = self.probe["client"]
         server_ip, server_node = self.probe["server"]
-        direct = lambda a: a["ok"] and a["peer"].rsplit(":", 1)[0] == client_ip  # noqa: E731
-        tunnel = lambda a: a["ok"] and a["peer"].rsplit(":", 1)[0] == server_ip  # noqa: E731
+        # Direct: connected to the server itself; tunnelled: captured into ztunnel's 15001 (the
+        # counters below prove the mutual TLS on both nodes). The server sees the client's
+        # address either way (ztunnel preserves it).
+        direct = lambda a: (a["ok"] and a["via"].rsplit(":", 1)[0] == server_ip  # noqa: E731
+                            and a["peer"].rsplit(":", 1)[0] == client_ip)
+        tunnel = lambda a: a["ok"] and a["via"].rsplit(":", 1)[1] == "15001"  # noqa: E731
         denied = lambda a: not a["ok"]  # noqa: E731
         self.start_loop(server_ip, int(self.left(self.a.enforce_timeout * 2 + 60)))
         if not self.wait_attempts(direct, 5, self.left(30)):

@@ -57,9 +57,9 @@ def real_pods(count, nodes):
 
 def probe_objects(nodes):
     """The two pods the enforcement timings use, in a namespace that starts outside the mesh: a
-    warren-echo server on the last node (its JSON says which peer it saw: the client's address
-    when direct, its own when ztunnel delivered the connection from inside its netns) and a
-    client on node-1 whose processes the harness starts with `warren-lab exec`."""
+    warren-echo server on the last node and a client on node-1 whose processes the harness starts
+    with `warren-lab exec` (conn_loop.py: what its socket is connected to says direct or
+    captured)."""
     server_node = f"node-{nodes}"
     return [
         namespace(PROBE_NS),

@@ -58,7 +58,20 @@ bool parseEndpoint(const std::string& s, sockaddr_in* out) {
 
 // ---- serve ----
 
+// " mark 0x53a" when the accepted socket carries a mark (it takes the SYN's in a pod netns
+// with tcp_fwmark_accept: ztunnel's connections from the client's address carry 0x53a), so a
+// test can tell those from a client that reached the app directly (no mark).
+std::string markSuffix(int fd) {
+  uint32_t mark = 0;
+  socklen_t len = sizeof(mark);
+  if (::getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &len) != 0 || mark == 0) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), " mark 0x%x", mark);
+  return buf;
+}
+
 void serveConnection(int fd, sockaddr_in peer, bool sink, int idle_timeout_s) {
+  const std::string mark = markSuffix(fd);
   timeval tv{idle_timeout_s, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -71,8 +84,8 @@ void serveConnection(int fd, sockaddr_in peer, bool sink, int idle_timeout_s) {
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      std::printf("conn %s: read error after %llu bytes: %s\n", peerName(peer).c_str(),
-                  static_cast<unsigned long long>(total), std::strerror(errno));
+      std::printf("conn %s: read error after %llu bytes: %s%s\n", peerName(peer).c_str(),
+                  static_cast<unsigned long long>(total), std::strerror(errno), mark.c_str());
       failed = true;
       break;
     }
@@ -97,11 +110,11 @@ void serveConnection(int fd, sockaddr_in peer, bool sink, int idle_timeout_s) {
     std::string digest = sha.hex();
     std::string reply = "sha256 " + digest + " " + std::to_string(total) + "\n";
     (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
-    std::printf("conn %s: sink %llu bytes sha256 %s\n", peerName(peer).c_str(),
-                static_cast<unsigned long long>(total), digest.c_str());
+    std::printf("conn %s: sink %llu bytes sha256 %s%s\n", peerName(peer).c_str(),
+                static_cast<unsigned long long>(total), digest.c_str(), mark.c_str());
   } else if (!failed) {
-    std::printf("conn %s: echoed %llu bytes\n", peerName(peer).c_str(),
-                static_cast<unsigned long long>(total));
+    std::printf("conn %s: echoed %llu bytes%s\n", peerName(peer).c_str(),
+                static_cast<unsigned long long>(total), mark.c_str());
   }
   std::fflush(stdout);
   ::shutdown(fd, SHUT_WR);
