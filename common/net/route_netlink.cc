@@ -38,10 +38,11 @@ struct Message {
   }
 };
 
+constexpr uint16_t kCreate = NLM_F_CREATE | NLM_F_EXCL;
+
 Status checkFamily(int family) {
   if (family == AF_INET || family == AF_INET6) return ok();
-  return fail(Error::invalid("rtnetlink: family " + std::to_string(family) +
-                             " is not IPv4/IPv6"));
+  return fail(Error::invalid("rtnetlink: family " + std::to_string(family) + " is not IPv4/IPv6"));
 }
 
 Message ruleMessage(const RoutingRule& r, uint16_t type, uint16_t flags) {
@@ -73,8 +74,8 @@ Message routeMessage(const LocalDefaultRoute& r, uint16_t type, uint16_t flags) 
 }
 
 std::string describe(const RoutingRule& r) {
-  std::string s = std::string(r.family == AF_INET6 ? "-6 " : "") + "rule pref " +
-                  std::to_string(r.priority);
+  std::string s =
+      std::string(r.family == AF_INET6 ? "-6 " : "") + "rule pref " + std::to_string(r.priority);
   if (r.fwmark) s += " fwmark " + std::to_string(*r.fwmark);
   return s + " lookup " + std::to_string(r.table);
 }
@@ -96,55 +97,52 @@ Result<RouteNetlink> RouteNetlink::open() {
   return RouteNetlink(std::move(fd));
 }
 
-Status RouteNetlink::request(const void* msg, size_t len, int tolerated, const char* what) {
-  auto* nh = reinterpret_cast<nlmsghdr*>(const_cast<void*>(msg));
+Status RouteNetlink::request(int family, void* msg, size_t len, int tolerated,
+                             const std::string& what) {
+  WARREN_TRY(checkFamily(family));
+  auto* nh = reinterpret_cast<nlmsghdr*>(msg);
   nh->nlmsg_seq = ++seq_;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (::sendto(fd_.get(), msg, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
-    return fail(WARREN_SYS_ERROR(std::string("rtnetlink send: ") + what));
+    return fail(WARREN_SYS_ERROR("rtnetlink send: " + what));
   std::array<char, 4096> reply{};
   for (;;) {
     ssize_t n = ::recv(fd_.get(), reply.data(), reply.size(), 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail(WARREN_SYS_ERROR(std::string("rtnetlink receive: ") + what));
+      return fail(WARREN_SYS_ERROR("rtnetlink receive: " + what));
     }
     int left = static_cast<int>(n);
     for (auto* r = reinterpret_cast<nlmsghdr*>(reply.data()); NLMSG_OK(r, left);
          r = NLMSG_NEXT(r, left)) {
       if (r->nlmsg_seq != seq_ || r->nlmsg_type != NLMSG_ERROR) continue;
       if (r->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)))
-        return fail(Error(ErrorCode::kProtocol, std::string("rtnetlink: short ack: ") + what));
+        return fail(Error(ErrorCode::kProtocol, "rtnetlink: short ack: " + what));
       int err = -reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
       if (err == 0 || err == tolerated) return ok();
-      return fail(Error::system(err, std::string("rtnetlink: ") + what));
+      return fail(Error::system(err, "rtnetlink: " + what));
     }
   }
 }
 
-Status RouteNetlink::addRule(const RoutingRule& rule) {
-  WARREN_TRY(checkFamily(rule.family));
-  Message m = ruleMessage(rule, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL);
-  return request(m.buf.data(), m.len, EEXIST, ("add " + describe(rule)).c_str());
-}
-
-Status RouteNetlink::deleteRule(const RoutingRule& rule) {
-  WARREN_TRY(checkFamily(rule.family));
-  Message m = ruleMessage(rule, RTM_DELRULE, 0);
-  return request(m.buf.data(), m.len, ENOENT, ("delete " + describe(rule)).c_str());
-}
-
-Status RouteNetlink::addRoute(const LocalDefaultRoute& route) {
-  WARREN_TRY(checkFamily(route.family));
-  Message m = routeMessage(route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-  return request(m.buf.data(), m.len, EEXIST, ("add " + describe(route)).c_str());
-}
-
+Status RouteNetlink::addRule(const RoutingRule& rule) { return changeRule(rule, true); }
+Status RouteNetlink::deleteRule(const RoutingRule& rule) { return changeRule(rule, false); }
+Status RouteNetlink::addRoute(const LocalDefaultRoute& route) { return changeRoute(route, true); }
 Status RouteNetlink::deleteRoute(const LocalDefaultRoute& route) {
-  WARREN_TRY(checkFamily(route.family));
-  Message m = routeMessage(route, RTM_DELROUTE, 0);
-  return request(m.buf.data(), m.len, ESRCH, ("delete " + describe(route)).c_str());
+  return changeRoute(route, false);
+}
+
+Status RouteNetlink::changeRule(const RoutingRule& rule, bool add) {
+  Message m = ruleMessage(rule, add ? RTM_NEWRULE : RTM_DELRULE, add ? kCreate : 0);
+  return request(rule.family, m.buf.data(), m.len, add ? EEXIST : ENOENT,
+                 (add ? "add " : "delete ") + describe(rule));
+}
+
+Status RouteNetlink::changeRoute(const LocalDefaultRoute& route, bool add) {
+  Message m = routeMessage(route, add ? RTM_NEWROUTE : RTM_DELROUTE, add ? kCreate : 0);
+  return request(route.family, m.buf.data(), m.len, add ? EEXIST : ESRCH,
+                 (add ? "add " : "delete ") + describe(route));
 }
 
 }  // namespace warren::net

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -41,8 +42,11 @@ class RouteNetlink {
 
  private:
   explicit RouteNetlink(UniqueFd fd) : fd_(std::move(fd)) {}
-  // Sends one request and reads its acknowledgement; `tolerated` (EEXIST, ENOENT) is success.
-  Status request(const void* msg, size_t len, int tolerated, const char* what);
+  Status changeRule(const RoutingRule& rule, bool add);
+  Status changeRoute(const LocalDefaultRoute& route, bool add);
+  // Sends one request of `family` and reads its acknowledgement; `tolerated` (EEXIST, ENOENT)
+  // is success.
+  Status request(int family, void* msg, size_t len, int tolerated, const std::string& what);
 
   UniqueFd fd_;
   uint32_t seq_ = 0;

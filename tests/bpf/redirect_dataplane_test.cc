@@ -47,7 +47,7 @@ uint32_t linkId(const std::string& path) {
 }
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -323,8 +323,7 @@ TEST_F(DataplaneTest, EnrolledNetnsConnectsLandOn15001WithOriginalDestination) {
   // client's address) and loopback destinations go where they asked: here there is no route to
   // 10.9.8.7, so the unredirected connect fails.
   EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr, WARREN_ZTUNNEL_MARK), ENETUNREACH);
-  EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr, WARREN_ZTUNNEL_SOURCE_MARK),
-            ENETUNREACH);
+  EXPECT_EQ(connectTo(AF_INET, "10.9.8.7", 8080, nullptr, WARREN_ZTUNNEL_SOURCE_MARK), ENETUNREACH);
   UniqueFd direct;
   EXPECT_EQ(connectTo(AF_INET, "127.0.0.1", WARREN_PORT_OUTBOUND, &direct), 0);
   UniqueFd a_direct(::accept4(l4.get(), nullptr, nullptr, SOCK_CLOEXEC));

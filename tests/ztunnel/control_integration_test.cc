@@ -11,6 +11,7 @@
 #include "common/http/http_client.h"
 #include "common/netns.h"
 #include "tests/mesh/control/agent_fixture.h"
+#include "tests/ztunnel/command_output.h"
 #include "ztunnel/control/zds_client.h"
 #include "ztunnel/control/ztunnel_daemon.h"
 
@@ -65,16 +66,7 @@ TEST_F(AgainstAgent, DaemonServesConfigDumpReadinessAndMetrics) {
 
 // ---- ZDS: listeners inside a real netns (root) ----
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
+std::string run(const std::string& cmd) { return testing::commandOutput(cmd); }
 
 class ZdsListeners : public ::testing::Test {
  protected:

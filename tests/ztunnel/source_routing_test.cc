@@ -14,21 +14,13 @@
 #include "common/net/socket_factory.h"
 #include "common/net/socket_info.h"
 #include "common/netns.h"
+#include "tests/ztunnel/command_output.h"
 #include "ztunnel/data/data_path_sockets.h"
 
 namespace warren::ztunnel {
 namespace {
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
+std::string run(const std::string& cmd) { return testing::commandOutput(cmd); }
 
 constexpr const char* kPodIp = "10.211.0.5";
 constexpr const char* kClientIp = "10.244.7.9";  // another node's pod: not in this netns
@@ -41,12 +33,12 @@ class SourceRouting : public ::testing::Test {
     ASSERT_EQ(std::system(("ip netns add " + netns_).c_str()), 0);
     // A pod's shape: lo, eth0 with the pod address, the default route out of eth0.
     std::string in = "ip -n " + netns_ + " ";
-    ASSERT_EQ(std::system((in + "link set lo up && " + in +
-                           "link add eth0 type veth peer name eth1 && " + in + "link set eth1 up && " +
-                           in + "addr add " + kPodIp + "/24 dev eth0 && " + in +
-                           "link set eth0 up && " + in + "route add default dev eth0")
-                              .c_str()),
-              0);
+    ASSERT_EQ(
+        std::system((in + "link set lo up && " + in + "link add eth0 type veth peer name eth1 && " +
+                     in + "link set eth1 up && " + in + "addr add " + kPodIp + "/24 dev eth0 && " +
+                     in + "link set eth0 up && " + in + "route add default dev eth0")
+                        .c_str()),
+        0);
     auto fd = openNetns("/run/netns/" + netns_);
     ASSERT_TRUE(fd) << fd.error().message();
     netns_fd_ = std::make_shared<const UniqueFd>(std::move(*fd));

@@ -35,8 +35,8 @@ Result<mesh::DialedSocket> PodNetnsSockets::dialApp(const EnrolledPod& pod,
   if (!fd) return fail(fd.error());
   int one = 1;
   bool v6 = to.isV6();
-  if (::setsockopt(fd->get(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT,
-                   &one, sizeof(one)) != 0)
+  if (::setsockopt(fd->get(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+                   sizeof(one)) != 0)
     return fail(WARREN_SYS_ERROR("IP_TRANSPARENT for the connection to the app"));
   auto from = net::SocketAddress{client, 0}.toSockaddr();
   if (::bind(fd->get(), from.get(), from.length) != 0)

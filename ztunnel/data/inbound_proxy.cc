@@ -92,34 +92,34 @@ void InboundProxy::onRequest(const std::shared_ptr<const EnrolledPod>& pod,
   conn->attach(id, stream->handler());
   auto held = std::make_shared<std::unique_ptr<mesh::HboneStream>>(std::move(stream));
   std::weak_ptr<mesh::HboneConnection> weak = conn;
-  connectUpstream(*pod, decision->upstream, peer.ip,
-                  [this, pc, held, weak, id](Result<UniqueFd> up) {
-    auto c = weak.lock();
-    if (!up) {
-      // Answer first: the 503 ends the stream in the session; the stream then lets go of it
-      // without a reset that would race the answer.
-      if (c && !c->closed()) {
-        (void)c->session().respond(id, mesh::kUpstreamFailedStatus);
+  connectUpstream(
+      *pod, decision->upstream, peer.ip, [this, pc, held, weak, id](Result<UniqueFd> up) {
+        auto c = weak.lock();
+        if (!up) {
+          // Answer first: the 503 ends the stream in the session; the stream then lets go of it
+          // without a reset that would race the answer.
+          if (c && !c->closed()) {
+            (void)c->session().respond(id, mesh::kUpstreamFailedStatus);
+            c->flush();
+          }
+          (*held)->releaseAnswered();
+          held->reset();
+          ctx_.connections.finishRejected(*pc, "UF", up.error().message());
+          return;
+        }
+        if (!c || c->closed()) {
+          ctx_.connections.finishRejected(*pc, "CONNECT",
+                                          "HBONE connection closed before the upstream connected");
+          return;
+        }
+        if (auto s = c->session().respond(id, 200); !s) {
+          ctx_.connections.finishRejected(*pc, "CONNECT", s.error().message());
+          return;
+        }
         c->flush();
-      }
-      (*held)->releaseAnswered();
-      held->reset();
-      ctx_.connections.finishRejected(*pc, "UF", up.error().message());
-      return;
-    }
-    if (!c || c->closed()) {
-      ctx_.connections.finishRejected(*pc, "CONNECT",
-                                      "HBONE connection closed before the upstream connected");
-      return;
-    }
-    if (auto s = c->session().respond(id, 200); !s) {
-      ctx_.connections.finishRejected(*pc, "CONNECT", s.error().message());
-      return;
-    }
-    c->flush();
-    ctx_.connections.startRelay(pc, std::move(*held),
-                                std::make_unique<relay::SocketStream>(ctx_.loop, std::move(*up)));
-  });
+        ctx_.connections.startRelay(
+            pc, std::move(*held), std::make_unique<relay::SocketStream>(ctx_.loop, std::move(*up)));
+      });
 }
 
 void InboundProxy::acceptPlain(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
