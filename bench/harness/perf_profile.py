@@ -41,10 +41,12 @@ ORDER = ["crypto", "memmove/copies", "syscalls/io_uring", "kernel TCP/IP", "sche
          "ours (warren binary)", "memory: allocator, page faults", "other kernel", "other"]
 # Frames that say nothing about what the time was for: lock and irq-restore points (with the
 # cpu-clock timer, time spent with interrupts off is sampled where they come back on, e.g. in
-# _raw_spin_unlock_irqrestore after a wake-up), retpoline thunks, unresolved frames of no DSO.
+# _raw_spin_unlock_irqrestore after a wake-up; on a PVM guest in pvm_irq_enable, reached through
+# __raw_callee_save_pvm_irq_enable from finish_task_switch or an irqrestore), retpoline thunks,
+# unresolved frames of no DSO.
 # A sample whose leaf is one of these is grouped by the first caller that is not.
 NEUTRAL = re.compile(r"^_?_?raw_spin|spin_unlock|irqrestore|^__x86_indirect_thunk|^__x86_return_thunk|^srso_|"
-                     r"^local_bh_enable|^__local_bh_enable")
+                     r"^local_bh_enable|^__local_bh_enable|irq_enable$|^__raw_callee_save_")
 _COMPILED = [(g, re.compile(d) if d else None, re.compile(s) if s else None) for g, d, s in GROUPS]
 _FRAME = re.compile(r"^\s*([0-9a-f]+)\s+(.*?)\s+\((.*)\)\s*$")
 

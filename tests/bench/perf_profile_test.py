@@ -68,6 +68,9 @@ class GroupTest(unittest.TestCase):
         self.assertEqual(perf_profile.sample_group([("_raw_spin_unlock_irqrestore", K), ("[unknown]", "[unknown]")]),
                          "other kernel")  # nothing telling: the leaf's own group
         self.assertEqual(perf_profile.sample_group([("tcp_sendmsg_locked", K), ("io_send", K)]), "kernel TCP/IP")
+        # A PVM guest's irq-enable point, reached through a callee-save thunk.
+        self.assertEqual(perf_profile.sample_group([("pvm_irq_enable", K), ("__raw_callee_save_pvm_irq_enable", K),
+                                                    ("finish_task_switch.isra.0", K)]), "scheduler/wake-ups")
 
 
 class SummaryTest(unittest.TestCase):
