@@ -2,13 +2,15 @@
 
 #include <fcntl.h>
 #include <net/if.h>
-#include <sys/ioctl.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -67,6 +69,24 @@ Status bringLoopbackUp() {
   if (ifr.ifr_flags & IFF_UP) return ok();
   ifr.ifr_flags |= IFF_UP;
   if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return fail(WARREN_SYS_ERROR("setting lo up"));
+  return ok();
+}
+
+Result<int> readNetSysctl(const char* path) {
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail(WARREN_SYS_ERROR(std::string("open ") + path));
+  char buf[16] = {};
+  ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  if (n <= 0) return fail(WARREN_SYS_ERROR(std::string("read ") + path));
+  return std::atoi(buf);
+}
+
+Status writeNetSysctl(const char* path, int value) {
+  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+  if (!fd) return fail(WARREN_SYS_ERROR(std::string("open ") + path));
+  std::string text = std::to_string(value) + "\n";
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return fail(WARREN_SYS_ERROR(std::string("write ") + path));
   return ok();
 }
 

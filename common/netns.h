@@ -37,4 +37,13 @@ Result<uint64_t> netnsCookie(int netns_fd);
 // loopback plugin has it down, and then 127.0.0.1 routes nowhere). No-op when already up.
 Status bringLoopbackUp();
 
+// net.ipv4.tcp_fwmark_accept: an accepted socket takes the mark of the SYN that opened it.
+// ztunnel's source routing needs it in each pod netns (ztunnel/control/source_routing.h);
+// warren-cni sets it at ADD, where /proc/sys is writable and a DaemonSet container's is not.
+inline constexpr const char* kTcpFwmarkAcceptSysctl = "/proc/sys/net/ipv4/tcp_fwmark_accept";
+// A numeric sysctl under /proc/sys/net, of the calling thread's current netns (the file
+// resolves to the netns of the thread that opens it: call inside a NetnsGuard).
+Result<int> readNetSysctl(const char* path);
+Status writeNetSysctl(const char* path, int value);
+
 }  // namespace warren

@@ -8,7 +8,8 @@
 #    images, with exactly the capabilities deploy/base/node grants (checked against podman's
 #    own view) and nothing privileged, and the core data path works: an enrolled pod reaches
 #    a pod on the other node through ztunnel (HBONE, mutual TLS), a pod outside the mesh is
-#    left alone;
+#    left alone, and the app sees the mesh client's address (warren-cni sets tcp_fwmark_accept, the
+#    ztunnel container installs the routing);
 #  - every container and image this test created is removed, even on failure.
 . "$(dirname "$0")/lib.sh"
 command -v podman >/dev/null || fail "podman is not installed (make deps)"
@@ -104,6 +105,12 @@ assert_contains "$(probe_echo mesh/client "$ECHO:8080" 1048576)" "echo verified"
 assert_contains "$(probe_echo plain/outsider "$ECHO:8080" 65536)" "echo verified"
 assert_eq "$(mtls_connections node-1 client echo)" 1 "client->echo through ztunnel with mutual TLS"
 assert_eq "$(mtls_connections node-1 outsider echo)" 0 "the pod outside the mesh through ztunnel"
+# The echo saw the client's address on the connection ztunnel made (mark 0x53a), though the
+# ztunnel container's /proc/sys is read-only: warren-cni set tcp_fwmark_accept at the pod's ADD
+# and ztunnel's container installed the routing rules.
+echo_line=$("$LAB" logs mesh/echo | grep "echoed 1048576 bytes")
+assert_contains "$echo_line" "conn $(pod_ip mesh/client):" "the address the echo saw from the mesh client"
+assert_contains "$echo_line" " mark 0x53a" "the echo's connection from the mesh client"
 metrics=$(node_exec node-1 curl -sf http://127.0.0.1:15020/metrics)
 redirected=$(grep '^warren_redirect_decisions_total{decision="connect_redirected"}' <<<"$metrics" | awk '{print $2}')
 [ "${redirected%.*}" -ge 1 ] || fail "the eBPF capture redirected nothing: $redirected"

@@ -1,9 +1,7 @@
 #include "ztunnel/control/source_routing.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <string>
 
@@ -14,26 +12,7 @@
 namespace warren::ztunnel {
 namespace {
 
-constexpr const char* kFwmarkAccept = "/proc/sys/net/ipv4/tcp_fwmark_accept";
-
-// /proc/sys/net resolves to the netns of the thread that opens it: call inside the guard.
-Result<int> readSysctl(const char* path) {
-  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail(WARREN_SYS_ERROR(std::string("open ") + path));
-  char buf[16] = {};
-  ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
-  if (n <= 0) return fail(WARREN_SYS_ERROR(std::string("read ") + path));
-  return std::atoi(buf);
-}
-
-Status writeSysctl(const char* path, int value) {
-  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
-  if (!fd) return fail(WARREN_SYS_ERROR(std::string("open ") + path));
-  std::string text = std::to_string(value) + "\n";
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-    return fail(WARREN_SYS_ERROR(std::string("write ") + path));
-  return ok();
-}
+constexpr const char* kFwmarkAccept = kTcpFwmarkAcceptSysctl;
 
 net::RoutingRule localRule(int family, uint32_t priority) {
   return net::RoutingRule{family, priority, 255 /* RT_TABLE_LOCAL */, std::nullopt};
@@ -66,13 +45,20 @@ Result<SourceRouting> installSourceRouting(int netns_fd) {
   auto nl = net::RouteNetlink::open();
   if (!nl) return fail(nl.error().wrap("source routing"));
   SourceRouting out;
-  auto before = readSysctl(kFwmarkAccept);
+  auto before = readNetSysctl(kFwmarkAccept);
   if (!before) return fail(before.error().wrap("source routing"));
   out.fwmark_accept_before = *before;
-  if (*before != 1) WARREN_TRY(writeSysctl(kFwmarkAccept, 1));
+  if (*before != 1) {
+    // warren-cni sets it at the pod's ADD; a pod older than Warren's CNI plugin has it off, and
+    // a container's /proc/sys is read-only.
+    if (auto w = writeNetSysctl(kFwmarkAccept, 1); !w)
+      return fail(w.error().wrap(
+          "source routing: tcp_fwmark_accept is off in the pod netns and cannot be set here (a "
+          "pod created before warren-cni was installed: restart it)"));
+  }
   if (auto s = installFamily(*nl, AF_INET); !s) {
     (void)removeFamily(*nl, AF_INET);
-    if (*before != 1) (void)writeSysctl(kFwmarkAccept, *before);
+    if (*before != 1) (void)writeNetSysctl(kFwmarkAccept, *before);
     return fail(s.error().wrap("source routing (IPv4)"));
   }
   out.v4 = true;
@@ -100,7 +86,7 @@ Status removeSourceRouting(int netns_fd, const SourceRouting& installed) {
     if (auto s = removeFamily(*nl, AF_INET6); !s && result) result = s;
   }
   if (installed.fwmark_accept_before >= 0 && installed.fwmark_accept_before != 1) {
-    if (auto s = writeSysctl(kFwmarkAccept, installed.fwmark_accept_before); !s && result)
+    if (auto s = writeNetSysctl(kFwmarkAccept, installed.fwmark_accept_before); !s && result)
       result = s;
   }
   return result;

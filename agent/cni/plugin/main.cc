@@ -21,6 +21,7 @@
 
 #include "agent/cni/cni_install.h"
 #include "agent/cni/cni_invocation.h"
+#include "common/netns.h"
 #include "common/unique_fd.h"
 
 namespace {
@@ -31,6 +32,23 @@ using warren::cni::CniFailure;
 constexpr int kAgentTimeoutMs = 30000;
 // 100 attempts, 100 ms apart: an agent that is still starting gets 10 s.
 constexpr int kConnectAttempts = 100;
+
+// Sets tcp_fwmark_accept in the pod's netns, which ztunnel's source routing needs (the app then
+// sees the client's address; ztunnel/control/source_routing.h): here /proc/sys is writable, in
+// ztunnel's DaemonSet container it is not. Every pod gets it, as whether it joins the mesh is
+// the agent's answer below; it changes nothing where no socket sets a mark. Best effort: a pod
+// without it is served with its own address as the source, never refused.
+void enableFwmarkAccept(const std::string& netns) {
+  auto guard = warren::NetnsGuard::enter(netns);
+  if (!guard) {
+    std::fprintf(stderr, "warren-cni: tcp_fwmark_accept not set: %s\n",
+                 guard.error().message().c_str());
+    return;
+  }
+  if (auto s = warren::writeNetSysctl(warren::kTcpFwmarkAcceptSysctl, 1); !s)
+    std::fprintf(stderr, "warren-cni: tcp_fwmark_accept not set: %s\n",
+                 s.error().message().c_str());
+}
 
 std::expected<std::string, CniFailure> askAgent(const std::string& run_dir,
                                                 const std::string& request, int connect_attempts) {
@@ -159,6 +177,8 @@ int main(int argc, char** argv) {
     std::cout << warren::cni::cniVersionJson() << std::endl;
     return 0;
   }
+  if (inv->command == warren::cni::CniCommand::kAdd && !inv->netns.empty())
+    enableFwmarkAccept(inv->netns);
   // DEL does not wait for a starting agent: with no agent there is nothing to undo.
   const bool del = inv->command == warren::cni::CniCommand::kDel;
   auto reply =
