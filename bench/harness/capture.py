@@ -8,6 +8,7 @@ destination pod's 15006 in plaintext and is counted there). A peer path went thr
 proxies when the client node's netns accepted (client proxy) and opened (to the server
 proxy) at least N TCP connections and the server node's netns accepted and opened (to the pod)
 at least N: only the peer proxies open or accept TCP connections in the node netns."""
+import json
 
 # Per Warren path: counter name -> (metric, labels, where: "client" or "server" node).
 # The destination workload labels are filled in per path.
@@ -78,6 +79,12 @@ def warren_counters(client_metrics, server_metrics, dest_namespace, dest_workloa
 WAYPOINT_OUTBOUND_MTLS = "client_to_waypoint_mtls"
 WAYPOINT_REQUESTS = "waypoint_requests"
 FROM_WAYPOINT_MTLS = "server_from_waypoint_mtls"
+# A gauge, not a counter: inbound connections from the waypoint to the server pod open on the
+# server node's ztunnel at the end of the window (its /connections). The waypoint keeps its
+# upstream HTTP/1.1 connections alive, so a window may send every request over a connection
+# an earlier window opened, and then no new one is counted.
+FROM_WAYPOINT_OPEN = "server_from_waypoint_open"
+GAUGES = {FROM_WAYPOINT_OPEN}
 
 
 def waypoint_counters(client_metrics, server_metrics, waypoint_metrics, dest_namespace, dest_workload,
@@ -101,6 +108,19 @@ def waypoint_counters(client_metrics, server_metrics, waypoint_metrics, dest_nam
     }
 
 
+def waypoint_open(connections_json, dest_namespace, dest_workload, waypoint_identity):
+    """{FROM_WAYPOINT_OPEN: n} from the server node ztunnel's /connections document."""
+    try:
+        items = json.loads(connections_json or "{}").get("items", [])
+    except ValueError:
+        items = []
+    n = sum(1 for c in items if c.get("direction") == "inbound"
+            and c.get("source", {}).get("identity") == waypoint_identity
+            and c.get("destination", {}).get("namespace") == dest_namespace
+            and c.get("destination", {}).get("workload") == dest_workload)
+    return {FROM_WAYPOINT_OPEN: n}
+
+
 def waypoint_verdict(d, connections, answered, sent):
     """None when the window's deltas prove `connections` connections went through the capture
     and the waypoint and the waypoint handled the `answered` (.. `sent`) requests, else why not."""
@@ -111,9 +131,10 @@ def waypoint_verdict(d, connections, answered, sent):
     n = d.get(WAYPOINT_REQUESTS, 0)
     if not answered <= n <= sent:
         wrong.append(f"{WAYPOINT_REQUESTS} +{n:g}, the client got {answered} answers of {sent} requests")
-    if d.get(FROM_WAYPOINT_MTLS, 0) < 1:
-        wrong.append(f"{FROM_WAYPOINT_MTLS} +{d.get(FROM_WAYPOINT_MTLS, 0):g} (no mTLS connection from the "
-                     "waypoint reached the server pod)")
+    if d.get(FROM_WAYPOINT_MTLS, 0) < 1 and d.get(FROM_WAYPOINT_OPEN, 0) < 1:
+        wrong.append(f"{FROM_WAYPOINT_MTLS} +{d.get(FROM_WAYPOINT_MTLS, 0):g} and {FROM_WAYPOINT_OPEN} "
+                     f"{d.get(FROM_WAYPOINT_OPEN, 0):g} (no mTLS connection from the waypoint reached the "
+                     "server pod, nor was one open)")
     if d.get(INBOUND_PLAINTEXT, 0) > 0:
         wrong.append(f"{INBOUND_PLAINTEXT} +{d[INBOUND_PLAINTEXT]:g} (connections that reached the server "
                      "pod without the tunnel)")
@@ -150,7 +171,8 @@ def peer_counters(client_node_snmp, server_node_snmp):
 
 
 def delta(before, after):
-    return {k: after[k] - before[k] for k in after if k in before}
+    """Counters: how much each rose in the window; gauges (GAUGES): their value at its end."""
+    return {k: after[k] if k in GAUGES else after[k] - before[k] for k in after if k in before}
 
 
 def warren_verdict(d, connections, fast_path=False):

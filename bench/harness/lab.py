@@ -213,6 +213,10 @@ class Lab:
         (NS/POD: e.g. a waypoint's)."""
         return self.run_in(target, ["curl", "-sf", "--max-time", "5", "http://127.0.0.1:15020/metrics"], 15).stdout
 
+    def connections(self, node):
+        """A node ztunnel's open connections (:15000/connections, JSON text)."""
+        return self.run_in(node, ["curl", "-sf", "--max-time", "5", "http://127.0.0.1:15000/connections"], 15).stdout
+
     def pod_process(self, ns_pod, comm):
         """(node, PID) of the process named `comm` in pod NS/POD, from `warren-lab ps`, checked:
         that binary, in the pod's network namespace. Raises CommandError naming what differs."""

@@ -127,8 +127,8 @@ class Witness:
             return "TCP opens in node-1's and node-2's netns (only the peer proxies open TCP there) and proxy CPU"
         if self.kind == "waypoint":
             return (f"ztunnel metrics of {w['client_node']} (eBPF, mTLS to {w['waypoint_identity']}) and "
-                    f"{w['server_node']} (mTLS from the waypoint to {w['dest_namespace']}/{w['dest_workload']}, no "
-                    f"plaintext), the waypoint's istio_requests_total{{reporter=\"waypoint\",destination_service="
+                    f"{w['server_node']} (mTLS from the waypoint to {w['dest_namespace']}/{w['dest_workload']}, new "
+                    f"or open, no plaintext), the waypoint's istio_requests_total{{reporter=\"waypoint\",destination_service="
                     f"\"{w['service_host']}\"}} against the requests answered and sent, and proxy CPU")
         if self.kind == "l7peer":
             return "TCP accepted and opened in node-1's netns (only the peer proxies open TCP there) and proxy CPU"
@@ -148,6 +148,8 @@ class Witness:
             sm = self.lab.metrics(w["server_node"])
             snap.update(capture.waypoint_counters(cm, sm, self.lab.metrics(w["waypoint_pod"]), w["dest_namespace"],
                                                   w["dest_workload"], w["waypoint_identity"], w["service_host"]))
+            snap.update(capture.waypoint_open(self.lab.connections(w["server_node"]), w["dest_namespace"],
+                                              w["dest_workload"], w["waypoint_identity"]))
         elif self.kind == "l7peer":
             with open(f"/proc/{self.proxies['proxy']}/net/snmp") as f:
                 tcp = capture.parse_snmp(f.read())["Tcp"]

@@ -318,6 +318,7 @@ WAYPOINT_EVIDENCE = [("connect_redirected", "eBPF connect redirected (client nod
                      ("client_to_waypoint_mtls", "mTLS to the waypoint opened (client node ztunnel)"),
                      ("waypoint_requests", "waypoint istio_requests_total 200"),
                      ("server_from_waypoint_mtls", "mTLS from the waypoint accepted (server node ztunnel)"),
+                     ("server_from_waypoint_open", "mTLS from the waypoint open at the end (server node ztunnel)"),
                      ("server_inbound_plaintext", "inbound plaintext (must stay 0)"),
                      ("proxy_proxy_cpu_s", "waypoint CPU s"),
                      ("client_proxy_cpu_s", "ztunnel CPU s, client node"),
@@ -357,7 +358,8 @@ def evidence_markdown(capture, components):
              "1 KiB file; a waypoint window is proven when the client node's eBPF redirected and its ztunnel opened "
              "at least that many mTLS connections to the waypoint's identity, the waypoint's istio_requests_total "
              "(reporter waypoint, the Service, 200) rose by at least the 2xx answers the client got and at most the "
-             "requests it sent, the server node's ztunnel accepted mTLS from the waypoint for the server pod and no "
+             "requests it sent, the server node's ztunnel accepted mTLS from the waypoint for the server pod or had such "
+             "a connection open at the window's end (the waypoint keeps upstream connections alive) and no "
              "plaintext reached it; an L7 peer window when node-1's netns accepted that many connections and opened "
              "one (only the peer proxies open TCP there)."]
     if components:

@@ -2,6 +2,7 @@
 and of the `warren-lab ps` parser in bench/harness/lab.py: Prometheus text parsing, the
 per-path counters, /proc/net/snmp, and the verdicts, including the uncaptured case the old
 harness produced (clients outside the pod cgroup: plaintext to the server pod's 15006)."""
+import json
 import os
 import sys
 import unittest
@@ -168,6 +169,24 @@ class WaypointTest(unittest.TestCase):
         self.assertIn("connect_redirected +3", capture.waypoint_verdict(dict(d, connect_redirected=3), 4, 2000, 2000))
         self.assertIn("server_from_waypoint_mtls +0", capture.waypoint_verdict(dict(d, server_from_waypoint_mtls=0), 4, 2000, 2000))
         self.assertIn("server_inbound_plaintext +2", capture.waypoint_verdict(dict(d, server_inbound_plaintext=2), 4, 2000, 2000))
+        # No new connection from the waypoint, but one kept alive from an earlier window: proven.
+        self.assertIsNone(capture.waypoint_verdict(dict(d, server_from_waypoint_mtls=0, server_from_waypoint_open=1),
+                                                   4, 2000, 2001))
+
+    def test_open_connections_from_the_waypoint_are_a_gauge(self):
+        doc = json.dumps({"items": [
+            {"direction": "inbound", "source": {"identity": WP}, "destination": {"namespace": "mesh", "workload": "srv-x"}},
+            {"direction": "inbound", "source": {"identity": self.CLIENT},
+             "destination": {"namespace": "mesh", "workload": "srv-x"}},  # not from the waypoint
+            {"direction": "outbound", "source": {"identity": WP}, "destination": {"namespace": "mesh", "workload": "srv-x"}},
+            {"direction": "inbound", "source": {"identity": WP}, "destination": {"namespace": "mesh", "workload": "other"}},
+        ]})
+        self.assertEqual(capture.waypoint_open(doc, "mesh", "srv-x", WP), {"server_from_waypoint_open": 1})
+        self.assertEqual(capture.waypoint_open("not json", "mesh", "srv-x", WP), {"server_from_waypoint_open": 0})
+        # delta keeps a gauge's value at the window's end.
+        self.assertEqual(capture.delta({"server_from_waypoint_open": 1, "waypoint_requests": 5},
+                                       {"server_from_waypoint_open": 1, "waypoint_requests": 9}),
+                         {"server_from_waypoint_open": 1, "waypoint_requests": 4})
 
     def test_l7_peer_verdict(self):
         self.assertIsNone(capture.l7_peer_verdict({"client_node_accepted": 5, "client_node_opened": 1}, 4))
