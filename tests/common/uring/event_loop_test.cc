@@ -250,12 +250,19 @@ TEST_P(EventLoopTest, SocketStreamDestroyedWithIoInFlight) {
     void onWritten(size_t, Buffer) override { ++calls; }
     void onError(const Error&) override { ++calls; }
   };
+  // Fixed, small buffers (no autotuning): the client never reads, so what both sockets hold
+  // stays far below the 4 MiB written. Autotuned, they grew to tcp_wmem[2] + tcp_rmem[2] (36 MiB
+  // here), the write sometimes completed within the runOnce below, and onWritten came while the
+  // stream was still alive (CI rehearsal, once).
+  int small = 64 << 10;
+  ASSERT_EQ(::setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+  ASSERT_EQ(::setsockopt(server, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
   auto events = std::make_unique<Events>();
   {
     relay::SocketStream s(*loop_, UniqueFd(server));
     s.setEvents(events.get());
     s.read(1000);
-    s.write(Buffer(4 << 20, 'q'));  // larger than the socket buffers: stays in flight
+    s.write(Buffer(4 << 20, 'q'));  // larger than the (fixed) socket buffers: stays in flight
     loop_->runOnce(1ms);
   }
   int calls_after_close = events->calls;
