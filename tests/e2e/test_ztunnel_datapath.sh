@@ -155,6 +155,9 @@ assert_eq "$(sink_peers mesh/sink-far)" "$CLIENT" "the address sink-far (node-2)
 assert_eq "$(sink_peers mesh/sink-near)" "$CLIENT" "the address sink-near (node-1) saw"
 rules=$(pod_exec mesh/sink-far ip rule)
 assert_contains "$rules" "fwmark 0x53a lookup 1337" "sink-far's netns rules"
+preserved=$(node_exec node-2 curl -sf http://127.0.0.1:15000/config_dump |
+  jq -r '.pods[] | select(.name == "sink-far") | .source_address_preserved.ipv4')
+assert_eq "$preserved" "true" "node-2 ztunnel's /config_dump: sink-far's source_address_preserved.ipv4"
 
 step "live connection shows both identities in node-2's /connections during a transfer"
 pod_exec mesh/client warren-probe send --to "$FAR:9000" --bytes $((400 * 1024 * 1024)) --sink \

@@ -69,7 +69,10 @@ nlohmann::json ZdsClient::toJson() const {
                    {"identity", pod.pod->identity.uri()},
                    {"listeners", {kOutboundPort, kInboundPlainPort, kHbonePort}},
                    {"sockets_per_port", pod.listeners.sets.size()},
-                   {"sk_lookup_addresses", pod.listeners.registered_addresses}});
+                   {"sk_lookup_addresses", pod.listeners.registered_addresses},
+                   // Whether the app sees the client's address (source_routing.h), per family.
+                   {"source_address_preserved",
+                    {{"ipv4", pod.pod->source_routing.v4}, {"ipv6", pod.pod->source_routing.v6}}}});
   }
   return out;
 }
