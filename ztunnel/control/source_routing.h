@@ -4,7 +4,8 @@
 // pod itself. The app's answers to that foreign address must come back to ztunnel's socket
 // instead of leaving through eth0; without iptables this is three settings per family:
 //   - net.ipv4.tcp_fwmark_accept = 1: the app's accepted socket takes the mark of the SYN, so
-//     everything it sends on that connection carries kZtunnelSourceMark;
+//     everything it sends on that connection carries kZtunnelSourceMark (warren-cni sets it at
+//     the pod's ADD: a DaemonSet container's /proc/sys is read-only; set here when it can be);
 //   - `ip rule pref 0 fwmark 0x53a lookup 1337`, with the `local` rule moved from pref 0 to 1
 //     so this one is consulted first;
 //   - `ip route add local default dev lo table 1337`: such packets are delivered locally, to
@@ -12,7 +13,7 @@
 //     the sk_lookup program leaves it alone (it steers only what arrives from outside).
 // Sockets without the mark (the app's own connections, ztunnel's 0x539 ones) are unaffected.
 // Installing is idempotent (a restarted ztunnel installs again); removal (the pod leaves the
-// mesh) restores the `local` rule, drops the rest and puts the sysctl back.
+// mesh) restores the `local` rule, drops the rest and puts the sysctl back if it set it.
 #pragma once
 
 #include "common/error.h"
