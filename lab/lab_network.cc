@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include "common/netns.h"
 #include "lab/process.h"
@@ -37,18 +36,12 @@ std::vector<std::string> LabNetwork::scanNetns() const {
   return out;
 }
 
-Status setNetnsSysctl(const std::string& netns_path, const std::string& key,
-                      const std::string& value) {
+Status setNetnsSysctl(const std::string& netns_path, const std::string& key, int value) {
   auto guard = NetnsGuard::enter(netns_path);
   if (!guard) return fail(guard.error());
   std::string path = "/proc/sys/" + key;
   std::replace(path.begin() + 10, path.end(), '.', '/');
-  std::ofstream f(path);
-  if (!f) return fail(WARREN_SYS_ERROR("open " + path));
-  f << value;
-  f.flush();
-  if (!f) return fail(WARREN_SYS_ERROR("write " + path));
-  return ok();
+  return writeNetSysctl(path.c_str(), value);
 }
 
 Status LabNetwork::create(int nodes) const {
@@ -85,7 +78,7 @@ Status LabNetwork::createNode(int node, int nodes) const {
     WARREN_TRY(runChecked({"ip", "-n", nn, "route", "add", LabNames::podCidr(j), "via",
                            LabNames::nodeIp(j), "dev", LabNames::nodeUplink()}));
   }
-  WARREN_TRY(setNetnsSysctl(LabNames::netnsPath(nn), "net.ipv4.ip_forward", "1"));
+  WARREN_TRY(setNetnsSysctl(LabNames::netnsPath(nn), "net.ipv4.ip_forward", 1));
   return ok();
 }
 

@@ -32,8 +32,8 @@ class LabNetwork {
   const LabNames& names_;
 };
 
-// Writes a sysctl of the network namespace at `netns_path` (net.* sysctls are per netns).
-Status setNetnsSysctl(const std::string& netns_path, const std::string& key,
-                      const std::string& value);
+// Writes a numeric net.* sysctl ("net.ipv4.ip_forward") of the network namespace at
+// `netns_path` (they are per netns).
+Status setNetnsSysctl(const std::string& netns_path, const std::string& key, int value);
 
 }  // namespace warren::lab

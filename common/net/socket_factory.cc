@@ -80,6 +80,14 @@ Result<UniqueFd> SocketFactory::tcpSocket(int family, const SocketOptions& optio
   auto fd = createIn(family, options);
   if (!fd) return fail(fd.error());
   WARREN_TRY(applyConnectionOptions(fd->get(), options));
+  if (options.source) {
+    bool v6 = family == AF_INET6;
+    WARREN_TRY(setInt(fd->get(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1,
+                      "IP_TRANSPARENT (needs CAP_NET_ADMIN)"));
+    auto from = SocketAddress{*options.source, 0}.toSockaddr();
+    if (::bind(fd->get(), from.get(), from.length) != 0)
+      return fail(WARREN_SYS_ERROR("bind to source " + options.source->toString()));
+  }
   return fd;
 }
 

@@ -35,9 +35,13 @@ struct SocketOptions {
   bool reuse_port = false;       // SO_REUSEPORT: one listener per worker, and restart overlap
   bool reuse_addr = true;        // SO_REUSEADDR on listeners (TIME_WAIT does not block a rebind)
   bool transparent = false;      // IP_TRANSPARENT, best effort (logged at debug when refused)
-  bool freebind = false;         // IP_FREEBIND, best effort
-  bool nodelay = true;           // TCP_NODELAY: a proxy must not add Nagle delay
-  bool keepalive = true;         // with the kKeepalive* values above
+  // tcpSocket only: bind to this address (port 0) before the connect. A foreign address (the
+  // client's, for ztunnel's connection to the app) takes IP_TRANSPARENT, which is then set and
+  // required here, not best effort.
+  std::optional<IpAddress> source;
+  bool freebind = false;  // IP_FREEBIND, best effort
+  bool nodelay = true;    // TCP_NODELAY: a proxy must not add Nagle delay
+  bool keepalive = true;  // with the kKeepalive* values above
   int backlog = 1024;
 };
 

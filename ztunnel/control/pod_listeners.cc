@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include "bpf/loader/inbound_registration.h"
 #include "common/net/socket_factory.h"
@@ -22,9 +21,8 @@ Status preparePodNetns(int netns_fd) {
   auto guard = NetnsGuard::enter(netns_fd);
   if (!guard) return fail(guard.error().wrap("entering the pod netns"));
   if (auto s = bringLoopbackUp(); !s) return fail(s.error().wrap("in the pod netns"));
-  std::ofstream f("/proc/sys/net/ipv4/tcp_migrate_req");
-  f << "1\n";
-  if (!f.flush()) spdlog::debug("tcp_migrate_req not set in the pod netns");
+  if (auto s = writeNetSysctl("/proc/sys/net/ipv4/tcp_migrate_req", 1); !s)
+    spdlog::debug("tcp_migrate_req not set in the pod netns: {}", s.error().message());
   return ok();
 }
 

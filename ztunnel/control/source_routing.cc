@@ -12,8 +12,6 @@
 namespace warren::ztunnel {
 namespace {
 
-constexpr const char* kFwmarkAccept = kTcpFwmarkAcceptSysctl;
-
 net::RoutingRule localRule(int family, uint32_t priority) {
   return net::RoutingRule{family, priority, 255 /* RT_TABLE_LOCAL */, std::nullopt};
 }
@@ -45,20 +43,20 @@ Result<SourceRouting> installSourceRouting(int netns_fd) {
   auto nl = net::RouteNetlink::open();
   if (!nl) return fail(nl.error().wrap("source routing"));
   SourceRouting out;
-  auto before = readNetSysctl(kFwmarkAccept);
+  auto before = readNetSysctl(kTcpFwmarkAcceptSysctl);
   if (!before) return fail(before.error().wrap("source routing"));
   out.fwmark_accept_before = *before;
   if (*before != 1) {
     // warren-cni sets it at the pod's ADD; a pod older than Warren's CNI plugin has it off, and
     // a container's /proc/sys is read-only.
-    if (auto w = writeNetSysctl(kFwmarkAccept, 1); !w)
+    if (auto w = writeNetSysctl(kTcpFwmarkAcceptSysctl, 1); !w)
       return fail(w.error().wrap(
           "source routing: tcp_fwmark_accept is off in the pod netns and cannot be set here (a "
           "pod created before warren-cni was installed: restart it)"));
   }
   if (auto s = installFamily(*nl, AF_INET); !s) {
     (void)removeFamily(*nl, AF_INET);
-    if (*before != 1) (void)writeNetSysctl(kFwmarkAccept, *before);
+    if (*before != 1) (void)writeNetSysctl(kTcpFwmarkAcceptSysctl, *before);
     return fail(s.error().wrap("source routing (IPv4)"));
   }
   out.v4 = true;
@@ -86,7 +84,8 @@ Status removeSourceRouting(int netns_fd, const SourceRouting& installed) {
     if (auto s = removeFamily(*nl, AF_INET6); !s && result) result = s;
   }
   if (installed.fwmark_accept_before >= 0 && installed.fwmark_accept_before != 1) {
-    if (auto s = writeNetSysctl(kFwmarkAccept, installed.fwmark_accept_before); !s && result)
+    if (auto s = writeNetSysctl(kTcpFwmarkAcceptSysctl, installed.fwmark_accept_before);
+        !s && result)
       result = s;
   }
   return result;

@@ -1,8 +1,5 @@
 #include "ztunnel/data/data_path_sockets.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <filesystem>
 
 #include "bpf/loader/inbound_registration.h"
@@ -12,14 +9,25 @@
 
 namespace warren::ztunnel {
 
-Result<mesh::DialedSocket> PodNetnsSockets::dial(const EnrolledPod& pod,
-                                                 const net::SocketAddress& to) {
+namespace {
+
+// A socket inside `pod`'s netns with `mark`, bound to `source` when one is given.
+Result<mesh::DialedSocket> dialFrom(const EnrolledPod& pod, const net::SocketAddress& to,
+                                    uint32_t mark, std::optional<net::IpAddress> source) {
   net::SocketOptions o;
   o.netns_fd = pod.netns ? pod.netns->get() : -1;
-  o.mark = net::kZtunnelMark;
+  o.mark = mark;
+  o.source = std::move(source);
   auto fd = net::SocketFactory::tcpSocket(to.family(), o);
   if (!fd) return fail(fd.error());
   return mesh::DialedSocket{std::move(*fd), to};
+}
+
+}  // namespace
+
+Result<mesh::DialedSocket> PodNetnsSockets::dial(const EnrolledPod& pod,
+                                                 const net::SocketAddress& to) {
+  return dialFrom(pod, to, net::kZtunnelMark, std::nullopt);
 }
 
 Result<mesh::DialedSocket> PodNetnsSockets::dialApp(const EnrolledPod& pod,
@@ -28,20 +36,9 @@ Result<mesh::DialedSocket> PodNetnsSockets::dialApp(const EnrolledPod& pod,
   const SourceRouting& routing = pod.source_routing;
   bool routed = client.family() == to.family() && (to.isV4() ? routing.v4 : routing.v6);
   if (!routed || client == to.ip) return dial(pod, to);
-  net::SocketOptions o;
-  o.netns_fd = pod.netns ? pod.netns->get() : -1;
-  o.mark = net::kZtunnelSourceMark;
-  auto fd = net::SocketFactory::tcpSocket(to.family(), o);
-  if (!fd) return fail(fd.error());
-  int one = 1;
-  bool v6 = to.isV6();
-  if (::setsockopt(fd->get(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
-                   sizeof(one)) != 0)
-    return fail(WARREN_SYS_ERROR("IP_TRANSPARENT for the connection to the app"));
-  auto from = net::SocketAddress{client, 0}.toSockaddr();
-  if (::bind(fd->get(), from.get(), from.length) != 0)
-    return fail(WARREN_SYS_ERROR("bind to the client's address " + client.toString()));
-  return mesh::DialedSocket{std::move(*fd), to};
+  auto sock = dialFrom(pod, to, net::kZtunnelSourceMark, client);
+  if (!sock) return fail(sock.error().wrap("the connection to the app from the client's address"));
+  return sock;
 }
 
 Result<net::SocketAddress> PodNetnsSockets::originalDestination(const EnrolledPod&, int fd) {
