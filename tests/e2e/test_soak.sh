@@ -105,15 +105,22 @@ load bulk soak/client-1 "$WARREN_BIN_DIR/warren-probe send --to {TO} --bytes $BU
 load rr soak/client-1 "$WARREN_BIN_DIR/warren-bench-rr --to {TO} --size 64 --duration 2 --warmup 0 --timeout 20" "$FAR:8081" "$NEAR:8081"
 load churn soak/client-2 "$WARREN_BIN_DIR/warren-probe send --to {TO} --bytes 2048 --timeout 20" "$NEAR:8081" "$FAR:8081"
 
-# Sampler: RSS (KiB) and open fds of every running agent and ztunnel, every 2 s.
+# Sampler: RSS (KiB) and open fds of every running agent and ztunnel, every 2 s; for a ztunnel
+# also what its heap holds and what glibc keeps freed (KiB, its :15000/memory; "-" when the
+# answer came from the other ztunnel of a roll or none came).
 sample() {
-  local end=$(($(date +%s) + SOAK)) node comp pid
+  local end=$(($(date +%s) + SOAK)) node comp pid heap
   while [ "$(date +%s)" -lt "$end" ]; do
     "$LAB" ps 2>/dev/null | awk '($2 == "agent" || $2 == "ztunnel") && $3 == "running" {print $1, $2, $4}' |
       while read -r node comp pid; do
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
         fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
-        [ -n "$rss" ] && echo "$(date +%s) $node $comp $pid $rss $fds"
+        heap="- -"
+        [ "$comp" != ztunnel ] || heap=$(node_exec "$node" curl -sf --max-time 2 \
+          http://127.0.0.1:15000/memory 2>/dev/null | jq -r --argjson pid "$pid" \
+          'if .pid == $pid then "\(.heap.allocated_bytes / 1024 | floor) \(.heap.free_bytes / 1024 | floor)" else "- -" end' 2>/dev/null) || heap="- -"
+        [ -n "$heap" ] || heap="- -"
+        [ -n "$rss" ] && echo "$(date +%s) $node $comp $pid $rss $fds $heap"
       done >>"$LAB_DIR/samples"
     sleep 2
   done
@@ -152,10 +159,20 @@ for n in 1 2; do
   mtls+="node-$n=$(metric_sum node-$n istio_tcp_connections_opened_total 'connection_security_policy="mutual_tls"') "
 done
 
+# What each running ztunnel's allocator kept freed: malloc_trim gives it back (after the
+# samples, so it does not shape the curve above).
+for n in 1 2; do
+  node_exec node-$n curl -sf -X POST --max-time 10 http://127.0.0.1:15000/memory/trim |
+    jq -c --arg n node-$n '{node: $n, rss_kib: ([.before.rss_bytes, .after.rss_bytes] | map(. / 1024 | floor)),
+      heap_free_kib: ([.before.heap.free_bytes, .after.heap.free_bytes] | map(. / 1024 | floor)),
+      heap_allocated_kib: (.after.heap.allocated_bytes / 1024 | floor), arenas: .after.heap.arenas}' \
+    >>"$LAB_DIR/trims" || log "node-$n's ztunnel did not answer POST /memory/trim"
+done
+
 step "results"
 summary=$("$PY" - "$LAB_DIR" "$WARMUP" "$SOAK" "$BULK" "$agent_restarts" "$rolls" "$issued" \
   "$AGENT_EVERY" "$ROLL_EVERY" <<'PY'
-import json, re, statistics, sys
+import json, os, re, statistics, sys
 d, warm, soak, bulk, restarts, rolls, issued, agent_every, roll_every = \
     sys.argv[1], *map(int, sys.argv[2:])
 loads = {}
@@ -164,9 +181,12 @@ for name in ("bulk", "rr", "churn"):
     m = re.fullmatch(r"ok (\d+) corrupt (\d+) fail (\d+)", text)
     loads[name] = dict(zip(("ok", "corrupt", "failed"), map(int, m.groups()))) if m else {"bad": text}
 samples = {}
+heaps = {}  # (node, comp, pid) -> [(t, allocated KiB, free KiB)] where the ztunnel answered
 for line in open(f"{d}/samples"):
-    t, node, comp, pid, rss, fds = line.split()
+    t, node, comp, pid, rss, fds, alloc, free = line.split()
     samples.setdefault((node, comp, pid), []).append((int(t), int(rss), int(fds)))
+    if alloc != "-":
+        heaps.setdefault((node, comp, pid), []).append((int(t), int(alloc), int(free)))
 # Per node component: the process that lived longest after its warm-up; first and last values
 # are medians of three samples (one sample is noise on a shared machine).
 procs = {}
@@ -199,6 +219,13 @@ for (node, comp), (span, pid, s) in sorted(procs.items()):
     # run lives 30 s between rolls and is still filling its pools, buffers and allocator arenas
     # then (its growth is reported, not judged; `make soak` judges every process).
     g["rss_judged"] = span >= 30
+    # Where the RSS went (ztunnels): what the program holds (a leak or a pool grows this) and
+    # what glibc's arenas keep freed (fragmentation grows this), over the same window.
+    h = [x for x in heaps.get((node, comp, pid), []) if x[0] >= s[0][0]]
+    if len(h) >= 4:
+        for i, key in ((1, "heap_allocated_kib"), (2, "heap_free_kib")):
+            g[key] = [int(statistics.median(x[i] for x in part)) for part in (h[:3], h[-3:])]
+        g["heap_allocated_slope_kib_per_min"] = round(slope([(x[0], x[1]) for x in h]), 1)
     growth.append(g)
     # 10 %, or a slack for small absolute numbers (allocator arenas, a pooled connection).
     if g["rss_judged"] and rss1 > rss0 * 1.10 and rss1 - rss0 > 4096:
@@ -213,7 +240,11 @@ must = [(n, comp) for comp, every in (("ztunnel", roll_every), ("agent", agent_e
 for key in must:
     if key not in procs:
         problems.append(f"{key[0]} {key[1]}: no process sampled long enough after warm-up")
-print(json.dumps({"seconds": soak, "loads": loads,
+for (node, comp), (span, pid, s) in procs.items():
+    if comp == "ztunnel" and not any(g["node"] == node and "heap_allocated_kib" in g for g in growth):
+        problems.append(f"{node} ztunnel: no :15000/memory sample of the process measured")
+trims = [json.loads(l) for l in open(f"{d}/trims")] if os.path.exists(f"{d}/trims") else []
+print(json.dumps({"seconds": soak, "loads": loads, "trim_at_end": trims,
                   "bulk_bytes_verified": loads["bulk"].get("ok", 0) * bulk,
                   "agent_restarts": restarts, "ztunnel_rolls": rolls,
                   "certificates_issued": issued, "flat_after_warmup": growth,

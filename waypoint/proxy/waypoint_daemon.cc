@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/http/log_level_routes.h"
+#include "common/http/memory_routes.h"
 #include "common/metrics/process_metrics.h"
 #include "common/net/socket_factory.h"
 #include "mesh/routing/endpoint_selector.h"
@@ -373,6 +374,7 @@ Status WaypointDaemon::start() {
     return http::HttpResponse::json(200, nlohmann::json{{"items", all}}.dump(2) + "\n");
   });
   http::addLogLevelRoutes(admin, "waypoint");
+  http::addMemoryRoutes(admin);
   auto a = serve({net::IpAddress::loopbackV4(), options_.admin_port}, "admin", std::move(admin));
   if (!a) return fail(a.error());
   admin_ = std::move(*a);

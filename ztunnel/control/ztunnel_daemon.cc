@@ -9,6 +9,7 @@
 #include "bpf/loader/inbound_registration.h"
 #include "bpf/loader/pinned_counters.h"
 #include "common/http/log_level_routes.h"
+#include "common/http/memory_routes.h"
 #include "common/metrics/process_metrics.h"
 #include "common/relay/socket_relay.h"
 #include "common/uring/worker_threads.h"
@@ -205,6 +206,7 @@ Status ZtunnelDaemon::start() {
     return http::HttpResponse::json(200, configDump().dump(2) + "\n");
   });
   http::addLogLevelRoutes(admin, "ztunnel");
+  http::addMemoryRoutes(admin);
   auto a = serve(options_.admin_address, "admin", std::move(admin));
   if (!a) return fail(a.error());
   admin_ = std::move(*a);
