@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/process_memory.h"
 
 namespace warren::mesh {
 
@@ -43,6 +44,7 @@ int runProxyMain(const char* binary, const char* log_name, int argc, char** argv
     return 2;
   }
   log::init(log_name, o.log_level);
+  spdlog::info("{}", tuneAllocator());  // before any thread: every arena starts under it
 
   sigset_t set;
   sigemptyset(&set);

@@ -1,76 +1,10 @@
 #include "common/http/memory_routes.h"
 
 #include <malloc.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
-#include <string>
+#include "common/process_memory.h"
 
 namespace warren::http {
-namespace {
-
-// "VmRSS:     1234 kB" -> 1234 * 1024.
-uint64_t statusKib(const std::string& line, const char* key) {
-  std::string prefix = std::string(key) + ":";
-  if (line.rfind(prefix, 0) != 0) return 0;
-  return std::stoull(line.substr(prefix.size())) * 1024;
-}
-
-// malloc_info's XML names each arena as <heap nr="N">.
-int countArenas() {
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* f = open_memstream(&buf, &len);
-  if (f == nullptr) return 0;
-  int n = 0;
-  if (malloc_info(0, f) == 0) {
-    std::fflush(f);
-    std::string xml(buf, len);
-    for (size_t at = xml.find("<heap nr="); at != std::string::npos;
-         at = xml.find("<heap nr=", at + 1))
-      ++n;
-  }
-  std::fclose(f);
-  std::free(buf);
-  return n;
-}
-
-}  // namespace
-
-ProcessMemory readProcessMemory() {
-  ProcessMemory m;
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);) {
-    if (uint64_t v = statusKib(line, "VmRSS")) m.rss = v;
-    if (uint64_t v = statusKib(line, "RssAnon")) m.rss_anon = v;
-    if (uint64_t v = statusKib(line, "RssFile")) m.rss_file = v;
-  }
-  struct mallinfo2 mi = mallinfo2();
-  m.heap_allocated = mi.uordblks + mi.hblkhd;
-  m.heap_mmapped = mi.hblkhd;
-  m.heap_arena = mi.arena;
-  m.heap_free = mi.fordblks;
-  m.heap_releasable = mi.keepcost;
-  m.arenas = countArenas();
-  return m;
-}
-
-nlohmann::json toJson(const ProcessMemory& m) {
-  return nlohmann::json{
-      {"pid", ::getpid()},  // a rolling restart runs two behind one address for a moment
-      {"rss_bytes", m.rss},
-      {"rss_anon_bytes", m.rss_anon},
-      {"rss_file_bytes", m.rss_file},
-      {"heap",
-       {{"allocated_bytes", m.heap_allocated},
-        {"mmapped_bytes", m.heap_mmapped},
-        {"arena_bytes", m.heap_arena},
-        {"free_bytes", m.heap_free},
-        {"releasable_bytes", m.heap_releasable},
-        {"arenas", m.arenas}}},
-  };
-}
 
 void addMemoryRoutes(Router& router) {
   router.add("GET", "/memory", [](const HttpRequest&) {

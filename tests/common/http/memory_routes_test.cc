@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace warren::http {

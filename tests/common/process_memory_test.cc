@@ -1,0 +1,105 @@
+#include "common/process_memory.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+namespace warren {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WARREN_SKIP_UNDER_SANITIZERS() \
+  GTEST_SKIP() << "the sanitizer's allocator replaces glibc's malloc; mallinfo2 does not see it"
+#else
+#define WARREN_SKIP_UNDER_SANITIZERS() (void)0
+#endif
+
+// Keeps the compiler from eliding an allocation whose memory nothing reads.
+void escape(void* p) { asm volatile("" : : "g"(p) : "memory"); }
+
+// RSS in bytes from /proc/self/statm without allocating: an allocation made after the blocks
+// below would sit above them in the arena and keep its top from shrinking.
+uint64_t rssNoAlloc() {
+  char buf[128];
+  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  unsigned long size = 0, resident = 0;
+  if (std::sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// A large chunk freed: with glibc's dynamic thresholds this raises the mmap threshold to its
+// size and the trim threshold to twice that, for the whole process.
+void freeOneLargeChunk() {
+  size_t n = 8 * 1024 * 1024;
+  auto* p = static_cast<char*>(std::malloc(n));
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 1, n);
+  escape(p);
+  std::free(p);
+}
+
+TEST(ProcessMemory, FixedThresholdsSurviveALargeFree) {
+  WARREN_SKIP_UNDER_SANITIZERS();
+  ::unsetenv("GLIBC_TUNABLES");
+  EXPECT_NE(tuneAllocator().find("fixed"), std::string::npos);
+  freeOneLargeChunk();
+
+  // A 2 MiB buffer is above the fixed mmap threshold: mapped on its own (the dynamic threshold
+  // would now be 8 MiB and put it in an arena).
+  uint64_t mapped_before = readProcessMemory().heap_mmapped;
+  std::unique_ptr<char[]> big(new char[2 * 1024 * 1024]);
+  escape(big.get());
+  EXPECT_GE(readProcessMemory().heap_mmapped, mapped_before + 2 * 1024 * 1024);
+  big.reset();
+
+  // A worker thread's arena that grew by 6 MiB of 64 KiB buffers gives them back when they are
+  // freed: its top is above the fixed trim threshold (the dynamic one would be 16 MiB).
+  std::thread worker([] {
+    constexpr size_t kBlock = 64 * 1024, kBlocks = 96;
+    char* blocks[kBlocks];
+    for (size_t i = 0; i < kBlocks; ++i) {
+      blocks[i] = static_cast<char*>(std::malloc(kBlock));
+      ASSERT_NE(blocks[i], nullptr);
+      std::memset(blocks[i], 2, kBlock);
+      escape(blocks[i]);
+    }
+    uint64_t full = rssNoAlloc();
+    for (size_t i = kBlocks; i-- > 0;) std::free(blocks[i]);
+    uint64_t after = rssNoAlloc();
+    EXPECT_LE(after + 4 * 1024 * 1024, full) << "RSS " << full << " -> " << after;
+  });
+  worker.join();
+}
+
+TEST(ProcessMemory, AnOperatorsTunablesWin) {
+  ::setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2", 1);
+  EXPECT_NE(tuneAllocator().find("kept"), std::string::npos);
+  ::unsetenv("GLIBC_TUNABLES");
+}
+
+TEST(ProcessMemory, ReadsTheStatusAndTheHeap) {
+  WARREN_SKIP_UNDER_SANITIZERS();
+  auto m = readProcessMemory();
+  EXPECT_GT(m.rss, 0u);
+  EXPECT_GT(m.rss_anon, 0u);
+  EXPECT_GT(m.heap_allocated, 0u);
+  EXPECT_GE(m.arenas, 1);
+  auto j = toJson(m);
+  EXPECT_EQ(j["rss_bytes"].get<uint64_t>(), m.rss);
+  EXPECT_EQ(j["heap"]["free_bytes"].get<uint64_t>(), m.heap_free);
+  EXPECT_GT(j["pid"].get<int>(), 0);
+}
+
+}  // namespace
+}  // namespace warren
