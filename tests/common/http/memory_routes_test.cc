@@ -4,19 +4,11 @@
 
 #include <cstring>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 #include <vector>
 
 namespace warren::http {
 namespace {
-
-HttpRequest req(std::string method, std::string path) {
-  HttpRequest r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  return r;
-}
 
 // 48 MiB in 64 KiB blocks: under glibc's mmap threshold, so they come from the arenas, the
 // memory /memory must tell apart (held by the program, then freed but kept, then returned).
@@ -29,8 +21,14 @@ TEST(MemoryRoutes, TellsAllocatedFromFreedAndTrimReturnsIt) {
 #endif
   Router router;
   addMemoryRoutes(router);
+  auto call = [&](const char* method, const char* path) {
+    HttpRequest r;
+    r.method = method;
+    r.path = path;
+    return router.dispatch(r);
+  };
   auto get = [&] {
-    auto r = router.dispatch(req("GET", "/memory"));
+    auto r = call("GET", "/memory");
     EXPECT_EQ(r.status, 200);
     return nlohmann::json::parse(r.body);
   };
@@ -56,7 +54,7 @@ TEST(MemoryRoutes, TellsAllocatedFromFreedAndTrimReturnsIt) {
             held["heap"]["allocated_bytes"].get<uint64_t>() - total / 2 + kBlock);
   EXPECT_GE(freed["heap"]["free_bytes"].get<uint64_t>(), total / 2);
 
-  auto trim = router.dispatch(req("POST", "/memory/trim"));
+  auto trim = call("POST", "/memory/trim");
   ASSERT_EQ(trim.status, 200);
   auto t = nlohmann::json::parse(trim.body);
   EXPECT_TRUE(t["released"].get<bool>()) << trim.body;
@@ -68,7 +66,7 @@ TEST(MemoryRoutes, TellsAllocatedFromFreedAndTrimReturnsIt) {
   auto a0 = t["before"]["heap"]["allocated_bytes"].get<uint64_t>();
   auto a1 = t["after"]["heap"]["allocated_bytes"].get<uint64_t>();
   EXPECT_LT(a1 > a0 ? a1 - a0 : a0 - a1, kBlock) << trim.body;  // the answer's own JSON
-  EXPECT_EQ(router.dispatch(req("GET", "/memory/trim")).status, 405);
+  EXPECT_EQ(call("GET", "/memory/trim").status, 405);
 }
 
 }  // namespace
