@@ -52,6 +52,7 @@ int runProxyMain(const char* binary, const char* log_name, int argc, char** argv
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  PeriodicTrim trim(kTrimInterval);  // stops last, after the daemon
 
   Daemon daemon(o);
   if (auto s = daemon.start(); !s) {

@@ -82,6 +82,32 @@ TEST(ProcessMemory, FixedThresholdsSurviveALargeFree) {
   worker.join();
 }
 
+TEST(ProcessMemory, PeriodicTrimReturnsHolesUnderLiveChunks) {
+  WARREN_SKIP_UNDER_SANITIZERS();
+  // Every other 64 KiB block freed: holes with a live block above each, which no threshold
+  // returns (the arena's top stays where it is).
+  constexpr size_t kBlock = 64 * 1024, kBlocks = 128;
+  char* blocks[kBlocks];
+  for (size_t i = 0; i < kBlocks; ++i) {
+    blocks[i] = static_cast<char*>(std::malloc(kBlock));
+    ASSERT_NE(blocks[i], nullptr);
+    std::memset(blocks[i], 3, kBlock);
+    escape(blocks[i]);
+  }
+  for (size_t i = 0; i < kBlocks; i += 2) std::free(blocks[i]);
+  uint64_t holes = rssNoAlloc();
+  {
+    PeriodicTrim trim(std::chrono::milliseconds(20));
+    for (int i = 0; i < 250 && trim.passes() < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_GE(trim.passes(), 2u);
+  }
+  uint64_t after = rssNoAlloc();
+  // 4 MiB of holes: most of it back (each hole keeps its partial first and last page).
+  EXPECT_LE(after + 3 * 1024 * 1024, holes) << "RSS " << holes << " -> " << after;
+  for (size_t i = 1; i < kBlocks; i += 2) std::free(blocks[i]);
+}
+
 TEST(ProcessMemory, AnOperatorsTunablesWin) {
   ::setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2", 1);
   EXPECT_NE(tuneAllocator().find("kept"), std::string::npos);
