@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <thread>
 
 namespace warren {
@@ -38,6 +39,18 @@ uint64_t rssNoAlloc() {
   return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
+// `blocks.size()` resident 64 KiB blocks from malloc (under the mmap threshold: from the
+// calling thread's arena), with no other allocation between them.
+constexpr size_t kBlock = 64 * 1024;
+void allocateTouched(std::span<char*> blocks) {
+  for (char*& b : blocks) {
+    b = static_cast<char*>(std::malloc(kBlock));
+    ASSERT_NE(b, nullptr);
+    std::memset(b, 2, kBlock);
+    escape(b);
+  }
+}
+
 // A large chunk freed: with glibc's dynamic thresholds this raises the mmap threshold to its
 // size and the trim threshold to twice that, for the whole process.
 void freeOneLargeChunk() {
@@ -66,14 +79,9 @@ TEST(ProcessMemory, FixedThresholdsSurviveALargeFree) {
   // A worker thread's arena that grew by 6 MiB of 64 KiB buffers gives them back when they are
   // freed: its top is above the fixed trim threshold (the dynamic one would be 16 MiB).
   std::thread worker([] {
-    constexpr size_t kBlock = 64 * 1024, kBlocks = 96;
+    constexpr size_t kBlocks = 96;
     char* blocks[kBlocks];
-    for (size_t i = 0; i < kBlocks; ++i) {
-      blocks[i] = static_cast<char*>(std::malloc(kBlock));
-      ASSERT_NE(blocks[i], nullptr);
-      std::memset(blocks[i], 2, kBlock);
-      escape(blocks[i]);
-    }
+    allocateTouched(blocks);
     uint64_t full = rssNoAlloc();
     for (size_t i = kBlocks; i-- > 0;) std::free(blocks[i]);
     uint64_t after = rssNoAlloc();
@@ -86,14 +94,9 @@ TEST(ProcessMemory, PeriodicTrimReturnsHolesUnderLiveChunks) {
   WARREN_SKIP_UNDER_SANITIZERS();
   // Every other 64 KiB block freed: holes with a live block above each, which no threshold
   // returns (the arena's top stays where it is).
-  constexpr size_t kBlock = 64 * 1024, kBlocks = 128;
+  constexpr size_t kBlocks = 128;
   char* blocks[kBlocks];
-  for (size_t i = 0; i < kBlocks; ++i) {
-    blocks[i] = static_cast<char*>(std::malloc(kBlock));
-    ASSERT_NE(blocks[i], nullptr);
-    std::memset(blocks[i], 3, kBlock);
-    escape(blocks[i]);
-  }
+  allocateTouched(blocks);
   for (size_t i = 0; i < kBlocks; i += 2) std::free(blocks[i]);
   uint64_t holes = rssNoAlloc();
   {
