@@ -36,9 +36,9 @@ nlohmann::json toJson(const ProcessMemory& m);  // also the pid
 
 // glibc's malloc thresholds for a proxy that lives for weeks. By default glibc raises its mmap
 // threshold to the size of any mmapped chunk freed (up to 32 MiB) and its trim threshold to
-// twice that, for the whole process: after one large buffer (a TLS output burst, a big xDS
-// message) is freed, each worker arena keeps megabytes of freed memory at its top and never
-// gives it back, and the amount creeps up with the largest burst seen (issue 16's soak:
+// twice that, for the whole process: after one large buffer is freed (which one raised them in
+// ztunnel was not identified), each worker arena keeps megabytes of freed memory at its top and
+// never gives it back, and the amount creeps up with the largest burst seen (issue 16's soak:
 // node-1's ztunnel RSS +9 MiB in 225 s while what it held grew by 1.8 MiB and the freed
 // memory its arenas kept by 8 MiB; malloc_trim does not reach a thread arena's top). Fixed
 // thresholds turn that adjustment off: chunks of `kMmapThreshold` or more are mapped on their own
