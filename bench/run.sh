@@ -5,7 +5,8 @@
 # default bench/results), BENCH_IDLE_CONNS (default 10000), BENCH_LAB_NAME (default wb<pid>),
 # BENCH_PROFILE=0 (no perf profile), BENCH_PROFILE_ONLY=1 (prove warren-cross captured, then
 # only the profile: `make bench-profile`), TMPDIR (where the scratch dir goes),
-# BENCH_KEEP_WORK=1 (keep it: configs, proxy logs, perf.data). Needs root (the lab).
+# BENCH_KEEP_WORK=1 (keep it: configs, proxy logs, perf.data), BENCH_PATHS=a,b (only these paths,
+# e.g. warren-waypoint,nginx-http,haproxy-http; no micro benchmarks, README untouched). Needs root.
 # Prints the path of the results JSON last. Benchmarks report; a poor figure never fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -243,6 +243,12 @@ class Bench:
         self.profile = None
         self.profile_only = os.environ.get("BENCH_PROFILE_ONLY", "0") == "1"
         self.want_profile = self.profile_only or os.environ.get("BENCH_PROFILE", "1") == "1"
+        # BENCH_PATHS=a,b: measure (and profile) only these paths, e.g. the L7 row while working
+        # on the waypoint; a partial run never replaces the README's figures.
+        self.only = [p for p in os.environ.get("BENCH_PATHS", "").split(",") if p]
+        unknown = [p for p in self.only if p not in report.PATHS]
+        if unknown:
+            raise SystemExit(f"BENCH_PATHS: unknown path {', '.join(unknown)} (known: {', '.join(report.PATHS)})")
         self.rss_baseline = {}
         self.components_error = "warren-lab ps lists none"
         self.lab = None
@@ -546,6 +552,8 @@ class Bench:
                 self.status[name] = (f"unavailable: warren-ztunnel not found on node-1 and {server_node} "
                                      f"({self.components_error})")
         paths += self.l7_paths(info, zt, waypoint, procs)
+        if self.only:
+            paths = [(n, p) for n, p in paths if n in self.only]
         if self.profile_only:  # bench-profile: prove the path, then only the profile
             paths = [(n, p) for n, p in paths if n == "warren-cross"]
             for name, p in paths:
@@ -565,7 +573,9 @@ class Bench:
         """perf record -g of both ztunnels during a cross-node 1-stream iperf3 and a 64 B
         request/response run, and of the waypoint and both ztunnels during the waypoint path's
         fixed-rate HTTP load; the grouped self-time summary goes into the results."""
-        if path is None or self.status.get("warren-cross") != "ok":
+        cross = path is not None and self.status.get("warren-cross") == "ok"
+        l7 = waypoint_path is not None and self.status.get("warren-waypoint") == "ok"
+        if not cross and not (self.only and l7):
             self.profile = f"unavailable: warren-cross is {self.status.get('warren-cross', 'not run')}"
             return
         event = perf_profile.usable_event()
@@ -577,8 +587,8 @@ class Bench:
         runner.d.iperf = runner.d.rr = runner.d.http = seconds
         out = {"event": event, "seconds": seconds, "loads": {}}
         loads = [("iperf3 1 stream", path, lambda: runner.iperf(path, 1)),
-                 ("64 B request/response", path, lambda: runner.rr(path))]
-        if waypoint_path is not None and self.status.get("warren-waypoint") == "ok":
+                 ("64 B request/response", path, lambda: runner.rr(path))] if cross else []
+        if l7:
             loads.append(("waypoint, HTTP/1.1 1000 req/s", waypoint_path, lambda: runner.http(waypoint_path)))
         for label, path, load in loads:
             log(f"profile: {label}")
@@ -649,6 +659,7 @@ class Bench:
     def main(self):
         result = {"schema": 1, "machine": machine(),
                   "config": {"repeat": self.repeat, "quick": self.quick, "profile_only": self.profile_only,
+                             "paths": self.only,
                              "durations_s": self.d.as_dict(),
                              "placement": "peer proxies in the node netns of the client and the server node, "
                                           "like ztunnel; servers in pods; every client runs in its pod "
@@ -656,7 +667,7 @@ class Bench:
         result["machine"]["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
         try:
             self.phase_main()
-            if not self.profile_only:
+            if not self.profile_only and (not self.only or "warren-same-skmsg" in self.only):
                 self.phase_skmsg()
         except Exception as e:  # a broken harness still reports what it has
             traceback.print_exc()
@@ -666,7 +677,7 @@ class Bench:
         finally:
             self.tear_down()
         result["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-        result["micro"] = {} if self.profile_only else self.micro()
+        result["micro"] = {} if self.profile_only or self.only else self.micro()
         result["paths"] = {p: self.status.get(p, "unavailable: not run") for p in report.PATHS}
         result["capture"] = self.evidence
         result["components"] = self.components
@@ -737,7 +748,7 @@ def main():
                 f.write(svg)
     log(f"wrote {base}.json, .md" + ("" if result["config"]["profile_only"] else ", -throughput.svg, -latency.svg"))
     readme = os.path.join(args.src, "bench", "README.md")
-    full = not result["config"]["quick"] and not result["config"]["profile_only"]
+    full = not result["config"]["quick"] and not result["config"]["profile_only"] and not result["config"]["paths"]
     if full and os.path.realpath(args.out) == os.path.realpath(os.path.join(args.src, "bench", "results")):
         update_readme(readme, result, stem)
     print(base + ".json")
