@@ -15,7 +15,7 @@ Result<spdlog::level::level_enum> parseLevel(const std::string& level) {
 
 void init(const std::string& component, const std::string& level) {
   auto logger = spdlog::stderr_logger_mt(component);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %n: %v", spdlog::pattern_time_type::utc);
+  logger->set_pattern(kPattern, spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);
   if (auto l = parseLevel(level)) spdlog::set_level(*l);
 }

@@ -9,6 +9,9 @@
 
 namespace warren::log {
 
+// Every line: "<UTC time> <level> <logger>: <message>".
+inline constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %n: %v";
+
 // Sets up the default logger: "<time> <level> <component>: message" on stderr.
 void init(const std::string& component, const std::string& level = "info");
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -84,28 +83,7 @@ std::string tuneAllocator() {
                      kMmapThreshold / 1024, kTrimThreshold / 1024);
 }
 
-PeriodicTrim::PeriodicTrim(std::chrono::milliseconds interval) {
-  thread_ = std::thread([this, interval] {
-    pthread_setname_np(pthread_self(), "malloc-trim");
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
-      lock.unlock();
-      malloc_trim(0);
-      passes_.fetch_add(1, std::memory_order_relaxed);
-      lock.lock();
-    }
-  });
-}
-
-PeriodicTrim::~PeriodicTrim() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
-uint64_t PeriodicTrim::passes() const { return passes_.load(std::memory_order_relaxed); }
+PeriodicTrim::PeriodicTrim(std::chrono::milliseconds interval)
+    : thread_("malloc-trim", interval, [] { malloc_trim(0); }) {}
 
 }  // namespace warren

@@ -5,15 +5,13 @@
 // the waypoint's admin `GET /memory` answer these figures (common/http/memory_routes.h).
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
+
+#include "common/periodic_thread.h"
 
 namespace warren {
 
@@ -60,18 +58,10 @@ std::string tuneAllocator();
 class PeriodicTrim {
  public:
   explicit PeriodicTrim(std::chrono::milliseconds interval);
-  ~PeriodicTrim();
-  PeriodicTrim(const PeriodicTrim&) = delete;
-  PeriodicTrim& operator=(const PeriodicTrim&) = delete;
-
-  uint64_t passes() const;
+  uint64_t passes() const { return thread_.passes(); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::atomic<uint64_t> passes_{0};
-  std::thread thread_;
+  PeriodicThread thread_;
 };
 
 inline constexpr std::chrono::seconds kTrimInterval{30};

@@ -8,16 +8,19 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "common/accesslog/buffered_sink.h"
 #include "common/log.h"
 #include "common/process_memory.h"
 
 namespace warren::mesh {
 
-// Options: has `log_level` and `drain_seconds`. Daemon: constructed from Options, with
+// Options: has `log_level` and `drain_seconds` (and may have `access_log_flush`, milliseconds:
+// access log lines batched, accesslog/buffered_sink.h; 0 = a write per line). Daemon: constructed from Options, with
 // `start()` returning an expected<void, Error>, `drain(deadline)` and `stop()`.
 template <typename Daemon, typename Options, typename Parse>
 int runProxyMain(const char* binary, const char* log_name, int argc, char** argv,
@@ -53,6 +56,12 @@ int runProxyMain(const char* binary, const char* log_name, int argc, char** argv
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   PeriodicTrim trim(kTrimInterval);  // stops last, after the daemon
+  // Batched access log lines for a binary with the option (the waypoint); after the daemon's
+  // threads, the rest is written.
+  std::optional<accesslog::BufferedAccessLog> access_log;
+  if constexpr (requires { o.access_log_flush; }) {
+    if (o.access_log_flush.count() > 0) access_log.emplace(o.access_log_flush);
+  }
 
   Daemon daemon(o);
   if (auto s = daemon.start(); !s) {

@@ -144,6 +144,24 @@ wait_pod_log() {
     sleep 0.2
   done
 }
+# access_log_until NS/POD TEXT...: the pod's `request complete` lines once every TEXT is on one of
+# them (the waypoint writes its access log in batches, --access-log-flush-ms: up to 10 s). After
+# 10 s it prints what there is (and says what is missing on stderr): the caller's assertion fails.
+access_log_until() {
+  local pod=$1 end=$(( $(date +%s) + 10 )) lines t missing
+  shift
+  while :; do
+    lines=$("$LAB" logs "$pod" 2>/dev/null | grep 'request complete' || true)
+    missing=""
+    for t in "$@"; do grep -qF -- "$t" <<<"$lines" || missing=$t; done
+    if [ -z "$missing" ] || [ "$(date +%s)" -ge "$end" ]; then
+      [ -z "$missing" ] || echo "access_log_until: no line with '$missing' in $pod's log after 10 s" >&2
+      printf '%s\n' "$lines"
+      return 0
+    fi
+    sleep 0.2
+  done
+}
 # probe_echo FROM_POD IP:PORT BYTES / probe_sink FROM_POD IP:PORT BYTES: warren-probe send from
 # inside a pod, byte-for-byte / sha256 verified; prints the probe's result line.
 probe_echo() { assert_ok "$LAB" exec "$1" -- warren-probe send --to "$2" --bytes "$3" --retry 10 --timeout 60; }

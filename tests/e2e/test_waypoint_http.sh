@@ -296,8 +296,8 @@ before=$ok_v1
 get /api/counted >/dev/null
 after=$(wp_requests "${src_labels[@]}" 'destination_workload="echo"' 'destination_version="v1"' 'response_code="200"')
 assert_eq "$((after - before))" 1 "one more routed request, one more count"
-wp_log=$(lab logs "shop/$wp_pod" 2>/dev/null || true)
-line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/nothing/here"' | head -1)
+wp_log=$(access_log_until "shop/$wp_pod" 'path="/nothing/here"')
+line=$(grep -F 'path="/nothing/here"' <<<"$wp_log" | head -1)
 [ -n "$line" ] || fail "no access log line for the 404"
 assert_contains "$line" "response_code=404" "access log: the status"
 assert_contains "$line" 'flags="NR"' "access log: no route"
@@ -369,12 +369,12 @@ mirror_saw() {
   [ "$seen" -ge 2 ]
 }
 wait_for 10 mirror_saw
-wp_log=$(lab logs "shop/$wp_pod" 2>/dev/null || true)
-line=$(grep 'request complete' <<<"$wp_log" | grep -F "failKey=$key" | head -1)
+wp_log=$(access_log_until "shop/$wp_pod" "failKey=$key" 'path="/slow/x?delay=3s"')
+line=$(grep -F "failKey=$key" <<<"$wp_log" | head -1)
 [ -n "$line" ] || fail "no access log line for the retried request"
 assert_contains "$line" "attempts=3" "access log: the attempts of the retried request"
 assert_contains "$line" "response_code=200" "access log: the retried request's status"
-line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/slow/x?delay=3s"' | head -1)
+line=$(grep -F 'path="/slow/x?delay=3s"' <<<"$wp_log" | head -1)
 [ -n "$line" ] || fail "no access log line for the timed-out request"
 assert_contains "$line" 'flags="UT"' "access log: UT"
 assert_contains "$line" 'details="response_timeout"' "access log: the timeout's details"
@@ -407,16 +407,16 @@ r=$(h2get "/mirror/x?failFirst=0&failKey=$mkey" -X POST --data-binary "h2-body")
 assert_eq "$(status <<<"$r")" 200 "h2c: mirrored request status"
 assert_contains "$(body <<<"$r" | jq -r .pod)" "echo-v1" "h2c: the client got the primary's answer"
 wait_for 10 mirror_saw
-wp_log=$(lab logs "shop/$wp_pod" 2>/dev/null || true)
-line=$(grep 'request complete' <<<"$wp_log" | grep -F "failKey=$key2" | head -1)
+wp_log=$(access_log_until "shop/$wp_pod" "failKey=$key2" "failKey=$ukey" 'path="/slow/h2?delay=3s"')
+line=$(grep -F "failKey=$key2" <<<"$wp_log" | head -1)
 [ -n "$line" ] || fail "no access log line for the h2c retried request"
 assert_contains "$line" 'protocol="HTTP/2"' "access log: HTTP/2"
 assert_contains "$line" "attempts=3" "access log: the h2c request's attempts"
 assert_contains "$line" "response_code=200" "access log: the h2c retried request's status"
-line=$(grep 'request complete' <<<"$wp_log" | grep -F "failKey=$ukey" | head -1)
+line=$(grep -F "failKey=$ukey" <<<"$wp_log" | head -1)
 assert_contains "$line" 'flags="URX"' "access log: h2c retries exhausted"
 assert_contains "$line" "attempts=3" "access log: h2c, every attempt made"
-line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/slow/h2?delay=3s"' | head -1)
+line=$(grep -F 'path="/slow/h2?delay=3s"' <<<"$wp_log" | head -1)
 [ -n "$line" ] || fail "no access log line for the h2c timed-out request"
 assert_contains "$line" 'flags="UT"' "access log: h2c UT"
 assert_contains "$line" 'details="response_timeout"' "access log: the h2c timeout's details"

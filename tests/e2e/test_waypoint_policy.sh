@@ -310,18 +310,19 @@ log "waypoint RSS (pid $wp_pid): $rss_before KiB before, $rss_after KiB after"
 [ $((rss_after - rss_before)) -lt 32768 ] || fail "RSS grew by $((rss_after - rss_before)) KiB"
 
 step "the decisions in the access log, /requests and the metrics"
-wp_log=$(lab logs "shop/$wp_pod" 2>/dev/null || true)
-line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/admin/users"' | head -1)
+wp_log=$(access_log_until "shop/$wp_pod" 'path="/admin/users"' 'path="/public/shadow"' \
+  'path="/public/audited"' 'path="/jwt/profile"')
+line=$(grep -F 'path="/admin/users"' <<<"$wp_log" | head -1)
 [ -n "$line" ] || fail "no access log line for GET /admin/users"
 assert_contains "$line" "response_code=403" "access log: 403"
 assert_contains "$line" 'authz="denied"' "access log: denied"
 assert_contains "$line" 'authz_policy="shop/deny-admin"' "access log: the DENY"
 assert_contains "$line" 'details="rbac_access_denied_matched_policy[shop/deny-admin]"' "access log: details"
-line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/public/shadow"' | head -1)
+line=$(grep -F 'path="/public/shadow"' <<<"$wp_log" | head -1)
 assert_contains "$line" 'authz_dry_run="denied shop/shadow-deny"' "access log: dry-run shadow"
-line=$(grep 'request complete' <<<"$wp_log" | grep -F 'path="/public/audited"' | head -1)
+line=$(grep -F 'path="/public/audited"' <<<"$wp_log" | head -1)
 assert_contains "$line" 'authz_audit="shop/audit-public"' "access log: AUDIT"
-line=$(grep 'request complete' <<<"$wp_log" | grep -F 'response_code=200' | grep -F 'path="/jwt/profile"' | head -1)
+line=$(grep -F 'response_code=200' <<<"$wp_log" | grep -F 'path="/jwt/profile"' | head -1)
 assert_contains "$line" 'request_principal="https://inline.lab/alice"' "access log: the JWT principal"
 metrics=$(pod_exec "shop/$wp_pod" curl -sf http://127.0.0.1:15020/metrics)
 series() { grep -F "$1" <<<"$metrics" | awk '{s += $NF} END {print s + 0}'; }

@@ -115,7 +115,7 @@ call() {
   pod_exec "shop/$from" curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 10 \
     "$@" "http://$(svc_ip "shop/$svc"):80/$svc"
 }
-wp_log() { lab logs "shop/$wp_pod" 2>/dev/null | grep 'request complete' || true; }
+wp_log() { access_log_until "shop/$wp_pod" "$@"; }  # wp_log TEXT...: the access log once they show
 wp_metric() {  # wp_metric FAMILY LABEL-TEXT...: the sum of the matching series on :15020
   local family=$1 out
   shift
@@ -131,7 +131,7 @@ r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$(svc_ip shop/limited
 assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 429 "client request 3"
 assert_contains "$r" "local_rate_limited" "the 429's body"
 assert_eq "$(call robot limited | cut -d' ' -f1)" 200 "robot has its own bucket"
-line=$(wp_log | grep -F 'path="/limited/third"' | head -1)
+line=$(wp_log 'path="/limited/third"' | grep -F 'path="/limited/third"' | head -1)
 [ -n "$line" ] || fail "no access log line for the rate-limited request"
 assert_contains "$line" "response_code=429" "access log: the status"
 assert_contains "$line" 'flags="RL"' "access log: RL"
@@ -147,7 +147,7 @@ step "fault abort: 418 at 100 %, and both answers at 50 %"
 r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$(svc_ip shop/aborted):80/aborted/x")
 assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 418 "the injected status"
 assert_contains "$r" "fault filter abort" "the abort's body"
-line=$(wp_log | grep -F 'path="/aborted/x"' | head -1)
+line=$(wp_log 'path="/aborted/x"' | grep -F 'path="/aborted/x"' | head -1)
 [ -n "$line" ] || fail "no access log line for the aborted request"
 assert_contains "$line" 'flags="FI"' "access log: FI"
 assert_contains "$line" 'details="fault_filter_abort"' "access log: the details"
@@ -170,7 +170,7 @@ r=$(call client delayed)
 assert_eq "${r%% *}" 200 "the delayed request's status"
 # A lower bound only (a delay cannot end early), never an upper one.
 awk -v t="${r#* }" 'BEGIN {exit !(t >= 1.0)}' || fail "answered after ${r#* } s, before the 1 s delay"
-line=$(wp_log | grep -F 'path="/delayed"' | head -1)
+line=$(wp_log 'path="/delayed"' | grep -F 'path="/delayed"' | head -1)
 [ -n "$line" ] || fail "no access log line for the delayed request"
 assert_contains "$line" 'flags="DI"' "access log: DI"
 assert_contains "$line" 'response_code=200' "access log: the echo's status"
@@ -242,7 +242,9 @@ ejected=$(jq -r '.clusters[] | select(.service == "shop/flaky.shop.svc.cluster.l
 assert_eq "$ejected" "$bad_pod" "/clusters: the failing pod is the one ejected"
 assert_eq "$(wp_metric warren_waypoint_outlier_detection_ejections_total 'destination_service="shop/flaky"' 'policy="shop/flaky"')" 1 \
   "warren_waypoint_outlier_detection_ejections_total (flaky)"
-assert_eq "$(wp_log | grep -F "failPod=$bad_pod" | grep -c 'response_code=503' || true)" 3 \
+logged_503s() { wp_log | grep -F "failPod=$bad_pod" | grep -c 'response_code=503' || true; }
+for _ in $(seq 50); do [ "$(logged_503s)" -ge 3 ] && break; sleep 0.2; done  # batched lines come late
+assert_eq "$(logged_503s)" 3 \
   "access log: the three 503s"
 assert_eq "$(wp_admin /stats | jq .total.outlier_ejections)" 1 "/stats: outlier_ejections"
 
@@ -256,13 +258,13 @@ assert_eq "$(wp_metric warren_waypoint_outlier_detection_ejections_total 'destin
 r=$(pod_exec shop/client curl -sS -i --max-time 10 "http://$(svc_ip shop/fragile):80/fragile/none-left")
 assert_eq "$(head -1 <<<"$r" | awk '{print $2}')" 503 "no endpoint left"
 assert_contains "$r" "ejected by outlier detection" "the 503's body"
-line=$(wp_log | grep -F 'path="/fragile/none-left"' | head -1)
+line=$(wp_log 'path="/fragile/none-left"' | grep -F 'path="/fragile/none-left"' | head -1)
 [ -n "$line" ] || fail "no access log line for the request without an endpoint"
 assert_contains "$line" 'flags="UH"' "access log: UH"
 
 assert_overflow_logged() {  # assert_overflow_logged PATH: its access log line is 503 UO
   local line
-  line=$(wp_log | grep -F "path=\"$1\"" | head -1)
+  line=$(wp_log "path=\"$1\"" | grep -F "path=\"$1\"" | head -1)
   [ -n "$line" ] || fail "no access log line for $1"
   assert_contains "$line" 'flags="UO"' "access log of $1: UO"
   assert_contains "$line" 'response_code=503' "access log of $1: 503"

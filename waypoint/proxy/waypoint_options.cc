@@ -33,6 +33,7 @@ std::string waypointUsage() {
          "         [--tracing-otlp-endpoint http://HOST[:4318][/v1/traces]]\n"
          "         [--tracing-sampling PERCENT (default 1)]\n"
          "         [--jwks-refresh-seconds 1200] [--request-header-timeout-seconds 10]\n"
+         "         [--access-log-flush-ms 1000]\n"
          "  env: POD_NAME, POD_NAMESPACE, NODE_NAME, POD_IP (the Deployment's downward API)\n";
 }
 
@@ -92,6 +93,10 @@ Result<WaypointOptions> parseWaypointOptions(const std::vector<std::string>& arg
       auto n = number(flag, v, 3600);
       if (!n) return fail(n.error());
       o.request_header_timeout = std::chrono::seconds(*n);
+    } else if (flag == "--access-log-flush-ms") {
+      auto n = number(flag, v, 60000);
+      if (!n) return fail(n.error());
+      o.access_log_flush = std::chrono::milliseconds(*n);
     } else if (flag == "--pod-name")
       o.pod_name = v;
     else if (flag == "--pod-namespace")

@@ -36,6 +36,9 @@ struct WaypointOptions {
   // A client must finish sending a request head within this (slowloris): else 408 and the
   // connection closes. 0: no limit. HAProxy's `timeout http-request` is commonly 10 s.
   std::chrono::seconds request_header_timeout{10};
+  // Access log lines are written in batches at most this far apart (or at 64 KiB), as Envoy's
+  // file access log; 0: one write per line (common/accesslog/buffered_sink.h).
+  std::chrono::milliseconds access_log_flush{1000};
   // From the env unless given: the waypoint's own pod.
   std::string pod_name;
   std::string pod_namespace;

@@ -40,6 +40,15 @@ TEST(WaypointOptions, JwksRefreshAndHeaderTimeout) {
   EXPECT_EQ(set->request_header_timeout, std::chrono::seconds(0));  // no limit
 }
 
+TEST(WaypointOptions, AccessLogBatchedEverySecondUnlessTold) {
+  auto plain = parseWaypointOptions(with({}));
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_EQ(plain->access_log_flush, std::chrono::milliseconds(1000));
+  auto each = parseWaypointOptions(with({"--access-log-flush-ms", "0"}));
+  ASSERT_TRUE(each) << each.error().message();
+  EXPECT_EQ(each->access_log_flush, std::chrono::milliseconds(0));  // a write per line
+}
+
 TEST(WaypointOptions, BadValuesNameTheFlag) {
   struct Row {
     std::vector<std::string> args;
@@ -56,6 +65,8 @@ TEST(WaypointOptions, BadValuesNameTheFlag) {
            {{"--tracing-sampling", "ten"}, "--tracing-sampling"},
            {{"--tracing-sampling"}, "--tracing-sampling: missing value"},
            {{"--metrics-port", "70000"}, "--metrics-port"},
+           {{"--access-log-flush-ms", "60001"}, "--access-log-flush-ms"},
+           {{"--access-log-flush-ms", "1s"}, "--access-log-flush-ms"},
        }) {
     SCOPED_TRACE(row.args[0] + (row.args.size() > 1 ? " " + row.args[1] : ""));
     auto o = parseWaypointOptions(with(row.args));
