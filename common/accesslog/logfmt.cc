@@ -8,8 +8,10 @@
 
 namespace warren::accesslog {
 
-std::string quoteValue(std::string_view v) {
-  std::string out = "\"";
+namespace {
+
+void appendEscaped(std::string& out, std::string_view v) {
+  out.push_back('"');
   for (char c : v) {
     if (c == '"' || c == '\\') {
       out.push_back('\\');
@@ -17,12 +19,23 @@ std::string quoteValue(std::string_view v) {
     } else if (c == '\n') {
       out += "\\n";
     } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      static constexpr char kHex[] = "0123456789abcdef";
+      const auto u = static_cast<unsigned char>(c);
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
     } else {
       out.push_back(c);
     }
   }
   out.push_back('"');
+}
+
+}  // namespace
+
+std::string quoteValue(std::string_view v) {
+  std::string out;
+  appendEscaped(out, v);
   return out;
 }
 
@@ -31,7 +44,7 @@ void appendQuoted(std::string& line, std::string_view key, std::string_view valu
   line += ' ';
   line += key;
   line += '=';
-  line += quoteValue(value);
+  appendEscaped(line, value);
 }
 
 void appendBare(std::string& line, std::string_view key, std::string_view value) {
