@@ -62,7 +62,7 @@ void appendBare(std::string& line, std::string_view key, std::string_view value)
   line += value;
 }
 
-std::shared_ptr<spdlog::logger> accessLogger() {
+const std::shared_ptr<spdlog::logger>& accessLogger() {
   static std::once_flag once;
   static std::shared_ptr<spdlog::logger> logger;
   std::call_once(once, [] {

@@ -24,7 +24,8 @@ void appendQuoted(std::string& line, std::string_view key, std::string_view valu
 void appendBare(std::string& line, std::string_view key, std::string_view value);
 
 // The "access" logger (created on first use with the default logger's sinks and level, and
-// registered so spdlog::set_level — the admin API's PUT /log — reaches it).
-std::shared_ptr<spdlog::logger> accessLogger();
+// registered so spdlog::set_level — the admin API's PUT /log — reaches it). A reference to the
+// one pointer: a line per request copies no shared_ptr.
+const std::shared_ptr<spdlog::logger>& accessLogger();
 
 }  // namespace warren::accesslog

@@ -57,7 +57,7 @@ void Http1Session::startAttempt() {
     localReply(503, choice.error().detail + "\n");
     return;
   }
-  choice_ = *choice;  // counted by chooseEndpoint; the record names the destination
+  choice_ = std::move(*choice);  // counted by chooseEndpoint; the record names the destination
   counted_ = true;
   ++record_.upstream_attempts;
   resilience_->attemptStarted(choice_->endpoint_uid);

@@ -171,7 +171,7 @@ void Http2Exchange::startAttempt() {
     fail(503, choice.error().flag, choice.error().detail, 14 /* UNAVAILABLE */);
     return;
   }
-  choice_ = *choice;  // counted by chooseEndpoint
+  choice_ = std::move(*choice);  // counted by chooseEndpoint
   counted_ = true;
   ++record_.upstream_attempts;
   resilience_.attemptStarted(choice_->endpoint_uid);

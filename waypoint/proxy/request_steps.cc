@@ -82,8 +82,9 @@ std::expected<UpstreamChoice, UpstreamRefusal> chooseEndpoint(SessionEnv& env,
         ResponseFlag::kUpstreamOverflow, "upstream_reset_before_response_started{overflow}"});
   }
   env.upstreams->begin(choice->endpoint_uid);
+  // chooseWorkload put the endpoint's own identity first among the expected ones.
   std::optional<identity::SpiffeId> endpoint_id;
-  if (auto id = identity::SpiffeId::parse(choice->identity); id) endpoint_id = *id;
+  if (!choice->expected.empty()) endpoint_id = choice->expected.front();
   record.destination = RequestPeer::of(snapshot->workloadByUid(choice->endpoint_uid),
                                        std::move(endpoint_id), choice->address);
   record.upstream_host = choice->address;

@@ -295,8 +295,7 @@ void WaypointWorker::onRequestDone(const RequestRecord& record) {
   ++requests_;
   ++responses_[record.response_code];
   shared_.telemetry->finish(record);  // istio_requests_total..., the access log line, the span
-  recent_.push_back(record);
-  if (recent_.size() > kRecentRequests) recent_.pop_front();
+  recent_.push(record);
   if (shared_.observer) shared_.observer(record);
 }
 
@@ -362,7 +361,9 @@ nlohmann::json WaypointWorker::stats() const {
 
 nlohmann::json WaypointWorker::recentRequests() const {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : recent_) out.push_back(nlohmann::json::parse(formatRequestCompleteJson(r)));
+  recent_.forEach([&](const RequestRecord& r) {  // oldest first
+    out.push_back(nlohmann::json::parse(formatRequestCompleteJson(r)));
+  });
   return out;
 }
 

@@ -15,7 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +26,7 @@
 #include "common/http2/session_config.h"
 #include "common/identity/spiffe_id.h"
 #include "common/net/ip_address.h"
+#include "common/recent_ring.h"
 #include "common/relay/stream_relay.h"
 #include "common/sniff/protocol_sniffer.h"
 #include "common/unique_fd.h"
@@ -149,7 +150,7 @@ class WaypointWorker {
   std::map<Http2Session*, std::shared_ptr<Http2Session>> h2_sessions_;
   std::map<ProtocolDetector*, std::unique_ptr<ProtocolDetector>> detecting_;
   std::map<relay::StreamRelay*, std::shared_ptr<relay::StreamRelay>> relays_;
-  std::deque<RequestRecord> recent_;
+  RecentRing<RequestRecord> recent_{kRecentRequests};
   struct HeadWait {
     uint64_t heads = 0;  // headsParsed() when the wait was first seen
     std::chrono::steady_clock::time_point since;

@@ -36,6 +36,8 @@ struct CompiledRule {
   RouteRef ref;
   std::vector<RouteFilter> filters;
   std::vector<BackendRef> backends;
+  std::vector<uint32_t> weights;  // backends' weights, in order (the weighted pick per request)
+  uint64_t weight_total = 0;
   RouteTimeouts timeouts;
   std::optional<RouteRetry> retry;
 };
@@ -251,6 +253,8 @@ class Builder {
     r->ref = std::move(ref);
     r->filters = filters;
     r->backends = backends;
+    for (const auto& br : backends) r->weights.push_back(br.weight);
+    r->weight_total = weightTotal(r->weights);
     return r;
   }
 
@@ -644,16 +648,13 @@ RouteDecision RouteTable::route(const RouteDestination& destination, const HttpR
                                      rule->ref.toString() + " has no backendRefs");
     return decision;
   }
-  std::vector<uint32_t> weights;
-  weights.reserve(rule->backends.size());
-  for (const auto& br : rule->backends) weights.push_back(br.weight);
-  uint64_t total = weightTotal(weights);
+  const uint64_t total = rule->weight_total;
   if (total == 0) {
     decision.action = directResponse(DirectResponse::Reason::kAllWeightsZero, grpc,
                                      rule->ref.toString() + ": every backendRef has weight 0");
     return decision;
   }
-  const BackendRef& chosen = rule->backends[pickWeighted(weights, random.below(total))];
+  const BackendRef& chosen = rule->backends[pickWeighted(rule->weights, random.below(total))];
   if (!chosen.invalid_reason.empty()) {
     decision.action = directResponse(DirectResponse::Reason::kInvalidBackend, grpc,
                                      fmt::format("backendRef {}/{}: {}", chosen.ref.namespace_,

@@ -108,8 +108,9 @@ std::string formatRequestCompleteJson(const RequestRecord& r) {
 }
 
 void logRequestComplete(const RequestRecord& record) {
-  auto logger = accesslog::accessLogger();
-  if (logger->should_log(spdlog::level::info)) logger->info("{}", formatRequestComplete(record));
+  const auto& logger = accesslog::accessLogger();
+  // The line as the message (no format string to parse).
+  if (logger->should_log(spdlog::level::info)) logger->info(formatRequestComplete(record));
 }
 
 }  // namespace warren::waypoint
