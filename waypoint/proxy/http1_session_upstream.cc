@@ -151,6 +151,9 @@ bool Http1Session::sendRequestHead() {
 void Http1Session::pumpUp() {
   if (in_pump_up_ || closed_ || !up_) return;
   in_pump_up_ = true;
+  // What this parse answers the client (head, body, end) leaves as one write.
+  StreamConduit* corked = down_.get();
+  if (corked) corked->cork();
   while (up_ && !up_blocked_ && !response_done_ && !pending_up_failure_ && !pending_retry_) {
     std::string& in = up_->input();
     auto used = up_parser_->feed(in);
@@ -162,6 +165,7 @@ void Http1Session::pumpUp() {
     in.erase(0, *used);
     if (*used == 0) break;
   }
+  if (corked && corked == down_.get()) corked->uncork();
   in_pump_up_ = false;
   if (pending_retry_) {
     auto backoff = *pending_retry_;

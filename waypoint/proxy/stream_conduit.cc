@@ -30,7 +30,7 @@ void StreamConduit::send(std::string_view bytes) {
 }
 
 void StreamConduit::pumpWrite() {
-  if (closed_ || in_flight_ > 0) return;
+  if (closed_ || in_flight_ > 0 || corked_) return;
   if (pending_.empty()) {
     if (finish_ && !shut_) {
       shut_ = true;

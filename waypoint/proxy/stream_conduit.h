@@ -48,6 +48,14 @@ class StreamConduit final : private relay::StreamEvents {
   bool inputEnded() const { return eof_; }
 
   void send(std::string_view bytes);
+  // Between cork() and uncork(), send() only queues: what a parse step answers (an HTTP/1
+  // response's head, body and end) goes to the stream as one write, one TLS record and one
+  // send, instead of the head alone and the rest after the head's write completed.
+  void cork() { corked_ = true; }
+  void uncork() {
+    corked_ = false;
+    pumpWrite();
+  }
   size_t sendBuffered() const { return pending_.size() + in_flight_; }
   bool overHighWater() const { return sendBuffered() > kSendHighWater; }
   // Half-close after what is queued (FIN / END_STREAM).
@@ -75,6 +83,7 @@ class StreamConduit final : private relay::StreamEvents {
   std::string pending_;
   uring::Buffer spare_;
   size_t in_flight_ = 0;
+  bool corked_ = false;
   bool want_input_ = false;
   bool reading_ = false;
   bool eof_ = false;
