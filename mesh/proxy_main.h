@@ -8,8 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <optional>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,8 +20,8 @@
 namespace warren::mesh {
 
 // Options: has `log_level` and `drain_seconds` (and may have `access_log_flush`, milliseconds:
-// access log lines batched, accesslog/buffered_sink.h; 0 = a write per line). Daemon: constructed from Options, with
-// `start()` returning an expected<void, Error>, `drain(deadline)` and `stop()`.
+// access log lines batched, accesslog/buffered_sink.h; 0 = a write per line). Daemon: constructed
+// from Options, with `start()` returning an expected<void, Error>, `drain(deadline)` and `stop()`.
 template <typename Daemon, typename Options, typename Parse>
 int runProxyMain(const char* binary, const char* log_name, int argc, char** argv,
                  const std::string& usage, Parse parse) {

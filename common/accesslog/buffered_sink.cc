@@ -53,7 +53,8 @@ BufferedAccessLog::BufferedAccessLog(std::chrono::milliseconds every, int fd)
       previous_(logger_->sinks()),
       sink_(std::make_shared<BufferedFdSink>(fd)) {
   logger_->sinks().assign({sink_});
-  flusher_ = std::make_unique<PeriodicThread>("log-flush", every, [sink = sink_] { sink->flush(); });
+  flusher_ =
+      std::make_unique<PeriodicThread>("log-flush", every, [sink = sink_] { sink->flush(); });
 }
 
 BufferedAccessLog::~BufferedAccessLog() {

@@ -15,13 +15,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <vector>
 #include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/http2/session_config.h"
 #include "common/identity/spiffe_id.h"

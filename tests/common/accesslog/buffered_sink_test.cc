@@ -35,7 +35,9 @@ struct Pipe {
   }
 };
 
-size_t countLines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t countLines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 TEST(BufferedFdSink, HoldsLinesUntilFlushThenWritesThemInOrder) {
   Pipe p;
