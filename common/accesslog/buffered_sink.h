@@ -1,7 +1,8 @@
 // Batched access log output: the access logger's lines gathered in memory and written with one
 // write(2) when 64 KiB are waiting or `every` has passed, as Envoy's file access logs do (a
 // 64 KiB buffer, a flush interval). At a thousand requests a second a write per line is a
-// syscall per request: ~5 % of the waypoint's CPU (bench/README.md, "Where the time goes").
+// syscall per request: 5 % of the waypoint's CPU in perf, ~10 % with the line's formatting
+// (bench/README.md, "The L7 row").
 // A line is late by at most `every`; the buffer is written at exit; a crash loses at most
 // `every` of lines.
 #pragma once
@@ -28,7 +29,7 @@ class BufferedFdSink final : public spdlog::sinks::base_sink<std::mutex> {
   explicit BufferedFdSink(int fd);
   ~BufferedFdSink() override;
 
-  // Lines waiting for the next write (tests, /memory).
+  // Lines waiting for the next write.
   size_t pending();
 
  protected:

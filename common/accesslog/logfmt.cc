@@ -1,6 +1,5 @@
 #include "common/accesslog/logfmt.h"
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cctype>
