@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -15,6 +16,9 @@ struct SocketStream::State {
   bool reading = false;
   bool writing = false;
   bool shutdown_pending = false;
+  // The last recv came back shorter than it could have: the socket was drained, so the next
+  // one waits for data before reading (uring::RecvStart::kPollFirst).
+  bool drained = false;
   std::deque<uring::Buffer> queue;
 
   State(uring::EventLoop& l, int f) : loop(l), fd(f) {}
@@ -83,9 +87,12 @@ void SocketStream::read(size_t max_bytes) {
   auto& s = state_;
   if (s->closed || s->reading) return;
   s->reading = true;
-  s->loop.recv(s->fd, max_bytes, [s](int res, std::span<const char> data) {
+  const size_t asked = std::min(std::max<size_t>(max_bytes, 1), s->loop.recvChunk());
+  auto start = s->drained ? uring::RecvStart::kPollFirst : uring::RecvStart::kTryFirst;
+  auto done = [s, asked](int res, std::span<const char> data) {
     if (s->closed) return;
     s->reading = false;
+    s->drained = res > 0 && static_cast<size_t>(res) < asked;
     if (!s->events) return;
     if (res > 0)
       s->events->onData(data);
@@ -95,7 +102,8 @@ void SocketStream::read(size_t max_bytes) {
       s->events->onError(Error::system(-res, "recv: connection reset by peer"));
     else
       s->events->onError(Error::system(-res, "recv"));
-  });
+  };
+  s->loop.recv(s->fd, max_bytes, std::move(done), start);
 }
 
 void SocketStream::write(uring::Buffer data) {

@@ -42,6 +42,7 @@ EventLoop::EventLoop() : table_(std::make_unique<OperationTable>()) {}
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create(const LoopOptions& options) {
   std::unique_ptr<EventLoop> loop(new EventLoop());
+  loop->recv_chunk_ = options.recv_buffer_size;
   if (options.backend == Backend::kEpoll) {
     auto backend = EpollBackend::create(options, *loop->table_);
     if (!backend) return fail(backend.error());
@@ -97,11 +98,12 @@ OpId EventLoop::acceptMultishot(int listen_fd, AcceptFn fn) {
   return submit(std::move(op));
 }
 
-OpId EventLoop::recv(int fd, size_t max_len, RecvFn fn) {
+OpId EventLoop::recv(int fd, size_t max_len, RecvFn fn, RecvStart start) {
   auto op = std::make_unique<Operation>();
   op->kind = OpKind::kRecv;
   op->fd = fd;
   op->max_len = max_len == 0 ? 1 : max_len;
+  op->poll_first = start == RecvStart::kPollFirst;
   op->on_recv = std::move(fn);
   return submit(std::move(op));
 }

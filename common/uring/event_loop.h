@@ -81,7 +81,15 @@ struct LoopStats {
   uint64_t multishot_rearms = 0;  // multishot ops the kernel ended that we re-armed
   uint64_t wakeups = 0;           // post()/stop() that had to wake the loop (eventfd write)
   uint64_t early_submits = 0;     // io_uring: submissions flushed inside a batch (submit_every)
+  uint64_t poll_first_recvs = 0;  // io_uring: recvs armed to wait for data first (RecvStart)
 };
+
+// Where a recv starts. kTryFirst: read at once, and wait for data only if there is none (what
+// a recv does). kPollFirst: the caller's last read drained the socket, so wait for data before
+// reading (io_uring IORING_RECVSEND_POLL_FIRST: the kernel skips an attempt that would find
+// nothing, its buffer pick and its give-back; epoll: the same as kTryFirst). A hint: data
+// already there is read either way.
+enum class RecvStart { kTryFirst, kPollFirst };
 
 class LoopBackend;
 class OperationTable;
@@ -105,8 +113,10 @@ class EventLoop {
 
   // Multishot accept: `fn` runs once per connection until cancelled or a fatal error.
   OpId acceptMultishot(int listen_fd, AcceptFn fn);
-  // One recv of at most `max_len` bytes into a provided buffer (clamped to its size).
-  OpId recv(int fd, size_t max_len, RecvFn fn);
+  // One recv of at most `max_len` bytes into a provided buffer (clamped to recvChunk()).
+  OpId recv(int fd, size_t max_len, RecvFn fn, RecvStart start = RecvStart::kTryFirst);
+  // The most one recv returns (LoopOptions::recv_buffer_size): a shorter one drained the socket.
+  size_t recvChunk() const { return recv_chunk_; }
   // Multishot recv: `fn` runs per chunk until EOF, error or cancel. -ENOBUFS never reaches
   // `fn`: the loop re-arms once buffers come back.
   OpId recvMultishot(int fd, RecvFn fn);
@@ -157,6 +167,7 @@ class EventLoop {
   std::vector<Task> posted_;
   std::atomic<uint64_t> wakeups_{0};
   std::atomic<bool> stop_{false};
+  size_t recv_chunk_ = 0;
   bool dispatching_ = false;  // inside runOnce(): callbacks may not run the loop again
   // Set by the destructor: operations' callbacks are being destroyed and may own sockets
   // (close() then only closes the fd) or submit (refused: returns 0).

@@ -47,6 +47,7 @@ struct Operation {
   OpId id = 0;
   int fd = -1;
   size_t max_len = 0;       // recv: at most this many bytes
+  bool poll_first = false;  // recv: wait for data before reading (RecvStart::kPollFirst)
   Buffer buffer;            // send: owned until completion
   size_t offset = 0;        // send: first byte to send
   sockaddr_storage addr{};  // connect target

@@ -119,6 +119,10 @@ void UringBackend::arm(Operation& op) {
                          static_cast<unsigned>(std::min(op.max_len, buffers_->bufferSize())), 0);
       s->flags |= IOSQE_BUFFER_SELECT;
       s->buf_group = buffers_->groupId();
+      if (op.poll_first && features_.recv_poll_first) {
+        s->ioprio |= IORING_RECVSEND_POLL_FIRST;
+        ++table_.stats().poll_first_recvs;
+      }
       break;
     case OpKind::kRecvMultishot:
       if (features_.multishot_recv)
@@ -231,6 +235,12 @@ size_t UringBackend::handleRecv(Operation& op, int res, bool more, bool has_buff
     // The ring ran dry: flow control, not failure. Re-arm after this batch recycles.
     ++table_.stats().enobufs_rearms;
     rearm_.push_back(id);
+    return 0;
+  }
+  if (res == -EINVAL && !multishot && op.poll_first && features_.recv_poll_first && !op.cancelled) {
+    spdlog::warn("io_uring: recv POLL_FIRST refused (-EINVAL), reading first");
+    features_.recv_poll_first = false;
+    arm(op);
     return 0;
   }
   if (res == -EINVAL && multishot && features_.multishot_recv && !op.cancelled) {

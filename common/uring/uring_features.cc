@@ -60,14 +60,16 @@ Result<RingFeatures> probeRingFeatures() {
   f.single_issuer = trySetup(IORING_SETUP_SINGLE_ISSUER);
   f.defer_taskrun =
       f.single_issuer && trySetup(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
-  // Buffer rings and multishot accept/recv have no probe bit; they are tied to the kernel
-  // version (5.19 and 6.0). The loop also falls back at run time if the kernel says -EINVAL.
+  // Buffer rings, multishot accept/recv and recv's POLL_FIRST have no probe bit; they are tied to
+  // the kernel version (5.19 and 6.0). The loop also falls back at run time if the kernel says
+  // -EINVAL.
   auto [major, minor] = kernelVersion();
   bool at_least_5_19 = major > 5 || (major == 5 && minor >= 19);
   bool at_least_6_0 = major >= 6;
   f.buf_ring = at_least_5_19;
   f.multishot_accept = at_least_5_19;
   f.multishot_recv = at_least_6_0;
+  f.recv_poll_first = at_least_5_19;
   if (!f.buf_ring)
     return fail(Error(ErrorCode::kUnavailable,
                       "io_uring provided buffer rings need Linux >= 5.19 (running " +
@@ -86,6 +88,7 @@ std::string RingFeatures::describe() const {
   add(buf_ring, "buf_ring");
   add(multishot_accept, "multishot_accept");
   add(multishot_recv, "multishot_recv");
+  add(recv_poll_first, "recv_poll_first");
   add(msg_ring, "msg_ring");
   return s;
 }

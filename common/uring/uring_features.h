@@ -15,6 +15,7 @@ struct RingFeatures {
   bool buf_ring = false;          // IORING_REGISTER_PBUF_RING (5.19)
   bool multishot_accept = false;  // 5.19
   bool multishot_recv = false;    // 6.0
+  bool recv_poll_first = false;   // IORING_RECVSEND_POLL_FIRST (5.19)
   bool msg_ring = false;          // IORING_OP_MSG_RING
 
   std::string describe() const;

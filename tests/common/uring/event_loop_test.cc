@@ -212,6 +212,82 @@ TEST_P(EventLoopTest, CancelPendingRecv) {
   loop_->close(listener);
 }
 
+// RecvStart::kPollFirst is a hint: data already waiting is read at once, data that comes later
+// is read when it comes, and on io_uring the recv is armed with POLL_FIRST (counted).
+TEST_P(EventLoopTest, PollFirstRecvReadsWaitingAndLaterData) {
+  ASSERT_TRUE(loop_);
+  int listener = listen();
+  auto [client, server] = connectedPair(*loop_, listener);
+  ASSERT_EQ(::send(client, "early", 5, 0), 5);
+  std::string got;
+  int res = 1;
+  loop_->recv(
+      server, 100,
+      [&](int r, std::span<const char> d) {
+        res = r;
+        got.assign(d.begin(), d.end());
+      },
+      RecvStart::kPollFirst);
+  ASSERT_TRUE(loop_->runUntil([&] { return res != 1; }, kLimit));
+  EXPECT_EQ(res, 5);
+  EXPECT_EQ(got, "early");
+
+  res = 1;
+  loop_->recv(
+      server, 100,
+      [&](int r, std::span<const char> d) {
+        res = r;
+        got.assign(d.begin(), d.end());
+      },
+      RecvStart::kPollFirst);
+  loop_->runOnce(5ms);
+  EXPECT_EQ(res, 1) << "nothing was sent yet";
+  ASSERT_EQ(::send(client, "late", 4, 0), 4);
+  ASSERT_TRUE(loop_->runUntil([&] { return res != 1; }, kLimit));
+  EXPECT_EQ(res, 4);
+  EXPECT_EQ(got, "late");
+  const bool uring = loop_->backend() == Backend::kUring;
+  EXPECT_EQ(loop_->stats().poll_first_recvs, uring ? 2u : 0u);
+  loop_->close(client);
+  loop_->close(server);
+  loop_->close(listener);
+}
+
+// SocketStream waits for data first only after a read that drained the socket (shorter than it
+// asked); after a full read, more may be waiting, so the next recv reads at once.
+TEST_P(EventLoopTest, SocketStreamPollsFirstOnlyAfterAShortRead) {
+  if (GetParam() != Backend::kUring) GTEST_SKIP() << "POLL_FIRST is io_uring's";
+  ASSERT_TRUE(loop_);
+  int listener = listen();
+  auto [client, server] = connectedPair(*loop_, listener);
+  struct Events : relay::StreamEvents {
+    std::string data;
+    void onData(std::span<const char> d) override { data.append(d.begin(), d.end()); }
+    void onReadEof() override {}
+    void onWritten(size_t, Buffer) override {}
+    void onError(const Error&) override {}
+  } events;
+  relay::SocketStream s(*loop_, UniqueFd(server));
+  s.setEvents(&events);
+  ASSERT_EQ(::send(client, "0123456789", 10, 0), 10);
+  auto readSome = [&](size_t max, size_t want_total) {
+    s.read(max);
+    return loop_->runUntil([&] { return events.data.size() >= want_total; }, kLimit);
+  };
+  ASSERT_TRUE(readSome(4, 4));  // the first read: nothing known, read at once
+  EXPECT_EQ(loop_->stats().poll_first_recvs, 0u);
+  ASSERT_TRUE(readSome(4, 8));  // after a full read of 4: more may wait
+  EXPECT_EQ(loop_->stats().poll_first_recvs, 0u);
+  ASSERT_TRUE(readSome(100, 10));  // 2 of 100: this one drained the socket
+  EXPECT_EQ(loop_->stats().poll_first_recvs, 0u);
+  ASSERT_EQ(::send(client, "abc", 3, 0), 3);
+  ASSERT_TRUE(readSome(100, 13));  // armed to wait for data first, and it still reads it
+  EXPECT_EQ(loop_->stats().poll_first_recvs, 1u);
+  EXPECT_EQ(events.data, "0123456789abc");
+  loop_->close(client);
+  loop_->close(listener);
+}
+
 // Closing an fd with a recv, a multishot recv and a send in flight: each callback runs once
 // with -ECANCELED (or its real result, for a send that already went out), and everything the
 // callbacks captured is released. ASan (uring_asan_test) checks nobody touches freed memory.
