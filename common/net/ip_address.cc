@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstring>
 
 namespace warren::net {
@@ -82,7 +83,17 @@ bool IpAddress::isUnspecified() const {
 
 std::string IpAddress::toString() const {
   char buf[INET6_ADDRSTRLEN];
-  inet_ntop(v6_ ? AF_INET6 : AF_INET, bytes_.data(), buf, sizeof(buf));
+  if (!v6_) {
+    // Dotted quad by hand: glibc's inet_ntop formats IPv4 with sprintf, and the waypoint prints
+    // addresses on every request (x-forwarded-for, the access log, its pools' keys).
+    char* p = buf;
+    for (size_t i = 0; i < 4; ++i) {
+      if (i) *p++ = '.';
+      p = std::to_chars(p, buf + sizeof buf, bytes_[i]).ptr;
+    }
+    return std::string(buf, p);
+  }
+  inet_ntop(AF_INET6, bytes_.data(), buf, sizeof(buf));
   return buf;
 }
 

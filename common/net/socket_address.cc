@@ -100,8 +100,10 @@ Sockaddr SocketAddress::toSockaddr() const {
 }
 
 std::string SocketAddress::toString() const {
-  return ip.isV6() ? fmt::format("[{}]:{}", ip.toString(), port)
-                   : fmt::format("{}:{}", ip.toString(), port);
+  std::string out = ip.isV6() ? "[" + ip.toString() + "]:" : ip.toString() + ":";
+  char digits[8];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, port).ptr);
+  return out;
 }
 
 }  // namespace warren::net

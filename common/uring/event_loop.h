@@ -165,6 +165,7 @@ class EventLoop {
   std::unique_ptr<LoopBackend> backend_;
   std::mutex posted_mu_;
   std::vector<Task> posted_;
+  std::vector<Task> running_;  // runPosted(): the batch being run (loop thread only)
   std::atomic<uint64_t> wakeups_{0};
   std::atomic<bool> stop_{false};
   size_t recv_chunk_ = 0;

@@ -300,7 +300,8 @@ void Http1Session::startRequest() {
   // TrafficPolicy: a rate limit's 429, a fault's delay and abort (the client's body waits
   // unread meanwhile: down_blocked_ stays set until forward() reads it).
   TrafficVerdict traffic = applyTrafficPolicy(record_, facts_, env_);
-  ForwardAction action = *decision.forward();
+  // The decision is this request's alone: its action (and the request in it) moves on.
+  ForwardAction action = std::move(std::get<ForwardAction>(decision.action));
   if (traffic.delay.count() > 0 && env_.loop) {
     std::weak_ptr<Http1Session> weak = weak_from_this();
     fault_timer_.arm(traffic.delay, [weak, action = std::move(action),
@@ -310,7 +311,7 @@ void Http1Session::startRequest() {
       if (reply) {
         self->localReply(reply->status, reply->body, "", reply->headers);
       } else {
-        self->forward(action);
+        self->forward(std::move(action));
       }
       self->pumpDown();
     });
@@ -318,7 +319,7 @@ void Http1Session::startRequest() {
   }
   if (traffic.reply)
     return localReply(traffic.reply->status, traffic.reply->body, "", traffic.reply->headers);
-  forward(action);
+  forward(std::move(action));
 }
 
 // ---- answers and endings -------------------------------------------------------------------

@@ -144,7 +144,7 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
 
   void beginRecord();
   void startRequest();
-  void forward(const ForwardAction& action);
+  void forward(ForwardAction action);
   void startAttempt();
   void connectUpstream();
   void onUpstream(Result<std::unique_ptr<StreamConduit>> up, bool reused);

@@ -38,9 +38,9 @@ nlohmann::json ResilienceCounters::toJson() const {
 
 // ---- the forwarded request -----------------------------------------------------------------
 
-void Http1Session::forward(const ForwardAction& action) {
-  forward_ = action;
-  resilience_->begin(action, [weak = weak_from_this()](RequestDeadlines::Kind kind) {
+void Http1Session::forward(ForwardAction action) {
+  forward_ = std::move(action);
+  resilience_->begin(*forward_, [weak = weak_from_this()](RequestDeadlines::Kind kind) {
     if (auto self = weak.lock()) self->onDeadline(kind);
   });
   startAttempt();

@@ -122,17 +122,17 @@ void Http2Exchange::route() {
   }
   // TrafficPolicy (request_steps.h): a rate limit's 429, a fault's delay and abort.
   TrafficVerdict traffic = applyTrafficPolicy(record_, facts_, env_);
-  ForwardAction action = *decision.forward();
+  ForwardAction action = std::move(std::get<ForwardAction>(decision.action));
   if (traffic.delay.count() > 0 && env_.loop) {
     fault_timer_.setLoop(env_.loop);
     fault_timer_.arm(traffic.delay, [weak = weak_from_this(), action = std::move(action),
-                                     reply = std::move(traffic.reply)] {
+                                     reply = std::move(traffic.reply)]() mutable {
       auto self = weak.lock();
       if (!self || self->phase_ != Phase::kRouting) return;
       if (reply) {
         self->localReply(reply->status, reply->body, "", std::nullopt, reply->headers);
       } else {
-        self->forward(action);
+        self->forward(std::move(action));
       }
     });
     return;
@@ -142,11 +142,12 @@ void Http2Exchange::route() {
                traffic.reply->headers);
     return;
   }
-  forward(action);
+  forward(std::move(action));
 }
 
-void Http2Exchange::forward(const ForwardAction& action) {
-  forward_ = action;
+void Http2Exchange::forward(ForwardAction moved) {
+  forward_ = std::move(moved);
+  const ForwardAction& action = *forward_;
   const HttpRequest& r = action.request;
   http2::HeaderList headers = {{":method", r.method},
                                {":scheme", r.scheme},

@@ -78,7 +78,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   enum class Phase { kRouting, kForwarding, kLocal, kDone };
 
   void route();
-  void forward(const ForwardAction& action);
+  void forward(ForwardAction action);
   void startAttempt();
   void openUpstream();
   // Resilience: retries the request after a failed attempt when the route allows it (false:

@@ -59,12 +59,19 @@ struct UpstreamChoice {
   bool holds_request_slot = false;  // admit() took a place under the Service's request limit
   // The connection pools' key (idle HTTP/1.1 connections, HTTP/2 connections, requests
   // waiting): the endpoint per backend Service, as Envoy keeps a pool per cluster, so that a
-  // Service's connections count against its own limits only.
-  std::string key() const {
-    return destination ? destination->namespace_ + "/" + destination->name + " " +
-                             address.toString()
-                       : address.toString();
+  // Service's connections count against its own limits only. Made on first use and kept (a
+  // request asks for it at least twice: to find an idle connection and to give it back), so set
+  // `destination` and `address` before.
+  const std::string& key() const {
+    if (key_.empty())
+      key_ = destination
+                 ? destination->namespace_ + "/" + destination->name + " " + address.toString()
+                 : address.toString();
+    return key_;
   }
+
+ private:
+  mutable std::string key_;
 };
 
 class Upstreams;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <unordered_set>
 
 #include "common/net/ip_cidr.h"
@@ -25,6 +26,21 @@ TEST(IpAddress, ParsesAndFormatsBothFamilies) {
   EXPECT_NE(*v4, *v6);
   EXPECT_LT(*v4, *v6);  // every IPv4 address sorts before IPv6
   EXPECT_LT(*IpAddress::parse("10.0.0.9"), *IpAddress::parse("10.0.0.10"));
+}
+
+// IPv4 is printed by hand (not inet_ntop): every octet width, and the round trip.
+TEST(IpAddress, FormatsEveryIpv4OctetWidth) {
+  for (const char* text :
+       {"0.0.0.0", "255.255.255.255", "1.22.133.4", "100.9.10.99", "127.0.0.1", "10.244.1.7"}) {
+    auto ip = IpAddress::parse(text);
+    ASSERT_TRUE(ip) << text;
+    EXPECT_EQ(ip->toString(), text);
+  }
+  for (uint32_t n : {0u, 1u, 9u, 10u, 99u, 100u, 199u, 200u, 249u, 250u, 255u}) {
+    auto b = static_cast<uint8_t>(n);
+    std::string want = std::to_string(n) + "." + std::to_string(n) + ".0." + std::to_string(n);
+    EXPECT_EQ(IpAddress::v4({b, b, 0, b}).toString(), want);
+  }
 }
 
 TEST(IpAddress, V4MappedV6IsCanonicalisedToV4Everywhere) {
