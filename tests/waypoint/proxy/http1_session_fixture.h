@@ -175,9 +175,10 @@ class Http1SessionTest : public ::testing::Test {
   }
 
   // A client connection to a new session; the loop runs on its own thread from the first one.
-  int connect() {
+  // `type` SOCK_SEQPACKET keeps the session's writes apart: each recv() is one of them.
+  int connect(int type = SOCK_STREAM) {
     int sv[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    EXPECT_EQ(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
     int server_side = sv[1];
     ::fcntl(server_side, F_SETFL, ::fcntl(server_side, F_GETFL) | O_NONBLOCK);
     loop_->post([this, server_side] {

@@ -223,6 +223,32 @@ TEST_F(Http1SessionTest, BadUpstreamHttpIs502AndAnUpstreamCutIs503) {
   }
 }
 
+// A response that arrives in one read leaves in one write: head, body and end gathered
+// (StreamConduit::cork around pumpUp's parse pass), so the client's side wakes once and the
+// HBONE stream sends one DATA frame. The client end keeps writes apart (SOCK_SEQPACKET); without
+// the cork the head went alone and the body after it (two records here).
+TEST_F(Http1SessionTest, AResponseLeavesAsOneWrite) {
+  const std::string body(600, 'b');
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    std::thread up;
+    backendPort(rawUpstream(up, "HTTP/1.1 200 OK\r\nContent-Length: " +
+                                    std::to_string(body.size()) + "\r\n\r\n" + body));
+    int c = connect(SOCK_SEQPACKET);
+    send(c, "GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n");
+    timeval tv{10, 0};
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[65536];
+    ssize_t n = ::recv(c, buf, sizeof(buf), 0);
+    up.join();
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    std::string first(buf, static_cast<size_t>(n));
+    EXPECT_TRUE(first.starts_with("HTTP/1.1 200 OK\r\n")) << first;
+    EXPECT_TRUE(first.ends_with("\r\n\r\n" + body))
+        << "the first write must hold the whole response, it held: " << first;
+  }
+}
+
 TEST_F(Http1SessionTest, AnUpstreamCutMidBodyCutsTheClient) {
   std::thread up;
   uint16_t port = rawUpstream(up, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-this");
