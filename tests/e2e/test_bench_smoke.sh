@@ -32,7 +32,9 @@ json=$(ls "$out"/*.json)
 step "every scenario key is present, as a figure or a reason"
 perf_works=0
 perf stat -e cpu-clock true >/dev/null 2>&1 && perf_works=1
-python3 - "$json" "$perf_works" <<'PY'
+# A failed check also shows the harness's own account of what went wrong (a path's status
+# keeps 200 characters of an error; the log has all of it, e.g. why a lab did not come up).
+python3 - "$json" "$perf_works" <<'PY' || { echo "--- errors in the bench log:" >&2; grep -iE 'lab up|error|failed|unavailable' "$log_file" | tail -30 >&2; fail "the results do not hold (above)"; }
 import json, sys
 r = json.load(open(sys.argv[1]))
 perf_works = sys.argv[2] == "1"
