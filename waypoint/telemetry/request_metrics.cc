@@ -1,6 +1,26 @@
 #include "waypoint/telemetry/request_metrics.h"
 
+#include <atomic>
+
 namespace warren::waypoint {
+
+namespace {
+std::atomic<uint64_t> next_metrics_id{1};
+}  // namespace
+
+IstioRequestMetrics::IstioRequestMetrics() : id_(next_metrics_id.fetch_add(1)) {}
+
+bool IstioRequestMetrics::LabelSource::matches(const RequestRecord& r) const {
+  return response_code == r.response_code && grpc_status == r.grpc_status &&
+         protocol == r.protocol && flags == r.response_flags && mtls == r.mtls &&
+         service == r.service && source == r.source.labels && destination == r.destination.labels;
+}
+
+IstioRequestMetrics::LabelSource IstioRequestMetrics::LabelSource::of(const RequestRecord& r) {
+  return LabelSource{r.source.labels, r.destination.labels, r.service,
+                     r.protocol,      r.response_flags,     r.mtls,
+                     r.response_code, r.grpc_status};
+}
 
 const std::vector<double>& IstioRequestMetrics::envoyDefaultBuckets() {
   static const std::vector<double> kBuckets = {0.5,   1,      5,      10,      25,     50,    100,
@@ -46,6 +66,22 @@ Result<std::unique_ptr<IstioRequestMetrics>> IstioRequestMetrics::create(
 }
 
 void IstioRequestMetrics::record(const RequestRecord& r) {
+  thread_local LastSeries last;
+  if (last.owner != id_ || !last.labels.matches(r)) {
+    last.series = seriesFor(r);
+    last.labels = LabelSource::of(r);
+    last.owner = id_;
+  }
+  const Series& s = last.series;
+  s.requests->inc();
+  s.duration_ms->observe(static_cast<double>(r.duration.count()) / 1000.0);
+  s.request_bytes->observe(static_cast<double>(r.request_body_bytes));
+  s.response_bytes->observe(static_cast<double>(r.response_body_bytes));
+  if (s.request_messages) s.request_messages->inc(r.grpc_request_messages.value_or(0));
+  if (s.response_messages) s.response_messages->inc(r.grpc_response_messages.value_or(0));
+}
+
+IstioRequestMetrics::Series IstioRequestMetrics::seriesFor(const RequestRecord& r) {
   auto values =
       metrics::requestLabelValues(requestTrafficLabels(r), std::to_string(r.response_code),
                                   r.grpc_status ? std::to_string(*r.grpc_status) : std::string());
@@ -68,12 +104,7 @@ void IstioRequestMetrics::record(const RequestRecord& r) {
     }
     s = it->second;
   }
-  s.requests->inc();
-  s.duration_ms->observe(static_cast<double>(r.duration.count()) / 1000.0);
-  s.request_bytes->observe(static_cast<double>(r.request_body_bytes));
-  s.response_bytes->observe(static_cast<double>(r.response_body_bytes));
-  if (s.request_messages) s.request_messages->inc(r.grpc_request_messages.value_or(0));
-  if (s.response_messages) s.response_messages->inc(r.grpc_response_messages.value_or(0));
+  return s;
 }
 
 }  // namespace warren::waypoint

@@ -128,6 +128,60 @@ TEST(IstioRequestMetrics, OneSeriesPerLabelSetWithEnvoyBuckets) {
   EXPECT_TRUE(resp_msgs[0].ends_with("} 2")) << resp_msgs[0];
 }
 
+// Each thread keeps the label set it counted last: a request differing in any one label's
+// source goes to its own series, interleaved with the first, and a second IstioRequestMetrics
+// (its own registry) never counts into the first one's series.
+TEST(IstioRequestMetrics, EveryLabelSourceChangesTheSeries) {
+  metrics::Registry registry;
+  auto m = IstioRequestMetrics::create(registry);
+  ASSERT_TRUE(m);
+  const RequestRecord base = echoRequest();
+  std::vector<std::pair<std::string, RequestRecord>> variants;
+  auto variant = [&](const std::string& expect, auto edit) {
+    RequestRecord r = base;
+    edit(r);
+    variants.emplace_back(expect, r);
+  };
+  variant("source_workload=\"other\"",
+          [](RequestRecord& r) { r.source.labels.workload = "other"; });
+  variant("destination_version=\"v3\"",
+          [](RequestRecord& r) { r.destination.labels.version = "v3"; });
+  variant("destination_service_name=\"echo2\"", [](RequestRecord& r) { r.service.name = "echo2"; });
+  variant("request_protocol=\"grpc\"",
+          [](RequestRecord& r) { r.protocol = RequestProtocol::kGrpc; });
+  variant("response_flags=\"UF\"",
+          [](RequestRecord& r) { r.response_flags.add(ResponseFlag::kUpstreamConnectionFailure); });
+  variant("connection_security_policy=\"unknown\"", [](RequestRecord& r) { r.mtls = false; });
+  variant("response_code=\"503\"", [](RequestRecord& r) { r.response_code = 503; });
+  variant("grpc_response_status=\"2\"", [](RequestRecord& r) { r.grpc_status = 2; });
+  for (const auto& [expect, r] : variants) {
+    (*m)->record(base);
+    (*m)->record(r);
+    (*m)->record(r);
+  }
+  metrics::Registry other_registry;
+  auto other = IstioRequestMetrics::create(other_registry);
+  ASSERT_TRUE(other);
+  (*other)->record(base);
+  const std::string text = registry.render();
+  EXPECT_NE(
+      text.find("istio_requests_total" + kSeries + "} " + std::to_string(variants.size()) + "\n"),
+      std::string::npos)
+      << text;
+  for (const auto& [expect, r] : variants) {
+    size_t found = 0;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (line.starts_with("istio_requests_total{") && line.find(expect) != std::string::npos) {
+        ++found;
+        EXPECT_TRUE(line.ends_with("} 2")) << expect << ": " << line;
+      }
+    EXPECT_EQ(found, 1u) << expect;
+  }
+  EXPECT_NE(other_registry.render().find("istio_requests_total" + kSeries + "} 1\n"),
+            std::string::npos);
+}
+
 TEST(IstioRequestMetrics, UnknownPeersAreUnknown) {
   metrics::Registry registry;
   auto m = IstioRequestMetrics::create(registry);
