@@ -163,11 +163,21 @@ void Http1Session::pumpDown() {
 void Http1Session::beginRecord() {
   phase_ = Phase::kHead;
   record_done_ = false;
+  // The connection's part (the client, the Service dialled) is the same for every request on
+  // it: copied from the facts once, then carried from one record to the next.
+  RequestPeer source = std::move(record_.source);
+  metrics::ServiceLabels service = std::move(record_.service);
   record_ = RequestRecord{};
   record_.start_time = std::chrono::system_clock::now();
   started_ = std::chrono::steady_clock::now();
-  record_.source = facts_.source;
-  record_.service = facts_.service;
+  if (record_has_facts_) {
+    record_.source = std::move(source);
+    record_.service = std::move(service);
+  } else {
+    record_.source = facts_.source;
+    record_.service = facts_.service;
+    record_has_facts_ = true;
+  }
   record_.service_port = facts_.port;
 }
 
