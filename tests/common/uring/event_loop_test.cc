@@ -221,25 +221,22 @@ TEST_P(EventLoopTest, PollFirstRecvReadsWaitingAndLaterData) {
   ASSERT_EQ(::send(client, "early", 5, 0), 5);
   std::string got;
   int res = 1;
-  loop_->recv(
-      server, 100,
-      [&](int r, std::span<const char> d) {
-        res = r;
-        got.assign(d.begin(), d.end());
-      },
-      RecvStart::kPollFirst);
+  auto recvPollFirst = [&] {
+    res = 1;
+    loop_->recv(
+        server, 100,
+        [&](int r, std::span<const char> d) {
+          res = r;
+          got.assign(d.begin(), d.end());
+        },
+        RecvStart::kPollFirst);
+  };
+  recvPollFirst();
   ASSERT_TRUE(loop_->runUntil([&] { return res != 1; }, kLimit));
   EXPECT_EQ(res, 5);
   EXPECT_EQ(got, "early");
 
-  res = 1;
-  loop_->recv(
-      server, 100,
-      [&](int r, std::span<const char> d) {
-        res = r;
-        got.assign(d.begin(), d.end());
-      },
-      RecvStart::kPollFirst);
+  recvPollFirst();
   loop_->runOnce(5ms);
   EXPECT_EQ(res, 1) << "nothing was sent yet";
   ASSERT_EQ(::send(client, "late", 4, 0), 4);
