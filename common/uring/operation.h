@@ -48,6 +48,7 @@ struct Operation {
   int fd = -1;
   size_t max_len = 0;       // recv: at most this many bytes
   bool poll_first = false;  // recv: wait for data before reading (RecvStart::kPollFirst)
+  bool poll_first_armed = false;  // io_uring: this submission carries POLL_FIRST
   Buffer buffer;            // send: owned until completion
   size_t offset = 0;        // send: first byte to send
   sockaddr_storage addr{};  // connect target

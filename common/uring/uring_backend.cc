@@ -119,7 +119,8 @@ void UringBackend::arm(Operation& op) {
                          static_cast<unsigned>(std::min(op.max_len, buffers_->bufferSize())), 0);
       s->flags |= IOSQE_BUFFER_SELECT;
       s->buf_group = buffers_->groupId();
-      if (op.poll_first && features_.recv_poll_first) {
+      op.poll_first_armed = op.poll_first && features_.recv_poll_first;
+      if (op.poll_first_armed) {
         s->ioprio |= IORING_RECVSEND_POLL_FIRST;
         ++table_.stats().poll_first_recvs;
       }
@@ -232,13 +233,18 @@ size_t UringBackend::handleRecv(Operation& op, int res, bool more, bool has_buff
   OpId id = op.id;
   bool multishot = op.kind == OpKind::kRecvMultishot;
   if (res == -ENOBUFS && !op.cancelled) {
-    // The ring ran dry: flow control, not failure. Re-arm after this batch recycles.
+    // The ring ran dry: flow control, not failure. Re-arm after this batch recycles; data is
+    // waiting, so read it at once then.
     ++table_.stats().enobufs_rearms;
+    op.poll_first = false;
     rearm_.push_back(id);
     return 0;
   }
-  if (res == -EINVAL && !multishot && op.poll_first && features_.recv_poll_first && !op.cancelled) {
-    spdlog::warn("io_uring: recv POLL_FIRST refused (-EINVAL), reading first");
+  if (res == -EINVAL && op.poll_first_armed && !op.cancelled) {
+    // Decided by what this recv was armed with: other recvs armed the same way may be in flight
+    // and each must be re-armed, not failed, once the first has switched the feature off.
+    if (features_.recv_poll_first)
+      spdlog::warn("io_uring: recv POLL_FIRST refused (-EINVAL), reading first");
     features_.recv_poll_first = false;
     arm(op);
     return 0;

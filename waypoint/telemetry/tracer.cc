@@ -12,7 +12,9 @@ namespace {
 constexpr uint64_t kSamplingScale = 1'000'000;
 
 uint64_t random64(mesh::RandomSource& random) {
-  return random.below(uint64_t{1} << 32) << 32 | random.below(uint64_t{1} << 32);
+  // Two statements: the operands of `|` are unsequenced, and the high half is drawn first.
+  const uint64_t high = random.below(uint64_t{1} << 32);
+  return high << 32 | random.below(uint64_t{1} << 32);
 }
 
 SpanId newSpanId(mesh::RandomSource& random) {

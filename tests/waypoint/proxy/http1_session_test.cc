@@ -38,8 +38,14 @@ TEST_F(Http1SessionTest, RoutesRewritesAndKeepsBothSidesAlive) {
   ASSERT_TRUE(recs[2].upstream_host);
   EXPECT_EQ(recs[2].upstream_host->toString(), echo->addresses()[0].toString());
   EXPECT_EQ(recs[2].response_flags.toString(), "-");
-  ASSERT_TRUE(recs[2].source.identity);
-  EXPECT_EQ(recs[2].source.identity->uri(), "spiffe://cluster.local/ns/shop/sa/client");
+  // The connection's part of the record (copied once, carried from request to request).
+  for (const RequestRecord& rec : recs) {
+    ASSERT_TRUE(rec.source.identity);
+    EXPECT_EQ(rec.source.identity->uri(), "spiffe://cluster.local/ns/shop/sa/client");
+    EXPECT_EQ(rec.source.labels.workload, "sleep");
+    EXPECT_EQ(rec.service.host, "echo.shop.svc.cluster.local");
+    EXPECT_EQ(rec.service_port, 80);
+  }
   EXPECT_EQ(echo->requestsServed(), 3u);
 }
 

@@ -192,6 +192,19 @@ TEST(RequestId, KeptWhenValidElseANewUuid4) {
   }
 }
 
+// The digits of a new id, pinned: hi = 0x0123456789abcdef, lo = 0xfedcba9876543210 drawn as
+// four 32-bit halves, version 4 and variant 10 set, printed 8-4-4-4-12.
+TEST(RequestId, NewIdPrintsBothWordsInOrder) {
+  struct Fixed final : mesh::RandomSource {
+    std::vector<uint64_t> next{0x01234567, 0x89abcdef, 0xfedcba98, 0x76543210};
+    size_t at = 0;
+    uint64_t below(uint64_t) override { return next.at(at++); }
+  } random;
+  HeaderMap h;
+  EXPECT_EQ(ensureRequestId(h, random), "01234567-89ab-4def-bedc-ba9876543210");
+  EXPECT_EQ(*h.first("x-request-id"), "01234567-89ab-4def-bedc-ba9876543210");
+}
+
 TEST(TracingConfig, SamplingFlag) {
   EXPECT_EQ(*TracingConfig::parseSamplingPercent("12.5"), 12.5);
   EXPECT_EQ(*TracingConfig::parseSamplingPercent("100"), 100);
