@@ -117,10 +117,14 @@ void WaypointDaemon::rebuildPolicies() {
       spdlog::warn("waypoint policies v{}: {}", built->version(), d);
     spdlog::info("waypoint policies v{}: {} resources, {} authorization policies", built->version(),
                  policy_resources_.size(), built->authz().policyCount());
+    // Published (and its URIs handed to the fetcher) under the build lock: a push and a JWKS
+    // fetch rebuild from two threads, and a build published after a newer one would undo it
+    // (seen: the fetched keys lost, every token of that issuer 401 although /policies showed
+    // them fetched). Lock order: policy_build_mu_, then the fetcher's or policies_mu_.
+    if (jwks_) jwks_->setUris(built->jwksUris());
+    std::lock_guard publish(policies_mu_);
+    policies_ = built;
   }
-  if (jwks_) jwks_->setUris(built->jwksUris());
-  std::lock_guard lock(policies_mu_);
-  policies_ = std::move(built);
 }
 
 std::shared_ptr<const PolicyConfig> WaypointDaemon::policies() const {
