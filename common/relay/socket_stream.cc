@@ -87,7 +87,7 @@ void SocketStream::read(size_t max_bytes) {
   auto& s = state_;
   if (s->closed || s->reading) return;
   s->reading = true;
-  const size_t asked = std::min(std::max<size_t>(max_bytes, 1), s->loop.recvChunk());
+  const size_t asked = s->loop.recvLimit(max_bytes);
   auto start = s->drained ? uring::RecvStart::kPollFirst : uring::RecvStart::kTryFirst;
   auto done = [s, asked](int res, std::span<const char> data) {
     if (s->closed) return;

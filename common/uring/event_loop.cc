@@ -102,7 +102,7 @@ OpId EventLoop::recv(int fd, size_t max_len, RecvFn fn, RecvStart start) {
   auto op = std::make_unique<Operation>();
   op->kind = OpKind::kRecv;
   op->fd = fd;
-  op->max_len = max_len == 0 ? 1 : max_len;
+  op->max_len = recvLimit(max_len);
   op->poll_first = start == RecvStart::kPollFirst;
   op->on_recv = std::move(fn);
   return submit(std::move(op));

@@ -22,6 +22,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -113,10 +114,13 @@ class EventLoop {
 
   // Multishot accept: `fn` runs once per connection until cancelled or a fatal error.
   OpId acceptMultishot(int listen_fd, AcceptFn fn);
-  // One recv of at most `max_len` bytes into a provided buffer (clamped to recvChunk()).
+  // One recv of at most recvLimit(max_len) bytes into a provided buffer.
   OpId recv(int fd, size_t max_len, RecvFn fn, RecvStart start = RecvStart::kTryFirst);
-  // The most one recv returns (LoopOptions::recv_buffer_size): a shorter one drained the socket.
-  size_t recvChunk() const { return recv_chunk_; }
+  // The most a recv asked for `max_len` returns: at least 1, at most a provided buffer
+  // (LoopOptions::recv_buffer_size). A shorter result drained the socket.
+  size_t recvLimit(size_t max_len) const {
+    return std::min(std::max<size_t>(max_len, 1), recv_chunk_);
+  }
   // Multishot recv: `fn` runs per chunk until EOF, error or cancel. -ENOBUFS never reaches
   // `fn`: the loop re-arms once buffers come back.
   OpId recvMultishot(int fd, RecvFn fn);

@@ -60,6 +60,9 @@ Http1Session::Http1Session(SessionEnv& env, ConnectionFacts facts,
       up_parser_events_(std::make_unique<UpParserEvents>(*this)) {
   resilience_ = std::make_unique<ForwardResilience>(env_);
   fault_timer_.setLoop(env_.loop);
+  // The record's connection part, the same for every request on it (beginRecord carries it).
+  record_.source = facts_.source;
+  record_.service = facts_.service;
 }
 
 Http1Session::~Http1Session() {
@@ -163,21 +166,15 @@ void Http1Session::pumpDown() {
 void Http1Session::beginRecord() {
   phase_ = Phase::kHead;
   record_done_ = false;
-  // The connection's part (the client, the Service dialled) is the same for every request on
-  // it: copied from the facts once, then carried from one record to the next.
+  // The connection's part (the client, the Service dialled; copied from the facts once, in the
+  // constructor) moves from one record to the next.
   RequestPeer source = std::move(record_.source);
   metrics::ServiceLabels service = std::move(record_.service);
   record_ = RequestRecord{};
   record_.start_time = std::chrono::system_clock::now();
   started_ = std::chrono::steady_clock::now();
-  if (record_has_facts_) {
-    record_.source = std::move(source);
-    record_.service = std::move(service);
-  } else {
-    record_.source = facts_.source;
-    record_.service = facts_.service;
-    record_has_facts_ = true;
-  }
+  record_.source = std::move(source);
+  record_.service = std::move(service);
   record_.service_port = facts_.port;
 }
 

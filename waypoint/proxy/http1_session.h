@@ -224,7 +224,6 @@ class Http1Session : public std::enable_shared_from_this<Http1Session> {
   bool in_pump_up_ = false;
   bool counted_ = false;      // the endpoint's active-request count includes this request
   bool record_done_ = false;  // onRequestDone ran for this request
-  bool record_has_facts_ = false;  // record_.source and .service are facts_'s (beginRecord)
   uint64_t heads_parsed_ = 0;
   // A failure found inside a parser event, acted on once the parser returned.
   struct Failure {

@@ -36,6 +36,8 @@ RequestPeer RequestPeer::of(const mesh::Workload* w, std::optional<identity::Spi
   return p;
 }
 
+// Reads the fields IstioRequestMetrics::LabelSource compares (with the codes): a field read here
+// goes there too, or a thread's kept series would count requests of another label set.
 metrics::TrafficLabels requestTrafficLabels(const RequestRecord& r) {
   metrics::TrafficLabels l;
   l.reporter = "waypoint";  // Istio ambient: waypoint metrics carry reporter="waypoint"

@@ -157,16 +157,10 @@ std::string ensureRequestId(HeaderMap& headers, mesh::RandomSource& random) {
   uint64_t hi = random64(random), lo = random64(random);
   hi = (hi & ~uint64_t{0xf000}) | 0x4000;                      // version 4
   lo = (lo & ~(uint64_t{0xc} << 60)) | (uint64_t{0x8} << 60);  // variant 10
-  // 8-4-4-4-12 lowercase hex digits of hi then lo (by hand: a format string parsed per
-  // request was 1.4 % of the waypoint).
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string id(36, '-');
-  size_t at = 0;
-  for (int nibble = 0; nibble < 32; ++nibble) {
-    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
-    const uint64_t word = nibble < 16 ? hi : lo;
-    id[at++] = kDigits[(word >> (60 - 4 * (nibble % 16))) & 0xf];
-  }
+  // hi's then lo's 16 lowercase hex digits (SpanId's), cut 8-4-4-4-12 (no format string parsed
+  // per request: that was 1.4 % of the waypoint).
+  std::string id = SpanId::fromUint64(hi).hex() + SpanId::fromUint64(lo).hex();
+  for (size_t dash : {20, 16, 12, 8}) id.insert(dash, 1, '-');
   headers.set("x-request-id", id);
   return id;
 }
