@@ -11,6 +11,7 @@
 //    an h2 stream stops granting window.
 //  - write(buffer) takes the bytes; onWritten(n, spent) reports the whole buffer written
 //    (handed to the transport) and gives the buffer back for reuse. Writes complete in order.
+//    onWritten may come late (after the loop slept) unless waitsForWrite() says it is awaited.
 //  - shutdownWrite() half-closes after queued writes (TCP FIN, h2 END_STREAM).
 //  - close() ends everything now; no event follows it. In-flight I/O is cancelled and its
 //    memory released when the last operation completes.
@@ -32,6 +33,11 @@ class StreamEvents {
   virtual void onReadEof() = 0;
   virtual void onWritten(size_t bytes, uring::Buffer spent) = 0;
   virtual void onError(const Error& error) = 0;
+  // Asked while a write is in flight, before the loop sleeps: does the next step wait for
+  // onWritten (more to write, a paused reader, a close after the last write)? When it does not,
+  // the loop may deliver onWritten only when it next wakes (uring::SendFollower). True unless
+  // a stream's user knows better.
+  virtual bool waitsForWrite() { return true; }
 };
 
 class ByteStream {

@@ -8,7 +8,7 @@
 
 namespace warren::relay {
 
-struct SocketStream::State {
+struct SocketStream::State final : uring::SendFollower {
   uring::EventLoop& loop;
   int fd;
   StreamEvents* events = nullptr;
@@ -25,6 +25,12 @@ struct SocketStream::State {
   ~State() {
     if (!closed && fd >= 0) loop.close(fd);
   }
+  // The send's completion does something at once when more is queued behind it, a shutdown
+  // waits for it, or the stream's user waits for onWritten.
+  bool waitsForSend() override {
+    if (closed) return false;
+    return !queue.empty() || shutdown_pending || (events && events->waitsForWrite());
+  }
 };
 
 namespace {
@@ -39,29 +45,33 @@ void doShutdown(State& s) {
 
 void startSend(const std::shared_ptr<State>& s, uring::Buffer data, size_t offset) {
   s->writing = true;
-  s->loop.send(s->fd, std::move(data), offset, [s, offset](int res, uring::Buffer buf) {
-    if (s->closed) return;  // the buffer dies with this callback
-    if (res < 0) {
-      s->writing = false;
-      if (s->events) s->events->onError(Error::system(-res, "send"));
-      return;
-    }
-    size_t done = offset + static_cast<size_t>(res);
-    if (done < buf.size()) {  // short send: continue from where it stopped
-      startSend(s, std::move(buf), done);
-      return;
-    }
-    s->writing = false;
-    size_t total = buf.size();
-    if (!s->queue.empty()) {
-      auto next = std::move(s->queue.front());
-      s->queue.pop_front();
-      startSend(s, std::move(next), 0);
-    } else if (s->shutdown_pending) {
-      doShutdown(*s);
-    }
-    if (s->events) s->events->onWritten(total, std::move(buf));
-  });
+  uring::SendFollower* follower = s.get();
+  s->loop.send(
+      s->fd, std::move(data), offset,
+      [s, offset](int res, uring::Buffer buf) {
+        if (s->closed) return;  // the buffer dies with this callback
+        if (res < 0) {
+          s->writing = false;
+          if (s->events) s->events->onError(Error::system(-res, "send"));
+          return;
+        }
+        size_t done = offset + static_cast<size_t>(res);
+        if (done < buf.size()) {  // short send: continue from where it stopped
+          startSend(s, std::move(buf), done);
+          return;
+        }
+        s->writing = false;
+        size_t total = buf.size();
+        if (!s->queue.empty()) {
+          auto next = std::move(s->queue.front());
+          s->queue.pop_front();
+          startSend(s, std::move(next), 0);
+        } else if (s->shutdown_pending) {
+          doShutdown(*s);
+        }
+        if (s->events) s->events->onWritten(total, std::move(buf));
+      },
+      follower);
 }
 
 }  // namespace

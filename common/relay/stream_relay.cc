@@ -26,6 +26,7 @@ class StreamRelay::SideEvents final : public StreamEvents {
     auto keep = relay_.shared_from_this();
     relay_.finish(error);
   }
+  bool waitsForWrite() override { return relay_.waitsForWrite(as_dst_); }
 
  private:
   StreamRelay& relay_;
@@ -137,6 +138,12 @@ void StreamRelay::onWritten(Direction& d, size_t bytes, uring::Buffer spent) {
   flush(d);
   pump(d);
   maybeFinish();
+}
+
+// onWritten(d) does something at once when more was read than handed on, the reader paused
+// for room (or is not reading for another reason), or the direction ends after this write.
+bool StreamRelay::waitsForWrite(const Direction& d) const {
+  return !finished_ && (!d.pending.empty() || d.paused || d.eof || !d.reading);
 }
 
 void StreamRelay::maybeFinish() {

@@ -68,6 +68,7 @@ class StreamRelay final : public Relay, public std::enable_shared_from_this<Stre
   void onData(Direction& d, std::span<const char> data);
   void onEof(Direction& d);
   void onWritten(Direction& d, size_t bytes, uring::Buffer spent);
+  bool waitsForWrite(const Direction& d) const;
   void maybeFinish();
   void finish(std::optional<Error> error);
   static void note(Direction& d);

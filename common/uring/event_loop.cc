@@ -116,10 +116,11 @@ OpId EventLoop::recvMultishot(int fd, RecvFn fn) {
   return submit(std::move(op));
 }
 
-OpId EventLoop::send(int fd, Buffer buffer, size_t offset, SendFn fn) {
+OpId EventLoop::send(int fd, Buffer buffer, size_t offset, SendFn fn, SendFollower* follower) {
   auto op = std::make_unique<Operation>();
   op->kind = OpKind::kSend;
   op->fd = fd;
+  op->follower = follower;
   op->buffer = std::move(buffer);
   op->offset = std::min(offset, op->buffer.size());
   op->on_send = std::move(fn);
@@ -231,17 +232,32 @@ size_t EventLoop::runOnce(std::chrono::milliseconds max_wait) {
   }
   dispatching_ = true;
   const EventLoop* outer = std::exchange(tls_running_loop, this);
-  size_t ran = table_->runDeferred();
-  ran += runPosted();
+  // Tasks post tasks (a stream's write completion hands on to the request it serves, which
+  // writes again): a few rounds empty the queue, so the loop's next wait is a real one, which
+  // may sleep through the sends those tasks made (SendFollower). Bounded, so a task that keeps
+  // re-posting itself cannot starve I/O: what is left makes the next wait a poll.
+  auto runTasks = [this] {
+    constexpr int kRounds = 16;
+    size_t ran = 0;
+    for (int round = 0; round < kRounds; ++round) {
+      size_t r = table_->runDeferred();
+      r += runPosted();
+      ran += r;
+      if (r == 0) break;
+    }
+    return ran;
+  };
+  size_t ran = runTasks();
   bool have_posted;
   {
     std::lock_guard lock(posted_mu_);
     have_posted = !posted_.empty();
   }
-  bool busy = ran > 0 || have_posted || table_->hasDeferred() || stop_.load();
+  // Tasks that ran above only submitted work: the wait may sleep. Tasks still queued (or a
+  // stop) must not wait behind it.
+  bool busy = have_posted || table_->hasDeferred() || stop_.load();
   ran += backend_->poll(busy ? std::chrono::milliseconds(0) : max_wait);
-  ran += runPosted();
-  ran += table_->runDeferred();
+  ran += runTasks();
   tls_running_loop = outer;
   dispatching_ = false;
   return ran;

@@ -57,6 +57,20 @@ using SendFn = std::move_only_function<void(int res, Buffer buffer)>;
 using DoneFn = std::move_only_function<void(int res)>;
 using Task = std::move_only_function<void()>;
 
+// The sender behind a send, asked just before the loop sleeps in the turn that submitted it:
+// does its next step wait for this send to finish (data queued behind it, a paused reader, a
+// pending shutdown)? When it does not, a send that completes at once (io_uring: it fit the
+// socket buffer) need not end the wait: the loop submits it and sleeps in the same
+// io_uring_enter, and its callback runs when the loop next wakes (LoopOptions::quiet_send_wait).
+// Must stay valid while the send is in flight (the send's callback usually owns it).
+class SendFollower {
+ public:
+  virtual bool waitsForSend() = 0;
+
+ protected:
+  ~SendFollower() = default;
+};
+
 struct LoopOptions {
   Backend backend = Backend::kUring;
   // When io_uring cannot be set up (disabled by sysctl, seccomp, old kernel), log the precise
@@ -73,6 +87,11 @@ struct LoopOptions {
   // work) costs under 2 %, and bounds a peer's wait to 8 completions' work instead of up to
   // 2,048 (issue 12). 0: only between batches.
   unsigned submit_every = 8;
+  // io_uring: the longest the loop sleeps after submitting sends whose followers did not wait for
+  // them (SendFollower), in case one did not complete at once after all (it found the socket
+  // buffer full and finishes later): other events then wait at most this long. 0 turns quiet
+  // sends off (every send's completion ends the wait, 2 io_uring_enter per wake-up).
+  std::chrono::milliseconds quiet_send_wait{5};
 };
 
 struct LoopStats {
@@ -83,6 +102,8 @@ struct LoopStats {
   uint64_t wakeups = 0;           // post()/stop() that had to wake the loop (eventfd write)
   uint64_t early_submits = 0;     // io_uring: submissions flushed inside a batch (submit_every)
   uint64_t poll_first_recvs = 0;  // io_uring: recvs armed to wait for data first (RecvStart)
+  uint64_t quiet_sends = 0;       // io_uring: sends the loop slept through (SendFollower)
+  uint64_t quiet_sends_late = 0;  // ... that did not complete during their submission
 };
 
 // Where a recv starts. kTryFirst: read at once, and wait for data only if there is none (what
@@ -124,8 +145,9 @@ class EventLoop {
   // Multishot recv: `fn` runs per chunk until EOF, error or cancel. -ENOBUFS never reaches
   // `fn`: the loop re-arms once buffers come back.
   OpId recvMultishot(int fd, RecvFn fn);
-  // Sends buffer[offset..]; may complete short (res < size - offset), like send(2).
-  OpId send(int fd, Buffer buffer, size_t offset, SendFn fn);
+  // Sends buffer[offset..]; may complete short (res < size - offset), like send(2). With a
+  // `follower` (SendFollower) the loop may sleep through its completion.
+  OpId send(int fd, Buffer buffer, size_t offset, SendFn fn, SendFollower* follower = nullptr);
   OpId connect(int fd, const sockaddr* addr, socklen_t len, DoneFn fn);
   // Moves up to `len` bytes between a TCP socket and a pipe inside the kernel (splice(2),
   // SPLICE_F_MOVE | SPLICE_F_NONBLOCK), once the socket is ready: readable for

@@ -51,6 +51,7 @@ struct Operation {
   bool poll_first_armed = false;  // io_uring: this submission carries POLL_FIRST
   Buffer buffer;            // send: owned until completion
   size_t offset = 0;        // send: first byte to send
+  SendFollower* follower = nullptr;  // send: asked whether its completion may wait (quiet send)
   sockaddr_storage addr{};  // connect target
   socklen_t addr_len = 0;
   std::chrono::nanoseconds after{0};  // timeout: fires this long after it was armed

@@ -19,6 +19,9 @@ constexpr uint64_t kIgnoreTag = 0;
 constexpr uint64_t kWakeTag = ~0ull;
 // The single provided-buffer group of a loop.
 constexpr uint16_t kBufferGroup = 0;
+// A quiet send is one the socket buffer is expected to take whole at once: a request, a
+// response, a few TLS records. Bulk writes are left to end the wait, as they may well not fit.
+constexpr size_t kQuietSendMaxBytes = 32 * 1024;
 }  // namespace
 
 Result<std::unique_ptr<UringBackend>> UringBackend::create(const LoopOptions& options,
@@ -51,7 +54,7 @@ Result<std::unique_ptr<UringBackend>> UringBackend::create(const LoopOptions& op
   b->wake_fd_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!b->wake_fd_) return fail(WARREN_SYS_ERROR("eventfd for the loop wake-up"));
   b->armWake();
-  io_uring_submit(&b->ring_);
+  b->submitNow();
   return b;
 }
 
@@ -81,6 +84,7 @@ io_uring_sqe* UringBackend::sqe() {
   // The SQ is full: push it to the kernel and take a fresh slot. A submit consumes the whole
   // SQ unless the kernel is short of memory (-EAGAIN/-EBUSY), hence the bounded retry.
   for (int attempt = 0; !s && attempt < 1000; ++attempt) {
+    unsubmitted_sends_.clear();
     if (io_uring_submit(&ring_) < 0) io_uring_get_events(&ring_);
     s = io_uring_get_sqe(&ring_);
   }
@@ -133,10 +137,19 @@ void UringBackend::arm(Operation& op) {
       s->flags |= IOSQE_BUFFER_SELECT;
       s->buf_group = buffers_->groupId();
       break;
-    case OpKind::kSend:
-      io_uring_prep_send(s, op.fd, op.buffer.data() + op.offset, op.buffer.size() - op.offset,
-                         MSG_NOSIGNAL);
+    case OpKind::kSend: {
+      const size_t len = op.buffer.size() - op.offset;
+      int flags = MSG_NOSIGNAL;
+      if (op.follower && features_.send_waitall && options_.quiet_send_wait.count() > 0 &&
+          len <= kQuietSendMaxBytes) {
+        // All or an error: what does not fit at once the kernel sends when the socket drains,
+        // so the send either completes during the submission or as an event of its own.
+        flags |= MSG_WAITALL;
+        unsubmitted_sends_.push_back(op.id);
+      }
+      io_uring_prep_send(s, op.fd, op.buffer.data() + op.offset, len, flags);
       break;
+    }
     case OpKind::kConnect:
       io_uring_prep_connect(s, op.fd, reinterpret_cast<sockaddr*>(&op.addr), op.addr_len);
       break;
@@ -180,7 +193,28 @@ void UringBackend::cancelFd(int fd) {
   io_uring_sqe* s = sqe();
   io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
   io_uring_sqe_set_data64(s, kIgnoreTag);
+  submitNow();
+}
+
+void UringBackend::submitNow() {
+  unsubmitted_sends_.clear();
   io_uring_submit(&ring_);
+}
+
+unsigned UringBackend::quietSendsToSleepThrough() {
+  unsigned quiet = 0;
+  // Completions already waiting end the wait anyway (and were not counted from the ring's head).
+  if (io_uring_cq_ready(&ring_) == 0) {
+    for (OpId id : unsubmitted_sends_) {
+      Operation* op = table_.find(id);
+      if (op && !op->cancelled && op->follower && !op->follower->waitsForSend()) {
+        counted_sends_.push_back(id);
+        ++quiet;
+      }
+    }
+  }
+  unsubmitted_sends_.clear();
+  return quiet;
 }
 
 void UringBackend::prepSplice(io_uring_sqe* s, Operation& op) {
@@ -321,10 +355,25 @@ size_t UringBackend::poll(std::chrono::milliseconds max_wait) {
 
   __kernel_timespec ts{};
   auto wait = ran > 0 ? std::chrono::milliseconds(0) : max_wait;
+  // A send that fits completes inside the io_uring_enter that submits it and would end the wait
+  // at once: one more enter per wake-up, to handle a completion nobody waits for. The wait
+  // counts such sends (they complete during the submission, before the wait starts) and sleeps
+  // until the event after them; their callbacks run when the loop next wakes. Bounded, should a
+  // send find the socket buffer full after all and complete later instead.
+  unsigned wait_nr = 1;
+  if (wait.count() > 0) {
+    if (unsigned quiet = quietSendsToSleepThrough(); quiet > 0) {
+      wait_nr += quiet;
+      table_.stats().quiet_sends += quiet;
+      wait = std::min(wait, options_.quiet_send_wait);
+    }
+  } else {
+    unsubmitted_sends_.clear();
+  }
   ts.tv_sec = wait.count() / 1000;
   ts.tv_nsec = (wait.count() % 1000) * 1'000'000;
   io_uring_cqe* cqe = nullptr;
-  int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, wait_nr, &ts, nullptr);
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
     spdlog::error("io_uring_submit_and_wait_timeout: {}", std::strerror(-rc));
 
@@ -343,10 +392,15 @@ size_t UringBackend::poll(std::chrono::milliseconds max_wait) {
       since_submit = 0;
       if (io_uring_sq_ready(&ring_) > 0) {
         ++table_.stats().early_submits;
-        io_uring_submit(&ring_);
+        submitNow();
       }
     }
   }
+  // A counted send still in flight found the socket buffer full: it completes later, and this
+  // wait may have waited for it (up to quiet_send_wait).
+  for (OpId id : counted_sends_)
+    if (table_.find(id)) ++table_.stats().quiet_sends_late;
+  counted_sends_.clear();
   return ran;
 }
 

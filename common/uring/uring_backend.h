@@ -35,6 +35,11 @@ class UringBackend final : public LoopBackend {
  private:
   explicit UringBackend(OperationTable& table) : table_(table) {}
   io_uring_sqe* sqe();
+  // io_uring_submit, and the submitted sends are no longer this turn's quiet candidates.
+  void submitNow();
+  // How many completions the wait in poll() waits for: 1, plus the sends of this turn that
+  // will complete during the submission and whose followers do not wait for them.
+  unsigned quietSendsToSleepThrough();
   void armWake();
   size_t handle(uint64_t user_data, int res, uint32_t flags);
   size_t handleAccept(Operation& op, int res, bool more);
@@ -51,6 +56,10 @@ class UringBackend final : public LoopBackend {
   LoopOptions options_;
   std::unique_ptr<BufferRing> buffers_;
   std::vector<OpId> rearm_;  // recvs that got -ENOBUFS, re-armed after buffers come back
+  // Sends armed since the last submission that may be quiet (they have a follower).
+  std::vector<OpId> unsubmitted_sends_;
+  // The quiet sends the current wait counted, checked after it (LoopStats::quiet_sends_late).
+  std::vector<OpId> counted_sends_;
   UniqueFd wake_fd_;
   uint64_t wake_value_ = 0;  // the kernel writes the eventfd counter here
 };

@@ -60,9 +60,9 @@ Result<RingFeatures> probeRingFeatures() {
   f.single_issuer = trySetup(IORING_SETUP_SINGLE_ISSUER);
   f.defer_taskrun =
       f.single_issuer && trySetup(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
-  // Buffer rings, multishot accept/recv and recv's POLL_FIRST have no probe bit; they are tied to
-  // the kernel version (5.19 and 6.0). The loop also falls back at run time if the kernel says
-  // -EINVAL.
+  // Buffer rings, multishot accept/recv, recv's POLL_FIRST and send's MSG_WAITALL have no probe
+  // bit; they are tied to the kernel version (5.19 and 6.0; WAITALL came in 5.18, taken at 6.0).
+  // The loop also falls back at run time if the kernel says -EINVAL.
   auto [major, minor] = kernelVersion();
   bool at_least_5_19 = major > 5 || (major == 5 && minor >= 19);
   bool at_least_6_0 = major >= 6;
@@ -70,6 +70,7 @@ Result<RingFeatures> probeRingFeatures() {
   f.multishot_accept = at_least_5_19;
   f.multishot_recv = at_least_6_0;
   f.recv_poll_first = at_least_5_19;
+  f.send_waitall = at_least_6_0;
   if (!f.buf_ring)
     return fail(Error(ErrorCode::kUnavailable,
                       "io_uring provided buffer rings need Linux >= 5.19 (running " +
@@ -89,6 +90,7 @@ std::string RingFeatures::describe() const {
   add(multishot_accept, "multishot_accept");
   add(multishot_recv, "multishot_recv");
   add(recv_poll_first, "recv_poll_first");
+  add(send_waitall, "send_waitall");
   add(msg_ring, "msg_ring");
   return s;
 }

@@ -16,6 +16,7 @@ struct RingFeatures {
   bool multishot_accept = false;  // 5.19
   bool multishot_recv = false;    // 6.0
   bool recv_poll_first = false;   // IORING_RECVSEND_POLL_FIRST (5.19)
+  bool send_waitall = false;      // MSG_WAITALL on IORING_OP_SEND: the kernel sends the rest (5.18)
   bool msg_ring = false;          // IORING_OP_MSG_RING
 
   std::string describe() const;

@@ -174,6 +174,13 @@ void HboneConnection::onWritten(size_t, uring::Buffer spent) {
   maybeFinish();
 }
 
+// onWritten sends what the engines produced while the write was in flight, and closes a
+// finished session.
+bool HboneConnection::waitsForWrite() {
+  return !closed_ &&
+         (!tls_.pendingOutput().empty() || session_->wantsWrite() || session_->isClosed());
+}
+
 void HboneConnection::flush() {
   // Before start() the socket may still be connecting: output waits in the engines.
   if (closed_ || flushing_ || !started_) return;

@@ -113,6 +113,7 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   void onReadEof() override;
   void onWritten(size_t bytes, uring::Buffer spent) override;
   void onError(const Error& error) override;
+  bool waitsForWrite() override;
 
   // http2::SessionCallbacks
   void onRequest(StreamId id, const http2::HeaderList& headers) override;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -561,6 +562,180 @@ TEST(LoopCreationTest, BadBufferRingIsAPreciseError) {
   auto fallback = EventLoop::create(o);
   ASSERT_TRUE(fallback);
   EXPECT_EQ((*fallback)->backend(), Backend::kEpoll);
+}
+
+// Quiet sends (SendFollower, io_uring): a send that fits completes inside the io_uring_enter that
+// submits it; when its follower does not wait for it the loop sleeps through that completion
+// instead of waking once more for it. The peer below is a thread on a blocking socket with a
+// receive timeout (2 s) far below the loop's quiet wait (10 s): a loop that sleeps through a
+// completion somebody waits for makes the peer time out instead of only slowing it down.
+class UringQuietSendTest : public ::testing::Test {
+ protected:
+  struct Follower final : SendFollower {
+    bool waits = false;
+    int asked = 0;
+    bool waitsForSend() override {
+      ++asked;
+      return waits;
+    }
+  };
+
+  void SetUp() override {
+    LoopOptions o;
+    o.backend = Backend::kUring;
+    o.fallback_to_epoll = false;
+    o.quiet_send_wait = 10s;
+    auto loop = EventLoop::create(o);
+    ASSERT_TRUE(loop) << loop.error().message();
+    loop_ = std::move(*loop);
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0);
+    ASSERT_EQ(::fcntl(fds_[0], F_SETFL, O_NONBLOCK), 0);
+    timeval tv{2, 0};
+    ASSERT_EQ(::setsockopt(fds_[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  }
+  void TearDown() override {
+    if (peer_.joinable()) peer_.join();
+    if (loop_) {
+      loop_->close(fds_[0]);
+      loop_->runOnce(0ms);
+    }
+    ::close(fds_[1]);
+  }
+
+  // The peer sends one byte `rounds` times and each time reads `replies` bytes back.
+  void startPeer(int rounds, size_t replies) {
+    peer_ = std::thread([this, rounds, replies] {
+      for (int i = 0; i < rounds; ++i) {
+        if (::send(fds_[1], "p", 1, 0) != 1) break;
+        size_t got = 0;
+        char buf[64];
+        while (got < replies) {
+          ssize_t n = ::recv(fds_[1], buf, sizeof buf, 0);
+          if (n <= 0) break;
+          got += static_cast<size_t>(n);
+        }
+        if (got < replies) break;
+        rounds_done_.fetch_add(1);
+      }
+      peer_done_.store(true);
+      loop_->post([] {});  // wakes the loop to see it
+    });
+  }
+  // Runs the loop until the peer is done; returns the loop turns it took.
+  int runUntilPeerDone() {
+    int turns = 0;
+    while (!peer_done_.load() && turns < 100000) {
+      loop_->runOnce(5s);
+      ++turns;
+    }
+    return turns;
+  }
+
+  std::unique_ptr<EventLoop> loop_;
+  int fds_[2] = {-1, -1};
+  std::thread peer_;
+  std::atomic<int> rounds_done_{0};
+  std::atomic<bool> peer_done_{false};
+};
+
+TEST_F(UringQuietSendTest, ARoundTripIsOneLoopTurn) {
+  constexpr int kRounds = 40;
+  Follower follower;
+  bool via_tasks = false;
+  // One recv chain for every run below (a second chain on the same socket would race it).
+  std::function<void()> arm = [&] {
+    loop_->recv(fds_[0], 64, [&](int res, std::span<const char>) {
+      if (res <= 0) return;
+      auto reply = [&] {
+        loop_->send(
+            fds_[0], Buffer{'r'}, 0, [](int r, Buffer) { EXPECT_EQ(r, 1); }, &follower);
+      };
+      if (via_tasks)  // a task posting a task that replies: the turn still ends in one wait
+        loop_->post([&, reply] { loop_->post(reply); });
+      else
+        reply();
+      arm();
+    });
+  };
+  arm();
+  auto run = [&](bool follower_waits) {
+    follower.waits = follower_waits;
+    follower.asked = 0;
+    rounds_done_ = 0;
+    peer_done_ = false;
+    startPeer(kRounds, 1);
+    int turns = runUntilPeerDone();
+    peer_.join();
+    EXPECT_EQ(rounds_done_.load(), kRounds);
+    EXPECT_GE(follower.asked, kRounds - 1);
+    return turns;
+  };
+  auto before = loop_->stats().quiet_sends;
+  int quiet_turns = run(false);
+  EXPECT_GE(loop_->stats().quiet_sends - before, uint64_t{kRounds - 1});
+  // Each round: the wake-up with the peer's byte, whose reply is submitted with the next wait.
+  EXPECT_LE(quiet_turns, kRounds + kRounds / 4);
+  before = loop_->stats().quiet_sends;
+  int awaited_turns = run(true);
+  EXPECT_EQ(loop_->stats().quiet_sends - before, 0u);
+  // A follower that waits gets its completion before the loop sleeps: a turn more per round.
+  EXPECT_GE(awaited_turns, 2 * kRounds - kRounds / 4);
+  via_tasks = true;
+  before = loop_->stats().quiet_sends;
+  int task_turns = run(false);
+  EXPECT_GE(loop_->stats().quiet_sends - before, uint64_t{kRounds - 1});
+  EXPECT_LE(task_turns, kRounds + kRounds / 4) << "posted tasks cost a turn of their own";
+}
+
+TEST_F(UringQuietSendTest, AFollowerThatWaitsGetsItsCompletionBeforeTheLoopSleeps) {
+  constexpr int kRounds = 10;
+  Follower follower;
+  follower.waits = true;  // its completion sends the second byte the peer waits for
+  std::function<void()> arm = [&] {
+    loop_->recv(fds_[0], 64, [&](int res, std::span<const char>) {
+      if (res <= 0) return;
+      loop_->send(
+          fds_[0], Buffer{'1'}, 0,
+          [&](int r, Buffer) {
+            EXPECT_EQ(r, 1);
+            loop_->send(fds_[0], Buffer{'2'}, 0, [](int, Buffer) {});
+          },
+          &follower);
+      arm();
+    });
+  };
+  arm();
+  startPeer(kRounds, 2);
+  runUntilPeerDone();
+  EXPECT_EQ(rounds_done_.load(), kRounds) << "the loop slept through an awaited send";
+}
+
+TEST_F(UringQuietSendTest, ASocketStreamWithWritesQueuedIsNotQuiet) {
+  // The stream's user does not wait for onWritten; the stream itself does, with a second write
+  // queued behind the first.
+  struct Events : relay::StreamEvents {
+    relay::SocketStream* stream = nullptr;
+    void onData(std::span<const char>) override {
+      stream->write(Buffer{'a'});
+      stream->write(Buffer{'b'});  // queued: goes out from the first write's completion
+      stream->read(64);
+    }
+    void onReadEof() override {}
+    void onWritten(size_t, Buffer) override {}
+    void onError(const Error&) override {}
+    bool waitsForWrite() override { return false; }
+  } events;
+  relay::SocketStream s(*loop_, UniqueFd(::dup(fds_[0])));
+  events.stream = &s;
+  s.setEvents(&events);
+  s.read(64);
+  constexpr int kRounds = 10;
+  startPeer(kRounds, 2);
+  runUntilPeerDone();
+  EXPECT_EQ(rounds_done_.load(), kRounds) << "the loop slept through a send with writes queued";
+  // The second write of each round has nothing behind it: that one is quiet.
+  EXPECT_GE(loop_->stats().quiet_sends, uint64_t{kRounds - 1});
+  s.close();
 }
 
 }  // namespace
