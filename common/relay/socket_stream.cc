@@ -19,6 +19,9 @@ struct SocketStream::State final : uring::SendFollower {
   // The last recv came back shorter than it could have: the socket was drained, so the next
   // one waits for data before reading (uring::RecvStart::kPollFirst).
   bool drained = false;
+  // The last send came back short: the socket buffer was full, so the next one is not expected
+  // to complete at once and is made without a follower (it must end the loop's wait).
+  bool congested = false;
   std::deque<uring::Buffer> queue;
 
   State(uring::EventLoop& l, int f) : loop(l), fd(f) {}
@@ -45,7 +48,7 @@ void doShutdown(State& s) {
 
 void startSend(const std::shared_ptr<State>& s, uring::Buffer data, size_t offset) {
   s->writing = true;
-  uring::SendFollower* follower = s.get();
+  uring::SendFollower* follower = s->congested ? nullptr : s.get();
   s->loop.send(
       s->fd, std::move(data), offset,
       [s, offset](int res, uring::Buffer buf) {
@@ -56,7 +59,8 @@ void startSend(const std::shared_ptr<State>& s, uring::Buffer data, size_t offse
           return;
         }
         size_t done = offset + static_cast<size_t>(res);
-        if (done < buf.size()) {  // short send: continue from where it stopped
+        s->congested = done < buf.size();
+        if (s->congested) {  // short send: continue from where it stopped
           startSend(s, std::move(buf), done);
           return;
         }

@@ -203,9 +203,13 @@ void UringBackend::submitNow() {
 
 unsigned UringBackend::quietSendsToSleepThrough() {
   unsigned quiet = 0;
+  // Taken out first: a follower is user code, and whatever it did to the loop must not change
+  // the list under the iteration.
+  std::vector<OpId> candidates;
+  candidates.swap(unsubmitted_sends_);
   // Completions already waiting end the wait anyway (and were not counted from the ring's head).
   if (io_uring_cq_ready(&ring_) == 0) {
-    for (OpId id : unsubmitted_sends_) {
+    for (OpId id : candidates) {
       Operation* op = table_.find(id);
       if (op && !op->cancelled && op->follower && !op->follower->waitsForSend()) {
         counted_sends_.push_back(id);
@@ -213,7 +217,8 @@ unsigned UringBackend::quietSendsToSleepThrough() {
       }
     }
   }
-  unsubmitted_sends_.clear();
+  candidates.clear();
+  if (unsubmitted_sends_.empty()) unsubmitted_sends_.swap(candidates);  // keep the capacity
   return quiet;
 }
 
@@ -364,7 +369,6 @@ size_t UringBackend::poll(std::chrono::milliseconds max_wait) {
   if (wait.count() > 0) {
     if (unsigned quiet = quietSendsToSleepThrough(); quiet > 0) {
       wait_nr += quiet;
-      table_.stats().quiet_sends += quiet;
       wait = std::min(wait, options_.quiet_send_wait);
     }
   } else {
@@ -376,6 +380,8 @@ size_t UringBackend::poll(std::chrono::milliseconds max_wait) {
   int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, wait_nr, &ts, nullptr);
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
     spdlog::error("io_uring_submit_and_wait_timeout: {}", std::strerror(-rc));
+  if (rc < 0 && rc != -ETIME) counted_sends_.clear();  // not submitted: they were not slept through
+  table_.stats().quiet_sends += counted_sends_.size();
 
   // Bounded batch so a flood of completions cannot starve posted tasks and re-arms. What the
   // callbacks submit goes out every submit_every completions (LoopOptions), so a peer waiting
@@ -397,7 +403,8 @@ size_t UringBackend::poll(std::chrono::milliseconds max_wait) {
     }
   }
   // A counted send still in flight found the socket buffer full: it completes later, and this
-  // wait may have waited for it (up to quiet_send_wait).
+  // wait may have waited for it (up to quiet_send_wait). (One whose completion the batch bound
+  // left in the ring counts too.)
   for (OpId id : counted_sends_)
     if (table_.find(id)) ++table_.stats().quiet_sends_late;
   counted_sends_.clear();

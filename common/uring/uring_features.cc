@@ -62,7 +62,9 @@ Result<RingFeatures> probeRingFeatures() {
       f.single_issuer && trySetup(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
   // Buffer rings, multishot accept/recv, recv's POLL_FIRST and send's MSG_WAITALL have no probe
   // bit; they are tied to the kernel version (5.19 and 6.0; WAITALL came in 5.18, taken at 6.0).
-  // The loop also falls back at run time if the kernel says -EINVAL.
+  // The loop also falls back at run time if the kernel refuses multishot or POLL_FIRST with
+  // -EINVAL; a kernel without WAITALL on sends ignores it (a send may then come back short, which
+  // the sender continues).
   auto [major, minor] = kernelVersion();
   bool at_least_5_19 = major > 5 || (major == 5 && minor >= 19);
   bool at_least_6_0 = major >= 6;

@@ -34,6 +34,7 @@ class ReplayStream final : public relay::ByteStream, private relay::StreamEvents
   void onData(std::span<const char> data) override;
   void onReadEof() override;
   void onWritten(size_t bytes, uring::Buffer spent) override;
+  // Without a user nobody gets onWritten, so nothing waits for it.
   bool waitsForWrite() override { return events_ && events_->waitsForWrite(); }
   void onError(const Error& error) override;
 
