@@ -35,7 +35,7 @@ TEST(MeshConformance, MeshBasic) {
   auto d = table->route(toService("echo", 80), get("/"), random);
   ASSERT_NE(d.forward(), nullptr);
   EXPECT_EQ(d.forward()->backend.toString(), kMeshNs + "/echo:80");
-  EXPECT_FALSE(d.route.has_value());
+  EXPECT_FALSE(d.route);
   EXPECT_EQ(d.forward()->request, get("/"));  // untouched
 }
 
@@ -105,7 +105,7 @@ TEST(MeshConformance, MeshPorts) {
       EXPECT_EQ(*response.first("x-header-set"), *r.header);
     } else {
       EXPECT_EQ(response.first("x-header-set"), nullptr);
-      EXPECT_FALSE(d.route.has_value());  // the route does not apply: plain forwarding
+      EXPECT_FALSE(d.route);  // the route does not apply: plain forwarding
       EXPECT_EQ(d.forward()->backend.port, 8080);
     }
   }
@@ -443,11 +443,14 @@ TEST(MeshConformance, MeshHTTPRouteNamedRule) {
   ScriptedRandom random;
   auto a = table->route(toService("echo", 80), get("/named"), random);
   EXPECT_EQ(outcome(a), "echo-v1:8080");
-  ASSERT_TRUE(a.route.has_value());
+  ASSERT_TRUE(a.route);
   EXPECT_EQ(a.route->rule_name, "named-rule");
   EXPECT_EQ(a.route->toString(),
             "HTTPRoute gateway-conformance-mesh/http-named-rules rule 0 "
             "(named-rule)");
+  // Made once by the table and shared with every decision of the rule, not copied per request.
+  EXPECT_EQ(a.route->text, a.route->toString());
+  EXPECT_EQ(table->route(toService("echo", 80), get("/named/again"), random).route, a.route);
   auto b = table->route(toService("echo", 80), get("/unnamed"), random);
   EXPECT_EQ(outcome(b), "echo-v2:8080");
   EXPECT_FALSE(b.route->rule_name.has_value());

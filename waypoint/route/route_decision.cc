@@ -5,6 +5,7 @@
 namespace warren::waypoint {
 
 std::string RouteRef::toString() const {
+  if (!text.empty()) return text;
   std::string out =
       fmt::format("{} {}/{} rule {}", kind == Kind::kHttpRoute ? "HTTPRoute" : "GRPCRoute",
                   namespace_, name, rule_index);

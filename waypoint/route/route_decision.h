@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -23,7 +24,10 @@ struct RouteRef {
   std::string name;
   size_t rule_index = 0;
   std::optional<std::string> rule_name;  // HTTPRouteRule.name
-  std::string toString() const;          // "HTTPRoute default/web rule 1 (named)"
+  // toString() made once: the route table fills it, so a request routed by this rule copies
+  // the name instead of formatting it.
+  std::string text;
+  std::string toString() const;  // "HTTPRoute default/web rule 1 (named)"
 };
 
 // Where the request goes. kService: a Service port the proxy load-balances over (backendRef,
@@ -70,7 +74,9 @@ struct DirectResponse {
 };
 
 struct RouteDecision {
-  std::optional<RouteRef> route;  // none: no route applies (default forwarding or 404)
+  // The rule that applied, shared with the route table (no copy per request); null: no route
+  // applies (default forwarding or 404).
+  std::shared_ptr<const RouteRef> route;
   std::variant<ForwardAction, RedirectAction, DirectResponse> action;
 
   const ForwardAction* forward() const { return std::get_if<ForwardAction>(&action); }

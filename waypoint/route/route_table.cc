@@ -33,7 +33,7 @@ struct CompiledQuery {
 };
 
 struct CompiledRule {
-  RouteRef ref;
+  std::shared_ptr<const RouteRef> ref;
   std::vector<RouteFilter> filters;
   std::vector<BackendRef> backends;
   std::vector<uint32_t> weights;  // backends' weights, in order (the weighted pick per request)
@@ -250,7 +250,8 @@ class Builder {
                               fmt::format("{}.backendRefs[{}]", field, b)));
     }
     auto r = std::make_unique<CompiledRule>();
-    r->ref = std::move(ref);
+    ref.text = ref.toString();
+    r->ref = std::make_shared<const RouteRef>(std::move(ref));
     r->filters = filters;
     r->backends = backends;
     for (const auto& br : backends) r->weights.push_back(br.weight);
@@ -476,7 +477,7 @@ RouteTable::BuildResult RouteTable::build(const std::vector<HttpRoute>& http_rou
         entries.push_back(std::move(*e));
       }
       RouteRef ref{RouteRef::Kind::kHttpRoute, route.meta.namespace_, route.meta.name, ri,
-                   rule.name};
+                   rule.name, {}};
       auto compiled = st ? b.rule(ref, rule.filters, rule.backend_refs, &rule.matches, field)
                          : Result<std::unique_ptr<CompiledRule>>(std::unexpected(st.error()));
       if (!compiled) {
@@ -547,7 +548,7 @@ RouteTable::BuildResult RouteTable::build(const std::vector<HttpRoute>& http_rou
         }
       }
       RouteRef ref{RouteRef::Kind::kGrpcRoute, route.meta.namespace_, route.meta.name, ri,
-                   rule.name};
+                   rule.name, {}};
       auto compiled = err ? Result<std::unique_ptr<CompiledRule>>(std::unexpected(*err))
                           : b.rule(ref, rule.filters, rule.backend_refs, nullptr, field);
       if (!compiled) {
@@ -645,13 +646,13 @@ RouteDecision RouteTable::route(const RouteDestination& destination, const HttpR
 
   if (rule->backends.empty()) {
     decision.action = directResponse(DirectResponse::Reason::kNoBackends, grpc,
-                                     rule->ref.toString() + " has no backendRefs");
+                                     rule->ref->toString() + " has no backendRefs");
     return decision;
   }
   const uint64_t total = rule->weight_total;
   if (total == 0) {
     decision.action = directResponse(DirectResponse::Reason::kAllWeightsZero, grpc,
-                                     rule->ref.toString() + ": every backendRef has weight 0");
+                                     rule->ref->toString() + ": every backendRef has weight 0");
     return decision;
   }
   const BackendRef& chosen = rule->backends[pickWeighted(rule->weights, random.below(total))];
