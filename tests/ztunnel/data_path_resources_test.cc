@@ -77,6 +77,41 @@ TEST_P(DataPathResourcesTest, RoundTripsDoNotWakeTheLoops) {
   EXPECT_LE(s1 - s0, 1u);
 }
 
+// Issue 12: a send that fits the socket buffer and that nothing waits for (a relay or HBONE
+// connection with nothing queued behind it) no longer costs the loop a wake-up of its own: the
+// loop sleeps through its completion (uring::SendFollower). Counted through both ztunnels: each
+// 64 B round trip makes two such sends per ztunnel (one each way), none late.
+TEST_P(DataPathResourcesTest, RoundTripSendsAreQuiet) {
+  relay::testing::LoopEchoServer upstream;
+  startBoth();
+  auto app = appConnect(upstream.address());
+  ASSERT_TRUE(echoes(app.get(), "warm"));
+  auto c0 = client_->stats();
+  auto s0 = server_->stats();
+  std::string msg(64, 'q');
+  constexpr uint64_t kRounds = 100;
+  for (uint64_t i = 0; i < kRounds; ++i) ASSERT_TRUE(echoes(app.get(), msg)) << i;
+  auto c1 = client_->stats();
+  auto s1 = server_->stats();
+  std::printf(
+      "%llu round trips of 64 B: %llu client and %llu server quiet sends (%llu, %llu late)\n",
+      static_cast<unsigned long long>(kRounds),
+      static_cast<unsigned long long>(c1.quiet_sends - c0.quiet_sends),
+      static_cast<unsigned long long>(s1.quiet_sends - s0.quiet_sends),
+      static_cast<unsigned long long>(c1.quiet_sends_late - c0.quiet_sends_late),
+      static_cast<unsigned long long>(s1.quiet_sends_late - s0.quiet_sends_late));
+  if (GetParam() == uring::Backend::kEpoll) {
+    EXPECT_EQ(c1.quiet_sends, 0u) << "epoll has no quiet sends";
+    return;
+  }
+  // At least one quiet send per round trip and side (the reply to the app, or to the tunnel):
+  // before, every one of them ended the loop's wait.
+  EXPECT_GE(c1.quiet_sends - c0.quiet_sends, kRounds);
+  EXPECT_GE(s1.quiet_sends - s0.quiet_sends, kRounds);
+  EXPECT_EQ(c1.quiet_sends_late - c0.quiet_sends_late, 0u);
+  EXPECT_EQ(s1.quiet_sends_late - s0.quiet_sends_late, 0u);
+}
+
 // Issue 16: a pooled connection that carries no tunnel for the idle timeout is closed with
 // GOAWAY (both ztunnels let go of it); a tunnel open longer than that keeps it.
 TEST_P(DataPathResourcesTest, PooledConnectionIdleForTheTimeoutIsClosed) {

@@ -105,6 +105,7 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
   using metrics::MetricType;
   mesh::XdsStats xs = xds_->stats();
   auto snap = store_.current();
+  const Worker::Stats data = data_ ? data_->stats() : Worker::Stats{};
   std::vector<metrics::FamilySnapshot> families = {
       scalar("warren_ztunnel_xds_connects_total", "xDS streams opened", MetricType::kCounter,
              double(xs.connects)),
@@ -129,7 +130,15 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
       scalar("warren_ztunnel_accept_pauses_total",
              "accepts the kernel ended with an error (EMFILE at RLIMIT_NOFILE...), re-armed "
              "after a pause",
-             MetricType::kCounter, data_ ? double(data_->stats().accept_pauses) : 0),
+             MetricType::kCounter, double(data.accept_pauses)),
+      scalar("warren_ztunnel_loop_quiet_sends_total",
+             "sends the worker loops slept through: they completed inside the io_uring_enter "
+             "that submitted them and nothing waited for them (common/uring/README.md)",
+             MetricType::kCounter, double(data.quiet_sends)),
+      scalar("warren_ztunnel_loop_quiet_sends_late_total",
+             "quiet sends that found the socket buffer full and completed later (each may have "
+             "held its loop's wait up to quiet_send_wait, 5 ms)",
+             MetricType::kCounter, double(data.quiet_sends_late)),
   };
   const auto& engines = relay::socketRelayCounters();
   families.push_back(

@@ -183,6 +183,8 @@ Worker::Stats DataPlane::stats() {
         g->sum.tracked_streams += s.tracked_streams;
         g->sum.loop_operations += s.loop_operations;
         g->sum.loop_wakeups += s.loop_wakeups;
+        g->sum.quiet_sends += s.quiet_sends;
+        g->sum.quiet_sends_late += s.quiet_sends_late;
         g->sum.accept_pauses += s.accept_pauses;
       },
       std::chrono::seconds(2));

@@ -139,6 +139,8 @@ Worker::Stats Worker::stats() const {
   auto loop = ctx_.loop.stats();
   s.loop_operations = loop.ops_in_flight;
   s.loop_wakeups = loop.wakeups;
+  s.quiet_sends = loop.quiet_sends;
+  s.quiet_sends_late = loop.quiet_sends_late;
   s.accept_pauses = accept_pauses_;
   return s;
 }

@@ -62,6 +62,8 @@ class Worker {
     size_t tracked_streams = 0;  // HTTP/2 streams and stream handlers of the HBONE connections
     size_t loop_operations = 0;  // I/O operations and timers in flight on the worker's loop
     uint64_t loop_wakeups = 0;   // eventfd wake-ups of the worker's loop so far
+    uint64_t quiet_sends = 0;    // sends the loop slept through (uring::SendFollower)
+    uint64_t quiet_sends_late = 0;  // ... that did not complete during their submission
     uint64_t accept_pauses = 0;  // accepts the kernel ended with an error (EMFILE...), re-armed
   };
   Stats stats() const;
