@@ -140,10 +140,11 @@ void StreamRelay::onWritten(Direction& d, size_t bytes, uring::Buffer spent) {
   maybeFinish();
 }
 
-// onWritten(d) does something at once when more was read than handed on, the reader paused
-// for room (or is not reading for another reason), or the direction ends after this write.
+// onWritten(d) does something at once when more was read than handed on, or when the reader
+// is not reading: paused for room, at EOF (the direction ends after this write), or not yet
+// started (a paused or ended reader never has a read outstanding).
 bool StreamRelay::waitsForWrite(const Direction& d) const {
-  return !finished_ && (!d.pending.empty() || d.paused || d.eof || !d.reading);
+  return !finished_ && (!d.pending.empty() || !d.reading);
 }
 
 void StreamRelay::maybeFinish() {

@@ -37,8 +37,8 @@ class UringBackend final : public LoopBackend {
   io_uring_sqe* sqe();
   // io_uring_submit, and the submitted sends are no longer this turn's quiet candidates.
   void submitNow();
-  // How many completions the wait in poll() waits for: 1, plus the sends of this turn that
-  // will complete during the submission and whose followers do not wait for them.
+  // The sends of this turn whose followers do not wait for them (they complete during the
+  // submission): poll()'s wait waits for that many completions more than 1.
   unsigned quietSendsToSleepThrough();
   void armWake();
   size_t handle(uint64_t user_data, int res, uint32_t flags);
