@@ -34,6 +34,10 @@ std::string escapeLabelValue(std::string_view v) {
   return out;
 }
 
+FamilySnapshot scalarFamily(std::string name, std::string help, MetricType type, double value) {
+  return FamilySnapshot{std::move(name), std::move(help), type, {Sample{"", {}, value}}};
+}
+
 std::string escapeHelp(std::string_view v) {
   std::string out;
   out.reserve(v.size());

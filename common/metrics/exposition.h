@@ -30,6 +30,9 @@ struct FamilySnapshot {
   std::vector<Sample> samples;
 };
 
+// A family of one series without labels: what a collector reports for one number.
+FamilySnapshot scalarFamily(std::string name, std::string help, MetricType type, double value);
+
 // The content type scrapers expect for this format.
 inline constexpr const char* kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
 

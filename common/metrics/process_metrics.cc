@@ -24,11 +24,6 @@ bool parseNumber(std::string_view s, T& out) {
   return ec == std::errc{} && p == s.data() + s.size();
 }
 
-FamilySnapshot gaugeFamily(std::string name, std::string help, double v,
-                           MetricType type = MetricType::kGauge) {
-  return FamilySnapshot{std::move(name), std::move(help), type, {Sample{"", {}, v}}};
-}
-
 }  // namespace
 
 std::optional<ProcStat> parseProcStat(std::string_view content) {
@@ -85,23 +80,24 @@ std::optional<uint64_t> parseMaxFds(std::string_view limits) {
 std::vector<FamilySnapshot> processFamilies(const ProcessSample& s) {
   const double tps = static_cast<double>(s.ticks_per_second);
   std::vector<FamilySnapshot> out;
-  out.push_back(gaugeFamily(
+  out.push_back(scalarFamily(
       "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-      static_cast<double>(s.stat.utime_ticks + s.stat.stime_ticks) / tps, MetricType::kCounter));
-  out.push_back(gaugeFamily("process_open_fds", "Number of open file descriptors.",
-                            static_cast<double>(s.open_fds)));
+      MetricType::kCounter, static_cast<double>(s.stat.utime_ticks + s.stat.stime_ticks) / tps));
+  out.push_back(scalarFamily("process_open_fds", "Number of open file descriptors.",
+                             MetricType::kGauge, static_cast<double>(s.open_fds)));
   if (s.max_fds)
-    out.push_back(gaugeFamily("process_max_fds", "Maximum number of open file descriptors.",
-                              static_cast<double>(*s.max_fds)));
-  out.push_back(
-      gaugeFamily("process_resident_memory_bytes", "Resident memory size in bytes.",
-                  static_cast<double>(s.stat.rss_pages) * static_cast<double>(s.page_size)));
-  out.push_back(gaugeFamily("process_start_time_seconds",
-                            "Start time of the process since unix epoch in seconds.",
-                            static_cast<double>(s.boot_time_seconds) +
-                                static_cast<double>(s.stat.starttime_ticks) / tps));
-  out.push_back(gaugeFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                            static_cast<double>(s.stat.vsize_bytes)));
+    out.push_back(scalarFamily("process_max_fds", "Maximum number of open file descriptors.",
+                               MetricType::kGauge, static_cast<double>(*s.max_fds)));
+  out.push_back(scalarFamily(
+      "process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::kGauge,
+      static_cast<double>(s.stat.rss_pages) * static_cast<double>(s.page_size)));
+  out.push_back(scalarFamily("process_start_time_seconds",
+                             "Start time of the process since unix epoch in seconds.",
+                             MetricType::kGauge,
+                             static_cast<double>(s.boot_time_seconds) +
+                                 static_cast<double>(s.stat.starttime_ticks) / tps));
+  out.push_back(scalarFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                             MetricType::kGauge, static_cast<double>(s.stat.vsize_bytes)));
   return out;
 }
 

@@ -247,13 +247,31 @@ nlohmann::json WaypointDaemon::stats() const {
     total["keepalive_reuses"] = total["keepalive_reuses"].get<uint64_t>() +
                                 w["upstreams"]["keepalive_reuses"].get<uint64_t>();
   }
-  for (const char* key : {"responses", "resilience", "mirrors", "http2_goaways_sent"})
+  for (const char* key : {"responses", "resilience", "mirrors", "http2_goaways_sent", "loop"})
     total[key] = sumOf(key);
   // DestinationRule: the waypoint's (not a worker's) outlier ejections and request overflows.
   total["outlier_ejections"] = destinations_ ? destinations_->ejections() : 0;
   total["upstream_rq_pending_overflow"] = destinations_ ? destinations_->overflows() : 0;
   total["upstream_cx_overflow"] = destinations_ ? destinations_->connectionOverflows() : 0;
   return {{"gateway", options_.gateway}, {"total", total}, {"workers", workers}};
+}
+
+std::vector<metrics::FamilySnapshot> WaypointDaemon::loopFamilies() const {
+  uint64_t quiet = 0, late = 0;
+  for (const auto& w : onWorkers([](WaypointWorker& w) { return w.loopStats(); })) {
+    quiet += w["quiet_sends"].get<uint64_t>();
+    late += w["quiet_sends_late"].get<uint64_t>();
+  }
+  using metrics::MetricType;
+  return {metrics::scalarFamily("warren_waypoint_loop_quiet_sends_total",
+                                "sends the worker loops slept through: they completed inside the "
+                                "io_uring_enter that submitted them and nothing waited for them "
+                                "(common/uring/README.md)",
+                                MetricType::kCounter, double(quiet)),
+          metrics::scalarFamily("warren_waypoint_loop_quiet_sends_late_total",
+                                "quiet sends that found the socket buffer full and completed "
+                                "later (each may have held its loop's wait up to 5 ms)",
+                                MetricType::kCounter, double(late))};
 }
 
 nlohmann::json WaypointDaemon::configDump() const {
@@ -385,6 +403,7 @@ Status WaypointDaemon::start() {
 
   if (options_.metrics_port != 0) {
     metrics::registerProcessMetrics(registry_);
+    registry_.addCollector([this] { return loopFamilies(); });
     http::Router m;
     m.add("GET", "/metrics", [this](const http::HttpRequest&) {
       return http::HttpResponse{200, metrics::kTextContentType, registry_.render(), {}};

@@ -62,6 +62,8 @@ class WaypointDaemon {
   std::optional<identity::SpiffeId> identity() const;
   nlohmann::json configDump() const;
   nlohmann::json stats() const;
+  // The workers' loop counters as /metrics families (warren_waypoint_loop_quiet_sends_total...).
+  std::vector<metrics::FamilySnapshot> loopFamilies() const;
   uint16_t adminPort() const;
   uint16_t readinessPort() const;
 

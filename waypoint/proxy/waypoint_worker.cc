@@ -356,7 +356,15 @@ nlohmann::json WaypointWorker::stats() const {
             {"limit", retry_budget_.limit()},
             {"refused", retry_budget_.refusedCount()}}},
           {"mirrors", mirrors_.toJson()},
-          {"h2_upstreams", h2_upstreams_.toJson()}};
+          {"h2_upstreams", h2_upstreams_.toJson()},
+          {"loop", loopStats()}};
+}
+
+nlohmann::json WaypointWorker::loopStats() const {
+  uring::LoopStats s = loop_.stats();
+  return {{"wakeups", s.wakeups},
+          {"quiet_sends", s.quiet_sends},
+          {"quiet_sends_late", s.quiet_sends_late}};
 }
 
 nlohmann::json WaypointWorker::recentRequests() const {

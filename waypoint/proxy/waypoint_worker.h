@@ -90,6 +90,8 @@ class WaypointWorker {
   void shutdown();
   // Counters and state for the admin (call on the worker thread).
   nlohmann::json stats() const;
+  // The loop's wake-ups and quiet sends (uring::LoopStats), for /stats and /metrics.
+  nlohmann::json loopStats() const;
   nlohmann::json recentRequests() const;
   size_t openStreams() const {
     return sessions_.size() + h2_sessions_.size() + detecting_.size() + relays_.size();

@@ -22,11 +22,6 @@ std::string envOr(const char* name, std::string fallback) {
   return v && *v ? std::string(v) : std::move(fallback);
 }
 
-metrics::FamilySnapshot scalar(std::string name, std::string help, metrics::MetricType type,
-                               double value) {
-  return {std::move(name), std::move(help), type, {{"", {}, value}}};
-}
-
 }  // namespace
 
 ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(options)) {
@@ -103,42 +98,44 @@ nlohmann::json ZtunnelDaemon::configDump() const {
 
 std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
   using metrics::MetricType;
+  using metrics::scalarFamily;
   mesh::XdsStats xs = xds_->stats();
   auto snap = store_.current();
   const Worker::Stats data = data_ ? data_->stats() : Worker::Stats{};
   std::vector<metrics::FamilySnapshot> families = {
-      scalar("warren_ztunnel_xds_connects_total", "xDS streams opened", MetricType::kCounter,
-             double(xs.connects)),
-      scalar("warren_ztunnel_xds_acks_total", "xDS responses ACKed", MetricType::kCounter,
-             double(xs.acks)),
-      scalar("warren_ztunnel_xds_nacks_total", "xDS responses NACKed", MetricType::kCounter,
-             double(xs.nacks)),
-      scalar("warren_ztunnel_xds_connected", "1 while the xDS stream is open", MetricType::kGauge,
-             xs.connected ? 1 : 0),
-      scalar("warren_ztunnel_workloads", "workloads in the current snapshot", MetricType::kGauge,
-             double(snap->workloadCount())),
-      scalar("warren_ztunnel_services", "services in the current snapshot", MetricType::kGauge,
-             double(snap->serviceCount())),
-      scalar("warren_ztunnel_policies", "authorization policies in the current snapshot",
-             MetricType::kGauge, double(snap->policyCount())),
-      scalar("warren_ztunnel_certificates_issued_total", "certificates received from the CA",
-             MetricType::kCounter, double(certs_->fetched())),
-      scalar("warren_ztunnel_certificate_failures_total", "failed certificate requests",
-             MetricType::kCounter, double(certs_->failed())),
-      scalar("warren_ztunnel_pods", "pods handed over by ZDS", MetricType::kGauge,
-             double(zds_->pods().size())),
-      scalar("warren_ztunnel_accept_pauses_total",
-             "accepts the kernel ended with an error (EMFILE at RLIMIT_NOFILE...), re-armed "
-             "after a pause",
-             MetricType::kCounter, double(data.accept_pauses)),
-      scalar("warren_ztunnel_loop_quiet_sends_total",
-             "sends the worker loops slept through: they completed inside the io_uring_enter "
-             "that submitted them and nothing waited for them (common/uring/README.md)",
-             MetricType::kCounter, double(data.quiet_sends)),
-      scalar("warren_ztunnel_loop_quiet_sends_late_total",
-             "quiet sends that found the socket buffer full and completed later (each may have "
-             "held its loop's wait up to quiet_send_wait, 5 ms)",
-             MetricType::kCounter, double(data.quiet_sends_late)),
+      scalarFamily("warren_ztunnel_xds_connects_total", "xDS streams opened", MetricType::kCounter,
+                   double(xs.connects)),
+      scalarFamily("warren_ztunnel_xds_acks_total", "xDS responses ACKed", MetricType::kCounter,
+                   double(xs.acks)),
+      scalarFamily("warren_ztunnel_xds_nacks_total", "xDS responses NACKed", MetricType::kCounter,
+                   double(xs.nacks)),
+      scalarFamily("warren_ztunnel_xds_connected", "1 while the xDS stream is open",
+                   MetricType::kGauge, xs.connected ? 1 : 0),
+      scalarFamily("warren_ztunnel_workloads", "workloads in the current snapshot",
+                   MetricType::kGauge, double(snap->workloadCount())),
+      scalarFamily("warren_ztunnel_services", "services in the current snapshot",
+                   MetricType::kGauge, double(snap->serviceCount())),
+      scalarFamily("warren_ztunnel_policies", "authorization policies in the current snapshot",
+                   MetricType::kGauge, double(snap->policyCount())),
+      scalarFamily("warren_ztunnel_certificates_issued_total", "certificates received from the CA",
+                   MetricType::kCounter, double(certs_->fetched())),
+      scalarFamily("warren_ztunnel_certificate_failures_total", "failed certificate requests",
+                   MetricType::kCounter, double(certs_->failed())),
+      scalarFamily("warren_ztunnel_pods", "pods handed over by ZDS", MetricType::kGauge,
+                   double(zds_->pods().size())),
+      scalarFamily("warren_ztunnel_accept_pauses_total",
+                   "accepts the kernel ended with an error (EMFILE at RLIMIT_NOFILE...), re-armed "
+                   "after a pause",
+                   MetricType::kCounter, double(data.accept_pauses)),
+      scalarFamily("warren_ztunnel_loop_quiet_sends_total",
+                   "sends the worker loops slept through: they completed inside the io_uring_enter "
+                   "that submitted them and nothing waited for them (common/uring/README.md)",
+                   MetricType::kCounter, double(data.quiet_sends)),
+      scalarFamily(
+          "warren_ztunnel_loop_quiet_sends_late_total",
+          "quiet sends that found the socket buffer full and completed later (each may have "
+          "held its loop's wait up to quiet_send_wait, 5 ms)",
+          MetricType::kCounter, double(data.quiet_sends_late)),
   };
   const auto& engines = relay::socketRelayCounters();
   families.push_back(
