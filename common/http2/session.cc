@@ -206,6 +206,12 @@ void Session::drainOutput(size_t n) {
   }
 }
 
+void Session::releaseIdleMemory() {
+  if (outputBufferBytes() != 0) return;
+  std::vector<uint8_t>().swap(out_);
+  out_head_ = 0;
+}
+
 bool Session::wantsWrite() const {
   return outputBufferBytes() > 0 ||
          (!send_broken_ && nghttp2_session_want_write(session_.get()) != 0);

@@ -140,6 +140,10 @@ class Session {
   size_t nghttp2MemoryBytes() const { return allocator_.bytesInUse(); }
   size_t nghttp2PeakMemoryBytes() const { return allocator_.peakBytes(); }
   size_t outputBufferBytes() const { return out_.size() - out_head_; }
+  // The output buffer keeps its storage across drains (up to max_output_buffer after a burst):
+  // its capacity now, and a call that gives it back when nothing waits in it.
+  size_t outputCapacity() const { return out_.capacity(); }
+  void releaseIdleMemory();
   // A HEADERS frame arrived and its header block has not ended yet (END_HEADERS not seen):
   // until it does, nothing else may come on the connection (RFC 9113 §6.10). With
   // headerBlocksStarted(), what a request-head timeout (slowloris) watches.

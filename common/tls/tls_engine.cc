@@ -442,7 +442,11 @@ size_t TlsEngine::releaseIdleMemory() {
   Impl& s = *impl_;
   s.out.releaseIfEmpty();
   if (s.staged.empty()) std::vector<uint8_t>().swap(s.staged);
-  return s.out.capacity() + s.staged.capacity();
+  return bufferCapacity();
+}
+
+size_t TlsEngine::bufferCapacity() const {
+  return impl_->out.capacity() + impl_->staged.capacity();
 }
 
 bool TlsEngine::handshakeDone() const { return impl_->handshake_done && !impl_->error; }

@@ -105,6 +105,8 @@ class TlsEngine {
   // capacity, up to ~output_limit, to avoid an allocation per burst). Call it when a pooled
   // connection goes idle. Returns the bytes of buffer capacity still held.
   size_t releaseIdleMemory();
+  // The output and staging storage held now (their capacity, used or not).
+  size_t bufferCapacity() const;
 
   bool handshakeDone() const;
   bool peerClosed() const;    // close_notify received

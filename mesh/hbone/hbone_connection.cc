@@ -46,6 +46,17 @@ size_t HboneConnection::bufferedBytes() const {
   return n;
 }
 
+size_t HboneConnection::heldCapacity() const {
+  return session_->outputCapacity() + tls_.bufferCapacity() + spare_.capacity();
+}
+
+void HboneConnection::releaseIdleMemory() {
+  if (writing_ || !handlers_.empty() || heldCapacity() <= kIdleKeep) return;
+  session_->releaseIdleMemory();
+  tls_.releaseIdleMemory();
+  uring::Buffer().swap(spare_);
+}
+
 void HboneConnection::start() {
   started_ = true;
   self_ = shared_from_this();
@@ -81,6 +92,7 @@ void HboneConnection::drainWhenIdleFor(std::chrono::milliseconds idle) {
 }
 
 void HboneConnection::streamsChanged() {
+  releaseIdleMemory();
   if (closed_ || idle_limit_.count() <= 0) return;
   if (!handlers_.empty()) {
     if (idle_timer_ != 0) loop_.cancel(idle_timer_);
@@ -171,6 +183,7 @@ void HboneConnection::onWritten(size_t, uring::Buffer spent) {
   spent.clear();
   spare_ = std::move(spent);
   flush();
+  releaseIdleMemory();
   maybeFinish();
 }
 

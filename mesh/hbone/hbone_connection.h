@@ -98,6 +98,12 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   // queued to send, the session's serialised output and the TLS engine's ciphertext. Each is
   // bounded (stream window, stream send buffer, max_output_buffer, TLS output limit).
   size_t bufferedBytes() const;
+  // The buffer storage kept for the next burst besides the fixed decryption buffer: the
+  // session's output, the TLS engine's output and staging, the spare send buffer. A burst grows
+  // them (to ~1.5 MiB: max_output_buffer, the TLS output limit, a send of that size); once no
+  // stream is open and nothing is in flight, more than kIdleKeep of it is given back.
+  size_t heldCapacity() const;
+  static constexpr size_t kIdleKeep = 64 * 1024;
   bool handshakeDone() const { return tls_.handshakeDone(); }
   const std::optional<identity::SpiffeId>& peerIdentity() const { return tls_.peerIdentity(); }
   const net::SocketAddress& peerAddress() const { return peer_; }
@@ -112,6 +118,9 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   void onData(std::span<const char> data) override;
   void onReadEof() override;
   void onWritten(size_t bytes, uring::Buffer spent) override;
+  // heldCapacity() back to nothing when no stream is open, no write is in flight and it is
+  // over kIdleKeep (an idle pooled connection after a bulk transfer).
+  void releaseIdleMemory();
   void onError(const Error& error) override;
   bool waitsForWrite() override;
 

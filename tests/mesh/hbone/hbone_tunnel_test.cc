@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <future>
+#include <thread>
 
 #include "common/hbone/connect_request.h"
 #include "common/net/socket_factory.h"
@@ -13,10 +15,10 @@
 #include "common/relay/stream_relay.h"
 #include "common/tls/tls_context.h"
 #include "common/uring/worker_threads.h"
-#include "tests/common/identity/test_ca.h"
-#include "tests/common/relay/test_peers.h"
 #include "mesh/hbone/hbone_connection.h"
 #include "mesh/hbone/hbone_stream.h"
+#include "tests/common/identity/test_ca.h"
+#include "tests/common/relay/test_peers.h"
 
 namespace warren::mesh {
 namespace {
@@ -210,6 +212,71 @@ TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
 INSTANTIATE_TEST_SUITE_P(Backends, HboneTunnelOnBackend,
                          ::testing::Values(uring::Backend::kUring, uring::Backend::kEpoll),
                          [](const auto& p) { return std::string(uring::backendName(p.param)); });
+
+// A burst grows a connection's output buffers (HTTP/2 output, TLS output, the send buffer) to
+// ~1.5 MiB; kept, every idle pooled connection after a bulk transfer holds that (the ztunnel's
+// RSS after iperf3). Once its last stream ended and nothing is in flight, they are given back.
+TEST(HboneTunnel, AnIdleConnectionGivesBackWhatABurstGrew) {
+  ThreadedServer upstream([](int fd) {
+    auto [hex, n] = relay::testing::hashToEof(fd);
+    std::string answer = hex + " " + std::to_string(n);
+    relay::testing::writeAll(fd, answer.data(), answer.size());
+  });
+  Fixture f;
+  f.upstream = upstream.address();
+  f.start();
+  // On the loop: the client connection's and the server connections' held capacity, and the
+  // streams open on them.
+  auto held = [&f] {
+    std::promise<std::array<size_t, 3>> p;
+    f.loop().post([&] {
+      std::array<size_t, 3> r{0, 0, 0};
+      if (f.client) {
+        r[0] = f.client->heldCapacity();
+        r[2] += f.client->openStreams();
+      }
+      for (auto& w : f.servers)
+        if (auto c = w.lock()) {
+          r[1] += c->heldCapacity();
+          r[2] += c->openStreams();
+        }
+      p.set_value(r);
+    });
+    return p.get_future().get();
+  };
+  auto [loop_side, test_side] = socketPair();
+  auto status = f.tunnel(std::move(loop_side));
+  relay::testing::setBlocking(test_side.get(), 30s);
+  std::atomic<bool> sending{true};
+  std::atomic<size_t> peak{0};
+  std::thread sampler([&] {
+    while (sending.load()) {
+      peak.store(std::max(peak.load(), held()[0]));
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  std::string sent = relay::testing::sendPayload(test_side.get(), 3, 16 << 20);
+  sending.store(false);
+  sampler.join();
+  ASSERT_EQ(status.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(status.get(), 200);
+  ::shutdown(test_side.get(), SHUT_WR);
+  EXPECT_EQ(relay::testing::readToEof(test_side.get()), sent + " " + std::to_string(16 << 20));
+  EXPECT_GT(peak.load(), HboneConnection::kIdleKeep) << "the burst did not grow the buffers: "
+                                                        "test is not testing";
+  std::array<size_t, 3> after{};
+  for (int i = 0; i < 500; ++i) {
+    after = held();
+    if (after[2] == 0 && after[0] <= HboneConnection::kIdleKeep &&
+        after[1] <= HboneConnection::kIdleKeep)
+      break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(after[2], 0u) << "streams still open";
+  EXPECT_LE(after[0], HboneConnection::kIdleKeep) << "client kept " << after[0] << " bytes";
+  EXPECT_LE(after[1], HboneConnection::kIdleKeep) << "server kept " << after[1] << " bytes";
+  ASSERT_TRUE(f.client);
+}
 
 TEST(HboneTunnel, NonOkStatusReachesTheClientAndNoByteFlows) {
   ThreadedServer upstream([](int) { ADD_FAILURE() << "the upstream must not be reached"; });
