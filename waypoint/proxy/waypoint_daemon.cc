@@ -12,6 +12,7 @@
 #include "common/metrics/process_metrics.h"
 #include "common/net/socket_factory.h"
 #include "mesh/routing/endpoint_selector.h"
+#include "mesh/worker_loops.h"
 
 namespace warren::waypoint {
 
@@ -479,16 +480,14 @@ Status WaypointDaemon::start() {
     jwks_->setUris(policies()->jwksUris());
   }
 
-  uring::LoopOptions lo;
-  auto backend = uring::backendFromEnvironment();
-  if (!backend) return fail(backend.error());
-  lo.backend = *backend;
+  auto lo = mesh::workerLoopOptions(std::nullopt);
+  if (!lo) return fail(lo.error());
   unsigned n = uring::WorkerThreads::count(options_.workers);
   workers_.resize(n);
   std::mutex mu;
   net::SocketAddress hbone_at{*listen_ip, options_.hbone_port};
   auto threads = uring::WorkerThreads::start(
-      n, lo,
+      n, *lo,
       [this, &mu, hbone_at](uring::EventLoop& loop, unsigned i) -> Status {
         net::SocketOptions so;
         so.reuse_port = true;  // one listener per worker; the kernel spreads connections

@@ -10,6 +10,8 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "mesh/worker_loops.h"
+
 namespace warren::ztunnel {
 namespace {
 
@@ -33,20 +35,13 @@ DataPlane::DataPlane(DataPlaneOptions options, const mesh::SnapshotStore& store,
 DataPlane::~DataPlane() { stop(); }
 
 Status DataPlane::start() {
-  uring::LoopOptions lo;
-  if (options_.backend) {
-    lo.backend = *options_.backend;
-    lo.fallback_to_epoll = false;  // a pinned backend or nothing
-  } else {
-    auto backend = uring::backendFromEnvironment();
-    if (!backend) return fail(backend.error());
-    lo.backend = *backend;
-  }
+  auto lo = mesh::workerLoopOptions(options_.backend);
+  if (!lo) return fail(lo.error());
   unsigned n = uring::WorkerThreads::count(options_.workers);
   workers_.resize(n);
   std::mutex mu;
   auto threads = uring::WorkerThreads::start(
-      n, lo,
+      n, *lo,
       [this, &mu](uring::EventLoop& loop, unsigned i) -> Status {
         std::lock_guard lock(mu);
         workers_[i] = std::make_unique<Worker>(i, loop, store_, certs_, *sockets_, options_,

@@ -1,0 +1,36 @@
+// The event-loop options of the mesh proxies' data-path workers (warren-ztunnel's DataPlane,
+// warren-waypoint's workers): one place, so both proxies size their loops alike.
+#pragma once
+
+#include <optional>
+
+#include "common/error.h"
+#include "common/uring/event_loop.h"
+
+namespace warren::mesh {
+
+// Receive buffers in each worker loop's provided-buffer ring (LoopOptions::recv_buffer_size,
+// 16 KiB, each). A buffer goes back to the ring as soon as its completion is handled, so the ring
+// only has to hold what arrives while the loop works through one batch (more and a receive
+// waits for the next batch: -ENOBUFS, re-armed). The kernel takes the buffers in ring order, so
+// traffic soon touches every one of them: LoopOptions' 256 made a bulk transfer add 4 MiB of
+// RSS per worker for good; 64 is 1 MiB, with bulk throughput level (bench/README, 2026-12-05).
+inline constexpr unsigned kRecvBuffersPerWorker = 64;
+
+// `pinned`: that backend or nothing (no epoll fallback); else WARREN_IO_BACKEND, io_uring by
+// default, epoll when io_uring cannot be set up.
+inline Result<uring::LoopOptions> workerLoopOptions(std::optional<uring::Backend> pinned) {
+  uring::LoopOptions lo;
+  lo.recv_buffer_count = kRecvBuffersPerWorker;
+  if (pinned) {
+    lo.backend = *pinned;
+    lo.fallback_to_epoll = false;
+    return lo;
+  }
+  auto backend = uring::backendFromEnvironment();
+  if (!backend) return fail(backend.error());
+  lo.backend = *backend;
+  return lo;
+}
+
+}  // namespace warren::mesh
