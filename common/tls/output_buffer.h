@@ -1,7 +1,9 @@
 // Ciphertext waiting to be sent: one contiguous, reusable byte buffer with a read offset.
 // Appends go to the end; sends consume from the front. The storage is kept across drains
 // (no allocation per record once warm) and compacted only when the consumed prefix is large,
-// so a partially sent buffer is not moved on every append.
+// so a partially sent buffer is not moved on every append. takeAll() hands the storage itself
+// to a sender that needs a buffer of its own (an io_uring send), taking the sender's spent one
+// in exchange: two buffers alternate and the ciphertext is not copied again.
 #pragma once
 
 #include <algorithm>
@@ -17,7 +19,9 @@ class OutputBuffer {
   size_t size() const { return buf_.size() - head_; }
   bool empty() const { return size() == 0; }
 
-  std::span<const uint8_t> data() const { return {buf_.data() + head_, size()}; }
+  std::span<const uint8_t> data() const {
+    return {reinterpret_cast<const uint8_t*>(buf_.data()) + head_, size()};
+  }
 
   void append(const uint8_t* p, size_t n) {
     if (head_ == buf_.size()) {
@@ -27,7 +31,22 @@ class OutputBuffer {
       buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
     }
-    buf_.insert(buf_.end(), p, p + n);
+    const char* c = reinterpret_cast<const char*>(p);
+    buf_.insert(buf_.end(), c, c + n);
+  }
+
+  // Everything pending, as a buffer of its own; `spare` (cleared) becomes the storage for what
+  // comes next. Without a consumed prefix the storage is swapped, not copied.
+  std::vector<char> takeAll(std::vector<char> spare) {
+    spare.clear();
+    if (head_ == 0) {
+      buf_.swap(spare);
+    } else {
+      spare.assign(buf_.begin() + static_cast<std::ptrdiff_t>(head_), buf_.end());
+      buf_.clear();
+      head_ = 0;
+    }
+    return spare;
   }
 
   void consume(size_t n) {
@@ -41,7 +60,7 @@ class OutputBuffer {
   // Gives the storage back when nothing is pending (an idle pooled connection).
   void releaseIfEmpty() {
     if (!empty()) return;
-    std::vector<uint8_t>().swap(buf_);
+    std::vector<char>().swap(buf_);
     head_ = 0;
   }
   size_t capacity() const { return buf_.capacity(); }
@@ -57,7 +76,7 @@ class OutputBuffer {
   // Below this the consumed prefix is left in place; moving it would cost more than it saves.
   static constexpr size_t kCompactThreshold = 64 * 1024;
 
-  std::vector<uint8_t> buf_;
+  std::vector<char> buf_;
   size_t head_ = 0;
 };
 

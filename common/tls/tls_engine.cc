@@ -437,6 +437,9 @@ size_t TlsEngine::writable() const {
 std::span<const uint8_t> TlsEngine::pendingOutput() const { return impl_->out.data(); }
 void TlsEngine::consumeOutput(size_t n) { impl_->out.consume(n); }
 size_t TlsEngine::takeOutput(std::span<uint8_t> out) { return impl_->out.copyOut(out); }
+std::vector<char> TlsEngine::takeOutput(std::vector<char> spare) {
+  return impl_->out.takeAll(std::move(spare));
+}
 
 size_t TlsEngine::releaseIdleMemory() {
   Impl& s = *impl_;

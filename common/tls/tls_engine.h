@@ -8,8 +8,9 @@
 // Copies. feed() hands the caller's ciphertext to OpenSSL through a custom BIO that reads the
 // caller's span in place (no intermediate BIO buffer) and decrypts into the caller's buffer.
 // Output ciphertext is appended to one reusable buffer that the caller either reads in place
-// (pendingOutput()/consumeOutput(), e.g. for a synchronous send) or copies out (takeOutput(),
-// e.g. into an io_uring send buffer that must stay stable until completion).
+// (pendingOutput()/consumeOutput(), e.g. for a synchronous send), copies out (takeOutput(span)),
+// or takes whole (takeOutput(spare): the buffer itself, for an io_uring send that must stay
+// stable until completion, exchanged for the last send's buffer).
 //
 // Backpressure. feed() stops pulling ciphertext when the plaintext buffer is full: consumed <
 // ciphertext.size() means "hand me the rest again later", and hasBufferedPlaintext() says the
@@ -100,6 +101,10 @@ class TlsEngine {
   void consumeOutput(size_t n);
   // Copies up to out.size() bytes of pending ciphertext into `out` and consumes them.
   size_t takeOutput(std::span<uint8_t> out);
+  // All pending ciphertext as a buffer of its own, for a send that needs one stable until it
+  // completes; `spare` (e.g. the last send's buffer) becomes the engine's output storage. The
+  // bytes are not copied when none of them was consumed in place (OutputBuffer::takeAll).
+  std::vector<char> takeOutput(std::vector<char> spare);
 
   // Frees the output and staging storage when both are empty (they otherwise keep their
   // capacity, up to ~output_limit, to avoid an allocation per burst). Call it when a pooled

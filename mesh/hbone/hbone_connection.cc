@@ -210,14 +210,10 @@ void HboneConnection::flush() {
   if (!tls_.failed()) (void)tls_.flush();
   flushing_ = false;
   if (writing_) return;
-  auto pending = tls_.pendingOutput();
-  if (pending.empty()) return;
-  uring::Buffer buf = std::move(spare_);
-  buf.resize(pending.size());
-  std::memcpy(buf.data(), pending.data(), pending.size());
-  tls_.consumeOutput(pending.size());
+  if (tls_.pendingOutput().empty()) return;
+  // The engine's output buffer itself goes to the socket; the last send's buffer takes its place.
   writing_ = true;
-  socket_.write(std::move(buf));
+  socket_.write(tls_.takeOutput(std::move(spare_)));
   // Bytes left the session: streams may take more now.
 }
 

@@ -149,7 +149,7 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   std::shared_ptr<HboneConnection> self_;  // alive until closed
   std::map<StreamId, std::shared_ptr<StreamHandler>> handlers_;
   std::vector<uint8_t> plaintext_;  // decryption buffer
-  uring::Buffer spare_;             // a written send buffer kept for reuse
+  uring::Buffer spare_;             // the last send's buffer: the TLS engine's next output storage
   net::SocketAddress peer_;
   bool started_ = false;  // the socket is connected and events flow
   bool reading_ = false;

@@ -165,6 +165,57 @@ TEST_F(TlsEngineTest, WriteIsBoundedByOutputLimit) {
   EXPECT_EQ(c.writable(), 40000u);
 }
 
+// takeOutput(spare): the io_uring send path. The pending ciphertext leaves as the engine's own
+// buffer (no copy) and the spare becomes the storage for the next records; after a partial
+// consume in place the rest is copied out. The peer decrypts every byte in order either way.
+TEST_F(TlsEngineTest, TakeOutputHandsTheBufferOverAndTakesTheSpare) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  handshake(c, s);
+  std::string at_server;
+  std::vector<uint8_t> plain(64 * 1024);
+  auto deliver = [&](std::span<const uint8_t> cipher) {
+    for (int i = 0; i < 1000 && (!cipher.empty() || s.hasBufferedPlaintext()); ++i) {
+      auto r = s.feed(cipher, plain);
+      ASSERT_TRUE(r) << r.error().message();
+      at_server.append(reinterpret_cast<const char*>(plain.data()), r->plaintext);
+      cipher = cipher.subspan(r->consumed);
+    }
+    ASSERT_TRUE(cipher.empty());
+  };
+  auto asBytes = [](const std::vector<char>& v) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(v.data()), v.size());
+  };
+
+  std::string first(50000, 'a');
+  ASSERT_TRUE(c.write(bytes(first)));
+  const uint8_t* in_place = c.pendingOutput().data();
+  const size_t pending = c.pendingOutput().size();
+  std::vector<char> spare;
+  spare.reserve(4096);
+  const char* spare_storage = spare.data();
+  std::vector<char> sent = c.takeOutput(std::move(spare));
+  EXPECT_EQ(sent.size(), pending);
+  EXPECT_EQ(reinterpret_cast<const uint8_t*>(sent.data()), in_place) << "copied, not handed over";
+  EXPECT_TRUE(c.pendingOutput().empty());
+  EXPECT_EQ(c.writable(), TlsEngineOptions{}.output_limit);
+  deliver(asBytes(sent));
+  EXPECT_TRUE(at_server == first);
+
+  // The next record is written into the spare's storage.
+  ASSERT_TRUE(c.write(bytes("second")));
+  EXPECT_EQ(reinterpret_cast<const char*>(c.pendingOutput().data()), spare_storage);
+
+  // Part consumed in place (a synchronous send), the rest taken: a copy of the rest only.
+  std::vector<uint8_t> head(5);
+  ASSERT_EQ(c.takeOutput(std::span<uint8_t>(head)), 5u);
+  std::vector<char> rest = c.takeOutput(std::move(sent));
+  EXPECT_TRUE(c.pendingOutput().empty());
+  deliver(head);
+  deliver(asBytes(rest));
+  EXPECT_TRUE(at_server == first + "second") << "received " << at_server.size() << " bytes";
+}
+
 TEST_F(TlsEngineTest, IdleConnectionReleasesBuffers) {
   auto c = clientEngine(client_ctx_);
   auto s = serverEngine(server_ctx_);
