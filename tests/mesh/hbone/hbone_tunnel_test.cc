@@ -180,15 +180,19 @@ std::pair<UniqueFd, UniqueFd> socketPair() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-class HboneTunnelOnBackend : public ::testing::TestWithParam<uring::Backend> {};
-
-TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
-  // Upstream: hash everything to EOF, answer with the hash, close.
-  ThreadedServer upstream([](int fd) {
+// Upstream: hashes everything to EOF, answers with the hash and the byte count, closes.
+ThreadedServer hashingUpstream() {
+  return ThreadedServer([](int fd) {
     auto [hex, n] = relay::testing::hashToEof(fd);
     std::string answer = hex + " " + std::to_string(n);
     relay::testing::writeAll(fd, answer.data(), answer.size());
   });
+}
+
+class HboneTunnelOnBackend : public ::testing::TestWithParam<uring::Backend> {};
+
+TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
+  ThreadedServer upstream = hashingUpstream();
   Fixture f;
   f.upstream = upstream.address();
   f.start(GetParam());
@@ -217,11 +221,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, HboneTunnelOnBackend,
 // ~1.5 MiB; kept, every idle pooled connection after a bulk transfer holds that (the ztunnel's
 // RSS after iperf3). Once its last stream ended and nothing is in flight, they are given back.
 TEST(HboneTunnel, AnIdleConnectionGivesBackWhatABurstGrew) {
-  ThreadedServer upstream([](int fd) {
-    auto [hex, n] = relay::testing::hashToEof(fd);
-    std::string answer = hex + " " + std::to_string(n);
-    relay::testing::writeAll(fd, answer.data(), answer.size());
-  });
+  ThreadedServer upstream = hashingUpstream();
   Fixture f;
   f.upstream = upstream.address();
   f.start();
