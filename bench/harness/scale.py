@@ -255,6 +255,13 @@ class ScaleRun:
                                            destination_workload_namespace=ns, response_flags="DENY"),
         }
 
+    def opened_series(self, node, reporter):
+        """Every istio_tcp_connections_opened_total series of `node` with this reporter, by its
+        labels: what to show when the counters do not prove a transition (which labels the
+        missing connection was counted under, if any)."""
+        return {tuple(sorted(ls.items())): v for n, ls, v in self.metrics(node)
+                if n == "istio_tcp_connections_opened_total" and ls.get("reporter") == reporter}
+
     def enforcement(self):
         ns = model.PROBE_NS
         client_ip, client_node = self.probe["client"]
@@ -272,6 +279,7 @@ class ScaleRun:
 
         # Namespace label -> capture on.
         before = self.counters(client_node, server_node)
+        series_before = self.opened_series(client_node, "source")
         tb = time.time()
         t0 = self.store_write(f"Namespace__{ns}.yaml", [model.namespace(ns, model.AMBIENT)])
         self.wait_attempts(tunnel, 6, self.left(self.a.enforce_timeout))
@@ -283,6 +291,11 @@ class ScaleRun:
         res.update({"tunnelled_attempts": n, "counters": delta,
                     "counters_prove": n > 0 and all(delta[k] >= n for k in
                                                     ("connect_redirected", "client_outbound_mtls", "server_inbound_mtls"))})
+        if not res["counters_prove"]:
+            series_after = self.opened_series(client_node, "source")
+            res["client_opened_series_delta"] = [
+                {"labels": dict(k), "delta": v - series_before.get(k, 0)}
+                for k, v in series_after.items() if v != series_before.get(k, 0)]
         if not res["observed"]:
             res["why"] = f"no stable tunnelled attempt within {self.a.enforce_timeout} s: {self.attempts[-3:]}"
         self.result["label_to_enforcement"] = res
