@@ -2,9 +2,13 @@
 // warren-waypoint's workers): one place, so both proxies size their loops alike.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "common/error.h"
+#include "common/metrics/exposition.h"
 #include "common/uring/event_loop.h"
 
 namespace warren::mesh {
@@ -31,6 +35,24 @@ inline Result<uring::LoopOptions> workerLoopOptions(std::optional<uring::Backend
   if (!backend) return fail(backend.error());
   lo.backend = *backend;
   return lo;
+}
+
+// The workers' quiet-send counters (uring::LoopStats, summed over the workers) as /metrics
+// families: warren_<proxy>_loop_quiet_sends_total and warren_<proxy>_loop_quiet_sends_late_total.
+inline std::vector<metrics::FamilySnapshot> workerLoopFamilies(const std::string& proxy,
+                                                               uint64_t quiet_sends,
+                                                               uint64_t quiet_sends_late) {
+  using metrics::MetricType;
+  return {metrics::scalarFamily("warren_" + proxy + "_loop_quiet_sends_total",
+                                "sends the worker loops slept through: they completed inside the "
+                                "io_uring_enter that submitted them and nothing waited for them "
+                                "(common/uring/README.md)",
+                                MetricType::kCounter, double(quiet_sends)),
+          metrics::scalarFamily("warren_" + proxy + "_loop_quiet_sends_late_total",
+                                "quiet sends that found the socket buffer full and completed "
+                                "later (each may have held its loop's wait up to "
+                                "quiet_send_wait, 5 ms)",
+                                MetricType::kCounter, double(quiet_sends_late))};
 }
 
 }  // namespace warren::mesh

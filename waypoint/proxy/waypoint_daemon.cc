@@ -263,16 +263,7 @@ std::vector<metrics::FamilySnapshot> WaypointDaemon::loopFamilies() const {
     quiet += w["quiet_sends"].get<uint64_t>();
     late += w["quiet_sends_late"].get<uint64_t>();
   }
-  using metrics::MetricType;
-  return {metrics::scalarFamily("warren_waypoint_loop_quiet_sends_total",
-                                "sends the worker loops slept through: they completed inside the "
-                                "io_uring_enter that submitted them and nothing waited for them "
-                                "(common/uring/README.md)",
-                                MetricType::kCounter, double(quiet)),
-          metrics::scalarFamily("warren_waypoint_loop_quiet_sends_late_total",
-                                "quiet sends that found the socket buffer full and completed "
-                                "later (each may have held its loop's wait up to 5 ms)",
-                                MetricType::kCounter, double(late))};
+  return mesh::workerLoopFamilies("waypoint", quiet, late);
 }
 
 nlohmann::json WaypointDaemon::configDump() const {

@@ -13,6 +13,7 @@
 #include "common/metrics/process_metrics.h"
 #include "common/relay/socket_relay.h"
 #include "common/uring/worker_threads.h"
+#include "mesh/worker_loops.h"
 
 namespace warren::ztunnel {
 namespace {
@@ -127,16 +128,9 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
                    "accepts the kernel ended with an error (EMFILE at RLIMIT_NOFILE...), re-armed "
                    "after a pause",
                    MetricType::kCounter, double(data.accept_pauses)),
-      scalarFamily("warren_ztunnel_loop_quiet_sends_total",
-                   "sends the worker loops slept through: they completed inside the io_uring_enter "
-                   "that submitted them and nothing waited for them (common/uring/README.md)",
-                   MetricType::kCounter, double(data.quiet_sends)),
-      scalarFamily(
-          "warren_ztunnel_loop_quiet_sends_late_total",
-          "quiet sends that found the socket buffer full and completed later (each may have "
-          "held its loop's wait up to quiet_send_wait, 5 ms)",
-          MetricType::kCounter, double(data.quiet_sends_late)),
   };
+  for (auto& f : mesh::workerLoopFamilies("ztunnel", data.quiet_sends, data.quiet_sends_late))
+    families.push_back(std::move(f));
   const auto& engines = relay::socketRelayCounters();
   families.push_back(
       {"warren_ztunnel_plain_relays_total",
