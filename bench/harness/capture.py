@@ -8,6 +8,7 @@ destination pod's 15006 in plaintext and is counted there). A peer path went thr
 proxies when the client node's netns accepted (client proxy) and opened (to the server
 proxy) at least N TCP connections and the server node's netns accepted and opened (to the pod)
 at least N: only the peer proxies open or accept TCP connections in the node netns."""
+import os
 import json
 
 # Per Warren path: counter name -> (metric, labels, where: "client" or "server" node).
@@ -84,7 +85,8 @@ FROM_WAYPOINT_MTLS = "server_from_waypoint_mtls"
 # upstream HTTP/1.1 connections alive, so a window may send every request over a connection
 # an earlier window opened, and then no new one is counted.
 FROM_WAYPOINT_OPEN = "server_from_waypoint_open"
-GAUGES = {FROM_WAYPOINT_OPEN}
+UPSTREAM_OPEN = "client_node_upstream_open"
+GAUGES = {FROM_WAYPOINT_OPEN, UPSTREAM_OPEN}
 
 
 def waypoint_counters(client_metrics, server_metrics, waypoint_metrics, dest_namespace, dest_workload,
@@ -143,12 +145,42 @@ def waypoint_verdict(d, connections, answered, sent):
 
 def l7_peer_verdict(d, connections):
     """An L7 peer in the client node's netns: it accepted the client's connections and opened
-    at least one to the server (upstream keep-alive)."""
+    at least one to the server or had one open at the window's end (upstream keep-alive: a
+    window right after a repeat reuses the repeat's connections)."""
     wrong = [f"client_node_accepted +{d.get('client_node_accepted', 0)} < {connections} connections opened"
              ] if d.get("client_node_accepted", 0) < connections else []
-    if d.get("client_node_opened", 0) < 1:
-        wrong.append("client_node_opened +0 (the proxy opened no connection to the server)")
+    if d.get("client_node_opened", 0) < 1 and d.get(UPSTREAM_OPEN, 0) < 1:
+        wrong.append(f"client_node_opened +0 and {UPSTREAM_OPEN} {d.get(UPSTREAM_OPEN, 0)} "
+                     "(the proxy opened no connection to the server, nor was one open)")
     return "; ".join(wrong) or None
+
+
+def established_to(tcp_table, server, inodes):
+    """ESTABLISHED sockets in a /proc/<pid>/net/tcp table whose remote end is `server`
+    ("ip:port", IPv4) and whose inode is in `inodes` (the process's own sockets: the table is
+    the whole netns's, and other proxies there reach the same server)."""
+    ip, port = server.rsplit(":", 1)
+    want = "%08X:%04X" % (int.from_bytes(bytes(int(x) for x in ip.split(".")), "little"), int(port))
+    n = 0
+    for line in tcp_table.splitlines()[1:]:
+        f = line.split()
+        if len(f) > 9 and f[2] == want and f[3] == "01" and f[9] in inodes:
+            n += 1
+    return n
+
+
+def socket_inodes(pid):
+    """The inodes of the sockets process `pid` holds open (its /proc/<pid>/fd links), as strings."""
+    out = set()
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue  # closed in between
+        if link.startswith("socket:["):
+            out.add(link[len("socket:["):-1])
+    return out
 
 
 def parse_snmp(text):

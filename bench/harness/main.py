@@ -131,7 +131,8 @@ class Witness:
                     f"or open, no plaintext), the waypoint's istio_requests_total{{reporter=\"waypoint\",destination_service="
                     f"\"{w['service_host']}\"}} against the requests answered and sent, and proxy CPU")
         if self.kind == "l7peer":
-            return "TCP accepted and opened in node-1's netns (only the peer proxies open TCP there) and proxy CPU"
+            return ("TCP accepted in node-1's netns and opened from it, or open from it to the server at the window's "
+                    "end (only the peer proxies open TCP there), and proxy CPU")
         return "none (plain path)"
 
     def snapshot(self):
@@ -154,6 +155,9 @@ class Witness:
             with open(f"/proc/{self.proxies['proxy']}/net/snmp") as f:
                 tcp = capture.parse_snmp(f.read())["Tcp"]
             snap.update(client_node_accepted=tcp["PassiveOpens"], client_node_opened=tcp["ActiveOpens"])
+            with open(f"/proc/{self.proxies['proxy']}/net/tcp") as f:
+                snap[capture.UPSTREAM_OPEN] = capture.established_to(f.read(), w["server"],
+                                                                     capture.socket_inodes(self.proxies["proxy"]))
         elif self.kind == "peer":
             texts = []
             for side in ("client", "server"):
@@ -466,7 +470,8 @@ class Bench:
         out = []
         for name in peers.HTTP_PROXY_PORTS:
             proxies = {"proxy": procs[name].pid}
-            p = self.path("bench/client", info["bench/srv-x"], proxies, Witness(self.lab, "l7peer", proxies))
+            witness = Witness(self.lab, "l7peer", proxies, server=f"{info['bench/srv-x']['ip']}:8080")
+            p = self.path("bench/client", info["bench/srv-x"], proxies, witness)
             p.update(http=f"{GATEWAY1}:{peers.HTTP_PROXY_PORTS[name]}", http_file=www, loads=("http",))
             out.append((name, p))
         if isinstance(waypoint, str):

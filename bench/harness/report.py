@@ -325,6 +325,7 @@ WAYPOINT_EVIDENCE = [("connect_redirected", "eBPF connect redirected (client nod
                      ("server_proxy_cpu_s", "ztunnel CPU s, server node")]
 L7_PEER_EVIDENCE = [("client_node_accepted", "node-1 netns TCP accepted"),
                     ("client_node_opened", "node-1 netns TCP opened"),
+                    ("client_node_upstream_open", "proxy to server open at the end"),
                     ("proxy_proxy_cpu_s", "proxy CPU s")]
 PEER_EVIDENCE = [("client_node_accepted", "node-1 netns TCP accepted"),
                  ("client_node_opened", "node-1 netns TCP opened"),
@@ -361,7 +362,8 @@ def evidence_markdown(capture, components):
              "requests it sent, the server node's ztunnel accepted mTLS from the waypoint for the server pod or had such "
              "a connection open at the window's end (the waypoint keeps upstream connections alive) and no "
              "plaintext reached it; an L7 peer window when node-1's netns accepted that many connections and opened "
-             "one (only the peer proxies open TCP there)."]
+             "one to the server pod or had one open to it at the window's end (upstream keep-alive; only the peer "
+             "proxies open TCP there)."]
     if components:
         lines += ["", "Node components (PIDs from `warren-lab ps`, each checked: binary, `--node`, cgroup, netns): "
                   + "; ".join(f"{lab} " + ", ".join(f"{node} " + "/".join(f"{c} {pid}" for c, pid in sorted(cs.items()))

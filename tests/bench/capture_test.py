@@ -193,6 +193,21 @@ class WaypointTest(unittest.TestCase):
         self.assertIn("client_node_accepted +3 < 4", capture.l7_peer_verdict({"client_node_accepted": 3,
                                                                               "client_node_opened": 1}, 4))
         self.assertIn("opened no connection", capture.l7_peer_verdict({"client_node_accepted": 5}, 4))
+        # upstream keep-alive: a window right after a repeat reuses its connection to the server
+        self.assertIsNone(capture.l7_peer_verdict({"client_node_accepted": 1, "client_node_opened": 0,
+                                                   capture.UPSTREAM_OPEN: 2}, 1))
+
+    def test_established_to(self):
+        table = (
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+            "   0: 0100000A:C350 0200000A:1F90 01 00000000:00000000 00:00000000 00000000     0        0 1\n"
+            "   1: 0100000A:C351 0200000A:1F90 06 00000000:00000000 00:00000000 00000000     0        0 2\n"
+            "   2: 0100000A:C352 0300000A:1F90 01 00000000:00000000 00:00000000 00000000     0        0 3\n"
+            "   3: 0100000A:C353 0200000A:1F91 01 00000000:00000000 00:00000000 00000000     0        0 4\n")
+        mine = {"1", "2", "3", "4"}
+        self.assertEqual(capture.established_to(table, "10.0.0.2:8080", mine), 1)  # not TIME_WAIT, other host, port
+        self.assertEqual(capture.established_to(table, "10.0.0.9:8080", mine), 0)
+        self.assertEqual(capture.established_to(table, "10.0.0.2:8080", {"2", "3"}), 0)  # another process's socket
 
 
 if __name__ == "__main__":
