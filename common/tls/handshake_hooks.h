@@ -14,4 +14,14 @@ int verifyPeerChain(X509_STORE_CTX* store_ctx, void* arg);
 int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                unsigned int inlen, void* arg);
 
+// SSL_CTX_set_keylog_callback: keeps the connection's first application traffic secrets (the
+// `*_TRAFFIC_SECRET_0` lines) for TlsEngine::exportRecordState; nothing is logged.
+void keepTrafficSecret(const SSL* ssl, const char* line);
+
+// SSL_CTX_set_msg_callback: counts the records each direction carried since its application
+// key took effect (after that side's Finished, again after a KeyUpdate, whose new secret it
+// derives), so the next record's sequence number is known.
+void countRecord(int write_p, int version, int content_type, const void* buf, size_t len, SSL* ssl,
+                 void* arg);
+
 }  // namespace warren::tls::detail

@@ -57,6 +57,9 @@ Result<ossl::SslCtx> buildContext(const identity::WorkloadCertificate& cert, Tls
     }
   }
   SSL_CTX_set_cert_verify_callback(c, &detail::verifyPeerChain, nullptr);
+  // The record layer's state, exportable after the handshake (kTLS, hand-over on upgrade).
+  SSL_CTX_set_keylog_callback(c, &detail::keepTrafficSecret);
+  SSL_CTX_set_msg_callback(c, &detail::countRecord);
   return ctx;
 }
 

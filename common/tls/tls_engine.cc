@@ -1,7 +1,9 @@
 #include "common/tls/tls_engine.h"
 
 #include <fmt/format.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
 
 #include <cstring>
 #include <mutex>
@@ -39,6 +41,23 @@ struct TlsEngine::Impl {
   std::optional<Error> verify_failure;
   std::optional<Error> error;
 
+  // The record layer's state per direction (exportRecordState): the current application
+  // traffic secret and the records sent under it since it took effect.
+  struct Direction {
+    std::vector<uint8_t> secret;
+    uint64_t records = 0;
+    bool counting = false;  // past this direction's Finished
+  };
+  Direction tx, rx;
+  // Why the state cannot be exported (a KeyUpdate whose secret could not be derived).
+  std::optional<Error> state_lost;
+  bool handed_over = false;  // the kernel carries the records: bytes pass through
+
+  ~Impl() {
+    OPENSSL_cleanse(tx.secret.data(), tx.secret.size());
+    OPENSSL_cleanse(rx.secret.data(), rx.secret.size());
+  }
+
   Status failWith(Error e) {
     if (!error) error = std::move(e);
     return fail(*error);
@@ -49,6 +68,7 @@ struct TlsEngine::Impl {
   Status encryptStaged(bool all);
   Status encrypt(std::span<const uint8_t> p, Flush mode);
   Status flush();
+  Status cleanBoundary() const;
 };
 
 namespace {
@@ -132,6 +152,60 @@ std::string_view selectedAlpn(const SSL* ssl) {
                       : std::string_view(reinterpret_cast<const char*>(p), len);
 }
 
+// HKDF-Expand-Label(secret, label, "", length) of RFC 8446 §7.1 with the suite's hash.
+Result<std::vector<uint8_t>> expandLabel(const EVP_MD* md, std::span<const uint8_t> secret,
+                                         std::string_view label, size_t length) {
+  std::vector<uint8_t> info{static_cast<uint8_t>(length >> 8), static_cast<uint8_t>(length & 0xff),
+                            static_cast<uint8_t>(6 + label.size())};
+  for (char c : std::string_view("tls13 ")) info.push_back(static_cast<uint8_t>(c));
+  for (char c : label) info.push_back(static_cast<uint8_t>(c));
+  info.push_back(0);  // empty context
+  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr),
+                                                        &EVP_KDF_free);
+  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> kctx(
+      kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr, &EVP_KDF_CTX_free);
+  if (!kctx || md == nullptr) return fail(identity::opensslError(ErrorCode::kInternal, "HKDF"));
+  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                       const_cast<char*>(EVP_MD_get0_name(md)), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(secret.data()),
+                                        secret.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
+      OSSL_PARAM_construct_end()};
+  std::vector<uint8_t> out(length);
+  if (EVP_KDF_derive(kctx.get(), out.data(), out.size(), params) != 1) {
+    return fail(identity::opensslError(ErrorCode::kInternal, "HKDF-Expand-Label"));
+  }
+  return out;
+}
+
+const EVP_MD* suiteHash(const SSL* ssl) {
+  const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
+  return c == nullptr ? nullptr : SSL_CIPHER_get_handshake_digest(c);
+}
+
+size_t suiteKeyLength(uint16_t suite) { return suite == 0x1301 ? 16 : 32; }
+
+std::optional<std::vector<uint8_t>> fromHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::vector<uint8_t> out;
+  out.reserve(hex.size() / 2);
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<uint8_t>(hi * 16 + lo));
+  }
+  return out;
+}
+
 }  // namespace
 
 // ---- Handshake hooks (declared in handshake_hooks.h) ----
@@ -180,6 +254,51 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
   }
   *out = selected;
   return SSL_TLSEXT_ERR_OK;
+}
+
+void keepTrafficSecret(const SSL* ssl, const char* line) {
+  TlsEngine::Impl* impl = implOf(const_cast<SSL*>(ssl));
+  if (impl == nullptr || line == nullptr) return;
+  // "<LABEL> <client random, hex> <secret, hex>"
+  std::string_view text(line);
+  size_t a = text.find(' ');
+  size_t b = a == std::string_view::npos ? a : text.find(' ', a + 1);
+  if (b == std::string_view::npos) return;
+  std::string_view label = text.substr(0, a);
+  bool client = label == "CLIENT_TRAFFIC_SECRET_0";
+  if (!client && label != "SERVER_TRAFFIC_SECRET_0") return;
+  auto secret = fromHex(text.substr(b + 1));
+  if (!secret) return;
+  // What the client sends is the client's secret.
+  bool ours = client == (impl->role == TlsRole::kClient);
+  (ours ? impl->tx : impl->rx).secret = std::move(*secret);
+}
+
+void countRecord(int write_p, int, int content_type, const void* buf, size_t len, SSL* ssl, void*) {
+  TlsEngine::Impl* impl = ssl ? implOf(ssl) : nullptr;
+  if (impl == nullptr) return;
+  TlsEngine::Impl::Direction& d = write_p ? impl->tx : impl->rx;
+  if (content_type == SSL3_RT_HEADER) {
+    // Each record's header is reported before the handshake message it carries, so the
+    // record of a Finished or KeyUpdate counts under the old key.
+    if (d.counting) ++d.records;
+    return;
+  }
+  if (content_type != SSL3_RT_HANDSHAKE || len == 0) return;
+  uint8_t type = *static_cast<const uint8_t*>(buf);
+  if (type == SSL3_MT_FINISHED && !d.counting) {
+    d.counting = true;  // this direction's application key takes effect after its Finished
+    d.records = 0;
+  } else if (type == SSL3_MT_KEY_UPDATE && d.counting) {
+    auto next = expandLabel(suiteHash(ssl), d.secret, "traffic upd", d.secret.size());
+    if (!next) {
+      impl->state_lost = std::move(next).error().wrap("following a KeyUpdate");
+      return;
+    }
+    OPENSSL_cleanse(d.secret.data(), d.secret.size());
+    d.secret = std::move(*next);
+    d.records = 0;
+  }
 }
 
 }  // namespace detail
@@ -269,7 +388,34 @@ Status TlsEngine::Impl::encrypt(std::span<const uint8_t> p, Flush mode) {
   return ok();
 }
 
+Status TlsEngine::Impl::cleanBoundary() const {
+  if (error) return fail(*error);
+  if (!handshake_done) return fail(Error::invalid("the TLS handshake has not finished"));
+  if (handed_over) return fail(Error::invalid("the record layer was already handed over"));
+  if (shutdown_sent || peer_closed) {
+    return fail(Error::invalid("the connection is closing (close_notify sent or received)"));
+  }
+  if (!staged.empty()) {
+    return fail(Error::invalid(
+        fmt::format("{} bytes of plaintext are staged, not yet in a record", staged.size())));
+  }
+  if (out.size() != 0) {
+    return fail(Error::invalid(fmt::format("{} bytes of ciphertext are not sent yet", out.size())));
+  }
+  if (SSL_has_pending(ssl.get()) != 0) {
+    return fail(
+        Error::invalid("received bytes are held in the engine (a partial record or "
+                       "undelivered plaintext)"));
+  }
+  if (state_lost) return fail(*state_lost);
+  if (!tx.counting || !rx.counting || tx.secret.empty() || rx.secret.empty()) {
+    return fail(Error(ErrorCode::kInternal, "the traffic secrets were not captured"));
+  }
+  return ok();
+}
+
 Status TlsEngine::Impl::flush() {
+  if (handed_over) return ok();
   if (error) return fail(*error);
   if (!handshake_done) {
     flush_after_handshake = true;
@@ -345,6 +491,11 @@ Result<FeedResult> TlsEngine::feed(std::span<const uint8_t> ciphertext,
   Impl& s = *impl_;
   if (s.error) return fail(*s.error);
   FeedResult r;
+  if (s.handed_over) {  // the kernel decrypted: plaintext arrives as it is
+    r.consumed = r.plaintext = std::min(ciphertext.size(), plaintext.size());
+    if (r.plaintext > 0) std::memcpy(plaintext.data(), ciphertext.data(), r.plaintext);
+    return r;
+  }
   if (s.peer_closed) {
     // Anything after close_notify is ignored (RFC 8446 §6.1).
     r.consumed = ciphertext.size();
@@ -400,6 +551,10 @@ Result<size_t> TlsEngine::write(std::span<const uint8_t> plaintext, Flush flush_
   if (s.shutdown_sent) return fail(Error::invalid("TLS write after close_notify was queued"));
   size_t n = std::min(plaintext.size(), writable());
   auto accepted = plaintext.first(n);
+  if (s.handed_over) {  // the kernel encrypts
+    s.out.append(accepted.data(), accepted.size());
+    return n;
+  }
   if (!s.handshake_done) {
     s.staged.insert(s.staged.end(), accepted.begin(), accepted.end());
     if (flush_mode == Flush::kNow) s.flush_after_handshake = true;
@@ -418,6 +573,10 @@ Status TlsEngine::shutdown() {
   if (s.shutdown_sent) return ok();
   if (!s.handshake_done) {
     return fail(Error::invalid("TLS shutdown before the handshake finished: close the transport"));
+  }
+  if (s.handed_over) {  // no close_notify: the TCP close ends the connection
+    s.shutdown_sent = true;
+    return ok();
   }
   WARREN_TRY(s.encryptStaged(true));
   ERR_clear_error();
@@ -451,6 +610,52 @@ size_t TlsEngine::releaseIdleMemory() {
 size_t TlsEngine::bufferCapacity() const {
   return impl_->out.capacity() + impl_->staged.capacity();
 }
+
+Status TlsEngine::updateKeys(bool ask_peer) {
+  Impl& s = *impl_;
+  if (s.error) return fail(*s.error);
+  if (!s.handshake_done || s.handed_over || s.shutdown_sent) {
+    return fail(
+        Error::invalid("KeyUpdate needs an open connection whose records this engine writes"));
+  }
+  WARREN_TRY(s.encryptStaged(true));  // staged bytes belong to the old key's records
+  ERR_clear_error();
+  if (SSL_key_update(s.ssl.get(),
+                     ask_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
+    return s.failWith(s.sslError(0, "TLS KeyUpdate"));
+  }
+  int rc = SSL_do_handshake(s.ssl.get());  // writes the KeyUpdate now
+  if (rc != 1) return s.failWith(s.sslError(rc, "TLS KeyUpdate"));
+  return ok();
+}
+
+Result<RecordState> TlsEngine::exportRecordState() const {
+  const Impl& s = *impl_;
+  WARREN_TRY(s.cleanBoundary());
+  RecordState st;
+  st.cipher_suite = static_cast<uint16_t>(
+      SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(s.ssl.get())) & 0xffff);
+  const EVP_MD* md = suiteHash(s.ssl.get());
+  for (auto [from, to] : {std::pair{&s.tx, &st.tx}, std::pair{&s.rx, &st.rx}}) {
+    auto key = expandLabel(md, from->secret, "key", suiteKeyLength(st.cipher_suite));
+    if (!key) return fail(std::move(key).error());
+    auto iv = expandLabel(md, from->secret, "iv", to->iv.size());
+    if (!iv) return fail(std::move(iv).error());
+    to->key = std::move(*key);
+    std::copy(iv->begin(), iv->end(), to->iv.begin());
+    OPENSSL_cleanse(iv->data(), iv->size());
+    to->seq = from->records;
+  }
+  return st;
+}
+
+Status TlsEngine::handOverRecordLayer() {
+  WARREN_TRY(impl_->cleanBoundary());
+  impl_->handed_over = true;
+  return ok();
+}
+
+bool TlsEngine::recordLayerHandedOver() const { return impl_->handed_over; }
 
 bool TlsEngine::handshakeDone() const { return impl_->handshake_done && !impl_->error; }
 bool TlsEngine::peerClosed() const { return impl_->peer_closed; }

@@ -26,6 +26,10 @@
 // batch (e.g. several HTTP/2 frames in one event-loop turn) and flush() at the end of the turn.
 // Writes before the handshake finishes are staged and sent when it completes.
 //
+// The record layer can be handed over (exportRecordState, then handOverRecordLayer): the
+// traffic keys and sequence numbers go to the kernel (kTLS, kernel_tls.h) and the engine then
+// passes bytes through unchanged. The engine follows KeyUpdates both ways to keep that state.
+//
 // Errors are values. The first failure (bad record, alert, verification) is sticky: every later
 // call returns it. After a failure pendingOutput() may still hold an alert for the peer; send
 // it best-effort before closing the socket. Nothing here throws.
@@ -43,6 +47,7 @@
 
 #include "common/error.h"
 #include "common/identity/spiffe_id.h"
+#include "common/tls/record_state.h"
 #include "common/tls/tls_context.h"
 
 namespace warren::tls {
@@ -112,6 +117,22 @@ class TlsEngine {
   size_t releaseIdleMemory();
   // The output and staging storage held now (their capacity, used or not).
   size_t bufferCapacity() const;
+
+  // TLS 1.3 KeyUpdate: new keys for what we send (queued now); `ask_peer` asks the peer to
+  // renew its own too.
+  Status updateKeys(bool ask_peer);
+
+  // The record layer, for another to carry on where this engine stops: the traffic keys and
+  // the next sequence number per direction. Only at a clean boundary: after the handshake,
+  // before close_notify, with no plaintext staged, no ciphertext unsent and no received bytes
+  // held (each refusal names which).
+  Result<RecordState> exportRecordState() const;
+  // Once the exported state carries the connection elsewhere (the kernel): feed() and write()
+  // pass bytes through unchanged, flush() does nothing, and shutdown() queues no close_notify
+  // (the kernel sends alerts only as records of their own type; the TCP close ends the
+  // connection). Fails, changing nothing, where exportRecordState() would.
+  Status handOverRecordLayer();
+  bool recordLayerHandedOver() const;
 
   bool handshakeDone() const;
   bool peerClosed() const;    // close_notify received

@@ -1,0 +1,26 @@
+// A TLS 1.3 connection's record layer after the handshake, as plain data: the cipher suite and,
+// per direction, the AEAD key, the 12-byte static IV and the next record's sequence number
+// (RFC 8446 §5.3: the nonce of record `seq` is iv XOR seq, left-padded). With it another record
+// layer carries on where OpenSSL stopped: the kernel's (kTLS, kernel_tls.h), or a new ztunnel
+// that takes over an established connection on upgrade. Secret material: never log it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace warren::tls {
+
+struct TrafficKeys {
+  std::vector<uint8_t> key;  // 16 (AES-128-GCM) or 32 (AES-256-GCM, ChaCha20-Poly1305) bytes
+  std::array<uint8_t, 12> iv{};
+  uint64_t seq = 0;  // the sequence number of the next record in this direction
+};
+
+struct RecordState {
+  uint16_t cipher_suite = 0;  // IANA id: 0x1301 TLS_AES_128_GCM_SHA256, 0x1302, 0x1303
+  TrafficKeys tx;             // what we send
+  TrafficKeys rx;             // what the peer sends
+};
+
+}  // namespace warren::tls
