@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/metrics/exposition.h"
+#include "common/tls/kernel_tls.h"
 #include "common/uring/event_loop.h"
 
 namespace warren::mesh {
@@ -53,6 +54,21 @@ inline std::vector<metrics::FamilySnapshot> workerLoopFamilies(const std::string
                                 "later (each may have held its loop's wait up to "
                                 "quiet_send_wait, 5 ms)",
                                 MetricType::kCounter, double(quiet_sends_late))};
+}
+
+// How the process's HBONE connections' records went to the kernel (kTLS, --kernel-tls):
+// warren_<proxy>_kernel_tls_total{result="installed|unavailable|failed"}.
+inline metrics::FamilySnapshot kernelTlsFamily(const std::string& proxy) {
+  const tls::KernelTlsCounts k = tls::kernelTlsCounts();
+  return {"warren_" + proxy + "_kernel_tls_total",
+          "HBONE connections offered to the kernel's TLS record layer after the handshake: "
+          "installed (the kernel seals and opens the records), unavailable (nothing changed: no "
+          "TLS ULP in the kernel, the first attempt learns it and later connections do not try), "
+          "failed (half installed: the connection was closed)",
+          metrics::MetricType::kCounter,
+          {{"", {{"result", "installed"}}, double(k.installed)},
+           {"", {{"result", "unavailable"}}, double(k.unavailable)},
+           {"", {{"result", "failed"}}, double(k.failed)}}};
 }
 
 }  // namespace warren::mesh

@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+
+#include "common/tls/kernel_tls.h"
 
 namespace warren::mesh {
 namespace {
@@ -162,9 +165,52 @@ void HboneConnection::onData(std::span<const char> data) {
     close("peer sent close_notify");
     return;
   }
+  if (!kernel_tls_decided_ && tls_.handshakeDone() && in.empty()) {
+    tryKernelTls();
+    if (closed_) return;
+  }
   flush();
   maybeFinish();
   readMore();
+}
+
+void HboneConnection::tryKernelTls() {
+  // No read is in flight here (onData); no write may be either: every record OpenSSL sealed
+  // must be on the wire before the kernel seals the next one.
+  if (!tls::kernelTlsWanted()) {
+    kernel_tls_decided_ = true;
+    return;
+  }
+  if (writing_ || !tls_.pendingOutput().empty()) return;
+  auto state = tls_.exportRecordState();
+  if (!state) {
+    // Not at a record boundary yet (half a record received): a later read tries again.
+    if (++kernel_tls_tries_ >= 16) {
+      kernel_tls_decided_ = true;
+      spdlog::debug("HBONE {}: records stay in user space: {}", peer_.toString(),
+                    state.error().message());
+    }
+    return;
+  }
+  kernel_tls_decided_ = true;
+  auto installed = tls::installKernelTls(socket_.fd(), *state);
+  if (installed) {
+    if (auto st = tls_.handOverRecordLayer(); !st) {
+      close("kernel TLS: " + st.error().message());
+      return;
+    }
+    spdlog::debug("HBONE {}: the kernel carries the TLS records", peer_.toString());
+    return;
+  }
+  if (installed.error().code() != ErrorCode::kUnavailable) {
+    close("kernel TLS: " + installed.error().message());
+    return;
+  }
+  static std::atomic<bool> said{false};
+  if (!said.exchange(true)) {
+    spdlog::info("kernel TLS unavailable ({}): HBONE records stay in user space",
+                 installed.error().message());
+  }
 }
 
 void HboneConnection::onReadEof() {

@@ -90,6 +90,17 @@ TEST(ZtunnelOptions, PreserveSourceIp) {
   EXPECT_EQ(bad.error().message(), "--preserve-source-ip 'yes': want true or false");
 }
 
+TEST(ZtunnelOptions, KernelTls) {
+  EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r"})->kernel_tls,
+            tls::KernelTlsMode::kAuto)
+      << "the kernel's record layer where it has one";
+  EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--kernel-tls=off"})->kernel_tls,
+            tls::KernelTlsMode::kOff);
+  auto bad = parseZtunnelOptions({"--node", "n", "--run-dir", "/r", "--kernel-tls", "on"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "--kernel-tls 'on': want auto or off");
+}
+
 TEST(ZtunnelOptions, AdminAddressIsLocalOnly) {
   EXPECT_EQ(parseZtunnelOptions({"--node", "n", "--run-dir", "/r"})->admin_address,
             "127.0.0.1:15000");

@@ -17,6 +17,7 @@
 namespace warren::waypoint {
 
 WaypointDaemon::WaypointDaemon(WaypointOptions options) : options_(std::move(options)) {
+  tls::setKernelTlsMode(options_.kernel_tls);
   pod_ip_ = net::IpAddress::parse(options_.pod_ip).value_or(net::IpAddress{});
   const std::string target = "unix:" + options_.xds_socket;
   ca_ = std::make_unique<mesh::CaClient>(target);
@@ -263,7 +264,9 @@ std::vector<metrics::FamilySnapshot> WaypointDaemon::loopFamilies() const {
     quiet += w["quiet_sends"].get<uint64_t>();
     late += w["quiet_sends_late"].get<uint64_t>();
   }
-  return mesh::workerLoopFamilies("waypoint", quiet, late);
+  auto families = mesh::workerLoopFamilies("waypoint", quiet, late);
+  families.push_back(mesh::kernelTlsFamily("waypoint"));
+  return families;
 }
 
 nlohmann::json WaypointDaemon::configDump() const {

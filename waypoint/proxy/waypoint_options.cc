@@ -33,7 +33,7 @@ std::string waypointUsage() {
          "         [--tracing-otlp-endpoint http://HOST[:4318][/v1/traces]]\n"
          "         [--tracing-sampling PERCENT (default 1)]\n"
          "         [--jwks-refresh-seconds 1200] [--request-header-timeout-seconds 10]\n"
-         "         [--access-log-flush-ms 1000]\n"
+         "         [--access-log-flush-ms 1000] [--kernel-tls auto|off]\n"
          "  env: POD_NAME, POD_NAMESPACE, NODE_NAME, POD_IP (the Deployment's downward API)\n";
 }
 
@@ -72,6 +72,10 @@ Result<WaypointOptions> parseWaypointOptions(const std::vector<std::string>& arg
       auto n = number(flag, v, 256);
       if (!n) return fail(n.error());
       o.workers = *n;
+    } else if (flag == "--kernel-tls") {
+      auto mode = tls::parseKernelTlsMode(v);
+      if (!mode) return fail(mode.error());
+      o.kernel_tls = *mode;
     } else if (flag == "--drain-seconds") {
       auto n = number(flag, v, 3600);
       if (!n) return fail(n.error());

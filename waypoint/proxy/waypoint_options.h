@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/tls/kernel_tls.h"
 #include "waypoint/telemetry/otlp_exporter.h"
 
 namespace warren::waypoint {
@@ -26,6 +27,8 @@ struct WaypointOptions {
   std::string log_level = "info";
   unsigned workers = 0;        // data-path threads; 0: one per core
   unsigned drain_seconds = 5;  // SIGTERM: how long open requests may finish
+  // HBONE records sealed by the kernel where it has kTLS (auto), or always by OpenSSL (off).
+  tls::KernelTlsMode kernel_tls = tls::KernelTlsMode::kAuto;
   // Tracing (waypoint/telemetry/README.md): the OTLP/HTTP collector (none: tracing off) and the
   // percentage of new traces sampled.
   std::optional<OtlpEndpoint> tracing_otlp_endpoint;

@@ -26,6 +26,7 @@ std::string envOr(const char* name, std::string fallback) {
 }  // namespace
 
 ZtunnelDaemon::ZtunnelDaemon(ZtunnelOptions options) : options_(std::move(options)) {
+  tls::setKernelTlsMode(options_.kernel_tls);
   ca_ = std::make_unique<mesh::CaClient>(options_.ca_address, options_.cert_ttl);
   certs_ = std::make_unique<mesh::CertificateManager>(
       [this](const identity::SpiffeId& id) { return ca_->fetch(id, std::chrono::seconds(10)); });
@@ -131,6 +132,7 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
   };
   for (auto& f : mesh::workerLoopFamilies("ztunnel", data.quiet_sends, data.quiet_sends_late))
     families.push_back(std::move(f));
+  families.push_back(mesh::kernelTlsFamily("ztunnel"));
   const auto& engines = relay::socketRelayCounters();
   families.push_back(
       {"warren_ztunnel_plain_relays_total",

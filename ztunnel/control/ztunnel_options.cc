@@ -20,6 +20,8 @@ std::string ztunnelUsage() {
          "                                $POOL_UNUSED_RELEASE_TIMEOUT, else 5m)\n"
          "         [--preserve-source-ip true|false]  (default true: the app sees the\n"
          "                                client's address, not its own)\n"
+         "         [--kernel-tls auto|off]  (default auto: the kernel seals HBONE records\n"
+         "                                where it has kTLS)\n"
          "  TARGET is a gRPC target, default unix:<run-dir>/xds.sock\n";
 }
 
@@ -60,8 +62,9 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
       {"--metrics-address", &o.metrics_address},
       {"--readiness-address", &o.readiness_address},
   };
-  std::string workers, drain, ttl, pool_idle, preserve_source;
+  std::string workers, drain, ttl, pool_idle, preserve_source, kernel_tls;
   flags["--preserve-source-ip"] = &preserve_source;
+  flags["--kernel-tls"] = &kernel_tls;
   flags["--workers"] = &workers;
   flags["--pool-idle-timeout"] = &pool_idle;
   flags["--cert-ttl"] = &ttl;
@@ -100,6 +103,11 @@ Result<ZtunnelOptions> parseZtunnelOptions(const std::vector<std::string>& args)
       return fail(Error::invalid(
           fmt::format("--preserve-source-ip '{}': want true or false", preserve_source)));
     o.preserve_source_ip = preserve_source == "true";
+  }
+  if (!kernel_tls.empty()) {
+    auto mode = tls::parseKernelTlsMode(kernel_tls);
+    if (!mode) return fail(mode.error());
+    o.kernel_tls = *mode;
   }
   if (pool_idle.empty()) {
     // Istio ztunnel's name for how long an unused pooled connection is kept.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/tls/kernel_tls.h"
 
 namespace warren::ztunnel {
 
@@ -31,6 +32,8 @@ struct ZtunnelOptions {
   // Inbound connections reach the app from the client's address (source routing in each pod
   // netns, source_routing.h), as Istio's in-pod mode; false: from the pod's own address.
   bool preserve_source_ip = true;
+  // HBONE records sealed by the kernel where it has kTLS (auto), or always by OpenSSL (off).
+  tls::KernelTlsMode kernel_tls = tls::KernelTlsMode::kAuto;
   bool data_path = true;  // false: control half only (tests of the clients)
 };
 

@@ -13,6 +13,7 @@
 #include "common/net/socket_info.h"
 #include "common/relay/socket_stream.h"
 #include "common/relay/stream_relay.h"
+#include "common/tls/kernel_tls.h"
 #include "common/tls/tls_context.h"
 #include "common/uring/worker_threads.h"
 #include "mesh/hbone/hbone_connection.h"
@@ -210,6 +211,31 @@ TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
   auto peer = f.peer_identity.get_future();
   ASSERT_EQ(peer.wait_for(1s), std::future_status::ready);
   EXPECT_EQ(peer.get(), kClientId);
+  // kTLS was offered on both ends after the handshake: the kernel took the records (a kernel
+  // with the TLS ULP), or it has none and the process knows it (this lab's kernel) and the
+  // bytes above went through OpenSSL.
+  auto kernel = std::make_shared<std::promise<std::array<int, 4>>>();
+  f.loop().post([&f, kernel] {
+    std::array<int, 4> r{0, 0, 0, 0};
+    if (f.client) r = {f.client->kernelTlsDecided(), f.client->recordsInKernel(), 0, 0};
+    for (auto& w : f.servers)
+      if (auto c = w.lock()) {
+        r[2] = c->kernelTlsDecided();
+        r[3] = c->recordsInKernel();
+      }
+    kernel->set_value(r);
+  });
+  auto k = kernel->get_future();
+  ASSERT_EQ(k.wait_for(5s), std::future_status::ready);
+  auto [client_decided, client_kernel, server_decided, server_kernel] = k.get();
+  EXPECT_TRUE(client_decided);
+  EXPECT_TRUE(server_decided);
+  if (tls::kernelTlsWanted()) {
+    EXPECT_TRUE(client_kernel && server_kernel) << "the kernel has the TLS ULP: both ends use it";
+  } else {
+    EXPECT_FALSE(client_kernel || server_kernel);
+    EXPECT_GE(tls::kernelTlsCounts().unavailable, 1u);
+  }
 }
 
 // io_uring, and the epoll fallback ztunnel uses when io_uring cannot be set up.

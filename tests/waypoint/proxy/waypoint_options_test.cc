@@ -47,6 +47,10 @@ TEST(WaypointOptions, AccessLogBatchedEverySecondUnlessTold) {
   auto each = parseWaypointOptions(with({"--access-log-flush-ms", "0"}));
   ASSERT_TRUE(each) << each.error().message();
   EXPECT_EQ(each->access_log_flush, std::chrono::milliseconds(0));  // a write per line
+  EXPECT_EQ(plain->kernel_tls, tls::KernelTlsMode::kAuto);
+  auto off = parseWaypointOptions(with({"--kernel-tls", "off"}));
+  ASSERT_TRUE(off) << off.error().message();
+  EXPECT_EQ(off->kernel_tls, tls::KernelTlsMode::kOff);
 }
 
 TEST(WaypointOptions, BadValuesNameTheFlag) {
@@ -67,6 +71,7 @@ TEST(WaypointOptions, BadValuesNameTheFlag) {
            {{"--metrics-port", "70000"}, "--metrics-port"},
            {{"--access-log-flush-ms", "60001"}, "--access-log-flush-ms"},
            {{"--access-log-flush-ms", "1s"}, "--access-log-flush-ms"},
+           {{"--kernel-tls", "yes"}, "--kernel-tls 'yes': want auto or off"},
        }) {
     SCOPED_TRACE(row.args[0] + (row.args.size() > 1 ? " " + row.args[1] : ""));
     auto o = parseWaypointOptions(with(row.args));
