@@ -79,7 +79,7 @@ TEST(KernelTls, ModeFlag) {
   EXPECT_EQ(bad.error().message(), "--kernel-tls 'on': want auto or off");
 }
 
-class KernelTlsHandOff : public TlsFixture {};
+class KernelTlsHandOff : public PairedTlsFixture {};
 
 // send() until done; recv() once into `out` (blocking sockets).
 void sendAllFd(int fd, std::string_view data) {
@@ -129,12 +129,8 @@ TEST_F(KernelTlsHandOff, OnARealConnectionTheKernelTakesOverOrNothingChanges) {
   UniqueFd server_fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(server_fd);
 
-  auto client_cert = ca_.issue(kClientUri);
-  auto server_cert = ca_.issue(kServerUri);
-  auto cctx = clientContext(client_cert);
-  auto sctx = serverContext(server_cert);
-  auto c = clientEngine(cctx);
-  auto s = serverEngine(sctx);
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
   std::string at_server, at_client;
   for (int i = 0; i < 4 && !(c.handshakeDone() && s.handshakeDone()); ++i) {
     hop(c, client_fd.get(), s, server_fd.get(), &at_server);

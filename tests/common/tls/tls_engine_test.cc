@@ -9,27 +9,7 @@
 namespace warren::tls::testing {
 namespace {
 
-class TlsEngineTest : public TlsFixture {
- protected:
-  TlsEngineTest()
-      : client_cert_(ca_.issue(kClientUri)),
-        server_cert_(ca_.issue(kServerUri)),
-        client_ctx_(clientContext(client_cert_)),
-        server_ctx_(serverContext(server_cert_)) {}
-
-  void handshake(TlsEngine& c, TlsEngine& s) {
-    pump(c, s);
-    ASSERT_FALSE(c.failed()) << c.error()->message();
-    ASSERT_FALSE(s.failed()) << s.error()->message();
-    ASSERT_TRUE(c.handshakeDone());
-    ASSERT_TRUE(s.handshakeDone());
-  }
-
-  identity::WorkloadCertificate client_cert_;
-  identity::WorkloadCertificate server_cert_;
-  TlsContext client_ctx_;
-  TlsContext server_ctx_;
-};
+class TlsEngineTest : public PairedTlsFixture {};
 
 TEST_F(TlsEngineTest, MutualHandshakeExposesIdentitiesAndAlpn) {
   auto c = clientEngine(client_ctx_, {"spiffe://cluster.local/ns/other/sa/x", kServerUri});

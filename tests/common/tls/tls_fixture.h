@@ -52,4 +52,29 @@ class TlsFixture : public ::testing::Test {
   identity::testing::TestCa ca_;
 };
 
+// A client and a server identity from the fixture's CA, with their contexts, for tests that pair
+// the two ends.
+class PairedTlsFixture : public TlsFixture {
+ protected:
+  PairedTlsFixture()
+      : client_cert_(ca_.issue(kClientUri)),
+        server_cert_(ca_.issue(kServerUri)),
+        client_ctx_(clientContext(client_cert_)),
+        server_ctx_(serverContext(server_cert_)) {}
+
+  // Pumps until both ends finished the handshake (fatal failure otherwise).
+  void handshake(TlsEngine& c, TlsEngine& s) {
+    pump(c, s);
+    ASSERT_FALSE(c.failed()) << c.error()->message();
+    ASSERT_FALSE(s.failed()) << s.error()->message();
+    ASSERT_TRUE(c.handshakeDone());
+    ASSERT_TRUE(s.handshakeDone());
+  }
+
+  identity::WorkloadCertificate client_cert_;
+  identity::WorkloadCertificate server_cert_;
+  TlsContext client_ctx_;
+  TlsContext server_ctx_;
+};
+
 }  // namespace warren::tls::testing

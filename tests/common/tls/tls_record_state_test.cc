@@ -102,25 +102,7 @@ std::string feedAll(TlsEngine& e, std::string_view in) {
   return got;
 }
 
-class TlsRecordStateTest : public TlsFixture {
- protected:
-  TlsRecordStateTest()
-      : client_cert_(ca_.issue(kClientUri)),
-        server_cert_(ca_.issue(kServerUri)),
-        client_ctx_(clientContext(client_cert_)),
-        server_ctx_(serverContext(server_cert_)) {}
-
-  void handshake(TlsEngine& c, TlsEngine& s) {
-    pump(c, s);
-    ASSERT_TRUE(c.handshakeDone()) << (c.error() ? c.error()->message() : "");
-    ASSERT_TRUE(s.handshakeDone()) << (s.error() ? s.error()->message() : "");
-  }
-
-  identity::WorkloadCertificate client_cert_;
-  identity::WorkloadCertificate server_cert_;
-  TlsContext client_ctx_;
-  TlsContext server_ctx_;
-};
+class TlsRecordStateTest : public PairedTlsFixture {};
 
 TEST_F(TlsRecordStateTest, ExportedStateOpensThePeersNextRecordAndSealsOneItAccepts) {
   auto c = clientEngine(client_ctx_);

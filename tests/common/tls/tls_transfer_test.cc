@@ -19,15 +19,11 @@ std::string payload(size_t n, uint32_t seed) {
   return s;
 }
 
-class TlsTransferTest : public TlsFixture {};
+class TlsTransferTest : public PairedTlsFixture {};
 
 TEST_F(TlsTransferTest, SixtyFourMiBEachWayIntact) {
-  auto ccert = ca_.issue(kClientUri);
-  auto scert = ca_.issue(kServerUri);
-  auto cctx = clientContext(ccert);
-  auto sctx = serverContext(scert);
-  auto c = clientEngine(cctx);
-  auto s = serverEngine(sctx);
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
   pump(c, s);
   ASSERT_TRUE(c.handshakeDone() && s.handshakeDone());
 
@@ -48,12 +44,8 @@ TEST_F(TlsTransferTest, SixtyFourMiBEachWayIntact) {
 }
 
 TEST_F(TlsTransferTest, ManySmallWritesBatchedWithFlushLater) {
-  auto ccert = ca_.issue(kClientUri);
-  auto scert = ca_.issue(kServerUri);
-  auto cctx = clientContext(ccert);
-  auto sctx = serverContext(scert);
-  auto c = clientEngine(cctx);
-  auto s = serverEngine(sctx);
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
   pump(c, s);
   std::string sent;
   size_t records_bytes = 0;
