@@ -22,6 +22,7 @@ struct SocketStream::State final : uring::SendFollower {
   // The last send came back short: the socket buffer was full, so the next one is not expected
   // to complete at once and is made without a follower (it must end the loop's wait).
   bool congested = false;
+  bool kernel_tls = false;  // sendThroughKernelTls()
   std::deque<uring::Buffer> queue;
 
   State(uring::EventLoop& l, int f) : loop(l), fd(f) {}
@@ -48,7 +49,8 @@ void doShutdown(State& s) {
 
 void startSend(const std::shared_ptr<State>& s, uring::Buffer data, size_t offset) {
   s->writing = true;
-  uring::SendFollower* follower = s->congested ? nullptr : s.get();
+  // A quiet send is MSG_WAITALL, which kTLS's sendmsg refuses (EOPNOTSUPP).
+  uring::SendFollower* follower = s->congested || s->kernel_tls ? nullptr : s.get();
   s->loop.send(
       s->fd, std::move(data), offset,
       [s, offset](int res, uring::Buffer buf) {
@@ -96,6 +98,8 @@ UniqueFd SocketStream::release() {
 }
 
 void SocketStream::setEvents(StreamEvents* events) { state_->events = events; }
+
+void SocketStream::sendThroughKernelTls() { state_->kernel_tls = true; }
 
 void SocketStream::read(size_t max_bytes) {
   auto& s = state_;

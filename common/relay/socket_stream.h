@@ -24,6 +24,9 @@ class SocketStream final : public ByteStream {
   int fd() const;
   // Hands the socket back, for another engine (SpliceRelay): only before any read or write.
   UniqueFd release();
+  // The kernel's TLS record layer took the socket (kTLS): its sendmsg refuses MSG_WAITALL, so
+  // sends from now on are plain ones the loop waits for (no quiet sends).
+  void sendThroughKernelTls();
   void setEvents(StreamEvents* events) override;
   void read(size_t max_bytes) override;
   void write(uring::Buffer data) override;

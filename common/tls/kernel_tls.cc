@@ -19,7 +19,7 @@ namespace warren::tls {
 namespace {
 
 std::atomic<bool> g_auto{true};
-std::atomic<bool> g_no_ulp{false};
+std::atomic<bool> g_refused{false};
 std::atomic<uint64_t> g_installed{0}, g_unavailable{0}, g_failed{0};
 
 // One direction's crypto_info for an AEAD with a 4-byte salt + 8-byte explicit iv (AES-GCM) or
@@ -51,7 +51,7 @@ Result<KernelTlsMode> parseKernelTlsMode(std::string_view text) {
 
 void setKernelTlsMode(KernelTlsMode mode) { g_auto = mode == KernelTlsMode::kAuto; }
 
-bool kernelTlsWanted() { return g_auto.load(std::memory_order_relaxed) && !g_no_ulp.load(); }
+bool kernelTlsWanted() { return g_auto.load(std::memory_order_relaxed) && !g_refused.load(); }
 
 Result<std::vector<uint8_t>> kernelCryptoInfo(uint16_t cipher_suite, const TrafficKeys& keys) {
   size_t want = cipher_suite == 0x1301 ? 16 : 32;
@@ -80,11 +80,18 @@ Status installKernelTls(int fd, const RecordState& state) {
     ++g_unavailable;
     return fail(Error(ErrorCode::kUnavailable, std::move(why)));
   };
-  if (g_no_ulp) return unavailable("this kernel has no TLS ULP (CONFIG_TLS)");
+  if (g_refused) {
+    return unavailable(
+        "refused earlier in this process: no TLS ULP (CONFIG_TLS), or a version or cipher the "
+        "kernel does not take");
+  }
   auto tx = kernelCryptoInfo(state.cipher_suite, state.tx);
   if (!tx) return unavailable(tx.error().message());
   auto rx = kernelCryptoInfo(state.cipher_suite, state.rx);
-  if (!rx) return unavailable(rx.error().message());
+  if (!rx) {
+    OPENSSL_cleanse(tx->data(), tx->size());
+    return unavailable(rx.error().message());
+  }
   struct Cleanse {
     std::vector<uint8_t>& a;
     std::vector<uint8_t>& b;
@@ -95,16 +102,22 @@ Status installKernelTls(int fd, const RecordState& state) {
   } cleanse{*tx, *rx};
   if (::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) != 0) {
     int err = errno;
-    if (err == ENOENT) g_no_ulp = true;  // the module is neither built in nor loadable
+    // No module (ENOENT), or one this socket type refuses: the same for every later connection.
+    // EEXIST (this socket already has a ULP) says nothing about the others.
+    if (err != EEXIST) g_refused = true;
     return unavailable(
         fmt::format("setsockopt(TCP_ULP, \"tls\"): {}{}", std::strerror(err),
                     err == ENOENT ? " (this kernel has no TLS ULP: CONFIG_TLS)" : ""));
   }
   // With the ULP attached and no direction configured the socket is still plain TCP.
+  // The kernel refusing a direction (an older one without TLS 1.3 or this cipher: EINVAL)
+  // refuses it for every connection: stop offering.
   if (::setsockopt(fd, SOL_TLS, TLS_TX, tx->data(), static_cast<socklen_t>(tx->size())) != 0) {
+    g_refused = true;
     return unavailable(fmt::format("setsockopt(TLS_TX): {}", std::strerror(errno)));
   }
   if (::setsockopt(fd, SOL_TLS, TLS_RX, rx->data(), static_cast<socklen_t>(rx->size())) != 0) {
+    g_refused = true;
     ++g_failed;
     return fail(Error(ErrorCode::kInternal,
                       fmt::format("setsockopt(TLS_RX): {} (TLS_TX was installed: the connection "

@@ -31,8 +31,8 @@ Result<KernelTlsMode> parseKernelTlsMode(std::string_view text);
 
 // Process-wide (set once from the binary's --kernel-tls flag before connections open).
 void setKernelTlsMode(KernelTlsMode mode);
-// Whether a connection should try: the mode is auto and no attempt has shown the kernel has no
-// TLS ULP.
+// Whether a connection should try: the mode is auto and no attempt has shown the kernel refuses
+// (no TLS ULP, or a version or cipher it does not take).
 bool kernelTlsWanted();
 
 // The setsockopt(SOL_TLS, TLS_TX | TLS_RX) value for one direction of a TLS 1.3 connection:
@@ -41,10 +41,10 @@ bool kernelTlsWanted();
 Result<std::vector<uint8_t>> kernelCryptoInfo(uint16_t cipher_suite, const TrafficKeys& keys);
 
 // Hands both directions of the connected TCP socket `fd` to the kernel, TX first. Errors:
-// kUnavailable when nothing changed (no TLS ULP on this kernel, remembered for the process; a
-// cipher the kernel refuses; the ULP already attached): the connection carries on in user
-// space. Any other code: one direction was installed and the other refused; the connection
-// cannot continue and must be closed.
+// kUnavailable when nothing changed (no TLS ULP on this kernel; a version or cipher the kernel
+// refuses; the ULP already attached): the connection carries on in user space. Any other code:
+// one direction was installed and the other refused; the connection cannot continue and must be
+// closed. Every refusal but EEXIST is remembered: later connections do not try.
 Status installKernelTls(int fd, const RecordState& state);
 
 struct KernelTlsCounts {

@@ -23,4 +23,7 @@ struct RecordState {
   TrafficKeys rx;             // what the peer sends
 };
 
+// Overwrites the keys and IVs (OPENSSL_cleanse) once they have been handed on.
+void cleanse(RecordState& state);
+
 }  // namespace warren::tls

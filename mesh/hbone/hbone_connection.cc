@@ -194,11 +194,13 @@ void HboneConnection::tryKernelTls() {
   }
   kernel_tls_decided_ = true;
   auto installed = tls::installKernelTls(socket_.fd(), *state);
+  tls::cleanse(*state);
   if (installed) {
     if (auto st = tls_.handOverRecordLayer(); !st) {
       close("kernel TLS: " + st.error().message());
       return;
     }
+    socket_.sendThroughKernelTls();
     spdlog::debug("HBONE {}: the kernel carries the TLS records", peer_.toString());
     return;
   }

@@ -220,6 +220,25 @@ TEST_F(TlsRecordStateTest, ExportNamesWhatIsNotAtABoundary) {
   EXPECT_NE(partial.error().message().find("received bytes are held"), std::string::npos);
   EXPECT_EQ(feedAll(c, rec.substr(10)), "split in two");
   EXPECT_TRUE(c.exportRecordState());
+  // Only the 5-byte header: OpenSSL has taken it in and counts nothing as pending.
+  ASSERT_TRUE(s.write(bytes("header first")));
+  rec = drain(s);
+  EXPECT_EQ(feedAll(c, rec.substr(0, 5)), "");
+  auto header = c.exportRecordState();
+  ASSERT_FALSE(header) << "a record's header alone was taken for a boundary";
+  EXPECT_NE(header.error().message().find("received bytes are held"), std::string::npos);
+  EXPECT_EQ(feedAll(c, rec.substr(5)), "header first");
+  EXPECT_TRUE(c.exportRecordState());
+
+  // The peer asked for a KeyUpdate: ours is due with the next write, under the old key.
+  ASSERT_TRUE(s.updateKeys(/*ask_peer=*/true));
+  pump(c, s);
+  auto due = c.exportRecordState();
+  ASSERT_FALSE(due);
+  EXPECT_NE(due.error().message().find("KeyUpdate of ours is due"), std::string::npos);
+  ASSERT_TRUE(c.write(bytes("sends it")));
+  pump(c, s);
+  EXPECT_TRUE(c.exportRecordState());
 
   ASSERT_TRUE(c.shutdown());
   auto closing = c.exportRecordState();
