@@ -179,20 +179,30 @@ wait "$LONG" || fail "the long transfer failed: $(cat "$LAB_DIR/long.out")"
 
 step "capture on node-2: only TLS on 15008, no plaintext marker, nothing to the app port"
 CAP="$LAB_DIR/node2.pcap"
-node_exec node-2 timeout 60 tcpdump -i any -U -s 0 -w "$CAP" "host $CLIENT" >"$LAB_DIR/tcpdump.log" 2>&1 &
+# -B: a 16 MiB capture buffer (offloaded segments are up to 64 KiB each; the default 2 MiB
+# dropped some on a busy machine).
+node_exec node-2 timeout 60 tcpdump -i any -U -B 16384 -s 0 -w "$CAP" "host $CLIENT" >"$LAB_DIR/tcpdump.log" 2>&1 &
 TCPDUMP=$!
 on_exit "kill $TCPDUMP 2>/dev/null; wait $TCPDUMP 2>/dev/null"
 wait_for 10 grep -q "listening on" "$LAB_DIR/tcpdump.log"
 pod_exec mesh/client bash -c "exec 3<>/dev/tcp/$FAR/9000; yes WARRENPLAINTEXTMARKER | head -c 2000000 >&3; exec 3>&-" \
   || fail "marker transfer failed"
-sleep 1
-kill "$TCPDUMP" 2>/dev/null; wait "$TCPDUMP" 2>/dev/null || true
-hbone=$(tcpdump -nr "$CAP" 'tcp port 15008' 2>/dev/null | wc -l)
 # TCP payload bytes on 15008 ("length N" closes each line): the 2 MB, in TLS records. Counted in
 # bytes, not packets: with segmentation offload the veth carries it in anything from ~30 to
-# hundreds of packets.
-hbone_bytes=$(tcpdump -nr "$CAP" 'tcp port 15008' 2>/dev/null |
-  awk '$(NF-1) == "length" { s += $NF } END { printf "%.0f\n", s }')
+# hundreds of packets. The client's write returns before the tunnel has carried it all: read the
+# (packet-buffered) capture until it holds the 2 MB or 10 s passed.
+hbone_bytes_now() {
+  tcpdump -nr "$CAP" 'tcp port 15008' 2>/dev/null |
+    awk '$(NF-1) == "length" { s += $NF } END { printf "%.0f\n", s }'
+}
+for _ in $(seq 50); do
+  [ "$(hbone_bytes_now)" -ge 2000000 ] && break
+  sleep 0.2
+done
+sleep 0.5  # anything after the 2 MB (a plaintext leak would come with it)
+kill "$TCPDUMP" 2>/dev/null; wait "$TCPDUMP" 2>/dev/null || true
+hbone=$(tcpdump -nr "$CAP" 'tcp port 15008' 2>/dev/null | wc -l)
+hbone_bytes=$(hbone_bytes_now)
 app=$(tcpdump -nr "$CAP" 'tcp port 9000' 2>/dev/null | wc -l)
 marker=$(grep -c WARRENPLAINTEXTMARKER "$CAP" || true)
 log "captured: $hbone packets ($hbone_bytes payload bytes) on 15008, $app on 9000, marker hits $marker"
