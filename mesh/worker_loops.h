@@ -1,5 +1,6 @@
 // The event-loop options of the mesh proxies' data-path workers (warren-ztunnel's DataPlane,
-// warren-waypoint's workers): one place, so both proxies size their loops alike.
+// warren-waypoint's workers): one place, so both proxies size their loops alike; and the
+// data-path /metrics families both export alike.
 #pragma once
 
 #include <cstdint>

@@ -54,7 +54,7 @@ void setKernelTlsMode(KernelTlsMode mode) { g_auto = mode == KernelTlsMode::kAut
 bool kernelTlsWanted() { return g_auto.load(std::memory_order_relaxed) && !g_refused.load(); }
 
 Result<std::vector<uint8_t>> kernelCryptoInfo(uint16_t cipher_suite, const TrafficKeys& keys) {
-  size_t want = cipher_suite == 0x1301 ? 16 : 32;
+  size_t want = keyLength(cipher_suite);
   if (keys.key.size() != want) {
     return fail(Error::invalid(fmt::format("cipher suite {:#06x} needs a {}-byte key, not {}",
                                            cipher_suite, want, keys.key.size())));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -16,6 +17,10 @@ struct TrafficKeys {
   std::array<uint8_t, 12> iv{};
   uint64_t seq = 0;  // the sequence number of the next record in this direction
 };
+
+// The AEAD key length of a TLS 1.3 suite: 16 bytes for TLS_AES_128_GCM_SHA256 (0x1301), 32 for
+// the others (0x1302 AES-256-GCM, 0x1303 ChaCha20-Poly1305).
+inline size_t keyLength(uint16_t cipher_suite) { return cipher_suite == 0x1301 ? 16 : 32; }
 
 struct RecordState {
   uint16_t cipher_suite = 0;  // IANA id: 0x1301 TLS_AES_128_GCM_SHA256, 0x1302, 0x1303

@@ -11,6 +11,7 @@
 #include "common/identity/certificate_info.h"
 #include "common/identity/chain_verification.h"
 #include "common/identity/openssl_errors.h"
+#include "common/percent_encoding.h"
 #include "common/tls/handshake_hooks.h"
 #include "common/tls/output_buffer.h"
 
@@ -186,20 +187,12 @@ const EVP_MD* suiteHash(const SSL* ssl) {
   return c == nullptr ? nullptr : SSL_CIPHER_get_handshake_digest(c);
 }
 
-size_t suiteKeyLength(uint16_t suite) { return suite == 0x1301 ? 16 : 32; }
-
 std::optional<std::vector<uint8_t>> fromHex(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
   std::vector<uint8_t> out;
   out.reserve(hex.size() / 2);
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    int hi = hexDigitValue(hex[i]), lo = hexDigitValue(hex[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<uint8_t>(hi * 16 + lo));
   }
@@ -650,7 +643,7 @@ Result<RecordState> TlsEngine::exportRecordState() const {
       SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(s.ssl.get())) & 0xffff);
   const EVP_MD* md = suiteHash(s.ssl.get());
   for (auto [from, to] : {std::pair{&s.tx, &st.tx}, std::pair{&s.rx, &st.rx}}) {
-    auto key = expandLabel(md, from->secret, "key", suiteKeyLength(st.cipher_suite));
+    auto key = expandLabel(md, from->secret, "key", keyLength(st.cipher_suite));
     if (!key) return fail(std::move(key).error());
     auto iv = expandLabel(md, from->secret, "iv", to->iv.size());
     if (!iv) return fail(std::move(iv).error());

@@ -102,6 +102,18 @@ std::string feedAll(TlsEngine& e, std::string_view in) {
   return got;
 }
 
+// What the kernel does with the client's exported state: opens the server's next record
+// (`to_client`) and seals one (`to_server`) that the server's OpenSSL must accept. Returns the
+// record layer, at the sequence numbers after both.
+std::pair<Aead, Aead> carryOn(const RecordState& st, TlsEngine& server, std::string_view to_client,
+                              std::string_view to_server) {
+  Aead rx{st.cipher_suite, st.rx}, tx{st.cipher_suite, st.tx};
+  EXPECT_TRUE(server.write(bytes(to_client)));
+  EXPECT_EQ(rx.open(drain(server)), (std::pair<int, std::string>{23, std::string(to_client)}));
+  EXPECT_EQ(feedAll(server, tx.seal(to_server)), to_server);
+  return {rx, tx};
+}
+
 class TlsRecordStateTest : public PairedTlsFixture {};
 
 TEST_F(TlsRecordStateTest, ExportedStateOpensThePeersNextRecordAndSealsOneItAccepts) {
@@ -128,10 +140,7 @@ TEST_F(TlsRecordStateTest, ExportedStateOpensThePeersNextRecordAndSealsOneItAcce
   EXPECT_EQ(peer->tx.key, st->rx.key);
   EXPECT_NE(st->tx.key, st->rx.key);
 
-  Aead rx{st->cipher_suite, st->rx}, tx{st->cipher_suite, st->tx};
-  ASSERT_TRUE(s.write(bytes("to the kernel")));
-  EXPECT_EQ(rx.open(drain(s)), (std::pair<int, std::string>{23, "to the kernel"}));
-  EXPECT_EQ(feedAll(s, tx.seal("from the kernel")), "from the kernel");
+  auto [rx, tx] = carryOn(*st, s, "to the kernel", "from the kernel");
   ASSERT_FALSE(s.failed()) << s.error()->message();
   // A record sealed with the wrong sequence number does not authenticate.
   ASSERT_TRUE(s.write(bytes("again")));
@@ -166,10 +175,7 @@ TEST_F(TlsRecordStateTest, KeyUpdatesBothWaysAreFollowed) {
   EXPECT_EQ(peer->tx.key, st->rx.key);
   EXPECT_EQ(peer->rx.seq, st->tx.seq);
 
-  Aead rx{st->cipher_suite, st->rx}, tx{st->cipher_suite, st->tx};
-  ASSERT_TRUE(s.write(bytes("renewed")));
-  EXPECT_EQ(rx.open(drain(s)), (std::pair<int, std::string>{23, "renewed"}));
-  EXPECT_EQ(feedAll(s, tx.seal("renewed too")), "renewed too");
+  carryOn(*st, s, "renewed", "renewed too");
 }
 
 TEST_F(TlsRecordStateTest, Aes256SuiteExportsA32ByteKey) {
@@ -182,10 +188,7 @@ TEST_F(TlsRecordStateTest, Aes256SuiteExportsA32ByteKey) {
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_EQ(st->cipher_suite, 0x1302);
   EXPECT_EQ(st->tx.key.size(), 32u);
-  Aead rx{st->cipher_suite, st->rx}, tx{st->cipher_suite, st->tx};
-  ASSERT_TRUE(s.write(bytes("sha384 keys")));
-  EXPECT_EQ(rx.open(drain(s)), (std::pair<int, std::string>{23, "sha384 keys"}));
-  EXPECT_EQ(feedAll(s, tx.seal("both ways")), "both ways");
+  carryOn(*st, s, "sha384 keys", "both ways");
 }
 
 TEST_F(TlsRecordStateTest, ExportNamesWhatIsNotAtABoundary) {
