@@ -6,10 +6,9 @@
 #include <string>
 #include <string_view>
 
-namespace warren {
+#include "common/hex.h"  // hexDigitValue
 
-// 0..15 for a hex digit (either case), -1 otherwise.
-int hexDigitValue(char c);
+namespace warren {
 
 // RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~".
 bool isUriUnreserved(unsigned char c);

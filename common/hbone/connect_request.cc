@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/hex.h"
 #include "common/percent_encoding.h"
 
 namespace warren::hbone {
@@ -31,34 +32,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 template <size_t N>
-bool parseHex(std::string_view text, std::array<uint8_t, N>& out) {
-  if (text.size() != 2 * N) return false;
-  for (size_t i = 0; i < N; ++i) {
-    int hi = hexDigitValue(text[2 * i]), lo = hexDigitValue(text[2 * i + 1]);
-    // W3C: lower-case hex only.
-    if (hi < 0 || lo < 0 || (text[2 * i] >= 'A' && text[2 * i] <= 'F') ||
-        (text[2 * i + 1] >= 'A' && text[2 * i + 1] <= 'F')) {
-      return false;
-    }
-    out[i] = static_cast<uint8_t>(hi * 16 + lo);
-  }
-  return true;
-}
-
-template <size_t N>
 bool allZero(const std::array<uint8_t, N>& a) {
   return std::all_of(a.begin(), a.end(), [](uint8_t b) { return b == 0; });
-}
-
-template <size_t N>
-std::string hex(const std::array<uint8_t, N>& a) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s(2 * N, '0');
-  for (size_t i = 0; i < N; ++i) {
-    s[2 * i] = kDigits[a[i] >> 4];
-    s[2 * i + 1] = kDigits[a[i] & 0xf];
-  }
-  return s;
 }
 
 }  // namespace
@@ -139,8 +114,11 @@ Result<TraceParent> TraceParent::parse(std::string_view text) {
   }
   TraceParent t;
   std::array<uint8_t, 1> flags;
-  if (!parseHex(text.substr(3, 32), t.trace_id) || !parseHex(text.substr(36, 16), t.parent_id) ||
-      !parseHex(text.substr(53, 2), flags)) {
+  // W3C: lower-case hex only.
+  constexpr HexDigits kLower = HexDigits::kLowerCase;
+  if (!decodeHex(text.substr(3, 32), t.trace_id, kLower) ||
+      !decodeHex(text.substr(36, 16), t.parent_id, kLower) ||
+      !decodeHex(text.substr(53, 2), flags, kLower)) {
     return fail(Error::invalid(fmt::format("traceparent '{}': bad hex", text)));
   }
   if (allZero(t.trace_id) || allZero(t.parent_id)) {
@@ -150,7 +128,7 @@ Result<TraceParent> TraceParent::parse(std::string_view text) {
 }
 
 std::string TraceParent::toString() const {
-  return fmt::format("00-{}-{}-00", hex(trace_id), hex(parent_id));
+  return fmt::format("00-{}-{}-00", encodeHex(trace_id), encodeHex(parent_id));
 }
 
 http2::HeaderList buildConnectHeaders(const ConnectRequest& r) {

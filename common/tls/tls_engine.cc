@@ -8,10 +8,10 @@
 #include <cstring>
 #include <mutex>
 
+#include "common/hex.h"
 #include "common/identity/certificate_info.h"
 #include "common/identity/chain_verification.h"
 #include "common/identity/openssl_errors.h"
-#include "common/percent_encoding.h"
 #include "common/tls/handshake_hooks.h"
 #include "common/tls/output_buffer.h"
 
@@ -187,18 +187,6 @@ const EVP_MD* suiteHash(const SSL* ssl) {
   return c == nullptr ? nullptr : SSL_CIPHER_get_handshake_digest(c);
 }
 
-std::optional<std::vector<uint8_t>> fromHex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::vector<uint8_t> out;
-  out.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = hexDigitValue(hex[i]), lo = hexDigitValue(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<uint8_t>(hi * 16 + lo));
-  }
-  return out;
-}
-
 }  // namespace
 
 // ---- Handshake hooks (declared in handshake_hooks.h) ----
@@ -260,11 +248,12 @@ void keepTrafficSecret(const SSL* ssl, const char* line) {
   std::string_view label = text.substr(0, a);
   bool client = label == "CLIENT_TRAFFIC_SECRET_0";
   if (!client && label != "SERVER_TRAFFIC_SECRET_0") return;
-  auto secret = fromHex(text.substr(b + 1));
-  if (!secret) return;
+  std::string_view hex = text.substr(b + 1);
+  std::vector<uint8_t> secret(hex.size() / 2);
+  if (!decodeHex(hex, secret)) return;
   // What the client sends is the client's secret.
   bool ours = client == (impl->role == TlsRole::kClient);
-  (ours ? impl->tx : impl->rx).secret = std::move(*secret);
+  (ours ? impl->tx : impl->rx).secret = std::move(secret);
 }
 
 void countRecord(int write_p, int, int content_type, const void* buf, size_t len, SSL* ssl, void*) {

@@ -5,15 +5,6 @@
 namespace warren {
 namespace {
 
-TEST(PercentEncoding, HexDigits) {
-  EXPECT_EQ(hexDigitValue('0'), 0);
-  EXPECT_EQ(hexDigitValue('9'), 9);
-  EXPECT_EQ(hexDigitValue('a'), 10);
-  EXPECT_EQ(hexDigitValue('F'), 15);
-  EXPECT_EQ(hexDigitValue('g'), -1);
-  EXPECT_EQ(hexDigitValue('%'), -1);
-}
-
 TEST(PercentEncoding, KeepsOnlyWhatTheCallerNames) {
   EXPECT_EQ(percentEncode("a b/c?d=e&f~g", isUriUnreserved), "a%20b%2Fc%3Fd%3De%26f~g");
   EXPECT_EQ(percentEncode("\xc3\xa9%", isUriUnreserved), "%C3%A9%25");

@@ -3,39 +3,17 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <span>
 #include <vector>
+
+#include "common/hex.h"
 
 namespace warren::waypoint {
 namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
-
 // Lower-case hex only: W3C §3.2.2 ("HEXDIGLC"), and B3 ids are lower-case too.
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-template <size_t N>
-bool decodeHex(std::string_view hex, std::array<uint8_t, N>& out, size_t offset = 0) {
-  if (hex.size() + offset * 2 != N * 2) return false;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = hexValue(hex[i]), lo = hexValue(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[offset + i / 2] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
-template <size_t N>
-std::string encodeHex(const std::array<uint8_t, N>& bytes) {
-  std::string s(N * 2, '0');
-  for (size_t i = 0; i < N; ++i) {
-    s[2 * i] = kHex[bytes[i] >> 4];
-    s[2 * i + 1] = kHex[bytes[i] & 15];
-  }
-  return s;
+bool decodeLower(std::string_view hex, std::span<uint8_t> out) {
+  return decodeHex(hex, out, HexDigits::kLowerCase);
 }
 
 template <size_t N>
@@ -116,8 +94,8 @@ bool TraceId::valid() const { return !allZero(bytes); }
 std::string TraceId::hex() const { return encodeHex(bytes); }
 std::optional<TraceId> TraceId::fromHex(std::string_view hex) {
   TraceId id;
-  if (hex.size() == 32   ? !decodeHex(hex, id.bytes)
-      : hex.size() == 16 ? !decodeHex(hex, id.bytes, 8)
+  if (hex.size() == 32   ? !decodeLower(hex, id.bytes)
+      : hex.size() == 16 ? !decodeLower(hex, std::span(id.bytes).subspan(8))
                          : true)
     return std::nullopt;
   return id;
@@ -127,7 +105,7 @@ bool SpanId::valid() const { return !allZero(bytes); }
 std::string SpanId::hex() const { return encodeHex(bytes); }
 std::optional<SpanId> SpanId::fromHex(std::string_view hex) {
   SpanId id;
-  if (!decodeHex(hex, id.bytes)) return std::nullopt;
+  if (!decodeLower(hex, id.bytes)) return std::nullopt;
   return id;
 }
 SpanId SpanId::fromUint64(uint64_t v) {
@@ -154,7 +132,7 @@ Result<IncomingTrace> parseTraceparent(std::string_view v) {
   if (v[2] != '-' || v[35] != '-' || v[52] != '-')
     return fail(bad(kHeader, v, "fields not separated by '-' at 2, 35 and 52"));
   std::array<uint8_t, 1> version{}, flags{};
-  if (!decodeHex(v.substr(0, 2), version))
+  if (!decodeLower(v.substr(0, 2), version))
     return fail(bad(kHeader, v, "version is not 2 lower-case hex digits"));
   if (version[0] == 0xff) return fail(bad(kHeader, v, "version ff is invalid"));
   if (version[0] == 0 && v.size() != 55)
@@ -164,13 +142,13 @@ Result<IncomingTrace> parseTraceparent(std::string_view v) {
   IncomingTrace t;
   t.format = TraceFormat::kW3c;
   IncomingTrace::Ids ids;
-  if (!decodeHex(v.substr(3, 32), ids.trace_id.bytes))
+  if (!decodeLower(v.substr(3, 32), ids.trace_id.bytes))
     return fail(bad(kHeader, v, "trace-id is not 32 lower-case hex digits"));
   if (!ids.trace_id.valid()) return fail(bad(kHeader, v, "trace-id is all zeros"));
-  if (!decodeHex(v.substr(36, 16), ids.span_id.bytes))
+  if (!decodeLower(v.substr(36, 16), ids.span_id.bytes))
     return fail(bad(kHeader, v, "parent-id is not 16 lower-case hex digits"));
   if (!ids.span_id.valid()) return fail(bad(kHeader, v, "parent-id is all zeros"));
-  if (!decodeHex(v.substr(53, 2), flags))
+  if (!decodeLower(v.substr(53, 2), flags))
     return fail(bad(kHeader, v, "trace-flags is not 2 lower-case hex digits"));
   t.ids = ids;
   t.sampled = (flags[0] & 1) != 0;
