@@ -153,9 +153,13 @@ Status RedirectDataplane::repinMissingPins(std::vector<std::string>& restored) {
   for (const auto& [path, fd] : programs_->held_links) note(repinIfMissing(fd.get(), path), path);
   // Maps: each skeleton pinned its maps by name (libbpf's pin_root_path); ztunnel and the
   // next agent find them there.
-  for (bpf_object* obj :
-       {programs_->connect4->obj, programs_->connect6->obj, programs_->sockops->obj,
-        programs_->getsockopt->obj, programs_->sk_lookup->obj}) {
+  std::vector<bpf_object*> objects{programs_->connect4->obj, programs_->connect6->obj,
+                                   programs_->sockops->obj, programs_->getsockopt->obj,
+                                   programs_->sk_lookup->obj};
+  if (programs_->fast_path) {
+    for (bpf_object* obj : programs_->fast_path->objects()) objects.push_back(obj);
+  }
+  for (bpf_object* obj : objects) {
     bpf_map* map = nullptr;
     bpf_object__for_each_map(map, obj) {
       const char* path = bpf_map__pin_path(map);
@@ -229,6 +233,9 @@ Result<RedirectDataplane> RedirectDataplane::open(const RedirectConfig& config) 
     if (!fast) return fail(fast.error().wrap("sk_msg fast path"));
     programs->fast_path = std::move(*fast);
     sockops_prog = programs->fast_path->sockopsProgram();
+    UniqueFd held(::fcntl(programs->fast_path->linkFd(), F_DUPFD_CLOEXEC, 0));
+    if (!held) return fail(WARREN_SYS_ERROR("dup link fd of " WARREN_LINK_SK_MSG));
+    programs->held_links[config.pin_dir + "/" WARREN_LINK_SK_MSG] = std::move(held);
   }
 
   UniqueFd cgroup(::open(config.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

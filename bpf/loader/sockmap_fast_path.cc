@@ -48,8 +48,8 @@ Status detachLinkPin(const std::string& path) {
 
 // Keeps <pin>/link_sk_msg on `map_fd` running `prog_fd`: updated in place when it already
 // targets that map, replaced when it targets another (a map re-created after its pin was
-// removed by hand), created otherwise.
-Status adoptOrAttachMsgLink(int prog_fd, int map_fd, const std::string& path) {
+// removed by hand), created otherwise. Returns an fd of the link.
+Result<UniqueFd> adoptOrAttachMsgLink(int prog_fd, int map_fd, const std::string& path) {
   auto want_map = mapId(map_fd);
   if (!want_map) return fail(want_map.error());
   auto existing = openPin(path);
@@ -60,7 +60,7 @@ Status adoptOrAttachMsgLink(int prog_fd, int map_fd, const std::string& path) {
       if (bpf_link_update(existing->get(), prog_fd, nullptr) != 0)
         return fail(WARREN_SYS_ERROR("update pinned link " + path));
       spdlog::info("bpf: re-adopted {}", path);
-      return ok();
+      return std::move(*existing);
     }
     spdlog::warn("bpf: {} is attached to map id {}, not warren_socks ({}); replacing it", path,
                  *target, *want_map);
@@ -80,7 +80,7 @@ Status adoptOrAttachMsgLink(int prog_fd, int map_fd, const std::string& path) {
     return fail(std::move(e));
   }
   spdlog::info("bpf: attached {}", path);
-  return ok();
+  return owned;
 }
 
 }  // namespace
@@ -88,6 +88,7 @@ Status adoptOrAttachMsgLink(int prog_fd, int map_fd, const std::string& path) {
 struct SockmapFastPath::Objects {
   SockopsFastPathSkel sockops;
   SkMsgSkel sk_msg;
+  UniqueFd link;  // link_sk_msg
 };
 
 SockmapFastPath::SockmapFastPath(std::unique_ptr<Objects> objects) : objects_(std::move(objects)) {}
@@ -95,6 +96,12 @@ SockmapFastPath::~SockmapFastPath() = default;
 
 bpf_program* SockmapFastPath::sockopsProgram() const {
   return objects_->sockops->progs.warren_sockops_fastpath;
+}
+
+int SockmapFastPath::linkFd() const { return objects_->link.get(); }
+
+std::vector<bpf_object*> SockmapFastPath::objects() const {
+  return {objects_->sockops->obj, objects_->sk_msg->obj};
 }
 
 Result<std::unique_ptr<SockmapFastPath>> SockmapFastPath::attach(const std::string& pin_dir,
@@ -114,10 +121,12 @@ Result<std::unique_ptr<SockmapFastPath>> SockmapFastPath::attach(const std::stri
   if (!msg) return fail(msg.error());
   (*msg)->rodata->warren_fastpath_cfg = cfg;
   WARREN_TRY(msg->load());
-  auto objects = std::make_unique<Objects>(Objects{std::move(*so), std::move(*msg)});
-  WARREN_TRY(adoptOrAttachMsgLink(bpf_program__fd(objects->sk_msg->progs.warren_sk_msg),
-                                  bpf_map__fd(objects->sk_msg->maps.warren_socks),
-                                  pin_dir + "/" WARREN_LINK_SK_MSG));
+  auto link = adoptOrAttachMsgLink(bpf_program__fd((*msg)->progs.warren_sk_msg),
+                                   bpf_map__fd((*msg)->maps.warren_socks),
+                                   pin_dir + "/" WARREN_LINK_SK_MSG);
+  if (!link) return fail(link.error());
+  auto objects =
+      std::make_unique<Objects>(Objects{std::move(*so), std::move(*msg), std::move(*link)});
   return std::unique_ptr<SockmapFastPath>(new SockmapFastPath(std::move(objects)));
 }
 

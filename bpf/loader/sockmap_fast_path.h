@@ -10,10 +10,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "warren_abi.h"
 
+struct bpf_object;
 struct bpf_program;
 
 namespace warren::redirect {
@@ -28,6 +30,11 @@ class SockmapFastPath {
 
   // The sockops program to attach to the cgroup instead of the plain one.
   bpf_program* sockopsProgram() const;
+  // link_sk_msg, held open: with the pin removed by hand the link stays attached (the agent
+  // holds it as it holds the cgroup links, and pins it again).
+  int linkFd() const;
+  // Both objects, whose maps (warren_socks, warren_socks_state) are pinned by name.
+  std::vector<bpf_object*> objects() const;
 
   // Turns a previously enabled fast path off: detaches link_sk_msg and unpins its maps. Call it
   // after the cgroup runs the plain sockops again (nothing new gets inserted). Connections

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -297,6 +298,39 @@ TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {
   EXPECT_FALSE(exists(pins_.path()));
   EXPECT_EQ(sockopsProgramName(cgroup_.path()), "");
   expectStream(p.server.get(), p.client.get(), pattern(500000, 5));
+}
+
+// Someone removes every pin by hand while the agent runs (the fault matrix, with the flag on):
+// link_sk_msg was held by its pin alone, so the sk_msg program came off the map and new pairs
+// were no longer redirected, and the agent's repair put back every pin but the fast path's. The
+// agent now holds the link as it holds the cgroup links: the pair stays on the fast path, and
+// repinMissing() pins the same link and both fast-path maps again.
+TEST_F(FastPathTest, PinsRemovedByHandKeepTheFastPathAndArePinnedAgain) {
+  ASSERT_NO_FATAL_FAILURE(fastPathPairInFreshNetns());
+  auto& dp = dp_;
+  const uint32_t id = linkId(link());
+  ASSERT_NE(id, 0u);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(pins_.path())) {
+    if (!e.is_directory()) std::filesystem::remove(e.path());
+  }
+  ASSERT_FALSE(exists(link()));
+  // A pair made now (sockets already in the map keep the program they were given) is
+  // redirected only while the link still puts the sk_msg program on the map.
+  Pair q = loopbackPair();
+  ASSERT_TRUE(q.client && q.server);
+  auto before = dp->counters();
+  ASSERT_TRUE(before);
+  expectStream(q.client.get(), q.server.get(), pattern(200000, 6));
+  auto after = dp->counters();
+  ASSERT_TRUE(after);
+  EXPECT_GT((*after)[WARREN_CNT_FASTPATH_REDIRECTED], (*before)[WARREN_CNT_FASTPATH_REDIRECTED])
+      << "with its pin gone the sk_msg link came off warren_socks";
+
+  ASSERT_TRUE(dp->repinMissing());
+  EXPECT_EQ(linkId(link()), id) << "the same link, pinned again";
+  EXPECT_TRUE(exists(socks()));
+  EXPECT_TRUE(exists(pins_.path() + "/" WARREN_MAP_SOCKS_STATE));
+  EXPECT_EQ(msgProgramsOnMap(socks()), 1u);
 }
 
 // Redirection into the peer's ingress queue has no flow control: the kernel charges the bytes
