@@ -107,7 +107,10 @@ wait_for() {
 # ---- the lab ----
 lab() { "$LAB" "$@"; }
 # WARREN_E2E_AGENT_FLAGS="--a --b=c": extra agent flags for every lab_up (up --agent-flag), e.g.
-# to run a whole test with the sk_msg fast path: WARREN_E2E_AGENT_FLAGS=--sockmap-fast-path.
+# to run a whole test with the sk_msg fast path: WARREN_E2E_AGENT_FLAGS=--sockmap-fast-path
+# (`make e2e-fastpath` runs every test so).
+# fast_path_on: whether lab_up turns the sk_msg fast path on.
+fast_path_on() { [[ " ${WARREN_E2E_AGENT_FLAGS:-} " == *" --sockmap-fast-path "* ]]; }
 lab_up() {  # lab_up [NODES]
   local extra=() f
   for f in ${WARREN_E2E_AGENT_FLAGS:-}; do extra+=("--agent-flag=$f"); done

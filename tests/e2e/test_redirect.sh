@@ -206,7 +206,7 @@ for t in warren_connect4 warren_connect6 warren_sockops warren_getsockopt; do
   assert_eq "$(echo "$SHOW" | grep -cwE "$t|${t}_fastpath")" 1 "$t attachments on the node cgroup"
 done
 
-if [[ " ${WARREN_E2E_AGENT_FLAGS:-} " == *" --sockmap-fast-path "* ]]; then
+if fast_path_on; then
   # app <-> ztunnel stand-in on the pod's 127.0.0.1:15001 is a loopback pair: fast path.
   red=$(bpftool -j map lookup pinned "$PINS1/warren_counters" key 15 0 0 0 | /usr/bin/python3 -c \
     'import json,sys; print(sum(v["value"] for v in json.load(sys.stdin)["formatted"]["values"]))')
