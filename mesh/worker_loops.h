@@ -12,6 +12,7 @@
 #include "common/metrics/exposition.h"
 #include "common/tls/kernel_tls.h"
 #include "common/uring/event_loop.h"
+#include "common/uring/worker_threads.h"
 
 namespace warren::mesh {
 
@@ -39,22 +40,41 @@ inline Result<uring::LoopOptions> workerLoopOptions(std::optional<uring::Backend
   return lo;
 }
 
-// The workers' quiet-send counters (uring::LoopStats, summed over the workers) as /metrics
-// families: warren_<proxy>_loop_quiet_sends_total and warren_<proxy>_loop_quiet_sends_late_total.
+// The workers' loop counters, summed, read from the calling thread (EventLoop::counters()): a
+// scrape never waits for a busy loop, and never skips one (a sum that left out a worker that
+// did not answer in time stepped back).
+inline uring::LoopStats sumLoopCounters(uring::WorkerThreads& threads) {
+  uring::LoopStats sum;
+  for (unsigned i = 0; i < threads.size(); ++i) {
+    uring::LoopStats s = threads.loop(i).counters();
+    sum.quiet_sends += s.quiet_sends;
+    sum.quiet_sends_late += s.quiet_sends_late;
+    sum.enobufs_rearms += s.enobufs_rearms;
+    sum.wakeups += s.wakeups;
+  }
+  return sum;
+}
+
+// Those counters as /metrics families: warren_<proxy>_loop_quiet_sends_total,
+// warren_<proxy>_loop_quiet_sends_late_total and warren_<proxy>_loop_recv_buffers_ran_out_total.
 inline std::vector<metrics::FamilySnapshot> workerLoopFamilies(const std::string& proxy,
-                                                               uint64_t quiet_sends,
-                                                               uint64_t quiet_sends_late) {
+                                                               const uring::LoopStats& sum) {
   using metrics::MetricType;
   return {metrics::scalarFamily("warren_" + proxy + "_loop_quiet_sends_total",
                                 "sends the worker loops slept through: they completed inside the "
                                 "io_uring_enter that submitted them and nothing waited for them "
                                 "(common/uring/README.md)",
-                                MetricType::kCounter, double(quiet_sends)),
+                                MetricType::kCounter, double(sum.quiet_sends)),
           metrics::scalarFamily("warren_" + proxy + "_loop_quiet_sends_late_total",
                                 "quiet sends that found the socket buffer full and completed "
                                 "later (each may have held its loop's wait up to "
                                 "quiet_send_wait, 5 ms)",
-                                MetricType::kCounter, double(quiet_sends_late))};
+                                MetricType::kCounter, double(sum.quiet_sends_late)),
+          metrics::scalarFamily("warren_" + proxy + "_loop_recv_buffers_ran_out_total",
+                                "receives the kernel ended because the worker's provided-buffer "
+                                "ring was empty (-ENOBUFS), re-armed: how often the ring's "
+                                "buffers per worker were too few for one batch",
+                                MetricType::kCounter, double(sum.enobufs_rearms))};
 }
 
 // How the process's HBONE connections' records went to the kernel (kTLS, --kernel-tls):

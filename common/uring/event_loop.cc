@@ -275,8 +275,14 @@ bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::millise
 }
 
 LoopStats EventLoop::stats() const {
-  LoopStats s = table_->stats();
+  LoopStats s = counters();
   s.ops_in_flight = table_->size();
+  return s;
+}
+
+LoopStats EventLoop::counters() const {
+  LoopStats s = table_->stats();
+  s.ops_in_flight = 0;
   s.wakeups = wakeups_.load(std::memory_order_relaxed);
   return s;
 }

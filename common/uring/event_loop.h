@@ -94,16 +94,38 @@ struct LoopOptions {
   std::chrono::milliseconds quiet_send_wait{5};
 };
 
+// A counter the loop's thread writes and any thread reads (EventLoop::counters(), a /metrics
+// scrape): relaxed loads and stores, no read-modify-write, as there is one writer. As cheap as a
+// plain increment on the loop, and a reader never sees it step back.
+class LoopCounter {
+ public:
+  LoopCounter() = default;
+  LoopCounter(uint64_t v) : v_(v) {}  // NOLINT: a counter is a number
+  LoopCounter(const LoopCounter& o) : v_(o.get()) {}
+  LoopCounter& operator=(const LoopCounter& o) { return *this = o.get(); }
+  LoopCounter& operator=(uint64_t v) {
+    v_.store(v, std::memory_order_relaxed);
+    return *this;
+  }
+  LoopCounter& operator+=(uint64_t n) { return *this = get() + n; }
+  LoopCounter& operator++() { return *this += 1; }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+  operator uint64_t() const { return get(); }  // NOLINT: reads as the number it counts
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
 struct LoopStats {
-  uint64_t ops_in_flight = 0;
-  uint64_t completions = 0;
-  uint64_t enobufs_rearms = 0;    // recvs re-armed after the buffer ring ran dry
-  uint64_t multishot_rearms = 0;  // multishot ops the kernel ended that we re-armed
-  uint64_t wakeups = 0;           // post()/stop() that had to wake the loop (eventfd write)
-  uint64_t early_submits = 0;     // io_uring: submissions flushed inside a batch (submit_every)
-  uint64_t poll_first_recvs = 0;  // io_uring: recvs armed to wait for data first (RecvStart)
-  uint64_t quiet_sends = 0;       // io_uring: sends the loop slept through (SendFollower)
-  uint64_t quiet_sends_late = 0;  // ... that did not complete during their submission
+  LoopCounter ops_in_flight = 0;  // stats() only (the loop's thread)
+  LoopCounter completions = 0;
+  LoopCounter enobufs_rearms = 0;    // recvs re-armed after the buffer ring ran dry
+  LoopCounter multishot_rearms = 0;  // multishot ops the kernel ended that we re-armed
+  LoopCounter wakeups = 0;           // post()/stop() that had to wake the loop (eventfd write)
+  LoopCounter early_submits = 0;     // io_uring: submissions flushed inside a batch (submit_every)
+  LoopCounter poll_first_recvs = 0;  // io_uring: recvs armed to wait for data first (RecvStart)
+  LoopCounter quiet_sends = 0;       // io_uring: sends the loop slept through (SendFollower)
+  LoopCounter quiet_sends_late = 0;  // ... that did not complete during their submission
 };
 
 // Where a recv starts. kTryFirst: read at once, and wait for data only if there is none (what
@@ -180,7 +202,11 @@ class EventLoop {
   // Runs until `done()` is true or `limit` passes; returns done().
   bool runUntil(const std::function<bool()>& done, std::chrono::milliseconds limit);
 
+  // On the loop's thread: the counters and the operations in flight.
   LoopStats stats() const;
+  // From any thread while the loop exists (a /metrics scrape that must not wait for a busy
+  // loop): the counters as they stand, ops_in_flight 0.
+  LoopStats counters() const;
 
  private:
   EventLoop();

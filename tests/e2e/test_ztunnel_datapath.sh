@@ -286,7 +286,11 @@ for node in node-1 node-2; do
   quiet=$(metric_sum "$node" warren_ztunnel_loop_quiet_sends_total) ||
     fail "$node: no metrics for the quiet-send count"
   late=$(metric_sum "$node" warren_ztunnel_loop_quiet_sends_late_total) || late="?"
-  log "$node: $quiet quiet sends, $late late"
+  # Exported beside them (read from the scraping thread, as the quiet sends): how often a
+  # worker's provided-buffer ring ran dry. Its value depends on the batches; it must be there.
+  ranout=$(metric_sum "$node" warren_ztunnel_loop_recv_buffers_ran_out_total) ||
+    fail "$node: no warren_ztunnel_loop_recv_buffers_ran_out_total"
+  log "$node: $quiet quiet sends, $late late; receive buffers ran out $ranout times"
   [ "$quiet" -gt 0 ] || fail "$node: warren_ztunnel_loop_quiet_sends_total is $quiet after the traffic"
 done
 

@@ -259,12 +259,12 @@ nlohmann::json WaypointDaemon::stats() const {
 }
 
 std::vector<metrics::FamilySnapshot> WaypointDaemon::loopFamilies() const {
-  uint64_t quiet = 0, late = 0;
-  for (const auto& w : onWorkers([](WaypointWorker& w) { return w.loopStats(); })) {
-    quiet += w["quiet_sends"].get<uint64_t>();
-    late += w["quiet_sends_late"].get<uint64_t>();
+  uring::LoopStats sum;
+  {
+    std::lock_guard lock(life_mu_);
+    if (running_) sum = mesh::sumLoopCounters(*threads_);
   }
-  auto families = mesh::workerLoopFamilies("waypoint", quiet, late);
+  auto families = mesh::workerLoopFamilies("waypoint", sum);
   families.push_back(mesh::kernelTlsFamily("waypoint"));
   return families;
 }

@@ -362,9 +362,9 @@ nlohmann::json WaypointWorker::stats() const {
 
 nlohmann::json WaypointWorker::loopStats() const {
   uring::LoopStats s = loop_.stats();
-  return {{"wakeups", s.wakeups},
-          {"quiet_sends", s.quiet_sends},
-          {"quiet_sends_late", s.quiet_sends_late}};
+  return {{"wakeups", s.wakeups.get()},
+          {"quiet_sends", s.quiet_sends.get()},
+          {"quiet_sends_late", s.quiet_sends_late.get()}};
 }
 
 nlohmann::json WaypointWorker::recentRequests() const {

@@ -130,7 +130,8 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
                    "after a pause",
                    MetricType::kCounter, double(data.accept_pauses)),
   };
-  for (auto& f : mesh::workerLoopFamilies("ztunnel", data.quiet_sends, data.quiet_sends_late))
+  for (auto& f :
+       mesh::workerLoopFamilies("ztunnel", data_ ? data_->loopCounters() : uring::LoopStats{}))
     families.push_back(std::move(f));
   families.push_back(mesh::kernelTlsFamily("ztunnel"));
   const auto& engines = relay::socketRelayCounters();

@@ -161,6 +161,11 @@ nlohmann::json DataPlane::connections() {
 
 size_t DataPlane::connectionCount() { return stats().connections; }
 
+uring::LoopStats DataPlane::loopCounters() {
+  std::shared_lock lock(life_mu_);
+  return running_ ? mesh::sumLoopCounters(*threads_) : uring::LoopStats{};
+}
+
 Worker::Stats DataPlane::stats() {
   struct Gathered {
     std::mutex mu;

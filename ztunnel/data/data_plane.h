@@ -59,6 +59,8 @@ class DataPlane {
   size_t connectionCount();
   // Summed over the workers (tests, /config_dump).
   Worker::Stats stats();
+  // The worker loops' counters, summed without waiting for the loops (/metrics).
+  uring::LoopStats loopCounters();
   std::string backendDescription() const { return backend_; }
 
  private:

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -394,6 +395,36 @@ TEST_P(EventLoopTest, LoopDestroyedWithOperationsInFlight) {
   ::close(client);
   ::close(server);
   ::close(listener);
+}
+
+// A /metrics scrape reads the loop's counters from its own thread: it must not wait for a loop
+// that is busy (the waypoint's and ztunnel's scrapes used to post to each worker and leave out
+// one that did not answer within 2 s, so a counter summed over the workers stepped back).
+TEST_P(EventLoopTest, CountersAreReadFromAnotherThreadWithoutWaitingForTheLoop) {
+  std::thread runner([this] { loop_->run(); });
+  // Wake-ups: posts from another thread while the loop sleeps.
+  for (int i = 0; i < 3; ++i) {
+    std::promise<void> ran;
+    loop_->post([&ran] { ran.set_value(); });
+    ASSERT_EQ(ran.get_future().wait_for(kLimit), std::future_status::ready);
+  }
+  std::promise<void> busy, release;
+  auto released = release.get_future();
+  loop_->post([&] {
+    busy.set_value();
+    released.wait_for(kLimit);  // the loop is stuck in a callback until the reader is done
+  });
+  ASSERT_EQ(busy.get_future().wait_for(kLimit), std::future_status::ready);
+  auto read = std::async(std::launch::async, [this] { return loop_->counters(); });
+  const bool answered = read.wait_for(kLimit) == std::future_status::ready;
+  release.set_value();
+  loop_->stop();
+  runner.join();
+  ASSERT_TRUE(answered) << "counters() waited for the busy loop";
+  LoopStats c = read.get();
+  EXPECT_GE(c.wakeups, 3u);
+  EXPECT_EQ(c.ops_in_flight, 0u);
+  EXPECT_LE(c.wakeups, loop_->stats().wakeups) << "a later read stepped back";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest,
