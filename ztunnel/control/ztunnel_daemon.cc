@@ -103,7 +103,6 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
   using metrics::scalarFamily;
   mesh::XdsStats xs = xds_->stats();
   auto snap = store_.current();
-  const Worker::Stats data = data_ ? data_->stats() : Worker::Stats{};
   std::vector<metrics::FamilySnapshot> families = {
       scalarFamily("warren_ztunnel_xds_connects_total", "xDS streams opened", MetricType::kCounter,
                    double(xs.connects)),
@@ -125,10 +124,6 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
                    MetricType::kCounter, double(certs_->failed())),
       scalarFamily("warren_ztunnel_pods", "pods handed over by ZDS", MetricType::kGauge,
                    double(zds_->pods().size())),
-      scalarFamily("warren_ztunnel_accept_pauses_total",
-                   "accepts the kernel ended with an error (EMFILE at RLIMIT_NOFILE...), re-armed "
-                   "after a pause",
-                   MetricType::kCounter, double(data.accept_pauses)),
   };
   for (auto& f :
        mesh::workerLoopFamilies("ztunnel", data_ ? data_->loopCounters() : uring::LoopStats{}))

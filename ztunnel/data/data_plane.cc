@@ -185,7 +185,6 @@ Worker::Stats DataPlane::stats() {
         g->sum.loop_wakeups += s.loop_wakeups;
         g->sum.quiet_sends += s.quiet_sends;
         g->sum.quiet_sends_late += s.quiet_sends_late;
-        g->sum.accept_pauses += s.accept_pauses;
       },
       std::chrono::seconds(2));
   std::lock_guard lock(g->mu);

@@ -24,6 +24,9 @@ Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore
         {std::to_string(index), listenerPortName(static_cast<ListenerKind>(k))});
     if (c) accepted_[k] = *c;
   }
+  if (metrics.accept_pauses) {
+    if (auto c = metrics.accept_pauses->withLabels({std::to_string(index)})) accept_pauses_ = *c;
+  }
 }
 
 void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& owner,
@@ -45,7 +48,7 @@ void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& o
                        listenerPortName(kind), pod->namespace_, pod->name,
                        std::strerror(-res), kAcceptRetryDelay.count());
         }
-        ++accept_pauses_;
+        if (accept_pauses_) accept_pauses_->inc();
         rearmAcceptLater(listener, pod, kind);
       }
       return;
@@ -141,7 +144,6 @@ Worker::Stats Worker::stats() const {
   s.loop_wakeups = loop.wakeups;
   s.quiet_sends = loop.quiet_sends;
   s.quiet_sends_late = loop.quiet_sends_late;
-  s.accept_pauses = accept_pauses_;
   return s;
 }
 

@@ -64,7 +64,6 @@ class Worker {
     uint64_t loop_wakeups = 0;   // eventfd wake-ups of the worker's loop so far
     uint64_t quiet_sends = 0;    // sends the loop slept through (uring::SendFollower)
     uint64_t quiet_sends_late = 0;  // ... that did not complete during their submission
-    uint64_t accept_pauses = 0;  // accepts the kernel ended with an error (EMFILE...), re-armed
   };
   Stats stats() const;
 
@@ -92,7 +91,7 @@ class Worker {
   // Connections accepted per listener kind (warren_ztunnel_accepted_connections_total).
   std::array<metrics::Counter*, 3> accepted_{};
   bool draining_ = false;
-  uint64_t accept_pauses_ = 0;
+  metrics::Counter* accept_pauses_ = nullptr;  // warren_ztunnel_accept_pauses_total{worker}
   std::chrono::steady_clock::time_point last_accept_warning_{};
 };
 

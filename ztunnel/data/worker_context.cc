@@ -15,6 +15,12 @@ Result<DataPathMetrics> DataPathMetrics::create(metrics::Registry& registry) {
                                    {"worker", "listener"});
   if (!accepted) return fail(accepted.error());
   m.accepted = *accepted;
+  auto pauses = registry.counter("warren_ztunnel_accept_pauses_total",
+                                 "accepts the kernel ended with an error (EMFILE at "
+                                 "RLIMIT_NOFILE...), re-armed after a pause, by data-path worker",
+                                 {"worker"});
+  if (!pauses) return fail(pauses.error());
+  m.accept_pauses = *pauses;
   return m;
 }
 

@@ -50,6 +50,9 @@ struct DataPathMetrics {
   // warren_ztunnel_accepted_connections_total{worker, listener}: connections each worker
   // accepted on the pods' 15001/15006/15008; how the kernel spread them over the workers.
   metrics::CounterFamily* accepted = nullptr;
+  // warren_ztunnel_accept_pauses_total{worker}: accepts the kernel ended with an error (EMFILE at
+  // RLIMIT_NOFILE...), re-armed after a pause.
+  metrics::CounterFamily* accept_pauses = nullptr;
 };
 
 // What a worker's proxies share: its loop, its view of the state, its connections and TLS
