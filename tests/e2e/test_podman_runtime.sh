@@ -79,7 +79,12 @@ step "same commit, same image"
 assert_eq "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "localhost/warren-node:$TAG")" "$id1" "image ID after a rebuild"
 
 step "up --runtime podman: node components as containers from the images"
-lab_up_podman() { "$LAB" up --nodes 2 --runtime podman --image-tag "$TAG"; }
+# WARREN_E2E_AGENT_FLAGS (make e2e-fastpath) reaches the containers' agents as it does lab_up's.
+lab_up_podman() {
+  local extra=() f
+  for f in ${WARREN_E2E_AGENT_FLAGS:-}; do extra+=("--agent-flag=$f"); done
+  "$LAB" up --nodes 2 --runtime podman --image-tag "$TAG" "${extra[@]}"
+}
 lab_up_podman
 prefix="$LAB_NAME-node-"
 ctrs=$("${PODMAN[@]}" ps --format '{{.Names}}' | grep "^$prefix" | sort)
@@ -114,6 +119,13 @@ assert_contains "$echo_line" " mark 0x53a" "the echo's connection from the mesh 
 metrics=$(node_exec node-1 curl -sf http://127.0.0.1:15020/metrics)
 redirected=$(grep '^warren_redirect_decisions_total{decision="connect_redirected"}' <<<"$metrics" | awk '{print $2}')
 [ "${redirected%.*}" -ge 1 ] || fail "the eBPF capture redirected nothing: $redirected"
+if fast_path_on; then
+  # The containers' agents run with the flag: the client pod's app <-> ztunnel leg (a loopback
+  # pair in its netns) went socket to socket.
+  fp=$(grep '^warren_redirect_decisions_total{decision="fastpath_redirected"}' <<<"$metrics" | awk '{print $2}')
+  [ "${fp%.*}" -ge 1 ] || fail "the sk_msg fast path is on but redirected nothing: ${fp:-missing}"
+  log "sk_msg fast path on in the containers: fastpath_redirected=$fp"
+fi
 
 step "down removes the containers"
 "$LAB" down >/dev/null
