@@ -220,6 +220,16 @@ def transition(attempts, t0, before, after):
             "attempts_after": len(tail), "not_after_later": sum(1 for a in tail if not after(a))}
 
 
+def label_counters_prove(delta, tunnelled):
+    """Whether the counters account for `tunnelled` attempts that went through 15001 after the
+    namespace label: each redirected by eBPF and opened by the client's ztunnel, with mutual TLS
+    or, while its xDS still had the server's workload as plain TCP, in plaintext (the label
+    reaches capture and the xDS rebuild separately); and mutual TLS seen on both nodes."""
+    return (tunnelled > 0 and delta["connect_redirected"] >= tunnelled
+            and delta["client_outbound_mtls"] + delta.get("client_outbound_plain", 0) >= tunnelled
+            and delta["client_outbound_mtls"] >= 1 and delta["server_inbound_mtls"] >= 1)
+
+
 def missing_measurements(result):
     """The measurements a run must have observed (never a threshold on a time): [what is
     missing or zero]. The e2e smoke test fails on any."""

@@ -109,6 +109,22 @@ class TransitionTest(unittest.TestCase):
             self.assertEqual(r["not_after_later"], 0)
 
 
+class LabelCountersTest(unittest.TestCase):
+    def test_plaintext_while_xds_lags_is_accounted_for(self):
+        d = {"connect_redirected": 6, "client_outbound_mtls": 6, "client_outbound_plain": 0,
+             "server_inbound_mtls": 7}
+        self.assertTrue(m.label_counters_prove(d, 6))
+        # The first two went out in plaintext (the client's xDS lagged the capture): still six
+        # through ztunnel, mutual TLS after that (the smoke test's flake).
+        self.assertTrue(m.label_counters_prove(dict(d, client_outbound_mtls=4, client_outbound_plain=2), 6))
+        self.assertFalse(m.label_counters_prove(dict(d, client_outbound_mtls=4), 6), "one not opened at all")
+        self.assertFalse(m.label_counters_prove(dict(d, client_outbound_mtls=0, client_outbound_plain=6), 6),
+                         "never mutual TLS")
+        self.assertFalse(m.label_counters_prove(dict(d, server_inbound_mtls=0), 6), "nothing on the server")
+        self.assertFalse(m.label_counters_prove(dict(d, connect_redirected=5), 6), "not captured")
+        self.assertFalse(m.label_counters_prove(d, 0), "no attempt")
+
+
 class MissingTest(unittest.TestCase):
     def full(self):
         stage = {"name": "1:1", "push": {"all_applied_s": 0.5, "missing": []},
