@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "bpf/loader/fast_path_reader.h"
 #include "bpf/loader/pin_dir.h"
 #include "bpf/loader/redirect_dataplane.h"
 #include "bpf_test_env.h"
@@ -331,6 +332,43 @@ TEST_F(FastPathTest, PinsRemovedByHandKeepTheFastPathAndArePinnedAgain) {
   EXPECT_TRUE(exists(socks()));
   EXPECT_TRUE(exists(pins_.path() + "/" WARREN_MAP_SOCKS_STATE));
   EXPECT_EQ(msgProgramsOnMap(socks()), 1u);
+}
+
+// ztunnel's question before a plaintext relay (redirect::fastPathMayRedirect): may the fast path
+// move bytes of these sockets? Only a socket sockops_fastpath gave a record can be in
+// warren_socks; one without a record (made before the fast path went on, or one end on another
+// node) is TCP's alone, and splice reads all of it.
+TEST_F(FastPathTest, ReaderTellsWhichSocketsTheFastPathMayMove) {
+  cgroup_.enter();
+  UniqueFd netns = testing::makeNetns();
+  ASSERT_TRUE(netns);
+  auto guard = NetnsGuard::enter(netns.get());
+  ASSERT_TRUE(guard);
+  auto off = RedirectDataplane::open(config(false));
+  ASSERT_TRUE(off) << off.error().message();
+  Pair before = loopbackPair();  // made with the fast path off: no record
+  ASSERT_TRUE(before.client && before.server);
+  const int old_fds[] = {before.client.get(), before.server.get()};
+  EXPECT_FALSE(fastPathMayRedirect(pins_.path(), old_fds)) << "fast path off";
+
+  auto on = RedirectDataplane::open(config(true));
+  ASSERT_TRUE(on) << on.error().message();
+  Pair now = loopbackPair();
+  ASSERT_TRUE(now.client && now.server);
+  const int new_fds[] = {now.client.get(), now.server.get()};
+  EXPECT_TRUE(fastPathMayRedirect(pins_.path(), new_fds));
+  EXPECT_TRUE(fastPathMayRedirect(pins_.path(), std::span(new_fds, 1)));
+  EXPECT_FALSE(fastPathMayRedirect(pins_.path(), old_fds)) << "sockets made before it went on";
+  const int mixed[] = {before.client.get(), now.server.get()};
+  EXPECT_TRUE(fastPathMayRedirect(pins_.path(), mixed));
+  // splice reads everything of a socket without a record, with the fast path on.
+  expectStream(before.client.get(), before.server.get(), pattern(100000, 7));
+
+  // The map's pin removed by hand: it cannot tell, so "may" while link_sk_msg is pinned.
+  ASSERT_EQ(::unlink((pins_.path() + "/" WARREN_MAP_SOCKS_STATE).c_str()), 0);
+  EXPECT_TRUE(fastPathMayRedirect(pins_.path(), old_fds));
+  ASSERT_TRUE(on->repinMissing());
+  EXPECT_FALSE(fastPathMayRedirect(pins_.path(), old_fds)) << "the map pinned again";
 }
 
 // Redirection into the peer's ingress queue has no flow control: the kernel charges the bytes

@@ -1,7 +1,6 @@
 #include "ztunnel/data/data_path_sockets.h"
 
-#include <filesystem>
-
+#include "bpf/loader/fast_path_reader.h"
 #include "bpf/loader/inbound_registration.h"
 #include "common/net/socket_factory.h"
 #include "common/net/socket_info.h"
@@ -45,16 +44,15 @@ Result<net::SocketAddress> PodNetnsSockets::originalDestination(const EnrolledPo
   return net::originalDestination(fd);
 }
 
-relay::SocketRelayEngine PodNetnsSockets::plainRelayEngine() {
+relay::SocketRelayEngine PodNetnsSockets::plainRelayEngine(int a, int b) {
   if (run_dir_.empty()) return relay::SocketRelayEngine::kSplice;
-  // Read per connection (a stat or two): the agent may turn the fast path on or off while
-  // ztunnel runs.
+  // Read per connection (a stat, an open and two lookups): the agent may turn the fast path on
+  // or off while ztunnel runs.
   auto pin_dir = redirect::readPinDirFile(run_dir_);
   if (!pin_dir) return relay::SocketRelayEngine::kSplice;  // no eBPF capture: no sockmap
-  std::error_code ec;
-  bool fast_path =
-      std::filesystem::exists(std::filesystem::path(*pin_dir) / WARREN_LINK_SK_MSG, ec);
-  return fast_path ? relay::SocketRelayEngine::kCopy : relay::SocketRelayEngine::kSplice;
+  const int fds[] = {a, b};
+  return redirect::fastPathMayRedirect(*pin_dir, fds) ? relay::SocketRelayEngine::kCopy
+                                                      : relay::SocketRelayEngine::kSplice;
 }
 
 }  // namespace warren::ztunnel

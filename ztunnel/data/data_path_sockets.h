@@ -28,17 +28,22 @@ class DataPathSockets {
   }
   // Where a connection accepted on `pod`'s 15001 listener was going (INTEROP §6 step 2).
   virtual Result<net::SocketAddress> originalDestination(const EnrolledPod& pod, int fd) = 0;
-  // How the plaintext relays (15006 inbound, passthrough) may move bytes between two of these
-  // sockets: splice, unless something may put bytes into a socket that splice does not read.
-  virtual relay::SocketRelayEngine plainRelayEngine() { return relay::SocketRelayEngine::kSplice; }
+  // How the plaintext relays (15006 inbound, passthrough) may move bytes between the connected
+  // sockets `a` and `b`: splice, unless something may put bytes into one that splice does not
+  // read.
+  virtual relay::SocketRelayEngine plainRelayEngine(int /*a*/, int /*b*/) {
+    return relay::SocketRelayEngine::kSplice;
+  }
 };
 
 // Production: sockets in the pod's netns with mark 0x539; the original destination from the
 // cgroup/getsockopt eBPF answer (net::originalDestination).
-// Plaintext relays splice, except while the agent's sockmap fast path is on (<pin-dir>/link_sk_msg
-// pinned, the pin dir read from <run-dir>/bpf_pin_dir): its sk_msg program puts bytes straight
-// into a socket's ingress queue, which splice (tcp_splice_read) does not read; the copy relay
-// (recv) does.
+// Plaintext relays splice, except where the agent's sockmap fast path may move one of the two
+// sockets' bytes (redirect::fastPathMayRedirect over the pin dir read from <run-dir>/bpf_pin_dir:
+// the socket has a record in warren_socks_state, both its ends being on this node): its sk_msg
+// program puts bytes straight into a socket's ingress queue, which splice (tcp_splice_read) does
+// not read; the copy relay (recv) does. With the fast path on, a relay to another node still
+// splices.
 class PodNetnsSockets final : public DataPathSockets {
  public:
   explicit PodNetnsSockets(std::string run_dir = "") : run_dir_(std::move(run_dir)) {}
@@ -47,7 +52,7 @@ class PodNetnsSockets final : public DataPathSockets {
   Result<mesh::DialedSocket> dialApp(const EnrolledPod& pod, const net::SocketAddress& to,
                                      const net::IpAddress& client) override;
   Result<net::SocketAddress> originalDestination(const EnrolledPod& pod, int fd) override;
-  relay::SocketRelayEngine plainRelayEngine() override;
+  relay::SocketRelayEngine plainRelayEngine(int a, int b) override;
 
  private:
   std::string run_dir_;

@@ -159,8 +159,8 @@ void InboundProxy::acceptPlain(const std::shared_ptr<const EnrolledPod>& pod, Un
       return;
     }
     // Two plain TCP sockets: splice where it can be had (relay::makeSocketRelay).
-    ctx_.connections.startSocketRelay(pc, std::move(*held), std::move(*up),
-                                      ctx_.sockets.plainRelayEngine());
+    auto engine = ctx_.sockets.plainRelayEngine(held->get(), up->get());
+    ctx_.connections.startSocketRelay(pc, std::move(*held), std::move(*up), engine);
   });
 }
 

@@ -92,8 +92,8 @@ void OutboundProxy::passthrough(const std::shared_ptr<const EnrolledPod>& pod,
       return;
     }
     // Two plain TCP sockets: splice where it can be had (relay::makeSocketRelay).
-    ctx_.connections.startSocketRelay(pc, (*held)->release(), std::move(*up),
-                                      ctx_.sockets.plainRelayEngine());
+    auto engine = ctx_.sockets.plainRelayEngine((*held)->fd(), up->get());
+    ctx_.connections.startSocketRelay(pc, (*held)->release(), std::move(*up), engine);
   });
 }
 
