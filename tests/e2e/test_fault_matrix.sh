@@ -514,9 +514,10 @@ done
   fail "CA gone: warren_ztunnel_certificate_failures_total did not grow"
 mesh_ok mesh/client "CA gone, certificate still valid"
 
+# cert_state [NODE ID]: the state of a certificate in NODE's ztunnel (default node-1, the client's).
 cert_state() {
-  node_exec node-1 curl -sf --max-time 10 http://127.0.0.1:15000/config_dump |
-    jq -r --arg id "$CLIENT_ID" '.certificates[] | select(.identity == $id) | .state'
+  node_exec "${1:-node-1}" curl -sf --max-time 10 http://127.0.0.1:15000/config_dump |
+    jq -r --arg id "${2:-$CLIENT_ID}" '.certificates[] | select(.identity == $id) | .state'
 }
 not_valid() { local s; s=$(cert_state); [ -n "$s" ] && [ "$s" != Valid ]; }
 step "certificate expired (CA still gone): new connections fail closed"
@@ -530,8 +531,13 @@ tls_after=$(metric_sum node-1 istio_tcp_connections_opened_total 'response_flags
 step "control plane back: certificates renewed, the new state (no DENY) pushed"
 assert_ok "$LAB" restart node-1 agent --kill >/dev/null
 assert_ok "$LAB" restart node-2 agent --kill >/dev/null
-valid() { [ "$(cert_state)" = Valid ]; }
+valid() { [ "$(cert_state "$@")" = Valid ]; }
 wait_for 90 valid
+# The next steps load from mesh/client2 to echo: their certificates expired too while the CA was
+# gone, and each ztunnel renews them once its CA client is back (seen once: node-2's came back
+# 16 s after its agent, and echo's certificate was still missing while mesh/client2 loaded).
+wait_for 90 valid node-1 spiffe://cluster.local/ns/mesh/sa/client2
+wait_for 90 valid node-2 spiffe://cluster.local/ns/mesh/sa/echo
 mesh_ok mesh/client "control plane back"
 admin_open() { "$LAB" exec "${1:-mesh/client}" -- warren-probe send --to "$ECHO:9090" --bytes 1024 --timeout 5; }
 wait_for 90 admin_open
