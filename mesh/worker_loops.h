@@ -50,7 +50,6 @@ inline uring::LoopStats sumLoopCounters(uring::WorkerThreads& threads) {
     sum.quiet_sends += s.quiet_sends;
     sum.quiet_sends_late += s.quiet_sends_late;
     sum.enobufs_rearms += s.enobufs_rearms;
-    sum.wakeups += s.wakeups;
   }
   return sum;
 }

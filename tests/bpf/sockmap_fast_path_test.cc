@@ -304,8 +304,8 @@ TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {
 // Someone removes every pin by hand while the agent runs (the fault matrix, with the flag on):
 // link_sk_msg was held by its pin alone, so the sk_msg program came off the map and new pairs
 // were no longer redirected, and the agent's repair put back every pin but the fast path's. The
-// agent now holds the link as it holds the cgroup links: the pair stays on the fast path, and
-// repinMissing() pins the same link and both fast-path maps again.
+// agent now holds the link as it holds the cgroup links: a pair made after the removal is still
+// redirected, and repinMissing() pins the same link and both fast-path maps again.
 TEST_F(FastPathTest, PinsRemovedByHandKeepTheFastPathAndArePinnedAgain) {
   ASSERT_NO_FATAL_FAILURE(fastPathPairInFreshNetns());
   auto& dp = dp_;

@@ -57,14 +57,8 @@ ossl::SslCtx rawContext(const RawConfig& cfg) {
   return ctx;
 }
 
-class TlsRejectionTest : public TlsFixture {
+class TlsRejectionTest : public PairedTlsFixture {
  protected:
-  TlsRejectionTest()
-      : client_cert_(ca_.issue(kClientUri)),
-        server_cert_(ca_.issue(kServerUri)),
-        client_ctx_(clientContext(client_cert_)),
-        server_ctx_(serverContext(server_cert_)) {}
-
   // Runs a handshake between two engines and expects `loser` to fail with `reason`.
   static void expectFailure(const TlsEngine& engine, const std::string& reason) {
     ASSERT_TRUE(engine.failed()) << "expected failure containing: " << reason;
@@ -73,11 +67,6 @@ class TlsRejectionTest : public TlsFixture {
     EXPECT_FALSE(engine.handshakeDone());
     EXPECT_FALSE(engine.peerIdentity().has_value() && engine.handshakeDone());
   }
-
-  identity::WorkloadCertificate client_cert_;
-  identity::WorkloadCertificate server_cert_;
-  TlsContext client_ctx_;
-  TlsContext server_ctx_;
 };
 
 TEST_F(TlsRejectionTest, ServerWithUnexpectedSan) {
