@@ -1,12 +1,13 @@
 #include "common/http2/session.h"
 
-#include "common/http2/session_internal.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstring>
 #include <string_view>
+#include <utility>
+
+#include "common/http2/session_internal.h"
 
 namespace warren::http2 {
 
@@ -212,8 +213,16 @@ void Session::releaseIdleMemory() {
   out_head_ = 0;
 }
 
+void Session::setCork(bool corked) {
+  cork_ = corked;
+  if (corked) return;
+  for (StreamId id : std::exchange(corked_, {})) {
+    if (Stream* s = find(id)) resumeIfDeferred(id, *s);
+  }
+}
+
 bool Session::wantsWrite() const {
-  return outputBufferBytes() > 0 ||
+  return outputBufferBytes() > 0 || !corked_.empty() ||
          (!send_broken_ && nghttp2_session_want_write(session_.get()) != 0);
 }
 

@@ -63,8 +63,14 @@ class Session {
   std::span<const uint8_t> pendingOutput();
   // The transport wrote the first n bytes of pendingOutput().
   void drainOutput(size_t n);
-  // Something is waiting to be serialised or written.
+  // Something is waiting to be serialised or written (a corked tail included).
   bool wantsWrite() const;
+  // Corked, while the transport has a write in flight: a stream's DATA goes out only in full
+  // frames (max_send_data_frame, or all the windows allow) and a shorter tail waits in its send
+  // buffer until the cork is lifted or the stream's side ends. A tunnel fed 16 KiB at a time
+  // then sends frames that each fill one 16 KiB TLS record, instead of a full frame and a
+  // 9-byte one, each its own record, per write. Lifting the cork queues the tails.
+  void setCork(bool corked);
   // Nothing more to read or write: the transport should close. True after a GOAWAY once
   // every stream is done and the output is flushed, or after a fatal error once flushed.
   bool isClosed() const;
@@ -152,6 +158,8 @@ class Session {
   // Streams the engine still tracks (open, or closed with bytes not yet consumed).
   size_t trackedStreams() const { return streams_.size(); }
   Role role() const { return role_; }
+  // The payload of a full DATA frame we send (SessionConfig::max_send_data_frame).
+  size_t maxDataFrame() const { return config_.max_send_data_frame; }
   // State for /config_dump-style debug output: role, windows, memory, GOAWAY, and per stream
   // its buffers and windows.
   nlohmann::json dumpState() const;
@@ -231,6 +239,8 @@ class Session {
   size_t local_open_ = 0;
   size_t total_unconsumed_ = 0;            // sum of Stream::unconsumed
   std::vector<StreamId> writable_notify_;  // onStreamWritable deferred until after send()
+  bool cork_ = false;
+  std::vector<StreamId> corked_;  // streams whose tail waits for the cork to lift
 
   std::vector<uint8_t> out_;
   size_t out_head_ = 0;

@@ -73,6 +73,12 @@ ssize_t Session::onReadData(nghttp2_session* session, int32_t stream_id, uint8_t
   } else if (n == 0) {
     st->deferred = true;  // writeData()/closeWrite() resume it
     return NGHTTP2_ERR_DEFERRED;
+  } else if (s->cork_ && n < length) {
+    st->deferred = true;  // a short frame: wait for a full one, or for setCork(false)
+    if (std::find(s->corked_.begin(), s->corked_.end(), stream_id) == s->corked_.end()) {
+      s->corked_.push_back(stream_id);
+    }
+    return NGHTTP2_ERR_DEFERRED;
   }
   *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   return static_cast<ssize_t>(n);

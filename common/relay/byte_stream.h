@@ -49,6 +49,13 @@ class ByteStream {
   virtual void shutdownWrite() = 0;
   virtual void close() = 0;
   virtual std::string describe() const = 0;
+  // The most one read delivers (a socket: one provided buffer), 0 when unbounded.
+  virtual size_t readChunk() const { return 0; }
+  // The size writes are cut into downstream (an HTTP/2 stream: one full DATA frame), 0 when
+  // it does not matter. A relay reading for this stream asks for whole units when one read can
+  // hold one, so a bulk transfer makes only full frames (each one full TLS record) and no short
+  // frame for the few bytes a read brought beyond the last full one.
+  virtual size_t writeUnit() const { return 0; }
 };
 
 }  // namespace warren::relay

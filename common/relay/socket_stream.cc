@@ -151,4 +151,6 @@ void SocketStream::close() {
 
 std::string SocketStream::describe() const { return "socket fd " + std::to_string(state_->fd); }
 
+size_t SocketStream::readChunk() const { return state_->loop.recvLimit(SIZE_MAX); }
+
 }  // namespace warren::relay

@@ -33,6 +33,7 @@ class SocketStream final : public ByteStream {
   void shutdownWrite() override;
   void close() override;
   std::string describe() const override;
+  size_t readChunk() const override;
 
   struct State;  // shared with in-flight operation callbacks
 

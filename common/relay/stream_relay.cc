@@ -82,6 +82,12 @@ void StreamRelay::pump(Direction& d) {
   d.reading = true;
   // Asking for no more than the free space is what makes the bound strict.
   d.last_request = d.high() - buffered;
+  const size_t unit = d.dst->writeUnit(), chunk = d.src->readChunk();
+  if (unit > 0 && chunk >= unit) {
+    if (size_t whole = std::min(d.last_request, chunk) / unit * unit; whole > 0) {
+      d.last_request = whole;
+    }
+  }
   d.src->read(d.last_request);
 }
 

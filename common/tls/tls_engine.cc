@@ -545,6 +545,14 @@ Result<size_t> TlsEngine::write(std::span<const uint8_t> plaintext, Flush flush_
   if (s.error) return fail(*s.error);
   if (s.shutdown_sent) return fail(Error::invalid("TLS write after close_notify was queued"));
   size_t n = std::min(plaintext.size(), writable());
+  if (n < plaintext.size() && flush_mode == Flush::kLater && s.handshake_done && !s.handed_over) {
+    // Cut by the output limit: whole records only (after completing a staged one). A tail taken
+    // here would be staged, and every record after it would be copied through the staging
+    // buffer: the caller's next write no longer starts on a record boundary.
+    size_t fill =
+        (kMaxRecordPlaintext - s.staged.size() % kMaxRecordPlaintext) % kMaxRecordPlaintext;
+    if (n > fill) n = fill + (n - fill) / kMaxRecordPlaintext * kMaxRecordPlaintext;
+  }
   auto accepted = plaintext.first(n);
   if (s.handed_over) {  // the kernel encrypts
     s.out.append(accepted.data(), accepted.size());

@@ -246,6 +246,9 @@ void HboneConnection::flush() {
   // Before start() the socket may still be connecting: output waits in the engines.
   if (closed_ || flushing_ || !started_) return;
   flushing_ = true;
+  // With a send in flight nothing waits on a stream's short tail: it goes once the send is
+  // done (onWritten), so the frames before it fill whole records (Session::setCork).
+  session_->setCork(writing_);
   // HTTP/2 frames -> TLS records, as far as the engine takes them.
   while (!tls_.failed()) {
     auto out = session_->pendingOutput();

@@ -239,6 +239,10 @@ void HboneStream::close() {
   }
 }
 
+size_t HboneStream::writeUnit() const {
+  return state_->conn ? state_->conn->session().maxDataFrame() : 0;
+}
+
 std::string HboneStream::describe() const {
   return "HBONE stream " + std::to_string(state_->id) + " to " +
          (state_->conn ? state_->conn->peerAddress().toString() : std::string("?"));

@@ -44,6 +44,7 @@ class HboneStream final : public relay::ByteStream {
   void shutdownWrite() override;
   void close() override;
   std::string describe() const override;
+  size_t writeUnit() const override;
 
  private:
   std::shared_ptr<State> state_;

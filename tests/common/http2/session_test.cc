@@ -349,6 +349,55 @@ TEST(Http2Session, AFullDataFrameIsExactlyOneTlsRecord) {
   EXPECT_GE(data_frames, 4u) << "64 KiB in frames of 16,375 bytes";
 }
 
+// The DATA frames' payload sizes in serialised output.
+std::vector<size_t> dataFrameSizes(std::span<const uint8_t> out) {
+  std::vector<size_t> sizes;
+  for (size_t off = 0; off + 9 <= out.size();) {
+    size_t len = (size_t{out[off]} << 16) | (size_t{out[off + 1]} << 8) | out[off + 2];
+    if (out[off + 3] == 0 /* DATA */) sizes.push_back(len);
+    off += 9 + len;
+  }
+  return sizes;
+}
+
+// Issue 12: 16 KiB writes (a relay's reads) made a full frame and a 9-byte one each, so every
+// write cost a second TLS record. Corked (a send in flight), only full frames go; the tails wait
+// for the cork to lift or for the stream's end, and then go.
+TEST(Http2Session, CorkedStreamsSendOnlyFullFramesUntilTheCorkLifts) {
+  SessionPair p;
+  StreamId id = openTunnel(p);
+  (void)p.client->pendingOutput();  // whatever the tunnel left queued
+  p.client->drainOutput(p.client->outputBufferBytes());
+  auto chunk = patternBytes(0, 16384);
+
+  ASSERT_EQ(p.client->writeData(id, chunk).value(), chunk.size());
+  auto uncorked = dataFrameSizes(p.client->pendingOutput());
+  EXPECT_EQ(uncorked, (std::vector<size_t>{16375, 9})) << "without the cork: a 9-byte frame";
+  p.client->drainOutput(p.client->outputBufferBytes());
+
+  p.client->setCork(true);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(p.client->writeData(id, chunk).value(), chunk.size());
+  auto corked = dataFrameSizes(p.client->pendingOutput());
+  EXPECT_EQ(corked, (std::vector<size_t>{16375, 16375, 16375})) << "3 x 16,384 = 3 frames + 27";
+  p.client->drainOutput(p.client->outputBufferBytes());
+  EXPECT_TRUE(p.client->wantsWrite()) << "the corked tail is output still to come";
+  EXPECT_EQ(p.client->bufferedSendBytes(id), 27u);
+
+  p.client->setCork(false);
+  EXPECT_EQ(dataFrameSizes(p.client->pendingOutput()), std::vector<size_t>{27});
+  p.client->drainOutput(p.client->outputBufferBytes());
+  EXPECT_FALSE(p.client->wantsWrite());
+
+  // Ending the stream sends its tail even while corked.
+  p.client->setCork(true);
+  ASSERT_EQ(p.client->writeData(id, asBytes("last words")).value(), 10u);
+  EXPECT_TRUE(dataFrameSizes(p.client->pendingOutput()).empty());
+  ASSERT_TRUE(p.client->closeWrite(id).has_value());
+  p.pump();  // (the output drained above was dropped: only this reaches the server)
+  EXPECT_EQ(p.server_events.data[id], "last words");
+  EXPECT_TRUE(p.server_events.ended.count(id));
+}
+
 TEST(Http2Session, RejectsBadConfig) {
   testing::Recorder r;
   SessionConfig c;

@@ -23,6 +23,8 @@ class ScriptedStream final : public ByteStream {
     bool shut = false;
     bool closed = false;
     StreamEvents* events = nullptr;
+    size_t read_chunk = 0;  // readChunk()
+    size_t write_unit = 0;  // writeUnit()
   };
   explicit ScriptedStream(Log& log) : log_(log) {}
   void setEvents(StreamEvents* e) override { log_.events = e; }
@@ -41,6 +43,8 @@ class ScriptedStream final : public ByteStream {
     log_.events = nullptr;
   }
   std::string describe() const override { return "scripted"; }
+  size_t readChunk() const override { return log_.read_chunk; }
+  size_t writeUnit() const override { return log_.write_unit; }
 
  private:
   Log& log_;
@@ -146,6 +150,34 @@ TEST_F(StreamRelayEngineTest, GrowsThroughTheTiersWithTraffic) {
   }
   EXPECT_EQ(relay_->stats().b_to_a.high_watermark, 16384u);
   EXPECT_EQ(relay_->stats().b_to_a.bytes, 100u);
+}
+
+// Issue 12: reading 16 KiB for an HTTP/2 stream whose full frame holds 16,375 bytes made a full
+// frame and a 9-byte one (each its own TLS record) per read. The relay asks for whole units when
+// one read can hold one; a stream without a unit, or a source whose reads are smaller than it,
+// is asked as before.
+TEST(StreamRelayEngineUnits, ReadsWholeWriteUnitsWhenOneReadHoldsOne) {
+  ScriptedStream::Log a, b;
+  a.read_chunk = b.read_chunk = 16384;
+  b.write_unit = 16375;
+  auto relay = StreamRelay::create(std::make_unique<ScriptedStream>(a),
+                                   std::make_unique<ScriptedStream>(b), [](auto&&, auto&&) {});
+  relay->start();
+  ASSERT_TRUE(a.read_request);
+  EXPECT_EQ(*a.read_request, 16375u) << "a -> b: one full frame per read";
+  ASSERT_TRUE(b.read_request);
+  EXPECT_EQ(*b.read_request, kCopyBufferTiers[0]) << "b -> a: a has no write unit";
+
+  ScriptedStream::Log c, d;
+  c.read_chunk = 4096;
+  d.write_unit = 16375;
+  auto small = StreamRelay::create(std::make_unique<ScriptedStream>(c),
+                                   std::make_unique<ScriptedStream>(d), [](auto&&, auto&&) {});
+  small->start();
+  ASSERT_TRUE(c.read_request);
+  EXPECT_EQ(*c.read_request, kCopyBufferTiers[0]) << "reads smaller than a unit: unchanged";
+  relay->abort("test over");
+  small->abort("test over");
 }
 
 TEST_F(StreamRelayEngineTest, HalfCloseThenFullClose) {

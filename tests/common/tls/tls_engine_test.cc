@@ -145,6 +145,33 @@ TEST_F(TlsEngineTest, WriteIsBoundedByOutputLimit) {
   EXPECT_EQ(c.writable(), 40000u);
 }
 
+// Issue 12: a Flush::kLater write cut by the output limit takes whole records only. Taking the
+// cut tail would stage it, and every later write would then be copied through the staging
+// buffer record by record, never again starting on a record boundary.
+TEST_F(TlsEngineTest, ALaterWriteCutByTheLimitTakesWholeRecordsOnly) {
+  const size_t rec = TlsEngine::kMaxRecordPlaintext, ovh = TlsEngine::kRecordOverhead;
+  TlsEngineOptions small{.output_limit = 3 * rec + 100};
+  auto c = clientEngine(client_ctx_, {kServerUri}, small);
+  auto s = serverEngine(server_ctx_);
+  handshake(c, s);
+  std::string big(5 * rec, 'z');
+  auto w = c.write(bytes(big), Flush::kLater);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(*w, 3 * rec) << "three whole records, not the 100 bytes after them";
+  EXPECT_EQ(c.pendingOutput().size(), 3 * (rec + ovh));
+  ASSERT_TRUE(c.flush());
+  EXPECT_EQ(c.pendingOutput().size(), 3 * (rec + ovh)) << "nothing staged";
+
+  // After a staged tail the cut first completes that record.
+  std::vector<uint8_t> sink(c.pendingOutput().size());
+  ASSERT_EQ(c.takeOutput(sink), sink.size());
+  ASSERT_TRUE(c.write(bytes(std::string(10, 'a')), Flush::kLater));
+  w = c.write(bytes(big), Flush::kLater);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(*w, 3 * rec - 10);
+  EXPECT_EQ(c.pendingOutput().size(), 3 * (rec + ovh));
+}
+
 // takeOutput(spare): the io_uring send path. The pending ciphertext leaves as the engine's own
 // buffer (no copy) and the spare becomes the storage for the next records; after a partial
 // consume in place the rest is copied out. The peer decrypts every byte in order either way.

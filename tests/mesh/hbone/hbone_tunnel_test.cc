@@ -182,8 +182,11 @@ std::pair<UniqueFd, UniqueFd> socketPair() {
 }
 
 // Upstream: hashes everything to EOF, answers with the hash and the byte count, closes.
-ThreadedServer hashingUpstream() {
-  return ThreadedServer([](int fd) {
+// `start_after`: the upstream reads nothing for that long first, so what the client sends backs
+// up through the tunnel into its buffers.
+ThreadedServer hashingUpstream(std::chrono::milliseconds start_after = 0ms) {
+  return ThreadedServer([start_after](int fd) {
+    std::this_thread::sleep_for(start_after);
     auto [hex, n] = relay::testing::hashToEof(fd);
     std::string answer = hex + " " + std::to_string(n);
     relay::testing::writeAll(fd, answer.data(), answer.size());
@@ -247,7 +250,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, HboneTunnelOnBackend,
 // ~1.5 MiB; kept, every idle pooled connection after a bulk transfer holds that (the ztunnel's
 // RSS after iperf3). Once its last stream ended and nothing is in flight, they are given back.
 TEST(HboneTunnel, AnIdleConnectionGivesBackWhatABurstGrew) {
-  ThreadedServer upstream = hashingUpstream();
+  // A slow start backs the burst up into the client's buffers (with frames and reads sized to
+  // whole records, a fast upstream keeps them under kIdleKeep).
+  ThreadedServer upstream = hashingUpstream(300ms);
   Fixture f;
   f.upstream = upstream.address();
   f.start();
