@@ -3,10 +3,12 @@
 // BIOs), in one process on one core: the ratio is what the zero-copy transport BIO and the
 // record policy buy. Not a test; run build/bench/tls_record_bench.
 //
-//   BM_EngineTransfer/<write size>   client write -> server feed, plaintext bytes/s
+//   BM_EngineTransfer/<write size>/<own>   client write -> server feed, plaintext bytes/s
 //   BM_RawMemBioTransfer/<size>      same data through SSL_write/BIO_read/BIO_write/SSL_read
-//   BM_EngineEncryptOnly/<size>      client write, ciphertext discarded
-//   BM_EngineSmallWrites/<batch>     100-byte writes, Flush::kLater, flush() every <batch>
+//   BM_EngineEncryptOnly/<size>/<own>      client write, ciphertext discarded
+//   BM_EngineSmallWrites/<batch>/<own>     100-byte writes, Flush::kLater, flush() every <batch>
+// <own> 1: both engines on their own record layer after the handshake (useOwnRecordLayer, what
+// ztunnel runs without kTLS); 0: OpenSSL's.
 //   BM_EngineHandshake               full mutual TLS 1.3 handshake (P-256 certs, X25519)
 #include <benchmark/benchmark.h>
 #include <openssl/err.h>
@@ -58,7 +60,7 @@ struct Pair {
   TlsEngine server;
 };
 
-Pair connectedPair() {
+Pair connectedPair(bool own = false) {
   auto c = TlsEngine::client(mesh().client, {*SpiffeId::parse(kServerUri)});
   auto s = TlsEngine::server(mesh().server);
   if (!c || !s) std::abort();
@@ -68,12 +70,13 @@ Pair connectedPair() {
     moveAll(*s, *c, plain, nullptr);
   }
   if (!c->handshakeDone() || !s->handshakeDone()) std::abort();
+  if (own && (!c->useOwnRecordLayer() || !s->useOwnRecordLayer())) std::abort();
   return Pair{std::move(*c), std::move(*s)};
 }
 
 void BM_EngineTransfer(benchmark::State& state) {
   const size_t chunk = static_cast<size_t>(state.range(0));
-  Pair p = connectedPair();
+  Pair p = connectedPair(state.range(1) != 0);
   std::vector<uint8_t> data(chunk, 0x5a), plain(256 * 1024);
   size_t delivered = 0;
   for (auto _ : state) {
@@ -88,11 +91,11 @@ void BM_EngineTransfer(benchmark::State& state) {
   benchmark::DoNotOptimize(delivered);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(chunk));
 }
-BENCHMARK(BM_EngineTransfer)->Arg(1024)->Arg(16384)->Arg(65536)->Arg(256 * 1024);
+BENCHMARK(BM_EngineTransfer)->ArgsProduct({{1024, 16384, 65536, 256 * 1024}, {0, 1}});
 
 void BM_EngineEncryptOnly(benchmark::State& state) {
   const size_t chunk = static_cast<size_t>(state.range(0));
-  Pair p = connectedPair();
+  Pair p = connectedPair(state.range(1) != 0);
   std::vector<uint8_t> data(chunk, 0x5a);
   for (auto _ : state) {
     size_t off = 0;
@@ -105,11 +108,11 @@ void BM_EngineEncryptOnly(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(chunk));
 }
-BENCHMARK(BM_EngineEncryptOnly)->Arg(16384)->Arg(256 * 1024);
+BENCHMARK(BM_EngineEncryptOnly)->ArgsProduct({{16384, 256 * 1024}, {0, 1}});
 
 void BM_EngineSmallWrites(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
-  Pair p = connectedPair();
+  Pair p = connectedPair(state.range(1) != 0);
   std::vector<uint8_t> frame(100, 0x33), plain(256 * 1024);
   size_t delivered = 0;
   for (auto _ : state) {
@@ -121,7 +124,7 @@ void BM_EngineSmallWrites(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * batch * 100);
 }
-BENCHMARK(BM_EngineSmallWrites)->Arg(1)->Arg(16)->Arg(128);
+BENCHMARK(BM_EngineSmallWrites)->ArgsProduct({{1, 16, 128}, {0, 1}});
 
 void BM_EngineHandshake(benchmark::State& state) {
   for (auto _ : state) {

@@ -35,6 +35,20 @@ class OutputBuffer {
     buf_.insert(buf_.end(), c, c + n);
   }
 
+  // Room for n more bytes without moving what later appends write (a record sealed in place).
+  void reserveMore(size_t n) {
+    if (head_ == buf_.size()) {
+      buf_.clear();
+      head_ = 0;
+    }
+    if (buf_.capacity() - buf_.size() < n)
+      buf_.reserve(std::max(buf_.size() + n, 2 * buf_.capacity()));
+  }
+  // The last n bytes appended, writable (encrypted in place).
+  std::span<uint8_t> tail(size_t n) {
+    return {reinterpret_cast<uint8_t*>(buf_.data()) + buf_.size() - n, n};
+  }
+
   // Everything pending, as a buffer of its own; `spare` (cleared) becomes the storage for what
   // comes next. Without a consumed prefix the storage is swapped, not copied.
   std::vector<char> takeAll(std::vector<char> spare) {

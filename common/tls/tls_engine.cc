@@ -14,6 +14,7 @@
 #include "common/identity/openssl_errors.h"
 #include "common/tls/handshake_hooks.h"
 #include "common/tls/output_buffer.h"
+#include "common/tls/record_layer.h"
 
 namespace warren::tls {
 
@@ -53,6 +54,8 @@ struct TlsEngine::Impl {
   // Why the state cannot be exported (a KeyUpdate whose secret could not be derived).
   std::optional<Error> state_lost;
   bool handed_over = false;  // the kernel carries the records: bytes pass through
+  // useOwnRecordLayer(): records are sealed and opened here, OpenSSL only did the handshake.
+  std::optional<RecordLayer> own;
 
   ~Impl() {
     OPENSSL_cleanse(tx.secret.data(), tx.secret.size());
@@ -70,6 +73,10 @@ struct TlsEngine::Impl {
   Status encrypt(std::span<const uint8_t> p, Flush mode);
   Status flush();
   Status cleanBoundary() const;
+  uint16_t cipherSuite() const {
+    return static_cast<uint16_t>(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl.get())) &
+                                 0xffff);
+  }
 };
 
 namespace {
@@ -151,35 +158,6 @@ std::string_view selectedAlpn(const SSL* ssl) {
   SSL_get0_alpn_selected(ssl, &p, &len);
   return p == nullptr ? std::string_view()
                       : std::string_view(reinterpret_cast<const char*>(p), len);
-}
-
-// HKDF-Expand-Label(secret, label, "", length) of RFC 8446 §7.1 with the suite's hash.
-Result<std::vector<uint8_t>> expandLabel(const EVP_MD* md, std::span<const uint8_t> secret,
-                                         std::string_view label, size_t length) {
-  std::vector<uint8_t> info{static_cast<uint8_t>(length >> 8), static_cast<uint8_t>(length & 0xff),
-                            static_cast<uint8_t>(6 + label.size())};
-  for (char c : std::string_view("tls13 ")) info.push_back(static_cast<uint8_t>(c));
-  for (char c : label) info.push_back(static_cast<uint8_t>(c));
-  info.push_back(0);  // empty context
-  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr),
-                                                        &EVP_KDF_free);
-  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> kctx(
-      kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr, &EVP_KDF_CTX_free);
-  if (!kctx || md == nullptr) return fail(identity::opensslError(ErrorCode::kInternal, "HKDF"));
-  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                       const_cast<char*>(EVP_MD_get0_name(md)), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(secret.data()),
-                                        secret.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
-      OSSL_PARAM_construct_end()};
-  std::vector<uint8_t> out(length);
-  if (EVP_KDF_derive(kctx.get(), out.data(), out.size(), params) != 1) {
-    return fail(identity::opensslError(ErrorCode::kInternal, "HKDF-Expand-Label"));
-  }
-  return out;
 }
 
 const EVP_MD* suiteHash(const SSL* ssl) {
@@ -326,6 +304,10 @@ Status TlsEngine::Impl::onHandshakeDone() {
 }
 
 Status TlsEngine::Impl::sslWrite(const uint8_t* p, size_t n) {
+  if (own) {
+    if (auto st = own->seal({p, n}, out); !st) return failWith(std::move(st).error());
+    return ok();
+  }
   ERR_clear_error();
   size_t written = 0;
   int rc = SSL_write_ex(ssl.get(), p, n, &written);
@@ -390,6 +372,14 @@ Status TlsEngine::Impl::cleanBoundary() const {
   }
   if (out.size() != 0) {
     return fail(Error::invalid(fmt::format("{} bytes of ciphertext are not sent yet", out.size())));
+  }
+  if (own) {
+    if (own->holdsInput()) {
+      return fail(
+          Error::invalid("received bytes are held in the record layer (a partial record "
+                         "or handshake message)"));
+    }
+    return ok();
   }
   // SSL_has_pending() misses a record whose header alone arrived (its 5 bytes already left the
   // unprocessed count, nothing is decrypted yet): "RB" is OpenSSL reading a record's body.
@@ -496,6 +486,14 @@ Result<FeedResult> TlsEngine::feed(std::span<const uint8_t> ciphertext,
     r.consumed = ciphertext.size();
     return r;
   }
+  if (s.own) {
+    auto got = s.own->open(ciphertext, plaintext, s.out);
+    if (!got) return fail(s.failWith(std::move(got).error().wrap("TLS read")).error());
+    r.consumed = got->consumed;
+    r.plaintext = got->plaintext;
+    r.peer_closed = s.peer_closed = got->peer_closed;
+    return r;
+  }
   s.in = ciphertext;
   s.in_pos = 0;
   struct LoanEnd {  // the span is only borrowed for this call
@@ -582,6 +580,11 @@ Status TlsEngine::shutdown() {
     return ok();
   }
   WARREN_TRY(s.encryptStaged(true));
+  if (s.own) {
+    if (auto st = s.own->closeNotify(s.out); !st) return s.failWith(std::move(st).error());
+    s.shutdown_sent = true;
+    return ok();
+  }
   ERR_clear_error();
   int rc = SSL_shutdown(s.ssl.get());
   if (rc < 0) return s.failWith(s.sslError(rc, "TLS shutdown"));
@@ -622,6 +625,10 @@ Status TlsEngine::updateKeys(bool ask_peer) {
         Error::invalid("KeyUpdate needs an open connection whose records this engine writes"));
   }
   WARREN_TRY(s.encryptStaged(true));  // staged bytes belong to the old key's records
+  if (s.own) {
+    if (auto st = s.own->updateKeys(ask_peer, s.out); !st) return s.failWith(std::move(st).error());
+    return ok();
+  }
   ERR_clear_error();
   if (SSL_key_update(s.ssl.get(),
                      ask_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
@@ -635,22 +642,31 @@ Status TlsEngine::updateKeys(bool ask_peer) {
 Result<RecordState> TlsEngine::exportRecordState() const {
   const Impl& s = *impl_;
   WARREN_TRY(s.cleanBoundary());
+  if (s.own) return s.own->state();
   RecordState st;
-  st.cipher_suite = static_cast<uint16_t>(
-      SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(s.ssl.get())) & 0xffff);
+  st.cipher_suite = s.cipherSuite();
   const EVP_MD* md = suiteHash(s.ssl.get());
   for (auto [from, to] : {std::pair{&s.tx, &st.tx}, std::pair{&s.rx, &st.rx}}) {
-    auto key = expandLabel(md, from->secret, "key", keyLength(st.cipher_suite));
-    if (!key) return fail(std::move(key).error());
-    auto iv = expandLabel(md, from->secret, "iv", to->iv.size());
-    if (!iv) return fail(std::move(iv).error());
-    to->key = std::move(*key);
-    std::copy(iv->begin(), iv->end(), to->iv.begin());
-    OPENSSL_cleanse(iv->data(), iv->size());
+    auto keys = trafficKeys(md, st.cipher_suite, from->secret);
+    if (!keys) return fail(std::move(keys).error());
+    *to = std::move(*keys);
     to->seq = from->records;
   }
   return st;
 }
+
+Status TlsEngine::useOwnRecordLayer() {
+  Impl& s = *impl_;
+  if (s.own) return fail(Error::invalid("the engine already carries its own records"));
+  WARREN_TRY(s.cleanBoundary());
+  auto layer = RecordLayer::create(s.cipherSuite(), suiteHash(s.ssl.get()), s.tx.secret,
+                                   s.tx.records, s.rx.secret, s.rx.records);
+  if (!layer) return fail(std::move(layer).error());
+  s.own.emplace(std::move(*layer));
+  return ok();
+}
+
+bool TlsEngine::ownRecordLayer() const { return impl_->own.has_value(); }
 
 Status TlsEngine::handOverRecordLayer() {
   WARREN_TRY(impl_->cleanBoundary());
@@ -665,7 +681,9 @@ bool TlsEngine::peerClosed() const { return impl_->peer_closed; }
 bool TlsEngine::shutdownSent() const { return impl_->shutdown_sent; }
 bool TlsEngine::failed() const { return impl_->error.has_value(); }
 const Error* TlsEngine::error() const { return impl_->error ? &*impl_->error : nullptr; }
-bool TlsEngine::hasBufferedPlaintext() const { return SSL_pending(impl_->ssl.get()) > 0; }
+bool TlsEngine::hasBufferedPlaintext() const {
+  return !impl_->own && SSL_pending(impl_->ssl.get()) > 0;
+}
 
 const std::optional<SpiffeId>& TlsEngine::peerIdentity() const { return impl_->peer; }
 std::string_view TlsEngine::alpn() const { return selectedAlpn(impl_->ssl.get()); }

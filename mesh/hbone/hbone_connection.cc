@@ -165,8 +165,8 @@ void HboneConnection::onData(std::span<const char> data) {
     close("peer sent close_notify");
     return;
   }
-  if (!kernel_tls_decided_ && tls_.handshakeDone() && in.empty()) {
-    tryKernelTls();
+  if (!records_settled_ && tls_.handshakeDone() && in.empty()) {
+    settleRecordLayer();
     if (closed_) return;
   }
   flush();
@@ -174,45 +174,50 @@ void HboneConnection::onData(std::span<const char> data) {
   readMore();
 }
 
-void HboneConnection::tryKernelTls() {
+void HboneConnection::settleRecordLayer() {
   // No read is in flight here (onData); no write may be either: every record OpenSSL sealed
-  // must be on the wire before the kernel seals the next one.
-  if (!tls::kernelTlsWanted()) {
-    kernel_tls_decided_ = true;
-    return;
-  }
+  // must be on the wire before another record layer seals the next one.
   if (writing_ || !tls_.pendingOutput().empty()) return;
-  auto state = tls_.exportRecordState();
-  if (!state) {
-    // Not at a record boundary yet (half a record received): a later read tries again.
-    if (++kernel_tls_tries_ >= 16) {
-      kernel_tls_decided_ = true;
-      spdlog::debug("HBONE {}: records stay in user space: {}", peer_.toString(),
-                    state.error().message());
-    }
-    return;
-  }
-  kernel_tls_decided_ = true;
-  auto installed = tls::installKernelTls(socket_.fd(), *state);
-  tls::cleanse(*state);
-  if (installed) {
-    if (auto st = tls_.handOverRecordLayer(); !st) {
-      close("kernel TLS: " + st.error().message());
+  if (tls::kernelTlsWanted()) {
+    auto state = tls_.exportRecordState();
+    if (!state) {
+      notAtRecordBoundary(state.error());
       return;
     }
-    socket_.sendThroughKernelTls();
-    spdlog::debug("HBONE {}: the kernel carries the TLS records", peer_.toString());
+    auto installed = tls::installKernelTls(socket_.fd(), *state);
+    tls::cleanse(*state);
+    if (installed) {
+      records_settled_ = true;
+      if (auto st = tls_.handOverRecordLayer(); !st) {
+        close("kernel TLS: " + st.error().message());
+        return;
+      }
+      socket_.sendThroughKernelTls();
+      spdlog::debug("HBONE {}: the kernel carries the TLS records", peer_.toString());
+      return;
+    }
+    if (installed.error().code() != ErrorCode::kUnavailable) {
+      close("kernel TLS: " + installed.error().message());
+      return;
+    }
+    static std::atomic<bool> said{false};
+    if (!said.exchange(true)) {
+      spdlog::info("kernel TLS unavailable ({}): HBONE records stay in user space",
+                   installed.error().message());
+    }
+  }
+  if (auto own = tls_.useOwnRecordLayer(); !own) {
+    notAtRecordBoundary(own.error());
     return;
   }
-  if (installed.error().code() != ErrorCode::kUnavailable) {
-    close("kernel TLS: " + installed.error().message());
-    return;
-  }
-  static std::atomic<bool> said{false};
-  if (!said.exchange(true)) {
-    spdlog::info("kernel TLS unavailable ({}): HBONE records stay in user space",
-                 installed.error().message());
-  }
+  records_settled_ = true;
+}
+
+void HboneConnection::notAtRecordBoundary(const Error& why) {
+  // Half a record received, say: a later read tries again, up to 16 times.
+  if (++settle_tries_ < 16) return;
+  records_settled_ = true;
+  spdlog::debug("HBONE {}: records stay with OpenSSL: {}", peer_.toString(), why.message());
 }
 
 void HboneConnection::onReadEof() {

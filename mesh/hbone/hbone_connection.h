@@ -105,10 +105,12 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   size_t heldCapacity() const;
   static constexpr size_t kIdleKeep = 64 * 1024;
   bool handshakeDone() const { return tls_.handshakeDone(); }
-  // kTLS (--kernel-tls): whether the connection's records went to the kernel, and whether
-  // that was decided yet (at the first read after the handshake with nothing in flight).
+  // Who carries the records after the handshake, decided once at the first read with nothing
+  // in flight: the kernel (kTLS, --kernel-tls), else the engine's own record layer, else (not at
+  // a record boundary 16 reads in a row) OpenSSL's.
   bool recordsInKernel() const { return tls_.recordLayerHandedOver(); }
-  bool kernelTlsDecided() const { return kernel_tls_decided_; }
+  bool ownRecords() const { return tls_.ownRecordLayer(); }
+  bool recordLayerSettled() const { return records_settled_; }
   const std::optional<identity::SpiffeId>& peerIdentity() const { return tls_.peerIdentity(); }
   const net::SocketAddress& peerAddress() const { return peer_; }
   void setPeerAddress(const net::SocketAddress& peer) { peer_ = peer; }
@@ -139,9 +141,10 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
 
   void readMore();
   // After the handshake, at the first read that leaves nothing in flight either way: the
-  // records go to the kernel (kTLS, common/tls/kernel_tls.h) where it can take them, else they
-  // stay with the engine. Decided once per connection.
-  void tryKernelTls();
+  // records go to the kernel (kTLS, common/tls/kernel_tls.h) where it can take them, else to the
+  // engine's own record layer (common/tls/record_layer.h). Decided once per connection.
+  void settleRecordLayer();
+  void notAtRecordBoundary(const Error& why);
   void armTimer();
   // The idle clock: started when no stream is open, stopped when one opens.
   void streamsChanged();
@@ -164,8 +167,8 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   bool writing_ = false;
   bool closed_ = false;
   bool flushing_ = false;
-  bool kernel_tls_decided_ = false;
-  uint8_t kernel_tls_tries_ = 0;
+  bool records_settled_ = false;
+  uint8_t settle_tries_ = 0;
   uring::OpId timer_ = 0;
   std::chrono::milliseconds idle_limit_{0};
   uring::OpId idle_timer_ = 0;

@@ -157,6 +157,7 @@ class TlsInteropTest : public TlsFixture {
     identity::testing::writeFile(dir_ + "/ca.crt", ca_.rootPem());
     return prefix;
   }
+  void ourClientAgainstOpensslServer(bool own_records);
   static UniqueFd connectTo(uint16_t port) {
     UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
@@ -177,7 +178,9 @@ class TlsInteropTest : public TlsFixture {
   std::string dir_;
 };
 
-TEST_F(TlsInteropTest, OurClientAgainstOpensslServer) {
+// `own_records`: after the handshake our engine seals and opens the records itself
+// (useOwnRecordLayer), and so meets s_server's NewSessionTickets, its echo and its close_notify.
+void TlsInteropTest::ourClientAgainstOpensslServer(bool own_records) {
   auto scert = ca_.issue(kServerUri);
   auto ccert = ca_.issue(kClientUri);
   std::string srv = writeCredentials(scert, "server");
@@ -196,6 +199,11 @@ TEST_F(TlsInteropTest, OurClientAgainstOpensslServer) {
       << (client.failed() ? client.error()->message() : "timeout");
   EXPECT_EQ(client.peerIdentity()->uri(), kServerUri);
   EXPECT_EQ(client.alpn(), "h2");
+  if (own_records) {
+    ASSERT_TRUE(driveOverSocket(fd.get(), client, received, [&] {
+      return client.ownRecordLayer() || client.useOwnRecordLayer().has_value();
+    })) << (client.failed() ? client.error()->message() : "timeout");
+  }
 
   ASSERT_TRUE(client.write(bytes("hello warren\n")));
   ASSERT_TRUE(driveOverSocket(fd.get(), client, received,
@@ -204,11 +212,19 @@ TEST_F(TlsInteropTest, OurClientAgainstOpensslServer) {
   EXPECT_EQ(received, "nerraw olleh\n");
   ASSERT_TRUE(client.shutdown());
   driveOverSocket(fd.get(), client, received, [&] { return client.peerClosed(); });
+  EXPECT_FALSE(client.failed()) << client.error()->message();
+  EXPECT_EQ(client.ownRecordLayer(), own_records);
   fd.reset();
   server.wait();
   EXPECT_NE(server.output().find("ALPN protocols selected: h2"), std::string::npos)
       << server.output();
   EXPECT_NE(server.output().find("Protocol version: TLSv1.3"), std::string::npos);
+}
+
+TEST_F(TlsInteropTest, OurClientAgainstOpensslServer) { ourClientAgainstOpensslServer(false); }
+
+TEST_F(TlsInteropTest, OurClientOnItsOwnRecordLayerAgainstOpensslServer) {
+  ourClientAgainstOpensslServer(true);
 }
 
 TEST_F(TlsInteropTest, OpensslClientAgainstOurServer) {

@@ -216,28 +216,38 @@ TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
   EXPECT_EQ(peer.get(), kClientId);
   // kTLS was offered on both ends after the handshake: the kernel took the records (a kernel
   // with the TLS ULP), or it has none and the process knows it (this lab's kernel) and the
-  // bytes above went through OpenSSL.
-  auto kernel = std::make_shared<std::promise<std::array<int, 4>>>();
-  f.loop().post([&f, kernel] {
-    std::array<int, 4> r{0, 0, 0, 0};
-    if (f.client) r = {f.client->kernelTlsDecided(), f.client->recordsInKernel(), 0, 0};
+  // bytes above went through the engines' own record layers, not OpenSSL's.
+  auto layers = std::make_shared<std::promise<std::array<int, 6>>>();
+  f.loop().post([&f, layers] {
+    std::array<int, 6> r{};
+    if (f.client) {
+      r = {f.client->recordLayerSettled(),
+           f.client->recordsInKernel(),
+           f.client->ownRecords(),
+           0,
+           0,
+           0};
+    }
     for (auto& w : f.servers)
       if (auto c = w.lock()) {
-        r[2] = c->kernelTlsDecided();
-        r[3] = c->recordsInKernel();
+        r[3] = c->recordLayerSettled();
+        r[4] = c->recordsInKernel();
+        r[5] = c->ownRecords();
       }
-    kernel->set_value(r);
+    layers->set_value(r);
   });
-  auto k = kernel->get_future();
+  auto k = layers->get_future();
   ASSERT_EQ(k.wait_for(5s), std::future_status::ready);
-  auto [client_decided, client_kernel, server_decided, server_kernel] = k.get();
-  EXPECT_TRUE(client_decided);
-  EXPECT_TRUE(server_decided);
+  auto [client_settled, client_kernel, client_own, server_settled, server_kernel, server_own] =
+      k.get();
+  EXPECT_TRUE(client_settled);
+  EXPECT_TRUE(server_settled);
   if (tls::kernelTlsWanted()) {
     EXPECT_TRUE(client_kernel && server_kernel) << "the kernel has the TLS ULP: both ends use it";
   } else {
     EXPECT_FALSE(client_kernel || server_kernel);
     EXPECT_GE(tls::kernelTlsCounts().unavailable, 1u);
+    EXPECT_TRUE(client_own && server_own) << "no kTLS: the engines seal and open the records";
   }
 }
 
