@@ -421,6 +421,11 @@ Status RecordLayer::nextTxKey() {
   return st;
 }
 
+void RecordLayer::releaseIdleMemory() {
+  if (partial_.empty()) std::vector<uint8_t>().swap(partial_);
+  if (handshake_.empty()) std::vector<uint8_t>().swap(handshake_);
+}
+
 RecordState RecordLayer::state() const {
   RecordState s;
   s.cipher_suite = suite_;

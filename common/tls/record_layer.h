@@ -126,6 +126,10 @@ class RecordLayer {
 
   // Received bytes held: a partial record, or a handshake message cut across records.
   bool holdsInput() const { return !partial_.empty() || !handshake_.empty(); }
+  // The gathering buffers' storage: kept across records (a bulk transfer cuts nearly every
+  // record between two reads), given back by releaseIdleMemory() when they are empty.
+  size_t bufferCapacity() const { return partial_.capacity() + handshake_.capacity(); }
+  void releaseIdleMemory();
   // Both directions now (exportRecordState after the engine switched to this layer).
   RecordState state() const;
 

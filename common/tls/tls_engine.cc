@@ -72,7 +72,20 @@ struct TlsEngine::Impl {
   Status encryptStaged(bool all);
   Status encrypt(std::span<const uint8_t> p, Flush mode);
   Status flush();
-  Status cleanBoundary() const;
+  // Where another record layer can carry on: `all_sent` for one that does not share our output
+  // (the kernel, an export), which must find every record OpenSSL sealed already sent.
+  Status cleanBoundary(bool all_sent = true) const;
+  Status switchToOwnRecords();
+  // feed() once the own record layer carries the records; `r` so far.
+  Result<FeedResult> openOwn(std::span<const uint8_t> ciphertext, std::span<uint8_t> plaintext,
+                             FeedResult r) {
+    auto got = own->open(ciphertext, plaintext, out);
+    if (!got) return fail(failWith(std::move(got).error().wrap("TLS read")).error());
+    r.consumed = got->consumed;
+    r.plaintext = got->plaintext;
+    r.peer_closed = peer_closed = got->peer_closed;
+    return r;
+  }
   uint16_t cipherSuite() const {
     return static_cast<uint16_t>(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl.get())) &
                                  0xffff);
@@ -359,18 +372,21 @@ void cleanse(RecordState& state) {
   }
 }
 
-Status TlsEngine::Impl::cleanBoundary() const {
+Status TlsEngine::Impl::cleanBoundary(bool all_sent) const {
   if (error) return fail(*error);
   if (!handshake_done) return fail(Error::invalid("the TLS handshake has not finished"));
   if (handed_over) return fail(Error::invalid("the record layer was already handed over"));
   if (shutdown_sent || peer_closed) {
     return fail(Error::invalid("the connection is closing (close_notify sent or received)"));
   }
-  if (!staged.empty()) {
+  if (!all_sent) {
+    // The own record layer appends its records to the same output and seals what is staged:
+    // only what OpenSSL holds of its own matters.
+  } else if (!staged.empty()) {
     return fail(Error::invalid(
         fmt::format("{} bytes of plaintext are staged, not yet in a record", staged.size())));
   }
-  if (out.size() != 0) {
+  if (all_sent && out.size() != 0) {
     return fail(Error::invalid(fmt::format("{} bytes of ciphertext are not sent yet", out.size())));
   }
   if (own) {
@@ -486,14 +502,7 @@ Result<FeedResult> TlsEngine::feed(std::span<const uint8_t> ciphertext,
     r.consumed = ciphertext.size();
     return r;
   }
-  if (s.own) {
-    auto got = s.own->open(ciphertext, plaintext, s.out);
-    if (!got) return fail(s.failWith(std::move(got).error().wrap("TLS read")).error());
-    r.consumed = got->consumed;
-    r.plaintext = got->plaintext;
-    r.peer_closed = s.peer_closed = got->peer_closed;
-    return r;
-  }
+  if (s.own) return s.openOwn(ciphertext, plaintext, r);
   s.in = ciphertext;
   s.in_pos = 0;
   struct LoanEnd {  // the span is only borrowed for this call
@@ -507,6 +516,16 @@ Result<FeedResult> TlsEngine::feed(std::span<const uint8_t> ciphertext,
     if (rc == 1) {
       r.handshake_completed = true;
       if (auto st = s.onHandshakeDone(); !st) return fail(std::move(st).error());
+      // OpenSSL reads no further than the record that finished the handshake, so this is a
+      // record boundary on the receive side even when more ciphertext follows in this call.
+      if (s.options.own_records_at_handshake && s.switchToOwnRecords()) {
+        size_t used = s.in_pos;
+        r = s.openOwn(ciphertext.subspan(used), plaintext, r).value_or(FeedResult{});
+        if (s.error) return fail(*s.error);
+        r.consumed += used;
+        r.handshake_completed = true;
+        return r;
+      }
     } else if (SSL_get_error(s.ssl.get(), rc) == SSL_ERROR_WANT_READ) {
       r.consumed = s.in_pos;
       return r;
@@ -610,11 +629,13 @@ size_t TlsEngine::releaseIdleMemory() {
   Impl& s = *impl_;
   s.out.releaseIfEmpty();
   if (s.staged.empty()) std::vector<uint8_t>().swap(s.staged);
+  if (s.own) s.own->releaseIdleMemory();
   return bufferCapacity();
 }
 
 size_t TlsEngine::bufferCapacity() const {
-  return impl_->out.capacity() + impl_->staged.capacity();
+  return impl_->out.capacity() + impl_->staged.capacity() +
+         (impl_->own ? impl_->own->bufferCapacity() : 0);
 }
 
 Status TlsEngine::updateKeys(bool ask_peer) {
@@ -655,16 +676,19 @@ Result<RecordState> TlsEngine::exportRecordState() const {
   return st;
 }
 
-Status TlsEngine::useOwnRecordLayer() {
-  Impl& s = *impl_;
-  if (s.own) return fail(Error::invalid("the engine already carries its own records"));
-  WARREN_TRY(s.cleanBoundary());
-  auto layer = RecordLayer::create(s.cipherSuite(), suiteHash(s.ssl.get()), s.tx.secret,
-                                   s.tx.records, s.rx.secret, s.rx.records);
+Status TlsEngine::Impl::switchToOwnRecords() {
+  if (own) return fail(Error::invalid("the engine already carries its own records"));
+  WARREN_TRY(cleanBoundary(/*all_sent=*/false));
+  auto layer = RecordLayer::create(cipherSuite(), suiteHash(ssl.get()), tx.secret, tx.records,
+                                   rx.secret, rx.records);
   if (!layer) return fail(std::move(layer).error());
-  s.own.emplace(std::move(*layer));
+  own.emplace(std::move(*layer));
+  // OpenSSL reads and writes no record from now on: its record buffers (~33 KiB) go.
+  SSL_free_buffers(ssl.get());
   return ok();
 }
+
+Status TlsEngine::useOwnRecordLayer() { return impl_->switchToOwnRecords(); }
 
 bool TlsEngine::ownRecordLayer() const { return impl_->own.has_value(); }
 

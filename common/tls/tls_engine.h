@@ -57,6 +57,10 @@ struct TlsEngineOptions {
   // one io_uring send per event-loop turn keeps a 10 Gbit/s path busy (~200 us of data) while a
   // few thousand pooled connections cost at most a few hundred MiB in the worst case.
   size_t output_limit = 256 * 1024;
+  // As the handshake completes, the engine's own record layer takes the records
+  // (useOwnRecordLayer) where it can: set when no kTLS hand-off will follow. A switch later
+  // waits for a read that ends on a record boundary, which a bulk transfer may not offer.
+  bool own_records_at_handshake = false;
 };
 
 enum class Flush { kNow, kLater };
@@ -111,11 +115,11 @@ class TlsEngine {
   // bytes are not copied when none of them was consumed in place (OutputBuffer::takeAll).
   std::vector<char> takeOutput(std::vector<char> spare);
 
-  // Frees the output and staging storage when both are empty (they otherwise keep their
-  // capacity, up to ~output_limit, to avoid an allocation per burst). Call it when a pooled
-  // connection goes idle. Returns the bytes of buffer capacity still held.
+  // Frees the output and staging storage (and the own record layer's gathering buffers) when
+  // empty (they otherwise keep their capacity, up to ~output_limit, to avoid an allocation per
+  // burst). Call it when a pooled connection goes idle. Returns the bytes of capacity still held.
   size_t releaseIdleMemory();
-  // The output and staging storage held now (their capacity, used or not).
+  // The output, staging and gathering storage held now (their capacity, used or not).
   size_t bufferCapacity() const;
 
   // TLS 1.3 KeyUpdate: new keys for what we send (queued now); `ask_peer` asks the peer to

@@ -106,7 +106,7 @@ Result<std::shared_ptr<HboneConnection>> HboneClientPool::dial(const Key& key,
   if (key.expected.empty()) return fail(Error::invalid("no expected server identity"));
   auto ctx = dialer.tls();
   if (!ctx) return fail(ctx.error());
-  auto engine = tls::TlsEngine::client(**ctx, key.expected);
+  auto engine = tls::TlsEngine::client(**ctx, key.expected, HboneConnection::engineOptions());
   if (!engine) return fail(engine.error());
   auto sock = dialer.socket(key.destination);
   if (!sock) return fail(sock.error());

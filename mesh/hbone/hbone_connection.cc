@@ -18,6 +18,10 @@ constexpr size_t kPlaintextBuffer = 4 * tls::TlsEngine::kMaxRecordPlaintext;
 
 }  // namespace
 
+tls::TlsEngineOptions HboneConnection::engineOptions() {
+  return {.own_records_at_handshake = !tls::kernelTlsWanted()};
+}
+
 Result<std::shared_ptr<HboneConnection>> HboneConnection::create(
     uring::EventLoop& loop, UniqueFd fd, tls::TlsEngine tls, http2::Role role,
     const http2::SessionConfig& config, OnRequest on_request, OnClosed on_closed) {
@@ -175,10 +179,14 @@ void HboneConnection::onData(std::span<const char> data) {
 }
 
 void HboneConnection::settleRecordLayer() {
-  // No read is in flight here (onData); no write may be either: every record OpenSSL sealed
-  // must be on the wire before another record layer seals the next one.
-  if (writing_ || !tls_.pendingOutput().empty()) return;
+  if (tls_.ownRecordLayer()) {  // taken as the handshake completed (engineOptions)
+    records_settled_ = true;
+    return;
+  }
   if (tls::kernelTlsWanted()) {
+    // No read is in flight here (onData); no write may be either: every record OpenSSL sealed
+    // must be on the wire before the kernel seals the next one.
+    if (writing_ || !tls_.pendingOutput().empty()) return;
     auto state = tls_.exportRecordState();
     if (!state) {
       notAtRecordBoundary(state.error());

@@ -54,6 +54,11 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
                                        const http2::HeaderList&)>;
   using OnClosed = std::function<void(HboneConnection*)>;
 
+  // The TLS engine options of an HBONE connection: where no kTLS hand-off will follow (the
+  // process knows the kernel refuses it, or --kernel-tls off), the engine's own record layer
+  // takes the records as the handshake completes.
+  static tls::TlsEngineOptions engineOptions();
+
   static Result<std::shared_ptr<HboneConnection>> create(uring::EventLoop& loop, UniqueFd fd,
                                                          tls::TlsEngine tls, http2::Role role,
                                                          const http2::SessionConfig& config,

@@ -26,7 +26,7 @@ void HboneServer::serve(UniqueFd fd, const identity::SpiffeId& identity, const s
     await(std::move(retry));
     return;
   }
-  auto engine = tls::TlsEngine::server(**ctx);
+  auto engine = tls::TlsEngine::server(**ctx, HboneConnection::engineOptions());
   if (!engine) {
     spdlog::warn("HBONE TLS engine for {}: {}", what, engine.error().message());
     return;

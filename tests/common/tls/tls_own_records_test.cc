@@ -258,25 +258,69 @@ TEST_F(TlsOwnRecordsTest, AnAlertFromThePeerIsNamed) {
       << got.error().message();
 }
 
-TEST_F(TlsOwnRecordsTest, ASwitchOnlyHappensAtARecordBoundary) {
+TEST_F(TlsOwnRecordsTest, ASwitchNeedsOnlyAReceiveSideBoundary) {
   auto c = clientEngine(client_ctx_);
   auto s = serverEngine(server_ctx_);
   EXPECT_FALSE(c.useOwnRecordLayer()) << "before the handshake";
   handshake(c, s);
-  ASSERT_TRUE(c.write(bytes("unsent")));
-  auto unsent = c.useOwnRecordLayer();
-  ASSERT_FALSE(unsent);
-  EXPECT_NE(unsent.error().message().find("not sent"), std::string::npos);
+  // Half a record received: OpenSSL holds it, so the switch waits.
+  ASSERT_TRUE(s.write(bytes("split in two")));
+  std::string rec = drain(s);
+  auto first = feedInPieces(c, rec.substr(0, 10), 10);
+  ASSERT_TRUE(first);
+  auto partial = c.useOwnRecordLayer();
+  ASSERT_FALSE(partial);
+  EXPECT_NE(partial.error().message().find("received bytes are held"), std::string::npos);
   EXPECT_FALSE(c.ownRecordLayer());
-  pump(c, s);
+  auto rest = feedInPieces(c, rec.substr(10), 1 << 20);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(*first + *rest, "split in two");
+  // Records OpenSSL sealed and not yet sent, and staged plaintext, are no obstacle: ours follow
+  // them in the same output, and the staged bytes are sealed by the own layer.
+  ASSERT_TRUE(c.write(bytes("sealed by OpenSSL, ")));
+  ASSERT_TRUE(c.write(bytes("staged, "), Flush::kLater));
   ASSERT_TRUE(c.useOwnRecordLayer());
   EXPECT_FALSE(c.useOwnRecordLayer()) << "twice";
+  ASSERT_TRUE(c.write(bytes("sealed by ours")));
+  auto at_server = feedInPieces(s, drain(c), 1 << 20);
+  ASSERT_TRUE(at_server) << at_server.error().message();
+  EXPECT_EQ(*at_server, "sealed by OpenSSL, staged, sealed by ours");
   // A plaintext buffer that can never hold a record is a caller's error, not a stall.
   ASSERT_TRUE(s.write(bytes(std::string(1000, 'b'))));
   std::vector<uint8_t> tiny(100);
   auto r = c.feed(bytes(drain(s)), tiny);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("cannot hold a TLS record"), std::string::npos);
+}
+
+// TlsEngineOptions::own_records_at_handshake (what HBONE connections use without kTLS): the
+// records are ours from the handshake's last record on, also when the peer's first data
+// arrives in the same read as that record.
+TEST_F(TlsOwnRecordsTest, EnginesTakeTheRecordsAsTheHandshakeCompletes) {
+  TlsEngineOptions own{.own_records_at_handshake = true};
+  auto c = clientEngine(client_ctx_, {kServerUri}, own);
+  auto s = serverEngine(server_ctx_, own);
+  ASSERT_TRUE(c.write(bytes("written before the handshake")));
+  std::vector<uint8_t> buf(64 * 1024);
+  auto hello = s.feed(bytes(drain(c)), buf);  // ClientHello -> the server's flight
+  ASSERT_TRUE(hello) << hello.error().message();
+  auto flight = c.feed(bytes(drain(s)), buf);  // -> the client's Finished, then its data
+  ASSERT_TRUE(flight) << flight.error().message();
+  EXPECT_TRUE(flight->handshake_completed);
+  EXPECT_TRUE(c.ownRecordLayer());
+  ASSERT_TRUE(s.write(bytes("the server's first data")));  // before its handshake completes
+  std::string finished_and_data = drain(c);
+  auto done = s.feed(bytes(finished_and_data), buf);  // Finished and data in one read
+  ASSERT_TRUE(done) << done.error().message();
+  EXPECT_TRUE(done->handshake_completed);
+  EXPECT_TRUE(s.ownRecordLayer());
+  EXPECT_EQ(done->consumed, finished_and_data.size());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), done->plaintext),
+            "written before the handshake");
+  auto at_client = feedInPieces(c, drain(s), 1 << 20);
+  ASSERT_TRUE(at_client) << at_client.error().message();
+  EXPECT_EQ(*at_client, "the server's first data");
+  exchange(c, s);
 }
 
 }  // namespace
