@@ -49,6 +49,14 @@ class ByteStream {
   virtual void shutdownWrite() = 0;
   virtual void close() = 0;
   virtual std::string describe() const = 0;
+  // Takes what it can of `data` now, copying it, and returns how much; no onWritten follows.
+  // For a stream whose write() copies anyway (an HTTP/2 stream into its send buffer): the relay
+  // then hands it what it read without copying it into its own buffer first. Only called with
+  // no write() outstanding. The default takes nothing: the relay buffers and write()s.
+  virtual size_t writeNow(std::span<const char> data) {
+    (void)data;
+    return 0;
+  }
   // The most one read delivers (a socket: one provided buffer), 0 when unbounded.
   virtual size_t readChunk() const { return 0; }
   // The size writes are cut into downstream (an HTTP/2 stream: one full DATA frame), 0 when

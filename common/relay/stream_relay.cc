@@ -115,7 +115,9 @@ void StreamRelay::onData(Direction& d, std::span<const char> data) {
   } else {
     d.full_reads = 0;
   }
-  // Room for what arrived (a bulk transfer doubles up to the tier once, then reuses the
+  // A destination that copies anyway takes the bytes straight from the read (writeNow).
+  if (d.pending.empty() && d.in_write == 0) data = data.subspan(d.dst->writeNow(data));
+  // Room for what is left (a bulk transfer doubles up to the tier once, then reuses the
   // spare), never the whole tier up front: small messages keep small buffers.
   size_t need = d.pending.size() + data.size();
   if (d.pending.capacity() < need) {

@@ -41,6 +41,7 @@ class HboneStream final : public relay::ByteStream {
   void setEvents(relay::StreamEvents* events) override;
   void read(size_t max_bytes) override;
   void write(uring::Buffer data) override;
+  size_t writeNow(std::span<const char> data) override;
   void shutdownWrite() override;
   void close() override;
   std::string describe() const override;

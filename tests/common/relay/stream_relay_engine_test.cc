@@ -25,6 +25,8 @@ class ScriptedStream final : public ByteStream {
     StreamEvents* events = nullptr;
     size_t read_chunk = 0;  // readChunk()
     size_t write_unit = 0;  // writeUnit()
+    size_t now_room = 0;    // what writeNow() takes
+    std::string written_now;
   };
   explicit ScriptedStream(Log& log) : log_(log) {}
   void setEvents(StreamEvents* e) override { log_.events = e; }
@@ -43,6 +45,13 @@ class ScriptedStream final : public ByteStream {
     log_.events = nullptr;
   }
   std::string describe() const override { return "scripted"; }
+  size_t writeNow(std::span<const char> data) override {
+    EXPECT_TRUE(log_.writes.empty()) << "writeNow with a write() outstanding";
+    size_t n = std::min(data.size(), log_.now_room);
+    log_.now_room -= n;
+    log_.written_now.append(data.data(), n);
+    return n;
+  }
   size_t readChunk() const override { return log_.read_chunk; }
   size_t writeUnit() const override { return log_.write_unit; }
 
@@ -156,6 +165,28 @@ TEST_F(StreamRelayEngineTest, GrowsThroughTheTiersWithTraffic) {
 // frame and a 9-byte one (each its own TLS record) per read. The relay asks for whole units when
 // one read can hold one; a stream without a unit, or a source whose reads are smaller than it,
 // is asked as before.
+// A destination whose write() copies anyway (an HTTP/2 stream) takes the bytes straight from
+// the read (writeNow): the relay buffers only what it did not take, and write()s that; it does
+// not call writeNow while a write() is outstanding, so the order holds.
+TEST_F(StreamRelayEngineTest, ADestinationThatTakesBytesNowSkipsTheRelaysBuffer) {
+  b_.now_room = 10;
+  deliver(a_, 25, 'n');
+  EXPECT_EQ(b_.written_now, std::string(10, 'n'));
+  ASSERT_EQ(b_.writes.size(), 1u) << "the 15 it did not take";
+  EXPECT_EQ(b_.written, std::string(15, 'n'));
+  b_.now_room = 100;
+  deliver(a_, 5, 'm');  // a write() is outstanding: these queue behind it
+  EXPECT_EQ(b_.written_now, std::string(10, 'n'));
+  completeWrite(b_);  // the 5 follow as a write()
+  ASSERT_EQ(b_.writes.size(), 1u);
+  EXPECT_EQ(b_.written, std::string(15, 'n') + "mmmmm");
+  completeWrite(b_);
+  deliver(a_, 7, 'o');  // nothing outstanding again: taken now, nothing buffered
+  EXPECT_EQ(b_.written_now, std::string(10, 'n') + "ooooooo");
+  EXPECT_TRUE(b_.writes.empty());
+  EXPECT_EQ(relay_->stats().a_to_b.bytes, 37u);
+}
+
 TEST(StreamRelayEngineUnits, ReadsWholeWriteUnitsWhenOneReadHoldsOne) {
   ScriptedStream::Log a, b;
   a.read_chunk = b.read_chunk = 16384;
