@@ -42,8 +42,7 @@ int Session::onSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* f
   }
   s->out_.insert(s->out_.end(), framehd, framehd + 9);
   if (padlen > 0) s->out_.push_back(static_cast<uint8_t>(padlen - 1));
-  auto bytes = st->send.front().first(length);
-  s->out_.insert(s->out_.end(), bytes.begin(), bytes.end());
+  for (auto part : st->send.front(length)) s->out_.insert(s->out_.end(), part.begin(), part.end());
   if (padlen > 1) s->out_.insert(s->out_.end(), padlen - 1, 0);
   st->send.drop(length);
   if (st->writable_wanted && st->send.size() <= st->send.capacity() / 2) {
