@@ -371,15 +371,7 @@ Status RecordLayer::onHandshakeMessages(OutputBuffer& out) {
                           protocolError("TLS KeyUpdate not at the end of its record"), out));
       }
       const bool asked = handshake_[4] == 1;
-      auto next = expandLabel(hash_, rx_secret_, "traffic upd", rx_secret_.size());
-      if (!next) return fail(std::move(next).error());
-      OPENSSL_cleanse(rx_secret_.data(), rx_secret_.size());
-      rx_secret_ = std::move(*next);
-      auto keys = trafficKeys(hash_, suite_, rx_secret_);
-      if (!keys) return fail(std::move(keys).error());
-      auto st = rx_->rekey(*keys);
-      OPENSSL_cleanse(keys->key.data(), keys->key.size());
-      WARREN_TRY(st);
+      WARREN_TRY(nextKey(rx_secret_, *rx_));
       if (asked && !closed_) WARREN_TRY(updateKeys(false, out));
     } else {
       return fail(fatal(kUnexpectedMessage,
@@ -406,17 +398,17 @@ Status RecordLayer::updateKeys(bool ask_peer, OutputBuffer& out) {
   if (closed_) return fail(Error::invalid("TLS KeyUpdate after close_notify was queued"));
   const uint8_t message[5] = {kKeyUpdate, 0, 0, 1, static_cast<uint8_t>(ask_peer ? 1 : 0)};
   WARREN_TRY(tx_->seal(kContentHandshake, message, out));
-  return nextTxKey();
+  return nextKey(tx_secret_, *tx_);
 }
 
-Status RecordLayer::nextTxKey() {
-  auto next = expandLabel(hash_, tx_secret_, "traffic upd", tx_secret_.size());
+Status RecordLayer::nextKey(std::vector<uint8_t>& secret, RecordCipher& cipher) {
+  auto next = expandLabel(hash_, secret, "traffic upd", secret.size());
   if (!next) return fail(std::move(next).error());
-  OPENSSL_cleanse(tx_secret_.data(), tx_secret_.size());
-  tx_secret_ = std::move(*next);
-  auto keys = trafficKeys(hash_, suite_, tx_secret_);
+  OPENSSL_cleanse(secret.data(), secret.size());
+  secret = std::move(*next);
+  auto keys = trafficKeys(hash_, suite_, secret);
   if (!keys) return fail(std::move(keys).error());
-  auto st = tx_->rekey(*keys);
+  auto st = cipher.rekey(*keys);
   OPENSSL_cleanse(keys->key.data(), keys->key.size());
   return st;
 }

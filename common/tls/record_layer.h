@@ -136,7 +136,8 @@ class RecordLayer {
  private:
   RecordLayer() = default;
   Status onHandshakeMessages(OutputBuffer& out);
-  Status nextTxKey();
+  // A KeyUpdate in one direction: the next traffic secret (RFC 8446 §7.2), its key and IV.
+  Status nextKey(std::vector<uint8_t>& secret, RecordCipher& cipher);
   // A fatal error: the alert goes to the peer (best effort), the error to the caller.
   Error fatal(uint8_t alert, Error error, OutputBuffer& out);
 
