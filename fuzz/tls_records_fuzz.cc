@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     len = std::min(len, size - pos);
     std::span<const uint8_t> plain(data + pos, len);
     pos += len;
-    if (len > 16384) continue;
+    if (len > warren::tls::kMaxRecordContent) continue;
     check(peer.seal(type, plain, wire).has_value(), "seal");
     // What the layer reads: the last non-zero byte of plaintext + type is the content type,
     // zeros after it padding (a type byte 0 makes the plaintext's tail the padding).

@@ -24,23 +24,14 @@ class OutputBuffer {
   }
 
   void append(const uint8_t* p, size_t n) {
-    if (head_ == buf_.size()) {
-      buf_.clear();
-      head_ = 0;
-    } else if (head_ >= kCompactThreshold && head_ * 2 >= buf_.size()) {
-      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
+    reclaim();
     const char* c = reinterpret_cast<const char*>(p);
     buf_.insert(buf_.end(), c, c + n);
   }
 
   // Room for n more bytes without moving what later appends write (a record sealed in place).
   void reserveMore(size_t n) {
-    if (head_ == buf_.size()) {
-      buf_.clear();
-      head_ = 0;
-    }
+    reclaim();
     if (buf_.capacity() - buf_.size() < n)
       buf_.reserve(std::max(buf_.size() + n, 2 * buf_.capacity()));
   }
@@ -89,6 +80,17 @@ class OutputBuffer {
  private:
   // Below this the consumed prefix is left in place; moving it would cost more than it saves.
   static constexpr size_t kCompactThreshold = 64 * 1024;
+
+  // Before an append: an emptied buffer starts over, a large consumed prefix is dropped.
+  void reclaim() {
+    if (head_ == buf_.size()) {
+      buf_.clear();
+      head_ = 0;
+    } else if (head_ >= kCompactThreshold && head_ * 2 >= buf_.size()) {
+      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
 
   std::vector<char> buf_;
   size_t head_ = 0;

@@ -125,9 +125,9 @@ std::array<uint8_t, 12> RecordCipher::nonce() const {
 
 Status RecordCipher::seal(uint8_t content_type, std::span<const uint8_t> plaintext,
                           OutputBuffer& out) {
-  if (plaintext.size() > 16384) {
-    return fail(
-        Error::invalid(fmt::format("TLS record of {} bytes: at most 16384", plaintext.size())));
+  if (plaintext.size() > kMaxRecordContent) {
+    return fail(Error::invalid(
+        fmt::format("TLS record of {} bytes: at most {}", plaintext.size(), kMaxRecordContent)));
   }
   const size_t inner = plaintext.size() + 1;
   const size_t body = inner + kRecordTagBytes;
@@ -213,7 +213,7 @@ Result<RecordCipher::Opened> RecordCipher::open(std::span<const uint8_t> record,
     return fail(protocolError("TLS record with no content type, all padding"));
   }
   Opened o{out[end - 1], end - 1};
-  if (o.length > 16384) {
+  if (o.length > kMaxRecordContent) {
     alert_ = kRecordOverflow;
     return fail(
         protocolError(fmt::format("TLS record of {} plaintext bytes (record_overflow)", o.length)));
@@ -256,7 +256,7 @@ Status RecordLayer::seal(std::span<const uint8_t> plaintext, OutputBuffer& out) 
 }
 
 Error RecordLayer::fatal(uint8_t alert, Error error, OutputBuffer& out) {
-  if (alert != 0 && !closed_ && tx_) {
+  if (alert != 0 && !closed_) {
     const uint8_t body[2] = {2 /* fatal */, alert};
     if (tx_->seal(kContentAlert, body, out)) closed_ = true;
   }
@@ -274,31 +274,24 @@ Result<RecordLayer::Received> RecordLayer::open(std::span<const uint8_t> ciphert
         rest.size() >= kRecordHeaderBytes + recordBodyLength(rest)) {
       record = rest.first(kRecordHeaderBytes + recordBodyLength(rest));  // whole, in place
     } else {
-      // Gather the header, then the body, from what arrives.
-      size_t want = kRecordHeaderBytes;
-      while (true) {
-        if (partial_.size() >= kRecordHeaderBytes)
-          want = kRecordHeaderBytes + recordBodyLength(partial_);
-        if (want - kRecordHeaderBytes > kMaxRecordBody) {
-          return fail(fatal(kRecordOverflow,
-                            protocolError(fmt::format("TLS record of {} bytes (record_overflow)",
-                                                      want - kRecordHeaderBytes)),
-                            out));
-        }
-        size_t take = std::min(want - partial_.size(), ciphertext.size() - pos);
+      // Gather the header, then the body it announces (at most 64 KiB: a 16-bit length; one
+      // over the limit is refused when opened), from what arrives.
+      auto gather = [&](size_t want) {
+        size_t take = std::min(want - std::min(want, partial_.size()), ciphertext.size() - pos);
         partial_.insert(partial_.end(), ciphertext.begin() + static_cast<std::ptrdiff_t>(pos),
                         ciphertext.begin() + static_cast<std::ptrdiff_t>(pos + take));
         pos += take;
-        if (partial_.size() < want) {
-          r.consumed = pos;  // all of it: the record waits for its rest
-          return r;
-        }
-        if (want > kRecordHeaderBytes || recordBodyLength(partial_) == 0) break;
+        return partial_.size() >= want;
+      };
+      if (!gather(kRecordHeaderBytes) || !gather(kRecordHeaderBytes + recordBodyLength(partial_))) {
+        r.consumed = pos;  // all of it: the record waits for its rest
+        return r;
       }
       record = partial_;
     }
     const size_t body = record.size() - kRecordHeaderBytes;
-    if (body > kRecordTagBytes && plaintext.size() - r.plaintext < body - kRecordTagBytes) {
+    if (body > kRecordTagBytes && body <= kMaxRecordBody &&
+        plaintext.size() - r.plaintext < body - kRecordTagBytes) {
       if (r.plaintext == 0) {  // it never will have room: the caller's mistake
         return fail(Error::invalid(
             fmt::format("a plaintext buffer of {} bytes cannot hold a TLS record of {}",

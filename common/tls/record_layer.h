@@ -39,8 +39,10 @@ inline constexpr uint8_t kContentApplicationData = 23;
 
 inline constexpr size_t kRecordHeaderBytes = 5;
 inline constexpr size_t kRecordTagBytes = 16;
-// The largest protected record body (RFC 8446 §5.2: 2^14 + 256).
-inline constexpr size_t kMaxRecordBody = 16384 + 256;
+// The most a record carries (RFC 8446 §5.1: 2^14), and the largest protected record body
+// (§5.2: 2^14 + 256).
+inline constexpr size_t kMaxRecordContent = 16384;
+inline constexpr size_t kMaxRecordBody = kMaxRecordContent + 256;
 
 class RecordCipher {
  public:

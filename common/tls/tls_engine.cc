@@ -68,7 +68,8 @@ struct TlsEngine::Impl {
   }
   Error sslError(int rc, const char* what);
   Status onHandshakeDone();
-  Status sslWrite(const uint8_t* p, size_t n);
+  // One record of at most kMaxRecordPlaintext: OpenSSL's, or the own record layer's.
+  Status writeRecord(const uint8_t* p, size_t n);
   Status encryptStaged(bool all);
   Status encrypt(std::span<const uint8_t> p, Flush mode);
   Status flush();
@@ -316,7 +317,7 @@ Status TlsEngine::Impl::onHandshakeDone() {
   return ok();
 }
 
-Status TlsEngine::Impl::sslWrite(const uint8_t* p, size_t n) {
+Status TlsEngine::Impl::writeRecord(const uint8_t* p, size_t n) {
   if (own) {
     if (auto st = own->seal({p, n}, out); !st) return failWith(std::move(st).error());
     return ok();
@@ -332,11 +333,11 @@ Status TlsEngine::Impl::sslWrite(const uint8_t* p, size_t n) {
 Status TlsEngine::Impl::encryptStaged(bool all) {
   size_t off = 0;
   while (staged.size() - off >= kMaxRecordPlaintext) {
-    WARREN_TRY(sslWrite(staged.data() + off, kMaxRecordPlaintext));
+    WARREN_TRY(writeRecord(staged.data() + off, kMaxRecordPlaintext));
     off += kMaxRecordPlaintext;
   }
   if (all && off < staged.size()) {
-    WARREN_TRY(sslWrite(staged.data() + off, staged.size() - off));
+    WARREN_TRY(writeRecord(staged.data() + off, staged.size() - off));
     off = staged.size();
   }
   staged.erase(staged.begin(), staged.begin() + static_cast<std::ptrdiff_t>(off));
@@ -349,7 +350,7 @@ Status TlsEngine::Impl::encrypt(std::span<const uint8_t> p, Flush mode) {
     if (staged.empty() && (p.size() >= kMaxRecordPlaintext || mode == Flush::kNow)) {
       // Straight from the caller's memory: a full record, or the short tail of a kNow write.
       size_t n = std::min(p.size(), kMaxRecordPlaintext);
-      WARREN_TRY(sslWrite(p.data(), n));
+      WARREN_TRY(writeRecord(p.data(), n));
       p = p.subspan(n);
       continue;
     }
@@ -358,7 +359,7 @@ Status TlsEngine::Impl::encrypt(std::span<const uint8_t> p, Flush mode) {
     staged.insert(staged.end(), p.begin(), p.begin() + static_cast<std::ptrdiff_t>(take));
     p = p.subspan(take);
     if (staged.size() == kMaxRecordPlaintext) {
-      WARREN_TRY(sslWrite(staged.data(), staged.size()));
+      WARREN_TRY(writeRecord(staged.data(), staged.size()));
       staged.clear();
     }
   }
@@ -520,11 +521,9 @@ Result<FeedResult> TlsEngine::feed(std::span<const uint8_t> ciphertext,
       // record boundary on the receive side even when more ciphertext follows in this call.
       if (s.options.own_records_at_handshake && s.switchToOwnRecords()) {
         size_t used = s.in_pos;
-        r = s.openOwn(ciphertext.subspan(used), plaintext, r).value_or(FeedResult{});
-        if (s.error) return fail(*s.error);
-        r.consumed += used;
-        r.handshake_completed = true;
-        return r;
+        auto rest = s.openOwn(ciphertext.subspan(used), plaintext, r);
+        if (rest) rest->consumed += used;
+        return rest;
       }
     } else if (SSL_get_error(s.ssl.get(), rc) == SSL_ERROR_WANT_READ) {
       r.consumed = s.in_pos;

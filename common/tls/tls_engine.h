@@ -141,7 +141,9 @@ class TlsEngine {
   // exported state, instead of OpenSSL's record layer: one copy per record sent instead of
   // two, none per record received in one piece instead of two, and no per-record OpenSSL
   // bookkeeping. Everything else stays as it was (KeyUpdate, close_notify, alerts, export).
-  // Fails, changing nothing, where exportRecordState() would.
+  // Needs a boundary on the receive side only (nothing OpenSSL holds of a record, no KeyUpdate
+  // of ours due): records OpenSSL sealed and not yet sent, and staged plaintext, stay in order
+  // ahead of ours. Fails, changing nothing, otherwise.
   Status useOwnRecordLayer();
   bool ownRecordLayer() const;
 

@@ -110,9 +110,10 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   size_t heldCapacity() const;
   static constexpr size_t kIdleKeep = 64 * 1024;
   bool handshakeDone() const { return tls_.handshakeDone(); }
-  // Who carries the records after the handshake, decided once at the first read with nothing
-  // in flight: the kernel (kTLS, --kernel-tls), else the engine's own record layer, else (not at
-  // a record boundary 16 reads in a row) OpenSSL's.
+  // Who carries the records after the handshake, decided once: the engine's own record layer as
+  // the handshake completes where no kTLS hand-off will follow (engineOptions); otherwise, at
+  // the first read with nothing in flight, the kernel (kTLS, --kernel-tls), else the own record
+  // layer, else (not at a record boundary 16 reads in a row) OpenSSL's.
   bool recordsInKernel() const { return tls_.recordLayerHandedOver(); }
   bool ownRecords() const { return tls_.ownRecordLayer(); }
   bool recordLayerSettled() const { return records_settled_; }

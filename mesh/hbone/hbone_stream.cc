@@ -75,16 +75,23 @@ struct HboneStream::State final : StreamHandler, std::enable_shared_from_this<St
     }
   }
 
+  // What the session's send buffer takes of `bytes` (write() and writeNow()); nullopt after a
+  // failure, which is reported.
+  std::optional<size_t> queue(std::span<const char> bytes) {
+    auto taken = conn->session().writeData(
+        id, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+    if (!taken) {
+      fail(taken.error());
+      return std::nullopt;
+    }
+    return *taken;
+  }
+
   void pushWrite() {
     if (!writing || closed) return;
     while (outbound_offset < outbound.size()) {
-      auto taken = conn->session().writeData(
-          id, {reinterpret_cast<const uint8_t*>(outbound.data()) + outbound_offset,
-               outbound.size() - outbound_offset});
-      if (!taken) {
-        fail(taken.error());
-        return;
-      }
+      auto taken = queue(std::span<const char>(outbound).subspan(outbound_offset));
+      if (!taken) return;
       if (*taken == 0) break;  // full: onWritable resumes
       outbound_offset += *taken;
     }
@@ -223,14 +230,9 @@ size_t HboneStream::writeNow(std::span<const char> data) {
   if (s.closed || s.writing || s.stream_closed || s.write_closed || s.error || data.empty()) {
     return 0;
   }
-  auto taken = s.conn->session().writeData(
-      s.id, {reinterpret_cast<const uint8_t*>(data.data()), data.size()});
-  if (!taken) {
-    s.fail(taken.error());
-    return 0;
-  }
-  if (*taken > 0) s.conn->flush();
-  return *taken;
+  size_t taken = s.queue(data).value_or(0);
+  if (taken > 0) s.conn->flush();
+  return taken;
 }
 
 void HboneStream::shutdownWrite() {
