@@ -16,19 +16,26 @@
 
 namespace warren::mesh {
 
-// Receive buffers in each worker loop's provided-buffer ring (LoopOptions::recv_buffer_size,
-// 16 KiB, each). A buffer goes back to the ring as soon as its completion is handled, so the ring
-// only has to hold what arrives while the loop works through one batch (more and a receive
-// waits for the next batch: -ENOBUFS, re-armed). The kernel takes the buffers in ring order, so
-// traffic soon touches every one of them: LoopOptions' 256 made a bulk transfer add 4 MiB of
-// RSS per worker for good; 64 is 1 MiB, with bulk throughput level (bench/README, 2026-12-05).
-inline constexpr unsigned kRecvBuffersPerWorker = 64;
+// Receive buffers in each worker loop's provided-buffer ring. Their size bounds every receive,
+// and on the sending side of a tunnel one receive from the app becomes one send: 16 KiB
+// receives made one TLS record per send and one ~16 KiB TCP segment train per record, three
+// times the skbs and five times the ACKs per byte of an haproxy pair. 64 KiB receives carry four
+// DATA frames, four records and one send (skbs average ~34 KB): one bulk stream went from 0.89x
+// to ~1.5x haproxy in one lab (bench/README, 2026-12-05, evening).
+// A buffer goes back to the ring as soon as its completion is handled, so the ring only has to
+// hold what arrives while the loop works through one batch (more and a receive waits for the
+// next batch: -ENOBUFS, re-armed). The kernel takes the buffers in ring order, so bulk traffic
+// soon touches every one of them (LoopOptions' 256 x 16 KiB added 4 MiB of RSS per worker for
+// good); a small message touches one page of its buffer. 32 x 64 KiB: 2 MiB per worker.
+inline constexpr size_t kRecvBufferBytes = 64 * 1024;
+inline constexpr unsigned kRecvBuffersPerWorker = 32;
 
 // `pinned`: that backend or nothing (no epoll fallback); else WARREN_IO_BACKEND, io_uring by
 // default, epoll when io_uring cannot be set up.
 inline Result<uring::LoopOptions> workerLoopOptions(std::optional<uring::Backend> pinned) {
   uring::LoopOptions lo;
   lo.recv_buffer_count = kRecvBuffersPerWorker;
+  lo.recv_buffer_size = kRecvBufferBytes;
   if (pinned) {
     lo.backend = *pinned;
     lo.fallback_to_epoll = false;
