@@ -113,6 +113,7 @@ WaypointController::Stats WaypointController::stats() const {
 
 void WaypointController::loop() {
   auto last_reconcile = std::chrono::steady_clock::time_point{};
+  auto last_renew = std::chrono::steady_clock::time_point{};
   std::unique_lock lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, options_.renew_period, [&] { return stopping_ || dirty_; });
@@ -120,11 +121,20 @@ void WaypointController::loop() {
     const bool changed = dirty_;
     dirty_ = false;
     lock.unlock();
-    const bool leading = elector_.tick(options_.clock());
-    leading_ = leading;
-    if (!elector_.lastError().empty())
-      spdlog::debug("controller: lease round: {}", elector_.lastError());
     auto now = std::chrono::steady_clock::now();
+    // The holder renews once per renew_period, not on every snapshot: its renewal is itself a
+    // change the informer brings back (the lab's manifest directory carries the Lease), and
+    // renewing on it wrote the Lease ~75 times a second and kept a core busy parsing it. A
+    // follower's round only reads unless the lease is free, so it still contends at once when
+    // the holder releases it.
+    if (!leading_ || now - last_renew >= options_.renew_period) {
+      const bool leading = elector_.tick(options_.clock());
+      if (leading) last_renew = now;
+      leading_ = leading;
+      if (!elector_.lastError().empty())
+        spdlog::debug("controller: lease round: {}", elector_.lastError());
+    }
+    const bool leading = leading_;
     if (leading && (changed || now - last_reconcile >= options_.resync)) {
       reconcile(*model_.snapshot());
       last_reconcile = now;

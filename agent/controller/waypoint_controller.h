@@ -5,8 +5,9 @@
 // the role. It reads the cluster from the agent's model (informer) and writes through an
 // ObjectStore: the lab's manifest directory or the Kubernetes API.
 //
-// One thread: it wakes on every model snapshot and at least every `resync`; each round renews
-// (or contends for) the lease, then, when leading and the Gateway API kinds have been listed,
+// One thread: it wakes on every model snapshot and at least every `resync`; a round contends
+// for the lease (a holder renews it once per `renew_period`, not on every snapshot: its own
+// renewal comes back as one), then, when leading and the Gateway API kinds have been listed,
 // reconciles. A write that loses a race (kConflict) is simply redone on the next snapshot,
 // which the winning write triggers. A bad waypoint Gateway leaves what was deployed for it
 // alone and says why in its status; a bad route only gets its status (the model keeps its last

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "agent/config/kube_api_informer.h"
+#include "agent/config/manifest_dir_informer.h"
 #include "agent/controller/gateway_status.h"
 #include "agent/controller/leader_election.h"
 #include "agent/controller/waypoint_controller.h"
@@ -337,6 +339,36 @@ TEST_F(ManifestController, DeploysAWaypointAndWritesStatus) {
   controller_->runOnce();
   EXPECT_EQ(controller_->stats().status_writes, before.status_writes);
   EXPECT_EQ(controller_->stats().updated, before.updated);
+}
+
+// The agent's own arrangement: the controller's thread on a model the directory's informer
+// feeds, so every Lease renewal comes back as a snapshot. The holder renewed on each one and
+// wrote the Lease ~75 times a second in the lab (a core busy parsing it, in every agent).
+TEST_F(ManifestController, TheHolderRenewsOncePerPeriodNotOnItsOwnRenewal) {
+  apply(kShop);
+  ManifestDirInformer informer(dir_.path());
+  ASSERT_TRUE(informer.start([this](ConfigUpdate u) { model_.apply(std::move(u)); }));
+  WaypointController::Options o;
+  o.lease.identity = "agent-1";
+  o.renew_period = 200ms;
+  controller_ = std::make_unique<WaypointController>(
+      model_, std::make_unique<kube::ManifestStore>(dir_.path()), o);
+  controller_->start();
+  auto leaseGeneration = [&] {
+    auto lease = store_->get({"", "Lease", "warren-system", "warren-waypoint-controller"});
+    return lease ? lease->meta.generation : int64_t{0};
+  };
+  ASSERT_TRUE(
+      testing::waitFor([&] { return controller_->leading() && leaseGeneration() > 0; }, 5s));
+  // Its first round deploys the waypoint and writes statuses: snapshots of their own.
+  ASSERT_TRUE(testing::waitFor([&] { return controller_->stats().status_writes > 0; }, 5s));
+  const int64_t before = leaseGeneration();
+  std::this_thread::sleep_for(1500ms);
+  const int64_t renewals = leaseGeneration() - before;
+  EXPECT_GE(renewals, 1) << "the holder still renews";
+  EXPECT_LE(renewals, 9) << "at most one renewal per 200 ms (7 in 1.5 s) and slack";
+  controller_->stop();
+  informer.stop();
 }
 
 TEST_F(ManifestController, ABadRouteGetsItsErrorTheGoodOneStays) {
