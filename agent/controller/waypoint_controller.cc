@@ -122,11 +122,10 @@ void WaypointController::loop() {
     dirty_ = false;
     lock.unlock();
     auto now = std::chrono::steady_clock::now();
-    // The holder renews once per renew_period, not on every snapshot: its renewal is itself a
-    // change the informer brings back (the lab's manifest directory carries the Lease), and
-    // renewing on it wrote the Lease ~75 times a second and kept a core busy parsing it. A
-    // follower's round only reads unless the lease is free, so it still contends at once when
-    // the holder releases it.
+    // The holder renews once per renew_period, not on every snapshot: renewing on each wrote
+    // the Lease ~75 times a second in the lab, where each renewal came back as a snapshot (the
+    // manifest directory carries the Lease) and kept a core busy parsing it. A follower
+    // contends on every round (it only reads unless the lease is free), at least once a period.
     if (!leading_ || now - last_renew >= options_.renew_period) {
       const bool leading = elector_.tick(options_.clock());
       if (leading) last_renew = now;

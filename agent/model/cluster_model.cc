@@ -47,6 +47,23 @@ bool withMap(Snapshot& s, const std::string& kind, Fn&& fn) {
   return false;
 }
 
+// True for a kind the snapshot keeps. An update made only of other kinds (the controller's
+// Lease, renewed every 2 s in the lab's manifest directory) changes nothing a subscriber reads:
+// it publishes no snapshot, so no copy of the whole model and no round of translation.
+bool keptKind(const std::string& kind) {
+  static const ClusterSnapshot kNone;
+  return withMap(kNone, kind, [](const auto&) {});
+}
+
+bool changesNothingKept(const ConfigUpdate& u) {
+  if (u.replace_all || !u.errors.empty()) return false;
+  for (const k8s::Object& obj : u.upserts)
+    if (keptKind(obj.kind)) return false;
+  for (const std::string& key : u.deletes)
+    if (keptKind(splitObjectKey(key).kind)) return false;
+  return true;
+}
+
 // Stores a decoded object, or records the rejected version (the map keeps the last good one).
 template <class T>
 bool store(ClusterSnapshot& next, std::map<std::string, T>& m, const k8s::Object& obj,
@@ -108,6 +125,7 @@ bool ClusterModel::erase(ClusterSnapshot& next, const std::string& object_key) {
 size_t ClusterModel::apply(ConfigUpdate update) {
   std::lock_guard publish_lock(publish_mu_);
   for (const Error& e : update.errors) spdlog::warn("config source: {}", e.message());
+  if (changesNothingKept(update)) return 0;
   SnapshotPtr cur = snapshot();
   auto next = std::make_shared<ClusterSnapshot>(
       update.replace_all && update.replace_kinds.empty() ? ClusterSnapshot{} : *cur);

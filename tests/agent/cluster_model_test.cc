@@ -83,6 +83,33 @@ TEST(ClusterModel, PublishesSnapshotsAndEnrolment) {
   EXPECT_EQ(seen.size(), 3u);
 }
 
+TEST(ClusterModel, AChangeToAKindItDoesNotKeepPublishesNothing) {
+  ClusterModel model;
+  int published = 0;
+  auto id = model.subscribe([&](const SnapshotPtr&) { ++published; });
+  model.apply(upserts(namespaceYaml("a", "ambient"), true));
+  ASSERT_EQ(published, 2);
+  const uint64_t generation = model.snapshot()->generation;
+  // The controller's Lease, renewed every 2 s: no snapshot, no round for the subscribers.
+  model.apply(upserts(R"(apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: warren-waypoint-controller, namespace: warren-system}
+spec: {holderIdentity: agent-1, leaseDurationSeconds: 15}
+)"));
+  ConfigUpdate gone;
+  gone.deletes.push_back("Lease/warren-system/warren-waypoint-controller");
+  model.apply(gone);
+  EXPECT_EQ(published, 2);
+  EXPECT_EQ(model.snapshot()->generation, generation);
+  // Beside a kind it keeps, the update publishes as before.
+  auto both = upserts(podYaml("a", "p1", "n1", "10.0.0.1"));
+  both.deletes.push_back("Lease/warren-system/warren-waypoint-controller");
+  model.apply(both);
+  EXPECT_EQ(published, 3);
+  EXPECT_EQ(model.snapshot()->pods.size(), 1u);
+  model.unsubscribe(id);
+}
+
 TEST(ClusterModel, BadObjectKeepsLastGoodVersion) {
   ClusterModel model;
   model.apply(upserts(serviceYaml("a", "web", "10.96.0.10"), true));
