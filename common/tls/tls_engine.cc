@@ -380,10 +380,9 @@ Status TlsEngine::Impl::cleanBoundary(bool all_sent) const {
   if (shutdown_sent || peer_closed) {
     return fail(Error::invalid("the connection is closing (close_notify sent or received)"));
   }
-  if (!all_sent) {
-    // The own record layer appends its records to the same output and seals what is staged:
-    // only what OpenSSL holds of its own matters.
-  } else if (!staged.empty()) {
+  // Without `all_sent` (the own record layer, which appends its records to the same output and
+  // seals what is staged) only what OpenSSL holds of its own matters.
+  if (all_sent && !staged.empty()) {
     return fail(Error::invalid(
         fmt::format("{} bytes of plaintext are staged, not yet in a record", staged.size())));
   }
