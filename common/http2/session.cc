@@ -196,6 +196,30 @@ std::span<const uint8_t> Session::pendingOutput() {
   return {out_.data() + out_head_, out_.size() - out_head_};
 }
 
+void Session::sendTo(FrameSink& sink) {
+  if (outputBufferBytes() > 0) {
+    const std::span<const uint8_t> left[1] = {{out_.data() + out_head_, outputBufferBytes()}};
+    if (!sink.takeFrame(left)) return;
+    drainOutput(outputBufferBytes());
+  }
+  sink_ = &sink;
+  sink_full_ = false;
+  // Streams told they may write (flushNotifications) queue more: send again until nothing more
+  // comes or the sink is full.
+  do {
+    if (!send_broken_) {
+      int rv = nghttp2_session_send(session_.get());
+      if (rv != 0) {
+        send_broken_ = true;
+        if (!dead_) die(nghttp2Error("sending", rv), kInternalError);
+      }
+    }
+    if (writable_notify_.empty()) break;
+    flushNotifications();
+  } while (!sink_full_ && !send_broken_);
+  sink_ = nullptr;
+}
+
 void Session::drainOutput(size_t n) {
   out_head_ = std::min(out_.size(), out_head_ + n);
   if (out_head_ == out_.size()) {

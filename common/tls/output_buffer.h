@@ -35,10 +35,16 @@ class OutputBuffer {
     if (buf_.capacity() - buf_.size() < n)
       buf_.reserve(std::max(buf_.size() + n, 2 * buf_.capacity()));
   }
-  // The last n bytes appended, writable (encrypted in place).
-  std::span<uint8_t> tail(size_t n) {
+  // n more bytes at the end, writable (a record's body, encrypted into them). They start as
+  // zeros: the vector value-initialises what it grows by, a memset, cheaper than the copy that
+  // encrypting in place would need first.
+  std::span<uint8_t> grow(size_t n) {
+    reclaim();
+    buf_.resize(buf_.size() + n);
     return {reinterpret_cast<uint8_t*>(buf_.data()) + buf_.size() - n, n};
   }
+  // Takes back the last n bytes appended (a record that failed half way).
+  void shrink(size_t n) { buf_.resize(buf_.size() - std::min(n, size())); }
 
   // Everything pending, as a buffer of its own; `spare` (cleared) becomes the storage for what
   // comes next. Without a consumed prefix the storage is swapped, not copied.

@@ -125,11 +125,19 @@ std::array<uint8_t, 12> RecordCipher::nonce() const {
 
 Status RecordCipher::seal(uint8_t content_type, std::span<const uint8_t> plaintext,
                           OutputBuffer& out) {
-  if (plaintext.size() > kMaxRecordContent) {
+  const std::span<const uint8_t> parts[1] = {plaintext};
+  return seal(content_type, parts, out);
+}
+
+Status RecordCipher::seal(uint8_t content_type, std::span<const std::span<const uint8_t>> parts,
+                          OutputBuffer& out) {
+  size_t content = 0;
+  for (auto part : parts) content += part.size();
+  if (content > kMaxRecordContent) {
     return fail(Error::invalid(
-        fmt::format("TLS record of {} bytes: at most {}", plaintext.size(), kMaxRecordContent)));
+        fmt::format("TLS record of {} bytes: at most {}", content, kMaxRecordContent)));
   }
-  const size_t inner = plaintext.size() + 1;
+  const size_t inner = content + 1;
   const size_t body = inner + kRecordTagBytes;
   const uint8_t header[kRecordHeaderBytes] = {kContentApplicationData, 3, 3,
                                               static_cast<uint8_t>(body >> 8),
@@ -142,17 +150,25 @@ Status RecordCipher::seal(uint8_t content_type, std::span<const uint8_t> plainte
   }
   out.reserveMore(kRecordHeaderBytes + body);
   out.append(header, sizeof(header));
-  out.append(plaintext.data(), plaintext.size());
-  out.append(&content_type, 1);
-  std::span<uint8_t> p = out.tail(inner);  // encrypted in place: the append is the one copy
-  std::array<uint8_t, kRecordTagBytes> tag{};
-  if (EVP_EncryptUpdate(ctx_.get(), p.data(), &len, p.data(), static_cast<int>(p.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx_.get(), p.data() + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag.size()),
-                          tag.data()) != 1) {
+  // Each part is encrypted out of place, from where it lies into the output: no copy first.
+  std::span<uint8_t> p = out.grow(body);
+  size_t at = 0;
+  auto update = [&](const uint8_t* in, size_t size) {
+    // GCM and ChaCha20-Poly1305 are stream modes: the ciphertext is as long as the input.
+    return size == 0 ||
+           (EVP_EncryptUpdate(ctx_.get(), p.data() + at, &len, in, static_cast<int>(size)) == 1 &&
+            static_cast<size_t>(len) == size && (at += size, true));
+  };
+  bool sealed = true;
+  for (auto part : parts) sealed = sealed && update(part.data(), part.size());
+  sealed = sealed && update(&content_type, 1) &&
+           EVP_EncryptFinal_ex(ctx_.get(), p.data() + at, &len) == 1 && len == 0 &&
+           EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kRecordTagBytes),
+                               p.data() + inner) == 1;
+  if (!sealed) {
+    out.shrink(kRecordHeaderBytes + body);  // no half record stays in the output
     return fail(identity::opensslError(ErrorCode::kInternal, "TLS record seal"));
   }
-  out.append(tag.data(), tag.size());
   ++keys_.seq;
   return ok();
 }
@@ -251,8 +267,13 @@ RecordLayer::~RecordLayer() {
 }
 
 Status RecordLayer::seal(std::span<const uint8_t> plaintext, OutputBuffer& out) {
+  const std::span<const uint8_t> parts[1] = {plaintext};
+  return seal(parts, out);
+}
+
+Status RecordLayer::seal(std::span<const std::span<const uint8_t>> parts, OutputBuffer& out) {
   if (closed_) return fail(Error::invalid("TLS write after close_notify was queued"));
-  return tx_->seal(kContentApplicationData, plaintext, out);
+  return tx_->seal(kContentApplicationData, parts, out);
 }
 
 Error RecordLayer::fatal(uint8_t alert, Error error, OutputBuffer& out) {

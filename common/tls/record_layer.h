@@ -3,8 +3,9 @@
 // kernel did not take the records (kTLS, kernel_tls.h). OpenSSL's record layer copies each
 // record twice on the way out (into its write buffer, then through the BIO) and twice on the
 // way in, and spends as much again on per-record bookkeeping (error queue, buffer management)
-// as the AEAD itself on a small record; here a record is sealed in place in the output buffer
-// and opened straight from the bytes received into the caller's plaintext buffer.
+// as the AEAD itself on a small record; here a record is encrypted from where its bytes lie
+// straight into the output buffer (no copy before the cipher) and opened straight from the
+// bytes received into the caller's plaintext buffer.
 //
 //   record = header(type 23, 0x0303, length) || AEAD(key, iv XOR seq, aad = header,
 //            plaintext || inner content type)  -- the 16-byte tag last
@@ -54,6 +55,11 @@ class RecordCipher {
 
   // Appends one record carrying `plaintext` (at most 16,384 bytes) as `content_type`.
   Status seal(uint8_t content_type, std::span<const uint8_t> plaintext, OutputBuffer& out);
+  // The same for the concatenation of `parts` (at most 16,384 bytes in all), each encrypted
+  // from where it lies straight into the output: a record gathered from a frame header and the
+  // payload in a stream's buffer is written once, by the cipher.
+  Status seal(uint8_t content_type, std::span<const std::span<const uint8_t>> parts,
+              OutputBuffer& out);
 
   struct Opened {
     uint8_t content_type = 0;
@@ -106,8 +112,9 @@ class RecordLayer {
   RecordLayer& operator=(RecordLayer&&) noexcept = default;
   ~RecordLayer();
 
-  // Application data, one record of at most 16,384 bytes.
+  // Application data, one record of at most 16,384 bytes (in `parts`: their concatenation).
   Status seal(std::span<const uint8_t> plaintext, OutputBuffer& out);
+  Status seal(std::span<const std::span<const uint8_t>> parts, OutputBuffer& out);
 
   struct Received {
     size_t consumed = 0;   // ciphertext bytes taken (a record cut short is kept here)

@@ -72,6 +72,8 @@ struct TlsEngine::Impl {
   Status writeRecord(const uint8_t* p, size_t n);
   Status encryptStaged(bool all);
   Status encrypt(std::span<const uint8_t> p, Flush mode);
+  // writeMessage() with the own record layer, after the handshake.
+  Status encryptMessage(std::span<const std::span<const uint8_t>> parts, size_t total);
   Status flush();
   // Where another record layer can carry on: `all_sent` for one that does not share our output
   // (the kernel, an export), which must find every record OpenSSL sealed already sent.
@@ -366,6 +368,43 @@ Status TlsEngine::Impl::encrypt(std::span<const uint8_t> p, Flush mode) {
   return ok();
 }
 
+Status TlsEngine::Impl::encryptMessage(std::span<const std::span<const uint8_t>> parts,
+                                       size_t total) {
+  // A message that fits in a record is not cut across two: the staged record ends first.
+  if (!staged.empty() && staged.size() + total > kMaxRecordPlaintext) {
+    WARREN_TRY(encryptStaged(true));
+  }
+  // Full records gathered from the pieces, each encrypted from where its bytes lie. (A message
+  // of more pieces than a record gathers goes through the staging buffer instead.)
+  constexpr size_t kMaxPieces = 8;
+  size_t part = 0, off = 0;
+  if (staged.empty() && parts.size() <= kMaxPieces) {
+    std::span<const uint8_t> record[kMaxPieces];
+    for (size_t left = total; left >= kMaxRecordPlaintext; left -= kMaxRecordPlaintext) {
+      size_t n = 0;
+      for (size_t want = kMaxRecordPlaintext; want > 0;) {
+        size_t take = std::min(want, parts[part].size() - off);
+        if (take > 0) record[n++] = parts[part].subspan(off, take);
+        want -= take;
+        off += take;
+        if (off == parts[part].size()) {
+          ++part;
+          off = 0;
+        }
+      }
+      if (auto st = own->seal({record, n}, out); !st) return failWith(std::move(st).error());
+    }
+  }
+  // The rest joins the staged record (copied; at most one record's worth waits there).
+  if (staged.capacity() < kMaxRecordPlaintext) staged.reserve(kMaxRecordPlaintext);
+  for (; part < parts.size(); ++part, off = 0) {
+    staged.insert(staged.end(), parts[part].begin() + static_cast<std::ptrdiff_t>(off),
+                  parts[part].end());
+  }
+  if (staged.size() >= kMaxRecordPlaintext) WARREN_TRY(encryptStaged(false));
+  return ok();
+}
+
 void cleanse(RecordState& state) {
   for (TrafficKeys* k : {&state.tx, &state.rx}) {
     OPENSSL_cleanse(k->key.data(), k->key.size());
@@ -581,6 +620,32 @@ Result<size_t> TlsEngine::write(std::span<const uint8_t> plaintext, Flush flush_
   WARREN_TRY(s.encrypt(accepted, flush_mode));
   if (flush_mode == Flush::kNow && !s.staged.empty()) WARREN_TRY(s.encryptStaged(true));
   return n;
+}
+
+Result<bool> TlsEngine::writeMessage(std::span<const std::span<const uint8_t>> parts) {
+  Impl& s = *impl_;
+  if (s.error) return fail(*s.error);
+  if (s.shutdown_sent) return fail(Error::invalid("TLS write after close_notify was queued"));
+  size_t total = 0;
+  for (auto part : parts) total += part.size();
+  bool idle = s.out.empty() && s.staged.empty();
+  if (total > writable() && !idle) return false;
+  if (s.handshake_done && !s.handed_over && s.own) {
+    WARREN_TRY(s.encryptMessage(parts, total));
+    return true;
+  }
+  // Before the handshake (staged), through the kernel (passed on) or OpenSSL's records: piece
+  // by piece, as write() does with each (the check above made room for all of them).
+  for (auto part : parts) {
+    if (s.handed_over) {
+      s.out.append(part.data(), part.size());
+    } else if (!s.handshake_done) {
+      s.staged.insert(s.staged.end(), part.begin(), part.end());
+    } else {
+      WARREN_TRY(s.encrypt(part, Flush::kLater));
+    }
+  }
+  return true;
 }
 
 Status TlsEngine::flush() { return impl_->flush(); }

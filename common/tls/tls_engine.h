@@ -25,6 +25,11 @@
 // most 16 KiB) until more data fills a record or flush() is called; use it while producing a
 // batch (e.g. several HTTP/2 frames in one event-loop turn) and flush() at the end of the turn.
 // Writes before the handshake finishes are staged and sent when it completes.
+// writeMessage(parts) is write(..., kLater) for one message given in pieces (an HTTP/2 frame:
+// its 9-byte header and the payload where it lies in the stream's buffer), taken whole or not
+// at all, and never cut across two records when it fits in one: a message that does not fit
+// beside what is staged first ends the staged record early. With the own record layer a full
+// record is encrypted from the pieces straight into the output (no copy before the cipher).
 //
 // The record layer can be handed over (exportRecordState, then handOverRecordLayer): the
 // traffic keys and sequence numbers go to the kernel (kTLS, kernel_tls.h) and the engine then
@@ -99,6 +104,10 @@ class TlsEngine {
 
   // Queues plaintext for the peer; returns the number of bytes accepted (<= writable()).
   Result<size_t> write(std::span<const uint8_t> plaintext, Flush flush = Flush::kNow);
+  // One message in pieces (see "Record policy" above), as write(..., Flush::kLater) of their
+  // concatenation: false, taking nothing, when it does not fit in writable() (a message always
+  // fits when nothing is pending, so one larger than the limit still goes).
+  Result<bool> writeMessage(std::span<const std::span<const uint8_t>> parts);
   // Encrypts staged plaintext now (a short record).
   Status flush();
   // Queues close_notify (after staged data). Further writes fail; reading continues until

@@ -262,15 +262,10 @@ void HboneConnection::flush() {
   // With a send in flight nothing waits on a stream's short tail: it goes once the send is
   // done (onWritten), so the frames before it fill whole records (Session::setCork).
   session_->setCork(writing_);
-  // HTTP/2 frames -> TLS records, as far as the engine takes them.
-  while (!tls_.failed()) {
-    auto out = session_->pendingOutput();
-    if (out.empty()) break;
-    auto taken = tls_.write(out, tls::Flush::kLater);
-    if (!taken) break;
-    session_->drainOutput(*taken);
-    if (*taken < out.size()) break;  // TLS output full: resume when the socket drained
-  }
+  // HTTP/2 frames -> TLS records, as far as the engine takes them (takeFrame): a DATA frame's
+  // payload is encrypted from the stream's send buffer into the buffer that is sent. When the
+  // engine is full the rest waits in the streams until the socket drained (onWritten).
+  if (!tls_.failed()) session_->sendTo(*this);
   if (!tls_.failed()) (void)tls_.flush();
   flushing_ = false;
   if (writing_) return;
@@ -279,6 +274,11 @@ void HboneConnection::flush() {
   writing_ = true;
   socket_.write(tls_.takeOutput(std::move(spare_)));
   // Bytes left the session: streams may take more now.
+}
+
+bool HboneConnection::takeFrame(std::span<const std::span<const uint8_t>> pieces) {
+  auto taken = tls_.writeMessage(pieces);
+  return taken && *taken;  // a failed engine takes nothing more; flush() sees tls_.failed()
 }
 
 void HboneConnection::armTimer() {

@@ -1,13 +1,14 @@
 // HboneConnection: one mTLS + HTTP/2 connection on a worker's event loop, either the client
 // end of a pooled HBONE connection or the server end of one accepted on 15008. It glues three
 // sans-I/O engines to a socket: ciphertext from the socket goes through the TlsEngine into the
-// http2::Session; frames the session produces go through the engine and out of the socket.
+// http2::Session; frames the session produces go straight into the engine (the session's
+// FrameSink: a DATA frame's payload is encrypted from the stream's send buffer into the buffer
+// that is sent, with no copy first) and out of the socket.
 //
 // Backpressure: one socket read is outstanding only while the session wants input (the HTTP/2
 // receive windows bound what the peer may send), and at most one socket write is in flight:
 // until it completes the TLS engine's output fills up (bounded by its output_limit), then
-// the session's output buffer, then each stream's send buffer, which is where HboneStream stops
-// taking bytes from its relay.
+// each stream's send buffer, which is where HboneStream stops taking bytes from its relay.
 //
 // Streams: each open stream has a StreamHandler (HboneStream's state) that receives its
 // events. Lifetime: the connection keeps itself alive (self reference) until it is closed; a
@@ -46,7 +47,8 @@ class StreamHandler {
 
 class HboneConnection final : public std::enable_shared_from_this<HboneConnection>,
                               private relay::StreamEvents,
-                              private http2::SessionCallbacks {
+                              private http2::SessionCallbacks,
+                              private http2::FrameSink {
  public:
   // Server: a CONNECT arrived. The callee attaches a handler (attach) and answers (respond),
   // now or later, or resets the stream.
@@ -100,13 +102,14 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   void close(const std::string& why);
   bool closed() const { return closed_; }
   // What this connection holds now: received DATA its streams have not taken yet, what they
-  // queued to send, the session's serialised output and the TLS engine's ciphertext. Each is
-  // bounded (stream window, stream send buffer, max_output_buffer, TLS output limit).
+  // queued to send, and the TLS engine's ciphertext and staged plaintext. Each is bounded
+  // (stream window, stream send buffer, TLS output limit).
   size_t bufferedBytes() const;
-  // The buffer storage kept for the next burst besides the fixed decryption buffer: the
-  // session's output, the TLS engine's output and staging, the spare send buffer. A burst grows
-  // them (to ~1.5 MiB: max_output_buffer, the TLS output limit, a send of that size); once no
-  // stream is open and nothing is in flight, more than kIdleKeep of it is given back.
+  // The buffer storage kept for the next burst besides the fixed decryption buffer: the TLS
+  // engine's output and staging, the spare send buffer (the session's output buffer stays
+  // empty: frames go straight to the engine). A burst grows them (to ~150 KiB: the TLS output
+  // limit and a send of that size, plus a record); once no stream is open and nothing is in
+  // flight, more than kIdleKeep of it is given back.
   size_t heldCapacity() const;
   static constexpr size_t kIdleKeep = 64 * 1024;
   bool handshakeDone() const { return tls_.handshakeDone(); }
@@ -144,6 +147,8 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   void onStreamClose(StreamId id, uint32_t error_code) override;
   void onStreamWritable(StreamId id) override;
   void onGoAway(uint32_t last_stream_id, uint32_t error_code) override;
+  // http2::FrameSink: each frame the session serialises goes straight into the TLS engine.
+  bool takeFrame(std::span<const std::span<const uint8_t>> pieces) override;
 
   void readMore();
   // After the handshake, at the first read that leaves nothing in flight either way: the

@@ -336,9 +336,10 @@ TEST_P(DataPathTest, WaitsForThePodsWorkloadToArriveOverXds) {
 
 // Backpressure: an upstream that does not read bounds what the ztunnels hold. Per tunnel
 // the data path may hold at most: two relays (client and server side) of 2 x 256 KiB, the
-// client's per-stream send buffer (256 KiB) and session output (1 MiB), and on the server
-// one stream window of received-but-unwritten DATA (4 MiB) plus its session output (1 MiB):
-// about 7.5 MiB. The test pushes 64 MiB and asserts the ztunnels never held more than 8 MiB.
+// client's per-stream send buffer (256 KiB) and TLS output (64 KiB), and on the server one
+// stream window of received-but-unwritten DATA (4 MiB) plus its TLS output: about 5.5 MiB
+// (6.5 MiB before frames went straight to the TLS engine, past a 1 MiB session output). The test
+// pushes 64 MiB and asserts the ztunnels never held more than 8 MiB.
 TEST_P(DataPathTest, ASlowReaderBoundsMemory) {
   constexpr size_t kCap = 8 << 20;
   constexpr size_t kTotal = 64 << 20;

@@ -360,6 +360,67 @@ std::vector<size_t> dataFrameSizes(std::span<const uint8_t> out) {
   return sizes;
 }
 
+// A FrameSink that keeps each frame's pieces as given, and takes at most `room` bytes.
+struct PieceSink : FrameSink {
+  size_t room = SIZE_MAX;
+  std::vector<std::vector<size_t>> piece_sizes;  // per frame taken, its non-empty pieces
+  std::vector<uint8_t> wire;
+  size_t refused = 0;
+  bool takeFrame(std::span<const std::span<const uint8_t>> pieces) override {
+    size_t total = 0;
+    for (auto piece : pieces) total += piece.size();
+    if (total > room) {
+      ++refused;
+      return false;
+    }
+    room -= total;
+    auto& sizes = piece_sizes.emplace_back();
+    for (auto piece : pieces) {
+      if (piece.empty()) continue;
+      sizes.push_back(piece.size());
+      wire.insert(wire.end(), piece.begin(), piece.end());
+    }
+    return true;
+  }
+};
+
+// Issue 12: sendTo() hands each frame to the sink as it lies (a DATA frame's header, then its
+// payload straight from the stream's send buffer), so the TLS engine encrypts it without a copy
+// first; a full sink takes nothing and the rest follows, in order, at the next call.
+TEST(Http2Session, SendToHandsFramesInPiecesAndResumesWhereAFullSinkStopped) {
+  SessionPair p;
+  StreamId id = openTunnel(p);
+  p.pump();
+  ASSERT_EQ(p.client->outputBufferBytes(), 0u);
+  auto chunk = patternBytes(0, 48 << 10);
+  ASSERT_EQ(p.client->writeData(id, chunk).value(), chunk.size());
+
+  PieceSink sink;
+  sink.room = 2 * 16384;  // two full DATA frames, not the third
+  p.client->sendTo(sink);
+  ASSERT_EQ(sink.piece_sizes.size(), 2u);
+  for (const auto& frame : sink.piece_sizes) {
+    EXPECT_EQ(frame, (std::vector<size_t>{9, 16375})) << "the header, then the payload in place";
+  }
+  EXPECT_EQ(sink.refused, 1u);
+  EXPECT_EQ(p.client->outputBufferBytes(), 0u) << "nothing copied aside";
+  EXPECT_TRUE(p.client->wantsWrite());
+
+  sink.room = SIZE_MAX;
+  p.client->sendTo(sink);
+  ASSERT_TRUE(p.client->closeWrite(id).has_value());
+  p.client->sendTo(sink);
+  EXPECT_FALSE(p.client->wantsWrite());
+  EXPECT_EQ(dataFrameSizes(sink.wire), (std::vector<size_t>{16375, 16375, 16375, 27, 0}));
+
+  // The server reads exactly what the pieces made, in order.
+  ASSERT_TRUE(p.server->dispatch(sink.wire).has_value());
+  p.pump();
+  EXPECT_EQ(p.server_events.data[id],
+            std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()));
+  EXPECT_TRUE(p.server_events.ended.count(id));
+}
+
 // Issue 12: 16 KiB writes (a relay's reads) made a full frame and a 9-byte one each, so every
 // write cost a second TLS record. Corked (a send in flight), only full frames go; the tails wait
 // for the cork to lift or for the stream's end, and then go.

@@ -124,6 +124,74 @@ TEST_F(TlsOwnRecordsTest, AMatchingRecordSizeIsOneRecordWithTheSameOverhead) {
             TlsEngine::kMaxRecordPlaintext + 5 + 2 * TlsEngine::kRecordOverhead);
 }
 
+// The plaintext length of each record in `wire` (body less the inner type and the tag).
+std::vector<size_t> recordContents(std::string_view wire) {
+  std::vector<size_t> sizes;
+  for (size_t off = 0; off + 5 <= wire.size();) {
+    size_t body =
+        (size_t{static_cast<uint8_t>(wire[off + 3])} << 8) | static_cast<uint8_t>(wire[off + 4]);
+    sizes.push_back(body - 1 - kRecordTagBytes);
+    off += 5 + body;
+  }
+  return sizes;
+}
+
+// Issue 12: writeMessage() takes an HTTP/2 frame in pieces (its header, its payload where it
+// lies): full records are encrypted from the pieces, a message that fits in a record is never
+// cut across two (the staged record ends first), a message that does not fit in the output
+// limit is refused whole; the other end, on OpenSSL's records, reads the concatenation.
+TEST_F(TlsOwnRecordsTest, WriteMessageSealsWholeRecordsFromItsPieces) {
+  auto c = clientEngine(client_ctx_);
+  auto s = serverEngine(server_ctx_);
+  establish(c, s, /*both=*/false);
+  drain(c);
+  std::string sent;
+  auto message = [&](std::initializer_list<size_t> sizes) {
+    std::vector<std::string> kept;
+    std::vector<std::span<const uint8_t>> pieces;
+    for (size_t n : sizes) kept.push_back(pattern(n, static_cast<char>('A' + sent.size() % 26)));
+    for (const auto& k : kept) {
+      pieces.push_back(bytes(k));
+    }
+    auto taken = c.writeMessage(pieces);
+    EXPECT_TRUE(taken) << taken.error().message();
+    if (taken && *taken) {
+      for (const auto& k : kept) sent += k;
+    }
+    return taken && *taken;
+  };
+
+  ASSERT_TRUE(message({13}));  // a WINDOW_UPDATE, say: staged
+  EXPECT_TRUE(c.pendingOutput().empty());
+  ASSERT_TRUE(message({9, 10000, 6375}));  // a full DATA frame, its payload wrapping a ring
+  ASSERT_TRUE(message({1, 9, 20000, 15000, 4990}));
+  ASSERT_TRUE(c.flush());
+  std::string wire = drain(c);
+  EXPECT_EQ(recordContents(wire), (std::vector<size_t>{13, 16384, 16384, 16384, 7232}));
+  ASSERT_TRUE(message({9, 16375}));
+  ASSERT_TRUE(message({9, 16375}));
+  ASSERT_TRUE(message({9, 16375}));
+  EXPECT_FALSE(message({9, 16375, 9, 16375})) << "over the 64 KiB limit with 48 KiB pending";
+  ASSERT_TRUE(message({1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000}));
+  ASSERT_TRUE(c.flush());
+  std::string more = drain(c);
+  EXPECT_EQ(recordContents(more), (std::vector<size_t>{16384, 16384, 16384, 10000}));
+  wire += more;
+  auto got = feedInPieces(s, wire, 1 << 20);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(*got, sent);
+
+  // OpenSSL's records (the server here) take messages piece by piece.
+  std::vector<std::string> kept = {pattern(9, 'x'), pattern(30000, 'y'), pattern(5, 'z')};
+  std::vector<std::span<const uint8_t>> pieces = {bytes(kept[0]), bytes(kept[1]), bytes(kept[2])};
+  auto taken = s.writeMessage(pieces);
+  ASSERT_TRUE(taken && *taken);
+  ASSERT_TRUE(s.flush());
+  auto at_client = feedInPieces(c, drain(s), 1 << 20);
+  ASSERT_TRUE(at_client) << at_client.error().message();
+  EXPECT_EQ(*at_client, kept[0] + kept[1] + kept[2]);
+}
+
 TEST_F(TlsOwnRecordsTest, FollowsKeyUpdatesAskedEitherWay) {
   for (bool own_asks : {false, true}) {
     SCOPED_TRACE(own_asks ? "the own record layer asks" : "OpenSSL asks");
