@@ -196,13 +196,13 @@ std::span<const uint8_t> Session::pendingOutput() {
   return {out_.data() + out_head_, out_.size() - out_head_};
 }
 
-void Session::sendTo(FrameSink& sink) {
-  if (outputBufferBytes() > 0) {
+void Session::sendFrames() {
+  if (sink_ == nullptr) return;
+  if (outputBufferBytes() > 0) {  // serialised before the sink was set
     const std::span<const uint8_t> left[1] = {{out_.data() + out_head_, outputBufferBytes()}};
-    if (!sink.takeFrame(left)) return;
+    if (!sink_->takeFrame(left)) return;
     drainOutput(outputBufferBytes());
   }
-  sink_ = &sink;
   sink_full_ = false;
   // Streams told they may write (flushNotifications) queue more: send again until nothing more
   // comes or the sink is full.
@@ -217,7 +217,6 @@ void Session::sendTo(FrameSink& sink) {
     if (writable_notify_.empty()) break;
     flushNotifications();
   } while (!sink_full_ && !send_broken_);
-  sink_ = nullptr;
 }
 
 void Session::drainOutput(size_t n) {

@@ -41,15 +41,16 @@ using TimePoint = Clock::time_point;
 
 enum class Role { kClient, kServer };
 
-// Where Session::sendTo() puts frames: one at a time, each in pieces as they lie (a DATA
-// frame's 9-byte header, then its payload straight from the stream's send buffer, in one or
-// two pieces where that ring wraps), so the sink can consume them without a copy first (the
-// TLS engine encrypts them into its output: TlsEngine::writeMessage).
+// Where a Session with a sink (setFrameSink) puts frames: one at a time, each in pieces as they
+// lie (a DATA frame's 9-byte header, then its payload straight from the stream's send buffer,
+// in one or two pieces where that ring wraps), so the sink can consume them without a copy
+// first (the TLS engine encrypts them into its output: TlsEngine::writeMessage).
 class FrameSink {
  public:
   virtual ~FrameSink() = default;
   // Takes the whole frame (the concatenation of `pieces`) and returns true, or takes nothing
-  // and returns false: it is full, and sendTo() stops until it is called again.
+  // and returns false: it is full, and the frame waits (with everything after it) for the next
+  // sendFrames().
   virtual bool takeFrame(std::span<const std::span<const uint8_t>> pieces) = 0;
 };
 
@@ -75,10 +76,13 @@ class Session {
   std::span<const uint8_t> pendingOutput();
   // The transport wrote the first n bytes of pendingOutput().
   void drainOutput(size_t n);
-  // Instead of pendingOutput(): serialises whatever is ready straight into `sink` until it is
-  // full (what pendingOutput() left undrained goes first). Streams told they may write again
-  // (onStreamWritable) meanwhile get their bytes sent in the same call.
-  void sendTo(FrameSink& sink);
+  // From now on frames go to `sink` as they are serialised, here and inside dispatch() (between
+  // its input slices), instead of to the output buffer: call sendFrames() where pendingOutput()
+  // would be. Set it before any output is taken (what the buffer holds then goes first).
+  void setFrameSink(FrameSink* sink) { sink_ = sink; }
+  // With a frame sink: serialises whatever is ready into it until it is full. Streams told they
+  // may write again (onStreamWritable) meanwhile get their bytes sent in the same call.
+  void sendFrames();
   // Something is waiting to be serialised or written (a corked tail included).
   bool wantsWrite() const;
   // Corked, while the transport has a write in flight: a stream's DATA goes out only in full
@@ -260,8 +264,8 @@ class Session {
 
   std::vector<uint8_t> out_;
   size_t out_head_ = 0;
-  FrameSink* sink_ = nullptr;  // during sendTo(): frames go there, not to out_
-  bool sink_full_ = false;     // the sink refused a frame during this sendTo()
+  FrameSink* sink_ = nullptr;  // setFrameSink(): frames go there, not to out_
+  bool sink_full_ = false;     // the sink refused a frame since sendFrames() began
 
   bool dead_ = false;              // fatal error or ping timeout: no more input
   bool send_broken_ = false;       // nghttp2_session_send failed: nothing more will go out

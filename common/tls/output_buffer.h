@@ -37,7 +37,11 @@ class OutputBuffer {
   }
   // n more bytes at the end, writable (a record's body, encrypted into them). They start as
   // zeros: the vector value-initialises what it grows by, a memset, cheaper than the copy that
-  // encrypting in place would need first.
+  // encrypting in place would need first. Keeping the storage initialised across sends so that
+  // nothing is zeroed again (2.4 % of a sending ztunnel is this memset) measured worse: 1 stream
+  // -13 % in an interleaved A/B, the sender's CPU per Gbit/s +13 %; likely because the
+  // memset's full-line stores claim the lines without reading them, where the cipher's 16-byte
+  // stores into lines not in cache read each one first (not measured: no PMU on that machine).
   std::span<uint8_t> grow(size_t n) {
     reclaim();
     buf_.resize(buf_.size() + n);

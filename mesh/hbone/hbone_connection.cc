@@ -31,6 +31,7 @@ Result<std::shared_ptr<HboneConnection>> HboneConnection::create(
   auto session = http2::Session::create(role, config, *c, http2::Clock::now());
   if (!session) return fail(session.error().wrap("HTTP/2 session"));
   c->session_ = std::move(*session);
+  c->session_->setFrameSink(c.get());  // before start(): the preface and SETTINGS go there too
   return c;
 }
 
@@ -265,7 +266,7 @@ void HboneConnection::flush() {
   // HTTP/2 frames -> TLS records, as far as the engine takes them (takeFrame): a DATA frame's
   // payload is encrypted from the stream's send buffer into the buffer that is sent. When the
   // engine is full the rest waits in the streams until the socket drained (onWritten).
-  if (!tls_.failed()) session_->sendTo(*this);
+  if (!tls_.failed()) session_->sendFrames();
   if (!tls_.failed()) (void)tls_.flush();
   flushing_ = false;
   if (writing_) return;

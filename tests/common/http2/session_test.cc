@@ -384,9 +384,10 @@ struct PieceSink : FrameSink {
   }
 };
 
-// Issue 12: sendTo() hands each frame to the sink as it lies (a DATA frame's header, then its
-// payload straight from the stream's send buffer), so the TLS engine encrypts it without a copy
-// first; a full sink takes nothing and the rest follows, in order, at the next call.
+// Issue 12: a session with a frame sink hands it each frame as it lies (a DATA frame's header,
+// then its payload straight from the stream's send buffer), so the TLS engine encrypts it
+// without a copy first; a full sink takes nothing and the rest follows, in order, at the next
+// sendFrames(). Frames serialised inside dispatch() go there too.
 TEST(Http2Session, SendToHandsFramesInPiecesAndResumesWhereAFullSinkStopped) {
   SessionPair p;
   StreamId id = openTunnel(p);
@@ -397,7 +398,8 @@ TEST(Http2Session, SendToHandsFramesInPiecesAndResumesWhereAFullSinkStopped) {
 
   PieceSink sink;
   sink.room = 2 * 16384;  // two full DATA frames, not the third
-  p.client->sendTo(sink);
+  p.client->setFrameSink(&sink);
+  p.client->sendFrames();
   ASSERT_EQ(sink.piece_sizes.size(), 2u);
   for (const auto& frame : sink.piece_sizes) {
     EXPECT_EQ(frame, (std::vector<size_t>{9, 16375})) << "the header, then the payload in place";
@@ -407,18 +409,29 @@ TEST(Http2Session, SendToHandsFramesInPiecesAndResumesWhereAFullSinkStopped) {
   EXPECT_TRUE(p.client->wantsWrite());
 
   sink.room = SIZE_MAX;
-  p.client->sendTo(sink);
+  p.client->sendFrames();
   ASSERT_TRUE(p.client->closeWrite(id).has_value());
-  p.client->sendTo(sink);
+  p.client->sendFrames();
   EXPECT_FALSE(p.client->wantsWrite());
   EXPECT_EQ(dataFrameSizes(sink.wire), (std::vector<size_t>{16375, 16375, 16375, 27, 0}));
 
   // The server reads exactly what the pieces made, in order.
   ASSERT_TRUE(p.server->dispatch(sink.wire).has_value());
-  p.pump();
   EXPECT_EQ(p.server_events.data[id],
             std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()));
   EXPECT_TRUE(p.server_events.ended.count(id));
+
+  // The server's answer (its WINDOW_UPDATEs, a PING) reaches the client's dispatch(), which
+  // serialises what it owes (the PING's ACK) into the sink, not into the output buffer.
+  ASSERT_TRUE(p.server->onTimer(TimePoint{} + 10s).has_value());  // the server's PING
+  auto back = p.server->pendingOutput();
+  size_t frames_before = sink.piece_sizes.size();
+  ASSERT_TRUE(p.client->dispatch(back).has_value());
+  p.server->drainOutput(back.size());
+  EXPECT_EQ(p.client->outputBufferBytes(), 0u);
+  ASSERT_GT(sink.piece_sizes.size(), frames_before);
+  EXPECT_EQ(sink.wire[sink.wire.size() - 17 + 3], 6) << "the last frame is a PING";
+  EXPECT_EQ(sink.wire[sink.wire.size() - 17 + 4], 1) << "... with the ACK flag";
 }
 
 // Issue 12: 16 KiB writes (a relay's reads) made a full frame and a 9-byte one each, so every
