@@ -735,10 +735,16 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
 
     bench = Bench(args)
+    # The binaries were built from the tree as the run starts: a commit (or an edit) made while it
+    # runs must not name the results, nor mark them dirty.
+    commit = commit_of(args.src)
     result = bench.main()
     now = datetime.datetime.now(datetime.timezone.utc)
     result["date"] = now.strftime("%Y-%m-%d %H:%M UTC")
-    result["commit"] = commit_of(args.src)
+    result["commit"] = commit
+    if (at_end := commit_of(args.src)) != commit:
+        result["commit_at_end"] = at_end
+        log(f"the source changed during the run ({commit} -> {at_end}): named after {commit}")
     result["duration_s"] = round(time.time() - START)
     stem = f"{now.strftime('%Y-%m-%d')}-{result['commit']}" + ("-profile" if result["config"]["profile_only"] else "")
     os.makedirs(args.out, exist_ok=True)

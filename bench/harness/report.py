@@ -276,7 +276,9 @@ def figures_markdown(result):
 
 def markdown(result):
     m = result["machine"]
-    lines = [f"# Warren benchmark {result['date']} ({result['commit']})", "",
+    changed = (f"; the source was at {result['commit_at_end']} when it ended"
+               if result.get("commit_at_end") else "")
+    lines = [f"# Warren benchmark {result['date']} ({result['commit']}{changed})", "",
              f"Machine: {m['cpu']} x{m['cpus']}, {m['mem_gib']} GiB, {m['kernel']}. "
              f"Repeats: {result['config']['repeat']}{' (quick mode)' if result['config']['quick'] else ''}. "
              f"Load average at start / end (other jobs on the machine): {' '.join(m.get('loadavg_start', []))} / "

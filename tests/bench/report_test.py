@@ -147,6 +147,11 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| iperf_1stream_gbps (Gbit/s) | warren-cross | 6.00 | 6.00–6.00 | 0.60× | 1.00× |", md)
         self.assertIn("Not measured (see Paths): plain-same, warren-same, warren-same-skmsg.", md)
         self.assertIn("| x_bench | BM_a | 5.00 ns |", md)
+        self.assertTrue(md.startswith("# Warren benchmark d (c)\n"))
+        # A commit made while the run went on does not rename it; the header says so.
+        result["commit_at_end"] = "e"
+        self.assertTrue(report.markdown(result).startswith(
+            "# Warren benchmark d (c; the source was at e when it ended)\n"))
         for svg in report.charts(self.sc).values():
             doc = xml.dom.minidom.parseString(svg)
             self.assertEqual(doc.documentElement.tagName, "svg")
