@@ -8,6 +8,9 @@
 //                      the server answers, as ztunnel's pooled outbound connections receive it.
 //   byte 0, bits 1-7:  the size of the pieces the rest is fed in (1 + 13 * n bytes), so frame
 //                      reassembly across dispatch() calls is fuzzed too.
+//   an input of odd length: the session sends through a frame sink (setFrameSink/sendFrames,
+//                      as HBONE connections do) whose room is a frame or two per round, so
+//                      frames it refuses wait and resume; every frame must arrive whole.
 //
 // The application side behaves like ztunnel's for CONNECT (answered 200) and like the waypoint's
 // for ordinary requests (answered 200 with a body to follow, ended by trailers): DATA is echoed
@@ -135,7 +138,46 @@ const HeaderList& connectHeaders(int n) {
   return n == 0 ? a : b;
 }
 
-void drain(Session& s, const http2::SessionConfig& config) {
+// Takes whole frames while it has room; each call must be exactly one frame, its pieces adding
+// up to what its 9-byte header says (the client's first also carries the connection preface).
+struct CheckingSink : http2::FrameSink {
+  size_t room = 0;
+  size_t taken = 0;
+  bool takeFrame(std::span<const std::span<const uint8_t>> pieces) override {
+    std::string bytes;
+    for (auto piece : pieces)
+      bytes.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+    std::string_view frame = bytes;
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    if (taken == 0 && frame.starts_with(kPreface)) frame.remove_prefix(kPreface.size());
+    if (!frame.empty()) {
+      check(frame.size() >= 9, "a frame given to the sink is shorter than a frame header");
+      auto at = [&](size_t i) { return size_t{static_cast<uint8_t>(frame[i])}; };
+      size_t length = (at(0) << 16) | (at(1) << 8) | at(2);
+      check(frame.size() == 9 + length,
+            "a frame given to the sink in pieces is not one whole frame");
+    }
+    if (bytes.size() > room) return false;
+    room -= bytes.size();
+    taken += bytes.size();
+    return true;
+  }
+};
+
+void drain(Session& s, const http2::SessionConfig& config, CheckingSink* sink) {
+  if (sink != nullptr) {
+    // Rounds alternate between room for one frame of our size (a larger one waits) and room
+    // for everything, so what is refused resumes later and every frame goes eventually.
+    for (int i = 0; i < 64 && s.wantsWrite(); ++i) {
+      bool unbounded = i % 2 == 1;
+      sink->room = unbounded ? SIZE_MAX : config.max_frame_size + 9;
+      size_t before = sink->taken;
+      s.sendFrames();
+      check(s.outputBufferBytes() == 0, "output buffered beside a frame sink");
+      if (unbounded && sink->taken == before) break;
+    }
+    return;
+  }
   for (int i = 0; i < 64 && s.wantsWrite(); ++i) {
     auto out = s.pendingOutput();
     check(out.size() <= config.max_output_buffer + config.max_frame_size + 9,
@@ -158,6 +200,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(created.has_value(), "session creation failed");
   Session& s = **created;
   app.session = &s;
+  CheckingSink checking_sink;
+  CheckingSink* sink = size % 2 == 1 ? &checking_sink : nullptr;
+  if (sink != nullptr) s.setFrameSink(sink);
   if (role == Role::kClient) {
     for (int i = 0; i < 2; ++i) {
       auto id = s.openStream(connectHeaders(i));
@@ -165,7 +210,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       app.open.insert(*id);
     }
   }
-  drain(s, config);
+  drain(s, config, sink);
 
   std::span<const uint8_t> rest(data + 1, size - 1);
   bool failed = false;
@@ -173,22 +218,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto piece = rest.first(std::min(step, rest.size()));
     rest = rest.subspan(piece.size());
     failed = !s.dispatch(piece).has_value();
-    drain(s, config);
+    drain(s, config, sink);
     app.consumeLate();
   }
   check(s.nghttp2MemoryBytes() <= config.max_session_memory, "nghttp2 memory beyond its cap");
   if (failed) {
-    drain(s, config);
+    drain(s, config, sink);
     check(s.isClosed(), "a failed session is not closed once flushed");
     return 0;
   }
   (void)s.onTimer(t0 + std::chrono::seconds(15));  // a PING is due
   static const uint8_t kPayload[100] = {};
   for (StreamId id : std::set<StreamId>(app.open)) (void)s.writeData(id, kPayload);
-  drain(s, config);
+  drain(s, config, sink);
   (void)s.onTimer(t0 + std::chrono::seconds(60));  // its ACK is overdue
   s.goAway();
-  drain(s, config);
+  drain(s, config, sink);
   (void)s.dumpState();
   return 0;
 }

@@ -51,7 +51,8 @@ struct SessionConfig {
   // Serialised frames held for the transport before the engine stops producing more. A frame
   // is appended only when it fits, or when the buffer is empty (so one frame larger than the
   // bound still goes out): the buffer never exceeds max(bound, one frame). 1 MiB: one
-  // max-size DATA frame, enough to keep a TLS writer busy.
+  // max-size DATA frame, enough to keep a TLS writer busy. Not used by a session with a frame
+  // sink (Session::setFrameSink, as HBONE connections have): the sink's room bounds the output.
   size_t max_output_buffer = 1u << 20;
 
   // Keep-alive: PING every interval, the connection fails when an ACK takes longer than the
