@@ -388,7 +388,7 @@ struct PieceSink : FrameSink {
 // then its payload straight from the stream's send buffer), so the TLS engine encrypts it
 // without a copy first; a full sink takes nothing and the rest follows, in order, at the next
 // sendFrames(). Frames serialised inside dispatch() go there too.
-TEST(Http2Session, SendToHandsFramesInPiecesAndResumesWhereAFullSinkStopped) {
+TEST(Http2Session, AFrameSinkTakesFramesInPiecesAndAFullOneResumesLater) {
   SessionPair p;
   StreamId id = openTunnel(p);
   p.pump();
