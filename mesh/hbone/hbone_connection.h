@@ -102,8 +102,8 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   void close(const std::string& why);
   bool closed() const { return closed_; }
   // What this connection holds now: received DATA its streams have not taken yet, what they
-  // queued to send, and the TLS engine's ciphertext and staged plaintext. Each is bounded
-  // (stream window, stream send buffer, TLS output limit).
+  // queued to send, and the TLS engine's ciphertext (not the under-a-record of plaintext it
+  // may stage). Each is bounded (stream window, stream send buffer, TLS output limit).
   size_t bufferedBytes() const;
   // The buffer storage kept for the next burst besides the fixed decryption buffer: the TLS
   // engine's output and staging, the spare send buffer (the session's output buffer stays
