@@ -184,16 +184,14 @@ Status Session::dispatch(std::span<const uint8_t> bytes) {
   return ok();
 }
 
-void Session::sendQueued() {
-  if (send_broken_) return;
-  if (int rv = nghttp2_session_send(session_.get()); rv != 0) {
-    send_broken_ = true;
-    if (!dead_) die(nghttp2Error("sending", rv), kInternalError);
-  }
-}
-
 std::span<const uint8_t> Session::pendingOutput() {
-  sendQueued();
+  if (!send_broken_) {
+    int rv = nghttp2_session_send(session_.get());
+    if (rv != 0) {
+      send_broken_ = true;
+      if (!dead_) die(nghttp2Error("sending", rv), kInternalError);
+    }
+  }
   flushNotifications();
   return {out_.data() + out_head_, out_.size() - out_head_};
 }
@@ -209,7 +207,13 @@ void Session::sendFrames() {
   // Streams told they may write (flushNotifications) queue more: send again until nothing more
   // comes or the sink is full.
   do {
-    sendQueued();
+    if (!send_broken_) {
+      int rv = nghttp2_session_send(session_.get());
+      if (rv != 0) {
+        send_broken_ = true;
+        if (!dead_) die(nghttp2Error("sending", rv), kInternalError);
+      }
+    }
     if (writable_notify_.empty()) break;
     flushNotifications();
   } while (!sink_full_ && !send_broken_);

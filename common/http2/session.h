@@ -219,11 +219,6 @@ class Session {
   // Fatal: no more input; queue a GOAWAY with this code as a best-effort explanation.
   void die(const Error& e, uint32_t goaway_code);
   void flushNotifications();
-  // nghttp2_session_send once (nothing more after it failed: the session dies).
-  void sendQueued();
-  // One serialised frame, in pieces: to the sink, else appended to the output buffer within its
-  // bound. False, taking nothing, when it is full (nghttp2 is told WOULDBLOCK).
-  bool emit(std::span<const std::span<const uint8_t>> pieces);
   nghttp2_data_provider provider();
   // Answers a request the application never sees (431, or 400 naming a bad field) with an
   // optional text/plain body.

@@ -19,23 +19,19 @@ using detail::toNv;
 // ---------------------------------------------------------------------------------------------
 // nghttp2 callbacks.
 
-bool Session::emit(std::span<const std::span<const uint8_t>> pieces) {
-  if (sink_ != nullptr) {
-    if (sink_->takeFrame(pieces)) return true;
-    sink_full_ = true;
-    return false;
-  }
-  size_t total = 0;
-  for (auto piece : pieces) total += piece.size();
-  size_t pending = outputBufferBytes();
-  if (pending > 0 && pending + total > config_.max_output_buffer) return false;
-  for (auto piece : pieces) out_.insert(out_.end(), piece.begin(), piece.end());
-  return true;
-}
-
 ssize_t Session::onSend(nghttp2_session*, const uint8_t* data, size_t len, int, void* ud) {
-  const std::span<const uint8_t> frame[1] = {{data, len}};
-  if (!self(ud)->emit(frame)) return NGHTTP2_ERR_WOULDBLOCK;
+  Session* s = self(ud);
+  if (s->sink_ != nullptr) {
+    const std::span<const uint8_t> frame[1] = {{data, len}};
+    if (!s->sink_->takeFrame(frame)) {
+      s->sink_full_ = true;
+      return NGHTTP2_ERR_WOULDBLOCK;
+    }
+    return static_cast<ssize_t>(len);
+  }
+  size_t pending = s->outputBufferBytes();
+  if (pending > 0 && pending + len > s->config_.max_output_buffer) return NGHTTP2_ERR_WOULDBLOCK;
+  s->out_.insert(s->out_.end(), data, data + len);
   return static_cast<ssize_t>(len);
 }
 
@@ -47,17 +43,34 @@ int Session::onSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* f
   Stream* st = s->find(frame->hd.stream_id);
   if (st == nullptr || st->send.size() < length) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   size_t padlen = frame->data.padlen;  // includes the pad-length octet; we never pad
-  static constexpr uint8_t kZeros[256] = {};
-  const uint8_t pad_length = static_cast<uint8_t>(padlen > 0 ? padlen - 1 : 0);
-  auto payload = st->send.front(length);
-  const std::span<const uint8_t> pieces[] = {
-      {framehd, 9},                          // the frame header
-      {&pad_length, padlen > 0 ? 1u : 0u},   // padding (never ours)
-      payload[0],                            // the payload where it lies in the ring
-      payload[1],                            // (its wrapped part)
-      {kZeros, padlen > 1 ? padlen - 1 : 0}  // padding
-  };
-  if (!s->emit(pieces)) return NGHTTP2_ERR_WOULDBLOCK;
+  size_t total = 9 + length + padlen;
+  if (s->sink_ != nullptr) {
+    static constexpr uint8_t kZeros[256] = {};
+    const uint8_t pad_length = static_cast<uint8_t>(padlen > 0 ? padlen - 1 : 0);
+    auto payload = st->send.front(length);
+    const std::span<const uint8_t> pieces[] = {
+        {framehd, 9},                          // the frame header
+        {&pad_length, padlen > 0 ? 1u : 0u},   // padding (never ours)
+        payload[0],                            // the payload where it lies in the ring
+        payload[1],                            // (its wrapped part)
+        {kZeros, padlen > 1 ? padlen - 1 : 0}  // padding
+    };
+    if (!s->sink_->takeFrame(pieces)) {
+      s->sink_full_ = true;
+      return NGHTTP2_ERR_WOULDBLOCK;
+    }
+  } else {
+    size_t pending = s->outputBufferBytes();
+    if (pending > 0 && pending + total > s->config_.max_output_buffer) {
+      return NGHTTP2_ERR_WOULDBLOCK;
+    }
+    s->out_.insert(s->out_.end(), framehd, framehd + 9);
+    if (padlen > 0) s->out_.push_back(static_cast<uint8_t>(padlen - 1));
+    for (auto part : st->send.front(length)) {
+      s->out_.insert(s->out_.end(), part.begin(), part.end());
+    }
+    if (padlen > 1) s->out_.insert(s->out_.end(), padlen - 1, 0);
+  }
   st->send.drop(length);
   if (st->writable_wanted && st->send.size() <= st->send.capacity() / 2) {
     st->writable_wanted = false;

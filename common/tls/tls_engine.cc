@@ -72,9 +72,6 @@ struct TlsEngine::Impl {
   Status writeRecord(const uint8_t* p, size_t n);
   Status encryptStaged(bool all);
   Status encrypt(std::span<const uint8_t> p, Flush mode);
-  // Bytes write() accepted, wherever the records are now: passed on (kernel), staged (before the
-  // handshake), or encrypted (OpenSSL's or the own record layer).
-  Status accept(std::span<const uint8_t> p, Flush mode);
   // writeMessage() with the own record layer, after the handshake.
   Status encryptMessage(std::span<const std::span<const uint8_t>> parts, size_t total);
   Status flush();
@@ -610,23 +607,19 @@ Result<size_t> TlsEngine::write(std::span<const uint8_t> plaintext, Flush flush_
         (kMaxRecordPlaintext - s.staged.size() % kMaxRecordPlaintext) % kMaxRecordPlaintext;
     if (n > fill) n = fill + (n - fill) / kMaxRecordPlaintext * kMaxRecordPlaintext;
   }
-  WARREN_TRY(s.accept(plaintext.first(n), flush_mode));
+  auto accepted = plaintext.first(n);
+  if (s.handed_over) {  // the kernel encrypts
+    s.out.append(accepted.data(), accepted.size());
+    return n;
+  }
+  if (!s.handshake_done) {
+    s.staged.insert(s.staged.end(), accepted.begin(), accepted.end());
+    if (flush_mode == Flush::kNow) s.flush_after_handshake = true;
+    return n;
+  }
+  WARREN_TRY(s.encrypt(accepted, flush_mode));
+  if (flush_mode == Flush::kNow && !s.staged.empty()) WARREN_TRY(s.encryptStaged(true));
   return n;
-}
-
-Status TlsEngine::Impl::accept(std::span<const uint8_t> p, Flush mode) {
-  if (handed_over) {  // the kernel encrypts
-    out.append(p.data(), p.size());
-    return ok();
-  }
-  if (!handshake_done) {
-    staged.insert(staged.end(), p.begin(), p.end());
-    if (mode == Flush::kNow) flush_after_handshake = true;
-    return ok();
-  }
-  WARREN_TRY(encrypt(p, mode));
-  if (mode == Flush::kNow && !staged.empty()) WARREN_TRY(encryptStaged(true));
-  return ok();
 }
 
 Result<bool> TlsEngine::writeMessage(std::span<const std::span<const uint8_t>> parts) {
@@ -641,9 +634,17 @@ Result<bool> TlsEngine::writeMessage(std::span<const std::span<const uint8_t>> p
     WARREN_TRY(s.encryptMessage(parts, total));
     return true;
   }
-  // Before the handshake, through the kernel or OpenSSL's records: piece by piece, as write()
-  // takes each (the check above made room for all of them).
-  for (auto part : parts) WARREN_TRY(s.accept(part, Flush::kLater));
+  // Before the handshake (staged), through the kernel (passed on) or OpenSSL's records: piece
+  // by piece, as write() does with each (the check above made room for all of them).
+  for (auto part : parts) {
+    if (s.handed_over) {
+      s.out.append(part.data(), part.size());
+    } else if (!s.handshake_done) {
+      s.staged.insert(s.staged.end(), part.begin(), part.end());
+    } else {
+      WARREN_TRY(s.encrypt(part, Flush::kLater));
+    }
+  }
   return true;
 }
 
