@@ -137,6 +137,11 @@ void HboneConnection::onData(std::span<const char> data) {
   auto self = shared_from_this();  // a handler may close us during dispatch
   std::span<const uint8_t> in(reinterpret_cast<const uint8_t*>(data.data()), data.size());
   bool handshake_was_done = tls_.handshakeDone();
+  // Until the record layer is settled, what dispatch() answers waits in the session's output
+  // buffer, not staged in the engine: staged plaintext is no boundary to hand the records to the
+  // kernel at (settleRecordLayer), and a bulk receiver answers nearly every read. flush() sends
+  // the buffer first.
+  if (!records_settled_) session_->setFrameSink(nullptr);
   flushing_ = true;  // flush() waits until the session is out of dispatch()
   while (!closed_) {
     auto fed = tls_.feed(in, plaintext_);
@@ -151,6 +156,7 @@ void HboneConnection::onData(std::span<const char> data) {
       auto s = session_->dispatch({plaintext_.data(), fed->plaintext});
       if (!s) {
         flushing_ = false;
+        session_->setFrameSink(this);
         flush();  // the GOAWAY saying why
         close("HTTP/2: " + s.error().message());
         return;
@@ -161,6 +167,7 @@ void HboneConnection::onData(std::span<const char> data) {
     if (fed->consumed == 0 && fed->plaintext == 0) break;  // no progress: wait for more
   }
   flushing_ = false;
+  session_->setFrameSink(this);
   if (closed_) return;
   if (!handshake_was_done && tls_.handshakeDone()) {
     spdlog::debug("HBONE {}: TLS up, peer {}", peer_.toString(),
