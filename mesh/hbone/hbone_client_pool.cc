@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
+
+#include "common/net/socket_info.h"
 
 namespace warren::mesh {
 
@@ -111,9 +114,13 @@ Result<std::shared_ptr<HboneConnection>> HboneClientPool::dial(const Key& key,
   auto sock = dialer.socket(key.destination);
   if (!sock) return fail(sock.error());
   int raw = sock->fd.get();
+  // Set once the connect completed (dialledFrom).
+  auto local = std::make_shared<std::optional<net::SocketAddress>>();
   auto conn = HboneConnection::create(
       loop_, std::move(sock->fd), std::move(*engine), http2::Role::kClient, config_, nullptr,
-      [this, key](HboneConnection* c) {
+      [this, key, local](HboneConnection* c) {
+        connecting_.erase(c);
+        if (*local) local_addresses_.erase(**local);
         // Invariant 3: a closed connection leaves at once.
         auto it = pool_.find(key);
         if (it == pool_.end()) return;
@@ -127,17 +134,34 @@ Result<std::shared_ptr<HboneConnection>> HboneClientPool::dial(const Key& key,
   auto to = sock->connect_to;
   auto sa = to.toSockaddr();
   // TLS and HTTP/2 queue their first flights until the connect completes.
-  loop_.connect(raw, sa.get(), sa.length, [weak, to](int res) {
+  std::weak_ptr<bool> alive = alive_;
+  loop_.connect(raw, sa.get(), sa.length, [this, alive, weak, to, raw, local](int res) {
     auto c = weak.lock();
     if (!c) return;
     if (res < 0) {
       c->close(Error::system(-res, "connect to " + to.toString()).message());
-    } else {
-      c->start();
+      return;
     }
+    if (!alive.expired() && !c->closed() && connecting_.erase(c.get()) > 0) {
+      if (auto a = net::localAddress(raw)) {
+        *local = *a;
+        local_addresses_.insert(*a);
+      }
+    }
+    c->start();
   });
+  connecting_[conn->get()] = raw;
   pool_[key].push_back(*conn);
   return *conn;
+}
+
+bool HboneClientPool::dialledFrom(const net::SocketAddress& local) const {
+  if (local_addresses_.contains(local)) return true;
+  for (const auto& [conn, fd] : connecting_) {
+    auto a = net::localAddress(fd);
+    if (a && *a == local) return true;
+  }
+  return false;
 }
 
 size_t HboneClientPool::connections(const Key& key) const {

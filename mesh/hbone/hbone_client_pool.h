@@ -41,6 +41,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/error.h"
@@ -122,6 +124,12 @@ class HboneClientPool {
   // more (a worker stopping); tunnels still in flight fail.
   void closeAll(const std::string& why);
 
+  // Whether `local` is the local address of one of the pool's connections, connected or with
+  // its connect in flight: the client end of a connection this process accepted (ztunnel, for
+  // two pods of its node: Worker::acceptHbone). A lookup, plus a getsockname per connect in
+  // flight.
+  bool dialledFrom(const net::SocketAddress& local) const;
+
  private:
   struct Tunnel;
   void attempt(std::shared_ptr<Tunnel> tunnel);
@@ -134,6 +142,10 @@ class HboneClientPool {
   PoolSpread spread_;
   std::map<Key, std::vector<std::shared_ptr<HboneConnection>>> pool_;
   bool closed_ = false;
+  // The local address of each connection whose connect completed, and the socket of each
+  // whose connect is in flight (its address is bound, but read only when asked).
+  std::unordered_set<net::SocketAddress> local_addresses_;
+  std::unordered_map<const HboneConnection*, int> connecting_;
   // Callbacks the pool leaves on the loop check this before touching the pool.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

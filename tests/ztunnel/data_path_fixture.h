@@ -240,11 +240,18 @@ class DataPathTest : public ::testing::TestWithParam<uring::Backend> {
   // certificate is asked for now.
   DataPlane& startPlane(const std::shared_ptr<const EnrolledPod>& p, net::IpAddress ip,
                         DataPlaneOptions o) {
-    wanted_.insert(p->identity);
-    certs_.setWanted("test", wanted_);
     unsigned workers = uring::WorkerThreads::count(o.workers);
     auto plane = std::make_unique<DataPlane>(std::move(o), store_, certs_, metrics_, sockets_);
     EXPECT_TRUE(plane->start());
+    planes_.push_back(std::move(plane));
+    enroll(*planes_.back(), p, ip, workers);
+    return *planes_.back();
+  }
+  // `p` enrolled on `plane` too (a second pod of its node), with listeners for its workers.
+  void enroll(DataPlane& plane, const std::shared_ptr<const EnrolledPod>& p, net::IpAddress ip,
+              unsigned workers) {
+    wanted_.insert(p->identity);
+    certs_.setWanted("test", wanted_);
     auto [at, first] = ports_.try_emplace(p->uid, std::array<uint16_t, 3>{0, 0, 0});
     PodListeners l;
     auto sets = listenPodPorts(ip, at->second, {}, workers);
@@ -253,10 +260,8 @@ class DataPathTest : public ::testing::TestWithParam<uring::Backend> {
     if (first) {
       for (size_t k = 0; k < 3; ++k) at->second[k] = net::localAddress(l.sets[0][k].get())->port;
     }
-    EXPECT_TRUE(plane->addPod(p, l));
-    listeners_[plane.get()] = std::move(l);
-    planes_.push_back(std::move(plane));
-    return *planes_.back();
+    EXPECT_TRUE(plane.addPod(p, l));
+    listeners_[&plane].push_back(std::move(l));
   }
   net::SocketAddress listenerAddress(const std::string& uid, int which) {
     return {uid == kClientUid ? kClientIp : kServerIp, ports_.at(uid)[which]};
@@ -344,7 +349,8 @@ class DataPathTest : public ::testing::TestWithParam<uring::Backend> {
   std::shared_ptr<LoopbackSockets> sockets_ = std::make_shared<LoopbackSockets>();
   std::shared_ptr<EnrolledPod> client_pod_, server_pod_;
   std::map<std::string, std::array<uint16_t, 3>> ports_;  // each pod's 15001/15006/15008
-  std::map<const DataPlane*, PodListeners> listeners_;    // what each plane's ZDS client holds
+  // What each plane's ZDS client holds, a set per enrolled pod.
+  std::map<const DataPlane*, std::vector<PodListeners>> listeners_;
   std::vector<std::unique_ptr<DataPlane>> planes_;
   std::set<identity::SpiffeId> wanted_;
   DataPlane* client_ = nullptr;

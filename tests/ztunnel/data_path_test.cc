@@ -134,6 +134,56 @@ TEST_P(DataPathTest, ConnectionsSpreadOverEveryWorker) {
   for (int i = 0; i < kTunnels; ++i) EXPECT_TRUE(echoes(apps[i].get(), "again")) << i;
 }
 
+// Both pods on one node: both ends of every HBONE connection are in one ztunnel, the client
+// end on the worker whose pool dialled, the server end on the worker the kernel's SO_REUSEPORT
+// hash picks. When that is the same worker, it hands the connection to the other one
+// (Worker::acceptHbone), so no worker runs both TLS ends of a tunnel. 12 tunnels, each on a
+// connection of its own, to 12 upstreams: each one's inbound half is on another worker than
+// its outbound half (by the hash alone, 1 in 4096).
+TEST_P(DataPathTest, NodeLocalTunnelsRunTheirTwoEndsOnDifferentWorkers) {
+  constexpr int kTunnels = 12;
+  auto o = options();
+  o.workers = 2;
+  o.pool_spread.connections = kTunnels;
+  DataPlane& plane = startPlane(client_pod_, kClientIp, o);
+  enroll(plane, server_pod_, kServerIp, 2);
+  sockets_->route({kServerIp, 15008}, listenerAddress(kServerUid, 2));
+  std::vector<std::unique_ptr<relay::testing::LoopEchoServer>> upstreams;
+  std::vector<UniqueFd> apps;
+  for (int i = 0; i < kTunnels; ++i) {
+    upstreams.push_back(std::make_unique<relay::testing::LoopEchoServer>());
+    apps.push_back(appConnect(upstreams.back()->address()));
+    ASSERT_TRUE(echoes(apps.back().get(), "local " + std::to_string(i))) << i;
+  }
+  EXPECT_EQ(plane.stats().client_connections, static_cast<size_t>(kTunnels));
+  EXPECT_EQ(plane.stats().server_connections, static_cast<size_t>(kTunnels));
+  // Each tunnel's two halves, by the upstream address both carry.
+  std::map<std::string, int> outbound, inbound;
+  for (const auto& c : plane.connections()) {
+    const auto& d = c["destination"];
+    std::string upstream = d["hbone_address"].get<std::string>();
+    if (upstream.empty()) upstream = d["address"].get<std::string>();
+    (c["direction"] == "outbound" ? outbound : inbound)[upstream] = c["worker"].get<int>();
+  }
+  ASSERT_EQ(outbound.size(), static_cast<size_t>(kTunnels)) << plane.connections().dump();
+  ASSERT_EQ(inbound.size(), static_cast<size_t>(kTunnels)) << plane.connections().dump();
+  for (const auto& up : upstreams) {
+    std::string a = up->address().toString();
+    ASSERT_TRUE(outbound.contains(a) && inbound.contains(a)) << a;
+    EXPECT_NE(outbound[a], inbound[a]) << "both ends of the tunnel to " << a << " on one worker";
+  }
+  auto handed = [&](unsigned w) {
+    auto c = metrics_.handovers->withLabels({std::to_string(w)});
+    return c ? (*c)->value() : 0;
+  };
+  std::printf("15008 accepted per worker: %llu/%llu, handed over: %llu/%llu\n",
+              static_cast<unsigned long long>(accepted(0, "15008")),
+              static_cast<unsigned long long>(accepted(1, "15008")),
+              static_cast<unsigned long long>(handed(0)),
+              static_cast<unsigned long long>(handed(1)));
+  for (int i = 0; i < kTunnels; ++i) EXPECT_TRUE(echoes(apps[i].get(), "again")) << i;
+}
+
 TEST_P(DataPathTest, ConnectionWaitsForTheCertificateThenProceeds) {
   relay::testing::LoopEchoServer upstream;
   {

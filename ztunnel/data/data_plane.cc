@@ -39,13 +39,20 @@ Status DataPlane::start() {
   if (!lo) return fail(lo.error());
   unsigned n = uring::WorkerThreads::count(options_.workers);
   workers_.resize(n);
+  Worker::PostToWorker post;
+  if (n > 1) {
+    post = [this](unsigned to, std::function<void(Worker&)> task) {
+      return postToWorker(to, std::move(task));
+    };
+  }
   std::mutex mu;
   auto threads = uring::WorkerThreads::start(
       n, *lo,
-      [this, &mu](uring::EventLoop& loop, unsigned i) -> Status {
+      [this, &mu, n, &post](uring::EventLoop& loop, unsigned i) -> Status {
         std::lock_guard lock(mu);
-        workers_[i] = std::make_unique<Worker>(i, loop, store_, certs_, *sockets_, options_,
-                                               metrics_, [this] { return ++next_id_; });
+        workers_[i] = std::make_unique<Worker>(
+            i, loop, store_, certs_, *sockets_, options_, metrics_, [this] { return ++next_id_; },
+            n, post);
         if (i == 0) backend_ = loop.describe();
         return ok();
       },
@@ -117,6 +124,14 @@ void DataPlane::onSnapshot() {
     Worker* worker = workers_[i].get();
     threads_->loop(i).post([worker] { worker->onSnapshot(); });
   }
+}
+
+bool DataPlane::postToWorker(unsigned to, std::function<void(Worker&)> task) {
+  std::shared_lock lock(life_mu_, std::try_to_lock);
+  if (!lock.owns_lock() || !running_ || to >= workers_.size()) return false;
+  Worker* worker = workers_[to].get();
+  threads_->loop(to).post([worker, task = std::move(task)] { task(*worker); });
+  return true;
 }
 
 void DataPlane::onEveryWorker(const std::function<void(Worker&)>& fn,

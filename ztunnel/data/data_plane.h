@@ -64,6 +64,9 @@ class DataPlane {
   std::string backendDescription() const { return backend_; }
 
  private:
+  // Worker::PostToWorker: from a worker's thread; false while the plane is not running, or
+  // while stop() holds the lock (it is joining the workers: waiting for it would deadlock).
+  bool postToWorker(unsigned to, std::function<void(Worker&)> task);
   // Runs `fn` on every worker and waits (bounded) for all of them; nothing once stopped.
   void onEveryWorker(const std::function<void(Worker&)>& fn, std::chrono::milliseconds limit);
 

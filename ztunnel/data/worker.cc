@@ -5,14 +5,17 @@
 #include <cstring>
 
 #include "common/net/socket_factory.h"
+#include "common/net/socket_info.h"
 
 namespace warren::ztunnel {
 
 Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore& store,
                mesh::CertificateSource& certs, DataPathSockets& sockets,
                const DataPlaneOptions& options, DataPathMetrics& metrics,
-               std::function<uint64_t()> next_id)
+               std::function<uint64_t()> next_id, unsigned workers, PostToWorker post)
     : index_(index),
+      workers_(workers),
+      post_(std::move(post)),
       ctx_(loop, store, certs, sockets, options, metrics.tcp, std::move(next_id)),
       random_(0x5eed0000ULL + index),
       pool_(loop, options.http2, options.pool_idle_timeout, options.pool_spread),
@@ -27,6 +30,28 @@ Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore
   if (metrics.accept_pauses) {
     if (auto c = metrics.accept_pauses->withLabels({std::to_string(index)})) accept_pauses_ = *c;
   }
+  if (metrics.handovers) {
+    if (auto c = metrics.handovers->withLabels({std::to_string(index)})) handovers_ = *c;
+  }
+}
+
+void Worker::acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd conn) {
+  if (workers_ > 1 && post_) {
+    auto peer = net::peerAddress(conn.get());
+    if (peer && pool_.dialledFrom(*peer)) {
+      unsigned to = (index_ + 1) % workers_;
+      auto fd = std::make_shared<UniqueFd>(std::move(conn));
+      auto serve = [pod, fd](Worker& w) {
+        if (!w.stopped_) w.inbound_.acceptHbone(pod, std::move(*fd));  // else: fd closes
+      };
+      if (post_(to, serve)) {
+        if (handovers_) handovers_->inc();
+        return;
+      }
+      conn = std::move(*fd);  // the plane is stopping: served here
+    }
+  }
+  inbound_.acceptHbone(pod, std::move(conn));
 }
 
 void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& owner,
@@ -67,7 +92,7 @@ void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& o
         inbound_.acceptPlain(pod, std::move(conn));
         break;
       case ListenerKind::kHbone:
-        inbound_.acceptHbone(pod, std::move(conn));
+        acceptHbone(pod, std::move(conn));
         break;
     }
   });
@@ -121,6 +146,7 @@ void Worker::drain() {
 }
 
 void Worker::shutdown() {
+  stopped_ = true;
   // No wait may fire into this loop once it is gone.
   ctx_.certs.cancelWaits(ctx_.loop);
   ctx_.store.cancelWaits(ctx_.loop);
@@ -129,6 +155,12 @@ void Worker::shutdown() {
   pool_.closeAll("ztunnel stopping");
   pods_.clear();
   ctx_.loop.runOnce(std::chrono::milliseconds(0));
+}
+
+nlohmann::json Worker::connections() const {
+  auto items = ctx_.connections.toJson();
+  for (auto& item : items) item["worker"] = index_;
+  return items;
 }
 
 Worker::Stats Worker::stats() const {

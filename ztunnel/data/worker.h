@@ -35,9 +35,14 @@ namespace warren::ztunnel {
 
 class Worker {
  public:
+  // Runs `task` on worker `to`'s thread, soon; false when that cannot be (the plane stopping).
+  using PostToWorker = std::function<bool(unsigned to, std::function<void(Worker&)> task)>;
+
+  // `workers` in the plane, reached through `post` (empty with one worker).
   Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore& store,
          mesh::CertificateSource& certs, DataPathSockets& sockets, const DataPlaneOptions& options,
-         DataPathMetrics& metrics, std::function<uint64_t()> next_id);
+         DataPathMetrics& metrics, std::function<uint64_t()> next_id, unsigned workers,
+         PostToWorker post);
 
   // This worker's own listeners of a pod (15001, 15006, 15008: its sockets in each port's
   // SO_REUSEPORT group).
@@ -51,7 +56,8 @@ class Worker {
   // everything it owns and takes back every wait it registered.
   void shutdown();
 
-  nlohmann::json connections() const { return ctx_.connections.toJson(); }
+  // The open connections, each with this worker's index ("worker").
+  nlohmann::json connections() const;
   size_t connectionCount() const { return ctx_.connections.size(); }
   struct Stats {
     size_t connections = 0;         // proxied connections open
@@ -74,6 +80,14 @@ class Worker {
   };
   void armAccept(int listener, const std::shared_ptr<const EnrolledPod>& pod, ListenerKind kind);
   void rearmAcceptLater(int listener, const std::shared_ptr<const EnrolledPod>& pod, ListenerKind kind);
+  // 15008: served here, or by the next worker when this one's pool holds the connection's
+  // client end. Both ends of a connection between two pods of this node are in this ztunnel:
+  // the client end on the worker whose pool dialled, the server end on whichever worker's
+  // socket the kernel's SO_REUSEPORT hash picked. On one worker, one thread would run both TLS
+  // ends of every byte while the others idle (bench/README.md, "The same-node one-stream
+  // figure was bimodal"). The accepting worker asks its own pool (the dialling worker's loop
+  // may see the accept before the connect completes, so a table filled on connect would miss).
+  void acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd conn);
 
   // After the kernel ends an accept with an error (EMFILE at RLIMIT_NOFILE...), the pause
   // before accepting again: short enough that a queued client barely notices once descriptors
@@ -82,6 +96,8 @@ class Worker {
   static constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
   unsigned index_;
+  unsigned workers_;
+  PostToWorker post_;
   WorkerContext ctx_;
   mesh::SeededRandom random_;
   mesh::HboneClientPool pool_;
@@ -91,7 +107,9 @@ class Worker {
   // Connections accepted per listener kind (warren_ztunnel_accepted_connections_total).
   std::array<metrics::Counter*, 3> accepted_{};
   bool draining_ = false;
+  bool stopped_ = false;  // shutdown() ran: a connection handed over now is closed
   metrics::Counter* accept_pauses_ = nullptr;  // warren_ztunnel_accept_pauses_total{worker}
+  metrics::Counter* handovers_ = nullptr;      // warren_ztunnel_hbone_handovers_total{worker}
   std::chrono::steady_clock::time_point last_accept_warning_{};
 };
 

@@ -21,6 +21,13 @@ Result<DataPathMetrics> DataPathMetrics::create(metrics::Registry& registry) {
                                  {"worker"});
   if (!pauses) return fail(pauses.error());
   m.accept_pauses = *pauses;
+  auto handovers = registry.counter(
+      "warren_ztunnel_hbone_handovers_total",
+      "HBONE connections between two pods of this node that a data-path worker accepted while "
+      "it runs their client end, and handed to another worker, by accepting worker",
+      {"worker"});
+  if (!handovers) return fail(handovers.error());
+  m.handovers = *handovers;
   return m;
 }
 

@@ -53,6 +53,10 @@ struct DataPathMetrics {
   // warren_ztunnel_accept_pauses_total{worker}: accepts the kernel ended with an error (EMFILE at
   // RLIMIT_NOFILE...), re-armed after a pause.
   metrics::CounterFamily* accept_pauses = nullptr;
+  // warren_ztunnel_hbone_handovers_total{worker}: HBONE connections between two pods of this
+  // node that a worker accepted while its pool holds their client end, and gave to the next
+  // worker (Worker::acceptHbone).
+  metrics::CounterFamily* handovers = nullptr;
 };
 
 // What a worker's proxies share: its loop, its view of the state, its connections and TLS

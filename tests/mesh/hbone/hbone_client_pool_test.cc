@@ -46,6 +46,8 @@ struct PoolFixture {
   // Spreading off unless a test turns it on: invariants 1-5 alone.
   PoolSpread spread{.busy_streams = 1, .connections = 1};
   std::vector<std::weak_ptr<HboneConnection>> server_conns;
+  // Each accepted connection's peer, and whether the pool said it dialled it, at the accept.
+  std::vector<std::pair<net::SocketAddress, bool>> accepted_from;
 
   uring::EventLoop& loop() { return thread->loop(0); }
 
@@ -59,7 +61,11 @@ struct PoolFixture {
     run([this] {
       pool = std::make_unique<HboneClientPool>(loop(), http2::SessionConfig{}, pool_idle, spread);
       loop().acceptMultishot(listener.get(), [this](int fd) {
-        if (fd >= 0) serve(UniqueFd(fd));
+        if (fd < 0) return;
+        // What ztunnel's worker asks on its 15008 (Worker::acceptHbone), on the same loop.
+        auto peer = net::peerAddress(fd);
+        if (peer) accepted_from.emplace_back(*peer, pool->dialledFrom(*peer));
+        serve(UniqueFd(fd));
       });
     });
   }
@@ -213,6 +219,33 @@ TEST(HboneClientPool, ClosedConnectionsLeaveThePool) {
   EXPECT_TRUE(gone);
   ASSERT_EQ(f.open(k), 200) << "the next tunnel dials afresh";
   EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2);
+}
+
+// dialledFrom: the pool knows its connections by local address from the connect on (asked at
+// the accept, which the loop may see before the connect's completion) until they close.
+TEST(HboneClientPool, KnowsItsConnectionsByLocalAddressUntilTheyClose) {
+  PoolFixture f;
+  f.start();
+  auto k = f.key();
+  ASSERT_EQ(f.open(k), 200);
+  auto seen = f.onLoop([&] { return f.accepted_from; });
+  ASSERT_EQ(seen.size(), 1u);
+  net::SocketAddress client = seen[0].first;
+  EXPECT_TRUE(seen[0].second) << "asked at the accept";
+  EXPECT_TRUE(f.onLoop([&] { return f.pool->dialledFrom(client); }));
+  EXPECT_FALSE(f.onLoop([&] { return f.pool->dialledFrom(f.server); })) << "not a local address";
+  f.run([&] {
+    for (auto& w : f.server_conns) {
+      if (auto c = w.lock()) c->close("server went away");
+    }
+  });
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = f.connections(k) == 0;
+    if (!gone) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(f.onLoop([&] { return f.pool->dialledFrom(client); })) << "closed: forgotten";
 }
 
 TEST(HboneClientPool, AConnectionIdleForTheTimeoutSendsGoawayAndLeaves) {
