@@ -354,7 +354,15 @@ class Bench:
             return f"unavailable: cannot read the evidence counters: {e}"
         return f"unavailable: {what}: {bad}" if bad else None
 
-    def measure(self, name, path, repeat, last=True):
+    TIMED_LOADS = ("iperf 1", "iperf 4", "rr", "http", "wrk", "connrate")
+
+    def measure(self, name, path, repeat, loads=TIMED_LOADS):
+        """`repeat` runs of `loads` through the path, each in an evidence window. The idle load
+        (10,000 connections held) runs once per path, in its own pass after every path's
+        repeats (measure_idle): a proxy keeps much of that memory afterwards, which would inflate
+        the peak RSS of every later load, and the ztunnels serve several paths (the third
+        repeat's warren-same and warren-waypoint once read +65 and +136 MB of RSS growth
+        after warren-cross's idle load on the same node-1 ztunnel)."""
         runner = LoadRunner(self.lab, self.args.bin, self.d)
         what = _unproven(path)
         why = self.prove(name, path, runner)
@@ -377,11 +385,7 @@ class Bench:
                              ("rr", lambda: runner.rr(path)), ("http", lambda: runner.http(path)),
                              ("wrk", lambda: runner.wrk(path)), ("connrate", lambda: runner.connrate(path)),
                              ("idle", lambda: runner.idle(path))):
-                # Idle memory is not a timing: once per path (opening 10,000 TLS connections
-                # through a peer takes a minute on a busy 2-core machine), in the last repeat,
-                # because a proxy keeps much of that memory afterwards and it would inflate
-                # the peak RSS of every later load.
-                if load == "idle" and (not last or any("idle_opened" in x for x in self.runs.get(name, []))):
+                if load not in loads:
                     continue
                 if load not in path.get("loads", (load,)):  # an L7 path: the fixed-rate HTTP load only
                     continue
@@ -395,7 +399,8 @@ class Bench:
                     errors.append(f"{load}: {e}")
                     log(f"{name} #{r + 1} {load} failed: {e}")
             try:
-                bad = self.window(name, path, f"repeat {len(self.runs.get(name, [])) + 1}", conns, before,
+                label = "idle" if loads == ("idle",) else f"repeat {len(self.runs.get(name, [])) + 1}"
+                bad = self.window(name, path, label, conns, before,
                                   loads=True, requests=(answered, sent))
             except (CommandError, OSError, KeyError, ValueError) as e:
                 bad = f"cannot read the evidence counters: {e}"
@@ -408,6 +413,14 @@ class Bench:
             self.runs.setdefault(name, []).append(figures)
             log(f"{name} #{r + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in figures.items()
                                                   if isinstance(v, (int, float)) and "." not in k))
+
+    def measure_idle(self, paths):
+        """The idle load of each proven path that has one, after all their timed loads
+        (measure). Idle memory is not a timing: once per path (opening 10,000 TLS connections
+        through a peer takes a minute on a busy 2-core machine)."""
+        for name, p in paths:
+            if self.status.get(name) == "ok" and "idle" in p.get("loads", ("idle",)):
+                self.measure(name, p, 1, loads=("idle",))
 
     def warren_path(self, info, dest_pod, zt, client_node, server_node, fast_path=False):
         """A Warren path from mesh/client, or None when its ztunnels are not there."""
@@ -569,7 +582,9 @@ class Bench:
             for name, p in paths:
                 if r > 0 and self.status.get(name) != "ok":
                     continue
-                self.measure(name, p, 1, last=r == self.repeat - 1)
+                self.measure(name, p, 1)
+        if not self.profile_only:
+            self.measure_idle(paths)
         if self.want_profile:
             self.run_profile(dict(paths).get("warren-cross"), dict(paths).get("warren-waypoint"))
         self.tear_down()
@@ -636,7 +651,8 @@ class Bench:
             for r in range(self.repeat):
                 if self.status.get(name, "ok") != "ok":
                     break
-                self.measure(name, p, 1, last=r == self.repeat - 1)
+                self.measure(name, p, 1)
+            self.measure_idle([(name, p)])
         self.tear_down()
 
     def micro(self):
