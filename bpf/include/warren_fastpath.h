@@ -8,9 +8,13 @@
  *   - POD: both addresses inside this node's pod CIDR: pod addresses are unique on a node, so
  *     the key carries netns cookie 0 and the two ends may sit in different pod netns.
  * Anything else (other nodes, Service VIPs before DNAT, node addresses, mixed families) is
- * NONE and never touched. The scope is symmetric (swapping local and remote gives the same
- * answer), so both ends compute matching keys. Addresses in network byte order, ports in host
- * byte order, as everywhere in warren_abi.h. */
+ * NONE and never touched. So is a connection to or from port 15008 (WARREN_PORT_HBONE): two
+ * pods of one node talk HBONE between their ztunnel sockets, TLS records between two ztunnel
+ * workers rather than an app <-> ztunnel leg, and a pooled HBONE connection lives far past any
+ * redirect budget, after which each of its sends would still pass tcp_bpf_sendmsg (the
+ * same-node bulk figure read lower with the fast path on than off: bench/README.md). The scope is
+ * symmetric (swapping local and remote gives the same answer), so both ends compute matching keys.
+ * Addresses in network byte order, ports in host byte order, as everywhere in warren_abi.h. */
 #ifndef WARREN_FASTPATH_H
 #define WARREN_FASTPATH_H
 
@@ -90,6 +94,8 @@ warren_fastpath_scope(const struct warren_addr *local, const struct warren_addr 
 	if (local->family != remote->family)
 		return WARREN_FASTPATH_NONE;
 	if (local->family != WARREN_AF_INET && local->family != WARREN_AF_INET6)
+		return WARREN_FASTPATH_NONE;
+	if (local->port == WARREN_PORT_HBONE || remote->port == WARREN_PORT_HBONE)
 		return WARREN_FASTPATH_NONE;
 	if (warren_fp_is_loopback(local) && warren_fp_is_loopback(remote))
 		return WARREN_FASTPATH_LOOPBACK;

@@ -75,6 +75,22 @@ TEST(FastPathScope, Table) {
   }
 }
 
+// HBONE between two ztunnels of one node is not an app <-> ztunnel leg: never in the map, from
+// either end, even between two pod addresses or on loopback.
+TEST(FastPathScope, HbonePortIsNeverEligible) {
+  const warren_fastpath_cfg knob = cfg("10.244.1.0/24");
+  for (const char* ip : {"10.244.1.5", "127.0.0.1"}) {
+    const char* other = ip[0] == '1' && ip[1] == '0' ? "10.244.1.6" : "127.0.0.1";
+    const warren_addr client = addr(ip, 40000);
+    const warren_addr hbone = addr(other, WARREN_PORT_HBONE);
+    EXPECT_EQ(warren_fastpath_scope(&client, &hbone, &knob), WARREN_FASTPATH_NONE) << ip;
+    EXPECT_EQ(warren_fastpath_scope(&hbone, &client, &knob), WARREN_FASTPATH_NONE) << ip;
+    const warren_addr app = addr(other, 15001);
+    EXPECT_NE(warren_fastpath_scope(&client, &app, &knob), WARREN_FASTPATH_NONE)
+        << ip << ": the same pair on another port is eligible";
+  }
+}
+
 TEST(FastPathScope, MixedFamiliesAndUnknownFamiliesAreNeverEligible) {
   const warren_fastpath_cfg knob = cfg("");
   warren_addr v4 = addr("127.0.0.1", 1);

@@ -79,12 +79,14 @@ struct Pair {
 
 // With `dual_stack`, the client is an AF_INET6 socket dialling the IPv4 listener as
 // ::ffff:127.0.0.1 (gRPC, Java): its addresses are v4-mapped, the server's plain IPv4.
-Pair loopbackPair(bool dual_stack = false) {
+// The listener on `port` (0: any).
+Pair loopbackPair(bool dual_stack = false, uint16_t port = 0) {
   Pair p;
   UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
   socklen_t len = sizeof(a);
   if (::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
       ::listen(l.get(), 4) != 0 ||
@@ -283,6 +285,35 @@ TEST_F(FastPathTest, DualStackClientAndIpv4ServerAreOnePair) {
   EXPECT_GE((*end)[WARREN_CNT_FASTPATH_REDIRECTED] - (*before)[WARREN_CNT_FASTPATH_REDIRECTED], 2u)
       << "the pair's messages must find their peer";
   EXPECT_EQ((*end)[WARREN_CNT_FASTPATH_MISS] - (*before)[WARREN_CNT_FASTPATH_MISS], 0u);
+}
+
+// Port 15008 is HBONE between two ztunnels (warren_fastpath.h): never inserted, its bytes go
+// through TCP, while an app pair beside it in the same netns is inserted.
+TEST_F(FastPathTest, AnHbonePairStaysOnTcp) {
+  cgroup_.enter();
+  auto dp = RedirectDataplane::open(config(true));
+  ASSERT_TRUE(dp) << dp.error().message();
+  UniqueFd netns = testing::makeNetns();
+  ASSERT_TRUE(netns);
+  auto guard = NetnsGuard::enter(netns.get());
+  ASSERT_TRUE(guard);
+  auto before = dp->counters();
+  ASSERT_TRUE(before);
+  Pair hbone = loopbackPair(false, WARREN_PORT_HBONE);
+  ASSERT_TRUE(hbone.client && hbone.server);
+  auto after = dp->counters();
+  ASSERT_TRUE(after);
+  EXPECT_EQ((*after)[WARREN_CNT_FASTPATH_INSERTED], (*before)[WARREN_CNT_FASTPATH_INSERTED]);
+  expectStream(hbone.client.get(), hbone.server.get(), pattern(256 << 10, 5));
+  auto end = dp->counters();
+  ASSERT_TRUE(end);
+  EXPECT_EQ((*end)[WARREN_CNT_FASTPATH_REDIRECTED], (*before)[WARREN_CNT_FASTPATH_REDIRECTED]);
+  Pair app = loopbackPair(false, 15001);
+  ASSERT_TRUE(app.client && app.server);
+  auto last = dp->counters();
+  ASSERT_TRUE(last);
+  EXPECT_EQ((*last)[WARREN_CNT_FASTPATH_INSERTED] - (*end)[WARREN_CNT_FASTPATH_INSERTED], 2u)
+      << "the same pair on 15001 is an app leg";
 }
 
 TEST_F(FastPathTest, UninstallRemovesItWhileConnectionsKeepWorking) {
