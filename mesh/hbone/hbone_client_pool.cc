@@ -114,13 +114,13 @@ Result<std::shared_ptr<HboneConnection>> HboneClientPool::dial(const Key& key,
   auto sock = dialer.socket(key.destination);
   if (!sock) return fail(sock.error());
   int raw = sock->fd.get();
-  // Set once the connect completed (dialledFrom).
+  // Set once the connect completed (dialled()).
   auto local = std::make_shared<std::optional<net::SocketAddress>>();
   auto conn = HboneConnection::create(
       loop_, std::move(sock->fd), std::move(*engine), http2::Role::kClient, config_, nullptr,
       [this, key, local](HboneConnection* c) {
         connecting_.erase(c);
-        if (*local) local_addresses_.erase(**local);
+        if (*local) connected_.erase(**local);
         // Invariant 3: a closed connection leaves at once.
         auto it = pool_.find(key);
         if (it == pool_.end()) return;
@@ -145,21 +145,22 @@ Result<std::shared_ptr<HboneConnection>> HboneClientPool::dial(const Key& key,
     if (!alive.expired() && !c->closed() && connecting_.erase(c.get()) > 0) {
       if (auto a = net::localAddress(raw)) {
         *local = *a;
-        local_addresses_.insert(*a);
+        connected_[*a] = to;
       }
     }
     c->start();
   });
-  connecting_[conn->get()] = raw;
+  connecting_[conn->get()] = Connecting{raw, to};
   pool_[key].push_back(*conn);
   return *conn;
 }
 
-bool HboneClientPool::dialledFrom(const net::SocketAddress& local) const {
-  if (local_addresses_.contains(local)) return true;
-  for (const auto& [conn, fd] : connecting_) {
-    auto a = net::localAddress(fd);
-    if (a && *a == local) return true;
+bool HboneClientPool::dialled(const net::SocketAddress& from, const net::SocketAddress& to) const {
+  if (auto it = connected_.find(from); it != connected_.end()) return it->second == to;
+  for (const auto& [conn, c] : connecting_) {
+    if (c.to != to) continue;
+    auto a = net::localAddress(c.fd);
+    if (a && *a == from) return true;
   }
   return false;
 }

@@ -42,7 +42,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/error.h"
@@ -124,11 +123,11 @@ class HboneClientPool {
   // more (a worker stopping); tunnels still in flight fail.
   void closeAll(const std::string& why);
 
-  // Whether `local` is the local address of one of the pool's connections, connected or with
-  // its connect in flight: the client end of a connection this process accepted (ztunnel, for
-  // two pods of its node: Worker::acceptHbone). A lookup, plus a getsockname per connect in
-  // flight.
-  bool dialledFrom(const net::SocketAddress& local) const;
+  // Whether one of the pool's connections, connected or with its connect in flight, goes from
+  // `from` to `to` (its local and remote addresses): the client end of a connection this
+  // process accepted (ztunnel, for two pods of its node: Worker::acceptHbone). A lookup, plus a
+  // getsockname per connect to `to` still in flight.
+  bool dialled(const net::SocketAddress& from, const net::SocketAddress& to) const;
 
  private:
   struct Tunnel;
@@ -142,10 +141,15 @@ class HboneClientPool {
   PoolSpread spread_;
   std::map<Key, std::vector<std::shared_ptr<HboneConnection>>> pool_;
   bool closed_ = false;
-  // The local address of each connection whose connect completed, and the socket of each
-  // whose connect is in flight (its address is bound, but read only when asked).
-  std::unordered_set<net::SocketAddress> local_addresses_;
-  std::unordered_map<const HboneConnection*, int> connecting_;
+  // Where each connection whose connect completed goes, by its local address; the socket and
+  // target of each whose connect is in flight (its local address is bound, but read only when
+  // asked).
+  struct Connecting {
+    int fd;
+    net::SocketAddress to;
+  };
+  std::unordered_map<net::SocketAddress, net::SocketAddress> connected_;
+  std::unordered_map<const HboneConnection*, Connecting> connecting_;
   // Callbacks the pool leaves on the loop check this before touching the pool.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -38,7 +38,8 @@ Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore
 void Worker::acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd conn) {
   if (workers_ > 1 && post_) {
     auto peer = net::peerAddress(conn.get());
-    if (peer && pool_.dialledFrom(*peer)) {
+    auto local = net::localAddress(conn.get());
+    if (peer && local && pool_.dialled(*peer, *local)) {
       unsigned to = (index_ + 1) % workers_;
       auto fd = std::make_shared<UniqueFd>(std::move(conn));
       auto serve = [pod, fd](Worker& w) {

@@ -80,13 +80,14 @@ class Worker {
   };
   void armAccept(int listener, const std::shared_ptr<const EnrolledPod>& pod, ListenerKind kind);
   void rearmAcceptLater(int listener, const std::shared_ptr<const EnrolledPod>& pod, ListenerKind kind);
-  // 15008: served here, or by the next worker when this one's pool holds the connection's
-  // client end. Both ends of a connection between two pods of this node are in this ztunnel:
-  // the client end on the worker whose pool dialled, the server end on whichever worker's
-  // socket the kernel's SO_REUSEPORT hash picked. On one worker, one thread would run both TLS
-  // ends of every byte while the others idle (bench/README.md, "The same-node one-stream
-  // figure was bimodal"). The accepting worker asks its own pool (the dialling worker's loop
-  // may see the accept before the connect completes, so a table filled on connect would miss).
+  // 15008: served here, or by the next worker when this one's pool dialled the connection
+  // (HboneClientPool::dialled, by its two addresses). Both ends of a connection between two
+  // pods of this node are in this ztunnel: the client end on the worker whose pool dialled, the
+  // server end on whichever worker's socket the kernel's SO_REUSEPORT hash picked. On one
+  // worker, one thread would run both TLS ends of every byte while the others idle
+  // (bench/README.md, "The same-node one-stream figure was bimodal"). The accepting worker asks
+  // its own pool: the dialling worker's loop may see the accept before the connect completes,
+  // so a table filled on connect would miss.
   void acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd conn);
 
   // After the kernel ends an accept with an error (EMFILE at RLIMIT_NOFILE...), the pause

@@ -64,7 +64,8 @@ struct PoolFixture {
         if (fd < 0) return;
         // What ztunnel's worker asks on its 15008 (Worker::acceptHbone), on the same loop.
         auto peer = net::peerAddress(fd);
-        if (peer) accepted_from.emplace_back(*peer, pool->dialledFrom(*peer));
+        auto local = net::localAddress(fd);
+        if (peer && local) accepted_from.emplace_back(*peer, pool->dialled(*peer, *local));
         serve(UniqueFd(fd));
       });
     });
@@ -221,7 +222,7 @@ TEST(HboneClientPool, ClosedConnectionsLeaveThePool) {
   EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2);
 }
 
-// dialledFrom: the pool knows its connections by local address from the connect on (asked at
+// dialled: the pool knows its connections by their two addresses from the connect on (asked at
 // the accept, which the loop may see before the connect's completion) until they close.
 TEST(HboneClientPool, KnowsItsConnectionsByLocalAddressUntilTheyClose) {
   PoolFixture f;
@@ -232,8 +233,10 @@ TEST(HboneClientPool, KnowsItsConnectionsByLocalAddressUntilTheyClose) {
   ASSERT_EQ(seen.size(), 1u);
   net::SocketAddress client = seen[0].first;
   EXPECT_TRUE(seen[0].second) << "asked at the accept";
-  EXPECT_TRUE(f.onLoop([&] { return f.pool->dialledFrom(client); }));
-  EXPECT_FALSE(f.onLoop([&] { return f.pool->dialledFrom(f.server); })) << "not a local address";
+  EXPECT_TRUE(f.onLoop([&] { return f.pool->dialled(client, f.server); }));
+  EXPECT_FALSE(f.onLoop([&] { return f.pool->dialled(f.server, client); })) << "the other way";
+  net::SocketAddress elsewhere{f.server.ip, static_cast<uint16_t>(f.server.port ^ 1)};
+  EXPECT_FALSE(f.onLoop([&] { return f.pool->dialled(client, elsewhere); })) << "another target";
   f.run([&] {
     for (auto& w : f.server_conns) {
       if (auto c = w.lock()) c->close("server went away");
@@ -245,7 +248,7 @@ TEST(HboneClientPool, KnowsItsConnectionsByLocalAddressUntilTheyClose) {
     if (!gone) std::this_thread::sleep_for(10ms);
   }
   ASSERT_TRUE(gone);
-  EXPECT_FALSE(f.onLoop([&] { return f.pool->dialledFrom(client); })) << "closed: forgotten";
+  EXPECT_FALSE(f.onLoop([&] { return f.pool->dialled(client, f.server); })) << "closed: forgotten";
 }
 
 TEST(HboneClientPool, AConnectionIdleForTheTimeoutSendsGoawayAndLeaves) {
