@@ -158,6 +158,12 @@ class FastPathTest : public ::testing::Test {
   // The fast path on for this test's cgroup (dp_), and this thread in a fresh netns where a
   // loopback pair (pair_) is a fast-path pair. Use with ASSERT_NO_FATAL_FAILURE.
   void fastPathPairInFreshNetns() {
+    ASSERT_NO_FATAL_FAILURE(fastPathInFreshNetns());
+    pair_ = loopbackPair();
+    ASSERT_TRUE(pair_.client && pair_.server);
+  }
+  // The same without the pair.
+  void fastPathInFreshNetns() {
     cgroup_.enter();
     auto dp = RedirectDataplane::open(config(true));
     ASSERT_TRUE(dp) << dp.error().message();
@@ -167,8 +173,6 @@ class FastPathTest : public ::testing::Test {
     auto guard = NetnsGuard::enter(netns_.get());
     ASSERT_TRUE(guard);
     guard_.emplace(std::move(*guard));
-    pair_ = loopbackPair();
-    ASSERT_TRUE(pair_.client && pair_.server);
   }
   TempPinDir pins_;
   TempCgroup cgroup_;
@@ -264,13 +268,8 @@ TEST_F(FastPathTest, LoopbackPairGoesSocketToSocketIntactReadoptedAndRemoved) {
 // both ends are keyed as IPv4 (warren_addr.h), so each finds the other and the bytes go socket
 // to socket, intact both ways.
 TEST_F(FastPathTest, DualStackClientAndIpv4ServerAreOnePair) {
-  cgroup_.enter();
-  auto dp = RedirectDataplane::open(config(true));
-  ASSERT_TRUE(dp) << dp.error().message();
-  UniqueFd netns = testing::makeNetns();
-  ASSERT_TRUE(netns);
-  auto guard = NetnsGuard::enter(netns.get());
-  ASSERT_TRUE(guard);
+  ASSERT_NO_FATAL_FAILURE(fastPathInFreshNetns());
+  auto& dp = dp_;
   auto before = dp->counters();
   ASSERT_TRUE(before);
   Pair p = loopbackPair(/*dual_stack=*/true);
@@ -290,13 +289,8 @@ TEST_F(FastPathTest, DualStackClientAndIpv4ServerAreOnePair) {
 // Port 15008 is HBONE between two ztunnels (warren_fastpath.h): never inserted, its bytes go
 // through TCP, while an app pair beside it in the same netns is inserted.
 TEST_F(FastPathTest, AnHbonePairStaysOnTcp) {
-  cgroup_.enter();
-  auto dp = RedirectDataplane::open(config(true));
-  ASSERT_TRUE(dp) << dp.error().message();
-  UniqueFd netns = testing::makeNetns();
-  ASSERT_TRUE(netns);
-  auto guard = NetnsGuard::enter(netns.get());
-  ASSERT_TRUE(guard);
+  ASSERT_NO_FATAL_FAILURE(fastPathInFreshNetns());
+  auto& dp = dp_;
   auto before = dp->counters();
   ASSERT_TRUE(before);
   Pair hbone = loopbackPair(false, WARREN_PORT_HBONE);

@@ -147,6 +147,19 @@ struct PoolFixture {
   size_t connections(const HboneClientPool::Key& k) {
     return onLoop([&] { return pool->connections(k); });
   }
+  // The server closes every connection; true once `k` has none left in the pool (bounded).
+  bool serverClosesAll(const HboneClientPool::Key& k) {
+    run([&] {
+      for (auto& w : server_conns) {
+        if (auto c = w.lock()) c->close("server went away");
+      }
+    });
+    for (int i = 0; i < 200; ++i) {
+      if (connections(k) == 0) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
 
   ~PoolFixture() {
     if (!thread) return;
@@ -207,17 +220,7 @@ TEST(HboneClientPool, ClosedConnectionsLeaveThePool) {
   auto k = f.key();
   ASSERT_EQ(f.open(k), 200);
   ASSERT_EQ(f.connections(k), 1u);
-  f.run([&] {
-    for (auto& w : f.server_conns) {
-      if (auto c = w.lock()) c->close("server went away");
-    }
-  });
-  bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
-    gone = f.connections(k) == 0;
-    if (!gone) std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(gone);
+  EXPECT_TRUE(f.serverClosesAll(k));
   ASSERT_EQ(f.open(k), 200) << "the next tunnel dials afresh";
   EXPECT_EQ(f.onLoop([&] { return f.accepted; }), 2);
 }
@@ -237,17 +240,7 @@ TEST(HboneClientPool, KnowsItsConnectionsByLocalAddressUntilTheyClose) {
   EXPECT_FALSE(f.onLoop([&] { return f.pool->dialled(f.server, client); })) << "the other way";
   net::SocketAddress elsewhere{f.server.ip, static_cast<uint16_t>(f.server.port ^ 1)};
   EXPECT_FALSE(f.onLoop([&] { return f.pool->dialled(client, elsewhere); })) << "another target";
-  f.run([&] {
-    for (auto& w : f.server_conns) {
-      if (auto c = w.lock()) c->close("server went away");
-    }
-  });
-  bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
-    gone = f.connections(k) == 0;
-    if (!gone) std::this_thread::sleep_for(10ms);
-  }
-  ASSERT_TRUE(gone);
+  ASSERT_TRUE(f.serverClosesAll(k));
   EXPECT_FALSE(f.onLoop([&] { return f.pool->dialled(client, f.server); })) << "closed: forgotten";
 }
 
