@@ -139,7 +139,7 @@ std::string certificatesTable(const json& doc) {
 
 std::string connectionsTable(const json& doc) {
   Table t{{"DIRECTION", "SOURCE", "SOURCE-ADDR", "DESTINATION", "DEST-ADDR", "SOURCE-IDENTITY",
-           "DEST-IDENTITY", "SENT", "RECV", "AGE", "POLICY"},
+           "DEST-IDENTITY", "SENT", "RECV", "AGE", "POLICY", "WORKER"},
           {}};
   for (const auto& c : items(doc)) {
     const json& src = field(c, "source");
@@ -153,7 +153,8 @@ std::string connectionsTable(const json& doc) {
     t.rows.push_back({text(c, "direction"), nsName(src, "workload"), text(src, "address"), dst_name,
                       text(dst, "address"), text(src, "identity"), text(dst, "identity"),
                       text(c, "bytes_sent"), text(c, "bytes_recv"),
-                      age.is_number() ? formatAge(age.get<double>()) : "-", policy});
+                      age.is_number() ? formatAge(age.get<double>()) : "-", policy,
+                      text(c, "worker")});
   }
   return renderTable(t, noneFound("connections"));
 }
