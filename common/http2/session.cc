@@ -419,6 +419,13 @@ Result<size_t> Session::writeData(StreamId id, std::span<const uint8_t> data) {
   return n;
 }
 
+bool Session::notifyWhenWritable(StreamId id) {
+  Stream* s = find(id);
+  if (s == nullptr || s->closed || s->end_requested) return false;
+  s->writable_wanted = true;
+  return true;
+}
+
 Status Session::closeWrite(StreamId id) {
   Stream* s = find(id);
   if (s == nullptr || s->closed) {

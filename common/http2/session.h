@@ -142,6 +142,9 @@ class Session {
   // Queues up to writableBytes() of `data`; returns how many bytes were taken. When less than
   // offered, onStreamWritable(id) fires once the buffer drains to half.
   Result<size_t> writeData(StreamId id, std::span<const uint8_t> data);
+  // Asks for onStreamWritable(id) once the stream's send buffer drains to half, as a short
+  // writeData() does; false (nothing will come) for an unknown, finished or ended stream.
+  bool notifyWhenWritable(StreamId id);
   // Ends our side (END_STREAM) after everything queued so far: TCP shutdown(SHUT_WR).
   Status closeWrite(StreamId id);
   // Ends our side with trailer fields (a HEADERS frame with END_STREAM, RFC 9113 §8.1) after

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 
@@ -38,6 +39,8 @@ class StreamEvents {
   // the loop may deliver onWritten only when it next wakes (uring::SendFollower). True unless
   // a stream's user knows better.
   virtual bool waitsForWrite() { return true; }
+  // The destination has room again after writeRoom() answered 0. Never called otherwise.
+  virtual void onWritable() {}
 };
 
 class ByteStream {
@@ -57,6 +60,12 @@ class ByteStream {
     (void)data;
     return 0;
   }
+  // How many bytes writeNow() would take now, for a stream whose writeNow() copies into a
+  // bounded buffer (an HTTP/2 stream's send buffer): a relay reading for it then asks for no
+  // more, so nothing waits in the relay's own buffer to be copied a second time. 0: nothing
+  // now (or too little to be worth a read), and onWritable() follows once there is room.
+  // SIZE_MAX (the default): not bounded so.
+  virtual size_t writeRoom() { return SIZE_MAX; }
   // The most one read delivers (a socket: one provided buffer), 0 when unbounded.
   virtual size_t readChunk() const { return 0; }
   // The size writes are cut into downstream (an HTTP/2 stream: one full DATA frame), 0 when

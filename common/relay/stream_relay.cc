@@ -27,6 +27,10 @@ class StreamRelay::SideEvents final : public StreamEvents {
     relay_.finish(error);
   }
   bool waitsForWrite() override { return relay_.waitsForWrite(as_dst_); }
+  void onWritable() override {
+    auto keep = relay_.shared_from_this();
+    relay_.pump(as_dst_);
+  }
 
  private:
   StreamRelay& relay_;
@@ -79,9 +83,17 @@ void StreamRelay::pump(Direction& d) {
   }
   if (d.paused && buffered > d.high() / 2) return;
   d.paused = false;
-  d.reading = true;
   // Asking for no more than the free space is what makes the bound strict.
   d.last_request = d.high() - buffered;
+  // Nothing buffered: what is read goes to a copying destination's writeNow(); asking for no
+  // more than it takes now keeps the rest in the socket rather than copying it twice (into
+  // `pending`, then into the destination). No room: its onWritable() pumps again.
+  if (buffered == 0) {
+    size_t room = d.dst->writeRoom();
+    if (room == 0) return;
+    d.last_request = std::min(d.last_request, room);
+  }
+  d.reading = true;
   const size_t unit = d.dst->writeUnit(), chunk = d.src->readChunk();
   if (unit > 0 && chunk >= unit) {
     if (size_t whole = std::min(d.last_request, chunk) / unit * unit; whole > 0) {

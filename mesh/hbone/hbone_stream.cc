@@ -22,6 +22,7 @@ struct HboneStream::State final : StreamHandler, std::enable_shared_from_this<St
   uring::Buffer outbound;
   size_t outbound_offset = 0;
   bool writing = false;
+  bool room_wanted = false;  // writeRoom() answered 0: tell the relay (onWritable) on room
   bool shutdown_pending = false;
   bool write_closed = false;
 
@@ -152,6 +153,12 @@ struct HboneStream::State final : StreamHandler, std::enable_shared_from_this<St
     if (read_max > 0) post();
   }
   void onWritable() override {
+    if (room_wanted) {  // writeRoom() answered 0: the relay waits to read
+      room_wanted = false;
+      conn->loop().post([self = shared_from_this()] {
+        if (!self->closed && self->events) self->events->onWritable();
+      });
+    }
     if (!writing) return;
     conn->loop().post([self = shared_from_this()] { self->pushWrite(); });
   }
@@ -223,6 +230,21 @@ void HboneStream::write(uring::Buffer data) {
   s.outbound_offset = 0;
   s.writing = true;
   s.pushWrite();
+}
+
+size_t HboneStream::writeRoom() {
+  auto& s = *state_;
+  // Where writeNow() takes nothing anyway, the relay's own path (write()) reports why.
+  if (s.closed || s.writing || s.stream_closed || s.write_closed || s.error || s.id == 0) {
+    return SIZE_MAX;
+  }
+  // Less than one full DATA frame counts as none: a read that small would make a short frame
+  // (its own TLS record); the session says when the buffer is down to half.
+  size_t room = s.conn->session().writableBytes(s.id);
+  if (room > 0 && room >= writeUnit()) return room;
+  if (!s.conn->session().notifyWhenWritable(s.id)) return SIZE_MAX;
+  s.room_wanted = true;
+  return 0;
 }
 
 size_t HboneStream::writeNow(std::span<const char> data) {

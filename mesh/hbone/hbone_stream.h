@@ -42,6 +42,7 @@ class HboneStream final : public relay::ByteStream {
   void read(size_t max_bytes) override;
   void write(uring::Buffer data) override;
   size_t writeNow(std::span<const char> data) override;
+  size_t writeRoom() override;
   void shutdownWrite() override;
   void close() override;
   std::string describe() const override;

@@ -26,6 +26,7 @@ class ScriptedStream final : public ByteStream {
     size_t read_chunk = 0;  // readChunk()
     size_t write_unit = 0;  // writeUnit()
     size_t now_room = 0;    // what writeNow() takes
+    std::optional<size_t> room;  // what writeRoom() says (unset: SIZE_MAX, unbounded)
     std::string written_now;
   };
   explicit ScriptedStream(Log& log) : log_(log) {}
@@ -52,6 +53,7 @@ class ScriptedStream final : public ByteStream {
     log_.written_now.append(data.data(), n);
     return n;
   }
+  size_t writeRoom() override { return log_.room.value_or(SIZE_MAX); }
   size_t readChunk() const override { return log_.read_chunk; }
   size_t writeUnit() const override { return log_.write_unit; }
 
@@ -185,6 +187,32 @@ TEST_F(StreamRelayEngineTest, ADestinationThatTakesBytesNowSkipsTheRelaysBuffer)
   EXPECT_EQ(b_.written_now, std::string(10, 'n') + "ooooooo");
   EXPECT_TRUE(b_.writes.empty());
   EXPECT_EQ(relay_->stats().a_to_b.bytes, 37u);
+}
+
+// A destination that says how much writeNow() takes now (writeRoom: an HTTP/2 stream's send
+// buffer) is asked for no more, so nothing is copied into the relay's buffer first; with no room
+// the relay does not read until the destination's onWritable().
+TEST(StreamRelayEngineRoom, ReadsNoMoreThanTheDestinationTakesAndWaitsForRoom) {
+  ScriptedStream::Log a, b;
+  b.room = b.now_room = 5000;
+  auto relay = StreamRelay::create(std::make_unique<ScriptedStream>(a),
+                                   std::make_unique<ScriptedStream>(b), [](auto&&, auto&&) {});
+  relay->start();
+  ASSERT_TRUE(a.read_request);
+  EXPECT_EQ(*a.read_request, 5000u) << "no more than the destination takes now";
+  b.room = 0;  // the 5000 fill it
+  a.read_request.reset();
+  std::string data(5000, 'r');
+  a.events->onData({data.data(), data.size()});
+  EXPECT_EQ(b.written_now, data);
+  EXPECT_TRUE(b.writes.empty());
+  EXPECT_FALSE(a.read_request) << "no room: no read";
+  b.room = b.now_room = 3000;
+  b.events->onWritable();
+  ASSERT_TRUE(a.read_request) << "room again: read";
+  EXPECT_EQ(*a.read_request, 3000u);
+  EXPECT_EQ(relay->stats().a_to_b.peak_buffered, 0u) << "nothing waited in the relay's buffer";
+  relay->abort("test over");
 }
 
 TEST(StreamRelayEngineUnits, ReadsWholeWriteUnitsWhenOneReadHoldsOne) {
