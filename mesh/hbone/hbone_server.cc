@@ -6,20 +6,28 @@
 
 namespace warren::mesh {
 
-void HboneServer::accept(UniqueFd fd, const identity::SpiffeId& identity, const std::string& what,
-                         OnRequest on_request, AwaitCertificate await) {
-  serve(std::move(fd), identity, what, std::move(on_request), std::move(await), false);
+Result<HboneServer::Socket> HboneServer::addressesOf(UniqueFd fd) {
+  auto peer = net::peerAddress(fd.get());
+  if (!peer) return fail(peer.error());
+  auto local = net::localAddress(fd.get());
+  if (!local) return fail(local.error());
+  return Socket{std::move(fd), *peer, *local};
 }
 
-void HboneServer::serve(UniqueFd fd, const identity::SpiffeId& identity, const std::string& what,
+void HboneServer::accept(Socket socket, const identity::SpiffeId& identity, const std::string& what,
+                         OnRequest on_request, AwaitCertificate await) {
+  serve(std::move(socket), identity, what, std::move(on_request), std::move(await), false);
+}
+
+void HboneServer::serve(Socket socket, const identity::SpiffeId& identity, const std::string& what,
                         OnRequest on_request, AwaitCertificate await, bool waited) {
   auto ctx = server_tls_.get(identity);
   if (!ctx) {
     if (waited || !await) {
       spdlog::warn("HBONE for {}: {}; closing the connection", what, ctx.error().message());
-      return;  // fd closes: the client fails its handshake (never plaintext)
+      return;  // the socket closes: the client fails its handshake (never plaintext)
     }
-    auto held = std::make_shared<UniqueFd>(std::move(fd));
+    auto held = std::make_shared<Socket>(std::move(socket));
     auto retry = [this, held, identity, what, on_request, await]() mutable {
       serve(std::move(*held), identity, what, std::move(on_request), std::move(await), true);
     };
@@ -31,15 +39,9 @@ void HboneServer::serve(UniqueFd fd, const identity::SpiffeId& identity, const s
     spdlog::warn("HBONE TLS engine for {}: {}", what, engine.error().message());
     return;
   }
-  auto peer = net::peerAddress(fd.get());
-  auto local = net::localAddress(fd.get());
-  if (!peer || !local) {
-    spdlog::warn("HBONE for {}: {}", what, (!peer ? peer.error() : local.error()).message());
-    return;
-  }
-  net::SocketAddress local_addr = *local;
+  net::SocketAddress local_addr = socket.local;
   auto conn = HboneConnection::create(
-      loop_, std::move(fd), std::move(*engine), http2::Role::kServer, config_,
+      loop_, std::move(socket.fd), std::move(*engine), http2::Role::kServer, config_,
       [on_request = std::move(on_request), local_addr](
           const std::shared_ptr<HboneConnection>& c, StreamId id,
           const http2::HeaderList& headers) { on_request(c, id, headers, local_addr); },
@@ -48,7 +50,7 @@ void HboneServer::serve(UniqueFd fd, const identity::SpiffeId& identity, const s
     spdlog::warn("HBONE connection for {}: {}", what, conn.error().message());
     return;
   }
-  (*conn)->setPeerAddress(*peer);
+  (*conn)->setPeerAddress(socket.peer);
   servers_[conn->get()] = *conn;
   ++accepted_;
   (*conn)->start();

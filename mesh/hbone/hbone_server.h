@@ -41,8 +41,18 @@ class HboneServer {
   HboneServer(const HboneServer&) = delete;
   HboneServer& operator=(const HboneServer&) = delete;
 
-  // Serves `fd` presenting `identity`'s certificate; `what` names it in log lines.
-  void accept(UniqueFd fd, const identity::SpiffeId& identity, const std::string& what,
+  // An accepted socket and its two addresses, read once (the caller may decide by them).
+  struct Socket {
+    UniqueFd fd;
+    net::SocketAddress peer;
+    net::SocketAddress local;
+  };
+  // Reads `fd`'s addresses; an error (the peer already gone) names the one that failed, and
+  // the socket closes.
+  static Result<Socket> addressesOf(UniqueFd fd);
+
+  // Serves `socket` presenting `identity`'s certificate; `what` names it in log lines.
+  void accept(Socket socket, const identity::SpiffeId& identity, const std::string& what,
               OnRequest on_request, AwaitCertificate await);
 
   // GOAWAY on every connection (drain): open streams finish, new ones are refused; connections
@@ -56,7 +66,7 @@ class HboneServer {
   uint64_t accepted() const { return accepted_; }
 
  private:
-  void serve(UniqueFd fd, const identity::SpiffeId& identity, const std::string& what,
+  void serve(Socket socket, const identity::SpiffeId& identity, const std::string& what,
              OnRequest on_request, AwaitCertificate await, bool waited);
 
   uring::EventLoop& loop_;

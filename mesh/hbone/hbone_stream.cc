@@ -78,6 +78,12 @@ struct HboneStream::State final : StreamHandler, std::enable_shared_from_this<St
 
   // What the session's send buffer takes of `bytes` (write() and writeNow()); nullopt after a
   // failure, which is reported.
+  // writeNow() may hand bytes to the session now: open both ways, bound, and no write()
+  // before them still going out.
+  bool takesNow() const {
+    return !closed && !writing && !stream_closed && !write_closed && !error && id != 0;
+  }
+
   std::optional<size_t> queue(std::span<const char> bytes) {
     auto taken = conn->session().writeData(
         id, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
@@ -235,9 +241,7 @@ void HboneStream::write(uring::Buffer data) {
 size_t HboneStream::writeRoom() {
   auto& s = *state_;
   // Where writeNow() takes nothing anyway, the relay's own path (write()) reports why.
-  if (s.closed || s.writing || s.stream_closed || s.write_closed || s.error || s.id == 0) {
-    return SIZE_MAX;
-  }
+  if (!s.takesNow()) return SIZE_MAX;
   // Less than one full DATA frame counts as none: a read that small would make a short frame
   // (its own TLS record); the session says when the buffer is down to half.
   size_t room = s.conn->session().writableBytes(s.id);
@@ -249,9 +253,7 @@ size_t HboneStream::writeRoom() {
 
 size_t HboneStream::writeNow(std::span<const char> data) {
   auto& s = *state_;
-  if (s.closed || s.writing || s.stream_closed || s.write_closed || s.error || data.empty()) {
-    return 0;
-  }
+  if (!s.takesNow() || data.empty()) return 0;
   size_t taken = s.queue(data).value_or(0);
   if (taken > 0) s.conn->flush();
   return taken;

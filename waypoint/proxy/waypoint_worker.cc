@@ -103,8 +103,13 @@ void WaypointWorker::listen(UniqueFd listener) {
       spdlog::warn("waypoint: HBONE connection before the waypoint knows its identity; closed");
       return;  // the client's handshake fails: never plaintext
     }
+    auto socket = mesh::HboneServer::addressesOf(std::move(fd));
+    if (!socket) {
+      spdlog::warn("waypoint: HBONE connection: {}", socket.error().message());
+      return;
+    }
     server_.accept(
-        std::move(fd), *id, "waypoint",
+        std::move(*socket), *id, "waypoint",
         [this](const std::shared_ptr<mesh::HboneConnection>& c, http2::StreamId sid,
                const http2::HeaderList& headers,
                const net::SocketAddress& local) { onConnect(c, sid, headers, local); },

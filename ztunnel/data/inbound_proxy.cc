@@ -10,15 +10,12 @@
 
 namespace warren::ztunnel {
 
-void InboundProxy::acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
-  serveHbone(pod, std::move(fd));
-}
-
-void InboundProxy::serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd) {
+void InboundProxy::acceptHbone(const std::shared_ptr<const EnrolledPod>& pod,
+                               mesh::HboneServer::Socket socket) {
   // Accepted before the pod's first certificate (a ztunnel fresh from a rolling restart): the
   // server waits for the certificate manager, or the deadline.
   server_.accept(
-      std::move(fd), pod->identity, pod->namespace_ + "/" + pod->name,
+      std::move(socket), pod->identity, pod->namespace_ + "/" + pod->name,
       [this, pod](const std::shared_ptr<mesh::HboneConnection>& c, http2::StreamId id,
                   const http2::HeaderList& headers,
                   const net::SocketAddress& local) { onRequest(pod, c, id, headers, local); },

@@ -25,7 +25,7 @@ class InboundProxy {
   explicit InboundProxy(WorkerContext& ctx)
       : ctx_(ctx), server_(ctx.loop, ctx.server_tls, ctx.options.http2) {}
 
-  void acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
+  void acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, mesh::HboneServer::Socket socket);
   void acceptPlain(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
   // Authorizes every open inbound connection again; denied ones end.
   void reevaluate();
@@ -39,7 +39,6 @@ class InboundProxy {
   size_t trackedStreams() const { return server_.trackedStreams(); }
 
  private:
-  void serveHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd fd);
   void onRequest(const std::shared_ptr<const EnrolledPod>& pod,
                  const std::shared_ptr<mesh::HboneConnection>& conn, http2::StreamId id,
                  const http2::HeaderList& headers, const net::SocketAddress& local);

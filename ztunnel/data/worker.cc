@@ -36,23 +36,25 @@ Worker::Worker(unsigned index, uring::EventLoop& loop, const mesh::SnapshotStore
 }
 
 void Worker::acceptHbone(const std::shared_ptr<const EnrolledPod>& pod, UniqueFd conn) {
-  if (workers_ > 1 && post_) {
-    auto peer = net::peerAddress(conn.get());
-    auto local = net::localAddress(conn.get());
-    if (peer && local && pool_.dialled(*peer, *local)) {
-      unsigned to = (index_ + 1) % workers_;
-      auto fd = std::make_shared<UniqueFd>(std::move(conn));
-      auto serve = [pod, fd](Worker& w) {
-        if (!w.stopped_) w.inbound_.acceptHbone(pod, std::move(*fd));  // else: fd closes
-      };
-      if (post_(to, serve)) {
-        if (handovers_) handovers_->inc();
-        return;
-      }
-      conn = std::move(*fd);  // the plane is stopping: served here
-    }
+  auto socket = mesh::HboneServer::addressesOf(std::move(conn));
+  if (!socket) {
+    spdlog::warn("HBONE connection for {}/{}: {}", pod->namespace_, pod->name,
+                 socket.error().message());
+    return;
   }
-  inbound_.acceptHbone(pod, std::move(conn));
+  if (post_ && pool_.dialled(socket->peer, socket->local)) {
+    unsigned to = (index_ + 1) % workers_;
+    auto held = std::make_shared<mesh::HboneServer::Socket>(std::move(*socket));
+    auto serve = [pod, held](Worker& w) {
+      if (!w.stopped_) w.inbound_.acceptHbone(pod, std::move(*held));  // else: it closes
+    };
+    if (post_(to, serve)) {
+      if (handovers_) handovers_->inc();
+      return;
+    }
+    socket = std::move(*held);  // the plane is stopping: served here
+  }
+  inbound_.acceptHbone(pod, std::move(*socket));
 }
 
 void Worker::armAccept(int listener, const std::shared_ptr<const EnrolledPod>& owner,
