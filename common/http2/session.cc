@@ -115,6 +115,7 @@ Status Session::init() {
   nghttp2_option_set_max_continuations(opt.get(), config_.max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(opt.get(), config_.reset_burst,
                                              config_.reset_rate_per_second);
+  if (!config_.hpack_dynamic_table) nghttp2_option_set_max_deflate_dynamic_table_size(opt.get(), 0);
 
   nghttp2_session* raw = nullptr;
   int rv = role_ == Role::kClient
@@ -131,6 +132,7 @@ Status Session::init() {
       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   if (role_ == Role::kClient) settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
+  if (!config_.hpack_dynamic_table) settings.push_back({NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 0});
   rv = nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   if (rv != 0) return fail(nghttp2Error("submitting SETTINGS", rv));
   // The connection window is not a setting: it grows by a WINDOW_UPDATE on stream 0.
@@ -544,6 +546,75 @@ nlohmann::json Session::dumpState() const {
           {"nghttp2_memory_bytes", allocator_.bytesInUse()},
           {"nghttp2_peak_memory_bytes", allocator_.peakBytes()},
           {"streams", std::move(streams)}};
+}
+
+Result<SessionState> Session::exportState() const {
+  auto refuse = [](std::string why) {
+    return fail(
+        Error(ErrorCode::kUnavailable, "http2: the session cannot be exported now: " + why));
+  };
+  nghttp2_session* s = session_.get();
+  if (dead_ || local_error_) return refuse("it has failed");
+  if (goaway_submitted_ || goaway_received_) return refuse("it is going away");
+  if (size_t n = outputBufferBytes(); n > 0) {
+    return refuse(std::to_string(n) + " bytes of frames wait for the transport");
+  }
+  if (size_t n = nghttp2_session_get_outbound_queue_size(s); n > 0) {
+    return refuse(std::to_string(n) + " frames are queued for sending");
+  }
+  if (header_block_stream_ != 0) {
+    return refuse("a header block on stream " + std::to_string(header_block_stream_) +
+                  " is half received");
+  }
+  const uint32_t acked_window =
+      nghttp2_session_get_local_settings(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+  const uint32_t acked_table =
+      nghttp2_session_get_local_settings(s, NGHTTP2_SETTINGS_HEADER_TABLE_SIZE);
+  if (acked_window != config_.stream_window || (!config_.hpack_dynamic_table && acked_table != 0)) {
+    return refuse("the peer has not acknowledged our SETTINGS");
+  }
+  size_t deflate = nghttp2_session_get_hd_deflate_dynamic_table_size(s);
+  size_t inflate = nghttp2_session_get_hd_inflate_dynamic_table_size(s);
+  if (deflate > 0 || inflate > 0) {
+    return refuse("the HPACK dynamic tables hold " + std::to_string(deflate) + " (ours) and " +
+                  std::to_string(inflate) + " (the peer's) bytes");
+  }
+
+  SessionState st;
+  st.client = role_ == Role::kClient;
+  st.next_local_stream = static_cast<StreamId>(nghttp2_session_get_next_stream_id(s));
+  st.last_peer_stream = nghttp2_session_get_last_proc_stream_id(s);
+  st.send_window = nghttp2_session_get_remote_window_size(s);
+  st.receive_window = nghttp2_session_get_local_window_size(s);
+  st.peer_initial_window =
+      nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+  st.peer_max_frame_size = nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
+  st.peer_max_concurrent_streams =
+      nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  for (const auto& [id, stream] : streams_) {
+    if (stream.closed) continue;  // over at the protocol level; its unconsumed bytes are the app's
+    nghttp2_stream* ns = nghttp2_session_find_stream(s, id);
+    if (ns == nullptr) continue;
+    if (stream.trailers) return refuse("trailers wait on stream " + std::to_string(id));
+    StreamState out;
+    out.id = id;
+    out.local = stream.local;
+    nghttp2_stream_proto_state state = nghttp2_stream_get_state(ns);
+    out.sent_end = state == NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL;
+    out.received_end = state == NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE;
+    out.end_requested = stream.end_requested;
+    out.send_window = nghttp2_session_get_stream_remote_window_size(s, id);
+    out.receive_window = nghttp2_session_get_stream_local_window_size(s, id);
+    out.unconsumed = stream.unconsumed;
+    out.queued.reserve(stream.send.size());
+    for (auto piece : stream.send.front(stream.send.size())) {
+      out.queued.insert(out.queued.end(), piece.begin(), piece.end());
+    }
+    st.streams.push_back(std::move(out));
+  }
+  std::sort(st.streams.begin(), st.streams.end(),
+            [](const StreamState& a, const StreamState& b) { return a.id < b.id; });
+  return st;
 }
 
 Session::Stream* Session::find(StreamId id) {

@@ -33,6 +33,7 @@
 #include "common/http2/session_allocator.h"
 #include "common/http2/session_callbacks.h"
 #include "common/http2/session_config.h"
+#include "common/http2/session_state.h"
 
 namespace warren::http2 {
 
@@ -186,6 +187,11 @@ class Session {
   // State for /config_dump-style debug output: role, windows, memory, GOAWAY, and per stream
   // its buffers and windows.
   nlohmann::json dumpState() const;
+  // The state another engine needs to carry the session on (session_state.h), at a quiet
+  // moment: refused, naming why, while frames wait to be sent (serialised here or queued in
+  // nghttp2), a header block is half received, our SETTINGS are not acknowledged, an HPACK
+  // dynamic table holds entries (SessionConfig::hpack_dynamic_table) or trailers wait.
+  Result<SessionState> exportState() const;
 
  private:
   struct Stream {

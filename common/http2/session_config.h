@@ -55,6 +55,14 @@ struct SessionConfig {
   // sink (Session::setFrameSink, as HBONE connections have): the sink's room bounds the output.
   size_t max_output_buffer = 1u << 20;
 
+  // HPACK dynamic tables (RFC 7541 §2.3.2), ours and the peer's. Off, the session advertises
+  // SETTINGS_HEADER_TABLE_SIZE 0 and its own encoder never indexes: header blocks grow by the
+  // names and values the tables would have replaced, and the session's state holds no HPACK
+  // context, so it can be exported (exportState(), session_state.h). HBONE connections run
+  // so (HboneConnection::create): a CONNECT is a few short fields, once per tunnelled
+  // connection.
+  bool hpack_dynamic_table = true;
+
   // Keep-alive: PING every interval, the connection fails when an ACK takes longer than the
   // timeout. 10 s / 20 s on both sides, like ztunnel (INTEROP §3, ZT:src/proxy/h2.rs).
   // Zero interval disables keep-alive.

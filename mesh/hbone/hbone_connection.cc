@@ -28,7 +28,10 @@ Result<std::shared_ptr<HboneConnection>> HboneConnection::create(
   std::shared_ptr<HboneConnection> c(new HboneConnection(loop, std::move(fd), std::move(tls),
                                                          std::move(on_request),
                                                          std::move(on_closed)));
-  auto session = http2::Session::create(role, config, *c, http2::Clock::now());
+  // Without HPACK dynamic tables: the session's state can then be exported (exportState).
+  http2::SessionConfig exportable = config;
+  exportable.hpack_dynamic_table = false;
+  auto session = http2::Session::create(role, exportable, *c, http2::Clock::now());
   if (!session) return fail(session.error().wrap("HTTP/2 session"));
   c->session_ = std::move(*session);
   c->session_->setFrameSink(c.get());  // before start(): the preface and SETTINGS go there too
@@ -227,6 +230,21 @@ void HboneConnection::settleRecordLayer() {
     return;
   }
   records_settled_ = true;
+}
+
+Result<HboneConnection::State> HboneConnection::exportState() const {
+  auto refuse = [](const std::string& why) {
+    return fail(
+        Error(ErrorCode::kUnavailable, "HBONE: the connection cannot be exported now: " + why));
+  };
+  if (closed_) return refuse("it is closed");
+  if (!records_settled_) return refuse("the record layer is not settled yet");
+  if (writing_) return refuse("a write to the socket is in flight");
+  auto session = session_->exportState();
+  if (!session) return fail(std::move(session).error());
+  auto records = tls_.exportRecordState();
+  if (!records) return refuse(records.error().message());
+  return State{std::move(*records), std::move(*session)};
 }
 
 void HboneConnection::notAtRecordBoundary(const Error& why) {

@@ -113,6 +113,17 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   size_t heldCapacity() const;
   static constexpr size_t kIdleKeep = 64 * 1024;
   bool handshakeDone() const { return tls_.handshakeDone(); }
+  // Everything another process needs to carry this connection on (issue 12 item 5; taking it
+  // over on upgrade is the step after): the record layer's keys and sequence numbers and the
+  // HTTP/2 session's windows and streams. At a quiet moment only: refused, naming why, while
+  // ciphertext is on its way to the socket, a record is half received, or the session holds
+  // state its export does not describe (http2::Session::exportState). Secret material: the
+  // caller cleanses `records` (tls::cleanse) once it has handed them on, and never logs them.
+  struct State {
+    tls::RecordState records;
+    http2::SessionState session;
+  };
+  Result<State> exportState() const;
   // Who carries the records after the handshake, decided once: the engine's own record layer as
   // the handshake completes where no kTLS hand-off will follow (engineOptions); otherwise, at
   // the first read with nothing in flight, the kernel (kTLS, --kernel-tls), else the own record

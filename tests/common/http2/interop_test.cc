@@ -17,6 +17,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <string>
 
 #include "common/hbone/connect_request.h"
@@ -37,24 +38,25 @@ using testing::havePythonH2;
 using testing::listenLoopback;
 using testing::scriptPath;
 
-TEST(Http2Interop, OurServerWithPythonH2Client) {
-  if (!havePythonH2()) GTEST_SKIP() << "/usr/bin/python3 cannot import h2 (Debian python3-h2)";
+// Our server engine echoes `streams` CONNECT tunnels, one after the other on one connection,
+// for h2_connect_client.py. Returns the server's exportState() taken as the last echo ended.
+Result<SessionState> echoForPythonH2Client(const SessionConfig& config, int streams) {
   uint16_t port = 0;
   UniqueFd lfd = listenLoopback(port);
   constexpr size_t kBytes = 3 << 20;  // several windows' worth at python-h2's 64 KiB default
   Child client({"/usr/bin/python3", scriptPath("h2_connect_client.py"), std::to_string(port),
-                "127.0.0.1:8080", std::to_string(kBytes)},
+                "127.0.0.1:8080", std::to_string(kBytes), std::to_string(streams)},
                false);
   pollfd p{lfd.get(), POLLIN, 0};
-  ASSERT_EQ(poll(&p, 1, 10'000), 1) << "client never connected";
+  EXPECT_EQ(poll(&p, 1, 10'000), 1) << "client never connected";
   UniqueFd fd(accept4(lfd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  ASSERT_TRUE(fd.valid());
+  EXPECT_TRUE(fd.valid());
 
   testing::Recorder events;
   events.auto_consume = false;  // echo under the backpressure contract
   std::map<StreamId, std::deque<uint8_t>> pending;
   std::vector<std::expected<hbone::ParsedConnect, hbone::ConnectError>> decisions;
-  auto session = Session::create(Role::kServer, {}, events, Clock::now()).value();
+  auto session = Session::create(Role::kServer, config, events, Clock::now()).value();
   events.session = session.get();
   events.on_request = [&](StreamId id, const HeaderList& headers) {
     decisions.push_back(hbone::parseConnect(headers));
@@ -62,7 +64,7 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
   };
   // Copy DATA into the pending echo; consume() only once the engine took it back.
   uint64_t echoed = 0;
-  bool closed_write = false;
+  std::set<StreamId> closed_write;
   auto pump = [&] {
     for (auto& [id, q] : pending) {
       while (!q.empty()) {
@@ -76,8 +78,9 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
         echoed += n;
         if (n == 0) break;
       }
-      if (q.empty() && events.ended.contains(id) && !closed_write) {
-        closed_write = session->closeWrite(id).has_value();
+      if (q.empty() && events.ended.contains(id) && !closed_write.contains(id) &&
+          session->closeWrite(id).has_value()) {
+        closed_write.insert(id);
       }
     }
   };
@@ -89,22 +92,48 @@ TEST(Http2Interop, OurServerWithPythonH2Client) {
     }
     pump();
   };
+  const StreamId last = 2 * streams - 1;
+  Result<SessionState> state = fail(Error::invalid("the echo did not finish"));
   bool ok = drive(
       fd.get(), *session,
       [&] {
-        return closed_write && session->bufferedSendBytes(1) == 0 && !session->wantsWrite() &&
-               events.closed.contains(1);
+        if (!(closed_write.contains(last) && session->bufferedSendBytes(last) == 0 &&
+              !session->wantsWrite() && events.closed.contains(last))) {
+          return false;
+        }
+        state = session->exportState();
+        return true;
       },
       each, 20s);
   EXPECT_TRUE(ok);
-  ASSERT_EQ(decisions.size(), 1u);
-  ASSERT_TRUE(decisions[0].has_value()) << decisions[0].error().detail;
-  EXPECT_TRUE(decisions[0]->traceparent.has_value());
-  EXPECT_EQ(echoed, kBytes);
-  // Let the client finish reading; it exits 0 only if the echo matched byte for byte.
+  EXPECT_EQ(decisions.size(), static_cast<size_t>(streams));
+  for (const auto& d : decisions) {
+    EXPECT_TRUE(d.has_value() && d->traceparent.has_value())
+        << (d ? "no traceparent" : d.error().detail);
+  }
+  EXPECT_EQ(echoed, kBytes * static_cast<size_t>(streams));
+  // Let the client finish reading; it exits 0 only if every echo matched byte for byte.
   drive(
       fd.get(), *session, [] { return false; }, {}, 300ms);
   EXPECT_EQ(client.wait(10s), 0);
+  return state;
+}
+
+TEST(Http2Interop, OurServerWithPythonH2Client) {
+  if (!havePythonH2()) GTEST_SKIP() << "/usr/bin/python3 cannot import h2 (Debian python3-h2)";
+  echoForPythonH2Client({}, 1);
+}
+
+// As HBONE connections run: SETTINGS_HEADER_TABLE_SIZE 0. The second tunnel's HEADERS follow
+// our SETTINGS, so python-h2's encoder must announce the smaller table (RFC 7541 §4.2) or our
+// decoder fails the connection; and with both tables empty the session exports.
+TEST(Http2Interop, PythonH2ClientHonoursAnEmptyHeaderTable) {
+  if (!havePythonH2()) GTEST_SKIP() << "/usr/bin/python3 cannot import h2 (Debian python3-h2)";
+  SessionConfig config;
+  config.hpack_dynamic_table = false;
+  auto state = echoForPythonH2Client(config, 2);
+  ASSERT_TRUE(state.has_value()) << state.error().message();
+  EXPECT_EQ(state->last_peer_stream, 3);
 }
 
 // nghttp (nghttp2's own client, a third implementation) speaks h2c with prior knowledge and

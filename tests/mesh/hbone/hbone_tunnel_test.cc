@@ -256,6 +256,87 @@ INSTANTIATE_TEST_SUITE_P(Backends, HboneTunnelOnBackend,
                          ::testing::Values(uring::Backend::kUring, uring::Backend::kEpoll),
                          [](const auto& p) { return std::string(uring::backendName(p.param)); });
 
+// Both ends of a tunnel export their state (records and HTTP/2 session) at a quiet moment after
+// a bulk transfer, and the two exports describe one connection from its two sides: one end's
+// sending keys and record count are the other's receiving ones, one end's windows the other's.
+TEST(HboneTunnel, BothEndsExportOneConnectionsStateAtAQuietMoment) {
+  constexpr size_t kBytes = 6 << 20;  // beyond the first stream window: updates must have flowed
+  ThreadedServer upstream([](int fd) {
+    std::vector<char> got(kBytes);
+    if (!relay::testing::readExactly(fd, got.data(), got.size())) return;
+    relay::testing::writeAll(fd, "ok", 2);
+    (void)relay::testing::readToEof(fd);  // the stream stays open until the test ends
+  });
+  Fixture f;
+  f.upstream = upstream.address();
+  f.start();
+  auto [loop_side, test_side] = socketPair();
+  auto status = f.tunnel(std::move(loop_side));
+  relay::testing::setBlocking(test_side.get(), 30s);
+  ASSERT_FALSE(relay::testing::sendPayload(test_side.get(), 3, kBytes).empty());
+  ASSERT_EQ(status.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(status.get(), 200);
+  char ok[2];
+  ASSERT_TRUE(relay::testing::readExactly(test_side.get(), ok, 2));
+
+  using State = HboneConnection::State;
+  struct Both {
+    Result<State> client = fail(Error::invalid("not asked"));
+    Result<State> server = fail(Error::invalid("not asked"));
+  };
+  // Quiet: both exports succeed and every record either end sent has been opened by the other
+  // (nothing in flight between them, so the windows must agree exactly).
+  auto quiet = [](const Both& b) {
+    return b.client && b.server && b.client->records.tx.seq == b.server->records.rx.seq &&
+           b.server->records.tx.seq == b.client->records.rx.seq;
+  };
+  Both both;
+  for (int i = 0; i < 300 && !quiet(both); ++i) {
+    std::this_thread::sleep_for(10ms);
+    auto p = std::make_shared<std::promise<Both>>();
+    f.loop().post([&f, p] {
+      Both b;
+      if (f.client) b.client = f.client->exportState();
+      for (auto& w : f.servers)
+        if (auto c = w.lock()) b.server = c->exportState();
+      p->set_value(std::move(b));
+    });
+    auto got = p->get_future();
+    ASSERT_EQ(got.wait_for(5s), std::future_status::ready);
+    both = got.get();
+  }
+  ASSERT_TRUE(both.client) << both.client.error().message();
+  ASSERT_TRUE(both.server) << both.server.error().message();
+  ASSERT_TRUE(quiet(both)) << "records still in flight after 3 s";
+  State& c = *both.client;
+  State& s = *both.server;
+  EXPECT_EQ(c.records.cipher_suite, s.records.cipher_suite);
+  EXPECT_EQ(c.records.tx.key, s.records.rx.key);
+  EXPECT_EQ(c.records.tx.iv, s.records.rx.iv);
+  EXPECT_EQ(s.records.tx.key, c.records.rx.key);
+  EXPECT_GE(c.records.tx.seq, kBytes / (16 << 10));  // the bulk went as full records
+  EXPECT_TRUE(c.session.client);
+  EXPECT_FALSE(s.session.client);
+  EXPECT_EQ(c.session.send_window, s.session.receive_window);
+  EXPECT_EQ(s.session.send_window, c.session.receive_window);
+  EXPECT_EQ(s.session.last_peer_stream, 1);
+  EXPECT_EQ(c.session.next_local_stream, 3);
+  ASSERT_EQ(c.session.streams.size(), 1u);
+  ASSERT_EQ(s.session.streams.size(), 1u);
+  const auto& cs = c.session.streams[0];
+  const auto& ss = s.session.streams[0];
+  EXPECT_EQ(cs.id, 1);
+  EXPECT_EQ(ss.id, 1);
+  EXPECT_EQ(cs.send_window, ss.receive_window);
+  EXPECT_EQ(ss.send_window, cs.receive_window);
+  EXPECT_FALSE(cs.sent_end || ss.sent_end);
+  EXPECT_TRUE(cs.queued.empty() && ss.queued.empty());  // every byte was delivered
+  EXPECT_EQ(ss.unconsumed, 0u);                         // and passed on by the relays
+  EXPECT_EQ(cs.unconsumed, 0u);
+  tls::cleanse(c.records);
+  tls::cleanse(s.records);
+}
+
 // A burst grows a connection's output buffers (HTTP/2 output, TLS output, the send buffer) to
 // ~1.5 MiB; kept, every idle pooled connection after a bulk transfer holds that (the ztunnel's
 // RSS after iperf3). Once its last stream ended and nothing is in flight, they are given back.
