@@ -249,9 +249,11 @@ class ScaleRun:
                                                   destination_workload_namespace=ns,
                                                   connection_security_policy="mutual_tls"),
             # Captured, but sent in plaintext: the client's ztunnel did not know yet that the
-            # server's workload had turned HBONE (bench/README "Enrolment at scale").
+            # server's workload had turned HBONE, or had no workload at that address yet (then
+            # the destination's labels are all "unknown": counted by the probe client's own
+            # namespace, bench/README "Enrolment at scale").
             "client_outbound_plain": capture.total(c, "istio_tcp_connections_opened_total", reporter="source",
-                                                   destination_workload_namespace=ns,
+                                                   source_workload_namespace=ns,
                                                    connection_security_policy="unknown"),
             "server_inbound_mtls": capture.total(s, "istio_tcp_connections_opened_total", reporter="destination",
                                                  destination_workload_namespace=ns,
@@ -289,9 +291,12 @@ class ScaleRun:
         t0 = self.store_write(f"Namespace__{ns}.yaml", [model.namespace(ns, model.AMBIENT)])
         self.wait_attempts(tunnel, 6, self.left(self.a.enforce_timeout))
         ta = time.time()
+        # The attempts the counters must account for: those finished before they are read (one
+        # finishing during the scrape may not be counted yet).
+        done = list(self.attempts)
         after = self.counters(client_node, server_node)
-        res = model.transition(list(self.attempts), t0, direct, tunnel)
-        n = sum(1 for a in list(self.attempts) if tb < a["t"] <= ta and tunnel(a))
+        res = model.transition(done, t0, direct, tunnel)
+        n = sum(1 for a in done if tb < a["t"] <= ta and tunnel(a))
         delta = {k: after[k] - before[k] for k in before}
         res.update({"tunnelled_attempts": n, "counters": delta,
                     "counters_prove": model.label_counters_prove(delta, n)})
