@@ -354,7 +354,18 @@ class Bench:
             return f"unavailable: cannot read the evidence counters: {e}"
         return f"unavailable: {what}: {bad}" if bad else None
 
-    TIMED_LOADS = ("iperf 1", "iperf 4", "rr", "http", "wrk", "connrate")
+    # Every load a repeat may run, in this order, and whether it is timed. The idle load is not:
+    # it runs once per path, in a pass of its own (measure_idle).
+    LOADS = (
+        ("iperf 1", True, lambda runner, path: runner.iperf(path, 1)),
+        ("iperf 4", True, lambda runner, path: runner.iperf(path, 4)),
+        ("rr", True, lambda runner, path: runner.rr(path)),
+        ("http", True, lambda runner, path: runner.http(path)),
+        ("wrk", True, lambda runner, path: runner.wrk(path)),
+        ("connrate", True, lambda runner, path: runner.connrate(path)),
+        ("idle", False, lambda runner, path: runner.idle(path)),
+    )
+    TIMED_LOADS = tuple(load for load, timed, _ in LOADS if timed)
 
     def measure(self, name, path, repeat, loads=TIMED_LOADS):
         """`repeat` runs of `loads` through the path, each in an evidence window. The idle load
@@ -381,16 +392,13 @@ class Bench:
             except (CommandError, OSError, KeyError, ValueError) as e:
                 self.runs.setdefault(name, []).append({"_errors": [f"cannot read the evidence counters: {e}"]})
                 continue
-            for load, fn in (("iperf 1", lambda: runner.iperf(path, 1)), ("iperf 4", lambda: runner.iperf(path, 4)),
-                             ("rr", lambda: runner.rr(path)), ("http", lambda: runner.http(path)),
-                             ("wrk", lambda: runner.wrk(path)), ("connrate", lambda: runner.connrate(path)),
-                             ("idle", lambda: runner.idle(path))):
+            for load, _, run in self.LOADS:
                 if load not in loads:
                     continue
                 if load not in path.get("loads", (load,)):  # an L7 path: the fixed-rate HTTP load only
                     continue
                 try:
-                    f = fn()
+                    f = run(runner, path)
                     conns += f.pop("_conns")
                     answered += f.pop("_answered", 0)
                     sent += f.pop("_sent", 0)
@@ -399,7 +407,8 @@ class Bench:
                     errors.append(f"{load}: {e}")
                     log(f"{name} #{r + 1} {load} failed: {e}")
             try:
-                label = "idle" if loads == ("idle",) else f"repeat {len(self.runs.get(name, [])) + 1}"
+                timed = any(t for load, t, _ in self.LOADS if load in loads)
+                label = f"repeat {len(self.runs.get(name, [])) + 1}" if timed else "idle"
                 bad = self.window(name, path, label, conns, before,
                                   loads=True, requests=(answered, sent))
             except (CommandError, OSError, KeyError, ValueError) as e:
