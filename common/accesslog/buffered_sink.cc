@@ -1,19 +1,17 @@
 #include "common/accesslog/buffered_sink.h"
 
-#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "common/accesslog/line_formatter.h"
 #include "common/accesslog/logfmt.h"
-#include "common/log.h"
 
 namespace warren::accesslog {
 
 BufferedFdSink::BufferedFdSink(int fd) : fd_(fd) {
-  set_formatter_(std::make_unique<spdlog::pattern_formatter>(std::string(log::kPattern),
-                                                             spdlog::pattern_time_type::utc));
+  set_formatter_(std::make_unique<LineFormatter>());  // kPattern, written by hand
 }
 
 BufferedFdSink::~BufferedFdSink() {

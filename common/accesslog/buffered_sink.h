@@ -21,7 +21,7 @@
 namespace warren::accesslog {
 
 // A spdlog sink writing lines to `fd` in batches (the fd is not owned). Lines are formatted with
-// the project's pattern (common/log.h) unless the logger sets another.
+// the project's pattern (common/log.h, by LineFormatter) unless the logger sets another.
 class BufferedFdSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   static constexpr size_t kFlushBytes = 64 * 1024;
