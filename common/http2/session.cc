@@ -566,11 +566,13 @@ Result<SessionState> Session::exportState() const {
     return refuse("a header block on stream " + std::to_string(header_block_stream_) +
                   " is half received");
   }
-  const uint32_t acked_window =
-      nghttp2_session_get_local_settings(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
-  const uint32_t acked_table =
-      nghttp2_session_get_local_settings(s, NGHTTP2_SETTINGS_HEADER_TABLE_SIZE);
-  if (acked_window != config_.stream_window || (!config_.hpack_dynamic_table && acked_table != 0)) {
+  // What nghttp2 reports are the values the peer acknowledged: until then, its defaults (a
+  // window of 65,535, unlimited streams, a 4,096-byte table), which ours differ from in one at
+  // least (max_concurrent_streams is never unlimited).
+  auto acked = [s](nghttp2_settings_id id) { return nghttp2_session_get_local_settings(s, id); };
+  if (acked(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) != config_.stream_window ||
+      acked(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) != config_.max_concurrent_streams ||
+      (!config_.hpack_dynamic_table && acked(NGHTTP2_SETTINGS_HEADER_TABLE_SIZE) != 0)) {
     return refuse("the peer has not acknowledged our SETTINGS");
   }
   size_t deflate = nghttp2_session_get_hd_deflate_dynamic_table_size(s);
