@@ -133,6 +133,7 @@ Status Session::init() {
   };
   if (role_ == Role::kClient) settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
   if (!config_.hpack_dynamic_table) settings.push_back({NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 0});
+  if (role_ == Role::kServer) inbound_.preface_left = NGHTTP2_CLIENT_MAGIC_LEN;
   rv = nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   if (rv != 0) return fail(nghttp2Error("submitting SETTINGS", rv));
   // The connection window is not a setting: it grows by a WINDOW_UPDATE on stream 0.
@@ -163,6 +164,7 @@ Status Session::dispatch(std::span<const uint8_t> bytes) {
       die(e, code);
       return fail(std::move(e));
     }
+    inbound_.feed(slice.first(static_cast<size_t>(rv)));
     bytes = bytes.subspan(slice.size());
     if (!send_broken_ && nghttp2_session_want_write(session_.get())) {
       if (int sv = nghttp2_session_send(session_.get()); sv != 0) {
@@ -548,6 +550,28 @@ nlohmann::json Session::dumpState() const {
           {"streams", std::move(streams)}};
 }
 
+void Session::InboundFrames::feed(std::span<const uint8_t> bytes) {
+  while (!bytes.empty()) {
+    size_t n;
+    if (preface_left > 0) {
+      n = std::min(preface_left, bytes.size());
+      preface_left -= n;
+    } else if (payload_left > 0) {
+      n = std::min(payload_left, bytes.size());
+      payload_left -= n;
+    } else {
+      n = std::min(header.size() - header_have, bytes.size());
+      std::memcpy(header.data() + header_have, bytes.data(), n);
+      header_have += n;
+      if (header_have == header.size()) {  // RFC 9113 §4.1: a 24-bit payload length first
+        payload_left = (size_t{header[0]} << 16) | (size_t{header[1]} << 8) | header[2];
+        header_have = 0;
+      }
+    }
+    bytes = bytes.subspan(n);
+  }
+}
+
 Result<SessionState> Session::exportState() const {
   auto refuse = [](std::string why) {
     return fail(
@@ -562,6 +586,9 @@ Result<SessionState> Session::exportState() const {
   if (size_t n = nghttp2_session_get_outbound_queue_size(s); n > 0) {
     return refuse(std::to_string(n) + " frames are queued for sending");
   }
+  if (sink_full_) return refuse("a frame waits for room in the transport");
+  if (!inbound_.atBoundary()) return refuse("half a frame is received");
+  if (ping_deadline_) return refuse("a PING of ours is not answered yet");
   if (header_block_stream_ != 0) {
     return refuse("a header block on stream " + std::to_string(header_block_stream_) +
                   " is half received");
@@ -594,10 +621,20 @@ Result<SessionState> Session::exportState() const {
   st.peer_max_concurrent_streams =
       nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   for (const auto& [id, stream] : streams_) {
-    if (stream.closed) continue;  // over at the protocol level; its unconsumed bytes are the app's
+    const std::string which = "stream " + std::to_string(id);
+    if (stream.closed) {
+      // Its bytes still owe the peer connection-level credit, which nothing here describes.
+      if (stream.unconsumed > 0) return refuse(which + " is closed with bytes not consumed");
+      continue;
+    }
     nghttp2_stream* ns = nghttp2_session_find_stream(s, id);
     if (ns == nullptr) continue;
-    if (stream.trailers) return refuse("trailers wait on stream " + std::to_string(id));
+    if (stream.trailers) return refuse("trailers wait on " + which);
+    // Only streams past their header exchange: another engine carries DATA, not a half-made
+    // request or response.
+    if (stream.local ? !stream.final_response : !stream.responded) {
+      return refuse(which + (stream.local ? " has no response yet" : " is not answered yet"));
+    }
     StreamState out;
     out.id = id;
     out.local = stream.local;

@@ -15,6 +15,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -215,6 +216,18 @@ class Session {
     bool writable_wanted = false;        // writeData() was short: notify at the low watermark
     bool closed = false;
     bool awaiting_final = false;  // client: a 1xx arrived, the final response has not
+    bool final_response = false;  // client: the final response arrived (onResponse)
+  };
+
+  // Where the received bytes stand between frames: exportState() refuses half a frame, which
+  // nghttp2 would hold and another engine would not have. Fed what nghttp2 consumed.
+  struct InboundFrames {
+    size_t preface_left = 0;  // server: the client's connection preface still to come
+    std::array<uint8_t, 9> header{};
+    size_t header_have = 0;   // bytes of a frame header received
+    size_t payload_left = 0;  // bytes of the current frame's payload still to come
+    void feed(std::span<const uint8_t> bytes);
+    bool atBoundary() const { return preface_left == 0 && header_have == 0 && payload_left == 0; }
   };
 
   Session(Role role, const SessionConfig& config, SessionCallbacks& callbacks, TimePoint now);
@@ -285,6 +298,7 @@ class Session {
   std::string last_error_;                   // nghttp2's last error message, for context
 
   std::optional<uint32_t> goaway_sent_code_;
+  InboundFrames inbound_;
   StreamId header_block_stream_ = 0;  // a header block in progress on this stream
   uint64_t header_blocks_started_ = 0;
   uint32_t consecutive_empty_frames_ = 0;

@@ -216,6 +216,7 @@ int Session::onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, v
           nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
           return 0;
         }
+        st->final_response = true;
         s->callbacks_.onResponse(id, status, headers);
       } else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS && st->announced && !st->silent) {
         // Trailers: nghttp2 has checked they end the stream and hold no pseudo-header field.

@@ -117,7 +117,10 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   // over on upgrade is the step after): the record layer's keys and sequence numbers and the
   // HTTP/2 session's windows and streams. At a quiet moment only: refused, naming why, while
   // ciphertext is on its way to the socket, a record is half received, or the session holds
-  // state its export does not describe (http2::Session::exportState). Secret material: the
+  // state its export does not describe (http2::Session::exportState). The connection always
+  // has a read posted: bytes it has not completed are still the socket's, so a hand-over
+  // cancels that read first and exports once its completion (data or -ECANCELED) was handled.
+  // Secret material: the
   // caller cleanses `records` (tls::cleanse) once it has handed them on, and never logs them.
   struct State {
     tls::RecordState records;

@@ -48,9 +48,15 @@ Result<SessionState> echoForPythonH2Client(const SessionConfig& config, int stre
                 "127.0.0.1:8080", std::to_string(kBytes), std::to_string(streams)},
                false);
   pollfd p{lfd.get(), POLLIN, 0};
-  EXPECT_EQ(poll(&p, 1, 10'000), 1) << "client never connected";
+  if (poll(&p, 1, 10'000) != 1) {
+    ADD_FAILURE() << "client never connected";
+    return fail(Error::invalid("no client"));
+  }
   UniqueFd fd(accept4(lfd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  EXPECT_TRUE(fd.valid());
+  if (!fd.valid()) {
+    ADD_FAILURE() << "accept failed";
+    return fail(Error::invalid("no client"));
+  }
 
   testing::Recorder events;
   events.auto_consume = false;  // echo under the backpressure contract

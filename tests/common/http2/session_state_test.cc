@@ -120,10 +120,32 @@ TEST(Http2SessionState, RefusesUntilTheSettingsAreAcknowledged) {
   SessionPair p(exportable(), exportable());
   auto early = p.client->exportState();
   ASSERT_FALSE(early.has_value());
-  EXPECT_NE(early.error().message().find("cannot be exported"), std::string::npos);
-  p.pump();
-  EXPECT_TRUE(p.client->exportState().has_value());
-  EXPECT_TRUE(p.server->exportState().has_value());
+  EXPECT_NE(early.error().message().find("queued for sending"), std::string::npos)
+      << early.error().message();
+  // The server gets the client's preface and SETTINGS and sends its own and its ACK, which
+  // never arrive: nothing is queued or half received, but the client never acknowledged.
+  auto from_client = p.client->pendingOutput();
+  ASSERT_TRUE(p.server->dispatch(from_client).has_value());
+  auto from_server = p.server->pendingOutput();
+  ASSERT_FALSE(from_server.empty());
+  p.server->drainOutput(from_server.size());
+  auto unacked = p.server->exportState();
+  ASSERT_FALSE(unacked.has_value());
+  EXPECT_NE(unacked.error().message().find("not acknowledged"), std::string::npos)
+      << unacked.error().message();
+  // A frame cut in two by the transport: refused until its rest arrives.
+  SessionPair q(exportable(), exportable());
+  q.pump();
+  ASSERT_TRUE(q.server->exportState().has_value());
+  const uint8_t ping[] = {0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};  // PING, 8 bytes
+  ASSERT_TRUE(q.server->dispatch(std::span(ping).first(12)).has_value());
+  auto cut = q.server->exportState();
+  ASSERT_FALSE(cut.has_value());
+  EXPECT_NE(cut.error().message().find("half a frame"), std::string::npos) << cut.error().message();
+  ASSERT_TRUE(q.server->dispatch(std::span(ping).subspan(12)).has_value());
+  q.pump();  // the PING's ACK goes out
+  EXPECT_TRUE(q.server->exportState().has_value());
+  EXPECT_TRUE(q.client->exportState().has_value());
 }
 
 TEST(Http2SessionState, RefusesWhileAnHpackTableHoldsEntries) {
@@ -133,6 +155,25 @@ TEST(Http2SessionState, RefusesWhileAnHpackTableHoldsEntries) {
   ASSERT_FALSE(st.has_value());
   EXPECT_NE(st.error().message().find("HPACK dynamic tables"), std::string::npos)
       << st.error().message();
+}
+
+TEST(Http2SessionState, RefusesAStreamBeforeItsResponse) {
+  SessionPair p(exportable(), exportable());
+  auto id = p.client->openStream({{":method", "CONNECT"}, {":authority", "10.0.0.2:80"}});
+  ASSERT_TRUE(id.has_value());
+  p.pump();  // the server has the request, nobody answered it
+  auto server = p.server->exportState();
+  ASSERT_FALSE(server.has_value());
+  EXPECT_NE(server.error().message().find("is not answered yet"), std::string::npos)
+      << server.error().message();
+  auto client = p.client->exportState();
+  ASSERT_FALSE(client.has_value());
+  EXPECT_NE(client.error().message().find("has no response yet"), std::string::npos)
+      << client.error().message();
+  ASSERT_TRUE(p.server->respond(*id, 200).has_value());
+  p.pump();
+  EXPECT_TRUE(p.server->exportState().has_value());
+  EXPECT_TRUE(p.client->exportState().has_value());
 }
 
 TEST(Http2SessionState, RefusesASessionGoingAway) {
