@@ -291,12 +291,9 @@ class ScaleRun:
         t0 = self.store_write(f"Namespace__{ns}.yaml", [model.namespace(ns, model.AMBIENT)])
         self.wait_attempts(tunnel, 6, self.left(self.a.enforce_timeout))
         ta = time.time()
-        # The attempts the counters must account for: those finished before they are read (one
-        # finishing during the scrape may not be counted yet).
-        done = list(self.attempts)
         after = self.counters(client_node, server_node)
-        res = model.transition(done, t0, direct, tunnel)
-        n = sum(1 for a in done if tb < a["t"] <= ta and tunnel(a))
+        res = model.transition(list(self.attempts), t0, direct, tunnel)
+        n = sum(1 for a in list(self.attempts) if tb < a["t"] <= ta and tunnel(a))
         delta = {k: after[k] - before[k] for k in before}
         res.update({"tunnelled_attempts": n, "counters": delta,
                     "counters_prove": model.label_counters_prove(delta, n)})

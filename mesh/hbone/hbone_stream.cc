@@ -76,14 +76,14 @@ struct HboneStream::State final : StreamHandler, std::enable_shared_from_this<St
     }
   }
 
-  // What the session's send buffer takes of `bytes` (write() and writeNow()); nullopt after a
-  // failure, which is reported.
   // writeNow() may hand bytes to the session now: open both ways, bound, and no write()
   // before them still going out.
   bool takesNow() const {
     return !closed && !writing && !stream_closed && !write_closed && !error && id != 0;
   }
 
+  // What the session's send buffer takes of `bytes` (write() and writeNow()); nullopt after a
+  // failure, which is reported.
   std::optional<size_t> queue(std::span<const char> bytes) {
     auto taken = conn->session().writeData(
         id, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});

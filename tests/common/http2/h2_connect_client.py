@@ -53,7 +53,8 @@ def tunnel(sock, conn, authority, data):
                     print("status", status, "on stream", sid)
                     return None
             elif isinstance(ev, h2.events.DataReceived):
-                echoed += ev.data
+                if ev.stream_id == sid:  # another stream's bytes are no echo of this one's
+                    echoed += ev.data
                 conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
             elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
                 ended = True
