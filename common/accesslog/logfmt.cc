@@ -9,23 +9,31 @@ namespace warren::accesslog {
 
 namespace {
 
+bool needsEscape(char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; }
+
 void appendEscaped(std::string& out, std::string_view v) {
   out.push_back('"');
-  for (char c : v) {
+  // Runs of plain characters (nearly every value) go in whole, not a byte at a time.
+  size_t i = 0;
+  while (i < v.size()) {
+    size_t run = i;
+    while (run < v.size() && !needsEscape(v[run])) ++run;
+    out.append(v.data() + i, run - i);
+    if (run == v.size()) break;
+    const char c = v[run];
     if (c == '"' || c == '\\') {
       out.push_back('\\');
       out.push_back(c);
     } else if (c == '\n') {
       out += "\\n";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
+    } else {
       static constexpr char kHex[] = "0123456789abcdef";
       const auto u = static_cast<unsigned char>(c);
       out += "\\x";
       out.push_back(kHex[u >> 4]);
       out.push_back(kHex[u & 0xf]);
-    } else {
-      out.push_back(c);
     }
+    i = run + 1;
   }
   out.push_back('"');
 }

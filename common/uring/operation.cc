@@ -26,22 +26,38 @@ void Operation::deliver(int res, std::span<const char> data) {
 }
 
 Operation& OperationTable::add(std::unique_ptr<Operation> op) {
-  op->id = next_id_++;
-  Operation& ref = *op;
-  ops_.emplace(ref.id, std::move(op));
-  return ref;
+  uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+    uses_.push_back(0);
+  }
+  if (++uses_[slot] == 0) uses_[slot] = 1;  // id 0 names nothing
+  op->id = (static_cast<OpId>(uses_[slot]) << 32) | slot;
+  ++live_;
+  return *(slots_[slot] = std::move(op));
+}
+
+std::unique_ptr<Operation>* OperationTable::slotOf(OpId id) {
+  const auto slot = static_cast<uint32_t>(id);
+  if (slot >= slots_.size()) return nullptr;
+  auto& held = slots_[slot];
+  return held && held->id == id ? &held : nullptr;
 }
 
 Operation* OperationTable::find(OpId id) {
-  auto it = ops_.find(id);
-  return it == ops_.end() ? nullptr : it->second.get();
+  auto* held = slotOf(id);
+  return held ? held->get() : nullptr;
 }
 
 size_t OperationTable::complete(OpId id, int res, std::span<const char> data, bool final) {
-  auto it = ops_.find(id);
-  if (it == ops_.end()) return 0;
+  auto* held = slotOf(id);
+  if (!held) return 0;
   if (!final) {
-    Operation& op = *it->second;
+    Operation& op = **held;
     if (op.cancelled) {
       // The caller asked it to end: only the final result is still owed. An fd accepted in
       // the meantime belongs to nobody, so it is closed here rather than leaked.
@@ -52,8 +68,9 @@ size_t OperationTable::complete(OpId id, int res, std::span<const char> data, bo
     op.deliver(res, data);
     return 1;
   }
-  std::unique_ptr<Operation> op = std::move(it->second);
-  ops_.erase(it);
+  std::unique_ptr<Operation> op = std::move(*held);
+  free_.push_back(static_cast<uint32_t>(id));
+  --live_;
   ++stats_.completions;
   op->deliver(res, data);
   return 1;
@@ -71,9 +88,12 @@ size_t OperationTable::runDeferred() {
   return ran;
 }
 
-std::unordered_map<OpId, std::unique_ptr<Operation>> OperationTable::takeAll() {
+std::vector<std::unique_ptr<Operation>> OperationTable::takeAll() {
   deferred_.clear();
-  return std::exchange(ops_, {});
+  free_.clear();
+  uses_.clear();
+  live_ = 0;
+  return std::exchange(slots_, {});
 }
 
 }  // namespace warren::uring

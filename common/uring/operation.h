@@ -23,7 +23,6 @@
 #include <chrono>
 #include <memory>
 #include <span>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -87,7 +86,10 @@ class OperationTable {
   OperationTable(const OperationTable&) = delete;
   OperationTable& operator=(const OperationTable&) = delete;
 
-  // Takes the operation and names it (ids start at 1 and are never reused).
+  // Takes the operation and names it. An id is a slot of the table (low 32 bits) and that
+  // slot's use count (high 32 bits, from 1): never 0 nor ~0 (the backends' own tags), and not
+  // given again before its slot has been reused 2^32 - 1 times, so a late report for a
+  // finished operation finds nothing even when a new one sits in its slot.
   Operation& add(std::unique_ptr<Operation> op);
   Operation* find(OpId id);
   // Delivers one result of `id` and returns the number of callbacks run (0 or 1). `final`
@@ -102,15 +104,23 @@ class OperationTable {
   size_t runDeferred();
   bool hasDeferred() const { return !deferred_.empty(); }
 
-  size_t size() const { return ops_.size(); }
+  size_t size() const { return live_; }
   LoopStats& stats() { return stats_; }
   const LoopStats& stats() const { return stats_; }
   // Loop teardown: hands every operation to the caller, which destroys them (and with them
   // their callbacks and whatever those own) after the backend let go of their memory.
-  std::unordered_map<OpId, std::unique_ptr<Operation>> takeAll();
+  std::vector<std::unique_ptr<Operation>> takeAll();
 
  private:
-  std::unordered_map<OpId, std::unique_ptr<Operation>> ops_;
+  // The slot `id` names while its operation is in the table, else null. A vector indexed by
+  // slot rather than a hash map: no node allocated nor hash taken per submission (every send
+  // and receive is one).
+  std::unique_ptr<Operation>* slotOf(OpId id);
+
+  std::vector<std::unique_ptr<Operation>> slots_;
+  std::vector<uint32_t> uses_;  // per slot: how many operations it has held
+  std::vector<uint32_t> free_;  // empty slots, the last freed first (its memory is warm)
+  size_t live_ = 0;
   std::vector<std::pair<OpId, int>> deferred_;
   OpId next_id_ = 1;
   LoopStats stats_;

@@ -105,8 +105,9 @@ void StateSnapshot::rebuildIndexes() {
     for (const auto& [svc_key, ports] : w->services) {
       endpoints_[svc_key].push_back(Endpoint{w.get(), &ports});
     }
-    if (!w->node.empty()) {
-      if (auto id = w->identity()) identities_by_node_[w->node].insert(std::move(*id));
+    if (auto id = w->identity()) {  // validate() let in only workloads that have one
+      if (!w->node.empty()) identities_by_node_[w->node].insert(*id);
+      identity_of_.emplace(w.get(), std::move(*id));
     }
   }
   for (const auto& [key, svc] : services_) {
@@ -141,6 +142,11 @@ const std::set<identity::SpiffeId>& StateSnapshot::identitiesOnNode(std::string_
   static const std::set<identity::SpiffeId> kNone;
   auto it = identities_by_node_.find(node);
   return it == identities_by_node_.end() ? kNone : it->second;
+}
+
+const identity::SpiffeId* StateSnapshot::identityOf(const Workload& workload) const {
+  auto it = identity_of_.find(&workload);
+  return it == identity_of_.end() ? nullptr : &it->second;
 }
 
 const Workload* StateSnapshot::workloadByUid(std::string_view uid) const {

@@ -83,6 +83,9 @@ class StateSnapshot {
   // The identities of the workloads xDS places on `node` (Workload.node): the certificates a
   // node proxy fetches before any connection needs them (INTEROP §12 "Scheduling").
   const std::set<identity::SpiffeId>& identitiesOnNode(std::string_view node) const;
+  // The identity of one of this snapshot's workloads (Workload::identity(), made once per
+  // snapshot: a proxy asks it per request or connection); null for a workload not in it.
+  const identity::SpiffeId* identityOf(const Workload& workload) const;
 
   size_t workloadCount() const { return workloads_.size(); }
   size_t serviceCount() const { return services_.size(); }
@@ -116,6 +119,7 @@ class StateSnapshot {
   StringMap<PolicyList> namespace_policies_;
   StringMap<PolicyList> selected_policies_;  // workload uid -> its listed policies
   StringMap<std::set<identity::SpiffeId>> identities_by_node_;
+  std::unordered_map<const Workload*, identity::SpiffeId> identity_of_;
 };
 
 }  // namespace warren::mesh

@@ -187,10 +187,11 @@ http1::Flow Http1Session::onRequestHead(const http1::MessageHead& head) {
   auto [abs_authority, target] = splitAbsoluteForm(head.target);
   raw_target_ = std::move(target);
   request_.authority = !abs_authority.empty() ? abs_authority : std::string(head.host);
+  request_.headers.reserve(head.headers.size());
   for (const auto& f : head.headers) {
     std::string name = toLowerAscii(f.name);
     if (name == "host" || session_internal::hopByHop(name)) continue;
-    request_.headers.add(name, f.value);
+    request_.headers.addLowered(std::move(name), f.value);
   }
   request_body_ = head.body;
   request_length_ = head.content_length;

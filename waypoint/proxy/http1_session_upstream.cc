@@ -201,14 +201,16 @@ http1::Flow Http1Session::onResponseHead(const http1::MessageHead& head) {
   record_.response_code = head.status;
   record_.response_code_details = "via_upstream";
   HeaderMap headers;
+  headers.reserve(head.headers.size() + 1);
   for (const auto& f : head.headers) {
     std::string name = toLowerAscii(f.name);
     if (session_internal::hopByHop(name)) continue;
-    headers.add(name, f.value);
+    headers.addLowered(std::move(name), f.value);
   }
   for (const auto& edit : forward_->response_header_edits) applyHeaderModifier(headers, edit);
   if (!request_keep_alive_) headers.set("connection", "close");
   std::vector<http1::HeaderField> fields;
+  fields.reserve(headers.size());
   for (const auto& e : headers) fields.push_back({e.name, e.value});
   http1::BodyFraming framing = http1::BodyFraming::none();
   if (head_response_) {

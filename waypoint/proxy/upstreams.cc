@@ -68,8 +68,11 @@ Upstreams::~Upstreams() {
 
 void Upstreams::end(const std::string& uid) {
   auto it = active_.find(uid);
-  if (it == active_.end()) return;
-  if (--it->second == 0) active_.erase(it);
+  if (it == active_.end() || it->second == 0) return;
+  // An endpoint's count stays at 0 when its last request ends: the next request to it (at a
+  // fixed rate, one at a time, 0 -> 1 -> 0 per request) finds it instead of allocating it
+  // again. Only a worker that has seen many endpoints forgets the idle ones.
+  if (--it->second == 0 && active_.size() > kMaxIdleCounters) active_.erase(it);
 }
 
 void Upstreams::end(UpstreamChoice& choice) {
@@ -126,7 +129,7 @@ std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::choose(
             : fmt::format("no healthy endpoint of {} for port {} ({} ejected by outlier detection)",
                           service.key(), port, ejected.size())});
   }
-  auto c = chooseWorkload(*picked->workload, picked->target_port);
+  auto c = chooseWorkload(snapshot, *picked->workload, picked->target_port);
   if (!c) return c;
   for (const auto& san : service.subject_alt_names) c->expected.push_back(san);
   c->service_hostname = service.hostname;
@@ -135,10 +138,10 @@ std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::choose(
   return c;
 }
 
-std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::chooseWorkload(const mesh::Workload& w,
-                                                                         uint16_t port) const {
+std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::chooseWorkload(
+    const mesh::StateSnapshot& snapshot, const mesh::Workload& w, uint16_t port) const {
   auto ip = mesh::pickAddress(w, false);
-  auto id = w.identity();
+  const identity::SpiffeId* id = snapshot.identityOf(w);
   if (!ip || !id) {
     return std::unexpected(UpstreamRefusal{
         ResponseFlag::kNoHealthyUpstream,
@@ -380,7 +383,8 @@ void Upstreams::closeAll() {
 
 nlohmann::json Upstreams::toJson() const {
   nlohmann::json endpoints = nlohmann::json::object();
-  for (const auto& [uid, n] : active_) endpoints[uid]["active_requests"] = n;
+  for (const auto& [uid, n] : active_)
+    if (n > 0) endpoints[uid]["active_requests"] = n;
   nlohmann::json idle = nlohmann::json::object();
   for (const auto& [key, l] : idle_) idle[key] = l.size();
   nlohmann::json open = nlohmann::json::object();

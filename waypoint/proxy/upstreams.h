@@ -100,6 +100,8 @@ struct UpstreamRefusal {
 class Upstreams {
  public:
   static constexpr size_t kMaxIdlePerEndpoint = 16;
+  // Endpoints whose in-flight count is kept at 0 (begin/end) before idle ones are forgotten.
+  static constexpr size_t kMaxIdleCounters = 1024;
   using SelfIdentity = std::function<std::optional<identity::SpiffeId>()>;
   using OnConnected = std::function<void(Result<std::unique_ptr<StreamConduit>>)>;
   using ConnectDone = std::function<void(Result<std::unique_ptr<StreamConduit>>, bool reused)>;
@@ -123,9 +125,10 @@ class Upstreams {
       const mesh::StateSnapshot& snapshot, const mesh::Service& service, uint16_t port,
       const mesh::Workload& source, mesh::RandomSource& random,
       const std::vector<std::string>* avoid = nullptr);
-  // A workload addressed directly (`waypoint-for: workload|all`: the client dialled a pod IP),
-  // at `port` on it.
-  std::expected<UpstreamChoice, UpstreamRefusal> chooseWorkload(const mesh::Workload& workload,
+  // A workload of `snapshot` addressed directly (`waypoint-for: workload|all`: the client
+  // dialled a pod IP), at `port` on it.
+  std::expected<UpstreamChoice, UpstreamRefusal> chooseWorkload(const mesh::StateSnapshot& snapshot,
+                                                                const mesh::Workload& workload,
                                                                 uint16_t port) const;
   // A new tunnel (or TCP connection) to `choice`, as a raw byte stream (L4 relays).
   void open(const UpstreamChoice& choice, const net::SocketAddress& client,

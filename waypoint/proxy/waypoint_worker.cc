@@ -164,7 +164,7 @@ void WaypointWorker::onConnect(const std::shared_ptr<mesh::HboneConnection>& con
       reject(503, "the authority names no Service or workload in the state");
       return;
     }
-    auto choice = upstreams_.chooseWorkload(*w, port);
+    auto choice = upstreams_.chooseWorkload(*snapshot, *w, port);
     if (!choice) {
       reject(503, choice.error().detail);
       return;

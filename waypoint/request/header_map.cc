@@ -40,6 +40,10 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   entries_.push_back(Entry{toLowerAscii(name), std::string(value)});
 }
 
+void HeaderMap::addLowered(std::string lowered_name, std::string_view value) {
+  entries_.push_back(Entry{std::move(lowered_name), std::string(value)});
+}
+
 void HeaderMap::set(std::string_view name, std::string_view value) {
   auto it = std::find_if(entries_.begin(), entries_.end(),
                          [&](const Entry& e) { return nameIs(e.name, name); });

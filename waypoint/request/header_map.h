@@ -29,6 +29,10 @@ class HeaderMap {
 
   // Appends one more entry (Gateway API "add": existing values stay, RFC 9110 §5.3).
   void add(std::string_view name, std::string_view value);
+  // The same for a name already in lower case (toLowerAscii), taken as it is: a front end that
+  // lowered a field's name to check it hands it over instead of lowering a copy again.
+  void addLowered(std::string lowered_name, std::string_view value);
+  void reserve(size_t n) { entries_.reserve(n); }
   // Replaces every entry of `name` by one (Gateway API "set"); appends when absent.
   void set(std::string_view name, std::string_view value);
   // Removes every entry of `name`; returns how many there were.

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/accesslog/logfmt.h"
+
 namespace warren::accesslog {
 namespace {
 
@@ -61,6 +63,12 @@ TEST(AccessLog, DashFlagsAndOddAddressesAreHandled) {
   EXPECT_EQ(formatConnectionComplete(r),
             "connection complete src.addr=\"not an addr\" bytes_sent=0 bytes_recv=0 "
             "duration=\"0ms\" error=\"ctl\\x01\"");
+}
+
+TEST(AccessLog, EscapesAtEitherEndAndSideBySide) {
+  EXPECT_EQ(quoteValue(std::string("\"\x1f\\a\n", 5)), "\"\\\"\\x1f\\\\a\\n\"");
+  EXPECT_EQ(quoteValue("plain"), "\"plain\"");
+  EXPECT_EQ(quoteValue(""), "\"\"");
 }
 
 TEST(AccessLog, OpenedLine) {

@@ -28,9 +28,15 @@ TEST(OperationTableTest, IdsAreNeverZeroNorReused) {
   EXPECT_NE(a, 0u);
   EXPECT_NE(a, b);
   EXPECT_EQ(t.complete(a, 0), 1u);
-  OpId c = t.add(timeoutOp(log, "c")).id;
+  OpId c = t.add(timeoutOp(log, "c")).id;  // takes the slot `a` left
   EXPECT_NE(c, a);
   EXPECT_NE(c, b);
+  // A late report for `a` must not reach the operation now in its slot.
+  EXPECT_EQ(t.find(a), nullptr);
+  EXPECT_EQ(t.complete(a, -ECANCELED), 0u);
+  EXPECT_EQ(t.find(c)->id, c);
+  EXPECT_EQ(log, (std::vector<std::string>{"a:0"}));
+  EXPECT_EQ(t.size(), 2u);
 }
 
 TEST(OperationTableTest, AFinalResultRunsOnceAndLaterReportsAreDropped) {

@@ -145,6 +145,25 @@ TEST(StateSnapshot, IdentitiesOnNodeComeFromTheIndex) {
   EXPECT_EQ(snap->identitiesOnNode("node-2").size(), 1u) << "the old snapshot is unchanged";
 }
 
+TEST(StateSnapshot, IdentityOfAWorkloadIsMadeOncePerSnapshot) {
+  StateUpdate u = baseMesh();
+  auto other = pod("shop", "cart-0", {"10.244.1.20"}, "node-1", "cart");
+  other.trust_domain = "td.example";
+  u.workloads.push_back(other);
+  auto snap = build(u);
+  const Workload* cart = snap->workloadByUid(other.uid);
+  ASSERT_NE(cart, nullptr);
+  const identity::SpiffeId* id = snap->identityOf(*cart);
+  ASSERT_NE(id, nullptr);
+  EXPECT_EQ(id->uri(), "spiffe://td.example/ns/shop/sa/cart");
+  EXPECT_EQ(snap->identityOf(other), nullptr) << "a copy is not the snapshot's workload";
+  // The next snapshot answers for its own workloads, the same object where it did not change.
+  StateUpdate none;
+  auto next = snap->apply(none).snapshot;
+  ASSERT_NE(next->identityOf(*next->workloadByUid(other.uid)), nullptr);
+  EXPECT_EQ(*next->identityOf(*next->workloadByUid(other.uid)), *id);
+}
+
 TEST(StateSnapshot, PolicyBindingGlobalNamespaceAndSelector) {
   StateUpdate u = baseMesh();
   u.workloads[0].authorization_policies = {"default/sel-allow", "default/missing",
