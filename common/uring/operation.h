@@ -122,7 +122,6 @@ class OperationTable {
   std::vector<uint32_t> free_;  // empty slots, the last freed first (its memory is warm)
   size_t live_ = 0;
   std::vector<std::pair<OpId, int>> deferred_;
-  OpId next_id_ = 1;
   LoopStats stats_;
 };
 
