@@ -122,7 +122,7 @@ TEST(StateSnapshot, InvalidResourcesAreRejectedByNameAndTheRestApplied) {
   EXPECT_EQ(r.snapshot->serviceCount(), 1u);
 }
 
-TEST(StateSnapshot, IdentitiesOnNodeComeFromTheIndex) {
+TEST(StateSnapshot, IdentitiesComeFromTheIndex) {
   StateUpdate u = baseMesh();
   auto other = pod("shop", "cart-0", {"10.244.1.20"}, "node-1", "cart");
   other.trust_domain = "td.example";
@@ -143,25 +143,14 @@ TEST(StateSnapshot, IdentitiesOnNodeComeFromTheIndex) {
   auto next = snap->apply(gone).snapshot;
   EXPECT_TRUE(next->identitiesOnNode("node-2").empty());
   EXPECT_EQ(snap->identitiesOnNode("node-2").size(), 1u) << "the old snapshot is unchanged";
-}
-
-TEST(StateSnapshot, IdentityOfAWorkloadIsMadeOncePerSnapshot) {
-  StateUpdate u = baseMesh();
-  auto other = pod("shop", "cart-0", {"10.244.1.20"}, "node-1", "cart");
-  other.trust_domain = "td.example";
-  u.workloads.push_back(other);
-  auto snap = build(u);
-  const Workload* cart = snap->workloadByUid(other.uid);
-  ASSERT_NE(cart, nullptr);
-  const identity::SpiffeId* id = snap->identityOf(*cart);
+  // Each workload's own identity, made once per snapshot; only for the snapshot's workloads.
+  const identity::SpiffeId* id = snap->identityOf(*snap->workloadByUid(other.uid));
   ASSERT_NE(id, nullptr);
   EXPECT_EQ(id->uri(), "spiffe://td.example/ns/shop/sa/cart");
   EXPECT_EQ(snap->identityOf(other), nullptr) << "a copy is not the snapshot's workload";
-  // The next snapshot answers for its own workloads, the same object where it did not change.
-  StateUpdate none;
-  auto next = snap->apply(none).snapshot;
-  ASSERT_NE(next->identityOf(*next->workloadByUid(other.uid)), nullptr);
-  EXPECT_EQ(*next->identityOf(*next->workloadByUid(other.uid)), *id);
+  const identity::SpiffeId* again = next->identityOf(*next->workloadByUid(other.uid));
+  ASSERT_NE(again, nullptr) << "the next snapshot answers for its own workloads";
+  EXPECT_EQ(*again, *id);
 }
 
 TEST(StateSnapshot, PolicyBindingGlobalNamespaceAndSelector) {
