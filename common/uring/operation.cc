@@ -90,10 +90,16 @@ size_t OperationTable::runDeferred() {
 
 std::vector<std::unique_ptr<Operation>> OperationTable::takeAll() {
   deferred_.clear();
+  std::vector<std::unique_ptr<Operation>> all;
+  all.reserve(live_);
   free_.clear();
-  uses_.clear();
+  // Every slot is free again and keeps its use count: an id given before is never given again.
+  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
+    if (slots_[slot]) all.push_back(std::move(slots_[slot]));
+    free_.push_back(slot);
+  }
   live_ = 0;
-  return std::exchange(slots_, {});
+  return all;
 }
 
 }  // namespace warren::uring

@@ -107,8 +107,9 @@ class OperationTable {
   size_t size() const { return live_; }
   LoopStats& stats() { return stats_; }
   const LoopStats& stats() const { return stats_; }
-  // Loop teardown: hands every operation to the caller, which destroys them (and with them
-  // their callbacks and whatever those own) after the backend let go of their memory.
+  // Loop teardown: hands every operation to the caller (only those in the table, no empty
+  // slots), which destroys them (and with them their callbacks and whatever those own) after
+  // the backend let go of their memory.
   std::vector<std::unique_ptr<Operation>> takeAll();
 
  private:

@@ -13,7 +13,8 @@ std::string describe(const GatewayAddress& gw) {
   return std::get<NetworkAddress>(gw.destination).toString();
 }
 
-std::expected<WaypointTarget, RouteError> instanceTarget(const Workload& w,
+std::expected<WaypointTarget, RouteError> instanceTarget(const StateSnapshot& snapshot,
+                                                         const Workload& w,
                                                          const GatewayAddress& gw,
                                                          const Service* svc, bool prefer_v6) {
   auto ip = pickAddress(w, prefer_v6);
@@ -21,7 +22,7 @@ std::expected<WaypointTarget, RouteError> instanceTarget(const Workload& w,
     return std::unexpected(RouteError{RouteError::Kind::kNoRoutableAddress,
                                       "waypoint workload " + w.uid + " has no address"});
   }
-  auto id = w.identity();
+  auto id = snapshot.identity(w);
   if (!id) {
     return std::unexpected(RouteError{RouteError::Kind::kNoIdentity,
                                       "waypoint workload " + w.uid + ": " + id.error().message()});
@@ -48,7 +49,7 @@ std::expected<WaypointTarget, RouteError> fromService(const StateSnapshot& snaps
     return std::unexpected(RouteError{RouteError::Kind::kNoHealthyUpstream,
                                       "waypoint " + svc.key() + " has no healthy instance"});
   }
-  return instanceTarget(*ep->workload, gw, &svc, prefer_v6);
+  return instanceTarget(snapshot, *ep->workload, gw, &svc, prefer_v6);
 }
 
 }  // namespace
@@ -67,7 +68,7 @@ std::expected<WaypointTarget, RouteError> resolveWaypoint(const StateSnapshot& s
   }
   const auto& addr = std::get<NetworkAddress>(waypoint.destination);
   if (const Workload* w = snapshot.workloadByAddress(addr)) {
-    return instanceTarget(*w, waypoint, nullptr, prefer_v6);
+    return instanceTarget(snapshot, *w, waypoint, nullptr, prefer_v6);
   }
   if (const Service* svc = snapshot.serviceByVip(addr)) {
     return fromService(snapshot, *svc, waypoint, source, prefer_v6, random);

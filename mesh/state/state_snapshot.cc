@@ -149,6 +149,11 @@ const identity::SpiffeId* StateSnapshot::identityOf(const Workload& workload) co
   return it == identity_of_.end() ? nullptr : &it->second;
 }
 
+Result<identity::SpiffeId> StateSnapshot::identity(const Workload& workload) const {
+  if (const identity::SpiffeId* id = identityOf(workload)) return *id;
+  return workload.identity();
+}
+
 const Workload* StateSnapshot::workloadByUid(std::string_view uid) const {
   auto it = workloads_.find(uid);
   return it == workloads_.end() ? nullptr : it->second.get();

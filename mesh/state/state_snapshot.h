@@ -86,6 +86,9 @@ class StateSnapshot {
   // The identity of one of this snapshot's workloads (Workload::identity(), made once per
   // snapshot: a proxy asks it per request or connection); null for a workload not in it.
   const identity::SpiffeId* identityOf(const Workload& workload) const;
+  // The same as a value, made on the spot for a workload the snapshot does not hold (an
+  // error then names what is wrong with its trust domain, namespace or service account).
+  Result<identity::SpiffeId> identity(const Workload& workload) const;
 
   size_t workloadCount() const { return workloads_.size(); }
   size_t serviceCount() const { return services_.size(); }

@@ -71,8 +71,9 @@ void Upstreams::end(const std::string& uid) {
   if (it == active_.end() || it->second == 0) return;
   // An endpoint's count stays at 0 when its last request ends: the next request to it (at a
   // fixed rate, one at a time, 0 -> 1 -> 0 per request) finds it instead of allocating it
-  // again. Only a worker that has seen many endpoints forgets the idle ones.
-  if (--it->second == 0 && active_.size() > kMaxIdleCounters) active_.erase(it);
+  // again. Past kMaxIdleCounters endpoints (pods come and go), the idle ones are swept.
+  if (--it->second == 0 && active_.size() > kMaxIdleCounters)
+    std::erase_if(active_, [](const auto& e) { return e.second == 0; });
 }
 
 void Upstreams::end(UpstreamChoice& choice) {
@@ -141,7 +142,7 @@ std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::choose(
 std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::chooseWorkload(
     const mesh::StateSnapshot& snapshot, const mesh::Workload& w, uint16_t port) const {
   auto ip = mesh::pickAddress(w, false);
-  const identity::SpiffeId* id = snapshot.identityOf(w);
+  auto id = snapshot.identity(w);
   if (!ip || !id) {
     return std::unexpected(UpstreamRefusal{
         ResponseFlag::kNoHealthyUpstream,

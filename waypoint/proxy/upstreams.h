@@ -100,7 +100,8 @@ struct UpstreamRefusal {
 class Upstreams {
  public:
   static constexpr size_t kMaxIdlePerEndpoint = 16;
-  // Endpoints whose in-flight count is kept at 0 (begin/end) before idle ones are forgotten.
+  // Endpoints a worker keeps an in-flight count for (begin/end), 0 included, before it sweeps
+  // the idle ones.
   static constexpr size_t kMaxIdleCounters = 1024;
   using SelfIdentity = std::function<std::optional<identity::SpiffeId>()>;
   using OnConnected = std::function<void(Result<std::unique_ptr<StreamConduit>>)>;

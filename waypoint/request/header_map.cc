@@ -37,7 +37,7 @@ HeaderMap::HeaderMap(std::initializer_list<std::pair<std::string_view, std::stri
 }
 
 void HeaderMap::add(std::string_view name, std::string_view value) {
-  entries_.push_back(Entry{toLowerAscii(name), std::string(value)});
+  addLowered(toLowerAscii(name), value);
 }
 
 void HeaderMap::addLowered(std::string lowered_name, std::string_view value) {

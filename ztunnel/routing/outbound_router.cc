@@ -9,14 +9,6 @@ namespace warren::ztunnel {
 
 namespace {
 
-// The workload's identity as the snapshot made it once (no SPIFFE parsing per connection);
-// made here only for a workload the snapshot does not hold.
-Result<identity::SpiffeId> identityIn(const mesh::StateSnapshot& snapshot,
-                                      const mesh::Workload& w) {
-  if (const identity::SpiffeId* id = snapshot.identityOf(w)) return *id;
-  return w.identity();
-}
-
 mesh::HboneRoute toWaypoint(mesh::WaypointTarget&& wp,
                             const net::SocketAddress& original_destination) {
   mesh::HboneRoute r;
@@ -61,7 +53,7 @@ mesh::RouteDecision serviceRoute(const mesh::StateSnapshot& snapshot, const mesh
     return mesh::PassthroughRoute{target, mesh::PassthroughRoute::Reason::kNotEnrolled, w.uid,
                                   svc.key()};
   }
-  auto id = identityIn(snapshot, w);
+  auto id = snapshot.identity(w);
   if (!id)
     return mesh::RouteError{mesh::RouteError::Kind::kNoIdentity,
                             w.uid + ": " + id.error().message()};
@@ -92,7 +84,7 @@ mesh::RouteDecision workloadRoute(const mesh::StateSnapshot& snapshot, const mes
   if (w.tunnel_protocol != mesh::TunnelProtocol::kHbone) {
     return mesh::PassthroughRoute{dst, mesh::PassthroughRoute::Reason::kNotEnrolled, w.uid, {}};
   }
-  auto id = identityIn(snapshot, w);
+  auto id = snapshot.identity(w);
   if (!id)
     return mesh::RouteError{mesh::RouteError::Kind::kNoIdentity,
                             w.uid + ": " + id.error().message()};

@@ -20,7 +20,7 @@ std::unique_ptr<Operation> timeoutOp(std::vector<std::string>& log, std::string 
   return op;
 }
 
-TEST(OperationTableTest, IdsAreNeverZeroNorReused) {
+TEST(OperationTableTest, IdsAreNeverZeroAndAStaleOneFindsNothing) {
   OperationTable t;
   std::vector<std::string> log;
   OpId a = t.add(timeoutOp(log, "a")).id;
@@ -171,14 +171,24 @@ TEST(OperationTableTest, SendGetsItsBufferBack) {
 TEST(OperationTableTest, TakeAllEmptiesTheTableAndDropsDeferredResults) {
   OperationTable t;
   std::vector<std::string> log;
+  OpId done = t.add(timeoutOp(log, "done")).id;
   OpId a = t.add(timeoutOp(log, "a")).id;
-  t.add(timeoutOp(log, "b"));
+  OpId b = t.add(timeoutOp(log, "b")).id;
+  ASSERT_EQ(t.complete(done, 0), 1u);  // its slot is empty: not handed over
+  log.clear();
   t.completeLater(a, 0);
   auto all = t.takeAll();
   EXPECT_EQ(all.size(), 2u);
   EXPECT_EQ(t.size(), 0u);
   EXPECT_EQ(t.runDeferred(), 0u);
   EXPECT_TRUE(log.empty()) << "teardown destroys callbacks without running them";
+  // Slots are reused after it, never an earlier id.
+  for (int i = 0; i < 3; ++i) {
+    OpId again = t.add(timeoutOp(log, "again")).id;
+    EXPECT_NE(again, done);
+    EXPECT_NE(again, a);
+    EXPECT_NE(again, b);
+  }
 }
 
 }  // namespace

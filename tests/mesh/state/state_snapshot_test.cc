@@ -148,6 +148,11 @@ TEST(StateSnapshot, IdentitiesComeFromTheIndex) {
   ASSERT_NE(id, nullptr);
   EXPECT_EQ(id->uri(), "spiffe://td.example/ns/shop/sa/cart");
   EXPECT_EQ(snap->identityOf(other), nullptr) << "a copy is not the snapshot's workload";
+  ASSERT_TRUE(snap->identity(other)) << "made on the spot for a workload it does not hold";
+  EXPECT_EQ(*snap->identity(other), *id);
+  auto bad = other;
+  bad.service_account = "no/slash";
+  EXPECT_FALSE(snap->identity(bad));
   const identity::SpiffeId* again = next->identityOf(*next->workloadByUid(other.uid));
   ASSERT_NE(again, nullptr) << "the next snapshot answers for its own workloads";
   EXPECT_EQ(*again, *id);
