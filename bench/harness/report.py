@@ -161,6 +161,13 @@ def _add_ratios(scenarios):
                 if best > 0:
                     v["best_peer"] = best
                     v["ratio_to_best_peer"] = v["median"] / best
+                else:
+                    v["no_ratio"] = (f"unavailable: {NOISY_PEER} {best:.3g} (a peer measured at or under "
+                                     "plain: a noisy run)")
+
+
+# The reason a ratio to the best peer is missing although every figure was measured.
+NOISY_PEER = "the best peer's figure is at or below zero:"
 
 
 def _med(scenarios, path, key):
@@ -181,9 +188,10 @@ def goals(scenarios):
     def add(name, path, key, field, target, ok, note=""):
         v = scenarios.get(path, {}).get(key)
         x = (v.get(field) if field else v["median"]) if isinstance(v, dict) else None
-        g.append({"goal": name, "value": x if x is not None else _why(scenarios, path, key), "target": target,
-                  "status": ("met" if ok(x) else "not met") if x is not None else _why(scenarios, path, key),
-                  "note": note})
+        why = (v.get("no_ratio", "unavailable: not measured") if isinstance(v, dict)
+               else _why(scenarios, path, key))
+        g.append({"goal": name, "value": x if x is not None else why, "target": target,
+                  "status": ("met" if ok(x) else "not met") if x is not None else why, "note": note})
 
     add("cross-node 1 stream vs plain", "warren-cross", "iperf_1stream_gbps", "ratio_to_plain", ">= 0.45x",
         lambda r: r >= 0.45)

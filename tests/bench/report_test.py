@@ -104,6 +104,7 @@ class ReportTest(unittest.TestCase):
         runs["haproxy-http"][0]["http_p50_us"] = 90  # under plain: added -10, no ratio against it
         noisy = report.aggregate(runs, {p: "ok" for p in runs})["warren-waypoint"]["http_added_p50_us"]
         self.assertNotIn("ratio_to_best_peer", noisy)
+        self.assertTrue(noisy["no_ratio"].startswith("unavailable: " + report.NOISY_PEER), noisy)
         self.assertTrue(w["iperf_1stream_gbps"].startswith("n/a: an L7 proxy path"))
         self.assertTrue(sc["nginx-http"]["http_cpu_s.client"].startswith("n/a: one HTTP proxy"))
         self.assertTrue(sc["haproxy"]["http_cpu_s.proxy"].startswith("n/a: no L7 proxy"))
