@@ -142,6 +142,10 @@ def aggregate(runs, path_status):
     return scenarios
 
 
+# The reason a ratio to the best peer is missing although every figure was measured.
+NOISY_PEER = "the best peer's figure is at or below zero:"
+
+
 def _add_ratios(scenarios):
     for path, figs in scenarios.items():
         plain = scenarios.get(PATHS[path][1], {})
@@ -164,10 +168,6 @@ def _add_ratios(scenarios):
                 else:
                     v["no_ratio"] = (f"unavailable: {NOISY_PEER} {best:.3g} (a peer measured at or under "
                                      "plain: a noisy run)")
-
-
-# The reason a ratio to the best peer is missing although every figure was measured.
-NOISY_PEER = "the best peer's figure is at or below zero:"
 
 
 def _med(scenarios, path, key):

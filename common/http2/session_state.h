@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace warren::http2 {
+#include "common/http2/header.h"  // StreamId
 
-using StreamId = int32_t;
+namespace warren::http2 {
 
 // Windows as the sender sees them: how many more DATA bytes it may send before the receiver
 // credits more (RFC 9113 §6.9). Both ends of one connection, exported at the same quiet moment

@@ -120,7 +120,7 @@ class OperationTable {
 
   std::vector<std::unique_ptr<Operation>> slots_;
   std::vector<uint32_t> uses_;  // per slot: how many operations it has held
-  std::vector<uint32_t> free_;  // empty slots, the last freed first (its memory is warm)
+  std::vector<uint32_t> free_;  // empty slots, the last freed taken first
   size_t live_ = 0;
   std::vector<std::pair<OpId, int>> deferred_;
   LoopStats stats_;

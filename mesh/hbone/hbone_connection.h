@@ -120,8 +120,8 @@ class HboneConnection final : public std::enable_shared_from_this<HboneConnectio
   // state its export does not describe (http2::Session::exportState). The connection always
   // has a read posted: bytes it has not completed are still the socket's, so a hand-over
   // cancels that read first and exports once its completion (data or -ECANCELED) was handled.
-  // Secret material: the
-  // caller cleanses `records` (tls::cleanse) once it has handed them on, and never logs them.
+  // Secret material: the caller cleanses `records` (tls::cleanse) once it has handed them on,
+  // and never logs them.
   struct State {
     tls::RecordState records;
     http2::SessionState session;
