@@ -20,8 +20,9 @@ namespace warren::mesh {
 // and on the sending side of a tunnel one receive from the app becomes one send: 16 KiB
 // receives made one TLS record per send and one ~16 KiB TCP segment train per record, three
 // times the skbs and five times the ACKs per byte of an haproxy pair. 64 KiB receives carry four
-// DATA frames, four records and one send (skbs average ~34 KB): one bulk stream went from 0.89x
-// to ~1.5x haproxy in one lab (bench/README, 2026-12-05, evening).
+// DATA frames; the TLS engine's 64 KiB output sends three full records at a time (one ~49 KB
+// skb): one bulk stream went from 0.89x to ~1.5x haproxy in one lab (bench/README, 2026-12-05,
+// evening; mesh/README "Frames fill records").
 // A buffer goes back to the ring as soon as its completion is handled, so the ring only has to
 // hold what arrives while the loop works through one batch (more and a receive waits for the
 // next batch: -ENOBUFS, re-armed). The kernel takes the buffers in ring order, so bulk traffic
@@ -85,19 +86,26 @@ inline std::vector<metrics::FamilySnapshot> workerLoopFamilies(const std::string
                                 MetricType::kCounter, double(sum.enobufs_rearms))};
 }
 
-// How the process's HBONE connections' records went to the kernel (kTLS, --kernel-tls):
+// Whether the process's HBONE connections offer their records to the kernel (kTLS,
+// --kernel-tls), and how the offers went: warren_<proxy>_kernel_tls_enabled and
 // warren_<proxy>_kernel_tls_total{result="installed|unavailable|failed"}.
-inline metrics::FamilySnapshot kernelTlsFamily(const std::string& proxy) {
+inline std::vector<metrics::FamilySnapshot> kernelTlsFamilies(const std::string& proxy) {
   const tls::KernelTlsCounts k = tls::kernelTlsCounts();
-  return {"warren_" + proxy + "_kernel_tls_total",
-          "HBONE connections offered to the kernel's TLS record layer after the handshake: "
-          "installed (the kernel seals and opens the records), unavailable (nothing changed: no "
-          "TLS ULP in the kernel, the first attempt learns it and later connections do not try), "
-          "failed (half installed: the connection was closed)",
-          metrics::MetricType::kCounter,
-          {{"", {{"result", "installed"}}, double(k.installed)},
-           {"", {{"result", "unavailable"}}, double(k.unavailable)},
-           {"", {{"result", "failed"}}, double(k.failed)}}};
+  return {metrics::scalarFamily("warren_" + proxy + "_kernel_tls_enabled",
+                                "1: HBONE connections offer their TLS records to the kernel after "
+                                "the handshake (--kernel-tls auto and the kernel has the TLS ULP); "
+                                "0: --kernel-tls off, a kernel without the TLS ULP (checked before "
+                                "the first connection), or one that refused an offer",
+                                metrics::MetricType::kGauge, tls::kernelTlsWanted() ? 1.0 : 0.0),
+          {"warren_" + proxy + "_kernel_tls_total",
+           "HBONE connections offered to the kernel's TLS record layer after the handshake: "
+           "installed (the kernel seals and opens the records), unavailable (nothing changed: the "
+           "kernel refused a version or cipher, and later connections do not try), failed (half "
+           "installed: the connection was closed)",
+           metrics::MetricType::kCounter,
+           {{"", {{"result", "installed"}}, double(k.installed)},
+            {"", {{"result", "unavailable"}}, double(k.unavailable)},
+            {"", {{"result", "failed"}}, double(k.failed)}}}};
 }
 
 }  // namespace warren::mesh

@@ -6,10 +6,14 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+
+#include "common/log.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -20,6 +24,7 @@ namespace {
 
 std::atomic<bool> g_auto{true};
 std::atomic<bool> g_refused{false};
+std::once_flag g_checked;
 std::atomic<uint64_t> g_installed{0}, g_unavailable{0}, g_failed{0};
 
 // One direction's crypto_info for an AEAD with a 4-byte salt + 8-byte explicit iv (AES-GCM) or
@@ -49,9 +54,38 @@ Result<KernelTlsMode> parseKernelTlsMode(std::string_view text) {
   return fail(Error::invalid(fmt::format("--kernel-tls '{}': want auto or off", text)));
 }
 
-void setKernelTlsMode(KernelTlsMode mode) { g_auto = mode == KernelTlsMode::kAuto; }
+void setKernelTlsMode(KernelTlsMode mode) {
+  g_auto = mode == KernelTlsMode::kAuto;
+  (void)kernelTlsWanted();  // the kernel check, at start-up rather than at the first connection
+}
 
-bool kernelTlsWanted() { return g_auto.load(std::memory_order_relaxed) && !g_refused.load(); }
+Result<bool> kernelHasTlsUlp() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(WARREN_SYS_ERROR("socket() for the TLS ULP check"));
+  int rc = ::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls"));
+  int err = errno;
+  ::close(fd);
+  // The kernel finds (or loads) the ULP before the ULP looks at the socket, and kTLS takes
+  // established sockets only (ENOTCONN here). ENOENT: no such ULP.
+  if (rc != 0 && err == ENOENT) return false;
+  return true;
+}
+
+bool kernelTlsWanted() {
+  if (!g_auto.load(std::memory_order_relaxed)) return false;
+  std::call_once(g_checked, [] {
+    auto has = kernelHasTlsUlp();
+    if (!has) {
+      spdlog::warn("kernel TLS: {}; each connection will try", has.error().message());
+    } else if (!*has) {
+      g_refused = true;
+      spdlog::info(
+          "kernel TLS unavailable (the kernel has no TLS ULP: CONFIG_TLS): HBONE records "
+          "stay in user space");
+    }
+  });
+  return !g_refused.load();
+}
 
 Result<std::vector<uint8_t>> kernelCryptoInfo(uint16_t cipher_suite, const TrafficKeys& keys) {
   size_t want = keyLength(cipher_suite);

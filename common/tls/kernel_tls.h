@@ -3,8 +3,9 @@
 // setsockopt(SOL_TCP, TCP_ULP, "tls") and setsockopt(SOL_TLS, TLS_TX / TLS_RX), and from then on
 // the socket takes and returns plaintext while the kernel seals and opens the records (and the
 // engine passes bytes through: TlsEngine::handOverRecordLayer). Where the kernel has no TLS ULP
-// the first attempt learns it (ENOENT) and later ones make no syscall: the user-space record
-// layer carries every connection, as before.
+// the process learns it once, before its first connection (kernelHasTlsUlp), and every
+// connection's own engine takes the records from the handshake on; a refusal later (a version
+// or cipher the kernel does not take) is remembered the same way.
 //
 // What the kernel path does not do (a connection that meets one ends, as on a TLS error): a
 // record of another type than application data arriving (the peer's KeyUpdate, alert or
@@ -29,11 +30,18 @@ enum class KernelTlsMode {
 // "auto" or "off"; the error names the flag's accepted values.
 Result<KernelTlsMode> parseKernelTlsMode(std::string_view text);
 
-// Process-wide (set once from the binary's --kernel-tls flag before connections open).
+// Process-wide (set once from the binary's --kernel-tls flag before connections open); auto
+// asks the kernel for the TLS ULP there and then (kernelTlsWanted).
 void setKernelTlsMode(KernelTlsMode mode);
-// Whether a connection should try: the mode is auto and no attempt has shown the kernel refuses
-// (no TLS ULP, or a version or cipher it does not take).
+// Whether a connection should try: the mode is auto, the kernel has the TLS ULP (asked once, at
+// the first call: kernelHasTlsUlp) and no attempt has shown it refuses (a version or cipher it
+// does not take).
 bool kernelTlsWanted();
+
+// Asks the kernel for the TLS ULP on an unconnected TCP socket (setsockopt TCP_ULP "tls", which
+// loads the module where there is one and then refuses the socket: not established): false on
+// ENOENT, the answer of a kernel without CONFIG_TLS. An error only when no socket could be made.
+Result<bool> kernelHasTlsUlp();
 
 // The setsockopt(SOL_TLS, TLS_TX | TLS_RX) value for one direction of a TLS 1.3 connection:
 // struct tls12_crypto_info_aes_gcm_128 / _aes_gcm_256 / _chacha20_poly1305 (the 12-byte IV

@@ -58,7 +58,7 @@
 namespace warren::tls {
 
 struct TlsEngineOptions {
-  // Soft bound of unsent ciphertext plus staged plaintext, in bytes. 64 KiB = 4 full records:
+  // Soft bound of unsent ciphertext plus staged plaintext, in bytes. 64 KiB = 3 full records:
   // the two output buffers a connection alternates (one being filled, one being sent) stay in
   // a core's L2 cache, so sealing a record writes into warm lines. At 256 KiB the pair filled
   // the 512 KiB L2 of the bench machine and the seal's copy cost ~6x the same copy elsewhere

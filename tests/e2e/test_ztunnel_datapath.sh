@@ -294,22 +294,28 @@ for node in node-1 node-2; do
   [ "$quiet" -gt 0 ] || fail "$node: warren_ztunnel_loop_quiet_sends_total is $quiet after the traffic"
 done
 
-step "kernel TLS: offered after the handshake, taken where the kernel has the TLS ULP"
-# --kernel-tls auto (the default): each HBONE connection offers its records to the kernel once
-# nothing is in flight (common/tls/kernel_tls.h). This lab's kernel has no TLS ULP: the first
-# attempt learns it and the records stay in user space (the traffic above proves they flowed).
+step "kernel TLS: offered after the handshake where the kernel has the TLS ULP, known otherwise"
+# --kernel-tls auto (the default): the ztunnel asks the kernel for the TLS ULP once at start-up
+# (common/tls/kernel_tls.h); where it has one each HBONE connection offers its records once
+# nothing is in flight. This lab's kernel has none: the ztunnel knew it before its first
+# connection, so no connection had to try, and the engines' own record layers carried the
+# records (the traffic above proves they flowed).
 for node in node-1 node-2; do
   out=$(metrics_of "$node") || fail "$node: no metrics"
+  enabled=$(metric_sum_in "$out" warren_ztunnel_kernel_tls_enabled)
   installed=$(metric_sum_in "$out" warren_ztunnel_kernel_tls_total 'result="installed"')
   unavailable=$(metric_sum_in "$out" warren_ztunnel_kernel_tls_total 'result="unavailable"')
   failed=$(metric_sum_in "$out" warren_ztunnel_kernel_tls_total 'result="failed"')
-  log "$node: kernel TLS installed $installed, unavailable $unavailable, failed $failed"
+  log "$node: kernel TLS enabled $enabled; installed $installed, unavailable $unavailable, failed $failed"
   grep -q '^warren_ztunnel_kernel_tls_total{' <<<"$out" || fail "$node: warren_ztunnel_kernel_tls_total missing"
+  grep -q '^warren_ztunnel_kernel_tls_enabled ' <<<"$out" || fail "$node: warren_ztunnel_kernel_tls_enabled missing"
   [ "$failed" -eq 0 ] || fail "$node: $failed connections half-installed kernel TLS"
   if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp; then
+    [ "$enabled" -eq 1 ] || fail "$node: the kernel has the TLS ULP and kernel TLS is off"
     [ "$installed" -ge 1 ] || fail "$node: the kernel has the TLS ULP and no connection used it"
   else
-    [ "$unavailable" -ge 1 ] || fail "$node: no connection offered its records to the kernel"
+    [ "$enabled" -eq 0 ] || fail "$node: no TLS ULP in the kernel, yet kernel TLS is on"
+    [ "$unavailable" -eq 0 ] || fail "$node: $unavailable connections offered to a kernel known to have no TLS ULP"
     [ "$installed" -eq 0 ] || fail "$node: $installed installed on a kernel without the TLS ULP?"
   fi
 done

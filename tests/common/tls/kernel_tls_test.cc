@@ -12,6 +12,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
 
 #include "common/unique_fd.h"
 #include "tests/common/tls/tls_fixture.h"
@@ -77,6 +81,22 @@ TEST(KernelTls, ModeFlag) {
   auto bad = parseKernelTlsMode("on");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message(), "--kernel-tls 'on': want auto or off");
+}
+
+// The start-up check's answer is the kernel's own: where the ULP exists the check loaded it, so
+// it is listed; where the check says none (this lab's kernel), it is not, and no connection
+// offers its records.
+TEST(KernelTls, UlpCheckAgreesWithTheKernelsList) {
+  auto has = kernelHasTlsUlp();
+  ASSERT_TRUE(has) << has.error().message();
+  std::ifstream in("/proc/sys/net/ipv4/tcp_available_ulp");
+  ASSERT_TRUE(in) << "no /proc/sys/net/ipv4/tcp_available_ulp";
+  std::set<std::string> listed{std::istream_iterator<std::string>(in), {}};
+  EXPECT_EQ(*has, listed.count("tls") == 1) << "tcp_available_ulp lists " << listed.size();
+  if (!*has) {
+    setKernelTlsMode(KernelTlsMode::kAuto);
+    EXPECT_FALSE(kernelTlsWanted());
+  }
 }
 
 class KernelTlsHandOff : public PairedTlsFixture {};
