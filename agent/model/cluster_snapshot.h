@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <ranges>
 #include <set>
 #include <string>
 
@@ -58,5 +59,14 @@ struct ClusterSnapshot {
 };
 
 using SnapshotPtr = std::shared_ptr<const ClusterSnapshot>;
+
+// The entries of one of the snapshot's namespaced maps (keyed "namespace/name") that are in
+// namespace `ns`, in key order: a contiguous range, since '/' sorts right before '0'. What
+// depends on a pod's namespace alone (the Services selecting it, its policies) looks here, not
+// through every namespace's objects.
+template <class Map>
+auto inNamespace(const Map& map, const std::string& ns) {
+  return std::ranges::subrange(map.lower_bound(ns + "/"), map.lower_bound(ns + "0"));
+}
 
 }  // namespace warren::agent

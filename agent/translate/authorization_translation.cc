@@ -297,10 +297,8 @@ std::vector<const Gateway*> frontingWaypoints(const ClusterSnapshot& snap, const
     const Gateway* g = snap.waypointGateway(ref->first, ref->second);
     if (g && g->acceptsWorkloadTraffic()) add(ref->first, ref->second);
   }
-  for (const auto& [key, svc] : snap.services) {
-    if (svc.meta.namespace_ != pod.meta.namespace_ ||
-        !k8s::selectorMatches(svc.selector, pod.meta.labels))
-      continue;
+  for (const auto& [key, svc] : inNamespace(snap.services, pod.meta.namespace_)) {
+    if (!k8s::selectorMatches(svc.selector, pod.meta.labels)) continue;
     std::string wp = serviceWaypoint(snap, svc);
     if (auto slash = wp.find('/'); slash != std::string::npos)
       add(wp.substr(0, slash), wp.substr(slash + 1));

@@ -142,8 +142,8 @@ std::optional<wl::Workload> translatePod(const ClusterSnapshot& snap, const k8s:
   w.set_status(pod.status.phase == "Running" ? wl::HEALTHY : wl::UNHEALTHY);
   w.set_cluster_id(ctx.cluster_id);
   if (pod.spec.host_network) w.set_network_mode(wl::HOST_NETWORK);
-  for (const auto& [key, svc] : snap.services) {
-    if (svc.meta.namespace_ != ns || !k8s::selectorMatches(svc.selector, l)) continue;
+  for (const auto& [key, svc] : inNamespace(snap.services, ns)) {
+    if (!k8s::selectorMatches(svc.selector, l)) continue;
     wl::PortList& ports = (*w.mutable_services())[ns + "/" + serviceHostname(ctx, svc)];
     for (const k8s::ServicePort& sp : svc.ports) {
       auto target = resolveTargetPort(pod, sp);

@@ -1,0 +1,92 @@
+// The agent's cost of one model change: buildXdsResources over a whole snapshot (every change
+// rebuilds every resource; bench/README "Scale"). The snapshot is make scale's synthetic model:
+// 500 Running pods per namespace, each selected by one of the namespace's 100 Services, plus a
+// namespace-wide and a selector AuthorizationPolicy per namespace. Args: workloads, services.
+// bench-link: warren_agent_lib
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "agent/model/cluster_model.h"
+#include "agent/translate/xds_resources.h"
+#include "common/k8s/object.h"
+
+namespace warren::agent {
+namespace {
+
+constexpr int kPodsPerNamespace = 500;
+constexpr int kServicesPerNamespace = 100;
+
+std::string syntheticModel(int workloads, int services) {
+  std::string y;
+  const int namespaces = (workloads + kPodsPerNamespace - 1) / kPodsPerNamespace;
+  for (int k = 0; k < namespaces; ++k) {
+    std::string ns = "synth-" + std::to_string(k);
+    y += "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns +
+         "\n  labels:\n    warren.dev/dataplane-mode: ambient\n---\n";
+    y += "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: allow-" +
+         ns + "\n  namespace: " + ns + "\nspec:\n  selector:\n    matchLabels:\n      app: s-" +
+         std::to_string(k) +
+         "-0\n  action: ALLOW\n  rules:\n  - from:\n    - source:\n        namespaces: [\"" + ns +
+         "\"]\n---\n";
+  }
+  for (int i = 0; i < workloads; ++i) {
+    const int k = i / kPodsPerNamespace;
+    const std::string ip = "10.200." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+    y += "apiVersion: v1\nkind: Pod\nmetadata:\n  name: w-" + std::to_string(i) +
+         "\n  namespace: synth-" + std::to_string(k) + "\n  uid: synthetic-" + std::to_string(i) +
+         "\n  labels:\n    app: s-" + std::to_string(k) + "-" +
+         std::to_string(i % kPodsPerNamespace % kServicesPerNamespace) +
+         "\nspec:\n  nodeName: virtual-" + std::to_string(i % 10 + 1) +
+         "\n  serviceAccountName: sa-" + std::to_string(i % 10) +
+         "\n  containers:\n  - name: app\n    ports:\n    - containerPort: 8080\nstatus:\n  "
+         "phase: Running\n  podIP: " +
+         ip + "\n  podIPs:\n  - ip: " + ip + "\n  hostIP: 192.168.200.1\n---\n";
+  }
+  for (int j = 0; j < services; ++j) {
+    const int k = j / kServicesPerNamespace, m = j % kServicesPerNamespace;
+    const int h = 32768 + j + 1;
+    const std::string ip = "10.96." + std::to_string(h >> 8) + "." + std::to_string(h & 255);
+    y += "apiVersion: v1\nkind: Service\nmetadata:\n  name: s-" + std::to_string(k) + "-" +
+         std::to_string(m) + "\n  namespace: synth-" + std::to_string(k) +
+         "\nspec:\n  selector:\n    app: s-" + std::to_string(k) + "-" + std::to_string(m) +
+         "\n  clusterIP: " + ip +
+         "\n  ports:\n  - name: http\n    port: 80\n    targetPort: "
+         "8080\n---\n";
+  }
+  return y;
+}
+
+SnapshotPtr snapshot(int workloads, int services) {
+  auto objs = k8s::parseManifests(syntheticModel(workloads, services), "synthetic.yaml");
+  if (!objs) std::abort();
+  ClusterModel model;
+  ConfigUpdate u;
+  u.replace_all = true;
+  u.upserts = std::move(*objs);
+  if (model.apply(std::move(u)) != 0) std::abort();
+  return model.snapshot();
+}
+
+void BM_BuildXdsResources(benchmark::State& state) {
+  const int workloads = static_cast<int>(state.range(0));
+  const int services = static_cast<int>(state.range(1));
+  SnapshotPtr snap = snapshot(workloads, services);
+  TranslationContext ctx;
+  size_t resources = 0;
+  for (auto _ : state) {
+    XdsBuild b = buildXdsResources(*snap, ctx);
+    resources = 0;
+    for (const auto& [type, m] : b.resources) resources += m.size();
+    benchmark::DoNotOptimize(resources);
+  }
+  state.counters["resources"] = static_cast<double>(resources);
+}
+BENCHMARK(BM_BuildXdsResources)
+    ->Args({1000, 200})
+    ->Args({10000, 2000})
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace warren::agent
