@@ -235,9 +235,8 @@ sec::Authorization staticStrictPolicy(const std::string& root_namespace) {
 std::string namespacePeerAuthenticationMode(const ClusterSnapshot& snap, const std::string& ns,
                                             const std::string& root_namespace) {
   auto level = [&](const std::string& in) -> std::string {
-    for (const auto& [key, pa] : snap.peer_authentications) {
-      if (pa.meta.namespace_ == in && !hasSelector(pa.selector) && pa.mode != "UNSET")
-        return pa.mode;
+    for (const auto& [key, pa] : inNamespace(snap.peer_authentications, in)) {
+      if (!hasSelector(pa.selector) && pa.mode != "UNSET") return pa.mode;
     }
     return "";
   };
@@ -273,14 +272,26 @@ sec::Authorization implicitWaypointPolicy(const ClusterSnapshot& snap, const Gat
 
 namespace {
 
+// The AuthorizationPolicies that may apply to a pod of namespace `ns`: its namespace's and the
+// root namespace's (mesh-wide), each range in key order.
+auto policiesFor(const ClusterSnapshot& snap, const std::string& ns,
+                 const std::string& root_namespace) {
+  std::vector<decltype(inNamespace(snap.authorization_policies, ns))> ranges{
+      inNamespace(snap.authorization_policies, ns)};
+  if (root_namespace != ns)
+    ranges.push_back(inNamespace(snap.authorization_policies, root_namespace));
+  return ranges;
+}
+
 // Does any enforced ALLOW policy apply to `pod` (selector, its namespace, or mesh-wide)?
 bool hasAllowPolicy(const ClusterSnapshot& snap, const k8s::Pod& pod,
                     const std::string& root_namespace) {
-  for (const auto& [key, ap] : snap.authorization_policies) {
-    if (ap.action != "ALLOW" || ap.boundByTargetRefs() || ap.dry_run) continue;
-    if (ap.meta.namespace_ != pod.meta.namespace_ && ap.meta.namespace_ != root_namespace) continue;
-    if (!hasSelector(ap.selector) || k8s::selectorMatches(*ap.selector, pod.meta.labels))
-      return true;
+  for (auto policies : policiesFor(snap, pod.meta.namespace_, root_namespace)) {
+    for (const auto& [key, ap] : policies) {
+      if (ap.action != "ALLOW" || ap.boundByTargetRefs() || ap.dry_run) continue;
+      if (!hasSelector(ap.selector) || k8s::selectorMatches(*ap.selector, pod.meta.labels))
+        return true;
+    }
   }
   return false;
 }
@@ -312,11 +323,12 @@ std::vector<std::string> workloadPolicyNames(const ClusterSnapshot& snap, const 
                                              const std::string& root_namespace) {
   std::vector<std::string> out;
   const std::string& ns = pod.meta.namespace_;
-  for (const auto& [key, ap] : snap.authorization_policies) {
-    if (!hasSelector(ap.selector) || ap.boundByTargetRefs()) continue;
-    if (ap.action != "ALLOW" && ap.action != "DENY") continue;
-    if (ap.meta.namespace_ != ns && ap.meta.namespace_ != root_namespace) continue;
-    if (k8s::selectorMatches(*ap.selector, pod.meta.labels)) out.push_back(key);
+  for (auto policies : policiesFor(snap, ns, root_namespace)) {
+    for (const auto& [key, ap] : policies) {
+      if (!hasSelector(ap.selector) || ap.boundByTargetRefs()) continue;
+      if (ap.action != "ALLOW" && ap.action != "DENY") continue;
+      if (k8s::selectorMatches(*ap.selector, pod.meta.labels)) out.push_back(key);
+    }
   }
   if (!waypointGatewayOfPod(snap, pod) && hasAllowPolicy(snap, pod, root_namespace)) {
     for (const Gateway* g : frontingWaypoints(snap, pod))
@@ -324,9 +336,8 @@ std::vector<std::string> workloadPolicyNames(const ClusterSnapshot& snap, const 
   }
   // The workload's own PeerAuthentication (the first by name when several select it).
   const PeerAuthentication* own = nullptr;
-  for (const auto& [key, pa] : snap.peer_authentications) {
-    if (pa.meta.namespace_ == ns && hasSelector(pa.selector) &&
-        k8s::selectorMatches(*pa.selector, pod.meta.labels)) {
+  for (const auto& [key, pa] : inNamespace(snap.peer_authentications, ns)) {
+    if (hasSelector(pa.selector) && k8s::selectorMatches(*pa.selector, pod.meta.labels)) {
       own = &pa;
       break;
     }

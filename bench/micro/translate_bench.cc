@@ -1,7 +1,8 @@
 // The agent's cost of one model change: buildXdsResources over a whole snapshot (every change
 // rebuilds every resource; bench/README "Scale"). The snapshot is make scale's synthetic model:
-// 500 Running pods per namespace, each selected by one of the namespace's 100 Services, plus a
-// namespace-wide and a selector AuthorizationPolicy per namespace. Args: workloads, services.
+// 500 Running pods per namespace, each selected by one of the namespace's 100 Services, plus
+// selector AuthorizationPolicies in each namespace. Args: workloads, services, policies per
+// namespace.
 // bench-link: warren_agent_lib
 #include <benchmark/benchmark.h>
 
@@ -18,18 +19,22 @@ namespace {
 constexpr int kPodsPerNamespace = 500;
 constexpr int kServicesPerNamespace = 100;
 
-std::string syntheticModel(int workloads, int services) {
+std::string syntheticModel(int workloads, int services, int policies) {
   std::string y;
   const int namespaces = (workloads + kPodsPerNamespace - 1) / kPodsPerNamespace;
   for (int k = 0; k < namespaces; ++k) {
     std::string ns = "synth-" + std::to_string(k);
     y += "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns +
          "\n  labels:\n    warren.dev/dataplane-mode: ambient\n---\n";
-    y += "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: allow-" +
-         ns + "\n  namespace: " + ns + "\nspec:\n  selector:\n    matchLabels:\n      app: s-" +
-         std::to_string(k) +
-         "-0\n  action: ALLOW\n  rules:\n  - from:\n    - source:\n        namespaces: [\"" + ns +
-         "\"]\n---\n";
+    for (int p = 0; p < policies; ++p) {
+      y +=
+          "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: allow-" +
+          std::to_string(p) + "\n  namespace: " + ns +
+          "\nspec:\n  selector:\n    matchLabels:\n      app: s-" + std::to_string(k) + "-" +
+          std::to_string(p % kServicesPerNamespace) +
+          "\n  action: ALLOW\n  rules:\n  - from:\n    - source:\n        namespaces: [\"" + ns +
+          "\"]\n---\n";
+    }
   }
   for (int i = 0; i < workloads; ++i) {
     const int k = i / kPodsPerNamespace;
@@ -58,8 +63,8 @@ std::string syntheticModel(int workloads, int services) {
   return y;
 }
 
-SnapshotPtr snapshot(int workloads, int services) {
-  auto objs = k8s::parseManifests(syntheticModel(workloads, services), "synthetic.yaml");
+SnapshotPtr snapshot(int workloads, int services, int policies) {
+  auto objs = k8s::parseManifests(syntheticModel(workloads, services, policies), "synthetic.yaml");
   if (!objs) std::abort();
   ClusterModel model;
   ConfigUpdate u;
@@ -72,7 +77,7 @@ SnapshotPtr snapshot(int workloads, int services) {
 void BM_BuildXdsResources(benchmark::State& state) {
   const int workloads = static_cast<int>(state.range(0));
   const int services = static_cast<int>(state.range(1));
-  SnapshotPtr snap = snapshot(workloads, services);
+  SnapshotPtr snap = snapshot(workloads, services, static_cast<int>(state.range(2)));
   TranslationContext ctx;
   size_t resources = 0;
   for (auto _ : state) {
@@ -84,8 +89,9 @@ void BM_BuildXdsResources(benchmark::State& state) {
   state.counters["resources"] = static_cast<double>(resources);
 }
 BENCHMARK(BM_BuildXdsResources)
-    ->Args({1000, 200})
-    ->Args({10000, 2000})
+    ->Args({1000, 200, 1})
+    ->Args({10000, 2000, 1})
+    ->Args({10000, 2000, 50})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace
