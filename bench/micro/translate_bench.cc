@@ -88,6 +88,32 @@ void BM_BuildXdsResources(benchmark::State& state) {
   }
   state.counters["resources"] = static_cast<double>(resources);
 }
+// The model's part of one change: a pod's labels flip (one upsert) and the model publishes a
+// new snapshot (a copy of the previous one with the pod replaced).
+void BM_ModelApplyOneChange(benchmark::State& state) {
+  const int workloads = static_cast<int>(state.range(0));
+  auto objs = k8s::parseManifests(syntheticModel(workloads, static_cast<int>(state.range(1)), 1),
+                                  "synthetic.yaml");
+  if (!objs) std::abort();
+  ClusterModel model;
+  ConfigUpdate all;
+  all.replace_all = true;
+  all.upserts = *objs;
+  if (model.apply(std::move(all)) != 0) std::abort();
+  k8s::Object pod;
+  for (const k8s::Object& o : *objs)
+    if (o.kind == "Pod") pod = o;
+  int flip = 0;
+  for (auto _ : state) {
+    k8s::Object changed = pod;
+    changed.meta.labels["flip"] = std::to_string(flip++ & 1);
+    ConfigUpdate u;
+    u.upserts.push_back(std::move(changed));
+    if (model.apply(std::move(u)) != 0) std::abort();
+  }
+}
+BENCHMARK(BM_ModelApplyOneChange)->Args({10000, 2000})->Unit(benchmark::kMillisecond);
+
 BENCHMARK(BM_BuildXdsResources)
     ->Args({1000, 200, 1})
     ->Args({10000, 2000, 1})
