@@ -100,8 +100,8 @@ inline std::vector<metrics::FamilySnapshot> kernelTlsFamilies(const std::string&
           {"warren_" + proxy + "_kernel_tls_total",
            "HBONE connections offered to the kernel's TLS record layer after the handshake: "
            "installed (the kernel seals and opens the records), unavailable (nothing changed: the "
-           "kernel refused a version or cipher, and later connections do not try), failed (half "
-           "installed: the connection was closed)",
+           "kernel refused the ULP, a version or a cipher, which stops later offers, or it has no "
+           "cipher for the suite), failed (half installed: the connection was closed)",
            metrics::MetricType::kCounter,
            {{"", {{"result", "installed"}}, double(k.installed)},
             {"", {{"result", "unavailable"}}, double(k.unavailable)},

@@ -65,11 +65,19 @@ Result<bool> kernelHasTlsUlp() {
   int rc = ::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls"));
   int err = errno;
   ::close(fd);
-  // The kernel finds (or loads) the ULP before the ULP looks at the socket, and kTLS takes
-  // established sockets only (ENOTCONN here). ENOENT: no such ULP.
+  // The kernel finds (or, with CAP_NET_ADMIN, loads) the ULP before the ULP looks at the socket,
+  // and kTLS takes established sockets only: an error other than ENOENT here (ENOTCONN on recent
+  // kernels). ENOENT: no such ULP registered.
   if (rc != 0 && err == ENOENT) return false;
   return true;
 }
+
+namespace testing {
+void forgetKernelTlsRefusal() {
+  (void)kernelTlsWanted();  // the check has run: it does not come back
+  g_refused = false;
+}
+}  // namespace testing
 
 bool kernelTlsWanted() {
   if (!g_auto.load(std::memory_order_relaxed)) return false;
@@ -80,8 +88,8 @@ bool kernelTlsWanted() {
     } else if (!*has) {
       g_refused = true;
       spdlog::info(
-          "kernel TLS unavailable (the kernel has no TLS ULP: CONFIG_TLS): HBONE records "
-          "stay in user space");
+          "kernel TLS unavailable (no TLS ULP: CONFIG_TLS off, or the tls module not loaded and "
+          "no CAP_NET_ADMIN to load it): HBONE records stay in user space");
     }
   });
   return !g_refused.load();
@@ -114,11 +122,6 @@ Status installKernelTls(int fd, const RecordState& state) {
     ++g_unavailable;
     return fail(Error(ErrorCode::kUnavailable, std::move(why)));
   };
-  if (g_refused) {
-    return unavailable(
-        "refused earlier in this process: no TLS ULP (CONFIG_TLS), or a version or cipher the "
-        "kernel does not take");
-  }
   auto tx = kernelCryptoInfo(state.cipher_suite, state.tx);
   if (!tx) return unavailable(tx.error().message());
   auto rx = kernelCryptoInfo(state.cipher_suite, state.rx);

@@ -38,10 +38,19 @@ void setKernelTlsMode(KernelTlsMode mode);
 // does not take).
 bool kernelTlsWanted();
 
-// Asks the kernel for the TLS ULP on an unconnected TCP socket (setsockopt TCP_ULP "tls", which
-// loads the module where there is one and then refuses the socket: not established): false on
-// ENOENT, the answer of a kernel without CONFIG_TLS. An error only when no socket could be made.
+// Asks the kernel for the TLS ULP on an unconnected TCP socket (setsockopt TCP_ULP "tls": the
+// kernel finds the ULP, loading the module if the caller has CAP_NET_ADMIN, and the ULP then
+// refuses the socket, which is not established): false on ENOENT (no CONFIG_TLS, or the tls
+// module not loaded and no CAP_NET_ADMIN to load it: `modprobe tls`), true on any other answer
+// (a refusal later is learned per connection). An error only when no socket could be made.
 Result<bool> kernelHasTlsUlp();
+
+namespace testing {
+// Forgets what the process learned (the start-up check's answer and any refusal), as if the
+// kernel had the ULP: the next connections offer their records again (tests of that path on a
+// kernel without it).
+void forgetKernelTlsRefusal();
+}  // namespace testing
 
 // The setsockopt(SOL_TLS, TLS_TX | TLS_RX) value for one direction of a TLS 1.3 connection:
 // struct tls12_crypto_info_aes_gcm_128 / _aes_gcm_256 / _chacha20_poly1305 (the 12-byte IV
@@ -52,7 +61,8 @@ Result<std::vector<uint8_t>> kernelCryptoInfo(uint16_t cipher_suite, const Traff
 // kUnavailable when nothing changed (no TLS ULP on this kernel; a version or cipher the kernel
 // refuses; the ULP already attached): the connection carries on in user space. Any other code:
 // one direction was installed and the other refused; the connection cannot continue and must be
-// closed. Every refusal but EEXIST is remembered: later connections do not try.
+// closed. Every refusal of the ULP or a direction but EEXIST is remembered: kernelTlsWanted()
+// then says no, and later connections do not call this (it always makes the syscalls).
 Status installKernelTls(int fd, const RecordState& state);
 
 struct KernelTlsCounts {

@@ -311,7 +311,7 @@ for node in node-1 node-2; do
   grep -q '^warren_ztunnel_kernel_tls_enabled ' <<<"$out" || fail "$node: warren_ztunnel_kernel_tls_enabled missing"
   [ "$failed" -eq 0 ] || fail "$node: $failed connections half-installed kernel TLS"
   if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp; then
-    [ "$enabled" -eq 1 ] || fail "$node: the kernel has the TLS ULP and kernel TLS is off"
+    [ "$enabled" -eq 1 ] || fail "$node: the kernel has the TLS ULP and kernel TLS is not enabled (the start-up check, or a refused offer: unavailable $unavailable)"
     [ "$installed" -ge 1 ] || fail "$node: the kernel has the TLS ULP and no connection used it"
   else
     [ "$enabled" -eq 0 ] || fail "$node: no TLS ULP in the kernel, yet kernel TLS is on"

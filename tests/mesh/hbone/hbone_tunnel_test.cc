@@ -195,22 +195,24 @@ ThreadedServer hashingUpstream(std::chrono::milliseconds start_after = 0ms) {
 
 class HboneTunnelOnBackend : public ::testing::TestWithParam<uring::Backend> {};
 
-TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
+// `bytes` through one tunnel and back as a hash, with the client's identity at the server; then
+// both ends' record layers are settled: the kernel's (a kernel with the TLS ULP) or the
+// engines' own, never OpenSSL's.
+void carryBytesAndSettle(uring::Backend backend, size_t bytes) {
   ThreadedServer upstream = hashingUpstream();
   Fixture f;
   f.upstream = upstream.address();
-  f.start(GetParam());
+  f.start(backend);
   auto [loop_side, test_side] = socketPair();
   auto status = f.tunnel(std::move(loop_side));
   relay::testing::setBlocking(test_side.get(), 30s);
-  constexpr size_t kBytes = 24 << 20;  // several windows' worth: flow control must cycle
-  std::string sent = relay::testing::sendPayload(test_side.get(), 7, kBytes);
+  std::string sent = relay::testing::sendPayload(test_side.get(), 7, bytes);
   ASSERT_FALSE(sent.empty());
   ASSERT_EQ(status.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(status.get(), 200);
   ::shutdown(test_side.get(), SHUT_WR);  // -> END_STREAM -> upstream EOF
   std::string answer = relay::testing::readToEof(test_side.get());
-  EXPECT_EQ(answer, sent + " " + std::to_string(kBytes));
+  EXPECT_EQ(answer, sent + " " + std::to_string(bytes));
   auto peer = f.peer_identity.get_future();
   ASSERT_EQ(peer.wait_for(1s), std::future_status::ready);
   EXPECT_EQ(peer.get(), kClientId);
@@ -249,6 +251,24 @@ TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
     EXPECT_FALSE(client_kernel || server_kernel);
     EXPECT_TRUE(client_own && server_own) << "no kTLS: the engines seal and open the records";
   }
+}
+
+TEST_P(HboneTunnelOnBackend, CarriesBytesBothWaysWithHalfCloseAndIdentities) {
+  carryBytesAndSettle(GetParam(), 24 << 20);  // several windows' worth: flow control must cycle
+}
+
+// The offer itself, as on a kernel with the TLS ULP: the process forgets what its start-up check
+// learned, so both ends offer their records after the handshake. On this lab's kernel the first
+// offer is refused (ENOENT), counted and remembered, and both engines switch to their own record
+// layer in the middle of the connection (HboneConnection::settleRecordLayer), the bytes exact.
+TEST_P(HboneTunnelOnBackend, OffersItsRecordsToTheKernelAfterTheHandshake) {
+  tls::testing::forgetKernelTlsRefusal();
+  const auto before = tls::kernelTlsCounts();
+  carryBytesAndSettle(GetParam(), 4 << 20);
+  const auto after = tls::kernelTlsCounts();
+  EXPECT_GT(after.installed + after.unavailable, before.installed + before.unavailable)
+      << "no end offered its records to the kernel";
+  EXPECT_EQ(after.failed, before.failed);
 }
 
 // io_uring, and the epoll fallback ztunnel uses when io_uring cannot be set up.
