@@ -26,25 +26,24 @@ void Operation::deliver(int res, std::span<const char> data) {
 }
 
 Operation& OperationTable::add(std::unique_ptr<Operation> op) {
-  uint32_t slot;
+  uint32_t index;
   if (!free_.empty()) {
-    slot = free_.back();
+    index = free_.back();
     free_.pop_back();
   } else {
-    slot = static_cast<uint32_t>(slots_.size());
+    index = static_cast<uint32_t>(slots_.size());
     slots_.emplace_back();
-    uses_.push_back(0);
   }
-  if (++uses_[slot] == 0) uses_[slot] = 1;  // id 0 names nothing
-  op->id = (static_cast<OpId>(uses_[slot]) << 32) | slot;
-  ++live_;
-  return *(slots_[slot] = std::move(op));
+  Slot& slot = slots_[index];
+  if (++slot.uses == 0) slot.uses = 1;  // id 0 names nothing
+  op->id = (static_cast<OpId>(slot.uses) << 32) | index;
+  return *(slot.op = std::move(op));
 }
 
 std::unique_ptr<Operation>* OperationTable::slotOf(OpId id) {
   const auto slot = static_cast<uint32_t>(id);
   if (slot >= slots_.size()) return nullptr;
-  auto& held = slots_[slot];
+  auto& held = slots_[slot].op;
   return held && held->id == id ? &held : nullptr;
 }
 
@@ -70,7 +69,6 @@ size_t OperationTable::complete(OpId id, int res, std::span<const char> data, bo
   }
   std::unique_ptr<Operation> op = std::move(*held);
   free_.push_back(static_cast<uint32_t>(id));
-  --live_;
   ++stats_.completions;
   op->deliver(res, data);
   return 1;
@@ -91,14 +89,13 @@ size_t OperationTable::runDeferred() {
 std::vector<std::unique_ptr<Operation>> OperationTable::takeAll() {
   deferred_.clear();
   std::vector<std::unique_ptr<Operation>> all;
-  all.reserve(live_);
+  all.reserve(size());
   free_.clear();
   // Every slot is free again and keeps its use count: an id given before is never given again.
-  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
-    if (slots_[slot]) all.push_back(std::move(slots_[slot]));
-    free_.push_back(slot);
+  for (uint32_t index = 0; index < slots_.size(); ++index) {
+    if (slots_[index].op) all.push_back(std::move(slots_[index].op));
+    free_.push_back(index);
   }
-  live_ = 0;
   return all;
 }
 

@@ -104,7 +104,7 @@ class OperationTable {
   size_t runDeferred();
   bool hasDeferred() const { return !deferred_.empty(); }
 
-  size_t size() const { return live_; }
+  size_t size() const { return slots_.size() - free_.size(); }
   LoopStats& stats() { return stats_; }
   const LoopStats& stats() const { return stats_; }
   // Loop teardown: hands every operation to the caller (only those in the table, no empty
@@ -118,10 +118,12 @@ class OperationTable {
   // and receive is one).
   std::unique_ptr<Operation>* slotOf(OpId id);
 
-  std::vector<std::unique_ptr<Operation>> slots_;
-  std::vector<uint32_t> uses_;  // per slot: how many operations it has held
+  struct Slot {
+    std::unique_ptr<Operation> op;  // null while the slot is free
+    uint32_t uses = 0;              // how many operations it has held
+  };
+  std::vector<Slot> slots_;
   std::vector<uint32_t> free_;  // empty slots, the last freed taken first
-  size_t live_ = 0;
   std::vector<std::pair<OpId, int>> deferred_;
   LoopStats stats_;
 };
