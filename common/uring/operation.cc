@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace warren::uring {
 
 void Operation::deliver(int res, std::span<const char> data) {
@@ -37,7 +39,37 @@ Operation& OperationTable::add(std::unique_ptr<Operation> op) {
   Slot& slot = slots_[index];
   if (++slot.uses == 0) slot.uses = 1;  // id 0 names nothing
   op->id = (static_cast<OpId>(slot.uses) << 32) | index;
-  return *(slot.op = std::move(op));
+  slot.op = std::move(op);
+  linkFd(index, 0, slot.op->fd);
+  if (slot.op->pipe_fd != slot.op->fd) linkFd(index, 1, slot.op->pipe_fd);
+  return *slot.op;
+}
+
+void OperationTable::linkFd(uint32_t index, int which, int fd) {
+  FdLink& mine = slots_[index].fd_links[which];
+  mine = FdLink{};
+  if (fd < 0) return;
+  if (static_cast<size_t>(fd) >= fd_heads_.size())
+    fd_heads_.resize(std::max<size_t>(static_cast<size_t>(fd) + 1, 2 * fd_heads_.size()), kNoLink);
+  const uint32_t link = (index << 1) | static_cast<uint32_t>(which);
+  mine.next = fd_heads_[fd];
+  if (mine.next != kNoLink) linkAt(mine.next).prev = link;
+  fd_heads_[fd] = link;
+}
+
+void OperationTable::unlinkFds(uint32_t index) {
+  const Operation& op = *slots_[index].op;
+  const int fds[2] = {op.fd, op.pipe_fd == op.fd ? -1 : op.pipe_fd};
+  for (int which = 0; which < 2; ++which) {
+    if (fds[which] < 0) continue;
+    FdLink mine = slots_[index].fd_links[which];
+    if (mine.prev != kNoLink)
+      linkAt(mine.prev).next = mine.next;
+    else
+      fd_heads_[fds[which]] = mine.next;
+    if (mine.next != kNoLink) linkAt(mine.next).prev = mine.prev;
+    slots_[index].fd_links[which] = FdLink{};
+  }
 }
 
 std::unique_ptr<Operation>* OperationTable::slotOf(OpId id) {
@@ -67,6 +99,7 @@ size_t OperationTable::complete(OpId id, int res, std::span<const char> data, bo
     op.deliver(res, data);
     return 1;
   }
+  unlinkFds(static_cast<uint32_t>(id));
   std::unique_ptr<Operation> op = std::move(*held);
   free_.push_back(static_cast<uint32_t>(id));
   ++stats_.completions;
@@ -91,6 +124,7 @@ std::vector<std::unique_ptr<Operation>> OperationTable::takeAll() {
   std::vector<std::unique_ptr<Operation>> all;
   all.reserve(size());
   free_.clear();
+  fd_heads_.clear();
   // Every slot is free again and keeps its use count: an id given before is never given again.
   for (uint32_t index = 0; index < slots_.size(); ++index) {
     if (slots_[index].op) all.push_back(std::move(slots_[index].op));

@@ -105,6 +105,19 @@ class OperationTable {
   bool hasDeferred() const { return !deferred_.empty(); }
 
   size_t size() const { return slots_.size() - free_.size(); }
+  // Every operation in the table that uses `fd` (as its socket, or as a splice's pipe), most
+  // recently added first: what closing the fd must end. Kept as a list per fd through the
+  // slots, so it costs a few stores per operation and finding them is not a walk over all of
+  // them. `fn(Operation&)` must not add nor remove operations.
+  template <class Fn>
+  void forEachOnFd(int fd, Fn&& fn) {
+    for (uint32_t link = headOf(fd); link != kNoLink;) {
+      Slot& slot = slots_[link >> 1];
+      uint32_t next = slot.fd_links[link & 1].next;
+      fn(*slot.op);
+      link = next;
+    }
+  }
   LoopStats& stats() { return stats_; }
   const LoopStats& stats() const { return stats_; }
   // Loop teardown: hands every operation to the caller (only those in the table, no empty
@@ -118,11 +131,27 @@ class OperationTable {
   // and receive is one).
   std::unique_ptr<Operation>* slotOf(OpId id);
 
+  // A link names one of a slot's two places in the per-fd lists: (slot << 1) | which, where
+  // which is 0 for the operation's `fd` and 1 for its `pipe_fd`.
+  static constexpr uint32_t kNoLink = ~uint32_t{0};
+  struct FdLink {
+    uint32_t prev = kNoLink;
+    uint32_t next = kNoLink;
+  };
   struct Slot {
     std::unique_ptr<Operation> op;  // null while the slot is free
     uint32_t uses = 0;              // how many operations it has held
+    FdLink fd_links[2];             // its places in the lists of op->fd and op->pipe_fd
   };
+  uint32_t headOf(int fd) const {
+    return fd >= 0 && static_cast<size_t>(fd) < fd_heads_.size() ? fd_heads_[fd] : kNoLink;
+  }
+  void linkFd(uint32_t index, int which, int fd);
+  void unlinkFds(uint32_t index);
+  FdLink& linkAt(uint32_t link) { return slots_[link >> 1].fd_links[link & 1]; }
+
   std::vector<Slot> slots_;
+  std::vector<uint32_t> fd_heads_;  // fd -> the first link of its list, kNoLink when empty
   std::vector<uint32_t> free_;  // empty slots, the last freed taken first
   std::vector<std::pair<OpId, int>> deferred_;
   LoopStats stats_;

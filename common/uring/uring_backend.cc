@@ -182,18 +182,21 @@ void UringBackend::cancel(Operation& op) {
 }
 
 void UringBackend::cancelFd(int fd) {
-  // Operations parked for re-arm are not in the kernel: mark them so they end instead.
-  for (OpId id : rearm_) {
-    Operation* op = table_.find(id);
-    if (op && op->fd == fd) op->cancelled = true;
-  }
   // The kernel holds its own file reference for in-flight requests, so closing alone would
-  // leave them pending forever. Cancel by fd, submitted now (matched against the open file,
-  // before the caller closes it).
-  io_uring_sqe* s = sqe();
-  io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
-  io_uring_sqe_set_data64(s, kIgnoreTag);
-  submitNow();
+  // leave them pending forever: each operation on the fd is cancelled by its id. Not by fd
+  // (IORING_ASYNC_CANCEL_FD | _ALL): the kernel finds those by comparing the file of every
+  // request it holds (its whole poll table, io_cancel_req_match), so each close cost as much
+  // as there were connections open, and closing n connections n times that. By id it looks in
+  // one bucket of the table. Operations parked for re-arm are not in the kernel: marked, the
+  // next poll() ends them (the cancel then finds nothing).
+  table_.forEachOnFd(fd, [this](Operation& op) {
+    if (op.cancelled) return;  // its cancel is on its way already
+    op.cancelled = true;
+    cancel(op);
+  });
+  // Submitted before the caller closes the fd: a submission still queued names it by number,
+  // which after close() is a bad fd, or another socket once the number is given out again.
+  if (io_uring_sq_ready(&ring_) > 0) submitNow();
 }
 
 void UringBackend::submitNow() {

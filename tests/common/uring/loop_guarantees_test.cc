@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <climits>
 #include <functional>
 #include <map>
 #include <memory>
@@ -90,6 +91,53 @@ TEST_P(LoopGuaranteesTest, EveryOperationGetsExactlyOneFinalCallback) {
   EXPECT_EQ(log.results["quick"], (std::vector<int>{0}));
   EXPECT_EQ(log.results["multi"], (std::vector<int>{-ECANCELED}));
   for (int fd : {a, b, c}) loop_->close(fd);
+}
+
+// Closing an fd ends exactly the operations on it (io_uring: each cancelled by its id), even
+// when many other connections wait and when the fd's number is handed out again at once.
+TEST_P(LoopGuaranteesTest, ClosingAnFdEndsItsOperationsAndNoOneElses) {
+  std::vector<std::pair<int, int>> pairs;
+  std::map<int, std::vector<int>> got;  // pair index -> results
+  for (int i = 0; i < 50; ++i) {
+    pairs.push_back(socketPair());
+    loop_->recv(pairs[i].first, 10,
+                [&got, i](int r, std::span<const char>) { got[i].push_back(r); });
+  }
+  // A send on the fd that will be closed, too: it ends with what it sent or with the close.
+  auto [a, b] = pairs[7];
+  Buffer big(1 << 20, 'x');
+  int sent_res = INT_MIN;
+  loop_->send(a, std::move(big), 0, [&](int r, Buffer) { sent_res = r; });
+  loop_->runOnce(1ms);
+  loop_->close(a);
+  auto [reused, peer] = socketPair();  // most likely `a`'s number again
+  std::vector<int> reused_got;
+  loop_->recv(reused, 10, [&](int r, std::span<const char>) { reused_got.push_back(r); });
+  ASSERT_TRUE(loop_->runUntil([&] { return got.contains(7) && sent_res != INT_MIN; }, kLimit));
+  EXPECT_EQ(got[7], (std::vector<int>{-ECANCELED}));
+  EXPECT_TRUE(sent_res > 0 || sent_res == -ECANCELED) << sent_res;
+  for (int i = 0; i < 5; ++i) loop_->runOnce(1ms);
+  EXPECT_EQ(got.size(), 1u) << "only the closed fd's operations ended";
+  EXPECT_TRUE(reused_got.empty());
+  // Everyone else's operations still work: each gets its byte.
+  for (int i = 0; i < 50; ++i) {
+    if (i == 7) continue;
+    ASSERT_EQ(::send(pairs[i].second, "y", 1, 0), 1);
+  }
+  ASSERT_EQ(::send(peer, "z", 1, 0), 1);
+  ASSERT_TRUE(loop_->runUntil([&] { return got.size() == 50 && !reused_got.empty(); }, kLimit));
+  for (int i = 0; i < 50; ++i) {
+    if (i == 7) continue;
+    EXPECT_EQ(got[i], (std::vector<int>{1})) << i;
+  }
+  EXPECT_EQ(reused_got, (std::vector<int>{1}));
+  for (int i = 0; i < 50; ++i) {
+    if (i != 7) loop_->close(pairs[i].first);
+    loop_->close(pairs[i].second);
+  }
+  loop_->close(reused);
+  loop_->close(peer);
+  ASSERT_TRUE(loop_->runUntil([&] { return loop_->stats().ops_in_flight == 0; }, kLimit));
 }
 
 TEST_P(LoopGuaranteesTest, ACancelRacingACompletionStillYieldsOneCallback) {

@@ -168,6 +168,72 @@ TEST(OperationTableTest, SendGetsItsBufferBack) {
   EXPECT_EQ(back, (Buffer{'x', 'y', 'z'}));
 }
 
+std::unique_ptr<Operation> recvOp(int fd) {
+  auto op = std::make_unique<Operation>();
+  op->kind = OpKind::kRecv;
+  op->fd = fd;
+  op->on_recv = [](int, std::span<const char>) {};
+  return op;
+}
+
+std::vector<OpId> onFd(OperationTable& t, int fd) {
+  std::vector<OpId> ids;
+  t.forEachOnFd(fd, [&](Operation& op) { ids.push_back(op.id); });
+  return ids;
+}
+
+// What closing an fd must end is found through its own list, not by looking at every
+// operation (io_uring's cancel by fd compares every request the kernel holds).
+TEST(OperationTableTest, OperationsAreListedByTheFdsTheyUseUntilTheyEnd) {
+  OperationTable t;
+  std::vector<std::string> log;
+  OpId a = t.add(recvOp(7)).id;
+  OpId b = t.add(recvOp(9)).id;
+  OpId c = t.add(recvOp(7)).id;
+  auto splice = std::make_unique<Operation>();
+  splice->kind = OpKind::kSpliceFromSocket;
+  splice->fd = 9;
+  splice->pipe_fd = 7;  // a number is listed under both fds it uses
+  splice->on_done = [](int) {};
+  OpId d = t.add(std::move(splice)).id;
+  OpId timer = t.add(timeoutOp(log, "timer")).id;  // no fd: in no list
+  EXPECT_EQ(onFd(t, 7), (std::vector<OpId>{d, c, a}));
+  EXPECT_EQ(onFd(t, 9), (std::vector<OpId>{d, b}));
+  EXPECT_TRUE(onFd(t, 8).empty());
+  EXPECT_TRUE(onFd(t, -1).empty());
+  EXPECT_TRUE(onFd(t, 100000).empty());
+
+  // Ending one takes it out of every list it was in, from the middle, the head or the tail.
+  ASSERT_EQ(t.complete(c, 0), 1u);
+  EXPECT_EQ(onFd(t, 7), (std::vector<OpId>{d, a}));
+  ASSERT_EQ(t.complete(d, 0), 1u);
+  EXPECT_EQ(onFd(t, 7), (std::vector<OpId>{a}));
+  EXPECT_EQ(onFd(t, 9), (std::vector<OpId>{b}));
+  ASSERT_EQ(t.complete(a, 0), 1u);
+  EXPECT_TRUE(onFd(t, 7).empty());
+
+  // A multishot operation stays listed through its intermediate results.
+  auto multi = std::make_unique<Operation>();
+  multi->kind = OpKind::kRecvMultishot;
+  multi->fd = 7;
+  multi->on_recv = [](int, std::span<const char>) {};
+  OpId m = t.add(std::move(multi)).id;
+  ASSERT_EQ(t.complete(m, 5, {}, /*final=*/false), 1u);
+  EXPECT_EQ(onFd(t, 7), (std::vector<OpId>{m}));
+
+  // Slots are reused: the new operation is listed under its own fd only.
+  OpId e = t.add(recvOp(11)).id;
+  EXPECT_EQ(onFd(t, 11), (std::vector<OpId>{e}));
+  EXPECT_EQ(onFd(t, 7), (std::vector<OpId>{m}));
+  EXPECT_EQ(onFd(t, 9), (std::vector<OpId>{b}));
+
+  // Teardown empties every list.
+  auto all = t.takeAll();
+  EXPECT_EQ(all.size(), 4u);
+  for (int fd : {7, 9, 11}) EXPECT_TRUE(onFd(t, fd).empty()) << fd;
+  (void)timer;
+}
+
 TEST(OperationTableTest, TakeAllEmptiesTheTableAndDropsDeferredResults) {
   OperationTable t;
   std::vector<std::string> log;
