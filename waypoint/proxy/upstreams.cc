@@ -71,9 +71,14 @@ void Upstreams::end(const std::string& uid) {
   if (it == active_.end() || it->second == 0) return;
   // An endpoint's count stays at 0 when its last request ends: the next request to it (at a
   // fixed rate, one at a time, 0 -> 1 -> 0 per request) finds it instead of allocating it
-  // again. Past kMaxIdleCounters endpoints (pods come and go), the idle ones are swept.
-  if (--it->second == 0 && active_.size() > kMaxIdleCounters)
+  // again. Past kMaxIdleCounters endpoints (pods come and go), the idle ones are swept; the
+  // next sweep waits until the counters have doubled again, so with more endpoints than that
+  // busy at once a request's end does not walk them all each time (amortised O(1) per end).
+  if (--it->second == 0 && active_.size() > sweep_above_) {
     std::erase_if(active_, [](const auto& e) { return e.second == 0; });
+    sweep_above_ = std::max(kMaxIdleCounters, 2 * active_.size());
+    ++idle_sweeps_;
+  }
 }
 
 void Upstreams::end(UpstreamChoice& choice) {

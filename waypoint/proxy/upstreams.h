@@ -160,6 +160,9 @@ class Upstreams {
   // The end of a request begun on `choice`: its count, and its place under the request limit.
   void end(UpstreamChoice& choice);
   uint32_t active(const std::string& uid) const;
+  // Endpoints with a count kept (busy ones and idle ones not swept yet), and sweeps so far.
+  size_t countersKept() const { return active_.size(); }
+  uint64_t idleSweeps() const { return idle_sweeps_; }
 
   uint64_t tunnelsOpened() const { return tunnels_opened_; }
   uint64_t tunnelFailures() const { return tunnel_failures_; }
@@ -191,6 +194,8 @@ class Upstreams {
   SelfIdentity self_;
   DestinationControl* destinations_ = nullptr;
   std::map<std::string, uint32_t> active_;
+  size_t sweep_above_ = kMaxIdleCounters;  // active_'s size past which an end sweeps
+  uint64_t idle_sweeps_ = 0;
   std::map<std::string, std::deque<std::unique_ptr<Idle>>> idle_;
   std::map<std::string, uint32_t> connections_;  // this worker's HTTP/1.1 ones, open or opening
   std::map<std::string, std::deque<Waiter>> waiters_;

@@ -77,6 +77,41 @@ class Http1SessionDestinationTest : public Http1SessionTest {
   std::unique_ptr<DestinationControl> destinations_;
 };
 
+// The per-endpoint request counts (least request) keep idle endpoints' zeros up to
+// kMaxIdleCounters and then sweep them; with more endpoints than that busy at once, a sweep
+// per request end would walk them all every time: the next sweep waits for the counts to
+// double again.
+TEST_F(Http1SessionDestinationTest, IdleRequestCountsAreSweptOnlyAsTheyDouble) {
+  Upstreams u(*loop_, *pool_, *client_tls_, [] { return std::optional<identity::SpiffeId>(); });
+  constexpr size_t kBusy = 3000;
+  for (size_t i = 0; i < kBusy; ++i) u.begin("busy-" + std::to_string(i));
+  // Requests end one after another with thousands still in flight elsewhere.
+  for (size_t i = 0; i < 200; ++i) u.end("busy-" + std::to_string(i));
+  EXPECT_EQ(u.idleSweeps(), 1u) << "each end swept all " << kBusy << " counts";
+  EXPECT_EQ(u.active("busy-0"), 0u);
+  EXPECT_EQ(u.active("busy-2999"), 1u);
+  // Pods come and go: one request each to endpoints never seen again. The zeros left behind
+  // stay bounded (swept once the counts are twice what was busy at the last sweep).
+  size_t most = 0;
+  for (size_t i = 0; i < 20000; ++i) {
+    std::string uid = "gone-" + std::to_string(i);
+    u.begin(uid);
+    u.end(uid);
+    most = std::max(most, u.countersKept());
+  }
+  EXPECT_LE(most, 2 * kBusy + 1);
+  EXPECT_GE(u.idleSweeps(), 2u);
+  EXPECT_EQ(u.active("busy-2999"), 1u) << "a busy count survives every sweep";
+  for (size_t i = 200; i < kBusy; ++i) u.end("busy-" + std::to_string(i));
+  // Quiet again: the sweeps bring the kept counts back to the floor.
+  for (size_t i = 0; i < 5000; ++i) {
+    std::string uid = "later-" + std::to_string(i);
+    u.begin(uid);
+    u.end(uid);
+  }
+  EXPECT_LE(u.countersKept(), 2 * Upstreams::kMaxIdleCounters + 1);
+}
+
 TEST_F(Http1SessionDestinationTest, TheFailingEndpointIsEjectedAndTheOtherServesTheRest) {
   RefusingPort dead;
   auto live = startEcho();
