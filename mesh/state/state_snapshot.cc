@@ -96,6 +96,7 @@ StateSnapshot::ApplyResult StateSnapshot::apply(const StateUpdate& update) const
 void StateSnapshot::rebuildIndexes() {
   // Workloads iterate in uid order; on an IP claimed twice (pod churn) the first uid keeps it,
   // so the answer does not depend on push order.
+  std::string identity_key;
   for (const auto& [uid, w] : workloads_) {
     if (w->network_mode != NetworkMode::kHostNetwork) {
       for (const auto& ip : w->addresses) {
@@ -105,10 +106,17 @@ void StateSnapshot::rebuildIndexes() {
     for (const auto& [svc_key, ports] : w->services) {
       endpoints_[svc_key].push_back(Endpoint{w.get(), &ports});
     }
-    if (auto id = w->identity()) {  // validate() let in only workloads that have one
-      if (!w->node.empty()) identities_by_node_[w->node].insert(*id);
-      identity_of_.emplace(w.get(), std::move(*id));
+    // Workloads of one service account share one identity, made once per snapshot.
+    identity_key.assign(w->trust_domain.empty() ? kDefaultTrustDomain : w->trust_domain);
+    identity_key.append(1, '\0').append(w->namespace_).append(1, '\0');
+    identity_key.append(w->service_account.empty() ? "default" : w->service_account);
+    auto known = identities_.find(identity_key);
+    if (known == identities_.end()) {
+      auto id = w->identity();
+      if (!id) continue;  // validate() let in only workloads that have one
+      known = identities_.emplace(identity_key, std::move(*id)).first;
     }
+    identity_of_.emplace(w.get(), &known->second);
   }
   for (const auto& [key, svc] : services_) {
     for (const auto& vip : svc->addresses) service_by_vip_.try_emplace(vip, svc.get());
@@ -138,15 +146,16 @@ void StateSnapshot::rebuildIndexes() {
   }
 }
 
-const std::set<identity::SpiffeId>& StateSnapshot::identitiesOnNode(std::string_view node) const {
-  static const std::set<identity::SpiffeId> kNone;
-  auto it = identities_by_node_.find(node);
-  return it == identities_by_node_.end() ? kNone : it->second;
+std::set<identity::SpiffeId> StateSnapshot::identitiesOnNode(std::string_view node) const {
+  std::set<identity::SpiffeId> out;
+  for (const auto& [w, id] : identity_of_)
+    if (w->node == node) out.insert(*id);
+  return out;
 }
 
 const identity::SpiffeId* StateSnapshot::identityOf(const Workload& workload) const {
   auto it = identity_of_.find(&workload);
-  return it == identity_of_.end() ? nullptr : &it->second;
+  return it == identity_of_.end() ? nullptr : it->second;
 }
 
 Result<identity::SpiffeId> StateSnapshot::identity(const Workload& workload) const {

@@ -64,6 +64,11 @@ class StateSnapshot {
     std::vector<Error> rejected;
   };
 
+  StateSnapshot() = default;
+  // Not copyable: its indexes point into its own resources and identities.
+  StateSnapshot(const StateSnapshot&) = delete;
+  StateSnapshot& operator=(const StateSnapshot&) = delete;
+
   static std::shared_ptr<const StateSnapshot> empty();
   ApplyResult apply(const StateUpdate& update) const;
 
@@ -81,8 +86,9 @@ class StateSnapshot {
   const Authorization* policy(std::string_view key) const;
   WorkloadPolicies policiesFor(const Workload& workload) const;
   // The identities of the workloads xDS places on `node` (Workload.node): the certificates a
-  // node proxy fetches before any connection needs them (INTEROP §12 "Scheduling").
-  const std::set<identity::SpiffeId>& identitiesOnNode(std::string_view node) const;
+  // node proxy fetches before any connection needs them (INTEROP §12 "Scheduling"). Made when
+  // asked (a node proxy asks once per snapshot, for its own node), not kept for every node.
+  std::set<identity::SpiffeId> identitiesOnNode(std::string_view node) const;
   // The identity of one of this snapshot's workloads (Workload::identity(), made once per
   // snapshot: a proxy asks it per request or connection); null for a workload not in it.
   const identity::SpiffeId* identityOf(const Workload& workload) const;
@@ -121,8 +127,10 @@ class StateSnapshot {
   PolicyList global_policies_;
   StringMap<PolicyList> namespace_policies_;
   StringMap<PolicyList> selected_policies_;  // workload uid -> its listed policies
-  StringMap<std::set<identity::SpiffeId>> identities_by_node_;
-  std::unordered_map<const Workload*, identity::SpiffeId> identity_of_;
+  // The distinct identities of the workloads (one per trust domain, namespace and service
+  // account), and each workload's among them.
+  StringMap<identity::SpiffeId> identities_;
+  std::unordered_map<const Workload*, const identity::SpiffeId*> identity_of_;
 };
 
 }  // namespace warren::mesh

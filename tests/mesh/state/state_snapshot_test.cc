@@ -156,6 +156,27 @@ TEST(StateSnapshot, IdentitiesComeFromTheIndex) {
   const identity::SpiffeId* again = next->identityOf(*next->workloadByUid(other.uid));
   ASSERT_NE(again, nullptr) << "the next snapshot answers for its own workloads";
   EXPECT_EQ(*again, *id);
+  // Workloads of one service account share one identity (one per snapshot, not per workload);
+  // the same service account name in another namespace or trust domain is another identity.
+  const identity::SpiffeId* web_a =
+      snap->identityOf(*snap->workloadByUid("Kubernetes//Pod/default/web-a"));
+  const identity::SpiffeId* web_b =
+      snap->identityOf(*snap->workloadByUid("Kubernetes//Pod/default/web-b"));
+  ASSERT_NE(web_a, nullptr);
+  EXPECT_EQ(web_a, web_b);
+  EXPECT_EQ(web_a->uri(), "spiffe://cluster.local/ns/default/sa/web");
+  StateUpdate twins;
+  auto same_sa_elsewhere = pod("shop", "web-0", {"10.244.1.30"}, "node-1", "web");
+  auto same_sa_other_td = pod("default", "web-td", {"10.244.1.31"}, "node-1", "web");
+  same_sa_other_td.trust_domain = "td.example";
+  twins.workloads = {same_sa_elsewhere, same_sa_other_td};
+  auto more = snap->apply(twins).snapshot;
+  EXPECT_EQ(more->identityOf(*more->workloadByUid(same_sa_elsewhere.uid))->uri(),
+            "spiffe://cluster.local/ns/shop/sa/web");
+  EXPECT_EQ(more->identityOf(*more->workloadByUid(same_sa_other_td.uid))->uri(),
+            "spiffe://td.example/ns/default/sa/web");
+  EXPECT_EQ(more->identityOf(*more->workloadByUid("Kubernetes//Pod/default/web-a"))->uri(),
+            "spiffe://cluster.local/ns/default/sa/web");
 }
 
 TEST(StateSnapshot, PolicyBindingGlobalNamespaceAndSelector) {
