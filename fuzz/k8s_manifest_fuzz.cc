@@ -48,11 +48,11 @@ void useSnapshot(const agent::ClusterSnapshot& snap) {
     for (const auto& [name, r] : resources) {
       check(!name.empty(), "an xDS resource without a name");
       check(!r.version.empty(), "an xDS resource without a version");
-      check(r.body.type_url() == type_url, "an xDS resource filed under another type URL");
+      check(r.body->type_url() == type_url, "an xDS resource filed under another type URL");
     }
   }
   for (const auto& [key, pod] : snap.pods)
-    (void)agent::enrolledPodsOnNode(snap, pod.spec.node_name);
+    (void)agent::enrolledPodsOnNode(snap, pod->spec.node_name);
   nlohmann::json docs = {agent::admin::workloadItems(snap, ctx, {}),
                          agent::admin::serviceItems(snap, ctx),
                          agent::admin::policyItems(snap, ctx)};

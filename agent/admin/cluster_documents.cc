@@ -72,7 +72,8 @@ std::string waypointName(const ClusterSnapshot& snapshot,
 json workloadItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx,
                    const NetnsCookies& cookies) {
   json items = json::array();
-  for (const auto& [key, pod] : snapshot.pods) {  // keyed "ns/name": already sorted
+  for (const auto& [key, shared] : snapshot.pods) {  // keyed "ns/name": already sorted
+    const k8s::Pod& pod = *shared;
     auto w = translatePod(snapshot, pod, ctx);
     if (!w) continue;
     const bool enrolled = isEnrolled(snapshot.namespaceLabels(pod.meta.namespace_), pod);
@@ -110,7 +111,8 @@ json workloadItems(const ClusterSnapshot& snapshot, const TranslationContext& ct
 json serviceItems(const ClusterSnapshot& snapshot, const TranslationContext& ctx) {
   // Which workloads back which service: the translated workloads' `services` keys.
   std::map<std::string, json> endpoints;  // "ns/hostname" -> endpoint items
-  for (const auto& [key, pod] : snapshot.pods) {
+  for (const auto& [key, shared] : snapshot.pods) {
+    const k8s::Pod& pod = *shared;
     auto w = translatePod(snapshot, pod, ctx);
     if (!w) continue;
     for (const auto& [svc_key, ports] : w->services()) {

@@ -34,7 +34,8 @@ json item(const ClusterSnapshot& snap, const TranslationContext& ctx, const std:
     address = svc->second.cluster_ip == "None" ? "" : svc->second.cluster_ip;
   json instances = json::array();
   json workloads = json::array();
-  for (const auto& [key, pod] : snap.pods) {
+  for (const auto& [key, shared] : snap.pods) {
+    const k8s::Pod& pod = *shared;
     const Gateway* of = waypointGatewayOfPod(snap, pod);
     if (of && of->meta.namespace_ == ns && of->meta.name == name) {
       instances.push_back({{"pod", key},

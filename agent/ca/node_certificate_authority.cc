@@ -26,7 +26,8 @@ Status authorizeIdentity(const ClusterSnapshot& snap, const std::string& node,
                                                         id.trustDomain() + "' is not '" +
                                                         trust_domain + "'"));
   bool elsewhere = false;
-  for (const auto& [key, pod] : snap.pods) {
+  for (const auto& [key, shared] : snap.pods) {
+    const k8s::Pod& pod = *shared;
     if (pod.meta.namespace_ != id.ns() || pod.spec.service_account_name != id.serviceAccount())
       continue;
     if (pod.status.phase == "Succeeded" || pod.status.phase == "Failed") continue;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <type_traits>
 
 namespace warren::agent {
@@ -83,6 +84,32 @@ bool store(ClusterSnapshot& next, std::map<std::string, T>& m, const k8s::Object
   return true;
 }
 
+// Pods are shared between snapshots: a new version is a new object.
+bool store(ClusterSnapshot& next, std::map<std::string, std::shared_ptr<const k8s::Pod>>& m,
+           const k8s::Object& obj, const std::string& key, Result<k8s::Pod> decoded) {
+  if (!decoded)
+    return store(next, m, obj, key,
+                 Result<std::shared_ptr<const k8s::Pod>>(std::unexpected(decoded.error())));
+  return store(next, m, obj, key,
+               Result<std::shared_ptr<const k8s::Pod>>(
+                   std::make_shared<const k8s::Pod>(std::move(*decoded))));
+}
+
+// Whether an update changes nothing but Pods (the translation's context stays).
+bool onlyPods(const ConfigUpdate& u) {
+  if (u.replace_all &&
+      (u.replace_kinds.empty() ||
+       std::ranges::any_of(u.replace_kinds, [](const std::string& k) { return k != "Pod"; })))
+    return false;
+  for (const k8s::Object& obj : u.upserts)
+    if (obj.kind != "Pod" && keptKind(obj.kind)) return false;
+  for (const std::string& key : u.deletes) {
+    const std::string kind = splitObjectKey(key).kind;
+    if (kind != "Pod" && keptKind(kind)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 ClusterModel::ClusterModel() : current_(std::make_shared<const ClusterSnapshot>()) {}
@@ -160,6 +187,7 @@ size_t ClusterModel::apply(ConfigUpdate update) {
   }
   for (const std::string& key : update.deletes) erase(*next, key);
   next->generation = cur->generation + 1;
+  next->context_generation = cur->context_generation + (onlyPods(update) ? 0 : 1);
   SnapshotPtr published = std::move(next);
   {
     std::lock_guard lock(mu_);

@@ -30,8 +30,15 @@ struct RejectedObject {
 
 struct ClusterSnapshot {
   uint64_t generation = 0;  // bumps by one per published change
+  // Bumps with every change to anything but Pods: while it stands, a pod's translation depends
+  // on nothing but the pod (buildXdsResources' cache; a pod's translation reads the namespaces,
+  // Services, policies and Gateways, never another pod).
+  uint64_t context_generation = 0;
   std::map<std::string, k8s::Namespace> namespaces;
-  std::map<std::string, k8s::Pod> pods;
+  // Shared between snapshots: a change replaces the pod's pointer, so a pod the change did not
+  // touch is the very same object in the next snapshot (no deep copy of every pod per change,
+  // and what the translation cache recognises).
+  std::map<std::string, std::shared_ptr<const k8s::Pod>> pods;
   std::map<std::string, k8s::Service> services;
   std::map<std::string, k8s::ServiceAccount> service_accounts;
   std::map<std::string, EndpointSlice> endpoint_slices;

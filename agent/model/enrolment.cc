@@ -16,7 +16,8 @@ bool isEnrolled(const k8s::Labels& namespace_labels, const k8s::Pod& pod) {
 std::vector<EnrolledPod> enrolledPodsOnNode(const ClusterSnapshot& snapshot,
                                             const std::string& node) {
   std::vector<EnrolledPod> out;
-  for (const auto& [key, pod] : snapshot.pods) {
+  for (const auto& [key, shared] : snapshot.pods) {
+    const k8s::Pod& pod = *shared;
     if (pod.spec.node_name != node) continue;
     if (!isEnrolled(snapshot.namespaceLabels(pod.meta.namespace_), pod)) continue;
     out.push_back(EnrolledPod{pod.meta.namespace_, pod.meta.name, pod.meta.uid, pod.status.pod_ip,

@@ -61,7 +61,8 @@ Result<const k8s::Pod*> podForCgroup(const ClusterSnapshot& snap, const std::str
                                      const std::string& cgroup_path) {
   std::vector<const k8s::Pod*> found;
   std::vector<std::string> parts = components(cgroup_path);
-  for (const auto& [key, pod] : snap.pods) {
+  for (const auto& [key, shared] : snap.pods) {
+    const k8s::Pod& pod = *shared;
     if (pod.spec.node_name != node) continue;
     if (pod.status.phase == "Succeeded" || pod.status.phase == "Failed") continue;
     for (const auto& c : parts) {

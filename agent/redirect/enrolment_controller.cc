@@ -135,9 +135,7 @@ Status EnrolmentController::sync(const std::string& focus) {
   // 5. Forget netns of pods that are gone from the model.
   std::erase_if(netns_by_pod_, [&](const auto& entry) {
     const auto& pod = entry.second;
-    bool known = false;
-    for (const auto& [k, obj] : snap->pods)
-      known |= obj.meta.namespace_ == pod.ns && obj.meta.name == pod.name;
+    const bool known = snap->pods.contains(pod.ns + "/" + pod.name);  // keyed "ns/name"
     if (known || now - pod.added <= kForgetUnknownAfter) return false;
     records_.forget(pod.ns, pod.name);
     return true;
@@ -253,12 +251,7 @@ Status EnrolmentController::handleCni(const cni::AgentCniRequest& req) {
   const auto deadline = std::chrono::steady_clock::now() + kWaitForPodObject;
   while (std::chrono::steady_clock::now() < deadline) {
     SnapshotPtr snap = latestSnapshot();
-    bool seen = false;
-    if (snap) {
-      for (const auto& [k, pod] : snap->pods)
-        seen |= pod.meta.namespace_ == req.pod_namespace && pod.meta.name == req.pod_name;
-    }
-    if (seen) break;
+    if (snap && snap->pods.contains(req.pod_namespace + "/" + req.pod_name)) break;
     std::unique_lock lock(snap_mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(100));
   }

@@ -253,10 +253,11 @@ std::string implicitWaypointPolicyName(const Gateway& waypoint) {
 sec::Authorization implicitWaypointPolicy(const ClusterSnapshot& snap, const Gateway& waypoint,
                                           const std::string& trust_domain) {
   std::set<std::string> accounts;
-  for (const auto& [key, pod] : snap.pods) {
-    const Gateway* g = waypointGatewayOfPod(snap, pod);
+  // A waypoint's pods are in its namespace (waypointGatewayOfPod looks there).
+  for (const auto& [key, pod] : inNamespace(snap.pods, waypoint.meta.namespace_)) {
+    const Gateway* g = waypointGatewayOfPod(snap, *pod);
     if (g && g->meta.namespace_ == waypoint.meta.namespace_ && g->meta.name == waypoint.meta.name)
-      accounts.insert(pod.spec.service_account_name);
+      accounts.insert(pod->spec.service_account_name);
   }
   if (accounts.empty()) accounts.insert(waypoint.meta.name);  // the controller's ServiceAccount
   sec::Authorization az;

@@ -30,6 +30,7 @@ struct TranslationContext {
   std::string cluster_domain = "cluster.local";
   std::string network;  // "" = the default network
   std::string root_namespace = "warren-system";
+  friend bool operator==(const TranslationContext&, const TranslationContext&) = default;
 };
 
 // The waypoint ("ns", "name") an object's `warren.dev/use-waypoint` label names, else its

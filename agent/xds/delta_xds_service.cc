@@ -164,28 +164,40 @@ class DeltaXdsService::Stream {
       if (!sub.started) continue;
       ds::DeltaDiscoveryResponse resp;
       resp.set_type_url(type);
-      std::map<std::string, std::string> desired;
+      // The resources and what the client holds are both sorted by name: one walk over the two
+      // finds what is new, changed or gone, and brings `held` up to date in place (no second map
+      // of every name per push).
+      auto held = sub.held.begin();
+      auto drop_until = [&](const std::string* name) {
+        while (held != sub.held.end() && (!name || held->first < *name)) {
+          resp.add_removed_resources(held->first);
+          held = sub.held.erase(held);
+        }
+      };
       auto typed = v.resources->find(type);
       if (typed != v.resources->end()) {
         for (const auto& [name, r] : typed->second) {
           if (!wants(sub, name, r)) continue;
-          desired[name] = r.version;
-          auto held = sub.held.find(name);
-          if (held != sub.held.end() && held->second == r.version) continue;
+          drop_until(&name);
+          if (held != sub.held.end() && held->first == name) {
+            const bool same = held->second == r.version;
+            if (!same) held->second = r.version;
+            ++held;
+            if (same) continue;
+          } else {
+            held = std::next(sub.held.emplace_hint(held, name, r.version));
+          }
           ds::Resource* out = resp.add_resources();
           out->set_name(name);
           out->set_version(r.version);
-          *out->mutable_resource() = r.body;
+          *out->mutable_resource() = *r.body;
           for (const auto& a : r.aliases) out->add_aliases(a);
         }
       }
-      for (const auto& [name, version] : sub.held) {
-        if (!desired.count(name)) resp.add_removed_resources(name);
-      }
+      drop_until(nullptr);
       if (resp.resources_size() == 0 && resp.removed_resources_size() == 0 && !sub.force_send)
         continue;
       sub.force_send = false;
-      sub.held = std::move(desired);
       std::string nonce = std::to_string(++nonce_counter_);
       std::string version = std::to_string(v.generation);
       resp.set_nonce(nonce);

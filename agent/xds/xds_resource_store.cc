@@ -25,7 +25,7 @@ XdsResourceStore::XdsResourceStore() {
 }
 
 void XdsResourceStore::update(const ClusterSnapshot& snap, const TranslationContext& ctx) {
-  XdsBuild build = buildXdsResources(snap, ctx);
+  XdsBuild build = buildXdsResources(snap, ctx, &cache_);
   for (const std::string& note : build.notes) spdlog::debug("xds translation: {}", note);
   std::set<std::string> errors(build.errors.begin(), build.errors.end());
   for (const std::string& e : errors)

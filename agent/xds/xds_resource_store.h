@@ -43,6 +43,7 @@ class XdsResourceStore {
   Version current_;
   uint64_t wakes_ = 0;
   std::set<std::string> logged_errors_;  // model thread only: warn once per new error
+  XdsTranslationCache cache_;            // model thread only
 };
 
 }  // namespace warren::agent

@@ -1,9 +1,9 @@
-// The agent's cost of one model change: buildXdsResources over a whole snapshot (every change
-// rebuilds every resource; bench/README "Scale"). The snapshot is make scale's synthetic model:
-// 500 Running pods per namespace, each selected by one of the namespace's 100 Services, plus
-// selector AuthorizationPolicies in each namespace. Args: workloads, services, policies per
-// namespace.
 // bench-link: warren_agent_lib
+// The agent's cost of one model change: buildXdsResources over a whole snapshot from scratch,
+// and with the cache of the previous build after a change to one pod (bench/README "Scale").
+// The snapshot is make scale's synthetic model: 500 Running pods per namespace, each selected
+// by one of the namespace's 100 Services, plus selector AuthorizationPolicies in each
+// namespace. Args: workloads, services, policies per namespace.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -113,6 +113,46 @@ void BM_ModelApplyOneChange(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ModelApplyOneChange)->Args({10000, 2000})->Unit(benchmark::kMillisecond);
+
+// The agent's translation of that change as its xDS store makes it: with the cache of the
+// previous build, the changed pod is translated again and every other resource is taken from
+// the cache (XdsTranslationCache); against BM_BuildXdsResources, everything from scratch.
+void BM_BuildXdsResourcesOnePodChanged(benchmark::State& state) {
+  const int workloads = static_cast<int>(state.range(0));
+  auto objs = k8s::parseManifests(
+      syntheticModel(workloads, static_cast<int>(state.range(1)), static_cast<int>(state.range(2))),
+      "synthetic.yaml");
+  if (!objs) std::abort();
+  ClusterModel model;
+  ConfigUpdate all;
+  all.replace_all = true;
+  all.upserts = *objs;
+  if (model.apply(std::move(all)) != 0) std::abort();
+  k8s::Object pod;
+  for (const k8s::Object& o : *objs)
+    if (o.kind == "Pod") pod = o;
+  TranslationContext ctx;
+  XdsTranslationCache cache;
+  (void)buildXdsResources(*model.snapshot(), ctx, &cache);
+  int flip = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    k8s::Object changed = pod;
+    changed.meta.labels["flip"] = std::to_string(flip++ & 1);
+    ConfigUpdate u;
+    u.upserts.push_back(std::move(changed));
+    if (model.apply(std::move(u)) != 0) std::abort();
+    SnapshotPtr snap = model.snapshot();
+    state.ResumeTiming();
+    XdsBuild b = buildXdsResources(*snap, ctx, &cache);
+    benchmark::DoNotOptimize(b);
+  }
+  state.counters["pods_translated"] = static_cast<double>(cache.podsTranslated());
+}
+BENCHMARK(BM_BuildXdsResourcesOnePodChanged)
+    ->Args({10000, 2000, 1})
+    ->Args({10000, 2000, 50})
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_BuildXdsResources)
     ->Args({1000, 200, 1})

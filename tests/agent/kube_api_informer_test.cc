@@ -77,7 +77,7 @@ TEST_F(KubeInformer, ListsThenWatchesAddChangeDelete) {
                                     .count()));
   api_.upsert(kPods, pod("new", "10.0.0.51"));
   ASSERT_TRUE(waitFor([&] {
-    return hasPod("new") && model_.snapshot()->pods.at("shop/new").status.pod_ip == "10.0.0.51";
+    return hasPod("new") && model_.snapshot()->pods.at("shop/new")->status.pod_ip == "10.0.0.51";
   }));
   api_.remove(kPods, "shop", "new");
   ASSERT_TRUE(waitFor([&] { return !hasPod("new"); }));
@@ -139,7 +139,7 @@ TEST_F(KubeInformer, BadObjectKeepsLastGood) {
   api_.upsert(kPods, bad);
   api_.upsert(kPods, pod("marker", "10.0.0.90"));  // events are in order: after this, bad was seen
   ASSERT_TRUE(waitFor([&] { return hasPod("marker"); }));
-  EXPECT_EQ(model_.snapshot()->pods.at("shop/web-0").spec.containers[0].ports[0].container_port,
+  EXPECT_EQ(model_.snapshot()->pods.at("shop/web-0")->spec.containers[0].ports[0].container_port,
             8080);
 }
 

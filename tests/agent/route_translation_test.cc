@@ -289,7 +289,7 @@ TEST(RouteTranslation, XdsResourcesAreScopedToTheirWaypoint) {
   const XdsResource& r = routes.at("shop/api.shop.svc.cluster.local");
   EXPECT_EQ(r.scope, "shop/waypoint");
   l7::ServiceRoutes sr;
-  ASSERT_TRUE(r.body.UnpackTo(&sr));
+  ASSERT_TRUE(r.body->UnpackTo(&sr));
   EXPECT_EQ(sr.hostname(), "api.shop.svc.cluster.local");
   // Address and Authorization resources stay unscoped.
   for (const auto& [name, res] : b.resources.at(kAddressTypeUrl)) EXPECT_EQ(res.scope, "") << name;

@@ -134,13 +134,13 @@ TEST(WorkloadTranslation, Table) {
   };
   for (const auto& c : cases) {
     std::vector<std::string> notes;
-    auto w = translatePod(*snap, snap->pods.at(c.pod), ctx, &notes);
+    auto w = translatePod(*snap, *snap->pods.at(c.pod), ctx, &notes);
     ASSERT_EQ(w.has_value(), c.expected.has_value()) << c.pod;
     if (w) expectProto(*w, *c.expected, c.pod);
   }
   // The named target port the pod lacks is reported.
   std::vector<std::string> notes;
-  translatePod(*snap, snap->pods.at("shop/web-1"), ctx, &notes);
+  translatePod(*snap, *snap->pods.at("shop/web-1"), ctx, &notes);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_NE(notes[0].find("grpc-port"), std::string::npos) << notes[0];
 }
@@ -297,7 +297,7 @@ TEST(AuthorizationTranslation, ScopesRulesAndL7) {
     EXPECT_EQ(t.errors.size(), c.errors) << c.policy;
     EXPECT_TRUE(t.notes.empty()) << c.policy;
   }
-  auto names = workloadPolicyNames(*snap, snap->pods.at("shop/web-1"), kRootNamespace);
+  auto names = workloadPolicyNames(*snap, *snap->pods.at("shop/web-1"), kRootNamespace);
   EXPECT_EQ(names, std::vector<std::string>{"shop/web-only"});
 }
 
@@ -348,7 +348,7 @@ kind: PeerAuthentication
 metadata: {name: default, namespace: warren-system}
 spec: {mtls: {mode: STRICT}}
 )");
-  auto names = workloadPolicyNames(*snap, snap->pods.at("shop/web-1"), kRootNamespace);
+  auto names = workloadPolicyNames(*snap, *snap->pods.at("shop/web-1"), kRootNamespace);
   EXPECT_EQ(names, (std::vector<std::string>{"shop/web-only",
                                              "warren-system/istio_converted_static_strict"}));
   auto build = buildXdsResources(*snap, TranslationContext{});

@@ -124,7 +124,7 @@ TEST(WaypointAttachment, ServicesAndWorkloads) {
       {"bare/p-wl", "bare/wl-wp"},  // waypoint-for: workload
   };
   for (const auto& c : pods) {
-    auto w = translatePod(*snap, snap->pods.at(c.key), ctx);
+    auto w = translatePod(*snap, *snap->pods.at(c.key), ctx);
     ASSERT_TRUE(w) << c.key;
     EXPECT_EQ(w->has_waypoint() ? admin::waypointName(*snap, w->waypoint()) : "", c.waypoint)
         << c.key;
@@ -135,7 +135,7 @@ TEST(WaypointAttachment, ServicesAndWorkloads) {
       "svc-wp}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec: "
       "{nodeName: node-1, containers: [{name: c}]}\nstatus: {phase: Running, podIP: 10.244.1.9}\n" +
       gateway("shop", "svc-wp", ""));
-  auto w = translatePod(*snap2, snap2->pods.at("shop/p"), ctx);
+  auto w = translatePod(*snap2, *snap2->pods.at("shop/p"), ctx);
   ASSERT_TRUE(w);
   EXPECT_FALSE(w->has_waypoint());
 }
@@ -148,7 +148,7 @@ metadata: {name: ns-wp-0, namespace: shop, labels: {gateway.networking.k8s.io/ga
 spec: {nodeName: node-1, serviceAccountName: ns-wp, containers: [{name: w}]}
 status: {phase: Running, podIP: 10.244.1.40}
 )");
-  auto w = translatePod(*snap, snap->pods.at("shop/ns-wp-0"), TranslationContext{});
+  auto w = translatePod(*snap, *snap->pods.at("shop/ns-wp-0"), TranslationContext{});
   ASSERT_TRUE(w);
   EXPECT_EQ(w->tunnel_protocol(), istio::workload::HBONE);
   EXPECT_TRUE(w->native_tunnel());
@@ -172,7 +172,7 @@ status: {phase: Running, podIP: 10.244.1.41}
   const std::string gw_policy = "shop/istio_allow_waypoint_shop_ns-wp";
   auto names = [&](const std::string& yaml, const std::string& pod) {
     auto snap = snapshotOf(yaml);
-    return workloadPolicyNames(*snap, snap->pods.at(pod), kRootNamespace);
+    return workloadPolicyNames(*snap, *snap->pods.at(pod), kRootNamespace);
   };
   // No ALLOW policy: nothing bound.
   EXPECT_TRUE(names(base, "shop/backend").empty());

@@ -110,7 +110,7 @@ std::shared_ptr<const mesh::StateSnapshot> ztunnelStateOf(const std::string& yam
       auto* res = resp.add_resources();
       res->set_name(name);
       res->set_version(r.version);
-      *res->mutable_resource() = r.body;
+      *res->mutable_resource() = *r.body;
     }
     mesh::ConvertedDelta d = mesh::convertDelta(resp);
     for (const auto& e : d.rejected) ADD_FAILURE() << "ztunnel rejected: " << e.message();
