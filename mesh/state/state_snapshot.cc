@@ -148,6 +148,7 @@ void StateSnapshot::rebuildIndexes() {
 
 std::set<identity::SpiffeId> StateSnapshot::identitiesOnNode(std::string_view node) const {
   std::set<identity::SpiffeId> out;
+  if (node.empty()) return out;  // a workload without a node is on none
   for (const auto& [w, id] : identity_of_)
     if (w->node == node) out.insert(*id);
   return out;

@@ -137,6 +137,13 @@ TEST(StateSnapshot, IdentitiesComeFromTheIndex) {
       snap->identitiesOnNode("node-2"),
       (std::set<identity::SpiffeId>{*identity::SpiffeId::make("cluster.local", "default", "web")}));
   EXPECT_TRUE(snap->identitiesOnNode("node-9").empty());
+  StateUpdate nowhere;
+  auto unscheduled = pod("shop", "pending-0", {"10.244.1.40"}, "", "cart");
+  nowhere.workloads.push_back(unscheduled);
+  auto with_unscheduled = snap->apply(nowhere).snapshot;
+  EXPECT_TRUE(with_unscheduled->identitiesOnNode("").empty()) << "no node: on none";
+  EXPECT_NE(with_unscheduled->identityOf(*with_unscheduled->workloadByUid(unscheduled.uid)),
+            nullptr);
   // A delta that moves the last node-2 workload away empties node-2.
   StateUpdate gone;
   gone.removed_addresses = {"Kubernetes//Pod/default/web-b"};
