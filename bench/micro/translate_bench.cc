@@ -63,15 +63,39 @@ std::string syntheticModel(int workloads, int services, int policies) {
   return y;
 }
 
+// The synthetic model in a ClusterModel, and one of its pods whose labels each step() flips: one
+// upsert, after which the model publishes a copy of the previous snapshot with that pod
+// replaced (what a pod change costs the model).
+class FlippingPod {
+ public:
+  FlippingPod(int workloads, int services, int policies) {
+    auto objs =
+        k8s::parseManifests(syntheticModel(workloads, services, policies), "synthetic.yaml");
+    if (!objs) std::abort();
+    for (const k8s::Object& o : *objs)
+      if (o.kind == "Pod") pod_ = o;
+    ConfigUpdate all;
+    all.replace_all = true;
+    all.upserts = std::move(*objs);
+    if (model_.apply(std::move(all)) != 0) std::abort();
+  }
+  void step() {
+    k8s::Object changed = pod_;
+    changed.meta.labels["flip"] = std::to_string(flip_++ & 1);
+    ConfigUpdate u;
+    u.upserts.push_back(std::move(changed));
+    if (model_.apply(std::move(u)) != 0) std::abort();
+  }
+  SnapshotPtr snapshot() const { return model_.snapshot(); }
+
+ private:
+  ClusterModel model_;
+  k8s::Object pod_;
+  int flip_ = 0;
+};
+
 SnapshotPtr snapshot(int workloads, int services, int policies) {
-  auto objs = k8s::parseManifests(syntheticModel(workloads, services, policies), "synthetic.yaml");
-  if (!objs) std::abort();
-  ClusterModel model;
-  ConfigUpdate u;
-  u.replace_all = true;
-  u.upserts = std::move(*objs);
-  if (model.apply(std::move(u)) != 0) std::abort();
-  return model.snapshot();
+  return FlippingPod(workloads, services, policies).snapshot();
 }
 
 void BM_BuildXdsResources(benchmark::State& state) {
@@ -91,26 +115,8 @@ void BM_BuildXdsResources(benchmark::State& state) {
 // The model's part of one change: a pod's labels flip (one upsert) and the model publishes a
 // new snapshot (a copy of the previous one with the pod replaced).
 void BM_ModelApplyOneChange(benchmark::State& state) {
-  const int workloads = static_cast<int>(state.range(0));
-  auto objs = k8s::parseManifests(syntheticModel(workloads, static_cast<int>(state.range(1)), 1),
-                                  "synthetic.yaml");
-  if (!objs) std::abort();
-  ClusterModel model;
-  ConfigUpdate all;
-  all.replace_all = true;
-  all.upserts = *objs;
-  if (model.apply(std::move(all)) != 0) std::abort();
-  k8s::Object pod;
-  for (const k8s::Object& o : *objs)
-    if (o.kind == "Pod") pod = o;
-  int flip = 0;
-  for (auto _ : state) {
-    k8s::Object changed = pod;
-    changed.meta.labels["flip"] = std::to_string(flip++ & 1);
-    ConfigUpdate u;
-    u.upserts.push_back(std::move(changed));
-    if (model.apply(std::move(u)) != 0) std::abort();
-  }
+  FlippingPod model(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), 1);
+  for (auto _ : state) model.step();
 }
 BENCHMARK(BM_ModelApplyOneChange)->Args({10000, 2000})->Unit(benchmark::kMillisecond);
 
@@ -118,30 +124,14 @@ BENCHMARK(BM_ModelApplyOneChange)->Args({10000, 2000})->Unit(benchmark::kMillise
 // previous build, the changed pod is translated again and every other resource is taken from
 // the cache (XdsTranslationCache); against BM_BuildXdsResources, everything from scratch.
 void BM_BuildXdsResourcesOnePodChanged(benchmark::State& state) {
-  const int workloads = static_cast<int>(state.range(0));
-  auto objs = k8s::parseManifests(
-      syntheticModel(workloads, static_cast<int>(state.range(1)), static_cast<int>(state.range(2))),
-      "synthetic.yaml");
-  if (!objs) std::abort();
-  ClusterModel model;
-  ConfigUpdate all;
-  all.replace_all = true;
-  all.upserts = *objs;
-  if (model.apply(std::move(all)) != 0) std::abort();
-  k8s::Object pod;
-  for (const k8s::Object& o : *objs)
-    if (o.kind == "Pod") pod = o;
+  FlippingPod model(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
+                    static_cast<int>(state.range(2)));
   TranslationContext ctx;
   XdsTranslationCache cache;
   (void)buildXdsResources(*model.snapshot(), ctx, &cache);
-  int flip = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    k8s::Object changed = pod;
-    changed.meta.labels["flip"] = std::to_string(flip++ & 1);
-    ConfigUpdate u;
-    u.upserts.push_back(std::move(changed));
-    if (model.apply(std::move(u)) != 0) std::abort();
+    model.step();
     SnapshotPtr snap = model.snapshot();
     state.ResumeTiming();
     XdsBuild b = buildXdsResources(*snap, ctx, &cache);
