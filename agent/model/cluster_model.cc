@@ -56,13 +56,21 @@ bool keptKind(const std::string& kind) {
   return withMap(kNone, kind, [](const auto&) {});
 }
 
+// Whether an object the update upserts or deletes is of a kept kind for which `pred(kind)`.
+template <class Pred>
+bool touchesKeptKind(const ConfigUpdate& u, Pred pred) {
+  for (const k8s::Object& obj : u.upserts)
+    if (keptKind(obj.kind) && pred(obj.kind)) return true;
+  for (const std::string& key : u.deletes) {
+    const std::string kind = splitObjectKey(key).kind;
+    if (keptKind(kind) && pred(kind)) return true;
+  }
+  return false;
+}
+
 bool changesNothingKept(const ConfigUpdate& u) {
   if (u.replace_all || !u.errors.empty()) return false;
-  for (const k8s::Object& obj : u.upserts)
-    if (keptKind(obj.kind)) return false;
-  for (const std::string& key : u.deletes)
-    if (keptKind(splitObjectKey(key).kind)) return false;
-  return true;
+  return !touchesKeptKind(u, [](const std::string&) { return true; });
 }
 
 // Stores a decoded object, or records the rejected version (the map keeps the last good one).
@@ -101,13 +109,7 @@ bool onlyPods(const ConfigUpdate& u) {
       (u.replace_kinds.empty() ||
        std::ranges::any_of(u.replace_kinds, [](const std::string& k) { return k != "Pod"; })))
     return false;
-  for (const k8s::Object& obj : u.upserts)
-    if (obj.kind != "Pod" && keptKind(obj.kind)) return false;
-  for (const std::string& key : u.deletes) {
-    const std::string kind = splitObjectKey(key).kind;
-    if (kind != "Pod" && keptKind(kind)) return false;
-  }
-  return true;
+  return !touchesKeptKind(u, [](const std::string& kind) { return kind != "Pod"; });
 }
 
 }  // namespace

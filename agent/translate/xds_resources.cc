@@ -23,9 +23,9 @@ std::string versionOf(const google::protobuf::Message& m) {
   return contentVersion(bytes);
 }
 
-void put(XdsResourceMap& map, const char* type, const std::string& name,
-         const google::protobuf::Message& m, std::vector<std::string> aliases,
-         std::string scope = "") {
+// A resource of `m`, its version from its content.
+XdsResource makeResource(const google::protobuf::Message& m, std::vector<std::string> aliases,
+                         std::string scope = "") {
   XdsResource r;
   r.version = versionOf(m);
   r.aliases = std::move(aliases);
@@ -33,7 +33,13 @@ void put(XdsResourceMap& map, const char* type, const std::string& name,
   auto body = std::make_shared<google::protobuf::Any>();
   body->PackFrom(m);
   r.body = std::move(body);
-  map[type][name] = std::move(r);
+  return r;
+}
+
+void put(XdsResourceMap& map, const char* type, const std::string& name,
+         const google::protobuf::Message& m, std::vector<std::string> aliases,
+         std::string scope = "") {
+  map[type][name] = makeResource(m, std::move(aliases), std::move(scope));
 }
 
 // "network/ip" of an address the resource carries as bytes: the alias it is also known by.
@@ -47,20 +53,6 @@ std::string networkAlias(const std::string& network, const std::string& bytes) {
 std::string contentVersion(const std::string& bytes) { return sha256Hex(bytes).substr(0, 16); }
 
 namespace {
-
-// A pod's Address resource (none when the pod is not a workload) and its notes.
-void translatePodResource(const ClusterSnapshot& snap, const k8s::Pod& pod,
-                          const TranslationContext& ctx, std::string& name,
-                          std::optional<XdsResource>& resource, std::vector<std::string>& notes) {
-  auto w = translatePod(snap, pod, ctx, &notes);
-  if (!w) return;
-  istio::workload::Address a;
-  *a.mutable_workload() = *w;
-  XdsResourceMap one;
-  put(one, kAddressTypeUrl, w->uid(), a, {networkAlias(ctx.network, w->addresses(0))});
-  name = w->uid();
-  resource = std::move(one[kAddressTypeUrl][name]);
-}
 
 // Every resource that does not read pods: Services, policies, routes, waypoint policies.
 XdsBuild buildOthers(const ClusterSnapshot& snap, const TranslationContext& ctx) {
@@ -107,6 +99,8 @@ XdsBuild buildOthers(const ClusterSnapshot& snap, const TranslationContext& ctx)
 
 XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext& ctx,
                            XdsTranslationCache* cache) {
+  XdsTranslationCache scratch;  // a build from scratch: a cache that starts empty
+  if (!cache) cache = &scratch;
   XdsBuild out;
   out.resources[kAddressTypeUrl];
   out.resources[kAuthorizationTypeUrl];
@@ -114,81 +108,58 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
   out.resources[kWaypointPolicyTypeUrl];
   // Pods first (their notes lead, in key order), each from the cache when it holds this very
   // pod object under an unchanged context.
-  const bool context_kept = cache && cache->valid_ &&
-                            cache->context_generation_ == snap.context_generation &&
-                            cache->ctx_ == ctx;
-  if (cache) {
-    if (!context_kept) cache->pods_.clear();
-    cache->pods_translated_ = cache->pods_reused_ = 0;
-  }
+  const bool context_kept =
+      cache->valid_ && cache->context_generation_ == snap.context_generation && cache->ctx_ == ctx;
+  if (!context_kept) cache->pods_.clear();
+  cache->pods_translated_ = cache->pods_reused_ = 0;
   auto& addresses = out.resources[kAddressTypeUrl];
   auto translate = [&](XdsTranslationCache::Pod& entry,
                        const std::shared_ptr<const k8s::Pod>& pod) {
     entry = XdsTranslationCache::Pod{};
     entry.source = pod;
-    translatePodResource(snap, *pod, ctx, entry.name, entry.resource, entry.notes);
+    ++cache->pods_translated_;
+    auto w = translatePod(snap, *pod, ctx, &entry.notes);
+    if (!w) return;
+    entry.name = w->uid();
+    std::vector<std::string> aliases{networkAlias(ctx.network, w->addresses(0))};
+    istio::workload::Address a;
+    *a.mutable_workload() = std::move(*w);
+    entry.resource = makeResource(a, std::move(aliases));
   };
   // The snapshot's pods and the cache's are both in key order: one walk updates the cache in
   // place (pods gone are dropped, new ones added, changed ones translated again).
-  std::map<std::string, XdsTranslationCache::Pod> none;
-  auto& cached = cache ? cache->pods_ : none;
+  auto& cached = cache->pods_;
   auto c = cached.begin();
   for (const auto& [key, pod] : snap.pods) {
     while (c != cached.end() && c->first < key) c = cached.erase(c);
-    XdsTranslationCache::Pod fresh;
-    XdsTranslationCache::Pod* entry = &fresh;
-    if (!cache) {
-      translate(fresh, pod);
-    } else if (c != cached.end() && c->first == key) {
-      entry = &c->second;
-      ++c;
-      if (entry->source == pod) {
-        ++cache->pods_reused_;
-      } else {
-        translate(*entry, pod);
-        ++cache->pods_translated_;
-      }
-    } else {
+    if (c == cached.end() || c->first != key) {
       c = cached.emplace_hint(c, key, XdsTranslationCache::Pod{});
-      entry = &c->second;
-      ++c;
-      translate(*entry, pod);
-      ++cache->pods_translated_;
+      translate(c->second, pod);
+    } else if (c->second.source != pod) {
+      translate(c->second, pod);
+    } else {
+      ++cache->pods_reused_;
     }
-    out.notes.insert(out.notes.end(), entry->notes.begin(), entry->notes.end());
-    if (entry->resource)
-      addresses[entry->name] = cache ? *entry->resource : std::move(*entry->resource);
+    const XdsTranslationCache::Pod& entry = (c++)->second;
+    out.notes.insert(out.notes.end(), entry.notes.begin(), entry.notes.end());
+    if (entry.resource) addresses[entry.name] = *entry.resource;
   }
   cached.erase(c, cached.end());
   // The rest, from the cache while nothing but pods changed.
-  XdsBuild built;
-  const XdsBuild* others = nullptr;
-  if (context_kept) {
-    others = &cache->others_;
-  } else {
-    built = buildOthers(snap, ctx);
-    if (cache) {
-      cache->others_ = std::move(built);
-      others = &cache->others_;
-    } else {
-      others = &built;
-    }
-  }
-  for (const auto& [type, resources] : others->resources)
+  if (!context_kept) cache->others_ = buildOthers(snap, ctx);
+  for (const auto& [type, resources] : cache->others_.resources)
     for (const auto& [name, r] : resources) out.resources[type][name] = r;
-  out.notes.insert(out.notes.end(), others->notes.begin(), others->notes.end());
-  out.errors.insert(out.errors.end(), others->errors.begin(), others->errors.end());
+  out.notes.insert(out.notes.end(), cache->others_.notes.begin(), cache->others_.notes.end());
+  out.errors.insert(out.errors.end(), cache->others_.errors.begin(), cache->others_.errors.end());
   // The implicit ALLOW policies of the waypoints read their pods' service accounts: made anew.
   for (const auto& [key, gw] : snap.gateways) {
     if (!gw.isWaypoint()) continue;
     auto az = implicitWaypointPolicy(snap, gw, ctx.trust_domain);
     put(out.resources, kAuthorizationTypeUrl, az.namespace_() + "/" + az.name(), az, {});
   }
-  if (cache) {
-    cache->valid_ = true;
-    cache->context_generation_ = snap.context_generation;
-    cache->ctx_ = ctx;
-  }
+  cache->valid_ = true;
+  cache->context_generation_ = snap.context_generation;
+  cache->ctx_ = ctx;
   return out;
 }
 

@@ -107,9 +107,8 @@ void StateSnapshot::rebuildIndexes() {
       endpoints_[svc_key].push_back(Endpoint{w.get(), &ports});
     }
     // Workloads of one service account share one identity, made once per snapshot.
-    identity_key.assign(w->trust_domain.empty() ? kDefaultTrustDomain : w->trust_domain);
-    identity_key.append(1, '\0').append(w->namespace_).append(1, '\0');
-    identity_key.append(w->service_account.empty() ? "default" : w->service_account);
+    identity_key.assign(w->trust_domain).append(1, '\0').append(w->namespace_);
+    identity_key.append(1, '\0').append(w->service_account);
     auto known = identities_.find(identity_key);
     if (known == identities_.end()) {
       auto id = w->identity();
