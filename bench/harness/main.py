@@ -528,7 +528,7 @@ class Bench:
         peers.issue_certs(os.path.join(self.lab.dir, "ca"), os.path.join(self.work, "certs"))
         node2_ip = "192.168.100.12"
         gateway1 = GATEWAY1
-        for kind in ("stunnel", "haproxy"):
+        for kind in peers.PORT_BASE:
             pair = peers.start_pair(kind, self.lab, self.work, "node-1", "node-2", node2_ip,
                                     info["bench/srv-x"]["ip"])
             self.background += pair.values()
@@ -543,7 +543,7 @@ class Bench:
                 log(f"waypoint: {e}")
                 waypoint = f"unavailable: {str(e)[:300]}"
         time.sleep(0.5)
-        for kind in ("stunnel", "haproxy"):
+        for kind in peers.PORT_BASE:
             try:
                 self.lab.wait_listening(self.lab.node_netns("node-1"), list(peers.client_ports(kind).values()), 10)
                 self.lab.wait_listening(self.lab.node_netns("node-2"), peers.server_ports(kind), 10)
@@ -569,6 +569,7 @@ class Bench:
             ("plain-same", self.path("bench/client", info["bench/srv-s"], {}, none)),
             ("stunnel", peer("stunnel")),
             ("haproxy", peer("haproxy")),
+            ("haproxy-notls", peer("haproxy-notls")),
         ]
         paths[0][1]["retry_precheck"] = paths[1][1]["retry_precheck"] = True
         for name, dest, server_node in (("warren-cross", "srv-x", "node-2"), ("warren-same", "srv-s", "node-1")):

@@ -1,14 +1,20 @@
 """The peer mTLS pairs: stunnel4 and haproxy, a client-side proxy in the client's node netns
 and a server-side proxy in the server's node netns (where ztunnel sits for the mesh: one
 proxy per node, not per pod). TLS 1.3 only, TLS_AES_128_GCM_SHA256, client certificates
-required and verified against the lab CA; leaf certificates are issued here from that CA."""
+required and verified against the lab CA; leaf certificates are issued here from that CA.
+
+Beside them, the floor: `haproxy-notls`, the same haproxy pair in the same places with no TLS
+at all (mode tcp, plaintext between the nodes). It is not a peer (nothing is encrypted) and no
+ratio is taken against it: it shows what a pair of per-node proxies costs on this machine
+before any mesh work, the wake-ups, sends and copies every proxy pays per message."""
 import os
 
 from lab import Background, run
 
 # Service index -> (name, server pod port). Each peer proxy listens on base + index.
 SERVICES = [("echo", 7000), ("iperf", 5201), ("http", 8080)]
-PORT_BASE = {"stunnel": (21000, 22000), "haproxy": (23000, 24000)}  # (client side, server side)
+# (client side, server side)
+PORT_BASE = {"stunnel": (21000, 22000), "haproxy": (23000, 24000), "haproxy-notls": (27000, 28000)}
 CIPHER = "TLS_AES_128_GCM_SHA256"
 
 
@@ -52,8 +58,8 @@ def _stunnel_conf(side, certs, targets, log):
 
 # haproxy wants 2 fds per connection plus some; the container's hard RLIMIT_NOFILE (20000
 # here, not raisable without CAP_SYS_RESOURCE) caps maxconn just under 10,000.
-def _haproxy_conf(side, certs, targets):
-    client_base, server_base = PORT_BASE["haproxy"]
+def _haproxy_conf(side, certs, targets, tls=True):
+    client_base, server_base = PORT_BASE["haproxy" if tls else "haproxy-notls"]
     lines = ["global", "  maxconn 9950", "  ssl-default-bind-options ssl-min-ver TLSv1.3",
              f"  ssl-default-bind-ciphersuites {CIPHER}",
              "  ssl-default-server-options ssl-min-ver TLSv1.3",
@@ -61,7 +67,11 @@ def _haproxy_conf(side, certs, targets):
              "defaults", "  mode tcp", "  maxconn 9950", "  timeout connect 5s",
              "  timeout client 1h", "  timeout server 1h"]
     for i, (name, _) in enumerate(SERVICES):
-        if side == "client":
+        if not tls:
+            bind, to = ((client_base + i, f"{targets['server_node_ip']}:{server_base + i}") if side == "client"
+                        else (server_base + i, f"{targets['server_pod_ip']}:{SERVICES[i][1]}"))
+            lines += [f"listen {name}", f"  bind 0.0.0.0:{bind}", f"  server s {to}"]
+        elif side == "client":
             lines += [f"listen {name}", f"  bind 0.0.0.0:{client_base + i}",
                       f"  server s {targets['server_node_ip']}:{server_base + i} ssl "
                       f"crt {certs}/client.pem ca-file {certs}/ca.crt verify required"]
@@ -85,7 +95,7 @@ def start_pair(kind, lab, work, client_node, server_node, server_node_ip, server
             text = _stunnel_conf(side, certs, targets, log)
             argv = ["stunnel4", conf]
         else:
-            text = _haproxy_conf(side, certs, targets)
+            text = _haproxy_conf(side, certs, targets, tls=kind == "haproxy")
             argv = ["haproxy", "-db", "-f", conf]
         with open(conf, "w") as f:
             f.write(text)

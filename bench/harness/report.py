@@ -21,6 +21,8 @@ PATHS = {
                           "plain-same"),
     "stunnel": ("stunnel4 mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
     "haproxy": ("haproxy mTLS pair, client proxy on the client node, server proxy on the server node", "plain"),
+    "haproxy-notls": ("the floor, not a peer: the same haproxy pair with no TLS (mode tcp, plaintext between "
+                      "the nodes): what two per-node proxies cost on this machine before any mesh work", "plain"),
     "warren-waypoint": ("Warren waypoint (L7, HTTPRoute on the Service): client pod -> node-1 ztunnel -> HBONE -> "
                         "warren-waypoint -> HBONE -> node-2 ztunnel -> server pod", "plain"),
     "nginx-http": ("nginx HTTP reverse proxy (one worker, upstream keep-alive, no TLS) in node-1's netns -> "
@@ -34,7 +36,7 @@ SIDES = ["client", "server", "proxy"]
 # waypoint process, nginx, haproxy), the one its L7 peers are compared on.
 PATH_SIDES = {"plain": [], "plain-same": [], "warren-cross": ["client", "server"], "warren-same": ["client"],
               "warren-same-skmsg": ["client"], "stunnel": ["client", "server"], "haproxy": ["client", "server"],
-              "warren-waypoint": SIDES, "nginx-http": ["proxy"], "haproxy-http": ["proxy"]}
+              "haproxy-notls": ["client", "server"], "warren-waypoint": SIDES, "nginx-http": ["proxy"], "haproxy-http": ["proxy"]}
 
 # Load -> figures; a figure ending in ".side" exists per proxy side. (unit, higher_is_better)
 LOADS = [
@@ -180,9 +182,21 @@ def _why(scenarios, path, key):
     return v if isinstance(v, str) else "unavailable: not measured"
 
 
+# The path whose figures bound what any per-node proxy can reach on the machine of the run.
+FLOOR = "haproxy-notls"
+
+
+def _floor_note(scenarios, key, unit):
+    v = scenarios.get(FLOOR, {}).get(key)
+    if not isinstance(v, dict):
+        return f"floor ({FLOOR}): {_why(scenarios, FLOOR, key)}"
+    return f"floor ({FLOOR}, no TLS): {fmt(v['median'])}{unit}"
+
+
 def goals(scenarios):
     """The targets of issue #12 ("a fast data path"), each met / not met / the reason it could
-    not be judged. Ratios use medians of the same run."""
+    not be judged. Ratios use medians of the same run. The notes of the per-request targets give
+    the floor's figure in the same run (FLOOR: a proxy pair with no TLS at all)."""
     g = []
 
     def add(name, path, key, field, target, ok, note=""):
@@ -190,7 +204,7 @@ def goals(scenarios):
         x = (v.get(field) if field else v["median"]) if isinstance(v, dict) else None
         why = (v.get("no_ratio", "unavailable: not measured") if isinstance(v, dict)
                else _why(scenarios, path, key))
-        g.append({"goal": name, "value": x if x is not None else why, "target": target,
+        g.append({"goal": name, "path": path, "value": x if x is not None else why, "target": target,
                   "status": ("met" if ok(x) else "not met") if x is not None else why, "note": note})
 
     add("cross-node 1 stream vs plain", "warren-cross", "iperf_1stream_gbps", "ratio_to_plain", ">= 0.45x",
@@ -199,12 +213,13 @@ def goals(scenarios):
         lambda r: r > 1)
     add("cross-node 4 streams vs best peer", "warren-cross", "iperf_4stream_gbps", "ratio_to_best_peer",
         ">= 1.4x", lambda r: r >= 1.4)
-    add("added 64 B RTT p50 (cross-node)", "warren-cross", "rr_added_p50_us", None, "<= 30 µs", lambda a: a <= 30)
+    add("added 64 B RTT p50 (cross-node)", "warren-cross", "rr_added_p50_us", None, "<= 30 µs", lambda a: a <= 30,
+        _floor_note(scenarios, "rr_added_p50_us", " µs"))
     add("added 64 B RTT p50 vs best peer", "warren-cross", "rr_added_p50_us", "ratio_to_best_peer", "< 1x",
         lambda r: r < 1)
     for side in ("client", "server"):
         add(f"ztunnel ({side} node) vCPU per 1000 req/s", "warren-cross", f"http_vcpu_per_1k_rps.{side}", None,
-            "<= 0.03", lambda c: c <= 0.03)
+            "<= 0.03", lambda c: c <= 0.03, _floor_note(scenarios, f"http_vcpu_per_1k_rps.{side}", ""))
         add(f"ztunnel ({side} node) RSS growth at 1000 req/s", "warren-cross", f"http_rss_growth_mb.{side}", None,
             "<= 8 MB", lambda m: m <= 8)
     off = scenarios.get("warren-same", {}).get("iperf_1stream_gbps")
@@ -213,7 +228,8 @@ def goals(scenarios):
     add("same-node 1 stream, sk_msg on, vs plain", "warren-same-skmsg", "iperf_1stream_gbps", "ratio_to_plain",
         ">= 0.5x", lambda r: r >= 0.5, off_note)
     add("waypoint vCPU per 1000 req/s (issue #13)", "warren-waypoint", "http_vcpu_per_1k_rps.proxy", None,
-        "<= 0.10", lambda c: c <= 0.10, "Istio's Envoy waypoint publishes 0.25")
+        "<= 0.10", lambda c: c <= 0.10,
+        "Istio's Envoy waypoint publishes 0.25; " + _floor_note(scenarios, "http_vcpu_per_1k_rps.client", " per proxy"))
     add("new connections/s (cross-node) vs best peer", "warren-cross", "connrate_cps", "ratio_to_best_peer", "> 1x",
         lambda r: r > 1)
     for side in ("client", "server"):
@@ -248,11 +264,10 @@ def figures_markdown(result):
     sc = result["scenarios"]
     lines = []
     lines += ["", "## Goals (issues #12, #13)", "", "| goal | value | target | status | note |", "|---|---|---|---|---|"]
-    statuses = {v: k for k, v in result["paths"].items() if v != "ok"}
     for g in result["goals"]:
         v = g["value"]
-        if isinstance(v, str) and v in statuses:
-            v = f"{statuses[v]} unavailable (see Paths)"
+        if isinstance(v, str) and g.get("path") and v == result["paths"].get(g["path"]):
+            v = f"{g['path']} unavailable (see Paths)"
         lines.append(f"| {g['goal']} | {fmt(v) if isinstance(v, (int, float)) else _cell_text(str(v))} | "
                      f"{g['target']} | {g['status'] if g['status'] in ('met', 'not met') else 'unavailable'} | "
                      f"{_cell_text(g.get('note', ''))} |")

@@ -88,6 +88,26 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(g["idle KiB per connection (client node) vs best peer"]["status"], "met")  # 7 < 30
         self.assertEqual(g["idle KiB per connection (server node) vs best peer"]["status"], "not met")  # 25 > 20
 
+    def test_the_floor_is_no_peer_and_its_figures_annotate_the_per_request_goals(self):
+        runs = dict(self.runs)
+        runs["haproxy-notls"] = [run_(iperf_1stream_gbps=9, rr_p50_us=30, **{"http_vcpu_per_1k_rps.client": 0.015,
+                                                                            "http_vcpu_per_1k_rps.server": 0.025})]
+        sc = report.aggregate(runs, {p: "ok" for p in runs})
+        w = sc["warren-cross"]
+        # Faster and leaner than every peer, yet never the "best peer": nothing is encrypted.
+        self.assertAlmostEqual(w["iperf_1stream_gbps"]["best_peer"], 6)
+        self.assertAlmostEqual(w["rr_p50_us"]["best_peer"], 60)
+        self.assertAlmostEqual(sc["haproxy-notls"]["iperf_1stream_gbps"]["ratio_to_plain"], 0.9)
+        self.assertEqual(sc["haproxy-notls"]["rr_added_p50_us"]["median"], 10)
+        g = {x["goal"]: x for x in report.goals(sc)}
+        self.assertEqual(g["added 64 B RTT p50 (cross-node)"]["note"], "floor (haproxy-notls, no TLS): 10.0 µs")
+        self.assertEqual(g["ztunnel (server node) vCPU per 1000 req/s"]["note"],
+                         "floor (haproxy-notls, no TLS): 0.025")
+        self.assertTrue(g["waypoint vCPU per 1000 req/s (issue #13)"]["note"].endswith(
+            "floor (haproxy-notls, no TLS): 0.015 per proxy"))
+        # Without the floor the note says why there is no figure.
+        self.assertEqual(report.goals(self.sc)[3]["note"], "floor (haproxy-notls): unavailable: not run")
+
     def test_l7_paths_compare_with_the_l7_peers_on_the_proxy(self):
         runs = {"plain": [run_(http_p50_us=100)],
                 "nginx-http": [run_(http_p50_us=300, **{"http_vcpu_per_1k_rps.proxy": 0.05})],
@@ -146,8 +166,14 @@ class ReportTest(unittest.TestCase):
         self.assertIn("`__memmove_avx_unaligned_erms` 17.5 %", md)
         self.assertIn("unavailable: perf report listed no symbols", md)
         self.assertIn("| iperf_1stream_gbps (Gbit/s) | warren-cross | 6.00 | 6.00–6.00 | 0.60× | 1.00× |", md)
-        self.assertIn("Not measured (see Paths): plain-same, warren-same, warren-same-skmsg.", md)
+        self.assertIn("Not measured (see Paths): plain-same, warren-same, warren-same-skmsg, haproxy-notls.", md)
         self.assertIn("| x_bench | BM_a | 5.00 ns |", md)
+        # A goal whose path was not run names that path, whichever others share its reason.
+        result["paths"].update({p: "unavailable: not run" for p in ("warren-same-skmsg", "warren-waypoint", "haproxy-http")})
+        goal_rows = report.markdown(result)
+        self.assertIn("| same-node 1 stream, sk_msg on, vs plain | warren-same-skmsg unavailable (see Paths) |", goal_rows)
+        self.assertIn("| waypoint vCPU per 1000 req/s (issue #13) | warren-waypoint unavailable (see Paths) |",
+                      goal_rows)
         self.assertTrue(md.startswith("# Warren benchmark d (c)\n"))
         # A commit made while the run went on does not rename it; the header says so.
         result["commit_at_end"] = "e"

@@ -41,7 +41,7 @@ import report  # noqa: E402  (the harness's own reason strings)
 r = json.load(open(sys.argv[1]))
 perf_works = sys.argv[2] == "1"
 paths = ["plain", "plain-same", "warren-cross", "warren-same", "warren-same-skmsg", "stunnel", "haproxy",
-         "warren-waypoint", "nginx-http", "haproxy-http"]
+         "haproxy-notls", "warren-waypoint", "nginx-http", "haproxy-http"]
 figures = ["iperf_1stream_gbps", "iperf_4stream_gbps", "rr_p50_us", "rr_p99_us", "rr_tps",
            "http_p50_us", "http_p90_us", "http_p99_us", "http_achieved_rps", "wrk_rps",
            "connrate_cps", "idle_opened"]
@@ -61,14 +61,14 @@ for p in paths:
         problems.append(f"path {p} has no status")
     for k in figures + added + [f"{s}.{side}" for s in per_side for side in ("client", "server")]:
         check(p, k)
-# The peers and plain must really be measured (they do not depend on the mesh data path).
-for p in ["plain", "plain-same", "stunnel", "haproxy"]:
+# The peers, the floor and plain must really be measured (they do not depend on the mesh data path).
+for p in ["plain", "plain-same", "stunnel", "haproxy", "haproxy-notls"]:
     if r["paths"].get(p) != "ok":
         problems.append(f"path {p} not measured: {r['paths'].get(p)}")
     for k in ["iperf_1stream_gbps", "rr_p50_us", "http_p50_us", "wrk_rps", "connrate_cps", "idle_opened"]:
         if not isinstance(r["scenarios"][p].get(k), dict):
             problems.append(f"{p}/{k} has no figure: {r['scenarios'][p].get(k)}")
-for p in ["stunnel", "haproxy"]:
+for p in ["stunnel", "haproxy", "haproxy-notls"]:
     if not isinstance(r["scenarios"][p].get("http_vcpu_per_1k_rps.client"), dict):
         problems.append(f"{p}: proxy CPU not measured")
 # Every Warren path measured, and proven: the counters of every window, not just the verdict.
@@ -122,7 +122,7 @@ for p in ["nginx-http", "haproxy-http", "warren-waypoint"]:
                                            and d.get("server_from_waypoint_mtls", 0) >= 1
                                            and d.get("server_inbound_plaintext") == 0):
             problems.append(f"{where}: the counters do not prove the waypoint path: {w}")
-for p in ["stunnel", "haproxy"]:
+for p in ["stunnel", "haproxy", "haproxy-notls"]:
     windows = r["capture"].get(p, {}).get("windows", [])
     if not windows:
         problems.append(f"{p}: no evidence windows")
