@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/metrics/exposition.h"
 #include "common/tls/kernel_tls.h"
+#include "common/tls/record_layer.h"
 #include "common/uring/event_loop.h"
 #include "common/uring/worker_threads.h"
 
@@ -88,7 +89,8 @@ inline std::vector<metrics::FamilySnapshot> workerLoopFamilies(const std::string
 
 // Whether the process's HBONE connections offer their records to the kernel (kTLS,
 // --kernel-tls), and how the offers went: warren_<proxy>_kernel_tls_enabled and
-// warren_<proxy>_kernel_tls_total{result="installed|unavailable|failed"}.
+// warren_<proxy>_kernel_tls_total{result="installed|unavailable|failed"}; and whose AES-GCM
+// runs the records kept in user space: warren_<proxy>_tls_record_aead_info{code}.
 inline std::vector<metrics::FamilySnapshot> kernelTlsFamilies(const std::string& proxy) {
   const tls::KernelTlsCounts k = tls::kernelTlsCounts();
   return {metrics::scalarFamily("warren_" + proxy + "_kernel_tls_enabled",
@@ -105,7 +107,13 @@ inline std::vector<metrics::FamilySnapshot> kernelTlsFamilies(const std::string&
            metrics::MetricType::kCounter,
            {{"", {{"result", "installed"}}, double(k.installed)},
             {"", {{"result", "unavailable"}}, double(k.unavailable)},
-            {"", {{"result", "failed"}}, double(k.failed)}}}};
+            {"", {{"result", "failed"}}, double(k.failed)}}},
+          {"warren_" + proxy + "_tls_record_aead_info",
+           "1, labelled with whose AES-128-GCM seals and opens the records in user space (without "
+           "kTLS): vaes-avx512 (Warren's own, common/tls/aes128_gcm.h, on a CPU with VAES, "
+           "VPCLMULQDQ and AVX-512) or openssl (any other CPU, or WARREN_TLS_AEAD=openssl)",
+           metrics::MetricType::kGauge,
+           {{"", {{"code", tls::bestAeadCodeName()}}, 1.0}}}};
 }
 
 }  // namespace warren::mesh

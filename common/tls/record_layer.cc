@@ -7,6 +7,8 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 #include <tuple>
 
 #include "common/identity/openssl_errors.h"
@@ -86,9 +88,23 @@ Result<TrafficKeys> trafficKeys(const EVP_MD* md, uint16_t cipher_suite,
 
 // ---- RecordCipher ----
 
-Result<RecordCipher> RecordCipher::create(uint16_t cipher_suite, const TrafficKeys& keys) {
+namespace {
+bool ownAesUsable() {
+  static const bool usable = [] {
+    const char* forced = std::getenv("WARREN_TLS_AEAD");
+    return Aes128Gcm::supported() && !(forced && std::string_view(forced) == "openssl");
+  }();
+  return usable;
+}
+}  // namespace
+
+const char* bestAeadCodeName() { return ownAesUsable() ? "vaes-avx512" : "openssl"; }
+
+Result<RecordCipher> RecordCipher::create(uint16_t cipher_suite, const TrafficKeys& keys,
+                                          AeadCode code) {
   RecordCipher c;
   c.cipher_ = suiteCipher(cipher_suite);
+  c.own_aes_ = cipher_suite == 0x1301 && code == AeadCode::kBest && ownAesUsable();
   if (c.cipher_ == nullptr) {
     return fail(Error::invalid(fmt::format(
         "TLS cipher suite 0x{:04x} is not one of 0x1301, 0x1302, 0x1303", cipher_suite)));
@@ -109,6 +125,10 @@ Status RecordCipher::rekey(const TrafficKeys& keys) {
   // The key schedule once; each record then sets only its nonce.
   if (EVP_CipherInit_ex(ctx_.get(), cipher_, nullptr, keys.key.data(), nullptr, 1) != 1) {
     return fail(identity::opensslError(ErrorCode::kInternal, "TLS record key"));
+  }
+  if (own_aes_) {
+    aes_ = std::make_unique<Aes128Gcm>(std::span<const uint8_t, Aes128Gcm::kKeyBytes>(
+        keys.key.data(), Aes128Gcm::kKeyBytes));
   }
   OPENSSL_cleanse(keys_.key.data(), keys_.key.size());
   keys_.key = keys.key;
@@ -142,16 +162,36 @@ Status RecordCipher::seal(uint8_t content_type, std::span<const std::span<const 
   const uint8_t header[kRecordHeaderBytes] = {kContentApplicationData, 3, 3,
                                               static_cast<uint8_t>(body >> 8),
                                               static_cast<uint8_t>(body & 0xff)};
-  auto n = nonce();
-  int len = 0;
-  if (EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, nullptr, n.data(), 1) != 1 ||
-      EVP_EncryptUpdate(ctx_.get(), nullptr, &len, header, sizeof(header)) != 1) {
-    return fail(identity::opensslError(ErrorCode::kInternal, "TLS record seal"));
-  }
   out.reserveMore(kRecordHeaderBytes + body);
   out.append(header, sizeof(header));
   // Each part is encrypted out of place, from where it lies into the output: no copy first.
   std::span<uint8_t> p = out.grow(body);
+  if (aes_) {
+    auto n = nonce();
+    const uint8_t type[1] = {content_type};
+    std::array<std::span<const uint8_t>, 16> few;
+    std::vector<std::span<const uint8_t>> many;
+    std::span<std::span<const uint8_t>> all;
+    if (parts.size() < few.size()) {
+      all = std::span(few).first(parts.size() + 1);
+    } else {
+      many.resize(parts.size() + 1);
+      all = many;
+    }
+    std::copy(parts.begin(), parts.end(), all.begin());
+    all.back() = type;
+    aes_->seal(n, std::span<const uint8_t>(header, sizeof(header)), all, p.data(),
+               p.subspan(inner).first<kRecordTagBytes>());
+    ++keys_.seq;
+    return ok();
+  }
+  auto n = nonce();
+  int len = 0;
+  if (EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, nullptr, n.data(), 1) != 1 ||
+      EVP_EncryptUpdate(ctx_.get(), nullptr, &len, header, sizeof(header)) != 1) {
+    out.shrink(kRecordHeaderBytes + body);
+    return fail(identity::opensslError(ErrorCode::kInternal, "TLS record seal"));
+  }
   size_t at = 0;
   auto update = [&](const uint8_t* in, size_t size) {
     // GCM and ChaCha20-Poly1305 are stream modes: the ciphertext is as long as the input.
@@ -208,7 +248,10 @@ Result<RecordCipher::Opened> RecordCipher::open(std::span<const uint8_t> record,
   auto n = nonce();
   int len = 0;
   const uint8_t* tag = record.data() + kRecordHeaderBytes + sealed;
-  if (EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, nullptr, n.data(), 0) != 1 ||
+  if (aes_ ? !aes_->open(n, record.first(kRecordHeaderBytes),
+                         record.subspan(kRecordHeaderBytes, sealed), out.data(),
+                         std::span<const uint8_t, kRecordTagBytes>(tag, kRecordTagBytes))
+           : EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, nullptr, n.data(), 0) != 1 ||
       EVP_DecryptUpdate(ctx_.get(), nullptr, &len, record.data(), kRecordHeaderBytes) != 1 ||
       EVP_DecryptUpdate(ctx_.get(), out.data(), &len, record.data() + kRecordHeaderBytes,
                         static_cast<int>(sealed)) != 1 ||

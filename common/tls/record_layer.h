@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/tls/aes128_gcm.h"
 #include "common/tls/output_buffer.h"
 #include "common/tls/record_state.h"
 
@@ -45,10 +46,19 @@ inline constexpr size_t kRecordTagBytes = 16;
 inline constexpr size_t kMaxRecordContent = 16384;
 inline constexpr size_t kMaxRecordBody = kMaxRecordContent + 256;
 
+// Whose code runs AES-128-GCM (suite 0x1301): kBest is Warren's own (aes128_gcm.h: VAES and
+// VPCLMULQDQ on 512-bit registers) where the CPU has those instructions, else OpenSSL's; the
+// environment variable WARREN_TLS_AEAD=openssl makes kBest OpenSSL's everywhere (an A/B
+// benchmark, or a CPU to distrust). The other suites always run on OpenSSL.
+enum class AeadCode { kBest, kOpenSsl };
+// What kBest is in this process: "vaes-avx512" or "openssl".
+const char* bestAeadCodeName();
+
 class RecordCipher {
  public:
   // Suites 0x1301 (AES-128-GCM), 0x1302 (AES-256-GCM), 0x1303 (ChaCha20-Poly1305).
-  static Result<RecordCipher> create(uint16_t cipher_suite, const TrafficKeys& keys);
+  static Result<RecordCipher> create(uint16_t cipher_suite, const TrafficKeys& keys,
+                                     AeadCode code = AeadCode::kBest);
   RecordCipher(RecordCipher&&) noexcept = default;
   RecordCipher& operator=(RecordCipher&&) noexcept = default;
   ~RecordCipher();
@@ -85,6 +95,8 @@ class RecordCipher {
 
   const EVP_CIPHER* cipher_ = nullptr;
   std::unique_ptr<EVP_CIPHER_CTX, CtxFree> ctx_;
+  bool own_aes_ = false;             // AES-128-GCM on Aes128Gcm (AeadCode)
+  std::unique_ptr<Aes128Gcm> aes_;   // its key schedule, made by rekey()
   TrafficKeys keys_;
   uint8_t alert_ = 0;
 };

@@ -294,6 +294,13 @@ for node in node-1 node-2; do
   [ "$quiet" -gt 0 ] || fail "$node: warren_ztunnel_loop_quiet_sends_total is $quiet after the traffic"
 done
 
+# Every named CPU flag is in /proc/cpuinfo.
+cpu_has() {
+  local flags f
+  flags=$(grep -m1 '^flags' /proc/cpuinfo) || return 1
+  for f in "$@"; do grep -qw "$f" <<<"$flags" || return 1; done
+}
+
 step "kernel TLS: offered after the handshake where the kernel has the TLS ULP, known otherwise"
 # --kernel-tls auto (the default): the ztunnel asks the kernel for the TLS ULP once at start-up
 # (common/tls/kernel_tls.h); where it has one each HBONE connection offers its records once
@@ -310,6 +317,15 @@ for node in node-1 node-2; do
   grep -q '^warren_ztunnel_kernel_tls_total{' <<<"$out" || fail "$node: warren_ztunnel_kernel_tls_total missing"
   grep -q '^warren_ztunnel_kernel_tls_enabled ' <<<"$out" || fail "$node: warren_ztunnel_kernel_tls_enabled missing"
   [ "$failed" -eq 0 ] || fail "$node: $failed connections half-installed kernel TLS"
+  # Whose AES-128-GCM carried the records above: Warren's own wherever the CPU has the vector
+  # instructions it needs (unit-tested against OpenSSL's in aes128_gcm_test), else OpenSSL's.
+  want_aead=openssl
+  if [ "${WARREN_TLS_AEAD:-}" != openssl ] && cpu_has aes pclmulqdq avx2 avx512f avx512bw avx512vl vaes vpclmulqdq; then
+    want_aead=vaes-avx512
+  fi
+  grep -q "^warren_ztunnel_tls_record_aead_info{code=\"$want_aead\"} 1" <<<"$out" ||
+    fail "$node: want warren_ztunnel_tls_record_aead_info{code=\"$want_aead\"} 1, got: $(grep aead <<<"$out")"
+  log "$node: TLS records on $want_aead"
   if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp; then
     [ "$enabled" -eq 1 ] || fail "$node: the kernel has the TLS ULP and kernel TLS is not enabled (the start-up check, or a refused offer: unavailable $unavailable)"
     [ "$installed" -ge 1 ] || fail "$node: the kernel has the TLS ULP and no connection used it"
