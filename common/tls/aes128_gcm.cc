@@ -1,10 +1,13 @@
 #include "common/tls/aes128_gcm.h"
 
-#include <cpuid.h>
-#include <immintrin.h>
 #include <openssl/crypto.h>
 
+#include <cstdlib>
 #include <cstring>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
 
 // GCC 12's own avx512fintrin.h starts broadcasts and extractions from _mm512_undefined_*(),
 // which its -Wmaybe-uninitialized then flags wherever they are inlined.
@@ -16,8 +19,10 @@
 // rest of the program is built for any x86-64 and this code runs only after supported().
 #define WARREN_GCM_TARGET \
   __attribute__((target("aes,pclmul,ssse3,avx2,avx512f,avx512bw,avx512vl,vaes,vpclmulqdq")))
+#endif
 
 namespace warren::tls {
+#if defined(__x86_64__)
 namespace {
 
 // GHASH (SP 800-38D §6.4) works on 128-bit blocks whose first bit is the coefficient of x^0.
@@ -168,6 +173,7 @@ WARREN_GCM_TARGET void ctrXor(const RoundKeys& rk, __m128i base, const uint8_t* 
       _mm512_storeu_si512(out, _mm512_xor_si512(_mm512_loadu_si512(in), x));
       in += 64, out += 64, len -= 64, block += 4;
     }
+    OPENSSL_cleanse(k, sizeof k);
   }
   while (len >= 16) {
     __m128i ks = encryptBlock(rk, counterBlock(base, 2 + block));
@@ -279,6 +285,7 @@ WARREN_GCM_TARGET void sealImpl(const uint8_t* round_keys, const uint8_t* powers
     at += part.size();
   }
   _mm_storeu_si128(reinterpret_cast<__m128i*>(tag), computeTag(rk, powers, base, aad, out, at));
+  OPENSSL_cleanse(const_cast<RoundKeys*>(&rk), sizeof rk);
 }
 
 WARREN_GCM_TARGET bool openImpl(const uint8_t* round_keys, const uint8_t* powers,
@@ -289,9 +296,11 @@ WARREN_GCM_TARGET bool openImpl(const uint8_t* round_keys, const uint8_t* powers
   alignas(16) uint8_t expected[16];
   _mm_store_si128(reinterpret_cast<__m128i*>(expected),
                   computeTag(rk, powers, base, aad, in.data(), in.size()));
-  if (CRYPTO_memcmp(expected, tag, sizeof expected) != 0) return false;
-  ctrXor(rk, base, in.data(), out, in.size(), 0);
-  return true;
+  const bool authentic = CRYPTO_memcmp(expected, tag, sizeof expected) == 0;
+  if (authentic) ctrXor(rk, base, in.data(), out, in.size(), 0);
+  OPENSSL_cleanse(expected, sizeof expected);
+  OPENSSL_cleanse(const_cast<RoundKeys*>(&rk), sizeof rk);
+  return authentic;
 }
 
 }  // namespace
@@ -334,5 +343,22 @@ bool Aes128Gcm::open(std::span<const uint8_t, kNonceBytes> nonce, std::span<cons
                      std::span<const uint8_t, kTagBytes> tag) const {
   return openImpl(round_keys_, hash_powers_, nonce.data(), aad, in, out, tag.data());
 }
+
+#else  // not x86-64: never supported(), so never constructed
+
+bool Aes128Gcm::supported() { return false; }
+Aes128Gcm::Aes128Gcm(std::span<const uint8_t, kKeyBytes>) : round_keys_{}, hash_powers_{} {}
+Aes128Gcm::~Aes128Gcm() = default;
+void Aes128Gcm::seal(std::span<const uint8_t, kNonceBytes>, std::span<const uint8_t>,
+                     std::span<const std::span<const uint8_t>>, uint8_t*,
+                     std::span<uint8_t, kTagBytes>) const {
+  std::abort();
+}
+bool Aes128Gcm::open(std::span<const uint8_t, kNonceBytes>, std::span<const uint8_t>,
+                     std::span<const uint8_t>, uint8_t*, std::span<const uint8_t, kTagBytes>) const {
+  std::abort();
+}
+
+#endif
 
 }  // namespace warren::tls

@@ -122,8 +122,9 @@ Status RecordCipher::rekey(const TrafficKeys& keys) {
     return fail(Error::invalid(fmt::format("TLS record key of {} bytes, the suite takes {}",
                                            keys.key.size(), EVP_CIPHER_get_key_length(cipher_))));
   }
-  // The key schedule once; each record then sets only its nonce.
-  if (EVP_CipherInit_ex(ctx_.get(), cipher_, nullptr, keys.key.data(), nullptr, 1) != 1) {
+  // The key schedule once; each record then sets only its nonce. Ours, or OpenSSL's.
+  if (!own_aes_ &&
+      EVP_CipherInit_ex(ctx_.get(), cipher_, nullptr, keys.key.data(), nullptr, 1) != 1) {
     return fail(identity::opensslError(ErrorCode::kInternal, "TLS record key"));
   }
   if (own_aes_) {
@@ -248,16 +249,22 @@ Result<RecordCipher::Opened> RecordCipher::open(std::span<const uint8_t> record,
   auto n = nonce();
   int len = 0;
   const uint8_t* tag = record.data() + kRecordHeaderBytes + sealed;
-  if (aes_ ? !aes_->open(n, record.first(kRecordHeaderBytes),
-                         record.subspan(kRecordHeaderBytes, sealed), out.data(),
-                         std::span<const uint8_t, kRecordTagBytes>(tag, kRecordTagBytes))
-           : EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, nullptr, n.data(), 0) != 1 ||
-      EVP_DecryptUpdate(ctx_.get(), nullptr, &len, record.data(), kRecordHeaderBytes) != 1 ||
-      EVP_DecryptUpdate(ctx_.get(), out.data(), &len, record.data() + kRecordHeaderBytes,
-                        static_cast<int>(sealed)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_AEAD_SET_TAG, kRecordTagBytes,
-                          const_cast<uint8_t*>(tag)) != 1 ||
-      EVP_DecryptFinal_ex(ctx_.get(), out.data() + len, &len) != 1) {
+  bool authentic;
+  if (aes_) {
+    authentic = aes_->open(n, record.first(kRecordHeaderBytes),
+                           record.subspan(kRecordHeaderBytes, sealed), out.data(),
+                           std::span<const uint8_t, kRecordTagBytes>(tag, kRecordTagBytes));
+  } else {
+    authentic =
+        EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, nullptr, n.data(), 0) == 1 &&
+        EVP_DecryptUpdate(ctx_.get(), nullptr, &len, record.data(), kRecordHeaderBytes) == 1 &&
+        EVP_DecryptUpdate(ctx_.get(), out.data(), &len, record.data() + kRecordHeaderBytes,
+                          static_cast<int>(sealed)) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_AEAD_SET_TAG, kRecordTagBytes,
+                            const_cast<uint8_t*>(tag)) == 1 &&
+        EVP_DecryptFinal_ex(ctx_.get(), out.data() + len, &len) == 1;
+  }
+  if (!authentic) {
     identity::drainOpensslErrors();
     alert_ = kBadRecordMac;
     return fail(protocolError(

@@ -9,7 +9,10 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <random>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -165,7 +168,12 @@ TEST_F(Aes128GcmTest, OpensInPlace) {
 
 // Records sealed on one code open on the other, both ways, through RecordCipher.
 TEST_F(Aes128GcmTest, RecordsInterworkWithOpenSslRecords) {
-  EXPECT_STREQ(bestAeadCodeName(), std::getenv("WARREN_TLS_AEAD") ? "openssl" : "vaes-avx512");
+  const char* forced = std::getenv("WARREN_TLS_AEAD");
+  if (forced && std::string_view(forced) == "openssl") {
+    EXPECT_STREQ(bestAeadCodeName(), "openssl");
+    GTEST_SKIP() << "WARREN_TLS_AEAD=openssl: kBest is OpenSSL's too, nothing to compare";
+  }
+  EXPECT_STREQ(bestAeadCodeName(), "vaes-avx512");
   TrafficKeys keys;
   keys.key = Bytes(16, 0x42);
   keys.iv = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
@@ -189,6 +197,21 @@ TEST_F(Aes128GcmTest, RecordsInterworkWithOpenSslRecords) {
       EXPECT_EQ(Bytes(plain.begin(), plain.begin() + 9), head);
       EXPECT_EQ(Bytes(plain.begin() + 9, plain.begin() + 9 + static_cast<std::ptrdiff_t>(n)), payload);
     }
+    // More parts than RecordCipher gathers on its stack: 40 pieces of 1-100 bytes.
+    Bytes all;
+    std::vector<Bytes> pieces;
+    for (size_t i = 0; i < 40; ++i) pieces.push_back(Bytes(1 + (i * 37) % 100, static_cast<uint8_t>(i)));
+    std::vector<std::span<const uint8_t>> spans;
+    for (const auto& p : pieces) {
+      spans.push_back(p);
+      all.insert(all.end(), p.begin(), p.end());
+    }
+    OutputBuffer out;
+    ASSERT_TRUE(tx->seal(kContentApplicationData, spans, out));
+    Bytes plain(out.size());
+    auto opened = rx->open(out.data(), plain);
+    ASSERT_TRUE(opened);
+    EXPECT_EQ(Bytes(plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(opened->length)), all);
   }
 }
 
