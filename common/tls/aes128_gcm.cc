@@ -13,6 +13,7 @@
 // which its -Wmaybe-uninitialized then flags wherever they are inlined.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 // Every function that touches the vector registers carries the instruction sets it uses, so the
@@ -138,6 +139,25 @@ WARREN_GCM_TARGET void ctrXor(const RoundKeys& rk, __m128i base, const uint8_t* 
     const __m512i lanes = _mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0);
     const __m512i four = _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
     const __m512i mask = _mm512_broadcast_i32x4(reverseMask());
+    while (len >= 512) {  // eight registers: enough in flight to cover the rounds' latency
+      __m512i c[8];
+      c[0] = fourCounters(base, 2 + block, lanes);
+#pragma GCC unroll 7
+      for (int j = 1; j < 8; ++j) c[j] = _mm512_add_epi32(c[j - 1], four);
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) c[j] = _mm512_xor_si512(_mm512_shuffle_epi8(c[j], mask), k[0]);
+#pragma GCC unroll 9
+      for (int r = 1; r < 10; ++r) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) c[j] = _mm512_aesenc_epi128(c[j], k[r]);
+      }
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        c[j] = _mm512_aesenclast_epi128(c[j], k[10]);
+        _mm512_storeu_si512(out + 64 * j, _mm512_xor_si512(_mm512_loadu_si512(in + 64 * j), c[j]));
+      }
+      in += 512, out += 512, len -= 512, block += 32;
+    }
     while (len >= 256) {
       // Four registers in flight, named rather than in an array: the compiler keeps them in
       // registers and interleaves their rounds (an array went through memory at every round).
@@ -189,41 +209,62 @@ WARREN_GCM_TARGET void ctrXor(const RoundKeys& rk, __m128i base, const uint8_t* 
   }
 }
 
-// Hashes `len` bytes (the last block zero-padded) into `y`. Sixteen blocks at a time:
-// y' = (y ^ x0) H^16 ^ x1 H^15 ^ ... ^ x15 H, the sixteen products summed unreduced.
+// The products of four registers of blocks (x0..x3, byte-reversed) with four of hash key
+// powers, summed unreduced into lo, mid, hi.
+WARREN_GCM_TARGET inline void multiplyAdd4(__m512i x0, __m512i x1, __m512i x2, __m512i x3,
+                                           const uint8_t* powers, __m512i& lo, __m512i& mid,
+                                           __m512i& hi) {
+  const __m512i h0 = _mm512_load_si512(powers), h1 = _mm512_load_si512(powers + 64),
+                h2 = _mm512_load_si512(powers + 128), h3 = _mm512_load_si512(powers + 192);
+  lo = _mm512_ternarylogic_epi64(lo, _mm512_clmulepi64_epi128(x0, h0, 0x00),
+                                 _mm512_clmulepi64_epi128(x1, h1, 0x00), 0x96);
+  lo = _mm512_ternarylogic_epi64(lo, _mm512_clmulepi64_epi128(x2, h2, 0x00),
+                                 _mm512_clmulepi64_epi128(x3, h3, 0x00), 0x96);
+  hi = _mm512_ternarylogic_epi64(hi, _mm512_clmulepi64_epi128(x0, h0, 0x11),
+                                 _mm512_clmulepi64_epi128(x1, h1, 0x11), 0x96);
+  hi = _mm512_ternarylogic_epi64(hi, _mm512_clmulepi64_epi128(x2, h2, 0x11),
+                                 _mm512_clmulepi64_epi128(x3, h3, 0x11), 0x96);
+  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x0, h0, 0x01),
+                                  _mm512_clmulepi64_epi128(x0, h0, 0x10), 0x96);
+  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x1, h1, 0x01),
+                                  _mm512_clmulepi64_epi128(x1, h1, 0x10), 0x96);
+  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x2, h2, 0x01),
+                                  _mm512_clmulepi64_epi128(x2, h2, 0x10), 0x96);
+  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x3, h3, 0x01),
+                                  _mm512_clmulepi64_epi128(x3, h3, 0x10), 0x96);
+}
+
+// Four blocks from `at`, each byte-reversed (`mask`: reverseMask() in every lane).
+WARREN_GCM_TARGET inline __m512i load(const uint8_t* at, __m512i mask) {
+  return _mm512_shuffle_epi8(_mm512_loadu_si512(at), mask);
+}
+
+// Hashes `len` bytes (the last block zero-padded) into `y`. 32 blocks at a time, then 16:
+// y' = (y ^ x0) H^32 ^ x1 H^31 ^ ... ^ x31 H, the products summed unreduced and reduced once
+// (so the reduction's latency, which each step waits for, is paid once per 512 bytes).
+// powers[i] = H^(32 - i).
 WARREN_GCM_TARGET __m128i ghash(const uint8_t* powers, __m128i y, const uint8_t* p, size_t len) {
-  if (len >= 256) {
-    const __m512i h0 = _mm512_load_si512(powers), h1 = _mm512_load_si512(powers + 64),
-                  h2 = _mm512_load_si512(powers + 128), h3 = _mm512_load_si512(powers + 192);
-    const __m512i mask = _mm512_broadcast_i32x4(reverseMask());
-    while (len >= 256) {
-      // The three later registers' products first: only the first depends on y.
-      __m512i x1 = _mm512_shuffle_epi8(_mm512_loadu_si512(p + 64), mask);
-      __m512i x2 = _mm512_shuffle_epi8(_mm512_loadu_si512(p + 128), mask);
-      __m512i x3 = _mm512_shuffle_epi8(_mm512_loadu_si512(p + 192), mask);
-      __m512i lo = _mm512_xor_si512(_mm512_clmulepi64_epi128(x1, h1, 0x00),
-                                    _mm512_clmulepi64_epi128(x2, h2, 0x00));
-      __m512i hi = _mm512_xor_si512(_mm512_clmulepi64_epi128(x1, h1, 0x11),
-                                    _mm512_clmulepi64_epi128(x2, h2, 0x11));
-      __m512i mid = _mm512_xor_si512(_mm512_clmulepi64_epi128(x1, h1, 0x01),
-                                     _mm512_clmulepi64_epi128(x1, h1, 0x10));
-      mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(x2, h2, 0x01));
-      mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(x2, h2, 0x10));
-      lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x3, h3, 0x00));
-      hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x3, h3, 0x11));
-      mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(x3, h3, 0x01));
-      mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(x3, h3, 0x10));
-      __m512i x0 = _mm512_xor_si512(_mm512_shuffle_epi8(_mm512_loadu_si512(p), mask),
-                                    _mm512_inserti32x4(_mm512_setzero_si512(), y, 0));
-      lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x0, h0, 0x00));
-      hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x0, h0, 0x11));
-      mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(x0, h0, 0x01));
-      mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(x0, h0, 0x10));
-      y = reduce(fold(lo), fold(mid), fold(hi));
-      p += 256, len -= 256;
-    }
+  const __m512i mask = _mm512_broadcast_i32x4(reverseMask());
+  while (len >= 512) {
+    __m512i lo = _mm512_setzero_si512(), mid = lo, hi = lo;
+    // The later blocks' products first: only the first register depends on y.
+    multiplyAdd4(load(p + 256, mask), load(p + 320, mask), load(p + 384, mask),
+                 load(p + 448, mask), powers + 256, lo, mid, hi);
+    __m512i x0 = _mm512_xor_si512(load(p, mask), _mm512_inserti32x4(_mm512_setzero_si512(), y, 0));
+    multiplyAdd4(x0, load(p + 64, mask), load(p + 128, mask), load(p + 192, mask), powers, lo, mid,
+                 hi);
+    y = reduce(fold(lo), fold(mid), fold(hi));
+    p += 512, len -= 512;
   }
-  const __m128i h1 = _mm_load_si128(reinterpret_cast<const __m128i*>(powers) + 15);
+  if (len >= 256) {
+    __m512i lo = _mm512_setzero_si512(), mid = lo, hi = lo;
+    __m512i x0 = _mm512_xor_si512(load(p, mask), _mm512_inserti32x4(_mm512_setzero_si512(), y, 0));
+    multiplyAdd4(x0, load(p + 64, mask), load(p + 128, mask), load(p + 192, mask), powers + 256,
+                 lo, mid, hi);
+    y = reduce(fold(lo), fold(mid), fold(hi));
+    p += 256, len -= 256;
+  }
+  const __m128i h1 = _mm_load_si128(reinterpret_cast<const __m128i*>(powers) + 31);
   for (; len >= 16; p += 16, len -= 16)
     y = multiply(_mm_xor_si128(y, reverse(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))), h1);
   if (len > 0) {
@@ -249,7 +290,7 @@ WARREN_GCM_TARGET __m128i computeTag(const RoundKeys& rk, const uint8_t* powers,
   const __m128i lengths = _mm_set_epi64x(static_cast<long long>(aad.size() * 8),
                                          static_cast<long long>(len * 8));
   y = multiply(_mm_xor_si128(y, lengths),
-               _mm_load_si128(reinterpret_cast<const __m128i*>(powers) + 15));
+               _mm_load_si128(reinterpret_cast<const __m128i*>(powers) + 31));
   return _mm_xor_si128(encryptBlock(rk, counterBlock(base, 1)), reverse(y));
 }
 
@@ -266,11 +307,11 @@ WARREN_GCM_TARGET void expandKey(const uint8_t* key, uint8_t* round_keys, uint8_
   rk[8] = nextRoundKey<0x80>(rk[7]);
   rk[9] = nextRoundKey<0x1b>(rk[8]);
   rk[10] = nextRoundKey<0x36>(rk[9]);
-  // H = E(K, 0^128); powers[i] = H^(16 - i).
+  // H = E(K, 0^128); powers[i] = H^(32 - i).
   const __m128i h = reverse(encryptBlock(loadRoundKeys(round_keys), _mm_setzero_si128()));
   __m128i* pw = reinterpret_cast<__m128i*>(powers);
-  pw[15] = h;
-  for (int i = 14; i >= 0; --i) pw[i] = multiply(pw[i + 1], h);
+  pw[31] = h;
+  for (int i = 30; i >= 0; --i) pw[i] = multiply(pw[i + 1], h);
 }
 
 WARREN_GCM_TARGET void sealImpl(const uint8_t* round_keys, const uint8_t* powers,

@@ -46,8 +46,8 @@ class Aes128Gcm {
 
  private:
   alignas(64) uint8_t round_keys_[11 * 16];
-  // H^16 .. H^1 (index 0 = H^16), byte-reversed as GHASH works on them (the .cc file).
-  alignas(64) uint8_t hash_powers_[16 * 16];
+  // H^32 .. H^1 (index 0 = H^32), byte-reversed as GHASH works on them (the .cc file).
+  alignas(64) uint8_t hash_powers_[32 * 16];
 };
 
 }  // namespace warren::tls
