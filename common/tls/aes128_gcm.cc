@@ -209,29 +209,23 @@ WARREN_GCM_TARGET void ctrXor(const RoundKeys& rk, __m128i base, const uint8_t* 
   }
 }
 
-// The products of four registers of blocks (x0..x3, byte-reversed) with four of hash key
-// powers, summed unreduced into lo, mid, hi.
+// x times h, lane by lane, added unreduced into lo, mid, hi.
+WARREN_GCM_TARGET inline void multiplyAdd(__m512i x, __m512i h, __m512i& lo, __m512i& mid,
+                                          __m512i& hi) {
+  lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x, h, 0x00));
+  hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x, h, 0x11));
+  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x, h, 0x01),
+                                  _mm512_clmulepi64_epi128(x, h, 0x10), 0x96);  // three-way XOR
+}
+
+// Four registers of blocks (byte-reversed) times four of hash key powers from `powers`.
 WARREN_GCM_TARGET inline void multiplyAdd4(__m512i x0, __m512i x1, __m512i x2, __m512i x3,
                                            const uint8_t* powers, __m512i& lo, __m512i& mid,
                                            __m512i& hi) {
-  const __m512i h0 = _mm512_load_si512(powers), h1 = _mm512_load_si512(powers + 64),
-                h2 = _mm512_load_si512(powers + 128), h3 = _mm512_load_si512(powers + 192);
-  lo = _mm512_ternarylogic_epi64(lo, _mm512_clmulepi64_epi128(x0, h0, 0x00),
-                                 _mm512_clmulepi64_epi128(x1, h1, 0x00), 0x96);
-  lo = _mm512_ternarylogic_epi64(lo, _mm512_clmulepi64_epi128(x2, h2, 0x00),
-                                 _mm512_clmulepi64_epi128(x3, h3, 0x00), 0x96);
-  hi = _mm512_ternarylogic_epi64(hi, _mm512_clmulepi64_epi128(x0, h0, 0x11),
-                                 _mm512_clmulepi64_epi128(x1, h1, 0x11), 0x96);
-  hi = _mm512_ternarylogic_epi64(hi, _mm512_clmulepi64_epi128(x2, h2, 0x11),
-                                 _mm512_clmulepi64_epi128(x3, h3, 0x11), 0x96);
-  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x0, h0, 0x01),
-                                  _mm512_clmulepi64_epi128(x0, h0, 0x10), 0x96);
-  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x1, h1, 0x01),
-                                  _mm512_clmulepi64_epi128(x1, h1, 0x10), 0x96);
-  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x2, h2, 0x01),
-                                  _mm512_clmulepi64_epi128(x2, h2, 0x10), 0x96);
-  mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x3, h3, 0x01),
-                                  _mm512_clmulepi64_epi128(x3, h3, 0x10), 0x96);
+  multiplyAdd(x0, _mm512_load_si512(powers), lo, mid, hi);
+  multiplyAdd(x1, _mm512_load_si512(powers + 64), lo, mid, hi);
+  multiplyAdd(x2, _mm512_load_si512(powers + 128), lo, mid, hi);
+  multiplyAdd(x3, _mm512_load_si512(powers + 192), lo, mid, hi);
 }
 
 // Four blocks from `at`, each byte-reversed (`mask`: reverseMask() in every lane).
