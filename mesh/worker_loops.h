@@ -87,11 +87,11 @@ inline std::vector<metrics::FamilySnapshot> workerLoopFamilies(const std::string
                                 MetricType::kCounter, double(sum.enobufs_rearms))};
 }
 
-// Whether the process's HBONE connections offer their records to the kernel (kTLS,
+// The process's HBONE TLS records: whether its connections offer them to the kernel (kTLS,
 // --kernel-tls), and how the offers went: warren_<proxy>_kernel_tls_enabled and
 // warren_<proxy>_kernel_tls_total{result="installed|unavailable|failed"}; and whose AES-GCM
 // runs the records kept in user space: warren_<proxy>_tls_record_aead_info{code}.
-inline std::vector<metrics::FamilySnapshot> kernelTlsFamilies(const std::string& proxy) {
+inline std::vector<metrics::FamilySnapshot> tlsRecordFamilies(const std::string& proxy) {
   const tls::KernelTlsCounts k = tls::kernelTlsCounts();
   return {metrics::scalarFamily("warren_" + proxy + "_kernel_tls_enabled",
                                 "1: HBONE connections offer their TLS records to the kernel after "

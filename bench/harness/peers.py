@@ -66,20 +66,14 @@ def _haproxy_conf(side, certs, targets, tls=True):
              f"  ssl-default-server-ciphersuites {CIPHER}",
              "defaults", "  mode tcp", "  maxconn 9950", "  timeout connect 5s",
              "  timeout client 1h", "  timeout server 1h"]
-    for i, (name, _) in enumerate(SERVICES):
-        if not tls:
-            bind, to = ((client_base + i, f"{targets['server_node_ip']}:{server_base + i}") if side == "client"
-                        else (server_base + i, f"{targets['server_pod_ip']}:{SERVICES[i][1]}"))
-            lines += [f"listen {name}", f"  bind 0.0.0.0:{bind}", f"  server s {to}"]
-        elif side == "client":
-            lines += [f"listen {name}", f"  bind 0.0.0.0:{client_base + i}",
-                      f"  server s {targets['server_node_ip']}:{server_base + i} ssl "
-                      f"crt {certs}/client.pem ca-file {certs}/ca.crt verify required"]
+    # The client side's upstream and the server side's listener speak mTLS, unless not `tls`.
+    mtls = f" ssl crt {certs}/{side}.pem ca-file {certs}/ca.crt verify required" if tls else ""
+    for i, (name, port) in enumerate(SERVICES):
+        if side == "client":
+            bind, to = f"{client_base + i}", f"{targets['server_node_ip']}:{server_base + i}{mtls}"
         else:
-            lines += [f"listen {name}",
-                      f"  bind 0.0.0.0:{server_base + i} ssl crt {certs}/server.pem "
-                      f"ca-file {certs}/ca.crt verify required",
-                      f"  server s {targets['server_pod_ip']}:{SERVICES[i][1]}"]
+            bind, to = f"{server_base + i}{mtls}", f"{targets['server_pod_ip']}:{port}"
+        lines += [f"listen {name}", f"  bind 0.0.0.0:{bind}", f"  server s {to}"]
     return "\n".join(lines) + "\n"
 
 

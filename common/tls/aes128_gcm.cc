@@ -39,10 +39,6 @@ WARREN_GCM_TARGET inline __m128i reverseMask() {
 
 WARREN_GCM_TARGET inline __m128i reverse(__m128i x) { return _mm_shuffle_epi8(x, reverseMask()); }
 
-WARREN_GCM_TARGET inline __m512i reverse4(__m512i x) {
-  return _mm512_shuffle_epi8(x, _mm512_broadcast_i32x4(reverseMask()));
-}
-
 // The 256-bit product lo ^ mid << 64 ^ hi << 128 of two byte-reversed blocks, reduced.
 WARREN_GCM_TARGET inline __m128i reduce(__m128i lo, __m128i mid, __m128i hi) {
   __m128i a = _mm_xor_si128(lo, _mm_slli_si128(mid, 8));
@@ -120,79 +116,61 @@ WARREN_GCM_TARGET inline __m512i fourCounters(__m128i base, uint32_t counter, __
       lanes);
 }
 
+// XORs `n` bytes of counter block `counter`'s keystream, from its byte `skip` on (skip + n <= 16).
+WARREN_GCM_TARGET inline void xorPartialBlock(const RoundKeys& rk, __m128i base, uint32_t counter,
+                                              size_t skip, const uint8_t* in, uint8_t* out,
+                                              size_t n) {
+  alignas(16) uint8_t ks[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(ks), encryptBlock(rk, counterBlock(base, counter)));
+  for (size_t i = 0; i < n; ++i) out[i] = in[i] ^ ks[skip + i];
+  OPENSSL_cleanse(ks, sizeof ks);
+}
+
+// One step of the keystream over N registers (4N blocks, 64N bytes) from data block `block`:
+// XORed from `in` to `out`, the cursors advanced. Eight registers keep enough rounds in flight
+// to cover their latency; the loops are unrolled so the registers never go through memory.
+template <int N>
+WARREN_GCM_TARGET inline void xorKeystream(const __m512i* k, __m128i base, __m512i lanes,
+                                           const uint8_t*& in, uint8_t*& out, size_t& len,
+                                           uint32_t& block) {
+  const __m512i mask = _mm512_broadcast_i32x4(reverseMask());
+  const __m512i four = _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
+  __m512i c[N];
+  c[0] = fourCounters(base, 2 + block, lanes);
+#pragma GCC unroll 8
+  for (int j = 1; j < N; ++j) c[j] = _mm512_add_epi32(c[j - 1], four);
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) c[j] = _mm512_xor_si512(_mm512_shuffle_epi8(c[j], mask), k[0]);
+#pragma GCC unroll 9
+  for (int r = 1; r < 10; ++r) {
+#pragma GCC unroll 8
+    for (int j = 0; j < N; ++j) c[j] = _mm512_aesenc_epi128(c[j], k[r]);
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) {
+    c[j] = _mm512_aesenclast_epi128(c[j], k[10]);
+    _mm512_storeu_si512(out + 64 * j, _mm512_xor_si512(_mm512_loadu_si512(in + 64 * j), c[j]));
+  }
+  in += 64 * N, out += 64 * N, len -= 64 * N, block += 4 * N;
+}
+
 // XORs the keystream into `len` bytes starting at byte `at` of the message (data block b uses
 // counter 2 + b: counter 1 is the tag's).
 WARREN_GCM_TARGET void ctrXor(const RoundKeys& rk, __m128i base, const uint8_t* in, uint8_t* out,
                               size_t len, size_t at) {
   uint32_t block = static_cast<uint32_t>(at / 16);
   if (size_t skip = at % 16; skip != 0 && len > 0) {
-    alignas(16) uint8_t ks[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(ks), encryptBlock(rk, counterBlock(base, 2 + block)));
     size_t n = len < 16 - skip ? len : 16 - skip;
-    for (size_t i = 0; i < n; ++i) out[i] = in[i] ^ ks[skip + i];
-    OPENSSL_cleanse(ks, sizeof ks);
+    xorPartialBlock(rk, base, 2 + block, skip, in, out, n);
     in += n, out += n, len -= n, ++block;
   }
   if (len >= 64) {
     __m512i k[11];
     for (int i = 0; i < 11; ++i) k[i] = _mm512_broadcast_i32x4(rk.k[i]);
     const __m512i lanes = _mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0);
-    const __m512i four = _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
-    const __m512i mask = _mm512_broadcast_i32x4(reverseMask());
-    while (len >= 512) {  // eight registers: enough in flight to cover the rounds' latency
-      __m512i c[8];
-      c[0] = fourCounters(base, 2 + block, lanes);
-#pragma GCC unroll 7
-      for (int j = 1; j < 8; ++j) c[j] = _mm512_add_epi32(c[j - 1], four);
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) c[j] = _mm512_xor_si512(_mm512_shuffle_epi8(c[j], mask), k[0]);
-#pragma GCC unroll 9
-      for (int r = 1; r < 10; ++r) {
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j) c[j] = _mm512_aesenc_epi128(c[j], k[r]);
-      }
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        c[j] = _mm512_aesenclast_epi128(c[j], k[10]);
-        _mm512_storeu_si512(out + 64 * j, _mm512_xor_si512(_mm512_loadu_si512(in + 64 * j), c[j]));
-      }
-      in += 512, out += 512, len -= 512, block += 32;
-    }
-    while (len >= 256) {
-      // Four registers in flight, named rather than in an array: the compiler keeps them in
-      // registers and interleaves their rounds (an array went through memory at every round).
-      __m512i c0 = fourCounters(base, 2 + block, lanes);
-      __m512i c1 = _mm512_add_epi32(c0, four);
-      __m512i c2 = _mm512_add_epi32(c1, four);
-      __m512i c3 = _mm512_add_epi32(c2, four);
-      c0 = _mm512_xor_si512(_mm512_shuffle_epi8(c0, mask), k[0]);
-      c1 = _mm512_xor_si512(_mm512_shuffle_epi8(c1, mask), k[0]);
-      c2 = _mm512_xor_si512(_mm512_shuffle_epi8(c2, mask), k[0]);
-      c3 = _mm512_xor_si512(_mm512_shuffle_epi8(c3, mask), k[0]);
-#pragma GCC unroll 9
-      for (int r = 1; r < 10; ++r) {
-        c0 = _mm512_aesenc_epi128(c0, k[r]);
-        c1 = _mm512_aesenc_epi128(c1, k[r]);
-        c2 = _mm512_aesenc_epi128(c2, k[r]);
-        c3 = _mm512_aesenc_epi128(c3, k[r]);
-      }
-      c0 = _mm512_aesenclast_epi128(c0, k[10]);
-      c1 = _mm512_aesenclast_epi128(c1, k[10]);
-      c2 = _mm512_aesenclast_epi128(c2, k[10]);
-      c3 = _mm512_aesenclast_epi128(c3, k[10]);
-      _mm512_storeu_si512(out, _mm512_xor_si512(_mm512_loadu_si512(in), c0));
-      _mm512_storeu_si512(out + 64, _mm512_xor_si512(_mm512_loadu_si512(in + 64), c1));
-      _mm512_storeu_si512(out + 128, _mm512_xor_si512(_mm512_loadu_si512(in + 128), c2));
-      _mm512_storeu_si512(out + 192, _mm512_xor_si512(_mm512_loadu_si512(in + 192), c3));
-      in += 256, out += 256, len -= 256, block += 16;
-    }
-    while (len >= 64) {
-      __m512i x = _mm512_xor_si512(reverse4(fourCounters(base, 2 + block, lanes)), k[0]);
-      for (int r = 1; r < 10; ++r) x = _mm512_aesenc_epi128(x, k[r]);
-      x = _mm512_aesenclast_epi128(x, k[10]);
-      _mm512_storeu_si512(out, _mm512_xor_si512(_mm512_loadu_si512(in), x));
-      in += 64, out += 64, len -= 64, block += 4;
-    }
+    while (len >= 512) xorKeystream<8>(k, base, lanes, in, out, len, block);
+    while (len >= 256) xorKeystream<4>(k, base, lanes, in, out, len, block);
+    while (len >= 64) xorKeystream<1>(k, base, lanes, in, out, len, block);
     OPENSSL_cleanse(k, sizeof k);
   }
   while (len >= 16) {
@@ -201,12 +179,7 @@ WARREN_GCM_TARGET void ctrXor(const RoundKeys& rk, __m128i base, const uint8_t* 
                      _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in)), ks));
     in += 16, out += 16, len -= 16, ++block;
   }
-  if (len > 0) {
-    alignas(16) uint8_t ks[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(ks), encryptBlock(rk, counterBlock(base, 2 + block)));
-    for (size_t i = 0; i < len; ++i) out[i] = in[i] ^ ks[i];
-    OPENSSL_cleanse(ks, sizeof ks);
-  }
+  if (len > 0) xorPartialBlock(rk, base, 2 + block, 0, in, out, len);
 }
 
 // x times h, lane by lane, added unreduced into lo, mid, hi.
@@ -312,7 +285,7 @@ WARREN_GCM_TARGET void sealImpl(const uint8_t* round_keys, const uint8_t* powers
                                 const uint8_t* nonce, std::span<const uint8_t> aad,
                                 std::span<const std::span<const uint8_t>> parts, uint8_t* out,
                                 uint8_t* tag) {
-  const RoundKeys rk = loadRoundKeys(round_keys);
+  RoundKeys rk = loadRoundKeys(round_keys);  // not const: wiped below
   const __m128i base = nonceBase(nonce);
   size_t at = 0;
   for (auto part : parts) {
@@ -320,13 +293,13 @@ WARREN_GCM_TARGET void sealImpl(const uint8_t* round_keys, const uint8_t* powers
     at += part.size();
   }
   _mm_storeu_si128(reinterpret_cast<__m128i*>(tag), computeTag(rk, powers, base, aad, out, at));
-  OPENSSL_cleanse(const_cast<RoundKeys*>(&rk), sizeof rk);
+  OPENSSL_cleanse(&rk, sizeof rk);
 }
 
 WARREN_GCM_TARGET bool openImpl(const uint8_t* round_keys, const uint8_t* powers,
                                 const uint8_t* nonce, std::span<const uint8_t> aad,
                                 std::span<const uint8_t> in, uint8_t* out, const uint8_t* tag) {
-  const RoundKeys rk = loadRoundKeys(round_keys);
+  RoundKeys rk = loadRoundKeys(round_keys);  // not const: wiped below
   const __m128i base = nonceBase(nonce);
   alignas(16) uint8_t expected[16];
   _mm_store_si128(reinterpret_cast<__m128i*>(expected),
@@ -334,7 +307,7 @@ WARREN_GCM_TARGET bool openImpl(const uint8_t* round_keys, const uint8_t* powers
   const bool authentic = CRYPTO_memcmp(expected, tag, sizeof expected) == 0;
   if (authentic) ctrXor(rk, base, in.data(), out, in.size(), 0);
   OPENSSL_cleanse(expected, sizeof expected);
-  OPENSSL_cleanse(const_cast<RoundKeys*>(&rk), sizeof rk);
+  OPENSSL_cleanse(&rk, sizeof rk);
   return authentic;
 }
 

@@ -1,8 +1,8 @@
 // AES-128-GCM (NIST SP 800-38D) for the record layer (record_layer.h), on the x86-64 vector AES
 // and carry-less multiply instructions over 512-bit registers (VAES, VPCLMULQDQ, AVX-512):
-// sixteen blocks per step, four to a register, for the counter-mode keystream and for GHASH
-// (sixteen products summed before one reduction, with the hash key's powers H^1..H^16 made once
-// per key). OpenSSL 3.0, what Debian 12 ships, has no such code path (its AES-GCM uses 128-bit
+// 32 blocks per step, four to a register, for the counter-mode keystream and for GHASH
+// (32 products summed before one reduction, with the hash key's powers H^1..H^32 made once per
+// key). OpenSSL 3.0, what Debian 12 ships, has no such code path (its AES-GCM uses 128-bit
 // AES-NI); on a CPU with these instructions this one is about twice as fast (tls_record_bench).
 //
 // Only what a TLS 1.3 record needs: a 96-bit nonce, additional data, a 128-bit tag. Sealing

@@ -265,7 +265,7 @@ std::vector<metrics::FamilySnapshot> WaypointDaemon::loopFamilies() const {
     if (running_) sum = mesh::sumLoopCounters(*threads_);
   }
   auto families = mesh::workerLoopFamilies("waypoint", sum);
-  for (auto& f : mesh::kernelTlsFamilies("waypoint")) families.push_back(std::move(f));
+  for (auto& f : mesh::tlsRecordFamilies("waypoint")) families.push_back(std::move(f));
   return families;
 }
 

@@ -128,7 +128,7 @@ std::vector<metrics::FamilySnapshot> ZtunnelDaemon::collect() const {
   for (auto& f :
        mesh::workerLoopFamilies("ztunnel", data_ ? data_->loopCounters() : uring::LoopStats{}))
     families.push_back(std::move(f));
-  for (auto& f : mesh::kernelTlsFamilies("ztunnel")) families.push_back(std::move(f));
+  for (auto& f : mesh::tlsRecordFamilies("ztunnel")) families.push_back(std::move(f));
   const auto& engines = relay::socketRelayCounters();
   families.push_back(
       {"warren_ztunnel_plain_relays_total",
