@@ -116,15 +116,18 @@ XdsBuild buildXdsResources(const ClusterSnapshot& snap, const TranslationContext
   auto translate = [&](XdsTranslationCache::Pod& entry,
                        const std::shared_ptr<const k8s::Pod>& pod) {
     entry = XdsTranslationCache::Pod{};
-    entry.source = pod;
     ++cache->pods_translated_;
     auto w = translatePod(snap, *pod, ctx, &entry.notes);
-    if (!w) return;
-    entry.name = w->uid();
-    std::vector<std::string> aliases{networkAlias(ctx.network, w->addresses(0))};
-    istio::workload::Address a;
-    *a.mutable_workload() = std::move(*w);
-    entry.resource = makeResource(a, std::move(aliases));
+    if (w) {
+      entry.name = w->uid();
+      std::vector<std::string> aliases{networkAlias(ctx.network, w->addresses(0))};
+      istio::workload::Address a;
+      *a.mutable_workload() = std::move(*w);
+      entry.resource = makeResource(a, std::move(aliases));
+    }
+    // Marked as this pod's only once translated: should anything above throw, the entry
+    // matches no pod and the next build translates it again.
+    entry.source = pod;
   };
   // The snapshot's pods and the cache's are both in key order: one walk updates the cache in
   // place (pods gone are dropped, new ones added, changed ones translated again).
