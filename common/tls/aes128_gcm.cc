@@ -283,8 +283,8 @@ WARREN_GCM_TARGET void expandKey(const uint8_t* key, uint8_t* round_keys, uint8_
 
 WARREN_GCM_TARGET void sealImpl(const uint8_t* round_keys, const uint8_t* powers,
                                 const uint8_t* nonce, std::span<const uint8_t> aad,
-                                std::span<const std::span<const uint8_t>> parts, uint8_t* out,
-                                uint8_t* tag) {
+                                std::span<const std::span<const uint8_t>> parts,
+                                std::span<const uint8_t> last, uint8_t* out, uint8_t* tag) {
   RoundKeys rk = loadRoundKeys(round_keys);  // not const: wiped below
   const __m128i base = nonceBase(nonce);
   size_t at = 0;
@@ -292,6 +292,8 @@ WARREN_GCM_TARGET void sealImpl(const uint8_t* round_keys, const uint8_t* powers
     ctrXor(rk, base, part.data(), out + at, part.size(), at);
     at += part.size();
   }
+  ctrXor(rk, base, last.data(), out + at, last.size(), at);
+  at += last.size();
   _mm_storeu_si128(reinterpret_cast<__m128i*>(tag), computeTag(rk, powers, base, aad, out, at));
   OPENSSL_cleanse(&rk, sizeof rk);
 }
@@ -342,8 +344,8 @@ Aes128Gcm::~Aes128Gcm() {
 
 void Aes128Gcm::seal(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
                      std::span<const std::span<const uint8_t>> parts, uint8_t* out,
-                     std::span<uint8_t, kTagBytes> tag) const {
-  sealImpl(round_keys_, hash_powers_, nonce.data(), aad, parts, out, tag.data());
+                     std::span<uint8_t, kTagBytes> tag, std::span<const uint8_t> last) const {
+  sealImpl(round_keys_, hash_powers_, nonce.data(), aad, parts, last, out, tag.data());
 }
 
 bool Aes128Gcm::open(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
@@ -359,7 +361,7 @@ Aes128Gcm::Aes128Gcm(std::span<const uint8_t, kKeyBytes>) : round_keys_{}, hash_
 Aes128Gcm::~Aes128Gcm() = default;
 void Aes128Gcm::seal(std::span<const uint8_t, kNonceBytes>, std::span<const uint8_t>,
                      std::span<const std::span<const uint8_t>>, uint8_t*,
-                     std::span<uint8_t, kTagBytes>) const {
+                     std::span<uint8_t, kTagBytes>, std::span<const uint8_t>) const {
   std::abort();
 }
 bool Aes128Gcm::open(std::span<const uint8_t, kNonceBytes>, std::span<const uint8_t>,

@@ -34,10 +34,11 @@ class Aes128Gcm {
   Aes128Gcm(const Aes128Gcm&) = delete;
   Aes128Gcm& operator=(const Aes128Gcm&) = delete;
 
-  // Encrypts the concatenation of `parts` into `out` (exactly as many bytes) and writes the tag.
+  // Encrypts the concatenation of `parts` and then `last` (a TLS 1.3 record's content type
+  // byte) into `out` (exactly as many bytes) and writes the tag.
   void seal(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
             std::span<const std::span<const uint8_t>> parts, uint8_t* out,
-            std::span<uint8_t, kTagBytes> tag) const;
+            std::span<uint8_t, kTagBytes> tag, std::span<const uint8_t> last = {}) const;
   // false when `tag` does not authenticate (nonce, aad, in); then `out` is left untouched.
   // Otherwise decrypts `in` into `out` (as many bytes; it may be `in` itself).
   bool open(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,

@@ -104,32 +104,34 @@ Result<RecordCipher> RecordCipher::create(uint16_t cipher_suite, const TrafficKe
                                           AeadCode code) {
   RecordCipher c;
   c.cipher_ = suiteCipher(cipher_suite);
-  c.own_aes_ = cipher_suite == 0x1301 && code == AeadCode::kBest && ownAesUsable();
   if (c.cipher_ == nullptr) {
     return fail(Error::invalid(fmt::format(
         "TLS cipher suite 0x{:04x} is not one of 0x1301, 0x1302, 0x1303", cipher_suite)));
   }
-  c.ctx_.reset(EVP_CIPHER_CTX_new());
-  if (!c.ctx_) return fail(identity::opensslError(ErrorCode::kInternal, "EVP_CIPHER_CTX_new"));
-  WARREN_TRY(c.rekey(keys));
+  const bool own = cipher_suite == 0x1301 && code == AeadCode::kBest && ownAesUsable();
+  if (!own) {
+    c.ctx_.reset(EVP_CIPHER_CTX_new());
+    if (!c.ctx_) return fail(identity::opensslError(ErrorCode::kInternal, "EVP_CIPHER_CTX_new"));
+  }
+  WARREN_TRY(c.setKeys(keys, own));
   return c;
 }
 
 RecordCipher::~RecordCipher() { OPENSSL_cleanse(keys_.key.data(), keys_.key.size()); }
 
-Status RecordCipher::rekey(const TrafficKeys& keys) {
+Status RecordCipher::rekey(const TrafficKeys& keys) { return setKeys(keys, aes_ != nullptr); }
+
+Status RecordCipher::setKeys(const TrafficKeys& keys, bool own_aes) {
   if (keys.key.size() != static_cast<size_t>(EVP_CIPHER_get_key_length(cipher_))) {
     return fail(Error::invalid(fmt::format("TLS record key of {} bytes, the suite takes {}",
                                            keys.key.size(), EVP_CIPHER_get_key_length(cipher_))));
   }
   // The key schedule once; each record then sets only its nonce. Ours, or OpenSSL's.
-  if (!own_aes_ &&
-      EVP_CipherInit_ex(ctx_.get(), cipher_, nullptr, keys.key.data(), nullptr, 1) != 1) {
-    return fail(identity::opensslError(ErrorCode::kInternal, "TLS record key"));
-  }
-  if (own_aes_) {
+  if (own_aes) {
     aes_ = std::make_unique<Aes128Gcm>(std::span<const uint8_t, Aes128Gcm::kKeyBytes>(
         keys.key.data(), Aes128Gcm::kKeyBytes));
+  } else if (EVP_CipherInit_ex(ctx_.get(), cipher_, nullptr, keys.key.data(), nullptr, 1) != 1) {
+    return fail(identity::opensslError(ErrorCode::kInternal, "TLS record key"));
   }
   OPENSSL_cleanse(keys_.key.data(), keys_.key.size());
   keys_.key = keys.key;
@@ -168,21 +170,9 @@ Status RecordCipher::seal(uint8_t content_type, std::span<const std::span<const 
   // Each part is encrypted out of place, from where it lies into the output: no copy first.
   std::span<uint8_t> p = out.grow(body);
   if (aes_) {
-    auto n = nonce();
     const uint8_t type[1] = {content_type};
-    std::array<std::span<const uint8_t>, 16> few;
-    std::vector<std::span<const uint8_t>> many;
-    std::span<std::span<const uint8_t>> all;
-    if (parts.size() < few.size()) {
-      all = std::span(few).first(parts.size() + 1);
-    } else {
-      many.resize(parts.size() + 1);
-      all = many;
-    }
-    std::copy(parts.begin(), parts.end(), all.begin());
-    all.back() = type;
-    aes_->seal(n, std::span<const uint8_t>(header, sizeof(header)), all, p.data(),
-               p.subspan(inner).first<kRecordTagBytes>());
+    aes_->seal(nonce(), std::span<const uint8_t>(header, sizeof(header)), parts, p.data(),
+               p.subspan(inner).first<kRecordTagBytes>(), type);
     ++keys_.seq;
     return ok();
   }

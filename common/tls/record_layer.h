@@ -92,11 +92,14 @@ class RecordCipher {
   };
   RecordCipher() = default;
   std::array<uint8_t, 12> nonce() const;
+  // Checks the key's length and makes the key schedule: ours (aes_) or OpenSSL's (ctx_).
+  Status setKeys(const TrafficKeys& keys, bool own_aes);
 
   const EVP_CIPHER* cipher_ = nullptr;
   std::unique_ptr<EVP_CIPHER_CTX, CtxFree> ctx_;
-  bool own_aes_ = false;             // AES-128-GCM on Aes128Gcm (AeadCode)
-  std::unique_ptr<Aes128Gcm> aes_;   // its key schedule, made by rekey()
+  // AES-128-GCM on Aes128Gcm (AeadCode), holding its key schedule, when set; else OpenSSL's
+  // EVP on ctx_ (null while this is set).
+  std::unique_ptr<Aes128Gcm> aes_;
   TrafficKeys keys_;
   uint8_t alert_ = 0;
 };
