@@ -687,6 +687,15 @@ class Bench:
                 out[b] = f"unavailable: {e}"
         return out
 
+    def machine_floor(self):
+        """What the machine charges for a system call, a wake-up and a 64 B TCP round trip, on one CPU
+        and across two (bench/tools/floor_main.cc): the per-request figures are read against it."""
+        try:
+            p = run([os.path.join(self.args.bin, "warren-bench-floor"), "--duration", "1"], 60)
+            return json.loads(p.stdout)
+        except (CommandError, OSError, ValueError) as e:
+            return f"unavailable: {e}"
+
     def main(self):
         result = {"schema": 1, "machine": machine(),
                   "config": {"repeat": self.repeat, "quick": self.quick, "profile_only": self.profile_only,
@@ -696,6 +705,7 @@ class Bench:
                                           "like ztunnel; servers in pods; every client runs in its pod "
                                           "(warren-lab exec: the pod's netns and cgroup)"}}
         result["machine"]["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
+        result["machine"]["floor_start"] = self.machine_floor()
         try:
             self.phase_main()
             if not self.profile_only and (not self.only or "warren-same-skmsg" in self.only):
@@ -708,13 +718,14 @@ class Bench:
         finally:
             self.tear_down()
         result["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+        result["machine"]["floor_end"] = self.machine_floor()
         result["micro"] = {} if self.profile_only or self.only else self.micro()
         result["paths"] = {p: self.status.get(p, "unavailable: not run") for p in report.PATHS}
         result["capture"] = self.evidence
         result["components"] = self.components
         result["profile"] = self.profile if self.want_profile else "not run (BENCH_PROFILE=0)"
         result["scenarios"] = report.aggregate(self.runs, result["paths"])
-        result["goals"] = report.goals(result["scenarios"])
+        result["goals"] = report.goals(result["scenarios"], result["machine"]["floor_start"])
         result["raw_runs"] = self.runs
         return result
 

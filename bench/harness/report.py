@@ -193,10 +193,37 @@ def _floor_note(scenarios, key, unit):
     return f"floor ({FLOOR}, no TLS): {fmt(v['median'])}{unit}"
 
 
-def goals(scenarios):
+def _hop_note(machine_floor):
+    """The least CPU one proxy spends per request on this machine (warren-bench-floor: the two
+    threads of a 64 B TCP round trip, two wake-ups, receives and sends, as a proxy's request and
+    answer), in vCPU per 1000 req/s, with its hops on one CPU and across two."""
+    if not isinstance(machine_floor, dict):
+        return ""
+    same = machine_floor.get("same_cpu", {}).get("tcp_rr", {}).get("cpu_us")
+    across = (machine_floor.get("across_cpus") or {}).get("tcp_rr", {}).get("cpu_us")
+    if same is None:
+        return ""
+    text = f"; a proxy's two hops per request: {same / 1000:.3f} on one CPU"
+    return text + (f", {across / 1000:.3f} across two" if across is not None else "")
+
+
+def _rtt_note(machine_floor):
+    """What four hops (the two a proxy pair adds each way) cost as two 64 B TCP round trips."""
+    if not isinstance(machine_floor, dict):
+        return ""
+    same = machine_floor.get("same_cpu", {}).get("tcp_rr", {}).get("p50_us")
+    across = (machine_floor.get("across_cpus") or {}).get("tcp_rr", {}).get("p50_us")
+    if same is None:
+        return ""
+    text = f"; four hops: {fmt(2 * same)} µs on one CPU"
+    return text + (f", {fmt(2 * across)} µs across two" if across is not None else "")
+
+
+def goals(scenarios, machine_floor=None):
     """The targets of issue #12 ("a fast data path"), each met / not met / the reason it could
     not be judged. Ratios use medians of the same run. The notes of the per-request targets give
-    the floor's figure in the same run (FLOOR: a proxy pair with no TLS at all)."""
+    the floor's figure in the same run (FLOOR: a proxy pair with no TLS at all) and, given the
+    machine's (warren-bench-floor's JSON), what the hops themselves cost there."""
     g = []
 
     def add(name, path, key, field, target, ok, note=""):
@@ -214,12 +241,13 @@ def goals(scenarios):
     add("cross-node 4 streams vs best peer", "warren-cross", "iperf_4stream_gbps", "ratio_to_best_peer",
         ">= 1.4x", lambda r: r >= 1.4)
     add("added 64 B RTT p50 (cross-node)", "warren-cross", "rr_added_p50_us", None, "<= 30 µs", lambda a: a <= 30,
-        _floor_note(scenarios, "rr_added_p50_us", " µs"))
+        _floor_note(scenarios, "rr_added_p50_us", " µs") + _rtt_note(machine_floor))
     add("added 64 B RTT p50 vs best peer", "warren-cross", "rr_added_p50_us", "ratio_to_best_peer", "< 1x",
         lambda r: r < 1)
     for side in ("client", "server"):
         add(f"ztunnel ({side} node) vCPU per 1000 req/s", "warren-cross", f"http_vcpu_per_1k_rps.{side}", None,
-            "<= 0.03", lambda c: c <= 0.03, _floor_note(scenarios, f"http_vcpu_per_1k_rps.{side}", ""))
+            "<= 0.03", lambda c: c <= 0.03,
+            _floor_note(scenarios, f"http_vcpu_per_1k_rps.{side}", "") + _hop_note(machine_floor))
         add(f"ztunnel ({side} node) RSS growth at 1000 req/s", "warren-cross", f"http_rss_growth_mb.{side}", None,
             "<= 8 MB", lambda m: m <= 8)
     off = scenarios.get("warren-same", {}).get("iperf_1stream_gbps")
@@ -229,7 +257,8 @@ def goals(scenarios):
         ">= 0.5x", lambda r: r >= 0.5, off_note)
     add("waypoint vCPU per 1000 req/s (issue #13)", "warren-waypoint", "http_vcpu_per_1k_rps.proxy", None,
         "<= 0.10", lambda c: c <= 0.10,
-        "Istio's Envoy waypoint publishes 0.25; " + _floor_note(scenarios, "http_vcpu_per_1k_rps.client", " per proxy"))
+        "Istio's Envoy waypoint publishes 0.25; " + _floor_note(scenarios, "http_vcpu_per_1k_rps.client", " per proxy")
+        + _hop_note(machine_floor))
     add("new connections/s (cross-node) vs best peer", "warren-cross", "connrate_cps", "ratio_to_best_peer", "> 1x",
         lambda r: r > 1)
     for side in ("client", "server"):
@@ -297,6 +326,30 @@ def figures_markdown(result):
     return lines
 
 
+def machine_floor_markdown(m):
+    """The machine's primitives at the start and end of the run (warren-bench-floor), a table."""
+    runs = [(when, m.get(f"floor_{when}")) for when in ("start", "end") if f"floor_{when}" in m]
+    if not runs:
+        return []
+    lines = ["What the machine charges for what every proxy is made of (`warren-bench-floor`, 1 s each: "
+             "two threads; a wake-up round trip is two wake-ups of a thread sleeping on an eventfd, a TCP "
+             "round trip is 64 B each way over loopback, two hops; CPU is both threads' per round trip):", "",
+             "| when | system call | wake-up round trip, one CPU | across two CPUs | 64 B TCP round trip, "
+             "one CPU | across two CPUs |", "|---|---|---|---|---|---|"]
+
+    def cell(f, where, what):
+        x = (f.get(where) or {}).get(what)
+        return "—" if not x else f"{fmt(x['p50_us'])} µs p50, {fmt(x['cpu_us'])} µs CPU"
+    for when, f in runs:
+        if not isinstance(f, dict):
+            lines.append(f"| {when} | {_cell_text(str(f))} | | | | |")
+            continue
+        lines.append(f"| {when} | {fmt(f['syscall_ns'])} ns | {cell(f, 'same_cpu', 'wake')} | "
+                     f"{cell(f, 'across_cpus', 'wake')} | {cell(f, 'same_cpu', 'tcp_rr')} | "
+                     f"{cell(f, 'across_cpus', 'tcp_rr')} |")
+    return lines + [""]
+
+
 def markdown(result):
     m = result["machine"]
     changed = (f"; the source was at {result['commit_at_end']} when it ended"
@@ -306,8 +359,9 @@ def markdown(result):
              f"Repeats: {result['config']['repeat']}{' (quick mode)' if result['config']['quick'] else ''}. "
              f"Load average at start / end (other jobs on the machine): {' '.join(m.get('loadavg_start', []))} / "
              f"{' '.join(m.get('loadavg_end', []))}. "
-             f"Figures: median (min–max over the repeats); ratios use medians, same run.", "",
-             "## Paths", "", "| path | what | status |", "|---|---|---|"]
+             f"Figures: median (min–max over the repeats); ratios use medians, same run.", ""]
+    lines += machine_floor_markdown(m)
+    lines += ["## Paths", "", "| path | what | status |", "|---|---|---|"]
     for p, (desc, _) in PATHS.items():
         lines.append(f"| {p} | {desc} | {_cell_text(result['paths'].get(p, 'not run'))} |")
     lines += evidence_markdown(result.get("capture", {}), result.get("components", {}))

@@ -185,4 +185,17 @@ Result<EchoOptions> parseEchoOptions(const std::vector<std::string>& args) {
       });
 }
 
+Result<FloorOptions> parseFloorOptions(const std::vector<std::string>& args) {
+  return parseWith<FloorOptions>(
+      "warren-bench-floor", args, {},
+      [](CLI::App& app, FloorOptions& o, std::string&) {
+        app.add_option("--duration", o.duration_s, "seconds per measurement (default 1, <= 60)");
+      },
+      [](FloorOptions& o, const std::string&) -> Status {
+        if (!(o.duration_s > 0) || o.duration_s > 60)
+          return fail(Error::invalid("--duration must be > 0 and <= 60 seconds"));
+        return ok();
+      });
+}
+
 }  // namespace warren::bench

@@ -1,5 +1,5 @@
 #pragma once
-// Command lines of the load tools (warren-bench-rr, -http, -connrate, -idle, -echo), parsed
+// Command lines of the load tools (warren-bench-rr, -http, -connrate, -idle, -echo, -floor), parsed
 // into plain structs so the checks (ranges, IPv4:port targets, time bounds) are table-tested.
 // Every tool is bounded: a duration or hold time and a connect/IO timeout are always set.
 #include <netinet/in.h>
@@ -52,6 +52,10 @@ struct IdleOptions {
   unsigned parallel = 4;       // connections being opened at once (TLS peers handshake slowly)
 };
 
+struct FloorOptions {
+  double duration_s = 1;  // per measurement (there are three)
+};
+
 struct EchoOptions {
   std::string bind = "0.0.0.0";
   unsigned port = 0;
@@ -64,5 +68,6 @@ Result<HttpOptions> parseHttpOptions(const std::vector<std::string>& args);
 Result<ConnRateOptions> parseConnRateOptions(const std::vector<std::string>& args);
 Result<IdleOptions> parseIdleOptions(const std::vector<std::string>& args);
 Result<EchoOptions> parseEchoOptions(const std::vector<std::string>& args);
+Result<FloorOptions> parseFloorOptions(const std::vector<std::string>& args);
 
 }  // namespace warren::bench

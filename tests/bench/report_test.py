@@ -108,6 +108,29 @@ class ReportTest(unittest.TestCase):
         # Without the floor the note says why there is no figure.
         self.assertEqual(report.goals(self.sc)[3]["note"], "floor (haproxy-notls): unavailable: not run")
 
+    def test_the_machine_floor_annotates_the_per_request_goals_and_heads_the_report(self):
+        floor = {"tool": "floor", "syscall_ns": 95.5,
+                 "same_cpu": {"wake": {"round_trips": 9, "p50_us": 2.3, "p99_us": 4, "cpu_us": 2.6},
+                              "tcp_rr": {"round_trips": 9, "p50_us": 6, "p99_us": 20, "cpu_us": 7}},
+                 "across_cpus": {"wake": {"round_trips": 9, "p50_us": 63, "p99_us": 110, "cpu_us": 42},
+                                 "tcp_rr": {"round_trips": 9, "p50_us": 73, "p99_us": 130, "cpu_us": 52}}}
+        g = {x["goal"]: x for x in report.goals(self.sc, floor)}
+        self.assertEqual(g["added 64 B RTT p50 (cross-node)"]["note"],
+                         "floor (haproxy-notls): unavailable: not run; four hops: 12.0 µs on one CPU, 146 µs across two")
+        self.assertTrue(g["ztunnel (client node) vCPU per 1000 req/s"]["note"].endswith(
+            "; a proxy's two hops per request: 0.007 on one CPU, 0.052 across two"), g)
+        self.assertTrue(g["waypoint vCPU per 1000 req/s (issue #13)"]["note"].endswith("0.052 across two"))
+        one_cpu = dict(floor, across_cpus=None)
+        self.assertTrue(report.goals(self.sc, one_cpu)[5]["note"].endswith("0.007 on one CPU"))
+        # No floor measured (or it failed): the notes are the haproxy-notls floor's alone.
+        self.assertEqual(report.goals(self.sc, "unavailable: boom")[3]["note"],
+                         "floor (haproxy-notls): unavailable: not run")
+        md = report.machine_floor_markdown({"floor_start": floor, "floor_end": "unavailable: exit 3"})
+        self.assertIn("| start | 95.5 ns | 2.30 µs p50, 2.60 µs CPU | 63.0 µs p50, 42.0 µs CPU | "
+                      "6.00 µs p50, 7.00 µs CPU | 73.0 µs p50, 52.0 µs CPU |", md)
+        self.assertIn("| end | unavailable: exit 3 | | | | |", md)
+        self.assertEqual(report.machine_floor_markdown({}), [])
+
     def test_l7_paths_compare_with_the_l7_peers_on_the_proxy(self):
         runs = {"plain": [run_(http_p50_us=100)],
                 "nginx-http": [run_(http_p50_us=300, **{"http_vcpu_per_1k_rps.proxy": 0.05})],

@@ -92,5 +92,18 @@ TEST(ParseConnRateAndIdleAndEchoOptions, Table) {
   EXPECT_FALSE(parseEchoOptions({"--port", "7000", "--bind", "nowhere"}));
 }
 
+TEST(ParseFloorOptions, Table) {
+  auto floor = parseFloorOptions({});
+  ASSERT_TRUE(floor);
+  EXPECT_EQ(floor->duration_s, 1);
+  EXPECT_EQ(parseFloorOptions({"--duration", "0.2"})->duration_s, 0.2);
+  for (const auto& bad : {Args{"--duration", "0"}, Args{"--duration", "61"},
+                          Args{"--duration", "x"}, Args{"--to", "1.2.3.4:7"}}) {
+    auto r = parseFloorOptions(bad);
+    ASSERT_FALSE(r) << bad[0] << " " << bad[1];
+    EXPECT_NE(r.error().message().find("--"), std::string::npos) << r.error().message();
+  }
+}
+
 }  // namespace
 }  // namespace warren::bench

@@ -1,0 +1,41 @@
+"""warren-bench-floor as a process: it measures (every figure a positive number from round trips
+that happened, the same-CPU and across-CPU placements both present on a machine with two CPUs,
+a wake-up cheaper than a TCP round trip at the same placement) and refuses bad flags with
+exit 2 naming the flag."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+TOOL = os.path.join(os.environ.get("WARREN_BIN_DIR", "build/bin"), "warren-bench-floor")
+
+
+class FloorToolTest(unittest.TestCase):
+    def test_measures_both_placements(self):
+        p = subprocess.run([TOOL, "--duration", "0.1"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        j = json.loads(p.stdout)
+        self.assertEqual(j["tool"], "floor")
+        self.assertGreater(j["syscall_ns"], 0)
+        placements = ["same_cpu"] + (["across_cpus"] if len(os.sched_getaffinity(0)) > 1 else [])
+        if len(placements) == 1:
+            self.assertIsNone(j["across_cpus"])
+        for where in placements:
+            for what in ("wake", "tcp_rr"):
+                x = j[where][what]
+                self.assertGreater(x["round_trips"], 10, (where, what))
+                self.assertGreater(x["p50_us"], 0, (where, what))
+                self.assertGreaterEqual(x["p99_us"], x["p50_us"], (where, what))
+                self.assertGreater(x["cpu_us"], 0, (where, what))
+
+    def test_bad_flags_exit_2_naming_the_flag(self):
+        for args in (["--duration", "0"], ["--duration", "61"], ["--nope"]):
+            p = subprocess.run([TOOL] + args, capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn(args[0], p.stderr, args)
+            self.assertEqual(p.stdout, "", args)
+
+
+if __name__ == "__main__":
+    sys.exit(unittest.main())
