@@ -155,9 +155,6 @@ std::expected<UpstreamChoice, UpstreamRefusal> Upstreams::chooseWorkload(
   }
   UpstreamChoice c;
   c.endpoint_uid = w.uid;
-  c.workload_name = w.workload_name.empty() ? w.name : w.workload_name;
-  c.workload_namespace = w.namespace_;
-  c.identity = id->uri();
   c.address = net::SocketAddress{*ip, port};
   c.hbone = w.tunnel_protocol == mesh::TunnelProtocol::kHbone;
   c.expected.push_back(*id);

@@ -45,9 +45,6 @@ namespace warren::waypoint {
 // One chosen endpoint of a Service port.
 struct UpstreamChoice {
   std::string endpoint_uid;
-  std::string workload_name;
-  std::string workload_namespace;
-  std::string identity;                      // SPIFFE URI of the endpoint
   net::SocketAddress address;                // endpoint IP : target port (the tunnel's :authority)
   bool hbone = true;                         // false: plain TCP (the endpoint is not in the mesh)
   std::vector<identity::SpiffeId> expected;  // identities its certificate may carry
