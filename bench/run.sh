@@ -14,7 +14,7 @@ build=$(cd "${1:-build}" && pwd)
 out=${BENCH_OUT:-$here/results}
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: the lab needs root" >&2; exit 1; }
 for b in warren-lab warren-probe warren-bench-rr warren-bench-http warren-bench-connrate \
-         warren-bench-idle warren-bench-echo; do
+         warren-bench-idle warren-bench-echo warren-bench-floor; do
   [ -x "$build/bin/$b" ] || { echo "bench/run.sh: $build/bin/$b is not built" >&2; exit 1; }
 done
 for t in iperf3 nginx stunnel4 haproxy wrk openssl ss curl; do

@@ -705,7 +705,8 @@ class Bench:
                                           "like ztunnel; servers in pods; every client runs in its pod "
                                           "(warren-lab exec: the pod's netns and cgroup)"}}
         result["machine"]["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
-        result["machine"]["floor_start"] = self.machine_floor()
+        if not self.profile_only:
+            result["machine"]["floor_start"] = self.machine_floor()
         try:
             self.phase_main()
             if not self.profile_only and (not self.only or "warren-same-skmsg" in self.only):
@@ -718,14 +719,15 @@ class Bench:
         finally:
             self.tear_down()
         result["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-        result["machine"]["floor_end"] = self.machine_floor()
+        if not self.profile_only:
+            result["machine"]["floor_end"] = self.machine_floor()
         result["micro"] = {} if self.profile_only or self.only else self.micro()
         result["paths"] = {p: self.status.get(p, "unavailable: not run") for p in report.PATHS}
         result["capture"] = self.evidence
         result["components"] = self.components
         result["profile"] = self.profile if self.want_profile else "not run (BENCH_PROFILE=0)"
         result["scenarios"] = report.aggregate(self.runs, result["paths"])
-        result["goals"] = report.goals(result["scenarios"], result["machine"]["floor_start"])
+        result["goals"] = report.goals(result["scenarios"], report.machine_floor_of(result["machine"]))
         result["raw_runs"] = self.runs
         return result
 

@@ -193,14 +193,19 @@ def _floor_note(scenarios, key, unit):
     return f"floor ({FLOOR}, no TLS): {fmt(v['median'])}{unit}"
 
 
+def _floor_figure(machine_floor, where, what):
+    """One figure of warren-bench-floor's TCP round trips (None when not measured)."""
+    return ((machine_floor.get(where) or {}).get("tcp_rr") or {}).get(what)
+
+
 def _hop_note(machine_floor):
     """The least CPU one proxy spends per request on this machine (warren-bench-floor: the two
     threads of a 64 B TCP round trip, two wake-ups, receives and sends, as a proxy's request and
     answer), in vCPU per 1000 req/s, with its hops on one CPU and across two."""
     if not isinstance(machine_floor, dict):
         return ""
-    same = machine_floor.get("same_cpu", {}).get("tcp_rr", {}).get("cpu_us")
-    across = (machine_floor.get("across_cpus") or {}).get("tcp_rr", {}).get("cpu_us")
+    same = _floor_figure(machine_floor, "same_cpu", "cpu_us")
+    across = _floor_figure(machine_floor, "across_cpus", "cpu_us")
     if same is None:
         return ""
     text = f"; a proxy's two hops per request: {same / 1000:.3f} on one CPU"
@@ -211,8 +216,8 @@ def _rtt_note(machine_floor):
     """What four hops (the two a proxy pair adds each way) cost as two 64 B TCP round trips."""
     if not isinstance(machine_floor, dict):
         return ""
-    same = machine_floor.get("same_cpu", {}).get("tcp_rr", {}).get("p50_us")
-    across = (machine_floor.get("across_cpus") or {}).get("tcp_rr", {}).get("p50_us")
+    same = _floor_figure(machine_floor, "same_cpu", "p50_us")
+    across = _floor_figure(machine_floor, "across_cpus", "p50_us")
     if same is None:
         return ""
     text = f"; four hops: {fmt(2 * same)} µs on one CPU"
@@ -326,6 +331,14 @@ def figures_markdown(result):
     return lines
 
 
+def machine_floor_of(m):
+    """The run's warren-bench-floor figures for the goals' notes: the start's, else the end's."""
+    for when in ("floor_start", "floor_end"):
+        if isinstance(m.get(when), dict):
+            return m[when]
+    return None
+
+
 def machine_floor_markdown(m):
     """The machine's primitives at the start and end of the run (warren-bench-floor), a table."""
     runs = [(when, m.get(f"floor_{when}")) for when in ("start", "end") if f"floor_{when}" in m]
@@ -344,7 +357,7 @@ def machine_floor_markdown(m):
         if not isinstance(f, dict):
             lines.append(f"| {when} | {_cell_text(str(f))} | | | | |")
             continue
-        lines.append(f"| {when} | {fmt(f['syscall_ns'])} ns | {cell(f, 'same_cpu', 'wake')} | "
+        lines.append(f"| {when} | {fmt(f.get('syscall_ns'))} ns | {cell(f, 'same_cpu', 'wake')} | "
                      f"{cell(f, 'across_cpus', 'wake')} | {cell(f, 'same_cpu', 'tcp_rr')} | "
                      f"{cell(f, 'across_cpus', 'tcp_rr')} |")
     return lines + [""]

@@ -19,6 +19,8 @@ int msLeft(Clock::time_point deadline) {
   return left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, 1 << 30));
 }
 
+}  // namespace
+
 Status waitFor(int fd, short events, Clock::time_point deadline, const char* what) {
   for (;;) {
     pollfd p{fd, events, 0};
@@ -31,8 +33,6 @@ Status waitFor(int fd, short events, Clock::time_point deadline, const char* wha
     return ok();
   }
 }
-
-}  // namespace
 
 Clock::time_point deadlineAfter(double seconds) {
   return Clock::now() +

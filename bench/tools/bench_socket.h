@@ -25,5 +25,7 @@ void closeWithReset(UniqueFd fd);
 // Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the new soft limit.
 Result<size_t> raiseFdLimit();
 Clock::time_point deadlineAfter(double seconds);
+// Waits (poll(2)) until `fd` has `events` or the deadline passes (a timeout error naming `what`).
+Status waitFor(int fd, short events, Clock::time_point deadline, const char* what);
 
 }  // namespace warren::bench

@@ -189,11 +189,11 @@ Result<FloorOptions> parseFloorOptions(const std::vector<std::string>& args) {
   return parseWith<FloorOptions>(
       "warren-bench-floor", args, {},
       [](CLI::App& app, FloorOptions& o, std::string&) {
-        app.add_option("--duration", o.duration_s, "seconds per measurement (default 1, <= 60)");
+        app.add_option("--duration", o.duration_s, "seconds per measurement (default 1, 0.01..10)");
       },
       [](FloorOptions& o, const std::string&) -> Status {
-        if (!(o.duration_s > 0) || o.duration_s > 60)
-          return fail(Error::invalid("--duration must be > 0 and <= 60 seconds"));
+        if (!(o.duration_s >= 0.01) || o.duration_s > 10)
+          return fail(Error::invalid("--duration must be 0.01..10 seconds"));
         return ok();
       });
 }

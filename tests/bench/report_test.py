@@ -130,6 +130,10 @@ class ReportTest(unittest.TestCase):
                       "6.00 µs p50, 7.00 µs CPU | 73.0 µs p50, 52.0 µs CPU |", md)
         self.assertIn("| end | unavailable: exit 3 | | | | |", md)
         self.assertEqual(report.machine_floor_markdown({}), [])
+        # The goals read the start's figures, else the end's.
+        self.assertIs(report.machine_floor_of({"floor_start": floor, "floor_end": "x"}), floor)
+        self.assertIs(report.machine_floor_of({"floor_start": "unavailable: exit 3", "floor_end": floor}), floor)
+        self.assertIsNone(report.machine_floor_of({"floor_start": "unavailable: exit 3"}))
 
     def test_l7_paths_compare_with_the_l7_peers_on_the_proxy(self):
         runs = {"plain": [run_(http_p50_us=100)],

@@ -97,7 +97,7 @@ TEST(ParseFloorOptions, Table) {
   ASSERT_TRUE(floor);
   EXPECT_EQ(floor->duration_s, 1);
   EXPECT_EQ(parseFloorOptions({"--duration", "0.2"})->duration_s, 0.2);
-  for (const auto& bad : {Args{"--duration", "0"}, Args{"--duration", "61"},
+  for (const auto& bad : {Args{"--duration", "0"}, Args{"--duration", "0.001"}, Args{"--duration", "11"},
                           Args{"--duration", "x"}, Args{"--to", "1.2.3.4:7"}}) {
     auto r = parseFloorOptions(bad);
     ASSERT_FALSE(r) << bad[0] << " " << bad[1];

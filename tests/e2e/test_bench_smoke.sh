@@ -116,6 +116,14 @@ for p in ["stunnel", "haproxy", "haproxy-notls"]:
     for w in windows:
         if w["verdict"] != "ok" or not all(v >= w["connections"] for k, v in w["delta"].items() if k.endswith(("accepted", "opened"))):
             problems.append(f"{p} {w['window']}: not proven through both proxies: {w}")
+# The machine's floor (warren-bench-floor) at the start and the end, and in the goals' notes.
+for when in ("floor_start", "floor_end"):
+    f = r["machine"].get(when)
+    if not (isinstance(f, dict) and all((f.get("same_cpu") or {}).get(k, {}).get("round_trips", 0) > 0
+                                        for k in ("wake", "tcp_rr"))):
+        problems.append(f"machine {when} not measured: {f!r}"[:300])
+if not any("a proxy's two hops per request" in str(g.get("note")) for g in r["goals"]):
+    problems.append("the per-request goals' notes lack the machine's floor")
 for lab, nodes in r["components"].items():
     for node in ("node-1", "node-2"):
         if not {"agent", "ztunnel"} <= set(nodes.get(node, {})):
