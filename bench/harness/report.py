@@ -198,30 +198,28 @@ def _floor_figure(machine_floor, where, what):
     return ((machine_floor.get(where) or {}).get("tcp_rr") or {}).get(what)
 
 
-def _hop_note(machine_floor):
-    """The least CPU one proxy spends per request on this machine (warren-bench-floor: the two
-    threads of a 64 B TCP round trip, two wake-ups, receives and sends, as a proxy's request and
-    answer), in vCPU per 1000 req/s, with its hops on one CPU and across two."""
+def _hops_note(machine_floor, what, label, show):
+    """"; <label>: <show(figure)> on one CPU, <show(figure)> across two" from warren-bench-floor's
+    64 B TCP round trips ("" when the floor was not measured)."""
     if not isinstance(machine_floor, dict):
         return ""
-    same = _floor_figure(machine_floor, "same_cpu", "cpu_us")
-    across = _floor_figure(machine_floor, "across_cpus", "cpu_us")
+    same = _floor_figure(machine_floor, "same_cpu", what)
     if same is None:
         return ""
-    text = f"; a proxy's two hops per request: {same / 1000:.3f} on one CPU"
-    return text + (f", {across / 1000:.3f} across two" if across is not None else "")
+    across = _floor_figure(machine_floor, "across_cpus", what)
+    return f"; {label}: {show(same)} on one CPU" + (f", {show(across)} across two" if across is not None else "")
+
+
+def _hop_note(machine_floor):
+    """The least CPU one proxy spends per request on this machine (the two threads of a TCP round
+    trip: two wake-ups, receives and sends, as a proxy's request and answer), in vCPU per 1000
+    req/s, with its hops on one CPU and across two."""
+    return _hops_note(machine_floor, "cpu_us", "a proxy's two hops per request", lambda us: f"{us / 1000:.3f}")
 
 
 def _rtt_note(machine_floor):
-    """What four hops (the two a proxy pair adds each way) cost as two 64 B TCP round trips."""
-    if not isinstance(machine_floor, dict):
-        return ""
-    same = _floor_figure(machine_floor, "same_cpu", "p50_us")
-    across = _floor_figure(machine_floor, "across_cpus", "p50_us")
-    if same is None:
-        return ""
-    text = f"; four hops: {fmt(2 * same)} µs on one CPU"
-    return text + (f", {fmt(2 * across)} µs across two" if across is not None else "")
+    """What four hops (the two a proxy pair adds each way) cost: two TCP round trips."""
+    return _hops_note(machine_floor, "p50_us", "four hops", lambda us: f"{fmt(2 * us)} µs")
 
 
 def goals(scenarios, machine_floor=None):
