@@ -193,9 +193,15 @@ def _floor_note(scenarios, key, unit):
     return f"floor ({FLOOR}, no TLS): {fmt(v['median'])}{unit}"
 
 
+def _floor_entry(machine_floor, where, kind):
+    """One measurement of warren-bench-floor ({} when not measured): `where` same_cpu /
+    across_cpus, `kind` wake / tcp_rr."""
+    return (machine_floor.get(where) or {}).get(kind) or {}
+
+
 def _floor_figure(machine_floor, where, what):
     """One figure of warren-bench-floor's TCP round trips (None when not measured)."""
-    return ((machine_floor.get(where) or {}).get("tcp_rr") or {}).get(what)
+    return _floor_entry(machine_floor, where, "tcp_rr").get(what)
 
 
 def _hops_note(machine_floor, what, label, show):
@@ -348,8 +354,8 @@ def machine_floor_markdown(m):
              "| when | system call | wake-up round trip, one CPU | across two CPUs | 64 B TCP round trip, "
              "one CPU | across two CPUs |", "|---|---|---|---|---|---|"]
 
-    def cell(f, where, what):
-        x = (f.get(where) or {}).get(what)
+    def cell(f, where, kind):
+        x = _floor_entry(f, where, kind)
         return "—" if not x else f"{fmt(x['p50_us'])} µs p50, {fmt(x['cpu_us'])} µs CPU"
     for when, f in runs:
         if not isinstance(f, dict):

@@ -9,10 +9,6 @@
 // about the CPU a proxy spends per request on its hops alone, where they land; two proxies add
 // four hops to a round trip. Every wait is bounded (5 s), every measurement by --duration and
 // by a sample count. Prints one JSON object; exit 0 ok, 2 usage, 3 a failed measurement.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -34,6 +30,8 @@
 #include "bench/tools/bench_socket.h"
 #include "bench/tools/latency_summary.h"
 #include "bench/tools/tool_options.h"
+#include "common/net/socket_factory.h"
+#include "common/net/socket_info.h"
 
 using namespace warren;
 using namespace warren::bench;
@@ -213,26 +211,21 @@ class Wake final : public Channel {
 class TcpRoundTrip final : public Channel {
  public:
   static Result<std::unique_ptr<TcpRoundTrip>> make() {
-    UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (listener.get() < 0) return fail(WARREN_SYS_ERROR("socket"));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        listen(listener.get(), 1) != 0 ||
-        getsockname(listener.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      return fail(WARREN_SYS_ERROR("loopback listener"));
-    Target to{"127.0.0.1:" + std::to_string(ntohs(a.sin_port)), a};
+    net::SocketOptions opts;  // TCP_NODELAY, which the accepted end inherits
+    auto listener = net::SocketFactory::listenTcp(net::SocketAddress::loopbackV4(), opts);
+    if (!listener) return fail(listener.error().wrap("loopback listener"));
+    auto bound = net::localAddress(listener->get());
+    if (!bound) return fail(bound.error());
+    auto to = parseTarget(bound->toString());
+    if (!to) return fail(to.error());
     auto t = std::unique_ptr<TcpRoundTrip>(new TcpRoundTrip);
-    auto client = connectTcp(to, deadlineAfter(kWaitLimitS));
+    auto client = connectTcp(*to, deadlineAfter(kWaitLimitS));
     if (!client) return fail(client.error().wrap("loopback connect"));
     t->client_ = std::move(*client);
     // connectTcp returned once the handshake completed: the connection waits in the queue.
-    t->server_ = UniqueFd(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    t->server_ = UniqueFd(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (t->server_.get() < 0) return fail(WARREN_SYS_ERROR("accept"));
-    int one = 1;
-    setsockopt(t->server_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    WARREN_TRY(net::SocketFactory::configureAccepted(t->server_.get(), opts));
     std::fill(std::begin(t->msg_), std::end(t->msg_), 'f');
     return t;
   }

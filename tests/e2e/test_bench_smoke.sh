@@ -38,6 +38,9 @@ per_side = ["iperf_1stream_cpu_s", "rr_cpu_s", "http_cpu_s", "http_peak_rss_mb",
 added = ["rr_added_p50_us", "http_added_p50_us", "http_added_p99_us"]
 problems = []
 fatal = []  # problems a second run must not excuse (exit 2: no retry)
+def no_plaintext(where, d):
+    if d.get("server_inbound_plaintext") != 0:
+        fatal.append(f"{where}: plaintext reached the server pod: {d.get('server_inbound_plaintext')}")
 def check(path, key):
     v = r["scenarios"].get(path, {}).get(key)
     if isinstance(v, dict):
@@ -77,8 +80,7 @@ for p, sides in warren.items():
         for k in ("connect_redirected", "client_outbound_mtls", "server_inbound_mtls"):
             if not d.get(k, 0) >= n >= 1:
                 problems.append(f"{where}: {k} +{d.get(k)} for {n} connections")
-        if d.get("server_inbound_plaintext") != 0:
-            fatal.append(f"{where}: plaintext reached the server pod: {d.get('server_inbound_plaintext')}")
+        no_plaintext(where, d)
         if p == "warren-same-skmsg" and not d.get("fastpath_redirected", 0) > 0:
             problems.append(f"{where}: the sk_msg fast path carried nothing")
         if w["window"].startswith("repeat"):
@@ -110,8 +112,8 @@ for p in ["nginx-http", "haproxy-http", "warren-waypoint"]:
                                            and answered <= d.get("waypoint_requests", -1) <= sent
                                            and d.get("server_from_waypoint_mtls", 0) >= 1):
             problems.append(f"{where}: the counters do not prove the waypoint path: {w}")
-        if p == "warren-waypoint" and d.get("server_inbound_plaintext") != 0:
-            fatal.append(f"{where}: plaintext reached the server pod: {d.get('server_inbound_plaintext')}")
+        if p == "warren-waypoint":
+            no_plaintext(where, d)
 for p in ["stunnel", "haproxy", "haproxy-notls"]:
     windows = r["capture"].get(p, {}).get("windows", [])
     if not windows:
@@ -168,7 +170,8 @@ for p in warren:
     print(f"  {p} {w['window']}: {w['connections']} connections, " + ", ".join(f"{k} +{v:g}" for k, v in w["delta"].items()))
 PY
 
-# bench_run K: one quick run and its checks; 0 when they hold, else 1 with $why set.
+# bench_run K: one quick run and its checks; 0 when they hold, else non-zero with $why set:
+# 2 when a check no second run may excuse failed (check.py's exit status), 1 otherwise.
 bench_run() {
   local k=$1 out="$LAB_DIR/results-$1" log_file="$LAB_DIR/bench-$1.log" json
   step "bench/run.sh, BENCH_QUICK=1, BENCH_REPEAT=1 (run $k)"
@@ -187,14 +190,12 @@ bench_run() {
   step "every scenario key is present, as a figure or a reason (run $k)"
   # A failed check also shows the harness's own account of what went wrong (a path's status
   # keeps 200 characters of an error; the log has all of it, e.g. why a lab did not come up).
-  local held=0 rc=0
-  python3 "$LAB_DIR/check.py" "$json" "$perf_works" "$WARREN_SOURCE_DIR/bench/harness" || rc=$?
-  if [ "$rc" -ne 0 ]; then
+  local held=0
+  python3 "$LAB_DIR/check.py" "$json" "$perf_works" "$WARREN_SOURCE_DIR/bench/harness" || held=$?
+  if [ "$held" -ne 0 ]; then
     echo "--- errors in the bench log (run $k):" >&2
     grep -iE 'lab up|error|failed|unavailable' "$log_file" | tail -30 >&2
     why="the results do not hold (run $k, above)"
-    held=1
-    [ "$rc" -eq 2 ] && held=2
   fi
 
   step "nothing of the bench labs remains (run $k)"
